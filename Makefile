@@ -1,0 +1,83 @@
+# herdwatch build. `make` builds everything into build/; `make test` runs the suite.
+# Components other than the agent add themselves through <dir>/module.mk (included below),
+# so adding a part touches no shared build file. BPF programs: every bpf/*.bpf.c is compiled
+# into one object (build/all.bpf.c includes them) and one skeleton.
+
+B        := build
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-nonliteral
+CFLAGS   ?= -O2 -g
+CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -DHW_VERSION='"$(VERSION)"' -I. -I$(B) -fno-strict-aliasing
+LDLIBS_AGENT := -lbpf -lelf -lz -lyaml -lpthread -lssl -lcrypto -lzstd
+
+BPF_SRCS := $(sort $(wildcard bpf/*.bpf.c))
+BPF_HDRS := $(wildcard bpf/*.bpf.h) common/hw_abi.h
+
+AGENT_SRCS  := $(sort $(wildcard agent/*.c))
+COMMON_SRCS := $(sort $(wildcard common/*.c))
+AGENT_OBJS  := $(patsubst %.c,$(B)/%.o,$(AGENT_SRCS) $(COMMON_SRCS))
+AGENT_LIB_OBJS := $(filter-out $(B)/agent/main.o,$(AGENT_OBJS))
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
+HELPER_BINS := $(patsubst tests/helpers/%.c,$(B)/tests/helpers/%,$(HELPER_SRCS))
+
+ALL_TARGETS := $(B)/herdwatch-agent $(UNIT_BINS) $(HELPER_BINS)
+
+.PHONY: all clean test bench format deps
+all: build-all
+
+-include $(sort $(wildcard */module.mk))
+
+build-all: $(ALL_TARGETS)
+
+$(B)/vmlinux.h:
+	@mkdir -p $(@D)
+	@test -r /sys/kernel/btf/vmlinux || { echo "herdwatch: /sys/kernel/btf/vmlinux missing: a kernel with CONFIG_DEBUG_INFO_BTF=y is required" >&2; exit 1; }
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(B)/all.bpf.c: $(BPF_SRCS) Makefile
+	@mkdir -p $(@D)
+	@{ echo '/* generated: every bpf/*.bpf.c in one translation unit */'; \
+	   for f in $(BPF_SRCS); do echo "#include \"../$$f\""; done; } > $@
+
+$(B)/herdwatch.bpf.o: $(B)/all.bpf.c $(BPF_SRCS) $(BPF_HDRS) $(B)/vmlinux.h
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ -Wall -Werror \
+		-Wno-unused-function -I. -I$(B) -Ibpf -c $< -o $@.tmp.o
+	$(BPFTOOL) gen object $@ $@.tmp.o && rm -f $@.tmp.o
+
+$(B)/herdwatch.skel.h: $(B)/herdwatch.bpf.o
+	$(BPFTOOL) gen skeleton $< name hw_bpf > $@
+
+$(B)/%.o: %.c $(wildcard agent/*.h common/*.h) $(B)/herdwatch.skel.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/herdwatch-agent: $(AGENT_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_AGENT)
+
+$(B)/tests/%: tests/unit/%.c $(AGENT_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fsanitize=address,undefined $^ -o $@ $(LDLIBS_AGENT)
+
+$(B)/tests/helpers/%: tests/helpers/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@ -lpthread
+
+test: build-all
+	tests/run
+
+bench: build-all
+	bench/run
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# herdwatch entry point: installs dependencies from Debian's packages, builds, and runs.
+#   ./herdwatch.sh run [agent options]   build and run the agent on this host (JSON lines on stdout)
+#   ./herdwatch.sh test                  build and run the whole test suite
+#   ./herdwatch.sh bench                 build and run the benchmarks (installs auditd, bpftrace, ...)
+#   ./herdwatch.sh build                 only install dependencies and build
+set -euo pipefail
+cd "$(dirname "$0")"
+cmd="${1:-run}"
+shift || true
+if [ "$(id -u)" -ne 0 ]; then
+	echo "herdwatch: run as root (the agent loads BPF programs; setup installs packages)" >&2
+	exit 1
+fi
+case "$cmd" in
+bench) scripts/deps.sh --bench ;;
+*) scripts/deps.sh ;;
+esac
+make -s -j"$(nproc)" all
+case "$cmd" in
+run) exec build/herdwatch-agent "$@" ;;
+test) exec tests/run "$@" ;;
+bench) exec bench/run "$@" ;;
+build) ;;
+*) echo "herdwatch: unknown command '$cmd' (run, test, bench, build)" >&2; exit 2 ;;
+esac

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install herdwatch's build, run and test dependencies from Debian's packages.
+# Idempotent: does nothing when everything is already present.
+set -euo pipefail
+PKGS=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libyaml-dev
+      libssl-dev libzstd-dev libevent-dev libsqlite3-dev sqlite3 openssl
+      jq iproute2 procps util-linux psmisc kmod python3
+      pamtester openssh-server openssh-client sshpass sudo dnsmasq-base netcat-openbsd)
+if [ "${1:-}" = "--bench" ]; then
+	PKGS+=(auditd bpftrace hyperfine wrk gnuplot-nox stress-ng busybox)
+fi
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "herdwatch: missing packages ${missing[*]}; run as root to install them" >&2
+		exit 1
+	fi
+	echo "herdwatch: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >/dev/null
+	# sshd and auditd must not start as services merely because they were installed
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+	rm -f /usr/sbin/policy-rc.d
+fi
