@@ -95,7 +95,8 @@ void emit_end(struct agent *a)
 		a->out_errors++;
 }
 
-/* argv block (NUL-separated) as a JSON array. A trailing NUL does not start an argument. */
+/* argv block as a JSON array: each argument is NUL-terminated, except a last one cut short by
+ * the bound (then it ends at the end of the block). */
 static void put_args(struct jbuf *b, const char *args, size_t n)
 {
 	jb_arr_begin(b);
@@ -301,10 +302,7 @@ static int decode_exec(struct agent *a, const void *rec, size_t len)
 	else
 		proc_set_str(&p->tty, NULL, 0);
 	const char *args = (const char *)rec + e->args.off;
-	size_t alen = e->args.len;
-	if (alen && args[alen - 1] == 0)
-		alen--;
-	proc_set_args(p, args, alen);
+	proc_set_args(p, args, e->args.len);
 
 	/* filters.ignore_exe: decided here, enforced in the kernel from now on */
 	for (size_t i = 0; i < a->cfg.ignore_exe.n; i++) {

@@ -225,11 +225,8 @@ int proctab_load_pid(struct proctab *t, const char *root, uint32_t pid)
 		proc_set_str(&p->cwd, link, n);
 	snprintf(path, sizeof(path), "%s/%u/cmdline", root, pid);
 	n = read_file(path, link, PT_ARGS_KEEP);
-	if (n > 0) {
-		if (link[n - 1] == 0)
-			n--; /* the block's final NUL */
+	if (n > 0)
 		proc_set_args(p, link, n);
-	}
 	return 0;
 }
 

@@ -27,6 +27,10 @@ enum hw_event_type {
 	HW_EV_EXEC = 1,
 	HW_EV_EXIT = 2,
 	HW_EV_FORK = 3,
+	/* 10-29: privilege, kernel integrity, tamper (common/abi_priv.h) */
+	/* 30-49: network (common/abi_net.h) */
+	/* 50-69: user activity and files (common/abi_user.h) */
+	/* 200-254: custom probes (common/abi_custom.h) */
 	HW_EV_MAX = 256, /* size of per-type counter arrays */
 };
 
@@ -129,5 +133,10 @@ enum hw_drop_cause {
 	HW_DROP_SCRATCH = 1, /* could not get the per-CPU scratch record */
 	HW_DROP_NCAUSE = 2,
 };
+
+#include "common/abi_priv.h"
+#include "common/abi_net.h"
+#include "common/abi_user.h"
+#include "common/abi_custom.h"
 
 #endif /* HW_ABI_H */
