@@ -14,7 +14,8 @@
 
 typedef int (*decode_fn)(struct agent *a, const void *rec, size_t len);
 
-#define HW_EVENT(type, kind, fn, minsz) static int fn(struct agent *a, const void *rec, size_t len);
+/* Decoders are defined in this file or in agent/decode_<family>.c. */
+#define HW_EVENT(type, kind, fn, minsz) int fn(struct agent *a, const void *rec, size_t len);
 #include "common/events.def"
 #undef HW_EVENT
 
@@ -266,7 +267,7 @@ static int path_build(const void *rec, size_t len, const struct hw_path *p, char
 	return (int)o;
 }
 
-static int decode_exec(struct agent *a, const void *rec, size_t len)
+int decode_exec(struct agent *a, const void *rec, size_t len)
 {
 	const struct hw_exec *e = rec;
 	const struct hw_hdr *h = &e->hdr;
@@ -342,7 +343,7 @@ static int decode_exec(struct agent *a, const void *rec, size_t len)
 	return 0;
 }
 
-static int decode_exit(struct agent *a, const void *rec, size_t len)
+int decode_exit(struct agent *a, const void *rec, size_t len)
 {
 	const struct hw_exit *e = rec;
 	const struct hw_hdr *h = &e->hdr;
@@ -369,7 +370,7 @@ static int decode_exit(struct agent *a, const void *rec, size_t len)
 }
 
 /* Forks feed the process table only (exec and exit are the events). */
-static int decode_fork(struct agent *a, const void *rec, size_t len)
+int decode_fork(struct agent *a, const void *rec, size_t len)
 {
 	const struct hw_fork *e = rec;
 	struct proc *par = proctab_get(&a->pt, e->hdr.pid);
