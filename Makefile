@@ -62,9 +62,15 @@ $(B)/%.o: %.c $(wildcard agent/*.h common/*.h) $(B)/herdwatch.skel.h
 $(B)/herdwatch-agent: $(AGENT_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_AGENT)
 
-$(B)/tests/%: tests/unit/%.c $(AGENT_LIB_OBJS)
+# Unit tests: the test and every agent source but main.c, all built with ASan and UBSan.
+ASAN_OBJS := $(patsubst $(B)/%.o,$(B)/asan/%.o,$(AGENT_LIB_OBJS))
+$(B)/asan/%.o: %.c $(wildcard agent/*.h common/*.h) $(B)/herdwatch.skel.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fsanitize=address,undefined $^ -o $@ $(LDLIBS_AGENT)
+	$(CC) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -c $< -o $@
+
+$(B)/tests/%: tests/unit/%.c tests/unit/unit.h $(ASAN_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all $< $(ASAN_OBJS) -o $@ $(LDLIBS_AGENT)
 
 $(B)/tests/helpers/%: tests/helpers/%.c
 	@mkdir -p $(@D)

@@ -48,6 +48,10 @@ expect() {
 # expect_jq NAME JSON FILTER : passes when FILTER yields true for JSON
 expect_jq() {
 	local r
+	if [ -z "$2" ]; then
+		not_ok "$1" "no event to check"
+		return
+	fi
 	r=$(jq -e "$3" <<<"$2" 2>&1)
 	if [ $? -eq 0 ]; then ok "$1"; else not_ok "$1" "$3 is ${r:-false} on: ${2:0:600}"; fi
 }
