@@ -518,3 +518,29 @@ void emit_heartbeat(struct agent *a)
 	jb_obj_end(b);
 	emit_end(a);
 }
+
+int decode_exec_fail(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_exec_fail *e = rec;
+	struct jbuf *b = &a->jb;
+	struct proc *p = proctab_get(&a->pt, e->hdr.pid);
+
+	if (!str_ok(&e->filename, len))
+		return -EINVAL;
+	if (p && p->ignored) {
+		a->filtered++;
+		return 0;
+	}
+	emit_begin(a, "process.exec", e->hdr.ts);
+	emit_proc(a, &e->hdr);
+	jb_key(b, "exec");
+	jb_obj_begin(b);
+	jb_ki64(b, "result", e->result);
+	jb_kcstr(b, "error", strerrorname_np(-e->result));
+	jb_kbool(b, "setuid", false);
+	jb_kbool(b, "fileless", false);
+	jb_kstr(b, "filename", (const char *)rec + e->filename.off, e->filename.len);
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}

@@ -158,6 +158,21 @@ static __always_inline void hw_submit(void *rec, __u32 size, bool urgent)
 		hw_count_drop(h->type, HW_DROP_RINGBUF);
 }
 
+/* Context of the classic syscalls:sys_enter_X / sys_exit_X tracepoints (see their format
+ * files: 8 bytes of common fields, the syscall number, then the arguments or the result). */
+struct hw_sys_enter_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__u64 args[6];
+};
+struct hw_sys_exit_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__s64 ret;
+};
+
 /* Blob writer: appends strings after the fixed part of a record in the scratch buffer. */
 struct hw_blob {
 	__u8 *base; /* record start */

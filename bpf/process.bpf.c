@@ -185,3 +185,76 @@ int hw_fork_tp(struct trace_event_raw_sched_process_fork *ctx)
 	hw_do_fork(bpf_get_current_task_btf(), ctx->child_pid, ctx->child_pid, 0);
 	return 0;
 }
+
+/* ---- failed execs: execve/execveat enter saves the filename pointer, exit reports errors ----
+ * A successful exec is reported by sched_process_exec above; here only ret < 0 is emitted.
+ * The pointer is read at exit, after the kernel failed: the caller's memory is unchanged. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} hw_execve_arg SEC(".maps");
+
+static __always_inline void hw_execve_enter(__u64 filename)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	if (hw_filtered(id >> 32))
+		return;
+	bpf_map_update_elem(&hw_execve_arg, &tid, &filename, BPF_ANY);
+}
+
+static __always_inline void hw_execve_exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *fn = bpf_map_lookup_elem(&hw_execve_arg, &tid);
+	struct hw_exec_fail *e;
+	struct hw_blob b;
+
+	if (!fn)
+		return;
+	if (ret >= 0)
+		goto out;
+	e = hw_scratch_get();
+	if (!e) {
+		hw_count_drop(HW_EV_EXEC_FAIL, HW_DROP_SCRATCH);
+		goto out;
+	}
+	hw_fill_hdr(&e->hdr, bpf_get_current_task_btf(), HW_EV_EXEC_FAIL);
+	e->result = ret;
+	b.base = (__u8 *)e;
+	b.pos = sizeof(*e);
+	hw_blob_ustr(&b, (const void *)*fn, HW_PATH_MAX, &e->filename);
+	hw_submit(e, b.pos, false);
+out:
+	bpf_map_delete_elem(&hw_execve_arg, &tid);
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int hw_execve_enter_tp(struct hw_sys_enter_ctx *ctx)
+{
+	hw_execve_enter(ctx->args[0]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int hw_execve_exit_tp(struct hw_sys_exit_ctx *ctx)
+{
+	hw_execve_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int hw_execveat_enter_tp(struct hw_sys_enter_ctx *ctx)
+{
+	hw_execve_enter(ctx->args[1]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_execveat")
+int hw_execveat_exit_tp(struct hw_sys_exit_ctx *ctx)
+{
+	hw_execve_exit(ctx->ret);
+	return 0;
+}

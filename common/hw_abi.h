@@ -27,6 +27,7 @@ enum hw_event_type {
 	HW_EV_EXEC = 1,
 	HW_EV_EXIT = 2,
 	HW_EV_FORK = 3,
+	HW_EV_EXEC_FAIL = 4,
 	/* 10-29: privilege, kernel integrity, tamper (common/abi_priv.h) */
 	/* 30-49: network (common/abi_net.h) */
 	/* 50-69: user activity and files (common/abi_user.h) */
@@ -111,6 +112,16 @@ struct hw_fork {
 	__u64 child_start_ns;
 };
 _Static_assert(sizeof(struct hw_fork) == 96, "hw_fork layout");
+
+/* An execve/execveat that failed (ENOENT, EACCES, ENOEXEC...): reported as process.exec with
+ * exec.result < 0; the process context is the caller, unchanged. */
+struct hw_exec_fail {
+	struct hw_hdr hdr;
+	struct hw_str filename; /* as passed by the caller (user memory, read at syscall exit) */
+	__s32 result;           /* -errno */
+	/* blob follows */
+};
+_Static_assert(sizeof(struct hw_exec_fail) == 88, "hw_exec_fail layout");
 
 /* Bounds. The scratch buffer holds one record; variable parts are clamped to fit. */
 #define HW_MAX_RECORD 16384

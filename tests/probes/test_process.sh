@@ -87,6 +87,19 @@ rmdir "$CG" 2>/dev/null
 ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$epid)")
 expect_jq "pre-existing parent known" "$ev" '.parent.exe!=null and .parent.args!=null'
 
+# 8. failed execs are reported with their error, blamed on the caller
+printf 'not a program' >"$T/noexec" && chmod 644 "$T/noexec"
+(exec "$T/missing-prog" 2>/dev/null) &
+fpid=$!
+wait $fpid
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$fpid and .exec.result<0)") || not_ok "failed exec seen" "pid $fpid"
+expect_jq "exec ENOENT reported" "$ev" ".exec.result==-2 and .exec.error==\"ENOENT\" and .exec.filename==\"$T/missing-prog\" and (.proc.exe|test(\"bash$\"))"
+(exec "$T/noexec" 2>/dev/null) &
+fpid=$!
+wait $fpid
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$fpid and .exec.result<0)") || not_ok "failed exec seen" "pid $fpid"
+expect_jq "exec EACCES reported" "$ev" '.exec.result==-13 and .exec.error=="EACCES"'
+
 agent_stop
 expect_eq "agent exits 0 on SIGTERM" "$?" 0
 expect "seq contiguous from 1" seq_contiguous
