@@ -15,7 +15,7 @@ void config_defaults(struct hw_config *c)
 	memset(c, 0, sizeof(*c));
 	c->heartbeat_s = 30;
 	c->args_max = 4096;
-	c->ringbuf_mb = 16;
+	c->ringbuf_mb = 8;
 	c->collector.spool_max_mb = 256;
 }
 

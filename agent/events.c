@@ -448,6 +448,22 @@ void check_drops(struct agent *a)
 	}
 }
 
+/* RssAnon from /proc/self/status: the agent's own heap, without the ring buffer mapping
+ * (kernel memory mapped twice into the agent, which VmRSS counts). */
+static uint64_t rss_anon_bytes(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	unsigned long kb = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %lu", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb * 1024;
+}
+
 static uint64_t rss_bytes(void)
 {
 	FILE *f = fopen("/proc/self/statm", "re");
@@ -514,6 +530,8 @@ void emit_heartbeat(struct agent *a)
 	jb_raw(b, tmp, strlen(tmp));
 	b->comma = true;
 	jb_ku64(b, "rss", rss_bytes());
+	jb_ku64(b, "rss_anon", rss_anon_bytes());
+	jb_ku64(b, "ringbuf_bytes", (uint64_t)a->cfg.ringbuf_mb << 20);
 	jb_obj_end(b);
 	jb_obj_end(b);
 	emit_end(a);

@@ -20,7 +20,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* Ring buffer size is set by the agent before load (bpf_map__set_max_entries). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
+	__uint(max_entries, 8 << 20); /* default; the agent sets ringbuf_mb */
 } hw_events SEC(".maps");
 
 /* One record under construction per CPU. Twice the record size so that the verifier can see
