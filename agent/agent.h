@@ -69,6 +69,7 @@ struct agent {
 	struct proctab pt;
 	struct cgcache *cg;
 	int self_pid;
+	char *hooks; /* JSON object: hook types this kernel allows (computed at start) */
 };
 
 /* probes.c */

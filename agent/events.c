@@ -486,6 +486,11 @@ void emit_heartbeat(struct agent *a)
 	jb_obj_begin(b);
 	jb_kcstr(b, "version", HW_VERSION);
 	jb_ku64(b, "pid", a->self_pid);
+	if (a->hooks) {
+		jb_key(b, "hooks");
+		jb_raw(b, a->hooks, strlen(a->hooks));
+		b->comma = true;
+	}
 	jb_key(b, "probes");
 	probes_json(a, b);
 	jb_key(b, "stats");

@@ -233,13 +233,21 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	probes_apply(a);
+	{
+		struct jbuf hb;
+		jb_init(&hb, 1024);
+		hooks_json(&hb);
+		jb_raw(&hb, "", 1);
+		a->hooks = hb.p; /* owned by the agent now */
+	}
 	if (probe_only) {
 		struct jbuf b;
 		jb_init(&b, 4096);
 		jb_obj_begin(&b);
 		jb_kcstr(&b, "version", HW_VERSION);
 		jb_key(&b, "hooks");
-		hooks_json(&b);
+		jb_raw(&b, a->hooks, strlen(a->hooks));
+		b.comma = true;
 		jb_key(&b, "probes");
 		probes_json(a, &b);
 		jb_obj_end(&b);
@@ -302,5 +310,6 @@ out:
 	cgcache_free(a->cg);
 	config_free(&a->cfg);
 	jb_free(&a->jb);
+	free(a->hooks);
 	return rc;
 }
