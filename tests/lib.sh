@@ -14,6 +14,8 @@ AGENT="$HW_ROOT/build/herdwatch-agent"
 HELPERS="$HW_ROOT/build/tests/helpers"
 T=$(mktemp -d /tmp/hwtest.XXXXXX)
 EV="$T/events.json"
+# where cgroup v2 is mounted (/sys/fs/cgroup/unified on hybrid hosts, /sys/fs/cgroup on pure v2)
+CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
 AGENT_PID=
 HW_FAILS=0
 trap 'hw_cleanup' EXIT

@@ -44,7 +44,7 @@ fi
 expect_jq "TERM: last event is the final heartbeat" "$(tail -n1 "$EV")" '.kind=="agent.heartbeat"'
 
 # ---- config: heartbeat interval, herd, filters; SIGHUP reload good and bad ----
-mkdir -p /sys/fs/cgroup/unified/hwtest-ign-$$
+mkdir -p $CG2/hwtest-ign-$$
 cat >"$T/c.yaml" <<YAML
 herd: testherd
 heartbeat_interval: 1
@@ -60,7 +60,7 @@ hb=$(events 'select(.kind=="agent.heartbeat")' | tail -1)
 expect_jq "heartbeat has version, probes, stats" "$hb" '(.agent.version|length)>0 and .agent.probes["process.exit"].state=="attached" and .agent.probes["process.exit"].hook=="tp_btf" and (.agent.stats|has("events") and has("dropped") and has("cpu_s") and has("rss")) and .agent.stats.rss > 0'
 expect_jq "herd from config" "$hb" '.host.herd=="testherd"'
 /usr/bin/sleep hwign$$ 2>/dev/null
-(echo $BASHPID >/sys/fs/cgroup/unified/hwtest-ign-$$/cgroup.procs && exec /usr/bin/echo hwcg$$ >/dev/null)
+(echo $BASHPID >$CG2/hwtest-ign-$$/cgroup.procs && exec /usr/bin/echo hwcg$$ >/dev/null)
 /usr/bin/echo hwseen$$ >/dev/null
 wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwseen$$\")" >/dev/null
 expect_eq "ignore_exe drops exec and exit" "$(events "select(.proc.args[1]==\"hwign$$\")" | wc -l)" 0
@@ -85,7 +85,7 @@ expect_jq "manifest shows disabled probe" "$hb" '.agent.probes["process.exit"].s
 agent_stop
 expect_eq "no exit events after process.exit disabled" "$(events "select(.kind==\"process.exit\" and .proc.args[1]==\"hwafter$$\")" | wc -l)" 0
 expect "seq contiguous across reloads" seq_contiguous
-rmdir /sys/fs/cgroup/unified/hwtest-ign-$$
+rmdir $CG2/hwtest-ign-$$
 
 # ---- clear errors: one line naming the problem, non-zero exit ----
 out=$("$AGENT" --output /nonexistent-dir/x.json 2>&1); rc=$?

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 need_root
 
-CG=/sys/fs/cgroup/unified/hwtest-proc-$$
+CG=$CG2/hwtest-proc-$$
 mkdir -p "$T/work dir"
 cp /usr/bin/id "$T/suid-id" && chown root:root "$T/suid-id" && chmod 4755 "$T/suid-id"
 chmod 755 "$T"
