@@ -329,6 +329,8 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			rc = get_uint(p, v, key, 64, 8191, &c->args_max);
 		else if (!strcmp(key, "ringbuf_mb"))
 			rc = get_uint(p, v, key, 1, 1024, &c->ringbuf_mb);
+		else if (!strcmp(key, "exec_failed_enoent"))
+			rc = get_bool(p, v, key, &c->exec_enoent);
 		else if (!strcmp(key, "probes"))
 			rc = parse_probes(p, c, v);
 		else if (!strcmp(key, "filters"))
@@ -339,7 +341,7 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			rc = parse_collector(p, c, v);
 		else
 			return perr(p, k,
-				    "unknown key '%s' (known: herd, host_name, output, heartbeat_interval, args_max_bytes, ringbuf_mb, probes, filters, containers, collector)",
+				    "unknown key '%s' (known: herd, host_name, output, heartbeat_interval, args_max_bytes, ringbuf_mb, exec_failed_enoent, probes, filters, containers, collector)",
 				    key);
 		if (rc)
 			return -1;

@@ -27,6 +27,7 @@ struct hw_config {
 	unsigned heartbeat_s;
 	unsigned args_max;
 	unsigned ringbuf_mb;
+	bool exec_enoent; /* report execs failing with ENOENT/ENOTDIR */
 	struct hw_probe_setting *probes;
 	size_t n_probes;
 	struct hw_strlist ignore_exe;

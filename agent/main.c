@@ -142,6 +142,13 @@ static void reload(struct agent *a, bool out_from_cmdline)
 	emit_config_event(a, "applied", NULL);
 }
 
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
+}
+
 static uint64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -262,6 +269,7 @@ int main(int argc, char **argv)
 
 	uint64_t now = mono_ms(), next_drops = now + 1000, next_hb = now + a->cfg.heartbeat_s * 1000ULL;
 	int idle = 0;
+	uint64_t loop_start = mono_us();
 	while (!stop_sig) {
 		uint64_t before = a->events_total;
 		int n = ring_buffer__poll(a->rb, idle > 10 ? 100 : 10);
@@ -287,6 +295,15 @@ int main(int argc, char **argv)
 		}
 		if (a->events_total != before || idle == 1)
 			fflush(a->out);
+		/* Coalesce wake-ups: urgent records force one per record, and each costs a
+		 * context switch and a write. Handling at most one batch every 2 ms bounds that
+		 * to 500/s at the price of <= 2 ms of latency. */
+		if (a->events_total != before) {
+			uint64_t spent = mono_us() - loop_start;
+			if (spent < 2000)
+				usleep(2000 - spent);
+		}
+		loop_start = mono_us();
 	}
 	/* Drain: stop producing, then take everything already in the ring buffer. */
 	probes_detach_all(a);

@@ -170,6 +170,7 @@ int probes_sync_maps(struct agent *a)
 		.args_max = a->cfg.args_max,
 		.wake_bytes = (a->cfg.ringbuf_mb << 20) / 4,
 		.n_ignore_cgroup = 0,
+		.exec_enoent = a->cfg.exec_enoent,
 	};
 	uint32_t zero = 0;
 	int fd = bpf_map__fd(a->skel->maps.hw_ignore_cgroup);

@@ -61,9 +61,11 @@ expect_jq "heartbeat has version, probes, stats" "$hb" '(.agent.version|length)>
 expect_jq "herd from config" "$hb" '.host.herd=="testherd"'
 /usr/bin/sleep hwign$$ 2>/dev/null
 (echo $BASHPID >$CG2/hwtest-ign-$$/cgroup.procs && exec /usr/bin/echo hwcg$$ >/dev/null)
+(exec /nonexistent/hwenoent$$ 2>/dev/null)
 /usr/bin/echo hwseen$$ >/dev/null
 wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwseen$$\")" >/dev/null
 expect_eq "ignore_exe drops exec and exit" "$(events "select(.proc.args[1]==\"hwign$$\")" | wc -l)" 0
+expect_eq "ENOENT execs (PATH search) not reported by default" "$(events "select(.exec.filename==\"/nonexistent/hwenoent$$\")" | wc -l)" 0
 expect_eq "ignore_cgroup drops in kernel" "$(events "select(.proc.args[1]==\"hwcg$$\")" | wc -l)" 0
 # a bad config on SIGHUP keeps the old one running and says why
 cp "$T/c.yaml" "$T/good.yaml"
