@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
@@ -264,6 +265,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	proctab_seed(&a->pt, "/proc");
+	/* Loading parsed the kernel BTF (several MiB, freed since): give that memory back. */
+	malloc_trim(0);
 	emit_heartbeat(a);
 	fflush(a->out);
 
