@@ -255,16 +255,36 @@ static int try_candidate(struct agent *a, struct hw_probe *p, const char *cand, 
 	return 0;
 }
 
+bool probe_wanted(struct agent *a, const char *name, bool dflt)
+{
+	/* an override for the exact name beats one for the family, which beats the config */
+	size_t dot = strcspn(name, ".");
+	int fam = -1;
+	for (int i = 0; i < HW_MAX_OVERRIDES; i++) {
+		const char *o = a->ovr[i].name;
+		if (!o[0])
+			continue;
+		if (!strcmp(o, name))
+			return a->ovr[i].enabled;
+		if (strlen(o) == dot && !strncmp(o, name, dot))
+			fam = i;
+	}
+	if (fam >= 0)
+		return a->ovr[fam].enabled;
+	return config_probe_enabled(&a->cfg, name, dflt);
+}
+
 void probes_apply(struct agent *a)
 {
 	for (int i = 0; i < HW_NPROBES; i++) {
 		struct hw_probe *p = &a->probes[i];
-		bool want = config_probe_enabled(&a->cfg, p->name, p->dflt);
+		bool want = probe_wanted(a, p->name, p->dflt);
 		if (!want) {
 			detach(p);
 			p->state = PROBE_DISABLED;
 			p->hook = NULL;
-			snprintf(p->reason, sizeof(p->reason), "disabled by configuration");
+			snprintf(p->reason, sizeof(p->reason), "disabled by %s",
+				 config_probe_enabled(&a->cfg, p->name, p->dflt) ? "control" : "configuration");
 			continue;
 		}
 		if (p->state == PROBE_ATTACHED)
@@ -298,10 +318,17 @@ void probes_apply(struct agent *a)
 	}
 }
 
+void probes_apply_all(struct agent *a)
+{
+	probes_apply(a);
+	custom_apply(a);
+}
+
 void probes_detach_all(struct agent *a)
 {
 	for (int i = 0; i < HW_NPROBES; i++)
 		detach(&a->probes[i]);
+	custom_detach_all(a);
 }
 
 static const char *state_name(enum hw_probe_state s)
@@ -328,6 +355,7 @@ void probes_json(struct agent *a, struct jbuf *b)
 		jb_kcstr(b, "reason", p->reason[0] ? p->reason : NULL);
 		jb_obj_end(b);
 	}
+	custom_manifest(a, b);
 	jb_obj_end(b);
 }
 
