@@ -15,6 +15,7 @@
 #include "agent/agent.h"
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,13 +368,12 @@ int control_client(const char *path, int argc, char **argv)
 				path, strerror(e));
 		return 1;
 	}
+	/* the agent may answer (a refusal) before reading everything: read its answer anyway */
+	signal(SIGPIPE, SIG_IGN);
 	for (int i = 0; i < argc; i++) {
 		size_t l = strlen(argv[i]) + 1;
-		if (write(fd, argv[i], l) != (ssize_t)l) {
-			fprintf(stderr, "herdwatch-agent ctl: write failed: %s\n", strerror(errno));
-			close(fd);
-			return 1;
-		}
+		if (write(fd, argv[i], l) != (ssize_t)l)
+			break;
 	}
 	shutdown(fd, SHUT_WR);
 	for (;;) {
