@@ -84,6 +84,11 @@ expect_jq "timed override expired: attached again" "$st" '.probes["process.exit"
 r=$(ctl enable no.such.probe)
 expect_jq "ctl enable unknown probe refused" "$r" '.ok==false and (.error|test("unknown probe"))'
 
+r=$(ctl add-probe --for 1 "{name: brief, tracepoint: 'syscalls:sys_enter_kill', capture: [sig]}")
+expect_jq "ctl add-probe --for" "$r" '.ok==true'
+sleep 2.3
+expect_jq "timed custom probe removed itself" "$(ctl status)" '.probes|has("custom.brief")|not'
+
 # ---- change filters at runtime ----
 r=$(ctl set 'filters: {ignore_exe: [/usr/bin/sleep]}')
 expect_jq "ctl set filters" "$r" '.ok==true'
