@@ -47,7 +47,7 @@ struct agent {
 
 	/* output */
 	FILE *out;
-	char *out_path;
+	char *out_path; /* current output file, NULL or "-" for stdout */
 	struct jbuf jb;
 	uint64_t seq;
 	uint64_t events_by_type[HW_EV_MAX];

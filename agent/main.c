@@ -310,6 +310,7 @@ out:
 	if (ep >= 0)
 		close(ep);
 	free(a->ctl_path);
+	free(a->out_path);
 	for (size_t i = 0; i < a->n_overlays; i++)
 		free(a->overlays[i]);
 	free(a->overlays);
