@@ -27,6 +27,7 @@ struct hw_config {
 	unsigned heartbeat_s;
 	unsigned args_max;
 	unsigned ringbuf_mb;
+	unsigned priv_window_s; /* privilege.summary_interval: capability/W+X summaries */
 	struct hw_probe_setting *probes;
 	size_t n_probes;
 	struct hw_strlist ignore_exe;

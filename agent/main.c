@@ -268,6 +268,7 @@ int main(int argc, char **argv)
 			reload(a, out_path != NULL && out_path != a->cfg.output);
 		}
 		now = mono_ms();
+		priv_tick(a, now);
 		if (now >= next_drops) {
 			check_drops(a);
 			next_drops = now + 1000;

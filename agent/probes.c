@@ -163,6 +163,8 @@ int probes_sync_maps(struct agent *a)
 		fprintf(stderr, "herdwatch-agent: cannot write settings map: %s\n", strerror(-err));
 		return err;
 	}
+	if (priv_sync_maps(a))
+		fprintf(stderr, "herdwatch-agent: cannot write the priv probes' settings\n");
 	return 0;
 }
 
@@ -197,7 +199,7 @@ static void detach(struct hw_probe *p)
 static int try_candidate(struct agent *a, struct hw_probe *p, const char *cand, char *why,
 			 size_t whylen)
 {
-	char names[256];
+	char names[1024];
 	snprintf(names, sizeof(names), "%s", cand);
 	for (char *save = NULL, *n = strtok_r(names, "+", &save); n; n = strtok_r(NULL, "+", &save)) {
 		struct bpf_program *prog = bpf_object__find_program_by_name(a->skel->obj, n);
