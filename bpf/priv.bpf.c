@@ -231,7 +231,8 @@ static __always_inline void priv_emit_module(struct task_struct *t, const struct
 			hw_blob_path(&b, &p, &r->path);
 		}
 	}
-	hw_submit(r, b.pos, true);
+	/* the mask keeps the verifier's bound on the size inside the scratch buffer */
+	hw_submit(r, b.pos & (HW_MAX_RECORD * 2 - 1), true);
 }
 
 /* The subset of union bpf_attr read here (UAPI: offsets never change). */
@@ -241,7 +242,7 @@ struct priv_bpf_attr {
 	__u32 a1;        /* PROG_LOAD insn_cnt; PROG_ATTACH attach_bpf_fd; LINK_CREATE target_fd */
 	__u32 a2;        /* PROG_ATTACH attach_type; LINK_CREATE attach_type */
 	__u32 a3;
-	__u64 pad[5];
+	__u64 pad[4];
 	char prog_name[16]; /* PROG_LOAD, offset 48 */
 	__u32 ifindex;
 	__u32 expected_attach_type; /* PROG_LOAD, offset 68 */
@@ -561,6 +562,36 @@ int hw_pv_modload_tp(void *ctx)
 
 /* ---- capability checks: counted per (process, capability) ---- */
 
+/*
+ * Every process running as root checks CAP_SYS_ADMIN when memory is committed (mmap, brk,
+ * fork, exec, stack growth: cap_vm_enough_memory, a no-audit check). Such checks are counted
+ * but do not make a "first use" record; the first CAP_SYS_ADMIN check from anywhere else does.
+ * Only reached while no first use has been sent for the process, so the hot path is untouched.
+ */
+#if defined(__TARGET_ARCH_x86)
+#define PRIV_VM_SYSCALL(nr)                                                                        \
+	((nr) == 9 || (nr) == 10 || (nr) == 12 || (nr) == 25 || (nr) == 56 || (nr) == 57 ||        \
+	 (nr) == 58 || (nr) == 59 || (nr) == 322 || (nr) == 435 ||                                 \
+	 ((nr) >= 4 && (nr) <= 7) /* a user page fault: orig_ax holds its error code */)
+#else
+#define PRIV_VM_SYSCALL(nr)                                                                        \
+	((nr) == 222 || (nr) == 226 || (nr) == 214 || (nr) == 216 || (nr) == 220 || (nr) == 221 || \
+	 (nr) == 281 || (nr) == 435 || (nr) < 0)
+#endif
+static bool priv_cap_quiet(__u16 cap)
+{
+	if (cap != 21 /* CAP_SYS_ADMIN */)
+		return false;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	long nr = PRIV_REGS_NR(regs);
+	return PRIV_VM_SYSCALL(nr);
+}
+
+static bool priv_never_quiet(__u16 idx)
+{
+	return false;
+}
+
 static __always_inline void priv_cap(int cap, int ret)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
@@ -569,7 +600,7 @@ static __always_inline void priv_cap(int cap, int ret)
 
 	if (hw_filtered(tgid))
 		return;
-	if (!priv_count(t, tgid, HW_EV_CAP, cap & 0xffff, ret != 0, 0))
+	if (!priv_count(t, tgid, HW_EV_CAP, cap & 0xffff, ret != 0, 0, priv_cap_quiet))
 		return;
 	/* first use of this capability by this process: a record now */
 	r = hw_scratch_get();
@@ -635,7 +666,7 @@ static __always_inline void priv_wx(__u16 sc, const unsigned long *args)
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	if (hw_filtered(tgid))
 		return;
-	if (!priv_count(t, tgid, HW_EV_WX, sc, false, prot))
+	if (!priv_count(t, tgid, HW_EV_WX, sc, false, prot, priv_never_quiet))
 		return;
 	struct hw_count_first *r = hw_scratch_get();
 	if (!r) {

@@ -183,11 +183,12 @@ static __always_inline struct file *priv_fd_file(struct task_struct *t, __u64 fd
 
 /*
  * Count one occurrence of a repeated event (capability check, W+X mapping) of the current
- * process. The hot path is one hash lookup and atomic adds; the first occurrence per
- * (process, kind, index) inserts the entry and returns true so the caller emits it at once.
+ * process. The hot path is one hash lookup and atomic adds. Returns true when the caller must
+ * emit the first occurrence now: at the first (process, kind, index), or at the first one that
+ * is not "quiet" (see priv_cap_quiet) if all before it were.
  */
 static __always_inline bool priv_count(struct task_struct *t, __u32 tgid, __u16 type, __u16 idx,
-				       bool denied, __u32 prot)
+				       bool denied, __u32 prot, bool (*quiet)(__u16))
 {
 	struct hw_priv_count_key k = {
 		.tgid = tgid,
@@ -198,29 +199,30 @@ static __always_inline bool priv_count(struct task_struct *t, __u32 tgid, __u16 
 	struct hw_priv_count_val *v = bpf_map_lookup_elem(&priv_counts, &k);
 
 	if (v) {
+	counted:
 		__sync_fetch_and_add(&v->count, 1);
 		if (denied)
 			__sync_fetch_and_add(&v->denied, 1);
 		if (prot)
 			v->prot = prot;
-		return false;
+		if (v->emitted || quiet(idx))
+			return false;
+		v->emitted = 1; /* two CPUs may both get here: a duplicate first, never a loss */
+		return true;
 	}
 	struct hw_priv_count_val nv = {};
 	hw_fill_hdr(&nv.hdr, t, type);
 	nv.count = 1;
 	nv.denied = denied;
 	nv.prot = prot;
+	nv.emitted = !quiet(idx);
 	long err = bpf_map_update_elem(&priv_counts, &k, &nv, BPF_NOEXIST);
 	if (!err)
-		return true;
+		return nv.emitted;
 	/* Another CPU inserted it first (-EEXIST), or the map is full. */
 	v = bpf_map_lookup_elem(&priv_counts, &k);
-	if (v) {
-		__sync_fetch_and_add(&v->count, 1);
-		if (denied)
-			__sync_fetch_and_add(&v->denied, 1);
-		return false;
-	}
+	if (v)
+		goto counted;
 	priv_count_loss(HW_PRIV_LOSS_COUNT_FULL);
 	return false;
 }

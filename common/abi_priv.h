@@ -110,7 +110,7 @@ struct hw_priv_count_val {
 	__u64 count;        /* checks (capability) or W+X calls, cumulative */
 	__u64 denied;       /* capability checks that were refused, cumulative */
 	__u32 prot;         /* W+X: last prot seen */
-	__u32 pad;
+	__u32 emitted;      /* the first occurrence was sent as a record */
 };
 _Static_assert(sizeof(struct hw_priv_count_val) == 104, "hw_priv_count_val layout");
 
