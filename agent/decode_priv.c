@@ -368,6 +368,10 @@ static void priv_summaries(struct agent *a, unsigned win)
 	size_t ngone = 0, capgone = 0;
 	bool have = false;
 
+	/* CAP_SYS_ADMIN checks of processes that never used it except for memory accounting
+	 * (see priv_cap_quiet in bpf/priv.bpf.c): one host-wide summary, not one per process. */
+	uint64_t q_checks = 0, q_denied = 0, q_procs = 0;
+
 	while (bpf_map_get_next_key(fd, have ? &cur : NULL, &next) == 0) {
 		cur = next;
 		have = true;
@@ -377,7 +381,13 @@ static void priv_summaries(struct agent *a, unsigned win)
 		if (!e)
 			break;
 		uint64_t dc = v.count - e->count, dd = v.denied - e->denied;
-		if (dc) {
+		if (dc && !v.emitted) {
+			q_checks += dc;
+			q_denied += dd;
+			q_procs++;
+			e->count = v.count;
+			e->denied = v.denied;
+		} else if (dc) {
 			emit_summary(a, &cur, &v, dc, dd, win);
 			e->count = v.count;
 			e->denied = v.denied;
@@ -398,6 +408,22 @@ static void priv_summaries(struct agent *a, unsigned win)
 		cnt_del(&gone[i]);
 	}
 	free(gone);
+	if (q_checks) {
+		struct jbuf *b = &a->jb;
+		emit_begin(a, "process.capability", 0);
+		jb_key(b, "cap");
+		jb_obj_begin(b);
+		jb_kcstr(b, "name", "CAP_SYS_ADMIN");
+		jb_ku64(b, "cap", 21);
+		jb_kbool(b, "first", false);
+		jb_ku64(b, "checks", q_checks);
+		jb_ku64(b, "denied", q_denied);
+		jb_ku64(b, "window_s", win);
+		jb_kcstr(b, "aggregate", "memory_accounting");
+		jb_ku64(b, "processes", q_procs);
+		jb_obj_end(b);
+		emit_end(a);
+	}
 }
 
 static uint64_t priv_loss_seen[HW_PRIV_NLOSS];

@@ -870,6 +870,13 @@ int hw_pv_sig_tp(struct trace_event_raw_signal_generate *ctx)
 	return 0;
 }
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} priv_tamper_seen SEC(".maps");
+
 /* bpf() commands that take hold of the agent's programs or links. */
 SEC("tracepoint/syscalls/sys_enter_bpf")
 int hw_pv_tamper_bpf(struct trace_event_raw_sys_enter *ctx)
@@ -906,6 +913,17 @@ int hw_pv_tamper_bpf(struct trace_event_raw_sys_enter *ctx)
 	}
 	if (!bpf_map_lookup_elem(&priv_own_ids, &key))
 		return 0;
+	if (cmd == 13 || cmd == 30) {
+		/* Listing tools (bpftool prog show) take a handle on every program: report the
+		 * first handle a process takes on the agent, count the rest. */
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		__u64 one = 1, *seen = bpf_map_lookup_elem(&priv_tamper_seen, &tgid);
+		if (seen) {
+			__sync_fetch_and_add(seen, 1);
+			return 0;
+		}
+		bpf_map_update_elem(&priv_tamper_seen, &tgid, &one, BPF_ANY);
+	}
 	priv_tamper(t, cmd == 13 || cmd == 30 ? HW_TAMPER_BPF_GET_FD : HW_TAMPER_BPF_DETACH, 0, 0,
 		    cmd, a0);
 	return 0;
