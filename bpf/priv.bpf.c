@@ -262,7 +262,7 @@ static __always_inline void priv_emit_bpf(struct task_struct *t, const struct pr
 	priv_fill_sc(&r->s, v, ret);
 	if (sz > sizeof(at))
 		sz = sizeof(at);
-	bpf_probe_read_user(&at, sz & (2 * sizeof(at) - 1), (void *)v->args[1]);
+	bpf_probe_read_user(&at, sz, (void *)v->args[1]);
 	__builtin_memset(r->prog_name, 0, sizeof(r->prog_name));
 	r->prog_type = 0;
 	r->attach_type = 0;
