@@ -20,7 +20,7 @@ enum hw_probe_id {
 enum hw_probe_state { PROBE_DISABLED, PROBE_ATTACHED, PROBE_UNAVAILABLE };
 
 #define HW_MAX_CANDS 6
-#define HW_MAX_LINKS 8
+#define HW_MAX_LINKS 24 /* process.cred_change: 10 syscalls, entry + exit */
 #define HW_MAX_OVERRIDES 32
 
 struct hw_probe {
@@ -130,5 +130,9 @@ const char *kind_name(uint32_t type);
 void make_key(const struct agent *a, uint32_t pid, uint64_t start_ticks, char *buf, size_t len);
 
 extern volatile int hw_verbose;
+
+/* decode_priv.c: the priv family's settings and per-window summaries */
+int priv_sync_maps(struct agent *a);
+void priv_tick(struct agent *a, uint64_t now_ms);
 
 #endif

@@ -16,6 +16,7 @@ void config_defaults(struct hw_config *c)
 	c->heartbeat_s = 30;
 	c->args_max = 4096;
 	c->ringbuf_mb = 8;
+	c->priv_window_s = 10;
 	c->collector.spool_max_mb = 256;
 }
 
@@ -492,6 +493,26 @@ static int parse_collector(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 	return 0;
 }
 
+/* privilege: {summary_interval: S} - seconds per capability / W+X summary window */
+static int parse_privilege(struct pctx *p, struct hw_config *c, yaml_node_t *m)
+{
+	yaml_node_t *k, *v;
+	if (need_map(p, m, "privilege"))
+		return -1;
+	FOR_PAIRS(p, m, k, v)
+	{
+		const char *key = scalar(k);
+		if (key && !strcmp(key, "summary_interval")) {
+			if (get_uint(p, v, key, 1, 3600, &c->priv_window_s))
+				return -1;
+		} else {
+			return perr(p, k, "unknown key 'privilege.%s' (known: summary_interval)",
+				    key ? key : "?");
+		}
+	}
+	return 0;
+}
+
 static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 {
 	yaml_node_t *k, *v;
@@ -531,9 +552,11 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			rc = parse_custom_list(p, c, v);
 		else if (!strcmp(key, "control_socket"))
 			rc = get_str(p, v, key, &c->control_socket);
+		else if (!strcmp(key, "privilege"))
+			rc = parse_privilege(p, c, v);
 		else
 			return perr(p, k,
-				    "unknown key '%s' (known: herd, host_name, output, heartbeat_interval, args_max_bytes, ringbuf_mb, exec_failed_enoent, probes, filters, containers, collector, custom_probes, control_socket)",
+				    "unknown key '%s' (known: herd, host_name, output, heartbeat_interval, args_max_bytes, ringbuf_mb, exec_failed_enoent, probes, filters, containers, collector, custom_probes, control_socket, privilege)",
 				    key);
 		if (rc)
 			return -1;

@@ -57,6 +57,7 @@ struct hw_config {
 	unsigned args_max;
 	unsigned ringbuf_mb;
 	bool exec_enoent; /* report execs failing with ENOENT/ENOTDIR */
+	unsigned priv_window_s; /* privilege.summary_interval: capability/W+X summaries */
 	struct hw_probe_setting *probes;
 	size_t n_probes;
 	struct hw_strlist ignore_exe;

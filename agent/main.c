@@ -269,6 +269,7 @@ int main(int argc, char **argv)
 			agent_reload(a, NULL, rerr, sizeof(rerr));
 		}
 		now = mono_ms();
+		priv_tick(a, now);
 		if (now >= next_drops) {
 			control_expire(a);
 			check_drops(a);

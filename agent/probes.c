@@ -194,6 +194,8 @@ int probes_sync_maps(struct agent *a)
 		fprintf(stderr, "herdwatch-agent: cannot write settings map: %s\n", strerror(-err));
 		return err;
 	}
+	if (priv_sync_maps(a))
+		fprintf(stderr, "herdwatch-agent: cannot write the priv probes' settings\n");
 	return 0;
 }
 
