@@ -80,6 +80,10 @@ void hooks_json(struct jbuf *b);                   /* kernel hook support, for -
 bool probe_name_ok(const char *name);
 int probes_sync_maps(struct agent *a); /* cfg + filters into kernel maps */
 
+/* decode_net.c */
+int net_sync_maps(struct agent *a); /* net.* filters into kernel maps */
+void net_tick(struct agent *a);     /* once a second: folded-connect summaries */
+
 /* host.c */
 int host_identity(struct agent *a);
 struct cgcache *cgcache_new(void);

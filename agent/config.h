@@ -20,6 +20,17 @@ struct hw_probe_setting {
 	bool enabled;
 };
 
+/* net.<kind> filters (kinds: connect, accept, listen, bind, dns; order of enum hw_net_kind) */
+#define HW_NET_NKINDS 5
+#define HW_NET_NPORTS 16
+struct hw_net_kind_config {
+	bool ignore_loopback;
+	unsigned nports;
+	unsigned short ports[HW_NET_NPORTS];
+	struct hw_strlist cidrs; /* validated "addr/len" strings */
+	unsigned fold_window_s;  /* connect only; 0 = off */
+};
+
 struct hw_config {
 	char *herd;
 	char *host_name;
@@ -33,6 +44,7 @@ struct hw_config {
 	struct hw_strlist ignore_cgroup;
 	struct hw_container_pattern *containers;
 	size_t n_containers;
+	struct hw_net_kind_config net[HW_NET_NKINDS];
 	struct {
 		char *address, *ca, *cert, *key, *spool_dir;
 		unsigned spool_max_mb;

@@ -270,6 +270,7 @@ int main(int argc, char **argv)
 		now = mono_ms();
 		if (now >= next_drops) {
 			check_drops(a);
+			net_tick(a);
 			next_drops = now + 1000;
 		}
 		if (now >= next_hb) {

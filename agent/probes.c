@@ -163,7 +163,7 @@ int probes_sync_maps(struct agent *a)
 		fprintf(stderr, "herdwatch-agent: cannot write settings map: %s\n", strerror(-err));
 		return err;
 	}
-	return 0;
+	return net_sync_maps(a);
 }
 
 static const char *hook_of(const struct bpf_program *p)
