@@ -14,7 +14,9 @@
  *       In sendmmsg mode the second and later names ask for TYPE+27 (TYPE 1: A, then AAAA)
  *   net_act storm ADDR PORT N                         N loopback connect/accept/close pairs
  *                                                     (the listener in a second thread); prints
- *                                                     elapsed seconds
+ *                                                     elapsed and CPU seconds
+ *   net_act udpsend ADDR PORT N connected|unconnected N UDP sends of 64 bytes (send or sendto);
+ *                                                     prints elapsed and CPU seconds
  * Addresses may be IPv4 or IPv6 (including ::ffff:a.b.c.d); the socket family follows.
  */
 #include <arpa/inet.h>
@@ -25,11 +27,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <poll.h>
 #include <time.h>
 #include <unistd.h>
+
+/* "WALL CPU": elapsed seconds since t0, and CPU seconds (user + system) of this process */
+static void print_times(const struct timespec *t0)
+{
+	struct timespec t1;
+	struct rusage ru;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	getrusage(RUSAGE_SELF, &ru);
+	printf("%.6f %.6f\n", (t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) / 1e9,
+	       ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+		       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+}
 
 static socklen_t mkaddr(const char *ip, int port, struct sockaddr_storage *ss)
 {
@@ -229,7 +244,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		pthread_t th;
-		struct timespec t0, t1;
+		struct timespec t0;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		pthread_create(&th, NULL, storm_accept, &s);
 		for (int i = 0; i < n; i++) {
@@ -243,8 +258,24 @@ int main(int argc, char **argv)
 			close(fd);
 		}
 		pthread_join(th, NULL);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		printf("%.6f\n", (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+		print_times(&t0);
+		return 0;
+	}
+	if (!strcmp(cmd, "udpsend") && argc == 6) {
+		int n = atoi(argv[4]), conn = !strcmp(argv[5], "connected");
+		char buf[64] = "herdwatch";
+		struct timespec t0;
+		sl = mkaddr(argv[2], atoi(argv[3]), &ss);
+		int fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+		if (conn && connect(fd, (void *)&ss, sl))
+			return 1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (int i = 0; i < n; i++)
+			if (conn)
+				send(fd, buf, sizeof(buf), 0);
+			else
+				sendto(fd, buf, sizeof(buf), 0, (void *)&ss, sl);
+		print_times(&t0);
 		return 0;
 	}
 	fprintf(stderr, "net_act: bad usage\n");
