@@ -73,13 +73,13 @@ for r in $(seq 1 "$R"); do
 	"$NA" udpsend 127.0.0.1 $((PORT + 1)) $M connected >>"$W/udpc.agent"
 	"$NA" udpsend 127.0.0.1 $((PORT + 1)) $M unconnected >>"$W/udpu.agent"
 	agent_down
+	nc=$(jq -c "select(.kind==\"net.connect\" and .proc.pid==$SPID and .net.dst.port==$PORT and .net.result==0)" "$W/ev.json" | wc -l)
+	na=$(jq -c "select(.kind==\"net.accept\" and .proc.pid==$SPID and .net.src.port==$PORT)" "$W/ev.json" | wc -l)
+	echo "$nc $na" >>"$W/storm.captured"
 	agent_up "$W/nodns.yaml"
 	"$NA" udpsend 127.0.0.1 $((PORT + 1)) $M connected >>"$W/udpc.nodns"
 	"$NA" udpsend 127.0.0.1 $((PORT + 1)) $M unconnected >>"$W/udpu.nodns"
 	agent_down
-	nc=$(jq -c "select(.kind==\"net.connect\" and .proc.pid==$SPID)" "$W/ev.json" | wc -l)
-	na=$(jq -c "select(.kind==\"net.accept\" and .proc.pid==$SPID)" "$W/ev.json" | wc -l)
-	echo "$nc $na" >>"$W/storm.captured"
 	# alternative DNS hook: classic syscall tracepoints on every send
 	if [ $have_bpftrace = 1 ]; then
 		bpftrace -e 'tracepoint:syscalls:sys_enter_write,tracepoint:syscalls:sys_enter_writev,tracepoint:syscalls:sys_enter_sendto,tracepoint:syscalls:sys_enter_sendmsg,tracepoint:syscalls:sys_enter_sendmmsg /pid == 0/ { @ = count(); }' >/dev/null 2>"$W/bt.err" &

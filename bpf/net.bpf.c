@@ -82,7 +82,7 @@ static __always_inline bool net_fold(struct hw_net *e, __u64 window)
 }
 
 /* connect(fd, addr, len) returned ret. */
-static __always_inline void net_do_connect(long ret)
+static __always_inline void net_do_connect(long ret, const bool fast)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -90,14 +90,16 @@ static __always_inline void net_do_connect(long ret)
 	struct socket *sock;
 	struct sock *sk;
 	struct hw_net *e;
+	long fd;
 	__u16 fam;
 
 	regs = net_regs(t);
-	sock = net_fd_socket(t, NET_ARG1(regs));
+	fd = NET_A1(fast, regs);
+	sock = fast ? net_fd_socket_fast(t, fd) : net_fd_socket(t, fd);
 	if (!sock)
 		return;
-	sk = BPF_CORE_READ(sock, sk);
-	fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	sk = fast ? sock->sk : BPF_CORE_READ(sock, sk);
+	fam = fast ? sk->__sk_common.skc_family : BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (fam != NET_AF_INET && fam != NET_AF_INET6)
 		return;
 	if (hw_filtered(tgid))
@@ -105,11 +107,14 @@ static __always_inline void net_do_connect(long ret)
 	e = net_rec(HW_EV_NET_CONNECT);
 	if (!e)
 		return;
-	net_sk_addrs(sk, fam, &e->src, &e->dst);
+	if (fast)
+		net_sk_addrs_fast(sk, fam, &e->src, &e->dst);
+	else
+		net_sk_addrs(sk, fam, &e->src, &e->dst);
 	if ((ret && ret != -NET_EINPROGRESS) || e->dst.port == 0) {
 		/* Failed (the kernel cleared the destination) or not an inet destination. */
 		struct hw_net_addr ua;
-		__u16 uf = net_user_sockaddr((void *)NET_ARG2(regs), &ua);
+		__u16 uf = net_user_sockaddr((void *)NET_A2(fast, regs), &ua);
 		if (uf == 0 && ret == 0)
 			return; /* AF_UNSPEC: a UDP socket dissolving its association */
 		if (uf == NET_AF_INET || uf == NET_AF_INET6) {
@@ -120,12 +125,12 @@ static __always_inline void net_do_connect(long ret)
 	if (net_ignored(HW_NK_CONNECT, &e->dst, e->dst.port))
 		return;
 	e->result = ret;
-	e->fd = NET_ARG1(regs);
+	e->fd = fd;
 	e->family = fam;
-	e->protocol = BPF_CORE_READ(sk, sk_protocol);
-	e->type = BPF_CORE_READ(sock, type);
+	e->protocol = fast ? sk->sk_protocol : BPF_CORE_READ(sk, sk_protocol);
+	e->type = fast ? sock->type : BPF_CORE_READ(sock, type);
 	e->syscall = HW_NET_SC_CONNECT;
-	hw_fill_hdr(&e->hdr, t, HW_EV_NET_CONNECT);
+	net_fill_hdr(&e->hdr, t, HW_EV_NET_CONNECT, fast);
 
 	__u32 kind = HW_NK_CONNECT;
 	struct hw_net_kcfg *k = bpf_map_lookup_elem(&hw_net_cfg, &kind);
@@ -135,14 +140,21 @@ static __always_inline void net_do_connect(long ret)
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
+int hw_net_connect_f(struct trace_event_raw_sys_exit *ctx)
+{
+	net_do_connect(ctx->ret, true);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
 int hw_net_connect_x(struct trace_event_raw_sys_exit *ctx)
 {
-	net_do_connect(ctx->ret);
+	net_do_connect(ctx->ret, false);
 	return 0;
 }
 
 /* accept/accept4 returned ret: the new socket (on success) holds both ends. */
-static __always_inline void net_do_accept(long ret, __u16 sc)
+static __always_inline void net_do_accept(long ret, __u16 sc, const bool fast)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -153,11 +165,11 @@ static __always_inline void net_do_accept(long ret, __u16 sc)
 
 	if (ret < 0)
 		return; /* EAGAIN from non-blocking servers is the common case: not an event */
-	sock = net_fd_socket(t, ret);
+	sock = fast ? net_fd_socket_fast(t, ret) : net_fd_socket(t, ret);
 	if (!sock)
 		return;
-	sk = BPF_CORE_READ(sock, sk);
-	fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	sk = fast ? sock->sk : BPF_CORE_READ(sock, sk);
+	fam = fast ? sk->__sk_common.skc_family : BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (fam != NET_AF_INET && fam != NET_AF_INET6)
 		return;
 	if (hw_filtered(tgid))
@@ -165,30 +177,57 @@ static __always_inline void net_do_accept(long ret, __u16 sc)
 	e = net_rec(HW_EV_NET_ACCEPT);
 	if (!e)
 		return;
-	net_sk_addrs(sk, fam, &e->src, &e->dst);
+	if (fast)
+		net_sk_addrs_fast(sk, fam, &e->src, &e->dst);
+	else
+		net_sk_addrs(sk, fam, &e->src, &e->dst);
+	if (e->src.port == 0) {
+		/* The peer reset the connection before accept() (a scanner's connect + RST): the
+		 * kernel released the child's local port. It is the listening socket's port. */
+		struct pt_regs *regs = net_regs(t);
+		long lfd = NET_A1(fast, regs);
+		struct socket *ls = fast ? net_fd_socket_fast(t, lfd) : net_fd_socket(t, lfd);
+		if (ls)
+			e->src.port = fast ? ls->sk->__sk_common.skc_num
+					   : BPF_CORE_READ(ls, sk, __sk_common.skc_num);
+	}
 	if (net_ignored(HW_NK_ACCEPT, &e->dst, e->src.port))
 		return;
 	e->result = 0;
 	e->fd = ret;
 	e->family = fam;
-	e->protocol = BPF_CORE_READ(sk, sk_protocol);
-	e->type = BPF_CORE_READ(sock, type);
+	e->protocol = fast ? sk->sk_protocol : BPF_CORE_READ(sk, sk_protocol);
+	e->type = fast ? sock->type : BPF_CORE_READ(sock, type);
 	e->syscall = sc;
-	hw_fill_hdr(&e->hdr, t, HW_EV_NET_ACCEPT);
+	net_fill_hdr(&e->hdr, t, HW_EV_NET_ACCEPT, fast);
 	hw_submit(e, sizeof(*e), false);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int hw_net_accept_f(struct trace_event_raw_sys_exit *ctx)
+{
+	net_do_accept(ctx->ret, HW_NET_SC_ACCEPT, true);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int hw_net_accept4_f(struct trace_event_raw_sys_exit *ctx)
+{
+	net_do_accept(ctx->ret, HW_NET_SC_ACCEPT4, true);
+	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
 int hw_net_accept_x(struct trace_event_raw_sys_exit *ctx)
 {
-	net_do_accept(ctx->ret, HW_NET_SC_ACCEPT);
+	net_do_accept(ctx->ret, HW_NET_SC_ACCEPT, false);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int hw_net_accept4_x(struct trace_event_raw_sys_exit *ctx)
 {
-	net_do_accept(ctx->ret, HW_NET_SC_ACCEPT4);
+	net_do_accept(ctx->ret, HW_NET_SC_ACCEPT4, false);
 	return 0;
 }
 
@@ -258,30 +297,42 @@ int hw_net_listen_x(struct trace_event_raw_sys_exit *ctx)
  * successful or not (a refused raw socket is a signal too). */
 #define NET_SOCK_RAW 3
 #define NET_SOCK_PACKET 10
-SEC("tracepoint/syscalls/sys_exit_socket")
-int hw_net_socket_x(struct trace_event_raw_sys_exit *ctx)
+static __always_inline void net_do_socket(long ret, const bool fast)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct pt_regs *regs = net_regs(t);
-	__u32 family = NET_ARG1(regs), type = NET_ARG2(regs), base = type & 0xf;
+	__u32 family = NET_A1(fast, regs), type = NET_A2(fast, regs), base = type & 0xf;
 	struct hw_net *e;
 
 	if (family != NET_AF_PACKET && base != NET_SOCK_RAW && base != NET_SOCK_PACKET)
-		return 0;
+		return;
 	if (hw_filtered(bpf_get_current_pid_tgid() >> 32))
-		return 0;
+		return;
 	e = net_rec(HW_EV_NET_SOCKET);
 	if (!e)
-		return 0;
+		return;
 	__builtin_memset(&e->src, 0, sizeof(e->src));
 	__builtin_memset(&e->dst, 0, sizeof(e->dst));
-	e->result = ctx->ret < 0 ? ctx->ret : 0;
-	e->fd = ctx->ret < 0 ? -1 : ctx->ret;
+	e->result = ret < 0 ? ret : 0;
+	e->fd = ret < 0 ? -1 : ret;
 	e->family = family;
 	e->type = type;
-	e->protocol = NET_ARG3(regs);
+	e->protocol = NET_A3(fast, regs);
 	e->syscall = HW_NET_SC_SOCKET;
-	hw_fill_hdr(&e->hdr, t, HW_EV_NET_SOCKET);
+	net_fill_hdr(&e->hdr, t, HW_EV_NET_SOCKET, fast);
 	hw_submit(e, sizeof(*e), false);
+}
+
+SEC("tracepoint/syscalls/sys_exit_socket")
+int hw_net_socket_f(struct trace_event_raw_sys_exit *ctx)
+{
+	net_do_socket(ctx->ret, true);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_socket")
+int hw_net_socket_x(struct trace_event_raw_sys_exit *ctx)
+{
+	net_do_socket(ctx->ret, false);
 	return 0;
 }

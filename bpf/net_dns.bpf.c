@@ -72,10 +72,10 @@ static __always_inline int net_iov(const struct iovec *iov, __u64 cnt, const voi
 	return 0;
 }
 
-static __always_inline void net_do_dns(struct sock *sk, int ret)
+static __always_inline void net_do_dns(struct sock *sk, int ret, const bool fast)
 {
 	/* Ordinary traffic leaves here: one load and a compare. */
-	__u16 dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	__u16 dport = fast ? sk->__sk_common.skc_dport : BPF_CORE_READ(sk, __sk_common.skc_dport);
 	if (dport != 0 && dport != bpf_htons(53))
 		return;
 	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -172,13 +172,13 @@ static __always_inline void net_do_dns(struct sock *sk, int ret)
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(hw_net_dns_btf, struct sock *sk, int ret, int flags)
 {
-	net_do_dns(sk, ret);
+	net_do_dns(sk, ret, true);
 	return 0;
 }
 
 SEC("raw_tp/sock_send_length")
 int BPF_PROG(hw_net_dns_raw, struct sock *sk, int ret, int flags)
 {
-	net_do_dns(sk, ret);
+	net_do_dns(sk, ret, false);
 	return 0;
 }
