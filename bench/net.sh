@@ -10,8 +10,10 @@
 #   none    no monitor
 #   agent   herdwatch-agent with its default probes (all net probes on)
 #   nodns   (udp only) the agent with net.dns off: what the DNS hook adds to ordinary sends
-#   alt     (udp only) bpftrace with empty classic sys_enter tracepoints on write, writev,
-#           sendto, sendmsg and sendmmsg: the hook a DNS capture at the syscall would need
+#   alt     udp: bpftrace with empty classic sys_enter tracepoints on write, writev, sendto,
+#           sendmsg and sendmmsg: the hook a DNS capture at the syscall would need.
+#           storm: bpftrace with an empty sock:inet_sock_set_state program: the hook cost alone
+#           of following connections through TCP state changes instead of syscall exits
 # Each workload reports wall and CPU seconds (user + system of the workload process, which
 # includes the loopback softirq work done on its behalf); CPU time is the steadier figure on a
 # shared machine. Prints medians and the ratios to "none", the agent's CPU per storm, and
@@ -82,6 +84,13 @@ for r in $(seq 1 "$R"); do
 	agent_down
 	# alternative DNS hook: classic syscall tracepoints on every send
 	if [ $have_bpftrace = 1 ]; then
+		bpftrace -e 'tracepoint:sock:inet_sock_set_state /pid == 0/ { @ = count(); }' >/dev/null 2>"$W/bt.err" &
+		BPID=$!
+		sleep 4
+		run_storm >>"$W/storm.alt"
+		kill -INT $BPID
+		wait $BPID 2>/dev/null
+		BPID=
 		bpftrace -e 'tracepoint:syscalls:sys_enter_write,tracepoint:syscalls:sys_enter_writev,tracepoint:syscalls:sys_enter_sendto,tracepoint:syscalls:sys_enter_sendmsg,tracepoint:syscalls:sys_enter_sendmmsg /pid == 0/ { @ = count(); }' >/dev/null 2>"$W/bt.err" &
 		BPID=$!
 		for _ in $(seq 1 100); do
@@ -110,12 +119,12 @@ for w in storm udpc udpu; do
 		[ -s "$W/$w.$c" ] || continue
 		mw=$(median "$W/$w.$c" 1)
 		mc=$(median "$W/$w.$c" 2)
-		printf '%-8s %-7s %10.4f %8.4f %10.4f %8.4f\n' $w $c "$mw" "$(echo "$mw / $bw" | bc -l)" \
-			"$mc" "$(echo "$mc / $bc_" | bc -l)"
+		printf '%-8s %-7s %10.4f %8.4f %10.4f %8.4f\n' $w $c "$mw" "$(awk "BEGIN{print $mw / $bw}")" \
+			"$mc" "$(awk "BEGIN{print $mc / $bc_}")"
 	done
 done
 tck=$(getconf CLK_TCK)
 ac=$(median "$W/storm.agentcpu" 1)
 printf 'agent CPU per storm (median): %.3f s for %d connect+accept pairs = %.2f us per pair\n' \
-	"$(echo "$ac / $tck" | bc -l)" $N "$(echo "$ac / $tck / $N * 1000000" | bc -l)"
+	"$(awk "BEGIN{print $ac / $tck}")" $N "$(awk "BEGIN{print $ac / $tck / $N * 1000000}")"
 echo "captured per round (connects accepts, want $N $N): $(tr '\n' ',' <"$W/storm.captured")"

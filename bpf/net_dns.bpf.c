@@ -21,9 +21,9 @@
 #define NET_NR_SENDTO 44
 #define NET_NR_SENDMSG 46
 #define NET_NR_SENDMMSG 307
-static __always_inline long net_sysnr(struct pt_regs *r)
+static __always_inline long net_sysnr(struct pt_regs *r, const bool fast)
 {
-	return BPF_CORE_READ(r, orig_ax);
+	return fast ? r->orig_ax : BPF_CORE_READ(r, orig_ax);
 }
 #elif defined(__TARGET_ARCH_arm64)
 #define NET_NR_WRITE 64
@@ -34,7 +34,7 @@ static __always_inline long net_sysnr(struct pt_regs *r)
 struct pt_regs___hwarm64 {
 	__s32 syscallno;
 } __attribute__((preserve_access_index));
-static __always_inline long net_sysnr(struct pt_regs *r)
+static __always_inline long net_sysnr(struct pt_regs *r, const bool fast)
 {
 	return BPF_CORE_READ((struct pt_regs___hwarm64 *)r, syscallno);
 }
@@ -87,28 +87,28 @@ static __always_inline void net_do_dns(struct sock *sk, int ret, const bool fast
 
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct pt_regs *regs = net_regs(t);
-	long nr = net_sysnr(regs);
+	long nr = net_sysnr(regs, fast);
 	const void *buf = NULL, *uaddr = NULL;
 	__u64 len = 0;
 	__u16 sc;
 
 	if (nr == NET_NR_WRITE || nr == NET_NR_SENDTO) {
-		buf = (void *)NET_ARG2(regs);
-		len = NET_ARG3(regs);
+		buf = (void *)NET_A2(fast, regs);
+		len = NET_A3(fast, regs);
 		sc = nr == NET_NR_WRITE ? HW_NET_SC_WRITE : HW_NET_SC_SENDTO;
 		if (nr == NET_NR_SENDTO)
-			uaddr = (void *)NET_ARG5(regs);
+			uaddr = (void *)NET_A5(fast, regs);
 	} else if (nr == NET_NR_WRITEV) {
-		if (net_iov((void *)NET_ARG2(regs), NET_ARG3(regs), &buf, &len))
+		if (net_iov((void *)NET_A2(fast, regs), NET_A3(fast, regs), &buf, &len))
 			return;
 		sc = HW_NET_SC_WRITE;
 	} else if (nr == NET_NR_SENDMSG || nr == NET_NR_SENDMMSG) {
 		struct user_msghdr mh;
-		const struct mmsghdr *vec = (void *)NET_ARG2(regs);
+		const struct mmsghdr *vec = (void *)NET_A2(fast, regs);
 		const void *mhp = vec;
 
 		if (nr == NET_NR_SENDMMSG) {
-			__u32 tid = (__u32)bpf_get_current_pid_tgid(), vlen = NET_ARG3(regs);
+			__u32 tid = (__u32)bpf_get_current_pid_tgid(), vlen = NET_A3(fast, regs);
 			struct net_mmsg_pos np = {.vec = (__u64)vec}, *p;
 			p = bpf_map_lookup_elem(&hw_net_mmsg, &tid);
 			if (p && p->vec == (__u64)vec && p->next < vlen)

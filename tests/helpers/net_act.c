@@ -1,7 +1,9 @@
 /* net_act - makes exact socket syscalls for the net probe tests and the net benchmark.
  *
- *   net_act server ADDR PORT BACKLOG accept|accept4  socket+bind+listen, prints "PID PORT",
- *                                                     accepts one connection, prints its peer
+ *   net_act server ADDR PORT BACKLOG accept|accept4|accept4-late  socket+bind+listen, prints
+ *                                                     "PID PORT", accepts one connection
+ *                                                     (accept4-late: after 1 s)
+ *   net_act clientrst ADDR PORT                       connect, then close with RST (linger 0)
  *   net_act client ADDR PORT [SRCADDR SRCPORT]      (bind first,) connect; prints
  *                                                     "PID LOCALPORT RESULT" (RESULT 0 or errno)
  *   net_act udpconnect ADDR PORT                      UDP socket connect; same output
@@ -144,8 +146,10 @@ int main(int argc, char **argv)
 		}
 		printf("%d %d\n", getpid(), local_port(fd));
 		fflush(stdout);
-		int c = !strcmp(argv[5], "accept4") ? accept4(fd, NULL, NULL, SOCK_CLOEXEC)
-						     : (int)syscall(SYS_accept, fd, NULL, NULL);
+		if (!strcmp(argv[5], "accept4-late"))
+			sleep(1);
+		int c = strncmp(argv[5], "accept4", 7) == 0 ? accept4(fd, NULL, NULL, SOCK_CLOEXEC)
+							    : (int)syscall(SYS_accept, fd, NULL, NULL);
 		if (c < 0) {
 			perror("accept");
 			return 1;
@@ -169,6 +173,16 @@ int main(int argc, char **argv)
 		}
 		int r = connect(fd, (void *)&ss, sl) ? errno : 0;
 		printf("%d %d %d\n", getpid(), local_port(fd), r);
+		return 0;
+	}
+	if (!strcmp(cmd, "clientrst") && argc == 4) {
+		sl = mkaddr(argv[2], atoi(argv[3]), &ss);
+		int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+		struct linger lg = {1, 0};
+		int r = connect(fd, (void *)&ss, sl) ? errno : 0;
+		printf("%d %d %d\n", getpid(), local_port(fd), r);
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);
 		return 0;
 	}
 	if (!strcmp(cmd, "bindbusy") && argc == 4) {

@@ -100,6 +100,13 @@ ev=$(wait_event "select(.kind==\"net.connect\" and .proc.pid==$CPID)") || not_ok
 proc_is "refused connect" "$ev" "$CPID"
 expect_jq "refused connect fields" "$ev" ".net.result==-111 and .net.error==\"ECONNREFUSED\" and .net.proto==\"tcp\" and .net.family==\"inet\" and .net.dst=={\"ip\":\"127.0.0.1\",\"port\":$((P + 5))} and .net.address_from==\"caller\""
 
+# 4b. the peer resets before accept() (a scanner's connect + RST): still the listener's port
+start_server "$T/sr" 127.0.0.1 $((P + 4)) 3 accept4-late
+read -r CPID CPORT CRES < <("$NA" clientrst 127.0.0.1 $((P + 4)))
+wait $SJOB
+ev=$(wait_event "select(.kind==\"net.accept\" and .proc.pid==$SPID)") || not_ok "accept after reset seen" "pid $SPID"
+expect_jq "accept after reset fields" "$ev" ".net.src=={\"ip\":\"127.0.0.1\",\"port\":$((P + 4))} and .net.dst=={\"ip\":\"127.0.0.1\",\"port\":$CPORT} and .net.result==0"
+
 # 5. UDP connect
 read -r CPID CPORT CRES < <("$NA" udpconnect 127.0.0.1 $((P + 6)))
 ev=$(wait_event "select(.kind==\"net.connect\" and .proc.pid==$CPID)") || not_ok "udp connect seen" "pid $CPID"
