@@ -107,6 +107,9 @@ int open_output(struct agent *a, const char *path);
 int agent_reload(struct agent *a, const char *overlay, char *err, size_t errlen);
 /* probes.c: is a probe wanted now (control override, else config)? */
 bool probe_wanted(struct agent *a, const char *name, bool dflt);
+/* decode_net.c */
+int net_sync_maps(struct agent *a); /* net.* filters into kernel maps */
+void net_tick(struct agent *a);     /* once a second: folded-connect summaries */
 
 /* host.c */
 int host_identity(struct agent *a);

@@ -273,6 +273,7 @@ int main(int argc, char **argv)
 		if (now >= next_drops) {
 			control_expire(a);
 			check_drops(a);
+			net_tick(a);
 			next_drops = now + 1000;
 		}
 		if (now >= next_hb) {

@@ -196,6 +196,8 @@ int probes_sync_maps(struct agent *a)
 	}
 	if (priv_sync_maps(a))
 		fprintf(stderr, "herdwatch-agent: cannot write the priv probes' settings\n");
+	if (net_sync_maps(a))
+		fprintf(stderr, "herdwatch-agent: cannot write the net probes' settings\n");
 	return 0;
 }
 
