@@ -33,6 +33,7 @@ struct hw_probe {
 };
 
 struct cgcache; /* cgroup id -> path (host.c) */
+struct user_state; /* uprobes of the user family (user_uprobes.c) */
 
 struct agent {
 	struct hw_config cfg;
@@ -69,6 +70,7 @@ struct agent {
 	struct proctab pt;
 	struct cgcache *cg;
 	int self_pid;
+	struct user_state *user;
 };
 
 /* probes.c */

@@ -8,6 +8,7 @@
  * creating and destroying links; the programs and maps stay, so no event is lost.
  */
 #include "agent/agent.h"
+#include "agent/user.h"
 #include "herdwatch.skel.h"
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
@@ -163,6 +164,7 @@ int probes_sync_maps(struct agent *a)
 		fprintf(stderr, "herdwatch-agent: cannot write settings map: %s\n", strerror(-err));
 		return err;
 	}
+	user_sync_maps(a);
 	return 0;
 }
 
@@ -271,6 +273,7 @@ void probes_detach_all(struct agent *a)
 {
 	for (int i = 0; i < HW_NPROBES; i++)
 		detach(&a->probes[i]);
+	user_detach_all(a);
 }
 
 static const char *state_name(enum hw_probe_state s)
