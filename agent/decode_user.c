@@ -265,6 +265,8 @@ int decode_file(struct agent *a, const void *rec, size_t len)
 		jb_kcstr(b, "file_mode", tmp);
 	}
 	jb_kbool(b, "resolved", e->pflags & HW_FP_FROM_FILE);
+	if (e->repeats)
+		jb_ku64(b, "repeats", e->repeats);
 	if (e->pflags & HW_FP_TRUNC)
 		jb_kbool(b, "path_truncated", true);
 	jb_obj_end(b);

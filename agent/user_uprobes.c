@@ -55,6 +55,7 @@ struct user_state {
 	struct useen seen[UT_SEEN_MAX]; /* executables checked and found not to define readline */
 	int nseen;
 	bool shell_on, auth_on;
+	bool stopped; /* detached for shutdown */
 };
 
 static struct user_state *ust(struct agent *a)
@@ -389,6 +390,8 @@ void user_detach_all(struct agent *a)
 	struct user_state *u = a->user;
 	for (int i = 0; u && i < u->n; i++)
 		target_detach(&u->t[i]);
+	if (u)
+		u->stopped = true;
 }
 
 void user_heartbeat(struct agent *a, struct jbuf *b)
@@ -396,7 +399,7 @@ void user_heartbeat(struct agent *a, struct jbuf *b)
 	struct user_state *u = a->user;
 	if (!u)
 		return;
-	if (u->shell_on || u->auth_on)
+	if ((u->shell_on || u->auth_on) && !u->stopped)
 		scan_proc(a);
 	jb_key(b, "uprobes");
 	jb_arr_begin(b);
@@ -409,7 +412,10 @@ void user_heartbeat(struct agent *a, struct jbuf *b)
 		if (strcmp(t->shown, t->path))
 			jb_kcstr(b, "via", t->path);
 		jb_ku64(b, "ino", t->ino);
-		jb_kcstr(b, "state", !on ? "disabled" : t->nlinks ? "attached" : "unavailable");
+		jb_kcstr(b, "state", !on        ? "disabled" :
+				     u->stopped ? "detached" :
+				     t->nlinks  ? "attached" :
+						  "unavailable");
 		jb_ku64(b, "links", t->nlinks);
 		jb_kcstr(b, "reason", t->err[0] ? t->err : NULL);
 		jb_obj_end(b);

@@ -62,6 +62,53 @@ struct {
 	__type(value, struct hw_watch_val);
 } file_names SEC(".maps");
 
+/* Repeats: a process that opens the same watched file again and again (a service re-reading
+ * its config, a loop) is reported once per FILE_REPEAT_NS; the next report carries the count
+ * of opens in between. */
+#define FILE_REPEAT_NS (10ull * 1000000000ull)
+struct file_rep_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 tgid;
+	__u32 op;
+	__u32 rule;
+};
+struct file_rep_val {
+	__u64 ts;
+	__u64 count;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct file_rep_key);
+	__type(value, struct file_rep_val);
+} file_repeats SEC(".maps");
+
+/* true: suppress this one (counted); else *prev = opens suppressed since the last report */
+static __always_inline bool file_repeat(struct file *f, __u32 tgid, __u32 op, __u32 rule,
+					__u32 *prev)
+{
+	struct file_rep_key k = {
+		.ino = BPF_CORE_READ(f, f_inode, i_ino),
+		.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev),
+		.tgid = tgid,
+		.op = op,
+		.rule = rule,
+	};
+	__u64 now = bpf_ktime_get_ns();
+	struct file_rep_val *v = bpf_map_lookup_elem(&file_repeats, &k), nv = {.ts = now};
+
+	*prev = 0;
+	if (v && now - v->ts < FILE_REPEAT_NS) {
+		__sync_fetch_and_add(&v->count, 1);
+		return true;
+	}
+	if (v)
+		*prev = v->count;
+	bpf_map_update_elem(&file_repeats, &k, &nv, BPF_ANY);
+	return false;
+}
+
 static __always_inline struct hw_file_cfg *file_cfg_get(void)
 {
 	__u32 zero = 0;
@@ -282,7 +329,7 @@ static __always_inline struct hw_file *file_rec(struct task_struct *t, __u32 typ
 	e->pflags = 0;
 	e->pad = 0;
 	e->fmode = 0;
-	e->pad2 = 0;
+	e->repeats = 0;
 	e->path.off = e->target.off = sizeof(*e);
 	e->path.len = e->target.len = 0;
 	return e;
@@ -388,9 +435,13 @@ static __always_inline void file_open(struct task_struct *t, struct pt_regs *reg
 	op = (ops & HW_FOP_TRUNCATE) ? HW_FOP_TRUNCATE :
 	     (ops & HW_FOP_WRITE)    ? HW_FOP_WRITE :
 				       HW_FOP_READ;
+	__u32 repeats = 0;
+	if (f && file_repeat(f, tgid, op, m & 0xffff, &repeats))
+		return;
 	struct hw_file *e = file_rec(t, file_op_type(op), nr, ret);
 	if (!e)
 		return;
+	e->repeats = repeats;
 	struct hw_blob b = {.base = (__u8 *)e, .pos = sizeof(*e)};
 	e->op = op;
 	e->flags = flags;

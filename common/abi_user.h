@@ -143,7 +143,7 @@ struct hw_file {
 	struct hw_str path;
 	struct hw_str target; /* rename: new path; link/symlink: the new link; else empty */
 	__u32 fmode;   /* i_mode of the file after the call, when known */
-	__u32 pad2;
+	__u32 repeats; /* same process, operation and file not reported since the last event */
 	/* blob follows */
 };
 _Static_assert(sizeof(struct hw_file) == 128, "hw_file layout");
