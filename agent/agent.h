@@ -35,6 +35,7 @@ struct hw_probe {
 };
 
 struct cgcache; /* cgroup id -> path (host.c) */
+struct user_state; /* uprobes of the user family (user_uprobes.c) */
 
 struct agent {
 	struct hw_config cfg;
@@ -85,6 +86,7 @@ struct agent {
 	bool out_from_cmdline; /* --output given: the config's output is ignored */
 	uint32_t custom_gen;
 	char *hooks; /* JSON object: hook types this kernel allows (computed at start) */
+	struct user_state *user;
 };
 
 /* probes.c */

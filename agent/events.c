@@ -2,6 +2,7 @@
  * common envelope, process context from the record and the process table, per-kind objects,
  * heartbeats and loss announcements. One decode and one formatted write per event. */
 #include "agent/agent.h"
+#include "agent/user.h"
 #include "herdwatch.skel.h"
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -547,6 +548,7 @@ void emit_heartbeat(struct agent *a)
 	}
 	jb_key(b, "probes");
 	probes_json(a, b);
+	user_heartbeat(a, b);
 	jb_key(b, "stats");
 	jb_obj_begin(b);
 	jb_ku64(b, "events", a->events_total);
