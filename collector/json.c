@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * json.c - strict, non-allocating JSON tokenizer (see json.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/json.h"
+
+struct pstate {
+	const char *s;
+	size_t len, pos;
+	struct jtok *t;
+	int n, max;
+};
+
+static void skip_ws(struct pstate *p)
+{
+	while (p->pos < p->len) {
+		char c = p->s[p->pos];
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+			break;
+		p->pos++;
+	}
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int new_tok(struct pstate *p, int type)
+{
+	if (p->n >= p->max)
+		return -1;
+	struct jtok *t = &p->t[p->n];
+	t->type = (uint8_t)type;
+	t->has_esc = 0;
+	t->start = (uint32_t)p->pos;
+	t->end = (uint32_t)p->pos;
+	t->size = 0;
+	t->next = 0;
+	return p->n++;
+}
+
+static int parse_string(struct pstate *p)
+{
+	/* p->s[p->pos] == '"' */
+	p->pos++;
+	int i = new_tok(p, J_STR);
+	if (i < 0)
+		return -1;
+	p->t[i].start = (uint32_t)p->pos;
+	while (p->pos < p->len) {
+		unsigned char c = (unsigned char)p->s[p->pos];
+		if (c == '"') {
+			p->t[i].end = (uint32_t)p->pos;
+			p->t[i].next = (uint32_t)p->n;
+			p->pos++;
+			return 0;
+		}
+		if (c < 0x20)
+			return -1;
+		if (c == '\\') {
+			p->t[i].has_esc = 1;
+			if (++p->pos >= p->len)
+				return -1;
+			char e = p->s[p->pos];
+			if (e == 'u') {
+				if (p->pos + 4 >= p->len)
+					return -1;
+				for (int k = 1; k <= 4; k++)
+					if (hexval(p->s[p->pos + k]) < 0)
+						return -1;
+				p->pos += 4;
+			} else if (!strchr("\"\\/bfnrt", e) || !e) {
+				return -1;
+			}
+		}
+		p->pos++;
+	}
+	return -1;
+}
+
+static int parse_number(struct pstate *p)
+{
+	int i = new_tok(p, J_NUM);
+	if (i < 0)
+		return -1;
+	size_t q = p->pos;
+	const char *s = p->s;
+	if (q < p->len && s[q] == '-')
+		q++;
+	if (q >= p->len)
+		return -1;
+	if (s[q] == '0')
+		q++;
+	else if (s[q] >= '1' && s[q] <= '9')
+		while (q < p->len && s[q] >= '0' && s[q] <= '9')
+			q++;
+	else
+		return -1;
+	if (q < p->len && s[q] == '.') {
+		q++;
+		if (q >= p->len || s[q] < '0' || s[q] > '9')
+			return -1;
+		while (q < p->len && s[q] >= '0' && s[q] <= '9')
+			q++;
+	}
+	if (q < p->len && (s[q] == 'e' || s[q] == 'E')) {
+		q++;
+		if (q < p->len && (s[q] == '+' || s[q] == '-'))
+			q++;
+		if (q >= p->len || s[q] < '0' || s[q] > '9')
+			return -1;
+		while (q < p->len && s[q] >= '0' && s[q] <= '9')
+			q++;
+	}
+	p->t[i].end = (uint32_t)q;
+	p->t[i].next = (uint32_t)p->n;
+	p->pos = q;
+	return 0;
+}
+
+static int parse_lit(struct pstate *p, const char *lit, int type)
+{
+	size_t l = strlen(lit);
+	if (p->len - p->pos < l || memcmp(p->s + p->pos, lit, l))
+		return -1;
+	int i = new_tok(p, type);
+	if (i < 0)
+		return -1;
+	p->pos += l;
+	p->t[i].end = (uint32_t)p->pos;
+	p->t[i].next = (uint32_t)p->n;
+	return 0;
+}
+
+static int parse_value(struct pstate *p, int depth)
+{
+	if (depth > JSON_MAX_DEPTH)
+		return -1;
+	skip_ws(p);
+	if (p->pos >= p->len)
+		return -1;
+	char c = p->s[p->pos];
+	if (c == '"')
+		return parse_string(p);
+	if (c == '{' || c == '[') {
+		int obj = c == '{';
+		int i = new_tok(p, obj ? J_OBJ : J_ARR);
+		if (i < 0)
+			return -1;
+		p->pos++;
+		skip_ws(p);
+		char close = obj ? '}' : ']';
+		if (p->pos < p->len && p->s[p->pos] == close) {
+			p->pos++;
+		} else {
+			for (;;) {
+				if (obj) {
+					skip_ws(p);
+					if (p->pos >= p->len || p->s[p->pos] != '"' || parse_string(p))
+						return -1;
+					skip_ws(p);
+					if (p->pos >= p->len || p->s[p->pos] != ':')
+						return -1;
+					p->pos++;
+				}
+				if (parse_value(p, depth + 1))
+					return -1;
+				p->t[i].size++;
+				skip_ws(p);
+				if (p->pos >= p->len)
+					return -1;
+				if (p->s[p->pos] == ',') {
+					p->pos++;
+					continue;
+				}
+				if (p->s[p->pos] != close)
+					return -1;
+				p->pos++;
+				break;
+			}
+		}
+		p->t[i].end = (uint32_t)p->pos;
+		p->t[i].next = (uint32_t)p->n;
+		return 0;
+	}
+	if (c == 't')
+		return parse_lit(p, "true", J_TRUE);
+	if (c == 'f')
+		return parse_lit(p, "false", J_FALSE);
+	if (c == 'n')
+		return parse_lit(p, "null", J_NULL);
+	return parse_number(p);
+}
+
+int json_parse(const char *s, size_t len, struct jtok *toks, int max)
+{
+	if (len > UINT32_MAX - 1)
+		return -1;
+	struct pstate p = { .s = s, .len = len, .t = toks, .max = max };
+	if (parse_value(&p, 0))
+		return -1;
+	skip_ws(&p);
+	if (p.pos != len)
+		return -1;
+	return p.n;
+}
+
+static int key_eq(const struct jdoc *d, int i, const char *key, size_t kl)
+{
+	const struct jtok *t = &d->t[i];
+	if (!t->has_esc)
+		return t->end - t->start == kl && memcmp(d->s + t->start, key, kl) == 0;
+	char buf[256];
+	int n = json_str(d, i, buf, sizeof(buf));
+	return n >= 0 && (size_t)n == kl && memcmp(buf, key, kl) == 0;
+}
+
+static int get_n(const struct jdoc *d, int obj, const char *key, size_t kl)
+{
+	if (obj < 0 || obj >= d->n || d->t[obj].type != J_OBJ)
+		return -1;
+	int i = obj + 1;
+	for (uint32_t k = 0; k < d->t[obj].size; k++) {
+		if (key_eq(d, i, key, kl))
+			return i + 1;
+		i = (int)d->t[i + 1].next;
+	}
+	return -1;
+}
+
+int json_get(const struct jdoc *d, int obj, const char *key)
+{
+	return get_n(d, obj, key, strlen(key));
+}
+
+int json_path(const struct jdoc *d, int obj, const char *path)
+{
+	while (obj >= 0 && *path) {
+		const char *dot = strchr(path, '.');
+		size_t kl = dot ? (size_t)(dot - path) : strlen(path);
+		obj = get_n(d, obj, path, kl);
+		path += kl + (dot ? 1 : 0);
+	}
+	return obj;
+}
+
+static size_t put_utf8(char *o, unsigned cp)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xc0 | cp >> 6);
+		o[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xe0 | cp >> 12);
+		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		o[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	o[0] = (char)(0xf0 | cp >> 18);
+	o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	o[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+int json_str(const struct jdoc *d, int i, char *buf, size_t cap)
+{
+	if (i < 0 || i >= d->n || d->t[i].type != J_STR || cap == 0)
+		return -1;
+	const struct jtok *t = &d->t[i];
+	const char *s = d->s + t->start, *e = d->s + t->end;
+	size_t o = 0;
+	if (!t->has_esc) {
+		size_t n = (size_t)(e - s);
+		if (n > cap - 1)
+			n = cap - 1;
+		memcpy(buf, s, n);
+		buf[n] = 0;
+		return (int)n;
+	}
+	while (s < e && o + 4 < cap) {
+		if (*s != '\\') {
+			buf[o++] = *s++;
+			continue;
+		}
+		s++;
+		char c = *s++;
+		switch (c) {
+		case 'b': buf[o++] = '\b'; break;
+		case 'f': buf[o++] = '\f'; break;
+		case 'n': buf[o++] = '\n'; break;
+		case 'r': buf[o++] = '\r'; break;
+		case 't': buf[o++] = '\t'; break;
+		case 'u': {
+			unsigned cp = 0;
+			for (int k = 0; k < 4; k++)
+				cp = cp << 4 | (unsigned)hexval(s[k]);
+			s += 4;
+			if (cp >= 0xd800 && cp < 0xdc00 && e - s >= 6 && s[0] == '\\' && s[1] == 'u') {
+				unsigned lo = 0;
+				int okh = 1;
+				for (int k = 0; k < 4; k++) {
+					int h = hexval(s[2 + k]);
+					okh &= h >= 0;
+					lo = lo << 4 | (unsigned)(h & 15);
+				}
+				if (okh && lo >= 0xdc00 && lo < 0xe000) {
+					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+					s += 6;
+				}
+			}
+			o += put_utf8(buf + o, cp);
+			break;
+		}
+		default: buf[o++] = c; break;
+		}
+	}
+	buf[o] = 0;
+	return (int)o;
+}
+
+long long json_int(const struct jdoc *d, int i, int *ok)
+{
+	if (i < 0 || i >= d->n || d->t[i].type != J_NUM) {
+		if (ok)
+			*ok = 0;
+		return 0;
+	}
+	const char *s = d->s + d->t[i].start;
+	long long v = 0;
+	int neg = *s == '-';
+	if (neg)
+		s++;
+	const char *e = d->s + d->t[i].end;
+	while (s < e && *s >= '0' && *s <= '9' && v < 922337203685477580LL)
+		v = v * 10 + (*s++ - '0');
+	if (ok)
+		*ok = 1;
+	return neg ? -v : v;
+}
+
+int json_streq(const struct jdoc *d, int i, const char *v)
+{
+	if (i < 0 || i >= d->n || d->t[i].type != J_STR)
+		return 0;
+	return key_eq(d, i, v, strlen(v));
+}
+
+size_t json_quote(char *buf, size_t cap, const char *s, size_t len)
+{
+	size_t o = 0;
+#define PUT(c)                         \
+	do {                           \
+		if (o < cap)           \
+			buf[o] = (c);  \
+		o++;                   \
+	} while (0)
+	PUT('"');
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			PUT('\\');
+			PUT((char)c);
+		} else if (c < 0x20 || c == 0x7f) {
+			char tmp[8];
+			snprintf(tmp, sizeof(tmp), "\\u%04x", c);
+			for (int k = 0; tmp[k]; k++)
+				PUT(tmp[k]);
+		} else {
+			PUT((char)c);
+		}
+	}
+	PUT('"');
+#undef PUT
+	if (o < cap)
+		buf[o] = 0;
+	return o;
+}
+
+static int jb_grow(struct jbuf *b, size_t n)
+{
+	if (b->oom)
+		return -1;
+	if (b->len + n + 1 <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 1024;
+	while (cap < b->len + n + 1)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (!p) {
+		b->oom = 1;
+		return -1;
+	}
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+void jb_raw(struct jbuf *b, const char *s, size_t n)
+{
+	if (jb_grow(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+void jb_puts(struct jbuf *b, const char *s)
+{
+	jb_raw(b, s, strlen(s));
+}
+
+void jb_printf(struct jbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char tmp[512];
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof(tmp)) {
+		jb_raw(b, tmp, (size_t)n);
+		return;
+	}
+	if (jb_grow(b, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void jb_strn(struct jbuf *b, const char *s, size_t n)
+{
+	size_t need = json_quote(NULL, 0, s, n);
+	if (jb_grow(b, need))
+		return;
+	json_quote(b->p + b->len, need + 1, s, n);
+	b->len += need;
+}
+
+void jb_str(struct jbuf *b, const char *s)
+{
+	jb_strn(b, s ? s : "", s ? strlen(s) : 0);
+}
