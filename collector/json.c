@@ -16,9 +16,10 @@ struct pstate {
 	int n, max;
 };
 
-static void skip_ws(struct pstate *p)
+static inline __attribute__((always_inline)) void skip_ws(struct pstate *p)
 {
-	while (p->pos < p->len) {
+	/* compact JSON (what agents send) has no whitespace: one compare in the common case */
+	while (p->pos < p->len && (unsigned char)p->s[p->pos] <= ' ') {
 		char c = p->s[p->pos];
 		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
 			break;
@@ -37,7 +38,7 @@ static int hexval(char c)
 	return -1;
 }
 
-static int new_tok(struct pstate *p, int type)
+static inline __attribute__((always_inline)) int new_tok(struct pstate *p, int type)
 {
 	if (p->n >= p->max)
 		return -1;
@@ -51,6 +52,11 @@ static int new_tok(struct pstate *p, int type)
 	return p->n++;
 }
 
+/* 1 for bytes that end or escape a string run or are invalid in one: '"', '\\', < 0x20 */
+static const unsigned char str_special[256] = {
+	[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+};
+
 static int parse_string(struct pstate *p)
 {
 	/* p->s[p->pos] == '"' */
@@ -58,36 +64,40 @@ static int parse_string(struct pstate *p)
 	int i = new_tok(p, J_STR);
 	if (i < 0)
 		return -1;
-	p->t[i].start = (uint32_t)p->pos;
-	while (p->pos < p->len) {
-		unsigned char c = (unsigned char)p->s[p->pos];
+	const unsigned char *s = (const unsigned char *)p->s;
+	size_t pos = p->pos, len = p->len;
+	p->t[i].start = (uint32_t)pos;
+	for (;;) {
+		while (pos < len && !str_special[s[pos]])
+			pos++;
+		if (pos >= len)
+			return -1;
+		unsigned char c = s[pos];
 		if (c == '"') {
-			p->t[i].end = (uint32_t)p->pos;
+			p->t[i].end = (uint32_t)pos;
 			p->t[i].next = (uint32_t)p->n;
-			p->pos++;
+			p->pos = pos + 1;
 			return 0;
 		}
 		if (c < 0x20)
 			return -1;
-		if (c == '\\') {
-			p->t[i].has_esc = 1;
-			if (++p->pos >= p->len)
+		/* backslash */
+		p->t[i].has_esc = 1;
+		if (++pos >= len)
+			return -1;
+		char e = (char)s[pos];
+		if (e == 'u') {
+			if (pos + 4 >= len)
 				return -1;
-			char e = p->s[p->pos];
-			if (e == 'u') {
-				if (p->pos + 4 >= p->len)
+			for (int k = 1; k <= 4; k++)
+				if (hexval((char)s[pos + k]) < 0)
 					return -1;
-				for (int k = 1; k <= 4; k++)
-					if (hexval(p->s[p->pos + k]) < 0)
-						return -1;
-				p->pos += 4;
-			} else if (!strchr("\"\\/bfnrt", e) || !e) {
-				return -1;
-			}
+			pos += 4;
+		} else if (!e || !strchr("\"\\/bfnrt", e)) {
+			return -1;
 		}
-		p->pos++;
+		pos++;
 	}
-	return -1;
 }
 
 static int parse_number(struct pstate *p)
@@ -217,7 +227,7 @@ int json_parse(const char *s, size_t len, struct jtok *toks, int max)
 	return p.n;
 }
 
-static int key_eq(const struct jdoc *d, int i, const char *key, size_t kl)
+static inline int key_eq(const struct jdoc *d, int i, const char *key, size_t kl)
 {
 	const struct jtok *t = &d->t[i];
 	if (!t->has_esc)

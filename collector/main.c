@@ -68,7 +68,16 @@ struct collector {
 	sqlite3 *rdb; /* read-only connection for queries */
 	struct herd_engine *herd;
 	ZSTD_DCtx *dctx;
-	char *raw;
+	ZSTD_CCtx *cctx;
+	char *raw, *raw2, *zbuf;
+	size_t zcap;
+	struct cidx *cidx;
+	uint32_t *cidx_list;
+	uint32_t cidx_cap, ncidx;
+	struct keep {
+		uint32_t off, len;
+	} *keep;
+	uint32_t nkeep;
 	struct jtok *toks;
 	struct pend_ack *acks;
 	size_t nacks, ackcap;
@@ -187,6 +196,31 @@ static void commit(struct collector *c)
 
 /* ---- ingest ---- */
 
+struct cidx {
+	int64_t member, kind;
+	uint64_t ts_min, ts_max;
+	uint32_t n, used;
+};
+
+/* Accumulate (member, kind) of one stored event into the chunk's index rows. */
+static void cidx_add(struct collector *c, int64_t member, int64_t kind, uint64_t ts)
+{
+	uint32_t mask = c->cidx_cap - 1;
+	uint32_t h = (uint32_t)(((uint64_t)member * 0x9e3779b97f4a7c15ull) ^ (uint64_t)kind * 0xff51afd7ed558ccdull) & mask;
+	while (c->cidx[h].used && (c->cidx[h].member != member || c->cidx[h].kind != kind))
+		h = (h + 1) & mask;
+	struct cidx *x = &c->cidx[h];
+	if (!x->used) {
+		*x = (struct cidx){ member, kind, ts, ts, 0, 1 };
+		c->cidx_list[c->ncidx++] = h;
+	}
+	x->n++;
+	if (ts < x->ts_min)
+		x->ts_min = ts;
+	if (ts > x->ts_max)
+		x->ts_max = ts;
+}
+
 static int process_batch(struct collector *c, struct conn *k, const uint8_t *p, size_t len)
 {
 	struct hw_batch b;
@@ -208,6 +242,17 @@ static int process_batch(struct collector *c, struct conn *k, const uint8_t *p, 
 	char *line = c->raw, *end = c->raw + b.raw_len;
 	struct ev_info ev;
 	char toks[EV_MAX_TOKENS][TOKEN_MAX];
+	int64_t chunk = store_next_chunk(c->st), host = -1;
+	uint64_t ts_min = UINT64_MAX, ts_max = 0, first_seq = 0;
+	char last_kind[64] = "", last_member[320] = "";
+	int64_t kind = -1, member = -1;
+	/* index rows: a hash table sized for the batch (count <= HW_WIRE_MAX_EVENTS) */
+	c->cidx_cap = 64;
+	while (c->cidx_cap < 2 * b.count)
+		c->cidx_cap *= 2;
+	memset(c->cidx, 0, c->cidx_cap * sizeof(*c->cidx));
+	c->ncidx = 0;
+	c->nkeep = 0;
 	while (line < end) {
 		char *nl = memchr(line, '\n', (size_t)(end - line));
 		size_t l = (size_t)(nl - line);
@@ -226,22 +271,62 @@ static int process_batch(struct collector *c, struct conn *k, const uint8_t *p, 
 			c->dups++;
 			continue;
 		}
-		int64_t kind = store_name(c->st, 0, ev.kind, NULL, NULL);
-		int64_t member = store_name(c->st, 1, ev.member, ev.herd, ev.host);
-		int64_t host = store_name(c->st, 2, ev.host, ev.host_herd, ev.host);
-		uint64_t id = 0;
-		if (kind < 0 || member < 0 || host < 0 ||
-		    store_event(c->st, ev.ts_ns ? ev.ts_ns : now, member, kind, host, (uint64_t)ev.seq, cur, l, &id)) {
+		if (strcmp(ev.kind, last_kind)) {
+			kind = store_name(c->st, 0, ev.kind, NULL, NULL);
+			snprintf(last_kind, sizeof(last_kind), "%s", ev.kind);
+		}
+		if (strcmp(ev.member, last_member)) {
+			member = store_name(c->st, 1, ev.member, ev.herd, ev.host);
+			snprintf(last_member, sizeof(last_member), "%s", ev.member);
+		}
+		if (host < 0)
+			host = store_name(c->st, 2, ev.host, ev.host_herd, ev.host);
+		if (kind < 0 || member < 0 || host < 0 || stream_add(s, (uint64_t)ev.seq)) {
 			ack.rejected++;
 			c->bad_events++;
 			continue;
 		}
-		stream_add(s, (uint64_t)ev.seq);
-		ack.stored++;
+		uint64_t ts = ev.ts_ns ? ev.ts_ns : now;
+		if (ts < ts_min)
+			ts_min = ts;
+		if (ts > ts_max)
+			ts_max = ts;
+		if (!c->nkeep)
+			first_seq = (uint64_t)ev.seq;
+		cidx_add(c, member, kind, ts);
+		uint64_t id = (uint64_t)chunk << 16 | c->nkeep;
+		c->keep[c->nkeep].off = (uint32_t)(cur - c->raw);
+		c->keep[c->nkeep++].len = (uint32_t)l + 1;
 		herd_seen(c->herd, ev.host_herd, ev.host, ev.host, 1, now);
 		for (int i = 0; i < nt; i++)
 			herd_observe(c->herd, ev.herd, ev.member, ev.host, toks[i], (uint64_t)ev.seq, id, now);
 	}
+	if (c->nkeep) {
+		const void *z = b.zdata;
+		size_t zlen = b.zlen;
+		uint32_t raw_len = b.raw_len;
+		if (c->nkeep != b.count) {
+			/* duplicates or bad lines removed: store only what is new */
+			size_t o = 0;
+			for (uint32_t i = 0; i < c->nkeep; i++) {
+				memcpy(c->raw2 + o, c->raw + c->keep[i].off, c->keep[i].len);
+				o += c->keep[i].len;
+			}
+			zlen = ZSTD_compressCCtx(c->cctx, c->zbuf, c->zcap, c->raw2, o, 1);
+			if (ZSTD_isError(zlen))
+				return HW_WIRE_MALFORMED;
+			z = c->zbuf;
+			raw_len = (uint32_t)o;
+		}
+		err = store_chunk(c->st, host, first_seq, c->nkeep, ts_min, ts_max, z, zlen, raw_len);
+		for (uint32_t i = 0; i < c->ncidx && !err; i++) {
+			struct cidx *x = &c->cidx[c->cidx_list[i]];
+			err = store_chunk_index(c->st, chunk, x->member, x->kind, x->ts_min, x->ts_max, x->n);
+		}
+		if (err)
+			return HW_WIRE_MALFORMED; /* the commit will fail and nothing is acked */
+	}
+	ack.stored = c->nkeep;
 	c->stored += ack.stored;
 	c->batches++;
 	if (ack.stored) {
@@ -259,7 +344,7 @@ static int process_batch(struct collector *c, struct conn *k, const uint8_t *p, 
 	}
 	k->refs++;
 	c->acks[c->nacks++] = (struct pend_ack){ k, ack };
-	if (store_txn_rows(c->st) >= 20000)
+	if (store_txn_rows(c->st) >= 50000)
 		commit(c);
 	return 0;
 }
@@ -412,6 +497,14 @@ static long long qtime(struct evkeyvalq *q, const char *k)
 	return strtoll(v, NULL, 10);
 }
 
+struct qev {
+	long long id;
+	char *member;
+	char *json;
+	size_t len;
+};
+
+/* Events matching the filters, read from the chunks the index selects. */
 static void api_events(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q)
 {
 	const char *member = qparam(q, "member"), *kind = qparam(q, "kind"), *text = qparam(q, "q");
@@ -419,47 +512,130 @@ static void api_events(struct evhttp_request *req, struct collector *c, struct e
 	long long limit = qint(q, "limit", 100);
 	if (limit < 1 || limit > 10000)
 		limit = 10000;
+	int asc = after >= 0;
 	char sql[1024];
-	snprintf(sql, sizeof(sql),
-		 "SELECT * FROM (SELECT e.id, n.name, e.json FROM events e JOIN names n ON n.id = e.member WHERE 1"
-		 "%s%s%s%s%s%s ORDER BY e.id %s LIMIT ?7) ORDER BY 1",
-		 member ? " AND e.member IN (SELECT id FROM names WHERE type=1 AND (name=?1 OR host=?1))" : "",
-		 kind ? " AND e.kind IN (SELECT id FROM names WHERE type=0 AND name=?2)" : "",
-		 since >= 0 ? " AND e.ts >= ?3" : "", until >= 0 ? " AND e.ts < ?4" : "",
-		 text ? " AND e.json LIKE ?5" : "", after >= 0 ? " AND e.id > ?6" : "",
-		 after >= 0 ? "ASC" : "DESC");
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(c->rdb, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (member || kind)
+		snprintf(sql, sizeof(sql),
+			 "SELECT DISTINCT chunk FROM chunk_index WHERE 1%s%s%s%s%s ORDER BY chunk %s",
+			 member ? " AND member IN (SELECT id FROM names WHERE type=1 AND (name=?1 OR host=?1))" : "",
+			 kind ? " AND kind IN (SELECT id FROM names WHERE type=0 AND name=?2)" : "",
+			 since >= 0 ? " AND ts_max >= ?3" : "", until >= 0 ? " AND ts_min < ?4" : "",
+			 asc ? " AND chunk >= ?5" : "", asc ? "ASC" : "DESC");
+	else
+		snprintf(sql, sizeof(sql), "SELECT id FROM chunks WHERE 1%s%s%s ORDER BY id %s",
+			 since >= 0 ? " AND ts_max >= ?3" : "", until >= 0 ? " AND ts_min < ?4" : "",
+			 asc ? " AND id >= ?5" : "", asc ? "ASC" : "DESC");
+	sqlite3_stmt *st = NULL, *get = NULL;
+	if (sqlite3_prepare_v2(c->rdb, sql, -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c->rdb, "SELECT z, raw_len FROM chunks WHERE id=?", -1, &get, NULL) != SQLITE_OK) {
 		evhttp_send_error(req, 500, sqlite3_errmsg(c->rdb));
+		sqlite3_finalize(st);
 		return;
 	}
-	char like[600];
 	if (member)
 		sqlite3_bind_text(st, 1, member, -1, SQLITE_STATIC);
 	if (kind)
 		sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, since);
 	sqlite3_bind_int64(st, 4, until);
-	if (text) {
-		snprintf(like, sizeof(like), "%%%s%%", text);
-		sqlite3_bind_text(st, 5, like, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, after >= 0 ? after >> 16 : 0);
+	struct qev *res = NULL;
+	size_t nres = 0, cap = 0;
+	size_t *chunk_start = NULL, nchunks = 0; /* where each chunk's matches begin in res */
+	char *raw = malloc(HW_WIRE_MAX_RAW);
+	struct jtok *toks = malloc(sizeof(struct jtok) * MAX_TOKS);
+	struct ev_info ev;
+	char tk[EV_MAX_TOKENS][TOKEN_MAX];
+	long long scanned = 0;
+	while (raw && toks && (long long)nres < limit && scanned++ < 100000 && sqlite3_step(st) == SQLITE_ROW) {
+		long long chunk = sqlite3_column_int64(st, 0);
+		sqlite3_bind_int64(get, 1, chunk);
+		if (sqlite3_step(get) != SQLITE_ROW) {
+			sqlite3_reset(get);
+			continue;
+		}
+		const void *z = sqlite3_column_blob(get, 0);
+		size_t zl = (size_t)sqlite3_column_bytes(get, 0);
+		size_t rl = (size_t)sqlite3_column_int64(get, 1);
+		size_t got = rl <= HW_WIRE_MAX_RAW ? ZSTD_decompress(raw, rl, z, zl) : 0;
+		sqlite3_reset(get);
+		if (ZSTD_isError(got) || got != rl)
+			continue;
+		size_t *cs = realloc(chunk_start, (nchunks + 1) * sizeof(*cs));
+		if (!cs)
+			break;
+		chunk_start = cs;
+		chunk_start[nchunks++] = nres;
+		long long idx = 0;
+		for (char *l = raw, *e = raw + rl; l < e; idx++) {
+			char *nl = memchr(l, '\n', (size_t)(e - l));
+			if (!nl)
+				break;
+			size_t ll = (size_t)(nl - l);
+			char *cur = l;
+			l = nl + 1;
+			long long id = chunk << 16 | idx;
+			if (after >= 0 && id <= after)
+				continue;
+			if (text && !memmem(cur, ll, text, strlen(text)))
+				continue;
+			int n = json_parse(cur, ll, toks, MAX_TOKS);
+			struct jdoc d = { cur, toks, n };
+			if (n <= 0 || ev_extract(&d, 0, &ev, tk) < 0)
+				continue;
+			if ((member && strcmp(ev.member, member) && strcmp(ev.host, member)) ||
+			    (kind && strcmp(ev.kind, kind)) ||
+			    (since >= 0 && ev.ts_ns < (uint64_t)since) || (until >= 0 && ev.ts_ns >= (uint64_t)until))
+				continue;
+			if (asc && (long long)nres >= limit)
+				break;
+			if (nres == cap) {
+				cap = cap ? cap * 2 : 64;
+				struct qev *r = realloc(res, cap * sizeof(*r));
+				if (!r)
+					break;
+				res = r;
+			}
+			res[nres++] = (struct qev){ id, strdup(ev.member), strndup(cur, ll), ll };
+		}
 	}
-	sqlite3_bind_int64(st, 6, after);
-	sqlite3_bind_int64(st, 7, limit);
+	sqlite3_finalize(st);
+	sqlite3_finalize(get);
+	free(raw);
+	free(toks);
+	/* newest-first scan: emit chunks oldest first and keep only the newest `limit` events */
 	struct jbuf b = { 0 };
 	jb_puts(&b, "{\"events\":[");
 	long long last = after;
 	int first = 1;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		last = sqlite3_column_int64(st, 0);
-		jb_printf(&b, "%s{\"id\":%lld,\"member\":", first ? "" : ",", last);
-		jb_str(&b, (const char *)sqlite3_column_text(st, 1));
-		jb_puts(&b, ",\"event\":");
-		jb_raw(&b, (const char *)sqlite3_column_text(st, 2), (size_t)sqlite3_column_bytes(st, 2));
-		jb_puts(&b, "}");
-		first = 0;
+	size_t skip = !asc && (long long)nres > limit ? nres - (size_t)limit : 0;
+	for (size_t ci = 0; ci < nchunks; ci++) {
+		size_t k = asc ? ci : nchunks - 1 - ci;
+		size_t from = chunk_start[k], to = k + 1 < nchunks ? chunk_start[k + 1] : nres;
+		for (size_t i = from; i < to; i++) {
+			struct qev *x = &res[i];
+			if (skip) {
+				skip--;
+				continue;
+			}
+			if (!x->member || !x->json)
+				continue;
+			if (x->id > last)
+				last = x->id;
+			jb_printf(&b, "%s{\"id\":%lld,\"member\":", first ? "" : ",", x->id);
+			jb_str(&b, x->member);
+			jb_puts(&b, ",\"event\":");
+			jb_raw(&b, x->json, x->len);
+			jb_puts(&b, "}");
+			first = 0;
+		}
 	}
-	sqlite3_finalize(st);
+	for (size_t i = 0; i < nres; i++) {
+		free(res[i].member);
+		free(res[i].json);
+	}
+	free(res);
+	free(chunk_start);
 	jb_printf(&b, "],\"last_id\":%lld}", last);
 	reply_json(req, &b);
 }
@@ -671,9 +847,17 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	int rc = 1;
 	c->raw = malloc(HW_WIRE_MAX_RAW);
+	c->raw2 = malloc(HW_WIRE_MAX_RAW);
+	c->zcap = ZSTD_compressBound(HW_WIRE_MAX_RAW);
+	c->zbuf = malloc(c->zcap);
+	c->cidx = malloc(sizeof(*c->cidx) * 2 * HW_WIRE_MAX_EVENTS);
+	c->cidx_list = malloc(sizeof(*c->cidx_list) * HW_WIRE_MAX_EVENTS);
+	c->keep = malloc(sizeof(*c->keep) * HW_WIRE_MAX_EVENTS);
 	c->toks = malloc(sizeof(struct jtok) * MAX_TOKS);
 	c->dctx = ZSTD_createDCtx();
-	if (!c->raw || !c->toks || !c->dctx)
+	c->cctx = ZSTD_createCCtx();
+	if (!c->raw || !c->raw2 || !c->zbuf || !c->cidx || !c->cidx_list || !c->keep || !c->toks ||
+	    !c->dctx || !c->cctx)
 		goto out;
 	if (store_open(&c->st, db))
 		goto out;
@@ -752,7 +936,13 @@ out:
 	if (c->base)
 		event_base_free(c->base);
 	ZSTD_freeDCtx(c->dctx);
+	ZSTD_freeCCtx(c->cctx);
 	free(c->raw);
+	free(c->raw2);
+	free(c->zbuf);
+	free(c->cidx);
+	free(c->cidx_list);
+	free(c->keep);
 	free(c->toks);
 	free(c->acks);
 	return rc;

@@ -28,10 +28,11 @@ struct nent {
 
 struct store {
 	sqlite3 *db;
-	sqlite3_stmt *ins_ev, *ins_alert, *get_stream, *put_stream, *get_name, *ins_name, *begin,
+	sqlite3_stmt *ins_chunk, *ins_cidx, *ins_alert, *get_stream, *put_stream, *get_name, *ins_name, *begin,
 		*commit, *rollback;
 	int in_txn;
 	unsigned long long txn_rows;
+	int64_t next_chunk;
 	struct stream **st; /* open addressing by key */
 	uint32_t stcap, stn;
 	struct nent *names;
@@ -43,12 +44,15 @@ static const char *SCHEMA =
 	"PRAGMA synchronous=NORMAL;"
 	"PRAGMA cache_size=-65536;"
 	"PRAGMA temp_store=MEMORY;"
-	"CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
-	" member INTEGER NOT NULL, kind INTEGER NOT NULL, host INTEGER NOT NULL,"
-	" seq INTEGER NOT NULL, json TEXT NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS events_member_ts ON events(member, ts);"
-	"CREATE INDEX IF NOT EXISTS events_kind_ts ON events(kind, ts);"
-	"CREATE INDEX IF NOT EXISTS events_ts ON events(ts);"
+	"CREATE TABLE IF NOT EXISTS chunks(id INTEGER PRIMARY KEY, host INTEGER NOT NULL,"
+	" first_seq INTEGER NOT NULL, count INTEGER NOT NULL, ts_min INTEGER NOT NULL,"
+	" ts_max INTEGER NOT NULL, raw_len INTEGER NOT NULL, z BLOB NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS chunks_ts ON chunks(ts_max);"
+	"CREATE TABLE IF NOT EXISTS chunk_index(chunk INTEGER NOT NULL, member INTEGER NOT NULL,"
+	" kind INTEGER NOT NULL, ts_min INTEGER NOT NULL, ts_max INTEGER NOT NULL, n INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS chunk_index_member ON chunk_index(member, ts_max);"
+	"CREATE INDEX IF NOT EXISTS chunk_index_kind ON chunk_index(kind, ts_max);"
+	"CREATE INDEX IF NOT EXISTS chunk_index_chunk ON chunk_index(chunk);"
 	"CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, type INTEGER NOT NULL,"
 	" name TEXT NOT NULL, herd TEXT, host TEXT, UNIQUE(type, name));"
 	"CREATE TABLE IF NOT EXISTS streams(host_id TEXT NOT NULL, boot_id TEXT NOT NULL,"
@@ -58,6 +62,8 @@ static const char *SCHEMA =
 	" json TEXT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS alerts_ts ON alerts(ts);"
 	"CREATE INDEX IF NOT EXISTS alerts_member ON alerts(member);";
+
+static int64_t pragma_int(sqlite3 *db, const char *sql);
 
 static uint64_t hkey(const char *s, size_t n)
 {
@@ -90,7 +96,8 @@ int store_open(struct store **out, const char *path)
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
-	if (prep(s->db, "INSERT INTO events(ts, member, kind, host, seq, json) VALUES(?,?,?,?,?,?)", &s->ins_ev) ||
+	if (prep(s->db, "INSERT INTO chunks(id, host, first_seq, count, ts_min, ts_max, raw_len, z) VALUES(?,?,?,?,?,?,?,?)", &s->ins_chunk) ||
+	    prep(s->db, "INSERT INTO chunk_index(chunk, member, kind, ts_min, ts_max, n) VALUES(?,?,?,?,?,?)", &s->ins_cidx) ||
 	    prep(s->db, "INSERT INTO alerts(ts, kind, severity, herd, member, score, json) VALUES(?,?,?,?,?,?,?)", &s->ins_alert) ||
 	    prep(s->db, "SELECT ranges FROM streams WHERE host_id=? AND boot_id=?", &s->get_stream) ||
 	    prep(s->db, "INSERT OR REPLACE INTO streams(host_id, boot_id, ranges, updated) VALUES(?,?,?,strftime('%s','now'))", &s->put_stream) ||
@@ -99,6 +106,8 @@ int store_open(struct store **out, const char *path)
 	    prep(s->db, "BEGIN", &s->begin) || prep(s->db, "COMMIT", &s->commit) ||
 	    prep(s->db, "ROLLBACK", &s->rollback))
 		goto fail;
+	s->next_chunk = 0;
+	store_next_chunk(s);
 	*out = s;
 	return 0;
 fail:
@@ -126,7 +135,7 @@ void store_close(struct store *s)
 		return;
 	if (s->in_txn)
 		store_commit(s);
-	sqlite3_stmt *sts[] = { s->ins_ev, s->ins_alert, s->get_stream, s->put_stream, s->get_name,
+	sqlite3_stmt *sts[] = { s->ins_chunk, s->ins_cidx, s->ins_alert, s->get_stream, s->put_stream, s->get_name,
 				s->ins_name, s->begin, s->commit, s->rollback };
 	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
 		sqlite3_finalize(sts[i]);
@@ -207,6 +216,7 @@ int store_commit(struct store *s)
 		fprintf(stderr, "herdwatch-collector: commit failed: %s\n", sqlite3_errmsg(s->db));
 		step_reset(s->rollback);
 		store_drop_streams(s); /* memory may claim seqs that were rolled back */
+		s->next_chunk = 0;     /* re-read from the database */
 	}
 	return err;
 }
@@ -389,23 +399,44 @@ int64_t store_name(struct store *s, int type, const char *name, const char *herd
 	return id;
 }
 
-int store_event(struct store *s, uint64_t ts, int64_t member, int64_t kind, int64_t host,
-		uint64_t seq, const char *json, size_t len, uint64_t *id_out)
+int64_t store_next_chunk(struct store *s)
 {
-	sqlite3_stmt *st = s->ins_ev;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)ts);
-	sqlite3_bind_int64(st, 2, member);
-	sqlite3_bind_int64(st, 3, kind);
-	sqlite3_bind_int64(st, 4, host);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)seq);
-	sqlite3_bind_text(st, 6, json, (int)len, SQLITE_STATIC);
+	if (!s->next_chunk)
+		s->next_chunk = pragma_int(s->db, "SELECT coalesce(max(id), 0) + 1 FROM chunks");
+	return s->next_chunk;
+}
+
+int store_chunk(struct store *s, int64_t host, uint64_t first_seq, uint32_t count, uint64_t ts_min,
+		uint64_t ts_max, const void *z, size_t zlen, uint32_t raw_len)
+{
+	sqlite3_stmt *st = s->ins_chunk;
+	sqlite3_bind_int64(st, 1, store_next_chunk(s));
+	sqlite3_bind_int64(st, 2, host);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)first_seq);
+	sqlite3_bind_int64(st, 4, count);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)ts_min);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)ts_max);
+	sqlite3_bind_int64(st, 7, raw_len);
+	sqlite3_bind_blob(st, 8, z, (int)zlen, SQLITE_STATIC);
 	int err = step_reset(st);
 	if (!err) {
-		s->txn_rows++;
-		if (id_out)
-			*id_out = (uint64_t)sqlite3_last_insert_rowid(s->db);
+		s->next_chunk++;
+		s->txn_rows += count;
 	}
 	return err;
+}
+
+int store_chunk_index(struct store *s, int64_t chunk, int64_t member, int64_t kind, uint64_t ts_min,
+		      uint64_t ts_max, uint32_t n)
+{
+	sqlite3_stmt *st = s->ins_cidx;
+	sqlite3_bind_int64(st, 1, chunk);
+	sqlite3_bind_int64(st, 2, member);
+	sqlite3_bind_int64(st, 3, kind);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)ts_min);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)ts_max);
+	sqlite3_bind_int64(st, 6, n);
+	return step_reset(st);
 }
 
 int store_alert(struct store *s, uint64_t ts, const char *kind, const char *sev, const char *herd,
@@ -434,32 +465,41 @@ static int64_t pragma_int(sqlite3 *db, const char *sql)
 	return v;
 }
 
+static int retain_exec(sqlite3 *db, const char *where, unsigned long long *deleted)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "DELETE FROM chunk_index WHERE chunk IN (SELECT id FROM chunks WHERE %s)", where);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return -EIO;
+	snprintf(sql, sizeof(sql), "SELECT coalesce(sum(count), 0) FROM chunks WHERE %s", where);
+	*deleted += (unsigned long long)pragma_int(db, sql);
+	snprintf(sql, sizeof(sql), "DELETE FROM chunks WHERE %s", where);
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
 int store_retain(struct store *s, uint64_t now_ns, uint64_t max_age_s, uint64_t max_bytes,
 		 unsigned long long *deleted)
 {
-	char sql[256];
+	char where[128];
 	*deleted = 0;
 	if (max_age_s && now_ns > max_age_s * 1000000000ull) {
-		snprintf(sql, sizeof(sql), "DELETE FROM events WHERE ts < %llu",
+		snprintf(where, sizeof(where), "ts_max < %llu",
 			 (unsigned long long)(now_ns - max_age_s * 1000000000ull));
-		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		if (retain_exec(s->db, where, deleted))
 			return -EIO;
-		*deleted += (unsigned long long)sqlite3_changes(s->db);
 	}
-	for (int round = 0; max_bytes && round < 20; round++) {
+	for (int round = 0; max_bytes && round < 50; round++) {
 		int64_t used = (pragma_int(s->db, "PRAGMA page_count") - pragma_int(s->db, "PRAGMA freelist_count")) *
 			       pragma_int(s->db, "PRAGMA page_size");
 		if ((uint64_t)used <= max_bytes)
 			break;
-		int64_t lo = pragma_int(s->db, "SELECT min(id) FROM events"),
-			hi = pragma_int(s->db, "SELECT max(id) FROM events");
+		int64_t lo = pragma_int(s->db, "SELECT min(id) FROM chunks"),
+			hi = pragma_int(s->db, "SELECT max(id) FROM chunks");
 		if (hi <= lo)
 			break;
-		int64_t chunk = (hi - lo) / 10 + 1;
-		snprintf(sql, sizeof(sql), "DELETE FROM events WHERE id < %lld", (long long)(lo + chunk));
-		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		snprintf(where, sizeof(where), "id < %lld", (long long)(lo + (hi - lo) / 10 + 1));
+		if (retain_exec(s->db, where, deleted))
 			return -EIO;
-		*deleted += (unsigned long long)sqlite3_changes(s->db);
 	}
 	return 0;
 }

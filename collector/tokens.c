@@ -161,22 +161,24 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 	if (!ok || ev->seq < 0)
 		return -1;
 	get_str(d, root, "kind", ev->kind, sizeof(ev->kind));
+	int host = json_get(d, root, "host"), proc = json_get(d, root, "proc");
 	int ti = json_get(d, root, "time");
 	ev->ts_ns = ti >= 0 && d->t[ti].type == J_STR ?
 			    parse_rfc3339(d->s + d->t[ti].start, d->t[ti].end - d->t[ti].start) :
 			    0;
-	get_str(d, root, "host.name", ev->host, sizeof(ev->host));
+	get_str(d, host, "name", ev->host, sizeof(ev->host));
 	if (!ev->host[0])
-		get_str(d, root, "host.id", ev->host, sizeof(ev->host));
+		get_str(d, host, "id", ev->host, sizeof(ev->host));
 	if (!ev->host[0])
 		snprintf(ev->host, sizeof(ev->host), "unknown");
-	get_str(d, root, "host.herd", ev->host_herd, sizeof(ev->host_herd));
+	get_str(d, host, "herd", ev->host_herd, sizeof(ev->host_herd));
 	char ctr[128];
-	get_str(d, root, "proc.container.id", ctr, sizeof(ctr));
+	int container = json_get(d, proc, "container");
+	get_str(d, container, "id", ctr, sizeof(ctr));
 	ev->in_container = ctr[0] != 0;
 	if (ev->in_container) {
 		snprintf(ev->member, sizeof(ev->member), "%s/%s", ev->host, ctr);
-		get_str(d, root, "proc.container.herd", ev->herd, sizeof(ev->herd));
+		get_str(d, container, "herd", ev->herd, sizeof(ev->herd));
 	} else {
 		snprintf(ev->member, sizeof(ev->member), "%s", ev->host);
 		snprintf(ev->herd, sizeof(ev->herd), "%s", ev->host_herd);
@@ -184,20 +186,20 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 
 	const char *k = ev->kind;
 	char raw[TOKEN_MAX], exe[TOKEN_MAX];
-	get_str(d, root, "proc.exe", raw, sizeof(raw));
+	get_str(d, proc, "exe", raw, sizeof(raw));
 	if (!raw[0])
-		get_str(d, root, "proc.comm", raw, sizeof(raw));
+		get_str(d, proc, "comm", raw, sizeof(raw));
 	canon(raw, ctr, exe, sizeof(exe));
 	int n = 0;
 	if (!strcmp(k, "process.exec")) {
 		char pexe[TOKEN_MAX];
 		get_str(d, root, "parent.exe", raw, sizeof(raw));
 		canon(raw, ctr, pexe, sizeof(pexe));
-		long long euid = get_int(d, root, "proc.euid", get_int(d, root, "proc.uid", -1));
-		int setuid = json_path(d, root, "exec.setuid") >= 0 &&
-			     d->t[json_path(d, root, "exec.setuid")].type == J_TRUE;
-		int fileless = json_path(d, root, "exec.fileless") >= 0 &&
-			       d->t[json_path(d, root, "exec.fileless")].type == J_TRUE;
+		long long euid = get_int(d, proc, "euid", get_int(d, proc, "uid", -1));
+		int ex = json_get(d, root, "exec");
+		int su = json_get(d, ex, "setuid"), fl = json_get(d, ex, "fileless");
+		int setuid = su >= 0 && d->t[su].type == J_TRUE;
+		int fileless = fl >= 0 && d->t[fl].type == J_TRUE;
 		snprintf(tok[n++], TOKEN_MAX, "exec|%s|parent=%s|user=%s%s%s", exe, pexe,
 			 user_class(euid), setuid ? "|setuid" : "", fileless ? "|fileless" : "");
 	} else if (!strncmp(k, "net.", 4)) {
