@@ -560,9 +560,9 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 			npeers++;
 	}
 	unsigned fleet_members = e->nm - h->nm;
-	struct jbuf toks = { 0 }, ex = { 0 };
+	struct jbuf toks = { 0 }, ex = { 0 }, chg = { 0 }, chx = { 0 };
 	double top = 0;
-	int nrep = 0;
+	int nrep = 0, nchg = 0;
 	for (struct cand *c = m->cands; c; c = c->next) {
 		const char *token = e->str[c->tok];
 		struct hstat *hs = hstat_get(e, m->herd, c->tok, now);
@@ -589,22 +589,15 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		if (h->nm >= 2 && fresh >= need) {
 			if (hs && (!hs->change_ns || hs->change_ns + chw < now)) {
 				hs->change_ns = now;
-				h->changes++;
-				struct jbuf b = { 0 };
-				alert_head(&b, "herd.change", "notice", now);
-				jb_puts(&b, ",\"herd\":");
-				jb_str(&b, herd);
-				jb_puts(&b, ",\"member\":\"\",\"token\":");
-				jb_str(&b, token);
-				jb_printf(&b, ",\"members_with\":%u,\"herd_size\":%u,\"explanation\":", fresh, h->nm);
-				char d[600], x[1400], w[32];
+				char d[600];
 				describe(token, d, sizeof(d));
-				fmt_dur(w, sizeof(w), chw);
-				snprintf(x, sizeof(x), "herd %s changed: %u of %u members %s within %s (reported once, not per member)",
-					 herd, fresh, h->nm, d, w);
-				jb_str(&b, x);
-				jb_puts(&b, "}");
-				emit(e, &b, "herd.change", "notice", herd, "", 0, now);
+				jb_puts(&chg, nchg ? "," : "");
+				jb_puts(&chg, "{\"token\":");
+				jb_str(&chg, token);
+				jb_printf(&chg, ",\"members_with\":%u}", fresh);
+				jb_puts(&chx, nchg ? "; " : "");
+				jb_printf(&chx, "%u of %u %s", fresh, h->nm, d);
+				nchg++;
 			}
 			continue;
 		}
@@ -672,6 +665,33 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		jb_puts(&b, "]}");
 		emit(e, &b, "member.outlier", sev, herd, mname, top, now);
 	}
+	if (nchg) {
+		/* Herd change: many members started showing it together (a deploy); one report. */
+		h->changes++;
+		struct jbuf b = { 0 };
+		char w[32];
+		fmt_dur(w, sizeof(w), chw);
+		alert_head(&b, "herd.change", "notice", now);
+		jb_puts(&b, ",\"herd\":");
+		jb_str(&b, herd);
+		jb_printf(&b, ",\"member\":\"\",\"herd_size\":%u,\"tokens\":[", h->nm);
+		jb_raw(&b, chg.p ? chg.p : "", chg.len);
+		jb_puts(&b, "],\"explanation\":");
+		jb_puts(&chx, " within ");
+		jb_puts(&chx, w);
+		jb_puts(&chx, " (a herd-wide change such as a deploy: reported once, not per member)");
+		struct jbuf x = { 0 };
+		jb_puts(&x, "herd ");
+		jb_puts(&x, herd);
+		jb_puts(&x, " changed: ");
+		jb_raw(&x, chx.p ? chx.p : "", chx.len);
+		jb_str(&b, x.p ? x.p : "");
+		jb_puts(&b, "}");
+		free(x.p);
+		emit(e, &b, "herd.change", "notice", herd, "", 0, now);
+	}
+	free(chg.p);
+	free(chx.p);
 	free(toks.p);
 	free(ex.p);
 }

@@ -125,10 +125,10 @@ int hw_wire_parse_batch(const uint8_t *p, size_t len, struct hw_batch *b)
 	b->raw_len = get32(p + 20);
 	b->host_len = p[24];
 	b->boot_len = p[25];
-	if (b->count == 0 || b->count > HW_WIRE_MAX_EVENTS || b->raw_len > HW_WIRE_MAX_RAW ||
+	if (b->count > HW_WIRE_MAX_EVENTS || b->raw_len > HW_WIRE_MAX_RAW ||
 	    b->host_len > HW_WIRE_MAX_ID || b->boot_len > HW_WIRE_MAX_ID)
 		return HW_WIRE_OVERSIZED;
-	if (b->raw_len == 0 || b->host_len == 0 || b->boot_len == 0)
+	if (b->count == 0 || b->raw_len == 0 || b->host_len == 0 || b->boot_len == 0)
 		return HW_WIRE_MALFORMED;
 	size_t ids = HW_WIRE_BATCH_FIXED + b->host_len + b->boot_len;
 	if (ids >= len)
