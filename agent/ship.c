@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
@@ -59,6 +60,7 @@ struct ship {
 	pthread_mutex_t mu;
 	pthread_t thr;
 	int wake_fd;
+	int lock_fd; /* flock on <spool>/.lock: one ship per spool directory */
 	char *address, *host, *port, *spool_dir, *host_id, *boot_id;
 	unsigned long long spool_max;
 	SSL_CTX *ctx;
@@ -658,6 +660,8 @@ static void ship_free(struct ship *s)
 		ZSTD_freeCCtx(s->cctx);
 	if (s->wake_fd >= 0)
 		close(s->wake_fd);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	free(s->pend);
 	free(s->address);
 	free(s->host);
@@ -680,6 +684,7 @@ int ship_open(struct ship **out, const struct ship_opts *o)
 		return -ENOMEM;
 	pthread_mutex_init(&s->mu, NULL);
 	s->fd = -1;
+	s->lock_fd = -1;
 	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	s->address = strdup(o->address);
 	s->spool_dir = strdup(o->spool_dir);
@@ -704,6 +709,13 @@ int ship_open(struct ship **out, const struct ship_opts *o)
 		goto fail;
 	if (mkdir(s->spool_dir, 0700) && errno != EEXIST) {
 		err = -errno;
+		goto fail;
+	}
+	char lock[4096];
+	snprintf(lock, sizeof(lock), "%s/.lock", s->spool_dir);
+	s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno; /* another agent owns this spool */
 		goto fail;
 	}
 	err = load_spool(s);

@@ -252,10 +252,10 @@ int main(int argc, char **argv)
 		{ "collector", 1, 0, 'a' }, { "ca", 1, 0, 'C' }, { "cert", 1, 0, 'c' },
 		{ "key", 1, 0, 'k' }, { "spool", 1, 0, 's' }, { "clone", 1, 0, 'n' },
 		{ "rate", 1, 0, 'r' }, { "time-now", 0, 0, 't' }, { "timeout-s", 1, 0, 'T' },
-		{ "threads", 1, 0, 'j' }, { "spool-max-mb", 1, 0, 'm' }, { 0, 0, 0, 0 },
+		{ "threads", 1, 0, 'j' }, { "spool-max-kb", 1, 0, 'm' }, { 0, 0, 0, 0 },
 	};
 	int o, timeout_s = 120;
-	unsigned long long spool_mb = 256;
+	unsigned long long spool_kb = 256 * 1024;
 	base.address = "127.0.0.1:7443";
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
@@ -269,11 +269,11 @@ int main(int argc, char **argv)
 		case 't': time_now = 1; break;
 		case 'T': timeout_s = atoi(optarg); break;
 		case 'j': nthreads = atoi(optarg); break;
-		case 'm': spool_mb = strtoull(optarg, NULL, 10); break;
+		case 'm': spool_kb = strtoull(optarg, NULL, 10); break;
 		default:
 			fprintf(stderr, "usage: herdwatch-replay --ca F --cert F --key F --spool DIR "
 					"[--collector H:P] [--clone N] [--threads N] [--rate EV/S] [--time-now] "
-					"[--timeout-s N] FILE...\n");
+					"[--timeout-s N] [--spool-max-kb N] FILE...\n");
 			return 2;
 		}
 	}
@@ -281,7 +281,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "herdwatch-replay: --ca, --cert, --key, --spool and a FILE are required\n");
 		return 2;
 	}
-	base.spool_max_bytes = spool_mb << 20;
+	base.spool_max_bytes = spool_kb << 10;
 	mkdir(spool_root, 0700);
 	struct jtok *toks = malloc(sizeof(struct jtok) * 8192);
 	for (int i = optind; i < argc; i++)
@@ -347,17 +347,19 @@ int main(int argc, char **argv)
 	}
 	double tq = mono();
 	/* wait for every ack */
-	unsigned long long acked = 0, dropped = 0, reconnects = 0;
+	unsigned long long acked = 0, dropped = 0, reconnects = 0, spooled = 0;
 	for (;;) {
-		acked = dropped = reconnects = 0;
+		acked = dropped = reconnects = spooled = 0;
 		for (int i = 0; i < nall; i++) {
 			struct ship_stats st;
 			ship_get_stats(all[i], &st);
 			acked += st.acked;
 			dropped += st.dropped;
 			reconnects += st.reconnects;
+			spooled += st.spooled_bytes;
 		}
-		if (acked + dropped >= queued || mono() - t0 > timeout_s)
+		/* acked may include batches left in the spool by an earlier run */
+		if ((acked + dropped >= queued && !spooled) || mono() - t0 > timeout_s)
 			break;
 		usleep(5000);
 	}
@@ -368,5 +370,5 @@ int main(int argc, char **argv)
 	       "\"queue_s\":%.3f,\"seconds\":%.3f,\"events_per_s\":%.0f}\n",
 	       queued, acked, dropped, reconnects, nall, tq - t0, t1 - t0,
 	       (double)acked / (t1 - t0 > 0 ? t1 - t0 : 1));
-	return acked + dropped >= queued ? 0 : 1;
+	return acked + dropped >= queued && !spooled ? 0 : 1;
 }

@@ -67,7 +67,8 @@ replay() {
 	local agent=$1 spool=$2 dir=$T/pki
 	shift 2
 	[ "$agent" = rogue ] && dir=$T/rogue
-	"$B/herdwatch-replay" --collector "127.0.0.1:$TLS_PORT" --ca "$T/pki/ca.pem" \
+	# EXEC=1 replay ... &   makes $! the replay process itself (so it can be killed)
+	${EXEC:+exec} "$B/herdwatch-replay" --collector "127.0.0.1:$TLS_PORT" --ca "$T/pki/ca.pem" \
 		--cert "$dir/$agent.pem" --key "$dir/$agent.key" --spool "$T/spool-$spool" "$@"
 }
 
