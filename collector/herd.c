@@ -527,7 +527,8 @@ static void describe(const char *token, char *out, size_t n)
 		p = bar + 1;
 	}
 	if (!strcmp(f[0], "exec"))
-		snprintf(out, n, "ran %s (%s) as %s%s%s", f[1], f[2], f[3] + (strncmp(f[3], "user=", 5) ? 0 : 5),
+		snprintf(out, n, "ran %s (parent %s) as %s%s%s", f[1], f[2] + (strncmp(f[2], "parent=", 7) ? 0 : 7),
+			 f[3] + (strncmp(f[3], "user=", 5) ? 0 : 5),
 			 nf > 4 ? ", " : "", nf > 4 ? f[4] : "");
 	else if (!strcmp(f[0], "connect"))
 		snprintf(out, n, "connected to %s (%s) from %s", f[2], f[3], f[1]);
@@ -536,7 +537,7 @@ static void describe(const char *token, char *out, size_t n)
 	else if (!strcmp(f[0], "accept"))
 		snprintf(out, n, "accepted %s from %s with %s", f[2], f[3], f[1]);
 	else if (!strcmp(f[0], "file"))
-		snprintf(out, n, "%s did %s on %s", f[1], f[2], f[3]);
+		snprintf(out, n, "%s did %s %s", f[1], f[2], f[3]);
 	else if (!strcmp(f[0], "cap"))
 		snprintf(out, n, "%s used %s", f[1], f[2]);
 	else if (!strcmp(f[0], "module"))

@@ -18,7 +18,7 @@ cleanup() {
 	[ -n "$COLL_PID" ] && kill "$COLL_PID" 2>/dev/null && wait "$COLL_PID" 2>/dev/null
 	for p in $(jobs -p); do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	if [ "$FAILED" = 0 ]; then rm -rf "$T"; else echo "# kept $T for inspection"; fi
+	if [ "$FAILED" = 0 ] && [ -z "${HW_KEEP:-}" ]; then rm -rf "$T"; else echo "# kept $T for inspection"; fi
 }
 trap cleanup EXIT
 

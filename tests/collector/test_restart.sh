@@ -49,10 +49,12 @@ $GEN baseline --host vmD --members m1 --rounds 3000 >"$T/vmD.jsonl" 2>/dev/null
 ND=$(wc -l <"$T/vmD.jsonl")
 EXEC=1 replay vmA vmD --rate 10000 --timeout-s 60 "$T/vmD.jsonl" >/dev/null 2>&1 &
 rp=$!
+sleep 0.5
+kill -STOP "$COLL_PID" # acks stop: batches pile up unacknowledged in the spool
 sleep 0.7
 kill -KILL $rp
 wait $rp 2>/dev/null
-sleep 0.1
+kill -CONT "$COLL_PID"
 left=$(find "$T/spool-vmD" -name '*.hwb' | wc -l)
 replay vmA vmD --timeout-s 60 "$T/vmD.jsonl" >"$T/vmD.out" 2>&1
 expect agent_restart_finished "$(cat "$T/vmD.out")" test $? -eq 0
