@@ -220,7 +220,15 @@ static struct member *get_member(struct herd_engine *e, const char *herd, const 
 				 const char *host, int is_host, uint64_t now)
 {
 	char key[1024];
-	snprintf(key, sizeof(key), "%s\x1f%s", herd ? herd : "", member);
+	size_t hl = herd ? strlen(herd) : 0, ml = strlen(member);
+	if (hl > 400)
+		hl = 400;
+	if (ml > 600)
+		ml = 600;
+	memcpy(key, herd ? herd : "", hl);
+	key[hl] = 0x1f;
+	memcpy(key + hl + 1, member, ml);
+	key[hl + 1 + ml] = 0;
 	uint32_t k = intern(e, key);
 	if (k == UINT32_MAX)
 		return NULL;

@@ -68,6 +68,18 @@ static int parse_string(struct pstate *p)
 	size_t pos = p->pos, len = p->len;
 	p->t[i].start = (uint32_t)pos;
 	for (;;) {
+		/* 8 bytes at a time while none is '"', '\\' or a control byte (SWAR zero-byte test) */
+		while (pos + 8 <= len) {
+			uint64_t v, q, b;
+			memcpy(&v, s + pos, 8);
+			q = v ^ 0x2222222222222222ull;
+			b = v ^ 0x5c5c5c5c5c5c5c5cull;
+			uint64_t hit = ((q - 0x0101010101010101ull) & ~q) | ((b - 0x0101010101010101ull) & ~b) |
+				       ((v - 0x2020202020202020ull) & ~v);
+			if (hit & 0x8080808080808080ull)
+				break;
+			pos += 8;
+		}
 		while (pos < len && !str_special[s[pos]])
 			pos++;
 		if (pos >= len)
@@ -248,6 +260,26 @@ static int get_n(const struct jdoc *d, int obj, const char *key, size_t kl)
 		i = (int)d->t[i + 1].next;
 	}
 	return -1;
+}
+
+void json_get_many(const struct jdoc *d, int obj, const char *const *keys, int n, int *out)
+{
+	size_t kl[32];
+	for (int k = 0; k < n && k < 32; k++) {
+		out[k] = -1;
+		kl[k] = strlen(keys[k]);
+	}
+	if (obj < 0 || obj >= d->n || d->t[obj].type != J_OBJ)
+		return;
+	int i = obj + 1;
+	for (uint32_t m = 0; m < d->t[obj].size; m++) {
+		for (int k = 0; k < n && k < 32; k++)
+			if (out[k] < 0 && key_eq(d, i, keys[k], kl[k])) {
+				out[k] = i + 1;
+				break;
+			}
+		i = (int)d->t[i + 1].next;
+	}
 }
 
 int json_get(const struct jdoc *d, int obj, const char *key)

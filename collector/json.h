@@ -37,6 +37,8 @@ int json_parse(const char *s, size_t len, struct jtok *toks, int max);
 
 /* Index of member `key` of the object at index obj, or -1. */
 int json_get(const struct jdoc *d, int obj, const char *key);
+/* Look up n (<= 32) keys of obj in one pass; out[k] = value index or -1. */
+void json_get_many(const struct jdoc *d, int obj, const char *const *keys, int n, int *out);
 /* Dotted path from obj, e.g. "proc.container.herd"; -1 when absent. */
 int json_path(const struct jdoc *d, int obj, const char *path);
 /* Unescape string token i into buf (NUL-terminated, truncated to cap-1); returns length, or -1

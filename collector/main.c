@@ -273,11 +273,11 @@ static int process_batch(struct collector *c, struct conn *k, const uint8_t *p, 
 		}
 		if (strcmp(ev.kind, last_kind)) {
 			kind = store_name(c->st, 0, ev.kind, NULL, NULL);
-			snprintf(last_kind, sizeof(last_kind), "%s", ev.kind);
+			memcpy(last_kind, ev.kind, sizeof(last_kind)); /* both NUL-terminated, same size */
 		}
 		if (strcmp(ev.member, last_member)) {
 			member = store_name(c->st, 1, ev.member, ev.herd, ev.host);
-			snprintf(last_member, sizeof(last_member), "%s", ev.member);
+			memcpy(last_member, ev.member, sizeof(last_member));
 		}
 		if (host < 0)
 			host = store_name(c->st, 2, ev.host, ev.host_herd, ev.host);
@@ -297,7 +297,8 @@ static int process_batch(struct collector *c, struct conn *k, const uint8_t *p, 
 		uint64_t id = (uint64_t)chunk << 16 | c->nkeep;
 		c->keep[c->nkeep].off = (uint32_t)(cur - c->raw);
 		c->keep[c->nkeep++].len = (uint32_t)l + 1;
-		herd_seen(c->herd, ev.host_herd, ev.host, ev.host, 1, now);
+		if (c->nkeep == 1) /* the host of a batch is one agent: once per batch is enough */
+			herd_seen(c->herd, ev.host_herd, ev.host, ev.host, 1, now);
 		for (int i = 0; i < nt; i++)
 			herd_observe(c->herd, ev.herd, ev.member, ev.host, toks[i], (uint64_t)ev.seq, id, now);
 	}

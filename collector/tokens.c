@@ -3,6 +3,7 @@
  * tokens.c - canonical herd tokens from events (see tokens.h).
  */
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,6 +53,38 @@ uint64_t parse_rfc3339(const char *s, size_t n)
 		return 0;
 	return ((uint64_t)days * 86400 + (uint64_t)v[3] * 3600 + (uint64_t)v[4] * 60 + (uint64_t)v[5]) *
 		       1000000000ull + frac;
+}
+
+/* Concatenate the NULL-terminated list of strings into out (truncating); the hot path of token
+ * building, where snprintf's format parsing cost more than the rest of the extraction. */
+static void cat(char *out, size_t cap, ...)
+{
+	va_list ap;
+	size_t o = 0;
+	va_start(ap, cap);
+	for (const char *p; (p = va_arg(ap, const char *));) {
+		size_t l = strlen(p);
+		if (l > cap - 1 - o)
+			l = cap - 1 - o;
+		memcpy(out + o, p, l);
+		o += l;
+	}
+	va_end(ap);
+	out[o] = 0;
+}
+
+static const char *itoa_ll(long long v, char buf[24])
+{
+	char *p = buf + 23;
+	int neg = v < 0;
+	unsigned long long u = neg ? 0ull - (unsigned long long)v : (unsigned long long)v;
+	*p = 0;
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (neg)
+		*--p = '-';
+	return p;
 }
 
 static int is_hexish(const char *s, size_t n)
@@ -156,72 +189,83 @@ static const char *user_class(long long uid)
 
 int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TOKEN_MAX])
 {
+	static const char *const rk[] = { "seq", "kind", "time", "host", "proc" };
+	static const char *const pk[] = { "exe", "comm", "container", "euid", "uid" };
+	int r[5], pr[5];
+	json_get_many(d, root, rk, 5, r);
 	int ok = 0;
-	ev->seq = json_int(d, json_get(d, root, "seq"), &ok);
+	ev->seq = json_int(d, r[0], &ok);
 	if (!ok || ev->seq < 0)
 		return -1;
-	get_str(d, root, "kind", ev->kind, sizeof(ev->kind));
-	int host = json_get(d, root, "host"), proc = json_get(d, root, "proc");
-	int ti = json_get(d, root, "time");
+	if (json_str(d, r[1], ev->kind, sizeof(ev->kind)) < 0)
+		ev->kind[0] = 0;
+	int ti = r[2];
 	ev->ts_ns = ti >= 0 && d->t[ti].type == J_STR ?
 			    parse_rfc3339(d->s + d->t[ti].start, d->t[ti].end - d->t[ti].start) :
 			    0;
+	int host = r[3], proc = r[4];
+	json_get_many(d, proc, pk, 5, pr);
 	get_str(d, host, "name", ev->host, sizeof(ev->host));
 	if (!ev->host[0])
 		get_str(d, host, "id", ev->host, sizeof(ev->host));
 	if (!ev->host[0])
-		snprintf(ev->host, sizeof(ev->host), "unknown");
+		cat(ev->host, sizeof(ev->host), "unknown", NULL);
 	get_str(d, host, "herd", ev->host_herd, sizeof(ev->host_herd));
 	char ctr[128];
-	int container = json_get(d, proc, "container");
+	int container = pr[2];
 	get_str(d, container, "id", ctr, sizeof(ctr));
 	ev->in_container = ctr[0] != 0;
 	if (ev->in_container) {
-		snprintf(ev->member, sizeof(ev->member), "%s/%s", ev->host, ctr);
+		cat(ev->member, sizeof(ev->member), ev->host, "/", ctr, NULL);
 		get_str(d, container, "herd", ev->herd, sizeof(ev->herd));
 	} else {
-		snprintf(ev->member, sizeof(ev->member), "%s", ev->host);
-		snprintf(ev->herd, sizeof(ev->herd), "%s", ev->host_herd);
+		cat(ev->member, sizeof(ev->member), ev->host, NULL);
+		cat(ev->herd, sizeof(ev->herd), ev->host_herd, NULL);
 	}
 
 	const char *k = ev->kind;
 	char raw[TOKEN_MAX], exe[TOKEN_MAX];
-	get_str(d, proc, "exe", raw, sizeof(raw));
-	if (!raw[0])
-		get_str(d, proc, "comm", raw, sizeof(raw));
+	if (json_str(d, pr[0], raw, sizeof(raw)) <= 0 && json_str(d, pr[1], raw, sizeof(raw)) < 0)
+		raw[0] = 0;
 	canon(raw, ctr, exe, sizeof(exe));
 	int n = 0;
 	if (!strcmp(k, "process.exec")) {
 		char pexe[TOKEN_MAX];
 		get_str(d, root, "parent.exe", raw, sizeof(raw));
 		canon(raw, ctr, pexe, sizeof(pexe));
-		long long euid = get_int(d, proc, "euid", get_int(d, proc, "uid", -1));
+		int okk = 0;
+		long long euid = json_int(d, pr[3], &okk);
+		if (!okk)
+			euid = json_int(d, pr[4], &okk);
+		if (!okk)
+			euid = -1;
 		int ex = json_get(d, root, "exec");
 		int su = json_get(d, ex, "setuid"), fl = json_get(d, ex, "fileless");
 		int setuid = su >= 0 && d->t[su].type == J_TRUE;
 		int fileless = fl >= 0 && d->t[fl].type == J_TRUE;
-		snprintf(tok[n++], TOKEN_MAX, "exec|%s|parent=%s|user=%s%s%s", exe, pexe,
-			 user_class(euid), setuid ? "|setuid" : "", fileless ? "|fileless" : "");
+		cat(tok[n++], TOKEN_MAX, "exec|", exe, "|parent=", pexe, "|user=", user_class(euid),
+		    setuid ? "|setuid" : "", fileless ? "|fileless" : "", NULL);
 	} else if (!strncmp(k, "net.", 4)) {
 		char proto[16], ip[64];
 		get_str(d, root, "net.proto", proto, sizeof(proto));
 		if (!proto[0])
-			snprintf(proto, sizeof(proto), "ip");
+			cat(proto, sizeof(proto), "ip", NULL);
 		long long dport = get_int(d, root, "net.dst.port", 0);
 		long long sport = get_int(d, root, "net.src.port", 0);
 		if (!strcmp(k, "net.connect")) {
 			get_str(d, root, "net.dst.ip", ip, sizeof(ip));
-			if (dport >= 32768)
-				snprintf(tok[n++], TOKEN_MAX, "connect|%s|%s/ephemeral|%s", exe, proto, ip_class(ip));
-			else
-				snprintf(tok[n++], TOKEN_MAX, "connect|%s|%s/%lld|%s", exe, proto, dport, ip_class(ip));
+			char pb[24];
+			cat(tok[n++], TOKEN_MAX, "connect|", exe, "|", proto, "/",
+			    dport >= 32768 ? "ephemeral" : itoa_ll(dport, pb), "|", ip_class(ip), NULL);
 		} else if (!strcmp(k, "net.accept")) {
 			/* accept: src is the local side in the agent's view when dst is the peer */
 			char peer[64];
 			get_str(d, root, "net.dst.ip", peer, sizeof(peer));
 			long long lport = sport && sport < 32768 ? sport : dport;
 			get_str(d, root, "net.src.ip", ip, sizeof(ip));
-			snprintf(tok[n++], TOKEN_MAX, "accept|%s|%s/%lld|%s", exe, proto, lport, ip_class(peer[0] ? peer : ip));
+			char pb[24];
+			cat(tok[n++], TOKEN_MAX, "accept|", exe, "|", proto, "/", itoa_ll(lport, pb), "|",
+			    ip_class(peer[0] ? peer : ip), NULL);
 		} else if (!strcmp(k, "net.listen")) {
 			long long port = sport ? sport : dport;
 			snprintf(tok[n++], TOKEN_MAX, "listen|%s|%s/%lld", exe, proto, port);
@@ -255,11 +299,11 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 		if (!raw[0])
 			get_str(d, root, "file.path", raw, sizeof(raw));
 		canon(raw, ctr, cp, sizeof(cp));
-		snprintf(path, sizeof(path), "%s", cp);
+		cat(path, sizeof(path), cp, NULL);
 		get_str(d, root, "file.op", op, sizeof(op));
 		if (!op[0])
-			snprintf(op, sizeof(op), "%s", k + 5);
-		snprintf(tok[n++], TOKEN_MAX, "file|%s|%s|%s", exe, op, path);
+			cat(op, sizeof(op), k + 5, NULL);
+		cat(tok[n++], TOKEN_MAX, "file|", exe, "|", op, "|", path, NULL);
 	} else if (!strcmp(k, "process.capability")) {
 		char cap[64];
 		get_str(d, root, "cap.name", cap, sizeof(cap));
