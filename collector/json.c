@@ -243,7 +243,8 @@ static inline int key_eq(const struct jdoc *d, int i, const char *key, size_t kl
 {
 	const struct jtok *t = &d->t[i];
 	if (!t->has_esc)
-		return t->end - t->start == kl && memcmp(d->s + t->start, key, kl) == 0;
+		return t->end - t->start == kl && (!kl || d->s[t->start] == key[0]) &&
+		       memcmp(d->s + t->start, key, kl) == 0;
 	char buf[256];
 	int n = json_str(d, i, buf, sizeof(buf));
 	return n >= 0 && (size_t)n == kl && memcmp(buf, key, kl) == 0;

@@ -378,7 +378,11 @@ static void conn_read(struct bufferevent *bev, void *arg)
 			evbuffer_drain(in, fh.len);
 		if (err && !k->dead)
 			reject(k, err);
-		conn_unref(k);
+		if (k->dead) {
+			conn_unref(k); /* may free k: the last reference */
+			return;
+		}
+		k->refs--; /* open: the connection's own reference remains */
 		if (err)
 			return;
 	}
