@@ -8,6 +8,8 @@
  *   --clone N:          N synthetic agents each replaying the whole input, host.id/host.name
  *                       suffixed with "-<i>" and seqs renumbered from 1 (load generation)
  *   --time-now:         rewrite every "time" to the moment it is shipped (latency tests)
+ *   --stream:           ship each line as soon as it is read (a bridge from an agent's JSON
+ *                       output: herdwatch-agent | herdwatch-replay --stream ... -)
  * Exits when every event is acknowledged (or --timeout-s passes: exit 1) and prints a JSON
  * summary on stdout.
  */
@@ -48,7 +50,8 @@ static struct line *lines;
 static size_t nlines;
 static struct group *groups;
 static int ngroups;
-static int clone_n, time_now, nthreads = 4;
+static int clone_n, time_now, nthreads = 4, stream;
+static struct ship *open_ship(const char *hid, const char *bid, const char *name);
 static double rate;
 static struct ship_opts base;
 static const char *spool_root;
@@ -137,6 +140,19 @@ static int load(const char *path, struct jtok *toks)
 			ngroups++;
 		}
 		l->group = g;
+		if (stream) {
+			/* ship now, keep nothing but the per-group sender */
+			if (!groups[g].ship) {
+				char name[300];
+				snprintf(name, sizeof(name), "%.120s-%.120s", hid, bid);
+				if (!(groups[g].ship = open_ship(hid, bid, name)))
+					return -1;
+			}
+			if (ship_event(groups[g].ship, (unsigned long long)l->seq, l->s, l->len) == 0)
+				groups[g].queued++;
+			free(l->s);
+			continue;
+		}
 		nlines++;
 	}
 	free(buf);
@@ -252,7 +268,8 @@ int main(int argc, char **argv)
 		{ "collector", 1, 0, 'a' }, { "ca", 1, 0, 'C' }, { "cert", 1, 0, 'c' },
 		{ "key", 1, 0, 'k' }, { "spool", 1, 0, 's' }, { "clone", 1, 0, 'n' },
 		{ "rate", 1, 0, 'r' }, { "time-now", 0, 0, 't' }, { "timeout-s", 1, 0, 'T' },
-		{ "threads", 1, 0, 'j' }, { "spool-max-kb", 1, 0, 'm' }, { 0, 0, 0, 0 },
+		{ "threads", 1, 0, 'j' }, { "spool-max-kb", 1, 0, 'm' },
+		{ "stream", 0, 0, 'S' }, { 0, 0, 0, 0 },
 	};
 	int o, timeout_s = 120;
 	unsigned long long spool_kb = 256 * 1024;
@@ -270,6 +287,7 @@ int main(int argc, char **argv)
 		case 'T': timeout_s = atoi(optarg); break;
 		case 'j': nthreads = atoi(optarg); break;
 		case 'm': spool_kb = strtoull(optarg, NULL, 10); break;
+		case 'S': stream = 1; break;
 		default:
 			fprintf(stderr, "usage: herdwatch-replay --ca F --cert F --key F --spool DIR "
 					"[--collector H:P] [--clone N] [--threads N] [--rate EV/S] [--time-now] "
@@ -292,7 +310,14 @@ int main(int argc, char **argv)
 	unsigned long long queued = 0;
 	struct ship **all = NULL;
 	int nall = 0;
-	if (clone_n > 0) {
+	if (stream) {
+		all = calloc((size_t)ngroups + 1, sizeof(*all));
+		for (int g = 0; g < ngroups; g++) {
+			all[g] = groups[g].ship;
+			queued += groups[g].queued;
+		}
+		nall = ngroups;
+	} else if (clone_n > 0) {
 		if (nthreads > clone_n)
 			nthreads = clone_n;
 		all = calloc((size_t)clone_n, sizeof(*all));
