@@ -707,9 +707,20 @@ int ship_open(struct ship **out, const struct ship_opts *o)
 	s->port = strdup(colon + 1);
 	if (!s->host || !s->port)
 		goto fail;
-	if (mkdir(s->spool_dir, 0700) && errno != EEXIST) {
-		err = -errno;
-		goto fail;
+	/* mkdir -p: the spool may sit below directories that do not exist yet */
+	for (char *q = s->spool_dir + 1;; q++) {
+		if (*q && *q != '/')
+			continue;
+		char c = *q;
+		*q = 0;
+		int r = mkdir(s->spool_dir, 0700);
+		*q = c;
+		if (r && errno != EEXIST) {
+			err = -errno;
+			goto fail;
+		}
+		if (!c)
+			break;
 	}
 	char lock[4096];
 	snprintf(lock, sizeof(lock), "%s/.lock", s->spool_dir);
