@@ -33,8 +33,11 @@ CP=$!
 sleep 0.5
 api() { curl -sf "http://127.0.0.1:$((PORT + 1))$1"; }
 cpu0=$(awk '{print $14 + $15}' /proc/$CP/stat)
-taskset -c 1 $B/herdwatch-replay --collector 127.0.0.1:$PORT --ca "$T/pki/ca.pem" --cert "$T/pki/agent.pem" \
-	--key "$T/pki/agent.key" --spool "$SPOOL" --clone "$AGENTS" --timeout-s 600 "$T/rec.jsonl" >"$T/replay.out"
+load0=$(cut -d' ' -f1 /proc/loadavg)
+TIMEFORMAT="%U %S"
+{ time taskset -c 1 $B/herdwatch-replay --collector 127.0.0.1:$PORT --ca "$T/pki/ca.pem" --cert "$T/pki/agent.pem" \
+	--key "$T/pki/agent.key" --spool "$SPOOL" --clone "$AGENTS" --timeout-s 600 "$T/rec.jsonl" >"$T/replay.out"; } 2>"$T/replay.time"
+load1=$(cut -d' ' -f1 /proc/loadavg)
 cpu1=$(awk '{print $14 + $15}' /proc/$CP/stat)
 st=$(api /api/stats)
 stored=$(jq .events_stored <<<"$st")
@@ -43,7 +46,8 @@ cpu=$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$(getconf CLK_TCK)" 'BEGIN { print (b
 echo "ingest: $stored events ($AGENTS agents x $per, $((bytes / per)) B/event) from $AGENTS TLS connections"
 echo "ingest: wall $(awk -v s="$stored" -v w="$wall" 'BEGIN { printf "%.0f events/s (%.2f s)", s / w, w }')," \
 	"collector CPU $(awk -v s="$stored" -v c="$cpu" 'BEGIN { printf "%.2f s = %.0f events per CPU-second", c, s / c }')"
-echo "ingest: replay $(cat "$T/replay.out")"
+echo "ingest: replay $(cat "$T/replay.out"), load generator CPU $(awk '{ printf "%.2f s", $1 + $2 }' "$T/replay.time")"
+echo "ingest: machine load average $load0 at start, $load1 at end (2 CPUs; other work shares them)"
 echo "ingest: database $(du -k "$T"/bench.db* | awk '{s += $1} END { print s }') KiB for $stored events"
 
 # alert latency

@@ -9,24 +9,6 @@
 
 #include "collector/json.h"
 
-struct pstate {
-	const char *s;
-	size_t len, pos;
-	struct jtok *t;
-	int n, max;
-};
-
-static inline __attribute__((always_inline)) void skip_ws(struct pstate *p)
-{
-	/* compact JSON (what agents send) has no whitespace: one compare in the common case */
-	while (p->pos < p->len && (unsigned char)p->s[p->pos] <= ' ') {
-		char c = p->s[p->pos];
-		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-			break;
-		p->pos++;
-	}
-}
-
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -38,35 +20,15 @@ static int hexval(char c)
 	return -1;
 }
 
-static inline __attribute__((always_inline)) int new_tok(struct pstate *p, int type)
-{
-	if (p->n >= p->max)
-		return -1;
-	struct jtok *t = &p->t[p->n];
-	t->type = (uint8_t)type;
-	t->has_esc = 0;
-	t->start = (uint32_t)p->pos;
-	t->end = (uint32_t)p->pos;
-	t->size = 0;
-	t->next = 0;
-	return p->n++;
-}
-
 /* 1 for bytes that end or escape a string run or are invalid in one: '"', '\\', < 0x20 */
 static const unsigned char str_special[256] = {
 	[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
 };
 
-static int parse_string(struct pstate *p)
+/* Scan a string body starting after its opening quote; returns the index of the closing
+ * quote, or (size_t)-1 when the string is invalid or unterminated. */
+static inline size_t scan_string(const unsigned char *s, size_t pos, size_t len, uint8_t *esc)
 {
-	/* p->s[p->pos] == '"' */
-	p->pos++;
-	int i = new_tok(p, J_STR);
-	if (i < 0)
-		return -1;
-	const unsigned char *s = (const unsigned char *)p->s;
-	size_t pos = p->pos, len = p->len;
-	p->t[i].start = (uint32_t)pos;
 	for (;;) {
 		/* 8 bytes at a time while none is '"', '\\' or a control byte (SWAR zero-byte test) */
 		while (pos + 8 <= len) {
@@ -82,161 +44,168 @@ static int parse_string(struct pstate *p)
 		}
 		while (pos < len && !str_special[s[pos]])
 			pos++;
-		if (pos >= len)
-			return -1;
-		unsigned char c = s[pos];
-		if (c == '"') {
-			p->t[i].end = (uint32_t)pos;
-			p->t[i].next = (uint32_t)p->n;
-			p->pos = pos + 1;
-			return 0;
-		}
-		if (c < 0x20)
-			return -1;
+		if (pos >= len || s[pos] < 0x20)
+			return (size_t)-1;
+		if (s[pos] == '"')
+			return pos;
 		/* backslash */
-		p->t[i].has_esc = 1;
+		*esc = 1;
 		if (++pos >= len)
-			return -1;
+			return (size_t)-1;
 		char e = (char)s[pos];
 		if (e == 'u') {
 			if (pos + 4 >= len)
-				return -1;
+				return (size_t)-1;
 			for (int k = 1; k <= 4; k++)
 				if (hexval((char)s[pos + k]) < 0)
-					return -1;
+					return (size_t)-1;
 			pos += 4;
 		} else if (!e || !strchr("\"\\/bfnrt", e)) {
-			return -1;
+			return (size_t)-1;
 		}
 		pos++;
 	}
 }
 
-static int parse_number(struct pstate *p)
-{
-	int i = new_tok(p, J_NUM);
-	if (i < 0)
-		return -1;
-	size_t q = p->pos;
-	const char *s = p->s;
-	if (q < p->len && s[q] == '-')
-		q++;
-	if (q >= p->len)
-		return -1;
-	if (s[q] == '0')
-		q++;
-	else if (s[q] >= '1' && s[q] <= '9')
-		while (q < p->len && s[q] >= '0' && s[q] <= '9')
-			q++;
-	else
-		return -1;
-	if (q < p->len && s[q] == '.') {
-		q++;
-		if (q >= p->len || s[q] < '0' || s[q] > '9')
-			return -1;
-		while (q < p->len && s[q] >= '0' && s[q] <= '9')
-			q++;
-	}
-	if (q < p->len && (s[q] == 'e' || s[q] == 'E')) {
-		q++;
-		if (q < p->len && (s[q] == '+' || s[q] == '-'))
-			q++;
-		if (q >= p->len || s[q] < '0' || s[q] > '9')
-			return -1;
-		while (q < p->len && s[q] >= '0' && s[q] <= '9')
-			q++;
-	}
-	p->t[i].end = (uint32_t)q;
-	p->t[i].next = (uint32_t)p->n;
-	p->pos = q;
-	return 0;
-}
+#define WS()                                                                                    \
+	while (pos < len && (unsigned char)s[pos] <= ' ' &&                                     \
+	       (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r'))           \
+	pos++
 
-static int parse_lit(struct pstate *p, const char *lit, int type)
+/* Iterative: positions and counts live in locals (with -fno-strict-aliasing a recursive
+ * parser reloads them from memory after every token store). */
+int json_parse(const char *text, size_t len, struct jtok *t, int max)
 {
-	size_t l = strlen(lit);
-	if (p->len - p->pos < l || memcmp(p->s + p->pos, lit, l))
-		return -1;
-	int i = new_tok(p, type);
-	if (i < 0)
-		return -1;
-	p->pos += l;
-	p->t[i].end = (uint32_t)p->pos;
-	p->t[i].next = (uint32_t)p->n;
-	return 0;
-}
-
-static int parse_value(struct pstate *p, int depth)
-{
-	if (depth > JSON_MAX_DEPTH)
-		return -1;
-	skip_ws(p);
-	if (p->pos >= p->len)
-		return -1;
-	char c = p->s[p->pos];
-	if (c == '"')
-		return parse_string(p);
-	if (c == '{' || c == '[') {
-		int obj = c == '{';
-		int i = new_tok(p, obj ? J_OBJ : J_ARR);
-		if (i < 0)
-			return -1;
-		p->pos++;
-		skip_ws(p);
-		char close = obj ? '}' : ']';
-		if (p->pos < p->len && p->s[p->pos] == close) {
-			p->pos++;
-		} else {
-			for (;;) {
-				if (obj) {
-					skip_ws(p);
-					if (p->pos >= p->len || p->s[p->pos] != '"' || parse_string(p))
-						return -1;
-					skip_ws(p);
-					if (p->pos >= p->len || p->s[p->pos] != ':')
-						return -1;
-					p->pos++;
-				}
-				if (parse_value(p, depth + 1))
-					return -1;
-				p->t[i].size++;
-				skip_ws(p);
-				if (p->pos >= p->len)
-					return -1;
-				if (p->s[p->pos] == ',') {
-					p->pos++;
-					continue;
-				}
-				if (p->s[p->pos] != close)
-					return -1;
-				p->pos++;
-				break;
-			}
-		}
-		p->t[i].end = (uint32_t)p->pos;
-		p->t[i].next = (uint32_t)p->n;
-		return 0;
-	}
-	if (c == 't')
-		return parse_lit(p, "true", J_TRUE);
-	if (c == 'f')
-		return parse_lit(p, "false", J_FALSE);
-	if (c == 'n')
-		return parse_lit(p, "null", J_NULL);
-	return parse_number(p);
-}
-
-int json_parse(const char *s, size_t len, struct jtok *toks, int max)
-{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t pos = 0;
+	int n = 0, depth = 0;
+	int stack[JSON_MAX_DEPTH];
 	if (len > UINT32_MAX - 1)
 		return -1;
-	struct pstate p = { .s = s, .len = len, .t = toks, .max = max };
-	if (parse_value(&p, 0))
+value:
+	WS();
+	if (pos >= len || n >= max)
 		return -1;
-	skip_ws(&p);
-	if (p.pos != len)
+	switch (s[pos]) {
+	case '{':
+	case '[':
+		if (depth >= JSON_MAX_DEPTH)
+			return -1;
+		t[n] = (struct jtok){ s[pos] == '{' ? J_OBJ : J_ARR, 0, (uint32_t)pos, 0, 0, 0 };
+		stack[depth++] = n++;
+		pos++;
+		WS();
+		if (pos < len && s[pos] == (t[stack[depth - 1]].type == J_OBJ ? '}' : ']')) {
+			pos++;
+			struct jtok *c = &t[stack[--depth]];
+			c->end = (uint32_t)pos;
+			c->next = (uint32_t)n;
+			goto after;
+		}
+		if (t[stack[depth - 1]].type == J_OBJ)
+			goto key;
+		goto value;
+	case '"': {
+		uint8_t esc = 0;
+		size_t e = scan_string(s, pos + 1, len, &esc);
+		if (e == (size_t)-1)
+			return -1;
+		t[n] = (struct jtok){ J_STR, esc, (uint32_t)pos + 1, (uint32_t)e, 0, (uint32_t)n + 1 };
+		n++;
+		pos = e + 1;
+		goto after;
+	}
+	case 't':
+	case 'f':
+	case 'n': {
+		const char *lit = s[pos] == 't' ? "true" : s[pos] == 'f' ? "false" : "null";
+		size_t l = strlen(lit);
+		if (len - pos < l || memcmp(s + pos, lit, l))
+			return -1;
+		t[n] = (struct jtok){ s[pos] == 't' ? J_TRUE : s[pos] == 'f' ? J_FALSE : J_NULL, 0,
+				      (uint32_t)pos, (uint32_t)(pos + l), 0, (uint32_t)n + 1 };
+		n++;
+		pos += l;
+		goto after;
+	}
+	default: {
+		size_t q = pos;
+		if (s[q] == '-')
+			q++;
+		if (q >= len)
+			return -1;
+		if (s[q] == '0')
+			q++;
+		else if (s[q] >= '1' && s[q] <= '9')
+			while (q < len && s[q] >= '0' && s[q] <= '9')
+				q++;
+		else
+			return -1;
+		if (q < len && s[q] == '.') {
+			q++;
+			if (q >= len || s[q] < '0' || s[q] > '9')
+				return -1;
+			while (q < len && s[q] >= '0' && s[q] <= '9')
+				q++;
+		}
+		if (q < len && (s[q] == 'e' || s[q] == 'E')) {
+			q++;
+			if (q < len && (s[q] == '+' || s[q] == '-'))
+				q++;
+			if (q >= len || s[q] < '0' || s[q] > '9')
+				return -1;
+			while (q < len && s[q] >= '0' && s[q] <= '9')
+				q++;
+		}
+		t[n] = (struct jtok){ J_NUM, 0, (uint32_t)pos, (uint32_t)q, 0, (uint32_t)n + 1 };
+		n++;
+		pos = q;
+		goto after;
+	}
+	}
+key:
+	WS();
+	if (pos >= len || s[pos] != '"' || n >= max)
 		return -1;
-	return p.n;
+	{
+		uint8_t esc = 0;
+		size_t e = scan_string(s, pos + 1, len, &esc);
+		if (e == (size_t)-1)
+			return -1;
+		t[n] = (struct jtok){ J_STR, esc, (uint32_t)pos + 1, (uint32_t)e, 0, (uint32_t)n + 1 };
+		n++;
+		pos = e + 1;
+	}
+	WS();
+	if (pos >= len || s[pos] != ':')
+		return -1;
+	pos++;
+	goto value;
+after:
+	if (!depth) {
+		WS();
+		return pos == len ? n : -1;
+	}
+	{
+		struct jtok *c = &t[stack[depth - 1]];
+		c->size++;
+		WS();
+		if (pos >= len)
+			return -1;
+		if (s[pos] == ',') {
+			pos++;
+			if (c->type == J_OBJ)
+				goto key;
+			goto value;
+		}
+		if (s[pos] != (c->type == J_OBJ ? '}' : ']'))
+			return -1;
+		pos++;
+		c->end = (uint32_t)pos;
+		c->next = (uint32_t)n;
+		depth--;
+		goto after;
+	}
 }
 
 static inline int key_eq(const struct jdoc *d, int i, const char *key, size_t kl)

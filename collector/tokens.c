@@ -189,10 +189,15 @@ static const char *user_class(long long uid)
 
 int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TOKEN_MAX])
 {
-	static const char *const rk[] = { "seq", "kind", "time", "host", "proc" };
+	/* every top-level key the extraction reads, found in one pass over the event */
+	static const char *const rk[] = { "seq", "kind", "time", "host", "proc", "parent", "exec",
+					  "net", "file", "cap", "module", "auth", "ptrace", "cred",
+					  "ns", "bpf", "mount", "shell", "dns" };
+	enum { R_PARENT = 5, R_EXEC, R_NET, R_FILE, R_CAP, R_MODULE, R_AUTH, R_PTRACE, R_CRED,
+	       R_NS, R_BPF, R_MOUNT, R_SHELL, R_DNS, R_N };
 	static const char *const pk[] = { "exe", "comm", "container", "euid", "uid" };
-	int r[5], pr[5];
-	json_get_many(d, root, rk, 5, r);
+	int r[R_N], pr[5];
+	json_get_many(d, root, rk, R_N, r);
 	int ok = 0;
 	ev->seq = json_int(d, r[0], &ok);
 	if (!ok || ev->seq < 0)
@@ -231,7 +236,7 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 	int n = 0;
 	if (!strcmp(k, "process.exec")) {
 		char pexe[TOKEN_MAX];
-		get_str(d, root, "parent.exe", raw, sizeof(raw));
+		get_str(d, r[R_PARENT], "exe", raw, sizeof(raw));
 		canon(raw, ctr, pexe, sizeof(pexe));
 		int okk = 0;
 		long long euid = json_int(d, pr[3], &okk);
@@ -239,7 +244,7 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 			euid = json_int(d, pr[4], &okk);
 		if (!okk)
 			euid = -1;
-		int ex = json_get(d, root, "exec");
+		int ex = r[R_EXEC];
 		int su = json_get(d, ex, "setuid"), fl = json_get(d, ex, "fileless");
 		int setuid = su >= 0 && d->t[su].type == J_TRUE;
 		int fileless = fl >= 0 && d->t[fl].type == J_TRUE;
@@ -247,22 +252,22 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 		    setuid ? "|setuid" : "", fileless ? "|fileless" : "", NULL);
 	} else if (!strncmp(k, "net.", 4)) {
 		char proto[16], ip[64];
-		get_str(d, root, "net.proto", proto, sizeof(proto));
+		get_str(d, r[R_NET], "proto", proto, sizeof(proto));
 		if (!proto[0])
 			cat(proto, sizeof(proto), "ip", NULL);
-		long long dport = get_int(d, root, "net.dst.port", 0);
-		long long sport = get_int(d, root, "net.src.port", 0);
+		long long dport = get_int(d, r[R_NET], "dst.port", 0);
+		long long sport = get_int(d, r[R_NET], "src.port", 0);
 		if (!strcmp(k, "net.connect")) {
-			get_str(d, root, "net.dst.ip", ip, sizeof(ip));
+			get_str(d, r[R_NET], "dst.ip", ip, sizeof(ip));
 			char pb[24];
 			cat(tok[n++], TOKEN_MAX, "connect|", exe, "|", proto, "/",
 			    dport >= 32768 ? "ephemeral" : itoa_ll(dport, pb), "|", ip_class(ip), NULL);
 		} else if (!strcmp(k, "net.accept")) {
 			/* accept: src is the local side in the agent's view when dst is the peer */
 			char peer[64];
-			get_str(d, root, "net.dst.ip", peer, sizeof(peer));
+			get_str(d, r[R_NET], "dst.ip", peer, sizeof(peer));
 			long long lport = sport && sport < 32768 ? sport : dport;
-			get_str(d, root, "net.src.ip", ip, sizeof(ip));
+			get_str(d, r[R_NET], "src.ip", ip, sizeof(ip));
 			char pb[24];
 			cat(tok[n++], TOKEN_MAX, "accept|", exe, "|", proto, "/", itoa_ll(lport, pb), "|",
 			    ip_class(peer[0] ? peer : ip), NULL);
@@ -275,12 +280,12 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 				snprintf(tok[n++], TOKEN_MAX, "bind|%s|%s/%lld", exe, proto, port);
 		} else if (!strcmp(k, "net.socket")) {
 			char fam[32], type[32];
-			get_str(d, root, "net.family", fam, sizeof(fam));
-			get_str(d, root, "net.type", type, sizeof(type));
+			get_str(d, r[R_NET], "family", fam, sizeof(fam));
+			get_str(d, r[R_NET], "type", type, sizeof(type));
 			snprintf(tok[n++], TOKEN_MAX, "socket|%s|%s/%s", exe, fam, type);
 		} else if (!strcmp(k, "net.dns")) {
 			char q[256];
-			get_str(d, root, "dns.query", q, sizeof(q));
+			get_str(d, r[R_DNS], "query", q, sizeof(q));
 			/* keep the last two labels: random subdomains are stripped */
 			const char *dot = strrchr(q, '.');
 			const char *dom = q;
@@ -295,56 +300,56 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 		}
 	} else if (!strncmp(k, "file.", 5)) {
 		char path[TOKEN_MAX], cp[TOKEN_MAX], op[32];
-		get_str(d, root, "file.watch", raw, sizeof(raw));
+		get_str(d, r[R_FILE], "watch", raw, sizeof(raw));
 		if (!raw[0])
-			get_str(d, root, "file.path", raw, sizeof(raw));
+			get_str(d, r[R_FILE], "path", raw, sizeof(raw));
 		canon(raw, ctr, cp, sizeof(cp));
 		cat(path, sizeof(path), cp, NULL);
-		get_str(d, root, "file.op", op, sizeof(op));
+		get_str(d, r[R_FILE], "op", op, sizeof(op));
 		if (!op[0])
 			cat(op, sizeof(op), k + 5, NULL);
 		cat(tok[n++], TOKEN_MAX, "file|", exe, "|", op, "|", path, NULL);
 	} else if (!strcmp(k, "process.capability")) {
 		char cap[64];
-		get_str(d, root, "cap.name", cap, sizeof(cap));
+		get_str(d, r[R_CAP], "name", cap, sizeof(cap));
 		snprintf(tok[n++], TOKEN_MAX, "cap|%s|%s", exe, cap);
 	} else if (!strcmp(k, "kernel.module_load")) {
 		char name[256];
-		get_str(d, root, "module.name", raw, sizeof(raw));
+		get_str(d, r[R_MODULE], "name", raw, sizeof(raw));
 		if (!raw[0])
-			get_str(d, root, "module.path", raw, sizeof(raw));
+			get_str(d, r[R_MODULE], "path", raw, sizeof(raw));
 		canon(raw, ctr, name, sizeof(name));
 		snprintf(tok[n++], TOKEN_MAX, "module|%s", name);
 	} else if (!strcmp(k, "user.auth")) {
 		char svc[64], user[128], res[32];
-		get_str(d, root, "auth.service", svc, sizeof(svc));
-		get_str(d, root, "auth.user", user, sizeof(user));
-		get_str(d, root, "auth.result", res, sizeof(res));
+		get_str(d, r[R_AUTH], "service", svc, sizeof(svc));
+		get_str(d, r[R_AUTH], "user", user, sizeof(user));
+		get_str(d, r[R_AUTH], "result", res, sizeof(res));
 		snprintf(tok[n++], TOKEN_MAX, "auth|%s|%s|%s", svc, strcmp(user, "root") ? "user" : "root", res);
 	} else if (!strcmp(k, "process.ptrace")) {
 		char req[64];
-		get_str(d, root, "ptrace.request", req, sizeof(req));
+		get_str(d, r[R_PTRACE], "request", req, sizeof(req));
 		snprintf(tok[n++], TOKEN_MAX, "ptrace|%s|%s", exe, req);
 	} else if (!strcmp(k, "process.cred_change")) {
-		long long ne = get_int(d, root, "cred.new.euid", -1);
+		long long ne = get_int(d, r[R_CRED], "new.euid", -1);
 		char sc[32];
-		get_str(d, root, "cred.syscall", sc, sizeof(sc));
+		get_str(d, r[R_CRED], "syscall", sc, sizeof(sc));
 		snprintf(tok[n++], TOKEN_MAX, "cred|%s|%s|to=%s", exe, sc, user_class(ne));
 	} else if (!strcmp(k, "process.namespace")) {
 		char sc[32];
-		get_str(d, root, "ns.syscall", sc, sizeof(sc));
+		get_str(d, r[R_NS], "syscall", sc, sizeof(sc));
 		snprintf(tok[n++], TOKEN_MAX, "ns|%s|%s", exe, sc);
 	} else if (!strcmp(k, "kernel.bpf")) {
 		char cmd[64];
-		get_str(d, root, "bpf.cmd", cmd, sizeof(cmd));
+		get_str(d, r[R_BPF], "cmd", cmd, sizeof(cmd));
 		snprintf(tok[n++], TOKEN_MAX, "bpf|%s|%s", exe, cmd);
 	} else if (!strcmp(k, "system.mount")) {
 		char fs[64];
-		get_str(d, root, "mount.fstype", fs, sizeof(fs));
+		get_str(d, r[R_MOUNT], "fstype", fs, sizeof(fs));
 		snprintf(tok[n++], TOKEN_MAX, "mount|%s|%s", exe, fs);
 	} else if (!strcmp(k, "user.shell")) {
 		char sh[TOKEN_MAX];
-		get_str(d, root, "shell.shell", raw, sizeof(raw));
+		get_str(d, r[R_SHELL], "shell", raw, sizeof(raw));
 		canon(raw, ctr, sh, sizeof(sh));
 		snprintf(tok[n++], TOKEN_MAX, "shell|%s", sh);
 	} else if (!strcmp(k, "process.memfd") || !strcmp(k, "process.wx_memory") ||
