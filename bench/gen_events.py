@@ -7,6 +7,8 @@ benchmarks.
       database, reads its config; cron runs logrotate; plus heartbeats
   gen_events.py attack --host vm1 --herd web --member m3 --seq-start S
       the web server spawns a shell, the shell runs nc to a public address, cat reads /etc/shadow
+  gen_events.py attack2 ...
+      the web server spawns python3, which connects to a public address on 8443
   gen_events.py deploy --host vm1 --herd web --members m1,... --seq-start S
       every member starts running a new binary with a new outbound connection
 Each host's seq is contiguous from --seq-start; containers of one host share the host's seq.
@@ -68,7 +70,7 @@ def baseline_round(h, m, out):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["baseline", "attack", "deploy", "heartbeat"])
+    ap.add_argument("mode", choices=["baseline", "attack", "attack2", "deploy", "heartbeat"])
     ap.add_argument("--host", default="vm1")
     ap.add_argument("--herd", default="web")
     ap.add_argument("--members", default="m1,m2,m3,m4,m5")
@@ -99,6 +101,12 @@ def main():
         out.append(h.ev("file.open", m, "/usr/bin/cat", ["cat", "/etc/shadow"], "/usr/bin/dash", 0,
                         {"file": {"path": "/etc/shadow", "op": "open", "flags": "O_RDONLY", "result": 0,
                                   "watch": "/etc/shadow"}}))
+    elif a.mode == "attack2":
+        m = a.member
+        out.append(h.ev("process.exec", m, "/usr/bin/python3.11", ["python3", "-c", "import pty"],
+                        "/usr/sbin/nginx", 33, {"exec": {"result": 0, "setuid": False, "fileless": False}}))
+        out.append(h.ev("net.connect", m, "/usr/bin/python3.11", ["python3"], "/usr/sbin/nginx", 33,
+                        net("10.0.1.5", random.randint(32768, 60999), "198.51.100.9", 8443)))
     elif a.mode == "deploy":
         for m in members:
             out.append(h.ev("process.exec", m, "/opt/app/bin/app-v2", ["app-v2", "--serve"], "/usr/sbin/nginx", 33,

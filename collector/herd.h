@@ -60,4 +60,12 @@ char *herd_dump_members(struct herd_engine *e, uint64_t now_ns);
 size_t herd_mem_bytes(const struct herd_engine *e);
 unsigned herd_member_count(const struct herd_engine *e);
 
+/* Snapshot of the learned state (members, their tokens, per-herd token history), so a
+ * restarted collector need not relearn. herd_save: malloc'd buffer in *out. herd_restore: into
+ * a fresh engine; 0, or -EINVAL for a damaged snapshot (the engine then holds what was read
+ * before the damage). Host members count as seen at `now` (the collector, not the agents, was
+ * away). */
+int herd_save(const struct herd_engine *e, uint8_t **out, size_t *len);
+int herd_restore(struct herd_engine *e, const uint8_t *buf, size_t len, uint64_t now_ns);
+
 #endif

@@ -733,6 +733,53 @@ static void on_http(struct evhttp_request *req, void *arg)
 	evhttp_clear_headers(&q);
 }
 
+/* ---- herd engine snapshot (so a restarted collector need not relearn) ---- */
+
+static void herd_snapshot_save(struct collector *c)
+{
+	uint8_t *buf;
+	size_t len;
+	if (herd_save(c->herd, &buf, &len))
+		return;
+	size_t cap = ZSTD_compressBound(len);
+	void *z = malloc(cap);
+	size_t zl = z ? ZSTD_compressCCtx(c->cctx, z, cap, buf, len, 1) : 0;
+	sqlite3_stmt *st = NULL;
+	if (z && !ZSTD_isError(zl) &&
+	    sqlite3_prepare_v2(store_db(c->st), "INSERT OR REPLACE INTO herd_state VALUES(1, ?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
+		commit(c);
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)now_ns());
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)len);
+		sqlite3_bind_blob(st, 3, z, (int)zl, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			fprintf(stderr, "herdwatch-collector: saving herd state: %s\n", sqlite3_errmsg(store_db(c->st)));
+	}
+	sqlite3_finalize(st);
+	free(z);
+	free(buf);
+}
+
+static void herd_snapshot_load(struct collector *c)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(store_db(c->st), "SELECT raw_len, z FROM herd_state WHERE id = 1", -1, &st, NULL) != SQLITE_OK)
+		return;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		size_t raw = (size_t)sqlite3_column_int64(st, 0);
+		const void *z = sqlite3_column_blob(st, 1);
+		size_t zl = (size_t)sqlite3_column_bytes(st, 1);
+		uint8_t *buf = raw && raw < (1ull << 32) ? malloc(raw) : NULL;
+		size_t got = buf ? ZSTD_decompress(buf, raw, z, zl) : 0;
+		if (buf && !ZSTD_isError(got) && got == raw) {
+			int err = herd_restore(c->herd, buf, raw, now_ns());
+			fprintf(stderr, "herdwatch-collector: herd state restored (%u members)%s\n",
+				herd_member_count(c->herd), err ? ", snapshot damaged: partly" : "");
+		}
+		free(buf);
+	}
+	sqlite3_finalize(st);
+}
+
 /* ---- timers, signals, setup ---- */
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -746,6 +793,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		if (store_in_txn(c->st))
 			commit(c); /* alerts are durable before they count as raised */
 	}
+	if (c->ticks % 2400 == 0) /* every minute */
+		herd_snapshot_save(c);
 	if (c->ticks % 400 == 0 && (c->retain_s || c->retain_bytes)) {
 		commit(c);
 		unsigned long long del = 0;
@@ -761,6 +810,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	struct collector *c = arg;
 	fprintf(stderr, "herdwatch-collector: signal %d, committing and exiting\n", (int)sig);
 	commit(c);
+	herd_snapshot_save(c);
 	event_base_loopbreak(c->base);
 }
 
@@ -873,6 +923,7 @@ int main(int argc, char **argv)
 	c->ctx = SSL_CTX_new(TLS_server_method());
 	if (!c->herd || !c->ctx)
 		goto out;
+	herd_snapshot_load(c);
 	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
 	STACK_OF(X509_NAME) *cas = SSL_load_client_CA_file(ca);
 	if (SSL_CTX_use_certificate_chain_file(c->ctx, cert) != 1 ||

@@ -61,7 +61,9 @@ static const char *SCHEMA =
 	" kind TEXT NOT NULL, severity TEXT NOT NULL, herd TEXT, member TEXT, score REAL,"
 	" json TEXT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS alerts_ts ON alerts(ts);"
-	"CREATE INDEX IF NOT EXISTS alerts_member ON alerts(member);";
+	"CREATE INDEX IF NOT EXISTS alerts_member ON alerts(member);"
+	"CREATE TABLE IF NOT EXISTS herd_state(id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" saved INTEGER NOT NULL, raw_len INTEGER NOT NULL, z BLOB NOT NULL);";
 
 static int64_t pragma_int(sqlite3 *db, const char *sql);
 

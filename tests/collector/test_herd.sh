@@ -78,3 +78,16 @@ send vm2 attack --herd api --member a1
 sleep 1.5
 small=$(jq -c 'select(.kind == "member.outlier" and .herd == "api")' "$T/alerts.jsonl")
 expect small_herd_notice "alerts: $small" test "$(jq -r .severity <<<"$small")" = notice
+
+# a restarted collector keeps what it learned: no new learning period, m2 is judged at once
+stop_collector
+start_collector --learn-s 30 --hold-ms 500 --min-herd 4 --silent-s 0 \
+	--response-cmd "cat >> $T/response.jsonl" || exit 1
+expect restart_state_restored "log: $(tail -3 "$T/collector.log")" grep -q "herd state restored" "$T/collector.log"
+before=$(grep -c . "$T/alerts.jsonl")
+send vm1 baseline $web --rounds 1
+send vm1 attack2 --herd web --member m2
+sleep 1.5
+new=$(tail -n +$((before + 1)) "$T/alerts.jsonl")
+expect restart_judges_without_relearning "new alerts: $new" \
+	test "$(jq -r 'select(.kind == "member.outlier") | .member' <<<"$new")" = vm1/m2

@@ -4,6 +4,7 @@
  * wire frames, the strict JSON parser, canonical tokens, stored-seq ranges, the herd engine,
  * and a seeded mutation fuzz of the frame and JSON parsers (hostile input must never crash).
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,6 +285,28 @@ static void test_herd(void)
 	CHECK("herd_member_table_bounded", members && strstr(members, "\"tokens\":1024"));
 	free(members);
 	(void)before;
+
+	/* snapshot: a restored engine knows the herd (no learning) and judges at once */
+	uint8_t *snap;
+	size_t sl;
+	CHECK("herd_save", herd_save(e, &snap, &sl) == 0 && sl > 8);
+	struct got g2 = { 0 };
+	struct herd_engine *e2 = herd_new(&c, on_alert, &g2);
+	uint64_t t2 = t + 100 * S;
+	CHECK("herd_restore", herd_restore(e2, snap, sl, t2) == 0 &&
+				      herd_member_count(e2) == herd_member_count(e));
+	herd_observe(e2, "web", "m2", "h", "exec|/usr/bin/python3|parent=/usr/sbin/nginx|user=root", 5, 6, t2);
+	herd_observe(e2, "web", "m5", "h", base[1], 7, 8, t2);
+	herd_tick(e2, t2 + 2 * S);
+	CHECK("herd_restored_judges_at_once", g2.outlier == 1 && !strcmp(g2.member, "m2"));
+	herd_free(e2);
+	struct herd_engine *e3 = herd_new(&c, on_alert, &g2);
+	CHECK("herd_restore_damaged", herd_restore(e3, snap, sl / 2, t2) == -EINVAL &&
+					      herd_restore(e3, (const uint8_t *)"garbage!", 8, t2) == -EINVAL);
+	for (size_t cut = 0; cut < sl; cut += 1 + sl / 200) /* truncated anywhere: no crash */
+		herd_restore(e3, snap, cut, t2);
+	herd_free(e3);
+	free(snap);
 	herd_free(e);
 }
 
