@@ -79,9 +79,10 @@ sleep 1.5
 small=$(jq -c 'select(.kind == "member.outlier" and .herd == "api")' "$T/alerts.jsonl")
 expect small_herd_notice "alerts: $small" test "$(jq -r .severity <<<"$small")" = notice
 
-# a restarted collector keeps what it learned: no new learning period, m2 is judged at once
+# a restarted collector keeps what it learned: the herd (older than --learn-s 10 by now) does
+# not learn again, so m2 is judged at once
 stop_collector
-start_collector --learn-s 30 --hold-ms 500 --min-herd 4 --silent-s 0 \
+start_collector --learn-s 10 --hold-ms 500 --min-herd 4 --silent-s 0 \
 	--response-cmd "cat >> $T/response.jsonl" || exit 1
 expect restart_state_restored "log: $(tail -3 "$T/collector.log")" grep -q "herd state restored" "$T/collector.log"
 before=$(grep -c . "$T/alerts.jsonl")
