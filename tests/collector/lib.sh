@@ -7,11 +7,16 @@ for bin in herdwatch-collector herdwatch herdwatch-replay; do
 	[ -x "$B/$bin" ] || make -s -C "$HW_ROOT" collector-all >/dev/null || { echo "not ok - build: $bin missing"; exit 1; }
 done
 T=$(mktemp -d /tmp/hw-coll.XXXXXX)
-PORT=$((20000 + RANDOM % 20000))
-TLS_PORT=$PORT
-HTTP_PORT=$((PORT + 1))
+# ports below the ephemeral range (32768+), so no outgoing connection holds them
+new_ports() {
+	local port=$((10000 + RANDOM % 22000))
+	TLS_PORT=$port
+	HTTP_PORT=$((port + 1))
+}
+new_ports
 COLL_PID=
 FAILED=0
+FIXED_PORTS= # set once agents were given the ports (a restart must reuse them)
 GEN="python3 $HW_ROOT/bench/gen_events.py"
 
 cleanup() {
@@ -40,6 +45,20 @@ make_pki() {
 }
 
 start_collector() {
+	local try
+	for try in 1 2 3 4 5; do
+		if start_collector_once "$@"; then
+			FIXED_PORTS=1
+			return 0
+		fi
+		grep -q "Address already in use\|cannot serve HTTP" "$T/collector.log" || return 1
+		[ -n "$FIXED_PORTS" ] && return 1 # agents already know these ports
+		new_ports
+	done
+	return 1
+}
+
+start_collector_once() {
 	"$B/herdwatch-collector" --ca "$T/pki/ca.pem" --cert "$T/pki/collector.pem" \
 		--key "$T/pki/collector.key" --db "$T/c.db" --listen "127.0.0.1:$TLS_PORT" \
 		--http "127.0.0.1:$HTTP_PORT" "$@" >>"$T/alerts.jsonl" 2>>"$T/collector.log" &
@@ -49,6 +68,8 @@ start_collector() {
 		sleep 0.05
 	done
 	echo "# collector did not start:"; sed 's/^/# /' "$T/collector.log"
+	wait "$COLL_PID" 2>/dev/null
+	COLL_PID=
 	return 1
 }
 
