@@ -43,6 +43,7 @@
 
 #define MAX_TOKS 8192 /* JSON tokens per event; more is rejected as a bad event */
 #define MAX_EVENT_BYTES (1u << 20)
+#define QUERY_MAX_CHUNKS 5000 /* chunks one events query may decompress */
 
 struct conn {
 	struct collector *c;
@@ -552,8 +553,17 @@ static void api_events(struct evhttp_request *req, struct collector *c, struct e
 	struct ev_info ev;
 	char tk[EV_MAX_TOKENS][TOKEN_MAX];
 	long long scanned = 0;
-	while (raw && toks && (long long)nres < limit && scanned++ < 100000 && sqlite3_step(st) == SQLITE_ROW) {
+	/* bound the work of one request: at most QUERY_MAX_CHUNKS chunks are decompressed; the
+	 * answer then says "truncated" and the client pages on with after=last_id */
+	int truncated = 0;
+	long long last_chunk = -1;
+	while (raw && toks && (long long)nres < limit && sqlite3_step(st) == SQLITE_ROW) {
+		if (scanned++ >= QUERY_MAX_CHUNKS) {
+			truncated = 1;
+			break;
+		}
 		long long chunk = sqlite3_column_int64(st, 0);
+		last_chunk = chunk;
 		sqlite3_bind_int64(get, 1, chunk);
 		if (sqlite3_step(get) != SQLITE_ROW) {
 			sqlite3_reset(get);
@@ -641,7 +651,9 @@ static void api_events(struct evhttp_request *req, struct collector *c, struct e
 	}
 	free(res);
 	free(chunk_start);
-	jb_printf(&b, "],\"last_id\":%lld}", last);
+	if (truncated && asc && last_chunk >= 0 && (last_chunk << 16 | 0xffff) > last)
+		last = last_chunk << 16 | 0xffff; /* everything up to here was examined */
+	jb_printf(&b, "],\"last_id\":%lld,\"truncated\":%s}", last, truncated ? "true" : "false");
 	reply_json(req, &b);
 }
 
