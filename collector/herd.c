@@ -22,7 +22,9 @@
 #include "collector/json.h"
 
 /* Explanations are bounded text: truncating an over-long path in them is intended. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 #define MEMBER_TOKENS 1024      /* entries kept per member */
 #define MEMBER_SLOTS 2048       /* hash slots per member (power of two) */

@@ -31,3 +31,10 @@ $(B)/herdwatch-replay: $(REPLAY_OBJS)
 $(COLL_UNIT): tests/collector/unit.c collector/store.c collector/herd.c collector/tokens.c collector/json.c common/wire.c $(wildcard collector/*.h common/wire.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fsanitize=address,undefined $(filter %.c,$^) -o $@ $(LDLIBS_COLL)
+
+# libFuzzer target (clang): every parser of bytes that come from an agent.
+.PHONY: fuzz-collector
+fuzz-collector: $(B)/fuzz/fuzz_collector
+$(B)/fuzz/fuzz_collector: tests/fuzz/fuzz_collector.c collector/json.c collector/tokens.c common/wire.c $(wildcard collector/*.h common/wire.h)
+	@mkdir -p $(@D)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined $(filter %.c,$^) -o $@ -lzstd

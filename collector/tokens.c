@@ -10,7 +10,9 @@
 #include "collector/tokens.h"
 
 /* Tokens are bounded text: truncating an over-long path in them is intended. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 uint64_t parse_rfc3339(const char *s, size_t n)
 {
