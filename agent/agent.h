@@ -20,7 +20,7 @@ enum hw_probe_id {
 enum hw_probe_state { PROBE_DISABLED, PROBE_ATTACHED, PROBE_UNAVAILABLE };
 
 #define HW_MAX_CANDS 6
-#define HW_MAX_LINKS 8
+#define HW_MAX_LINKS 24 /* process.cred_change: 10 syscalls, entry + exit */
 #define HW_MAX_OVERRIDES 32
 
 struct hw_probe {
@@ -47,7 +47,7 @@ struct agent {
 
 	/* output */
 	FILE *out;
-	char *out_path;
+	char *out_path; /* current output file, NULL or "-" for stdout */
 	struct jbuf jb;
 	uint64_t seq;
 	uint64_t events_by_type[HW_EV_MAX];
@@ -107,6 +107,9 @@ int open_output(struct agent *a, const char *path);
 int agent_reload(struct agent *a, const char *overlay, char *err, size_t errlen);
 /* probes.c: is a probe wanted now (control override, else config)? */
 bool probe_wanted(struct agent *a, const char *name, bool dflt);
+/* decode_net.c */
+int net_sync_maps(struct agent *a); /* net.* filters into kernel maps */
+void net_tick(struct agent *a);     /* once a second: folded-connect summaries */
 
 /* host.c */
 int host_identity(struct agent *a);
@@ -130,5 +133,9 @@ const char *kind_name(uint32_t type);
 void make_key(const struct agent *a, uint32_t pid, uint64_t start_ticks, char *buf, size_t len);
 
 extern volatile int hw_verbose;
+
+/* decode_priv.c: the priv family's settings and per-window summaries */
+int priv_sync_maps(struct agent *a);
+void priv_tick(struct agent *a, uint64_t now_ms);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+#include <arpa/inet.h>
 
 bool (*config_probe_name_ok)(const char *name);
 
@@ -16,6 +17,7 @@ void config_defaults(struct hw_config *c)
 	c->heartbeat_s = 30;
 	c->args_max = 4096;
 	c->ringbuf_mb = 8;
+	c->priv_window_s = 10;
 	c->collector.spool_max_mb = 256;
 }
 
@@ -55,6 +57,8 @@ void config_free(struct hw_config *c)
 	free(c->probes);
 	strlist_free(&c->ignore_exe);
 	strlist_free(&c->ignore_cgroup);
+	for (int i = 0; i < HW_NET_NKINDS; i++)
+		strlist_free(&c->net[i].cidrs);
 	for (size_t i = 0; i < c->n_containers; i++) {
 		free(c->containers[i].src);
 		regfree(&c->containers[i].re);
@@ -492,6 +496,107 @@ static int parse_collector(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 	return 0;
 }
 
+/* privilege: {summary_interval: S} - seconds per capability / W+X summary window */
+static int parse_privilege(struct pctx *p, struct hw_config *c, yaml_node_t *m)
+{
+	yaml_node_t *k, *v;
+	if (need_map(p, m, "privilege"))
+		return -1;
+	FOR_PAIRS(p, m, k, v)
+	{
+		const char *key = scalar(k);
+		if (key && !strcmp(key, "summary_interval")) {
+			if (get_uint(p, v, key, 1, 3600, &c->priv_window_s))
+				return -1;
+		} else {
+			return perr(p, k, "unknown key 'privilege.%s' (known: summary_interval)",
+				    key ? key : "?");
+		}
+	}
+	return 0;
+}
+
+/* net.<kind>: {ignore_loopback, ignore_ports, ignore_cidrs, fold_window_s (connect only)} */
+static int parse_net_kind(struct pctx *p, struct hw_net_kind_config *nk, const char *kind,
+			  bool is_connect, yaml_node_t *m)
+{
+	yaml_node_t *k, *v;
+	if (need_map(p, m, kind))
+		return -1;
+	FOR_PAIRS(p, m, k, v)
+	{
+		const char *key = scalar(k);
+		int rc = 0;
+		if (key && !strcmp(key, "ignore_loopback")) {
+			rc = get_bool(p, v, key, &nk->ignore_loopback);
+		} else if (key && !strcmp(key, "ignore_ports")) {
+			struct hw_strlist l = {0};
+			rc = get_strlist(p, v, key, &l);
+			nk->nports = 0;
+			for (size_t i = 0; !rc && i < l.n; i++) {
+				char *end;
+				unsigned long port = strtoul(l.v[i], &end, 10);
+				if (*end || port == 0 || port > 65535)
+					rc = perr(p, v, "'ignore_ports' entries are ports 1-65535, not '%s'", l.v[i]);
+				else if (nk->nports >= HW_NET_NPORTS)
+					rc = perr(p, v, "'ignore_ports' holds at most %d ports", HW_NET_NPORTS);
+				else
+					nk->ports[nk->nports++] = (unsigned short)port;
+			}
+			strlist_free(&l);
+		} else if (key && !strcmp(key, "ignore_cidrs")) {
+			rc = get_strlist(p, v, key, &nk->cidrs);
+			for (size_t i = 0; !rc && i < nk->cidrs.n; i++) {
+				char addr[64];
+				unsigned char bin[16];
+				const char *s = nk->cidrs.v[i], *sl = strchr(s, '/');
+				char *end = NULL;
+				size_t al = sl ? (size_t)(sl - s) : strlen(s);
+				int v6 = strchr(s, ':') != NULL;
+				long bits = sl ? strtol(sl + 1, &end, 10) : (v6 ? 128 : 32);
+				if (al >= sizeof(addr) || (sl && (*end || sl[1] == 0)) || bits < 0 ||
+				    bits > (v6 ? 128 : 32))
+					return perr(p, v, "bad CIDR '%s' (want ADDR/BITS)", s);
+				memcpy(addr, s, al);
+				addr[al] = 0;
+				if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1)
+					return perr(p, v, "bad address in CIDR '%s'", s);
+			}
+		} else if (key && !strcmp(key, "fold_window_s") && is_connect) {
+			rc = get_uint(p, v, key, 0, 86400, &nk->fold_window_s);
+		} else {
+			return perr(p, k, "unknown key 'net.%s.%s' (known: ignore_loopback, ignore_ports, ignore_cidrs%s)",
+				    kind, key ? key : "?", is_connect ? ", fold_window_s" : "");
+		}
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+/* net: {connect|accept|listen|bind|dns: {...}} - per-kind filters of the net probes */
+static int parse_net(struct pctx *p, struct hw_config *c, yaml_node_t *m)
+{
+	static const char *const kinds[HW_NET_NKINDS] = {"connect", "accept", "listen", "bind", "dns"};
+	yaml_node_t *k, *v;
+	if (need_map(p, m, "net"))
+		return -1;
+	FOR_PAIRS(p, m, k, v)
+	{
+		const char *kind = scalar(k);
+		int ki = -1;
+		for (int i = 0; kind && i < HW_NET_NKINDS; i++)
+			if (!strcmp(kind, kinds[i]))
+				ki = i;
+		if (ki < 0)
+			return perr(p, k, "unknown key 'net.%s' (known: connect, accept, listen, bind, dns)",
+				    kind ? kind : "?");
+		if (parse_net_kind(p, &c->net[ki], kind, ki == 0, v))
+			return -1;
+	}
+	return 0;
+}
+
 static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 {
 	yaml_node_t *k, *v;
@@ -531,9 +636,13 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			rc = parse_custom_list(p, c, v);
 		else if (!strcmp(key, "control_socket"))
 			rc = get_str(p, v, key, &c->control_socket);
+		else if (!strcmp(key, "privilege"))
+			rc = parse_privilege(p, c, v);
+		else if (!strcmp(key, "net"))
+			rc = parse_net(p, c, v);
 		else
 			return perr(p, k,
-				    "unknown key '%s' (known: herd, host_name, output, heartbeat_interval, args_max_bytes, ringbuf_mb, exec_failed_enoent, probes, filters, containers, collector, custom_probes, control_socket)",
+				    "unknown key '%s' (known: herd, host_name, output, heartbeat_interval, args_max_bytes, ringbuf_mb, exec_failed_enoent, probes, filters, containers, collector, custom_probes, control_socket, privilege, net)",
 				    key);
 		if (rc)
 			return -1;

@@ -49,6 +49,17 @@ struct hw_custom_def {
 	size_t line;
 };
 
+/* net.<kind> filters (kinds: connect, accept, listen, bind, dns; order of enum hw_net_kind) */
+#define HW_NET_NKINDS 5
+#define HW_NET_NPORTS 16
+struct hw_net_kind_config {
+	bool ignore_loopback;
+	unsigned nports;
+	unsigned short ports[HW_NET_NPORTS];
+	struct hw_strlist cidrs; /* validated "addr/len" strings */
+	unsigned fold_window_s;  /* connect only; 0 = off */
+};
+
 struct hw_config {
 	char *herd;
 	char *host_name;
@@ -57,6 +68,7 @@ struct hw_config {
 	unsigned args_max;
 	unsigned ringbuf_mb;
 	bool exec_enoent; /* report execs failing with ENOENT/ENOTDIR */
+	unsigned priv_window_s; /* privilege.summary_interval: capability/W+X summaries */
 	struct hw_probe_setting *probes;
 	size_t n_probes;
 	struct hw_strlist ignore_exe;
@@ -66,6 +78,7 @@ struct hw_config {
 	struct hw_custom_def *custom;
 	size_t n_custom;
 	char *control_socket;
+	struct hw_net_kind_config net[HW_NET_NKINDS];
 	struct {
 		char *address, *ca, *cert, *key, *spool_dir;
 		unsigned spool_max_mb;

@@ -107,8 +107,11 @@ void emit_end(struct agent *a)
 	jb_raw(b, "\n", 1);
 	a->seq++;
 	a->events_total++;
-	if (fwrite(b->p, 1, b->len, a->out) != b->len)
-		a->out_errors++;
+	if (fwrite(b->p, 1, b->len, a->out) != b->len) {
+		if (!a->out_errors++)
+			fprintf(stderr, "herdwatch-agent: writing events failed: %s (counted in "
+					"stats.output_errors)\n", strerror(errno));
+	}
 }
 
 /* argv block as a JSON array: each argument is NUL-terminated, except a last one cut short by
@@ -219,7 +222,7 @@ void emit_proc(struct agent *a, const struct hw_hdr *h)
 	jb_arr_begin(b);
 	struct proc *q = pp;
 	for (int depth = 0; q && depth < 16; depth++) {
-		jb_cstr(b, q->exe ? q->exe : "?");
+		jb_cstr(b, q->exe); /* null: unknown (kernel thread, exe unreadable) */
 		if (q->ppid == q->pid || q->pid <= 1)
 			break;
 		q = proctab_get(&a->pt, q->ppid);

@@ -269,9 +269,11 @@ int main(int argc, char **argv)
 			agent_reload(a, NULL, rerr, sizeof(rerr));
 		}
 		now = mono_ms();
+		priv_tick(a, now);
 		if (now >= next_drops) {
 			control_expire(a);
 			check_drops(a);
+			net_tick(a);
 			next_drops = now + 1000;
 		}
 		if (now >= next_hb) {
@@ -310,6 +312,7 @@ out:
 	if (ep >= 0)
 		close(ep);
 	free(a->ctl_path);
+	free(a->out_path);
 	for (size_t i = 0; i < a->n_overlays; i++)
 		free(a->overlays[i]);
 	free(a->overlays);

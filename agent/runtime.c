@@ -19,10 +19,17 @@ int open_output(struct agent *a, const char *path)
 			return -1;
 		}
 	}
-	setvbuf(f, NULL, _IOFBF, 1 << 20);
-	if (a->out && a->out != stdout)
+	if (f != a->out)
+		setvbuf(f, NULL, _IOFBF, 1 << 20);
+	if (a->out && a->out != stdout) {
+		fflush(a->out);
 		fclose(a->out);
+	}
 	a->out = f;
+	if (path != a->out_path) {
+		free(a->out_path);
+		a->out_path = path ? strdup(path) : NULL;
+	}
 	return 0;
 }
 
@@ -62,11 +69,15 @@ int agent_reload(struct agent *a, const char *extra, char *err, size_t errlen)
 	if (nc.ringbuf_mb != a->cfg.ringbuf_mb)
 		fprintf(stderr, "herdwatch-agent: ringbuf_mb changes take effect at restart\n");
 	nc.ringbuf_mb = a->cfg.ringbuf_mb;
-	if (!a->out_from_cmdline && nc.output &&
-	    (!a->cfg.output || strcmp(nc.output, a->cfg.output))) {
-		fflush(a->out);
-		if (open_output(a, nc.output)) {
-			snprintf(err, errlen, "cannot open the new output file %s", nc.output);
+	/* Reopen a file output on every reload, even under the same name: after log rotation
+	 * the agent must write to the new file, not to the renamed one. */
+	const char *target = a->out_from_cmdline || !nc.output ? a->out_path : nc.output;
+	if (target && strcmp(target, "-")) {
+		char *t = strdup(target);
+		int orc = t ? open_output(a, t) : -1;
+		free(t);
+		if (orc) {
+			snprintf(err, errlen, "cannot open the output file %s", target);
 			goto fail;
 		}
 	}

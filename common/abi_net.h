@@ -1,4 +1,140 @@
-/* abi_net.h - record layouts of the net probe family (included by hw_abi.h). */
+/* abi_net.h - record layouts of the net probe family (included by hw_abi.h).
+ *
+ * One record layout (struct hw_net) serves connect, accept, listen, bind and socket; DNS
+ * queries carry the first bytes of the query message (struct hw_net_dns) and are parsed in
+ * the agent, never in the kernel. Addresses are stored as 16 bytes in network order: IPv4 in
+ * the first 4 bytes (family HW_NET_AF_INET), IPv6 (and v4-mapped IPv6) as is.
+ */
 #ifndef HW_ABI_NET_H
 #define HW_ABI_NET_H
+
+enum hw_net_event_type {
+	HW_EV_NET_CONNECT = 30,
+	HW_EV_NET_ACCEPT = 31,
+	HW_EV_NET_LISTEN = 32,
+	HW_EV_NET_BIND = 33,
+	HW_EV_NET_SOCKET = 34,
+	HW_EV_NET_DNS = 35,
+};
+
+/* Kinds as indexes of the per-kind filter settings (struct hw_net_kcfg). */
+enum hw_net_kind {
+	HW_NK_CONNECT = 0,
+	HW_NK_ACCEPT = 1,
+	HW_NK_LISTEN = 2,
+	HW_NK_BIND = 3,
+	HW_NK_DNS = 4,
+	HW_NK_N = 5,
+};
+
+/* Address families as in the kernel (AF_INET, AF_INET6, AF_PACKET). */
+#define HW_NET_AF_INET 2
+#define HW_NET_AF_INET6 10
+#define HW_NET_AF_PACKET 17
+
+struct hw_net_addr {
+	__u8 addr[16]; /* network order; IPv4 in addr[0..3] */
+	__u16 port;    /* host order */
+	__u16 family;  /* HW_NET_AF_INET / HW_NET_AF_INET6, 0 = unknown */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct hw_net_addr) == 24, "hw_net_addr layout");
+
+/* Which syscall produced the record. */
+enum hw_net_syscall {
+	HW_NET_SC_CONNECT = 1,
+	HW_NET_SC_ACCEPT = 2,
+	HW_NET_SC_ACCEPT4 = 3,
+	HW_NET_SC_LISTEN = 4,
+	HW_NET_SC_BIND = 5,
+	HW_NET_SC_SOCKET = 6,
+	HW_NET_SC_SENDTO = 7,
+	HW_NET_SC_SENDMSG = 8,
+	HW_NET_SC_SENDMMSG = 9,
+	HW_NET_SC_WRITE = 10,
+	HW_NET_SC_OTHER = 11,
+};
+
+/* hw_net.nflags */
+#define HW_NET_F_DST_FROM_USER (1u << 0) /* dst read from the caller's sockaddr (failed call) */
+#define HW_NET_F_SRC_FROM_USER (1u << 1) /* src read from the caller's sockaddr (failed bind) */
+#define HW_NET_F_SUMMARY (1u << 2)       /* folded connects: count = repeats after the first */
+
+/* connect, accept, listen, bind, socket. src is always the local end, dst the remote end. */
+struct hw_net {
+	struct hw_hdr hdr;
+	struct hw_net_addr src;
+	struct hw_net_addr dst;
+	__s32 result;   /* 0 or -errno (connect: -EINPROGRESS for a non-blocking start) */
+	__s32 fd;       /* the socket (accept: the new socket); -1 unknown */
+	__u16 family;   /* socket family (AF_*) */
+	__u16 protocol; /* IPPROTO_* of the socket (socket(): the requested protocol) */
+	__u32 type;     /* socket type with flags as passed (SOCK_STREAM, SOCK_RAW | ...) */
+	__u16 syscall;  /* enum hw_net_syscall */
+	__u16 nflags;   /* HW_NET_F_* */
+	__u32 backlog;  /* listen(): backlog argument */
+	__u64 count;    /* folded records: connects counted in the window; else 1 */
+	__u64 window_ns;/* folded records: length of the window */
+};
+_Static_assert(sizeof(struct hw_net) == 168, "hw_net layout");
+
+/* Bytes of a DNS message captured: header (12) + longest name (255) + type/class (4),
+ * rounded up; enough for the question of any valid query (plus a TCP length prefix). */
+#define HW_DNS_CAP 288
+
+struct hw_net_dns {
+	struct hw_hdr hdr;
+	struct hw_net_addr server; /* where the query goes */
+	struct hw_net_addr src;    /* local end, when known */
+	__s32 result;   /* bytes sent or -errno, from the socket layer */
+	__u16 protocol; /* IPPROTO_UDP / IPPROTO_TCP */
+	__u16 syscall;  /* enum hw_net_syscall */
+	__u32 msg_len;  /* bytes the caller passed for this message */
+	__u16 cap_len;  /* bytes in msg[] */
+	__u16 pad;
+	__u8 msg[HW_DNS_CAP];
+};
+_Static_assert(sizeof(struct hw_net_dns) == 144 + HW_DNS_CAP, "hw_net_dns layout");
+
+/* Connect folding map (hw_net_fold, LRU hash): one entry per (process, destination, result).
+ * The kernel emits the first connect and counts repeats within the window; the agent emits
+ * the count as a summary (HW_NET_F_SUMMARY) once the window is over. */
+struct hw_net_fold_key {
+	__u32 tgid;
+	__s32 result;
+	__u16 dport;
+	__u16 family;
+	__u16 protocol;
+	__u16 pad;
+	__u8 daddr[16];
+};
+_Static_assert(sizeof(struct hw_net_fold_key) == 32, "hw_net_fold_key layout");
+
+struct hw_net_fold_val {
+	__u64 start;       /* CLOCK_BOOTTIME ns of the emitted first connect of the window */
+	__u64 suppressed;  /* connects counted, not emitted, since */
+	struct hw_net rec; /* the first connect */
+};
+_Static_assert(sizeof(struct hw_net_fold_val) == 16 + sizeof(struct hw_net), "hw_net_fold_val");
+
+/* Per-kind filters, one element of the hw_net_cfg array map per enum hw_net_kind. */
+#define HW_NET_MAX_PORTS 16
+struct hw_net_kcfg {
+	__u8 ignore_loopback; /* drop events whose remote (bind/listen: local) address is loopback */
+	__u8 has_cidrs;       /* consult hw_net_cidr */
+	__u16 nports;
+	__u32 pad;
+	__u64 fold_window_ns; /* connect only: 0 = every connect is an event */
+	__u16 ports[HW_NET_MAX_PORTS]; /* ignored service ports (connect/dns: remote; else local) */
+};
+_Static_assert(sizeof(struct hw_net_kcfg) == 48, "hw_net_kcfg layout");
+
+/* Key of the hw_net_cidr LPM trie: kind and family (16 bits) then the address. */
+struct hw_net_cidr_key {
+	__u32 prefixlen; /* 16 + prefix bits */
+	__u8 kind;       /* enum hw_net_kind */
+	__u8 family;     /* 4 or 6 */
+	__u8 addr[16];
+};
+
 #endif

@@ -84,7 +84,15 @@ ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwafter$$\"
 expect_jq "reload changed herd" "$ev" '.host.herd=="newherd"'
 hb=$(wait_event 'select(.kind=="agent.heartbeat" and .host.herd=="newherd")')
 expect_jq "manifest shows disabled probe" "$hb" '.agent.probes["process.exit"].state=="disabled"'
+# log rotation: after a rename and SIGHUP the agent writes to a new file, seq continues
+mv "$EV" "$EV.1"
+kill -HUP "$AGENT_PID"
+for _ in $(seq 1 50); do [ -s "$EV" ] && break; sleep 0.1; done
+last=$(tail -n1 "$EV.1" | jq .seq)
+first=$(head -n1 "$EV" | jq .seq)
+expect_eq "SIGHUP reopens a rotated output file, seq continues" "$first" "$((last + 1))"
 agent_stop
+cat "$EV" >>"$EV.1" && mv "$EV.1" "$EV"
 expect_eq "no exit events after process.exit disabled" "$(events "select(.kind==\"process.exit\" and .proc.args[1]==\"hwafter$$\")" | wc -l)" 0
 expect "seq contiguous across reloads" seq_contiguous
 rmdir $CG2/hwtest-ign-$$

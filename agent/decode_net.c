@@ -1,0 +1,388 @@
+/* decode_net.c - the net probe family in the agent: JSON for net.connect, net.accept,
+ * net.listen, net.bind, net.socket and net.dns (docs/events-net.md), the DNS question parser,
+ * the per-kind filters pushed into kernel maps, and the sweep that emits folded-connect
+ * summaries.
+ *
+ * DNS message bytes come from any process and are hostile. The parser reads only the header
+ * and the first question, checks every index against the captured length, refuses compression
+ * pointers and over-long labels/names, and prints the name in DNS presentation form with every
+ * byte outside printable ASCII (and '.', '\' inside a label) escaped as \DDD or \c, so a name is
+ * always plain ASCII and maps back to its exact bytes.
+ */
+#include "agent/agent.h"
+#include "agent/decode_net.h"
+#include "herdwatch.skel.h"
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int decode_net_conn(struct agent *a, const void *rec, size_t len);
+int decode_net_socket(struct agent *a, const void *rec, size_t len);
+int decode_net_dns(struct agent *a, const void *rec, size_t len);
+
+static const char *proto_name(unsigned p, char *buf, size_t n)
+{
+	switch (p) {
+	case 1:
+		return "icmp";
+	case 6:
+		return "tcp";
+	case 17:
+		return "udp";
+	case 58:
+		return "icmpv6";
+	case 132:
+		return "sctp";
+	case 136:
+		return "udplite";
+	case 255:
+		return "raw";
+	case 262:
+		return "mptcp";
+	}
+	snprintf(buf, n, "%u", p);
+	return buf;
+}
+
+static const char *family_name(unsigned f, char *buf, size_t n)
+{
+	switch (f) {
+	case 1:
+		return "unix";
+	case HW_NET_AF_INET:
+		return "inet";
+	case HW_NET_AF_INET6:
+		return "inet6";
+	case 16:
+		return "netlink";
+	case HW_NET_AF_PACKET:
+		return "packet";
+	}
+	snprintf(buf, n, "%u", f);
+	return buf;
+}
+
+static const char *type_name(unsigned t, char *buf, size_t n)
+{
+	switch (t & 0xf) {
+	case 1:
+		return "stream";
+	case 2:
+		return "dgram";
+	case 3:
+		return "raw";
+	case 4:
+		return "rdm";
+	case 5:
+		return "seqpacket";
+	case 6:
+		return "dccp";
+	case 10:
+		return "packet";
+	}
+	snprintf(buf, n, "%u", t & 0xf);
+	return buf;
+}
+
+static const char *syscall_name(unsigned s)
+{
+	static const char *const n[] = {NULL,	   "connect", "accept", "accept4",  "listen", "bind",
+					"socket", "sendto",  "sendmsg", "sendmmsg", "write",  "other"};
+	return s < sizeof(n) / sizeof(n[0]) ? n[s] : NULL;
+}
+
+/* "result": 0 or -errno, and "error": its name or null. */
+static void put_result(struct jbuf *b, int32_t r)
+{
+	jb_ki64(b, "result", r < 0 ? r : 0);
+	jb_key(b, "error");
+	if (r < 0) {
+		const char *n = strerrorname_np(-r);
+		char tmp[32];
+		if (!n) {
+			snprintf(tmp, sizeof(tmp), "E%d", -r);
+			n = tmp;
+		}
+		jb_cstr(b, n);
+	} else {
+		jb_null(b);
+	}
+}
+
+/* {"ip": "...", "port": N} (plus "ipv4" for a v4-mapped IPv6 address); null when unknown. */
+static void put_endpoint(struct jbuf *b, const char *key, const struct hw_net_addr *ad)
+{
+	char ip[INET6_ADDRSTRLEN];
+	jb_key(b, key);
+	if (ad->family != HW_NET_AF_INET && ad->family != HW_NET_AF_INET6) {
+		jb_null(b);
+		return;
+	}
+	jb_obj_begin(b);
+	inet_ntop(ad->family == HW_NET_AF_INET ? AF_INET : AF_INET6, ad->addr, ip, sizeof(ip));
+	jb_kcstr(b, "ip", ip);
+	jb_ku64(b, "port", ad->port);
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	if (ad->family == HW_NET_AF_INET6 && !memcmp(ad->addr, mapped, 12)) {
+		inet_ntop(AF_INET, ad->addr + 12, ip, sizeof(ip));
+		jb_kcstr(b, "ipv4", ip);
+	}
+	jb_obj_end(b);
+}
+
+int decode_net_conn(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_net *e = rec;
+	const struct hw_hdr *h = &e->hdr;
+	struct jbuf *b = &a->jb;
+	char t1[16], t2[16], t3[16];
+	const char *kind = kind_name(h->type);
+
+	if (len < sizeof(*e))
+		return -EINVAL;
+	emit_begin(a, kind, h->ts);
+	emit_proc(a, h);
+	jb_key(b, "net");
+	jb_obj_begin(b);
+	jb_kcstr(b, "proto", proto_name(e->protocol, t1, sizeof(t1)));
+	jb_kcstr(b, "family", family_name(e->family, t2, sizeof(t2)));
+	jb_kcstr(b, "type", type_name(e->type, t3, sizeof(t3)));
+	put_endpoint(b, "src", &e->src);
+	if (h->type == HW_EV_NET_LISTEN || h->type == HW_EV_NET_BIND) {
+		jb_key(b, "dst");
+		jb_null(b);
+	} else {
+		put_endpoint(b, "dst", &e->dst);
+	}
+	put_result(b, e->result);
+	jb_kcstr(b, "direction", h->type == HW_EV_NET_CONNECT  ? "outbound"
+				 : h->type == HW_EV_NET_ACCEPT ? "inbound"
+							       : NULL);
+	jb_kcstr(b, "syscall", syscall_name(e->syscall));
+	jb_ki64(b, "fd", e->fd);
+	if (h->type == HW_EV_NET_LISTEN)
+		jb_ku64(b, "backlog", e->backlog);
+	if (h->type == HW_EV_NET_CONNECT) {
+		jb_ku64(b, "count", e->count);
+		jb_kbool(b, "folded", e->nflags & HW_NET_F_SUMMARY);
+		if (e->window_ns)
+			jb_ku64(b, "window_s", e->window_ns / 1000000000ULL);
+	}
+	if (e->nflags & (HW_NET_F_DST_FROM_USER | HW_NET_F_SRC_FROM_USER))
+		jb_kcstr(b, "address_from", "caller"); /* failed call: the address asked for */
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}
+
+int decode_net_socket(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_net *e = rec;
+	struct jbuf *b = &a->jb;
+	char t1[16], t2[16], tmp[16];
+
+	if (len < sizeof(*e))
+		return -EINVAL;
+	emit_begin(a, "net.socket", e->hdr.ts);
+	emit_proc(a, &e->hdr);
+	jb_key(b, "net");
+	jb_obj_begin(b);
+	jb_kcstr(b, "family", family_name(e->family, t1, sizeof(t1)));
+	jb_kcstr(b, "type", type_name(e->type, t2, sizeof(t2)));
+	jb_ku64(b, "type_raw", e->type);
+	jb_ku64(b, "protocol", e->protocol);
+	if (e->family == HW_NET_AF_PACKET) {
+		/* packet sockets take the ethertype in network order (htons(ETH_P_ALL) = 768) */
+		snprintf(tmp, sizeof(tmp), "0x%04x", ntohs(e->protocol));
+		jb_kcstr(b, "ethertype", tmp);
+	} else {
+		jb_kcstr(b, "protocol_name", proto_name(e->protocol, tmp, sizeof(tmp)));
+	}
+	put_result(b, e->result);
+	jb_ki64(b, "fd", e->fd);
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}
+
+/* ---- DNS ---- */
+
+static const char *qtype_name(unsigned t)
+{
+	static const struct {
+		unsigned t;
+		const char *n;
+	} m[] = {{1, "A"},     {2, "NS"},     {5, "CNAME"},  {6, "SOA"},   {12, "PTR"},  {13, "HINFO"},
+		 {15, "MX"},   {16, "TXT"},   {28, "AAAA"},  {33, "SRV"},  {35, "NAPTR"}, {41, "OPT"},
+		 {43, "DS"},   {46, "RRSIG"}, {48, "DNSKEY"}, {52, "TLSA"}, {64, "SVCB"}, {65, "HTTPS"},
+		 {251, "IXFR"}, {252, "AXFR"}, {255, "ANY"},  {257, "CAA"}};
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (m[i].t == t)
+			return m[i].n;
+	return NULL;
+}
+
+int decode_net_dns(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_net_dns *e = rec;
+	struct jbuf *b = &a->jb;
+	const uint8_t *m = e->msg;
+	size_t cap = e->cap_len, msg_len = e->msg_len;
+	struct dns_question q;
+	char t1[16], t2[16];
+
+	if (len < sizeof(*e))
+		return -EINVAL;
+	if (cap > HW_DNS_CAP || cap > msg_len)
+		return -EINVAL;
+	if (e->protocol == 6 && cap >= 2 && (size_t)(m[0] << 8 | m[1]) + 2 == msg_len) {
+		/* TCP: the message follows its 2-byte length */
+		m += 2;
+		cap -= 2;
+		msg_len -= 2;
+	}
+	net_dns_parse(m, cap, msg_len, &q);
+	if (!q.malformed && (q.flags & 0x8000)) {
+		a->filtered++; /* a response sent to port 53: not a query */
+		return 0;
+	}
+	emit_begin(a, "net.dns", e->hdr.ts);
+	emit_proc(a, &e->hdr);
+	jb_key(b, "dns");
+	jb_obj_begin(b);
+	jb_key(b, "query");
+	if (q.have_name)
+		jb_str(b, q.name, q.nlen);
+	else
+		jb_null(b);
+	jb_key(b, "type");
+	if (q.have_type) {
+		const char *tn = qtype_name(q.qtype);
+		char tmp[16];
+		if (!tn) {
+			snprintf(tmp, sizeof(tmp), "TYPE%u", q.qtype);
+			tn = tmp;
+		}
+		jb_cstr(b, tn);
+	} else {
+		jb_null(b);
+	}
+	jb_key(b, "type_code");
+	if (q.have_type)
+		jb_u64(b, q.qtype);
+	else
+		jb_null(b);
+	jb_key(b, "class");
+	if (q.have_type)
+		jb_u64(b, q.qclass);
+	else
+		jb_null(b);
+	put_endpoint(b, "server", &e->server);
+	put_endpoint(b, "src", &e->src);
+	jb_kcstr(b, "proto", proto_name(e->protocol, t1, sizeof(t1)));
+	jb_kcstr(b, "family", family_name(e->server.family, t2, sizeof(t2)));
+	if (cap >= 12) {
+		jb_ku64(b, "id", q.id);
+		jb_ku64(b, "opcode", (q.flags >> 11) & 0xf);
+		jb_ku64(b, "questions", q.qdcount);
+	}
+	jb_kcstr(b, "syscall", syscall_name(e->syscall));
+	jb_ku64(b, "bytes", e->msg_len);
+	jb_ki64(b, "result", e->result);
+	jb_kbool(b, "truncated", q.truncated);
+	jb_kcstr(b, "malformed", q.malformed);
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}
+
+/* ---- configuration into kernel maps ---- */
+
+int net_sync_maps(struct agent *a)
+{
+	int cfd = bpf_map__fd(a->skel->maps.hw_net_cfg), lfd = bpf_map__fd(a->skel->maps.hw_net_cidr);
+	struct hw_net_cidr_key key, next;
+
+	/* replace the CIDR set */
+	while (bpf_map_get_next_key(lfd, NULL, &key) == 0)
+		if (bpf_map_delete_elem(lfd, &key))
+			break;
+	(void)next;
+	for (uint32_t k = 0; k < HW_NK_N && k < HW_NET_NKINDS; k++) {
+		const struct hw_net_kind_config *nk = &a->cfg.net[k];
+		struct hw_net_kcfg kc = {0};
+		kc.ignore_loopback = nk->ignore_loopback;
+		kc.nports = nk->nports;
+		for (unsigned i = 0; i < nk->nports && i < HW_NET_MAX_PORTS; i++)
+			kc.ports[i] = nk->ports[i];
+		if (k == HW_NK_CONNECT)
+			kc.fold_window_ns = nk->fold_window_s * 1000000000ULL;
+		for (size_t i = 0; i < nk->cidrs.n; i++) {
+			const char *s = nk->cidrs.v[i], *sl = strchr(s, '/');
+			char addr[64];
+			size_t al = sl ? (size_t)(sl - s) : strlen(s);
+			int v6 = strchr(s, ':') != NULL;
+			long bits = sl ? strtol(sl + 1, NULL, 10) : (v6 ? 128 : 32);
+			uint8_t one = 1;
+			if (al >= sizeof(addr))
+				continue;
+			memcpy(addr, s, al);
+			addr[al] = 0;
+			memset(&key, 0, sizeof(key));
+			key.kind = k;
+			key.family = v6 ? 6 : 4;
+			key.prefixlen = 16 + bits;
+			if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, key.addr) != 1)
+				continue;
+			if (bpf_map_update_elem(lfd, &key, &one, BPF_ANY) == 0)
+				kc.has_cidrs = 1;
+			else
+				fprintf(stderr, "herdwatch-agent: net CIDR %s: %s\n", s, strerror(errno));
+		}
+		if (bpf_map_update_elem(cfd, &k, &kc, BPF_ANY)) {
+			int err = -errno;
+			fprintf(stderr, "herdwatch-agent: cannot write net settings: %s\n", strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* Called about once a second: summaries of folded connects whose window is over. */
+void net_tick(struct agent *a)
+{
+	if (!a->skel || !a->cfg.net[HW_NK_CONNECT].fold_window_s)
+		return;
+	int fd = bpf_map__fd(a->skel->maps.hw_net_fold);
+	uint64_t window = a->cfg.net[HW_NK_CONNECT].fold_window_s * 1000000000ULL;
+	struct hw_net_fold_key key, next, done[256];
+	struct hw_net_fold_val v;
+	struct timespec ts;
+	bool first = true;
+	size_t n = 0;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	uint64_t now = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	/* collect first, delete after: deleting while iterating restarts the iteration */
+	while (n < sizeof(done) / sizeof(done[0]) &&
+	       bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &v) == 0 && now - v.start >= window)
+			done[n++] = key;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_map_lookup_and_delete_elem(fd, &done[i], &v) || !v.suppressed)
+			continue;
+		v.rec.count = v.suppressed;
+		v.rec.nflags |= HW_NET_F_SUMMARY;
+		v.rec.window_ns = window;
+		v.rec.hdr.ts = now;
+		if (decode_net_conn(a, &v.rec, sizeof(v.rec)) == 0)
+			a->events_by_type[HW_EV_NET_CONNECT]++;
+	}
+}

@@ -1,0 +1,932 @@
+/* decode_priv.c - the priv family in the agent: decoders of its records (credential changes,
+ * capabilities, ptrace, memfd, W+X memory, renames, namespaces, modules, bpf, mounts, tamper),
+ * the per-window summaries of what the kernel counts (capability checks, W+X mappings), and the
+ * family's kernel settings (priv_sync_maps). Field meanings: docs/events-priv.md. */
+#include "agent/agent.h"
+#include "herdwatch.skel.h"
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- names ---- */
+
+static const char *const sc_names[HW_SC_MAX] = {
+	[HW_SC_SETUID] = "setuid",
+	[HW_SC_SETGID] = "setgid",
+	[HW_SC_SETREUID] = "setreuid",
+	[HW_SC_SETREGID] = "setregid",
+	[HW_SC_SETRESUID] = "setresuid",
+	[HW_SC_SETRESGID] = "setresgid",
+	[HW_SC_SETFSUID] = "setfsuid",
+	[HW_SC_SETFSGID] = "setfsgid",
+	[HW_SC_SETGROUPS] = "setgroups",
+	[HW_SC_CAPSET] = "capset",
+	[HW_SC_PTRACE] = "ptrace",
+	[HW_SC_VM_READV] = "process_vm_readv",
+	[HW_SC_VM_WRITEV] = "process_vm_writev",
+	[HW_SC_MEMFD_CREATE] = "memfd_create",
+	[HW_SC_MMAP] = "mmap",
+	[HW_SC_MPROTECT] = "mprotect",
+	[HW_SC_PKEY_MPROTECT] = "pkey_mprotect",
+	[HW_SC_PRCTL] = "prctl",
+	[HW_SC_SETNS] = "setns",
+	[HW_SC_UNSHARE] = "unshare",
+	[HW_SC_CLONE] = "clone",
+	[HW_SC_CLONE3] = "clone3",
+	[HW_SC_INIT_MODULE] = "init_module",
+	[HW_SC_FINIT_MODULE] = "finit_module",
+	[HW_SC_DELETE_MODULE] = "delete_module",
+	[HW_SC_BPF] = "bpf",
+	[HW_SC_PERF_EVENT_OPEN] = "perf_event_open",
+	[HW_SC_MOUNT] = "mount",
+	[HW_SC_UMOUNT] = "umount2",
+	[HW_SC_PIVOT_ROOT] = "pivot_root",
+	[HW_SC_CHROOT] = "chroot",
+	[HW_SC_MOVE_MOUNT] = "move_mount",
+	[HW_SC_FSMOUNT] = "fsmount",
+	[HW_SC_FORK] = "fork",
+	[HW_SC_WRITE] = "write",
+	[HW_SC_MODULE_LOADED] = "module_load",
+};
+
+static const char *sc_name(unsigned sc)
+{
+	return sc < HW_SC_MAX && sc_names[sc] ? sc_names[sc] : "unknown";
+}
+
+static const char *const cap_names[] = {
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+	"CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+	"CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+	"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+	"CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+	"CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+	"CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+};
+#define NCAPS (sizeof(cap_names) / sizeof(cap_names[0]))
+
+static void put_cap_name(struct jbuf *b, unsigned cap)
+{
+	char tmp[32];
+	if (cap < NCAPS) {
+		jb_cstr(b, cap_names[cap]);
+		return;
+	}
+	snprintf(tmp, sizeof(tmp), "CAP_%u", cap);
+	jb_cstr(b, tmp);
+}
+
+static void put_caps(struct jbuf *b, uint64_t set)
+{
+	jb_arr_begin(b);
+	for (unsigned i = 0; i < 64; i++)
+		if (set & (1ULL << i))
+			put_cap_name(b, i);
+	jb_arr_end(b);
+}
+
+/* "result" and, on failure, "error" ("EPERM"). */
+static void put_result(struct jbuf *b, int64_t r)
+{
+	jb_ki64(b, "result", r);
+	if (r < 0 && r > -4096) {
+		const char *n = strerrorname_np((int)-r);
+		jb_kcstr(b, "error", n ? n : "unknown");
+	}
+}
+
+static const struct {
+	uint64_t flag;
+	const char *name;
+} ns_types[] = {
+	{0x00020000, "mnt"},  {0x04000000, "uts"},  {0x08000000, "ipc"},  {0x10000000, "user"},
+	{0x20000000, "pid"},  {0x40000000, "net"},  {0x02000000, "cgroup"}, {0x00000080, "time"},
+};
+
+static void put_ns_types(struct jbuf *b, uint64_t flags)
+{
+	jb_arr_begin(b);
+	for (size_t i = 0; i < sizeof(ns_types) / sizeof(ns_types[0]); i++)
+		if (flags & ns_types[i].flag)
+			jb_cstr(b, ns_types[i].name);
+	jb_arr_end(b);
+}
+
+static bool str_ok(const struct hw_str *s, size_t len)
+{
+	return (size_t)s->off + s->len <= len;
+}
+
+static void put_rec_str(struct jbuf *b, const char *key, const void *rec, const struct hw_str *s)
+{
+	jb_key(b, key);
+	if (s->len)
+		jb_str(b, (const char *)rec + s->off, s->len);
+	else
+		jb_null(b);
+}
+
+/* ---- process.cred_change ---- */
+
+static void put_ids(struct jbuf *b, const struct hw_priv_creds *c)
+{
+	jb_obj_begin(b);
+	jb_ku64(b, "uid", c->uid);
+	jb_ku64(b, "euid", c->euid);
+	jb_ku64(b, "suid", c->suid);
+	jb_ku64(b, "fsuid", c->fsuid);
+	jb_ku64(b, "gid", c->gid);
+	jb_ku64(b, "egid", c->egid);
+	jb_ku64(b, "sgid", c->sgid);
+	jb_ku64(b, "fsgid", c->fsgid);
+	jb_obj_end(b);
+}
+
+static void put_capsets(struct jbuf *b, const struct hw_priv_creds *c)
+{
+	jb_obj_begin(b);
+	jb_key(b, "effective");
+	put_caps(b, c->cap_eff);
+	jb_key(b, "permitted");
+	put_caps(b, c->cap_prm);
+	jb_key(b, "inheritable");
+	put_caps(b, c->cap_inh);
+	jb_obj_end(b);
+}
+
+int decode_priv_cred(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_cred *e = rec;
+	struct jbuf *b = &a->jb;
+	bool caps_changed = e->old.cap_eff != e->new.cap_eff || e->old.cap_prm != e->new.cap_prm ||
+			    e->old.cap_inh != e->new.cap_inh;
+
+	emit_begin(a, "process.cred_change", e->hdr.ts);
+	emit_proc(a, &e->hdr);
+	jb_key(b, "cred");
+	jb_obj_begin(b);
+	jb_kcstr(b, "syscall", sc_name(e->s.sc));
+	put_result(b, e->s.result);
+	/* the arguments as the caller gave them (-1 = unchanged for set*id) */
+	jb_key(b, "args");
+	jb_arr_begin(b);
+	int nargs = e->s.sc == HW_SC_SETRESUID || e->s.sc == HW_SC_SETRESGID ? 3
+		    : e->s.sc == HW_SC_SETREUID || e->s.sc == HW_SC_SETREGID ||
+				    e->s.sc == HW_SC_SETGROUPS || e->s.sc == HW_SC_CAPSET
+			    ? 2
+			    : 1;
+	for (int i = 0; i < nargs; i++) {
+		if (e->s.sc == HW_SC_SETGROUPS || e->s.sc == HW_SC_CAPSET)
+			jb_u64(b, i == 0 ? (uint32_t)e->s.args[i] : 0); /* count; pointers not shown */
+		else
+			jb_i64(b, (int32_t)e->s.args[i]);
+		if (e->s.sc == HW_SC_SETGROUPS || e->s.sc == HW_SC_CAPSET)
+			break;
+	}
+	jb_arr_end(b);
+	jb_key(b, "old");
+	put_ids(b, &e->old);
+	jb_key(b, "new");
+	put_ids(b, &e->new);
+	jb_kbool(b, "changed", memcmp(&e->old, &e->new, sizeof(e->old)) != 0);
+	if (e->s.sc == HW_SC_SETGROUPS) {
+		jb_ku64(b, "ngroups", e->ngroups);
+		jb_key(b, "groups");
+		jb_arr_begin(b);
+		for (uint32_t i = 0; i < e->ngroups && i < HW_PRIV_NGROUPS; i++)
+			jb_u64(b, e->groups[i]);
+		jb_arr_end(b);
+	}
+	if (caps_changed || e->s.sc == HW_SC_CAPSET) {
+		jb_key(b, "caps");
+		jb_obj_begin(b);
+		jb_key(b, "old");
+		put_capsets(b, &e->old);
+		jb_key(b, "new");
+		put_capsets(b, &e->new);
+		jb_obj_end(b);
+	}
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}
+
+/* ---- process.capability / process.wx_memory ---- */
+
+static void put_prot(struct jbuf *b, uint32_t prot)
+{
+	char s[4] = {prot & 1 ? 'r' : '-', prot & 2 ? 'w' : '-', prot & 4 ? 'x' : '-', 0};
+	jb_kcstr(b, "prot", s);
+	jb_ku64(b, "prot_bits", prot);
+}
+
+int decode_priv_first(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_count_first *e = rec;
+	struct jbuf *b = &a->jb;
+
+	if (e->hdr.type == HW_EV_CAP) {
+		emit_begin(a, "process.capability", e->hdr.ts);
+		emit_proc(a, &e->hdr);
+		jb_key(b, "cap");
+		jb_obj_begin(b);
+		jb_key(b, "name");
+		put_cap_name(b, e->idx);
+		jb_ku64(b, "cap", e->idx);
+		jb_kbool(b, "first", true);
+		jb_kbool(b, "allowed", e->ret == 0);
+		jb_ku64(b, "checks", 1);
+		jb_ku64(b, "denied", e->ret != 0);
+		jb_ku64(b, "window_s", 0);
+		jb_obj_end(b);
+	} else {
+		emit_begin(a, "process.wx_memory", e->hdr.ts);
+		emit_proc(a, &e->hdr);
+		jb_key(b, "mem");
+		jb_obj_begin(b);
+		jb_kcstr(b, "syscall", sc_name(e->idx));
+		put_prot(b, e->prot);
+		jb_kbool(b, "first", true);
+		jb_ku64(b, "count", 1);
+		jb_ku64(b, "window_s", 0);
+		jb_kbool(b, "was_writable", e->flags & HW_WX_WAS_WRITABLE);
+		jb_kbool(b, "anonymous", e->flags & HW_WX_ANON);
+		jb_ku64(b, "addr", e->addr);
+		jb_ku64(b, "len", e->len);
+		if (e->idx == HW_SC_MMAP)
+			jb_ku64(b, "mmap_flags", e->mflags);
+		jb_obj_end(b);
+	}
+	emit_end(a);
+	return 0;
+}
+
+/* What the agent has already reported of each kernel counter. */
+struct cnt_ent {
+	struct cnt_ent *next;
+	struct hw_priv_count_key k;
+	uint64_t count, denied;
+};
+#define CNT_BUCKETS 4096
+static struct cnt_ent *cnt_tab[CNT_BUCKETS];
+
+static size_t cnt_hash(const struct hw_priv_count_key *k)
+{
+	uint64_t h = k->tgid * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)k->type << 16 | k->idx) ^ k->start_ns;
+	return (h ^ (h >> 29)) % CNT_BUCKETS;
+}
+
+static struct cnt_ent *cnt_get(const struct hw_priv_count_key *k, bool create)
+{
+	struct cnt_ent **pp = &cnt_tab[cnt_hash(k)];
+	for (struct cnt_ent *e = *pp; e; e = e->next)
+		if (!memcmp(&e->k, k, sizeof(*k)))
+			return e;
+	if (!create)
+		return NULL;
+	struct cnt_ent *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->k = *k;
+	e->next = *pp;
+	*pp = e;
+	return e;
+}
+
+static void cnt_del(const struct hw_priv_count_key *k)
+{
+	for (struct cnt_ent **pp = &cnt_tab[cnt_hash(k)]; *pp; pp = &(*pp)->next) {
+		if (!memcmp(&(*pp)->k, k, sizeof(*k))) {
+			struct cnt_ent *e = *pp;
+			*pp = e->next;
+			free(e);
+			return;
+		}
+	}
+}
+
+static void emit_summary(struct agent *a, const struct hw_priv_count_key *k,
+			 const struct hw_priv_count_val *v, uint64_t dc, uint64_t dd, unsigned win)
+{
+	struct jbuf *b = &a->jb;
+	struct hw_hdr h = v->hdr;
+
+	if (k->type == HW_EV_CAP) {
+		emit_begin(a, "process.capability", 0);
+		emit_proc(a, &h);
+		jb_key(b, "cap");
+		jb_obj_begin(b);
+		jb_key(b, "name");
+		put_cap_name(b, k->idx);
+		jb_ku64(b, "cap", k->idx);
+		jb_kbool(b, "first", false);
+		jb_ku64(b, "checks", dc);
+		jb_ku64(b, "denied", dd);
+		jb_ku64(b, "window_s", win);
+		jb_ku64(b, "total_checks", v->count);
+		jb_ku64(b, "total_denied", v->denied);
+		jb_obj_end(b);
+	} else {
+		emit_begin(a, "process.wx_memory", 0);
+		emit_proc(a, &h);
+		jb_key(b, "mem");
+		jb_obj_begin(b);
+		jb_kcstr(b, "syscall", sc_name(k->idx));
+		put_prot(b, v->prot);
+		jb_kbool(b, "first", false);
+		jb_ku64(b, "count", dc);
+		jb_ku64(b, "window_s", win);
+		jb_ku64(b, "total", v->count);
+		jb_obj_end(b);
+	}
+	emit_end(a);
+}
+
+static bool process_gone(struct agent *a, const struct hw_priv_count_key *k)
+{
+	if (kill((pid_t)k->tgid, 0) && errno == ESRCH)
+		return true;
+	struct proc *p = proctab_get(&a->pt, k->tgid);
+	uint64_t per_tick = 1000000000ULL / (a->ticks_per_s ? a->ticks_per_s : 100);
+	return p && p->start_ticks && p->start_ticks != k->start_ns / per_tick;
+}
+
+/* Read every counter, emit what changed since the last window, forget finished processes. */
+static void priv_summaries(struct agent *a, unsigned win)
+{
+	int fd = bpf_map__fd(a->skel->maps.priv_counts);
+	struct hw_priv_count_key cur, next, *gone = NULL;
+	struct hw_priv_count_val v;
+	size_t ngone = 0, capgone = 0;
+	bool have = false;
+
+	/* CAP_SYS_ADMIN checks of processes that never used it except for memory accounting
+	 * (see priv_cap_quiet in bpf/priv.bpf.c): one host-wide summary, not one per process. */
+	uint64_t q_checks = 0, q_denied = 0, q_procs = 0;
+
+	while (bpf_map_get_next_key(fd, have ? &cur : NULL, &next) == 0) {
+		cur = next;
+		have = true;
+		if (bpf_map_lookup_elem(fd, &cur, &v))
+			continue;
+		struct cnt_ent *e = cnt_get(&cur, true);
+		if (!e)
+			break;
+		uint64_t dc = v.count - e->count, dd = v.denied - e->denied;
+		if (dc && !v.emitted) {
+			q_checks += dc;
+			q_denied += dd;
+			q_procs++;
+			e->count = v.count;
+			e->denied = v.denied;
+		} else if (dc) {
+			emit_summary(a, &cur, &v, dc, dd, win);
+			e->count = v.count;
+			e->denied = v.denied;
+		} else if (process_gone(a, &cur)) {
+			if (ngone == capgone) {
+				size_t nc = capgone ? capgone * 2 : 64;
+				void *ng = realloc(gone, nc * sizeof(*gone));
+				if (!ng)
+					continue;
+				gone = ng;
+				capgone = nc;
+			}
+			gone[ngone++] = cur;
+		}
+	}
+	for (size_t i = 0; i < ngone; i++) {
+		bpf_map_delete_elem(fd, &gone[i]);
+		cnt_del(&gone[i]);
+	}
+	free(gone);
+	if (q_checks) {
+		struct jbuf *b = &a->jb;
+		emit_begin(a, "process.capability", 0);
+		jb_key(b, "cap");
+		jb_obj_begin(b);
+		jb_kcstr(b, "name", "CAP_SYS_ADMIN");
+		jb_ku64(b, "cap", 21);
+		jb_kbool(b, "first", false);
+		jb_ku64(b, "checks", q_checks);
+		jb_ku64(b, "denied", q_denied);
+		jb_ku64(b, "window_s", win);
+		jb_kcstr(b, "aggregate", "memory_accounting");
+		jb_ku64(b, "processes", q_procs);
+		jb_obj_end(b);
+		emit_end(a);
+	}
+}
+
+static uint64_t priv_loss_seen[HW_PRIV_NLOSS];
+
+static void priv_check_loss(struct agent *a)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(a->skel->maps.priv_loss);
+	uint64_t vals[ncpu > 0 ? ncpu : 1];
+	static const char *const what[HW_PRIV_NLOSS][2] = {
+		{"process.capability", "count_map_full"},
+		{"process.cred_change", "syscall_state_map_full"},
+	};
+
+	for (uint32_t c = 0; c < HW_PRIV_NLOSS; c++) {
+		uint64_t sum = 0;
+		if (bpf_map_lookup_elem(fd, &c, vals))
+			continue;
+		for (int i = 0; i < ncpu; i++)
+			sum += vals[i];
+		if (sum == priv_loss_seen[c])
+			continue;
+		emit_begin(a, "agent.loss", 0);
+		jb_key(&a->jb, "loss");
+		jb_obj_begin(&a->jb);
+		jb_kcstr(&a->jb, "kind", what[c][0]);
+		jb_ku64(&a->jb, "count", sum - priv_loss_seen[c]);
+		jb_kcstr(&a->jb, "cause", what[c][1]);
+		jb_obj_end(&a->jb);
+		emit_end(a);
+		priv_loss_seen[c] = sum;
+	}
+}
+
+/* The agent's own program and link ids, so that taking hold of them is agent.tamper. */
+static void priv_own_ids(struct agent *a)
+{
+	int fd = bpf_map__fd(a->skel->maps.priv_own_ids);
+	struct bpf_program *prog;
+	uint8_t one = 1;
+
+	bpf_object__for_each_program(prog, a->skel->obj)
+	{
+		struct bpf_prog_info info = {};
+		uint32_t l = sizeof(info);
+		int pfd = bpf_program__fd(prog);
+		if (pfd < 0 || bpf_obj_get_info_by_fd(pfd, &info, &l))
+			continue;
+		uint64_t k = (1ULL << 32) | info.id;
+		bpf_map_update_elem(fd, &k, &one, BPF_ANY);
+	}
+	for (int i = 0; i < HW_NPROBES; i++) {
+		for (int j = 0; j < a->probes[i].nlinks; j++) {
+			struct bpf_link_info info = {};
+			uint32_t l = sizeof(info);
+			int lfd = bpf_link__fd(a->probes[i].links[j]);
+			if (lfd < 0 || bpf_obj_get_info_by_fd(lfd, &info, &l))
+				continue;
+			uint64_t k = (2ULL << 32) | info.id;
+			bpf_map_update_elem(fd, &k, &one, BPF_ANY);
+		}
+	}
+}
+
+void priv_tick(struct agent *a, uint64_t now_ms)
+{
+	static uint64_t next, last;
+	unsigned win = a->cfg.priv_window_s ? a->cfg.priv_window_s : 10;
+
+	if (!a->skel)
+		return;
+	if (!next) {
+		priv_own_ids(a); /* links exist only once probes are attached */
+		next = now_ms + win * 1000ULL;
+		last = now_ms;
+		return;
+	}
+	if (now_ms < next)
+		return;
+	priv_summaries(a, (unsigned)((now_ms - last + 500) / 1000));
+	priv_check_loss(a);
+	priv_own_ids(a);
+	last = now_ms;
+	next = now_ms + win * 1000ULL;
+}
+
+static uint32_t read_pmu_type(const char *name)
+{
+	char p[128];
+	unsigned v = 0;
+	snprintf(p, sizeof(p), "/sys/bus/event_source/devices/%s/type", name);
+	FILE *f = fopen(p, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%u", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
+}
+
+int priv_sync_maps(struct agent *a)
+{
+	struct hw_priv_cfg pc = {
+		.kprobe_type = read_pmu_type("kprobe"),
+		.uprobe_type = read_pmu_type("uprobe"),
+	};
+	uint32_t zero = 0;
+	struct sigaction sa = {.sa_handler = SIG_IGN};
+
+	/* A stray SIGUSR1/2 must not end the monitor: they are ignored, and reported as
+	 * agent.tamper with the sender. */
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.priv_cfg), &zero, &pc, BPF_ANY))
+		return -errno;
+	priv_own_ids(a);
+	return 0;
+}
+
+/* ---- process.ptrace ---- */
+
+static const char *ptrace_req(int64_t r)
+{
+	switch (r) {
+	case 0: return "PTRACE_TRACEME";
+	case 4: return "PTRACE_POKETEXT";
+	case 5: return "PTRACE_POKEDATA";
+	case 6: return "PTRACE_POKEUSER";
+	case 13: return "PTRACE_SETREGS";
+	case 15: return "PTRACE_SETFPREGS";
+	case 16: return "PTRACE_ATTACH";
+	case 0x4205: return "PTRACE_SETREGSET";
+	case 0x4206: return "PTRACE_SEIZE";
+	default: return "unknown";
+	}
+}
+
+int decode_priv_ptrace(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_ptrace *e = rec;
+	struct jbuf *b = &a->jb;
+	uint32_t target;
+
+	emit_begin(a, "process.ptrace", e->hdr.ts);
+	emit_proc(a, &e->hdr);
+	jb_key(b, "ptrace");
+	jb_obj_begin(b);
+	jb_kcstr(b, "syscall", sc_name(e->s.sc));
+	if (e->s.sc == HW_SC_PTRACE) {
+		jb_kcstr(b, "request", ptrace_req((int64_t)e->s.args[0]));
+		/* TRACEME names no pid: the tracer-to-be is the parent */
+		target = e->s.args[0] == 0 ? e->hdr.ppid : (uint32_t)e->s.args[1];
+		jb_ku64(b, "addr", e->s.args[2]);
+	} else {
+		jb_kcstr(b, "request", sc_name(e->s.sc));
+		target = (uint32_t)e->s.args[0];
+		jb_ku64(b, "local_iovcnt", e->s.args[2]);
+		jb_ku64(b, "remote_iovcnt", e->s.args[4]);
+	}
+	jb_ku64(b, "target_pid", target);
+	struct proc *p = proctab_get(&a->pt, target);
+	jb_kcstr(b, "target_exe", p ? p->exe : NULL);
+	if (e->target_comm[0])
+		jb_kstr(b, "target_comm", e->target_comm, strnlen(e->target_comm, 16));
+	put_result(b, e->s.result);
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}
+
+/* ---- process.memfd ---- */
+
+int decode_priv_memfd(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_memfd *e = rec;
+	struct jbuf *b = &a->jb;
+	static const struct {
+		uint32_t f;
+		const char *n;
+	} fl[] = {{1, "MFD_CLOEXEC"}, {2, "MFD_ALLOW_SEALING"}, {4, "MFD_HUGETLB"},
+		  {8, "MFD_NOEXEC_SEAL"}, {16, "MFD_EXEC"}};
+
+	if (!str_ok(&e->name, len))
+		return -EINVAL;
+	emit_begin(a, "process.memfd", e->hdr.ts);
+	emit_proc(a, &e->hdr);
+	jb_key(b, "memfd");
+	jb_obj_begin(b);
+	jb_kstr(b, "name", (const char *)rec + e->name.off, e->name.len);
+	jb_ku64(b, "flags", (uint32_t)e->s.args[1]);
+	jb_key(b, "flag_names");
+	jb_arr_begin(b);
+	for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++)
+		if ((uint32_t)e->s.args[1] & fl[i].f)
+			jb_cstr(b, fl[i].n);
+	jb_arr_end(b);
+	put_result(b, e->s.result);
+	if (e->s.result >= 0)
+		jb_ki64(b, "fd", e->s.result);
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}
+
+/* ---- process.rename ---- */
+
+int decode_priv_rename(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_rename *e = rec;
+	struct jbuf *b = &a->jb;
+
+	emit_begin(a, "process.rename", e->hdr.ts);
+	emit_proc(a, &e->hdr);
+	jb_key(b, "rename");
+	jb_obj_begin(b);
+	jb_kstr(b, "old", e->old_comm, strnlen(e->old_comm, 16));
+	jb_kstr(b, "new", e->new_comm, strnlen(e->new_comm, 16));
+	jb_kcstr(b, "via", e->sc == HW_SC_PRCTL ? "prctl" : "procfs");
+	if (e->target_tid)
+		jb_ku64(b, "tid", e->target_tid);
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}
+
+/* ---- process.namespace ---- */
+
+int decode_priv_ns(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_ns *e = rec;
+	struct jbuf *b = &a->jb;
+	uint64_t asked = 0;
+
+	switch (e->s.sc) {
+	case HW_SC_SETNS:
+		asked = e->s.args[1];
+		break;
+	case HW_SC_UNSHARE:
+	case HW_SC_CLONE:
+		asked = e->s.args[0];
+		break;
+	case HW_SC_CLONE3:
+		asked = e->s.args[5];
+		break;
+	default:
+		asked = e->changed;
+	}
+	asked &= 0x7e020080ULL;
+	emit_begin(a, "process.namespace", e->hdr.ts);
+	emit_proc(a, &e->hdr);
+	jb_key(b, "ns");
+	jb_obj_begin(b);
+	jb_kcstr(b, "syscall", sc_name(e->s.sc));
+	/* types: what the call asked for (setns with nstype 0: what it changed) */
+	jb_key(b, "types");
+	put_ns_types(b, asked ? asked : e->changed);
+	jb_key(b, "changed");
+	put_ns_types(b, e->changed);
+	if (e->s.sc == HW_SC_SETNS)
+		jb_ki64(b, "fd", (int32_t)e->s.args[0]);
+	else if (e->s.sc != HW_SC_FORK)
+		jb_ku64(b, "flags", e->s.sc == HW_SC_CLONE3 ? e->s.args[5] : e->s.args[0]);
+	if (e->child_pid)
+		jb_ku64(b, "child_pid", e->child_pid);
+	put_result(b, e->s.result);
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}
+
+/* ---- kernel.module_load ---- */
+
+/* Rebuild a leaf-first path (see hw_abi.h) into out. */
+static int priv_path(const void *rec, size_t len, const struct hw_path *p, char *out, size_t outlen)
+{
+	const char *comp[HW_PATH_DEPTH];
+	size_t cl[HW_PATH_DEPTH];
+	int n = 0;
+	size_t o = 0;
+
+	if ((size_t)p->off + p->len > len || outlen < 2)
+		return -1;
+	const char *s = (const char *)rec + p->off, *end = s + p->len;
+	while (s < end && n < HW_PATH_DEPTH && n < p->ncomp) {
+		const char *z = memchr(s, 0, end - s);
+		if (!z)
+			break;
+		comp[n] = s;
+		cl[n] = z - s;
+		n++;
+		s = z + 1;
+	}
+	for (int i = n - 1; i >= 0; i--) {
+		if (cl[i] == 1 && comp[i][0] == '/')
+			continue;
+		if (o + cl[i] + 2 >= outlen)
+			break;
+		out[o++] = '/';
+		memcpy(out + o, comp[i], cl[i]);
+		o += cl[i];
+	}
+	if (o == 0)
+		out[o++] = '/';
+	out[o] = 0;
+	return (int)o;
+}
+
+int decode_priv_module(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_module *e = rec;
+	struct jbuf *b = &a->jb;
+	char path[HW_PATH_MAX + 2];
+
+	if (!str_ok(&e->name, len) || !str_ok(&e->params, len))
+		return -EINVAL;
+	emit_begin(a, "kernel.module_load", e->hdr.ts);
+	emit_proc(a, &e->hdr);
+	jb_key(b, "module");
+	jb_obj_begin(b);
+	jb_kcstr(b, "syscall", sc_name(e->s.sc));
+	jb_key(b, "path");
+	if (e->s.sc == HW_SC_FINIT_MODULE && e->path.ncomp &&
+	    priv_path(rec, len, &e->path, path, sizeof(path)) >= 0)
+		jb_cstr(b, path);
+	else
+		jb_null(b);
+	put_rec_str(b, "name", rec, &e->name);
+	put_rec_str(b, "params", rec, &e->params);
+	if (e->s.sc == HW_SC_FINIT_MODULE) {
+		jb_ki64(b, "fd", (int32_t)e->s.args[0]);
+		jb_ku64(b, "flags", e->s.args[2]);
+	} else if (e->s.sc == HW_SC_INIT_MODULE) {
+		jb_ku64(b, "image_bytes", e->s.args[1]);
+	} else if (e->s.sc == HW_SC_DELETE_MODULE) {
+		jb_ku64(b, "flags", e->s.args[1]);
+	}
+	put_result(b, e->s.result);
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}
+
+/* ---- kernel.bpf ---- */
+
+static const char *bpf_cmd_name(uint64_t c)
+{
+	switch (c) {
+	case 5: return "BPF_PROG_LOAD";
+	case 8: return "BPF_PROG_ATTACH";
+	case 9: return "BPF_PROG_DETACH";
+	case 13: return "BPF_PROG_GET_FD_BY_ID";
+	case 17: return "BPF_RAW_TRACEPOINT_OPEN";
+	case 28: return "BPF_LINK_CREATE";
+	case 29: return "BPF_LINK_UPDATE";
+	case 30: return "BPF_LINK_GET_FD_BY_ID";
+	case 34: return "BPF_LINK_DETACH";
+	default: return "unknown";
+	}
+}
+
+static void put_upper(struct jbuf *b, const char *key, const char *prefix, const char *s)
+{
+	char tmp[96];
+	size_t o = snprintf(tmp, sizeof(tmp), "%s", prefix);
+	for (; s && *s && o + 1 < sizeof(tmp); s++)
+		tmp[o++] = toupper((unsigned char)*s);
+	tmp[o] = 0;
+	jb_kcstr(b, key, s || o > strlen(prefix) ? tmp : NULL);
+}
+
+int decode_priv_bpf(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_bpfcall *e = rec;
+	struct jbuf *b = &a->jb;
+	bool load = e->s.args[0] == 5;
+
+	emit_begin(a, "kernel.bpf", e->hdr.ts);
+	emit_proc(a, &e->hdr);
+	jb_key(b, "bpf");
+	jb_obj_begin(b);
+	jb_kcstr(b, "syscall", "bpf");
+	jb_kcstr(b, "cmd", bpf_cmd_name(e->s.args[0]));
+	if (load) {
+		const char *t = libbpf_bpf_prog_type_str(e->prog_type);
+		if (t)
+			put_upper(b, "prog_type", "BPF_PROG_TYPE_", t);
+		else
+			jb_ku64(b, "prog_type", e->prog_type);
+		jb_kstr(b, "prog_name", e->prog_name, strnlen(e->prog_name, 16));
+		jb_ku64(b, "insn_cnt", e->insn_cnt);
+	} else {
+		jb_kcstr(b, "prog_type", NULL);
+		jb_kcstr(b, "prog_name", NULL);
+		jb_ku64(b, "target", e->target);
+	}
+	const char *at = libbpf_bpf_attach_type_str(e->attach_type);
+	if (at && (load ? e->attach_type != 0 : true))
+		jb_kcstr(b, "attach_type", at);
+	put_result(b, e->s.result);
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}
+
+int decode_priv_perf(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_perf *e = rec;
+	struct jbuf *b = &a->jb;
+
+	if (!str_ok(&e->func, len))
+		return -EINVAL;
+	emit_begin(a, "kernel.bpf", e->hdr.ts);
+	emit_proc(a, &e->hdr);
+	jb_key(b, "bpf");
+	jb_obj_begin(b);
+	jb_kcstr(b, "syscall", "perf_event_open");
+	jb_kcstr(b, "cmd", "PERF_EVENT_OPEN");
+	jb_kcstr(b, "prog_type", NULL);
+	jb_kcstr(b, "prog_name", NULL);
+	jb_kcstr(b, "probe", e->probe == 1 ? "kprobe" : "uprobe");
+	jb_kbool(b, "retprobe", e->config & 1);
+	put_rec_str(b, e->probe == 1 ? "function" : "path", rec, &e->func);
+	jb_ku64(b, "offset", e->offset);
+	jb_ki64(b, "target_pid", (int32_t)e->s.args[1]);
+	put_result(b, e->s.result);
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}
+
+/* ---- system.mount ---- */
+
+int decode_priv_mount(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_mount *e = rec;
+	struct jbuf *b = &a->jb;
+	uint64_t flags = 0;
+
+	if (!str_ok(&e->source, len) || !str_ok(&e->target, len) || !str_ok(&e->fstype, len))
+		return -EINVAL;
+	switch (e->s.sc) {
+	case HW_SC_MOUNT:
+		flags = e->s.args[3];
+		break;
+	case HW_SC_UMOUNT:
+	case HW_SC_FSMOUNT:
+		flags = e->s.args[1];
+		break;
+	case HW_SC_MOVE_MOUNT:
+		flags = e->s.args[4];
+		break;
+	}
+	emit_begin(a, "system.mount", e->hdr.ts);
+	emit_proc(a, &e->hdr);
+	jb_key(b, "mount");
+	jb_obj_begin(b);
+	jb_kcstr(b, "syscall", sc_name(e->s.sc));
+	put_rec_str(b, "source", rec, &e->source);
+	put_rec_str(b, "target", rec, &e->target);
+	put_rec_str(b, "fstype", rec, &e->fstype);
+	jb_ku64(b, "flags", flags);
+	if (e->s.sc == HW_SC_MOUNT) {
+		jb_kbool(b, "bind", flags & 4096 /* MS_BIND */);
+		jb_kbool(b, "remount", flags & 32 /* MS_REMOUNT */);
+	}
+	if (e->s.sc == HW_SC_FSMOUNT)
+		jb_ki64(b, "fs_fd", (int32_t)e->s.args[0]);
+	put_result(b, e->s.result);
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}
+
+/* ---- agent.tamper ---- */
+
+int decode_priv_tamper(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_tamper *e = rec;
+	struct jbuf *b = &a->jb;
+	static const char *const sig_results[] = {"delivered", "ignored", "already_pending",
+						  "overflow_fail", "lose_info"};
+
+	emit_begin(a, "agent.tamper", e->hdr.ts);
+	emit_proc(a, &e->hdr);
+	jb_key(b, "tamper");
+	jb_obj_begin(b);
+	jb_ku64(b, "target_pid", e->target_pid);
+	if (e->action == HW_TAMPER_SIGNAL) {
+		char sn[32];
+		const char *ab = sigabbrev_np((int)e->sig);
+		snprintf(sn, sizeof(sn), "SIG%s", ab ? ab : "?");
+		jb_kcstr(b, "action", "signal");
+		jb_kcstr(b, "signal", ab ? sn : NULL);
+		jb_ku64(b, "signo", e->sig);
+		jb_kcstr(b, "result", e->result >= 0 && e->result < 5 ? sig_results[e->result]
+								      : "unknown");
+	} else {
+		jb_kcstr(b, "action", e->action == HW_TAMPER_BPF_GET_FD ? "bpf_get_fd" : "bpf_detach");
+		jb_kcstr(b, "cmd", bpf_cmd_name(e->bpf_cmd));
+		jb_kcstr(b, "object", e->bpf_cmd == 13 ? "prog" : "link");
+		jb_ku64(b, "id", e->id);
+	}
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}

@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * net.bpf.c - connection-level network events: connect, accept, listen, bind, and raw/packet
+ * socket creation. Never send or receive (DNS queries are in net_dns.bpf.c).
+ *
+ * Each event is built at the exit of its syscall (classic syscalls:sys_exit_X tracepoint, which
+ * only taxes that one syscall; a raw/tp_btf sys_exit would tax every syscall of every process):
+ * the arguments come from the saved user registers, the addresses from the kernel's socket
+ * (what really happened: the bound ephemeral port, the accepted peer), and from the caller's
+ * sockaddr only when the call failed and the socket holds no address.
+ * accept is attributed to the task returning from accept(), never to the softirq that
+ * completed the handshake.
+ */
+#include "net.bpf.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct hw_net_fold_key);
+	__type(value, struct hw_net_fold_val);
+} hw_net_fold SEC(".maps");
+
+/* A new record of the net family in the scratch buffer, header not yet filled. */
+static __always_inline struct hw_net *net_rec(__u32 type)
+{
+	struct hw_net *e = hw_scratch_get();
+	if (!e) {
+		hw_count_drop(type, HW_DROP_SCRATCH);
+		return NULL;
+	}
+	e->fd = -1;
+	e->backlog = 0;
+	e->count = 1;
+	e->window_ns = 0;
+	e->nflags = 0;
+	e->type = 0;
+	return e;
+}
+
+/*
+ * Folding (config net.connect.fold_window_s): the first connect of a (process, destination,
+ * result) is emitted at once; repeats within the window are counted in the map; the agent
+ * emits the count as a summary when the window has passed (or the kernel does, when the same
+ * connect happens again after the window). Returns true when this connect was counted.
+ */
+static __always_inline bool net_fold(struct hw_net *e, __u64 window)
+{
+	struct hw_net_fold_key k = {
+		.tgid = e->hdr.pid,
+		.result = e->result,
+		.dport = e->dst.port,
+		.family = e->dst.family,
+		.protocol = e->protocol,
+	};
+	struct hw_net_fold_val *v;
+	__u64 now = e->hdr.ts, n;
+
+	__builtin_memcpy(k.daddr, e->dst.addr, 16);
+	v = bpf_map_lookup_elem(&hw_net_fold, &k);
+	if (v && now - v->start < window) {
+		__sync_fetch_and_add(&v->suppressed, 1);
+		return true;
+	}
+	if (v) {
+		/* window over: summary of the previous one first */
+		n = __sync_lock_test_and_set(&v->suppressed, 0);
+		if (n) {
+			v->rec.count = n;
+			v->rec.nflags |= HW_NET_F_SUMMARY;
+			v->rec.window_ns = window;
+			hw_submit(&v->rec, sizeof(v->rec), false);
+		}
+	}
+	/* The new value is built in the scratch buffer behind the record (stack is too small). */
+	struct hw_net_fold_val *nv = (void *)((__u8 *)e + HW_MAX_RECORD);
+	nv->start = now;
+	nv->suppressed = 0;
+	e->window_ns = window;
+	__builtin_memcpy(&nv->rec, e, sizeof(*e));
+	bpf_map_update_elem(&hw_net_fold, &k, nv, BPF_ANY);
+	return false;
+}
+
+/* connect(fd, addr, len) returned ret. */
+static __always_inline void net_do_connect(long ret, const bool fast)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct pt_regs *regs;
+	struct socket *sock;
+	struct sock *sk;
+	struct hw_net *e;
+	long fd;
+	__u16 fam;
+
+	regs = net_regs(t);
+	fd = NET_A1(fast, regs);
+	sock = fast ? net_fd_socket_fast(t, fd) : net_fd_socket(t, fd);
+	if (!sock)
+		return;
+	sk = fast ? sock->sk : BPF_CORE_READ(sock, sk);
+	fam = fast ? sk->__sk_common.skc_family : BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (fam != NET_AF_INET && fam != NET_AF_INET6)
+		return;
+	if (hw_filtered(tgid))
+		return;
+	e = net_rec(HW_EV_NET_CONNECT);
+	if (!e)
+		return;
+	if (fast)
+		net_sk_addrs_fast(sk, fam, &e->src, &e->dst);
+	else
+		net_sk_addrs(sk, fam, &e->src, &e->dst);
+	if ((ret && ret != -NET_EINPROGRESS) || e->dst.port == 0) {
+		/* Failed (the kernel cleared the destination) or not an inet destination. */
+		struct hw_net_addr ua;
+		__u16 uf = net_user_sockaddr((void *)NET_A2(fast, regs), &ua);
+		if (uf == 0 && ret == 0)
+			return; /* AF_UNSPEC: a UDP socket dissolving its association */
+		if (uf == NET_AF_INET || uf == NET_AF_INET6) {
+			__builtin_memcpy(&e->dst, &ua, sizeof(ua));
+			e->nflags |= HW_NET_F_DST_FROM_USER;
+		}
+	}
+	if (net_ignored(HW_NK_CONNECT, &e->dst, e->dst.port))
+		return;
+	e->result = ret;
+	e->fd = fd;
+	e->family = fam;
+	e->protocol = fast ? sk->sk_protocol : BPF_CORE_READ(sk, sk_protocol);
+	e->type = fast ? sock->type : BPF_CORE_READ(sock, type);
+	e->syscall = HW_NET_SC_CONNECT;
+	net_fill_hdr(&e->hdr, t, HW_EV_NET_CONNECT, fast);
+
+	__u32 kind = HW_NK_CONNECT;
+	struct hw_net_kcfg *k = bpf_map_lookup_elem(&hw_net_cfg, &kind);
+	if (k && k->fold_window_ns && net_fold(e, k->fold_window_ns))
+		return;
+	hw_submit(e, sizeof(*e), false);
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int hw_net_connect_f(struct trace_event_raw_sys_exit *ctx)
+{
+	net_do_connect(ctx->ret, true);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int hw_net_connect_x(struct trace_event_raw_sys_exit *ctx)
+{
+	net_do_connect(ctx->ret, false);
+	return 0;
+}
+
+/* accept/accept4 returned ret: the new socket (on success) holds both ends. */
+static __always_inline void net_do_accept(long ret, __u16 sc, const bool fast)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct socket *sock;
+	struct sock *sk;
+	struct hw_net *e;
+	__u16 fam;
+
+	if (ret < 0)
+		return; /* EAGAIN from non-blocking servers is the common case: not an event */
+	sock = fast ? net_fd_socket_fast(t, ret) : net_fd_socket(t, ret);
+	if (!sock)
+		return;
+	sk = fast ? sock->sk : BPF_CORE_READ(sock, sk);
+	fam = fast ? sk->__sk_common.skc_family : BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (fam != NET_AF_INET && fam != NET_AF_INET6)
+		return;
+	if (hw_filtered(tgid))
+		return;
+	e = net_rec(HW_EV_NET_ACCEPT);
+	if (!e)
+		return;
+	if (fast)
+		net_sk_addrs_fast(sk, fam, &e->src, &e->dst);
+	else
+		net_sk_addrs(sk, fam, &e->src, &e->dst);
+	if (e->src.port == 0) {
+		/* The peer reset the connection before accept() (a scanner's connect + RST): the
+		 * kernel released the child's local port. It is the listening socket's port. */
+		struct pt_regs *regs = net_regs(t);
+		long lfd = NET_A1(fast, regs);
+		struct socket *ls = fast ? net_fd_socket_fast(t, lfd) : net_fd_socket(t, lfd);
+		if (ls)
+			e->src.port = fast ? ls->sk->__sk_common.skc_num
+					   : BPF_CORE_READ(ls, sk, __sk_common.skc_num);
+	}
+	if (net_ignored(HW_NK_ACCEPT, &e->dst, e->src.port))
+		return;
+	e->result = 0;
+	e->fd = ret;
+	e->family = fam;
+	e->protocol = fast ? sk->sk_protocol : BPF_CORE_READ(sk, sk_protocol);
+	e->type = fast ? sock->type : BPF_CORE_READ(sock, type);
+	e->syscall = sc;
+	net_fill_hdr(&e->hdr, t, HW_EV_NET_ACCEPT, fast);
+	hw_submit(e, sizeof(*e), false);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int hw_net_accept_f(struct trace_event_raw_sys_exit *ctx)
+{
+	net_do_accept(ctx->ret, HW_NET_SC_ACCEPT, true);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int hw_net_accept4_f(struct trace_event_raw_sys_exit *ctx)
+{
+	net_do_accept(ctx->ret, HW_NET_SC_ACCEPT4, true);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int hw_net_accept_x(struct trace_event_raw_sys_exit *ctx)
+{
+	net_do_accept(ctx->ret, HW_NET_SC_ACCEPT, false);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int hw_net_accept4_x(struct trace_event_raw_sys_exit *ctx)
+{
+	net_do_accept(ctx->ret, HW_NET_SC_ACCEPT4, false);
+	return 0;
+}
+
+/* bind(fd, addr, len) and listen(fd, backlog): the local end. */
+static __always_inline void net_do_local(long ret, __u32 type, __u32 kind, __u16 sc)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct pt_regs *regs;
+	struct socket *sock;
+	struct sock *sk;
+	struct hw_net *e;
+	__u16 fam;
+
+	regs = net_regs(t);
+	sock = net_fd_socket(t, NET_ARG1(regs));
+	if (!sock)
+		return;
+	sk = BPF_CORE_READ(sock, sk);
+	fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (fam != NET_AF_INET && fam != NET_AF_INET6)
+		return;
+	if (hw_filtered(tgid))
+		return;
+	e = net_rec(type);
+	if (!e)
+		return;
+	net_sk_addrs(sk, fam, &e->src, &e->dst);
+	if (sc == HW_NET_SC_BIND && ret) {
+		/* failed bind: the socket holds no address; report the one asked for */
+		struct hw_net_addr ua;
+		__u16 uf = net_user_sockaddr((void *)NET_ARG2(regs), &ua);
+		if (uf == NET_AF_INET || uf == NET_AF_INET6) {
+			__builtin_memcpy(&e->src, &ua, sizeof(ua));
+			e->nflags |= HW_NET_F_SRC_FROM_USER;
+		}
+	}
+	if (net_ignored(kind, &e->src, e->src.port))
+		return;
+	e->result = ret;
+	e->fd = NET_ARG1(regs);
+	e->family = fam;
+	e->protocol = BPF_CORE_READ(sk, sk_protocol);
+	e->type = BPF_CORE_READ(sock, type);
+	e->syscall = sc;
+	if (sc == HW_NET_SC_LISTEN)
+		e->backlog = NET_ARG2(regs);
+	hw_fill_hdr(&e->hdr, t, type);
+	hw_submit(e, sizeof(*e), false);
+}
+
+SEC("tracepoint/syscalls/sys_exit_bind")
+int hw_net_bind_x(struct trace_event_raw_sys_exit *ctx)
+{
+	net_do_local(ctx->ret, HW_EV_NET_BIND, HW_NK_BIND, HW_NET_SC_BIND);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_listen")
+int hw_net_listen_x(struct trace_event_raw_sys_exit *ctx)
+{
+	net_do_local(ctx->ret, HW_EV_NET_LISTEN, HW_NK_LISTEN, HW_NET_SC_LISTEN);
+	return 0;
+}
+
+/* socket(family, type, protocol): only raw (SOCK_RAW, SOCK_PACKET) and AF_PACKET sockets,
+ * successful or not (a refused raw socket is a signal too). */
+#define NET_SOCK_RAW 3
+#define NET_SOCK_PACKET 10
+static __always_inline void net_do_socket(long ret, const bool fast)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct pt_regs *regs = net_regs(t);
+	__u32 family = NET_A1(fast, regs), type = NET_A2(fast, regs), base = type & 0xf;
+	struct hw_net *e;
+
+	if (family != NET_AF_PACKET && base != NET_SOCK_RAW && base != NET_SOCK_PACKET)
+		return;
+	if (hw_filtered(bpf_get_current_pid_tgid() >> 32))
+		return;
+	e = net_rec(HW_EV_NET_SOCKET);
+	if (!e)
+		return;
+	__builtin_memset(&e->src, 0, sizeof(e->src));
+	__builtin_memset(&e->dst, 0, sizeof(e->dst));
+	e->result = ret < 0 ? ret : 0;
+	e->fd = ret < 0 ? -1 : ret;
+	e->family = family;
+	e->type = type;
+	e->protocol = NET_A3(fast, regs);
+	e->syscall = HW_NET_SC_SOCKET;
+	net_fill_hdr(&e->hdr, t, HW_EV_NET_SOCKET, fast);
+	hw_submit(e, sizeof(*e), false);
+}
+
+SEC("tracepoint/syscalls/sys_exit_socket")
+int hw_net_socket_f(struct trace_event_raw_sys_exit *ctx)
+{
+	net_do_socket(ctx->ret, true);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_socket")
+int hw_net_socket_x(struct trace_event_raw_sys_exit *ctx)
+{
+	net_do_socket(ctx->ret, false);
+	return 0;
+}

@@ -1,0 +1,930 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * priv.bpf.c - privilege, kernel-integrity and tamper telemetry.
+ *
+ * Rare syscalls (set*id, capset, ptrace, process_vm_*, memfd_create, setns, unshare, module
+ * syscalls, bpf, perf_event_open, mount family) use the classic syscalls:sys_enter_X/sys_exit_X
+ * tracepoints: ~160 ns per call, paid only by those syscalls. The entry saves the arguments
+ * and whatever must be seen before the call (old credentials, namespaces) in a per-thread map;
+ * the exit builds the record with the result.
+ *
+ * Frequent events are counted in the kernel instead (priv_counts): capability checks from
+ * capability:cap_capable and W+X mappings from mmap/mprotect entry; only the first per process
+ * is a record, the agent summarises the counts once per window.
+ *
+ * Where a non-syscall tracepoint sees an event from every path at once it is used instead:
+ * task_rename (prctl and /proc/PID/comm), sched_process_fork (namespaces created by clone and
+ * clone3), signal_generate (signals to the agent).
+ */
+#include "priv.bpf.h"
+
+#define PRIV_STR_MAX 512 /* bytes kept of each user string (paths, names) */
+
+/* ---- syscall entry: in-kernel pre-filter, then save the state ---- */
+
+/* Is this call worth remembering? Cheap checks on the arguments only. */
+static __always_inline bool priv_enter_wanted(__u16 sc, const unsigned long *args)
+{
+	switch (sc) {
+	case HW_SC_PTRACE: {
+		long req = args[0];
+		/* TRACEME, POKETEXT/DATA/USER, SETREGS, SETFPREGS, ATTACH, SETREGSET, SEIZE.
+		 * Reads (PEEK*, GETREGS) are what a debugger does all the time: not reported. */
+		return req == 0 || req == 4 || req == 5 || req == 6 || req == 13 || req == 15 ||
+		       req == 16 || req == 0x4205 || req == 0x4206;
+	}
+	case HW_SC_VM_READV:
+	case HW_SC_VM_WRITEV:
+		/* on another process only */
+		return (__u32)args[0] != (__u32)(bpf_get_current_pid_tgid() >> 32);
+	case HW_SC_BPF: {
+		long cmd = args[0];
+		/* PROG_LOAD, PROG_ATTACH, PROG_DETACH, RAW_TRACEPOINT_OPEN, LINK_CREATE,
+		 * LINK_UPDATE, LINK_DETACH; map operations are not reported. */
+		return cmd == 5 || cmd == 8 || cmd == 9 || cmd == 17 || cmd == 28 || cmd == 29 ||
+		       cmd == 34;
+	}
+	case HW_SC_PERF_EVENT_OPEN: {
+		__u32 zero = 0, type = 0;
+		struct hw_priv_cfg *pc = bpf_map_lookup_elem(&priv_cfg, &zero);
+		if (!pc || bpf_probe_read_user(&type, sizeof(type), (void *)args[0]))
+			return false;
+		return (pc->kprobe_type && type == pc->kprobe_type) ||
+		       (pc->uprobe_type && type == pc->uprobe_type);
+	}
+	case HW_SC_CLONE:
+		return args[0] & PRIV_CLONE_NEW_ALL;
+	case HW_SC_CLONE3: {
+		__u64 flags = 0;
+		bpf_probe_read_user(&flags, sizeof(flags), (void *)args[0]);
+		return flags & PRIV_CLONE_NEW_ALL;
+	}
+	default:
+		return true;
+	}
+}
+
+static __always_inline void priv_sc_enter(__u16 sc, const unsigned long *args)
+{
+	__u64 pt = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pt;
+	struct priv_inflight v;
+
+	if (!priv_enter_wanted(sc, args))
+		return;
+	if (hw_filtered(pt >> 32))
+		return;
+	__builtin_memset(&v, 0, sizeof(v));
+	v.sc = sc;
+#pragma unroll
+	for (int i = 0; i < 6; i++)
+		v.args[i] = args[i];
+	if (sc == HW_SC_CLONE3) {
+		__u64 flags = 0;
+		bpf_probe_read_user(&flags, sizeof(flags), (void *)args[0]);
+		v.args[5] = flags; /* clone3 has 2 arguments: keep the flags from the struct */
+	}
+	if (sc <= HW_SC_CAPSET) {
+		struct task_struct *t = bpf_get_current_task_btf();
+		priv_creds_read(BPF_CORE_READ(t, real_cred), &v.pre.creds);
+	} else if (sc == HW_SC_SETNS || sc == HW_SC_UNSHARE) {
+		priv_ns_read(bpf_get_current_task_btf(), v.pre.ns);
+	}
+	if (bpf_map_update_elem(&priv_inflight, &tid, &v, BPF_ANY))
+		priv_count_loss(HW_PRIV_LOSS_INFLIGHT);
+}
+
+/* ---- syscall exit: one record builder per kind ---- */
+
+static __always_inline void priv_fill_sc(struct hw_priv_call *s, const struct priv_inflight *v,
+					 long ret)
+{
+	s->sc = v->sc;
+	s->flags = 0;
+	s->pad = 0;
+	s->result = ret;
+#pragma unroll
+	for (int i = 0; i < 6; i++)
+		s->args[i] = v->args[i];
+}
+
+static __always_inline void priv_emit_cred(struct task_struct *t, const struct priv_inflight *v,
+					   long ret)
+{
+	struct hw_cred *r = hw_scratch_get();
+	if (!r) {
+		hw_count_drop(HW_EV_CRED, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&r->hdr, t, HW_EV_CRED);
+	priv_fill_sc(&r->s, v, ret);
+	r->old = v->pre.creds;
+	const struct cred *c = BPF_CORE_READ(t, real_cred);
+	priv_creds_read(c, &r->new);
+	struct group_info *gi = BPF_CORE_READ(c, group_info);
+	__u32 n = BPF_CORE_READ(gi, ngroups);
+	r->ngroups = n;
+	r->pad = 0;
+	__builtin_memset(r->groups, 0, sizeof(r->groups));
+	if (n > HW_PRIV_NGROUPS)
+		n = HW_PRIV_NGROUPS;
+	bpf_probe_read_kernel(r->groups, n * sizeof(__u32), &gi->gid);
+	hw_submit(r, sizeof(*r), true);
+}
+
+static __always_inline void priv_emit_ptrace(struct task_struct *t, const struct priv_inflight *v,
+					     long ret)
+{
+	struct hw_ptrace *r = hw_scratch_get();
+	if (!r) {
+		hw_count_drop(HW_EV_PTRACE, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&r->hdr, t, HW_EV_PTRACE);
+	priv_fill_sc(&r->s, v, ret);
+	__builtin_memset(r->target_comm, 0, sizeof(r->target_comm));
+	if (v->sc == HW_SC_PTRACE && v->args[0] == 0) { /* TRACEME: the tracer is the parent */
+		struct task_struct *pp = BPF_CORE_READ(t, real_parent);
+		bpf_probe_read_kernel_str(r->target_comm, sizeof(r->target_comm), &pp->comm);
+	}
+	hw_submit(r, sizeof(*r), true);
+}
+
+static __always_inline void priv_emit_memfd(struct task_struct *t, const struct priv_inflight *v,
+					    long ret)
+{
+	struct hw_memfd *r = hw_scratch_get();
+	struct hw_blob b;
+	if (!r) {
+		hw_count_drop(HW_EV_MEMFD, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&r->hdr, t, HW_EV_MEMFD);
+	priv_fill_sc(&r->s, v, ret);
+	r->pad = 0;
+	b.base = (__u8 *)r;
+	b.pos = sizeof(*r);
+	hw_blob_ustr(&b, (void *)v->args[0], 256, &r->name);
+	hw_submit(r, b.pos, false);
+}
+
+static __always_inline void priv_emit_ns(struct task_struct *t, const struct priv_inflight *v,
+					 long ret)
+{
+	struct hw_ns *r = hw_scratch_get();
+	__u64 now[PRIV_NNS];
+	if (!r) {
+		hw_count_drop(HW_EV_NS, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&r->hdr, t, HW_EV_NS);
+	priv_fill_sc(&r->s, v, ret);
+	r->changed = 0;
+	r->child_pid = 0;
+	r->pad = 0;
+	if (v->sc == HW_SC_SETNS || v->sc == HW_SC_UNSHARE) {
+		priv_ns_read(t, now);
+		r->changed = priv_ns_diff(v->pre.ns, now);
+	} else if (ret > 0) {
+		/* clone/clone3 fallback: the flags say what the child got */
+		r->changed = (v->sc == HW_SC_CLONE3 ? v->args[5] : v->args[0]) & PRIV_CLONE_NEW_ALL;
+		r->child_pid = ret;
+	}
+	hw_submit(r, sizeof(*r), false);
+}
+
+static __always_inline void priv_emit_module(struct task_struct *t, const struct priv_inflight *v,
+					     long ret, __u16 sc)
+{
+	struct hw_module *r = hw_scratch_get();
+	struct hw_blob b;
+	if (!r) {
+		hw_count_drop(HW_EV_MODULE, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&r->hdr, t, HW_EV_MODULE);
+	priv_fill_sc(&r->s, v, ret);
+	b.base = (__u8 *)r;
+	b.pos = sizeof(*r);
+	r->path.off = b.pos;
+	r->path.len = 0;
+	r->path.ncomp = 0;
+	r->path.flags = 0;
+	r->name.off = b.pos;
+	r->name.len = 0;
+	r->params.off = b.pos;
+	r->params.len = 0;
+	/* Strings before the path: the dentry walk (bpf_loop) must start from an offset the
+	 * verifier sees as a range, or it re-verifies the callback for every exact value. */
+	if (sc == HW_SC_FINIT_MODULE)
+		hw_blob_ustr(&b, (void *)v->args[1], 256, &r->params);
+	else if (sc == HW_SC_INIT_MODULE)
+		hw_blob_ustr(&b, (void *)v->args[2], 256, &r->params);
+	else if (sc == HW_SC_DELETE_MODULE)
+		hw_blob_ustr(&b, (void *)v->args[0], 64, &r->name);
+	if (sc == HW_SC_FINIT_MODULE) {
+		struct file *f = priv_fd_file(t, v->args[0]);
+		/* re-read from the record: a value the verifier cannot know exactly */
+		b.pos = sizeof(*r) + r->params.len + 1;
+		if (f) {
+			struct path p = BPF_CORE_READ(f, f_path);
+			hw_blob_path(&b, &p, &r->path);
+		}
+	}
+	/* the mask keeps the verifier's bound on the size inside the scratch buffer */
+	hw_submit(r, b.pos & (HW_MAX_RECORD * 2 - 1), true);
+}
+
+/* The subset of union bpf_attr read here (UAPI: offsets never change). */
+struct priv_bpf_attr {
+	__u32 a0;        /* PROG_LOAD prog_type; *_ATTACH target_fd; LINK_CREATE prog_fd;
+			    *_GET_FD_BY_ID id; LINK_UPDATE/DETACH link_fd */
+	__u32 a1;        /* PROG_LOAD insn_cnt; PROG_ATTACH attach_bpf_fd; LINK_CREATE target_fd */
+	__u32 a2;        /* PROG_ATTACH attach_type; LINK_CREATE attach_type */
+	__u32 a3;
+	__u64 pad[4];
+	char prog_name[16]; /* PROG_LOAD, offset 48 */
+	__u32 ifindex;
+	__u32 expected_attach_type; /* PROG_LOAD, offset 68 */
+};
+
+static __always_inline void priv_emit_bpf(struct task_struct *t, const struct priv_inflight *v,
+					  long ret)
+{
+	struct hw_bpfcall *r = hw_scratch_get();
+	struct priv_bpf_attr at = {};
+	__u32 sz = v->args[2];
+	if (!r) {
+		hw_count_drop(HW_EV_BPF, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&r->hdr, t, HW_EV_BPF);
+	priv_fill_sc(&r->s, v, ret);
+	if (sz > sizeof(at))
+		sz = sizeof(at);
+	bpf_probe_read_user(&at, sz, (void *)v->args[1]);
+	__builtin_memset(r->prog_name, 0, sizeof(r->prog_name));
+	r->prog_type = 0;
+	r->attach_type = 0;
+	r->insn_cnt = 0;
+	r->target = 0;
+	switch (v->args[0]) {
+	case 5: /* PROG_LOAD */
+		r->prog_type = at.a0;
+		r->insn_cnt = at.a1;
+		r->attach_type = at.expected_attach_type;
+		__builtin_memcpy(r->prog_name, at.prog_name, sizeof(r->prog_name));
+		break;
+	case 8: /* PROG_ATTACH */
+	case 9: /* PROG_DETACH */
+		r->target = at.a0;
+		r->attach_type = at.a2;
+		break;
+	case 28: /* LINK_CREATE */
+		r->target = at.a1;
+		r->attach_type = at.a2;
+		break;
+	default:
+		r->target = at.a0;
+		break;
+	}
+	hw_submit(r, sizeof(*r), false);
+}
+
+static __always_inline void priv_emit_perf(struct task_struct *t, const struct priv_inflight *v,
+					   long ret)
+{
+	struct hw_perf *r = hw_scratch_get();
+	struct hw_blob b;
+	__u64 a[9] = {};
+	if (!r) {
+		hw_count_drop(HW_EV_PERF, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&r->hdr, t, HW_EV_PERF);
+	priv_fill_sc(&r->s, v, ret);
+	/* perf_event_attr: type @0, config @8, config1 (kprobe_func/uprobe_path) @56,
+	 * config2 (probe_offset) @64 */
+	bpf_probe_read_user(a, sizeof(a), (void *)v->args[0]);
+	__u32 zero = 0;
+	struct hw_priv_cfg *pc = bpf_map_lookup_elem(&priv_cfg, &zero);
+	r->ptype = (__u32)a[0];
+	r->probe = pc && r->ptype == pc->kprobe_type ? 1 : 2;
+	r->config = a[1];
+	r->offset = a[8];
+	r->pad = 0;
+	b.base = (__u8 *)r;
+	b.pos = sizeof(*r);
+	r->func.off = b.pos;
+	r->func.len = 0;
+	if (a[7])
+		hw_blob_ustr(&b, (void *)a[7], PRIV_STR_MAX, &r->func);
+	hw_submit(r, b.pos, false);
+}
+
+static __always_inline void priv_emit_mount(struct task_struct *t, const struct priv_inflight *v,
+					    long ret)
+{
+	struct hw_mount *r = hw_scratch_get();
+	struct hw_blob b;
+	const void *src = NULL, *tgt = NULL, *fst = NULL;
+	if (!r) {
+		hw_count_drop(HW_EV_MOUNT, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&r->hdr, t, HW_EV_MOUNT);
+	priv_fill_sc(&r->s, v, ret);
+	r->pad = 0;
+	b.base = (__u8 *)r;
+	b.pos = sizeof(*r);
+	switch (v->sc) {
+	case HW_SC_MOUNT:
+		src = (void *)v->args[0];
+		tgt = (void *)v->args[1];
+		fst = (void *)v->args[2];
+		break;
+	case HW_SC_UMOUNT:
+	case HW_SC_CHROOT:
+		tgt = (void *)v->args[0];
+		break;
+	case HW_SC_PIVOT_ROOT: /* new_root, put_old */
+		tgt = (void *)v->args[0];
+		src = (void *)v->args[1];
+		break;
+	case HW_SC_MOVE_MOUNT: /* from_dfd, from_path, to_dfd, to_path, flags */
+		src = (void *)v->args[1];
+		tgt = (void *)v->args[3];
+		break;
+	}
+	r->source.off = r->target.off = r->fstype.off = b.pos;
+	r->source.len = r->target.len = r->fstype.len = 0;
+	if (src)
+		hw_blob_ustr(&b, src, PRIV_STR_MAX, &r->source);
+	if (tgt)
+		hw_blob_ustr(&b, tgt, PRIV_STR_MAX, &r->target);
+	if (fst)
+		hw_blob_ustr(&b, fst, 64, &r->fstype);
+	hw_submit(r, b.pos, false);
+}
+
+static __always_inline void priv_sc_exit(__u16 sc, long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct priv_inflight *v = bpf_map_lookup_elem(&priv_inflight, &tid);
+	struct task_struct *t;
+
+	if (!v)
+		return;
+	if (v->sc != sc) {
+		bpf_map_delete_elem(&priv_inflight, &tid);
+		return;
+	}
+	t = bpf_get_current_task_btf();
+	if (sc <= HW_SC_CAPSET)
+		priv_emit_cred(t, v, ret);
+	else if (sc == HW_SC_PTRACE || sc == HW_SC_VM_READV || sc == HW_SC_VM_WRITEV)
+		priv_emit_ptrace(t, v, ret);
+	else if (sc == HW_SC_MEMFD_CREATE)
+		priv_emit_memfd(t, v, ret);
+	else if (sc == HW_SC_SETNS || sc == HW_SC_UNSHARE || sc == HW_SC_CLONE ||
+		 sc == HW_SC_CLONE3)
+		priv_emit_ns(t, v, ret);
+	else if (sc == HW_SC_INIT_MODULE || sc == HW_SC_FINIT_MODULE || sc == HW_SC_DELETE_MODULE)
+		priv_emit_module(t, v, ret, sc);
+	else if (sc == HW_SC_BPF)
+		priv_emit_bpf(t, v, ret);
+	else if (sc == HW_SC_PERF_EVENT_OPEN)
+		priv_emit_perf(t, v, ret);
+	else
+		priv_emit_mount(t, v, ret);
+	bpf_map_delete_elem(&priv_inflight, &tid);
+}
+
+/* Copy the arguments out of the tracepoint context: the verifier refuses a context pointer
+ * that was moved (ctx->args passed on as a pointer), and a program that reads past a
+ * tracepoint's last argument cannot attach to it (EACCES): read only the first n. */
+#define PRIV_ARG(ctx, a, n, i) (a)[i] = (n) > (i) ? (ctx)->args[(n) > (i) ? (i) : 0] : 0
+#define priv_ctx_args(ctx, a, n)                                                                   \
+	do {                                                                                       \
+		PRIV_ARG(ctx, a, n, 0);                                                            \
+		PRIV_ARG(ctx, a, n, 1);                                                            \
+		PRIV_ARG(ctx, a, n, 2);                                                            \
+		PRIV_ARG(ctx, a, n, 3);                                                            \
+		PRIV_ARG(ctx, a, n, 4);                                                            \
+		PRIV_ARG(ctx, a, n, 5);                                                            \
+	} while (0)
+
+/* One program pair per syscall; each is the shared body with a constant, so the compiler
+ * keeps only that syscall's branch. */
+#define PRIV_SYSCALL(name, SC, NARGS)                                                                   \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
+	int hw_pv_##name##_in(struct trace_event_raw_sys_enter *ctx)                               \
+	{                                                                                          \
+		unsigned long a[6];                                                                \
+		priv_ctx_args(ctx, a, NARGS);                                                      \
+		priv_sc_enter(SC, a);                                                              \
+		return 0;                                                                          \
+	}                                                                                          \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                                 \
+	int hw_pv_##name##_out(struct trace_event_raw_sys_exit *ctx)                               \
+	{                                                                                          \
+		priv_sc_exit(SC, ctx->ret);                                                        \
+		return 0;                                                                          \
+	}
+
+PRIV_SYSCALL(setuid, HW_SC_SETUID, 1)
+PRIV_SYSCALL(setgid, HW_SC_SETGID, 1)
+PRIV_SYSCALL(setreuid, HW_SC_SETREUID, 2)
+PRIV_SYSCALL(setregid, HW_SC_SETREGID, 2)
+PRIV_SYSCALL(setresuid, HW_SC_SETRESUID, 3)
+PRIV_SYSCALL(setresgid, HW_SC_SETRESGID, 3)
+PRIV_SYSCALL(setfsuid, HW_SC_SETFSUID, 1)
+PRIV_SYSCALL(setfsgid, HW_SC_SETFSGID, 1)
+PRIV_SYSCALL(setgroups, HW_SC_SETGROUPS, 2)
+PRIV_SYSCALL(capset, HW_SC_CAPSET, 2)
+PRIV_SYSCALL(ptrace, HW_SC_PTRACE, 4)
+PRIV_SYSCALL(process_vm_readv, HW_SC_VM_READV, 6)
+PRIV_SYSCALL(process_vm_writev, HW_SC_VM_WRITEV, 6)
+PRIV_SYSCALL(memfd_create, HW_SC_MEMFD_CREATE, 2)
+PRIV_SYSCALL(setns, HW_SC_SETNS, 2)
+PRIV_SYSCALL(unshare, HW_SC_UNSHARE, 1)
+PRIV_SYSCALL(clone, HW_SC_CLONE, 5)
+PRIV_SYSCALL(clone3, HW_SC_CLONE3, 2)
+PRIV_SYSCALL(init_module, HW_SC_INIT_MODULE, 3)
+PRIV_SYSCALL(finit_module, HW_SC_FINIT_MODULE, 3)
+PRIV_SYSCALL(delete_module, HW_SC_DELETE_MODULE, 2)
+PRIV_SYSCALL(bpf, HW_SC_BPF, 3)
+PRIV_SYSCALL(perf_event_open, HW_SC_PERF_EVENT_OPEN, 5)
+PRIV_SYSCALL(mount, HW_SC_MOUNT, 5)
+PRIV_SYSCALL(umount, HW_SC_UMOUNT, 2)
+PRIV_SYSCALL(pivot_root, HW_SC_PIVOT_ROOT, 2)
+PRIV_SYSCALL(chroot, HW_SC_CHROOT, 1)
+PRIV_SYSCALL(move_mount, HW_SC_MOVE_MOUNT, 5)
+PRIV_SYSCALL(fsmount, HW_SC_FSMOUNT, 3)
+
+/*
+ * Module syscalls on a kernel built without modules: they are sys_ni_syscall and have no
+ * syscalls:* tracepoints, so the only hook that sees the attempt is raw_syscalls, which runs
+ * for every syscall of every process. That costs on all hot paths, so this candidate belongs
+ * to its own probe (kernel.module_load_raw), disabled by default.
+ */
+static __always_inline __u16 priv_module_sc(long id)
+{
+	if (id == PRIV_NR_FINIT_MODULE)
+		return HW_SC_FINIT_MODULE;
+	if (id == PRIV_NR_INIT_MODULE)
+		return HW_SC_INIT_MODULE;
+	if (id == PRIV_NR_DELETE_MODULE)
+		return HW_SC_DELETE_MODULE;
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(hw_pv_modraw_in, struct pt_regs *regs, long id)
+{
+	__u16 sc = priv_module_sc(id);
+	unsigned long args[6];
+	if (!sc)
+		return 0;
+	args[0] = PRIV_REGS_ARG0(regs);
+	args[1] = PRIV_REGS_ARG1(regs);
+	args[2] = PRIV_REGS_ARG2(regs);
+	args[3] = args[4] = args[5] = 0;
+	priv_sc_enter(sc, args);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(hw_pv_modraw_out, struct pt_regs *regs, long ret)
+{
+	__u16 sc = priv_module_sc(PRIV_REGS_NR(regs));
+	__u32 tid;
+	struct priv_inflight *v;
+
+	if (!sc)
+		return 0;
+	tid = (__u32)bpf_get_current_pid_tgid();
+	v = bpf_map_lookup_elem(&priv_inflight, &tid);
+	if (!v)
+		return 0;
+	if (v->sc == sc)
+		priv_emit_module(bpf_get_current_task_btf(), v, ret, sc);
+	bpf_map_delete_elem(&priv_inflight, &tid);
+	return 0;
+}
+
+/* module:module_load (kernels with modules): the name of a module that did load. */
+static __always_inline void priv_module_loaded(const char *name)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct hw_module *r;
+	struct hw_blob b;
+
+	if (hw_filtered(BPF_CORE_READ(t, tgid)))
+		return;
+	r = hw_scratch_get();
+	if (!r) {
+		hw_count_drop(HW_EV_MODULE, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&r->hdr, t, HW_EV_MODULE);
+	__builtin_memset(&r->s, 0, sizeof(r->s));
+	r->s.sc = HW_SC_MODULE_LOADED;
+	b.base = (__u8 *)r;
+	b.pos = sizeof(*r);
+	r->path.off = r->params.off = b.pos;
+	r->path.len = r->path.ncomp = r->path.flags = r->params.len = 0;
+	hw_blob_kstr(&b, name, 64, &r->name);
+	hw_submit(r, b.pos, true);
+}
+
+/* struct module may be absent from this kernel's BTF (no CONFIG_MODULES): a local view. */
+struct module___priv {
+	char name[56];
+} __attribute__((preserve_access_index));
+
+SEC("tp_btf/module_load")
+int BPF_PROG(hw_pv_modload_btf, struct module___priv *mod)
+{
+	priv_module_loaded(mod->name);
+	return 0;
+}
+
+SEC("tracepoint/module/module_load")
+int hw_pv_modload_tp(void *ctx)
+{
+	/* struct trace_event_raw_module_load { ent; unsigned taints; u32 __data_loc_name; } */
+	__u32 loc = 0;
+	bpf_probe_read_kernel(&loc, sizeof(loc), (char *)ctx + 12);
+	priv_module_loaded((const char *)ctx + (loc & 0xffff));
+	return 0;
+}
+
+/* ---- capability checks: counted per (process, capability) ---- */
+
+/*
+ * Every process running as root checks CAP_SYS_ADMIN when memory is committed (mmap, brk,
+ * fork, exec, stack growth: cap_vm_enough_memory, a no-audit check). Such checks are counted
+ * but do not make a "first use" record; the first CAP_SYS_ADMIN check from anywhere else does.
+ * Only reached while no first use has been sent for the process, so the hot path is untouched.
+ */
+#if defined(__TARGET_ARCH_x86)
+#define PRIV_VM_SYSCALL(nr)                                                                        \
+	((nr) == 9 || (nr) == 10 || (nr) == 12 || (nr) == 25 || (nr) == 56 || (nr) == 57 ||        \
+	 (nr) == 58 || (nr) == 59 || (nr) == 322 || (nr) == 435 ||                                 \
+	 ((nr) >= 4 && (nr) <= 7) /* a user page fault: orig_ax holds its error code */)
+#else
+#define PRIV_VM_SYSCALL(nr)                                                                        \
+	((nr) == 222 || (nr) == 226 || (nr) == 214 || (nr) == 216 || (nr) == 220 || (nr) == 221 || \
+	 (nr) == 281 || (nr) == 435 || (nr) < 0)
+#endif
+static bool priv_cap_quiet(__u16 cap)
+{
+	if (cap != 21 /* CAP_SYS_ADMIN */)
+		return false;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	long nr = PRIV_REGS_NR(regs);
+	return PRIV_VM_SYSCALL(nr);
+}
+
+static bool priv_never_quiet(__u16 idx)
+{
+	return false;
+}
+
+static __always_inline void priv_cap(int cap, int ret)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct hw_count_first *r;
+
+	if (hw_filtered(tgid))
+		return;
+	if (!priv_count(t, tgid, HW_EV_CAP, cap & 0xffff, ret != 0, 0, priv_cap_quiet))
+		return;
+	/* first use of this capability by this process: a record now */
+	r = hw_scratch_get();
+	if (!r) {
+		hw_count_drop(HW_EV_CAP, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&r->hdr, t, HW_EV_CAP);
+	r->idx = cap;
+	r->flags = 0;
+	r->ret = ret;
+	r->prot = r->mflags = 0;
+	r->addr = r->len = 0;
+	hw_submit(r, sizeof(*r), false);
+}
+
+SEC("tp_btf/cap_capable")
+int BPF_PROG(hw_pv_cap_btf, const struct cred *cred, struct user_namespace *target_ns,
+	     const struct user_namespace *capable_ns, int cap, int ret)
+{
+	priv_cap(cap, ret);
+	return 0;
+}
+
+SEC("tracepoint/capability/cap_capable")
+int hw_pv_cap_tp(struct trace_event_raw_cap_capable *ctx)
+{
+	priv_cap(ctx->cap, ctx->ret);
+	return 0;
+}
+
+/* ---- W+X memory: mmap/mprotect entry only, counted per (process, syscall) ---- */
+
+#define PRIV_PROT_WRITE 0x2
+#define PRIV_PROT_EXEC 0x4
+#define PRIV_VM_WRITE 0x2
+#define PRIV_MAP_ANONYMOUS 0x20
+
+static long priv_vma_writable(struct task_struct *task, struct vm_area_struct *vma, void *ctx)
+{
+	*(__u32 *)ctx = (BPF_CORE_READ(vma, vm_flags) & PRIV_VM_WRITE) != 0;
+	return 0;
+}
+
+static __always_inline void priv_wx(__u16 sc, const unsigned long *args)
+{
+	__u32 prot = args[2];
+	__u32 was_writable = 0;
+	struct task_struct *t;
+	__u32 tgid;
+
+	if (!(prot & PRIV_PROT_EXEC))
+		return; /* the common case: one compare */
+	t = bpf_get_current_task_btf();
+	if (!(prot & PRIV_PROT_WRITE)) {
+		/* executable after being writable: look at the mapping as it is now */
+		if (sc == HW_SC_MMAP)
+			return;
+		bpf_find_vma(t, args[0], priv_vma_writable, &was_writable, 0);
+		if (!was_writable)
+			return;
+	}
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (hw_filtered(tgid))
+		return;
+	if (!priv_count(t, tgid, HW_EV_WX, sc, false, prot, priv_never_quiet))
+		return;
+	struct hw_count_first *r = hw_scratch_get();
+	if (!r) {
+		hw_count_drop(HW_EV_WX, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&r->hdr, t, HW_EV_WX);
+	r->idx = sc;
+	r->flags = (was_writable ? HW_WX_WAS_WRITABLE : 0) |
+		   (sc == HW_SC_MMAP && (args[3] & PRIV_MAP_ANONYMOUS) ? HW_WX_ANON : 0);
+	r->ret = 0;
+	r->prot = prot;
+	r->mflags = sc == HW_SC_MMAP ? args[3] : 0;
+	r->addr = args[0];
+	r->len = args[1];
+	hw_submit(r, sizeof(*r), false);
+}
+
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int hw_pv_mmap_in(struct trace_event_raw_sys_enter *ctx)
+{
+	unsigned long a[6];
+	priv_ctx_args(ctx, a, 4);
+	priv_wx(HW_SC_MMAP, a);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_mprotect")
+int hw_pv_mprotect_in(struct trace_event_raw_sys_enter *ctx)
+{
+	unsigned long a[6];
+	priv_ctx_args(ctx, a, 3);
+	priv_wx(HW_SC_MPROTECT, a);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_pkey_mprotect")
+int hw_pv_pkey_mprotect_in(struct trace_event_raw_sys_enter *ctx)
+{
+	unsigned long a[6];
+	priv_ctx_args(ctx, a, 3);
+	priv_wx(HW_SC_PKEY_MPROTECT, a);
+	return 0;
+}
+
+/* ---- comm renames: task_rename sees prctl(PR_SET_NAME) and /proc/PID/comm writes ---- */
+
+#define PRIV_PF_KTHREAD 0x00200000
+
+static __always_inline void priv_rename(struct task_struct *renamed, const char *oldc,
+					const char *newc, bool old_kernel)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct pt_regs *regs;
+	struct hw_rename *r;
+	long nr;
+	__u16 sc;
+
+	if (BPF_CORE_READ(t, flags) & PRIV_PF_KTHREAD)
+		return;
+	regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	nr = PRIV_REGS_NR(regs);
+	if (nr == PRIV_NR_EXECVE || nr == PRIV_NR_EXECVEAT)
+		return; /* exec names the process after its file: that is process.exec */
+	sc = nr == PRIV_NR_PRCTL ? HW_SC_PRCTL : HW_SC_WRITE;
+	if (hw_filtered(BPF_CORE_READ(t, tgid)))
+		return;
+	r = hw_scratch_get();
+	if (!r) {
+		hw_count_drop(HW_EV_RENAME, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&r->hdr, t, HW_EV_RENAME);
+	r->sc = sc;
+	r->pad = 0;
+	r->target_tid = renamed ? BPF_CORE_READ(renamed, pid) : 0;
+	if (old_kernel)
+		bpf_probe_read_kernel_str(r->old_comm, sizeof(r->old_comm), oldc);
+	else
+		__builtin_memcpy(r->old_comm, oldc, sizeof(r->old_comm));
+	bpf_probe_read_kernel_str(r->new_comm, sizeof(r->new_comm), newc);
+	hw_submit(r, sizeof(*r), false);
+}
+
+SEC("tp_btf/task_rename")
+int BPF_PROG(hw_pv_rename_btf, struct task_struct *task, const char *comm)
+{
+	/* Fired before the copy: task->comm is still the old name. Thread names (a JVM names
+	 * every thread) are not reported; a process renaming itself changes its leader. */
+	if (task != BPF_CORE_READ(task, group_leader))
+		return 0;
+	priv_rename(task, task->comm, comm, true);
+	return 0;
+}
+
+SEC("tracepoint/task/task_rename")
+int hw_pv_rename_tp(struct trace_event_raw_task_rename *ctx)
+{
+	char oldc[16];
+	bpf_probe_read_kernel(oldc, sizeof(oldc), ctx->oldcomm);
+	struct task_struct *t = bpf_get_current_task_btf();
+	/* no task here: the renamed pid must be the current process's leader */
+	if (ctx->pid != BPF_CORE_READ(t, tgid))
+		return 0;
+	priv_rename(NULL, oldc, (const char *)ctx + 28, false);
+	return 0;
+}
+
+/* ---- namespaces created by clone/clone3/fork: compare the child's with the parent's ---- */
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(hw_pv_nsfork_btf, struct task_struct *parent, struct task_struct *child)
+{
+	__u64 a[PRIV_NNS], b[PRIV_NNS];
+	struct hw_ns *r;
+	__u64 changed;
+
+	if (BPF_CORE_READ(parent, nsproxy) == BPF_CORE_READ(child, nsproxy) &&
+	    BPF_CORE_READ(parent, real_cred, user_ns) == BPF_CORE_READ(child, real_cred, user_ns))
+		return 0; /* the common case: nothing new */
+	priv_ns_read(parent, a);
+	priv_ns_read(child, b);
+	/* A child gets the parent's pid_ns_for_children as its own: compare the parent's with
+	 * the child's active pid namespace rather than with the child's for-children one. */
+	b[3] = (__u64)BPF_CORE_READ(child, nsproxy, pid_ns_for_children);
+	changed = priv_ns_diff(a, b);
+	if (!changed || hw_filtered(BPF_CORE_READ(parent, tgid)))
+		return 0;
+	r = hw_scratch_get();
+	if (!r) {
+		hw_count_drop(HW_EV_NS, HW_DROP_SCRATCH);
+		return 0;
+	}
+	hw_fill_hdr(&r->hdr, parent, HW_EV_NS);
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(parent);
+	long nr = PRIV_REGS_NR(regs);
+	__builtin_memset(&r->s, 0, sizeof(r->s));
+	r->s.sc = nr == PRIV_NR_CLONE ? HW_SC_CLONE : nr == PRIV_NR_CLONE3 ? HW_SC_CLONE3 : HW_SC_FORK;
+	if (r->s.sc == HW_SC_CLONE)
+		r->s.args[0] = PRIV_REGS_ARG0(regs);
+	r->s.result = BPF_CORE_READ(child, tgid);
+	r->changed = changed;
+	r->child_pid = BPF_CORE_READ(child, tgid);
+	r->pad = 0;
+	hw_submit(r, sizeof(*r), false);
+	return 0;
+}
+
+/* ---- agent.tamper ---- */
+
+static __always_inline void priv_tamper(struct task_struct *t, __u16 action, __u32 sig,
+					__s32 result, __u32 cmd, __u32 id)
+{
+	struct hw_cfg *cfg = hw_get_cfg();
+	struct hw_tamper *r = hw_scratch_get();
+	if (!r) {
+		hw_count_drop(HW_EV_TAMPER, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&r->hdr, t, HW_EV_TAMPER);
+	r->action = action;
+	r->pad = 0;
+	r->result = result;
+	r->sig = sig;
+	r->target_pid = cfg ? cfg->agent_pid : 0;
+	r->bpf_cmd = cmd;
+	r->id = id;
+	hw_submit(r, sizeof(*r), true);
+}
+
+#define PRIV_SIGCHLD 17
+
+static __always_inline void priv_signal(int sig, __u32 target_tgid, int result)
+{
+	struct hw_cfg *cfg = hw_get_cfg();
+	struct task_struct *t;
+	__u32 tgid;
+
+	if (!cfg || !cfg->agent_pid || target_tgid != cfg->agent_pid || sig == PRIV_SIGCHLD)
+		return;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (hw_filtered(tgid)) /* includes the agent signalling itself */
+		return;
+	t = bpf_get_current_task_btf();
+	priv_tamper(t, HW_TAMPER_SIGNAL, sig, result, 0, 0);
+}
+
+SEC("tp_btf/signal_generate")
+int BPF_PROG(hw_pv_sig_btf, int sig, struct kernel_siginfo *info, struct task_struct *task,
+	     int group, int result)
+{
+	priv_signal(sig, BPF_CORE_READ(task, tgid), result);
+	return 0;
+}
+
+SEC("tracepoint/signal/signal_generate")
+int hw_pv_sig_tp(struct trace_event_raw_signal_generate *ctx)
+{
+	/* pid is the target thread's id; signals to a process go to its leader (tid == tgid) */
+	priv_signal(ctx->sig, ctx->pid, ctx->result);
+	return 0;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} priv_tamper_seen SEC(".maps");
+
+/* bpf() commands that take hold of the agent's programs or links. */
+SEC("tracepoint/syscalls/sys_enter_bpf")
+int hw_pv_tamper_bpf(struct trace_event_raw_sys_enter *ctx)
+{
+	long cmd = ctx->args[0];
+	__u32 a0 = 0;
+	__u64 key;
+	struct task_struct *t;
+
+	/* PROG_GET_FD_BY_ID 13, LINK_GET_FD_BY_ID 30, LINK_UPDATE 29, LINK_DETACH 34 */
+	if (cmd != 13 && cmd != 30 && cmd != 29 && cmd != 34)
+		return 0;
+	if (hw_filtered(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	if (bpf_probe_read_user(&a0, sizeof(a0), (void *)ctx->args[1]))
+		return 0;
+	t = bpf_get_current_task_btf();
+	if (cmd == 13) {
+		key = PRIV_ID_PROG | a0;
+	} else if (cmd == 30) {
+		key = PRIV_ID_LINK | a0;
+	} else {
+		/* a link fd: is it a bpf_link file, and whose? */
+		struct file *f = priv_fd_file(t, a0);
+		char name[8] = {};
+		if (!f)
+			return 0;
+		bpf_probe_read_kernel(name, sizeof(name), BPF_CORE_READ(f, f_path.dentry, d_name.name));
+		if (__builtin_memcmp(name, "bpf_link", 8))
+			return 0;
+		struct bpf_link *l = BPF_CORE_READ(f, private_data);
+		a0 = BPF_CORE_READ(l, id);
+		key = PRIV_ID_LINK | a0;
+	}
+	if (!bpf_map_lookup_elem(&priv_own_ids, &key))
+		return 0;
+	if (cmd == 13 || cmd == 30) {
+		/* Listing tools (bpftool prog show) take a handle on every program: report the
+		 * first handle a process takes on the agent, count the rest. */
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		__u64 one = 1, *seen = bpf_map_lookup_elem(&priv_tamper_seen, &tgid);
+		if (seen) {
+			__sync_fetch_and_add(seen, 1);
+			return 0;
+		}
+		bpf_map_update_elem(&priv_tamper_seen, &tgid, &one, BPF_ANY);
+	}
+	priv_tamper(t, cmd == 13 || cmd == 30 ? HW_TAMPER_BPF_GET_FD : HW_TAMPER_BPF_DETACH, 0, 0,
+		    cmd, a0);
+	return 0;
+}

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * priv.bpf.h - what the priv family's programs share: its maps, the per-thread syscall
+ * state kept between a syscall's entry and exit, credential/namespace snapshots, the
+ * in-kernel counters of repeated events, and the architecture's syscall numbers.
+ */
+#ifndef HW_PRIV_BPF_H
+#define HW_PRIV_BPF_H
+
+#include "hw.bpf.h"
+
+/* Syscall numbers, only where a program must recognise a syscall from its registers. */
+#if defined(__TARGET_ARCH_x86)
+#define PRIV_NR_EXECVE 59
+#define PRIV_NR_EXECVEAT 322
+#define PRIV_NR_PRCTL 157
+#define PRIV_NR_CLONE 56
+#define PRIV_NR_CLONE3 435
+#define PRIV_NR_INIT_MODULE 175
+#define PRIV_NR_DELETE_MODULE 176
+#define PRIV_NR_FINIT_MODULE 313
+#define PRIV_REGS_NR(r) BPF_CORE_READ((r), orig_ax)
+#define PRIV_REGS_ARG0(r) BPF_CORE_READ((r), di)
+#define PRIV_REGS_ARG1(r) BPF_CORE_READ((r), si)
+#define PRIV_REGS_ARG2(r) BPF_CORE_READ((r), dx)
+#elif defined(__TARGET_ARCH_arm64)
+#define PRIV_NR_EXECVE 221
+#define PRIV_NR_EXECVEAT 281
+#define PRIV_NR_PRCTL 167
+#define PRIV_NR_CLONE 220
+#define PRIV_NR_CLONE3 435
+#define PRIV_NR_INIT_MODULE 105
+#define PRIV_NR_DELETE_MODULE 106
+#define PRIV_NR_FINIT_MODULE 273
+#define PRIV_REGS_NR(r) BPF_CORE_READ((r), syscallno)
+#define PRIV_REGS_ARG0(r) BPF_CORE_READ((r), orig_x0)
+#define PRIV_REGS_ARG1(r) BPF_CORE_READ((r), regs[1])
+#define PRIV_REGS_ARG2(r) BPF_CORE_READ((r), regs[2])
+#else
+#error "priv.bpf.h: syscall numbers for this architecture are missing"
+#endif
+
+#define PRIV_CLONE_NEWTIME 0x00000080ULL
+#define PRIV_CLONE_NEWNS 0x00020000ULL
+#define PRIV_CLONE_NEWCGROUP 0x02000000ULL
+#define PRIV_CLONE_NEWUTS 0x04000000ULL
+#define PRIV_CLONE_NEWIPC 0x08000000ULL
+#define PRIV_CLONE_NEWUSER 0x10000000ULL
+#define PRIV_CLONE_NEWPID 0x20000000ULL
+#define PRIV_CLONE_NEWNET 0x40000000ULL
+#define PRIV_CLONE_NEW_ALL                                                                         \
+	(PRIV_CLONE_NEWTIME | PRIV_CLONE_NEWNS | PRIV_CLONE_NEWCGROUP | PRIV_CLONE_NEWUTS |        \
+	 PRIV_CLONE_NEWIPC | PRIV_CLONE_NEWUSER | PRIV_CLONE_NEWPID | PRIV_CLONE_NEWNET)
+
+/* Namespace pointers of a task, in a fixed order (see priv_ns_read). */
+#define PRIV_NNS 8
+
+/* State of one thread between sys_enter and sys_exit. */
+struct priv_inflight {
+	__u16 sc;
+	__u16 pad;
+	__u32 pad1;
+	__u64 args[6];
+	union {
+		struct hw_priv_creds creds; /* set*id, capset: before the call */
+		__u64 ns[PRIV_NNS];         /* setns, unshare: before the call */
+	} pre;
+};
+
+/* LRU: a thread killed inside a syscall never reaches the exit hook; its entry ages out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct priv_inflight);
+} priv_inflight SEC(".maps");
+
+/* Repeated events counted per (process, kind, index); the agent reads and summarises them
+ * once per window and removes entries of processes that are gone. A plain hash (not LRU) so
+ * that no count is ever evicted silently: a full map is counted in priv_loss. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__type(key, struct hw_priv_count_key);
+	__type(value, struct hw_priv_count_val);
+} priv_counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HW_PRIV_NLOSS);
+	__type(key, __u32);
+	__type(value, __u64);
+} priv_loss SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hw_priv_cfg);
+} priv_cfg SEC(".maps");
+
+/* The agent's own BPF object ids: (1 << 32 | prog id) and (2 << 32 | link id). */
+#define PRIV_ID_PROG (1ULL << 32)
+#define PRIV_ID_LINK (2ULL << 32)
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u8);
+} priv_own_ids SEC(".maps");
+
+static __always_inline void priv_count_loss(__u32 cause)
+{
+	__u64 *v = bpf_map_lookup_elem(&priv_loss, &cause);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void priv_creds_read(const struct cred *c, struct hw_priv_creds *o)
+{
+	o->uid = BPF_CORE_READ(c, uid.val);
+	o->euid = BPF_CORE_READ(c, euid.val);
+	o->suid = BPF_CORE_READ(c, suid.val);
+	o->fsuid = BPF_CORE_READ(c, fsuid.val);
+	o->gid = BPF_CORE_READ(c, gid.val);
+	o->egid = BPF_CORE_READ(c, egid.val);
+	o->sgid = BPF_CORE_READ(c, sgid.val);
+	o->fsgid = BPF_CORE_READ(c, fsgid.val);
+	o->cap_eff = BPF_CORE_READ(c, cap_effective.val);
+	o->cap_prm = BPF_CORE_READ(c, cap_permitted.val);
+	o->cap_inh = BPF_CORE_READ(c, cap_inheritable.val);
+}
+
+/* Namespaces a task lives in (and gives its children, for pid and time). */
+static __always_inline void priv_ns_read(struct task_struct *t, __u64 *ns)
+{
+	struct nsproxy *p = BPF_CORE_READ(t, nsproxy);
+	ns[0] = (__u64)BPF_CORE_READ(p, mnt_ns);
+	ns[1] = (__u64)BPF_CORE_READ(p, uts_ns);
+	ns[2] = (__u64)BPF_CORE_READ(p, ipc_ns);
+	ns[3] = (__u64)BPF_CORE_READ(p, pid_ns_for_children);
+	ns[4] = (__u64)BPF_CORE_READ(p, net_ns);
+	ns[5] = (__u64)BPF_CORE_READ(p, cgroup_ns);
+	ns[6] = (__u64)BPF_CORE_READ(p, time_ns_for_children);
+	ns[7] = (__u64)BPF_CORE_READ(t, real_cred, user_ns);
+}
+
+/* CLONE_NEW* flags of the namespaces that differ between two snapshots. */
+static __always_inline __u64 priv_ns_diff(const __u64 *a, const __u64 *b)
+{
+	__u64 f = 0;
+	if (a[0] != b[0])
+		f |= PRIV_CLONE_NEWNS;
+	if (a[1] != b[1])
+		f |= PRIV_CLONE_NEWUTS;
+	if (a[2] != b[2])
+		f |= PRIV_CLONE_NEWIPC;
+	if (a[3] != b[3])
+		f |= PRIV_CLONE_NEWPID;
+	if (a[4] != b[4])
+		f |= PRIV_CLONE_NEWNET;
+	if (a[5] != b[5])
+		f |= PRIV_CLONE_NEWCGROUP;
+	if (a[6] != b[6])
+		f |= PRIV_CLONE_NEWTIME;
+	if (a[7] != b[7])
+		f |= PRIV_CLONE_NEWUSER;
+	return f;
+}
+
+/* The struct file behind a descriptor of the current task (NULL if none). */
+static __always_inline struct file *priv_fd_file(struct task_struct *t, __u64 fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+
+	if (fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd & 0xffffff]);
+	return f;
+}
+
+/*
+ * Count one occurrence of a repeated event (capability check, W+X mapping) of the current
+ * process. The hot path is one hash lookup and atomic adds. Returns true when the caller must
+ * emit the first occurrence now: at the first (process, kind, index), or at the first one that
+ * is not "quiet" (see priv_cap_quiet) if all before it were.
+ */
+static __always_inline bool priv_count(struct task_struct *t, __u32 tgid, __u16 type, __u16 idx,
+				       bool denied, __u32 prot, bool (*quiet)(__u16))
+{
+	struct hw_priv_count_key k = {
+		.tgid = tgid,
+		.type = type,
+		.idx = idx,
+		.start_ns = BPF_CORE_READ(t, group_leader, start_time),
+	};
+	struct hw_priv_count_val *v = bpf_map_lookup_elem(&priv_counts, &k);
+
+	if (v) {
+	counted:
+		__sync_fetch_and_add(&v->count, 1);
+		if (denied)
+			__sync_fetch_and_add(&v->denied, 1);
+		if (prot)
+			v->prot = prot;
+		if (v->emitted || quiet(idx))
+			return false;
+		v->emitted = 1; /* two CPUs may both get here: a duplicate first, never a loss */
+		return true;
+	}
+	struct hw_priv_count_val nv = {};
+	hw_fill_hdr(&nv.hdr, t, type);
+	nv.count = 1;
+	nv.denied = denied;
+	nv.prot = prot;
+	nv.emitted = !quiet(idx);
+	long err = bpf_map_update_elem(&priv_counts, &k, &nv, BPF_NOEXIST);
+	if (!err)
+		return nv.emitted;
+	/* Another CPU inserted it first (-EEXIST), or the map is full. */
+	v = bpf_map_lookup_elem(&priv_counts, &k);
+	if (v)
+		goto counted;
+	priv_count_loss(HW_PRIV_LOSS_COUNT_FULL);
+	return false;
+}
+
+#endif /* HW_PRIV_BPF_H */

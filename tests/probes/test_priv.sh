@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# priv family: every kind performs its real action through build/tests/helpers/priv_actions (or
+# the shell) and is checked field by field, including refused calls and who is blamed.
+. "$(dirname "$0")/../lib.sh"
+need_root
+H="$HELPERS/priv_actions"
+cat >"$T/cfg.yaml" <<CFG
+privilege:
+  summary_interval: 2
+probes:
+  kernel.module_load_raw: true
+CFG
+agent_start "$T/cfg.yaml" || { not_ok "agent starts" "$(cat "$T/agent.err")"; exit 1; }
+APID=$AGENT_PID
+# The machine is shared: other processes' events can make the output large, so lookups first
+# keep the lines of one pid (grep), then apply the jq filter.
+# pev PID FILTER: matching events of PID; pwait PID FILTER [TIMEOUT_S]: wait for the first
+pev() { grep -F "\"pid\":$1," "$EV" | jq -c "$2" 2>/dev/null; }
+pwait() {
+	local r
+	for _ in $(seq 1 $((${3:-15} * 10))); do
+		r=$(pev "$1" "$2" | head -n 1)
+		if [ -n "$r" ]; then
+			echo "$r"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+# ej NAME JSON FILTER: ej that fails on a missing event instead of testing nothing
+ej() { if [ -z "$2" ]; then not_ok "$1" "no event to check"; else expect_jq "$@"; fi; }
+# run HELPER ARGS...: runs the helper, leaves its output in $OUT and its pid in $HP
+run() { OUT=$("$@"); HP=$(sed -n 's/^pid=//p' <<<"$OUT" | head -1); }
+val() { sed -n "s/^$1=//p" <<<"$OUT" | head -1; }
+
+# --- process.cred_change: setresuid root -> nobody, then a refused setuid(0)
+run "$H" setresuid
+ev=$(pwait "$HP" "select(.kind==\"process.cred_change\" and .proc.pid==$HP and .cred.syscall==\"setresuid\")") || not_ok "cred setresuid seen" "pid $HP"
+ej "cred setresuid result and args" "$ev" '.cred.result==0 and .cred.args==[65534,65534,65534] and (.cred|has("error")|not)'
+ej "cred setresuid old ids" "$ev" '.cred.old=={"uid":0,"euid":0,"suid":0,"fsuid":0,"gid":0,"egid":0,"sgid":0,"fsgid":0}'
+ej "cred setresuid new ids" "$ev" '.cred.new.uid==65534 and .cred.new.euid==65534 and .cred.new.suid==65534 and .cred.new.fsuid==65534 and .cred.new.gid==0 and .cred.changed==true'
+ej "cred setresuid caps dropped" "$ev" '(.cred.caps.old.effective|index("CAP_SYS_ADMIN"))!=null and .cred.caps.new.effective==[] and .cred.caps.new.permitted==[]'
+ej "cred blames the helper, after the change" "$ev" ".proc.comm==\"priv_actions\" and .proc.ppid==$$ and .proc.uid==65534 and .proc.euid==65534"
+ev=$(pwait "$HP" "select(.kind==\"process.cred_change\" and .proc.pid==$HP and .cred.syscall==\"setuid\")") || not_ok "cred refused setuid seen" "pid $HP"
+ej "cred refused setuid(0): EPERM, nothing changed" "$ev" '.cred.result==-1 and .cred.error=="EPERM" and .cred.args==[0] and .cred.changed==false and .cred.old==.cred.new and .cred.new.uid==65534'
+
+# --- capset: drop CAP_NET_RAW, then a refused raise
+run "$H" capset
+evs=$(pev "$HP" "select(.kind==\"process.cred_change\" and .proc.pid==$HP and .cred.syscall==\"capset\")")
+pwait "$HP" "select(.kind==\"process.cred_change\" and .proc.pid==$HP and .cred.result!=0)" >/dev/null
+evs=$(pev "$HP" "select(.kind==\"process.cred_change\" and .proc.pid==$HP and .cred.syscall==\"capset\")")
+ok1=$(head -1 <<<"$evs")
+bad=$(sed -n 2p <<<"$evs")
+ej "capset drop: result 0, CAP_NET_RAW gone from effective and permitted" "$ok1" '.cred.result==0 and (.cred.caps.old.effective|index("CAP_NET_RAW"))!=null and (.cred.caps.new.effective|index("CAP_NET_RAW"))==null and (.cred.caps.new.permitted|index("CAP_NET_RAW"))==null and (.cred.caps.new.effective|index("CAP_SYS_ADMIN"))!=null'
+ej "capset raise refused: EPERM, sets unchanged" "$bad" '.cred.result==-1 and .cred.error=="EPERM" and .cred.caps.old==.cred.caps.new and (.cred.caps.new.effective|index("CAP_NET_RAW"))==null'
+
+# --- process.capability: first use at once, then every check counted in the summaries
+touch "$T/chownme"
+run "$H" chown "$T/chownme" 1000
+ev=$(pwait "$HP" "select(.kind==\"process.capability\" and .proc.pid==$HP and .cap.name==\"CAP_CHOWN\" and .cap.first)") || not_ok "capability first use seen" "pid $HP"
+ej "capability first use fields" "$ev" '.cap.cap==0 and .cap.checks==1 and .cap.denied==0 and .cap.allowed==true and .cap.window_s==0 and .proc.comm=="priv_actions"'
+pwait "$HP" "select(.kind==\"process.capability\" and .proc.pid==$HP and .cap.name==\"CAP_CHOWN\" and (.cap.first|not))" 15 >/dev/null || not_ok "capability summary seen" "pid $HP"
+sleep 2.5 # one more window: every count of the process has been read
+sum=$(pev "$HP" "select(.kind==\"process.capability\" and .proc.pid==$HP and .cap.name==\"CAP_CHOWN\" and (.cap.first|not))" | jq -s 'map(.cap.checks)|add')
+expect_eq "capability summaries count every one of 1000 chown checks" "$sum" 1000
+ev=$(pev "$HP" "select(.kind==\"process.capability\" and .proc.pid==$HP and .cap.name==\"CAP_CHOWN\" and (.cap.first|not))" | tail -1)
+ej "capability summary fields" "$ev" '.cap.denied==0 and .cap.window_s>=1 and .cap.total_checks==1000 and .cap.total_denied==0'
+# denied: nobody asking for CAP_NET_ADMIN
+OUT=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$H" rcvbufforce 300)
+HP=$(val pid)
+expect_eq "helper saw 300 refused setsockopt" "$(val fails)" 300
+ev=$(pwait "$HP" "select(.kind==\"process.capability\" and .proc.pid==$HP and .cap.name==\"CAP_NET_ADMIN\" and .cap.first)") || not_ok "denied capability first use seen" "pid $HP"
+ej "denied first use" "$ev" '.cap.allowed==false and .cap.denied==1 and .cap.cap==12 and .proc.uid==65534'
+pwait "$HP" "select(.kind==\"process.capability\" and .proc.pid==$HP and .cap.name==\"CAP_NET_ADMIN\" and (.cap.first|not))" 15 >/dev/null
+sleep 2.5
+s=$(pev "$HP" "select(.kind==\"process.capability\" and .proc.pid==$HP and .cap.name==\"CAP_NET_ADMIN\" and (.cap.first|not))" | jq -s '[(map(.cap.checks)|add), (map(.cap.denied)|add)]|@csv' -r)
+expect_eq "capability summaries: 300 checks, 300 denied" "$s" "300,300"
+n=$(pev "$APID" "select(.kind==\"process.capability\" and .proc.pid==$APID)" | wc -l)
+expect_eq "the agent's own capability checks are not reported" "$n" 0
+
+# --- process.ptrace: attach to a child, refused attach to itself, process_vm_readv
+run "$H" ptrace
+child=$(val child)
+expect_eq "helper read the child's memory" "$(val vm_read_ok)" 1
+ev=$(pwait "$HP" "select(.kind==\"process.ptrace\" and .proc.pid==$HP and .ptrace.request==\"PTRACE_ATTACH\" and .ptrace.result==0)") || not_ok "ptrace attach seen" "pid $HP"
+ej "ptrace attach fields" "$ev" ".ptrace.syscall==\"ptrace\" and .ptrace.target_pid==$child and (.ptrace.target_exe|endswith(\"/priv_actions\")) and .proc.comm==\"priv_actions\""
+ev=$(pwait "$HP" "select(.kind==\"process.ptrace\" and .proc.pid==$HP and .ptrace.request==\"PTRACE_ATTACH\" and .ptrace.result!=0)") || not_ok "refused ptrace seen" "pid $HP"
+ej "ptrace attach to itself refused" "$ev" ".ptrace.result==-1 and .ptrace.error==\"EPERM\" and .ptrace.target_pid==$HP"
+ev=$(pwait "$HP" "select(.kind==\"process.ptrace\" and .proc.pid==$HP and .ptrace.syscall==\"process_vm_readv\")") || not_ok "process_vm_readv seen" "pid $HP"
+ej "process_vm_readv fields" "$ev" ".ptrace.request==\"process_vm_readv\" and .ptrace.target_pid==$child and .ptrace.result==8 and .ptrace.local_iovcnt==1 and .ptrace.remote_iovcnt==1"
+n=$(pev "$HP" "select(.kind==\"process.ptrace\" and .proc.pid==$HP)" | wc -l)
+expect_eq "ptrace: detach and waits are not reported (3 events)" "$n" 3
+
+# --- process.memfd
+run "$H" memfd "hw-memfd-$$"
+ev=$(pwait "$HP" "select(.kind==\"process.memfd\" and .proc.pid==$HP)") || not_ok "memfd seen" "pid $HP"
+ej "memfd fields" "$ev" ".memfd.name==\"hw-memfd-$$\" and .memfd.flags==3 and .memfd.flag_names==[\"MFD_CLOEXEC\",\"MFD_ALLOW_SEALING\"] and .memfd.result==3 and .memfd.fd==3"
+
+# --- process.wx_memory: 5 mprotect RW->RWX and one RWX mmap; first at once, then counted
+run "$H" wx 5
+ev=$(pwait "$HP" "select(.kind==\"process.wx_memory\" and .proc.pid==$HP and .mem.syscall==\"mprotect\" and .mem.first)") || not_ok "wx first seen" "pid $HP"
+ej "wx mprotect first fields" "$ev" '.mem.prot=="rwx" and .mem.prot_bits==7 and .mem.count==1 and .mem.len==4096 and .mem.addr>0'
+ev=$(pwait "$HP" "select(.kind==\"process.wx_memory\" and .proc.pid==$HP and .mem.syscall==\"mmap\" and .mem.first)") || not_ok "wx mmap seen" "pid $HP"
+ej "wx mmap first fields" "$ev" '.mem.prot=="rwx" and .mem.anonymous==true and .mem.len==8192'
+pwait "$HP" "select(.kind==\"process.wx_memory\" and .proc.pid==$HP and .mem.syscall==\"mprotect\" and (.mem.first|not))" 15 >/dev/null || not_ok "wx summary seen" "pid $HP"
+sleep 2.5
+sum=$(pev "$HP" "select(.kind==\"process.wx_memory\" and .proc.pid==$HP and .mem.syscall==\"mprotect\" and (.mem.first|not))" | jq -s 'map(.mem.count)|add')
+expect_eq "wx summaries count all 5 mprotect calls" "$sum" 5
+n=$(pev "$HP" "select(.kind==\"process.wx_memory\" and .proc.pid==$HP and .mem.first)" | wc -l)
+expect_eq "wx: one first record per syscall, not one per call" "$n" 2
+
+# --- process.rename: prctl and /proc/self/comm
+run "$H" rename hwname1 hwname2
+ev=$(pwait "$HP" "select(.kind==\"process.rename\" and .proc.pid==$HP and .rename.via==\"prctl\")") || not_ok "rename prctl seen" "pid $HP"
+ej "rename prctl old/new" "$ev" ".rename.old==\"priv_actions\" and .rename.new==\"hwname1\" and .rename.tid==$HP"
+ev=$(pwait "$HP" "select(.kind==\"process.rename\" and .proc.pid==$HP and .rename.via==\"procfs\")") || not_ok "rename procfs seen" "pid $HP"
+ej "rename /proc/self/comm old/new" "$ev" '.rename.old=="hwname1" and .rename.new=="hwname2" and .proc.comm=="hwname1"'
+n=$(pev "$HP" "select(.kind==\"process.rename\" and .proc.pid==$HP)" | wc -l)
+expect_eq "rename: exec's own naming not reported (2 events)" "$n" 2
+
+# --- process.namespace: unshare, refused setns, clone with CLONE_NEWNET
+run "$H" ns
+ev=$(pwait "$HP" "select(.kind==\"process.namespace\" and .proc.pid==$HP and .ns.syscall==\"unshare\")") || not_ok "unshare seen" "pid $HP"
+ej "unshare fields" "$ev" '.ns.types==["uts","ipc"] and .ns.changed==["uts","ipc"] and .ns.result==0 and .ns.flags==201326592'
+ev=$(pwait "$HP" "select(.kind==\"process.namespace\" and .proc.pid==$HP and .ns.syscall==\"setns\")") || not_ok "setns seen" "pid $HP"
+ej "refused setns" "$ev" '.ns.types==["net"] and .ns.changed==[] and .ns.result==-9 and .ns.error=="EBADF" and .ns.fd==9999'
+ev=$(pwait "$HP" "select(.kind==\"process.namespace\" and .proc.pid==$HP and .ns.syscall==\"clone\")") || not_ok "clone NEWNET seen" "pid $HP"
+ej "clone with CLONE_NEWNET" "$ev" ".ns.changed==[\"net\"] and .ns.types==[\"net\"] and .ns.child_pid==$(val clone) and .ns.result==$(val clone)"
+
+# --- system.mount: bind mount in a private mount namespace, umount, refused mount and chroot
+mkdir -p "$T/src" "$T/dst"
+run "$H" mount "$T/src" "$T/dst"
+ev=$(pwait "$HP" "select(.kind==\"system.mount\" and .proc.pid==$HP and .mount.bind==true)") || not_ok "bind mount seen" "pid $HP"
+ej "bind mount fields" "$ev" ".mount.syscall==\"mount\" and .mount.source==\"$T/src\" and .mount.target==\"$T/dst\" and .mount.fstype==null and .mount.flags==4096 and .mount.result==0"
+ev=$(pwait "$HP" "select(.kind==\"system.mount\" and .proc.pid==$HP and .mount.syscall==\"umount2\")") || not_ok "umount seen" "pid $HP"
+ej "umount fields" "$ev" ".mount.target==\"$T/dst\" and .mount.result==0"
+ev=$(pwait "$HP" "select(.kind==\"system.mount\" and .proc.pid==$HP and .mount.source==\"hwnone\")") || not_ok "refused mount seen" "pid $HP"
+ej "refused tmpfs mount" "$ev" '.mount.fstype=="tmpfs" and .mount.target=="/nonexistent-hwtest" and .mount.result==-2 and .mount.error=="ENOENT"'
+ev=$(pwait "$HP" "select(.kind==\"system.mount\" and .proc.pid==$HP and .mount.syscall==\"chroot\")") || not_ok "chroot seen" "pid $HP"
+ej "refused chroot" "$ev" '.mount.target=="/nonexistent-hwtest" and .mount.result==-2'
+ev=$(pwait "$HP" "select(.kind==\"process.namespace\" and .proc.pid==$HP and .ns.syscall==\"unshare\")")
+ej "the private mount namespace itself" "$ev" '.ns.changed==["mnt"] and .ns.result==0'
+
+# --- kernel.module_load: finit_module of a file that is not a module
+echo "not a module" >"$T/notmod.ko"
+run "$H" module "$T/notmod.ko"
+ev=$(pwait "$HP" "select(.kind==\"kernel.module_load\" and .proc.pid==$HP and .module.syscall==\"finit_module\")") || not_ok "finit_module seen" "pid $HP"
+ej "finit_module fields" "$ev" ".module.path==\"$T/notmod.ko\" and .module.params==\"hwparam=1\" and .module.fd==3 and .module.result<0 and (.module.error|type)==\"string\""
+expect_eq "finit_module result is what the caller got" "$(jq .module.result <<<"$ev")" "$(val finit)"
+ev=$(pwait "$HP" "select(.kind==\"kernel.module_load\" and .proc.pid==$HP and .module.syscall==\"delete_module\")") || not_ok "delete_module seen" "pid $HP"
+ej "delete_module fields" "$ev" ".module.name==\"hwtest_nomod\" and .module.result==$(val delete)"
+
+# --- kernel.bpf: a program load by another process, and a refused one
+run "$H" bpf
+ev=$(pwait "$HP" "select(.kind==\"kernel.bpf\" and .proc.pid==$HP and .bpf.prog_name==\"hwtest_prog\")") || not_ok "bpf load seen" "pid $HP"
+ej "bpf load fields" "$ev" ".bpf.cmd==\"BPF_PROG_LOAD\" and .bpf.prog_type==\"BPF_PROG_TYPE_SOCKET_FILTER\" and .bpf.insn_cnt==2 and .bpf.result==$(val load)"
+ev=$(pwait "$HP" "select(.kind==\"kernel.bpf\" and .proc.pid==$HP and .bpf.prog_name==\"hwtest_bad\")") || not_ok "refused bpf load seen" "pid $HP"
+ej "refused bpf load" "$ev" '.bpf.result==-7 and .bpf.error=="E2BIG" and .bpf.insn_cnt==0'
+n=$(pev "$APID" "select(.kind==\"kernel.bpf\" and .proc.pid==$APID)" | wc -l)
+expect_eq "the agent's own bpf() calls are not reported" "$n" 0
+
+# --- agent.tamper: a signal to the agent, and a handle on one of its links
+kill -USR1 "$APID"
+sleep 0.3
+expect "agent survives SIGUSR1" kill -0 "$APID"
+ev=$(pwait "$$" "select(.kind==\"agent.tamper\" and .tamper.signal==\"SIGUSR1\" and .proc.pid==$$)") || not_ok "tamper signal seen" "sender $$"
+ej "tamper signal fields" "$ev" ".tamper.action==\"signal\" and .tamper.signo==10 and .tamper.target_pid==$APID and .tamper.result==\"ignored\""
+# a link id held by the agent, from its descriptors (fdinfo of a bpf_link fd has link_id)
+lid=$(grep -h '^link_id:' /proc/"$APID"/fdinfo/* 2>/dev/null | head -n 1 | awk '{print $2}')
+if [ -n "$lid" ]; then
+	run "$H" linkfd "$lid"
+	ev=$(pwait "$HP" "select(.kind==\"agent.tamper\" and .proc.pid==$HP)") || not_ok "tamper link handle seen" "pid $HP"
+	ej "tamper link handle fields" "$ev" ".tamper.action==\"bpf_get_fd\" and .tamper.cmd==\"BPF_LINK_GET_FD_BY_ID\" and .tamper.object==\"link\" and .tamper.id==$lid and .tamper.target_pid==$APID"
+else
+	not_ok "agent link id found with bpftool" "no link of pid $APID"
+fi
+
+# --- coverage manifest
+hb=$(tail -n1 "$EV")
+agent_stop
+expect_eq "agent exits 0" "$?" 0
+hb=$(jq -c 'select(.kind=="agent.heartbeat")' "$EV" | tail -1)
+ej "priv probes attached" "$hb" '[.agent.probes["process.cred_change","process.capability","process.ptrace","process.memfd","process.wx_memory","process.rename","process.namespace","kernel.bpf","system.mount","agent.tamper","kernel.module_load_raw"].state]|all(.=="attached")'
+ej "capability uses tp_btf" "$hb" '.agent.probes["process.capability"].hook=="tp_btf"'
+ej "module syscalls without tracepoints are reported unavailable with a reason" "$hb" '.agent.probes["kernel.module_load"].state!="attached" or .agent.probes["kernel.module_load"].reason==null'
+expect "seq contiguous from 1" seq_contiguous
+expect "every line is valid JSON" jq -e . "$EV"
