@@ -1,0 +1,777 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * ship.c - agent-side transport (see ship.h for the contract, common/wire.c for the frames).
+ *
+ * Data path:
+ *   ship_event() appends "json\n" to the open batch (under s->mu). When the open batch is full,
+ *   the caller seals it: zstd-compress into a BATCH frame, write <spool>/<batch id>.hwb
+ *   (tmp + rename), append it to the list of unacknowledged batches. The sender thread seals the
+ *   open batch after SHIP_LINGER_MS, connects (TLS, client certificate), sends unsent batches
+ *   oldest first with up to SHIP_WINDOW in flight, and on each ACK unlinks the spool file.
+ *   After a disconnect every unacknowledged batch is sent again, oldest first; the collector
+ *   drops what it already stored.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <zstd.h>
+
+#include "agent/ship.h"
+#include "common/wire.h"
+
+#define SHIP_MAX_EVENTS 4096
+#define SHIP_MAX_RAW (1u << 20)
+#define SHIP_LINGER_MS 50
+#define SHIP_WINDOW 16
+#define SHIP_CACHE_MAX (32ull << 20) /* frames kept in memory besides the spool file */
+#define SHIP_ZSTD_LEVEL 1
+
+struct sbatch {
+	struct sbatch *next;
+	uint64_t id;
+	uint32_t count;
+	size_t size;     /* frame bytes (= spool file size) */
+	uint8_t *frame;  /* cached frame, or NULL: read from the spool file */
+	int sent;        /* written on the current connection, waiting for its ack */
+};
+
+struct ship {
+	pthread_mutex_t mu;
+	pthread_t thr;
+	int wake_fd;
+	int lock_fd; /* flock on <spool>/.lock: one ship per spool directory */
+	char *address, *host, *port, *spool_dir, *host_id, *boot_id;
+	unsigned long long spool_max;
+	SSL_CTX *ctx;
+	ZSTD_CCtx *cctx;
+
+	/* open batch */
+	char *pend;
+	size_t pend_len, pend_cap;
+	uint32_t pend_count;
+	uint64_t pend_first_seq;
+	uint64_t pend_since_ms;
+
+	/* unacknowledged batches, oldest first */
+	struct sbatch *head, *tail;
+	uint64_t next_id;
+	unsigned long long cached_bytes;
+	int inflight;
+
+	struct ship_stats st;
+	int stopping;
+	uint64_t deadline_ms;
+
+	/* connection (sender thread only) */
+	int fd;
+	SSL *ssl;
+	uint8_t rbuf[4096];
+	size_t rlen;
+	uint64_t next_try_ms, backoff_ms;
+	int ever_connected;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void spool_path(const struct ship *s, uint64_t id, char *buf, size_t n, const char *sfx)
+{
+	snprintf(buf, n, "%s/%016llx.hwb%s", s->spool_dir, (unsigned long long)id, sfx);
+}
+
+static void batch_free(struct ship *s, struct sbatch *b)
+{
+	if (b->frame)
+		s->cached_bytes -= b->size;
+	free(b->frame);
+	free(b);
+}
+
+/* Delete spool files, oldest (and not in flight, if possible) first, until under the limit.
+ * Caller holds s->mu. */
+static void spool_enforce(struct ship *s)
+{
+	while (s->st.spooled_bytes > s->spool_max && s->head) {
+		struct sbatch **pp = &s->head, *prev = NULL;
+		while (*pp && (*pp)->sent) {
+			prev = *pp;
+			pp = &(*pp)->next;
+		}
+		if (!*pp) {
+			pp = &s->head;
+			prev = NULL;
+		}
+		struct sbatch *b = *pp;
+		char path[4096];
+		spool_path(s, b->id, path, sizeof(path), "");
+		unlink(path);
+		*pp = b->next;
+		if (s->tail == b)
+			s->tail = prev;
+		if (b->sent)
+			s->inflight--;
+		s->st.spooled_bytes -= b->size;
+		s->st.dropped += b->count;
+		batch_free(s, b);
+	}
+}
+
+static int write_file(const char *path, const uint8_t *p, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = -errno;
+			close(fd);
+			return e;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return close(fd) ? -errno : 0;
+}
+
+/* Seal the open batch into a spool file. Caller holds s->mu. */
+static int seal(struct ship *s)
+{
+	if (!s->pend_count)
+		return 0;
+	uint8_t *frame;
+	size_t flen;
+	int err = hw_wire_batch_encode(s->cctx, SHIP_ZSTD_LEVEL, s->next_id, s->pend_first_seq,
+				       s->pend_count, s->host_id, s->boot_id, s->pend, s->pend_len,
+				       &frame, &flen);
+	if (err)
+		return err;
+	struct sbatch *b = calloc(1, sizeof(*b));
+	if (!b) {
+		free(frame);
+		return -ENOMEM;
+	}
+	char tmp[4096], path[4096];
+	spool_path(s, s->next_id, tmp, sizeof(tmp), ".tmp");
+	spool_path(s, s->next_id, path, sizeof(path), "");
+	err = write_file(tmp, frame, flen);
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err) {
+		/* Spool unusable (disk full, removed): keep the batch in memory only. */
+		unlink(tmp);
+	}
+	b->id = s->next_id++;
+	b->count = s->pend_count;
+	b->size = flen;
+	if (err || s->cached_bytes + flen <= SHIP_CACHE_MAX) {
+		b->frame = frame;
+		s->cached_bytes += flen;
+	} else {
+		free(frame);
+	}
+	if (s->tail)
+		s->tail->next = b;
+	else
+		s->head = b;
+	s->tail = b;
+	s->st.spooled_bytes += flen;
+	s->pend_len = 0;
+	s->pend_count = 0;
+	spool_enforce(s);
+	uint64_t one = 1;
+	if (write(s->wake_fd, &one, sizeof(one)) < 0) {
+		/* eventfd counter saturated: the thread is awake anyway */
+	}
+	return 0;
+}
+
+int ship_event(struct ship *s, unsigned long long seq, const char *json, size_t len)
+{
+	if (!len || len + 1 > SHIP_MAX_RAW || memchr(json, '\n', len))
+		return -EINVAL;
+	pthread_mutex_lock(&s->mu);
+	int err = 0;
+	if (s->pend_count && (s->pend_len + len + 1 > SHIP_MAX_RAW || s->pend_count >= SHIP_MAX_EVENTS))
+		err = seal(s);
+	if (!err && s->pend_len + len + 1 > s->pend_cap) {
+		size_t cap = s->pend_cap ? s->pend_cap : 65536;
+		while (cap < s->pend_len + len + 1)
+			cap *= 2;
+		char *p = realloc(s->pend, cap);
+		if (!p)
+			err = -ENOMEM;
+		else {
+			s->pend = p;
+			s->pend_cap = cap;
+		}
+	}
+	if (!err) {
+		if (!s->pend_count) {
+			s->pend_first_seq = seq;
+			s->pend_since_ms = now_ms();
+		}
+		memcpy(s->pend + s->pend_len, json, len);
+		s->pend[s->pend_len + len] = '\n';
+		s->pend_len += len + 1;
+		s->pend_count++;
+	} else {
+		s->st.dropped++;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return err;
+}
+
+void ship_get_stats(struct ship *s, struct ship_stats *st)
+{
+	pthread_mutex_lock(&s->mu);
+	*st = s->st;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- connection ---- */
+
+static void disconnect(struct ship *s)
+{
+	if (s->ssl) {
+		SSL_free(s->ssl);
+		s->ssl = NULL;
+	}
+	if (s->fd >= 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	s->rlen = 0;
+	pthread_mutex_lock(&s->mu);
+	for (struct sbatch *b = s->head; b; b = b->next)
+		b->sent = 0;
+	s->inflight = 0;
+	s->st.connected = 0;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static int wait_fd(int fd, short ev, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = ev };
+	int r;
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r > 0 ? 0 : -ETIMEDOUT;
+}
+
+/* Drive an SSL call that wants I/O; returns 0 to retry, -1 on failure. */
+static int ssl_wait(struct ship *s, int rc, int timeout_ms)
+{
+	switch (SSL_get_error(s->ssl, rc)) {
+	case SSL_ERROR_WANT_READ:
+		return wait_fd(s->fd, POLLIN, timeout_ms) ? -1 : 0;
+	case SSL_ERROR_WANT_WRITE:
+		return wait_fd(s->fd, POLLOUT, timeout_ms) ? -1 : 0;
+	default:
+		return -1;
+	}
+}
+
+static int do_connect(struct ship *s)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	if (getaddrinfo(s->host, s->port, &hints, &ai) || !ai)
+		return -EHOSTUNREACH;
+	int fd = -1;
+	for (struct addrinfo *a = ai; a; a = a->ai_next) {
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+			break;
+		if (errno == EINPROGRESS && !wait_fd(fd, POLLOUT, 2000)) {
+			int e = 0;
+			socklen_t el = sizeof(e);
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
+			if (!e)
+				break;
+		}
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	if (fd < 0)
+		return -ECONNREFUSED;
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	s->fd = fd;
+	s->ssl = SSL_new(s->ctx);
+	if (!s->ssl)
+		goto fail;
+	SSL_set_fd(s->ssl, fd);
+	SSL_set_mode(s->ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* The collector's certificate must name the address we dialled. */
+	unsigned char tmp[16];
+	if (inet_pton(AF_INET, s->host, tmp) == 1 || inet_pton(AF_INET6, s->host, tmp) == 1)
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), s->host);
+	else {
+		SSL_set1_host(s->ssl, s->host);
+		SSL_set_tlsext_host_name(s->ssl, s->host);
+	}
+	uint64_t until = now_ms() + 5000;
+	for (;;) {
+		int rc = SSL_connect(s->ssl);
+		if (rc == 1)
+			break;
+		if (now_ms() > until || ssl_wait(s, rc, 1000))
+			goto fail;
+	}
+	return 0;
+fail:
+	ERR_clear_error();
+	disconnect(s);
+	return -ECONNREFUSED;
+}
+
+static int ssl_write_all(struct ship *s, const uint8_t *p, size_t n)
+{
+	uint64_t until = now_ms() + 10000;
+	while (n) {
+		int rc = SSL_write(s->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+		if (rc > 0) {
+			p += rc;
+			n -= (size_t)rc;
+			continue;
+		}
+		if (now_ms() > until || ssl_wait(s, rc, 1000))
+			return -EIO;
+	}
+	return 0;
+}
+
+static uint8_t *read_spool(struct ship *s, const struct sbatch *b)
+{
+	char path[4096];
+	spool_path(s, b->id, path, sizeof(path), "");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	uint8_t *buf = malloc(b->size);
+	size_t got = 0;
+	while (buf && got < b->size) {
+		ssize_t r = read(fd, buf + got, b->size - got);
+		if (r <= 0) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	return buf;
+}
+
+/* Send unsent batches while the window allows. */
+static int send_batches(struct ship *s)
+{
+	for (;;) {
+		pthread_mutex_lock(&s->mu);
+		struct sbatch *b = s->head;
+		while (b && b->sent)
+			b = b->next;
+		if (!b || s->inflight >= SHIP_WINDOW) {
+			pthread_mutex_unlock(&s->mu);
+			return 0;
+		}
+		uint64_t id = b->id;
+		size_t size = b->size;
+		uint32_t count = b->count;
+		uint8_t *frame = NULL;
+		int own = 0;
+		if (b->frame) {
+			frame = malloc(size);
+			if (frame)
+				memcpy(frame, b->frame, size);
+		}
+		pthread_mutex_unlock(&s->mu);
+		if (!frame) {
+			struct sbatch tmp = { .id = id, .size = size };
+			frame = read_spool(s, &tmp);
+		}
+		own = 1;
+		if (!frame) {
+			/* Spool file vanished (deleted as oldest): forget the batch. */
+			pthread_mutex_lock(&s->mu);
+			for (struct sbatch **pp = &s->head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next) {
+				if ((*pp)->id == id) {
+					struct sbatch *x = *pp;
+					*pp = x->next;
+					if (s->tail == x)
+						s->tail = prev;
+					s->st.spooled_bytes -= x->size;
+					s->st.dropped += x->count;
+					batch_free(s, x);
+					break;
+				}
+			}
+			pthread_mutex_unlock(&s->mu);
+			continue;
+		}
+		int err = ssl_write_all(s, frame, size);
+		if (own)
+			free(frame);
+		if (err)
+			return err;
+		pthread_mutex_lock(&s->mu);
+		for (struct sbatch *x = s->head; x; x = x->next)
+			if (x->id == id && !x->sent) {
+				x->sent = 1;
+				s->inflight++;
+				s->st.sent += count;
+				break;
+			}
+		pthread_mutex_unlock(&s->mu);
+	}
+}
+
+static void on_ack(struct ship *s, const struct hw_ack *a)
+{
+	pthread_mutex_lock(&s->mu);
+	struct sbatch *prev = NULL;
+	for (struct sbatch *b = s->head; b; prev = b, b = b->next) {
+		if (b->id != a->batch_id)
+			continue;
+		if (a->status != 0)
+			break;
+		char path[4096];
+		spool_path(s, b->id, path, sizeof(path), "");
+		unlink(path);
+		if (prev)
+			prev->next = b->next;
+		else
+			s->head = b->next;
+		if (s->tail == b)
+			s->tail = prev;
+		if (b->sent)
+			s->inflight--;
+		s->st.acked += b->count;
+		s->st.spooled_bytes -= b->size;
+		batch_free(s, b);
+		break;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Read whatever acks are available. */
+static int read_acks(struct ship *s)
+{
+	for (;;) {
+		int rc = SSL_read(s->ssl, s->rbuf + s->rlen, (int)(sizeof(s->rbuf) - s->rlen));
+		if (rc <= 0) {
+			int e = SSL_get_error(s->ssl, rc);
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+				return 0;
+			return -EIO;
+		}
+		s->rlen += (size_t)rc;
+		size_t off = 0;
+		while (s->rlen - off >= HW_WIRE_HDR_LEN) {
+			struct hw_frame_hdr h;
+			if (hw_wire_parse_hdr(s->rbuf + off, &h) || h.type != HW_FRAME_ACK ||
+			    h.len != HW_WIRE_ACK_LEN)
+				return -EPROTO;
+			if (s->rlen - off < HW_WIRE_HDR_LEN + h.len)
+				break;
+			struct hw_ack a;
+			if (hw_wire_parse_ack(s->rbuf + off + HW_WIRE_HDR_LEN, h.len, &a))
+				return -EPROTO;
+			on_ack(s, &a);
+			off += HW_WIRE_HDR_LEN + h.len;
+		}
+		memmove(s->rbuf, s->rbuf + off, s->rlen - off);
+		s->rlen -= off;
+	}
+}
+
+static void *ship_thread(void *arg)
+{
+	struct ship *s = arg;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL); /* SIGPIPE -> EPIPE; signals go to the agent */
+	for (;;) {
+		pthread_mutex_lock(&s->mu);
+		uint64_t now = now_ms();
+		if (s->pend_count && (s->stopping || now - s->pend_since_ms >= SHIP_LINGER_MS))
+			seal(s);
+		int stop = s->stopping && (!s->head || now >= s->deadline_ms);
+		int have = s->head != NULL;
+		pthread_mutex_unlock(&s->mu);
+		if (stop)
+			break;
+		if (s->fd < 0 && have && now >= s->next_try_ms) {
+			if (do_connect(s) == 0) {
+				pthread_mutex_lock(&s->mu);
+				s->st.connected = 1;
+				if (s->ever_connected)
+					s->st.reconnects++;
+				pthread_mutex_unlock(&s->mu);
+				s->ever_connected = 1;
+				s->backoff_ms = 100;
+			} else {
+				s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 100;
+				if (s->backoff_ms > 2000)
+					s->backoff_ms = 2000;
+				s->next_try_ms = now_ms() + s->backoff_ms;
+			}
+		}
+		if (s->fd >= 0 && (send_batches(s) || read_acks(s))) {
+			disconnect(s);
+			s->next_try_ms = now_ms() + 100;
+		}
+		struct pollfd p[2] = { { .fd = s->wake_fd, .events = POLLIN },
+				       { .fd = s->fd, .events = POLLIN } };
+		int timeout = SHIP_LINGER_MS / 2;
+		if (s->ssl && SSL_pending(s->ssl))
+			timeout = 0;
+		poll(p, s->fd >= 0 ? 2 : 1, timeout);
+		if (p[0].revents & POLLIN) {
+			uint64_t v;
+			if (read(s->wake_fd, &v, sizeof(v)) < 0) {
+				/* nothing to drain */
+			}
+		}
+	}
+	if (s->ssl)
+		SSL_shutdown(s->ssl);
+	disconnect(s);
+	return NULL;
+}
+
+/* ---- open / close ---- */
+
+static int load_spool(struct ship *s)
+{
+	DIR *d = opendir(s->spool_dir);
+	if (!d)
+		return -errno;
+	struct dirent *de;
+	uint64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	while ((de = readdir(d))) {
+		char *end;
+		unsigned long long id = strtoull(de->d_name, &end, 16);
+		if (end == de->d_name)
+			continue;
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s", s->spool_dir, de->d_name);
+		if (strcmp(end, ".hwb.tmp") == 0) { /* interrupted write */
+			unlink(path);
+			continue;
+		}
+		if (strcmp(end, ".hwb") != 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			uint64_t *p = realloc(ids, cap * sizeof(*ids));
+			if (!p)
+				break;
+			ids = p;
+		}
+		ids[n++] = id;
+	}
+	closedir(d);
+	/* oldest first */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
+			uint64_t t = ids[j];
+			ids[j] = ids[j - 1];
+			ids[j - 1] = t;
+		}
+	for (size_t i = 0; i < n; i++) {
+		char path[4096];
+		spool_path(s, ids[i], path, sizeof(path), "");
+		uint8_t head[HW_WIRE_HDR_LEN + HW_WIRE_BATCH_FIXED];
+		struct stat st;
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		int ok = fd >= 0 && fstat(fd, &st) == 0 &&
+			 read(fd, head, sizeof(head)) == (ssize_t)sizeof(head);
+		if (fd >= 0)
+			close(fd);
+		struct hw_frame_hdr h;
+		if (!ok || hw_wire_parse_hdr(head, &h) || h.type != HW_FRAME_BATCH ||
+		    (off_t)h.len + HW_WIRE_HDR_LEN != st.st_size) {
+			unlink(path); /* damaged: not a frame we wrote */
+			continue;
+		}
+		const uint8_t *c = head + HW_WIRE_HDR_LEN + 16;
+		struct sbatch *b = calloc(1, sizeof(*b));
+		if (!b)
+			break;
+		b->id = ids[i];
+		b->count = (uint32_t)c[0] << 24 | (uint32_t)c[1] << 16 | (uint32_t)c[2] << 8 | c[3];
+		b->size = (size_t)st.st_size;
+		if (s->tail)
+			s->tail->next = b;
+		else
+			s->head = b;
+		s->tail = b;
+		s->st.spooled_bytes += b->size;
+		if (b->id >= s->next_id)
+			s->next_id = b->id + 1;
+	}
+	free(ids);
+	return 0;
+}
+
+static void ship_free(struct ship *s)
+{
+	while (s->head) {
+		struct sbatch *b = s->head;
+		s->head = b->next;
+		batch_free(s, b);
+	}
+	if (s->ctx)
+		SSL_CTX_free(s->ctx);
+	if (s->cctx)
+		ZSTD_freeCCtx(s->cctx);
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	free(s->pend);
+	free(s->address);
+	free(s->host);
+	free(s->port);
+	free(s->spool_dir);
+	free(s->host_id);
+	free(s->boot_id);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+int ship_open(struct ship **out, const struct ship_opts *o)
+{
+	if (!o->address || !o->ca_file || !o->cert_file || !o->key_file || !o->spool_dir ||
+	    !o->host_id || !o->boot_id || !*o->host_id || !*o->boot_id ||
+	    strlen(o->host_id) > HW_WIRE_MAX_ID || strlen(o->boot_id) > HW_WIRE_MAX_ID)
+		return -EINVAL;
+	struct ship *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_init(&s->mu, NULL);
+	s->fd = -1;
+	s->lock_fd = -1;
+	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->address = strdup(o->address);
+	s->spool_dir = strdup(o->spool_dir);
+	s->host_id = strdup(o->host_id);
+	s->boot_id = strdup(o->boot_id);
+	s->spool_max = o->spool_max_bytes ? o->spool_max_bytes : 256ull << 20;
+	s->next_id = 1;
+	int err = -ENOMEM;
+	if (s->wake_fd < 0 || !s->address || !s->spool_dir || !s->host_id || !s->boot_id)
+		goto fail;
+	/* "host:port" or "[v6]:port" */
+	char *colon = strrchr(s->address, ':');
+	err = -EINVAL;
+	if (!colon || !colon[1])
+		goto fail;
+	if (s->address[0] == '[' && colon > s->address && colon[-1] == ']')
+		s->host = strndup(s->address + 1, (size_t)(colon - s->address - 2));
+	else
+		s->host = strndup(s->address, (size_t)(colon - s->address));
+	s->port = strdup(colon + 1);
+	if (!s->host || !s->port)
+		goto fail;
+	/* mkdir -p: the spool may sit below directories that do not exist yet */
+	for (char *q = s->spool_dir + 1;; q++) {
+		if (*q && *q != '/')
+			continue;
+		char c = *q;
+		*q = 0;
+		int r = mkdir(s->spool_dir, 0700);
+		*q = c;
+		if (r && errno != EEXIST) {
+			err = -errno;
+			goto fail;
+		}
+		if (!c)
+			break;
+	}
+	char lock[4096];
+	snprintf(lock, sizeof(lock), "%s/.lock", s->spool_dir);
+	s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno; /* another agent owns this spool */
+		goto fail;
+	}
+	err = load_spool(s);
+	if (err)
+		goto fail;
+	err = -ENOMEM;
+	s->cctx = ZSTD_createCCtx();
+	s->ctx = SSL_CTX_new(TLS_client_method());
+	if (!s->cctx || !s->ctx)
+		goto fail;
+	err = -EINVAL;
+	SSL_CTX_set_min_proto_version(s->ctx, TLS1_2_VERSION);
+	if (SSL_CTX_load_verify_locations(s->ctx, o->ca_file, NULL) != 1 ||
+	    SSL_CTX_use_certificate_chain_file(s->ctx, o->cert_file) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(s->ctx, o->key_file, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(s->ctx) != 1) {
+		ERR_clear_error();
+		goto fail;
+	}
+	SSL_CTX_set_verify(s->ctx, SSL_VERIFY_PEER, NULL);
+	err = -pthread_create(&s->thr, NULL, ship_thread, s);
+	if (err)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	ship_free(s);
+	return err;
+}
+
+void ship_close(struct ship *s, int flush_timeout_ms)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stopping = 1;
+	s->deadline_ms = now_ms() + (uint64_t)(flush_timeout_ms > 0 ? flush_timeout_ms : 0);
+	pthread_mutex_unlock(&s->mu);
+	uint64_t one = 1;
+	if (write(s->wake_fd, &one, sizeof(one)) < 0) {
+		/* thread wakes on its poll timeout */
+	}
+	pthread_join(s->thr, NULL);
+	pthread_mutex_lock(&s->mu);
+	seal(s); /* anything queued after the thread stopped */
+	pthread_mutex_unlock(&s->mu);
+	ship_free(s);
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * ship.h - the agent's sender: events -> batches -> on-disk spool -> TLS -> collector -> ack.
+ *
+ * Contract: ship_event() copies the event and never waits for the network. Events are grouped
+ * into batches (at most 4096 events or 1 MiB, or 50 ms after the first one); each batch is
+ * compressed and written to the spool directory before it is sent, and deleted from the spool
+ * only when the collector acknowledges that it is stored. Unacknowledged batches therefore
+ * survive a collector outage and an agent restart (they are resent by the next ship_open() on
+ * the same spool_dir). When the spool exceeds spool_max_bytes the oldest batches are deleted and
+ * their events counted in ship_stats.dropped (the agent turns increases into agent.loss).
+ * One thread per ship does the network I/O; all functions are thread-safe.
+ */
+#ifndef HW_SHIP_H
+#define HW_SHIP_H
+
+#include <stddef.h>
+
+struct ship;
+struct ship_opts {
+	const char *address;   /* "host:port" of the collector */
+	const char *ca_file, *cert_file, *key_file; /* PEM: fleet CA, this agent's cert and key */
+	const char *spool_dir; /* on-disk spool for unacknowledged batches */
+	unsigned long long spool_max_bytes;
+	const char *host_id, *boot_id; /* identity of this agent run */
+};
+int ship_open(struct ship **out, const struct ship_opts *o); /* 0 or -errno; starts a thread */
+/* Queue one event: a complete JSON object (no newline) with its seq. Copies; never blocks on the
+ * network (bounded in-memory queue, then the spool). */
+int ship_event(struct ship *s, unsigned long long seq, const char *json, size_t len);
+struct ship_stats {
+	unsigned long long sent, acked, spooled_bytes, dropped, reconnects;
+	int connected;
+};
+void ship_get_stats(struct ship *s, struct ship_stats *st); /* thread-safe */
+void ship_close(struct ship *s, int flush_timeout_ms); /* flush what it can, persist the rest to spool */
+
+#endif

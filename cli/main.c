@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * herdwatch - command-line client of the collector's query API (HTTP/JSON on loopback).
+ *
+ *   herdwatch [--api HOST:PORT] [--json] events [--member M] [--kind K] [--since T]
+ *             [--until T] [--grep TEXT] [--limit N] [--follow]
+ *   herdwatch [...] alerts [--member M] [--kind K] [--since T] [--limit N] [--follow]
+ *   herdwatch [...] herds | members | stats
+ * T: RFC 3339, ns since the epoch, or an age such as 30s, 10m, 2h, 7d.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/json.h"
+
+static const char *api = "127.0.0.1:7480";
+static int as_json;
+
+static char *http_get(const char *path)
+{
+	char host[256];
+	const char *colon = strrchr(api, ':');
+	if (!colon || (size_t)(colon - api) >= sizeof(host))
+		return NULL;
+	memcpy(host, api, (size_t)(colon - api));
+	host[colon - api] = 0;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	if (getaddrinfo(host, colon + 1, &hints, &ai))
+		return NULL;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen)) {
+		freeaddrinfo(ai);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	freeaddrinfo(ai);
+	char req[4096];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, api);
+	if (n < 0 || (size_t)n >= sizeof(req) || write(fd, req, (size_t)n) != n) {
+		close(fd);
+		return NULL;
+	}
+	struct jbuf b = { 0 };
+	char tmp[65536];
+	ssize_t r;
+	while ((r = read(fd, tmp, sizeof(tmp))) > 0)
+		jb_raw(&b, tmp, (size_t)r);
+	close(fd);
+	if (b.oom || !b.p)
+		return NULL;
+	char *body = strstr(b.p, "\r\n\r\n");
+	if (strncmp(b.p, "HTTP/1.", 7) || !body || strncmp(b.p + 9, "200", 3)) {
+		fprintf(stderr, "herdwatch: %s: %.*s\n", path, (int)strcspn(b.p, "\r\n"), b.p);
+		free(b.p);
+		return NULL;
+	}
+	memmove(b.p, body + 4, strlen(body + 4) + 1);
+	return b.p;
+}
+
+static void urlenc(struct jbuf *b, const char *k, const char *v)
+{
+	if (!v)
+		return;
+	jb_printf(b, "%s%s=", strchr(b->p, '?') ? "&" : "?", k);
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-_.~", *p))
+			jb_raw(b, (const char *)p, 1);
+		else
+			jb_printf(b, "%%%02X", *p);
+	}
+}
+
+/* "10m" -> now - 10 min (ns); RFC 3339 and integers pass through */
+static char *abs_time(const char *t, char *buf, size_t n)
+{
+	if (!t)
+		return NULL;
+	size_t l = strlen(t);
+	char unit = l ? t[l - 1] : 0;
+	double mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
+	if (mult && !strchr(t, 'T')) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		double now = (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+		snprintf(buf, n, "%.0f", now - atof(t) * mult * 1e9);
+		return buf;
+	}
+	snprintf(buf, n, "%s", t);
+	return buf;
+}
+
+static void s_of(const struct jdoc *d, int root, const char *path, char *buf, size_t n)
+{
+	int i = json_path(d, root, path);
+	if (i >= 0 && d->t[i].type == J_STR)
+		json_str(d, i, buf, n);
+	else if (i >= 0 && d->t[i].type != J_NULL && d->t[i].type != J_OBJ && d->t[i].type != J_ARR)
+		snprintf(buf, n, "%.*s", (int)(d->t[i].end - d->t[i].start), d->s + d->t[i].start);
+	else
+		buf[0] = 0;
+}
+
+static struct jtok toks[1 << 18];
+
+/* Print a list response; returns last_id (for --follow) or -1. */
+static long long show(const char *body, const char *listkey, int kind)
+{
+	int n = json_parse(body, strlen(body), toks, (int)(sizeof(toks) / sizeof(toks[0])));
+	if (n <= 0) {
+		fprintf(stderr, "herdwatch: the collector's answer is not JSON\n");
+		return -2;
+	}
+	struct jdoc d = { body, toks, n };
+	int arr = listkey ? json_get(&d, 0, listkey) : 0;
+	if (arr < 0 || toks[arr].type != J_ARR)
+		return -2;
+	int i = arr + 1;
+	for (uint32_t k = 0; k < toks[arr].size; k++, i = (int)toks[i].next) {
+		if (as_json) {
+			int inner = kind == 0 ? json_get(&d, i, "event") : kind == 1 ? json_get(&d, i, "alert") : i;
+			if (kind == 0) {
+				/* keep the member the collector assigned next to the raw event */
+				printf("%.*s\n", (int)(toks[i].end - toks[i].start), body + toks[i].start);
+			} else {
+				printf("%.*s\n", (int)(toks[inner].end - toks[inner].start), body + toks[inner].start);
+			}
+			continue;
+		}
+		char a[256], b[256], c[256], e[512], f[256], g[1024];
+		if (kind == 0) {
+			int ev = json_get(&d, i, "event");
+			s_of(&d, i, "id", a, sizeof(a));
+			s_of(&d, ev, "time", b, sizeof(b));
+			s_of(&d, i, "member", c, sizeof(c));
+			s_of(&d, ev, "kind", f, sizeof(f));
+			s_of(&d, ev, "proc.exe", e, sizeof(e));
+			char obj[1024] = "";
+			s_of(&d, ev, "file.path", g, sizeof(g));
+			if (!g[0]) {
+				char ip[128], port[16];
+				s_of(&d, ev, "net.dst.ip", ip, sizeof(ip));
+				s_of(&d, ev, "net.dst.port", port, sizeof(port));
+				if (ip[0])
+					snprintf(g, sizeof(g), "%s:%s", ip, port);
+			}
+			if (!g[0])
+				s_of(&d, ev, "auth.user", g, sizeof(g));
+			snprintf(obj, sizeof(obj), "%s", g);
+			printf("%-8s %-30.30s %-20.20s %-18.18s %-28.28s %s\n", a, b, c, f, e, obj);
+		} else if (kind == 1) {
+			int al = json_get(&d, i, "alert");
+			s_of(&d, i, "id", a, sizeof(a));
+			s_of(&d, al, "time", b, sizeof(b));
+			s_of(&d, al, "kind", f, sizeof(f));
+			s_of(&d, al, "severity", e, sizeof(e));
+			s_of(&d, al, "member", c, sizeof(c));
+			s_of(&d, al, "explanation", g, sizeof(g));
+			printf("%-6s %-30.30s %-15s %-7s %-20s %s\n", a, b, f, e, c[0] ? c : "-", g);
+		} else if (kind == 2) {
+			s_of(&d, i, "herd", a, sizeof(a));
+			s_of(&d, i, "members", b, sizeof(b));
+			s_of(&d, i, "active", c, sizeof(c));
+			s_of(&d, i, "changes", e, sizeof(e));
+			s_of(&d, i, "learning", f, sizeof(f));
+			printf("%-20s %8s %8s %8s %9s\n", a, b, c, e, f);
+		} else {
+			s_of(&d, i, "member", a, sizeof(a));
+			s_of(&d, i, "herd", b, sizeof(b));
+			s_of(&d, i, "type", c, sizeof(c));
+			s_of(&d, i, "score", e, sizeof(e));
+			s_of(&d, i, "alerts", f, sizeof(f));
+			s_of(&d, i, "last_seen", g, sizeof(g));
+			char t[32], sil[16];
+			s_of(&d, i, "tokens", t, sizeof(t));
+			s_of(&d, i, "silent", sil, sizeof(sil));
+			printf("%-24s %-14s %-9s %6s %6s %6s %-6s %s\n", a, b[0] ? b : "-", c, e, f, t,
+			       sil[0] == 't' ? "yes" : "no", g);
+		}
+	}
+	fflush(stdout);
+	int li = listkey ? json_get(&d, 0, "last_id") : -1;
+	int ok = 0;
+	long long last = json_int(&d, li, &ok);
+	return ok ? last : -1;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: herdwatch [--api HOST:PORT] [--json] events|alerts|herds|members|stats [options]\n"
+			"  events: --member M --kind K --since T --until T --grep TEXT --limit N --follow\n"
+			"  alerts: --member M --kind K --since T --limit N --follow\n"
+			"  T: RFC 3339, ns since the epoch, or an age: 30s 10m 2h 7d\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "api", 1, 0, 'a' }, { "json", 0, 0, 'j' }, { "member", 1, 0, 'm' },
+		{ "kind", 1, 0, 'k' }, { "since", 1, 0, 's' }, { "until", 1, 0, 'u' },
+		{ "grep", 1, 0, 'g' }, { "limit", 1, 0, 'l' }, { "follow", 0, 0, 'f' },
+		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	const char *member = NULL, *kind = NULL, *since = NULL, *until = NULL, *grep = NULL, *limit = NULL;
+	int follow = 0, o;
+	while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1 || optind < argc) {
+		if (o == -1) {
+			/* the command word may sit between options */
+			static const char *cmdw;
+			if (!cmdw) {
+				cmdw = argv[optind];
+				argv[optind] = argv[0];
+				optind++;
+				setenv("HW_CMD", cmdw, 1);
+				continue;
+			}
+			usage();
+			return 2;
+		}
+		switch (o) {
+		case 'a': api = optarg; break;
+		case 'j': as_json = 1; break;
+		case 'm': member = optarg; break;
+		case 'k': kind = optarg; break;
+		case 's': since = optarg; break;
+		case 'u': until = optarg; break;
+		case 'g': grep = optarg; break;
+		case 'l': limit = optarg; break;
+		case 'f': follow = 1; break;
+		default: usage(); return 2;
+		}
+	}
+	const char *cmd = getenv("HW_CMD");
+	if (!cmd) {
+		usage();
+		return 2;
+	}
+	char t1[64], t2[64];
+	struct jbuf url = { 0 };
+	int kindno;
+	const char *listkey;
+	if (!strcmp(cmd, "events")) {
+		jb_puts(&url, "/api/events");
+		kindno = 0;
+		listkey = "events";
+	} else if (!strcmp(cmd, "alerts")) {
+		jb_puts(&url, "/api/alerts");
+		kindno = 1;
+		listkey = "alerts";
+	} else if (!strcmp(cmd, "herds") || !strcmp(cmd, "members") || !strcmp(cmd, "stats")) {
+		char path[64];
+		snprintf(path, sizeof(path), "/api/%s", cmd);
+		char *body = http_get(path);
+		if (!body) {
+			fprintf(stderr, "herdwatch: cannot reach the collector at %s\n", api);
+			return 1;
+		}
+		if (as_json || !strcmp(cmd, "stats")) {
+			fputs(body, stdout);
+		} else {
+			if (!strcmp(cmd, "herds"))
+				printf("%-20s %8s %8s %8s %9s\n", "HERD", "MEMBERS", "ACTIVE", "CHANGES", "LEARNING");
+			else
+				printf("%-24s %-14s %-9s %6s %6s %6s %-6s %s\n", "MEMBER", "HERD", "TYPE", "SCORE",
+				       "ALERTS", "TOKENS", "SILENT", "LAST SEEN");
+			show(body, NULL, !strcmp(cmd, "herds") ? 2 : 3);
+		}
+		free(body);
+		return 0;
+	} else {
+		usage();
+		return 2;
+	}
+	urlenc(&url, "member", member);
+	urlenc(&url, "kind", kind);
+	urlenc(&url, "since", abs_time(since, t1, sizeof(t1)));
+	urlenc(&url, "until", abs_time(until, t2, sizeof(t2)));
+	urlenc(&url, "q", grep);
+	urlenc(&url, "limit", limit);
+	if (!as_json) {
+		if (kindno == 0)
+			printf("%-8s %-30s %-20s %-18s %-28s %s\n", "ID", "TIME", "MEMBER", "KIND", "EXE", "OBJECT");
+		else
+			printf("%-6s %-30s %-15s %-7s %-20s %s\n", "ID", "TIME", "KIND", "SEV", "MEMBER", "EXPLANATION");
+	}
+	char *body = http_get(url.p);
+	if (!body) {
+		fprintf(stderr, "herdwatch: cannot reach the collector at %s\n", api);
+		return 1;
+	}
+	long long last = show(body, listkey, kindno);
+	free(body);
+	if (last < -1)
+		return 1;
+	while (follow) {
+		usleep(500000);
+		char *sep = strchr(url.p, '?');
+		struct jbuf u2 = { 0 };
+		jb_raw(&u2, url.p, sep ? (size_t)(sep - url.p) : url.len);
+		if (sep) {
+			jb_puts(&u2, sep);
+		}
+		/* only what is newer than the last shown id */
+		char a[32];
+		snprintf(a, sizeof(a), "%lld", last);
+		urlenc(&u2, "after", a);
+		body = http_get(u2.p);
+		free(u2.p);
+		if (!body)
+			continue;
+		long long l2 = show(body, listkey, kindno);
+		free(body);
+		if (l2 > last)
+			last = l2;
+	}
+	free(url.p);
+	return 0;
+}

@@ -1,0 +1,1031 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * herd.c - herd engine (see herd.h for the model).
+ *
+ * State:
+ *   strings   every herd, member and token string interned once (id = index)
+ *   members   per member: herd, host, first/last activity, score, and an open-addressing table
+ *             of the tokens it showed {token, first_ns, last_ns}, at most MEMBER_TOKENS entries
+ *             (the least recently seen is evicted) -- this bounds the state per member
+ *   hstats    per (herd, token): decayed count, first/last seen in the herd, last herd change
+ *   fleet     per token: how many members (any herd) have it in their table -- the prior
+ * A member's first sight of a token becomes a candidate, judged hold_ms later in herd_tick().
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "collector/herd.h"
+#include "collector/json.h"
+
+/* Explanations are bounded text: truncating an over-long path in them is intended. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
+
+#define MEMBER_TOKENS 1024      /* entries kept per member */
+#define MEMBER_SLOTS 2048       /* hash slots per member (power of two) */
+#define CAND_EVENTS 4           /* events named per token in an alert */
+#define NS 1000000000ull
+#define TOKEN_SNAP_MAX 4096
+
+struct mtok {
+	uint32_t tok; /* token id + 1; 0 = empty slot */
+	uint32_t pad;
+	uint64_t first_ns, last_ns;
+};
+
+struct cand {
+	struct cand *next;
+	uint32_t tok;
+	uint32_t nev;
+	uint64_t seqs[CAND_EVENTS], ids[CAND_EVENTS];
+};
+
+struct member {
+	uint32_t name, herd, host; /* string ids; herd = UINT32_MAX when none */
+	int is_host, silent;
+	uint64_t first_ns, last_ns;
+	double score;
+	uint64_t score_ns;
+	unsigned alerts;
+	struct mtok *tab; /* MEMBER_SLOTS, allocated on the first token */
+	uint32_t ntok;
+	struct cand *cands;
+	uint64_t due_ns; /* 0 = nothing pending */
+};
+
+struct herd {
+	uint32_t name;
+	uint64_t first_ns;
+	uint32_t *members;
+	uint32_t nm, mcap;
+	unsigned changes;
+};
+
+struct hstat {
+	uint64_t key; /* (herd << 32 | tok) + 1; 0 = empty */
+	double decayed;
+	uint64_t dec_ns, first_ns, last_ns, change_ns;
+};
+
+struct herd_engine {
+	struct herd_cfg c;
+	herd_alert_fn fn;
+	void *ctx;
+	/* strings */
+	char **str;
+	uint32_t nstr, strcap;
+	uint32_t *sht; /* id + 1 */
+	uint32_t shtcap;
+	uint32_t *member_of; /* per string id (member key) -> member index + 1 */
+	uint32_t *herd_of;   /* per string id (herd name) -> herd index + 1 */
+	uint32_t *fleet;     /* per string id (token) -> members having it */
+	uint32_t idcap;
+	struct member *m;
+	uint32_t nm, mcap;
+	struct herd *h;
+	uint32_t nh, hcap;
+	struct hstat *hs;
+	uint64_t nhs, hscap;
+	uint32_t *pending; /* member indexes with candidates */
+	uint32_t npend, pendcap;
+	size_t bytes; /* allocated state */
+};
+
+void herd_cfg_default(struct herd_cfg *c)
+{
+	c->hold_ms = 1000;
+	c->learn_s = 300;
+	c->min_herd = 4;
+	c->threshold_bits = 3.0;
+	c->change_frac = 0.5;
+	c->change_window_s = 600;
+	c->new_member_s = 600;
+	c->window_s = 86400;
+	c->half_life_s = 86400;
+	c->silent_s = 120;
+}
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return x;
+}
+
+static void *grow(void *p, uint32_t *cap, size_t elem, uint32_t need, size_t *bytes)
+{
+	if (need <= *cap)
+		return p;
+	uint32_t nc = *cap ? *cap : 16;
+	while (nc < need)
+		nc *= 2;
+	void *q = realloc(p, (size_t)nc * elem);
+	if (!q)
+		return NULL;
+	memset((char *)q + (size_t)*cap * elem, 0, (size_t)(nc - *cap) * elem);
+	*bytes += (size_t)(nc - *cap) * elem;
+	*cap = nc;
+	return q;
+}
+
+/* Intern s; returns its id or UINT32_MAX on allocation failure. */
+static uint32_t intern(struct herd_engine *e, const char *s)
+{
+	uint64_t h = hash_str(s);
+	if (e->shtcap) {
+		for (uint32_t i = (uint32_t)h & (e->shtcap - 1);; i = (i + 1) & (e->shtcap - 1)) {
+			uint32_t v = e->sht[i];
+			if (!v)
+				break;
+			if (strcmp(e->str[v - 1], s) == 0)
+				return v - 1;
+		}
+	}
+	if ((e->nstr + 1) * 2 > e->shtcap) {
+		uint32_t nc = e->shtcap ? e->shtcap * 2 : 1024;
+		uint32_t *t = calloc(nc, sizeof(*t));
+		if (!t)
+			return UINT32_MAX;
+		for (uint32_t k = 0; k < e->nstr; k++) {
+			uint32_t i = (uint32_t)hash_str(e->str[k]) & (nc - 1);
+			while (t[i])
+				i = (i + 1) & (nc - 1);
+			t[i] = k + 1;
+		}
+		e->bytes += (size_t)(nc - e->shtcap) * sizeof(*t);
+		free(e->sht);
+		e->sht = t;
+		e->shtcap = nc;
+	}
+	char **ns = grow(e->str, &e->strcap, sizeof(*e->str), e->nstr + 1, &e->bytes);
+	if (!ns)
+		return UINT32_MAX;
+	e->str = ns;
+	if (e->nstr + 1 > e->idcap) {
+		uint32_t c1 = e->idcap, c2 = e->idcap, c3 = e->idcap;
+		uint32_t *a = grow(e->member_of, &c1, sizeof(uint32_t), e->nstr + 1, &e->bytes);
+		if (a)
+			e->member_of = a;
+		uint32_t *b = a ? grow(e->herd_of, &c2, sizeof(uint32_t), e->nstr + 1, &e->bytes) : NULL;
+		if (b)
+			e->herd_of = b;
+		uint32_t *f = b ? grow(e->fleet, &c3, sizeof(uint32_t), e->nstr + 1, &e->bytes) : NULL;
+		if (!f)
+			return UINT32_MAX;
+		e->fleet = f;
+		e->idcap = c1;
+	}
+	size_t l = strlen(s);
+	char *copy = malloc(l + 1);
+	if (!copy)
+		return UINT32_MAX;
+	memcpy(copy, s, l + 1);
+	e->bytes += l + 1;
+	uint32_t id = e->nstr++;
+	e->str[id] = copy;
+	uint32_t i = (uint32_t)h & (e->shtcap - 1);
+	while (e->sht[i])
+		i = (i + 1) & (e->shtcap - 1);
+	e->sht[i] = id + 1;
+	return id;
+}
+
+static struct herd *get_herd(struct herd_engine *e, uint32_t name, uint64_t now)
+{
+	if (e->herd_of[name])
+		return &e->h[e->herd_of[name] - 1];
+	struct herd *nh = grow(e->h, &e->hcap, sizeof(*e->h), e->nh + 1, &e->bytes);
+	if (!nh)
+		return NULL;
+	e->h = nh;
+	struct herd *h = &e->h[e->nh];
+	memset(h, 0, sizeof(*h));
+	h->name = name;
+	h->first_ns = now;
+	e->herd_of[name] = ++e->nh;
+	return h;
+}
+
+static struct member *get_member(struct herd_engine *e, const char *herd, const char *member,
+				 const char *host, int is_host, uint64_t now)
+{
+	char key[1024];
+	size_t hl = herd ? strlen(herd) : 0, ml = strlen(member);
+	if (hl > 400)
+		hl = 400;
+	if (ml > 600)
+		ml = 600;
+	memcpy(key, herd ? herd : "", hl);
+	key[hl] = 0x1f;
+	memcpy(key + hl + 1, member, ml);
+	key[hl + 1 + ml] = 0;
+	uint32_t k = intern(e, key);
+	if (k == UINT32_MAX)
+		return NULL;
+	if (e->member_of[k])
+		return &e->m[e->member_of[k] - 1];
+	uint32_t herd_id = UINT32_MAX;
+	struct herd *h = NULL;
+	if (herd && *herd) {
+		herd_id = intern(e, herd);
+		if (herd_id == UINT32_MAX || !(h = get_herd(e, herd_id, now)))
+			return NULL;
+	}
+	uint32_t name = intern(e, member), hostid = intern(e, host ? host : "");
+	if (name == UINT32_MAX || hostid == UINT32_MAX)
+		return NULL;
+	struct member *nm = grow(e->m, &e->mcap, sizeof(*e->m), e->nm + 1, &e->bytes);
+	if (!nm)
+		return NULL;
+	e->m = nm;
+	if (h) {
+		uint32_t *mm = grow(h->members, &h->mcap, sizeof(uint32_t), h->nm + 1, &e->bytes);
+		if (!mm)
+			return NULL;
+		h->members = mm;
+		h->members[h->nm++] = e->nm;
+	}
+	struct member *m = &e->m[e->nm];
+	memset(m, 0, sizeof(*m));
+	m->name = name;
+	m->herd = herd_id;
+	m->host = hostid;
+	m->is_host = is_host;
+	m->first_ns = m->last_ns = now;
+	e->member_of[k] = ++e->nm;
+	return m;
+}
+
+static struct mtok *mtok_find(const struct member *m, uint32_t tok)
+{
+	if (!m->tab)
+		return NULL;
+	for (uint32_t i = (uint32_t)mix64(tok) & (MEMBER_SLOTS - 1);; i = (i + 1) & (MEMBER_SLOTS - 1)) {
+		if (m->tab[i].tok == tok + 1)
+			return &m->tab[i];
+		if (!m->tab[i].tok)
+			return NULL;
+	}
+}
+
+static void mtok_put(struct member *m, const struct mtok *t)
+{
+	uint32_t i = (uint32_t)mix64(t->tok - 1) & (MEMBER_SLOTS - 1);
+	while (m->tab[i].tok)
+		i = (i + 1) & (MEMBER_SLOTS - 1);
+	m->tab[i] = *t;
+}
+
+/* Drop the least recently seen token of a full member table (rebuilds the table). */
+static void mtok_evict(struct herd_engine *e, struct member *m)
+{
+	uint32_t victim = 0;
+	uint64_t oldest = UINT64_MAX;
+	for (uint32_t i = 0; i < MEMBER_SLOTS; i++)
+		if (m->tab[i].tok && m->tab[i].last_ns < oldest) {
+			oldest = m->tab[i].last_ns;
+			victim = i;
+		}
+	struct mtok *old = malloc(sizeof(struct mtok) * MEMBER_SLOTS);
+	if (!old)
+		return;
+	memcpy(old, m->tab, sizeof(struct mtok) * MEMBER_SLOTS);
+	memset(m->tab, 0, sizeof(struct mtok) * MEMBER_SLOTS);
+	e->fleet[old[victim].tok - 1]--;
+	old[victim].tok = 0;
+	for (uint32_t i = 0; i < MEMBER_SLOTS; i++)
+		if (old[i].tok)
+			mtok_put(m, &old[i]);
+	free(old);
+	m->ntok--;
+}
+
+static struct hstat *hstat_get(struct herd_engine *e, uint32_t herd, uint32_t tok, uint64_t now)
+{
+	uint64_t key = ((uint64_t)herd << 32 | tok) + 1;
+	if ((e->nhs + 1) * 2 > e->hscap) {
+		uint64_t nc = e->hscap ? e->hscap * 2 : 4096;
+		struct hstat *t = calloc(nc, sizeof(*t));
+		if (!t)
+			return NULL;
+		for (uint64_t k = 0; k < e->hscap; k++) {
+			if (!e->hs[k].key)
+				continue;
+			uint64_t i = mix64(e->hs[k].key) & (nc - 1);
+			while (t[i].key)
+				i = (i + 1) & (nc - 1);
+			t[i] = e->hs[k];
+		}
+		e->bytes += (nc - e->hscap) * sizeof(*t);
+		free(e->hs);
+		e->hs = t;
+		e->hscap = nc;
+	}
+	uint64_t i = mix64(key) & (e->hscap - 1);
+	while (e->hs[i].key && e->hs[i].key != key)
+		i = (i + 1) & (e->hscap - 1);
+	struct hstat *s = &e->hs[i];
+	if (!s->key) {
+		s->key = key;
+		s->first_ns = s->dec_ns = now;
+		e->nhs++;
+	}
+	return s;
+}
+
+static double decay(double v, uint64_t from, uint64_t to, unsigned half_life_s)
+{
+	if (to <= from || !half_life_s)
+		return v;
+	return v * exp2(-(double)(to - from) / ((double)half_life_s * NS));
+}
+
+struct herd_engine *herd_new(const struct herd_cfg *c, herd_alert_fn fn, void *ctx)
+{
+	struct herd_engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->c = *c;
+	e->fn = fn;
+	e->ctx = ctx;
+	e->bytes = sizeof(*e);
+	return e;
+}
+
+void herd_free(struct herd_engine *e)
+{
+	if (!e)
+		return;
+	for (uint32_t i = 0; i < e->nstr; i++)
+		free(e->str[i]);
+	for (uint32_t i = 0; i < e->nm; i++) {
+		free(e->m[i].tab);
+		while (e->m[i].cands) {
+			struct cand *c = e->m[i].cands;
+			e->m[i].cands = c->next;
+			free(c);
+		}
+	}
+	for (uint32_t i = 0; i < e->nh; i++)
+		free(e->h[i].members);
+	free(e->str);
+	free(e->sht);
+	free(e->member_of);
+	free(e->herd_of);
+	free(e->fleet);
+	free(e->m);
+	free(e->h);
+	free(e->hs);
+	free(e->pending);
+	free(e);
+}
+
+static void fmt_time(char *buf, size_t n, uint64_t ns)
+{
+	time_t t = (time_t)(ns / NS);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%09lluZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned long long)(ns % NS));
+}
+
+static void fmt_dur(char *buf, size_t n, uint64_t ns)
+{
+	uint64_t s = ns / NS;
+	if (s >= 2 * 86400)
+		snprintf(buf, n, "%llu d", (unsigned long long)(s / 86400));
+	else if (s >= 2 * 3600)
+		snprintf(buf, n, "%llu h", (unsigned long long)(s / 3600));
+	else if (s >= 120)
+		snprintf(buf, n, "%llu min", (unsigned long long)(s / 60));
+	else
+		snprintf(buf, n, "%llu s", (unsigned long long)s);
+}
+
+static void emit(struct herd_engine *e, struct jbuf *b, const char *kind, const char *sev,
+		 const char *herd, const char *member, double score, uint64_t now)
+{
+	if (!b->oom && e->fn)
+		e->fn(e->ctx, b->p, b->len, kind, sev, herd, member, score, now);
+	free(b->p);
+}
+
+static void alert_head(struct jbuf *b, const char *kind, const char *sev, uint64_t now)
+{
+	char ts[64];
+	fmt_time(ts, sizeof(ts), now);
+	jb_puts(b, "{\"kind\":");
+	jb_str(b, kind);
+	jb_puts(b, ",\"severity\":");
+	jb_str(b, sev);
+	jb_puts(b, ",\"time\":");
+	jb_str(b, ts);
+}
+
+void herd_seen(struct herd_engine *e, const char *herd, const char *member, const char *host,
+	       int host_member, uint64_t now)
+{
+	struct member *m = get_member(e, herd, member, host, host_member, now);
+	if (!m)
+		return;
+	if (now > m->last_ns)
+		m->last_ns = now;
+	if (m->silent) {
+		m->silent = 0;
+		struct jbuf b = { 0 };
+		alert_head(&b, "member.back", "notice", now);
+		jb_puts(&b, ",\"herd\":");
+		jb_str(&b, herd ? herd : "");
+		jb_puts(&b, ",\"member\":");
+		jb_str(&b, member);
+		jb_puts(&b, ",\"explanation\":");
+		char ex[1200];
+		snprintf(ex, sizeof(ex), "%s reports again after being silent", member);
+		jb_str(&b, ex);
+		jb_puts(&b, "}");
+		emit(e, &b, "member.back", "notice", herd ? herd : "", member, 0, now);
+	}
+}
+
+void herd_observe(struct herd_engine *e, const char *herd, const char *member, const char *host,
+		  const char *token, uint64_t seq, uint64_t event_id, uint64_t now)
+{
+	if (!herd || !*herd)
+		return;
+	struct member *m = get_member(e, herd, member, host, 0, now);
+	if (!m)
+		return;
+	if (now > m->last_ns)
+		m->last_ns = now;
+	uint32_t tok = intern(e, token);
+	if (tok == UINT32_MAX)
+		return;
+	struct hstat *hs = hstat_get(e, m->herd, tok, now);
+	if (hs) {
+		hs->decayed = decay(hs->decayed, hs->dec_ns, now, e->c.half_life_s) + 1;
+		hs->dec_ns = now;
+		hs->last_ns = now;
+	}
+	struct mtok *t = mtok_find(m, tok);
+	if (t) {
+		t->last_ns = now;
+		for (struct cand *c = m->cands; c; c = c->next)
+			if (c->tok == tok && c->nev < CAND_EVENTS) {
+				c->seqs[c->nev] = seq;
+				c->ids[c->nev++] = event_id;
+			}
+		return;
+	}
+	if (!m->tab) {
+		m->tab = calloc(MEMBER_SLOTS, sizeof(struct mtok));
+		if (!m->tab)
+			return;
+		e->bytes += MEMBER_SLOTS * sizeof(struct mtok);
+	}
+	if (m->ntok >= MEMBER_TOKENS)
+		mtok_evict(e, m);
+	struct mtok nt = { .tok = tok + 1, .first_ns = now, .last_ns = now };
+	mtok_put(m, &nt);
+	m->ntok++;
+	e->fleet[tok]++;
+	struct herd *h = &e->h[e->herd_of[m->herd] - 1];
+	if (now < h->first_ns + (uint64_t)e->c.learn_s * NS)
+		return; /* the herd is still learning */
+	struct cand *c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->tok = tok;
+	c->seqs[0] = seq;
+	c->ids[0] = event_id;
+	c->nev = 1;
+	c->next = m->cands;
+	m->cands = c;
+	if (!m->due_ns) {
+		m->due_ns = now + (uint64_t)e->c.hold_ms * 1000000ull;
+		uint32_t *p = grow(e->pending, &e->pendcap, sizeof(uint32_t), e->npend + 1, &e->bytes);
+		if (p) {
+			e->pending = p;
+			e->pending[e->npend++] = (uint32_t)(m - e->m);
+		}
+	}
+}
+
+/* Human phrase for a token: "ran /usr/bin/nc (parent /usr/bin/java) as root". */
+static void describe(const char *token, char *out, size_t n)
+{
+	char f[6][256] = { { 0 } };
+	int nf = 0;
+	const char *p = token;
+	while (nf < 6) {
+		const char *bar = strchr(p, '|');
+		size_t l = bar ? (size_t)(bar - p) : strlen(p);
+		snprintf(f[nf++], sizeof(f[0]), "%.*s", (int)(l < 255 ? l : 255), p);
+		if (!bar)
+			break;
+		p = bar + 1;
+	}
+	if (!strcmp(f[0], "exec"))
+		snprintf(out, n, "ran %s (parent %s) as %s%s%s", f[1], f[2] + (strncmp(f[2], "parent=", 7) ? 0 : 7),
+			 f[3] + (strncmp(f[3], "user=", 5) ? 0 : 5),
+			 nf > 4 ? ", " : "", nf > 4 ? f[4] : "");
+	else if (!strcmp(f[0], "connect"))
+		snprintf(out, n, "connected to %s (%s) from %s", f[2], f[3], f[1]);
+	else if (!strcmp(f[0], "listen"))
+		snprintf(out, n, "listened on %s with %s", f[2], f[1]);
+	else if (!strcmp(f[0], "accept"))
+		snprintf(out, n, "accepted %s from %s with %s", f[2], f[3], f[1]);
+	else if (!strcmp(f[0], "file"))
+		snprintf(out, n, "%s did %s %s", f[1], f[2], f[3]);
+	else if (!strcmp(f[0], "cap"))
+		snprintf(out, n, "%s used %s", f[1], f[2]);
+	else if (!strcmp(f[0], "module"))
+		snprintf(out, n, "loaded kernel module %s", f[1]);
+	else if (!strcmp(f[0], "auth"))
+		snprintf(out, n, "%s authentication of a %s user (%s)", f[1], f[2], f[3]);
+	else
+		snprintf(out, n, "showed %s", token);
+}
+
+static void judge(struct herd_engine *e, struct member *m, uint64_t now)
+{
+	struct herd *h = &e->h[e->herd_of[m->herd] - 1];
+	const char *herd = e->str[h->name], *mname = e->str[m->name];
+	uint64_t window = (uint64_t)e->c.window_s * NS, chw = (uint64_t)e->c.change_window_s * NS;
+	int is_new = now - m->first_ns < (uint64_t)e->c.new_member_s * NS;
+	unsigned npeers = 0;
+	for (uint32_t i = 0; i < h->nm; i++) {
+		const struct member *p = &e->m[h->members[i]];
+		if (p != m && p->last_ns + window >= now)
+			npeers++;
+	}
+	unsigned fleet_members = e->nm - h->nm;
+	struct jbuf toks = { 0 }, ex = { 0 }, chg = { 0 }, chx = { 0 };
+	double top = 0;
+	int nrep = 0, nchg = 0;
+	for (struct cand *c = m->cands; c; c = c->next) {
+		const char *token = e->str[c->tok];
+		struct hstat *hs = hstat_get(e, m->herd, c->tok, now);
+		unsigned k_recent = 0, k_early = 0, with = 0, fresh = 0;
+		for (uint32_t i = 0; i < h->nm; i++) {
+			const struct member *p = &e->m[h->members[i]];
+			const struct mtok *t = mtok_find(p, c->tok);
+			if (!t)
+				continue;
+			with++;
+			if (t->first_ns + chw >= now)
+				fresh++;
+			if (p == m)
+				continue;
+			if (t->last_ns + window >= now)
+				k_recent++;
+			if (t->first_ns - p->first_ns <= (uint64_t)e->c.new_member_s * NS)
+				k_early++;
+		}
+		/* Herd change: many members started showing it together (a deploy). */
+		unsigned need = (unsigned)ceil(e->c.change_frac * h->nm);
+		if (need < 2)
+			need = 2;
+		if (h->nm >= 2 && fresh >= need) {
+			if (hs && (!hs->change_ns || hs->change_ns + chw < now)) {
+				hs->change_ns = now;
+				char d[600];
+				describe(token, d, sizeof(d));
+				jb_puts(&chg, nchg ? "," : "");
+				jb_puts(&chg, "{\"token\":");
+				jb_str(&chg, token);
+				jb_printf(&chg, ",\"members_with\":%u}", fresh);
+				jb_puts(&chx, nchg ? "; " : "");
+				jb_printf(&chx, "%u of %u %s", fresh, h->nm, d);
+				nchg++;
+			}
+			continue;
+		}
+		if (hs && hs->change_ns && hs->change_ns + chw >= now)
+			continue; /* part of a herd change already reported */
+		unsigned k = is_new ? k_early : k_recent;
+		unsigned with_elsewhere = e->fleet[c->tok] >= with ? e->fleet[c->tok] - with : 0;
+		double prior = (with_elsewhere + 0.5) / (fleet_members + 1.0);
+		double p = (k + prior) / (npeers + 1.0);
+		double s = -log2(p);
+		if (s < e->c.threshold_bits)
+			continue;
+		if (s > top)
+			top = s;
+		char d[600], when[64], w[32], x[1600];
+		describe(token, d, sizeof(d));
+		fmt_dur(w, sizeof(w), is_new ? (uint64_t)e->c.new_member_s * NS : window);
+		if (hs && hs->first_ns + 1000000ull * e->c.hold_ms + NS >= now && with <= 1) {
+			char age[32];
+			fmt_dur(age, sizeof(age), now - h->first_ns);
+			snprintf(when, sizeof(when), "never seen in this herd in %s", age);
+		} else {
+			char age[32];
+			fmt_dur(age, sizeof(age), hs ? now - hs->first_ns : 0);
+			snprintf(when, sizeof(when), "first seen in this herd %s ago", age);
+		}
+		snprintf(x, sizeof(x), "%s%s %s; %u of %u peers %s %s; %s", nrep ? "; " : "", mname, d,
+			 k, npeers, is_new ? "in their first" : "in", w, when);
+		jb_puts(&ex, x);
+		jb_puts(&toks, nrep ? "," : "");
+		jb_puts(&toks, "{\"token\":");
+		jb_str(&toks, token);
+		jb_printf(&toks, ",\"surprisal\":%.2f,\"peers_with\":%u,\"peers\":%u,\"fleet_with\":%u,\"events\":[",
+			  s, k, npeers, with_elsewhere);
+		for (uint32_t i = 0; i < c->nev; i++)
+			jb_printf(&toks, "%s%llu", i ? "," : "", (unsigned long long)c->seqs[i]);
+		jb_puts(&toks, "],\"event_ids\":[");
+		for (uint32_t i = 0; i < c->nev; i++)
+			jb_printf(&toks, "%s%llu", i ? "," : "", (unsigned long long)c->ids[i]);
+		jb_puts(&toks, "]}");
+		nrep++;
+	}
+	if (nrep) {
+		const char *sev = h->nm < e->c.min_herd ? "notice" : "alert";
+		m->score = decay(m->score, m->score_ns, now, 3600);
+		if (top > m->score)
+			m->score = top;
+		m->score_ns = now;
+		m->alerts++;
+		struct jbuf b = { 0 };
+		alert_head(&b, "member.outlier", sev, now);
+		jb_puts(&b, ",\"herd\":");
+		jb_str(&b, herd);
+		jb_puts(&b, ",\"member\":");
+		jb_str(&b, mname);
+		jb_puts(&b, ",\"host\":");
+		jb_str(&b, e->str[m->host]);
+		jb_printf(&b, ",\"score\":%.2f,\"herd_size\":%u,\"new_member\":%s,\"explanation\":", top,
+			  h->nm, is_new ? "true" : "false");
+		if (h->nm < e->c.min_herd)
+			jb_puts(&ex, " (herd too small for evidence: notice only)");
+		jb_str(&b, ex.p ? ex.p : "");
+		jb_puts(&b, ",\"tokens\":[");
+		jb_raw(&b, toks.p ? toks.p : "", toks.len);
+		jb_puts(&b, "]}");
+		emit(e, &b, "member.outlier", sev, herd, mname, top, now);
+	}
+	if (nchg) {
+		/* Herd change: many members started showing it together (a deploy); one report. */
+		h->changes++;
+		struct jbuf b = { 0 };
+		char w[32];
+		fmt_dur(w, sizeof(w), chw);
+		alert_head(&b, "herd.change", "notice", now);
+		jb_puts(&b, ",\"herd\":");
+		jb_str(&b, herd);
+		jb_printf(&b, ",\"member\":\"\",\"herd_size\":%u,\"tokens\":[", h->nm);
+		jb_raw(&b, chg.p ? chg.p : "", chg.len);
+		jb_puts(&b, "],\"explanation\":");
+		jb_puts(&chx, " within ");
+		jb_puts(&chx, w);
+		jb_puts(&chx, " (a herd-wide change such as a deploy: reported once, not per member)");
+		struct jbuf x = { 0 };
+		jb_puts(&x, "herd ");
+		jb_puts(&x, herd);
+		jb_puts(&x, " changed: ");
+		jb_raw(&x, chx.p ? chx.p : "", chx.len);
+		jb_str(&b, x.p ? x.p : "");
+		jb_puts(&b, "}");
+		free(x.p);
+		emit(e, &b, "herd.change", "notice", herd, "", 0, now);
+	}
+	free(chg.p);
+	free(chx.p);
+	free(toks.p);
+	free(ex.p);
+}
+
+void herd_tick(struct herd_engine *e, uint64_t now)
+{
+	for (uint32_t i = 0; i < e->npend;) {
+		struct member *m = &e->m[e->pending[i]];
+		if (m->due_ns > now) {
+			i++;
+			continue;
+		}
+		judge(e, m, now);
+		while (m->cands) {
+			struct cand *c = m->cands;
+			m->cands = c->next;
+			free(c);
+		}
+		m->due_ns = 0;
+		e->pending[i] = e->pending[--e->npend];
+	}
+	if (!e->c.silent_s)
+		return;
+	for (uint32_t i = 0; i < e->nm; i++) {
+		struct member *m = &e->m[i];
+		if (!m->is_host || m->silent || m->last_ns + (uint64_t)e->c.silent_s * NS >= now)
+			continue;
+		m->silent = 1;
+		const char *herd = m->herd == UINT32_MAX ? "" : e->str[m->herd];
+		const char *mname = e->str[m->name];
+		struct jbuf b = { 0 };
+		alert_head(&b, "member.silent", "alert", now);
+		jb_puts(&b, ",\"herd\":");
+		jb_str(&b, herd);
+		jb_puts(&b, ",\"member\":");
+		jb_str(&b, mname);
+		char x[1200], w[32];
+		fmt_dur(w, sizeof(w), now - m->last_ns);
+		snprintf(x, sizeof(x), "%s has sent no event or heartbeat for %s: agent stopped, host down or blinded", mname, w);
+		jb_puts(&b, ",\"explanation\":");
+		jb_str(&b, x);
+		jb_puts(&b, "}");
+		emit(e, &b, "member.silent", "alert", herd, mname, 0, now);
+	}
+}
+
+char *herd_dump_herds(struct herd_engine *e, uint64_t now)
+{
+	struct jbuf b = { 0 };
+	jb_puts(&b, "[");
+	for (uint32_t i = 0; i < e->nh; i++) {
+		struct herd *h = &e->h[i];
+		unsigned active = 0;
+		for (uint32_t k = 0; k < h->nm; k++)
+			if (e->m[h->members[k]].last_ns + (uint64_t)e->c.window_s * NS >= now)
+				active++;
+		jb_puts(&b, i ? ",{\"herd\":" : "{\"herd\":");
+		jb_str(&b, e->str[h->name]);
+		jb_printf(&b, ",\"members\":%u,\"active\":%u,\"changes\":%u,\"learning\":%s,\"age_s\":%llu}",
+			  h->nm, active, h->changes,
+			  now < h->first_ns + (uint64_t)e->c.learn_s * NS ? "true" : "false",
+			  (unsigned long long)((now - h->first_ns) / NS));
+	}
+	jb_puts(&b, "]");
+	return b.oom ? (free(b.p), NULL) : b.p;
+}
+
+char *herd_dump_members(struct herd_engine *e, uint64_t now)
+{
+	struct jbuf b = { 0 };
+	jb_puts(&b, "[");
+	for (uint32_t i = 0; i < e->nm; i++) {
+		struct member *m = &e->m[i];
+		char f[64], l[64];
+		fmt_time(f, sizeof(f), m->first_ns);
+		fmt_time(l, sizeof(l), m->last_ns);
+		jb_puts(&b, i ? ",{\"member\":" : "{\"member\":");
+		jb_str(&b, e->str[m->name]);
+		jb_puts(&b, ",\"herd\":");
+		jb_str(&b, m->herd == UINT32_MAX ? "" : e->str[m->herd]);
+		jb_puts(&b, ",\"host\":");
+		jb_str(&b, e->str[m->host]);
+		jb_printf(&b, ",\"type\":\"%s\",\"first_seen\":\"%s\",\"last_seen\":\"%s\",\"score\":%.2f,"
+			  "\"alerts\":%u,\"tokens\":%u,\"silent\":%s}",
+			  m->is_host ? "host" : "container", f, l, decay(m->score, m->score_ns, now, 3600),
+			  m->alerts, m->ntok, m->silent ? "true" : "false");
+	}
+	jb_puts(&b, "]");
+	return b.oom ? (free(b.p), NULL) : b.p;
+}
+
+size_t herd_mem_bytes(const struct herd_engine *e)
+{
+	return e->bytes;
+}
+
+unsigned herd_member_count(const struct herd_engine *e)
+{
+	return e->nm;
+}
+
+/* ---- snapshot ----
+ * Binary, little-endian, records one after the other:
+ *   'H' str herd, u64 first_ns, u32 changes
+ *   'M' str herd ("" = none), str member, str host, u8 is_host, u8 silent, u64 first_ns,
+ *       u64 last_ns, f64 score, u64 score_ns, u32 alerts, u32 ntok,
+ *       then ntok times: str token, u64 first_ns, u64 last_ns
+ *   'S' str herd, str token, f64 decayed, u64 dec_ns, u64 first_ns, u64 last_ns, u64 change_ns
+ * str = u16 length + bytes. The first 8 bytes are "HWHERD1\n".
+ */
+#define SNAP_MAGIC "HWHERD1\n"
+
+static void put_bytes(struct jbuf *b, const void *p, size_t n)
+{
+	jb_raw(b, p, n);
+}
+
+static void put_u64(struct jbuf *b, uint64_t v)
+{
+	uint8_t x[8];
+	for (int i = 0; i < 8; i++)
+		x[i] = (uint8_t)(v >> (8 * i));
+	put_bytes(b, x, 8);
+}
+
+static void put_str(struct jbuf *b, const char *s)
+{
+	size_t l = strlen(s);
+	if (l > 65535)
+		l = 65535;
+	uint8_t x[2] = { (uint8_t)l, (uint8_t)(l >> 8) };
+	put_bytes(b, x, 2);
+	put_bytes(b, s, l);
+}
+
+static void put_f64(struct jbuf *b, double d)
+{
+	uint64_t v;
+	memcpy(&v, &d, 8);
+	put_u64(b, v);
+}
+
+int herd_save(const struct herd_engine *e, uint8_t **out, size_t *len)
+{
+	struct jbuf b = { 0 };
+	put_bytes(&b, SNAP_MAGIC, 8);
+	for (uint32_t i = 0; i < e->nh; i++) {
+		put_bytes(&b, "H", 1);
+		put_str(&b, e->str[e->h[i].name]);
+		put_u64(&b, e->h[i].first_ns);
+		put_u64(&b, e->h[i].changes);
+	}
+	for (uint32_t i = 0; i < e->nm; i++) {
+		const struct member *m = &e->m[i];
+		put_bytes(&b, "M", 1);
+		put_str(&b, m->herd == UINT32_MAX ? "" : e->str[m->herd]);
+		put_str(&b, e->str[m->name]);
+		put_str(&b, e->str[m->host]);
+		uint8_t f[2] = { (uint8_t)m->is_host, (uint8_t)m->silent };
+		put_bytes(&b, f, 2);
+		put_u64(&b, m->first_ns);
+		put_u64(&b, m->last_ns);
+		put_f64(&b, m->score);
+		put_u64(&b, m->score_ns);
+		put_u64(&b, m->alerts);
+		put_u64(&b, m->tab ? m->ntok : 0);
+		for (uint32_t k = 0; m->tab && k < MEMBER_SLOTS; k++) {
+			if (!m->tab[k].tok)
+				continue;
+			put_str(&b, e->str[m->tab[k].tok - 1]);
+			put_u64(&b, m->tab[k].first_ns);
+			put_u64(&b, m->tab[k].last_ns);
+		}
+	}
+	for (uint64_t i = 0; i < e->hscap; i++) {
+		const struct hstat *h = &e->hs[i];
+		if (!h->key)
+			continue;
+		uint64_t k = h->key - 1;
+		put_bytes(&b, "S", 1);
+		put_str(&b, e->str[k >> 32]);
+		put_str(&b, e->str[(uint32_t)k]);
+		put_f64(&b, h->decayed);
+		put_u64(&b, h->dec_ns);
+		put_u64(&b, h->first_ns);
+		put_u64(&b, h->last_ns);
+		put_u64(&b, h->change_ns);
+	}
+	if (b.oom) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	*out = (uint8_t *)b.p;
+	*len = b.len;
+	return 0;
+}
+
+struct rd {
+	const uint8_t *p;
+	size_t len, off;
+	int bad;
+};
+
+static uint64_t get_u64(struct rd *r)
+{
+	if (r->len - r->off < 8) {
+		r->bad = 1;
+		return 0;
+	}
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)r->p[r->off + i] << (8 * i);
+	r->off += 8;
+	return v;
+}
+
+static double get_f64(struct rd *r)
+{
+	uint64_t v = get_u64(r);
+	double d;
+	memcpy(&d, &v, 8);
+	return isfinite(d) ? d : 0;
+}
+
+/* string into buf (NUL-terminated); 0 or -1 */
+static int get_strb(struct rd *r, char *buf, size_t cap)
+{
+	if (r->len - r->off < 2) {
+		r->bad = 1;
+		return -1;
+	}
+	size_t l = r->p[r->off] | (size_t)r->p[r->off + 1] << 8;
+	r->off += 2;
+	if (r->len - r->off < l || l >= cap) {
+		r->bad = 1;
+		return -1;
+	}
+	memcpy(buf, r->p + r->off, l);
+	buf[l] = 0;
+	r->off += l;
+	return 0;
+}
+
+int herd_restore(struct herd_engine *e, const uint8_t *buf, size_t len, uint64_t now)
+{
+	struct rd r = { buf, len, 8, 0 };
+	if (len < 8 || memcmp(buf, SNAP_MAGIC, 8))
+		return -EINVAL;
+	static char a[4096], m[4096], h[4096];
+	while (!r.bad && r.off < len) {
+		char type = (char)buf[r.off++];
+		if (type == 'H') {
+			if (get_strb(&r, a, sizeof(a)))
+				break;
+			uint64_t first = get_u64(&r), changes = get_u64(&r);
+			uint32_t id = intern(e, a);
+			struct herd *hd = id == UINT32_MAX ? NULL : get_herd(e, id, first);
+			if (!hd || r.bad)
+				break;
+			hd->first_ns = first;
+			hd->changes = (unsigned)changes;
+		} else if (type == 'M') {
+			if (get_strb(&r, a, sizeof(a)) || get_strb(&r, m, sizeof(m)) || get_strb(&r, h, sizeof(h)) ||
+			    r.len - r.off < 2)
+				break;
+			int is_host = buf[r.off], silent = buf[r.off + 1];
+			r.off += 2;
+			uint64_t first = get_u64(&r), last = get_u64(&r);
+			double score = get_f64(&r);
+			uint64_t score_ns = get_u64(&r), alerts = get_u64(&r), ntok = get_u64(&r);
+			if (r.bad || ntok > MEMBER_TOKENS)
+				break;
+			struct member *mb = get_member(e, a[0] ? a : NULL, m, h, is_host, first);
+			if (!mb)
+				break;
+			mb->first_ns = first;
+			mb->last_ns = is_host && last < now ? now : last;
+			mb->silent = silent;
+			mb->score = score;
+			mb->score_ns = score_ns;
+			mb->alerts = (unsigned)alerts;
+			for (uint64_t k = 0; k < ntok && !r.bad; k++) {
+				char t[TOKEN_SNAP_MAX];
+				if (get_strb(&r, t, sizeof(t)))
+					break;
+				uint64_t tf = get_u64(&r), tl = get_u64(&r);
+				uint32_t tok = intern(e, t);
+				if (tok == UINT32_MAX || r.bad)
+					break;
+				if (!mb->tab) {
+					mb->tab = calloc(MEMBER_SLOTS, sizeof(struct mtok));
+					if (!mb->tab)
+						return -ENOMEM;
+					e->bytes += MEMBER_SLOTS * sizeof(struct mtok);
+				}
+				if (mtok_find(mb, tok) || mb->ntok >= MEMBER_TOKENS)
+					continue;
+				struct mtok nt = { .tok = tok + 1, .first_ns = tf, .last_ns = tl };
+				mtok_put(mb, &nt);
+				mb->ntok++;
+				e->fleet[tok]++;
+			}
+		} else if (type == 'S') {
+			if (get_strb(&r, a, sizeof(a)) || get_strb(&r, m, sizeof(m)))
+				break;
+			double dec = get_f64(&r);
+			uint64_t dn = get_u64(&r), f = get_u64(&r), l = get_u64(&r), c = get_u64(&r);
+			uint32_t hid = intern(e, a), tok = intern(e, m);
+			if (r.bad || hid == UINT32_MAX || tok == UINT32_MAX)
+				break;
+			struct hstat *st = hstat_get(e, hid, tok, f);
+			if (!st)
+				break;
+			st->decayed = dec;
+			st->dec_ns = dn;
+			st->first_ns = f;
+			st->last_ns = l;
+			st->change_ns = c;
+		} else {
+			r.bad = 1;
+		}
+	}
+	return r.bad ? -EINVAL : 0;
+}

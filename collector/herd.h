@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * herd.h - the herd engine: compares each member (host or container) with its herd.
+ *
+ * The collector feeds it canonical tokens (tokens.c) per member; the engine keeps, per member,
+ * the tokens it showed (first and last time, bounded table) and, per herd and token, a decayed
+ * count and first/last time. When a member shows a token for the first time, a candidate is
+ * held for hold_ms, then scored: surprisal = -log2 of the token's smoothed prevalence among the
+ * member's peers (recent behaviour for established members, the peers' first minutes for new
+ * members), with the fleet prevalence as prior. A token that appeared on at least change_frac
+ * of the herd within change_window_s is a herd change, reported once and never as a member
+ * alert. Herds smaller than min_herd give notices instead of alerts. Silent hosts (no event
+ * or heartbeat for silent_s) raise member.silent.
+ * Single-threaded: all calls from the collector's event loop.
+ */
+#ifndef HW_HERD_H
+#define HW_HERD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct herd_cfg {
+	unsigned hold_ms;        /* wait before judging a new token (lets a deploy show) */
+	unsigned learn_s;        /* a new herd only learns for this long */
+	unsigned min_herd;       /* herds with fewer members give notices, not alerts */
+	double threshold_bits;   /* surprisal at or above which a token is reported */
+	double change_frac;      /* share of the herd that makes a token a herd change */
+	unsigned change_window_s;
+	unsigned new_member_s;   /* a member's "first minutes" */
+	unsigned window_s;       /* "recently": peers' tokens seen within this */
+	unsigned half_life_s;    /* decay of per-herd token counts */
+	unsigned silent_s;       /* host with no event for this long is silent (0 = off) */
+};
+
+void herd_cfg_default(struct herd_cfg *c);
+
+struct herd_engine;
+/* Called for each alert with its JSON object (no newline). */
+typedef void (*herd_alert_fn)(void *ctx, const char *json, size_t len, const char *kind,
+			      const char *severity, const char *herd, const char *member,
+			      double score, uint64_t now_ns);
+
+struct herd_engine *herd_new(const struct herd_cfg *c, herd_alert_fn fn, void *ctx);
+void herd_free(struct herd_engine *e);
+
+/* A member was active (any event, including heartbeats). host_member: the member is a host
+ * (agent), so silence is alerted. herd may be NULL for a host without a herd. */
+void herd_seen(struct herd_engine *e, const char *herd, const char *member, const char *host,
+	       int host_member, uint64_t now_ns);
+/* Member showed token (event seq, stored event id). */
+void herd_observe(struct herd_engine *e, const char *herd, const char *member, const char *host,
+		  const char *token, uint64_t seq, uint64_t event_id, uint64_t now_ns);
+/* Judge held candidates and silent members; call often (e.g. every 100 ms). */
+void herd_tick(struct herd_engine *e, uint64_t now_ns);
+
+/* JSON arrays for the query API; malloc'd, NUL-terminated. */
+char *herd_dump_herds(struct herd_engine *e, uint64_t now_ns);
+char *herd_dump_members(struct herd_engine *e, uint64_t now_ns);
+/* Bytes of engine state and number of members (for the 64 KiB/member budget). */
+size_t herd_mem_bytes(const struct herd_engine *e);
+unsigned herd_member_count(const struct herd_engine *e);
+
+/* Snapshot of the learned state (members, their tokens, per-herd token history), so a
+ * restarted collector need not relearn. herd_save: malloc'd buffer in *out. herd_restore: into
+ * a fresh engine; 0, or -EINVAL for a damaged snapshot (the engine then holds what was read
+ * before the damage). Host members count as seen at `now` (the collector, not the agents, was
+ * away). */
+int herd_save(const struct herd_engine *e, uint8_t **out, size_t *len);
+int herd_restore(struct herd_engine *e, const uint8_t *buf, size_t len, uint64_t now_ns);
+
+#endif

@@ -1,0 +1,1017 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * herdwatch-collector - receives event batches from agents over mutual TLS, stores them in
+ * SQLite, runs the herd engine, emits alerts, and serves the query API.
+ *
+ * One thread, one libevent loop:
+ *   TLS listener -> per connection: frames (common/wire.c) -> batch: decompress, split lines,
+ *   parse (json.c), dedupe per (host id, boot id, seq) (store.c), insert into the open
+ *   transaction, feed the herd engine (herd.c) -> every commit_ms the transaction commits and
+ *   only then are the ACKs of its batches written back.
+ *   A peer that violates the frame format is disconnected; the reason is counted (/api/stats).
+ *   HTTP on a loopback port: /api/events, /api/alerts, /api/herds, /api/members, /api/stats.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <zstd.h>
+
+#include "collector/herd.h"
+#include "collector/json.h"
+#include "collector/store.h"
+#include "collector/tokens.h"
+#include "common/wire.h"
+
+#define MAX_TOKS 8192 /* JSON tokens per event; more is rejected as a bad event */
+#define MAX_EVENT_BYTES (1u << 20)
+#define QUERY_MAX_CHUNKS 5000 /* chunks one events query may decompress */
+
+struct conn {
+	struct collector *c;
+	struct bufferevent *bev;
+	int refs;
+	int dead;
+	int handshaken;
+	char peer[160];
+};
+
+struct pend_ack {
+	struct conn *conn;
+	struct hw_ack ack;
+};
+
+struct collector {
+	struct event_base *base;
+	SSL_CTX *ctx;
+	struct evconnlistener *lis;
+	struct evhttp *http;
+	struct event *tick, *sigint, *sigterm;
+	struct store *st;
+	sqlite3 *rdb; /* read-only connection for queries */
+	struct herd_engine *herd;
+	ZSTD_DCtx *dctx;
+	ZSTD_CCtx *cctx;
+	char *raw, *raw2, *zbuf;
+	size_t zcap;
+	struct cidx *cidx;
+	uint32_t *cidx_list;
+	uint32_t cidx_cap, ncidx;
+	struct keep {
+		uint32_t off, len;
+	} *keep;
+	uint32_t nkeep;
+	struct jtok *toks;
+	struct pend_ack *acks;
+	size_t nacks, ackcap;
+	uint64_t txn_start_ns;
+	/* config */
+	unsigned commit_ms;
+	unsigned long long retain_s, retain_bytes;
+	const char *response_cmd;
+	int quiet;
+	/* counters */
+	unsigned long long stored, dups, bad_events, batches, rejected[HW_WIRE_ERR_MAX], tls_refused,
+		conns_open, conns_total, alerts, commits, retained_deleted, response_runs;
+	uint64_t first_store_ns, last_store_ns;
+	unsigned ticks;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void conn_unref(struct conn *k)
+{
+	if (--k->refs == 0)
+		free(k);
+}
+
+static void conn_close(struct conn *k)
+{
+	if (k->dead)
+		return;
+	k->dead = 1;
+	if (k->handshaken)
+		k->c->conns_open--;
+	bufferevent_free(k->bev); /* closes the socket and frees the SSL object */
+	k->bev = NULL;
+	conn_unref(k);
+}
+
+static void reject(struct conn *k, int reason)
+{
+	struct collector *c = k->c;
+	c->rejected[reason]++;
+	fprintf(stderr, "herdwatch-collector: %s: frame refused (%s), connection closed\n",
+		k->peer[0] ? k->peer : "peer", hw_wire_strerror(reason));
+	conn_close(k);
+}
+
+/* ---- alerts ---- */
+
+static void run_response(struct collector *c, const char *json, size_t len)
+{
+	int p[2];
+	if (!c->response_cmd || pipe(p))
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(p[0], 0);
+		close(p[0]);
+		close(p[1]);
+		execl("/bin/sh", "sh", "-c", c->response_cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(p[0]);
+	if (pid > 0) {
+		c->response_runs++;
+		/* Alerts are a few KiB: they fit the pipe buffer, so this does not block. */
+		if (write(p[1], json, len) < 0 || write(p[1], "\n", 1) < 0)
+			fprintf(stderr, "herdwatch-collector: response command: %s\n", strerror(errno));
+	}
+	close(p[1]);
+}
+
+static void on_alert(void *ctx, const char *json, size_t len, const char *kind, const char *sev,
+		     const char *herd, const char *member, double score, uint64_t now)
+{
+	struct collector *c = ctx;
+	c->alerts++;
+	if (!store_in_txn(c->st)) {
+		store_begin(c->st);
+		c->txn_start_ns = now_ns();
+	}
+	store_alert(c->st, now, kind, sev, herd, member, score, json, len);
+	fwrite(json, 1, len, stdout);
+	fputc('\n', stdout);
+	fflush(stdout);
+	run_response(c, json, len);
+}
+
+/* ---- commit and acks ---- */
+
+static void commit(struct collector *c)
+{
+	if (!store_in_txn(c->st))
+		return;
+	int err = store_commit(c->st);
+	c->commits++;
+	for (size_t i = 0; i < c->nacks; i++) {
+		struct conn *k = c->acks[i].conn;
+		if (!k->dead && err) {
+			k->refs--; /* the ack's reference; the connection still holds its own */
+			conn_close(k); /* no ack: the agent resends */
+			continue;
+		}
+		if (!k->dead) {
+			uint8_t buf[HW_WIRE_HDR_LEN + HW_WIRE_ACK_LEN];
+			hw_wire_ack_encode(&c->acks[i].ack, buf);
+			bufferevent_write(k->bev, buf, sizeof(buf));
+		}
+		conn_unref(k);
+	}
+	c->nacks = 0;
+}
+
+/* ---- ingest ---- */
+
+struct cidx {
+	int64_t member, kind;
+	uint64_t ts_min, ts_max;
+	uint32_t n, used;
+};
+
+/* Accumulate (member, kind) of one stored event into the chunk's index rows. */
+static void cidx_add(struct collector *c, int64_t member, int64_t kind, uint64_t ts)
+{
+	uint32_t mask = c->cidx_cap - 1;
+	uint32_t h = (uint32_t)(((uint64_t)member * 0x9e3779b97f4a7c15ull) ^ (uint64_t)kind * 0xff51afd7ed558ccdull) & mask;
+	while (c->cidx[h].used && (c->cidx[h].member != member || c->cidx[h].kind != kind))
+		h = (h + 1) & mask;
+	struct cidx *x = &c->cidx[h];
+	if (!x->used) {
+		*x = (struct cidx){ member, kind, ts, ts, 0, 1 };
+		c->cidx_list[c->ncidx++] = h;
+	}
+	x->n++;
+	if (ts < x->ts_min)
+		x->ts_min = ts;
+	if (ts > x->ts_max)
+		x->ts_max = ts;
+}
+
+static int process_batch(struct collector *c, struct conn *k, const uint8_t *p, size_t len)
+{
+	struct hw_batch b;
+	int err = hw_wire_parse_batch(p, len, &b);
+	if (!err)
+		err = hw_wire_batch_decompress(&b, c->dctx, c->raw, HW_WIRE_MAX_RAW);
+	if (err)
+		return err;
+	struct stream *s = store_stream(c->st, b.host_id, b.host_len, b.boot_id, b.boot_len);
+	if (!s)
+		return HW_WIRE_MALFORMED;
+	if (!store_in_txn(c->st)) {
+		if (store_begin(c->st))
+			return HW_WIRE_MALFORMED;
+		c->txn_start_ns = now_ns();
+	}
+	uint64_t now = now_ns();
+	struct hw_ack ack = { .batch_id = b.batch_id };
+	char *line = c->raw, *end = c->raw + b.raw_len;
+	struct ev_info ev;
+	char toks[EV_MAX_TOKENS][TOKEN_MAX];
+	int64_t chunk = store_next_chunk(c->st), host = -1;
+	uint64_t ts_min = UINT64_MAX, ts_max = 0, first_seq = 0;
+	char last_kind[64] = "", last_member[320] = "";
+	int64_t kind = -1, member = -1;
+	/* index rows: a hash table sized for the batch (count <= HW_WIRE_MAX_EVENTS) */
+	c->cidx_cap = 64;
+	while (c->cidx_cap < 2 * b.count)
+		c->cidx_cap *= 2;
+	memset(c->cidx, 0, c->cidx_cap * sizeof(*c->cidx));
+	c->ncidx = 0;
+	c->nkeep = 0;
+	while (line < end) {
+		char *nl = memchr(line, '\n', (size_t)(end - line));
+		size_t l = (size_t)(nl - line);
+		char *cur = line;
+		line = nl + 1;
+		int n = l <= MAX_EVENT_BYTES ? json_parse(cur, l, c->toks, MAX_TOKS) : -1;
+		struct jdoc d = { cur, c->toks, n };
+		int nt = n > 0 && c->toks[0].type == J_OBJ ? ev_extract(&d, 0, &ev, toks) : -1;
+		if (nt < 0) {
+			ack.rejected++;
+			c->bad_events++;
+			continue;
+		}
+		if (stream_has(s, (uint64_t)ev.seq)) {
+			ack.duplicates++;
+			c->dups++;
+			continue;
+		}
+		if (strcmp(ev.kind, last_kind)) {
+			kind = store_name(c->st, 0, ev.kind, NULL, NULL);
+			memcpy(last_kind, ev.kind, sizeof(last_kind)); /* both NUL-terminated, same size */
+		}
+		if (strcmp(ev.member, last_member)) {
+			member = store_name(c->st, 1, ev.member, ev.herd, ev.host);
+			memcpy(last_member, ev.member, sizeof(last_member));
+		}
+		if (host < 0)
+			host = store_name(c->st, 2, ev.host, ev.host_herd, ev.host);
+		if (kind < 0 || member < 0 || host < 0 || stream_add(s, (uint64_t)ev.seq)) {
+			ack.rejected++;
+			c->bad_events++;
+			continue;
+		}
+		uint64_t ts = ev.ts_ns ? ev.ts_ns : now;
+		if (ts < ts_min)
+			ts_min = ts;
+		if (ts > ts_max)
+			ts_max = ts;
+		if (!c->nkeep)
+			first_seq = (uint64_t)ev.seq;
+		cidx_add(c, member, kind, ts);
+		uint64_t id = (uint64_t)chunk << 16 | c->nkeep;
+		c->keep[c->nkeep].off = (uint32_t)(cur - c->raw);
+		c->keep[c->nkeep++].len = (uint32_t)l + 1;
+		if (c->nkeep == 1) /* the host of a batch is one agent: once per batch is enough */
+			herd_seen(c->herd, ev.host_herd, ev.host, ev.host, 1, now);
+		for (int i = 0; i < nt; i++)
+			herd_observe(c->herd, ev.herd, ev.member, ev.host, toks[i], (uint64_t)ev.seq, id, now);
+	}
+	if (c->nkeep) {
+		const void *z = b.zdata;
+		size_t zlen = b.zlen;
+		uint32_t raw_len = b.raw_len;
+		if (c->nkeep != b.count) {
+			/* duplicates or bad lines removed: store only what is new */
+			size_t o = 0;
+			for (uint32_t i = 0; i < c->nkeep; i++) {
+				memcpy(c->raw2 + o, c->raw + c->keep[i].off, c->keep[i].len);
+				o += c->keep[i].len;
+			}
+			zlen = ZSTD_compressCCtx(c->cctx, c->zbuf, c->zcap, c->raw2, o, 1);
+			if (ZSTD_isError(zlen))
+				return HW_WIRE_MALFORMED;
+			z = c->zbuf;
+			raw_len = (uint32_t)o;
+		}
+		err = store_chunk(c->st, host, first_seq, c->nkeep, ts_min, ts_max, z, zlen, raw_len);
+		for (uint32_t i = 0; i < c->ncidx && !err; i++) {
+			struct cidx *x = &c->cidx[c->cidx_list[i]];
+			err = store_chunk_index(c->st, chunk, x->member, x->kind, x->ts_min, x->ts_max, x->n);
+		}
+		if (err)
+			return HW_WIRE_MALFORMED; /* the commit will fail and nothing is acked */
+	}
+	ack.stored = c->nkeep;
+	c->stored += ack.stored;
+	c->batches++;
+	if (ack.stored) {
+		if (!c->first_store_ns)
+			c->first_store_ns = now;
+		c->last_store_ns = now;
+	}
+	if (c->nacks == c->ackcap) {
+		size_t nc = c->ackcap ? c->ackcap * 2 : 256;
+		struct pend_ack *a = realloc(c->acks, nc * sizeof(*a));
+		if (!a)
+			return HW_WIRE_MALFORMED;
+		c->acks = a;
+		c->ackcap = nc;
+	}
+	k->refs++;
+	c->acks[c->nacks++] = (struct pend_ack){ k, ack };
+	if (store_txn_rows(c->st) >= 50000)
+		commit(c);
+	return 0;
+}
+
+static void conn_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *k = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	while (!k->dead) {
+		size_t avail = evbuffer_get_length(in);
+		if (avail < HW_WIRE_HDR_LEN)
+			break;
+		uint8_t h[HW_WIRE_HDR_LEN];
+		evbuffer_copyout(in, h, sizeof(h));
+		struct hw_frame_hdr fh;
+		int err = hw_wire_parse_hdr(h, &fh);
+		if (!err && fh.type != HW_FRAME_BATCH)
+			err = HW_WIRE_BAD_TYPE;
+		if (err) {
+			reject(k, err);
+			return;
+		}
+		if (avail < HW_WIRE_HDR_LEN + (size_t)fh.len)
+			break;
+		evbuffer_drain(in, HW_WIRE_HDR_LEN);
+		const uint8_t *p = evbuffer_pullup(in, fh.len);
+		k->refs++; /* process_batch may commit, which may close k */
+		err = p ? process_batch(k->c, k, p, fh.len) : HW_WIRE_MALFORMED;
+		if (!k->dead)
+			evbuffer_drain(in, fh.len);
+		if (err && !k->dead)
+			reject(k, err);
+		if (k->dead) {
+			conn_unref(k); /* may free k: the last reference */
+			return;
+		}
+		k->refs--; /* open: the connection's own reference remains */
+		if (err)
+			return;
+	}
+}
+
+static void conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *k = arg;
+	struct collector *c = k->c;
+	if (what & BEV_EVENT_CONNECTED) {
+		k->handshaken = 1;
+		c->conns_open++;
+		c->conns_total++;
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+		X509 *cert = ssl ? SSL_get_peer_certificate(ssl) : NULL;
+		if (cert) {
+			char cn[128] = "";
+			X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+			size_t l = strlen(k->peer);
+			snprintf(k->peer + l, sizeof(k->peer) - l, " (%s)", cn);
+			X509_free(cert);
+		}
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		if (!k->handshaken) {
+			c->tls_refused++;
+			unsigned long e;
+			char buf[256] = "";
+			while ((e = bufferevent_get_openssl_error(bev)))
+				ERR_error_string_n(e, buf, sizeof(buf));
+			fprintf(stderr, "herdwatch-collector: %s: TLS refused: %s\n", k->peer,
+				buf[0] ? buf : "handshake failed");
+		} else if (evbuffer_get_length(bufferevent_get_input(bev))) {
+			c->rejected[HW_WIRE_TRUNCATED]++;
+			fprintf(stderr, "herdwatch-collector: %s: connection closed inside a frame (truncated)\n", k->peer);
+		}
+		conn_close(k);
+	}
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int slen,
+		      void *arg)
+{
+	struct collector *c = arg;
+	struct conn *k = calloc(1, sizeof(*k));
+	SSL *ssl = SSL_new(c->ctx);
+	if (!k || !ssl) {
+		free(k);
+		SSL_free(ssl);
+		evutil_closesocket(fd);
+		return;
+	}
+	k->c = c;
+	k->refs = 1;
+	char host[64] = "?";
+	if (sa->sa_family == AF_INET)
+		evutil_inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
+	else if (sa->sa_family == AF_INET6)
+		evutil_inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, host, sizeof(host));
+	snprintf(k->peer, sizeof(k->peer), "%s", host);
+	k->bev = bufferevent_openssl_socket_new(c->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	if (!k->bev) {
+		SSL_free(ssl);
+		evutil_closesocket(fd);
+		free(k);
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(k->bev, 1);
+	/* A frame is at most header + HW_WIRE_MAX_PAYLOAD; stop reading beyond that. */
+	bufferevent_setwatermark(k->bev, EV_READ, 0, HW_WIRE_HDR_LEN + HW_WIRE_MAX_PAYLOAD + 65536);
+	struct timeval idle = { 600, 0 }, hs = { 10, 0 };
+	bufferevent_set_timeouts(k->bev, &idle, &hs);
+	bufferevent_setcb(k->bev, conn_read, NULL, conn_event, k);
+	bufferevent_enable(k->bev, EV_READ | EV_WRITE);
+}
+
+/* ---- HTTP query API ---- */
+
+static void reply_json(struct evhttp_request *req, struct jbuf *b)
+{
+	struct evbuffer *out = evbuffer_new();
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+	if (!out || b->oom) {
+		evhttp_send_error(req, 500, "out of memory");
+	} else {
+		evbuffer_add(out, b->p ? b->p : "", b->len);
+		evbuffer_add(out, "\n", 1);
+		evhttp_send_reply(req, 200, "OK", out);
+	}
+	if (out)
+		evbuffer_free(out);
+	free(b->p);
+}
+
+static const char *qparam(struct evkeyvalq *q, const char *k)
+{
+	const char *v = evhttp_find_header(q, k);
+	return v && *v ? v : NULL;
+}
+
+static long long qint(struct evkeyvalq *q, const char *k, long long dflt)
+{
+	const char *v = qparam(q, k);
+	return v ? strtoll(v, NULL, 10) : dflt;
+}
+
+/* since/until: ns since the epoch or RFC 3339 */
+static long long qtime(struct evkeyvalq *q, const char *k)
+{
+	const char *v = qparam(q, k);
+	if (!v)
+		return -1;
+	if (strchr(v, 'T'))
+		return (long long)parse_rfc3339(v, strlen(v));
+	return strtoll(v, NULL, 10);
+}
+
+struct qev {
+	long long id;
+	char *member;
+	char *json;
+	size_t len;
+};
+
+/* Events matching the filters, read from the chunks the index selects. */
+static void api_events(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q)
+{
+	const char *member = qparam(q, "member"), *kind = qparam(q, "kind"), *text = qparam(q, "q");
+	long long since = qtime(q, "since"), until = qtime(q, "until"), after = qint(q, "after", -1);
+	long long limit = qint(q, "limit", 100);
+	if (limit < 1 || limit > 10000)
+		limit = 10000;
+	int asc = after >= 0;
+	char sql[1024];
+	if (member || kind)
+		snprintf(sql, sizeof(sql),
+			 "SELECT DISTINCT chunk FROM chunk_index WHERE 1%s%s%s%s%s ORDER BY chunk %s",
+			 member ? " AND member IN (SELECT id FROM names WHERE type=1 AND (name=?1 OR host=?1))" : "",
+			 kind ? " AND kind IN (SELECT id FROM names WHERE type=0 AND name=?2)" : "",
+			 since >= 0 ? " AND ts_max >= ?3" : "", until >= 0 ? " AND ts_min < ?4" : "",
+			 asc ? " AND chunk >= ?5" : "", asc ? "ASC" : "DESC");
+	else
+		snprintf(sql, sizeof(sql), "SELECT id FROM chunks WHERE 1%s%s%s ORDER BY id %s",
+			 since >= 0 ? " AND ts_max >= ?3" : "", until >= 0 ? " AND ts_min < ?4" : "",
+			 asc ? " AND id >= ?5" : "", asc ? "ASC" : "DESC");
+	sqlite3_stmt *st = NULL, *get = NULL;
+	if (sqlite3_prepare_v2(c->rdb, sql, -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c->rdb, "SELECT z, raw_len FROM chunks WHERE id=?", -1, &get, NULL) != SQLITE_OK) {
+		evhttp_send_error(req, 500, sqlite3_errmsg(c->rdb));
+		sqlite3_finalize(st);
+		return;
+	}
+	if (member)
+		sqlite3_bind_text(st, 1, member, -1, SQLITE_STATIC);
+	if (kind)
+		sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, since);
+	sqlite3_bind_int64(st, 4, until);
+	sqlite3_bind_int64(st, 5, after >= 0 ? after >> 16 : 0);
+	struct qev *res = NULL;
+	size_t nres = 0, cap = 0;
+	size_t *chunk_start = NULL, nchunks = 0; /* where each chunk's matches begin in res */
+	char *raw = malloc(HW_WIRE_MAX_RAW);
+	struct jtok *toks = malloc(sizeof(struct jtok) * MAX_TOKS);
+	struct ev_info ev;
+	char tk[EV_MAX_TOKENS][TOKEN_MAX];
+	long long scanned = 0;
+	/* bound the work of one request: at most QUERY_MAX_CHUNKS chunks are decompressed; the
+	 * answer then says "truncated" and the client pages on with after=last_id */
+	int truncated = 0;
+	long long last_chunk = -1;
+	while (raw && toks && (long long)nres < limit && sqlite3_step(st) == SQLITE_ROW) {
+		if (scanned++ >= QUERY_MAX_CHUNKS) {
+			truncated = 1;
+			break;
+		}
+		long long chunk = sqlite3_column_int64(st, 0);
+		last_chunk = chunk;
+		sqlite3_bind_int64(get, 1, chunk);
+		if (sqlite3_step(get) != SQLITE_ROW) {
+			sqlite3_reset(get);
+			continue;
+		}
+		const void *z = sqlite3_column_blob(get, 0);
+		size_t zl = (size_t)sqlite3_column_bytes(get, 0);
+		size_t rl = (size_t)sqlite3_column_int64(get, 1);
+		size_t got = rl <= HW_WIRE_MAX_RAW ? ZSTD_decompress(raw, rl, z, zl) : 0;
+		sqlite3_reset(get);
+		if (ZSTD_isError(got) || got != rl)
+			continue;
+		size_t *cs = realloc(chunk_start, (nchunks + 1) * sizeof(*cs));
+		if (!cs)
+			break;
+		chunk_start = cs;
+		chunk_start[nchunks++] = nres;
+		long long idx = 0;
+		for (char *l = raw, *e = raw + rl; l < e; idx++) {
+			char *nl = memchr(l, '\n', (size_t)(e - l));
+			if (!nl)
+				break;
+			size_t ll = (size_t)(nl - l);
+			char *cur = l;
+			l = nl + 1;
+			long long id = chunk << 16 | idx;
+			if (after >= 0 && id <= after)
+				continue;
+			if (text && !memmem(cur, ll, text, strlen(text)))
+				continue;
+			int n = json_parse(cur, ll, toks, MAX_TOKS);
+			struct jdoc d = { cur, toks, n };
+			if (n <= 0 || ev_extract(&d, 0, &ev, tk) < 0)
+				continue;
+			if ((member && strcmp(ev.member, member) && strcmp(ev.host, member)) ||
+			    (kind && strcmp(ev.kind, kind)) ||
+			    (since >= 0 && ev.ts_ns < (uint64_t)since) || (until >= 0 && ev.ts_ns >= (uint64_t)until))
+				continue;
+			if (asc && (long long)nres >= limit)
+				break;
+			if (nres == cap) {
+				cap = cap ? cap * 2 : 64;
+				struct qev *r = realloc(res, cap * sizeof(*r));
+				if (!r)
+					break;
+				res = r;
+			}
+			res[nres++] = (struct qev){ id, strdup(ev.member), strndup(cur, ll), ll };
+		}
+	}
+	sqlite3_finalize(st);
+	sqlite3_finalize(get);
+	free(raw);
+	free(toks);
+	/* newest-first scan: emit chunks oldest first and keep only the newest `limit` events */
+	struct jbuf b = { 0 };
+	jb_puts(&b, "{\"events\":[");
+	long long last = after;
+	int first = 1;
+	size_t skip = !asc && (long long)nres > limit ? nres - (size_t)limit : 0;
+	for (size_t ci = 0; ci < nchunks; ci++) {
+		size_t k = asc ? ci : nchunks - 1 - ci;
+		size_t from = chunk_start[k], to = k + 1 < nchunks ? chunk_start[k + 1] : nres;
+		for (size_t i = from; i < to; i++) {
+			struct qev *x = &res[i];
+			if (skip) {
+				skip--;
+				continue;
+			}
+			if (!x->member || !x->json)
+				continue;
+			if (x->id > last)
+				last = x->id;
+			jb_printf(&b, "%s{\"id\":%lld,\"member\":", first ? "" : ",", x->id);
+			jb_str(&b, x->member);
+			jb_puts(&b, ",\"event\":");
+			jb_raw(&b, x->json, x->len);
+			jb_puts(&b, "}");
+			first = 0;
+		}
+	}
+	for (size_t i = 0; i < nres; i++) {
+		free(res[i].member);
+		free(res[i].json);
+	}
+	free(res);
+	free(chunk_start);
+	if (truncated && asc && last_chunk >= 0 && (last_chunk << 16 | 0xffff) > last)
+		last = last_chunk << 16 | 0xffff; /* everything up to here was examined */
+	jb_printf(&b, "],\"last_id\":%lld,\"truncated\":%s}", last, truncated ? "true" : "false");
+	reply_json(req, &b);
+}
+
+static void api_alerts(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q)
+{
+	const char *member = qparam(q, "member"), *kind = qparam(q, "kind");
+	long long since = qtime(q, "since"), after = qint(q, "after", -1), limit = qint(q, "limit", 100);
+	if (limit < 1 || limit > 10000)
+		limit = 10000;
+	char sql[600];
+	snprintf(sql, sizeof(sql),
+		 "SELECT * FROM (SELECT id, json FROM alerts WHERE 1%s%s%s%s ORDER BY id %s LIMIT ?5) ORDER BY 1",
+		 member ? " AND (member=?1 OR member LIKE ?1 || '/%')" : "", kind ? " AND kind=?2" : "",
+		 since >= 0 ? " AND ts >= ?3" : "", after >= 0 ? " AND id > ?4" : "",
+		 after >= 0 ? "ASC" : "DESC");
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(c->rdb, sql, -1, &st, NULL) != SQLITE_OK) {
+		evhttp_send_error(req, 500, sqlite3_errmsg(c->rdb));
+		return;
+	}
+	if (member)
+		sqlite3_bind_text(st, 1, member, -1, SQLITE_STATIC);
+	if (kind)
+		sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, since);
+	sqlite3_bind_int64(st, 4, after);
+	sqlite3_bind_int64(st, 5, limit);
+	struct jbuf b = { 0 };
+	jb_puts(&b, "{\"alerts\":[");
+	long long last = after;
+	int first = 1;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		last = sqlite3_column_int64(st, 0);
+		jb_printf(&b, "%s{\"id\":%lld,\"alert\":", first ? "" : ",", last);
+		jb_raw(&b, (const char *)sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+		jb_puts(&b, "}");
+		first = 0;
+	}
+	sqlite3_finalize(st);
+	jb_printf(&b, "],\"last_id\":%lld}", last);
+	reply_json(req, &b);
+}
+
+static void api_stats(struct evhttp_request *req, struct collector *c)
+{
+	struct jbuf b = { 0 };
+	unsigned nm = herd_member_count(c->herd);
+	jb_printf(&b, "{\"events_stored\":%llu,\"duplicates\":%llu,\"bad_events\":%llu,\"batches\":%llu,"
+		      "\"commits\":%llu,\"alerts\":%llu,\"connections_open\":%llu,\"connections_total\":%llu,"
+		      "\"tls_refused\":%llu,\"retention_deleted\":%llu,\"response_runs\":%llu,"
+		      "\"first_store_ns\":%llu,\"last_store_ns\":%llu,\"herd_bytes\":%zu,\"members\":%u,"
+		      "\"herd_bytes_per_member\":%zu,\"rejected\":{",
+		  c->stored, c->dups, c->bad_events, c->batches, c->commits, c->alerts, c->conns_open,
+		  c->conns_total, c->tls_refused, c->retained_deleted, c->response_runs,
+		  (unsigned long long)c->first_store_ns, (unsigned long long)c->last_store_ns,
+		  herd_mem_bytes(c->herd), nm, nm ? herd_mem_bytes(c->herd) / nm : 0);
+	for (int i = 1; i < HW_WIRE_ERR_MAX; i++)
+		jb_printf(&b, "%s\"%s\":%llu", i > 1 ? "," : "", hw_wire_strerror(i), c->rejected[i]);
+	jb_puts(&b, "}}");
+	reply_json(req, &b);
+}
+
+static void on_http(struct evhttp_request *req, void *arg)
+{
+	struct collector *c = arg;
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *path = evhttp_uri_get_path(u);
+	struct evkeyvalq q;
+	TAILQ_INIT(&q);
+	const char *qs = evhttp_uri_get_query(u);
+	if (qs && evhttp_parse_query_str(qs, &q)) {
+		evhttp_send_error(req, 400, "bad query");
+		return;
+	}
+	if (!path)
+		path = "/";
+	if (!strcmp(path, "/api/events"))
+		api_events(req, c, &q);
+	else if (!strcmp(path, "/api/alerts"))
+		api_alerts(req, c, &q);
+	else if (!strcmp(path, "/api/stats"))
+		api_stats(req, c);
+	else if (!strcmp(path, "/api/herds") || !strcmp(path, "/api/members")) {
+		char *s = path[5] == 'h' ? herd_dump_herds(c->herd, now_ns()) : herd_dump_members(c->herd, now_ns());
+		struct jbuf b = { .p = s, .len = s ? strlen(s) : 0, .oom = !s };
+		reply_json(req, &b);
+	} else
+		evhttp_send_error(req, 404, "not found");
+	evhttp_clear_headers(&q);
+}
+
+/* ---- herd engine snapshot (so a restarted collector need not relearn) ---- */
+
+static void herd_snapshot_save(struct collector *c)
+{
+	uint8_t *buf;
+	size_t len;
+	if (herd_save(c->herd, &buf, &len))
+		return;
+	size_t cap = ZSTD_compressBound(len);
+	void *z = malloc(cap);
+	size_t zl = z ? ZSTD_compressCCtx(c->cctx, z, cap, buf, len, 1) : 0;
+	sqlite3_stmt *st = NULL;
+	if (z && !ZSTD_isError(zl) &&
+	    sqlite3_prepare_v2(store_db(c->st), "INSERT OR REPLACE INTO herd_state VALUES(1, ?, ?, ?)", -1, &st, NULL) == SQLITE_OK) {
+		commit(c);
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)now_ns());
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)len);
+		sqlite3_bind_blob(st, 3, z, (int)zl, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			fprintf(stderr, "herdwatch-collector: saving herd state: %s\n", sqlite3_errmsg(store_db(c->st)));
+	}
+	sqlite3_finalize(st);
+	free(z);
+	free(buf);
+}
+
+static void herd_snapshot_load(struct collector *c)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(store_db(c->st), "SELECT raw_len, z FROM herd_state WHERE id = 1", -1, &st, NULL) != SQLITE_OK)
+		return;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		size_t raw = (size_t)sqlite3_column_int64(st, 0);
+		const void *z = sqlite3_column_blob(st, 1);
+		size_t zl = (size_t)sqlite3_column_bytes(st, 1);
+		uint8_t *buf = raw && raw < (1ull << 32) ? malloc(raw) : NULL;
+		size_t got = buf ? ZSTD_decompress(buf, raw, z, zl) : 0;
+		if (buf && !ZSTD_isError(got) && got == raw) {
+			int err = herd_restore(c->herd, buf, raw, now_ns());
+			fprintf(stderr, "herdwatch-collector: herd state restored (%u members)%s\n",
+				herd_member_count(c->herd), err ? ", snapshot damaged: partly" : "");
+		}
+		free(buf);
+	}
+	sqlite3_finalize(st);
+}
+
+/* ---- timers, signals, setup ---- */
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct collector *c = arg;
+	uint64_t now = now_ns();
+	if (store_in_txn(c->st) && now - c->txn_start_ns >= (uint64_t)c->commit_ms * 1000000ull)
+		commit(c);
+	if (++c->ticks % 4 == 0) {
+		herd_tick(c->herd, now);
+		if (store_in_txn(c->st))
+			commit(c); /* alerts are durable before they count as raised */
+	}
+	if (c->ticks % 2400 == 0) /* every minute */
+		herd_snapshot_save(c);
+	if (c->ticks % 400 == 0 && (c->retain_s || c->retain_bytes)) {
+		commit(c);
+		unsigned long long del = 0;
+		store_retain(c->st, now, c->retain_s, c->retain_bytes, &del);
+		c->retained_deleted += del;
+	}
+	while (waitpid(-1, NULL, WNOHANG) > 0) {
+	}
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct collector *c = arg;
+	fprintf(stderr, "herdwatch-collector: signal %d, committing and exiting\n", (int)sig);
+	commit(c);
+	herd_snapshot_save(c);
+	event_base_loopbreak(c->base);
+}
+
+static int split_addr(const char *a, char *host, size_t hn, int *port)
+{
+	const char *colon = strrchr(a, ':');
+	if (!colon)
+		return -1;
+	size_t l = (size_t)(colon - a);
+	if (a[0] == '[' && l >= 2 && a[l - 1] == ']') {
+		a++;
+		l -= 2;
+	}
+	if (l >= hn)
+		return -1;
+	memcpy(host, a, l);
+	host[l] = 0;
+	*port = atoi(colon + 1);
+	return *port > 0 && *port < 65536 ? 0 : -1;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: herdwatch-collector --ca FILE --cert FILE --key FILE [options]\n"
+		"  --listen HOST:PORT     agents (TLS) [127.0.0.1:7443]\n"
+		"  --http HOST:PORT       query API [127.0.0.1:7480]\n"
+		"  --db FILE              SQLite database [herdwatch.db]\n"
+		"  --commit-ms N          transaction length [25]\n"
+		"  --retain-days N        delete events older than N days [30]\n"
+		"  --retain-mb N          keep the database under N MiB of data [0 = unlimited]\n"
+		"  --response-cmd CMD     run `sh -c CMD` for each alert, alert JSON on stdin\n"
+		"  --hold-ms N --learn-s N --min-herd N --threshold BITS --change-frac F\n"
+		"  --change-window-s N --new-member-s N --window-s N --silent-s N   herd engine\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct collector col = { 0 }, *c = &col;
+	const char *listen_a = "127.0.0.1:7443", *http_a = "127.0.0.1:7480", *db = "herdwatch.db";
+	const char *ca = NULL, *cert = NULL, *key = NULL;
+	struct herd_cfg hc;
+	herd_cfg_default(&hc);
+	c->commit_ms = 25;
+	c->retain_s = 30ull * 86400;
+	enum { O_CA = 256, O_CERT, O_KEY, O_LISTEN, O_HTTP, O_DB, O_COMMIT, O_RDAYS, O_RMB, O_RESP,
+	       O_HOLD, O_LEARN, O_MIN, O_THR, O_CFRAC, O_CWIN, O_NEWM, O_WIN, O_SILENT, O_QUIET };
+	static const struct option opts[] = {
+		{ "ca", 1, 0, O_CA }, { "cert", 1, 0, O_CERT }, { "key", 1, 0, O_KEY },
+		{ "listen", 1, 0, O_LISTEN }, { "http", 1, 0, O_HTTP }, { "db", 1, 0, O_DB },
+		{ "commit-ms", 1, 0, O_COMMIT }, { "retain-days", 1, 0, O_RDAYS },
+		{ "retain-mb", 1, 0, O_RMB }, { "response-cmd", 1, 0, O_RESP },
+		{ "hold-ms", 1, 0, O_HOLD }, { "learn-s", 1, 0, O_LEARN }, { "min-herd", 1, 0, O_MIN },
+		{ "threshold", 1, 0, O_THR }, { "change-frac", 1, 0, O_CFRAC },
+		{ "change-window-s", 1, 0, O_CWIN }, { "new-member-s", 1, 0, O_NEWM },
+		{ "window-s", 1, 0, O_WIN }, { "silent-s", 1, 0, O_SILENT }, { "quiet", 0, 0, O_QUIET },
+		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	int o;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case O_CA: ca = optarg; break;
+		case O_CERT: cert = optarg; break;
+		case O_KEY: key = optarg; break;
+		case O_LISTEN: listen_a = optarg; break;
+		case O_HTTP: http_a = optarg; break;
+		case O_DB: db = optarg; break;
+		case O_COMMIT: c->commit_ms = (unsigned)atoi(optarg); break;
+		case O_RDAYS: c->retain_s = strtoull(optarg, NULL, 10) * 86400; break;
+		case O_RMB: c->retain_bytes = strtoull(optarg, NULL, 10) << 20; break;
+		case O_RESP: c->response_cmd = optarg; break;
+		case O_HOLD: hc.hold_ms = (unsigned)atoi(optarg); break;
+		case O_LEARN: hc.learn_s = (unsigned)atoi(optarg); break;
+		case O_MIN: hc.min_herd = (unsigned)atoi(optarg); break;
+		case O_THR: hc.threshold_bits = atof(optarg); break;
+		case O_CFRAC: hc.change_frac = atof(optarg); break;
+		case O_CWIN: hc.change_window_s = (unsigned)atoi(optarg); break;
+		case O_NEWM: hc.new_member_s = (unsigned)atoi(optarg); break;
+		case O_WIN: hc.window_s = (unsigned)atoi(optarg); break;
+		case O_SILENT: hc.silent_s = (unsigned)atoi(optarg); break;
+		case O_QUIET: c->quiet = 1; break;
+		default: usage(); return 2;
+		}
+	}
+	if (!ca || !cert || !key) {
+		usage();
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	int rc = 1;
+	c->raw = malloc(HW_WIRE_MAX_RAW);
+	c->raw2 = malloc(HW_WIRE_MAX_RAW);
+	c->zcap = ZSTD_compressBound(HW_WIRE_MAX_RAW);
+	c->zbuf = malloc(c->zcap);
+	c->cidx = malloc(sizeof(*c->cidx) * 2 * HW_WIRE_MAX_EVENTS);
+	c->cidx_list = malloc(sizeof(*c->cidx_list) * HW_WIRE_MAX_EVENTS);
+	c->keep = malloc(sizeof(*c->keep) * HW_WIRE_MAX_EVENTS);
+	c->toks = malloc(sizeof(struct jtok) * MAX_TOKS);
+	c->dctx = ZSTD_createDCtx();
+	c->cctx = ZSTD_createCCtx();
+	if (!c->raw || !c->raw2 || !c->zbuf || !c->cidx || !c->cidx_list || !c->keep || !c->toks ||
+	    !c->dctx || !c->cctx)
+		goto out;
+	if (store_open(&c->st, db))
+		goto out;
+	if (sqlite3_open_v2(db, &c->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_busy_timeout(c->rdb, 2000);
+	c->herd = herd_new(&hc, on_alert, c);
+	c->ctx = SSL_CTX_new(TLS_server_method());
+	if (!c->herd || !c->ctx)
+		goto out;
+	herd_snapshot_load(c);
+	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+	STACK_OF(X509_NAME) *cas = SSL_load_client_CA_file(ca);
+	if (SSL_CTX_use_certificate_chain_file(c->ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(c->ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(c->ctx) != 1 ||
+	    SSL_CTX_load_verify_locations(c->ctx, ca, NULL) != 1 || !cas) {
+		fprintf(stderr, "herdwatch-collector: cannot load TLS files (ca %s, cert %s, key %s)\n", ca, cert, key);
+		goto out;
+	}
+	SSL_CTX_set_client_CA_list(c->ctx, cas);
+	/* Mutual TLS: an agent without a certificate signed by the fleet CA is refused. */
+	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	c->base = event_base_new();
+	if (!c->base)
+		goto out;
+	char host[256];
+	int port;
+	struct sockaddr_storage ss;
+	int sl = sizeof(ss);
+	if (evutil_parse_sockaddr_port(listen_a, (struct sockaddr *)&ss, &sl)) {
+		fprintf(stderr, "herdwatch-collector: bad --listen %s\n", listen_a);
+		goto out;
+	}
+	c->lis = evconnlistener_new_bind(c->base, on_accept, c, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+					 1024, (struct sockaddr *)&ss, sl);
+	if (!c->lis) {
+		fprintf(stderr, "herdwatch-collector: cannot listen on %s: %s\n", listen_a, strerror(errno));
+		goto out;
+	}
+	c->http = evhttp_new(c->base);
+	if (!c->http || split_addr(http_a, host, sizeof(host), &port) ||
+	    evhttp_bind_socket(c->http, host, (ev_uint16_t)port)) {
+		fprintf(stderr, "herdwatch-collector: cannot serve HTTP on %s\n", http_a);
+		goto out;
+	}
+	evhttp_set_gencb(c->http, on_http, c);
+	c->tick = event_new(c->base, -1, EV_PERSIST, on_tick, c);
+	c->sigint = evsignal_new(c->base, SIGINT, on_signal, c);
+	c->sigterm = evsignal_new(c->base, SIGTERM, on_signal, c);
+	struct timeval tv = { 0, 25000 };
+	event_add(c->tick, &tv);
+	event_add(c->sigint, NULL);
+	event_add(c->sigterm, NULL);
+	fprintf(stderr, "herdwatch-collector: agents on %s (mutual TLS), API on http://%s, database %s\n",
+		listen_a, http_a, db);
+	event_base_dispatch(c->base);
+	commit(c);
+	rc = 0;
+out:
+	if (c->tick)
+		event_free(c->tick);
+	if (c->sigint)
+		event_free(c->sigint);
+	if (c->sigterm)
+		event_free(c->sigterm);
+	if (c->lis)
+		evconnlistener_free(c->lis);
+	if (c->http)
+		evhttp_free(c->http);
+	herd_free(c->herd);
+	if (c->rdb)
+		sqlite3_close(c->rdb);
+	store_close(c->st);
+	if (c->ctx)
+		SSL_CTX_free(c->ctx);
+	if (c->base)
+		event_base_free(c->base);
+	ZSTD_freeDCtx(c->dctx);
+	ZSTD_freeCCtx(c->cctx);
+	free(c->raw);
+	free(c->raw2);
+	free(c->zbuf);
+	free(c->cidx);
+	free(c->cidx_list);
+	free(c->keep);
+	free(c->toks);
+	free(c->acks);
+	return rc;
+}

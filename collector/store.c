@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * store.c - SQLite storage (see store.h for the schema).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/store.h"
+
+struct range {
+	uint64_t lo, hi;
+};
+
+struct stream {
+	char *key; /* host_id \x1f boot_id */
+	size_t hl;
+	struct range *r;
+	uint32_t n, cap;
+	int dirty;
+};
+
+struct nent {
+	char *key; /* "<type>\x1f<name>" */
+	int64_t id;
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *ins_chunk, *ins_cidx, *ins_alert, *get_stream, *put_stream, *get_name, *ins_name, *begin,
+		*commit, *rollback;
+	int in_txn;
+	unsigned long long txn_rows;
+	int64_t next_chunk;
+	struct stream **st; /* open addressing by key */
+	uint32_t stcap, stn;
+	struct nent *names;
+	uint32_t ncap, nn;
+};
+
+static const char *SCHEMA =
+	"PRAGMA journal_mode=WAL;"
+	"PRAGMA synchronous=NORMAL;"
+	"PRAGMA cache_size=-65536;"
+	"PRAGMA temp_store=MEMORY;"
+	"CREATE TABLE IF NOT EXISTS chunks(id INTEGER PRIMARY KEY, host INTEGER NOT NULL,"
+	" first_seq INTEGER NOT NULL, count INTEGER NOT NULL, ts_min INTEGER NOT NULL,"
+	" ts_max INTEGER NOT NULL, raw_len INTEGER NOT NULL, z BLOB NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS chunks_ts ON chunks(ts_max);"
+	"CREATE TABLE IF NOT EXISTS chunk_index(chunk INTEGER NOT NULL, member INTEGER NOT NULL,"
+	" kind INTEGER NOT NULL, ts_min INTEGER NOT NULL, ts_max INTEGER NOT NULL, n INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS chunk_index_member ON chunk_index(member, ts_max);"
+	"CREATE INDEX IF NOT EXISTS chunk_index_kind ON chunk_index(kind, ts_max);"
+	"CREATE INDEX IF NOT EXISTS chunk_index_chunk ON chunk_index(chunk);"
+	"CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, type INTEGER NOT NULL,"
+	" name TEXT NOT NULL, herd TEXT, host TEXT, UNIQUE(type, name));"
+	"CREATE TABLE IF NOT EXISTS streams(host_id TEXT NOT NULL, boot_id TEXT NOT NULL,"
+	" ranges TEXT NOT NULL, updated INTEGER, PRIMARY KEY(host_id, boot_id));"
+	"CREATE TABLE IF NOT EXISTS alerts(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
+	" kind TEXT NOT NULL, severity TEXT NOT NULL, herd TEXT, member TEXT, score REAL,"
+	" json TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS alerts_ts ON alerts(ts);"
+	"CREATE INDEX IF NOT EXISTS alerts_member ON alerts(member);"
+	"CREATE TABLE IF NOT EXISTS herd_state(id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" saved INTEGER NOT NULL, raw_len INTEGER NOT NULL, z BLOB NOT NULL);";
+
+static int64_t pragma_int(sqlite3 *db, const char *sql);
+
+static uint64_t hkey(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h;
+}
+
+static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "herdwatch-collector: sqlite: %s: %s\n", sql, sqlite3_errmsg(db));
+		return -EIO;
+	}
+	return 0;
+}
+
+int store_open(struct store **out, const char *path)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		goto fail;
+	char *err = NULL;
+	if (sqlite3_exec(s->db, SCHEMA, NULL, NULL, &err) != SQLITE_OK) {
+		fprintf(stderr, "herdwatch-collector: sqlite: %s\n", err ? err : "?");
+		sqlite3_free(err);
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	if (prep(s->db, "INSERT INTO chunks(id, host, first_seq, count, ts_min, ts_max, raw_len, z) VALUES(?,?,?,?,?,?,?,?)", &s->ins_chunk) ||
+	    prep(s->db, "INSERT INTO chunk_index(chunk, member, kind, ts_min, ts_max, n) VALUES(?,?,?,?,?,?)", &s->ins_cidx) ||
+	    prep(s->db, "INSERT INTO alerts(ts, kind, severity, herd, member, score, json) VALUES(?,?,?,?,?,?,?)", &s->ins_alert) ||
+	    prep(s->db, "SELECT ranges FROM streams WHERE host_id=? AND boot_id=?", &s->get_stream) ||
+	    prep(s->db, "INSERT OR REPLACE INTO streams(host_id, boot_id, ranges, updated) VALUES(?,?,?,strftime('%s','now'))", &s->put_stream) ||
+	    prep(s->db, "SELECT id FROM names WHERE type=? AND name=?", &s->get_name) ||
+	    prep(s->db, "INSERT INTO names(type, name, herd, host) VALUES(?,?,?,?)", &s->ins_name) ||
+	    prep(s->db, "BEGIN", &s->begin) || prep(s->db, "COMMIT", &s->commit) ||
+	    prep(s->db, "ROLLBACK", &s->rollback))
+		goto fail;
+	s->next_chunk = 0;
+	store_next_chunk(s);
+	*out = s;
+	return 0;
+fail:
+	fprintf(stderr, "herdwatch-collector: cannot open database %s: %s\n", path,
+		s->db ? sqlite3_errmsg(s->db) : "out of memory");
+	store_close(s);
+	return -EIO;
+}
+
+void store_drop_streams(struct store *s)
+{
+	for (uint32_t i = 0; i < s->stcap; i++)
+		if (s->st[i]) {
+			free(s->st[i]->key);
+			free(s->st[i]->r);
+			free(s->st[i]);
+			s->st[i] = NULL;
+		}
+	s->stn = 0;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->in_txn)
+		store_commit(s);
+	sqlite3_stmt *sts[] = { s->ins_chunk, s->ins_cidx, s->ins_alert, s->get_stream, s->put_stream, s->get_name,
+				s->ins_name, s->begin, s->commit, s->rollback };
+	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
+		sqlite3_finalize(sts[i]);
+	store_drop_streams(s);
+	free(s->st);
+	for (uint32_t i = 0; i < s->ncap; i++)
+		free(s->names[i].key);
+	free(s->names);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+sqlite3 *store_db(struct store *s)
+{
+	return s->db;
+}
+
+static int step_reset(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+int store_begin(struct store *s)
+{
+	if (s->in_txn)
+		return 0;
+	if (step_reset(s->begin))
+		return -EIO;
+	s->in_txn = 1;
+	s->txn_rows = 0;
+	return 0;
+}
+
+int store_in_txn(const struct store *s)
+{
+	return s->in_txn;
+}
+
+unsigned long long store_txn_rows(const struct store *s)
+{
+	return s->txn_rows;
+}
+
+static int put_stream(struct store *s, struct stream *st)
+{
+	size_t cap = (size_t)st->n * 42 + 1, o = 0;
+	char *buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	buf[0] = 0;
+	for (uint32_t i = 0; i < st->n; i++)
+		o += (size_t)snprintf(buf + o, cap - o, "%s%llu-%llu", i ? "," : "",
+				      (unsigned long long)st->r[i].lo, (unsigned long long)st->r[i].hi);
+	sqlite3_bind_text(s->put_stream, 1, st->key, (int)st->hl, SQLITE_STATIC);
+	sqlite3_bind_text(s->put_stream, 2, st->key + st->hl + 1, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->put_stream, 3, buf, (int)o, SQLITE_TRANSIENT);
+	int err = step_reset(s->put_stream);
+	free(buf);
+	return err;
+}
+
+int store_commit(struct store *s)
+{
+	if (!s->in_txn)
+		return 0;
+	int err = 0;
+	for (uint32_t i = 0; i < s->stcap && !err; i++)
+		if (s->st[i] && s->st[i]->dirty) {
+			err = put_stream(s, s->st[i]);
+			s->st[i]->dirty = 0;
+		}
+	if (!err)
+		err = step_reset(s->commit);
+	s->in_txn = 0;
+	if (err) {
+		fprintf(stderr, "herdwatch-collector: commit failed: %s\n", sqlite3_errmsg(s->db));
+		step_reset(s->rollback);
+		store_drop_streams(s); /* memory may claim seqs that were rolled back */
+		s->next_chunk = 0;     /* re-read from the database */
+	}
+	return err;
+}
+
+static void load_ranges(struct stream *st, const char *txt)
+{
+	const char *p = txt;
+	while (p && *p) {
+		char *end;
+		unsigned long long lo = strtoull(p, &end, 10), hi;
+		if (*end != '-')
+			break;
+		hi = strtoull(end + 1, &end, 10);
+		if (st->n == st->cap) {
+			uint32_t nc = st->cap ? st->cap * 2 : 4;
+			struct range *r = realloc(st->r, nc * sizeof(*r));
+			if (!r)
+				break;
+			st->r = r;
+			st->cap = nc;
+		}
+		st->r[st->n++] = (struct range){ lo, hi };
+		p = *end == ',' ? end + 1 : NULL;
+	}
+}
+
+struct stream *store_stream(struct store *s, const char *host_id, size_t hl, const char *boot_id,
+			    size_t bl)
+{
+	char key[2 * 128 + 2];
+	if (hl > 128 || bl > 128)
+		return NULL;
+	memcpy(key, host_id, hl);
+	key[hl] = 0x1f;
+	memcpy(key + hl + 1, boot_id, bl);
+	size_t kl = hl + 1 + bl;
+	key[kl] = 0;
+	if ((s->stn + 1) * 2 > s->stcap) {
+		uint32_t nc = s->stcap ? s->stcap * 2 : 256;
+		struct stream **t = calloc(nc, sizeof(*t));
+		if (!t)
+			return NULL;
+		for (uint32_t i = 0; i < s->stcap; i++)
+			if (s->st[i]) {
+				uint32_t j = (uint32_t)hkey(s->st[i]->key, strlen(s->st[i]->key)) & (nc - 1);
+				while (t[j])
+					j = (j + 1) & (nc - 1);
+				t[j] = s->st[i];
+			}
+		free(s->st);
+		s->st = t;
+		s->stcap = nc;
+	}
+	uint32_t j = (uint32_t)hkey(key, kl) & (s->stcap - 1);
+	while (s->st[j]) {
+		if (strcmp(s->st[j]->key, key) == 0)
+			return s->st[j];
+		j = (j + 1) & (s->stcap - 1);
+	}
+	struct stream *st = calloc(1, sizeof(*st));
+	if (!st || !(st->key = strdup(key))) {
+		free(st);
+		return NULL;
+	}
+	st->hl = hl; /* key = host id \x1f boot id; put_stream splits it by length */
+	sqlite3_bind_text(s->get_stream, 1, host_id, (int)hl, SQLITE_STATIC);
+	sqlite3_bind_text(s->get_stream, 2, boot_id, (int)bl, SQLITE_STATIC);
+	if (sqlite3_step(s->get_stream) == SQLITE_ROW)
+		load_ranges(st, (const char *)sqlite3_column_text(s->get_stream, 0));
+	sqlite3_reset(s->get_stream);
+	s->st[j] = st;
+	s->stn++;
+	return st;
+}
+
+int stream_has(const struct stream *st, uint64_t seq)
+{
+	uint32_t lo = 0, hi = st->n;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (st->r[mid].hi < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < st->n && st->r[lo].lo <= seq;
+}
+
+int stream_add(struct stream *st, uint64_t seq)
+{
+	st->dirty = 1;
+	/* common case: extends the last range */
+	if (st->n && st->r[st->n - 1].hi + 1 == seq) {
+		st->r[st->n - 1].hi = seq;
+		return 0;
+	}
+	uint32_t i = 0;
+	while (i < st->n && st->r[i].hi < seq)
+		i++;
+	if (i < st->n && st->r[i].lo <= seq)
+		return 0;
+	int join_prev = i > 0 && st->r[i - 1].hi + 1 == seq;
+	int join_next = i < st->n && st->r[i].lo == seq + 1;
+	if (join_prev && join_next) {
+		st->r[i - 1].hi = st->r[i].hi;
+		memmove(&st->r[i], &st->r[i + 1], (st->n - i - 1) * sizeof(*st->r));
+		st->n--;
+		return 0;
+	}
+	if (join_prev) {
+		st->r[i - 1].hi = seq;
+		return 0;
+	}
+	if (join_next) {
+		st->r[i].lo = seq;
+		return 0;
+	}
+	if (st->n == st->cap) {
+		uint32_t nc = st->cap ? st->cap * 2 : 4;
+		struct range *r = realloc(st->r, nc * sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		st->r = r;
+		st->cap = nc;
+	}
+	memmove(&st->r[i + 1], &st->r[i], (st->n - i) * sizeof(*st->r));
+	st->r[i] = (struct range){ seq, seq };
+	st->n++;
+	return 0;
+}
+
+int64_t store_name(struct store *s, int type, const char *name, const char *herd, const char *host)
+{
+	char key[600];
+	int kl = snprintf(key, sizeof(key), "%d\x1f%s", type, name);
+	if (kl < 0 || (size_t)kl >= sizeof(key))
+		kl = sizeof(key) - 1;
+	if ((s->nn + 1) * 2 > s->ncap) {
+		uint32_t nc = s->ncap ? s->ncap * 2 : 1024;
+		struct nent *t = calloc(nc, sizeof(*t));
+		if (!t)
+			return -1;
+		for (uint32_t i = 0; i < s->ncap; i++)
+			if (s->names[i].key) {
+				uint32_t j = (uint32_t)hkey(s->names[i].key, strlen(s->names[i].key)) & (nc - 1);
+				while (t[j].key)
+					j = (j + 1) & (nc - 1);
+				t[j] = s->names[i];
+			}
+		free(s->names);
+		s->names = t;
+		s->ncap = nc;
+	}
+	uint32_t j = (uint32_t)hkey(key, (size_t)kl) & (s->ncap - 1);
+	while (s->names[j].key) {
+		if (strcmp(s->names[j].key, key) == 0)
+			return s->names[j].id;
+		j = (j + 1) & (s->ncap - 1);
+	}
+	int64_t id = -1;
+	sqlite3_bind_int(s->get_name, 1, type);
+	sqlite3_bind_text(s->get_name, 2, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(s->get_name) == SQLITE_ROW)
+		id = sqlite3_column_int64(s->get_name, 0);
+	sqlite3_reset(s->get_name);
+	if (id < 0) {
+		sqlite3_bind_int(s->ins_name, 1, type);
+		sqlite3_bind_text(s->ins_name, 2, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->ins_name, 3, herd ? herd : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->ins_name, 4, host ? host : "", -1, SQLITE_STATIC);
+		if (step_reset(s->ins_name))
+			return -1;
+		id = sqlite3_last_insert_rowid(s->db);
+	}
+	s->names[j].key = strdup(key);
+	if (!s->names[j].key)
+		return id;
+	s->names[j].id = id;
+	s->nn++;
+	return id;
+}
+
+int64_t store_next_chunk(struct store *s)
+{
+	if (!s->next_chunk)
+		s->next_chunk = pragma_int(s->db, "SELECT coalesce(max(id), 0) + 1 FROM chunks");
+	return s->next_chunk;
+}
+
+int store_chunk(struct store *s, int64_t host, uint64_t first_seq, uint32_t count, uint64_t ts_min,
+		uint64_t ts_max, const void *z, size_t zlen, uint32_t raw_len)
+{
+	sqlite3_stmt *st = s->ins_chunk;
+	sqlite3_bind_int64(st, 1, store_next_chunk(s));
+	sqlite3_bind_int64(st, 2, host);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)first_seq);
+	sqlite3_bind_int64(st, 4, count);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)ts_min);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)ts_max);
+	sqlite3_bind_int64(st, 7, raw_len);
+	sqlite3_bind_blob(st, 8, z, (int)zlen, SQLITE_STATIC);
+	int err = step_reset(st);
+	if (!err) {
+		s->next_chunk++;
+		s->txn_rows += count;
+	}
+	return err;
+}
+
+int store_chunk_index(struct store *s, int64_t chunk, int64_t member, int64_t kind, uint64_t ts_min,
+		      uint64_t ts_max, uint32_t n)
+{
+	sqlite3_stmt *st = s->ins_cidx;
+	sqlite3_bind_int64(st, 1, chunk);
+	sqlite3_bind_int64(st, 2, member);
+	sqlite3_bind_int64(st, 3, kind);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)ts_min);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)ts_max);
+	sqlite3_bind_int64(st, 6, n);
+	return step_reset(st);
+}
+
+int store_alert(struct store *s, uint64_t ts, const char *kind, const char *sev, const char *herd,
+		const char *member, double score, const char *json, size_t len)
+{
+	sqlite3_stmt *st = s->ins_alert;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ts);
+	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, sev, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, herd, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, member, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 6, score);
+	sqlite3_bind_text(st, 7, json, (int)len, SQLITE_STATIC);
+	return step_reset(st);
+}
+
+static int64_t pragma_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v = 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int retain_exec(sqlite3 *db, const char *where, unsigned long long *deleted)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "DELETE FROM chunk_index WHERE chunk IN (SELECT id FROM chunks WHERE %s)", where);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return -EIO;
+	snprintf(sql, sizeof(sql), "SELECT coalesce(sum(count), 0) FROM chunks WHERE %s", where);
+	*deleted += (unsigned long long)pragma_int(db, sql);
+	snprintf(sql, sizeof(sql), "DELETE FROM chunks WHERE %s", where);
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+int store_retain(struct store *s, uint64_t now_ns, uint64_t max_age_s, uint64_t max_bytes,
+		 unsigned long long *deleted)
+{
+	char where[128];
+	*deleted = 0;
+	if (max_age_s && now_ns > max_age_s * 1000000000ull) {
+		snprintf(where, sizeof(where), "ts_max < %llu",
+			 (unsigned long long)(now_ns - max_age_s * 1000000000ull));
+		if (retain_exec(s->db, where, deleted))
+			return -EIO;
+	}
+	for (int round = 0; max_bytes && round < 50; round++) {
+		int64_t used = (pragma_int(s->db, "PRAGMA page_count") - pragma_int(s->db, "PRAGMA freelist_count")) *
+			       pragma_int(s->db, "PRAGMA page_size");
+		if ((uint64_t)used <= max_bytes)
+			break;
+		int64_t lo = pragma_int(s->db, "SELECT min(id) FROM chunks"),
+			hi = pragma_int(s->db, "SELECT max(id) FROM chunks");
+		if (hi <= lo)
+			break;
+		snprintf(where, sizeof(where), "id < %lld", (long long)(lo + (hi - lo) / 10 + 1));
+		if (retain_exec(s->db, where, deleted))
+			return -EIO;
+	}
+	return 0;
+}

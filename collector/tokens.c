@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * tokens.c - canonical herd tokens from events (see tokens.h).
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "collector/tokens.h"
+
+/* Tokens are bounded text: truncating an over-long path in them is intended. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
+
+uint64_t parse_rfc3339(const char *s, size_t n)
+{
+	int v[6] = { 0 };
+	static const int pos[6] = { 0, 5, 8, 11, 14, 17 }, len[6] = { 4, 2, 2, 2, 2, 2 };
+	if (n < 20)
+		return 0;
+	for (int k = 0; k < 6; k++)
+		for (int i = 0; i < len[k]; i++) {
+			char c = s[pos[k] + i];
+			if (c < '0' || c > '9')
+				return 0;
+			v[k] = v[k] * 10 + (c - '0');
+		}
+	if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
+		return 0;
+	uint64_t frac = 0;
+	size_t i = 19;
+	if (i < n && s[i] == '.') {
+		int digits = 0;
+		for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			if (digits < 9) {
+				frac = frac * 10 + (uint64_t)(s[i] - '0');
+				digits++;
+			}
+		while (digits++ < 9)
+			frac *= 10;
+	}
+	/* days from civil (proleptic Gregorian) */
+	int y = v[0], m = v[1], d = v[2];
+	if (m < 1 || m > 12 || d < 1 || d > 31)
+		return 0;
+	y -= m <= 2;
+	int era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (unsigned)((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1);
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	long long days = (long long)era * 146097 + (long long)doe - 719468;
+	if (days < 0)
+		return 0;
+	return ((uint64_t)days * 86400 + (uint64_t)v[3] * 3600 + (uint64_t)v[4] * 60 + (uint64_t)v[5]) *
+		       1000000000ull + frac;
+}
+
+/* Concatenate the NULL-terminated list of strings into out (truncating); the hot path of token
+ * building, where snprintf's format parsing cost more than the rest of the extraction. */
+static void cat(char *out, size_t cap, ...)
+{
+	va_list ap;
+	size_t o = 0;
+	va_start(ap, cap);
+	for (const char *p; (p = va_arg(ap, const char *));) {
+		size_t l = strlen(p);
+		if (l > cap - 1 - o)
+			l = cap - 1 - o;
+		memcpy(out + o, p, l);
+		o += l;
+	}
+	va_end(ap);
+	out[o] = 0;
+}
+
+static const char *itoa_ll(long long v, char buf[24])
+{
+	char *p = buf + 23;
+	int neg = v < 0;
+	unsigned long long u = neg ? 0ull - (unsigned long long)v : (unsigned long long)v;
+	*p = 0;
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (neg)
+		*--p = '-';
+	return p;
+}
+
+static int is_hexish(const char *s, size_t n)
+{
+	if (n < 12)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("0123456789abcdefABCDEF-", s[i]))
+			return 0;
+	return 1;
+}
+
+/* Canonical path: container id -> <ctr>, hex-id components -> *, tmp.XXXX -> tmp.*,
+ * runs of 4+ digits -> #. */
+static void canon(const char *in, const char *ctr, char *out, size_t cap)
+{
+	size_t o = 0, clen = ctr ? strlen(ctr) : 0;
+	const char *p = in;
+	while (*p && o + 8 < cap) {
+		if (clen >= 4 && strncmp(p, ctr, clen) == 0) {
+			memcpy(out + o, "<ctr>", 5);
+			o += 5;
+			p += clen;
+			continue;
+		}
+		if (p == in || p[-1] == '/') {
+			size_t n = strcspn(p, "/");
+			if (is_hexish(p, n) || (n >= 9 && strncmp(p, "tmp.", 4) == 0)) {
+				out[o++] = '*';
+				p += n;
+				continue;
+			}
+		}
+		if (*p >= '0' && *p <= '9') {
+			size_t n = strspn(p, "0123456789");
+			if (n >= 4) {
+				out[o++] = '#';
+				p += n;
+				continue;
+			}
+			memcpy(out + o, p, n < cap - o - 8 ? n : 0);
+			o += n < cap - o - 8 ? n : 0;
+			p += n;
+			continue;
+		}
+		out[o++] = *p++;
+	}
+	out[o] = 0;
+}
+
+static void get_str(const struct jdoc *d, int root, const char *path, char *buf, size_t cap)
+{
+	int i = json_path(d, root, path);
+	if (json_str(d, i, buf, cap) < 0)
+		buf[0] = 0;
+}
+
+static long long get_int(const struct jdoc *d, int root, const char *path, long long dflt)
+{
+	int ok = 0;
+	long long v = json_int(d, json_path(d, root, path), &ok);
+	return ok ? v : dflt;
+}
+
+static const char *ip_class(const char *ip)
+{
+	unsigned char a[16];
+	if (inet_pton(AF_INET, ip, a) == 1) {
+		if (a[0] == 127)
+			return "loopback";
+		if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
+		    (a[0] == 169 && a[1] == 254) || (a[0] == 100 && (a[1] & 0xc0) == 64))
+			return "private";
+		if (a[0] == 0)
+			return "any";
+		return "public";
+	}
+	if (inet_pton(AF_INET6, ip, a) == 1) {
+		static const unsigned char lo[16] = { [15] = 1 };
+		if (!memcmp(a, lo, 16))
+			return "loopback";
+		if ((a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
+			return "private";
+		if (a[0] == 0 && a[10] == 0xff && a[11] == 0xff) {
+			char v4[INET_ADDRSTRLEN];
+			inet_ntop(AF_INET, a + 12, v4, sizeof(v4));
+			return ip_class(v4);
+		}
+		return "public";
+	}
+	return "unknown";
+}
+
+static const char *user_class(long long uid)
+{
+	if (uid == 0)
+		return "root";
+	if (uid >= 0 && uid < 1000)
+		return "service";
+	return "other";
+}
+
+int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TOKEN_MAX])
+{
+	/* every top-level key the extraction reads, found in one pass over the event */
+	static const char *const rk[] = { "seq", "kind", "time", "host", "proc", "parent", "exec",
+					  "net", "file", "cap", "module", "auth", "ptrace", "cred",
+					  "ns", "bpf", "mount", "shell", "dns" };
+	enum { R_PARENT = 5, R_EXEC, R_NET, R_FILE, R_CAP, R_MODULE, R_AUTH, R_PTRACE, R_CRED,
+	       R_NS, R_BPF, R_MOUNT, R_SHELL, R_DNS, R_N };
+	static const char *const pk[] = { "exe", "comm", "container", "euid", "uid" };
+	int r[R_N], pr[5];
+	json_get_many(d, root, rk, R_N, r);
+	int ok = 0;
+	ev->seq = json_int(d, r[0], &ok);
+	if (!ok || ev->seq < 0)
+		return -1;
+	if (json_str(d, r[1], ev->kind, sizeof(ev->kind)) < 0)
+		ev->kind[0] = 0;
+	int ti = r[2];
+	ev->ts_ns = ti >= 0 && d->t[ti].type == J_STR ?
+			    parse_rfc3339(d->s + d->t[ti].start, d->t[ti].end - d->t[ti].start) :
+			    0;
+	int host = r[3], proc = r[4];
+	json_get_many(d, proc, pk, 5, pr);
+	get_str(d, host, "name", ev->host, sizeof(ev->host));
+	if (!ev->host[0])
+		get_str(d, host, "id", ev->host, sizeof(ev->host));
+	if (!ev->host[0])
+		cat(ev->host, sizeof(ev->host), "unknown", NULL);
+	get_str(d, host, "herd", ev->host_herd, sizeof(ev->host_herd));
+	char ctr[128];
+	int container = pr[2];
+	get_str(d, container, "id", ctr, sizeof(ctr));
+	ev->in_container = ctr[0] != 0;
+	if (ev->in_container) {
+		cat(ev->member, sizeof(ev->member), ev->host, "/", ctr, NULL);
+		get_str(d, container, "herd", ev->herd, sizeof(ev->herd));
+	} else {
+		cat(ev->member, sizeof(ev->member), ev->host, NULL);
+		cat(ev->herd, sizeof(ev->herd), ev->host_herd, NULL);
+	}
+
+	const char *k = ev->kind;
+	char raw[TOKEN_MAX], exe[TOKEN_MAX];
+	if (json_str(d, pr[0], raw, sizeof(raw)) <= 0 && json_str(d, pr[1], raw, sizeof(raw)) < 0)
+		raw[0] = 0;
+	canon(raw, ctr, exe, sizeof(exe));
+	int n = 0;
+	if (!strcmp(k, "process.exec")) {
+		char pexe[TOKEN_MAX];
+		get_str(d, r[R_PARENT], "exe", raw, sizeof(raw));
+		canon(raw, ctr, pexe, sizeof(pexe));
+		int okk = 0;
+		long long euid = json_int(d, pr[3], &okk);
+		if (!okk)
+			euid = json_int(d, pr[4], &okk);
+		if (!okk)
+			euid = -1;
+		int ex = r[R_EXEC];
+		int su = json_get(d, ex, "setuid"), fl = json_get(d, ex, "fileless");
+		int setuid = su >= 0 && d->t[su].type == J_TRUE;
+		int fileless = fl >= 0 && d->t[fl].type == J_TRUE;
+		cat(tok[n++], TOKEN_MAX, "exec|", exe, "|parent=", pexe, "|user=", user_class(euid),
+		    setuid ? "|setuid" : "", fileless ? "|fileless" : "", NULL);
+	} else if (!strncmp(k, "net.", 4)) {
+		char proto[16], ip[64];
+		get_str(d, r[R_NET], "proto", proto, sizeof(proto));
+		if (!proto[0])
+			cat(proto, sizeof(proto), "ip", NULL);
+		long long dport = get_int(d, r[R_NET], "dst.port", 0);
+		long long sport = get_int(d, r[R_NET], "src.port", 0);
+		if (!strcmp(k, "net.connect")) {
+			get_str(d, r[R_NET], "dst.ip", ip, sizeof(ip));
+			char pb[24];
+			cat(tok[n++], TOKEN_MAX, "connect|", exe, "|", proto, "/",
+			    dport >= 32768 ? "ephemeral" : itoa_ll(dport, pb), "|", ip_class(ip), NULL);
+		} else if (!strcmp(k, "net.accept")) {
+			/* accept: src is the local side in the agent's view when dst is the peer */
+			char peer[64];
+			get_str(d, r[R_NET], "dst.ip", peer, sizeof(peer));
+			long long lport = sport && sport < 32768 ? sport : dport;
+			get_str(d, r[R_NET], "src.ip", ip, sizeof(ip));
+			char pb[24];
+			cat(tok[n++], TOKEN_MAX, "accept|", exe, "|", proto, "/", itoa_ll(lport, pb), "|",
+			    ip_class(peer[0] ? peer : ip), NULL);
+		} else if (!strcmp(k, "net.listen")) {
+			long long port = sport ? sport : dport;
+			snprintf(tok[n++], TOKEN_MAX, "listen|%s|%s/%lld", exe, proto, port);
+		} else if (!strcmp(k, "net.bind")) {
+			long long port = sport ? sport : dport;
+			if (port > 0 && port < 32768)
+				snprintf(tok[n++], TOKEN_MAX, "bind|%s|%s/%lld", exe, proto, port);
+		} else if (!strcmp(k, "net.socket")) {
+			char fam[32], type[32];
+			get_str(d, r[R_NET], "family", fam, sizeof(fam));
+			get_str(d, r[R_NET], "type", type, sizeof(type));
+			snprintf(tok[n++], TOKEN_MAX, "socket|%s|%s/%s", exe, fam, type);
+		} else if (!strcmp(k, "net.dns")) {
+			char q[256];
+			get_str(d, r[R_DNS], "query", q, sizeof(q));
+			/* keep the last two labels: random subdomains are stripped */
+			const char *dot = strrchr(q, '.');
+			const char *dom = q;
+			if (dot) {
+				const char *p2 = dot;
+				while (p2 > q && p2[-1] != '.')
+					p2--;
+				if (p2 > q)
+					dom = p2;
+			}
+			snprintf(tok[n++], TOKEN_MAX, "dns|%s|%s", exe, dom);
+		}
+	} else if (!strncmp(k, "file.", 5)) {
+		char path[TOKEN_MAX], cp[TOKEN_MAX], op[32];
+		get_str(d, r[R_FILE], "watch", raw, sizeof(raw));
+		if (!raw[0])
+			get_str(d, r[R_FILE], "path", raw, sizeof(raw));
+		canon(raw, ctr, cp, sizeof(cp));
+		cat(path, sizeof(path), cp, NULL);
+		get_str(d, r[R_FILE], "op", op, sizeof(op));
+		if (!op[0])
+			cat(op, sizeof(op), k + 5, NULL);
+		cat(tok[n++], TOKEN_MAX, "file|", exe, "|", op, "|", path, NULL);
+	} else if (!strcmp(k, "process.capability")) {
+		char cap[64];
+		get_str(d, r[R_CAP], "name", cap, sizeof(cap));
+		snprintf(tok[n++], TOKEN_MAX, "cap|%s|%s", exe, cap);
+	} else if (!strcmp(k, "kernel.module_load")) {
+		char name[256];
+		get_str(d, r[R_MODULE], "name", raw, sizeof(raw));
+		if (!raw[0])
+			get_str(d, r[R_MODULE], "path", raw, sizeof(raw));
+		canon(raw, ctr, name, sizeof(name));
+		snprintf(tok[n++], TOKEN_MAX, "module|%s", name);
+	} else if (!strcmp(k, "user.auth")) {
+		char svc[64], user[128], res[32];
+		get_str(d, r[R_AUTH], "service", svc, sizeof(svc));
+		get_str(d, r[R_AUTH], "user", user, sizeof(user));
+		get_str(d, r[R_AUTH], "result", res, sizeof(res));
+		snprintf(tok[n++], TOKEN_MAX, "auth|%s|%s|%s", svc, strcmp(user, "root") ? "user" : "root", res);
+	} else if (!strcmp(k, "process.ptrace")) {
+		char req[64];
+		get_str(d, r[R_PTRACE], "request", req, sizeof(req));
+		snprintf(tok[n++], TOKEN_MAX, "ptrace|%s|%s", exe, req);
+	} else if (!strcmp(k, "process.cred_change")) {
+		long long ne = get_int(d, r[R_CRED], "new.euid", -1);
+		char sc[32];
+		get_str(d, r[R_CRED], "syscall", sc, sizeof(sc));
+		snprintf(tok[n++], TOKEN_MAX, "cred|%s|%s|to=%s", exe, sc, user_class(ne));
+	} else if (!strcmp(k, "process.namespace")) {
+		char sc[32];
+		get_str(d, r[R_NS], "syscall", sc, sizeof(sc));
+		snprintf(tok[n++], TOKEN_MAX, "ns|%s|%s", exe, sc);
+	} else if (!strcmp(k, "kernel.bpf")) {
+		char cmd[64];
+		get_str(d, r[R_BPF], "cmd", cmd, sizeof(cmd));
+		snprintf(tok[n++], TOKEN_MAX, "bpf|%s|%s", exe, cmd);
+	} else if (!strcmp(k, "system.mount")) {
+		char fs[64];
+		get_str(d, r[R_MOUNT], "fstype", fs, sizeof(fs));
+		snprintf(tok[n++], TOKEN_MAX, "mount|%s|%s", exe, fs);
+	} else if (!strcmp(k, "user.shell")) {
+		char sh[TOKEN_MAX];
+		get_str(d, r[R_SHELL], "shell", raw, sizeof(raw));
+		canon(raw, ctr, sh, sizeof(sh));
+		snprintf(tok[n++], TOKEN_MAX, "shell|%s", sh);
+	} else if (!strcmp(k, "process.memfd") || !strcmp(k, "process.wx_memory") ||
+		   !strcmp(k, "process.rename")) {
+		snprintf(tok[n++], TOKEN_MAX, "%s|%s", k + 8, exe);
+	}
+	return n;
+}

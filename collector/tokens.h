@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * tokens.h - from one event (parsed JSON) to its member, herd and canonical herd tokens.
+ *
+ * Tokens (DESIGN.md "Herds") strip what makes every member unique: pids, ephemeral ports,
+ * container ids, long digit runs and random-looking path components.
+ *   exec|<exe>|parent=<exe>|user=<root/service/other>[|setuid][|fileless]
+ *   listen|<exe>|<proto>/<port>      connect|<exe>|<proto>/<port>|<loopback/private/public>
+ *   accept|<exe>|<proto>/<port>|<class of the peer>
+ *   cap|<exe>|CAP_...   module|<name>   auth|<service>|<root/user>|<result>
+ *   file|<exe>|<op>|<watch rule or canonical path>   and kind|<exe> for the other kinds.
+ */
+#ifndef HW_TOKENS_H
+#define HW_TOKENS_H
+
+#include <stdint.h>
+
+#include "collector/json.h"
+
+#define TOKEN_MAX 512
+#define EV_MAX_TOKENS 2
+
+struct ev_info {
+	char kind[64];
+	char host[128];      /* host.name (or host.id) */
+	char host_herd[128]; /* host.herd, may be empty */
+	char member[320];    /* host, or host/container-id */
+	char herd[128];      /* herd of the member, may be empty */
+	int in_container;
+	long long seq;
+	uint64_t ts_ns;      /* event time, 0 when missing or unparsable */
+};
+
+/* Fill ev and up to EV_MAX_TOKENS tokens from the event object at index root.
+ * Returns the number of tokens (0 for kinds that carry none, e.g. heartbeats), -1 when the
+ * object lacks a seq. */
+int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TOKEN_MAX]);
+
+/* RFC 3339 UTC ("2026-11-27T10:00:00.123456789Z") to ns since the epoch; 0 on error. */
+uint64_t parse_rfc3339(const char *s, size_t n);
+
+#endif

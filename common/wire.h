@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * wire.h - the agent -> collector frame format (see wire.c for the byte-by-byte layout).
+ *
+ * A connection is a TLS stream of frames. The agent sends BATCH frames (a batch of JSON-line
+ * events, zstd-compressed), the collector answers each stored batch with an ACK frame. Every
+ * length read from the network is checked against the HW_WIRE_MAX_* bounds below before use.
+ */
+#ifndef HW_WIRE_H
+#define HW_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HW_WIRE_MAGIC 0x48574652u /* "HWFR" */
+#define HW_WIRE_VERSION 1
+#define HW_WIRE_HDR_LEN 12
+
+enum hw_frame_type {
+	HW_FRAME_BATCH = 1, /* agent -> collector */
+	HW_FRAME_ACK = 2,   /* collector -> agent */
+};
+
+/* Documented maxima: anything larger is rejected before it is allocated or read. */
+#define HW_WIRE_MAX_PAYLOAD (8u << 20) /* bytes after the header, compressed */
+#define HW_WIRE_MAX_RAW (32u << 20)    /* uncompressed bytes of one batch */
+#define HW_WIRE_MAX_EVENTS 65536u      /* events in one batch */
+#define HW_WIRE_MAX_ID 128u            /* bytes of host id / boot id */
+#define HW_WIRE_BATCH_FIXED 26u        /* fixed part of a BATCH payload */
+#define HW_WIRE_ACK_LEN 24u            /* ACK payload */
+
+/* Reasons a frame is refused; also the collector's counter names (hw_wire_strerror). */
+enum hw_wire_err {
+	HW_WIRE_OK = 0,
+	HW_WIRE_BAD_MAGIC = 1,
+	HW_WIRE_BAD_VERSION = 2,
+	HW_WIRE_BAD_TYPE = 3,
+	HW_WIRE_BAD_FLAGS = 4,
+	HW_WIRE_OVERSIZED = 5,  /* a length above its documented maximum */
+	HW_WIRE_MALFORMED = 6,  /* inner lengths inconsistent with the payload */
+	HW_WIRE_DECOMPRESS = 7, /* zstd error or size differs from raw_len */
+	HW_WIRE_BAD_COUNT = 8,  /* number of lines differs from count */
+	HW_WIRE_TRUNCATED = 9,  /* connection closed inside a frame */
+	HW_WIRE_ERR_MAX = 10,
+};
+
+struct hw_frame_hdr {
+	uint8_t version;
+	uint8_t type;
+	uint16_t flags;
+	uint32_t len; /* payload bytes following the header */
+};
+
+struct hw_batch {
+	uint64_t batch_id;
+	uint64_t first_seq;
+	uint32_t count;
+	uint32_t raw_len;
+	const char *host_id; /* not NUL-terminated */
+	size_t host_len;
+	const char *boot_id; /* not NUL-terminated */
+	size_t boot_len;
+	const uint8_t *zdata; /* zstd frame */
+	size_t zlen;
+};
+
+struct hw_ack {
+	uint64_t batch_id;
+	uint32_t stored;     /* events newly stored */
+	uint32_t duplicates; /* events already stored earlier (resends) */
+	uint32_t rejected;   /* events that were not valid JSON objects with a seq */
+	uint32_t status;     /* 0 = stored; the batch may be deleted from the spool */
+};
+
+const char *hw_wire_strerror(int err);
+
+/* Parse the 12 header bytes at p; 0 or an hw_wire_err. */
+int hw_wire_parse_hdr(const uint8_t *p, struct hw_frame_hdr *h);
+
+/* Parse a BATCH payload of len bytes (pointers into payload); 0 or an hw_wire_err. */
+int hw_wire_parse_batch(const uint8_t *payload, size_t len, struct hw_batch *b);
+
+/* Decompress b into out (capacity cap >= b->raw_len) and check the line count.
+ * dctx may be NULL (a temporary one is used). 0 or an hw_wire_err. */
+struct ZSTD_DCtx_s;
+int hw_wire_batch_decompress(const struct hw_batch *b, struct ZSTD_DCtx_s *dctx, char *out,
+			     size_t cap);
+
+/* Build a whole BATCH frame (header included) from raw = count JSON lines, each ending in '\n'.
+ * *out is malloc'd. cctx may be NULL. 0 or -errno (-EINVAL when a bound is exceeded). */
+struct ZSTD_CCtx_s;
+int hw_wire_batch_encode(struct ZSTD_CCtx_s *cctx, int level, uint64_t batch_id,
+			 uint64_t first_seq, uint32_t count, const char *host_id,
+			 const char *boot_id, const char *raw, size_t raw_len, uint8_t **out,
+			 size_t *out_len);
+
+/* Write a whole ACK frame (HW_WIRE_HDR_LEN + HW_WIRE_ACK_LEN bytes) into out. */
+void hw_wire_ack_encode(const struct hw_ack *a, uint8_t out[HW_WIRE_HDR_LEN + HW_WIRE_ACK_LEN]);
+/* Parse an ACK payload; 0 or an hw_wire_err. */
+int hw_wire_parse_ack(const uint8_t *payload, size_t len, struct hw_ack *a);
+
+#endif

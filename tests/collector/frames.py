@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Hostile and well-formed frames sent to a collector over mutual TLS, written independently of
+common/wire.c (so the format documented there is checked by a second implementation).
+
+usage: frames.py PORT CA CERT KEY CASE
+cases: good (a valid 2-event batch, waits for its ACK), garbage, oversized, truncated,
+       bad_version, bad_count, decompress, no_cert (TLS without a client certificate)
+Prints "closed" when the collector closed the connection, "ack <stored> <dups>" for an ACK.
+"""
+import socket, ssl, struct, sys, json, time
+
+port, ca, cert, key, case = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+
+
+def zstd_raw(data):
+    # one zstd frame holding one raw (uncompressed) block: magic, frame header descriptor
+    # (single segment, 4-byte content size), content size, block header (last, raw, size)
+    fhd = 0x80 | 0x20
+    bh = (len(data) << 3) | (0 << 1) | 1
+    return struct.pack("<IB", 0xFD2FB528, fhd) + struct.pack("<I", len(data)) + \
+        struct.pack("<I", bh)[:3] + data
+
+
+def batch(lines, count=None, version=1, zdata=None):
+    raw = b"".join(l + b"\n" for l in lines)
+    z = zdata if zdata is not None else zstd_raw(raw)
+    host, boot = b"frames-host", b"frames-boot"
+    payload = struct.pack(">QQII", 7, 1, len(lines) if count is None else count, len(raw)) + \
+        bytes([len(host), len(boot)]) + host + boot + z
+    return struct.pack(">IBBHI", 0x48574652, version, 1, 0, len(payload)) + payload
+
+
+ev = lambda seq: json.dumps({"seq": seq, "time": "2026-11-27T10:00:00Z", "kind": "process.exec",
+                             "host": {"name": "frames-host", "id": "frames-host", "boot_id": "frames-boot"},
+                             "proc": {"exe": "/usr/bin/true"}}).encode()
+
+ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+if case != "no_cert":
+    ctx.load_cert_chain(cert, key)
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+try:
+    t = ctx.wrap_socket(s, server_hostname="127.0.0.1")
+    if case == "good":
+        t.sendall(batch([ev(1), ev(2)]))
+    elif case == "garbage":
+        t.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + bytes(range(256)))
+    elif case == "oversized":
+        t.sendall(struct.pack(">IBBHI", 0x48574652, 1, 1, 0, 100 << 20) + b"x" * 1000)
+    elif case == "truncated":
+        t.sendall(struct.pack(">IBBHI", 0x48574652, 1, 1, 0, 1000) + b"y" * 10)
+        time.sleep(0.2)
+        t.close()
+        print("sent")
+        sys.exit(0)
+    elif case == "bad_version":
+        t.sendall(batch([ev(3)], version=9))
+    elif case == "bad_count":
+        t.sendall(batch([ev(4), ev(5)], count=3))
+    elif case == "decompress":
+        t.sendall(batch([ev(6)], zdata=b"\x28\xb5\x2f\xfd" + b"\xff" * 40))
+    elif case == "no_cert":
+        t.sendall(batch([ev(9)]))
+    data = t.recv(64)
+    if not data:
+        print("closed")
+    elif len(data) >= 36 and data[:4] == b"HWFR" and data[5] == 2:
+        bid, stored, dups, rej, status = struct.unpack(">QIIII", data[12:36])
+        print("ack %d %d" % (stored, dups))
+    else:
+        print("other %r" % data)
+except (ssl.SSLError, ConnectionResetError, BrokenPipeError, OSError) as e:
+    print("closed", type(e).__name__)

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The herdwatch CLI against a live collector: events filtered by member, kind, time and text
+# (table and JSON), --follow, alerts, herds, members; and silent-member detection.
+. "$(dirname "$0")/lib.sh"
+make_pki vm1 vm9 >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
+start_collector --learn-s 0 --hold-ms 300 --silent-s 4 || exit 1
+HW="$B/herdwatch --api 127.0.0.1:$HTTP_PORT"
+
+$GEN baseline --host vm1 --herd web --members m1,m2 --rounds 4 >"$T/a.jsonl" 2>/dev/null
+replay vm1 vm1 "$T/a.jsonl" >/dev/null 2>&1
+
+out=$($HW events --member vm1/m2 --kind net.connect --json)
+n=$(grep -c . <<<"$out")
+expect cli_events_member_kind "got $n lines: $out" test "$n" -eq 4
+expect cli_events_member_kind_exact "got: $out" \
+	test "$(jq -r '.member + " " + .event.kind' <<<"$out" | sort -u)" = "vm1/m2 net.connect"
+out=$($HW events --member vm1 --grep 5432 --json)
+expect cli_events_text "got: $(head -c 300 <<<"$out")" \
+	test "$(grep -c . <<<"$out")" -eq 8 -a "$(jq -r .event.net.dst.port <<<"$out" | sort -u)" = 5432
+out=$($HW events --kind process.exec --since 10m)
+expect cli_events_table "got: $out" \
+	bash -c "head -1 <<<'$out' | grep -q '^ID .*MEMBER .*KIND' && test \$(grep -c process.exec <<<'$out') -eq 16"
+out=$($HW events --since 2026-01-01T00:00:00Z --until 2026-01-02T00:00:00Z --json)
+expect cli_events_time_window "old window returned: $out" test -z "$out"
+out=$($HW events --limit 5 --json)
+expect cli_events_limit "got $(grep -c . <<<"$out")" test "$(grep -c . <<<"$out")" -eq 5
+
+# --follow prints events that arrive later
+$HW events --follow --kind file.open --json >"$T/follow.out" 2>&1 &
+fp=$!
+sleep 0.7
+$GEN baseline --host vm1 --herd web --members m1,m2 --rounds 1 --seq-start 100 >"$T/b.jsonl" 2>/dev/null
+replay vm1 vm1 "$T/b.jsonl" >/dev/null 2>&1
+sleep 1.2
+kill $fp
+wait $fp 2>/dev/null
+expect cli_follow "follow output: $(cat "$T/follow.out")" \
+	test "$(jq -r .event.seq "$T/follow.out" | sort -n | tail -2 | tr '\n' ' ')" = "103 108 "
+
+# silence: vm9 reports once, then stops; vm1 keeps reporting
+$GEN heartbeat --host vm9 --members '' >"$T/h9.jsonl" 2>/dev/null
+replay vm9 vm9 "$T/h9.jsonl" >/dev/null 2>&1
+for i in $(seq 12); do
+	$GEN heartbeat --host vm1 --members '' --seq-start $((200 + i)) >"$T/h1.jsonl" 2>/dev/null
+	replay vm1 vm1 "$T/h1.jsonl" >/dev/null 2>&1
+	sleep 0.5
+done
+al=$($HW alerts --kind member.silent --json)
+expect silent_member_alert "alerts: $al" test "$(jq -r .member <<<"$al")" = vm9
+expect silent_only_the_silent "alerts: $al" test "$(grep -c . <<<"$al")" -eq 1
+out=$($HW members)
+expect cli_members_table "members: $out" bash -c "grep -q '^vm9 .* yes ' <<<'$out' && grep -q '^vm1/m1 .*web' <<<'$out'"
+out=$($HW herds --json)
+expect cli_herds_json "herds: $out" test "$(jq -r '.[] | select(.herd == "web") | .members' <<<"$out")" -eq 2
+replay vm9 vm9b "$T/h9.jsonl" >/dev/null 2>&1 # (same seq: a duplicate, still a sign of life)
+$GEN heartbeat --host vm9 --members '' --seq-start 2 >"$T/h9b.jsonl" 2>/dev/null
+replay vm9 vm9 "$T/h9b.jsonl" >/dev/null 2>&1
+sleep 0.3
+expect silent_member_back "alerts: $($HW alerts --json)" \
+	test "$($HW alerts --kind member.back --json | jq -r .member)" = vm9
+out=$($HW alerts)
+expect cli_alerts_table "alerts: $out" grep -q 'member.silent .*vm9 .*no event or heartbeat' <<<"$out"

@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Collector-side unit tests (no network, no root), built with ASan/UBSan:
+ * wire frames, the strict JSON parser, canonical tokens, stored-seq ranges, the herd engine,
+ * and a seeded mutation fuzz of the frame and JSON parsers (hostile input must never crash).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "collector/herd.h"
+#include "collector/json.h"
+#include "collector/store.h"
+#include "collector/tokens.h"
+#include "common/wire.h"
+
+static int failed;
+#define CHECK(name, cond)                                                        \
+	do {                                                                     \
+		if (cond)                                                        \
+			printf("ok - %s\n", name);                               \
+		else {                                                           \
+			printf("not ok - %s: %s (line %d)\n", name, #cond, __LINE__); \
+			failed = 1;                                              \
+		}                                                                \
+	} while (0)
+
+static const char *EV =
+	"{\"seq\":12,\"time\":\"2026-11-27T10:00:00.123456789Z\",\"kind\":\"process.exec\","
+	"\"host\":{\"name\":\"vm1\",\"id\":\"abc\",\"boot_id\":\"b1\",\"herd\":\"web\"},"
+	"\"proc\":{\"pid\":42,\"uid\":33,\"euid\":33,\"comm\":\"sh\",\"exe\":\"/usr/bin/dash\","
+	"\"args\":[\"sh\",\"-c\",\"id\\n\\u00ff\"],\"container\":{\"id\":\"m1\",\"herd\":\"web\"}},"
+	"\"parent\":{\"pid\":7,\"exe\":\"/usr/sbin/nginx\"},\"exec\":{\"result\":0,\"setuid\":false,\"fileless\":false}}";
+
+static void test_wire(void)
+{
+	const char raw[] = "{\"seq\":1}\n{\"seq\":2}\n";
+	uint8_t *f;
+	size_t fl;
+	CHECK("wire_encode", hw_wire_batch_encode(NULL, 1, 9, 1, 2, "host", "boot", raw, sizeof(raw) - 1, &f, &fl) == 0);
+	struct hw_frame_hdr h;
+	CHECK("wire_hdr_ok", hw_wire_parse_hdr(f, &h) == 0 && h.type == HW_FRAME_BATCH && h.len == fl - HW_WIRE_HDR_LEN);
+	struct hw_batch b;
+	CHECK("wire_batch_ok", hw_wire_parse_batch(f + HW_WIRE_HDR_LEN, h.len, &b) == 0 && b.batch_id == 9 &&
+				       b.count == 2 && b.host_len == 4 && !memcmp(b.host_id, "host", 4));
+	char out[64];
+	CHECK("wire_decompress_ok", hw_wire_batch_decompress(&b, NULL, out, sizeof(out)) == 0 &&
+					    !memcmp(out, raw, sizeof(raw) - 1));
+	b.count = 3;
+	CHECK("wire_bad_count", hw_wire_batch_decompress(&b, NULL, out, sizeof(out)) == HW_WIRE_BAD_COUNT);
+	b.count = 2;
+	b.raw_len = 5;
+	CHECK("wire_raw_len_mismatch", hw_wire_batch_decompress(&b, NULL, out, sizeof(out)) == HW_WIRE_DECOMPRESS);
+	uint8_t g[HW_WIRE_HDR_LEN];
+	memcpy(g, f, sizeof(g));
+	g[0] ^= 1;
+	CHECK("wire_bad_magic", hw_wire_parse_hdr(g, &h) == HW_WIRE_BAD_MAGIC);
+	memcpy(g, f, sizeof(g));
+	g[4] = 2;
+	CHECK("wire_bad_version", hw_wire_parse_hdr(g, &h) == HW_WIRE_BAD_VERSION);
+	memcpy(g, f, sizeof(g));
+	g[5] = 7;
+	CHECK("wire_bad_type", hw_wire_parse_hdr(g, &h) == HW_WIRE_BAD_TYPE);
+	memcpy(g, f, sizeof(g));
+	g[7] = 1;
+	CHECK("wire_bad_flags", hw_wire_parse_hdr(g, &h) == HW_WIRE_BAD_FLAGS);
+	memcpy(g, f, sizeof(g));
+	g[8] = 0x7f;
+	CHECK("wire_oversized_payload", hw_wire_parse_hdr(g, &h) == HW_WIRE_OVERSIZED);
+	uint8_t *p = f + HW_WIRE_HDR_LEN;
+	size_t pl = fl - HW_WIRE_HDR_LEN;
+	CHECK("wire_short_payload", hw_wire_parse_batch(p, 20, &b) == HW_WIRE_MALFORMED);
+	uint8_t save = p[24];
+	p[24] = 200; /* host id longer than the maximum */
+	CHECK("wire_id_too_long", hw_wire_parse_batch(p, pl, &b) == HW_WIRE_OVERSIZED);
+	p[24] = 120; /* within the maximum but beyond the payload */
+	CHECK("wire_id_beyond_payload", hw_wire_parse_batch(p, pl, &b) == HW_WIRE_MALFORMED);
+	p[24] = save;
+	p[16] = 0xff; /* count > HW_WIRE_MAX_EVENTS */
+	CHECK("wire_too_many_events", hw_wire_parse_batch(p, pl, &b) == HW_WIRE_OVERSIZED);
+	p[16] = 0;
+	p[19] = 0;
+	CHECK("wire_zero_events", hw_wire_parse_batch(p, pl, &b) == HW_WIRE_MALFORMED);
+	free(f);
+	struct hw_ack a = { .batch_id = 77, .stored = 5, .duplicates = 2, .rejected = 1 }, a2;
+	uint8_t ab[HW_WIRE_HDR_LEN + HW_WIRE_ACK_LEN];
+	hw_wire_ack_encode(&a, ab);
+	CHECK("wire_ack_roundtrip", hw_wire_parse_hdr(ab, &h) == 0 && h.type == HW_FRAME_ACK &&
+					    hw_wire_parse_ack(ab + HW_WIRE_HDR_LEN, h.len, &a2) == 0 &&
+					    a2.batch_id == 77 && a2.stored == 5 && a2.duplicates == 2 && a2.rejected == 1);
+	CHECK("wire_encode_refuses_long_id", hw_wire_batch_encode(NULL, 1, 1, 1, 1,
+		"0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789",
+		"b", "x\n", 2, &f, &fl) == -22);
+}
+
+static struct jtok toks[4096];
+
+static int parses(const char *s)
+{
+	return json_parse(s, strlen(s), toks, 4096) > 0;
+}
+
+static void test_json(void)
+{
+	CHECK("json_event_parses", parses(EV));
+	const char *good[] = { "{}", "[]", "0", "-0.5e+3", "\"\\ud83d\\ude00\"", " {\"a\" : [1, true, null]} " };
+	int all = 1;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		all &= parses(good[i]);
+	CHECK("json_valid_accepted", all);
+	const char *bad[] = { "{", "{\"a\":1,}", "[1,]", "01", "-", "1.", "1e", "\"a\nb\"", "\"\\x\"",
+			      "\"\\u12g4\"", "{\"a\"}", "{1:2}", "[1 2]", "tru", "nul", "{} {}", "\"abc",
+			      "{\"a\":1}x", "", "[\"\\", "\"\\u00" };
+	int none = 1;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (parses(bad[i])) {
+			printf("# accepted invalid JSON: %s\n", bad[i]);
+			none = 0;
+		}
+	CHECK("json_invalid_rejected", none);
+	char deep[300];
+	memset(deep, '[', 100);
+	memset(deep + 100, ']', 100);
+	deep[200] = 0;
+	CHECK("json_depth_limited", !parses(deep));
+	CHECK("json_token_limit", json_parse("[1,2,3,4]", 9, toks, 3) < 0);
+	int n = json_parse(EV, strlen(EV), toks, 4096);
+	struct jdoc d = { EV, toks, n };
+	char buf[64];
+	CHECK("json_path", json_str(&d, json_path(&d, 0, "proc.container.herd"), buf, sizeof(buf)) == 3 &&
+				   !strcmp(buf, "web"));
+	int args = json_path(&d, 0, "proc.args");
+	int third = args + 1;
+	third = (int)toks[third].next;
+	third = (int)toks[third].next;
+	json_str(&d, third, buf, sizeof(buf));
+	CHECK("json_unescape", !strcmp(buf, "id\n\xc3\xbf"));
+	CHECK("json_missing_path", json_path(&d, 0, "proc.nothing.here") < 0);
+	const char *sp = "\"\\ud83d\\ude00\"";
+	n = json_parse(sp, strlen(sp), toks, 16);
+	struct jdoc d2 = { sp, toks, n };
+	json_str(&d2, 0, buf, sizeof(buf));
+	CHECK("json_surrogate_pair", !strcmp(buf, "\xf0\x9f\x98\x80"));
+	char q[64];
+	json_quote(q, sizeof(q), "a\"b\\c\n\x01", 7);
+	CHECK("json_quote", !strcmp(q, "\"a\\\"b\\\\c\\u000a\\u0001\""));
+}
+
+static int extract(const char *s, struct ev_info *ev, char tk[][TOKEN_MAX])
+{
+	int n = json_parse(s, strlen(s), toks, 4096);
+	struct jdoc d = { s, toks, n };
+	return n > 0 ? ev_extract(&d, 0, ev, tk) : -2;
+}
+
+static void test_tokens(void)
+{
+	struct ev_info ev;
+	char tk[EV_MAX_TOKENS][TOKEN_MAX];
+	CHECK("token_exec", extract(EV, &ev, tk) == 1 &&
+				    !strcmp(tk[0], "exec|/usr/bin/dash|parent=/usr/sbin/nginx|user=service"));
+	CHECK("token_member_is_container", !strcmp(ev.member, "vm1/m1") && !strcmp(ev.herd, "web") &&
+						   ev.seq == 12 && ev.ts_ns == 1795773600123456789ull);
+	const char *c = "{\"seq\":1,\"kind\":\"net.connect\",\"host\":{\"name\":\"h\"},\"proc\":{\"exe\":\"/opt/a/1234567/bin\","
+			"\"container\":null},\"net\":{\"proto\":\"tcp\",\"dst\":{\"ip\":\"10.1.2.3\",\"port\":45000}}}";
+	CHECK("token_connect_ephemeral", extract(c, &ev, tk) == 1 &&
+						 !strcmp(tk[0], "connect|/opt/a/#/bin|tcp/ephemeral|private"));
+	CHECK("token_host_member", !strcmp(ev.member, "h") && !ev.in_container);
+	const char *f = "{\"seq\":2,\"kind\":\"file.open\",\"host\":{\"name\":\"h\"},\"proc\":{\"exe\":\"/tmp/tmp.Xa81Kd9/run\","
+			"\"container\":{\"id\":\"3f2a9c1d4e5f\",\"herd\":\"x\"}},\"file\":{\"path\":\"/var/lib/3f2a9c1d4e5f/f\",\"op\":\"open\"}}";
+	CHECK("token_file_random_names", extract(f, &ev, tk) == 1 && !strcmp(tk[0], "file|/tmp/*/run|open|/var/lib/<ctr>/f"));
+	CHECK("token_no_seq_rejected", extract("{\"kind\":\"x\"}", &ev, tk) == -1);
+	CHECK("token_heartbeat_none", extract("{\"seq\":3,\"kind\":\"agent.heartbeat\"}", &ev, tk) == 0);
+	CHECK("rfc3339", parse_rfc3339("1970-01-02T00:00:01.5Z", 22) == 86401500000000ull &&
+				 parse_rfc3339("garbage-time-string!", 20) == 0);
+}
+
+static void test_ranges(void)
+{
+	struct store *s;
+	char path[] = "/tmp/hw-unit-XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	if (store_open(&s, path)) {
+		CHECK("store_open", 0);
+		return;
+	}
+	struct stream *st = store_stream(s, "h", 1, "b", 1);
+	int ok = st != NULL;
+	uint64_t add[] = { 5, 1, 2, 3, 10, 4, 7, 6, 9, 8 };
+	for (size_t i = 0; ok && i < 10; i++) {
+		ok &= !stream_has(st, add[i]);
+		stream_add(st, add[i]);
+		ok &= stream_has(st, add[i]);
+	}
+	CHECK("ranges_add_has", ok && !stream_has(st, 11) && !stream_has(st, 0));
+	store_begin(s);
+	CHECK("ranges_commit", store_commit(s) == 0);
+	store_drop_streams(s);
+	st = store_stream(s, "h", 1, "b", 1);
+	int all = 1;
+	for (uint64_t q = 1; q <= 10; q++)
+		all &= stream_has(st, q);
+	CHECK("ranges_persisted", all && !stream_has(st, 11));
+	store_close(s);
+	unlink(path);
+	char wal[64];
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	unlink(wal);
+	snprintf(wal, sizeof(wal), "%s-shm", path);
+	unlink(wal);
+}
+
+struct got {
+	int outlier, change, silent;
+	char member[64];
+	char json[8192];
+};
+
+static void on_alert(void *ctx, const char *json, size_t len, const char *kind, const char *sev,
+		     const char *herd, const char *member, double score, uint64_t now)
+{
+	struct got *g = ctx;
+	if (!strcmp(kind, "member.outlier")) {
+		g->outlier++;
+		snprintf(g->member, sizeof(g->member), "%s", member);
+		snprintf(g->json, sizeof(g->json), "%.*s", (int)len, json);
+	} else if (!strcmp(kind, "herd.change"))
+		g->change++;
+	else if (!strcmp(kind, "member.silent"))
+		g->silent++;
+}
+
+static void test_herd(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	c.hold_ms = 1000;
+	c.silent_s = 60;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S;
+	const char *m[] = { "m1", "m2", "m3", "m4", "m5", "m6" };
+	const char *base[] = { "exec|/usr/sbin/nginx|parent=/usr/lib/systemd/systemd|user=root",
+			       "listen|/usr/sbin/nginx|tcp/443", "connect|/usr/bin/php|tcp/5432|private" };
+	for (int r = 0; r < 3; r++)
+		for (int i = 0; i < 6; i++)
+			for (int k = 0; k < 3; k++)
+				herd_observe(e, "web", m[i], "h", base[k], 1, 1, t + (uint64_t)r * S);
+	t += 20 * S; /* learning over */
+	herd_observe(e, "web", "m4", "h", "exec|/usr/bin/nc|parent=/usr/sbin/nginx|user=service", 77, 99, t);
+	herd_tick(e, t + S / 2);
+	CHECK("herd_held_before_judging", g.outlier == 0);
+	herd_tick(e, t + 2 * S);
+	CHECK("herd_outlier_alert", g.outlier == 1 && !strcmp(g.member, "m4"));
+	CHECK("herd_alert_explains", strstr(g.json, "0 of 5 peers") && strstr(g.json, "/usr/bin/nc") &&
+					     strstr(g.json, "\"events\":[77]"));
+	t += 10 * S;
+	for (int i = 0; i < 6; i++)
+		herd_observe(e, "web", m[i], "h", "exec|/opt/v2/app|parent=/usr/sbin/nginx|user=service", 1, 1, t);
+	herd_tick(e, t + 2 * S);
+	CHECK("herd_deploy_is_change", g.change == 1 && g.outlier == 1);
+	herd_seen(e, NULL, "h2", "h2", 1, t);
+	herd_tick(e, t + 61 * S);
+	CHECK("herd_silent_host", g.silent >= 1);
+	CHECK("herd_state_per_member", herd_mem_bytes(e) / herd_member_count(e) <= 64 * 1024 + 256 * 1024 / 7);
+	/* bounded per-member state: thousands of distinct tokens on one member */
+	char tok[64];
+	for (int i = 0; i < 5000; i++) {
+		snprintf(tok, sizeof(tok), "exec|/x/%d|parent=/y|user=root", i);
+		herd_observe(e, "web", "m1", "h", tok, 1, 1, t + 62 * S + (uint64_t)i);
+	}
+	size_t before = herd_mem_bytes(e);
+	for (int i = 5000; i < 6000; i++) {
+		snprintf(tok, sizeof(tok), "exec|/x/%d|parent=/y|user=root", i);
+		herd_observe(e, "web", "m1", "h", tok, 1, 1, t + 62 * S + (uint64_t)i);
+	}
+	char *members = herd_dump_members(e, t + 63 * S);
+	CHECK("herd_member_table_bounded", members && strstr(members, "\"tokens\":1024"));
+	free(members);
+	(void)before;
+
+	/* snapshot: a restored engine knows the herd (no learning) and judges at once */
+	uint8_t *snap;
+	size_t sl;
+	CHECK("herd_save", herd_save(e, &snap, &sl) == 0 && sl > 8);
+	struct got g2 = { 0 };
+	struct herd_engine *e2 = herd_new(&c, on_alert, &g2);
+	uint64_t t2 = t + 100 * S;
+	CHECK("herd_restore", herd_restore(e2, snap, sl, t2) == 0 &&
+				      herd_member_count(e2) == herd_member_count(e));
+	herd_observe(e2, "web", "m2", "h", "exec|/usr/bin/python3|parent=/usr/sbin/nginx|user=root", 5, 6, t2);
+	herd_observe(e2, "web", "m5", "h", base[1], 7, 8, t2);
+	herd_tick(e2, t2 + 2 * S);
+	CHECK("herd_restored_judges_at_once", g2.outlier == 1 && !strcmp(g2.member, "m2"));
+	herd_free(e2);
+	struct herd_engine *e3 = herd_new(&c, on_alert, &g2);
+	CHECK("herd_restore_damaged", herd_restore(e3, snap, sl / 2, t2) == -EINVAL &&
+					      herd_restore(e3, (const uint8_t *)"garbage!", 8, t2) == -EINVAL);
+	for (size_t cut = 0; cut < sl; cut += 1 + sl / 200) /* truncated anywhere: no crash */
+		herd_restore(e3, snap, cut, t2);
+	herd_free(e3);
+	free(snap);
+	herd_free(e);
+}
+
+#define ALPHA "{}[]\",:\\u0e1-.tfn \x01\xff"
+
+/* Seeded mutation fuzz: hostile bytes must be refused, never crash (ASan/UBSan watch). */
+static void test_fuzz(void)
+{
+	srand(1);
+	uint8_t *f;
+	size_t fl;
+	char raw[4096];
+	size_t rl = 0;
+	for (int i = 0; i < 4; i++)
+		rl += (size_t)snprintf(raw + rl, sizeof(raw) - rl, "%s\n", EV);
+	hw_wire_batch_encode(NULL, 3, 1, 12, 4, "host", "boot", raw, rl, &f, &fl);
+	static char out[HW_WIRE_MAX_RAW];
+	ZSTD_DCtx *dctx = ZSTD_createDCtx();
+	int accepted = 0;
+	uint8_t *m = malloc(fl);
+	for (int it = 0; it < 20000; it++) {
+		memcpy(m, f, fl);
+		int flips = 1 + rand() % 4;
+		for (int k = 0; k < flips; k++)
+			m[rand() % fl] = (uint8_t)rand();
+		size_t len = rand() % 8 ? fl : (size_t)rand() % fl;
+		struct hw_frame_hdr h;
+		struct hw_batch b;
+		if (len < HW_WIRE_HDR_LEN || hw_wire_parse_hdr(m, &h) || h.len > len - HW_WIRE_HDR_LEN)
+			continue;
+		if (hw_wire_parse_batch(m + HW_WIRE_HDR_LEN, h.len, &b) ||
+		    hw_wire_batch_decompress(&b, dctx, out, sizeof(out)))
+			continue;
+		accepted++;
+	}
+	CHECK("fuzz_frames_no_crash", accepted >= 0);
+	char *js = malloc(strlen(EV) + 1);
+	int parsed = 0;
+	for (int it = 0; it < 50000; it++) {
+		strcpy(js, EV);
+		size_t l = strlen(js);
+		int flips = 1 + rand() % 3;
+		for (int k = 0; k < flips; k++)
+			js[rand() % l] = ALPHA[rand() % (sizeof(ALPHA) - 1)];
+		if (rand() % 4 == 0)
+			l = (size_t)rand() % l;
+		int n = json_parse(js, l, toks, 4096);
+		if (n > 0) {
+			struct jdoc d = { js, toks, n };
+			struct ev_info ev;
+			char tk[EV_MAX_TOKENS][TOKEN_MAX];
+			if (toks[0].type == J_OBJ)
+				ev_extract(&d, 0, &ev, tk);
+			parsed++;
+		}
+	}
+	CHECK("fuzz_json_no_crash", parsed > 0);
+	free(js);
+	free(m);
+	free(f);
+	ZSTD_freeDCtx(dctx);
+}
+
+int main(void)
+{
+	test_wire();
+	test_json();
+	test_tokens();
+	test_ranges();
+	test_herd();
+	test_fuzz();
+	return failed;
+}

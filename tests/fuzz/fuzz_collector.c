@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * libFuzzer target for everything the collector parses from an agent: the frame header, the
+ * BATCH payload, its zstd content and every JSON line in it (then token extraction), plus the
+ * input taken directly as one JSON event.
+ *   make fuzz-collector && build/fuzz/fuzz_collector -max_total_time=60 [corpus dir]
+ * Crashes found stay as regression cases in tests/collector/unit.c.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/json.h"
+#include "collector/tokens.h"
+#include "common/wire.h"
+
+static struct jtok toks[8192];
+static char out[HW_WIRE_MAX_RAW];
+
+static void one_event(const char *s, size_t n)
+{
+	int nt = json_parse(s, n, toks, 8192);
+	if (nt <= 0 || toks[0].type != J_OBJ)
+		return;
+	struct jdoc d = { s, toks, nt };
+	struct ev_info ev;
+	char tk[EV_MAX_TOKENS][TOKEN_MAX];
+	ev_extract(&d, 0, &ev, tk);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	one_event((const char *)data, size);
+	struct hw_frame_hdr h;
+	if (size < HW_WIRE_HDR_LEN || hw_wire_parse_hdr(data, &h) || h.len > size - HW_WIRE_HDR_LEN)
+		return 0;
+	struct hw_batch b;
+	if (h.type != HW_FRAME_BATCH) {
+		struct hw_ack a;
+		hw_wire_parse_ack(data + HW_WIRE_HDR_LEN, h.len, &a);
+		return 0;
+	}
+	if (hw_wire_parse_batch(data + HW_WIRE_HDR_LEN, h.len, &b) ||
+	    hw_wire_batch_decompress(&b, NULL, out, sizeof(out)))
+		return 0;
+	for (char *l = out, *e = out + b.raw_len; l < e;) {
+		char *nl = memchr(l, '\n', (size_t)(e - l));
+		one_event(l, (size_t)(nl - l));
+		l = nl + 1;
+	}
+	return 0;
+}
