@@ -10,7 +10,7 @@ BPFTOOL  ?= bpftool
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-nonliteral
+WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 CFLAGS   ?= -O2 -g
 CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -DHW_VERSION='"$(VERSION)"' -I. -I$(B) -fno-strict-aliasing
 LDLIBS_AGENT := -lbpf -lelf -lz -lyaml -lpthread -lssl -lcrypto -lzstd
@@ -44,7 +44,7 @@ $(B)/vmlinux.h:
 
 $(B)/all.bpf.c: $(BPF_SRCS) Makefile
 	@mkdir -p $(@D)
-	@{ echo '/* generated: every bpf/*.bpf.c in one translation unit */'; \
+	@{ echo '/* generated: every bpf/NAME.bpf.c in one translation unit */'; \
 	   for f in $(BPF_SRCS); do echo "#include \"../$$f\""; done; } > $@
 
 $(B)/herdwatch.bpf.o: $(B)/all.bpf.c $(BPF_SRCS) $(BPF_HDRS) $(B)/vmlinux.h
@@ -62,9 +62,15 @@ $(B)/%.o: %.c $(wildcard agent/*.h common/*.h) $(B)/herdwatch.skel.h
 $(B)/herdwatch-agent: $(AGENT_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_AGENT)
 
-$(B)/tests/%: tests/unit/%.c $(AGENT_LIB_OBJS)
+# Unit tests: the test and every agent source but main.c, all built with ASan and UBSan.
+ASAN_OBJS := $(patsubst $(B)/%.o,$(B)/asan/%.o,$(AGENT_LIB_OBJS))
+$(B)/asan/%.o: %.c $(wildcard agent/*.h common/*.h) $(B)/herdwatch.skel.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fsanitize=address,undefined $^ -o $@ $(LDLIBS_AGENT)
+	$(CC) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -c $< -o $@
+
+$(B)/tests/%: tests/unit/%.c tests/unit/unit.h $(ASAN_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all $< $(ASAN_OBJS) -o $@ $(LDLIBS_AGENT)
 
 $(B)/tests/helpers/%: tests/helpers/%.c
 	@mkdir -p $(@D)

@@ -27,6 +27,11 @@ enum hw_event_type {
 	HW_EV_EXEC = 1,
 	HW_EV_EXIT = 2,
 	HW_EV_FORK = 3,
+	HW_EV_EXEC_FAIL = 4,
+	/* 10-29: privilege, kernel integrity, tamper (common/abi_priv.h) */
+	/* 30-49: network (common/abi_net.h) */
+	/* 50-69: user activity and files (common/abi_user.h) */
+	/* 200-254: custom probes (common/abi_custom.h) */
 	HW_EV_MAX = 256, /* size of per-type counter arrays */
 };
 
@@ -50,7 +55,7 @@ struct hw_hdr {
 	__u32 auid;  /* login uid, 0xffffffff = unset */
 	char comm[16];
 };
-_Static_assert(sizeof(struct hw_hdr) == 88, "hw_hdr layout");
+_Static_assert(sizeof(struct hw_hdr) == 80, "hw_hdr layout");
 
 /* A string in the blob area: offset from the record start, length without NUL. */
 struct hw_str {
@@ -79,25 +84,26 @@ struct hw_exec {
 	struct hw_str args;     /* NUL-separated argv block, as in /proc/pid/cmdline */
 	struct hw_str filename; /* the path passed to execve (bprm->filename) */
 	struct hw_str tty;
-	__u32 argc_seen;        /* NUL count in args */
+	__u32 args_total;       /* bytes of the whole argv block (may exceed what was copied) */
 	__u32 old_pid;          /* pid before exec (a non-leader thread that exec'd) */
 	__u32 suid, sgid;
 	__u32 exe_nlink;
 	__u8 secureexec;        /* kernel set AT_SECURE: setuid/setgid/file caps */
 	__u8 pad[3];
+	__u32 pad1;
 	__u64 exe_ino;
 	__u32 exe_dev;
 	__u32 pad2;
 	/* blob follows */
 };
-_Static_assert(sizeof(struct hw_exec) == 88 + 8 + 8 + 4 * 3 + 4 * 6 + 4 + 8 + 8, "hw_exec layout");
+_Static_assert(sizeof(struct hw_exec) == 152, "hw_exec layout");
 
 struct hw_exit {
 	struct hw_hdr hdr;
 	__u32 exit_code; /* raw wait status: (code << 8) | signal, 0x80 = core */
 	__u32 pad;
 };
-_Static_assert(sizeof(struct hw_exit) == 96, "hw_exit layout");
+_Static_assert(sizeof(struct hw_exit) == 88, "hw_exit layout");
 
 struct hw_fork {
 	struct hw_hdr hdr; /* the parent's context */
@@ -105,7 +111,17 @@ struct hw_fork {
 	__u32 child_tid;
 	__u64 child_start_ns;
 };
-_Static_assert(sizeof(struct hw_fork) == 104, "hw_fork layout");
+_Static_assert(sizeof(struct hw_fork) == 96, "hw_fork layout");
+
+/* An execve/execveat that failed (ENOENT, EACCES, ENOEXEC...): reported as process.exec with
+ * exec.result < 0; the process context is the caller, unchanged. */
+struct hw_exec_fail {
+	struct hw_hdr hdr;
+	struct hw_str filename; /* as passed by the caller (user memory, read at syscall exit) */
+	__s32 result;           /* -errno */
+	/* blob follows */
+};
+_Static_assert(sizeof(struct hw_exec_fail) == 88, "hw_exec_fail layout");
 
 /* Bounds. The scratch buffer holds one record; variable parts are clamped to fit. */
 #define HW_MAX_RECORD 16384
@@ -119,7 +135,7 @@ struct hw_cfg {
 	__u32 agent_pid;   /* events caused by the agent itself are not reported */
 	__u32 args_max;    /* bytes of argv copied, <= HW_ARGS_MAX */
 	__u32 wake_bytes;  /* force a consumer wake-up when this much data is pending */
-	__u32 pad;
+	__u32 n_ignore_cgroup; /* entries in hw_ignore_cgroup; 0 skips the ancestor walk */
 };
 
 /* Drop causes counted per (type, cause) in the per-CPU hw_drops map. */
@@ -128,5 +144,10 @@ enum hw_drop_cause {
 	HW_DROP_SCRATCH = 1, /* could not get the per-CPU scratch record */
 	HW_DROP_NCAUSE = 2,
 };
+
+#include "common/abi_priv.h"
+#include "common/abi_net.h"
+#include "common/abi_user.h"
+#include "common/abi_custom.h"
 
 #endif /* HW_ABI_H */

@@ -1,0 +1,106 @@
+/* agent.h - the agent's state and the interfaces between its modules. */
+#ifndef HW_AGENT_H
+#define HW_AGENT_H
+#include <stdint.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include "common/hw_abi.h"
+#include "agent/config.h"
+#include "agent/json.h"
+#include "agent/proctab.h"
+
+enum hw_probe_id {
+#define HW_PROBE(id, name, dflt, ...) HW_PROBE_##id,
+#include "common/probes.def"
+#undef HW_PROBE
+	HW_NPROBES
+};
+
+enum hw_probe_state { PROBE_DISABLED, PROBE_ATTACHED, PROBE_UNAVAILABLE };
+
+#define HW_MAX_CANDS 6
+#define HW_MAX_LINKS 8
+
+struct hw_probe {
+	const char *name;
+	bool dflt;
+	const char *cands[HW_MAX_CANDS];
+	enum hw_probe_state state;
+	const char *hook;    /* section prefix of the attached candidate */
+	char reason[256];    /* why unavailable (or disabled) */
+	struct bpf_link *links[HW_MAX_LINKS];
+	int nlinks;
+};
+
+struct cgcache; /* cgroup id -> path (host.c) */
+
+struct agent {
+	struct hw_config cfg;
+	const char *config_path;
+	struct hw_bpf *skel;
+	struct ring_buffer *rb;
+	struct hw_probe probes[HW_NPROBES];
+	char prog_fail[64][128]; /* programs that failed to load, with reason */
+	int nprog_fail;
+
+	/* output */
+	FILE *out;
+	char *out_path;
+	struct jbuf jb;
+	uint64_t seq;
+	uint64_t events_by_type[HW_EV_MAX];
+	uint64_t events_total;
+	uint64_t decode_errors;
+	uint64_t filtered;
+	uint64_t out_errors;
+
+	/* loss accounting: last kernel drop counters seen */
+	uint64_t drops_seen[HW_EV_MAX * HW_DROP_NCAUSE];
+	uint64_t drops_total[HW_EV_MAX * HW_DROP_NCAUSE];
+
+	/* identity */
+	char host_name[256];
+	char host_id[64];
+	char boot_id[64];
+	char key_prefix[16];
+	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
+	uint64_t ticks_per_s;
+
+	struct proctab pt;
+	struct cgcache *cg;
+	int self_pid;
+};
+
+/* probes.c */
+int probes_load(struct agent *a);
+void probes_apply(struct agent *a); /* attach/detach to match a->cfg */
+void probes_detach_all(struct agent *a);
+void probes_json(struct agent *a, struct jbuf *b); /* {name:{state,hook,reason}} */
+void hooks_json(struct jbuf *b);                   /* kernel hook support, for --probe */
+bool probe_name_ok(const char *name);
+int probes_sync_maps(struct agent *a); /* cfg + filters into kernel maps */
+
+/* host.c */
+int host_identity(struct agent *a);
+struct cgcache *cgcache_new(void);
+void cgcache_free(struct cgcache *c);
+const char *cgcache_path(struct cgcache *c, uint64_t id, uint32_t pid_hint);
+/* Find cgroup ids of paths (for the in-kernel ignore_cgroup filter). */
+int cgroup_id_of(const char *cgpath, uint64_t *id);
+/* Container id and herd for a cgroup path from the config patterns (false if none match). */
+bool container_match(const struct hw_config *c, const char *cgpath, char *herd, size_t herdlen,
+		     char *id, size_t idlen);
+
+/* events.c */
+void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns);
+void emit_end(struct agent *a);
+void emit_proc(struct agent *a, const struct hw_hdr *h); /* "proc","parent","ancestors" */
+int handle_record(void *ctx, void *data, size_t len);    /* ring buffer callback */
+void emit_heartbeat(struct agent *a);
+void check_drops(struct agent *a);
+const char *kind_name(uint32_t type);
+void make_key(const struct agent *a, uint32_t pid, uint64_t start_ticks, char *buf, size_t len);
+
+extern volatile int hw_verbose;
+
+#endif

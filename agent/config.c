@@ -1,0 +1,417 @@
+/* config.c - YAML configuration via libyaml's document API. Every error names the file, the
+ * line and the reason; unknown keys are errors (a typo must not silently disable a filter). */
+#include "agent/config.h"
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+bool (*config_probe_name_ok)(const char *name);
+
+void config_defaults(struct hw_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->heartbeat_s = 30;
+	c->args_max = 4096;
+	c->ringbuf_mb = 16;
+	c->collector.spool_max_mb = 256;
+}
+
+static void strlist_free(struct hw_strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+void config_free(struct hw_config *c)
+{
+	free(c->herd);
+	free(c->host_name);
+	free(c->output);
+	for (size_t i = 0; i < c->n_probes; i++)
+		free(c->probes[i].name);
+	free(c->probes);
+	strlist_free(&c->ignore_exe);
+	strlist_free(&c->ignore_cgroup);
+	for (size_t i = 0; i < c->n_containers; i++) {
+		free(c->containers[i].src);
+		regfree(&c->containers[i].re);
+	}
+	free(c->containers);
+	free(c->collector.address);
+	free(c->collector.ca);
+	free(c->collector.cert);
+	free(c->collector.key);
+	free(c->collector.spool_dir);
+	memset(c, 0, sizeof(*c));
+}
+
+bool config_probe_enabled(const struct hw_config *c, const char *probe, bool dflt)
+{
+	bool fam_set = false, fam_val = dflt;
+	size_t dot = strcspn(probe, ".");
+	for (size_t i = 0; i < c->n_probes; i++) {
+		const char *n = c->probes[i].name;
+		if (strcmp(n, probe) == 0)
+			return c->probes[i].enabled;
+		if (strlen(n) == dot && strncmp(n, probe, dot) == 0) {
+			fam_set = true;
+			fam_val = c->probes[i].enabled;
+		}
+	}
+	return fam_set ? fam_val : dflt;
+}
+
+struct pctx {
+	yaml_document_t doc;
+	const char *name;
+	char *err;
+	size_t errlen;
+};
+
+static int perr(struct pctx *p, yaml_node_t *n, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(p->err, p->errlen, "%s:%zu: %s", p->name, n ? n->start_mark.line + 1 : 0, msg);
+	return -1;
+}
+
+static const char *scalar(yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static int get_str(struct pctx *p, yaml_node_t *v, const char *key, char **out)
+{
+	const char *s = scalar(v);
+	if (!s)
+		return perr(p, v, "'%s' must be a string", key);
+	free(*out);
+	*out = strdup(s);
+	return *out ? 0 : perr(p, v, "out of memory");
+}
+
+static int get_uint(struct pctx *p, yaml_node_t *v, const char *key, unsigned lo, unsigned hi,
+		    unsigned *out)
+{
+	const char *s = scalar(v);
+	char *end;
+	if (!s || !*s)
+		return perr(p, v, "'%s' must be a number", key);
+	errno = 0;
+	unsigned long x = strtoul(s, &end, 10);
+	if (errno || *end || s[0] == '-')
+		return perr(p, v, "'%s' must be a whole number, not '%s'", key, s);
+	if (x < lo || x > hi)
+		return perr(p, v, "'%s' must be between %u and %u, not %lu", key, lo, hi, x);
+	*out = (unsigned)x;
+	return 0;
+}
+
+static int get_bool(struct pctx *p, yaml_node_t *v, const char *key, bool *out)
+{
+	const char *s = scalar(v);
+	if (s && (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))) {
+		*out = true;
+		return 0;
+	}
+	if (s && (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off"))) {
+		*out = false;
+		return 0;
+	}
+	return perr(p, v, "'%s' must be true or false", key);
+}
+
+static int get_strlist(struct pctx *p, yaml_node_t *v, const char *key, struct hw_strlist *out)
+{
+	if (v->type != YAML_SEQUENCE_NODE)
+		return perr(p, v, "'%s' must be a list of strings", key);
+	strlist_free(out);
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *e = yaml_document_get_node(&p->doc, *it);
+		const char *s = scalar(e);
+		if (!s || !*s)
+			return perr(p, e, "'%s' entries must be non-empty strings", key);
+		char **nv = realloc(out->v, (out->n + 1) * sizeof(*nv));
+		if (!nv)
+			return perr(p, e, "out of memory");
+		out->v = nv;
+		if (!(out->v[out->n] = strdup(s)))
+			return perr(p, e, "out of memory");
+		out->n++;
+	}
+	return 0;
+}
+
+#define FOR_PAIRS(p, map, k, v)                                                                    \
+	for (yaml_node_pair_t *pr_ = (map)->data.mapping.pairs.start;                              \
+	     pr_ < (map)->data.mapping.pairs.top &&                                                \
+	     ((k) = yaml_document_get_node(&(p)->doc, pr_->key),                                   \
+	     (v) = yaml_document_get_node(&(p)->doc, pr_->value), 1);                              \
+	     pr_++)
+
+static int need_map(struct pctx *p, yaml_node_t *v, const char *key)
+{
+	if (v->type != YAML_MAPPING_NODE)
+		return perr(p, v, "'%s' must be a mapping", key);
+	return 0;
+}
+
+static int parse_probes(struct pctx *p, struct hw_config *c, yaml_node_t *m)
+{
+	yaml_node_t *k, *v;
+	if (need_map(p, m, "probes"))
+		return -1;
+	FOR_PAIRS(p, m, k, v)
+	{
+		const char *name = scalar(k);
+		bool en = false;
+		if (!name)
+			return perr(p, k, "probe names must be strings");
+		if (config_probe_name_ok && !config_probe_name_ok(name))
+			return perr(p, k, "unknown probe '%s' (see herdwatch-agent --probe)", name);
+		if (get_bool(p, v, name, &en))
+			return -1;
+		struct hw_probe_setting *np = realloc(c->probes, (c->n_probes + 1) * sizeof(*np));
+		if (!np)
+			return perr(p, k, "out of memory");
+		c->probes = np;
+		c->probes[c->n_probes].name = strdup(name);
+		c->probes[c->n_probes].enabled = en;
+		c->n_probes++;
+	}
+	return 0;
+}
+
+static int parse_filters(struct pctx *p, struct hw_config *c, yaml_node_t *m)
+{
+	yaml_node_t *k, *v;
+	if (need_map(p, m, "filters"))
+		return -1;
+	FOR_PAIRS(p, m, k, v)
+	{
+		const char *key = scalar(k);
+		if (key && !strcmp(key, "ignore_exe")) {
+			if (get_strlist(p, v, key, &c->ignore_exe))
+				return -1;
+		} else if (key && !strcmp(key, "ignore_cgroup")) {
+			if (get_strlist(p, v, key, &c->ignore_cgroup))
+				return -1;
+			for (size_t i = 0; i < c->ignore_cgroup.n; i++)
+				if (c->ignore_cgroup.v[i][0] != '/')
+					return perr(p, v, "ignore_cgroup entries are cgroup paths starting with '/', not '%s'",
+						    c->ignore_cgroup.v[i]);
+		} else {
+			return perr(p, k, "unknown key 'filters.%s' (known: ignore_exe, ignore_cgroup)",
+				    key ? key : "?");
+		}
+	}
+	return 0;
+}
+
+static int parse_containers(struct pctx *p, struct hw_config *c, yaml_node_t *s)
+{
+	if (s->type != YAML_SEQUENCE_NODE)
+		return perr(p, s, "'containers' must be a list of {cgroup: PATTERN}");
+	for (yaml_node_item_t *it = s->data.sequence.items.start; it < s->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *e = yaml_document_get_node(&p->doc, *it), *k, *v;
+		char *pat = NULL;
+		if (e->type != YAML_MAPPING_NODE)
+			return perr(p, e, "'containers' entries must be {cgroup: PATTERN}");
+		FOR_PAIRS(p, e, k, v)
+		{
+			const char *key = scalar(k);
+			if (!key || strcmp(key, "cgroup"))
+				return perr(p, k, "unknown key 'containers[].%s' (known: cgroup)",
+					    key ? key : "?");
+			if (get_str(p, v, key, &pat))
+				return -1;
+		}
+		if (!pat)
+			return perr(p, e, "'containers' entry without 'cgroup'");
+		struct hw_container_pattern *nc =
+			realloc(c->containers, (c->n_containers + 1) * sizeof(*nc));
+		if (!nc) {
+			free(pat);
+			return perr(p, e, "out of memory");
+		}
+		c->containers = nc;
+		int rc = regcomp(&nc[c->n_containers].re, pat, REG_EXTENDED);
+		if (rc) {
+			char m[128];
+			regerror(rc, &nc[c->n_containers].re, m, sizeof(m));
+			perr(p, e, "bad cgroup pattern '%s': %s", pat, m);
+			free(pat);
+			return -1;
+		}
+		if (nc[c->n_containers].re.re_nsub < 1) {
+			regfree(&nc[c->n_containers].re);
+			perr(p, e, "cgroup pattern '%s' needs a group ( ) capturing the herd name", pat);
+			free(pat);
+			return -1;
+		}
+		nc[c->n_containers].src = pat;
+		c->n_containers++;
+	}
+	return 0;
+}
+
+static int parse_collector(struct pctx *p, struct hw_config *c, yaml_node_t *m)
+{
+	yaml_node_t *k, *v;
+	if (need_map(p, m, "collector"))
+		return -1;
+	FOR_PAIRS(p, m, k, v)
+	{
+		const char *key = scalar(k);
+		int rc;
+		if (!key)
+			return perr(p, k, "keys must be strings");
+		if (!strcmp(key, "address"))
+			rc = get_str(p, v, key, &c->collector.address);
+		else if (!strcmp(key, "ca"))
+			rc = get_str(p, v, key, &c->collector.ca);
+		else if (!strcmp(key, "cert"))
+			rc = get_str(p, v, key, &c->collector.cert);
+		else if (!strcmp(key, "key"))
+			rc = get_str(p, v, key, &c->collector.key);
+		else if (!strcmp(key, "spool_dir"))
+			rc = get_str(p, v, key, &c->collector.spool_dir);
+		else if (!strcmp(key, "spool_max_mb"))
+			rc = get_uint(p, v, key, 1, 1 << 20, &c->collector.spool_max_mb);
+		else
+			return perr(p, k,
+				    "unknown key 'collector.%s' (known: address, ca, cert, key, spool_dir, spool_max_mb)",
+				    key);
+		if (rc)
+			return -1;
+	}
+	if (!c->collector.address)
+		return perr(p, m, "'collector' needs an 'address' (host:port)");
+	if (!c->collector.ca || !c->collector.cert || !c->collector.key)
+		return perr(p, m, "'collector' needs 'ca', 'cert' and 'key' (mutual TLS)");
+	return 0;
+}
+
+static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
+{
+	yaml_node_t *k, *v;
+	if (!root)
+		return 0; /* empty file: defaults */
+	if (root->type != YAML_MAPPING_NODE)
+		return perr(p, root, "the top level must be a mapping of settings");
+	FOR_PAIRS(p, root, k, v)
+	{
+		const char *key = scalar(k);
+		int rc;
+		if (!key)
+			return perr(p, k, "keys must be strings");
+		if (!strcmp(key, "herd"))
+			rc = get_str(p, v, key, &c->herd);
+		else if (!strcmp(key, "host_name"))
+			rc = get_str(p, v, key, &c->host_name);
+		else if (!strcmp(key, "output"))
+			rc = get_str(p, v, key, &c->output);
+		else if (!strcmp(key, "heartbeat_interval"))
+			rc = get_uint(p, v, key, 1, 86400, &c->heartbeat_s);
+		else if (!strcmp(key, "args_max_bytes"))
+			rc = get_uint(p, v, key, 64, 8191, &c->args_max);
+		else if (!strcmp(key, "ringbuf_mb"))
+			rc = get_uint(p, v, key, 1, 1024, &c->ringbuf_mb);
+		else if (!strcmp(key, "probes"))
+			rc = parse_probes(p, c, v);
+		else if (!strcmp(key, "filters"))
+			rc = parse_filters(p, c, v);
+		else if (!strcmp(key, "containers"))
+			rc = parse_containers(p, c, v);
+		else if (!strcmp(key, "collector"))
+			rc = parse_collector(p, c, v);
+		else
+			return perr(p, k,
+				    "unknown key '%s' (known: herd, host_name, output, heartbeat_interval, args_max_bytes, ringbuf_mb, probes, filters, containers, collector)",
+				    key);
+		if (rc)
+			return -1;
+	}
+	if (c->ringbuf_mb & (c->ringbuf_mb - 1))
+		return perr(p, root, "'ringbuf_mb' must be a power of two, not %u", c->ringbuf_mb);
+	return 0;
+}
+
+int config_parse(struct hw_config *c, const char *name, const char *text, size_t len, char *err,
+		 size_t errlen)
+{
+	yaml_parser_t parser;
+	struct pctx p = {.name = name, .err = err, .errlen = errlen};
+	int rc;
+
+	config_defaults(c);
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(err, errlen, "%s: cannot initialise the YAML parser", name);
+		return -1;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &p.doc)) {
+		snprintf(err, errlen, "%s:%zu: YAML syntax error: %s", name,
+			 parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
+		yaml_parser_delete(&parser);
+		return -1;
+	}
+	rc = parse_root(&p, c, yaml_document_get_root_node(&p.doc));
+	yaml_document_delete(&p.doc);
+	yaml_parser_delete(&parser);
+	if (rc)
+		config_free(c);
+	return rc;
+}
+
+int config_load(struct hw_config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: cannot open config: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap >= (1 << 20)) {
+				snprintf(err, errlen, "%s: config larger than 1 MiB", path);
+				free(buf);
+				fclose(f);
+				return -1;
+			}
+			cap = cap ? cap * 2 : 4096;
+			char *nb = realloc(buf, cap);
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				snprintf(err, errlen, "%s: out of memory", path);
+				return -1;
+			}
+			buf = nb;
+		}
+		size_t n = fread(buf + len, 1, cap - len, f);
+		if (n == 0)
+			break;
+		len += n;
+	}
+	fclose(f);
+	rc = config_parse(c, path, buf ? buf : "", len, err, errlen);
+	free(buf);
+	return rc;
+}

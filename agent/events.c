@@ -1,0 +1,546 @@
+/* events.c - turns ring-buffer records into JSON event lines (the contract in docs/events.md):
+ * common envelope, process context from the record and the process table, per-kind objects,
+ * heartbeats and loss announcements. One decode and one formatted write per event. */
+#include "agent/agent.h"
+#include "herdwatch.skel.h"
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef int (*decode_fn)(struct agent *a, const void *rec, size_t len);
+
+/* Decoders are defined in this file or in agent/decode_<family>.c. */
+#define HW_EVENT(type, kind, fn, minsz) int fn(struct agent *a, const void *rec, size_t len);
+#include "common/events.def"
+#undef HW_EVENT
+
+static const struct {
+	uint32_t type;
+	const char *kind;
+	decode_fn fn;
+	size_t minsz;
+} decoders[] = {
+#define HW_EVENT(type, kind, fn, minsz) {type, kind, fn, minsz},
+#include "common/events.def"
+#undef HW_EVENT
+};
+
+const char *kind_name(uint32_t type)
+{
+	for (size_t i = 0; i < sizeof(decoders) / sizeof(decoders[0]); i++)
+		if (decoders[i].type == type)
+			return decoders[i].kind;
+	return "unknown";
+}
+
+void make_key(const struct agent *a, uint32_t pid, uint64_t start_ticks, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-%u-%llu", a->key_prefix, pid, (unsigned long long)start_ticks);
+}
+
+static uint64_t ns_to_ticks(const struct agent *a, uint64_t ns)
+{
+	return ns / (1000000000ULL / a->ticks_per_s);
+}
+
+static void put_time(struct jbuf *b, int64_t real_ns)
+{
+	char tmp[64];
+	time_t s = real_ns / 1000000000LL;
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	size_t n = strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(tmp + n, sizeof(tmp) - n, ".%09lldZ", (long long)(real_ns % 1000000000LL));
+	jb_kcstr(b, "time", tmp);
+}
+
+void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns)
+{
+	struct jbuf *b = &a->jb;
+	jb_reset(b);
+	jb_obj_begin(b);
+	jb_ku64(b, "seq", a->seq + 1);
+	if (!boot_ns) {
+		struct timespec ts;
+		clock_gettime(CLOCK_BOOTTIME, &ts);
+		boot_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	}
+	put_time(b, (int64_t)boot_ns + a->boot_to_real_ns);
+	jb_kcstr(b, "kind", kind);
+	jb_key(b, "host");
+	jb_obj_begin(b);
+	jb_kcstr(b, "name", a->host_name);
+	jb_kcstr(b, "id", a->host_id);
+	jb_kcstr(b, "boot_id", a->boot_id);
+	jb_kcstr(b, "herd", a->cfg.herd);
+	jb_obj_end(b);
+}
+
+void emit_end(struct agent *a)
+{
+	struct jbuf *b = &a->jb;
+	jb_obj_end(b);
+	if (b->oom) {
+		a->decode_errors++;
+		return;
+	}
+	jb_raw(b, "\n", 1);
+	a->seq++;
+	a->events_total++;
+	if (fwrite(b->p, 1, b->len, a->out) != b->len)
+		a->out_errors++;
+}
+
+/* argv block as a JSON array: each argument is NUL-terminated, except a last one cut short by
+ * the bound (then it ends at the end of the block). */
+static void put_args(struct jbuf *b, const char *args, size_t n)
+{
+	jb_arr_begin(b);
+	size_t i = 0;
+	while (i < n) {
+		const char *z = memchr(args + i, 0, n - i);
+		size_t l = z ? (size_t)(z - (args + i)) : n - i;
+		jb_str(b, args + i, l);
+		i += l + 1;
+	}
+	jb_arr_end(b);
+}
+
+static void put_container(struct agent *a, const char *cg)
+{
+	char herd[128], id[128];
+	struct jbuf *b = &a->jb;
+	jb_key(b, "container");
+	if (cg && container_match(&a->cfg, cg, herd, sizeof(herd), id, sizeof(id))) {
+		jb_obj_begin(b);
+		jb_kcstr(b, "id", id);
+		jb_kcstr(b, "herd", herd);
+		jb_obj_end(b);
+		return;
+	}
+	/* Well-known runtimes: a 64-hex container id as a path component (docker-<id>.scope,
+	 * /docker/<id>, cri-containerd-<id>.scope, libpod-<id>.scope). */
+	if (cg) {
+		for (const char *p = cg; *p; p++) {
+			size_t k = 0;
+			while (k < 64 && ((p[k] >= '0' && p[k] <= '9') || (p[k] >= 'a' && p[k] <= 'f')))
+				k++;
+			if (k == 64 && (p == cg || p[-1] == '/' || p[-1] == '-')) {
+				jb_obj_begin(b);
+				jb_kstr(b, "id", p, 12);
+				jb_kcstr(b, "herd", NULL);
+				jb_obj_end(b);
+				return;
+			}
+			if (k)
+				p += k - 1;
+		}
+	}
+	jb_null(b);
+}
+
+/* The "proc", "parent" and "ancestors" objects. The record gives the live identity; the
+ * process table gives exe, argv, cwd and lineage. */
+void emit_proc(struct agent *a, const struct hw_hdr *h)
+{
+	struct jbuf *b = &a->jb;
+	struct proc *p = proctab_get(&a->pt, h->pid);
+	char key[64];
+
+	jb_key(b, "proc");
+	jb_obj_begin(b);
+	jb_ku64(b, "pid", h->pid);
+	jb_ku64(b, "tid", h->tid);
+	jb_ku64(b, "ppid", h->ppid);
+	jb_ku64(b, "uid", h->uid);
+	jb_ku64(b, "gid", h->gid);
+	jb_ku64(b, "euid", h->euid);
+	jb_ku64(b, "egid", h->egid);
+	jb_key(b, "auid");
+	if (h->auid == 0xffffffffu)
+		jb_null(b);
+	else
+		jb_u64(b, h->auid);
+	jb_kcstr(b, "tty", p ? p->tty : NULL);
+	jb_kstr(b, "comm", h->comm, strnlen(h->comm, sizeof(h->comm)));
+	jb_kcstr(b, "exe", p ? p->exe : NULL);
+	jb_key(b, "args");
+	if (p && p->args)
+		put_args(b, p->args, p->args_len);
+	else
+		jb_null(b);
+	jb_kcstr(b, "cwd", p ? p->cwd : NULL);
+	const char *cg = cgcache_path(a->cg, h->cgroup_id, h->pid);
+	jb_kcstr(b, "cgroup", cg);
+	put_container(a, cg);
+	make_key(a, h->pid, p ? p->start_ticks : ns_to_ticks(a, h->start_ns), key, sizeof(key));
+	jb_kcstr(b, "key", key);
+	jb_obj_end(b);
+
+	struct proc *pp = proctab_get(&a->pt, h->ppid);
+	jb_key(b, "parent");
+	jb_obj_begin(b);
+	jb_ku64(b, "pid", h->ppid);
+	jb_kcstr(b, "exe", pp ? pp->exe : NULL);
+	jb_key(b, "args");
+	if (pp && pp->args)
+		put_args(b, pp->args, pp->args_len);
+	else
+		jb_null(b);
+	if (pp) {
+		make_key(a, pp->pid, pp->start_ticks, key, sizeof(key));
+		jb_kcstr(b, "key", key);
+	} else {
+		jb_kcstr(b, "key", NULL);
+	}
+	jb_obj_end(b);
+
+	jb_key(b, "ancestors");
+	jb_arr_begin(b);
+	struct proc *q = pp;
+	for (int depth = 0; q && depth < 16; depth++) {
+		jb_cstr(b, q->exe ? q->exe : "?");
+		if (q->ppid == q->pid || q->pid <= 1)
+			break;
+		q = proctab_get(&a->pt, q->ppid);
+	}
+	jb_arr_end(b);
+}
+
+/* ---- record helpers: every offset is checked against the record length ---- */
+
+static bool str_ok(const struct hw_str *s, size_t len)
+{
+	return (size_t)s->off + s->len <= len;
+}
+
+/* Rebuild an absolute path from leaf-first components. Returns length, or -1. */
+static int path_build(const void *rec, size_t len, const struct hw_path *p, char *out,
+		      size_t outlen)
+{
+	const char *comp[HW_PATH_DEPTH];
+	size_t cl[HW_PATH_DEPTH];
+	int n = 0;
+	size_t o = 0;
+
+	if ((size_t)p->off + p->len > len || outlen < 2)
+		return -1;
+	const char *s = (const char *)rec + p->off, *end = s + p->len;
+	while (s < end && n < HW_PATH_DEPTH && n < p->ncomp) {
+		const char *z = memchr(s, 0, end - s);
+		if (!z)
+			break;
+		comp[n] = s;
+		cl[n] = z - s;
+		n++;
+		s = z + 1;
+	}
+	if (n == 1 && p->ncomp == 1 && cl[0] && comp[0][0] != '/' && strchr(comp[0], ':')) {
+		/* a pseudo-filesystem leaf such as "memfd:x": print as the kernel does */
+		out[o++] = '/';
+	}
+	for (int i = n - 1; i >= 0; i--) {
+		if (cl[i] == 1 && comp[i][0] == '/')
+			continue; /* the root dentry's own name */
+		if (o + cl[i] + 2 >= outlen)
+			break;
+		if (!(n == 1 && o == 1 && out[0] == '/'))
+			out[o++] = '/';
+		memcpy(out + o, comp[i], cl[i]);
+		o += cl[i];
+	}
+	if (o == 0)
+		out[o++] = '/';
+	if (p->flags & HW_PATH_DELETED) {
+		const char del[] = " (deleted)";
+		if (o + sizeof(del) < outlen) {
+			memcpy(out + o, del, sizeof(del) - 1);
+			o += sizeof(del) - 1;
+		}
+	}
+	out[o] = 0;
+	return (int)o;
+}
+
+int decode_exec(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_exec *e = rec;
+	const struct hw_hdr *h = &e->hdr;
+	char exe[HW_PATH_MAX + 32], cwd[HW_PATH_MAX + 32];
+	struct jbuf *b = &a->jb;
+
+	if (!str_ok(&e->args, len) || !str_ok(&e->filename, len) || !str_ok(&e->tty, len))
+		return -EINVAL;
+	if (path_build(rec, len, &e->exe, exe, sizeof(exe)) < 0 ||
+	    path_build(rec, len, &e->cwd, cwd, sizeof(cwd)) < 0)
+		return -EINVAL;
+
+	/* Update the table first: the event shows the process as it is after the exec. */
+	struct proc *old = proctab_get(&a->pt, h->pid);
+	uint32_t old_euid = old ? 0 : h->euid;
+	bool had_old = old != NULL;
+	(void)old_euid;
+	struct proc *p = proctab_put(&a->pt, h->pid);
+	if (!p)
+		return -ENOMEM;
+	p->ppid = h->ppid;
+	p->start_ticks = ns_to_ticks(a, h->start_ns);
+	p->cgroup_id = h->cgroup_id;
+	bool deleted = e->exe.flags & HW_PATH_DELETED;
+	/* the table keeps the path without the " (deleted)" marker for lineage */
+	size_t exelen = strlen(exe);
+	if (deleted && exelen > 10)
+		exelen -= 10;
+	proc_set_str(&p->exe, exe, exelen);
+	proc_set_str(&p->cwd, cwd, strlen(cwd));
+	if (e->tty.len)
+		proc_set_str(&p->tty, (const char *)rec + e->tty.off, e->tty.len);
+	else
+		proc_set_str(&p->tty, NULL, 0);
+	const char *args = (const char *)rec + e->args.off;
+	proc_set_args(p, args, e->args.len);
+
+	/* filters.ignore_exe: decided here, enforced in the kernel from now on */
+	for (size_t i = 0; i < a->cfg.ignore_exe.n; i++) {
+		const char *pre = a->cfg.ignore_exe.v[i];
+		size_t pl = strlen(pre);
+		if (!strncmp(p->exe, pre, pl) && (pre[pl - 1] == '/' || p->exe[pl] == 0)) {
+			uint8_t one = 1;
+			p->ignored = true;
+			bpf_map_update_elem(bpf_map__fd(a->skel->maps.hw_ignore_pid), &h->pid, &one,
+					    BPF_ANY);
+			a->filtered++;
+			return 0;
+		}
+	}
+
+	emit_begin(a, "process.exec", h->ts);
+	emit_proc(a, h);
+	jb_key(b, "exec");
+	jb_obj_begin(b);
+	jb_ki64(b, "result", 0);
+	/* Privilege gained by this exec: the kernel's AT_SECURE decision (setuid/setgid bit or
+	 * file capabilities), or effective ids that differ from the real ones. */
+	jb_kbool(b, "setuid", e->secureexec || h->euid != h->uid || h->egid != h->gid);
+	jb_kbool(b, "fileless", deleted || e->exe_nlink == 0);
+	jb_kstr(b, "filename", (const char *)rec + e->filename.off, e->filename.len);
+	jb_ku64(b, "uid", h->uid);
+	jb_ku64(b, "euid", h->euid);
+	jb_ku64(b, "suid", e->suid);
+	jb_ku64(b, "egid", h->egid);
+	jb_kbool(b, "args_truncated", h->flags & HW_F_TRUNC_ARGS);
+	jb_ku64(b, "args_bytes", e->args_total);
+	if (e->old_pid != h->pid)
+		jb_ku64(b, "old_tid", e->old_pid);
+	jb_kbool(b, "seen_before_exec", had_old);
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}
+
+int decode_exit(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_exit *e = rec;
+	const struct hw_hdr *h = &e->hdr;
+	struct jbuf *b = &a->jb;
+	struct proc *p = proctab_get(&a->pt, h->pid);
+
+	if (!(p && p->ignored)) {
+		emit_begin(a, "process.exit", h->ts);
+		emit_proc(a, h);
+		jb_key(b, "exit");
+		jb_obj_begin(b);
+		uint32_t st = e->exit_code;
+		jb_ku64(b, "code", (st >> 8) & 0xff);
+		jb_ku64(b, "signal", st & 0x7f);
+		jb_kbool(b, "core_dumped", st & 0x80);
+		jb_ku64(b, "duration_ns", h->ts > h->start_ns ? h->ts - h->start_ns : 0);
+		jb_obj_end(b);
+		emit_end(a);
+	} else {
+		a->filtered++;
+	}
+	proctab_del(&a->pt, h->pid);
+	return 0;
+}
+
+/* Forks feed the process table only (exec and exit are the events). */
+int decode_fork(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_fork *e = rec;
+	struct proc *par = proctab_get(&a->pt, e->hdr.pid);
+	struct proc *c = proctab_put(&a->pt, e->child_pid);
+	if (!c)
+		return -ENOMEM;
+	c->ppid = e->hdr.pid;
+	c->cgroup_id = e->hdr.cgroup_id;
+	if (e->child_start_ns)
+		c->start_ticks = ns_to_ticks(a, e->child_start_ns);
+	else if (proctab_load_pid(&a->pt, "/proc", e->child_pid) == 0)
+		return 0; /* classic tracepoint fallback: /proc has the rest */
+	if (par)
+		proc_inherit(c, par);
+	return 0;
+}
+
+int handle_record(void *ctx, void *data, size_t len)
+{
+	struct agent *a = ctx;
+	const struct hw_hdr *h = data;
+
+	if (len < sizeof(*h) || h->size > len) {
+		a->decode_errors++;
+		return 0;
+	}
+	len = h->size;
+	for (size_t i = 0; i < sizeof(decoders) / sizeof(decoders[0]); i++) {
+		if (decoders[i].type != h->type)
+			continue;
+		if (len < decoders[i].minsz || decoders[i].fn(a, data, len) < 0)
+			a->decode_errors++;
+		else
+			a->events_by_type[h->type]++;
+		return 0;
+	}
+	a->decode_errors++;
+	return 0;
+}
+
+static const char *cause_name(int c)
+{
+	return c == HW_DROP_RINGBUF ? "ringbuf_full" : "no_scratch";
+}
+
+/* Compare the kernel's drop counters with what was announced; announce the difference. */
+void check_drops(struct agent *a)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(a->skel->maps.hw_drops);
+	uint64_t vals[ncpu > 0 ? ncpu : 1];
+
+	for (uint32_t type = 0; type < 256; type++) {
+		for (uint32_t c = 0; c < HW_DROP_NCAUSE; c++) {
+			uint32_t key = type * HW_DROP_NCAUSE + c;
+			uint64_t sum = 0;
+			if (bpf_map_lookup_elem(fd, &key, vals))
+				continue;
+			for (int i = 0; i < ncpu; i++)
+				sum += vals[i];
+			if (sum == a->drops_seen[key])
+				continue;
+			uint64_t delta = sum - a->drops_seen[key];
+			a->drops_seen[key] = sum;
+			a->drops_total[key] = sum;
+			emit_begin(a, "agent.loss", 0);
+			jb_key(&a->jb, "loss");
+			jb_obj_begin(&a->jb);
+			jb_kcstr(&a->jb, "kind", kind_name(type));
+			jb_ku64(&a->jb, "count", delta);
+			jb_kcstr(&a->jb, "cause", cause_name(c));
+			jb_obj_end(&a->jb);
+			emit_end(a);
+		}
+	}
+}
+
+static uint64_t rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "re");
+	unsigned long size = 0, res = 0;
+	if (f) {
+		if (fscanf(f, "%lu %lu", &size, &res) != 2)
+			res = 0;
+		fclose(f);
+	}
+	return (uint64_t)res * sysconf(_SC_PAGESIZE);
+}
+
+void emit_heartbeat(struct agent *a)
+{
+	struct jbuf *b = &a->jb;
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	emit_begin(a, "agent.heartbeat", 0);
+	jb_key(b, "agent");
+	jb_obj_begin(b);
+	jb_kcstr(b, "version", HW_VERSION);
+	jb_ku64(b, "pid", a->self_pid);
+	jb_key(b, "probes");
+	probes_json(a, b);
+	jb_key(b, "stats");
+	jb_obj_begin(b);
+	jb_ku64(b, "events", a->events_total);
+	jb_key(b, "events_by_kind");
+	jb_obj_begin(b);
+	for (int t = 0; t < HW_EV_MAX; t++)
+		if (a->events_by_type[t])
+			jb_ku64(b, kind_name(t), a->events_by_type[t]);
+	jb_obj_end(b);
+	jb_key(b, "dropped");
+	jb_obj_begin(b);
+	for (int t = 0; t < HW_EV_MAX; t++) {
+		uint64_t n = 0;
+		for (int c = 0; c < HW_DROP_NCAUSE; c++)
+			n += a->drops_total[t * HW_DROP_NCAUSE + c];
+		if (n)
+			jb_ku64(b, kind_name(t), n);
+	}
+	jb_obj_end(b);
+	jb_ku64(b, "decode_errors", a->decode_errors);
+	jb_ku64(b, "filtered", a->filtered);
+	jb_ku64(b, "output_errors", a->out_errors);
+	jb_ku64(b, "processes", a->pt.count);
+	double cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+		     (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double wall = now.tv_sec + now.tv_nsec / 1e9;
+	static double last_cpu, last_wall;
+	double pct = last_wall && wall > last_wall ? 100.0 * (cpu - last_cpu) / (wall - last_wall) : 0;
+	last_cpu = cpu;
+	last_wall = wall;
+	char tmp[64];
+	jb_key(b, "cpu_s");
+	snprintf(tmp, sizeof(tmp), "%.3f", cpu);
+	jb_raw(b, tmp, strlen(tmp));
+	b->comma = true;
+	jb_key(b, "cpu_pct");
+	snprintf(tmp, sizeof(tmp), "%.3f", pct);
+	jb_raw(b, tmp, strlen(tmp));
+	b->comma = true;
+	jb_ku64(b, "rss", rss_bytes());
+	jb_obj_end(b);
+	jb_obj_end(b);
+	emit_end(a);
+}
+
+int decode_exec_fail(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_exec_fail *e = rec;
+	struct jbuf *b = &a->jb;
+	struct proc *p = proctab_get(&a->pt, e->hdr.pid);
+
+	if (!str_ok(&e->filename, len))
+		return -EINVAL;
+	if (p && p->ignored) {
+		a->filtered++;
+		return 0;
+	}
+	emit_begin(a, "process.exec", e->hdr.ts);
+	emit_proc(a, &e->hdr);
+	jb_key(b, "exec");
+	jb_obj_begin(b);
+	jb_ki64(b, "result", e->result);
+	jb_kcstr(b, "error", strerrorname_np(-e->result));
+	jb_kbool(b, "setuid", false);
+	jb_kbool(b, "fileless", false);
+	jb_kstr(b, "filename", (const char *)rec + e->filename.off, e->filename.len);
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}

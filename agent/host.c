@@ -1,0 +1,205 @@
+/* host.c - host identity, cgroup id -> path resolution, container/herd matching. */
+#include "agent/agent.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (!fgets(buf, len, f)) {
+		fclose(f);
+		return -EINVAL;
+	}
+	fclose(f);
+	buf[strcspn(buf, "\r\n")] = 0;
+	return buf[0] ? 0 : -EINVAL;
+}
+
+int host_identity(struct agent *a)
+{
+	struct timespec r, bt;
+	if (a->cfg.host_name)
+		snprintf(a->host_name, sizeof(a->host_name), "%s", a->cfg.host_name);
+	else if (gethostname(a->host_name, sizeof(a->host_name)) != 0)
+		snprintf(a->host_name, sizeof(a->host_name), "unknown");
+	if (read_line("/etc/machine-id", a->host_id, sizeof(a->host_id)) &&
+	    read_line("/var/lib/dbus/machine-id", a->host_id, sizeof(a->host_id)) &&
+	    read_line("/sys/class/dmi/id/product_uuid", a->host_id, sizeof(a->host_id)))
+		snprintf(a->host_id, sizeof(a->host_id), "%s", a->host_name);
+	if (read_line("/proc/sys/kernel/random/boot_id", a->boot_id, sizeof(a->boot_id)))
+		snprintf(a->boot_id, sizeof(a->boot_id), "unknown");
+	snprintf(a->key_prefix, sizeof(a->key_prefix), "%.8s", a->boot_id);
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_BOOTTIME, &bt);
+	a->boot_to_real_ns = (int64_t)(r.tv_sec - bt.tv_sec) * 1000000000LL + (r.tv_nsec - bt.tv_nsec);
+	a->ticks_per_s = sysconf(_SC_CLK_TCK);
+	return 0;
+}
+
+/* ---- cgroup v2 id -> path ------------------------------------------------------------------
+ * The kernel reports a cgroup id (the inode number of the cgroup's directory in cgroup2fs).
+ * Paths are resolved lazily: on a miss the cgroup2 tree is scanned once and cached. */
+
+struct cgent {
+	uint64_t id;
+	char *path;
+};
+
+struct cgcache {
+	char root[256]; /* cgroup2 mount point, "" if none */
+	struct cgent *v;
+	size_t n, cap;
+	time_t last_scan;
+	uint64_t last_scan_ns;
+};
+
+static struct cgcache *scan_target;
+
+static void find_cg2_root(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[1024];
+	out[0] = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		/* ... mount-point ... - fstype source opts */
+		char *sep = strstr(line, " - ");
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
+			continue;
+		char mp[512];
+		if (sscanf(line, "%*s %*s %*s %*s %511s", mp) == 1) {
+			snprintf(out, len, "%s", mp);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+struct cgcache *cgcache_new(void)
+{
+	struct cgcache *c = calloc(1, sizeof(*c));
+	if (c)
+		find_cg2_root(c->root, sizeof(c->root));
+	return c;
+}
+
+void cgcache_free(struct cgcache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		free(c->v[i].path);
+	free(c->v);
+	free(c);
+}
+
+static void cg_add(struct cgcache *c, uint64_t id, const char *path)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->v[i].id == id) {
+			if (strcmp(c->v[i].path, path)) {
+				char *np = strdup(path);
+				if (np) {
+					free(c->v[i].path);
+					c->v[i].path = np;
+				}
+			}
+			return;
+		}
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? c->cap * 2 : 64;
+		struct cgent *nv = realloc(c->v, nc * sizeof(*nv));
+		if (!nv)
+			return;
+		c->v = nv;
+		c->cap = nc;
+	}
+	char *p = strdup(path);
+	if (!p)
+		return;
+	c->v[c->n].id = id;
+	c->v[c->n].path = p;
+	c->n++;
+}
+
+static int scan_cb(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
+{
+	if (type != FTW_D)
+		return 0;
+	const char *rel = fpath + strlen(scan_target->root);
+	cg_add(scan_target, sb->st_ino, *rel ? rel : "/");
+	return 0;
+}
+
+static const char *cg_find(struct cgcache *c, uint64_t id)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->v[i].id == id)
+			return c->v[i].path;
+	return NULL;
+}
+
+const char *cgcache_path(struct cgcache *c, uint64_t id, uint32_t pid_hint)
+{
+	const char *p = cg_find(c, id);
+	struct timespec now;
+	if (p || !c->root[0])
+		return p;
+	/* Rescan at most 20 times a second: a storm of events from an unknown, already deleted
+	 * cgroup must not turn into a storm of tree walks. */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	uint64_t ns = now.tv_sec * 1000000000ULL + now.tv_nsec;
+	if (c->last_scan_ns && ns - c->last_scan_ns < 50000000ULL)
+		return NULL;
+	c->last_scan_ns = ns;
+	scan_target = c;
+	nftw(c->root, scan_cb, 16, FTW_PHYS | FTW_MOUNT);
+	(void)pid_hint;
+	return cg_find(c, id);
+}
+
+int cgroup_id_of(const char *cgpath, uint64_t *id)
+{
+	char root[256], full[768];
+	struct stat st;
+	find_cg2_root(root, sizeof(root));
+	if (!root[0])
+		return -ENOENT;
+	snprintf(full, sizeof(full), "%s%s", root, cgpath);
+	if (stat(full, &st))
+		return -errno;
+	*id = st.st_ino;
+	return 0;
+}
+
+bool container_match(const struct hw_config *c, const char *cgpath, char *herd, size_t herdlen,
+		     char *id, size_t idlen)
+{
+	regmatch_t m[3];
+	for (size_t i = 0; i < c->n_containers; i++) {
+		if (regexec(&c->containers[i].re, cgpath, 3, m, 0))
+			continue;
+		int hl = m[1].rm_eo - m[1].rm_so;
+		snprintf(herd, herdlen, "%.*s", hl, cgpath + m[1].rm_so);
+		if (c->containers[i].re.re_nsub >= 2 && m[2].rm_so >= 0) {
+			int il = m[2].rm_eo - m[2].rm_so;
+			snprintf(id, idlen, "%.*s", il, cgpath + m[2].rm_so);
+		} else {
+			/* member id: the last path component */
+			const char *last = strrchr(cgpath, '/');
+			snprintf(id, idlen, "%s", last ? last + 1 : cgpath);
+		}
+		return true;
+	}
+	return false;
+}

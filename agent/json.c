@@ -1,0 +1,237 @@
+/* json.c - JSON writer with byte-preserving string escaping (see json.h). */
+#include "agent/json.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void jb_init(struct jbuf *b, size_t cap)
+{
+	b->p = malloc(cap);
+	b->cap = b->p ? cap : 0;
+	b->len = 0;
+	b->comma = false;
+	b->oom = !b->p;
+}
+
+void jb_free(struct jbuf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+void jb_reset(struct jbuf *b)
+{
+	b->len = 0;
+	b->comma = false;
+	b->oom = false;
+}
+
+static bool jb_reserve(struct jbuf *b, size_t n)
+{
+	if (b->len + n <= b->cap)
+		return true;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < b->len + n)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (!p) {
+		b->oom = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+void jb_raw(struct jbuf *b, const char *s, size_t n)
+{
+	if (!jb_reserve(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static inline void jb_ch(struct jbuf *b, char c)
+{
+	if (b->len < b->cap || jb_reserve(b, 1))
+		b->p[b->len++] = c;
+}
+
+static void jb_sep(struct jbuf *b)
+{
+	if (b->comma)
+		jb_ch(b, ',');
+	b->comma = true;
+}
+
+void jb_obj_begin(struct jbuf *b)
+{
+	jb_sep(b);
+	jb_ch(b, '{');
+	b->comma = false;
+}
+
+void jb_obj_end(struct jbuf *b)
+{
+	jb_ch(b, '}');
+	b->comma = true;
+}
+
+void jb_arr_begin(struct jbuf *b)
+{
+	jb_sep(b);
+	jb_ch(b, '[');
+	b->comma = false;
+}
+
+void jb_arr_end(struct jbuf *b)
+{
+	jb_ch(b, ']');
+	b->comma = true;
+}
+
+void jb_key(struct jbuf *b, const char *key)
+{
+	jb_sep(b);
+	jb_ch(b, '"');
+	jb_raw(b, key, strlen(key));
+	jb_ch(b, '"');
+	jb_ch(b, ':');
+	b->comma = false; /* the value follows without a separator */
+}
+
+size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		if (n >= 2 && (s[1] & 0xc0) == 0x80)
+			return 2;
+		return 0;
+	}
+	if (c >= 0xe0 && c <= 0xef) {
+		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+			return 0;
+		if (c == 0xe0 && s[1] < 0xa0)
+			return 0; /* overlong */
+		if (c == 0xed && s[1] >= 0xa0)
+			return 0; /* UTF-16 surrogate */
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[3] & 0xc0) != 0x80)
+			return 0;
+		if (c == 0xf0 && s[1] < 0x90)
+			return 0; /* overlong */
+		if (c == 0xf4 && s[1] >= 0x90)
+			return 0; /* > U+10FFFF */
+		return 4;
+	}
+	return 0;
+}
+
+static const char hexd[] = "0123456789abcdef";
+
+void jb_str(struct jbuf *b, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	/* worst case: every byte becomes \u00XX */
+	if (!jb_reserve(b, n * 6 + 3))
+		return;
+	jb_sep(b);
+	char *o = b->p + b->len;
+	*o++ = '"';
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i];
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			*o++ = c;
+			i++;
+			continue;
+		}
+		if (c >= 0x80) {
+			size_t l = utf8_seq_len(s + i, n - i);
+			if (l) {
+				memcpy(o, s + i, l);
+				o += l;
+				i += l;
+				continue;
+			}
+		}
+		*o++ = '\\';
+		switch (c) {
+		case '"':
+			*o++ = '"';
+			break;
+		case '\\':
+			*o++ = '\\';
+			break;
+		case '\n':
+			*o++ = 'n';
+			break;
+		case '\t':
+			*o++ = 't';
+			break;
+		case '\r':
+			*o++ = 'r';
+			break;
+		default:
+			*o++ = 'u';
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hexd[c >> 4];
+			*o++ = hexd[c & 15];
+		}
+		i++;
+	}
+	*o++ = '"';
+	b->len = o - b->p;
+}
+
+void jb_cstr(struct jbuf *b, const char *s)
+{
+	if (s)
+		jb_str(b, s, strlen(s));
+	else
+		jb_null(b);
+}
+
+void jb_u64(struct jbuf *b, uint64_t v)
+{
+	char tmp[24];
+	int i = sizeof(tmp);
+	do {
+		tmp[--i] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	jb_sep(b);
+	jb_raw(b, tmp + i, sizeof(tmp) - i);
+}
+
+void jb_i64(struct jbuf *b, int64_t v)
+{
+	if (v < 0) {
+		jb_sep(b);
+		jb_ch(b, '-');
+		b->comma = false;
+		jb_u64(b, (uint64_t)0 - (uint64_t)v);
+	} else {
+		jb_u64(b, (uint64_t)v);
+	}
+}
+
+void jb_bool(struct jbuf *b, bool v)
+{
+	jb_sep(b);
+	if (v)
+		jb_raw(b, "true", 4);
+	else
+		jb_raw(b, "false", 5);
+}
+
+void jb_null(struct jbuf *b)
+{
+	jb_sep(b);
+	jb_raw(b, "null", 4);
+}

@@ -1,0 +1,322 @@
+/* probes.c - hook selection, loading and attaching.
+ *
+ * All programs of the object are loaded once at start. A program the kernel refuses (an
+ * unsupported hook type, e.g. fentry under a locked-down kernel, or a missing tracepoint) is
+ * found from libbpf's log, marked not to load, and the object is opened again without it; so
+ * one bad program never stops the agent. Each probe then attaches the first candidate whose
+ * programs all loaded and attached. Probes are attached and detached at runtime (SIGHUP) by
+ * creating and destroying links; the programs and maps stay, so no event is lost.
+ */
+#include "agent/agent.h"
+#include "herdwatch.skel.h"
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const struct {
+	const char *name;
+	bool dflt;
+	const char *cands[HW_MAX_CANDS];
+} probe_defs[HW_NPROBES] = {
+#define HW_PROBE(id, name, dflt, ...) {name, dflt, {__VA_ARGS__}},
+#include "common/probes.def"
+#undef HW_PROBE
+};
+
+bool probe_name_ok(const char *name)
+{
+	for (int i = 0; i < HW_NPROBES; i++) {
+		const char *n = probe_defs[i].name;
+		size_t dot = strcspn(n, ".");
+		if (!strcmp(n, name) || (strlen(name) == dot && !strncmp(n, name, dot)))
+			return true;
+	}
+	return false;
+}
+
+/* libbpf log: keep the last "prog 'X': ..." failure line so the loader knows which to drop. */
+static char last_fail_prog[128];
+static char last_fail_msg[256];
+volatile int hw_verbose;
+
+static int libbpf_log(enum libbpf_print_level lvl, const char *fmt, va_list ap)
+{
+	char line[1024];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	const char *p = strstr(line, "prog '");
+	if (p && lvl <= LIBBPF_WARN) {
+		const char *q = strchr(p + 6, '\'');
+		if (q && (size_t)(q - p - 6) < sizeof(last_fail_prog)) {
+			memcpy(last_fail_prog, p + 6, q - p - 6);
+			last_fail_prog[q - p - 6] = 0;
+			snprintf(last_fail_msg, sizeof(last_fail_msg), "%s", q + 2);
+			size_t l = strlen(last_fail_msg);
+			while (l && (last_fail_msg[l - 1] == '\n' || last_fail_msg[l - 1] == ' '))
+				last_fail_msg[--l] = 0;
+		}
+	}
+	if (hw_verbose || (lvl == LIBBPF_WARN && getenv("HW_LIBBPF_DEBUG")))
+		fputs(line, stderr);
+	return 0;
+}
+
+static const char *fail_reason(struct agent *a, const char *prog)
+{
+	for (int i = 0; i < a->nprog_fail; i++) {
+		size_t l = strlen(prog);
+		if (!strncmp(a->prog_fail[i], prog, l) && a->prog_fail[i][l] == ':')
+			return a->prog_fail[i] + l + 2;
+	}
+	return NULL;
+}
+
+static void ensure_tracefs(void)
+{
+	struct stat st;
+	if (stat("/sys/kernel/tracing/events", &st) == 0 ||
+	    stat("/sys/kernel/debug/tracing/events", &st) == 0)
+		return;
+	/* libbpf finds tracepoint ids in tracefs; mount it if nobody did. */
+	if (system("mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null") != 0)
+		fprintf(stderr, "herdwatch-agent: tracefs is not mounted and could not be mounted; "
+				"classic tracepoints will be unavailable\n");
+}
+
+int probes_load(struct agent *a)
+{
+	libbpf_set_print(libbpf_log);
+	ensure_tracefs();
+	for (int i = 0; i < HW_NPROBES; i++) {
+		a->probes[i].name = probe_defs[i].name;
+		a->probes[i].dflt = probe_defs[i].dflt;
+		memcpy(a->probes[i].cands, probe_defs[i].cands, sizeof(a->probes[i].cands));
+	}
+	for (int attempt = 0; attempt < 64; attempt++) {
+		struct hw_bpf *s = hw_bpf__open();
+		struct bpf_program *prog;
+		int err;
+
+		if (!s) {
+			err = -errno;
+			fprintf(stderr, "herdwatch-agent: cannot open the BPF object: %s\n",
+				strerror(-err));
+			return err;
+		}
+		bpf_object__for_each_program(prog, s->obj)
+		{
+			if (fail_reason(a, bpf_program__name(prog)))
+				bpf_program__set_autoload(prog, false);
+		}
+		bpf_map__set_max_entries(s->maps.hw_events, a->cfg.ringbuf_mb << 20);
+		last_fail_prog[0] = 0;
+		err = hw_bpf__load(s);
+		if (!err) {
+			a->skel = s;
+			return probes_sync_maps(a);
+		}
+		hw_bpf__destroy(s);
+		if (!last_fail_prog[0] || fail_reason(a, last_fail_prog) ||
+		    a->nprog_fail >= (int)(sizeof(a->prog_fail) / sizeof(a->prog_fail[0]))) {
+			fprintf(stderr, "herdwatch-agent: loading BPF programs failed: %s%s%s\n",
+				strerror(-err), last_fail_prog[0] ? " at " : "", last_fail_prog);
+			return err;
+		}
+		snprintf(a->prog_fail[a->nprog_fail++], sizeof(a->prog_fail[0]), "%s: %s (%s)",
+			 last_fail_prog, strerror(-err), last_fail_msg);
+	}
+	return -ELOOP;
+}
+
+int probes_sync_maps(struct agent *a)
+{
+	struct hw_cfg c = {
+		.agent_pid = a->self_pid,
+		.args_max = a->cfg.args_max,
+		.wake_bytes = (a->cfg.ringbuf_mb << 20) / 4,
+		.n_ignore_cgroup = 0,
+	};
+	uint32_t zero = 0;
+	int fd = bpf_map__fd(a->skel->maps.hw_ignore_cgroup);
+	uint64_t key, next;
+	/* replace the cgroup filter set */
+	while (bpf_map_get_next_key(fd, NULL, &key) == 0)
+		bpf_map_delete_elem(fd, &key);
+	(void)next;
+	for (size_t i = 0; i < a->cfg.ignore_cgroup.n; i++) {
+		uint64_t id;
+		uint8_t one = 1;
+		if (cgroup_id_of(a->cfg.ignore_cgroup.v[i], &id) == 0 &&
+		    bpf_map_update_elem(fd, &id, &one, BPF_ANY) == 0)
+			c.n_ignore_cgroup++;
+		else
+			fprintf(stderr, "herdwatch-agent: filters.ignore_cgroup: no cgroup '%s' (ignored)\n",
+				a->cfg.ignore_cgroup.v[i]);
+	}
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.hw_cfg), &zero, &c, BPF_ANY)) {
+		int err = -errno;
+		fprintf(stderr, "herdwatch-agent: cannot write settings map: %s\n", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static const char *hook_of(const struct bpf_program *p)
+{
+	const char *sec = bpf_program__section_name(p);
+	if (!strncmp(sec, "tp_btf/", 7))
+		return "tp_btf";
+	if (!strncmp(sec, "tracepoint/", 11) || !strncmp(sec, "tp/", 3))
+		return "tracepoint";
+	if (!strncmp(sec, "raw_tp", 6) || !strncmp(sec, "raw_tracepoint", 14))
+		return "raw_tracepoint";
+	if (!strncmp(sec, "uretprobe", 9))
+		return "uretprobe";
+	if (!strncmp(sec, "uprobe", 6))
+		return "uprobe";
+	if (!strncmp(sec, "kprobe", 6) || !strncmp(sec, "kretprobe", 9))
+		return "kprobe";
+	if (!strncmp(sec, "fentry", 6) || !strncmp(sec, "fexit", 5))
+		return "fentry";
+	return sec;
+}
+
+static void detach(struct hw_probe *p)
+{
+	for (int i = 0; i < p->nlinks; i++)
+		bpf_link__destroy(p->links[i]);
+	p->nlinks = 0;
+}
+
+/* Try one candidate ("a+b+c"); on success the links are in p. */
+static int try_candidate(struct agent *a, struct hw_probe *p, const char *cand, char *why,
+			 size_t whylen)
+{
+	char names[256];
+	snprintf(names, sizeof(names), "%s", cand);
+	for (char *save = NULL, *n = strtok_r(names, "+", &save); n; n = strtok_r(NULL, "+", &save)) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(a->skel->obj, n);
+		const char *fr = fail_reason(a, n);
+		if (!prog || fr) {
+			snprintf(why, whylen, "%s: %s", n, fr ? fr : "not in the BPF object");
+			detach(p);
+			return -ENOENT;
+		}
+		if (p->nlinks >= HW_MAX_LINKS) {
+			detach(p);
+			return -E2BIG;
+		}
+		struct bpf_link *l = bpf_program__attach(prog);
+		if (!l) {
+			int err = -errno;
+			snprintf(why, whylen, "%s: attach failed: %s", n, strerror(-err));
+			detach(p);
+			return err;
+		}
+		p->links[p->nlinks++] = l;
+		p->hook = hook_of(prog);
+	}
+	return 0;
+}
+
+void probes_apply(struct agent *a)
+{
+	for (int i = 0; i < HW_NPROBES; i++) {
+		struct hw_probe *p = &a->probes[i];
+		bool want = config_probe_enabled(&a->cfg, p->name, p->dflt);
+		if (!want) {
+			detach(p);
+			p->state = PROBE_DISABLED;
+			p->hook = NULL;
+			snprintf(p->reason, sizeof(p->reason), "disabled by configuration");
+			continue;
+		}
+		if (p->state == PROBE_ATTACHED)
+			continue;
+		char why[HW_MAX_CANDS][200];
+		int c;
+		for (c = 0; c < HW_MAX_CANDS && p->cands[c]; c++)
+			if (try_candidate(a, p, p->cands[c], why[c], sizeof(why[c])) == 0)
+				break;
+		if (c < HW_MAX_CANDS && p->cands[c]) {
+			p->state = PROBE_ATTACHED;
+			/* say why better candidates were passed over */
+			p->reason[0] = 0;
+			for (int k = 0; k < c; k++) {
+				size_t l = strlen(p->reason);
+				snprintf(p->reason + l, sizeof(p->reason) - l, "%s%s", l ? "; " : "",
+					 why[k]);
+			}
+		} else {
+			p->state = PROBE_UNAVAILABLE;
+			p->hook = NULL;
+			p->reason[0] = 0;
+			for (int k = 0; k < c; k++) {
+				size_t l = strlen(p->reason);
+				snprintf(p->reason + l, sizeof(p->reason) - l, "%s%s", l ? "; " : "",
+					 why[k]);
+			}
+			fprintf(stderr, "herdwatch-agent: probe %s unavailable: %s\n", p->name,
+				p->reason);
+		}
+	}
+}
+
+void probes_detach_all(struct agent *a)
+{
+	for (int i = 0; i < HW_NPROBES; i++)
+		detach(&a->probes[i]);
+}
+
+static const char *state_name(enum hw_probe_state s)
+{
+	switch (s) {
+	case PROBE_ATTACHED:
+		return "attached";
+	case PROBE_UNAVAILABLE:
+		return "unavailable";
+	default:
+		return "disabled";
+	}
+}
+
+void probes_json(struct agent *a, struct jbuf *b)
+{
+	jb_obj_begin(b);
+	for (int i = 0; i < HW_NPROBES; i++) {
+		struct hw_probe *p = &a->probes[i];
+		jb_key(b, p->name);
+		jb_obj_begin(b);
+		jb_kcstr(b, "state", state_name(p->state));
+		jb_kcstr(b, "hook", p->hook);
+		jb_kcstr(b, "reason", p->reason[0] ? p->reason : NULL);
+		jb_obj_end(b);
+	}
+	jb_obj_end(b);
+}
+
+static bool path_exists(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0;
+}
+
+void hooks_json(struct jbuf *b)
+{
+	/* What this kernel offers, from the interfaces it exposes. Program-level results (which
+	 * candidate really loaded) are in "probes". */
+	jb_obj_begin(b);
+	jb_kbool(b, "btf", path_exists("/sys/kernel/btf/vmlinux"));
+	jb_kbool(b, "tracepoint", path_exists("/sys/kernel/tracing/events") ||
+					  path_exists("/sys/kernel/debug/tracing/events"));
+	jb_kbool(b, "tp_btf", path_exists("/sys/kernel/btf/vmlinux"));
+	jb_kbool(b, "uprobe", path_exists("/sys/bus/event_source/devices/uprobe"));
+	jb_kbool(b, "kprobe", path_exists("/sys/bus/event_source/devices/kprobe"));
+	jb_kbool(b, "ringbuf", libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1);
+	jb_obj_end(b);
+}

@@ -1,0 +1,263 @@
+/* proctab.c - process table (see proctab.h). */
+#include "agent/proctab.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int proctab_init(struct proctab *t)
+{
+	t->nbuckets = 4096;
+	t->count = 0;
+	t->evicted = 0;
+	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+	return t->buckets ? 0 : -ENOMEM;
+}
+
+static void proc_clear(struct proc *p)
+{
+	free(p->exe);
+	free(p->args);
+	free(p->cwd);
+	free(p->tty);
+	struct proc *next = p->next;
+	memset(p, 0, sizeof(*p));
+	p->next = next;
+}
+
+void proctab_free(struct proctab *t)
+{
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct proc *p = t->buckets[i];
+		while (p) {
+			struct proc *n = p->next;
+			proc_clear(p);
+			free(p);
+			p = n;
+		}
+	}
+	free(t->buckets);
+	memset(t, 0, sizeof(*t));
+}
+
+static inline size_t h(const struct proctab *t, uint32_t pid)
+{
+	return (pid * 2654435761u) & (t->nbuckets - 1);
+}
+
+struct proc *proctab_get(struct proctab *t, uint32_t pid)
+{
+	for (struct proc *p = t->buckets[h(t, pid)]; p; p = p->next)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+static void grow(struct proctab *t)
+{
+	size_t nb = t->nbuckets * 2;
+	struct proc **b = calloc(nb, sizeof(*b));
+	if (!b)
+		return; /* keep the longer chains */
+	struct proctab nt = {.buckets = b, .nbuckets = nb};
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct proc *p = t->buckets[i];
+		while (p) {
+			struct proc *n = p->next;
+			size_t k = h(&nt, p->pid);
+			p->next = b[k];
+			b[k] = p;
+			p = n;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = nb;
+}
+
+/* Table full: drop the entry that started first among a sample of buckets. Bounded work. */
+static void evict_one(struct proctab *t)
+{
+	struct proc *victim = NULL;
+	for (size_t i = 0, seen = 0; i < t->nbuckets && seen < 64; i++) {
+		for (struct proc *p = t->buckets[(i * 7919) & (t->nbuckets - 1)]; p; p = p->next) {
+			seen++;
+			if (p->pid > 1 && (!victim || p->start_ticks < victim->start_ticks))
+				victim = p;
+		}
+	}
+	if (victim) {
+		proctab_del(t, victim->pid);
+		t->evicted++;
+	}
+}
+
+struct proc *proctab_put(struct proctab *t, uint32_t pid)
+{
+	struct proc *p = proctab_get(t, pid);
+	if (p) {
+		proc_clear(p);
+		p->pid = pid;
+		return p;
+	}
+	if (t->count >= PT_MAX)
+		evict_one(t);
+	if (t->count >= t->nbuckets)
+		grow(t);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	size_t k = h(t, pid);
+	p->next = t->buckets[k];
+	t->buckets[k] = p;
+	t->count++;
+	return p;
+}
+
+void proctab_del(struct proctab *t, uint32_t pid)
+{
+	struct proc **pp = &t->buckets[h(t, pid)];
+	for (; *pp; pp = &(*pp)->next) {
+		if ((*pp)->pid == pid) {
+			struct proc *p = *pp;
+			*pp = p->next;
+			proc_clear(p);
+			free(p);
+			t->count--;
+			return;
+		}
+	}
+}
+
+int proc_set_str(char **dst, const char *s, size_t n)
+{
+	char *c = NULL;
+	if (s) {
+		c = malloc(n + 1);
+		if (!c)
+			return -ENOMEM;
+		memcpy(c, s, n);
+		c[n] = 0;
+	}
+	free(*dst);
+	*dst = c;
+	return 0;
+}
+
+int proc_set_args(struct proc *p, const char *args, size_t n)
+{
+	if (n > PT_ARGS_KEEP)
+		n = PT_ARGS_KEEP;
+	free(p->args);
+	p->args = NULL;
+	p->args_len = 0;
+	if (!n)
+		return 0;
+	p->args = malloc(n);
+	if (!p->args)
+		return -ENOMEM;
+	memcpy(p->args, args, n);
+	p->args_len = n;
+	return 0;
+}
+
+int proc_inherit(struct proc *c, const struct proc *par)
+{
+	int rc = 0;
+	rc |= proc_set_str(&c->exe, par->exe, par->exe ? strlen(par->exe) : 0);
+	rc |= proc_set_str(&c->cwd, par->cwd, par->cwd ? strlen(par->cwd) : 0);
+	rc |= proc_set_str(&c->tty, par->tty, par->tty ? strlen(par->tty) : 0);
+	rc |= proc_set_args(c, par->args, par->args_len);
+	c->cgroup_id = par->cgroup_id;
+	c->ignored = par->ignored;
+	return rc ? -ENOMEM : 0;
+}
+
+static ssize_t read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, len);
+	int e = errno;
+	close(fd);
+	return n < 0 ? -e : n;
+}
+
+int proctab_load_pid(struct proctab *t, const char *root, uint32_t pid)
+{
+	char path[128], buf[4096], link[4096];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%u/stat", root, pid);
+	n = read_file(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return n < 0 ? (int)n : -EINVAL;
+	buf[n] = 0;
+	/* comm may contain ')' and spaces: fields start after the last ')' */
+	char *rp = strrchr(buf, ')');
+	if (!rp)
+		return -EINVAL;
+	unsigned long long start = 0;
+	int ppid = 0;
+	char state;
+	/* fields 3.. : state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
+	 * utime stime cutime cstime priority nice num_threads itrealvalue starttime */
+	if (sscanf(rp + 2, "%c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+		   &state, &ppid, &start) != 3)
+		return -EINVAL;
+	struct proc *p = proctab_put(t, pid);
+	if (!p)
+		return -ENOMEM;
+	p->ppid = ppid;
+	p->start_ticks = start;
+	snprintf(path, sizeof(path), "%s/%u/exe", root, pid);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n > 0)
+		proc_set_str(&p->exe, link, n);
+	snprintf(path, sizeof(path), "%s/%u/cwd", root, pid);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n > 0)
+		proc_set_str(&p->cwd, link, n);
+	snprintf(path, sizeof(path), "%s/%u/cmdline", root, pid);
+	n = read_file(path, link, PT_ARGS_KEEP);
+	if (n > 0)
+		proc_set_args(p, link, n);
+	return 0;
+}
+
+int proctab_seed(struct proctab *t, const char *root)
+{
+	DIR *d = opendir(root);
+	struct dirent *de;
+	int count = 0;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char *end;
+		unsigned long pid = strtoul(de->d_name, &end, 10);
+		if (*end || !pid)
+			continue;
+		if (proctab_load_pid(t, root, pid) == 0)
+			count++;
+	}
+	closedir(d);
+	return count;
+}
+
+size_t proctab_bytes(const struct proctab *t)
+{
+	size_t b = t->nbuckets * sizeof(void *);
+	for (size_t i = 0; i < t->nbuckets; i++)
+		for (struct proc *p = t->buckets[i]; p; p = p->next) {
+			b += sizeof(*p) + p->args_len;
+			b += p->exe ? strlen(p->exe) + 1 : 0;
+			b += p->cwd ? strlen(p->cwd) + 1 : 0;
+			b += p->tty ? strlen(p->tty) + 1 : 0;
+		}
+	return b;
+}

@@ -1,0 +1,55 @@
+/* proctab.h - the agent's process table: pid -> identity, exe, argv, cwd, lineage.
+ *
+ * Seeded from /proc at start so processes older than the agent have parents and ancestors;
+ * kept current from fork/exec/exit records; an entry is freed when its process exits.
+ * Memory is bounded: argv kept for lineage is capped at PT_ARGS_KEEP bytes per process (the
+ * exec event itself carries the full argv), and the table holds at most PT_MAX entries (the
+ * oldest-started entries of processes that are gone are evicted first when full).
+ */
+#ifndef HW_PROCTAB_H
+#define HW_PROCTAB_H
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+
+#define PT_ARGS_KEEP 1024
+#define PT_MAX 262144
+
+struct proc {
+	struct proc *next; /* hash chain */
+	uint32_t pid, ppid;
+	uint64_t start_ticks; /* clock ticks since boot, as in /proc/PID/stat field 22 */
+	uint64_t cgroup_id;
+	char *exe;
+	char *args; /* NUL-separated, args_len bytes */
+	uint32_t args_len;
+	char *cwd;
+	char *tty;
+	bool ignored; /* matched filters.ignore_exe */
+};
+
+struct proctab {
+	struct proc **buckets;
+	size_t nbuckets;
+	size_t count;
+	uint64_t evicted;
+};
+
+int proctab_init(struct proctab *t);
+void proctab_free(struct proctab *t);
+struct proc *proctab_get(struct proctab *t, uint32_t pid);
+/* Create or reset the entry for pid (fields freed and zeroed, pid set). NULL on OOM. */
+struct proc *proctab_put(struct proctab *t, uint32_t pid);
+void proctab_del(struct proctab *t, uint32_t pid);
+/* Copy the inheritable parts of parent into child (fork). */
+int proc_inherit(struct proc *child, const struct proc *parent);
+int proc_set_str(char **dst, const char *s, size_t n);
+int proc_set_args(struct proc *p, const char *args, size_t n);
+/* Read one process from /proc (root may be "/proc" or a test directory). */
+int proctab_load_pid(struct proctab *t, const char *procroot, uint32_t pid);
+/* Seed from every numeric entry in procroot; returns the number of processes loaded. */
+int proctab_seed(struct proctab *t, const char *procroot);
+/* Approximate bytes used by the table (for tests and the heartbeat). */
+size_t proctab_bytes(const struct proctab *t);
+
+#endif

@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hw.bpf.h - what every herdwatch BPF program shares: maps, the record builder, the submit
+ * path with its wake-up policy and drop counters, and the dentry path walk.
+ *
+ * Layering (one direction only): read kernel data -> build record in the per-CPU scratch
+ * buffer -> hw_submit(). Programs always return 0; failures are counted, never silent.
+ */
+#ifndef HW_BPF_H
+#define HW_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "common/hw_abi.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Ring buffer size is set by the agent before load (bpf_map__set_max_entries). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} hw_events SEC(".maps");
+
+/* One record under construction per CPU. Twice the record size so that the verifier can see
+ * that any write at an offset < HW_MAX_RECORD of up to HW_MAX_RECORD bytes stays inside. */
+struct hw_scratch {
+	__u8 buf[HW_MAX_RECORD * 2];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hw_scratch);
+} hw_scratch SEC(".maps");
+
+/* Drops by (type * HW_DROP_NCAUSE + cause). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HW_EV_MAX * HW_DROP_NCAUSE);
+	__type(key, __u32);
+	__type(value, __u64);
+} hw_drops SEC(".maps");
+
+/* Runtime settings written by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hw_cfg);
+} hw_cfg SEC(".maps");
+
+/* Cgroups whose processes are not reported (config: filters.ignore_cgroup). A task is ignored
+ * when it or any ancestor cgroup (up to HW_CG_LEVELS) is in the map. */
+#define HW_CG_LEVELS 8
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u8);
+} hw_ignore_cgroup SEC(".maps");
+
+/* Processes (tgid) that are not reported: set by the agent when an exec matches
+ * filters.ignore_exe, inherited by children at fork, removed at exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} hw_ignore_pid SEC(".maps");
+
+static __always_inline struct hw_cfg *hw_get_cfg(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&hw_cfg, &zero);
+}
+
+static __always_inline void hw_count_drop(__u32 type, __u32 cause)
+{
+	__u32 key = (type & (HW_EV_MAX - 1)) * HW_DROP_NCAUSE + cause;
+	__u64 *v = bpf_map_lookup_elem(&hw_drops, &key);
+	if (v)
+		*v += 1;
+}
+
+/* Should events of the current task be dropped by the configured filters? */
+static __always_inline bool hw_filtered(__u32 tgid)
+{
+	struct hw_cfg *cfg = hw_get_cfg();
+	if (cfg && cfg->agent_pid == tgid)
+		return true;
+	if (bpf_map_lookup_elem(&hw_ignore_pid, &tgid))
+		return true;
+	if (cfg && cfg->n_ignore_cgroup) {
+#pragma unroll
+		for (int l = 1; l <= HW_CG_LEVELS; l++) {
+			__u64 id = bpf_get_current_ancestor_cgroup_id(l);
+			if (!id)
+				break;
+			if (bpf_map_lookup_elem(&hw_ignore_cgroup, &id))
+				return true;
+		}
+	}
+	return false;
+}
+
+static __always_inline void *hw_scratch_get(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&hw_scratch, &zero);
+}
+
+/* Fill the common header from a task. */
+static __always_inline void hw_fill_hdr(struct hw_hdr *h, struct task_struct *t, __u16 type)
+{
+	const struct cred *cred = BPF_CORE_READ(t, real_cred);
+	struct task_struct *leader = BPF_CORE_READ(t, group_leader);
+
+	h->type = type;
+	h->flags = 0;
+	h->ts = bpf_ktime_get_boot_ns();
+	h->start_ns = BPF_CORE_READ(leader, start_time);
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->pid = BPF_CORE_READ(t, tgid);
+	h->tid = BPF_CORE_READ(t, pid);
+	h->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	h->uid = BPF_CORE_READ(cred, uid.val);
+	h->gid = BPF_CORE_READ(cred, gid.val);
+	h->euid = BPF_CORE_READ(cred, euid.val);
+	h->egid = BPF_CORE_READ(cred, egid.val);
+	if (bpf_core_field_exists(t->loginuid))
+		h->auid = BPF_CORE_READ(t, loginuid.val);
+	else
+		h->auid = (__u32)-1;
+	bpf_probe_read_kernel_str(h->comm, sizeof(h->comm), t->comm);
+}
+
+/*
+ * Wake-up policy (see shared PERFORMANCE.md): records are written with BPF_RB_NO_WAKEUP and
+ * the agent drains every 10 ms; urgent kinds, or a backlog above cfg->wake_bytes, force a
+ * wake-up so they leave the host at once.
+ */
+static __always_inline void hw_submit(void *rec, __u32 size, bool urgent)
+{
+	struct hw_hdr *h = rec;
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	struct hw_cfg *cfg = hw_get_cfg();
+
+	if (urgent || (cfg && bpf_ringbuf_query(&hw_events, BPF_RB_AVAIL_DATA) > cfg->wake_bytes))
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (size > HW_MAX_RECORD)
+		size = HW_MAX_RECORD;
+	if (size < sizeof(struct hw_hdr))
+		size = sizeof(struct hw_hdr);
+	h->size = size;
+	if (bpf_ringbuf_output(&hw_events, rec, size, flags))
+		hw_count_drop(h->type, HW_DROP_RINGBUF);
+}
+
+/* Context of the classic syscalls:sys_enter_X / sys_exit_X tracepoints (see their format
+ * files: 8 bytes of common fields, the syscall number, then the arguments or the result). */
+struct hw_sys_enter_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__u64 args[6];
+};
+struct hw_sys_exit_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__s64 ret;
+};
+
+/* Blob writer: appends strings after the fixed part of a record in the scratch buffer. */
+struct hw_blob {
+	__u8 *base; /* record start */
+	__u32 pos;  /* next free byte, from base */
+};
+
+/* Append a kernel string; returns length without NUL (0 on failure). */
+static __always_inline __u32 hw_blob_kstr(struct hw_blob *b, const void *src, __u32 max,
+					  struct hw_str *out)
+{
+	__u32 pos = b->pos;
+	long n;
+
+	if (pos >= HW_MAX_RECORD - 1)
+		return 0;
+	if (max > HW_NAME_MAX)
+		max = HW_NAME_MAX;
+	n = bpf_probe_read_kernel_str(b->base + pos, max, src);
+	if (n <= 0) {
+		out->off = pos;
+		out->len = 0;
+		return 0;
+	}
+	out->off = pos;
+	out->len = n - 1;
+	b->pos = pos + n;
+	return n - 1;
+}
+
+/* Append a user-memory string of at most max bytes (<= HW_PATH_MAX). */
+static __always_inline __u32 hw_blob_ustr(struct hw_blob *b, const void *src, __u32 max,
+					  struct hw_str *out)
+{
+	__u32 pos = b->pos;
+	long n;
+
+	out->off = pos;
+	out->len = 0;
+	if (pos >= HW_MAX_RECORD - 1)
+		return 0;
+	max &= (HW_PATH_MAX * 2 - 1);
+	n = bpf_probe_read_user_str(b->base + pos, max, src);
+	if (n <= 0)
+		return 0;
+	out->len = n - 1;
+	b->pos = pos + n;
+	return n - 1;
+}
+
+/*
+ * Walk a path from its dentry to the root of its mount namespace, crossing mount points,
+ * writing each component NUL-terminated, leaf first. The agent reverses the order.
+ * bpf_d_path() would do this, but it is only allowed from fentry/LSM programs, which this
+ * kernel refuses (EPERM), so the walk is done by hand. It runs under bpf_loop(): an open-coded
+ * 48-step loop with two string reads per step exceeds the verifier's instruction budget.
+ */
+struct hw_walk {
+	__u64 d;   /* struct dentry * */
+	__u64 mnt; /* struct mount * */
+	__u32 pos;
+	__u32 start;
+	__u16 n;
+	__u8 done;
+	__u8 trunc;
+};
+
+static __always_inline int hw_walk_put(struct hw_walk *w, const unsigned char *name)
+{
+	__u8 *buf = hw_scratch_get();
+	/* The mask changes nothing (pos < HW_MAX_RECORD always) but widens the verifier's range
+	 * for pos to the same interval every iteration, so bpf_loop's callback converges instead
+	 * of being re-verified once per possible length (1M-instruction limit). */
+	__u32 pos = w->pos & (HW_MAX_RECORD - 1);
+	long r;
+
+	if (!buf || pos >= HW_MAX_RECORD - HW_NAME_MAX || pos - w->start >= HW_PATH_MAX) {
+		w->trunc = 1;
+		return -1;
+	}
+	r = bpf_probe_read_kernel_str(buf + pos, HW_NAME_MAX, name);
+	if (r <= 0) {
+		w->trunc = 1;
+		return -1;
+	}
+	w->pos = pos + r;
+	w->n++;
+	return 0;
+}
+
+static long hw_walk_step(__u32 i, void *ctx)
+{
+	struct hw_walk *w = ctx;
+	struct dentry *d = (struct dentry *)w->d;
+	struct mount *mnt = (struct mount *)w->mnt;
+	struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+
+	if (d == mnt_root) {
+		struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
+		if (mp == mnt) {
+			w->done = 1; /* the root of the mount namespace */
+			return 1;
+		}
+		w->d = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = (__u64)mp;
+		return 0;
+	}
+	if (d == parent) {
+		/* Root of a filesystem that is not mounted here: a pseudo file (memfd:, pipe:)
+		 * or a detached tree. Keep its name if it is the leaf. */
+		if (w->n == 0)
+			hw_walk_put(w, BPF_CORE_READ(d, d_name.name));
+		w->done = 1;
+		return 1;
+	}
+	if (hw_walk_put(w, BPF_CORE_READ(d, d_name.name)))
+		return 1;
+	w->d = (__u64)parent;
+	return 0;
+}
+
+static __always_inline void hw_blob_path(struct hw_blob *b, struct path *p, struct hw_path *out)
+{
+	struct dentry *d = BPF_CORE_READ(p, dentry);
+	struct vfsmount *vmnt = BPF_CORE_READ(p, mnt);
+	struct hw_walk w = {
+		.d = (__u64)d,
+		.mnt = (__u64)container_of(vmnt, struct mount, mnt),
+		.pos = b->pos,
+		.start = b->pos,
+	};
+
+	out->off = b->pos;
+	out->flags = 0;
+	out->len = 0;
+	out->ncomp = 0;
+	if (!d)
+		return;
+	if (BPF_CORE_READ(d, d_inode, __i_nlink) == 0)
+		out->flags |= HW_PATH_DELETED;
+	bpf_loop(HW_PATH_DEPTH, hw_walk_step, &w, 0);
+	if (!w.done || w.trunc)
+		out->flags |= HW_PATH_TRUNC;
+	out->ncomp = w.n;
+	out->len = w.pos - w.start;
+	b->pos = w.pos;
+}
+
+#endif /* HW_BPF_H */

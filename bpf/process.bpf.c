@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * process.bpf.c - process lifecycle: exec, exit, fork.
+ *
+ * Each probe has two candidate programs: tp_btf (typed arguments, cheaper) and the classic
+ * tracepoint (fallback when BTF-typed attach is refused). Both share one body.
+ * argv is read from the new mm at sched_process_exec, where the kernel has just copied it:
+ * reading user pointers at syscall entry would race with the caller (TOCTOU).
+ */
+#include "hw.bpf.h"
+
+#define SIGNAL_GROUP_EXIT 0x00000004
+
+static __always_inline void hw_do_exec(struct task_struct *t, __u32 old_pid,
+				       struct linux_binprm *bprm, const char *tp_filename)
+{
+	__u32 tgid = BPF_CORE_READ(t, tgid);
+	struct hw_cfg *cfg = hw_get_cfg();
+	struct hw_exec *e;
+	struct hw_blob b;
+	__u32 args_max = HW_ARGS_MAX - 1;
+
+	/* A new program decides anew whether it is ignored (the agent re-adds it). */
+	bpf_map_delete_elem(&hw_ignore_pid, &tgid);
+	if (hw_filtered(tgid))
+		return;
+	e = hw_scratch_get();
+	if (!e) {
+		hw_count_drop(HW_EV_EXEC, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&e->hdr, t, HW_EV_EXEC);
+	e->old_pid = old_pid;
+	e->secureexec = 0;
+	e->suid = BPF_CORE_READ(t, real_cred, suid.val);
+	e->sgid = BPF_CORE_READ(t, real_cred, sgid.val);
+	if (bprm && bpf_core_field_exists(bprm->secureexec))
+		e->secureexec = BPF_CORE_READ_BITFIELD_PROBED(bprm, secureexec);
+	b.base = (__u8 *)e;
+	b.pos = sizeof(*e);
+
+	/* argv: one read of the whole block (20 small reads cost ~4x more). */
+	struct mm_struct *mm = BPF_CORE_READ(t, mm);
+	unsigned long as = BPF_CORE_READ(mm, arg_start), ae = BPF_CORE_READ(mm, arg_end);
+	__u32 total = ae > as ? ae - as : 0;
+	if (cfg && cfg->args_max && cfg->args_max < args_max)
+		args_max = cfg->args_max;
+	__u32 n = total;
+	e->args_total = total;
+	if (n > args_max) {
+		n = args_max;
+		e->hdr.flags |= HW_F_TRUNC_ARGS;
+	}
+	n &= HW_ARGS_MAX - 1;
+	e->args.off = b.pos;
+	e->args.len = 0;
+	if (n && bpf_probe_read_user(b.base + sizeof(*e), n, (void *)as) == 0) {
+		e->args.len = n;
+		b.pos += n;
+	} else if (n) {
+		e->hdr.flags |= HW_F_READ_FAIL;
+	}
+
+	struct file *exe = BPF_CORE_READ(mm, exe_file);
+	struct path exe_path = BPF_CORE_READ(exe, f_path);
+	hw_blob_path(&b, &exe_path, &e->exe);
+	e->exe_nlink = BPF_CORE_READ(exe, f_inode, __i_nlink);
+	e->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
+	e->exe_dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+
+	struct path cwd = BPF_CORE_READ(t, fs, pwd);
+	hw_blob_path(&b, &cwd, &e->cwd);
+
+	if (bprm)
+		hw_blob_kstr(&b, BPF_CORE_READ(bprm, filename), HW_NAME_MAX, &e->filename);
+	else
+		hw_blob_kstr(&b, tp_filename, HW_NAME_MAX, &e->filename);
+
+	struct tty_struct *tty = BPF_CORE_READ(t, signal, tty);
+	e->tty.off = b.pos;
+	e->tty.len = 0;
+	if (tty)
+		hw_blob_kstr(&b, tty->name, 64, &e->tty);
+
+	hw_submit(e, b.pos, true);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(hw_exec_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	hw_do_exec(p, old_pid, bprm, NULL);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int hw_exec_tp(struct trace_event_raw_sched_process_exec *ctx)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u32 loc = ctx->__data_loc_filename;
+	hw_do_exec(t, ctx->old_pid, NULL, (const char *)ctx + (loc & 0xffff));
+	return 0;
+}
+
+static __always_inline void hw_do_exit(struct task_struct *t)
+{
+	__u32 tgid = BPF_CORE_READ(t, tgid);
+	struct hw_exit *e;
+
+	/* Only the last thread of a process makes a process.exit. */
+	if (BPF_CORE_READ(t, signal, live.counter) != 0)
+		return;
+	if (hw_filtered(tgid)) {
+		bpf_map_delete_elem(&hw_ignore_pid, &tgid);
+		return;
+	}
+	e = hw_scratch_get();
+	if (!e) {
+		hw_count_drop(HW_EV_EXIT, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&e->hdr, t, HW_EV_EXIT);
+	e->hdr.tid = tgid;
+	if (BPF_CORE_READ(t, signal, flags) & SIGNAL_GROUP_EXIT)
+		e->exit_code = BPF_CORE_READ(t, signal, group_exit_code);
+	else
+		e->exit_code = BPF_CORE_READ(t, exit_code);
+	e->pad = 0;
+	hw_submit(e, sizeof(*e), false);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(hw_exit_btf, struct task_struct *p)
+{
+	hw_do_exit(p);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int hw_exit_tp(void *ctx)
+{
+	hw_do_exit(bpf_get_current_task_btf());
+	return 0;
+}
+
+static __always_inline void hw_do_fork(struct task_struct *parent, __u32 child_pid,
+				       __u32 child_tgid, __u64 child_start)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	struct hw_fork *e;
+
+	if (child_pid != child_tgid)
+		return; /* a new thread, not a new process */
+	if (bpf_map_lookup_elem(&hw_ignore_pid, &ptgid)) {
+		__u8 one = 1;
+		bpf_map_update_elem(&hw_ignore_pid, &child_tgid, &one, BPF_ANY);
+	}
+	if (hw_filtered(ptgid))
+		return;
+	e = hw_scratch_get();
+	if (!e) {
+		hw_count_drop(HW_EV_FORK, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&e->hdr, parent, HW_EV_FORK);
+	e->child_pid = child_tgid;
+	e->child_tid = child_pid;
+	e->child_start_ns = child_start;
+	hw_submit(e, sizeof(*e), false);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(hw_fork_btf, struct task_struct *parent, struct task_struct *child)
+{
+	hw_do_fork(parent, BPF_CORE_READ(child, pid), BPF_CORE_READ(child, tgid),
+		   BPF_CORE_READ(child, start_time));
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_fork")
+int hw_fork_tp(struct trace_event_raw_sched_process_fork *ctx)
+{
+	/* The classic tracepoint gives no child task: the agent takes its start time from /proc.
+	 * A child that is a thread has a pid that is not a tgid; we cannot tell here, so the
+	 * agent drops forks whose child turns out to be a thread. */
+	hw_do_fork(bpf_get_current_task_btf(), ctx->child_pid, ctx->child_pid, 0);
+	return 0;
+}
+
+/* ---- failed execs: execve/execveat enter saves the filename pointer, exit reports errors ----
+ * A successful exec is reported by sched_process_exec above; here only ret < 0 is emitted.
+ * The pointer is read at exit, after the kernel failed: the caller's memory is unchanged. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} hw_execve_arg SEC(".maps");
+
+static __always_inline void hw_execve_enter(__u64 filename)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	if (hw_filtered(id >> 32))
+		return;
+	bpf_map_update_elem(&hw_execve_arg, &tid, &filename, BPF_ANY);
+}
+
+static __always_inline void hw_execve_exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *fn = bpf_map_lookup_elem(&hw_execve_arg, &tid);
+	struct hw_exec_fail *e;
+	struct hw_blob b;
+
+	if (!fn)
+		return;
+	if (ret >= 0)
+		goto out;
+	e = hw_scratch_get();
+	if (!e) {
+		hw_count_drop(HW_EV_EXEC_FAIL, HW_DROP_SCRATCH);
+		goto out;
+	}
+	hw_fill_hdr(&e->hdr, bpf_get_current_task_btf(), HW_EV_EXEC_FAIL);
+	e->result = ret;
+	b.base = (__u8 *)e;
+	b.pos = sizeof(*e);
+	hw_blob_ustr(&b, (const void *)*fn, HW_PATH_MAX, &e->filename);
+	hw_submit(e, b.pos, false);
+out:
+	bpf_map_delete_elem(&hw_execve_arg, &tid);
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int hw_execve_enter_tp(struct hw_sys_enter_ctx *ctx)
+{
+	hw_execve_enter(ctx->args[0]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int hw_execve_exit_tp(struct hw_sys_exit_ctx *ctx)
+{
+	hw_execve_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int hw_execveat_enter_tp(struct hw_sys_enter_ctx *ctx)
+{
+	hw_execve_enter(ctx->args[1]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_execveat")
+int hw_execveat_exit_tp(struct hw_sys_exit_ctx *ctx)
+{
+	hw_execve_exit(ctx->ret);
+	return 0;
+}

@@ -1,0 +1,119 @@
+# tests/lib.sh - shared helpers for herdwatch's shell tests (sourced).
+#
+# A test script prints one line per case: "ok - NAME" or "not ok - NAME: WHY" (tests/run
+# counts them). Typical use:
+#   . "$(dirname "$0")/../lib.sh"
+#   agent_start                     # real agent, real BPF, output in $EV
+#   ... do the real thing ...
+#   ev=$(wait_event 'select(.kind=="process.exec" and .proc.pid=='$pid')')
+#   expect_eq "exec exe" "$(jq -r .proc.exe <<<"$ev")" /usr/bin/true
+#   agent_stop
+set -u
+HW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+AGENT="$HW_ROOT/build/herdwatch-agent"
+HELPERS="$HW_ROOT/build/tests/helpers"
+T=$(mktemp -d /tmp/hwtest.XXXXXX)
+EV="$T/events.json"
+AGENT_PID=
+HW_FAILS=0
+trap 'hw_cleanup' EXIT
+
+hw_cleanup() {
+	[ -n "$AGENT_PID" ] && kill -TERM "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+	if [ "${HW_KEEP:-0}" = 1 ] || [ "$HW_FAILS" -gt 0 ]; then
+		echo "# test files kept in $T"
+	else
+		rm -rf "$T"
+	fi
+}
+
+ok() { echo "ok - $1"; }
+not_ok() {
+	echo "not ok - $1: $2"
+	HW_FAILS=$((HW_FAILS + 1))
+}
+
+# expect_eq NAME GOT WANT
+expect_eq() {
+	if [ "$2" == "$3" ]; then ok "$1"; else not_ok "$1" "got '$2', want '$3'"; fi
+}
+
+# expect NAME CMD... : passes when CMD succeeds
+expect() {
+	local name=$1
+	shift
+	if "$@" >/dev/null 2>&1; then ok "$name"; else not_ok "$name" "command failed: $*"; fi
+}
+
+# expect_jq NAME JSON FILTER : passes when FILTER yields true for JSON
+expect_jq() {
+	local r
+	if [ -z "$2" ]; then
+		not_ok "$1" "no event to check"
+		return
+	fi
+	r=$(jq -e "$3" <<<"$2" 2>&1)
+	if [ $? -eq 0 ]; then ok "$1"; else not_ok "$1" "$3 is ${r:-false} on: ${2:0:600}"; fi
+}
+
+need_root() {
+	if [ "$(id -u)" -ne 0 ]; then
+		not_ok "$(basename "$0")" "needs root"
+		exit 1
+	fi
+}
+
+# agent_start [CONFIG_FILE] [extra args...]: start the agent writing to $EV, wait until ready
+# (its first heartbeat is written after every probe is attached and /proc is read).
+agent_start() {
+	local args=(--output "$EV")
+	if [ $# -gt 0 ] && [ -n "$1" ]; then args+=(--config "$1"); fi
+	[ $# -gt 0 ] && shift
+	: >"$EV"
+	"$AGENT" "${args[@]}" "$@" 2>"$T/agent.err" &
+	AGENT_PID=$!
+	for _ in $(seq 1 300); do
+		if grep -q '"kind":"agent.heartbeat"' "$EV" 2>/dev/null; then return 0; fi
+		if ! kill -0 "$AGENT_PID" 2>/dev/null; then
+			echo "# agent died: $(cat "$T/agent.err")"
+			AGENT_PID=
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "# agent not ready after 30 s"
+	return 1
+}
+
+# agent_stop: SIGTERM and wait; returns the agent's exit status
+agent_stop() {
+	local rc=0
+	if [ -n "$AGENT_PID" ]; then
+		kill -TERM "$AGENT_PID"
+		wait "$AGENT_PID" || rc=$?
+		AGENT_PID=
+	fi
+	return $rc
+}
+
+# events FILTER: every event (compact JSON, one per line) matching a jq select() expression
+events() { jq -c "$1" "$EV" 2>/dev/null; }
+
+# wait_event FILTER [TIMEOUT_S]: wait until an event matches; prints the first match
+wait_event() {
+	local f=$1 t=${2:-10} r
+	for _ in $(seq 1 $((t * 10))); do
+		r=$(jq -c "$f" "$EV" 2>/dev/null | head -n 1)
+		if [ -n "$r" ]; then
+			echo "$r"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# seq_contiguous: every seq from 1 to the last, once each, in order
+seq_contiguous() {
+	jq -s -e '[.[].seq] as $s | ($s | length) > 0 and $s == [range(1; ($s | length) + 1)]' "$EV" >/dev/null
+}

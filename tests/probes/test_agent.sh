@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The agent as a whole: zero loss under an exec storm, drain on SIGTERM with events in flight,
+# config reload on SIGHUP (good and bad), in-kernel filters, heartbeats, clear start-up errors.
+. "$(dirname "$0")/../lib.sh"
+need_root
+
+# ---- 5,000 short-lived processes as fast as possible: every exec and exit, zero loss ----
+agent_start || { not_ok "agent starts" "$(cat "$T/agent.err")"; exit 1; }
+"$HELPERS/exec_storm" 5000 2 "hwstorm$$" | sed 's/^/# /'
+sleep 1
+agent_stop
+expect_eq "agent exits 0 after storm" "$?" 0
+n_exec=$(jq -c "select(.kind==\"process.exec\" and .proc.args[1]==\"hwstorm$$\") | .proc.pid" "$EV" | sort -u | wc -l)
+expect_eq "storm: every exec captured" "$n_exec" 5000
+pids=$(jq -r "select(.kind==\"process.exec\" and .proc.args[1]==\"hwstorm$$\") | .proc.pid" "$EV" | sort -u)
+n_exit=$(jq -r "select(.kind==\"process.exit\" and .proc.args[1]==\"hwstorm$$\") | .proc.pid" "$EV" | sort -u | wc -l)
+expect_eq "storm: every exit captured" "$n_exit" 5000
+expect_eq "storm: no agent.loss" "$(events 'select(.kind=="agent.loss")' | wc -l)" 0
+expect "storm: seq contiguous" seq_contiguous
+expect_jq "storm: exits carry the exec'd exe" "$(events "select(.kind==\"process.exit\" and .proc.args[1]==\"hwstorm$$\")" | head -1)" '.proc.exe=="/usr/bin/true"'
+
+# ---- SIGTERM with events in flight: all processes that ran before the signal are reported ----
+agent_start || exit 1
+"$HELPERS/exec_storm" 1500 2 "hwterm$$" >/dev/null &
+spid=$!
+sleep 0.3
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID"
+rc=$?
+AGENT_PID=
+wait $spid
+expect_eq "TERM mid-storm: exit 0" "$rc" 0
+expect "TERM mid-storm: seq contiguous" seq_contiguous
+expect_eq "TERM mid-storm: no agent.loss" "$(events 'select(.kind=="agent.loss")' | wc -l)" 0
+nex=$(events "select(.kind==\"process.exec\" and .proc.args[1]==\"hwterm$$\")" | wc -l)
+nexit=$(events "select(.kind==\"process.exit\" and .proc.args[1]==\"hwterm$$\")" | wc -l)
+# every exec reported before the drain has its exit, except processes still running at the
+# moment the probes were detached (at most one per storm worker)
+if [ "$nex" -gt 0 ] && [ $((nex - nexit)) -le 2 ] && [ $((nex - nexit)) -ge 0 ]; then
+	ok "TERM mid-storm: events drained ($nex execs, $nexit exits)"
+else
+	not_ok "TERM mid-storm: events drained" "$nex execs, $nexit exits"
+fi
+expect_jq "TERM: last event is the final heartbeat" "$(tail -n1 "$EV")" '.kind=="agent.heartbeat"'
+
+# ---- config: heartbeat interval, herd, filters; SIGHUP reload good and bad ----
+mkdir -p /sys/fs/cgroup/unified/hwtest-ign-$$
+cat >"$T/c.yaml" <<YAML
+herd: testherd
+heartbeat_interval: 1
+filters:
+  ignore_exe: [/usr/bin/sleep]
+  ignore_cgroup: [/hwtest-ign-$$]
+YAML
+agent_start "$T/c.yaml" || { not_ok "agent starts with config" "$(cat "$T/agent.err")"; exit 1; }
+sleep 2.5
+nhb=$(events 'select(.kind=="agent.heartbeat")' | wc -l)
+if [ "$nhb" -ge 2 ]; then ok "heartbeat every heartbeat_interval"; else not_ok "heartbeat every heartbeat_interval" "$nhb heartbeats in 2.5 s"; fi
+hb=$(events 'select(.kind=="agent.heartbeat")' | tail -1)
+expect_jq "heartbeat has version, probes, stats" "$hb" '(.agent.version|length)>0 and .agent.probes["process.exit"].state=="attached" and .agent.probes["process.exit"].hook=="tp_btf" and (.agent.stats|has("events") and has("dropped") and has("cpu_s") and has("rss")) and .agent.stats.rss > 0'
+expect_jq "herd from config" "$hb" '.host.herd=="testherd"'
+/usr/bin/sleep hwign$$ 2>/dev/null
+(echo $BASHPID >/sys/fs/cgroup/unified/hwtest-ign-$$/cgroup.procs && exec /usr/bin/echo hwcg$$ >/dev/null)
+/usr/bin/echo hwseen$$ >/dev/null
+wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwseen$$\")" >/dev/null
+expect_eq "ignore_exe drops exec and exit" "$(events "select(.proc.args[1]==\"hwign$$\")" | wc -l)" 0
+expect_eq "ignore_cgroup drops in kernel" "$(events "select(.proc.args[1]==\"hwcg$$\")" | wc -l)" 0
+# a bad config on SIGHUP keeps the old one running and says why
+cp "$T/c.yaml" "$T/good.yaml"
+printf 'herd: other\nbogus_key: 1\n' >"$T/c.yaml"
+kill -HUP "$AGENT_PID"
+ev=$(wait_event 'select(.kind=="agent.config")') || not_ok "bad reload reported" "no agent.config event"
+expect_jq "bad reload rejected with file:line" "$ev" ".config.result==\"rejected\" and (.config.error|test(\"c.yaml:2: unknown key 'bogus_key'\"))"
+grep -q "reload rejected" "$T/agent.err" && ok "bad reload said on stderr" || not_ok "bad reload said on stderr" "$(cat "$T/agent.err")"
+expect "agent still running after bad reload" kill -0 "$AGENT_PID"
+# a good config on SIGHUP applies: new herd, probe disabled, filter removed
+printf 'herd: newherd\nheartbeat_interval: 1\nprobes:\n  process.exit: false\n' >"$T/c.yaml"
+kill -HUP "$AGENT_PID"
+wait_event 'select(.kind=="agent.config" and .config.result=="applied")' >/dev/null && ok "good reload applied" || not_ok "good reload applied" "no event"
+/usr/bin/sleep hwafter$$ 2>/dev/null
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwafter$$\")") || not_ok "exec after reload" "ignore_exe still applied"
+expect_jq "reload changed herd" "$ev" '.host.herd=="newherd"'
+hb=$(wait_event 'select(.kind=="agent.heartbeat" and .host.herd=="newherd")')
+expect_jq "manifest shows disabled probe" "$hb" '.agent.probes["process.exit"].state=="disabled"'
+agent_stop
+expect_eq "no exit events after process.exit disabled" "$(events "select(.kind==\"process.exit\" and .proc.args[1]==\"hwafter$$\")" | wc -l)" 0
+expect "seq contiguous across reloads" seq_contiguous
+rmdir /sys/fs/cgroup/unified/hwtest-ign-$$
+
+# ---- clear errors: one line naming the problem, non-zero exit ----
+out=$("$AGENT" --output /nonexistent-dir/x.json 2>&1); rc=$?
+[ $rc -ne 0 ] && [[ "$out" == *"cannot write output file /nonexistent-dir/x.json"* ]] && ok "unwritable output: clear error" || not_ok "unwritable output: clear error" "rc=$rc: $out"
+printf 'herd: a\nnope: 1\n' >"$T/bad.yaml"
+out=$("$AGENT" --config "$T/bad.yaml" 2>&1); rc=$?
+[ $rc -ne 0 ] && [[ "$out" == *"bad.yaml:2: unknown key 'nope'"* ]] && ok "unknown config key: file, line, key" || not_ok "unknown config key: file, line, key" "rc=$rc: $out"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$AGENT" 2>&1); rc=$?
+[ $rc -ne 0 ] && [[ "$out" == *"needs root"* ]] && ok "not root: clear error" || not_ok "not root: clear error" "rc=$rc: $out"
+out=$("$AGENT" --bogus 2>&1); rc=$?
+[ $rc -eq 2 ] && [[ "$out" == *"usage"* ]] && ok "bad option: usage" || not_ok "bad option: usage" "rc=$rc: $out"
+out=$("$AGENT" --probe 2>/dev/null); rc=$?
+expect_jq "--probe prints the coverage manifest" "$out" '.hooks.tp_btf==true and .hooks.kprobe==false and ([.probes[]|.state]|all(.=="attached"))'
+"$AGENT" --version | grep -q "herdwatch-agent" && ok "--version" || not_ok "--version" "no version"

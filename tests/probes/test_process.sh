@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# process.exec / process.exit: every field of the contract, checked against processes this test
+# starts itself (hostile argv, cwd, setuid binary, memfd exec, own cgroup, exit codes, signals).
+. "$(dirname "$0")/../lib.sh"
+need_root
+
+CG=/sys/fs/cgroup/unified/hwtest-proc-$$
+mkdir -p "$T/work dir"
+cp /usr/bin/id "$T/suid-id" && chown root:root "$T/suid-id" && chmod 4755 "$T/suid-id"
+chmod 755 "$T"
+agent_start || { not_ok "agent starts" "$(cat "$T/agent.err")"; exit 1; }
+
+# 1. hostile argv, spaces, quotes, newline, tab, invalid UTF-8, valid UTF-8, in a known cwd
+marker="hwmark$$"
+(cd "$T/work dir" && exec /bin/echo "$marker" "a b" 'q"u\o' $'new\nline\ttab' $'bad\xff\xfeend' 'héllo' '' >/dev/null) &
+epid=$!
+wait $epid
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$epid)") || not_ok "exec event seen" "no process.exec for pid $epid"
+expect_eq "exec exe" "$(jq -r .proc.exe <<<"$ev")" "/usr/bin/echo"
+expect_eq "exec cwd" "$(jq -r .proc.cwd <<<"$ev")" "$T/work dir"
+expect_eq "exec argc" "$(jq '.proc.args|length' <<<"$ev")" 8
+expect_eq "exec arg with space" "$(jq -r '.proc.args[2]' <<<"$ev")" "a b"
+expect_eq "exec arg with quote and backslash" "$(jq -r '.proc.args[3]' <<<"$ev")" 'q"u\o'
+expect_eq "exec arg with newline and tab" "$(jq -r '.proc.args[4]' <<<"$ev")" $'new\nline\ttab'
+expect_eq "exec valid UTF-8 kept" "$(jq -r '.proc.args[6]' <<<"$ev")" 'héllo'
+expect_eq "exec empty arg kept" "$(jq -r '.proc.args[7]' <<<"$ev")" ''
+# invalid bytes are \u00XX escapes in the JSON text: recoverable byte for byte
+raw=$(grep -F "\"$marker\"" "$EV" | grep '"process.exec"' | head -1)
+case "$raw" in
+*'"bad\u00ff\u00feend"'*) ok "exec invalid UTF-8 escaped per byte" ;;
+*) not_ok "exec invalid UTF-8 escaped per byte" "raw line: ${raw:0:400}" ;;
+esac
+expect "every line is valid JSON" jq -e . "$EV"
+expect_jq "exec ids" "$ev" '.proc.uid==0 and .proc.euid==0 and .proc.gid==0 and .proc.egid==0'
+expect_jq "exec tid==pid, ppid is this shell" "$ev" ".proc.tid==$epid and .proc.ppid==$$"
+expect_jq "exec comm" "$ev" '.proc.comm=="echo"'
+expect_jq "exec parent is this test's bash" "$ev" ".parent.pid==$$ and (.parent.exe|test(\"bash\$\")) and (.parent.key|type)==\"string\""
+expect_jq "exec ancestors nearest first" "$ev" '(.ancestors|length)>=1 and (.ancestors[0]|test("bash$"))'
+expect_jq "exec key has pid" "$ev" "(.proc.key|test(\"-$epid-\"))"
+expect_jq "exec host identity" "$ev" '(.host.id|length)>0 and (.host.boot_id|length)==36 and (.host.name|length)>0'
+expect_jq "exec time is RFC 3339 UTC ns" "$ev" '.time|test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9}Z$")'
+expect_jq "exec not setuid, not fileless" "$ev" '.exec.setuid==false and .exec.fileless==false and .exec.result==0'
+expect_jq "exec auid null or number" "$ev" '(.proc.auid==null) or (.proc.auid|type)=="number"'
+
+# 2. exit code and duration
+bash -c 'sleep 0.2; exit 7' &
+xpid=$!
+wait $xpid
+ev=$(wait_event "select(.kind==\"process.exit\" and .proc.pid==$xpid)") || not_ok "exit event seen" "pid $xpid"
+expect_jq "exit code 7" "$ev" '.exit.code==7 and .exit.signal==0'
+expect_jq "exit duration >= 0.2 s" "$ev" '.exit.duration_ns >= 200000000 and .exit.duration_ns < 20000000000'
+expect_jq "exit carries exe and args" "$ev" '(.proc.exe|test("bash$")) and .proc.args[1]=="-c"'
+
+# 3. killed by a signal
+sleep 30 &
+kpid=$!
+sleep 0.2
+kill -KILL $kpid
+wait $kpid 2>/dev/null
+ev=$(wait_event "select(.kind==\"process.exit\" and .proc.pid==$kpid)") || not_ok "signal exit seen" "pid $kpid"
+expect_jq "exit by SIGKILL" "$ev" '.exit.signal==9'
+
+# 4. a setuid binary run by nobody gains euid 0
+setpriv --reuid=65534 --regid=65534 --clear-groups "$T/suid-id" >/dev/null &
+spid=$!
+wait $spid
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$spid and .proc.exe==\"$T/suid-id\")") || not_ok "setuid exec seen" "pid $spid"
+expect_jq "setuid exec flagged" "$ev" '.exec.setuid==true and .proc.uid==65534 and .proc.euid==0'
+
+# 5. fileless exec from a memfd
+"$HELPERS/memfd_exec" hwfileless /usr/bin/true &
+mpid=$!
+wait $mpid
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$mpid and .exec.fileless==true)") || not_ok "memfd exec seen" "pid $mpid"
+expect_jq "memfd exec is fileless" "$ev" '.exec.fileless==true and (.proc.exe|test("memfd:hwfileless"))'
+
+# 6. a process in its own cgroup
+mkdir -p "$CG"
+(echo $BASHPID >"$CG/cgroup.procs" && exec /usr/bin/true) &
+cpid=$!
+wait $cpid
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$cpid)") || not_ok "cgroup exec seen" "pid $cpid"
+expect_jq "exec cgroup path" "$ev" ".proc.cgroup==\"/hwtest-proc-$$\""
+rmdir "$CG" 2>/dev/null
+
+# 7. a process older than the agent has a parent and ancestors (table seeded from /proc)
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$epid)")
+expect_jq "pre-existing parent known" "$ev" '.parent.exe!=null and .parent.args!=null'
+
+# 8. failed execs are reported with their error, blamed on the caller
+printf 'not a program' >"$T/noexec" && chmod 644 "$T/noexec"
+(exec "$T/missing-prog" 2>/dev/null) &
+fpid=$!
+wait $fpid
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$fpid and .exec.result<0)") || not_ok "failed exec seen" "pid $fpid"
+expect_jq "exec ENOENT reported" "$ev" ".exec.result==-2 and .exec.error==\"ENOENT\" and .exec.filename==\"$T/missing-prog\" and (.proc.exe|test(\"bash$\"))"
+(exec "$T/noexec" 2>/dev/null) &
+fpid=$!
+wait $fpid
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$fpid and .exec.result<0)") || not_ok "failed exec seen" "pid $fpid"
+expect_jq "exec EACCES reported" "$ev" '.exec.result==-13 and .exec.error=="EACCES"'
+
+agent_stop
+expect_eq "agent exits 0 on SIGTERM" "$?" 0
+expect "seq contiguous from 1" seq_contiguous
+expect_jq "final heartbeat has probes" "$(tail -n1 "$EV")" '.kind=="agent.heartbeat" and .agent.probes["process.exec"].state=="attached"'

@@ -1,0 +1,102 @@
+/* Unit tests for config parsing: every setting, and each kind of bad input rejected with the
+ * file, the line and the reason. */
+#include "agent/config.h"
+#include "unit.h"
+#include <stdlib.h>
+
+static bool names_ok(const char *n)
+{
+	return !strcmp(n, "process") || !strcmp(n, "process.exec") || !strcmp(n, "process.exit");
+}
+
+static int parse(struct hw_config *c, const char *text, char *err)
+{
+	return config_parse(c, "test.yaml", text, strlen(text), err, 512);
+}
+
+static void expect_error(const char *name, const char *text, const char *want)
+{
+	struct hw_config c;
+	char err[512] = "";
+	int rc = parse(&c, text, err);
+	if (rc == 0) {
+		printf("not ok - %s: accepted\n", name);
+		unit_failed = 1;
+		config_free(&c);
+		return;
+	}
+	if (!strstr(err, want)) {
+		printf("not ok - %s: message '%s' lacks '%s'\n", name, err, want);
+		unit_failed = 1;
+		return;
+	}
+	printf("ok - %s\n", name);
+}
+
+int main(void)
+{
+	struct hw_config c;
+	char err[512];
+	config_probe_name_ok = names_ok;
+
+	CHECK("empty config gives defaults",
+	      parse(&c, "", err) == 0 && c.heartbeat_s == 30 && c.args_max == 4096);
+	config_free(&c);
+
+	const char *full = "herd: web\n"
+			   "host_name: web-7\n"
+			   "output: /tmp/x.json\n"
+			   "heartbeat_interval: 5\n"
+			   "args_max_bytes: 8000\n"
+			   "ringbuf_mb: 32\n"
+			   "probes:\n  process: false\n  process.exec: true\n"
+			   "filters:\n  ignore_exe: [/usr/bin/noisy, /opt/agent/]\n"
+			   "  ignore_cgroup:\n    - /system.slice/backup.service\n"
+			   "containers:\n  - cgroup: '^/hw/([^/]+)/([^/]+)'\n"
+			   "collector:\n  address: 127.0.0.1:7443\n  ca: ca.pem\n  cert: a.pem\n"
+			   "  key: a.key\n  spool_max_mb: 64\n";
+	int rc = parse(&c, full, err);
+	CHECK("full config parses", rc == 0);
+	if (rc) {
+		printf("# %s\n", err);
+		UNIT_DONE();
+	}
+	CHECK_STR("herd", c.herd, "web");
+	CHECK_STR("host_name", c.host_name, "web-7");
+	CHECK_STR("output", c.output, "/tmp/x.json");
+	CHECK("numbers", c.heartbeat_s == 5 && c.args_max == 8000 && c.ringbuf_mb == 32);
+	CHECK("exact probe name beats family", config_probe_enabled(&c, "process.exec", true));
+	CHECK("family disables others", !config_probe_enabled(&c, "process.exit", true));
+	CHECK("unmentioned probe keeps default", config_probe_enabled(&c, "net.connect", true));
+	CHECK("ignore_exe list", c.ignore_exe.n == 2 && !strcmp(c.ignore_exe.v[1], "/opt/agent/"));
+	CHECK("ignore_cgroup list", c.ignore_cgroup.n == 1);
+	CHECK("container pattern", c.n_containers == 1);
+	CHECK("collector", c.collector.address && c.collector.spool_max_mb == 64);
+	config_free(&c);
+
+	expect_error("unknown key names it and the line", "herd: a\nbogus: 1\n",
+		     "test.yaml:2: unknown key 'bogus'");
+	expect_error("YAML syntax error has a line", "herd: [a\nx: 1\n", "test.yaml:");
+	expect_error("number out of range", "heartbeat_interval: 0\n", "between 1 and 86400");
+	expect_error("not a number", "heartbeat_interval: soon\n", "whole number");
+	expect_error("negative number", "args_max_bytes: -5\n", "whole number");
+	expect_error("unknown probe", "probes:\n  process.exce: false\n",
+		     "test.yaml:2: unknown probe 'process.exce'");
+	expect_error("probe value not bool", "probes:\n  process: maybe\n", "true or false");
+	expect_error("list expected", "filters:\n  ignore_exe: /bin/x\n", "list of strings");
+	expect_error("cgroup must be absolute", "filters:\n  ignore_cgroup: [foo]\n",
+		     "starting with '/'");
+	expect_error("unknown filter key", "filters:\n  ignore_pid: [1]\n",
+		     "unknown key 'filters.ignore_pid'");
+	expect_error("bad regex", "containers:\n  - cgroup: '(['\n", "bad cgroup pattern");
+	expect_error("regex without group", "containers:\n  - cgroup: '^/hw/'\n",
+		     "needs a group");
+	expect_error("collector incomplete", "collector:\n  address: x:1\n", "mutual TLS");
+	expect_error("top level not a map", "- a\n- b\n", "top level must be a mapping");
+	expect_error("ringbuf not power of two", "ringbuf_mb: 3\n", "power of two");
+	char e2[512];
+	CHECK("missing file names the file",
+	      config_load(&c, "/nonexistent/hw.yaml", e2, sizeof(e2)) < 0 &&
+		      strstr(e2, "/nonexistent/hw.yaml") && strstr(e2, "No such file"));
+	UNIT_DONE();
+}
