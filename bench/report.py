@@ -122,12 +122,14 @@ def main():
     # ---- main table ------------------------------------------------------------------------
     summary = {}  # (wl, mon) -> dict of medians
     w("## Cost per workload\n")
-    w("Medians over the repetitions; slowdowns are paired with the run without a monitor of the "
+    w("Per operation (one exec, one connect+accept, one open, one loop iteration, one HTTP "
+      "request). "
+      "Medians over the repetitions; slowdowns are paired with the run without a monitor of the "
       "same repetition, (min … max) in brackets. *Monitor CPU* is the monitor's own CPU "
       "(for auditd with the kernel's kauditd thread) as a share of the workload's time without "
       "a monitor; *total* = slowdown + monitor CPU. *Captured* counts the workload's events in "
       "the monitor's output, summed over all repetitions.\n")
-    w("| workload | monitor | wall (s) | slowdown | CPU slowdown | monitor CPU | total overhead "
+    w("| workload | monitor | µs/op | slowdown | CPU slowdown | monitor CPU | total overhead "
       "| × auditd | RSS (MiB) | captured | lost / gaps |")
     w("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for wl in workloads:
@@ -136,17 +138,21 @@ def main():
             rr = by.get((wl, mon), {})
             if not rr:
                 continue
-            walls = [num(r, "wall_ns") / 1e9 for r in rr.values()]
+            # per operation, so that the service workload (fixed duration, varying number of
+            # requests) compares like the fixed-count ones
+            def per_op(r, k):
+                return num(r, k) / max(num(r, "ops"), 1)
+            usop = [per_op(r, "wall_ns") / 1000 for r in rr.values()]
             slow, cslow, mcpu, total, host = [], [], [], [], []
             for rep, r in rr.items():
                 b = base_runs.get(rep)
                 if not b or num(b, "wall_ns") <= 0:
                     continue
-                bw, bc = num(b, "wall_ns"), num(b, "cpu_ns")
-                s = num(r, "wall_ns") / bw - 1
-                m = (num(r, "mon_cpu_ns") + num(r, "kaudit_ns")) / bw
+                bw, bc = per_op(b, "wall_ns"), per_op(b, "cpu_ns")
+                s = per_op(r, "wall_ns") / bw - 1
+                m = (num(r, "mon_cpu_ns") + num(r, "kaudit_ns")) / (bw * max(num(r, "ops"), 1))
                 slow.append(s)
-                cslow.append(num(r, "cpu_ns") / bc - 1 if bc > 0 else float("nan"))
+                cslow.append(per_op(r, "cpu_ns") / bc - 1 if bc > 0 else float("nan"))
                 mcpu.append(m)
                 total.append(s + m)
                 if num(b, "host_ns") > 0:
@@ -183,9 +189,9 @@ def main():
                 "host": med(host), "n": len(rr),
             }
             if mon == "none":
-                w(f"| {wl} | none | {med(walls):.3f} | | | | | | | | |")
+                w(f"| {wl} | none | {med(usop):.2f} | | | | | | | | |")
                 continue
-            w(f"| {wl} | {mon} | {med(walls):.3f} | {pct(med(slow))}{spread(slow)} "
+            w(f"| {wl} | {mon} | {med(usop):.2f} | {pct(med(slow))}{spread(slow)} "
               f"| {pct(med(cslow))} | {med(mcpu) * 100:.1f}% | {pct(med(total))} | {{x_{wl}_{mon}}} "
               f"| {rss:.1f} | {'; '.join(cats) or '–'} | {lost} / {gaps} |")
     # ratios of total overhead against auditd
@@ -285,7 +291,7 @@ def main():
     dat = base + "-chart.dat"
     mons = [m for m in monitors if m != "none"]
     with open(dat, "w") as f:
-        f.write("workload " + " ".join(f"{m}_slow {m}_cpu" for m in mons) + "\n")
+        f.write("# workload " + " ".join(f"{m}_slow {m}_cpu" for m in mons) + "\n")
         for wl in workloads:
             vals = []
             for m in mons:
