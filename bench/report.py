@@ -260,11 +260,21 @@ def main():
           "user-space CPU is what it spends decoding and writing the events.\n")
         w("| workload | BPF program | runs | ns/run | BPF µs per op | agent CPU µs per op |")
         w("|---|---|---:|---:|---:|---:|")
-        for d in prof:
-            runs_, ns, ops = num(d, "runs"), num(d, "ns"), max(num(d, "ops"), 1)
-            w(f"| {d['workload']} | {d['prog']} | {int(runs_)} | {ns / max(runs_, 1):.0f} "
-              f"| {ns / ops / 1000:.3f} | {num(d, 'agent_cpu_ns') / ops / 1000:.2f} |")
+        for wl in [x for x in WORKLOAD_ORDER if any(d["workload"] == x for d in prof)]:
+            rows = [d for d in prof if d["workload"] == wl]
+            ops = max(num(rows[0], "ops"), 1)
+            tot = sum(num(d, "ns") for d in rows)
+            base = summary.get((wl, "none"))
+            share = ""
+            for d in sorted(rows, key=lambda d: -num(d, "ns")):
+                runs_, ns = num(d, "runs"), num(d, "ns")
+                w(f"| {wl} | {d['prog']} | {int(runs_)} | {ns / max(runs_, 1):.0f} "
+                  f"| {ns / ops / 1000:.3f} | |")
+            w(f"| {wl} | **all** | | | **{tot / ops / 1000:.3f}** "
+              f"| **{num(rows[0], 'agent_cpu_ns') / ops / 1000:.2f}** |")
         w("")
+        w("Runs include every process on the host, not only the workload's; the agent's CPU "
+          "also covers the other processes' events during the run.\n")
 
     # ---- rate ----------------------------------------------------------------------------------
     if rate:
