@@ -264,8 +264,6 @@ def main():
             rows = [d for d in prof if d["workload"] == wl]
             ops = max(num(rows[0], "ops"), 1)
             tot = sum(num(d, "ns") for d in rows)
-            base = summary.get((wl, "none"))
-            share = ""
             for d in sorted(rows, key=lambda d: -num(d, "ns")):
                 runs_, ns = num(d, "runs"), num(d, "ns")
                 w(f"| {wl} | {d['prog']} | {int(runs_)} | {ns / max(runs_, 1):.0f} "
