@@ -90,6 +90,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
     ap.add_argument("--date", required=True)
+    ap.add_argument("--publish", metavar="DOC",
+                    help="also put the results into DOC between the bench:results markers "
+                         "and copy the chart next to it as performance.png")
     a = ap.parse_args()
     base = os.path.join(a.dir, a.date)
 
@@ -340,9 +343,34 @@ unset multiplot
             w("Log scale; values below 0.1% (including small negative slowdowns, which are noise) "
               "are drawn at 0.1%.\n")
 
+    text = "\n".join(out).rstrip() + "\n"
     with open(base + ".md", "w") as f:
-        f.write("\n".join(out).rstrip() + "\n")
-    print("\n".join(out))
+        f.write(text)
+    print(text)
+    if a.publish:
+        publish(a.publish, text, png, os.path.basename(png))
+
+
+def publish(doc, text, png, png_name):
+    """Replace the block between the markers in DOC; headings move down one level."""
+    begin, end = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+    with open(doc) as f:
+        cur = f.read()
+    if begin not in cur or end not in cur:
+        sys.exit(f"report: {doc} has no {begin} ... {end} block")
+    body = []
+    for line in text.splitlines():
+        if line.startswith("# "):
+            continue
+        if line.startswith("#"):
+            line = "#" + line
+        body.append(line.replace(f"]({png_name})", "](performance.png)"))
+    new = cur[:cur.index(begin) + len(begin)] + "\n" + "\n".join(body).strip() + "\n" + \
+        cur[cur.index(end):]
+    with open(doc, "w") as f:
+        f.write(new)
+    if os.path.exists(png):
+        shutil.copyfile(png, os.path.join(os.path.dirname(os.path.abspath(doc)), "performance.png"))
 
 
 if __name__ == "__main__":
