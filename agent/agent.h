@@ -8,6 +8,7 @@
 #include "agent/config.h"
 #include "agent/json.h"
 #include "agent/proctab.h"
+#include "agent/custom.h"
 
 enum hw_probe_id {
 #define HW_PROBE(id, name, dflt, ...) HW_PROBE_##id,
@@ -20,6 +21,7 @@ enum hw_probe_state { PROBE_DISABLED, PROBE_ATTACHED, PROBE_UNAVAILABLE };
 
 #define HW_MAX_CANDS 6
 #define HW_MAX_LINKS 8
+#define HW_MAX_OVERRIDES 32
 
 struct hw_probe {
 	const char *name;
@@ -45,7 +47,7 @@ struct agent {
 
 	/* output */
 	FILE *out;
-	char *out_path;
+	char *out_path; /* current output file, NULL or "-" for stdout */
 	struct jbuf jb;
 	uint64_t seq;
 	uint64_t events_by_type[HW_EV_MAX];
@@ -69,6 +71,20 @@ struct agent {
 	struct proctab pt;
 	struct cgcache *cg;
 	int self_pid;
+	struct custom_probe custom[HW_CP_SLOTS];
+	/* runtime overrides from the control socket: probe or family -> enabled, until */
+	struct {
+		char name[64];
+		bool enabled;
+		uint64_t until_ms; /* CLOCK_MONOTONIC ms, 0 = until changed */
+	} ovr[HW_MAX_OVERRIDES];
+	char **overlays; /* "ctl set" fragments applied over the config file, in order */
+	size_t n_overlays;
+	char *ctl_path;
+	uint64_t ctl_refused;
+	bool out_from_cmdline; /* --output given: the config's output is ignored */
+	uint32_t custom_gen;
+	char *hooks; /* JSON object: hook types this kernel allows (computed at start) */
 };
 
 /* probes.c */
@@ -79,6 +95,18 @@ void probes_json(struct agent *a, struct jbuf *b); /* {name:{state,hook,reason}}
 void hooks_json(struct jbuf *b);                   /* kernel hook support, for --probe */
 bool probe_name_ok(const char *name);
 int probes_sync_maps(struct agent *a); /* cfg + filters into kernel maps */
+
+/* control.c */
+int control_open(struct agent *a, const char *path); /* listening fd or -errno */
+void control_handle(struct agent *a, int lfd);
+bool control_expire(struct agent *a);
+int control_client(const char *path, int argc, char **argv);
+/* runtime.c: open (or switch) the output; '-' or NULL is stdout. */
+int open_output(struct agent *a, const char *path);
+/* runtime.c: re-read the config file, with the overlays and (if given) one more overlay. */
+int agent_reload(struct agent *a, const char *overlay, char *err, size_t errlen);
+/* probes.c: is a probe wanted now (control override, else config)? */
+bool probe_wanted(struct agent *a, const char *name, bool dflt);
 
 /* host.c */
 int host_identity(struct agent *a);

@@ -15,8 +15,25 @@ void config_defaults(struct hw_config *c)
 	memset(c, 0, sizeof(*c));
 	c->heartbeat_s = 30;
 	c->args_max = 4096;
-	c->ringbuf_mb = 16;
+	c->ringbuf_mb = 8;
 	c->collector.spool_max_mb = 256;
+}
+
+void custom_def_free(struct hw_custom_def *d)
+{
+	free(d->name);
+	free(d->target);
+	for (size_t i = 0; i < d->ncap; i++) {
+		free(d->cap[i].name);
+		free(d->cap[i].type);
+	}
+	for (size_t i = 0; i < d->nflt; i++) {
+		free(d->flt[i].field);
+		free(d->flt[i].op);
+		free(d->flt[i].value);
+	}
+	free(d->error);
+	memset(d, 0, sizeof(*d));
 }
 
 static void strlist_free(struct hw_strlist *l)
@@ -43,6 +60,10 @@ void config_free(struct hw_config *c)
 		regfree(&c->containers[i].re);
 	}
 	free(c->containers);
+	for (size_t i = 0; i < c->n_custom; i++)
+		custom_def_free(&c->custom[i]);
+	free(c->custom);
+	free(c->control_socket);
 	free(c->collector.address);
 	free(c->collector.ca);
 	free(c->collector.cert);
@@ -55,15 +76,21 @@ bool config_probe_enabled(const struct hw_config *c, const char *probe, bool dfl
 {
 	bool fam_set = false, fam_val = dflt;
 	size_t dot = strcspn(probe, ".");
+	bool exact_set = false, exact_val = dflt;
 	for (size_t i = 0; i < c->n_probes; i++) {
 		const char *n = c->probes[i].name;
-		if (strcmp(n, probe) == 0)
-			return c->probes[i].enabled;
+		if (strcmp(n, probe) == 0) {
+			exact_set = true;
+			exact_val = c->probes[i].enabled;
+			continue;
+		}
 		if (strlen(n) == dot && strncmp(n, probe, dot) == 0) {
 			fam_set = true;
 			fam_val = c->probes[i].enabled;
 		}
 	}
+	if (exact_set)
+		return exact_val;
 	return fam_set ? fam_val : dflt;
 }
 
@@ -267,6 +294,167 @@ static int parse_containers(struct pctx *p, struct hw_config *c, yaml_node_t *s)
 	return 0;
 }
 
+/* A custom probe entry. Errors inside an entry do not fail the config: the entry keeps its
+ * error and is reported as unavailable, so one bad probe never stops the others. */
+static void custom_err(struct hw_custom_def *d, yaml_node_t *n, const char *fmt, const char *a)
+{
+	char msg[300];
+	if (d->error)
+		return;
+	snprintf(msg, sizeof(msg), fmt, a ? a : "");
+	d->error = strdup(msg);
+	if (n)
+		d->line = n->start_mark.line + 1;
+}
+
+static void parse_capture(struct pctx *p, struct hw_custom_def *d, yaml_node_t *e)
+{
+	struct hw_custom_capture *c;
+	yaml_node_t *k, *v;
+	if (d->ncap >= HW_CUSTOM_MAX_CAPTURE) {
+		custom_err(d, e, "more than 8 captured values", NULL);
+		return;
+	}
+	c = &d->cap[d->ncap++];
+	if (scalar(e)) { /* a tracepoint field by name */
+		c->name = strdup(scalar(e));
+		return;
+	}
+	if (e->type != YAML_MAPPING_NODE) {
+		custom_err(d, e, "capture entries are a field name or {name, arg|ret|field, type, max}", NULL);
+		return;
+	}
+	FOR_PAIRS(p, e, k, v)
+	{
+		const char *key = scalar(k), *val = scalar(v);
+		if (!key || !val) {
+			custom_err(d, k, "capture keys and values must be scalars", NULL);
+			return;
+		}
+		if (!strcmp(key, "name") || !strcmp(key, "field")) {
+			free(c->name);
+			c->name = strdup(val);
+		} else if (!strcmp(key, "arg")) {
+			char *end;
+			long x = strtol(val, &end, 10);
+			if (*end || x < 1 || x > 6)
+				custom_err(d, v, "arg must be 1..6, not '%s'", val);
+			c->arg = (int)x;
+		} else if (!strcmp(key, "ret")) {
+			c->ret = !strcmp(val, "true") || !strcmp(val, "yes");
+		} else if (!strcmp(key, "type")) {
+			free(c->type);
+			c->type = strdup(val);
+		} else if (!strcmp(key, "max") || !strcmp(key, "len")) {
+			char *end;
+			unsigned long x = strtoul(val, &end, 10);
+			if (*end || x < 1 || x > 255)
+				custom_err(d, v, "max must be 1..255, not '%s'", val);
+			c->max = (unsigned)x;
+		} else {
+			custom_err(d, k, "unknown capture key '%s' (known: name, field, arg, ret, type, max)", key);
+		}
+	}
+	if (!c->name) {
+		char nm[16];
+		snprintf(nm, sizeof(nm), c->ret ? "ret" : "arg%d", c->arg);
+		c->name = strdup(nm);
+	}
+}
+
+static void parse_filter(struct pctx *p, struct hw_custom_def *d, yaml_node_t *f)
+{
+	yaml_node_t *fk, *fv;
+	struct hw_custom_filter *cf;
+	if (d->nflt >= HW_CUSTOM_MAX_FILTER) {
+		custom_err(d, f, "more than 4 filters", NULL);
+		return;
+	}
+	if (f->type != YAML_MAPPING_NODE) {
+		custom_err(d, f, "filters are {field, op, value}", NULL);
+		return;
+	}
+	cf = &d->flt[d->nflt++];
+	FOR_PAIRS(p, f, fk, fv)
+	{
+		const char *fkey = scalar(fk), *fval = scalar(fv);
+		char **dst = !fkey		     ? NULL
+			     : !strcmp(fkey, "field") ? &cf->field
+			     : !strcmp(fkey, "op")    ? &cf->op
+			     : !strcmp(fkey, "value") ? &cf->value
+						      : NULL;
+		if (!dst || !fval) {
+			custom_err(d, fk, "unknown filter key '%s' (known: field, op, value)", fkey);
+			continue;
+		}
+		free(*dst);
+		*dst = strdup(fval);
+	}
+	if (!cf->field || !cf->op || !cf->value)
+		custom_err(d, f, "a filter needs field, op and value", NULL);
+}
+
+static void parse_custom_entry(struct pctx *p, struct hw_custom_def *d, yaml_node_t *e)
+{
+	yaml_node_t *k, *v;
+	d->line = e->start_mark.line + 1;
+	if (e->type != YAML_MAPPING_NODE) {
+		custom_err(d, e, "a custom probe is a mapping {name, tracepoint|uprobe|uretprobe, capture, filter}", NULL);
+		return;
+	}
+	FOR_PAIRS(p, e, k, v)
+	{
+		const char *key = scalar(k);
+		if (!key) {
+			custom_err(d, k, "keys must be strings", NULL);
+			continue;
+		}
+		if (!strcmp(key, "name") && scalar(v)) {
+			free(d->name);
+			d->name = strdup(scalar(v));
+		} else if ((!strcmp(key, "tracepoint") || !strcmp(key, "uprobe") ||
+			    !strcmp(key, "uretprobe")) && scalar(v)) {
+			if (d->target)
+				custom_err(d, k, "give one of tracepoint, uprobe, uretprobe", NULL);
+			free(d->target);
+			d->target = strdup(scalar(v));
+			d->hook = key[0] == 't' ? HW_CUSTOM_TP
+				  : key[1] == 'p' ? HW_CUSTOM_UPROBE : HW_CUSTOM_URETPROBE;
+		} else if (!strcmp(key, "capture") && v->type == YAML_SEQUENCE_NODE) {
+			for (yaml_node_item_t *it = v->data.sequence.items.start;
+			     it < v->data.sequence.items.top; it++)
+				parse_capture(p, d, yaml_document_get_node(&p->doc, *it));
+		} else if (!strcmp(key, "filter") && v->type == YAML_SEQUENCE_NODE) {
+			for (yaml_node_item_t *it = v->data.sequence.items.start;
+			     it < v->data.sequence.items.top; it++)
+				parse_filter(p, d, yaml_document_get_node(&p->doc, *it));
+		} else {
+			custom_err(d, k, "unknown or malformed custom probe key '%s' (known: name, tracepoint, uprobe, uretprobe, capture (a list), filter (a list))", key);
+		}
+	}
+	if (!d->name)
+		custom_err(d, e, "custom probe without a name", NULL);
+	if (!d->target)
+		custom_err(d, e, "custom probe needs one of tracepoint, uprobe, uretprobe", NULL);
+}
+
+static int parse_custom_list(struct pctx *p, struct hw_config *c, yaml_node_t *s)
+{
+	if (s->type != YAML_SEQUENCE_NODE)
+		return perr(p, s, "'custom_probes' must be a list");
+	for (yaml_node_item_t *it = s->data.sequence.items.start; it < s->data.sequence.items.top;
+	     it++) {
+		struct hw_custom_def *nc = realloc(c->custom, (c->n_custom + 1) * sizeof(*nc));
+		if (!nc)
+			return perr(p, s, "out of memory");
+		c->custom = nc;
+		memset(&nc[c->n_custom], 0, sizeof(nc[0]));
+		parse_custom_entry(p, &nc[c->n_custom], yaml_document_get_node(&p->doc, *it));
+		c->n_custom++;
+	}
+	return 0;
+}
+
 static int parse_collector(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 {
 	yaml_node_t *k, *v;
@@ -329,6 +517,8 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			rc = get_uint(p, v, key, 64, 8191, &c->args_max);
 		else if (!strcmp(key, "ringbuf_mb"))
 			rc = get_uint(p, v, key, 1, 1024, &c->ringbuf_mb);
+		else if (!strcmp(key, "exec_failed_enoent"))
+			rc = get_bool(p, v, key, &c->exec_enoent);
 		else if (!strcmp(key, "probes"))
 			rc = parse_probes(p, c, v);
 		else if (!strcmp(key, "filters"))
@@ -337,9 +527,13 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			rc = parse_containers(p, c, v);
 		else if (!strcmp(key, "collector"))
 			rc = parse_collector(p, c, v);
+		else if (!strcmp(key, "custom_probes"))
+			rc = parse_custom_list(p, c, v);
+		else if (!strcmp(key, "control_socket"))
+			rc = get_str(p, v, key, &c->control_socket);
 		else
 			return perr(p, k,
-				    "unknown key '%s' (known: herd, host_name, output, heartbeat_interval, args_max_bytes, ringbuf_mb, probes, filters, containers, collector)",
+				    "unknown key '%s' (known: herd, host_name, output, heartbeat_interval, args_max_bytes, ringbuf_mb, exec_failed_enoent, probes, filters, containers, collector, custom_probes, control_socket)",
 				    key);
 		if (rc)
 			return -1;
@@ -349,69 +543,113 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 	return 0;
 }
 
-int config_parse(struct hw_config *c, const char *name, const char *text, size_t len, char *err,
-		 size_t errlen)
+static int load_doc(struct pctx *p, const char *name, const char *text, size_t len)
 {
 	yaml_parser_t parser;
-	struct pctx p = {.name = name, .err = err, .errlen = errlen};
-	int rc;
-
-	config_defaults(c);
 	if (!yaml_parser_initialize(&parser)) {
-		snprintf(err, errlen, "%s: cannot initialise the YAML parser", name);
+		snprintf(p->err, p->errlen, "%s: cannot initialise the YAML parser", name);
 		return -1;
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &p.doc)) {
-		snprintf(err, errlen, "%s:%zu: YAML syntax error: %s", name,
+	if (!yaml_parser_load(&parser, &p->doc)) {
+		snprintf(p->err, p->errlen, "%s:%zu: YAML syntax error: %s", name,
 			 parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
 		yaml_parser_delete(&parser);
 		return -1;
 	}
+	yaml_parser_delete(&parser);
+	return 0;
+}
+
+int config_parse_into(struct hw_config *c, const char *name, const char *text, size_t len,
+		      char *err, size_t errlen)
+{
+	struct pctx p = {.name = name, .err = err, .errlen = errlen};
+	int rc;
+	if (load_doc(&p, name, text, len))
+		return -1;
 	rc = parse_root(&p, c, yaml_document_get_root_node(&p.doc));
 	yaml_document_delete(&p.doc);
-	yaml_parser_delete(&parser);
-	if (rc)
-		config_free(c);
 	return rc;
 }
 
-int config_load(struct hw_config *c, const char *path, char *err, size_t errlen)
+int config_parse(struct hw_config *c, const char *name, const char *text, size_t len, char *err,
+		 size_t errlen)
 {
-	FILE *f = fopen(path, "r");
+	config_defaults(c);
+	if (config_parse_into(c, name, text, len, err, errlen)) {
+		config_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+int config_parse_custom(struct hw_custom_def *d, const char *text, size_t len, char *err,
+			size_t errlen)
+{
+	struct pctx p = {.name = "add-probe", .err = err, .errlen = errlen};
+	yaml_node_t *root;
+	memset(d, 0, sizeof(*d));
+	if (load_doc(&p, "add-probe", text, len))
+		return -1;
+	root = yaml_document_get_root_node(&p.doc);
+	if (!root) {
+		snprintf(err, errlen, "add-probe: empty probe");
+		yaml_document_delete(&p.doc);
+		return -1;
+	}
+	parse_custom_entry(&p, d, root);
+	yaml_document_delete(&p.doc);
+	return 0;
+}
+
+char *config_read_file(const char *path, size_t *lenp, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
-	int rc;
 
 	if (!f) {
 		snprintf(err, errlen, "%s: cannot open config: %s", path, strerror(errno));
-		return -1;
+		return NULL;
 	}
 	for (;;) {
-		if (len == cap) {
+		if (len + 1 >= cap) {
 			if (cap >= (1 << 20)) {
 				snprintf(err, errlen, "%s: config larger than 1 MiB", path);
-				free(buf);
-				fclose(f);
-				return -1;
+				goto fail;
 			}
 			cap = cap ? cap * 2 : 4096;
 			char *nb = realloc(buf, cap);
 			if (!nb) {
-				free(buf);
-				fclose(f);
 				snprintf(err, errlen, "%s: out of memory", path);
-				return -1;
+				goto fail;
 			}
 			buf = nb;
 		}
-		size_t n = fread(buf + len, 1, cap - len, f);
+		size_t n = fread(buf + len, 1, cap - len - 1, f);
 		if (n == 0)
 			break;
 		len += n;
 	}
 	fclose(f);
-	rc = config_parse(c, path, buf ? buf : "", len, err, errlen);
+	buf[len] = 0;
+	*lenp = len;
+	return buf;
+fail:
+	free(buf);
+	fclose(f);
+	return NULL;
+}
+
+int config_load(struct hw_config *c, const char *path, char *err, size_t errlen)
+{
+	size_t len;
+	char *buf = config_read_file(path, &len, err, errlen);
+	int rc;
+	if (!buf)
+		return -1;
+	rc = config_parse(c, path, buf, len, err, errlen);
 	free(buf);
 	return rc;
 }

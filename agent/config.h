@@ -20,6 +20,35 @@ struct hw_probe_setting {
 	bool enabled;
 };
 
+/* A custom probe as declared (config or control socket); checked and resolved in custom.c.
+ * A probe whose entry is malformed keeps its error here: it is reported, the rest applies. */
+#define HW_CUSTOM_MAX_CAPTURE 8
+#define HW_CUSTOM_MAX_FILTER 4
+enum hw_custom_hook { HW_CUSTOM_TP, HW_CUSTOM_UPROBE, HW_CUSTOM_URETPROBE };
+struct hw_custom_capture {
+	char *name;  /* tracepoint field name, or the value's name for uprobes */
+	int arg;     /* uprobes: argument 1..6; 0 = none */
+	bool ret;    /* uretprobes: the return value */
+	char *type;  /* uprobes: int, uint, string, bytes */
+	unsigned max; /* strings and bytes: bound (0 = not given) */
+};
+struct hw_custom_filter {
+	char *field;
+	char *op;    /* eq ne lt le gt ge prefix */
+	char *value; /* as written; parsed against the field's kind */
+};
+struct hw_custom_def {
+	char *name;
+	enum hw_custom_hook hook;
+	char *target; /* "category:name" or "binary:symbol" / "binary:0xoffset" */
+	struct hw_custom_capture cap[HW_CUSTOM_MAX_CAPTURE];
+	size_t ncap;
+	struct hw_custom_filter flt[HW_CUSTOM_MAX_FILTER];
+	size_t nflt;
+	char *error; /* malformed entry: why */
+	size_t line;
+};
+
 struct hw_config {
 	char *herd;
 	char *host_name;
@@ -27,12 +56,16 @@ struct hw_config {
 	unsigned heartbeat_s;
 	unsigned args_max;
 	unsigned ringbuf_mb;
+	bool exec_enoent; /* report execs failing with ENOENT/ENOTDIR */
 	struct hw_probe_setting *probes;
 	size_t n_probes;
 	struct hw_strlist ignore_exe;
 	struct hw_strlist ignore_cgroup;
 	struct hw_container_pattern *containers;
 	size_t n_containers;
+	struct hw_custom_def *custom;
+	size_t n_custom;
+	char *control_socket;
 	struct {
 		char *address, *ca, *cert, *key, *spool_dir;
 		unsigned spool_max_mb;
@@ -46,6 +79,16 @@ int config_load(struct hw_config *c, const char *path, char *err, size_t errlen)
 /* Same, from a string (tests). name is used in messages. */
 int config_parse(struct hw_config *c, const char *name, const char *text, size_t len, char *err,
 		 size_t errlen);
+/* Parse text over an existing config (no defaults): settings it names replace or extend the
+ * ones already there. Used for reload overlays ("ctl set"). */
+int config_parse_into(struct hw_config *c, const char *name, const char *text, size_t len,
+		      char *err, size_t errlen);
+/* Parse one custom probe from YAML text (a mapping), for "ctl add-probe". */
+int config_parse_custom(struct hw_custom_def *d, const char *text, size_t len, char *err,
+			size_t errlen);
+void custom_def_free(struct hw_custom_def *d);
+/* Read a whole file (at most 1 MiB) into a malloc'd NUL-terminated buffer. */
+char *config_read_file(const char *path, size_t *len, char *err, size_t errlen);
 void config_free(struct hw_config *c);
 /* Is the probe enabled by the config? Later settings win; an exact name beats a family. */
 bool config_probe_enabled(const struct hw_config *c, const char *probe, bool dflt);

@@ -48,15 +48,30 @@ static uint64_t ns_to_ticks(const struct agent *a, uint64_t ns)
 	return ns / (1000000000ULL / a->ticks_per_s);
 }
 
+/* RFC 3339 with nanoseconds. The formatted seconds are cached: consecutive events almost
+ * always fall in the same second, and strftime/gmtime are a visible cost per event. */
 static void put_time(struct jbuf *b, int64_t real_ns)
 {
-	char tmp[64];
+	static time_t cached_s = -1;
+	static char cached[32];
+	static size_t cached_len;
 	time_t s = real_ns / 1000000000LL;
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	size_t n = strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(tmp + n, sizeof(tmp) - n, ".%09lldZ", (long long)(real_ns % 1000000000LL));
-	jb_kcstr(b, "time", tmp);
+	uint32_t ns = real_ns % 1000000000LL;
+	char tmp[48];
+
+	if (s != cached_s) {
+		struct tm tm;
+		gmtime_r(&s, &tm);
+		cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S.", &tm);
+		cached_s = s;
+	}
+	memcpy(tmp, cached, cached_len);
+	for (int i = 8; i >= 0; i--) {
+		tmp[cached_len + i] = '0' + ns % 10;
+		ns /= 10;
+	}
+	tmp[cached_len + 9] = 'Z';
+	jb_kstr(b, "time", tmp, cached_len + 10);
 }
 
 void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns)
@@ -92,8 +107,11 @@ void emit_end(struct agent *a)
 	jb_raw(b, "\n", 1);
 	a->seq++;
 	a->events_total++;
-	if (fwrite(b->p, 1, b->len, a->out) != b->len)
-		a->out_errors++;
+	if (fwrite(b->p, 1, b->len, a->out) != b->len) {
+		if (!a->out_errors++)
+			fprintf(stderr, "herdwatch-agent: writing events failed: %s (counted in "
+					"stats.output_errors)\n", strerror(errno));
+	}
 }
 
 /* argv block as a JSON array: each argument is NUL-terminated, except a last one cut short by
@@ -204,7 +222,7 @@ void emit_proc(struct agent *a, const struct hw_hdr *h)
 	jb_arr_begin(b);
 	struct proc *q = pp;
 	for (int depth = 0; q && depth < 16; depth++) {
-		jb_cstr(b, q->exe ? q->exe : "?");
+		jb_cstr(b, q->exe); /* null: unknown (kernel thread, exe unreadable) */
 		if (q->ppid == q->pid || q->pid <= 1)
 			break;
 		q = proctab_get(&a->pt, q->ppid);
@@ -423,7 +441,9 @@ void check_drops(struct agent *a)
 	int fd = bpf_map__fd(a->skel->maps.hw_drops);
 	uint64_t vals[ncpu > 0 ? ncpu : 1];
 
-	for (uint32_t type = 0; type < 256; type++) {
+	/* only the record types this agent knows: one lookup per (type, cause), once a second */
+	for (size_t d = 0; d < sizeof(decoders) / sizeof(decoders[0]); d++) {
+		uint32_t type = decoders[d].type;
 		for (uint32_t c = 0; c < HW_DROP_NCAUSE; c++) {
 			uint32_t key = type * HW_DROP_NCAUSE + c;
 			uint64_t sum = 0;
@@ -448,6 +468,22 @@ void check_drops(struct agent *a)
 	}
 }
 
+/* RssAnon from /proc/self/status: the agent's own heap, without the ring buffer mapping
+ * (kernel memory mapped twice into the agent, which VmRSS counts). */
+static uint64_t rss_anon_bytes(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	unsigned long kb = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %lu", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb * 1024;
+}
+
 static uint64_t rss_bytes(void)
 {
 	FILE *f = fopen("/proc/self/statm", "re");
@@ -460,6 +496,40 @@ static uint64_t rss_bytes(void)
 	return (uint64_t)res * sysconf(_SC_PAGESIZE);
 }
 
+static uint64_t events_of(const struct agent *a, uint32_t type)
+{
+	return a->events_by_type[type];
+}
+
+static uint64_t drops_of(const struct agent *a, uint32_t type)
+{
+	uint64_t n = 0;
+	for (int c = 0; c < HW_DROP_NCAUSE; c++)
+		n += a->drops_total[type * HW_DROP_NCAUSE + c];
+	return n;
+}
+
+/* {kind: count} over record types; types that share a kind (exec and failed exec) add up. */
+static void put_by_kind(const struct agent *a, struct jbuf *b,
+			uint64_t (*count)(const struct agent *, uint32_t))
+{
+	const size_t nd = sizeof(decoders) / sizeof(decoders[0]);
+	jb_obj_begin(b);
+	for (size_t d = 0; d < nd; d++) {
+		uint64_t n = 0;
+		bool first = true;
+		for (size_t e = 0; e < nd; e++) {
+			if (strcmp(decoders[e].kind, decoders[d].kind))
+				continue;
+			first &= e >= d;
+			n += count(a, decoders[e].type);
+		}
+		if (first && n)
+			jb_ku64(b, decoders[d].kind, n);
+	}
+	jb_obj_end(b);
+}
+
 void emit_heartbeat(struct agent *a)
 {
 	struct jbuf *b = &a->jb;
@@ -470,27 +540,20 @@ void emit_heartbeat(struct agent *a)
 	jb_obj_begin(b);
 	jb_kcstr(b, "version", HW_VERSION);
 	jb_ku64(b, "pid", a->self_pid);
+	if (a->hooks) {
+		jb_key(b, "hooks");
+		jb_raw(b, a->hooks, strlen(a->hooks));
+		b->comma = true;
+	}
 	jb_key(b, "probes");
 	probes_json(a, b);
 	jb_key(b, "stats");
 	jb_obj_begin(b);
 	jb_ku64(b, "events", a->events_total);
 	jb_key(b, "events_by_kind");
-	jb_obj_begin(b);
-	for (int t = 0; t < HW_EV_MAX; t++)
-		if (a->events_by_type[t])
-			jb_ku64(b, kind_name(t), a->events_by_type[t]);
-	jb_obj_end(b);
+	put_by_kind(a, b, events_of);
 	jb_key(b, "dropped");
-	jb_obj_begin(b);
-	for (int t = 0; t < HW_EV_MAX; t++) {
-		uint64_t n = 0;
-		for (int c = 0; c < HW_DROP_NCAUSE; c++)
-			n += a->drops_total[t * HW_DROP_NCAUSE + c];
-		if (n)
-			jb_ku64(b, kind_name(t), n);
-	}
-	jb_obj_end(b);
+	put_by_kind(a, b, drops_of);
 	jb_ku64(b, "decode_errors", a->decode_errors);
 	jb_ku64(b, "filtered", a->filtered);
 	jb_ku64(b, "output_errors", a->out_errors);
@@ -514,6 +577,8 @@ void emit_heartbeat(struct agent *a)
 	jb_raw(b, tmp, strlen(tmp));
 	b->comma = true;
 	jb_ku64(b, "rss", rss_bytes());
+	jb_ku64(b, "rss_anon", rss_anon_bytes());
+	jb_ku64(b, "ringbuf_bytes", (uint64_t)a->cfg.ringbuf_mb << 20);
 	jb_obj_end(b);
 	jb_obj_end(b);
 	emit_end(a);

@@ -11,6 +11,8 @@
 #include "herdwatch.skel.h"
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <linux/bpf.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,6 +41,8 @@ bool probe_name_ok(const char *name)
 	}
 	return false;
 }
+
+static const char *hook_of(const struct bpf_program *p);
 
 /* libbpf log: keep the last "prog 'X': ..." failure line so the loader knows which to drop. */
 static char last_fail_prog[128];
@@ -88,6 +92,30 @@ static void ensure_tracefs(void)
 				"classic tracepoints will be unavailable\n");
 }
 
+/* HW_DENY_HOOKS="tp_btf,uprobe": treat programs of these hook types as refused by the kernel.
+ * A diagnostic knob: it exercises the fallback candidates a locked-down kernel would pick. */
+static void deny_hooks(struct agent *a, struct hw_bpf *s)
+{
+	const char *deny = getenv("HW_DENY_HOOKS");
+	struct bpf_program *prog;
+	if (!deny || !*deny)
+		return;
+	bpf_object__for_each_program(prog, s->obj)
+	{
+		const char *hook = hook_of(prog);
+		size_t hl = strlen(hook);
+		for (const char *d = deny; *d;) {
+			size_t l = strcspn(d, ",");
+			if (l == hl && !strncmp(d, hook, l) && !fail_reason(a, bpf_program__name(prog)) &&
+			    a->nprog_fail < (int)(sizeof(a->prog_fail) / sizeof(a->prog_fail[0])))
+				snprintf(a->prog_fail[a->nprog_fail++], sizeof(a->prog_fail[0]),
+					 "%s: %s hooks denied by HW_DENY_HOOKS", bpf_program__name(prog),
+					 hook);
+			d += l + (d[l] == ',');
+		}
+	}
+}
+
 int probes_load(struct agent *a)
 {
 	libbpf_set_print(libbpf_log);
@@ -108,6 +136,8 @@ int probes_load(struct agent *a)
 				strerror(-err));
 			return err;
 		}
+		if (attempt == 0)
+			deny_hooks(a, s);
 		bpf_object__for_each_program(prog, s->obj)
 		{
 			if (fail_reason(a, bpf_program__name(prog)))
@@ -140,6 +170,7 @@ int probes_sync_maps(struct agent *a)
 		.args_max = a->cfg.args_max,
 		.wake_bytes = (a->cfg.ringbuf_mb << 20) / 4,
 		.n_ignore_cgroup = 0,
+		.exec_enoent = a->cfg.exec_enoent,
 	};
 	uint32_t zero = 0;
 	int fd = bpf_map__fd(a->skel->maps.hw_ignore_cgroup);
@@ -224,16 +255,36 @@ static int try_candidate(struct agent *a, struct hw_probe *p, const char *cand, 
 	return 0;
 }
 
+bool probe_wanted(struct agent *a, const char *name, bool dflt)
+{
+	/* an override for the exact name beats one for the family, which beats the config */
+	size_t dot = strcspn(name, ".");
+	int fam = -1;
+	for (int i = 0; i < HW_MAX_OVERRIDES; i++) {
+		const char *o = a->ovr[i].name;
+		if (!o[0])
+			continue;
+		if (!strcmp(o, name))
+			return a->ovr[i].enabled;
+		if (strlen(o) == dot && !strncmp(o, name, dot))
+			fam = i;
+	}
+	if (fam >= 0)
+		return a->ovr[fam].enabled;
+	return config_probe_enabled(&a->cfg, name, dflt);
+}
+
 void probes_apply(struct agent *a)
 {
 	for (int i = 0; i < HW_NPROBES; i++) {
 		struct hw_probe *p = &a->probes[i];
-		bool want = config_probe_enabled(&a->cfg, p->name, p->dflt);
+		bool want = probe_wanted(a, p->name, p->dflt);
 		if (!want) {
 			detach(p);
 			p->state = PROBE_DISABLED;
 			p->hook = NULL;
-			snprintf(p->reason, sizeof(p->reason), "disabled by configuration");
+			snprintf(p->reason, sizeof(p->reason), "disabled by %s",
+				 config_probe_enabled(&a->cfg, p->name, p->dflt) ? "control" : "configuration");
 			continue;
 		}
 		if (p->state == PROBE_ATTACHED)
@@ -267,10 +318,17 @@ void probes_apply(struct agent *a)
 	}
 }
 
+void probes_apply_all(struct agent *a)
+{
+	probes_apply(a);
+	custom_apply(a);
+}
+
 void probes_detach_all(struct agent *a)
 {
 	for (int i = 0; i < HW_NPROBES; i++)
 		detach(&a->probes[i]);
+	custom_detach_all(a);
 }
 
 static const char *state_name(enum hw_probe_state s)
@@ -297,6 +355,7 @@ void probes_json(struct agent *a, struct jbuf *b)
 		jb_kcstr(b, "reason", p->reason[0] ? p->reason : NULL);
 		jb_obj_end(b);
 	}
+	custom_manifest(a, b);
 	jb_obj_end(b);
 }
 
@@ -306,17 +365,67 @@ static bool path_exists(const char *p)
 	return stat(p, &st) == 0;
 }
 
+/* Try to load a two-instruction program of a BTF-attached type (fentry, LSM) on a kernel
+ * function: tells whether this kernel allows the hook at all (a locked-down kernel answers
+ * EPERM). Returns NULL if it loads, else the reason. */
+static const char *try_btf_prog(enum bpf_prog_type type, enum bpf_attach_type at, const char *fn,
+				char *why, size_t len)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	struct bpf_insn insns[2] = {
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
+		{.code = BPF_JMP | BPF_EXIT},
+	};
+	int id, fd;
+
+	if (!btf) {
+		snprintf(why, len, "no kernel BTF");
+		return why;
+	}
+	id = btf__find_by_name_kind(btf, fn, BTF_KIND_FUNC);
+	btf__free(btf);
+	if (id < 0) {
+		snprintf(why, len, "kernel function %s not in BTF", fn);
+		return why;
+	}
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = at, .attach_btf_id = id);
+	fd = bpf_prog_load(type, NULL, "GPL", insns, 2, &o);
+	if (fd >= 0) {
+		close(fd);
+		return NULL;
+	}
+	snprintf(why, len, "program load refused: %s", strerror(errno));
+	return why;
+}
+
 void hooks_json(struct jbuf *b)
 {
-	/* What this kernel offers, from the interfaces it exposes. Program-level results (which
-	 * candidate really loaded) are in "probes". */
+	/* What this kernel offers, from the interfaces it exposes and from loading minimal
+	 * programs. Program-level results (which candidate really loaded) are in "probes". */
+	char fw[128], lw[128];
+	const char *fentry = try_btf_prog(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, "do_exit", fw,
+					  sizeof(fw));
+	const char *lsm = try_btf_prog(BPF_PROG_TYPE_LSM, BPF_LSM_MAC, "bpf_lsm_file_open", lw,
+				       sizeof(lw));
+	bool kprobe = path_exists("/sys/bus/event_source/devices/kprobe");
 	jb_obj_begin(b);
 	jb_kbool(b, "btf", path_exists("/sys/kernel/btf/vmlinux"));
 	jb_kbool(b, "tracepoint", path_exists("/sys/kernel/tracing/events") ||
 					  path_exists("/sys/kernel/debug/tracing/events"));
 	jb_kbool(b, "tp_btf", path_exists("/sys/kernel/btf/vmlinux"));
 	jb_kbool(b, "uprobe", path_exists("/sys/bus/event_source/devices/uprobe"));
-	jb_kbool(b, "kprobe", path_exists("/sys/bus/event_source/devices/kprobe"));
+	jb_kbool(b, "kprobe", kprobe);
+	jb_kbool(b, "fentry", !fentry);
+	jb_kbool(b, "lsm", !lsm);
 	jb_kbool(b, "ringbuf", libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1);
+	jb_key(b, "reasons");
+	jb_obj_begin(b);
+	if (!kprobe)
+		jb_kcstr(b, "kprobe", "no kprobe PMU (kernel built without CONFIG_KPROBES)");
+	if (fentry)
+		jb_kcstr(b, "fentry", fentry);
+	if (lsm)
+		jb_kcstr(b, "lsm", lsm);
+	jb_obj_end(b);
 	jb_obj_end(b);
 }

@@ -20,7 +20,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* Ring buffer size is set by the agent before load (bpf_map__set_max_entries). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
+	__uint(max_entries, 8 << 20); /* default; the agent sets ringbuf_mb */
 } hw_events SEC(".maps");
 
 /* One record under construction per CPU. Twice the record size so that the verifier can see
@@ -141,7 +141,7 @@ static __always_inline void hw_fill_hdr(struct hw_hdr *h, struct task_struct *t,
  * the agent drains every 10 ms; urgent kinds, or a backlog above cfg->wake_bytes, force a
  * wake-up so they leave the host at once.
  */
-static __always_inline void hw_submit(void *rec, __u32 size, bool urgent)
+static __always_inline void hw_submit(void *rec, __u64 size, bool urgent)
 {
 	struct hw_hdr *h = rec;
 	__u64 flags = BPF_RB_NO_WAKEUP;
@@ -149,10 +149,15 @@ static __always_inline void hw_submit(void *rec, __u32 size, bool urgent)
 
 	if (urgent || (cfg && bpf_ringbuf_query(&hw_events, BPF_RB_AVAIL_DATA) > cfg->wake_bytes))
 		flags = BPF_RB_FORCE_WAKEUP;
-	if (size > HW_MAX_RECORD)
-		size = HW_MAX_RECORD;
 	if (size < sizeof(struct hw_hdr))
 		size = sizeof(struct hw_hdr);
+	/* The empty asm hides what the compiler knows about size, so the bound check below is
+	 * really emitted on the register passed to the helper (otherwise clang may drop it as
+	 * redundant and the verifier, which lost the bound through a 32-bit copy, rejects the
+	 * program). */
+	asm volatile("" : "+r"(size));
+	if (size > HW_MAX_RECORD)
+		size = HW_MAX_RECORD;
 	h->size = size;
 	if (bpf_ringbuf_output(&hw_events, rec, size, flags))
 		hw_count_drop(h->type, HW_DROP_RINGBUF);
@@ -173,6 +178,18 @@ struct hw_sys_exit_ctx {
 	__s64 ret;
 };
 
+/* A blob position the verifier can bound: 64-bit (no zero-extension copy that loses the link
+ * between the checked register and the used one), and hidden from the compiler so the check is
+ * not folded away. Returns HW_MAX_RECORD when there is no room for `room` more bytes. */
+static __always_inline __u64 hw_pos(__u32 pos32, __u32 room)
+{
+	__u64 pos = pos32;
+	asm volatile("" : "+r"(pos));
+	if (pos > HW_MAX_RECORD - room)
+		return HW_MAX_RECORD;
+	return pos;
+}
+
 /* Blob writer: appends strings after the fixed part of a record in the scratch buffer. */
 struct hw_blob {
 	__u8 *base; /* record start */
@@ -183,10 +200,12 @@ struct hw_blob {
 static __always_inline __u32 hw_blob_kstr(struct hw_blob *b, const void *src, __u32 max,
 					  struct hw_str *out)
 {
-	__u32 pos = b->pos;
+	__u64 pos = hw_pos(b->pos, HW_NAME_MAX);
 	long n;
 
-	if (pos >= HW_MAX_RECORD - 1)
+	out->off = b->pos;
+	out->len = 0;
+	if (pos >= HW_MAX_RECORD)
 		return 0;
 	if (max > HW_NAME_MAX)
 		max = HW_NAME_MAX;
@@ -206,12 +225,12 @@ static __always_inline __u32 hw_blob_kstr(struct hw_blob *b, const void *src, __
 static __always_inline __u32 hw_blob_ustr(struct hw_blob *b, const void *src, __u32 max,
 					  struct hw_str *out)
 {
-	__u32 pos = b->pos;
+	__u64 pos = hw_pos(b->pos, 1);
 	long n;
 
-	out->off = pos;
+	out->off = b->pos;
 	out->len = 0;
-	if (pos >= HW_MAX_RECORD - 1)
+	if (pos >= HW_MAX_RECORD)
 		return 0;
 	max &= (HW_PATH_MAX * 2 - 1);
 	n = bpf_probe_read_user_str(b->base + pos, max, src);

@@ -216,6 +216,13 @@ static __always_inline void hw_execve_exit(long ret)
 		return;
 	if (ret >= 0)
 		goto out;
+	/* execvp() and shells try each PATH directory in turn: ENOENT/ENOTDIR failures are
+	 * routine and would flood the stream, so they are reported only when configured. */
+	if (ret == -2 /* ENOENT */ || ret == -20 /* ENOTDIR */) {
+		struct hw_cfg *cfg = hw_get_cfg();
+		if (!cfg || !cfg->exec_enoent)
+			goto out;
+	}
 	e = hw_scratch_get();
 	if (!e) {
 		hw_count_drop(HW_EV_EXEC_FAIL, HW_DROP_SCRATCH);

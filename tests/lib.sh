@@ -14,6 +14,8 @@ AGENT="$HW_ROOT/build/herdwatch-agent"
 HELPERS="$HW_ROOT/build/tests/helpers"
 T=$(mktemp -d /tmp/hwtest.XXXXXX)
 EV="$T/events.json"
+# where cgroup v2 is mounted (/sys/fs/cgroup/unified on hybrid hosts, /sys/fs/cgroup on pure v2)
+CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
 AGENT_PID=
 HW_FAILS=0
 trap 'hw_cleanup' EXIT
@@ -66,7 +68,7 @@ need_root() {
 # agent_start [CONFIG_FILE] [extra args...]: start the agent writing to $EV, wait until ready
 # (its first heartbeat is written after every probe is attached and /proc is read).
 agent_start() {
-	local args=(--output "$EV")
+	local args=(--output "$EV" --control "$T/ctl.sock")
 	if [ $# -gt 0 ] && [ -n "$1" ]; then args+=(--config "$1"); fi
 	[ $# -gt 0 ] && shift
 	: >"$EV"
@@ -117,3 +119,6 @@ wait_event() {
 seq_contiguous() {
 	jq -s -e '[.[].seq] as $s | ($s | length) > 0 and $s == [range(1; ($s | length) + 1)]' "$EV" >/dev/null
 }
+
+# ctl ARGS...: talk to the running test agent's control socket
+ctl() { "$AGENT" ctl --socket "$T/ctl.sock" "$@"; }

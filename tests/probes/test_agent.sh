@@ -44,7 +44,7 @@ fi
 expect_jq "TERM: last event is the final heartbeat" "$(tail -n1 "$EV")" '.kind=="agent.heartbeat"'
 
 # ---- config: heartbeat interval, herd, filters; SIGHUP reload good and bad ----
-mkdir -p /sys/fs/cgroup/unified/hwtest-ign-$$
+mkdir -p $CG2/hwtest-ign-$$
 cat >"$T/c.yaml" <<YAML
 herd: testherd
 heartbeat_interval: 1
@@ -60,10 +60,12 @@ hb=$(events 'select(.kind=="agent.heartbeat")' | tail -1)
 expect_jq "heartbeat has version, probes, stats" "$hb" '(.agent.version|length)>0 and .agent.probes["process.exit"].state=="attached" and .agent.probes["process.exit"].hook=="tp_btf" and (.agent.stats|has("events") and has("dropped") and has("cpu_s") and has("rss")) and .agent.stats.rss > 0'
 expect_jq "herd from config" "$hb" '.host.herd=="testherd"'
 /usr/bin/sleep hwign$$ 2>/dev/null
-(echo $BASHPID >/sys/fs/cgroup/unified/hwtest-ign-$$/cgroup.procs && exec /usr/bin/echo hwcg$$ >/dev/null)
+(echo $BASHPID >$CG2/hwtest-ign-$$/cgroup.procs && exec /usr/bin/echo hwcg$$ >/dev/null)
+(exec /nonexistent/hwenoent$$ 2>/dev/null)
 /usr/bin/echo hwseen$$ >/dev/null
 wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwseen$$\")" >/dev/null
 expect_eq "ignore_exe drops exec and exit" "$(events "select(.proc.args[1]==\"hwign$$\")" | wc -l)" 0
+expect_eq "ENOENT execs (PATH search) not reported by default" "$(events "select(.exec.filename==\"/nonexistent/hwenoent$$\")" | wc -l)" 0
 expect_eq "ignore_cgroup drops in kernel" "$(events "select(.proc.args[1]==\"hwcg$$\")" | wc -l)" 0
 # a bad config on SIGHUP keeps the old one running and says why
 cp "$T/c.yaml" "$T/good.yaml"
@@ -82,10 +84,18 @@ ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwafter$$\"
 expect_jq "reload changed herd" "$ev" '.host.herd=="newherd"'
 hb=$(wait_event 'select(.kind=="agent.heartbeat" and .host.herd=="newherd")')
 expect_jq "manifest shows disabled probe" "$hb" '.agent.probes["process.exit"].state=="disabled"'
+# log rotation: after a rename and SIGHUP the agent writes to a new file, seq continues
+mv "$EV" "$EV.1"
+kill -HUP "$AGENT_PID"
+for _ in $(seq 1 50); do [ -s "$EV" ] && break; sleep 0.1; done
+last=$(tail -n1 "$EV.1" | jq .seq)
+first=$(head -n1 "$EV" | jq .seq)
+expect_eq "SIGHUP reopens a rotated output file, seq continues" "$first" "$((last + 1))"
 agent_stop
+cat "$EV" >>"$EV.1" && mv "$EV.1" "$EV"
 expect_eq "no exit events after process.exit disabled" "$(events "select(.kind==\"process.exit\" and .proc.args[1]==\"hwafter$$\")" | wc -l)" 0
 expect "seq contiguous across reloads" seq_contiguous
-rmdir /sys/fs/cgroup/unified/hwtest-ign-$$
+rmdir $CG2/hwtest-ign-$$
 
 # ---- clear errors: one line naming the problem, non-zero exit ----
 out=$("$AGENT" --output /nonexistent-dir/x.json 2>&1); rc=$?

@@ -4,11 +4,12 @@
 . "$(dirname "$0")/../lib.sh"
 need_root
 
-CG=/sys/fs/cgroup/unified/hwtest-proc-$$
+CG=$CG2/hwtest-proc-$$
 mkdir -p "$T/work dir"
 cp /usr/bin/id "$T/suid-id" && chown root:root "$T/suid-id" && chmod 4755 "$T/suid-id"
 chmod 755 "$T"
-agent_start || { not_ok "agent starts" "$(cat "$T/agent.err")"; exit 1; }
+printf 'exec_failed_enoent: true\n' >"$T/proc.yaml"
+agent_start "$T/proc.yaml" || { not_ok "agent starts" "$(cat "$T/agent.err")"; exit 1; }
 
 # 1. hostile argv, spaces, quotes, newline, tab, invalid UTF-8, valid UTF-8, in a known cwd
 marker="hwmark$$"

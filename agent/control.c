@@ -1,0 +1,395 @@
+/* control.c - the agent's local control socket, and the "herdwatch-agent ctl" client.
+ *
+ * A Unix stream socket (default /run/herdwatch/agent.sock) in a root-only 0700 directory,
+ * itself mode 0600; the peer's credentials (SO_PEERCRED) must also be uid 0. One request per
+ * connection: the client writes its arguments, each NUL-terminated, and shuts down its write
+ * side; the agent answers one JSON line {"ok":true|false, ...} and closes.
+ *
+ *   status                          probes (with hooks, reasons, counters), overrides, seq
+ *   enable|disable NAME [--for S]   a probe or family, optionally for S seconds only
+ *   reload                          re-read the config file (as SIGHUP)
+ *   set YAML                        apply config settings on top of the file (filters, ...)
+ *   add-probe [--for S] YAML        add a custom probe (removed again after S seconds)
+ *   remove-probe NAME               remove a custom probe
+ */
+#include "agent/agent.h"
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CTL_MAX_REQ 65536
+#define CTL_MAX_ARGS 16
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+int control_open(struct agent *a, const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char dir[sizeof(sa.sun_path)];
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "herdwatch-agent: control socket path too long: %s\n", path);
+		return -ENAMETOOLONG;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		if (mkdir(dir, 0700) && errno != EEXIST) {
+			fprintf(stderr, "herdwatch-agent: cannot create %s: %s\n", dir, strerror(errno));
+			return -errno;
+		}
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* a socket left by an agent that died is replaced; a live agent's is not */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		fprintf(stderr, "herdwatch-agent: another agent answers on %s\n", path);
+		close(fd);
+		return -EADDRINUSE;
+	}
+	unlink(path);
+	mode_t old = umask(0177);
+	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc || chmod(path, 0600) || listen(fd, 8)) {
+		rc = -errno;
+		fprintf(stderr, "herdwatch-agent: cannot listen on %s: %s\n", path, strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	a->ctl_path = strdup(path);
+	return fd;
+}
+
+static void reply(int fd, struct jbuf *b)
+{
+	jb_raw(b, "\n", 1);
+	const char *p = b->p;
+	size_t left = b->len;
+	while (left) {
+		ssize_t n = write(fd, p, left);
+		if (n <= 0)
+			break;
+		p += n;
+		left -= n;
+	}
+}
+
+static void reply_err(int fd, const char *fmt, const char *arg)
+{
+	struct jbuf b;
+	char msg[600];
+	snprintf(msg, sizeof(msg), fmt, arg ? arg : "");
+	jb_init(&b, 256);
+	jb_obj_begin(&b);
+	jb_kbool(&b, "ok", false);
+	jb_kcstr(&b, "error", msg);
+	jb_obj_end(&b);
+	reply(fd, &b);
+	jb_free(&b);
+}
+
+/* "--for S" anywhere after the command: the duration in ms (0 = none), removed from args. */
+static int take_for(char **args, int *n, uint64_t *ms, int fd)
+{
+	*ms = 0;
+	for (int i = 1; i < *n; i++) {
+		if (strcmp(args[i], "--for"))
+			continue;
+		char *end;
+		unsigned long s = i + 1 < *n ? strtoul(args[i + 1], &end, 10) : 0;
+		if (i + 1 >= *n || *end || s == 0 || s > 7 * 86400) {
+			reply_err(fd, "--for needs seconds (1..604800)", NULL);
+			return -1;
+		}
+		*ms = s * 1000ULL;
+		memmove(&args[i], &args[i + 2], (*n - i - 2) * sizeof(*args));
+		*n -= 2;
+		return 0;
+	}
+	return 0;
+}
+
+static bool known_name(struct agent *a, const char *name)
+{
+	if (probe_name_ok(name) || !strcmp(name, "custom"))
+		return true;
+	if (!strncmp(name, "custom.", 7))
+		for (int i = 0; i < HW_CP_SLOTS; i++)
+			if (a->custom[i].used && !strcmp(a->custom[i].name, name + 7))
+				return true;
+	return false;
+}
+
+static void set_override(struct agent *a, const char *name, bool en, uint64_t for_ms)
+{
+	int slot = -1;
+	for (int i = 0; i < HW_MAX_OVERRIDES; i++) {
+		if (a->ovr[i].name[0] && !strcmp(a->ovr[i].name, name)) {
+			slot = i;
+			break;
+		}
+		if (!a->ovr[i].name[0] && slot < 0)
+			slot = i;
+	}
+	if (slot < 0)
+		slot = 0; /* full: the oldest entry goes */
+	snprintf(a->ovr[slot].name, sizeof(a->ovr[slot].name), "%s", name);
+	a->ovr[slot].enabled = en;
+	a->ovr[slot].until_ms = for_ms ? now_ms() + for_ms : 0;
+}
+
+static void status(struct agent *a, struct jbuf *b)
+{
+	jb_kbool(b, "ok", true);
+	jb_kcstr(b, "version", HW_VERSION);
+	jb_ku64(b, "pid", a->self_pid);
+	jb_ku64(b, "seq", a->seq);
+	jb_kcstr(b, "config", a->config_path);
+	jb_key(b, "probes");
+	probes_json(a, b);
+	jb_key(b, "overrides");
+	jb_arr_begin(b);
+	uint64_t now = now_ms();
+	for (int i = 0; i < HW_MAX_OVERRIDES; i++) {
+		if (!a->ovr[i].name[0])
+			continue;
+		jb_obj_begin(b);
+		jb_kcstr(b, "name", a->ovr[i].name);
+		jb_kbool(b, "enabled", a->ovr[i].enabled);
+		jb_key(b, "remaining_s");
+		if (a->ovr[i].until_ms)
+			jb_u64(b, a->ovr[i].until_ms > now ? (a->ovr[i].until_ms - now + 999) / 1000 : 0);
+		else
+			jb_null(b);
+		jb_obj_end(b);
+	}
+	jb_arr_end(b);
+	jb_key(b, "overlays");
+	jb_arr_begin(b);
+	for (size_t i = 0; i < a->n_overlays; i++)
+		jb_cstr(b, a->overlays[i]);
+	jb_arr_end(b);
+}
+
+static void handle(struct agent *a, int fd, char **args, int n)
+{
+	struct jbuf b;
+	char err[600];
+	uint64_t for_ms;
+	const char *cmd = args[0];
+
+	if (take_for(args, &n, &for_ms, fd))
+		return;
+	jb_init(&b, 4096);
+	jb_obj_begin(&b);
+	if (!strcmp(cmd, "status") && n == 1) {
+		status(a, &b);
+	} else if ((!strcmp(cmd, "enable") || !strcmp(cmd, "disable")) && n == 2) {
+		if (!known_name(a, args[1])) {
+			reply_err(fd, "unknown probe '%s' (see ctl status)", args[1]);
+			goto out;
+		}
+		bool en = cmd[0] == 'e';
+		set_override(a, args[1], en, for_ms);
+		probes_apply(a);
+		custom_apply(a);
+		jb_kbool(&b, "ok", true);
+		jb_kcstr(&b, "probe", args[1]);
+		jb_kcstr(&b, "now", en ? "enabled" : "disabled");
+		if (for_ms)
+			jb_ku64(&b, "for_s", for_ms / 1000);
+	} else if (!strcmp(cmd, "reload") && n == 1) {
+		if (agent_reload(a, NULL, err, sizeof(err))) {
+			reply_err(fd, "%s", err);
+			goto out;
+		}
+		jb_kbool(&b, "ok", true);
+	} else if (!strcmp(cmd, "set") && n == 2) {
+		if (agent_reload(a, args[1], err, sizeof(err))) {
+			reply_err(fd, "%s", err);
+			goto out;
+		}
+		jb_kbool(&b, "ok", true);
+	} else if (!strcmp(cmd, "add-probe") && n == 2) {
+		struct hw_custom_def d;
+		if (config_parse_custom(&d, args[1], strlen(args[1]), err, sizeof(err))) {
+			reply_err(fd, "%s", err);
+			goto out;
+		}
+		int rc = custom_add(a, &d, true, err, sizeof(err));
+		if (rc) {
+			reply_err(fd, "custom probe refused: %s", err);
+			custom_def_free(&d);
+			goto out;
+		}
+		if (for_ms)
+			for (int i = 0; i < HW_CP_SLOTS; i++)
+				if (a->custom[i].used && !strcmp(a->custom[i].name, d.name))
+					a->custom[i].until_ms = now_ms() + for_ms;
+		jb_kbool(&b, "ok", true);
+		jb_kcstr(&b, "probe", d.name);
+		jb_kcstr(&b, "now", "attached");
+		custom_def_free(&d);
+	} else if (!strcmp(cmd, "remove-probe") && n == 2) {
+		if (custom_remove(a, args[1])) {
+			reply_err(fd, "no custom probe '%s'", args[1]);
+			goto out;
+		}
+		jb_kbool(&b, "ok", true);
+	} else {
+		reply_err(fd, "unknown or malformed command '%s' (status, enable, disable, reload, set, add-probe, remove-probe)",
+			  cmd);
+		goto out;
+	}
+	jb_obj_end(&b);
+	reply(fd, &b);
+out:
+	jb_free(&b);
+}
+
+void control_handle(struct agent *a, int lfd)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	struct ucred cr;
+	socklen_t cl = sizeof(cr);
+	char *buf;
+	size_t len = 0;
+
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) || cr.uid != 0) {
+		reply_err(fd, "permission denied: the control socket is for root only", NULL);
+		a->ctl_refused++;
+		close(fd);
+		return;
+	}
+	buf = malloc(CTL_MAX_REQ + 1);
+	if (!buf) {
+		close(fd);
+		return;
+	}
+	/* bounded read: at most 64 KiB, at most 2 s (a stuck client cannot stall the agent) */
+	uint64_t deadline = now_ms() + 2000;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		uint64_t now = now_ms();
+		if (now >= deadline || poll(&p, 1, deadline - now) <= 0)
+			break;
+		ssize_t n = read(fd, buf + len, CTL_MAX_REQ - len);
+		if (n <= 0)
+			break;
+		len += n;
+		if (len == CTL_MAX_REQ) {
+			reply_err(fd, "request larger than 64 KiB", NULL);
+			goto done;
+		}
+	}
+	buf[len] = 0;
+	char *args[CTL_MAX_ARGS];
+	int n = 0;
+	for (size_t i = 0; i < len && n < CTL_MAX_ARGS;) {
+		args[n++] = buf + i;
+		i += strlen(buf + i) + 1;
+	}
+	if (n == 0) {
+		reply_err(fd, "empty request", NULL);
+		goto done;
+	}
+	handle(a, fd, args, n);
+done:
+	free(buf);
+	close(fd);
+}
+
+/* Expire timed overrides and timed custom probes; returns true if anything changed. */
+bool control_expire(struct agent *a)
+{
+	uint64_t now = now_ms();
+	bool changed = false;
+	for (int i = 0; i < HW_MAX_OVERRIDES; i++)
+		if (a->ovr[i].name[0] && a->ovr[i].until_ms && now >= a->ovr[i].until_ms) {
+			a->ovr[i].name[0] = 0;
+			changed = true;
+		}
+	for (int i = 0; i < HW_CP_SLOTS; i++)
+		if (a->custom[i].used && a->custom[i].until_ms && now >= a->custom[i].until_ms) {
+			custom_remove(a, a->custom[i].name);
+			changed = true;
+		}
+	if (changed) {
+		probes_apply(a);
+		custom_apply(a);
+	}
+	return changed;
+}
+
+int control_client(const char *path, int argc, char **argv)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char buf[65536];
+	size_t len = 0;
+	int fd;
+
+	if (argc < 1) {
+		fprintf(stderr, "usage: herdwatch-agent ctl [--socket PATH] status|enable NAME [--for S]|disable NAME [--for S]|reload|set YAML|add-probe [--for S] YAML|remove-probe NAME\n");
+		return 2;
+	}
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "herdwatch-agent ctl: socket path too long\n");
+		return 2;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int e = errno;
+		if (e == EACCES || e == EPERM)
+			fprintf(stderr, "herdwatch-agent ctl: permission denied on %s: the control socket is for root only\n",
+				path);
+		else
+			fprintf(stderr, "herdwatch-agent ctl: cannot reach the agent at %s: %s (is herdwatch-agent running?)\n",
+				path, strerror(e));
+		return 1;
+	}
+	/* the agent may answer (a refusal) before reading everything: read its answer anyway */
+	signal(SIGPIPE, SIG_IGN);
+	for (int i = 0; i < argc; i++) {
+		size_t l = strlen(argv[i]) + 1;
+		if (write(fd, argv[i], l) != (ssize_t)l)
+			break;
+	}
+	shutdown(fd, SHUT_WR);
+	for (;;) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			break;
+		len += n;
+		if (len == sizeof(buf) - 1)
+			break;
+	}
+	close(fd);
+	buf[len] = 0;
+	if (!len) {
+		fprintf(stderr, "herdwatch-agent ctl: no answer from the agent\n");
+		return 1;
+	}
+	fputs(buf, stdout);
+	return strstr(buf, "\"ok\":true") == buf + 1 ? 0 : 1;
+}

@@ -1,0 +1,575 @@
+/* custom.c - custom probes (see custom.h and common/abi_custom.h). */
+#include "agent/agent.h"
+#include "agent/custom.h"
+#include "herdwatch.skel.h"
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static bool name_ok(const char *n)
+{
+	if (!n || !*n || strlen(n) > 48)
+		return false;
+	for (; *n; n++)
+		if (!isalnum((unsigned char)*n) && *n != '_')
+			return false;
+	return true;
+}
+
+/* One field of a tracepoint format file. */
+struct tp_field {
+	char name[64];
+	char type[128];
+	unsigned off, size;
+	bool is_signed;
+	int array; /* N of name[N], 0 if not an array */
+};
+
+static int tp_format(const char *cat, const char *ev, struct tp_field *out, int max, char *err,
+		     size_t errlen)
+{
+	char path[512], line[512];
+	const char *roots[] = {"/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events"};
+	FILE *f = NULL;
+	int n = 0;
+
+	for (int r = 0; r < 2 && !f; r++) {
+		snprintf(path, sizeof(path), "%s/%s/%s/format", roots[r], cat, ev);
+		f = fopen(path, "re");
+	}
+	if (!f) {
+		snprintf(err, errlen, "tracepoint %s:%s does not exist (no %s)", cat, ev, path);
+		return -ENOENT;
+	}
+	while (fgets(line, sizeof(line), f) && n < max) {
+		char decl[256];
+		unsigned off, size;
+		int sgn;
+		if (sscanf(line, " field:%255[^;]; offset:%u; size:%u; signed:%d;", decl, &off, &size,
+			   &sgn) != 4)
+			continue;
+		struct tp_field *t = &out[n];
+		memset(t, 0, sizeof(*t));
+		char *name = strrchr(decl, ' ');
+		if (!name)
+			continue;
+		*name++ = 0;
+		char *br = strchr(name, '[');
+		if (br) {
+			t->array = atoi(br + 1);
+			*br = 0;
+		}
+		snprintf(t->name, sizeof(t->name), "%s", name);
+		snprintf(t->type, sizeof(t->type), "%s", decl);
+		t->off = off;
+		t->size = size;
+		t->is_signed = sgn;
+		if (!strncmp(t->name, "common_", 7))
+			continue;
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static bool type_signed(const char *type, bool fmt_signed)
+{
+	if (strstr(type, "unsigned") || strstr(type, "size_t") || strchr(type, '*') ||
+	    !strncmp(type, "u", 1) || strstr(type, " u"))
+		return false;
+	return fmt_signed || strstr(type, "int") || strstr(type, "long") || strstr(type, "pid_t") ||
+	       strstr(type, "short") || !strncmp(type, "s", 1);
+}
+
+static int resolve_tp(const struct hw_custom_def *d, struct hw_cp_spec *sp,
+		      struct custom_probe *cp, char *cat, char *ev, char *err, size_t errlen)
+{
+	struct tp_field fl[64];
+	int nf;
+	const char *colon = strchr(d->target, ':');
+	if (!colon || colon == d->target || !colon[1] || strchr(colon + 1, '/') ||
+	    strchr(d->target, '/') || strstr(d->target, "..")) {
+		snprintf(err, errlen, "tracepoint '%s' must be category:name", d->target);
+		return -EINVAL;
+	}
+	snprintf(cat, 64, "%.*s", (int)(colon - d->target), d->target);
+	snprintf(ev, 128, "%s", colon + 1);
+	nf = tp_format(cat, ev, fl, 64, err, errlen);
+	if (nf < 0)
+		return nf;
+	bool syscall = !strcmp(cat, "syscalls");
+	for (size_t i = 0; i < d->ncap; i++) {
+		const struct hw_custom_capture *c = &d->cap[i];
+		struct hw_cp_field *f = &sp->f[i];
+		int k;
+		for (k = 0; k < nf; k++)
+			if (!strcmp(fl[k].name, c->name))
+				break;
+		if (k == nf) {
+			char known[400] = "";
+			for (int j = 0; j < nf; j++) {
+				size_t l = strlen(known);
+				snprintf(known + l, sizeof(known) - l, "%s%s", j ? ", " : "", fl[j].name);
+			}
+			snprintf(err, errlen, "field '%s' is not in the format of %s:%s (fields: %s)",
+				 c->name, cat, ev, known);
+			return -ENOENT;
+		}
+		f->src = HW_CP_SRC_TP;
+		f->off = fl[k].off;
+		f->size = fl[k].size;
+		f->maxlen = c->max ? c->max : 255;
+		if (strstr(fl[k].type, "__data_loc"))
+			f->kind = HW_CP_KSTR;
+		else if (fl[k].array && strstr(fl[k].type, "char"))
+			f->kind = HW_CP_CHARS;
+		else if (syscall && strstr(fl[k].type, "char") && strchr(fl[k].type, '*'))
+			f->kind = HW_CP_USTR; /* syscall arguments are user pointers */
+		else
+			f->kind = type_signed(fl[k].type, fl[k].is_signed) ? HW_CP_INT : HW_CP_UINT;
+		if (f->kind == HW_CP_INT && syscall && f->size == 8 && !strstr(fl[k].type, "long"))
+			f->size = 4; /* an int argument stored in a 64-bit slot */
+		snprintf(cp->fields[i], sizeof(cp->fields[i]), "%s", c->name);
+		cp->kinds[i] = f->kind;
+	}
+	return 0;
+}
+
+static int is_elf(const char *path, char *err, size_t errlen)
+{
+	unsigned char m[4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	ssize_t n = read(fd, m, 4);
+	close(fd);
+	if (n != 4 || memcmp(m, "\x7f" "ELF", 4)) {
+		snprintf(err, errlen, "%s is not an ELF file", path);
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+static int resolve_uprobe(const struct hw_custom_def *d, struct hw_cp_spec *sp,
+			  struct custom_probe *cp, char *bin, char *sym, unsigned long *off,
+			  char *err, size_t errlen)
+{
+	const char *colon = strrchr(d->target, ':');
+	if (!colon || colon == d->target || !colon[1]) {
+		snprintf(err, errlen, "uprobe '%s' must be /path/to/binary:symbol or :0xoffset",
+			 d->target);
+		return -EINVAL;
+	}
+	snprintf(bin, 400, "%.*s", (int)(colon - d->target), d->target);
+	snprintf(sym, 128, "%s", colon + 1);
+	*off = 0;
+	if (!strncmp(sym, "0x", 2)) {
+		char *end;
+		*off = strtoul(sym, &end, 16);
+		if (*end) {
+			snprintf(err, errlen, "bad offset '%s'", sym);
+			return -EINVAL;
+		}
+		sym[0] = 0;
+	}
+	int rc = is_elf(bin, err, errlen);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < d->ncap; i++) {
+		const struct hw_custom_capture *c = &d->cap[i];
+		struct hw_cp_field *f = &sp->f[i];
+		const char *t = c->type ? c->type : "int";
+		if (c->ret) {
+			if (d->hook != HW_CUSTOM_URETPROBE) {
+				snprintf(err, errlen, "'%s': the return value needs a uretprobe", c->name);
+				return -EINVAL;
+			}
+			f->src = HW_CP_SRC_RET;
+		} else if (c->arg >= 1 && c->arg <= 6) {
+			f->src = HW_CP_SRC_ARG;
+			f->arg = c->arg;
+		} else {
+			snprintf(err, errlen, "'%s': give arg: 1..6 or ret: true", c->name);
+			return -EINVAL;
+		}
+		f->size = 8;
+		if (!strcmp(t, "int")) {
+			f->kind = HW_CP_INT;
+		} else if (!strcmp(t, "uint")) {
+			f->kind = HW_CP_UINT;
+		} else if (!strcmp(t, "string") || !strcmp(t, "bytes")) {
+			if (!c->max) {
+				snprintf(err, errlen,
+					 "'%s': a %s capture needs a bound (max: 1..255)", c->name, t);
+				return -EINVAL;
+			}
+			f->kind = t[0] == 's' ? HW_CP_USTR : HW_CP_UBYTES;
+			f->maxlen = c->max;
+		} else {
+			snprintf(err, errlen, "'%s': unknown type '%s' (int, uint, string, bytes)",
+				 c->name, t);
+			return -EINVAL;
+		}
+		snprintf(cp->fields[i], sizeof(cp->fields[i]), "%s", c->name);
+		cp->kinds[i] = f->kind;
+	}
+	return 0;
+}
+
+static int resolve_filters(const struct hw_custom_def *d, struct hw_cp_spec *sp, char *err,
+			   size_t errlen)
+{
+	static const char *ops[] = {NULL, "eq", "ne", "lt", "le", "gt", "ge", "prefix"};
+	for (size_t i = 0; i < d->nflt; i++) {
+		const struct hw_custom_filter *cf = &d->flt[i];
+		struct hw_cp_filter *f = &sp->flt[i];
+		size_t k;
+		for (k = 0; k < d->ncap; k++)
+			if (!strcmp(d->cap[k].name, cf->field))
+				break;
+		if (k == d->ncap) {
+			snprintf(err, errlen, "filter on '%s', which is not captured", cf->field);
+			return -EINVAL;
+		}
+		f->field = k;
+		for (f->op = 1; f->op < 8; f->op++)
+			if (!strcmp(ops[f->op], cf->op))
+				break;
+		if (f->op == 8) {
+			snprintf(err, errlen, "unknown filter op '%s' (eq ne lt le gt ge prefix)", cf->op);
+			return -EINVAL;
+		}
+		uint8_t kind = sp->f[k].kind;
+		bool is_str = kind == HW_CP_USTR || kind == HW_CP_KSTR || kind == HW_CP_CHARS ||
+			      kind == HW_CP_UBYTES;
+		if (is_str) {
+			size_t l = strlen(cf->value);
+			if (f->op != HW_CP_EQ && f->op != HW_CP_NE && f->op != HW_CP_PREFIX) {
+				snprintf(err, errlen, "'%s' is a string: use eq, ne or prefix", cf->field);
+				return -EINVAL;
+			}
+			if (l > HW_CP_STR || (l == HW_CP_STR && f->op != HW_CP_PREFIX)) {
+				snprintf(err, errlen, "string filter value longer than %d bytes", HW_CP_STR - 1);
+				return -EINVAL;
+			}
+			memcpy(f->str, cf->value, l);
+			f->slen = l;
+		} else {
+			char *end;
+			errno = 0;
+			f->val = strtoll(cf->value, &end, 0);
+			if (errno || *end || f->op == HW_CP_PREFIX) {
+				snprintf(err, errlen, "'%s' is an integer: '%s %s' is not a valid filter",
+					 cf->field, cf->op, cf->value);
+				return -EINVAL;
+			}
+		}
+	}
+	sp->nfilters = d->nflt;
+	return 0;
+}
+
+static struct custom_probe *find(struct agent *a, const char *name)
+{
+	for (int i = 0; i < HW_CP_SLOTS; i++)
+		if (a->custom[i].used && !strcmp(a->custom[i].name, name))
+			return &a->custom[i];
+	return NULL;
+}
+
+static void release(struct agent *a, struct custom_probe *cp)
+{
+	bpf_link__destroy(cp->link);
+	cp->link = NULL;
+	/* keep what is needed to decode events still in the ring buffer */
+	cp->old_gen = cp->gen;
+	snprintf(cp->old_name, sizeof(cp->old_name), "%s", cp->name);
+	memcpy(cp->old_fields, cp->fields, sizeof(cp->fields));
+	memcpy(cp->old_kinds, cp->kinds, sizeof(cp->kinds));
+	cp->old_nfields = cp->nfields;
+	cp->used = false;
+}
+
+int custom_add(struct agent *a, const struct hw_custom_def *d, bool from_ctl, char *err,
+	       size_t errlen)
+{
+	struct hw_cp_spec sp;
+	struct custom_probe tmp, *cp;
+	char cat[64], ev[128], bin[400], sym[128];
+	unsigned long off = 0;
+	int rc, slot = -1;
+
+	memset(&sp, 0, sizeof(sp));
+	memset(&tmp, 0, sizeof(tmp));
+	if (d->error) {
+		snprintf(err, errlen, "line %zu: %s", d->line, d->error);
+		rc = -EINVAL;
+	} else if (!name_ok(d->name)) {
+		snprintf(err, errlen, "name '%s' must be 1-48 letters, digits or _", d->name);
+		rc = -EINVAL;
+	} else if (d->hook == HW_CUSTOM_TP) {
+		rc = resolve_tp(d, &sp, &tmp, cat, ev, err, errlen);
+	} else {
+		rc = resolve_uprobe(d, &sp, &tmp, bin, sym, &off, err, errlen);
+	}
+	if (!rc)
+		rc = resolve_filters(d, &sp, err, errlen);
+	sp.nfields = d->ncap;
+
+	/* a probe of the same name is replaced */
+	if (d->name && (cp = find(a, d->name)))
+		release(a, cp);
+	/* first free slot, preferring one never used, so in-flight events of a removed
+	 * probe keep their name */
+	for (int pass = 0; pass < 2 && slot < 0; pass++)
+		for (int i = 0; i < HW_CP_SLOTS; i++)
+			if (!a->custom[i].used && (pass || !a->custom[i].old_gen)) {
+				slot = i;
+				break;
+			}
+	if (slot < 0) {
+		snprintf(err, errlen, "too many custom probes (at most %d)", HW_CP_SLOTS);
+		return -ENOSPC;
+	}
+	cp = &a->custom[slot];
+	cp->used = true;
+	cp->from_ctl = from_ctl;
+	cp->paused = false;
+	cp->until_ms = 0;
+	cp->gen = ++a->custom_gen;
+	snprintf(cp->name, sizeof(cp->name), "%s", d->name ? d->name : "?");
+	snprintf(cp->target, sizeof(cp->target), "%s", d->target ? d->target : "?");
+	cp->hook = d->hook;
+	memcpy(cp->fields, tmp.fields, sizeof(cp->fields));
+	memcpy(cp->kinds, tmp.kinds, sizeof(cp->kinds));
+	cp->nfields = d->ncap;
+	cp->link = NULL;
+	if (rc)
+		goto unavailable;
+
+	sp.gen = cp->gen;
+	uint32_t key = slot;
+	struct hw_cp_count *zero = calloc(libbpf_num_possible_cpus(), sizeof(*zero));
+	if (zero) /* counters start at 0 for the new owner of the slot */
+		bpf_map_update_elem(bpf_map__fd(a->skel->maps.hw_cp_counts), &key, zero, BPF_ANY);
+	free(zero);
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.hw_cp_specs), &key, &sp, BPF_ANY)) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot write the probe spec: %s", strerror(-rc));
+		goto unavailable;
+	}
+	if (d->hook == HW_CUSTOM_TP) {
+		LIBBPF_OPTS(bpf_tracepoint_opts, o, .bpf_cookie = slot);
+		cp->link = bpf_program__attach_tracepoint_opts(a->skel->progs.hw_custom_tp, cat, ev, &o);
+	} else {
+		bool ret = d->hook == HW_CUSTOM_URETPROBE;
+		LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = slot, .retprobe = ret,
+			    .func_name = sym[0] ? sym : NULL);
+		cp->link = bpf_program__attach_uprobe_opts(
+			ret ? a->skel->progs.hw_custom_uretprobe : a->skel->progs.hw_custom_uprobe, -1,
+			bin, off, &o);
+	}
+	if (!cp->link) {
+		rc = -errno;
+		if (d->hook == HW_CUSTOM_TP)
+			snprintf(err, errlen, "attach to %s failed: %s", d->target, strerror(-rc));
+		else if (sym[0])
+			snprintf(err, errlen, "attach to %s failed: %s (is '%s' a function symbol of %s?)",
+				 d->target, strerror(-rc), sym, bin);
+		else
+			snprintf(err, errlen, "attach to %s failed: %s", d->target, strerror(-rc));
+		goto unavailable;
+	}
+	snprintf(cp->state, sizeof(cp->state), "attached");
+	cp->reason[0] = 0;
+	return 0;
+unavailable:
+	snprintf(cp->state, sizeof(cp->state), "unavailable");
+	snprintf(cp->reason, sizeof(cp->reason), "%s", err);
+	fprintf(stderr, "herdwatch-agent: custom probe %s refused: %s\n", cp->name, err);
+	return rc ? rc : -EINVAL;
+}
+
+int custom_remove(struct agent *a, const char *name)
+{
+	struct custom_probe *cp = find(a, name);
+	if (!cp)
+		return -ENOENT;
+	release(a, cp);
+	return 0;
+}
+
+/* A fingerprint of a declaration: an unchanged, attached probe is left alone on reload, so
+ * none of its events is lost or duplicated. */
+static uint64_t fnv(uint64_t h, const char *s)
+{
+	for (; s && *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (h ^ 0xff) * 1099511628211ULL;
+}
+
+static uint64_t custom_def_hash(const struct hw_custom_def *d)
+{
+	char num[64];
+	uint64_t h = 1469598103934665603ULL;
+	h = fnv(h, d->name);
+	h = fnv(h, d->target);
+	snprintf(num, sizeof(num), "%d", d->hook);
+	h = fnv(h, num);
+	for (size_t i = 0; i < d->ncap; i++) {
+		snprintf(num, sizeof(num), "%d/%d/%u", d->cap[i].arg, d->cap[i].ret, d->cap[i].max);
+		h = fnv(fnv(fnv(h, d->cap[i].name), d->cap[i].type), num);
+	}
+	for (size_t i = 0; i < d->nflt; i++)
+		h = fnv(fnv(fnv(h, d->flt[i].field), d->flt[i].op), d->flt[i].value);
+	return h;
+}
+
+void custom_sync(struct agent *a)
+{
+	char err[400];
+	/* drop config probes that are no longer declared */
+	for (int i = 0; i < HW_CP_SLOTS; i++) {
+		struct custom_probe *cp = &a->custom[i];
+		if (!cp->used || cp->from_ctl)
+			continue;
+		bool still = false;
+		for (size_t k = 0; k < a->cfg.n_custom; k++)
+			if (a->cfg.custom[k].name && !strcmp(a->cfg.custom[k].name, cp->name))
+				still = true;
+		if (!still)
+			release(a, cp);
+	}
+	for (size_t k = 0; k < a->cfg.n_custom; k++) {
+		const struct hw_custom_def *d = &a->cfg.custom[k];
+		struct custom_probe *cp = d->name ? find(a, d->name) : NULL;
+		if (cp && !cp->from_ctl && cp->def_hash == custom_def_hash(d) && cp->link)
+			continue; /* unchanged and attached: leave it be */
+		custom_add(a, d, false, err, sizeof(err));
+		if ((cp = find(a, d->name ? d->name : "?")))
+			cp->def_hash = custom_def_hash(d);
+	}
+}
+
+/* Pause or resume custom probes to match control overrides ("custom.NAME" or "custom"). */
+void custom_apply(struct agent *a)
+{
+	for (int i = 0; i < HW_CP_SLOTS; i++) {
+		struct custom_probe *cp = &a->custom[i];
+		char name[80];
+		uint32_t key = i;
+		struct hw_cp_spec sp;
+		if (!cp->used || !cp->link)
+			continue;
+		snprintf(name, sizeof(name), "custom.%s", cp->name);
+		bool want = probe_wanted(a, name, true);
+		int fd = bpf_map__fd(a->skel->maps.hw_cp_specs);
+		if (want == !cp->paused || bpf_map_lookup_elem(fd, &key, &sp))
+			continue;
+		sp.paused = !want;
+		if (bpf_map_update_elem(fd, &key, &sp, BPF_ANY) == 0) {
+			cp->paused = !want;
+			snprintf(cp->state, sizeof(cp->state), want ? "attached" : "disabled");
+			snprintf(cp->reason, sizeof(cp->reason), "%s", want ? "" : "disabled by control");
+		}
+	}
+}
+
+void custom_detach_all(struct agent *a)
+{
+	for (int i = 0; i < HW_CP_SLOTS; i++) {
+		bpf_link__destroy(a->custom[i].link);
+		a->custom[i].link = NULL;
+	}
+}
+
+void custom_manifest(struct agent *a, struct jbuf *b)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct hw_cp_count cnt[ncpu > 0 ? ncpu : 1];
+	for (int i = 0; i < HW_CP_SLOTS; i++) {
+		struct custom_probe *cp = &a->custom[i];
+		char key[80];
+		uint32_t slot = i;
+		uint64_t hits = 0, emitted = 0, filtered = 0;
+		if (!cp->used)
+			continue;
+		if (cp->link && !bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.hw_cp_counts), &slot, cnt))
+			for (int c = 0; c < ncpu; c++) {
+				hits += cnt[c].hits;
+				emitted += cnt[c].emitted;
+				filtered += cnt[c].filtered;
+			}
+		snprintf(key, sizeof(key), "custom.%s", cp->name);
+		jb_key(b, key);
+		jb_obj_begin(b);
+		jb_kcstr(b, "state", cp->state);
+		jb_kcstr(b, "hook", !cp->link ? NULL
+				    : cp->hook == HW_CUSTOM_TP ? "tracepoint"
+				    : cp->hook == HW_CUSTOM_UPROBE ? "uprobe" : "uretprobe");
+		jb_kcstr(b, "reason", cp->reason[0] ? cp->reason : NULL);
+		jb_kcstr(b, "target", cp->target);
+		jb_kcstr(b, "source", cp->from_ctl ? "control" : "config");
+		jb_ku64(b, "hits", hits);
+		jb_ku64(b, "emitted", emitted);
+		jb_ku64(b, "filtered", filtered);
+		jb_obj_end(b);
+	}
+}
+
+int decode_custom(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_custom *e = rec;
+	const struct custom_probe *cp;
+	const char *name;
+	const char(*fields)[64];
+	const uint8_t *kinds;
+	int nf;
+	char kind[80];
+	struct jbuf *b = &a->jb;
+
+	if (e->slot >= HW_CP_SLOTS)
+		return -EINVAL;
+	cp = &a->custom[e->slot];
+	if (cp->gen == e->gen) {
+		name = cp->name, fields = cp->fields, kinds = cp->kinds, nf = cp->nfields;
+	} else if (cp->old_gen == e->gen) {
+		name = cp->old_name, fields = cp->old_fields, kinds = cp->old_kinds,
+		nf = cp->old_nfields;
+	} else {
+		return -ESTALE; /* slot reused twice while its events were in flight */
+	}
+	if (nf > HW_CP_FIELDS)
+		return -EINVAL;
+	snprintf(kind, sizeof(kind), "custom.%s", name);
+	emit_begin(a, kind, e->hdr.ts);
+	emit_proc(a, &e->hdr);
+	jb_key(b, "custom");
+	jb_obj_begin(b);
+	for (int i = 0; i < nf; i++) {
+		const struct hw_str *s = &e->str[i];
+		switch (kinds[i]) {
+		case HW_CP_INT:
+			jb_ki64(b, fields[i], (int64_t)e->val[i]);
+			break;
+		case HW_CP_UINT:
+			jb_ku64(b, fields[i], e->val[i]);
+			break;
+		default:
+			if ((size_t)s->off + s->len > len)
+				return -EINVAL;
+			jb_kstr(b, fields[i], (const char *)rec + s->off, s->len);
+		}
+	}
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}

@@ -1,0 +1,48 @@
+/* custom.h - custom probes at runtime: resolve a declaration against the kernel's tracepoint
+ * formats or a binary's symbols, give it a slot, attach the generic program with the slot as
+ * cookie, decode its events, report it in the manifest. */
+#ifndef HW_CUSTOM_H
+#define HW_CUSTOM_H
+#include "agent/config.h"
+#include <stdint.h>
+
+struct agent;
+struct jbuf;
+
+struct custom_probe {
+	bool used;
+	bool from_ctl;  /* added through the control socket (kept across reloads) */
+	uint64_t def_hash; /* fingerprint of the declaration (config probes) */
+	uint32_t gen;   /* matches hw_cp_spec.gen of events emitted for this declaration */
+	char name[64];
+	enum hw_custom_hook hook;
+	char target[512];
+	char fields[HW_CP_FIELDS][64];
+	uint8_t kinds[HW_CP_FIELDS];
+	int nfields;
+	struct bpf_link *link;
+	bool paused;
+	uint64_t until_ms; /* added with --for: removed at this CLOCK_MONOTONIC ms */
+	char state[16]; /* attached, unavailable */
+	char reason[300];
+	/* the previous owner of the slot, for events still in flight after a change */
+	uint32_t old_gen;
+	char old_name[64];
+	char old_fields[HW_CP_FIELDS][64];
+	uint8_t old_kinds[HW_CP_FIELDS];
+	int old_nfields;
+};
+
+/* Add (or replace, by name) a custom probe. Returns 0 when attached; otherwise -errno and the
+ * reason in err (the probe is then listed as unavailable with that reason). */
+int custom_add(struct agent *a, const struct hw_custom_def *d, bool from_ctl, char *err,
+	       size_t errlen);
+int custom_remove(struct agent *a, const char *name); /* -ENOENT if unknown */
+/* Make the config's custom probes current: add new/changed ones, remove those no longer
+ * declared (ctl-added probes stay). */
+void custom_sync(struct agent *a);
+void custom_detach_all(struct agent *a);
+void custom_apply(struct agent *a); /* pause/resume to match control overrides */
+void custom_manifest(struct agent *a, struct jbuf *b); /* rows inside the probes object */
+
+#endif

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * custom.bpf.c - generic programs behind custom probes (see common/abi_custom.h).
+ * The same program is attached to many tracepoints / functions; the link's cookie names the
+ * slot whose spec (fields to capture, filters) is in hw_cp_specs.
+ */
+#include "hw.bpf.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HW_CP_SLOTS);
+	__type(key, __u32);
+	__type(value, struct hw_cp_spec);
+} hw_cp_specs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HW_CP_SLOTS);
+	__type(key, __u32);
+	__type(value, struct hw_cp_count);
+} hw_cp_counts SEC(".maps");
+
+static __always_inline __u64 hw_cp_arg(struct pt_regs *regs, __u8 arg)
+{
+	switch (arg) {
+	case 1:
+		return PT_REGS_PARM1_CORE(regs);
+	case 2:
+		return PT_REGS_PARM2_CORE(regs);
+	case 3:
+		return PT_REGS_PARM3_CORE(regs);
+	case 4:
+		return PT_REGS_PARM4_CORE(regs);
+	case 5:
+		return PT_REGS_PARM5_CORE(regs);
+	case 6:
+#ifdef PT_REGS_PARM6_CORE
+		return PT_REGS_PARM6_CORE(regs);
+#elif defined(__TARGET_ARCH_x86)
+		return BPF_CORE_READ(regs, r9); /* libbpf < 1.2 has no PT_REGS_PARM6 */
+#else
+		return 0;
+#endif
+	}
+	return 0;
+}
+
+static __always_inline __u64 hw_cp_extend(__u64 v, __u8 size, bool sign)
+{
+	switch (size) {
+	case 1:
+		return sign ? (__u64)(__s64)(__s8)v : (__u8)v;
+	case 2:
+		return sign ? (__u64)(__s64)(__s16)v : (__u16)v;
+	case 4:
+		return sign ? (__u64)(__s64)(__s32)v : (__u32)v;
+	}
+	return v;
+}
+
+/* Does a filter pass? Strings compare the first slen bytes captured (prefix) or all (eq/ne). */
+static __always_inline bool hw_cp_pass(struct hw_custom *e, struct hw_cp_filter *f,
+				       struct hw_cp_field *fd, __u8 *base)
+{
+	if (fd->kind == HW_CP_USTR || fd->kind == HW_CP_KSTR || fd->kind == HW_CP_CHARS ||
+	    fd->kind == HW_CP_UBYTES) {
+		struct hw_str s = e->str[f->field & (HW_CP_FIELDS - 1)];
+		bool same = true;
+		if (f->op == HW_CP_EQ || f->op == HW_CP_NE) {
+			if (s.len != f->slen)
+				same = false;
+		} else if (s.len < f->slen) {
+			same = false;
+		}
+		__u32 off = s.off & (HW_MAX_RECORD - 1);
+		for (int i = 0; i < HW_CP_STR; i++) {
+			if (i >= f->slen || !same)
+				break;
+			if (base[(off + i) & (2 * HW_MAX_RECORD - 1)] != (__u8)f->str[i])
+				same = false;
+		}
+		if (f->op == HW_CP_NE)
+			return !same;
+		return same;
+	}
+	__s64 v = e->val[f->field & (HW_CP_FIELDS - 1)];
+	__u64 uv = v, uf = f->val;
+	bool sign = fd->kind == HW_CP_INT;
+	switch (f->op) {
+	case HW_CP_EQ:
+		return v == f->val;
+	case HW_CP_NE:
+		return v != f->val;
+	case HW_CP_LT:
+		return sign ? v < f->val : uv < uf;
+	case HW_CP_LE:
+		return sign ? v <= f->val : uv <= uf;
+	case HW_CP_GT:
+		return sign ? v > f->val : uv > uf;
+	case HW_CP_GE:
+		return sign ? v >= f->val : uv >= uf;
+	}
+	return false;
+}
+
+static __always_inline void hw_custom(void *ctx, bool is_tp)
+{
+	__u32 slot = bpf_get_attach_cookie(ctx) & (HW_CP_SLOTS - 1);
+	__u64 id = bpf_get_current_pid_tgid();
+	struct hw_cp_count *cnt = bpf_map_lookup_elem(&hw_cp_counts, &slot);
+	struct hw_cp_spec *sp = bpf_map_lookup_elem(&hw_cp_specs, &slot);
+	struct hw_custom *e;
+	struct hw_blob b;
+
+	if (!sp || !cnt || sp->paused || hw_filtered(id >> 32))
+		return;
+	cnt->hits++;
+	e = hw_scratch_get();
+	if (!e) {
+		hw_count_drop(HW_EV_CUSTOM, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&e->hdr, bpf_get_current_task_btf(), HW_EV_CUSTOM);
+	e->slot = slot;
+	e->gen = sp->gen;
+	b.base = (__u8 *)e;
+	b.pos = sizeof(*e);
+	for (int i = 0; i < HW_CP_FIELDS; i++) {
+		struct hw_cp_field *f = &sp->f[i];
+		__u64 v = 0;
+		e->val[i] = 0;
+		e->str[i].off = b.pos;
+		e->str[i].len = 0;
+		if (i >= sp->nfields)
+			continue;
+		if (f->src == HW_CP_SRC_TP) {
+			if (f->kind == HW_CP_CHARS) {
+				hw_blob_kstr(&b, ctx + f->off, f->size ? f->size : 1, &e->str[i]);
+				continue;
+			}
+			bpf_probe_read_kernel(&v, sizeof(v), ctx + f->off);
+		} else if (!is_tp && f->src == HW_CP_SRC_ARG) {
+			v = hw_cp_arg(ctx, f->arg);
+		} else if (!is_tp && f->src == HW_CP_SRC_RET) {
+			v = PT_REGS_RC_CORE((struct pt_regs *)ctx);
+		}
+		switch (f->kind) {
+		case HW_CP_INT:
+		case HW_CP_UINT:
+			e->val[i] = hw_cp_extend(v, f->size, f->kind == HW_CP_INT);
+			break;
+		case HW_CP_USTR:
+			e->val[i] = v;
+			hw_blob_ustr(&b, (void *)v, f->maxlen, &e->str[i]);
+			break;
+		case HW_CP_KSTR: {
+			/* __data_loc: low 16 bits offset in the record, high 16 bits length */
+			__u32 loc = v;
+			hw_blob_kstr(&b, ctx + (loc & 0xffff), f->maxlen, &e->str[i]);
+			break;
+		}
+		case HW_CP_UBYTES: {
+			__u64 pos = hw_pos(b.pos, HW_CP_STRMAX);
+			__u32 n = f->maxlen & (HW_CP_STRMAX - 1);
+			e->val[i] = v;
+			if (pos < HW_MAX_RECORD && n &&
+			    bpf_probe_read_user(b.base + pos, n, (void *)v) == 0) {
+				e->str[i].len = n;
+				b.pos = pos + n;
+			}
+			break;
+		}
+		}
+	}
+	for (int k = 0; k < HW_CP_FILTERS; k++) {
+		if (k >= sp->nfilters)
+			break;
+		struct hw_cp_filter *f = &sp->flt[k];
+		if (!hw_cp_pass(e, f, &sp->f[f->field & (HW_CP_FIELDS - 1)], b.base)) {
+			cnt->filtered++;
+			return;
+		}
+	}
+	cnt->emitted++;
+	hw_submit(e, b.pos, false);
+}
+
+SEC("tracepoint")
+int hw_custom_tp(void *ctx)
+{
+	hw_custom(ctx, true);
+	return 0;
+}
+
+SEC("uprobe")
+int hw_custom_uprobe(struct pt_regs *ctx)
+{
+	hw_custom(ctx, false);
+	return 0;
+}
+
+SEC("uretprobe")
+int hw_custom_uretprobe(struct pt_regs *ctx)
+{
+	hw_custom(ctx, false);
+	return 0;
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Hook selection: when the preferred hook type is refused, each probe falls back to the next
+# candidate and events keep every field; when nothing can attach, the agent still runs and
+# says what it could not attach (a blind host must not look like a quiet one).
+. "$(dirname "$0")/../lib.sh"
+need_root
+
+export HW_DENY_HOOKS=tp_btf
+agent_start || { not_ok "agent starts with tp_btf refused" "$(cat "$T/agent.err")"; exit 1; }
+hb=$(head -n1 "$EV")
+expect_jq "exec falls back to the classic tracepoint" "$hb" '.agent.probes["process.exec"]|.state=="attached" and .hook=="tracepoint" and (.reason|test("tp_btf"))'
+expect_jq "exit and fork fall back too" "$hb" '[.agent.probes["process.exit","process.fork"]|.hook]==["tracepoint","tracepoint"]'
+mkdir -p "$T/fb"
+(cd "$T/fb" && exec /usr/bin/env hwfb$$ "x y" 2>/dev/null; true)
+bash -c 'exit 5' &
+xp=$!
+wait $xp
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwfb$$\")") || not_ok "fallback exec seen" "none"
+expect_jq "fallback exec fields" "$ev" ".proc.exe==\"/usr/bin/env\" and .proc.cwd==\"$T/fb\" and .proc.args==[\"/usr/bin/env\",\"hwfb$$\",\"x y\"] and .exec.filename==\"/usr/bin/env\" and .parent.pid==$$"
+ev=$(wait_event "select(.kind==\"process.exit\" and .proc.pid==$xp)") || not_ok "fallback exit seen" "none"
+expect_jq "fallback exit code" "$ev" '.exit.code==5 and (.proc.exe|test("bash$"))'
+agent_stop
+expect "fallback: seq contiguous" seq_contiguous
+
+export HW_DENY_HOOKS=tp_btf,tracepoint
+agent_start || { not_ok "agent starts with every hook refused" "$(cat "$T/agent.err")"; exit 1; }
+hb=$(head -n1 "$EV")
+expect_jq "nothing attached is reported, with reasons" "$hb" '[.agent.probes[]|.state]|all(.=="unavailable")'
+expect_jq "unavailable probe names its reason" "$hb" '.agent.probes["process.exec"].reason|test("denied")'
+grep -q "probe process.exec unavailable" "$T/agent.err" && ok "unavailable probe said on stderr" || not_ok "unavailable probe said on stderr" "$(cat "$T/agent.err")"
+agent_stop
+expect_eq "blind agent still exits cleanly" "$?" 0
