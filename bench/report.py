@@ -120,7 +120,9 @@ def main():
       f"load average {env.get('loadavg_start', '?')} at the start, "
       f"{env.get('loadavg_end', '?')} at the end. herdwatch-agent {env.get('agent', '?')}, "
       f"bpftrace {env.get('bpftrace', '?')}, auditd {env.get('auditd', '?')}. "
-      f"Sizes: {env.get('sizes', '?')}.\n")
+      f"Sizes: {env.get('sizes', '?')}. At the start {env.get('bpf_progs_start', '?')} BPF "
+      f"programs were loaded on the host and {env.get('agents_start', '?')} other "
+      f"herdwatch-agent processes ran (other work on the shared machine).\n")
 
     # ---- main table ------------------------------------------------------------------------
     summary = {}  # (wl, mon) -> dict of medians
@@ -292,7 +294,8 @@ def main():
             reached = num(r, "ops") / wall
             cores = num(r, "agent_cpu_ns") / 1e9 / (wall + max(num(r, "drain_ms"), 0) / 1000)
             per_core = reached / cores if cores > 0 else float("nan")
-            w(f"| {r.get('mode')} | {int(num(r, 'target')):,} | {reached:,.0f} "
+            tgt = f"{int(num(r, 'target')):,}" if num(r, "target") > 0 else "as fast as it goes"
+            w(f"| {r.get('mode')} | {tgt} | {reached:,.0f} "
               f"| {int(num(r, 'got'))}/{int(num(r, 'ops'))} | {int(num(r, 'gaps'))} "
               f"| {int(num(r, 'lost'))} | {cores:.2f} | {per_core:,.0f} "
               f"| {int(num(r, 'drain_ms'))} | {num(r, 'bytes') / wall / 1e6:.0f} |")
@@ -312,7 +315,7 @@ def main():
                          max(s["mcpu"] * 100, 0.1) if s else 0.1]
             f.write(wl + " " + " ".join(f"{v:.3f}" for v in vals) + "\n")
     png = base + ".png"
-    if mons and shutil.which("gnuplot"):
+    if mons and summary and shutil.which("gnuplot"):
         n = len(mons)
         plot_slow = ", ".join(
             f"'{dat}' using {2 + 2 * i}:xtic(1) title '{m}' lc {i + 1}" for i, m in enumerate(mons))
