@@ -228,7 +228,7 @@ static void detach(struct hw_probe *p)
 static int try_candidate(struct agent *a, struct hw_probe *p, const char *cand, char *why,
 			 size_t whylen)
 {
-	char names[256];
+	char names[1024];
 	snprintf(names, sizeof(names), "%s", cand);
 	for (char *save = NULL, *n = strtok_r(names, "+", &save); n; n = strtok_r(NULL, "+", &save)) {
 		struct bpf_program *prog = bpf_object__find_program_by_name(a->skel->obj, n);
@@ -294,24 +294,18 @@ void probes_apply(struct agent *a)
 		for (c = 0; c < HW_MAX_CANDS && p->cands[c]; c++)
 			if (try_candidate(a, p, p->cands[c], why[c], sizeof(why[c])) == 0)
 				break;
-		if (c < HW_MAX_CANDS && p->cands[c]) {
+		bool attached = c < HW_MAX_CANDS && p->cands[c];
+		/* the reasons the candidates before the chosen one (or all of them) failed */
+		p->reason[0] = 0;
+		for (int k = 0; k < c; k++) {
+			size_t l = strlen(p->reason);
+			snprintf(p->reason + l, sizeof(p->reason) - l, "%s%s", l ? "; " : "", why[k]);
+		}
+		if (attached) {
 			p->state = PROBE_ATTACHED;
-			/* say why better candidates were passed over */
-			p->reason[0] = 0;
-			for (int k = 0; k < c; k++) {
-				size_t l = strlen(p->reason);
-				snprintf(p->reason + l, sizeof(p->reason) - l, "%s%s", l ? "; " : "",
-					 why[k]);
-			}
 		} else {
 			p->state = PROBE_UNAVAILABLE;
 			p->hook = NULL;
-			p->reason[0] = 0;
-			for (int k = 0; k < c; k++) {
-				size_t l = strlen(p->reason);
-				snprintf(p->reason + l, sizeof(p->reason) - l, "%s%s", l ? "; " : "",
-					 why[k]);
-			}
 			fprintf(stderr, "herdwatch-agent: probe %s unavailable: %s\n", p->name,
 				p->reason);
 		}
