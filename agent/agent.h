@@ -101,6 +101,8 @@ int probes_sync_maps(struct agent *a); /* cfg + filters into kernel maps */
 /* control.c */
 int control_open(struct agent *a, const char *path); /* listening fd or -errno */
 void control_handle(struct agent *a, int lfd);
+/* Run one request (argv-style); the JSON answer is left in out. 0 if it succeeded. */
+int control_exec(struct agent *a, char **args, int n, struct jbuf *out);
 bool control_expire(struct agent *a);
 int control_client(const char *path, int argc, char **argv);
 /* runtime.c: open (or switch) the output; '-' or NULL is stdout. */
