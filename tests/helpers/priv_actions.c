@@ -13,11 +13,13 @@
  *   module FILE          finit_module(FILE), delete_module("hwtest_nomod")
  *   bpf                  load a socket filter named hwtest_prog, then a refused load
  *   linkfd ID            BPF_LINK_GET_FD_BY_ID(ID)
+ *   uprobe TYPE PATH OFF perf_event_open of a uprobe (PMU type TYPE) on PATH at offset OFF
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
+#include <linux/perf_event.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -189,6 +191,16 @@ int main(int argc, char **argv)
 		memset(&a, 0, sizeof(a));
 		a.link_id = atoi(argv[2]);
 		res("linkfd", syscall(SYS_bpf, BPF_LINK_GET_FD_BY_ID, &a, sizeof(a)));
+		return 0;
+	}
+	if (!strcmp(act, "uprobe") && argc > 4) {
+		struct perf_event_attr pa;
+		memset(&pa, 0, sizeof(pa));
+		pa.size = sizeof(pa);
+		pa.type = atoi(argv[2]);
+		pa.config1 = (unsigned long)argv[3]; /* uprobe_path */
+		pa.config2 = strtoull(argv[4], NULL, 0); /* probe_offset */
+		res("uprobe", syscall(SYS_perf_event_open, &pa, -1, 0, -1, PERF_FLAG_FD_CLOEXEC));
 		return 0;
 	}
 	fprintf(stderr, "priv_actions: unknown action '%s'\n", act);

@@ -160,6 +160,20 @@ ej "refused bpf load" "$ev" '.bpf.result==-7 and .bpf.error=="E2BIG" and .bpf.in
 n=$(pev "$APID" "select(.kind==\"kernel.bpf\" and .proc.pid==$APID)" | wc -l)
 expect_eq "the agent's own bpf() calls are not reported" "$n" 0
 
+# --- kernel.bpf: perf_event_open of a uprobe by another process
+utype=$(cat /sys/bus/event_source/devices/uprobe/type)
+run "$H" uprobe "$utype" /usr/bin/true 0x1000
+ev=$(pwait "$HP" "select(.kind==\"kernel.bpf\" and .proc.pid==$HP and .bpf.cmd==\"PERF_EVENT_OPEN\")") || not_ok "uprobe perf_event_open seen" "pid $HP"
+ej "uprobe perf_event_open fields" "$ev" ".bpf.probe==\"uprobe\" and .bpf.path==\"/usr/bin/true\" and .bpf.offset==4096 and .bpf.retprobe==false and .bpf.target_pid==-1 and .bpf.result==$(val uprobe)"
+
+# --- process.exec: a privilege gained through file capabilities alone (no id change)
+cp /usr/bin/true "$T/capped" && chmod 755 "$T" "$T/capped" && setcap cap_net_raw+ep "$T/capped"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$T/capped" &
+cpid=$!
+wait $cpid
+ev=$(pwait "$cpid" "select(.kind==\"process.exec\" and .proc.pid==$cpid and .proc.exe==\"$T/capped\")") || not_ok "file-capability exec seen" "pid $cpid"
+ej "exec.setuid true for file capabilities (AT_SECURE), ids unchanged" "$ev" '.exec.setuid==true and .proc.uid==65534 and .proc.euid==65534'
+
 # --- agent.tamper: a signal to the agent, and a handle on one of its links
 kill -USR1 "$APID"
 sleep 0.3
