@@ -25,11 +25,11 @@ trap '[ -n "$AP" ] && kill $AP 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
 touch "$T/f"
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-work() { # prints ns/iter, records the pid under $1
+work() { # prints "wall_ns cpu_ns" per iteration, records the pid under $1
 	local out
 	out=$("$W" "$T/f" "$ITERS")
 	sed -n 's/^pid=//p' <<<"$out" >>"$T/pids.$1"
-	sed -n 's/^ns_per_iter=//p' <<<"$out"
+	echo "$(sed -n 's/^ns_per_iter=//p' <<<"$out") $(sed -n 's/^cpu_ns_per_iter=//p' <<<"$out")"
 }
 cfg_on() { printf 'privilege:\n  summary_interval: 2\n' >"$T/cfg.yaml"; }
 cfg_off() { printf 'privilege:\n  summary_interval: 2\nprobes: {process: false, kernel: false, system: false, agent: false}\n' >"$T/cfg.yaml"; }
@@ -46,6 +46,7 @@ reload() { # $1 = on|off: rewrite the config, SIGHUP, wait until applied
 	echo "reload not applied" >&2
 	exit 1
 }
+settle() { sleep "${SETTLE:-0.5}"; } # let detach/attach work (RCU, tracepoint sync) finish
 
 echo "# $PAIRS pairs x $ITERS iterations (2 capability checks each); ns per iteration"
 # 1. no agent at all
@@ -59,9 +60,9 @@ for _ in $(seq 600); do grep -q '"agent.heartbeat"' "$T/ev.json" 2>/dev/null && 
 c0=$(awk '{print $14 + $15}' "/proc/$AP/stat")
 for i in $(seq "$PAIRS"); do
 	if [ $((i % 2)) = 0 ]; then
-		reload off; off=$(work off); reload on; on=$(work on)
+		reload off; settle; off=$(work off); reload on; settle; on=$(work on)
 	else
-		reload on; on=$(work on); reload off; off=$(work off)
+		reload on; settle; on=$(work on); reload off; settle; off=$(work off)
 	fi
 	echo "$off $on" >>"$T/pairs"
 done
@@ -71,13 +72,16 @@ kill -TERM "$AP"
 wait "$AP"
 AP=
 
-none=$(median <"$T/none")
-off=$(awk '{print $1}' "$T/pairs" | median)
-on=$(awk '{print $2}' "$T/pairs" | median)
-ratio=$(awk '{printf "%.4f\n", $2 / $1}' "$T/pairs" | median)
-printf 'median ns/iter: no agent %s, agent with probes detached %s, agent with default probes %s\n' "$none" "$off" "$on"
-printf 'median per-pair ratio (default probes / detached): %s\n' "$ratio"
-printf 'ratio of medians (default probes / no agent): %s\n' "$(awk -v a="$on" -v b="$none" 'BEGIN {printf "%.4f", a / b}')"
+col() { awk -v c="$1" '{print $c}'; }
+for m in wall cpu; do
+	c=1; [ $m = cpu ] && c=2
+	none=$(col $c <"$T/none" | median)
+	off=$(col $c <"$T/pairs" | median)
+	on=$(col $((c + 2)) <"$T/pairs" | median)
+	ratio=$(awk -v c=$c '{printf "%.4f\n", $(c + 2) / $c}' "$T/pairs" | median)
+	printf '%s: median ns/iter: no agent %s, probes detached %s, default probes %s; median per-pair ratio %s; ratio to no agent %s\n' \
+		"$m" "$none" "$off" "$on" "$ratio" "$(awk -v a="$on" -v b="$none" 'BEGIN {printf "%.4f", a / b}')"
+done
 printf 'agent CPU during the pairs: %.2f s\n' "$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {print t / hz}')"
 missed=0
 for pid in $(cat "$T/pids.on"); do
