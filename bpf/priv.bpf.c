@@ -905,7 +905,9 @@ int hw_pv_tamper_bpf(struct trace_event_raw_sys_enter *ctx)
 		if (!f)
 			return 0;
 		bpf_probe_read_kernel(name, sizeof(name), BPF_CORE_READ(f, f_path.dentry, d_name.name));
-		if (__builtin_memcmp(name, "bpf_link", 8))
+		/* "bpf_link" when created, "bpf-link" when obtained by id (bpf_link_new_fd) */
+		if (name[0] != 'b' || name[1] != 'p' || name[2] != 'f' || name[4] != 'l' ||
+		    name[5] != 'i' || name[6] != 'n' || name[7] != 'k')
 			return 0;
 		struct bpf_link *l = BPF_CORE_READ(f, private_data);
 		a0 = BPF_CORE_READ(l, id);

@@ -139,6 +139,10 @@ ev=$(pwait "$HP" "select(.kind==\"system.mount\" and .proc.pid==$HP and .mount.s
 ej "refused tmpfs mount" "$ev" '.mount.fstype=="tmpfs" and .mount.target=="/nonexistent-hwtest" and .mount.result==-2 and .mount.error=="ENOENT"'
 ev=$(pwait "$HP" "select(.kind==\"system.mount\" and .proc.pid==$HP and .mount.syscall==\"chroot\")") || not_ok "chroot seen" "pid $HP"
 ej "refused chroot" "$ev" '.mount.target=="/nonexistent-hwtest" and .mount.result==-2'
+ev=$(pwait "$HP" "select(.kind==\"system.mount\" and .proc.pid==$HP and .mount.syscall==\"fsmount\")") || not_ok "fsmount seen" "pid $HP"
+ej "fsmount fields" "$ev" ".mount.result==$(val fsmount) and .mount.result>=0 and (.mount.fs_fd|type)==\"number\" and .mount.flags==0"
+ev=$(pwait "$HP" "select(.kind==\"system.mount\" and .proc.pid==$HP and .mount.syscall==\"move_mount\")") || not_ok "move_mount seen" "pid $HP"
+ej "move_mount fields (empty from-path)" "$ev" ".mount.source==null and .mount.target==\"$T/dst\" and .mount.flags==4 and .mount.result==$(val move_mount)"
 ev=$(pwait "$HP" "select(.kind==\"process.namespace\" and .proc.pid==$HP and .ns.syscall==\"unshare\")")
 ej "the private mount namespace itself" "$ev" '.ns.changed==["mnt"] and .ns.result==0'
 
@@ -186,9 +190,22 @@ if [ -n "$lid" ]; then
 	run "$H" linkfd "$lid"
 	ev=$(pwait "$HP" "select(.kind==\"agent.tamper\" and .proc.pid==$HP)") || not_ok "tamper link handle seen" "pid $HP"
 	ej "tamper link handle fields" "$ev" ".tamper.action==\"bpf_get_fd\" and .tamper.cmd==\"BPF_LINK_GET_FD_BY_ID\" and .tamper.object==\"link\" and .tamper.id==$lid and .tamper.target_pid==$APID"
+	# a detach attempt (tracepoint links refuse LINK_DETACH; the attempt is what counts)
+	run "$H" linkdetach "$lid"
+	ev=$(pwait "$HP" "select(.kind==\"agent.tamper\" and .proc.pid==$HP and .tamper.action==\"bpf_detach\")") || not_ok "tamper detach seen" "pid $HP"
+	ej "tamper detach fields" "$ev" ".tamper.cmd==\"BPF_LINK_DETACH\" and .tamper.object==\"link\" and .tamper.id==$lid and .tamper.target_pid==$APID"
 else
-	not_ok "agent link id found with bpftool" "no link of pid $APID"
+	not_ok "agent link id found" "no link_id in /proc/$APID/fdinfo"
 fi
+
+# --- configuration: the summary window is checked like every other key
+printf 'privilege:\n  summary_interval: 0\n' >"$T/bad.yaml"
+msg=$("$AGENT" -c "$T/bad.yaml" --probe 2>&1 >/dev/null)
+expect_eq "privilege.summary_interval out of range is refused" "$?" 1
+case "$msg" in *"bad.yaml:2:"*"summary_interval"*) ok "config error names file, line and key" ;; *) not_ok "config error names file, line and key" "$msg" ;; esac
+printf 'privilege:\n  window: 5\n' >"$T/bad2.yaml"
+msg=$("$AGENT" -c "$T/bad2.yaml" --probe 2>&1 >/dev/null)
+case "$msg" in *"bad2.yaml:2:"*"unknown key 'privilege.window'"*) ok "unknown privilege key refused" ;; *) not_ok "unknown privilege key refused" "$msg" ;; esac
 
 # --- coverage manifest
 hb=$(tail -n1 "$EV")
