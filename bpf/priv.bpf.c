@@ -596,9 +596,12 @@ static __always_inline void priv_cap(int cap, int ret)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct hw_cfg *cfg = hw_get_cfg();
 	struct hw_count_first *r;
 
-	if (hw_filtered(tgid))
+	/* The agent's own checks are not even counted; the other filters (hw_filtered) are
+	 * applied by priv_count when a process's first check creates its entry. */
+	if (cfg && cfg->agent_pid == tgid)
 		return;
 	if (!priv_count(t, tgid, HW_EV_CAP, cap & 0xffff, ret != 0, 0, priv_cap_quiet))
 		return;

@@ -9,7 +9,11 @@ privilege:
   summary_interval: 2
 probes:
   kernel.module_load_raw: true
+filters:
+  ignore_exe: [$T/ignored_actions]
 CFG
+cp "$H" "$T/ignored_actions"
+chmod 755 "$T" 
 agent_start "$T/cfg.yaml" || { not_ok "agent starts" "$(cat "$T/agent.err")"; exit 1; }
 APID=$AGENT_PID
 # The machine is shared: other processes' events can make the output large, so lookups first
@@ -78,6 +82,13 @@ s=$(pev "$HP" "select(.kind==\"process.capability\" and .proc.pid==$HP and .cap.
 expect_eq "capability summaries: 300 checks, 300 denied" "$s" "300,300"
 n=$(pev "$APID" "select(.kind==\"process.capability\" and .proc.pid==$APID)" | wc -l)
 expect_eq "the agent's own capability checks are not reported" "$n" 0
+
+# filters.ignore_exe applies to the priv kinds too, summaries included
+touch "$T/chownme2"
+run "$T/ignored_actions" chown "$T/chownme2" 200
+sleep 4.5 # two summary windows
+n=$(pev "$HP" 'select(.kind!="process.exit")' | wc -l)
+expect_eq "an ignored executable's capability use is not reported" "$n" 0
 
 # --- process.ptrace: attach to a child, refused attach to itself, process_vm_readv
 run "$H" ptrace
