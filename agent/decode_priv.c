@@ -183,6 +183,11 @@ int decode_priv_cred(struct agent *a, const void *rec, size_t len)
 
 	if (priv_ignored(a, &e->hdr))
 		return 0;
+	struct proc *p = proctab_get(&a->pt, e->hdr.pid);
+	if (p) { /* for exec.old_euid */
+		p->euid = e->new.euid;
+		p->euid_known = true;
+	}
 	emit_begin(a, "process.cred_change", e->hdr.ts);
 	emit_proc(a, &e->hdr);
 	jb_key(b, "cred");

@@ -187,7 +187,16 @@ setpriv --reuid=65534 --regid=65534 --clear-groups "$T/capped" &
 cpid=$!
 wait $cpid
 ev=$(pwait "$cpid" "select(.kind==\"process.exec\" and .proc.pid==$cpid and .proc.exe==\"$T/capped\")") || not_ok "file-capability exec seen" "pid $cpid"
-ej "exec.setuid true for file capabilities (AT_SECURE), ids unchanged" "$ev" '.exec.setuid==true and .proc.uid==65534 and .proc.euid==65534'
+ej "exec.setuid true for file capabilities (AT_SECURE), ids unchanged" "$ev" '.exec.setuid==true and .proc.uid==65534 and .proc.euid==65534 and .exec.old_euid==65534'
+# a setuid-root binary run by nobody: old and new euid
+cp /usr/bin/id "$T/suid-id" && chown root:root "$T/suid-id" && chmod 4755 "$T/suid-id"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$T/suid-id" >/dev/null &
+spid=$!
+wait $spid
+ev=$(pwait "$spid" "select(.kind==\"process.exec\" and .proc.pid==$spid and .proc.exe==\"$T/suid-id\")") || not_ok "setuid exec seen" "pid $spid"
+ej "exec.setuid with old_euid 65534 and new euid 0" "$ev" '.exec.setuid==true and .exec.old_euid==65534 and .exec.euid==0 and .proc.uid==65534'
+ev=$(pwait "$HP" "select(.kind==\"process.exec\" and .proc.pid==$HP)")
+ej "an ordinary exec: old_euid equals euid, not setuid" "$ev" '.exec.setuid==false and .exec.old_euid==0 and .exec.euid==0'
 
 # --- agent.tamper: a signal to the agent, and a handle on one of its links
 kill -USR1 "$APID"
