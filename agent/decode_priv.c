@@ -202,14 +202,11 @@ int decode_priv_cred(struct agent *a, const void *rec, size_t len)
 				    e->s.sc == HW_SC_SETGROUPS || e->s.sc == HW_SC_CAPSET
 			    ? 2
 			    : 1;
-	for (int i = 0; i < nargs; i++) {
-		if (e->s.sc == HW_SC_SETGROUPS || e->s.sc == HW_SC_CAPSET)
-			jb_u64(b, i == 0 ? (uint32_t)e->s.args[i] : 0); /* count; pointers not shown */
-		else
+	if (e->s.sc == HW_SC_SETGROUPS)
+		jb_u64(b, (uint32_t)e->s.args[0]); /* the count; the list is "groups" */
+	else if (e->s.sc != HW_SC_CAPSET)   /* capset passes pointers: the sets are "caps" */
+		for (int i = 0; i < nargs; i++)
 			jb_i64(b, (int32_t)e->s.args[i]);
-		if (e->s.sc == HW_SC_SETGROUPS || e->s.sc == HW_SC_CAPSET)
-			break;
-	}
 	jb_arr_end(b);
 	jb_key(b, "old");
 	put_ids(b, &e->old);

@@ -1,6 +1,6 @@
 /* priv_actions.c - performs the exact privileged syscalls the priv probe tests check.
  * usage: priv_actions ACTION [ARGS]; prints "key=value" lines the test compares with events.
- *   setresuid            root -> nobody (65534) with setresuid, then a refused setuid(0)
+ *   setresuid            setgroups {10,20}; root -> nobody (65534) with setresuid; a refused setuid(0)
  *   capset               drop CAP_NET_RAW (allowed), then try to raise it again (refused)
  *   chown FILE N         N chown calls that each need CAP_CHOWN
  *   rcvbufforce N        N setsockopt(SO_RCVBUFFORCE) calls (CAP_NET_ADMIN)
@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
 #include <linux/perf_event.h>
@@ -138,6 +139,8 @@ int main(int argc, char **argv)
 	printf("pid=%d\n", getpid());
 
 	if (!strcmp(act, "setresuid")) {
+		gid_t g[2] = {10, 20};
+		res("setgroups", setgroups(2, g));
 		res("setresuid", setresuid(65534, 65534, 65534));
 		res("setuid_back", setuid(0));
 		return 0;

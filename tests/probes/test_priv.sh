@@ -49,6 +49,9 @@ ej "cred blames the helper, after the change" "$ev" ".proc.comm==\"priv_actions\
 ev=$(pwait "$HP" "select(.kind==\"process.cred_change\" and .proc.pid==$HP and .cred.syscall==\"setuid\")") || not_ok "cred refused setuid seen" "pid $HP"
 ej "cred refused setuid(0): EPERM, nothing changed" "$ev" '.cred.result==-1 and .cred.error=="EPERM" and .cred.args==[0] and .cred.changed==false and .cred.old==.cred.new and .cred.new.uid==65534'
 
+ev=$(pwait "$HP" "select(.kind==\"process.cred_change\" and .proc.pid==$HP and .cred.syscall==\"setgroups\")") || not_ok "cred setgroups seen" "pid $HP"
+ej "cred setgroups: groups after the call" "$ev" '.cred.result==0 and .cred.args==[2] and .cred.ngroups==2 and .cred.groups==[10,20] and .cred.changed==false'
+
 # --- capset: drop CAP_NET_RAW, then a refused raise
 run "$H" capset
 evs=$(pev "$HP" "select(.kind==\"process.cred_change\" and .proc.pid==$HP and .cred.syscall==\"capset\")")
@@ -56,7 +59,7 @@ pwait "$HP" "select(.kind==\"process.cred_change\" and .proc.pid==$HP and .cred.
 evs=$(pev "$HP" "select(.kind==\"process.cred_change\" and .proc.pid==$HP and .cred.syscall==\"capset\")")
 ok1=$(head -1 <<<"$evs")
 bad=$(sed -n 2p <<<"$evs")
-ej "capset drop: result 0, CAP_NET_RAW gone from effective and permitted" "$ok1" '.cred.result==0 and (.cred.caps.old.effective|index("CAP_NET_RAW"))!=null and (.cred.caps.new.effective|index("CAP_NET_RAW"))==null and (.cred.caps.new.permitted|index("CAP_NET_RAW"))==null and (.cred.caps.new.effective|index("CAP_SYS_ADMIN"))!=null'
+ej "capset drop: result 0, CAP_NET_RAW gone from effective and permitted" "$ok1" '.cred.result==0 and .cred.args==[] and (.cred.caps.old.effective|index("CAP_NET_RAW"))!=null and (.cred.caps.new.effective|index("CAP_NET_RAW"))==null and (.cred.caps.new.permitted|index("CAP_NET_RAW"))==null and (.cred.caps.new.effective|index("CAP_SYS_ADMIN"))!=null'
 ej "capset raise refused: EPERM, sets unchanged" "$bad" '.cred.result==-1 and .cred.error=="EPERM" and .cred.caps.old==.cred.caps.new and (.cred.caps.new.effective|index("CAP_NET_RAW"))==null'
 
 # --- process.capability: first use at once, then every check counted in the summaries
