@@ -538,18 +538,9 @@ static __always_inline void priv_module_loaded(const char *name)
 	hw_submit(r, b.pos, true);
 }
 
-/* struct module may be absent from this kernel's BTF (no CONFIG_MODULES): a local view. */
-struct module___priv {
-	char name[56];
-} __attribute__((preserve_access_index));
-
-SEC("tp_btf/module_load")
-int BPF_PROG(hw_pv_modload_btf, struct module___priv *mod)
-{
-	priv_module_loaded(mod->name);
-	return 0;
-}
-
+/* Only the classic tracepoint: module loads are rare, and a tp_btf program refused at load
+ * time (no module_load in this kernel's BTF when it has no modules) costs the loader a full
+ * reload of the object at every start, while a missing classic tracepoint only fails to attach. */
 SEC("tracepoint/module/module_load")
 int hw_pv_modload_tp(void *ctx)
 {
