@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# bench/file.sh - what the user family costs, side by side in one run.
+#
+# Workloads:
+#   storm     open + read 4 KiB + close on unwatched files (64 files in a private dir)
+#   watched   the same on files in a watched dir (every open matches; repeats are counted in
+#             the kernel, so after the first open per file nothing is emitted)
+#   bash      a non-interactive bash loop (never calls readline: the uprobe must cost nothing)
+# States, interleaved round by round in one agent run (SIGHUP switches the config):
+#   off       agent running, every probe disabled
+#   file      only the file.* probes
+#   all       every probe of the agent (process, user, file)
+# Output: per workload and state the median, and the ratio to "off".
+# Usage: bench/file.sh [ROUNDS] [MS_PER_RUN]     (defaults 7 and 1000)
+set -u
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-7}
+MS=${2:-1000}
+AGENT=build/herdwatch-agent
+STORM=build/tests/helpers/file_storm
+[ -x "$AGENT" ] && [ -x "$STORM" ] || { echo "build first: make" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "needs root" >&2; exit 1; }
+
+D=$(mktemp -d /var/tmp/hwbench-file.XXXXXX)
+trap 'kill $AP 2>/dev/null; wait $AP 2>/dev/null; rm -rf "$D"' EXIT
+mkdir -p "$D/plain" "$D/watched"
+for i in $(seq 0 63); do
+	head -c 4096 /dev/urandom >"$D/plain/f$i"
+	cp "$D/plain/f$i" "$D/watched/f$i"
+done
+
+conf() { # conf STATE
+	local p
+	case $1 in
+	off) p='{process: false, user: false, file: false}' ;;
+	file) p='{process: false, user: false, file: true}' ;;
+	all) p='{process: true, user: true, file: true}' ;;
+	esac
+	cat >"$D/agent.yaml" <<EOF
+probes: $p
+heartbeat_interval: 3600
+files:
+  add: [$D/watched/]
+EOF
+}
+
+applied=0
+switch() { # switch STATE: reload and wait until the agent says it applied the config
+	conf "$1"
+	kill -HUP "$AP"
+	applied=$((applied + 1))
+	for _ in $(seq 1 200); do
+		[ "$(grep -c '"kind":"agent.config".*"applied"' "$D/ev.json")" -ge "$applied" ] && return 0
+		sleep 0.05
+	done
+	echo "agent did not apply the config" >&2
+	exit 1
+}
+
+conf off
+"$AGENT" -c "$D/agent.yaml" -o "$D/ev.json" 2>"$D/agent.err" &
+AP=$!
+for _ in $(seq 1 600); do grep -q agent.heartbeat "$D/ev.json" 2>/dev/null && break; sleep 0.1; done
+grep -q agent.heartbeat "$D/ev.json" || { echo "agent did not start: $(cat "$D/agent.err")" >&2; exit 1; }
+
+bash_loop() { # ns per iteration of a non-interactive bash loop
+	local t0 t1
+	t0=$(date +%s%N)
+	bash -c 'for ((i = 0; i < 200000; i++)); do :; done'
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 200000))
+}
+
+declare -A R
+for r in $(seq 1 "$ROUNDS"); do
+	for s in off file all; do
+		switch "$s"
+		R[storm,$s]+="$("$STORM" "$D/plain" 64 "$MS") "
+		R[watched,$s]+="$("$STORM" "$D/watched" 64 "$MS") "
+		R[bash,$s]+="$(bash_loop) "
+	done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+printf '%-8s %-5s %12s %8s   %s\n' workload state median_ns ratio runs
+for w in storm watched bash; do
+	base=$(echo "${R[$w,off]}" | median)
+	for s in off file all; do
+		m=$(echo "${R[$w,$s]}" | median)
+		printf '%-8s %-5s %12s %8.3f   %s\n' "$w" "$s" "$m" "$(echo "$m / $base" | bc -l)" "${R[$w,$s]}"
+	done
+done
+events=$(grep -c '"kind":"file\.' "$D/ev.json")
+echo "file events emitted during the run: $events (watched storm: first open per file, then counted in the kernel)"
+echo "agent CPU: $(ps -o times= -p "$AP") s"
