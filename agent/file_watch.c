@@ -190,7 +190,9 @@ static void put_name(struct fw_ctx *x, uint32_t kind, const struct stat *dir, co
 	}
 	if (bpf_map_update_elem(x->names, &k, &v, BPF_ANY))
 		x->errors++;
-	if (kind == HW_WNK_BASENAME && nl < 64)
+	if (kind == HW_WNK_BASENAME && nl < 64 && (flags & HW_WF_PROCFS))
+		x->cfg.proc_len_mask |= 1ull << nl;
+	else if (kind == HW_WNK_BASENAME && nl < 64)
 		x->cfg.base_len_mask |= 1ull << nl;
 	if (kind == HW_WNK_DIRNAME && nl < 64)
 		x->cfg.dir_len_mask |= 1ull << nl;
@@ -278,6 +280,8 @@ int file_sync_maps(struct agent *a)
 	clear_map(x.lpm, sizeof(struct hw_watch_lpm_key));
 	clear_map(x.dirs, sizeof(struct hw_watch_dir_key));
 	clear_map(x.names, sizeof(struct hw_watch_name_key));
+	clear_map(bpf_map__fd(a->skel->maps.file_dcache), sizeof(uint64_t));
+	clear_map(bpf_map__fd(a->skel->maps.file_repeats), 32);
 	file_rules(&a->cfg, &base, &nb);
 	for (size_t i = 0; i < nb; i++)
 		add_rule(&x, base[i].pattern, i, base[i].ops);

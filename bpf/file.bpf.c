@@ -146,52 +146,97 @@ static __always_inline int file_packed(struct hw_watch_val *v)
 	return ((int)v->ops << 16) | v->rule;
 }
 
+/*
+ * Verdict per directory, keyed by the parent dentry's address: the nearest watched ancestor
+ * (SUBTREE) and whether the directory has children watched by name. Opening files in a
+ * directory seen before costs one lookup instead of a walk over every ancestor. The agent
+ * clears it whenever the rules change. (A dentry freed and reused for another directory within
+ * the LRU's lifetime could inherit a stale verdict; directories are long-lived in practice.)
+ */
+struct file_dverdict {
+	__s32 subtree; /* packed rule of the nearest SUBTREE ancestor, or -1 */
+	__u32 named;   /* the directory itself has NAMED children */
+	__u64 ino;
+	__u32 dev;
+	__u32 pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct file_dverdict);
+} file_dcache SEC(".maps");
+
 /* Is the file at dentry d watched for one of the operations in ops? */
 __noinline int hw_file_match_dentry(__u64 dp, __u32 ops)
 {
 	struct dentry *d = (struct dentry *)dp;
 	struct hw_file_cfg *cfg = file_cfg_get();
 	struct user_pbuf *pb = user_pbuf_get();
+	struct hw_watch_val *v;
 	if (!cfg || !pb || !d)
 		return -1;
-	struct super_block *sb = BPF_CORE_READ(d, d_sb);
-	__u32 dev = BPF_CORE_READ(sb, s_dev);
-	struct dentry *cur = BPF_CORE_READ(d, d_parent);
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
 	__u32 nlen = BPF_CORE_READ(d, d_name.len);
-	struct hw_watch_val *v;
+	__u64 pkey = (__u64)parent;
+	struct file_dverdict *dv = bpf_map_lookup_elem(&file_dcache, &pkey), nd;
 
+	if (dv) {
+		nd = *dv;
+	} else {
+		/* walk the ancestors once for this directory */
+		struct dentry *cur = parent;
+		nd.subtree = -1;
+		nd.named = 0;
+		nd.dev = BPF_CORE_READ(d, d_sb, s_dev);
+		nd.ino = BPF_CORE_READ(parent, d_inode, i_ino);
+		nd.pad = 0;
+		for (int i = 0; i < FILE_DEPTH; i++) {
+			struct hw_watch_dir_key k = {.ino = BPF_CORE_READ(cur, d_inode, i_ino),
+						     .dev = nd.dev};
+			v = bpf_map_lookup_elem(&file_dirs, &k);
+			if (v) {
+				if (i == 0 && (v->flags & HW_WF_NAMED))
+					nd.named = 1;
+				if (v->flags & HW_WF_SUBTREE) {
+					nd.subtree = file_packed(v);
+					break;
+				}
+			}
+			struct dentry *up = BPF_CORE_READ(cur, d_parent);
+			if (up == cur)
+				break;
+			cur = up;
+		}
+		bpf_map_update_elem(&file_dcache, &pkey, &nd, BPF_ANY);
+	}
+	if (nd.named) {
+		struct hw_watch_val *c = file_name_lookup(pb, HW_WNK_CHILD, nd.ino, nd.dev,
+							  BPF_CORE_READ(d, d_name.name), nlen);
+		if (c && (c->ops & ops))
+			return file_packed(c);
+	}
+	if (nd.subtree >= 0 && (((__u32)nd.subtree >> 16) & ops))
+		return nd.subtree;
 	if (nlen < 64 && (cfg->base_len_mask >> nlen) & 1) {
 		v = file_name_lookup(pb, HW_WNK_BASENAME, 0, 0, BPF_CORE_READ(d, d_name.name), nlen);
-		if (v && (v->ops & ops) &&
-		    (!(v->flags & HW_WF_PROCFS) || BPF_CORE_READ(sb, s_magic) == PROC_SUPER_MAGIC_))
+		if (v && (v->ops & ops) && !(v->flags & HW_WF_PROCFS))
+			return file_packed(v);
+	}
+	if (nlen < 64 && (cfg->proc_len_mask >> nlen) & 1 &&
+	    BPF_CORE_READ(d, d_sb, s_magic) == PROC_SUPER_MAGIC_) {
+		v = file_name_lookup(pb, HW_WNK_BASENAME, 0, 0, BPF_CORE_READ(d, d_name.name), nlen);
+		if (v && (v->ops & ops))
 			return file_packed(v);
 	}
 	if (cfg->dir_len_mask) {
-		__u32 plen = BPF_CORE_READ(cur, d_name.len);
+		__u32 plen = BPF_CORE_READ(parent, d_name.len);
 		if (plen < 64 && (cfg->dir_len_mask >> plen) & 1) {
-			v = file_name_lookup(pb, HW_WNK_DIRNAME, 0, 0, BPF_CORE_READ(cur, d_name.name),
-					     plen);
+			v = file_name_lookup(pb, HW_WNK_DIRNAME, 0, 0,
+					     BPF_CORE_READ(parent, d_name.name), plen);
 			if (v && (v->ops & ops))
 				return file_packed(v);
 		}
-	}
-	for (int i = 0; i < FILE_DEPTH; i++) {
-		struct hw_watch_dir_key k = {.ino = BPF_CORE_READ(cur, d_inode, i_ino), .dev = dev};
-		v = bpf_map_lookup_elem(&file_dirs, &k);
-		if (v) {
-			if (i == 0 && (v->flags & HW_WF_NAMED)) {
-				struct hw_watch_val *c = file_name_lookup(
-					pb, HW_WNK_CHILD, k.ino, dev, BPF_CORE_READ(d, d_name.name), nlen);
-				if (c && (c->ops & ops))
-					return file_packed(c);
-			}
-			if ((v->flags & HW_WF_SUBTREE) && (v->ops & ops))
-				return file_packed(v);
-		}
-		struct dentry *up = BPF_CORE_READ(cur, d_parent);
-		if (up == cur)
-			break;
-		cur = up;
 	}
 	return -1;
 }
@@ -255,7 +300,7 @@ __noinline int hw_file_match_str(__u32 start, __u32 len, __u32 ops)
 		if (v && (v->ops & ops))
 			return file_packed(v);
 	}
-	if (!cfg->base_len_mask && !cfg->dir_len_mask)
+	if (!cfg->base_len_mask && !cfg->dir_len_mask && !cfg->proc_len_mask)
 		return -1;
 	/* basename: the bytes after the last '/' */
 	end = start + len;
@@ -266,7 +311,7 @@ __noinline int hw_file_match_str(__u32 start, __u32 len, __u32 ops)
 	if (i > HW_WATCH_NAME_MAX)
 		return -1;
 	nl = i - 1;
-	if (nl && (cfg->base_len_mask >> nl) & 1) {
+	if (nl && ((cfg->base_len_mask | cfg->proc_len_mask) >> nl) & 1) {
 		v = file_name_lookup(pb, HW_WNK_BASENAME, 0, 0, pb->buf + ((end - nl) & (UPB * 2 - 1)),
 				     nl);
 		if (v && (v->ops & ops)) {
@@ -385,37 +430,42 @@ static __always_inline void file_open(struct task_struct *t, struct pt_regs *reg
 
 	if (!cfg || !pb)
 		return;
+	/* x86-64 syscall arguments: di, si, dx, r10 (direct loads from the BTF-typed registers:
+	 * no helper call on the hot path) */
 	switch (nr) {
 	case 2: /* open(path, flags, mode) */
-		upath = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
-		flags = PT_REGS_PARM2_CORE_SYSCALL(regs);
-		mode = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		upath = (const char *)regs->di;
+		flags = regs->si;
+		mode = regs->dx;
 		break;
 	case 85: /* creat(path, mode) */
-		upath = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		upath = (const char *)regs->di;
 		flags = O_CREAT_ | O_WRONLY_ | O_TRUNC_;
-		mode = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		mode = regs->si;
 		break;
 	case 437: { /* openat2(dirfd, path, how, size) */
 		__u64 how[2] = {};
-		dirfd = PT_REGS_PARM1_CORE_SYSCALL(regs);
-		upath = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
-		bpf_probe_read_user(how, sizeof(how), (void *)PT_REGS_PARM3_CORE_SYSCALL(regs));
+		dirfd = regs->di;
+		upath = (const char *)regs->si;
+		bpf_probe_read_user(how, sizeof(how), (void *)regs->dx);
 		flags = how[0];
 		mode = how[1];
 		break;
 	}
 	default: /* openat(dirfd, path, flags, mode) */
-		dirfd = PT_REGS_PARM1_CORE_SYSCALL(regs);
-		upath = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
-		flags = PT_REGS_PARM3_CORE_SYSCALL(regs);
-		mode = PT_REGS_PARM4_CORE_SYSCALL(regs);
+		dirfd = regs->di;
+		upath = (const char *)regs->si;
+		flags = regs->dx;
+		mode = regs->r10;
 		break;
 	}
 	ops = file_open_ops(flags);
 	if (ret >= 0) {
-		f = user_fd_file(t, ret);
-		if (!f)
+		/* the descriptor table through direct loads from the trusted task pointer */
+		struct fdtable *fdt = t->files->fdt;
+		struct file **fds = fdt->fd;
+		if ((__u64)ret >= fdt->max_fds ||
+		    bpf_probe_read_kernel(&f, sizeof(f), &fds[ret]) || !f)
 			return;
 		m = hw_file_match_dentry((__u64)BPF_CORE_READ(f, f_path.dentry), ops);
 	} else {
@@ -582,49 +632,41 @@ static __always_inline void file_other(struct task_struct *t, struct pt_regs *re
 	user_submit(e, b.pos, true);
 }
 
-static __always_inline void file_exit(long nr, long ret)
-{
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
-
-	if (nr == 257 || nr == 2 || nr == 85 || nr == 437)
-		file_open(t, regs, nr, ret);
-	else
-		file_other(t, regs, nr, ret);
-}
-
-/* Classic syscall exit tracepoints: each costs only calls of its own syscall. */
-#define FILE_TP(name)                                                                              \
+/* Classic syscall exit tracepoints: each costs only calls of its own syscall. The syscall
+ * number is a constant per program, so each program holds only its own case (smaller programs,
+ * faster verification at start). */
+#define FILE_TP(name, nr, fn)                                                                      \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                                 \
 	int hw_file_x_##name(struct trace_event_raw_sys_exit *ctx)                                 \
 	{                                                                                          \
-		file_exit(ctx->id, ctx->ret);                                                      \
+		struct task_struct *t = bpf_get_current_task_btf();                                \
+		fn(t, (struct pt_regs *)bpf_task_pt_regs(t), nr, ctx->ret);                         \
 		return 0;                                                                          \
 	}
 
-FILE_TP(openat)
-FILE_TP(open)
-FILE_TP(openat2)
-FILE_TP(creat)
-FILE_TP(unlink)
-FILE_TP(unlinkat)
-FILE_TP(rename)
-FILE_TP(renameat)
-FILE_TP(renameat2)
-FILE_TP(chmod)
-FILE_TP(fchmod)
-FILE_TP(fchmodat)
-FILE_TP(fchmodat2)
-FILE_TP(chown)
-FILE_TP(fchown)
-FILE_TP(lchown)
-FILE_TP(fchownat)
-FILE_TP(truncate)
-FILE_TP(ftruncate)
-FILE_TP(link)
-FILE_TP(linkat)
-FILE_TP(symlink)
-FILE_TP(symlinkat)
+FILE_TP(openat, 257, file_open)
+FILE_TP(open, 2, file_open)
+FILE_TP(openat2, 437, file_open)
+FILE_TP(creat, 85, file_open)
+FILE_TP(unlink, 87, file_other)
+FILE_TP(unlinkat, 263, file_other)
+FILE_TP(rename, 82, file_other)
+FILE_TP(renameat, 264, file_other)
+FILE_TP(renameat2, 316, file_other)
+FILE_TP(chmod, 90, file_other)
+FILE_TP(fchmod, 91, file_other)
+FILE_TP(fchmodat, 268, file_other)
+FILE_TP(fchmodat2, 452, file_other)
+FILE_TP(chown, 92, file_other)
+FILE_TP(fchown, 93, file_other)
+FILE_TP(lchown, 94, file_other)
+FILE_TP(fchownat, 260, file_other)
+FILE_TP(truncate, 76, file_other)
+FILE_TP(ftruncate, 77, file_other)
+FILE_TP(link, 86, file_other)
+FILE_TP(linkat, 265, file_other)
+FILE_TP(symlink, 88, file_other)
+FILE_TP(symlinkat, 266, file_other)
 
 /* Alternative for open: the raw sys_exit tracepoint (typed, cheaper per hit, but it runs for
  * every syscall of every process). Chosen only when the classic tracepoints are missing. */

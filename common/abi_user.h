@@ -122,6 +122,7 @@ struct hw_watch_name_key {
 struct hw_file_cfg {
 	__u64 base_len_mask; /* bit n: some basename rule has a name of n bytes */
 	__u64 dir_len_mask;  /* bit n: some dirname rule has a name of n bytes */
+	__u64 proc_len_mask; /* bit n: some procfs-only basename rule has a name of n bytes */
 	__u32 enabled;
 	__u32 pad;
 };
