@@ -27,7 +27,8 @@
 #endif
 
 #define MEMBER_TOKENS 1024      /* entries kept per member */
-#define MEMBER_SLOTS 2048       /* hash slots per member (power of two) */
+#define MEMBER_SLOTS 2048       /* most hash slots per member (power of two) */
+#define MEMBER_SLOTS0 32        /* first table; doubles while more than half full */
 #define CAND_EVENTS 4           /* events named per token in an alert */
 #define NS 1000000000ull
 #define TOKEN_SNAP_MAX 4096
@@ -52,8 +53,8 @@ struct member {
 	double score;
 	uint64_t score_ns;
 	unsigned alerts;
-	struct mtok *tab; /* MEMBER_SLOTS, allocated on the first token */
-	uint32_t ntok;
+	struct mtok *tab; /* tcap slots, allocated on the first token */
+	uint32_t ntok, tcap;
 	struct cand *cands;
 	uint64_t due_ns; /* 0 = nothing pending */
 };
@@ -274,7 +275,8 @@ static struct mtok *mtok_find(const struct member *m, uint32_t tok)
 {
 	if (!m->tab)
 		return NULL;
-	for (uint32_t i = (uint32_t)mix64(tok) & (MEMBER_SLOTS - 1);; i = (i + 1) & (MEMBER_SLOTS - 1)) {
+	uint32_t mask = m->tcap - 1;
+	for (uint32_t i = (uint32_t)mix64(tok) & mask;; i = (i + 1) & mask) {
 		if (m->tab[i].tok == tok + 1)
 			return &m->tab[i];
 		if (!m->tab[i].tok)
@@ -284,9 +286,10 @@ static struct mtok *mtok_find(const struct member *m, uint32_t tok)
 
 static void mtok_put(struct member *m, const struct mtok *t)
 {
-	uint32_t i = (uint32_t)mix64(t->tok - 1) & (MEMBER_SLOTS - 1);
+	uint32_t mask = m->tcap - 1;
+	uint32_t i = (uint32_t)mix64(t->tok - 1) & mask;
 	while (m->tab[i].tok)
-		i = (i + 1) & (MEMBER_SLOTS - 1);
+		i = (i + 1) & mask;
 	m->tab[i] = *t;
 }
 
@@ -295,23 +298,57 @@ static void mtok_evict(struct herd_engine *e, struct member *m)
 {
 	uint32_t victim = 0;
 	uint64_t oldest = UINT64_MAX;
-	for (uint32_t i = 0; i < MEMBER_SLOTS; i++)
+	for (uint32_t i = 0; i < m->tcap; i++)
 		if (m->tab[i].tok && m->tab[i].last_ns < oldest) {
 			oldest = m->tab[i].last_ns;
 			victim = i;
 		}
-	struct mtok *old = malloc(sizeof(struct mtok) * MEMBER_SLOTS);
+	struct mtok *old = malloc(sizeof(struct mtok) * m->tcap);
 	if (!old)
 		return;
-	memcpy(old, m->tab, sizeof(struct mtok) * MEMBER_SLOTS);
-	memset(m->tab, 0, sizeof(struct mtok) * MEMBER_SLOTS);
+	memcpy(old, m->tab, sizeof(struct mtok) * m->tcap);
+	memset(m->tab, 0, sizeof(struct mtok) * m->tcap);
 	e->fleet[old[victim].tok - 1]--;
 	old[victim].tok = 0;
-	for (uint32_t i = 0; i < MEMBER_SLOTS; i++)
+	for (uint32_t i = 0; i < m->tcap; i++)
 		if (old[i].tok)
 			mtok_put(m, &old[i]);
 	free(old);
 	m->ntok--;
+}
+
+/* Make room for one more token: allocate or double the table (until MEMBER_SLOTS), else
+ * evict the least recently seen. 0 or -ENOMEM. */
+static int mtok_room(struct herd_engine *e, struct member *m)
+{
+	if (!m->tab) {
+		m->tab = calloc(MEMBER_SLOTS0, sizeof(struct mtok));
+		if (!m->tab)
+			return -ENOMEM;
+		m->tcap = MEMBER_SLOTS0;
+		e->bytes += MEMBER_SLOTS0 * sizeof(struct mtok);
+		return 0;
+	}
+	if ((m->ntok + 1) * 2 <= m->tcap)
+		return 0;
+	if (m->tcap >= MEMBER_SLOTS) {
+		mtok_evict(e, m);
+		return 0;
+	}
+	struct mtok *old = m->tab;
+	uint32_t oc = m->tcap;
+	m->tab = calloc(oc * 2, sizeof(struct mtok));
+	if (!m->tab) {
+		m->tab = old;
+		return -ENOMEM;
+	}
+	m->tcap = oc * 2;
+	e->bytes += oc * sizeof(struct mtok);
+	for (uint32_t i = 0; i < oc; i++)
+		if (old[i].tok)
+			mtok_put(m, &old[i]);
+	free(old);
+	return 0;
 }
 
 static struct hstat *hstat_get(struct herd_engine *e, uint32_t herd, uint32_t tok, uint64_t now)
@@ -490,14 +527,8 @@ void herd_observe(struct herd_engine *e, const char *herd, const char *member, c
 			}
 		return;
 	}
-	if (!m->tab) {
-		m->tab = calloc(MEMBER_SLOTS, sizeof(struct mtok));
-		if (!m->tab)
-			return;
-		e->bytes += MEMBER_SLOTS * sizeof(struct mtok);
-	}
-	if (m->ntok >= MEMBER_TOKENS)
-		mtok_evict(e, m);
+	if (mtok_room(e, m))
+		return;
 	struct mtok nt = { .tok = tok + 1, .first_ns = now, .last_ns = now };
 	mtok_put(m, &nt);
 	m->ntok++;
@@ -871,7 +902,7 @@ int herd_save(const struct herd_engine *e, uint8_t **out, size_t *len)
 		put_u64(&b, m->score_ns);
 		put_u64(&b, m->alerts);
 		put_u64(&b, m->tab ? m->ntok : 0);
-		for (uint32_t k = 0; m->tab && k < MEMBER_SLOTS; k++) {
+		for (uint32_t k = 0; m->tab && k < m->tcap; k++) {
 			if (!m->tab[k].tok)
 				continue;
 			put_str(&b, e->str[m->tab[k].tok - 1]);
@@ -994,14 +1025,10 @@ int herd_restore(struct herd_engine *e, const uint8_t *buf, size_t len, uint64_t
 				uint32_t tok = intern(e, t);
 				if (tok == UINT32_MAX || r.bad)
 					break;
-				if (!mb->tab) {
-					mb->tab = calloc(MEMBER_SLOTS, sizeof(struct mtok));
-					if (!mb->tab)
-						return -ENOMEM;
-					e->bytes += MEMBER_SLOTS * sizeof(struct mtok);
-				}
 				if (mtok_find(mb, tok) || mb->ntok >= MEMBER_TOKENS)
 					continue;
+				if (mtok_room(e, mb))
+					return -ENOMEM;
 				struct mtok nt = { .tok = tok + 1, .first_ns = tf, .last_ns = tl };
 				mtok_put(mb, &nt);
 				mb->ntok++;

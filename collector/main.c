@@ -86,6 +86,7 @@ struct collector {
 	/* config */
 	unsigned commit_ms;
 	unsigned long long retain_s, retain_bytes;
+	unsigned retain_every_ticks;
 	const char *response_cmd;
 	int quiet;
 	/* counters */
@@ -807,7 +808,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	if (c->ticks % 2400 == 0) /* every minute */
 		herd_snapshot_save(c);
-	if (c->ticks % 400 == 0 && (c->retain_s || c->retain_bytes)) {
+	if (c->ticks % c->retain_every_ticks == 0 && (c->retain_s || c->retain_bytes)) {
 		commit(c);
 		unsigned long long del = 0;
 		store_retain(c->st, now, c->retain_s, c->retain_bytes, &del);
@@ -854,6 +855,7 @@ static void usage(void)
 		"  --commit-ms N          transaction length [25]\n"
 		"  --retain-days N        delete events older than N days [30]\n"
 		"  --retain-mb N          keep the database under N MiB of data [0 = unlimited]\n"
+		"  --retain-interval-s N  how often retention runs [10]\n"
 		"  --response-cmd CMD     run `sh -c CMD` for each alert, alert JSON on stdin\n"
 		"  --hold-ms N --learn-s N --min-herd N --threshold BITS --change-frac F\n"
 		"  --change-window-s N --new-member-s N --window-s N --silent-s N   herd engine\n");
@@ -868,13 +870,16 @@ int main(int argc, char **argv)
 	herd_cfg_default(&hc);
 	c->commit_ms = 25;
 	c->retain_s = 30ull * 86400;
+	c->retain_every_ticks = 400; /* 10 s */
 	enum { O_CA = 256, O_CERT, O_KEY, O_LISTEN, O_HTTP, O_DB, O_COMMIT, O_RDAYS, O_RMB, O_RESP,
-	       O_HOLD, O_LEARN, O_MIN, O_THR, O_CFRAC, O_CWIN, O_NEWM, O_WIN, O_SILENT, O_QUIET };
+	       O_HOLD, O_LEARN, O_MIN, O_THR, O_CFRAC, O_CWIN, O_NEWM, O_WIN, O_SILENT, O_QUIET,
+	       O_RINT };
 	static const struct option opts[] = {
 		{ "ca", 1, 0, O_CA }, { "cert", 1, 0, O_CERT }, { "key", 1, 0, O_KEY },
 		{ "listen", 1, 0, O_LISTEN }, { "http", 1, 0, O_HTTP }, { "db", 1, 0, O_DB },
 		{ "commit-ms", 1, 0, O_COMMIT }, { "retain-days", 1, 0, O_RDAYS },
-		{ "retain-mb", 1, 0, O_RMB }, { "response-cmd", 1, 0, O_RESP },
+		{ "retain-mb", 1, 0, O_RMB }, { "retain-interval-s", 1, 0, O_RINT },
+		{ "response-cmd", 1, 0, O_RESP },
 		{ "hold-ms", 1, 0, O_HOLD }, { "learn-s", 1, 0, O_LEARN }, { "min-herd", 1, 0, O_MIN },
 		{ "threshold", 1, 0, O_THR }, { "change-frac", 1, 0, O_CFRAC },
 		{ "change-window-s", 1, 0, O_CWIN }, { "new-member-s", 1, 0, O_NEWM },
@@ -893,6 +898,7 @@ int main(int argc, char **argv)
 		case O_COMMIT: c->commit_ms = (unsigned)atoi(optarg); break;
 		case O_RDAYS: c->retain_s = strtoull(optarg, NULL, 10) * 86400; break;
 		case O_RMB: c->retain_bytes = strtoull(optarg, NULL, 10) << 20; break;
+		case O_RINT: c->retain_every_ticks = 40 * (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 1); break;
 		case O_RESP: c->response_cmd = optarg; break;
 		case O_HOLD: hc.hold_ms = (unsigned)atoi(optarg); break;
 		case O_LEARN: hc.learn_s = (unsigned)atoi(optarg); break;

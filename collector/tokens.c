@@ -268,7 +268,7 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 			/* accept: src is the local side in the agent's view when dst is the peer */
 			char peer[64];
 			get_str(d, r[R_NET], "dst.ip", peer, sizeof(peer));
-			long long lport = sport && sport < 32768 ? sport : dport;
+			long long lport = sport ? sport : dport; /* src is the local end */
 			get_str(d, r[R_NET], "src.ip", ip, sizeof(ip));
 			char pb[24];
 			cat(tok[n++], TOKEN_MAX, "accept|", exe, "|", proto, "/", itoa_ll(lport, pb), "|",

@@ -391,6 +391,11 @@ int main(int argc, char **argv)
 	double t1 = mono();
 	for (int i = 0; i < nall; i++)
 		ship_close(all[i], 1000);
+	free(all);
+	for (size_t i = 0; i < nlines; i++)
+		free(lines[i].s);
+	free(lines);
+	free(groups);
 	printf("{\"events\":%llu,\"acked\":%llu,\"dropped\":%llu,\"reconnects\":%llu,\"agents\":%d,"
 	       "\"queue_s\":%.3f,\"seconds\":%.3f,\"events_per_s\":%.0f}\n",
 	       queued, acked, dropped, reconnects, nall, tq - t0, t1 - t0,

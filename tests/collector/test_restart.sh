@@ -31,7 +31,8 @@ for h in vmA vmB vmC; do
 	replay $h $h --rate 6000 --timeout-s 90 "$T/$h.jsonl" >"$T/$h.out" 2>&1 &
 	pids+=($!)
 done
-sleep 1.2
+# kill once the stream is well under way (not at a fixed time: slow machines start late)
+for _ in $(seq 200); do [ "$(stat .events_stored)" -ge 3000 ] && break; sleep 0.05; done
 mid=$(stat .events_stored)
 stop_collector -KILL
 sleep 1.5
@@ -49,7 +50,8 @@ $GEN baseline --host vmD --members m1 --rounds 3000 >"$T/vmD.jsonl" 2>/dev/null
 ND=$(wc -l <"$T/vmD.jsonl")
 EXEC=1 replay vmA vmD --rate 10000 --timeout-s 60 "$T/vmD.jsonl" >/dev/null 2>&1 &
 rp=$!
-sleep 0.5
+for _ in $(seq 200); do [ "$(find "$T/spool-vmD" -name '*.hwb' 2>/dev/null | wc -l)" -gt 0 ] && break; sleep 0.05; done
+sleep 0.3
 kill -STOP "$COLL_PID" # acks stop: batches pile up unacknowledged in the spool
 sleep 0.7
 kill -KILL $rp
