@@ -210,7 +210,10 @@ def main():
                 "host": med(host), "n": len(rr), "best_usop": best_usop, "missing": missing,
             }
             if mon == "none":
-                w(f"| {wl} | none | {med(usop):.2f} | | | | | | | | | |")
+                m_ = med(usop)
+                noise = (f"runs {min(usop) / m_ * 100 - 100:+.0f} … {max(usop) / m_ * 100 - 100:+.0f}% "
+                         "of their median" if len(usop) > 1 and m_ > 0 else "")
+                w(f"| {wl} | none | {m_:.2f} | {noise} | | | | | | | | |")
                 continue
             w(f"| {wl} | {mon} | {med(usop):.2f} | {pct(med(slow))}{spread(slow)} "
               f"| {pct(med(cslow))} | {med(mcpu_all) * 100:.1f}% | {med(mcpu) * 100:.1f}% "
