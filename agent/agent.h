@@ -83,6 +83,8 @@ struct agent {
 	size_t n_overlays;
 	char *ctl_path;
 	uint64_t ctl_refused;
+	struct ship *ship;           /* collector stream, NULL without collector.address */
+	uint64_t ship_dropped_seen;
 	bool out_from_cmdline; /* --output given: the config's output is ignored */
 	uint32_t custom_gen;
 	char *hooks; /* JSON object: hook types this kernel allows (computed at start) */
@@ -133,6 +135,7 @@ void emit_proc(struct agent *a, const struct hw_hdr *h); /* "proc","parent","anc
 int handle_record(void *ctx, void *data, size_t len);    /* ring buffer callback */
 void emit_heartbeat(struct agent *a);
 void check_drops(struct agent *a);
+void check_ship_drops(struct agent *a);
 const char *kind_name(uint32_t type);
 void make_key(const struct agent *a, uint32_t pid, uint64_t start_ticks, char *buf, size_t len);
 

@@ -4,6 +4,7 @@
 #include "agent/agent.h"
 #include "agent/user.h"
 #include "herdwatch.skel.h"
+#include "agent/ship.h"
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -108,7 +109,9 @@ void emit_end(struct agent *a)
 	jb_raw(b, "\n", 1);
 	a->seq++;
 	a->events_total++;
-	if (fwrite(b->p, 1, b->len, a->out) != b->len) {
+	if (a->ship)
+		ship_event(a->ship, a->seq, b->p, b->len - 1);
+	if (a->out && fwrite(b->p, 1, b->len, a->out) != b->len) {
 		if (!a->out_errors++)
 			fprintf(stderr, "herdwatch-agent: writing events failed: %s (counted in "
 					"stats.output_errors)\n", strerror(errno));
@@ -495,6 +498,27 @@ static uint64_t rss_anon_bytes(void)
 	return (uint64_t)kb * 1024;
 }
 
+/* Events the collector stream dropped (spool full: the oldest batches go first). */
+void check_ship_drops(struct agent *a)
+{
+	struct ship_stats st;
+	if (!a->ship)
+		return;
+	ship_get_stats(a->ship, &st);
+	if (st.dropped == a->ship_dropped_seen)
+		return;
+	uint64_t delta = st.dropped - a->ship_dropped_seen;
+	a->ship_dropped_seen = st.dropped;
+	emit_begin(a, "agent.loss", 0);
+	jb_key(&a->jb, "loss");
+	jb_obj_begin(&a->jb);
+	jb_kcstr(&a->jb, "kind", "*");
+	jb_ku64(&a->jb, "count", delta);
+	jb_kcstr(&a->jb, "cause", "spool_full");
+	jb_obj_end(&a->jb);
+	emit_end(a);
+}
+
 static uint64_t rss_bytes(void)
 {
 	FILE *f = fopen("/proc/self/statm", "re");
@@ -591,6 +615,19 @@ void emit_heartbeat(struct agent *a)
 	jb_ku64(b, "rss", rss_bytes());
 	jb_ku64(b, "rss_anon", rss_anon_bytes());
 	jb_ku64(b, "ringbuf_bytes", (uint64_t)a->cfg.ringbuf_mb << 20);
+	if (a->ship) {
+		struct ship_stats st;
+		ship_get_stats(a->ship, &st);
+		jb_key(b, "collector");
+		jb_obj_begin(b);
+		jb_kbool(b, "connected", st.connected);
+		jb_ku64(b, "sent", st.sent);
+		jb_ku64(b, "acked", st.acked);
+		jb_ku64(b, "spooled_bytes", st.spooled_bytes);
+		jb_ku64(b, "dropped", st.dropped);
+		jb_ku64(b, "reconnects", st.reconnects);
+		jb_obj_end(b);
+	}
 	jb_obj_end(b);
 	jb_obj_end(b);
 	emit_end(a);

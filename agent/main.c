@@ -7,6 +7,7 @@
  */
 #include "agent/agent.h"
 #include "herdwatch.skel.h"
+#include "agent/ship.h"
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -242,8 +243,28 @@ int main(int argc, char **argv)
 		ee.data.fd = ctl_fd;
 		epoll_ctl(ep, EPOLL_CTL_ADD, ctl_fd, &ee);
 	}
+	if (a->cfg.collector.address) {
+		struct ship_opts so = {
+			.address = a->cfg.collector.address,
+			.ca_file = a->cfg.collector.ca,
+			.cert_file = a->cfg.collector.cert,
+			.key_file = a->cfg.collector.key,
+			.spool_dir = a->cfg.collector.spool_dir ? a->cfg.collector.spool_dir
+								: "/var/lib/herdwatch/spool",
+			.spool_max_bytes = (unsigned long long)a->cfg.collector.spool_max_mb << 20,
+			.host_id = a->host_id,
+			.boot_id = a->boot_id,
+		};
+		int src = ship_open(&a->ship, &so);
+		if (src) {
+			fprintf(stderr, "herdwatch-agent: cannot start the collector stream to %s: %s\n",
+				so.address, strerror(-src));
+			goto out;
+		}
+	}
 	emit_heartbeat(a);
-	fflush(a->out);
+	if (a->out)
+		fflush(a->out);
 
 	uint64_t now = mono_ms(), next_drops = now + 1000, next_hb = now + a->cfg.heartbeat_s * 1000ULL;
 	int idle = 0;
@@ -273,6 +294,7 @@ int main(int argc, char **argv)
 		if (now >= next_drops) {
 			control_expire(a);
 			check_drops(a);
+			check_ship_drops(a);
 			net_tick(a);
 			next_drops = now + 1000;
 		}
@@ -281,7 +303,7 @@ int main(int argc, char **argv)
 			emit_heartbeat(a);
 			next_hb = now + a->cfg.heartbeat_s * 1000ULL;
 		}
-		if (a->events_total != before || idle == 1)
+		if (a->out && (a->events_total != before || idle == 1))
 			fflush(a->out);
 		/* Coalesce wake-ups: urgent records force one per record, and each costs a
 		 * context switch and a write. Handling at most one batch every 2 ms bounds that
@@ -298,13 +320,21 @@ int main(int argc, char **argv)
 	while (ring_buffer__consume(a->rb) > 0)
 		;
 	check_drops(a);
+	check_ship_drops(a);
 	emit_heartbeat(a);
-	if (fflush(a->out)) {
+	if (a->ship) {
+		/* what the collector has not acknowledged stays in the spool for the next run */
+		ship_close(a->ship, 5000);
+		a->ship = NULL;
+	}
+	if (a->out && fflush(a->out)) {
 		fprintf(stderr, "herdwatch-agent: writing output failed: %s\n", strerror(errno));
 		goto out;
 	}
 	rc = 0;
 out:
+	if (a->ship)
+		ship_close(a->ship, 1000);
 	if (ctl_fd >= 0) {
 		close(ctl_fd);
 		unlink(a->ctl_path);

@@ -9,7 +9,9 @@
 int open_output(struct agent *a, const char *path)
 {
 	FILE *f;
-	if (!path || !strcmp(path, "-")) {
+	if (path && !strcmp(path, "none")) {
+		f = NULL; /* events only go to the collector */
+	} else if (!path || !strcmp(path, "-")) {
 		f = stdout;
 	} else {
 		f = fopen(path, "ae");
@@ -19,7 +21,7 @@ int open_output(struct agent *a, const char *path)
 			return -1;
 		}
 	}
-	if (f != a->out)
+	if (f && f != a->out)
 		setvbuf(f, NULL, _IOFBF, 1 << 20);
 	if (a->out && a->out != stdout) {
 		fflush(a->out);
@@ -72,7 +74,7 @@ int agent_reload(struct agent *a, const char *extra, char *err, size_t errlen)
 	/* Reopen a file output on every reload, even under the same name: after log rotation
 	 * the agent must write to the new file, not to the renamed one. */
 	const char *target = a->out_from_cmdline || !nc.output ? a->out_path : nc.output;
-	if (target && strcmp(target, "-")) {
+	if (target && strcmp(target, "-") && strcmp(target, "none")) {
 		char *t = strdup(target);
 		int orc = t ? open_output(a, t) : -1;
 		free(t);

@@ -4,8 +4,8 @@
 # web-like worker. Then member m3 runs an attacker's sequence (a shell spawned by the worker,
 # nc to a local port, a read of /etc/shadow): the alert names m3 and those tokens, the others
 # raise nothing. A deploy (every member starts running a new binary) raises one herd change
-# and no member alert. Transport: the agent's JSON lines -> herdwatch-replay --stream
-# (agent/ship.c) -> collector.
+# and no member alert. Transport: the agent streams to the collector itself (mutual TLS,
+# agent/ship.c), as in production.
 . "$(dirname "$0")/lib.sh"
 AGENT=$B/herdwatch-agent
 [ -x "$AGENT" ] || { echo "ok - e2e_agent # skip: no agent binary (make)"; exit 0; }
@@ -26,18 +26,18 @@ host_name: e2e-$$
 heartbeat_interval: 2
 containers:
   - cgroup: '^/$TOP/([a-z]+)/(m[0-9]+)'
+collector:
+  address: 127.0.0.1:$TLS_PORT
+  ca: $T/pki/ca.pem
+  cert: $T/pki/e2e.pem
+  key: $T/pki/e2e.key
+  spool_dir: $T/spool-e2e
 EOC
-# the agent writes JSON lines into a FIFO; the sender ships them as they come
-mkfifo "$T/events.fifo"
-"$B/herdwatch-replay" --collector "127.0.0.1:$TLS_PORT" --ca "$T/pki/ca.pem" --cert "$T/pki/e2e.pem" \
-	--key "$T/pki/e2e.key" --spool "$T/spool-e2e" --stream "$T/events.fifo" >"$T/replay.out" 2>&1 &
-RPID=$!
-"$AGENT" --config "$T/agent.yaml" --control none --output "$T/events.fifo" 2>"$T/agent.err" &
+"$AGENT" --config "$T/agent.yaml" --control none --output "$T/events.json" 2>"$T/agent.err" &
 APID=$!
 stop_agent() {
 	[ -n "$APID" ] && kill -TERM "$APID" 2>/dev/null && wait "$APID" 2>/dev/null
-	[ -n "$RPID" ] && wait "$RPID" 2>/dev/null
-	APID= RPID=
+	APID=
 }
 has_kind() { test "$(api "/api/events?kind=$1&limit=1" | jq '.events | length')" -gt 0; }
 for _ in $(seq 300); do has_kind agent.heartbeat && break; sleep 0.1; done

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The agent streams to the collector itself (mutual TLS, batches, spool, acks): with the
+# collector killed mid-stream and restarted, every seq the agent wrote arrives exactly once;
+# the heartbeat reports the stream; an agent whose credential the collector's CA did not sign
+# stores nothing.
+. "$(dirname "$0")/lib.sh"
+[ "$(id -u)" = 0 ] || { echo "not ok - agent_stream: needs root"; exit 1; }
+AGENT=$B/herdwatch-agent
+make_pki vmS >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
+start_collector || exit 1
+
+agent_yaml() { # NAME CERT_DIR
+	cat <<EOC
+host_name: $1
+heartbeat_interval: 1
+collector:
+  address: 127.0.0.1:$TLS_PORT
+  ca: $T/pki/ca.pem
+  cert: $2/$1.pem
+  key: $2/$1.key
+  spool_dir: $T/spool-$1
+EOC
+}
+agent_yaml vmS "$T/pki" >"$T/a.yaml"
+"$AGENT" --config "$T/a.yaml" --control none --output "$T/ev.json" 2>"$T/agent.err" &
+APID=$!
+for _ in $(seq 300); do grep -q agent.heartbeat "$T/ev.json" 2>/dev/null && break; sleep 0.1; done
+"$B/tests/helpers/exec_storm" 400 1 hwstream$$ >/dev/null
+stop_collector -KILL
+"$B/tests/helpers/exec_storm" 400 1 hwstream$$ >/dev/null # while the collector is down
+sleep 1
+start_collector || exit 1
+"$B/tests/helpers/exec_storm" 400 1 hwstream$$ >/dev/null
+sleep 2
+kill -TERM $APID
+wait $APID
+expect agent_stream_exit0 "agent exit status $?" test $? -eq 0
+N=$(tail -n1 "$T/ev.json" | jq .seq)
+hb=$(grep '"agent.heartbeat"' "$T/ev.json" | tail -n1)
+expect agent_stream_heartbeat "heartbeat: ${hb:0:300}" jq -e '.agent.stats.collector.reconnects >= 1 and .agent.stats.collector.dropped == 0' <<<"$hb"
+# wait until everything the agent wrote is stored (the final batches are flushed at exit)
+for _ in $(seq 100); do
+	[ "$(stored_seqs vmS | sort -n | uniq | grep -c .)" -ge "$N" ] && break
+	sleep 0.2
+done
+seqs=$(stored_seqs vmS | sort -n)
+total=$(grep -c . <<<"$seqs")
+uniq=$(uniq <<<"$seqs" | grep -c .)
+if [ "$total" -eq "$N" ] && [ "$uniq" -eq "$N" ] && [ "$(tail -1 <<<"$seqs")" = "$N" ]; then
+	ok "agent_stream_exactly_once_across_collector_kill ($N events)"
+else
+	notok agent_stream_exactly_once_across_collector_kill "$total stored, $uniq distinct, agent wrote 1..$N"
+fi
+n_exec=$(api "/api/events?member=vmS&kind=process.exec&limit=10000" | jq "[.events[].event | select(.proc.args[1]==\"hwstream$$\")] | length")
+expect agent_stream_every_exec "stored $n_exec of 1200 execs" test "$n_exec" -eq 1200
+
+# an agent with a certificate from another CA is refused: nothing it sends is stored
+agent_yaml rogue "$T/rogue" >"$T/r.yaml"
+"$AGENT" --config "$T/r.yaml" --control none --output "$T/rogue.json" 2>"$T/rogue.err" &
+RP=$!
+sleep 4
+kill -TERM $RP
+wait $RP
+expect agent_stream_rogue_refused "rogue events stored" test "$(api "/api/events?member=rogue&limit=10" | jq '.events | length')" -eq 0
+stop_collector
