@@ -34,7 +34,7 @@ RA=${4:-5}
 NA=build/tests/helpers/net_act
 AGENT=build/herdwatch-agent
 W=$(mktemp -d /tmp/hwbench-net.XXXXXX)
-PORT=$((30000 + $$ % 20000))
+PORT=$((12000 + $$ % 18000)) # below the ephemeral range (32768-)
 APID=
 BPID=
 trap '[ -n "$APID" ] && kill $APID 2>/dev/null; [ -n "$BPID" ] && kill $BPID 2>/dev/null; rm -rf "$W"' EXIT

@@ -6,7 +6,7 @@
 need_root
 
 NA="$HELPERS/net_act"
-P=$((20000 + $$ % 20000))       # this run's ports: P..P+9
+P=$((10000 + $$ % 20000))       # this run's ports: P..P+9, below the ephemeral range (32768-)
 X=$(($$ % 250 + 1))
 NSA=hwna$$ NSB=hwnb$$ VA=hwva$$ VB=hwvb$$
 DNSIP=127.77.$((($$ >> 8) % 250 + 1)).$X
