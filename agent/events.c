@@ -40,9 +40,34 @@ const char *kind_name(uint32_t type)
 	return "unknown";
 }
 
+static char *put_dec(char *o, uint64_t v)
+{
+	char tmp[24];
+	int i = sizeof(tmp);
+	do {
+		tmp[--i] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	memcpy(o, tmp + i, sizeof(tmp) - i);
+	return o + sizeof(tmp) - i;
+}
+
+/* "<boot id prefix>-<pid>-<start ticks>" (per event: no printf) */
 void make_key(const struct agent *a, uint32_t pid, uint64_t start_ticks, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s-%u-%llu", a->key_prefix, pid, (unsigned long long)start_ticks);
+	size_t pl = strnlen(a->key_prefix, sizeof(a->key_prefix));
+	if (len < pl + 2 + 10 + 20 + 1) {
+		snprintf(buf, len, "%s-%u-%llu", a->key_prefix, pid, (unsigned long long)start_ticks);
+		return;
+	}
+	char *o = buf;
+	memcpy(o, a->key_prefix, pl);
+	o += pl;
+	*o++ = '-';
+	o = put_dec(o, pid);
+	*o++ = '-';
+	o = put_dec(o, start_ticks);
+	*o = 0;
 }
 
 static uint64_t ns_to_ticks(const struct agent *a, uint64_t ns)
@@ -89,13 +114,29 @@ void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns)
 	}
 	put_time(b, (int64_t)boot_ns + a->boot_to_real_ns);
 	jb_kcstr(b, "kind", kind);
-	jb_key(b, "host");
-	jb_obj_begin(b);
-	jb_kcstr(b, "name", a->host_name);
-	jb_kcstr(b, "id", a->host_id);
-	jb_kcstr(b, "boot_id", a->boot_id);
-	jb_kcstr(b, "herd", a->cfg.herd);
-	jb_obj_end(b);
+	/* The host object is the same in every event: formatted once, rebuilt when the identity
+	 * or the herd changes (reload, heartbeat). */
+	static struct jbuf host;
+	static char last[1024];
+	char cur[1024];
+	int n = snprintf(cur, sizeof(cur), "%s|%s|%s|%c%s", a->host_name, a->host_id, a->boot_id,
+			 a->cfg.herd ? '+' : '-', a->cfg.herd ? a->cfg.herd : "");
+	if (!host.p || n >= (int)sizeof(cur) || strcmp(cur, last)) {
+		if (!host.p)
+			jb_init(&host, 512);
+		jb_reset(&host);
+		jb_key(&host, "host");
+		jb_obj_begin(&host);
+		jb_kcstr(&host, "name", a->host_name);
+		jb_kcstr(&host, "id", a->host_id);
+		jb_kcstr(&host, "boot_id", a->boot_id);
+		jb_kcstr(&host, "herd", a->cfg.herd);
+		jb_obj_end(&host);
+		snprintf(last, sizeof(last), "%s", cur);
+	}
+	jb_raw(b, ",", 1); /* "kind" precedes */
+	jb_raw(b, host.p, host.len);
+	b->comma = true;
 }
 
 void emit_end(struct agent *a)

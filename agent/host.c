@@ -60,6 +60,8 @@ struct cgcache {
 	size_t n, cap;
 	time_t last_scan;
 	uint64_t last_scan_ns;
+	uint64_t last_id; /* last hit (its path pointer stays valid: entries are only appended */
+	const char *last_path; /* or have their path replaced, which clears the cache) */
 };
 
 static struct cgcache *scan_target;
@@ -110,6 +112,7 @@ static void cg_add(struct cgcache *c, uint64_t id, const char *path)
 			if (strcmp(c->v[i].path, path)) {
 				char *np = strdup(path);
 				if (np) {
+					c->last_path = NULL;
 					free(c->v[i].path);
 					c->v[i].path = np;
 				}
@@ -130,6 +133,7 @@ static void cg_add(struct cgcache *c, uint64_t id, const char *path)
 	c->v[c->n].id = id;
 	c->v[c->n].path = p;
 	c->n++;
+	c->last_path = NULL; /* the array may have moved (realloc above) */
 }
 
 static int scan_cb(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
@@ -151,7 +155,14 @@ static const char *cg_find(struct cgcache *c, uint64_t id)
 
 const char *cgcache_path(struct cgcache *c, uint64_t id, uint32_t pid_hint)
 {
+	/* most events come from the cgroup of the previous one */
+	if (c->last_path && c->last_id == id)
+		return c->last_path;
 	const char *p = cg_find(c, id);
+	if (p) {
+		c->last_id = id;
+		c->last_path = p;
+	}
 	struct timespec now;
 	if (p || !c->root[0])
 		return p;

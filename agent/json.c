@@ -92,11 +92,18 @@ void jb_arr_end(struct jbuf *b)
 
 void jb_key(struct jbuf *b, const char *key)
 {
-	jb_sep(b);
-	jb_ch(b, '"');
-	jb_raw(b, key, strlen(key));
-	jb_ch(b, '"');
-	jb_ch(b, ':');
+	size_t n = strlen(key);
+	if (!jb_reserve(b, n + 4))
+		return;
+	char *o = b->p + b->len;
+	if (b->comma)
+		*o++ = ',';
+	*o++ = '"';
+	memcpy(o, key, n);
+	o += n;
+	*o++ = '"';
+	*o++ = ':';
+	b->len = o - b->p;
 	b->comma = false; /* the value follows without a separator */
 }
 

@@ -108,5 +108,5 @@ out=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$AGENT
 out=$("$AGENT" --bogus 2>&1); rc=$?
 [ $rc -eq 2 ] && [[ "$out" == *"usage"* ]] && ok "bad option: usage" || not_ok "bad option: usage" "rc=$rc: $out"
 out=$("$AGENT" --probe 2>/dev/null); rc=$?
-expect_jq "--probe prints the coverage manifest" "$out" '.hooks.tp_btf==true and .hooks.kprobe==false and ([.probes[]|.state]|all(.=="attached"))'
+expect_jq "--probe prints the coverage manifest" "$out" '.hooks.tp_btf==true and .hooks.kprobe==false and ([.probes["process.exec","process.exit","process.fork","process.exec_failed"]|.state]|all(.=="attached")) and ([.probes[]|select(.state!="attached")|.reason]|all(length>0))'
 "$AGENT" --version | grep -q "herdwatch-agent" && ok "--version" || not_ok "--version" "no version"
