@@ -35,6 +35,7 @@ struct hw_probe {
 };
 
 struct cgcache; /* cgroup id -> path (host.c) */
+struct user_state; /* uprobes of the user family (user_uprobes.c) */
 
 struct agent {
 	struct hw_config cfg;
@@ -85,6 +86,7 @@ struct agent {
 	bool out_from_cmdline; /* --output given: the config's output is ignored */
 	uint32_t custom_gen;
 	char *hooks; /* JSON object: hook types this kernel allows (computed at start) */
+	struct user_state *user;
 };
 
 /* probes.c */
@@ -99,6 +101,8 @@ int probes_sync_maps(struct agent *a); /* cfg + filters into kernel maps */
 /* control.c */
 int control_open(struct agent *a, const char *path); /* listening fd or -errno */
 void control_handle(struct agent *a, int lfd);
+/* Run one request (argv-style); the JSON answer is left in out. 0 if it succeeded. */
+int control_exec(struct agent *a, char **args, int n, struct jbuf *out);
 bool control_expire(struct agent *a);
 int control_client(const char *path, int argc, char **argv);
 /* runtime.c: open (or switch) the output; '-' or NULL is stdout. */

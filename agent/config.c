@@ -59,6 +59,12 @@ void config_free(struct hw_config *c)
 	strlist_free(&c->ignore_cgroup);
 	for (int i = 0; i < HW_NET_NKINDS; i++)
 		strlist_free(&c->net[i].cidrs);
+	for (size_t i = 0; i < c->n_file_rules; i++)
+		free(c->file_rules[i].pattern);
+	free(c->file_rules);
+	for (size_t i = 0; i < c->n_file_add; i++)
+		free(c->file_add[i].pattern);
+	free(c->file_add);
 	for (size_t i = 0; i < c->n_containers; i++) {
 		free(c->containers[i].src);
 		regfree(&c->containers[i].re);
@@ -597,6 +603,88 @@ static int parse_net(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 	return 0;
 }
 
+/* files: {watch: [RULE...], add: [RULE...]}; RULE is a pattern string (every operation) or
+ * {path: PATTERN, ops: [read, write, truncate, unlink, rename, chmod, chown, link]}. */
+static int parse_file_rules(struct pctx *p, yaml_node_t *s, const char *key,
+			    struct hw_file_rule **out, size_t *n)
+{
+	static const char *opn[] = {"read", "write", "truncate", "unlink", "rename", "chmod", "chown", "link"};
+	if (s->type != YAML_SEQUENCE_NODE)
+		return perr(p, s, "'files.%s' must be a list of paths or {path, ops}", key);
+	for (yaml_node_item_t *it = s->data.sequence.items.start; it < s->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *e = yaml_document_get_node(&p->doc, *it), *k, *v;
+		const char *pat = scalar(e);
+		unsigned ops = 0xff;
+		if (!pat && e->type == YAML_MAPPING_NODE) {
+			ops = 0;
+			FOR_PAIRS(p, e, k, v)
+			{
+				const char *kk = scalar(k);
+				if (kk && !strcmp(kk, "path") && scalar(v)) {
+					pat = scalar(v);
+				} else if (kk && !strcmp(kk, "ops") && v->type == YAML_SEQUENCE_NODE) {
+					for (yaml_node_item_t *o = v->data.sequence.items.start;
+					     o < v->data.sequence.items.top; o++) {
+						yaml_node_t *on = yaml_document_get_node(&p->doc, *o);
+						const char *os = scalar(on);
+						unsigned b = 0;
+						for (unsigned j = 0; os && j < 8; j++)
+							if (!strcmp(os, opn[j]))
+								b = 1u << j;
+						if (!strcmp(os ? os : "", "all"))
+							b = 0xff;
+						if (!b)
+							return perr(p, on, "unknown file operation '%s' (known: read, write, truncate, unlink, rename, chmod, chown, link, all)",
+								    os ? os : "?");
+						ops |= b;
+					}
+				} else {
+					return perr(p, k, "unknown key 'files.%s[].%s' (known: path, ops)", key,
+						    kk ? kk : "?");
+				}
+			}
+			if (!ops)
+				return perr(p, e, "'files.%s' entry needs 'ops'", key);
+		}
+		if (!pat || !*pat)
+			return perr(p, e, "'files.%s' entries are paths or {path, ops}", key);
+		if (!file_pattern_ok(pat))
+			return perr(p, e, "bad watch pattern '%s' (use /abs/path, /dir/, */NAME, */DIR/ or /proc/*/NAME; names under 32 bytes)", pat);
+		struct hw_file_rule *nr = realloc(*out, (*n + 1) * sizeof(*nr));
+		if (!nr)
+			return perr(p, e, "out of memory");
+		*out = nr;
+		if (!(nr[*n].pattern = strdup(pat)))
+			return perr(p, e, "out of memory");
+		nr[*n].ops = ops;
+		(*n)++;
+	}
+	return 0;
+}
+
+static int parse_files(struct pctx *p, struct hw_config *c, yaml_node_t *m)
+{
+	yaml_node_t *k, *v;
+	if (need_map(p, m, "files"))
+		return -1;
+	FOR_PAIRS(p, m, k, v)
+	{
+		const char *key = scalar(k);
+		if (key && !strcmp(key, "watch")) {
+			c->file_rules_set = true;
+			if (parse_file_rules(p, v, key, &c->file_rules, &c->n_file_rules))
+				return -1;
+		} else if (key && !strcmp(key, "add")) {
+			if (parse_file_rules(p, v, key, &c->file_add, &c->n_file_add))
+				return -1;
+		} else {
+			return perr(p, k, "unknown key 'files.%s' (known: watch, add)", key ? key : "?");
+		}
+	}
+	return 0;
+}
+
 static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 {
 	yaml_node_t *k, *v;
@@ -640,9 +728,11 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			rc = parse_privilege(p, c, v);
 		else if (!strcmp(key, "net"))
 			rc = parse_net(p, c, v);
+		else if (!strcmp(key, "files"))
+			rc = parse_files(p, c, v);
 		else
 			return perr(p, k,
-				    "unknown key '%s' (known: herd, host_name, output, heartbeat_interval, args_max_bytes, ringbuf_mb, exec_failed_enoent, probes, filters, containers, collector, custom_probes, control_socket, privilege, net)",
+				    "unknown key '%s' (known: herd, host_name, output, heartbeat_interval, args_max_bytes, ringbuf_mb, exec_failed_enoent, probes, filters, containers, collector, custom_probes, control_socket, privilege, net, files)",
 				    key);
 		if (rc)
 			return -1;

@@ -60,6 +60,12 @@ struct hw_net_kind_config {
 	unsigned fold_window_s;  /* connect only; 0 = off */
 };
 
+/* files.watch / files.add entry (agent/file_watch.c) */
+struct hw_file_rule {
+	char *pattern; /* "/abs/prefix", "/dir/", "STAR/NAME", "STAR/DIR/", "/proc/STAR/NAME" */
+	unsigned ops;  /* HW_FOP_* */
+};
+
 struct hw_config {
 	char *herd;
 	char *host_name;
@@ -79,6 +85,11 @@ struct hw_config {
 	size_t n_custom;
 	char *control_socket;
 	struct hw_net_kind_config net[HW_NET_NKINDS];
+	struct hw_file_rule *file_rules; /* files.watch (replaces the defaults) */
+	size_t n_file_rules;
+	bool file_rules_set;
+	struct hw_file_rule *file_add; /* files.add (appended to the defaults) */
+	size_t n_file_add;
 	struct {
 		char *address, *ca, *cert, *key, *spool_dir;
 		unsigned spool_max_mb;
@@ -109,5 +120,7 @@ bool config_probe_enabled(const struct hw_config *c, const char *probe, bool dfl
 /* Callback the agent registers so that probe names in the config are checked against the
  * probe table: returns true if name is a probe or a family. */
 extern bool (*config_probe_name_ok)(const char *name);
+/* agent/file_watch.c: is a files.watch pattern one the kernel matcher can handle? */
+bool file_pattern_ok(const char *pattern);
 
 #endif

@@ -92,6 +92,17 @@ static void reply(int fd, struct jbuf *b)
 	}
 }
 
+/* Replace whatever b holds with {"ok":false,"error":...}. */
+static void set_err(struct jbuf *b, const char *fmt, const char *arg)
+{
+	char msg[600];
+	snprintf(msg, sizeof(msg), fmt, arg ? arg : "");
+	jb_reset(b);
+	jb_obj_begin(b);
+	jb_kbool(b, "ok", false);
+	jb_kcstr(b, "error", msg);
+}
+
 static void reply_err(int fd, const char *fmt, const char *arg)
 {
 	struct jbuf b;
@@ -107,7 +118,7 @@ static void reply_err(int fd, const char *fmt, const char *arg)
 }
 
 /* "--for S" anywhere after the command: the duration in ms (0 = none), removed from args. */
-static int take_for(char **args, int *n, uint64_t *ms, int fd)
+static int take_for(char **args, int *n, uint64_t *ms, struct jbuf *b)
 {
 	*ms = 0;
 	for (int i = 1; i < *n; i++) {
@@ -116,7 +127,7 @@ static int take_for(char **args, int *n, uint64_t *ms, int fd)
 		char *end;
 		unsigned long s = i + 1 < *n ? strtoul(args[i + 1], &end, 10) : 0;
 		if (i + 1 >= *n || *end || s == 0 || s > 7 * 86400) {
-			reply_err(fd, "--for needs seconds (1..604800)", NULL);
+			set_err(b, "--for needs seconds (1..604800)", NULL);
 			return -1;
 		}
 		*ms = s * 1000ULL;
@@ -189,22 +200,24 @@ static void status(struct agent *a, struct jbuf *b)
 	jb_arr_end(b);
 }
 
-static void handle(struct agent *a, int fd, char **args, int n)
+/* Run one request; the answer (one JSON object, no newline) is left in b. Used by the control
+ * socket and by requests that arrive from the collector. */
+int control_exec(struct agent *a, char **args, int n, struct jbuf *bp)
 {
-	struct jbuf b;
+	struct jbuf b = *bp;
 	char err[600];
 	uint64_t for_ms;
 	const char *cmd = args[0];
 
-	if (take_for(args, &n, &for_ms, fd))
-		return;
-	jb_init(&b, 4096);
+	jb_reset(&b);
 	jb_obj_begin(&b);
+	if (take_for(args, &n, &for_ms, &b))
+		goto out;
 	if (!strcmp(cmd, "status") && n == 1) {
 		status(a, &b);
 	} else if ((!strcmp(cmd, "enable") || !strcmp(cmd, "disable")) && n == 2) {
 		if (!known_name(a, args[1])) {
-			reply_err(fd, "unknown probe '%s' (see ctl status)", args[1]);
+			set_err(&b, "unknown probe '%s' (see ctl status)", args[1]);
 			goto out;
 		}
 		bool en = cmd[0] == 'e';
@@ -218,25 +231,27 @@ static void handle(struct agent *a, int fd, char **args, int n)
 			jb_ku64(&b, "for_s", for_ms / 1000);
 	} else if (!strcmp(cmd, "reload") && n == 1) {
 		if (agent_reload(a, NULL, err, sizeof(err))) {
-			reply_err(fd, "%s", err);
+			set_err(&b, "%s", err);
 			goto out;
 		}
 		jb_kbool(&b, "ok", true);
 	} else if (!strcmp(cmd, "set") && n == 2) {
 		if (agent_reload(a, args[1], err, sizeof(err))) {
-			reply_err(fd, "%s", err);
+			set_err(&b, "%s", err);
 			goto out;
 		}
 		jb_kbool(&b, "ok", true);
 	} else if (!strcmp(cmd, "add-probe") && n == 2) {
 		struct hw_custom_def d;
 		if (config_parse_custom(&d, args[1], strlen(args[1]), err, sizeof(err))) {
-			reply_err(fd, "%s", err);
+			set_err(&b, "%s", err);
 			goto out;
 		}
 		int rc = custom_add(a, &d, true, err, sizeof(err));
 		if (rc) {
-			reply_err(fd, "custom probe refused: %s", err);
+			set_err(&b, "custom probe refused: %s", err);
+			if (d.name)
+				custom_remove(a, d.name); /* refused over control: not kept */
 			custom_def_free(&d);
 			goto out;
 		}
@@ -250,19 +265,19 @@ static void handle(struct agent *a, int fd, char **args, int n)
 		custom_def_free(&d);
 	} else if (!strcmp(cmd, "remove-probe") && n == 2) {
 		if (custom_remove(a, args[1])) {
-			reply_err(fd, "no custom probe '%s'", args[1]);
+			set_err(&b, "no custom probe '%s'", args[1]);
 			goto out;
 		}
 		jb_kbool(&b, "ok", true);
 	} else {
-		reply_err(fd, "unknown or malformed command '%s' (status, enable, disable, reload, set, add-probe, remove-probe)",
+		set_err(&b, "unknown or malformed command '%s' (status, enable, disable, reload, set, add-probe, remove-probe)",
 			  cmd);
 		goto out;
 	}
-	jb_obj_end(&b);
-	reply(fd, &b);
 out:
-	jb_free(&b);
+	jb_obj_end(&b);
+	*bp = b;
+	return strncmp(b.p, "{\"ok\":true", 10) ? -1 : 0;
 }
 
 void control_handle(struct agent *a, int lfd)
@@ -313,7 +328,11 @@ void control_handle(struct agent *a, int lfd)
 		reply_err(fd, "empty request", NULL);
 		goto done;
 	}
-	handle(a, fd, args, n);
+	struct jbuf out;
+	jb_init(&out, 4096);
+	control_exec(a, args, n, &out);
+	reply(fd, &out);
+	jb_free(&out);
 done:
 	free(buf);
 	close(fd);

@@ -134,6 +134,18 @@ static void put_rec_str(struct jbuf *b, const char *key, const void *rec, const 
 		jb_null(b);
 }
 
+/* A process that filters.ignore_exe matched: the kernel stops reporting it once the agent has
+ * decoded its exec; records it made before that are dropped here. */
+static bool priv_ignored(struct agent *a, const struct hw_hdr *h)
+{
+	struct proc *p = proctab_get(&a->pt, h->pid);
+	if (p && p->ignored) {
+		a->filtered++;
+		return true;
+	}
+	return false;
+}
+
 /* ---- process.cred_change ---- */
 
 static void put_ids(struct jbuf *b, const struct hw_priv_creds *c)
@@ -169,6 +181,13 @@ int decode_priv_cred(struct agent *a, const void *rec, size_t len)
 	bool caps_changed = e->old.cap_eff != e->new.cap_eff || e->old.cap_prm != e->new.cap_prm ||
 			    e->old.cap_inh != e->new.cap_inh;
 
+	if (priv_ignored(a, &e->hdr))
+		return 0;
+	struct proc *p = proctab_get(&a->pt, e->hdr.pid);
+	if (p) { /* for exec.old_euid */
+		p->euid = e->new.euid;
+		p->euid_known = true;
+	}
 	emit_begin(a, "process.cred_change", e->hdr.ts);
 	emit_proc(a, &e->hdr);
 	jb_key(b, "cred");
@@ -183,14 +202,11 @@ int decode_priv_cred(struct agent *a, const void *rec, size_t len)
 				    e->s.sc == HW_SC_SETGROUPS || e->s.sc == HW_SC_CAPSET
 			    ? 2
 			    : 1;
-	for (int i = 0; i < nargs; i++) {
-		if (e->s.sc == HW_SC_SETGROUPS || e->s.sc == HW_SC_CAPSET)
-			jb_u64(b, i == 0 ? (uint32_t)e->s.args[i] : 0); /* count; pointers not shown */
-		else
+	if (e->s.sc == HW_SC_SETGROUPS)
+		jb_u64(b, (uint32_t)e->s.args[0]); /* the count; the list is "groups" */
+	else if (e->s.sc != HW_SC_CAPSET)   /* capset passes pointers: the sets are "caps" */
+		for (int i = 0; i < nargs; i++)
 			jb_i64(b, (int32_t)e->s.args[i]);
-		if (e->s.sc == HW_SC_SETGROUPS || e->s.sc == HW_SC_CAPSET)
-			break;
-	}
 	jb_arr_end(b);
 	jb_key(b, "old");
 	put_ids(b, &e->old);
@@ -233,6 +249,8 @@ int decode_priv_first(struct agent *a, const void *rec, size_t len)
 	const struct hw_count_first *e = rec;
 	struct jbuf *b = &a->jb;
 
+	if (priv_ignored(a, &e->hdr))
+		return 0;
 	if (e->hdr.type == HW_EV_CAP) {
 		emit_begin(a, "process.capability", e->hdr.ts);
 		emit_proc(a, &e->hdr);
@@ -381,7 +399,12 @@ static void priv_summaries(struct agent *a, unsigned win)
 		if (!e)
 			break;
 		uint64_t dc = v.count - e->count, dd = v.denied - e->denied;
-		if (dc && !v.emitted) {
+		struct proc *pp = dc ? proctab_get(&a->pt, cur.tgid) : NULL;
+		if (dc && pp && pp->ignored) {
+			/* became ignored (filters.ignore_exe) after its entry was created */
+			e->count = v.count;
+			e->denied = v.denied;
+		} else if (dc && !v.emitted) {
 			q_checks += dc;
 			q_denied += dd;
 			q_procs++;
@@ -567,6 +590,8 @@ int decode_priv_ptrace(struct agent *a, const void *rec, size_t len)
 	struct jbuf *b = &a->jb;
 	uint32_t target;
 
+	if (priv_ignored(a, &e->hdr))
+		return 0;
 	emit_begin(a, "process.ptrace", e->hdr.ts);
 	emit_proc(a, &e->hdr);
 	jb_key(b, "ptrace");
@@ -608,6 +633,8 @@ int decode_priv_memfd(struct agent *a, const void *rec, size_t len)
 
 	if (!str_ok(&e->name, len))
 		return -EINVAL;
+	if (priv_ignored(a, &e->hdr))
+		return 0;
 	emit_begin(a, "process.memfd", e->hdr.ts);
 	emit_proc(a, &e->hdr);
 	jb_key(b, "memfd");
@@ -635,6 +662,8 @@ int decode_priv_rename(struct agent *a, const void *rec, size_t len)
 	const struct hw_rename *e = rec;
 	struct jbuf *b = &a->jb;
 
+	if (priv_ignored(a, &e->hdr))
+		return 0;
 	emit_begin(a, "process.rename", e->hdr.ts);
 	emit_proc(a, &e->hdr);
 	jb_key(b, "rename");
@@ -672,6 +701,8 @@ int decode_priv_ns(struct agent *a, const void *rec, size_t len)
 		asked = e->changed;
 	}
 	asked &= 0x7e020080ULL;
+	if (priv_ignored(a, &e->hdr))
+		return 0;
 	emit_begin(a, "process.namespace", e->hdr.ts);
 	emit_proc(a, &e->hdr);
 	jb_key(b, "ns");
@@ -739,6 +770,8 @@ int decode_priv_module(struct agent *a, const void *rec, size_t len)
 
 	if (!str_ok(&e->name, len) || !str_ok(&e->params, len))
 		return -EINVAL;
+	if (priv_ignored(a, &e->hdr))
+		return 0;
 	emit_begin(a, "kernel.module_load", e->hdr.ts);
 	emit_proc(a, &e->hdr);
 	jb_key(b, "module");
@@ -800,6 +833,8 @@ int decode_priv_bpf(struct agent *a, const void *rec, size_t len)
 	struct jbuf *b = &a->jb;
 	bool load = e->s.args[0] == 5;
 
+	if (priv_ignored(a, &e->hdr))
+		return 0;
 	emit_begin(a, "kernel.bpf", e->hdr.ts);
 	emit_proc(a, &e->hdr);
 	jb_key(b, "bpf");
@@ -835,6 +870,8 @@ int decode_priv_perf(struct agent *a, const void *rec, size_t len)
 
 	if (!str_ok(&e->func, len))
 		return -EINVAL;
+	if (priv_ignored(a, &e->hdr))
+		return 0;
 	emit_begin(a, "kernel.bpf", e->hdr.ts);
 	emit_proc(a, &e->hdr);
 	jb_key(b, "bpf");
@@ -876,6 +913,8 @@ int decode_priv_mount(struct agent *a, const void *rec, size_t len)
 		flags = e->s.args[4];
 		break;
 	}
+	if (priv_ignored(a, &e->hdr))
+		return 0;
 	emit_begin(a, "system.mount", e->hdr.ts);
 	emit_proc(a, &e->hdr);
 	jb_key(b, "mount");
@@ -906,6 +945,8 @@ int decode_priv_tamper(struct agent *a, const void *rec, size_t len)
 	static const char *const sig_results[] = {"delivered", "ignored", "already_pending",
 						  "overflow_fail", "lose_info"};
 
+	if (priv_ignored(a, &e->hdr))
+		return 0;
 	emit_begin(a, "agent.tamper", e->hdr.ts);
 	emit_proc(a, &e->hdr);
 	jb_key(b, "tamper");

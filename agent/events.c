@@ -2,6 +2,7 @@
  * common envelope, process context from the record and the process table, per-kind objects,
  * heartbeats and loss announcements. One decode and one formatted write per event. */
 #include "agent/agent.h"
+#include "agent/user.h"
 #include "herdwatch.skel.h"
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -300,12 +301,14 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 
 	/* Update the table first: the event shows the process as it is after the exec. */
 	struct proc *old = proctab_get(&a->pt, h->pid);
-	uint32_t old_euid = old ? 0 : h->euid;
+	bool old_euid_known = old && old->euid_known;
+	uint32_t old_euid = old_euid_known ? old->euid : 0;
 	bool had_old = old != NULL;
-	(void)old_euid;
 	struct proc *p = proctab_put(&a->pt, h->pid);
 	if (!p)
 		return -ENOMEM;
+	p->euid = h->euid;
+	p->euid_known = true;
 	p->ppid = h->ppid;
 	p->start_ticks = ns_to_ticks(a, h->start_ns);
 	p->cgroup_id = h->cgroup_id;
@@ -349,6 +352,12 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 	jb_kstr(b, "filename", (const char *)rec + e->filename.off, e->filename.len);
 	jb_ku64(b, "uid", h->uid);
 	jb_ku64(b, "euid", h->euid);
+	/* the euid before the exec, as last seen (fork, exec, cred_change); null if never seen */
+	jb_key(b, "old_euid");
+	if (old_euid_known)
+		jb_u64(b, old_euid);
+	else
+		jb_null(b);
 	jb_ku64(b, "suid", e->suid);
 	jb_ku64(b, "egid", h->egid);
 	jb_kbool(b, "args_truncated", h->flags & HW_F_TRUNC_ARGS);
@@ -397,6 +406,8 @@ int decode_fork(struct agent *a, const void *rec, size_t len)
 		return -ENOMEM;
 	c->ppid = e->hdr.pid;
 	c->cgroup_id = e->hdr.cgroup_id;
+	c->euid = e->hdr.euid; /* a child starts with its parent's credentials */
+	c->euid_known = true;
 	if (e->child_start_ns)
 		c->start_ticks = ns_to_ticks(a, e->child_start_ns);
 	else if (proctab_load_pid(&a->pt, "/proc", e->child_pid) == 0)
@@ -547,6 +558,7 @@ void emit_heartbeat(struct agent *a)
 	}
 	jb_key(b, "probes");
 	probes_json(a, b);
+	user_heartbeat(a, b);
 	jb_key(b, "stats");
 	jb_obj_begin(b);
 	jb_ku64(b, "events", a->events_total);

@@ -8,6 +8,7 @@
  * creating and destroying links; the programs and maps stay, so no event is lost.
  */
 #include "agent/agent.h"
+#include "agent/user.h"
 #include "herdwatch.skel.h"
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
@@ -116,6 +117,31 @@ static void deny_hooks(struct agent *a, struct hw_bpf *s)
 	}
 }
 
+/* A tp_btf program needs the kernel's "btf_trace_<name>" type. Checking for it up front saves
+ * a full reload of the object (all programs verified again) per missing BTF tracepoint. */
+static void precheck_tp_btf(struct agent *a, struct hw_bpf *s)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	struct bpf_program *prog;
+	char tname[160];
+	if (!btf)
+		return;
+	bpf_object__for_each_program(prog, s->obj)
+	{
+		const char *sec = bpf_program__section_name(prog);
+		if (strncmp(sec, "tp_btf/", 7) || fail_reason(a, bpf_program__name(prog)))
+			continue;
+		snprintf(tname, sizeof(tname), "btf_trace_%s", sec + 7);
+		if (btf__find_by_name_kind(btf, tname, BTF_KIND_TYPEDEF) >= 0)
+			continue;
+		if (a->nprog_fail < (int)(sizeof(a->prog_fail) / sizeof(a->prog_fail[0])))
+			snprintf(a->prog_fail[a->nprog_fail++], sizeof(a->prog_fail[0]),
+				 "%s: this kernel has no BTF tracepoint %s", bpf_program__name(prog),
+				 sec + 7);
+	}
+	btf__free(btf);
+}
+
 int probes_load(struct agent *a)
 {
 	libbpf_set_print(libbpf_log);
@@ -136,8 +162,10 @@ int probes_load(struct agent *a)
 				strerror(-err));
 			return err;
 		}
-		if (attempt == 0)
+		if (attempt == 0) {
 			deny_hooks(a, s);
+			precheck_tp_btf(a, s);
+		}
 		bpf_object__for_each_program(prog, s->obj)
 		{
 			if (fail_reason(a, bpf_program__name(prog)))
@@ -198,6 +226,7 @@ int probes_sync_maps(struct agent *a)
 		fprintf(stderr, "herdwatch-agent: cannot write the priv probes' settings\n");
 	if (net_sync_maps(a))
 		fprintf(stderr, "herdwatch-agent: cannot write the net probes' settings\n");
+	user_sync_maps(a);
 	return 0;
 }
 
@@ -327,6 +356,7 @@ void probes_detach_all(struct agent *a)
 	for (int i = 0; i < HW_NPROBES; i++)
 		detach(&a->probes[i]);
 	custom_detach_all(a);
+	user_detach_all(a);
 }
 
 static const char *state_name(enum hw_probe_state s)

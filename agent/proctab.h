@@ -26,6 +26,8 @@ struct proc {
 	char *cwd;
 	char *tty;
 	bool ignored; /* matched filters.ignore_exe */
+	bool euid_known; /* euid below was seen in an event (fork, exec, cred_change) */
+	uint32_t euid;   /* for exec.old_euid */
 };
 
 struct proctab {

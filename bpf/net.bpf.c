@@ -68,6 +68,7 @@ static __always_inline bool net_fold(struct hw_net *e, __u64 window)
 			v->rec.count = n;
 			v->rec.nflags |= HW_NET_F_SUMMARY;
 			v->rec.window_ns = window;
+			v->rec.hdr.ts = now; /* as the agent's summaries: the time it is reported */
 			hw_submit(&v->rec, sizeof(v->rec), false);
 		}
 	}

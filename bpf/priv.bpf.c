@@ -538,18 +538,9 @@ static __always_inline void priv_module_loaded(const char *name)
 	hw_submit(r, b.pos, true);
 }
 
-/* struct module may be absent from this kernel's BTF (no CONFIG_MODULES): a local view. */
-struct module___priv {
-	char name[56];
-} __attribute__((preserve_access_index));
-
-SEC("tp_btf/module_load")
-int BPF_PROG(hw_pv_modload_btf, struct module___priv *mod)
-{
-	priv_module_loaded(mod->name);
-	return 0;
-}
-
+/* Only the classic tracepoint: module loads are rare, and a tp_btf program refused at load
+ * time (no module_load in this kernel's BTF when it has no modules) costs the loader a full
+ * reload of the object at every start, while a missing classic tracepoint only fails to attach. */
 SEC("tracepoint/module/module_load")
 int hw_pv_modload_tp(void *ctx)
 {
@@ -596,9 +587,12 @@ static __always_inline void priv_cap(int cap, int ret)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct hw_cfg *cfg = hw_get_cfg();
 	struct hw_count_first *r;
 
-	if (hw_filtered(tgid))
+	/* The agent's own checks are not even counted; the other filters (hw_filtered) are
+	 * applied by priv_count when a process's first check creates its entry. */
+	if (cfg && cfg->agent_pid == tgid)
 		return;
 	if (!priv_count(t, tgid, HW_EV_CAP, cap & 0xffff, ret != 0, 0, priv_cap_quiet))
 		return;
@@ -905,7 +899,9 @@ int hw_pv_tamper_bpf(struct trace_event_raw_sys_enter *ctx)
 		if (!f)
 			return 0;
 		bpf_probe_read_kernel(name, sizeof(name), BPF_CORE_READ(f, f_path.dentry, d_name.name));
-		if (__builtin_memcmp(name, "bpf_link", 8))
+		/* "bpf_link" when created, "bpf-link" when obtained by id (bpf_link_new_fd) */
+		if (name[0] != 'b' || name[1] != 'p' || name[2] != 'f' || name[4] != 'l' ||
+		    name[5] != 'i' || name[6] != 'n' || name[7] != 'k')
 			return 0;
 		struct bpf_link *l = BPF_CORE_READ(f, private_data);
 		a0 = BPF_CORE_READ(l, id);

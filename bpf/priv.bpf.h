@@ -194,7 +194,9 @@ static __always_inline bool priv_count(struct task_struct *t, __u32 tgid, __u16 
 		.tgid = tgid,
 		.type = type,
 		.idx = idx,
-		.start_ns = BPF_CORE_READ(t, group_leader, start_time),
+		/* t is a trusted BTF pointer (bpf_get_current_task_btf): plain loads, no helper
+		 * calls, on this hot path */
+		.start_ns = t->group_leader->start_time,
 	};
 	struct hw_priv_count_val *v = bpf_map_lookup_elem(&priv_counts, &k);
 
@@ -205,11 +207,17 @@ static __always_inline bool priv_count(struct task_struct *t, __u32 tgid, __u16 
 			__sync_fetch_and_add(&v->denied, 1);
 		if (prot)
 			v->prot = prot;
-		if (v->emitted || quiet(idx))
+		if (v->emitted || quiet(idx) || hw_filtered(tgid))
 			return false;
 		v->emitted = 1; /* two CPUs may both get here: a duplicate first, never a loss */
 		return true;
 	}
+	/* The configured filters are applied here, where state is first created, rather than on
+	 * every check: the hot path above stays at one lookup. A process that becomes ignored
+	 * later (filters.ignore_exe decided at its exec) keeps being counted, and the agent drops
+	 * its summaries. */
+	if (hw_filtered(tgid))
+		return false;
 	struct hw_priv_count_val nv = {};
 	hw_fill_hdr(&nv.hdr, t, type);
 	nv.count = 1;

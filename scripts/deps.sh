@@ -6,6 +6,7 @@ PKGS=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev li
       libssl-dev libzstd-dev libevent-dev libsqlite3-dev sqlite3 openssl
       jq curl iproute2 procps util-linux psmisc kmod python3
       pamtester openssh-server openssh-client sshpass sudo dnsmasq-base netcat-openbsd)
+PKGS+=(libcap2-bin) # priv probe tests: setcap
 if [ "${1:-}" = "--bench" ]; then
 	PKGS+=(auditd bpftrace hyperfine wrk gnuplot-nox stress-ng busybox)
 fi

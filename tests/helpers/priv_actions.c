@@ -1,6 +1,6 @@
 /* priv_actions.c - performs the exact privileged syscalls the priv probe tests check.
  * usage: priv_actions ACTION [ARGS]; prints "key=value" lines the test compares with events.
- *   setresuid            root -> nobody (65534) with setresuid, then a refused setuid(0)
+ *   setresuid            setgroups {10,20}; root -> nobody (65534) with setresuid; a refused setuid(0)
  *   capset               drop CAP_NET_RAW (allowed), then try to raise it again (refused)
  *   chown FILE N         N chown calls that each need CAP_CHOWN
  *   rcvbufforce N        N setsockopt(SO_RCVBUFFORCE) calls (CAP_NET_ADMIN)
@@ -9,15 +9,20 @@
  *   wx N                 mmap RW then mprotect RWX, N times; one mmap RWX
  *   rename NAME1 NAME2   prctl(PR_SET_NAME, NAME1), then write NAME2 to /proc/self/comm
  *   ns                   unshare(UTS|IPC), a refused setns, a clone with CLONE_NEWNET
- *   mount SRC DST        in a private mount namespace: bind SRC on DST, umount, failures
+ *   mount SRC DST        in a private mount namespace: bind SRC on DST, umount, failures,
+ *                        then a tmpfs on DST through fsopen/fsmount/move_mount
  *   module FILE          finit_module(FILE), delete_module("hwtest_nomod")
  *   bpf                  load a socket filter named hwtest_prog, then a refused load
  *   linkfd ID            BPF_LINK_GET_FD_BY_ID(ID)
+ *   linkdetach ID        BPF_LINK_GET_FD_BY_ID(ID), then BPF_LINK_DETACH on it
+ *   uprobe TYPE PATH OFF perf_event_open of a uprobe (PMU type TYPE) on PATH at offset OFF
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
+#include <linux/perf_event.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -96,6 +101,14 @@ static int do_mount(const char *src, const char *dst)
 	res("umount", umount2(dst, 0));
 	res("mount_bad", mount("hwnone", "/nonexistent-hwtest", "tmpfs", 0, NULL));
 	res("chroot_bad", chroot("/nonexistent-hwtest"));
+	/* the new mount API: fsopen, fsconfig(CREATE), fsmount, move_mount */
+	int fsfd = syscall(SYS_fsopen, "tmpfs", 0);
+	if (fsfd < 0 || syscall(SYS_fsconfig, fsfd, 6 /* FSCONFIG_CMD_CREATE */, NULL, NULL, 0))
+		return 1;
+	long mfd = syscall(SYS_fsmount, fsfd, 0, 0);
+	res("fsmount", mfd);
+	res("move_mount", syscall(SYS_move_mount, (int)mfd, "", AT_FDCWD, dst,
+				  0x4 /* MOVE_MOUNT_F_EMPTY_PATH */));
 	return 0;
 }
 
@@ -126,6 +139,8 @@ int main(int argc, char **argv)
 	printf("pid=%d\n", getpid());
 
 	if (!strcmp(act, "setresuid")) {
+		gid_t g[2] = {10, 20};
+		res("setgroups", setgroups(2, g));
 		res("setresuid", setresuid(65534, 65534, 65534));
 		res("setuid_back", setuid(0));
 		return 0;
@@ -189,6 +204,27 @@ int main(int argc, char **argv)
 		memset(&a, 0, sizeof(a));
 		a.link_id = atoi(argv[2]);
 		res("linkfd", syscall(SYS_bpf, BPF_LINK_GET_FD_BY_ID, &a, sizeof(a)));
+		return 0;
+	}
+	if (!strcmp(act, "linkdetach") && argc > 2) {
+		union bpf_attr a;
+		memset(&a, 0, sizeof(a));
+		a.link_id = atoi(argv[2]);
+		long fd = syscall(SYS_bpf, BPF_LINK_GET_FD_BY_ID, &a, sizeof(a));
+		res("linkfd", fd);
+		memset(&a, 0, sizeof(a));
+		a.link_detach.link_fd = fd;
+		res("detach", syscall(SYS_bpf, BPF_LINK_DETACH, &a, sizeof(a)));
+		return 0;
+	}
+	if (!strcmp(act, "uprobe") && argc > 4) {
+		struct perf_event_attr pa;
+		memset(&pa, 0, sizeof(pa));
+		pa.size = sizeof(pa);
+		pa.type = atoi(argv[2]);
+		pa.config1 = (unsigned long)argv[3]; /* uprobe_path */
+		pa.config2 = strtoull(argv[4], NULL, 0); /* probe_offset */
+		res("uprobe", syscall(SYS_perf_event_open, &pa, -1, 0, -1, PERF_FLAG_FD_CLOEXEC));
 		return 0;
 	}
 	fprintf(stderr, "priv_actions: unknown action '%s'\n", act);

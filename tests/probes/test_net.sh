@@ -28,7 +28,7 @@ start_server() {
 		"$NA" server "$1" "$2" "$3" "$4" >"$out" &
 	fi
 	SJOB=$!
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 400); do
 		[ -s "$out" ] && break
 		sleep 0.05
 	done
@@ -156,7 +156,11 @@ dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --user
 	--listen-address=$DNSIP --bind-interfaces --port=53 --address=/hwdns-ok.test/10.1.2.3 \
 	--log-queries --log-facility="$T/dnsmasq.log" 2>"$T/dnsmasq.err" &
 DNSMASQ_PID=$!
-sleep 0.5
+for _ in $(seq 1 200); do # until it listens (the test does not depend on how long that takes)
+	ss -Hlun "src $DNSIP" 2>/dev/null | grep -q ":53 " && break
+	kill -0 $DNSMASQ_PID 2>/dev/null || break
+	sleep 0.05
+done
 kill -0 $DNSMASQ_PID 2>/dev/null || not_ok "dnsmasq runs" "$(cat "$T/dnsmasq.err")"
 # wire-format names: labels  we.ird | sp ace | q"uo\te | nl<LF>x | <FF>z | é | hwdns<PID> | test
 odd=$(python3 -c '
@@ -170,6 +174,10 @@ ev=$(wait_event "select(.kind==\"net.dns\" and .proc.pid==$DPID)") || not_ok "dn
 proc_is "dns sendto" "$ev" "$DPID"
 expect_eq "dns odd name escaped exactly" "$(jq -r .dns.query <<<"$ev")" "$want"
 expect_jq "dns sendto fields" "$ev" ".dns.type==\"A\" and .dns.type_code==1 and .dns.class==1 and .dns.server=={\"ip\":\"$DNSIP\",\"port\":53} and .dns.proto==\"udp\" and .dns.family==\"inet\" and .dns.syscall==\"sendto\" and .dns.id==18432 and .dns.malformed==null and .dns.truncated==false and .dns.result>0"
+for _ in $(seq 1 100); do
+	grep -q 'query\[A\] <name unprintable> from 127.0.0.1' "$T/dnsmasq.log" 2>/dev/null && break
+	sleep 0.1
+done
 grep -q 'query\[A\] <name unprintable> from 127.0.0.1' "$T/dnsmasq.log" 2>/dev/null && ok "resolver received the odd query" ||
 	not_ok "resolver received the odd query" "$(tail -3 "$T/dnsmasq.log" 2>/dev/null)"
 # glibc style: connected UDP socket, A and AAAA in one sendmmsg
@@ -203,7 +211,7 @@ expect "seq contiguous from 1" seq_contiguous
 cat >"$T/net.yaml" <<EOF
 net:
   connect:
-    fold_window_s: 2
+    fold_window_s: 5
     ignore_ports: [$((P + 9))]
   accept:
     ignore_cidrs: ["127.0.0.0/8"]
@@ -227,9 +235,9 @@ FPID=$(head -n1 "$T/fold.out")
 read -r CPID CPORT CRES < <("$NA" client ::1 $((P + 2)))
 wait $SJOB
 ev=$(wait_event "select(.kind==\"net.connect\" and .proc.pid==$FPID and .net.folded==false)") || not_ok "fold first connect seen" "pid $FPID"
-expect_jq "fold: first connect at once" "$ev" ".net.count==1 and .net.window_s==2 and .net.result==-111 and .net.dst.port==$((P + 5))"
-ev=$(wait_event "select(.kind==\"net.connect\" and .proc.pid==$FPID and .net.folded==true)" 15) || not_ok "fold summary seen" "pid $FPID"
-expect_jq "fold: summary counts the 4 repeats" "$ev" ".net.count==4 and .net.window_s==2 and .net.error==\"ECONNREFUSED\" and .net.dst=={\"ip\":\"127.0.0.1\",\"port\":$((P + 5))} and .proc.pid==$FPID"
+expect_jq "fold: first connect at once" "$ev" ".net.count==1 and .net.window_s==5 and .net.result==-111 and .net.dst.port==$((P + 5))"
+ev=$(wait_event "select(.kind==\"net.connect\" and .proc.pid==$FPID and .net.folded==true)" 30) || not_ok "fold summary seen" "pid $FPID"
+expect_jq "fold: summary counts the 4 repeats" "$ev" ".net.count==4 and .net.window_s==5 and .net.error==\"ECONNREFUSED\" and .net.dst=={\"ip\":\"127.0.0.1\",\"port\":$((P + 5))} and .proc.pid==$FPID"
 expect_eq "fold: 2 events for 5 connects" "$(events "select(.kind==\"net.connect\" and .proc.pid==$FPID and .net.dst.port==$((P + 5)))" | wc -l)" 2
 expect_eq "ignore_ports: connect to P+9 dropped" "$(events "select(.kind==\"net.connect\" and .net.dst.port==$((P + 9)))" | wc -l)" 0
 ev=$(wait_event "select(.kind==\"net.connect\" and .proc.pid==$CPID)") || not_ok "unfiltered connect still seen" "pid $CPID"

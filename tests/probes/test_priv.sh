@@ -9,7 +9,11 @@ privilege:
   summary_interval: 2
 probes:
   kernel.module_load_raw: true
+filters:
+  ignore_exe: [$T/ignored_actions]
 CFG
+cp "$H" "$T/ignored_actions"
+chmod 755 "$T" 
 agent_start "$T/cfg.yaml" || { not_ok "agent starts" "$(cat "$T/agent.err")"; exit 1; }
 APID=$AGENT_PID
 # The machine is shared: other processes' events can make the output large, so lookups first
@@ -45,6 +49,9 @@ ej "cred blames the helper, after the change" "$ev" ".proc.comm==\"priv_actions\
 ev=$(pwait "$HP" "select(.kind==\"process.cred_change\" and .proc.pid==$HP and .cred.syscall==\"setuid\")") || not_ok "cred refused setuid seen" "pid $HP"
 ej "cred refused setuid(0): EPERM, nothing changed" "$ev" '.cred.result==-1 and .cred.error=="EPERM" and .cred.args==[0] and .cred.changed==false and .cred.old==.cred.new and .cred.new.uid==65534'
 
+ev=$(pwait "$HP" "select(.kind==\"process.cred_change\" and .proc.pid==$HP and .cred.syscall==\"setgroups\")") || not_ok "cred setgroups seen" "pid $HP"
+ej "cred setgroups: groups after the call" "$ev" '.cred.result==0 and .cred.args==[2] and .cred.ngroups==2 and .cred.groups==[10,20] and .cred.changed==false'
+
 # --- capset: drop CAP_NET_RAW, then a refused raise
 run "$H" capset
 evs=$(pev "$HP" "select(.kind==\"process.cred_change\" and .proc.pid==$HP and .cred.syscall==\"capset\")")
@@ -52,7 +59,7 @@ pwait "$HP" "select(.kind==\"process.cred_change\" and .proc.pid==$HP and .cred.
 evs=$(pev "$HP" "select(.kind==\"process.cred_change\" and .proc.pid==$HP and .cred.syscall==\"capset\")")
 ok1=$(head -1 <<<"$evs")
 bad=$(sed -n 2p <<<"$evs")
-ej "capset drop: result 0, CAP_NET_RAW gone from effective and permitted" "$ok1" '.cred.result==0 and (.cred.caps.old.effective|index("CAP_NET_RAW"))!=null and (.cred.caps.new.effective|index("CAP_NET_RAW"))==null and (.cred.caps.new.permitted|index("CAP_NET_RAW"))==null and (.cred.caps.new.effective|index("CAP_SYS_ADMIN"))!=null'
+ej "capset drop: result 0, CAP_NET_RAW gone from effective and permitted" "$ok1" '.cred.result==0 and .cred.args==[] and (.cred.caps.old.effective|index("CAP_NET_RAW"))!=null and (.cred.caps.new.effective|index("CAP_NET_RAW"))==null and (.cred.caps.new.permitted|index("CAP_NET_RAW"))==null and (.cred.caps.new.effective|index("CAP_SYS_ADMIN"))!=null'
 ej "capset raise refused: EPERM, sets unchanged" "$bad" '.cred.result==-1 and .cred.error=="EPERM" and .cred.caps.old==.cred.caps.new and (.cred.caps.new.effective|index("CAP_NET_RAW"))==null'
 
 # --- process.capability: first use at once, then every check counted in the summaries
@@ -78,6 +85,13 @@ s=$(pev "$HP" "select(.kind==\"process.capability\" and .proc.pid==$HP and .cap.
 expect_eq "capability summaries: 300 checks, 300 denied" "$s" "300,300"
 n=$(pev "$APID" "select(.kind==\"process.capability\" and .proc.pid==$APID)" | wc -l)
 expect_eq "the agent's own capability checks are not reported" "$n" 0
+
+# filters.ignore_exe applies to the priv kinds too, summaries included
+touch "$T/chownme2"
+run "$T/ignored_actions" chown "$T/chownme2" 200
+sleep 4.5 # two summary windows
+n=$(pev "$HP" 'select(.kind!="process.exit")' | wc -l)
+expect_eq "an ignored executable's capability use is not reported" "$n" 0
 
 # --- process.ptrace: attach to a child, refused attach to itself, process_vm_readv
 run "$H" ptrace
@@ -139,6 +153,10 @@ ev=$(pwait "$HP" "select(.kind==\"system.mount\" and .proc.pid==$HP and .mount.s
 ej "refused tmpfs mount" "$ev" '.mount.fstype=="tmpfs" and .mount.target=="/nonexistent-hwtest" and .mount.result==-2 and .mount.error=="ENOENT"'
 ev=$(pwait "$HP" "select(.kind==\"system.mount\" and .proc.pid==$HP and .mount.syscall==\"chroot\")") || not_ok "chroot seen" "pid $HP"
 ej "refused chroot" "$ev" '.mount.target=="/nonexistent-hwtest" and .mount.result==-2'
+ev=$(pwait "$HP" "select(.kind==\"system.mount\" and .proc.pid==$HP and .mount.syscall==\"fsmount\")") || not_ok "fsmount seen" "pid $HP"
+ej "fsmount fields" "$ev" ".mount.result==$(val fsmount) and .mount.result>=0 and (.mount.fs_fd|type)==\"number\" and .mount.flags==0"
+ev=$(pwait "$HP" "select(.kind==\"system.mount\" and .proc.pid==$HP and .mount.syscall==\"move_mount\")") || not_ok "move_mount seen" "pid $HP"
+ej "move_mount fields (empty from-path)" "$ev" ".mount.source==null and .mount.target==\"$T/dst\" and .mount.flags==4 and .mount.result==$(val move_mount)"
 ev=$(pwait "$HP" "select(.kind==\"process.namespace\" and .proc.pid==$HP and .ns.syscall==\"unshare\")")
 ej "the private mount namespace itself" "$ev" '.ns.changed==["mnt"] and .ns.result==0'
 
@@ -160,6 +178,29 @@ ej "refused bpf load" "$ev" '.bpf.result==-7 and .bpf.error=="E2BIG" and .bpf.in
 n=$(pev "$APID" "select(.kind==\"kernel.bpf\" and .proc.pid==$APID)" | wc -l)
 expect_eq "the agent's own bpf() calls are not reported" "$n" 0
 
+# --- kernel.bpf: perf_event_open of a uprobe by another process
+utype=$(cat /sys/bus/event_source/devices/uprobe/type)
+run "$H" uprobe "$utype" /usr/bin/true 0x1000
+ev=$(pwait "$HP" "select(.kind==\"kernel.bpf\" and .proc.pid==$HP and .bpf.cmd==\"PERF_EVENT_OPEN\")") || not_ok "uprobe perf_event_open seen" "pid $HP"
+ej "uprobe perf_event_open fields" "$ev" ".bpf.probe==\"uprobe\" and .bpf.path==\"/usr/bin/true\" and .bpf.offset==4096 and .bpf.retprobe==false and .bpf.target_pid==-1 and .bpf.result==$(val uprobe)"
+
+# --- process.exec: a privilege gained through file capabilities alone (no id change)
+cp /usr/bin/true "$T/capped" && chmod 755 "$T" "$T/capped" && setcap cap_net_raw+ep "$T/capped"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$T/capped" &
+cpid=$!
+wait $cpid
+ev=$(pwait "$cpid" "select(.kind==\"process.exec\" and .proc.pid==$cpid and .proc.exe==\"$T/capped\")") || not_ok "file-capability exec seen" "pid $cpid"
+ej "exec.setuid true for file capabilities (AT_SECURE), ids unchanged" "$ev" '.exec.setuid==true and .proc.uid==65534 and .proc.euid==65534 and .exec.old_euid==65534'
+# a setuid-root binary run by nobody: old and new euid
+cp /usr/bin/id "$T/suid-id" && chown root:root "$T/suid-id" && chmod 4755 "$T/suid-id"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$T/suid-id" >/dev/null &
+spid=$!
+wait $spid
+ev=$(pwait "$spid" "select(.kind==\"process.exec\" and .proc.pid==$spid and .proc.exe==\"$T/suid-id\")") || not_ok "setuid exec seen" "pid $spid"
+ej "exec.setuid with old_euid 65534 and new euid 0" "$ev" '.exec.setuid==true and .exec.old_euid==65534 and .exec.euid==0 and .proc.uid==65534'
+ev=$(pwait "$HP" "select(.kind==\"process.exec\" and .proc.pid==$HP)")
+ej "an ordinary exec: old_euid equals euid, not setuid" "$ev" '.exec.setuid==false and .exec.old_euid==0 and .exec.euid==0'
+
 # --- agent.tamper: a signal to the agent, and a handle on one of its links
 kill -USR1 "$APID"
 sleep 0.3
@@ -172,9 +213,22 @@ if [ -n "$lid" ]; then
 	run "$H" linkfd "$lid"
 	ev=$(pwait "$HP" "select(.kind==\"agent.tamper\" and .proc.pid==$HP)") || not_ok "tamper link handle seen" "pid $HP"
 	ej "tamper link handle fields" "$ev" ".tamper.action==\"bpf_get_fd\" and .tamper.cmd==\"BPF_LINK_GET_FD_BY_ID\" and .tamper.object==\"link\" and .tamper.id==$lid and .tamper.target_pid==$APID"
+	# a detach attempt (tracepoint links refuse LINK_DETACH; the attempt is what counts)
+	run "$H" linkdetach "$lid"
+	ev=$(pwait "$HP" "select(.kind==\"agent.tamper\" and .proc.pid==$HP and .tamper.action==\"bpf_detach\")") || not_ok "tamper detach seen" "pid $HP"
+	ej "tamper detach fields" "$ev" ".tamper.cmd==\"BPF_LINK_DETACH\" and .tamper.object==\"link\" and .tamper.id==$lid and .tamper.target_pid==$APID"
 else
-	not_ok "agent link id found with bpftool" "no link of pid $APID"
+	not_ok "agent link id found" "no link_id in /proc/$APID/fdinfo"
 fi
+
+# --- configuration: the summary window is checked like every other key
+printf 'privilege:\n  summary_interval: 0\n' >"$T/bad.yaml"
+msg=$("$AGENT" -c "$T/bad.yaml" --probe 2>&1 >/dev/null)
+expect_eq "privilege.summary_interval out of range is refused" "$?" 1
+case "$msg" in *"bad.yaml:2:"*"summary_interval"*) ok "config error names file, line and key" ;; *) not_ok "config error names file, line and key" "$msg" ;; esac
+printf 'privilege:\n  window: 5\n' >"$T/bad2.yaml"
+msg=$("$AGENT" -c "$T/bad2.yaml" --probe 2>&1 >/dev/null)
+case "$msg" in *"bad2.yaml:2:"*"unknown key 'privilege.window'"*) ok "unknown privilege key refused" ;; *) not_ok "unknown privilege key refused" "$msg" ;; esac
 
 # --- coverage manifest
 hb=$(tail -n1 "$EV")

@@ -1,0 +1,283 @@
+/* decode_user.c - decoders of the user family: user.shell, user.auth, file.* (see
+ * docs/events-user.md), and the agent-internal "new binary" record. Every offset and length in
+ * a record is checked against the record's size before use. */
+#include "agent/user.h"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static bool ustr_ok(const struct hw_str *s, size_t len)
+{
+	return (size_t)s->off + s->len <= len;
+}
+
+static const char *ustr(const void *rec, const struct hw_str *s)
+{
+	return (const char *)rec + s->off;
+}
+
+/* A NUL-padded fixed field. */
+static void put_fixed(struct jbuf *b, const char *k, const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+	jb_key(b, k);
+	if (n)
+		jb_str(b, s, n);
+	else
+		jb_null(b);
+}
+
+int decode_shell(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_shell *e = rec;
+	struct jbuf *b = &a->jb;
+
+	if (!ustr_ok(&e->line, len) || !ustr_ok(&e->tty, len) || !ustr_ok(&e->cwd, len) ||
+	    !ustr_ok(&e->exe, len))
+		return -EINVAL;
+	emit_begin(a, "user.shell", e->hdr.ts);
+	emit_proc(a, &e->hdr);
+	jb_key(b, "shell");
+	jb_obj_begin(b);
+	jb_kstr(b, "line", ustr(rec, &e->line), e->line.len);
+	jb_key(b, "shell");
+	if (e->exe.len)
+		jb_str(b, ustr(rec, &e->exe), e->exe.len);
+	else
+		jb_null(b);
+	jb_key(b, "tty");
+	if (e->tty.len)
+		jb_str(b, ustr(rec, &e->tty), e->tty.len);
+	else
+		jb_null(b);
+	jb_kstr(b, "cwd", ustr(rec, &e->cwd), e->cwd.len);
+	jb_kbool(b, "truncated", e->hdr.flags & HW_F_TRUNC_ARGS);
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}
+
+static const char *pam_err[] = {
+	"PAM_SUCCESS", "PAM_OPEN_ERR", "PAM_SYMBOL_ERR", "PAM_SERVICE_ERR", "PAM_SYSTEM_ERR",
+	"PAM_BUF_ERR", "PAM_PERM_DENIED", "PAM_AUTH_ERR", "PAM_CRED_INSUFFICIENT",
+	"PAM_AUTHINFO_UNAVAIL", "PAM_USER_UNKNOWN", "PAM_MAXTRIES", "PAM_NEW_AUTHTOK_REQD",
+	"PAM_ACCT_EXPIRED", "PAM_SESSION_ERR", "PAM_CRED_UNAVAIL", "PAM_CRED_EXPIRED",
+	"PAM_CRED_ERR", "PAM_NO_MODULE_DATA", "PAM_CONV_ERR", "PAM_AUTHTOK_ERR",
+	"PAM_AUTHTOK_RECOVERY_ERR", "PAM_AUTHTOK_LOCK_BUSY", "PAM_AUTHTOK_DISABLE_AGING",
+	"PAM_TRY_AGAIN", "PAM_IGNORE", "PAM_ABORT", "PAM_AUTHTOK_EXPIRED", "PAM_MODULE_UNKNOWN",
+	"PAM_BAD_ITEM", "PAM_CONV_AGAIN", "PAM_INCOMPLETE",
+};
+
+static const char *pam_step(uint32_t s)
+{
+	switch (s) {
+	case HW_PAM_AUTHENTICATE:
+		return "authenticate";
+	case HW_PAM_ACCT_MGMT:
+		return "account";
+	case HW_PAM_OPEN_SESSION:
+		return "open_session";
+	case HW_PAM_CLOSE_SESSION:
+		return "close_session";
+	case HW_PAM_CHAUTHTOK:
+		return "chauthtok";
+	default:
+		return "unknown";
+	}
+}
+
+int decode_auth(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_auth *e = rec;
+	const struct hw_pam_items *it = &e->items;
+	struct jbuf *b = &a->jb;
+	char tmp[32];
+
+	emit_begin(a, "user.auth", e->hdr.ts);
+	emit_proc(a, &e->hdr);
+	jb_key(b, "auth");
+	jb_obj_begin(b);
+	put_fixed(b, "service", it->service, sizeof(it->service));
+	put_fixed(b, "user", it->user, sizeof(it->user));
+	put_fixed(b, "ruser", it->ruser, sizeof(it->ruser));
+	put_fixed(b, "rhost", it->rhost, sizeof(it->rhost));
+	put_fixed(b, "tty", it->tty, sizeof(it->tty));
+	jb_kcstr(b, "step", pam_step(e->step));
+	if (e->result == 0) {
+		jb_kcstr(b, "result", "success");
+	} else if (e->result > 0 && e->result < (int)(sizeof(pam_err) / sizeof(pam_err[0]))) {
+		jb_kcstr(b, "result", pam_err[e->result]);
+	} else {
+		snprintf(tmp, sizeof(tmp), "PAM_ERROR_%d", e->result);
+		jb_kcstr(b, "result", tmp);
+	}
+	jb_ki64(b, "code", e->result);
+	snprintf(tmp, sizeof(tmp), "0x%llx", (unsigned long long)e->handle);
+	jb_kcstr(b, "handle", tmp);
+	jb_obj_end(b);
+	emit_end(a);
+	(void)len;
+	return 0;
+}
+
+static const char *op_name(uint32_t op)
+{
+	switch (op) {
+	case HW_FOP_READ:
+		return "read";
+	case HW_FOP_WRITE:
+		return "write";
+	case HW_FOP_TRUNCATE:
+		return "truncate";
+	case HW_FOP_UNLINK:
+		return "unlink";
+	case HW_FOP_RENAME:
+		return "rename";
+	case HW_FOP_CHMOD:
+		return "chmod";
+	case HW_FOP_CHOWN:
+		return "chown";
+	case HW_FOP_LINK:
+		return "link";
+	default:
+		return "unknown";
+	}
+}
+
+static const char *sys_name(uint32_t nr)
+{
+	switch (nr) {
+	case 2: return "open";
+	case 85: return "creat";
+	case 257: return "openat";
+	case 437: return "openat2";
+	case 87: return "unlink";
+	case 263: return "unlinkat";
+	case 82: return "rename";
+	case 264: return "renameat";
+	case 316: return "renameat2";
+	case 90: return "chmod";
+	case 91: return "fchmod";
+	case 268: return "fchmodat";
+	case 452: return "fchmodat2";
+	case 92: return "chown";
+	case 93: return "fchown";
+	case 94: return "lchown";
+	case 260: return "fchownat";
+	case 76: return "truncate";
+	case 77: return "ftruncate";
+	case 86: return "link";
+	case 265: return "linkat";
+	case 88: return "symlink";
+	case 266: return "symlinkat";
+	default: return "unknown";
+	}
+}
+
+static void put_open_flags(struct jbuf *b, uint32_t f)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} fl[] = {{01, "O_WRONLY"},       {02, "O_RDWR"},          {0100, "O_CREAT"},
+		  {0200, "O_EXCL"},       {01000, "O_TRUNC"},      {02000, "O_APPEND"},
+		  {04000, "O_NONBLOCK"},  {0200000, "O_DIRECTORY"}, {0400000, "O_NOFOLLOW"},
+		  {02000000, "O_CLOEXEC"}, {010000000, "O_PATH"},  {020000000, "O_TMPFILE"}};
+	jb_key(b, "flags_names");
+	jb_arr_begin(b);
+	if ((f & 03) == 0)
+		jb_cstr(b, "O_RDONLY");
+	for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++)
+		if ((f & fl[i].bit) == fl[i].bit)
+			jb_cstr(b, fl[i].name);
+	jb_arr_end(b);
+}
+
+int decode_file(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_file *e = rec;
+	struct jbuf *b = &a->jb;
+	char tmp[32];
+	bool link = e->op == HW_FOP_LINK;
+	const struct hw_str *path = &e->path, *target = &e->target;
+	unsigned prule = e->rule, trule = e->trule;
+
+	if (!ustr_ok(&e->path, len) || !ustr_ok(&e->target, len))
+		return -EINVAL;
+	/* link(existing, new) / symlink(target, new): "path" is the new link, "target" what it
+	 * points to. rename(old, new): "path" is the old name, "target" the new one. */
+	if (link) {
+		path = &e->target;
+		target = &e->path;
+		prule = e->trule;
+		trule = e->rule;
+	}
+	emit_begin(a, kind_name(e->hdr.type), e->hdr.ts);
+	emit_proc(a, &e->hdr);
+	jb_key(b, "file");
+	jb_obj_begin(b);
+	jb_kcstr(b, "op", op_name(e->op));
+	jb_kcstr(b, "syscall", sys_name(e->sysnr));
+	jb_kstr(b, "path", ustr(rec, path), path->len);
+	jb_key(b, "target");
+	if (target->len)
+		jb_str(b, ustr(rec, target), target->len);
+	else
+		jb_null(b);
+	jb_ki64(b, "result", e->result);
+	if (e->result < 0) {
+		const char *en = strerrorname_np(-e->result);
+		jb_kcstr(b, "error", en ? en : "unknown");
+	}
+	jb_kcstr(b, "watch", prule != 0xffff ? file_rule_name(a, prule) : NULL);
+	if (trule != 0xffff)
+		jb_kcstr(b, "target_watch", file_rule_name(a, trule));
+	if (e->hdr.type == HW_EV_FILE_OPEN ||
+	    (e->hdr.type == HW_EV_FILE_TRUNCATE && (e->sysnr == 2 || e->sysnr == 257 ||
+						    e->sysnr == 437 || e->sysnr == 85))) {
+		jb_ku64(b, "flags", e->flags);
+		put_open_flags(b, e->flags);
+	} else if (e->flags) {
+		jb_ku64(b, "flags", e->flags);
+	}
+	if (e->op == HW_FOP_CHMOD || ((e->flags & 0100) && e->mode)) {
+		snprintf(tmp, sizeof(tmp), "%04o", e->mode & 07777);
+		jb_kcstr(b, "mode", tmp);
+	}
+	if (e->op == HW_FOP_CHMOD) {
+		jb_kbool(b, "setuid", e->mode & 04000);
+		jb_kbool(b, "setgid", e->mode & 02000);
+	}
+	if (e->op == HW_FOP_CHOWN) {
+		jb_key(b, "uid");
+		if (e->uid == 0xffffffff)
+			jb_null(b);
+		else
+			jb_u64(b, e->uid);
+		jb_key(b, "gid");
+		if (e->gid == 0xffffffff)
+			jb_null(b);
+		else
+			jb_u64(b, e->gid);
+	}
+	if (e->pflags & HW_FP_FMODE) {
+		snprintf(tmp, sizeof(tmp), "%06o", e->fmode & 0177777);
+		jb_kcstr(b, "file_mode", tmp);
+	}
+	jb_kbool(b, "resolved", e->pflags & HW_FP_FROM_FILE);
+	if (e->repeats)
+		jb_ku64(b, "repeats", e->repeats);
+	if (e->pflags & HW_FP_TRUNC)
+		jb_kbool(b, "path_truncated", true);
+	jb_obj_end(b);
+	emit_end(a);
+	return 0;
+}
+
+int decode_user_bin(struct agent *a, const void *rec, size_t len)
+{
+	const struct hw_user_bin *e = rec;
+	user_new_binary(a, e->hdr.pid, e->dev, e->ino, e->pad);
+	(void)len;
+	return 0;
+}

@@ -1,0 +1,19 @@
+/* user.h - the user family's agent side: uprobes on shells and libpam (agent/user_uprobes.c),
+ * watched-file rules (agent/file_watch.c), decoders (agent/decode_user.c). */
+#ifndef HW_USER_H
+#define HW_USER_H
+#include "agent/agent.h"
+
+/* Push the family's config into kernel maps and (de)attach uprobes to match the config.
+ * Called from probes_sync_maps(). */
+int user_sync_maps(struct agent *a);
+int file_sync_maps(struct agent *a);
+/* Rescan for new bash/libreadline/libpam files and write "uprobes" into the heartbeat. */
+void user_heartbeat(struct agent *a, struct jbuf *b);
+/* A process exec'd a binary not seen before (HW_EV_USER_BIN). */
+void user_new_binary(struct agent *a, uint32_t pid, uint32_t dev, uint64_t ino, uint32_t which);
+void user_detach_all(struct agent *a);
+/* The pattern of watch rule idx (the "watch" field), or NULL. */
+const char *file_rule_name(struct agent *a, unsigned idx);
+
+#endif

@@ -1,0 +1,12 @@
+# bench/module.mk - the benchmark workloads (bench/workloads/*.c), one program each, built into
+# build/bench/. They are part of `make all` so `bench/run` finds them; each is one small file.
+BENCH_WL_SRCS := $(sort $(wildcard bench/workloads/*.c))
+BENCH_WL_BINS := $(patsubst bench/workloads/%.c,$(B)/bench/%,$(BENCH_WL_SRCS))
+ALL_TARGETS += $(BENCH_WL_BINS)
+
+.PHONY: bench-workloads
+bench-workloads: $(BENCH_WL_BINS)
+
+$(B)/bench/%: bench/workloads/%.c bench/workloads/wl.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@ -lpthread

@@ -1,0 +1,681 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * file.bpf.c - operations on watched files (file.open, file.unlink, file.rename, file.chmod,
+ * file.chown, file.truncate, file.link), matched in the kernel.
+ *
+ * Hooks: the exit tracepoint of each syscall only. The arguments are read back from the
+ * task's saved user registers (bpf_task_pt_regs), so one hook per syscall gives both the
+ * arguments and the result; an enter+exit pair would double the cost of every open.
+ *
+ * Matching, cheapest first:
+ *  - a successful open (and fchmod/fchown/ftruncate) has a struct file: the matcher looks at
+ *    its dentry and its ancestors' inodes (file_dirs: watched directories by (dev, ino); a
+ *    directory flagged NAMED has children watched by name in file_names). No string is read
+ *    from the process, symlinks and ".." are already resolved by the kernel.
+ *  - anything else (failed opens, unlink, rename, chmod by path, ...) has only the string the
+ *    process passed: relative strings are joined to the dirfd's or cwd's path, then the
+ *    absolute string is matched against an LPM trie of prefixes (file_lpm).
+ *  - basename rules ("STAR/.bash_history"), parent directory name rules ("STAR/.ssh/") and
+ *    the /proc/PID/mem rule are name lookups in file_names, tried only when the name's length
+ *    is one some rule has (STAR is the '*' wildcard of the config).
+ * The path copied into the event is built only after a match.
+ */
+#include "user.bpf.h"
+
+#define FILE_DEPTH 16 /* ancestors checked against file_dirs */
+#define AT_FDCWD_ (-100)
+#define FILE_NO_DIR (-1000) /* string is not resolved against a directory (symlink target) */
+#define PROC_SUPER_MAGIC_ 0x9fa0
+
+#define O_ACCMODE_ 3
+#define O_RDONLY_ 0
+#define O_CREAT_ 0100
+#define O_TRUNC_ 01000
+#define O_WRONLY_ 1
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hw_file_cfg);
+} file_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 512);
+	__type(key, struct hw_watch_lpm_key);
+	__type(value, struct hw_watch_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} file_lpm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct hw_watch_dir_key);
+	__type(value, struct hw_watch_val);
+} file_dirs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2048);
+	__type(key, struct hw_watch_name_key);
+	__type(value, struct hw_watch_val);
+} file_names SEC(".maps");
+
+/* Repeats: a process that opens the same watched file again and again (a service re-reading
+ * its config, a loop) is reported once per FILE_REPEAT_NS; the next report carries the count
+ * of opens in between. */
+#define FILE_REPEAT_NS (10ull * 1000000000ull)
+struct file_rep_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 tgid;
+	__u32 op;
+	__u32 rule;
+};
+struct file_rep_val {
+	__u64 ts;
+	__u64 count;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct file_rep_key);
+	__type(value, struct file_rep_val);
+} file_repeats SEC(".maps");
+
+/* true: suppress this one (counted); else *prev = opens suppressed since the last report */
+static __always_inline bool file_repeat(struct file *f, __u32 tgid, __u32 op, __u32 rule,
+					__u32 *prev)
+{
+	struct file_rep_key k = {
+		.ino = BPF_CORE_READ(f, f_inode, i_ino),
+		.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev),
+		.tgid = tgid,
+		.op = op,
+		.rule = rule,
+	};
+	__u64 now = bpf_ktime_get_ns();
+	struct file_rep_val *v = bpf_map_lookup_elem(&file_repeats, &k), nv = {.ts = now};
+
+	*prev = 0;
+	if (v && now - v->ts < FILE_REPEAT_NS) {
+		__sync_fetch_and_add(&v->count, 1);
+		return true;
+	}
+	if (v)
+		*prev = v->count;
+	bpf_map_update_elem(&file_repeats, &k, &nv, BPF_ANY);
+	return false;
+}
+
+static __always_inline struct hw_file_cfg *file_cfg_get(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&file_cfg, &zero);
+}
+
+/* Look up a name rule; name is len bytes at src (kernel memory), len < HW_WATCH_NAME_MAX. */
+static __always_inline struct hw_watch_val *file_name_lookup(struct user_pbuf *pb, __u32 kind,
+							     __u64 ino, __u32 dev,
+							     const void *src, __u32 len)
+{
+	struct hw_watch_name_key *k = &pb->nkey;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->kind = kind;
+	k->ino = ino;
+	k->dev = dev;
+	if (len >= HW_WATCH_NAME_MAX)
+		return NULL;
+	barrier_var(len);
+	len &= HW_WATCH_NAME_MAX - 1;
+	if (bpf_probe_read_kernel(k->name, len, src))
+		return NULL;
+	return bpf_map_lookup_elem(&file_names, k);
+}
+
+/*
+ * The matchers are global (non-inlined) functions: the verifier checks each once, on its own,
+ * instead of once per call site and per path through the caller (inlined, the syscall
+ * programs exceeded the verifier's 1M-instruction budget). They return the matching rule
+ * packed as (ops << 16 | rule), or -1.
+ */
+static __always_inline int file_packed(struct hw_watch_val *v)
+{
+	return ((int)v->ops << 16) | v->rule;
+}
+
+/*
+ * Verdict per directory, keyed by the parent dentry's address: the nearest watched ancestor
+ * (SUBTREE) and whether the directory has children watched by name. Opening files in a
+ * directory seen before costs one lookup instead of a walk over every ancestor. The agent
+ * clears it whenever the rules change. (A dentry freed and reused for another directory within
+ * the LRU's lifetime could inherit a stale verdict; directories are long-lived in practice.)
+ */
+struct file_dverdict {
+	__s32 subtree; /* packed rule of the nearest SUBTREE ancestor, or -1 */
+	__u32 named;   /* the directory itself has NAMED children */
+	__u64 ino;
+	__u32 dev;
+	__u32 pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct file_dverdict);
+} file_dcache SEC(".maps");
+
+/* Is the file at dentry d watched for one of the operations in ops? */
+__noinline int hw_file_match_dentry(__u64 dp, __u32 ops)
+{
+	struct dentry *d = (struct dentry *)dp;
+	struct hw_file_cfg *cfg = file_cfg_get();
+	struct user_pbuf *pb = user_pbuf_get();
+	struct hw_watch_val *v;
+	if (!cfg || !pb || !d)
+		return -1;
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	__u32 nlen = BPF_CORE_READ(d, d_name.len);
+	__u64 pkey = (__u64)parent;
+	struct file_dverdict *dv = bpf_map_lookup_elem(&file_dcache, &pkey), nd;
+
+	if (dv) {
+		nd = *dv;
+	} else {
+		/* walk the ancestors once for this directory */
+		struct dentry *cur = parent;
+		nd.subtree = -1;
+		nd.named = 0;
+		nd.dev = BPF_CORE_READ(d, d_sb, s_dev);
+		nd.ino = BPF_CORE_READ(parent, d_inode, i_ino);
+		nd.pad = 0;
+		for (int i = 0; i < FILE_DEPTH; i++) {
+			struct hw_watch_dir_key k = {.ino = BPF_CORE_READ(cur, d_inode, i_ino),
+						     .dev = nd.dev};
+			v = bpf_map_lookup_elem(&file_dirs, &k);
+			if (v) {
+				if (i == 0 && (v->flags & HW_WF_NAMED))
+					nd.named = 1;
+				if (v->flags & HW_WF_SUBTREE) {
+					nd.subtree = file_packed(v);
+					break;
+				}
+			}
+			struct dentry *up = BPF_CORE_READ(cur, d_parent);
+			if (up == cur)
+				break;
+			cur = up;
+		}
+		bpf_map_update_elem(&file_dcache, &pkey, &nd, BPF_ANY);
+	}
+	if (nd.named) {
+		struct hw_watch_val *c = file_name_lookup(pb, HW_WNK_CHILD, nd.ino, nd.dev,
+							  BPF_CORE_READ(d, d_name.name), nlen);
+		if (c && (c->ops & ops))
+			return file_packed(c);
+	}
+	if (nd.subtree >= 0 && (((__u32)nd.subtree >> 16) & ops))
+		return nd.subtree;
+	if (nlen < 64 && (cfg->base_len_mask >> nlen) & 1) {
+		v = file_name_lookup(pb, HW_WNK_BASENAME, 0, 0, BPF_CORE_READ(d, d_name.name), nlen);
+		if (v && (v->ops & ops) && !(v->flags & HW_WF_PROCFS))
+			return file_packed(v);
+	}
+	if (nlen < 64 && (cfg->proc_len_mask >> nlen) & 1 &&
+	    BPF_CORE_READ(d, d_sb, s_magic) == PROC_SUPER_MAGIC_) {
+		v = file_name_lookup(pb, HW_WNK_BASENAME, 0, 0, BPF_CORE_READ(d, d_name.name), nlen);
+		if (v && (v->ops & ops))
+			return file_packed(v);
+	}
+	if (cfg->dir_len_mask) {
+		__u32 plen = BPF_CORE_READ(parent, d_name.len);
+		if (plen < 64 && (cfg->dir_len_mask >> plen) & 1) {
+			v = file_name_lookup(pb, HW_WNK_DIRNAME, 0, 0,
+					     BPF_CORE_READ(parent, d_name.name), plen);
+			if (v && (v->ops & ops))
+				return file_packed(v);
+		}
+	}
+	return -1;
+}
+
+/*
+ * Build the absolute string for (dirfd, upath) in the path buffer: the process's string is
+ * read to buf[UPB + 1]; a relative one gets the directory's path in front of it, ending at
+ * buf[UPB] = '/'. Returns the length (0 on failure); *start is the first byte.
+ */
+__noinline int hw_file_str_path(int dirfd, __u64 up)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct user_pbuf *pb = user_pbuf_get();
+	const char *upath = (const char *)up;
+	bool trunc = false;
+	struct path dir;
+	long n;
+
+	if (!pb)
+		return 0;
+	pb->res_trunc = 0;
+	n = bpf_probe_read_user_str(pb->buf + UPB + 1, UPB - 1, upath);
+	if (n <= 1)
+		return 0;
+	if (pb->buf[UPB + 1] == '/' || dirfd == FILE_NO_DIR) {
+		pb->res_start = UPB + 1;
+		return n - 1;
+	}
+	if (dirfd == AT_FDCWD_) {
+		dir = BPF_CORE_READ(t, fs, pwd);
+	} else {
+		struct file *f = user_fd_file(t, dirfd);
+		if (!f)
+			return 0;
+		dir = BPF_CORE_READ(f, f_path);
+	}
+	__u32 start = user_fwalk(dir.dentry, dir.mnt, &trunc);
+	pb->buf[UPB] = '/';
+	pb->res_start = start;
+	pb->res_trunc = trunc;
+	return UPB + n - start;
+}
+
+/* Match an absolute string at buf[start], len bytes. */
+__noinline int hw_file_match_str(__u32 start, __u32 len, __u32 ops)
+{
+	struct hw_file_cfg *cfg = file_cfg_get();
+	struct user_pbuf *pb = user_pbuf_get();
+	struct hw_watch_val *v;
+	__u32 n = len, end, i, nl = 0;
+
+	if (!cfg || !pb || start >= UPB * 2 || len == 0 || len >= UPB)
+		return -1;
+	if (n > HW_WATCH_KEY_MAX - 1)
+		n = HW_WATCH_KEY_MAX - 1;
+	barrier_var(n);
+	n &= HW_WATCH_KEY_MAX - 1;
+	if (bpf_probe_read_kernel(pb->lpm.data, n, pb->buf + (start & (UPB * 2 - 1))) == 0) {
+		pb->lpm.prefixlen = n * 8;
+		v = bpf_map_lookup_elem(&file_lpm, &pb->lpm);
+		if (v && (v->ops & ops))
+			return file_packed(v);
+	}
+	if (!cfg->base_len_mask && !cfg->dir_len_mask && !cfg->proc_len_mask)
+		return -1;
+	/* basename: the bytes after the last '/' */
+	end = start + len;
+	for (i = 1; i <= HW_WATCH_NAME_MAX; i++) {
+		if (pb->buf[(end - i) & (UPB * 2 - 1)] == '/')
+			break;
+	}
+	if (i > HW_WATCH_NAME_MAX)
+		return -1;
+	nl = i - 1;
+	if (nl && ((cfg->base_len_mask | cfg->proc_len_mask) >> nl) & 1) {
+		v = file_name_lookup(pb, HW_WNK_BASENAME, 0, 0, pb->buf + ((end - nl) & (UPB * 2 - 1)),
+				     nl);
+		if (v && (v->ops & ops)) {
+			if (!(v->flags & HW_WF_PROCFS))
+				return file_packed(v);
+			/* "/proc/": the first bytes are still in the LPM key */
+			__u8 *d = pb->lpm.data;
+			if (d[0] == '/' && d[1] == 'p' && d[2] == 'r' && d[3] == 'o' && d[4] == 'c' &&
+			    d[5] == '/')
+				return file_packed(v);
+		}
+	}
+	if (cfg->dir_len_mask) {
+		/* parent directory name: between the two last '/' */
+		__u32 pend = end - nl - 1, j;
+		for (j = 1; j <= HW_WATCH_NAME_MAX; j++) {
+			if (pend - j < start || pb->buf[(pend - j) & (UPB * 2 - 1)] == '/')
+				break;
+		}
+		if (j <= HW_WATCH_NAME_MAX && (cfg->dir_len_mask >> (j - 1)) & 1) {
+			v = file_name_lookup(pb, HW_WNK_DIRNAME, 0, 0,
+					     pb->buf + ((pend - j + 1) & (UPB * 2 - 1)), j - 1);
+			if (v && (v->ops & ops))
+				return file_packed(v);
+		}
+	}
+	return -1;
+}
+
+static __always_inline __u32 file_open_ops(__u32 flags)
+{
+	__u32 acc = flags & O_ACCMODE_, ops = 0;
+
+	if (acc == O_RDONLY_ || acc == 2)
+		ops |= HW_FOP_READ;
+	if (acc != O_RDONLY_ || (flags & O_CREAT_))
+		ops |= HW_FOP_WRITE;
+	if ((flags & O_TRUNC_) && acc != O_RDONLY_)
+		ops |= HW_FOP_TRUNCATE;
+	return ops;
+}
+
+/* Start a record in the scratch buffer. */
+static __always_inline struct hw_file *file_rec(struct task_struct *t, __u32 type, long nr,
+						long ret)
+{
+	struct hw_file *e = hw_scratch_get();
+
+	if (!e) {
+		hw_count_drop(type, HW_DROP_SCRATCH);
+		return NULL;
+	}
+	hw_fill_hdr(&e->hdr, t, type);
+	e->sysnr = nr;
+	e->result = ret;
+	e->flags = 0;
+	e->mode = 0;
+	e->uid = e->gid = 0xffffffff;
+	e->rule = e->trule = 0xffff;
+	e->pflags = 0;
+	e->pad = 0;
+	e->fmode = 0;
+	e->repeats = 0;
+	e->path.off = e->target.off = sizeof(*e);
+	e->path.len = e->target.len = 0;
+	return e;
+}
+
+/* The path of an open file into the record, from its dentries. */
+static __always_inline void file_put_file_path(struct hw_blob *b, struct hw_file *e,
+					       struct user_pbuf *pb, struct file *f)
+{
+	bool trunc = false;
+	struct path p = BPF_CORE_READ(f, f_path);
+	__u32 start = user_fwalk(p.dentry, p.mnt, &trunc);
+
+	if (start == UPB)
+		pb->buf[--start] = '/';
+	user_blob_pbuf(b, pb, start, UPB - start, &e->path);
+	e->pflags |= HW_FP_FROM_FILE | HW_FP_FMODE | (trunc ? HW_FP_TRUNC : 0);
+	e->fmode = BPF_CORE_READ(f, f_inode, i_mode);
+}
+
+static __always_inline __u32 file_op_type(__u32 op)
+{
+	switch (op) {
+	case HW_FOP_TRUNCATE:
+		return HW_EV_FILE_TRUNCATE;
+	case HW_FOP_UNLINK:
+		return HW_EV_FILE_UNLINK;
+	case HW_FOP_RENAME:
+		return HW_EV_FILE_RENAME;
+	case HW_FOP_CHMOD:
+		return HW_EV_FILE_CHMOD;
+	case HW_FOP_CHOWN:
+		return HW_EV_FILE_CHOWN;
+	case HW_FOP_LINK:
+		return HW_EV_FILE_LINK;
+	default:
+		return HW_EV_FILE_OPEN;
+	}
+}
+
+/* open, creat, openat, openat2: the hot path. */
+static __always_inline void file_open(struct task_struct *t, struct pt_regs *regs, long nr,
+				      long ret)
+{
+	struct hw_file_cfg *cfg = file_cfg_get();
+	struct user_pbuf *pb = user_pbuf_get();
+	int m = -1;
+	struct file *f = NULL;
+	const char *upath;
+	int dirfd = AT_FDCWD_;
+	__u32 flags, mode, ops, op, start = 0, len = 0;
+	bool trunc = false;
+
+	if (!cfg || !pb)
+		return;
+	/* x86-64 syscall arguments: di, si, dx, r10 (direct loads from the BTF-typed registers:
+	 * no helper call on the hot path) */
+	switch (nr) {
+	case 2: /* open(path, flags, mode) */
+		upath = (const char *)regs->di;
+		flags = regs->si;
+		mode = regs->dx;
+		break;
+	case 85: /* creat(path, mode) */
+		upath = (const char *)regs->di;
+		flags = O_CREAT_ | O_WRONLY_ | O_TRUNC_;
+		mode = regs->si;
+		break;
+	case 437: { /* openat2(dirfd, path, how, size) */
+		__u64 how[2] = {};
+		dirfd = regs->di;
+		upath = (const char *)regs->si;
+		bpf_probe_read_user(how, sizeof(how), (void *)regs->dx);
+		flags = how[0];
+		mode = how[1];
+		break;
+	}
+	default: /* openat(dirfd, path, flags, mode) */
+		dirfd = regs->di;
+		upath = (const char *)regs->si;
+		flags = regs->dx;
+		mode = regs->r10;
+		break;
+	}
+	ops = file_open_ops(flags);
+	if (ret >= 0) {
+		/* the descriptor table through direct loads from the trusted task pointer */
+		struct fdtable *fdt = t->files->fdt;
+		struct file **fds = fdt->fd;
+		if ((__u64)ret >= fdt->max_fds ||
+		    bpf_probe_read_kernel(&f, sizeof(f), &fds[ret]) || !f)
+			return;
+		m = hw_file_match_dentry((__u64)BPF_CORE_READ(f, f_path.dentry), ops);
+	} else {
+		len = hw_file_str_path(dirfd, (__u64)upath);
+		if (len) {
+			start = pb->res_start;
+			trunc = pb->res_trunc;
+			m = hw_file_match_str(start, len, ops);
+		}
+	}
+	if (m < 0)
+		return;
+	__u32 tgid = BPF_CORE_READ(t, tgid);
+	if (hw_filtered(tgid))
+		return;
+	ops &= (__u32)m >> 16;
+	op = (ops & HW_FOP_TRUNCATE) ? HW_FOP_TRUNCATE :
+	     (ops & HW_FOP_WRITE)    ? HW_FOP_WRITE :
+				       HW_FOP_READ;
+	__u32 repeats = 0;
+	if (f && file_repeat(f, tgid, op, m & 0xffff, &repeats))
+		return;
+	struct hw_file *e = file_rec(t, file_op_type(op), nr, ret);
+	if (!e)
+		return;
+	e->repeats = repeats;
+	struct hw_blob b = {.base = (__u8 *)e, .pos = sizeof(*e)};
+	e->op = op;
+	e->flags = flags;
+	e->mode = (flags & O_CREAT_) ? mode : 0;
+	e->rule = m & 0xffff;
+	if (f) {
+		file_put_file_path(&b, e, pb, f);
+	} else {
+		user_blob_pbuf(&b, pb, start, len, &e->path);
+		if (trunc)
+			e->pflags |= HW_FP_TRUNC;
+	}
+	user_submit(e, b.pos, true);
+}
+
+/* One path argument of a path-based call: build, match, copy into the record. */
+static __always_inline int file_arg(struct user_pbuf *pb, struct hw_blob *b, struct hw_file *e,
+				    int dirfd, const char *upath, __u32 ops, struct hw_str *out)
+{
+	__u32 start, len;
+	int m;
+
+	len = hw_file_str_path(dirfd, (__u64)upath);
+	if (!len)
+		return -1;
+	start = pb->res_start;
+	if (pb->res_trunc)
+		e->pflags |= HW_FP_TRUNC;
+	m = hw_file_match_str(start, len, ops);
+	user_blob_pbuf(b, pb, start, len, out);
+	return m;
+}
+
+/* Everything but open: low-frequency syscalls. */
+static __always_inline void file_other(struct task_struct *t, struct pt_regs *regs, long nr,
+				       long ret)
+{
+	struct hw_file_cfg *cfg = file_cfg_get();
+	struct user_pbuf *pb = user_pbuf_get();
+	int m1 = -1, m2 = -1;
+	__u64 a0 = PT_REGS_PARM1_CORE_SYSCALL(regs), a1 = PT_REGS_PARM2_CORE_SYSCALL(regs),
+	      a2 = PT_REGS_PARM3_CORE_SYSCALL(regs), a3 = PT_REGS_PARM4_CORE_SYSCALL(regs),
+	      a4 = PT_REGS_PARM5_CORE_SYSCALL(regs);
+	int fd = -1, d1 = AT_FDCWD_, d2 = AT_FDCWD_;
+	const char *p1 = NULL, *p2 = NULL;
+	__u32 op, flags = 0, mode = 0, uid = 0xffffffff, gid = 0xffffffff;
+
+	if (!cfg || !pb)
+		return;
+	switch (nr) {
+	case 87: /* unlink */
+		op = HW_FOP_UNLINK, p1 = (void *)a0;
+		break;
+	case 263: /* unlinkat */
+		op = HW_FOP_UNLINK, d1 = a0, p1 = (void *)a1, flags = a2;
+		break;
+	case 82: /* rename */
+		op = HW_FOP_RENAME, p1 = (void *)a0, p2 = (void *)a1;
+		break;
+	case 264: /* renameat */
+	case 316: /* renameat2 */
+		op = HW_FOP_RENAME, d1 = a0, p1 = (void *)a1, d2 = a2, p2 = (void *)a3;
+		flags = nr == 316 ? a4 : 0;
+		break;
+	case 90: /* chmod */
+		op = HW_FOP_CHMOD, p1 = (void *)a0, mode = a1;
+		break;
+	case 268: /* fchmodat */
+	case 452: /* fchmodat2 */
+		op = HW_FOP_CHMOD, d1 = a0, p1 = (void *)a1, mode = a2;
+		flags = nr == 452 ? a3 : 0;
+		break;
+	case 91: /* fchmod */
+		op = HW_FOP_CHMOD, fd = a0, mode = a1;
+		break;
+	case 92: /* chown */
+	case 94: /* lchown */
+		op = HW_FOP_CHOWN, p1 = (void *)a0, uid = a1, gid = a2;
+		break;
+	case 260: /* fchownat */
+		op = HW_FOP_CHOWN, d1 = a0, p1 = (void *)a1, uid = a2, gid = a3, flags = a4;
+		break;
+	case 93: /* fchown */
+		op = HW_FOP_CHOWN, fd = a0, uid = a1, gid = a2;
+		break;
+	case 76: /* truncate */
+		op = HW_FOP_TRUNCATE, p1 = (void *)a0;
+		break;
+	case 77: /* ftruncate */
+		op = HW_FOP_TRUNCATE, fd = a0;
+		break;
+	case 86: /* link(old, new) */
+		op = HW_FOP_LINK, p1 = (void *)a0, p2 = (void *)a1;
+		break;
+	case 265: /* linkat(olddirfd, old, newdirfd, new, flags) */
+		op = HW_FOP_LINK, d1 = a0, p1 = (void *)a1, d2 = a2, p2 = (void *)a3, flags = a4;
+		break;
+	case 88: /* symlink(target, linkpath) */
+		op = HW_FOP_LINK, d1 = FILE_NO_DIR, p1 = (void *)a0, p2 = (void *)a1;
+		break;
+	case 266: /* symlinkat(target, newdirfd, linkpath) */
+		op = HW_FOP_LINK, d1 = FILE_NO_DIR, p1 = (void *)a0, d2 = a1, p2 = (void *)a2;
+		break;
+	default:
+		return;
+	}
+	__u32 tgid = BPF_CORE_READ(t, tgid);
+	if (hw_filtered(tgid))
+		return;
+	struct hw_file *e = file_rec(t, file_op_type(op), nr, ret);
+	if (!e)
+		return;
+	struct hw_blob b = {.base = (__u8 *)e, .pos = sizeof(*e)};
+	e->op = op;
+	e->flags = flags;
+	e->mode = mode;
+	e->uid = uid;
+	e->gid = gid;
+	if (fd >= 0) {
+		struct file *f = user_fd_file(t, fd);
+		if (!f)
+			return;
+		m1 = hw_file_match_dentry((__u64)BPF_CORE_READ(f, f_path.dentry), op);
+		if (m1 < 0)
+			return;
+		file_put_file_path(&b, e, pb, f);
+	} else {
+		m1 = file_arg(pb, &b, e, d1, p1, op, &e->path);
+		if (p2)
+			m2 = file_arg(pb, &b, e, d2, p2, op, &e->target);
+	}
+	if (m1 < 0 && m2 < 0)
+		return;
+	if (m1 >= 0)
+		e->rule = m1 & 0xffff;
+	if (m2 >= 0)
+		e->trule = m2 & 0xffff;
+	user_submit(e, b.pos, true);
+}
+
+/* Classic syscall exit tracepoints: each costs only calls of its own syscall. The syscall
+ * number is a constant per program, so each program holds only its own case (smaller programs,
+ * faster verification at start). */
+#define FILE_TP(name, nr, fn)                                                                      \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                                 \
+	int hw_file_x_##name(struct trace_event_raw_sys_exit *ctx)                                 \
+	{                                                                                          \
+		struct task_struct *t = bpf_get_current_task_btf();                                \
+		fn(t, (struct pt_regs *)bpf_task_pt_regs(t), nr, ctx->ret);                         \
+		return 0;                                                                          \
+	}
+
+FILE_TP(openat, 257, file_open)
+FILE_TP(open, 2, file_open)
+FILE_TP(openat2, 437, file_open)
+FILE_TP(creat, 85, file_open)
+FILE_TP(unlink, 87, file_other)
+FILE_TP(unlinkat, 263, file_other)
+FILE_TP(rename, 82, file_other)
+FILE_TP(renameat, 264, file_other)
+FILE_TP(renameat2, 316, file_other)
+FILE_TP(chmod, 90, file_other)
+FILE_TP(fchmod, 91, file_other)
+FILE_TP(fchmodat, 268, file_other)
+FILE_TP(fchmodat2, 452, file_other)
+FILE_TP(chown, 92, file_other)
+FILE_TP(fchown, 93, file_other)
+FILE_TP(lchown, 94, file_other)
+FILE_TP(fchownat, 260, file_other)
+FILE_TP(truncate, 76, file_other)
+FILE_TP(ftruncate, 77, file_other)
+FILE_TP(link, 86, file_other)
+FILE_TP(linkat, 265, file_other)
+FILE_TP(symlink, 88, file_other)
+FILE_TP(symlinkat, 266, file_other)
+
+/* Alternative for open: the raw sys_exit tracepoint (typed, cheaper per hit, but it runs for
+ * every syscall of every process). Chosen only when the classic tracepoints are missing. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(hw_file_sysexit_btf, struct pt_regs *regs, long ret)
+{
+	long nr = BPF_CORE_READ(regs, orig_ax);
+
+	if (nr == 257 || nr == 2 || nr == 85 || nr == 437)
+		file_open(bpf_get_current_task_btf(), regs, nr, ret);
+	return 0;
+}

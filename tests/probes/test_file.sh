@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# file.*: every watched operation, by absolute path, by relative path and through a directory
+# fd, on a test-only watched directory added by the config (the defaults stay: /etc/shadow is
+# read for real), failures with their errno, the process blamed, and paths that must produce
+# nothing (unwatched files, reads under a write-only rule).
+. "$(dirname "$0")/../lib.sh"
+need_root
+
+FO="$HELPERS/fileops"
+W="$T/w"        # watched subtree (files.add)
+N="$T/n"        # not watched
+BASE="hw-base-$$" # watched anywhere by basename
+mkdir -p "$W/sub" "$N"
+chmod 755 "$T"
+cat >"$T/agent.yaml" <<EOF
+files:
+  add:
+    - $W/
+    - "*/$BASE"
+    - path: $T/named-only
+      ops: [write]
+EOF
+agent_start "$T/agent.yaml" || { not_ok "agent starts" "$(cat "$T/agent.err")"; exit 1; }
+
+# fev NAME FILTER: the first event matching FILTER, or {} after reporting NAME as missing (so
+# that every check on it fails)
+fev() {
+	local r
+	r=$(wait_event "$2") && { echo "$r"; return; }
+	not_ok "$1" "no event matching $2" >&2
+	HW_FAILS=$((HW_FAILS + 1))
+	echo '{}'
+}
+
+# run CMD...: run it in the background and wait, leaving its pid in $P
+run() {
+	"$@" >"$T/out" 2>/dev/null &
+	P=$!
+	wait $P
+}
+
+# 1. a default rule: /etc/shadow read by root, and refused to nobody
+run cat /etc/shadow
+ev=$(fev "shadow read" "select(.kind==\"file.open\" and .proc.pid==$P)")
+expect_jq "shadow read: path, op, rule, fd" "$ev" '.file.path=="/etc/shadow" and .file.op=="read" and .file.watch=="/etc/shadow" and .file.result>=0 and .file.resolved==true and .file.syscall=="openat"'
+expect_jq "shadow read: flags and blamed process" "$ev" '(.file.flags_names|index("O_RDONLY"))!=null and .proc.comm=="cat" and .proc.exe=="/usr/bin/cat" and .proc.uid==0'
+run setpriv --reuid=65534 --regid=65534 --clear-groups cat /etc/shadow
+ev=$(fev "shadow refused" "select(.kind==\"file.open\" and .proc.pid==$P)")
+expect_jq "shadow refused to nobody: EACCES" "$ev" '.file.path=="/etc/shadow" and .file.result==-13 and .file.error=="EACCES" and .proc.uid==65534 and .file.resolved==false'
+
+# 2. create + truncate by absolute path (shell redirection: O_WRONLY|O_CREAT|O_TRUNC)
+run bash -c "echo data > $W/f1"
+ev=$(fev "create by absolute path" "select(.kind==\"file.truncate\" and .proc.pid==$P)")
+expect_jq "create: path, rule, flags, mode" "$ev" ".file.path==\"$W/f1\" and .file.watch==\"$W/\" and .file.op==\"truncate\" and (.file.flags_names|index(\"O_CREAT\"))!=null and (.file.flags_names|index(\"O_TRUNC\"))!=null and .file.mode==\"0666\""
+run bash -c "echo more >> $W/f1"
+ev=$(fev "append" "select(.kind==\"file.open\" and .proc.pid==$P)")
+expect_jq "append: write open" "$ev" ".file.path==\"$W/f1\" and .file.op==\"write\" and (.file.flags_names|index(\"O_APPEND\"))!=null"
+
+# 3. relative path (cwd), and through a directory fd
+(cd "$W/sub" && exec cat ../f1 >/dev/null) &
+P=$!
+wait $P
+ev=$(fev "relative read" "select(.kind==\"file.open\" and .proc.pid==$P)")
+expect_jq "relative path resolved" "$ev" ".file.path==\"$W/f1\" and .file.op==\"read\""
+run "$FO" openat "$W/sub" f2 0101 # O_WRONLY|O_CREAT
+ev=$(fev "openat dirfd" "select(.kind==\"file.open\" and .proc.pid==$P and .file.path!=\"$W/sub\")")
+expect_jq "openat through a directory fd" "$ev" ".file.path==\"$W/sub/f2\" and .file.op==\"write\" and .file.mode==\"0640\" and .proc.comm==\"fileops\""
+run "$FO" openat "$W/sub" missing 0
+ev=$(fev "failed openat dirfd" "select(.kind==\"file.open\" and .proc.pid==$P and .file.result<0)")
+expect_jq "failed openat through a dirfd: joined path, ENOENT" "$ev" ".file.path==\"$W/sub/missing\" and .file.error==\"ENOENT\" and .file.resolved==false"
+
+# 4. chmod: setuid and setgid called out; by path and by fd and through a dirfd
+run chmod 4755 "$W/f1"
+ev=$(fev "chmod setuid" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "chmod 4755: setuid" "$ev" ".file.path==\"$W/f1\" and .file.mode==\"4755\" and .file.setuid==true and .file.setgid==false and .file.result==0"
+run "$FO" fchmodat "$W/sub" f2 2750
+ev=$(fev "fchmodat setgid" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "fchmodat dirfd: setgid" "$ev" ".file.path==\"$W/sub/f2\" and .file.setgid==true and .file.setuid==false and .file.syscall==\"fchmodat\""
+run "$FO" fchmod "$W/f1" 0600
+ev=$(fev "fchmod" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "fchmod by fd" "$ev" ".file.path==\"$W/f1\" and .file.mode==\"0600\" and .file.syscall==\"fchmod\" and .file.resolved==true"
+
+# 5. chown by path, through a dirfd, by fd; a refused one
+run chown 65534:65534 "$W/f1"
+ev=$(fev "chown" "select(.kind==\"file.chown\" and .proc.pid==$P)")
+expect_jq "chown: ids" "$ev" ".file.path==\"$W/f1\" and .file.uid==65534 and .file.gid==65534 and .file.result==0"
+run "$FO" fchownat "$W/sub" f2 0 -1
+ev=$(fev "fchownat" "select(.kind==\"file.chown\" and .proc.pid==$P)")
+expect_jq "fchownat dirfd: gid unchanged is null" "$ev" ".file.path==\"$W/sub/f2\" and .file.uid==0 and .file.gid==null"
+run "$FO" fchown "$W/f1" 0 0
+ev=$(fev "fchown" "select(.kind==\"file.chown\" and .proc.pid==$P)")
+expect_jq "fchown by fd" "$ev" ".file.path==\"$W/f1\" and .file.syscall==\"fchown\""
+run setpriv --reuid=65534 --regid=65534 --clear-groups chown 0:0 "$W/f1"
+ev=$(fev "refused chown" "select(.kind==\"file.chown\" and .proc.pid==$P)")
+expect_jq "chown by nobody: EPERM, nobody blamed" "$ev" '.file.result==-1 and .file.error=="EPERM" and .proc.uid==65534'
+
+# 6. truncate by path and by fd
+run truncate -s 0 "$W/f1"
+ev=$(fev "truncate" "select(.kind==\"file.truncate\" and .proc.pid==$P and .file.syscall==\"ftruncate\")")
+expect_jq "truncate(1): ftruncate on the file" "$ev" ".file.path==\"$W/f1\" and .file.result==0"
+run "$FO" ftruncate "$W/sub/f2"
+ev=$(fev "ftruncate" "select(.kind==\"file.truncate\" and .proc.pid==$P and .file.syscall==\"ftruncate\")")
+expect_jq "ftruncate by fd" "$ev" ".file.path==\"$W/sub/f2\" and .file.op==\"truncate\""
+
+# 7. link and symlink: path is the new link, target the existing file
+run ln "$W/f1" "$W/hard"
+ev=$(fev "link" "select(.kind==\"file.link\" and .proc.pid==$P)")
+expect_jq "hard link" "$ev" ".file.path==\"$W/hard\" and .file.target==\"$W/f1\" and .file.watch==\"$W/\" and .file.target_watch==\"$W/\""
+run "$FO" symlinkat /etc/shadow "$N" shadow-alias
+ev=$(fev "symlink to shadow" "select(.kind==\"file.link\" and .proc.pid==$P)")
+expect_jq "symlink from an unwatched dir to /etc/shadow: target matched" "$ev" ".file.path==\"$N/shadow-alias\" and .file.target==\"/etc/shadow\" and .file.watch==null and .file.target_watch==\"/etc/shadow\""
+run "$FO" linkat "$W/sub" f2 f3
+ev=$(fev "linkat" "select(.kind==\"file.link\" and .proc.pid==$P)")
+expect_jq "linkat through a dirfd" "$ev" ".file.path==\"$W/sub/f3\" and .file.target==\"$W/sub/f2\""
+
+# 8. rename: both paths; into the watched dir from outside
+run mv "$W/hard" "$W/sub/moved"
+ev=$(fev "rename" "select(.kind==\"file.rename\" and .proc.pid==$P)")
+expect_jq "rename: both paths" "$ev" ".file.path==\"$W/hard\" and .file.target==\"$W/sub/moved\" and .file.result==0"
+echo x >"$N/outside"
+run "$FO" renameat "$T" n/outside w/inside
+ev=$(fev "renameat into watched" "select(.kind==\"file.rename\" and .proc.pid==$P)")
+expect_jq "renameat into a watched dir: target matched, source not" "$ev" ".file.path==\"$N/outside\" and .file.target==\"$W/inside\" and .file.watch==null and .file.target_watch==\"$W/\""
+
+# 9. unlink, through a dirfd, and a failed one
+run rm "$W/inside"
+ev=$(fev "unlink" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
+expect_jq "unlink" "$ev" ".file.path==\"$W/inside\" and .file.result==0 and .proc.comm==\"rm\""
+run "$FO" unlinkat "$W/sub" f3
+ev=$(fev "unlinkat" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
+expect_jq "unlinkat through a dirfd" "$ev" ".file.path==\"$W/sub/f3\" and .file.syscall==\"unlinkat\""
+run "$FO" unlinkat "$W/sub" nothing
+ev=$(fev "failed unlink" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
+expect_jq "failed unlink: ENOENT" "$ev" '.file.result==-2 and .file.error=="ENOENT"'
+
+# 10. basename rule anywhere; name rule with write only; /proc/PID/mem
+run bash -c "echo x > $N/$BASE"
+ev=$(fev "basename rule" "select(.kind==\"file.truncate\" and .proc.pid==$P)")
+expect_jq "basename rule in an unwatched dir" "$ev" ".file.path==\"$N/$BASE\" and .file.watch==\"*/$BASE\""
+run bash -c "echo x > $T/named-only; cat $T/named-only"
+ev=$(fev "write-only rule" "select((.kind|startswith(\"file.\")) and .proc.pid==$P)")
+expect_jq "write-only rule: the write" "$ev" ".file.path==\"$T/named-only\" and .file.watch==\"$T/named-only\""
+run head -c 1 /proc/self/mem
+ev=$(fev "proc mem" "select(.kind==\"file.open\" and .proc.pid==$P)")
+expect_jq "/proc/PID/mem" "$ev" ".file.path==\"/proc/$P/mem\" and .file.watch==\"/proc/*/mem\""
+
+# 11. repeats: one event for a burst of opens of the same file by one process
+run "$FO" openloop "$W/f1" 50
+expect_eq "50 opens in a burst: one event" "$(events "select(.kind==\"file.open\" and .proc.pid==$P)" | wc -l)" 1
+
+# 12. nothing for unwatched paths and for reads under write-only rules
+run cat /etc/hostname /etc/passwd /etc/pam.d/other "$N/outside-nothing" "$T/named-only"
+run bash -c "echo y > $N/plain; cat $N/plain; rm $N/plain; chmod 600 $N"
+sleep 1
+agent_stop
+expect_eq "agent exits 0" "$?" 0
+expect_eq "no event for unwatched paths or reads under write rules" "$(events "select((.kind|startswith(\"file.\")) and ((.file.path|startswith(\"$N/plain\")) or .file.path==\"/etc/hostname\" or .file.path==\"/etc/passwd\" or .file.path==\"/etc/pam.d/other\" or (.file.path==\"$T/named-only\" and .file.op==\"read\")))" | wc -l)" 0
+expect "every line is valid JSON" jq -e . "$EV"
+expect "seq contiguous from 1" seq_contiguous
+expect_jq "final heartbeat: file probes attached with tracepoints" "$(tail -n1 "$EV")" '[.agent.probes | to_entries[] | select(.key|startswith("file.")) | .value.state] | length==7 and all(.=="attached")'

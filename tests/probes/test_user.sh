@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# user.shell / user.auth: lines typed into a real interactive bash on a pseudo-terminal (one
+# with a control character), a bash binary the agent has never seen (a copy: another inode, as
+# in a container), and real PAM transactions: pamtester (success, failure), su from an
+# unprivileged user, sudo with a sudoers rule, and SSH password logins (good and bad) to an
+# sshd this test starts on 127.0.0.1. The test creates and removes its own users, PAM service
+# and sudoers drop-in.
+. "$(dirname "$0")/../lib.sh"
+need_root
+
+U=hwu$$            # test user with a known password
+V=hwv$$            # unprivileged user that runs su
+PW="Pw-$$-good"
+SVC=hwtest-$$      # PAM service of this test
+SUDOERS=/etc/sudoers.d/hwtest-$$
+PORT=$((20000 + $$ % 20000))
+SSHD_PID=
+
+user_cleanup() {
+	[ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null
+	rm -f "$SUDOERS" "/etc/pam.d/$SVC"
+	userdel -r "$U" >/dev/null 2>&1
+	userdel -r "$V" >/dev/null 2>&1
+	hw_cleanup
+}
+trap user_cleanup EXIT
+
+useradd -m -s /bin/bash "$U" && useradd -m -s /bin/bash "$V" || { not_ok "create test users" "useradd failed"; exit 1; }
+echo "$U:$PW" | chpasswd
+printf 'auth required pam_unix.so nodelay\naccount required pam_unix.so\nsession required pam_unix.so\n' >"/etc/pam.d/$SVC"
+echo "$U ALL=(root) /usr/bin/id" >"$SUDOERS" && chmod 440 "$SUDOERS"
+mkdir -p "$T/work"
+chmod 755 "$T"
+cat >"$T/agent.yaml" <<EOF
+heartbeat_interval: 1
+EOF
+agent_start "$T/agent.yaml" || { not_ok "agent starts" "$(cat "$T/agent.err")"; exit 1; }
+
+# A check on an event that never came must fail: a missing event becomes {} (see below).
+# ---- user.shell: a real bash on a pty; every line exactly, one with a control character ----
+# Ctrl-V Ctrl-A types a literal 0x01 into the line (readline's quoted-insert).
+(
+	sleep 1
+	printf 'echo hw-line-%s\n' $$
+	sleep 0.2
+	printf 'echo "two  spaces" '\''q'\'' $HOME\n'
+	sleep 0.2
+	printf 'echo ctl\026\001x\n'
+	sleep 0.2
+	printf 'exit\n'
+	sleep 0.5
+) | (cd "$T/work" && HISTFILE="$T/hist" script -qfc "bash --norc --noprofile -i" /dev/null >/dev/null)
+ev=$(wait_event "select(.kind==\"user.shell\" and .shell.line==\"echo hw-line-$$\")") || { not_ok "shell line seen" "no user.shell for the marker line"; ev={}; }
+bpid=$(jq -r .proc.pid <<<"$ev")
+expect_jq "shell: exe is bash" "$ev" "(.shell.shell==\"$(readlink -f /bin/bash)\") and (.proc.exe|test(\"bash\$\"))"
+expect_jq "shell: cwd and tty" "$ev" ".shell.cwd==\"$T/work\" and (.shell.tty|test(\"^pts\"))"
+expect_jq "shell: process is the interactive bash" "$ev" '.proc.comm=="bash" and .proc.uid==0 and .proc.args[1]=="--norc" and .proc.tid==.proc.pid'
+expect_jq "shell: parent is script" "$ev" '.parent.exe=="/usr/bin/script"'
+lines=$(events "select(.kind==\"user.shell\" and .proc.pid==$bpid) | .shell.line" | jq -s -c .)
+expect_eq "shell: every line, in order, exactly" "$lines" "$(jq -c -n --arg h "$HOME" '["echo hw-line-'$$'", "echo \"two  spaces\" '"'q'"' $HOME", "echo ctl\u0001x", "exit"]' | sed "s|\\\$HOME|\$HOME|")"
+raw=$(grep -F '"echo ctl' "$EV" | head -1)
+case "$raw" in
+*'"echo ctl\u0001x"'*) ok "shell: control character escaped in the JSON" ;;
+*) not_ok "shell: control character escaped in the JSON" "${raw:0:300}" ;;
+esac
+
+# ---- a bash the agent has never seen (a copy is another inode, like a container's bash) ----
+cp /bin/bash "$T/cbash"
+(
+	printf 'echo warm-up\n'
+	# wait until the agent reports uprobes on the new file (heartbeat every second)
+	for _ in $(seq 1 100); do
+		jq -e "select(.kind==\"agent.heartbeat\") | .agent.uprobes[]? | select(.path==\"$T/cbash\" and .state==\"attached\")" "$EV" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	printf 'echo warm-up-2\n' # read by the readline call that began before the attach: missed
+	sleep 0.3
+	printf 'echo in-copy-%s\n' $$
+	sleep 0.2
+	printf 'exit\n'
+	sleep 0.5
+) | (cd "$T/work" && HISTFILE=/dev/null script -qfc "$T/cbash --norc --noprofile -i" /dev/null >/dev/null)
+ev=$(wait_event "select(.kind==\"user.shell\" and .shell.line==\"echo in-copy-$$\")") || { not_ok "new bash binary covered" "no user.shell from $T/cbash"; ev={}; }
+expect_jq "new bash binary: shell path" "$ev" ".shell.shell==\"$T/cbash\" and .proc.exe==\"$T/cbash\""
+hb=$(wait_event "select(.kind==\"agent.heartbeat\" and ([.agent.uprobes[]? | select(.path==\"$T/cbash\" and .state==\"attached\")] | length)==1)") || { not_ok "heartbeat lists the new uprobe" "no heartbeat with $T/cbash attached"; hb={}; }
+expect_jq "heartbeat: host bash, libreadline and libpam attached" "$hb" '[.agent.uprobes[] | select(.state=="attached") | .path] | (any(test("bash$")) and any(test("libreadline")) and any(test("libpam")))'
+
+# a non-interactive bash reads no line: nothing reported
+bash -c "echo hw-noninteractive-$$ >/dev/null"
+sleep 0.5
+
+# ---- user.auth: pamtester, success and failure, all four steps ----
+echo "$PW" | pamtester "$SVC" "$U" authenticate acct_mgmt open_session close_session >/dev/null 2>&1 &
+ppid_=$!
+wait $ppid_
+expect_eq "pamtester succeeds" "$?" 0
+for step in authenticate account open_session close_session; do
+	ev=$(wait_event "select(.kind==\"user.auth\" and .proc.pid==$ppid_ and .auth.step==\"$step\")") || { not_ok "pamtester $step seen" "no event"; ev={}; }
+	expect_jq "pamtester $step: service, user, success" "$ev" ".auth.service==\"$SVC\" and .auth.user==\"$U\" and .auth.result==\"success\" and .auth.code==0 and .proc.comm==\"pamtester\" and .proc.uid==0"
+done
+echo "wrong-$$" | pamtester "$SVC" "$U" authenticate >/dev/null 2>&1 &
+fpid=$!
+wait $fpid
+ev=$(wait_event "select(.kind==\"user.auth\" and .proc.pid==$fpid)") || { not_ok "failed pamtester seen" "no event"; ev={}; }
+expect_jq "pamtester wrong password: PAM_AUTH_ERR" "$ev" ".auth.step==\"authenticate\" and .auth.result==\"PAM_AUTH_ERR\" and .auth.code==7 and .auth.user==\"$U\""
+expect_eq "pamtester failure: one event only" "$(events "select(.kind==\"user.auth\" and .proc.pid==$fpid)" | wc -l)" 1
+
+# ---- su from an unprivileged user ----
+echo "$PW" | setpriv --reuid="$V" --regid="$V" --clear-groups su "$U" -c "true" >/dev/null 2>&1 &
+spid=$!
+wait $spid
+ev=$(wait_event "select(.kind==\"user.auth\" and .proc.pid==$spid and .auth.step==\"authenticate\")") || { not_ok "su authenticate seen" "no event"; ev={}; }
+vuid=$(id -u "$V")
+expect_jq "su: service su, target user, caller blamed" "$ev" ".auth.service==\"su\" and .auth.user==\"$U\" and .auth.result==\"success\" and .proc.uid==$vuid and .proc.euid==0 and .proc.comm==\"su\" and .auth.ruser==\"$V\""
+ev=$(wait_event "select(.kind==\"user.auth\" and .proc.pid==$spid and .auth.step==\"open_session\")") || { not_ok "su session seen" "no event"; ev={}; }
+expect_jq "su: session opened" "$ev" ".auth.result==\"success\" and .auth.user==\"$U\""
+echo "wrong" | setpriv --reuid="$V" --regid="$V" --clear-groups su "$U" -c "true" >/dev/null 2>&1 &
+spid2=$!
+wait $spid2
+ev=$(wait_event "select(.kind==\"user.auth\" and .proc.pid==$spid2 and .auth.step==\"authenticate\")") || { not_ok "failed su seen" "no event"; ev={}; }
+expect_jq "su wrong password: PAM_AUTH_ERR" "$ev" '.auth.result=="PAM_AUTH_ERR"'
+
+# ---- sudo with a sudoers rule; the command is the exec whose parent is sudo ----
+echo "$PW" | runuser -u "$U" -- sudo -S -k -u root /usr/bin/id >/dev/null 2>&1
+expect_eq "sudo runs" "$?" 0
+ev=$(wait_event "select(.kind==\"user.auth\" and .auth.service==\"sudo\" and .auth.user==\"$U\" and .auth.step==\"authenticate\")") || { not_ok "sudo authenticate seen" "no event"; ev={}; }
+sudo_pid=$(jq .proc.pid <<<"$ev")
+uuid=$(id -u "$U")
+expect_jq "sudo: invoking user authenticated" "$ev" ".auth.result==\"success\" and .proc.uid==$uuid and .proc.comm==\"sudo\""
+ev=$(wait_event "select(.kind==\"user.auth\" and .proc.pid==$sudo_pid and .auth.step==\"open_session\")") || { not_ok "sudo session seen" "no event"; ev={}; }
+expect_jq "sudo: session for the target user root" "$ev" '.auth.user=="root" and .auth.result=="success"'
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.exe==\"/usr/bin/id\" and .parent.pid==$sudo_pid)") || { not_ok "sudo command exec linked" "no exec of /usr/bin/id with parent $sudo_pid"; ev={}; }
+expect_jq "sudo: command exec runs as root, linked by parent key" "$ev" '.proc.euid==0 and .proc.args==["/usr/bin/id"] and (.parent.key|type)=="string"'
+
+# ---- SSH password login to our own sshd on 127.0.0.1, then a failed one ----
+mkdir -p /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
+cat >"$T/sshd_config" <<EOF
+ListenAddress 127.0.0.1
+HostKey $T/hostkey
+PidFile $T/sshd.pid
+UsePAM yes
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+PubkeyAuthentication no
+PermitRootLogin no
+UseDNS no
+StrictModes no
+AllowUsers $U
+EOF
+/usr/sbin/sshd -D -f "$T/sshd_config" -p "$PORT" -E "$T/sshd.log" &
+SSHD_PID=$!
+for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+SSHOPT=(-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PreferredAuthentications=password -o PubkeyAuthentication=no -o ConnectTimeout=10 -p "$PORT")
+out=$(timeout 30 sshpass -p "$PW" ssh "${SSHOPT[@]}" "$U@127.0.0.1" "echo hw-ssh-ok" 2>>"$T/ssh.err")
+expect_eq "ssh login works" "$out" "hw-ssh-ok"
+ev=$(wait_event "select(.kind==\"user.auth\" and .auth.service==\"sshd\" and .auth.user==\"$U\" and .auth.step==\"authenticate\" and .auth.result==\"success\")") || { not_ok "ssh authenticate seen" "no event"; ev={}; }
+expect_jq "ssh: remote host 127.0.0.1, blamed on sshd" "$ev" '.auth.rhost=="127.0.0.1" and .proc.exe=="/usr/sbin/sshd" and .proc.uid==0'
+ev=$(wait_event "select(.kind==\"user.auth\" and .auth.service==\"sshd\" and .auth.user==\"$U\" and .auth.step==\"account\")") || { not_ok "ssh account seen" "no event"; ev={}; }
+expect_jq "ssh: account ok" "$ev" '.auth.result=="success" and .auth.rhost=="127.0.0.1"'
+ev=$(wait_event "select(.kind==\"user.auth\" and .auth.service==\"sshd\" and .auth.user==\"$U\" and .auth.step==\"open_session\")") || { not_ok "ssh session seen" "no event"; ev={}; }
+expect_jq "ssh: session opened with tty/rhost" "$ev" '.auth.result=="success" and .auth.rhost=="127.0.0.1"'
+timeout 30 sshpass -p "wrong-$$" ssh "${SSHOPT[@]}" "$U@127.0.0.1" true 2>>"$T/ssh.err"
+expect_eq "ssh with a wrong password fails (sshpass 5)" "$?" 5
+ev=$(wait_event "select(.kind==\"user.auth\" and .auth.service==\"sshd\" and .auth.user==\"$U\" and .auth.step==\"authenticate\" and .auth.result!=\"success\")") || { not_ok "failed ssh seen" "no event"; ev={}; }
+expect_jq "ssh wrong password: PAM_AUTH_ERR from 127.0.0.1" "$ev" '.auth.result=="PAM_AUTH_ERR" and .auth.rhost=="127.0.0.1"'
+
+agent_stop
+expect_eq "agent exits 0" "$?" 0
+expect_eq "no user.shell from a non-interactive bash" "$(grep -c "hw-noninteractive-$$" <(events 'select(.kind=="user.shell")'))" 0
+expect "every line is valid JSON" jq -e . "$EV"
+expect "seq contiguous from 1" seq_contiguous
+expect_jq "final heartbeat: user probes attached" "$(tail -n1 "$EV")" '.agent.probes["user.shell"].state=="attached" and .agent.probes["user.auth"].state=="attached"'
