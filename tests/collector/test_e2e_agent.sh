@@ -49,8 +49,8 @@ me=$1 dir=$2
 while [ ! -e "$dir/stop" ]; do
 	/usr/bin/true
 	/bin/cat /etc/hostname >/dev/null
-	if [ -e "$dir/attack-$me" ]; then
-		rm -f "$dir/attack-$me"
+	if [ -e "$dir/attack-$me" ] && [ ! -e "$dir/attacked-$me" ]; then
+		: >"$dir/attacked-$me" # a shell builtin: no exec of its own
 		/bin/sh -c "nc -z -w 1 127.0.0.1 9; cat /etc/shadow >/dev/null"
 	fi
 	[ -e "$dir/deploy" ] && /usr/bin/env /usr/bin/true
@@ -91,7 +91,7 @@ else
 	echo "ok - e2e_attack_token_connect # skip: the agent reports no net.connect yet"
 fi
 if has_kind file.open; then
-	expect e2e_attack_token_shadow "tokens: $toks" grep -q '^file|/usr/bin/cat|open|/etc/shadow' <<<"$toks"
+	expect e2e_attack_token_shadow "tokens: $toks" grep -q '^file|/usr/bin/cat|[a-z_]*|/etc/shadow$' <<<"$toks"
 else
 	echo "ok - e2e_attack_token_shadow # skip: the agent reports no file.open yet"
 fi
