@@ -55,7 +55,7 @@ $(B)/herdwatch.bpf.o: $(B)/all.bpf.c $(BPF_SRCS) $(BPF_HDRS) $(B)/vmlinux.h
 $(B)/herdwatch.skel.h: $(B)/herdwatch.bpf.o
 	$(BPFTOOL) gen skeleton $< name hw_bpf > $@
 
-$(B)/%.o: %.c $(wildcard agent/*.h common/*.h) $(B)/herdwatch.skel.h
+$(B)/%.o: %.c $(wildcard agent/*.h common/*.h common/*.def) $(B)/herdwatch.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -64,7 +64,7 @@ $(B)/herdwatch-agent: $(AGENT_OBJS)
 
 # Unit tests: the test and every agent source but main.c, all built with ASan and UBSan.
 ASAN_OBJS := $(patsubst $(B)/%.o,$(B)/asan/%.o,$(AGENT_LIB_OBJS))
-$(B)/asan/%.o: %.c $(wildcard agent/*.h common/*.h) $(B)/herdwatch.skel.h
+$(B)/asan/%.o: %.c $(wildcard agent/*.h common/*.h common/*.def) $(B)/herdwatch.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -c $< -o $@
 

@@ -215,6 +215,8 @@ static int seal(struct ship *s)
 
 int ship_event(struct ship *s, unsigned long long seq, const char *json, size_t len)
 {
+	if (len && json[len - 1] == '\n') /* tolerate the JSON line's own terminator */
+		len--;
 	if (!len || len + 1 > SHIP_MAX_RAW || memchr(json, '\n', len))
 		return -EINVAL;
 	pthread_mutex_lock(&s->mu);

@@ -396,6 +396,8 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 	struct collector *c = k->c;
 	if (what & BEV_EVENT_CONNECTED) {
 		k->handshaken = 1;
+		struct timeval idle = { 600, 0 }, wr = { 60, 0 };
+		bufferevent_set_timeouts(bev, &idle, &wr);
 		c->conns_open++;
 		c->conns_total++;
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
@@ -457,8 +459,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	bufferevent_openssl_set_allow_dirty_shutdown(k->bev, 1);
 	/* A frame is at most header + HW_WIRE_MAX_PAYLOAD; stop reading beyond that. */
 	bufferevent_setwatermark(k->bev, EV_READ, 0, HW_WIRE_HDR_LEN + HW_WIRE_MAX_PAYLOAD + 65536);
-	struct timeval idle = { 600, 0 }, hs = { 10, 0 };
-	bufferevent_set_timeouts(k->bev, &idle, &hs);
+	/* 10 s to complete the TLS handshake; an authenticated agent may then idle 10 min
+	 * (heartbeats arrive far more often) */
+	struct timeval hs = { 10, 0 };
+	bufferevent_set_timeouts(k->bev, &hs, &hs);
 	bufferevent_setcb(k->bev, conn_read, NULL, conn_event, k);
 	bufferevent_enable(k->bev, EV_READ | EV_WRITE);
 }

@@ -49,8 +49,8 @@ me=$1 dir=$2
 while [ ! -e "$dir/stop" ]; do
 	/usr/bin/true
 	/bin/cat /etc/hostname >/dev/null
-	if [ -e "$dir/attack-$me" ]; then
-		rm -f "$dir/attack-$me"
+	if [ -e "$dir/attack-$me" ] && [ ! -e "$dir/attacked-$me" ]; then
+		: >"$dir/attacked-$me" # a shell builtin: no exec of its own
 		/bin/sh -c "nc -z -w 1 127.0.0.1 9; cat /etc/shadow >/dev/null"
 	fi
 	[ -e "$dir/deploy" ] && /usr/bin/env /usr/bin/true
