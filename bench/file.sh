@@ -111,6 +111,3 @@ done
 events=$(cat "$D"/*.json | grep -c '"kind":"file\.')
 echo "file events emitted during the run: $events (watched storm: first open per file, then counted in the kernel)"
 echo "agent CPU: $(ps -o times= -p "${PID[main]}") s"
-for n in "${!PID[@]}"; do
-	echo "agent $n: file.open hook $(grep -m1 '"kind":"agent.heartbeat"' "$D/$n.json" | jq -r '.agent.probes["file.open"].hook')"
-done

@@ -23,6 +23,10 @@
 #include "user.bpf.h"
 
 #define FILE_DEPTH 16 /* ancestors checked against file_dirs */
+
+/* Typed view of a kernel pointer: loads through it are plain (fault-safe) loads, not
+ * bpf_probe_read_kernel() calls, which cost more than everything else on the open path. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 #define AT_FDCWD_ (-100)
 #define FILE_NO_DIR (-1000) /* string is not resolved against a directory (symlink target) */
 #define PROC_SUPER_MAGIC_ 0x9fa0
@@ -176,8 +180,9 @@ __noinline int hw_file_match_dentry(__u64 dp, __u32 ops)
 	struct hw_watch_val *v;
 	if (!cfg || !pb || !d)
 		return -1;
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-	__u32 nlen = BPF_CORE_READ(d, d_name.len);
+	struct dentry *dt = bpf_rdonly_cast(d, bpf_core_type_id_kernel(struct dentry));
+	struct dentry *parent = dt->d_parent;
+	__u32 nlen = dt->d_name.len;
 	__u64 pkey = (__u64)parent;
 	struct file_dverdict *dv = bpf_map_lookup_elem(&file_dcache, &pkey), nd;
 
@@ -467,7 +472,10 @@ static __always_inline void file_open(struct task_struct *t, struct pt_regs *reg
 		if ((__u64)ret >= fdt->max_fds ||
 		    bpf_probe_read_kernel(&f, sizeof(f), &fds[ret]) || !f)
 			return;
-		m = hw_file_match_dentry((__u64)BPF_CORE_READ(f, f_path.dentry), ops);
+		struct file *ft = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+		/* through map memory: the verifier passes only numbers to global functions */
+		pb->ptr = (__u64)ft->f_path.dentry;
+		m = hw_file_match_dentry(*(volatile __u64 *)&pb->ptr, ops);
 	} else {
 		len = hw_file_str_path(dirfd, (__u64)upath);
 		if (len) {

@@ -25,6 +25,7 @@ struct user_pbuf {
 	struct hw_watch_name_key nkey;
 	__u32 res_start; /* results of hw_file_str_path() */
 	__u32 res_trunc;
+	__u64 ptr; /* a kernel pointer turned into a number (global functions take scalars) */
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
