@@ -106,6 +106,7 @@ void control_handle(struct agent *a, int lfd);
 /* Run one request (argv-style); the JSON answer is left in out. 0 if it succeeded. */
 int control_exec(struct agent *a, char **args, int n, struct jbuf *out);
 bool control_expire(struct agent *a);
+void control_collector_requests(struct agent *a);
 int control_client(const char *path, int argc, char **argv);
 /* runtime.c: open (or switch) the output; '-' or NULL is stdout. */
 int open_output(struct agent *a, const char *path);

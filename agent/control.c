@@ -13,6 +13,8 @@
  *   remove-probe NAME               remove a custom probe
  */
 #include "agent/agent.h"
+#include "agent/ship.h"
+#include "common/wire.h"
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -336,6 +338,53 @@ void control_handle(struct agent *a, int lfd)
 done:
 	free(buf);
 	close(fd);
+}
+
+/* Requests the collector sent over the event stream (e.g. an alert's response asking this host
+ * for more visibility for a while): run like control-socket requests, each reported as an
+ * agent.request event with its answer. */
+void control_collector_requests(struct agent *a)
+{
+	char buf[HW_WIRE_MAX_REQUEST + 1];
+	unsigned id;
+	size_t len;
+	if (!a->ship)
+		return;
+	while ((len = ship_take_request(a->ship, buf, sizeof(buf) - 1, &id)) > 0) {
+		char *args[CTL_MAX_ARGS];
+		int n = 0;
+		struct jbuf out;
+		buf[len] = 0;
+		for (size_t i = 0; i < len && n < CTL_MAX_ARGS;) {
+			args[n++] = buf + i;
+			i += strlen(buf + i) + 1;
+		}
+		/* keep the arguments as they came (control_exec may remove --for), then run the
+		 * request before building the event: a request may emit events itself (reload) */
+		char orig[HW_WIRE_MAX_REQUEST + 1];
+		memcpy(orig, buf, len + 1);
+		jb_init(&out, 1024);
+		int rc = control_exec(a, args, n, &out);
+		emit_begin(a, "agent.request", 0);
+		jb_key(&a->jb, "request");
+		jb_obj_begin(&a->jb);
+		jb_kcstr(&a->jb, "source", "collector");
+		jb_ku64(&a->jb, "id", id);
+		jb_key(&a->jb, "args");
+		jb_arr_begin(&a->jb);
+		for (size_t i = 0; i < len;) {
+			jb_cstr(&a->jb, orig + i);
+			i += strlen(orig + i) + 1;
+		}
+		jb_arr_end(&a->jb);
+		jb_kbool(&a->jb, "ok", rc == 0);
+		jb_key(&a->jb, "answer");
+		jb_raw(&a->jb, out.p, out.len);
+		a->jb.comma = true;
+		jb_obj_end(&a->jb);
+		emit_end(a);
+		jb_free(&out);
+	}
 }
 
 /* Expire timed overrides and timed custom probes; returns true if anything changed. */

@@ -283,6 +283,7 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			if (evs[i].data.fd == ctl_fd)
 				control_handle(a, ctl_fd);
+		control_collector_requests(a);
 		idle = a->events_total == before ? idle + 1 : 0;
 		if (reload_sig) {
 			char rerr[512];

@@ -87,6 +87,13 @@ struct ship {
 	int fd;
 	SSL *ssl;
 	uint8_t rbuf[4096];
+	/* control requests from the collector, waiting for the agent's main loop */
+	struct {
+		unsigned id;
+		size_t len;
+		char args[HW_WIRE_MAX_REQUEST];
+	} req[8];
+	int nreq;
 	size_t rlen;
 	uint64_t next_try_ms, backoff_ms;
 	int ever_connected;
@@ -502,8 +509,32 @@ static int read_acks(struct ship *s)
 		size_t off = 0;
 		while (s->rlen - off >= HW_WIRE_HDR_LEN) {
 			struct hw_frame_hdr h;
-			if (hw_wire_parse_hdr(s->rbuf + off, &h) || h.type != HW_FRAME_ACK ||
-			    h.len != HW_WIRE_ACK_LEN)
+			if (hw_wire_parse_hdr(s->rbuf + off, &h))
+				return -EPROTO;
+			if (h.type == HW_FRAME_REQUEST) {
+				/* id + arguments, the last one NUL-terminated, within the bound */
+				if (h.len < 6 || h.len > 4 + HW_WIRE_MAX_REQUEST)
+					return -EPROTO;
+				if (s->rlen - off < HW_WIRE_HDR_LEN + h.len)
+					break;
+				const uint8_t *q = s->rbuf + off + HW_WIRE_HDR_LEN;
+				if (q[h.len - 1] != 0)
+					return -EPROTO;
+				pthread_mutex_lock(&s->mu);
+				s->st.requests++;
+				if (s->nreq < (int)(sizeof(s->req) / sizeof(s->req[0]))) {
+					s->req[s->nreq].id = (unsigned)q[0] << 24 | q[1] << 16 | q[2] << 8 | q[3];
+					s->req[s->nreq].len = h.len - 4;
+					memcpy(s->req[s->nreq].args, q + 4, h.len - 4);
+					s->nreq++;
+				} else {
+					s->st.requests_dropped++;
+				}
+				pthread_mutex_unlock(&s->mu);
+				off += HW_WIRE_HDR_LEN + h.len;
+				continue;
+			}
+			if (h.type != HW_FRAME_ACK || h.len != HW_WIRE_ACK_LEN)
 				return -EPROTO;
 			if (s->rlen - off < HW_WIRE_HDR_LEN + h.len)
 				break;
@@ -516,6 +547,23 @@ static int read_acks(struct ship *s)
 		memmove(s->rbuf, s->rbuf + off, s->rlen - off);
 		s->rlen -= off;
 	}
+}
+
+size_t ship_take_request(struct ship *s, char *buf, size_t cap, unsigned *id)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&s->mu);
+	if (s->nreq > 0 && s->req[0].len <= cap) {
+		n = s->req[0].len;
+		memcpy(buf, s->req[0].args, n);
+		*id = s->req[0].id;
+	}
+	if (s->nreq > 0) {
+		memmove(&s->req[0], &s->req[1], (s->nreq - 1) * sizeof(s->req[0]));
+		s->nreq--;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return n;
 }
 
 static void *ship_thread(void *arg)

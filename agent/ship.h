@@ -29,10 +29,15 @@ int ship_open(struct ship **out, const struct ship_opts *o); /* 0 or -errno; sta
  * network (bounded in-memory queue, then the spool). */
 int ship_event(struct ship *s, unsigned long long seq, const char *json, size_t len);
 struct ship_stats {
-	unsigned long long sent, acked, spooled_bytes, dropped, reconnects;
+	unsigned long long sent, acked, spooled_bytes, dropped, reconnects, requests,
+		requests_dropped;
 	int connected;
 };
 void ship_get_stats(struct ship *s, struct ship_stats *st); /* thread-safe */
-void ship_close(struct ship *s, int flush_timeout_ms); /* flush what it can, persist the rest to spool */
+void ship_close(struct ship *s, int flush_timeout_ms);
+/* Take one control request the collector sent (REQUEST frame): its NUL-terminated arguments are
+ * copied into buf (at most cap bytes). Returns their length, 0 if none is waiting. Requests
+ * beyond the queue's 8 places are dropped and counted (ship_stats.requests_dropped). */
+size_t ship_take_request(struct ship *s, char *buf, size_t cap, unsigned *id); /* flush what it can, persist the rest to spool */
 
 #endif

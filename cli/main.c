@@ -193,9 +193,35 @@ static long long show(const char *body, const char *listkey, int kind)
 	return ok ? last : -1;
 }
 
+/* herdwatch request HOST WORD...: a control request to the agent of HOST over its stream,
+ * the words as for "herdwatch-agent ctl" (e.g. enable file.open --for 600). */
+static int cmd_request(int argc, char **argv)
+{
+	struct jbuf url = { 0 };
+	if (argc < 2) {
+		fprintf(stderr, "usage: herdwatch request HOST WORD... (e.g. enable file.open --for 600)\n");
+		return 2;
+	}
+	jb_puts(&url, "/api/request");
+	urlenc(&url, "host", argv[0]);
+	for (int i = 1; i < argc; i++)
+		urlenc(&url, "arg", argv[i]);
+	char *body = http_get(url.p);
+	free(url.p);
+	if (!body) {
+		fprintf(stderr, "herdwatch: cannot reach the collector at %s (or it refused the request)\n", api);
+		return 1;
+	}
+	fputs(body, stdout);
+	int ok = strstr(body, "\"ok\":true") != NULL;
+	free(body);
+	return ok ? 0 : 1;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: herdwatch [--api HOST:PORT] [--json] events|alerts|herds|members|stats [options]\n"
+			"       herdwatch [--api HOST:PORT] request HOST WORD...   (a control request to that agent)\n"
 			"  events: --member M --kind K --since T --until T --grep TEXT --limit N --follow\n"
 			"  alerts: --member M --kind K --since T --limit N --follow\n"
 			"  T: RFC 3339, ns since the epoch, or an age: 30s 10m 2h 7d\n");
@@ -211,6 +237,16 @@ int main(int argc, char **argv)
 	};
 	const char *member = NULL, *kind = NULL, *since = NULL, *until = NULL, *grep = NULL, *limit = NULL;
 	int follow = 0, o;
+	/* "request" takes free words (they may look like options): handled before getopt */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--api") && i + 1 < argc) {
+			api = argv[++i];
+			continue;
+		}
+		if (!strcmp(argv[i], "request"))
+			return cmd_request(argc - i - 1, argv + i + 1);
+		break;
+	}
 	while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1 || optind < argc) {
 		if (o == -1) {
 			/* the command word may sit between options */

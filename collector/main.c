@@ -52,6 +52,8 @@ struct conn {
 	int dead;
 	int handshaken;
 	char peer[160];
+	char host[128];      /* host.name of the agent's events (set by its first batch) */
+	struct conn *next;   /* all connections, for requests to an agent */
 };
 
 struct pend_ack {
@@ -94,6 +96,9 @@ struct collector {
 		conns_open, conns_total, alerts, commits, retained_deleted, response_runs;
 	uint64_t first_store_ns, last_store_ns;
 	unsigned ticks;
+	struct conn *conns;
+	unsigned long long requests_sent;
+	uint32_t next_request_id;
 };
 
 static uint64_t now_ns(void)
@@ -105,8 +110,14 @@ static uint64_t now_ns(void)
 
 static void conn_unref(struct conn *k)
 {
-	if (--k->refs == 0)
+	if (--k->refs == 0) {
+		for (struct conn **pp = &k->c->conns; *pp; pp = &(*pp)->next)
+			if (*pp == k) {
+				*pp = k->next;
+				break;
+			}
 		free(k);
+	}
 }
 
 static void conn_close(struct conn *k)
@@ -281,8 +292,11 @@ static int process_batch(struct collector *c, struct conn *k, const uint8_t *p, 
 			member = store_name(c->st, 1, ev.member, ev.herd, ev.host);
 			memcpy(last_member, ev.member, sizeof(last_member));
 		}
-		if (host < 0)
+		if (host < 0) {
 			host = store_name(c->st, 2, ev.host, ev.host_herd, ev.host);
+			if (!k->host[0])
+				snprintf(k->host, sizeof(k->host), "%s", ev.host);
+		}
 		if (kind < 0 || member < 0 || host < 0 || stream_add(s, (uint64_t)ev.seq)) {
 			ack.rejected++;
 			c->bad_events++;
@@ -442,6 +456,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	}
 	k->c = c;
 	k->refs = 1;
+	k->next = c->conns;
+	c->conns = k;
 	char host[64] = "?";
 	if (sa->sa_family == AF_INET)
 		evutil_inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
@@ -721,6 +737,62 @@ static void api_stats(struct evhttp_request *req, struct collector *c)
 	reply_json(req, &b);
 }
 
+/* /api/request?host=NAME&arg=A&arg=B...: send a control request (as "herdwatch-agent ctl A B
+ * ..." would) to every live connection of that agent, e.g. from an alert's response command:
+ * "enable file.open --for 600". The agent answers in an agent.request event of its stream. */
+static void api_request(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q)
+{
+	const char *host = qparam(q, "host");
+	uint8_t frame[HW_WIRE_HDR_LEN + 4 + HW_WIRE_MAX_REQUEST];
+	size_t alen = 0;
+	struct evkeyval *kv;
+	if (!host || !*host) {
+		evhttp_send_error(req, 400, "host= is required");
+		return;
+	}
+	TAILQ_FOREACH(kv, q, next)
+	{
+		if (strcmp(kv->key, "arg"))
+			continue;
+		size_t l = strlen(kv->value) + 1;
+		if (alen + l > HW_WIRE_MAX_REQUEST) {
+			evhttp_send_error(req, 400, "request too long");
+			return;
+		}
+		memcpy(frame + HW_WIRE_HDR_LEN + 4 + alen, kv->value, l);
+		alen += l;
+	}
+	if (!alen) {
+		evhttp_send_error(req, 400, "arg= is required (the request's words)");
+		return;
+	}
+	uint32_t id = ++c->next_request_id;
+	uint32_t plen = 4 + (uint32_t)alen;
+	uint8_t *h = frame;
+	h[0] = 'H', h[1] = 'W', h[2] = 'F', h[3] = 'R'; /* HW_WIRE_MAGIC, big-endian */
+	h[4] = HW_WIRE_VERSION;
+	h[5] = HW_FRAME_REQUEST;
+	h[6] = h[7] = 0;
+	h[8] = plen >> 24, h[9] = plen >> 16, h[10] = plen >> 8, h[11] = plen;
+	h[12] = id >> 24, h[13] = id >> 16, h[14] = id >> 8, h[15] = id;
+	int sent = 0;
+	for (struct conn *k = c->conns; k; k = k->next)
+		if (!k->dead && k->handshaken && k->bev && !strcmp(k->host, host)) {
+			bufferevent_write(k->bev, frame, HW_WIRE_HDR_LEN + plen);
+			sent++;
+		}
+	c->requests_sent += sent;
+	struct jbuf b = {0};
+	char tmp[160];
+	snprintf(tmp, sizeof(tmp), "{\"ok\":%s,\"id\":%u,\"sent_to\":%d", sent ? "true" : "false", id,
+		 sent);
+	jb_puts(&b, tmp);
+	if (!sent)
+		jb_puts(&b, ",\"error\":\"no live connection from that host\"");
+	jb_puts(&b, "}");
+	reply_json(req, &b);
+}
+
 static void on_http(struct evhttp_request *req, void *arg)
 {
 	struct collector *c = arg;
@@ -741,6 +813,8 @@ static void on_http(struct evhttp_request *req, void *arg)
 		api_alerts(req, c, &q);
 	else if (!strcmp(path, "/api/stats"))
 		api_stats(req, c);
+	else if (!strcmp(path, "/api/request"))
+		api_request(req, c, &q);
 	else if (!strcmp(path, "/api/herds") || !strcmp(path, "/api/members")) {
 		char *s = path[5] == 'h' ? herd_dump_herds(c->herd, now_ns()) : herd_dump_members(c->herd, now_ns());
 		struct jbuf b = { .p = s, .len = s ? strlen(s) : 0, .oom = !s };

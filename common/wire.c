@@ -106,7 +106,7 @@ int hw_wire_parse_hdr(const uint8_t *p, struct hw_frame_hdr *h)
 	h->len = get32(p + 8);
 	if (h->version != HW_WIRE_VERSION)
 		return HW_WIRE_BAD_VERSION;
-	if (h->type != HW_FRAME_BATCH && h->type != HW_FRAME_ACK)
+	if (h->type != HW_FRAME_BATCH && h->type != HW_FRAME_ACK && h->type != HW_FRAME_REQUEST)
 		return HW_WIRE_BAD_TYPE;
 	if (h->flags)
 		return HW_WIRE_BAD_FLAGS;

@@ -19,7 +19,14 @@
 enum hw_frame_type {
 	HW_FRAME_BATCH = 1, /* agent -> collector */
 	HW_FRAME_ACK = 2,   /* collector -> agent */
+	HW_FRAME_REQUEST = 3, /* collector -> agent: a control request (see below) */
 };
+
+/* REQUEST payload: request id (4 bytes), then the request's arguments, each NUL-terminated,
+ * exactly as "herdwatch-agent ctl" sends them (e.g. "enable\0file\0--for\0600\0"). At most
+ * HW_WIRE_MAX_REQUEST bytes of arguments. The agent runs it like a control-socket request and
+ * reports the outcome in an agent.request event. */
+#define HW_WIRE_MAX_REQUEST 4000u
 
 /* Documented maxima: anything larger is rejected before it is allocated or read. */
 #define HW_WIRE_MAX_PAYLOAD (8u << 20) /* bytes after the header, compressed */

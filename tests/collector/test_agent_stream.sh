@@ -32,6 +32,22 @@ sleep 1
 start_collector || exit 1
 "$B/tests/helpers/exec_storm" 400 1 hwstream$$ >/dev/null
 sleep 2
+# the collector asks the agent for more visibility (as an alert's response would)
+r=$("$B/herdwatch" --api "127.0.0.1:$HTTP_PORT" request vmS add-probe --for 60 "{name: asked, tracepoint: 'syscalls:sys_enter_kill', capture: [sig]}")
+expect agent_request_sent "answer: $r" jq -e '.ok == true and .sent_to == 1' <<<"$r"
+for _ in $(seq 100); do grep -q '"agent.request"' "$T/ev.json" && break; sleep 0.1; done
+rq=$(grep '"agent.request"' "$T/ev.json" | head -n1)
+expect agent_request_run "event: ${rq:0:400}" jq -e '.request.source == "collector" and .request.ok == true and .request.args[0] == "add-probe" and .request.answer.now == "attached"' <<<"$rq"
+bash -c 'trap "" USR2; sleep 5' &
+victim=$!
+sleep 0.3
+kill -USR2 $victim
+for _ in $(seq 50); do grep -q '"kind":"custom.asked"' "$T/ev.json" && break; sleep 0.1; done
+ev=$(grep '"kind":"custom.asked"' "$T/ev.json" | head -n1)
+expect agent_request_probe_reports "event: ${ev:0:300}" jq -e '.custom.sig == 12' <<<"$ev"
+kill $victim 2>/dev/null
+r=$("$B/herdwatch" --api "127.0.0.1:$HTTP_PORT" request no-such-host status)
+expect agent_request_unknown_host "answer: $r" jq -e '.ok == false and .sent_to == 0' <<<"$r"
 kill -TERM $APID
 wait $APID
 expect agent_stream_exit0 "agent exit status $?" test $? -eq 0
