@@ -43,7 +43,7 @@ struct agent {
 	struct hw_bpf *skel;
 	struct ring_buffer *rb;
 	struct hw_probe probes[HW_NPROBES];
-	char prog_fail[64][128]; /* programs that failed to load, with reason */
+	char prog_fail[512][160]; /* programs refused (by the kernel or HW_DENY_HOOKS), with reason */
 	int nprog_fail;
 
 	/* output */
