@@ -118,7 +118,7 @@ def main():
       f"({env.get('model', '?').replace('_', ' ')}), "
       f"{int(num(env, 'mem_kb') / 1024 / 1024 + 0.5)} GiB, Linux {env.get('kernel', '?')}; "
       f"load average {env.get('loadavg_start', '?')} at the start, "
-      f"{env.get('loadavg_end', '?')} at the end. herdwatch-agent {env.get('agent', '?')}, "
+      f"{env.get('loadavg_end', '?')} at the end. herdwatch-agent {env.get('agent', '?').replace('herdwatch-agent_', '')}, "
       f"bpftrace {env.get('bpftrace', '?')}, auditd {env.get('auditd', '?')}. "
       f"Sizes: {env.get('sizes', '?')}. At the start {env.get('bpf_progs_start', '?')} BPF "
       f"programs were loaded on the host and {env.get('agents_start', '?')} other "
