@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -498,17 +499,29 @@ static void priv_own_ids(struct agent *a)
 		uint64_t k = (1ULL << 32) | info.id;
 		bpf_map_update_elem(fd, &k, &one, BPF_ANY);
 	}
-	for (int i = 0; i < HW_NPROBES; i++) {
-		for (int j = 0; j < a->probes[i].nlinks; j++) {
-			struct bpf_link_info info = {};
-			uint32_t l = sizeof(info);
-			int lfd = bpf_link__fd(a->probes[i].links[j]);
-			if (lfd < 0 || bpf_obj_get_info_by_fd(lfd, &info, &l))
-				continue;
-			uint64_t k = (2ULL << 32) | info.id;
-			bpf_map_update_elem(fd, &k, &one, BPF_ANY);
+	/* Every BPF link the agent holds, whoever made it (probes, custom probes, the user
+	 * family's uprobes): read from the agent's own descriptors. */
+	DIR *d = opendir("/proc/self/fdinfo");
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		char path[300], line[128];
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%s", de->d_name);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long long id;
+			if (sscanf(line, "link_id: %llu", &id) == 1) {
+				uint64_t k = (2ULL << 32) | (uint32_t)id;
+				bpf_map_update_elem(fd, &k, &one, BPF_ANY);
+			}
 		}
+		fclose(f);
 	}
+	if (d)
+		closedir(d);
 }
 
 void priv_tick(struct agent *a, uint64_t now_ms)
