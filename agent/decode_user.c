@@ -3,6 +3,12 @@
  * a record is checked against the record's size before use. */
 #include "agent/user.h"
 #include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "herdwatch.skel.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -193,6 +199,94 @@ static void put_open_flags(struct jbuf *b, uint32_t f)
 	jb_arr_end(b);
 }
 
+/* Files a process opened under a watch rule, with the key the kernel folds repeats under
+ * (bpf/file.bpf.c: file_repeats), so the count left at exit can be reported. Bounded; when full
+ * the oldest entry goes (its final count is then only in the kernel map, counted below). */
+#define FREP_MAX 1024
+struct frep {
+	uint32_t pid, dev, op, rule, type;
+	uint64_t ino;
+	char *path;
+};
+static struct frep freps[FREP_MAX];
+static unsigned nfrep;
+static uint64_t frep_evicted;
+
+static void frep_note(const struct hw_file *e, const char *path, size_t plen)
+{
+	struct stat st;
+	char p[4096];
+	if (e->result < 0 || plen >= sizeof(p))
+		return;
+	memcpy(p, path, plen);
+	p[plen] = 0;
+	if (stat(p, &st))
+		return;
+	/* the kernel's s_dev encoding: major << 20 | minor */
+	uint32_t kdev = (uint32_t)major(st.st_dev) << 20 | minor(st.st_dev);
+	for (unsigned i = 0; i < nfrep; i++)
+		if (freps[i].pid == e->hdr.pid && freps[i].ino == st.st_ino && freps[i].dev == kdev &&
+		    freps[i].op == e->op && freps[i].rule == e->rule)
+			return;
+	if (nfrep == FREP_MAX) {
+		free(freps[0].path);
+		memmove(&freps[0], &freps[1], (FREP_MAX - 1) * sizeof(freps[0]));
+		nfrep--;
+		frep_evicted++;
+	}
+	char *dup = strdup(p);
+	if (!dup)
+		return;
+	freps[nfrep++] = (struct frep){.pid = e->hdr.pid, .dev = kdev, .op = e->op,
+				       .rule = e->rule, .type = e->hdr.type, .ino = st.st_ino,
+				       .path = dup};
+}
+
+void file_flush_repeats(struct agent *a, const struct hw_hdr *h)
+{
+	struct {
+		uint64_t ino;
+		uint32_t dev, tgid, op, rule;
+	} key;
+	struct {
+		uint64_t ts, count;
+	} val;
+	int fd = a->skel ? bpf_map__fd(a->skel->maps.file_repeats) : -1;
+	for (unsigned i = 0; i < nfrep;) {
+		struct frep *r = &freps[i];
+		if (r->pid != h->pid) {
+			i++;
+			continue;
+		}
+		memset(&key, 0, sizeof(key));
+		key.ino = r->ino;
+		key.dev = r->dev;
+		key.tgid = r->pid;
+		key.op = r->op;
+		key.rule = r->rule;
+		if (fd >= 0 && bpf_map_lookup_elem(fd, &key, &val) == 0) {
+			if (val.count) {
+				struct jbuf *b = &a->jb;
+				emit_begin(a, kind_name(r->type), h->ts);
+				emit_proc(a, h);
+				jb_key(b, "file");
+				jb_obj_begin(b);
+				jb_kcstr(b, "op", op_name(r->op));
+				jb_kcstr(b, "path", r->path);
+				jb_ki64(b, "result", 0);
+				jb_kcstr(b, "watch", r->rule != 0xffff ? file_rule_name(a, r->rule) : NULL);
+				jb_ku64(b, "repeats", val.count);
+				jb_kbool(b, "summary", true);
+				jb_obj_end(b);
+				emit_end(a);
+			}
+			bpf_map_delete_elem(fd, &key);
+		}
+		free(r->path);
+		*r = freps[--nfrep];
+	}
+}
+
 int decode_file(struct agent *a, const void *rec, size_t len)
 {
 	const struct hw_file *e = rec;
@@ -212,6 +306,8 @@ int decode_file(struct agent *a, const void *rec, size_t len)
 		prule = e->trule;
 		trule = e->rule;
 	}
+	if (e->hdr.type == HW_EV_FILE_OPEN || e->hdr.type == HW_EV_FILE_TRUNCATE)
+		frep_note(e, ustr(rec, path), path->len);
 	emit_begin(a, kind_name(e->hdr.type), e->hdr.ts);
 	emit_proc(a, &e->hdr);
 	jb_key(b, "file");

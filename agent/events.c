@@ -422,6 +422,7 @@ int decode_exit(struct agent *a, const void *rec, size_t len)
 	struct proc *p = proctab_get(&a->pt, h->pid);
 
 	if (!(p && p->ignored)) {
+		file_flush_repeats(a, h);
 		emit_begin(a, "process.exit", h->ts);
 		emit_proc(a, h);
 		jb_key(b, "exit");

@@ -13,6 +13,9 @@ void user_heartbeat(struct agent *a, struct jbuf *b);
 /* A process exec'd a binary not seen before (HW_EV_USER_BIN). */
 void user_new_binary(struct agent *a, uint32_t pid, uint32_t dev, uint64_t ino, uint32_t which);
 void user_detach_all(struct agent *a);
+/* A process exits: report the opens the kernel folded since that process's last file event
+ * (file.* with "repeats" and "summary": true), so no count is lost with the process. */
+void file_flush_repeats(struct agent *a, const struct hw_hdr *exit_hdr);
 /* The pattern of watch rule idx (the "watch" field), or NULL. */
 const char *file_rule_name(struct agent *a, unsigned idx);
 
