@@ -141,6 +141,11 @@ size_t utf8_seq_len(const unsigned char *s, size_t n)
 
 static const char hexd[] = "0123456789abcdef";
 
+/* 1 for bytes copied as they are: printable ASCII except '"' and '\\' */
+static const unsigned char plain[256] = {
+	[0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1,
+};
+
 void jb_str(struct jbuf *b, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
@@ -151,12 +156,18 @@ void jb_str(struct jbuf *b, const char *str, size_t n)
 	char *o = b->p + b->len;
 	*o++ = '"';
 	for (size_t i = 0; i < n;) {
-		unsigned char c = s[i];
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-			*o++ = c;
-			i++;
-			continue;
+		/* the common case: a run of plain bytes, copied at once */
+		size_t j = i;
+		while (j < n && plain[s[j]])
+			j++;
+		if (j > i) {
+			memcpy(o, s + i, j - i);
+			o += j - i;
+			i = j;
+			if (i == n)
+				break;
 		}
+		unsigned char c = s[i];
 		if (c >= 0x80) {
 			size_t l = utf8_seq_len(s + i, n - i);
 			if (l) {
