@@ -139,6 +139,9 @@ void check_drops(struct agent *a);
 void check_ship_drops(struct agent *a);
 const char *kind_name(uint32_t type);
 void make_key(const struct agent *a, uint32_t pid, uint64_t start_ticks, char *buf, size_t len);
+/* Rebuild an absolute path from a record's leaf-first components (struct hw_path), checked
+ * against the record length; " (deleted)" appended for unlinked files. Length, or -1. */
+int path_build(const void *rec, size_t len, const struct hw_path *p, char *out, size_t outlen);
 
 extern volatile int hw_verbose;
 

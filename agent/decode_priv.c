@@ -740,46 +740,11 @@ int decode_priv_ns(struct agent *a, const void *rec, size_t len)
 
 /* ---- kernel.module_load ---- */
 
-/* Rebuild a leaf-first path (see hw_abi.h) into out. */
-static int priv_path(const void *rec, size_t len, const struct hw_path *p, char *out, size_t outlen)
-{
-	const char *comp[HW_PATH_DEPTH];
-	size_t cl[HW_PATH_DEPTH];
-	int n = 0;
-	size_t o = 0;
-
-	if ((size_t)p->off + p->len > len || outlen < 2)
-		return -1;
-	const char *s = (const char *)rec + p->off, *end = s + p->len;
-	while (s < end && n < HW_PATH_DEPTH && n < p->ncomp) {
-		const char *z = memchr(s, 0, end - s);
-		if (!z)
-			break;
-		comp[n] = s;
-		cl[n] = z - s;
-		n++;
-		s = z + 1;
-	}
-	for (int i = n - 1; i >= 0; i--) {
-		if (cl[i] == 1 && comp[i][0] == '/')
-			continue;
-		if (o + cl[i] + 2 >= outlen)
-			break;
-		out[o++] = '/';
-		memcpy(out + o, comp[i], cl[i]);
-		o += cl[i];
-	}
-	if (o == 0)
-		out[o++] = '/';
-	out[o] = 0;
-	return (int)o;
-}
-
 int decode_priv_module(struct agent *a, const void *rec, size_t len)
 {
 	const struct hw_module *e = rec;
 	struct jbuf *b = &a->jb;
-	char path[HW_PATH_MAX + 2];
+	char path[HW_PATH_MAX + 32];
 
 	if (!str_ok(&e->name, len) || !str_ok(&e->params, len))
 		return -EINVAL;
@@ -792,7 +757,7 @@ int decode_priv_module(struct agent *a, const void *rec, size_t len)
 	jb_kcstr(b, "syscall", sc_name(e->s.sc));
 	jb_key(b, "path");
 	if (e->s.sc == HW_SC_FINIT_MODULE && e->path.ncomp &&
-	    priv_path(rec, len, &e->path, path, sizeof(path)) >= 0)
+	    path_build(rec, len, &e->path, path, sizeof(path)) >= 0)
 		jb_cstr(b, path);
 	else
 		jb_null(b);

@@ -283,7 +283,7 @@ static bool str_ok(const struct hw_str *s, size_t len)
 }
 
 /* Rebuild an absolute path from leaf-first components. Returns length, or -1. */
-static int path_build(const void *rec, size_t len, const struct hw_path *p, char *out,
+int path_build(const void *rec, size_t len, const struct hw_path *p, char *out,
 		      size_t outlen)
 {
 	const char *comp[HW_PATH_DEPTH];
