@@ -70,6 +70,13 @@ struct agent {
 	uint64_t ticks_per_s;
 
 	struct proctab pt;
+	/* ignored processes that exited recently: their kernel-counted summaries (capability,
+	 * W+X) are reported after the exit, when the table entry is gone */
+	struct {
+		uint32_t pid;
+		uint64_t start_ticks;
+	} ign_exited[64];
+	unsigned ign_exited_next;
 	struct cgcache *cg;
 	int self_pid;
 	struct custom_probe custom[HW_CP_SLOTS];
@@ -133,11 +140,15 @@ bool container_match(const struct hw_config *c, const char *cgpath, char *herd, 
 void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns);
 void emit_end(struct agent *a);
 void emit_proc(struct agent *a, const struct hw_hdr *h); /* "proc","parent","ancestors" */
+void emit_event(struct agent *a, const char *kind, const struct hw_hdr *h, const char *objkey);
+void emit_event_end(struct agent *a);
 int handle_record(void *ctx, void *data, size_t len);    /* ring buffer callback */
 void emit_heartbeat(struct agent *a);
 void check_drops(struct agent *a);
 void check_ship_drops(struct agent *a);
 const char *kind_name(uint32_t type);
+/* events.c: was this process ignored (filters.ignore_exe), even if it has exited since? */
+bool proc_ignored(struct agent *a, const struct hw_hdr *h);
 void make_key(const struct agent *a, uint32_t pid, uint64_t start_ticks, char *buf, size_t len);
 /* Rebuild an absolute path from a record's leaf-first components (struct hw_path), checked
  * against the record length; " (deleted)" appended for unlinked files. Length, or -1. */

@@ -550,10 +550,7 @@ int decode_custom(struct agent *a, const void *rec, size_t len)
 	if (nf > HW_CP_FIELDS)
 		return -EINVAL;
 	snprintf(kind, sizeof(kind), "custom.%s", name);
-	emit_begin(a, kind, e->hdr.ts);
-	emit_proc(a, &e->hdr);
-	jb_key(b, "custom");
-	jb_obj_begin(b);
+	emit_event(a, kind, &e->hdr, "custom");
 	for (int i = 0; i < nf; i++) {
 		const struct hw_str *s = &e->str[i];
 		switch (kinds[i]) {
@@ -569,7 +566,6 @@ int decode_custom(struct agent *a, const void *rec, size_t len)
 			jb_kstr(b, fields[i], (const char *)rec + s->off, s->len);
 		}
 	}
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	return 0;
 }

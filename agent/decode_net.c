@@ -162,10 +162,7 @@ int decode_net_conn(struct agent *a, const void *rec, size_t len)
 
 	if (len < sizeof(*e))
 		return -EINVAL;
-	emit_begin(a, kind, h->ts);
-	emit_proc(a, h);
-	jb_key(b, "net");
-	jb_obj_begin(b);
+	emit_event(a, kind, h, "net");
 	jb_kcstr(b, "proto", proto_name(e->protocol, t1, sizeof(t1)));
 	jb_kcstr(b, "family", family_name(e->family, t2, sizeof(t2)));
 	jb_kcstr(b, "type", type_name(e->type, t3, sizeof(t3)));
@@ -192,8 +189,7 @@ int decode_net_conn(struct agent *a, const void *rec, size_t len)
 	}
 	if (e->nflags & (HW_NET_F_DST_FROM_USER | HW_NET_F_SRC_FROM_USER))
 		jb_kcstr(b, "address_from", "caller"); /* failed call: the address asked for */
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	return 0;
 }
 
@@ -205,10 +201,7 @@ int decode_net_socket(struct agent *a, const void *rec, size_t len)
 
 	if (len < sizeof(*e))
 		return -EINVAL;
-	emit_begin(a, "net.socket", e->hdr.ts);
-	emit_proc(a, &e->hdr);
-	jb_key(b, "net");
-	jb_obj_begin(b);
+	emit_event(a, "net.socket", &e->hdr, "net");
 	jb_kcstr(b, "family", family_name(e->family, t1, sizeof(t1)));
 	jb_kcstr(b, "type", type_name(e->type, t2, sizeof(t2)));
 	jb_ku64(b, "type_raw", e->type);
@@ -222,8 +215,7 @@ int decode_net_socket(struct agent *a, const void *rec, size_t len)
 	}
 	put_result(b, e->result);
 	jb_ki64(b, "fd", e->fd);
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	return 0;
 }
 
@@ -268,10 +260,7 @@ int decode_net_dns(struct agent *a, const void *rec, size_t len)
 		a->filtered++; /* a response sent to port 53: not a query */
 		return 0;
 	}
-	emit_begin(a, "net.dns", e->hdr.ts);
-	emit_proc(a, &e->hdr);
-	jb_key(b, "dns");
-	jb_obj_begin(b);
+	emit_event(a, "net.dns", &e->hdr, "dns");
 	jb_key(b, "query");
 	if (q.have_name)
 		jb_str(b, q.name, q.nlen);
@@ -313,8 +302,7 @@ int decode_net_dns(struct agent *a, const void *rec, size_t len)
 	jb_ki64(b, "result", e->result);
 	jb_kbool(b, "truncated", q.truncated);
 	jb_kcstr(b, "malformed", q.malformed);
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	return 0;
 }
 

@@ -139,8 +139,7 @@ static void put_rec_str(struct jbuf *b, const char *key, const void *rec, const 
  * decoded its exec; records it made before that are dropped here. */
 static bool priv_ignored(struct agent *a, const struct hw_hdr *h)
 {
-	struct proc *p = proctab_get(&a->pt, h->pid);
-	if (p && p->ignored) {
+	if (proc_ignored(a, h)) {
 		a->filtered++;
 		return true;
 	}
@@ -189,10 +188,7 @@ int decode_priv_cred(struct agent *a, const void *rec, size_t len)
 		p->euid = e->new.euid;
 		p->euid_known = true;
 	}
-	emit_begin(a, "process.cred_change", e->hdr.ts);
-	emit_proc(a, &e->hdr);
-	jb_key(b, "cred");
-	jb_obj_begin(b);
+	emit_event(a, "process.cred_change", &e->hdr, "cred");
 	jb_kcstr(b, "syscall", sc_name(e->s.sc));
 	put_result(b, e->s.result);
 	/* the arguments as the caller gave them (-1 = unchanged for set*id) */
@@ -231,8 +227,7 @@ int decode_priv_cred(struct agent *a, const void *rec, size_t len)
 		put_capsets(b, &e->new);
 		jb_obj_end(b);
 	}
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	return 0;
 }
 
@@ -253,10 +248,7 @@ int decode_priv_first(struct agent *a, const void *rec, size_t len)
 	if (priv_ignored(a, &e->hdr))
 		return 0;
 	if (e->hdr.type == HW_EV_CAP) {
-		emit_begin(a, "process.capability", e->hdr.ts);
-		emit_proc(a, &e->hdr);
-		jb_key(b, "cap");
-		jb_obj_begin(b);
+		emit_event(a, "process.capability", &e->hdr, "cap");
 		jb_key(b, "name");
 		put_cap_name(b, e->idx);
 		jb_ku64(b, "cap", e->idx);
@@ -267,10 +259,7 @@ int decode_priv_first(struct agent *a, const void *rec, size_t len)
 		jb_ku64(b, "window_s", 0);
 		jb_obj_end(b);
 	} else {
-		emit_begin(a, "process.wx_memory", e->hdr.ts);
-		emit_proc(a, &e->hdr);
-		jb_key(b, "mem");
-		jb_obj_begin(b);
+		emit_event(a, "process.wx_memory", &e->hdr, "mem");
 		jb_kcstr(b, "syscall", sc_name(e->idx));
 		put_prot(b, e->prot);
 		jb_kbool(b, "first", true);
@@ -445,8 +434,7 @@ static void priv_summaries(struct agent *a, unsigned win)
 		jb_ku64(b, "window_s", win);
 		jb_kcstr(b, "aggregate", "memory_accounting");
 		jb_ku64(b, "processes", q_procs);
-		jb_obj_end(b);
-		emit_end(a);
+		emit_event_end(a);
 	}
 }
 
@@ -605,10 +593,7 @@ int decode_priv_ptrace(struct agent *a, const void *rec, size_t len)
 
 	if (priv_ignored(a, &e->hdr))
 		return 0;
-	emit_begin(a, "process.ptrace", e->hdr.ts);
-	emit_proc(a, &e->hdr);
-	jb_key(b, "ptrace");
-	jb_obj_begin(b);
+	emit_event(a, "process.ptrace", &e->hdr, "ptrace");
 	jb_kcstr(b, "syscall", sc_name(e->s.sc));
 	if (e->s.sc == HW_SC_PTRACE) {
 		jb_kcstr(b, "request", ptrace_req((int64_t)e->s.args[0]));
@@ -627,8 +612,7 @@ int decode_priv_ptrace(struct agent *a, const void *rec, size_t len)
 	if (e->target_comm[0])
 		jb_kstr(b, "target_comm", e->target_comm, strnlen(e->target_comm, 16));
 	put_result(b, e->s.result);
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	return 0;
 }
 
@@ -648,10 +632,7 @@ int decode_priv_memfd(struct agent *a, const void *rec, size_t len)
 		return -EINVAL;
 	if (priv_ignored(a, &e->hdr))
 		return 0;
-	emit_begin(a, "process.memfd", e->hdr.ts);
-	emit_proc(a, &e->hdr);
-	jb_key(b, "memfd");
-	jb_obj_begin(b);
+	emit_event(a, "process.memfd", &e->hdr, "memfd");
 	jb_kstr(b, "name", (const char *)rec + e->name.off, e->name.len);
 	jb_ku64(b, "flags", (uint32_t)e->s.args[1]);
 	jb_key(b, "flag_names");
@@ -663,8 +644,7 @@ int decode_priv_memfd(struct agent *a, const void *rec, size_t len)
 	put_result(b, e->s.result);
 	if (e->s.result >= 0)
 		jb_ki64(b, "fd", e->s.result);
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	return 0;
 }
 
@@ -677,17 +657,13 @@ int decode_priv_rename(struct agent *a, const void *rec, size_t len)
 
 	if (priv_ignored(a, &e->hdr))
 		return 0;
-	emit_begin(a, "process.rename", e->hdr.ts);
-	emit_proc(a, &e->hdr);
-	jb_key(b, "rename");
-	jb_obj_begin(b);
+	emit_event(a, "process.rename", &e->hdr, "rename");
 	jb_kstr(b, "old", e->old_comm, strnlen(e->old_comm, 16));
 	jb_kstr(b, "new", e->new_comm, strnlen(e->new_comm, 16));
 	jb_kcstr(b, "via", e->sc == HW_SC_PRCTL ? "prctl" : "procfs");
 	if (e->target_tid)
 		jb_ku64(b, "tid", e->target_tid);
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	return 0;
 }
 
@@ -716,10 +692,7 @@ int decode_priv_ns(struct agent *a, const void *rec, size_t len)
 	asked &= 0x7e020080ULL;
 	if (priv_ignored(a, &e->hdr))
 		return 0;
-	emit_begin(a, "process.namespace", e->hdr.ts);
-	emit_proc(a, &e->hdr);
-	jb_key(b, "ns");
-	jb_obj_begin(b);
+	emit_event(a, "process.namespace", &e->hdr, "ns");
 	jb_kcstr(b, "syscall", sc_name(e->s.sc));
 	/* types: what the call asked for (setns with nstype 0: what it changed) */
 	jb_key(b, "types");
@@ -733,8 +706,7 @@ int decode_priv_ns(struct agent *a, const void *rec, size_t len)
 	if (e->child_pid)
 		jb_ku64(b, "child_pid", e->child_pid);
 	put_result(b, e->s.result);
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	return 0;
 }
 
@@ -750,10 +722,7 @@ int decode_priv_module(struct agent *a, const void *rec, size_t len)
 		return -EINVAL;
 	if (priv_ignored(a, &e->hdr))
 		return 0;
-	emit_begin(a, "kernel.module_load", e->hdr.ts);
-	emit_proc(a, &e->hdr);
-	jb_key(b, "module");
-	jb_obj_begin(b);
+	emit_event(a, "kernel.module_load", &e->hdr, "module");
 	jb_kcstr(b, "syscall", sc_name(e->s.sc));
 	jb_key(b, "path");
 	if (e->s.sc == HW_SC_FINIT_MODULE && e->path.ncomp &&
@@ -772,8 +741,7 @@ int decode_priv_module(struct agent *a, const void *rec, size_t len)
 		jb_ku64(b, "flags", e->s.args[1]);
 	}
 	put_result(b, e->s.result);
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	return 0;
 }
 
@@ -813,10 +781,7 @@ int decode_priv_bpf(struct agent *a, const void *rec, size_t len)
 
 	if (priv_ignored(a, &e->hdr))
 		return 0;
-	emit_begin(a, "kernel.bpf", e->hdr.ts);
-	emit_proc(a, &e->hdr);
-	jb_key(b, "bpf");
-	jb_obj_begin(b);
+	emit_event(a, "kernel.bpf", &e->hdr, "bpf");
 	jb_kcstr(b, "syscall", "bpf");
 	jb_kcstr(b, "cmd", bpf_cmd_name(e->s.args[0]));
 	if (load) {
@@ -836,8 +801,7 @@ int decode_priv_bpf(struct agent *a, const void *rec, size_t len)
 	if (at && (load ? e->attach_type != 0 : true))
 		jb_kcstr(b, "attach_type", at);
 	put_result(b, e->s.result);
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	return 0;
 }
 
@@ -850,10 +814,7 @@ int decode_priv_perf(struct agent *a, const void *rec, size_t len)
 		return -EINVAL;
 	if (priv_ignored(a, &e->hdr))
 		return 0;
-	emit_begin(a, "kernel.bpf", e->hdr.ts);
-	emit_proc(a, &e->hdr);
-	jb_key(b, "bpf");
-	jb_obj_begin(b);
+	emit_event(a, "kernel.bpf", &e->hdr, "bpf");
 	jb_kcstr(b, "syscall", "perf_event_open");
 	jb_kcstr(b, "cmd", "PERF_EVENT_OPEN");
 	jb_kcstr(b, "prog_type", NULL);
@@ -864,8 +825,7 @@ int decode_priv_perf(struct agent *a, const void *rec, size_t len)
 	jb_ku64(b, "offset", e->offset);
 	jb_ki64(b, "target_pid", (int32_t)e->s.args[1]);
 	put_result(b, e->s.result);
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	return 0;
 }
 
@@ -893,10 +853,7 @@ int decode_priv_mount(struct agent *a, const void *rec, size_t len)
 	}
 	if (priv_ignored(a, &e->hdr))
 		return 0;
-	emit_begin(a, "system.mount", e->hdr.ts);
-	emit_proc(a, &e->hdr);
-	jb_key(b, "mount");
-	jb_obj_begin(b);
+	emit_event(a, "system.mount", &e->hdr, "mount");
 	jb_kcstr(b, "syscall", sc_name(e->s.sc));
 	put_rec_str(b, "source", rec, &e->source);
 	put_rec_str(b, "target", rec, &e->target);
@@ -909,8 +866,7 @@ int decode_priv_mount(struct agent *a, const void *rec, size_t len)
 	if (e->s.sc == HW_SC_FSMOUNT)
 		jb_ki64(b, "fs_fd", (int32_t)e->s.args[0]);
 	put_result(b, e->s.result);
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	return 0;
 }
 
@@ -925,10 +881,7 @@ int decode_priv_tamper(struct agent *a, const void *rec, size_t len)
 
 	if (priv_ignored(a, &e->hdr))
 		return 0;
-	emit_begin(a, "agent.tamper", e->hdr.ts);
-	emit_proc(a, &e->hdr);
-	jb_key(b, "tamper");
-	jb_obj_begin(b);
+	emit_event(a, "agent.tamper", &e->hdr, "tamper");
 	jb_ku64(b, "target_pid", e->target_pid);
 	if (e->action == HW_TAMPER_SIGNAL) {
 		char sn[32];
@@ -945,7 +898,6 @@ int decode_priv_tamper(struct agent *a, const void *rec, size_t len)
 		jb_kcstr(b, "object", e->bpf_cmd == 13 ? "prog" : "link");
 		jb_ku64(b, "id", e->id);
 	}
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	return 0;
 }

@@ -41,10 +41,7 @@ int decode_shell(struct agent *a, const void *rec, size_t len)
 	if (!ustr_ok(&e->line, len) || !ustr_ok(&e->tty, len) || !ustr_ok(&e->cwd, len) ||
 	    !ustr_ok(&e->exe, len))
 		return -EINVAL;
-	emit_begin(a, "user.shell", e->hdr.ts);
-	emit_proc(a, &e->hdr);
-	jb_key(b, "shell");
-	jb_obj_begin(b);
+	emit_event(a, "user.shell", &e->hdr, "shell");
 	jb_kstr(b, "line", ustr(rec, &e->line), e->line.len);
 	jb_key(b, "shell");
 	if (e->exe.len)
@@ -58,8 +55,7 @@ int decode_shell(struct agent *a, const void *rec, size_t len)
 		jb_null(b);
 	jb_kstr(b, "cwd", ustr(rec, &e->cwd), e->cwd.len);
 	jb_kbool(b, "truncated", e->hdr.flags & HW_F_TRUNC_ARGS);
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	return 0;
 }
 
@@ -99,10 +95,7 @@ int decode_auth(struct agent *a, const void *rec, size_t len)
 	struct jbuf *b = &a->jb;
 	char tmp[32];
 
-	emit_begin(a, "user.auth", e->hdr.ts);
-	emit_proc(a, &e->hdr);
-	jb_key(b, "auth");
-	jb_obj_begin(b);
+	emit_event(a, "user.auth", &e->hdr, "auth");
 	put_fixed(b, "service", it->service, sizeof(it->service));
 	put_fixed(b, "user", it->user, sizeof(it->user));
 	put_fixed(b, "ruser", it->ruser, sizeof(it->ruser));
@@ -120,8 +113,7 @@ int decode_auth(struct agent *a, const void *rec, size_t len)
 	jb_ki64(b, "code", e->result);
 	snprintf(tmp, sizeof(tmp), "0x%llx", (unsigned long long)e->handle);
 	jb_kcstr(b, "handle", tmp);
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	(void)len;
 	return 0;
 }
@@ -267,18 +259,14 @@ void file_flush_repeats(struct agent *a, const struct hw_hdr *h)
 		if (fd >= 0 && bpf_map_lookup_elem(fd, &key, &val) == 0) {
 			if (val.count) {
 				struct jbuf *b = &a->jb;
-				emit_begin(a, kind_name(r->type), h->ts);
-				emit_proc(a, h);
-				jb_key(b, "file");
-				jb_obj_begin(b);
+				emit_event(a, kind_name(r->type), h, "file");
 				jb_kcstr(b, "op", op_name(r->op));
 				jb_kcstr(b, "path", r->path);
 				jb_ki64(b, "result", 0);
 				jb_kcstr(b, "watch", r->rule != 0xffff ? file_rule_name(a, r->rule) : NULL);
 				jb_ku64(b, "repeats", val.count);
 				jb_kbool(b, "summary", true);
-				jb_obj_end(b);
-				emit_end(a);
+				emit_event_end(a);
 			}
 			bpf_map_delete_elem(fd, &key);
 		}
@@ -308,10 +296,7 @@ int decode_file(struct agent *a, const void *rec, size_t len)
 	}
 	if (e->hdr.type == HW_EV_FILE_OPEN || e->hdr.type == HW_EV_FILE_TRUNCATE)
 		frep_note(e, ustr(rec, path), path->len);
-	emit_begin(a, kind_name(e->hdr.type), e->hdr.ts);
-	emit_proc(a, &e->hdr);
-	jb_key(b, "file");
-	jb_obj_begin(b);
+	emit_event(a, kind_name(e->hdr.type), &e->hdr, "file");
 	jb_kcstr(b, "op", op_name(e->op));
 	jb_kcstr(b, "syscall", sys_name(e->sysnr));
 	jb_kstr(b, "path", ustr(rec, path), path->len);
@@ -365,8 +350,7 @@ int decode_file(struct agent *a, const void *rec, size_t len)
 		jb_ku64(b, "repeats", e->repeats);
 	if (e->pflags & HW_FP_TRUNC)
 		jb_kbool(b, "path_truncated", true);
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	return 0;
 }
 

@@ -139,6 +139,22 @@ void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns)
 	b->comma = true;
 }
 
+/* The usual event: envelope, process context, then the kind's object named objkey, left open
+ * for its fields; emit_event_end() closes it and writes the line. */
+void emit_event(struct agent *a, const char *kind, const struct hw_hdr *h, const char *objkey)
+{
+	emit_begin(a, kind, h->ts);
+	emit_proc(a, h);
+	jb_key(&a->jb, objkey);
+	jb_obj_begin(&a->jb);
+}
+
+void emit_event_end(struct agent *a)
+{
+	jb_obj_end(&a->jb);
+	emit_end(a);
+}
+
 void emit_end(struct agent *a)
 {
 	struct jbuf *b = &a->jb;
@@ -384,10 +400,7 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 		}
 	}
 
-	emit_begin(a, "process.exec", h->ts);
-	emit_proc(a, h);
-	jb_key(b, "exec");
-	jb_obj_begin(b);
+	emit_event(a, "process.exec", h, "exec");
 	jb_ki64(b, "result", 0);
 	/* Privilege gained by this exec: the kernel's AT_SECURE decision (setuid/setgid bit or
 	 * file capabilities), or effective ids that differ from the real ones. */
@@ -409,8 +422,7 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 	if (e->old_pid != h->pid)
 		jb_ku64(b, "old_tid", e->old_pid);
 	jb_kbool(b, "seen_before_exec", had_old);
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	return 0;
 }
 
@@ -423,19 +435,18 @@ int decode_exit(struct agent *a, const void *rec, size_t len)
 
 	if (!(p && p->ignored)) {
 		file_flush_repeats(a, h);
-		emit_begin(a, "process.exit", h->ts);
-		emit_proc(a, h);
-		jb_key(b, "exit");
-		jb_obj_begin(b);
+		emit_event(a, "process.exit", h, "exit");
 		uint32_t st = e->exit_code;
 		jb_ku64(b, "code", (st >> 8) & 0xff);
 		jb_ku64(b, "signal", st & 0x7f);
 		jb_kbool(b, "core_dumped", st & 0x80);
 		jb_ku64(b, "duration_ns", h->ts > h->start_ns ? h->ts - h->start_ns : 0);
-		jb_obj_end(b);
-		emit_end(a);
+		emit_event_end(a);
 	} else {
 		a->filtered++;
+		unsigned i = a->ign_exited_next++ % (sizeof(a->ign_exited) / sizeof(a->ign_exited[0]));
+		a->ign_exited[i].pid = h->pid;
+		a->ign_exited[i].start_ticks = p->start_ticks;
 	}
 	proctab_del(&a->pt, h->pid);
 	return 0;
@@ -675,6 +686,18 @@ void emit_heartbeat(struct agent *a)
 	emit_end(a);
 }
 
+bool proc_ignored(struct agent *a, const struct hw_hdr *h)
+{
+	struct proc *p = proctab_get(&a->pt, h->pid);
+	if (p)
+		return p->ignored;
+	uint64_t t = h->start_ns ? ns_to_ticks(a, h->start_ns) : 0;
+	for (size_t i = 0; i < sizeof(a->ign_exited) / sizeof(a->ign_exited[0]); i++)
+		if (a->ign_exited[i].pid == h->pid && (!t || a->ign_exited[i].start_ticks == t))
+			return true;
+	return false;
+}
+
 int decode_exec_fail(struct agent *a, const void *rec, size_t len)
 {
 	const struct hw_exec_fail *e = rec;
@@ -687,16 +710,12 @@ int decode_exec_fail(struct agent *a, const void *rec, size_t len)
 		a->filtered++;
 		return 0;
 	}
-	emit_begin(a, "process.exec", e->hdr.ts);
-	emit_proc(a, &e->hdr);
-	jb_key(b, "exec");
-	jb_obj_begin(b);
+	emit_event(a, "process.exec", &e->hdr, "exec");
 	jb_ki64(b, "result", e->result);
 	jb_kcstr(b, "error", strerrorname_np(-e->result));
 	jb_kbool(b, "setuid", false);
 	jb_kbool(b, "fileless", false);
 	jb_kstr(b, "filename", (const char *)rec + e->filename.off, e->filename.len);
-	jb_obj_end(b);
-	emit_end(a);
+	emit_event_end(a);
 	return 0;
 }
