@@ -49,13 +49,14 @@ agent_start "$T/agent.yaml" || { not_ok "agent starts" "$(cat "$T/agent.err")"; 
 	sleep 0.2
 	printf 'exit\n'
 	sleep 0.5
-) | (cd "$T/work" && HISTFILE="$T/hist" script -qfc "bash --norc --noprofile -i" /dev/null >/dev/null)
+) | (cd "$T/work" && HISTFILE="$T/hist" SHELL=/bin/sh script -qfc "exec bash --norc --noprofile -i" /dev/null >/dev/null)
 ev=$(wait_event "select(.kind==\"user.shell\" and .shell.line==\"echo hw-line-$$\")") || { not_ok "shell line seen" "no user.shell for the marker line"; ev={}; }
 bpid=$(jq -r .proc.pid <<<"$ev")
 expect_jq "shell: exe is bash" "$ev" "(.shell.shell==\"$(readlink -f /bin/bash)\") and (.proc.exe|test(\"bash\$\"))"
 expect_jq "shell: cwd and tty" "$ev" ".shell.cwd==\"$T/work\" and (.shell.tty|test(\"^pts\"))"
 expect_jq "shell: process is the interactive bash" "$ev" '.proc.comm=="bash" and .proc.uid==0 and .proc.args[1]=="--norc" and .proc.tid==.proc.pid'
-expect_jq "shell: parent is script" "$ev" '.parent.exe=="/usr/bin/script"'
+# script(1) runs the command through $SHELL -c; the exec makes the shell become bash
+expect_jq "shell: parent is script" "$ev" '.parent.exe=="/usr/bin/script" and .ancestors[0]=="/usr/bin/script"'
 lines=$(events "select(.kind==\"user.shell\" and .proc.pid==$bpid) | .shell.line" | jq -s -c .)
 expect_eq "shell: every line, in order, exactly" "$lines" "$(jq -c -n --arg h "$HOME" '["echo hw-line-'$$'", "echo \"two  spaces\" '"'q'"' $HOME", "echo ctl\u0001x", "exit"]' | sed "s|\\\$HOME|\$HOME|")"
 raw=$(grep -F '"echo ctl' "$EV" | head -1)
@@ -79,7 +80,7 @@ cp /bin/bash "$T/cbash"
 	sleep 0.2
 	printf 'exit\n'
 	sleep 0.5
-) | (cd "$T/work" && HISTFILE=/dev/null script -qfc "$T/cbash --norc --noprofile -i" /dev/null >/dev/null)
+) | (cd "$T/work" && HISTFILE=/dev/null SHELL=/bin/sh script -qfc "exec $T/cbash --norc --noprofile -i" /dev/null >/dev/null)
 ev=$(wait_event "select(.kind==\"user.shell\" and .shell.line==\"echo in-copy-$$\")") || { not_ok "new bash binary covered" "no user.shell from $T/cbash"; ev={}; }
 expect_jq "new bash binary: shell path" "$ev" ".shell.shell==\"$T/cbash\" and .proc.exe==\"$T/cbash\""
 hb=$(wait_event "select(.kind==\"agent.heartbeat\" and ([.agent.uprobes[]? | select(.path==\"$T/cbash\" and .state==\"attached\")] | length)==1)") || { not_ok "heartbeat lists the new uprobe" "no heartbeat with $T/cbash attached"; hb={}; }
