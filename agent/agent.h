@@ -94,6 +94,7 @@ struct agent {
 	uint64_t ship_dropped_seen;
 	bool out_from_cmdline; /* --output given: the config's output is ignored */
 	uint32_t custom_gen;
+	uint64_t cfg_gen; /* bumped by every config reload */
 	char *hooks; /* JSON object: hook types this kernel allows (computed at start) */
 	struct user_state *user;
 };

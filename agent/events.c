@@ -223,6 +223,11 @@ static void put_container(struct agent *a, const char *cg)
 	jb_null(b);
 }
 
+#define HW_CTX_CHAIN 18 /* the process, its parent, 16 more ancestors */
+static uint32_t ctx_chain(struct agent *a, const struct proc *p, uint32_t ppid, uint64_t *chain);
+static void ctx_save(struct agent *a, struct proc *p, const struct hw_hdr *h, const char *json,
+		     size_t n);
+
 /* The "proc", "parent" and "ancestors" objects. The record gives the live identity; the
  * process table gives exe, argv, cwd and lineage. */
 void emit_proc(struct agent *a, const struct hw_hdr *h)
@@ -247,6 +252,20 @@ void emit_proc(struct agent *a, const struct hw_hdr *h)
 		jb_u64(b, h->auid);
 	jb_kcstr(b, "tty", p ? p->tty : NULL);
 	jb_kstr(b, "comm", h->comm, strnlen(h->comm, sizeof(h->comm)));
+	/* The rest depends only on the process table, the cgroup and the config: a process that
+	 * sends many events (a server accepting connections) gets it formatted once. */
+	uint64_t chain[HW_CTX_CHAIN];
+	uint32_t nchain = 0;
+	if (p && p->ctx && p->ctx_cg == h->cgroup_id && p->ctx_ppid == h->ppid &&
+	    p->ctx_cfg == a->cfg_gen) {
+		nchain = ctx_chain(a, p, h->ppid, chain);
+		if (nchain == p->ctx_nchain && !memcmp(chain, p->ctx_chain, nchain * sizeof(*chain))) {
+			jb_raw(b, p->ctx, p->ctx_len);
+			b->comma = true;
+			return;
+		}
+	}
+	size_t from = b->len;
 	jb_kcstr(b, "exe", p ? p->exe : NULL);
 	jb_key(b, "args");
 	if (p && p->args)
@@ -289,6 +308,50 @@ void emit_proc(struct agent *a, const struct hw_hdr *h)
 		q = proctab_get(&a->pt, q->ppid);
 	}
 	jb_arr_end(b);
+	if (p && cg && !b->oom && ++p->nevents >= 2)
+		ctx_save(a, p, h, b->p + from, b->len - from);
+}
+
+/* The versions a process context depends on: the process, its parent (0: not in the table),
+ * and the ancestors in the order emit_proc walks them. */
+static uint32_t ctx_chain(struct agent *a, const struct proc *p, uint32_t ppid, uint64_t *chain)
+{
+	uint32_t n = 0;
+	chain[n++] = p->ver;
+	struct proc *q = proctab_get(&a->pt, ppid);
+	chain[n++] = q ? q->ver : 0;
+	for (int depth = 0; q && depth < 16; depth++) {
+		if (q->ppid == q->pid || q->pid <= 1)
+			break;
+		q = proctab_get(&a->pt, q->ppid);
+		chain[n++] = q ? q->ver : 0;
+	}
+	return n;
+}
+
+static void ctx_save(struct agent *a, struct proc *p, const struct hw_hdr *h, const char *json,
+		     size_t n)
+{
+	uint64_t chain[HW_CTX_CHAIN];
+	uint32_t nchain = ctx_chain(a, p, h->ppid, chain);
+	char *c = realloc(p->ctx, n);
+	if (!c)
+		return;
+	p->ctx = c;
+	uint64_t *v = realloc(p->ctx_chain, nchain * sizeof(*v));
+	if (!v) {
+		free(p->ctx);
+		p->ctx = NULL;
+		return;
+	}
+	p->ctx_chain = v;
+	memcpy(c, json, n);
+	memcpy(v, chain, nchain * sizeof(*v));
+	p->ctx_len = n;
+	p->ctx_nchain = nchain;
+	p->ctx_cg = h->cgroup_id;
+	p->ctx_ppid = h->ppid;
+	p->ctx_cfg = a->cfg_gen;
 }
 
 /* ---- record helpers: every offset is checked against the record length ---- */

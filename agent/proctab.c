@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+uint64_t proctab_ver;
+
 int proctab_init(struct proctab *t)
 {
 	t->nbuckets = 4096;
@@ -23,6 +25,8 @@ static void proc_clear(struct proc *p)
 	free(p->args);
 	free(p->cwd);
 	free(p->tty);
+	free(p->ctx);
+	free(p->ctx_chain);
 	struct proc *next = p->next;
 	memset(p, 0, sizeof(*p));
 	p->next = next;
@@ -101,6 +105,7 @@ struct proc *proctab_put(struct proctab *t, uint32_t pid)
 	if (p) {
 		proc_clear(p);
 		p->pid = pid;
+		proc_touch(p);
 		return p;
 	}
 	if (t->count >= PT_MAX)
@@ -111,6 +116,7 @@ struct proc *proctab_put(struct proctab *t, uint32_t pid)
 	if (!p)
 		return NULL;
 	p->pid = pid;
+	proc_touch(p);
 	size_t k = h(t, pid);
 	p->next = t->buckets[k];
 	t->buckets[k] = p;
@@ -254,7 +260,8 @@ size_t proctab_bytes(const struct proctab *t)
 	size_t b = t->nbuckets * sizeof(void *);
 	for (size_t i = 0; i < t->nbuckets; i++)
 		for (struct proc *p = t->buckets[i]; p; p = p->next) {
-			b += sizeof(*p) + p->args_len;
+			b += sizeof(*p) + p->args_len + p->ctx_len;
+			b += p->ctx_nchain * sizeof(*p->ctx_chain);
 			b += p->exe ? strlen(p->exe) + 1 : 0;
 			b += p->cwd ? strlen(p->cwd) + 1 : 0;
 			b += p->tty ? strlen(p->tty) + 1 : 0;

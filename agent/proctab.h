@@ -28,7 +28,26 @@ struct proc {
 	bool ignored; /* matched filters.ignore_exe */
 	bool euid_known; /* euid below was seen in an event (fork, exec, cred_change) */
 	uint32_t euid;   /* for exec.old_euid */
+	/* Version of the identity above: a new, table-unique value at every proctab_put (fork,
+	 * exec, seeding). A change of exe/args/cwd/tty/ppid outside of a put must call
+	 * proc_touch(). */
+	uint64_t ver;
+	/* This process's context JSON from "exe" to the end of "ancestors", formatted at its
+	 * second event and reused while the versions of the process, its parent and its
+	 * ancestors (ctx_chain), its cgroup and the config are unchanged (see emit_proc). */
+	uint32_t nevents;
+	uint32_t ctx_len;
+	char *ctx;
+	uint64_t *ctx_chain;
+	uint32_t ctx_nchain, ctx_ppid;
+	uint64_t ctx_cg, ctx_cfg;
 };
+
+extern uint64_t proctab_ver;
+static inline void proc_touch(struct proc *p)
+{
+	p->ver = ++proctab_ver;
+}
 
 struct proctab {
 	struct proc **buckets;

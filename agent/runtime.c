@@ -98,6 +98,7 @@ int agent_reload(struct agent *a, const char *extra, char *err, size_t errlen)
 	}
 	config_free(&a->cfg);
 	a->cfg = nc;
+	a->cfg_gen++; /* cached process contexts hold container matches of the old config */
 	probes_apply(a);
 	custom_sync(a);
 	custom_apply(a);

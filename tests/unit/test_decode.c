@@ -39,6 +39,76 @@ static size_t put_exec(unsigned char *buf)
 	return pos;
 }
 
+/* emit_proc for (pid, ppid) into A.jb; returns the text (valid until the next call) */
+static const char *ctx_of(uint32_t pid, uint32_t ppid, uint64_t cg)
+{
+	struct hw_hdr h = {.pid = pid, .tid = pid, .ppid = ppid, .cgroup_id = cg, .auid = ~0u};
+	jb_reset(&A.jb);
+	jb_obj_begin(&A.jb);
+	emit_proc(&A, &h);
+	jb_obj_end(&A.jb);
+	jb_raw(&A.jb, "", 1);
+	return A.jb.p;
+}
+
+static void set_proc(uint32_t pid, uint32_t ppid, const char *exe)
+{
+	struct proc *p = proctab_put(&A.pt, pid);
+	p->ppid = ppid;
+	p->start_ticks = pid;
+	proc_set_str(&p->exe, exe, strlen(exe));
+}
+
+/* The process context is formatted once per process and reused: every change it depends on
+ * (the process's exec, its parent's or an ancestor's exec or exit, a new parent, another cgroup,
+ * a config reload) must show in the next event. */
+static void test_context_cache(void)
+{
+	uint64_t root = 0;
+	if (cgroup_id_of("/", &root)) {
+		CHECK("cgroup v2 root resolvable (needed for the context cache test)", 0);
+		return;
+	}
+	set_proc(50, 1, "/usr/bin/grand");
+	set_proc(100, 50, "/usr/bin/parent");
+	set_proc(200, 100, "/usr/bin/child");
+	const char *want1 = "\"parent\":{\"pid\":100,\"exe\":\"/usr/bin/parent\"";
+	bool same = true;
+	for (int i = 0; i < 4; i++)
+		same &= strstr(ctx_of(200, 100, root), want1) != NULL;
+	CHECK("context: repeated events of one process", same);
+	CHECK("context: cache built after the second event", proctab_get(&A.pt, 200)->ctx != NULL);
+	set_proc(100, 50, "/usr/bin/parent2"); /* the parent execs */
+	CHECK("context: parent's exec shows", strstr(ctx_of(200, 100, root), "\"exe\":\"/usr/bin/parent2\""));
+	ctx_of(200, 100, root);
+	set_proc(50, 1, "/usr/bin/grand2"); /* an ancestor execs */
+	CHECK("context: ancestor's exec shows",
+	      strstr(ctx_of(200, 100, root), "\"ancestors\":[\"/usr/bin/parent2\",\"/usr/bin/grand2\"]"));
+	ctx_of(200, 100, root);
+	proctab_del(&A.pt, 50); /* the ancestor exits */
+	CHECK("context: ancestor's exit shows",
+	      strstr(ctx_of(200, 100, root), "\"ancestors\":[\"/usr/bin/parent2\"]"));
+	ctx_of(200, 1, root); /* reparented */
+	CHECK("context: new parent shows", strstr(ctx_of(200, 1, root), "\"parent\":{\"pid\":1,"));
+	set_proc(200, 1, "/usr/bin/child2"); /* the process execs */
+	ctx_of(200, 1, root);
+	CHECK("context: own exec shows", strstr(ctx_of(200, 1, root), "\"exe\":\"/usr/bin/child2\""));
+	CHECK("context: other cgroup shows", strstr(ctx_of(200, 1, root + 999999), "\"cgroup\":null"));
+	ctx_of(200, 1, root);
+	const char *before = ctx_of(200, 1, root);
+	CHECK("context: root cgroup has no container", strstr(before, "\"container\":null"));
+	char err[256];
+	config_free(&A.cfg);
+	config_defaults(&A.cfg);
+	const char *yaml = "containers:\n  - cgroup: '^(/)$'\n";
+	int rc = config_parse_into(&A.cfg, "t", yaml, strlen(yaml), err, sizeof(err));
+	A.cfg_gen++;
+	CHECK("context: config change shows",
+	      rc == 0 && strstr(ctx_of(200, 1, root), "\"container\":{\"id\":\"\",\"herd\":\"/\"}"));
+	proctab_del(&A.pt, 100);
+	proctab_del(&A.pt, 200);
+}
+
 int main(void)
 {
 	unsigned char buf[4096], mut[4096];
@@ -116,6 +186,7 @@ int main(void)
 	CHECK("every output line is a clean JSON object", lines == (long)A.events_total && bad == 0);
 	fclose(A.out);
 	unlink(path);
+	test_context_cache();
 	proctab_free(&A.pt);
 	cgcache_free(A.cg);
 	jb_free(&A.jb);
