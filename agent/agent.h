@@ -94,7 +94,8 @@ struct agent {
 	uint64_t ship_dropped_seen;
 	bool out_from_cmdline; /* --output given: the config's output is ignored */
 	uint32_t custom_gen;
-	uint64_t cfg_gen; /* bumped by every config reload */
+	uint64_t cfg_gen;  /* bumped by every config reload */
+	uint64_t host_gen; /* bumped when host_name/host_id/boot_id are read (host_identity) */
 	char *hooks; /* JSON object: hook types this kernel allows (computed at start) */
 	struct user_state *user;
 };

@@ -114,14 +114,11 @@ void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns)
 	}
 	put_time(b, (int64_t)boot_ns + a->boot_to_real_ns);
 	jb_kcstr(b, "kind", kind);
-	/* The host object is the same in every event: formatted once, rebuilt when the identity
-	 * or the herd changes (reload, heartbeat). */
+	/* The host object is the same in every event: formatted once, rebuilt after the identity
+	 * was read again (heartbeat) or the config changed (herd). */
 	static struct jbuf host;
-	static char last[1024];
-	char cur[1024];
-	int n = snprintf(cur, sizeof(cur), "%s|%s|%s|%c%s", a->host_name, a->host_id, a->boot_id,
-			 a->cfg.herd ? '+' : '-', a->cfg.herd ? a->cfg.herd : "");
-	if (!host.p || n >= (int)sizeof(cur) || strcmp(cur, last)) {
+	static uint64_t built_host, built_cfg;
+	if (!host.p || built_host != a->host_gen || built_cfg != a->cfg_gen) {
 		if (!host.p)
 			jb_init(&host, 512);
 		jb_reset(&host);
@@ -132,7 +129,8 @@ void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns)
 		jb_kcstr(&host, "boot_id", a->boot_id);
 		jb_kcstr(&host, "herd", a->cfg.herd);
 		jb_obj_end(&host);
-		snprintf(last, sizeof(last), "%s", cur);
+		built_host = a->host_gen;
+		built_cfg = a->cfg_gen;
 	}
 	jb_raw(b, ",", 1); /* "kind" precedes */
 	jb_raw(b, host.p, host.len);

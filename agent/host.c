@@ -42,6 +42,7 @@ int host_identity(struct agent *a)
 	clock_gettime(CLOCK_BOOTTIME, &bt);
 	a->boot_to_real_ns = (int64_t)(r.tv_sec - bt.tv_sec) * 1000000000LL + (r.tv_nsec - bt.tv_nsec);
 	a->ticks_per_s = sysconf(_SC_CLK_TCK);
+	a->host_gen++;
 	return 0;
 }
 

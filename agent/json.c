@@ -90,9 +90,8 @@ void jb_arr_end(struct jbuf *b)
 	b->comma = true;
 }
 
-void jb_key(struct jbuf *b, const char *key)
+void jb_key_n(struct jbuf *b, const char *key, size_t n)
 {
-	size_t n = strlen(key);
 	if (!jb_reserve(b, n + 4))
 		return;
 	char *o = b->p + b->len;
@@ -207,24 +206,34 @@ void jb_str(struct jbuf *b, const char *str, size_t n)
 	b->len = o - b->p;
 }
 
-void jb_cstr(struct jbuf *b, const char *s)
-{
-	if (s)
-		jb_str(b, s, strlen(s));
-	else
-		jb_null(b);
-}
+static const char digits2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+				 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+				 "8081828384858687888990919293949596979899";
 
+/* Decimal, two digits per division: numbers are most of an event's values. */
 void jb_u64(struct jbuf *b, uint64_t v)
 {
 	char tmp[24];
 	int i = sizeof(tmp);
-	do {
-		tmp[--i] = '0' + v % 10;
-		v /= 10;
-	} while (v);
+	while (v >= 100) {
+		unsigned r = v % 100;
+		v /= 100;
+		tmp[--i] = digits2[2 * r + 1];
+		tmp[--i] = digits2[2 * r];
+	}
+	if (v >= 10) {
+		tmp[--i] = digits2[2 * v + 1];
+		tmp[--i] = digits2[2 * v];
+	} else {
+		tmp[--i] = '0' + v;
+	}
 	jb_sep(b);
-	jb_raw(b, tmp + i, sizeof(tmp) - i);
+	if (b->len + sizeof(tmp) <= b->cap) {
+		memcpy(b->p + b->len, tmp + i, sizeof(tmp) - i);
+		b->len += sizeof(tmp) - i;
+	} else {
+		jb_raw(b, tmp + i, sizeof(tmp) - i);
+	}
 }
 
 void jb_i64(struct jbuf *b, int64_t v)

@@ -27,13 +27,26 @@ void jb_obj_begin(struct jbuf *b);            /* { */
 void jb_obj_end(struct jbuf *b);              /* } */
 void jb_arr_begin(struct jbuf *b);            /* [ */
 void jb_arr_end(struct jbuf *b);              /* ] */
-void jb_key(struct jbuf *b, const char *key); /* "key": (key is trusted ASCII) */
+void jb_key_n(struct jbuf *b, const char *key, size_t n);
 void jb_str(struct jbuf *b, const char *s, size_t n); /* escaped string value */
-void jb_cstr(struct jbuf *b, const char *s);  /* escaped string value, or null if s is NULL */
 void jb_u64(struct jbuf *b, uint64_t v);
 void jb_i64(struct jbuf *b, int64_t v);
 void jb_bool(struct jbuf *b, bool v);
 void jb_null(struct jbuf *b);
+
+/* Inline so that the length of a literal key or string is computed by the compiler. */
+static inline void jb_key(struct jbuf *b, const char *key) /* "key": (key is trusted ASCII) */
+{
+	jb_key_n(b, key, __builtin_strlen(key));
+}
+/* escaped string value, or null if s is NULL */
+static inline void jb_cstr(struct jbuf *b, const char *s)
+{
+	if (s)
+		jb_str(b, s, __builtin_strlen(s));
+	else
+		jb_null(b);
+}
 
 /* key + value shorthands */
 static inline void jb_kstr(struct jbuf *b, const char *k, const char *s, size_t n)

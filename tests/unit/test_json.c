@@ -75,6 +75,27 @@ int main(void)
 	CHECK_STR("structure and number limits", b.p,
 		  "{\"a\":18446744073709551615,\"b\":-9223372036854775808,\"c\":[\"x\",null,true],"
 		  "\"d\":null,\"e\":{}}");
+
+	/* every number of up to 6 digits, each power of ten and its neighbours, as printf does */
+	bool same = true;
+	char want[32];
+	for (uint64_t v = 0; v < 1000000 && same; v++) {
+		jb_reset(&b);
+		jb_u64(&b, v);
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+		same = b.len == strlen(want) && !memcmp(b.p, want, b.len);
+	}
+	for (uint64_t p = 10; p && p <= 10000000000000000000ULL && same; p *= 10) {
+		for (uint64_t v = p - 1; v <= p + 1; v++) {
+			jb_reset(&b);
+			jb_u64(&b, v);
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+			same &= b.len == strlen(want) && !memcmp(b.p, want, b.len);
+		}
+		if (p == 10000000000000000000ULL)
+			break;
+	}
+	CHECK("numbers: decimal as printf formats them", same);
 	jb_free(&b);
 	UNIT_DONE();
 }
