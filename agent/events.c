@@ -115,12 +115,13 @@ void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns)
 	put_time(b, (int64_t)boot_ns + a->boot_to_real_ns);
 	jb_kcstr(b, "kind", kind);
 	/* The host object is the same in every event: formatted once, rebuilt when the identity
-	 * or the herd changes (reload, heartbeat). */
+	 * or the herd or version changes (reload, heartbeat). */
 	static struct jbuf host;
 	static char last[1024];
 	char cur[1024];
-	int n = snprintf(cur, sizeof(cur), "%s|%s|%s|%c%s", a->host_name, a->host_id, a->boot_id,
-			 a->cfg.herd ? '+' : '-', a->cfg.herd ? a->cfg.herd : "");
+	int n = snprintf(cur, sizeof(cur), "%s|%s|%s|%c%s|%c%s", a->host_name, a->host_id,
+			 a->boot_id, a->cfg.herd ? '+' : '-', a->cfg.herd ? a->cfg.herd : "",
+			 a->cfg.version ? '+' : '-', a->cfg.version ? a->cfg.version : "");
 	if (!host.p || n >= (int)sizeof(cur) || strcmp(cur, last)) {
 		if (!host.p)
 			jb_init(&host, 512);
@@ -131,6 +132,7 @@ void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns)
 		jb_kcstr(&host, "id", a->host_id);
 		jb_kcstr(&host, "boot_id", a->boot_id);
 		jb_kcstr(&host, "herd", a->cfg.herd);
+		jb_kcstr(&host, "version", a->cfg.version);
 		jb_obj_end(&host);
 		snprintf(last, sizeof(last), "%s", cur);
 	}
@@ -192,13 +194,15 @@ static void put_args(struct jbuf *b, const char *args, size_t n)
 
 static void put_container(struct agent *a, const char *cg)
 {
-	char herd[128], id[128];
+	char herd[128], id[128], ver[128];
 	struct jbuf *b = &a->jb;
 	jb_key(b, "container");
-	if (cg && container_match(&a->cfg, cg, herd, sizeof(herd), id, sizeof(id))) {
+	if (cg &&
+	    container_match(&a->cfg, cg, herd, sizeof(herd), id, sizeof(id), ver, sizeof(ver))) {
 		jb_obj_begin(b);
 		jb_kcstr(b, "id", id);
 		jb_kcstr(b, "herd", herd);
+		jb_kcstr(b, "version", ver[0] ? ver : NULL);
 		jb_obj_end(b);
 		return;
 	}
@@ -213,6 +217,7 @@ static void put_container(struct agent *a, const char *cg)
 				jb_obj_begin(b);
 				jb_kstr(b, "id", p, 12);
 				jb_kcstr(b, "herd", NULL);
+				jb_kcstr(b, "version", NULL);
 				jb_obj_end(b);
 				return;
 			}
