@@ -793,11 +793,16 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 			continue; /* part of a herd change already reported */
 		if (hc && hc->change_ns && hc->change_ns + chw >= now)
 			continue; /* part of a cohort change already reported */
-		/* Herd change: many members started showing it together (a deploy). */
+		/* Herd change: many members started showing it together (a deploy), and for a
+		 * versioned member, many of its own version too (a herd that grew a new version is
+		 * not a change of the old version's members). */
 		unsigned need = (unsigned)ceil(e->c.change_frac * h->nm);
+		unsigned cneed = (unsigned)ceil(e->c.change_frac * ncohort);
 		if (need < 2)
 			need = 2;
-		if (h->nm >= 2 && fresh >= need) {
+		if (cneed < 2)
+			cneed = 2;
+		if (h->nm >= 2 && fresh >= need && (!ver || cfresh >= cneed)) {
 			if (hs) {
 				hs->change_ns = now;
 				change_add(&hchg, token, fresh, h->nm);
@@ -809,9 +814,6 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		 * of their tokens is fresh in the cohort: only what the other versions do not do is
 		 * the version's change). */
 		if (ver) {
-			unsigned cneed = (unsigned)ceil(e->c.change_frac * ncohort);
-			if (cneed < 2)
-				cneed = 2;
 			double pout = (k - kc + prior) / (npeers - ncpeers + 1.0);
 			if (ncohort >= 2 && cfresh >= cneed && -log2(pout) >= e->c.threshold_bits) {
 				if (hc) {
