@@ -29,8 +29,8 @@ struct nent {
 
 struct store {
 	sqlite3 *db;
-	sqlite3_stmt *ins_chunk, *ins_cidx, *ins_alert, *get_stream, *put_stream, *get_name,
-	    *ins_name, *begin, *commit, *rollback, *set_version;
+	sqlite3_stmt *ins_chunk, *ins_cidx, *ins_alert, *get_stream, *put_stream, *get_name, *ins_name, *begin,
+		*commit, *rollback, *set_version;
 	int in_txn;
 	unsigned long long txn_rows;
 	int64_t next_chunk;
@@ -41,30 +41,30 @@ struct store {
 };
 
 static const char *SCHEMA =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=NORMAL;"
-    "PRAGMA cache_size=-65536;"
-    "PRAGMA temp_store=MEMORY;"
-    "CREATE TABLE IF NOT EXISTS chunks(id INTEGER PRIMARY KEY, host INTEGER NOT NULL,"
-    " first_seq INTEGER NOT NULL, count INTEGER NOT NULL, ts_min INTEGER NOT NULL,"
-    " ts_max INTEGER NOT NULL, raw_len INTEGER NOT NULL, z BLOB NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS chunks_ts ON chunks(ts_max);"
-    "CREATE TABLE IF NOT EXISTS chunk_index(chunk INTEGER NOT NULL, member INTEGER NOT NULL,"
-    " kind INTEGER NOT NULL, ts_min INTEGER NOT NULL, ts_max INTEGER NOT NULL, n INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS chunk_index_member ON chunk_index(member, ts_max);"
-    "CREATE INDEX IF NOT EXISTS chunk_index_kind ON chunk_index(kind, ts_max);"
-    "CREATE INDEX IF NOT EXISTS chunk_index_chunk ON chunk_index(chunk);"
-    "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, type INTEGER NOT NULL,"
-    " name TEXT NOT NULL, herd TEXT, host TEXT, version TEXT, UNIQUE(type, name));"
-    "CREATE TABLE IF NOT EXISTS streams(host_id TEXT NOT NULL, boot_id TEXT NOT NULL,"
-    " ranges TEXT NOT NULL, updated INTEGER, PRIMARY KEY(host_id, boot_id));"
-    "CREATE TABLE IF NOT EXISTS alerts(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
-    " kind TEXT NOT NULL, severity TEXT NOT NULL, herd TEXT, member TEXT, score REAL,"
-    " json TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS alerts_ts ON alerts(ts);"
-    "CREATE INDEX IF NOT EXISTS alerts_member ON alerts(member);"
-    "CREATE TABLE IF NOT EXISTS herd_state(id INTEGER PRIMARY KEY CHECK (id = 1),"
-    " saved INTEGER NOT NULL, raw_len INTEGER NOT NULL, z BLOB NOT NULL);";
+	"PRAGMA journal_mode=WAL;"
+	"PRAGMA synchronous=NORMAL;"
+	"PRAGMA cache_size=-65536;"
+	"PRAGMA temp_store=MEMORY;"
+	"CREATE TABLE IF NOT EXISTS chunks(id INTEGER PRIMARY KEY, host INTEGER NOT NULL,"
+	" first_seq INTEGER NOT NULL, count INTEGER NOT NULL, ts_min INTEGER NOT NULL,"
+	" ts_max INTEGER NOT NULL, raw_len INTEGER NOT NULL, z BLOB NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS chunks_ts ON chunks(ts_max);"
+	"CREATE TABLE IF NOT EXISTS chunk_index(chunk INTEGER NOT NULL, member INTEGER NOT NULL,"
+	" kind INTEGER NOT NULL, ts_min INTEGER NOT NULL, ts_max INTEGER NOT NULL, n INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS chunk_index_member ON chunk_index(member, ts_max);"
+	"CREATE INDEX IF NOT EXISTS chunk_index_kind ON chunk_index(kind, ts_max);"
+	"CREATE INDEX IF NOT EXISTS chunk_index_chunk ON chunk_index(chunk);"
+	"CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, type INTEGER NOT NULL,"
+	" name TEXT NOT NULL, herd TEXT, host TEXT, version TEXT, UNIQUE(type, name));"
+	"CREATE TABLE IF NOT EXISTS streams(host_id TEXT NOT NULL, boot_id TEXT NOT NULL,"
+	" ranges TEXT NOT NULL, updated INTEGER, PRIMARY KEY(host_id, boot_id));"
+	"CREATE TABLE IF NOT EXISTS alerts(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
+	" kind TEXT NOT NULL, severity TEXT NOT NULL, herd TEXT, member TEXT, score REAL,"
+	" json TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS alerts_ts ON alerts(ts);"
+	"CREATE INDEX IF NOT EXISTS alerts_member ON alerts(member);"
+	"CREATE TABLE IF NOT EXISTS herd_state(id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" saved INTEGER NOT NULL, raw_len INTEGER NOT NULL, z BLOB NOT NULL);";
 
 static int64_t pragma_int(sqlite3 *db, const char *sql);
 
@@ -107,9 +107,7 @@ static int migrate(sqlite3 *db)
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, &err) != SQLITE_OK)
 		goto fail;
 	if (!has)
-		fprintf(stderr,
-			"herdwatch-collector: database schema %lld migrated to %d (names.version "
-			"added)\n",
+		fprintf(stderr, "herdwatch-collector: database schema %lld migrated to %d (names.version added)\n",
 			(long long)v, STORE_SCHEMA);
 	return 0;
 fail:
@@ -153,27 +151,13 @@ int store_open(struct store **out, const char *path)
 	sqlite3_busy_timeout(s->db, 5000);
 	if (migrate(s->db))
 		goto fail;
-	if (prep(s->db,
-		 "INSERT INTO chunks(id, host, first_seq, count, ts_min, ts_max, raw_len, z) "
-		 "VALUES(?,?,?,?,?,?,?,?)",
-		 &s->ins_chunk) ||
-	    prep(s->db,
-		 "INSERT INTO chunk_index(chunk, member, kind, ts_min, ts_max, n) "
-		 "VALUES(?,?,?,?,?,?)",
-		 &s->ins_cidx) ||
-	    prep(s->db,
-		 "INSERT INTO alerts(ts, kind, severity, herd, member, score, json) "
-		 "VALUES(?,?,?,?,?,?,?)",
-		 &s->ins_alert) ||
-	    prep(s->db, "SELECT ranges FROM streams WHERE host_id=? AND boot_id=?",
-		 &s->get_stream) ||
-	    prep(s->db,
-		 "INSERT OR REPLACE INTO streams(host_id, boot_id, ranges, updated) "
-		 "VALUES(?,?,?,strftime('%s','now'))",
-		 &s->put_stream) ||
+	if (prep(s->db, "INSERT INTO chunks(id, host, first_seq, count, ts_min, ts_max, raw_len, z) VALUES(?,?,?,?,?,?,?,?)", &s->ins_chunk) ||
+	    prep(s->db, "INSERT INTO chunk_index(chunk, member, kind, ts_min, ts_max, n) VALUES(?,?,?,?,?,?)", &s->ins_cidx) ||
+	    prep(s->db, "INSERT INTO alerts(ts, kind, severity, herd, member, score, json) VALUES(?,?,?,?,?,?,?)", &s->ins_alert) ||
+	    prep(s->db, "SELECT ranges FROM streams WHERE host_id=? AND boot_id=?", &s->get_stream) ||
+	    prep(s->db, "INSERT OR REPLACE INTO streams(host_id, boot_id, ranges, updated) VALUES(?,?,?,strftime('%s','now'))", &s->put_stream) ||
 	    prep(s->db, "SELECT id, version FROM names WHERE type=? AND name=?", &s->get_name) ||
-	    prep(s->db, "INSERT INTO names(type, name, herd, host, version) VALUES(?,?,?,?,?)",
-		 &s->ins_name) ||
+	    prep(s->db, "INSERT INTO names(type, name, herd, host, version) VALUES(?,?,?,?,?)", &s->ins_name) ||
 	    prep(s->db, "UPDATE names SET version=? WHERE id=?", &s->set_version) ||
 	    prep(s->db, "BEGIN", &s->begin) || prep(s->db, "COMMIT", &s->commit) ||
 	    prep(s->db, "ROLLBACK", &s->rollback))
@@ -207,9 +191,8 @@ void store_close(struct store *s)
 		return;
 	if (s->in_txn)
 		store_commit(s);
-	sqlite3_stmt *sts[] = {s->ins_chunk,  s->ins_cidx, s->ins_alert,  s->get_stream,
-			       s->put_stream, s->get_name, s->ins_name,	  s->begin,
-			       s->commit,     s->rollback, s->set_version};
+	sqlite3_stmt *sts[] = { s->ins_chunk, s->ins_cidx, s->ins_alert, s->get_stream, s->put_stream, s->get_name,
+				s->ins_name, s->begin, s->commit, s->rollback, s->set_version };
 	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
 		sqlite3_finalize(sts[i]);
 	store_drop_streams(s);

@@ -44,21 +44,20 @@ int main(void)
 	      parse(&c, "", err) == 0 && c.heartbeat_s == 30 && c.args_max == 4096);
 	config_free(&c);
 
-	const char *full =
-	    "herd: web\n"
-	    "version: 1.4.2\n"
-	    "host_name: web-7\n"
-	    "output: /tmp/x.json\n"
-	    "heartbeat_interval: 5\n"
-	    "args_max_bytes: 8000\n"
-	    "ringbuf_mb: 32\n"
-	    "probes:\n  process: false\n  process.exec: true\n"
-	    "filters:\n  ignore_exe: [/usr/bin/noisy, /opt/agent/]\n"
-	    "  ignore_cgroup:\n    - /system.slice/backup.service\n"
-	    "containers:\n  - cgroup: '^/hw/([^/]+)/([^/]+)'\n"
-	    "  - cgroup: '^/k8s/([a-z]+)-([0-9a-f]+)@(v[0-9.]+)'\n    version_group: 3\n"
-	    "collector:\n  address: 127.0.0.1:7443\n  ca: ca.pem\n  cert: a.pem\n"
-	    "  key: a.key\n  spool_max_mb: 64\n";
+	const char *full = "herd: web\n"
+			   "version: 1.4.2\n"
+			   "host_name: web-7\n"
+			   "output: /tmp/x.json\n"
+			   "heartbeat_interval: 5\n"
+			   "args_max_bytes: 8000\n"
+			   "ringbuf_mb: 32\n"
+			   "probes:\n  process: false\n  process.exec: true\n"
+			   "filters:\n  ignore_exe: [/usr/bin/noisy, /opt/agent/]\n"
+			   "  ignore_cgroup:\n    - /system.slice/backup.service\n"
+			   "containers:\n  - cgroup: '^/hw/([^/]+)/([^/]+)'\n"
+			   "  - cgroup: '^/k8s/([a-z]+)-([0-9a-f]+)@(v[0-9.]+)'\n    version_group: 3\n"
+			   "collector:\n  address: 127.0.0.1:7443\n  ca: ca.pem\n  cert: a.pem\n"
+			   "  key: a.key\n  spool_max_mb: 64\n";
 	int rc = parse(&c, full, err);
 	CHECK("full config parses", rc == 0);
 	if (rc) {
