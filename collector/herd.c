@@ -294,16 +294,6 @@ static void set_version(struct herd_engine *e, struct member *m, const char *v)
 	m->cohort = cid;
 }
 
-static void note_version(struct herd_engine *e, struct member *m, const char *v)
-{
-	if (!v || !*v) {
-		if (m->version != UINT32_MAX)
-			m->version = m->cohort = UINT32_MAX;
-	} else if (m->version == UINT32_MAX || strcmp(e->str[m->version], v)) {
-		set_version(e, m, v);
-	}
-}
-
 static struct mtok *mtok_find(const struct member *m, uint32_t tok)
 {
 	if (!m->tab)
@@ -526,7 +516,7 @@ void herd_seen(struct herd_engine *e, const char *herd, const char *member, cons
 	struct member *m = get_member(e, herd, member, host, host_member, now);
 	if (!m)
 		return;
-	note_version(e, m, version);
+	set_version(e, m, version);
 	if (now > m->last_ns)
 		m->last_ns = now;
 	if (m->silent) {
@@ -555,7 +545,7 @@ void herd_observe(struct herd_engine *e, const char *herd, const char *member, c
 	struct member *m = get_member(e, herd, member, host, 0, now);
 	if (!m)
 		return;
-	note_version(e, m, version);
+	set_version(e, m, version);
 	if (now > m->last_ns)
 		m->last_ns = now;
 	uint32_t tok = intern(e, token);
