@@ -81,9 +81,11 @@ static int has_column(sqlite3 *db, const char *table, const char *col)
 	snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", table);
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	while (sqlite3_step(st) == SQLITE_ROW)
-		if (!strcmp((const char *)sqlite3_column_text(st, 1), col))
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		if (name && !strcmp(name, col))
 			found = 1;
+	}
 	sqlite3_finalize(st);
 	return found;
 }
