@@ -134,9 +134,10 @@ void cgcache_free(struct cgcache *c);
 const char *cgcache_path(struct cgcache *c, uint64_t id, uint32_t pid_hint);
 /* Find cgroup ids of paths (for the in-kernel ignore_cgroup filter). */
 int cgroup_id_of(const char *cgpath, uint64_t *id);
-/* Container id and herd for a cgroup path from the config patterns (false if none match). */
+/* Container id, herd and version ("" when the rule has no version group or it did not match)
+ * for a cgroup path from the config patterns (false if none match). */
 bool container_match(const struct hw_config *c, const char *cgpath, char *herd, size_t herdlen,
-		     char *id, size_t idlen);
+		     char *id, size_t idlen, char *ver, size_t verlen);
 
 /* events.c */
 void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns);

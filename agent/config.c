@@ -50,6 +50,7 @@ static void strlist_free(struct hw_strlist *l)
 void config_free(struct hw_config *c)
 {
 	free(c->herd);
+	free(c->version);
 	free(c->host_name);
 	free(c->output);
 	for (size_t i = 0; i < c->n_probes; i++)
@@ -135,6 +136,26 @@ static int get_str(struct pctx *p, yaml_node_t *v, const char *key, char **out)
 	free(*out);
 	*out = strdup(s);
 	return *out ? 0 : perr(p, v, "out of memory");
+}
+
+/* A version (release, image tag, AMI id): a non-empty string of at most HW_VERSION_MAX bytes
+ * without control characters (it is written into every event's host object). */
+#define HW_VERSION_MAX 127
+static int get_version(struct pctx *p, yaml_node_t *v, const char *key, char **out)
+{
+	const char *s = scalar(v);
+	bool null = s && v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+		    (!*s || !strcmp(s, "~") || !strcmp(s, "null"));
+	if (!s || null)
+		return perr(p, v, "'%s' must be a string (a release, image tag or AMI id)", key);
+	size_t l = strlen(s);
+	if (!l || l > HW_VERSION_MAX)
+		return perr(p, v, "'%s' must be 1 to %d characters, not %zu", key, HW_VERSION_MAX,
+			    l);
+	for (size_t i = 0; i < l; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return perr(p, v, "'%s' must not contain control characters", key);
+	return get_str(p, v, key, out);
 }
 
 static int get_uint(struct pctx *p, yaml_node_t *v, const char *key, unsigned lo, unsigned hi,
@@ -262,18 +283,31 @@ static int parse_containers(struct pctx *p, struct hw_config *c, yaml_node_t *s)
 		return perr(p, s, "'containers' must be a list of {cgroup: PATTERN}");
 	for (yaml_node_item_t *it = s->data.sequence.items.start; it < s->data.sequence.items.top;
 	     it++) {
-		yaml_node_t *e = yaml_document_get_node(&p->doc, *it), *k, *v;
+		yaml_node_t *e = yaml_document_get_node(&p->doc, *it), *k, *v, *vg = NULL;
 		char *pat = NULL;
+		unsigned vgroup = 0;
 		if (e->type != YAML_MAPPING_NODE)
 			return perr(p, e, "'containers' entries must be {cgroup: PATTERN}");
 		FOR_PAIRS(p, e, k, v)
 		{
 			const char *key = scalar(k);
-			if (!key || strcmp(key, "cgroup"))
-				return perr(p, k, "unknown key 'containers[].%s' (known: cgroup)",
-					    key ? key : "?");
-			if (get_str(p, v, key, &pat))
+			int rc;
+			if (key && !strcmp(key, "cgroup")) {
+				rc = get_str(p, v, key, &pat);
+			} else if (key && !strcmp(key, "version_group")) {
+				rc = get_uint(p, v, "containers[].version_group", 2, 9, &vgroup);
+				vg = v;
+			} else {
+				free(pat);
+				return perr(
+				    p, k,
+				    "unknown key 'containers[].%s' (known: cgroup, version_group)",
+				    key ? key : "?");
+			}
+			if (rc) {
+				free(pat);
 				return -1;
+			}
 		}
 		if (!pat)
 			return perr(p, e, "'containers' entry without 'cgroup'");
@@ -298,7 +332,17 @@ static int parse_containers(struct pctx *p, struct hw_config *c, yaml_node_t *s)
 			free(pat);
 			return -1;
 		}
+		if (vgroup > nc[c->n_containers].re.re_nsub) {
+			perr(p, vg,
+			     "'containers[].version_group' is %u but cgroup pattern '%s' has %zu "
+			     "groups",
+			     vgroup, pat, nc[c->n_containers].re.re_nsub);
+			regfree(&nc[c->n_containers].re);
+			free(pat);
+			return -1;
+		}
 		nc[c->n_containers].src = pat;
+		nc[c->n_containers].version_group = vgroup;
 		c->n_containers++;
 	}
 	return 0;
@@ -700,6 +744,8 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			return perr(p, k, "keys must be strings");
 		if (!strcmp(key, "herd"))
 			rc = get_str(p, v, key, &c->herd);
+		else if (!strcmp(key, "version"))
+			rc = get_version(p, v, key, &c->version);
 		else if (!strcmp(key, "host_name"))
 			rc = get_str(p, v, key, &c->host_name);
 		else if (!strcmp(key, "output"))
@@ -732,7 +778,10 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			rc = parse_files(p, c, v);
 		else
 			return perr(p, k,
-				    "unknown key '%s' (known: herd, host_name, output, heartbeat_interval, args_max_bytes, ringbuf_mb, exec_failed_enoent, probes, filters, containers, collector, custom_probes, control_socket, privilege, net, files)",
+				    "unknown key '%s' (known: herd, version, host_name, output, "
+				    "heartbeat_interval, args_max_bytes, ringbuf_mb, "
+				    "exec_failed_enoent, probes, filters, containers, collector, "
+				    "custom_probes, control_socket, privilege, net, files)",
 				    key);
 		if (rc)
 			return -1;

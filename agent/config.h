@@ -13,6 +13,7 @@ struct hw_strlist {
 struct hw_container_pattern {
 	char *src;
 	regex_t re; /* group 1: herd, group 2 (optional): member id */
+	unsigned version_group; /* group holding the version (image tag, release); 0 = none */
 };
 
 struct hw_probe_setting {
@@ -68,6 +69,7 @@ struct hw_file_rule {
 
 struct hw_config {
 	char *herd;
+	char *version; /* host's version (release, AMI): with the herd, its cohort */
 	char *host_name;
 	char *output;
 	unsigned heartbeat_s;

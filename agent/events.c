@@ -115,7 +115,7 @@ void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns)
 	put_time(b, (int64_t)boot_ns + a->boot_to_real_ns);
 	jb_kcstr(b, "kind", kind);
 	/* The host object is the same in every event: formatted once, rebuilt after the identity
-	 * was read again (heartbeat) or the config changed (herd). */
+	 * was read again (heartbeat) or the config changed (herd, version). */
 	static struct jbuf host;
 	static uint64_t built_host, built_cfg;
 	if (!host.p || built_host != a->host_gen || built_cfg != a->cfg_gen) {
@@ -128,6 +128,7 @@ void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns)
 		jb_kcstr(&host, "id", a->host_id);
 		jb_kcstr(&host, "boot_id", a->boot_id);
 		jb_kcstr(&host, "herd", a->cfg.herd);
+		jb_kcstr(&host, "version", a->cfg.version);
 		jb_obj_end(&host);
 		built_host = a->host_gen;
 		built_cfg = a->cfg_gen;
@@ -190,13 +191,15 @@ static void put_args(struct jbuf *b, const char *args, size_t n)
 
 static void put_container(struct agent *a, const char *cg)
 {
-	char herd[128], id[128];
+	char herd[128], id[128], ver[128];
 	struct jbuf *b = &a->jb;
 	jb_key(b, "container");
-	if (cg && container_match(&a->cfg, cg, herd, sizeof(herd), id, sizeof(id))) {
+	if (cg &&
+	    container_match(&a->cfg, cg, herd, sizeof(herd), id, sizeof(id), ver, sizeof(ver))) {
 		jb_obj_begin(b);
 		jb_kcstr(b, "id", id);
 		jb_kcstr(b, "herd", herd);
+		jb_kcstr(b, "version", ver[0] ? ver : NULL);
 		jb_obj_end(b);
 		return;
 	}
@@ -211,6 +214,7 @@ static void put_container(struct agent *a, const char *cg)
 				jb_obj_begin(b);
 				jb_kstr(b, "id", p, 12);
 				jb_kcstr(b, "herd", NULL);
+				jb_kcstr(b, "version", NULL);
 				jb_obj_end(b);
 				return;
 			}

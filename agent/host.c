@@ -195,15 +195,23 @@ int cgroup_id_of(const char *cgpath, uint64_t *id)
 }
 
 bool container_match(const struct hw_config *c, const char *cgpath, char *herd, size_t herdlen,
-		     char *id, size_t idlen)
+		     char *id, size_t idlen, char *ver, size_t verlen)
 {
-	regmatch_t m[3];
+	regmatch_t m[10]; /* version_group is at most 9 */
 	for (size_t i = 0; i < c->n_containers; i++) {
-		if (regexec(&c->containers[i].re, cgpath, 3, m, 0))
+		const struct hw_container_pattern *cp = &c->containers[i];
+		if (regexec(&cp->re, cgpath, 10, m, 0))
 			continue;
 		int hl = m[1].rm_eo - m[1].rm_so;
 		snprintf(herd, herdlen, "%.*s", hl, cgpath + m[1].rm_so);
-		if (c->containers[i].re.re_nsub >= 2 && m[2].rm_so >= 0) {
+		unsigned vg = cp->version_group;
+		if (vg && vg <= cp->re.re_nsub && m[vg].rm_so >= 0)
+			snprintf(ver, verlen, "%.*s", (int)(m[vg].rm_eo - m[vg].rm_so),
+				 cgpath + m[vg].rm_so);
+		else
+			ver[0] = 0;
+		/* group 2 is the member id, unless it is the version */
+		if (cp->re.re_nsub >= 2 && vg != 2 && m[2].rm_so >= 0) {
 			int il = m[2].rm_eo - m[2].rm_so;
 			snprintf(id, idlen, "%.*s", il, cgpath + m[2].rm_so);
 		} else {

@@ -9,8 +9,10 @@ benchmarks.
       the web server spawns a shell, the shell runs nc to a public address, cat reads /etc/shadow
   gen_events.py attack2 ...
       the web server spawns python3, which connects to a public address on 8443
-  gen_events.py deploy --host vm1 --herd web --members m1,... --seq-start S
-      every member starts running a new binary with a new outbound connection
+  gen_events.py deploy --host vm1 --herd web --members m1,... --seq-start S [--app PATH]
+      every member starts running a new binary (--app) with a new outbound connection
+--version V gives the members (containers) that version (container.version), --host-version V
+the host (host.version); both null by default.
 Each host's seq is contiguous from --seq-start; containers of one host share the host's seq.
 """
 import argparse, hashlib, json, random, sys, time
@@ -24,20 +26,22 @@ def now_ts(i):
 
 
 class Host:
-    def __init__(self, name, herd, seq):
+    def __init__(self, name, herd, seq, version=None, host_version=None):
         self.name, self.herd, self.seq = name, herd, seq
+        self.version, self.host_version = version, host_version
         self.id = hashlib.sha1(name.encode()).hexdigest()[:32]
         self.pid = 1000
 
     def ev(self, kind, member, proc_exe, args, parent_exe, uid=33, extra=None):
         self.pid += 1
         e = {"seq": self.seq, "time": now_ts(self.seq), "kind": kind,
-             "host": {"name": self.name, "id": self.id, "boot_id": BOOT, "herd": None},
+             "host": {"name": self.name, "id": self.id, "boot_id": BOOT, "herd": None,
+                      "version": self.host_version},
              "proc": {"pid": self.pid, "tid": self.pid, "ppid": self.pid - 7, "uid": uid, "gid": uid,
                       "euid": uid, "egid": uid, "auid": None, "tty": None,
                       "comm": proc_exe.rsplit("/", 1)[-1][:15], "exe": proc_exe, "args": args,
                       "cwd": "/var/www", "cgroup": "/hw/%s/%s" % (self.herd, member) if member else "/",
-                      "container": {"id": member, "herd": self.herd} if member else None,
+                      "container": {"id": member, "herd": self.herd, "version": self.version} if member else None,
                       "key": "%s-%d-%d" % (BOOT[:8], self.pid, random.randint(1, 10**9))},
              "parent": {"pid": self.pid - 7, "exe": parent_exe, "args": [parent_exe.rsplit("/", 1)[-1]],
                         "key": "%s-%d-1" % (BOOT[:8], self.pid - 7)},
@@ -77,8 +81,11 @@ def main():
     ap.add_argument("--member", default="m3")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seq-start", type=int, default=1)
+    ap.add_argument("--version", default=None)
+    ap.add_argument("--host-version", default=None)
+    ap.add_argument("--app", default="/opt/app/bin/app-v2")
     a = ap.parse_args()
-    h = Host(a.host, a.herd, a.seq_start)
+    h = Host(a.host, a.herd, a.seq_start, a.version, a.host_version)
     out = []
     members = a.members.split(",") if a.members else [None]
     if a.mode == "baseline":
@@ -109,9 +116,10 @@ def main():
                         net("10.0.1.5", random.randint(32768, 60999), "198.51.100.9", 8443)))
     elif a.mode == "deploy":
         for m in members:
-            out.append(h.ev("process.exec", m, "/opt/app/bin/app-v2", ["app-v2", "--serve"], "/usr/sbin/nginx", 33,
+            app = a.app.rsplit("/", 1)[-1]
+            out.append(h.ev("process.exec", m, a.app, [app, "--serve"], "/usr/sbin/nginx", 33,
                             {"exec": {"result": 0, "setuid": False, "fileless": False}}))
-            out.append(h.ev("net.connect", m, "/opt/app/bin/app-v2", ["app-v2"], "/usr/sbin/nginx", 33,
+            out.append(h.ev("net.connect", m, a.app, [app], "/usr/sbin/nginx", 33,
                             net("10.0.1.5", random.randint(32768, 60999), "10.0.3.3", 6379)))
     sys.stdout.write("\n".join(out) + "\n")
     sys.stderr.write("%d\n" % h.seq)

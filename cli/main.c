@@ -171,10 +171,31 @@ static long long show(const char *body, const char *listkey, int kind)
 			s_of(&d, i, "active", c, sizeof(c));
 			s_of(&d, i, "changes", e, sizeof(e));
 			s_of(&d, i, "learning", f, sizeof(f));
-			printf("%-20s %8s %8s %8s %9s\n", a, b, c, e, f);
+			/* cohorts: "1.4.2:12 1.5.0:3" ("-" when no member has a version) */
+			int ca = json_get(&d, i, "cohorts"), o = 0, versioned = 0;
+			g[0] = 0;
+			if (ca >= 0 && toks[ca].type == J_ARR) {
+				int j = ca + 1;
+				for (uint32_t q = 0; q < toks[ca].size;
+				     q++, j = (int)toks[j].next) {
+					char v[256], nm[32];
+					s_of(&d, j, "version", v, sizeof(v));
+					s_of(&d, j, "members", nm, sizeof(nm));
+					versioned += v[0] != 0;
+					int w =
+					    snprintf(g + o, sizeof(g) - (size_t)o, "%s%s:%s",
+						     o ? " " : "", v[0] ? v : "unversioned", nm);
+					if (w < 0 || (size_t)w >= sizeof(g) - (size_t)o)
+						break;
+					o += w;
+				}
+			}
+			printf("%-20s %8s %8s %8s %9s  %s\n", a, b, c, e, f, versioned ? g : "-");
 		} else {
+			char v[256];
 			s_of(&d, i, "member", a, sizeof(a));
 			s_of(&d, i, "herd", b, sizeof(b));
+			s_of(&d, i, "version", v, sizeof(v));
 			s_of(&d, i, "type", c, sizeof(c));
 			s_of(&d, i, "score", e, sizeof(e));
 			s_of(&d, i, "alerts", f, sizeof(f));
@@ -182,8 +203,8 @@ static long long show(const char *body, const char *listkey, int kind)
 			char t[32], sil[16];
 			s_of(&d, i, "tokens", t, sizeof(t));
 			s_of(&d, i, "silent", sil, sizeof(sil));
-			printf("%-24s %-14s %-9s %6s %6s %6s %-6s %s\n", a, b[0] ? b : "-", c, e, f, t,
-			       sil[0] == 't' ? "yes" : "no", g);
+			printf("%-24s %-14s %-12s %-9s %6s %6s %6s %-6s %s\n", a, b[0] ? b : "-",
+			       v[0] ? v : "-", c, e, f, t, sil[0] == 't' ? "yes" : "no", g);
 		}
 	}
 	fflush(stdout);
@@ -303,10 +324,12 @@ int main(int argc, char **argv)
 			fputs(body, stdout);
 		} else {
 			if (!strcmp(cmd, "herds"))
-				printf("%-20s %8s %8s %8s %9s\n", "HERD", "MEMBERS", "ACTIVE", "CHANGES", "LEARNING");
+				printf("%-20s %8s %8s %8s %9s  %s\n", "HERD", "MEMBERS", "ACTIVE",
+				       "CHANGES", "LEARNING", "COHORTS (VERSION:MEMBERS)");
 			else
-				printf("%-24s %-14s %-9s %6s %6s %6s %-6s %s\n", "MEMBER", "HERD", "TYPE", "SCORE",
-				       "ALERTS", "TOKENS", "SILENT", "LAST SEEN");
+				printf("%-24s %-14s %-12s %-9s %6s %6s %6s %-6s %s\n", "MEMBER",
+				       "HERD", "VERSION", "TYPE", "SCORE", "ALERTS", "TOKENS",
+				       "SILENT", "LAST SEEN");
 			show(body, NULL, !strcmp(cmd, "herds") ? 2 : 3);
 		}
 		free(body);

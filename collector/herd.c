@@ -9,6 +9,8 @@
  *             (the least recently seen is evicted) -- this bounds the state per member
  *   hstats    per (herd, token): decayed count, first/last seen in the herd, last herd change
  *   fleet     per token: how many members (any herd) have it in their table -- the prior
+ *   cohorts   a member's version (string id) and cohort (the string "herd\x1fversion", whose id
+ *             keys the cohort's hstats the way a herd's name keys the herd's)
  * A member's first sight of a token becomes a candidate, judged hold_ms later in herd_tick().
  */
 #include <errno.h>
@@ -48,6 +50,7 @@ struct cand {
 
 struct member {
 	uint32_t name, herd, host; /* string ids; herd = UINT32_MAX when none */
+	uint32_t version, cohort;  /* string ids; UINT32_MAX when the member has no version */
 	int is_host, silent;
 	uint64_t first_ns, last_ns;
 	double score;
@@ -265,10 +268,30 @@ static struct member *get_member(struct herd_engine *e, const char *herd, const 
 	m->name = name;
 	m->herd = herd_id;
 	m->host = hostid;
+	m->version = m->cohort = UINT32_MAX;
 	m->is_host = is_host;
 	m->first_ns = m->last_ns = now;
 	e->member_of[k] = ++e->nm;
 	return m;
+}
+
+/* Put m in the cohort of version v (NULL or "": none, i.e. the cohort is the herd). */
+static void set_version(struct herd_engine *e, struct member *m, const char *v)
+{
+	if (!v || !*v) {
+		m->version = m->cohort = UINT32_MAX;
+		return;
+	}
+	if (m->version != UINT32_MAX && !strcmp(e->str[m->version], v))
+		return;
+	char key[600];
+	const char *herd = m->herd == UINT32_MAX ? "" : e->str[m->herd];
+	snprintf(key, sizeof(key), "%.300s\x1f%.290s", herd, v);
+	uint32_t vid = intern(e, v), cid = vid == UINT32_MAX ? UINT32_MAX : intern(e, key);
+	if (cid == UINT32_MAX)
+		return;
+	m->version = vid;
+	m->cohort = cid;
 }
 
 static struct mtok *mtok_find(const struct member *m, uint32_t tok)
@@ -384,6 +407,20 @@ static struct hstat *hstat_get(struct herd_engine *e, uint32_t herd, uint32_t to
 	return s;
 }
 
+/* Lookup only: never inserts or moves the table (NULL when absent). */
+static struct hstat *hstat_find(struct herd_engine *e, uint32_t herd, uint32_t tok)
+{
+	uint64_t key = ((uint64_t)herd << 32 | tok) + 1;
+	if (!e->hscap)
+		return NULL;
+	for (uint64_t i = mix64(key) & (e->hscap - 1);; i = (i + 1) & (e->hscap - 1)) {
+		if (e->hs[i].key == key)
+			return &e->hs[i];
+		if (!e->hs[i].key)
+			return NULL;
+	}
+}
+
 static double decay(double v, uint64_t from, uint64_t to, unsigned half_life_s)
 {
 	if (to <= from || !half_life_s)
@@ -474,11 +511,12 @@ static void alert_head(struct jbuf *b, const char *kind, const char *sev, uint64
 }
 
 void herd_seen(struct herd_engine *e, const char *herd, const char *member, const char *host,
-	       int host_member, uint64_t now)
+	       const char *version, int host_member, uint64_t now)
 {
 	struct member *m = get_member(e, herd, member, host, host_member, now);
 	if (!m)
 		return;
+	set_version(e, m, version);
 	if (now > m->last_ns)
 		m->last_ns = now;
 	if (m->silent) {
@@ -499,13 +537,15 @@ void herd_seen(struct herd_engine *e, const char *herd, const char *member, cons
 }
 
 void herd_observe(struct herd_engine *e, const char *herd, const char *member, const char *host,
-		  const char *token, uint64_t seq, uint64_t event_id, uint64_t now)
+		  const char *version, const char *token, uint64_t seq, uint64_t event_id,
+		  uint64_t now)
 {
 	if (!herd || !*herd)
 		return;
 	struct member *m = get_member(e, herd, member, host, 0, now);
 	if (!m)
 		return;
+	set_version(e, m, version);
 	if (now > m->last_ns)
 		m->last_ns = now;
 	uint32_t tok = intern(e, token);
@@ -591,72 +631,196 @@ static void describe(const char *token, char *out, size_t n)
 		snprintf(out, n, "showed %s", token);
 }
 
+/* Tokens that became a herd change (herd-wide) or a cohort change while judging one member:
+ * one report each. */
+struct change {
+	struct jbuf toks, text;
+	int n;
+};
+
+static void change_add(struct change *ch, const char *token, unsigned with, unsigned of)
+{
+	char d[600];
+	describe(token, d, sizeof(d));
+	jb_puts(&ch->toks, ch->n ? "," : "");
+	jb_puts(&ch->toks, "{\"token\":");
+	jb_str(&ch->toks, token);
+	jb_printf(&ch->toks, ",\"members_with\":%u}", with);
+	jb_puts(&ch->text, ch->n ? "; " : "");
+	jb_printf(&ch->text, "%u of %u %s", with, of, d);
+	ch->n++;
+}
+
+/* "web@1.4.2" for a versioned member, "web" otherwise */
+static void cohort_name(char *out, size_t n, const char *herd, const char *version)
+{
+	if (version)
+		snprintf(out, n, "%s@%s", herd, version);
+	else
+		snprintf(out, n, "%s", herd);
+}
+
+/* One herd.change report: herd-wide (version NULL), or of the cohort herd@version of size
+ * members. Frees the change's buffers. */
+static void change_report(struct herd_engine *e, struct herd *h, const char *version, unsigned size,
+			  struct change *ch, uint64_t now)
+{
+	const char *herd = e->str[h->name];
+	if (ch->n) {
+		h->changes++;
+		struct jbuf b = {0}, x = {0};
+		char w[32], coh[600];
+		fmt_dur(w, sizeof(w), (uint64_t)e->c.change_window_s * NS);
+		cohort_name(coh, sizeof(coh), herd, version);
+		alert_head(&b, "herd.change", "notice", now);
+		jb_puts(&b, ",\"herd\":");
+		jb_str(&b, herd);
+		jb_puts(&b, ",\"version\":");
+		if (version)
+			jb_str(&b, version);
+		else
+			jb_puts(&b, "null");
+		jb_puts(&b, ",\"cohort\":");
+		jb_str(&b, coh);
+		jb_printf(&b, ",\"member\":\"\",\"herd_size\":%u,\"cohort_size\":%u,\"tokens\":[",
+			  h->nm, size);
+		jb_raw(&b, ch->toks.p ? ch->toks.p : "", ch->toks.len);
+		jb_puts(&b, "],\"explanation\":");
+		if (version)
+			jb_printf(&x, "cohort %s (version %s of herd %s) changed: ", coh, version,
+				  herd);
+		else
+			jb_printf(&x, "herd %s changed: ", herd);
+		jb_raw(&x, ch->text.p ? ch->text.p : "", ch->text.len);
+		jb_puts(&x, " within ");
+		jb_puts(&x, w);
+		jb_puts(
+		    &x,
+		    version
+			? " (a deploy of this version: reported once, not per member)"
+			: " (a herd-wide change such as a deploy: reported once, not per member)");
+		jb_str(&b, x.p ? x.p : "");
+		jb_puts(&b, "}");
+		free(x.p);
+		emit(e, &b, "herd.change", "notice", herd, "", 0, now);
+	}
+	free(ch->toks.p);
+	free(ch->text.p);
+}
+
+/*
+ * Score m's candidate tokens. Per token, with k of n active peers in the herd and, for a
+ * versioned member, kc of nc active peers of its version:
+ *   fleet   pf = (m_f + 0.5) / (M_f + 1)    members outside the herd with the token, of M_f
+ *   herd    ph = (k + pf) / (n + 1)         the fleet as one pseudo-member of the herd
+ *   cohort  pc = (kc + ph) / (nc + 1)       the herd as one pseudo-member of the cohort
+ * surprisal = -log2(pc), or -log2(ph) for a member without a version (its cohort is the herd).
+ * For a member younger than new_member_s, k and kc count peers that showed the token in their
+ * own first minutes.
+ */
 static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 {
 	struct herd *h = &e->h[e->herd_of[m->herd] - 1];
 	const char *herd = e->str[h->name], *mname = e->str[m->name];
+	const char *ver = m->version == UINT32_MAX ? NULL : e->str[m->version];
 	uint64_t window = (uint64_t)e->c.window_s * NS, chw = (uint64_t)e->c.change_window_s * NS;
 	int is_new = now - m->first_ns < (uint64_t)e->c.new_member_s * NS;
-	unsigned npeers = 0;
+	unsigned npeers = 0, ncpeers = 0, ncohort = 1;
 	for (uint32_t i = 0; i < h->nm; i++) {
 		const struct member *p = &e->m[h->members[i]];
-		if (p != m && p->last_ns + window >= now)
+		if (p == m)
+			continue;
+		int same = ver && p->version == m->version;
+		ncohort += same;
+		if (p->last_ns + window >= now) {
 			npeers++;
+			ncpeers += same;
+		}
 	}
+	if (!ver)
+		ncohort = h->nm;
+	/* a canary: too few members of its version to judge what the version does */
+	int canary = ver && ncohort < e->c.min_herd && h->nm >= e->c.min_herd;
 	unsigned fleet_members = e->nm - h->nm;
-	struct jbuf toks = { 0 }, ex = { 0 }, chg = { 0 }, chx = { 0 };
+	struct jbuf toks = {0}, ex = {0};
+	struct change hchg = {0}, cchg = {0};
 	double top = 0;
-	int nrep = 0, nchg = 0;
+	int nrep = 0;
 	for (struct cand *c = m->cands; c; c = c->next) {
 		const char *token = e->str[c->tok];
+		struct hstat *hc = ver ? hstat_get(e, m->cohort, c->tok, now) : NULL;
 		struct hstat *hs = hstat_get(e, m->herd, c->tok, now);
+		if (hc) /* the second lookup may have moved the table */
+			hc = hstat_find(e, m->cohort, c->tok);
 		unsigned k_recent = 0, k_early = 0, with = 0, fresh = 0;
+		unsigned kc_recent = 0, kc_early = 0, cfresh = 0;
 		for (uint32_t i = 0; i < h->nm; i++) {
 			const struct member *p = &e->m[h->members[i]];
 			const struct mtok *t = mtok_find(p, c->tok);
 			if (!t)
 				continue;
+			int same = ver && p->version == m->version;
 			with++;
-			if (t->first_ns + chw >= now)
+			if (t->first_ns + chw >= now) {
 				fresh++;
+				cfresh += same;
+			}
 			if (p == m)
 				continue;
-			if (t->last_ns + window >= now)
-				k_recent++;
-			if (t->first_ns - p->first_ns <= (uint64_t)e->c.new_member_s * NS)
-				k_early++;
+			int recent = t->last_ns + window >= now;
+			int early = t->first_ns - p->first_ns <= (uint64_t)e->c.new_member_s * NS;
+			k_recent += recent;
+			k_early += early;
+			if (same) {
+				kc_recent += recent;
+				kc_early += early;
+			}
 		}
-		/* Herd change: many members started showing it together (a deploy). */
+		unsigned k = is_new ? k_early : k_recent, kc = is_new ? kc_early : kc_recent;
+		unsigned with_elsewhere = e->fleet[c->tok] >= with ? e->fleet[c->tok] - with : 0;
+		double prior = (with_elsewhere + 0.5) / (fleet_members + 1.0);
+		if (hs && hs->change_ns && hs->change_ns + chw >= now)
+			continue; /* part of a herd change already reported */
+		if (hc && hc->change_ns && hc->change_ns + chw >= now)
+			continue; /* part of a cohort change already reported */
+		/* Herd change: many members started showing it together (a deploy), and for a
+		 * versioned member, many of its own version too (a herd that grew a new version is
+		 * not a change of the old version's members). */
 		unsigned need = (unsigned)ceil(e->c.change_frac * h->nm);
+		unsigned cneed = (unsigned)ceil(e->c.change_frac * ncohort);
 		if (need < 2)
 			need = 2;
-		if (h->nm >= 2 && fresh >= need) {
-			if (hs && (!hs->change_ns || hs->change_ns + chw < now)) {
+		if (cneed < 2)
+			cneed = 2;
+		if (h->nm >= 2 && fresh >= need && (!ver || cfresh >= cneed)) {
+			if (hs) {
 				hs->change_ns = now;
-				char d[600];
-				describe(token, d, sizeof(d));
-				jb_puts(&chg, nchg ? "," : "");
-				jb_puts(&chg, "{\"token\":");
-				jb_str(&chg, token);
-				jb_printf(&chg, ",\"members_with\":%u}", fresh);
-				jb_puts(&chx, nchg ? "; " : "");
-				jb_printf(&chx, "%u of %u %s", fresh, h->nm, d);
-				nchg++;
+				change_add(&hchg, token, fresh, h->nm);
 			}
 			continue;
 		}
-		if (hs && hs->change_ns && hs->change_ns + chw >= now)
-			continue; /* part of a herd change already reported */
-		unsigned k = is_new ? k_early : k_recent;
-		unsigned with_elsewhere = e->fleet[c->tok] >= with ? e->fleet[c->tok] - with : 0;
-		double prior = (with_elsewhere + 0.5) / (fleet_members + 1.0);
-		double p = (k + prior) / (npeers + 1.0);
+		/* Cohort change: most members of one version started showing it together, and the
+		 * rest of the herd does not show it (a new version's members are all new, so each
+		 * of their tokens is fresh in the cohort: only what the other versions do not do is
+		 * the version's change). */
+		if (ver) {
+			double pout = (k - kc + prior) / (npeers - ncpeers + 1.0);
+			if (ncohort >= 2 && cfresh >= cneed && -log2(pout) >= e->c.threshold_bits) {
+				if (hc) {
+					hc->change_ns = now;
+					change_add(&cchg, token, cfresh, ncohort);
+				}
+				continue;
+			}
+		}
+		double ph = (k + prior) / (npeers + 1.0);
+		double p = ver ? (kc + ph) / (ncpeers + 1.0) : ph;
 		double s = -log2(p);
 		if (s < e->c.threshold_bits)
 			continue;
 		if (s > top)
 			top = s;
-		char d[600], when[64], w[32], x[1600];
+		char d[600], when[64], w[32], x[1800];
 		describe(token, d, sizeof(d));
 		fmt_dur(w, sizeof(w), is_new ? (uint64_t)e->c.new_member_s * NS : window);
 		if (hs && hs->first_ns + 1000000ull * e->c.hold_ms + NS >= now && with <= 1) {
@@ -668,14 +832,27 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 			fmt_dur(age, sizeof(age), hs ? now - hs->first_ns : 0);
 			snprintf(when, sizeof(when), "first seen in this herd %s ago", age);
 		}
-		snprintf(x, sizeof(x), "%s%s %s; %u of %u peers %s %s; %s", nrep ? "; " : "", mname, d,
-			 k, npeers, is_new ? "in their first" : "in", w, when);
+		if (ver)
+			snprintf(x, sizeof(x),
+				 "%s%s (%s@%s) %s; %u of %u peers of version %s, %u of %u in herd "
+				 "%s %s %s; %s",
+				 nrep ? "; " : "", mname, herd, ver, d, kc, ncpeers, ver, k, npeers,
+				 herd, is_new ? "in their first" : "in", w, when);
+		else
+			snprintf(x, sizeof(x), "%s%s %s; %u of %u peers %s %s; %s",
+				 nrep ? "; " : "", mname, d, k, npeers,
+				 is_new ? "in their first" : "in", w, when);
 		jb_puts(&ex, x);
 		jb_puts(&toks, nrep ? "," : "");
 		jb_puts(&toks, "{\"token\":");
 		jb_str(&toks, token);
-		jb_printf(&toks, ",\"surprisal\":%.2f,\"peers_with\":%u,\"peers\":%u,\"fleet_with\":%u,\"events\":[",
-			  s, k, npeers, with_elsewhere);
+		jb_printf(&toks,
+			  ",\"surprisal\":%.2f,\"peers_with\":%u,\"peers\":%u,\"fleet_with\":%u", s,
+			  k, npeers, with_elsewhere);
+		if (ver)
+			jb_printf(&toks, ",\"cohort_peers_with\":%u,\"cohort_peers\":%u", kc,
+				  ncpeers);
+		jb_puts(&toks, ",\"events\":[");
 		for (uint32_t i = 0; i < c->nev; i++)
 			jb_printf(&toks, "%s%llu", i ? "," : "", (unsigned long long)c->seqs[i]);
 		jb_puts(&toks, "],\"event_ids\":[");
@@ -685,7 +862,10 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		nrep++;
 	}
 	if (nrep) {
-		const char *sev = h->nm < e->c.min_herd ? "notice" : "alert";
+		int small = h->nm < e->c.min_herd;
+		const char *sev = small || canary ? "notice" : "alert";
+		char coh[600];
+		cohort_name(coh, sizeof(coh), herd, ver);
 		m->score = decay(m->score, m->score_ns, now, 3600);
 		if (top > m->score)
 			m->score = top;
@@ -695,47 +875,37 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		alert_head(&b, "member.outlier", sev, now);
 		jb_puts(&b, ",\"herd\":");
 		jb_str(&b, herd);
+		jb_puts(&b, ",\"version\":");
+		if (ver)
+			jb_str(&b, ver);
+		else
+			jb_puts(&b, "null");
+		jb_puts(&b, ",\"cohort\":");
+		jb_str(&b, coh);
 		jb_puts(&b, ",\"member\":");
 		jb_str(&b, mname);
 		jb_puts(&b, ",\"host\":");
 		jb_str(&b, e->str[m->host]);
-		jb_printf(&b, ",\"score\":%.2f,\"herd_size\":%u,\"new_member\":%s,\"explanation\":", top,
-			  h->nm, is_new ? "true" : "false");
-		if (h->nm < e->c.min_herd)
+		jb_printf(&b,
+			  ",\"score\":%.2f,\"herd_size\":%u,\"cohort_size\":%u,\"canary\":%s,\"new_"
+			  "member\":%s,\"explanation\":",
+			  top, h->nm, ncohort, canary ? "true" : "false",
+			  is_new ? "true" : "false");
+		if (small)
 			jb_puts(&ex, " (herd too small for evidence: notice only)");
+		else if (canary)
+			jb_printf(&ex,
+				  " (canary: cohort %s has %u member%s, judged against herd %s: "
+				  "notice only)",
+				  coh, ncohort, ncohort == 1 ? "" : "s", herd);
 		jb_str(&b, ex.p ? ex.p : "");
 		jb_puts(&b, ",\"tokens\":[");
 		jb_raw(&b, toks.p ? toks.p : "", toks.len);
 		jb_puts(&b, "]}");
 		emit(e, &b, "member.outlier", sev, herd, mname, top, now);
 	}
-	if (nchg) {
-		/* Herd change: many members started showing it together (a deploy); one report. */
-		h->changes++;
-		struct jbuf b = { 0 };
-		char w[32];
-		fmt_dur(w, sizeof(w), chw);
-		alert_head(&b, "herd.change", "notice", now);
-		jb_puts(&b, ",\"herd\":");
-		jb_str(&b, herd);
-		jb_printf(&b, ",\"member\":\"\",\"herd_size\":%u,\"tokens\":[", h->nm);
-		jb_raw(&b, chg.p ? chg.p : "", chg.len);
-		jb_puts(&b, "],\"explanation\":");
-		jb_puts(&chx, " within ");
-		jb_puts(&chx, w);
-		jb_puts(&chx, " (a herd-wide change such as a deploy: reported once, not per member)");
-		struct jbuf x = { 0 };
-		jb_puts(&x, "herd ");
-		jb_puts(&x, herd);
-		jb_puts(&x, " changed: ");
-		jb_raw(&x, chx.p ? chx.p : "", chx.len);
-		jb_str(&b, x.p ? x.p : "");
-		jb_puts(&b, "}");
-		free(x.p);
-		emit(e, &b, "herd.change", "notice", herd, "", 0, now);
-	}
-	free(chg.p);
-	free(chx.p);
+	change_report(e, h, NULL, h->nm, &hchg, now);
+	change_report(e, h, ver, ncohort, &cchg, now);
 	free(toks.p);
 	free(ex.p);
 }
@@ -794,10 +964,41 @@ char *herd_dump_herds(struct herd_engine *e, uint64_t now)
 				active++;
 		jb_puts(&b, i ? ",{\"herd\":" : "{\"herd\":");
 		jb_str(&b, e->str[h->name]);
-		jb_printf(&b, ",\"members\":%u,\"active\":%u,\"changes\":%u,\"learning\":%s,\"age_s\":%llu}",
-			  h->nm, active, h->changes,
-			  now < h->first_ns + (uint64_t)e->c.learn_s * NS ? "true" : "false",
-			  (unsigned long long)((now - h->first_ns) / NS));
+		jb_printf(
+		    &b,
+		    ",\"members\":%u,\"active\":%u,\"changes\":%u,\"learning\":%s,\"age_s\":%llu",
+		    h->nm, active, h->changes,
+		    now < h->first_ns + (uint64_t)e->c.learn_s * NS ? "true" : "false",
+		    (unsigned long long)((now - h->first_ns) / NS));
+		/* cohorts in order of their first member; members without a version form one */
+		jb_puts(&b, ",\"cohorts\":[");
+		int nc = 0;
+		for (uint32_t k = 0; k < h->nm; k++) {
+			uint32_t v = e->m[h->members[k]].version, j, n = 0, act = 0;
+			for (j = 0; j < k && e->m[h->members[j]].version != v; j++)
+				;
+			if (j < k)
+				continue; /* counted with an earlier member */
+			for (j = k; j < h->nm; j++) {
+				const struct member *p = &e->m[h->members[j]];
+				if (p->version != v)
+					continue;
+				n++;
+				act += p->last_ns + (uint64_t)e->c.window_s * NS >= now;
+			}
+			const char *ver = v == UINT32_MAX ? NULL : e->str[v];
+			char coh[600];
+			cohort_name(coh, sizeof(coh), e->str[h->name], ver);
+			jb_puts(&b, nc++ ? ",{\"version\":" : "{\"version\":");
+			if (ver)
+				jb_str(&b, ver);
+			else
+				jb_puts(&b, "null");
+			jb_puts(&b, ",\"cohort\":");
+			jb_str(&b, coh);
+			jb_printf(&b, ",\"members\":%u,\"active\":%u}", n, act);
+		}
+		jb_puts(&b, "]}");
 	}
 	jb_puts(&b, "]");
 	return b.oom ? (free(b.p), NULL) : b.p;
@@ -814,8 +1015,19 @@ char *herd_dump_members(struct herd_engine *e, uint64_t now)
 		fmt_time(l, sizeof(l), m->last_ns);
 		jb_puts(&b, i ? ",{\"member\":" : "{\"member\":");
 		jb_str(&b, e->str[m->name]);
+		const char *herd = m->herd == UINT32_MAX ? "" : e->str[m->herd];
+		const char *ver = m->version == UINT32_MAX ? NULL : e->str[m->version];
+		char coh[600];
+		cohort_name(coh, sizeof(coh), herd, ver);
 		jb_puts(&b, ",\"herd\":");
-		jb_str(&b, m->herd == UINT32_MAX ? "" : e->str[m->herd]);
+		jb_str(&b, herd);
+		jb_puts(&b, ",\"version\":");
+		if (ver)
+			jb_str(&b, ver);
+		else
+			jb_puts(&b, "null");
+		jb_puts(&b, ",\"cohort\":");
+		jb_str(&b, herd[0] ? coh : "");
 		jb_puts(&b, ",\"host\":");
 		jb_str(&b, e->str[m->host]);
 		jb_printf(&b, ",\"type\":\"%s\",\"first_seen\":\"%s\",\"last_seen\":\"%s\",\"score\":%.2f,"
@@ -843,7 +1055,10 @@ unsigned herd_member_count(const struct herd_engine *e)
  *   'M' str herd ("" = none), str member, str host, u8 is_host, u8 silent, u64 first_ns,
  *       u64 last_ns, f64 score, u64 score_ns, u32 alerts, u32 ntok,
  *       then ntok times: str token, u64 first_ns, u64 last_ns
+ *   'V' str version: the version of the member of the preceding 'M' (absent: none; snapshots
+ *       written before cohorts have no 'V' and restore as members without a version)
  *   'S' str herd, str token, f64 decayed, u64 dec_ns, u64 first_ns, u64 last_ns, u64 change_ns
+ *       (herd is a herd name, or "herd\x1fversion" for a cohort's change state)
  * str = u16 length + bytes. The first 8 bytes are "HWHERD1\n".
  */
 #define SNAP_MAGIC "HWHERD1\n"
@@ -908,6 +1123,10 @@ int herd_save(const struct herd_engine *e, uint8_t **out, size_t *len)
 			put_str(&b, e->str[m->tab[k].tok - 1]);
 			put_u64(&b, m->tab[k].first_ns);
 			put_u64(&b, m->tab[k].last_ns);
+		}
+		if (m->version != UINT32_MAX) {
+			put_bytes(&b, "V", 1);
+			put_str(&b, e->str[m->version]);
 		}
 	}
 	for (uint64_t i = 0; i < e->hscap; i++) {
@@ -985,6 +1204,7 @@ int herd_restore(struct herd_engine *e, const uint8_t *buf, size_t len, uint64_t
 	if (len < 8 || memcmp(buf, SNAP_MAGIC, 8))
 		return -EINVAL;
 	static char a[4096], m[4096], h[4096];
+	uint32_t last_m = UINT32_MAX; /* index of the member of the last 'M' */
 	while (!r.bad && r.off < len) {
 		char type = (char)buf[r.off++];
 		if (type == 'H') {
@@ -1011,6 +1231,7 @@ int herd_restore(struct herd_engine *e, const uint8_t *buf, size_t len, uint64_t
 			struct member *mb = get_member(e, a[0] ? a : NULL, m, h, is_host, first);
 			if (!mb)
 				break;
+			last_m = (uint32_t)(mb - e->m);
 			mb->first_ns = first;
 			mb->last_ns = is_host && last < now ? now : last;
 			mb->silent = silent;
@@ -1034,6 +1255,12 @@ int herd_restore(struct herd_engine *e, const uint8_t *buf, size_t len, uint64_t
 				mb->ntok++;
 				e->fleet[tok]++;
 			}
+		} else if (type == 'V') {
+			if (get_strb(&r, a, sizeof(a)) || last_m == UINT32_MAX) {
+				r.bad = 1;
+				break;
+			}
+			set_version(e, &e->m[last_m], a);
 		} else if (type == 'S') {
 			if (get_strb(&r, a, sizeof(a)) || get_strb(&r, m, sizeof(m)))
 				break;

@@ -11,6 +11,12 @@
  * of the herd within change_window_s is a herd change, reported once and never as a member
  * alert. Herds smaller than min_herd give notices instead of alerts. Silent hosts (no event
  * or heartbeat for silent_s) raise member.silent.
+ * Cohorts: a member may carry a version (image tag, release, AMI); its cohort is its herd plus
+ * that version. A versioned member's token is scored in its cohort with the herd's smoothed
+ * prevalence as prior (and the fleet as the herd's prior); a token that appeared on at least
+ * change_frac of a cohort within change_window_s is a cohort change (a deploy), reported once.
+ * A member whose cohort is smaller than min_herd (a canary) is judged against the herd, at
+ * notice severity. Members without a version: cohort = herd.
  * Single-threaded: all calls from the collector's event loop.
  */
 #ifndef HW_HERD_H
@@ -44,12 +50,14 @@ struct herd_engine *herd_new(const struct herd_cfg *c, herd_alert_fn fn, void *c
 void herd_free(struct herd_engine *e);
 
 /* A member was active (any event, including heartbeats). host_member: the member is a host
- * (agent), so silence is alerted. herd may be NULL for a host without a herd. */
+ * (agent), so silence is alerted. herd may be NULL for a host without a herd. version: the
+ * member's version, NULL or "" for none (a changed version moves the member to that cohort). */
 void herd_seen(struct herd_engine *e, const char *herd, const char *member, const char *host,
-	       int host_member, uint64_t now_ns);
+	       const char *version, int host_member, uint64_t now_ns);
 /* Member showed token (event seq, stored event id). */
 void herd_observe(struct herd_engine *e, const char *herd, const char *member, const char *host,
-		  const char *token, uint64_t seq, uint64_t event_id, uint64_t now_ns);
+		  const char *version, const char *token, uint64_t seq, uint64_t event_id,
+		  uint64_t now_ns);
 /* Judge held candidates and silent members; call often (e.g. every 100 ms). */
 void herd_tick(struct herd_engine *e, uint64_t now_ns);
 

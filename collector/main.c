@@ -285,15 +285,16 @@ static int process_batch(struct collector *c, struct conn *k, const uint8_t *p, 
 			continue;
 		}
 		if (strcmp(ev.kind, last_kind)) {
-			kind = store_name(c->st, 0, ev.kind, NULL, NULL);
+			kind = store_name(c->st, 0, ev.kind, NULL, NULL, NULL);
 			memcpy(last_kind, ev.kind, sizeof(last_kind)); /* both NUL-terminated, same size */
 		}
 		if (strcmp(ev.member, last_member)) {
-			member = store_name(c->st, 1, ev.member, ev.herd, ev.host);
+			member = store_name(c->st, 1, ev.member, ev.herd, ev.host, ev.version);
 			memcpy(last_member, ev.member, sizeof(last_member));
 		}
 		if (host < 0) {
-			host = store_name(c->st, 2, ev.host, ev.host_herd, ev.host);
+			host =
+			    store_name(c->st, 2, ev.host, ev.host_herd, ev.host, ev.host_version);
 			if (!k->host[0])
 				snprintf(k->host, sizeof(k->host), "%s", ev.host);
 		}
@@ -314,9 +315,10 @@ static int process_batch(struct collector *c, struct conn *k, const uint8_t *p, 
 		c->keep[c->nkeep].off = (uint32_t)(cur - c->raw);
 		c->keep[c->nkeep++].len = (uint32_t)l + 1;
 		if (c->nkeep == 1) /* the host of a batch is one agent: once per batch is enough */
-			herd_seen(c->herd, ev.host_herd, ev.host, ev.host, 1, now);
+			herd_seen(c->herd, ev.host_herd, ev.host, ev.host, ev.host_version, 1, now);
 		for (int i = 0; i < nt; i++)
-			herd_observe(c->herd, ev.herd, ev.member, ev.host, toks[i], (uint64_t)ev.seq, id, now);
+			herd_observe(c->herd, ev.herd, ev.member, ev.host, ev.version, toks[i],
+				     (uint64_t)ev.seq, id, now);
 	}
 	if (c->nkeep) {
 		const void *z = b.zdata;

@@ -24,12 +24,13 @@ struct stream {
 struct nent {
 	char *key; /* "<type>\x1f<name>" */
 	int64_t id;
+	char *version; /* as stored in names.version (NULL: none) */
 };
 
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *ins_chunk, *ins_cidx, *ins_alert, *get_stream, *put_stream, *get_name, *ins_name, *begin,
-		*commit, *rollback;
+		*commit, *rollback, *set_version;
 	int in_txn;
 	unsigned long long txn_rows;
 	int64_t next_chunk;
@@ -54,7 +55,7 @@ static const char *SCHEMA =
 	"CREATE INDEX IF NOT EXISTS chunk_index_kind ON chunk_index(kind, ts_max);"
 	"CREATE INDEX IF NOT EXISTS chunk_index_chunk ON chunk_index(chunk);"
 	"CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, type INTEGER NOT NULL,"
-	" name TEXT NOT NULL, herd TEXT, host TEXT, UNIQUE(type, name));"
+	" name TEXT NOT NULL, herd TEXT, host TEXT, version TEXT, UNIQUE(type, name));"
 	"CREATE TABLE IF NOT EXISTS streams(host_id TEXT NOT NULL, boot_id TEXT NOT NULL,"
 	" ranges TEXT NOT NULL, updated INTEGER, PRIMARY KEY(host_id, boot_id));"
 	"CREATE TABLE IF NOT EXISTS alerts(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
@@ -66,6 +67,58 @@ static const char *SCHEMA =
 	" saved INTEGER NOT NULL, raw_len INTEGER NOT NULL, z BLOB NOT NULL);";
 
 static int64_t pragma_int(sqlite3 *db, const char *sql);
+
+/* Schema versions (PRAGMA user_version). 0: as first released; 1: names.version (the member's
+ * version, so its cohort is herd + version). A database of an older version is migrated in
+ * place, in one transaction, when it is opened. */
+#define STORE_SCHEMA 1
+
+static int has_column(sqlite3 *db, const char *table, const char *col)
+{
+	char sql[128];
+	sqlite3_stmt *st;
+	int found = 0;
+	snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", table);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		if (name && !strcmp(name, col))
+			found = 1;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+static int migrate(sqlite3 *db)
+{
+	int64_t v = pragma_int(db, "PRAGMA user_version");
+	if (v >= STORE_SCHEMA)
+		return 0;
+	char *err = NULL;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK)
+		goto fail;
+	/* the CREATE TABLE above made new databases with the column already */
+	int has = has_column(db, "names", "version");
+	if (has < 0 || (!has && sqlite3_exec(db, "ALTER TABLE names ADD COLUMN version TEXT", NULL,
+					     NULL, &err) != SQLITE_OK))
+		goto fail;
+	char sql[64];
+	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", STORE_SCHEMA);
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK ||
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, &err) != SQLITE_OK)
+		goto fail;
+	if (!has)
+		fprintf(stderr, "herdwatch-collector: database schema %lld migrated to %d (names.version added)\n",
+			(long long)v, STORE_SCHEMA);
+	return 0;
+fail:
+	fprintf(stderr, "herdwatch-collector: migrating the database schema: %s\n",
+		err ? err : sqlite3_errmsg(db));
+	sqlite3_free(err);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
 
 static uint64_t hkey(const char *s, size_t n)
 {
@@ -98,13 +151,16 @@ int store_open(struct store **out, const char *path)
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
+	if (migrate(s->db))
+		goto fail;
 	if (prep(s->db, "INSERT INTO chunks(id, host, first_seq, count, ts_min, ts_max, raw_len, z) VALUES(?,?,?,?,?,?,?,?)", &s->ins_chunk) ||
 	    prep(s->db, "INSERT INTO chunk_index(chunk, member, kind, ts_min, ts_max, n) VALUES(?,?,?,?,?,?)", &s->ins_cidx) ||
 	    prep(s->db, "INSERT INTO alerts(ts, kind, severity, herd, member, score, json) VALUES(?,?,?,?,?,?,?)", &s->ins_alert) ||
 	    prep(s->db, "SELECT ranges FROM streams WHERE host_id=? AND boot_id=?", &s->get_stream) ||
 	    prep(s->db, "INSERT OR REPLACE INTO streams(host_id, boot_id, ranges, updated) VALUES(?,?,?,strftime('%s','now'))", &s->put_stream) ||
-	    prep(s->db, "SELECT id FROM names WHERE type=? AND name=?", &s->get_name) ||
-	    prep(s->db, "INSERT INTO names(type, name, herd, host) VALUES(?,?,?,?)", &s->ins_name) ||
+	    prep(s->db, "SELECT id, version FROM names WHERE type=? AND name=?", &s->get_name) ||
+	    prep(s->db, "INSERT INTO names(type, name, herd, host, version) VALUES(?,?,?,?,?)", &s->ins_name) ||
+	    prep(s->db, "UPDATE names SET version=? WHERE id=?", &s->set_version) ||
 	    prep(s->db, "BEGIN", &s->begin) || prep(s->db, "COMMIT", &s->commit) ||
 	    prep(s->db, "ROLLBACK", &s->rollback))
 		goto fail;
@@ -138,13 +194,15 @@ void store_close(struct store *s)
 	if (s->in_txn)
 		store_commit(s);
 	sqlite3_stmt *sts[] = { s->ins_chunk, s->ins_cidx, s->ins_alert, s->get_stream, s->put_stream, s->get_name,
-				s->ins_name, s->begin, s->commit, s->rollback };
+				s->ins_name, s->begin, s->commit, s->rollback, s->set_version };
 	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
 		sqlite3_finalize(sts[i]);
 	store_drop_streams(s);
 	free(s->st);
-	for (uint32_t i = 0; i < s->ncap; i++)
+	for (uint32_t i = 0; i < s->ncap; i++) {
 		free(s->names[i].key);
+		free(s->names[i].version);
+	}
 	free(s->names);
 	sqlite3_close(s->db);
 	free(s);
@@ -350,7 +408,32 @@ int stream_add(struct stream *st, uint64_t seq)
 	return 0;
 }
 
-int64_t store_name(struct store *s, int type, const char *name, const char *herd, const char *host)
+static int same_version(const char *a, const char *b)
+{
+	return (!a || !*a) ? (!b || !*b) : (b && !strcmp(a, b));
+}
+
+/* The version of name id changed (a member upgraded in place): names.version follows. */
+static void update_version(struct store *s, struct nent *n, const char *version)
+{
+	char *v = version && *version ? strdup(version) : NULL;
+	if (version && *version && !v)
+		return;
+	if (v)
+		sqlite3_bind_text(s->set_version, 1, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s->set_version, 1);
+	sqlite3_bind_int64(s->set_version, 2, n->id);
+	if (step_reset(s->set_version)) {
+		free(v);
+		return;
+	}
+	free(n->version);
+	n->version = v;
+}
+
+int64_t store_name(struct store *s, int type, const char *name, const char *herd, const char *host,
+		   const char *version)
 {
 	char key[600];
 	int kl = snprintf(key, sizeof(key), "%d\x1f%s", type, name);
@@ -374,30 +457,47 @@ int64_t store_name(struct store *s, int type, const char *name, const char *herd
 	}
 	uint32_t j = (uint32_t)hkey(key, (size_t)kl) & (s->ncap - 1);
 	while (s->names[j].key) {
-		if (strcmp(s->names[j].key, key) == 0)
+		if (strcmp(s->names[j].key, key) == 0) {
+			if (!same_version(version, s->names[j].version))
+				update_version(s, &s->names[j], version);
 			return s->names[j].id;
+		}
 		j = (j + 1) & (s->ncap - 1);
 	}
 	int64_t id = -1;
+	char *stored = NULL;
 	sqlite3_bind_int(s->get_name, 1, type);
 	sqlite3_bind_text(s->get_name, 2, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(s->get_name) == SQLITE_ROW)
+	if (sqlite3_step(s->get_name) == SQLITE_ROW) {
 		id = sqlite3_column_int64(s->get_name, 0);
+		const char *v = (const char *)sqlite3_column_text(s->get_name, 1);
+		stored = v && *v ? strdup(v) : NULL;
+	}
 	sqlite3_reset(s->get_name);
 	if (id < 0) {
 		sqlite3_bind_int(s->ins_name, 1, type);
 		sqlite3_bind_text(s->ins_name, 2, name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s->ins_name, 3, herd ? herd : "", -1, SQLITE_STATIC);
 		sqlite3_bind_text(s->ins_name, 4, host ? host : "", -1, SQLITE_STATIC);
+		if (version && *version)
+			sqlite3_bind_text(s->ins_name, 5, version, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(s->ins_name, 5);
 		if (step_reset(s->ins_name))
 			return -1;
 		id = sqlite3_last_insert_rowid(s->db);
+		stored = version && *version ? strdup(version) : NULL;
 	}
 	s->names[j].key = strdup(key);
-	if (!s->names[j].key)
+	if (!s->names[j].key) {
+		free(stored);
 		return id;
+	}
 	s->names[j].id = id;
+	s->names[j].version = stored;
 	s->nn++;
+	if (!same_version(version, stored))
+		update_version(s, &s->names[j], version);
 	return id;
 }
 

@@ -13,9 +13,11 @@
  *   chunks(id, host -> names.id, first_seq, count, ts_min, ts_max, raw_len, z)  index (ts_max)
  *   chunk_index(chunk, member -> names.id, kind -> names.id, ts_min, ts_max, n)
  *                                 indexes (member, ts_max), (kind, ts_max), (chunk)
- *   names(id, type 0=kind 1=member 2=host, name, herd, host)       unique (type, name)
+ *   names(id, type 0=kind 1=member 2=host, name, herd, host, version)  unique (type, name)
+ *                                 version: the member's current version (NULL: none)
  *   streams(host_id, boot_id, ranges "a-b,c-d", updated ns)        stored seqs per agent run
  *   alerts(id, ts, kind, severity, herd, member, score, json)      indexes (ts), (member)
+ * PRAGMA user_version is the schema version; older databases are migrated when opened.
  * Dedup: each (host id, boot id) keeps its stored seqs as ranges in memory and in `streams`,
  * updated in the same transaction as the events, so a commit is all-or-nothing.
  */
@@ -42,8 +44,10 @@ struct stream *store_stream(struct store *s, const char *host_id, size_t hl, con
 int stream_has(const struct stream *st, uint64_t seq);
 int stream_add(struct stream *st, uint64_t seq);
 
-/* Name ids (cached). type: 0 kind, 1 member, 2 host. */
-int64_t store_name(struct store *s, int type, const char *name, const char *herd, const char *host);
+/* Name ids (cached). type: 0 kind, 1 member, 2 host. version: the member's or host's version
+ * (NULL or "": none); a changed version updates names.version. */
+int64_t store_name(struct store *s, int type, const char *name, const char *herd, const char *host,
+		   const char *version);
 
 /* Id the next stored chunk will get (event ids are derived from it before it is written). */
 int64_t store_next_chunk(struct store *s);

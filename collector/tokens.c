@@ -218,6 +218,7 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 	if (!ev->host[0])
 		cat(ev->host, sizeof(ev->host), "unknown", NULL);
 	get_str(d, host, "herd", ev->host_herd, sizeof(ev->host_herd));
+	get_str(d, host, "version", ev->host_version, sizeof(ev->host_version));
 	char ctr[128];
 	int container = pr[2];
 	get_str(d, container, "id", ctr, sizeof(ctr));
@@ -225,9 +226,11 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 	if (ev->in_container) {
 		cat(ev->member, sizeof(ev->member), ev->host, "/", ctr, NULL);
 		get_str(d, container, "herd", ev->herd, sizeof(ev->herd));
+		get_str(d, container, "version", ev->version, sizeof(ev->version));
 	} else {
 		cat(ev->member, sizeof(ev->member), ev->host, NULL);
 		cat(ev->herd, sizeof(ev->herd), ev->host_herd, NULL);
+		cat(ev->version, sizeof(ev->version), ev->host_version, NULL);
 	}
 
 	const char *k = ev->kind;

@@ -26,6 +26,9 @@ struct ev_info {
 	char host_herd[128]; /* host.herd, may be empty */
 	char member[320];    /* host, or host/container-id */
 	char herd[128];      /* herd of the member, may be empty */
+	char host_version[128]; /* host.version, may be empty */
+	char version[128];	/* version of the member (container.version or host.version), may be
+				   empty */
 	int in_container;
 	long long seq;
 	uint64_t ts_ns;      /* event time, 0 when missing or unparsable */

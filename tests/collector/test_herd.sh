@@ -5,13 +5,21 @@
 # tokens; no other member raises anything. A deploy (all members change together) raises one
 # herd change and no member alert. A two-member herd gives a notice, not an alert. Alerts run
 # the response command with the alert JSON on stdin.
+# Cohorts (herd + version): herd "shop" of eight containers at version 1.0 gets a rolling
+# deploy of version 2.0 (new members one after the other): the first is a canary (a notice,
+# judged against the herd), the next ones make one cohort change, not an alert each; the v2
+# binary on a v1 member is an alert; versions show in members/herds and survive a restart; a
+# database file of the schema before cohorts is migrated in place.
 . "$(dirname "$0")/lib.sh"
-make_pki vm1 vm2 >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
-start_collector --learn-s 3 --hold-ms 500 --min-herd 4 --silent-s 0 \
+make_pki vm1 vm2 vm3 >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
+# --change-window-s 20: shop's own first tokens (sent at the start) are old news by its deploy
+start_collector --learn-s 3 --hold-ms 500 --min-herd 4 --silent-s 0 --change-window-s 20 \
 	--response-cmd "cat >> $T/response.jsonl" || exit 1
+HW="$B/herdwatch --api 127.0.0.1:$HTTP_PORT"
 
 seq1=1
 seq2=1
+seq3=1
 # send HOST MODE [gen options]: generate the next events of HOST and ship them
 send() {
 	local host=$1 mode=$2 f=$T/$1-$RANDOM.jsonl next
@@ -27,6 +35,8 @@ api_="--herd api --members a1,a2"
 # learning: the herds' normal behaviour
 send vm1 baseline $web --rounds 5
 send vm2 baseline $api_ --rounds 5
+send vm3 baseline --herd shop --members s1,s2,s3,s4,s5,s6,s7,s8 --version 1.0 --rounds 3
+shop_start=$SECONDS
 sleep 3.5
 # steady state: more of the same raises nothing
 send vm1 baseline $web --rounds 3
@@ -79,10 +89,79 @@ sleep 1.5
 small=$(jq -c 'select(.kind == "member.outlier" and .herd == "api")' "$T/alerts.jsonl")
 expect small_herd_notice "alerts: $small" test "$(jq -r .severity <<<"$small")" = notice
 
+# ---- cohorts ----
+shop="--herd shop --app /opt/shop/bin/shop-v2"
+# wait until shop's first tokens are older than the change window
+while [ $((SECONDS - shop_start)) -le 21 ]; do sleep 1; done
+send vm3 baseline --herd shop --members s1,s2,s3,s4,s5,s6,s7,s8 --version 1.0 --rounds 1
+sleep 1
+# canary: the first member of version 2.0 runs the new binary
+before=$(grep -c . "$T/alerts.jsonl")
+send vm3 baseline --herd shop --members t1 --version 2.0 --rounds 1
+send vm3 deploy $shop --members t1 --version 2.0
+sleep 1.5
+new=$(tail -n +$((before + 1)) "$T/alerts.jsonl")
+can=$(jq -c 'select(.kind == "member.outlier" and .member == "vm3/t1")' <<<"$new")
+expect canary_one_notice "new alerts: $new" \
+	test "$(grep -c . <<<"$can")" -eq 1 -a "$(jq -r .severity <<<"$can")" = notice
+expect canary_marked "alert: $can" test "$(jq -r '"\(.canary) \(.cohort) \(.version) \(.cohort_size)"' <<<"$can")" = "true shop@2.0 2.0 1"
+expect canary_explains "explanation: $(jq -r .explanation <<<"$can")" grep -q \
+	'vm3/t1 (shop@2.0) ran /opt/shop/bin/shop-v2 (parent /usr/sbin/nginx) as service; 0 of 0 peers of version 2.0, 0 of 8 in herd shop in their first 10 min' \
+	<<<"$(jq -r .explanation <<<"$can")"
+expect canary_says_so "explanation: $(jq -r .explanation <<<"$can")" grep -q \
+	'(canary: cohort shop@2.0 has 1 member, judged against herd shop: notice only)$' <<<"$(jq -r .explanation <<<"$can")"
+expect canary_judged_new_tokens_only "tokens: $(jq -c '[.tokens[].token]' <<<"$can")" \
+	test "$(jq -r '[.tokens[].token | select(startswith("exec|/opt/shop/bin/shop-v2") or startswith("connect|/opt/shop/bin/shop-v2"))] | length' <<<"$can")" -eq "$(jq '.tokens | length' <<<"$can")"
+# the rollout goes on: five more members of version 2.0, one after the other
+before=$(grep -c . "$T/alerts.jsonl")
+for m in t2 t3 t4 t5 t6; do
+	send vm3 baseline --herd shop --members $m --version 2.0 --rounds 1
+	send vm3 deploy $shop --members $m --version 2.0
+done
+sleep 1.5
+new=$(tail -n +$((before + 1)) "$T/alerts.jsonl")
+chg=$(jq -c 'select(.kind == "herd.change" and .herd == "shop")' <<<"$new")
+expect rollout_one_cohort_change "new alerts: $new" test "$(grep -c . <<<"$chg")" -eq 1
+expect rollout_change_names_cohort "change: $chg" \
+	test "$(jq -r '"\(.version) \(.cohort)"' <<<"$chg")" = "2.0 shop@2.0"
+expect rollout_change_names_tokens "change: $chg" \
+	grep -qx 'exec|/opt/shop/bin/shop-v2|parent=/usr/sbin/nginx|user=service' <<<"$(jq -r '.tokens[].token' <<<"$chg")"
+expect rollout_change_explains "change: $chg" grep -q \
+	'^cohort shop@2.0 (version 2.0 of herd shop) changed: .*2 of 2 ran /opt/shop/bin/shop-v2 (parent /usr/sbin/nginx) as service.* within 20 s (a deploy of this version: reported once, not per member)$' \
+	<<<"$(jq -r .explanation <<<"$chg")"
+expect rollout_no_member_alerts "new alerts: $new" \
+	test "$(jq -s '[.[] | select(.kind == "member.outlier")] | length' <<<"$new")" -eq 0
+# the v2 binary on a member of version 1.0: normal in cohort 2.0, not in cohort 1.0
+before=$(grep -c . "$T/alerts.jsonl")
+send vm3 deploy $shop --members s3 --version 1.0
+sleep 1.5
+new=$(tail -n +$((before + 1)) "$T/alerts.jsonl")
+out=$(jq -c 'select(.kind == "member.outlier")' <<<"$new")
+expect cohort_v1_member_alert "new alerts: $new" \
+	test "$(jq -r '"\(.member) \(.severity) \(.cohort)"' <<<"$out")" = "vm3/s3 alert shop@1.0"
+expect cohort_v1_member_explains "explanation: $(jq -r .explanation <<<"$out")" grep -q \
+	'vm3/s3 (shop@1.0) ran /opt/shop/bin/shop-v2 (parent /usr/sbin/nginx) as service; 0 of 7 peers of version 1.0, 6 of 13 in herd shop' \
+	<<<"$(jq -r .explanation <<<"$out")"
+expect cohort_v1_no_herd_change "new alerts: $new" \
+	test "$(jq -s '[.[] | select(.kind == "herd.change")] | length' <<<"$new")" -eq 0
+# members and herds show versions and cohorts (JSON and table)
+mj=$($HW members --json)
+expect members_json_version "members: $mj" test "$(jq -r '.[] | select(.member == "vm3/t4") | "\(.version) \(.cohort)"' <<<"$mj")" = "2.0 shop@2.0"
+expect members_json_unversioned "members: $mj" test "$(jq -r '.[] | select(.member == "vm1/m1") | "\(.version) \(.cohort)"' <<<"$mj")" = "null web"
+mt=$($HW members)
+expect members_table_version "members: $mt" grep -Eq '^vm3/s2 +shop +1\.0 +container ' <<<"$mt"
+expect members_table_header "members: $mt" grep -Eq '^MEMBER +HERD +VERSION +TYPE ' <<<"$mt"
+hj=$($HW herds --json)
+expect herds_json_cohorts "herds: $hj" test "$(jq -c '.[] | select(.herd == "shop") | [.cohorts[] | [.version, .cohort, .members]]' <<<"$hj")" = '[["1.0","shop@1.0",8],["2.0","shop@2.0",6]]'
+ht=$($HW herds)
+expect herds_table_cohorts "herds: $ht" grep -Eq '^shop +14 +14 .* 1\.0:8 2\.0:6$' <<<"$ht"
+expect herds_table_unversioned "herds: $ht" grep -Eq '^web +5 .* -$' <<<"$ht"
+change_at=$SECONDS
+
 # a restarted collector keeps what it learned: the herd (older than --learn-s 10 by now) does
 # not learn again, so m2 is judged at once
 stop_collector
-start_collector --learn-s 10 --hold-ms 500 --min-herd 4 --silent-s 0 \
+start_collector --learn-s 10 --hold-ms 500 --min-herd 4 --silent-s 0 --change-window-s 20 \
 	--response-cmd "cat >> $T/response.jsonl" || exit 1
 expect restart_state_restored "log: $(tail -3 "$T/collector.log")" grep -q "herd state restored" "$T/collector.log"
 before=$(grep -c . "$T/alerts.jsonl")
@@ -92,3 +171,55 @@ sleep 1.5
 new=$(tail -n +$((before + 1)) "$T/alerts.jsonl")
 expect restart_judges_without_relearning "new alerts: $new" \
 	test "$(jq -r 'select(.kind == "member.outlier") | .member' <<<"$new")" = vm1/m2
+mj=$($HW members --json)
+expect restart_keeps_versions "members: $mj" \
+	test "$(jq -r '[.[] | select(.herd == "shop") | .cohort] | sort | unique | join(" ")' <<<"$mj")" = "shop@1.0 shop@2.0"
+
+# after the change window: a new member of version 2.0 doing what its version does is judged,
+# in its cohort (6 of 6 peers of version 2.0), and raises nothing
+while [ $((SECONDS - change_at)) -le 21 ]; do sleep 1; done
+before=$(grep -c . "$T/alerts.jsonl")
+send vm3 baseline --herd shop --members t7 --version 2.0 --rounds 1
+send vm3 deploy $shop --members t7 --version 2.0
+# ... while what its version does not do is an alert (the cohort is big enough to judge)
+send vm3 attack2 --herd shop --member t8 --version 2.0
+sleep 1.5
+new=$(tail -n +$((before + 1)) "$T/alerts.jsonl")
+expect cohort_v2_member_normal "new alerts: $new" \
+	test "$(jq -s '[.[] | select(.member == "vm3/t7" or .kind == "herd.change")] | length' <<<"$new")" -eq 0
+out=$(jq -c 'select(.kind == "member.outlier")' <<<"$new")
+expect cohort_v2_outlier_alert "new alerts: $new" \
+	test "$(jq -r '"\(.member) \(.severity) \(.canary)"' <<<"$out")" = "vm3/t8 alert false"
+expect cohort_v2_outlier_explains "explanation: $(jq -r .explanation <<<"$out")" grep -q \
+	'vm3/t8 (shop@2.0) ran /usr/bin/python3.11 (parent /usr/sbin/nginx) as service; 0 of 7 peers of version 2.0, 0 of 15 in herd shop' \
+	<<<"$(jq -r .explanation <<<"$out")"
+
+# ---- a database file of the schema before cohorts (tests/collector/store-v0.sql) ----
+stop_collector
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript(open(sys.argv[2]).read()); c.close()' \
+	"$T/old.db" "$HW_ROOT/tests/collector/store-v0.sql"
+: >"$T/collector.log"
+start_collector --db "$T/old.db" --retain-days 0 --learn-s 3 --hold-ms 500 --min-herd 4 --silent-s 0 || exit 1
+col() { python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print(*[r[0] for r in c.execute(sys.argv[2])])' "$T/old.db" "$1"; }
+expect migrate_said "log: $(cat "$T/collector.log")" grep -q "database schema 0 migrated to 1" "$T/collector.log"
+expect migrate_column_added "columns: $(col 'SELECT name FROM pragma_table_info("names")')" \
+	grep -qw version <<<"$(col 'SELECT name FROM pragma_table_info("names")')"
+expect migrate_user_version "user_version: $(col 'PRAGMA user_version')" test "$(col 'PRAGMA user_version')" = 1
+expect migrate_old_events_kept "events: $(api '/api/events?member=vm9/o1&limit=100' | head -c 300)" \
+	test "$(api '/api/events?member=vm9/o1&limit=100' | jq '.events | length')" -eq 10
+expect migrate_old_state_restored "log: $(cat "$T/collector.log")" grep -q "herd state restored (3 members)" "$T/collector.log"
+mj=$($HW members --json)
+expect migrate_old_members_unversioned "members: $mj" \
+	test "$(jq -r '.[] | select(.member == "vm9/o2") | "\(.herd) \(.version) \(.cohort)"' <<<"$mj")" = "old null old"
+send vm3 baseline --herd shop --members u1 --version 3.1 --rounds 1
+sleep 0.5
+expect migrate_new_member_version_stored "names: $(col "SELECT name || '=' || ifnull(version, '-') FROM names WHERE type = 1")" \
+	test "$(col "SELECT version FROM names WHERE name = 'vm3/u1'")" = 3.1
+# an in-place upgrade updates the stored version
+send vm3 baseline --herd shop --members u1 --version 3.2 --rounds 1
+sleep 0.5
+expect stored_version_follows_upgrade "names: $(col "SELECT name || '=' || ifnull(version, '-') FROM names WHERE type = 1")" \
+	test "$(col "SELECT version FROM names WHERE name = 'vm3/u1'")" = 3.2
+stop_collector
+start_collector --db "$T/old.db" --retain-days 0 --learn-s 3 --hold-ms 500 --min-herd 4 --silent-s 0 || exit 1
+expect migrate_once "log: $(cat "$T/collector.log")" test "$(grep -c "migrated" "$T/collector.log")" -eq 1

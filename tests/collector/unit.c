@@ -216,9 +216,9 @@ static void test_ranges(void)
 }
 
 struct got {
-	int outlier, change, silent;
-	char member[64];
-	char json[8192];
+	int outlier, change, silent, paged;
+	char member[64], sev[16];
+	char json[8192], change_json[8192];
 };
 
 static void on_alert(void *ctx, const char *json, size_t len, const char *kind, const char *sev,
@@ -227,11 +227,14 @@ static void on_alert(void *ctx, const char *json, size_t len, const char *kind, 
 	struct got *g = ctx;
 	if (!strcmp(kind, "member.outlier")) {
 		g->outlier++;
+		g->paged += !strcmp(sev, "alert");
 		snprintf(g->member, sizeof(g->member), "%s", member);
+		snprintf(g->sev, sizeof(g->sev), "%s", sev);
 		snprintf(g->json, sizeof(g->json), "%.*s", (int)len, json);
-	} else if (!strcmp(kind, "herd.change"))
+	} else if (!strcmp(kind, "herd.change")) {
 		g->change++;
-	else if (!strcmp(kind, "member.silent"))
+		snprintf(g->change_json, sizeof(g->change_json), "%.*s", (int)len, json);
+	} else if (!strcmp(kind, "member.silent"))
 		g->silent++;
 }
 
@@ -252,9 +255,11 @@ static void test_herd(void)
 	for (int r = 0; r < 3; r++)
 		for (int i = 0; i < 6; i++)
 			for (int k = 0; k < 3; k++)
-				herd_observe(e, "web", m[i], "h", base[k], 1, 1, t + (uint64_t)r * S);
+				herd_observe(e, "web", m[i], "h", NULL, base[k], 1, 1,
+					     t + (uint64_t)r * S);
 	t += 20 * S; /* learning over */
-	herd_observe(e, "web", "m4", "h", "exec|/usr/bin/nc|parent=/usr/sbin/nginx|user=service", 77, 99, t);
+	herd_observe(e, "web", "m4", "h", NULL,
+		     "exec|/usr/bin/nc|parent=/usr/sbin/nginx|user=service", 77, 99, t);
 	herd_tick(e, t + S / 2);
 	CHECK("herd_held_before_judging", g.outlier == 0);
 	herd_tick(e, t + 2 * S);
@@ -263,10 +268,11 @@ static void test_herd(void)
 					     strstr(g.json, "\"events\":[77]"));
 	t += 10 * S;
 	for (int i = 0; i < 6; i++)
-		herd_observe(e, "web", m[i], "h", "exec|/opt/v2/app|parent=/usr/sbin/nginx|user=service", 1, 1, t);
+		herd_observe(e, "web", m[i], "h", NULL,
+			     "exec|/opt/v2/app|parent=/usr/sbin/nginx|user=service", 1, 1, t);
 	herd_tick(e, t + 2 * S);
 	CHECK("herd_deploy_is_change", g.change == 1 && g.outlier == 1);
-	herd_seen(e, NULL, "h2", "h2", 1, t);
+	herd_seen(e, NULL, "h2", "h2", NULL, 1, t);
 	herd_tick(e, t + 61 * S);
 	CHECK("herd_silent_host", g.silent >= 1);
 	{
@@ -277,7 +283,7 @@ static void test_herd(void)
 			for (int k = 0; k < 60; k++) {
 				snprintf(mn, sizeof(mn), "m%d", i);
 				snprintf(tk, sizeof(tk), "exec|/usr/bin/tool%d|parent=/usr/sbin/svc|user=service", k);
-				herd_observe(big, "svc", mn, "h", tk, 1, 1, t);
+				herd_observe(big, "svc", mn, "h", NULL, tk, 1, 1, t);
 			}
 		size_t per = herd_mem_bytes(big) / herd_member_count(big);
 		printf("# herd engine: %zu bytes per member\n", per);
@@ -288,12 +294,12 @@ static void test_herd(void)
 	char tok[64];
 	for (int i = 0; i < 5000; i++) {
 		snprintf(tok, sizeof(tok), "exec|/x/%d|parent=/y|user=root", i);
-		herd_observe(e, "web", "m1", "h", tok, 1, 1, t + 62 * S + (uint64_t)i);
+		herd_observe(e, "web", "m1", "h", NULL, tok, 1, 1, t + 62 * S + (uint64_t)i);
 	}
 	size_t before = herd_mem_bytes(e);
 	for (int i = 5000; i < 6000; i++) {
 		snprintf(tok, sizeof(tok), "exec|/x/%d|parent=/y|user=root", i);
-		herd_observe(e, "web", "m1", "h", tok, 1, 1, t + 62 * S + (uint64_t)i);
+		herd_observe(e, "web", "m1", "h", NULL, tok, 1, 1, t + 62 * S + (uint64_t)i);
 	}
 	char *members = herd_dump_members(e, t + 63 * S);
 	CHECK("herd_member_table_bounded", members && strstr(members, "\"tokens\":1024"));
@@ -309,8 +315,9 @@ static void test_herd(void)
 	uint64_t t2 = t + 100 * S;
 	CHECK("herd_restore", herd_restore(e2, snap, sl, t2) == 0 &&
 				      herd_member_count(e2) == herd_member_count(e));
-	herd_observe(e2, "web", "m2", "h", "exec|/usr/bin/python3|parent=/usr/sbin/nginx|user=root", 5, 6, t2);
-	herd_observe(e2, "web", "m5", "h", base[1], 7, 8, t2);
+	herd_observe(e2, "web", "m2", "h", NULL,
+		     "exec|/usr/bin/python3|parent=/usr/sbin/nginx|user=root", 5, 6, t2);
+	herd_observe(e2, "web", "m5", "h", NULL, base[1], 7, 8, t2);
 	herd_tick(e2, t2 + 2 * S);
 	CHECK("herd_restored_judges_at_once", g2.outlier == 1 && !strcmp(g2.member, "m2"));
 	herd_free(e2);
@@ -321,6 +328,109 @@ static void test_herd(void)
 		herd_restore(e3, snap, cut, t2);
 	herd_free(e3);
 	free(snap);
+	herd_free(e);
+}
+
+/* Cohorts: herd "shop" of eight members at version 1.0, then a rolling deploy of version 2.0
+ * (new members, one after the other): the first is a canary (notice), the second makes the
+ * cohort change (one report), the rest raise nothing. The v2 token is normal for a v2 member
+ * and an outlier for a v1 member. Versions survive a snapshot. */
+static void test_cohorts(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	c.hold_ms = 1000;
+	c.new_member_s = 30;
+	c.change_window_s = 20; /* the herd's first tokens are not a change by the deploy */
+	c.silent_s = 0;
+	struct got g = {0};
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S;
+	const char *base[] = {"exec|/usr/sbin/shopd|parent=/usr/lib/systemd/systemd|user=service",
+			      "connect|/usr/sbin/shopd|tcp/5432|private"};
+	const char *v2tok = "exec|/opt/shop/v2/worker|parent=/usr/sbin/shopd|user=service";
+	char mn[16];
+	for (int r = 0; r < 3; r++)
+		for (int i = 1; i <= 8; i++) {
+			snprintf(mn, sizeof(mn), "s%d", i);
+			for (int k = 0; k < 2; k++)
+				herd_observe(e, "shop", mn, "h", "1.0", base[k], 1, 1,
+					     t + (uint64_t)r * S);
+		}
+	t += 60 * S; /* learning over, the v1 members are no longer new */
+	for (int i = 1; i <= 8; i++) {
+		snprintf(mn, sizeof(mn), "s%d", i);
+		herd_observe(e, "shop", mn, "h", "1.0", base[0], 1, 1, t);
+	}
+	/* canary: the first member of version 2.0 */
+	for (int k = 0; k < 2; k++)
+		herd_observe(e, "shop", "t1", "h", "2.0", base[k], 1, 1, t);
+	herd_observe(e, "shop", "t1", "h", "2.0", v2tok, 11, 12, t);
+	herd_tick(e, t + 2 * S);
+	CHECK("cohort_canary_is_notice",
+	      g.outlier == 1 && !strcmp(g.member, "t1") && !strcmp(g.sev, "notice") &&
+		  strstr(g.json, "\"canary\":true") && strstr(g.json, "shop@2.0"));
+	CHECK("cohort_canary_explains",
+	      strstr(g.json, "t1 (shop@2.0) ran /opt/shop/v2/worker") &&
+		  strstr(g.json, "0 of 0 peers of version 2.0, 0 of 8 in herd shop") &&
+		  strstr(g.json, "canary: cohort shop@2.0 has 1 member"));
+	/* the rest of the rollout, a few seconds apart */
+	for (int i = 2; i <= 6; i++) {
+		t += 3 * S;
+		snprintf(mn, sizeof(mn), "t%d", i);
+		for (int k = 0; k < 2; k++)
+			herd_observe(e, "shop", mn, "h", "2.0", base[k], 1, 1, t);
+		herd_observe(e, "shop", mn, "h", "2.0", v2tok, 1, 1, t);
+		herd_tick(e, t + 2 * S);
+	}
+	CHECK("cohort_rollout_one_change", g.change == 1 &&
+					       strstr(g.change_json, "\"version\":\"2.0\"") &&
+					       strstr(g.change_json, "\"cohort\":\"shop@2.0\"") &&
+					       strstr(g.change_json, "/opt/shop/v2/worker"));
+	CHECK("cohort_rollout_no_member_alert", g.outlier == 1 && g.paged == 0);
+	/* a new v2 member doing what v2 does: normal in its cohort */
+	t += 40 * S;
+	for (int k = 0; k < 2; k++)
+		herd_observe(e, "shop", "t7", "h", "2.0", base[k], 1, 1, t);
+	herd_observe(e, "shop", "t7", "h", "2.0", v2tok, 1, 1, t);
+	herd_tick(e, t + 2 * S);
+	CHECK("cohort_token_normal_in_its_cohort", g.outlier == 1);
+	/* a v1 member doing it: 0 of its 7 version peers */
+	t += 5 * S;
+	herd_observe(e, "shop", "s3", "h", "1.0", v2tok, 31, 32, t);
+	herd_tick(e, t + 2 * S);
+	CHECK("cohort_token_outlier_in_other_cohort",
+	      g.outlier == 2 && !strcmp(g.member, "s3") && !strcmp(g.sev, "alert") &&
+		  strstr(g.json, "s3 (shop@1.0)") &&
+		  strstr(g.json, "0 of 7 peers of version 1.0, 7 of 14 in herd shop"));
+	char *herds = herd_dump_herds(e, t + 3 * S);
+	CHECK("cohort_dump_herds",
+	      herds &&
+		  strstr(herds, "{\"version\":\"1.0\",\"cohort\":\"shop@1.0\",\"members\":8") &&
+		  strstr(herds, "{\"version\":\"2.0\",\"cohort\":\"shop@2.0\",\"members\":7"));
+	free(herds);
+	/* an in-place upgrade moves the member to the other cohort */
+	herd_seen(e, "shop", "s8", "h", "2.0", 0, t + 3 * S);
+	char *members = herd_dump_members(e, t + 3 * S);
+	CHECK("cohort_member_upgrade",
+	      members && strstr(members, "\"member\":\"s8\",\"herd\":\"shop\",\"version\":\"2.0\","
+					 "\"cohort\":\"shop@2.0\""));
+	free(members);
+	uint8_t *snap;
+	size_t sl;
+	struct herd_engine *e2 = herd_new(&c, NULL, NULL);
+	CHECK("cohort_snapshot",
+	      herd_save(e, &snap, &sl) == 0 && herd_restore(e2, snap, sl, t + 4 * S) == 0);
+	members = herd_dump_members(e2, t + 4 * S);
+	CHECK("cohort_snapshot_keeps_versions",
+	      members &&
+		  strstr(members, "\"member\":\"t1\",\"herd\":\"shop\",\"version\":\"2.0\"") &&
+		  strstr(members, "\"member\":\"s1\",\"herd\":\"shop\",\"version\":\"1.0\""));
+	free(members);
+	free(snap);
+	herd_free(e2);
 	herd_free(e);
 }
 
@@ -391,6 +501,7 @@ int main(void)
 	test_tokens();
 	test_ranges();
 	test_herd();
+	test_cohorts();
 	test_fuzz();
 	return failed;
 }

@@ -43,14 +43,18 @@ else
 fi
 expect_jq "TERM: last event is the final heartbeat" "$(tail -n1 "$EV")" '.kind=="agent.heartbeat"'
 
-# ---- config: heartbeat interval, herd, filters; SIGHUP reload good and bad ----
-mkdir -p $CG2/hwtest-ign-$$
+# ---- config: heartbeat interval, herd, version, filters; SIGHUP reload good and bad ----
+mkdir -p $CG2/hwtest-ign-$$ $CG2/hwtest-ver-$$/web/m1-v2.0 $CG2/hwtest-ver-$$/web/m2
 cat >"$T/c.yaml" <<YAML
 herd: testherd
+version: 1.4.2
 heartbeat_interval: 1
 filters:
   ignore_exe: [/usr/bin/sleep]
   ignore_cgroup: [/hwtest-ign-$$]
+containers:
+  - cgroup: '^/hwtest-ver-$$/([a-z]+)/(m[0-9]+)(-(v[0-9.]+))?$'
+    version_group: 4
 YAML
 agent_start "$T/c.yaml" || { not_ok "agent starts with config" "$(cat "$T/agent.err")"; exit 1; }
 sleep 2.5
@@ -59,6 +63,13 @@ if [ "$nhb" -ge 2 ]; then ok "heartbeat every heartbeat_interval"; else not_ok "
 hb=$(events 'select(.kind=="agent.heartbeat")' | tail -1)
 expect_jq "heartbeat has version, probes, stats" "$hb" '(.agent.version|length)>0 and .agent.probes["process.exit"].state=="attached" and .agent.probes["process.exit"].hook=="tp_btf" and (.agent.stats|has("events") and has("dropped") and has("cpu_s") and has("rss")) and .agent.stats.rss > 0'
 expect_jq "herd from config" "$hb" '.host.herd=="testherd"'
+expect_jq "version from config in host.version, after herd" "$hb" '.host.version=="1.4.2" and (.host|keys_unsorted)==["name","id","boot_id","herd","version"]'
+(echo $BASHPID >$CG2/hwtest-ver-$$/web/m1-v2.0/cgroup.procs && exec /usr/bin/echo hwver1$$ >/dev/null)
+(echo $BASHPID >$CG2/hwtest-ver-$$/web/m2/cgroup.procs && exec /usr/bin/echo hwver2$$ >/dev/null)
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwver1$$\")")
+expect_jq "container rule's version group in container.version" "$ev" '.proc.container=={"id":"m1","herd":"web","version":"v2.0"} and .host.version=="1.4.2"'
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwver2$$\")")
+expect_jq "version group that did not match: container.version null" "$ev" '.proc.container=={"id":"m2","herd":"web","version":null}'
 /usr/bin/sleep hwign$$ 2>/dev/null
 (echo $BASHPID >$CG2/hwtest-ign-$$/cgroup.procs && exec /usr/bin/echo hwcg$$ >/dev/null)
 (exec /nonexistent/hwenoent$$ 2>/dev/null)
@@ -76,12 +87,13 @@ expect_jq "bad reload rejected with file:line" "$ev" ".config.result==\"rejected
 grep -q "reload rejected" "$T/agent.err" && ok "bad reload said on stderr" || not_ok "bad reload said on stderr" "$(cat "$T/agent.err")"
 expect "agent still running after bad reload" kill -0 "$AGENT_PID"
 # a good config on SIGHUP applies: new herd, probe disabled, filter removed
-printf 'herd: newherd\nheartbeat_interval: 1\nprobes:\n  process.exit: false\n' >"$T/c.yaml"
+printf 'herd: newherd\nversion: 1.5.0\nheartbeat_interval: 1\nprobes:\n  process.exit: false\n' >"$T/c.yaml"
 kill -HUP "$AGENT_PID"
 wait_event 'select(.kind=="agent.config" and .config.result=="applied")' >/dev/null && ok "good reload applied" || not_ok "good reload applied" "no event"
 /usr/bin/sleep hwafter$$ 2>/dev/null
 ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwafter$$\")") || not_ok "exec after reload" "ignore_exe still applied"
 expect_jq "reload changed herd" "$ev" '.host.herd=="newherd"'
+expect_jq "reload changed version" "$ev" '.host.version=="1.5.0"'
 hb=$(wait_event 'select(.kind=="agent.heartbeat" and .host.herd=="newherd")')
 expect_jq "manifest shows disabled probe" "$hb" '.agent.probes["process.exit"].state=="disabled"'
 # log rotation: after a rename and SIGHUP the agent writes to a new file, seq continues
@@ -95,7 +107,7 @@ agent_stop
 cat "$EV" >>"$EV.1" && mv "$EV.1" "$EV"
 expect_eq "no exit events after process.exit disabled" "$(events "select(.kind==\"process.exit\" and .proc.args[1]==\"hwafter$$\")" | wc -l)" 0
 expect "seq contiguous across reloads" seq_contiguous
-rmdir $CG2/hwtest-ign-$$
+rmdir $CG2/hwtest-ign-$$ $CG2/hwtest-ver-$$/web/m1-v2.0 $CG2/hwtest-ver-$$/web/m2 $CG2/hwtest-ver-$$/web $CG2/hwtest-ver-$$
 
 # ---- clear errors: one line naming the problem, non-zero exit ----
 out=$("$AGENT" --output /nonexistent-dir/x.json 2>&1); rc=$?

@@ -1,5 +1,6 @@
 /* Unit tests for config parsing: every setting, and each kind of bad input rejected with the
  * file, the line and the reason. */
+#include "agent/agent.h"
 #include "agent/config.h"
 #include "unit.h"
 #include <stdlib.h>
@@ -44,6 +45,7 @@ int main(void)
 	config_free(&c);
 
 	const char *full = "herd: web\n"
+			   "version: 1.4.2\n"
 			   "host_name: web-7\n"
 			   "output: /tmp/x.json\n"
 			   "heartbeat_interval: 5\n"
@@ -53,6 +55,7 @@ int main(void)
 			   "filters:\n  ignore_exe: [/usr/bin/noisy, /opt/agent/]\n"
 			   "  ignore_cgroup:\n    - /system.slice/backup.service\n"
 			   "containers:\n  - cgroup: '^/hw/([^/]+)/([^/]+)'\n"
+			   "  - cgroup: '^/k8s/([a-z]+)-([0-9a-f]+)@(v[0-9.]+)'\n    version_group: 3\n"
 			   "collector:\n  address: 127.0.0.1:7443\n  ca: ca.pem\n  cert: a.pem\n"
 			   "  key: a.key\n  spool_max_mb: 64\n";
 	int rc = parse(&c, full, err);
@@ -62,6 +65,7 @@ int main(void)
 		UNIT_DONE();
 	}
 	CHECK_STR("herd", c.herd, "web");
+	CHECK_STR("version", c.version, "1.4.2");
 	CHECK_STR("host_name", c.host_name, "web-7");
 	CHECK_STR("output", c.output, "/tmp/x.json");
 	CHECK("numbers", c.heartbeat_s == 5 && c.args_max == 8000 && c.ringbuf_mb == 32);
@@ -70,8 +74,41 @@ int main(void)
 	CHECK("unmentioned probe keeps default", config_probe_enabled(&c, "net.connect", true));
 	CHECK("ignore_exe list", c.ignore_exe.n == 2 && !strcmp(c.ignore_exe.v[1], "/opt/agent/"));
 	CHECK("ignore_cgroup list", c.ignore_cgroup.n == 1);
-	CHECK("container pattern", c.n_containers == 1);
+	CHECK("container patterns", c.n_containers == 2);
+	CHECK("container rule without version group",
+	      c.n_containers == 2 && c.containers[0].version_group == 0);
+	CHECK("container rule with version group",
+	      c.n_containers == 2 && c.containers[1].version_group == 3);
 	CHECK("collector", c.collector.address && c.collector.spool_max_mb == 64);
+	char herd[128], id[128], ver[128];
+	CHECK("container match: version from its group",
+	      container_match(&c, "/k8s/web-3fa9@v1.4.2/x", herd, sizeof(herd), id, sizeof(id), ver,
+			      sizeof(ver)) &&
+		  !strcmp(herd, "web") && !strcmp(id, "3fa9") && !strcmp(ver, "v1.4.2"));
+	CHECK("container match: no version group, no version",
+	      container_match(&c, "/hw/api/m2", herd, sizeof(herd), id, sizeof(id), ver,
+			      sizeof(ver)) &&
+		  !strcmp(herd, "api") && !strcmp(id, "m2") && ver[0] == 0);
+	config_free(&c);
+	CHECK("version_group 2: member id from the last path component",
+	      parse(&c,
+		    "containers:\n  - cgroup: '^/svc/([a-z]+)@([^/]+)/'\n    version_group: 2\n",
+		    err) == 0 &&
+		  container_match(&c, "/svc/db@2026.11/db-0", herd, sizeof(herd), id, sizeof(id),
+				  ver, sizeof(ver)) &&
+		  !strcmp(herd, "db") && !strcmp(ver, "2026.11") && !strcmp(id, "db-0"));
+	config_free(&c);
+	CHECK("optional version group that did not match: no version",
+	      parse(&c,
+		    "containers:\n  - cgroup: '^/o/([a-z]+)/(m[0-9]+)(@(v[0-9]+))?$'\n    "
+		    "version_group: 4\n",
+		    err) == 0 &&
+		  container_match(&c, "/o/web/m1", herd, sizeof(herd), id, sizeof(id), ver,
+				  sizeof(ver)) &&
+		  !strcmp(id, "m1") && ver[0] == 0 &&
+		  container_match(&c, "/o/web/m1@v7", herd, sizeof(herd), id, sizeof(id), ver,
+				  sizeof(ver)) &&
+		  !strcmp(ver, "v7"));
 	config_free(&c);
 
 	expect_error("unknown key names it and the line", "herd: a\nbogus: 1\n",
@@ -91,6 +128,35 @@ int main(void)
 	expect_error("bad regex", "containers:\n  - cgroup: '(['\n", "bad cgroup pattern");
 	expect_error("regex without group", "containers:\n  - cgroup: '^/hw/'\n",
 		     "needs a group");
+	expect_error("version as a list", "version: [1, 2]\n",
+		     "test.yaml:1: 'version' must be a string");
+	expect_error("version as a mapping", "herd: a\nversion:\n  tag: 1\n",
+		     "test.yaml:3: 'version' must be a string");
+	expect_error("version null", "version: ~\n", "'version' must be a string");
+	expect_error("version empty", "version:\n", "'version' must be a string");
+	expect_error("version too long",
+		     "version: "
+		     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+		     "'version' must be 1 to 127 characters");
+	expect_error("version control character", "version: \"1.0\\n\"\n",
+		     "'version' must not contain control characters");
+	expect_error("version_group not a number",
+		     "containers:\n  - cgroup: '^/a/([a-z]+)/(v[0-9]+)'\n    version_group: two\n",
+		     "test.yaml:3: 'containers[].version_group' must be a whole number");
+	expect_error("version_group as a list",
+		     "containers:\n  - cgroup: '^/a/([a-z]+)'\n    version_group: [2]\n",
+		     "'containers[].version_group' must be a number");
+	expect_error("version_group 1 is the herd",
+		     "containers:\n  - cgroup: '^/a/([a-z]+)/(v[0-9]+)'\n    version_group: 1\n",
+		     "'containers[].version_group' must be between 2 and 9");
+	expect_error("version_group beyond the pattern's groups",
+		     "containers:\n  - version_group: 3\n    cgroup: '^/a/([a-z]+)/(m[0-9]+)'\n",
+		     "test.yaml:2: 'containers[].version_group' is 3 but cgroup pattern "
+		     "'^/a/([a-z]+)/(m[0-9]+)' has 2 groups");
+	expect_error("unknown container key",
+		     "containers:\n  - cgroup: '^/a/([a-z]+)'\n    version: 2\n",
+		     "unknown key 'containers[].version' (known: cgroup, version_group)");
 	expect_error("collector incomplete", "collector:\n  address: x:1\n", "mutual TLS");
 	expect_error("top level not a map", "- a\n- b\n", "top level must be a mapping");
 	expect_error("ringbuf not power of two", "ringbuf_mb: 3\n", "power of two");
