@@ -142,12 +142,12 @@ static void put_endpoint(struct jbuf *b, const char *key, const struct hw_net_ad
 		ip4_str(ad->addr, ip);
 	else
 		inet_ntop(AF_INET6, ad->addr, ip, sizeof(ip));
-	jb_kcstr(b, "ip", ip);
+	jb_ktrusted(b, "ip", ip);
 	jb_ku64(b, "port", ad->port);
 	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	if (ad->family == HW_NET_AF_INET6 && !memcmp(ad->addr, mapped, 12)) {
 		ip4_str(ad->addr + 12, ip);
-		jb_kcstr(b, "ipv4", ip);
+		jb_ktrusted(b, "ipv4", ip);
 	}
 	jb_obj_end(b);
 }
@@ -163,9 +163,9 @@ int decode_net_conn(struct agent *a, const void *rec, size_t len)
 	if (len < sizeof(*e))
 		return -EINVAL;
 	emit_event(a, kind, h, "net");
-	jb_kcstr(b, "proto", proto_name(e->protocol, t1, sizeof(t1)));
-	jb_kcstr(b, "family", family_name(e->family, t2, sizeof(t2)));
-	jb_kcstr(b, "type", type_name(e->type, t3, sizeof(t3)));
+	jb_ktrusted(b, "proto", proto_name(e->protocol, t1, sizeof(t1)));
+	jb_ktrusted(b, "family", family_name(e->family, t2, sizeof(t2)));
+	jb_ktrusted(b, "type", type_name(e->type, t3, sizeof(t3)));
 	put_endpoint(b, "src", &e->src);
 	if (h->type == HW_EV_NET_LISTEN || h->type == HW_EV_NET_BIND) {
 		jb_key(b, "dst");
@@ -174,10 +174,10 @@ int decode_net_conn(struct agent *a, const void *rec, size_t len)
 		put_endpoint(b, "dst", &e->dst);
 	}
 	put_result(b, e->result);
-	jb_kcstr(b, "direction", h->type == HW_EV_NET_CONNECT  ? "outbound"
+	jb_ktrusted(b, "direction", h->type == HW_EV_NET_CONNECT  ? "outbound"
 				 : h->type == HW_EV_NET_ACCEPT ? "inbound"
 							       : NULL);
-	jb_kcstr(b, "syscall", syscall_name(e->syscall));
+	jb_ktrusted(b, "syscall", syscall_name(e->syscall));
 	jb_ki64(b, "fd", e->fd);
 	if (h->type == HW_EV_NET_LISTEN)
 		jb_ku64(b, "backlog", e->backlog);
@@ -202,8 +202,8 @@ int decode_net_socket(struct agent *a, const void *rec, size_t len)
 	if (len < sizeof(*e))
 		return -EINVAL;
 	emit_event(a, "net.socket", &e->hdr, "net");
-	jb_kcstr(b, "family", family_name(e->family, t1, sizeof(t1)));
-	jb_kcstr(b, "type", type_name(e->type, t2, sizeof(t2)));
+	jb_ktrusted(b, "family", family_name(e->family, t1, sizeof(t1)));
+	jb_ktrusted(b, "type", type_name(e->type, t2, sizeof(t2)));
 	jb_ku64(b, "type_raw", e->type);
 	jb_ku64(b, "protocol", e->protocol);
 	if (e->family == HW_NET_AF_PACKET) {
@@ -290,14 +290,14 @@ int decode_net_dns(struct agent *a, const void *rec, size_t len)
 		jb_null(b);
 	put_endpoint(b, "server", &e->server);
 	put_endpoint(b, "src", &e->src);
-	jb_kcstr(b, "proto", proto_name(e->protocol, t1, sizeof(t1)));
-	jb_kcstr(b, "family", family_name(e->server.family, t2, sizeof(t2)));
+	jb_ktrusted(b, "proto", proto_name(e->protocol, t1, sizeof(t1)));
+	jb_ktrusted(b, "family", family_name(e->server.family, t2, sizeof(t2)));
 	if (cap >= 12) {
 		jb_ku64(b, "id", q.id);
 		jb_ku64(b, "opcode", (q.flags >> 11) & 0xf);
 		jb_ku64(b, "questions", q.qdcount);
 	}
-	jb_kcstr(b, "syscall", syscall_name(e->syscall));
+	jb_ktrusted(b, "syscall", syscall_name(e->syscall));
 	jb_ku64(b, "bytes", e->msg_len);
 	jb_ki64(b, "result", e->result);
 	jb_kbool(b, "truncated", q.truncated);

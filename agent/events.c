@@ -98,7 +98,8 @@ static void put_time(struct jbuf *b, int64_t real_ns)
 		ns /= 10;
 	}
 	tmp[cached_len + 9] = 'Z';
-	jb_kstr(b, "time", tmp, cached_len + 10);
+	jb_key(b, "time");
+	jb_trusted_n(b, tmp, cached_len + 10);
 }
 
 void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns)
@@ -236,33 +237,65 @@ void emit_proc(struct agent *a, const struct hw_hdr *h)
 {
 	struct jbuf *b = &a->jb;
 	struct proc *p = proctab_get(&a->pt, h->pid);
+	struct proc_cache *pc = NULL;
 	char key[64];
 
+	/* Only processes that send more than one event get a cache: most send exec and exit. */
+	if (p) {
+		if (!p->cache && p->nevents++ >= 1)
+			p->cache = calloc(1, sizeof(*p->cache));
+		pc = p->cache;
+	}
 	jb_key(b, "proc");
 	jb_obj_begin(b);
 	jb_ku64(b, "pid", h->pid);
 	jb_ku64(b, "tid", h->tid);
-	jb_ku64(b, "ppid", h->ppid);
-	jb_ku64(b, "uid", h->uid);
-	jb_ku64(b, "gid", h->gid);
-	jb_ku64(b, "euid", h->euid);
-	jb_ku64(b, "egid", h->egid);
-	jb_key(b, "auid");
-	if (h->auid == 0xffffffffu)
-		jb_null(b);
-	else
-		jb_u64(b, h->auid);
-	jb_kcstr(b, "tty", p ? p->tty : NULL);
-	jb_kstr(b, "comm", h->comm, strnlen(h->comm, sizeof(h->comm)));
+	/* ids and comm change rarely: formatted once per process and set of values */
+	struct proc_head_ids ids = {.ppid = h->ppid,
+				    .uid = h->uid,
+				    .gid = h->gid,
+				    .euid = h->euid,
+				    .egid = h->egid,
+				    .auid = h->auid};
+	memcpy(ids.comm, h->comm, sizeof(ids.comm));
+	if (pc && pc->head && pc->head_ver == p->ver && !memcmp(&ids, &pc->head_ids, sizeof(ids))) {
+		jb_raw(b, pc->head, pc->head_len);
+		b->comma = true;
+	} else {
+		size_t hfrom = b->len;
+		jb_ku64(b, "ppid", h->ppid);
+		jb_ku64(b, "uid", h->uid);
+		jb_ku64(b, "gid", h->gid);
+		jb_ku64(b, "euid", h->euid);
+		jb_ku64(b, "egid", h->egid);
+		jb_key(b, "auid");
+		if (h->auid == 0xffffffffu)
+			jb_null(b);
+		else
+			jb_u64(b, h->auid);
+		jb_kcstr(b, "tty", p ? p->tty : NULL);
+		jb_kstr(b, "comm", h->comm, strnlen(h->comm, sizeof(h->comm)));
+		if (pc && !b->oom) {
+			size_t n = b->len - hfrom;
+			char *c = realloc(pc->head, n);
+			if (c) {
+				memcpy(c, b->p + hfrom, n);
+				pc->head = c;
+				pc->head_len = n;
+				pc->head_ver = p->ver;
+				pc->head_ids = ids;
+			}
+		}
+	}
 	/* The rest depends only on the process table, the cgroup and the config: a process that
 	 * sends many events (a server accepting connections) gets it formatted once. */
 	uint64_t chain[HW_CTX_CHAIN];
 	uint32_t nchain = 0;
-	if (p && p->ctx && p->ctx_cg == h->cgroup_id && p->ctx_ppid == h->ppid &&
-	    p->ctx_cfg == a->cfg_gen) {
+	if (pc && pc->ctx && pc->ctx_cg == h->cgroup_id && pc->ctx_ppid == h->ppid &&
+	    pc->ctx_cfg == a->cfg_gen) {
 		nchain = ctx_chain(a, p, h->ppid, chain);
-		if (nchain == p->ctx_nchain && !memcmp(chain, p->ctx_chain, nchain * sizeof(*chain))) {
-			jb_raw(b, p->ctx, p->ctx_len);
+		if (nchain == pc->nchain && !memcmp(chain, pc->chain, nchain * sizeof(*chain))) {
+			jb_raw(b, pc->ctx, pc->ctx_len);
 			b->comma = true;
 			return;
 		}
@@ -310,7 +343,7 @@ void emit_proc(struct agent *a, const struct hw_hdr *h)
 		q = proctab_get(&a->pt, q->ppid);
 	}
 	jb_arr_end(b);
-	if (p && cg && !b->oom && ++p->nevents >= 2)
+	if (pc && cg && !b->oom)
 		ctx_save(a, p, h, b->p + from, b->len - from);
 }
 
@@ -334,26 +367,27 @@ static uint32_t ctx_chain(struct agent *a, const struct proc *p, uint32_t ppid, 
 static void ctx_save(struct agent *a, struct proc *p, const struct hw_hdr *h, const char *json,
 		     size_t n)
 {
+	struct proc_cache *pc = p->cache;
 	uint64_t chain[HW_CTX_CHAIN];
 	uint32_t nchain = ctx_chain(a, p, h->ppid, chain);
-	char *c = realloc(p->ctx, n);
+	char *c = realloc(pc->ctx, n);
 	if (!c)
 		return;
-	p->ctx = c;
-	uint64_t *v = realloc(p->ctx_chain, nchain * sizeof(*v));
+	pc->ctx = c;
+	uint64_t *v = realloc(pc->chain, nchain * sizeof(*v));
 	if (!v) {
-		free(p->ctx);
-		p->ctx = NULL;
+		free(pc->ctx);
+		pc->ctx = NULL;
 		return;
 	}
-	p->ctx_chain = v;
+	pc->chain = v;
 	memcpy(c, json, n);
 	memcpy(v, chain, nchain * sizeof(*v));
-	p->ctx_len = n;
-	p->ctx_nchain = nchain;
-	p->ctx_cg = h->cgroup_id;
-	p->ctx_ppid = h->ppid;
-	p->ctx_cfg = a->cfg_gen;
+	pc->ctx_len = n;
+	pc->nchain = nchain;
+	pc->ctx_cg = h->cgroup_id;
+	pc->ctx_ppid = h->ppid;
+	pc->ctx_cfg = a->cfg_gen;
 }
 
 /* ---- record helpers: every offset is checked against the record length ---- */

@@ -90,6 +90,20 @@ void jb_arr_end(struct jbuf *b)
 	b->comma = true;
 }
 
+void jb_trusted_n(struct jbuf *b, const char *s, size_t n)
+{
+	if (b->comma)
+		jb_ch(b, ',');
+	b->comma = true;
+	if (!jb_reserve(b, n + 2))
+		return;
+	char *o = b->p + b->len;
+	*o++ = '"';
+	memcpy(o, s, n);
+	o[n] = '"';
+	b->len += n + 2;
+}
+
 void jb_key_n(struct jbuf *b, const char *key, size_t n)
 {
 	if (!jb_reserve(b, n + 4))

@@ -39,6 +39,17 @@ static inline void jb_key(struct jbuf *b, const char *key) /* "key": (key is tru
 {
 	jb_key_n(b, key, __builtin_strlen(key));
 }
+/* A string the agent itself made (names, numbers, addresses): printable ASCII without '"' or
+ * '\\', copied without scanning. Never for bytes that come from a process or the kernel. */
+void jb_trusted_n(struct jbuf *b, const char *s, size_t n);
+static inline void jb_ktrusted(struct jbuf *b, const char *k, const char *s)
+{
+	jb_key(b, k);
+	if (s)
+		jb_trusted_n(b, s, __builtin_strlen(s));
+	else
+		jb_null(b);
+}
 /* escaped string value, or null if s is NULL */
 static inline void jb_cstr(struct jbuf *b, const char *s)
 {

@@ -25,8 +25,12 @@ static void proc_clear(struct proc *p)
 	free(p->args);
 	free(p->cwd);
 	free(p->tty);
-	free(p->ctx);
-	free(p->ctx_chain);
+	if (p->cache) {
+		free(p->cache->ctx);
+		free(p->cache->chain);
+		free(p->cache->head);
+		free(p->cache);
+	}
 	struct proc *next = p->next;
 	memset(p, 0, sizeof(*p));
 	p->next = next;
@@ -260,8 +264,10 @@ size_t proctab_bytes(const struct proctab *t)
 	size_t b = t->nbuckets * sizeof(void *);
 	for (size_t i = 0; i < t->nbuckets; i++)
 		for (struct proc *p = t->buckets[i]; p; p = p->next) {
-			b += sizeof(*p) + p->args_len + p->ctx_len;
-			b += p->ctx_nchain * sizeof(*p->ctx_chain);
+			b += sizeof(*p) + p->args_len;
+			if (p->cache)
+				b += sizeof(*p->cache) + p->cache->ctx_len + p->cache->head_len +
+				     p->cache->nchain * sizeof(*p->cache->chain);
 			b += p->exe ? strlen(p->exe) + 1 : 0;
 			b += p->cwd ? strlen(p->cwd) + 1 : 0;
 			b += p->tty ? strlen(p->tty) + 1 : 0;

@@ -32,15 +32,27 @@ struct proc {
 	 * exec, seeding). A change of exe/args/cwd/tty/ppid outside of a put must call
 	 * proc_touch(). */
 	uint64_t ver;
-	/* This process's context JSON from "exe" to the end of "ancestors", formatted at its
-	 * second event and reused while the versions of the process, its parent and its
-	 * ancestors (ctx_chain), its cgroup and the config are unchanged (see emit_proc). */
 	uint32_t nevents;
-	uint32_t ctx_len;
+	struct proc_cache *cache; /* from its second event on (see emit_proc) */
+};
+
+/* Pieces of a process's event JSON formatted once and reused (emit_proc):
+ * - ctx: from "exe" to the end of "ancestors", valid while the versions of the process, its
+ *   parent and its ancestors (chain), its cgroup and the config are unchanged;
+ * - head: from "ppid" to "comm" (after pid and tid), valid while the event's ids and comm equal
+ *   head_ids and the entry's version is head_ver: threads share it. */
+struct proc_cache {
 	char *ctx;
-	uint64_t *ctx_chain;
-	uint32_t ctx_nchain, ctx_ppid;
+	uint32_t ctx_len, nchain, ctx_ppid;
+	uint64_t *chain;
 	uint64_t ctx_cg, ctx_cfg;
+	char *head;
+	uint32_t head_len;
+	uint64_t head_ver;
+	struct proc_head_ids {
+		uint32_t ppid, uid, gid, euid, egid, auid;
+		char comm[16];
+	} head_ids;
 };
 
 extern uint64_t proctab_ver;

@@ -40,9 +40,14 @@ static size_t put_exec(unsigned char *buf)
 }
 
 /* emit_proc for (pid, ppid) into A.jb; returns the text (valid until the next call) */
+static uint32_t ctx_euid;
+static const char *ctx_comm = "c";
+
 static const char *ctx_of(uint32_t pid, uint32_t ppid, uint64_t cg)
 {
 	struct hw_hdr h = {.pid = pid, .tid = pid, .ppid = ppid, .cgroup_id = cg, .auid = ~0u};
+	h.euid = ctx_euid;
+	snprintf(h.comm, sizeof(h.comm), "%s", ctx_comm);
 	jb_reset(&A.jb);
 	jb_obj_begin(&A.jb);
 	emit_proc(&A, &h);
@@ -77,7 +82,7 @@ static void test_context_cache(void)
 	for (int i = 0; i < 4; i++)
 		same &= strstr(ctx_of(200, 100, root), want1) != NULL;
 	CHECK("context: repeated events of one process", same);
-	CHECK("context: cache built after the second event", proctab_get(&A.pt, 200)->ctx != NULL);
+	CHECK("context: cache built after the second event", proctab_get(&A.pt, 200)->cache && proctab_get(&A.pt, 200)->cache->ctx);
 	set_proc(100, 50, "/usr/bin/parent2"); /* the parent execs */
 	CHECK("context: parent's exec shows", strstr(ctx_of(200, 100, root), "\"exe\":\"/usr/bin/parent2\""));
 	ctx_of(200, 100, root);
@@ -93,6 +98,11 @@ static void test_context_cache(void)
 	set_proc(200, 1, "/usr/bin/child2"); /* the process execs */
 	ctx_of(200, 1, root);
 	CHECK("context: own exec shows", strstr(ctx_of(200, 1, root), "\"exe\":\"/usr/bin/child2\""));
+	ctx_euid = 33;
+	CHECK("context: new euid shows", strstr(ctx_of(200, 1, root), "\"euid\":33,"));
+	ctx_of(200, 1, root);
+	ctx_comm = "renamed";
+	CHECK("context: new comm shows", strstr(ctx_of(200, 1, root), "\"comm\":\"renamed\","));
 	CHECK("context: other cgroup shows", strstr(ctx_of(200, 1, root + 999999), "\"cgroup\":null"));
 	ctx_of(200, 1, root);
 	const char *before = ctx_of(200, 1, root);
