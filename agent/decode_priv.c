@@ -376,10 +376,6 @@ static void priv_summaries(struct agent *a, unsigned win)
 	size_t ngone = 0, capgone = 0;
 	bool have = false;
 
-	/* CAP_SYS_ADMIN checks of processes that never used it except for memory accounting
-	 * (see priv_cap_quiet in bpf/priv.bpf.c): one host-wide summary, not one per process. */
-	uint64_t q_checks = 0, q_denied = 0, q_procs = 0;
-
 	while (bpf_map_get_next_key(fd, have ? &cur : NULL, &next) == 0) {
 		cur = next;
 		have = true;
@@ -392,12 +388,6 @@ static void priv_summaries(struct agent *a, unsigned win)
 		struct proc *pp = dc ? proctab_get(&a->pt, cur.tgid) : NULL;
 		if (dc && pp && pp->ignored) {
 			/* became ignored (filters.ignore_exe) after its entry was created */
-			e->count = v.count;
-			e->denied = v.denied;
-		} else if (dc && !v.emitted) {
-			q_checks += dc;
-			q_denied += dd;
-			q_procs++;
 			e->count = v.count;
 			e->denied = v.denied;
 		} else if (dc) {
@@ -421,6 +411,21 @@ static void priv_summaries(struct agent *a, unsigned win)
 		cnt_del(&gone[i]);
 	}
 	free(gone);
+
+	/* CAP_SYS_ADMIN memory-accounting checks (see priv_cap_quiet in bpf/priv.bpf.c): counted
+	 * host-wide in the kernel, one summary per window. */
+	static uint64_t q_seen[2];
+	uint64_t q[2] = {0, 0};
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t vals[ncpu > 0 ? ncpu : 1];
+	int qfd = bpf_map__fd(a->skel->maps.priv_memacct);
+	for (uint32_t k = 0; k < 2; k++)
+		if (!bpf_map_lookup_elem(qfd, &k, vals))
+			for (int i = 0; i < ncpu; i++)
+				q[k] += vals[i];
+	uint64_t q_checks = q[0] - q_seen[0], q_denied = q[1] - q_seen[1];
+	q_seen[0] = q[0];
+	q_seen[1] = q[1];
 	if (q_checks) {
 		struct jbuf *b = &a->jb;
 		emit_begin(a, "process.capability", 0);
@@ -433,7 +438,6 @@ static void priv_summaries(struct agent *a, unsigned win)
 		jb_ku64(b, "denied", q_denied);
 		jb_ku64(b, "window_s", win);
 		jb_kcstr(b, "aggregate", "memory_accounting");
-		jb_ku64(b, "processes", q_procs);
 		emit_event_end(a);
 	}
 }

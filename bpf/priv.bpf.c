@@ -555,9 +555,10 @@ int hw_pv_modload_tp(void *ctx)
 
 /*
  * Every process running as root checks CAP_SYS_ADMIN when memory is committed (mmap, brk,
- * fork, exec, stack growth: cap_vm_enough_memory, a no-audit check). Such checks are counted
- * but do not make a "first use" record; the first CAP_SYS_ADMIN check from anywhere else does.
- * Only reached while no first use has been sent for the process, so the hot path is untouched.
+ * fork, exec, stack growth: cap_vm_enough_memory, a no-audit check): ~20 checks per fork+exec.
+ * They are not a use of privilege; they are counted host-wide in per-CPU counters (no
+ * per-process map entry, no first-use record), so an exec storm creates no capability state.
+ * A CAP_SYS_ADMIN check from any other syscall is counted per process as usual.
  */
 #if defined(__TARGET_ARCH_x86)
 #define PRIV_VM_SYSCALL(nr)                                                                        \
@@ -578,11 +579,6 @@ static bool priv_cap_quiet(__u16 cap)
 	return PRIV_VM_SYSCALL(nr);
 }
 
-static bool priv_never_quiet(__u16 idx)
-{
-	return false;
-}
-
 static __always_inline void priv_cap(int cap, int ret)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
@@ -594,7 +590,21 @@ static __always_inline void priv_cap(int cap, int ret)
 	 * applied by priv_count when a process's first check creates its entry. */
 	if (cfg && cfg->agent_pid == tgid)
 		return;
-	if (!priv_count(t, tgid, HW_EV_CAP, cap & 0xffff, ret != 0, 0, priv_cap_quiet))
+	if (cap == 21 && priv_cap_quiet(21)) {
+		/* memory accounting: host-wide per-CPU counters, no per-process state */
+		if (hw_filtered(tgid))
+			return;
+		__u32 k = 0;
+		__u64 *c = bpf_map_lookup_elem(&priv_memacct, &k);
+		if (c)
+			*c += 1;
+		k = 1;
+		c = ret ? bpf_map_lookup_elem(&priv_memacct, &k) : NULL;
+		if (c)
+			*c += 1;
+		return;
+	}
+	if (!priv_count(t, tgid, HW_EV_CAP, cap & 0xffff, ret != 0, 0))
 		return;
 	/* first use of this capability by this process: a record now */
 	r = hw_scratch_get();
@@ -660,7 +670,7 @@ static __always_inline void priv_wx(__u16 sc, const unsigned long *args)
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	if (hw_filtered(tgid))
 		return;
-	if (!priv_count(t, tgid, HW_EV_WX, sc, false, prot, priv_never_quiet))
+	if (!priv_count(t, tgid, HW_EV_WX, sc, false, prot))
 		return;
 	struct hw_count_first *r = hw_scratch_get();
 	if (!r) {

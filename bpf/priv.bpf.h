@@ -85,6 +85,14 @@ struct {
 	__type(value, struct hw_priv_count_val);
 } priv_counts SEC(".maps");
 
+/* CAP_SYS_ADMIN memory-accounting checks, host-wide: [0] checks, [1] denied (per CPU). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} priv_memacct SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, HW_PRIV_NLOSS);
@@ -184,11 +192,10 @@ static __always_inline struct file *priv_fd_file(struct task_struct *t, __u64 fd
 /*
  * Count one occurrence of a repeated event (capability check, W+X mapping) of the current
  * process. The hot path is one hash lookup and atomic adds. Returns true when the caller must
- * emit the first occurrence now: at the first (process, kind, index), or at the first one that
- * is not "quiet" (see priv_cap_quiet) if all before it were.
+ * emit the first occurrence now: at the first (process, kind, index).
  */
 static __always_inline bool priv_count(struct task_struct *t, __u32 tgid, __u16 type, __u16 idx,
-				       bool denied, __u32 prot, bool (*quiet)(__u16))
+				       bool denied, __u32 prot)
 {
 	struct hw_priv_count_key k = {
 		.tgid = tgid,
@@ -207,7 +214,7 @@ static __always_inline bool priv_count(struct task_struct *t, __u32 tgid, __u16 
 			__sync_fetch_and_add(&v->denied, 1);
 		if (prot)
 			v->prot = prot;
-		if (v->emitted || quiet(idx) || hw_filtered(tgid))
+		if (v->emitted || hw_filtered(tgid))
 			return false;
 		v->emitted = 1; /* two CPUs may both get here: a duplicate first, never a loss */
 		return true;
@@ -223,7 +230,7 @@ static __always_inline bool priv_count(struct task_struct *t, __u32 tgid, __u16 
 	nv.count = 1;
 	nv.denied = denied;
 	nv.prot = prot;
-	nv.emitted = !quiet(idx);
+	nv.emitted = 1;
 	long err = bpf_map_update_elem(&priv_counts, &k, &nv, BPF_NOEXIST);
 	if (!err)
 		return nv.emitted;

@@ -105,6 +105,17 @@ pwait "$HP" "select(.kind==\"process.capability\" and .proc.pid==$HP and (.cap.f
 n=$(pev "$ign" 'select(.kind!="process.exit")' | wc -l)
 expect_eq "an ignored executable's capability use is not reported" "$n" 0
 
+# CAP_SYS_ADMIN memory-accounting checks (every mmap/fork/exec as root): one host-wide
+# summary per window, never a per-process record
+for _ in 1 2 3 4 5; do /bin/true; done
+/bin/true & tp=$!
+wait $tp
+ev=$(wait_event 'select(.kind=="process.capability" and .cap.aggregate=="memory_accounting")' 20) || { not_ok "memory-accounting summary seen" "none in 20 s"; ev='{}'; }
+ej "memory-accounting summary: host-wide, counted" "$ev" '.cap.name=="CAP_SYS_ADMIN" and .cap.checks>0 and .cap.first==false and .cap.window_s==2 and (has("proc")|not)'
+sleep 2.5
+n=$(pev "$tp" 'select(.kind=="process.capability")' | wc -l)
+expect_eq "memory accounting of an exec makes no per-process capability event" "$n" 0
+
 # --- process.ptrace: attach to a child, refused attach to itself, process_vm_readv
 run "$H" ptrace
 child=$(val child)
