@@ -25,6 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define HW_COALESCE_US 10000
+#define HW_COALESCE_MAX_BATCH 8192
+
 static volatile sig_atomic_t stop_sig, reload_sig;
 
 static void on_signal(int sig)
@@ -307,12 +310,15 @@ int main(int argc, char **argv)
 		if (a->out && (a->events_total != before || idle == 1))
 			fflush(a->out);
 		/* Coalesce wake-ups: urgent records force one per record, and each costs a
-		 * context switch and a write. Handling at most one batch every 2 ms bounds that
-		 * to 500/s at the price of <= 2 ms of latency. */
-		if (a->events_total != before) {
+		 * context switch, a ring buffer pass and a write (~30 us here, which made a steady
+		 * trickle such as an exec storm cost the agent far more per event than a flood).
+		 * Handling at most one batch every 10 ms bounds that to 100/s at the price of
+		 * <= 10 ms of latency; a batch this large means the agent is behind: no pause. */
+		uint64_t batch = a->events_total - before;
+		if (batch && batch < HW_COALESCE_MAX_BATCH) {
 			uint64_t spent = mono_us() - loop_start;
-			if (spent < 2000)
-				usleep(2000 - spent);
+			if (spent < HW_COALESCE_US)
+				usleep(HW_COALESCE_US - spent);
 		}
 		loop_start = mono_us();
 	}
