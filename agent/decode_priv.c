@@ -385,9 +385,9 @@ static void priv_summaries(struct agent *a, unsigned win)
 		if (!e)
 			break;
 		uint64_t dc = v.count - e->count, dd = v.denied - e->denied;
-		struct proc *pp = dc ? proctab_get(&a->pt, cur.tgid) : NULL;
-		if (dc && pp && pp->ignored) {
-			/* became ignored (filters.ignore_exe) after its entry was created */
+		if (dc && proc_ignored(a, &v.hdr)) {
+			/* became ignored (filters.ignore_exe) after its entry was created; also when
+			 * it exited before the agent read its exec (proc_ignored remembers those) */
 			e->count = v.count;
 			e->denied = v.denied;
 		} else if (dc) {

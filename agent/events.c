@@ -543,6 +543,10 @@ int decode_exit(struct agent *a, const void *rec, size_t len)
 		emit_event_end(a);
 	} else {
 		a->filtered++;
+		/* An exit record of an ignored process means that it exited before the agent read its
+		 * exec and marked it: the mark set since is stale (its pid may be reused) */
+		if (a->skel)
+			bpf_map_delete_elem(bpf_map__fd(a->skel->maps.hw_ignore_pid), &h->pid);
 		unsigned i = a->ign_exited_next++ % (sizeof(a->ign_exited) / sizeof(a->ign_exited[0]));
 		a->ign_exited[i].pid = h->pid;
 		a->ign_exited[i].start_ticks = p->start_ticks;

@@ -23,6 +23,15 @@ struct {
 	__uint(max_entries, 8 << 20); /* default; the agent sets ringbuf_mb */
 } hw_events SEC(".maps");
 
+/* When this CPU last forced a consumer wake-up (hw_submit). */
+#define HW_WAKE_MIN_NS 10000000ULL
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} hw_wake_ts SEC(".maps");
+
 /* One record under construction per CPU. Twice the record size so that the verifier can see
  * that any write at an offset < HW_MAX_RECORD of up to HW_MAX_RECORD bytes stays inside. */
 struct hw_scratch {
@@ -147,8 +156,22 @@ static __always_inline void hw_submit(void *rec, __u64 size, bool urgent)
 	__u64 flags = BPF_RB_NO_WAKEUP;
 	struct hw_cfg *cfg = hw_get_cfg();
 
-	if (urgent || (cfg && bpf_ringbuf_query(&hw_events, BPF_RB_AVAIL_DATA) > cfg->wake_bytes))
-		flags = BPF_RB_FORCE_WAKEUP;
+	if (urgent || (cfg && bpf_ringbuf_query(&hw_events, BPF_RB_AVAIL_DATA) > cfg->wake_bytes)) {
+		/* A forced wake-up queues an irq_work, whose self-interrupt is an APIC write: in a
+		 * VM that is a VM exit of several microseconds, paid by the traced process (it was
+		 * most of an exec event's cost). The agent handles one batch per 10 ms anyway, so
+		 * each CPU forces at most one wake-up per HW_WAKE_MIN_NS; a record that finds the
+		 * limit reached is picked up by the agent's next poll (<= 10 ms when busy,
+		 * <= 100 ms when idle). */
+		__u32 zero = 0;
+		__u64 *last = bpf_map_lookup_elem(&hw_wake_ts, &zero);
+		__u64 now = bpf_ktime_get_ns();
+		if (!last || now - *last >= HW_WAKE_MIN_NS) {
+			flags = BPF_RB_FORCE_WAKEUP;
+			if (last)
+				*last = now;
+		}
+	}
 	if (size < sizeof(struct hw_hdr))
 		size = sizeof(struct hw_hdr);
 	/* The empty asm hides what the compiler knows about size, so the bound check below is
