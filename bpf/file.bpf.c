@@ -11,7 +11,10 @@
  *  - a successful open (and fchmod/fchown/ftruncate) has a struct file: the matcher looks at
  *    its dentry and its ancestors' inodes (file_dirs: watched directories by (dev, ino); a
  *    directory flagged NAMED has children watched by name in file_names). No string is read
- *    from the process, symlinks and ".." are already resolved by the kernel.
+ *    from the process, symlinks and ".." are already resolved by the kernel. What is known of
+ *    the file's directory is cached per CPU (file_dcache), and an open's own arguments are read
+ *    only once a rule was found: an unwatched open in a known directory is a few plain loads
+ *    and one inlined array lookup.
  *  - anything else (failed opens, unlink, rename, chmod by path, ...) has only the string the
  *    process passed: relative strings are joined to the dirfd's or cwd's path, then the
  *    absolute string is matched against an LPM trie of prefixes (file_lpm).
