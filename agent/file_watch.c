@@ -280,7 +280,6 @@ int file_sync_maps(struct agent *a)
 	clear_map(x.lpm, sizeof(struct hw_watch_lpm_key));
 	clear_map(x.dirs, sizeof(struct hw_watch_dir_key));
 	clear_map(x.names, sizeof(struct hw_watch_name_key));
-	clear_map(bpf_map__fd(a->skel->maps.file_dcache), sizeof(uint64_t));
 	clear_map(bpf_map__fd(a->skel->maps.file_repeats), 32);
 	file_rules(&a->cfg, &base, &nb);
 	for (size_t i = 0; i < nb; i++)
@@ -288,6 +287,11 @@ int file_sync_maps(struct agent *a)
 	for (size_t i = 0; i < a->cfg.n_file_add; i++)
 		add_rule(&x, a->cfg.file_add[i].pattern, nb + i, a->cfg.file_add[i].ops);
 	x.cfg.enabled = 1;
+	/* a new generation invalidates the kernel's per-directory verdicts (file_dcache) */
+	static uint32_t gen;
+	if (++gen == 0)
+		gen = 1;
+	x.cfg.gen = gen;
 	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.file_cfg), &zero, &x.cfg, BPF_ANY))
 		x.errors++;
 	if (x.errors)

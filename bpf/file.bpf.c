@@ -11,7 +11,10 @@
  *  - a successful open (and fchmod/fchown/ftruncate) has a struct file: the matcher looks at
  *    its dentry and its ancestors' inodes (file_dirs: watched directories by (dev, ino); a
  *    directory flagged NAMED has children watched by name in file_names). No string is read
- *    from the process, symlinks and ".." are already resolved by the kernel.
+ *    from the process, symlinks and ".." are already resolved by the kernel. What is known of
+ *    the file's directory is cached per CPU (file_dcache), and an open's own arguments are read
+ *    only once a rule was found: an unwatched open in a known directory is a few plain loads
+ *    and one inlined array lookup.
  *  - anything else (failed opens, unlink, rename, chmod by path, ...) has only the string the
  *    process passed: relative strings are joined to the dirfd's or cwd's path, then the
  *    absolute string is matched against an LPM trie of prefixes (file_lpm).
@@ -113,6 +116,20 @@ static __always_inline bool file_repeat(struct file *f, __u32 tgid, __u32 op, __
 	return false;
 }
 
+/* struct file * of descriptor fd of the current task, or NULL: the descriptor table through
+ * plain loads from the trusted task pointer, the slot through an untyped read-only cast (a
+ * fault-safe load instead of a bpf_probe_read_kernel() call). */
+static __always_inline struct file *file_fd(struct task_struct *t, long fd)
+{
+	struct fdtable *fdt = t->files->fdt;
+	struct file **slots;
+
+	if (fd < 0 || (__u64)fd >= fdt->max_fds)
+		return NULL;
+	slots = bpf_rdonly_cast(fdt->fd, 0);
+	return slots[fd];
+}
+
 static __always_inline struct hw_file_cfg *file_cfg_get(void)
 {
 	__u32 zero = 0;
@@ -151,25 +168,82 @@ static __always_inline int file_packed(struct hw_watch_val *v)
 }
 
 /*
- * Verdict per directory, keyed by the parent dentry's address: the nearest watched ancestor
- * (SUBTREE) and whether the directory has children watched by name. Opening files in a
- * directory seen before costs one lookup instead of a walk over every ancestor. The agent
- * clears it whenever the rules change. (A dentry freed and reused for another directory within
- * the LRU's lifetime could inherit a stale verdict; directories are long-lived in practice.)
+ * Verdict per directory, keyed by the parent dentry's address: everything the matcher needs to
+ * know about the directory a file is in (the nearest watched ancestor (SUBTREE), whether the
+ * directory has children watched by name, a rule on the directory's own name ("STAR/DIR/"),
+ * whether it is on procfs), so that opening a file in a directory seen before costs one array
+ * lookup, and a name lookup only when the file name has the length of a basename rule.
+ *
+ * A direct-mapped per-CPU array rather than a hash map: the lookup is inlined (no hashing of
+ * the key, no bucket walk, no lock, nothing shared between CPUs); a collision only costs a walk.
+ * Entries carry the configuration generation (file_cfg.gen, bumped by the agent whenever the
+ * rules change), so a new configuration invalidates every entry at once. (A dentry freed and
+ * reused for another directory while its entry is alive could inherit a stale verdict;
+ * directories are long-lived in practice.)
  */
+#define FILE_DC_BITS 12
+#define FILE_DC_SIZE (1u << FILE_DC_BITS)
+#define FILE_DV_PROCFS 1u
 struct file_dverdict {
+	__u64 key;     /* parent dentry address */
+	__u32 gen;     /* file_cfg.gen when computed; 0 = empty */
 	__s32 subtree; /* packed rule of the nearest SUBTREE ancestor, or -1 */
+	__s32 dirname; /* packed "STAR/DIR/" rule matching this directory's name, or -1 */
 	__u32 named;   /* the directory itself has NAMED children */
-	__u64 ino;
+	__u32 flags;   /* FILE_DV_* */
 	__u32 dev;
-	__u32 pad;
+	__u64 ino;
 };
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FILE_DC_SIZE);
+	__type(key, __u32);
 	__type(value, struct file_dverdict);
 } file_dcache SEC(".maps");
+
+/* Walk the ancestors of directory `parent` (on the filesystem of d) once: fill its verdict. */
+static __always_inline void file_dverdict_fill(struct file_dverdict *nd, struct user_pbuf *pb,
+					       struct hw_file_cfg *cfg, struct dentry *d,
+					       struct dentry *parent)
+{
+	struct dentry *cur = parent;
+	struct hw_watch_val *v;
+
+	nd->subtree = -1;
+	nd->dirname = -1;
+	nd->named = 0;
+	nd->flags = 0;
+	nd->dev = BPF_CORE_READ(d, d_sb, s_dev);
+	nd->ino = BPF_CORE_READ(parent, d_inode, i_ino);
+	if (BPF_CORE_READ(parent, d_sb, s_magic) == PROC_SUPER_MAGIC_)
+		nd->flags |= FILE_DV_PROCFS;
+	for (int i = 0; i < FILE_DEPTH; i++) {
+		struct hw_watch_dir_key k = {.ino = BPF_CORE_READ(cur, d_inode, i_ino),
+					     .dev = nd->dev};
+		v = bpf_map_lookup_elem(&file_dirs, &k);
+		if (v) {
+			if (i == 0 && (v->flags & HW_WF_NAMED))
+				nd->named = 1;
+			if (v->flags & HW_WF_SUBTREE) {
+				nd->subtree = file_packed(v);
+				break;
+			}
+		}
+		struct dentry *up = BPF_CORE_READ(cur, d_parent);
+		if (up == cur)
+			break;
+		cur = up;
+	}
+	if (cfg->dir_len_mask) {
+		__u32 plen = BPF_CORE_READ(parent, d_name.len);
+		if (plen < 64 && (cfg->dir_len_mask >> plen) & 1) {
+			v = file_name_lookup(pb, HW_WNK_DIRNAME, 0, 0,
+					     BPF_CORE_READ(parent, d_name.name), plen);
+			if (v)
+				nd->dirname = file_packed(v);
+		}
+	}
+}
 
 /* Is the file at dentry d watched for one of the operations in ops? */
 __noinline int hw_file_match_dentry(__u64 dp, __u32 ops)
@@ -182,67 +256,40 @@ __noinline int hw_file_match_dentry(__u64 dp, __u32 ops)
 		return -1;
 	struct dentry *dt = bpf_rdonly_cast(d, bpf_core_type_id_kernel(struct dentry));
 	struct dentry *parent = dt->d_parent;
-	__u32 nlen = dt->d_name.len;
-	__u64 pkey = (__u64)parent;
-	struct file_dverdict *dv = bpf_map_lookup_elem(&file_dcache, &pkey), nd;
+	__u32 nlen = dt->d_name.len, gen = cfg->gen;
+	/* the address as a number, through map memory (no arithmetic on pointers) */
+	pb->ptr = (__u64)parent;
+	__u64 pkey = *(volatile __u64 *)&pb->ptr;
+	__u32 slot = (__u32)((pkey * 0x9E3779B97F4A7C15ull) >> (64 - FILE_DC_BITS));
+	struct file_dverdict *nd = bpf_map_lookup_elem(&file_dcache, &slot);
 
-	if (dv) {
-		nd = *dv;
-	} else {
-		/* walk the ancestors once for this directory */
-		struct dentry *cur = parent;
-		nd.subtree = -1;
-		nd.named = 0;
-		nd.dev = BPF_CORE_READ(d, d_sb, s_dev);
-		nd.ino = BPF_CORE_READ(parent, d_inode, i_ino);
-		nd.pad = 0;
-		for (int i = 0; i < FILE_DEPTH; i++) {
-			struct hw_watch_dir_key k = {.ino = BPF_CORE_READ(cur, d_inode, i_ino),
-						     .dev = nd.dev};
-			v = bpf_map_lookup_elem(&file_dirs, &k);
-			if (v) {
-				if (i == 0 && (v->flags & HW_WF_NAMED))
-					nd.named = 1;
-				if (v->flags & HW_WF_SUBTREE) {
-					nd.subtree = file_packed(v);
-					break;
-				}
-			}
-			struct dentry *up = BPF_CORE_READ(cur, d_parent);
-			if (up == cur)
-				break;
-			cur = up;
-		}
-		bpf_map_update_elem(&file_dcache, &pkey, &nd, BPF_ANY);
+	if (!nd)
+		return -1;
+	if (nd->key != pkey || nd->gen != gen || !gen) {
+		file_dverdict_fill(nd, pb, cfg, d, parent);
+		nd->key = pkey;
+		nd->gen = gen;
 	}
-	if (nd.named) {
-		struct hw_watch_val *c = file_name_lookup(pb, HW_WNK_CHILD, nd.ino, nd.dev,
-							  BPF_CORE_READ(d, d_name.name), nlen);
+	if (nd->named) {
+		struct hw_watch_val *c =
+		    file_name_lookup(pb, HW_WNK_CHILD, nd->ino, nd->dev, dt->d_name.name, nlen);
 		if (c && (c->ops & ops))
 			return file_packed(c);
 	}
-	if (nd.subtree >= 0 && (((__u32)nd.subtree >> 16) & ops))
-		return nd.subtree;
-	if (nlen < 64 && (cfg->base_len_mask >> nlen) & 1) {
-		v = file_name_lookup(pb, HW_WNK_BASENAME, 0, 0, BPF_CORE_READ(d, d_name.name), nlen);
-		if (v && (v->ops & ops) && !(v->flags & HW_WF_PROCFS))
+	if (nd->subtree >= 0 && (((__u32)nd->subtree >> 16) & ops))
+		return nd->subtree;
+	/* basename rules, and the procfs-only ones in a procfs directory: one lookup */
+	__u64 lmask = cfg->base_len_mask;
+	if (nd->flags & FILE_DV_PROCFS)
+		lmask |= cfg->proc_len_mask;
+	if (nlen < 64 && (lmask >> nlen) & 1) {
+		v = file_name_lookup(pb, HW_WNK_BASENAME, 0, 0, dt->d_name.name, nlen);
+		if (v && (v->ops & ops) &&
+		    (!(v->flags & HW_WF_PROCFS) || (nd->flags & FILE_DV_PROCFS)))
 			return file_packed(v);
 	}
-	if (nlen < 64 && (cfg->proc_len_mask >> nlen) & 1 &&
-	    BPF_CORE_READ(d, d_sb, s_magic) == PROC_SUPER_MAGIC_) {
-		v = file_name_lookup(pb, HW_WNK_BASENAME, 0, 0, BPF_CORE_READ(d, d_name.name), nlen);
-		if (v && (v->ops & ops))
-			return file_packed(v);
-	}
-	if (cfg->dir_len_mask) {
-		__u32 plen = BPF_CORE_READ(parent, d_name.len);
-		if (plen < 64 && (cfg->dir_len_mask >> plen) & 1) {
-			v = file_name_lookup(pb, HW_WNK_DIRNAME, 0, 0,
-					     BPF_CORE_READ(parent, d_name.name), plen);
-			if (v && (v->ops & ops))
-				return file_packed(v);
-		}
-	}
+	if (nd->dirname >= 0 && (((__u32)nd->dirname >> 16) & ops))
+		return nd->dirname;
 	return -1;
 }
 
@@ -305,7 +352,13 @@ __noinline int hw_file_match_str(__u32 start, __u32 len, __u32 ops)
 		if (v && (v->ops & ops))
 			return file_packed(v);
 	}
-	if (!cfg->base_len_mask && !cfg->dir_len_mask && !cfg->proc_len_mask)
+	/* the procfs-only basename rules apply to "/proc/..." strings: its first bytes are in the
+	 * LPM key */
+	__u8 *d = pb->lpm.data;
+	bool procstr = n > 6 && d[0] == '/' && d[1] == 'p' && d[2] == 'r' && d[3] == 'o' &&
+		       d[4] == 'c' && d[5] == '/';
+	__u64 lmask = cfg->base_len_mask | (procstr ? cfg->proc_len_mask : 0);
+	if (!lmask && !cfg->dir_len_mask)
 		return -1;
 	/* basename: the bytes after the last '/' */
 	end = start + len;
@@ -316,18 +369,11 @@ __noinline int hw_file_match_str(__u32 start, __u32 len, __u32 ops)
 	if (i > HW_WATCH_NAME_MAX)
 		return -1;
 	nl = i - 1;
-	if (nl && ((cfg->base_len_mask | cfg->proc_len_mask) >> nl) & 1) {
+	if (nl && (lmask >> nl) & 1) {
 		v = file_name_lookup(pb, HW_WNK_BASENAME, 0, 0, pb->buf + ((end - nl) & (UPB * 2 - 1)),
 				     nl);
-		if (v && (v->ops & ops)) {
-			if (!(v->flags & HW_WF_PROCFS))
-				return file_packed(v);
-			/* "/proc/": the first bytes are still in the LPM key */
-			__u8 *d = pb->lpm.data;
-			if (d[0] == '/' && d[1] == 'p' && d[2] == 'r' && d[3] == 'o' && d[4] == 'c' &&
-			    d[5] == '/')
-				return file_packed(v);
-		}
+		if (v && (v->ops & ops) && (!(v->flags & HW_WF_PROCFS) || procstr))
+			return file_packed(v);
 	}
 	if (cfg->dir_len_mask) {
 		/* parent directory name: between the two last '/' */
@@ -420,23 +466,42 @@ static __always_inline __u32 file_op_type(__u32 op)
 	}
 }
 
-/* open, creat, openat, openat2: the hot path. */
+#define FILE_OPEN_OPS (HW_FOP_READ | HW_FOP_WRITE | HW_FOP_TRUNCATE)
+
+/* open, creat, openat, openat2: the hot path. A successful open is matched by the file's
+ * dentry first, against every operation an open can be; the arguments (flags: which
+ * operation it is) are read only when that found a rule. regs: the saved user registers, or
+ * NULL to take them from the task when needed. */
 static __always_inline void file_open(struct task_struct *t, struct pt_regs *regs, long nr,
 				      long ret)
 {
-	struct hw_file_cfg *cfg = file_cfg_get();
 	struct user_pbuf *pb = user_pbuf_get();
 	int m = -1;
 	struct file *f = NULL;
 	const char *upath;
 	int dirfd = AT_FDCWD_;
 	__u32 flags, mode, ops, op, start = 0, len = 0;
+	__u64 dent = 0;
 	bool trunc = false;
 
-	if (!cfg || !pb)
+	if (!pb)
 		return;
+	if (ret >= 0) {
+		f = file_fd(t, ret);
+		if (!f)
+			return;
+		struct file *ft = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+		/* through map memory: the verifier passes only numbers to global functions */
+		pb->ptr = (__u64)ft->f_path.dentry;
+		dent = *(volatile __u64 *)&pb->ptr;
+		m = hw_file_match_dentry(dent, FILE_OPEN_OPS);
+		if (m < 0)
+			return;
+	}
+	if (!regs)
+		regs = (struct pt_regs *)bpf_task_pt_regs(t);
 	/* x86-64 syscall arguments: di, si, dx, r10 (direct loads from the BTF-typed registers:
-	 * no helper call on the hot path) */
+	 * no helper call) */
 	switch (nr) {
 	case 2: /* open(path, flags, mode) */
 		upath = (const char *)regs->di;
@@ -466,16 +531,9 @@ static __always_inline void file_open(struct task_struct *t, struct pt_regs *reg
 	}
 	ops = file_open_ops(flags);
 	if (ret >= 0) {
-		/* the descriptor table through direct loads from the trusted task pointer */
-		struct fdtable *fdt = t->files->fdt;
-		struct file **fds = fdt->fd;
-		if ((__u64)ret >= fdt->max_fds ||
-		    bpf_probe_read_kernel(&f, sizeof(f), &fds[ret]) || !f)
-			return;
-		struct file *ft = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
-		/* through map memory: the verifier passes only numbers to global functions */
-		pb->ptr = (__u64)ft->f_path.dentry;
-		m = hw_file_match_dentry(*(volatile __u64 *)&pb->ptr, ops);
+		/* the rule found covers none of this open's operations: a later one may */
+		if (!(((__u32)m >> 16) & ops))
+			m = hw_file_match_dentry(dent, ops);
 	} else {
 		len = hw_file_str_path(dirfd, (__u64)upath);
 		if (len) {
@@ -515,39 +573,46 @@ static __always_inline void file_open(struct task_struct *t, struct pt_regs *reg
 	user_submit(e, b.pos, true);
 }
 
-/* One path argument of a path-based call: build, match, copy into the record. */
-static __always_inline int file_arg(struct user_pbuf *pb, struct hw_blob *b, struct hw_file *e,
-				    int dirfd, const char *upath, __u32 ops, struct hw_str *out)
+/* Build the absolute string of one path argument in the path buffer and match it: the rule
+ * packed, or -1; *len is the string's length (0: nothing readable). */
+static __always_inline int file_arg_match(struct user_pbuf *pb, int dirfd, const char *upath,
+					  __u32 ops, __u32 *len)
 {
-	__u32 start, len;
-	int m;
-
-	len = hw_file_str_path(dirfd, (__u64)upath);
-	if (!len)
+	*len = hw_file_str_path(dirfd, (__u64)upath);
+	if (!*len)
 		return -1;
-	start = pb->res_start;
-	if (pb->res_trunc)
-		e->pflags |= HW_FP_TRUNC;
-	m = hw_file_match_str(start, len, ops);
-	user_blob_pbuf(b, pb, start, len, out);
-	return m;
+	return hw_file_match_str(pb->res_start, *len, ops);
 }
 
-/* Everything but open: low-frequency syscalls. */
+/* Copy the string hw_file_str_path() left in the path buffer into the record. */
+static __always_inline void file_arg_put(struct user_pbuf *pb, struct hw_blob *b, struct hw_file *e,
+					 __u32 len, struct hw_str *out)
+{
+	if (!len)
+		return;
+	if (pb->res_trunc)
+		e->pflags |= HW_FP_TRUNC;
+	user_blob_pbuf(b, pb, pb->res_start, len, out);
+}
+
+/* Everything but open: low-frequency syscalls. The match comes first, from what is cheapest
+ * to get (the file's dentry for fchmod/fchown/ftruncate, the path strings otherwise); the
+ * process filters and the record only when something matched. */
 static __always_inline void file_other(struct task_struct *t, struct pt_regs *regs, long nr,
 				       long ret)
 {
-	struct hw_file_cfg *cfg = file_cfg_get();
 	struct user_pbuf *pb = user_pbuf_get();
 	int m1 = -1, m2 = -1;
-	__u64 a0 = PT_REGS_PARM1_CORE_SYSCALL(regs), a1 = PT_REGS_PARM2_CORE_SYSCALL(regs),
-	      a2 = PT_REGS_PARM3_CORE_SYSCALL(regs), a3 = PT_REGS_PARM4_CORE_SYSCALL(regs),
-	      a4 = PT_REGS_PARM5_CORE_SYSCALL(regs);
+	if (!regs)
+		regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	/* x86-64 syscall arguments, direct loads from the BTF-typed saved registers */
+	__u64 a0 = regs->di, a1 = regs->si, a2 = regs->dx, a3 = regs->r10, a4 = regs->r8;
 	int fd = -1, d1 = AT_FDCWD_, d2 = AT_FDCWD_;
 	const char *p1 = NULL, *p2 = NULL;
-	__u32 op, flags = 0, mode = 0, uid = 0xffffffff, gid = 0xffffffff;
+	__u32 op, flags = 0, mode = 0, uid = 0xffffffff, gid = 0xffffffff, len1 = 0, len2 = 0;
+	struct file *f = NULL;
 
-	if (!cfg || !pb)
+	if (!pb)
 		return;
 	switch (nr) {
 	case 87: /* unlink */
@@ -606,6 +671,26 @@ static __always_inline void file_other(struct task_struct *t, struct pt_regs *re
 	default:
 		return;
 	}
+	if (fd >= 0) {
+		f = file_fd(t, fd);
+		if (!f)
+			return;
+		struct file *ft = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+		pb->ptr = (__u64)ft->f_path.dentry;
+		m1 = hw_file_match_dentry(*(volatile __u64 *)&pb->ptr, op);
+		if (m1 < 0)
+			return;
+	} else {
+		m1 = file_arg_match(pb, d1, p1, op, &len1);
+		if (m1 < 0) {
+			if (!p2)
+				return;
+			/* only the second path can make it reported */
+			m2 = file_arg_match(pb, d2, p2, op, &len2);
+			if (m2 < 0)
+				return;
+		}
+	}
 	__u32 tgid = BPF_CORE_READ(t, tgid);
 	if (hw_filtered(tgid))
 		return;
@@ -618,21 +703,21 @@ static __always_inline void file_other(struct task_struct *t, struct pt_regs *re
 	e->mode = mode;
 	e->uid = uid;
 	e->gid = gid;
-	if (fd >= 0) {
-		struct file *f = user_fd_file(t, fd);
-		if (!f)
-			return;
-		m1 = hw_file_match_dentry((__u64)BPF_CORE_READ(f, f_path.dentry), op);
-		if (m1 < 0)
-			return;
+	if (f) {
 		file_put_file_path(&b, e, pb, f);
+	} else if (m1 >= 0) {
+		/* the path buffer holds the first path: copy it, then the second */
+		file_arg_put(pb, &b, e, len1, &e->path);
+		if (p2) {
+			m2 = file_arg_match(pb, d2, p2, op, &len2);
+			file_arg_put(pb, &b, e, len2, &e->target);
+		}
 	} else {
-		m1 = file_arg(pb, &b, e, d1, p1, op, &e->path);
-		if (p2)
-			m2 = file_arg(pb, &b, e, d2, p2, op, &e->target);
+		/* the path buffer holds the second path: copy it, build the first again */
+		file_arg_put(pb, &b, e, len2, &e->target);
+		len1 = hw_file_str_path(d1, (__u64)p1);
+		file_arg_put(pb, &b, e, len1, &e->path);
 	}
-	if (m1 < 0 && m2 < 0)
-		return;
 	if (m1 >= 0)
 		e->rule = m1 & 0xffff;
 	if (m2 >= 0)
@@ -648,7 +733,7 @@ static __always_inline void file_other(struct task_struct *t, struct pt_regs *re
 	int hw_file_x_##name(struct trace_event_raw_sys_exit *ctx)                                 \
 	{                                                                                          \
 		struct task_struct *t = bpf_get_current_task_btf();                                \
-		fn(t, (struct pt_regs *)bpf_task_pt_regs(t), nr, ctx->ret);                         \
+		fn(t, NULL, nr, ctx->ret);                                                         \
 		return 0;                                                                          \
 	}
 

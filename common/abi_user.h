@@ -124,7 +124,7 @@ struct hw_file_cfg {
 	__u64 dir_len_mask;  /* bit n: some dirname rule has a name of n bytes */
 	__u64 proc_len_mask; /* bit n: some procfs-only basename rule has a name of n bytes */
 	__u32 enabled;
-	__u32 pad;
+	__u32 gen; /* bumped at every change of the rules: invalidates cached verdicts (not 0) */
 };
 
 /* file.* record. The path is the opened file's own path when the syscall gave one (open,

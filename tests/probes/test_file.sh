@@ -12,6 +12,11 @@ N="$T/n"        # not watched
 BASE="hw-base-$$" # watched anywhere by basename
 mkdir -p "$W/sub" "$N"
 chmod 755 "$T"
+DIRN="hwd-$$"     # watched anywhere by directory name
+mkdir -p "$N/$DIRN" "$T/late"
+echo k >"$N/$DIRN/key"
+echo k >"$N/$DIRN/key2"
+echo l >"$T/late/f"
 cat >"$T/agent.yaml" <<EOF
 files:
   add:
@@ -19,6 +24,7 @@ files:
     - "*/$BASE"
     - path: $T/named-only
       ops: [write]
+    - "*/$DIRN/"
 EOF
 agent_start "$T/agent.yaml" || { not_ok "agent starts" "$(cat "$T/agent.err")"; exit 1; }
 
@@ -152,9 +158,38 @@ ev=$(wait_event "select(.kind==\"file.open\" and .proc.pid==$P and .file.summary
 expect_jq "burst: the 49 folded opens reported at exit" "$ev" ".file.repeats==49 and .file.path==\"$W/f1\" and .file.op==\"read\""
 
 
-# 12. nothing for unwatched paths and for reads under write-only rules
+# 12. directory name rule ("*/DIR/"): by the opened file (the directory's verdict computed, then
+# reused by a second process), by the string of a failed open, by the fd of fchmod
+run cat "$N/$DIRN/key"
+ev=$(fev "dirname rule" "select(.kind==\"file.open\" and .proc.pid==$P)")
+expect_jq "dirname rule: opened file" "$ev" ".file.path==\"$N/$DIRN/key\" and .file.watch==\"*/$DIRN/\" and .file.resolved==true"
+run cat "$N/$DIRN/key2"
+ev=$(fev "dirname rule again" "select(.kind==\"file.open\" and .proc.pid==$P)")
+expect_jq "dirname rule: second file of the directory" "$ev" ".file.path==\"$N/$DIRN/key2\" and .file.watch==\"*/$DIRN/\""
+run cat "$N/$DIRN/missing"
+ev=$(fev "dirname rule, failed open" "select(.kind==\"file.open\" and .proc.pid==$P)")
+expect_jq "dirname rule: failed open by string" "$ev" ".file.path==\"$N/$DIRN/missing\" and .file.error==\"ENOENT\" and .file.watch==\"*/$DIRN/\""
+run "$FO" fchmod "$N/$DIRN/key" 0640
+ev=$(fev "dirname rule, fchmod" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "dirname rule: fchmod by fd" "$ev" ".file.path==\"$N/$DIRN/key\" and .file.syscall==\"fchmod\" and .file.watch==\"*/$DIRN/\""
+
+# 13. a reload invalidates the kernel's cached directory verdicts: a directory opened while
+# unwatched (on CPU 0, where its verdict is then cached) and watched after the reload
+run taskset -c 0 cat "$T/late/f"
+printf '    - %s/late/\n' "$T" >>"$T/agent.yaml"
+kill -HUP "$AGENT_PID"
+wait_event 'select(.kind=="agent.config" and .config.result=="applied")' >/dev/null || not_ok "reload applied" "no agent.config applied event"
+run taskset -c 0 cat "$T/late/f"
+ev=$(fev "watched after reload" "select(.kind==\"file.open\" and .proc.pid==$P)")
+expect_jq "reload: directory watched from then on" "$ev" ".file.path==\"$T/late/f\" and .file.watch==\"$T/late/\""
+
+# 14. nothing for unwatched paths and for reads under write-only rules
 run cat /etc/hostname /etc/passwd /etc/pam.d/other "$N/outside-nothing" "$T/named-only"
 run bash -c "echo y > $N/plain; cat $N/plain; rm $N/plain; chmod 600 $N"
+echo z >"$N/plain-fd"
+run "$FO" fchmod "$N/plain-fd" 0600
+run "$FO" fchown "$N/plain-fd" 0 0
+run "$FO" ftruncate "$N/plain-fd"
 sleep 1
 agent_stop
 expect_eq "agent exits 0" "$?" 0
