@@ -177,16 +177,23 @@ static __always_inline int file_packed(struct hw_watch_val *v)
  * A direct-mapped per-CPU array rather than a hash map: the lookup is inlined (no hashing of
  * the key, no bucket walk, no lock, nothing shared between CPUs); a collision only costs a walk.
  * Entries carry the configuration generation (file_cfg.gen, bumped by the agent whenever the
- * rules change), so a new configuration invalidates every entry at once. (A dentry freed and
- * reused for another directory while its entry is alive could inherit a stale verdict;
- * directories are long-lived in practice.)
+ * rules change), so a new configuration invalidates every entry at once.
+ *
+ * A verdict depends on the directory's name and on all its ancestors, which a rename changes
+ * while the dentry keeps its address: `mv /tmp/x /root/.ssh` must not keep the verdict of
+ * /tmp/x. So an entry also carries (a) the directory's own name hash and its parent's
+ * address (a rename or move of the directory itself, or a freed dentry reused for another
+ * directory, no longer matches), and (b) the rename generation (file_state.rgen), bumped by
+ * every successful rename the file.rename probe sees, which covers a move of any ancestor.
  */
 #define FILE_DC_BITS 12
 #define FILE_DC_SIZE (1u << FILE_DC_BITS)
 #define FILE_DV_PROCFS 1u
 struct file_dverdict {
 	__u64 key;     /* parent dentry address */
+	__u64 tag;     /* its d_name.hash_len mixed with its own parent's address */
 	__u32 gen;     /* file_cfg.gen when computed; 0 = empty */
+	__u32 rgen;    /* file_state.rgen when computed */
 	__s32 subtree; /* packed rule of the nearest SUBTREE ancestor, or -1 */
 	__s32 dirname; /* packed "STAR/DIR/" rule matching this directory's name, or -1 */
 	__u32 named;   /* the directory itself has NAMED children */
@@ -200,6 +207,16 @@ struct {
 	__type(key, __u32);
 	__type(value, struct file_dverdict);
 } file_dcache SEC(".maps");
+
+struct file_gens {
+	__u32 rgen; /* successful renames seen (any file or directory) */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct file_gens);
+} file_state SEC(".maps");
 
 /* Walk the ancestors of directory `parent` (on the filesystem of d) once: fill its verdict. */
 static __always_inline void file_dverdict_fill(struct file_dverdict *nd, struct user_pbuf *pb,
@@ -262,13 +279,21 @@ __noinline int hw_file_match_dentry(__u64 dp, __u32 ops)
 	__u64 pkey = *(volatile __u64 *)&pb->ptr;
 	__u32 slot = (__u32)((pkey * 0x9E3779B97F4A7C15ull) >> (64 - FILE_DC_BITS));
 	struct file_dverdict *nd = bpf_map_lookup_elem(&file_dcache, &slot);
+	__u32 zero = 0;
+	struct file_gens *st = bpf_map_lookup_elem(&file_state, &zero);
 
-	if (!nd)
+	if (!nd || !st)
 		return -1;
-	if (nd->key != pkey || nd->gen != gen || !gen) {
+	struct dentry *pt = bpf_rdonly_cast(parent, bpf_core_type_id_kernel(struct dentry));
+	pb->ptr = (__u64)pt->d_parent;
+	__u64 tag = pt->d_name.hash_len ^ (*(volatile __u64 *)&pb->ptr * 0x9E3779B97F4A7C15ull);
+	__u32 rgen = st->rgen;
+	if (nd->key != pkey || nd->tag != tag || nd->gen != gen || nd->rgen != rgen || !gen) {
 		file_dverdict_fill(nd, pb, cfg, d, parent);
 		nd->key = pkey;
+		nd->tag = tag;
 		nd->gen = gen;
+		nd->rgen = rgen;
 	}
 	if (nd->named) {
 		struct hw_watch_val *c =
@@ -670,6 +695,13 @@ static __always_inline void file_other(struct task_struct *t, struct pt_regs *re
 		break;
 	default:
 		return;
+	}
+	if (op == HW_FOP_RENAME && ret == 0) {
+		/* a renamed directory changes the verdict of every directory below it */
+		__u32 zero = 0;
+		struct file_gens *st = bpf_map_lookup_elem(&file_state, &zero);
+		if (st)
+			__sync_fetch_and_add(&st->rgen, 1);
 	}
 	if (fd >= 0) {
 		f = file_fd(t, fd);

@@ -183,6 +183,23 @@ run taskset -c 0 cat "$T/late/f"
 ev=$(fev "watched after reload" "select(.kind==\"file.open\" and .proc.pid==$P)")
 expect_jq "reload: directory watched from then on" "$ev" ".file.path==\"$T/late/f\" and .file.watch==\"$T/late/\""
 
+# 13b. renames change cached directory verdicts (all on CPU 0, where the verdicts are cached):
+# a staging directory opened while unwatched, then moved into place, is watched at once ...
+mkdir -p "$N/stage" "$N/tree/sub"
+echo s >"$N/stage/key"
+echo t >"$N/tree/sub/f"
+run taskset -c 0 cat "$N/stage/key"
+mv "$N/stage" "$N/$DIRN-x" 2>/dev/null; mv "$N/$DIRN-x" "$T/$DIRN"
+run taskset -c 0 cat "$T/$DIRN/key"
+ev=$(fev "moved directory watched" "select(.kind==\"file.open\" and .proc.pid==$P)")
+expect_jq "rename: a directory moved into a watched name is watched at once" "$ev" ".file.path==\"$T/$DIRN/key\" and .file.watch==\"*/$DIRN/\""
+# ... and so is a directory whose ancestor moved under a watched subtree
+run taskset -c 0 cat "$N/tree/sub/f"
+mv "$N/tree" "$W/tree"
+run taskset -c 0 cat "$W/tree/sub/f"
+ev=$(fev "directory under a moved ancestor watched" "select(.kind==\"file.open\" and .proc.pid==$P)")
+expect_jq "rename: a directory whose ancestor moved into a watched subtree is watched at once" "$ev" ".file.path==\"$W/tree/sub/f\" and .file.watch==\"$W/\""
+
 # 14. nothing for unwatched paths and for reads under write-only rules
 run cat /etc/hostname /etc/passwd /etc/pam.d/other "$N/outside-nothing" "$T/named-only"
 run bash -c "echo y > $N/plain; cat $N/plain; rm $N/plain; chmod 600 $N"
