@@ -487,6 +487,7 @@ static void on_ack(struct ship *s, const struct hw_ack *a)
 		if (b->sent)
 			s->inflight--;
 		s->st.acked += b->count;
+		s->backoff_ms = 0; /* accepted: the next reconnect after a drop is quick */
 		s->st.spooled_bytes -= b->size;
 		batch_free(s, b);
 		break;
@@ -590,7 +591,9 @@ static void *ship_thread(void *arg)
 					s->st.reconnects++;
 				pthread_mutex_unlock(&s->mu);
 				s->ever_connected = 1;
-				s->backoff_ms = 100;
+				/* the backoff is reset by the first acknowledgement, not here: with TLS 1.3
+				 * a collector that refuses this agent's certificate (revoked, unknown CA) does
+				 * so after the client's side of the handshake has completed */
 			} else {
 				s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 100;
 				if (s->backoff_ms > 2000)
@@ -600,7 +603,10 @@ static void *ship_thread(void *arg)
 		}
 		if (s->fd >= 0 && (send_batches(s) || read_acks(s))) {
 			disconnect(s);
-			s->next_try_ms = now_ms() + 100;
+			s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 100;
+			if (s->backoff_ms > 2000)
+				s->backoff_ms = 2000;
+			s->next_try_ms = now_ms() + s->backoff_ms;
 		}
 		struct pollfd p[2] = { { .fd = s->wake_fd, .events = POLLIN },
 				       { .fd = s->fd, .events = POLLIN } };

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <zstd.h>
@@ -97,6 +99,10 @@ struct collector {
 	uint64_t first_store_ns, last_store_ns;
 	unsigned ticks;
 	struct conn *conns;
+	/* certificate revocation (--crl): reloaded when the file changes */
+	const char *ca_path, *crl_path;
+	struct stat crl_st;
+	unsigned long long crl_reloads, revoked_closed;
 	unsigned long long requests_sent;
 	uint32_t next_request_id;
 };
@@ -434,6 +440,11 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 			char buf[256] = "";
 			while ((e = bufferevent_get_openssl_error(bev)))
 				ERR_error_string_n(e, buf, sizeof(buf));
+			/* the certificate check's own reason (revoked, expired, unknown CA) first */
+			SSL *ssl = bufferevent_openssl_get_ssl(bev);
+			long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+			if (vr != X509_V_OK)
+				snprintf(buf, sizeof(buf), "agent certificate: %s", X509_verify_cert_error_string(vr));
 			fprintf(stderr, "herdwatch-collector: %s: TLS refused: %s\n", k->peer,
 				buf[0] ? buf : "handshake failed");
 		} else if (evbuffer_get_length(bufferevent_get_input(bev))) {
@@ -726,11 +737,13 @@ static void api_stats(struct evhttp_request *req, struct collector *c)
 	unsigned nm = herd_member_count(c->herd);
 	jb_printf(&b, "{\"events_stored\":%llu,\"duplicates\":%llu,\"bad_events\":%llu,\"batches\":%llu,"
 		      "\"commits\":%llu,\"alerts\":%llu,\"connections_open\":%llu,\"connections_total\":%llu,"
-		      "\"tls_refused\":%llu,\"retention_deleted\":%llu,\"response_runs\":%llu,"
+		      "\"tls_refused\":%llu,\"crl_loads\":%llu,\"revoked_closed\":%llu,"
+		      "\"retention_deleted\":%llu,\"response_runs\":%llu,"
 		      "\"first_store_ns\":%llu,\"last_store_ns\":%llu,\"herd_bytes\":%zu,\"members\":%u,"
 		      "\"herd_bytes_per_member\":%zu,\"rejected\":{",
 		  c->stored, c->dups, c->bad_events, c->batches, c->commits, c->alerts, c->conns_open,
-		  c->conns_total, c->tls_refused, c->retained_deleted, c->response_runs,
+		  c->conns_total, c->tls_refused, c->crl_reloads, c->revoked_closed, c->retained_deleted,
+		  c->response_runs,
 		  (unsigned long long)c->first_store_ns, (unsigned long long)c->last_store_ns,
 		  herd_mem_bytes(c->herd), nm, nm ? herd_mem_bytes(c->herd) / nm : 0);
 	for (int i = 1; i < HW_WIRE_ERR_MAX; i++)
@@ -873,6 +886,110 @@ static void herd_snapshot_load(struct collector *c)
 	sqlite3_finalize(st);
 }
 
+/* ---- certificate revocation ---- */
+
+/*
+ * --crl FILE: one or more PEM CRLs signed by the fleet CA (herdwatch-ca revoke / crl). They are
+ * checked for every agent's certificate at the handshake (X509_V_FLAG_CRL_CHECK: a CRL that has
+ * expired refuses every agent, so a stale revocation list fails closed), and the file is read
+ * again when it changes: new handshakes use the new list at once, and open connections of
+ * agents it revokes are closed. A file that cannot be read or whose CRLs the CA did not sign is
+ * refused with a message; at a reload the previous list stays in force.
+ */
+static int crl_load(struct collector *c, int startup)
+{
+	X509_STORE *store = X509_STORE_new();
+	STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+	X509 *ca = NULL;
+	FILE *f = NULL;
+	const char *why = NULL;
+	int rc = -1;
+
+	if (!store || !crls) {
+		why = "out of memory";
+		goto done;
+	}
+	if (X509_STORE_load_locations(store, c->ca_path, NULL) != 1) {
+		why = "cannot load the CA file";
+		goto done;
+	}
+	f = fopen(c->ca_path, "re");
+	ca = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	f = fopen(c->crl_path, "re");
+	if (!f || !ca) {
+		why = !f ? strerror(errno) : "no certificate in the CA file";
+		goto done;
+	}
+	X509_CRL *crl;
+	while ((crl = PEM_read_X509_CRL(f, NULL, NULL, NULL))) {
+		if (X509_CRL_verify(crl, X509_get0_pubkey(ca)) != 1) {
+			X509_CRL_free(crl);
+			why = "a CRL in it is not signed by the fleet CA";
+			goto done;
+		}
+		X509_STORE_add_crl(store, crl);
+		sk_X509_CRL_push(crls, crl);
+	}
+	ERR_clear_error(); /* the end of the file reads as an error */
+	if (sk_X509_CRL_num(crls) == 0) {
+		why = "no PEM CRL in it";
+		goto done;
+	}
+	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+	SSL_CTX_set_cert_store(c->ctx, store); /* frees the previous store */
+	store = NULL;
+	c->crl_reloads++;
+	/* connections of agents revoked now */
+	for (struct conn *k = c->conns, *next; k; k = next) {
+		next = k->next;
+		if (k->dead || !k->handshaken || !k->bev)
+			continue;
+		SSL *ssl = bufferevent_openssl_get_ssl(k->bev);
+		X509 *cert = ssl ? SSL_get_peer_certificate(ssl) : NULL;
+		int revoked = 0;
+		for (int i = 0; cert && i < sk_X509_CRL_num(crls) && !revoked; i++) {
+			X509_REVOKED *r = NULL;
+			revoked = X509_CRL_get0_by_cert(sk_X509_CRL_value(crls, i), &r, cert) == 1;
+		}
+		X509_free(cert);
+		if (revoked) {
+			fprintf(stderr, "herdwatch-collector: %s: certificate revoked, connection closed\n",
+				k->peer);
+			c->revoked_closed++;
+			conn_close(k);
+		}
+	}
+	if (!startup)
+		fprintf(stderr, "herdwatch-collector: revocation list %s reloaded (%d CRL)\n", c->crl_path,
+			sk_X509_CRL_num(crls));
+	rc = 0;
+done:
+	if (why)
+		fprintf(stderr, "herdwatch-collector: revocation list %s refused: %s%s\n", c->crl_path, why,
+			startup ? "" : " (the previous list stays in force)");
+	if (f)
+		fclose(f);
+	X509_free(ca);
+	X509_STORE_free(store);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	return rc;
+}
+
+static void crl_check_file(struct collector *c)
+{
+	struct stat st;
+	if (!c->crl_path || stat(c->crl_path, &st))
+		return;
+	if (st.st_mtim.tv_sec == c->crl_st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == c->crl_st.st_mtim.tv_nsec && st.st_ino == c->crl_st.st_ino &&
+	    st.st_size == c->crl_st.st_size)
+		return;
+	c->crl_st = st; /* a refused file is not read again until it changes */
+	crl_load(c, 0);
+}
+
 /* ---- timers, signals, setup ---- */
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -894,6 +1011,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		store_retain(c->st, now, c->retain_s, c->retain_bytes, &del);
 		c->retained_deleted += del;
 	}
+	if (c->ticks % 40 == 0) /* every second */
+		crl_check_file(c);
 	while (waitpid(-1, NULL, WNOHANG) > 0) {
 	}
 }
@@ -929,6 +1048,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: herdwatch-collector --ca FILE --cert FILE --key FILE [options]\n"
+		"  --crl FILE             revoked agent certificates (PEM CRLs from herdwatch-ca), read\n"
+		"                         again when the file changes\n"
 		"  --listen HOST:PORT     agents (TLS) [127.0.0.1:7443]\n"
 		"  --http HOST:PORT       query API [127.0.0.1:7480]\n"
 		"  --db FILE              SQLite database [herdwatch.db]\n"
@@ -953,9 +1074,10 @@ int main(int argc, char **argv)
 	c->retain_every_ticks = 400; /* 10 s */
 	enum { O_CA = 256, O_CERT, O_KEY, O_LISTEN, O_HTTP, O_DB, O_COMMIT, O_RDAYS, O_RMB, O_RESP,
 	       O_HOLD, O_LEARN, O_MIN, O_THR, O_CFRAC, O_CWIN, O_NEWM, O_WIN, O_SILENT, O_QUIET,
-	       O_RINT };
+	       O_RINT, O_CRL };
 	static const struct option opts[] = {
 		{ "ca", 1, 0, O_CA }, { "cert", 1, 0, O_CERT }, { "key", 1, 0, O_KEY },
+		{ "crl", 1, 0, O_CRL },
 		{ "listen", 1, 0, O_LISTEN }, { "http", 1, 0, O_HTTP }, { "db", 1, 0, O_DB },
 		{ "commit-ms", 1, 0, O_COMMIT }, { "retain-days", 1, 0, O_RDAYS },
 		{ "retain-mb", 1, 0, O_RMB }, { "retain-interval-s", 1, 0, O_RINT },
@@ -970,6 +1092,7 @@ int main(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case O_CA: ca = optarg; break;
+		case O_CRL: c->crl_path = optarg; break;
 		case O_CERT: cert = optarg; break;
 		case O_KEY: key = optarg; break;
 		case O_LISTEN: listen_a = optarg; break;
@@ -1034,6 +1157,20 @@ int main(int argc, char **argv)
 	SSL_CTX_set_client_CA_list(c->ctx, cas);
 	/* Mutual TLS: an agent without a certificate signed by the fleet CA is refused. */
 	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	/* No session resumption: a resumed session skips the certificate check, so an agent
+	 * revoked since its last handshake could come back in. Agents reconnect rarely. */
+	SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(c->ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_num_tickets(c->ctx, 0);
+	c->ca_path = ca;
+	if (c->crl_path) {
+		if (stat(c->crl_path, &c->crl_st)) {
+			fprintf(stderr, "herdwatch-collector: --crl %s: %s\n", c->crl_path, strerror(errno));
+			goto out;
+		}
+		if (crl_load(c, 1))
+			goto out;
+	}
 	c->base = event_base_new();
 	if (!c->base)
 		goto out;

@@ -49,3 +49,43 @@ expect other_agent_served "replay rc $rc: $(cat "$T/vm2.out")" test "$rc" -eq 0
 got=$(stored_seqs vm2 | sort -n | uniq | wc -l)
 expect other_agent_all_stored "stored $got of $n" test "$got" -eq "$n"
 expect collector_still_running "collector exited" kill -0 "$COLL_PID"
+
+# --- revocation: `herdwatch-ca revoke` writes the CRL; the collector checks it at every
+# handshake and re-reads the file when it changes, closing the revoked agent's connection
+CA=$HW_ROOT/scripts/herdwatch-ca
+stop_collector
+$CA agent "$T/pki" vm3 >/dev/null 2>&1 && $CA crl "$T/pki" >/dev/null
+start_collector --learn-s 0 --crl "$T/pki/crl.pem" || notok crl_collector_start "$(tail -3 "$T/collector.log")"
+$GEN baseline --host vm3 --members m1 --rounds 2000 >"$T/vm3.jsonl" 2>/dev/null
+s0=$(stat .events_stored)
+EXEC=1 replay vm3 vm3 --rate 300 --timeout-s 60 "$T/vm3.jsonl" >"$T/vm3.out" 2>&1 &
+rp=$!
+for _ in $(seq 50); do [ "$(stat .events_stored)" -gt "$s0" ] && break; sleep 0.1; done
+expect crl_valid_agent_accepted "nothing stored from vm3" test "$(stat .events_stored)" -gt "$s0"
+loads=$(stat .crl_loads)
+$CA revoke "$T/pki" vm3 >/dev/null
+for _ in $(seq 50); do [ "$(stat .revoked_closed)" -ge 1 ] && break; sleep 0.1; done
+expect crl_reloaded_on_change "crl_loads $(stat .crl_loads), was $loads" test "$(stat .crl_loads)" -gt "$loads"
+expect crl_open_connection_closed "revoked_closed=$(stat .revoked_closed)" test "$(stat .revoked_closed)" -ge 1
+expect crl_close_logged "$(tail -3 "$T/collector.log")" grep -q "(vm3): certificate revoked, connection closed" "$T/collector.log"
+n1=$(stat .events_stored)
+refused=$(stat .tls_refused)
+sleep 2
+expect crl_revoked_reconnect_refused "tls_refused $(stat .tls_refused), was $refused" test "$(stat .tls_refused)" -gt "$refused"
+expect crl_revoked_nothing_more_stored "stored $(stat .events_stored), was $n1" test "$(stat .events_stored)" -eq "$n1"
+expect crl_refusal_names_reason "$(tail -2 "$T/collector.log")" grep -q "TLS refused: agent certificate: certificate revoked" "$T/collector.log"
+kill "$rp" 2>/dev/null
+wait "$rp" 2>/dev/null
+$GEN baseline --host vm1c --members m1 --rounds 3 >"$T/vm1c.jsonl" 2>/dev/null
+replay vm1 vm1c --timeout-s 10 "$T/vm1c.jsonl" >"$T/vm1c.out" 2>&1
+expect crl_other_agent_still_accepted "replay: $(cat "$T/vm1c.out")" test "$(stored_seqs vm1c | wc -l)" -eq "$(wc -l <"$T/vm1c.jsonl")"
+# bad revocation lists are refused at start with a message naming the problem
+stop_collector
+$CA crl "$T/rogue" >/dev/null
+start_collector_once --crl "$T/rogue/crl.pem" >/dev/null 2>&1
+expect crl_foreign_refused "$(tail -2 "$T/collector.log")" grep -q "crl.pem refused: a CRL in it is not signed by the fleet CA" "$T/collector.log"
+start_collector_once --crl "$T/nonexistent.pem" >/dev/null 2>&1
+expect crl_missing_refused "$(tail -2 "$T/collector.log")" grep -q "crl $T/nonexistent.pem: No such file or directory" "$T/collector.log"
+echo "not a crl" >"$T/junk.pem"
+start_collector_once --crl "$T/junk.pem" >/dev/null 2>&1
+expect crl_junk_refused "$(tail -2 "$T/collector.log")" grep -q "junk.pem refused: no PEM CRL in it" "$T/collector.log"
