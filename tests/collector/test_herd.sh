@@ -126,8 +126,10 @@ expect rollout_change_names_cohort "change: $chg" \
 	test "$(jq -r '"\(.version) \(.cohort)"' <<<"$chg")" = "2.0 shop@2.0"
 expect rollout_change_names_tokens "change: $chg" \
 	grep -qx 'exec|/opt/shop/bin/shop-v2|parent=/usr/sbin/nginx|user=service' <<<"$(jq -r '.tokens[].token' <<<"$chg")"
+# members of the cohort so far: 2 of 2 when the hold ends before the third member arrives (a loaded
+# machine may see more members first)
 expect rollout_change_explains "change: $chg" grep -q \
-	'^cohort shop@2.0 (version 2.0 of herd shop) changed: .*2 of 2 ran /opt/shop/bin/shop-v2 (parent /usr/sbin/nginx) as service.* within 20 s (a deploy of this version: reported once, not per member)$' \
+	'^cohort shop@2.0 (version 2.0 of herd shop) changed: .*[2-6] of [2-6] ran /opt/shop/bin/shop-v2 (parent /usr/sbin/nginx) as service.* within 20 s (a deploy of this version: reported once, not per member)$' \
 	<<<"$(jq -r .explanation <<<"$chg")"
 expect rollout_no_member_alerts "new alerts: $new" \
 	test "$(jq -s '[.[] | select(.kind == "member.outlier")] | length' <<<"$new")" -eq 0
