@@ -242,8 +242,12 @@ void emit_proc(struct agent *a, const struct hw_hdr *h)
 
 	/* Only processes that send more than one event get a cache: most send exec and exit. */
 	if (p) {
-		if (!p->cache && p->nevents++ >= 1)
+		if (!p->cache && p->nevents++ >= 1 &&
+		    proctab_cache_bytes + sizeof(*p->cache) <= PT_CACHE_BUDGET) {
 			p->cache = calloc(1, sizeof(*p->cache));
+			if (p->cache)
+				proctab_cache_bytes += sizeof(*p->cache);
+		}
 		pc = p->cache;
 	}
 	jb_key(b, "proc");
@@ -275,11 +279,12 @@ void emit_proc(struct agent *a, const struct hw_hdr *h)
 			jb_u64(b, h->auid);
 		jb_kcstr(b, "tty", p ? p->tty : NULL);
 		jb_kstr(b, "comm", h->comm, strnlen(h->comm, sizeof(h->comm)));
-		if (pc && !b->oom) {
-			size_t n = b->len - hfrom;
+		size_t n = b->len - hfrom;
+		if (pc && !b->oom && proctab_cache_bytes - pc->head_len + n <= PT_CACHE_BUDGET) {
 			char *c = realloc(pc->head, n);
 			if (c) {
 				memcpy(c, b->p + hfrom, n);
+				proctab_cache_bytes += n - pc->head_len;
 				pc->head = c;
 				pc->head_len = n;
 				pc->head_ver = p->ver;
@@ -370,19 +375,29 @@ static void ctx_save(struct agent *a, struct proc *p, const struct hw_hdr *h, co
 	struct proc_cache *pc = p->cache;
 	uint64_t chain[HW_CTX_CHAIN];
 	uint32_t nchain = ctx_chain(a, p, h->ppid, chain);
-	char *c = realloc(pc->ctx, n);
-	if (!c)
+	size_t old = pc->ctx_len + pc->nchain * sizeof(*pc->chain), want = n + nchain * sizeof(*chain);
+
+	/* drop the old context first: it is stale, and its bytes count against the budget */
+	free(pc->ctx);
+	free(pc->chain);
+	pc->ctx = NULL;
+	pc->chain = NULL;
+	pc->ctx_len = pc->nchain = 0;
+	proctab_cache_bytes -= old;
+	if (proctab_cache_bytes + want > PT_CACHE_BUDGET)
 		return;
-	pc->ctx = c;
-	uint64_t *v = realloc(pc->chain, nchain * sizeof(*v));
-	if (!v) {
-		free(pc->ctx);
-		pc->ctx = NULL;
+	char *c = malloc(n);
+	uint64_t *v = malloc(nchain * sizeof(*v));
+	if (!c || !v) {
+		free(c);
+		free(v);
 		return;
 	}
-	pc->chain = v;
 	memcpy(c, json, n);
 	memcpy(v, chain, nchain * sizeof(*v));
+	proctab_cache_bytes += want;
+	pc->ctx = c;
+	pc->chain = v;
 	pc->ctx_len = n;
 	pc->nchain = nchain;
 	pc->ctx_cg = h->cgroup_id;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 uint64_t proctab_ver;
+size_t proctab_cache_bytes;
 
 int proctab_init(struct proctab *t)
 {
@@ -26,6 +27,8 @@ static void proc_clear(struct proc *p)
 	free(p->cwd);
 	free(p->tty);
 	if (p->cache) {
+		proctab_cache_bytes -= sizeof(*p->cache) + p->cache->ctx_len + p->cache->head_len +
+				       p->cache->nchain * sizeof(*p->cache->chain);
 		free(p->cache->ctx);
 		free(p->cache->chain);
 		free(p->cache->head);

@@ -36,6 +36,11 @@ struct proc {
 	struct proc_cache *cache; /* from its second event on (see emit_proc) */
 };
 
+/* Bytes held by all proc_cache objects (structs, JSON, chains): new caches are not made, and
+ * existing ones not grown, beyond PT_CACHE_BUDGET. */
+#define PT_CACHE_BUDGET (8u << 20)
+extern size_t proctab_cache_bytes;
+
 /* Pieces of a process's event JSON formatted once and reused (emit_proc):
  * - ctx: from "exe" to the end of "ancestors", valid while the versions of the process, its
  *   parent and its ancestors (chain), its cgroup and the config are unchanged;

@@ -117,6 +117,25 @@ static void test_context_cache(void)
 	      rc == 0 && strstr(ctx_of(200, 1, root), "\"container\":{\"id\":\"\",\"herd\":\"/\""));
 	proctab_del(&A.pt, 100);
 	proctab_del(&A.pt, 200);
+
+	/* The caches are bounded: 10,000 busy processes with 1 KiB of argv each would need ~12 MiB */
+	size_t bytes0 = proctab_cache_bytes;
+	char big[1024];
+	memset(big, 'a', sizeof(big));
+	big[sizeof(big) - 1] = 0;
+	bool right = true;
+	for (uint32_t pid = 10000; pid < 20000; pid++) {
+		set_proc(pid, 1, "/usr/bin/busy");
+		proc_set_args(proctab_get(&A.pt, pid), big, sizeof(big));
+		ctx_of(pid, 1, root);
+		right &= strstr(ctx_of(pid, 1, root), "\"exe\":\"/usr/bin/busy\",\"args\":[\"aaaa") != NULL;
+	}
+	CHECK("context caches stay within their budget", proctab_cache_bytes <= PT_CACHE_BUDGET &&
+							     proctab_cache_bytes > PT_CACHE_BUDGET / 2);
+	CHECK("processes beyond the budget are still formatted right", right);
+	for (uint32_t pid = 10000; pid < 20000; pid++)
+		proctab_del(&A.pt, pid);
+	CHECK("context cache bytes return to zero as processes exit", proctab_cache_bytes == bytes0);
 }
 
 int main(void)
