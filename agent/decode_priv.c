@@ -367,6 +367,22 @@ static bool process_gone(struct agent *a, const struct hw_priv_count_key *k)
 	return p && p->start_ticks && p->start_ticks != k->start_ns / per_tick;
 }
 
+/* Sum over CPUs of entry key of a per-CPU array whose value is n u64 counters: out[0..n). */
+static int percpu_sum(int fd, uint32_t key, uint64_t *out, unsigned n)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0)
+		return -1;
+	uint64_t vals[(size_t)ncpu * n];
+	memset(out, 0, n * sizeof(*out));
+	if (bpf_map_lookup_elem(fd, &key, vals))
+		return -1;
+	for (int i = 0; i < ncpu; i++)
+		for (unsigned j = 0; j < n; j++)
+			out[j] += vals[(size_t)i * n + j];
+	return 0;
+}
+
 /* Read every counter, emit what changed since the last window, forget finished processes. */
 static void priv_summaries(struct agent *a, unsigned win)
 {
@@ -413,16 +429,11 @@ static void priv_summaries(struct agent *a, unsigned win)
 	free(gone);
 
 	/* CAP_SYS_ADMIN memory-accounting checks (see priv_cap_quiet in bpf/priv.bpf.c): counted
-	 * host-wide in the kernel, one summary per window. */
+	 * host-wide in the kernel, one summary per window. The struct is two u64 counters, so
+	 * the per-CPU sum of each is taken over the value viewed as an array of u64. */
 	static uint64_t q_seen[2];
-	uint64_t q[2] = {0, 0};
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t vals[ncpu > 0 ? ncpu : 1];
-	int qfd = bpf_map__fd(a->skel->maps.priv_memacct);
-	for (uint32_t k = 0; k < 2; k++)
-		if (!bpf_map_lookup_elem(qfd, &k, vals))
-			for (int i = 0; i < ncpu; i++)
-				q[k] += vals[i];
+	uint64_t q[2];
+	percpu_sum(bpf_map__fd(a->skel->maps.priv_memacct), 0, q, 2);
 	uint64_t q_checks = q[0] - q_seen[0], q_denied = q[1] - q_seen[1];
 	q_seen[0] = q[0];
 	q_seen[1] = q[1];
@@ -446,20 +457,16 @@ static uint64_t priv_loss_seen[HW_PRIV_NLOSS];
 
 static void priv_check_loss(struct agent *a)
 {
-	int ncpu = libbpf_num_possible_cpus();
 	int fd = bpf_map__fd(a->skel->maps.priv_loss);
-	uint64_t vals[ncpu > 0 ? ncpu : 1];
 	static const char *const what[HW_PRIV_NLOSS][2] = {
 		{"process.capability", "count_map_full"},
 		{"process.cred_change", "syscall_state_map_full"},
 	};
 
 	for (uint32_t c = 0; c < HW_PRIV_NLOSS; c++) {
-		uint64_t sum = 0;
-		if (bpf_map_lookup_elem(fd, &c, vals))
+		uint64_t sum;
+		if (percpu_sum(fd, c, &sum, 1))
 			continue;
-		for (int i = 0; i < ncpu; i++)
-			sum += vals[i];
 		if (sum == priv_loss_seen[c])
 			continue;
 		emit_begin(a, "agent.loss", 0);

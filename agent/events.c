@@ -228,8 +228,8 @@ static void put_container(struct agent *a, const char *cg)
 
 #define HW_CTX_CHAIN 18 /* the process, its parent, 16 more ancestors */
 static uint32_t ctx_chain(struct agent *a, const struct proc *p, uint32_t ppid, uint64_t *chain);
-static void ctx_save(struct agent *a, struct proc *p, const struct hw_hdr *h, const char *json,
-		     size_t n);
+static void ctx_save(struct agent *a, struct proc_cache *pc, const struct hw_hdr *h,
+		     const uint64_t *chain, uint32_t nchain, const char *json, size_t n);
 
 /* The "proc", "parent" and "ancestors" objects. The record gives the live identity; the
  * process table gives exe, argv, cwd and lineage. */
@@ -295,15 +295,13 @@ void emit_proc(struct agent *a, const struct hw_hdr *h)
 	/* The rest depends only on the process table, the cgroup and the config: a process that
 	 * sends many events (a server accepting connections) gets it formatted once. */
 	uint64_t chain[HW_CTX_CHAIN];
-	uint32_t nchain = 0;
+	uint32_t nchain = pc ? ctx_chain(a, p, h->ppid, chain) : 0;
 	if (pc && pc->ctx && pc->ctx_cg == h->cgroup_id && pc->ctx_ppid == h->ppid &&
-	    pc->ctx_cfg == a->cfg_gen) {
-		nchain = ctx_chain(a, p, h->ppid, chain);
-		if (nchain == pc->nchain && !memcmp(chain, pc->chain, nchain * sizeof(*chain))) {
-			jb_raw(b, pc->ctx, pc->ctx_len);
-			b->comma = true;
-			return;
-		}
+	    pc->ctx_cfg == a->cfg_gen && nchain == pc->nchain &&
+	    !memcmp(chain, pc->chain, nchain * sizeof(*chain))) {
+		jb_raw(b, pc->ctx, pc->ctx_len);
+		b->comma = true;
+		return;
 	}
 	size_t from = b->len;
 	jb_kcstr(b, "exe", p ? p->exe : NULL);
@@ -349,7 +347,7 @@ void emit_proc(struct agent *a, const struct hw_hdr *h)
 	}
 	jb_arr_end(b);
 	if (pc && cg && !b->oom)
-		ctx_save(a, p, h, b->p + from, b->len - from);
+		ctx_save(a, pc, h, chain, nchain, b->p + from, b->len - from);
 }
 
 /* The versions a process context depends on: the process, its parent (0: not in the table),
@@ -369,12 +367,10 @@ static uint32_t ctx_chain(struct agent *a, const struct proc *p, uint32_t ppid, 
 	return n;
 }
 
-static void ctx_save(struct agent *a, struct proc *p, const struct hw_hdr *h, const char *json,
-		     size_t n)
+/* Keep json (n bytes) as pc's context, made for the versions in chain. */
+static void ctx_save(struct agent *a, struct proc_cache *pc, const struct hw_hdr *h,
+		     const uint64_t *chain, uint32_t nchain, const char *json, size_t n)
 {
-	struct proc_cache *pc = p->cache;
-	uint64_t chain[HW_CTX_CHAIN];
-	uint32_t nchain = ctx_chain(a, p, h->ppid, chain);
 	size_t old = pc->ctx_len + pc->nchain * sizeof(*pc->chain), want = n + nchain * sizeof(*chain);
 
 	/* drop the old context first: it is stale, and its bytes count against the budget */

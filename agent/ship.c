@@ -267,6 +267,16 @@ void ship_get_stats(struct ship *s, struct ship_stats *st)
 
 /* ---- connection ---- */
 
+/* Next connection attempt: 100 ms after the first failure, doubling up to 2 s; reset to
+ * quick by the collector's first acknowledgement (read_acks). */
+static void back_off(struct ship *s)
+{
+	s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 100;
+	if (s->backoff_ms > 2000)
+		s->backoff_ms = 2000;
+	s->next_try_ms = now_ms() + s->backoff_ms;
+}
+
 static void disconnect(struct ship *s)
 {
 	if (s->ssl) {
@@ -595,18 +605,12 @@ static void *ship_thread(void *arg)
 				 * a collector that refuses this agent's certificate (revoked, unknown CA) does
 				 * so after the client's side of the handshake has completed */
 			} else {
-				s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 100;
-				if (s->backoff_ms > 2000)
-					s->backoff_ms = 2000;
-				s->next_try_ms = now_ms() + s->backoff_ms;
+				back_off(s);
 			}
 		}
 		if (s->fd >= 0 && (send_batches(s) || read_acks(s))) {
 			disconnect(s);
-			s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 100;
-			if (s->backoff_ms > 2000)
-				s->backoff_ms = 2000;
-			s->next_try_ms = now_ms() + s->backoff_ms;
+			back_off(s);
 		}
 		struct pollfd p[2] = { { .fd = s->wake_fd, .events = POLLIN },
 				       { .fd = s->fd, .events = POLLIN } };

@@ -590,18 +590,16 @@ static __always_inline void priv_cap(int cap, int ret)
 	 * applied by priv_count when a process's first check creates its entry. */
 	if (cfg && cfg->agent_pid == tgid)
 		return;
-	if (cap == 21 && priv_cap_quiet(21)) {
+	if (priv_cap_quiet(cap)) {
 		/* memory accounting: host-wide per-CPU counters, no per-process state */
 		if (hw_filtered(tgid))
 			return;
-		__u32 k = 0;
-		__u64 *c = bpf_map_lookup_elem(&priv_memacct, &k);
-		if (c)
-			*c += 1;
-		k = 1;
-		c = ret ? bpf_map_lookup_elem(&priv_memacct, &k) : NULL;
-		if (c)
-			*c += 1;
+		__u32 zero = 0;
+		struct hw_priv_memacct *c = bpf_map_lookup_elem(&priv_memacct, &zero);
+		if (c) {
+			c->checks++;
+			c->denied += ret != 0;
+		}
 		return;
 	}
 	if (!priv_count(t, tgid, HW_EV_CAP, cap & 0xffff, ret != 0, 0))

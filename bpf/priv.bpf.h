@@ -85,12 +85,12 @@ struct {
 	__type(value, struct hw_priv_count_val);
 } priv_counts SEC(".maps");
 
-/* CAP_SYS_ADMIN memory-accounting checks, host-wide: [0] checks, [1] denied (per CPU). */
+/* CAP_SYS_ADMIN memory-accounting checks, host-wide, per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct hw_priv_memacct);
 } priv_memacct SEC(".maps");
 
 struct {
