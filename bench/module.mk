@@ -10,3 +10,9 @@ bench-workloads: $(BENCH_WL_BINS)
 $(B)/bench/%: bench/workloads/%.c bench/workloads/wl.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@ -lpthread
+
+# hw-floor: empty programs on given hooks (bench/floor.sh: the cost of merely being attached).
+ALL_TARGETS += $(B)/bench/hw-floor
+$(B)/bench/hw-floor: bench/floor/floor.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@ -lbpf
