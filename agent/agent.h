@@ -134,6 +134,12 @@ void cgcache_free(struct cgcache *c);
 const char *cgcache_path(struct cgcache *c, uint64_t id, uint32_t pid_hint);
 /* Find cgroup ids of paths (for the in-kernel ignore_cgroup filter). */
 int cgroup_id_of(const char *cgpath, uint64_t *id);
+/* A cgroup v2 directory given as a path under the cgroup v2 mount (/sys/fs/cgroup/a/b) or
+ * relative to the cgroup root (a/b, /a/b): its path relative to the root ("/a/b" into rel),
+ * id (the directory's inode number) and level (root = 0). -errno and a reason naming the
+ * path in err when it is not an existing cgroup. */
+int cgroup_resolve(const char *path, char *rel, size_t rellen, uint64_t *id, int *level,
+		   char *err, size_t errlen);
 /* Container id, herd and version ("" when the rule has no version group or it did not match)
  * for a cgroup path from the config patterns (false if none match). */
 bool container_match(const struct hw_config *c, const char *cgpath, char *herd, size_t herdlen,

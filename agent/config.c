@@ -1,6 +1,7 @@
 /* config.c - YAML configuration via libyaml's document API. Every error names the file, the
  * line and the reason; unknown keys are errors (a typo must not silently disable a filter). */
 #include "agent/config.h"
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@ void custom_def_free(struct hw_custom_def *d)
 {
 	free(d->name);
 	free(d->target);
+	free(d->cgroup);
 	for (size_t i = 0; i < d->ncap; i++) {
 		free(d->cap[i].name);
 		free(d->cap[i].type);
@@ -453,7 +455,7 @@ static void parse_custom_entry(struct pctx *p, struct hw_custom_def *d, yaml_nod
 	yaml_node_t *k, *v;
 	d->line = e->start_mark.line + 1;
 	if (e->type != YAML_MAPPING_NODE) {
-		custom_err(d, e, "a custom probe is a mapping {name, tracepoint|uprobe|uretprobe, capture, filter}", NULL);
+		custom_err(d, e, "a custom probe is a mapping {name, tracepoint|uprobe|uretprobe, capture, filter, cgroup, pid}", NULL);
 		return;
 	}
 	FOR_PAIRS(p, e, k, v)
@@ -482,8 +484,20 @@ static void parse_custom_entry(struct pctx *p, struct hw_custom_def *d, yaml_nod
 			for (yaml_node_item_t *it = v->data.sequence.items.start;
 			     it < v->data.sequence.items.top; it++)
 				parse_filter(p, d, yaml_document_get_node(&p->doc, *it));
+		} else if (!strcmp(key, "cgroup") && scalar(v)) {
+			free(d->cgroup);
+			d->cgroup = strdup(scalar(v));
+			if (!*d->cgroup)
+				custom_err(d, v, "cgroup must be a cgroup v2 path", NULL);
+		} else if (!strcmp(key, "pid") && scalar(v)) {
+			char *end;
+			unsigned long x = strtoul(scalar(v), &end, 10);
+			if (!isdigit((unsigned char)scalar(v)[0]) || *end || x < 1 || x > 4194304)
+				custom_err(d, v, "pid must be a process id (1..4194304), not '%s'", scalar(v));
+			else
+				d->pid = (unsigned)x;
 		} else {
-			custom_err(d, k, "unknown or malformed custom probe key '%s' (known: name, tracepoint, uprobe, uretprobe, capture (a list), filter (a list))", key);
+			custom_err(d, k, "unknown or malformed custom probe key '%s' (known: name, tracepoint, uprobe, uretprobe, capture (a list), filter (a list), cgroup, pid)", key);
 		}
 	}
 	if (!d->name)

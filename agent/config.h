@@ -46,6 +46,8 @@ struct hw_custom_def {
 	size_t ncap;
 	struct hw_custom_filter flt[HW_CUSTOM_MAX_FILTER];
 	size_t nflt;
+	char *cgroup;  /* scope: a cgroup v2 path (and its descendants); NULL = any */
+	unsigned pid;  /* scope: one process (tgid); 0 = any */
 	char *error; /* malformed entry: why */
 	size_t line;
 };

@@ -277,6 +277,34 @@ static int resolve_filters(const struct hw_custom_def *d, struct hw_cp_spec *sp,
 	return 0;
 }
 
+/* The scope: one process, a cgroup and its descendants, or both. Checked in the kernel
+ * before anything is captured. */
+static int resolve_scope(const struct hw_custom_def *d, struct hw_cp_spec *sp,
+			 struct custom_probe *cp, char *err, size_t errlen)
+{
+	if (d->pid) {
+		char proc[32];
+		snprintf(proc, sizeof(proc), "/proc/%u", d->pid);
+		if (access(proc, F_OK)) {
+			snprintf(err, errlen, "pid %u: no such process", d->pid);
+			return -ESRCH;
+		}
+		sp->tgid = d->pid;
+		cp->pid = d->pid;
+	}
+	if (d->cgroup) {
+		uint64_t id;
+		int level, rc;
+		rc = cgroup_resolve(d->cgroup, cp->cgroup, sizeof(cp->cgroup), &id, &level, err,
+				    errlen);
+		if (rc)
+			return rc;
+		sp->cg_id = id;
+		sp->cg_level = level;
+	}
+	return 0;
+}
+
 static struct custom_probe *find(struct agent *a, const char *name)
 {
 	for (int i = 0; i < HW_CP_SLOTS; i++)
@@ -322,6 +350,8 @@ int custom_add(struct agent *a, const struct hw_custom_def *d, bool from_ctl, ch
 	}
 	if (!rc)
 		rc = resolve_filters(d, &sp, err, errlen);
+	if (!rc)
+		rc = resolve_scope(d, &sp, &tmp, err, errlen);
 	sp.nfields = d->ncap;
 
 	/* a probe of the same name is replaced */
@@ -351,6 +381,8 @@ int custom_add(struct agent *a, const struct hw_custom_def *d, bool from_ctl, ch
 	memcpy(cp->fields, tmp.fields, sizeof(cp->fields));
 	memcpy(cp->kinds, tmp.kinds, sizeof(cp->kinds));
 	cp->nfields = d->ncap;
+	memcpy(cp->cgroup, tmp.cgroup, sizeof(cp->cgroup));
+	cp->pid = tmp.pid;
 	cp->link = NULL;
 	if (rc)
 		goto unavailable;
@@ -430,6 +462,8 @@ static uint64_t custom_def_hash(const struct hw_custom_def *d)
 	}
 	for (size_t i = 0; i < d->nflt; i++)
 		h = fnv(fnv(fnv(h, d->flt[i].field), d->flt[i].op), d->flt[i].value);
+	snprintf(num, sizeof(num), "pid=%u", d->pid);
+	h = fnv(fnv(h, d->cgroup), num);
 	return h;
 }
 
@@ -518,6 +552,10 @@ void custom_manifest(struct agent *a, struct jbuf *b)
 		jb_kcstr(b, "reason", cp->reason[0] ? cp->reason : NULL);
 		jb_kcstr(b, "target", cp->target);
 		jb_kcstr(b, "source", cp->from_ctl ? "control" : "config");
+		if (cp->cgroup[0])
+			jb_kcstr(b, "cgroup", cp->cgroup);
+		if (cp->pid)
+			jb_ku64(b, "pid", cp->pid);
 		jb_ku64(b, "hits", hits);
 		jb_ku64(b, "emitted", emitted);
 		jb_ku64(b, "filtered", filtered);

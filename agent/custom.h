@@ -23,6 +23,8 @@ struct custom_probe {
 	struct bpf_link *link;
 	bool paused;
 	uint64_t until_ms; /* added with --for: removed at this CLOCK_MONOTONIC ms */
+	char cgroup[256];  /* scope: cgroup path relative to the root ("" = any) */
+	uint32_t pid;      /* scope: one process (0 = any) */
 	char state[16]; /* attached, unavailable */
 	char reason[300];
 	/* the previous owner of the slot, for events still in flight after a change */

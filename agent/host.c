@@ -194,6 +194,73 @@ int cgroup_id_of(const char *cgpath, uint64_t *id)
 	return 0;
 }
 
+int cgroup_resolve(const char *path, char *rel, size_t rellen, uint64_t *id, int *level,
+		   char *err, size_t errlen)
+{
+	char root[256], full[1024];
+	const char *p = path;
+	size_t rl, o = 0;
+	struct stat st;
+	int lv = 0;
+
+	find_cg2_root(root, sizeof(root));
+	if (!root[0]) {
+		snprintf(err, errlen, "cgroup '%s': no cgroup v2 hierarchy is mounted", path);
+		return -ENOENT;
+	}
+	rl = strlen(root);
+	while (rl > 1 && root[rl - 1] == '/')
+		root[--rl] = 0;
+	/* a path under the mount point loses it; anything else is relative to the root */
+	if (rl > 1 && !strncmp(p, root, rl) && (p[rl] == '/' || !p[rl]))
+		p += rl;
+	/* normalise: one '/' between components, none at the end; no "." or ".." */
+	if (rellen < 2) {
+		snprintf(err, errlen, "cgroup '%s': path too long", path);
+		return -ENAMETOOLONG;
+	}
+	rel[0] = 0;
+	while (*p) {
+		size_t n;
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (!n)
+			break;
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+			snprintf(err, errlen, "cgroup '%s': '.' and '..' are not allowed", path);
+			return -EINVAL;
+		}
+		if (o + 1 + n + 1 > rellen) {
+			snprintf(err, errlen, "cgroup '%s': path too long", path);
+			return -ENAMETOOLONG;
+		}
+		rel[o++] = '/';
+		memcpy(rel + o, p, n);
+		o += n;
+		rel[o] = 0;
+		lv++;
+		p += n;
+	}
+	if (!o)
+		snprintf(rel, rellen, "/");
+	char procs[1100];
+	snprintf(full, sizeof(full), "%s%s", root, o ? rel : "");
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", full);
+	if (stat(full, &st)) {
+		int e = errno;
+		snprintf(err, errlen, "no cgroup '%s' (%s: %s)", path, full, strerror(e));
+		return -e;
+	}
+	if (!S_ISDIR(st.st_mode) || access(procs, F_OK)) {
+		snprintf(err, errlen, "'%s' is not a cgroup v2 directory (under %s)", path, root);
+		return -ENOTDIR;
+	}
+	*id = st.st_ino;
+	*level = lv;
+	return 0;
+}
+
 bool container_match(const struct hw_config *c, const char *cgpath, char *herd, size_t herdlen,
 		     char *id, size_t idlen, char *ver, size_t verlen)
 {

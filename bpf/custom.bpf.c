@@ -2,7 +2,7 @@
 /*
  * custom.bpf.c - generic programs behind custom probes (see common/abi_custom.h).
  * The same program is attached to many tracepoints / functions; the link's cookie names the
- * slot whose spec (fields to capture, filters) is in hw_cp_specs.
+ * slot whose spec (scope, fields to capture, filters) is in hw_cp_specs.
  */
 #include "hw.bpf.h"
 
@@ -115,6 +115,12 @@ static __always_inline void hw_custom(void *ctx, bool is_tp)
 	if (!sp || !cnt || sp->paused || hw_filtered(id >> 32))
 		return;
 	cnt->hits++;
+	/* the probe's scope, before anything is read: a process, a cgroup and its descendants */
+	if ((sp->tgid && sp->tgid != (__u32)(id >> 32)) ||
+	    (sp->cg_id && bpf_get_current_ancestor_cgroup_id(sp->cg_level) != sp->cg_id)) {
+		cnt->filtered++;
+		return;
+	}
 	e = hw_scratch_get();
 	if (!e) {
 		hw_count_drop(HW_EV_CUSTOM, HW_DROP_SCRATCH);

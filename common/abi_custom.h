@@ -61,6 +61,9 @@ struct hw_cp_spec {
 	struct hw_cp_field f[HW_CP_FIELDS];
 	struct hw_cp_filter flt[HW_CP_FILTERS];
 	__u32 paused;   /* disabled through the control socket: the link stays, nothing is emitted */
+	__u32 tgid;     /* scope: only this process (0 = any) */
+	__u64 cg_id;    /* scope: only tasks in this cgroup v2 or below it (0 = any) ... */
+	__u32 cg_level; /* ... i.e. whose ancestor at this level (root = 0) has id cg_id */
 	__u32 pad;
 };
 
