@@ -33,9 +33,15 @@ struct herd_cfg {
 	double change_frac;      /* share of the herd that makes a token a herd change */
 	unsigned change_window_s;
 	unsigned new_member_s;   /* a member's "first minutes" */
-	unsigned window_s;       /* "recently": peers' tokens seen within this */
-	unsigned half_life_s;    /* decay of per-herd token counts */
+	unsigned window_s;       /* no longer used by scoring (kept for the option) */
+	unsigned half_life_s;    /* a peer's token weighs 2^(-age / half_life_s), age since it
+				  * last showed it: the decayed prevalence used for scoring */
 	unsigned silent_s;       /* host with no event for this long is silent (0 = off) */
+	unsigned gone_s;         /* a member with no event or heartbeat for this long (or a silent
+				  * host) is not an active member: not a peer, not in herd sizes */
+	unsigned rollout_s;      /* a surprising token that other members also started showing is
+				  * held up to this long for a rolling change to show */
+	unsigned forget_s;       /* a container member gone this long is dropped from the engine */
 };
 
 void herd_cfg_default(struct herd_cfg *c);
@@ -67,6 +73,9 @@ char *herd_dump_members(struct herd_engine *e, uint64_t now_ns);
 /* Bytes of engine state and number of members (for the 64 KiB/member budget). */
 size_t herd_mem_bytes(const struct herd_engine *e);
 unsigned herd_member_count(const struct herd_engine *e);
+/* Tokens members had to forget while they still weighed (their table was at its budget), plus
+ * new tokens not judged because a member had too many candidates at once. */
+uint64_t herd_overflow(const struct herd_engine *e);
 
 /* Snapshot of the learned state (members, their tokens, per-herd token history), so a
  * restarted collector need not relearn. herd_save: malloc'd buffer in *out. herd_restore: into
