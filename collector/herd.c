@@ -3,11 +3,19 @@
  * herd.c - herd engine (see herd.h for the model).
  *
  * State:
- *   strings   every herd, member and token string interned once (id = index)
+ *   strings   every herd, member and token string interned once (id = index), reference-
+ *             counted: a token's string is freed with the last member entry, herd statistic,
+ *             candidate or alert record naming it; freed ids are reused
  *   members   per member: herd, host, first/last activity, score, and an open-addressing table
- *             of the tokens it showed {token, first_ns, last_ns}, at most MEMBER_TOKENS entries
- *             (the least recently seen is evicted) -- this bounds the state per member
- *   hstats    per (herd, token): decayed count, first/last seen in the herd, last herd change
+ *             of the tokens it showed {token, first_ns, last_ns}. Each member is charged for its
+ *             table and tokens (string + TOKEN_OVERHEAD) up to MEMBER_BUDGET; at the budget the
+ *             least recently seen quarter is forgotten, and what still weighed is counted
+ *             (overflow). Every minute tokens whose decayed weight fell below GONE_WEIGHT are
+ *             forgotten (not the member's first minutes) and containers gone for forget_s are
+ *             dropped -- this bounds the state per member
+ *   hstats    per (herd, token): first/last seen in the herd, last herd change, and how many
+ *             members hold it (freed at 0); per (cohort, token): last cohort change (freed
+ *             after the change window)
  *   fleet     per token: how many members (any herd) have it in their table -- the prior
  *   cohorts   a member's version (string id) and cohort (the string "herd\x1fversion", whose id
  *             keys the cohort's hstats the way a herd's name keys the herd's)
@@ -70,7 +78,8 @@ struct member {
 	uint64_t due_ns; /* 0 = nothing pending */
 	uint32_t key;    /* string id of "herd\x1fmember" */
 	uint32_t charge; /* bytes charged for its tokens (bounded by MEMBER_BUDGET) */
-	uint64_t overflow; /* tokens dropped while still weighing (table full), candidates dropped */
+	uint64_t overflow; /* tokens forgotten while still weighing (its token budget was full) */
+	uint64_t cand_drop; /* new tokens not judged: too many candidates at once */
 	struct { uint32_t tok; uint64_t ns; } sent[SENT_MAX]; /* recent alerted tokens, tok + 1 */
 };
 
@@ -106,6 +115,7 @@ struct herd_engine {
 	uint32_t *freeid;    /* ids of freed strings, reused first */
 	uint32_t nfree, freecap;
 	uint64_t overflow;   /* sum of the members' overflow */
+	uint64_t cand_drop;  /* sum of the members' cand_drop */
 	uint64_t sweep_ns;
 	struct member *m;
 	uint32_t nm, mcap;
@@ -829,8 +839,8 @@ void herd_observe(struct herd_engine *e, const char *herd, const char *member, c
 	if (now < h->first_ns + (uint64_t)e->c.learn_s * NS)
 		return; /* the herd is still learning */
 	if (m->ncand >= MEMBER_CANDS) {
-		m->overflow++; /* a flood of new tokens: counted, not judged one by one */
-		e->overflow++;
+		m->cand_drop++; /* a flood of new tokens: counted, not judged one by one */
+		e->cand_drop++;
 		return;
 	}
 	struct cand *c = calloc(1, sizeof(*c));
@@ -1508,10 +1518,11 @@ char *herd_dump_members(struct herd_engine *e, uint64_t now)
 		jb_puts(&b, ",\"host\":");
 		jb_str(&b, e->str[m->host]);
 		jb_printf(&b, ",\"type\":\"%s\",\"first_seen\":\"%s\",\"last_seen\":\"%s\",\"score\":%.2f,"
-			  "\"alerts\":%u,\"tokens\":%u,\"tokens_overflow\":%llu,\"silent\":%s,"
-			  "\"active\":%s}",
+			  "\"alerts\":%u,\"tokens\":%u,\"tokens_overflow\":%llu,"
+			  "\"candidates_dropped\":%llu,\"silent\":%s,\"active\":%s}",
 			  m->is_host ? "host" : "container", f, l, decay(m->score, m->score_ns, now, 3600),
 			  m->alerts, m->ntok, (unsigned long long)m->overflow,
+			  (unsigned long long)m->cand_drop,
 			  m->silent ? "true" : "false", active(e, m, now) ? "true" : "false");
 	}
 	jb_puts(&b, "]");
@@ -1531,6 +1542,11 @@ unsigned herd_member_count(const struct herd_engine *e)
 uint64_t herd_overflow(const struct herd_engine *e)
 {
 	return e->overflow;
+}
+
+uint64_t herd_candidates_dropped(const struct herd_engine *e)
+{
+	return e->cand_drop;
 }
 
 /* ---- snapshot ----

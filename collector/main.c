@@ -740,13 +740,15 @@ static void api_stats(struct evhttp_request *req, struct collector *c)
 		      "\"tls_refused\":%llu,\"crl_loads\":%llu,\"revoked_closed\":%llu,"
 		      "\"retention_deleted\":%llu,\"response_runs\":%llu,"
 		      "\"first_store_ns\":%llu,\"last_store_ns\":%llu,\"herd_bytes\":%zu,\"members\":%u,"
-		      "\"herd_bytes_per_member\":%zu,\"herd_token_overflow\":%llu,\"rejected\":{",
+		      "\"herd_bytes_per_member\":%zu,\"herd_token_overflow\":%llu,"
+		      "\"herd_candidates_dropped\":%llu,\"rejected\":{",
 		  c->stored, c->dups, c->bad_events, c->batches, c->commits, c->alerts, c->conns_open,
 		  c->conns_total, c->tls_refused, c->crl_reloads, c->revoked_closed, c->retained_deleted,
 		  c->response_runs,
 		  (unsigned long long)c->first_store_ns, (unsigned long long)c->last_store_ns,
 		  herd_mem_bytes(c->herd), nm, nm ? herd_mem_bytes(c->herd) / nm : 0,
-		  (unsigned long long)herd_overflow(c->herd));
+		  (unsigned long long)herd_overflow(c->herd),
+		  (unsigned long long)herd_candidates_dropped(c->herd));
 	for (int i = 1; i < HW_WIRE_ERR_MAX; i++)
 		jb_printf(&b, "%s\"%s\":%llu", i > 1 ? "," : "", hw_wire_strerror(i), c->rejected[i]);
 	jb_puts(&b, "}}");

@@ -516,12 +516,14 @@ static void test_herd_memory(void)
 	tick_to(e, &clock, t + 5 * S);
 	size_t per = herd_mem_bytes(e) / herd_member_count(e);
 	printf("# herd engine: %zu bytes for 200 normal members, %zu after 100k distinct tokens on "
-	       "one, %zu after 1M (%zu per member), overflow %llu\n",
-	       normal, mid, herd_mem_bytes(e), per, (unsigned long long)herd_overflow(e));
+	       "one, %zu after 1M (%zu per member), overflow %llu, candidates dropped %llu\n",
+	       normal, mid, herd_mem_bytes(e), per, (unsigned long long)herd_overflow(e),
+	       (unsigned long long)herd_candidates_dropped(e));
 	CHECK("herd_memory_per_member_bounded", per <= 64 * 1024);
 	CHECK("herd_memory_flood_bounded", herd_mem_bytes(e) <= normal + 160 * 1024 &&
 						   herd_mem_bytes(e) <= mid + 4096);
-	CHECK("herd_memory_overflow_counted", herd_overflow(e) > 900000);
+	CHECK("herd_memory_overflow_counted", herd_overflow(e) > 900000 &&
+						      herd_candidates_dropped(e) > 0);
 	char *members = herd_dump_members(e, t + 5 * S);
 	char *n7 = members ? strstr(members, "\"member\":\"n7\"") : NULL;
 	char *end = n7 ? strchr(n7, '}') : NULL;
