@@ -117,6 +117,7 @@ struct herd_engine {
 	uint64_t overflow;   /* sum of the members' overflow */
 	uint64_t cand_drop;  /* sum of the members' cand_drop */
 	uint64_t sweep_ns;
+	uint64_t evict_ns;   /* "now" of an overflow eviction (for keep_newer) */
 	struct member *m;
 	uint32_t nm, mcap;
 	struct herd *h;
@@ -585,7 +586,7 @@ static int keep_newer(struct herd_engine *e, struct member *m, const struct mtok
 {
 	if (t->last_ns > cut)
 		return 1;
-	if (weight(e, t, e->sweep_ns) >= GONE_WEIGHT) {
+	if (weight(e, t, e->evict_ns) >= GONE_WEIGHT) {
 		m->overflow++;
 		e->overflow++;
 	}
@@ -639,7 +640,7 @@ static int mtok_room(struct herd_engine *e, struct member *m, uint32_t tok, uint
 		qsort(l, n, sizeof(*l), cmp_u64);
 		uint64_t cut = l[n / 4];
 		free(l);
-		e->sweep_ns = now;
+		e->evict_ns = now;
 		if (mtok_rebuild(e, m, m->tcap, keep_newer, cut))
 			return -ENOMEM;
 	}
