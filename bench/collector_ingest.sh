@@ -8,7 +8,10 @@
 #    per CPU-second of the collector (utime + stime from /proc), i.e. what one core sustains.
 # 2. Alert latency: LATENCY_SAMPLES new members each run the attacker sequence with the event
 #    time set when the sender queues it; latency = alert time - earliest event time (includes
-#    the sender's batching, TLS, storage, and the engine's hold before judging).
+#    the sender's batching, TLS, storage, and the engine's hold before judging). The samples
+#    repeat one attack on 20 new members within seconds, which --rollout-s would hold as a
+#    possible rolling change (docs/collector.md); the hold is turned off (--rollout-s 0) so each
+#    sample measures a single member's attack.
 # 3. Herd engine state per member (engine's own accounting of its allocations).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +31,7 @@ per=$(wc -l <"$T/rec.jsonl")
 bytes=$(wc -c <"$T/rec.jsonl")
 taskset -c 0 $B/herdwatch-collector --ca "$T/pki/ca.pem" --cert "$T/pki/collector.pem" \
 	--key "$T/pki/collector.key" --db "$T/bench.db" --listen 127.0.0.1:$PORT \
-	--http 127.0.0.1:$((PORT + 1)) --learn-s 0 --silent-s 0 >"$T/alerts.jsonl" 2>"$T/collector.log" &
+	--http 127.0.0.1:$((PORT + 1)) --learn-s 0 --silent-s 0 --rollout-s 0 >"$T/alerts.jsonl" 2>"$T/collector.log" &
 CP=$!
 sleep 0.5
 api() { curl -sf "http://127.0.0.1:$((PORT + 1))$1"; }
@@ -86,5 +89,5 @@ if lat:
 PY
 st=$(api /api/stats)
 echo "herd: $(jq .members <<<"$st") members, $(jq .herd_bytes <<<"$st") bytes of engine state," \
-	"$(jq .herd_bytes_per_member <<<"$st") bytes per member (budget 65536)"
+	"$(jq .herd_bytes_per_member <<<"$st") bytes per member (budget 65536), token overflow $(jq .herd_token_overflow <<<"$st")"
 echo "false alerts during the bulk replay: $(jq -s '[.[] | select(.kind == "member.outlier" and (.member | startswith("lat") | not))] | length' "$T/alerts.jsonl")"

@@ -3,11 +3,19 @@
  * herd.c - herd engine (see herd.h for the model).
  *
  * State:
- *   strings   every herd, member and token string interned once (id = index)
+ *   strings   every herd, member and token string interned once (id = index), reference-
+ *             counted: a token's string is freed with the last member entry, herd statistic,
+ *             candidate or alert record naming it; freed ids are reused
  *   members   per member: herd, host, first/last activity, score, and an open-addressing table
- *             of the tokens it showed {token, first_ns, last_ns}, at most MEMBER_TOKENS entries
- *             (the least recently seen is evicted) -- this bounds the state per member
- *   hstats    per (herd, token): decayed count, first/last seen in the herd, last herd change
+ *             of the tokens it showed {token, first_ns, last_ns}. Each member is charged for its
+ *             table and tokens (string + TOKEN_OVERHEAD) up to MEMBER_BUDGET; at the budget the
+ *             least recently seen quarter is forgotten, and what still weighed is counted
+ *             (overflow). Every minute tokens whose decayed weight fell below GONE_WEIGHT are
+ *             forgotten (not the member's first minutes) and containers gone for forget_s are
+ *             dropped -- this bounds the state per member
+ *   hstats    per (herd, token): first/last seen in the herd, last herd change, and how many
+ *             members hold it (freed at 0); per (cohort, token): last cohort change (freed
+ *             after the change window)
  *   fleet     per token: how many members (any herd) have it in their table -- the prior
  *   cohorts   a member's version (string id) and cohort (the string "herd\x1fversion", whose id
  *             keys the cohort's hstats the way a herd's name keys the herd's)
@@ -28,7 +36,13 @@
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #endif
 
-#define MEMBER_TOKENS 1024      /* entries kept per member */
+#define MEMBER_TOKENS 1024      /* entries kept per member (at most) */
+#define MEMBER_BUDGET (48 * 1024) /* bytes charged per member for its tokens (see charge) */
+#define TOKEN_OVERHEAD 96       /* per token: its share of string ids, hstat and hash slots */
+#define MEMBER_CANDS 64         /* candidates held per member; more are counted, not judged */
+#define SENT_MAX 4              /* recent alerts remembered per member (for folding) */
+#define GONE_WEIGHT (1.0 / 256) /* a token whose decayed weight fell below this is forgotten */
+#define SWEEP_NS (60 * NS)
 #define MEMBER_SLOTS 2048       /* most hash slots per member (power of two) */
 #define MEMBER_SLOTS0 32        /* first table; doubles while more than half full */
 #define CAND_EVENTS 4           /* events named per token in an alert */
@@ -45,6 +59,7 @@ struct cand {
 	struct cand *next;
 	uint32_t tok;
 	uint32_t nev;
+	uint64_t held_ns; /* when first held as a possible rolling change (0 = not held) */
 	uint64_t seqs[CAND_EVENTS], ids[CAND_EVENTS];
 };
 
@@ -59,7 +74,13 @@ struct member {
 	struct mtok *tab; /* tcap slots, allocated on the first token */
 	uint32_t ntok, tcap;
 	struct cand *cands;
+	uint32_t ncand;
 	uint64_t due_ns; /* 0 = nothing pending */
+	uint32_t key;    /* string id of "herd\x1fmember" */
+	uint32_t charge; /* bytes charged for its tokens (bounded by MEMBER_BUDGET) */
+	uint64_t overflow; /* tokens forgotten while still weighing (its token budget was full) */
+	uint64_t cand_drop; /* new tokens not judged: too many candidates at once */
+	struct { uint32_t tok; uint64_t ns; } sent[SENT_MAX]; /* recent alerted tokens, tok + 1 */
 };
 
 struct herd {
@@ -72,8 +93,9 @@ struct herd {
 
 struct hstat {
 	uint64_t key; /* (herd << 32 | tok) + 1; 0 = empty */
-	double decayed;
-	uint64_t dec_ns, first_ns, last_ns, change_ns;
+	uint64_t first_ns, last_ns, change_ns;
+	uint32_t holders; /* members of the herd with the token in their table */
+	uint32_t pad;
 };
 
 struct herd_engine {
@@ -88,7 +110,14 @@ struct herd_engine {
 	uint32_t *member_of; /* per string id (member key) -> member index + 1 */
 	uint32_t *herd_of;   /* per string id (herd name) -> herd index + 1 */
 	uint32_t *fleet;     /* per string id (token) -> members having it */
+	uint32_t *sref;      /* per string id: references (0 = free or unused) */
 	uint32_t idcap;
+	uint32_t *freeid;    /* ids of freed strings, reused first */
+	uint32_t nfree, freecap;
+	uint64_t overflow;   /* sum of the members' overflow */
+	uint64_t cand_drop;  /* sum of the members' cand_drop */
+	uint64_t sweep_ns;
+	uint64_t evict_ns;   /* "now" of an overflow eviction (for keep_newer) */
 	struct member *m;
 	uint32_t nm, mcap;
 	struct herd *h;
@@ -112,6 +141,9 @@ void herd_cfg_default(struct herd_cfg *c)
 	c->window_s = 86400;
 	c->half_life_s = 86400;
 	c->silent_s = 120;
+	c->gone_s = 900;
+	c->rollout_s = 300;
+	c->forget_s = 86400;
 }
 
 static uint64_t hash_str(const char *s)
@@ -146,7 +178,8 @@ static void *grow(void *p, uint32_t *cap, size_t elem, uint32_t need, size_t *by
 	return q;
 }
 
-/* Intern s; returns its id or UINT32_MAX on allocation failure. */
+/* Intern s; returns its id or UINT32_MAX on allocation failure. A new string has no
+ * reference: the caller takes one (str_ref) or drops it again (str_gc). */
 static uint32_t intern(struct herd_engine *e, const char *s)
 {
 	uint64_t h = hash_str(s);
@@ -159,12 +192,15 @@ static uint32_t intern(struct herd_engine *e, const char *s)
 				return v - 1;
 		}
 	}
-	if ((e->nstr + 1) * 2 > e->shtcap) {
+	uint32_t live = e->nstr - e->nfree;
+	if ((live + 1) * 2 > e->shtcap) {
 		uint32_t nc = e->shtcap ? e->shtcap * 2 : 1024;
 		uint32_t *t = calloc(nc, sizeof(*t));
 		if (!t)
 			return UINT32_MAX;
 		for (uint32_t k = 0; k < e->nstr; k++) {
+			if (!e->str[k])
+				continue;
 			uint32_t i = (uint32_t)hash_str(e->str[k]) & (nc - 1);
 			while (t[i])
 				i = (i + 1) & (nc - 1);
@@ -175,23 +211,32 @@ static uint32_t intern(struct herd_engine *e, const char *s)
 		e->sht = t;
 		e->shtcap = nc;
 	}
-	char **ns = grow(e->str, &e->strcap, sizeof(*e->str), e->nstr + 1, &e->bytes);
-	if (!ns)
-		return UINT32_MAX;
-	e->str = ns;
-	if (e->nstr + 1 > e->idcap) {
-		uint32_t c1 = e->idcap, c2 = e->idcap, c3 = e->idcap;
-		uint32_t *a = grow(e->member_of, &c1, sizeof(uint32_t), e->nstr + 1, &e->bytes);
-		if (a)
-			e->member_of = a;
-		uint32_t *b = a ? grow(e->herd_of, &c2, sizeof(uint32_t), e->nstr + 1, &e->bytes) : NULL;
-		if (b)
-			e->herd_of = b;
-		uint32_t *f = b ? grow(e->fleet, &c3, sizeof(uint32_t), e->nstr + 1, &e->bytes) : NULL;
-		if (!f)
+	uint32_t id;
+	if (e->nfree) {
+		id = e->freeid[e->nfree - 1];
+	} else {
+		char **ns = grow(e->str, &e->strcap, sizeof(*e->str), e->nstr + 1, &e->bytes);
+		if (!ns)
 			return UINT32_MAX;
-		e->fleet = f;
-		e->idcap = c1;
+		e->str = ns;
+		if (e->nstr + 1 > e->idcap) {
+			uint32_t c1 = e->idcap, c2 = e->idcap, c3 = e->idcap, c4 = e->idcap;
+			uint32_t *a = grow(e->member_of, &c1, sizeof(uint32_t), e->nstr + 1, &e->bytes);
+			if (a)
+				e->member_of = a;
+			uint32_t *b = a ? grow(e->herd_of, &c2, sizeof(uint32_t), e->nstr + 1, &e->bytes) : NULL;
+			if (b)
+				e->herd_of = b;
+			uint32_t *f = b ? grow(e->fleet, &c3, sizeof(uint32_t), e->nstr + 1, &e->bytes) : NULL;
+			if (f)
+				e->fleet = f;
+			uint32_t *r = f ? grow(e->sref, &c4, sizeof(uint32_t), e->nstr + 1, &e->bytes) : NULL;
+			if (!r)
+				return UINT32_MAX;
+			e->sref = r;
+			e->idcap = c1;
+		}
+		id = e->nstr;
 	}
 	size_t l = strlen(s);
 	char *copy = malloc(l + 1);
@@ -199,13 +244,67 @@ static uint32_t intern(struct herd_engine *e, const char *s)
 		return UINT32_MAX;
 	memcpy(copy, s, l + 1);
 	e->bytes += l + 1;
-	uint32_t id = e->nstr++;
+	if (e->nfree)
+		e->nfree--;
+	else
+		e->nstr++;
 	e->str[id] = copy;
+	e->sref[id] = 0;
 	uint32_t i = (uint32_t)h & (e->shtcap - 1);
 	while (e->sht[i])
 		i = (i + 1) & (e->shtcap - 1);
 	e->sht[i] = id + 1;
 	return id;
+}
+
+static void str_ref(struct herd_engine *e, uint32_t id)
+{
+	e->sref[id]++;
+}
+
+/* Free string id if nothing refers to it (its slot in the hash table is closed up by moving
+ * later entries of the probe run back). */
+static void str_gc(struct herd_engine *e, uint32_t id)
+{
+	if (id == UINT32_MAX || e->sref[id] || !e->str[id])
+		return;
+	uint32_t *f = grow(e->freeid, &e->freecap, sizeof(uint32_t), e->nfree + 1, &e->bytes);
+	if (!f)
+		return; /* kept: freed with the engine */
+	e->freeid = f;
+	uint32_t mask = e->shtcap - 1;
+	uint32_t i = (uint32_t)hash_str(e->str[id]) & mask;
+	while (e->sht[i] != id + 1)
+		i = (i + 1) & mask;
+	for (uint32_t j = i;;) {
+		e->sht[i] = 0;
+		for (;;) {
+			j = (j + 1) & mask;
+			if (!e->sht[j])
+				goto done;
+			uint32_t home = (uint32_t)hash_str(e->str[e->sht[j] - 1]) & mask;
+			/* move j back to i unless its home lies cyclically in (i, j] */
+			if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+				break;
+		}
+		e->sht[i] = e->sht[j];
+		i = j;
+	}
+done:
+	e->bytes -= strlen(e->str[id]) + 1;
+	free(e->str[id]);
+	e->str[id] = NULL;
+	e->member_of[id] = e->herd_of[id] = e->fleet[id] = 0;
+	e->freeid[e->nfree++] = id;
+}
+
+static void str_unref(struct herd_engine *e, uint32_t id)
+{
+	if (id == UINT32_MAX)
+		return;
+	if (e->sref[id])
+		e->sref[id]--;
+	str_gc(e, id);
 }
 
 static struct herd *get_herd(struct herd_engine *e, uint32_t name, uint64_t now)
@@ -220,6 +319,7 @@ static struct herd *get_herd(struct herd_engine *e, uint32_t name, uint64_t now)
 	memset(h, 0, sizeof(*h));
 	h->name = name;
 	h->first_ns = now;
+	str_ref(e, name); /* herds are kept */
 	e->herd_of[name] = ++e->nh;
 	return h;
 }
@@ -244,27 +344,38 @@ static struct member *get_member(struct herd_engine *e, const char *herd, const 
 		return &e->m[e->member_of[k] - 1];
 	uint32_t herd_id = UINT32_MAX;
 	struct herd *h = NULL;
+	str_ref(e, k); /* held while the member is being made */
 	if (herd && *herd) {
 		herd_id = intern(e, herd);
 		if (herd_id == UINT32_MAX || !(h = get_herd(e, herd_id, now)))
-			return NULL;
+			goto fail;
 	}
-	uint32_t name = intern(e, member), hostid = intern(e, host ? host : "");
-	if (name == UINT32_MAX || hostid == UINT32_MAX)
-		return NULL;
+	uint32_t name = intern(e, member);
+	if (name == UINT32_MAX)
+		goto fail;
+	str_ref(e, name);
+	uint32_t hostid = intern(e, host ? host : "");
+	if (hostid == UINT32_MAX) {
+		str_unref(e, name);
+		goto fail;
+	}
+	str_ref(e, hostid);
 	struct member *nm = grow(e->m, &e->mcap, sizeof(*e->m), e->nm + 1, &e->bytes);
-	if (!nm)
-		return NULL;
-	e->m = nm;
-	if (h) {
-		uint32_t *mm = grow(h->members, &h->mcap, sizeof(uint32_t), h->nm + 1, &e->bytes);
-		if (!mm)
-			return NULL;
+	uint32_t *mm = !nm || !h ? NULL : grow(h->members, &h->mcap, sizeof(uint32_t), h->nm + 1, &e->bytes);
+	if (nm)
+		e->m = nm;
+	if (mm)
 		h->members = mm;
-		h->members[h->nm++] = e->nm;
+	if (!nm || (h && !mm)) {
+		str_unref(e, name);
+		str_unref(e, hostid);
+		goto fail;
 	}
+	if (h)
+		h->members[h->nm++] = e->nm;
 	struct member *m = &e->m[e->nm];
 	memset(m, 0, sizeof(*m));
+	m->key = k;
 	m->name = name;
 	m->herd = herd_id;
 	m->host = hostid;
@@ -273,12 +384,17 @@ static struct member *get_member(struct herd_engine *e, const char *herd, const 
 	m->first_ns = m->last_ns = now;
 	e->member_of[k] = ++e->nm;
 	return m;
+fail:
+	str_unref(e, k);
+	return NULL;
 }
 
 /* Put m in the cohort of version v (NULL or "": none, i.e. the cohort is the herd). */
 static void set_version(struct herd_engine *e, struct member *m, const char *v)
 {
 	if (!v || !*v) {
+		str_unref(e, m->version);
+		str_unref(e, m->cohort);
 		m->version = m->cohort = UINT32_MAX;
 		return;
 	}
@@ -287,92 +403,30 @@ static void set_version(struct herd_engine *e, struct member *m, const char *v)
 	char key[600];
 	const char *herd = m->herd == UINT32_MAX ? "" : e->str[m->herd];
 	snprintf(key, sizeof(key), "%.300s\x1f%.290s", herd, v);
-	uint32_t vid = intern(e, v), cid = vid == UINT32_MAX ? UINT32_MAX : intern(e, key);
-	if (cid == UINT32_MAX)
+	uint32_t vid = intern(e, v);
+	if (vid == UINT32_MAX)
 		return;
+	str_ref(e, vid);
+	uint32_t cid = intern(e, key);
+	if (cid == UINT32_MAX) {
+		str_unref(e, vid);
+		return;
+	}
+	str_ref(e, cid);
+	str_unref(e, m->version);
+	str_unref(e, m->cohort);
 	m->version = vid;
 	m->cohort = cid;
 }
 
-static struct mtok *mtok_find(const struct member *m, uint32_t tok)
+static double decay(double v, uint64_t from, uint64_t to, unsigned half_life_s)
 {
-	if (!m->tab)
-		return NULL;
-	uint32_t mask = m->tcap - 1;
-	for (uint32_t i = (uint32_t)mix64(tok) & mask;; i = (i + 1) & mask) {
-		if (m->tab[i].tok == tok + 1)
-			return &m->tab[i];
-		if (!m->tab[i].tok)
-			return NULL;
-	}
+	if (to <= from || !half_life_s)
+		return v;
+	return v * exp2(-(double)(to - from) / ((double)half_life_s * NS));
 }
 
-static void mtok_put(struct member *m, const struct mtok *t)
-{
-	uint32_t mask = m->tcap - 1;
-	uint32_t i = (uint32_t)mix64(t->tok - 1) & mask;
-	while (m->tab[i].tok)
-		i = (i + 1) & mask;
-	m->tab[i] = *t;
-}
-
-/* Drop the least recently seen token of a full member table (rebuilds the table). */
-static void mtok_evict(struct herd_engine *e, struct member *m)
-{
-	uint32_t victim = 0;
-	uint64_t oldest = UINT64_MAX;
-	for (uint32_t i = 0; i < m->tcap; i++)
-		if (m->tab[i].tok && m->tab[i].last_ns < oldest) {
-			oldest = m->tab[i].last_ns;
-			victim = i;
-		}
-	struct mtok *old = malloc(sizeof(struct mtok) * m->tcap);
-	if (!old)
-		return;
-	memcpy(old, m->tab, sizeof(struct mtok) * m->tcap);
-	memset(m->tab, 0, sizeof(struct mtok) * m->tcap);
-	e->fleet[old[victim].tok - 1]--;
-	old[victim].tok = 0;
-	for (uint32_t i = 0; i < m->tcap; i++)
-		if (old[i].tok)
-			mtok_put(m, &old[i]);
-	free(old);
-	m->ntok--;
-}
-
-/* Make room for one more token: allocate or double the table (until MEMBER_SLOTS), else
- * evict the least recently seen. 0 or -ENOMEM. */
-static int mtok_room(struct herd_engine *e, struct member *m)
-{
-	if (!m->tab) {
-		m->tab = calloc(MEMBER_SLOTS0, sizeof(struct mtok));
-		if (!m->tab)
-			return -ENOMEM;
-		m->tcap = MEMBER_SLOTS0;
-		e->bytes += MEMBER_SLOTS0 * sizeof(struct mtok);
-		return 0;
-	}
-	if ((m->ntok + 1) * 2 <= m->tcap)
-		return 0;
-	if (m->tcap >= MEMBER_SLOTS) {
-		mtok_evict(e, m);
-		return 0;
-	}
-	struct mtok *old = m->tab;
-	uint32_t oc = m->tcap;
-	m->tab = calloc(oc * 2, sizeof(struct mtok));
-	if (!m->tab) {
-		m->tab = old;
-		return -ENOMEM;
-	}
-	m->tcap = oc * 2;
-	e->bytes += oc * sizeof(struct mtok);
-	for (uint32_t i = 0; i < oc; i++)
-		if (old[i].tok)
-			mtok_put(m, &old[i]);
-	free(old);
-	return 0;
-}
+/* ---- per (herd, token) statistics ---- */
 
 static struct hstat *hstat_get(struct herd_engine *e, uint32_t herd, uint32_t tok, uint64_t now)
 {
@@ -401,7 +455,9 @@ static struct hstat *hstat_get(struct herd_engine *e, uint32_t herd, uint32_t to
 	struct hstat *s = &e->hs[i];
 	if (!s->key) {
 		s->key = key;
-		s->first_ns = s->dec_ns = now;
+		s->first_ns = s->last_ns = now;
+		str_ref(e, herd);
+		str_ref(e, tok);
 		e->nhs++;
 	}
 	return s;
@@ -421,11 +477,192 @@ static struct hstat *hstat_find(struct herd_engine *e, uint32_t herd, uint32_t t
 	}
 }
 
-static double decay(double v, uint64_t from, uint64_t to, unsigned half_life_s)
+/* Remove an entry (moves later entries of its probe run back: pointers into the table are
+ * invalid afterwards) and drop its string references. */
+static void hstat_del(struct herd_engine *e, struct hstat *s)
 {
-	if (to <= from || !half_life_s)
-		return v;
-	return v * exp2(-(double)(to - from) / ((double)half_life_s * NS));
+	uint64_t key = s->key - 1, mask = e->hscap - 1;
+	uint64_t i = (uint64_t)(s - e->hs), j = i;
+	for (;;) {
+		e->hs[i].key = 0;
+		for (;;) {
+			j = (j + 1) & mask;
+			if (!e->hs[j].key)
+				goto done;
+			uint64_t home = mix64(e->hs[j].key) & mask;
+			if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+				break;
+		}
+		e->hs[i] = e->hs[j];
+		i = j;
+	}
+done:
+	e->nhs--;
+	str_unref(e, (uint32_t)(key >> 32));
+	str_unref(e, (uint32_t)key);
+}
+
+/* ---- a member's token table ---- */
+
+static struct mtok *mtok_find(const struct member *m, uint32_t tok)
+{
+	if (!m->tab)
+		return NULL;
+	uint32_t mask = m->tcap - 1;
+	for (uint32_t i = (uint32_t)mix64(tok) & mask;; i = (i + 1) & mask) {
+		if (m->tab[i].tok == tok + 1)
+			return &m->tab[i];
+		if (!m->tab[i].tok)
+			return NULL;
+	}
+}
+
+static void mtok_put(struct member *m, const struct mtok *t)
+{
+	uint32_t mask = m->tcap - 1;
+	uint32_t i = (uint32_t)mix64(t->tok - 1) & mask;
+	while (m->tab[i].tok)
+		i = (i + 1) & mask;
+	m->tab[i] = *t;
+}
+
+/* What a token costs its member: its string and its share of the shared tables. */
+static uint32_t tok_cost(const struct herd_engine *e, uint32_t tok)
+{
+	return (uint32_t)strlen(e->str[tok]) + 1 + TOKEN_OVERHEAD;
+}
+
+/* The member forgets token tok (fleet count, the herd's holders, the string). The caller
+ * rebuilds or clears the table entry. */
+static void mtok_forget(struct herd_engine *e, struct member *m, uint32_t tok)
+{
+	e->fleet[tok]--;
+	m->charge -= tok_cost(e, tok);
+	m->ntok--;
+	struct hstat *hs = m->herd == UINT32_MAX ? NULL : hstat_find(e, m->herd, tok);
+	if (hs && hs->holders && !--hs->holders)
+		hstat_del(e, hs);
+	str_unref(e, tok);
+}
+
+static double weight(const struct herd_engine *e, const struct mtok *t, uint64_t now)
+{
+	return decay(1.0, t->last_ns, now, e->c.half_life_s);
+}
+
+/* Rebuild m's table with cap slots, keeping the entries keep() accepts. */
+static int mtok_rebuild(struct herd_engine *e, struct member *m, uint32_t cap,
+			int (*keep)(struct herd_engine *, struct member *, const struct mtok *, uint64_t),
+			uint64_t arg)
+{
+	struct mtok *old = m->tab;
+	uint32_t oc = m->tcap;
+	struct mtok *t = calloc(cap, sizeof(struct mtok));
+	if (!t)
+		return -ENOMEM;
+	m->tab = t;
+	m->tcap = cap;
+	e->bytes = e->bytes - (size_t)oc * sizeof(struct mtok) + (size_t)cap * sizeof(struct mtok);
+	m->charge = m->charge - oc * (uint32_t)sizeof(struct mtok) + cap * (uint32_t)sizeof(struct mtok);
+	for (uint32_t i = 0; i < oc; i++) {
+		if (!old[i].tok)
+			continue;
+		if (keep(e, m, &old[i], arg))
+			mtok_put(m, &old[i]);
+		else
+			mtok_forget(e, m, old[i].tok - 1);
+	}
+	free(old);
+	return 0;
+}
+
+static int keep_all(struct herd_engine *e, struct member *m, const struct mtok *t, uint64_t arg)
+{
+	return 1;
+}
+
+/* overflow eviction: keep what was seen after the cutoff; count what still weighed */
+static int keep_newer(struct herd_engine *e, struct member *m, const struct mtok *t, uint64_t cut)
+{
+	if (t->last_ns > cut)
+		return 1;
+	if (weight(e, t, e->evict_ns) >= GONE_WEIGHT) {
+		m->overflow++;
+		e->overflow++;
+	}
+	return 0;
+}
+
+/* sweep: forget tokens whose weight fell to ~0, except the member's first minutes (what new
+ * members are compared with) */
+static int keep_weighing(struct herd_engine *e, struct member *m, const struct mtok *t, uint64_t now)
+{
+	return weight(e, t, now) >= GONE_WEIGHT ||
+	       t->first_ns - m->first_ns <= (uint64_t)e->c.new_member_s * NS;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Make room for token tok: allocate or double the table while the member's charge allows,
+ * else forget the least recently seen quarter of its tokens (counted as overflow when they
+ * still weighed). 0 or -ENOMEM. */
+static int mtok_room(struct herd_engine *e, struct member *m, uint32_t tok, uint64_t now)
+{
+	uint32_t cost = tok_cost(e, tok), ms = (uint32_t)sizeof(struct mtok);
+	if (!m->tab) {
+		m->tab = calloc(MEMBER_SLOTS0, sizeof(struct mtok));
+		if (!m->tab)
+			return -ENOMEM;
+		m->tcap = MEMBER_SLOTS0;
+		e->bytes += MEMBER_SLOTS0 * sizeof(struct mtok);
+		m->charge += MEMBER_SLOTS0 * ms;
+	}
+	for (;;) {
+		int full = (m->ntok + 1) * 2 > m->tcap;
+		uint32_t need = m->charge + cost + (full ? m->tcap * ms : 0);
+		if (!full && need <= MEMBER_BUDGET)
+			return 0;
+		if (full && m->tcap < MEMBER_SLOTS && need <= MEMBER_BUDGET)
+			return mtok_rebuild(e, m, m->tcap * 2, keep_all, 0);
+		if (!m->ntok)
+			return -ENOMEM; /* a token larger than the budget */
+		uint64_t *l = malloc(sizeof(uint64_t) * m->ntok);
+		if (!l)
+			return -ENOMEM;
+		uint32_t n = 0;
+		for (uint32_t i = 0; i < m->tcap; i++)
+			if (m->tab[i].tok)
+				l[n++] = m->tab[i].last_ns;
+		qsort(l, n, sizeof(*l), cmp_u64);
+		uint64_t cut = l[n / 4];
+		free(l);
+		e->evict_ns = now;
+		if (mtok_rebuild(e, m, m->tcap, keep_newer, cut))
+			return -ENOMEM;
+	}
+}
+
+/* m now has token tok in its table */
+static int mtok_add(struct herd_engine *e, struct member *m, const struct mtok *t, uint64_t now)
+{
+	uint32_t tok = t->tok - 1;
+	if (mtok_room(e, m, tok, now))
+		return -ENOMEM;
+	struct hstat *hs = m->herd == UINT32_MAX ? NULL : hstat_get(e, m->herd, tok, now);
+	if (m->herd != UINT32_MAX && !hs)
+		return -ENOMEM;
+	if (hs)
+		hs->holders++;
+	mtok_put(m, t);
+	m->ntok++;
+	m->charge += tok_cost(e, tok);
+	e->fleet[tok]++;
+	str_ref(e, tok);
+	return 0;
 }
 
 struct herd_engine *herd_new(const struct herd_cfg *c, herd_alert_fn fn, void *ctx)
@@ -434,6 +671,8 @@ struct herd_engine *herd_new(const struct herd_cfg *c, herd_alert_fn fn, void *c
 	if (!e)
 		return NULL;
 	e->c = *c;
+	if (!e->c.gone_s)
+		e->c.gone_s = UINT32_MAX / 2;
 	e->fn = fn;
 	e->ctx = ctx;
 	e->bytes = sizeof(*e);
@@ -461,6 +700,8 @@ void herd_free(struct herd_engine *e)
 	free(e->member_of);
 	free(e->herd_of);
 	free(e->fleet);
+	free(e->sref);
+	free(e->freeid);
 	free(e->m);
 	free(e->h);
 	free(e->hs);
@@ -536,6 +777,29 @@ void herd_seen(struct herd_engine *e, const char *herd, const char *member, cons
 	}
 }
 
+static void cand_free(struct herd_engine *e, struct member *m, struct cand *c)
+{
+	str_unref(e, c->tok);
+	e->bytes -= sizeof(*c);
+	m->ncand--;
+	free(c);
+}
+
+static void pend(struct herd_engine *e, struct member *m, uint64_t due)
+{
+	if (m->due_ns) {
+		if (due < m->due_ns)
+			m->due_ns = due;
+		return;
+	}
+	uint32_t *p = grow(e->pending, &e->pendcap, sizeof(uint32_t), e->npend + 1, &e->bytes);
+	if (!p)
+		return;
+	e->pending = p;
+	e->pending[e->npend++] = (uint32_t)(m - e->m);
+	m->due_ns = due;
+}
+
 void herd_observe(struct herd_engine *e, const char *herd, const char *member, const char *host,
 		  const char *version, const char *token, uint64_t seq, uint64_t event_id,
 		  uint64_t now)
@@ -551,15 +815,12 @@ void herd_observe(struct herd_engine *e, const char *herd, const char *member, c
 	uint32_t tok = intern(e, token);
 	if (tok == UINT32_MAX)
 		return;
-	struct hstat *hs = hstat_get(e, m->herd, tok, now);
-	if (hs) {
-		hs->decayed = decay(hs->decayed, hs->dec_ns, now, e->c.half_life_s) + 1;
-		hs->dec_ns = now;
-		hs->last_ns = now;
-	}
 	struct mtok *t = mtok_find(m, tok);
 	if (t) {
 		t->last_ns = now;
+		struct hstat *hs = hstat_find(e, m->herd, tok);
+		if (hs)
+			hs->last_ns = now;
 		for (struct cand *c = m->cands; c; c = c->next)
 			if (c->tok == tok && c->nev < CAND_EVENTS) {
 				c->seqs[c->nev] = seq;
@@ -567,32 +828,35 @@ void herd_observe(struct herd_engine *e, const char *herd, const char *member, c
 			}
 		return;
 	}
-	if (mtok_room(e, m))
-		return;
 	struct mtok nt = { .tok = tok + 1, .first_ns = now, .last_ns = now };
-	mtok_put(m, &nt);
-	m->ntok++;
-	e->fleet[tok]++;
+	if (mtok_add(e, m, &nt, now)) {
+		str_gc(e, tok);
+		return;
+	}
+	struct hstat *hs = hstat_find(e, m->herd, tok);
+	if (hs)
+		hs->last_ns = now;
 	struct herd *h = &e->h[e->herd_of[m->herd] - 1];
 	if (now < h->first_ns + (uint64_t)e->c.learn_s * NS)
 		return; /* the herd is still learning */
+	if (m->ncand >= MEMBER_CANDS) {
+		m->cand_drop++; /* a flood of new tokens: counted, not judged one by one */
+		e->cand_drop++;
+		return;
+	}
 	struct cand *c = calloc(1, sizeof(*c));
 	if (!c)
 		return;
+	e->bytes += sizeof(*c);
+	str_ref(e, tok);
 	c->tok = tok;
 	c->seqs[0] = seq;
 	c->ids[0] = event_id;
 	c->nev = 1;
 	c->next = m->cands;
 	m->cands = c;
-	if (!m->due_ns) {
-		m->due_ns = now + (uint64_t)e->c.hold_ms * 1000000ull;
-		uint32_t *p = grow(e->pending, &e->pendcap, sizeof(uint32_t), e->npend + 1, &e->bytes);
-		if (p) {
-			e->pending = p;
-			e->pending[e->npend++] = (uint32_t)(m - e->m);
-		}
-	}
+	m->ncand++;
+	pend(e, m, now + (uint64_t)e->c.hold_ms * 1000000ull);
 }
 
 /* Human phrase for a token: "ran /usr/bin/nc (parent /usr/bin/java) as root". */
@@ -662,8 +926,8 @@ static void cohort_name(char *out, size_t n, const char *herd, const char *versi
 
 /* One herd.change report: herd-wide (version NULL), or of the cohort herd@version of size
  * members. Frees the change's buffers. */
-static void change_report(struct herd_engine *e, struct herd *h, const char *version, unsigned size,
-			  struct change *ch, uint64_t now)
+static void change_report(struct herd_engine *e, struct herd *h, const char *version,
+			  unsigned hsize, unsigned size, struct change *ch, uint64_t now)
 {
 	const char *herd = e->str[h->name];
 	if (ch->n) {
@@ -682,8 +946,10 @@ static void change_report(struct herd_engine *e, struct herd *h, const char *ver
 			jb_puts(&b, "null");
 		jb_puts(&b, ",\"cohort\":");
 		jb_str(&b, coh);
-		jb_printf(&b, ",\"member\":\"\",\"herd_size\":%u,\"cohort_size\":%u,\"tokens\":[",
-			  h->nm, size);
+		jb_printf(&b,
+			  ",\"member\":\"\",\"change\":%u,\"herd_size\":%u,\"cohort_size\":%u,"
+			  "\"tokens\":[",
+			  h->changes, hsize, size);
 		jb_raw(&b, ch->toks.p ? ch->toks.p : "", ch->toks.len);
 		jb_puts(&b, "],\"explanation\":");
 		if (version)
@@ -708,56 +974,156 @@ static void change_report(struct herd_engine *e, struct herd *h, const char *ver
 	free(ch->text.p);
 }
 
+static int active(const struct herd_engine *e, const struct member *p, uint64_t now)
+{
+	return !p->silent && p->last_ns + (uint64_t)e->c.gone_s * NS >= now;
+}
+
+/* "3", "2.5": a decayed count */
+static void fmt_k(char *out, size_t n, double k)
+{
+	double r = round(k);
+	if (fabs(k - r) < 0.05)
+		snprintf(out, n, "%.0f", r);
+	else
+		snprintf(out, n, "%.1f", k);
+}
+
+/* Members of h alerted (member.outlier) within rollout_s for one of the tokens that just became
+ * herd (or cohort) change number `no`: a follow-up says so, once per member. */
+static void fold_sent(struct herd_engine *e, struct herd *h, const char *version,
+		      const uint32_t *toks, unsigned ntoks, unsigned no, uint64_t now)
+{
+	uint64_t win = (uint64_t)e->c.rollout_s * NS;
+	const char *herd = e->str[h->name];
+	for (uint32_t i = 0; i < h->nm; i++) {
+		struct member *p = &e->m[h->members[i]];
+		struct jbuf tb = { 0 }, xb = { 0 };
+		uint64_t first = 0;
+		int n = 0;
+		for (int s = 0; s < SENT_MAX; s++) {
+			if (!p->sent[s].tok || p->sent[s].ns + win < now)
+				continue;
+			uint32_t tok = p->sent[s].tok - 1;
+			unsigned j;
+			for (j = 0; j < ntoks && toks[j] != tok; j++)
+				;
+			if (j == ntoks)
+				continue;
+			char d[600];
+			describe(e->str[tok], d, sizeof(d));
+			jb_puts(&tb, n ? "," : "");
+			jb_str(&tb, e->str[tok]);
+			jb_puts(&xb, n ? "; " : "");
+			jb_puts(&xb, d);
+			if (!first || p->sent[s].ns < first)
+				first = p->sent[s].ns;
+			n++;
+			p->sent[s].tok = 0;
+			str_unref(e, tok);
+		}
+		if (n) {
+			char coh[600], ts[64], x[2400];
+			cohort_name(coh, sizeof(coh), herd, version);
+			fmt_time(ts, sizeof(ts), first);
+			snprintf(x, sizeof(x),
+				 "the member.outlier alert on %s at %s (%s) became part of %s change #%u "
+				 "of %s: a rolling change of the %s, not an outlier",
+				 e->str[p->name], ts, xb.p ? xb.p : "", version ? "cohort" : "herd", no,
+				 coh, version ? "cohort" : "herd");
+			struct jbuf b = { 0 };
+			alert_head(&b, "member.folded", "notice", now);
+			jb_puts(&b, ",\"herd\":");
+			jb_str(&b, herd);
+			jb_puts(&b, ",\"cohort\":");
+			jb_str(&b, coh);
+			jb_puts(&b, ",\"member\":");
+			jb_str(&b, e->str[p->name]);
+			jb_printf(&b, ",\"change\":%u,\"alert_time\":\"%s\",\"tokens\":[", no, ts);
+			jb_raw(&b, tb.p ? tb.p : "", tb.len);
+			jb_puts(&b, "],\"explanation\":");
+			jb_str(&b, x);
+			jb_puts(&b, "}");
+			emit(e, &b, "member.folded", "notice", herd, e->str[p->name], 0, now);
+		}
+		free(tb.p);
+		free(xb.p);
+	}
+}
+
+/* remember that m was alerted for tok (for fold_sent) */
+static void remember_sent(struct herd_engine *e, struct member *m, uint32_t tok, uint64_t now)
+{
+	int s = 0;
+	for (int i = 1; i < SENT_MAX; i++)
+		if (m->sent[i].ns < m->sent[s].ns || !m->sent[i].tok)
+			s = m->sent[s].tok ? i : s;
+	if (m->sent[s].tok)
+		str_unref(e, m->sent[s].tok - 1);
+	str_ref(e, tok);
+	m->sent[s].tok = tok + 1;
+	m->sent[s].ns = now;
+}
+
 /*
- * Score m's candidate tokens. Per token, with k of n active peers in the herd and, for a
- * versioned member, kc of nc active peers of its version:
+ * Score m's candidate tokens. Only active members count (not silent, an event or heartbeat
+ * within gone_s). Per token, with k of n active peers in the herd and, for a versioned member,
+ * kc of nc active peers of its version:
  *   fleet   pf = (m_f + 0.5) / (M_f + 1)    members outside the herd with the token, of M_f
  *   herd    ph = (k + pf) / (n + 1)         the fleet as one pseudo-member of the herd
  *   cohort  pc = (kc + ph) / (nc + 1)       the herd as one pseudo-member of the cohort
  * surprisal = -log2(pc), or -log2(ph) for a member without a version (its cohort is the herd).
- * For a member younger than new_member_s, k and kc count peers that showed the token in their
- * own first minutes.
+ * k and kc are decayed counts: each peer with the token adds 2^(-age / half_life_s), age since
+ * it last showed it. For a member younger than new_member_s, k and kc count peers that showed
+ * the token in their own first minutes (1 each).
+ * A surprising token that at least one other active member (of its cohort, for a versioned
+ * member) also started showing within change_window_s is held (re-checked every hold_ms) up to rollout_s: a rolling change shows
+ * as a herd change meanwhile; otherwise it is reported when the hold runs out.
  */
 static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 {
 	struct herd *h = &e->h[e->herd_of[m->herd] - 1];
 	const char *herd = e->str[h->name], *mname = e->str[m->name];
 	const char *ver = m->version == UINT32_MAX ? NULL : e->str[m->version];
-	uint64_t window = (uint64_t)e->c.window_s * NS, chw = (uint64_t)e->c.change_window_s * NS;
+	uint64_t chw = (uint64_t)e->c.change_window_s * NS, roll = (uint64_t)e->c.rollout_s * NS;
 	int is_new = now - m->first_ns < (uint64_t)e->c.new_member_s * NS;
-	unsigned npeers = 0, ncpeers = 0, ncohort = 1;
+	unsigned nact = 1, ncohort = 1;
 	for (uint32_t i = 0; i < h->nm; i++) {
 		const struct member *p = &e->m[h->members[i]];
-		if (p == m)
+		if (p == m || !active(e, p, now))
 			continue;
-		int same = ver && p->version == m->version;
-		ncohort += same;
-		if (p->last_ns + window >= now) {
-			npeers++;
-			ncpeers += same;
-		}
+		nact++;
+		ncohort += ver && p->version == m->version;
 	}
 	if (!ver)
-		ncohort = h->nm;
+		ncohort = nact;
+	unsigned npeers = nact - 1, ncpeers = ncohort - 1;
 	/* a canary: too few members of its version to judge what the version does */
-	int canary = ver && ncohort < e->c.min_herd && h->nm >= e->c.min_herd;
+	int canary = ver && ncohort < e->c.min_herd && nact >= e->c.min_herd;
 	unsigned fleet_members = e->nm - h->nm;
 	struct jbuf toks = {0}, ex = {0};
 	struct change hchg = {0}, cchg = {0};
+	uint32_t htoks[MEMBER_CANDS], ctoks[MEMBER_CANDS];
+	unsigned nht = 0, nct = 0, held = 0;
 	double top = 0;
 	int nrep = 0;
-	for (struct cand *c = m->cands; c; c = c->next) {
+	for (struct cand **cp = &m->cands, *c; (c = *cp);) {
 		const char *token = e->str[c->tok];
-		struct hstat *hc = ver ? hstat_get(e, m->cohort, c->tok, now) : NULL;
-		struct hstat *hs = hstat_get(e, m->herd, c->tok, now);
-		if (hc) /* the second lookup may have moved the table */
-			hc = hstat_find(e, m->cohort, c->tok);
-		unsigned k_recent = 0, k_early = 0, with = 0, fresh = 0;
-		unsigned kc_recent = 0, kc_early = 0, cfresh = 0;
+		struct hstat *hs = hstat_find(e, m->herd, c->tok);
+		struct hstat *hc = ver ? hstat_find(e, m->cohort, c->tok) : NULL;
+		double k_recent = 0, kc_recent = 0;
+		unsigned k_early = 0, kc_early = 0, with = 0, with_all = 0, fresh = 0, cfresh = 0;
+		int known = 0; /* the herd did it lately anyway (not a change) */
 		for (uint32_t i = 0; i < h->nm; i++) {
 			const struct member *p = &e->m[h->members[i]];
 			const struct mtok *t = mtok_find(p, c->tok);
 			if (!t)
+				continue;
+			with_all++;
+			if ((t->first_ns + chw < now || !active(e, p, now)) &&
+			    weight(e, t, now) >= 0.5)
+				known = 1; /* before the window, or a replaced member */
+			if (p != m && !active(e, p, now))
 				continue;
 			int same = ver && p->version == m->version;
 			with++;
@@ -767,37 +1133,41 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 			}
 			if (p == m)
 				continue;
-			int recent = t->last_ns + window >= now;
+			double w = weight(e, t, now);
 			int early = t->first_ns - p->first_ns <= (uint64_t)e->c.new_member_s * NS;
-			k_recent += recent;
+			k_recent += w;
 			k_early += early;
 			if (same) {
-				kc_recent += recent;
+				kc_recent += w;
 				kc_early += early;
 			}
 		}
-		unsigned k = is_new ? k_early : k_recent, kc = is_new ? kc_early : kc_recent;
-		unsigned with_elsewhere = e->fleet[c->tok] >= with ? e->fleet[c->tok] - with : 0;
+		double k = is_new ? k_early : k_recent, kc = is_new ? kc_early : kc_recent;
+		unsigned with_elsewhere =
+		    e->fleet[c->tok] >= with_all ? e->fleet[c->tok] - with_all : 0;
 		double prior = (with_elsewhere + 0.5) / (fleet_members + 1.0);
-		if (hs && hs->change_ns && hs->change_ns + chw >= now)
-			continue; /* part of a herd change already reported */
-		if (hc && hc->change_ns && hc->change_ns + chw >= now)
-			continue; /* part of a cohort change already reported */
+		int keep = 0;
+		if ((hs && hs->change_ns && hs->change_ns + chw >= now) ||
+		    (hc && hc->change_ns && hc->change_ns + chw >= now))
+			goto next; /* part of a herd (cohort) change already reported */
 		/* Herd change: many members started showing it together (a deploy), and for a
 		 * versioned member, many of its own version too (a herd that grew a new version is
 		 * not a change of the old version's members). */
-		unsigned need = (unsigned)ceil(e->c.change_frac * h->nm);
+		unsigned need = (unsigned)ceil(e->c.change_frac * nact);
 		unsigned cneed = (unsigned)ceil(e->c.change_frac * ncohort);
 		if (need < 2)
 			need = 2;
 		if (cneed < 2)
 			cneed = 2;
-		if (h->nm >= 2 && fresh >= need && (!ver || cfresh >= cneed)) {
+		/* (not what the herd did lately anyway, e.g. replaced containers starting up) */
+		if (nact >= 2 && fresh >= need && (!ver || cfresh >= cneed) && !known) {
+			hs = hstat_get(e, m->herd, c->tok, now);
 			if (hs) {
 				hs->change_ns = now;
-				change_add(&hchg, token, fresh, h->nm);
+				change_add(&hchg, token, fresh, nact);
+				htoks[nht++] = c->tok;
 			}
-			continue;
+			goto next;
 		}
 		/* Cohort change: most members of one version started showing it together, and the
 		 * rest of the herd does not show it (a new version's members are all new, so each
@@ -806,23 +1176,38 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		if (ver) {
 			double pout = (k - kc + prior) / (npeers - ncpeers + 1.0);
 			if (ncohort >= 2 && cfresh >= cneed && -log2(pout) >= e->c.threshold_bits) {
+				hc = hstat_get(e, m->cohort, c->tok, now);
 				if (hc) {
 					hc->change_ns = now;
 					change_add(&cchg, token, cfresh, ncohort);
+					ctoks[nct++] = c->tok;
 				}
-				continue;
+				goto next;
 			}
 		}
 		double ph = (k + prior) / (npeers + 1.0);
 		double p = ver ? (kc + ph) / (ncpeers + 1.0) : ph;
 		double s = -log2(p);
 		if (s < e->c.threshold_bits)
-			continue;
+			goto next;
+		/* others started it too: perhaps a rolling change under way, hold it */
+		if ((ver ? cfresh : fresh) >= 2 && roll && (!c->held_ns || now < c->held_ns + roll)) {
+			if (!c->held_ns)
+				c->held_ns = now;
+			keep = 1;
+			held++;
+			goto next;
+		}
 		if (s > top)
 			top = s;
-		char d[600], when[64], w[32], x[1800];
+		char d[600], when[64], w[32], span[64], x[1800], ks[16], kcs[16], held_x[160] = "";
 		describe(token, d, sizeof(d));
-		fmt_dur(w, sizeof(w), is_new ? (uint64_t)e->c.new_member_s * NS : window);
+		fmt_k(ks, sizeof(ks), k);
+		fmt_k(kcs, sizeof(kcs), kc);
+		fmt_dur(w, sizeof(w),
+			(uint64_t)(is_new ? e->c.new_member_s : e->c.half_life_s) * NS);
+		snprintf(span, sizeof(span), is_new ? "in their first %s" : "(decayed, half-life %s)",
+			 w);
 		if (hs && hs->first_ns + 1000000ull * e->c.hold_ms + NS >= now && with <= 1) {
 			char age[32];
 			fmt_dur(age, sizeof(age), now - h->first_ns);
@@ -832,26 +1217,33 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 			fmt_dur(age, sizeof(age), hs ? now - hs->first_ns : 0);
 			snprintf(when, sizeof(when), "first seen in this herd %s ago", age);
 		}
+		if (c->held_ns) {
+			char hd[32];
+			fmt_dur(hd, sizeof(hd), now - c->held_ns);
+			snprintf(held_x, sizeof(held_x),
+				 " (held %s as a possible rolling change: only %u of %u members "
+				 "started it)",
+				 hd, fresh, nact);
+		}
 		if (ver)
 			snprintf(x, sizeof(x),
-				 "%s%s (%s@%s) %s; %u of %u peers of version %s, %u of %u in herd "
-				 "%s %s %s; %s",
-				 nrep ? "; " : "", mname, herd, ver, d, kc, ncpeers, ver, k, npeers,
-				 herd, is_new ? "in their first" : "in", w, when);
+				 "%s%s (%s@%s) %s; %s of %u peers of version %s, %s of %u in herd "
+				 "%s %s; %s%s",
+				 nrep ? "; " : "", mname, herd, ver, d, kcs, ncpeers, ver, ks, npeers,
+				 herd, span, when, held_x);
 		else
-			snprintf(x, sizeof(x), "%s%s %s; %u of %u peers %s %s; %s",
-				 nrep ? "; " : "", mname, d, k, npeers,
-				 is_new ? "in their first" : "in", w, when);
+			snprintf(x, sizeof(x), "%s%s %s; %s of %u peers %s; %s%s", nrep ? "; " : "",
+				 mname, d, ks, npeers, span, when, held_x);
 		jb_puts(&ex, x);
 		jb_puts(&toks, nrep ? "," : "");
 		jb_puts(&toks, "{\"token\":");
 		jb_str(&toks, token);
 		jb_printf(&toks,
-			  ",\"surprisal\":%.2f,\"peers_with\":%u,\"peers\":%u,\"fleet_with\":%u", s,
-			  k, npeers, with_elsewhere);
+			  ",\"surprisal\":%.2f,\"peers_with\":%g,\"peers\":%u,\"fleet_with\":%u", s,
+			  round(k * 100) / 100, npeers, with_elsewhere);
 		if (ver)
-			jb_printf(&toks, ",\"cohort_peers_with\":%u,\"cohort_peers\":%u", kc,
-				  ncpeers);
+			jb_printf(&toks, ",\"cohort_peers_with\":%g,\"cohort_peers\":%u",
+				  round(kc * 100) / 100, ncpeers);
 		jb_puts(&toks, ",\"events\":[");
 		for (uint32_t i = 0; i < c->nev; i++)
 			jb_printf(&toks, "%s%llu", i ? "," : "", (unsigned long long)c->seqs[i]);
@@ -859,10 +1251,18 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		for (uint32_t i = 0; i < c->nev; i++)
 			jb_printf(&toks, "%s%llu", i ? "," : "", (unsigned long long)c->ids[i]);
 		jb_puts(&toks, "]}");
+		remember_sent(e, m, c->tok, now);
 		nrep++;
+next:
+		if (keep) {
+			cp = &c->next;
+		} else {
+			*cp = c->next;
+			cand_free(e, m, c);
+		}
 	}
 	if (nrep) {
-		int small = h->nm < e->c.min_herd;
+		int small = nact < e->c.min_herd;
 		const char *sev = small || canary ? "notice" : "alert";
 		char coh[600];
 		cohort_name(coh, sizeof(coh), herd, ver);
@@ -889,7 +1289,7 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		jb_printf(&b,
 			  ",\"score\":%.2f,\"herd_size\":%u,\"cohort_size\":%u,\"canary\":%s,\"new_"
 			  "member\":%s,\"explanation\":",
-			  top, h->nm, ncohort, canary ? "true" : "false",
+			  top, nact, ncohort, canary ? "true" : "false",
 			  is_new ? "true" : "false");
 		if (small)
 			jb_puts(&ex, " (herd too small for evidence: notice only)");
@@ -904,10 +1304,99 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		jb_puts(&b, "]}");
 		emit(e, &b, "member.outlier", sev, herd, mname, top, now);
 	}
-	change_report(e, h, NULL, h->nm, &hchg, now);
-	change_report(e, h, ver, ncohort, &cchg, now);
+	unsigned hno = h->changes + 1;
+	change_report(e, h, NULL, nact, nact, &hchg, now);
+	if (nht)
+		fold_sent(e, h, NULL, htoks, nht, hno, now);
+	unsigned cno = h->changes + 1;
+	change_report(e, h, ver, nact, ncohort, &cchg, now);
+	if (nct)
+		fold_sent(e, h, ver, ctoks, nct, cno, now);
+	if (held)
+		pend(e, m, now + (uint64_t)(e->c.hold_ms ? e->c.hold_ms : 1000) * 1000000ull);
 	free(toks.p);
 	free(ex.p);
+}
+
+/* Drop member idx (a container gone for forget_s, nothing pending): its tokens, strings and
+ * place in its herd; the last member moves into its slot. */
+static void member_drop(struct herd_engine *e, uint32_t idx)
+{
+	struct member *m = &e->m[idx];
+	for (uint32_t i = 0; m->tab && i < m->tcap; i++)
+		if (m->tab[i].tok)
+			mtok_forget(e, m, m->tab[i].tok - 1);
+	free(m->tab);
+	e->bytes -= (size_t)m->tcap * sizeof(struct mtok);
+	for (int s = 0; s < SENT_MAX; s++)
+		if (m->sent[s].tok)
+			str_unref(e, m->sent[s].tok - 1);
+	if (m->herd != UINT32_MAX) {
+		struct herd *h = &e->h[e->herd_of[m->herd] - 1];
+		for (uint32_t i = 0; i < h->nm; i++)
+			if (h->members[i] == idx) {
+				h->members[i] = h->members[--h->nm];
+				break;
+			}
+	}
+	e->member_of[m->key] = 0;
+	str_unref(e, m->key);
+	str_unref(e, m->name);
+	str_unref(e, m->host);
+	str_unref(e, m->version);
+	str_unref(e, m->cohort);
+	uint32_t last = --e->nm;
+	if (idx == last)
+		return;
+	e->m[idx] = e->m[last];
+	m = &e->m[idx];
+	e->member_of[m->key] = idx + 1;
+	if (m->herd != UINT32_MAX) {
+		struct herd *h = &e->h[e->herd_of[m->herd] - 1];
+		for (uint32_t i = 0; i < h->nm; i++)
+			if (h->members[i] == last)
+				h->members[i] = idx;
+	}
+	for (uint32_t i = 0; i < e->npend; i++)
+		if (e->pending[i] == last)
+			e->pending[i] = idx;
+}
+
+/* Every SWEEP_NS: members forget tokens whose weight fell to ~0 (not their first minutes'),
+ * containers gone for forget_s are dropped, cohort change marks past their window freed. */
+static void sweep(struct herd_engine *e, uint64_t now)
+{
+	e->sweep_ns = now;
+	uint64_t chw = (uint64_t)e->c.change_window_s * NS;
+	for (uint32_t i = 0; i < e->nm;) {
+		struct member *m = &e->m[i];
+		if (!m->is_host && !m->cands && !m->due_ns &&
+		    m->last_ns + (uint64_t)e->c.forget_s * NS < now &&
+		    m->last_ns + (uint64_t)e->c.gone_s * NS < now) {
+			member_drop(e, i);
+			continue; /* the last member moved here */
+		}
+		i++;
+		uint32_t gone = 0;
+		for (uint32_t k = 0; m->tab && k < m->tcap; k++)
+			if (m->tab[k].tok && !keep_weighing(e, m, &m->tab[k], now))
+				gone++;
+		if (gone)
+			mtok_rebuild(e, m, m->tcap, keep_weighing, now);
+		uint32_t cap = m->tcap;
+		while (cap > MEMBER_SLOTS0 && m->ntok * 8 < cap)
+			cap /= 2;
+		if (m->tab && cap != m->tcap)
+			mtok_rebuild(e, m, cap, keep_all, 0);
+	}
+	for (uint64_t i = 0; i < e->hscap;) {
+		struct hstat *h = &e->hs[i];
+		if (h->key && !h->holders && (!h->change_ns || h->change_ns + chw < now)) {
+			hstat_del(e, h);
+			continue; /* a later entry may have moved here */
+		}
+		i++;
+	}
 }
 
 void herd_tick(struct herd_engine *e, uint64_t now)
@@ -918,15 +1407,14 @@ void herd_tick(struct herd_engine *e, uint64_t now)
 			i++;
 			continue;
 		}
-		judge(e, m, now);
-		while (m->cands) {
-			struct cand *c = m->cands;
-			m->cands = c->next;
-			free(c);
-		}
 		m->due_ns = 0;
 		e->pending[i] = e->pending[--e->npend];
+		judge(e, m, now); /* may hold candidates: pending again, at the end */
 	}
+	if (!e->sweep_ns)
+		e->sweep_ns = now;
+	if (now >= e->sweep_ns + SWEEP_NS)
+		sweep(e, now);
 	if (!e->c.silent_s)
 		return;
 	for (uint32_t i = 0; i < e->nm; i++) {
@@ -958,16 +1446,16 @@ char *herd_dump_herds(struct herd_engine *e, uint64_t now)
 	jb_puts(&b, "[");
 	for (uint32_t i = 0; i < e->nh; i++) {
 		struct herd *h = &e->h[i];
-		unsigned active = 0;
+		unsigned nact = 0;
 		for (uint32_t k = 0; k < h->nm; k++)
-			if (e->m[h->members[k]].last_ns + (uint64_t)e->c.window_s * NS >= now)
-				active++;
+			if (active(e, &e->m[h->members[k]], now))
+				nact++;
 		jb_puts(&b, i ? ",{\"herd\":" : "{\"herd\":");
 		jb_str(&b, e->str[h->name]);
 		jb_printf(
 		    &b,
 		    ",\"members\":%u,\"active\":%u,\"changes\":%u,\"learning\":%s,\"age_s\":%llu",
-		    h->nm, active, h->changes,
+		    h->nm, nact, h->changes,
 		    now < h->first_ns + (uint64_t)e->c.learn_s * NS ? "true" : "false",
 		    (unsigned long long)((now - h->first_ns) / NS));
 		/* cohorts in order of their first member; members without a version form one */
@@ -984,7 +1472,7 @@ char *herd_dump_herds(struct herd_engine *e, uint64_t now)
 				if (p->version != v)
 					continue;
 				n++;
-				act += p->last_ns + (uint64_t)e->c.window_s * NS >= now;
+				act += active(e, p, now);
 			}
 			const char *ver = v == UINT32_MAX ? NULL : e->str[v];
 			char coh[600];
@@ -1031,9 +1519,12 @@ char *herd_dump_members(struct herd_engine *e, uint64_t now)
 		jb_puts(&b, ",\"host\":");
 		jb_str(&b, e->str[m->host]);
 		jb_printf(&b, ",\"type\":\"%s\",\"first_seen\":\"%s\",\"last_seen\":\"%s\",\"score\":%.2f,"
-			  "\"alerts\":%u,\"tokens\":%u,\"silent\":%s}",
+			  "\"alerts\":%u,\"tokens\":%u,\"tokens_overflow\":%llu,"
+			  "\"candidates_dropped\":%llu,\"silent\":%s,\"active\":%s}",
 			  m->is_host ? "host" : "container", f, l, decay(m->score, m->score_ns, now, 3600),
-			  m->alerts, m->ntok, m->silent ? "true" : "false");
+			  m->alerts, m->ntok, (unsigned long long)m->overflow,
+			  (unsigned long long)m->cand_drop,
+			  m->silent ? "true" : "false", active(e, m, now) ? "true" : "false");
 	}
 	jb_puts(&b, "]");
 	return b.oom ? (free(b.p), NULL) : b.p;
@@ -1049,6 +1540,16 @@ unsigned herd_member_count(const struct herd_engine *e)
 	return e->nm;
 }
 
+uint64_t herd_overflow(const struct herd_engine *e)
+{
+	return e->overflow;
+}
+
+uint64_t herd_candidates_dropped(const struct herd_engine *e)
+{
+	return e->cand_drop;
+}
+
 /* ---- snapshot ----
  * Binary, little-endian, records one after the other:
  *   'H' str herd, u64 first_ns, u32 changes
@@ -1057,7 +1558,7 @@ unsigned herd_member_count(const struct herd_engine *e)
  *       then ntok times: str token, u64 first_ns, u64 last_ns
  *   'V' str version: the version of the member of the preceding 'M' (absent: none; snapshots
  *       written before cohorts have no 'V' and restore as members without a version)
- *   'S' str herd, str token, f64 decayed, u64 dec_ns, u64 first_ns, u64 last_ns, u64 change_ns
+ *   'S' str herd, str token, f64 holders (ignored), u64 0, u64 first_ns, u64 last_ns, u64 change_ns
  *       (herd is a herd name, or "herd\x1fversion" for a cohort's change state)
  * str = u16 length + bytes. The first 8 bytes are "HWHERD1\n".
  */
@@ -1137,8 +1638,8 @@ int herd_save(const struct herd_engine *e, uint8_t **out, size_t *len)
 		put_bytes(&b, "S", 1);
 		put_str(&b, e->str[k >> 32]);
 		put_str(&b, e->str[(uint32_t)k]);
-		put_f64(&b, h->decayed);
-		put_u64(&b, h->dec_ns);
+		put_f64(&b, h->holders); /* was a decayed count: not read back */
+		put_u64(&b, 0);
 		put_u64(&b, h->first_ns);
 		put_u64(&b, h->last_ns);
 		put_u64(&b, h->change_ns);
@@ -1246,14 +1747,15 @@ int herd_restore(struct herd_engine *e, const uint8_t *buf, size_t len, uint64_t
 				uint32_t tok = intern(e, t);
 				if (tok == UINT32_MAX || r.bad)
 					break;
-				if (mtok_find(mb, tok) || mb->ntok >= MEMBER_TOKENS)
+				if (mtok_find(mb, tok) || mb->ntok >= MEMBER_TOKENS) {
+					str_gc(e, tok);
 					continue;
-				if (mtok_room(e, mb))
-					return -ENOMEM;
+				}
 				struct mtok nt = { .tok = tok + 1, .first_ns = tf, .last_ns = tl };
-				mtok_put(mb, &nt);
-				mb->ntok++;
-				e->fleet[tok]++;
+				if (mtok_add(e, mb, &nt, now)) {
+					str_gc(e, tok);
+					continue;
+				}
 			}
 		} else if (type == 'V') {
 			if (get_strb(&r, a, sizeof(a)) || last_m == UINT32_MAX) {
@@ -1269,11 +1771,17 @@ int herd_restore(struct herd_engine *e, const uint8_t *buf, size_t len, uint64_t
 			uint32_t hid = intern(e, a), tok = intern(e, m);
 			if (r.bad || hid == UINT32_MAX || tok == UINT32_MAX)
 				break;
-			struct hstat *st = hstat_get(e, hid, tok, f);
-			if (!st)
-				break;
-			st->decayed = dec;
-			st->dec_ns = dn;
+			(void)dec;
+			(void)dn;
+			/* a herd's entries exist while members hold the token; a cohort's only
+			 * carry a recent change */
+			struct hstat *st = e->herd_of[hid] ? hstat_find(e, hid, tok)
+				: c ? hstat_get(e, hid, tok, f) : NULL;
+			if (!st) {
+				str_gc(e, hid);
+				str_gc(e, tok);
+				continue;
+			}
 			st->first_ns = f;
 			st->last_ns = l;
 			st->change_ns = c;

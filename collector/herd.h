@@ -3,14 +3,17 @@
  * herd.h - the herd engine: compares each member (host or container) with its herd.
  *
  * The collector feeds it canonical tokens (tokens.c) per member; the engine keeps, per member,
- * the tokens it showed (first and last time, bounded table) and, per herd and token, a decayed
- * count and first/last time. When a member shows a token for the first time, a candidate is
- * held for hold_ms, then scored: surprisal = -log2 of the token's smoothed prevalence among the
- * member's peers (recent behaviour for established members, the peers' first minutes for new
- * members), with the fleet prevalence as prior. A token that appeared on at least change_frac
- * of the herd within change_window_s is a herd change, reported once and never as a member
- * alert. Herds smaller than min_herd give notices instead of alerts. Silent hosts (no event
- * or heartbeat for silent_s) raise member.silent.
+ * the tokens it showed (first and last time, bounded by a per-member byte budget) and, per herd
+ * and token, first/last time and last change. When a member shows a token for the first time,
+ * a candidate is held for hold_ms, then scored: surprisal = -log2 of the token's smoothed
+ * prevalence among the member's active peers (a decayed count, half-life half_life_s, for
+ * established members; the peers' first minutes for new members), with the fleet prevalence as
+ * prior. Active: not silent, an event or heartbeat within gone_s. A token that appeared on at
+ * least change_frac of the active herd within change_window_s is a herd change, reported once
+ * and never as a member alert; a surprising token other members also started showing is held
+ * up to rollout_s so a rolling change is folded into it (an alert already sent for it gets a
+ * member.folded follow-up). Herds smaller than min_herd give notices instead of alerts. Silent
+ * hosts (no event or heartbeat for silent_s) raise member.silent.
  * Cohorts: a member may carry a version (image tag, release, AMI); its cohort is its herd plus
  * that version. A versioned member's token is scored in its cohort with the herd's smoothed
  * prevalence as prior (and the fleet as the herd's prior); a token that appeared on at least
@@ -33,9 +36,15 @@ struct herd_cfg {
 	double change_frac;      /* share of the herd that makes a token a herd change */
 	unsigned change_window_s;
 	unsigned new_member_s;   /* a member's "first minutes" */
-	unsigned window_s;       /* "recently": peers' tokens seen within this */
-	unsigned half_life_s;    /* decay of per-herd token counts */
+	unsigned window_s;       /* no longer used by scoring (kept for the option) */
+	unsigned half_life_s;    /* a peer's token weighs 2^(-age / half_life_s), age since it
+				  * last showed it: the decayed prevalence used for scoring */
 	unsigned silent_s;       /* host with no event for this long is silent (0 = off) */
+	unsigned gone_s;         /* a member with no event or heartbeat for this long (or a silent
+				  * host) is not an active member: not a peer, not in herd sizes */
+	unsigned rollout_s;      /* a surprising token that other members also started showing is
+				  * held up to this long for a rolling change to show */
+	unsigned forget_s;       /* a container member gone this long is dropped from the engine */
 };
 
 void herd_cfg_default(struct herd_cfg *c);
@@ -67,6 +76,10 @@ char *herd_dump_members(struct herd_engine *e, uint64_t now_ns);
 /* Bytes of engine state and number of members (for the 64 KiB/member budget). */
 size_t herd_mem_bytes(const struct herd_engine *e);
 unsigned herd_member_count(const struct herd_engine *e);
+/* Tokens members had to forget while they still weighed (their token budget was full). */
+uint64_t herd_overflow(const struct herd_engine *e);
+/* New tokens not judged because their member had too many candidates held at once. */
+uint64_t herd_candidates_dropped(const struct herd_engine *e);
 
 /* Snapshot of the learned state (members, their tokens, per-herd token history), so a
  * restarted collector need not relearn. herd_save: malloc'd buffer in *out. herd_restore: into

@@ -740,12 +740,15 @@ static void api_stats(struct evhttp_request *req, struct collector *c)
 		      "\"tls_refused\":%llu,\"crl_loads\":%llu,\"revoked_closed\":%llu,"
 		      "\"retention_deleted\":%llu,\"response_runs\":%llu,"
 		      "\"first_store_ns\":%llu,\"last_store_ns\":%llu,\"herd_bytes\":%zu,\"members\":%u,"
-		      "\"herd_bytes_per_member\":%zu,\"rejected\":{",
+		      "\"herd_bytes_per_member\":%zu,\"herd_token_overflow\":%llu,"
+		      "\"herd_candidates_dropped\":%llu,\"rejected\":{",
 		  c->stored, c->dups, c->bad_events, c->batches, c->commits, c->alerts, c->conns_open,
 		  c->conns_total, c->tls_refused, c->crl_reloads, c->revoked_closed, c->retained_deleted,
 		  c->response_runs,
 		  (unsigned long long)c->first_store_ns, (unsigned long long)c->last_store_ns,
-		  herd_mem_bytes(c->herd), nm, nm ? herd_mem_bytes(c->herd) / nm : 0);
+		  herd_mem_bytes(c->herd), nm, nm ? herd_mem_bytes(c->herd) / nm : 0,
+		  (unsigned long long)herd_overflow(c->herd),
+		  (unsigned long long)herd_candidates_dropped(c->herd));
 	for (int i = 1; i < HW_WIRE_ERR_MAX; i++)
 		jb_printf(&b, "%s\"%s\":%llu", i > 1 ? "," : "", hw_wire_strerror(i), c->rejected[i]);
 	jb_puts(&b, "}}");
@@ -1059,7 +1062,8 @@ static void usage(void)
 		"  --retain-interval-s N  how often retention runs [10]\n"
 		"  --response-cmd CMD     run `sh -c CMD` for each alert, alert JSON on stdin\n"
 		"  --hold-ms N --learn-s N --min-herd N --threshold BITS --change-frac F\n"
-		"  --change-window-s N --new-member-s N --window-s N --silent-s N   herd engine\n");
+		"  --change-window-s N --new-member-s N --window-s N --silent-s N\n"
+		"  --half-life-s N --gone-s N --rollout-s N --forget-s N             herd engine\n");
 }
 
 int main(int argc, char **argv)
@@ -1074,6 +1078,7 @@ int main(int argc, char **argv)
 	c->retain_every_ticks = 400; /* 10 s */
 	enum { O_CA = 256, O_CERT, O_KEY, O_LISTEN, O_HTTP, O_DB, O_COMMIT, O_RDAYS, O_RMB, O_RESP,
 	       O_HOLD, O_LEARN, O_MIN, O_THR, O_CFRAC, O_CWIN, O_NEWM, O_WIN, O_SILENT, O_QUIET,
+	       O_HALF, O_GONE, O_ROLL, O_FORGET,
 	       O_RINT, O_CRL };
 	static const struct option opts[] = {
 		{ "ca", 1, 0, O_CA }, { "cert", 1, 0, O_CERT }, { "key", 1, 0, O_KEY },
@@ -1086,6 +1091,8 @@ int main(int argc, char **argv)
 		{ "threshold", 1, 0, O_THR }, { "change-frac", 1, 0, O_CFRAC },
 		{ "change-window-s", 1, 0, O_CWIN }, { "new-member-s", 1, 0, O_NEWM },
 		{ "window-s", 1, 0, O_WIN }, { "silent-s", 1, 0, O_SILENT }, { "quiet", 0, 0, O_QUIET },
+		{ "half-life-s", 1, 0, O_HALF }, { "gone-s", 1, 0, O_GONE }, { "rollout-s", 1, 0, O_ROLL },
+		{ "forget-s", 1, 0, O_FORGET },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int o;
@@ -1112,6 +1119,10 @@ int main(int argc, char **argv)
 		case O_NEWM: hc.new_member_s = (unsigned)atoi(optarg); break;
 		case O_WIN: hc.window_s = (unsigned)atoi(optarg); break;
 		case O_SILENT: hc.silent_s = (unsigned)atoi(optarg); break;
+		case O_HALF: hc.half_life_s = (unsigned)atoi(optarg); break;
+		case O_GONE: hc.gone_s = (unsigned)atoi(optarg); break;
+		case O_ROLL: hc.rollout_s = (unsigned)atoi(optarg); break;
+		case O_FORGET: hc.forget_s = (unsigned)atoi(optarg); break;
 		case O_QUIET: c->quiet = 1; break;
 		default: usage(); return 2;
 		}

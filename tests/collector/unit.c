@@ -216,7 +216,7 @@ static void test_ranges(void)
 }
 
 struct got {
-	int outlier, change, silent, paged;
+	int outlier, change, silent, paged, folded;
 	char member[64], sev[16];
 	char json[8192], change_json[8192];
 };
@@ -236,6 +236,8 @@ static void on_alert(void *ctx, const char *json, size_t len, const char *kind, 
 		snprintf(g->change_json, sizeof(g->change_json), "%.*s", (int)len, json);
 	} else if (!strcmp(kind, "member.silent"))
 		g->silent++;
+	else if (!strcmp(kind, "member.folded"))
+		g->folded++;
 }
 
 static void test_herd(void)
@@ -301,10 +303,18 @@ static void test_herd(void)
 		snprintf(tok, sizeof(tok), "exec|/x/%d|parent=/y|user=root", i);
 		herd_observe(e, "web", "m1", "h", NULL, tok, 1, 1, t + 62 * S + (uint64_t)i);
 	}
+	herd_tick(e, t + 63 * S);
 	char *members = herd_dump_members(e, t + 63 * S);
-	CHECK("herd_member_table_bounded", members && strstr(members, "\"tokens\":1024"));
+	printf("# herd engine: %zu bytes before, %zu after 1000 more distinct tokens\n", before,
+	       herd_mem_bytes(e));
+	CHECK("herd_member_table_bounded", herd_mem_bytes(e) <= before + 4096);
+	CHECK("herd_member_overflow_reported",
+	      members && !strstr(members, "\"member\":\"m1\",\"herd\":\"web\",\"version\":null,"
+					  "\"cohort\":\"web\",\"host\":\"h\",\"type\":\"container\","
+					  "\"first_seen\":\"\"") &&
+		  strstr(members, "\"tokens_overflow\":") && !strstr(members, "\"tokens_overflow\":0,\"silent\":false,\"active\":true},{\"member\":\"m2\"") &&
+		  herd_overflow(e) > 0);
 	free(members);
-	(void)before;
 
 	/* snapshot: a restored engine knows the herd (no learning) and judges at once */
 	uint8_t *snap;
@@ -434,6 +444,186 @@ static void test_cohorts(void)
 	herd_free(e);
 }
 
+static void tick_to(struct herd_engine *e, uint64_t *clock, uint64_t to)
+{
+	const uint64_t step = 100000000ull;
+	for (; *clock + step <= to; *clock += step)
+		herd_tick(e, *clock + step);
+}
+
+/* Decayed prevalence: a token the peers showed several half-lives ago scores as rarer than one
+ * they showed recently (with a hard 24 h window both counted as "3 of 5 peers"). */
+static void test_herd_decay(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	c.half_life_s = 100;
+	c.change_window_s = 60;
+	c.gone_s = 0; /* off: quiet peers stay peers */
+	c.new_member_s = 60;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S;
+	const char *m[] = { "d1", "d2", "d3", "d4", "d5", "d6" };
+	const char *old = "exec|/usr/bin/old-report|parent=/usr/sbin/cron|user=service";
+	const char *recent = "exec|/usr/bin/new-report|parent=/usr/sbin/cron|user=service";
+	for (int i = 0; i < 6; i++)
+		herd_observe(e, "dec", m[i], "h", NULL, "listen|/usr/sbin/nginx|tcp/443", 1, 1, t);
+	for (int i = 0; i < 3; i++)
+		herd_observe(e, "dec", m[i], "h", NULL, old, 1, 1, t);
+	t += 500 * S; /* five half-lives */
+	for (int i = 0; i < 3; i++)
+		herd_observe(e, "dec", m[i], "h", NULL, recent, 1, 1, t - 70 * S);
+	herd_observe(e, "dec", "d6", "h", NULL, old, 2, 2, t);
+	herd_observe(e, "dec", "d6", "h", NULL, recent, 3, 3, t);
+	herd_tick(e, t + 2 * S);
+	CHECK("decay_old_token_rare", g.outlier == 1 && strstr(g.json, "old-report") &&
+					      strstr(g.json, "0.1 of 5 peers (decayed, half-life 100 s)"));
+	CHECK("decay_recent_token_common", g.outlier == 1 && !strstr(g.json, "new-report"));
+	herd_free(e);
+}
+
+/* Memory: one member shows 1M distinct tokens among 200 members with a normal workload: the
+ * engine stays within 64 KiB per member by its own accounting, and says what it dropped. */
+static void test_herd_memory(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct herd_engine *e = herd_new(&c, NULL, NULL);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock = t;
+	char mn[32], tk[96];
+	for (int i = 0; i < 200; i++)
+		for (int k = 0; k < 60; k++) {
+			snprintf(mn, sizeof(mn), "n%d", i);
+			snprintf(tk, sizeof(tk), "exec|/usr/bin/tool%d|parent=/usr/sbin/svc|user=service", k);
+			herd_observe(e, "mem", mn, "h", NULL, tk, 1, 1, t);
+		}
+	size_t normal = herd_mem_bytes(e);
+	t += 20 * S;
+	size_t mid = 0;
+	for (int i = 0; i < 1000000; i++) {
+		snprintf(tk, sizeof(tk), "exec|/tmp/x%d|parent=/bin/sh|user=root", i);
+		herd_observe(e, "mem", "n7", "h", NULL, tk, 1, 1, t + (uint64_t)i * 1000);
+		if (i == 100000)
+			mid = herd_mem_bytes(e);
+		if (i % 10000 == 0)
+			tick_to(e, &clock, t + (uint64_t)i * 1000);
+	}
+	tick_to(e, &clock, t + 5 * S);
+	size_t per = herd_mem_bytes(e) / herd_member_count(e);
+	printf("# herd engine: %zu bytes for 200 normal members, %zu after 100k distinct tokens on "
+	       "one, %zu after 1M (%zu per member), overflow %llu, candidates dropped %llu\n",
+	       normal, mid, herd_mem_bytes(e), per, (unsigned long long)herd_overflow(e),
+	       (unsigned long long)herd_candidates_dropped(e));
+	CHECK("herd_memory_per_member_bounded", per <= 64 * 1024);
+	CHECK("herd_memory_flood_bounded", herd_mem_bytes(e) <= normal + 160 * 1024 &&
+						   herd_mem_bytes(e) <= mid + 4096);
+	CHECK("herd_memory_overflow_counted", herd_overflow(e) > 900000 &&
+						      herd_candidates_dropped(e) > 0);
+	char *members = herd_dump_members(e, t + 5 * S);
+	char *n7 = members ? strstr(members, "\"member\":\"n7\"") : NULL;
+	char *end = n7 ? strchr(n7, '}') : NULL;
+	if (end)
+		*end = 0;
+	CHECK("herd_memory_overflow_in_member", end && strstr(n7, "\"tokens_overflow\":") &&
+							!strstr(n7, "\"tokens_overflow\":0,"));
+	free(members);
+	herd_free(e);
+}
+
+/* Rolling deploy: 24 members pick up a new binary 2 s apart (over 46 s, far beyond the 1 s
+ * hold): one herd change, no member alert left standing (the first member, alerted before
+ * anyone else did it, gets a follow-up folding it into the change). Meanwhile a real outlier
+ * still alerts. Then three generations of replaced containers: the herd size is the live
+ * members, a deploy is still one herd change, an outlier an alert (not a small-herd notice). */
+static void test_herd_rolling(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	c.gone_s = 60;
+	c.forget_s = 600;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock = t;
+	const char *base[] = { "exec|/usr/sbin/nginx|parent=/usr/lib/systemd/systemd|user=root",
+			       "listen|/usr/sbin/nginx|tcp/443", "connect|/usr/bin/php|tcp/5432|private" };
+	const char *v2 = "exec|/opt/app-2.0/bin/app|parent=/usr/sbin/nginx|user=service";
+	const char *bad = "exec|/usr/bin/nc|parent=/usr/sbin/nginx|user=service";
+	char mn[32];
+	for (int i = 0; i < 24; i++)
+		for (int k = 0; k < 3; k++) {
+			snprintf(mn, sizeof(mn), "r%d", i);
+			herd_observe(e, "roll", mn, "h", NULL, base[k], 1, 1, t);
+		}
+	t += 20 * S;
+	for (int i = 0; i < 24; i++) {
+		for (int j = 0; j < 24; j++) { /* everyone keeps working */
+			snprintf(mn, sizeof(mn), "r%d", j);
+			herd_observe(e, "roll", mn, "h", NULL, base[j % 3], 1, 1, t);
+		}
+		snprintf(mn, sizeof(mn), "r%d", i);
+		herd_observe(e, "roll", mn, "h", NULL, v2, 10 + i, 10 + i, t);
+		if (i == 11)
+			herd_observe(e, "roll", "r3", "h", NULL, bad, 99, 99, t);
+		tick_to(e, &clock, t + 2 * S);
+		t += 2 * S;
+	}
+	tick_to(e, &clock, t + 10 * S);
+	printf("# rolling deploy: %d herd change, %d member alerts, %d folded\n", g.change, g.outlier,
+	       g.folded);
+	CHECK("rolling_one_herd_change", g.change == 1 && strstr(g.change_json, "app-2.0"));
+	CHECK("rolling_outlier_alerts", g.paged >= 1 && strstr(g.json, "/usr/bin/nc") &&
+						 strstr(g.json, "\"member\":\"r3\""));
+	/* the only other member alert is the first member's, folded into the change */
+	CHECK("rolling_no_member_alert_left", g.outlier - 1 == g.folded && g.folded <= 1);
+	herd_free(e);
+
+	/* generations of replaced containers */
+	struct got g2 = { 0 };
+	e = herd_new(&c, on_alert, &g2);
+	t = 1000 * S;
+	clock = t;
+	for (int gen = 0; gen < 4; gen++) {
+		for (int r = 0; r < 3; r++) {
+			for (int i = 0; i < 8; i++)
+				for (int k = 0; k < 3; k++) {
+					snprintf(mn, sizeof(mn), "g%d-%d", gen, i);
+					herd_observe(e, "gen", mn, "h", NULL, base[k], 1, 1, t);
+				}
+			tick_to(e, &clock, t + 30 * S);
+			t += 30 * S;
+		}
+		if (gen < 3)
+			t += 120 * S; /* the generation is replaced: its containers fall silent */
+	}
+	int before_outl = g2.outlier;
+	char *herds = herd_dump_herds(e, t);
+	CHECK("generations_herd_size_live", herds && strstr(herds, "\"active\":8,"));
+	/* the first generation, gone for more than forget_s, was dropped from the engine */
+	CHECK("generations_forgotten", herds && strstr(herds, "\"members\":24,"));
+	free(herds);
+	for (int i = 0; i < 8; i++) {
+		snprintf(mn, sizeof(mn), "g3-%d", i);
+		herd_observe(e, "gen", mn, "h", NULL, v2, 1, 1, t);
+	}
+	tick_to(e, &clock, t + 2 * S);
+	CHECK("generations_deploy_detected", g2.change == 1 && g2.outlier == before_outl &&
+						     strstr(g2.change_json, "\"herd_size\":8,"));
+	t += 3 * S;
+	herd_observe(e, "gen", "g3-5", "h", NULL, bad, 5, 5, t);
+	tick_to(e, &clock, t + 2 * S);
+	CHECK("generations_outlier_alert", g2.outlier == before_outl + 1 && !strcmp(g2.sev, "alert") &&
+						   strstr(g2.json, "0 of 7 peers") &&
+						   strstr(g2.json, "\"herd_size\":8,"));
+	herd_free(e);
+}
+
 #define ALPHA "{}[]\",:\\u0e1-.tfn \x01\xff"
 
 /* Seeded mutation fuzz: hostile bytes must be refused, never crash (ASan/UBSan watch). */
@@ -502,6 +692,9 @@ int main(void)
 	test_ranges();
 	test_herd();
 	test_cohorts();
+	test_herd_decay();
+	test_herd_memory();
+	test_herd_rolling();
 	test_fuzz();
 	return failed;
 }
