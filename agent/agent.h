@@ -65,6 +65,10 @@ struct agent {
 	char host_name[256];
 	char host_id[64];
 	char boot_id[64];
+	/* this run of the agent: random, chosen at start, never 0; every event carries it
+	 * (host.run) and every batch to the collector (its seqs count from 1 in every run) */
+	uint64_t run_id;
+	char run_hex[17];
 	char key_prefix[16];
 	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	uint64_t ticks_per_s;
@@ -129,6 +133,7 @@ void net_tick(struct agent *a);     /* once a second: folded-connect summaries *
 
 /* host.c */
 int host_identity(struct agent *a);
+int run_identity(struct agent *a); /* a->run_id, a->run_hex: once, at start */
 struct cgcache *cgcache_new(void);
 void cgcache_free(struct cgcache *c);
 const char *cgcache_path(struct cgcache *c, uint64_t id, uint32_t pid_hint);

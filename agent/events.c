@@ -128,6 +128,7 @@ void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns)
 		jb_kcstr(&host, "name", a->host_name);
 		jb_kcstr(&host, "id", a->host_id);
 		jb_kcstr(&host, "boot_id", a->boot_id);
+		jb_ktrusted(&host, "run", a->run_hex);
 		jb_kcstr(&host, "herd", a->cfg.herd);
 		jb_kcstr(&host, "version", a->cfg.version);
 		jb_obj_end(&host);

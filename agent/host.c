@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +44,29 @@ int host_identity(struct agent *a)
 	a->boot_to_real_ns = (int64_t)(r.tv_sec - bt.tv_sec) * 1000000000LL + (r.tv_nsec - bt.tv_nsec);
 	a->ticks_per_s = sysconf(_SC_CLK_TCK);
 	a->host_gen++;
+	return 0;
+}
+
+/*
+ * The identity of this run of the agent. seq counts from 1 in every run, so (host id, boot id)
+ * does not tell two runs on the same boot apart; the run id does. It is random (64 bits from
+ * the kernel's CSPRNG) rather than the start time: a clock can step back or be the same in two
+ * agents started together, and a random id also cannot be guessed by another host to claim the
+ * run's seqs. 0 is never chosen (it means "unknown run": batches of agents before run ids).
+ */
+int run_identity(struct agent *a)
+{
+	uint64_t v = 0;
+	while (!v) {
+		ssize_t n = getrandom(&v, sizeof(v), 0);
+		if (n != (ssize_t)sizeof(v)) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			return n < 0 ? -errno : -EIO;
+		}
+	}
+	a->run_id = v;
+	snprintf(a->run_hex, sizeof(a->run_hex), "%016llx", (unsigned long long)v);
 	return 0;
 }
 

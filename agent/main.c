@@ -178,6 +178,10 @@ int main(int argc, char **argv)
 
 	a->self_pid = getpid();
 	host_identity(a);
+	if (run_identity(a)) {
+		fprintf(stderr, "herdwatch-agent: cannot choose a run id: %s\n", strerror(errno));
+		return 1;
+	}
 	jb_init(&a->jb, 1 << 16);
 	if (proctab_init(&a->pt) || !(a->cg = cgcache_new())) {
 		fprintf(stderr, "herdwatch-agent: out of memory\n");
@@ -257,6 +261,7 @@ int main(int argc, char **argv)
 			.spool_max_bytes = (unsigned long long)a->cfg.collector.spool_max_mb << 20,
 			.host_id = a->host_id,
 			.boot_id = a->boot_id,
+			.run_id = a->run_id,
 		};
 		int src = ship_open(&a->ship, &so);
 		if (src) {

@@ -62,6 +62,7 @@ struct ship {
 	int wake_fd;
 	int lock_fd; /* flock on <spool>/.lock: one ship per spool directory */
 	char *address, *host, *port, *spool_dir, *host_id, *boot_id;
+	uint64_t run_id;
 	unsigned long long spool_max;
 	SSL_CTX *ctx;
 	ZSTD_CCtx *cctx;
@@ -176,8 +177,8 @@ static int seal(struct ship *s)
 	uint8_t *frame;
 	size_t flen;
 	int err = hw_wire_batch_encode(s->cctx, SHIP_ZSTD_LEVEL, s->next_id, s->pend_first_seq,
-				       s->pend_count, s->host_id, s->boot_id, s->pend, s->pend_len,
-				       &frame, &flen);
+				       s->pend_count, s->run_id, s->host_id, s->boot_id, s->pend,
+				       s->pend_len, &frame, &flen);
 	if (err)
 		return err;
 	struct sbatch *b = calloc(1, sizeof(*b));
@@ -674,7 +675,11 @@ static int load_spool(struct ship *s)
 	for (size_t i = 0; i < n; i++) {
 		char path[4096];
 		spool_path(s, ids[i], path, sizeof(path), "");
-		uint8_t head[HW_WIRE_HDR_LEN + HW_WIRE_BATCH_FIXED];
+		/* the header and the BATCH fields every version has at the same place (count at
+		 * 16); the frame, with its run id, is sent as it is: a batch of an earlier run of
+		 * the agent keeps that run's id (and a version 1 file from before run ids stays
+		 * version 1, which the collector reads as run 0) */
+		uint8_t head[HW_WIRE_HDR_LEN + 20];
 		struct stat st;
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
 		int ok = fd >= 0 && fstat(fd, &st) == 0 &&
@@ -750,6 +755,7 @@ int ship_open(struct ship **out, const struct ship_opts *o)
 	s->spool_dir = strdup(o->spool_dir);
 	s->host_id = strdup(o->host_id);
 	s->boot_id = strdup(o->boot_id);
+	s->run_id = o->run_id;
 	s->spool_max = o->spool_max_bytes ? o->spool_max_bytes : 256ull << 20;
 	s->next_id = 1;
 	int err = -ENOMEM;

@@ -7,7 +7,7 @@
  * compressed and written to the spool directory before it is sent, and deleted from the spool
  * only when the collector acknowledges that it is stored. Unacknowledged batches therefore
  * survive a collector outage and an agent restart (they are resent by the next ship_open() on
- * the same spool_dir). When the spool exceeds spool_max_bytes the oldest batches are deleted and
+ * the same spool_dir, each with the run id it was sealed with). When the spool exceeds spool_max_bytes the oldest batches are deleted and
  * their events counted in ship_stats.dropped (the agent turns increases into agent.loss).
  * One thread per ship does the network I/O; all functions are thread-safe.
  */
@@ -22,7 +22,10 @@ struct ship_opts {
 	const char *ca_file, *cert_file, *key_file; /* PEM: fleet CA, this agent's cert and key */
 	const char *spool_dir; /* on-disk spool for unacknowledged batches */
 	unsigned long long spool_max_bytes;
-	const char *host_id, *boot_id; /* identity of this agent run */
+	const char *host_id, *boot_id; /* identity of this agent run: host, boot, */
+	unsigned long long run_id;     /* and the run's id (0: unknown). Every batch sealed by
+				        * this ship carries it; batches found in the spool keep
+				        * the run id they were sealed with. */
 };
 int ship_open(struct ship **out, const struct ship_opts *o); /* 0 or -errno; starts a thread */
 /* Queue one event: a complete JSON object (no newline) with its seq. Copies; never blocks on the

@@ -31,7 +31,8 @@ per=$(wc -l <"$T/rec.jsonl")
 bytes=$(wc -c <"$T/rec.jsonl")
 taskset -c 0 $B/herdwatch-collector --ca "$T/pki/ca.pem" --cert "$T/pki/collector.pem" \
 	--key "$T/pki/collector.key" --db "$T/bench.db" --listen 127.0.0.1:$PORT \
-	--http 127.0.0.1:$((PORT + 1)) --learn-s 0 --silent-s 0 --rollout-s 0 >"$T/alerts.jsonl" 2>"$T/collector.log" &
+	--http 127.0.0.1:$((PORT + 1)) --learn-s 0 --silent-s 0 --rollout-s 0 --relay-cert agent \
+	>"$T/alerts.jsonl" 2>"$T/collector.log" & # one certificate for all the synthetic agents
 CP=$!
 sleep 0.5
 api() { curl -sf "http://127.0.0.1:$((PORT + 1))$1"; }

@@ -5,7 +5,8 @@
  *
  * One thread, one libevent loop:
  *   TLS listener -> per connection: frames (common/wire.c) -> batch: decompress, split lines,
- *   parse (json.c), dedupe per (host id, boot id, seq) (store.c), insert into the open
+ *   parse (json.c), check that every event's host is the certificate's, dedupe per
+ *   (certificate name, host id, boot id, run id, seq) (store.c), insert into the open
  *   transaction, feed the herd engine (herd.c) -> every commit_ms the transaction commits and
  *   only then are the ACKs of its batches written back.
  *   A peer that violates the frame format is disconnected; the reason is counted (/api/stats).
@@ -54,6 +55,8 @@ struct conn {
 	int dead;
 	int handshaken;
 	char peer[160];
+	char cn[STORE_MAX_ID + 1]; /* CN of the agent's certificate: the host it may speak for */
+	int any_host;        /* the certificate is a --relay-cert: it may speak for any host */
 	char host[128];      /* host.name of the agent's events (set by its first batch) */
 	struct conn *next;   /* all connections, for requests to an agent */
 };
@@ -94,7 +97,7 @@ struct collector {
 	const char *response_cmd;
 	int quiet;
 	/* counters */
-	unsigned long long stored, dups, bad_events, batches, rejected[HW_WIRE_ERR_MAX], tls_refused,
+	unsigned long long stored, dups, bad_events, batches, rejected[HW_REFUSE_MAX], tls_refused,
 		conns_open, conns_total, alerts, commits, retained_deleted, response_runs;
 	uint64_t first_store_ns, last_store_ns;
 	unsigned ticks;
@@ -105,6 +108,9 @@ struct collector {
 	unsigned long long crl_reloads, revoked_closed;
 	unsigned long long requests_sent;
 	uint32_t next_request_id;
+	/* --relay-cert: certificate names that may send events of any host */
+	const char *relay_cn[16];
+	int nrelay;
 };
 
 static uint64_t now_ns(void)
@@ -240,16 +246,20 @@ static void cidx_add(struct collector *c, int64_t member, int64_t kind, uint64_t
 		x->ts_max = ts;
 }
 
-static int process_batch(struct collector *c, struct conn *k, const uint8_t *p, size_t len)
+static int process_batch(struct collector *c, struct conn *k, int version, const uint8_t *p,
+			 size_t len)
 {
 	struct hw_batch b;
-	int err = hw_wire_parse_batch(p, len, &b);
+	int err = hw_wire_parse_batch(version, p, len, &b);
 	if (!err)
 		err = hw_wire_batch_decompress(&b, c->dctx, c->raw, HW_WIRE_MAX_RAW);
 	if (err)
 		return err;
-	struct stream *s = store_stream(c->st, b.host_id, b.host_len, b.boot_id, b.boot_len);
-	if (!s)
+	/* The stream is keyed by the certificate's name too: a certificate only ever adds to the
+	 * seqs of its own streams, whatever host id the frame claims. */
+	struct stream *s = store_stream(c->st, k->cn, strlen(k->cn), b.host_id, b.host_len,
+					b.boot_id, b.boot_len, b.run_id);
+	if (!s || stream_mark(s))
 		return HW_WIRE_MALFORMED;
 	if (!store_in_txn(c->st)) {
 		if (store_begin(c->st))
@@ -284,6 +294,16 @@ static int process_batch(struct collector *c, struct conn *k, const uint8_t *p, 
 			ack.rejected++;
 			c->bad_events++;
 			continue;
+		}
+		if (!k->any_host && strcmp(ev.host, k->cn)) {
+			/* An event of a host this certificate is not for: the whole batch is refused.
+			 * Checked before any of the event's effects; what earlier events of the batch
+			 * (of the certificate's own host) marked as stored is forgotten, and no chunk
+			 * is written, so nothing of the batch is stored or acknowledged. */
+			fprintf(stderr, "herdwatch-collector: %s: event of host \"%.128s\", but the "
+					"certificate is for \"%s\"\n", k->peer, ev.host, k->cn);
+			stream_rollback(s);
+			return HW_REFUSE_HOST_MISMATCH;
 		}
 		if (stream_has(s, (uint64_t)ev.seq)) {
 			ack.duplicates++;
@@ -397,7 +417,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, HW_WIRE_HDR_LEN);
 		const uint8_t *p = evbuffer_pullup(in, fh.len);
 		k->refs++; /* process_batch may commit, which may close k */
-		err = p ? process_batch(k->c, k, p, fh.len) : HW_WIRE_MALFORMED;
+		err = p ? process_batch(k->c, k, fh.version, p, fh.len) : HW_WIRE_MALFORMED;
 		if (!k->dead)
 			evbuffer_drain(in, fh.len);
 		if (err && !k->dead)
@@ -425,10 +445,23 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 		X509 *cert = ssl ? SSL_get_peer_certificate(ssl) : NULL;
 		if (cert) {
-			char cn[128] = "";
-			X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+			/* The CN names the one host this agent may send events of (herdwatch-ca agent
+			 * DIR NAME: CN = NAME = the agent's host_name). A CN that is missing, too long
+			 * or holds a NUL stays empty: no event's host matches it. */
+			char cn[sizeof(k->cn)] = "";
+			int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
+							  sizeof(cn));
+			if (n <= 0 || (size_t)n >= sizeof(cn) || strlen(cn) != (size_t)n)
+				cn[0] = 0;
+			memcpy(k->cn, cn, sizeof(cn));
+			for (int i = 0; i < c->nrelay && cn[0]; i++)
+				if (!strcmp(c->relay_cn[i], cn))
+					k->any_host = 1;
 			size_t l = strlen(k->peer);
 			snprintf(k->peer + l, sizeof(k->peer) - l, " (%s)", cn);
+			if (k->any_host && !c->quiet)
+				fprintf(stderr, "herdwatch-collector: %s: relay certificate (--relay-cert), "
+						"may send events of any host\n", k->peer);
 			X509_free(cert);
 		}
 		return;
@@ -749,7 +782,7 @@ static void api_stats(struct evhttp_request *req, struct collector *c)
 		  herd_mem_bytes(c->herd), nm, nm ? herd_mem_bytes(c->herd) / nm : 0,
 		  (unsigned long long)herd_overflow(c->herd),
 		  (unsigned long long)herd_candidates_dropped(c->herd));
-	for (int i = 1; i < HW_WIRE_ERR_MAX; i++)
+	for (int i = 1; i < HW_REFUSE_MAX; i++)
 		jb_printf(&b, "%s\"%s\":%llu", i > 1 ? "," : "", hw_wire_strerror(i), c->rejected[i]);
 	jb_puts(&b, "}}");
 	reply_json(req, &b);
@@ -788,7 +821,7 @@ static void api_request(struct evhttp_request *req, struct collector *c, struct 
 	uint32_t plen = 4 + (uint32_t)alen;
 	uint8_t *h = frame;
 	h[0] = 'H', h[1] = 'W', h[2] = 'F', h[3] = 'R'; /* HW_WIRE_MAGIC, big-endian */
-	h[4] = HW_WIRE_VERSION;
+	h[4] = 1; /* REQUEST frames are unchanged since version 1 (common/wire.c) */
 	h[5] = HW_FRAME_REQUEST;
 	h[6] = h[7] = 0;
 	h[8] = plen >> 24, h[9] = plen >> 16, h[10] = plen >> 8, h[11] = plen;
@@ -1053,6 +1086,9 @@ static void usage(void)
 		"usage: herdwatch-collector --ca FILE --cert FILE --key FILE [options]\n"
 		"  --crl FILE             revoked agent certificates (PEM CRLs from herdwatch-ca), read\n"
 		"                         again when the file changes\n"
+		"  --relay-cert NAME      the agent certificate with CN NAME may send events of any host\n"
+		"                         (a relay or load generator; repeatable). Any other certificate\n"
+		"                         may send only events whose host.name is its CN\n"
 		"  --listen HOST:PORT     agents (TLS) [127.0.0.1:7443]\n"
 		"  --http HOST:PORT       query API [127.0.0.1:7480]\n"
 		"  --db FILE              SQLite database [herdwatch.db]\n"
@@ -1079,10 +1115,10 @@ int main(int argc, char **argv)
 	enum { O_CA = 256, O_CERT, O_KEY, O_LISTEN, O_HTTP, O_DB, O_COMMIT, O_RDAYS, O_RMB, O_RESP,
 	       O_HOLD, O_LEARN, O_MIN, O_THR, O_CFRAC, O_CWIN, O_NEWM, O_WIN, O_SILENT, O_QUIET,
 	       O_HALF, O_GONE, O_ROLL, O_FORGET,
-	       O_RINT, O_CRL };
+	       O_RINT, O_CRL, O_RELAY };
 	static const struct option opts[] = {
 		{ "ca", 1, 0, O_CA }, { "cert", 1, 0, O_CERT }, { "key", 1, 0, O_KEY },
-		{ "crl", 1, 0, O_CRL },
+		{ "crl", 1, 0, O_CRL }, { "relay-cert", 1, 0, O_RELAY },
 		{ "listen", 1, 0, O_LISTEN }, { "http", 1, 0, O_HTTP }, { "db", 1, 0, O_DB },
 		{ "commit-ms", 1, 0, O_COMMIT }, { "retain-days", 1, 0, O_RDAYS },
 		{ "retain-mb", 1, 0, O_RMB }, { "retain-interval-s", 1, 0, O_RINT },
@@ -1100,6 +1136,13 @@ int main(int argc, char **argv)
 		switch (o) {
 		case O_CA: ca = optarg; break;
 		case O_CRL: c->crl_path = optarg; break;
+		case O_RELAY:
+			if (c->nrelay == (int)(sizeof(c->relay_cn) / sizeof(c->relay_cn[0])) || !*optarg) {
+				fprintf(stderr, "herdwatch-collector: --relay-cert: at most 16 non-empty names\n");
+				return 2;
+			}
+			c->relay_cn[c->nrelay++] = optarg;
+			break;
 		case O_CERT: cert = optarg; break;
 		case O_KEY: key = optarg; break;
 		case O_LISTEN: listen_a = optarg; break;

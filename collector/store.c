@@ -14,11 +14,16 @@ struct range {
 };
 
 struct stream {
-	char *key; /* host_id \x1f boot_id */
-	size_t hl;
+	/* key: the identity fields, each length-prefixed (name, host id, boot id: 1 byte of
+	 * length, then the bytes), then the run id's 8 bytes: unambiguous for any bytes */
+	uint8_t *key;
+	size_t klen;
 	struct range *r;
 	uint32_t n, cap;
 	int dirty;
+	struct range *mark; /* stream_mark's copy of r */
+	uint32_t mark_n, mark_cap;
+	int mark_dirty;
 };
 
 struct nent {
@@ -56,8 +61,9 @@ static const char *SCHEMA =
 	"CREATE INDEX IF NOT EXISTS chunk_index_chunk ON chunk_index(chunk);"
 	"CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, type INTEGER NOT NULL,"
 	" name TEXT NOT NULL, herd TEXT, host TEXT, version TEXT, UNIQUE(type, name));"
-	"CREATE TABLE IF NOT EXISTS streams(host_id TEXT NOT NULL, boot_id TEXT NOT NULL,"
-	" ranges TEXT NOT NULL, updated INTEGER, PRIMARY KEY(host_id, boot_id));"
+	"CREATE TABLE IF NOT EXISTS streams(name TEXT NOT NULL, host_id TEXT NOT NULL,"
+	" boot_id TEXT NOT NULL, run INTEGER NOT NULL, ranges TEXT NOT NULL, updated INTEGER,"
+	" PRIMARY KEY(name, host_id, boot_id, run));"
 	"CREATE TABLE IF NOT EXISTS alerts(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
 	" kind TEXT NOT NULL, severity TEXT NOT NULL, herd TEXT, member TEXT, score REAL,"
 	" json TEXT NOT NULL);"
@@ -69,9 +75,11 @@ static const char *SCHEMA =
 static int64_t pragma_int(sqlite3 *db, const char *sql);
 
 /* Schema versions (PRAGMA user_version). 0: as first released; 1: names.version (the member's
- * version, so its cohort is herd + version). A database of an older version is migrated in
- * place, in one transaction, when it is opened. */
-#define STORE_SCHEMA 1
+ * version, so its cohort is herd + version); 2: streams keyed by (name, host id, boot id, run):
+ * the certificate name the agent authenticated with and its run id join the key (rows of an
+ * older database keep their ranges as name '' and run 0, see store_stream). A database of an
+ * older version is migrated in place, in one transaction, when it is opened. */
+#define STORE_SCHEMA 2
 
 static int has_column(sqlite3 *db, const char *table, const char *col)
 {
@@ -98,19 +106,33 @@ static int migrate(sqlite3 *db)
 	char *err = NULL;
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK)
 		goto fail;
-	/* the CREATE TABLE above made new databases with the column already */
+	/* the CREATE TABLE above made new databases with the columns already */
 	int has = has_column(db, "names", "version");
 	if (has < 0 || (!has && sqlite3_exec(db, "ALTER TABLE names ADD COLUMN version TEXT", NULL,
 					     NULL, &err) != SQLITE_OK))
+		goto fail;
+	/* streams: a new primary key means a new table; the old rows become (name '', run 0) */
+	int has_run = has_column(db, "streams", "run");
+	if (has_run < 0 ||
+	    (!has_run &&
+	     sqlite3_exec(db,
+			  "CREATE TABLE streams_v2(name TEXT NOT NULL, host_id TEXT NOT NULL,"
+			  " boot_id TEXT NOT NULL, run INTEGER NOT NULL, ranges TEXT NOT NULL, updated INTEGER,"
+			  " PRIMARY KEY(name, host_id, boot_id, run));"
+			  "INSERT INTO streams_v2 SELECT '', host_id, boot_id, 0, ranges, updated FROM streams;"
+			  "DROP TABLE streams;"
+			  "ALTER TABLE streams_v2 RENAME TO streams;",
+			  NULL, NULL, &err) != SQLITE_OK))
 		goto fail;
 	char sql[64];
 	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", STORE_SCHEMA);
 	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, &err) != SQLITE_OK)
 		goto fail;
-	if (!has)
-		fprintf(stderr, "herdwatch-collector: database schema %lld migrated to %d (names.version added)\n",
-			(long long)v, STORE_SCHEMA);
+	if (!has || !has_run)
+		fprintf(stderr, "herdwatch-collector: database schema %lld migrated to %d (%s%s%s)\n",
+			(long long)v, STORE_SCHEMA, !has ? "names.version added" : "",
+			!has && !has_run ? ", " : "", !has_run ? "streams keyed by name and run" : "");
 	return 0;
 fail:
 	fprintf(stderr, "herdwatch-collector: migrating the database schema: %s\n",
@@ -156,8 +178,8 @@ int store_open(struct store **out, const char *path)
 	if (prep(s->db, "INSERT INTO chunks(id, host, first_seq, count, ts_min, ts_max, raw_len, z) VALUES(?,?,?,?,?,?,?,?)", &s->ins_chunk) ||
 	    prep(s->db, "INSERT INTO chunk_index(chunk, member, kind, ts_min, ts_max, n) VALUES(?,?,?,?,?,?)", &s->ins_cidx) ||
 	    prep(s->db, "INSERT INTO alerts(ts, kind, severity, herd, member, score, json) VALUES(?,?,?,?,?,?,?)", &s->ins_alert) ||
-	    prep(s->db, "SELECT ranges FROM streams WHERE host_id=? AND boot_id=?", &s->get_stream) ||
-	    prep(s->db, "INSERT OR REPLACE INTO streams(host_id, boot_id, ranges, updated) VALUES(?,?,?,strftime('%s','now'))", &s->put_stream) ||
+	    prep(s->db, "SELECT ranges FROM streams WHERE name=? AND host_id=? AND boot_id=? AND run=?", &s->get_stream) ||
+	    prep(s->db, "INSERT OR REPLACE INTO streams(name, host_id, boot_id, run, ranges, updated) VALUES(?,?,?,?,?,strftime('%s','now'))", &s->put_stream) ||
 	    prep(s->db, "SELECT id, version FROM names WHERE type=? AND name=?", &s->get_name) ||
 	    prep(s->db, "INSERT INTO names(type, name, herd, host, version) VALUES(?,?,?,?,?)", &s->ins_name) ||
 	    prep(s->db, "UPDATE names SET version=? WHERE id=?", &s->set_version) ||
@@ -181,6 +203,7 @@ void store_drop_streams(struct store *s)
 		if (s->st[i]) {
 			free(s->st[i]->key);
 			free(s->st[i]->r);
+			free(s->st[i]->mark);
 			free(s->st[i]);
 			s->st[i] = NULL;
 		}
@@ -241,6 +264,14 @@ unsigned long long store_txn_rows(const struct store *s)
 	return s->txn_rows;
 }
 
+static uint64_t get_run(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
 static int put_stream(struct store *s, struct stream *st)
 {
 	size_t cap = (size_t)st->n * 42 + 1, o = 0;
@@ -251,9 +282,13 @@ static int put_stream(struct store *s, struct stream *st)
 	for (uint32_t i = 0; i < st->n; i++)
 		o += (size_t)snprintf(buf + o, cap - o, "%s%llu-%llu", i ? "," : "",
 				      (unsigned long long)st->r[i].lo, (unsigned long long)st->r[i].hi);
-	sqlite3_bind_text(s->put_stream, 1, st->key, (int)st->hl, SQLITE_STATIC);
-	sqlite3_bind_text(s->put_stream, 2, st->key + st->hl + 1, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->put_stream, 3, buf, (int)o, SQLITE_TRANSIENT);
+	const uint8_t *k = st->key;
+	for (int i = 0; i < 3; i++) { /* name, host id, boot id */
+		sqlite3_bind_text(s->put_stream, i + 1, (const char *)k + 1, k[0], SQLITE_STATIC);
+		k += 1 + k[0];
+	}
+	sqlite3_bind_int64(s->put_stream, 4, (sqlite3_int64)get_run(k));
+	sqlite3_bind_text(s->put_stream, 5, buf, (int)o, SQLITE_TRANSIENT);
 	int err = step_reset(s->put_stream);
 	free(buf);
 	return err;
@@ -303,17 +338,37 @@ static void load_ranges(struct stream *st, const char *txt)
 	}
 }
 
-struct stream *store_stream(struct store *s, const char *host_id, size_t hl, const char *boot_id,
-			    size_t bl)
+/* Read the stored seqs of (name, host id, boot id, run) from `streams`; 1 if a row was found. */
+static int read_stream(struct store *s, struct stream *st, const char *name, size_t nl,
+		       const char *host_id, size_t hl, const char *boot_id, size_t bl, uint64_t run)
 {
-	char key[2 * 128 + 2];
-	if (hl > 128 || bl > 128)
+	sqlite3_bind_text(s->get_stream, 1, name, (int)nl, SQLITE_STATIC);
+	sqlite3_bind_text(s->get_stream, 2, host_id, (int)hl, SQLITE_STATIC);
+	sqlite3_bind_text(s->get_stream, 3, boot_id, (int)bl, SQLITE_STATIC);
+	sqlite3_bind_int64(s->get_stream, 4, (sqlite3_int64)run);
+	int found = sqlite3_step(s->get_stream) == SQLITE_ROW;
+	if (found)
+		load_ranges(st, (const char *)sqlite3_column_text(s->get_stream, 0));
+	sqlite3_reset(s->get_stream);
+	return found;
+}
+
+struct stream *store_stream(struct store *s, const char *name, size_t nl, const char *host_id,
+			    size_t hl, const char *boot_id, size_t bl, uint64_t run)
+{
+	uint8_t key[3 * (1 + STORE_MAX_ID) + 8];
+	if (nl > STORE_MAX_ID || hl > STORE_MAX_ID || bl > STORE_MAX_ID)
 		return NULL;
-	memcpy(key, host_id, hl);
-	key[hl] = 0x1f;
-	memcpy(key + hl + 1, boot_id, bl);
-	size_t kl = hl + 1 + bl;
-	key[kl] = 0;
+	size_t kl = 0;
+	const char *f[3] = { name, host_id, boot_id };
+	size_t fl[3] = { nl, hl, bl };
+	for (int i = 0; i < 3; i++) {
+		key[kl++] = (uint8_t)fl[i];
+		memcpy(key + kl, f[i], fl[i]);
+		kl += fl[i];
+	}
+	for (int i = 7; i >= 0; i--)
+		key[kl++] = (uint8_t)(run >> (8 * i));
 	if ((s->stn + 1) * 2 > s->stcap) {
 		uint32_t nc = s->stcap ? s->stcap * 2 : 256;
 		struct stream **t = calloc(nc, sizeof(*t));
@@ -321,7 +376,7 @@ struct stream *store_stream(struct store *s, const char *host_id, size_t hl, con
 			return NULL;
 		for (uint32_t i = 0; i < s->stcap; i++)
 			if (s->st[i]) {
-				uint32_t j = (uint32_t)hkey(s->st[i]->key, strlen(s->st[i]->key)) & (nc - 1);
+				uint32_t j = (uint32_t)hkey((const char *)s->st[i]->key, s->st[i]->klen) & (nc - 1);
 				while (t[j])
 					j = (j + 1) & (nc - 1);
 				t[j] = s->st[i];
@@ -330,23 +385,25 @@ struct stream *store_stream(struct store *s, const char *host_id, size_t hl, con
 		s->st = t;
 		s->stcap = nc;
 	}
-	uint32_t j = (uint32_t)hkey(key, kl) & (s->stcap - 1);
+	uint32_t j = (uint32_t)hkey((const char *)key, kl) & (s->stcap - 1);
 	while (s->st[j]) {
-		if (strcmp(s->st[j]->key, key) == 0)
+		if (s->st[j]->klen == kl && !memcmp(s->st[j]->key, key, kl))
 			return s->st[j];
 		j = (j + 1) & (s->stcap - 1);
 	}
 	struct stream *st = calloc(1, sizeof(*st));
-	if (!st || !(st->key = strdup(key))) {
+	if (!st || !(st->key = malloc(kl))) {
 		free(st);
 		return NULL;
 	}
-	st->hl = hl; /* key = host id \x1f boot id; put_stream splits it by length */
-	sqlite3_bind_text(s->get_stream, 1, host_id, (int)hl, SQLITE_STATIC);
-	sqlite3_bind_text(s->get_stream, 2, boot_id, (int)bl, SQLITE_STATIC);
-	if (sqlite3_step(s->get_stream) == SQLITE_ROW)
-		load_ranges(st, (const char *)sqlite3_column_text(s->get_stream, 0));
-	sqlite3_reset(s->get_stream);
+	memcpy(st->key, key, kl);
+	st->klen = kl;
+	/* An agent without run ids (run 0) continues what a database of schema 1 or older stored
+	 * for its (host id, boot id): those rows were migrated with name ''. The row is copied, not
+	 * moved, so a certificate can only add to its own streams. */
+	if (!read_stream(s, st, name, nl, host_id, hl, boot_id, bl, run) && run == 0 && nl &&
+	    read_stream(s, st, "", 0, host_id, hl, boot_id, bl, 0))
+		st->dirty = 1;
 	s->st[j] = st;
 	s->stn++;
 	return st;
@@ -363,6 +420,31 @@ int stream_has(const struct stream *st, uint64_t seq)
 			hi = mid;
 	}
 	return lo < st->n && st->r[lo].lo <= seq;
+}
+
+int stream_mark(struct stream *st)
+{
+	if (st->n > st->mark_cap) {
+		struct range *m = realloc(st->mark, st->n * sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		st->mark = m;
+		st->mark_cap = st->n;
+	}
+	if (st->n)
+		memcpy(st->mark, st->r, st->n * sizeof(*st->r));
+	st->mark_n = st->n;
+	st->mark_dirty = st->dirty;
+	return 0;
+}
+
+void stream_rollback(struct stream *st)
+{
+	/* r only grows (ranges join, never split), so the marked ranges fit */
+	if (st->mark_n)
+		memcpy(st->r, st->mark, st->mark_n * sizeof(*st->r));
+	st->n = st->mark_n;
+	st->dirty = st->mark_dirty;
 }
 
 int stream_add(struct stream *st, uint64_t seq)

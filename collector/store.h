@@ -15,11 +15,14 @@
  *                                 indexes (member, ts_max), (kind, ts_max), (chunk)
  *   names(id, type 0=kind 1=member 2=host, name, herd, host, version)  unique (type, name)
  *                                 version: the member's current version (NULL: none)
- *   streams(host_id, boot_id, ranges "a-b,c-d", updated ns)        stored seqs per agent run
+ *   streams(name, host_id, boot_id, run, ranges "a-b,c-d", updated s)  stored seqs per agent run
  *   alerts(id, ts, kind, severity, herd, member, score, json)      indexes (ts), (member)
  * PRAGMA user_version is the schema version; older databases are migrated when opened.
- * Dedup: each (host id, boot id) keeps its stored seqs as ranges in memory and in `streams`,
- * updated in the same transaction as the events, so a commit is all-or-nothing.
+ * Dedup: each agent run keeps its stored seqs as ranges in memory and in `streams`, updated in
+ * the same transaction as the events, so a commit is all-or-nothing. A run is identified by
+ * (name, host id, boot id, run id): name is the CN of the certificate the batch came with (so
+ * one agent's certificate cannot mark seqs of another's streams), host id and boot id as the
+ * frame says, run id the agent's random id of its run (seqs start at 1 in every run).
  */
 #ifndef HW_STORE_H
 #define HW_STORE_H
@@ -28,7 +31,9 @@
 #include <sqlite3.h>
 
 struct store;
-struct stream; /* one agent run: (host id, boot id) */
+struct stream; /* one agent run: (certificate name, host id, boot id, run id) */
+
+#define STORE_MAX_ID 128 /* bytes of each of name, host id, boot id */
 
 int store_open(struct store **out, const char *path);
 void store_close(struct store *s);
@@ -39,10 +44,16 @@ int store_commit(struct store *s);  /* writes dirty streams; 0 or -EIO (rolled b
 int store_in_txn(const struct store *s);
 unsigned long long store_txn_rows(const struct store *s);
 
-struct stream *store_stream(struct store *s, const char *host_id, size_t hl, const char *boot_id,
-			    size_t bl);
+/* The stream of one agent run (created, or loaded from `streams`, on first use); NULL when a
+ * field is longer than STORE_MAX_ID or memory is short. */
+struct stream *store_stream(struct store *s, const char *name, size_t nl, const char *host_id,
+			    size_t hl, const char *boot_id, size_t bl, uint64_t run);
 int stream_has(const struct stream *st, uint64_t seq);
 int stream_add(struct stream *st, uint64_t seq);
+/* Remember the stream's seqs (0 or -ENOMEM); stream_rollback forgets every stream_add since
+ * (a batch refused half-way). */
+int stream_mark(struct stream *st);
+void stream_rollback(struct stream *st);
 
 /* Name ids (cached). type: 0 kind, 1 member, 2 host. version: the member's or host's version
  * (NULL or "": none); a changed version updates names.version. */

@@ -7,24 +7,34 @@
  * Frame header, 12 bytes:
  *   offset size field
  *        0    4 magic      0x48574652 ("HWFR")
- *        4    1 version    1 (HW_WIRE_VERSION); other versions are refused
- *        5    1 type       1 = BATCH (agent -> collector), 2 = ACK (collector -> agent)
+ *        4    1 version    1 or 2 (HW_WIRE_VERSION_MIN .. HW_WIRE_VERSION); others are refused.
+ *                          BATCH frames are written as version 2; ACK and REQUEST frames have
+ *                          not changed since version 1 and are written as version 1, so an
+ *                          agent of version 1 still works with this collector.
+ *        5    1 type       1 = BATCH (agent -> collector), 2 = ACK (collector -> agent),
+ *                          3 = REQUEST (collector -> agent, see wire.h)
  *        6    2 flags      0; reserved, non-zero is refused
  *        8    4 length     payload bytes that follow; <= HW_WIRE_MAX_PAYLOAD (8 MiB)
  *
- * BATCH payload:
+ * BATCH payload, version 2:
  *        0    8 batch_id   agent-chosen, increasing per spool; echoed in the ACK
  *        8    8 first_seq  seq of the first event in the batch
  *       16    4 count      events (lines) in the batch, 1 .. HW_WIRE_MAX_EVENTS (65536)
  *       20    4 raw_len    uncompressed size, 1 .. HW_WIRE_MAX_RAW (32 MiB)
- *       24    1 host_len   bytes of host id, 1 .. HW_WIRE_MAX_ID (128)
- *       25    1 boot_len   bytes of boot id, 1 .. HW_WIRE_MAX_ID (128)
- *       26    h host_id    (host_len bytes, no NUL)
- *     26+h    b boot_id    (boot_len bytes, no NUL)
- *   26+h+b    z zstd       one zstd frame; the rest of the payload (z >= 1). It decompresses to
+ *       24    8 run_id     the agent run that produced the events (random, chosen at agent
+ *                          start; 0 = unknown). Seqs count from 1 in every run, so a run is
+ *                          what a seq is unique in. A batch keeps the run id it was sealed
+ *                          with, also when a later run of the agent resends it from the spool.
+ *       32    1 host_len   bytes of host id, 1 .. HW_WIRE_MAX_ID (128)
+ *       33    1 boot_len   bytes of boot id, 1 .. HW_WIRE_MAX_ID (128)
+ *       34    h host_id    (host_len bytes, no NUL)
+ *     34+h    b boot_id    (boot_len bytes, no NUL)
+ *   34+h+b    z zstd       one zstd frame; the rest of the payload (z >= 1). It decompresses to
  *                          exactly raw_len bytes: count JSON objects, each followed by '\n'.
  *                          Every object carries its own "seq"; the collector stores each
- *                          (host id, boot id, seq) once.
+ *                          (certificate name, host id, boot id, run id, seq) once.
+ * BATCH payload, version 1 (written by agents before run ids; still accepted): the same
+ * without run_id (host_len at 24, boot_len at 25, host_id at 26); its run id reads as 0.
  *
  * ACK payload, 24 bytes (HW_WIRE_ACK_LEN), sent only after the batch is committed to storage:
  *        0    8 batch_id
@@ -34,7 +44,9 @@
  *       20    4 status     0 = durable; the agent may delete the batch from its spool
  *
  * A peer that sends a frame violating any of the above is disconnected and the reason counted
- * (enum hw_wire_err); the collector never allocates more than a checked length.
+ * (enum hw_wire_err); the collector never allocates more than a checked length. So is a peer
+ * whose batch holds an event of a host its certificate is not for (host_mismatch: the
+ * certificate's CN must equal every event's host.name; see docs/collector.md).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -70,7 +82,7 @@ static void put64(uint8_t *p, uint64_t v)
 static void put_hdr(uint8_t *p, uint8_t type, uint32_t len)
 {
 	put32(p, HW_WIRE_MAGIC);
-	p[4] = HW_WIRE_VERSION;
+	p[4] = type == HW_FRAME_BATCH ? HW_WIRE_VERSION : 1; /* ACK: unchanged since version 1 */
 	p[5] = type;
 	p[6] = 0;
 	p[7] = 0;
@@ -79,7 +91,7 @@ static void put_hdr(uint8_t *p, uint8_t type, uint32_t len)
 
 const char *hw_wire_strerror(int err)
 {
-	static const char *const names[HW_WIRE_ERR_MAX] = {
+	static const char *const names[HW_REFUSE_MAX] = {
 		[HW_WIRE_OK] = "ok",
 		[HW_WIRE_BAD_MAGIC] = "bad_magic",
 		[HW_WIRE_BAD_VERSION] = "bad_version",
@@ -90,8 +102,9 @@ const char *hw_wire_strerror(int err)
 		[HW_WIRE_DECOMPRESS] = "decompress",
 		[HW_WIRE_BAD_COUNT] = "bad_count",
 		[HW_WIRE_TRUNCATED] = "truncated",
+		[HW_REFUSE_HOST_MISMATCH] = "host_mismatch",
 	};
-	if (err < 0 || err >= HW_WIRE_ERR_MAX)
+	if (err < 0 || err >= HW_REFUSE_MAX)
 		return "unknown";
 	return names[err];
 }
@@ -104,7 +117,7 @@ int hw_wire_parse_hdr(const uint8_t *p, struct hw_frame_hdr *h)
 	h->type = p[5];
 	h->flags = (uint16_t)(p[6] << 8 | p[7]);
 	h->len = get32(p + 8);
-	if (h->version != HW_WIRE_VERSION)
+	if (h->version < HW_WIRE_VERSION_MIN || h->version > HW_WIRE_VERSION)
 		return HW_WIRE_BAD_VERSION;
 	if (h->type != HW_FRAME_BATCH && h->type != HW_FRAME_ACK && h->type != HW_FRAME_REQUEST)
 		return HW_WIRE_BAD_TYPE;
@@ -115,25 +128,29 @@ int hw_wire_parse_hdr(const uint8_t *p, struct hw_frame_hdr *h)
 	return HW_WIRE_OK;
 }
 
-int hw_wire_parse_batch(const uint8_t *p, size_t len, struct hw_batch *b)
+int hw_wire_parse_batch(int version, const uint8_t *p, size_t len, struct hw_batch *b)
 {
-	if (len < HW_WIRE_BATCH_FIXED + 3) /* at least 1-byte ids and 1 byte of zstd */
+	size_t fixed = version >= 2 ? HW_WIRE_BATCH_FIXED : HW_WIRE_BATCH_FIXED_V1;
+	if (version < HW_WIRE_VERSION_MIN || version > HW_WIRE_VERSION)
+		return HW_WIRE_BAD_VERSION;
+	if (len < fixed + 3) /* at least 1-byte ids and 1 byte of zstd */
 		return HW_WIRE_MALFORMED;
 	b->batch_id = get64(p);
 	b->first_seq = get64(p + 8);
 	b->count = get32(p + 16);
 	b->raw_len = get32(p + 20);
-	b->host_len = p[24];
-	b->boot_len = p[25];
+	b->run_id = version >= 2 ? get64(p + 24) : 0;
+	b->host_len = p[fixed - 2];
+	b->boot_len = p[fixed - 1];
 	if (b->count > HW_WIRE_MAX_EVENTS || b->raw_len > HW_WIRE_MAX_RAW ||
 	    b->host_len > HW_WIRE_MAX_ID || b->boot_len > HW_WIRE_MAX_ID)
 		return HW_WIRE_OVERSIZED;
 	if (b->count == 0 || b->raw_len == 0 || b->host_len == 0 || b->boot_len == 0)
 		return HW_WIRE_MALFORMED;
-	size_t ids = HW_WIRE_BATCH_FIXED + b->host_len + b->boot_len;
+	size_t ids = fixed + b->host_len + b->boot_len;
 	if (ids >= len)
 		return HW_WIRE_MALFORMED;
-	b->host_id = (const char *)p + HW_WIRE_BATCH_FIXED;
+	b->host_id = (const char *)p + fixed;
 	b->boot_id = b->host_id + b->host_len;
 	b->zdata = p + ids;
 	b->zlen = len - ids;
@@ -170,7 +187,7 @@ int hw_wire_batch_decompress(const struct hw_batch *b, struct ZSTD_DCtx_s *dctx,
 }
 
 int hw_wire_batch_encode(struct ZSTD_CCtx_s *cctx, int level, uint64_t batch_id,
-			 uint64_t first_seq, uint32_t count, const char *host_id,
+			 uint64_t first_seq, uint32_t count, uint64_t run_id, const char *host_id,
 			 const char *boot_id, const char *raw, size_t raw_len, uint8_t **out,
 			 size_t *out_len)
 {
@@ -198,8 +215,9 @@ int hw_wire_batch_encode(struct ZSTD_CCtx_s *cctx, int level, uint64_t batch_id,
 	put64(p + 8, first_seq);
 	put32(p + 16, count);
 	put32(p + 20, (uint32_t)raw_len);
-	p[24] = (uint8_t)hl;
-	p[25] = (uint8_t)bl;
+	put64(p + 24, run_id);
+	p[32] = (uint8_t)hl;
+	p[33] = (uint8_t)bl;
 	memcpy(p + HW_WIRE_BATCH_FIXED, host_id, hl);
 	memcpy(p + HW_WIRE_BATCH_FIXED + hl, boot_id, bl);
 	*out = buf;

@@ -3,7 +3,8 @@
  * wire.h - the agent -> collector frame format (see wire.c for the byte-by-byte layout).
  *
  * A connection is a TLS stream of frames. The agent sends BATCH frames (a batch of JSON-line
- * events, zstd-compressed), the collector answers each stored batch with an ACK frame. Every
+ * events of one agent run, zstd-compressed), the collector answers each stored batch with an
+ * ACK frame. Every
  * length read from the network is checked against the HW_WIRE_MAX_* bounds below before use.
  */
 #ifndef HW_WIRE_H
@@ -13,7 +14,8 @@
 #include <stdint.h>
 
 #define HW_WIRE_MAGIC 0x48574652u /* "HWFR" */
-#define HW_WIRE_VERSION 1
+#define HW_WIRE_VERSION 2     /* BATCH frames are written in this version (run id) */
+#define HW_WIRE_VERSION_MIN 1 /* oldest accepted: BATCH v1 has no run id (read as 0) */
 #define HW_WIRE_HDR_LEN 12
 
 enum hw_frame_type {
@@ -33,10 +35,12 @@ enum hw_frame_type {
 #define HW_WIRE_MAX_RAW (32u << 20)    /* uncompressed bytes of one batch */
 #define HW_WIRE_MAX_EVENTS 65536u      /* events in one batch */
 #define HW_WIRE_MAX_ID 128u            /* bytes of host id / boot id */
-#define HW_WIRE_BATCH_FIXED 26u        /* fixed part of a BATCH payload */
+#define HW_WIRE_BATCH_FIXED 34u        /* fixed part of a version 2 BATCH payload */
+#define HW_WIRE_BATCH_FIXED_V1 26u     /* fixed part of a version 1 BATCH payload */
 #define HW_WIRE_ACK_LEN 24u            /* ACK payload */
 
-/* Reasons a frame is refused; also the collector's counter names (hw_wire_strerror). */
+/* Reasons a frame is refused; also the collector's counter names (hw_wire_strerror, which also
+ * names HW_REFUSE_HOST_MISMATCH below). */
 enum hw_wire_err {
 	HW_WIRE_OK = 0,
 	HW_WIRE_BAD_MAGIC = 1,
@@ -51,6 +55,11 @@ enum hw_wire_err {
 	HW_WIRE_ERR_MAX = 10,
 };
 
+/* Reasons the collector refuses a connection that are not frame-format errors (counted in
+ * /api/stats "rejected" after the hw_wire_err names). */
+#define HW_REFUSE_HOST_MISMATCH HW_WIRE_ERR_MAX /* event of a host the certificate is not for */
+#define HW_REFUSE_MAX (HW_WIRE_ERR_MAX + 1)
+
 struct hw_frame_hdr {
 	uint8_t version;
 	uint8_t type;
@@ -63,6 +72,7 @@ struct hw_batch {
 	uint64_t first_seq;
 	uint32_t count;
 	uint32_t raw_len;
+	uint64_t run_id; /* the agent run that produced the batch; 0: unknown (a version 1 frame) */
 	const char *host_id; /* not NUL-terminated */
 	size_t host_len;
 	const char *boot_id; /* not NUL-terminated */
@@ -81,11 +91,13 @@ struct hw_ack {
 
 const char *hw_wire_strerror(int err);
 
-/* Parse the 12 header bytes at p; 0 or an hw_wire_err. */
+/* Parse the 12 header bytes at p; 0 or an hw_wire_err. Versions HW_WIRE_VERSION_MIN ..
+ * HW_WIRE_VERSION are accepted (h->version says which). */
 int hw_wire_parse_hdr(const uint8_t *p, struct hw_frame_hdr *h);
 
-/* Parse a BATCH payload of len bytes (pointers into payload); 0 or an hw_wire_err. */
-int hw_wire_parse_batch(const uint8_t *payload, size_t len, struct hw_batch *b);
+/* Parse a BATCH payload of len bytes of frame version `version` (pointers into payload);
+ * 0 or an hw_wire_err. */
+int hw_wire_parse_batch(int version, const uint8_t *payload, size_t len, struct hw_batch *b);
 
 /* Decompress b into out (capacity cap >= b->raw_len) and check the line count.
  * dctx may be NULL (a temporary one is used). 0 or an hw_wire_err. */
@@ -97,7 +109,7 @@ int hw_wire_batch_decompress(const struct hw_batch *b, struct ZSTD_DCtx_s *dctx,
  * *out is malloc'd. cctx may be NULL. 0 or -errno (-EINVAL when a bound is exceeded). */
 struct ZSTD_CCtx_s;
 int hw_wire_batch_encode(struct ZSTD_CCtx_s *cctx, int level, uint64_t batch_id,
-			 uint64_t first_seq, uint32_t count, const char *host_id,
+			 uint64_t first_seq, uint32_t count, uint64_t run_id, const char *host_id,
 			 const char *boot_id, const char *raw, size_t raw_len, uint8_t **out,
 			 size_t *out_len);
 

@@ -3,10 +3,13 @@
  * herdwatch-replay - replays recorded agent output (JSON lines) to a collector through the
  * agent's own sender (agent/ship.c): real batching, spool, TLS and acks.
  *
- *   faithful (default): one sender per (host.id, host.boot_id) found in the input, each event
- *                       with its own seq, in file order
+ *   faithful (default): one sender per agent run (host.id, host.boot_id, host.run) found in
+ *                       the input, each event with its own seq, in file order; the run id is
+ *                       host.run (16 hex digits, as the agent writes it), 0 when the input
+ *                       has none (recordings without run ids: one run per host and boot)
  *   --clone N:          N synthetic agents each replaying the whole input, host.id/host.name
- *                       suffixed with "-<i>" and seqs renumbered from 1 (load generation)
+ *                       suffixed with "-<i>" and seqs renumbered from 1 (load generation; the
+ *                       collector must accept the certificate for any host: --relay-cert)
  *   --time-now:         rewrite every "time" to the moment it is shipped (latency tests)
  *   --stream:           ship each line as soon as it is read (a bridge from an agent's JSON
  *                       output: herdwatch-agent | herdwatch-replay --stream ... -)
@@ -42,6 +45,7 @@ struct line {
 
 struct group {
 	char host_id[129], boot_id[129], host_name[129];
+	unsigned long long run;
 	struct ship *ship;
 	unsigned long long queued;
 };
@@ -51,7 +55,8 @@ static size_t nlines;
 static struct group *groups;
 static int ngroups;
 static int clone_n, time_now, nthreads = 4, stream;
-static struct ship *open_ship(const char *hid, const char *bid, const char *name);
+static struct ship *open_ship(const char *hid, const char *bid, unsigned long long run,
+			      const char *name);
 static double rate;
 static struct ship_opts base;
 static const char *spool_root;
@@ -66,6 +71,15 @@ static double mono(void)
 static int span_cmp(const void *a, const void *b)
 {
 	return (int)((const struct span *)a)->start - (int)((const struct span *)b)->start;
+}
+
+/* A run's spool directory: "<host id>-<boot id>", and "-<run id>" when the run id is known. */
+static void spool_name(char *out, size_t n, const struct group *g)
+{
+	if (g->run)
+		snprintf(out, n, "%.120s-%.120s-%016llx", g->host_id, g->boot_id, g->run);
+	else
+		snprintf(out, n, "%.120s-%.120s", g->host_id, g->boot_id);
 }
 
 static int load(const char *path, struct jtok *toks)
@@ -116,7 +130,12 @@ static int load(const char *path, struct jtok *toks)
 			l->sp[l->nsp++] = (struct span){ toks[i].start, toks[i].end, w };
 		}
 		qsort(l->sp, (size_t)l->nsp, sizeof(l->sp[0]), span_cmp);
-		char hid[129] = "", bid[129] = "", hn[129] = "";
+		char hid[129] = "", bid[129] = "", hn[129] = "", rh[32] = "";
+		json_str(&d, json_path(&d, 0, "host.run"), rh, sizeof(rh));
+		char *rend;
+		unsigned long long run = strtoull(rh, &rend, 16);
+		if (!rh[0] || *rend)
+			run = 0;
 		json_str(&d, json_path(&d, 0, "host.id"), hid, sizeof(hid));
 		json_str(&d, json_path(&d, 0, "host.boot_id"), bid, sizeof(bid));
 		json_str(&d, json_path(&d, 0, "host.name"), hn, sizeof(hn));
@@ -126,7 +145,8 @@ static int load(const char *path, struct jtok *toks)
 			snprintf(bid, sizeof(bid), "replay");
 		int g;
 		for (g = 0; g < ngroups; g++)
-			if (!strcmp(groups[g].host_id, hid) && !strcmp(groups[g].boot_id, bid))
+			if (!strcmp(groups[g].host_id, hid) && !strcmp(groups[g].boot_id, bid) &&
+			    groups[g].run == run)
 				break;
 		if (g == ngroups) {
 			struct group *p = realloc(groups, (size_t)(ngroups + 1) * sizeof(*groups));
@@ -137,6 +157,7 @@ static int load(const char *path, struct jtok *toks)
 			snprintf(groups[g].host_id, sizeof(groups[g].host_id), "%s", hid);
 			snprintf(groups[g].boot_id, sizeof(groups[g].boot_id), "%s", bid);
 			snprintf(groups[g].host_name, sizeof(groups[g].host_name), "%s", hn);
+			groups[g].run = run;
 			ngroups++;
 		}
 		l->group = g;
@@ -144,8 +165,8 @@ static int load(const char *path, struct jtok *toks)
 			/* ship now, keep nothing but the per-group sender */
 			if (!groups[g].ship) {
 				char name[300];
-				snprintf(name, sizeof(name), "%.120s-%.120s", hid, bid);
-				if (!(groups[g].ship = open_ship(hid, bid, name)))
+				spool_name(name, sizeof(name), &groups[g]);
+				if (!(groups[g].ship = open_ship(hid, bid, run, name)))
 					return -1;
 			}
 			if (ship_event(groups[g].ship, (unsigned long long)l->seq, l->s, l->len) == 0)
@@ -221,7 +242,8 @@ struct worker {
 	unsigned long long queued;
 };
 
-static struct ship *open_ship(const char *hid, const char *bid, const char *name)
+static struct ship *open_ship(const char *hid, const char *bid, unsigned long long run,
+			      const char *name)
 {
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s/%s", spool_root, name);
@@ -229,6 +251,7 @@ static struct ship *open_ship(const char *hid, const char *bid, const char *name
 	o.spool_dir = dir;
 	o.host_id = hid;
 	o.boot_id = bid;
+	o.run_id = run;
 	struct ship *s;
 	int err = ship_open(&s, &o);
 	if (err) {
@@ -325,7 +348,7 @@ int main(int argc, char **argv)
 			char hid[160], name[64];
 			snprintf(hid, sizeof(hid), "%s-%d", groups[lines[0].group].host_id, c);
 			snprintf(name, sizeof(name), "clone-%d", c);
-			if (!(all[c] = open_ship(hid, "replay-boot", name)))
+			if (!(all[c] = open_ship(hid, "replay-boot", groups[lines[0].group].run, name)))
 				return 1;
 		}
 		nall = clone_n;
@@ -347,8 +370,8 @@ int main(int argc, char **argv)
 	} else {
 		for (int g = 0; g < ngroups; g++) {
 			char name[300];
-			snprintf(name, sizeof(name), "%.120s-%.120s", groups[g].host_id, groups[g].boot_id);
-			if (!(groups[g].ship = open_ship(groups[g].host_id, groups[g].boot_id, name)))
+			spool_name(name, sizeof(name), &groups[g]);
+			if (!(groups[g].ship = open_ship(groups[g].host_id, groups[g].boot_id, groups[g].run, name)))
 				return 1;
 		}
 		char *buf = malloc(1 << 20);

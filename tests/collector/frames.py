@@ -2,14 +2,20 @@
 """Hostile and well-formed frames sent to a collector over mutual TLS, written independently of
 common/wire.c (so the format documented there is checked by a second implementation).
 
-usage: frames.py PORT CA CERT KEY CASE
-cases: good (a valid 2-event batch, waits for its ACK), garbage, oversized, truncated,
-       bad_version, bad_count, decompress, no_cert (TLS without a client certificate)
+usage: frames.py PORT CA CERT KEY CASE [HOST [RUN]]
+cases: good (a valid 2-event batch, waits for its ACK), good_v1 (the same as a version 1 frame,
+       without run id), mixed (first event of HOST, second of another host), garbage,
+       oversized, truncated, bad_version, bad_count, decompress, no_cert (TLS without a client
+       certificate)
+HOST: host.name of the events (default frames-host: the certificate must be issued for it);
+RUN: the frame's run id (default 1).
 Prints "closed" when the collector closed the connection, "ack <stored> <dups>" for an ACK.
 """
 import socket, ssl, struct, sys, json, time
 
 port, ca, cert, key, case = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+hostname = sys.argv[6] if len(sys.argv) > 6 else "frames-host"
+run_id = int(sys.argv[7]) if len(sys.argv) > 7 else 1
 
 
 def zstd_raw(data):
@@ -21,18 +27,22 @@ def zstd_raw(data):
         struct.pack("<I", bh)[:3] + data
 
 
-def batch(lines, count=None, version=1, zdata=None):
+def batch(lines, count=None, version=2, zdata=None):
+    # version 2: batch id, first seq, count, raw_len, run id, host_len, boot_len, ids, zstd;
+    # version 1: the same without the run id
     raw = b"".join(l + b"\n" for l in lines)
     z = zdata if zdata is not None else zstd_raw(raw)
-    host, boot = b"frames-host", b"frames-boot"
-    payload = struct.pack(">QQII", 7, 1, len(lines) if count is None else count, len(raw)) + \
-        bytes([len(host), len(boot)]) + host + boot + z
+    host, boot = b"frames-id", b"frames-boot"
+    payload = struct.pack(">QQII", 7, 1, len(lines) if count is None else count, len(raw))
+    if version != 1:
+        payload += struct.pack(">Q", run_id)
+    payload += bytes([len(host), len(boot)]) + host + boot + z
     return struct.pack(">IBBHI", 0x48574652, version, 1, 0, len(payload)) + payload
 
 
-ev = lambda seq: json.dumps({"seq": seq, "time": "2026-11-27T10:00:00Z", "kind": "process.exec",
-                             "host": {"name": "frames-host", "id": "frames-host", "boot_id": "frames-boot"},
-                             "proc": {"exe": "/usr/bin/true"}}).encode()
+ev = lambda seq, h=None: json.dumps({"seq": seq, "time": "2026-11-27T10:00:00Z", "kind": "process.exec",
+                                     "host": {"name": h or hostname, "id": "frames-id", "boot_id": "frames-boot"},
+                                     "proc": {"exe": "/usr/bin/true"}}).encode()
 
 ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
 if case != "no_cert":
@@ -42,6 +52,10 @@ try:
     t = ctx.wrap_socket(s, server_hostname="127.0.0.1")
     if case == "good":
         t.sendall(batch([ev(1), ev(2)]))
+    elif case == "good_v1":
+        t.sendall(batch([ev(1), ev(2)], version=1))
+    elif case == "mixed":
+        t.sendall(batch([ev(1), ev(2, hostname + "-other")]))
     elif case == "garbage":
         t.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + bytes(range(256)))
     elif case == "oversized":

@@ -12,7 +12,8 @@ AGENT=$B/herdwatch-agent
 [ "$(id -u)" = 0 ] || { echo "ok - e2e_agent # skip: needs root"; exit 0; }
 CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
 [ -n "$CG2" ] || { echo "not ok - e2e_agent: no cgroup2 mount"; exit 1; }
-make_pki e2e >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
+# the certificate's name is the agent's host_name (the collector binds the two)
+make_pki "e2e-$$" >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
 start_collector --learn-s 6 --hold-ms 800 --min-herd 4 --silent-s 0 || exit 1
 
 TOP=hwe2e$$
@@ -29,8 +30,8 @@ containers:
 collector:
   address: 127.0.0.1:$TLS_PORT
   ca: $T/pki/ca.pem
-  cert: $T/pki/e2e.pem
-  key: $T/pki/e2e.key
+  cert: $T/pki/e2e-$$.pem
+  key: $T/pki/e2e-$$.key
   spool_dir: $T/spool-e2e
 EOC
 "$AGENT" --config "$T/agent.yaml" --control none --output "$T/events.json" 2>"$T/agent.err" &

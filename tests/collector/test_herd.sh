@@ -203,10 +203,14 @@ python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescri
 : >"$T/collector.log"
 start_collector --db "$T/old.db" --retain-days 0 --learn-s 3 --hold-ms 500 --min-herd 4 --silent-s 0 || exit 1
 col() { python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print(*[r[0] for r in c.execute(sys.argv[2])])' "$T/old.db" "$1"; }
-expect migrate_said "log: $(cat "$T/collector.log")" grep -q "database schema 0 migrated to 1" "$T/collector.log"
+expect migrate_said "log: $(cat "$T/collector.log")" grep -q "database schema 0 migrated to 2" "$T/collector.log"
 expect migrate_column_added "columns: $(col 'SELECT name FROM pragma_table_info("names")')" \
 	grep -qw version <<<"$(col 'SELECT name FROM pragma_table_info("names")')"
-expect migrate_user_version "user_version: $(col 'PRAGMA user_version')" test "$(col 'PRAGMA user_version')" = 1
+expect migrate_user_version "user_version: $(col 'PRAGMA user_version')" test "$(col 'PRAGMA user_version')" = 2
+# streams are keyed by (certificate name, host id, boot id, run id) since schema 2; the old
+# stream's stored seqs are kept (name '', run 0: agents without run ids continue them)
+expect migrate_streams_kept "streams: $(col "SELECT name || '|' || host_id || '|' || run || '|' || ranges FROM streams")" \
+	test "$(col "SELECT ranges FROM streams WHERE name = '' AND run = 0 AND host_id = 'f6b31db484d5d30b2d6e8a8fca6e7878'")" = 1-21
 expect migrate_old_events_kept "events: $(api '/api/events?member=vm9/o1&limit=100' | head -c 300)" \
 	test "$(api '/api/events?member=vm9/o1&limit=100' | jq '.events | length')" -eq 10
 expect migrate_old_state_restored "log: $(cat "$T/collector.log")" grep -q "herd state restored (3 members)" "$T/collector.log"

@@ -12,7 +12,8 @@ AGENT=$B/herdwatch-agent
 [ "$(id -u)" = 0 ] || { echo "ok - request_e2e # skip: needs root"; exit 0; }
 CG2=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
 [ -n "$CG2" ] || { echo "not ok - request_e2e: no cgroup2 mount"; exit 1; }
-make_pki e2e >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
+# the certificate's name is the agent's host_name (the collector binds the two)
+make_pki "req-$$" >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
 DUR=5
 P=/tmp/hwreq$$ # prefix of the paths the test opens
 # the response command learns the API port from a file: start_collector may pick other ports
@@ -31,8 +32,8 @@ containers:
 collector:
   address: 127.0.0.1:$TLS_PORT
   ca: $T/pki/ca.pem
-  cert: $T/pki/e2e.pem
-  key: $T/pki/e2e.key
+  cert: $T/pki/$HOST.pem
+  key: $T/pki/$HOST.key
   spool_dir: $T/spool-e2e
 EOC
 EV=$T/events.json

@@ -41,12 +41,14 @@ static void test_wire(void)
 	const char raw[] = "{\"seq\":1}\n{\"seq\":2}\n";
 	uint8_t *f;
 	size_t fl;
-	CHECK("wire_encode", hw_wire_batch_encode(NULL, 1, 9, 1, 2, "host", "boot", raw, sizeof(raw) - 1, &f, &fl) == 0);
+	CHECK("wire_encode", hw_wire_batch_encode(NULL, 1, 9, 1, 2, 0x0123456789abcdefull, "host", "boot", raw, sizeof(raw) - 1, &f, &fl) == 0);
 	struct hw_frame_hdr h;
 	CHECK("wire_hdr_ok", hw_wire_parse_hdr(f, &h) == 0 && h.type == HW_FRAME_BATCH && h.len == fl - HW_WIRE_HDR_LEN);
 	struct hw_batch b;
-	CHECK("wire_batch_ok", hw_wire_parse_batch(f + HW_WIRE_HDR_LEN, h.len, &b) == 0 && b.batch_id == 9 &&
-				       b.count == 2 && b.host_len == 4 && !memcmp(b.host_id, "host", 4));
+	CHECK("wire_batch_ok", h.version == HW_WIRE_VERSION &&
+				       hw_wire_parse_batch(h.version, f + HW_WIRE_HDR_LEN, h.len, &b) == 0 && b.batch_id == 9 &&
+				       b.count == 2 && b.run_id == 0x0123456789abcdefull && b.host_len == 4 &&
+				       !memcmp(b.host_id, "host", 4) && b.boot_len == 4 && !memcmp(b.boot_id, "boot", 4));
 	char out[64];
 	CHECK("wire_decompress_ok", hw_wire_batch_decompress(&b, NULL, out, sizeof(out)) == 0 &&
 					    !memcmp(out, raw, sizeof(raw) - 1));
@@ -60,8 +62,10 @@ static void test_wire(void)
 	g[0] ^= 1;
 	CHECK("wire_bad_magic", hw_wire_parse_hdr(g, &h) == HW_WIRE_BAD_MAGIC);
 	memcpy(g, f, sizeof(g));
-	g[4] = 2;
+	g[4] = HW_WIRE_VERSION + 1;
 	CHECK("wire_bad_version", hw_wire_parse_hdr(g, &h) == HW_WIRE_BAD_VERSION);
+	g[4] = 0;
+	CHECK("wire_bad_version_0", hw_wire_parse_hdr(g, &h) == HW_WIRE_BAD_VERSION);
 	memcpy(g, f, sizeof(g));
 	g[5] = 7;
 	CHECK("wire_bad_type", hw_wire_parse_hdr(g, &h) == HW_WIRE_BAD_TYPE);
@@ -73,26 +77,49 @@ static void test_wire(void)
 	CHECK("wire_oversized_payload", hw_wire_parse_hdr(g, &h) == HW_WIRE_OVERSIZED);
 	uint8_t *p = f + HW_WIRE_HDR_LEN;
 	size_t pl = fl - HW_WIRE_HDR_LEN;
-	CHECK("wire_short_payload", hw_wire_parse_batch(p, 20, &b) == HW_WIRE_MALFORMED);
-	uint8_t save = p[24];
-	p[24] = 200; /* host id longer than the maximum */
-	CHECK("wire_id_too_long", hw_wire_parse_batch(p, pl, &b) == HW_WIRE_OVERSIZED);
-	p[24] = 120; /* within the maximum but beyond the payload */
-	CHECK("wire_id_beyond_payload", hw_wire_parse_batch(p, pl, &b) == HW_WIRE_MALFORMED);
-	p[24] = save;
+	CHECK("wire_short_payload", hw_wire_parse_batch(2, p, 20, &b) == HW_WIRE_MALFORMED);
+	CHECK("wire_short_fixed_v2", hw_wire_parse_batch(2, p, HW_WIRE_BATCH_FIXED + 2, &b) == HW_WIRE_MALFORMED);
+	CHECK("wire_batch_bad_version", hw_wire_parse_batch(3, p, pl, &b) == HW_WIRE_BAD_VERSION);
+	for (int which = 32; which <= 33; which++) { /* host_len, boot_len */
+		uint8_t save = p[which];
+		p[which] = 200; /* an id longer than the maximum */
+		CHECK("wire_id_too_long", hw_wire_parse_batch(2, p, pl, &b) == HW_WIRE_OVERSIZED);
+		p[which] = 120; /* within the maximum but beyond the payload */
+		CHECK("wire_id_beyond_payload", hw_wire_parse_batch(2, p, pl, &b) == HW_WIRE_MALFORMED);
+		p[which] = 0;
+		CHECK("wire_id_empty", hw_wire_parse_batch(2, p, pl, &b) == HW_WIRE_MALFORMED);
+		p[which] = save;
+	}
+	/* ids exactly fill the payload: no zstd byte left */
+	CHECK("wire_no_zstd", hw_wire_parse_batch(2, p, HW_WIRE_BATCH_FIXED + 8, &b) == HW_WIRE_MALFORMED);
 	p[16] = 0xff; /* count > HW_WIRE_MAX_EVENTS */
-	CHECK("wire_too_many_events", hw_wire_parse_batch(p, pl, &b) == HW_WIRE_OVERSIZED);
+	CHECK("wire_too_many_events", hw_wire_parse_batch(2, p, pl, &b) == HW_WIRE_OVERSIZED);
 	p[16] = 0;
 	p[19] = 0;
-	CHECK("wire_zero_events", hw_wire_parse_batch(p, pl, &b) == HW_WIRE_MALFORMED);
+	CHECK("wire_zero_events", hw_wire_parse_batch(2, p, pl, &b) == HW_WIRE_MALFORMED);
 	free(f);
+	/* a version 1 batch (no run id) is still read, with run id 0 */
+	{
+		uint8_t v1[HW_WIRE_BATCH_FIXED_V1 + 4 + 4 + 3] = { 0 };
+		v1[7] = 5;		 /* batch id */
+		v1[15] = 1;		 /* first seq */
+		v1[19] = 1;		 /* count */
+		v1[23] = 10;		 /* raw_len */
+		v1[24] = 4, v1[25] = 4; /* host_len, boot_len */
+		memcpy(v1 + 26, "hostboot", 8);
+		CHECK("wire_v1_batch_read", hw_wire_parse_batch(1, v1, sizeof(v1), &b) == 0 &&
+						    b.batch_id == 5 && b.run_id == 0 && b.host_len == 4 &&
+						    !memcmp(b.host_id, "host", 4) && !memcmp(b.boot_id, "boot", 4) &&
+						    b.zlen == 3);
+		CHECK("wire_v1_batch_short", hw_wire_parse_batch(1, v1, HW_WIRE_BATCH_FIXED_V1 + 8, &b) == HW_WIRE_MALFORMED);
+	}
 	struct hw_ack a = { .batch_id = 77, .stored = 5, .duplicates = 2, .rejected = 1 }, a2;
 	uint8_t ab[HW_WIRE_HDR_LEN + HW_WIRE_ACK_LEN];
 	hw_wire_ack_encode(&a, ab);
-	CHECK("wire_ack_roundtrip", hw_wire_parse_hdr(ab, &h) == 0 && h.type == HW_FRAME_ACK &&
+	CHECK("wire_ack_roundtrip", hw_wire_parse_hdr(ab, &h) == 0 && h.type == HW_FRAME_ACK && h.version == 1 &&
 					    hw_wire_parse_ack(ab + HW_WIRE_HDR_LEN, h.len, &a2) == 0 &&
 					    a2.batch_id == 77 && a2.stored == 5 && a2.duplicates == 2 && a2.rejected == 1);
-	CHECK("wire_encode_refuses_long_id", hw_wire_batch_encode(NULL, 1, 1, 1, 1,
+	CHECK("wire_encode_refuses_long_id", hw_wire_batch_encode(NULL, 1, 1, 1, 1, 1,
 		"0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789",
 		"b", "x\n", 2, &f, &fl) == -22);
 }
@@ -189,7 +216,7 @@ static void test_ranges(void)
 		CHECK("store_open", 0);
 		return;
 	}
-	struct stream *st = store_stream(s, "h", 1, "b", 1);
+	struct stream *st = store_stream(s, "n", 1, "h", 1, "b", 1, 5);
 	int ok = st != NULL;
 	uint64_t add[] = { 5, 1, 2, 3, 10, 4, 7, 6, 9, 8 };
 	for (size_t i = 0; ok && i < 10; i++) {
@@ -201,11 +228,45 @@ static void test_ranges(void)
 	store_begin(s);
 	CHECK("ranges_commit", store_commit(s) == 0);
 	store_drop_streams(s);
-	st = store_stream(s, "h", 1, "b", 1);
+	st = store_stream(s, "n", 1, "h", 1, "b", 1, 5);
 	int all = 1;
 	for (uint64_t q = 1; q <= 10; q++)
 		all &= stream_has(st, q);
 	CHECK("ranges_persisted", all && !stream_has(st, 11));
+	/* a run is (name, host id, boot id, run id): another run, name or host starts empty */
+	struct stream *run2 = store_stream(s, "n", 1, "h", 1, "b", 1, 6);
+	struct stream *other = store_stream(s, "m", 1, "h", 1, "b", 1, 5);
+	struct stream *split = store_stream(s, "n", 1, "hb", 2, "", 0, 5); /* same bytes, cut elsewhere */
+	CHECK("ranges_per_run", run2 && run2 != st && !stream_has(run2, 1) && other && other != st &&
+					!stream_has(other, 1) && split != st &&
+					store_stream(s, "n", 1, "h", 1, "b", 1, 5) == st);
+	/* mark / rollback: a batch refused half-way leaves no seq marked */
+	stream_mark(st);
+	for (uint64_t q = 11; q <= 300; q += 2)
+		stream_add(st, q); /* many new ranges: r grows */
+	stream_rollback(st);
+	all = 1;
+	for (uint64_t q = 1; q <= 10; q++)
+		all &= stream_has(st, q);
+	CHECK("ranges_rollback", all && !stream_has(st, 11) && !stream_has(st, 299));
+	/* rows of a schema 1 database (migrated as name '' and run 0) continue for agents without
+	 * run ids (run 0), under their certificate's name; runs with an id do not see them */
+	store_begin(s);
+	sqlite3_exec(store_db(s), "INSERT INTO streams VALUES('', 'oldhost', 'oldboot', 0, '1-40', 0)",
+		     NULL, NULL, NULL);
+	store_commit(s);
+	struct stream *legacy = store_stream(s, "vm1", 3, "oldhost", 7, "oldboot", 7, 0);
+	struct stream *fresh = store_stream(s, "vm1", 3, "oldhost", 7, "oldboot", 7, 42);
+	CHECK("ranges_legacy_adopted", legacy && stream_has(legacy, 40) && !stream_has(legacy, 41) &&
+					       fresh && !stream_has(fresh, 1));
+	stream_add(legacy, 41);
+	store_begin(s);
+	store_commit(s);
+	store_drop_streams(s);
+	legacy = store_stream(s, "vm1", 3, "oldhost", 7, "oldboot", 7, 0);
+	struct stream *orig = store_stream(s, "", 0, "oldhost", 7, "oldboot", 7, 0);
+	CHECK("ranges_legacy_saved_under_name", legacy && stream_has(legacy, 41) && orig &&
+							!stream_has(orig, 41) && stream_has(orig, 40));
 	store_close(s);
 	unlink(path);
 	char wal[64];
@@ -636,7 +697,7 @@ static void test_fuzz(void)
 	size_t rl = 0;
 	for (int i = 0; i < 4; i++)
 		rl += (size_t)snprintf(raw + rl, sizeof(raw) - rl, "%s\n", EV);
-	hw_wire_batch_encode(NULL, 3, 1, 12, 4, "host", "boot", raw, rl, &f, &fl);
+	hw_wire_batch_encode(NULL, 3, 1, 12, 4, 77, "host", "boot", raw, rl, &f, &fl);
 	static char out[HW_WIRE_MAX_RAW];
 	ZSTD_DCtx *dctx = ZSTD_createDCtx();
 	int accepted = 0;
@@ -651,7 +712,7 @@ static void test_fuzz(void)
 		struct hw_batch b;
 		if (len < HW_WIRE_HDR_LEN || hw_wire_parse_hdr(m, &h) || h.len > len - HW_WIRE_HDR_LEN)
 			continue;
-		if (hw_wire_parse_batch(m + HW_WIRE_HDR_LEN, h.len, &b) ||
+		if (hw_wire_parse_batch(h.version, m + HW_WIRE_HDR_LEN, h.len, &b) ||
 		    hw_wire_batch_decompress(&b, dctx, out, sizeof(out)))
 			continue;
 		accepted++;

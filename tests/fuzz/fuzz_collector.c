@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		hw_wire_parse_ack(data + HW_WIRE_HDR_LEN, h.len, &a);
 		return 0;
 	}
-	if (hw_wire_parse_batch(data + HW_WIRE_HDR_LEN, h.len, &b) ||
+	if (hw_wire_parse_batch(h.version, data + HW_WIRE_HDR_LEN, h.len, &b) ||
 	    hw_wire_batch_decompress(&b, NULL, out, sizeof(out)))
 		return 0;
 	for (char *l = out, *e = out + b.raw_len; l < e;) {

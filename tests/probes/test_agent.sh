@@ -63,7 +63,7 @@ if [ "$nhb" -ge 2 ]; then ok "heartbeat every heartbeat_interval"; else not_ok "
 hb=$(events 'select(.kind=="agent.heartbeat")' | tail -1)
 expect_jq "heartbeat has version, probes, stats" "$hb" '(.agent.version|length)>0 and .agent.probes["process.exit"].state=="attached" and .agent.probes["process.exit"].hook=="tp_btf" and (.agent.stats|has("events") and has("dropped") and has("cpu_s") and has("rss")) and .agent.stats.rss > 0'
 expect_jq "herd from config" "$hb" '.host.herd=="testherd"'
-expect_jq "version from config in host.version, after herd" "$hb" '.host.version=="1.4.2" and (.host|keys_unsorted)==["name","id","boot_id","herd","version"]'
+expect_jq "version from config in host.version, after herd; run id" "$hb" '.host.version=="1.4.2" and (.host|keys_unsorted)==["name","id","boot_id","run","herd","version"] and (.host.run|test("^[0-9a-f]{16}$"))'
 (echo $BASHPID >$CG2/hwtest-ver-$$/web/m1-v2.0/cgroup.procs && exec /usr/bin/echo hwver1$$ >/dev/null)
 (echo $BASHPID >$CG2/hwtest-ver-$$/web/m2/cgroup.procs && exec /usr/bin/echo hwver2$$ >/dev/null)
 ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwver1$$\")")
