@@ -203,10 +203,12 @@ python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescri
 : >"$T/collector.log"
 start_collector --db "$T/old.db" --retain-days 0 --learn-s 3 --hold-ms 500 --min-herd 4 --silent-s 0 || exit 1
 col() { python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print(*[r[0] for r in c.execute(sys.argv[2])])' "$T/old.db" "$1"; }
-expect migrate_said "log: $(cat "$T/collector.log")" grep -q "database schema 0 migrated to 1" "$T/collector.log"
+expect migrate_said "log: $(cat "$T/collector.log")" grep -q "database schema 0 migrated to 2" "$T/collector.log"
 expect migrate_column_added "columns: $(col 'SELECT name FROM pragma_table_info("names")')" \
 	grep -qw version <<<"$(col 'SELECT name FROM pragma_table_info("names")')"
-expect migrate_user_version "user_version: $(col 'PRAGMA user_version')" test "$(col 'PRAGMA user_version')" = 1
+expect migrate_streams_columns "columns: $(col 'SELECT name FROM pragma_table_info("streams")')" \
+	grep -q "host last_chunk" <<<"$(col 'SELECT name FROM pragma_table_info("streams")')"
+expect migrate_user_version "user_version: $(col 'PRAGMA user_version')" test "$(col 'PRAGMA user_version')" = 2
 expect migrate_old_events_kept "events: $(api '/api/events?member=vm9/o1&limit=100' | head -c 300)" \
 	test "$(api '/api/events?member=vm9/o1&limit=100' | jq '.events | length')" -eq 10
 expect migrate_old_state_restored "log: $(cat "$T/collector.log")" grep -q "herd state restored (3 members)" "$T/collector.log"
