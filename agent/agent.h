@@ -9,6 +9,7 @@
 #include "agent/json.h"
 #include "agent/proctab.h"
 #include "agent/custom.h"
+#include "agent/ship.h"
 
 enum hw_probe_id {
 #define HW_PROBE(id, name, dflt, ...) HW_PROBE_##id,
@@ -95,7 +96,7 @@ struct agent {
 	char *ctl_path;
 	uint64_t ctl_refused;
 	struct ship *ship;           /* collector stream, NULL without collector.address */
-	uint64_t ship_dropped_seen;
+	uint64_t ship_dropped_seen[SHIP_DROP_NCAUSE]; /* per cause (agent/ship.h) */
 	bool out_from_cmdline; /* --output given: the config's output is ignored */
 	uint32_t custom_gen;
 	uint64_t cfg_gen;  /* bumped by every config reload */

@@ -666,25 +666,29 @@ static uint64_t rss_anon_bytes(void)
 	return (uint64_t)kb * 1024;
 }
 
-/* Events the collector stream dropped (spool full: the oldest batches go first). */
+/* Events the collector stream dropped, one agent.loss per cause: spool_full (the oldest
+ * batches go first), spool_unreadable (a spooled batch's file vanished or was unreadable),
+ * ship_error (could not be queued: out of memory, compression failed). */
 void check_ship_drops(struct agent *a)
 {
 	struct ship_stats st;
 	if (!a->ship)
 		return;
 	ship_get_stats(a->ship, &st);
-	if (st.dropped == a->ship_dropped_seen)
-		return;
-	uint64_t delta = st.dropped - a->ship_dropped_seen;
-	a->ship_dropped_seen = st.dropped;
-	emit_begin(a, "agent.loss", 0);
-	jb_key(&a->jb, "loss");
-	jb_obj_begin(&a->jb);
-	jb_kcstr(&a->jb, "kind", "*");
-	jb_ku64(&a->jb, "count", delta);
-	jb_kcstr(&a->jb, "cause", "spool_full");
-	jb_obj_end(&a->jb);
-	emit_end(a);
+	for (int c = 0; c < SHIP_DROP_NCAUSE; c++) {
+		if (st.dropped_by[c] == a->ship_dropped_seen[c])
+			continue;
+		uint64_t delta = st.dropped_by[c] - a->ship_dropped_seen[c];
+		a->ship_dropped_seen[c] = st.dropped_by[c];
+		emit_begin(a, "agent.loss", 0);
+		jb_key(&a->jb, "loss");
+		jb_obj_begin(&a->jb);
+		jb_kcstr(&a->jb, "kind", "*");
+		jb_ku64(&a->jb, "count", delta);
+		jb_kcstr(&a->jb, "cause", ship_drop_cause_name(c));
+		jb_obj_end(&a->jb);
+		emit_end(a);
+	}
 }
 
 static uint64_t rss_bytes(void)

@@ -145,8 +145,19 @@ static void spool_enforce(struct ship *s)
 			s->inflight--;
 		s->st.spooled_bytes -= b->size;
 		s->st.dropped += b->count;
+		s->st.dropped_by[SHIP_DROP_SPOOL_FULL] += b->count;
 		batch_free(s, b);
 	}
+}
+
+const char *ship_drop_cause_name(int cause)
+{
+	static const char *const names[SHIP_DROP_NCAUSE] = {
+		[SHIP_DROP_SPOOL_FULL] = "spool_full",
+		[SHIP_DROP_SPOOL_UNREADABLE] = "spool_unreadable",
+		[SHIP_DROP_SHIP_ERROR] = "ship_error",
+	};
+	return cause >= 0 && cause < SHIP_DROP_NCAUSE ? names[cause] : "unknown";
 }
 
 static int write_file(const char *path, const uint8_t *p, size_t n)
@@ -166,7 +177,24 @@ static int write_file(const char *path, const uint8_t *p, size_t n)
 		p += w;
 		n -= (size_t)w;
 	}
+	/* on disk before the rename publishes it: a power loss leaves the whole file or none */
+	if (fsync(fd)) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
 	return close(fd) ? -errno : 0;
+}
+
+/* Make a rename in dir durable. */
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int err = fsync(fd) ? -errno : 0;
+	close(fd);
+	return err;
 }
 
 /* Seal the open batch into a spool file. Caller holds s->mu. */
@@ -192,6 +220,8 @@ static int seal(struct ship *s)
 	err = write_file(tmp, frame, flen);
 	if (!err && rename(tmp, path))
 		err = -errno;
+	if (!err)
+		err = fsync_dir(s->spool_dir);
 	if (err) {
 		/* Spool unusable (disk full, removed): keep the batch in memory only. */
 		unlink(tmp);
@@ -254,6 +284,7 @@ int ship_event(struct ship *s, unsigned long long seq, const char *json, size_t 
 		s->pend_count++;
 	} else {
 		s->st.dropped++;
+		s->st.dropped_by[SHIP_DROP_SHIP_ERROR]++;
 	}
 	pthread_mutex_unlock(&s->mu);
 	return err;
@@ -453,6 +484,7 @@ static int send_batches(struct ship *s)
 						s->tail = prev;
 					s->st.spooled_bytes -= x->size;
 					s->st.dropped += x->count;
+					s->st.dropped_by[SHIP_DROP_SPOOL_UNREADABLE] += x->count;
 					batch_free(s, x);
 					break;
 				}

@@ -8,7 +8,9 @@
  * only when the collector acknowledges that it is stored. Unacknowledged batches therefore
  * survive a collector outage and an agent restart (they are resent by the next ship_open() on
  * the same spool_dir, each with the run id it was sealed with). When the spool exceeds spool_max_bytes the oldest batches are deleted and
- * their events counted in ship_stats.dropped (the agent turns increases into agent.loss).
+ * their events counted in ship_stats.dropped and dropped_by[cause] (the agent turns increases
+ * into agent.loss with that cause). A spool file is fsynced, and then its directory, before
+ * the batch counts as spooled (it survives a power loss, not only an agent restart).
  * One thread per ship does the network I/O; all functions are thread-safe.
  */
 #ifndef HW_SHIP_H
@@ -31,9 +33,18 @@ int ship_open(struct ship **out, const struct ship_opts *o); /* 0 or -errno; sta
 /* Queue one event: a complete JSON object (no newline) with its seq. Copies; never blocks on the
  * network (bounded in-memory queue, then the spool). */
 int ship_event(struct ship *s, unsigned long long seq, const char *json, size_t len);
+/* Why events were dropped (dropped = the sum): */
+enum ship_drop_cause {
+	SHIP_DROP_SPOOL_FULL,       /* spool over spool_max_bytes: the oldest batches deleted */
+	SHIP_DROP_SPOOL_UNREADABLE, /* a spooled batch's file vanished or could not be read */
+	SHIP_DROP_SHIP_ERROR,       /* could not be queued: out of memory or compression failed */
+	SHIP_DROP_NCAUSE
+};
+const char *ship_drop_cause_name(int cause); /* "spool_full", ... (agent.loss cause) */
 struct ship_stats {
 	unsigned long long sent, acked, spooled_bytes, dropped, reconnects, requests,
 		requests_dropped;
+	unsigned long long dropped_by[SHIP_DROP_NCAUSE];
 	int connected;
 };
 void ship_get_stats(struct ship *s, struct ship_stats *st); /* thread-safe */

@@ -6,7 +6,10 @@
  *             [--until T] [--grep TEXT] [--limit N] [--follow]
  *   herdwatch [...] alerts [--member M] [--kind K] [--since T] [--limit N] [--follow]
  *   herdwatch [...] herds | members | stats
+ *   herdwatch [...] [--token-file FILE] request HOST WORD...
  * T: RFC 3339, ns since the epoch, or an age such as 30s, 10m, 2h, 7d.
+ * Lists are paged: the collector bounds the work of one answer, the client asks on until it has
+ * --limit events (newest first) or, with --follow, everything new.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,8 +25,13 @@
 
 static const char *api = "127.0.0.1:7480";
 static int as_json;
+static const char *token_file;
+static int http_status;
 
-static char *http_get(const char *path)
+#define PAGE 10000 /* the collector's largest page */
+
+/* method GET or POST; body (form) and token for POST. Returns the body of a 200 answer. */
+static char *http_req(const char *method, const char *path, const char *form, const char *token)
 {
 	char host[256];
 	const char *colon = strrchr(api, ':');
@@ -42,8 +50,12 @@ static char *http_get(const char *path)
 		return NULL;
 	}
 	freeaddrinfo(ai);
-	char req[4096];
-	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, api);
+	char req[16384];
+	int n = snprintf(req, sizeof(req),
+			 "%s %s HTTP/1.0\r\nHost: %s\r\n%s%s%sContent-Type: "
+			 "application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n%s",
+			 method, path, api, token ? "Authorization: Bearer " : "", token ? token : "",
+			 token ? "\r\n" : "", form ? strlen(form) : 0, form ? form : "");
 	if (n < 0 || (size_t)n >= sizeof(req) || write(fd, req, (size_t)n) != n) {
 		close(fd);
 		return NULL;
@@ -57,6 +69,7 @@ static char *http_get(const char *path)
 	if (b.oom || !b.p)
 		return NULL;
 	char *body = strstr(b.p, "\r\n\r\n");
+	http_status = b.len > 12 && !strncmp(b.p, "HTTP/1.", 7) ? atoi(b.p + 9) : 0;
 	if (strncmp(b.p, "HTTP/1.", 7) || !body || strncmp(b.p + 9, "200", 3)) {
 		fprintf(stderr, "herdwatch: %s: %.*s\n", path, (int)strcspn(b.p, "\r\n"), b.p);
 		free(b.p);
@@ -64,6 +77,11 @@ static char *http_get(const char *path)
 	}
 	memmove(b.p, body + 4, strlen(body + 4) + 1);
 	return b.p;
+}
+
+static char *http_get(const char *path)
+{
+	return http_req("GET", path, NULL, NULL);
 }
 
 static void urlenc(struct jbuf *b, const char *k, const char *v)
@@ -109,12 +127,64 @@ static void s_of(const struct jdoc *d, int root, const char *path, char *buf, si
 		buf[0] = 0;
 }
 
-static struct jtok toks[1 << 18];
+static struct jtok *toks;
+static size_t ntoks;
+
+/* Parse a whole answer; the token array grows as needed (a JSON text of n bytes has at most
+ * n tokens). Returns the token count, or -1 (not JSON). */
+static int parse(const char *body)
+{
+	size_t len = strlen(body);
+	for (;;) {
+		int n = toks ? json_parse(body, len, toks, (int)ntoks) : -1;
+		if (n > 0 || ntoks > len + 1 || ntoks >= (size_t)1 << 30)
+			return n > 0 ? n : -1;
+		size_t nn = ntoks ? ntoks * 4 : 1 << 16;
+		struct jtok *t = realloc(toks, nn * sizeof(*t));
+		if (!t)
+			return -1;
+		toks = t;
+		ntoks = nn;
+	}
+}
+
+/* A list answer's number field (last_id, next_before), or dflt. */
+static long long num_of(const char *body, const char *key, long long dflt)
+{
+	int n = parse(body);
+	if (n <= 0)
+		return dflt;
+	struct jdoc d = { body, toks, n };
+	int ok = 0;
+	long long v = json_int(&d, json_get(&d, 0, key), &ok);
+	return ok ? v : dflt;
+}
+
+/* Entries in a list answer (-1: not a list answer). */
+static long long count_of(const char *body, const char *listkey)
+{
+	int n = parse(body);
+	if (n <= 0)
+		return -1;
+	struct jdoc d = { body, toks, n };
+	int arr = json_get(&d, 0, listkey);
+	return arr >= 0 && toks[arr].type == J_ARR ? (long long)toks[arr].size : -1;
+}
+
+static int truncated_of(const char *body)
+{
+	int n = parse(body);
+	if (n <= 0)
+		return 0;
+	struct jdoc d = { body, toks, n };
+	int i = json_get(&d, 0, "truncated");
+	return i >= 0 && toks[i].type == J_TRUE;
+}
 
 /* Print a list response; returns last_id (for --follow) or -1. */
 static long long show(const char *body, const char *listkey, int kind)
 {
-	int n = json_parse(body, strlen(body), toks, (int)(sizeof(toks) / sizeof(toks[0])));
+	int n = parse(body);
 	if (n <= 0) {
 		fprintf(stderr, "herdwatch: the collector's answer is not JSON\n");
 		return -2;
@@ -214,23 +284,65 @@ static long long show(const char *body, const char *listkey, int kind)
 	return ok ? last : -1;
 }
 
+static void formenc(struct jbuf *b, const char *k, const char *v)
+{
+	jb_printf(b, "%s%s=", b->len ? "&" : "", k);
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-_.~", *p))
+			jb_raw(b, (const char *)p, 1);
+		else
+			jb_printf(b, "%%%02X", *p);
+	}
+}
+
+/* The collector's API token: --token-file, $HERDWATCH_API_TOKEN_FILE, or herdwatch.db.api-token
+ * (the collector writes it next to its database, DB.api-token, readable by root only). */
+static int read_token(char *buf, size_t n)
+{
+	const char *path = token_file ? token_file : getenv("HERDWATCH_API_TOKEN_FILE");
+	if (!path || !*path)
+		path = "herdwatch.db.api-token";
+	FILE *f = fopen(path, "re");
+	if (!f || !fgets(buf, (int)n, f)) {
+		fprintf(stderr, "herdwatch: cannot read the collector's API token from %s: %s\n"
+				"herdwatch: the collector writes it next to its database (DB.api-token, or its "
+				"--api-token-file); pass it with --token-file FILE (as root)\n",
+			path, f ? "empty file" : strerror(errno));
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	buf[strcspn(buf, " \t\r\n")] = 0;
+	return 0;
+}
+
 /* herdwatch request HOST WORD...: a control request to the agent of HOST over its stream,
- * the words as for "herdwatch-agent ctl" (e.g. enable file.open --for 600). */
+ * the words as for "herdwatch-agent ctl" (e.g. enable file.open --for 600). It changes the
+ * agent's state: a POST with the collector's API token. */
 static int cmd_request(int argc, char **argv)
 {
-	struct jbuf url = { 0 };
+	struct jbuf form = { 0 };
+	char token[256];
 	if (argc < 2) {
-		fprintf(stderr, "usage: herdwatch request HOST WORD... (e.g. enable file.open --for 600)\n");
+		fprintf(stderr, "usage: herdwatch [--token-file FILE] request HOST WORD... (e.g. enable file.open --for 600)\n");
 		return 2;
 	}
-	jb_puts(&url, "/api/request");
-	urlenc(&url, "host", argv[0]);
+	if (read_token(token, sizeof(token)))
+		return 1;
+	formenc(&form, "host", argv[0]);
 	for (int i = 1; i < argc; i++)
-		urlenc(&url, "arg", argv[i]);
-	char *body = http_get(url.p);
-	free(url.p);
+		formenc(&form, "arg", argv[i]);
+	char *body = form.oom ? NULL : http_req("POST", "/api/request", form.p, token);
+	free(form.p);
 	if (!body) {
-		fprintf(stderr, "herdwatch: cannot reach the collector at %s (or it refused the request)\n", api);
+		if (http_status == 401 || http_status == 403)
+			fprintf(stderr, "herdwatch: the collector refused the request: %s API token (is %s "
+					"the token file of the collector at %s?)\n",
+				http_status == 401 ? "no" : "wrong",
+				token_file ? token_file : "the default", api);
+		else
+			fprintf(stderr, "herdwatch: cannot reach the collector at %s (or it refused the request)\n", api);
 		return 1;
 	}
 	fputs(body, stdout);
@@ -242,7 +354,9 @@ static int cmd_request(int argc, char **argv)
 static void usage(void)
 {
 	fprintf(stderr, "usage: herdwatch [--api HOST:PORT] [--json] events|alerts|herds|members|stats [options]\n"
-			"       herdwatch [--api HOST:PORT] request HOST WORD...   (a control request to that agent)\n"
+			"       herdwatch [--api HOST:PORT] [--token-file FILE] request HOST WORD...\n"
+			"         a control request to that agent; FILE: the collector's API token\n"
+			"         [$HERDWATCH_API_TOKEN_FILE or herdwatch.db.api-token]\n"
 			"  events: --member M --kind K --since T --until T --grep TEXT --limit N --follow\n"
 			"  alerts: --member M --kind K --since T --limit N --follow\n"
 			"  T: RFC 3339, ns since the epoch, or an age: 30s 10m 2h 7d\n");
@@ -254,7 +368,7 @@ int main(int argc, char **argv)
 		{ "api", 1, 0, 'a' }, { "json", 0, 0, 'j' }, { "member", 1, 0, 'm' },
 		{ "kind", 1, 0, 'k' }, { "since", 1, 0, 's' }, { "until", 1, 0, 'u' },
 		{ "grep", 1, 0, 'g' }, { "limit", 1, 0, 'l' }, { "follow", 0, 0, 'f' },
-		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "token-file", 1, 0, 't' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	const char *member = NULL, *kind = NULL, *since = NULL, *until = NULL, *grep = NULL, *limit = NULL;
 	int follow = 0, o;
@@ -262,6 +376,10 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--api") && i + 1 < argc) {
 			api = argv[++i];
+			continue;
+		}
+		if (!strcmp(argv[i], "--token-file") && i + 1 < argc) {
+			token_file = argv[++i];
 			continue;
 		}
 		if (!strcmp(argv[i], "request"))
@@ -292,6 +410,7 @@ int main(int argc, char **argv)
 		case 'g': grep = optarg; break;
 		case 'l': limit = optarg; break;
 		case 'f': follow = 1; break;
+		case 't': token_file = optarg; break;
 		default: usage(); return 2;
 		}
 	}
@@ -343,42 +462,104 @@ int main(int argc, char **argv)
 	urlenc(&url, "since", abs_time(since, t1, sizeof(t1)));
 	urlenc(&url, "until", abs_time(until, t2, sizeof(t2)));
 	urlenc(&url, "q", grep);
-	urlenc(&url, "limit", limit);
+	long long want = limit ? atoll(limit) : 100;
+	if (want < 1)
+		want = 100;
+	/* newest first, page by page (before=next_before) until `want` events or the oldest data:
+	 * the collector examines a bounded number of chunks per answer */
+	char **pages = NULL;
+	size_t npages = 0;
+	long long got = 0, nb = -1;
+	for (;;) {
+		struct jbuf u = { 0 };
+		char a[32];
+		jb_raw(&u, url.p, url.len);
+		snprintf(a, sizeof(a), "%lld", want - got < PAGE ? want - got : PAGE);
+		urlenc(&u, "limit", a);
+		if (nb >= 0) {
+			snprintf(a, sizeof(a), "%lld", nb);
+			urlenc(&u, "before", a);
+		}
+		char *body = http_get(u.p);
+		free(u.p);
+		if (!body) {
+			fprintf(stderr, "herdwatch: cannot reach the collector at %s\n", api);
+			return 1;
+		}
+		long long cnt = count_of(body, listkey);
+		if (cnt < 0) {
+			fprintf(stderr, "herdwatch: the collector's answer is not JSON\n");
+			free(body);
+			return 1;
+		}
+		char **pp = realloc(pages, (npages + 1) * sizeof(*pp));
+		if (!pp) {
+			fprintf(stderr, "herdwatch: out of memory\n");
+			free(body);
+			return 1;
+		}
+		pages = pp;
+		pages[npages++] = body;
+		got += cnt;
+		/* alerts: one page (the newest `limit`, at most PAGE) */
+		nb = kindno == 0 ? num_of(body, "next_before", -1) : -1;
+		if (nb < 0 || got >= want)
+			break;
+	}
 	if (!as_json) {
 		if (kindno == 0)
 			printf("%-8s %-30s %-20s %-18s %-28s %s\n", "ID", "TIME", "MEMBER", "KIND", "EXE", "OBJECT");
 		else
 			printf("%-6s %-30s %-15s %-7s %-20s %s\n", "ID", "TIME", "KIND", "SEV", "MEMBER", "EXPLANATION");
 	}
-	char *body = http_get(url.p);
-	if (!body) {
-		fprintf(stderr, "herdwatch: cannot reach the collector at %s\n", api);
-		return 1;
+	long long last = -1;
+	int bad = 0;
+	for (size_t i = npages; i-- > 0;) {
+		long long l = show(pages[i], listkey, kindno);
+		if (l < -1)
+			bad = 1;
+		if (l > last)
+			last = l;
+		free(pages[i]);
 	}
-	long long last = show(body, listkey, kindno);
-	free(body);
-	if (last < -1)
+	free(pages);
+	if (bad)
 		return 1;
+	if (follow && last < 0) {
+		/* nothing matched yet: follow from the newest event stored now */
+		char *body = http_get(kindno == 0 ? "/api/events?limit=1" : "/api/alerts?limit=1");
+		last = body ? num_of(body, "last_id", -1) : -1;
+		free(body);
+		if (last < 0)
+			last = 0;
+	}
 	while (follow) {
 		usleep(500000);
-		char *sep = strchr(url.p, '?');
-		struct jbuf u2 = { 0 };
-		jb_raw(&u2, url.p, sep ? (size_t)(sep - url.p) : url.len);
-		if (sep) {
-			jb_puts(&u2, sep);
+		/* everything newer than the last shown id, oldest first, page after page until
+		 * caught up (a burst larger than a page is not cut) */
+		for (;;) {
+			struct jbuf u = { 0 };
+			char a[32];
+			jb_raw(&u, url.p, url.len);
+			snprintf(a, sizeof(a), "%lld", last);
+			urlenc(&u, "after", a);
+			snprintf(a, sizeof(a), "%d", PAGE);
+			urlenc(&u, "limit", a);
+			char *body = http_get(u.p);
+			free(u.p);
+			if (!body)
+				break;
+			long long cnt = count_of(body, listkey);
+			int trunc = truncated_of(body);
+			long long l2 = show(body, listkey, kindno);
+			free(body);
+			if (l2 > last)
+				last = l2;
+			if (cnt < PAGE && !trunc)
+				break;
+			if (l2 < 0)
+				break;
 		}
-		/* only what is newer than the last shown id */
-		char a[32];
-		snprintf(a, sizeof(a), "%lld", last);
-		urlenc(&u2, "after", a);
-		body = http_get(u2.p);
-		free(u2.p);
-		if (!body)
-			continue;
-		long long l2 = show(body, listkey, kindno);
-		free(body);
-		if (l2 > last)
-			last = l2;
 	}
 	free(url.p);
 	return 0;

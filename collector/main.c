@@ -10,16 +10,23 @@
  *   transaction, feed the herd engine (herd.c) -> every commit_ms the transaction commits and
  *   only then are the ACKs of its batches written back.
  *   A peer that violates the frame format is disconnected; the reason is counted (/api/stats).
- *   HTTP on a loopback port: /api/events, /api/alerts, /api/herds, /api/members, /api/stats.
+ *   HTTP on a loopback port: /api/events, /api/alerts, /api/herds, /api/members, /api/stats;
+ *   POST /api/request (control requests to agents) only with the API token.
+ *   A failed database write rolls the whole open transaction back: its batches are not
+ *   acknowledged and their connections are closed, so the agents resend them.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,7 +53,8 @@
 
 #define MAX_TOKS 8192 /* JSON tokens per event; more is rejected as a bad event */
 #define MAX_EVENT_BYTES (1u << 20)
-#define QUERY_MAX_CHUNKS 5000 /* chunks one events query may decompress */
+#define QUERY_MAX_CHUNKS 5000 /* chunks one events query may decompress (--query-max-chunks) */
+#define RESPONSE_MAX 32      /* response commands running at once; more alerts skip theirs */
 
 struct conn {
 	struct collector *c;
@@ -64,6 +72,19 @@ struct conn {
 struct pend_ack {
 	struct conn *conn;
 	struct hw_ack ack;
+};
+
+/* A running response command: its alert is written to its stdin as the pipe accepts it. */
+struct response {
+	struct collector *c;
+	pid_t pid;
+	int fd;              /* write end of its stdin (non-blocking), -1 once written or closed */
+	struct event *ev;    /* EV_WRITE on fd */
+	char *buf;
+	size_t len, off;
+	uint64_t start_ns; /* CLOCK_MONOTONIC */
+	int killed;
+	struct response *next;
 };
 
 struct collector {
@@ -95,10 +116,18 @@ struct collector {
 	unsigned long long retain_s, retain_bytes;
 	unsigned retain_every_ticks;
 	const char *response_cmd;
+	unsigned response_timeout_s;
+	struct response *responses;
+	unsigned nresponses;
+	unsigned query_max_chunks;
+	char api_token[65];
+	int store_failed; /* a write of the open transaction failed: it must be rolled back */
 	int quiet;
 	/* counters */
 	unsigned long long stored, dups, bad_events, batches, rejected[HW_REFUSE_MAX], tls_refused,
-		conns_open, conns_total, alerts, commits, retained_deleted, response_runs;
+		conns_open, conns_total, alerts, commits, retained_deleted, response_runs,
+		response_timeouts, response_skipped, storage_errors, api_refused, retained_alerts,
+		retained_streams;
 	uint64_t first_store_ns, last_store_ns;
 	unsigned ticks;
 	struct conn *conns;
@@ -117,6 +146,13 @@ static uint64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
@@ -155,27 +191,161 @@ static void reject(struct conn *k, int reason)
 
 /* ---- alerts ---- */
 
+static void response_close_fd(struct response *r)
+{
+	if (r->ev) {
+		event_free(r->ev);
+		r->ev = NULL;
+	}
+	if (r->fd >= 0) {
+		close(r->fd);
+		r->fd = -1;
+	}
+	free(r->buf);
+	r->buf = NULL;
+}
+
+/* The command's stdin accepts more: write what fits, never wait. */
+static void response_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct response *r = arg;
+	while (r->off < r->len) {
+		ssize_t w = write(r->fd, r->buf + r->off, r->len - r->off);
+		if (w > 0) {
+			r->off += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return; /* the event fires again when the pipe has room */
+		/* EPIPE: the command exited or closed its stdin without reading it all */
+		break;
+	}
+	response_close_fd(r); /* EOF on the command's stdin */
+}
+
+/* Close every inherited descriptor but 0-2 (in the child, before exec). */
+static void close_inherited(void)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, 3u, ~0u, 0u) == 0)
+		return;
+#endif
+	DIR *d = opendir("/proc/self/fd");
+	if (!d) {
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+		return;
+	}
+	int dfd = dirfd(d);
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] >= '0' && e->d_name[0] <= '9') {
+			int fd = atoi(e->d_name);
+			if (fd > 2 && fd != dfd)
+				close(fd);
+		}
+	closedir(d);
+}
+
+/*
+ * --response-cmd: `sh -c CMD` per alert, the alert JSON and a newline on its stdin. The alert
+ * is written as the pipe accepts it, from the event loop (a command that does not read its
+ * stdin cannot stall ingest); the command inherits no descriptor of the collector besides
+ * stdin, stdout and stderr; it runs in its own process group, which is killed after
+ * --response-timeout-s (counted: response_timeouts). At most RESPONSE_MAX run at once; an
+ * alert beyond that runs no command (counted: response_skipped).
+ */
 static void run_response(struct collector *c, const char *json, size_t len)
 {
 	int p[2];
-	if (!c->response_cmd || pipe(p))
+	if (!c->response_cmd)
 		return;
+	if (c->nresponses >= RESPONSE_MAX) {
+		c->response_skipped++;
+		fprintf(stderr, "herdwatch-collector: %u response commands still running: this alert's skipped\n",
+			c->nresponses);
+		return;
+	}
+	struct response *r = calloc(1, sizeof(*r));
+	if (!r || !(r->buf = malloc(len + 1)) || pipe2(p, O_CLOEXEC)) {
+		if (r)
+			free(r->buf);
+		free(r);
+		c->response_skipped++;
+		return;
+	}
+	memcpy(r->buf, json, len);
+	r->buf[len] = '\n';
+	r->len = len + 1;
 	pid_t pid = fork();
 	if (pid == 0) {
-		dup2(p[0], 0);
-		close(p[0]);
-		close(p[1]);
+		setpgid(0, 0);
+		if (p[0] != 0) {
+			dup2(p[0], 0); /* dup2 clears FD_CLOEXEC on 0 */
+		} else {
+			int fl = fcntl(0, F_GETFD);
+			fcntl(0, F_SETFD, fl & ~FD_CLOEXEC);
+		}
+		close_inherited();
+		signal(SIGPIPE, SIG_DFL);
 		execl("/bin/sh", "sh", "-c", c->response_cmd, (char *)NULL);
 		_exit(127);
 	}
 	close(p[0]);
-	if (pid > 0) {
-		c->response_runs++;
-		/* Alerts are a few KiB: they fit the pipe buffer, so this does not block. */
-		if (write(p[1], json, len) < 0 || write(p[1], "\n", 1) < 0)
-			fprintf(stderr, "herdwatch-collector: response command: %s\n", strerror(errno));
+	if (pid < 0) {
+		fprintf(stderr, "herdwatch-collector: response command: fork: %s\n", strerror(errno));
+		close(p[1]);
+		free(r->buf);
+		free(r);
+		c->response_skipped++;
+		return;
 	}
-	close(p[1]);
+	setpgid(pid, pid); /* also here: no race with the kill of a timeout */
+	c->response_runs++;
+	r->c = c;
+	r->pid = pid;
+	r->fd = p[1];
+	r->start_ns = mono_ns();
+	fcntl(r->fd, F_SETFL, fcntl(r->fd, F_GETFL) | O_NONBLOCK);
+	r->ev = event_new(c->base, r->fd, EV_WRITE | EV_PERSIST, response_write, r);
+	r->next = c->responses;
+	c->responses = r;
+	c->nresponses++;
+	response_write(r->fd, EV_WRITE, r); /* most alerts fit the pipe at once */
+	if (r->ev && r->fd >= 0)
+		event_add(r->ev, NULL);
+	else if (r->fd >= 0)
+		response_close_fd(r); /* no event: cannot wait for room */
+}
+
+/* From the tick: reap finished commands, kill those past the timeout. */
+static void response_check(struct collector *c)
+{
+	uint64_t now = mono_ns();
+	for (struct response **pp = &c->responses, *r; (r = *pp);) {
+		int status;
+		pid_t w = waitpid(r->pid, &status, WNOHANG);
+		if (w == r->pid || (w < 0 && errno == ECHILD)) {
+			response_close_fd(r);
+			*pp = r->next;
+			c->nresponses--;
+			free(r);
+			continue;
+		}
+		if (!r->killed && c->response_timeout_s &&
+		    now - r->start_ns >= (uint64_t)c->response_timeout_s * 1000000000ull) {
+			fprintf(stderr, "herdwatch-collector: response command (pid %d) still running after %u s: killed\n",
+				(int)r->pid, c->response_timeout_s);
+			kill(-r->pid, SIGKILL);
+			kill(r->pid, SIGKILL);
+			r->killed = 1;
+			c->response_timeouts++;
+			response_close_fd(r);
+		}
+		pp = &r->next;
+	}
 }
 
 static void on_alert(void *ctx, const char *json, size_t len, const char *kind, const char *sev,
@@ -184,10 +354,12 @@ static void on_alert(void *ctx, const char *json, size_t len, const char *kind, 
 	struct collector *c = ctx;
 	c->alerts++;
 	if (!store_in_txn(c->st)) {
-		store_begin(c->st);
+		if (store_begin(c->st))
+			c->store_failed = 1;
 		c->txn_start_ns = now_ns();
 	}
-	store_alert(c->st, now, kind, sev, herd, member, score, json, len);
+	if (store_alert(c->st, now, kind, sev, herd, member, score, json, len))
+		c->store_failed = 1; /* the caller rolls back (commit) */
 	fwrite(json, 1, len, stdout);
 	fputc('\n', stdout);
 	fflush(stdout);
@@ -196,17 +368,40 @@ static void on_alert(void *ctx, const char *json, size_t len, const char *kind, 
 
 /* ---- commit and acks ---- */
 
+/*
+ * Commit the open transaction, then acknowledge its batches. When any write of it failed
+ * (c->store_failed: disk full, I/O error, size limit) or the commit fails, the transaction is
+ * rolled back instead, with the stored-seq state of every stream (store.c forgets it and reads
+ * it again from the database): none of its batches counts as stored, none is acknowledged, and
+ * their connections are closed so that the agents resend them.
+ */
 static void commit(struct collector *c)
 {
-	if (!store_in_txn(c->st))
+	if (!store_in_txn(c->st)) {
+		c->store_failed = 0;
 		return;
-	int err = store_commit(c->st);
-	c->commits++;
+	}
+	int err;
+	if (c->store_failed) {
+		store_rollback(c->st);
+		err = -EIO;
+	} else {
+		err = store_commit(c->st);
+	}
+	c->store_failed = 0;
+	c->commits += !err;
+	if (err) {
+		c->storage_errors++;
+		fprintf(stderr, "herdwatch-collector: storage failed: %zu batch(es) rolled back, not acknowledged (agents resend)\n",
+			c->nacks);
+	}
 	for (size_t i = 0; i < c->nacks; i++) {
 		struct conn *k = c->acks[i].conn;
-		if (!k->dead && err) {
-			k->refs--; /* the ack's reference; the connection still holds its own */
-			conn_close(k); /* no ack: the agent resends */
+		if (err) {
+			c->stored -= c->acks[i].ack.stored;
+			if (!k->dead)
+				conn_close(k); /* no ack: the agent resends */
+			conn_unref(k); /* the ack's reference */
 			continue;
 		}
 		if (!k->dead) {
@@ -246,6 +441,28 @@ static void cidx_add(struct collector *c, int64_t member, int64_t kind, uint64_t
 		x->ts_max = ts;
 }
 
+/*
+ * A write to the database failed while this batch was processed (c->store_failed, or begin
+ * failed): the open transaction is rolled back with all its pending batches (commit), and this
+ * batch is not acknowledged either; its connection is closed, so the agent resends.
+ * Returns STORE_FAILED (not a frame error: nothing is counted against the agent).
+ */
+#define STORE_FAILED (-1)
+static int storage_error(struct collector *c, struct conn *k)
+{
+	c->store_failed = 1;
+	if (!store_in_txn(c->st)) { /* BEGIN itself failed */
+		c->storage_errors++;
+		c->store_failed = 0;
+		fprintf(stderr, "herdwatch-collector: cannot begin a transaction: %s\n",
+			sqlite3_errmsg(store_db(c->st)));
+	}
+	commit(c); /* rolls back; may close k if it has pending batches */
+	if (!k->dead)
+		conn_close(k);
+	return STORE_FAILED;
+}
+
 static int process_batch(struct collector *c, struct conn *k, int version, const uint8_t *p,
 			 size_t len)
 {
@@ -263,7 +480,7 @@ static int process_batch(struct collector *c, struct conn *k, int version, const
 		return HW_WIRE_MALFORMED;
 	if (!store_in_txn(c->st)) {
 		if (store_begin(c->st))
-			return HW_WIRE_MALFORMED;
+			return storage_error(c, k);
 		c->txn_start_ns = now_ns();
 	}
 	uint64_t now = now_ns();
@@ -275,6 +492,7 @@ static int process_batch(struct collector *c, struct conn *k, int version, const
 	uint64_t ts_min = UINT64_MAX, ts_max = 0, first_seq = 0;
 	char last_kind[64] = "", last_member[320] = "";
 	int64_t kind = -1, member = -1;
+	int alive = 0; /* herd_seen once per batch: the host of a batch is one agent */
 	/* index rows: a hash table sized for the batch (count <= HW_WIRE_MAX_EVENTS) */
 	c->cidx_cap = 64;
 	while (c->cidx_cap < 2 * b.count)
@@ -305,6 +523,11 @@ static int process_batch(struct collector *c, struct conn *k, int version, const
 			stream_rollback(s);
 			return HW_REFUSE_HOST_MISMATCH;
 		}
+		if (!alive) {
+			/* any event, a resent duplicate too, shows that the agent is alive */
+			herd_seen(c->herd, ev.host_herd, ev.host, ev.host, ev.host_version, 1, now);
+			alive = 1;
+		}
 		if (stream_has(s, (uint64_t)ev.seq)) {
 			ack.duplicates++;
 			c->dups++;
@@ -325,9 +548,8 @@ static int process_batch(struct collector *c, struct conn *k, int version, const
 				snprintf(k->host, sizeof(k->host), "%s", ev.host);
 		}
 		if (kind < 0 || member < 0 || host < 0 || stream_add(s, (uint64_t)ev.seq)) {
-			ack.rejected++;
-			c->bad_events++;
-			continue;
+			c->store_failed = 1; /* names could not be written, or out of memory */
+			break;
 		}
 		uint64_t ts = ev.ts_ns ? ev.ts_ns : now;
 		if (ts < ts_min)
@@ -340,12 +562,12 @@ static int process_batch(struct collector *c, struct conn *k, int version, const
 		uint64_t id = (uint64_t)chunk << 16 | c->nkeep;
 		c->keep[c->nkeep].off = (uint32_t)(cur - c->raw);
 		c->keep[c->nkeep++].len = (uint32_t)l + 1;
-		if (c->nkeep == 1) /* the host of a batch is one agent: once per batch is enough */
-			herd_seen(c->herd, ev.host_herd, ev.host, ev.host, ev.host_version, 1, now);
 		for (int i = 0; i < nt; i++)
 			herd_observe(c->herd, ev.herd, ev.member, ev.host, ev.version, toks[i],
 				     (uint64_t)ev.seq, id, now);
 	}
+	if (c->store_failed)
+		return storage_error(c, k);
 	if (c->nkeep) {
 		const void *z = b.zdata;
 		size_t zlen = b.zlen;
@@ -358,8 +580,10 @@ static int process_batch(struct collector *c, struct conn *k, int version, const
 				o += c->keep[i].len;
 			}
 			zlen = ZSTD_compressCCtx(c->cctx, c->zbuf, c->zcap, c->raw2, o, 1);
-			if (ZSTD_isError(zlen))
-				return HW_WIRE_MALFORMED;
+			if (ZSTD_isError(zlen)) {
+				c->store_failed = 1; /* its seqs are marked stored: roll back */
+				return storage_error(c, k);
+			}
 			z = c->zbuf;
 			raw_len = (uint32_t)o;
 		}
@@ -368,8 +592,12 @@ static int process_batch(struct collector *c, struct conn *k, int version, const
 			struct cidx *x = &c->cidx[c->cidx_list[i]];
 			err = store_chunk_index(c->st, chunk, x->member, x->kind, x->ts_min, x->ts_max, x->n);
 		}
-		if (err)
-			return HW_WIRE_MALFORMED; /* the commit will fail and nothing is acked */
+		if (!err)
+			stream_note_chunk(s, host, chunk);
+		if (err || c->store_failed) {
+			c->store_failed = 1;
+			return storage_error(c, k);
+		}
 	}
 	ack.stored = c->nkeep;
 	c->stored += ack.stored;
@@ -382,8 +610,10 @@ static int process_batch(struct collector *c, struct conn *k, int version, const
 	if (c->nacks == c->ackcap) {
 		size_t nc = c->ackcap ? c->ackcap * 2 : 256;
 		struct pend_ack *a = realloc(c->acks, nc * sizeof(*a));
-		if (!a)
-			return HW_WIRE_MALFORMED;
+		if (!a) {
+			c->store_failed = 1;
+			return storage_error(c, k);
+		}
 		c->acks = a;
 		c->ackcap = nc;
 	}
@@ -420,7 +650,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
 		err = p ? process_batch(k->c, k, fh.version, p, fh.len) : HW_WIRE_MALFORMED;
 		if (!k->dead)
 			evbuffer_drain(in, fh.len);
-		if (err && !k->dead)
+		if (err > 0 && !k->dead)
 			reject(k, err);
 		if (k->dead) {
 			conn_unref(k); /* may free k: the last reference */
@@ -531,6 +761,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 
 /* ---- HTTP query API ---- */
 
+static void api_request_send(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q);
+
 static void reply_json(struct evhttp_request *req, struct jbuf *b)
 {
 	struct evbuffer *out = evbuffer_new();
@@ -582,6 +814,7 @@ static void api_events(struct evhttp_request *req, struct collector *c, struct e
 {
 	const char *member = qparam(q, "member"), *kind = qparam(q, "kind"), *text = qparam(q, "q");
 	long long since = qtime(q, "since"), until = qtime(q, "until"), after = qint(q, "after", -1);
+	long long before = qint(q, "before", -1);
 	long long limit = qint(q, "limit", 100);
 	if (limit < 1 || limit > 10000)
 		limit = 10000;
@@ -589,15 +822,17 @@ static void api_events(struct evhttp_request *req, struct collector *c, struct e
 	char sql[1024];
 	if (member || kind)
 		snprintf(sql, sizeof(sql),
-			 "SELECT DISTINCT chunk FROM chunk_index WHERE 1%s%s%s%s%s ORDER BY chunk %s",
+			 "SELECT DISTINCT chunk FROM chunk_index WHERE 1%s%s%s%s%s%s ORDER BY chunk %s",
 			 member ? " AND member IN (SELECT id FROM names WHERE type=1 AND (name=?1 OR host=?1))" : "",
 			 kind ? " AND kind IN (SELECT id FROM names WHERE type=0 AND name=?2)" : "",
 			 since >= 0 ? " AND ts_max >= ?3" : "", until >= 0 ? " AND ts_min < ?4" : "",
-			 asc ? " AND chunk >= ?5" : "", asc ? "ASC" : "DESC");
+			 asc ? " AND chunk >= ?5" : "", before >= 0 ? " AND chunk <= ?6" : "",
+			 asc ? "ASC" : "DESC");
 	else
-		snprintf(sql, sizeof(sql), "SELECT id FROM chunks WHERE 1%s%s%s ORDER BY id %s",
+		snprintf(sql, sizeof(sql), "SELECT id FROM chunks WHERE 1%s%s%s%s ORDER BY id %s",
 			 since >= 0 ? " AND ts_max >= ?3" : "", until >= 0 ? " AND ts_min < ?4" : "",
-			 asc ? " AND id >= ?5" : "", asc ? "ASC" : "DESC");
+			 asc ? " AND id >= ?5" : "", before >= 0 ? " AND id <= ?6" : "",
+			 asc ? "ASC" : "DESC");
 	sqlite3_stmt *st = NULL, *get = NULL;
 	if (sqlite3_prepare_v2(c->rdb, sql, -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(c->rdb, "SELECT z, raw_len FROM chunks WHERE id=?", -1, &get, NULL) != SQLITE_OK) {
@@ -612,6 +847,7 @@ static void api_events(struct evhttp_request *req, struct collector *c, struct e
 	sqlite3_bind_int64(st, 3, since);
 	sqlite3_bind_int64(st, 4, until);
 	sqlite3_bind_int64(st, 5, after >= 0 ? after >> 16 : 0);
+	sqlite3_bind_int64(st, 6, before >= 0 ? before >> 16 : 0);
 	struct qev *res = NULL;
 	size_t nres = 0, cap = 0;
 	size_t *chunk_start = NULL, nchunks = 0; /* where each chunk's matches begin in res */
@@ -620,12 +856,13 @@ static void api_events(struct evhttp_request *req, struct collector *c, struct e
 	struct ev_info ev;
 	char tk[EV_MAX_TOKENS][TOKEN_MAX];
 	long long scanned = 0;
-	/* bound the work of one request: at most QUERY_MAX_CHUNKS chunks are decompressed; the
-	 * answer then says "truncated" and the client pages on with after=last_id */
+	/* bound the work of one request: at most query_max_chunks chunks are decompressed; the
+	 * answer then says "truncated" and the client pages on: with after=last_id (oldest first),
+	 * or with before=next_before (newest first) */
 	int truncated = 0;
 	long long last_chunk = -1;
 	while (raw && toks && (long long)nres < limit && sqlite3_step(st) == SQLITE_ROW) {
-		if (scanned++ >= QUERY_MAX_CHUNKS) {
+		if (scanned++ >= c->query_max_chunks) {
 			truncated = 1;
 			break;
 		}
@@ -657,7 +894,7 @@ static void api_events(struct evhttp_request *req, struct collector *c, struct e
 			char *cur = l;
 			l = nl + 1;
 			long long id = chunk << 16 | idx;
-			if (after >= 0 && id <= after)
+			if ((after >= 0 && id <= after) || (before >= 0 && id >= before))
 				continue;
 			if (text && !memmem(cur, ll, text, strlen(text)))
 				continue;
@@ -688,7 +925,7 @@ static void api_events(struct evhttp_request *req, struct collector *c, struct e
 	/* newest-first scan: emit chunks oldest first and keep only the newest `limit` events */
 	struct jbuf b = { 0 };
 	jb_puts(&b, "{\"events\":[");
-	long long last = after;
+	long long last = after, first_id = -1;
 	int first = 1;
 	size_t skip = !asc && (long long)nres > limit ? nres - (size_t)limit : 0;
 	for (size_t ci = 0; ci < nchunks; ci++) {
@@ -704,6 +941,8 @@ static void api_events(struct evhttp_request *req, struct collector *c, struct e
 				continue;
 			if (x->id > last)
 				last = x->id;
+			if (first_id < 0 || x->id < first_id)
+				first_id = x->id;
 			jb_printf(&b, "%s{\"id\":%lld,\"member\":", first ? "" : ",", x->id);
 			jb_str(&b, x->member);
 			jb_puts(&b, ",\"event\":");
@@ -720,7 +959,14 @@ static void api_events(struct evhttp_request *req, struct collector *c, struct e
 	free(chunk_start);
 	if (truncated && asc && last_chunk >= 0 && (last_chunk << 16 | 0xffff) > last)
 		last = last_chunk << 16 | 0xffff; /* everything up to here was examined */
-	jb_printf(&b, "],\"last_id\":%lld,\"truncated\":%s}", last, truncated ? "true" : "false");
+	/* newest first: where the next page (older events) begins, -1 when all were examined */
+	long long next_before = -1;
+	if (!asc && truncated && last_chunk >= 0)
+		next_before = last_chunk << 16;
+	else if (!asc && (long long)nres >= limit && first_id >= 0)
+		next_before = first_id;
+	jb_printf(&b, "],\"last_id\":%lld,\"truncated\":%s,\"next_before\":%lld}", last,
+		  truncated ? "true" : "false", next_before);
 	reply_json(req, &b);
 }
 
@@ -771,13 +1017,18 @@ static void api_stats(struct evhttp_request *req, struct collector *c)
 	jb_printf(&b, "{\"events_stored\":%llu,\"duplicates\":%llu,\"bad_events\":%llu,\"batches\":%llu,"
 		      "\"commits\":%llu,\"alerts\":%llu,\"connections_open\":%llu,\"connections_total\":%llu,"
 		      "\"tls_refused\":%llu,\"crl_loads\":%llu,\"revoked_closed\":%llu,"
-		      "\"retention_deleted\":%llu,\"response_runs\":%llu,"
+		      "\"retention_deleted\":%llu,\"retention_alerts_deleted\":%llu,"
+		      "\"retention_streams_deleted\":%llu,\"response_runs\":%llu,"
+		      "\"response_timeouts\":%llu,\"response_skipped\":%llu,\"responses_running\":%u,"
+		      "\"storage_errors\":%llu,\"requests_sent\":%llu,\"api_refused\":%llu,"
 		      "\"first_store_ns\":%llu,\"last_store_ns\":%llu,\"herd_bytes\":%zu,\"members\":%u,"
 		      "\"herd_bytes_per_member\":%zu,\"herd_token_overflow\":%llu,"
 		      "\"herd_candidates_dropped\":%llu,\"rejected\":{",
 		  c->stored, c->dups, c->bad_events, c->batches, c->commits, c->alerts, c->conns_open,
 		  c->conns_total, c->tls_refused, c->crl_reloads, c->revoked_closed, c->retained_deleted,
-		  c->response_runs,
+		  c->retained_alerts, c->retained_streams, c->response_runs, c->response_timeouts,
+		  c->response_skipped, c->nresponses, c->storage_errors, c->requests_sent,
+		  c->api_refused,
 		  (unsigned long long)c->first_store_ns, (unsigned long long)c->last_store_ns,
 		  herd_mem_bytes(c->herd), nm, nm ? herd_mem_bytes(c->herd) / nm : 0,
 		  (unsigned long long)herd_overflow(c->herd),
@@ -788,10 +1039,106 @@ static void api_stats(struct evhttp_request *req, struct collector *c)
 	reply_json(req, &b);
 }
 
-/* /api/request?host=NAME&arg=A&arg=B...: send a control request (as "herdwatch-agent ctl A B
- * ..." would) to every live connection of that agent, e.g. from an alert's response command:
+/*
+ * The API token: state-changing calls (POST /api/request) must carry it as
+ * "Authorization: Bearer TOKEN". A new random token is written at every start to a file only
+ * its owner (root) can read, next to the database by default; the herdwatch CLI reads it. Any
+ * other local process, or a web page that makes a browser call the loopback port, has no token.
+ */
+static int api_token_init(struct collector *c, const char *path)
+{
+	unsigned char rnd[32];
+	size_t got = 0;
+	while (got < sizeof(rnd)) {
+		ssize_t r = getrandom(rnd + got, sizeof(rnd) - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			fprintf(stderr, "herdwatch-collector: getrandom: %s\n", strerror(errno));
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(c->api_token + 2 * i, 3, "%02x", rnd[i]);
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int ok = fd >= 0 && fchmod(fd, 0600) == 0 &&
+		 write(fd, c->api_token, 64) == 64 && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+	if (fd >= 0 && close(fd))
+		ok = 0;
+	if (!ok || rename(tmp, path)) {
+		fprintf(stderr, "herdwatch-collector: cannot write the API token file %s: %s\n", path,
+			strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* 0 when the request carries the token; otherwise answers 401 (none) or 403 (wrong). */
+static int api_authorized(struct evhttp_request *req, struct collector *c)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+	if (!h || strncasecmp(h, "Bearer ", 7)) {
+		c->api_refused++;
+		evhttp_send_error(req, 401, "API token required (Authorization: Bearer, see --api-token-file)");
+		return -1;
+	}
+	h += 7;
+	unsigned char diff = strlen(h) != 64;
+	for (size_t i = 0; i < 64 && h[i]; i++)
+		diff |= (unsigned char)(h[i] ^ c->api_token[i]);
+	if (diff) {
+		c->api_refused++;
+		evhttp_send_error(req, 403, "wrong API token");
+		return -1;
+	}
+	return 0;
+}
+
+/* POST /api/request with form fields host=NAME&arg=A&arg=B... (in the body, or in the query
+ * string) and the API token: send a control request (as "herdwatch-agent ctl A B ..." would) to
+ * every live connection of that agent, e.g. from an alert's response command:
  * "enable file.open --for 600". The agent answers in an agent.request event of its stream. */
-static void api_request(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q)
+static void api_request(struct evhttp_request *req, struct collector *c, struct evkeyvalq *qs)
+{
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		c->api_refused++;
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+		evhttp_send_error(req, 405, "POST only (it changes state)");
+		return;
+	}
+	if (api_authorized(req, c))
+		return;
+	struct evkeyvalq form, *q = qs;
+	TAILQ_INIT(&form);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t blen = evbuffer_get_length(in);
+	if (blen) {
+		char *body = blen < 65536 ? malloc(blen + 1) : NULL;
+		if (!body) {
+			evhttp_send_error(req, 400, "request too long");
+			return;
+		}
+		evbuffer_copyout(in, body, blen);
+		body[blen] = 0;
+		int bad = evhttp_parse_query_str(body, &form);
+		free(body);
+		if (bad) {
+			evhttp_clear_headers(&form);
+			evhttp_send_error(req, 400, "bad form body");
+			return;
+		}
+		q = &form;
+	}
+	api_request_send(req, c, q);
+	evhttp_clear_headers(&form);
+}
+
+static void api_request_send(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q)
 {
 	const char *host = qparam(q, "host");
 	uint8_t frame[HW_WIRE_HDR_LEN + 4 + HW_WIRE_MAX_REQUEST];
@@ -1043,14 +1390,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		herd_snapshot_save(c);
 	if (c->ticks % c->retain_every_ticks == 0 && (c->retain_s || c->retain_bytes)) {
 		commit(c);
-		unsigned long long del = 0;
-		store_retain(c->st, now, c->retain_s, c->retain_bytes, &del);
-		c->retained_deleted += del;
+		struct store_retained r;
+		if (store_retain(c->st, now, c->retain_s, c->retain_bytes, &r))
+			fprintf(stderr, "herdwatch-collector: retention: %s\n", sqlite3_errmsg(store_db(c->st)));
+		c->retained_deleted += r.events;
+		c->retained_alerts += r.alerts;
+		c->retained_streams += r.streams;
 	}
 	if (c->ticks % 40 == 0) /* every second */
 		crl_check_file(c);
-	while (waitpid(-1, NULL, WNOHANG) > 0) {
-	}
+	response_check(c);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -1097,6 +1446,12 @@ static void usage(void)
 		"  --retain-mb N          keep the database under N MiB of data [0 = unlimited]\n"
 		"  --retain-interval-s N  how often retention runs [10]\n"
 		"  --response-cmd CMD     run `sh -c CMD` for each alert, alert JSON on stdin\n"
+		"  --response-timeout-s N kill a response command still running after N s [60]\n"
+		"  --max-db-mb N          hard limit of the database file: beyond it batches are not\n"
+		"                         acknowledged until retention frees space [0 = none]\n"
+		"  --api-token-file FILE  token for state-changing API calls, written at start (0600)\n"
+		"                         [DB.api-token]\n"
+		"  --query-max-chunks N   chunks one events query may read before it pages [5000]\n"
 		"  --hold-ms N --learn-s N --min-herd N --threshold BITS --change-frac F\n"
 		"  --change-window-s N --new-member-s N --window-s N --silent-s N\n"
 		"  --half-life-s N --gone-s N --rollout-s N --forget-s N             herd engine\n");
@@ -1106,23 +1461,28 @@ int main(int argc, char **argv)
 {
 	struct collector col = { 0 }, *c = &col;
 	const char *listen_a = "127.0.0.1:7443", *http_a = "127.0.0.1:7480", *db = "herdwatch.db";
-	const char *ca = NULL, *cert = NULL, *key = NULL;
+	const char *ca = NULL, *cert = NULL, *key = NULL, *token_file = NULL;
+	unsigned long long max_db = 0;
 	struct herd_cfg hc;
 	herd_cfg_default(&hc);
 	c->commit_ms = 25;
 	c->retain_s = 30ull * 86400;
 	c->retain_every_ticks = 400; /* 10 s */
+	c->response_timeout_s = 60;
+	c->query_max_chunks = QUERY_MAX_CHUNKS;
 	enum { O_CA = 256, O_CERT, O_KEY, O_LISTEN, O_HTTP, O_DB, O_COMMIT, O_RDAYS, O_RMB, O_RESP,
 	       O_HOLD, O_LEARN, O_MIN, O_THR, O_CFRAC, O_CWIN, O_NEWM, O_WIN, O_SILENT, O_QUIET,
 	       O_HALF, O_GONE, O_ROLL, O_FORGET,
-	       O_RINT, O_CRL, O_RELAY };
+	       O_RINT, O_CRL, O_RELAY, O_RTIMEOUT, O_MAXDB, O_TOKEN, O_QMAX };
 	static const struct option opts[] = {
 		{ "ca", 1, 0, O_CA }, { "cert", 1, 0, O_CERT }, { "key", 1, 0, O_KEY },
 		{ "crl", 1, 0, O_CRL }, { "relay-cert", 1, 0, O_RELAY },
 		{ "listen", 1, 0, O_LISTEN }, { "http", 1, 0, O_HTTP }, { "db", 1, 0, O_DB },
 		{ "commit-ms", 1, 0, O_COMMIT }, { "retain-days", 1, 0, O_RDAYS },
 		{ "retain-mb", 1, 0, O_RMB }, { "retain-interval-s", 1, 0, O_RINT },
-		{ "response-cmd", 1, 0, O_RESP },
+		{ "response-cmd", 1, 0, O_RESP }, { "response-timeout-s", 1, 0, O_RTIMEOUT },
+		{ "max-db-mb", 1, 0, O_MAXDB }, { "api-token-file", 1, 0, O_TOKEN },
+		{ "query-max-chunks", 1, 0, O_QMAX },
 		{ "hold-ms", 1, 0, O_HOLD }, { "learn-s", 1, 0, O_LEARN }, { "min-herd", 1, 0, O_MIN },
 		{ "threshold", 1, 0, O_THR }, { "change-frac", 1, 0, O_CFRAC },
 		{ "change-window-s", 1, 0, O_CWIN }, { "new-member-s", 1, 0, O_NEWM },
@@ -1153,6 +1513,10 @@ int main(int argc, char **argv)
 		case O_RMB: c->retain_bytes = strtoull(optarg, NULL, 10) << 20; break;
 		case O_RINT: c->retain_every_ticks = 40 * (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 1); break;
 		case O_RESP: c->response_cmd = optarg; break;
+		case O_RTIMEOUT: c->response_timeout_s = (unsigned)atoi(optarg); break;
+		case O_MAXDB: max_db = strtoull(optarg, NULL, 10) << 20; break;
+		case O_TOKEN: token_file = optarg; break;
+		case O_QMAX: c->query_max_chunks = (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 1); break;
 		case O_HOLD: hc.hold_ms = (unsigned)atoi(optarg); break;
 		case O_LEARN: hc.learn_s = (unsigned)atoi(optarg); break;
 		case O_MIN: hc.min_herd = (unsigned)atoi(optarg); break;
@@ -1189,7 +1553,14 @@ int main(int argc, char **argv)
 	if (!c->raw || !c->raw2 || !c->zbuf || !c->cidx || !c->cidx_list || !c->keep || !c->toks ||
 	    !c->dctx || !c->cctx)
 		goto out;
-	if (store_open(&c->st, db))
+	if (store_open(&c->st, db, max_db))
+		goto out;
+	char tfbuf[4096];
+	if (!token_file) {
+		snprintf(tfbuf, sizeof(tfbuf), "%s.api-token", db);
+		token_file = tfbuf;
+	}
+	if (api_token_init(c, token_file))
 		goto out;
 	if (sqlite3_open_v2(db, &c->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		goto out;
@@ -1236,7 +1607,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "herdwatch-collector: bad --listen %s\n", listen_a);
 		goto out;
 	}
-	c->lis = evconnlistener_new_bind(c->base, on_accept, c, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+	c->lis = evconnlistener_new_bind(c->base, on_accept, c, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
 					 1024, (struct sockaddr *)&ss, sl);
 	if (!c->lis) {
 		fprintf(stderr, "herdwatch-collector: cannot listen on %s: %s\n", listen_a, strerror(errno));
@@ -1262,6 +1633,11 @@ int main(int argc, char **argv)
 	commit(c);
 	rc = 0;
 out:
+	for (struct response *r = c->responses, *next; r; r = next) {
+		next = r->next;
+		response_close_fd(r);
+		free(r);
+	}
 	if (c->tick)
 		event_free(c->tick);
 	if (c->sigint)

@@ -24,6 +24,7 @@ struct stream {
 	struct range *mark; /* stream_mark's copy of r */
 	uint32_t mark_n, mark_cap;
 	int mark_dirty;
+	int64_t host, last_chunk; /* names id of its host name, its newest chunk (0: none yet) */
 };
 
 struct nent {
@@ -47,7 +48,7 @@ struct store {
 
 static const char *SCHEMA =
 	"PRAGMA journal_mode=WAL;"
-	"PRAGMA synchronous=NORMAL;"
+	"PRAGMA synchronous=FULL;"
 	"PRAGMA cache_size=-65536;"
 	"PRAGMA temp_store=MEMORY;"
 	"CREATE TABLE IF NOT EXISTS chunks(id INTEGER PRIMARY KEY, host INTEGER NOT NULL,"
@@ -63,7 +64,7 @@ static const char *SCHEMA =
 	" name TEXT NOT NULL, herd TEXT, host TEXT, version TEXT, UNIQUE(type, name));"
 	"CREATE TABLE IF NOT EXISTS streams(name TEXT NOT NULL, host_id TEXT NOT NULL,"
 	" boot_id TEXT NOT NULL, run INTEGER NOT NULL, ranges TEXT NOT NULL, updated INTEGER,"
-	" PRIMARY KEY(name, host_id, boot_id, run));"
+	" host INTEGER, last_chunk INTEGER, PRIMARY KEY(name, host_id, boot_id, run));"
 	"CREATE TABLE IF NOT EXISTS alerts(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
 	" kind TEXT NOT NULL, severity TEXT NOT NULL, herd TEXT, member TEXT, score REAL,"
 	" json TEXT NOT NULL);"
@@ -77,8 +78,9 @@ static int64_t pragma_int(sqlite3 *db, const char *sql);
 /* Schema versions (PRAGMA user_version). 0: as first released; 1: names.version (the member's
  * version, so its cohort is herd + version); 2: streams keyed by (name, host id, boot id, run):
  * the certificate name the agent authenticated with and its run id join the key (rows of an
- * older database keep their ranges as name '' and run 0, see store_stream). A database of an
- * older version is migrated in place, in one transaction, when it is opened. */
+ * older database keep their ranges as name '' and run 0, see store_stream), and streams.host
+ * and streams.last_chunk (so retention can tell when none of a stream's events is left). A
+ * database of an older version is migrated in place, in one transaction, when it is opened. */
 #define STORE_SCHEMA 2
 
 static int has_column(sqlite3 *db, const char *table, const char *col)
@@ -118,8 +120,9 @@ static int migrate(sqlite3 *db)
 	     sqlite3_exec(db,
 			  "CREATE TABLE streams_v2(name TEXT NOT NULL, host_id TEXT NOT NULL,"
 			  " boot_id TEXT NOT NULL, run INTEGER NOT NULL, ranges TEXT NOT NULL, updated INTEGER,"
-			  " PRIMARY KEY(name, host_id, boot_id, run));"
-			  "INSERT INTO streams_v2 SELECT '', host_id, boot_id, 0, ranges, updated FROM streams;"
+			  " host INTEGER, last_chunk INTEGER, PRIMARY KEY(name, host_id, boot_id, run));"
+			  "INSERT INTO streams_v2(name, host_id, boot_id, run, ranges, updated)"
+			  " SELECT '', host_id, boot_id, 0, ranges, updated FROM streams;"
 			  "DROP TABLE streams;"
 			  "ALTER TABLE streams_v2 RENAME TO streams;",
 			  NULL, NULL, &err) != SQLITE_OK))
@@ -132,7 +135,8 @@ static int migrate(sqlite3 *db)
 	if (!has || !has_run)
 		fprintf(stderr, "herdwatch-collector: database schema %lld migrated to %d (%s%s%s)\n",
 			(long long)v, STORE_SCHEMA, !has ? "names.version added" : "",
-			!has && !has_run ? ", " : "", !has_run ? "streams keyed by name and run" : "");
+			!has && !has_run ? ", " : "",
+			!has_run ? "streams keyed by name and run, with host and last chunk" : "");
 	return 0;
 fail:
 	fprintf(stderr, "herdwatch-collector: migrating the database schema: %s\n",
@@ -159,7 +163,7 @@ static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 	return 0;
 }
 
-int store_open(struct store **out, const char *path)
+int store_open(struct store **out, const char *path, unsigned long long max_bytes)
 {
 	struct store *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -175,11 +179,19 @@ int store_open(struct store **out, const char *path)
 	sqlite3_busy_timeout(s->db, 5000);
 	if (migrate(s->db))
 		goto fail;
+	if (max_bytes) {
+		char sql[96];
+		int64_t pg = pragma_int(s->db, "PRAGMA page_size");
+		snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%llu",
+			 max_bytes / (unsigned long long)(pg > 0 ? pg : 4096));
+		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
+	}
 	if (prep(s->db, "INSERT INTO chunks(id, host, first_seq, count, ts_min, ts_max, raw_len, z) VALUES(?,?,?,?,?,?,?,?)", &s->ins_chunk) ||
 	    prep(s->db, "INSERT INTO chunk_index(chunk, member, kind, ts_min, ts_max, n) VALUES(?,?,?,?,?,?)", &s->ins_cidx) ||
 	    prep(s->db, "INSERT INTO alerts(ts, kind, severity, herd, member, score, json) VALUES(?,?,?,?,?,?,?)", &s->ins_alert) ||
-	    prep(s->db, "SELECT ranges FROM streams WHERE name=? AND host_id=? AND boot_id=? AND run=?", &s->get_stream) ||
-	    prep(s->db, "INSERT OR REPLACE INTO streams(name, host_id, boot_id, run, ranges, updated) VALUES(?,?,?,?,?,strftime('%s','now'))", &s->put_stream) ||
+	    prep(s->db, "SELECT ranges, host, last_chunk FROM streams WHERE name=? AND host_id=? AND boot_id=? AND run=?", &s->get_stream) ||
+	    prep(s->db, "INSERT OR REPLACE INTO streams(name, host_id, boot_id, run, ranges, updated, host, last_chunk) VALUES(?,?,?,?,?,strftime('%s','now'),?,?)", &s->put_stream) ||
 	    prep(s->db, "SELECT id, version FROM names WHERE type=? AND name=?", &s->get_name) ||
 	    prep(s->db, "INSERT INTO names(type, name, herd, host, version) VALUES(?,?,?,?,?)", &s->ins_name) ||
 	    prep(s->db, "UPDATE names SET version=? WHERE id=?", &s->set_version) ||
@@ -208,6 +220,29 @@ void store_drop_streams(struct store *s)
 			s->st[i] = NULL;
 		}
 	s->stn = 0;
+}
+
+static int step_reset(sqlite3_stmt *st);
+
+static void store_drop_names(struct store *s)
+{
+	for (uint32_t i = 0; i < s->ncap; i++) {
+		free(s->names[i].key);
+		free(s->names[i].version);
+		s->names[i].key = NULL;
+		s->names[i].version = NULL;
+	}
+	s->nn = 0;
+}
+
+void store_rollback(struct store *s)
+{
+	if (s->in_txn)
+		step_reset(s->rollback);
+	s->in_txn = 0;
+	store_drop_streams(s); /* memory may claim seqs that were rolled back */
+	store_drop_names(s);   /* and name ids that no longer exist */
+	s->next_chunk = 0;     /* re-read from the database */
 }
 
 void store_close(struct store *s)
@@ -289,6 +324,13 @@ static int put_stream(struct store *s, struct stream *st)
 	}
 	sqlite3_bind_int64(s->put_stream, 4, (sqlite3_int64)get_run(k));
 	sqlite3_bind_text(s->put_stream, 5, buf, (int)o, SQLITE_TRANSIENT);
+	if (st->last_chunk) {
+		sqlite3_bind_int64(s->put_stream, 6, st->host);
+		sqlite3_bind_int64(s->put_stream, 7, st->last_chunk);
+	} else {
+		sqlite3_bind_null(s->put_stream, 6);
+		sqlite3_bind_null(s->put_stream, 7);
+	}
 	int err = step_reset(s->put_stream);
 	free(buf);
 	return err;
@@ -306,13 +348,11 @@ int store_commit(struct store *s)
 		}
 	if (!err)
 		err = step_reset(s->commit);
-	s->in_txn = 0;
 	if (err) {
 		fprintf(stderr, "herdwatch-collector: commit failed: %s\n", sqlite3_errmsg(s->db));
-		step_reset(s->rollback);
-		store_drop_streams(s); /* memory may claim seqs that were rolled back */
-		s->next_chunk = 0;     /* re-read from the database */
+		store_rollback(s);
 	}
+	s->in_txn = 0;
 	return err;
 }
 
@@ -347,8 +387,11 @@ static int read_stream(struct store *s, struct stream *st, const char *name, siz
 	sqlite3_bind_text(s->get_stream, 3, boot_id, (int)bl, SQLITE_STATIC);
 	sqlite3_bind_int64(s->get_stream, 4, (sqlite3_int64)run);
 	int found = sqlite3_step(s->get_stream) == SQLITE_ROW;
-	if (found)
+	if (found) {
 		load_ranges(st, (const char *)sqlite3_column_text(s->get_stream, 0));
+		st->host = sqlite3_column_int64(s->get_stream, 1);
+		st->last_chunk = sqlite3_column_int64(s->get_stream, 2);
+	}
 	sqlite3_reset(s->get_stream);
 	return found;
 }
@@ -445,6 +488,13 @@ void stream_rollback(struct stream *st)
 		memcpy(st->r, st->mark, st->mark_n * sizeof(*st->r));
 	st->n = st->mark_n;
 	st->dirty = st->mark_dirty;
+}
+
+void stream_note_chunk(struct stream *st, int64_t host, int64_t chunk)
+{
+	st->host = host;
+	st->last_chunk = chunk;
+	st->dirty = 1;
 }
 
 int stream_add(struct stream *st, uint64_t seq)
@@ -661,17 +711,61 @@ static int retain_exec(sqlite3 *db, const char *where, unsigned long long *delet
 	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 }
 
+/*
+ * Alerts follow the events: an alert is kept at least as long as the events it cites. By age:
+ * alerts older than max_age_s go (the events they cite, which arrived before them, are older
+ * still). By size: alerts older than the oldest event left go (every event an alert cites
+ * arrived before the alert; applied when size retention deleted events). Streams (the stored seqs of one agent run) go once none of their
+ * events is left and they were inactive for longer than max_age_s (an agent run that still
+ * sends keeps its row, so its resends stay duplicates).
+ */
+static int retain_alerts_streams(struct store *s, uint64_t now_ns, uint64_t max_age_s,
+				 int size_deleted, struct store_retained *r)
+{
+	char sql[512];
+	if (max_age_s && now_ns > max_age_s * 1000000000ull) {
+		snprintf(sql, sizeof(sql), "DELETE FROM alerts WHERE ts < %llu",
+			 (unsigned long long)(now_ns - max_age_s * 1000000000ull));
+		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			return -EIO;
+		r->alerts += (unsigned long long)sqlite3_changes(s->db);
+	}
+	if (size_deleted && pragma_int(s->db, "SELECT count(*) FROM (SELECT 1 FROM chunks LIMIT 1)")) {
+		if (sqlite3_exec(s->db, "DELETE FROM alerts WHERE ts < (SELECT min(ts_min) FROM chunks)",
+				 NULL, NULL, NULL) != SQLITE_OK)
+			return -EIO;
+		r->alerts += (unsigned long long)sqlite3_changes(s->db);
+	}
+	if (max_age_s) {
+		/* updated: seconds; a stream without last_chunk (older schema) is judged by age only */
+		snprintf(sql, sizeof(sql),
+			 "DELETE FROM streams WHERE updated < %llu AND (last_chunk IS NULL OR NOT EXISTS"
+			 " (SELECT 1 FROM chunks WHERE chunks.id <= streams.last_chunk AND"
+			 " chunks.host = streams.host))",
+			 (unsigned long long)(now_ns / 1000000000ull - max_age_s));
+		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			return -EIO;
+		unsigned long long n = (unsigned long long)sqlite3_changes(s->db);
+		r->streams += n;
+		if (n)
+			store_drop_streams(s); /* cached copies of pruned rows */
+	}
+	return 0;
+}
+
 int store_retain(struct store *s, uint64_t now_ns, uint64_t max_age_s, uint64_t max_bytes,
-		 unsigned long long *deleted)
+		 struct store_retained *r)
 {
 	char where[128];
-	*deleted = 0;
+	unsigned long long *deleted = &r->events;
+	*r = (struct store_retained){ 0 };
 	if (max_age_s && now_ns > max_age_s * 1000000000ull) {
 		snprintf(where, sizeof(where), "ts_max < %llu",
 			 (unsigned long long)(now_ns - max_age_s * 1000000000ull));
 		if (retain_exec(s->db, where, deleted))
 			return -EIO;
 	}
+	int size_deleted = 0;
 	for (int round = 0; max_bytes && round < 50; round++) {
 		int64_t used = (pragma_int(s->db, "PRAGMA page_count") - pragma_int(s->db, "PRAGMA freelist_count")) *
 			       pragma_int(s->db, "PRAGMA page_size");
@@ -684,6 +778,7 @@ int store_retain(struct store *s, uint64_t now_ns, uint64_t max_age_s, uint64_t 
 		snprintf(where, sizeof(where), "id < %lld", (long long)(lo + (hi - lo) / 10 + 1));
 		if (retain_exec(s->db, where, deleted))
 			return -EIO;
+		size_deleted = 1;
 	}
-	return 0;
+	return retain_alerts_streams(s, now_ns, max_age_s, size_deleted, r);
 }

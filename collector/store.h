@@ -9,13 +9,15 @@
  * stays far above 200k events/s and queries decompress only the chunks their filters select.
  * An event's id is chunk id << 16 | line number in the chunk (HW_WIRE_MAX_EVENTS = 65536).
  *
- * Schema (WAL, synchronous=NORMAL, batched transactions):
+ * Schema (WAL, synchronous=FULL: a commit is on disk before its batches are acknowledged;
+ * batched transactions):
  *   chunks(id, host -> names.id, first_seq, count, ts_min, ts_max, raw_len, z)  index (ts_max)
  *   chunk_index(chunk, member -> names.id, kind -> names.id, ts_min, ts_max, n)
  *                                 indexes (member, ts_max), (kind, ts_max), (chunk)
  *   names(id, type 0=kind 1=member 2=host, name, herd, host, version)  unique (type, name)
  *                                 version: the member's current version (NULL: none)
- *   streams(name, host_id, boot_id, run, ranges "a-b,c-d", updated s)  stored seqs per agent run
+ *   streams(name, host_id, boot_id, run, ranges "a-b,c-d", updated s, host -> names.id,
+ *           last_chunk)          stored seqs per agent run; last_chunk: its newest chunk
  *   alerts(id, ts, kind, severity, herd, member, score, json)      indexes (ts), (member)
  * PRAGMA user_version is the schema version; older databases are migrated when opened.
  * Dedup: each agent run keeps its stored seqs as ranges in memory and in `streams`, updated in
@@ -35,12 +37,17 @@ struct stream; /* one agent run: (certificate name, host id, boot id, run id) */
 
 #define STORE_MAX_ID 128 /* bytes of each of name, host id, boot id */
 
-int store_open(struct store **out, const char *path);
+/* max_bytes: hard limit of the database file (PRAGMA max_page_count; 0 = none): beyond it
+ * writes fail like on a full disk. */
+int store_open(struct store **out, const char *path, unsigned long long max_bytes);
 void store_close(struct store *s);
 sqlite3 *store_db(struct store *s);
 
 int store_begin(struct store *s);   /* no-op when a transaction is open */
 int store_commit(struct store *s);  /* writes dirty streams; 0 or -EIO (rolled back) */
+/* Roll the open transaction back and forget the cached stream and name state (it may claim
+ * seqs and names that were rolled back); it is read again from the database. */
+void store_rollback(struct store *s);
 int store_in_txn(const struct store *s);
 unsigned long long store_txn_rows(const struct store *s);
 
@@ -54,6 +61,9 @@ int stream_add(struct stream *st, uint64_t seq);
  * (a batch refused half-way). */
 int stream_mark(struct stream *st);
 void stream_rollback(struct stream *st);
+/* The stream's events were stored in chunk (of host, a names id): retention keeps the stream's
+ * row while that chunk or an older one of the host is left. */
+void stream_note_chunk(struct stream *st, int64_t host, int64_t chunk);
 
 /* Name ids (cached). type: 0 kind, 1 member, 2 host. version: the member's or host's version
  * (NULL or "": none); a changed version updates names.version. */
@@ -71,9 +81,14 @@ int store_alert(struct store *s, uint64_t ts, const char *kind, const char *sev,
 		const char *member, double score, const char *json, size_t len);
 
 /* Retention: delete events older than max_age_s (0 = keep) and the oldest while the data
- * exceeds max_bytes (0 = unlimited). Must be called outside a transaction. */
+ * exceeds max_bytes (0 = unlimited); then alerts no longer needed (kept at least as long as the
+ * events they cite) and streams with no events left and inactive for longer than max_age_s.
+ * Must be called outside a transaction. */
+struct store_retained {
+	unsigned long long events, alerts, streams;
+};
 int store_retain(struct store *s, uint64_t now_ns, uint64_t max_age_s, uint64_t max_bytes,
-		 unsigned long long *deleted);
+		 struct store_retained *r);
 /* Forget cached stream state (after a failed commit). */
 void store_drop_streams(struct store *s);
 

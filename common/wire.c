@@ -12,7 +12,7 @@
  *                          not changed since version 1 and are written as version 1, so an
  *                          agent of version 1 still works with this collector.
  *        5    1 type       1 = BATCH (agent -> collector), 2 = ACK (collector -> agent),
- *                          3 = REQUEST (collector -> agent, see wire.h)
+ *                          3 = REQUEST (collector -> agent, see below)
  *        6    2 flags      0; reserved, non-zero is refused
  *        8    4 length     payload bytes that follow; <= HW_WIRE_MAX_PAYLOAD (8 MiB)
  *
@@ -42,6 +42,16 @@
  *       12    4 duplicates events that were already stored (a resend)
  *       16    4 rejected   lines that were not JSON objects with a seq (counted, not stored)
  *       20    4 status     0 = durable; the agent may delete the batch from its spool
+ *
+ * REQUEST payload (collector -> agent, on the agent's own connection), 6 .. 4 + 4000 bytes:
+ *        0    4 id         collector-chosen request id; the agent reports it in its
+ *                          agent.request event
+ *        4    n args       the words of one control request (as for "herdwatch-agent ctl"),
+ *                          each followed by a NUL; 1 <= n <= HW_WIRE_MAX_REQUEST (4000), the
+ *                          last byte is a NUL. The agent refuses (disconnects on) a REQUEST
+ *                          outside these bounds; it queues at most 8 (more are dropped and
+ *                          counted, ship_stats.requests_dropped) and runs each like a
+ *                          control-socket request. No reply frame: the answer is an event.
  *
  * A peer that sends a frame violating any of the above is disconnected and the reason counted
  * (enum hw_wire_err); the collector never allocates more than a checked length. So is a peer

@@ -396,13 +396,17 @@ int main(int argc, char **argv)
 	double tq = mono();
 	/* wait for every ack */
 	unsigned long long acked = 0, dropped = 0, reconnects = 0, spooled = 0;
+	unsigned long long dropped_by[SHIP_DROP_NCAUSE];
 	for (;;) {
 		acked = dropped = reconnects = spooled = 0;
+		memset(dropped_by, 0, sizeof(dropped_by));
 		for (int i = 0; i < nall; i++) {
 			struct ship_stats st;
 			ship_get_stats(all[i], &st);
 			acked += st.acked;
 			dropped += st.dropped;
+			for (int c = 0; c < SHIP_DROP_NCAUSE; c++)
+				dropped_by[c] += st.dropped_by[c];
 			reconnects += st.reconnects;
 			spooled += st.spooled_bytes;
 		}
@@ -419,9 +423,12 @@ int main(int argc, char **argv)
 		free(lines[i].s);
 	free(lines);
 	free(groups);
-	printf("{\"events\":%llu,\"acked\":%llu,\"dropped\":%llu,\"reconnects\":%llu,\"agents\":%d,"
-	       "\"queue_s\":%.3f,\"seconds\":%.3f,\"events_per_s\":%.0f}\n",
-	       queued, acked, dropped, reconnects, nall, tq - t0, t1 - t0,
-	       (double)acked / (t1 - t0 > 0 ? t1 - t0 : 1));
+	printf("{\"events\":%llu,\"acked\":%llu,\"dropped\":%llu,\"dropped_by\":{", queued, acked,
+	       dropped);
+	for (int c = 0; c < SHIP_DROP_NCAUSE; c++)
+		printf("%s\"%s\":%llu", c ? "," : "", ship_drop_cause_name(c), dropped_by[c]);
+	printf("},\"reconnects\":%llu,\"agents\":%d,\"queue_s\":%.3f,\"seconds\":%.3f,"
+	       "\"events_per_s\":%.0f}\n",
+	       reconnects, nall, tq - t0, t1 - t0, (double)acked / (t1 - t0 > 0 ? t1 - t0 : 1));
 	return acked + dropped >= queued && !spooled ? 0 : 1;
 }

@@ -101,7 +101,8 @@ stored_seqs() {
 		echo "$out" | jq -r '.events[].event.seq'
 		local last
 		last=$(echo "$out" | jq -r '.last_id')
-		[ "$(echo "$out" | jq '.events | length')" -eq 0 ] && break
+		# an empty page that examined only part of the data ("truncated") is not the end
+		[ "$(echo "$out" | jq '.events | length')" -eq 0 ] && [ "$(echo "$out" | jq .truncated)" != true ] && break
 		after=$last
 	done
 }

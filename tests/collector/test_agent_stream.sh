@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The agent streams to the collector itself (mutual TLS, batches, spool, acks): with the
 # collector killed mid-stream and restarted, every seq the agent wrote arrives exactly once;
-# the heartbeat reports the stream; an agent whose credential the collector's CA did not sign
+# the heartbeat reports the stream; control requests through the collector need its API token
+# (refused without it, nothing reaches the agent); an agent whose credential the collector's CA did not sign
 # stores nothing.
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "not ok - agent_stream: needs root"; exit 1; }
@@ -32,8 +33,21 @@ sleep 1
 start_collector || exit 1
 "$B/tests/helpers/exec_storm" 400 1 hwstream$$ >/dev/null
 sleep 2
+# a request without the collector's API token (any local process, a web page) is refused and
+# reaches no agent
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data 'host=vmS&arg=disable&arg=process' "http://127.0.0.1:$HTTP_PORT/api/request")
+expect agent_request_no_token_refused "HTTP $code" test "$code" = 401
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/api/request?host=vmS&arg=disable&arg=process")
+expect agent_request_get_refused "HTTP $code" test "$code" = 405
+echo 0000 >"$T/wrong-token"
+err=$("$B/herdwatch" --api "127.0.0.1:$HTTP_PORT" --token-file "$T/wrong-token" request vmS disable process 2>&1)
+expect agent_request_wrong_token_refused "cli: $err" grep -q "refused the request: wrong API token" <<<"$err"
+sleep 1
+expect agent_request_refused_not_sent "requests_sent $(stat .requests_sent); agent: $(grep '"agent.request"' "$T/ev.json" | head -c 300)" \
+	test "$(stat .requests_sent)" -eq 0 -a -z "$(grep '"agent.request"' "$T/ev.json")"
+expect agent_request_token_file_private "$(ls -l "$T/c.db.api-token")" test "$(command stat -c %a "$T/c.db.api-token")" = 600
 # the collector asks the agent for more visibility (as an alert's response would)
-r=$("$B/herdwatch" --api "127.0.0.1:$HTTP_PORT" request vmS add-probe --for 60 "{name: asked, tracepoint: 'syscalls:sys_enter_kill', capture: [pid, sig]}")
+r=$("$B/herdwatch" --api "127.0.0.1:$HTTP_PORT" --token-file "$T/c.db.api-token" request vmS add-probe --for 60 "{name: asked, tracepoint: 'syscalls:sys_enter_kill', capture: [pid, sig]}")
 expect agent_request_sent "answer: $r" jq -e '.ok == true and .sent_to == 1' <<<"$r"
 for _ in $(seq 100); do grep -q '"agent.request"' "$T/ev.json" && break; sleep 0.1; done
 rq=$(grep '"agent.request"' "$T/ev.json" | head -n1)
@@ -50,7 +64,7 @@ for _ in $(seq 50); do
 done
 expect agent_request_probe_reports "event: ${ev:0:300}" jq -e '.custom.sig == 12' <<<"$ev"
 kill $victim 2>/dev/null
-r=$("$B/herdwatch" --api "127.0.0.1:$HTTP_PORT" request no-such-host status)
+r=$("$B/herdwatch" --api "127.0.0.1:$HTTP_PORT" --token-file "$T/c.db.api-token" request no-such-host status)
 expect agent_request_unknown_host "answer: $r" jq -e '.ok == false and .sent_to == 0' <<<"$r"
 kill -TERM $APID
 wait $APID

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The herdwatch CLI against a live collector: events filtered by member, kind, time and text
-# (table and JSON), --follow, alerts, herds, members; and silent-member detection.
+# (table and JSON), --follow, alerts, herds, members; silent-member detection (a resent
+# duplicate counts as a sign of life); paging: more events than one answer holds, a text search
+# that must reach data older than one answer examines, --follow through a burst.
 . "$(dirname "$0")/lib.sh"
-make_pki vm1 vm9 >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
-start_collector --learn-s 0 --hold-ms 300 --silent-s 4 || exit 1
+make_pki vm1 vm9 vm2 vmold >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
+# --query-max-chunks 10: an events answer examines at most 10 chunks, the CLI pages on
+start_collector --learn-s 0 --hold-ms 300 --silent-s 4 --query-max-chunks 10 || exit 1
 HW="$B/herdwatch --api 127.0.0.1:$HTTP_PORT"
 
 $GEN baseline --host vm1 --herd web --members m1,m2 --rounds 4 >"$T/a.jsonl" 2>/dev/null
@@ -56,11 +59,42 @@ out=$($HW members)
 expect cli_members_table "members: $out" bash -c "grep -q '^vm9 .* yes ' <<<'$out' && grep -q '^vm1/m1 .*web' <<<'$out'"
 out=$($HW herds --json)
 expect cli_herds_json "herds: $out" test "$(jq -r '.[] | select(.herd == "web") | .members' <<<"$out")" -eq 2
-replay vm9 vm9b "$T/h9.jsonl" >/dev/null 2>&1 # (same seq: a duplicate, still a sign of life)
-$GEN heartbeat --host vm9 --members '' --seq-start 2 >"$T/h9b.jsonl" 2>/dev/null
-replay vm9 vm9 "$T/h9b.jsonl" >/dev/null 2>&1
+d0=$(stat .duplicates)
+replay vm9 vm9b "$T/h9.jsonl" >/dev/null 2>&1 # the same seq again: a duplicate, still a sign of life
 sleep 0.3
-expect silent_member_back "alerts: $($HW alerts --json)" \
+expect silent_duplicate_is_duplicate "duplicates $d0 -> $(stat .duplicates)" test "$(stat .duplicates)" -eq $((d0 + 1))
+expect silent_member_back_on_duplicate "alerts: $($HW alerts --json)" \
 	grep -qx vm9 <<<"$($HW alerts --kind member.back --json | jq -r .member)"
 out=$($HW alerts)
 expect cli_alerts_table "alerts: $out" grep -q 'member.silent .*vm9 .*no event or heartbeat' <<<"$out"
+
+# paging. An old event to search for, then a burst of 12,000 events in ~60 chunks (more than one
+# answer examines, more than one page holds) while --follow runs.
+$GEN heartbeat --host vmold --members '' >"$T/old.jsonl" 2>/dev/null
+sed -i 's/"kind":"agent.heartbeat"/"kind":"agent.heartbeat","note":"needle-7q3x"/' "$T/old.jsonl"
+replay vmold vmold "$T/old.jsonl" >/dev/null 2>&1
+$GEN baseline --host vm2 --herd db --members m1,m2 --rounds 1200 >"$T/burst.jsonl" 2>/dev/null
+NB=$(wc -l <"$T/burst.jsonl")
+$HW events --follow --member vm2 --json >"$T/follow2.out" 2>&1 &
+fp=$!
+sleep 0.7
+replay vm2 vm2 --rate 6000 "$T/burst.jsonl" >/dev/null 2>&1
+sleep 1.5
+kill $fp
+wait $fp 2>/dev/null
+chunks=$(sqlite3 "$T/c.db" "SELECT count(*) FROM chunks")
+expect cli_paging_many_chunks "only $chunks chunks" test "$chunks" -gt 30
+n=$(jq -r .event.seq "$T/follow2.out" | sort -un | grep -c .)
+expect cli_follow_burst "follow printed $n distinct of $NB burst events ($(grep -c . "$T/follow2.out") lines)" \
+	test "$n" -eq "$NB" -a "$(grep -c . "$T/follow2.out")" -eq "$NB"
+out=$($HW events --member vm2 --limit 12000 --json)
+expect cli_events_10000_plus "got $(grep -c . <<<"$out") lines, $(jq -r .event.seq <<<"$out" | sort -un | grep -c .) distinct; $(head -c 200 <<<"$out")" \
+	test "$NB" -ge 12000 -a "$(grep -c . <<<"$out")" -eq 12000 -a "$(jq -r .event.seq <<<"$out" | sort -un | grep -c .)" -eq 12000
+out=$($HW events --limit 100000 --json | grep -c .)
+expect cli_events_all "listed $out of $(stat .events_stored)" test "$out" -eq "$(stat .events_stored)"
+out=$($HW events --grep needle-7q3x --json)
+expect cli_grep_reaches_old_data "got: $(head -c 300 <<<"$out")" \
+	test "$(jq -r .member <<<"$out")" = vmold
+out=$($HW events --limit 3 --json)
+expect cli_events_newest_first_page "got: $(jq -r .event.seq <<<"$out" | tr '\n' ' ')" \
+	test "$(jq -r .event.seq <<<"$out" | tr '\n' ' ')" = "$((NB - 2)) $((NB - 1)) $NB "

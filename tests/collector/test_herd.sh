@@ -211,6 +211,8 @@ expect migrate_user_version "user_version: $(col 'PRAGMA user_version')" test "$
 # stream's stored seqs are kept (name '', run 0: agents without run ids continue them)
 expect migrate_streams_kept "streams: $(col "SELECT name || '|' || host_id || '|' || run || '|' || ranges FROM streams")" \
 	test "$(col "SELECT ranges FROM streams WHERE name = '' AND run = 0 AND host_id = 'f6b31db484d5d30b2d6e8a8fca6e7878'")" = 1-21
+expect migrate_streams_columns "columns: $(col 'SELECT name FROM pragma_table_info("streams")')" \
+	grep -q "host last_chunk" <<<"$(col 'SELECT name FROM pragma_table_info("streams")')"
 expect migrate_old_events_kept "events: $(api '/api/events?member=vm9/o1&limit=100' | head -c 300)" \
 	test "$(api '/api/events?member=vm9/o1&limit=100' | jq '.events | length')" -eq 10
 expect migrate_old_state_restored "log: $(cat "$T/collector.log")" grep -q "herd state restored (3 members)" "$T/collector.log"

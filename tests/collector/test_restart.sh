@@ -6,7 +6,7 @@
 # id) has every event of both runs stored once, also those of the first run it resends from
 # its spool.
 . "$(dirname "$0")/lib.sh"
-make_pki vmA vmB vmC vmD vmE vmF vmR >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
+make_pki vmA vmB vmC vmD vmE vmF vmG vmR >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
 
 # exactly_once NAME HOST N: seqs 1..N each stored once
 exactly_once() {
@@ -92,6 +92,7 @@ wait $rp
 dropped=$(jq .dropped "$T/vmF.out")
 stored=$(stored_seqs vmF | sort -n | uniq | wc -l)
 expect spool_full_drops_counted "$(cat "$T/vmF.out")" test "$dropped" -gt 0
+expect spool_full_drops_labelled "$(cat "$T/vmF.out")" test "$(jq .dropped_by.spool_full "$T/vmF.out")" -eq "$dropped"
 expect spool_full_rest_stored "stored $stored + dropped $dropped != $NF" test $((stored + dropped)) -eq "$NF"
 newest=$(stored_seqs vmF | sort -n | tail -1)
 expect spool_full_drops_oldest "newest stored seq $newest, expected $NF" test "$newest" = "$NF"
@@ -172,3 +173,26 @@ expect agent_rerun_run2_complete "run 2 seqs stored: $(grep "^$r2 " <<<"$rs" | a
 	test "$(grep "^$r2 " <<<"$rs" | awk '{print $2}' | sort -n | uniq | awk -v n="$n2" '$1 >= 1 && $1 <= n' | wc -l)" -eq "$n2"
 expect agent_rerun_spool_drained "$(find "$T/spool-vmR" -name '*.hwb' | wc -l) files left" \
 	test "$(find "$T/spool-vmR" -name '*.hwb' | wc -l)" -eq 0
+
+# 6. storage fails (the database at its size limit, as on a full disk): the batches of the
+# failed transaction are rolled back and not acknowledged (the agent keeps them); once there is
+# space again every seq is stored exactly once (none was marked stored without its data)
+stop_collector
+rm -f "$T"/c.db*
+$GEN baseline --host vmG --members m1,m2,m3 --rounds 2000 >"$T/vmG.jsonl" 2>/dev/null
+NG=$(wc -l <"$T/vmG.jsonl")
+start_collector --learn-s 0 --max-db-mb 1 || exit 1
+replay vmG vmG --rate 20000 --timeout-s 5 "$T/vmG.jsonl" >"$T/vmG.out" 2>&1
+rc=$?
+acked=$(jq .acked "$T/vmG.out")
+errs=$(stat .storage_errors)
+in_db=$(stored_seqs vmG | sort -n | uniq | wc -l)
+expect storage_full_not_acked "replay exit $rc: $(cat "$T/vmG.out")" test "$rc" -ne 0 -a "$acked" -lt "$NG"
+expect storage_full_counted "storage_errors $errs" test "$errs" -gt 0
+expect storage_full_acked_are_stored "acked $acked, stored $in_db" test "$in_db" -ge "$acked"
+expect storage_full_counter_true "events_stored $(stat .events_stored), in the database $in_db" \
+	test "$(stat .events_stored)" -eq "$in_db"
+stop_collector
+start_collector --learn-s 0 || exit 1 # the limit lifted
+replay vmG vmG --timeout-s 60 "$T/vmG.jsonl" >"$T/vmG2.out" 2>&1
+exactly_once storage_full_then_exactly_once vmG "$NG"

@@ -212,7 +212,7 @@ static void test_ranges(void)
 	char path[] = "/tmp/hw-unit-XXXXXX";
 	int fd = mkstemp(path);
 	close(fd);
-	if (store_open(&s, path)) {
+	if (store_open(&s, path, 0)) {
 		CHECK("store_open", 0);
 		return;
 	}
