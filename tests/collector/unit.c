@@ -252,7 +252,8 @@ static void test_ranges(void)
 	/* rows of a schema 1 database (migrated as name '' and run 0) continue for agents without
 	 * run ids (run 0), under their certificate's name; runs with an id do not see them */
 	store_begin(s);
-	sqlite3_exec(store_db(s), "INSERT INTO streams VALUES('', 'oldhost', 'oldboot', 0, '1-40', 0)",
+	sqlite3_exec(store_db(s), "INSERT INTO streams(name, host_id, boot_id, run, ranges, updated)"
+		     " VALUES('', 'oldhost', 'oldboot', 0, '1-40', 0)",
 		     NULL, NULL, NULL);
 	store_commit(s);
 	struct stream *legacy = store_stream(s, "vm1", 3, "oldhost", 7, "oldboot", 7, 0);
