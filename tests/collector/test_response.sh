@@ -10,14 +10,18 @@ start_collector --learn-s 0 --hold-ms 300 --min-herd 1 --silent-s 0 --response-t
 
 $GEN baseline --host vm1 --herd web --members m1,m2 --rounds 3 >"$T/base.jsonl" 2>/dev/null
 replay vm1 vm1 "$T/base.jsonl" >/dev/null 2>&1
-# member m3 runs 300 programs no peer runs, with long paths: one alert of ~300 tokens
+# member m3 runs 300 programs no peer runs, with long paths: one alert of as many tokens as
+# the engine judges at once (64), each near the longest token and with 4 events behind it
 $GEN attack --host vm1 --herd web --member m3 2>/dev/null | head -1 | python3 -c '
 import json, sys
 ev = json.loads(sys.stdin.readline())
+seq = 100000
 for i in range(300):
-    ev["seq"] = 100000 + i
-    ev["proc"]["exe"] = "/opt/unusual/" + "x" * 300 + "/tool-%d" % i
-    print(json.dumps(ev, separators=(",", ":")))
+    for _ in range(4):  # each program 4 times: 4 events behind each token
+        ev["seq"] = seq
+        seq += 1
+        ev["proc"]["exe"] = "/opt/unusual/" + "x" * 440 + "/tool-%d" % i
+        print(json.dumps(ev, separators=(",", ":")))
 ' >"$T/outlier.jsonl"
 replay vm1 vm1 "$T/outlier.jsonl" >/dev/null 2>&1
 for _ in $(seq 100); do grep -q '"kind":"member.outlier"' "$T/alerts.jsonl" && break; sleep 0.1; done

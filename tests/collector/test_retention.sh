@@ -16,7 +16,7 @@ SQL "INSERT INTO alerts(ts, kind, severity, herd, member, score, json) VALUES
 	($(((now_s - 3600) * 1000000000)), 'member.outlier', 'alert', 'web', 'x', 1, '{\"t\":\"hour-old\"}'),
 	($(((now_s + 86400) * 1000000000)), 'member.outlier', 'alert', 'web', 'x', 1, '{\"t\":\"newest\"}')"
 # a stream inactive for a year whose events are gone
-SQL "INSERT INTO streams(host_id, boot_id, ranges, updated) VALUES('gonehost', 'b', '1-10', $((now_s - year)))"
+SQL "INSERT INTO streams(name, host_id, boot_id, run, ranges, updated) VALUES('gonehost', 'gonehost', 'b', 0, '1-10', $((now_s - year)))"
 
 # old events (a year ago) from vm1; current ones from vm2, enough to exceed 1 MiB
 $GEN baseline --host vm1 --members m1 --rounds 20 2>/dev/null |
@@ -26,8 +26,8 @@ $GEN baseline --host vm2 --members m1,m2,m3 --rounds 2000 >"$T/new.jsonl" 2>/dev
 N=$(wc -l <"$T/new.jsonl")
 replay vm2 vm2 "$T/new.jsonl" >/dev/null 2>&1
 # a stream inactive for a year whose newest chunk (vm2's) is still stored
-SQL "INSERT INTO streams(host_id, boot_id, ranges, updated, host, last_chunk) VALUES('livehost', 'b',
-	'1-10', $((now_s - year)), (SELECT id FROM names WHERE type = 2 AND name = 'vm2'), (SELECT max(id) FROM chunks))"
+SQL "INSERT INTO streams(name, host_id, boot_id, run, ranges, updated, host, last_chunk) VALUES('livehost', 'livehost',
+	'b', 0, '1-10', $((now_s - year)), (SELECT id FROM names WHERE type = 2 AND name = 'vm2'), (SELECT max(id) FROM chunks))"
 sleep 2.5
 expect retention_by_age "vm1 events left: $(api '/api/events?member=vm1&limit=5' | jq '.events | length')" \
 	test "$(api '/api/events?member=vm1&limit=5' | jq '.events | length')" -eq 0
