@@ -7,6 +7,7 @@
  *   herdwatch [...] alerts [--member M] [--kind K] [--since T] [--limit N] [--follow]
  *   herdwatch [...] herds | members | stats
  *   herdwatch [...] [--token-file FILE] request HOST WORD...
+ * The API address defaults to $HERDWATCH_API, else 127.0.0.1:7480 (--api overrides both).
  * T: RFC 3339, ns since the epoch, or an age such as 30s, 10m, 2h, 7d.
  * Lists are paged: the collector bounds the work of one answer, the client asks on until it has
  * --limit events (newest first) or, with --follow, everything new.
@@ -372,6 +373,8 @@ int main(int argc, char **argv)
 	};
 	const char *member = NULL, *kind = NULL, *since = NULL, *until = NULL, *grep = NULL, *limit = NULL;
 	int follow = 0, o;
+	if (getenv("HERDWATCH_API") && *getenv("HERDWATCH_API"))
+		api = getenv("HERDWATCH_API"); /* --api overrides it */
 	/* "request" takes free words (they may look like options): handled before getopt */
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--api") && i + 1 < argc) {

@@ -1562,6 +1562,10 @@ int main(int argc, char **argv)
 	}
 	if (api_token_init(c, token_file))
 		goto out;
+	/* Response commands inherit where the API is and its token, so one that asks agents for
+	 * more (herdwatch request, scripts/herdwatch-respond-trace) needs no configuration. */
+	setenv("HERDWATCH_API_TOKEN_FILE", token_file, 1);
+	setenv("HERDWATCH_API", http_a, 1);
 	if (sqlite3_open_v2(db, &c->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_busy_timeout(c->rdb, 2000);
