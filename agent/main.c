@@ -300,6 +300,7 @@ int main(int argc, char **argv)
 			check_drops(a);
 			check_ship_drops(a);
 			net_tick(a);
+			proctab_maintain(&a->pt, now);
 			next_drops = now + 1000;
 		}
 		if (now >= next_hb) {

@@ -109,6 +109,27 @@ expect_eq "no exit events after process.exit disabled" "$(events "select(.kind==
 expect "seq contiguous across reloads" seq_contiguous
 rmdir $CG2/hwtest-ign-$$ $CG2/hwtest-ver-$$/web/m1-v2.0 $CG2/hwtest-ver-$$/web/m2 $CG2/hwtest-ver-$$/web $CG2/hwtest-ver-$$
 
+# ---- the process table frees entries of processes that make no exit record ----
+# processes in an ignored cgroup make none: one seeded from /proc and one started under the agent,
+# both moved into the ignored cgroup and killed, are reaped within the (shortened) period
+mkdir -p $CG2/hwtest-reap-$$
+printf 'heartbeat_interval: 1\nfilters:\n  ignore_cgroup: [/hwtest-reap-%s]\n' $$ >"$T/r.yaml"
+rpids=()
+for _ in $(seq 1 20); do sleep 300 & rpids+=($!); done
+export HW_PROCTAB_REAP_MS=2000
+agent_start "$T/r.yaml" || { not_ok "agent starts (reap)" "$(cat "$T/agent.err")"; exit 1; }
+unset HW_PROCTAB_REAP_MS
+for _ in $(seq 1 20); do sleep 300 & rpids+=($!); done
+wait_grep "\"pid\":${rpids[39]}," "select(.kind==\"process.exec\" and .proc.pid==${rpids[39]})" 30 >/dev/null
+for p in "${rpids[@]}"; do echo "$p" >$CG2/hwtest-reap-$$/cgroup.procs; done
+kill "${rpids[@]}"
+wait "${rpids[@]}" 2>/dev/null
+hb=$(wait_grep '"kind":"agent.heartbeat"' "select(.kind==\"agent.heartbeat\" and .agent.stats.reaped >= 40)" 10)
+expect_jq "ignored-cgroup processes that exit are reaped within the period" "$hb" '.agent.stats.reaped >= 40 and (.agent.stats|has("evicted"))'
+expect_eq "no exit events from the ignored cgroup" "$(grep_events "\"pid\":${rpids[0]}," "select(.kind==\"process.exit\" and .proc.pid==${rpids[0]})" | wc -l)" 0
+agent_stop
+rmdir $CG2/hwtest-reap-$$
+
 # ---- clear errors: one line naming the problem, non-zero exit ----
 out=$("$AGENT" --output /nonexistent-dir/x.json 2>&1); rc=$?
 [ $rc -ne 0 ] && [[ "$out" == *"cannot write output file /nonexistent-dir/x.json"* ]] && ok "unwritable output: clear error" || not_ok "unwritable output: clear error" "rc=$rc: $out"
