@@ -224,6 +224,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	proctab_seed(&a->pt, "/proc");
+	probes_sync_ignore_exe(a); /* processes older than the agent too */
 	/* Loading parsed the kernel BTF (several MiB, freed since): give that memory back. */
 	malloc_trim(0);
 	custom_sync(a);

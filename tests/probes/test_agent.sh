@@ -130,6 +130,37 @@ expect_eq "no exit events from the ignored cgroup" "$(grep_events "\"pid\":${rpi
 agent_stop
 rmdir $CG2/hwtest-reap-$$
 
+# ---- filters.ignore_exe follows a reload for processes already running ----
+cp /usr/bin/sleep "$T/ign-a" && cp /usr/bin/sleep "$T/ign-b"
+printf 'filters:\n  ignore_exe: [%s]\n' "$T/ign-a" >"$T/i.yaml"
+"$T/ign-a" 300 &
+a_old=$!
+agent_start "$T/i.yaml" || { not_ok "agent starts (ignore_exe)" "$(cat "$T/agent.err")"; exit 1; }
+"$T/ign-a" 300 &
+a_new=$!
+"$T/ign-b" 300 &
+b_new=$!
+bash -c "exec $T/ign-a 300" &
+a_child=$!
+wait_grep "\"pid\":$b_new," "select(.kind==\"process.exec\" and .proc.pid==$b_new)" 30 >/dev/null
+sleep 0.5
+# now ign-b is ignored and ign-a no longer is
+printf 'filters:\n  ignore_exe: [%s]\n' "$T/ign-b" >"$T/i.yaml"
+kill -HUP "$AGENT_PID"
+wait_grep '"kind":"agent.config"' 'select(.kind=="agent.config" and .config.result=="applied")' 30 >/dev/null
+kill $a_old $a_new $b_new $a_child
+wait $a_old $a_new $b_new $a_child 2>/dev/null
+for p in $a_old $a_new $a_child; do
+	wait_grep "\"pid\":$p," "select(.kind==\"process.exit\" and .proc.pid==$p)" 10 >/dev/null &&
+		ok "ignore_exe removed on reload: exit of running pid $p reported" ||
+		not_ok "ignore_exe removed on reload: exit of running pid $p reported" "no process.exit"
+done
+/usr/bin/echo hwign2seen$$ >/dev/null
+wait_grep "hwign2seen$$" "select(.kind==\"process.exec\" and .proc.args[1]==\"hwign2seen$$\")" 30 >/dev/null
+expect_eq "ignore_exe added on reload hides a running process" "$(grep_events "\"pid\":$b_new," "select(.kind==\"process.exit\" and .proc.pid==$b_new)" | wc -l)" 0
+expect_jq "ignore_exe: re-shown process keeps its exe" "$(grep_events "\"pid\":$a_old," "select(.kind==\"process.exit\" and .proc.pid==$a_old)" | head -1)" ".proc.exe==\"$T/ign-a\""
+agent_stop
+
 # ---- clear errors: one line naming the problem, non-zero exit ----
 out=$("$AGENT" --output /nonexistent-dir/x.json 2>&1); rc=$?
 [ $rc -ne 0 ] && [[ "$out" == *"cannot write output file /nonexistent-dir/x.json"* ]] && ok "unwritable output: clear error" || not_ok "unwritable output: clear error" "rc=$rc: $out"
