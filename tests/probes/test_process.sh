@@ -101,6 +101,29 @@ wait $fpid
 ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$fpid and .exec.result<0)") || not_ok "failed exec seen" "pid $fpid"
 expect_jq "exec EACCES reported" "$ev" '.exec.result==-13 and .exec.error=="EACCES"'
 
+# 9. ten processes, each in a cgroup created just before: every exec has its cgroup path, and
+# the container id when the cgroup's name is a 64-hex id
+cgs=()
+cgpids=()
+for i in $(seq 1 10); do
+	if [ $i -le 5 ]; then name=hwtest-cg$i-$$; else name=$(printf 'hwcg%s-%s' $i $$ | sha256sum | cut -c1-64); fi
+	mkdir "$CG2/$name"
+	cgs+=("$name")
+	(echo $BASHPID >"$CG2/$name/cgroup.procs" && exec /usr/bin/true hwcg$i-$$) &
+	cgpids+=($!)
+done
+wait "${cgpids[@]}"
+for i in $(seq 1 10); do
+	name=${cgs[$((i - 1))]}
+	ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwcg$i-$$\")") || not_ok "fresh cgroup $i exec seen" "none"
+	if [ $i -le 5 ]; then
+		expect_jq "fresh cgroup $i: path resolved" "$ev" ".proc.cgroup==\"/$name\""
+	else
+		expect_jq "fresh cgroup $i: path and 64-hex container id" "$ev" ".proc.cgroup==\"/$name\" and .proc.container.id==\"${name:0:12}\""
+	fi
+	rmdir "$CG2/$name"
+done
+
 agent_stop
 expect_eq "agent exits 0 on SIGTERM" "$?" 0
 expect "seq contiguous from 1" seq_contiguous
