@@ -21,9 +21,13 @@ expect_jq "storm: exits carry the exec'd exe" "$(events "select(.kind==\"process
 
 # ---- SIGTERM with events in flight: all processes that ran before the signal are reported ----
 agent_start || exit 1
-"$HELPERS/exec_storm" 1500 2 "hwterm$$" >/dev/null &
+: >"$T/term.pids"
+EXEC_STORM_PIDS="$T/term.pids" "$HELPERS/exec_storm" 1500 2 "hwterm$$" >/dev/null &
 spid=$!
 sleep 0.3
+# the children started before the signal: each must have its exec and its exit, except those
+# still running when the probes were detached (at most one per storm worker)
+before=$(wc -l <"$T/term.pids")
 kill -TERM "$AGENT_PID"
 wait "$AGENT_PID"
 rc=$?
@@ -32,14 +36,16 @@ wait $spid
 expect_eq "TERM mid-storm: exit 0" "$rc" 0
 expect "TERM mid-storm: seq contiguous" seq_contiguous
 expect_eq "TERM mid-storm: no agent.loss" "$(events 'select(.kind=="agent.loss")' | wc -l)" 0
-nex=$(events "select(.kind==\"process.exec\" and .proc.args[1]==\"hwterm$$\")" | wc -l)
-nexit=$(events "select(.kind==\"process.exit\" and .proc.args[1]==\"hwterm$$\")" | wc -l)
-# every exec reported before the drain has its exit, except processes still running at the
-# moment the probes were detached (at most one per storm worker)
-if [ "$nex" -gt 0 ] && [ $((nex - nexit)) -le 2 ] && [ $((nex - nexit)) -ge 0 ]; then
-	ok "TERM mid-storm: events drained ($nex execs, $nexit exits)"
+head -n "$before" "$T/term.pids" | sort -u >"$T/term.started"
+events "select(.kind==\"process.exec\" and .proc.args[1]==\"hwterm$$\") | .proc.pid" | sort -u >"$T/term.exec"
+events "select(.kind==\"process.exit\" and .proc.args[1]==\"hwterm$$\") | .proc.pid" | sort -u >"$T/term.exit"
+no_exec=$(comm -23 "$T/term.started" "$T/term.exec" | wc -l)
+no_exit=$(comm -23 "$T/term.started" "$T/term.exit" | wc -l)
+stray=$(sort -u "$T/term.pids" | comm -13 - "$T/term.exec" | wc -l)
+if [ "$before" -gt 10 ] && [ "$no_exec" -le 2 ] && [ "$no_exit" -le 2 ] && [ "$stray" -eq 0 ]; then
+	ok "TERM mid-storm: each started pid has its exec and exit ($before pids, $no_exec/$no_exit in flight)"
 else
-	not_ok "TERM mid-storm: events drained" "$nex execs, $nexit exits"
+	not_ok "TERM mid-storm: each started pid has its exec and exit" "$before pids started, $no_exec without exec, $no_exit without exit, $stray execs of unknown pids"
 fi
 expect_jq "TERM: last event is the final heartbeat" "$(tail -n1 "$EV")" '.kind=="agent.heartbeat"'
 
