@@ -116,8 +116,8 @@ expect "seq contiguous across reloads" seq_contiguous
 rmdir $CG2/hwtest-ign-$$ $CG2/hwtest-ver-$$/web/m1-v2.0 $CG2/hwtest-ver-$$/web/m2 $CG2/hwtest-ver-$$/web $CG2/hwtest-ver-$$
 
 # ---- the process table frees entries of processes that make no exit record ----
-# processes in an ignored cgroup make none: one seeded from /proc and one started under the agent,
-# both moved into the ignored cgroup and killed, are reaped within the (shortened) period
+# processes in an ignored cgroup make none: 20 seeded from /proc and 20 started under the agent,
+# all moved into the ignored cgroup and killed, are reaped within the (shortened) period
 mkdir -p $CG2/hwtest-reap-$$
 printf 'heartbeat_interval: 1\nfilters:\n  ignore_cgroup: [/hwtest-reap-%s]\n' $$ >"$T/r.yaml"
 rpids=()
