@@ -113,6 +113,7 @@ void probes_json(struct agent *a, struct jbuf *b); /* {name:{state,hook,reason}}
 void hooks_json(struct jbuf *b);                   /* kernel hook support, for --probe */
 bool probe_name_ok(const char *name);
 int probes_sync_maps(struct agent *a); /* cfg + filters into kernel maps */
+void probes_sync_ignore_exe(struct agent *a); /* filters.ignore_exe marks of running processes */
 
 /* control.c */
 int control_open(struct agent *a, const char *path); /* listening fd or -errno */

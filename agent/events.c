@@ -571,10 +571,19 @@ int decode_exit(struct agent *a, const void *rec, size_t len)
 int decode_fork(struct agent *a, const void *rec, size_t len)
 {
 	const struct hw_fork *e = rec;
-	struct proc *par = proctab_get(&a->pt, e->hdr.pid);
+	/* Classic tracepoint fallback: the child may be a thread, which must not become an entry.
+	 * One already gone cannot be told apart: its entry is freed by its exit record if it was
+	 * a process, by the table's reconciliation with /proc if it was a thread. */
+	if (!e->child_start_ns) {
+		int tgid = proctab_tgid_of("/proc", e->child_pid);
+		if (tgid > 0 && tgid != (int)e->child_pid)
+			return 0;
+	}
 	struct proc *c = proctab_put(&a->pt, e->child_pid);
 	if (!c)
 		return -ENOMEM;
+	/* after the put, which may free entries to stay within the table's bounds */
+	struct proc *par = proctab_get(&a->pt, e->hdr.pid);
 	c->ppid = e->hdr.pid;
 	c->cgroup_id = e->hdr.cgroup_id;
 	c->euid = e->hdr.euid; /* a child starts with its parent's credentials */
@@ -766,6 +775,8 @@ void emit_heartbeat(struct agent *a)
 	jb_ku64(b, "filtered", a->filtered);
 	jb_ku64(b, "output_errors", a->out_errors);
 	jb_ku64(b, "processes", a->pt.count);
+	jb_ku64(b, "reaped", a->pt.reaped);
+	jb_ku64(b, "evicted", a->pt.evicted);
 	double cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
 		     (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 	struct timespec now;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <stdbool.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,7 +73,15 @@ int run_identity(struct agent *a)
 
 /* ---- cgroup v2 id -> path ------------------------------------------------------------------
  * The kernel reports a cgroup id (the inode number of the cgroup's directory in cgroup2fs).
- * Paths are resolved lazily: on a miss the cgroup2 tree is scanned once and cached. */
+ * Paths are resolved lazily and cached. A miss is resolved for that id alone: a cgroup2 id is
+ * also its file handle (kernfs: type FILEID_KERNFS, 8 bytes of id), so open_by_handle_at() on
+ * the cgroup2 root opens the directory and /proc/self/fd names it, however new the cgroup is.
+ * Where handles are refused, a miss rescans the tree. An id that cannot be resolved (its cgroup
+ * is gone) is not tried again for CG_NEG_MS, so a storm of its events costs no storm of work. */
+
+#define CG_FILEID_KERNFS 0xfe
+#define CG_NEG_N 16
+#define CG_NEG_MS 1000
 
 struct cgent {
 	uint64_t id;
@@ -83,10 +92,14 @@ struct cgcache {
 	char root[256]; /* cgroup2 mount point, "" if none */
 	struct cgent *v;
 	size_t n, cap;
-	time_t last_scan;
-	uint64_t last_scan_ns;
 	uint64_t last_id; /* last hit (its path pointer stays valid: entries are only appended */
 	const char *last_path; /* or have their path replaced, which clears the cache) */
+	int root_fd;	       /* the cgroup2 root, for open_by_handle_at; -1 if not open */
+	bool no_handles;       /* handles refused here: rescan instead */
+	struct {
+		uint64_t id, until_ms;
+	} neg[CG_NEG_N]; /* recent ids that could not be resolved */
+	unsigned neg_next;
 };
 
 static struct cgcache *scan_target;
@@ -115,8 +128,10 @@ static void find_cg2_root(char *out, size_t len)
 struct cgcache *cgcache_new(void)
 {
 	struct cgcache *c = calloc(1, sizeof(*c));
-	if (c)
-		find_cg2_root(c->root, sizeof(c->root));
+	if (!c)
+		return NULL;
+	find_cg2_root(c->root, sizeof(c->root));
+	c->root_fd = c->root[0] ? open(c->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	return c;
 }
 
@@ -126,6 +141,8 @@ void cgcache_free(struct cgcache *c)
 		return;
 	for (size_t i = 0; i < c->n; i++)
 		free(c->v[i].path);
+	if (c->root_fd >= 0)
+		close(c->root_fd);
 	free(c->v);
 	free(c);
 }
@@ -178,6 +195,41 @@ static const char *cg_find(struct cgcache *c, uint64_t id)
 	return NULL;
 }
 
+/* Resolve one id by its file handle: 0 and the path cached, or -errno. */
+static int cg_by_handle(struct cgcache *c, uint64_t id)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + sizeof(uint64_t)];
+	} h;
+	char link[64], path[4096];
+	h.fh.handle_bytes = sizeof(uint64_t);
+	h.fh.handle_type = CG_FILEID_KERNFS;
+	memcpy(h.fh.f_handle, &id, sizeof(id));
+	int fd = open_by_handle_at(c->root_fd, &h.fh, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, sizeof(path) - 1);
+	int e = errno;
+	close(fd);
+	if (n < 0)
+		return -e;
+	path[n] = 0;
+	size_t rl = strlen(c->root);
+	if (strncmp(path, c->root, rl) || (path[rl] && path[rl] != '/'))
+		return -ENOENT; /* outside our cgroup2 mount (another namespace's view) */
+	cg_add(c, id, path[rl] ? path + rl : "/");
+	return 0;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec * 1000ULL + now.tv_nsec / 1000000;
+}
+
 const char *cgcache_path(struct cgcache *c, uint64_t id, uint32_t pid_hint)
 {
 	/* most events come from the cgroup of the previous one */
@@ -188,20 +240,30 @@ const char *cgcache_path(struct cgcache *c, uint64_t id, uint32_t pid_hint)
 		c->last_id = id;
 		c->last_path = p;
 	}
-	struct timespec now;
-	if (p || !c->root[0])
-		return p;
-	/* Rescan at most 20 times a second: a storm of events from an unknown, already deleted
-	 * cgroup must not turn into a storm of tree walks. */
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	uint64_t ns = now.tv_sec * 1000000000ULL + now.tv_nsec;
-	if (c->last_scan_ns && ns - c->last_scan_ns < 50000000ULL)
-		return NULL;
-	c->last_scan_ns = ns;
-	scan_target = c;
-	nftw(c->root, scan_cb, 16, FTW_PHYS | FTW_MOUNT);
 	(void)pid_hint;
-	return cg_find(c, id);
+	if (p || !c->root[0] || !id)
+		return p;
+	uint64_t ms = now_ms();
+	for (unsigned i = 0; i < CG_NEG_N; i++)
+		if (c->neg[i].id == id && ms < c->neg[i].until_ms)
+			return NULL;
+	int rc = -EOPNOTSUPP;
+	if (c->root_fd >= 0 && !c->no_handles) {
+		rc = cg_by_handle(c, id);
+		if (rc == -EOPNOTSUPP || rc == -ENOSYS || rc == -EPERM || rc == -EINVAL || rc == -EBADF)
+			c->no_handles = true;
+	}
+	if (rc && (c->no_handles || c->root_fd < 0)) {
+		scan_target = c;
+		nftw(c->root, scan_cb, 16, FTW_PHYS | FTW_MOUNT);
+	}
+	p = cg_find(c, id);
+	if (!p) {
+		unsigned k = c->neg_next++ % CG_NEG_N;
+		c->neg[k].id = id;
+		c->neg[k].until_ms = ms + CG_NEG_MS;
+	}
+	return p;
 }
 
 int cgroup_id_of(const char *cgpath, uint64_t *id)

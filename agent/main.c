@@ -228,6 +228,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	proctab_seed(&a->pt, "/proc");
+	probes_sync_ignore_exe(a); /* processes older than the agent too */
 	/* Loading parsed the kernel BTF (several MiB, freed since): give that memory back. */
 	malloc_trim(0);
 	custom_sync(a);
@@ -305,6 +306,7 @@ int main(int argc, char **argv)
 			check_drops(a);
 			check_ship_drops(a);
 			net_tick(a);
+			proctab_maintain(&a->pt, now);
 			next_drops = now + 1000;
 		}
 		if (now >= next_hb) {

@@ -191,6 +191,82 @@ int probes_load(struct agent *a)
 	return -ELOOP;
 }
 
+/* Does exe match filters.ignore_exe (an exact path, or a prefix ending in '/')? */
+static bool exe_ignored(const struct hw_config *c, const char *exe)
+{
+	if (!exe)
+		return false;
+	for (size_t i = 0; i < c->ignore_exe.n; i++) {
+		const char *pre = c->ignore_exe.v[i];
+		size_t pl = strlen(pre);
+		if (pl && !strncmp(exe, pre, pl) && (pre[pl - 1] == '/' || exe[pl] == 0))
+			return true;
+	}
+	return false;
+}
+
+/* Make the in-kernel marks (hw_ignore_pid) agree with filters.ignore_exe for the processes that
+ * are running: at start (after seeding) and at every reload. Marked processes that no longer
+ * match are unmarked and, if the table does not know them (children marked by the kernel at
+ * fork make no records), read from /proc; processes that now match are marked. */
+void probes_sync_ignore_exe(struct agent *a)
+{
+	if (!a->skel)
+		return;
+	int fd = bpf_map__fd(a->skel->maps.hw_ignore_pid);
+	uint32_t key, *keys = NULL;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+	/* A key deleted meanwhile (its process exited) restarts the walk: bounded by the map size. */
+	while (n < bpf_map__max_entries(a->skel->maps.hw_ignore_pid) &&
+	       bpf_map_get_next_key(fd, prev, &key) == 0) {
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 256;
+			uint32_t *nk = realloc(keys, nc * sizeof(*nk));
+			if (!nk)
+				break;
+			keys = nk;
+			cap = nc;
+		}
+		keys[n++] = key;
+		prev = &keys[n - 1];
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct proc *p = proctab_get(&a->pt, keys[i]);
+		char path[64], exe[4096];
+		const char *x = p ? p->exe : NULL;
+		if (!p) {
+			snprintf(path, sizeof(path), "/proc/%u/exe", keys[i]);
+			ssize_t l = readlink(path, exe, sizeof(exe) - 1);
+			if (l < 0) {
+				if (errno == ENOENT) /* gone: a stale mark */
+					bpf_map_delete_elem(fd, &keys[i]);
+				continue;
+			}
+			exe[l] = 0;
+			x = exe;
+		}
+		if (exe_ignored(&a->cfg, x))
+			continue;
+		bpf_map_delete_elem(fd, &keys[i]);
+		if (p)
+			p->ignored = false;
+		else
+			proctab_load_pid(&a->pt, "/proc", keys[i]);
+	}
+	free(keys);
+	uint8_t one = 1;
+	for (size_t b = 0; b < a->pt.nbuckets; b++)
+		for (struct proc *p = a->pt.buckets[b]; p; p = p->next) {
+			bool ign = p->pid > 1 && p->pid != (uint32_t)a->self_pid && exe_ignored(&a->cfg, p->exe);
+			if (ign)
+				bpf_map_update_elem(fd, &p->pid, &one, BPF_ANY);
+			else if (!ign && p->ignored)
+				bpf_map_delete_elem(fd, &p->pid);
+			p->ignored = ign;
+		}
+}
+
 int probes_sync_maps(struct agent *a)
 {
 	struct hw_cfg c = {
@@ -227,6 +303,7 @@ int probes_sync_maps(struct agent *a)
 	if (net_sync_maps(a))
 		fprintf(stderr, "herdwatch-agent: cannot write the net probes' settings\n");
 	user_sync_maps(a);
+	probes_sync_ignore_exe(a);
 	return 0;
 }
 

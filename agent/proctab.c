@@ -3,29 +3,54 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 uint64_t proctab_ver;
 size_t proctab_cache_bytes;
+/* bytes of the strings held by entries (exe, args, cwd, tty), as malloc reports them */
+static size_t proctab_str_bytes;
+
+static size_t str_size(const void *p)
+{
+	return p ? malloc_usable_size((void *)p) : 0;
+}
+
+static void str_free(void *p)
+{
+	proctab_str_bytes -= str_size(p);
+	free(p);
+}
 
 int proctab_init(struct proctab *t)
 {
 	t->nbuckets = 4096;
 	t->count = 0;
 	t->evicted = 0;
+	t->reaped = 0;
+	t->procroot = "/proc";
+	t->max_entries = PT_MAX;
+	t->max_bytes = PT_BYTES_BUDGET;
+	const char *e = getenv("HW_PROCTAB_REAP_MS");
+	t->reap_ms = e && atoll(e) > 0 ? (uint64_t)atoll(e) : PT_REAP_MS;
+	t->last_reap_ms = 0;
+	t->count_at_reap = 0;
+	t->verify_cursor = 0;
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
 	return t->buckets ? 0 : -ENOMEM;
 }
 
 static void proc_clear(struct proc *p)
 {
-	free(p->exe);
-	free(p->args);
-	free(p->cwd);
-	free(p->tty);
+	str_free(p->exe);
+	str_free(p->args);
+	str_free(p->cwd);
+	str_free(p->tty);
 	if (p->cache) {
 		proctab_cache_bytes -= sizeof(*p->cache) + p->cache->ctx_len + p->cache->head_len +
 				       p->cache->nchain * sizeof(*p->cache->chain);
@@ -89,20 +114,45 @@ static void grow(struct proctab *t)
 	t->nbuckets = nb;
 }
 
-/* Table full: drop the entry that started first among a sample of buckets. Bounded work. */
+static uint64_t mono_ms_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+static bool over_budget(const struct proctab *t)
+{
+	return t->count >= t->max_entries ||
+	       t->count * sizeof(struct proc) + proctab_str_bytes >= t->max_bytes;
+}
+
+/* Over a bound: drop one entry among a sample of buckets, a dead process's if the sample has one
+ * (the oldest-started of those), else the oldest-started live one (counted in `evicted`).
+ * Bounded work: at most 64 entries looked at, one kill(pid, 0) each. */
 static void evict_one(struct proctab *t)
 {
 	struct proc *victim = NULL;
+	bool victim_dead = false;
 	for (size_t i = 0, seen = 0; i < t->nbuckets && seen < 64; i++) {
 		for (struct proc *p = t->buckets[(i * 7919) & (t->nbuckets - 1)]; p; p = p->next) {
 			seen++;
-			if (p->pid > 1 && (!victim || p->start_ticks < victim->start_ticks))
+			if (p->pid <= 1)
+				continue;
+			bool dead = !proctab_alive(t, p, false);
+			if (!victim || (dead && !victim_dead) ||
+			    (dead == victim_dead && p->start_ticks < victim->start_ticks)) {
 				victim = p;
+				victim_dead = dead;
+			}
 		}
 	}
 	if (victim) {
 		proctab_del(t, victim->pid);
-		t->evicted++;
+		if (victim_dead)
+			t->reaped++;
+		else
+			t->evicted++;
 	}
 }
 
@@ -115,8 +165,16 @@ struct proc *proctab_put(struct proctab *t, uint32_t pid)
 		proc_touch(p);
 		return p;
 	}
-	if (t->count >= PT_MAX)
-		evict_one(t);
+	if (over_budget(t)) {
+		/* first free every entry of a process that is gone (at most once a second) */
+		uint64_t now = mono_ms_now();
+		if (now - t->last_reap_ms >= 1000) {
+			proctab_reap(t);
+			t->last_reap_ms = now;
+		}
+		for (int i = 0; i < 16 && over_budget(t); i++)
+			evict_one(t);
+	}
 	if (t->count >= t->nbuckets)
 		grow(t);
 	p = calloc(1, sizeof(*p));
@@ -155,8 +213,9 @@ int proc_set_str(char **dst, const char *s, size_t n)
 			return -ENOMEM;
 		memcpy(c, s, n);
 		c[n] = 0;
+		proctab_str_bytes += str_size(c);
 	}
-	free(*dst);
+	str_free(*dst);
 	*dst = c;
 	return 0;
 }
@@ -165,7 +224,7 @@ int proc_set_args(struct proc *p, const char *args, size_t n)
 {
 	if (n > PT_ARGS_KEEP)
 		n = PT_ARGS_KEEP;
-	free(p->args);
+	str_free(p->args);
 	p->args = NULL;
 	p->args_len = 0;
 	if (!n)
@@ -173,6 +232,7 @@ int proc_set_args(struct proc *p, const char *args, size_t n)
 	p->args = malloc(n);
 	if (!p->args)
 		return -ENOMEM;
+	proctab_str_bytes += str_size(p->args);
 	memcpy(p->args, args, n);
 	p->args_len = n;
 	return 0;
@@ -276,4 +336,116 @@ size_t proctab_bytes(const struct proctab *t)
 			b += p->tty ? strlen(p->tty) + 1 : 0;
 		}
 	return b;
+}
+
+/* starttime (field 22) of ROOT/PID/stat: 0 if found, -errno otherwise */
+static int read_start(const char *root, uint32_t pid, uint64_t *start)
+{
+	char path[128], buf[1024];
+	snprintf(path, sizeof(path), "%s/%u/stat", root, pid);
+	ssize_t n = read_file(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return n < 0 ? (int)n : -EINVAL;
+	buf[n] = 0;
+	char *rp = strrchr(buf, ')');
+	unsigned long long st;
+	if (!rp || sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			  &st) != 1)
+		return -EINVAL;
+	*start = st;
+	return 0;
+}
+
+/* Start times from events are CLOCK_MONOTONIC based, /proc's CLOCK_BOOTTIME based: they differ
+ * by the time the machine was suspended. Either matches, within a tick of rounding. */
+static bool same_start(uint64_t a, uint64_t b)
+{
+	struct timespec m, bt;
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_BOOTTIME, &bt);
+	long tps = sysconf(_SC_CLK_TCK);
+	int64_t off = ((int64_t)(bt.tv_sec - m.tv_sec) * 1000000000LL + (bt.tv_nsec - m.tv_nsec)) /
+		      (1000000000LL / (tps > 0 ? tps : 100));
+	int64_t d = (int64_t)a - (int64_t)b;
+	return (d >= -1 && d <= 1) || (d - off >= -1 && d - off <= 1) || (d + off >= -1 && d + off <= 1);
+}
+
+bool proctab_alive(const struct proctab *t, const struct proc *p, bool verify_start)
+{
+	const char *root = t->procroot ? t->procroot : "/proc";
+	bool real = !strcmp(root, "/proc");
+	if (real) {
+		if (kill(p->pid, 0) && errno == ESRCH)
+			return false;
+		if (!verify_start || !p->start_ticks)
+			return true;
+	}
+	uint64_t st;
+	int rc = read_start(root, p->pid, &st);
+	if (rc == -ENOENT || rc == -ESRCH)
+		return false;
+	if (rc || !p->start_ticks)
+		return true; /* cannot tell: keep it */
+	return same_start(st, p->start_ticks);
+}
+
+size_t proctab_reap(struct proctab *t)
+{
+	size_t n = 0, verified = 0, stop = t->verify_cursor;
+	bool stopped = false;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		size_t k = (t->verify_cursor + i) & (t->nbuckets - 1);
+		struct proc **pp = &t->buckets[k];
+		while (*pp) {
+			struct proc *p = *pp;
+			bool verify = verified < PT_VERIFY_PER_PASS && p->start_ticks;
+			verified += verify;
+			if (p->pid > 1 && !proctab_alive(t, p, verify)) {
+				*pp = p->next;
+				proc_clear(p);
+				free(p);
+				t->count--;
+				n++;
+				continue;
+			}
+			pp = &p->next;
+		}
+		if (!stopped && verified >= PT_VERIFY_PER_PASS) {
+			stopped = true;
+			stop = k + 1;
+		}
+	}
+	t->verify_cursor = stopped ? stop & (t->nbuckets - 1) : 0;
+	t->reaped += n;
+	t->count_at_reap = t->count;
+	return n;
+}
+
+void proctab_maintain(struct proctab *t, uint64_t now_ms)
+{
+	if (!t->last_reap_ms) {
+		t->last_reap_ms = now_ms; /* the first pass one period after start */
+		t->count_at_reap = t->count;
+		return;
+	}
+	bool grown = t->count > 1024 && t->count > 2 * t->count_at_reap;
+	if (now_ms - t->last_reap_ms < t->reap_ms && !(grown && now_ms - t->last_reap_ms >= 1000))
+		return;
+	proctab_reap(t);
+	t->last_reap_ms = now_ms;
+}
+
+int proctab_tgid_of(const char *root, uint32_t tid)
+{
+	char path[128], buf[4096];
+	snprintf(path, sizeof(path), "%s/%u/status", root, tid);
+	ssize_t n = read_file(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return n < 0 ? (int)n : -EINVAL;
+	buf[n] = 0;
+	const char *l = strstr(buf, "\nTgid:");
+	int tgid;
+	if (!l || sscanf(l + 6, " %d", &tgid) != 1)
+		return -EINVAL;
+	return tgid;
 }

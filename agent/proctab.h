@@ -3,8 +3,16 @@
  * Seeded from /proc at start so processes older than the agent have parents and ancestors;
  * kept current from fork/exec/exit records; an entry is freed when its process exits.
  * Memory is bounded: argv kept for lineage is capped at PT_ARGS_KEEP bytes per process (the
- * exec event itself carries the full argv), and the table holds at most PT_MAX entries (the
- * oldest-started entries of processes that are gone are evicted first when full).
+ * exec event itself carries the full argv), and the table holds at most PT_MAX entries and
+ * PT_BYTES_BUDGET bytes of entries and strings. When full, entries of processes that are gone
+ * are freed first (a reconciliation pass, then a sampled eviction that prefers dead processes
+ * and then the oldest-started); each dropped live entry counts in `evicted`.
+ *
+ * Exit records are not enough to free every entry: processes in ignored cgroups or of ignored
+ * executables make none, and records can be lost. proctab_maintain() therefore reconciles the
+ * table with /proc every PT_REAP_MS (HW_PROCTAB_REAP_MS overrides it) or as soon as the table
+ * has doubled since the last pass: it frees entries whose pid is gone (kill(pid, 0), cheap) and
+ * checks the start time of a bounded slice of the others (pid reuse), counting them in `reaped`.
  */
 #ifndef HW_PROCTAB_H
 #define HW_PROCTAB_H
@@ -13,7 +21,14 @@
 #include <stdbool.h>
 
 #define PT_ARGS_KEEP 1024
-#define PT_MAX 262144
+/* 65,536 entries, and at most 16 MiB for entries and their strings (the context caches have
+ * their own 8 MiB, PT_CACHE_BUDGET): with the agent's ~6 MiB of code and buffers this keeps the
+ * RSS under 32 MiB even when the table is full; 10,000 live processes take ~4 MiB. */
+#define PT_MAX 65536
+#define PT_BYTES_BUDGET (16u << 20)
+#define PT_REAP_MS 60000
+/* start times read (from /proc/PID/stat, ~20 us each) per reconciliation pass */
+#define PT_VERIFY_PER_PASS 256
 
 struct proc {
 	struct proc *next; /* hash chain */
@@ -70,7 +85,15 @@ struct proctab {
 	struct proc **buckets;
 	size_t nbuckets;
 	size_t count;
-	uint64_t evicted;
+	size_t bytes;	     /* entries and their strings (malloc_usable_size), as bounded */
+	uint64_t evicted;    /* live entries dropped to stay within the bounds */
+	uint64_t reaped;     /* entries of processes found gone (or their pid reused) */
+	const char *procroot; /* where liveness is checked: "/proc" (tests may point elsewhere) */
+	size_t max_entries, max_bytes; /* PT_MAX, PT_BYTES_BUDGET (tests shrink them) */
+	uint64_t reap_ms;     /* reconciliation period */
+	uint64_t last_reap_ms;
+	size_t count_at_reap;
+	size_t verify_cursor; /* next bucket whose entries get their start time checked */
 };
 
 int proctab_init(struct proctab *t);
@@ -89,5 +112,13 @@ int proctab_load_pid(struct proctab *t, const char *procroot, uint32_t pid);
 int proctab_seed(struct proctab *t, const char *procroot);
 /* Approximate bytes used by the table (for tests and the heartbeat). */
 size_t proctab_bytes(const struct proctab *t);
+/* Is the process of this entry still there (same pid, same start time if verify_start)? */
+bool proctab_alive(const struct proctab *t, const struct proc *p, bool verify_start);
+/* Free the entries of processes that are gone; returns how many. */
+size_t proctab_reap(struct proctab *t);
+/* Called about once a second: reaps when the period has passed or the table has doubled. */
+void proctab_maintain(struct proctab *t, uint64_t now_ms);
+/* Thread-group id of a task id from ROOT/TID/status: < 0 when the task is gone. */
+int proctab_tgid_of(const char *root, uint32_t tid);
 
 #endif

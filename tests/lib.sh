@@ -74,7 +74,8 @@ agent_start() {
 	: >"$EV"
 	"$AGENT" "${args[@]}" "$@" 2>"$T/agent.err" &
 	AGENT_PID=$!
-	for _ in $(seq 1 300); do
+	# loading and verifying every program takes ~2 s alone, much longer on a busy shared machine
+	for _ in $(seq 1 900); do
 		if grep -q '"kind":"agent.heartbeat"' "$EV" 2>/dev/null; then return 0; fi
 		if ! kill -0 "$AGENT_PID" 2>/dev/null; then
 			echo "# agent died: $(cat "$T/agent.err")"
@@ -83,7 +84,7 @@ agent_start() {
 		fi
 		sleep 0.1
 	done
-	echo "# agent not ready after 30 s"
+	echo "# agent not ready after 90 s"
 	return 1
 }
 
@@ -114,6 +115,24 @@ wait_event() {
 	done
 	return 1
 }
+
+# wait_grep STRING FILTER [TIMEOUT_S]: as wait_event, over the lines that contain STRING only
+# (cheap when other activity on the machine makes the event file large)
+wait_grep() {
+	local g=$1 f=$2 t=${3:-10} r
+	for _ in $(seq 1 $((t * 10))); do
+		r=$(grep -F -- "$g" "$EV" 2>/dev/null | jq -c "$f" 2>/dev/null | head -n 1)
+		if [ -n "$r" ]; then
+			echo "$r"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# grep_events STRING FILTER: as events, over the lines that contain STRING only
+grep_events() { grep -F -- "$1" "$EV" 2>/dev/null | jq -c "$2" 2>/dev/null; }
 
 # seq_contiguous: every seq from 1 to the last, once each, in order
 seq_contiguous() {

@@ -1,6 +1,8 @@
 /* exec_storm: fork+exec PROGRAM MARKER N times, WORKERS at a time, as fast as possible.
  * usage: exec_storm N WORKERS MARKER [PROGRAM]   (PROGRAM defaults to /bin/true)
- * Prints "<n> execs in <s> s". Each child's argv[1] is MARKER. */
+ * Prints "<n> execs in <s> s". Each child's argv[1] is MARKER. With EXEC_STORM_PIDS=FILE, the
+ * pid of every child is appended to FILE (one line each, in the order they were started). */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -15,6 +17,12 @@ int main(int argc, char **argv)
 	}
 	long n = atol(argv[1]), workers = atol(argv[2]);
 	char *prog = argc > 4 ? argv[4] : "/bin/true";
+	const char *pidf = getenv("EXEC_STORM_PIDS");
+	int pfd = pidf ? open(pidf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
+	if (pidf && pfd < 0) {
+		perror(pidf);
+		return 2;
+	}
 	struct timespec a, b;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (long w = 0; w < workers; w++) {
@@ -26,6 +34,12 @@ int main(int argc, char **argv)
 					char *args[] = {prog, argv[3], NULL};
 					execv(prog, args);
 					_exit(127);
+				}
+				if (p > 0 && pfd >= 0) {
+					char line[24];
+					int l = snprintf(line, sizeof(line), "%d\n", (int)p);
+					if (write(pfd, line, l) != l)
+						_exit(1);
 				}
 				if (p < 0 || waitpid(p, NULL, 0) < 0) {
 					perror("fork");

@@ -21,9 +21,13 @@ expect_jq "storm: exits carry the exec'd exe" "$(events "select(.kind==\"process
 
 # ---- SIGTERM with events in flight: all processes that ran before the signal are reported ----
 agent_start || exit 1
-"$HELPERS/exec_storm" 1500 2 "hwterm$$" >/dev/null &
+: >"$T/term.pids"
+EXEC_STORM_PIDS="$T/term.pids" "$HELPERS/exec_storm" 1500 2 "hwterm$$" >/dev/null &
 spid=$!
 sleep 0.3
+# the children started before the signal: each must have its exec and its exit, except those
+# still running when the probes were detached (at most one per storm worker)
+before=$(wc -l <"$T/term.pids")
 kill -TERM "$AGENT_PID"
 wait "$AGENT_PID"
 rc=$?
@@ -32,14 +36,16 @@ wait $spid
 expect_eq "TERM mid-storm: exit 0" "$rc" 0
 expect "TERM mid-storm: seq contiguous" seq_contiguous
 expect_eq "TERM mid-storm: no agent.loss" "$(events 'select(.kind=="agent.loss")' | wc -l)" 0
-nex=$(events "select(.kind==\"process.exec\" and .proc.args[1]==\"hwterm$$\")" | wc -l)
-nexit=$(events "select(.kind==\"process.exit\" and .proc.args[1]==\"hwterm$$\")" | wc -l)
-# every exec reported before the drain has its exit, except processes still running at the
-# moment the probes were detached (at most one per storm worker)
-if [ "$nex" -gt 0 ] && [ $((nex - nexit)) -le 2 ] && [ $((nex - nexit)) -ge 0 ]; then
-	ok "TERM mid-storm: events drained ($nex execs, $nexit exits)"
+head -n "$before" "$T/term.pids" | sort -u >"$T/term.started"
+events "select(.kind==\"process.exec\" and .proc.args[1]==\"hwterm$$\") | .proc.pid" | sort -u >"$T/term.exec"
+events "select(.kind==\"process.exit\" and .proc.args[1]==\"hwterm$$\") | .proc.pid" | sort -u >"$T/term.exit"
+no_exec=$(comm -23 "$T/term.started" "$T/term.exec" | wc -l)
+no_exit=$(comm -23 "$T/term.started" "$T/term.exit" | wc -l)
+stray=$(sort -u "$T/term.pids" | comm -13 - "$T/term.exec" | wc -l)
+if [ "$before" -gt 10 ] && [ "$no_exec" -le 2 ] && [ "$no_exit" -le 2 ] && [ "$stray" -eq 0 ]; then
+	ok "TERM mid-storm: each started pid has its exec and exit ($before pids, $no_exec/$no_exit in flight)"
 else
-	not_ok "TERM mid-storm: events drained" "$nex execs, $nexit exits"
+	not_ok "TERM mid-storm: each started pid has its exec and exit" "$before pids started, $no_exec without exec, $no_exit without exit, $stray execs of unknown pids"
 fi
 expect_jq "TERM: last event is the final heartbeat" "$(tail -n1 "$EV")" '.kind=="agent.heartbeat"'
 
@@ -108,6 +114,58 @@ cat "$EV" >>"$EV.1" && mv "$EV.1" "$EV"
 expect_eq "no exit events after process.exit disabled" "$(events "select(.kind==\"process.exit\" and .proc.args[1]==\"hwafter$$\")" | wc -l)" 0
 expect "seq contiguous across reloads" seq_contiguous
 rmdir $CG2/hwtest-ign-$$ $CG2/hwtest-ver-$$/web/m1-v2.0 $CG2/hwtest-ver-$$/web/m2 $CG2/hwtest-ver-$$/web $CG2/hwtest-ver-$$
+
+# ---- the process table frees entries of processes that make no exit record ----
+# processes in an ignored cgroup make none: 20 seeded from /proc and 20 started under the agent,
+# all moved into the ignored cgroup and killed, are reaped within the (shortened) period
+mkdir -p $CG2/hwtest-reap-$$
+printf 'heartbeat_interval: 1\nfilters:\n  ignore_cgroup: [/hwtest-reap-%s]\n' $$ >"$T/r.yaml"
+rpids=()
+for _ in $(seq 1 20); do sleep 300 & rpids+=($!); done
+export HW_PROCTAB_REAP_MS=2000
+agent_start "$T/r.yaml" || { not_ok "agent starts (reap)" "$(cat "$T/agent.err")"; exit 1; }
+unset HW_PROCTAB_REAP_MS
+for _ in $(seq 1 20); do sleep 300 & rpids+=($!); done
+wait_grep "\"pid\":${rpids[39]}," "select(.kind==\"process.exec\" and .proc.pid==${rpids[39]})" 30 >/dev/null
+for p in "${rpids[@]}"; do echo "$p" >$CG2/hwtest-reap-$$/cgroup.procs; done
+kill "${rpids[@]}"
+wait "${rpids[@]}" 2>/dev/null
+hb=$(wait_grep '"kind":"agent.heartbeat"' "select(.kind==\"agent.heartbeat\" and .agent.stats.reaped >= 40)" 10)
+expect_jq "ignored-cgroup processes that exit are reaped within the period" "$hb" '.agent.stats.reaped >= 40 and (.agent.stats|has("evicted"))'
+expect_eq "no exit events from the ignored cgroup" "$(grep_events "\"pid\":${rpids[0]}," "select(.kind==\"process.exit\" and .proc.pid==${rpids[0]})" | wc -l)" 0
+agent_stop
+rmdir $CG2/hwtest-reap-$$
+
+# ---- filters.ignore_exe follows a reload for processes already running ----
+cp /usr/bin/sleep "$T/ign-a" && cp /usr/bin/sleep "$T/ign-b"
+printf 'filters:\n  ignore_exe: [%s]\n' "$T/ign-a" >"$T/i.yaml"
+"$T/ign-a" 300 &
+a_old=$!
+agent_start "$T/i.yaml" || { not_ok "agent starts (ignore_exe)" "$(cat "$T/agent.err")"; exit 1; }
+"$T/ign-a" 300 &
+a_new=$!
+"$T/ign-b" 300 &
+b_new=$!
+bash -c "exec $T/ign-a 300" &
+a_child=$!
+wait_grep "\"pid\":$b_new," "select(.kind==\"process.exec\" and .proc.pid==$b_new)" 30 >/dev/null
+sleep 0.5
+# now ign-b is ignored and ign-a no longer is
+printf 'filters:\n  ignore_exe: [%s]\n' "$T/ign-b" >"$T/i.yaml"
+kill -HUP "$AGENT_PID"
+wait_grep '"kind":"agent.config"' 'select(.kind=="agent.config" and .config.result=="applied")' 30 >/dev/null
+kill $a_old $a_new $b_new $a_child
+wait $a_old $a_new $b_new $a_child 2>/dev/null
+for p in $a_old $a_new $a_child; do
+	wait_grep "\"pid\":$p," "select(.kind==\"process.exit\" and .proc.pid==$p)" 10 >/dev/null &&
+		ok "ignore_exe removed on reload: exit of running pid $p reported" ||
+		not_ok "ignore_exe removed on reload: exit of running pid $p reported" "no process.exit"
+done
+/usr/bin/echo hwign2seen$$ >/dev/null
+wait_grep "hwign2seen$$" "select(.kind==\"process.exec\" and .proc.args[1]==\"hwign2seen$$\")" 30 >/dev/null
+expect_eq "ignore_exe added on reload hides a running process" "$(grep_events "\"pid\":$b_new," "select(.kind==\"process.exit\" and .proc.pid==$b_new)" | wc -l)" 0
+expect_jq "ignore_exe: re-shown process keeps its exe" "$(grep_events "\"pid\":$a_old," "select(.kind==\"process.exit\" and .proc.pid==$a_old)" | head -1)" ".proc.exe==\"$T/ign-a\""
+agent_stop
 
 # ---- clear errors: one line naming the problem, non-zero exit ----
 out=$("$AGENT" --output /nonexistent-dir/x.json 2>&1); rc=$?

@@ -30,3 +30,36 @@ expect_jq "unavailable probe names its reason" "$hb" '.agent.probes["process.exe
 grep -q "probe process.exec unavailable" "$T/agent.err" && ok "unavailable probe said on stderr" || not_ok "unavailable probe said on stderr" "$(cat "$T/agent.err")"
 agent_stop
 expect_eq "blind agent still exits cleanly" "$?" 0
+
+# ---- fallback: new threads must not become process-table entries (bounded memory) ----
+export HW_DENY_HOOKS=tp_btf
+printf 'heartbeat_interval: 1\n' >"$T/fb.yaml"
+agent_start "$T/fb.yaml" || { not_ok "agent starts (threads)" "$(cat "$T/agent.err")"; exit 1; }
+procs_now() { events 'select(.kind=="agent.heartbeat") | .agent.stats.processes' | tail -n1; }
+nhb() { events 'select(.kind=="agent.heartbeat")' | wc -l; }
+wait_hb() { local n; n=$(nhb); for _ in $(seq 1 50); do [ "$(nhb)" -gt "$n" ] && return 0; sleep 0.1; done; return 1; }
+wait_hb
+base=$(procs_now)
+python3 -c '
+import threading, time, sys
+ev = threading.Event()
+ts = [threading.Thread(target=ev.wait) for _ in range(1000)]
+for t in ts: t.start()
+print("started", flush=True)
+time.sleep(3)
+ev.set()
+for t in ts: t.join()
+' >"$T/threads.out" &
+tpy=$!
+for _ in $(seq 1 50); do grep -q started "$T/threads.out" && break; sleep 0.1; done
+sleep 1.5
+wait_hb
+during=$(procs_now)
+wait $tpy
+# other tests may start processes meanwhile: allow some slack, far below 1,000 threads
+if [ -n "$base" ] && [ -n "$during" ] && [ "$during" -lt $((base + 100)) ]; then
+	ok "fallback: 1,000 threads make no process entries ($base -> $during)"
+else
+	not_ok "fallback: 1,000 threads make no process entries" "processes $base -> $during"
+fi
+agent_stop

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # process.exec / process.exit: every field of the contract, checked against processes this test
-# starts itself (hostile argv, cwd, setuid binary, memfd exec, own cgroup, exit codes, signals).
+# starts itself (hostile argv, cwd, setuid binary, memfd and deleted-file exec, own cgroup, fresh
+# cgroups and container ids, tty, auid, gids, long argv, exit codes, signals).
 . "$(dirname "$0")/../lib.sh"
 need_root
 
@@ -100,6 +101,66 @@ fpid=$!
 wait $fpid
 ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$fpid and .exec.result<0)") || not_ok "failed exec seen" "pid $fpid"
 expect_jq "exec EACCES reported" "$ev" '.exec.result==-13 and .exec.error=="EACCES"'
+
+# 9. tty: an exec on a pseudo-terminal names it ("pts3" for /dev/pts/3)
+script -qec "tty; exec /usr/bin/true hwtty$$" /dev/null >"$T/tty.out" 2>&1 </dev/null
+want_tty=$(tr -d '\r' <"$T/tty.out" | sed -n 's#^/dev/\(pts\)/\([0-9]*\)$#\1\2#p' | head -n1)
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwtty$$\")") || not_ok "tty exec seen" "none"
+if [ -n "$want_tty" ]; then
+	expect_jq "exec tty is the pty's name" "$ev" ".proc.tty==\"$want_tty\""
+else
+	not_ok "exec tty is the pty's name" "script gave no tty: $(cat "$T/tty.out")"
+fi
+expect_jq "exec without a terminal: tty null" "$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$epid)")" '.proc.tty==null'
+
+# 10. auid: the login uid set in the child before its exec, exact
+bash -c "echo 4242 >/proc/self/loginuid && exec /usr/bin/true hwauid$$" 2>"$T/auid.err"
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwauid$$\")") || not_ok "auid exec seen" "$(cat "$T/auid.err")"
+expect_jq "exec auid is the loginuid" "$ev" '.proc.auid==4242'
+
+# 11. distinct real and effective gids
+setpriv --rgid=1234 --egid=5678 --keep-groups /usr/bin/true hwgid$$
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwgid$$\")") || not_ok "gid exec seen" "none"
+expect_jq "exec gid and egid distinct" "$ev" '.proc.gid==1234 and .proc.egid==5678 and .exec.egid==5678 and .exec.setuid==true'
+
+# 12. fileless: a deleted file run through its descriptor
+cp /usr/bin/true "$T/delme"
+bash -c "exec 3<'$T/delme' && rm '$T/delme' && exec /proc/self/fd/3 hwdel$$"
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwdel$$\")") || not_ok "deleted-file exec seen" "none"
+expect_jq "deleted-file exec is fileless" "$ev" ".exec.fileless==true and (.proc.exe|startswith(\"$T/delme\"))"
+
+# 13. argv longer than the bound (args_max_bytes, default 4096)
+long=$(head -c 10000 /dev/zero | tr '\0' x)
+/usr/bin/true hwlong$$ "$long"
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwlong$$\")") || not_ok "long argv exec seen" "none"
+a0=/usr/bin/true a1=hwlong$$
+want_bytes=$((${#a0} + 1 + ${#a1} + 1 + 10000 + 1))
+expect_jq "long argv: args_truncated and the full size" "$ev" ".exec.args_truncated==true and .exec.args_bytes==$want_bytes and ([.proc.args[]|length]|add) < 4096"
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$epid)")
+expect_jq "short argv: not truncated, exact size" "$ev" ".exec.args_truncated==false and .exec.args_bytes==$(printf '%s\0' /bin/echo "$marker" "a b" 'q"u\o' $'new\nline\ttab' $'bad\xff\xfeend' 'héllo' '' | wc -c)"
+
+# 14. ten processes, each in a cgroup created just before: every exec has its cgroup path, and
+# the container id when the cgroup's name is a 64-hex id
+cgs=()
+cgpids=()
+for i in $(seq 1 10); do
+	if [ $i -le 5 ]; then name=hwtest-cg$i-$$; else name=$(printf 'hwcg%s-%s' $i $$ | sha256sum | cut -c1-64); fi
+	mkdir "$CG2/$name"
+	cgs+=("$name")
+	(echo $BASHPID >"$CG2/$name/cgroup.procs" && exec /usr/bin/true hwcg$i-$$) &
+	cgpids+=($!)
+done
+wait "${cgpids[@]}"
+for i in $(seq 1 10); do
+	name=${cgs[$((i - 1))]}
+	ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwcg$i-$$\")") || not_ok "fresh cgroup $i exec seen" "none"
+	if [ $i -le 5 ]; then
+		expect_jq "fresh cgroup $i: path resolved" "$ev" ".proc.cgroup==\"/$name\""
+	else
+		expect_jq "fresh cgroup $i: path and 64-hex container id" "$ev" ".proc.cgroup==\"/$name\" and .proc.container.id==\"${name:0:12}\""
+	fi
+	rmdir "$CG2/$name"
+done
 
 agent_stop
 expect_eq "agent exits 0 on SIGTERM" "$?" 0
