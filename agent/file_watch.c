@@ -96,7 +96,8 @@ static void file_rules(const struct hw_config *c, const struct hw_file_rule **ba
 
 /* Opens of another process's memory are always watched: a files.watch list replaces the
  * defaults but not this rule, which then follows the files.add rules. */
-static const struct hw_file_rule proc_mem_rule = {(char *)"/proc/*/mem", HW_FOP_READ | HW_FOP_WRITE};
+static const struct hw_file_rule proc_mem_rule = {(char *)"/proc/*/mem",
+						  HW_FOP_READ | HW_FOP_WRITE};
 
 static bool proc_mem_extra(const struct hw_config *c)
 {

@@ -285,7 +285,8 @@ static __always_inline struct bpf_prog *priv_fd_prog(struct task_struct *t, __u3
 	if (!f)
 		return NULL;
 	bpf_probe_read_kernel(name, sizeof(name), BPF_CORE_READ(f, f_path.dentry, d_name.name));
-	if (name[0] != 'b' || name[1] != 'p' || name[2] != 'f' || (name[3] != '-' && name[3] != '_'))
+	if (name[0] != 'b' || name[1] != 'p' || name[2] != 'f' ||
+	    (name[3] != '-' && name[3] != '_'))
 		return NULL;
 	if (name[4] == 'p' && name[5] == 'r' && name[6] == 'o' && name[7] == 'g')
 		return BPF_CORE_READ(f, private_data);
@@ -463,8 +464,7 @@ static __always_inline void priv_sc_exit(__u16 sc, long ret)
 			priv_tamper(t, sc == HW_SC_PTRACE ? HW_TAMPER_PTRACE : HW_TAMPER_VM, 0, ret,
 				    sc == HW_SC_PTRACE ? (__u32)v->args[0] : sc, 0);
 		priv_emit_ptrace(t, v, ret);
-	}
-	else if (sc == HW_SC_MEMFD_CREATE)
+	} else if (sc == HW_SC_MEMFD_CREATE)
 		priv_emit_memfd(t, v, ret);
 	else if (sc == HW_SC_SETNS || sc == HW_SC_UNSHARE || sc == HW_SC_CLONE ||
 		 sc == HW_SC_CLONE3)
@@ -1012,7 +1012,7 @@ int hw_pv_tamper_bpf(struct trace_event_raw_sys_enter *ctx)
 		}
 		bpf_map_update_elem(&priv_tamper_seen, &sk, &one, BPF_ANY);
 	}
-	priv_tamper(t, cmd == 13 || cmd == 14 || cmd == 30 ? HW_TAMPER_BPF_GET_FD : HW_TAMPER_BPF_DETACH, 0, 0,
-		    cmd, a0);
+	bool get_fd = cmd == 13 || cmd == 14 || cmd == 30;
+	priv_tamper(t, get_fd ? HW_TAMPER_BPF_GET_FD : HW_TAMPER_BPF_DETACH, 0, 0, cmd, a0);
 	return 0;
 }
