@@ -235,6 +235,8 @@ ev=$(pwait "$HP" "select(.kind==\"process.namespace\" and .proc.pid==$HP and .ns
 ej "clone3 with CLONE_NEWUTS: flags read from clone_args" "$ev" ".ns.flags==67108864 and .ns.types==[\"uts\"] and .ns.changed==[\"uts\"] and .ns.child_pid==$(val clone3) and .ns.result==$(val clone3)"
 ev=$(pwait "$HP" "select(.kind==\"process.namespace\" and .proc.pid==$HP and .ns.syscall==\"clone\")") || not_ok "clone NEWIPC seen" "pid $HP"
 ej "clone with CLONE_NEWIPC" "$ev" ".ns.flags==(134217728+17) and .ns.types==[\"ipc\"] and .ns.changed==[\"ipc\"] and .ns.child_pid==$(val clone)"
+ev=$(pwait "$HP" "select(.kind==\"process.capability\" and .proc.pid==$HP and .cap.name==\"CAP_SYS_ADMIN\" and .cap.first)") || not_ok "allowed namespace capability check seen" "pid $HP"
+ej "namespace clones as root: CAP_SYS_ADMIN per process, allowed" "$ev" '.cap.cap==21 and .cap.allowed==true and .cap.denied==0 and .proc.uid==0 and (.cap|has("aggregate")|not)'
 
 # --- system.mount: bind mount in a private mount namespace, umount, refused mount and chroot
 mkdir -p "$T/src" "$T/dst"
