@@ -209,8 +209,25 @@ int decode_priv_cred(struct agent *a, const void *rec, size_t len)
 	put_ids(b, &e->old);
 	jb_key(b, "new");
 	put_ids(b, &e->new);
-	jb_kbool(b, "changed", memcmp(&e->old, &e->new, sizeof(e->old)) != 0);
-	if (e->s.sc == HW_SC_SETGROUPS) {
+	/* groups: the count and the first HW_PRIV_NGROUPS of each side */
+	bool groups_changed = e->old_ngroups != e->ngroups ||
+			      memcmp(e->old_groups, e->groups, sizeof(e->groups)) != 0;
+	jb_kbool(b, "changed", memcmp(&e->old, &e->new, sizeof(e->old)) != 0 || groups_changed);
+	if (e->s.sc == HW_SC_SETFSUID || e->s.sc == HW_SC_SETFSGID) {
+		/* these return the previous id and never fail: whether the change took effect is
+		 * whether the id is now the one asked for */
+		uint32_t want = (uint32_t)e->s.args[0];
+		uint32_t now = e->s.sc == HW_SC_SETFSUID ? e->new.fsuid : e->new.fsgid;
+		jb_ku64(b, "previous", (uint32_t)e->s.result);
+		jb_kbool(b, "took_effect", now == want);
+	}
+	if (e->s.sc == HW_SC_SETGROUPS || groups_changed) {
+		jb_ku64(b, "old_ngroups", e->old_ngroups);
+		jb_key(b, "old_groups");
+		jb_arr_begin(b);
+		for (uint32_t i = 0; i < e->old_ngroups && i < HW_PRIV_NGROUPS; i++)
+			jb_u64(b, e->old_groups[i]);
+		jb_arr_end(b);
 		jb_ku64(b, "ngroups", e->ngroups);
 		jb_key(b, "groups");
 		jb_arr_begin(b);
@@ -481,7 +498,7 @@ static void priv_check_loss(struct agent *a)
 	}
 }
 
-/* The agent's own program and link ids, so that taking hold of them is agent.tamper. */
+/* The agent's own program, map and link ids, so that taking hold of them is agent.tamper. */
 static void priv_own_ids(struct agent *a)
 {
 	int fd = bpf_map__fd(a->skel->maps.priv_own_ids);
@@ -496,6 +513,17 @@ static void priv_own_ids(struct agent *a)
 		if (pfd < 0 || bpf_obj_get_info_by_fd(pfd, &info, &l))
 			continue;
 		uint64_t k = (1ULL << 32) | info.id;
+		bpf_map_update_elem(fd, &k, &one, BPF_ANY);
+	}
+	struct bpf_map *map;
+	bpf_object__for_each_map(map, a->skel->obj)
+	{
+		struct bpf_map_info info = {};
+		uint32_t l = sizeof(info);
+		int mfd = bpf_map__fd(map);
+		if (mfd < 0 || bpf_obj_get_info_by_fd(mfd, &info, &l))
+			continue;
+		uint64_t k = (3ULL << 32) | info.id;
 		bpf_map_update_elem(fd, &k, &one, BPF_ANY);
 	}
 	/* Every BPF link the agent holds, whoever made it (probes, custom probes, the user
@@ -765,6 +793,7 @@ static const char *bpf_cmd_name(uint64_t c)
 	case 8: return "BPF_PROG_ATTACH";
 	case 9: return "BPF_PROG_DETACH";
 	case 13: return "BPF_PROG_GET_FD_BY_ID";
+	case 14: return "BPF_MAP_GET_FD_BY_ID";
 	case 17: return "BPF_RAW_TRACEPOINT_OPEN";
 	case 28: return "BPF_LINK_CREATE";
 	case 29: return "BPF_LINK_UPDATE";
@@ -788,28 +817,37 @@ int decode_priv_bpf(struct agent *a, const void *rec, size_t len)
 {
 	const struct hw_bpfcall *e = rec;
 	struct jbuf *b = &a->jb;
-	bool load = e->s.args[0] == 5;
+	uint64_t cmd = e->s.args[0];
+	bool load = cmd == 5, has_prog = load || (e->s.flags & HW_PSC_BPF_PROG);
+	bool attach = cmd == 8 || cmd == 9 || cmd == 28; /* PROG_ATTACH, PROG_DETACH, LINK_CREATE */
 
+	if (!str_ok(&e->tp_name, len))
+		return -EINVAL;
 	if (priv_ignored(a, &e->hdr))
 		return 0;
 	emit_event(a, "kernel.bpf", &e->hdr, "bpf");
 	jb_kcstr(b, "syscall", "bpf");
-	jb_kcstr(b, "cmd", bpf_cmd_name(e->s.args[0]));
-	if (load) {
+	jb_kcstr(b, "cmd", bpf_cmd_name(cmd));
+	/* the program: from the attr of a load, else from the program the call's fd names */
+	if (has_prog) {
 		const char *t = libbpf_bpf_prog_type_str(e->prog_type);
 		if (t)
 			put_upper(b, "prog_type", "BPF_PROG_TYPE_", t);
 		else
 			jb_ku64(b, "prog_type", e->prog_type);
 		jb_kstr(b, "prog_name", e->prog_name, strnlen(e->prog_name, 16));
-		jb_ku64(b, "insn_cnt", e->insn_cnt);
 	} else {
 		jb_kcstr(b, "prog_type", NULL);
 		jb_kcstr(b, "prog_name", NULL);
-		jb_ku64(b, "target", e->target);
 	}
+	if (load)
+		jb_ku64(b, "insn_cnt", e->insn_cnt);
+	else if (cmd == 17)
+		put_rec_str(b, "tracepoint", rec, &e->tp_name);
+	else
+		jb_ku64(b, "target", e->target);
 	const char *at = libbpf_bpf_attach_type_str(e->attach_type);
-	if (at && (load ? e->attach_type != 0 : true))
+	if (at && (attach || (load && e->attach_type != 0)))
 		jb_kcstr(b, "attach_type", at);
 	put_result(b, e->s.result);
 	emit_event_end(a);
@@ -890,8 +928,7 @@ int decode_priv_tamper(struct agent *a, const void *rec, size_t len)
 	static const char *const sig_results[] = {"delivered", "ignored", "already_pending",
 						  "overflow_fail", "lose_info"};
 
-	if (priv_ignored(a, &e->hdr))
-		return 0;
+	/* no filter applies: an ignored process tampering with the agent is still reported */
 	emit_event(a, "agent.tamper", &e->hdr, "tamper");
 	jb_ku64(b, "target_pid", e->target_pid);
 	if (e->action == HW_TAMPER_SIGNAL) {
@@ -903,10 +940,16 @@ int decode_priv_tamper(struct agent *a, const void *rec, size_t len)
 		jb_ku64(b, "signo", e->sig);
 		jb_kcstr(b, "result", e->result >= 0 && e->result < 5 ? sig_results[e->result]
 								      : "unknown");
+	} else if (e->action == HW_TAMPER_PTRACE || e->action == HW_TAMPER_VM) {
+		jb_kcstr(b, "action", e->action == HW_TAMPER_PTRACE ? "ptrace" : "process_vm");
+		jb_kcstr(b, "syscall", e->action == HW_TAMPER_PTRACE ? "ptrace" : sc_name(e->cmd));
+		jb_kcstr(b, "request",
+			 e->action == HW_TAMPER_PTRACE ? ptrace_req(e->cmd) : sc_name(e->cmd));
+		put_result(b, e->result);
 	} else {
 		jb_kcstr(b, "action", e->action == HW_TAMPER_BPF_GET_FD ? "bpf_get_fd" : "bpf_detach");
-		jb_kcstr(b, "cmd", bpf_cmd_name(e->bpf_cmd));
-		jb_kcstr(b, "object", e->bpf_cmd == 13 ? "prog" : "link");
+		jb_kcstr(b, "cmd", bpf_cmd_name(e->cmd));
+		jb_kcstr(b, "object", e->cmd == 13 ? "prog" : e->cmd == 14 ? "map" : "link");
 		jb_ku64(b, "id", e->id);
 	}
 	emit_event_end(a);

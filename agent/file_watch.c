@@ -94,6 +94,24 @@ static void file_rules(const struct hw_config *c, const struct hw_file_rule **ba
 	}
 }
 
+/* Opens of another process's memory are always watched: a files.watch list replaces the
+ * defaults but not this rule, which then follows the files.add rules. */
+static const struct hw_file_rule proc_mem_rule = {(char *)"/proc/*/mem",
+						  HW_FOP_READ | HW_FOP_WRITE};
+
+static bool proc_mem_extra(const struct hw_config *c)
+{
+	if (!c->file_rules_set)
+		return false; /* the defaults have it */
+	for (size_t i = 0; i < c->n_file_rules; i++)
+		if (!strcmp(c->file_rules[i].pattern, proc_mem_rule.pattern))
+			return false;
+	for (size_t i = 0; i < c->n_file_add; i++)
+		if (!strcmp(c->file_add[i].pattern, proc_mem_rule.pattern))
+			return false;
+	return true;
+}
+
 const char *file_rule_name(struct agent *a, unsigned idx)
 {
 	const struct hw_file_rule *base;
@@ -104,6 +122,8 @@ const char *file_rule_name(struct agent *a, unsigned idx)
 	idx -= nb;
 	if (idx < a->cfg.n_file_add)
 		return a->cfg.file_add[idx].pattern;
+	if (idx == a->cfg.n_file_add && proc_mem_extra(&a->cfg))
+		return proc_mem_rule.pattern;
 	return NULL;
 }
 
@@ -286,6 +306,8 @@ int file_sync_maps(struct agent *a)
 		add_rule(&x, base[i].pattern, i, base[i].ops);
 	for (size_t i = 0; i < a->cfg.n_file_add; i++)
 		add_rule(&x, a->cfg.file_add[i].pattern, nb + i, a->cfg.file_add[i].ops);
+	if (proc_mem_extra(&a->cfg))
+		add_rule(&x, proc_mem_rule.pattern, nb + a->cfg.n_file_add, proc_mem_rule.ops);
 	x.cfg.enabled = 1;
 	/* a new generation invalidates the kernel's per-directory verdicts (file_dcache) */
 	static uint32_t gen;

@@ -20,6 +20,27 @@
 
 #define PRIV_STR_MAX 512 /* bytes kept of each user string (paths, names) */
 
+/* agent.tamper: one record (the process that did it is the header) */
+static __always_inline void priv_tamper(struct task_struct *t, __u16 action, __u32 sig,
+					__s32 result, __u32 cmd, __u32 id)
+{
+	struct hw_cfg *cfg = hw_get_cfg();
+	struct hw_tamper *r = hw_scratch_get();
+	if (!r) {
+		hw_count_drop(HW_EV_TAMPER, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&r->hdr, t, HW_EV_TAMPER);
+	r->action = action;
+	r->pad = 0;
+	r->result = result;
+	r->sig = sig;
+	r->target_pid = cfg ? cfg->agent_pid : 0;
+	r->cmd = cmd;
+	r->id = id;
+	hw_submit(r, sizeof(*r), true);
+}
+
 /* ---- syscall entry: in-kernel pre-filter, then save the state ---- */
 
 /* Is this call worth remembering? Cheap checks on the arguments only. */
@@ -70,9 +91,18 @@ static __always_inline void priv_sc_enter(__u16 sc, const unsigned long *args)
 	__u32 tid = (__u32)pt;
 	struct priv_inflight v;
 
+	bool to_agent = false;
+
 	if (!priv_enter_wanted(sc, args))
 		return;
-	if (hw_filtered(pt >> 32))
+	if (sc == HW_SC_PTRACE || sc == HW_SC_VM_READV || sc == HW_SC_VM_WRITEV) {
+		/* aimed at the agent: agent.tamper, which no filter hides */
+		struct hw_cfg *cfg = hw_get_cfg();
+		__u32 target = sc == HW_SC_PTRACE ? args[1] : args[0];
+		to_agent = cfg && cfg->agent_pid && target == cfg->agent_pid &&
+			   (pt >> 32) != cfg->agent_pid && !(sc == HW_SC_PTRACE && args[0] == 0);
+	}
+	if (!to_agent && hw_filtered(pt >> 32))
 		return;
 	__builtin_memset(&v, 0, sizeof(v));
 	v.sc = sc;
@@ -84,9 +114,12 @@ static __always_inline void priv_sc_enter(__u16 sc, const unsigned long *args)
 		bpf_probe_read_user(&flags, sizeof(flags), (void *)args[0]);
 		v.args[5] = flags; /* clone3 has 2 arguments: keep the flags from the struct */
 	}
+	v.to_agent = to_agent;
 	if (sc <= HW_SC_CAPSET) {
 		struct task_struct *t = bpf_get_current_task_btf();
-		priv_creds_read(BPF_CORE_READ(t, real_cred), &v.pre.creds);
+		const struct cred *c = BPF_CORE_READ(t, real_cred);
+		priv_creds_read(c, &v.pre.creds);
+		v.ngroups = priv_groups_read(c, v.groups);
 	} else if (sc == HW_SC_SETNS || sc == HW_SC_UNSHARE) {
 		priv_ns_read(bpf_get_current_task_btf(), v.pre.ns);
 	}
@@ -121,14 +154,9 @@ static __always_inline void priv_emit_cred(struct task_struct *t, const struct p
 	r->old = v->pre.creds;
 	const struct cred *c = BPF_CORE_READ(t, real_cred);
 	priv_creds_read(c, &r->new);
-	struct group_info *gi = BPF_CORE_READ(c, group_info);
-	__u32 n = BPF_CORE_READ(gi, ngroups);
-	r->ngroups = n;
-	r->pad = 0;
-	__builtin_memset(r->groups, 0, sizeof(r->groups));
-	if (n > HW_PRIV_NGROUPS)
-		n = HW_PRIV_NGROUPS;
-	bpf_probe_read_kernel(r->groups, n * sizeof(__u32), &gi->gid);
+	r->old_ngroups = v->ngroups;
+	__builtin_memcpy(r->old_groups, v->groups, sizeof(r->old_groups));
+	r->ngroups = priv_groups_read(c, r->groups);
 	hw_submit(r, sizeof(*r), true);
 }
 
@@ -248,12 +276,35 @@ struct priv_bpf_attr {
 	__u32 expected_attach_type; /* PROG_LOAD, offset 68 */
 };
 
+/* The program behind a descriptor of the current task: a program fd ("bpf-prog"), or a link
+ * fd ("bpf_link" when created, "bpf-link" when obtained by id) and the program it holds. */
+static __always_inline struct bpf_prog *priv_fd_prog(struct task_struct *t, __u32 fd)
+{
+	struct file *f = priv_fd_file(t, fd);
+	char name[8] = {};
+	if (!f)
+		return NULL;
+	bpf_probe_read_kernel(name, sizeof(name), BPF_CORE_READ(f, f_path.dentry, d_name.name));
+	if (name[0] != 'b' || name[1] != 'p' || name[2] != 'f' ||
+	    (name[3] != '-' && name[3] != '_'))
+		return NULL;
+	if (name[4] == 'p' && name[5] == 'r' && name[6] == 'o' && name[7] == 'g')
+		return BPF_CORE_READ(f, private_data);
+	if (name[4] == 'l' && name[5] == 'i' && name[6] == 'n' && name[7] == 'k') {
+		struct bpf_link *l = BPF_CORE_READ(f, private_data);
+		return BPF_CORE_READ(l, prog);
+	}
+	return NULL;
+}
+
 static __always_inline void priv_emit_bpf(struct task_struct *t, const struct priv_inflight *v,
 					  long ret)
 {
 	struct hw_bpfcall *r = hw_scratch_get();
 	struct priv_bpf_attr at = {};
+	struct hw_blob b;
 	__u32 sz = v->args[2];
+	__s64 pfd = -1;
 	if (!r) {
 		hw_count_drop(HW_EV_BPF, HW_DROP_SCRATCH);
 		return;
@@ -268,6 +319,11 @@ static __always_inline void priv_emit_bpf(struct task_struct *t, const struct pr
 	r->attach_type = 0;
 	r->insn_cnt = 0;
 	r->target = 0;
+	r->pad = 0;
+	b.base = (__u8 *)r;
+	b.pos = sizeof(*r);
+	r->tp_name.off = b.pos;
+	r->tp_name.len = 0;
 	switch (v->args[0]) {
 	case 5: /* PROG_LOAD */
 		r->prog_type = at.a0;
@@ -275,20 +331,41 @@ static __always_inline void priv_emit_bpf(struct task_struct *t, const struct pr
 		r->attach_type = at.expected_attach_type;
 		__builtin_memcpy(r->prog_name, at.prog_name, sizeof(r->prog_name));
 		break;
-	case 8: /* PROG_ATTACH */
-	case 9: /* PROG_DETACH */
+	case 8: /* PROG_ATTACH: target_fd, attach_bpf_fd, attach_type */
+	case 9: /* PROG_DETACH: the same (attach_bpf_fd may be 0: none) */
 		r->target = at.a0;
 		r->attach_type = at.a2;
+		pfd = at.a1;
 		break;
-	case 28: /* LINK_CREATE */
+	case 17: /* RAW_TRACEPOINT_OPEN: u64 name pointer, prog_fd */
+		pfd = at.a2;
+		if (at.a0 || at.a1)
+			hw_blob_ustr(&b, (void *)((__u64)at.a1 << 32 | at.a0), 128, &r->tp_name);
+		break;
+	case 28: /* LINK_CREATE: prog_fd, target_fd, attach_type */
+		pfd = at.a0;
 		r->target = at.a1;
 		r->attach_type = at.a2;
 		break;
-	default:
+	case 29: /* LINK_UPDATE: link_fd, new_prog_fd */
 		r->target = at.a0;
+		pfd = at.a1;
+		break;
+	default: /* LINK_DETACH: link_fd */
+		r->target = at.a0;
+		pfd = at.a0;
 		break;
 	}
-	hw_submit(r, sizeof(*r), false);
+	if (pfd >= 0) {
+		struct bpf_prog *p = priv_fd_prog(t, pfd);
+		if (p) {
+			struct bpf_prog_aux *aux = BPF_CORE_READ(p, aux);
+			r->prog_type = BPF_CORE_READ(p, type);
+			bpf_probe_read_kernel(r->prog_name, sizeof(r->prog_name), &aux->name);
+			r->s.flags |= HW_PSC_BPF_PROG;
+		}
+	}
+	hw_submit(r, b.pos & (HW_MAX_RECORD * 2 - 1), false);
 }
 
 static __always_inline void priv_emit_perf(struct task_struct *t, const struct priv_inflight *v,
@@ -382,9 +459,12 @@ static __always_inline void priv_sc_exit(__u16 sc, long ret)
 	t = bpf_get_current_task_btf();
 	if (sc <= HW_SC_CAPSET)
 		priv_emit_cred(t, v, ret);
-	else if (sc == HW_SC_PTRACE || sc == HW_SC_VM_READV || sc == HW_SC_VM_WRITEV)
+	else if (sc == HW_SC_PTRACE || sc == HW_SC_VM_READV || sc == HW_SC_VM_WRITEV) {
+		if (v->to_agent)
+			priv_tamper(t, sc == HW_SC_PTRACE ? HW_TAMPER_PTRACE : HW_TAMPER_VM, 0, ret,
+				    sc == HW_SC_PTRACE ? (__u32)v->args[0] : sc, 0);
 		priv_emit_ptrace(t, v, ret);
-	else if (sc == HW_SC_MEMFD_CREATE)
+	} else if (sc == HW_SC_MEMFD_CREATE)
 		priv_emit_memfd(t, v, ret);
 	else if (sc == HW_SC_SETNS || sc == HW_SC_UNSHARE || sc == HW_SC_CLONE ||
 		 sc == HW_SC_CLONE3)
@@ -558,17 +638,22 @@ int hw_pv_modload_tp(void *ctx)
  * fork, exec, stack growth: cap_vm_enough_memory, a no-audit check): ~20 checks per fork+exec.
  * They are not a use of privilege; they are counted host-wide in per-CPU counters (no
  * per-process map entry, no first-use record), so an exec storm creates no capability state.
+ * The capability:cap_capable tracepoint does not carry the check's options (CAP_OPT_NOAUDIT),
+ * so the check is recognised by the syscall it happens in: the memory syscalls, exec, fork and
+ * vfork (which can check CAP_SYS_ADMIN for nothing else), and clone/clone3 only when they ask
+ * for no new namespace: inside a clone(CLONE_NEW*) the namespace check is a real use of
+ * CAP_SYS_ADMIN and is counted per process (its few memory checks with it).
  * A CAP_SYS_ADMIN check from any other syscall is counted per process as usual.
  */
 #if defined(__TARGET_ARCH_x86)
 #define PRIV_VM_SYSCALL(nr)                                                                        \
-	((nr) == 9 || (nr) == 10 || (nr) == 12 || (nr) == 25 || (nr) == 56 || (nr) == 57 ||        \
-	 (nr) == 58 || (nr) == 59 || (nr) == 322 || (nr) == 435 ||                                 \
+	((nr) == 9 || (nr) == 10 || (nr) == 12 || (nr) == 25 || (nr) == 57 || (nr) == 58 ||        \
+	 (nr) == 59 || (nr) == 322 ||                                                              \
 	 ((nr) >= 4 && (nr) <= 7) /* a user page fault: orig_ax holds its error code */)
 #else
 #define PRIV_VM_SYSCALL(nr)                                                                        \
-	((nr) == 222 || (nr) == 226 || (nr) == 214 || (nr) == 216 || (nr) == 220 || (nr) == 221 || \
-	 (nr) == 281 || (nr) == 435 || (nr) < 0)
+	((nr) == 222 || (nr) == 226 || (nr) == 214 || (nr) == 216 || (nr) == 221 || (nr) == 281 || \
+	 (nr) < 0)
 #endif
 static bool priv_cap_quiet(__u16 cap)
 {
@@ -576,6 +661,13 @@ static bool priv_cap_quiet(__u16 cap)
 		return false;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	long nr = PRIV_REGS_NR(regs);
+	if (nr == PRIV_NR_CLONE)
+		return !(PRIV_REGS_ARG0(regs) & PRIV_CLONE_NEW_ALL);
+	if (nr == PRIV_NR_CLONE3) {
+		__u64 flags = 0;
+		bpf_probe_read_user(&flags, sizeof(flags), (void *)PRIV_REGS_ARG0(regs));
+		return !(flags & PRIV_CLONE_NEW_ALL);
+	}
 	return PRIV_VM_SYSCALL(nr);
 }
 
@@ -807,8 +899,15 @@ int BPF_PROG(hw_pv_nsfork_btf, struct task_struct *parent, struct task_struct *c
 	long nr = PRIV_REGS_NR(regs);
 	__builtin_memset(&r->s, 0, sizeof(r->s));
 	r->s.sc = nr == PRIV_NR_CLONE ? HW_SC_CLONE : nr == PRIV_NR_CLONE3 ? HW_SC_CLONE3 : HW_SC_FORK;
-	if (r->s.sc == HW_SC_CLONE)
+	if (r->s.sc == HW_SC_CLONE) {
 		r->s.args[0] = PRIV_REGS_ARG0(regs);
+	} else if (r->s.sc == HW_SC_CLONE3) {
+		/* clone3(struct clone_args *, size): the flags are the struct's first member */
+		__u64 flags = 0;
+		r->s.args[0] = PRIV_REGS_ARG0(regs);
+		bpf_probe_read_user(&flags, sizeof(flags), (void *)r->s.args[0]);
+		r->s.args[5] = flags;
+	}
 	r->s.result = BPF_CORE_READ(child, tgid);
 	r->changed = changed;
 	r->child_pid = BPF_CORE_READ(child, tgid);
@@ -818,26 +917,6 @@ int BPF_PROG(hw_pv_nsfork_btf, struct task_struct *parent, struct task_struct *c
 }
 
 /* ---- agent.tamper ---- */
-
-static __always_inline void priv_tamper(struct task_struct *t, __u16 action, __u32 sig,
-					__s32 result, __u32 cmd, __u32 id)
-{
-	struct hw_cfg *cfg = hw_get_cfg();
-	struct hw_tamper *r = hw_scratch_get();
-	if (!r) {
-		hw_count_drop(HW_EV_TAMPER, HW_DROP_SCRATCH);
-		return;
-	}
-	hw_fill_hdr(&r->hdr, t, HW_EV_TAMPER);
-	r->action = action;
-	r->pad = 0;
-	r->result = result;
-	r->sig = sig;
-	r->target_pid = cfg ? cfg->agent_pid : 0;
-	r->bpf_cmd = cmd;
-	r->id = id;
-	hw_submit(r, sizeof(*r), true);
-}
 
 #define PRIV_SIGCHLD 17
 
@@ -850,7 +929,7 @@ static __always_inline void priv_signal(int sig, __u32 target_tgid, int result)
 	if (!cfg || !cfg->agent_pid || target_tgid != cfg->agent_pid || sig == PRIV_SIGCHLD)
 		return;
 	tgid = bpf_get_current_pid_tgid() >> 32;
-	if (hw_filtered(tgid)) /* includes the agent signalling itself */
+	if (tgid == cfg->agent_pid) /* the agent signalling itself; no other filter applies */
 		return;
 	t = bpf_get_current_task_btf();
 	priv_tamper(t, HW_TAMPER_SIGNAL, sig, result, 0, 0);
@@ -875,7 +954,7 @@ int hw_pv_sig_tp(struct trace_event_raw_signal_generate *ctx)
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1024);
-	__type(key, __u32);
+	__type(key, __u64); /* cmd << 32 | tgid: the first handle of each kind is reported */
 	__type(value, __u64);
 } priv_tamper_seen SEC(".maps");
 
@@ -888,16 +967,21 @@ int hw_pv_tamper_bpf(struct trace_event_raw_sys_enter *ctx)
 	__u64 key;
 	struct task_struct *t;
 
-	/* PROG_GET_FD_BY_ID 13, LINK_GET_FD_BY_ID 30, LINK_UPDATE 29, LINK_DETACH 34 */
-	if (cmd != 13 && cmd != 30 && cmd != 29 && cmd != 34)
+	/* PROG_GET_FD_BY_ID 13, MAP_GET_FD_BY_ID 14, LINK_GET_FD_BY_ID 30, LINK_UPDATE 29,
+	 * LINK_DETACH 34 */
+	if (cmd != 13 && cmd != 14 && cmd != 30 && cmd != 29 && cmd != 34)
 		return 0;
-	if (hw_filtered(bpf_get_current_pid_tgid() >> 32))
+	/* only the agent itself is left out: tamper is reported whatever the filters say */
+	struct hw_cfg *cfg = hw_get_cfg();
+	if (!cfg || cfg->agent_pid == bpf_get_current_pid_tgid() >> 32)
 		return 0;
 	if (bpf_probe_read_user(&a0, sizeof(a0), (void *)ctx->args[1]))
 		return 0;
 	t = bpf_get_current_task_btf();
 	if (cmd == 13) {
 		key = PRIV_ID_PROG | a0;
+	} else if (cmd == 14) {
+		key = PRIV_ID_MAP | a0;
 	} else if (cmd == 30) {
 		key = PRIV_ID_LINK | a0;
 	} else {
@@ -917,18 +1001,18 @@ int hw_pv_tamper_bpf(struct trace_event_raw_sys_enter *ctx)
 	}
 	if (!bpf_map_lookup_elem(&priv_own_ids, &key))
 		return 0;
-	if (cmd == 13 || cmd == 30) {
+	if (cmd == 13 || cmd == 14 || cmd == 30) {
 		/* Listing tools (bpftool prog show) take a handle on every program: report the
 		 * first handle a process takes on the agent, count the rest. */
-		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-		__u64 one = 1, *seen = bpf_map_lookup_elem(&priv_tamper_seen, &tgid);
+		__u64 sk = (__u64)cmd << 32 | (bpf_get_current_pid_tgid() >> 32);
+		__u64 one = 1, *seen = bpf_map_lookup_elem(&priv_tamper_seen, &sk);
 		if (seen) {
 			__sync_fetch_and_add(seen, 1);
 			return 0;
 		}
-		bpf_map_update_elem(&priv_tamper_seen, &tgid, &one, BPF_ANY);
+		bpf_map_update_elem(&priv_tamper_seen, &sk, &one, BPF_ANY);
 	}
-	priv_tamper(t, cmd == 13 || cmd == 30 ? HW_TAMPER_BPF_GET_FD : HW_TAMPER_BPF_DETACH, 0, 0,
-		    cmd, a0);
+	bool get_fd = cmd == 13 || cmd == 14 || cmd == 30;
+	priv_tamper(t, get_fd ? HW_TAMPER_BPF_GET_FD : HW_TAMPER_BPF_DETACH, 0, 0, cmd, a0);
 	return 0;
 }

@@ -58,9 +58,10 @@
 /* State of one thread between sys_enter and sys_exit. */
 struct priv_inflight {
 	__u16 sc;
-	__u16 pad;
-	__u32 pad1;
+	__u16 to_agent; /* ptrace, process_vm_*: aimed at the agent (agent.tamper) */
+	__u32 ngroups;  /* set*id, setgroups, capset: supplementary groups before the call */
 	__u64 args[6];
+	__u32 groups[HW_PRIV_NGROUPS];
 	union {
 		struct hw_priv_creds creds; /* set*id, capset: before the call */
 		__u64 ns[PRIV_NNS];         /* setns, unshare: before the call */
@@ -107,9 +108,11 @@ struct {
 	__type(value, struct hw_priv_cfg);
 } priv_cfg SEC(".maps");
 
-/* The agent's own BPF object ids: (1 << 32 | prog id) and (2 << 32 | link id). */
+/* The agent's own BPF object ids: (1 << 32 | prog id), (2 << 32 | link id) and
+ * (3 << 32 | map id). */
 #define PRIV_ID_PROG (1ULL << 32)
 #define PRIV_ID_LINK (2ULL << 32)
+#define PRIV_ID_MAP (3ULL << 32)
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
@@ -137,6 +140,18 @@ static __always_inline void priv_creds_read(const struct cred *c, struct hw_priv
 	o->cap_eff = BPF_CORE_READ(c, cap_effective.val);
 	o->cap_prm = BPF_CORE_READ(c, cap_permitted.val);
 	o->cap_inh = BPF_CORE_READ(c, cap_inheritable.val);
+}
+
+/* Supplementary groups of a credential set: the count, and the first HW_PRIV_NGROUPS. */
+static __always_inline __u32 priv_groups_read(const struct cred *c, __u32 *groups)
+{
+	struct group_info *gi = BPF_CORE_READ(c, group_info);
+	__u32 n = BPF_CORE_READ(gi, ngroups), k = n;
+	__builtin_memset(groups, 0, HW_PRIV_NGROUPS * sizeof(__u32));
+	if (k > HW_PRIV_NGROUPS)
+		k = HW_PRIV_NGROUPS;
+	bpf_probe_read_kernel(groups, k * sizeof(__u32), &gi->gid);
+	return n;
 }
 
 /* Namespaces a task lives in (and gives its children, for pid and time). */

@@ -84,16 +84,17 @@ struct hw_priv_call {
 _Static_assert(sizeof(struct hw_priv_call) == 64, "hw_priv_sc layout");
 #define HW_PSC_NO_RESULT (1u << 0) /* enter-only hook: result unknown */
 
-#define HW_PRIV_NGROUPS 16
+#define HW_PRIV_NGROUPS 32
 struct hw_cred {
 	struct hw_hdr hdr;
 	struct hw_priv_call s;
 	struct hw_priv_creds old, new;
-	__u32 ngroups;                    /* supplementary groups after the call */
-	__u32 groups[HW_PRIV_NGROUPS];    /* the first of them */
-	__u32 pad;
+	__u32 old_ngroups;                  /* supplementary groups before the call */
+	__u32 ngroups;                      /* supplementary groups after the call */
+	__u32 old_groups[HW_PRIV_NGROUPS];  /* the first of them, before */
+	__u32 groups[HW_PRIV_NGROUPS];      /* the first of them, after */
 };
-_Static_assert(sizeof(struct hw_cred) == 328, "hw_cred layout");
+_Static_assert(sizeof(struct hw_cred) == 520, "hw_cred layout");
 
 /* Counted kinds (HW_EV_CAP, HW_EV_WX): the first occurrence is a record; later ones are only
  * counted in the priv_counts map and summarised by the agent once per window. */
@@ -177,14 +178,20 @@ _Static_assert(sizeof(struct hw_module) == 160, "hw_module layout");
 
 struct hw_bpfcall {
 	struct hw_hdr hdr;
-	struct hw_priv_call s; /* bpf: cmd, attr, size */
-	__u32 prog_type;     /* PROG_LOAD */
-	__u32 attach_type;   /* PROG_LOAD expected_attach_type, LINK_CREATE/PROG_ATTACH type */
+	struct hw_priv_call s; /* bpf: cmd, attr, size; s.flags: HW_PSC_BPF_PROG */
+	__u32 prog_type;     /* PROG_LOAD: from the attr; others: of the program the fd names */
+	__u32 attach_type;   /* PROG_LOAD expected_attach_type, LINK_CREATE/PROG_ATTACH/DETACH type */
 	__u32 insn_cnt;
-	__u32 target;        /* LINK_CREATE/PROG_ATTACH: target fd; *_GET_FD_BY_ID: id */
+	__u32 target;        /* LINK_CREATE/PROG_ATTACH/DETACH: target fd; LINK_UPDATE/DETACH: link fd */
 	char prog_name[16];
+	struct hw_str tp_name; /* RAW_TRACEPOINT_OPEN: the tracepoint name (blob) */
+	__u32 pad;
+	/* blob */
 };
-_Static_assert(sizeof(struct hw_bpfcall) == 176, "hw_bpfcall layout");
+_Static_assert(sizeof(struct hw_bpfcall) == 184, "hw_bpfcall layout");
+/* s.flags of hw_bpfcall: prog_type and prog_name were read from the program itself (the
+ * prog fd of an attach, or the program of a link) */
+#define HW_PSC_BPF_PROG (1u << 1)
 
 struct hw_perf {
 	struct hw_hdr hdr;
@@ -213,17 +220,20 @@ struct hw_mount {
 _Static_assert(sizeof(struct hw_mount) == 160, "hw_mount layout");
 
 #define HW_TAMPER_SIGNAL 1      /* a signal was sent to the agent */
-#define HW_TAMPER_BPF_GET_FD 2  /* a handle on one of the agent's programs or links */
+#define HW_TAMPER_BPF_GET_FD 2  /* a handle on one of the agent's programs, links or maps */
 #define HW_TAMPER_BPF_DETACH 3  /* detach/update of one of the agent's links */
+#define HW_TAMPER_PTRACE 4      /* ptrace (attach, seize, poke, set*) aimed at the agent */
+#define HW_TAMPER_VM 5          /* process_vm_readv/writev on the agent */
 struct hw_tamper {
 	struct hw_hdr hdr; /* the process that did it */
 	__u16 action;      /* HW_TAMPER_* */
 	__u16 pad;
-	__s32 result;      /* signal: TRACE_SIGNAL_* result of signal_generate */
+	__s32 result;      /* signal: TRACE_SIGNAL_* result of signal_generate; ptrace, vm: the
+			      syscall's return value */
 	__u32 sig;
 	__u32 target_pid;  /* the agent's pid */
-	__u32 bpf_cmd;
-	__u32 id;          /* program or link id */
+	__u32 cmd;         /* bpf: command; ptrace: request; vm: enum hw_priv_sc */
+	__u32 id;          /* program, link or map id */
 };
 _Static_assert(sizeof(struct hw_tamper) == 104, "hw_tamper layout");
 

@@ -11,6 +11,8 @@ probes:
   kernel.module_load_raw: true
 filters:
   ignore_exe: [$T/ignored_actions]
+files:
+  watch: ["$T/watched/"]
 CFG
 cp "$H" "$T/ignored_actions"
 chmod 755 "$T" 
@@ -61,7 +63,31 @@ ev=$(pwait "$HP" "select(.kind==\"process.cred_change\" and .proc.pid==$HP and .
 ej "cred refused setuid(0): EPERM, nothing changed" "$ev" '.cred.result==-1 and .cred.error=="EPERM" and .cred.args==[0] and .cred.changed==false and .cred.old==.cred.new and .cred.new.uid==65534'
 
 ev=$(pwait "$HP" "select(.kind==\"process.cred_change\" and .proc.pid==$HP and .cred.syscall==\"setgroups\")") || not_ok "cred setgroups seen" "pid $HP"
-ej "cred setgroups: groups after the call" "$ev" '.cred.result==0 and .cred.args==[2] and .cred.ngroups==2 and .cred.groups==[10,20] and .cred.changed==false'
+mygroups=$(jq -nc '$ARGS.positional|map(tonumber)' --args $(awk '/^Groups:/{$1="";print}' /proc/$$/status))
+ej "cred setgroups: groups before and after the call, changed" "$ev" ".cred.result==0 and .cred.args==[2] and .cred.ngroups==2 and .cred.groups==[10,20] and .cred.old_groups==$mygroups and .cred.old_ngroups==($mygroups|length) and .cred.changed==true and .cred.old==.cred.new"
+
+# --- the other set*id calls, every field; setfsuid/setfsgid return the previous id
+run "$H" ids
+c() { pwait "$HP" "select(.kind==\"process.cred_change\" and .proc.pid==$HP and .cred.syscall==\"$1\" and .cred.args==$2)"; }
+ids() { echo "{\"uid\":$1,\"euid\":$1,\"suid\":$1,\"fsuid\":$2,\"gid\":$3,\"egid\":$3,\"sgid\":$3,\"fsgid\":$4}"; }
+ev=$(c setgid '[50]') || not_ok "setgid seen" "pid $HP"
+ej "setgid fields" "$ev" ".cred.result==0 and .cred.old==$(ids 0 0 0 0) and .cred.new==$(ids 0 0 50 50) and .cred.changed==true and (.cred|has(\"error\")|not)"
+ev=$(c setregid '[60,60]') || not_ok "setregid seen" "pid $HP"
+ej "setregid fields" "$ev" ".cred.result==0 and .cred.old==$(ids 0 0 50 50) and .cred.new==$(ids 0 0 60 60) and .cred.changed==true"
+ev=$(c setresgid '[70,70,70]') || not_ok "setresgid seen" "pid $HP"
+ej "setresgid fields" "$ev" ".cred.result==0 and .cred.old==$(ids 0 0 60 60) and .cred.new==$(ids 0 0 70 70) and .cred.changed==true"
+ev=$(c setfsgid '[80]') || not_ok "setfsgid seen" "pid $HP"
+ej "setfsgid fields: result is the previous fsgid" "$ev" ".cred.result==70 and .cred.previous==70 and .cred.took_effect==true and .cred.old==$(ids 0 0 70 70) and .cred.new==$(ids 0 0 70 80) and .cred.changed==true"
+ev=$(c setfsuid '[1000]') || not_ok "setfsuid seen" "pid $HP"
+ej "setfsuid fields: result is the previous fsuid" "$ev" ".cred.result==0 and .cred.previous==0 and .cred.took_effect==true and .cred.old==$(ids 0 0 70 80) and .cred.new==$(ids 0 1000 70 80) and .cred.changed==true"
+ev=$(c setreuid '[1000,1000]') || not_ok "setreuid seen" "pid $HP"
+ej "setreuid fields, capabilities dropped" "$ev" ".cred.result==0 and .cred.old==$(ids 0 1000 70 80) and .cred.new==$(ids 1000 1000 70 80) and .cred.changed==true and .cred.caps.new.effective==[] and (.cred.caps.old.effective|index(\"CAP_SETUID\"))!=null"
+ev=$(c setfsuid '[0]') || not_ok "refused setfsuid seen" "pid $HP"
+ej "refused setfsuid: previous id returned, no effect" "$ev" ".cred.result==1000 and .cred.previous==1000 and .cred.took_effect==false and .cred.changed==false and .cred.new==$(ids 1000 1000 70 80)"
+ev=$(c setfsgid '[0]') || not_ok "refused setfsgid seen" "pid $HP"
+ej "refused setfsgid: previous id returned, no effect" "$ev" ".cred.result==80 and .cred.previous==80 and .cred.took_effect==false and .cred.changed==false and .cred.new==$(ids 1000 1000 70 80)"
+ev=$(c setgid '[0]') || not_ok "refused setgid seen" "pid $HP"
+ej "refused setgid: EPERM" "$ev" ".cred.result==-1 and .cred.error==\"EPERM\" and .cred.changed==false and .cred.old==.cred.new"
 
 # --- capset: drop CAP_NET_RAW, then a refused raise
 run "$H" capset
@@ -92,6 +118,15 @@ ej "denied first use" "$ev" '.cap.allowed==false and .cap.denied==1 and .cap.cap
 pwait "$HP" "select(.kind==\"process.capability\" and .proc.pid==$HP and .cap.name==\"CAP_NET_ADMIN\" and (.cap.first|not))" 15 >/dev/null
 s=$(psum "$HP" "select(.kind==\"process.capability\" and .proc.pid==$HP and .cap.name==\"CAP_NET_ADMIN\" and (.cap.first|not))" '[(map(.cap.checks)|add), (map(.cap.denied)|add)]|@csv' 300,300)
 expect_eq "capability summaries: 300 checks, 300 denied" "$s" "300,300"
+# CAP_SYS_ADMIN checked for new namespaces is a use of privilege: counted per process, even
+# inside clone/clone3 (whose plain forms only check it for memory accounting)
+for how in clone clone3; do
+	OUT=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$H" nsclone $how)
+	HP=$(val pid)
+	expect_eq "unprivileged $how of a new namespace refused" "$(val $how)" -1
+	ev=$(pwait "$HP" "select(.kind==\"process.capability\" and .proc.pid==$HP and .cap.name==\"CAP_SYS_ADMIN\" and .cap.first)") || not_ok "$how namespace capability check seen" "pid $HP"
+	ej "$how namespace CAP_SYS_ADMIN check: per process, denied" "$ev" '.cap.cap==21 and .cap.allowed==false and .cap.denied==1 and .cap.checks==1 and .proc.uid==65534 and .proc.comm=="priv_actions" and (.cap|has("aggregate")|not)'
+done
 n=$(pev "$APID" "select(.kind==\"process.capability\" and .proc.pid==$APID)" | wc -l)
 expect_eq "the agent's own capability checks are not reported" "$n" 0
 
@@ -129,6 +164,27 @@ ej "process_vm_readv fields" "$ev" ".ptrace.request==\"process_vm_readv\" and .p
 n=$(pev "$HP" "select(.kind==\"process.ptrace\" and .proc.pid==$HP)" | wc -l)
 expect_eq "ptrace: detach and waits are not reported (3 events)" "$n" 3
 
+# --- PTRACE_SEIZE, PTRACE_POKEDATA, process_vm_writev on a child; PTRACE_TRACEME
+run "$H" ptrace2
+child=$(val child)
+ev=$(pwait "$HP" "select(.kind==\"process.ptrace\" and .proc.pid==$HP and .ptrace.request==\"PTRACE_SEIZE\")") || not_ok "ptrace seize seen" "pid $HP"
+ej "ptrace seize fields" "$ev" ".ptrace.syscall==\"ptrace\" and .ptrace.target_pid==$child and (.ptrace.target_exe|endswith(\"/priv_actions\")) and .ptrace.result==$(val seize) and .ptrace.result==0"
+ev=$(pwait "$HP" "select(.kind==\"process.ptrace\" and .proc.pid==$HP and .ptrace.request==\"PTRACE_POKEDATA\")") || not_ok "ptrace pokedata seen" "pid $HP"
+ej "ptrace pokedata fields" "$ev" ".ptrace.target_pid==$child and .ptrace.addr==$(val addr) and (.ptrace.target_exe|endswith(\"/priv_actions\")) and .ptrace.result==$(val poke) and .ptrace.result==0"
+ev=$(pwait "$HP" "select(.kind==\"process.ptrace\" and .proc.pid==$HP and .ptrace.syscall==\"process_vm_writev\")") || not_ok "process_vm_writev seen" "pid $HP"
+ej "process_vm_writev fields" "$ev" ".ptrace.request==\"process_vm_writev\" and .ptrace.target_pid==$child and .ptrace.result==8 and .ptrace.result==$(val vm_writev) and .ptrace.local_iovcnt==1 and .ptrace.remote_iovcnt==1"
+tc=$(val traceme_child)
+ev=$(pwait "$tc" "select(.kind==\"process.ptrace\" and .proc.pid==$tc and .ptrace.request==\"PTRACE_TRACEME\")") || not_ok "ptrace traceme seen" "pid $tc"
+ej "ptrace traceme: the tracer is the parent" "$ev" ".ptrace.target_pid==$HP and .proc.ppid==$HP and .ptrace.target_comm==\"priv_actions\" and (.ptrace.target_exe|endswith(\"/priv_actions\")) and .ptrace.result==0 and .ptrace.result==$(val traceme)"
+
+# /proc/PID/mem opens stay watched when files.watch replaces the default list
+sleep 30 &
+sp=$!
+mp=$(sh -c 'echo $$; exec head -c 0 /proc/'"$sp"'/mem')
+kill $sp; wait $sp 2>/dev/null
+ev=$(pwait "$mp" "select(.kind==\"file.open\" and .proc.pid==$mp)") || not_ok "/proc/PID/mem open seen with files.watch set" "pid $mp"
+ej "/proc/PID/mem rule kept over files.watch" "$ev" ".file.path==\"/proc/$sp/mem\" and .file.watch==\"/proc/*/mem\""
+
 # --- process.memfd
 run "$H" memfd "hw-memfd-$$"
 ev=$(pwait "$HP" "select(.kind==\"process.memfd\" and .proc.pid==$HP)") || not_ok "memfd seen" "pid $HP"
@@ -145,6 +201,11 @@ sum=$(psum "$HP" "select(.kind==\"process.wx_memory\" and .proc.pid==$HP and .me
 expect_eq "wx summaries count all 5 mprotect calls" "$sum" 5
 n=$(pev "$HP" "select(.kind==\"process.wx_memory\" and .proc.pid==$HP and .mem.first)" | wc -l)
 expect_eq "wx: one first record per syscall, not one per call" "$n" 2
+
+# executable after being writable: mprotect RW -> RX
+run "$H" wxrx
+ev=$(pwait "$HP" "select(.kind==\"process.wx_memory\" and .proc.pid==$HP and .mem.first)") || not_ok "wx RW->RX seen" "pid $HP"
+ej "wx RW->RX fields" "$ev" ".mem.syscall==\"mprotect\" and .mem.prot==\"r-x\" and .mem.prot_bits==5 and .mem.was_writable==true and .mem.anonymous==false and .mem.addr==$(val addr) and .mem.len==4096 and .mem.count==1 and (.mem|has(\"mmap_flags\")|not)"
 
 # --- process.rename: prctl and /proc/self/comm
 run "$H" rename hwname1 hwname2
@@ -164,6 +225,19 @@ ej "refused setns" "$ev" '.ns.types==["net"] and .ns.changed==[] and .ns.result=
 ev=$(pwait "$HP" "select(.kind==\"process.namespace\" and .proc.pid==$HP and .ns.syscall==\"clone\")") || not_ok "clone NEWNET seen" "pid $HP"
 ej "clone with CLONE_NEWNET" "$ev" ".ns.changed==[\"net\"] and .ns.types==[\"net\"] and .ns.child_pid==$(val clone) and .ns.result==$(val clone)"
 
+# a successful setns into a child's new UTS namespace
+run "$H" setns
+ev=$(pwait "$HP" "select(.kind==\"process.namespace\" and .proc.pid==$HP and .ns.syscall==\"setns\")") || not_ok "setns seen" "pid $HP"
+ej "successful setns fields" "$ev" ".ns.types==[\"uts\"] and .ns.changed==[\"uts\"] and .ns.fd==$(val fd) and .ns.result==0 and .ns.result==$(val setns)"
+# clone3 as root: the flags come from struct clone_args
+run "$H" nsclone both
+ev=$(pwait "$HP" "select(.kind==\"process.namespace\" and .proc.pid==$HP and .ns.syscall==\"clone3\")") || not_ok "clone3 NEWUTS seen" "pid $HP"
+ej "clone3 with CLONE_NEWUTS: flags read from clone_args" "$ev" ".ns.flags==67108864 and .ns.types==[\"uts\"] and .ns.changed==[\"uts\"] and .ns.child_pid==$(val clone3) and .ns.result==$(val clone3)"
+ev=$(pwait "$HP" "select(.kind==\"process.namespace\" and .proc.pid==$HP and .ns.syscall==\"clone\")") || not_ok "clone NEWIPC seen" "pid $HP"
+ej "clone with CLONE_NEWIPC" "$ev" ".ns.flags==(134217728+17) and .ns.types==[\"ipc\"] and .ns.changed==[\"ipc\"] and .ns.child_pid==$(val clone)"
+ev=$(pwait "$HP" "select(.kind==\"process.capability\" and .proc.pid==$HP and .cap.name==\"CAP_SYS_ADMIN\" and .cap.first)") || not_ok "allowed namespace capability check seen" "pid $HP"
+ej "namespace clones as root: CAP_SYS_ADMIN per process, allowed" "$ev" '.cap.cap==21 and .cap.allowed==true and .cap.denied==0 and .proc.uid==0 and (.cap|has("aggregate")|not)'
+
 # --- system.mount: bind mount in a private mount namespace, umount, refused mount and chroot
 mkdir -p "$T/src" "$T/dst"
 run "$H" mount "$T/src" "$T/dst"
@@ -182,6 +256,12 @@ ej "move_mount fields (empty from-path)" "$ev" ".mount.source==null and .mount.t
 ev=$(pwait "$HP" "select(.kind==\"process.namespace\" and .proc.pid==$HP and .ns.syscall==\"unshare\")")
 ej "the private mount namespace itself" "$ev" '.ns.changed==["mnt"] and .ns.result==0'
 
+# pivot_root in a private mount namespace
+mkdir -p "$T/newroot"
+run "$H" pivot "$T/newroot"
+ev=$(pwait "$HP" "select(.kind==\"system.mount\" and .proc.pid==$HP and .mount.syscall==\"pivot_root\")") || not_ok "pivot_root seen" "pid $HP"
+ej "pivot_root fields" "$ev" ".mount.target==\"$T/newroot\" and .mount.source==\"$T/newroot/old\" and .mount.fstype==null and .mount.flags==0 and .mount.result==$(val pivot_root) and .mount.result==0"
+
 # --- kernel.module_load: finit_module of a file that is not a module
 echo "not a module" >"$T/notmod.ko"
 run "$H" module "$T/notmod.ko"
@@ -192,11 +272,32 @@ ev=$(pwait "$HP" "select(.kind==\"kernel.module_load\" and .proc.pid==$HP and .m
 ej "delete_module fields" "$ev" ".module.name==\"hwtest_nomod\" and .module.result==$(val delete)"
 
 # --- kernel.bpf: a program load by another process, and a refused one
-run "$H" bpf
+# (and a raw tracepoint open, a cgroup link created and detached: the program is resolved)
+cg2=$(awk '$3=="cgroup2"{print $2; exit}' /proc/mounts)
+CG="$cg2/hwtest_priv_$$"
+mkdir "$CG" 2>/dev/null || CG=$cg2
+run "$H" bpf "$CG"
+[ "$CG" != "$cg2" ] && rmdir "$CG"
 ev=$(pwait "$HP" "select(.kind==\"kernel.bpf\" and .proc.pid==$HP and .bpf.prog_name==\"hwtest_prog\")") || not_ok "bpf load seen" "pid $HP"
-ej "bpf load fields" "$ev" ".bpf.cmd==\"BPF_PROG_LOAD\" and .bpf.prog_type==\"BPF_PROG_TYPE_SOCKET_FILTER\" and .bpf.insn_cnt==2 and .bpf.result==$(val load)"
+ej "bpf load fields" "$ev" ".bpf.cmd==\"BPF_PROG_LOAD\" and .bpf.prog_type==\"BPF_PROG_TYPE_SOCKET_FILTER\" and .bpf.insn_cnt==2 and .bpf.result==$(val load) and (.bpf|has(\"attach_type\")|not)"
+ev=$(pwait "$HP" "select(.kind==\"kernel.bpf\" and .proc.pid==$HP and .bpf.cmd==\"BPF_RAW_TRACEPOINT_OPEN\")") || not_ok "raw tracepoint open seen" "pid $HP"
+ej "raw tracepoint open: tracepoint name and program" "$ev" ".bpf.tracepoint==\"task_rename\" and .bpf.prog_type==\"BPF_PROG_TYPE_RAW_TRACEPOINT\" and .bpf.prog_name==\"hwtest_rawtp\" and (.bpf|has(\"attach_type\") or has(\"target\")|not) and .bpf.result==$(val rawtp_open) and .bpf.result>=0"
+ev=$(pwait "$HP" "select(.kind==\"kernel.bpf\" and .proc.pid==$HP and .bpf.cmd==\"BPF_LINK_CREATE\")") || not_ok "link create seen" "pid $HP"
+ej "link create: program, attach type and target" "$ev" ".bpf.prog_type==\"BPF_PROG_TYPE_CGROUP_SKB\" and .bpf.prog_name==\"hwtest_skb\" and .bpf.attach_type==\"cgroup_inet_ingress\" and .bpf.target==$(val cgfd) and .bpf.result==$(val link_create) and .bpf.result>=0"
+ev=$(pwait "$HP" "select(.kind==\"kernel.bpf\" and .proc.pid==$HP and .bpf.cmd==\"BPF_LINK_DETACH\")") || not_ok "link detach seen" "pid $HP"
+ej "link detach: the link's program, no attach type" "$ev" ".bpf.prog_type==\"BPF_PROG_TYPE_CGROUP_SKB\" and .bpf.prog_name==\"hwtest_skb\" and .bpf.target==$(val link_create) and (.bpf|has(\"attach_type\")|not) and .bpf.result==$(val link_detach) and .bpf.result==0"
 ev=$(pwait "$HP" "select(.kind==\"kernel.bpf\" and .proc.pid==$HP and .bpf.prog_name==\"hwtest_bad\")") || not_ok "refused bpf load seen" "pid $HP"
 ej "refused bpf load" "$ev" '.bpf.result==-7 and .bpf.error=="E2BIG" and .bpf.insn_cnt==0'
+# the agent's own bpf() calls: make it detach and attach a probe again (new links), then check
+# that it did call bpf() (a link id it did not hold before) and that none was reported
+links() { grep -h '^link_id:' /proc/"$APID"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u; }
+before=$(links)
+"$AGENT" ctl --socket "$T/ctl.sock" disable process.rename >/dev/null
+"$AGENT" ctl --socket "$T/ctl.sock" enable process.rename >/dev/null
+newlinks=$(comm -13 <(echo "$before") <(links) | wc -l)
+expect "the agent re-attached a probe (its bpf() calls made new links)" test "$newlinks" -gt 0
+run "$H" memfd "hw-after-reattach-$$"
+pwait "$HP" "select(.kind==\"process.memfd\" and .proc.pid==$HP)" >/dev/null || not_ok "event after the re-attach seen" "pid $HP"
 n=$(pev "$APID" "select(.kind==\"kernel.bpf\" and .proc.pid==$APID)" | wc -l)
 expect_eq "the agent's own bpf() calls are not reported" "$n" 0
 
@@ -243,6 +344,29 @@ else
 	not_ok "agent link id found" "no link_id in /proc/$APID/fdinfo"
 fi
 
+# a handle on one of the agent's maps (ids from its descriptors: fdinfo of a map fd has map_id)
+mid=$(grep -h '^map_id:' /proc/"$APID"/fdinfo/* 2>/dev/null | head -n 1 | awk '{print $2}')
+if [ -n "$mid" ]; then
+	run "$H" mapfd "$mid"
+	ev=$(pwait "$HP" "select(.kind==\"agent.tamper\" and .proc.pid==$HP)") || not_ok "tamper map handle seen" "pid $HP"
+	ej "tamper map handle fields" "$ev" ".tamper.action==\"bpf_get_fd\" and .tamper.cmd==\"BPF_MAP_GET_FD_BY_ID\" and .tamper.object==\"map\" and .tamper.id==$mid and .tamper.target_pid==$APID"
+else
+	not_ok "agent map id found" "no map_id in /proc/$APID/fdinfo"
+fi
+# ptrace and process_vm_readv aimed at the agent (allowed or refused: reported either way)
+run "$H" ptraceagent "$APID"
+ev=$(pwait "$HP" "select(.kind==\"agent.tamper\" and .proc.pid==$HP and .tamper.action==\"ptrace\")") || not_ok "tamper ptrace seen" "pid $HP"
+ej "tamper ptrace fields" "$ev" ".tamper.request==\"PTRACE_ATTACH\" and .tamper.syscall==\"ptrace\" and .tamper.target_pid==$APID and .tamper.result==$(val attach)"
+ev=$(pwait "$HP" "select(.kind==\"agent.tamper\" and .proc.pid==$HP and .tamper.action==\"process_vm\")") || not_ok "tamper process_vm_readv seen" "pid $HP"
+ej "tamper process_vm_readv fields" "$ev" ".tamper.request==\"process_vm_readv\" and .tamper.target_pid==$APID and .tamper.result==$(val vm_readv) and .tamper.result<0 and .tamper.error==\"EFAULT\""
+expect "agent survives a ptrace attach" kill -0 "$APID"
+# a signal from an ignored executable (filters.ignore_exe): tamper is never filtered
+run "$T/ignored_actions" signal "$APID" 1500
+ev=$(pwait "$HP" "select(.kind==\"agent.tamper\" and .proc.pid==$HP)") || not_ok "tamper signal from an ignored exe seen" "pid $HP"
+ej "tamper signal from an ignored exe" "$ev" ".tamper.action==\"signal\" and .tamper.signal==\"SIGUSR2\" and .tamper.signo==12 and .tamper.target_pid==$APID and .tamper.result==\"ignored\" and (.proc.exe|endswith(\"/ignored_actions\"))"
+n=$(pev "$HP" "select(.kind!=\"agent.tamper\" and .kind!=\"process.exit\")" | wc -l)
+expect_eq "the ignored exe's other events stay filtered" "$n" 0
+
 # --- configuration: the summary window is checked like every other key
 printf 'privilege:\n  summary_interval: 0\n' >"$T/bad.yaml"
 msg=$("$AGENT" -c "$T/bad.yaml" --probe 2>&1 >/dev/null)
@@ -259,6 +383,10 @@ expect_eq "agent exits 0" "$?" 0
 hb=$(jq -c 'select(.kind=="agent.heartbeat")' "$EV" | tail -1)
 ej "priv probes attached" "$hb" '[.agent.probes["process.cred_change","process.capability","process.ptrace","process.memfd","process.wx_memory","process.rename","process.namespace","kernel.bpf","system.mount","agent.tamper","kernel.module_load_raw"].state]|all(.=="attached")'
 ej "capability uses tp_btf" "$hb" '.agent.probes["process.capability"].hook=="tp_btf"'
-ej "module syscalls without tracepoints are reported unavailable with a reason" "$hb" '.agent.probes["kernel.module_load"] as $m | ($m.state=="attached" and $m.hook=="tracepoint") or ($m.state=="unavailable" and ($m.reason|test("init_module")))'
+if [ -d /sys/kernel/tracing/events/syscalls/sys_enter_finit_module ] || [ -d /sys/kernel/debug/tracing/events/syscalls/sys_enter_finit_module ]; then
+	ej "module syscall tracepoints exist: kernel.module_load attached" "$hb" '.agent.probes["kernel.module_load"] as $m | $m.state=="attached" and $m.hook=="tracepoint"'
+else
+	ej "no module syscall tracepoints: kernel.module_load unavailable with a reason" "$hb" '.agent.probes["kernel.module_load"] as $m | $m.state=="unavailable" and ($m.reason|test("init_module"))'
+fi
 expect "seq contiguous from 1" seq_contiguous
 expect "every line is valid JSON" jq -e . "$EV"
