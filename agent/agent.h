@@ -61,6 +61,14 @@ struct agent {
 	/* loss accounting: last kernel drop counters seen */
 	uint64_t drops_seen[HW_EV_MAX * HW_DROP_NCAUSE];
 	uint64_t drops_total[HW_EV_MAX * HW_DROP_NCAUSE];
+	/* losses in user space, by kind and cause (announced like kernel drops) */
+	struct hw_uloss {
+		char kind[48];
+		uint8_t cause; /* enum hw_uloss_cause */
+		uint64_t count, seen;
+	} uloss[32];
+	unsigned n_uloss;
+	const char *cur_kind; /* kind of the event being formatted (emit_begin) */
 
 	/* identity */
 	char host_name[256];
@@ -161,6 +169,11 @@ void emit_event_end(struct agent *a);
 int handle_record(void *ctx, void *data, size_t len);    /* ring buffer callback */
 void emit_heartbeat(struct agent *a);
 void check_drops(struct agent *a);
+/* Losses in user space: a record that could not be decoded, an event that could not be
+ * formatted (out of memory), a failed ring buffer read. */
+enum hw_uloss_cause { HW_ULOSS_DECODE, HW_ULOSS_OOM, HW_ULOSS_RING_READ, HW_ULOSS_NCAUSE };
+void count_user_loss(struct agent *a, const char *kind, enum hw_uloss_cause cause);
+void check_user_losses(struct agent *a); /* announce them as agent.loss */
 void check_ship_drops(struct agent *a);
 const char *kind_name(uint32_t type);
 /* events.c: was this process ignored (filters.ignore_exe), even if it has exited since? */

@@ -107,6 +107,7 @@ void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns)
 	struct jbuf *b = &a->jb;
 	jb_reset(b);
 	jb_obj_begin(b);
+	a->cur_kind = kind;
 	jb_ku64(b, "seq", a->seq + 1);
 	if (!boot_ns) {
 		struct timespec ts;
@@ -162,6 +163,7 @@ void emit_end(struct agent *a)
 	jb_obj_end(b);
 	if (b->oom) {
 		a->decode_errors++;
+		count_user_loss(a, a->cur_kind, HW_ULOSS_OOM);
 		return;
 	}
 	jb_raw(b, "\n", 1);
@@ -409,7 +411,9 @@ static bool str_ok(const struct hw_str *s, size_t len)
 	return (size_t)s->off + s->len <= len;
 }
 
-/* Rebuild an absolute path from leaf-first components. Returns length, or -1. */
+/* Rebuild an absolute path from leaf-first components. Returns length, or -1. A path the
+ * kernel walk could not finish (too deep, too long, a failed read) starts with "…/" instead
+ * of "/": it never looks absolute. */
 int path_build(const void *rec, size_t len, const struct hw_path *p, char *out,
 		      size_t outlen)
 {
@@ -430,7 +434,14 @@ int path_build(const void *rec, size_t len, const struct hw_path *p, char *out,
 		n++;
 		s = z + 1;
 	}
-	if (n == 1 && p->ncomp == 1 && cl[0] && comp[0][0] != '/' && strchr(comp[0], ':')) {
+	bool trunc = p->flags & HW_PATH_TRUNC;
+	if (trunc) {
+		const char ell[] = "\xe2\x80\xa6"; /* U+2026 */
+		if (outlen < sizeof(ell) + 1)
+			return -1;
+		memcpy(out, ell, sizeof(ell) - 1);
+		o = sizeof(ell) - 1;
+	} else if (n == 1 && p->ncomp == 1 && cl[0] && comp[0][0] != '/' && strchr(comp[0], ':')) {
 		/* a pseudo-filesystem leaf such as "memfd:x": print as the kernel does */
 		out[o++] = '/';
 	}
@@ -444,7 +455,7 @@ int path_build(const void *rec, size_t len, const struct hw_path *p, char *out,
 		memcpy(out + o, comp[i], cl[i]);
 		o += cl[i];
 	}
-	if (o == 0)
+	if (o == 0 || (trunc && o == 3))
 		out[o++] = '/';
 	if (p->flags & HW_PATH_DELETED) {
 		const char del[] = " (deleted)";
@@ -513,9 +524,20 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 
 	emit_event(a, "process.exec", h, "exec");
 	jb_ki64(b, "result", 0);
-	/* Privilege gained by this exec: the kernel's AT_SECURE decision (setuid/setgid bit or
-	 * file capabilities), or effective ids that differ from the real ones. */
-	jb_kbool(b, "setuid", e->secureexec || h->euid != h->uid || h->egid != h->gid);
+	/* Privilege gained by this exec: effective ids that changed through it (setuid/setgid
+	 * binary), or capabilities granted by the file. Ids are compared with the credentials at
+	 * execve entry; without them (process.exec_failed not attached, or the agent started
+	 * mid-exec) with the euid last seen and the kernel's AT_SECURE decision. Ids that differ
+	 * already before the exec (privileges dropped) are no gain. */
+	bool setuid = e->caps_gained;
+	if (e->old_known) {
+		setuid |= h->euid != e->old_euid || h->egid != e->old_egid;
+		old_euid_known = true;
+		old_euid = e->old_euid;
+	} else {
+		setuid |= e->secureexec && (!old_euid_known || old_euid != h->euid);
+	}
+	jb_kbool(b, "setuid", setuid);
 	jb_kbool(b, "fileless", deleted || e->exe_nlink == 0);
 	jb_kstr(b, "filename", (const char *)rec + e->filename.off, e->filename.len);
 	jb_ku64(b, "uid", h->uid);
@@ -528,6 +550,15 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 		jb_null(b);
 	jb_ku64(b, "suid", e->suid);
 	jb_ku64(b, "egid", h->egid);
+	jb_key(b, "old_egid");
+	if (e->old_known)
+		jb_u64(b, e->old_egid);
+	else
+		jb_null(b);
+	jb_kbool(b, "caps_gained", e->caps_gained);
+	jb_kbool(b, "exe_truncated", e->exe.flags & HW_PATH_TRUNC);
+	jb_kbool(b, "cwd_truncated", e->cwd.flags & HW_PATH_TRUNC);
+	jb_kbool(b, "args_read_failed", h->flags & HW_F_READ_FAIL);
 	jb_kbool(b, "args_truncated", h->flags & HW_F_TRUNC_ARGS);
 	jb_ku64(b, "args_bytes", e->args_total);
 	if (e->old_pid != h->pid)
@@ -604,25 +635,84 @@ int handle_record(void *ctx, void *data, size_t len)
 
 	if (len < sizeof(*h) || h->size > len) {
 		a->decode_errors++;
+		count_user_loss(a, len < sizeof(*h) ? "unknown" : kind_name(h->type),
+				HW_ULOSS_DECODE);
 		return 0;
 	}
 	len = h->size;
 	for (size_t i = 0; i < sizeof(decoders) / sizeof(decoders[0]); i++) {
 		if (decoders[i].type != h->type)
 			continue;
-		if (len < decoders[i].minsz || decoders[i].fn(a, data, len) < 0)
+		int rc = len < decoders[i].minsz ? -EINVAL : decoders[i].fn(a, data, len);
+		if (rc < 0) {
 			a->decode_errors++;
-		else
+			count_user_loss(a, decoders[i].kind,
+					rc == -ENOMEM ? HW_ULOSS_OOM : HW_ULOSS_DECODE);
+		} else {
 			a->events_by_type[h->type]++;
+		}
 		return 0;
 	}
 	a->decode_errors++;
+	count_user_loss(a, "unknown", HW_ULOSS_DECODE);
 	return 0;
 }
 
 static const char *cause_name(int c)
 {
 	return c == HW_DROP_RINGBUF ? "ringbuf_full" : "no_scratch";
+}
+
+static const char *const uloss_cause[HW_ULOSS_NCAUSE] = {"decode", "oom", "ring_read"};
+
+void count_user_loss(struct agent *a, const char *kind, enum hw_uloss_cause cause)
+{
+	const size_t max = sizeof(a->uloss) / sizeof(a->uloss[0]);
+	if (!kind)
+		kind = "unknown";
+	for (unsigned i = 0; i < a->n_uloss; i++) {
+		struct hw_uloss *u = &a->uloss[i];
+		/* a full table puts the rest under "*" (the last entry) */
+		if (u->cause == cause &&
+		    (!strcmp(u->kind, kind) || (i == max - 1 && !strcmp(u->kind, "*")))) {
+			u->count++;
+			return;
+		}
+	}
+	if (a->n_uloss == max - 1)
+		kind = "*";
+	if (a->n_uloss < max) {
+		struct hw_uloss *u = &a->uloss[a->n_uloss++];
+		snprintf(u->kind, sizeof(u->kind), "%s", kind);
+		u->cause = cause;
+		u->count = 1;
+		u->seen = 0;
+	}
+}
+
+static void emit_loss(struct agent *a, const char *kind, uint64_t count, const char *cause)
+{
+	emit_begin(a, "agent.loss", 0);
+	jb_key(&a->jb, "loss");
+	jb_obj_begin(&a->jb);
+	jb_kcstr(&a->jb, "kind", kind);
+	jb_ku64(&a->jb, "count", count);
+	jb_kcstr(&a->jb, "cause", cause);
+	jb_obj_end(&a->jb);
+	emit_end(a);
+}
+
+/* Announce the user-space losses counted since the last announcement. */
+void check_user_losses(struct agent *a)
+{
+	for (unsigned i = 0; i < a->n_uloss; i++) {
+		struct hw_uloss *u = &a->uloss[i];
+		if (u->count == u->seen)
+			continue;
+		uint64_t delta = u->count - u->seen;
+		u->seen = u->count;
+		emit_loss(a, u->kind, delta, uloss_cause[u->cause]);
+	}
 }
 
 /* Compare the kernel's drop counters with what was announced; announce the difference. */
@@ -632,6 +722,7 @@ void check_drops(struct agent *a)
 	int fd = bpf_map__fd(a->skel->maps.hw_drops);
 	uint64_t vals[ncpu > 0 ? ncpu : 1];
 
+	check_user_losses(a);
 	/* only the record types this agent knows: one lookup per (type, cause), once a second */
 	for (size_t d = 0; d < sizeof(decoders) / sizeof(decoders[0]); d++) {
 		uint32_t type = decoders[d].type;
@@ -647,14 +738,7 @@ void check_drops(struct agent *a)
 			uint64_t delta = sum - a->drops_seen[key];
 			a->drops_seen[key] = sum;
 			a->drops_total[key] = sum;
-			emit_begin(a, "agent.loss", 0);
-			jb_key(&a->jb, "loss");
-			jb_obj_begin(&a->jb);
-			jb_kcstr(&a->jb, "kind", kind_name(type));
-			jb_ku64(&a->jb, "count", delta);
-			jb_kcstr(&a->jb, "cause", cause_name(c));
-			jb_obj_end(&a->jb);
-			emit_end(a);
+			emit_loss(a, kind_name(type), delta, cause_name(c));
 		}
 	}
 }
@@ -689,14 +773,7 @@ void check_ship_drops(struct agent *a)
 			continue;
 		uint64_t delta = st.dropped_by[c] - a->ship_dropped_seen[c];
 		a->ship_dropped_seen[c] = st.dropped_by[c];
-		emit_begin(a, "agent.loss", 0);
-		jb_key(&a->jb, "loss");
-		jb_obj_begin(&a->jb);
-		jb_kcstr(&a->jb, "kind", "*");
-		jb_ku64(&a->jb, "count", delta);
-		jb_kcstr(&a->jb, "cause", ship_drop_cause_name(c));
-		jb_obj_end(&a->jb);
-		emit_end(a);
+		emit_loss(a, "*", delta, ship_drop_cause_name(c));
 	}
 }
 
@@ -771,6 +848,25 @@ void emit_heartbeat(struct agent *a)
 	put_by_kind(a, b, events_of);
 	jb_key(b, "dropped");
 	put_by_kind(a, b, drops_of);
+	/* losses in user space: {cause: {kind: count}} since start */
+	jb_key(b, "dropped_user");
+	jb_obj_begin(b);
+	for (int c = 0; c < HW_ULOSS_NCAUSE; c++) {
+		bool any = false;
+		for (unsigned i = 0; i < a->n_uloss; i++) {
+			if (a->uloss[i].cause != c)
+				continue;
+			if (!any) {
+				jb_key(b, uloss_cause[c]);
+				jb_obj_begin(b);
+			}
+			any = true;
+			jb_ku64(b, a->uloss[i].kind, a->uloss[i].count);
+		}
+		if (any)
+			jb_obj_end(b);
+	}
+	jb_obj_end(b);
 	jb_ku64(b, "decode_errors", a->decode_errors);
 	jb_ku64(b, "filtered", a->filtered);
 	jb_ku64(b, "output_errors", a->out_errors);
@@ -787,7 +883,8 @@ void emit_heartbeat(struct agent *a)
 	last_cpu = cpu;
 	last_wall = wall;
 	char tmp[64];
-	jb_key(b, "cpu_s");
+	/* the contract's stats.cpu: CPU seconds used since start */
+	jb_key(b, "cpu");
 	snprintf(tmp, sizeof(tmp), "%.3f", cpu);
 	jb_raw(b, tmp, strlen(tmp));
 	b->comma = true;

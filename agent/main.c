@@ -68,8 +68,19 @@ static int preflight(void)
 {
 	struct utsname u;
 	int maj = 0, min = 0;
+	/* loading tracing programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN, which
+	 * includes both) in the effective set */
 	if (!has_cap(CAP_SYS_ADMIN) && !(has_cap(39 /* CAP_BPF */) && has_cap(38 /* CAP_PERFMON */))) {
-		fprintf(stderr, "herdwatch-agent: needs root (or CAP_BPF and CAP_PERFMON): run it with sudo\n");
+		char missing[64] = "";
+		if (!has_cap(39))
+			strcat(missing, "CAP_BPF, ");
+		if (!has_cap(38))
+			strcat(missing, "CAP_PERFMON, ");
+		fprintf(stderr, "herdwatch-agent: missing capabilities %sCAP_SYS_ADMIN: it needs CAP_BPF and "
+				"CAP_PERFMON (or CAP_SYS_ADMIN); run it as root, or grant them (setcap "
+				"cap_bpf,cap_perfmon+ep on the binary, or AmbientCapabilities= in its systemd "
+				"unit)\n",
+			missing);
 		return 1;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
@@ -77,11 +88,20 @@ static int preflight(void)
 				"use a kernel built with CONFIG_DEBUG_INFO_BTF=y\n");
 		return 1;
 	}
+	/* The exec program walks paths under bpf_loop (5.17) and its classic-tracepoint
+	 * fallback uses bpf_get_current_task_btf (5.11): ask the kernel; the release number is
+	 * only the answer when the probe itself cannot run. */
 	uname(&u);
 	sscanf(u.release, "%d.%d", &maj, &min);
-	if (maj < 5 || (maj == 5 && min < 8)) {
-		fprintf(stderr, "herdwatch-agent: kernel %s is too old: 5.8 or newer is needed (BPF ring buffer)\n",
-			u.release);
+	int loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_loop, NULL);
+	int task = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf,
+					   NULL);
+	if (loop < 0 || task < 0)
+		loop = task = maj > 5 || (maj == 5 && min >= 17);
+	if (!loop || !task) {
+		fprintf(stderr, "herdwatch-agent: kernel %s is too old: it lacks the BPF helper %s "
+				"(Linux 5.17 or newer is needed): upgrade the kernel\n",
+			u.release, !loop ? "bpf_loop" : "bpf_get_current_task_btf");
 		return 1;
 	}
 	return 0;
@@ -227,6 +247,14 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
+	/* process.exec is the foundation (process table, lineage of every other event): an agent
+	 * that cannot trace execs is not started, unless the config disabled it */
+	if (a->probes[HW_PROBE_PROCESS_EXEC].state == PROBE_UNAVAILABLE) {
+		fprintf(stderr, "herdwatch-agent: the process.exec probe cannot be loaded or attached "
+				"(%s): this kernel cannot be monitored; run with -v for the BPF log\n",
+			a->probes[HW_PROBE_PROCESS_EXEC].reason);
+		goto out;
+	}
 	proctab_seed(&a->pt, "/proc");
 	probes_sync_ignore_exe(a); /* processes older than the agent too */
 	/* Loading parsed the kernel BTF (several MiB, freed since): give that memory back. */
@@ -287,8 +315,10 @@ int main(int argc, char **argv)
 			break;
 		}
 		/* always consume: records written with BPF_RB_NO_WAKEUP do not wake us */
-		if (ring_buffer__consume(a->rb) < 0)
+		if (ring_buffer__consume(a->rb) < 0) {
 			a->decode_errors++;
+			count_user_loss(a, "*", HW_ULOSS_RING_READ);
+		}
 		for (int i = 0; i < n; i++)
 			if (evs[i].data.fd == ctl_fd)
 				control_handle(a, ctl_fd);

@@ -261,6 +261,38 @@ static ssize_t read_file(const char *path, char *buf, size_t len)
 	return n < 0 ? -e : n;
 }
 
+/* The kernel's name of a terminal (tty->name, as exec records carry it) from a device
+ * number (tty_nr of /proc/PID/stat): "pts3", "tty1", "ttyS0"; others from sysfs. 0 if none. */
+static int tty_name(unsigned dev, char *buf, size_t len)
+{
+	unsigned maj = (dev >> 8) & 0xfff, min = (dev & 0xff) | ((dev >> 12) & 0xfff00);
+	if (!dev)
+		return 0;
+	if (maj >= 136 && maj <= 143)
+		return snprintf(buf, len, "pts%u", (maj - 136) * 256 + min);
+	if (maj == 4 && min < 64)
+		return snprintf(buf, len, "tty%u", min);
+	if (maj == 4)
+		return snprintf(buf, len, "ttyS%u", min - 64);
+	if (maj == 5 && min == 1)
+		return snprintf(buf, len, "console");
+	char path[64], ue[512];
+	snprintf(path, sizeof(path), "/sys/dev/char/%u:%u/uevent", maj, min);
+	FILE *f = fopen(path, "re");
+	int n = 0;
+	if (!f)
+		return 0;
+	while (fgets(ue, sizeof(ue), f))
+		if (!strncmp(ue, "DEVNAME=", 8)) {
+			ue[strcspn(ue, "\n")] = 0;
+			const char *base = strrchr(ue + 8, '/'); /* "pts/3" style names: as the kernel */
+			n = snprintf(buf, len, "%s", base ? base + 1 : ue + 8);
+			break;
+		}
+	fclose(f);
+	return n;
+}
+
 int proctab_load_pid(struct proctab *t, const char *root, uint32_t pid)
 {
 	char path[128], buf[4096], link[4096];
@@ -276,20 +308,26 @@ int proctab_load_pid(struct proctab *t, const char *root, uint32_t pid)
 	if (!rp)
 		return -EINVAL;
 	unsigned long long start = 0;
-	int ppid = 0;
+	int ppid = 0, tty_nr = 0;
 	char state;
 	/* fields 3.. : state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
 	 * utime stime cutime cstime priority nice num_threads itrealvalue starttime */
-	if (sscanf(rp + 2, "%c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-		   &state, &ppid, &start) != 3)
+	if (sscanf(rp + 2, "%c %d %*d %*d %d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+		   &state, &ppid, &tty_nr, &start) != 4)
 		return -EINVAL;
 	struct proc *p = proctab_put(t, pid);
 	if (!p)
 		return -ENOMEM;
 	p->ppid = ppid;
 	p->start_ticks = start;
+	char tty[64];
+	if (tty_name(tty_nr, tty, sizeof(tty)) > 0)
+		proc_set_str(&p->tty, tty, strlen(tty));
 	snprintf(path, sizeof(path), "%s/%u/exe", root, pid);
 	n = readlink(path, link, sizeof(link) - 1);
+	/* as after an exec: the table keeps the path without the " (deleted)" marker */
+	if (n > 10 && !memcmp(link + n - 10, " (deleted)", 10))
+		n -= 10;
 	if (n > 0)
 		proc_set_str(&p->exe, link, n);
 	snprintf(path, sizeof(path), "%s/%u/cwd", root, pid);

@@ -16,13 +16,20 @@ int open_output(struct agent *a, const char *path)
 	} else {
 		f = fopen(path, "ae");
 		if (!f) {
-			fprintf(stderr, "herdwatch-agent: cannot write output file %s: %s\n", path,
-				strerror(errno));
+			fprintf(stderr, "herdwatch-agent: cannot write output file %s: %s: create its "
+					"directory and make it writable, or choose another file (--output, "
+					"'output:' in the config; '-' for stdout)\n",
+				path, strerror(errno));
 			return -1;
 		}
 	}
-	if (f && f != a->out)
-		setvbuf(f, NULL, _IOFBF, 1 << 20);
+	static bool stdout_buffered;
+	if (f && f != a->out && (f != stdout || !stdout_buffered))
+		setvbuf(f, NULL, _IOFBF, 1 << 20); /* stdout: only before its first use */
+	if (f == stdout)
+		stdout_buffered = true;
+	else if (a->out == stdout)
+		fflush(stdout);
 	if (a->out && a->out != stdout) {
 		fflush(a->out);
 		fclose(a->out);
@@ -72,9 +79,12 @@ int agent_reload(struct agent *a, const char *extra, char *err, size_t errlen)
 		fprintf(stderr, "herdwatch-agent: ringbuf_mb changes take effect at restart\n");
 	nc.ringbuf_mb = a->cfg.ringbuf_mb;
 	/* Reopen a file output on every reload, even under the same name: after log rotation
-	 * the agent must write to the new file, not to the renamed one. */
+	 * the agent must write to the new file, not to the renamed one. A change to stdout ('-')
+	 * or to no output ('none') is applied too. */
 	const char *target = a->out_from_cmdline || !nc.output ? a->out_path : nc.output;
-	if (target && strcmp(target, "-") && strcmp(target, "none")) {
+	bool special = target && (!strcmp(target, "-") || !strcmp(target, "none"));
+	const char *cur = a->out_path ? a->out_path : "-";
+	if (target && (!special || strcmp(target, cur))) {
 		char *t = strdup(target);
 		int orc = t ? open_output(a, t) : -1;
 		free(t);

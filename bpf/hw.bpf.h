@@ -129,7 +129,9 @@ static __always_inline void hw_fill_hdr(struct hw_hdr *h, struct task_struct *t,
 	h->type = type;
 	h->flags = 0;
 	h->ts = bpf_ktime_get_boot_ns();
-	h->start_ns = BPF_CORE_READ(leader, start_time);
+	/* boot clock, as /proc/PID/stat starttime and h->ts: keys of processes seeded from /proc
+	 * match, and durations include time suspended */
+	h->start_ns = BPF_CORE_READ(leader, start_boottime);
 	h->cgroup_id = bpf_get_current_cgroup_id();
 	h->pid = BPF_CORE_READ(t, tgid);
 	h->tid = BPF_CORE_READ(t, pid);

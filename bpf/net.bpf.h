@@ -90,7 +90,7 @@ static __always_inline void net_fill_hdr_fast(struct hw_hdr *h, struct task_stru
 	h->type = type;
 	h->flags = 0;
 	h->ts = bpf_ktime_get_boot_ns();
-	h->start_ns = t->group_leader->start_time;
+	h->start_ns = t->group_leader->start_boottime;
 	h->cgroup_id = bpf_get_current_cgroup_id();
 	h->pid = pt >> 32;
 	h->tid = (__u32)pt;

@@ -218,7 +218,7 @@ static __always_inline bool priv_count(struct task_struct *t, __u32 tgid, __u16 
 		.idx = idx,
 		/* t is a trusted BTF pointer (bpf_get_current_task_btf): plain loads, no helper
 		 * calls, on this hot path */
-		.start_ns = t->group_leader->start_time,
+		.start_ns = t->group_leader->start_boottime,
 	};
 	struct hw_priv_count_val *v = bpf_map_lookup_elem(&priv_counts, &k);
 

@@ -11,6 +11,26 @@
 
 #define SIGNAL_GROUP_EXIT 0x00000004
 
+/* Credentials of a thread at execve/execveat entry (key: tid), for the exec to compare with:
+ * at sched_process_exec the new credentials are already committed. */
+struct hw_exec_cred {
+	__u32 euid, egid;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct hw_exec_cred);
+} hw_exec_cred SEC(".maps");
+
+/* The first 64 bits of a capability set (kernel_cap_t is one u64, or two u32 before 6.3). */
+static __always_inline __u64 hw_cap_bits(const kernel_cap_t *c)
+{
+	__u64 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), c);
+	return v;
+}
+
 static __always_inline void hw_do_exec(struct task_struct *t, __u32 old_pid,
 				       struct linux_binprm *bprm, const char *tp_filename)
 {
@@ -36,6 +56,23 @@ static __always_inline void hw_do_exec(struct task_struct *t, __u32 old_pid,
 	e->sgid = BPF_CORE_READ(t, real_cred, sgid.val);
 	if (bprm && bpf_core_field_exists(bprm->secureexec))
 		e->secureexec = BPF_CORE_READ_BITFIELD_PROBED(bprm, secureexec);
+	/* credentials before the exec, saved at syscall entry by the thread that exec'd */
+	e->old_known = 0;
+	e->pad = 0;
+	e->old_euid = e->old_egid = 0;
+	struct hw_exec_cred *oc = bpf_map_lookup_elem(&hw_exec_cred, &old_pid);
+	if (oc) {
+		e->old_known = 1;
+		e->old_euid = oc->euid;
+		e->old_egid = oc->egid;
+		bpf_map_delete_elem(&hw_exec_cred, &old_pid);
+	}
+	/* Capabilities granted by the file: after an exec a process not running as root holds
+	 * only its ambient set unless the file gave it more (file capabilities; setuid-root
+	 * shows as an euid change) - the kernel's own "capabilities grew" test. */
+	const struct cred *nc = BPF_CORE_READ(t, real_cred);
+	e->caps_gained = e->hdr.uid != 0 && e->hdr.euid != 0 &&
+			 (hw_cap_bits(&nc->cap_permitted) & ~hw_cap_bits(&nc->cap_ambient)) != 0;
 	b.base = (__u8 *)e;
 	b.pos = sizeof(*e);
 
@@ -172,7 +209,7 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(hw_fork_btf, struct task_struct *parent, struct task_struct *child)
 {
 	hw_do_fork(parent, BPF_CORE_READ(child, pid), BPF_CORE_READ(child, tgid),
-		   BPF_CORE_READ(child, start_time));
+		   BPF_CORE_READ(child, start_boottime));
 	return 0;
 }
 
@@ -200,8 +237,15 @@ static __always_inline void hw_execve_enter(__u64 filename)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
+	struct task_struct *t = bpf_get_current_task_btf();
+	const struct cred *c = t->real_cred;
+	struct hw_exec_cred oc = {
+		.euid = c->euid.val,
+		.egid = c->egid.val,
+	};
 	if (hw_filtered(id >> 32))
 		return;
+	bpf_map_update_elem(&hw_exec_cred, &tid, &oc, BPF_ANY);
 	bpf_map_update_elem(&hw_execve_arg, &tid, &filename, BPF_ANY);
 }
 
@@ -212,6 +256,8 @@ static __always_inline void hw_execve_exit(long ret)
 	struct hw_exec_fail *e;
 	struct hw_blob b;
 
+	if (ret < 0) /* a successful exec used (and removed) it at sched_process_exec */
+		bpf_map_delete_elem(&hw_exec_cred, &tid);
 	if (!fn)
 		return;
 	if (ret >= 0)

@@ -46,7 +46,7 @@ struct hw_hdr {
 	__u16 flags; /* HW_F_* */
 	__u32 size;  /* bytes in the whole record, header included */
 	__u64 ts;    /* CLOCK_BOOTTIME ns */
-	__u64 start_ns; /* task group leader start time, CLOCK_MONOTONIC ns (process key) */
+	__u64 start_ns; /* task group leader start time, CLOCK_BOOTTIME ns (start_boottime: process key) */
 	__u64 cgroup_id; /* cgroup v2 id of the task */
 	__u32 pid;   /* tgid */
 	__u32 tid;   /* thread id */
@@ -89,11 +89,13 @@ struct hw_exec {
 	__u32 suid, sgid;
 	__u32 exe_nlink;
 	__u8 secureexec;        /* kernel set AT_SECURE: setuid/setgid/file caps */
-	__u8 pad[3];
-	__u32 pad1;
+	__u8 old_known;         /* old_euid/old_egid/caps_gained below are known */
+	__u8 caps_gained;       /* not root, and permitted capabilities beyond the ambient set */
+	__u8 pad;
+	__u32 old_euid;         /* euid before the exec (saved at execve/execveat entry) */
 	__u64 exe_ino;
 	__u32 exe_dev;
-	__u32 pad2;
+	__u32 old_egid;         /* egid before the exec */
 	/* blob follows */
 };
 _Static_assert(sizeof(struct hw_exec) == 152, "hw_exec layout");

@@ -74,8 +74,8 @@ agent_start() {
 	: >"$EV"
 	"$AGENT" "${args[@]}" "$@" 2>"$T/agent.err" &
 	AGENT_PID=$!
-	# loading and verifying every program takes ~2 s alone, much longer on a busy shared machine
-	for _ in $(seq 1 900); do
+	# loading verifies every program: slow on a busy shared machine, hence the long wait
+	for _ in $(seq 1 1200); do
 		if grep -q '"kind":"agent.heartbeat"' "$EV" 2>/dev/null; then return 0; fi
 		if ! kill -0 "$AGENT_PID" 2>/dev/null; then
 			echo "# agent died: $(cat "$T/agent.err")"
@@ -84,7 +84,7 @@ agent_start() {
 		fi
 		sleep 0.1
 	done
-	echo "# agent not ready after 90 s"
+	echo "# agent not ready after 120 s"
 	return 1
 }
 

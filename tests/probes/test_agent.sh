@@ -67,7 +67,7 @@ sleep 2.5
 nhb=$(events 'select(.kind=="agent.heartbeat")' | wc -l)
 if [ "$nhb" -ge 2 ]; then ok "heartbeat every heartbeat_interval"; else not_ok "heartbeat every heartbeat_interval" "$nhb heartbeats in 2.5 s"; fi
 hb=$(events 'select(.kind=="agent.heartbeat")' | tail -1)
-expect_jq "heartbeat has version, probes, stats" "$hb" '(.agent.version|length)>0 and .agent.probes["process.exit"].state=="attached" and .agent.probes["process.exit"].hook=="tp_btf" and (.agent.stats|has("events") and has("dropped") and has("cpu_s") and has("rss")) and .agent.stats.rss > 0'
+expect_jq "heartbeat has version, probes, stats" "$hb" '(.agent.version|length)>0 and .agent.probes["process.exit"].state=="attached" and .agent.probes["process.exit"].hook=="tp_btf" and (.agent.stats|has("events") and has("dropped") and has("cpu") and has("rss") and has("dropped_user")) and (.agent.stats.cpu|type)=="number" and .agent.stats.rss > 0'
 expect_jq "herd from config" "$hb" '.host.herd=="testherd"'
 expect_jq "version from config in host.version, after herd; run id" "$hb" '.host.version=="1.4.2" and (.host|keys_unsorted)==["name","id","boot_id","run","herd","version"] and (.host.run|test("^[0-9a-f]{16}$"))'
 (echo $BASHPID >$CG2/hwtest-ver-$$/web/m1-v2.0/cgroup.procs && exec /usr/bin/echo hwver1$$ >/dev/null)
@@ -113,6 +113,35 @@ agent_stop
 cat "$EV" >>"$EV.1" && mv "$EV.1" "$EV"
 expect_eq "no exit events after process.exit disabled" "$(events "select(.kind==\"process.exit\" and .proc.args[1]==\"hwafter$$\")" | wc -l)" 0
 expect "seq contiguous across reloads" seq_contiguous
+# output changed to 'none' and back to a file on SIGHUP: applied
+printf 'output: none\n' >"$T/o.yaml"
+: >"$T/o1.json"
+"$AGENT" --config "$T/o.yaml" --control "$T/o.sock" >"$T/o-stdout" 2>"$T/o.err" &
+opid=$!
+# ready (probes attached, table seeded) once its control socket exists
+for _ in $(seq 1 1200); do [ -S "$T/o.sock" ] && break; sleep 0.1; done
+printf 'output: %s\n' "$T/o1.json" >"$T/o.yaml"
+kill -HUP $opid
+for _ in $(seq 1 50); do grep -q '"agent.config"' "$T/o1.json" && break; sleep 0.1; done
+/usr/bin/echo hwout1$$ >/dev/null
+for _ in $(seq 1 50); do grep -q "hwout1$$" "$T/o1.json" && break; sleep 0.1; done
+grep -q "hwout1$$" "$T/o1.json" && ok "reload from output none to a file applied" || not_ok "reload from output none to a file applied" "$(head -c 300 "$T/o1.json")"
+printf 'output: none\n' >"$T/o.yaml"
+kill -HUP $opid
+sleep 0.5
+/usr/bin/echo hwout2$$ >/dev/null
+sleep 0.5
+printf 'output: "-"\n' >"$T/o.yaml"
+kill -HUP $opid
+sleep 0.5
+/usr/bin/echo hwout3$$ >/dev/null
+sleep 0.5
+kill -TERM $opid
+wait $opid
+expect_eq "reload to output none: nothing written to the file" "$(grep -c "hwout2$$" "$T/o1.json" "$T/o-stdout" | cut -d: -f2 | paste -sd,)" "0,0"
+grep -q "hwout3$$" "$T/o-stdout" && ok "reload to output '-' writes to stdout" || not_ok "reload to output '-' writes to stdout" "$(tail -c 300 "$T/o-stdout")"
+expect_eq "no exec after the switch to '-' went to the old file" "$(grep -c "hwout3$$" "$T/o1.json")" 0
+
 rmdir $CG2/hwtest-ign-$$ $CG2/hwtest-ver-$$/web/m1-v2.0 $CG2/hwtest-ver-$$/web/m2 $CG2/hwtest-ver-$$/web $CG2/hwtest-ver-$$
 
 # ---- the process table frees entries of processes that make no exit record ----
@@ -169,12 +198,17 @@ agent_stop
 
 # ---- clear errors: one line naming the problem, non-zero exit ----
 out=$("$AGENT" --output /nonexistent-dir/x.json 2>&1); rc=$?
-[ $rc -ne 0 ] && [[ "$out" == *"cannot write output file /nonexistent-dir/x.json"* ]] && ok "unwritable output: clear error" || not_ok "unwritable output: clear error" "rc=$rc: $out"
+[ $rc -ne 0 ] && [[ "$out" == *"cannot write output file /nonexistent-dir/x.json"*"create its directory"* ]] && [ "$(wc -l <<<"$out")" -eq 1 ] && ok "unwritable output: clear error with a remedy" || not_ok "unwritable output: clear error with a remedy" "rc=$rc: $out"
 printf 'herd: a\nnope: 1\n' >"$T/bad.yaml"
 out=$("$AGENT" --config "$T/bad.yaml" 2>&1); rc=$?
 [ $rc -ne 0 ] && [[ "$out" == *"bad.yaml:2: unknown key 'nope'"* ]] && ok "unknown config key: file, line, key" || not_ok "unknown config key: file, line, key" "rc=$rc: $out"
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$AGENT" 2>&1); rc=$?
-[ $rc -ne 0 ] && [[ "$out" == *"needs root"* ]] && ok "not root: clear error" || not_ok "not root: clear error" "rc=$rc: $out"
+[ $rc -ne 0 ] && [[ "$out" == *"missing capabilities CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN"*"run it as root"* ]] && ok "not root: clear error" || not_ok "not root: clear error" "rc=$rc: $out"
+# root without the BPF capabilities (bounding set): names what is missing, one line
+out=$(setpriv --inh-caps=-bpf,-perfmon,-sys_admin --bounding-set=-bpf,-perfmon,-sys_admin "$AGENT" --output "$T/nocap.json" 2>&1); rc=$?
+[ $rc -eq 1 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && [[ "$out" == *"missing capabilities CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN"*"setcap"* ]] && ok "root without CAP_BPF/CAP_PERFMON/CAP_SYS_ADMIN: names them" || not_ok "root without CAP_BPF/CAP_PERFMON/CAP_SYS_ADMIN: names them" "rc=$rc: $out"
+out=$(setpriv --inh-caps=-perfmon,-sys_admin --bounding-set=-perfmon,-sys_admin "$AGENT" --output "$T/nocap.json" 2>&1); rc=$?
+[ $rc -eq 1 ] && [[ "$out" == *"missing capabilities CAP_PERFMON, CAP_SYS_ADMIN:"* ]] && ok "only CAP_PERFMON missing: named alone" || not_ok "only CAP_PERFMON missing: named alone" "rc=$rc: $out"
 out=$("$AGENT" --bogus 2>&1); rc=$?
 [ $rc -eq 2 ] && [[ "$out" == *"usage"* ]] && ok "bad option: usage" || not_ok "bad option: usage" "rc=$rc: $out"
 out=$("$AGENT" --probe 2>/dev/null); rc=$?

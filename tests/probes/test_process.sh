@@ -10,6 +10,19 @@ mkdir -p "$T/work dir"
 cp /usr/bin/id "$T/suid-id" && chown root:root "$T/suid-id" && chmod 4755 "$T/suid-id"
 chmod 755 "$T"
 printf 'exec_failed_enoent: true\n' >"$T/proc.yaml"
+# processes older than the agent, each waiting on a fifo to act once the agent runs:
+# a shell on a pty (tty from /proc), a shell that execs later (process key from /proc and from
+# the kernel), a shell whose binary is deleted (exe from /proc without " (deleted)")
+mkfifo "$T/f-tty" "$T/f-key" "$T/f-del"
+SHELL=/bin/bash script -qfc "read x <$T/f-tty; /usr/bin/true hwttychild$$; exit 3" /dev/null >/dev/null 2>&1 &
+spid_script=$!
+bash -c "read x <$T/f-key; /usr/bin/true hwkeychild$$; exec /usr/bin/sleep 0.1" &
+kpid_pre=$!
+cp /bin/bash "$T/hwdelsh"
+"$T/hwdelsh" -c "read x <$T/f-del; /usr/bin/true hwdelchild$$; exit 0" &
+dpid_pre=$!
+sleep 0.3
+rm -f "$T/hwdelsh"
 agent_start "$T/proc.yaml" || { not_ok "agent starts" "$(cat "$T/agent.err")"; exit 1; }
 
 # 1. hostile argv, spaces, quotes, newline, tab, invalid UTF-8, valid UTF-8, in a known cwd
@@ -43,6 +56,19 @@ expect_jq "exec host identity" "$ev" '(.host.id|length)>0 and (.host.boot_id|len
 expect_jq "exec time is RFC 3339 UTC ns" "$ev" '.time|test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9}Z$")'
 expect_jq "exec not setuid, not fileless" "$ev" '.exec.setuid==false and .exec.fileless==false and .exec.result==0'
 expect_jq "exec auid null or number" "$ev" '(.proc.auid==null) or (.proc.auid|type)=="number"'
+expect_jq "exec paths complete, argv read" "$ev" '.exec.exe_truncated==false and .exec.cwd_truncated==false and .exec.args_read_failed==false'
+
+# 1b. paths deeper than the kernel walk: marked, never absolute-looking
+deep="$T"
+for i in $(seq 1 60); do deep="$deep/d$i"; done
+mkdir -p "$deep" && cp /bin/true "$deep/audtrue"
+(cd "$deep" && exec ./audtrue hwdeep$$) &
+dpid=$!
+wait $dpid
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$dpid)") || not_ok "deep exec seen" "pid $dpid"
+expect_jq "deep exe marked truncated" "$ev" '(.proc.exe|startswith("…/")) and (.proc.exe|endswith("/d59/d60/audtrue")) and .exec.exe_truncated==true'
+expect_jq "deep cwd marked truncated" "$ev" '(.proc.cwd|startswith("…/")) and (.proc.cwd|endswith("/d60")) and .exec.cwd_truncated==true'
+expect_jq "deep paths never look absolute" "$ev" '(.proc.exe|startswith("/")|not) and (.proc.cwd|startswith("/")|not)'
 
 # 2. exit code and duration
 bash -c 'sleep 0.2; exit 7' &
@@ -67,7 +93,14 @@ setpriv --reuid=65534 --regid=65534 --clear-groups "$T/suid-id" >/dev/null &
 spid=$!
 wait $spid
 ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$spid and .proc.exe==\"$T/suid-id\")") || not_ok "setuid exec seen" "pid $spid"
-expect_jq "setuid exec flagged" "$ev" '.exec.setuid==true and .proc.uid==65534 and .proc.euid==0'
+expect_jq "setuid exec flagged" "$ev" '.exec.setuid==true and .proc.uid==65534 and .proc.euid==0 and .exec.old_euid==65534 and .exec.old_egid==65534'
+
+# 4b. root dropping its euid before the exec gains nothing: no setuid flag
+setpriv --euid=65534 /bin/echo hwdrop$$ >/dev/null &
+ppid_drop=$!
+wait $ppid_drop
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$ppid_drop and .proc.args[1]==\"hwdrop$$\")") || not_ok "euid drop exec seen" "pid $ppid_drop"
+expect_jq "dropped euid is not setuid" "$ev" '.exec.setuid==false and .proc.uid==0 and .proc.euid==65534 and .exec.old_euid==65534'
 
 # 5. fileless exec from a memfd
 "$HELPERS/memfd_exec" hwfileless /usr/bin/true &
@@ -88,6 +121,27 @@ rmdir "$CG" 2>/dev/null
 # 7. a process older than the agent has a parent and ancestors (table seeded from /proc)
 ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$epid)")
 expect_jq "pre-existing parent known" "$ev" '.parent.exe!=null and .parent.args!=null'
+
+# 7b. processes older than the agent: tty, process key and exe as their own events show them
+echo go >"$T/f-tty"
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwttychild$$\")") || not_ok "pty child exec seen" "none"
+shpid=$(jq .proc.ppid <<<"$ev")
+ev=$(wait_event "select(.kind==\"process.exit\" and .proc.pid==$shpid)") || not_ok "pty shell exit seen" "pid $shpid"
+expect_jq "tty of a process older than the agent (from /proc)" "$ev" '.exit.code==3 and (.proc.tty|test("^pts[0-9]+$"))'
+wait $spid_script
+echo go >"$T/f-key"
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwkeychild$$\")") || not_ok "key child exec seen" "none"
+seeded_key=$(jq -r .parent.key <<<"$ev")
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$kpid_pre and (.proc.exe|test(\"sleep\")))") || not_ok "pre-agent exec seen" "pid $kpid_pre"
+expect_eq "process key from /proc equals the key from the kernel" "$(jq -r .proc.key <<<"$ev")" "$seeded_key"
+ev=$(wait_event "select(.kind==\"process.exit\" and .proc.pid==$kpid_pre)") || not_ok "pre-agent exit seen" "pid $kpid_pre"
+# lifetime since its start (boot clock, like /proc/PID/stat), within a minute
+expect_jq "duration of a process older than the agent" "$ev" ".exit.duration_ns > 100000000 and .exit.duration_ns < 60000000000"
+wait $kpid_pre
+echo go >"$T/f-del"
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwdelchild$$\")") || not_ok "deleted-exe child seen" "none"
+expect_jq "deleted exe from /proc without the suffix" "$ev" ".parent.exe==\"$T/hwdelsh\" and .ancestors[0]==\"$T/hwdelsh\""
+wait $dpid_pre
 
 # 8. failed execs are reported with their error, blamed on the caller
 printf 'not a program' >"$T/noexec" && chmod 644 "$T/noexec"

@@ -138,6 +138,90 @@ static void test_context_cache(void)
 	CHECK("context cache bytes return to zero as processes exit", proctab_cache_bytes == bytes0);
 }
 
+/* Decode one record into a fresh output file; returns everything written (static buffer). */
+static const char *decode_out(const void *rec, size_t n, bool announce)
+{
+	static char text[65536];
+	FILE *old = A.out, *f = tmpfile();
+	A.out = f;
+	if (rec)
+		handle_record(&A, (void *)rec, n);
+	if (announce)
+		check_user_losses(&A);
+	fflush(f);
+	rewind(f);
+	size_t r = fread(text, 1, sizeof(text) - 1, f);
+	text[r] = 0;
+	fclose(f);
+	A.out = old;
+	return text;
+}
+
+/* Truncated paths, failed argv reads, privilege gained or dropped, user-space losses. */
+static void test_exec_flags_and_losses(void)
+{
+	unsigned char buf[4096];
+	size_t n = put_exec(buf);
+	struct hw_exec *e = (struct hw_exec *)buf;
+
+	decode_out(NULL, 0, true); /* what the mutations above lost: announced, out of the way */
+	e->exe.flags = HW_PATH_TRUNC;
+	e->hdr.flags = HW_F_READ_FAIL;
+	const char *o = decode_out(buf, n, false);
+	CHECK("truncated exe starts with an ellipsis, not /", strstr(o, "\"exe\":\"\xe2\x80\xa6/usr/bin/prog\""));
+	CHECK("truncated exe flagged", strstr(o, "\"exe_truncated\":true,\"cwd_truncated\":false"));
+	CHECK("failed argv read flagged", strstr(o, "\"args_read_failed\":true"));
+	e->exe.flags = 0;
+	e->hdr.flags = 0;
+	o = decode_out(buf, n, false);
+	CHECK("complete exe is absolute and not flagged",
+	      strstr(o, "\"exe\":\"/usr/bin/prog\"") && strstr(o, "\"exe_truncated\":false") &&
+		      strstr(o, "\"args_read_failed\":false"));
+
+	/* root dropping its euid before the exec: the kernel sets AT_SECURE, but nothing gained */
+	e->hdr.uid = 0;
+	e->hdr.euid = 65534;
+	e->secureexec = 1;
+	e->old_known = 1;
+	e->old_euid = 65534;
+	o = decode_out(buf, n, false);
+	CHECK("dropped euid is no setuid", strstr(o, "\"setuid\":false") && strstr(o, "\"old_euid\":65534"));
+	/* nobody running a setuid-root binary */
+	e->hdr.uid = 65534;
+	e->hdr.euid = 0;
+	o = decode_out(buf, n, false);
+	CHECK("euid gained through the exec is setuid",
+	      strstr(o, "\"setuid\":true") && strstr(o, "\"old_euid\":65534"));
+	/* file capabilities: same ids, permitted set grew */
+	e->hdr.euid = 65534;
+	e->caps_gained = 1;
+	o = decode_out(buf, n, false);
+	CHECK("capabilities gained through the exec are setuid",
+	      strstr(o, "\"setuid\":true") && strstr(o, "\"caps_gained\":true"));
+	e->secureexec = e->old_known = e->caps_gained = 0;
+	e->hdr.euid = e->old_euid = 0;
+
+	/* a malformed record is announced as agent.loss with its kind and cause */
+	uint64_t errs = A.decode_errors;
+	e->args.off = 4000;
+	o = decode_out(buf, n, true);
+	CHECK("malformed record counted", A.decode_errors == errs + 1);
+	CHECK("malformed record announced as agent.loss",
+	      strstr(o, "\"kind\":\"agent.loss\"") &&
+		      strstr(o, "\"loss\":{\"kind\":\"process.exec\",\"count\":1,\"cause\":\"decode\"}"));
+	o = decode_out(NULL, 0, true);
+	CHECK("a loss is announced once", !strstr(o, "agent.loss"));
+	struct hw_hdr unk = {.type = 199, .size = sizeof(unk)};
+	decode_out(&unk, sizeof(unk), false);
+	decode_out(&unk, sizeof(unk), false);
+	o = decode_out(NULL, 0, true);
+	CHECK("unknown record types announced",
+	      strstr(o, "\"loss\":{\"kind\":\"unknown\",\"count\":2,\"cause\":\"decode\"}"));
+	count_user_loss(&A, "*", HW_ULOSS_RING_READ);
+	o = decode_out(NULL, 0, true);
+	CHECK("ring read errors announced", strstr(o, "\"loss\":{\"kind\":\"*\",\"count\":1,\"cause\":\"ring_read\"}"));
+}
+
 int main(void)
 {
 	unsigned char buf[4096], mut[4096];
@@ -216,6 +300,7 @@ int main(void)
 	fclose(A.out);
 	unlink(path);
 	test_context_cache();
+	test_exec_flags_and_losses();
 	proctab_free(&A.pt);
 	cgcache_free(A.cg);
 	jb_free(&A.jb);

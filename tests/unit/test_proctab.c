@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 static char fake[64];
 
@@ -204,6 +205,44 @@ int main(void)
 	size_t before = t.count;
 	proctab_reap(&t);
 	CHECK("reap keeps self", proctab_get(&t, getpid()) != NULL && t.count + 50 > before);
+
+	/* a /proc entry of a process on a pty whose program was deleted: tty named as the
+	 * kernel names it in exec records, exe without the " (deleted)" marker */
+	char dir[] = "/tmp/hwprocXXXXXX", path[256];
+	if (mkdtemp(dir)) {
+		snprintf(path, sizeof(path), "%s/77", dir);
+		mkdir(path, 0755);
+		snprintf(path, sizeof(path), "%s/77/stat", dir);
+		FILE *f = fopen(path, "w");
+		/* tty_nr 34818 = major 136, minor 2: /dev/pts/2 */
+		fprintf(f, "77 (a) b) S 1 77 77 34818 77 4194304 1 0 0 0 0 0 0 0 20 0 1 0 12345 0 0\n");
+		fclose(f);
+		snprintf(path, sizeof(path), "%s/77/exe", dir);
+		symlink("/opt/x/prog (deleted)", path);
+		CHECK("load a fake /proc entry", proctab_load_pid(&t, dir, 77) == 0);
+		struct proc *fp = proctab_get(&t, 77);
+		CHECK_STR("tty from tty_nr", fp ? fp->tty : NULL, "pts2");
+		CHECK_STR("deleted exe without the suffix", fp ? fp->exe : NULL, "/opt/x/prog");
+		CHECK("start time from field 22", fp && fp->start_ticks == 12345 && fp->ppid == 1);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/77/stat", dir);
+		f = fopen(path, "w");
+		fprintf(f, "77 (a) S 1 77 77 1089 77 4194304 1 0 0 0 0 0 0 0 20 0 1 0 12345 0 0\n");
+		fclose(f);
+		proctab_load_pid(&t, dir, 77);
+		fp = proctab_get(&t, 77);
+		CHECK_STR("tty of a serial line", fp ? fp->tty : NULL, "ttyS1");
+		f = fopen(path, "w");
+		fprintf(f, "77 (a) S 1 77 77 0 77 4194304 1 0 0 0 0 0 0 0 20 0 1 0 12345 0 0\n");
+		fclose(f);
+		proctab_load_pid(&t, dir, 77);
+		fp = proctab_get(&t, 77);
+		CHECK("no controlling terminal: no tty", fp && fp->tty == NULL);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/77", dir);
+		rmdir(path);
+		rmdir(dir);
+	}
 	proctab_free(&t);
 
 	/* a thread is told apart from a process (the classic tracepoint's fork records) */
