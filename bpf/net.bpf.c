@@ -262,6 +262,22 @@ int hw_net_connect_x(struct trace_event_raw_sys_exit *ctx)
 #endif
 #define NET_PF_IO_WORKER 0x00000010
 
+/* Number of the syscall the current task is in (from its saved user registers). */
+#if defined(__TARGET_ARCH_arm64)
+struct pt_regs___hwst {
+	__s32 syscallno;
+} __attribute__((preserve_access_index));
+static __always_inline long net_cur_sysnr(struct pt_regs *r, const bool fast)
+{
+	return BPF_CORE_READ((struct pt_regs___hwst *)r, syscallno);
+}
+#else
+static __always_inline long net_cur_sysnr(struct pt_regs *r, const bool fast)
+{
+	return fast ? r->orig_ax : BPF_CORE_READ(r, orig_ax);
+}
+#endif
+
 /* A TCP socket starts a handshake (CLOSE -> SYN_SENT, in the connecting task) outside the
  * connect() syscall: io_uring (IORING_OP_CONNECT, in io_uring_enter or an io-wq worker).
  * Registered as pending with the task's identity; its outcome is the event. */
@@ -269,7 +285,7 @@ static __always_inline void net_state_start(const struct sock *sk, const bool fa
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct pt_regs *regs = net_regs(t);
-	long nr = fast ? regs->orig_ax : BPF_CORE_READ(regs, orig_ax);
+	long nr = net_cur_sysnr(regs, fast);
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	unsigned int tflags = fast ? t->flags : BPF_CORE_READ(t, flags);
 	struct net_oscratch *o;
