@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -91,7 +92,7 @@ static const char *type_name(unsigned t, char *buf, size_t n)
 static const char *syscall_name(unsigned s)
 {
 	static const char *const n[] = {NULL,	   "connect", "accept", "accept4",  "listen", "bind",
-					"socket", "sendto",  "sendmsg", "sendmmsg", "write",  "other"};
+					"socket", "sendto",  "sendmsg", "sendmmsg", "write",  "other", "io_uring"};
 	return s < sizeof(n) / sizeof(n[0]) ? n[s] : NULL;
 }
 
@@ -186,7 +187,16 @@ int decode_net_conn(struct agent *a, const void *rec, size_t len)
 		jb_kbool(b, "folded", e->nflags & HW_NET_F_SUMMARY);
 		if (e->window_ns)
 			jb_ku64(b, "window_s", e->window_ns / 1000000000ULL);
+		if (e->nflags & HW_NET_F_FOLD_FULL)
+			jb_kbool(b, "fold_full", true);
+		/* "pending": the call returned EINPROGRESS and an outcome event follows;
+		 * "outcome": this is the final result of such a connect */
+		jb_kbool(b, "pending", e->nflags & HW_NET_F_PENDING);
+		jb_kbool(b, "outcome", e->nflags & HW_NET_F_OUTCOME);
+		if (e->nflags & HW_NET_F_OUTCOME && e->start_ts && h->ts >= e->start_ts)
+			jb_ku64(b, "elapsed_us", (h->ts - e->start_ts) / 1000);
 	}
+	jb_ku64(b, "netns", e->netns);
 	if (e->nflags & (HW_NET_F_DST_FROM_USER | HW_NET_F_SRC_FROM_USER))
 		jb_kcstr(b, "address_from", "caller"); /* failed call: the address asked for */
 	emit_event_end(a);
@@ -215,6 +225,7 @@ int decode_net_socket(struct agent *a, const void *rec, size_t len)
 	}
 	put_result(b, e->result);
 	jb_ki64(b, "fd", e->fd);
+	jb_ku64(b, "netns", e->netns);
 	emit_event_end(a);
 	return 0;
 }
@@ -256,10 +267,6 @@ int decode_net_dns(struct agent *a, const void *rec, size_t len)
 		msg_len -= 2;
 	}
 	net_dns_parse(m, cap, msg_len, &q);
-	if (!q.malformed && (q.flags & 0x8000)) {
-		a->filtered++; /* a response sent to port 53: not a query */
-		return 0;
-	}
 	emit_event(a, "net.dns", &e->hdr, "dns");
 	jb_key(b, "query");
 	if (q.have_name)
@@ -297,6 +304,9 @@ int decode_net_dns(struct agent *a, const void *rec, size_t len)
 		jb_ku64(b, "opcode", (q.flags >> 11) & 0xf);
 		jb_ku64(b, "questions", q.qdcount);
 	}
+	/* QR set: a response sent to port 53 (reflection, tunnelling, a confused peer) */
+	jb_kbool(b, "response", cap >= 12 && (q.flags & 0x8000));
+	jb_ku64(b, "netns", e->netns);
 	jb_ktrusted(b, "syscall", syscall_name(e->syscall));
 	jb_ku64(b, "bytes", e->msg_len);
 	jb_ki64(b, "result", e->result);
@@ -358,30 +368,46 @@ int net_sync_maps(struct agent *a)
 	return 0;
 }
 
-/* Called about once a second: summaries of folded connects whose window is over. */
+/* Called about once a second: summaries of folded connects whose window is over, and removal
+ * of their entries (the kernel never evicts one: when the map is full it stops folding). All
+ * finished windows are handled, bounded by time: what is left is handled at the next tick. */
 void net_tick(struct agent *a)
 {
 	if (!a->skel || !a->cfg.net[HW_NK_CONNECT].fold_window_s)
 		return;
 	int fd = bpf_map__fd(a->skel->maps.hw_net_fold);
 	uint64_t window = a->cfg.net[HW_NK_CONNECT].fold_window_s * 1000000000ULL;
-	struct hw_net_fold_key key, next, done[256];
+	size_t cap = bpf_map__max_entries(a->skel->maps.hw_net_fold), n = 0;
+	static struct hw_net_fold_key *done;
+	static size_t done_cap;
+	struct hw_net_fold_key key, next;
 	struct hw_net_fold_val v;
 	struct timespec ts;
 	bool first = true;
-	size_t n = 0;
 
+	if (done_cap < cap) {
+		void *p = realloc(done, cap * sizeof(*done));
+		if (!p)
+			return;
+		done = p;
+		done_cap = cap;
+	}
 	clock_gettime(CLOCK_BOOTTIME, &ts);
-	uint64_t now = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	uint64_t now = ts.tv_sec * 1000000000ULL + ts.tv_nsec, deadline = now + 200000000ULL;
 	/* collect first, delete after: deleting while iterating restarts the iteration */
-	while (n < sizeof(done) / sizeof(done[0]) &&
-	       bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+	while (n < done_cap && bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
 		first = false;
 		key = next;
 		if (bpf_map_lookup_elem(fd, &key, &v) == 0 && now - v.start >= window)
 			done[n++] = key;
 	}
 	for (size_t i = 0; i < n; i++) {
+		if ((i & 255) == 255) {
+			struct timespec t2;
+			clock_gettime(CLOCK_BOOTTIME, &t2);
+			if ((uint64_t)t2.tv_sec * 1000000000ULL + t2.tv_nsec > deadline)
+				break; /* the rest at the next tick */
+		}
 		if (bpf_map_lookup_and_delete_elem(fd, &done[i], &v) || !v.suppressed)
 			continue;
 		v.rec.count = v.suppressed;

@@ -13,12 +13,40 @@
  */
 #include "net.bpf.h"
 
+/* Folded connects. A plain hash (not LRU): an entry is never evicted with a pending count;
+ * when the map is full the connect is emitted unfolded. The agent deletes entries whose window
+ * is over. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
 	__type(key, struct hw_net_fold_key);
 	__type(value, struct hw_net_fold_val);
 } hw_net_fold SEC(".maps");
+
+/* TCP connects in progress (connect() returned -EINPROGRESS, or issued by io_uring), by socket
+ * pointer: the record of the connect, as the calling process made it. Resolved (and deleted)
+ * by the sock:inet_sock_set_state program when the socket leaves SYN_SENT, or by the connect
+ * exit itself when the handshake already ended before connect() returned (loopback). Whoever
+ * deletes the entry emits the outcome, so it is emitted once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct hw_net);
+} hw_net_pending SEC(".maps");
+
+/* Per-CPU buffer of the outcome path (which runs in softirq: it must not share the process
+ * context's scratch record, which it may interrupt). */
+struct net_oscratch {
+	struct hw_net rec;
+	struct hw_net_fold_val nv;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct net_oscratch);
+} hw_net_oscratch SEC(".maps");
 
 /* A new record of the net family in the scratch buffer, header not yet filled. */
 static __always_inline struct hw_net *net_rec(__u32 type)
@@ -34,6 +62,9 @@ static __always_inline struct hw_net *net_rec(__u32 type)
 	e->window_ns = 0;
 	e->nflags = 0;
 	e->type = 0;
+	e->netns = 0;
+	e->pad2 = 0;
+	e->start_ts = 0;
 	return e;
 }
 
@@ -43,7 +74,7 @@ static __always_inline struct hw_net *net_rec(__u32 type)
  * emits the count as a summary when the window has passed (or the kernel does, when the same
  * connect happens again after the window). Returns true when this connect was counted.
  */
-static __always_inline bool net_fold(struct hw_net *e, __u64 window)
+static __always_inline bool net_fold(struct hw_net *e, struct hw_net_fold_val *nv, __u64 window)
 {
 	struct hw_net_fold_key k = {
 		.tgid = e->hdr.pid,
@@ -72,14 +103,56 @@ static __always_inline bool net_fold(struct hw_net *e, __u64 window)
 			hw_submit(&v->rec, sizeof(v->rec), false);
 		}
 	}
-	/* The new value is built in the scratch buffer behind the record (stack is too small). */
-	struct hw_net_fold_val *nv = (void *)((__u8 *)e + HW_MAX_RECORD);
+	/* The new value is built in a buffer behind the record (stack is too small). */
 	nv->start = now;
 	nv->suppressed = 0;
-	e->window_ns = window;
 	__builtin_memcpy(&nv->rec, e, sizeof(*e));
-	bpf_map_update_elem(&hw_net_fold, &k, nv, BPF_ANY);
+	nv->rec.window_ns = window;
+	if (bpf_map_update_elem(&hw_net_fold, &k, nv, v ? BPF_EXIST : BPF_NOEXIST) == 0)
+		e->window_ns = window;
+	else
+		e->nflags |= HW_NET_F_FOLD_FULL; /* full (or raced): this one is not folded */
 	return false;
+}
+
+/* The final result of a TCP connect that was still in SYN_SENT when its call returned. */
+static __always_inline int net_outcome_result(const struct sock *sk, int newstate, const bool fast)
+{
+	int err;
+
+	if (newstate == NET_TCP_ESTABLISHED)
+		return 0;
+	err = fast ? sk->sk_err : BPF_CORE_READ(sk, sk_err);
+	return err > 0 ? -err : -NET_ECONNABORTED; /* closed before completion, no error */
+}
+
+/* Emit the outcome record o (a copy of the pending connect): result and time filled here. */
+static __always_inline void net_emit_outcome(struct net_oscratch *o, const struct sock *sk,
+					     int result, const bool fast)
+{
+	struct hw_net *e = &o->rec;
+
+	e->nflags = (e->nflags & ~(HW_NET_F_PENDING | HW_NET_F_SUMMARY | HW_NET_F_FOLD_FULL)) |
+		    HW_NET_F_OUTCOME;
+	e->result = result;
+	e->start_ts = e->hdr.ts;
+	e->hdr.ts = bpf_ktime_get_boot_ns();
+	e->count = 1;
+	e->window_ns = 0;
+	if (e->src.port == 0) {
+		/* io_uring: the local port is chosen after SYN_SENT; still held here */
+		struct hw_net_addr d;
+		__u16 fam = e->dst.family;
+		if (fast)
+			net_sk_addrs_fast((struct sock *)sk, fam, &e->src, &d);
+		else
+			net_sk_addrs((struct sock *)sk, fam, &e->src, &d);
+	}
+	__u32 kind = HW_NK_CONNECT;
+	struct hw_net_kcfg *k = bpf_map_lookup_elem(&hw_net_cfg, &kind);
+	if (k && k->fold_window_ns && net_fold(e, &o->nv, k->fold_window_ns))
+		return;
+	hw_submit(e, sizeof(*e), false);
 }
 
 /* connect(fd, addr, len) returned ret. */
@@ -131,13 +204,39 @@ static __always_inline void net_do_connect(long ret, const bool fast)
 	e->protocol = fast ? sk->sk_protocol : BPF_CORE_READ(sk, sk_protocol);
 	e->type = fast ? sock->type : BPF_CORE_READ(sock, type);
 	e->syscall = HW_NET_SC_CONNECT;
+	e->netns = net_sk_netns(sk, fast);
 	net_fill_hdr(&e->hdr, t, HW_EV_NET_CONNECT, fast);
+
+	__u64 skey = (__u64)sk;
+	bool pending = ret == -NET_EINPROGRESS && e->protocol == NET_IPPROTO_TCP;
+	if (pending) {
+		/* Follow the handshake: register first, then look at the state, so that an outcome
+		 * reached in between is seen by one side exactly (whoever deletes the entry). */
+		e->nflags |= HW_NET_F_PENDING;
+		if (bpf_map_update_elem(&hw_net_pending, &skey, e, BPF_ANY))
+			pending = false;
+	}
 
 	__u32 kind = HW_NK_CONNECT;
 	struct hw_net_kcfg *k = bpf_map_lookup_elem(&hw_net_cfg, &kind);
-	if (k && k->fold_window_ns && net_fold(e, k->fold_window_ns))
+	if (!(k && k->fold_window_ns && net_fold(e, (void *)((__u8 *)e + HW_MAX_RECORD), k->fold_window_ns)))
+		hw_submit(e, sizeof(*e), false);
+	if (!pending)
 		return;
-	hw_submit(e, sizeof(*e), false);
+	int st = fast ? sk->__sk_common.skc_state : BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (st == NET_TCP_SYN_SENT)
+		return;
+	/* The handshake ended before connect() returned (loopback: the answer was processed
+	 * when the call released the socket). */
+	__u32 zero = 0;
+	struct net_oscratch *o = bpf_map_lookup_elem(&hw_net_oscratch, &zero);
+	struct hw_net *p = bpf_map_lookup_elem(&hw_net_pending, &skey);
+	if (!o || !p)
+		return;
+	__builtin_memcpy(&o->rec, p, sizeof(o->rec));
+	if (bpf_map_delete_elem(&hw_net_pending, &skey))
+		return; /* the state-change program got it first */
+	net_emit_outcome(o, sk, net_outcome_result(sk, st, fast), fast);
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
@@ -151,6 +250,127 @@ SEC("tracepoint/syscalls/sys_exit_connect")
 int hw_net_connect_x(struct trace_event_raw_sys_exit *ctx)
 {
 	net_do_connect(ctx->ret, false);
+	return 0;
+}
+
+#if defined(__TARGET_ARCH_x86)
+#define NET_NR_CONNECT 42
+#define NET_NR_IO_URING_ENTER 426
+#elif defined(__TARGET_ARCH_arm64)
+#define NET_NR_CONNECT 203
+#define NET_NR_IO_URING_ENTER 426
+#endif
+#define NET_PF_IO_WORKER 0x00000010
+
+/* Number of the syscall the current task is in (from its saved user registers). */
+#if defined(__TARGET_ARCH_arm64)
+struct pt_regs___hwst {
+	__s32 syscallno;
+} __attribute__((preserve_access_index));
+static __always_inline long net_cur_sysnr(struct pt_regs *r, const bool fast)
+{
+	return BPF_CORE_READ((struct pt_regs___hwst *)r, syscallno);
+}
+#else
+static __always_inline long net_cur_sysnr(struct pt_regs *r, const bool fast)
+{
+	return fast ? r->orig_ax : BPF_CORE_READ(r, orig_ax);
+}
+#endif
+
+/* A TCP socket starts a handshake (CLOSE -> SYN_SENT, in the connecting task) outside the
+ * connect() syscall: io_uring (IORING_OP_CONNECT, in io_uring_enter or an io-wq worker).
+ * Registered as pending with the task's identity; its outcome is the event. */
+static __always_inline void net_state_start(const struct sock *sk, const bool fast)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct pt_regs *regs = net_regs(t);
+	long nr = net_cur_sysnr(regs, fast);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	unsigned int tflags = fast ? t->flags : BPF_CORE_READ(t, flags);
+	struct net_oscratch *o;
+	struct hw_net *e;
+	__u32 zero = 0;
+	__u16 fam;
+
+	if (nr == NET_NR_CONNECT)
+		return; /* the connect() exit reports it */
+	if (nr != NET_NR_IO_URING_ENTER && !(tflags & NET_PF_IO_WORKER))
+		return; /* kernel sockets (NFS, iSCSI, ...) and others: not a process's connect */
+	fam = fast ? sk->__sk_common.skc_family : BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (fam != NET_AF_INET && fam != NET_AF_INET6)
+		return;
+	if (hw_filtered(tgid))
+		return;
+	o = bpf_map_lookup_elem(&hw_net_oscratch, &zero);
+	if (!o)
+		return;
+	e = &o->rec;
+	if (fast)
+		net_sk_addrs_fast((struct sock *)sk, fam, &e->src, &e->dst);
+	else
+		net_sk_addrs((struct sock *)sk, fam, &e->src, &e->dst);
+	if (net_ignored(HW_NK_CONNECT, &e->dst, e->dst.port))
+		return;
+	e->result = -NET_EINPROGRESS;
+	e->fd = -1;
+	e->family = fam;
+	e->protocol = NET_IPPROTO_TCP;
+	e->type = 1; /* SOCK_STREAM */
+	e->syscall = HW_NET_SC_IO_URING;
+	e->nflags = HW_NET_F_PENDING;
+	e->backlog = 0;
+	e->count = 1;
+	e->window_ns = 0;
+	e->netns = net_sk_netns(sk, fast);
+	e->pad2 = 0;
+	e->start_ts = 0;
+	net_fill_hdr(&e->hdr, t, HW_EV_NET_CONNECT, fast);
+	__u64 skey = (__u64)sk;
+	bpf_map_update_elem(&hw_net_pending, &skey, e, BPF_ANY);
+}
+
+/*
+ * sock:inet_sock_set_state, fired at every TCP state change of every socket: kept to a compare
+ * for all but SYN_SENT -> X (one map lookup, a miss unless a connect of interest is pending)
+ * and CLOSE -> SYN_SENT (one register load: is this connect() or io_uring?).
+ */
+static __always_inline void net_do_state(const struct sock *sk, int oldstate, int newstate,
+					 const bool fast)
+{
+	if (oldstate == NET_TCP_SYN_SENT) {
+		__u64 skey = (__u64)sk;
+		struct hw_net *p = bpf_map_lookup_elem(&hw_net_pending, &skey);
+		struct net_oscratch *o;
+		__u32 zero = 0;
+
+		if (!p)
+			return;
+		if (newstate != NET_TCP_ESTABLISHED && newstate != NET_TCP_CLOSE)
+			return; /* simultaneous open (SYN_RECV): wait for the end */
+		o = bpf_map_lookup_elem(&hw_net_oscratch, &zero);
+		if (!o)
+			return;
+		__builtin_memcpy(&o->rec, p, sizeof(o->rec));
+		if (bpf_map_delete_elem(&hw_net_pending, &skey))
+			return; /* the connect exit got it first */
+		net_emit_outcome(o, sk, net_outcome_result(sk, newstate, fast), fast);
+	} else if (oldstate == NET_TCP_CLOSE && newstate == NET_TCP_SYN_SENT) {
+		net_state_start(sk, fast);
+	}
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(hw_net_state_btf, const struct sock *sk, const int oldstate, const int newstate)
+{
+	net_do_state(sk, oldstate, newstate, true);
+	return 0;
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(hw_net_state_raw, const struct sock *sk, const int oldstate, const int newstate)
+{
+	net_do_state(sk, oldstate, newstate, false);
 	return 0;
 }
 
@@ -200,6 +420,7 @@ static __always_inline void net_do_accept(long ret, __u16 sc, const bool fast)
 	e->protocol = fast ? sk->sk_protocol : BPF_CORE_READ(sk, sk_protocol);
 	e->type = fast ? sock->type : BPF_CORE_READ(sock, type);
 	e->syscall = sc;
+	e->netns = net_sk_netns(sk, fast);
 	net_fill_hdr(&e->hdr, t, HW_EV_NET_ACCEPT, fast);
 	hw_submit(e, sizeof(*e), false);
 }
@@ -276,6 +497,7 @@ static __always_inline void net_do_local(long ret, __u32 type, __u32 kind, __u16
 	e->syscall = sc;
 	if (sc == HW_NET_SC_LISTEN)
 		e->backlog = NET_ARG2(regs);
+	e->netns = net_sk_netns(sk, false);
 	hw_fill_hdr(&e->hdr, t, type);
 	hw_submit(e, sizeof(*e), false);
 }
@@ -320,6 +542,8 @@ static __always_inline void net_do_socket(long ret, const bool fast)
 	e->type = type;
 	e->protocol = NET_A3(fast, regs);
 	e->syscall = HW_NET_SC_SOCKET;
+	/* the namespace the socket is created in: the caller's */
+	e->netns = fast ? t->nsproxy->net_ns->ns.inum : BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
 	net_fill_hdr(&e->hdr, t, HW_EV_NET_SOCKET, fast);
 	hw_submit(e, sizeof(*e), false);
 }

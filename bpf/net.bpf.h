@@ -23,6 +23,10 @@
 #define NET_EINPROGRESS 115
 #define NET_IPPROTO_TCP 6
 #define NET_IPPROTO_UDP 17
+#define NET_TCP_ESTABLISHED 1
+#define NET_TCP_SYN_SENT 2
+#define NET_TCP_CLOSE 7
+#define NET_ECONNABORTED 103
 
 /* Per-kind filter settings (index: enum hw_net_kind), written by the agent. */
 struct {
@@ -167,6 +171,14 @@ static __always_inline void net_sk_addrs_fast(struct sock *sk, __u16 fam, struct
 	}
 	src->port = sk->__sk_common.skc_num;
 	dst->port = bpf_ntohs(sk->__sk_common.skc_dport);
+}
+
+/* Inode number of the network namespace of a socket (what `ls -l /proc/PID/ns/net` shows). */
+static __always_inline __u32 net_sk_netns(const struct sock *sk, const bool fast)
+{
+	if (fast)
+		return sk->__sk_common.skc_net.net->ns.inum;
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
 /* Local (src) and remote (dst) ends of an inet socket as the kernel sees them now. */

@@ -159,6 +159,8 @@ static __always_inline void net_do_dns(struct sock *sk, int ret, const bool fast
 	e->syscall = sc;
 	e->msg_len = len > 0xffffffffull ? 0xffffffffu : len;
 	e->pad = 0;
+	e->netns = net_sk_netns(sk, fast);
+	e->pad2 = 0;
 	__u32 n = len < HW_DNS_CAP ? len : HW_DNS_CAP;
 	e->cap_len = 0;
 	if (n && bpf_probe_read_user(e->msg, n, buf) == 0)

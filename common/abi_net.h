@@ -53,12 +53,17 @@ enum hw_net_syscall {
 	HW_NET_SC_SENDMMSG = 9,
 	HW_NET_SC_WRITE = 10,
 	HW_NET_SC_OTHER = 11,
+	HW_NET_SC_IO_URING = 12, /* connect issued through io_uring (outcome record only) */
 };
 
 /* hw_net.nflags */
 #define HW_NET_F_DST_FROM_USER (1u << 0) /* dst read from the caller's sockaddr (failed call) */
 #define HW_NET_F_SRC_FROM_USER (1u << 1) /* src read from the caller's sockaddr (failed bind) */
 #define HW_NET_F_SUMMARY (1u << 2)       /* folded connects: count = repeats after the first */
+#define HW_NET_F_PENDING (1u << 3)       /* connect returned -EINPROGRESS: an outcome follows */
+#define HW_NET_F_OUTCOME (1u << 4)       /* final result of a connect that did not complete in
+					  * the call (non-blocking, io_uring) */
+#define HW_NET_F_FOLD_FULL (1u << 5)     /* folding wanted, fold map full: emitted unfolded */
 
 /* connect, accept, listen, bind, socket. src is always the local end, dst the remote end. */
 struct hw_net {
@@ -75,8 +80,11 @@ struct hw_net {
 	__u32 backlog;  /* listen(): backlog argument */
 	__u64 count;    /* folded records: connects counted in the window; else 1 */
 	__u64 window_ns;/* folded records: length of the window */
+	__u32 netns;    /* inode number of the socket's network namespace; 0 unknown */
+	__u32 pad2;
+	__u64 start_ts; /* outcome records: CLOCK_BOOTTIME ns when the connect was issued */
 };
-_Static_assert(sizeof(struct hw_net) == 168, "hw_net layout");
+_Static_assert(sizeof(struct hw_net) == 184, "hw_net layout");
 
 /* Bytes of a DNS message captured: header (12) + longest name (255) + type/class (4),
  * rounded up; enough for the question of any valid query (plus a TCP length prefix). */
@@ -92,13 +100,17 @@ struct hw_net_dns {
 	__u32 msg_len;  /* bytes the caller passed for this message */
 	__u16 cap_len;  /* bytes in msg[] */
 	__u16 pad;
+	__u32 netns;    /* inode number of the socket's network namespace; 0 unknown */
+	__u32 pad2;
 	__u8 msg[HW_DNS_CAP];
 };
-_Static_assert(sizeof(struct hw_net_dns) == 144 + HW_DNS_CAP, "hw_net_dns layout");
+_Static_assert(sizeof(struct hw_net_dns) == 152 + HW_DNS_CAP, "hw_net_dns layout");
 
-/* Connect folding map (hw_net_fold, LRU hash): one entry per (process, destination, result).
- * The kernel emits the first connect and counts repeats within the window; the agent emits
- * the count as a summary (HW_NET_F_SUMMARY) once the window is over. */
+/* Connect folding map (hw_net_fold, hash, never evicts): one entry per (process, destination,
+ * result). The kernel emits the first connect and counts repeats within the window; the agent
+ * emits the count as a summary (HW_NET_F_SUMMARY) once the window is over and deletes the
+ * entry. When the map is full a connect is emitted unfolded (HW_NET_F_FOLD_FULL): no count is
+ * ever lost to eviction. */
 struct hw_net_fold_key {
 	__u32 tgid;
 	__s32 result;

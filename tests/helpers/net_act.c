@@ -7,12 +7,22 @@
  *   net_act client ADDR PORT [SRCADDR SRCPORT]      (bind first,) connect; prints
  *                                                     "PID LOCALPORT RESULT" (RESULT 0 or errno)
  *   net_act udpconnect ADDR PORT                      UDP socket connect; same output
+ *   net_act nbclient ADDR PORT                        non-blocking connect, then poll for the
+ *                                                     outcome; prints "PID LOCALPORT RESULT
+ *                                                     FINAL" (RESULT: errno of connect(), e.g.
+ *                                                     115; FINAL: SO_ERROR once done, 0 = ok)
+ *   net_act uring ADDR PORT                           TCP connect through io_uring
+ *                                                     (IORING_OP_CONNECT, raw syscalls); prints
+ *                                                     "PID LOCALPORT FINAL" (-1 FINAL: no
+ *                                                     io_uring here)
  *   net_act bindbusy ADDR PORT                        bind twice to ADDR:PORT: prints "PID ERRNO"
  *   net_act raw | packet                              raw ICMP / AF_PACKET socket: "PID FD ERRNO"
  *   net_act dns ADDR MODE TYPE HEXNAME...             DNS queries to ADDR:53 for names given as
  *       wire-format hex (labels with length bytes); MODE: sendto (one sendto per name),
  *       sendmmsg (connect + one sendmmsg of all names), tcp (connect + write of
- *       length-prefixed message); prints "PID"; waits up to 1 s for answers.
+ *       length-prefixed message), tcp2 (connect + the 2-byte length and the message in two
+ *       writes), response (sendto of a message with the QR bit set);
+ *       prints "PID"; waits up to 1 s for answers.
  *       In sendmmsg mode the second and later names ask for TYPE+27 (TYPE 1: A, then AAAA)
  *   net_act storm ADDR PORT N                         N loopback connect/accept/close pairs
  *                                                     (the listener in a second thread); prints
@@ -29,6 +39,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -113,6 +126,51 @@ static void drain(int fd)
 		;
 }
 
+/* One IORING_OP_CONNECT through the raw io_uring syscalls; returns the CQE result (0 or
+ * -errno), or -ENOSYS when io_uring is not available. */
+static int uring_connect(int fd, const struct sockaddr *sa, socklen_t sl)
+{
+	struct io_uring_params p;
+	memset(&p, 0, sizeof(p));
+	int rfd = syscall(SYS_io_uring_setup, 4, &p);
+	if (rfd < 0)
+		return -ENOSYS;
+	size_t sq_sz = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	size_t cq_sz = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	if (p.features & IORING_FEAT_SINGLE_MMAP)
+		sq_sz = cq_sz = sq_sz > cq_sz ? sq_sz : cq_sz;
+	char *sq = mmap(NULL, sq_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, rfd,
+			IORING_OFF_SQ_RING);
+	char *cq = (p.features & IORING_FEAT_SINGLE_MMAP)
+			   ? sq
+			   : mmap(NULL, cq_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, rfd,
+				  IORING_OFF_CQ_RING);
+	struct io_uring_sqe *sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe),
+					 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, rfd,
+					 IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED)
+		return -ENOSYS;
+	unsigned *tail = (unsigned *)(sq + p.sq_off.tail), mask = *(unsigned *)(sq + p.sq_off.ring_mask);
+	unsigned *array = (unsigned *)(sq + p.sq_off.array), idx = *tail & mask;
+	struct io_uring_sqe *e = &sqes[idx];
+	memset(e, 0, sizeof(*e));
+	e->opcode = IORING_OP_CONNECT;
+	e->fd = fd;
+	e->addr = (unsigned long)sa;
+	e->off = sl;
+	array[idx] = idx;
+	__atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+	if (syscall(SYS_io_uring_enter, rfd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		return -errno;
+	unsigned *head = (unsigned *)(cq + p.cq_off.head);
+	struct io_uring_cqe *cqes = (void *)(cq + p.cq_off.cqes);
+	unsigned cmask = *(unsigned *)(cq + p.cq_off.ring_mask);
+	int res = cqes[*head & cmask].res;
+	__atomic_store_n(head, *head + 1, __ATOMIC_RELEASE);
+	close(rfd);
+	return res;
+}
+
 struct storm {
 	int lfd, n;
 };
@@ -175,6 +233,26 @@ int main(int argc, char **argv)
 		printf("%d %d %d\n", getpid(), local_port(fd), r);
 		return 0;
 	}
+	if (!strcmp(cmd, "nbclient") && argc == 4) {
+		sl = mkaddr(argv[2], atoi(argv[3]), &ss);
+		int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0), fin = 0;
+		socklen_t el = sizeof(fin);
+		int r = connect(fd, (void *)&ss, sl) ? errno : 0;
+		if (r == EINPROGRESS) {
+			struct pollfd pf = {.fd = fd, .events = POLLOUT};
+			poll(&pf, 1, 5000);
+		}
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &fin, &el);
+		printf("%d %d %d %d\n", getpid(), local_port(fd), r, fin);
+		return 0;
+	}
+	if (!strcmp(cmd, "uring") && argc == 4) {
+		sl = mkaddr(argv[2], atoi(argv[3]), &ss);
+		int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+		int r = uring_connect(fd, (void *)&ss, sl);
+		printf("%d %d %d\n", getpid(), r == -ENOSYS ? -1 : local_port(fd), r == -ENOSYS ? -1 : -r);
+		return 0;
+	}
 	if (!strcmp(cmd, "clientrst") && argc == 4) {
 		sl = mkaddr(argv[2], atoi(argv[3]), &ss);
 		int fd = socket(ss.ss_family, SOCK_STREAM, 0);
@@ -209,8 +287,11 @@ int main(int argc, char **argv)
 		sl = mkaddr(argv[2], 53, &ss);
 		printf("%d\n", getpid());
 		fflush(stdout);
-		if (!strcmp(argv[3], "sendto")) {
+		if (!strcmp(argv[3], "sendto") || !strcmp(argv[3], "response")) {
 			int fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+			if (argv[3][0] == 'r')
+				for (int i = 0; i < n; i++)
+					q[i][2] |= 0x80; /* QR: a response */
 			for (int i = 0; i < n; i++)
 				sendto(fd, q[i], ql[i], 0, (void *)&ss, sl);
 			drain(fd);
@@ -230,7 +311,7 @@ int main(int argc, char **argv)
 			if (sendmmsg(fd, mm, n, 0) != n)
 				return 1;
 			drain(fd);
-		} else if (!strcmp(argv[3], "tcp")) {
+		} else if (!strcmp(argv[3], "tcp") || !strcmp(argv[3], "tcp2")) {
 			int fd = socket(ss.ss_family, SOCK_STREAM, 0);
 			unsigned char m[402];
 			if (connect(fd, (void *)&ss, sl)) {
@@ -240,8 +321,12 @@ int main(int argc, char **argv)
 			m[0] = ql[0] >> 8;
 			m[1] = ql[0] & 0xff;
 			memcpy(m + 2, q[0], ql[0]);
-			if (write(fd, m, ql[0] + 2) != (ssize_t)ql[0] + 2)
+			if (argv[3][3] == '2') { /* length and message in two writes */
+				if (write(fd, m, 2) != 2 || write(fd, m + 2, ql[0]) != (ssize_t)ql[0])
+					return 1;
+			} else if (write(fd, m, ql[0] + 2) != (ssize_t)ql[0] + 2) {
 				return 1;
+			}
 			drain(fd);
 		} else {
 			return 2;

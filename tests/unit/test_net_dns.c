@@ -90,6 +90,15 @@ int main(void)
 	net_dns_parse(m, n, n, &q);
 	check("name over 255 bytes refused", !q.have_name && q.malformed && strstr(q.malformed, "255"), q.malformed);
 
+	/* a response (QR set) sent to port 53: parsed like a query, the flag kept for the
+	 * decoder's "response": true (it is reported, never dropped) */
+	n = mkmsg(m, odd, sizeof(odd), 28);
+	m[2] |= 0x80;
+	net_dns_parse(m, n, n, &q);
+	check("QR set: parsed, flag kept", q.have_name && q.have_type && q.qtype == 28 &&
+						   (q.flags & 0x8000) && !q.malformed,
+	      q.malformed);
+
 	net_dns_parse(m, 7, 7, &q);
 	check("short header refused", q.malformed != NULL && !q.have_name, NULL);
 
