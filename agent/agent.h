@@ -93,6 +93,11 @@ struct agent {
 	struct cgcache *cg;
 	int self_pid;
 	struct custom_probe custom[HW_CP_SLOTS];
+	struct {
+		char tp[192];          /* "category:name" */
+		struct bpf_link *link; /* hw_custom_tp, cookie = group */
+		uint32_t mask;         /* slots of the custom probes on it */
+	} cp_grp[HW_CP_GROUPS];
 	/* runtime overrides from the control socket: probe or family -> enabled, until */
 	struct {
 		char name[64];
@@ -102,6 +107,7 @@ struct agent {
 	char **overlays; /* "ctl set" fragments applied over the config file, in order */
 	size_t n_overlays;
 	char *ctl_path;
+	int ctl_ep; /* the event loop's epoll set (control connections join it) */
 	uint64_t ctl_refused;
 	struct ship *ship;           /* collector stream, NULL without collector.address */
 	uint64_t ship_dropped_seen[SHIP_DROP_NCAUSE]; /* per cause (agent/ship.h) */
@@ -116,6 +122,7 @@ struct agent {
 /* probes.c */
 int probes_load(struct agent *a);
 void probes_apply(struct agent *a); /* attach/detach to match a->cfg */
+int user_apply(struct agent *a);     /* user_uprobes.c: user.* uprobes follow the overrides */
 void probes_detach_all(struct agent *a);
 void probes_json(struct agent *a, struct jbuf *b); /* {name:{state,hook,reason}} */
 void hooks_json(struct jbuf *b);                   /* kernel hook support, for --probe */
@@ -125,9 +132,20 @@ void probes_sync_ignore_exe(struct agent *a); /* filters.ignore_exe marks of run
 
 /* control.c */
 int control_open(struct agent *a, const char *path); /* listening fd or -errno */
-void control_handle(struct agent *a, int lfd);
-/* Run one request (argv-style); the JSON answer is left in out. 0 if it succeeded. */
-int control_exec(struct agent *a, char **args, int n, struct jbuf *out);
+void control_handle(struct agent *a, int lfd);       /* accept new connections */
+bool control_conn_io(struct agent *a, int fd);       /* a connection is readable */
+void control_close_all(struct agent *a);
+/* Who asked: source "socket" (pid, uid from SO_PEERCRED), "collector" (request id),
+ * "signal" (SIGHUP) or "expiry" (a timed override ran out). */
+struct ctl_who {
+	const char *source;
+	uint32_t pid, uid;
+	unsigned id;
+};
+/* Run one request (argv-style); the JSON answer is left in out. 0 if it succeeded. A request
+ * that changes something is reported as agent.control, followed by a heartbeat. */
+int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n,
+		 struct jbuf *out);
 bool control_expire(struct agent *a);
 void control_collector_requests(struct agent *a);
 int control_client(const char *path, int argc, char **argv);

@@ -20,6 +20,18 @@ void config_defaults(struct hw_config *c)
 	c->ringbuf_mb = 8;
 	c->priv_window_s = 10;
 	c->collector.spool_max_mb = 256;
+	c->control.collector_allow = HW_CTL_COLLECTOR_DEFAULT;
+	c->control.collector_max_for_s = HW_CTL_MAX_FOR_DEFAULT;
+}
+
+unsigned config_ctl_command(const char *name)
+{
+	static const char *names[] = {"status", "enable", "disable", "reload",
+				      "set", "add-probe", "remove-probe"};
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (name && !strcmp(name, names[i]))
+			return 1U << i;
+	return 0;
 }
 
 void custom_def_free(struct hw_custom_def *d)
@@ -743,6 +755,45 @@ static int parse_files(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 	return 0;
 }
 
+/* control: {socket, collector_allow: [commands], collector_max_for: seconds} */
+static int parse_control(struct pctx *p, struct hw_config *c, yaml_node_t *m)
+{
+	yaml_node_t *k, *v;
+	if (need_map(p, m, "control"))
+		return -1;
+	FOR_PAIRS(p, m, k, v)
+	{
+		const char *key = scalar(k);
+		int rc = 0;
+		if (!key)
+			return perr(p, k, "keys must be strings");
+		if (!strcmp(key, "socket")) {
+			rc = get_str(p, v, key, &c->control_socket);
+		} else if (!strcmp(key, "collector_allow")) {
+			struct hw_strlist l = {0};
+			unsigned bits = 0;
+			rc = get_strlist(p, v, key, &l);
+			for (size_t i = 0; !rc && i < l.n; i++) {
+				unsigned b = config_ctl_command(l.v[i]);
+				if (!b)
+					rc = perr(p, v, "'control.collector_allow': unknown command '%s' (known: status, enable, disable, reload, set, add-probe, remove-probe)",
+						  l.v[i]);
+				bits |= b;
+			}
+			strlist_free(&l);
+			c->control.collector_allow = bits;
+		} else if (!strcmp(key, "collector_max_for")) {
+			rc = get_uint(p, v, key, 1, 7 * 86400, &c->control.collector_max_for_s);
+		} else {
+			return perr(p, k, "unknown key 'control.%s' (known: socket, collector_allow, collector_max_for)",
+				    key);
+		}
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
 static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 {
 	yaml_node_t *k, *v;
@@ -784,6 +835,8 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			rc = parse_custom_list(p, c, v);
 		else if (!strcmp(key, "control_socket"))
 			rc = get_str(p, v, key, &c->control_socket);
+		else if (!strcmp(key, "control"))
+			rc = parse_control(p, c, v);
 		else if (!strcmp(key, "privilege"))
 			rc = parse_privilege(p, c, v);
 		else if (!strcmp(key, "net"))
@@ -795,7 +848,7 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 				    "unknown key '%s' (known: herd, version, host_name, output, "
 				    "heartbeat_interval, args_max_bytes, ringbuf_mb, "
 				    "exec_failed_enoent, probes, filters, containers, collector, "
-				    "custom_probes, control_socket, privilege, net, files)",
+				    "custom_probes, control_socket, control, privilege, net, files)",
 				    key);
 		if (rc)
 			return -1;

@@ -88,6 +88,10 @@ struct hw_config {
 	struct hw_custom_def *custom;
 	size_t n_custom;
 	char *control_socket;
+	struct {
+		unsigned collector_allow;     /* HW_CTL_* the collector may request */
+		unsigned collector_max_for_s; /* bound of --for on collector requests */
+	} control;
 	struct hw_net_kind_config net[HW_NET_NKINDS];
 	struct hw_file_rule *file_rules; /* files.watch (replaces the defaults) */
 	size_t n_file_rules;
@@ -99,6 +103,21 @@ struct hw_config {
 		unsigned spool_max_mb;
 	} collector;
 };
+
+/* Control commands, as bits of control.collector_allow. */
+enum {
+	HW_CTL_STATUS = 1,
+	HW_CTL_ENABLE = 2,
+	HW_CTL_DISABLE = 4,
+	HW_CTL_RELOAD = 8,
+	HW_CTL_SET = 16,
+	HW_CTL_ADD_PROBE = 32,
+	HW_CTL_REMOVE_PROBE = 64,
+};
+#define HW_CTL_COLLECTOR_DEFAULT (HW_CTL_ENABLE | HW_CTL_ADD_PROBE)
+#define HW_CTL_MAX_FOR_DEFAULT 3600
+/* The bit of a control command by name, 0 if unknown. */
+unsigned config_ctl_command(const char *name);
 
 void config_defaults(struct hw_config *c);
 /* Parse a YAML file into c (defaults first). On error returns -1 and writes

@@ -11,16 +11,22 @@
  *   set YAML                        apply config settings on top of the file (filters, ...)
  *   add-probe [--for S] YAML        add a custom probe (removed again after S seconds)
  *   remove-probe NAME               remove a custom probe
+ *
+ * Every request that changes something is reported as an agent.control event (who asked,
+ * what, the result), followed by a heartbeat with the new manifest. Connections are read
+ * without blocking, a bit at a time from the event loop; one that has not sent its whole
+ * request within 2 s is answered with an error and closed.
  */
 #include "agent/agent.h"
 #include "agent/ship.h"
 #include "common/wire.h"
 #include <errno.h>
-#include <poll.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -29,6 +35,17 @@
 
 #define CTL_MAX_REQ 65536
 #define CTL_MAX_ARGS 16
+#define CTL_MAX_CONNS 8
+#define CTL_TIMEOUT_MS 2000
+
+/* a client connection whose request is still arriving */
+static struct ctl_conn {
+	int fd; /* 0: free */
+	struct ucred cr;
+	char *buf;
+	size_t len;
+	uint64_t deadline;
+} conns[CTL_MAX_CONNS];
 
 static uint64_t now_ms(void)
 {
@@ -67,10 +84,15 @@ int control_open(struct agent *a, const char *path)
 		return -EADDRINUSE;
 	}
 	unlink(path);
+	/* The socket file takes its mode from the socket's inode at bind (minus the umask):
+	 * set both before bind, so no chmod by path (which would follow a symlink planted
+	 * there) is needed and the file is never more open than 0600. */
 	mode_t old = umask(0177);
-	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	int rc = fchmod(fd, 0600);
+	if (!rc)
+		rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (rc || chmod(path, 0600) || listen(fd, 8)) {
+	if (rc || listen(fd, 8)) {
 		rc = -errno;
 		fprintf(stderr, "herdwatch-agent: cannot listen on %s: %s\n", path, strerror(-rc));
 		close(fd);
@@ -151,7 +173,8 @@ static bool known_name(struct agent *a, const char *name)
 	return false;
 }
 
-static void set_override(struct agent *a, const char *name, bool en, uint64_t for_ms)
+/* 0, or -ENOSPC when the table is full (nothing is overwritten). */
+static int set_override(struct agent *a, const char *name, bool en, uint64_t for_ms)
 {
 	int slot = -1;
 	for (int i = 0; i < HW_MAX_OVERRIDES; i++) {
@@ -163,10 +186,63 @@ static void set_override(struct agent *a, const char *name, bool en, uint64_t fo
 			slot = i;
 	}
 	if (slot < 0)
-		slot = 0; /* full: the oldest entry goes */
+		return -ENOSPC;
 	snprintf(a->ovr[slot].name, sizeof(a->ovr[slot].name), "%s", name);
 	a->ovr[slot].enabled = en;
 	a->ovr[slot].until_ms = for_ms ? now_ms() + for_ms : 0;
+	return 0;
+}
+
+/* Overrides of custom probes that no longer exist go with them. */
+static void drop_stale_overrides(struct agent *a)
+{
+	for (int i = 0; i < HW_MAX_OVERRIDES; i++)
+		if (!strncmp(a->ovr[i].name, "custom.", 7) && !known_name(a, a->ovr[i].name))
+			a->ovr[i].name[0] = 0;
+}
+
+/* What is attached may have changed: every family follows the overrides. */
+static void apply_all(struct agent *a)
+{
+	drop_stale_overrides(a);
+	probes_apply(a);
+	custom_apply(a);
+	user_apply(a);
+}
+
+/* agent.control: who changed what, and how it went. */
+static void emit_control(struct agent *a, const struct ctl_who *who, char **args, int n,
+			 uint64_t for_ms, bool ok, const char *answer, size_t answer_len)
+{
+	emit_begin(a, "agent.control", 0);
+	jb_key(&a->jb, "control");
+	jb_obj_begin(&a->jb);
+	jb_kcstr(&a->jb, "source", who->source);
+	if (!strcmp(who->source, "socket")) {
+		jb_ku64(&a->jb, "pid", who->pid);
+		jb_ku64(&a->jb, "uid", who->uid);
+	} else if (!strcmp(who->source, "collector")) {
+		jb_ku64(&a->jb, "request_id", who->id);
+	}
+	jb_kcstr(&a->jb, "command", args[0]);
+	jb_key(&a->jb, "args");
+	jb_arr_begin(&a->jb);
+	for (int i = 1; i < n; i++)
+		jb_cstr(&a->jb, args[i]);
+	jb_arr_end(&a->jb);
+	jb_key(&a->jb, "for_s");
+	if (for_ms)
+		jb_u64(&a->jb, for_ms / 1000);
+	else
+		jb_null(&a->jb);
+	jb_kbool(&a->jb, "ok", ok);
+	if (answer) {
+		jb_key(&a->jb, "answer");
+		jb_raw(&a->jb, answer, answer_len);
+		a->jb.comma = true;
+	}
+	jb_obj_end(&a->jb);
+	emit_end(a);
 }
 
 static void status(struct agent *a, struct jbuf *b)
@@ -204,12 +280,13 @@ static void status(struct agent *a, struct jbuf *b)
 
 /* Run one request; the answer (one JSON object, no newline) is left in b. Used by the control
  * socket and by requests that arrive from the collector. */
-int control_exec(struct agent *a, char **args, int n, struct jbuf *bp)
+int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n, struct jbuf *bp)
 {
 	struct jbuf b = *bp;
 	char err[600];
-	uint64_t for_ms;
+	uint64_t for_ms = 0;
 	const char *cmd = args[0];
+	bool changes = strcmp(cmd, "status") != 0;
 
 	jb_reset(&b);
 	jb_obj_begin(&b);
@@ -223,9 +300,12 @@ int control_exec(struct agent *a, char **args, int n, struct jbuf *bp)
 			goto out;
 		}
 		bool en = cmd[0] == 'e';
-		set_override(a, args[1], en, for_ms);
-		probes_apply(a);
-		custom_apply(a);
+		if (set_override(a, args[1], en, for_ms)) {
+			set_err(&b, "too many overrides at once (at most %s): enable or disable a family, or wait for timed ones to expire",
+				"32");
+			goto out;
+		}
+		apply_all(a);
 		jb_kbool(&b, "ok", true);
 		jb_kcstr(&b, "probe", args[1]);
 		jb_kcstr(&b, "now", en ? "enabled" : "disabled");
@@ -251,9 +331,8 @@ int control_exec(struct agent *a, char **args, int n, struct jbuf *bp)
 		}
 		int rc = custom_add(a, &d, true, err, sizeof(err));
 		if (rc) {
+			/* not kept; a running probe of the same name stays as it was */
 			set_err(&b, "custom probe refused: %s", err);
-			if (d.name)
-				custom_remove(a, d.name); /* refused over control: not kept */
 			custom_def_free(&d);
 			goto out;
 		}
@@ -270,6 +349,7 @@ int control_exec(struct agent *a, char **args, int n, struct jbuf *bp)
 			set_err(&b, "no custom probe '%s'", args[1]);
 			goto out;
 		}
+		drop_stale_overrides(a);
 		jb_kbool(&b, "ok", true);
 	} else {
 		set_err(&b, "unknown or malformed command '%s' (status, enable, disable, reload, set, add-probe, remove-probe)",
@@ -279,70 +359,198 @@ int control_exec(struct agent *a, char **args, int n, struct jbuf *bp)
 out:
 	jb_obj_end(&b);
 	*bp = b;
-	return strncmp(b.p, "{\"ok\":true", 10) ? -1 : 0;
+	int rc = strncmp(b.p, "{\"ok\":true", 10) ? -1 : 0;
+	if (changes) {
+		/* the answer of a change is short; a refusal carries the reason */
+		emit_control(a, who, args, n, for_ms, rc == 0, b.p, b.len);
+		if (rc == 0)
+			emit_heartbeat(a); /* the manifest as it is now */
+		if (a->out)
+			fflush(a->out);
+	}
+	return rc;
 }
 
-void control_handle(struct agent *a, int lfd)
+static void conn_close(struct agent *a, struct ctl_conn *c)
 {
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	struct ucred cr;
-	socklen_t cl = sizeof(cr);
-	char *buf;
-	size_t len = 0;
+	if (a->ctl_ep >= 0)
+		epoll_ctl(a->ctl_ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->buf);
+	memset(c, 0, sizeof(*c));
+}
 
-	if (fd < 0)
-		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) || cr.uid != 0) {
-		reply_err(fd, "permission denied: the control socket is for root only", NULL);
-		a->ctl_refused++;
-		close(fd);
-		return;
-	}
-	buf = malloc(CTL_MAX_REQ + 1);
-	if (!buf) {
-		close(fd);
-		return;
-	}
-	/* bounded read: at most 64 KiB, at most 2 s (a stuck client cannot stall the agent) */
-	uint64_t deadline = now_ms() + 2000;
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		uint64_t now = now_ms();
-		if (now >= deadline || poll(&p, 1, deadline - now) <= 0)
-			break;
-		ssize_t n = read(fd, buf + len, CTL_MAX_REQ - len);
-		if (n <= 0)
-			break;
-		len += n;
-		if (len == CTL_MAX_REQ) {
-			reply_err(fd, "request larger than 64 KiB", NULL);
-			goto done;
-		}
-	}
-	buf[len] = 0;
+/* The whole request is in: run it and answer. */
+static void conn_run(struct agent *a, struct ctl_conn *c)
+{
 	char *args[CTL_MAX_ARGS];
 	int n = 0;
-	for (size_t i = 0; i < len && n < CTL_MAX_ARGS;) {
-		args[n++] = buf + i;
-		i += strlen(buf + i) + 1;
+	/* the answer is written in one go; a client that does not read it gets 200 ms */
+	struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
+	c->buf[c->len] = 0;
+	for (size_t i = 0; i < c->len && n < CTL_MAX_ARGS;) {
+		args[n++] = c->buf + i;
+		i += strlen(c->buf + i) + 1;
 	}
 	if (n == 0) {
-		reply_err(fd, "empty request", NULL);
-		goto done;
+		reply_err(c->fd, "empty request", NULL);
+		return;
 	}
+	struct ctl_who who = {.source = "socket", .pid = c->cr.pid, .uid = c->cr.uid};
 	struct jbuf out;
 	jb_init(&out, 4096);
-	control_exec(a, args, n, &out);
-	reply(fd, &out);
+	control_exec(a, &who, args, n, &out);
+	reply(c->fd, &out);
 	jb_free(&out);
-done:
-	free(buf);
-	close(fd);
+}
+
+/* Read what has arrived; run the request once the client has shut down its write side. */
+static void conn_read(struct agent *a, struct ctl_conn *c)
+{
+	for (;;) {
+		ssize_t n = read(c->fd, c->buf + c->len, CTL_MAX_REQ - c->len);
+		if (n > 0) {
+			c->len += n;
+			if (c->len == CTL_MAX_REQ) {
+				reply_err(c->fd, "request larger than 64 KiB", NULL);
+				conn_close(a, c);
+				return;
+			}
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return; /* more later: the event loop calls again */
+		if (n == 0)
+			conn_run(a, c);
+		conn_close(a, c);
+		return;
+	}
+}
+
+/* New connections: check the peer, then read their requests as they arrive (never wait). */
+void control_handle(struct agent *a, int lfd)
+{
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct ucred cr;
+		socklen_t cl = sizeof(cr);
+		struct ctl_conn *c = NULL;
+
+		if (fd < 0)
+			return;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) || cr.uid != 0) {
+			reply_err(fd, "permission denied: the control socket is for root only", NULL);
+			a->ctl_refused++;
+			close(fd);
+			continue;
+		}
+		for (int i = 0; i < CTL_MAX_CONNS && !c; i++)
+			if (!conns[i].fd)
+				c = &conns[i];
+		if (!c || !(c->buf = malloc(CTL_MAX_REQ + 1))) {
+			reply_err(fd, "busy: too many control connections at once, try again", NULL);
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->cr = cr;
+		c->len = 0;
+		c->deadline = now_ms() + CTL_TIMEOUT_MS;
+		struct epoll_event ee = {.events = EPOLLIN, .data.fd = fd};
+		if (a->ctl_ep >= 0)
+			epoll_ctl(a->ctl_ep, EPOLL_CTL_ADD, fd, &ee);
+		conn_read(a, c);
+	}
+}
+
+/* A control connection became readable; false if fd is not one. */
+bool control_conn_io(struct agent *a, int fd)
+{
+	for (int i = 0; i < CTL_MAX_CONNS; i++)
+		if (conns[i].fd == fd && fd) {
+			conn_read(a, &conns[i]);
+			return true;
+		}
+	return false;
+}
+
+/* Connections whose request did not arrive in time are answered and closed. */
+static void conn_expire(struct agent *a, uint64_t now)
+{
+	for (int i = 0; i < CTL_MAX_CONNS; i++)
+		if (conns[i].fd && now >= conns[i].deadline) {
+			reply_err(conns[i].fd, "request not complete within 2 s", NULL);
+			conn_close(a, &conns[i]);
+		}
+}
+
+void control_close_all(struct agent *a)
+{
+	for (int i = 0; i < CTL_MAX_CONNS; i++)
+		if (conns[i].fd)
+			conn_close(a, &conns[i]);
+}
+
+/* May the collector ask for this? By default it may only turn probes ON (enable, add-probe),
+ * for a bounded time: control.collector_allow and control.collector_max_for change that.
+ * NULL if allowed, else the reason. */
+static const char *collector_refusal(struct agent *a, char **args, int n, char *why,
+				     size_t whylen)
+{
+	unsigned bit = config_ctl_command(args[0]);
+	if (!bit) {
+		snprintf(why, whylen, "unknown command '%s'", args[0]);
+		return why;
+	}
+	if (!(a->cfg.control.collector_allow & bit)) {
+		snprintf(why, whylen,
+			 "'%s' is not allowed from the collector (control.collector_allow)", args[0]);
+		return why;
+	}
+	if (bit & (HW_CTL_ENABLE | HW_CTL_DISABLE | HW_CTL_ADD_PROBE)) {
+		unsigned long s = 0;
+		for (int i = 1; i + 1 < n; i++)
+			if (!strcmp(args[i], "--for")) {
+				char *end;
+				s = strtoul(args[i + 1], &end, 10);
+				if (*end)
+					s = 0;
+			}
+		if (!s || s > a->cfg.control.collector_max_for_s) {
+			snprintf(why, whylen,
+				 "'%s' from the collector needs --for SECONDS (1..%u, control.collector_max_for)",
+				 args[0], a->cfg.control.collector_max_for_s);
+			return why;
+		}
+	}
+	if (bit & HW_CTL_ADD_PROBE) {
+		/* adds a probe; it must not replace one of the config */
+		for (int i = 0; i < HW_CP_SLOTS; i++) {
+			const struct custom_probe *cp = &a->custom[i];
+			if (cp->used && !cp->from_ctl && n >= 2 && strstr(args[n - 1], cp->name)) {
+				struct hw_custom_def d;
+				char err[300];
+				if (!config_parse_custom(&d, args[n - 1], strlen(args[n - 1]), err,
+							 sizeof(err)) &&
+				    d.name && !strcmp(d.name, cp->name)) {
+					custom_def_free(&d);
+					snprintf(why, whylen,
+						 "'%s' is a probe of the config: the collector may not replace it",
+						 cp->name);
+					return why;
+				}
+				custom_def_free(&d);
+			}
+		}
+	}
+	return NULL;
 }
 
 /* Requests the collector sent over the event stream (e.g. an alert's response asking this host
- * for more visibility for a while): run like control-socket requests, each reported as an
- * agent.request event with its answer. */
+ * for more visibility for a while): checked against control.collector_allow, run like
+ * control-socket requests, each reported as an agent.request event with its answer. */
 void control_collector_requests(struct agent *a)
 {
 	char buf[HW_WIRE_MAX_REQUEST + 1];
@@ -352,8 +560,9 @@ void control_collector_requests(struct agent *a)
 		return;
 	while ((len = ship_take_request(a->ship, buf, sizeof(buf) - 1, &id)) > 0) {
 		char *args[CTL_MAX_ARGS];
-		int n = 0;
+		int n = 0, rc;
 		struct jbuf out;
+		char why[400];
 		buf[len] = 0;
 		for (size_t i = 0; i < len && n < CTL_MAX_ARGS;) {
 			args[n++] = buf + i;
@@ -364,7 +573,15 @@ void control_collector_requests(struct agent *a)
 		char orig[HW_WIRE_MAX_REQUEST + 1];
 		memcpy(orig, buf, len + 1);
 		jb_init(&out, 1024);
-		int rc = control_exec(a, args, n, &out);
+		const char *refused = n ? collector_refusal(a, args, n, why, sizeof(why)) : "empty request";
+		if (refused) {
+			set_err(&out, "%s", refused);
+			jb_obj_end(&out);
+			rc = -1;
+		} else {
+			struct ctl_who who = {.source = "collector", .id = id};
+			rc = control_exec(a, &who, args, n, &out);
+		}
 		emit_begin(a, "agent.request", 0);
 		jb_key(&a->jb, "request");
 		jb_obj_begin(&a->jb);
@@ -378,6 +595,7 @@ void control_collector_requests(struct agent *a)
 		}
 		jb_arr_end(&a->jb);
 		jb_kbool(&a->jb, "ok", rc == 0);
+		jb_kcstr(&a->jb, "refused", refused);
 		jb_key(&a->jb, "answer");
 		jb_raw(&a->jb, out.p, out.len);
 		a->jb.comma = true;
@@ -387,24 +605,38 @@ void control_collector_requests(struct agent *a)
 	}
 }
 
-/* Expire timed overrides and timed custom probes; returns true if anything changed. */
+/* Expire timed overrides and timed custom probes (each reported as agent.control, then one
+ * heartbeat), and control connections that took too long; returns true if anything changed. */
 bool control_expire(struct agent *a)
 {
 	uint64_t now = now_ms();
 	bool changed = false;
+	struct ctl_who who = {.source = "expiry"};
+	conn_expire(a, now);
 	for (int i = 0; i < HW_MAX_OVERRIDES; i++)
 		if (a->ovr[i].name[0] && a->ovr[i].until_ms && now >= a->ovr[i].until_ms) {
+			char name[64], *args[2] = {a->ovr[i].enabled ? "enable" : "disable", name};
+			snprintf(name, sizeof(name), "%s", a->ovr[i].name);
 			a->ovr[i].name[0] = 0;
+			apply_all(a);
+			emit_control(a, &who, args, 2, 0, true, "{\"ok\":true,\"now\":\"expired\"}",
+				     strlen("{\"ok\":true,\"now\":\"expired\"}"));
 			changed = true;
 		}
 	for (int i = 0; i < HW_CP_SLOTS; i++)
 		if (a->custom[i].used && a->custom[i].until_ms && now >= a->custom[i].until_ms) {
-			custom_remove(a, a->custom[i].name);
+			char name[64], *args[2] = {"add-probe", name};
+			snprintf(name, sizeof(name), "%s", a->custom[i].name);
+			custom_remove(a, name);
+			apply_all(a);
+			emit_control(a, &who, args, 2, 0, true, "{\"ok\":true,\"now\":\"removed\"}",
+				     strlen("{\"ok\":true,\"now\":\"removed\"}"));
 			changed = true;
 		}
 	if (changed) {
-		probes_apply(a);
-		custom_apply(a);
+		emit_heartbeat(a);
+		if (a->out)
+			fflush(a->out);
 	}
 	return changed;
 }

@@ -78,13 +78,49 @@ static int tp_format(const char *cat, const char *ev, struct tp_field *out, int 
 	return n;
 }
 
-static bool type_signed(const char *type, bool fmt_signed)
+/* Width and sign of a C integer type as tracepoint formats spell it (0 if not recognised).
+ * Needed for syscalls:* arguments, which the format lists as 8-byte unsigned slots whatever
+ * the argument's type. */
+static unsigned ctype_size(const char *type, bool *sgn)
 {
-	if (strstr(type, "unsigned") || strstr(type, "size_t") || strchr(type, '*') ||
-	    !strncmp(type, "u", 1) || strstr(type, " u"))
-		return false;
-	return fmt_signed || strstr(type, "int") || strstr(type, "long") || strstr(type, "pid_t") ||
-	       strstr(type, "short") || !strncmp(type, "s", 1);
+	static const struct {
+		const char *t;
+		unsigned size;
+		bool sgn;
+	} tab[] = {
+		{"char", 1, true},	     {"unsigned char", 1, false}, {"bool", 1, false},
+		{"short", 2, true},	     {"unsigned short", 2, false}, {"umode_t", 2, false},
+		{"int", 4, true},	     {"unsigned int", 4, false},  {"unsigned", 4, false},
+		{"pid_t", 4, true},	     {"uid_t", 4, false},	  {"gid_t", 4, false},
+		{"qid_t", 4, false},	     {"key_serial_t", 4, true},	  {"clockid_t", 4, true},
+		{"mqd_t", 4, true},	     {"rwf_t", 4, true},	  {"key_t", 4, true},
+		{"timer_t", 4, true},	     {"long", 8, true},		  {"long int", 8, true},
+		{"unsigned long", 8, false}, {"long long", 8, true},	  {"unsigned long long", 8, false},
+		{"size_t", 8, false},	     {"ssize_t", 8, true},	  {"off_t", 8, true},
+		{"loff_t", 8, true},	     {"aio_context_t", 8, false}, {"time_t", 8, true},
+	};
+	char t[128];
+	const char *p = type;
+	if (!strncmp(p, "const ", 6))
+		p += 6;
+	snprintf(t, sizeof(t), "%s", p);
+	if ((!strncmp(t, "u", 1) || !strncmp(t, "s", 1) || !strncmp(t, "__u", 3) ||
+	     !strncmp(t, "__s", 3)) &&
+	    isdigit((unsigned char)t[strlen(t) - 1])) { /* u8 .. u64, __s32 ... */
+		const char *d = t + strcspn(t, "0123456789");
+		unsigned bits = atoi(d);
+		if ((bits == 8 || bits == 16 || bits == 32 || bits == 64) &&
+		    (d == t + 1 || d == t + 3)) {
+			*sgn = d[-1] == 's';
+			return bits / 8;
+		}
+	}
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (!strcmp(t, tab[i].t)) {
+			*sgn = tab[i].sgn;
+			return tab[i].size;
+		}
+	return 0;
 }
 
 static int resolve_tp(const struct hw_custom_def *d, struct hw_cp_spec *sp,
@@ -121,20 +157,60 @@ static int resolve_tp(const struct hw_custom_def *d, struct hw_cp_spec *sp,
 				 c->name, cat, ev, known);
 			return -ENOENT;
 		}
+		const struct tp_field *t = &fl[k];
+		bool is_char = strstr(t->type, "char") != NULL;
+		int stars = 0;
+		for (const char *q = t->type; *q; q++)
+			stars += *q == '*';
 		f->src = HW_CP_SRC_TP;
-		f->off = fl[k].off;
-		f->size = fl[k].size;
+		f->off = t->off;
+		f->size = t->size;
 		f->maxlen = c->max ? c->max : 255;
-		if (strstr(fl[k].type, "__data_loc"))
+		if (strstr(t->type, "__data_loc")) {
+			if (!is_char) {
+				snprintf(err, errlen, "'%s' is an array (%s): only strings and integers can be captured",
+					 c->name, t->type);
+				return -EINVAL;
+			}
 			f->kind = HW_CP_KSTR;
-		else if (fl[k].array && strstr(fl[k].type, "char"))
+		} else if (t->array) {
+			if (!is_char || stars) {
+				snprintf(err, errlen, "'%s' is an array (%s %s[%d]): only char arrays (strings) and single integers can be captured",
+					 c->name, t->type, t->name, t->array);
+				return -EINVAL;
+			}
 			f->kind = HW_CP_CHARS;
-		else if (syscall && strstr(fl[k].type, "char") && strchr(fl[k].type, '*'))
-			f->kind = HW_CP_USTR; /* syscall arguments are user pointers */
-		else
-			f->kind = type_signed(fl[k].type, fl[k].is_signed) ? HW_CP_INT : HW_CP_UINT;
-		if (f->kind == HW_CP_INT && syscall && f->size == 8 && !strstr(fl[k].type, "long"))
-			f->size = 4; /* an int argument stored in a 64-bit slot */
+		} else if (stars) {
+			/* pointers: only user strings of syscall arguments; an address itself is
+			 * never reported (kernel addresses must not leak into events) */
+			if (!syscall || !is_char || stars != 1) {
+				snprintf(err, errlen, "'%s' is a pointer (%s): only strings (char * arguments of syscalls:*) can be captured, never addresses",
+					 c->name, t->type);
+				return -EINVAL;
+			}
+			if (!c->max) {
+				snprintf(err, errlen, "'%s' is a string: give a bound ({field: %s, max: 1..255})",
+					 c->name, c->name);
+				return -EINVAL;
+			}
+			f->kind = HW_CP_USTR;
+		} else {
+			/* the format's size and sign, except for syscall arguments: their format
+			 * says 8 bytes, unsigned, for every type; the declared type tells */
+			bool sgn = false;
+			unsigned sz = syscall ? ctype_size(t->type, &sgn) : 0;
+			if (!sz) {
+				sz = t->size;
+				sgn = t->is_signed;
+			}
+			if (sz != 1 && sz != 2 && sz != 4 && sz != 8) {
+				snprintf(err, errlen, "'%s' (%s, %u bytes) is not an integer of 1, 2, 4 or 8 bytes",
+					 c->name, t->type, t->size);
+				return -EINVAL;
+			}
+			f->size = sz;
+			f->kind = sgn ? HW_CP_INT : HW_CP_UINT;
+		}
 		snprintf(cp->fields[i], sizeof(cp->fields[i]), "%s", c->name);
 		cp->kinds[i] = f->kind;
 	}
@@ -200,11 +276,24 @@ static int resolve_uprobe(const struct hw_custom_def *d, struct hw_cp_spec *sp,
 			snprintf(err, errlen, "'%s': give arg: 1..6 or ret: true", c->name);
 			return -EINVAL;
 		}
+		static const struct {
+			const char *name;
+			uint8_t size, kind;
+		} ints[] = {
+			{"int", 4, HW_CP_INT},	    {"uint", 4, HW_CP_UINT},	{"long", 8, HW_CP_INT},
+			{"ulong", 8, HW_CP_UINT},   {"int8", 1, HW_CP_INT},	{"int16", 2, HW_CP_INT},
+			{"int32", 4, HW_CP_INT},    {"int64", 8, HW_CP_INT},	{"uint8", 1, HW_CP_UINT},
+			{"uint16", 2, HW_CP_UINT},  {"uint32", 4, HW_CP_UINT}, {"uint64", 8, HW_CP_UINT},
+		};
+		size_t k;
+		for (k = 0; k < sizeof(ints) / sizeof(ints[0]); k++)
+			if (!strcmp(t, ints[k].name))
+				break;
 		f->size = 8;
-		if (!strcmp(t, "int")) {
-			f->kind = HW_CP_INT;
-		} else if (!strcmp(t, "uint")) {
-			f->kind = HW_CP_UINT;
+		if (k < sizeof(ints) / sizeof(ints[0])) {
+			/* registers hold more than the value: the bits above its size are noise */
+			f->size = ints[k].size;
+			f->kind = ints[k].kind;
 		} else if (!strcmp(t, "string") || !strcmp(t, "bytes")) {
 			if (!c->max) {
 				snprintf(err, errlen,
@@ -214,7 +303,8 @@ static int resolve_uprobe(const struct hw_custom_def *d, struct hw_cp_spec *sp,
 			f->kind = t[0] == 's' ? HW_CP_USTR : HW_CP_UBYTES;
 			f->maxlen = c->max;
 		} else {
-			snprintf(err, errlen, "'%s': unknown type '%s' (int, uint, string, bytes)",
+			snprintf(err, errlen,
+				 "'%s': unknown type '%s' (int, uint, long, ulong, int8..int64, uint8..uint64, string, bytes)",
 				 c->name, t);
 			return -EINVAL;
 		}
@@ -313,10 +403,88 @@ static struct custom_probe *find(struct agent *a, const char *name)
 	return NULL;
 }
 
+/* Tracepoint groups: one link per tracepoint, the slots it runs in hw_cp_groups. */
+static int group_write(struct agent *a, int g)
+{
+	uint32_t key = g, mask = a->cp_grp[g].mask;
+	return bpf_map_update_elem(bpf_map__fd(a->skel->maps.hw_cp_groups), &key, &mask, BPF_ANY)
+		       ? -errno
+		       : 0;
+}
+
+static int group_join(struct agent *a, int slot, const char *cat, const char *ev, char *err,
+		      size_t errlen)
+{
+	char tp[192];
+	int g, free_g = -1;
+	snprintf(tp, sizeof(tp), "%s:%s", cat, ev);
+	for (g = 0; g < HW_CP_GROUPS; g++) {
+		if (a->cp_grp[g].link && !strcmp(a->cp_grp[g].tp, tp))
+			break;
+		if (!a->cp_grp[g].link && free_g < 0)
+			free_g = g;
+	}
+	if (g < HW_CP_GROUPS) { /* the tracepoint is watched already: one more slot to run */
+		a->cp_grp[g].mask |= 1U << slot;
+		if (group_write(a, g)) {
+			a->cp_grp[g].mask &= ~(1U << slot);
+			snprintf(err, errlen, "cannot write the tracepoint group: %s", strerror(errno));
+			return -EIO;
+		}
+		a->custom[slot].link = a->cp_grp[g].link;
+		a->custom[slot].grp = g + 1;
+		return 0;
+	}
+	if (free_g < 0) {
+		snprintf(err, errlen, "too many tracepoints (at most %d)", HW_CP_GROUPS);
+		return -ENOSPC;
+	}
+	g = free_g;
+	a->cp_grp[g].mask = 1U << slot;
+	int rc = group_write(a, g);
+	if (rc) {
+		snprintf(err, errlen, "cannot write the tracepoint group: %s", strerror(-rc));
+		return rc;
+	}
+	LIBBPF_OPTS(bpf_tracepoint_opts, o, .bpf_cookie = g);
+	struct bpf_link *l = bpf_program__attach_tracepoint_opts(a->skel->progs.hw_custom_tp, cat,
+								 ev, &o);
+	if (!l) {
+		rc = -errno;
+		snprintf(err, errlen, "attach to %s failed: %s", tp, strerror(-rc));
+		a->cp_grp[g].mask = 0;
+		group_write(a, g);
+		return rc;
+	}
+	snprintf(a->cp_grp[g].tp, sizeof(a->cp_grp[g].tp), "%s", tp);
+	a->cp_grp[g].link = l;
+	a->custom[slot].link = l;
+	a->custom[slot].grp = g + 1;
+	return 0;
+}
+
+static void unlink_slot(struct agent *a, struct custom_probe *cp)
+{
+	int slot = cp - a->custom;
+	if (cp->grp) {
+		int g = cp->grp - 1;
+		a->cp_grp[g].mask &= ~(1U << slot);
+		group_write(a, g);
+		if (!a->cp_grp[g].mask) {
+			bpf_link__destroy(a->cp_grp[g].link);
+			a->cp_grp[g].link = NULL;
+			a->cp_grp[g].tp[0] = 0;
+		}
+		cp->grp = 0;
+	} else {
+		bpf_link__destroy(cp->link);
+	}
+	cp->link = NULL;
+}
+
 static void release(struct agent *a, struct custom_probe *cp)
 {
-	bpf_link__destroy(cp->link);
-	cp->link = NULL;
+	unlink_slot(a, cp);
 	/* keep what is needed to decode events still in the ring buffer */
 	cp->old_gen = cp->gen;
 	snprintf(cp->old_name, sizeof(cp->old_name), "%s", cp->name);
@@ -330,7 +498,7 @@ int custom_add(struct agent *a, const struct hw_custom_def *d, bool from_ctl, ch
 	       size_t errlen)
 {
 	struct hw_cp_spec sp;
-	struct custom_probe tmp, *cp;
+	struct custom_probe tmp, *cp, *old;
 	char cat[64], ev[128], bin[400], sym[128];
 	unsigned long off = 0;
 	int rc, slot = -1;
@@ -354,9 +522,13 @@ int custom_add(struct agent *a, const struct hw_custom_def *d, bool from_ctl, ch
 		rc = resolve_scope(d, &sp, &tmp, err, errlen);
 	sp.nfields = d->ncap;
 
-	/* a probe of the same name is replaced */
-	if (d->name && (cp = find(a, d->name)))
-		release(a, cp);
+	/* A probe of the same name is replaced only once its successor is attached: until then
+	 * (and if the new declaration is refused) the running one stays as it is. */
+	old = d->name ? find(a, d->name) : NULL;
+	if (old && !old->link)
+		old = NULL; /* an unavailable declaration has nothing worth keeping */
+	if (rc && (old || from_ctl))
+		goto refused;
 	/* first free slot, preferring one never used, so in-flight events of a removed
 	 * probe keep their name */
 	for (int pass = 0; pass < 2 && slot < 0; pass++)
@@ -367,13 +539,18 @@ int custom_add(struct agent *a, const struct hw_custom_def *d, bool from_ctl, ch
 			}
 	if (slot < 0) {
 		snprintf(err, errlen, "too many custom probes (at most %d)", HW_CP_SLOTS);
-		return -ENOSPC;
+		rc = -ENOSPC;
+		goto refused;
 	}
+	if (!old && d->name && (cp = find(a, d->name)))
+		release(a, cp); /* an unavailable one of the same name */
 	cp = &a->custom[slot];
 	cp->used = true;
 	cp->from_ctl = from_ctl;
 	cp->paused = false;
 	cp->until_ms = 0;
+	cp->def_hash = 0;
+	cp->grp = 0;
 	cp->gen = ++a->custom_gen;
 	snprintf(cp->name, sizeof(cp->name), "%s", d->name ? d->name : "?");
 	snprintf(cp->target, sizeof(cp->target), "%s", d->target ? d->target : "?");
@@ -387,6 +564,10 @@ int custom_add(struct agent *a, const struct hw_custom_def *d, bool from_ctl, ch
 	if (rc)
 		goto unavailable;
 
+	char pname[80];
+	snprintf(pname, sizeof(pname), "custom.%s", cp->name);
+	cp->paused = !probe_wanted(a, pname, true);
+	sp.paused = cp->paused;
 	sp.gen = cp->gen;
 	uint32_t key = slot;
 	struct hw_cp_count *zero = calloc(libbpf_num_possible_cpus(), sizeof(*zero));
@@ -399,8 +580,9 @@ int custom_add(struct agent *a, const struct hw_custom_def *d, bool from_ctl, ch
 		goto unavailable;
 	}
 	if (d->hook == HW_CUSTOM_TP) {
-		LIBBPF_OPTS(bpf_tracepoint_opts, o, .bpf_cookie = slot);
-		cp->link = bpf_program__attach_tracepoint_opts(a->skel->progs.hw_custom_tp, cat, ev, &o);
+		rc = group_join(a, slot, cat, ev, err, errlen);
+		if (rc)
+			goto unavailable;
 	} else {
 		bool ret = d->hook == HW_CUSTOM_URETPROBE;
 		LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = slot, .retprobe = ret,
@@ -408,25 +590,42 @@ int custom_add(struct agent *a, const struct hw_custom_def *d, bool from_ctl, ch
 		cp->link = bpf_program__attach_uprobe_opts(
 			ret ? a->skel->progs.hw_custom_uretprobe : a->skel->progs.hw_custom_uprobe, -1,
 			bin, off, &o);
+		if (!cp->link) {
+			rc = -errno;
+			if (sym[0])
+				snprintf(err, errlen, "attach to %s failed: %s (is '%s' a function symbol of %s?)",
+					 d->target, strerror(-rc), sym, bin);
+			else
+				snprintf(err, errlen, "attach to %s failed: %s", d->target, strerror(-rc));
+			goto unavailable;
+		}
 	}
-	if (!cp->link) {
-		rc = -errno;
-		if (d->hook == HW_CUSTOM_TP)
-			snprintf(err, errlen, "attach to %s failed: %s", d->target, strerror(-rc));
-		else if (sym[0])
-			snprintf(err, errlen, "attach to %s failed: %s (is '%s' a function symbol of %s?)",
-				 d->target, strerror(-rc), sym, bin);
-		else
-			snprintf(err, errlen, "attach to %s failed: %s", d->target, strerror(-rc));
-		goto unavailable;
-	}
-	snprintf(cp->state, sizeof(cp->state), "attached");
-	cp->reason[0] = 0;
+	if (old)
+		release(a, old);
+	snprintf(cp->state, sizeof(cp->state), cp->paused ? "disabled" : "attached");
+	snprintf(cp->reason, sizeof(cp->reason), "%s", cp->paused ? "disabled by control" : "");
 	return 0;
 unavailable:
+	if (old || from_ctl) {
+		/* refused: the slot goes back, the running probe (if any) stays */
+		cp->used = false;
+		cp->gen = 0;
+		goto refused;
+	}
 	snprintf(cp->state, sizeof(cp->state), "unavailable");
 	snprintf(cp->reason, sizeof(cp->reason), "%s", err);
 	fprintf(stderr, "herdwatch-agent: custom probe %s refused: %s\n", cp->name, err);
+	return rc ? rc : -EINVAL;
+refused:
+	if (old) {
+		/* the manifest tells why the running probe is not the declared one */
+		snprintf(old->reason, sizeof(old->reason), "a new declaration was refused: %s", err);
+		size_t l = strlen(err);
+		snprintf(err + l, errlen - l, "; the running probe %s stays attached unchanged",
+			 old->name);
+	}
+	fprintf(stderr, "herdwatch-agent: custom probe %s refused: %s\n",
+		d->name ? d->name : "?", err);
 	return rc ? rc : -EINVAL;
 }
 
@@ -487,8 +686,7 @@ void custom_sync(struct agent *a)
 		struct custom_probe *cp = d->name ? find(a, d->name) : NULL;
 		if (cp && !cp->from_ctl && cp->def_hash == custom_def_hash(d) && cp->link)
 			continue; /* unchanged and attached: leave it be */
-		custom_add(a, d, false, err, sizeof(err));
-		if ((cp = find(a, d->name ? d->name : "?")))
+		if (custom_add(a, d, false, err, sizeof(err)) == 0 && (cp = find(a, d->name)))
 			cp->def_hash = custom_def_hash(d);
 	}
 }
@@ -519,10 +717,9 @@ void custom_apply(struct agent *a)
 
 void custom_detach_all(struct agent *a)
 {
-	for (int i = 0; i < HW_CP_SLOTS; i++) {
-		bpf_link__destroy(a->custom[i].link);
-		a->custom[i].link = NULL;
-	}
+	for (int i = 0; i < HW_CP_SLOTS; i++)
+		if (a->custom[i].link)
+			unlink_slot(a, &a->custom[i]);
 }
 
 void custom_manifest(struct agent *a, struct jbuf *b)
@@ -533,7 +730,7 @@ void custom_manifest(struct agent *a, struct jbuf *b)
 		struct custom_probe *cp = &a->custom[i];
 		char key[80];
 		uint32_t slot = i;
-		uint64_t hits = 0, emitted = 0, filtered = 0;
+		uint64_t hits = 0, emitted = 0, filtered = 0, dropped = 0;
 		if (!cp->used)
 			continue;
 		if (cp->link && !bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.hw_cp_counts), &slot, cnt))
@@ -541,6 +738,7 @@ void custom_manifest(struct agent *a, struct jbuf *b)
 				hits += cnt[c].hits;
 				emitted += cnt[c].emitted;
 				filtered += cnt[c].filtered;
+				dropped += cnt[c].dropped;
 			}
 		snprintf(key, sizeof(key), "custom.%s", cp->name);
 		jb_key(b, key);
@@ -559,6 +757,7 @@ void custom_manifest(struct agent *a, struct jbuf *b)
 		jb_ku64(b, "hits", hits);
 		jb_ku64(b, "emitted", emitted);
 		jb_ku64(b, "filtered", filtered);
+		jb_ku64(b, "dropped", dropped);
 		jb_obj_end(b);
 	}
 }

@@ -20,7 +20,8 @@ struct custom_probe {
 	char fields[HW_CP_FIELDS][64];
 	uint8_t kinds[HW_CP_FIELDS];
 	int nfields;
-	struct bpf_link *link;
+	struct bpf_link *link; /* tracepoints: the link of its group (shared, not owned) */
+	int grp;               /* tracepoints: group + 1 (0: none) */
 	bool paused;
 	uint64_t until_ms; /* added with --for: removed at this CLOCK_MONOTONIC ms */
 	char cgroup[256];  /* scope: cgroup path relative to the root ("" = any) */
@@ -36,7 +37,9 @@ struct custom_probe {
 };
 
 /* Add (or replace, by name) a custom probe. Returns 0 when attached; otherwise -errno and the
- * reason in err (the probe is then listed as unavailable with that reason). */
+ * reason in err. A refused replacement leaves the running probe of that name as it was; a
+ * refused new probe is listed as unavailable with the reason (config) or not kept at all
+ * (from_ctl). */
 int custom_add(struct agent *a, const struct hw_custom_def *d, bool from_ctl, char *err,
 	       size_t errlen);
 int custom_remove(struct agent *a, const char *name); /* -ENOENT if unknown */

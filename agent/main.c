@@ -131,6 +131,7 @@ int main(int argc, char **argv)
 		{0, 0, 0, 0}};
 	static struct agent A;
 	struct agent *a = &A;
+	A.ctl_ep = -1;
 	const char *out_path = NULL, *ctl_path = NULL;
 	int ctl_fd = -1, ep = -1;
 	bool probe_only = false;
@@ -269,6 +270,7 @@ int main(int argc, char **argv)
 	}
 	/* one epoll set: the ring buffer's (urgent records wake us) and the control socket */
 	ep = epoll_create1(EPOLL_CLOEXEC);
+	a->ctl_ep = ep;
 	if (ep < 0) {
 		fprintf(stderr, "herdwatch-agent: epoll: %s\n", strerror(errno));
 		goto out;
@@ -322,12 +324,19 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			if (evs[i].data.fd == ctl_fd)
 				control_handle(a, ctl_fd);
+			else
+				control_conn_io(a, evs[i].data.fd);
 		control_collector_requests(a);
 		idle = a->events_total == before ? idle + 1 : 0;
 		if (reload_sig) {
-			char rerr[512];
 			reload_sig = 0;
-			agent_reload(a, NULL, rerr, sizeof(rerr));
+			/* as "ctl reload": reported as agent.control, then a heartbeat */
+			struct ctl_who who = {.source = "signal"};
+			char cmd[] = "reload", *args[1] = {cmd};
+			struct jbuf out;
+			jb_init(&out, 1024);
+			control_exec(a, &who, args, 1, &out);
+			jb_free(&out);
 		}
 		now = mono_ms();
 		priv_tick(a, now);
@@ -379,6 +388,7 @@ int main(int argc, char **argv)
 out:
 	if (a->ship)
 		ship_close(a->ship, 1000);
+	control_close_all(a);
 	if (ctl_fd >= 0) {
 		close(ctl_fd);
 		unlink(a->ctl_path);

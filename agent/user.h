@@ -7,6 +7,9 @@
 /* Push the family's config into kernel maps and (de)attach uprobes to match the config.
  * Called from probes_sync_maps(). */
 int user_sync_maps(struct agent *a);
+/* Attach or detach the user family's uprobes to match the effective (config + control
+ * overrides) state of user.shell and user.auth. */
+int user_apply(struct agent *a);
 int file_sync_maps(struct agent *a);
 /* Rescan for new bash/libreadline/libpam files and write "uprobes" into the heartbeat. */
 void user_heartbeat(struct agent *a, struct jbuf *b);

@@ -363,13 +363,22 @@ void user_new_binary(struct agent *a, uint32_t pid, uint32_t dev, uint64_t ino, 
 
 int user_sync_maps(struct agent *a)
 {
+	file_sync_maps(a);
+	return user_apply(a);
+}
+
+/* The uprobes follow the effective state of user.shell / user.auth: the config with the
+ * control overrides on top (the same decision as the tracepoint programs of the family). */
+int user_apply(struct agent *a)
+{
 	struct user_state *u = ust(a);
 	if (!u)
 		return -ENOMEM;
-	file_sync_maps(a);
+	if (u->stopped)
+		return 0;
 	bool was_shell = u->shell_on, was_auth = u->auth_on;
-	u->shell_on = config_probe_enabled(&a->cfg, "user.shell", true);
-	u->auth_on = config_probe_enabled(&a->cfg, "user.auth", true);
+	u->shell_on = probe_wanted(a, "user.shell", true);
+	u->auth_on = probe_wanted(a, "user.auth", true);
 	for (int i = 0; i < u->n; i++) {
 		struct utarget *t = &u->t[i];
 		bool on = t->kind == UT_SHELL ? u->shell_on : u->auth_on;

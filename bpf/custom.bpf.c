@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * custom.bpf.c - generic programs behind custom probes (see common/abi_custom.h).
- * The same program is attached to many tracepoints / functions; the link's cookie names the
- * slot whose spec (scope, fields to capture, filters) is in hw_cp_specs.
+ * The same program is attached to many tracepoints / functions. A uprobe link's cookie names
+ * the slot whose spec (scope, fields to capture, filters) is in hw_cp_specs; a tracepoint link's
+ * cookie names a group (one per tracepoint) whose mask in hw_cp_groups lists the slots of
+ * every custom probe on that tracepoint, each run in turn.
  */
 #include "hw.bpf.h"
 
@@ -19,6 +21,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct hw_cp_count);
 } hw_cp_counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HW_CP_GROUPS);
+	__type(key, __u32);
+	__type(value, __u32);
+} hw_cp_groups SEC(".maps");
 
 static __always_inline __u64 hw_cp_arg(struct pt_regs *regs, __u8 arg)
 {
@@ -103,28 +112,36 @@ static __always_inline bool hw_cp_pass(struct hw_custom *e, struct hw_cp_filter 
 	return false;
 }
 
-static __always_inline void hw_custom(void *ctx, bool is_tp)
+/* One slot's capture, filters and submit. A global function: verified once on its own, so the
+ * tracepoint program can run it for each slot of its group without multiplying the work of
+ * the verifier. ctxp is the program's context as a plain address (only read through
+ * bpf_probe_read_kernel). */
+__noinline int hw_custom_run(__u64 ctxp, __u32 slot, int is_tp)
 {
-	__u32 slot = bpf_get_attach_cookie(ctx) & (HW_CP_SLOTS - 1);
+	void *ctx = (void *)ctxp;
 	__u64 id = bpf_get_current_pid_tgid();
-	struct hw_cp_count *cnt = bpf_map_lookup_elem(&hw_cp_counts, &slot);
-	struct hw_cp_spec *sp = bpf_map_lookup_elem(&hw_cp_specs, &slot);
+	struct hw_cp_count *cnt;
+	struct hw_cp_spec *sp;
 	struct hw_custom *e;
 	struct hw_blob b;
 
+	slot &= HW_CP_SLOTS - 1;
+	cnt = bpf_map_lookup_elem(&hw_cp_counts, &slot);
+	sp = bpf_map_lookup_elem(&hw_cp_specs, &slot);
 	if (!sp || !cnt || sp->paused || hw_filtered(id >> 32))
-		return;
+		return 0;
 	cnt->hits++;
 	/* the probe's scope, before anything is read: a process, a cgroup and its descendants */
 	if ((sp->tgid && sp->tgid != (__u32)(id >> 32)) ||
 	    (sp->cg_id && bpf_get_current_ancestor_cgroup_id(sp->cg_level) != sp->cg_id)) {
 		cnt->filtered++;
-		return;
+		return 0;
 	}
 	e = hw_scratch_get();
 	if (!e) {
 		hw_count_drop(HW_EV_CUSTOM, HW_DROP_SCRATCH);
-		return;
+		cnt->dropped++;
+		return 0;
 	}
 	hw_fill_hdr(&e->hdr, bpf_get_current_task_btf(), HW_EV_CUSTOM);
 	e->slot = slot;
@@ -146,7 +163,7 @@ static __always_inline void hw_custom(void *ctx, bool is_tp)
 			}
 			bpf_probe_read_kernel(&v, sizeof(v), ctx + f->off);
 		} else if (!is_tp && f->src == HW_CP_SRC_ARG) {
-			v = hw_cp_arg(ctx, f->arg);
+			v = hw_cp_arg((struct pt_regs *)ctx, f->arg);
 		} else if (!is_tp && f->src == HW_CP_SRC_RET) {
 			v = PT_REGS_RC_CORE((struct pt_regs *)ctx);
 		}
@@ -184,30 +201,54 @@ static __always_inline void hw_custom(void *ctx, bool is_tp)
 		struct hw_cp_filter *f = &sp->flt[k];
 		if (!hw_cp_pass(e, f, &sp->f[f->field & (HW_CP_FIELDS - 1)], b.base)) {
 			cnt->filtered++;
-			return;
+			return 0;
 		}
 	}
-	cnt->emitted++;
-	hw_submit(e, b.pos, false);
+	/* counted after the submit: a record the full ring buffer refused is a drop */
+	if (hw_submit(e, b.pos, false))
+		cnt->dropped++;
+	else
+		cnt->emitted++;
+	return 0;
+}
+
+/* The context as a plain address for hw_custom_run (the verifier does not let a context
+ * pointer be passed to a global function as a number; a copy through a helper is one). */
+static __always_inline __u64 hw_cp_addr(void *ctx)
+{
+	__u64 addr = 0;
+	void *c = ctx;
+	bpf_probe_read_kernel(&addr, sizeof(addr), &c);
+	return addr;
 }
 
 SEC("tracepoint")
 int hw_custom_tp(void *ctx)
 {
-	hw_custom(ctx, true);
+	__u32 grp = bpf_get_attach_cookie(ctx) & (HW_CP_GROUPS - 1);
+	__u32 *maskp = bpf_map_lookup_elem(&hw_cp_groups, &grp);
+	__u32 mask;
+	__u64 addr;
+	if (!maskp)
+		return 0;
+	mask = *maskp;
+	addr = hw_cp_addr(ctx);
+	for (__u32 i = 0; i < HW_CP_SLOTS; i++)
+		if (mask & (1U << i))
+			hw_custom_run(addr, i, 1);
 	return 0;
 }
 
 SEC("uprobe")
 int hw_custom_uprobe(struct pt_regs *ctx)
 {
-	hw_custom(ctx, false);
+	hw_custom_run(hw_cp_addr(ctx), bpf_get_attach_cookie(ctx), 0);
 	return 0;
 }
 
 SEC("uretprobe")
 int hw_custom_uretprobe(struct pt_regs *ctx)
 {
-	hw_custom(ctx, false);
+	hw_custom_run(hw_cp_addr(ctx), bpf_get_attach_cookie(ctx), 0);
 	return 0;
 }

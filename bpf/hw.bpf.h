@@ -152,7 +152,8 @@ static __always_inline void hw_fill_hdr(struct hw_hdr *h, struct task_struct *t,
  * the agent drains every 10 ms; urgent kinds, or a backlog above cfg->wake_bytes, force a
  * wake-up so they leave the host at once.
  */
-static __always_inline void hw_submit(void *rec, __u64 size, bool urgent)
+/* Returns 0 when the record is in the ring buffer, -1 when it was dropped (and counted). */
+static __always_inline int hw_submit(void *rec, __u64 size, bool urgent)
 {
 	struct hw_hdr *h = rec;
 	__u64 flags = BPF_RB_NO_WAKEUP;
@@ -184,8 +185,11 @@ static __always_inline void hw_submit(void *rec, __u64 size, bool urgent)
 	if (size > HW_MAX_RECORD)
 		size = HW_MAX_RECORD;
 	h->size = size;
-	if (bpf_ringbuf_output(&hw_events, rec, size, flags))
+	if (bpf_ringbuf_output(&hw_events, rec, size, flags)) {
 		hw_count_drop(h->type, HW_DROP_RINGBUF);
+		return -1;
+	}
+	return 0;
 }
 
 /* Context of the classic syscalls:sys_enter_X / sys_exit_X tracepoints (see their format

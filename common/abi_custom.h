@@ -38,7 +38,8 @@ enum hw_cp_op {
 
 struct hw_cp_field {
 	__u16 off;    /* HW_CP_SRC_TP: byte offset in the record */
-	__u8 size;    /* integer size in bytes (1, 2, 4, 8); chars: array size */
+	__u8 size;    /* integer size in bytes (1, 2, 4, 8), sign- or zero-extended to 64 bits;
+		       * chars: array size */
 	__u8 kind;    /* enum hw_cp_kind */
 	__u8 src;     /* enum hw_cp_src */
 	__u8 arg;     /* HW_CP_SRC_ARG: 1..6 */
@@ -77,9 +78,14 @@ struct hw_custom {
 };
 _Static_assert(sizeof(struct hw_custom) == 80 + 8 + 64 + 32, "hw_custom layout");
 
-/* per slot, per CPU: hits (program ran), emitted, filtered out */
+/* per slot, per CPU: hits (program ran), emitted, filtered out, dropped (ring buffer full) */
 struct hw_cp_count {
-	__u64 hits, emitted, filtered;
+	__u64 hits, emitted, filtered, dropped;
 };
+
+/* Several custom probes may watch the same tracepoint: the kernel takes one copy of a program
+ * per tracepoint, so one link per tracepoint carries a group number as its cookie, and
+ * hw_cp_groups[group] is the mask of the slots to run for it. */
+#define HW_CP_GROUPS HW_CP_SLOTS
 
 #endif

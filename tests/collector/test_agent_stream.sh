@@ -64,6 +64,27 @@ for _ in $(seq 50); do
 done
 expect agent_request_probe_reports "event: ${ev:0:300}" jq -e '.custom.sig == 12' <<<"$ev"
 kill $victim 2>/dev/null
+# the agent's allow-list: by default the collector may only turn probes on, for a bounded time
+req_event() { # ARGS...: send a request, print the agent.request event it produced
+	local n
+	n=$(grep -c '"agent.request"' "$T/ev.json")
+	"$B/herdwatch" --api "127.0.0.1:$HTTP_PORT" --token-file "$T/c.db.api-token" request vmS "$@" >/dev/null
+	for _ in $(seq 100); do
+		[ "$(grep -c '"agent.request"' "$T/ev.json")" -gt "$n" ] && break
+		sleep 0.1
+	done
+	grep '"agent.request"' "$T/ev.json" | tail -n1
+}
+rq=$(req_event disable process)
+expect agent_request_disable_refused "event: ${rq:0:400}" jq -e '.request.ok == false and (.request.refused | test("not allowed from the collector"))' <<<"$rq"
+rq=$(req_event enable net)
+expect agent_request_unbounded_refused "event: ${rq:0:400}" jq -e '.request.ok == false and (.request.refused | test("needs --for"))' <<<"$rq"
+rq=$(req_event enable net --for 7200)
+expect agent_request_too_long_refused "event: ${rq:0:400}" jq -e '.request.ok == false and (.request.refused | test("1..3600"))' <<<"$rq"
+rq=$(req_event enable net --for 60)
+expect agent_request_timed_enable_runs "event: ${rq:0:400}" jq -e '.request.ok == true and .request.refused == null' <<<"$rq"
+ctl_ev=$(grep '"agent.control"' "$T/ev.json" | tail -n1)
+expect agent_request_control_event "event: ${ctl_ev:0:400}" jq -e '.control.source == "collector" and .control.command == "enable" and .control.for_s == 60' <<<"$ctl_ev"
 r=$("$B/herdwatch" --api "127.0.0.1:$HTTP_PORT" --token-file "$T/c.db.api-token" request no-such-host status)
 expect agent_request_unknown_host "answer: $r" jq -e '.ok == false and .sent_to == 0' <<<"$r"
 kill -TERM $APID

@@ -160,6 +160,28 @@ int main(void)
 	expect_error("collector incomplete", "collector:\n  address: x:1\n", "mutual TLS");
 	expect_error("top level not a map", "- a\n- b\n", "top level must be a mapping");
 	expect_error("ringbuf not power of two", "ringbuf_mb: 3\n", "power of two");
+
+	/* control: the collector allow-list */
+	CHECK("collector may only enable and add probes by default, for an hour at most",
+	      parse(&c, "", err) == 0 &&
+		      c.control.collector_allow == (HW_CTL_ENABLE | HW_CTL_ADD_PROBE) &&
+		      c.control.collector_max_for_s == 3600);
+	config_free(&c);
+	CHECK("control section parses",
+	      parse(&c, "control:\n  socket: /run/x.sock\n  collector_allow: [status, enable, remove-probe]\n  collector_max_for: 600\n",
+		    err) == 0 &&
+		      c.control.collector_allow == (HW_CTL_STATUS | HW_CTL_ENABLE | HW_CTL_REMOVE_PROBE) &&
+		      c.control.collector_max_for_s == 600 && !strcmp(c.control_socket, "/run/x.sock"));
+	config_free(&c);
+	CHECK("an empty allow-list refuses everything",
+	      parse(&c, "control: {collector_allow: []}\n", err) == 0 && c.control.collector_allow == 0);
+	config_free(&c);
+	expect_error("unknown collector command", "control:\n  collector_allow: [enable, rm]\n",
+		     "unknown command 'rm'");
+	expect_error("unknown control key", "control:\n  allow: [enable]\n",
+		     "unknown key 'control.allow'");
+	expect_error("collector_max_for bounded", "control:\n  collector_max_for: 0\n",
+		     "collector_max_for");
 	char e2[512];
 	CHECK("missing file names the file",
 	      config_load(&c, "/nonexistent/hw.yaml", e2, sizeof(e2)) < 0 &&
