@@ -319,6 +319,115 @@ __noinline int hw_file_match_dentry(__u64 dp, __u32 ops)
 }
 
 /*
+ * Lexical normalisation of the joined string, in place: "." components and empty ones ("//")
+ * are dropped, ".." removes the component before it (never above the root), so that
+ * `chmod ./x`, `chmod ../d/x`, `chmod d//x` match the rule of d/x and report that path. The
+ * directory part built from dentries is canonical already; only the process's string is
+ * scanned, first 8 bytes per step for a "/." or "//" (the only forms that need work), then, in
+ * the rare string that has one, byte by byte. Every byte written was read before at the same
+ * or a later offset, so the result is written over the input. (Lexical: "a/../b" is "b" even
+ * if a is a symlink; the kernel resolves it otherwise. Symlinks in a path string are not
+ * followed either, as before.)
+ */
+#define FILE_NM (UPB * 2 - 1)
+struct file_norm {
+	__u32 r0;   /* first byte to read */
+	__u32 end;  /* end of the input (a virtual '/' ends the last component) */
+	__u32 lo;   /* start of the output: nothing is removed before it */
+	__u32 w;    /* next byte written */
+	__u32 seg;  /* offset of the '/' of the component being copied */
+	__u32 clen; /* its length so far */
+	__u32 need; /* the scan found "/." or "//" */
+};
+
+#define FILE_ONES 0x0101010101010101ull
+#define FILE_HIGHS 0x8080808080808080ull
+static __always_inline __u64 file_zbytes(__u64 v)
+{
+	return (v - FILE_ONES) & ~v & FILE_HIGHS; /* a superset of the zero bytes' high bits */
+}
+
+static long file_norm_scan(__u32 i, void *ctx)
+{
+	struct file_norm *s = ctx;
+	struct user_pbuf *pb = user_pbuf_get();
+	__u32 p = s->r0 + i * 8;
+
+	if (!pb || p > s->end)
+		return 1;
+	__u64 x = *(__u64 *)(pb->buf + (p & FILE_NM));
+	__u64 y = *(__u64 *)(pb->buf + ((p + 1) & FILE_NM));
+	__u64 slash = file_zbytes(x ^ (0x2full * FILE_ONES));
+	__u64 next = file_zbytes(y ^ (0x2eull * FILE_ONES)) | file_zbytes(y ^ (0x2full * FILE_ONES));
+	if (slash & next) {
+		s->need = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static long file_norm_step(__u32 i, void *ctx)
+{
+	struct file_norm *s = ctx;
+	struct user_pbuf *pb = user_pbuf_get();
+	__u32 r = s->r0 + i;
+
+	if (!pb || r > s->end)
+		return 1;
+	__u8 c = r == s->end ? '/' : pb->buf[r & FILE_NM];
+	if (c != '/') {
+		if (!s->clen) {
+			s->seg = s->w;
+			pb->buf[s->w & FILE_NM] = '/';
+			s->w++;
+		}
+		pb->buf[s->w & FILE_NM] = c;
+		s->w++;
+		s->clen++;
+		return 0;
+	}
+	if (s->clen == 1 && pb->buf[(s->seg + 1) & FILE_NM] == '.') {
+		s->w = s->seg;
+	} else if (s->clen == 2 && pb->buf[(s->seg + 1) & FILE_NM] == '.' &&
+		   pb->buf[(s->seg + 2) & FILE_NM] == '.') {
+		/* drop "/..", then the component before it */
+		__u32 w = s->seg;
+		for (int j = 0; j < 257 && w > s->lo; j++) {
+			w--;
+			if (pb->buf[w & FILE_NM] == '/')
+				break;
+		}
+		s->w = w;
+	}
+	s->clen = 0;
+	return 0;
+}
+
+/* Normalise buf[lo, end): the part before r0 is canonical, r0 == lo for an absolute string,
+ * the byte after the directory part for a relative one. Returns the new length. */
+static __always_inline __u32 file_norm(struct user_pbuf *pb, __u32 lo, __u32 r0, __u32 end)
+{
+	struct file_norm s = {.end = end, .lo = lo};
+
+	/* the scan starts at the '/' before the string (the separator, or its leading '/') */
+	if (r0 > lo)
+		s.r0 = r0 - 1;
+	else
+		s.r0 = r0;
+	bpf_loop(UPB / 8 + 1, file_norm_scan, &s, 0);
+	if (!s.need)
+		return end - lo;
+	s.r0 = r0;
+	s.w = r0 > lo ? r0 - 1 : lo; /* a relative string is appended after the directory */
+	bpf_loop(UPB + 1, file_norm_step, &s, 0);
+	if (s.w <= lo) {
+		pb->buf[lo & FILE_NM] = '/';
+		s.w = lo + 1;
+	}
+	return s.w - lo;
+}
+
+/*
  * Build the absolute string for (dirfd, upath) in the path buffer: the process's string is
  * read to buf[UPB + 1]; a relative one gets the directory's path in front of it, ending at
  * buf[UPB] = '/'. Returns the length (0 on failure); *start is the first byte.
@@ -338,9 +447,14 @@ __noinline int hw_file_str_path(int dirfd, __u64 up)
 	n = bpf_probe_read_user_str(pb->buf + UPB + 1, UPB - 1, upath);
 	if (n <= 1)
 		return 0;
-	if (pb->buf[UPB + 1] == '/' || dirfd == FILE_NO_DIR) {
+	if (dirfd == FILE_NO_DIR && pb->buf[UPB + 1] != '/') {
+		/* a relative symlink target: relative to the link, kept as written */
 		pb->res_start = UPB + 1;
 		return n - 1;
+	}
+	if (pb->buf[UPB + 1] == '/') {
+		pb->res_start = UPB + 1;
+		return file_norm(pb, UPB + 1, UPB + 1, UPB + n);
 	}
 	if (dirfd == AT_FDCWD_) {
 		dir = BPF_CORE_READ(t, fs, pwd);
@@ -354,7 +468,7 @@ __noinline int hw_file_str_path(int dirfd, __u64 up)
 	pb->buf[UPB] = '/';
 	pb->res_start = start;
 	pb->res_trunc = trunc;
-	return UPB + n - start;
+	return file_norm(pb, start, UPB + 1, UPB + n);
 }
 
 /* Match an absolute string at buf[start], len bytes. */

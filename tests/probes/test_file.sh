@@ -13,7 +13,8 @@ BASE="hw-base-$$" # watched anywhere by basename
 mkdir -p "$W/sub" "$N"
 chmod 755 "$T"
 DIRN="hwd-$$"     # watched anywhere by directory name
-mkdir -p "$N/$DIRN" "$T/late"
+mkdir -p "$N/$DIRN" "$T/late" "$T/e"
+echo s >"$T/e/secret"
 echo k >"$N/$DIRN/key"
 echo k >"$N/$DIRN/key2"
 echo l >"$T/late/f"
@@ -25,6 +26,7 @@ files:
     - path: $T/named-only
       ops: [write]
     - "*/$DIRN/"
+    - $T/e/secret
 EOF
 agent_start "$T/agent.yaml" || { not_ok "agent starts" "$(cat "$T/agent.err")"; exit 1; }
 
@@ -138,6 +140,51 @@ expect_jq "unlinkat through a dirfd" "$ev" ".file.path==\"$W/sub/f3\" and .file.
 run "$FO" unlinkat "$W/sub" nothing
 ev=$(fev "failed unlink" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
 expect_jq "failed unlink: ENOENT" "$ev" '.file.result==-2 and .file.error=="ENOENT"'
+
+# 9b. path strings are normalised before matching and in the report: "./x", "../d/x", "d//x",
+# and a directory fd with ".." in the name, on a file rule and on a directory rule
+(cd "$T/e" && exec chmod 4755 ./secret) &
+P=$!; wait $P
+ev=$(fev "chmod ./x" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "chmod ./secret on a file rule: canonical path" "$ev" ".file.path==\"$T/e/secret\" and .file.watch==\"$T/e/secret\" and .file.setuid==true"
+(cd "$T/e" && exec chmod 0600 ../e/secret) &
+P=$!; wait $P
+ev=$(fev "chmod ../d/x" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "chmod ../e/secret: canonical path" "$ev" ".file.path==\"$T/e/secret\" and .file.watch==\"$T/e/secret\""
+(cd "$T" && exec chmod 0644 e//secret) &
+P=$!; wait $P
+ev=$(fev "chmod d//x" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "chmod e//secret: canonical path" "$ev" ".file.path==\"$T/e/secret\" and .file.watch==\"$T/e/secret\""
+run "$FO" fchmodat "$T/late" ../e/./secret 0640
+ev=$(fev "fchmodat dirfd ../" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "fchmodat through a dirfd with ../: canonical path" "$ev" ".file.path==\"$T/e/secret\" and .file.watch==\"$T/e/secret\""
+run "$FO" renameat "$T/e" ./secret ..//e/secret2
+ev=$(fev "rename ./x" "select(.kind==\"file.rename\" and .proc.pid==$P)")
+expect_jq "renameat ./secret ..//e/secret2: both canonical" "$ev" ".file.path==\"$T/e/secret\" and .file.target==\"$T/e/secret2\" and .file.watch==\"$T/e/secret\" and .file.result==0"
+run "$FO" renameat "$T/late" ../e/secret2 ../e/../e/secret
+ev=$(fev "rename back ../" "select(.kind==\"file.rename\" and .proc.pid==$P)")
+expect_jq "renameat back through ../: target on the file rule" "$ev" ".file.path==\"$T/e/secret2\" and .file.target==\"$T/e/secret\" and .file.target_watch==\"$T/e/secret\""
+echo n >"$W/nf"
+run "$FO" renameat "$W/sub" ../nf ./../nf2
+ev=$(fev "rename in dir rule" "select(.kind==\"file.rename\" and .proc.pid==$P)")
+expect_jq "renameat ../nf ./../nf2 on a directory rule: canonical" "$ev" ".file.path==\"$W/nf\" and .file.target==\"$W/nf2\" and .file.watch==\"$W/\""
+(cd "$W/sub" && exec chmod 0600 ./../nf2) &
+P=$!; wait $P
+ev=$(fev "chmod in dir rule" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "chmod ./../nf2 on a directory rule: canonical" "$ev" ".file.path==\"$W/nf2\" and .file.watch==\"$W/\""
+run "$FO" unlinkat "$W/sub" ../sub/..//nf2
+ev=$(fev "unlink in dir rule" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
+expect_jq "unlinkat ../sub/..//nf2 through a dirfd: canonical" "$ev" ".file.path==\"$W/nf2\" and .file.result==0"
+run cat "$W/./sub/../missing"
+ev=$(fev "failed open ./ ../" "select(.kind==\"file.open\" and .proc.pid==$P)")
+expect_jq "failed open of W/./sub/../missing: canonical" "$ev" ".file.path==\"$W/missing\" and .file.error==\"ENOENT\""
+run chmod "$(stat -c %a /etc/shadow)" /../../etc/./shadow # the same mode: nothing changes
+ev=$(fev "chmod /../etc/./shadow" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "chmod /../../etc/./shadow: the default rule, canonical" "$ev" '.file.path=="/etc/shadow" and .file.watch=="/etc/shadow"'
+(cd "$T/e" && exec rm ./secret) &
+P=$!; wait $P
+ev=$(fev "unlink ./x" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
+expect_jq "rm ./secret on a file rule: canonical" "$ev" ".file.path==\"$T/e/secret\" and .file.watch==\"$T/e/secret\""
 
 # 10. basename rule anywhere; name rule with write only; /proc/PID/mem
 run bash -c "echo x > $N/$BASE"
