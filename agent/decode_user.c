@@ -150,6 +150,7 @@ static const char *sys_name(uint32_t nr)
 	case 257: return "openat";
 	case 437: return "openat2";
 	case 87: return "unlink";
+	case 84: return "rmdir";
 	case 263: return "unlinkat";
 	case 82: return "rename";
 	case 264: return "renameat";
@@ -346,6 +347,16 @@ int decode_file(struct agent *a, const void *rec, size_t len)
 		jb_kcstr(b, "file_mode", tmp);
 	}
 	jb_kbool(b, "resolved", e->pflags & HW_FP_FROM_FILE);
+	if (e->op == HW_FOP_UNLINK)
+		jb_kbool(b, "dir", e->sysnr == 84 || (e->sysnr == 263 && (e->flags & 0x200)));
+	if ((e->pflags & HW_FP_FROM_FILE) && (e->flags & 0100) &&
+	    (e->hdr.type == HW_EV_FILE_OPEN || e->hdr.type == HW_EV_FILE_TRUNCATE))
+		jb_kbool(b, "created", e->pflags & HW_FP_CREATED);
+	if (e->pflags & HW_FP_NSPATH) {
+		/* the path is the one the process sees in its own mount namespace */
+		jb_ku64(b, "mnt_ns", e->mntns);
+		jb_kbool(b, "ns_path", true);
+	}
 	if (e->repeats)
 		jb_ku64(b, "repeats", e->repeats);
 	if (e->pflags & HW_FP_TRUNC)

@@ -39,6 +39,7 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 #define O_CREAT_ 0100
 #define O_TRUNC_ 01000
 #define O_WRONLY_ 1
+#define FMODE_CREATED_ (1u << 20)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -565,6 +566,8 @@ static __always_inline struct hw_file *file_rec(struct task_struct *t, __u32 typ
 	e->pad = 0;
 	e->fmode = 0;
 	e->repeats = 0;
+	e->mntns = 0;
+	e->pad2 = 0;
 	e->path.off = e->target.off = sizeof(*e);
 	e->path.len = e->target.len = 0;
 	return e;
@@ -622,6 +625,7 @@ static __always_inline void file_open(struct task_struct *t, struct pt_regs *reg
 	__u32 flags, mode, ops, op, start = 0, len = 0;
 	__u64 dent = 0;
 	bool trunc = false;
+	__u32 nsns = 0, nsstart = 0;
 
 	if (!pb)
 		return;
@@ -634,8 +638,24 @@ static __always_inline void file_open(struct task_struct *t, struct pt_regs *reg
 		pb->ptr = (__u64)ft->f_path.dentry;
 		dent = *(volatile __u64 *)&pb->ptr;
 		m = hw_file_match_dentry(dent, FILE_OPEN_OPS);
-		if (m < 0)
-			return;
+		if (m < 0) {
+			/* another mount namespace (a container with its own /etc): its /etc/shadow is
+			 * not the host's inode, try the path as the process sees it. Costs a walk per
+			 * unwatched open in other mount namespaces only. */
+			struct hw_file_cfg *cfg = file_cfg_get();
+			__u32 ns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+			if (!cfg || !cfg->mntns || ns == cfg->mntns)
+				return;
+			struct path fp = BPF_CORE_READ(f, f_path);
+			__u32 s0 = user_fwalk(fp.dentry, fp.mnt, &trunc);
+			if (s0 >= UPB)
+				return;
+			m = hw_file_match_str(s0, UPB - s0, FILE_OPEN_OPS);
+			if (m < 0)
+				return;
+			nsns = ns;
+			nsstart = s0;
+		}
 	}
 	if (!regs)
 		regs = (struct pt_regs *)bpf_task_pt_regs(t);
@@ -672,7 +692,8 @@ static __always_inline void file_open(struct task_struct *t, struct pt_regs *reg
 	if (ret >= 0) {
 		/* the rule found covers none of this open's operations: a later one may */
 		if (!(((__u32)m >> 16) & ops))
-			m = hw_file_match_dentry(dent, ops);
+			m = nsns ? hw_file_match_str(nsstart, UPB - nsstart, ops) :
+				   hw_file_match_dentry(dent, ops);
 	} else {
 		len = hw_file_str_path(dirfd, (__u64)upath);
 		if (len) {
@@ -704,6 +725,12 @@ static __always_inline void file_open(struct task_struct *t, struct pt_regs *reg
 	e->rule = m & 0xffff;
 	if (f) {
 		file_put_file_path(&b, e, pb, f);
+		if (nsns) {
+			e->pflags |= HW_FP_NSPATH;
+			e->mntns = nsns;
+		}
+		if ((flags & O_CREAT_) && (BPF_CORE_READ(f, f_mode) & FMODE_CREATED_))
+			e->pflags |= HW_FP_CREATED;
 	} else {
 		user_blob_pbuf(&b, pb, start, len, &e->path);
 		if (trunc)
@@ -755,6 +782,9 @@ static __always_inline void file_other(struct task_struct *t, struct pt_regs *re
 		return;
 	switch (nr) {
 	case 87: /* unlink */
+		op = HW_FOP_UNLINK, p1 = (void *)a0;
+		break;
+	case 84: /* rmdir */
 		op = HW_FOP_UNLINK, p1 = (void *)a0;
 		break;
 	case 263: /* unlinkat */
@@ -889,6 +919,7 @@ FILE_TP(openat2, 437, file_open)
 FILE_TP(creat, 85, file_open)
 FILE_TP(unlink, 87, file_other)
 FILE_TP(unlinkat, 263, file_other)
+FILE_TP(rmdir, 84, file_other)
 FILE_TP(rename, 82, file_other)
 FILE_TP(renameat, 264, file_other)
 FILE_TP(renameat2, 316, file_other)

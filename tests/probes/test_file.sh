@@ -50,7 +50,7 @@ run() {
 # 1. a default rule: /etc/shadow read by root, and refused to nobody
 run cat /etc/shadow
 ev=$(fev "shadow read" "select(.kind==\"file.open\" and .proc.pid==$P)")
-expect_jq "shadow read: path, op, rule, fd" "$ev" '.file.path=="/etc/shadow" and .file.op=="read" and .file.watch=="/etc/shadow" and .file.result>=0 and .file.resolved==true and .file.syscall=="openat"'
+expect_jq "shadow read: path, op, rule, fd" "$ev" '.file.path=="/etc/shadow" and .file.op=="read" and .file.watch=="/etc/shadow" and .file.result>=0 and .file.resolved==true and .file.syscall=="openat" and .file.ns_path==null and .file.mnt_ns==null'
 expect_jq "shadow read: flags and blamed process" "$ev" '(.file.flags_names|index("O_RDONLY"))!=null and .proc.comm=="cat" and .proc.exe=="/usr/bin/cat" and .proc.uid==0'
 run setpriv --reuid=65534 --regid=65534 --clear-groups cat /etc/shadow
 ev=$(fev "shadow refused" "select(.kind==\"file.open\" and .proc.pid==$P)")
@@ -59,10 +59,10 @@ expect_jq "shadow refused to nobody: EACCES" "$ev" '.file.path=="/etc/shadow" an
 # 2. create + truncate by absolute path (shell redirection: O_WRONLY|O_CREAT|O_TRUNC)
 run bash -c "echo data > $W/f1"
 ev=$(fev "create by absolute path" "select(.kind==\"file.truncate\" and .proc.pid==$P)")
-expect_jq "create: path, rule, flags, mode" "$ev" ".file.path==\"$W/f1\" and .file.watch==\"$W/\" and .file.op==\"truncate\" and (.file.flags_names|index(\"O_CREAT\"))!=null and (.file.flags_names|index(\"O_TRUNC\"))!=null and .file.mode==\"0666\""
+expect_jq "create: path, rule, flags, mode" "$ev" ".file.path==\"$W/f1\" and .file.watch==\"$W/\" and .file.op==\"truncate\" and (.file.flags_names|index(\"O_CREAT\"))!=null and (.file.flags_names|index(\"O_TRUNC\"))!=null and .file.mode==\"0666\" and .file.created==true"
 run bash -c "echo more >> $W/f1"
 ev=$(fev "append" "select(.kind==\"file.open\" and .proc.pid==$P)")
-expect_jq "append: write open" "$ev" ".file.path==\"$W/f1\" and .file.op==\"write\" and (.file.flags_names|index(\"O_APPEND\"))!=null"
+expect_jq "append: write open" "$ev" ".file.path==\"$W/f1\" and .file.op==\"write\" and (.file.flags_names|index(\"O_APPEND\"))!=null and .file.created==false"
 
 # 3. relative path (cwd), and through a directory fd
 (cd "$W/sub" && exec cat ../f1 >/dev/null) &
@@ -185,6 +185,32 @@ expect_jq "chmod /../../etc/./shadow: the default rule, canonical" "$ev" '.file.
 P=$!; wait $P
 ev=$(fev "unlink ./x" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
 expect_jq "rm ./secret on a file rule: canonical" "$ev" ".file.path==\"$T/e/secret\" and .file.watch==\"$T/e/secret\""
+
+# 9c. rmdir, and unlinkat(AT_REMOVEDIR): file.unlink with dir true
+mkdir -p "$W/dd" "$W/dd2"
+(cd "$W" && exec rmdir ./dd) &
+P=$!; wait $P
+ev=$(fev "rmdir" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
+expect_jq "rmdir ./dd: file.unlink, dir, canonical path" "$ev" ".file.path==\"$W/dd\" and .file.syscall==\"rmdir\" and .file.dir==true and .file.result==0 and .file.watch==\"$W/\""
+run rm -d "$W/dd2"
+ev=$(fev "rm -d" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
+expect_jq "rm -d: unlinkat AT_REMOVEDIR, dir" "$ev" ".file.path==\"$W/dd2\" and .file.dir==true"
+echo u >"$W/plainf"
+run rm "$W/plainf"
+ev=$(fev "unlink file" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
+expect_jq "rm of a file: dir false" "$ev" ".file.path==\"$W/plainf\" and .file.dir==false"
+
+# 9d. a private mount namespace with another /etc (a container's): opens there are matched by
+# the path the process sees, and marked with its mount namespace
+mkdir -p "$T/cetc"
+echo 'croot:*:1::::::' >"$T/cetc/shadow"
+hostns=$(stat -Lc %i /proc/self/ns/mnt)
+run unshare -m bash -c "mount --bind $T/cetc /etc && echo x >> /etc/shadow && exec cat /etc/shadow"
+ev=$(fev "container shadow write" "select(.kind==\"file.open\" and .proc.pid==$P and .file.op==\"write\")")
+expect_jq "other mount ns: append to its /etc/shadow" "$ev" ".file.path==\"/etc/shadow\" and .file.watch==\"/etc/shadow\" and .file.ns_path==true and .file.mnt_ns!=$hostns and .file.mnt_ns>0"
+ev=$(fev "container shadow read" "select(.kind==\"file.open\" and .proc.pid==$P and .file.op==\"read\" and .file.path==\"/etc/shadow\")")
+expect_jq "other mount ns: cat its /etc/shadow, process blamed" "$ev" ".file.ns_path==true and .proc.comm==\"cat\" and .file.result>=0"
+expect_eq "other mount ns: the host's shadow untouched" "$(grep -c '^croot:' /etc/shadow)" 0
 
 # 10. basename rule anywhere; name rule with write only; /proc/PID/mem
 run bash -c "echo x > $N/$BASE"
