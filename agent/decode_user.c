@@ -38,7 +38,7 @@ int decode_shell(struct agent *a, const void *rec, size_t len)
 	const struct hw_shell *e = rec;
 	struct jbuf *b = &a->jb;
 
-	if (!ustr_ok(&e->line, len) || !ustr_ok(&e->tty, len) || !ustr_ok(&e->cwd, len) ||
+	if (len < sizeof(*e) || !ustr_ok(&e->line, len) || !ustr_ok(&e->tty, len) || !ustr_ok(&e->cwd, len) ||
 	    !ustr_ok(&e->exe, len))
 		return -EINVAL;
 	emit_event(a, "user.shell", &e->hdr, "shell");
@@ -55,6 +55,8 @@ int decode_shell(struct agent *a, const void *rec, size_t len)
 		jb_null(b);
 	jb_kstr(b, "cwd", ustr(rec, &e->cwd), e->cwd.len);
 	jb_kbool(b, "truncated", e->hdr.flags & HW_F_TRUNC_ARGS);
+	if (e->pad & 1)
+		jb_kbool(b, "entry_missed", true); /* taken at rl_deprep_terminal, see user.bpf.c */
 	emit_event_end(a);
 	return 0;
 }
@@ -95,6 +97,9 @@ int decode_auth(struct agent *a, const void *rec, size_t len)
 	struct jbuf *b = &a->jb;
 	char tmp[32];
 
+	/* the fixed-size items are read in place: a short record is refused, not read past */
+	if (len < sizeof(*e))
+		return -EINVAL;
 	emit_event(a, "user.auth", &e->hdr, "auth");
 	put_fixed(b, "service", it->service, sizeof(it->service));
 	put_fixed(b, "user", it->user, sizeof(it->user));
@@ -114,7 +119,6 @@ int decode_auth(struct agent *a, const void *rec, size_t len)
 	snprintf(tmp, sizeof(tmp), "0x%llx", (unsigned long long)e->handle);
 	jb_kcstr(b, "handle", tmp);
 	emit_event_end(a);
-	(void)len;
 	return 0;
 }
 

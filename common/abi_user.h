@@ -32,7 +32,7 @@ struct hw_shell {
 	struct hw_str cwd;  /* forward absolute path of the shell's current directory */
 	struct hw_str exe;  /* forward absolute path of the process's executable */
 	__u32 line_total;   /* bytes of the whole line (may exceed what was copied) */
-	__u32 pad;
+	__u32 pad;          /* 1: taken at rl_deprep_terminal (readline's entry was missed) */
 	/* blob follows */
 };
 _Static_assert(sizeof(struct hw_shell) == 104, "hw_shell layout");

@@ -74,7 +74,7 @@ cp /bin/bash "$T/cbash"
 		jq -e "select(.kind==\"agent.heartbeat\") | .agent.uprobes[]? | select(.path==\"$T/cbash\" and .state==\"attached\")" "$EV" >/dev/null 2>&1 && break
 		sleep 0.1
 	done
-	printf 'echo warm-up-2\n' # read by the readline call that began before the attach: missed
+	printf 'echo warm-up-2-%s\n' $$ # read by the readline call that began before the attach
 	sleep 0.3
 	printf 'echo in-copy-%s\n' $$
 	sleep 0.2
@@ -83,6 +83,12 @@ cp /bin/bash "$T/cbash"
 ) | (cd "$T/work" && HISTFILE=/dev/null SHELL=/bin/sh script -qfc "exec $T/cbash --norc --noprofile -i" /dev/null >/dev/null)
 ev=$(wait_event "select(.kind==\"user.shell\" and .shell.line==\"echo in-copy-$$\")") || { not_ok "new bash binary covered" "no user.shell from $T/cbash"; ev={}; }
 expect_jq "new bash binary: shell path" "$ev" ".shell.shell==\"$T/cbash\" and .proc.exe==\"$T/cbash\""
+# the line read by the readline() call entered before the uprobes were attached: taken at
+# rl_deprep_terminal, marked, reported once
+ev=$(wait_event "select(.kind==\"user.shell\" and .shell.line==\"echo warm-up-2-$$\")") || { not_ok "first line of a never-seen bash" "no user.shell for warm-up-2"; ev={}; }
+expect_jq "first line of a never-seen bash: reported, entry_missed" "$ev" ".shell.shell==\"$T/cbash\" and .shell.entry_missed==true"
+expect_eq "first line of a never-seen bash: once" "$(events "select(.kind==\"user.shell\" and .shell.line==\"echo warm-up-2-$$\")" | wc -l)" 1
+expect_eq "later lines of that bash: from the return probe, once" "$(events "select(.kind==\"user.shell\" and .shell.line==\"echo in-copy-$$\" and (.shell.entry_missed|not))" | wc -l)" 1
 hb=$(wait_event "select(.kind==\"agent.heartbeat\" and ([.agent.uprobes[]? | select(.path==\"$T/cbash\" and .state==\"attached\")] | length)==1)") || { not_ok "heartbeat lists the new uprobe" "no heartbeat with $T/cbash attached"; hb={}; }
 expect_jq "heartbeat: host bash, libreadline and libpam attached" "$hb" '[.agent.uprobes[] | select(.state=="attached") | .path] | (any(test("bash$")) and any(test("libreadline")) and any(test("libpam")))'
 
