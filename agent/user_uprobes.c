@@ -407,6 +407,11 @@ void user_new_binary(struct agent *a, uint32_t pid, uint32_t dev, uint64_t ino, 
 		check_exe(a, exe);
 	struct needed_ctx c = {a, root};
 	elf_needed(exe, on_needed, &c);
+	/* libpam loaded by a plugin, not listed by the binary (sudo: sudoers.so): the libpam of
+	 * the process's root (a container's) is probed at the first exec of any new binary
+	 * there, before a sudo in it reaches pam_start (a few stat() calls per new binary) */
+	if (which == 2)
+		on_needed(&c, "libpam.so.0");
 }
 
 int user_sync_maps(struct agent *a)

@@ -28,6 +28,9 @@ files:
     - "*/$DIRN/"
     - $T/e/secret
 EOF
+# /var/spool/cron must exist when the rules are applied (directories are resolved to inodes then)
+spool_made=
+[ -d /var/spool/cron ] || { mkdir -p /var/spool/cron && spool_made=1; }
 agent_start "$T/agent.yaml" || { not_ok "agent starts" "$(cat "$T/agent.err")"; exit 1; }
 
 # fev NAME FILTER: the first event matching FILTER, or {} after reporting NAME as missing (so
@@ -272,6 +275,51 @@ mv "$N/tree" "$W/tree"
 run taskset -c 0 cat "$W/tree/sub/f"
 ev=$(fev "directory under a moved ancestor watched" "select(.kind==\"file.open\" and .proc.pid==$P)")
 expect_jq "rename: a directory whose ancestor moved into a watched subtree is watched at once" "$ev" ".file.path==\"$W/tree/sub/f\" and .file.watch==\"$W/\""
+
+# 13c. the default rules, one operation each, on files the test creates and removes itself
+# (names that sudo, cron, PAM and profile scripts ignore: with a '.' and no .sh/.conf suffix);
+# /etc/ld.so.preload is only opened for writing without O_CREAT/O_TRUNC (changes nothing)
+H="$T/home"
+mkdir -p "$H/.ssh"
+# dflt NAME PATH KIND WATCH CMD...: run CMD, expect a KIND event for PATH by the rule WATCH
+dflt() {
+	local name=$1 path=$2 kind=$3 watch=$4
+	shift 4
+	run "$@"
+	ev=$(fev "default rule: $name" "select(.kind==\"$kind\" and .proc.pid==$P and .file.path==\"$path\")")
+	expect_jq "default rule: $name" "$ev" "(.file.watch|IN($watch))"
+}
+tag="hw-$$.tmp"
+dflt "/etc/sudoers.d create" "/etc/sudoers.d/$tag" file.truncate '"/etc/sudoers.d/","/etc/sudoers"' bash -c "echo '# test' > /etc/sudoers.d/$tag"
+dflt "/etc/sudoers.d unlink" "/etc/sudoers.d/$tag" file.unlink '"/etc/sudoers.d/","/etc/sudoers"' rm -f "/etc/sudoers.d/$tag"
+dflt "/etc/pam.d create" "/etc/pam.d/$tag" file.truncate '"/etc/pam.d/"' bash -c "echo '# test' > /etc/pam.d/$tag"
+dflt "/etc/pam.d unlink" "/etc/pam.d/$tag" file.unlink '"/etc/pam.d/"' rm -f "/etc/pam.d/$tag"
+dflt "/etc/ssh create" "/etc/ssh/$tag" file.truncate '"/etc/ssh/"' bash -c "echo '# test' > /etc/ssh/$tag"
+dflt "/etc/ssh chmod" "/etc/ssh/$tag" file.chmod '"/etc/ssh/"' chmod 600 "/etc/ssh/$tag"
+rm -f "/etc/ssh/$tag"
+dflt "authorized_keys write" "$H/.ssh/authorized_keys" file.truncate '"*/.ssh/"' bash -c "echo 'ssh-ed25519 AAAA test' > $H/.ssh/authorized_keys"
+dflt "authorized_keys read" "$H/.ssh/authorized_keys" file.open '"*/.ssh/"' cat "$H/.ssh/authorized_keys"
+dflt "/etc/cron.d create" "/etc/cron.d/$tag" file.truncate '"/etc/cron"' bash -c "echo '# test' > /etc/cron.d/$tag"
+dflt "/etc/cron.d rename" "/etc/cron.d/$tag" file.rename '"/etc/cron"' mv "/etc/cron.d/$tag" "/etc/cron.d/$tag.2"
+rm -f "/etc/cron.d/$tag.2"
+dflt "/var/spool/cron create" "/var/spool/cron/$tag" file.truncate '"/var/spool/cron/"' bash -c "echo '# test' > /var/spool/cron/$tag"
+dflt "/var/spool/cron unlink" "/var/spool/cron/$tag" file.unlink '"/var/spool/cron/"' rm -f "/var/spool/cron/$tag"
+[ -n "$spool_made" ] && rmdir /var/spool/cron
+dflt "/etc/systemd create" "/etc/systemd/$tag" file.truncate '"/etc/systemd/"' bash -c "echo '# test' > /etc/systemd/$tag"
+dflt "/etc/systemd unlink" "/etc/systemd/$tag" file.unlink '"/etc/systemd/"' rm -f "/etc/systemd/$tag"
+dflt "/etc/ld.so.preload write open" "/etc/ld.so.preload" file.open '"/etc/ld.so.preload"' "$FO" openat /etc ld.so.preload 01
+dflt "/etc/profile.d create" "/etc/profile.d/$tag" file.truncate '"/etc/profile.d/","/etc/profile"' bash -c "echo '# test' > /etc/profile.d/$tag"
+dflt "/etc/profile.d unlink" "/etc/profile.d/$tag" file.unlink '"/etc/profile.d/","/etc/profile"' rm -f "/etc/profile.d/$tag"
+dflt ".bashrc write" "$H/.bashrc" file.truncate '"*/.bashrc"' bash -c "echo 'alias x=y' > $H/.bashrc"
+echo log >"/var/log/$tag"
+dflt "/var/log truncate" "/var/log/$tag" file.truncate '"/var/log/"' truncate -s 0 "/var/log/$tag"
+dflt "/var/log rename" "/var/log/$tag" file.rename '"/var/log/"' mv "/var/log/$tag" "/var/log/$tag.1"
+dflt "/var/log unlink" "/var/log/$tag.1" file.unlink '"/var/log/"' rm -f "/var/log/$tag.1"
+echo 'ls' >"$H/.bash_history"
+dflt ".bash_history truncate" "$H/.bash_history" file.truncate '"*/.bash_history"' truncate -s 0 "$H/.bash_history"
+dflt ".bash_history unlink" "$H/.bash_history" file.unlink '"*/.bash_history"' rm -f "$H/.bash_history"
+dflt "/boot create" "/boot/$tag" file.truncate '"/boot/"' bash -c "echo x > /boot/$tag"
+rm -f "/boot/$tag"
 
 # 14. nothing for unwatched paths and for reads under write-only rules
 run cat /etc/hostname /etc/passwd /etc/pam.d/other "$N/outside-nothing" "$T/named-only"
