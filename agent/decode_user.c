@@ -38,7 +38,7 @@ int decode_shell(struct agent *a, const void *rec, size_t len)
 	const struct hw_shell *e = rec;
 	struct jbuf *b = &a->jb;
 
-	if (!ustr_ok(&e->line, len) || !ustr_ok(&e->tty, len) || !ustr_ok(&e->cwd, len) ||
+	if (len < sizeof(*e) || !ustr_ok(&e->line, len) || !ustr_ok(&e->tty, len) || !ustr_ok(&e->cwd, len) ||
 	    !ustr_ok(&e->exe, len))
 		return -EINVAL;
 	emit_event(a, "user.shell", &e->hdr, "shell");
@@ -55,6 +55,8 @@ int decode_shell(struct agent *a, const void *rec, size_t len)
 		jb_null(b);
 	jb_kstr(b, "cwd", ustr(rec, &e->cwd), e->cwd.len);
 	jb_kbool(b, "truncated", e->hdr.flags & HW_F_TRUNC_ARGS);
+	if (e->pad & 1)
+		jb_kbool(b, "entry_missed", true); /* taken at rl_deprep_terminal, see user.bpf.c */
 	emit_event_end(a);
 	return 0;
 }
@@ -88,6 +90,78 @@ static const char *pam_step(uint32_t s)
 	}
 }
 
+/*
+ * sudo: the command and the target user, from the sudo process's own argv (the process table),
+ * on each of its user.auth events. With `Defaults use_pty` (Debian's default) the command's
+ * parent is a second sudo process (the pty monitor), not the one that ran PAM: the exec's
+ * parent no longer links the two, the command on the auth event does.
+ */
+static void put_sudo_command(struct agent *a, uint32_t pid)
+{
+	struct jbuf *b = &a->jb;
+	struct proc *p = proctab_get(&a->pt, pid);
+	const char *runas = NULL, *av[64];
+	size_t n = 0;
+
+	if (p && p->args) {
+		for (uint32_t off = 0; off < p->args_len && n < 64;) {
+			size_t l = strnlen(p->args + off, p->args_len - off);
+			av[n++] = p->args + off;
+			off += l + 1;
+		}
+		if (n && p->args[p->args_len - 1] != 0)
+			n--; /* the last one was cut: not NUL-terminated */
+	}
+	static const char *const longs[] = {"--user", "--group", "--host", "--prompt",
+					    "--close-from", "--chdir", "--role", "--type",
+					    "--other-user", "--command-timeout", "--chroot"};
+	size_t i = 1;
+	for (; i < n; i++) {
+		const char *o = av[i];
+		if (!strcmp(o, "--")) {
+			i++;
+			break;
+		}
+		if (o[0] != '-' || !o[1])
+			break;
+		if (o[1] == '-') { /* --opt=value, --opt value, --flag */
+			if (!strncmp(o, "--user=", 7))
+				runas = o + 7;
+			if (strchr(o, '='))
+				continue;
+			for (size_t k = 0; k < sizeof(longs) / sizeof(longs[0]); k++) {
+				if (strcmp(o, longs[k]))
+					continue;
+				if (i + 1 < n && k == 0)
+					runas = av[i + 1];
+				i++;
+				break;
+			}
+			continue;
+		}
+		/* a cluster (-Sk, -uroot, -S -u root): the first letter taking a value takes the
+		 * rest of the cluster, or the next argument */
+		for (const char *c = o + 1; *c; c++) {
+			if (!strchr("ugpCDrtUTR", *c))
+				continue;
+			const char *v = c[1] ? c + 1 : (i + 1 < n ? av[++i] : NULL);
+			if (*c == 'u' && v)
+				runas = v;
+			break;
+		}
+	}
+	jb_key(b, "sudo_command");
+	if (i < n) {
+		jb_arr_begin(b);
+		for (; i < n; i++)
+			jb_str(b, av[i], strlen(av[i]));
+		jb_arr_end(b);
+	} else {
+		jb_null(b);
+	}
+	jb_kcstr(b, "sudo_runas", p && p->args ? (runas ? runas : "root") : NULL);
+}
+
 int decode_auth(struct agent *a, const void *rec, size_t len)
 {
 	const struct hw_auth *e = rec;
@@ -95,6 +169,9 @@ int decode_auth(struct agent *a, const void *rec, size_t len)
 	struct jbuf *b = &a->jb;
 	char tmp[32];
 
+	/* the fixed-size items are read in place: a short record is refused, not read past */
+	if (len < sizeof(*e))
+		return -EINVAL;
 	emit_event(a, "user.auth", &e->hdr, "auth");
 	put_fixed(b, "service", it->service, sizeof(it->service));
 	put_fixed(b, "user", it->user, sizeof(it->user));
@@ -113,8 +190,9 @@ int decode_auth(struct agent *a, const void *rec, size_t len)
 	jb_ki64(b, "code", e->result);
 	snprintf(tmp, sizeof(tmp), "0x%llx", (unsigned long long)e->handle);
 	jb_kcstr(b, "handle", tmp);
+	if (!strncmp(it->service, "sudo", sizeof(it->service)))
+		put_sudo_command(a, e->hdr.pid);
 	emit_event_end(a);
-	(void)len;
 	return 0;
 }
 
@@ -150,6 +228,7 @@ static const char *sys_name(uint32_t nr)
 	case 257: return "openat";
 	case 437: return "openat2";
 	case 87: return "unlink";
+	case 84: return "rmdir";
 	case 263: return "unlinkat";
 	case 82: return "rename";
 	case 264: return "renameat";
@@ -346,6 +425,16 @@ int decode_file(struct agent *a, const void *rec, size_t len)
 		jb_kcstr(b, "file_mode", tmp);
 	}
 	jb_kbool(b, "resolved", e->pflags & HW_FP_FROM_FILE);
+	if (e->op == HW_FOP_UNLINK)
+		jb_kbool(b, "dir", e->sysnr == 84 || (e->sysnr == 263 && (e->flags & 0x200)));
+	if ((e->pflags & HW_FP_FROM_FILE) && (e->flags & 0100) &&
+	    (e->hdr.type == HW_EV_FILE_OPEN || e->hdr.type == HW_EV_FILE_TRUNCATE))
+		jb_kbool(b, "created", e->pflags & HW_FP_CREATED);
+	if (e->pflags & HW_FP_NSPATH) {
+		/* the path is the one the process sees in its own mount namespace */
+		jb_ku64(b, "mnt_ns", e->mntns);
+		jb_kbool(b, "ns_path", true);
+	}
 	if (e->repeats)
 		jb_ku64(b, "repeats", e->repeats);
 	if (e->pflags & HW_FP_TRUNC)

@@ -314,6 +314,10 @@ int file_sync_maps(struct agent *a)
 	if (++gen == 0)
 		gen = 1;
 	x.cfg.gen = gen;
+	/* opens in other mount namespaces are also matched by their path as seen there */
+	struct stat nst;
+	if (stat("/proc/self/ns/mnt", &nst) == 0)
+		x.cfg.mntns = (uint32_t)nst.st_ino;
 	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.file_cfg), &zero, &x.cfg, BPF_ANY))
 		x.errors++;
 	if (x.errors)

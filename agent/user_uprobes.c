@@ -125,6 +125,38 @@ static bool elf_defines(const char *path, const char *sym)
 	return found;
 }
 
+/* Value (virtual address) of a defined function or object symbol, or 0. */
+static uint64_t elf_sym_value(const char *path, const char *sym)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t v = 0;
+	if (fd < 0)
+		return 0;
+	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	Elf_Scn *scn = NULL;
+	while (e && !v && (scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB))
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		size_t n = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
+		for (size_t i = 0; d && i < n; i++) {
+			GElf_Sym s;
+			if (!gelf_getsym(d, i, &s) || s.st_shndx == SHN_UNDEF)
+				continue;
+			const char *nm = elf_strptr(e, sh.sh_link, s.st_name);
+			if (nm && !strcmp(nm, sym)) {
+				v = s.st_value;
+				break;
+			}
+		}
+	}
+	if (e)
+		elf_end(e);
+	close(fd);
+	return v;
+}
+
 /* DT_NEEDED entries of an ELF file that start with prefix; calls fn for each. */
 static void elf_needed(const char *path, void (*fn)(void *ctx, const char *lib), void *ctx)
 {
@@ -196,6 +228,22 @@ static void target_attach(struct agent *a, struct utarget *t)
 					     t->err, sizeof(t->err));
 		if (l)
 			t->links[t->nlinks++] = l;
+		l = attach1(a, s->progs.hw_shell_readline_entry, t->path, "readline", false, t->err,
+			    sizeof(t->err));
+		if (l)
+			t->links[t->nlinks++] = l;
+		/* the line of a readline() call entered before this attach: taken at
+		 * rl_deprep_terminal from rl_line_buffer (cookie: its distance from the function) */
+		uint64_t fn = elf_sym_value(t->path, "rl_deprep_terminal");
+		uint64_t buf = elf_sym_value(t->path, "rl_line_buffer");
+		if (fn && buf) {
+			LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = "rl_deprep_terminal",
+				    .bpf_cookie = buf - fn);
+			l = bpf_program__attach_uprobe_opts(s->progs.hw_shell_rl_deprep, -1, t->path, 0,
+							    &o);
+			if (l)
+				t->links[t->nlinks++] = l;
+		}
 		return;
 	}
 	for (size_t i = 0; i < sizeof(pam) / sizeof(pam[0]) && t->nlinks < UT_MAX_LINKS; i++) {
@@ -359,6 +407,11 @@ void user_new_binary(struct agent *a, uint32_t pid, uint32_t dev, uint64_t ino, 
 		check_exe(a, exe);
 	struct needed_ctx c = {a, root};
 	elf_needed(exe, on_needed, &c);
+	/* libpam loaded by a plugin, not listed by the binary (sudo: sudoers.so): the libpam of
+	 * the process's root (a container's) is probed at the first exec of any new binary
+	 * there, before a sudo in it reaches pam_start (a few stat() calls per new binary) */
+	if (which == 2)
+		on_needed(&c, "libpam.so.0");
 }
 
 int user_sync_maps(struct agent *a)

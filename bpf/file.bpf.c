@@ -39,6 +39,7 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 #define O_CREAT_ 0100
 #define O_TRUNC_ 01000
 #define O_WRONLY_ 1
+#define FMODE_CREATED_ (1u << 20)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -319,6 +320,115 @@ __noinline int hw_file_match_dentry(__u64 dp, __u32 ops)
 }
 
 /*
+ * Lexical normalisation of the joined string, in place: "." components and empty ones ("//")
+ * are dropped, ".." removes the component before it (never above the root), so that
+ * `chmod ./x`, `chmod ../d/x`, `chmod d//x` match the rule of d/x and report that path. The
+ * directory part built from dentries is canonical already; only the process's string is
+ * scanned, first 8 bytes per step for a "/." or "//" (the only forms that need work), then, in
+ * the rare string that has one, byte by byte. Every byte written was read before at the same
+ * or a later offset, so the result is written over the input. (Lexical: "a/../b" is "b" even
+ * if a is a symlink; the kernel resolves it otherwise. Symlinks in a path string are not
+ * followed either, as before.)
+ */
+#define FILE_NM (UPB * 2 - 1)
+struct file_norm {
+	__u32 r0;   /* first byte to read */
+	__u32 end;  /* end of the input (a virtual '/' ends the last component) */
+	__u32 lo;   /* start of the output: nothing is removed before it */
+	__u32 w;    /* next byte written */
+	__u32 seg;  /* offset of the '/' of the component being copied */
+	__u32 clen; /* its length so far */
+	__u32 need; /* the scan found "/." or "//" */
+};
+
+#define FILE_ONES 0x0101010101010101ull
+#define FILE_HIGHS 0x8080808080808080ull
+static __always_inline __u64 file_zbytes(__u64 v)
+{
+	return (v - FILE_ONES) & ~v & FILE_HIGHS; /* a superset of the zero bytes' high bits */
+}
+
+static long file_norm_scan(__u32 i, void *ctx)
+{
+	struct file_norm *s = ctx;
+	struct user_pbuf *pb = user_pbuf_get();
+	__u32 p = s->r0 + i * 8;
+
+	if (!pb || p > s->end)
+		return 1;
+	__u64 x = *(__u64 *)(pb->buf + (p & FILE_NM));
+	__u64 y = *(__u64 *)(pb->buf + ((p + 1) & FILE_NM));
+	__u64 slash = file_zbytes(x ^ (0x2full * FILE_ONES));
+	__u64 next = file_zbytes(y ^ (0x2eull * FILE_ONES)) | file_zbytes(y ^ (0x2full * FILE_ONES));
+	if (slash & next) {
+		s->need = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static long file_norm_step(__u32 i, void *ctx)
+{
+	struct file_norm *s = ctx;
+	struct user_pbuf *pb = user_pbuf_get();
+	__u32 r = s->r0 + i;
+
+	if (!pb || r > s->end)
+		return 1;
+	__u8 c = r == s->end ? '/' : pb->buf[r & FILE_NM];
+	if (c != '/') {
+		if (!s->clen) {
+			s->seg = s->w;
+			pb->buf[s->w & FILE_NM] = '/';
+			s->w++;
+		}
+		pb->buf[s->w & FILE_NM] = c;
+		s->w++;
+		s->clen++;
+		return 0;
+	}
+	if (s->clen == 1 && pb->buf[(s->seg + 1) & FILE_NM] == '.') {
+		s->w = s->seg;
+	} else if (s->clen == 2 && pb->buf[(s->seg + 1) & FILE_NM] == '.' &&
+		   pb->buf[(s->seg + 2) & FILE_NM] == '.') {
+		/* drop "/..", then the component before it */
+		__u32 w = s->seg;
+		for (int j = 0; j < 257 && w > s->lo; j++) {
+			w--;
+			if (pb->buf[w & FILE_NM] == '/')
+				break;
+		}
+		s->w = w;
+	}
+	s->clen = 0;
+	return 0;
+}
+
+/* Normalise buf[lo, end): the part before r0 is canonical, r0 == lo for an absolute string,
+ * the byte after the directory part for a relative one. Returns the new length. */
+static __always_inline __u32 file_norm(struct user_pbuf *pb, __u32 lo, __u32 r0, __u32 end)
+{
+	struct file_norm s = {.end = end, .lo = lo};
+
+	/* the scan starts at the '/' before the string (the separator, or its leading '/') */
+	if (r0 > lo)
+		s.r0 = r0 - 1;
+	else
+		s.r0 = r0;
+	bpf_loop(UPB / 8 + 1, file_norm_scan, &s, 0);
+	if (!s.need)
+		return end - lo;
+	s.r0 = r0;
+	s.w = r0 > lo ? r0 - 1 : lo; /* a relative string is appended after the directory */
+	bpf_loop(UPB + 1, file_norm_step, &s, 0);
+	if (s.w <= lo) {
+		pb->buf[lo & FILE_NM] = '/';
+		s.w = lo + 1;
+	}
+	return s.w - lo;
+}
+
+/*
  * Build the absolute string for (dirfd, upath) in the path buffer: the process's string is
  * read to buf[UPB + 1]; a relative one gets the directory's path in front of it, ending at
  * buf[UPB] = '/'. Returns the length (0 on failure); *start is the first byte.
@@ -338,9 +448,14 @@ __noinline int hw_file_str_path(int dirfd, __u64 up)
 	n = bpf_probe_read_user_str(pb->buf + UPB + 1, UPB - 1, upath);
 	if (n <= 1)
 		return 0;
-	if (pb->buf[UPB + 1] == '/' || dirfd == FILE_NO_DIR) {
+	if (dirfd == FILE_NO_DIR && pb->buf[UPB + 1] != '/') {
+		/* a relative symlink target: relative to the link, kept as written */
 		pb->res_start = UPB + 1;
 		return n - 1;
+	}
+	if (pb->buf[UPB + 1] == '/') {
+		pb->res_start = UPB + 1;
+		return file_norm(pb, UPB + 1, UPB + 1, UPB + n);
 	}
 	if (dirfd == AT_FDCWD_) {
 		dir = BPF_CORE_READ(t, fs, pwd);
@@ -354,7 +469,7 @@ __noinline int hw_file_str_path(int dirfd, __u64 up)
 	pb->buf[UPB] = '/';
 	pb->res_start = start;
 	pb->res_trunc = trunc;
-	return UPB + n - start;
+	return file_norm(pb, start, UPB + 1, UPB + n);
 }
 
 /* Match an absolute string at buf[start], len bytes. */
@@ -451,6 +566,8 @@ static __always_inline struct hw_file *file_rec(struct task_struct *t, __u32 typ
 	e->pad = 0;
 	e->fmode = 0;
 	e->repeats = 0;
+	e->mntns = 0;
+	e->pad2 = 0;
 	e->path.off = e->target.off = sizeof(*e);
 	e->path.len = e->target.len = 0;
 	return e;
@@ -508,6 +625,7 @@ static __always_inline void file_open(struct task_struct *t, struct pt_regs *reg
 	__u32 flags, mode, ops, op, start = 0, len = 0;
 	__u64 dent = 0;
 	bool trunc = false;
+	__u32 nsns = 0, nsstart = 0;
 
 	if (!pb)
 		return;
@@ -520,8 +638,24 @@ static __always_inline void file_open(struct task_struct *t, struct pt_regs *reg
 		pb->ptr = (__u64)ft->f_path.dentry;
 		dent = *(volatile __u64 *)&pb->ptr;
 		m = hw_file_match_dentry(dent, FILE_OPEN_OPS);
-		if (m < 0)
-			return;
+		if (m < 0) {
+			/* another mount namespace (a container with its own /etc): its /etc/shadow is
+			 * not the host's inode, try the path as the process sees it. Costs a walk per
+			 * unwatched open in other mount namespaces only. */
+			struct hw_file_cfg *cfg = file_cfg_get();
+			__u32 ns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+			if (!cfg || !cfg->mntns || ns == cfg->mntns)
+				return;
+			struct path fp = BPF_CORE_READ(f, f_path);
+			__u32 s0 = user_fwalk(fp.dentry, fp.mnt, &trunc);
+			if (s0 >= UPB)
+				return;
+			m = hw_file_match_str(s0, UPB - s0, FILE_OPEN_OPS);
+			if (m < 0)
+				return;
+			nsns = ns;
+			nsstart = s0;
+		}
 	}
 	if (!regs)
 		regs = (struct pt_regs *)bpf_task_pt_regs(t);
@@ -558,7 +692,8 @@ static __always_inline void file_open(struct task_struct *t, struct pt_regs *reg
 	if (ret >= 0) {
 		/* the rule found covers none of this open's operations: a later one may */
 		if (!(((__u32)m >> 16) & ops))
-			m = hw_file_match_dentry(dent, ops);
+			m = nsns ? hw_file_match_str(nsstart, UPB - nsstart, ops) :
+				   hw_file_match_dentry(dent, ops);
 	} else {
 		len = hw_file_str_path(dirfd, (__u64)upath);
 		if (len) {
@@ -590,6 +725,12 @@ static __always_inline void file_open(struct task_struct *t, struct pt_regs *reg
 	e->rule = m & 0xffff;
 	if (f) {
 		file_put_file_path(&b, e, pb, f);
+		if (nsns) {
+			e->pflags |= HW_FP_NSPATH;
+			e->mntns = nsns;
+		}
+		if ((flags & O_CREAT_) && (BPF_CORE_READ(f, f_mode) & FMODE_CREATED_))
+			e->pflags |= HW_FP_CREATED;
 	} else {
 		user_blob_pbuf(&b, pb, start, len, &e->path);
 		if (trunc)
@@ -641,6 +782,9 @@ static __always_inline void file_other(struct task_struct *t, struct pt_regs *re
 		return;
 	switch (nr) {
 	case 87: /* unlink */
+		op = HW_FOP_UNLINK, p1 = (void *)a0;
+		break;
+	case 84: /* rmdir */
 		op = HW_FOP_UNLINK, p1 = (void *)a0;
 		break;
 	case 263: /* unlinkat */
@@ -775,6 +919,7 @@ FILE_TP(openat2, 437, file_open)
 FILE_TP(creat, 85, file_open)
 FILE_TP(unlink, 87, file_other)
 FILE_TP(unlinkat, 263, file_other)
+FILE_TP(rmdir, 84, file_other)
 FILE_TP(rename, 82, file_other)
 FILE_TP(renameat, 264, file_other)
 FILE_TP(renameat2, 316, file_other)

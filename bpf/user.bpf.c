@@ -85,8 +85,35 @@ int hw_auth_exec_tp(void *ctx)
 
 #define HW_SHELL_LINE_MAX 4096
 
-SEC("uretprobe")
-int BPF_KRETPROBE(hw_shell_readline, const char *line)
+/*
+ * A readline() call that began before its uprobes were attached (the first prompt of a shell
+ * the agent had never seen) has no return probe: its line is taken at the entry of
+ * rl_deprep_terminal(), which readline() calls after the line is complete, from the global
+ * rl_line_buffer. The agent passes the distance from rl_deprep_terminal to rl_line_buffer in
+ * the object as the attach cookie, so its address is the probed instruction's plus the
+ * cookie, whatever the load address. Used only by a thread whose readline() entry was never
+ * seen: once one was, every later line comes from the return probe (no line twice).
+ */
+#define USER_RL_IN 1   /* in a readline() call whose entry was seen */
+#define USER_RL_SEEN 2 /* entries are seen for this thread: no fallback */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u8);
+} user_rl SEC(".maps");
+
+SEC("uprobe")
+int BPF_KPROBE(hw_shell_readline_entry)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u8 v = USER_RL_IN;
+
+	bpf_map_update_elem(&user_rl, &tid, &v, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int user_shell_line(const char *line, __u32 late)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -111,7 +138,7 @@ int BPF_KRETPROBE(hw_shell_readline, const char *line)
 	e->line.off = b.pos;
 	e->line.len = 0;
 	e->line_total = 0;
-	e->pad = 0;
+	e->pad = late;
 	n = bpf_probe_read_user_str(b.base + b.pos, HW_SHELL_LINE_MAX, line);
 	if (n > 0) {
 		e->line.len = n - 1;
@@ -142,6 +169,33 @@ int BPF_KRETPROBE(hw_shell_readline, const char *line)
 		e->hdr.flags |= HW_F_TRUNC_PATH;
 	user_submit(e, b.pos, true);
 	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(hw_shell_readline, const char *line)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u8 v = USER_RL_SEEN;
+
+	bpf_map_update_elem(&user_rl, &tid, &v, BPF_ANY);
+	return user_shell_line(line, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(hw_shell_rl_deprep)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u8 v = USER_RL_SEEN;
+	__s64 delta = (__s64)bpf_get_attach_cookie(ctx);
+	const char *line = NULL;
+
+	if (bpf_map_lookup_elem(&user_rl, &tid) || !delta)
+		return 0;
+	/* the first readline() call of this thread seen, and its entry was missed */
+	bpf_map_update_elem(&user_rl, &tid, &v, BPF_ANY);
+	if (bpf_probe_read_user(&line, sizeof(line), (void *)(PT_REGS_IP(ctx) + delta)))
+		return 0;
+	return user_shell_line(line, 1);
 }
 
 /* ---- user.auth: PAM ---- */

@@ -32,7 +32,7 @@ struct hw_shell {
 	struct hw_str cwd;  /* forward absolute path of the shell's current directory */
 	struct hw_str exe;  /* forward absolute path of the process's executable */
 	__u32 line_total;   /* bytes of the whole line (may exceed what was copied) */
-	__u32 pad;
+	__u32 pad;          /* 1: taken at rl_deprep_terminal (readline's entry was missed) */
 	/* blob follows */
 };
 _Static_assert(sizeof(struct hw_shell) == 104, "hw_shell layout");
@@ -125,6 +125,8 @@ struct hw_file_cfg {
 	__u64 proc_len_mask; /* bit n: some procfs-only basename rule has a name of n bytes */
 	__u32 enabled;
 	__u32 gen; /* bumped at every change of the rules: invalidates cached verdicts (not 0) */
+	__u32 mntns; /* the agent's mount namespace (inode number); 0: unknown */
+	__u32 pad;
 };
 
 /* file.* record. The path is the opened file's own path when the syscall gave one (open,
@@ -145,13 +147,17 @@ struct hw_file {
 	struct hw_str target; /* rename: new path; link/symlink: the new link; else empty */
 	__u32 fmode;   /* i_mode of the file after the call, when known */
 	__u32 repeats; /* same process, operation and file not reported since the last event */
+	__u32 mntns;   /* HW_FP_NSPATH: the process's mount namespace (inode number) */
+	__u32 pad2;
 	/* blob follows */
 };
-_Static_assert(sizeof(struct hw_file) == 128, "hw_file layout");
+_Static_assert(sizeof(struct hw_file) == 136, "hw_file layout");
 #define HW_FP_FROM_FILE (1u << 0)  /* path built from the file's dentries (symlinks resolved) */
 #define HW_FP_TRUNC (1u << 1)      /* a path was cut at the bound */
 #define HW_FP_FMODE (1u << 2)      /* fmode valid */
 #define HW_FP_SYMLINK (1u << 3)    /* symlink: target is the link, path is what it points to */
+#define HW_FP_NSPATH (1u << 4)     /* matched by the path as seen in another mount namespace */
+#define HW_FP_CREATED (1u << 5)    /* the open created the file (FMODE_CREATED) */
 
 /* agent-internal record: a process exec'd a file that the agent has no uprobes on yet. */
 struct hw_user_bin {

@@ -13,7 +13,8 @@ BASE="hw-base-$$" # watched anywhere by basename
 mkdir -p "$W/sub" "$N"
 chmod 755 "$T"
 DIRN="hwd-$$"     # watched anywhere by directory name
-mkdir -p "$N/$DIRN" "$T/late"
+mkdir -p "$N/$DIRN" "$T/late" "$T/e"
+echo s >"$T/e/secret"
 echo k >"$N/$DIRN/key"
 echo k >"$N/$DIRN/key2"
 echo l >"$T/late/f"
@@ -25,7 +26,11 @@ files:
     - path: $T/named-only
       ops: [write]
     - "*/$DIRN/"
+    - $T/e/secret
 EOF
+# /var/spool/cron must exist when the rules are applied (directories are resolved to inodes then)
+spool_made=
+[ -d /var/spool/cron ] || { mkdir -p /var/spool/cron && spool_made=1; }
 agent_start "$T/agent.yaml" || { not_ok "agent starts" "$(cat "$T/agent.err")"; exit 1; }
 
 # fev NAME FILTER: the first event matching FILTER, or {} after reporting NAME as missing (so
@@ -48,7 +53,7 @@ run() {
 # 1. a default rule: /etc/shadow read by root, and refused to nobody
 run cat /etc/shadow
 ev=$(fev "shadow read" "select(.kind==\"file.open\" and .proc.pid==$P)")
-expect_jq "shadow read: path, op, rule, fd" "$ev" '.file.path=="/etc/shadow" and .file.op=="read" and .file.watch=="/etc/shadow" and .file.result>=0 and .file.resolved==true and .file.syscall=="openat"'
+expect_jq "shadow read: path, op, rule, fd" "$ev" '.file.path=="/etc/shadow" and .file.op=="read" and .file.watch=="/etc/shadow" and .file.result>=0 and .file.resolved==true and .file.syscall=="openat" and .file.ns_path==null and .file.mnt_ns==null'
 expect_jq "shadow read: flags and blamed process" "$ev" '(.file.flags_names|index("O_RDONLY"))!=null and .proc.comm=="cat" and .proc.exe=="/usr/bin/cat" and .proc.uid==0'
 run setpriv --reuid=65534 --regid=65534 --clear-groups cat /etc/shadow
 ev=$(fev "shadow refused" "select(.kind==\"file.open\" and .proc.pid==$P)")
@@ -57,10 +62,10 @@ expect_jq "shadow refused to nobody: EACCES" "$ev" '.file.path=="/etc/shadow" an
 # 2. create + truncate by absolute path (shell redirection: O_WRONLY|O_CREAT|O_TRUNC)
 run bash -c "echo data > $W/f1"
 ev=$(fev "create by absolute path" "select(.kind==\"file.truncate\" and .proc.pid==$P)")
-expect_jq "create: path, rule, flags, mode" "$ev" ".file.path==\"$W/f1\" and .file.watch==\"$W/\" and .file.op==\"truncate\" and (.file.flags_names|index(\"O_CREAT\"))!=null and (.file.flags_names|index(\"O_TRUNC\"))!=null and .file.mode==\"0666\""
+expect_jq "create: path, rule, flags, mode" "$ev" ".file.path==\"$W/f1\" and .file.watch==\"$W/\" and .file.op==\"truncate\" and (.file.flags_names|index(\"O_CREAT\"))!=null and (.file.flags_names|index(\"O_TRUNC\"))!=null and .file.mode==\"0666\" and .file.created==true"
 run bash -c "echo more >> $W/f1"
 ev=$(fev "append" "select(.kind==\"file.open\" and .proc.pid==$P)")
-expect_jq "append: write open" "$ev" ".file.path==\"$W/f1\" and .file.op==\"write\" and (.file.flags_names|index(\"O_APPEND\"))!=null"
+expect_jq "append: write open" "$ev" ".file.path==\"$W/f1\" and .file.op==\"write\" and (.file.flags_names|index(\"O_APPEND\"))!=null and .file.created==false"
 
 # 3. relative path (cwd), and through a directory fd
 (cd "$W/sub" && exec cat ../f1 >/dev/null) &
@@ -139,6 +144,77 @@ run "$FO" unlinkat "$W/sub" nothing
 ev=$(fev "failed unlink" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
 expect_jq "failed unlink: ENOENT" "$ev" '.file.result==-2 and .file.error=="ENOENT"'
 
+# 9b. path strings are normalised before matching and in the report: "./x", "../d/x", "d//x",
+# and a directory fd with ".." in the name, on a file rule and on a directory rule
+(cd "$T/e" && exec chmod 4755 ./secret) &
+P=$!; wait $P
+ev=$(fev "chmod ./x" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "chmod ./secret on a file rule: canonical path" "$ev" ".file.path==\"$T/e/secret\" and .file.watch==\"$T/e/secret\" and .file.setuid==true"
+(cd "$T/e" && exec chmod 0600 ../e/secret) &
+P=$!; wait $P
+ev=$(fev "chmod ../d/x" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "chmod ../e/secret: canonical path" "$ev" ".file.path==\"$T/e/secret\" and .file.watch==\"$T/e/secret\""
+(cd "$T" && exec chmod 0644 e//secret) &
+P=$!; wait $P
+ev=$(fev "chmod d//x" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "chmod e//secret: canonical path" "$ev" ".file.path==\"$T/e/secret\" and .file.watch==\"$T/e/secret\""
+run "$FO" fchmodat "$T/late" ../e/./secret 0640
+ev=$(fev "fchmodat dirfd ../" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "fchmodat through a dirfd with ../: canonical path" "$ev" ".file.path==\"$T/e/secret\" and .file.watch==\"$T/e/secret\""
+run "$FO" renameat "$T/e" ./secret ..//e/secret2
+ev=$(fev "rename ./x" "select(.kind==\"file.rename\" and .proc.pid==$P)")
+expect_jq "renameat ./secret ..//e/secret2: both canonical" "$ev" ".file.path==\"$T/e/secret\" and .file.target==\"$T/e/secret2\" and .file.watch==\"$T/e/secret\" and .file.result==0"
+run "$FO" renameat "$T/late" ../e/secret2 ../e/../e/secret
+ev=$(fev "rename back ../" "select(.kind==\"file.rename\" and .proc.pid==$P)")
+expect_jq "renameat back through ../: target on the file rule" "$ev" ".file.path==\"$T/e/secret2\" and .file.target==\"$T/e/secret\" and .file.target_watch==\"$T/e/secret\""
+echo n >"$W/nf"
+run "$FO" renameat "$W/sub" ../nf ./../nf2
+ev=$(fev "rename in dir rule" "select(.kind==\"file.rename\" and .proc.pid==$P)")
+expect_jq "renameat ../nf ./../nf2 on a directory rule: canonical" "$ev" ".file.path==\"$W/nf\" and .file.target==\"$W/nf2\" and .file.watch==\"$W/\""
+(cd "$W/sub" && exec chmod 0600 ./../nf2) &
+P=$!; wait $P
+ev=$(fev "chmod in dir rule" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "chmod ./../nf2 on a directory rule: canonical" "$ev" ".file.path==\"$W/nf2\" and .file.watch==\"$W/\""
+run "$FO" unlinkat "$W/sub" ../sub/..//nf2
+ev=$(fev "unlink in dir rule" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
+expect_jq "unlinkat ../sub/..//nf2 through a dirfd: canonical" "$ev" ".file.path==\"$W/nf2\" and .file.result==0"
+run cat "$W/./sub/../missing"
+ev=$(fev "failed open ./ ../" "select(.kind==\"file.open\" and .proc.pid==$P)")
+expect_jq "failed open of W/./sub/../missing: canonical" "$ev" ".file.path==\"$W/missing\" and .file.error==\"ENOENT\""
+run chmod "$(stat -c %a /etc/shadow)" /../../etc/./shadow # the same mode: nothing changes
+ev=$(fev "chmod /../etc/./shadow" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "chmod /../../etc/./shadow: the default rule, canonical" "$ev" '.file.path=="/etc/shadow" and .file.watch=="/etc/shadow"'
+(cd "$T/e" && exec rm ./secret) &
+P=$!; wait $P
+ev=$(fev "unlink ./x" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
+expect_jq "rm ./secret on a file rule: canonical" "$ev" ".file.path==\"$T/e/secret\" and .file.watch==\"$T/e/secret\""
+
+# 9c. rmdir, and unlinkat(AT_REMOVEDIR): file.unlink with dir true
+mkdir -p "$W/dd" "$W/dd2"
+(cd "$W" && exec rmdir ./dd) &
+P=$!; wait $P
+ev=$(fev "rmdir" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
+expect_jq "rmdir ./dd: file.unlink, dir, canonical path" "$ev" ".file.path==\"$W/dd\" and .file.syscall==\"rmdir\" and .file.dir==true and .file.result==0 and .file.watch==\"$W/\""
+run rm -d "$W/dd2"
+ev=$(fev "rm -d" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
+expect_jq "rm -d: unlinkat AT_REMOVEDIR, dir" "$ev" ".file.path==\"$W/dd2\" and .file.dir==true"
+echo u >"$W/plainf"
+run rm "$W/plainf"
+ev=$(fev "unlink file" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
+expect_jq "rm of a file: dir false" "$ev" ".file.path==\"$W/plainf\" and .file.dir==false"
+
+# 9d. a private mount namespace with another /etc (a container's): opens there are matched by
+# the path the process sees, and marked with its mount namespace
+mkdir -p "$T/cetc"
+echo 'croot:*:1::::::' >"$T/cetc/shadow"
+hostns=$(stat -Lc %i /proc/self/ns/mnt)
+run unshare -m bash -c "mount --bind $T/cetc /etc && echo x >> /etc/shadow && exec cat /etc/shadow"
+ev=$(fev "container shadow write" "select(.kind==\"file.open\" and .proc.pid==$P and .file.op==\"write\")")
+expect_jq "other mount ns: append to its /etc/shadow" "$ev" ".file.path==\"/etc/shadow\" and .file.watch==\"/etc/shadow\" and .file.ns_path==true and .file.mnt_ns!=$hostns and .file.mnt_ns>0"
+ev=$(fev "container shadow read" "select(.kind==\"file.open\" and .proc.pid==$P and .file.op==\"read\" and .file.path==\"/etc/shadow\")")
+expect_jq "other mount ns: cat its /etc/shadow, process blamed" "$ev" ".file.ns_path==true and .proc.comm==\"cat\" and .file.result>=0"
+expect_eq "other mount ns: the host's shadow untouched" "$(grep -c '^croot:' /etc/shadow)" 0
+
 # 10. basename rule anywhere; name rule with write only; /proc/PID/mem
 run bash -c "echo x > $N/$BASE"
 ev=$(fev "basename rule" "select(.kind==\"file.truncate\" and .proc.pid==$P)")
@@ -199,6 +275,51 @@ mv "$N/tree" "$W/tree"
 run taskset -c 0 cat "$W/tree/sub/f"
 ev=$(fev "directory under a moved ancestor watched" "select(.kind==\"file.open\" and .proc.pid==$P)")
 expect_jq "rename: a directory whose ancestor moved into a watched subtree is watched at once" "$ev" ".file.path==\"$W/tree/sub/f\" and .file.watch==\"$W/\""
+
+# 13c. the default rules, one operation each, on files the test creates and removes itself
+# (names that sudo, cron, PAM and profile scripts ignore: with a '.' and no .sh/.conf suffix);
+# /etc/ld.so.preload is only opened for writing without O_CREAT/O_TRUNC (changes nothing)
+H="$T/home"
+mkdir -p "$H/.ssh"
+# dflt NAME PATH KIND WATCH CMD...: run CMD, expect a KIND event for PATH by the rule WATCH
+dflt() {
+	local name=$1 path=$2 kind=$3 watch=$4
+	shift 4
+	run "$@"
+	ev=$(fev "default rule: $name" "select(.kind==\"$kind\" and .proc.pid==$P and .file.path==\"$path\")")
+	expect_jq "default rule: $name" "$ev" "(.file.watch|IN($watch))"
+}
+tag="hw-$$.tmp"
+dflt "/etc/sudoers.d create" "/etc/sudoers.d/$tag" file.truncate '"/etc/sudoers.d/","/etc/sudoers"' bash -c "echo '# test' > /etc/sudoers.d/$tag"
+dflt "/etc/sudoers.d unlink" "/etc/sudoers.d/$tag" file.unlink '"/etc/sudoers.d/","/etc/sudoers"' rm -f "/etc/sudoers.d/$tag"
+dflt "/etc/pam.d create" "/etc/pam.d/$tag" file.truncate '"/etc/pam.d/"' bash -c "echo '# test' > /etc/pam.d/$tag"
+dflt "/etc/pam.d unlink" "/etc/pam.d/$tag" file.unlink '"/etc/pam.d/"' rm -f "/etc/pam.d/$tag"
+dflt "/etc/ssh create" "/etc/ssh/$tag" file.truncate '"/etc/ssh/"' bash -c "echo '# test' > /etc/ssh/$tag"
+dflt "/etc/ssh chmod" "/etc/ssh/$tag" file.chmod '"/etc/ssh/"' chmod 600 "/etc/ssh/$tag"
+rm -f "/etc/ssh/$tag"
+dflt "authorized_keys write" "$H/.ssh/authorized_keys" file.truncate '"*/.ssh/"' bash -c "echo 'ssh-ed25519 AAAA test' > $H/.ssh/authorized_keys"
+dflt "authorized_keys read" "$H/.ssh/authorized_keys" file.open '"*/.ssh/"' cat "$H/.ssh/authorized_keys"
+dflt "/etc/cron.d create" "/etc/cron.d/$tag" file.truncate '"/etc/cron"' bash -c "echo '# test' > /etc/cron.d/$tag"
+dflt "/etc/cron.d rename" "/etc/cron.d/$tag" file.rename '"/etc/cron"' mv "/etc/cron.d/$tag" "/etc/cron.d/$tag.2"
+rm -f "/etc/cron.d/$tag.2"
+dflt "/var/spool/cron create" "/var/spool/cron/$tag" file.truncate '"/var/spool/cron/"' bash -c "echo '# test' > /var/spool/cron/$tag"
+dflt "/var/spool/cron unlink" "/var/spool/cron/$tag" file.unlink '"/var/spool/cron/"' rm -f "/var/spool/cron/$tag"
+[ -n "$spool_made" ] && rmdir /var/spool/cron
+dflt "/etc/systemd create" "/etc/systemd/$tag" file.truncate '"/etc/systemd/"' bash -c "echo '# test' > /etc/systemd/$tag"
+dflt "/etc/systemd unlink" "/etc/systemd/$tag" file.unlink '"/etc/systemd/"' rm -f "/etc/systemd/$tag"
+dflt "/etc/ld.so.preload write open" "/etc/ld.so.preload" file.open '"/etc/ld.so.preload"' "$FO" openat /etc ld.so.preload 01
+dflt "/etc/profile.d create" "/etc/profile.d/$tag" file.truncate '"/etc/profile.d/","/etc/profile"' bash -c "echo '# test' > /etc/profile.d/$tag"
+dflt "/etc/profile.d unlink" "/etc/profile.d/$tag" file.unlink '"/etc/profile.d/","/etc/profile"' rm -f "/etc/profile.d/$tag"
+dflt ".bashrc write" "$H/.bashrc" file.truncate '"*/.bashrc"' bash -c "echo 'alias x=y' > $H/.bashrc"
+echo log >"/var/log/$tag"
+dflt "/var/log truncate" "/var/log/$tag" file.truncate '"/var/log/"' truncate -s 0 "/var/log/$tag"
+dflt "/var/log rename" "/var/log/$tag" file.rename '"/var/log/"' mv "/var/log/$tag" "/var/log/$tag.1"
+dflt "/var/log unlink" "/var/log/$tag.1" file.unlink '"/var/log/"' rm -f "/var/log/$tag.1"
+echo 'ls' >"$H/.bash_history"
+dflt ".bash_history truncate" "$H/.bash_history" file.truncate '"*/.bash_history"' truncate -s 0 "$H/.bash_history"
+dflt ".bash_history unlink" "$H/.bash_history" file.unlink '"*/.bash_history"' rm -f "$H/.bash_history"
+dflt "/boot create" "/boot/$tag" file.truncate '"/boot/"' bash -c "echo x > /boot/$tag"
+rm -f "/boot/$tag"
 
 # 14. nothing for unwatched paths and for reads under write-only rules
 run cat /etc/hostname /etc/passwd /etc/pam.d/other "$N/outside-nothing" "$T/named-only"

@@ -65,6 +65,23 @@ case "$raw" in
 *) not_ok "shell: control character escaped in the JSON" "${raw:0:300}" ;;
 esac
 
+# a line with bytes that are not UTF-8 (0xff 0xfe, typed raw: readline in 8-bit mode): reported,
+# each such byte escaped as \u00XX, the JSON still valid
+printf 'set input-meta on\nset convert-meta off\nset output-meta on\n' >"$T/inputrc"
+(
+	sleep 1
+	printf 'echo nonutf\377\376-%s\n' $$
+	sleep 0.3
+	printf 'exit\n'
+	sleep 0.3
+) | (cd "$T/work" && INPUTRC="$T/inputrc" LC_ALL=C.UTF-8 HISTFILE=/dev/null SHELL=/bin/sh script -qfc "exec bash --norc --noprofile -i" /dev/null >/dev/null)
+wait_event "select(.kind==\"user.shell\" and (.shell.line|startswith(\"echo nonutf\")))" >/dev/null || not_ok "non-UTF-8 line seen" "no user.shell for it"
+raw=$(grep -F '"echo nonutf' "$EV" | head -1)
+case "$raw" in
+*'"echo nonutf\u00ff\u00fe-'$$'"'*) ok "shell: non-UTF-8 bytes reported, escaped as \\u00XX" ;;
+*) not_ok "shell: non-UTF-8 bytes reported, escaped as \\u00XX" "${raw:0:300}" ;;
+esac
+
 # ---- a bash the agent has never seen (a copy is another inode, like a container's bash) ----
 cp /bin/bash "$T/cbash"
 (
@@ -74,7 +91,7 @@ cp /bin/bash "$T/cbash"
 		jq -e "select(.kind==\"agent.heartbeat\") | .agent.uprobes[]? | select(.path==\"$T/cbash\" and .state==\"attached\")" "$EV" >/dev/null 2>&1 && break
 		sleep 0.1
 	done
-	printf 'echo warm-up-2\n' # read by the readline call that began before the attach: missed
+	printf 'echo warm-up-2-%s\n' $$ # read by the readline call that began before the attach
 	sleep 0.3
 	printf 'echo in-copy-%s\n' $$
 	sleep 0.2
@@ -83,6 +100,12 @@ cp /bin/bash "$T/cbash"
 ) | (cd "$T/work" && HISTFILE=/dev/null SHELL=/bin/sh script -qfc "exec $T/cbash --norc --noprofile -i" /dev/null >/dev/null)
 ev=$(wait_event "select(.kind==\"user.shell\" and .shell.line==\"echo in-copy-$$\")") || { not_ok "new bash binary covered" "no user.shell from $T/cbash"; ev={}; }
 expect_jq "new bash binary: shell path" "$ev" ".shell.shell==\"$T/cbash\" and .proc.exe==\"$T/cbash\""
+# the line read by the readline() call entered before the uprobes were attached: taken at
+# rl_deprep_terminal, marked, reported once
+ev=$(wait_event "select(.kind==\"user.shell\" and .shell.line==\"echo warm-up-2-$$\")") || { not_ok "first line of a never-seen bash" "no user.shell for warm-up-2"; ev={}; }
+expect_jq "first line of a never-seen bash: reported, entry_missed" "$ev" ".shell.shell==\"$T/cbash\" and .shell.entry_missed==true"
+expect_eq "first line of a never-seen bash: once" "$(events "select(.kind==\"user.shell\" and .shell.line==\"echo warm-up-2-$$\")" | wc -l)" 1
+expect_eq "later lines of that bash: from the return probe, once" "$(events "select(.kind==\"user.shell\" and .shell.line==\"echo in-copy-$$\" and (.shell.entry_missed|not))" | wc -l)" 1
 hb=$(wait_event "select(.kind==\"agent.heartbeat\" and ([.agent.uprobes[]? | select(.path==\"$T/cbash\" and .state==\"attached\")] | length)==1)") || { not_ok "heartbeat lists the new uprobe" "no heartbeat with $T/cbash attached"; hb={}; }
 expect_jq "heartbeat: host bash, libreadline and libpam attached" "$hb" '[.agent.uprobes[] | select(.state=="attached") | .path] | (any(test("bash$")) and any(test("libreadline")) and any(test("libpam")))'
 
@@ -132,6 +155,26 @@ ev=$(wait_event "select(.kind==\"user.auth\" and .proc.pid==$sudo_pid and .auth.
 expect_jq "sudo: session for the target user root" "$ev" '.auth.user=="root" and .auth.result=="success"'
 ev=$(wait_event "select(.kind==\"process.exec\" and .proc.exe==\"/usr/bin/id\" and .parent.pid==$sudo_pid)") || { not_ok "sudo command exec linked" "no exec of /usr/bin/id with parent $sudo_pid"; ev={}; }
 expect_jq "sudo: command exec runs as root, linked by parent key" "$ev" '.proc.euid==0 and .proc.args==["/usr/bin/id"] and (.parent.key|type)=="string"'
+ev=$(wait_event "select(.kind==\"user.auth\" and .proc.pid==$sudo_pid and .auth.step==\"open_session\")")
+expect_jq "sudo: command and target user on its own auth event" "$ev" '.auth.sudo_command==["/usr/bin/id"] and .auth.sudo_runas=="root"'
+
+# ---- sudo on a terminal with `Defaults use_pty` (Debian's default): the command runs under
+# sudo's pty monitor, a second sudo process; the command is on the PAM sudo's events ----
+echo "Defaults:$U use_pty" >>"$SUDOERS"
+script -qec "runuser -u $U -- sudo -S -k -u root /usr/bin/id -u" /dev/null <<<"$PW" >/dev/null 2>&1
+ev=$(wait_event "select(.kind==\"user.auth\" and .auth.service==\"sudo\" and .auth.step==\"open_session\" and .auth.sudo_command==[\"/usr/bin/id\",\"-u\"])") || { not_ok "sudo on a pty: session seen" "no event"; ev={}; }
+psudo=$(jq .proc.pid <<<"$ev")
+expect_jq "sudo on a pty: target user, command, terminal" "$ev" '.auth.user=="root" and .auth.sudo_runas=="root" and (.auth.tty|test("^/dev/pts/[0-9]+$"))'
+ev=$(wait_event "select(.kind==\"user.auth\" and .proc.pid==$psudo and .auth.step==\"authenticate\")") || { not_ok "sudo on a pty: authenticate seen" "no event"; ev={}; }
+expect_jq "sudo on a pty: authenticate carries the command and the tty" "$ev" ".auth.user==\"$U\" and .auth.sudo_command==[\"/usr/bin/id\",\"-u\"] and (.auth.tty|test(\"^/dev/pts/\"))"
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.exe==\"/usr/bin/id\" and .proc.args==[\"/usr/bin/id\",\"-u\"])") || { not_ok "sudo on a pty: command exec" "none"; ev={}; }
+expect_jq "sudo on a pty: the command's parent is sudo's monitor, not the PAM sudo" "$ev" ".parent.pid!=$psudo and (.parent.exe|endswith(\"/sudo\")) and .proc.euid==0"
+
+# ---- su on a terminal: auth.tty (su may flush the terminal's input before it reads the
+# password, so the result is not checked here: the step and its tty are) ----
+script -qec "setpriv --reuid=$V --regid=$V --clear-groups su $U -c true" /dev/null <<<"$PW" >/dev/null 2>&1
+ev=$(wait_event "select(.kind==\"user.auth\" and .auth.service==\"su\" and .auth.step==\"authenticate\" and (.auth.tty|type)==\"string\" and (.auth.tty|test(\"^/dev/pts/\")))") || { not_ok "su on a pty: auth.tty" "no su authenticate with a pts tty"; ev={}; }
+expect_jq "su on a pty: tty, user, caller" "$ev" ".auth.user==\"$U\" and .auth.ruser==\"$V\" and .auth.sudo_command==null and .proc.comm==\"su\""
 
 # ---- SSH password login to our own sshd on 127.0.0.1, then a failed one ----
 mkdir -p /run/sshd
