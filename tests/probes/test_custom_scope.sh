@@ -24,7 +24,7 @@ custom_probes:
     cgroup: /$TOP/in
   - name: opens_nowhere
     tracepoint: syscalls:sys_enter_openat
-    capture: [filename]
+    capture: [flags]
     cgroup: /$TOP/no_such_group
   - name: bad_pid
     tracepoint: syscalls:sys_enter_openat
@@ -100,7 +100,7 @@ expect_jq "pid-scoped probe: the other process's call counted as filtered" "$(ct
 	'.probes["custom.opens_pid"].filtered>=1 and .probes["custom.opens_pid"].emitted==1'
 
 # ---- refusals over the control socket ----
-r=$(ctl add-probe "{name: nowhere, tracepoint: 'syscalls:sys_enter_openat', capture: [filename], cgroup: $TOP/nope}")
+r=$(ctl add-probe "{name: nowhere, tracepoint: 'syscalls:sys_enter_openat', capture: [flags], cgroup: $TOP/nope}")
 expect_jq "ctl add-probe refuses a missing cgroup by name" "$r" ".ok==false and (.error|test(\"no cgroup .$TOP/nope.\"))"
 expect_jq "refused probe not kept" "$(ctl status)" '.probes|has("custom.nowhere")|not'
 r=$(ctl add-probe "{name: dotdot, tracepoint: 'syscalls:sys_enter_openat', cgroup: /$TOP/../etc}")
