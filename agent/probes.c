@@ -142,6 +142,96 @@ static void precheck_tp_btf(struct agent *a, struct hw_bpf *s)
 	btf__free(btf);
 }
 
+/* A classic tracepoint program needs its tracepoint in tracefs (kernels without syscall
+ * tracepoints have none of syscalls/): checked up front, so that the probe's next candidate is
+ * loaded in its place (see skip_fallbacks) and nothing is verified for nothing. */
+static void precheck_tracepoints(struct agent *a, struct hw_bpf *s)
+{
+	struct bpf_program *prog;
+	char path[320];
+	struct stat st;
+	bpf_object__for_each_program(prog, s->obj)
+	{
+		const char *sec = bpf_program__section_name(prog), *tp = NULL;
+		if (!strncmp(sec, "tracepoint/", 11))
+			tp = sec + 11;
+		else if (!strncmp(sec, "tp/", 3))
+			tp = sec + 3;
+		if (!tp || fail_reason(a, bpf_program__name(prog)))
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s", tp);
+		if (stat(path, &st) == 0)
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s", tp);
+		if (stat(path, &st) == 0)
+			continue;
+		if (a->nprog_fail < (int)(sizeof(a->prog_fail) / sizeof(a->prog_fail[0])))
+			snprintf(a->prog_fail[a->nprog_fail++], sizeof(a->prog_fail[0]),
+				 "%s: this kernel has no tracepoint %s", bpf_program__name(prog), tp);
+	}
+}
+
+/* Does candidate ("a+b+c") name prog? */
+static bool cand_has(const char *cand, const char *prog)
+{
+	size_t l = strlen(prog);
+	for (const char *c = cand; *c;) {
+		size_t n = strcspn(c, "+");
+		if (n == l && !strncmp(c, prog, l))
+			return true;
+		c += n + (c[n] == '+');
+	}
+	return false;
+}
+
+/* A candidate none of whose programs is known to fail. */
+static bool cand_viable(struct agent *a, const char *cand)
+{
+	char names[1024];
+	snprintf(names, sizeof(names), "%s", cand);
+	for (char *save = NULL, *n = strtok_r(names, "+", &save); n; n = strtok_r(NULL, "+", &save))
+		if (fail_reason(a, n))
+			return false;
+	return true;
+}
+
+/*
+ * Load only what will be attached: a program that is a candidate of some probe is loaded when
+ * it belongs to a probe's first viable candidate; the fallbacks behind a viable candidate are
+ * not loaded (each costs its verification at start: about a third of the start-up time went
+ * to programs that were never attached). What makes a candidate fail is found before the
+ * load where it can be (precheck_tp_btf, precheck_tracepoints, HW_DENY_HOOKS); a candidate
+ * that fails to load is marked failed and the object loaded again, which then loads the next
+ * candidate (probes_load). A program that loads but is refused at attach (not seen on the
+ * kernels herdwatch runs on: every refusal seen was a missing hook, found by the prechecks)
+ * leaves its probe unavailable, with both reasons in the manifest. Checking every attach up
+ * front would cost more than it saves: detaching a tracepoint program waits for an RCU grace
+ * period (~50 ms here), which made the start twice as slow.
+ */
+static void skip_fallbacks(struct agent *a, struct hw_bpf *s)
+{
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, s->obj)
+	{
+		const char *name = bpf_program__name(prog);
+		bool in_some = false, needed = false;
+		for (int i = 0; i < HW_NPROBES && !needed; i++) {
+			const char *const *c = probe_defs[i].cands;
+			int first = -1;
+			for (int k = 0; k < HW_MAX_CANDS && c[k]; k++) {
+				if (cand_has(c[k], name))
+					in_some = true;
+				if (first < 0 && cand_viable(a, c[k]))
+					first = k;
+			}
+			if (first >= 0 && cand_has(c[first], name))
+				needed = true;
+		}
+		if (in_some && !needed)
+			bpf_program__set_autoload(prog, false);
+	}
+}
+
 int probes_load(struct agent *a)
 {
 	libbpf_set_print(libbpf_log);
@@ -165,12 +255,14 @@ int probes_load(struct agent *a)
 		if (attempt == 0) {
 			deny_hooks(a, s);
 			precheck_tp_btf(a, s);
+			precheck_tracepoints(a, s);
 		}
 		bpf_object__for_each_program(prog, s->obj)
 		{
 			if (fail_reason(a, bpf_program__name(prog)))
 				bpf_program__set_autoload(prog, false);
 		}
+		skip_fallbacks(a, s);
 		bpf_map__set_max_entries(s->maps.hw_events, a->cfg.ringbuf_mb << 20);
 		last_fail_prog[0] = 0;
 		err = hw_bpf__load(s);
@@ -345,6 +437,12 @@ static int try_candidate(struct agent *a, struct hw_probe *p, const char *cand, 
 		const char *fr = fail_reason(a, n);
 		if (!prog || fr) {
 			snprintf(why, whylen, "%s: %s", n, fr ? fr : "not in the BPF object");
+			detach(p);
+			return -ENOENT;
+		}
+		if (bpf_program__fd(prog) < 0) {
+			snprintf(why, whylen, "%s: not loaded (a fallback: an earlier candidate was "
+					      "expected to attach)", n);
 			detach(p);
 			return -ENOENT;
 		}
