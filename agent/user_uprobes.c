@@ -23,6 +23,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -55,8 +56,14 @@ struct user_state {
 	struct useen seen[UT_SEEN_MAX]; /* executables checked and found not to define readline */
 	int nseen;
 	bool shell_on, auth_on;
-	bool stopped; /* detached for shutdown */
+	bool stopped;	     /* detached for shutdown */
+	uint64_t scanned_ns; /* last /proc scan for new targets (CLOCK_MONOTONIC) */
 };
+
+/* The heartbeat's /proc scan for binaries not seen at an exec (started before the agent, or
+ * mapped in later) is a safety net: at most once per USER_SCAN_NS, whatever the heartbeat
+ * interval (a 5 s heartbeat made it most of the agent's idle CPU). */
+#define USER_SCAN_NS (30ull * 1000000000ull)
 
 static struct user_state *ust(struct agent *a)
 {
@@ -461,8 +468,14 @@ void user_heartbeat(struct agent *a, struct jbuf *b)
 	struct user_state *u = a->user;
 	if (!u)
 		return;
-	if ((u->shell_on || u->auth_on) && !u->stopped)
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if ((u->shell_on || u->auth_on) && !u->stopped &&
+	    (!u->scanned_ns || now - u->scanned_ns >= USER_SCAN_NS)) {
 		scan_proc(a);
+		u->scanned_ns = now;
+	}
 	jb_key(b, "uprobes");
 	jb_arr_begin(b);
 	for (int i = 0; i < u->n; i++) {
