@@ -99,8 +99,9 @@ static void mark_seen(struct user_state *u, uint32_t maj, uint32_t min, uint64_t
 		u->seen[u->nseen++] = (struct useen){maj, min, ino};
 }
 
-/* Does the ELF file define (not import) a function named sym? */
-static bool elf_defines(const char *path, const char *sym)
+/* Find a symbol the ELF file defines (not imports): a function only when func is set.
+ * Returns whether found; its value (virtual address) in *value when value is not NULL. */
+static bool elf_find_sym(const char *path, const char *sym, bool func, uint64_t *value)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	bool found = false;
@@ -117,11 +118,13 @@ static bool elf_defines(const char *path, const char *sym)
 		for (size_t i = 0; d && i < n; i++) {
 			GElf_Sym s;
 			if (!gelf_getsym(d, i, &s) || s.st_shndx == SHN_UNDEF ||
-			    GELF_ST_TYPE(s.st_info) != STT_FUNC)
+			    (func && GELF_ST_TYPE(s.st_info) != STT_FUNC))
 				continue;
 			const char *nm = elf_strptr(e, sh.sh_link, s.st_name);
 			if (nm && !strcmp(nm, sym)) {
 				found = true;
+				if (value)
+					*value = s.st_value;
 				break;
 			}
 		}
@@ -132,35 +135,16 @@ static bool elf_defines(const char *path, const char *sym)
 	return found;
 }
 
-/* Value (virtual address) of a defined function or object symbol, or 0. */
+static bool elf_defines(const char *path, const char *sym)
+{
+	return elf_find_sym(path, sym, true, NULL);
+}
+
+/* Value of a defined function or object symbol, or 0. */
 static uint64_t elf_sym_value(const char *path, const char *sym)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	uint64_t v = 0;
-	if (fd < 0)
-		return 0;
-	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	Elf_Scn *scn = NULL;
-	while (e && !v && (scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB))
-			continue;
-		Elf_Data *d = elf_getdata(scn, NULL);
-		size_t n = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
-		for (size_t i = 0; d && i < n; i++) {
-			GElf_Sym s;
-			if (!gelf_getsym(d, i, &s) || s.st_shndx == SHN_UNDEF)
-				continue;
-			const char *nm = elf_strptr(e, sh.sh_link, s.st_name);
-			if (nm && !strcmp(nm, sym)) {
-				v = s.st_value;
-				break;
-			}
-		}
-	}
-	if (e)
-		elf_end(e);
-	close(fd);
+	elf_find_sym(path, sym, false, &v);
 	return v;
 }
 

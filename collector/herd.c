@@ -751,6 +751,20 @@ static void alert_head(struct jbuf *b, const char *kind, const char *sev, uint64
 	jb_str(b, ts);
 }
 
+/* ,"herd":H,"version":V|null,"cohort":C of an alert or a member record. */
+static void jb_cohort(struct jbuf *b, const char *herd, const char *ver, const char *coh)
+{
+	jb_puts(b, ",\"herd\":");
+	jb_str(b, herd);
+	jb_puts(b, ",\"version\":");
+	if (ver)
+		jb_str(b, ver);
+	else
+		jb_puts(b, "null");
+	jb_puts(b, ",\"cohort\":");
+	jb_str(b, coh);
+}
+
 void herd_seen(struct herd_engine *e, const char *herd, const char *member, const char *host,
 	       const char *version, int host_member, uint64_t now)
 {
@@ -937,15 +951,7 @@ static void change_report(struct herd_engine *e, struct herd *h, const char *ver
 		fmt_dur(w, sizeof(w), (uint64_t)e->c.change_window_s * NS);
 		cohort_name(coh, sizeof(coh), herd, version);
 		alert_head(&b, "herd.change", "notice", now);
-		jb_puts(&b, ",\"herd\":");
-		jb_str(&b, herd);
-		jb_puts(&b, ",\"version\":");
-		if (version)
-			jb_str(&b, version);
-		else
-			jb_puts(&b, "null");
-		jb_puts(&b, ",\"cohort\":");
-		jb_str(&b, coh);
+		jb_cohort(&b, herd, version, coh);
 		jb_printf(&b,
 			  ",\"member\":\"\",\"change\":%u,\"herd_size\":%u,\"cohort_size\":%u,"
 			  "\"tokens\":[",
@@ -1273,15 +1279,7 @@ next:
 		m->alerts++;
 		struct jbuf b = { 0 };
 		alert_head(&b, "member.outlier", sev, now);
-		jb_puts(&b, ",\"herd\":");
-		jb_str(&b, herd);
-		jb_puts(&b, ",\"version\":");
-		if (ver)
-			jb_str(&b, ver);
-		else
-			jb_puts(&b, "null");
-		jb_puts(&b, ",\"cohort\":");
-		jb_str(&b, coh);
+		jb_cohort(&b, herd, ver, coh);
 		jb_puts(&b, ",\"member\":");
 		jb_str(&b, mname);
 		jb_puts(&b, ",\"host\":");
@@ -1507,15 +1505,7 @@ char *herd_dump_members(struct herd_engine *e, uint64_t now)
 		const char *ver = m->version == UINT32_MAX ? NULL : e->str[m->version];
 		char coh[600];
 		cohort_name(coh, sizeof(coh), herd, ver);
-		jb_puts(&b, ",\"herd\":");
-		jb_str(&b, herd);
-		jb_puts(&b, ",\"version\":");
-		if (ver)
-			jb_str(&b, ver);
-		else
-			jb_puts(&b, "null");
-		jb_puts(&b, ",\"cohort\":");
-		jb_str(&b, herd[0] ? coh : "");
+		jb_cohort(&b, herd, ver, herd[0] ? coh : "");
 		jb_puts(&b, ",\"host\":");
 		jb_str(&b, e->str[m->host]);
 		jb_printf(&b, ",\"type\":\"%s\",\"first_seen\":\"%s\",\"last_seen\":\"%s\",\"score\":%.2f,"
