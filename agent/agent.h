@@ -44,6 +44,10 @@ struct agent {
 	struct hw_bpf *skel;
 	struct ring_buffer *rb;
 	struct hw_probe probes[HW_NPROBES];
+	/* BPF links were made or destroyed since the agent last told the kernel which program,
+	 * map and link ids are its own (agent.tamper): see priv_tick */
+	bool own_ids_dirty;
+	char *out_buf; /* the output FILE's buffer (not stdout's), freed after its fclose */
 	char prog_fail[512][160]; /* programs refused (by the kernel or HW_DENY_HOOKS), with reason */
 	int nprog_fail;
 

@@ -498,6 +498,7 @@ int custom_add(struct agent *a, const struct hw_custom_def *d, bool from_ctl, ch
 	       size_t errlen)
 {
 	struct hw_cp_spec sp;
+	a->own_ids_dirty = true;
 	struct custom_probe tmp, *cp, *old;
 	char cat[64], ev[128], bin[400], sym[128];
 	unsigned long off = 0;
@@ -631,6 +632,7 @@ refused:
 
 int custom_remove(struct agent *a, const char *name)
 {
+	a->own_ids_dirty = true;
 	struct custom_probe *cp = find(a, name);
 	if (!cp)
 		return -ENOENT;
@@ -694,6 +696,7 @@ void custom_sync(struct agent *a)
 /* Pause or resume custom probes to match control overrides ("custom.NAME" or "custom"). */
 void custom_apply(struct agent *a)
 {
+	a->own_ids_dirty = true;
 	for (int i = 0; i < HW_CP_SLOTS; i++) {
 		struct custom_probe *cp = &a->custom[i];
 		char name[80];

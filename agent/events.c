@@ -718,21 +718,40 @@ void check_user_losses(struct agent *a)
 /* Compare the kernel's drop counters with what was announced; announce the difference. */
 void check_drops(struct agent *a)
 {
+	enum { NKEYS = HW_EV_MAX * HW_DROP_NCAUSE };
+	static uint64_t *all; /* NKEYS x ncpu counters */
+	static uint32_t *keys;
 	int ncpu = libbpf_num_possible_cpus();
 	int fd = bpf_map__fd(a->skel->maps.hw_drops);
 	uint64_t vals[ncpu > 0 ? ncpu : 1];
+	bool batch = false;
 
 	check_user_losses(a);
-	/* only the record types this agent knows: one lookup per (type, cause), once a second */
+	if (ncpu <= 0)
+		return;
+	/* the whole per-CPU array in one syscall (one lookup per key was most of the idle
+	 * agent's system calls); one lookup per known (type, cause) where batches fail */
+	if (!all) {
+		all = calloc((size_t)NKEYS * ncpu, sizeof(*all));
+		keys = calloc(NKEYS, sizeof(*keys));
+	}
+	if (all && keys) {
+		uint32_t out = 0, count = NKEYS;
+		int rc = bpf_map_lookup_batch(fd, NULL, &out, keys, all, &count, NULL);
+		batch = (rc == 0 || errno == ENOENT) && count == NKEYS;
+	}
 	for (size_t d = 0; d < sizeof(decoders) / sizeof(decoders[0]); d++) {
 		uint32_t type = decoders[d].type;
 		for (uint32_t c = 0; c < HW_DROP_NCAUSE; c++) {
 			uint32_t key = type * HW_DROP_NCAUSE + c;
 			uint64_t sum = 0;
-			if (bpf_map_lookup_elem(fd, &key, vals))
+			const uint64_t *v = vals;
+			if (batch && keys[key] == key)
+				v = all + (size_t)key * ncpu;
+			else if (bpf_map_lookup_elem(fd, &key, vals))
 				continue;
 			for (int i = 0; i < ncpu; i++)
-				sum += vals[i];
+				sum += v[i];
 			if (sum == a->drops_seen[key])
 				continue;
 			uint64_t delta = sum - a->drops_seen[key];

@@ -406,6 +406,7 @@ out:
 		hw_bpf__destroy(a->skel);
 	if (a->out && a->out != stdout)
 		fclose(a->out);
+	free(a->out_buf);
 	proctab_free(&a->pt);
 	cgcache_free(a->cg);
 	config_free(&a->cfg);

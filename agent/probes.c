@@ -484,6 +484,7 @@ bool probe_wanted(struct agent *a, const char *name, bool dflt)
 
 void probes_apply(struct agent *a)
 {
+	a->own_ids_dirty = true;
 	for (int i = 0; i < HW_NPROBES; i++) {
 		struct hw_probe *p = &a->probes[i];
 		bool want = probe_wanted(a, p->name, p->dflt);

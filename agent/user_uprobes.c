@@ -214,6 +214,7 @@ static void target_attach(struct agent *a, struct utarget *t)
 	t->err[0] = 0;
 	if (t->nlinks)
 		return;
+	a->own_ids_dirty = true;
 	if (t->kind == UT_SHELL) {
 		struct bpf_link *l = attach1(a, s->progs.hw_shell_readline, t->path, "readline", true,
 					     t->err, sizeof(t->err));

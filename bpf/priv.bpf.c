@@ -660,9 +660,9 @@ static bool priv_cap_quiet(__u16 cap)
 	if (cap != 21 /* CAP_SYS_ADMIN */)
 		return false;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	long nr = PRIV_REGS_NR(regs);
+	long nr = PRIV_TREGS_NR(regs);
 	if (nr == PRIV_NR_CLONE)
-		return !(PRIV_REGS_ARG0(regs) & PRIV_CLONE_NEW_ALL);
+		return !(PRIV_TREGS_ARG0(regs) & PRIV_CLONE_NEW_ALL);
 	if (nr == PRIV_NR_CLONE3) {
 		__u64 flags = 0;
 		bpf_probe_read_user(&flags, sizeof(flags), (void *)PRIV_REGS_ARG0(regs));
@@ -673,19 +673,22 @@ static bool priv_cap_quiet(__u16 cap)
 
 static __always_inline void priv_cap(int cap, int ret)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct hw_cfg *cfg = hw_get_cfg();
+	struct task_struct *t;
+	__u32 tgid;
+	struct hw_cfg *cfg;
 	struct hw_count_first *r;
 
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	cfg = hw_get_cfg();
 	/* The agent's own checks are not even counted; the other filters (hw_filtered) are
 	 * applied by priv_count when a process's first check creates its entry. */
 	if (cfg && cfg->agent_pid == tgid)
 		return;
 	if (priv_cap_quiet(cap)) {
-		/* memory accounting: host-wide per-CPU counters, no per-process state */
-		if (hw_filtered(tgid))
-			return;
+		/* Memory accounting: a host-wide per-CPU counter and nothing else. About 20 per
+		 * fork + exec, so this path is two helper calls and two array slots; the
+		 * ignore filters (a hash lookup, and one per cgroup level) are not applied to
+		 * this host-wide count. */
 		__u32 zero = 0;
 		struct hw_priv_memacct *c = bpf_map_lookup_elem(&priv_memacct, &zero);
 		if (c) {
@@ -694,6 +697,7 @@ static __always_inline void priv_cap(int cap, int ret)
 		}
 		return;
 	}
+	t = bpf_get_current_task_btf();
 	if (!priv_count(t, tgid, HW_EV_CAP, cap & 0xffff, ret != 0, 0))
 		return;
 	/* first use of this capability by this process: a record now */

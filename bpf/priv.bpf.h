@@ -23,6 +23,9 @@
 #define PRIV_REGS_ARG0(r) BPF_CORE_READ((r), di)
 #define PRIV_REGS_ARG1(r) BPF_CORE_READ((r), si)
 #define PRIV_REGS_ARG2(r) BPF_CORE_READ((r), dx)
+/* the same through a trusted BTF pointer (bpf_task_pt_regs): a load, not a helper call */
+#define PRIV_TREGS_NR(r)   ((r)->orig_ax)
+#define PRIV_TREGS_ARG0(r) ((r)->di)
 #elif defined(__TARGET_ARCH_arm64)
 #define PRIV_NR_EXECVE 221
 #define PRIV_NR_EXECVEAT 281
@@ -36,6 +39,8 @@
 #define PRIV_REGS_ARG0(r) BPF_CORE_READ((r), orig_x0)
 #define PRIV_REGS_ARG1(r) BPF_CORE_READ((r), regs[1])
 #define PRIV_REGS_ARG2(r) BPF_CORE_READ((r), regs[2])
+#define PRIV_TREGS_NR(r)      ((r)->syscallno)
+#define PRIV_TREGS_ARG0(r)    ((r)->orig_x0)
 #else
 #error "priv.bpf.h: syscall numbers for this architecture are missing"
 #endif

@@ -11,9 +11,11 @@
 
 #define SIGNAL_GROUP_EXIT 0x00000004
 
-/* Credentials of a thread at execve/execveat entry (key: tid), for the exec to compare with:
- * at sched_process_exec the new credentials are already committed. */
+/* What a thread's execve/execveat entry saw (key: tid): its credentials, for the exec to
+ * compare with (at sched_process_exec the new credentials are already committed), and the
+ * filename pointer, for a failed exec's event. One map, so an exec costs one update. */
 struct hw_exec_cred {
+	__u64 filename;
 	__u32 euid, egid;
 };
 struct {
@@ -40,8 +42,11 @@ static __always_inline void hw_do_exec(struct task_struct *t, __u32 old_pid,
 	struct hw_blob b;
 	__u32 args_max = HW_ARGS_MAX - 1;
 
-	/* A new program decides anew whether it is ignored (the agent re-adds it). */
-	bpf_map_delete_elem(&hw_ignore_pid, &tgid);
+	/* A new program decides anew whether it is ignored (the agent re-adds it): the entry
+	 * is removed (a lookup first: most processes have none, and a delete takes a lock),
+	 * and the other filters are applied. */
+	if (bpf_map_lookup_elem(&hw_ignore_pid, &tgid))
+		bpf_map_delete_elem(&hw_ignore_pid, &tgid);
 	if (hw_filtered(tgid))
 		return;
 	e = hw_scratch_get();
@@ -65,7 +70,10 @@ static __always_inline void hw_do_exec(struct task_struct *t, __u32 old_pid,
 		e->old_known = 1;
 		e->old_euid = oc->euid;
 		e->old_egid = oc->egid;
-		bpf_map_delete_elem(&hw_exec_cred, &old_pid);
+		/* the syscall's exit removes it, under the thread's id after the exec: that is
+		 * the old one unless a thread other than the leader exec'd */
+		if (old_pid != (__u32)bpf_get_current_pid_tgid())
+			bpf_map_delete_elem(&hw_exec_cred, &old_pid);
 	}
 	/* Capabilities granted by the file: after an exec a process not running as root holds
 	 * only its ambient set unless the file gave it more (file capabilities; setuid-root
@@ -190,6 +198,7 @@ static __always_inline void hw_do_fork(struct task_struct *parent, __u32 child_p
 	if (bpf_map_lookup_elem(&hw_ignore_pid, &ptgid)) {
 		__u8 one = 1;
 		bpf_map_update_elem(&hw_ignore_pid, &child_tgid, &one, BPF_ANY);
+		return;
 	}
 	if (hw_filtered(ptgid))
 		return;
@@ -226,13 +235,6 @@ int hw_fork_tp(struct trace_event_raw_sched_process_fork *ctx)
 /* ---- failed execs: execve/execveat enter saves the filename pointer, exit reports errors ----
  * A successful exec is reported by sched_process_exec above; here only ret < 0 is emitted.
  * The pointer is read at exit, after the kernel failed: the caller's memory is unchanged. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u64);
-} hw_execve_arg SEC(".maps");
-
 static __always_inline void hw_execve_enter(__u64 filename)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -240,24 +242,23 @@ static __always_inline void hw_execve_enter(__u64 filename)
 	struct task_struct *t = bpf_get_current_task_btf();
 	const struct cred *c = t->real_cred;
 	struct hw_exec_cred oc = {
-		.euid = c->euid.val,
-		.egid = c->egid.val,
+	    .filename = filename,
+	    .euid = c->euid.val,
+	    .egid = c->egid.val,
 	};
 	if (hw_filtered(id >> 32))
 		return;
 	bpf_map_update_elem(&hw_exec_cred, &tid, &oc, BPF_ANY);
-	bpf_map_update_elem(&hw_execve_arg, &tid, &filename, BPF_ANY);
 }
 
 static __always_inline void hw_execve_exit(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 *fn = bpf_map_lookup_elem(&hw_execve_arg, &tid);
+	struct hw_exec_cred *oc = bpf_map_lookup_elem(&hw_exec_cred, &tid);
+	__u64 *fn = oc ? &oc->filename : NULL;
 	struct hw_exec_fail *e;
 	struct hw_blob b;
 
-	if (ret < 0) /* a successful exec used (and removed) it at sched_process_exec */
-		bpf_map_delete_elem(&hw_exec_cred, &tid);
 	if (!fn)
 		return;
 	if (ret >= 0)
@@ -281,7 +282,7 @@ static __always_inline void hw_execve_exit(long ret)
 	hw_blob_ustr(&b, (const void *)*fn, HW_PATH_MAX, &e->filename);
 	hw_submit(e, b.pos, false);
 out:
-	bpf_map_delete_elem(&hw_execve_arg, &tid);
+	bpf_map_delete_elem(&hw_exec_cred, &tid);
 }
 
 SEC("tracepoint/syscalls/sys_enter_execve")
