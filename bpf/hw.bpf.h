@@ -391,14 +391,21 @@ static long hw_walk_step(__u32 i, void *ctx)
 
 static __always_inline void hw_blob_path(struct hw_blob *b, struct path *p, struct hw_path *out)
 {
-	struct dentry *d = BPF_CORE_READ(p, dentry);
-	struct vfsmount *vmnt = BPF_CORE_READ(p, mnt);
+	struct dentry *d = p->dentry; /* p is on the stack */
+	struct vfsmount *vmnt = p->mnt;
 	struct hw_walk w = {
-		.d = (__u64)d,
-		.mnt = (__u64)container_of(vmnt, struct mount, mnt),
-		.pos = b->pos,
-		.start = b->pos,
+	    .pos = b->pos,
+	    .start = b->pos,
 	};
+	__u32 zero = 0;
+	struct hw_walk_ptrs *tp = bpf_map_lookup_elem(&hw_walk_tmp, &zero);
+	if (!tp)
+		return;
+	/* the walk starts from numbers, whatever the caller's pointers were (see hw_walk_ptrs) */
+	tp->parent = (__u64)d;
+	tp->mp = (__u64)container_of(vmnt, struct mount, mnt);
+	w.d = *(volatile __u64 *)&tp->parent;
+	w.mnt = *(volatile __u64 *)&tp->mp;
 
 	out->off = b->pos;
 	out->flags = 0;

@@ -57,8 +57,11 @@ static __always_inline void hw_do_exec(struct task_struct *t, __u32 old_pid,
 	hw_fill_hdr(&e->hdr, t, HW_EV_EXEC);
 	e->old_pid = old_pid;
 	e->secureexec = 0;
-	e->suid = BPF_CORE_READ(t, real_cred, suid.val);
-	e->sgid = BPF_CORE_READ(t, real_cred, sgid.val);
+	/* t and bprm are BTF pointers: fields are read with direct loads (a BPF_CORE_READ is a
+	 * helper call per pointer hop, ~40 ns each here) */
+	const struct cred *nc = t->real_cred;
+	e->suid = nc->suid.val;
+	e->sgid = nc->sgid.val;
 	if (bprm && bpf_core_field_exists(bprm->secureexec))
 		e->secureexec = BPF_CORE_READ_BITFIELD_PROBED(bprm, secureexec);
 	/* credentials before the exec, saved at syscall entry by the thread that exec'd */
@@ -78,15 +81,14 @@ static __always_inline void hw_do_exec(struct task_struct *t, __u32 old_pid,
 	/* Capabilities granted by the file: after an exec a process not running as root holds
 	 * only its ambient set unless the file gave it more (file capabilities; setuid-root
 	 * shows as an euid change) - the kernel's own "capabilities grew" test. */
-	const struct cred *nc = BPF_CORE_READ(t, real_cred);
 	e->caps_gained = e->hdr.uid != 0 && e->hdr.euid != 0 &&
 			 (hw_cap_bits(&nc->cap_permitted) & ~hw_cap_bits(&nc->cap_ambient)) != 0;
 	b.base = (__u8 *)e;
 	b.pos = sizeof(*e);
 
 	/* argv: one read of the whole block (20 small reads cost ~4x more). */
-	struct mm_struct *mm = BPF_CORE_READ(t, mm);
-	unsigned long as = BPF_CORE_READ(mm, arg_start), ae = BPF_CORE_READ(mm, arg_end);
+	struct mm_struct *mm = t->mm;
+	unsigned long as = mm->arg_start, ae = mm->arg_end;
 	__u32 total = ae > as ? ae - as : 0;
 	if (cfg && cfg->args_max && cfg->args_max < args_max)
 		args_max = cfg->args_max;
@@ -106,22 +108,24 @@ static __always_inline void hw_do_exec(struct task_struct *t, __u32 old_pid,
 		e->hdr.flags |= HW_F_READ_FAIL;
 	}
 
-	struct file *exe = BPF_CORE_READ(mm, exe_file);
-	struct path exe_path = BPF_CORE_READ(exe, f_path);
+	struct file *exe = mm->exe_file;
+	struct inode *ino = exe->f_inode;
+	struct path exe_path = {.dentry = exe->f_path.dentry, .mnt = exe->f_path.mnt};
 	hw_blob_path(&b, &exe_path, &e->exe);
-	e->exe_nlink = BPF_CORE_READ(exe, f_inode, __i_nlink);
-	e->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
-	e->exe_dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+	e->exe_nlink = ino->__i_nlink;
+	e->exe_ino = ino->i_ino;
+	e->exe_dev = ino->i_sb->s_dev;
 
-	struct path cwd = BPF_CORE_READ(t, fs, pwd);
+	struct fs_struct *fs = t->fs;
+	struct path cwd = {.dentry = fs->pwd.dentry, .mnt = fs->pwd.mnt};
 	hw_blob_path(&b, &cwd, &e->cwd);
 
 	if (bprm)
-		hw_blob_kstr(&b, BPF_CORE_READ(bprm, filename), HW_NAME_MAX, &e->filename);
+		hw_blob_kstr(&b, bprm->filename, HW_NAME_MAX, &e->filename);
 	else
 		hw_blob_kstr(&b, tp_filename, HW_NAME_MAX, &e->filename);
 
-	struct tty_struct *tty = BPF_CORE_READ(t, signal, tty);
+	struct tty_struct *tty = t->signal->tty;
 	e->tty.off = b.pos;
 	e->tty.len = 0;
 	if (tty)
