@@ -7,8 +7,11 @@
  *   - at start and at every heartbeat: /proc/PID/exe (any executable that defines readline,
  *     e.g. a bash copied into a container) and /proc/PID/maps (libreadline / libpam mapped by
  *     a process, e.g. from a container's own /usr/lib);
+ *   - at start and at every heartbeat scan: the libpam.so.0 of every process's root (a
+ *     container's or a chroot's, for PAM loaded by a plugin: sudo's sudoers.so);
  *   - on exec of an executable the kernel has not reported before (HW_EV_USER_BIN): its own
- *     symbols and the libraries it needs, looked up under /proc/PID/root.
+ *     symbols and the libraries it needs, and the libpam.so.0 of its root, looked up under
+ *     /proc/PID/root.
  * Files outside the agent's mount namespace are attached through /proc/PID/root/... or
  * /proc/PID/exe, which the kernel resolves to the file itself.
  */
@@ -276,6 +279,11 @@ static void add_target(struct agent *a, const char *path, const char *shown, enu
 		t->min = min;
 		t->ino = st.st_ino;
 		t->kind = kind;
+	}
+	/* A file not attached now takes the path it was just found by: one through
+	 * /proc/PID/... dies with that process, and attaching by it again (the probe enabled
+	 * again after a disable) would fail for good. */
+	if (!t->nlinks) {
 		snprintf(t->path, sizeof(t->path), "%s", path);
 		snprintf(t->shown, sizeof(t->shown), "%s", shown);
 	}
@@ -291,9 +299,11 @@ static void check_exe(struct agent *a, const char *path)
 	if (!u || stat(path, &st) || !S_ISREG(st.st_mode))
 		return;
 	uint32_t maj = major(st.st_dev), min = minor(st.st_dev);
-	if (seen(u, maj, min, st.st_ino) || find_target(u, maj, min, st.st_ino, UT_SHELL))
+	struct utarget *t = find_target(u, maj, min, st.st_ino, UT_SHELL);
+	if ((t && t->nlinks) || seen(u, maj, min, st.st_ino))
 		return;
-	if (elf_defines(path, "readline")) {
+	if (t || elf_defines(path, "readline")) {
+		/* new, or known but not attached (its old path may be gone) */
 		char shown[PATH_MAX];
 		ssize_t l = readlink(path, shown, sizeof(shown) - 1);
 		if (l > 0)
@@ -301,8 +311,7 @@ static void check_exe(struct agent *a, const char *path)
 		else
 			snprintf(shown, sizeof(shown), "%s", path);
 		add_target(a, path, shown, UT_SHELL);
-	}
-	else
+	} else
 		mark_seen(u, maj, min, st.st_ino);
 }
 
@@ -335,7 +344,8 @@ static void on_needed(void *ctx, const char *lib)
 		char p[PATH_MAX];
 		snprintf(p, sizeof(p), "%s%s/%s", c->root, lib_dirs[i], lib);
 		if (access(p, R_OK) == 0) {
-			add_target(c->a, p, p, k);
+			/* shown as the process sees it; attached through its root */
+			add_target(c->a, p, p + strlen(c->root), k);
 			return;
 		}
 	}
@@ -353,11 +363,37 @@ static void scan_known(struct agent *a)
 	on_needed(&c, "libpam.so.0");
 }
 
+#define UT_SCAN_ROOTS 256
+
+/* The libpam of a process's root (a container's, a chroot's), once per root and scan: a
+ * libpam that only a plugin loads (sudo's sudoers.so) is mapped by nobody until a sudo runs,
+ * and a sudo that is the first new binary of its root reaches pam_start before the agent
+ * handles its exec (see user_new_binary). */
+static void scan_root(struct agent *a, const char *pid, struct useen *roots, int *nroots)
+{
+	char root[64];
+	struct stat st;
+	snprintf(root, sizeof(root), "/proc/%s/root", pid);
+	if (stat(root, &st))
+		return;
+	uint32_t maj = major(st.st_dev), min = minor(st.st_dev);
+	for (int i = 0; i < *nroots; i++)
+		if (roots[i].ino == st.st_ino && roots[i].maj == maj && roots[i].min == min)
+			return;
+	if (*nroots < UT_SCAN_ROOTS)
+		roots[(*nroots)++] = (struct useen){maj, min, st.st_ino};
+	struct needed_ctx c = {a, root};
+	on_needed(&c, "libpam.so.0");
+}
+
 static void scan_proc(struct agent *a)
 {
+	struct user_state *u = ust(a);
+	struct useen roots[UT_SCAN_ROOTS];
+	int nroots = 0;
 	DIR *d = opendir("/proc");
 	struct dirent *de;
-	while (d && (de = readdir(d))) {
+	while (u && d && (de = readdir(d))) {
 		char p[PATH_MAX], line[PATH_MAX + 128];
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
@@ -365,6 +401,8 @@ static void scan_proc(struct agent *a)
 			continue;
 		snprintf(p, sizeof(p), "/proc/%s/exe", de->d_name);
 		check_exe(a, p);
+		if (u->auth_on)
+			scan_root(a, de->d_name, roots, &nroots);
 		snprintf(p, sizeof(p), "/proc/%s/maps", de->d_name);
 		FILE *f = fopen(p, "re");
 		while (f && fgets(line, sizeof(line), f)) {
@@ -400,8 +438,12 @@ void user_new_binary(struct agent *a, uint32_t pid, uint32_t dev, uint64_t ino, 
 	struct needed_ctx c = {a, root};
 	elf_needed(exe, on_needed, &c);
 	/* libpam loaded by a plugin, not listed by the binary (sudo: sudoers.so): the libpam of
-	 * the process's root (a container's) is probed at the first exec of any new binary
-	 * there, before a sudo in it reaches pam_start (a few stat() calls per new binary) */
+	 * the process's root (a container's) is probed at the exec of any new binary there (a
+	 * few stat() calls per new binary). The agent learns of the exec some milliseconds
+	 * later (records are handled in batches up to 10 ms apart): this covers what runs in
+	 * that root afterwards, not a program that reaches pam_start within a few ms of this
+	 * very exec (sudo does in about 3 ms), nor one already gone (no /proc/PID/root left);
+	 * scan_root covers such a root at the next /proc scan. */
 	if (which == 2)
 		on_needed(&c, "libpam.so.0");
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # user.shell / user.auth: lines typed into a real interactive bash on a pseudo-terminal (one
 # with a control character), a bash binary the agent has never seen (a copy: another inode, as
-# in a container), and real PAM transactions: pamtester (success, failure), su from an
-# unprivileged user, sudo with a sudoers rule, and SSH password logins (good and bad) to an
-# sshd this test starts on 127.0.0.1. The test creates and removes its own users, PAM service
-# and sudoers drop-in.
+# in a container), and real PAM transactions: pamtester (success, failure, a password change),
+# su from an unprivileged user, sudo with a sudoers rule, SSH password logins (good and bad,
+# the session's close) to an sshd this test starts on 127.0.0.1, and a client that dlopen()s
+# the libpam of a chroot (a second root with its own copy). The test creates and removes its
+# own users, PAM service and sudoers drop-in; the chroot is in its temporary directory.
 . "$(dirname "$0")/../lib.sh"
 need_root
 
@@ -27,7 +28,7 @@ trap user_cleanup EXIT
 
 useradd -m -s /bin/bash "$U" && useradd -m -s /bin/bash "$V" || { not_ok "create test users" "useradd failed"; exit 1; }
 echo "$U:$PW" | chpasswd
-printf 'auth required pam_unix.so nodelay\naccount required pam_unix.so\nsession required pam_unix.so\n' >"/etc/pam.d/$SVC"
+printf 'auth required pam_unix.so nodelay\naccount required pam_unix.so\nsession required pam_unix.so\npassword required pam_unix.so\n' >"/etc/pam.d/$SVC"
 echo "$U ALL=(root) /usr/bin/id" >"$SUDOERS" && chmod 440 "$SUDOERS"
 mkdir -p "$T/work"
 chmod 755 "$T"
@@ -204,10 +205,107 @@ ev=$(wait_event "select(.kind==\"user.auth\" and .auth.service==\"sshd\" and .au
 expect_jq "ssh: account ok" "$ev" '.auth.result=="success" and .auth.rhost=="127.0.0.1"'
 ev=$(wait_event "select(.kind==\"user.auth\" and .auth.service==\"sshd\" and .auth.user==\"$U\" and .auth.step==\"open_session\")") || { not_ok "ssh session seen" "no event"; ev={}; }
 expect_jq "ssh: session opened with tty/rhost" "$ev" '.auth.result=="success" and .auth.rhost=="127.0.0.1"'
+# the session is closed once the remote command has ended, by the process that opened it:
+# sshd's privileged monitor for the connection (a child of the listening sshd), same handle
+omon=$(jq '.proc.pid // -1' <<<"$ev")
+oseq=$(jq '.seq // -1' <<<"$ev")
+ohandle=$(jq -r '.auth.handle // "none"' <<<"$ev")
+xev=$(wait_event "select(.kind==\"process.exit\" and .proc.uid==$uuid and .proc.args==[\"bash\",\"-c\",\"echo hw-ssh-ok\"])") || { not_ok "ssh: remote command's exit seen" "no process.exit of bash -c 'echo hw-ssh-ok'"; xev='{"seq":-1}'; }
+xseq=$(jq .seq <<<"$xev")
+ev=$(wait_event "select(.kind==\"user.auth\" and .auth.service==\"sshd\" and .auth.user==\"$U\" and .auth.step==\"close_session\")") || { not_ok "ssh session close seen" "no close_session event"; ev={}; }
+expect_jq "ssh: session closed (success) by sshd's monitor after the remote command ended" "$ev" ".auth.result==\"success\" and .auth.code==0 and .auth.rhost==\"127.0.0.1\" and .proc.exe==\"/usr/sbin/sshd\" and .proc.uid==0 and .proc.pid==$omon and .parent.pid==$SSHD_PID and .auth.handle==\"$ohandle\" and .seq>$oseq and .seq>$xseq and $xseq>0"
+expect_eq "ssh: one close_session for the session" "$(events "select(.kind==\"user.auth\" and .auth.step==\"close_session\" and .auth.handle==\"$ohandle\" and .proc.pid==$omon)" | wc -l)" 1
 timeout 30 sshpass -p "wrong-$$" ssh "${SSHOPT[@]}" "$U@127.0.0.1" true 2>>"$T/ssh.err"
 expect_eq "ssh with a wrong password fails (sshpass 5)" "$?" 5
 ev=$(wait_event "select(.kind==\"user.auth\" and .auth.service==\"sshd\" and .auth.user==\"$U\" and .auth.step==\"authenticate\" and .auth.result!=\"success\")") || { not_ok "failed ssh seen" "no event"; ev={}; }
 expect_jq "ssh wrong password: PAM_AUTH_ERR from 127.0.0.1" "$ev" '.auth.result=="PAM_AUTH_ERR" and .auth.rhost=="127.0.0.1"'
+
+# ---- password change through PAM (pam_chauthtok) for the test user: as root, pam_unix asks
+# only for the new password, twice; a retype that differs fails; then the new password works ----
+NPW="Pw-$$-new"
+printf '%s\n%s\n' "$NPW" "$NPW" | pamtester "$SVC" "$U" chauthtok >/dev/null 2>&1 &
+cpid=$!
+wait $cpid
+expect_eq "pamtester chauthtok succeeds" "$?" 0
+ev=$(wait_event "select(.kind==\"user.auth\" and .proc.pid==$cpid)") || { not_ok "chauthtok seen" "no event"; ev={}; }
+expect_jq "chauthtok: step, service, user, success" "$ev" ".auth.step==\"chauthtok\" and .auth.service==\"$SVC\" and .auth.user==\"$U\" and .auth.result==\"success\" and .auth.code==0 and .proc.comm==\"pamtester\" and .proc.uid==0"
+expect_eq "chauthtok: one event" "$(events "select(.kind==\"user.auth\" and .proc.pid==$cpid)" | wc -l)" 1
+printf '%s\n%s\n' "Pw-$$-one" "Pw-$$-other" | pamtester "$SVC" "$U" chauthtok >/dev/null 2>&1 &
+cfpid=$!
+wait $cfpid
+expect_eq "pamtester chauthtok with a retype that differs fails" "$?" 1
+ev=$(wait_event "select(.kind==\"user.auth\" and .proc.pid==$cfpid)") || { not_ok "failed chauthtok seen" "no event"; ev={}; }
+expect_jq "chauthtok, retype differs: PAM_TRY_AGAIN" "$ev" ".auth.step==\"chauthtok\" and .auth.service==\"$SVC\" and .auth.user==\"$U\" and .auth.result==\"PAM_TRY_AGAIN\" and .auth.code==24"
+# the change was real: the new password authenticates, the old one no longer does
+echo "$NPW" | pamtester "$SVC" "$U" authenticate >/dev/null 2>&1 &
+npid=$!
+wait $npid
+expect_eq "the new password authenticates" "$?" 0
+ev=$(wait_event "select(.kind==\"user.auth\" and .proc.pid==$npid)") || { not_ok "authenticate with the new password seen" "no event"; ev={}; }
+expect_jq "authenticate with the new password: success" "$ev" ".auth.step==\"authenticate\" and .auth.result==\"success\" and .auth.user==\"$U\""
+echo "$PW" | pamtester "$SVC" "$U" authenticate >/dev/null 2>&1
+expect_eq "the old password no longer authenticates" "$?" 1
+
+# ---- a libpam that only a plugin loads, from a second root: a chroot with its own copy of
+# libpam (another inode) and a PAM client that does not link libpam but dlopen()s it, as sudo
+# does through sudoers.so. Its ELF does not name libpam: only the lookup of the libpam of the
+# process's root (at the exec of a binary the agent has not seen, or at a /proc scan) finds it.
+# The helper waits for a file before its dlopen(): the agent handles an exec some ms after it,
+# and a program that reaches pam_start sooner than that is missed (docs/events-user.md) ----
+CR="$T/croot"
+LIBD=usr/lib/x86_64-linux-gnu
+HPAM=$(readlink -f /lib/x86_64-linux-gnu/libpam.so.0)
+mkdir -p "$CR/$LIBD/security" "$CR/usr/lib64" "$CR/etc/pam.d"
+ln -s usr/lib "$CR/lib"
+ln -s usr/lib64 "$CR/lib64"
+for f in $(ldd "$HELPERS/pam_dlopen" "$HPAM" "$(dirname "$HPAM")/security/pam_permit.so" | awk '$2=="=>" && $3 ~ /^\// {print $3} $1 ~ /^\/.*[^:]$/ {print $1}' | sort -u); do
+	mkdir -p "$CR$(dirname "$f")" && cp -L "$f" "$CR$f"
+done
+cp -L "$HPAM" "$CR/$LIBD/libpam.so.0"
+cp "$(dirname "$HPAM")/security/pam_permit.so" "$(dirname "$HPAM")/security/pam_deny.so" "$CR/$LIBD/security/"
+cp "$HELPERS/pam_dlopen" "$CR/pam_dlopen"
+echo "auth required pam_permit.so" >"$CR/etc/pam.d/hwc-permit-$$"
+echo "auth required pam_deny.so" >"$CR/etc/pam.d/hwc-deny-$$"
+cino=$(stat -c %i "$CR/$LIBD/libpam.so.0")
+hino=$(stat -c %i "$HPAM")
+if ldd "$HELPERS/pam_dlopen" | grep -q libpam; then
+	not_ok "chroot: helper without libpam, another libpam file" "the helper links libpam"
+elif [ "$(stat -c %d:%i "$HPAM")" = "$(stat -c %d:%i "$CR/$LIBD/libpam.so.0")" ]; then
+	not_ok "chroot: helper without libpam, another libpam file" "the chroot's libpam is the host's file"
+else
+	ok "chroot: helper without libpam, another libpam file"
+fi
+# the exec of a binary the agent has not seen, in the chroot: its root's libpam is probed
+# (the heartbeat's /proc scan, every 30 s, would find it as well, had it run in this second)
+chroot "$CR" /pam_dlopen "hwc-permit-$$" "hwc$$" /go >"$T/chroot1.out" 2>&1 &
+c1=$!
+cvia="/proc/$c1/root/$LIBD/libpam.so.0"
+hb=$(wait_grep '"kind":"agent.heartbeat"' "select(.kind==\"agent.heartbeat\" and any(.agent.uprobes[]?; .ino==$cino and .via==\"$cvia\" and .state==\"attached\"))" 10) || { not_ok "chroot: its libpam probed at the helper's exec" "no heartbeat lists $cvia attached"; hb={}; }
+: >"$CR/go"
+wait $c1
+expect_eq "chroot: helper authenticates through pam_permit" "$?" 0
+expect_jq "heartbeat: the chroot's libpam, as its root sees it, attached through /proc/PID/root like the host's" "$hb" "([.agent.uprobes[] | select(.probe==\"user.auth\" and .ino==$hino)][0].links) as \$n | [.agent.uprobes[] | select(.ino==$cino and .via==\"$cvia\")] | length==1 and .[0].probe==\"user.auth\" and .[0].path==\"/$LIBD/libpam.so.0\" and .[0].links==\$n and \$n>0"
+ev=$(wait_event "select(.kind==\"user.auth\" and .proc.pid==$c1)") || { not_ok "chroot: user.auth from the helper" "no event ($(cat "$T/chroot1.out"))"; ev={}; }
+expect_jq "chroot: authenticate, service and user of the chroot, success, blamed on the helper" "$ev" ".auth.step==\"authenticate\" and .auth.service==\"hwc-permit-$$\" and .auth.user==\"hwc$$\" and .auth.result==\"success\" and .auth.code==0 and .proc.exe==\"$CR/pam_dlopen\" and .proc.comm==\"pam_dlopen\""
+chroot "$CR" /pam_dlopen "hwc-deny-$$" "hwc$$" >/dev/null 2>&1 &
+c2=$!
+wait $c2
+expect_eq "chroot: helper refused by pam_deny" "$?" 1
+ev=$(wait_event "select(.kind==\"user.auth\" and .proc.pid==$c2)") || { not_ok "chroot: pam_deny seen" "no event"; ev={}; }
+expect_jq "chroot: pam_deny gives PAM_AUTH_ERR" "$ev" ".auth.step==\"authenticate\" and .auth.service==\"hwc-deny-$$\" and .auth.result==\"PAM_AUTH_ERR\" and .auth.code==7"
+# user.auth disabled and enabled again: the chroot's libpam was attached through the first
+# helper's /proc/PID/root, gone now; a helper already seen (no exec lookup) waits in the chroot,
+# and the /proc scan of the enable finds the libpam through its root and attaches it again
+chroot "$CR" /pam_dlopen "hwc-permit-$$" "hwr$$" /go2 >"$T/chroot3.out" 2>&1 &
+c3=$!
+for _ in $(seq 1 50); do [ "$(readlink "/proc/$c3/exe")" = "$CR/pam_dlopen" ] && break; sleep 0.02; done
+ctl disable user.auth >/dev/null && ctl enable user.auth >/dev/null
+: >"$CR/go2"
+wait $c3
+ev=$(wait_event "select(.kind==\"user.auth\" and .proc.pid==$c3)") || { not_ok "chroot: probed again after disable/enable" "no event ($(cat "$T/chroot3.out"))"; ev={}; }
+expect_jq "chroot: after disable/enable, found by the /proc scan through a live process's root" "$ev" ".auth.service==\"hwc-permit-$$\" and .auth.user==\"hwr$$\" and .auth.result==\"success\""
+hb=$(wait_grep '"kind":"agent.heartbeat"' "select(.kind==\"agent.heartbeat\" and .seq>$(jq '.seq // 0' <<<"$ev"))") || hb={}
+expect_jq "heartbeat: the chroot's libpam attached through the live process" "$hb" "[.agent.uprobes[] | select(.ino==$cino and .probe==\"user.auth\")] | length==1 and .[0].state==\"attached\" and .[0].via==\"/proc/$c3/root/$LIBD/libpam.so.0\""
 
 agent_stop
 expect_eq "agent exits 0" "$?" 0
