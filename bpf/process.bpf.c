@@ -21,6 +21,7 @@ struct hw_exec_cred {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* per-CPU lists: no shared lock per exec */
 	__type(key, __u32);
 	__type(value, struct hw_exec_cred);
 } hw_exec_cred SEC(".maps");
