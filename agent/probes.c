@@ -6,6 +6,12 @@
  * one bad program never stops the agent. Each probe then attaches the first candidate whose
  * programs all loaded and attached. Probes are attached and detached at runtime (SIGHUP) by
  * creating and destroying links; the programs and maps stay, so no event is lost.
+ *
+ * A candidate is elements joined by '+'. An element is a program name (attached to the hook its
+ * section names), or "prog@category/name": that classic tracepoint program attached to
+ * tracepoint category/name instead (one program on the exit tracepoints of several syscalls,
+ * dispatching on the syscall number, is verified once instead of once per syscall). Such a
+ * program's section may name no tracepoint (SEC("tracepoint")).
  */
 #include "agent/agent.h"
 #include "agent/user.h"
@@ -45,6 +51,30 @@ bool probe_name_ok(const char *name)
 
 static const char *hook_of(const struct bpf_program *p);
 
+/* One element of a candidate: name is the whole element, prog its program, tp the tracepoint
+ * after '@' ("category/name", pointing into name) or NULL. */
+struct cand_elem {
+	char name[160];
+	char prog[64];
+	const char *tp;
+};
+
+/* The next element of the candidate at *c, which is moved past it; false at its end. */
+static bool cand_next(const char **c, struct cand_elem *e)
+{
+	size_t n = strcspn(*c, "+"), pl;
+	char *at;
+	if (!**c)
+		return false;
+	snprintf(e->name, sizeof(e->name), "%.*s", (int)n, *c);
+	*c += n + ((*c)[n] == '+');
+	at = strchr(e->name, '@');
+	pl = at ? (size_t)(at - e->name) : strlen(e->name);
+	snprintf(e->prog, sizeof(e->prog), "%.*s", (int)pl, e->name);
+	e->tp = at ? at + 1 : NULL;
+	return true;
+}
+
 /* libbpf log: keep the last "prog 'X': ..." failure line so the loader knows which to drop. */
 static char last_fail_prog[128];
 static char last_fail_msg[256];
@@ -81,6 +111,30 @@ static const char *fail_reason(struct agent *a, const char *prog)
 	return NULL;
 }
 
+/* Why element e cannot attach (its program refused, or its own tracepoint missing), or NULL;
+ * *who is what the reason is about (the program or the whole element). */
+static const char *elem_fail(struct agent *a, const struct cand_elem *e, const char **who)
+{
+	const char *fr = fail_reason(a, e->prog);
+	*who = e->prog;
+	if (!fr && e->tp) {
+		fr = fail_reason(a, e->name);
+		*who = e->name;
+	}
+	return fr;
+}
+
+static void add_fail(struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_fail(struct agent *a, const char *fmt, ...)
+{
+	va_list ap;
+	if (a->nprog_fail >= (int)(sizeof(a->prog_fail) / sizeof(a->prog_fail[0])))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(a->prog_fail[a->nprog_fail++], sizeof(a->prog_fail[0]), fmt, ap);
+	va_end(ap);
+}
+
 static void ensure_tracefs(void)
 {
 	struct stat st;
@@ -107,11 +161,10 @@ static void deny_hooks(struct agent *a, struct hw_bpf *s)
 		size_t hl = strlen(hook);
 		for (const char *d = deny; *d;) {
 			size_t l = strcspn(d, ",");
-			if (l == hl && !strncmp(d, hook, l) && !fail_reason(a, bpf_program__name(prog)) &&
-			    a->nprog_fail < (int)(sizeof(a->prog_fail) / sizeof(a->prog_fail[0])))
-				snprintf(a->prog_fail[a->nprog_fail++], sizeof(a->prog_fail[0]),
-					 "%s: %s hooks denied by HW_DENY_HOOKS", bpf_program__name(prog),
-					 hook);
+			if (l == hl && !strncmp(d, hook, l) &&
+			    !fail_reason(a, bpf_program__name(prog)))
+				add_fail(a, "%s: %s hooks denied by HW_DENY_HOOKS",
+					 bpf_program__name(prog), hook);
 			d += l + (d[l] == ',');
 		}
 	}
@@ -134,22 +187,42 @@ static void precheck_tp_btf(struct agent *a, struct hw_bpf *s)
 		snprintf(tname, sizeof(tname), "btf_trace_%s", sec + 7);
 		if (btf__find_by_name_kind(btf, tname, BTF_KIND_TYPEDEF) >= 0)
 			continue;
-		if (a->nprog_fail < (int)(sizeof(a->prog_fail) / sizeof(a->prog_fail[0])))
-			snprintf(a->prog_fail[a->nprog_fail++], sizeof(a->prog_fail[0]),
-				 "%s: this kernel has no BTF tracepoint %s", bpf_program__name(prog),
-				 sec + 7);
+		add_fail(a, "%s: this kernel has no BTF tracepoint %s", bpf_program__name(prog),
+			 sec + 7);
 	}
 	btf__free(btf);
 }
 
+/* Is classic tracepoint tp ("category/name") in tracefs? A diagnostic knob, as HW_DENY_HOOKS,
+ * for the fallbacks of kernels that lack some: HW_DENY_TRACEPOINTS="cat/name,..." makes the
+ * listed ones missing (e.g. syscalls/sys_exit_fchmodat2, absent before Linux 6.6). */
+static bool tracepoint_exists(const char *tp)
+{
+	const char *deny = getenv("HW_DENY_TRACEPOINTS");
+	char path[320];
+	struct stat st;
+	size_t tl = strlen(tp);
+	for (const char *d = deny ? deny : ""; *d;) {
+		size_t l = strcspn(d, ",");
+		if (l == tl && !strncmp(d, tp, l))
+			return false;
+		d += l + (d[l] == ',');
+	}
+	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s", tp);
+	if (stat(path, &st) == 0)
+		return true;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s", tp);
+	return stat(path, &st) == 0;
+}
+
 /* A classic tracepoint program needs its tracepoint in tracefs (kernels without syscall
- * tracepoints have none of syscalls/): checked up front, so that the probe's next candidate is
- * loaded in its place (see skip_fallbacks) and nothing is verified for nothing. */
+ * tracepoints have none of syscalls/), and so does a "prog@category/name" element: checked up
+ * front, so that the probe's next candidate is loaded in its place (see skip_fallbacks) and
+ * nothing is verified for nothing. A missing element's tracepoint makes only the candidates
+ * with that element non-viable (file.chmod without fchmodat2), not its program. */
 static void precheck_tracepoints(struct agent *a, struct hw_bpf *s)
 {
 	struct bpf_program *prog;
-	char path[320];
-	struct stat st;
 	bpf_object__for_each_program(prog, s->obj)
 	{
 		const char *sec = bpf_program__section_name(prog), *tp = NULL;
@@ -157,40 +230,46 @@ static void precheck_tracepoints(struct agent *a, struct hw_bpf *s)
 			tp = sec + 11;
 		else if (!strncmp(sec, "tp/", 3))
 			tp = sec + 3;
-		if (!tp || fail_reason(a, bpf_program__name(prog)))
+		if (!tp || fail_reason(a, bpf_program__name(prog)) || tracepoint_exists(tp))
 			continue;
-		snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s", tp);
-		if (stat(path, &st) == 0)
-			continue;
-		snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s", tp);
-		if (stat(path, &st) == 0)
-			continue;
-		if (a->nprog_fail < (int)(sizeof(a->prog_fail) / sizeof(a->prog_fail[0])))
-			snprintf(a->prog_fail[a->nprog_fail++], sizeof(a->prog_fail[0]),
-				 "%s: this kernel has no tracepoint %s", bpf_program__name(prog), tp);
+		add_fail(a, "%s: this kernel has no tracepoint %s", bpf_program__name(prog), tp);
 	}
+	for (int i = 0; i < HW_NPROBES; i++)
+		for (int k = 0; k < HW_MAX_CANDS && probe_defs[i].cands[k]; k++) {
+			struct cand_elem e;
+			for (const char *c = probe_defs[i].cands[k]; cand_next(&c, &e);) {
+				if (!e.tp || fail_reason(a, e.name))
+					continue;
+				prog = bpf_object__find_program_by_name(s->obj, e.prog);
+				if (prog && strcmp(hook_of(prog), "tracepoint"))
+					add_fail(a, "%s: %s is not a classic tracepoint program",
+						 e.name, e.prog);
+				else if (!strchr(e.tp, '/'))
+					add_fail(a, "%s: not a category/name tracepoint", e.name);
+				else if (!tracepoint_exists(e.tp))
+					add_fail(a, "%s: this kernel has no tracepoint %s", e.name,
+						 e.tp);
+			}
+		}
 }
 
-/* Does candidate ("a+b+c") name prog? */
+/* Does candidate ("a+b@cat/tp+c") use program prog? */
 static bool cand_has(const char *cand, const char *prog)
 {
-	size_t l = strlen(prog);
-	for (const char *c = cand; *c;) {
-		size_t n = strcspn(c, "+");
-		if (n == l && !strncmp(c, prog, l))
+	struct cand_elem e;
+	for (const char *c = cand; cand_next(&c, &e);)
+		if (!strcmp(e.prog, prog))
 			return true;
-		c += n + (c[n] == '+');
-	}
 	return false;
 }
 
-/* A candidate none of whose programs is known to fail. */
+/* A candidate none of whose elements is known to fail (programs, and elements' tracepoints). */
 static bool cand_viable(struct agent *a, const char *cand)
 {
-	char names[1024];
-	snprintf(names, sizeof(names), "%s", cand);
-	for (char *save = NULL, *n = strtok_r(names, "+", &save); n; n = strtok_r(NULL, "+", &save))
-		if (fail_reason(a, n))
+	struct cand_elem e;
+	const char *who;
+	for (const char *c = cand; cand_next(&c, &e);)
+		if (elem_fail(a, &e, &who))
 			return false;
 	return true;
 }
@@ -404,7 +483,8 @@ static const char *hook_of(const struct bpf_program *p)
 	const char *sec = bpf_program__section_name(p);
 	if (!strncmp(sec, "tp_btf/", 7))
 		return "tp_btf";
-	if (!strncmp(sec, "tracepoint/", 11) || !strncmp(sec, "tp/", 3))
+	if (!strncmp(sec, "tracepoint/", 11) || !strncmp(sec, "tp/", 3) ||
+	    !strcmp(sec, "tracepoint") || !strcmp(sec, "tp"))
 		return "tracepoint";
 	if (!strncmp(sec, "raw_tp", 6) || !strncmp(sec, "raw_tracepoint", 14))
 		return "raw_tracepoint";
@@ -426,39 +506,51 @@ static void detach(struct hw_probe *p)
 	p->nlinks = 0;
 }
 
-/* Try one candidate ("a+b+c"); on success the links are in p. */
+/* Try one candidate ("a+b@cat/tp+c"); on success the links are in p. */
 static int try_candidate(struct agent *a, struct hw_probe *p, const char *cand, char *why,
 			 size_t whylen)
 {
-	char names[1024];
-	snprintf(names, sizeof(names), "%s", cand);
-	for (char *save = NULL, *n = strtok_r(names, "+", &save); n; n = strtok_r(NULL, "+", &save)) {
-		struct bpf_program *prog = bpf_object__find_program_by_name(a->skel->obj, n);
-		const char *fr = fail_reason(a, n);
+	struct cand_elem e;
+	for (const char *c = cand; cand_next(&c, &e);) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(a->skel->obj, e.prog);
+		const char *who, *fr = elem_fail(a, &e, &who);
+		struct bpf_link *l;
 		if (!prog || fr) {
-			snprintf(why, whylen, "%s: %s", n, fr ? fr : "not in the BPF object");
+			snprintf(why, whylen, "%s: %s", who, fr ? fr : "not in the BPF object");
 			detach(p);
 			return -ENOENT;
 		}
 		if (bpf_program__fd(prog) < 0) {
-			snprintf(why, whylen, "%s: not loaded (a fallback: an earlier candidate was "
-					      "expected to attach)", n);
+			snprintf(why, whylen,
+				 "%s: not loaded (a fallback: an earlier candidate was "
+				 "expected to attach)",
+				 e.prog);
 			detach(p);
 			return -ENOENT;
 		}
 		if (p->nlinks >= HW_MAX_LINKS) {
+			snprintf(why, whylen, "%s: more than %d links", e.name, HW_MAX_LINKS);
 			detach(p);
 			return -E2BIG;
 		}
-		struct bpf_link *l = bpf_program__attach(prog);
+		if (e.tp) {
+			/* category/name: precheck_tracepoints made elements without '/' fail */
+			char cat[64];
+			size_t cl = strcspn(e.tp, "/");
+			snprintf(cat, sizeof(cat), "%.*s", (int)cl, e.tp);
+			l = bpf_program__attach_tracepoint(prog, cat,
+							   e.tp + cl + (e.tp[cl] == '/'));
+		} else {
+			l = bpf_program__attach(prog);
+		}
 		if (!l) {
 			int err = -errno;
-			snprintf(why, whylen, "%s: attach failed: %s", n, strerror(-err));
+			snprintf(why, whylen, "%s: attach failed: %s", e.name, strerror(-err));
 			detach(p);
 			return err;
 		}
 		p->links[p->nlinks++] = l;
-		p->hook = hook_of(prog);
+		p->hook = e.tp ? "tracepoint" : hook_of(prog);
 	}
 	return 0;
 }

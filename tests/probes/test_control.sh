@@ -115,6 +115,27 @@ for fam in ${HW_FAMILIES:-process process.memfd system net user file custom}; do
 done
 kill $VICTIM 2>/dev/null
 
+# ---- one probe of a shared program: every file.* probe attaches the one program hw_file_x, a
+# link per syscall tracepoint; disabling file.chmod detaches its tracepoints only ----
+r=$(ctl disable file.chmod)
+expect_jq "file.chmod alone: ctl disable" "$r" '.ok==true and .now=="disabled"'
+chmod 640 "$T/w/f" &
+c1=$!
+wait $c1
+touch "$T/w/shared-$$" &
+o1=$!
+wait $o1
+ev=$(wait_event "select(.kind==\"file.open\" and .proc.pid==$o1)") || not_ok "file.chmod alone: open still reported" "none"
+expect_jq "file.chmod alone: open still reported (same program)" "$ev" ".file.path==\"$T/w/shared-$$\""
+sleep 1
+expect_eq "file.chmod alone: no chmod event while disabled" "$(events "select(.kind==\"file.chmod\" and .proc.pid==$c1)" | wc -l)" 0
+r=$(ctl enable file.chmod)
+expect_jq "file.chmod alone: ctl enable" "$r" '.ok==true and .now=="enabled"'
+chmod 600 "$T/w/f" &
+c2=$!
+wait $c2
+wait_event "select(.kind==\"file.chmod\" and .proc.pid==$c2)" >/dev/null && ok "file.chmod alone: chmod reported once enabled" || not_ok "file.chmod alone: chmod reported once enabled" "none"
+
 # ---- timed override: expiry is an event, followed by a heartbeat ----
 before=$(events '.seq' | tail -n1)
 r=$(ctl disable user.shell --for 1)

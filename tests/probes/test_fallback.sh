@@ -64,6 +64,33 @@ else
 fi
 agent_stop
 
+# tracepoints missing from tracefs (a kernel older than 6.6 has no fchmodat2; one without the
+# open tracepoints): found before the load, the candidates that name them are passed over with
+# the tracepoint as reason; file.chmod takes its candidate without fchmodat2, file.open the raw
+# sys_exit program (tp_btf); both still report
+unset HW_DENY_HOOKS
+export HW_DENY_TRACEPOINTS=syscalls/sys_exit_fchmodat2,syscalls/sys_exit_openat
+mkdir -p "$T/tpw"
+echo x >"$T/tpw/f"
+printf 'files:\n  add: [%s/tpw/]\n' "$T" >"$T/tp.yaml"
+agent_start "$T/tp.yaml" || { not_ok "agent starts without some tracepoints" "$(cat "$T/agent.err")"; exit 1; }
+hb=$(head -n1 "$EV")
+expect_jq "missing fchmodat2: file.chmod on its next candidate, the tracepoint named" "$hb" '.agent.probes["file.chmod"]|.state=="attached" and .hook=="tracepoint" and (.reason|test("no tracepoint syscalls/sys_exit_fchmodat2"))'
+expect_jq "missing sys_exit_openat: file.open on tp_btf, the tracepoint named" "$hb" '.agent.probes["file.open"]|.state=="attached" and .hook=="tp_btf" and (.reason|test("no tracepoint syscalls/sys_exit_openat"))'
+expect_jq "the other file probes are not affected" "$hb" '[.agent.probes["file.unlink","file.rename","file.chown","file.truncate","file.link"]|.state=="attached" and .hook=="tracepoint" and .reason==null]|all'
+chmod 600 "$T/tpw/f" &
+p1=$!
+wait $p1
+cat "$T/tpw/f" >/dev/null &
+p2=$!
+wait $p2
+ev=$(wait_event "select(.kind==\"file.chmod\" and .proc.pid==$p1)") || not_ok "chmod seen without fchmodat2" "none"
+expect_jq "chmod without fchmodat2: reported" "$ev" ".file.path==\"$T/tpw/f\" and .file.mode==\"0600\""
+ev=$(wait_event "select(.kind==\"file.open\" and .proc.pid==$p2)") || not_ok "open seen on tp_btf" "none"
+expect_jq "open on the raw sys_exit program: reported" "$ev" ".file.path==\"$T/tpw/f\" and .file.syscall==\"openat\" and .file.op==\"read\""
+agent_stop
+unset HW_DENY_TRACEPOINTS
+
 # every hook refused: process.exec, the foundation, cannot attach: a clear error, no blind run
 export HW_DENY_HOOKS=tp_btf,tracepoint,raw_tracepoint,uprobe,uretprobe
 # (a timeout: an agent that runs blind instead of refusing never returns)

@@ -321,6 +321,71 @@ dflt ".bash_history unlink" "$H/.bash_history" file.unlink '"*/.bash_history"' r
 dflt "/boot create" "/boot/$tag" file.truncate '"/boot/"' bash -c "echo x > /boot/$tag"
 rm -f "/boot/$tag"
 
+# 13d. every hooked syscall, by its own number: one program (hw_file_x) is attached to the
+# exit tracepoint of each and dispatches on the syscall number the tracepoint carries
+want="open creat openat openat2 unlink unlinkat rmdir rename renameat renameat2 chmod fchmod fchmodat chown fchown lchown fchownat truncate ftruncate link linkat symlink symlinkat"
+f2= # fchmodat2: Linux 6.6 and later
+[ -e /sys/kernel/tracing/events/syscalls/sys_exit_fchmodat2 ] && f2=fchmodat2 && want+=" $f2"
+mkdir -p "$W/all"
+cat >"$T/allsys.py" <<'PY'
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+L = ctypes.c_long
+AT = L(-100)
+d = sys.argv[1]
+def p(n):
+    return ctypes.c_char_p(("%s/f-%s" % (d, n)).encode())
+def mk(n):
+    with open("%s/f-%s" % (d, n), "w") as f:
+        f.write("x")
+def sc(name, nr, *args):
+    if libc.syscall(L(nr), *[L(a) if isinstance(a, int) else a for a in args]) < 0:
+        print("%s: errno %d" % (name, ctypes.get_errno()))
+class How(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+# (not "creat": this process's own create of it would fold creat's truncate as a repeat)
+for n in ("open", "openat", "openat2", "unlink", "unlinkat", "rename", "renameat",
+          "renameat2", "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown",
+          "fchownat", "truncate", "ftruncate", "link", "linkat"):
+    mk(n)
+os.mkdir("%s/f-rmdir" % d)
+how = How(os.O_RDONLY, 0, 0)
+sc("open", 2, p("open"), os.O_RDONLY)
+sc("creat", 85, p("creat"), 0o644)
+sc("openat", 257, AT, p("openat"), os.O_RDONLY)
+sc("openat2", 437, AT, p("openat2"), ctypes.byref(how), ctypes.sizeof(how))
+sc("unlink", 87, p("unlink"))
+sc("unlinkat", 263, AT, p("unlinkat"), 0)
+sc("rmdir", 84, p("rmdir"))
+sc("rename", 82, p("rename"), p("rename.2"))
+sc("renameat", 264, AT, p("renameat"), AT, p("renameat.2"))
+sc("renameat2", 316, AT, p("renameat2"), AT, p("renameat2.2"), 0)
+sc("chmod", 90, p("chmod"), 0o600)
+sc("fchmod", 91, os.open("%s/f-fchmod" % d, os.O_RDWR), 0o600)
+sc("fchmodat", 268, AT, p("fchmodat"), 0o600)
+if len(sys.argv) > 2:
+    sc("fchmodat2", 452, AT, p("fchmodat2"), 0o600, 0)
+sc("chown", 92, p("chown"), 0, 0)
+sc("fchown", 93, os.open("%s/f-fchown" % d, os.O_RDWR), 0, 0)
+sc("lchown", 94, p("lchown"), 0, 0)
+sc("fchownat", 260, AT, p("fchownat"), 0, 0, 0)
+sc("truncate", 76, p("truncate"), 0)
+sc("ftruncate", 77, os.open("%s/f-ftruncate" % d, os.O_RDWR), 0)
+sc("link", 86, p("link"), p("link.2"))
+sc("linkat", 265, AT, p("linkat"), AT, p("linkat.2"), 0)
+sc("symlink", 88, ctypes.c_char_p(b"target"), p("symlink"))
+sc("symlinkat", 266, ctypes.c_char_p(b"target"), AT, p("symlinkat"))
+PY
+run python3 "$T/allsys.py" "$W/all" $f2
+missing=
+for _ in $(seq 1 100); do
+	got=$(grep -F "$W/all/" "$EV" | jq -r "select((.kind|startswith(\"file.\")) and .proc.pid==$P and .file.result>=0) | .file.syscall" | sort -u)
+	missing=$(comm -23 <(tr ' ' '\n' <<<"$want" | sort) <(echo "$got") | paste -sd' ')
+	[ -z "$missing" ] && break
+	sleep 0.1
+done
+expect_eq "each of the $(wc -w <<<"$want") hooked syscalls reported, under its own name" "$missing$(cat "$T/out")" ""
+
 # 14. nothing for unwatched paths and for reads under write-only rules
 run cat /etc/hostname /etc/passwd /etc/pam.d/other "$N/outside-nothing" "$T/named-only"
 run bash -c "echo y > $N/plain; cat $N/plain; rm $N/plain; chmod 600 $N"
