@@ -128,6 +128,8 @@ int probes_load(struct agent *a);
 void probes_apply(struct agent *a); /* attach/detach to match a->cfg */
 int user_apply(struct agent *a);     /* user_uprobes.c: user.* uprobes follow the overrides */
 void probes_detach_all(struct agent *a);
+/* destroy n links from several threads (each may wait for an RCU grace period) */
+void links_destroy_all(struct bpf_link **links, int n);
 void probes_json(struct agent *a, struct jbuf *b); /* {name:{state,hook,reason}} */
 void hooks_json(struct jbuf *b);                   /* kernel hook support, for --probe */
 bool probe_name_ok(const char *name);

@@ -484,8 +484,15 @@ int user_apply(struct agent *a)
 void user_detach_all(struct agent *a)
 {
 	struct user_state *u = a->user;
-	for (int i = 0; u && i < u->n; i++)
-		target_detach(&u->t[i]);
+	static struct bpf_link *all[UT_MAX * UT_MAX_LINKS];
+	int n = 0;
+	/* each uprobe link waits for a grace period when destroyed: all of them at once */
+	for (int i = 0; u && i < u->n; i++) {
+		for (int k = 0; k < u->t[i].nlinks; k++)
+			all[n++] = u->t[i].links[k];
+		u->t[i].nlinks = 0;
+	}
+	links_destroy_all(all, n);
 	if (u)
 		u->stopped = true;
 }
