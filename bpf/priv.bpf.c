@@ -823,10 +823,10 @@ static __always_inline void priv_rename(struct task_struct *renamed, const char 
 	long nr;
 	__u16 sc;
 
-	if (BPF_CORE_READ(t, flags) & PRIV_PF_KTHREAD)
+	if (t->flags & PRIV_PF_KTHREAD)
 		return;
 	regs = (struct pt_regs *)bpf_task_pt_regs(t);
-	nr = PRIV_REGS_NR(regs);
+	nr = PRIV_TREGS_NR(regs);
 	if (nr == PRIV_NR_EXECVE || nr == PRIV_NR_EXECVEAT)
 		return; /* exec names the process after its file: that is process.exec */
 	sc = nr == PRIV_NR_PRCTL ? HW_SC_PRCTL : HW_SC_WRITE;
@@ -854,7 +854,7 @@ int BPF_PROG(hw_pv_rename_btf, struct task_struct *task, const char *comm)
 {
 	/* Fired before the copy: task->comm is still the old name. Thread names (a JVM names
 	 * every thread) are not reported; a process renaming itself changes its leader. */
-	if (task != BPF_CORE_READ(task, group_leader))
+	if (task != task->group_leader)
 		return 0;
 	priv_rename(task, task->comm, comm, true);
 	return 0;

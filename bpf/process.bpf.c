@@ -37,7 +37,7 @@ static __always_inline __u64 hw_cap_bits(const kernel_cap_t *c)
 static __always_inline void hw_do_exec(struct task_struct *t, __u32 old_pid,
 				       struct linux_binprm *bprm, const char *tp_filename)
 {
-	__u32 tgid = BPF_CORE_READ(t, tgid);
+	__u32 tgid = t->tgid;
 	struct hw_cfg *cfg = hw_get_cfg();
 	struct hw_exec *e;
 	struct hw_blob b;
@@ -153,11 +153,12 @@ int hw_exec_tp(struct trace_event_raw_sched_process_exec *ctx)
 
 static __always_inline void hw_do_exit(struct task_struct *t)
 {
-	__u32 tgid = BPF_CORE_READ(t, tgid);
+	__u32 tgid = t->tgid;
+	struct signal_struct *sig = t->signal;
 	struct hw_exit *e;
 
 	/* Only the last thread of a process makes a process.exit. */
-	if (BPF_CORE_READ(t, signal, live.counter) != 0)
+	if (sig->live.counter != 0)
 		return;
 	if (hw_filtered(tgid)) {
 		bpf_map_delete_elem(&hw_ignore_pid, &tgid);
@@ -170,10 +171,10 @@ static __always_inline void hw_do_exit(struct task_struct *t)
 	}
 	hw_fill_hdr(&e->hdr, t, HW_EV_EXIT);
 	e->hdr.tid = tgid;
-	if (BPF_CORE_READ(t, signal, flags) & SIGNAL_GROUP_EXIT)
-		e->exit_code = BPF_CORE_READ(t, signal, group_exit_code);
+	if (sig->flags & SIGNAL_GROUP_EXIT)
+		e->exit_code = sig->group_exit_code;
 	else
-		e->exit_code = BPF_CORE_READ(t, exit_code);
+		e->exit_code = t->exit_code;
 	e->pad = 0;
 	hw_submit(e, sizeof(*e), false);
 }
@@ -195,7 +196,7 @@ int hw_exit_tp(void *ctx)
 static __always_inline void hw_do_fork(struct task_struct *parent, __u32 child_pid,
 				       __u32 child_tgid, __u64 child_start)
 {
-	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ptgid = parent->tgid;
 	struct hw_fork *e;
 
 	if (child_pid != child_tgid)
@@ -222,8 +223,7 @@ static __always_inline void hw_do_fork(struct task_struct *parent, __u32 child_p
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(hw_fork_btf, struct task_struct *parent, struct task_struct *child)
 {
-	hw_do_fork(parent, BPF_CORE_READ(child, pid), BPF_CORE_READ(child, tgid),
-		   BPF_CORE_READ(child, start_boottime));
+	hw_do_fork(parent, child->pid, child->tgid, child->start_boottime);
 	return 0;
 }
 

@@ -28,11 +28,12 @@ struct {
 
 static __always_inline void user_exec(struct task_struct *t, __u32 which)
 {
-	struct file *exe = BPF_CORE_READ(t, mm, exe_file);
+	/* t is a BTF pointer: direct loads (one instruction each, not a helper call) */
+	struct inode *ino = t->mm->exe_file->f_inode;
 	struct user_bin_key k = {
-		.ino = BPF_CORE_READ(exe, f_inode, i_ino),
-		.dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev),
-		.which = which,
+	    .ino = ino->i_ino,
+	    .dev = ino->i_sb->s_dev,
+	    .which = which,
 	};
 	__u8 one = 1;
 	struct hw_user_bin *r;
