@@ -100,13 +100,12 @@ static __always_inline void hw_count_drop(__u32 type, __u32 cause)
 		*v += 1;
 }
 
-/* Should events of the current task be dropped by the configured filters? */
-static __always_inline bool hw_filtered(__u32 tgid)
+/* The filters other than the ignored-process map: the agent itself, ignored cgroups (for
+ * callers that have looked tgid up in hw_ignore_pid already). */
+static __always_inline bool hw_filtered_cfg(__u32 tgid)
 {
 	struct hw_cfg *cfg = hw_get_cfg();
 	if (cfg && cfg->agent_pid == tgid)
-		return true;
-	if (bpf_map_lookup_elem(&hw_ignore_pid, &tgid))
 		return true;
 	if (cfg && cfg->n_ignore_cgroup) {
 #pragma unroll
@@ -121,6 +120,12 @@ static __always_inline bool hw_filtered(__u32 tgid)
 	return false;
 }
 
+/* Should events of the current task be dropped by the configured filters? */
+static __always_inline bool hw_filtered(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&hw_ignore_pid, &tgid) || hw_filtered_cfg(tgid);
+}
+
 static __always_inline void *hw_scratch_get(void)
 {
 	__u32 zero = 0;
@@ -129,8 +134,7 @@ static __always_inline void *hw_scratch_get(void)
 
 /* Fill the common header from a task. t is a BTF pointer (bpf_get_current_task_btf() or a
  * tp_btf argument): its fields are read with direct loads, one instruction each, where a
- * BPF_CORE_READ is a helper call (~30-50 ns here; a dozen of them were a third of the cost of
- * an exit or fork event). */
+ * BPF_CORE_READ is a helper call (~30-50 ns here, and the header took a dozen). */
 static __always_inline void hw_fill_hdr(struct hw_hdr *h, struct task_struct *t, __u16 type)
 {
 	const struct cred *cred = t->real_cred;
@@ -341,7 +345,7 @@ static long hw_walk_step(__u32 i, void *ctx)
 	struct hw_walk_ptrs *tp = bpf_map_lookup_elem(&hw_walk_tmp, &zero);
 
 	/* The pointers of a step by direct loads where the kernel can type them (each
-	 * BPF_CORE_READ is a helper call: they were most of a step's cost). */
+	 * BPF_CORE_READ is a helper call; the string read is the step's only one left). */
 	if (hw_ksym_exists(bpf_rdonly_cast) && tp) {
 		struct dentry *dt =
 		    bpf_rdonly_cast((void *)d, bpf_core_type_id_kernel(struct dentry));

@@ -48,7 +48,7 @@ static __always_inline void hw_do_exec(struct task_struct *t, __u32 old_pid,
 	 * and the other filters are applied. */
 	if (bpf_map_lookup_elem(&hw_ignore_pid, &tgid))
 		bpf_map_delete_elem(&hw_ignore_pid, &tgid);
-	if (hw_filtered(tgid))
+	if (hw_filtered_cfg(tgid))
 		return;
 	e = hw_scratch_get();
 	if (!e) {
@@ -206,7 +206,7 @@ static __always_inline void hw_do_fork(struct task_struct *parent, __u32 child_p
 		bpf_map_update_elem(&hw_ignore_pid, &child_tgid, &one, BPF_ANY);
 		return;
 	}
-	if (hw_filtered(ptgid))
+	if (hw_filtered_cfg(ptgid))
 		return;
 	e = hw_scratch_get();
 	if (!e) {
@@ -260,11 +260,10 @@ static __always_inline void hw_execve_exit(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct hw_exec_cred *oc = bpf_map_lookup_elem(&hw_exec_cred, &tid);
-	__u64 *fn = oc ? &oc->filename : NULL;
 	struct hw_exec_fail *e;
 	struct hw_blob b;
 
-	if (!fn)
+	if (!oc)
 		return;
 	if (ret >= 0)
 		goto out;
@@ -284,7 +283,7 @@ static __always_inline void hw_execve_exit(long ret)
 	e->result = ret;
 	b.base = (__u8 *)e;
 	b.pos = sizeof(*e);
-	hw_blob_ustr(&b, (const void *)*fn, HW_PATH_MAX, &e->filename);
+	hw_blob_ustr(&b, (const void *)oc->filename, HW_PATH_MAX, &e->filename);
 	hw_submit(e, b.pos, false);
 out:
 	bpf_map_delete_elem(&hw_exec_cred, &tid);

@@ -102,11 +102,13 @@ agent_stop() {
 # events FILTER: every event (compact JSON, one per line) matching a jq select() expression
 events() { jq -c "$1" "$EV" 2>/dev/null; }
 
-# wait_event FILTER [TIMEOUT_S]: wait until an event matches; prints the first match
-wait_event() {
-	local f=$1 t=${2:-10} r
+# poll_first TIMEOUT_S CMD...: run CMD every 0.1 s until it prints something; prints its first
+# line; fails after TIMEOUT_S
+poll_first() {
+	local t=$1 r
+	shift
 	for _ in $(seq 1 $((t * 10))); do
-		r=$(jq -c "$f" "$EV" 2>/dev/null | head -n 1)
+		r=$("$@" | head -n 1)
 		if [ -n "$r" ]; then
 			echo "$r"
 			return 0
@@ -116,20 +118,12 @@ wait_event() {
 	return 1
 }
 
+# wait_event FILTER [TIMEOUT_S]: wait until an event matches; prints the first match
+wait_event() { poll_first "${2:-10}" events "$1"; }
+
 # wait_grep STRING FILTER [TIMEOUT_S]: as wait_event, over the lines that contain STRING only
 # (cheap when other activity on the machine makes the event file large)
-wait_grep() {
-	local g=$1 f=$2 t=${3:-10} r
-	for _ in $(seq 1 $((t * 10))); do
-		r=$(grep -F -- "$g" "$EV" 2>/dev/null | jq -c "$f" 2>/dev/null | head -n 1)
-		if [ -n "$r" ]; then
-			echo "$r"
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
+wait_grep() { poll_first "${3:-10}" grep_events "$1" "$2"; }
 
 # grep_events STRING FILTER: as events, over the lines that contain STRING only
 grep_events() { grep -F -- "$1" "$EV" 2>/dev/null | jq -c "$2" 2>/dev/null; }

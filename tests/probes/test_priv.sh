@@ -22,18 +22,7 @@ APID=$AGENT_PID
 # keep the lines of one pid (grep), then apply the jq filter.
 # pev PID FILTER: matching events of PID; pwait PID FILTER [TIMEOUT_S]: wait for the first
 pev() { grep -F "\"pid\":$1," "$EV" | jq -c "$2" 2>/dev/null; }
-pwait() {
-	local r
-	for _ in $(seq 1 $((${3:-15} * 10))); do
-		r=$(pev "$1" "$2" | head -n 1)
-		if [ -n "$r" ]; then
-			echo "$r"
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
+pwait() { poll_first "${3:-15}" pev "$1" "$2"; }
 # psum PID FILTER REDUCE WANT: poll (up to 20 s) until REDUCE over the matching events of PID
 # equals WANT (summaries arrive once per window; a loaded machine may delay one); prints it
 psum() {
