@@ -525,10 +525,10 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 	emit_event(a, "process.exec", h, "exec");
 	jb_ki64(b, "result", 0);
 	/* Privilege gained by this exec: effective ids that changed through it (setuid/setgid
-	 * binary), or capabilities granted by the file. Ids are compared with the credentials at
-	 * execve entry; without them (process.exec_failed not attached, or the agent started
-	 * mid-exec) with the euid last seen and the kernel's AT_SECURE decision. Ids that differ
-	 * already before the exec (privileges dropped) are no gain. */
+	 * binary), or capabilities granted by the file. Ids are compared with the credentials
+	 * just before the exec (sched_prepare_exec); without them (kernel < 6.10, or the agent
+	 * started mid-exec) with the euid last seen and the kernel's AT_SECURE decision. Ids that
+	 * differ already before the exec (privileges dropped) are no gain. */
 	bool setuid = e->caps_gained;
 	if (e->old_known) {
 		setuid |= h->euid != e->old_euid || h->egid != e->old_egid;

@@ -678,17 +678,11 @@ static __always_inline void priv_cap(int cap, int ret)
 	struct hw_cfg *cfg;
 	struct hw_count_first *r;
 
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	cfg = hw_get_cfg();
-	/* The agent's own checks are not even counted; the other filters (hw_filtered) are
-	 * applied by priv_count when a process's first check creates its entry. */
-	if (cfg && cfg->agent_pid == tgid)
-		return;
 	if (priv_cap_quiet(cap)) {
-		/* Memory accounting: a host-wide per-CPU counter and nothing else. About 20 per
-		 * fork + exec, so this path is two helper calls and two array slots; the
-		 * ignore filters (a hash lookup, and one per cgroup level) are not applied to
-		 * this host-wide count. */
+		/* Memory accounting: a host-wide per-CPU counter (the agent's own checks
+		 * included) and nothing else. About 20 per fork + exec, so this path comes first:
+		 * one helper call and one array slot, no filter (a hash lookup, and one per
+		 * cgroup level). */
 		__u32 zero = 0;
 		struct hw_priv_memacct *c = bpf_map_lookup_elem(&priv_memacct, &zero);
 		if (c) {
@@ -697,6 +691,12 @@ static __always_inline void priv_cap(int cap, int ret)
 		}
 		return;
 	}
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	cfg = hw_get_cfg();
+	/* The agent's own checks are not counted; the other filters (hw_filtered) are applied by
+	 * priv_count when a process's first check creates its entry. */
+	if (cfg && cfg->agent_pid == tgid)
+		return;
 	t = bpf_get_current_task_btf();
 	if (!priv_count(t, tgid, HW_EV_CAP, cap & 0xffff, ret != 0, 0))
 		return;
@@ -882,9 +882,11 @@ int BPF_PROG(hw_pv_nsfork_btf, struct task_struct *parent, struct task_struct *c
 	struct hw_ns *r;
 	__u64 changed;
 
-	if (BPF_CORE_READ(parent, nsproxy) == BPF_CORE_READ(child, nsproxy) &&
-	    BPF_CORE_READ(parent, real_cred, user_ns) == BPF_CORE_READ(child, real_cred, user_ns))
-		return 0; /* the common case: nothing new */
+	/* the common case, nothing new: direct loads through the typed arguments (each
+	 * BPF_CORE_READ hop would be a helper call, on every fork) */
+	if (parent->nsproxy == child->nsproxy &&
+	    parent->real_cred->user_ns == child->real_cred->user_ns)
+		return 0;
 	priv_ns_read(parent, a);
 	priv_ns_read(child, b);
 	/* A child gets the parent's pid_ns_for_children as its own: compare the parent's with
@@ -943,7 +945,9 @@ SEC("tp_btf/signal_generate")
 int BPF_PROG(hw_pv_sig_btf, int sig, struct kernel_siginfo *info, struct task_struct *task,
 	     int group, int result)
 {
-	priv_signal(sig, BPF_CORE_READ(task, tgid), result);
+	if (sig == PRIV_SIGCHLD) /* every exit: checked before the target is read */
+		return 0;
+	priv_signal(sig, task->tgid, result);
 	return 0;
 }
 

@@ -26,6 +26,7 @@
 /* the same through a trusted BTF pointer (bpf_task_pt_regs): a load, not a helper call */
 #define PRIV_TREGS_NR(r)   ((r)->orig_ax)
 #define PRIV_TREGS_ARG0(r) ((r)->di)
+#define PRIV_TREGS_ARG1(r) ((r)->si)
 #elif defined(__TARGET_ARCH_arm64)
 #define PRIV_NR_EXECVE 221
 #define PRIV_NR_EXECVEAT 281
@@ -41,6 +42,7 @@
 #define PRIV_REGS_ARG2(r) BPF_CORE_READ((r), regs[2])
 #define PRIV_TREGS_NR(r)      ((r)->syscallno)
 #define PRIV_TREGS_ARG0(r)    ((r)->orig_x0)
+#define PRIV_TREGS_ARG1(r)    ((r)->regs[1])
 #else
 #error "priv.bpf.h: syscall numbers for this architecture are missing"
 #endif

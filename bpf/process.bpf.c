@@ -8,23 +8,32 @@
  * reading user pointers at syscall entry would race with the caller (TOCTOU).
  */
 #include "hw.bpf.h"
+#include "priv.bpf.h" /* the syscall arguments saved in pt_regs */
 
 #define SIGNAL_GROUP_EXIT 0x00000004
 
-/* What a thread's execve/execveat entry saw (key: tid): its credentials, for the exec to
- * compare with (at sched_process_exec the new credentials are already committed), and the
- * filename pointer, for a failed exec's event. One map, so an exec costs one update. */
+/* Effective ids an exec changed (setuid/setgid file), saved by sched_prepare_exec (kernels
+ * >= 6.10), where the task still has its old credentials and bprm->cred holds the new ones:
+ * at sched_process_exec the new ones are committed and the old ones are gone. Only a change is
+ * saved (key: the exec'ing thread's id), so an ordinary exec costs no map update; `cred` is the
+ * new credentials' address, which the task holds after the exec: an entry left by an exec that
+ * failed after the point of no return is recognised as stale and not used. */
 struct hw_exec_cred {
-	__u64 filename;
+	__u64 cred;
 	__u32 euid, egid;
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* per-CPU lists: no shared lock per exec */
+	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* per-CPU lists: no shared lock per update */
 	__type(key, __u32);
 	__type(value, struct hw_exec_cred);
 } hw_exec_cred SEC(".maps");
+
+/* Set by the first sched_prepare_exec run: from then on an exec with no hw_exec_cred entry kept
+ * its effective ids. Before that (or on kernels without the tracepoint) the old ids are unknown
+ * and the agent falls back to the kernel's AT_SECURE decision and the euid it last saw. */
+volatile __u32 hw_exec_prep_seen;
 
 /* The first 64 bits of a capability set (kernel_cap_t is one u64, or two u32 before 6.3). */
 static __always_inline __u64 hw_cap_bits(const kernel_cap_t *c)
@@ -65,19 +74,19 @@ static __always_inline void hw_do_exec(struct task_struct *t, __u32 old_pid,
 	e->sgid = nc->sgid.val;
 	if (bprm && bpf_core_field_exists(bprm->secureexec))
 		e->secureexec = BPF_CORE_READ_BITFIELD_PROBED(bprm, secureexec);
-	/* credentials before the exec, saved at syscall entry by the thread that exec'd */
-	e->old_known = 0;
+	/* effective ids before the exec: unchanged unless sched_prepare_exec saved them */
+	e->old_known = hw_exec_prep_seen != 0;
 	e->pad = 0;
-	e->old_euid = e->old_egid = 0;
+	e->old_euid = e->hdr.euid;
+	e->old_egid = e->hdr.egid;
 	struct hw_exec_cred *oc = bpf_map_lookup_elem(&hw_exec_cred, &old_pid);
 	if (oc) {
-		e->old_known = 1;
-		e->old_euid = oc->euid;
-		e->old_egid = oc->egid;
-		/* the syscall's exit removes it, under the thread's id after the exec: that is
-		 * the old one unless a thread other than the leader exec'd */
-		if (old_pid != (__u32)bpf_get_current_pid_tgid())
-			bpf_map_delete_elem(&hw_exec_cred, &old_pid);
+		if (oc->cred == (__u64)nc) {
+			e->old_known = 1;
+			e->old_euid = oc->euid;
+			e->old_egid = oc->egid;
+		}
+		bpf_map_delete_elem(&hw_exec_cred, &old_pid);
 	}
 	/* Capabilities granted by the file: after an exec a process not running as root holds
 	 * only its ambient set unless the file gave it more (file capabilities; setuid-root
@@ -148,6 +157,25 @@ int hw_exec_tp(struct trace_event_raw_sched_process_exec *ctx)
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u32 loc = ctx->__data_loc_filename;
 	hw_do_exec(t, ctx->old_pid, NULL, (const char *)ctx + (loc & 0xffff));
+	return 0;
+}
+
+SEC("tp_btf/sched_prepare_exec")
+int BPF_PROG(hw_exec_prep_btf, struct task_struct *t, struct linux_binprm *bprm)
+{
+	const struct cred *oc = t->real_cred, *nc = bprm->cred;
+
+	if (!hw_exec_prep_seen)
+		hw_exec_prep_seen = 1;
+	if (!nc || (oc->euid.val == nc->euid.val && oc->egid.val == nc->egid.val))
+		return 0; /* the common case: the exec keeps its ids */
+	struct hw_exec_cred v = {
+	    .cred = (__u64)nc,
+	    .euid = oc->euid.val,
+	    .egid = oc->egid.val,
+	};
+	__u32 tid = t->pid;
+	bpf_map_update_elem(&hw_exec_cred, &tid, &v, BPF_ANY);
 	return 0;
 }
 
@@ -237,82 +265,55 @@ int hw_fork_tp(struct trace_event_raw_sched_process_fork *ctx)
 	return 0;
 }
 
-/* ---- failed execs: execve/execveat enter saves the filename pointer, exit reports errors ----
- * A successful exec is reported by sched_process_exec above; here only ret < 0 is emitted.
- * The pointer is read at exit, after the kernel failed: the caller's memory is unchanged. */
-static __always_inline void hw_execve_enter(__u64 filename)
+/* ---- failed execs: the syscall's exit reports errors ----
+ * A successful exec is reported by sched_process_exec above; here only ret < 0 is emitted, and
+ * a successful one costs a compare. The filename is the caller's pointer, read from the saved
+ * syscall arguments at exit, after the kernel failed: the caller's memory is as it passed it. */
+static __always_inline void hw_execve_exit(long ret, bool at)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
-	struct task_struct *t = bpf_get_current_task_btf();
-	const struct cred *c = t->real_cred;
-	struct hw_exec_cred oc = {
-	    .filename = filename,
-	    .euid = c->euid.val,
-	    .egid = c->egid.val,
-	};
-	if (hw_filtered(id >> 32))
-		return;
-	bpf_map_update_elem(&hw_exec_cred, &tid, &oc, BPF_ANY);
-}
-
-static __always_inline void hw_execve_exit(long ret)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct hw_exec_cred *oc = bpf_map_lookup_elem(&hw_exec_cred, &tid);
+	struct task_struct *t;
+	struct pt_regs *regs;
 	struct hw_exec_fail *e;
 	struct hw_blob b;
+	__u64 filename;
 
-	if (!oc)
-		return;
 	if (ret >= 0)
-		goto out;
+		return;
 	/* execvp() and shells try each PATH directory in turn: ENOENT/ENOTDIR failures are
 	 * routine and would flood the stream, so they are reported only when configured. */
 	if (ret == -2 /* ENOENT */ || ret == -20 /* ENOTDIR */) {
 		struct hw_cfg *cfg = hw_get_cfg();
 		if (!cfg || !cfg->exec_enoent)
-			goto out;
+			return;
 	}
+	if (hw_filtered(bpf_get_current_pid_tgid() >> 32))
+		return;
+	t = bpf_get_current_task_btf();
+	regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	filename = at ? PRIV_TREGS_ARG1(regs) : PRIV_TREGS_ARG0(regs);
 	e = hw_scratch_get();
 	if (!e) {
 		hw_count_drop(HW_EV_EXEC_FAIL, HW_DROP_SCRATCH);
-		goto out;
+		return;
 	}
-	hw_fill_hdr(&e->hdr, bpf_get_current_task_btf(), HW_EV_EXEC_FAIL);
+	hw_fill_hdr(&e->hdr, t, HW_EV_EXEC_FAIL);
 	e->result = ret;
 	b.base = (__u8 *)e;
 	b.pos = sizeof(*e);
-	hw_blob_ustr(&b, (const void *)oc->filename, HW_PATH_MAX, &e->filename);
+	hw_blob_ustr(&b, (const void *)filename, HW_PATH_MAX, &e->filename);
 	hw_submit(e, b.pos, false);
-out:
-	bpf_map_delete_elem(&hw_exec_cred, &tid);
-}
-
-SEC("tracepoint/syscalls/sys_enter_execve")
-int hw_execve_enter_tp(struct hw_sys_enter_ctx *ctx)
-{
-	hw_execve_enter(ctx->args[0]);
-	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_execve")
 int hw_execve_exit_tp(struct hw_sys_exit_ctx *ctx)
 {
-	hw_execve_exit(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_execveat")
-int hw_execveat_enter_tp(struct hw_sys_enter_ctx *ctx)
-{
-	hw_execve_enter(ctx->args[1]);
+	hw_execve_exit(ctx->ret, false);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_execveat")
 int hw_execveat_exit_tp(struct hw_sys_exit_ctx *ctx)
 {
-	hw_execve_exit(ctx->ret);
+	hw_execve_exit(ctx->ret, true);
 	return 0;
 }

@@ -92,7 +92,7 @@ struct hw_exec {
 	__u8 old_known;         /* old_euid/old_egid/caps_gained below are known */
 	__u8 caps_gained;       /* not root, and permitted capabilities beyond the ambient set */
 	__u8 pad;
-	__u32 old_euid;         /* euid before the exec (saved at execve/execveat entry) */
+	__u32 old_euid; /* euid before the exec (sched_prepare_exec; unchanged if none saved) */
 	__u64 exe_ino;
 	__u32 exe_dev;
 	__u32 old_egid;         /* egid before the exec */
