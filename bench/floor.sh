@@ -9,9 +9,13 @@
 #              hooks except uprobes (they cost nothing to programs that do not call the probed
 #              functions): what any monitor built on these hooks pays before doing any work
 #   herdwatch  the agent itself, default config, writing JSON to a file
+#   stopped    the agent, stopped by SIGSTOP once attached: its programs run and fill the ring
+#              buffer, its user space does nothing (what the kernel side alone costs; it is
+#              resumed after the workload and must then write every event)
 # and prints the median wall time of each, its spread, and the slowdown against none.
 #
-# Usage: bench/floor.sh [-r REPS] [-w exec,connect,open,cap]   (root; build first)
+# Usage: bench/floor.sh [-r REPS] [-w exec,connect,open,cap] [-m none,floor,herdwatch,stopped]
+#        (root; build first; default monitors none,floor,herdwatch)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -19,10 +23,12 @@ WLB=$ROOT/build/bench
 AGENT=$ROOT/build/herdwatch-agent
 REPS=7
 WORKLOADS=cap,open,exec,connect
-while getopts "r:w:" o; do
+MONITORS=none,floor,herdwatch
+while getopts "r:w:m:" o; do
 	case $o in
 	r) REPS=$OPTARG ;;
 	w) WORKLOADS=$OPTARG ;;
+	m) MONITORS=$OPTARG ;;
 	*) sed -n '2,/^set -uo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
@@ -64,15 +70,17 @@ start() { # start MONITOR
 		done
 		echo "floor: hw-floor failed: $(cat "$TMP/floor.err")" >&2
 		exit 1 ;;
-	herdwatch)
+	herdwatch | stopped)
 		rm -f "$TMP/hw.json"
 		"$AGENT" --output "$TMP/hw.json" --control none 2>"$TMP/hw.err" &
 		MON=$!
-		wait_agent "$TMP/hw.json" || { echo "floor: agent did not start: $(tail -2 "$TMP/hw.err")" >&2; exit 1; } ;;
+		wait_agent "$TMP/hw.json" || { echo "floor: agent did not start: $(tail -2 "$TMP/hw.err")" >&2; exit 1; }
+		[ "$1" = stopped ] && kill -STOP "$MON" ;;
 	esac
 }
 stop() {
 	if [ -n "$MON" ]; then
+		kill -CONT "$MON" 2>/dev/null
 		kill -TERM "$MON" 2>/dev/null
 		wait "$MON" 2>/dev/null
 	fi
@@ -107,14 +115,16 @@ run_wl() { # run_wl WORKLOAD -> wall_ns on stdout
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
 
-MONS=(none floor herdwatch)
+IFS=, read -r -a MONS <<<"$MONITORS"
+NM=${#MONS[@]}
+[[ ",$MONITORS," == *,none,* ]] || { echo "floor: -m must include none (the base)" >&2; exit 2; }
 printf '\n%-8s %-10s %12s %10s %22s\n' workload monitor "median ms" "vs none" "runs min…max (ms)"
 for w in ${WORKLOADS//,/ }; do
 	for m in "${MONS[@]}"; do : >"$TMP/$w.$m"; done
 	for ((r = 0; r < REPS; r++)); do
 		# rotate the order so that no monitor always runs first or last
-		for ((k = 0; k < 3; k++)); do
-			m=${MONS[$(((k + r) % 3))]}
+		for ((k = 0; k < NM; k++)); do
+			m=${MONS[$(((k + r) % NM))]}
 			start "$m"
 			run_wl "$w" >>"$TMP/$w.$m"
 			stop

@@ -35,10 +35,13 @@ struct {
  * and the agent falls back to the kernel's AT_SECURE decision and the euid it last saw. */
 volatile __u32 hw_exec_prep_seen;
 
-/* The first 64 bits of a capability set (kernel_cap_t is one u64, or two u32 before 6.3). */
+/* The first 64 bits of a capability set (kernel_cap_t is one u64, or two u32 before 6.3):
+ * a direct load where the kernel has the u64. */
 static __always_inline __u64 hw_cap_bits(const kernel_cap_t *c)
 {
 	__u64 v = 0;
+	if (bpf_core_field_exists(c->val))
+		return c->val;
 	bpf_probe_read_kernel(&v, sizeof(v), c);
 	return v;
 }
