@@ -188,6 +188,7 @@ bool container_match(const struct hw_config *c, const char *cgpath, char *herd, 
 void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns);
 void emit_end(struct agent *a);
 void emit_proc(struct agent *a, const struct hw_hdr *h); /* "proc","parent","ancestors" */
+size_t emit_cache_bytes(void); /* bytes held by emit_proc's context caches */
 void emit_event(struct agent *a, const char *kind, const struct hw_hdr *h, const char *objkey);
 void emit_event_end(struct agent *a);
 int handle_record(void *ctx, void *data, size_t len);    /* ring buffer callback */

@@ -322,6 +322,8 @@ void file_flush_repeats(struct agent *a, const struct hw_hdr *h)
 	struct {
 		uint64_t ts, count;
 	} val;
+	if (!nfrep)
+		return; /* the usual case: nothing folded (and the skeleton not touched) */
 	int fd = a->skel ? bpf_map__fd(a->skel->maps.file_repeats) : -1;
 	for (unsigned i = 0; i < nfrep;) {
 		struct frep *r = &freps[i];

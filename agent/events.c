@@ -93,9 +93,14 @@ static void put_time(struct jbuf *b, int64_t real_ns)
 		cached_s = s;
 	}
 	memcpy(tmp, cached, cached_len);
-	for (int i = 8; i >= 0; i--) {
-		tmp[cached_len + i] = '0' + ns % 10;
-		ns /= 10;
+	char *d = tmp + cached_len; /* 9 digits, the last alone, then two per division */
+	d[8] = '0' + ns % 10;
+	ns /= 10;
+	for (int i = 7; i >= 1; i -= 2) {
+		uint32_t r = ns % 100;
+		ns /= 100;
+		d[i] = '0' + r % 10;
+		d[i - 1] = '0' + r / 10;
 	}
 	tmp[cached_len + 9] = 'Z';
 	jb_key(b, "time");
@@ -147,6 +152,18 @@ void emit_event(struct agent *a, const char *kind, const struct hw_hdr *h, const
 {
 	emit_begin(a, kind, h->ts);
 	emit_proc(a, h);
+	jb_key(&a->jb, objkey);
+	jb_obj_begin(&a->jb);
+}
+
+static void emit_proc_p(struct agent *a, const struct hw_hdr *h, struct proc *p);
+
+/* emit_event for the process entry p of h->pid (NULL: none) */
+static void emit_event_p(struct agent *a, const char *kind, const struct hw_hdr *h, struct proc *p,
+			 const char *objkey)
+{
+	emit_begin(a, kind, h->ts);
+	emit_proc_p(a, h, p);
 	jb_key(&a->jb, objkey);
 	jb_obj_begin(&a->jb);
 }
@@ -229,45 +246,256 @@ static void put_container(struct agent *a, const char *cg)
 	jb_null(b);
 }
 
-#define HW_CTX_CHAIN 18 /* the process, its parent, 16 more ancestors */
-static uint32_t ctx_chain(struct agent *a, const struct proc *p, uint32_t ppid, uint64_t *chain);
-static void ctx_save(struct agent *a, struct proc_cache *pc, const struct hw_hdr *h,
-		     const uint64_t *chain, uint32_t nchain, const char *json, size_t n);
+/* Pieces of the process context formatted once and reused. Direct-mapped, bounded, no memory
+ * per process:
+ * - the "head" (ppid ... comm, after pid and tid), by its values: the ids and comm of the
+ *   record and the entry's tty string (the slot holds a reference to it, so the same pointer
+ *   is the same string). Threads, and processes of one parent with one set of credentials,
+ *   share it.
+ * - a process's "self" part (exe ... key, the end of "proc"), by pid: valid while the entry's
+ *   version, the cgroup id, the config generation and the host identity (the keys' prefix) are
+ *   those it was made from. An exec and the exit that follows it, or the events of a busy
+ *   process, format it once.
+ * - the part of it before "key" (exe ... container), by its values: the entry's exe, argv and
+ *   cwd strings (held by reference, as the tty), the cgroup id and the config generation.
+ *   Processes that run the same program in the same place share it (the table shares equal
+ *   strings, see pstr_recent).
+ * - the "parent" and "ancestors" objects, by parent pid: valid while no entry of that lineage
+ *   changed (proctab_lineage_gen), nor the host identity, and, when the lineage ends at a pid
+ *   missing from the table, that pid is still missing. The children of one parent share it.
+ * Pieces larger than their slot's bound are formatted each time. */
+#define CTX_HEAD_SLOTS 64
+#define CTX_SELF_SLOTS 512
+#define CTX_BODY_SLOTS 64
+#define CTX_SELF_MAX   2048 /* per head, self or body piece: (64 + 512 + 64) x 2 KiB at most */
+#define CTX_LINE_SLOTS 64
+#define CTX_LINE_MAX   8192 /* 512 KiB at most */
 
-/* The "proc", "parent" and "ancestors" objects. The record gives the live identity; the
- * process table gives exe, argv, cwd and lineage. */
-void emit_proc(struct agent *a, const struct hw_hdr *h)
+struct frag {
+	char *p;
+	uint32_t len, cap;
+};
+
+struct head_ids {
+	uint32_t ppid, uid, gid, euid, egid, auid;
+	char comm[16];
+};
+
+static struct head_slot {
+	bool ok;
+	struct head_ids ids;
+	char *tty; /* a reference (pstr) */
+	struct frag f;
+} head_slots[CTX_HEAD_SLOTS];
+
+static struct self_slot {
+	uint32_t pid;
+	bool ok;
+	uint64_t ver, cg, cfg, host;
+	struct frag f;
+} self_slots[CTX_SELF_SLOTS];
+
+static struct body_slot {
+	bool ok;
+	char *exe, *args, *cwd; /* references (pstr) */
+	uint32_t args_len;
+	uint64_t cg, cfg;
+	struct frag f;
+} body_slots[CTX_BODY_SLOTS];
+
+static struct line_slot {
+	uint32_t ppid, missing;
+	bool ok, has_missing;
+	uint64_t gen, host;
+	struct frag f;
+} line_slots[CTX_LINE_SLOTS];
+
+static size_t ctx_cache_bytes;
+
+size_t emit_cache_bytes(void)
+{
+	return ctx_cache_bytes;
+}
+
+/* Keep n bytes of json in f; false (f emptied) if they exceed max or memory is short. */
+static bool frag_set(struct frag *f, const char *json, size_t n, size_t max)
+{
+	if (n > f->cap) {
+		char *c = n <= max ? realloc(f->p, n) : NULL;
+		if (!c) {
+			f->len = 0;
+			return false;
+		}
+		ctx_cache_bytes += n - f->cap;
+		f->p = c;
+		f->cap = n;
+	}
+	memcpy(f->p, json, n);
+	f->len = n;
+	return true;
+}
+
+static inline void jb_frag(struct jbuf *b, const struct frag *f)
+{
+	jb_raw(b, f->p, f->len);
+	b->comma = true;
+}
+
+static void share_ref(char **slot, char *s)
+{
+	if (*slot != s) {
+		pstr_put(*slot);
+		*slot = pstr_ref(s);
+	}
+}
+
+/* "exe" ... "container" of the entry p (NULL: unknown process), cgroup path cg */
+static void put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, const char *cg)
 {
 	struct jbuf *b = &a->jb;
-	struct proc *p = proctab_get(&a->pt, h->pid);
-	struct proc_cache *pc = NULL;
+	struct body_slot *bs = NULL;
+	if (p && cg) {
+		uint64_t k = (uintptr_t)p->exe ^ ((uintptr_t)p->args * 3) ^
+			     ((uintptr_t)p->cwd * 5) ^ h->cgroup_id;
+		bs = &body_slots[((k * 0x9e3779b97f4a7c15ull) >> 40) % CTX_BODY_SLOTS];
+		if (bs->ok && bs->exe == p->exe && bs->args == p->args &&
+		    bs->args_len == p->args_len && bs->cwd == p->cwd && bs->cg == h->cgroup_id &&
+		    bs->cfg == a->cfg_gen) {
+			jb_frag(b, &bs->f);
+			return;
+		}
+	}
+	size_t from = b->len;
+	jb_key(b, "exe");
+	if (p && p->exe)
+		jb_str(b, p->exe, pstr_len(p->exe));
+	else
+		jb_null(b);
+	jb_key(b, "args");
+	if (p && p->args)
+		put_args(b, p->args, p->args_len);
+	else
+		jb_null(b);
+	jb_key(b, "cwd");
+	if (p && p->cwd)
+		jb_str(b, p->cwd, pstr_len(p->cwd));
+	else
+		jb_null(b);
+	jb_kcstr(b, "cgroup", cg);
+	put_container(a, cg);
+	if (!bs || b->oom)
+		return;
+	bs->ok = frag_set(&bs->f, b->p + from, b->len - from, CTX_SELF_MAX);
+	share_ref(&bs->exe, p->exe);
+	share_ref(&bs->args, p->args);
+	share_ref(&bs->cwd, p->cwd);
+	bs->args_len = p->args_len;
+	bs->cg = h->cgroup_id;
+	bs->cfg = a->cfg_gen;
+}
+
+/* "parent" and "ancestors" for parent pid ppid; marks the entries it reads (see proc.lineage) */
+static void put_lineage(struct agent *a, uint32_t ppid)
+{
+	struct jbuf *b = &a->jb;
+	struct line_slot *l = &line_slots[ppid % CTX_LINE_SLOTS];
+	if (l->ok && l->ppid == ppid && l->gen == proctab_lineage_gen && l->host == a->host_gen &&
+	    (!l->has_missing || !proctab_get(&a->pt, l->missing))) {
+		jb_frag(b, &l->f);
+		return;
+	}
+	size_t from = b->len;
+	bool has_missing = false;
+	uint32_t missing = 0;
+	char key[64];
+	struct proc *pp = proctab_get(&a->pt, ppid);
+	jb_key(b, "parent");
+	jb_obj_begin(b);
+	jb_ku64(b, "pid", ppid);
+	if (pp) {
+		pp->lineage = true;
+		jb_key(b, "exe");
+		if (pp->exe)
+			jb_str(b, pp->exe, pstr_len(pp->exe));
+		else
+			jb_null(b);
+		jb_key(b, "args");
+		if (pp->args)
+			put_args(b, pp->args, pp->args_len);
+		else
+			jb_null(b);
+		make_key(a, pp->pid, pp->start_ticks, key, sizeof(key));
+		jb_kcstr(b, "key", key);
+	} else {
+		has_missing = true;
+		missing = ppid;
+		jb_kcstr(b, "exe", NULL);
+		jb_key(b, "args");
+		jb_null(b);
+		jb_kcstr(b, "key", NULL);
+	}
+	jb_obj_end(b);
+
+	jb_key(b, "ancestors");
+	jb_arr_begin(b);
+	struct proc *q = pp;
+	for (int depth = 0; q && depth < 16; depth++) {
+		q->lineage = true;
+		/* null: unknown (kernel thread, exe unreadable) */
+		if (q->exe)
+			jb_str(b, q->exe, pstr_len(q->exe));
+		else
+			jb_null(b);
+		if (q->ppid == q->pid || q->pid <= 1)
+			break;
+		uint32_t next = q->ppid;
+		q = proctab_get(&a->pt, next);
+		if (!q && depth + 1 < 16) {
+			has_missing = true;
+			missing = next;
+		}
+	}
+	jb_arr_end(b);
+	if (b->oom)
+		return;
+	l->ok = frag_set(&l->f, b->p + from, b->len - from, CTX_LINE_MAX);
+	l->ppid = ppid;
+	l->gen = proctab_lineage_gen;
+	l->host = a->host_gen;
+	l->has_missing = has_missing;
+	l->missing = missing;
+}
+
+/* The "proc", "parent" and "ancestors" objects. The record gives the live identity; the
+ * process table (p: the entry of h->pid, or NULL) gives exe, argv, cwd and lineage. */
+static void emit_proc_p(struct agent *a, const struct hw_hdr *h, struct proc *p)
+{
+	struct jbuf *b = &a->jb;
+	struct self_slot *s = NULL;
 	char key[64];
 
-	/* Only processes that send more than one event get a cache: most send exec and exit. */
-	if (p) {
-		if (!p->cache && p->nevents++ >= 1 &&
-		    proctab_cache_bytes + sizeof(*p->cache) <= PT_CACHE_BUDGET) {
-			p->cache = calloc(1, sizeof(*p->cache));
-			if (p->cache)
-				proctab_cache_bytes += sizeof(*p->cache);
-		}
-		pc = p->cache;
-	}
 	jb_key(b, "proc");
 	jb_obj_begin(b);
 	jb_ku64(b, "pid", h->pid);
 	jb_ku64(b, "tid", h->tid);
-	/* ids and comm change rarely: formatted once per process and set of values */
-	struct proc_head_ids ids = {.ppid = h->ppid,
-				    .uid = h->uid,
-				    .gid = h->gid,
-				    .euid = h->euid,
-				    .egid = h->egid,
-				    .auid = h->auid};
+	/* ids and comm change rarely */
+	struct head_ids ids = {.ppid = h->ppid,
+			       .uid = h->uid,
+			       .gid = h->gid,
+			       .euid = h->euid,
+			       .egid = h->egid,
+			       .auid = h->auid};
 	memcpy(ids.comm, h->comm, sizeof(ids.comm));
-	if (pc && pc->head && pc->head_ver == p->ver && !memcmp(&ids, &pc->head_ids, sizeof(ids))) {
-		jb_raw(b, pc->head, pc->head_len);
-		b->comma = true;
+	char *tty = p ? p->tty : NULL;
+	uint32_t hh = 0;
+	for (size_t i = 0; i < sizeof(ids) / 4; i++) {
+		uint32_t w;
+		memcpy(&w, (const char *)&ids + 4 * i, 4);
+		hh = (hh ^ w) * 0x9e3779b1u;
+	}
+	struct head_slot *hs = &head_slots[(hh >> 16) % CTX_HEAD_SLOTS];
+	if (hs->ok && hs->tty == tty && !memcmp(&ids, &hs->ids, sizeof(ids))) {
+		jb_frag(b, &hs->f);
 	} else {
 		size_t hfrom = b->len;
 		jb_ku64(b, "ppid", h->ppid);
@@ -280,128 +508,51 @@ void emit_proc(struct agent *a, const struct hw_hdr *h)
 			jb_null(b);
 		else
 			jb_u64(b, h->auid);
-		jb_kcstr(b, "tty", p ? p->tty : NULL);
+		jb_key(b, "tty");
+		if (tty)
+			jb_str(b, tty, pstr_len(tty));
+		else
+			jb_null(b);
 		jb_kstr(b, "comm", h->comm, strnlen(h->comm, sizeof(h->comm)));
-		size_t n = b->len - hfrom;
-		if (pc && !b->oom && proctab_cache_bytes - pc->head_len + n <= PT_CACHE_BUDGET) {
-			char *c = realloc(pc->head, n);
-			if (c) {
-				memcpy(c, b->p + hfrom, n);
-				proctab_cache_bytes += n - pc->head_len;
-				pc->head = c;
-				pc->head_len = n;
-				pc->head_ver = p->ver;
-				pc->head_ids = ids;
-			}
+		if (!b->oom) {
+			hs->ok = frag_set(&hs->f, b->p + hfrom, b->len - hfrom, CTX_SELF_MAX);
+			hs->ids = ids;
+			share_ref(&hs->tty, tty);
 		}
 	}
-	/* The rest depends only on the process table, the cgroup and the config: a process that
-	 * sends many events (a server accepting connections) gets it formatted once. */
-	uint64_t chain[HW_CTX_CHAIN];
-	uint32_t nchain = pc ? ctx_chain(a, p, h->ppid, chain) : 0;
-	if (pc && pc->ctx && pc->ctx_cg == h->cgroup_id && pc->ctx_ppid == h->ppid &&
-	    pc->ctx_cfg == a->cfg_gen && nchain == pc->nchain &&
-	    !memcmp(chain, pc->chain, nchain * sizeof(*chain))) {
-		jb_raw(b, pc->ctx, pc->ctx_len);
-		b->comma = true;
-		return;
+	if (p) {
+		s = &self_slots[h->pid % CTX_SELF_SLOTS];
+		if (s->pid != h->pid || s->ver != p->ver) {
+			s->pid = h->pid;
+			s->ver = p->ver;
+			s->ok = false;
+		}
 	}
-	size_t from = b->len;
-	jb_kcstr(b, "exe", p ? p->exe : NULL);
-	jb_key(b, "args");
-	if (p && p->args)
-		put_args(b, p->args, p->args_len);
-	else
-		jb_null(b);
-	jb_kcstr(b, "cwd", p ? p->cwd : NULL);
-	const char *cg = cgcache_path(a->cg, h->cgroup_id, h->pid);
-	jb_kcstr(b, "cgroup", cg);
-	put_container(a, cg);
-	make_key(a, h->pid, p ? p->start_ticks : ns_to_ticks(a, h->start_ns), key, sizeof(key));
-	jb_kcstr(b, "key", key);
-	jb_obj_end(b);
-
-	struct proc *pp = proctab_get(&a->pt, h->ppid);
-	jb_key(b, "parent");
-	jb_obj_begin(b);
-	jb_ku64(b, "pid", h->ppid);
-	jb_kcstr(b, "exe", pp ? pp->exe : NULL);
-	jb_key(b, "args");
-	if (pp && pp->args)
-		put_args(b, pp->args, pp->args_len);
-	else
-		jb_null(b);
-	if (pp) {
-		make_key(a, pp->pid, pp->start_ticks, key, sizeof(key));
-		jb_kcstr(b, "key", key);
+	/* exe ... key: the process table, the cgroup and the config */
+	if (s && s->ok && s->cg == h->cgroup_id && s->cfg == a->cfg_gen && s->host == a->host_gen) {
+		jb_frag(b, &s->f);
 	} else {
-		jb_kcstr(b, "key", NULL);
+		size_t from = b->len;
+		const char *cg = cgcache_path(a->cg, h->cgroup_id, h->pid);
+		put_body(a, h, p, cg);
+		make_key(a, h->pid, p ? p->start_ticks : ns_to_ticks(a, h->start_ns), key,
+			 sizeof(key));
+		jb_kcstr(b, "key", key);
+		jb_obj_end(b);
+		/* an unresolved cgroup may resolve later: not kept */
+		if (s && cg && !b->oom) {
+			s->ok = frag_set(&s->f, b->p + from, b->len - from, CTX_SELF_MAX);
+			s->cg = h->cgroup_id;
+			s->cfg = a->cfg_gen;
+			s->host = a->host_gen;
+		}
 	}
-	jb_obj_end(b);
-
-	jb_key(b, "ancestors");
-	jb_arr_begin(b);
-	struct proc *q = pp;
-	for (int depth = 0; q && depth < 16; depth++) {
-		jb_cstr(b, q->exe); /* null: unknown (kernel thread, exe unreadable) */
-		if (q->ppid == q->pid || q->pid <= 1)
-			break;
-		q = proctab_get(&a->pt, q->ppid);
-	}
-	jb_arr_end(b);
-	if (pc && cg && !b->oom)
-		ctx_save(a, pc, h, chain, nchain, b->p + from, b->len - from);
+	put_lineage(a, h->ppid);
 }
 
-/* The versions a process context depends on: the process, its parent (0: not in the table),
- * and the ancestors in the order emit_proc walks them. */
-static uint32_t ctx_chain(struct agent *a, const struct proc *p, uint32_t ppid, uint64_t *chain)
+void emit_proc(struct agent *a, const struct hw_hdr *h)
 {
-	uint32_t n = 0;
-	chain[n++] = p->ver;
-	struct proc *q = proctab_get(&a->pt, ppid);
-	chain[n++] = q ? q->ver : 0;
-	for (int depth = 0; q && depth < 16; depth++) {
-		if (q->ppid == q->pid || q->pid <= 1)
-			break;
-		q = proctab_get(&a->pt, q->ppid);
-		chain[n++] = q ? q->ver : 0;
-	}
-	return n;
-}
-
-/* Keep json (n bytes) as pc's context, made for the versions in chain. */
-static void ctx_save(struct agent *a, struct proc_cache *pc, const struct hw_hdr *h,
-		     const uint64_t *chain, uint32_t nchain, const char *json, size_t n)
-{
-	size_t old = pc->ctx_len + pc->nchain * sizeof(*pc->chain), want = n + nchain * sizeof(*chain);
-
-	/* drop the old context first: it is stale, and its bytes count against the budget */
-	free(pc->ctx);
-	free(pc->chain);
-	pc->ctx = NULL;
-	pc->chain = NULL;
-	pc->ctx_len = pc->nchain = 0;
-	proctab_cache_bytes -= old;
-	if (proctab_cache_bytes + want > PT_CACHE_BUDGET)
-		return;
-	char *c = malloc(n);
-	uint64_t *v = malloc(nchain * sizeof(*v));
-	if (!c || !v) {
-		free(c);
-		free(v);
-		return;
-	}
-	memcpy(c, json, n);
-	memcpy(v, chain, nchain * sizeof(*v));
-	proctab_cache_bytes += want;
-	pc->ctx = c;
-	pc->chain = v;
-	pc->ctx_len = n;
-	pc->nchain = nchain;
-	pc->ctx_cg = h->cgroup_id;
-	pc->ctx_ppid = h->ppid;
-	pc->ctx_cfg = a->cfg_gen;
+	emit_proc_p(a, h, proctab_get(&a->pt, h->pid));
 }
 
 /* ---- record helpers: every offset is checked against the record length ---- */
@@ -477,8 +628,9 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 
 	if (!str_ok(&e->args, len) || !str_ok(&e->filename, len) || !str_ok(&e->tty, len))
 		return -EINVAL;
-	if (path_build(rec, len, &e->exe, exe, sizeof(exe)) < 0 ||
-	    path_build(rec, len, &e->cwd, cwd, sizeof(cwd)) < 0)
+	int exe_n = path_build(rec, len, &e->exe, exe, sizeof(exe));
+	int cwd_n = path_build(rec, len, &e->cwd, cwd, sizeof(cwd));
+	if (exe_n < 0 || cwd_n < 0)
 		return -EINVAL;
 
 	/* Update the table first: the event shows the process as it is after the exec. */
@@ -486,9 +638,17 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 	bool old_euid_known = old && old->euid_known;
 	uint32_t old_euid = old_euid_known ? old->euid : 0;
 	bool had_old = old != NULL;
+	/* strings an exec seldom changes (inherited at the fork): kept if equal */
+	char *prev_exe = old ? pstr_ref(old->exe) : NULL,
+	     *prev_cwd = old ? pstr_ref(old->cwd) : NULL,
+	     *prev_tty = old ? pstr_ref(old->tty) : NULL;
 	struct proc *p = proctab_put(&a->pt, h->pid);
-	if (!p)
+	if (!p) {
+		pstr_put(prev_exe);
+		pstr_put(prev_cwd);
+		pstr_put(prev_tty);
 		return -ENOMEM;
+	}
 	p->euid = h->euid;
 	p->euid_known = true;
 	p->ppid = h->ppid;
@@ -496,15 +656,13 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 	p->cgroup_id = h->cgroup_id;
 	bool deleted = e->exe.flags & HW_PATH_DELETED;
 	/* the table keeps the path without the " (deleted)" marker for lineage */
-	size_t exelen = strlen(exe);
+	size_t exelen = exe_n;
 	if (deleted && exelen > 10)
 		exelen -= 10;
-	proc_set_str(&p->exe, exe, exelen);
-	proc_set_str(&p->cwd, cwd, strlen(cwd));
-	if (e->tty.len)
-		proc_set_str(&p->tty, (const char *)rec + e->tty.off, e->tty.len);
-	else
-		proc_set_str(&p->tty, NULL, 0);
+	proc_set_str_prev(&p->exe, exe, exelen, prev_exe);
+	proc_set_str_prev(&p->cwd, cwd, cwd_n, prev_cwd);
+	proc_set_str_prev(&p->tty, e->tty.len ? (const char *)rec + e->tty.off : NULL, e->tty.len,
+			  prev_tty);
 	const char *args = (const char *)rec + e->args.off;
 	proc_set_args(p, args, e->args.len);
 
@@ -522,7 +680,7 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 		}
 	}
 
-	emit_event(a, "process.exec", h, "exec");
+	emit_event_p(a, "process.exec", h, p, "exec");
 	jb_ki64(b, "result", 0);
 	/* Privilege gained by this exec: effective ids that changed through it (setuid/setgid
 	 * binary), or capabilities granted by the file. Ids are compared with the credentials
@@ -577,7 +735,7 @@ int decode_exit(struct agent *a, const void *rec, size_t len)
 
 	if (!(p && p->ignored)) {
 		file_flush_repeats(a, h);
-		emit_event(a, "process.exit", h, "exit");
+		emit_event_p(a, "process.exit", h, p, "exit");
 		uint32_t st = e->exit_code;
 		jb_ku64(b, "code", (st >> 8) & 0xff);
 		jb_ku64(b, "signal", st & 0x7f);

@@ -224,30 +224,49 @@ static const char digits2[201] = "0001020304050607080910111213141516171819202122
 				 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 				 "8081828384858687888990919293949596979899";
 
-/* Decimal, two digits per division: numbers are most of an event's values. */
+static inline unsigned ndigits(uint64_t v)
+{
+	for (unsigned n = 1;; n += 4, v /= 10000) {
+		if (v < 10)
+			return n;
+		if (v < 100)
+			return n + 1;
+		if (v < 1000)
+			return n + 2;
+		if (v < 10000)
+			return n + 3;
+	}
+}
+
+/* Decimal, two digits per division, written in place: numbers are most of an event's values. */
 void jb_u64(struct jbuf *b, uint64_t v)
 {
-	char tmp[24];
-	int i = sizeof(tmp);
+	if (b->len + 21 > b->cap && !jb_reserve(b, 21))
+		return;
+	char *p = b->p, *o = p + b->len;
+	bool comma = b->comma;
+	b->comma = true;
+	*o = ',';
+	o += comma;
+	if (v < 10) {
+		*o++ = '0' + v;
+		b->len = o - p;
+		return;
+	}
+	char *e = o + ndigits(v), *w = e;
 	while (v >= 100) {
 		unsigned r = v % 100;
 		v /= 100;
-		tmp[--i] = digits2[2 * r + 1];
-		tmp[--i] = digits2[2 * r];
+		*--w = digits2[2 * r + 1];
+		*--w = digits2[2 * r];
 	}
 	if (v >= 10) {
-		tmp[--i] = digits2[2 * v + 1];
-		tmp[--i] = digits2[2 * v];
+		*--w = digits2[2 * v + 1];
+		*--w = digits2[2 * v];
 	} else {
-		tmp[--i] = '0' + v;
+		*--w = '0' + v;
 	}
-	jb_sep(b);
-	if (b->len + sizeof(tmp) <= b->cap) {
-		memcpy(b->p + b->len, tmp + i, sizeof(tmp) - i);
-		b->len += sizeof(tmp) - i;
-	} else {
-		jb_raw(b, tmp + i, sizeof(tmp) - i);
-	}
+	b->len = e - p;
 }
 
 void jb_i64(struct jbuf *b, int64_t v)
@@ -262,7 +281,7 @@ void jb_i64(struct jbuf *b, int64_t v)
 	}
 }
 
-void jb_bool(struct jbuf *b, bool v)
+void jb_bool_slow(struct jbuf *b, bool v)
 {
 	jb_sep(b);
 	if (v)
@@ -271,7 +290,7 @@ void jb_bool(struct jbuf *b, bool v)
 		jb_raw(b, "false", 5);
 }
 
-void jb_null(struct jbuf *b)
+void jb_null_slow(struct jbuf *b)
 {
 	jb_sep(b);
 	jb_raw(b, "null", 4);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <string.h>
 
 struct jbuf {
 	char *p;
@@ -31,13 +32,66 @@ void jb_key_n(struct jbuf *b, const char *key, size_t n);
 void jb_str(struct jbuf *b, const char *s, size_t n); /* escaped string value */
 void jb_u64(struct jbuf *b, uint64_t v);
 void jb_i64(struct jbuf *b, int64_t v);
-void jb_bool(struct jbuf *b, bool v);
-void jb_null(struct jbuf *b);
+void jb_bool_slow(struct jbuf *b, bool v);
+void jb_null_slow(struct jbuf *b);
 
-/* Inline so that the length of a literal key or string is computed by the compiler. */
+/* Inline (with the buffer's room checked once) so that a literal key or value is a few stores:
+ * keys and small values are most of an event's bytes. Fields are read before the first store
+ * (a store through char * could alias them). */
 static inline void jb_key(struct jbuf *b, const char *key) /* "key": (key is trusted ASCII) */
 {
-	jb_key_n(b, key, __builtin_strlen(key));
+	size_t n = __builtin_strlen(key), len = b->len;
+	char *p = b->p;
+	bool comma = b->comma;
+	if (__builtin_expect(len + n + 4 > b->cap, 0)) {
+		jb_key_n(b, key, n);
+		return;
+	}
+	char *o = p + len;
+	*o = ',';
+	o += comma;
+	*o++ = '"';
+	memcpy(o, key, n);
+	o += n;
+	*o++ = '"';
+	*o++ = ':';
+	b->len = o - p;
+	b->comma = false; /* the value follows without a separator */
+}
+static inline void jb_bool(struct jbuf *b, bool v)
+{
+	size_t len = b->len;
+	char *p = b->p;
+	bool comma = b->comma;
+	if (__builtin_expect(len + 6 > b->cap, 0)) {
+		jb_bool_slow(b, v);
+		return;
+	}
+	char *o = p + len;
+	*o = ',';
+	o += comma;
+	if (v)
+		memcpy(o, "true", 4);
+	else
+		memcpy(o, "false", 5);
+	b->len = o + (v ? 4 : 5) - p;
+	b->comma = true;
+}
+static inline void jb_null(struct jbuf *b)
+{
+	size_t len = b->len;
+	char *p = b->p;
+	bool comma = b->comma;
+	if (__builtin_expect(len + 5 > b->cap, 0)) {
+		jb_null_slow(b);
+		return;
+	}
+	char *o = p + len;
+	*o = ',';
+	o += comma;
+	memcpy(o, "null", 4);
+	b->len = o + 4 - p;
+	b->comma = true;
 }
 /* A string the agent itself made (names, numbers, addresses): printable ASCII without '"' or
  * '\\', copied without scanning. Never for bytes that come from a process or the kernel. */

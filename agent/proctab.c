@@ -12,18 +12,63 @@
 #include <unistd.h>
 
 uint64_t proctab_ver;
-size_t proctab_cache_bytes;
-/* bytes of the strings held by entries (exe, args, cwd, tty), as malloc reports them */
+uint64_t proctab_lineage_gen;
+/* bytes of the strings held by entries (exe, args, cwd, tty), as malloc reports them; a string
+ * shared by several entries counts once */
 static size_t proctab_str_bytes;
 
-static size_t str_size(const void *p)
+static struct pstr *pstr_of(char *s)
 {
-	return p ? malloc_usable_size((void *)p) : 0;
+	return (struct pstr *)(s - sizeof(struct pstr));
 }
 
-static void str_free(void *p)
+static char *pstr_new(const char *s, size_t n)
 {
-	proctab_str_bytes -= str_size(p);
+	struct pstr *p = malloc(sizeof(*p) + n + 1);
+	if (!p)
+		return NULL;
+	p->ref = 1;
+	p->len = n;
+	memcpy(p->s, s, n);
+	p->s[n] = 0;
+	proctab_str_bytes += malloc_usable_size(p);
+	return p->s;
+}
+
+/* Strings set recently, by length: an exec of the same program (a storm, a shell loop, a
+ * server's helper) shares its exe and argv instead of copying them. Each slot holds a
+ * reference (at most 16 strings of up to 4 KiB are kept alive only by these slots). */
+#define PT_RECENT 16
+static char *recent[PT_RECENT];
+
+static char *pstr_recent(const char *s, size_t n)
+{
+	char **r = &recent[n % PT_RECENT];
+	if (*r && pstr_len(*r) == n && !memcmp(*r, s, n))
+		return pstr_ref(*r);
+	char *c = pstr_new(s, n);
+	if (!c)
+		return NULL;
+	pstr_put(*r);
+	*r = pstr_ref(c);
+	return c;
+}
+
+char *pstr_ref(char *s)
+{
+	if (s)
+		pstr_of(s)->ref++;
+	return s;
+}
+
+void pstr_put(char *s)
+{
+	if (!s)
+		return;
+	struct pstr *p = pstr_of(s);
+	if (--p->ref)
+		return;
+	proctab_str_bytes -= malloc_usable_size(p);
 	free(p);
 }
 
@@ -47,18 +92,12 @@ int proctab_init(struct proctab *t)
 
 static void proc_clear(struct proc *p)
 {
-	str_free(p->exe);
-	str_free(p->args);
-	str_free(p->cwd);
-	str_free(p->tty);
-	if (p->cache) {
-		proctab_cache_bytes -= sizeof(*p->cache) + p->cache->ctx_len + p->cache->head_len +
-				       p->cache->nchain * sizeof(*p->cache->chain);
-		free(p->cache->ctx);
-		free(p->cache->chain);
-		free(p->cache->head);
-		free(p->cache);
-	}
+	pstr_put(p->exe);
+	pstr_put(p->args);
+	pstr_put(p->cwd);
+	pstr_put(p->tty);
+	if (p->lineage)
+		proctab_lineage_gen++;
 	struct proc *next = p->next;
 	memset(p, 0, sizeof(*p));
 	p->next = next;
@@ -79,9 +118,11 @@ void proctab_free(struct proctab *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* The pid's low bits: the kernel hands out pids in increasing order, so the buckets of a burst
+ * of new processes (an exec storm's forks) share cache lines instead of each costing a miss. */
 static inline size_t h(const struct proctab *t, uint32_t pid)
 {
-	return (pid * 2654435761u) & (t->nbuckets - 1);
+	return pid & (t->nbuckets - 1);
 }
 
 struct proc *proctab_get(struct proctab *t, uint32_t pid)
@@ -204,50 +245,66 @@ void proctab_del(struct proctab *t, uint32_t pid)
 	}
 }
 
+/* Entries' strings are C strings (exe, cwd, tty): what follows a NUL is not kept. */
 int proc_set_str(char **dst, const char *s, size_t n)
 {
 	char *c = NULL;
 	if (s) {
-		c = malloc(n + 1);
+		c = pstr_recent(s, strnlen(s, n));
 		if (!c)
 			return -ENOMEM;
-		memcpy(c, s, n);
-		c[n] = 0;
-		proctab_str_bytes += str_size(c);
 	}
-	str_free(*dst);
+	pstr_put(*dst);
 	*dst = c;
 	return 0;
+}
+
+int proc_set_str_prev(char **dst, const char *s, size_t n, char *prev)
+{
+	if (s)
+		n = strnlen(s, n);
+	if (s && prev && pstr_len(prev) == n && !memcmp(prev, s, n)) {
+		pstr_put(*dst);
+		*dst = prev;
+		return 0;
+	}
+	pstr_put(prev);
+	return proc_set_str(dst, s, n);
 }
 
 int proc_set_args(struct proc *p, const char *args, size_t n)
 {
 	if (n > PT_ARGS_KEEP)
 		n = PT_ARGS_KEEP;
-	str_free(p->args);
+	pstr_put(p->args);
 	p->args = NULL;
 	p->args_len = 0;
 	if (!n)
 		return 0;
-	p->args = malloc(n);
+	p->args = pstr_recent(args, n);
 	if (!p->args)
 		return -ENOMEM;
-	proctab_str_bytes += str_size(p->args);
-	memcpy(p->args, args, n);
 	p->args_len = n;
 	return 0;
 }
 
+static void share(char **dst, char *s)
+{
+	char *old = *dst;
+	*dst = pstr_ref(s);
+	pstr_put(old);
+}
+
 int proc_inherit(struct proc *c, const struct proc *par)
 {
-	int rc = 0;
-	rc |= proc_set_str(&c->exe, par->exe, par->exe ? strlen(par->exe) : 0);
-	rc |= proc_set_str(&c->cwd, par->cwd, par->cwd ? strlen(par->cwd) : 0);
-	rc |= proc_set_str(&c->tty, par->tty, par->tty ? strlen(par->tty) : 0);
-	rc |= proc_set_args(c, par->args, par->args_len);
+	share(&c->exe, par->exe);
+	share(&c->cwd, par->cwd);
+	share(&c->tty, par->tty);
+	share(&c->args, par->args);
+	c->args_len = par->args ? par->args_len : 0;
 	c->cgroup_id = par->cgroup_id;
 	c->ignored = par->ignored;
-	return rc ? -ENOMEM : 0;
+	return 0;
 }
 
 static ssize_t read_file(const char *path, char *buf, size_t len)
@@ -366,12 +423,9 @@ size_t proctab_bytes(const struct proctab *t)
 	for (size_t i = 0; i < t->nbuckets; i++)
 		for (struct proc *p = t->buckets[i]; p; p = p->next) {
 			b += sizeof(*p) + p->args_len;
-			if (p->cache)
-				b += sizeof(*p->cache) + p->cache->ctx_len + p->cache->head_len +
-				     p->cache->nchain * sizeof(*p->cache->chain);
-			b += p->exe ? strlen(p->exe) + 1 : 0;
-			b += p->cwd ? strlen(p->cwd) + 1 : 0;
-			b += p->tty ? strlen(p->tty) + 1 : 0;
+			b += p->exe ? pstr_len(p->exe) + 1 : 0;
+			b += p->cwd ? pstr_len(p->cwd) + 1 : 0;
+			b += p->tty ? pstr_len(p->tty) + 1 : 0;
 		}
 	return b;
 }

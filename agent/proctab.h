@@ -21,9 +21,10 @@
 #include <stdbool.h>
 
 #define PT_ARGS_KEEP 1024
-/* 65,536 entries, and at most 16 MiB for entries and their strings (the context caches have
- * their own 8 MiB, PT_CACHE_BUDGET): with the agent's ~6 MiB of code and buffers this keeps the
- * RSS under 32 MiB even when the table is full; 10,000 live processes take ~4 MiB. */
+/* 65,536 entries, and at most 16 MiB for entries and their strings (the context caches of
+ * emit_proc have their own bound, under 2 MiB): with the agent's ~6 MiB of code and buffers
+ * this keeps the RSS under 32 MiB even when the table is full; 10,000 live processes take
+ * ~4 MiB. */
 #define PT_MAX 65536
 #define PT_BYTES_BUDGET (16u << 20)
 #define PT_REAP_MS 60000
@@ -35,6 +36,8 @@ struct proc {
 	uint32_t pid, ppid;
 	uint64_t start_ticks; /* clock ticks since boot, as in /proc/PID/stat field 22 */
 	uint64_t cgroup_id;
+	/* Strings (pstr below): shared with the parent after a fork and kept across an exec that
+	 * does not change them. */
 	char *exe;
 	char *args; /* NUL-separated, args_len bytes */
 	uint32_t args_len;
@@ -42,43 +45,42 @@ struct proc {
 	char *tty;
 	bool ignored; /* matched filters.ignore_exe */
 	bool euid_known; /* euid below was seen in an event (fork, exec, cred_change) */
+	/* In the lineage (parent or ancestor) of a cached "parent" + "ancestors" fragment
+	 * (emit_proc): a change to this entry makes proctab_lineage_gen move. */
+	bool lineage;
 	uint32_t euid;   /* for exec.old_euid */
 	/* Version of the identity above: a new, table-unique value at every proctab_put (fork,
-	 * exec, seeding). A change of exe/args/cwd/tty/ppid outside of a put must call
-	 * proc_touch(). */
+	 * exec, seeding). A change of exe/args/cwd/tty/ppid/start_ticks outside of a put must
+	 * call proc_touch(). */
 	uint64_t ver;
-	uint32_t nevents;
-	struct proc_cache *cache; /* from its second event on (see emit_proc) */
 };
 
-/* Bytes held by all proc_cache objects (structs, JSON, chains): new caches are not made, and
- * existing ones not grown, beyond PT_CACHE_BUDGET. */
-#define PT_CACHE_BUDGET (8u << 20)
-extern size_t proctab_cache_bytes;
-
-/* Pieces of a process's event JSON formatted once and reused (emit_proc):
- * - ctx: from "exe" to the end of "ancestors", valid while the versions of the process, its
- *   parent and its ancestors (chain), its cgroup and the config are unchanged;
- * - head: from "ppid" to "comm" (after pid and tid), valid while the event's ids and comm equal
- *   head_ids and the entry's version is head_ver: threads share it. */
-struct proc_cache {
-	char *ctx;
-	uint32_t ctx_len, nchain, ctx_ppid;
-	uint64_t *chain;
-	uint64_t ctx_cg, ctx_cfg;
-	char *head;
-	uint32_t head_len;
-	uint64_t head_ver;
-	struct proc_head_ids {
-		uint32_t ppid, uid, gid, euid, egid, auid;
-		char comm[16];
-	} head_ids;
+/* The strings of entries: immutable, reference-counted, with their length (the string itself
+ * is NUL-terminated too). */
+struct pstr {
+	uint32_t ref, len;
+	char s[];
 };
+static inline size_t pstr_len(const char *s)
+{
+	return s ? ((const struct pstr *)(s - sizeof(struct pstr)))->len : 0;
+}
+/* one more reference to s (NULL stays NULL) */
+char *pstr_ref(char *s);
+/* drop a reference to s (NULL: nothing) */
+void pstr_put(char *s);
 
 extern uint64_t proctab_ver;
+/* Moves when an entry marked `lineage` is reset, deleted or touched: the cached lineage
+ * fragments (emit_proc) made before are stale. */
+extern uint64_t proctab_lineage_gen;
 static inline void proc_touch(struct proc *p)
 {
 	p->ver = ++proctab_ver;
+	if (p->lineage) {
+		p->lineage = false;
+		proctab_lineage_gen++;
+	}
 }
 
 struct proctab {
@@ -102,9 +104,14 @@ struct proc *proctab_get(struct proctab *t, uint32_t pid);
 /* Create or reset the entry for pid (fields freed and zeroed, pid set). NULL on OOM. */
 struct proc *proctab_put(struct proctab *t, uint32_t pid);
 void proctab_del(struct proctab *t, uint32_t pid);
-/* Copy the inheritable parts of parent into child (fork). */
+/* Give child the inheritable parts of parent (fork): its strings are shared, not copied. */
 int proc_inherit(struct proc *child, const struct proc *parent);
+/* Set *dst to s (n bytes, up to a NUL; NULL: none), dropping what it held; a string equal to
+ * one set recently is shared instead of copied. */
 int proc_set_str(char **dst, const char *s, size_t n);
+/* The same, sharing prev instead of copying when it holds the same bytes; the reference to
+ * prev is consumed either way (decode_exec: strings of the entry before the exec). */
+int proc_set_str_prev(char **dst, const char *s, size_t n, char *prev);
 int proc_set_args(struct proc *p, const char *args, size_t n);
 /* Read one process from /proc (root may be "/proc" or a test directory). */
 int proctab_load_pid(struct proctab *t, const char *procroot, uint32_t pid);

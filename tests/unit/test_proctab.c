@@ -116,6 +116,7 @@ static void test_bounds(void)
 	t.max_bytes = 256 << 10;
 	for (uint32_t pid = 5000; pid < 7000; pid++) {
 		fake_proc(pid, pid);
+		memcpy(args, &pid, sizeof(pid)); /* each its own: equal strings are shared */
 		proc_set_args(put_started(&t, pid, pid), args, sizeof(args));
 	}
 	CHECK("byte budget holds", proctab_bytes(&t) - t.nbuckets * sizeof(void *) <= (256 << 10) + 8192);
@@ -162,6 +163,18 @@ int main(void)
 	CHECK("inherit", proc_inherit(c, proctab_get(&t, 100)) == 0);
 	CHECK_STR("child has parent's exe", c->exe, "/usr/bin/x");
 	CHECK("child has parent's args", c->args_len == 5 && memcmp(c->args, "x\0-y\0", 5) == 0);
+
+	/* equal strings are shared, not copied */
+	struct proc *c2 = proctab_put(&t, 201);
+	proc_set_str(&c2->exe, "/usr/bin/x", 10);
+	proc_set_args(c2, "x\0-y\0", 5);
+	CHECK("equal strings shared", c2->exe == proctab_get(&t, 100)->exe &&
+					  c2->args == proctab_get(&t, 100)->args &&
+					  pstr_len(c2->exe) == 10);
+	proc_set_str(&c2->exe, "/usr/bin/z", 10);
+	CHECK("a shared string is replaced, not changed",
+	      !strcmp(c2->exe, "/usr/bin/z") && !strcmp(proctab_get(&t, 100)->exe, "/usr/bin/x"));
+	proctab_del(&t, 201);
 
 	/* put on an existing pid resets it (pid reuse after a missed exit) */
 	p = proctab_put(&t, 100);
