@@ -155,6 +155,20 @@ fpid=$!
 wait $fpid
 ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$fpid and .exec.result<0)") || not_ok "failed exec seen" "pid $fpid"
 expect_jq "exec EACCES reported" "$ev" '.exec.result==-13 and .exec.error=="EACCES"'
+# execveat (dirfd, path): the path is its second argument, read from the saved registers
+python3 -c '
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+argv = (ctypes.c_char_p * 2)(sys.argv[1].encode(), None)
+envp = (ctypes.c_char_p * 1)(None)
+nr = 281 if os.uname().machine == "aarch64" else 322  # execveat
+r = libc.syscall(nr, -100, sys.argv[1].encode(), argv, envp, 0)  # AT_FDCWD
+sys.exit(0 if r == -1 and ctypes.get_errno() == 13 else 1)
+' "$T/noexec" &
+fpid=$!
+wait $fpid || not_ok "execveat failed with EACCES" "exit $?"
+ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$fpid and .exec.result==-13)") || not_ok "failed execveat seen" "pid $fpid"
+expect_jq "execveat EACCES reported with its path" "$ev" ".exec.result==-13 and .exec.filename==\"$T/noexec\""
 
 # 9. tty: an exec on a pseudo-terminal names it ("pts3" for /dev/pts/3)
 script -qec "tty; exec /usr/bin/true hwtty$$" /dev/null >"$T/tty.out" 2>&1 </dev/null
