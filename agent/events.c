@@ -341,14 +341,6 @@ static inline void jb_frag(struct jbuf *b, const struct frag *f)
 	b->comma = true;
 }
 
-static void share_ref(char **slot, char *s)
-{
-	if (*slot != s) {
-		pstr_put(*slot);
-		*slot = pstr_ref(s);
-	}
-}
-
 /* "exe" ... "container" of the entry p (NULL: unknown process), cgroup path cg */
 static void put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, const char *cg)
 {
@@ -386,9 +378,9 @@ static void put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, co
 	if (!bs || b->oom)
 		return;
 	bs->ok = frag_set(&bs->f, b->p + from, b->len - from, CTX_SELF_MAX);
-	share_ref(&bs->exe, p->exe);
-	share_ref(&bs->args, p->args);
-	share_ref(&bs->cwd, p->cwd);
+	pstr_set(&bs->exe, p->exe);
+	pstr_set(&bs->args, p->args);
+	pstr_set(&bs->cwd, p->cwd);
 	bs->args_len = p->args_len;
 	bs->cg = h->cgroup_id;
 	bs->cfg = a->cfg_gen;
@@ -517,7 +509,7 @@ static void emit_proc_p(struct agent *a, const struct hw_hdr *h, struct proc *p)
 		if (!b->oom) {
 			hs->ok = frag_set(&hs->f, b->p + hfrom, b->len - hfrom, CTX_SELF_MAX);
 			hs->ids = ids;
-			share_ref(&hs->tty, tty);
+			pstr_set(&hs->tty, tty);
 		}
 	}
 	if (p) {

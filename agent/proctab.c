@@ -72,6 +72,14 @@ void pstr_put(char *s)
 	free(p);
 }
 
+void pstr_set(char **slot, char *s)
+{
+	if (*slot != s) {
+		pstr_put(*slot);
+		*slot = pstr_ref(s);
+	}
+}
+
 int proctab_init(struct proctab *t)
 {
 	t->nbuckets = 4096;
@@ -288,19 +296,12 @@ int proc_set_args(struct proc *p, const char *args, size_t n)
 	return 0;
 }
 
-static void share(char **dst, char *s)
-{
-	char *old = *dst;
-	*dst = pstr_ref(s);
-	pstr_put(old);
-}
-
 int proc_inherit(struct proc *c, const struct proc *par)
 {
-	share(&c->exe, par->exe);
-	share(&c->cwd, par->cwd);
-	share(&c->tty, par->tty);
-	share(&c->args, par->args);
+	pstr_set(&c->exe, par->exe);
+	pstr_set(&c->cwd, par->cwd);
+	pstr_set(&c->tty, par->tty);
+	pstr_set(&c->args, par->args);
 	c->args_len = par->args ? par->args_len : 0;
 	c->cgroup_id = par->cgroup_id;
 	c->ignored = par->ignored;

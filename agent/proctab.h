@@ -69,6 +69,8 @@ static inline size_t pstr_len(const char *s)
 char *pstr_ref(char *s);
 /* drop a reference to s (NULL: nothing) */
 void pstr_put(char *s);
+/* make *slot a reference to s, dropping the one it held */
+void pstr_set(char **slot, char *s);
 
 extern uint64_t proctab_ver;
 /* Moves when an entry marked `lineage` is reset, deleted or touched: the cached lineage
