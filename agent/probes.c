@@ -84,6 +84,8 @@ volatile int hw_verbose;
 static int libbpf_log(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 {
 	char line[1024];
+	va_list full;
+	va_copy(full, ap);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	const char *p = strstr(line, "prog '");
 	if (p && lvl <= LIBBPF_WARN) {
@@ -97,8 +99,10 @@ static int libbpf_log(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 				last_fail_msg[--l] = 0;
 		}
 	}
+	/* whole, not cut to the line buffer: a verifier log comes as one message */
 	if (hw_verbose || (lvl == LIBBPF_WARN && getenv("HW_LIBBPF_DEBUG")))
-		fputs(line, stderr);
+		vfprintf(stderr, fmt, full);
+	va_end(full);
 	return 0;
 }
 

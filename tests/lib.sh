@@ -20,8 +20,16 @@ AGENT_PID=
 HW_FAILS=0
 trap 'hw_cleanup' EXIT
 
+# Shared-agent mode (the kernel matrix, tests/kernels/): HW_SHARED_AGENT names a directory where
+# one agent already runs for the whole run (pid in agent.pid, config agent.yaml, control socket
+# ctl.sock). Starting an agent under emulation costs ~30 s of verification, so agent_start
+# gives that agent the test's configuration by SIGHUP (with `output:` pointing at $EV) instead
+# of starting another, and agent_stop leaves it running. HW_TIME_SCALE multiplies every wait.
+HW_SHARED_AGENT=${HW_SHARED_AGENT:-}
+HW_TIME_SCALE=${HW_TIME_SCALE:-1}
+
 hw_cleanup() {
-	[ -n "$AGENT_PID" ] && kill -TERM "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+	[ -n "$AGENT_PID" ] && [ -z "$HW_SHARED_AGENT" ] && kill -TERM "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
 	if [ "${HW_KEEP:-0}" = 1 ] || [ "$HW_FAILS" -gt 0 ]; then
 		echo "# test files kept in $T"
 	else
@@ -68,6 +76,10 @@ need_root() {
 # agent_start [CONFIG_FILE] [extra args...]: start the agent writing to $EV, wait until ready
 # (its first heartbeat is written after every probe is attached and /proc is read).
 agent_start() {
+	if [ -n "$HW_SHARED_AGENT" ]; then
+		shared_agent_config "$@"
+		return
+	fi
 	local args=(--output "$EV" --control "$T/ctl.sock")
 	if [ $# -gt 0 ] && [ -n "$1" ]; then args+=(--config "$1"); fi
 	[ $# -gt 0 ] && shift
@@ -88,9 +100,53 @@ agent_start() {
 	return 1
 }
 
+# shared_agent_config [CONFIG_FILE]: the shared agent takes CONFIG_FILE (or the defaults), writing
+# to $EV from now on; returns when the new config is applied and a heartbeat followed it.
+shared_agent_config() {
+	local cfg="$T/shared-agent.yaml"
+	AGENT_PID=$(cat "$HW_SHARED_AGENT/agent.pid")
+	# The agent reads $HW_SHARED_AGENT/agent.yaml: a link to the test's own file, so that a
+	# test that edits its config and sends SIGHUP reloads its own edits. `output:` goes first
+	# (a line appended later by the test may continue the file's last list).
+	if [ $# -gt 0 ] && [ -n "$1" ]; then
+		cfg=$1
+		grep -q '^output:' "$cfg" || sed -i "1i output: $EV" "$cfg"
+	else
+		printf 'output: %s\n' "$EV" >"$cfg"
+	fi
+	ln -sfn "$cfg" "$HW_SHARED_AGENT/agent.yaml"
+	ln -sf "$HW_SHARED_AGENT/ctl.sock" "$T/ctl.sock"
+	: >"$EV"
+	kill -HUP "$AGENT_PID" || return 1
+	if ! wait_event 'select(.kind=="agent.config")' 60 >/dev/null; then
+		echo "# shared agent did not take the config"
+		return 1
+	fi
+	if ! wait_event 'select(.kind=="agent.config" and .config.result=="applied")' 1 >/dev/null; then
+		echo "# shared agent refused the config: $(events 'select(.kind=="agent.config")')"
+		return 1
+	fi
+	wait_event 'select(.kind=="agent.heartbeat")' 60 >/dev/null
+}
+
+# last_heartbeat: the agent's last heartbeat in $EV (after agent_stop: the final one)
+last_heartbeat() { grep -F '"kind":"agent.heartbeat"' "$EV" | tail -n1; }
+
 # agent_stop: SIGTERM and wait; returns the agent's exit status
 agent_stop() {
 	local rc=0
+	if [ -n "$HW_SHARED_AGENT" ]; then
+		# the shared agent runs on; a reload writes the heartbeat a stop would have written
+		local n
+		n=$(grep -c -F '"kind":"agent.heartbeat"' "$EV")
+		kill -HUP "$AGENT_PID"
+		for _ in $(seq 1 $((100 * HW_TIME_SCALE))); do
+			[ "$(grep -c -F '"kind":"agent.heartbeat"' "$EV")" -gt "$n" ] && break
+			sleep 0.1
+		done
+		AGENT_PID=
+		return 0
+	fi
 	if [ -n "$AGENT_PID" ]; then
 		kill -TERM "$AGENT_PID"
 		wait "$AGENT_PID" || rc=$?
@@ -105,7 +161,7 @@ events() { jq -c "$1" "$EV" 2>/dev/null; }
 # poll_first TIMEOUT_S CMD...: run CMD every 0.1 s until it prints something; prints its first
 # line; fails after TIMEOUT_S
 poll_first() {
-	local t=$1 r
+	local t=$(($1 * HW_TIME_SCALE)) r
 	shift
 	for _ in $(seq 1 $((t * 10))); do
 		r=$("$@" | head -n 1)
@@ -129,8 +185,11 @@ wait_grep() { poll_first "${3:-10}" grep_events "$1" "$2"; }
 grep_events() { grep -F -- "$1" "$EV" 2>/dev/null | jq -c "$2" 2>/dev/null; }
 
 # seq_contiguous: every seq from 1 to the last, once each, in order
+# (a shared agent's file starts where the test gave it its config: from that seq on)
 seq_contiguous() {
-	jq -s -e '[.[].seq] as $s | ($s | length) > 0 and $s == [range(1; ($s | length) + 1)]' "$EV" >/dev/null
+	local first=1
+	[ -n "$HW_SHARED_AGENT" ] && first=$(head -n1 "$EV" | jq .seq)
+	jq -s -e --argjson f "$first" '[.[].seq] as $s | ($s | length) > 0 and $s == [range($f; $f + ($s | length))]' "$EV" >/dev/null
 }
 
 # ctl ARGS...: talk to the running test agent's control socket

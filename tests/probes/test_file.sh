@@ -399,4 +399,4 @@ expect_eq "agent exits 0" "$?" 0
 expect_eq "no event for unwatched paths or reads under write rules" "$(events "select((.kind|startswith(\"file.\")) and ((.file.path|startswith(\"$N/plain\")) or .file.path==\"/etc/hostname\" or .file.path==\"/etc/passwd\" or .file.path==\"/etc/pam.d/other\" or (.file.path==\"$T/named-only\" and .file.op==\"read\")))" | wc -l)" 0
 expect "every line is valid JSON" jq -e . "$EV"
 expect "seq contiguous from 1" seq_contiguous
-expect_jq "final heartbeat: file probes attached with tracepoints" "$(tail -n1 "$EV")" '[.agent.probes | to_entries[] | select(.key|startswith("file.")) | .value.state] | length==7 and all(.=="attached")'
+expect_jq "final heartbeat: file probes attached with tracepoints" "$(last_heartbeat)" '[.agent.probes | to_entries[] | select(.key|startswith("file.")) | .value.state] | length==7 and all(.=="attached")'

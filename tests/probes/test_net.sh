@@ -43,7 +43,7 @@ proc_is() {
 HOSTNS=$(stat -L -c %i /proc/self/ns/net)
 
 agent_start || { not_ok "agent starts" "$(cat "$T/agent.err")"; exit 1; }
-hb=$(head -n1 "$EV")
+hb=$(wait_event 'select(.kind=="agent.heartbeat")')
 expect_jq "net probes attached" "$hb" '[.agent.probes["net.connect","net.accept","net.listen","net.bind","net.socket","net.dns"].state]|all(.=="attached")'
 
 # 1. IPv4 TCP: bind, listen, accept (plain accept), connect from a bound source port

@@ -134,7 +134,7 @@ expect_eq "an ignored executable's capability use is not reported" "$n" 0
 for _ in 1 2 3 4 5; do /bin/true; done
 /bin/true & tp=$!
 wait $tp
-ev=$(wait_event 'select(.kind=="process.capability" and .cap.aggregate=="memory_accounting")' 20) || { not_ok "memory-accounting summary seen" "none in 20 s"; ev='{}'; }
+ev=$(wait_event 'select(.kind=="process.capability" and .cap.aggregate=="memory_accounting" and .cap.window_s==2)' 20) || { not_ok "memory-accounting summary seen" "none in 20 s"; ev='{}'; }
 ej "memory-accounting summary: host-wide, counted" "$ev" '.cap.name=="CAP_SYS_ADMIN" and .cap.checks>0 and .cap.first==false and .cap.window_s==2 and (has("proc")|not)'
 sleep 2.5
 n=$(pev "$tp" 'select(.kind=="process.capability")' | wc -l)

@@ -233,4 +233,4 @@ done
 agent_stop
 expect_eq "agent exits 0 on SIGTERM" "$?" 0
 expect "seq contiguous from 1" seq_contiguous
-expect_jq "final heartbeat has probes" "$(tail -n1 "$EV")" '.kind=="agent.heartbeat" and .agent.probes["process.exec"].state=="attached"'
+expect_jq "final heartbeat has probes" "$(last_heartbeat)" '.kind=="agent.heartbeat" and .agent.probes["process.exec"].state=="attached"'

@@ -312,4 +312,4 @@ expect_eq "agent exits 0" "$?" 0
 expect_eq "no user.shell from a non-interactive bash" "$(grep -c "hw-noninteractive-$$" <(events 'select(.kind=="user.shell")'))" 0
 expect "every line is valid JSON" jq -e . "$EV"
 expect "seq contiguous from 1" seq_contiguous
-expect_jq "final heartbeat: user probes attached" "$(tail -n1 "$EV")" '.agent.probes["user.shell"].state=="attached" and .agent.probes["user.auth"].state=="attached"'
+expect_jq "final heartbeat: user probes attached" "$(last_heartbeat)" '.agent.probes["user.shell"].state=="attached" and .agent.probes["user.auth"].state=="attached"'

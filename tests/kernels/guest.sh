@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# tests/kernels/guest.sh - the kernel matrix's run on one kernel: inside a VM booted by
+# tests/kernels/run, or natively for this machine's kernel. Starts one agent for the whole run
+# (verification under emulation takes ~30 s per start), prints its coverage manifest, then runs
+# the probe tests against that agent (tests/lib.sh shared-agent mode: each test's config is given
+# by SIGHUP) with waits scaled by HW_TIME_SCALE. Every line it prints starts with "HW ":
+#   HW manifest {"hooks":...,"probes":...}     from the agent's first heartbeat
+#   HW test NAME ok - CASE | HW test NAME not ok - CASE: WHY
+#   HW agent alive|died  (the agent must survive every test)    HW done
+# Usage: guest.sh [TEST...]   (test names under tests/probes/, default: the probe families)
+set -u
+cd "$(dirname "$0")/../.."
+# descriptors inherited from the caller (a lock held by flock(1), say) would shift the ones the
+# test helpers open and report
+for fd in /proc/$$/fd/*; do
+	fd=${fd##*/}
+	[ "$fd" -gt 2 ] && [ "$fd" != 255 ] && eval "exec $fd>&-"
+done 2>/dev/null
+export HW_TIME_SCALE=${HW_TIME_SCALE:-1}
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || tests=(test_process test_priv test_file test_net test_user)
+D=$(mktemp -d /tmp/hw-shared.XXXXXX)
+printf 'output: %s\n' "$D/start.json" >"$D/agent.yaml"
+build/herdwatch-agent --config "$D/agent.yaml" --control "$D/ctl.sock" 2>"$D/agent.err" &
+apid=$!
+echo $apid >"$D/agent.pid"
+hb=
+for _ in $(seq 1 $((1200 * HW_TIME_SCALE))); do
+	hb=$(grep -m1 '"kind":"agent.heartbeat"' "$D/start.json" 2>/dev/null) && break
+	kill -0 $apid 2>/dev/null || break
+	sleep 0.1
+done
+if [ -z "$hb" ]; then
+	echo "HW agent died before its first heartbeat"
+	sed 's/^/HW stderr /' "$D/agent.err"
+	echo "HW done"
+	exit 1
+fi
+echo "HW manifest $(jq -c '{hooks: .agent.hooks, probes: .agent.probes}' <<<"$hb")"
+sed 's/^/HW stderr /' "$D/agent.err"
+export HW_SHARED_AGENT=$D
+for t in "${tests[@]}"; do
+	start=$(date +%s)
+	timeout -k 10 $((300 * HW_TIME_SCALE)) bash "tests/probes/$t.sh" >"$D/$t.log" 2>&1
+	rc=$?
+	grep -E '^(not )?ok - ' "$D/$t.log" | sed "s/^/HW test $t /"
+	if [ $rc -ne 0 ] && ! grep -q '^not ok - ' "$D/$t.log"; then
+		echo "HW test $t not ok - $t: exited with status $rc"
+		tail -n 20 "$D/$t.log" | sed "s/^/HW log $t /"
+	fi
+	echo "HW time $t $(($(date +%s) - start))"
+done
+if kill -0 $apid 2>/dev/null; then echo "HW agent alive"; else echo "HW agent died"; fi
+kill -TERM $apid 2>/dev/null
+wait $apid
+echo "HW agent exit $?"
+tail -n 5 "$D/agent.err" | sed 's/^/HW stderr /'
+echo "HW done"
