@@ -2,6 +2,8 @@
 # herdwatch entry point: installs dependencies from Debian's packages, builds, and runs.
 #   ./herdwatch.sh run [agent options]   build and run the agent on this host (JSON lines on stdout)
 #   ./herdwatch.sh test                  build and run the whole test suite
+#   ./herdwatch.sh test-kernels [NAME...] build and run the kernel matrix: the probe tests on Debian's
+#                                        kernels under qemu (tests/kernels/kernels.list)
 #   ./herdwatch.sh bench                 build and run the benchmarks (installs auditd, bpftrace, ...)
 #   ./herdwatch.sh build                 only install dependencies and build
 set -euo pipefail
@@ -20,7 +22,8 @@ make -s -j"$(nproc)" all
 case "$cmd" in
 run) exec build/herdwatch-agent "$@" ;;
 test) exec tests/run "$@" ;;
+test-kernels) exec tests/kernels/run "$@" ;;
 bench) exec bench/run "$@" ;;
 build) ;;
-*) echo "herdwatch: unknown command '$cmd' (run, test, bench, build)" >&2; exit 2 ;;
+*) echo "herdwatch: unknown command '$cmd' (run, test, test-kernels, bench, build)" >&2; exit 2 ;;
 esac

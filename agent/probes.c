@@ -175,9 +175,133 @@ static void deny_hooks(struct agent *a, struct hw_bpf *s)
 	}
 }
 
-/* A tp_btf program needs the kernel's "btf_trace_<name>" type. Checking for it up front saves
- * a full reload of the object (all programs verified again) per missing BTF tracepoint. */
-static void precheck_tp_btf(struct agent *a, struct hw_bpf *s)
+static bool path_exists(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0;
+}
+
+/* Try to load a two-instruction program of a BTF-attached type (fentry, LSM) on a kernel
+ * function: tells whether this kernel allows the hook at all (a locked-down kernel answers
+ * EPERM). Returns NULL if it loads, else the reason. */
+static const char *try_btf_prog(enum bpf_prog_type type, enum bpf_attach_type at, const char *fn,
+				char *why, size_t len)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	struct bpf_insn insns[2] = {
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
+		{.code = BPF_JMP | BPF_EXIT},
+	};
+	int id, fd;
+
+	if (!btf) {
+		snprintf(why, len, "no kernel BTF");
+		return why;
+	}
+	id = btf__find_by_name_kind(btf, fn, BTF_KIND_FUNC);
+	btf__free(btf);
+	if (id < 0) {
+		snprintf(why, len, "kernel function %s not in BTF", fn);
+		return why;
+	}
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = at, .attach_btf_id = id);
+	fd = bpf_prog_load(type, NULL, "GPL", insns, 2, &o);
+	if (fd >= 0) {
+		close(fd);
+		return NULL;
+	}
+	snprintf(why, len, "program load refused: %s", strerror(errno));
+	return why;
+}
+
+/* Is "bpf" among the active LSMs? A BPF-LSM program loads without it, but never runs. */
+static const char *bpf_lsm_active(char *why, size_t len)
+{
+	char buf[512] = "";
+	FILE *f = fopen("/sys/kernel/security/lsm", "re");
+	if (!f) {
+		snprintf(why, len, "/sys/kernel/security/lsm unreadable: %s", strerror(errno));
+		return why;
+	}
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	for (char *tok = strtok(buf, ",\n"); tok; tok = strtok(NULL, ",\n"))
+		if (!strcmp(tok, "bpf"))
+			return NULL;
+	snprintf(why, len, "BPF LSM not active (the kernel's lsm= list has no bpf)");
+	return why;
+}
+
+/* What this kernel offers, from the interfaces it exposes and from loading minimal programs;
+ * found once. A NULL reason means the hook type works. */
+static struct {
+	bool done;
+	const char *fentry, *lsm, *kprobe;
+	char fw[160], lw[160];
+} hk;
+
+static void hooks_detect(void)
+{
+	if (hk.done)
+		return;
+	hk.done = true;
+	hk.fentry = try_btf_prog(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, "do_exit", hk.fw,
+				 sizeof(hk.fw));
+	hk.lsm = try_btf_prog(BPF_PROG_TYPE_LSM, BPF_LSM_MAC, "bpf_lsm_file_open", hk.lw,
+			      sizeof(hk.lw));
+	if (!hk.lsm)
+		hk.lsm = bpf_lsm_active(hk.lw, sizeof(hk.lw));
+	hk.kprobe = path_exists("/sys/bus/event_source/devices/kprobe")
+			? NULL
+			: "no kprobe PMU (kernel built without CONFIG_KPROBES)";
+}
+
+/* Why programs of hook type `hook` cannot work on this kernel, or NULL. */
+static const char *hook_refused(const char *hook)
+{
+	hooks_detect();
+	if (!strcmp(hook, "fentry"))
+		return hk.fentry;
+	if (!strcmp(hook, "lsm"))
+		return hk.lsm;
+	if (!strcmp(hook, "kprobe"))
+		return hk.kprobe;
+	return NULL;
+}
+
+void hooks_json(struct jbuf *b)
+{
+	/* Program-level results (which candidate really loaded) are in "probes". */
+	hooks_detect();
+	jb_obj_begin(b);
+	jb_kbool(b, "btf", path_exists("/sys/kernel/btf/vmlinux"));
+	jb_kbool(b, "tracepoint", path_exists("/sys/kernel/tracing/events") ||
+					  path_exists("/sys/kernel/debug/tracing/events"));
+	jb_kbool(b, "tp_btf", path_exists("/sys/kernel/btf/vmlinux"));
+	jb_kbool(b, "uprobe", path_exists("/sys/bus/event_source/devices/uprobe"));
+	jb_kbool(b, "kprobe", !hk.kprobe);
+	jb_kbool(b, "fentry", !hk.fentry);
+	jb_kbool(b, "lsm", !hk.lsm);
+	jb_kbool(b, "ringbuf", libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1);
+	jb_key(b, "reasons");
+	jb_obj_begin(b);
+	if (hk.kprobe)
+		jb_kcstr(b, "kprobe", hk.kprobe);
+	if (hk.fentry)
+		jb_kcstr(b, "fentry", hk.fentry);
+	if (hk.lsm)
+		jb_kcstr(b, "lsm", hk.lsm);
+	jb_obj_end(b);
+	jb_obj_end(b);
+}
+
+/* A tp_btf or raw_tp program needs the kernel's "btf_trace_<name>" type, a fentry/fexit program
+ * its function, an LSM program its bpf_lsm_<hook>, and every program a hook type the kernel
+ * offers (fentry and LSM refused under some lockdowns, LSM not active without bpf in lsm=,
+ * kprobes without CONFIG_KPROBES). Checking up front saves a full reload of the object (all
+ * programs verified again) per refused program. */
+static void precheck_btf(struct agent *a, struct hw_bpf *s)
 {
 	struct btf *btf = btf__load_vmlinux_btf();
 	struct bpf_program *prog;
@@ -186,14 +310,36 @@ static void precheck_tp_btf(struct agent *a, struct hw_bpf *s)
 		return;
 	bpf_object__for_each_program(prog, s->obj)
 	{
-		const char *sec = bpf_program__section_name(prog);
-		if (strncmp(sec, "tp_btf/", 7) || fail_reason(a, bpf_program__name(prog)))
+		const char *sec = bpf_program__section_name(prog), *name = bpf_program__name(prog);
+		const char *hook = hook_of(prog), *why, *tp = NULL, *fn = NULL;
+		if (fail_reason(a, name))
 			continue;
-		snprintf(tname, sizeof(tname), "btf_trace_%s", sec + 7);
-		if (btf__find_by_name_kind(btf, tname, BTF_KIND_TYPEDEF) >= 0)
+		if ((why = hook_refused(hook))) {
+			add_fail(a, "%s: %s hooks not offered by this kernel (%s)", name, hook, why);
 			continue;
-		add_fail(a, "%s: this kernel has no BTF tracepoint %s", bpf_program__name(prog),
-			 sec + 7);
+		}
+		if (!strncmp(sec, "tp_btf/", 7))
+			tp = sec + 7;
+		else if (!strncmp(sec, "raw_tp/", 7))
+			tp = sec + 7;
+		else if (!strncmp(sec, "raw_tracepoint/", 15))
+			tp = sec + 15;
+		else if (!strncmp(sec, "fentry/", 7) || !strncmp(sec, "lsm/", 4))
+			fn = strchr(sec, '/') + 1;
+		else if (!strncmp(sec, "fexit/", 6))
+			fn = sec + 6;
+		if (tp) {
+			snprintf(tname, sizeof(tname), "btf_trace_%s", tp);
+			if (btf__find_by_name_kind(btf, tname, BTF_KIND_TYPEDEF) < 0)
+				add_fail(a, "%s: this kernel has no BTF tracepoint %s", name, tp);
+		} else if (fn) {
+			if (!strncmp(sec, "lsm/", 4))
+				snprintf(tname, sizeof(tname), "bpf_lsm_%s", fn);
+			else
+				snprintf(tname, sizeof(tname), "%s", fn);
+			if (btf__find_by_name_kind(btf, tname, BTF_KIND_FUNC) < 0)
+				add_fail(a, "%s: this kernel has no function %s", name, tname);
+		}
 	}
 	btf__free(btf);
 }
@@ -338,7 +484,7 @@ int probes_load(struct agent *a)
 		}
 		if (attempt == 0) {
 			deny_hooks(a, s);
-			precheck_tp_btf(a, s);
+			precheck_btf(a, s);
 			precheck_tracepoints(a, s);
 		}
 		bpf_object__for_each_program(prog, s->obj)
@@ -501,6 +647,8 @@ static const char *hook_of(const struct bpf_program *p)
 		return "kprobe";
 	if (!strncmp(sec, "fentry", 6) || !strncmp(sec, "fexit", 5))
 		return "fentry";
+	if (!strncmp(sec, "lsm", 3))
+		return "lsm";
 	return sec;
 }
 
@@ -702,73 +850,3 @@ void probes_json(struct agent *a, struct jbuf *b)
 	jb_obj_end(b);
 }
 
-static bool path_exists(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0;
-}
-
-/* Try to load a two-instruction program of a BTF-attached type (fentry, LSM) on a kernel
- * function: tells whether this kernel allows the hook at all (a locked-down kernel answers
- * EPERM). Returns NULL if it loads, else the reason. */
-static const char *try_btf_prog(enum bpf_prog_type type, enum bpf_attach_type at, const char *fn,
-				char *why, size_t len)
-{
-	struct btf *btf = btf__load_vmlinux_btf();
-	struct bpf_insn insns[2] = {
-		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
-		{.code = BPF_JMP | BPF_EXIT},
-	};
-	int id, fd;
-
-	if (!btf) {
-		snprintf(why, len, "no kernel BTF");
-		return why;
-	}
-	id = btf__find_by_name_kind(btf, fn, BTF_KIND_FUNC);
-	btf__free(btf);
-	if (id < 0) {
-		snprintf(why, len, "kernel function %s not in BTF", fn);
-		return why;
-	}
-	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = at, .attach_btf_id = id);
-	fd = bpf_prog_load(type, NULL, "GPL", insns, 2, &o);
-	if (fd >= 0) {
-		close(fd);
-		return NULL;
-	}
-	snprintf(why, len, "program load refused: %s", strerror(errno));
-	return why;
-}
-
-void hooks_json(struct jbuf *b)
-{
-	/* What this kernel offers, from the interfaces it exposes and from loading minimal
-	 * programs. Program-level results (which candidate really loaded) are in "probes". */
-	char fw[128], lw[128];
-	const char *fentry = try_btf_prog(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, "do_exit", fw,
-					  sizeof(fw));
-	const char *lsm = try_btf_prog(BPF_PROG_TYPE_LSM, BPF_LSM_MAC, "bpf_lsm_file_open", lw,
-				       sizeof(lw));
-	bool kprobe = path_exists("/sys/bus/event_source/devices/kprobe");
-	jb_obj_begin(b);
-	jb_kbool(b, "btf", path_exists("/sys/kernel/btf/vmlinux"));
-	jb_kbool(b, "tracepoint", path_exists("/sys/kernel/tracing/events") ||
-					  path_exists("/sys/kernel/debug/tracing/events"));
-	jb_kbool(b, "tp_btf", path_exists("/sys/kernel/btf/vmlinux"));
-	jb_kbool(b, "uprobe", path_exists("/sys/bus/event_source/devices/uprobe"));
-	jb_kbool(b, "kprobe", kprobe);
-	jb_kbool(b, "fentry", !fentry);
-	jb_kbool(b, "lsm", !lsm);
-	jb_kbool(b, "ringbuf", libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1);
-	jb_key(b, "reasons");
-	jb_obj_begin(b);
-	if (!kprobe)
-		jb_kcstr(b, "kprobe", "no kprobe PMU (kernel built without CONFIG_KPROBES)");
-	if (fentry)
-		jb_kcstr(b, "fentry", fentry);
-	if (lsm)
-		jb_kcstr(b, "lsm", lsm);
-	jb_obj_end(b);
-	jb_obj_end(b);
-}

@@ -30,7 +30,6 @@
 
 /* Typed view of a kernel pointer: loads through it are plain (fault-safe) loads, not
  * bpf_probe_read_kernel() calls, which cost more than everything else on the open path. */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 #define AT_FDCWD_ (-100)
 #define FILE_NO_DIR (-1000) /* string is not resolved against a directory (symlink target) */
 #define PROC_SUPER_MAGIC_ 0x9fa0
@@ -128,8 +127,24 @@ static __always_inline struct file *file_fd(struct task_struct *t, long fd)
 
 	if (fd < 0 || (__u64)fd >= fdt->max_fds)
 		return NULL;
+	if (!hw_ksym_exists(bpf_rdonly_cast)) {
+		/* before 6.2 (no bpf_rdonly_cast): a helper call; the branch is dead code there */
+		struct file *f = NULL;
+		bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
+		return f;
+	}
 	slots = bpf_rdonly_cast(fdt->fd, 0);
 	return slots[fd];
+}
+
+/* f->f_path.dentry as a number: a plain load through bpf_rdonly_cast (6.2+), a helper call
+ * before */
+static __always_inline __u64 file_dentry_of(struct file *f)
+{
+	if (!hw_ksym_exists(bpf_rdonly_cast))
+		return (__u64)BPF_CORE_READ(f, f_path.dentry);
+	struct file *ft = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+	return (__u64)ft->f_path.dentry;
 }
 
 static __always_inline struct hw_file_cfg *file_cfg_get(void)
@@ -273,9 +288,20 @@ __noinline int hw_file_match_dentry(__u64 dp, __u32 ops)
 	struct hw_watch_val *v;
 	if (!cfg || !pb || !d)
 		return -1;
-	struct dentry *dt = bpf_rdonly_cast(d, bpf_core_type_id_kernel(struct dentry));
-	struct dentry *parent = dt->d_parent;
-	__u32 nlen = dt->d_name.len, gen = cfg->gen;
+	/* d's fields by plain loads through bpf_rdonly_cast (6.2+), by helper calls before */
+	struct dentry *parent;
+	const unsigned char *dname;
+	__u32 nlen, gen = cfg->gen;
+	if (hw_ksym_exists(bpf_rdonly_cast)) {
+		struct dentry *dt = bpf_rdonly_cast(d, bpf_core_type_id_kernel(struct dentry));
+		parent = dt->d_parent;
+		nlen = dt->d_name.len;
+		dname = dt->d_name.name;
+	} else {
+		parent = BPF_CORE_READ(d, d_parent);
+		nlen = BPF_CORE_READ(d, d_name.len);
+		dname = BPF_CORE_READ(d, d_name.name);
+	}
 	/* the address as a number, through map memory (no arithmetic on pointers) */
 	pb->ptr = (__u64)parent;
 	__u64 pkey = *(volatile __u64 *)&pb->ptr;
@@ -286,9 +312,16 @@ __noinline int hw_file_match_dentry(__u64 dp, __u32 ops)
 
 	if (!nd || !st)
 		return -1;
-	struct dentry *pt = bpf_rdonly_cast(parent, bpf_core_type_id_kernel(struct dentry));
-	pb->ptr = (__u64)pt->d_parent;
-	__u64 tag = pt->d_name.hash_len ^ (*(volatile __u64 *)&pb->ptr * 0x9E3779B97F4A7C15ull);
+	__u64 hash_len;
+	if (hw_ksym_exists(bpf_rdonly_cast)) {
+		struct dentry *pt = bpf_rdonly_cast(parent, bpf_core_type_id_kernel(struct dentry));
+		pb->ptr = (__u64)pt->d_parent;
+		hash_len = pt->d_name.hash_len;
+	} else {
+		pb->ptr = (__u64)BPF_CORE_READ(parent, d_parent);
+		hash_len = BPF_CORE_READ(parent, d_name.hash_len);
+	}
+	__u64 tag = hash_len ^ (*(volatile __u64 *)&pb->ptr * 0x9E3779B97F4A7C15ull);
 	__u32 rgen = st->rgen;
 	if (nd->key != pkey || nd->tag != tag || nd->gen != gen || nd->rgen != rgen || !gen) {
 		file_dverdict_fill(nd, pb, cfg, d, parent);
@@ -299,7 +332,7 @@ __noinline int hw_file_match_dentry(__u64 dp, __u32 ops)
 	}
 	if (nd->named) {
 		struct hw_watch_val *c =
-		    file_name_lookup(pb, HW_WNK_CHILD, nd->ino, nd->dev, dt->d_name.name, nlen);
+		    file_name_lookup(pb, HW_WNK_CHILD, nd->ino, nd->dev, dname, nlen);
 		if (c && (c->ops & ops))
 			return file_packed(c);
 	}
@@ -310,7 +343,7 @@ __noinline int hw_file_match_dentry(__u64 dp, __u32 ops)
 	if (nd->flags & FILE_DV_PROCFS)
 		lmask |= cfg->proc_len_mask;
 	if (nlen < 64 && (lmask >> nlen) & 1) {
-		v = file_name_lookup(pb, HW_WNK_BASENAME, 0, 0, dt->d_name.name, nlen);
+		v = file_name_lookup(pb, HW_WNK_BASENAME, 0, 0, dname, nlen);
 		if (v && (v->ops & ops) &&
 		    (!(v->flags & HW_WF_PROCFS) || (nd->flags & FILE_DV_PROCFS)))
 			return file_packed(v);
@@ -634,9 +667,8 @@ static __always_inline void file_open(struct task_struct *t, struct pt_regs *reg
 		f = file_fd(t, ret);
 		if (!f)
 			return;
-		struct file *ft = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
 		/* through map memory: the verifier passes only numbers to global functions */
-		pb->ptr = (__u64)ft->f_path.dentry;
+		pb->ptr = file_dentry_of(f);
 		dent = *(volatile __u64 *)&pb->ptr;
 		m = hw_file_match_dentry(dent, FILE_OPEN_OPS);
 		if (m < 0) {
@@ -852,8 +884,7 @@ static __always_inline void file_other(struct task_struct *t, struct pt_regs *re
 		f = file_fd(t, fd);
 		if (!f)
 			return;
-		struct file *ft = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
-		pb->ptr = (__u64)ft->f_path.dentry;
+		pb->ptr = file_dentry_of(f);
 		m1 = hw_file_match_dentry(*(volatile __u64 *)&pb->ptr, op);
 		if (m1 < 0)
 			return;

@@ -24,6 +24,16 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
  * (libbpf's bpf_ksym_exists(), which the libbpf of Debian 12 does not have yet). */
 #define hw_ksym_exists(sym) (!!(sym))
 
+/* A capability set as 64 bits, from any kernel pointer (hw_cap_bits in process.bpf.c is the
+ * direct load for BTF pointers). kernel_cap_t is { u64 val } since 6.3 (commit f122a08b197d)
+ * and { u32 cap[2] } before: the same 8 bytes on a little-endian machine. */
+static __always_inline __u64 hw_cap_read(const kernel_cap_t *c)
+{
+	__u64 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), c);
+	return v;
+}
+
 /* Ring buffer size is set by the agent before load (bpf_map__set_max_entries). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

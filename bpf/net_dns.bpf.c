@@ -184,3 +184,31 @@ int BPF_PROG(hw_net_dns_raw, struct sock *sk, int ret, int flags)
 	net_do_dns(sk, ret, false);
 	return 0;
 }
+
+/*
+ * Kernels before 6.3 have no sock_send_length tracepoint (commit 6e6eda44b939): the same
+ * program at the return of the protocols' sendmsg functions, which every send on a UDP or TCP
+ * socket reaches, whatever the syscall. A v4-mapped send on an IPv6 UDP socket goes through
+ * udpv6_sendmsg into udp_sendmsg: reported once, by the IPv6 program.
+ */
+SEC("fexit/udp_sendmsg")
+int BPF_PROG(hw_net_dns_udp4, struct sock *sk, struct msghdr *msg, size_t len, int ret)
+{
+	if (sk->__sk_common.skc_family == NET_AF_INET)
+		net_do_dns(sk, ret, true);
+	return 0;
+}
+
+SEC("fexit/udpv6_sendmsg")
+int BPF_PROG(hw_net_dns_udp6, struct sock *sk, struct msghdr *msg, size_t len, int ret)
+{
+	net_do_dns(sk, ret, true);
+	return 0;
+}
+
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(hw_net_dns_tcp, struct sock *sk, struct msghdr *msg, size_t size, int ret)
+{
+	net_do_dns(sk, ret, true);
+	return 0;
+}

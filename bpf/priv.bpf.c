@@ -730,6 +730,16 @@ int hw_pv_cap_tp(struct trace_event_raw_cap_capable *ctx)
 	return 0;
 }
 
+/* Kernels before 6.14 have no cap_capable tracepoint (commit 753a620a7f8e): the function
+ * itself, at its return (every check goes through it: the capability LSM is always first). */
+SEC("fexit/cap_capable")
+int BPF_PROG(hw_pv_cap_fexit, const struct cred *cred, struct user_namespace *target_ns, int cap,
+	     unsigned int opts, int ret)
+{
+	priv_cap(cap, ret);
+	return 0;
+}
+
 /* ---- W+X memory: mmap/mprotect entry only, counted per (process, syscall) ---- */
 
 #define PRIV_PROT_WRITE 0x2

@@ -144,9 +144,9 @@ static __always_inline void priv_creds_read(const struct cred *c, struct hw_priv
 	o->egid = BPF_CORE_READ(c, egid.val);
 	o->sgid = BPF_CORE_READ(c, sgid.val);
 	o->fsgid = BPF_CORE_READ(c, fsgid.val);
-	o->cap_eff = BPF_CORE_READ(c, cap_effective.val);
-	o->cap_prm = BPF_CORE_READ(c, cap_permitted.val);
-	o->cap_inh = BPF_CORE_READ(c, cap_inheritable.val);
+	o->cap_eff = hw_cap_read(&c->cap_effective);
+	o->cap_prm = hw_cap_read(&c->cap_permitted);
+	o->cap_inh = hw_cap_read(&c->cap_inheritable);
 }
 
 /* Supplementary groups of a credential set: the count, and the first HW_PRIV_NGROUPS. */
