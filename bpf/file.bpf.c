@@ -118,23 +118,19 @@ static __always_inline bool file_repeat(struct file *f, __u32 tgid, __u32 op, __
 }
 
 /* struct file * of descriptor fd of the current task, or NULL: the descriptor table through
- * plain loads from the trusted task pointer, the slot through an untyped read-only cast (a
- * fault-safe load instead of a bpf_probe_read_kernel() call). */
+ * plain loads from the trusted task pointer, the slot by a helper call. (An untyped read-only
+ * cast of the slot array, bpf_rdonly_cast(p, 0), would save the call, but 6.12 refuses a type
+ * id that is not a struct's, "kfunc bpf_rdonly_cast type ID argument must be of a struct", and
+ * 6.1 has no bpf_rdonly_cast: both seen in the kernel matrix.) */
 static __always_inline struct file *file_fd(struct task_struct *t, long fd)
 {
 	struct fdtable *fdt = t->files->fdt;
-	struct file **slots;
+	struct file *f = NULL;
 
 	if (fd < 0 || (__u64)fd >= fdt->max_fds)
 		return NULL;
-	if (!hw_ksym_exists(bpf_rdonly_cast)) {
-		/* before 6.2 (no bpf_rdonly_cast): a helper call; the branch is dead code there */
-		struct file *f = NULL;
-		bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
-		return f;
-	}
-	slots = bpf_rdonly_cast(fdt->fd, 0);
-	return slots[fd];
+	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
+	return f;
 }
 
 /* f->f_path.dentry as a number: a plain load through bpf_rdonly_cast (6.2+), a helper call
