@@ -161,17 +161,19 @@ events() { jq -c "$1" "$EV" 2>/dev/null; }
 # poll_first TIMEOUT_S CMD...: run CMD every 0.1 s until it prints something; prints its first
 # line; fails after TIMEOUT_S
 poll_first() {
-	local t=$(($1 * HW_TIME_SCALE)) r
+	# a deadline, not a number of rounds: under emulation one round (a jq over the events)
+	# can take seconds
+	local r end=$((SECONDS + $1 * HW_TIME_SCALE))
 	shift
-	for _ in $(seq 1 $((t * 10))); do
+	while :; do
 		r=$("$@" | head -n 1)
 		if [ -n "$r" ]; then
 			echo "$r"
 			return 0
 		fi
+		[ "$SECONDS" -ge "$end" ] && return 1
 		sleep 0.1
 	done
-	return 1
 }
 
 # wait_event FILTER [TIMEOUT_S]: wait until an event matches; prints the first match

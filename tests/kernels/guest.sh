@@ -7,7 +7,8 @@
 #   HW manifest {"hooks":...,"probes":...}     from the agent's first heartbeat
 #   HW test NAME ok - CASE | HW test NAME not ok - CASE: WHY
 #   HW agent alive|died  (the agent must survive every test)    HW done
-# Usage: guest.sh [TEST...]   (test names under tests/probes/, default: the probe families)
+# Usage: guest.sh [TEST...]   (test names under tests/probes/ or tests/kernels/; default: the
+# probe families, and the module test where the kernel has modules)
 set -u
 cd "$(dirname "$0")/../.."
 # descriptors inherited from the caller (a lock held by flock(1), say) would shift the ones the
@@ -18,7 +19,10 @@ for fd in /proc/$$/fd/*; do
 done 2>/dev/null
 export HW_TIME_SCALE=${HW_TIME_SCALE:-1}
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=(test_process test_priv test_file test_net test_user)
+if [ ${#tests[@]} -eq 0 ]; then
+	tests=(test_process test_priv test_file test_net test_user)
+	[ -e /proc/modules ] && [ -d "/usr/lib/modules/$(uname -r)" ] && tests+=(test_module)
+fi
 D=$(mktemp -d /tmp/hw-shared.XXXXXX)
 printf 'output: %s\n' "$D/start.json" >"$D/agent.yaml"
 build/herdwatch-agent --config "$D/agent.yaml" --control "$D/ctl.sock" 2>"$D/agent.err" &
@@ -41,9 +45,12 @@ sed 's/^/HW stderr /' "$D/agent.err"
 export HW_SHARED_AGENT=$D
 for t in "${tests[@]}"; do
 	start=$(date +%s)
-	timeout -k 10 $((300 * HW_TIME_SCALE)) bash "tests/probes/$t.sh" >"$D/$t.log" 2>&1
-	rc=$?
-	grep -E '^(not )?ok - ' "$D/$t.log" | sed "s/^/HW test $t /"
+	f=tests/probes/$t.sh
+	[ -f "$f" ] || f=tests/kernels/$t.sh
+	# results as they come (a slow VM shows its progress)
+	timeout -k 10 $((300 * HW_TIME_SCALE)) bash "$f" 2>&1 | tee "$D/$t.log" |
+		grep --line-buffered -E '^(not )?ok - ' | sed -u "s/^/HW test $t /"
+	rc=${PIPESTATUS[0]}
 	if [ $rc -ne 0 ] && ! grep -q '^not ok - ' "$D/$t.log"; then
 		echo "HW test $t not ok - $t: exited with status $rc"
 		tail -n 20 "$D/$t.log" | sed "s/^/HW log $t /"
