@@ -43,6 +43,15 @@ fi
 echo "HW manifest $(jq -c '{hooks: .agent.hooks, probes: .agent.probes}' <<<"$hb")"
 sed 's/^/HW stderr /' "$D/agent.err"
 export HW_SHARED_AGENT=$D
+# every minute: how big the events files are, and what runs (a slow VM can be told from a
+# stuck one)
+(
+	while sleep 60; do
+		echo "HW watch $(du -sch /tmp/hwtest.*/events.json 2>/dev/null | tail -n1 | cut -f1) of events;" \
+			"$(ps -eo pcpu=,etime=,args= --sort=-pcpu | head -n3 | cut -c1-100 | tr '\n' '|')"
+	done
+) &
+watcher=$!
 for t in "${tests[@]}"; do
 	start=$(date +%s)
 	f=tests/probes/$t.sh
@@ -57,6 +66,7 @@ for t in "${tests[@]}"; do
 	fi
 	echo "HW time $t $(($(date +%s) - start))"
 done
+kill $watcher 2>/dev/null
 if kill -0 $apid 2>/dev/null; then echo "HW agent alive"; else echo "HW agent died"; fi
 kill -TERM $apid 2>/dev/null
 wait $apid

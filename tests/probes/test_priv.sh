@@ -249,7 +249,11 @@ ej "the private mount namespace itself" "$ev" '.ns.changed==["mnt"] and .ns.resu
 mkdir -p "$T/newroot"
 run "$H" pivot "$T/newroot"
 ev=$(pwait "$HP" "select(.kind==\"system.mount\" and .proc.pid==$HP and .mount.syscall==\"pivot_root\")") || not_ok "pivot_root seen" "pid $HP"
-ej "pivot_root fields" "$ev" ".mount.target==\"$T/newroot\" and .mount.source==\"$T/newroot/old\" and .mount.fstype==null and .mount.flags==0 and .mount.result==$(val pivot_root) and .mount.result==0"
+# (the kernel refuses pivot_root when / is the initramfs itself, as in the kernel matrix's VMs:
+# there the call fails with EINVAL, and the event must say so)
+want=0
+[ "$(findmnt -n -o FSTYPE /)" = rootfs ] && want=-22
+ej "pivot_root fields" "$ev" ".mount.target==\"$T/newroot\" and .mount.source==\"$T/newroot/old\" and .mount.fstype==null and .mount.flags==0 and .mount.result==$(val pivot_root) and .mount.result==$want"
 
 # --- kernel.module_load: finit_module of a file that is not a module
 echo "not a module" >"$T/notmod.ko"
