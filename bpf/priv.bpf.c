@@ -671,7 +671,19 @@ static bool priv_cap_quiet(__u16 cap)
 	return PRIV_VM_SYSCALL(nr);
 }
 
-static __always_inline void priv_cap(int cap, int ret)
+static __always_inline void priv_memacct_add(int denied)
+{
+	__u32 zero = 0;
+	struct hw_priv_memacct *c = bpf_map_lookup_elem(&priv_memacct, &zero);
+	if (c) {
+		c->checks++;
+		c->denied += denied;
+	}
+}
+
+/* count_quiet: count the memory-accounting checks here (false where another program counts
+ * them: see hw_pv_vmacct_fexit) */
+static __always_inline void priv_cap(int cap, int ret, const bool count_quiet)
 {
 	struct task_struct *t;
 	__u32 tgid;
@@ -683,12 +695,8 @@ static __always_inline void priv_cap(int cap, int ret)
 		 * included) and nothing else. About 20 per fork + exec, so this path comes first:
 		 * one helper call and one array slot, no filter (a hash lookup, and one per
 		 * cgroup level). */
-		__u32 zero = 0;
-		struct hw_priv_memacct *c = bpf_map_lookup_elem(&priv_memacct, &zero);
-		if (c) {
-			c->checks++;
-			c->denied += ret != 0;
-		}
+		if (count_quiet)
+			priv_memacct_add(ret != 0);
 		return;
 	}
 	tgid = bpf_get_current_pid_tgid() >> 32;
@@ -719,24 +727,38 @@ SEC("tp_btf/cap_capable")
 int BPF_PROG(hw_pv_cap_btf, const struct cred *cred, struct user_namespace *target_ns,
 	     const struct user_namespace *capable_ns, int cap, int ret)
 {
-	priv_cap(cap, ret);
+	priv_cap(cap, ret, true);
 	return 0;
 }
 
 SEC("tracepoint/capability/cap_capable")
 int hw_pv_cap_tp(struct trace_event_raw_cap_capable *ctx)
 {
-	priv_cap(ctx->cap, ctx->ret);
+	priv_cap(ctx->cap, ctx->ret, true);
 	return 0;
 }
 
-/* Kernels before 6.14 have no cap_capable tracepoint (commit 753a620a7f8e): the function
- * itself, at its return (every check goes through it: the capability LSM is always first). */
+/*
+ * Kernels before 6.14 have no cap_capable tracepoint (commit 753a620a7f8e): the function
+ * itself, at its return (every check goes through it: the capability LSM is always first).
+ * But cap_vm_enough_memory's call of cap_capable is inlined by the compiler (same file), so the
+ * memory-accounting checks never reach the fexit: seen on Debian's 6.1 and 6.12. They are
+ * counted at cap_vm_enough_memory's own return instead (an LSM hook, called through a pointer,
+ * never inlined; its result is 1 when CAP_SYS_ADMIN was granted), and not counted here, where
+ * a kernel that does not inline would show them a second time.
+ */
 SEC("fexit/cap_capable")
 int BPF_PROG(hw_pv_cap_fexit, const struct cred *cred, struct user_namespace *target_ns, int cap,
 	     unsigned int opts, int ret)
 {
-	priv_cap(cap, ret);
+	priv_cap(cap, ret, false);
+	return 0;
+}
+
+SEC("fexit/cap_vm_enough_memory")
+int BPF_PROG(hw_pv_vmacct_fexit, struct mm_struct *mm, long pages, int ret)
+{
+	priv_memacct_add(ret == 0);
 	return 0;
 }
 
