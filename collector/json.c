@@ -25,10 +25,75 @@ static const unsigned char str_special[256] = {
 	[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
 };
 
-/* Scan a string body starting after its opening quote; returns the index of the closing
- * quote, or (size_t)-1 when the string is invalid or unterminated. */
-static inline size_t scan_string(const unsigned char *s, size_t pos, size_t len, uint8_t *esc)
+size_t json_utf8_len(const unsigned char *s, size_t n)
 {
+	unsigned char c = s[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
+			return 0; /* overlong, or a UTF-16 surrogate */
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
+			return 0; /* overlong, or above U+10FFFF */
+		return 4;
+	}
+	return 0;
+}
+
+static int utf8_valid(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0, l; i < n; i += l)
+		if (!(l = json_utf8_len(s + i, n - i)))
+			return 0;
+	return 1;
+}
+
+static unsigned hex4(const unsigned char *s)
+{
+	unsigned v = 0;
+	for (int k = 0; k < 4; k++)
+		v = v << 4 | (unsigned)hexval((char)s[k]);
+	return v;
+}
+
+/* Strict mode, at "\uXXXX" (s points at the 'u', 4 hex digits checked): a surrogate must be a
+ * high one followed by an escaped low one. Returns the bytes of the escape(s) after the 'u'
+ * (4 or 10), 0 for a lone surrogate. */
+static size_t strict_u_escape(const unsigned char *s, size_t avail)
+{
+	unsigned cp = hex4(s + 1);
+	if (cp < 0xd800 || cp >= 0xe000)
+		return 4;
+	if (cp >= 0xdc00 || avail < 11 || s[5] != '\\' || s[6] != 'u')
+		return 0;
+	for (int k = 7; k < 11; k++)
+		if (hexval((char)s[k]) < 0)
+			return 0;
+	unsigned lo = hex4(s + 7);
+	return lo >= 0xdc00 && lo < 0xe000 ? 10 : 0;
+}
+
+#define SCAN_BAD ((size_t)-1)
+#define SCAN_UTF8 ((size_t)-2) /* strict: invalid UTF-8, or a lone surrogate escape */
+
+/* Scan a string body starting after its opening quote; returns the index of the closing
+ * quote, or SCAN_BAD when the string is invalid or unterminated. With strict (a constant in
+ * each caller: the checks compile away in json_parse), SCAN_UTF8 when the string is not valid
+ * UTF-8 (raw bytes or escapes). */
+static inline size_t scan_string(const unsigned char *s, size_t pos, size_t len, uint8_t *esc,
+				 int strict)
+{
+	size_t start = pos;
+	uint64_t hi = 0; /* strict: OR of the bytes scanned, to spot non-ASCII */
 	for (;;) {
 		/* 8 bytes at a time while none is '"', '\\' or a control byte (SWAR zero-byte test) */
 		while (pos + 8 <= len) {
@@ -40,28 +105,39 @@ static inline size_t scan_string(const unsigned char *s, size_t pos, size_t len,
 				       ((v - 0x2020202020202020ull) & ~v);
 			if (hit & 0x8080808080808080ull)
 				break;
+			if (strict)
+				hi |= v;
 			pos += 8;
 		}
-		while (pos < len && !str_special[s[pos]])
+		while (pos < len && !str_special[s[pos]]) {
+			if (strict)
+				hi |= s[pos];
 			pos++;
+		}
 		if (pos >= len || s[pos] < 0x20)
-			return (size_t)-1;
-		if (s[pos] == '"')
+			return SCAN_BAD;
+		if (s[pos] == '"') {
+			if (strict && (hi & 0x8080808080808080ull) && !utf8_valid(s + start, pos - start))
+				return SCAN_UTF8;
 			return pos;
+		}
 		/* backslash */
 		*esc = 1;
 		if (++pos >= len)
-			return (size_t)-1;
+			return SCAN_BAD;
 		char e = (char)s[pos];
 		if (e == 'u') {
 			if (pos + 4 >= len)
-				return (size_t)-1;
+				return SCAN_BAD;
 			for (int k = 1; k <= 4; k++)
 				if (hexval((char)s[pos + k]) < 0)
-					return (size_t)-1;
-			pos += 4;
+					return SCAN_BAD;
+			size_t l = strict ? strict_u_escape(s + pos, len - pos) : 4;
+			if (!l)
+				return SCAN_UTF8;
+			pos += l;
 		} else if (!e || !strchr("\"\\/bfnrt", e)) {
-			return (size_t)-1;
+			return SCAN_BAD;
 		}
 		pos++;
 	}
@@ -72,14 +148,40 @@ static inline size_t scan_string(const unsigned char *s, size_t pos, size_t len,
 	       (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r'))           \
 	pos++
 
+static int str_eq(const char *s, const struct jtok *a, const struct jtok *b);
+
+/* Strict mode, after key token `key` of the object at index obj was added: is it equal to an
+ * earlier key of that object? bloom (one per open object) holds a bit per key seen, from its
+ * length and first and last bytes, so a new key is compared with the others only when its bit
+ * is taken; after an escaped key (its bytes are not its value) every key is compared. */
+static int dup_key(const char *s, const struct jtok *t, int obj, int key, uint64_t *bloom)
+{
+	const struct jtok *k = &t[key];
+	uint32_t l = k->end - k->start;
+	uint64_t bit = k->has_esc ? ~0ull :
+		       1ull << ((l * 7u + (l ? (unsigned char)s[k->start] * 3u + (unsigned char)s[k->end - 1] : 0)) & 63);
+	int seen = (*bloom & bit) != 0;
+	*bloom |= bit;
+	if (!seen)
+		return 0;
+	for (int i = obj + 1; i < key; i = (int)t[i + 1].next)
+		if (str_eq(s, &t[i], k))
+			return 1;
+	return 0;
+}
+
 /* Iterative: positions and counts live in locals (with -fno-strict-aliasing a recursive
- * parser reloads them from memory after every token store). */
-int json_parse(const char *text, size_t len, struct jtok *t, int max)
+ * parser reloads them from memory after every token store). strict is a constant in each
+ * caller, so json_parse has none of its checks. */
+static inline __attribute__((always_inline)) int parse(const char *text, size_t len,
+							 struct jtok *t, int max, int strict,
+							 int *why, uint32_t *at)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	size_t pos = 0;
 	int n = 0, depth = 0;
 	int stack[JSON_MAX_DEPTH];
+	uint64_t bloom[JSON_MAX_DEPTH];
 	if (len > UINT32_MAX - 1)
 		return -1;
 value:
@@ -92,6 +194,8 @@ value:
 		if (depth >= JSON_MAX_DEPTH)
 			return -1;
 		t[n] = (struct jtok){ s[pos] == '{' ? J_OBJ : J_ARR, 0, (uint32_t)pos, 0, 0, 0 };
+		if (strict)
+			bloom[depth] = 0;
 		stack[depth++] = n++;
 		pos++;
 		WS();
@@ -107,8 +211,10 @@ value:
 		goto value;
 	case '"': {
 		uint8_t esc = 0;
-		size_t e = scan_string(s, pos + 1, len, &esc);
-		if (e == (size_t)-1)
+		size_t e = scan_string(s, pos + 1, len, &esc, strict);
+		if (e == SCAN_UTF8)
+			goto utf8;
+		if (e == SCAN_BAD)
 			return -1;
 		t[n] = (struct jtok){ J_STR, esc, (uint32_t)pos + 1, (uint32_t)e, 0, (uint32_t)n + 1 };
 		n++;
@@ -169,11 +275,18 @@ key:
 		return -1;
 	{
 		uint8_t esc = 0;
-		size_t e = scan_string(s, pos + 1, len, &esc);
-		if (e == (size_t)-1)
+		size_t e = scan_string(s, pos + 1, len, &esc, strict);
+		if (e == SCAN_UTF8)
+			goto utf8;
+		if (e == SCAN_BAD)
 			return -1;
 		t[n] = (struct jtok){ J_STR, esc, (uint32_t)pos + 1, (uint32_t)e, 0, (uint32_t)n + 1 };
 		n++;
+		if (strict && dup_key(text, t, stack[depth - 1], n - 1, &bloom[depth - 1])) {
+			*why = JSON_E_DUP_KEY;
+			*at = (uint32_t)pos + 1;
+			return -1;
+		}
 		pos = e + 1;
 	}
 	WS();
@@ -206,6 +319,28 @@ after:
 		depth--;
 		goto after;
 	}
+utf8:
+	if (strict) {
+		*why = JSON_E_UTF8;
+		*at = (uint32_t)pos + 1;
+	}
+	return -1;
+}
+
+int json_parse(const char *s, size_t len, struct jtok *toks, int max)
+{
+	return parse(s, len, toks, max, 0, NULL, NULL);
+}
+
+int json_parse_strict(const char *s, size_t len, struct jtok *toks, int max, int *why,
+		      uint32_t *at)
+{
+	*why = JSON_E_SYNTAX;
+	*at = 0;
+	int n = parse(s, len, toks, max, 1, why, at);
+	if (n >= 0)
+		*why = 0;
+	return n;
 }
 
 static inline int key_eq(const struct jdoc *d, int i, const char *key, size_t kl)
@@ -292,6 +427,85 @@ static size_t put_utf8(char *o, unsigned cp)
 	return 4;
 }
 
+/* One unit of an escaped string body at *sp (before e): its UTF-8 bytes in out (1-4), *sp
+ * advanced past it. A surrogate pair of escapes is one code point. */
+static size_t unesc_next(const char **sp, const char *e, char *out)
+{
+	const char *s = *sp;
+	if (*s != '\\') {
+		out[0] = *s;
+		*sp = s + 1;
+		return 1;
+	}
+	s++;
+	char c = *s++;
+	size_t o = 1;
+	switch (c) {
+	case 'b': out[0] = '\b'; break;
+	case 'f': out[0] = '\f'; break;
+	case 'n': out[0] = '\n'; break;
+	case 'r': out[0] = '\r'; break;
+	case 't': out[0] = '\t'; break;
+	case 'u': {
+		unsigned cp = hex4((const unsigned char *)s);
+		s += 4;
+		if (cp >= 0xd800 && cp < 0xdc00 && e - s >= 6 && s[0] == '\\' && s[1] == 'u') {
+			unsigned lo = 0;
+			int okh = 1;
+			for (int k = 0; k < 4; k++) {
+				int h = hexval(s[2 + k]);
+				okh &= h >= 0;
+				lo = lo << 4 | (unsigned)(h & 15);
+			}
+			if (okh && lo >= 0xdc00 && lo < 0xe000) {
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				s += 6;
+			}
+		}
+		o = put_utf8(out, cp);
+		break;
+	}
+	default: out[0] = c; break;
+	}
+	*sp = s;
+	return o;
+}
+
+/* Reads the unescaped bytes of a string token one at a time. */
+struct ucur {
+	const char *p, *e;
+	char u[4];
+	size_t ul, ui;
+};
+
+static int ucur_get(struct ucur *c)
+{
+	if (c->ui == c->ul) {
+		if (c->p >= c->e)
+			return -1;
+		c->ul = unesc_next(&c->p, c->e, c->u);
+		c->ui = 0;
+	}
+	return (unsigned char)c->u[c->ui++];
+}
+
+/* Two string tokens of the text s hold the same string (after unescaping). */
+static int str_eq(const char *s, const struct jtok *a, const struct jtok *b)
+{
+	if (!a->has_esc && !b->has_esc)
+		return a->end - a->start == b->end - b->start &&
+		       !memcmp(s + a->start, s + b->start, a->end - a->start);
+	struct ucur x = { s + a->start, s + a->end, { 0 }, 0, 0 };
+	struct ucur y = { s + b->start, s + b->end, { 0 }, 0, 0 };
+	for (;;) {
+		int cx = ucur_get(&x), cy = ucur_get(&y);
+		if (cx != cy)
+			return 0;
+		if (cx < 0)
+			return 1;
+	}
+}
+
 int json_str(const struct jdoc *d, int i, char *buf, size_t cap)
 {
 	if (i < 0 || i >= d->n || d->t[i].type != J_STR || cap == 0)
@@ -307,65 +521,31 @@ int json_str(const struct jdoc *d, int i, char *buf, size_t cap)
 		buf[n] = 0;
 		return (int)n;
 	}
-	while (s < e && o + 4 < cap) {
-		if (*s != '\\') {
-			buf[o++] = *s++;
-			continue;
-		}
-		s++;
-		char c = *s++;
-		switch (c) {
-		case 'b': buf[o++] = '\b'; break;
-		case 'f': buf[o++] = '\f'; break;
-		case 'n': buf[o++] = '\n'; break;
-		case 'r': buf[o++] = '\r'; break;
-		case 't': buf[o++] = '\t'; break;
-		case 'u': {
-			unsigned cp = 0;
-			for (int k = 0; k < 4; k++)
-				cp = cp << 4 | (unsigned)hexval(s[k]);
-			s += 4;
-			if (cp >= 0xd800 && cp < 0xdc00 && e - s >= 6 && s[0] == '\\' && s[1] == 'u') {
-				unsigned lo = 0;
-				int okh = 1;
-				for (int k = 0; k < 4; k++) {
-					int h = hexval(s[2 + k]);
-					okh &= h >= 0;
-					lo = lo << 4 | (unsigned)(h & 15);
-				}
-				if (okh && lo >= 0xdc00 && lo < 0xe000) {
-					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-					s += 6;
-				}
-			}
-			o += put_utf8(buf + o, cp);
-			break;
-		}
-		default: buf[o++] = c; break;
-		}
-	}
+	while (s < e && o + 4 < cap)
+		o += unesc_next(&s, e, buf + o);
 	buf[o] = 0;
 	return (int)o;
 }
 
 long long json_int(const struct jdoc *d, int i, int *ok)
 {
-	if (i < 0 || i >= d->n || d->t[i].type != J_NUM) {
-		if (ok)
-			*ok = 0;
+	if (ok)
+		*ok = 0;
+	if (i < 0 || i >= d->n || d->t[i].type != J_NUM)
 		return 0;
-	}
-	const char *s = d->s + d->t[i].start;
-	long long v = 0;
+	const char *s = d->s + d->t[i].start, *e = d->s + d->t[i].end;
 	int neg = *s == '-';
-	if (neg)
-		s++;
-	const char *e = d->s + d->t[i].end;
-	while (s < e && *s >= '0' && *s <= '9' && v < 922337203685477580LL)
-		v = v * 10 + (*s++ - '0');
+	s += neg;
+	unsigned long long v = 0, lim = neg ? 9223372036854775808ull : 9223372036854775807ull;
+	for (; s < e; s++) {
+		unsigned dg = (unsigned)(*s - '0');
+		if (dg > 9 || v > (lim - dg) / 10)
+			return 0; /* a fraction or an exponent, or out of range */
+		v = v * 10 + dg;
+	}
 	if (ok)
 		*ok = 1;
-	return neg ? -v : v;
+	return neg ? (long long)(0 - v) : (long long)v;
 }
 
 int json_streq(const struct jdoc *d, int i, const char *v)
@@ -395,6 +575,20 @@ size_t json_quote(char *buf, size_t cap, const char *s, size_t len)
 			snprintf(tmp, sizeof(tmp), "\\u%04x", c);
 			for (int k = 0; tmp[k]; k++)
 				PUT(tmp[k]);
+		} else if (c >= 0x80) {
+			/* valid UTF-8 as it is; a byte of none as \u00XX, as the agent writes it, so
+			 * that every answer is valid UTF-8 */
+			size_t l = json_utf8_len((const unsigned char *)s + i, len - i);
+			if (!l) {
+				char tmp[8];
+				snprintf(tmp, sizeof(tmp), "\\u00%02x", c);
+				for (int k = 0; tmp[k]; k++)
+					PUT(tmp[k]);
+				continue;
+			}
+			for (size_t k = 0; k < l; k++)
+				PUT(s[i + k]);
+			i += l - 1;
 		} else {
 			PUT((char)c);
 		}
@@ -432,6 +626,21 @@ void jb_raw(struct jbuf *b, const char *s, size_t n)
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	b->p[b->len] = 0;
+}
+
+void jb_json_utf8(struct jbuf *b, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, l;
+	while (i < n) {
+		size_t j = i;
+		while (j < n && (l = json_utf8_len(u + j, n - j)))
+			j += l;
+		jb_raw(b, s + i, j - i);
+		if (j < n)
+			jb_printf(b, "\\u00%02x", u[j++]);
+		i = j;
+	}
 }
 
 void jb_puts(struct jbuf *b, const char *s)

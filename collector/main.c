@@ -66,6 +66,7 @@ struct conn {
 	char cn[STORE_MAX_ID + 1]; /* CN of the agent's certificate: the host it may speak for */
 	int any_host;        /* the certificate is a --relay-cert: it may speak for any host */
 	char host[128];      /* host.name of the agent's events (set by its first batch) */
+	char why[200];       /* detail of a refused batch, for the log line of reject() */
 	struct conn *next;   /* all connections, for requests to an agent */
 };
 
@@ -184,8 +185,9 @@ static void reject(struct conn *k, int reason)
 {
 	struct collector *c = k->c;
 	c->rejected[reason]++;
-	fprintf(stderr, "herdwatch-collector: %s: frame refused (%s), connection closed\n",
-		k->peer[0] ? k->peer : "peer", hw_wire_strerror(reason));
+	fprintf(stderr, "herdwatch-collector: %s: frame refused (%s%s%s), connection closed\n",
+		k->peer[0] ? k->peer : "peer", hw_wire_strerror(reason), k->why[0] ? ": " : "",
+		k->why);
 	conn_close(k);
 }
 
@@ -463,6 +465,34 @@ static int storage_error(struct collector *c, struct conn *k)
 	return STORE_FAILED;
 }
 
+/*
+ * An event breaks the strict JSON the collector takes (json_parse_strict, ev_extract's ev->bad):
+ * the reason for reject() (counted, one log line, the connection closed), with the detail in
+ * k->why: the event's seq when known and the offending key or field.
+ */
+static int refuse_event(struct conn *k, const char *line, size_t len, int why, uint32_t at,
+			const struct ev_info *ev)
+{
+	char key[256] = "";
+	int reason = why == JSON_E_DUP_KEY ? HW_REFUSE_DUP_KEY :
+		     why == JSON_E_UTF8	   ? HW_REFUSE_BAD_UTF8 :
+		     ev->bad_why == EV_BAD_NUL ? HW_REFUSE_NUL :
+						 HW_REFUSE_NOT_INTEGER;
+	if (why) {
+		size_t e = at;
+		while (e < len && e - at < 40 && line[e] != '"')
+			e++;
+		json_quote(key, sizeof(key), line + at, e - at);
+	}
+	const char *what = why == JSON_E_DUP_KEY ? "duplicate key " :
+			   why == JSON_E_UTF8	   ? "invalid UTF-8 in string " :
+						     "field ";
+	const char *field = why ? key : ev->bad;
+	snprintf(k->why, sizeof(k->why), "%s%s%s, batch refused", what, field,
+		 why ? "" : ev->bad_why == EV_BAD_NUL ? " holds \\u0000" : " is not an integer");
+	return reason;
+}
+
 static int process_batch(struct collector *c, struct conn *k, int version, const uint8_t *p,
 			 size_t len)
 {
@@ -505,9 +535,17 @@ static int process_batch(struct collector *c, struct conn *k, int version, const
 		size_t l = (size_t)(nl - line);
 		char *cur = line;
 		line = nl + 1;
-		int n = l <= MAX_EVENT_BYTES ? json_parse(cur, l, c->toks, MAX_TOKS) : -1;
+		int why = JSON_E_SYNTAX;
+		uint32_t at = 0;
+		ev.bad = NULL;
+		int n = l <= MAX_EVENT_BYTES ? json_parse_strict(cur, l, c->toks, MAX_TOKS, &why, &at) : -1;
 		struct jdoc d = { cur, c->toks, n };
 		int nt = n > 0 && c->toks[0].type == J_OBJ ? ev_extract(&d, 0, &ev, toks) : -1;
+		if (why != JSON_E_SYNTAX && (why || ev.bad)) {
+			/* strict JSON: the whole batch is refused (nothing of it stored) */
+			stream_rollback(s);
+			return refuse_event(k, cur, l, why, at, n > 0 ? &ev : NULL);
+		}
 		if (nt < 0) {
 			ack.rejected++;
 			c->bad_events++;
@@ -946,7 +984,7 @@ static void api_events(struct evhttp_request *req, struct collector *c, struct e
 			jb_printf(&b, "%s{\"id\":%lld,\"member\":", first ? "" : ",", x->id);
 			jb_str(&b, x->member);
 			jb_puts(&b, ",\"event\":");
-			jb_raw(&b, x->json, x->len);
+			jb_json_utf8(&b, x->json, x->len); /* stored before strict ingest */
 			jb_puts(&b, "}");
 			first = 0;
 		}
