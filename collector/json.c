@@ -25,6 +25,11 @@ static const unsigned char str_special[256] = {
 	[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
 };
 
+/* the same, and bytes >= 0x80 (strict: UTF-8 is checked where a string has them) */
+static const unsigned char str_special_strict[256] = {
+	[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
+};
+
 size_t json_utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0];
@@ -93,7 +98,7 @@ static inline size_t scan_string(const unsigned char *s, size_t pos, size_t len,
 				 int strict)
 {
 	size_t start = pos;
-	uint64_t hi = 0; /* strict: OR of the bytes scanned, to spot non-ASCII */
+	int hi = 0; /* strict: a byte >= 0x80 was seen */
 	for (;;) {
 		/* 8 bytes at a time while none is '"', '\\' or a control byte (SWAR zero-byte test) */
 		while (pos + 8 <= len) {
@@ -103,21 +108,21 @@ static inline size_t scan_string(const unsigned char *s, size_t pos, size_t len,
 			b = v ^ 0x5c5c5c5c5c5c5c5cull;
 			uint64_t hit = ((q - 0x0101010101010101ull) & ~q) | ((b - 0x0101010101010101ull) & ~b) |
 				       ((v - 0x2020202020202020ull) & ~v);
-			if (hit & 0x8080808080808080ull)
+			if ((hit | (strict ? v : 0)) & 0x8080808080808080ull)
 				break;
-			if (strict)
-				hi |= v;
 			pos += 8;
 		}
-		while (pos < len && !str_special[s[pos]]) {
-			if (strict)
-				hi |= s[pos];
+		while (pos < len && !(strict ? str_special_strict : str_special)[s[pos]])
 			pos++;
+		if (strict && pos < len && s[pos] >= 0x80) {
+			hi = 1; /* non-ASCII: the string is checked at its end */
+			pos++;
+			continue;
 		}
 		if (pos >= len || s[pos] < 0x20)
 			return SCAN_BAD;
 		if (s[pos] == '"') {
-			if (strict && (hi & 0x8080808080808080ull) && !utf8_valid(s + start, pos - start))
+			if (strict && hi && !utf8_valid(s + start, pos - start))
 				return SCAN_UTF8;
 			return pos;
 		}
@@ -151,17 +156,23 @@ static inline size_t scan_string(const unsigned char *s, size_t pos, size_t len,
 static int str_eq(const char *s, const struct jtok *a, const struct jtok *b);
 
 /* Strict mode, after key token `key` of the object at index obj was added: is it equal to an
- * earlier key of that object? bloom (one per open object) holds a bit per key seen, from its
- * length and first and last bytes, so a new key is compared with the others only when its bit
- * is taken; after an escaped key (its bytes are not its value) every key is compared. */
-static int dup_key(const char *s, const struct jtok *t, int obj, int key, uint64_t *bloom)
+ * earlier key of that object? bloom (256 bits per open object) holds a bit per key seen, from
+ * its length and first, second and last bytes, so a new key is compared with the others only
+ * when its bit is taken; after an escaped key (its bytes are not its value) every key is. */
+static inline int dup_key(const char *s, const struct jtok *t, int obj, int key, uint64_t *bloom)
 {
 	const struct jtok *k = &t[key];
 	uint32_t l = k->end - k->start;
-	uint64_t bit = k->has_esc ? ~0ull :
-		       1ull << ((l * 7u + (l ? (unsigned char)s[k->start] * 3u + (unsigned char)s[k->end - 1] : 0)) & 63);
-	int seen = (*bloom & bit) != 0;
-	*bloom |= bit;
+	const unsigned char *p = (const unsigned char *)s + k->start;
+	uint32_t h = l ? (uint32_t)(p[0] | p[l > 1] << 8 | p[l - 1] << 16) ^ l << 24 : 0;
+	h = (h * 0x9e3779b1u) >> 24;
+	uint64_t bit = 1ull << (h & 63), *w = &bloom[h >> 6];
+	int seen = (*w & bit) != 0;
+	if (k->has_esc) {
+		seen = bloom[0] | bloom[1] | bloom[2] | bloom[3];
+		bloom[0] = bloom[1] = bloom[2] = bloom[3] = ~0ull;
+	}
+	*w |= bit;
 	if (!seen)
 		return 0;
 	for (int i = obj + 1; i < key; i = (int)t[i + 1].next)
@@ -181,7 +192,7 @@ static inline __attribute__((always_inline)) int parse(const char *text, size_t 
 	size_t pos = 0;
 	int n = 0, depth = 0;
 	int stack[JSON_MAX_DEPTH];
-	uint64_t bloom[JSON_MAX_DEPTH];
+	uint64_t bloom[JSON_MAX_DEPTH][4];
 	if (len > UINT32_MAX - 1)
 		return -1;
 value:
@@ -195,7 +206,7 @@ value:
 			return -1;
 		t[n] = (struct jtok){ s[pos] == '{' ? J_OBJ : J_ARR, 0, (uint32_t)pos, 0, 0, 0 };
 		if (strict)
-			bloom[depth] = 0;
+			memset(bloom[depth], 0, sizeof(bloom[depth]));
 		stack[depth++] = n++;
 		pos++;
 		WS();
@@ -282,7 +293,7 @@ key:
 			return -1;
 		t[n] = (struct jtok){ J_STR, esc, (uint32_t)pos + 1, (uint32_t)e, 0, (uint32_t)n + 1 };
 		n++;
-		if (strict && dup_key(text, t, stack[depth - 1], n - 1, &bloom[depth - 1])) {
+		if (strict && dup_key(text, t, stack[depth - 1], n - 1, bloom[depth - 1])) {
 			*why = JSON_E_DUP_KEY;
 			*at = (uint32_t)pos + 1;
 			return -1;

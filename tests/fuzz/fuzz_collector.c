@@ -3,7 +3,9 @@
  * libFuzzer target for everything the collector parses from an agent: the frame header, the
  * BATCH payload, its zstd content and every JSON line in it (then token extraction), plus the
  * input taken directly as one JSON event.
- *   make fuzz-collector && build/fuzz/fuzz_collector -max_total_time=60 [corpus dir]
+ *   make fuzz-collector && build/fuzz/fuzz_collector -max_total_time=60 tests/fuzz/corpus/collector
+ * The corpus holds the hostile inputs of issue 15 (duplicate keys, \u0000 in identifiers,
+ * invalid UTF-8, lone surrogates, 1e2 and 3002.7 as seqs and pids) next to a valid event.
  * Crashes found stay as regression cases in tests/collector/unit.c.
  */
 #include <stdint.h>
@@ -19,7 +21,14 @@ static char out[HW_WIRE_MAX_RAW];
 
 static void one_event(const char *s, size_t n)
 {
+	int why;
+	uint32_t at;
+	int ns = json_parse_strict(s, n, toks, 8192, &why, &at);
+	if (ns < 0 && why != JSON_E_SYNTAX && at > n)
+		__builtin_trap(); /* the offset of a refused string lies in the text */
 	int nt = json_parse(s, n, toks, 8192);
+	if (ns >= 0 && nt != ns)
+		__builtin_trap(); /* strict accepts a subset of what json_parse accepts */
 	if (nt <= 0 || toks[0].type != J_OBJ)
 		return;
 	struct jdoc d = { s, toks, nt };
