@@ -54,14 +54,6 @@ size_t json_utf8_len(const unsigned char *s, size_t n)
 	return 0;
 }
 
-static int utf8_valid(const unsigned char *s, size_t n)
-{
-	for (size_t i = 0, l; i < n; i += l)
-		if (!(l = json_utf8_len(s + i, n - i)))
-			return 0;
-	return 1;
-}
-
 static unsigned hex4(const unsigned char *s)
 {
 	unsigned v = 0;
@@ -87,6 +79,17 @@ static size_t strict_u_escape(const unsigned char *s, size_t avail)
 	return lo >= 0xdc00 && lo < 0xe000 ? 10 : 0;
 }
 
+/* For 8 bytes of a string body in v: 0x80 in each byte that ends or escapes a run of plain
+ * bytes ('"', '\\', a control byte; strict: a byte >= 0x80), by the SWAR zero-byte test. The
+ * lowest flagged byte is exact; bytes above it may be flagged falsely (borrows). */
+static inline uint64_t str_stops(uint64_t v, int strict)
+{
+	uint64_t q = v ^ 0x2222222222222222ull, b = v ^ 0x5c5c5c5c5c5c5c5cull;
+	uint64_t hit = ((q - 0x0101010101010101ull) & ~q) | ((b - 0x0101010101010101ull) & ~b) |
+		       ((v - 0x2020202020202020ull) & ~v);
+	return (hit | (strict ? v : 0)) & 0x8080808080808080ull;
+}
+
 #define SCAN_BAD ((size_t)-1)
 #define SCAN_UTF8 ((size_t)-2) /* strict: invalid UTF-8, or a lone surrogate escape */
 
@@ -97,35 +100,30 @@ static size_t strict_u_escape(const unsigned char *s, size_t avail)
 static inline size_t scan_string(const unsigned char *s, size_t pos, size_t len, uint8_t *esc,
 				 int strict)
 {
-	size_t start = pos;
-	int hi = 0; /* strict: a byte >= 0x80 was seen */
 	for (;;) {
 		/* 8 bytes at a time while none is '"', '\\' or a control byte (SWAR zero-byte test) */
 		while (pos + 8 <= len) {
-			uint64_t v, q, b;
+			uint64_t v;
 			memcpy(&v, s + pos, 8);
-			q = v ^ 0x2222222222222222ull;
-			b = v ^ 0x5c5c5c5c5c5c5c5cull;
-			uint64_t hit = ((q - 0x0101010101010101ull) & ~q) | ((b - 0x0101010101010101ull) & ~b) |
-				       ((v - 0x2020202020202020ull) & ~v);
-			if ((hit | (strict ? v : 0)) & 0x8080808080808080ull)
+			if (str_stops(v, strict))
 				break;
 			pos += 8;
 		}
 		while (pos < len && !(strict ? str_special_strict : str_special)[s[pos]])
 			pos++;
 		if (strict && pos < len && s[pos] >= 0x80) {
-			hi = 1; /* non-ASCII: the string is checked at its end */
-			pos++;
+			/* non-ASCII: one UTF-8 sequence checked where it is, in the same pass (its
+			 * continuation bytes are >= 0x80: never the closing quote) */
+			size_t l = json_utf8_len(s + pos, len - pos);
+			if (!l)
+				return SCAN_UTF8;
+			pos += l;
 			continue;
 		}
 		if (pos >= len || s[pos] < 0x20)
 			return SCAN_BAD;
-		if (s[pos] == '"') {
-			if (strict && hi && !utf8_valid(s + start, pos - start))
-				return SCAN_UTF8;
+		if (s[pos] == '"')
 			return pos;
-		}
 		/* backslash */
 		*esc = 1;
 		if (++pos >= len)
@@ -153,32 +151,46 @@ static inline size_t scan_string(const unsigned char *s, size_t pos, size_t len,
 	       (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r'))           \
 	pos++
 
-static int str_eq(const char *s, const struct jtok *a, const struct jtok *b);
+struct kfp {
+	uint64_t w, l;
+};
+static struct kfp key_fingerprint_slow(const char *s, const struct jtok *k);
+static int dup_key_compare(const char *s, const struct jtok *t, int obj, int key);
 
-/* Strict mode, after key token `key` of the object at index obj was added: is it equal to an
- * earlier key of that object? bloom (256 bits per open object) holds a bit per key seen, from
- * its length and first, second and last bytes, so a new key is compared with the others only
- * when its bit is taken; after an escaped key (its bytes are not its value) every key is. */
-static inline int dup_key(const char *s, const struct jtok *t, int obj, int key, uint64_t *bloom)
+/*
+ * Duplicate keys (strict mode). A key's fingerprint is its value's length and first 8 bytes
+ * (zero-padded): equal keys have equal fingerprints, and most keys (up to 8 bytes) are told
+ * apart by it alone. Each open object has a 256-bit filter with one bit per fingerprint seen;
+ * a key whose bit is clear is new, and only one whose bit is set is compared with the earlier
+ * keys of its object (after unescaping). Nothing is allocated; the filter costs one 8-byte load,
+ * a multiply and a bit test per key. An escaped key's fingerprint is taken from its unescaped
+ * value, so "a\u0062" and "ab" set the same bit.
+ */
+static inline int dup_key(const char *s, size_t len, const struct jtok *t, int obj, int key,
+			  uint64_t *bloom, struct kfp f)
 {
 	const struct jtok *k = &t[key];
-	uint32_t l = k->end - k->start;
-	const unsigned char *p = (const unsigned char *)s + k->start;
-	uint32_t h = l ? (uint32_t)(p[0] | p[l > 1] << 8 | p[l - 1] << 16) ^ l << 24 : 0;
-	h = (h * 0x9e3779b1u) >> 24;
-	uint64_t bit = 1ull << (h & 63), *w = &bloom[h >> 6];
-	int seen = (*w & bit) != 0;
-	if (k->has_esc) {
-		seen = bloom[0] | bloom[1] | bloom[2] | bloom[3];
-		bloom[0] = bloom[1] = bloom[2] = bloom[3] = ~0ull;
+	if (f.l == UINT64_MAX) { /* not taken by the parser's fast path for short keys */
+		if (__builtin_expect(k->has_esc || k->start + 8 > len, 0)) {
+			f = key_fingerprint_slow(s, k);
+		} else {
+			f.l = k->end - k->start;
+			memcpy(&f.w, s + k->start, 8);
+			if (f.l < 8) /* keep the key's own bytes: the first l in memory */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+				f.w &= (1ull << (8 * f.l)) - 1;
+#else
+				f.w &= ~(~0ull >> (8 * f.l));
+#endif
+		}
 	}
-	*w |= bit;
-	if (!seen)
+	uint64_t h = ((f.w ^ f.l) * 0x9e3779b97f4a7c15ull) >> 56;
+	uint64_t bit = 1ull << (h & 63), *bw = &bloom[h >> 6];
+	if (__builtin_expect(!(*bw & bit), 1)) {
+		*bw |= bit;
 		return 0;
-	for (int i = obj + 1; i < key; i = (int)t[i + 1].next)
-		if (str_eq(s, &t[i], k))
-			return 1;
-	return 0;
+	}
+	return dup_key_compare(s, t, obj, key);
 }
 
 /* Iterative: positions and counts live in locals (with -fno-strict-aliasing a recursive
@@ -205,7 +217,7 @@ value:
 		if (depth >= JSON_MAX_DEPTH)
 			return -1;
 		t[n] = (struct jtok){ s[pos] == '{' ? J_OBJ : J_ARR, 0, (uint32_t)pos, 0, 0, 0 };
-		if (strict)
+		if (strict && s[pos] == '{')
 			memset(bloom[depth], 0, sizeof(bloom[depth]));
 		stack[depth++] = n++;
 		pos++;
@@ -286,14 +298,33 @@ key:
 		return -1;
 	{
 		uint8_t esc = 0;
-		size_t e = scan_string(s, pos + 1, len, &esc, strict);
-		if (e == SCAN_UTF8)
-			goto utf8;
-		if (e == SCAN_BAD)
-			return -1;
+		size_t e = SCAN_BAD;
+		struct kfp f = { 0, UINT64_MAX };
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		if (strict && pos + 9 <= len) {
+			/* most keys are short and plain: one 8-byte load finds the closing quote and
+			 * is the key's fingerprint (dup_key) */
+			uint64_t w, stop;
+			memcpy(&w, s + pos + 1, 8);
+			if ((stop = str_stops(w, 1))) {
+				unsigned l = (unsigned)__builtin_ctzll(stop) >> 3;
+				if (s[pos + 1 + l] == '"') {
+					e = pos + 1 + l;
+					f = (struct kfp){ w & ((1ull << (8 * l)) - 1), l };
+				}
+			}
+		}
+#endif
+		if (e == SCAN_BAD) {
+			e = scan_string(s, pos + 1, len, &esc, strict);
+			if (e == SCAN_UTF8)
+				goto utf8;
+			if (e == SCAN_BAD)
+				return -1;
+		}
 		t[n] = (struct jtok){ J_STR, esc, (uint32_t)pos + 1, (uint32_t)e, 0, (uint32_t)n + 1 };
 		n++;
-		if (strict && dup_key(text, t, stack[depth - 1], n - 1, bloom[depth - 1])) {
+		if (strict && dup_key(text, len, t, stack[depth - 1], n - 1, bloom[depth - 1], f)) {
 			*why = JSON_E_DUP_KEY;
 			*at = (uint32_t)pos + 1;
 			return -1;
@@ -365,6 +396,36 @@ static inline int key_eq(const struct jdoc *d, int i, const char *key, size_t kl
 	return n >= 0 && (size_t)n == kl && memcmp(buf, key, kl) == 0;
 }
 
+/* A key's first 8 bytes (zero-padded): the lookups below compare it and the length before
+ * any memcmp. kw: the key the caller looks for (l bytes at k); tw: an unescaped key token of
+ * the text (an 8-byte load when it stays inside the root value). */
+static inline uint64_t kw_of(const char *k, size_t l)
+{
+	char b[8] = { 0 };
+	for (size_t j = 0; j < l && j < 8; j++)
+		b[j] = k[j];
+	uint64_t w;
+	memcpy(&w, b, 8);
+	return w;
+}
+
+static inline uint64_t tw_of(const struct jdoc *d, const struct jtok *t, uint32_t l)
+{
+	uint64_t w = 0;
+	if (t->start + 8 > d->t[0].end) {
+		memcpy(&w, d->s + t->start, l < 8 ? l : 8);
+		return w;
+	}
+	memcpy(&w, d->s + t->start, 8);
+	if (l < 8)
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		w &= (1ull << (8 * l)) - 1;
+#else
+		w &= ~(~0ull >> (8 * l));
+#endif
+	return w;
+}
+
 static int get_n(const struct jdoc *d, int obj, const char *key, size_t kl)
 {
 	if (obj < 0 || obj >= d->n || d->t[obj].type != J_OBJ)
@@ -378,24 +439,48 @@ static int get_n(const struct jdoc *d, int obj, const char *key, size_t kl)
 	return -1;
 }
 
-void json_get_many(const struct jdoc *d, int obj, const char *const *keys, int n, int *out)
+void json_keys_init(struct json_keys *ks, const char *const *keys, int n)
 {
-	size_t kl[32];
-	for (int k = 0; k < n && k < 32; k++) {
-		out[k] = -1;
-		kl[k] = strlen(keys[k]);
+	ks->n = n < JSON_KEYS_MAX ? n : JSON_KEYS_MAX;
+	ks->keys = keys;
+	for (int k = 0; k < ks->n; k++) {
+		ks->len[k] = (uint32_t)strlen(keys[k]);
+		ks->w[k] = kw_of(keys[k], ks->len[k]);
 	}
+}
+
+void json_get_keys(const struct jdoc *d, int obj, const struct json_keys *ks, int *out)
+{
+	int n = ks->n;
+	for (int k = 0; k < n; k++)
+		out[k] = -1;
 	if (obj < 0 || obj >= d->n || d->t[obj].type != J_OBJ)
 		return;
-	int i = obj + 1;
-	for (uint32_t m = 0; m < d->t[obj].size; m++) {
-		for (int k = 0; k < n && k < 32; k++)
-			if (out[k] < 0 && key_eq(d, i, keys[k], kl[k])) {
+	int i = obj + 1, left = n;
+	for (uint32_t m = 0; m < d->t[obj].size && left; m++) {
+		const struct jtok *t = &d->t[i];
+		uint32_t l = t->end - t->start;
+		uint64_t w = t->has_esc ? 0 : tw_of(d, t, l);
+		for (int k = 0; k < n; k++) {
+			if (t->has_esc ? !key_eq(d, i, ks->keys[k], ks->len[k]) :
+					 w != ks->w[k] || l != ks->len[k] ||
+						 (l > 8 && memcmp(d->s + t->start + 8, ks->keys[k] + 8, l - 8)))
+				continue;
+			if (out[k] < 0) { /* the first of equal keys (json_parse leaves them) */
 				out[k] = i + 1;
-				break;
+				left--;
 			}
+			break;
+		}
 		i = (int)d->t[i + 1].next;
 	}
+}
+
+void json_get_many(const struct jdoc *d, int obj, const char *const *keys, int n, int *out)
+{
+	struct json_keys ks;
+	json_keys_init(&ks, keys, n);
+	json_get_keys(d, obj, &ks, out);
 }
 
 int json_get(const struct jdoc *d, int obj, const char *key)
@@ -517,6 +602,34 @@ static int str_eq(const char *s, const struct jtok *a, const struct jtok *b)
 	}
 }
 
+/* dup_key's fingerprint of key k, the slow way: an escaped key (agents do not escape keys)
+ * or one too near the end of the text for an 8-byte load. */
+static __attribute__((noinline)) struct kfp key_fingerprint_slow(const char *s,
+								  const struct jtok *k)
+{
+	const char *p = s + k->start, *e = s + k->end;
+	char first[8] = { 0 }, u[4];
+	struct kfp f = { 0, 0 };
+	while (p < e) {
+		size_t ul = k->has_esc ? unesc_next(&p, e, u) : (u[0] = *p++, 1);
+		for (size_t j = 0; j < ul; j++, f.l++)
+			if (f.l < 8)
+				first[f.l] = u[j];
+	}
+	memcpy(&f.w, first, 8);
+	return f;
+}
+
+/* Key token `key` against the earlier keys of the object at obj (a filter hit in dup_key). */
+static __attribute__((noinline)) int dup_key_compare(const char *s, const struct jtok *t, int obj,
+						     int key)
+{
+	for (int i = obj + 1; i < key; i = (int)t[i + 1].next)
+		if (str_eq(s, &t[i], &t[key]))
+			return 1;
+	return 0;
+}
+
 int json_str(const struct jdoc *d, int i, char *buf, size_t cap)
 {
 	if (i < 0 || i >= d->n || d->t[i].type != J_STR || cap == 0)
@@ -548,12 +661,16 @@ long long json_int(const struct jdoc *d, int i, int *ok)
 	int neg = *s == '-';
 	s += neg;
 	unsigned long long v = 0, lim = neg ? 9223372036854775808ull : 9223372036854775807ull;
+	if (e - s > 19)
+		return 0; /* beyond 64 bits (the grammar allows no leading zero) */
 	for (; s < e; s++) {
 		unsigned dg = (unsigned)(*s - '0');
-		if (dg > 9 || v > (lim - dg) / 10)
-			return 0; /* a fraction or an exponent, or out of range */
-		v = v * 10 + dg;
+		if (dg > 9)
+			return 0; /* a fraction or an exponent */
+		v = v * 10 + dg; /* 19 digits fit in 64 bits unsigned */
 	}
+	if (v > lim)
+		return 0; /* out of the range of long long */
 	if (ok)
 		*ok = 1;
 	return neg ? (long long)(0 - v) : (long long)v;

@@ -52,6 +52,17 @@ size_t json_utf8_len(const unsigned char *s, size_t n);
 int json_get(const struct jdoc *d, int obj, const char *key);
 /* Look up n (<= 32) keys of obj in one pass; out[k] = value index or -1. */
 void json_get_many(const struct jdoc *d, int obj, const char *const *keys, int n, int *out);
+/* The same with the keys prepared once (length and first 8 bytes of each, which are compared
+ * before any memcmp): for lookups made for every event. */
+#define JSON_KEYS_MAX 32
+struct json_keys {
+	int n;
+	const char *const *keys;
+	uint32_t len[JSON_KEYS_MAX];
+	uint64_t w[JSON_KEYS_MAX];
+};
+void json_keys_init(struct json_keys *ks, const char *const *keys, int n);
+void json_get_keys(const struct jdoc *d, int obj, const struct json_keys *ks, int *out);
 /* Dotted path from obj, e.g. "proc.container.herd"; -1 when absent. */
 int json_path(const struct jdoc *d, int obj, const char *path);
 /* Unescape string token i into buf (NUL-terminated, truncated to cap-1); returns length, or -1

@@ -178,7 +178,8 @@ static long long get_int(const struct jdoc *d, int root, const char *path, long 
 {
 	int ok = 0, i = json_path(d, root, path);
 	long long v = json_int(d, i, &ok);
-	check_int(d, i, ev, path);
+	if (!ok && i >= 0 && d->t[i].type != J_NULL)
+		set_bad(ev, path, EV_BAD_INT);
 	return ok ? v : dflt;
 }
 
@@ -220,17 +221,27 @@ static const char *user_class(long long uid)
 	return "other";
 }
 
+/* every top-level key the extraction reads, found in one pass over the event */
+static const char *const rk[] = { "seq",    "kind", "time", "host",  "proc", "parent", "exec",
+				  "net",    "file", "cap",  "module", "auth", "ptrace", "cred",
+				  "ns",     "bpf",  "mount", "shell", "dns" };
+enum { R_PARENT = 5, R_EXEC, R_NET, R_FILE, R_CAP, R_MODULE, R_AUTH, R_PTRACE, R_CRED, R_NS, R_BPF,
+       R_MOUNT, R_SHELL, R_DNS, R_N };
+static const char *const pk[] = { "exe", "comm", "container", "euid", "uid", "pid", "ppid" };
+enum { P_N = sizeof(pk) / sizeof(pk[0]) };
+static struct json_keys rkeys, pkeys;
+
+/* prepared before main: ev_extract only reads them */
+static void __attribute__((constructor)) keys_init(void)
+{
+	json_keys_init(&rkeys, rk, R_N);
+	json_keys_init(&pkeys, pk, P_N);
+}
+
 int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TOKEN_MAX])
 {
-	/* every top-level key the extraction reads, found in one pass over the event */
-	static const char *const rk[] = { "seq", "kind", "time", "host", "proc", "parent", "exec",
-					  "net", "file", "cap", "module", "auth", "ptrace", "cred",
-					  "ns", "bpf", "mount", "shell", "dns" };
-	enum { R_PARENT = 5, R_EXEC, R_NET, R_FILE, R_CAP, R_MODULE, R_AUTH, R_PTRACE, R_CRED,
-	       R_NS, R_BPF, R_MOUNT, R_SHELL, R_DNS, R_N };
-	static const char *const pk[] = { "exe", "comm", "container", "euid", "uid", "pid", "ppid" };
-	int r[R_N], pr[7];
-	json_get_many(d, root, rk, R_N, r);
+	int r[R_N], pr[P_N];
+	json_get_keys(d, root, &rkeys, r);
 	int ok = 0;
 	ev->bad = NULL;
 	ev->seq = json_int(d, r[0], &ok);
@@ -244,7 +255,7 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 			    parse_rfc3339(d->s + d->t[ti].start, d->t[ti].end - d->t[ti].start) :
 			    0;
 	int host = r[3], proc = r[4];
-	json_get_many(d, proc, pk, 7, pr);
+	json_get_keys(d, proc, &pkeys, pr);
 	check_int(d, pr[3], ev, "proc.euid");
 	check_int(d, pr[4], ev, "proc.uid");
 	check_int(d, pr[5], ev, "proc.pid");

@@ -167,6 +167,23 @@ static void test_json(void)
 	json_str(&d, third, buf, sizeof(buf));
 	CHECK("json_unescape", !strcmp(buf, "id\n\xc3\xbf"));
 	CHECK("json_missing_path", json_path(&d, 0, "proc.nothing.here") < 0);
+	/* prepared keys: compared by length and first 8 bytes, then the rest; escaped keys by
+	 * their value; the first of equal keys (lenient parse); keys at the end of the text */
+	const char *gk = "{\"container_b\":1,\"container\":2,\"containe\":3,\"n\\u0061me\":4,"
+			 "\"container_a\":5,\"pid\":6,\"pid\":7,\"x\":8}";
+	n = json_parse(gk, strlen(gk), toks, 64);
+	struct jdoc dk = { gk, toks, n };
+	static const char *const wk[] = { "container_a", "container", "name", "pid", "x", "contain" };
+	int out[6];
+	json_get_many(&dk, 0, wk, 6, out);
+	int okk = 1;
+	const long long want[] = { 5, 2, 4, 6, 8, -1 };
+	for (int k = 0; k < 6; k++) {
+		int ok;
+		long long v = out[k] < 0 ? -1 : json_int(&dk, out[k], &ok);
+		okk &= v == want[k];
+	}
+	CHECK("json_get_keys", okk);
 	const char *sp = "\"\\ud83d\\ude00\"";
 	n = json_parse(sp, strlen(sp), toks, 16);
 	struct jdoc d2 = { sp, toks, n };
@@ -206,6 +223,21 @@ static void test_json_strict(void)
 		o += (size_t)snprintf(many + o, sizeof(many) - o, "%s\"k%d\":%d", i ? "," : "", i, i);
 	snprintf(many + o, sizeof(many) - o, "}");
 	CHECK("json_strict_many_distinct_keys", strict_why(many) == 0);
+	/* keys told apart only after their first 8 bytes, equal keys of 8 bytes and more, short
+	 * keys at the very end of the text (no 8-byte load), an escaped key against a plain one of
+	 * 8 bytes and more, keys with raw UTF-8 */
+	CHECK("json_strict_long_keys",
+	      strict_why("{\"container_a\":1,\"container_b\":2,\"container\":3,\"containe\":4}") == 0 &&
+		      strict_why("{\"container_a\":1,\"x\":0,\"container_a\":2}") == JSON_E_DUP_KEY &&
+		      strict_why("{\"abcdefgh\":1,\"abcdefgh\":2}") == JSON_E_DUP_KEY);
+	CHECK("json_strict_keys_at_end",
+	      strict_why("{\"a\":1,\"a\":2}") == JSON_E_DUP_KEY && strict_why("{\"a\":1,\"b\":2}") == 0 &&
+		      strict_why("{\"\":1,\"\":2}") == JSON_E_DUP_KEY && strict_why("{\"\":1,\"a\":2}") == 0);
+	CHECK("json_strict_dup_key_escaped_long",
+	      strict_why("{\"boot_id_and_more\":1,\"boot_id_and_mor\\u0065\":2}") == JSON_E_DUP_KEY &&
+		      strict_why("{\"boot_id_and_more\":1,\"boot_id_and_mor\\u0066\":2}") == 0 &&
+		      strict_why("{\"\\u0000\":1,\"\":2}") == 0 &&
+		      strict_why("{\"na\xc3\xa9me\":1,\"na\\u00e9me\":2}") == JSON_E_DUP_KEY);
 	CHECK("json_lenient_keeps_dup_keys", parses("{\"a\":1,\"a\":2}")); /* stored data, the CLI */
 	CHECK("json_strict_utf8_valid", strict_why("[\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\", \"\\ud83d\\ude00\"]") == 0);
 	const char *bad[] = { "\"\xff\"", "\"ab\xc3\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"",
