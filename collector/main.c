@@ -19,12 +19,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -55,6 +58,9 @@
 #define MAX_EVENT_BYTES (1u << 20)
 #define QUERY_MAX_CHUNKS 5000 /* chunks one events query may decompress (--query-max-chunks) */
 #define RESPONSE_MAX 32      /* response commands running at once; more alerts skip theirs */
+#define HTTP_MAX_BODY (1 << 20)    /* query API: larger request bodies are refused (413) */
+#define HTTP_MAX_HEADERS (16 << 10) /* ... and larger header blocks (400) */
+#define LISTEN_PAUSE_MS 250  /* the agents' listener rests this long after accept() failed */
 
 struct conn {
 	struct collector *c;
@@ -66,7 +72,13 @@ struct conn {
 	char cn[STORE_MAX_ID + 1]; /* CN of the agent's certificate: the host it may speak for */
 	int any_host;        /* the certificate is a --relay-cert: it may speak for any host */
 	char host[128];      /* host.name of the agent's events (set by its first batch) */
+	char why[200];       /* detail of a refused batch, for the log line of reject() */
 	struct conn *next;   /* all connections, for requests to an agent */
+	/* until its TLS handshake is done: on the collector's pending list, with a deadline */
+	int pending;
+	uint8_t addr[16];    /* source address (IPv6: its /64), for the per-address cap */
+	struct event *deadline;
+	TAILQ_ENTRY(conn) pq;
 };
 
 struct pend_ack {
@@ -87,10 +99,25 @@ struct response {
 	struct response *next;
 };
 
+/* A log line that hostile peers can cause: at most LOG_BURST at once, then one a second. */
+#define LOG_BURST 20
+struct log_limit {
+	double tokens;
+	uint64_t last_ns;
+	unsigned long long suppressed;
+};
+enum { LOG_TLS, LOG_ACCEPT, LOG_BUSY, LOG_CLASSES };
+
 struct collector {
 	struct event_base *base;
 	SSL_CTX *ctx;
 	struct evconnlistener *lis;
+	struct event *lis_resume; /* re-enables the listener after a pause */
+	/* pre-handshake limits (docs/collector.md "Connections before the handshake") */
+	unsigned hs_timeout_s, max_pending, max_pending_addr, fd_reserve, npending;
+	TAILQ_HEAD(, conn) pending;
+	unsigned long long hs_timeouts, hs_refused, accept_errors;
+	struct log_limit logl[LOG_CLASSES];
 	struct evhttp *http;
 	struct event *tick, *sigint, *sigterm;
 	struct store *st;
@@ -137,6 +164,11 @@ struct collector {
 	unsigned long long crl_reloads, revoked_closed;
 	unsigned long long requests_sent;
 	uint32_t next_request_id;
+	/* query API: the names a request's Host may give (besides localhost names) */
+	char http_name[256];
+	int http_port;
+	const char *http_hosts[16];
+	int nhttp_hosts;
 	/* --relay-cert: certificate names that may send events of any host */
 	const char *relay_cn[16];
 	int nrelay;
@@ -156,6 +188,51 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* fprintf to stderr for lines a peer can cause at will (refused handshakes, accept errors):
+ * per class at most LOG_BURST lines at once and then one a second; the next line printed says
+ * how many were left out. Returns whether it printed. */
+static int __attribute__((format(printf, 3, 4)))
+log_limited(struct collector *c, int cls, const char *fmt, ...)
+{
+	struct log_limit *l = &c->logl[cls];
+	uint64_t now = mono_ns();
+	if (!l->last_ns)
+		l->tokens = LOG_BURST;
+	l->tokens += (double)(now - l->last_ns) / 1e9;
+	if (l->tokens > LOG_BURST)
+		l->tokens = LOG_BURST;
+	l->last_ns = now;
+	if (l->tokens < 1) {
+		l->suppressed++;
+		return 0;
+	}
+	l->tokens -= 1;
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("herdwatch-collector: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (l->suppressed)
+		fprintf(stderr, " (%llu similar lines left out)", l->suppressed);
+	fputc('\n', stderr);
+	l->suppressed = 0;
+	return 1;
+}
+
+/* The handshake is over (done or the connection closed): off the pending list. */
+static void pending_done(struct conn *k)
+{
+	if (!k->pending)
+		return;
+	k->pending = 0;
+	k->c->npending--;
+	TAILQ_REMOVE(&k->c->pending, k, pq);
+	if (k->deadline) {
+		event_free(k->deadline);
+		k->deadline = NULL;
+	}
+}
+
 static void conn_unref(struct conn *k)
 {
 	if (--k->refs == 0) {
@@ -173,6 +250,7 @@ static void conn_close(struct conn *k)
 	if (k->dead)
 		return;
 	k->dead = 1;
+	pending_done(k);
 	if (k->handshaken)
 		k->c->conns_open--;
 	bufferevent_free(k->bev); /* closes the socket and frees the SSL object */
@@ -184,8 +262,9 @@ static void reject(struct conn *k, int reason)
 {
 	struct collector *c = k->c;
 	c->rejected[reason]++;
-	fprintf(stderr, "herdwatch-collector: %s: frame refused (%s), connection closed\n",
-		k->peer[0] ? k->peer : "peer", hw_wire_strerror(reason));
+	fprintf(stderr, "herdwatch-collector: %s: frame refused (%s%s%s), connection closed\n",
+		k->peer[0] ? k->peer : "peer", hw_wire_strerror(reason), k->why[0] ? ": " : "",
+		k->why);
 	conn_close(k);
 }
 
@@ -463,6 +542,34 @@ static int storage_error(struct collector *c, struct conn *k)
 	return STORE_FAILED;
 }
 
+/*
+ * An event breaks the strict JSON the collector takes (json_parse_strict, ev_extract's ev->bad):
+ * the reason for reject() (counted, one log line, the connection closed), with the detail in
+ * k->why: the event's seq when known and the offending key or field.
+ */
+static int refuse_event(struct conn *k, const char *line, size_t len, int why, uint32_t at,
+			const struct ev_info *ev)
+{
+	char key[256] = "";
+	int reason = why == JSON_E_DUP_KEY ? HW_REFUSE_DUP_KEY :
+		     why == JSON_E_UTF8	   ? HW_REFUSE_BAD_UTF8 :
+		     ev->bad_why == EV_BAD_NUL ? HW_REFUSE_NUL :
+						 HW_REFUSE_NOT_INTEGER;
+	if (why) {
+		size_t e = at;
+		while (e < len && e - at < 40 && line[e] != '"')
+			e++;
+		json_quote(key, sizeof(key), line + at, e - at);
+	}
+	const char *what = why == JSON_E_DUP_KEY ? "duplicate key " :
+			   why == JSON_E_UTF8	   ? "invalid UTF-8 in string " :
+						     "field ";
+	const char *field = why ? key : ev->bad;
+	snprintf(k->why, sizeof(k->why), "%s%s%s, batch refused", what, field,
+		 why ? "" : ev->bad_why == EV_BAD_NUL ? " holds \\u0000" : " is not an integer");
+	return reason;
+}
+
 static int process_batch(struct collector *c, struct conn *k, int version, const uint8_t *p,
 			 size_t len)
 {
@@ -505,9 +612,17 @@ static int process_batch(struct collector *c, struct conn *k, int version, const
 		size_t l = (size_t)(nl - line);
 		char *cur = line;
 		line = nl + 1;
-		int n = l <= MAX_EVENT_BYTES ? json_parse(cur, l, c->toks, MAX_TOKS) : -1;
+		int why = JSON_E_SYNTAX;
+		uint32_t at = 0;
+		ev.bad = NULL;
+		int n = l <= MAX_EVENT_BYTES ? json_parse_strict(cur, l, c->toks, MAX_TOKS, &why, &at) : -1;
 		struct jdoc d = { cur, c->toks, n };
 		int nt = n > 0 && c->toks[0].type == J_OBJ ? ev_extract(&d, 0, &ev, toks) : -1;
+		if (why != JSON_E_SYNTAX && (why || ev.bad)) {
+			/* strict JSON: the whole batch is refused (nothing of it stored) */
+			stream_rollback(s);
+			return refuse_event(k, cur, l, why, at, n > 0 ? &ev : NULL);
+		}
 		if (nt < 0) {
 			ack.rejected++;
 			c->bad_events++;
@@ -668,6 +783,7 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 	struct collector *c = k->c;
 	if (what & BEV_EVENT_CONNECTED) {
 		k->handshaken = 1;
+		pending_done(k);
 		struct timeval idle = { 600, 0 }, wr = { 60, 0 };
 		bufferevent_set_timeouts(bev, &idle, &wr);
 		c->conns_open++;
@@ -708,8 +824,8 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 			long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
 			if (vr != X509_V_OK)
 				snprintf(buf, sizeof(buf), "agent certificate: %s", X509_verify_cert_error_string(vr));
-			fprintf(stderr, "herdwatch-collector: %s: TLS refused: %s\n", k->peer,
-				buf[0] ? buf : "handshake failed");
+			log_limited(c, LOG_TLS, "%s: TLS refused: %s", k->peer,
+				    buf[0] ? buf : "handshake failed");
 		} else if (evbuffer_get_length(bufferevent_get_input(bev))) {
 			c->rejected[HW_WIRE_TRUNCATED]++;
 			fprintf(stderr, "herdwatch-collector: %s: connection closed inside a frame (truncated)\n", k->peer);
@@ -718,10 +834,112 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/* The handshake deadline: absolute from the accept, whatever the peer sends meanwhile (the
+ * bufferevent's timeouts start again with every byte read). */
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *k = arg;
+	struct collector *c = k->c;
+	c->hs_timeouts++;
+	c->tls_refused++;
+	log_limited(c, LOG_TLS, "%s: TLS refused: handshake not done within %u s", k->peer,
+		    c->hs_timeout_s);
+	conn_close(k);
+}
+
+static void listener_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct collector *c = arg;
+	evconnlistener_enable(c->lis);
+}
+
+/* Stop accepting agents for ms (the pending connections wait in the kernel's backlog). */
+static void listener_pause(struct collector *c, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	if (evtimer_pending(c->lis_resume, NULL))
+		return;
+	evconnlistener_disable(c->lis);
+	evtimer_add(c->lis_resume, &tv);
+}
+
+/* accept() failed (EMFILE, ENFILE, ENOBUFS...): the connection stays in the backlog, so the
+ * listener would fire again at once; it rests instead. */
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct collector *c = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	c->accept_errors++;
+	log_limited(c, LOG_ACCEPT, "accepting agents: %s: not accepting for %d ms",
+		    evutil_socket_error_to_string(err), LISTEN_PAUSE_MS);
+	listener_pause(c, LISTEN_PAUSE_MS);
+}
+
+static void addr_key(const struct sockaddr *sa, uint8_t key[16], char *text, size_t tn)
+{
+	memset(key, 0, 16);
+	snprintf(text, tn, "?");
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		memcpy(key, &in->sin_addr, 4);
+		evutil_inet_ntop(AF_INET, &in->sin_addr, text, tn);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		const uint8_t *a = in6->sin6_addr.s6_addr;
+		static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+		/* a v4-mapped address counts as its IPv4 address, any other as its /64 */
+		if (!memcmp(a, v4mapped, 12))
+			memcpy(key, a + 12, 4);
+		else
+			memcpy(key + 4, a, 8);
+		evutil_inet_ntop(AF_INET6, &in6->sin6_addr, text, tn);
+	}
+}
+
+/*
+ * May this new connection start a handshake? Not when fewer than --fd-reserve descriptors
+ * would be left (they stay for the HTTP API, the database and the agents already connected),
+ * nor beyond --max-handshakes pending handshakes, or --max-handshakes-per-addr from its
+ * source address. Returns why not, or NULL.
+ */
+static const char *accept_refusal(struct collector *c, evutil_socket_t fd, const uint8_t *key)
+{
+	struct rlimit rl;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY) {
+		/* descriptors are allocated lowest first: all below fd are in use */
+		unsigned long long lim = rl.rlim_cur, reserve = c->fd_reserve;
+		if (reserve > lim / 4)
+			reserve = lim / 4;
+		if ((unsigned long long)fd + reserve >= lim)
+			return "descriptors reserved (--fd-reserve)";
+	}
+	if (c->npending >= c->max_pending)
+		return "too many pending handshakes (--max-handshakes)";
+	unsigned same = 0;
+	struct conn *p;
+	TAILQ_FOREACH(p, &c->pending, pq)
+		same += !memcmp(p->addr, key, 16);
+	if (same >= c->max_pending_addr)
+		return "too many pending handshakes from this address (--max-handshakes-per-addr)";
+	return NULL;
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int slen,
 		      void *arg)
 {
 	struct collector *c = arg;
+	uint8_t key[16];
+	char host[64];
+	addr_key(sa, key, host, sizeof(host));
+	const char *why = accept_refusal(c, fd, key);
+	if (why) {
+		c->hs_refused++;
+		log_limited(c, LOG_BUSY, "%s: connection refused before the handshake: %s", host, why);
+		evutil_closesocket(fd);
+		if (c->npending >= c->max_pending || why[0] == 'd')
+			listener_pause(c, LISTEN_PAUSE_MS / 5); /* no new handshake soon anyway */
+		return;
+	}
 	struct conn *k = calloc(1, sizeof(*k));
 	SSL *ssl = SSL_new(c->ctx);
 	if (!k || !ssl) {
@@ -734,26 +952,33 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	k->refs = 1;
 	k->next = c->conns;
 	c->conns = k;
-	char host[64] = "?";
-	if (sa->sa_family == AF_INET)
-		evutil_inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
-	else if (sa->sa_family == AF_INET6)
-		evutil_inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, host, sizeof(host));
+	memcpy(k->addr, key, 16);
 	snprintf(k->peer, sizeof(k->peer), "%s", host);
 	k->bev = bufferevent_openssl_socket_new(c->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 						BEV_OPT_CLOSE_ON_FREE);
-	if (!k->bev) {
-		SSL_free(ssl);
-		evutil_closesocket(fd);
+	k->deadline = k->bev ? evtimer_new(c->base, on_deadline, k) : NULL;
+	if (!k->deadline) {
+		if (k->bev)
+			bufferevent_free(k->bev); /* closes fd, frees ssl */
+		else {
+			SSL_free(ssl);
+			evutil_closesocket(fd);
+		}
+		c->conns = k->next;
 		free(k);
 		return;
 	}
+	k->pending = 1;
+	c->npending++;
+	TAILQ_INSERT_TAIL(&c->pending, k, pq);
+	struct timeval dl = { c->hs_timeout_s, 0 };
+	evtimer_add(k->deadline, &dl);
 	bufferevent_openssl_set_allow_dirty_shutdown(k->bev, 1);
 	/* A frame is at most header + HW_WIRE_MAX_PAYLOAD; stop reading beyond that. */
 	bufferevent_setwatermark(k->bev, EV_READ, 0, HW_WIRE_HDR_LEN + HW_WIRE_MAX_PAYLOAD + 65536);
-	/* 10 s to complete the TLS handshake; an authenticated agent may then idle 10 min
+	/* the handshake has its deadline (above); an authenticated agent may then idle 10 min
 	 * (heartbeats arrive far more often) */
-	struct timeval hs = { 10, 0 };
+	struct timeval hs = { c->hs_timeout_s + 1, 0 };
 	bufferevent_set_timeouts(k->bev, &hs, &hs);
 	bufferevent_setcb(k->bev, conn_read, NULL, conn_event, k);
 	bufferevent_enable(k->bev, EV_READ | EV_WRITE);
@@ -785,21 +1010,84 @@ static const char *qparam(struct evkeyvalq *q, const char *k)
 	return v && *v ? v : NULL;
 }
 
-static long long qint(struct evkeyvalq *q, const char *k, long long dflt)
+/* An error answer with a JSON body {"error": msg} (msg may hold request text: it is escaped
+ * there, never put in the status line). Returns -1. */
+static int reply_error(struct evhttp_request *req, int code, const char *msg)
 {
-	const char *v = qparam(q, k);
-	return v ? strtoll(v, NULL, 10) : dflt;
+	struct jbuf b = { 0 };
+	struct evbuffer *out = evbuffer_new();
+	jb_puts(&b, "{\"error\":");
+	jb_str(&b, msg);
+	jb_puts(&b, "}\n");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+	if (out && !b.oom) {
+		evbuffer_add(out, b.p, b.len);
+		evhttp_send_reply(req, code, code == 400 ? "Bad Request" : "Refused", out);
+	} else {
+		evhttp_send_error(req, 500, "out of memory");
+	}
+	if (out)
+		evbuffer_free(out);
+	free(b.p);
+	return -1;
 }
 
-/* since/until: ns since the epoch or RFC 3339 */
-static long long qtime(struct evkeyvalq *q, const char *k)
+static int bad_param(struct evhttp_request *req, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int bad_param(struct evhttp_request *req, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return reply_error(req, 400, msg);
+}
+
+/* Every parameter of the query is one of names (NULL-terminated); else 400. */
+static int params_known(struct evhttp_request *req, struct evkeyvalq *q, const char *const *names)
+{
+	struct evkeyval *kv;
+	TAILQ_FOREACH(kv, q, next)
+	{
+		int known = 0;
+		for (const char *const *n = names; *n && !known; n++)
+			known = !strcmp(kv->key, *n);
+		if (!known)
+			return bad_param(req, "unknown parameter \"%.40s\"", kv->key);
+	}
+	return 0;
+}
+
+/* Integer parameter k in [min, max] into *out (dflt when absent or empty); else 400. */
+static int qint(struct evhttp_request *req, struct evkeyvalq *q, const char *k, long long dflt,
+		long long min, long long max, long long *out)
 {
 	const char *v = qparam(q, k);
+	char *e;
+	*out = dflt;
 	if (!v)
-		return -1;
-	if (strchr(v, 'T'))
-		return (long long)parse_rfc3339(v, strlen(v));
-	return strtoll(v, NULL, 10);
+		return 0;
+	errno = 0;
+	long long x = strtoll(v, &e, 10);
+	if ((v[0] != '-' && (v[0] < '0' || v[0] > '9')) || *e || errno || x < min || x > max)
+		return bad_param(req, "%s: \"%.40s\" is not an integer from %lld to %lld", k, v, min, max);
+	*out = x;
+	return 0;
+}
+
+/* since/until: ns since the epoch or RFC 3339 (-1 when absent); else 400 */
+static int qtime(struct evhttp_request *req, struct evkeyvalq *q, const char *k, long long *out)
+{
+	const char *v = qparam(q, k);
+	*out = -1;
+	if (!v || !strchr(v, 'T'))
+		return qint(req, q, k, -1, 0, LLONG_MAX, out);
+	uint64_t t = parse_rfc3339(v, strlen(v));
+	if (!t || t > LLONG_MAX)
+		return bad_param(req, "%s: \"%.40s\" is not a time (ns since the epoch, or RFC 3339)", k, v);
+	*out = (long long)t;
+	return 0;
 }
 
 struct qev {
@@ -813,11 +1101,14 @@ struct qev {
 static void api_events(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q)
 {
 	const char *member = qparam(q, "member"), *kind = qparam(q, "kind"), *text = qparam(q, "q");
-	long long since = qtime(q, "since"), until = qtime(q, "until"), after = qint(q, "after", -1);
-	long long before = qint(q, "before", -1);
-	long long limit = qint(q, "limit", 100);
-	if (limit < 1 || limit > 10000)
-		limit = 10000;
+	static const char *const known[] = { "member", "kind", "since", "until", "q", "limit",
+					     "after", "before", NULL };
+	long long since, until, after, before, limit;
+	if (params_known(req, q, known) || qtime(req, q, "since", &since) ||
+	    qtime(req, q, "until", &until) || qint(req, q, "after", -1, -1, LLONG_MAX, &after) ||
+	    qint(req, q, "before", -1, -1, LLONG_MAX, &before) ||
+	    qint(req, q, "limit", 100, 1, 10000, &limit))
+		return;
 	int asc = after >= 0;
 	char sql[1024];
 	if (member || kind)
@@ -946,7 +1237,7 @@ static void api_events(struct evhttp_request *req, struct collector *c, struct e
 			jb_printf(&b, "%s{\"id\":%lld,\"member\":", first ? "" : ",", x->id);
 			jb_str(&b, x->member);
 			jb_puts(&b, ",\"event\":");
-			jb_raw(&b, x->json, x->len);
+			jb_json_utf8(&b, x->json, x->len); /* stored before strict ingest */
 			jb_puts(&b, "}");
 			first = 0;
 		}
@@ -973,14 +1264,30 @@ static void api_events(struct evhttp_request *req, struct collector *c, struct e
 static void api_alerts(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q)
 {
 	const char *member = qparam(q, "member"), *kind = qparam(q, "kind");
-	long long since = qtime(q, "since"), after = qint(q, "after", -1), limit = qint(q, "limit", 100);
-	if (limit < 1 || limit > 10000)
-		limit = 10000;
+	static const char *const known[] = { "member", "kind", "since", "until", "after", "before",
+					     "limit", NULL };
+	static const char *const kinds[] = { "member.outlier", "herd.change", "member.silent",
+					     "member.back", "member.folded" };
+	long long since, until, after, before, limit;
+	if (params_known(req, q, known) || qtime(req, q, "since", &since) ||
+	    qtime(req, q, "until", &until) || qint(req, q, "after", -1, -1, LLONG_MAX, &after) ||
+	    qint(req, q, "before", -1, -1, LLONG_MAX, &before) ||
+	    qint(req, q, "limit", 100, 1, 10000, &limit))
+		return;
+	int kind_ok = !kind;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && !kind_ok; i++)
+		kind_ok = !strcmp(kind, kinds[i]);
+	if (!kind_ok) {
+		bad_param(req, "kind: \"%.40s\" is not an alert kind (member.outlier, herd.change, "
+			       "member.silent, member.back, member.folded)", kind);
+		return;
+	}
 	char sql[600];
 	snprintf(sql, sizeof(sql),
-		 "SELECT * FROM (SELECT id, json FROM alerts WHERE 1%s%s%s%s ORDER BY id %s LIMIT ?5) ORDER BY 1",
+		 "SELECT * FROM (SELECT id, json FROM alerts WHERE 1%s%s%s%s%s%s ORDER BY id %s LIMIT ?5) ORDER BY 1",
 		 member ? " AND (member=?1 OR member LIKE ?1 || '/%')" : "", kind ? " AND kind=?2" : "",
 		 since >= 0 ? " AND ts >= ?3" : "", after >= 0 ? " AND id > ?4" : "",
+		 until >= 0 ? " AND ts < ?6" : "", before >= 0 ? " AND id < ?7" : "",
 		 after >= 0 ? "ASC" : "DESC");
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(c->rdb, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -994,6 +1301,8 @@ static void api_alerts(struct evhttp_request *req, struct collector *c, struct e
 	sqlite3_bind_int64(st, 3, since);
 	sqlite3_bind_int64(st, 4, after);
 	sqlite3_bind_int64(st, 5, limit);
+	sqlite3_bind_int64(st, 6, until);
+	sqlite3_bind_int64(st, 7, before);
 	struct jbuf b = { 0 };
 	jb_puts(&b, "{\"alerts\":[");
 	long long last = after;
@@ -1023,7 +1332,9 @@ static void api_stats(struct evhttp_request *req, struct collector *c)
 		      "\"storage_errors\":%llu,\"requests_sent\":%llu,\"api_refused\":%llu,"
 		      "\"first_store_ns\":%llu,\"last_store_ns\":%llu,\"herd_bytes\":%zu,\"members\":%u,"
 		      "\"herd_bytes_per_member\":%zu,\"herd_token_overflow\":%llu,"
-		      "\"herd_candidates_dropped\":%llu,\"rejected\":{",
+		      "\"herd_candidates_dropped\":%llu,\"handshakes_pending\":%u,"
+		      "\"handshake_timeouts\":%llu,\"handshakes_refused\":%llu,\"accept_errors\":%llu,"
+		      "\"rejected\":{",
 		  c->stored, c->dups, c->bad_events, c->batches, c->commits, c->alerts, c->conns_open,
 		  c->conns_total, c->tls_refused, c->crl_reloads, c->revoked_closed, c->retained_deleted,
 		  c->retained_alerts, c->retained_streams, c->response_runs, c->response_timeouts,
@@ -1032,7 +1343,8 @@ static void api_stats(struct evhttp_request *req, struct collector *c)
 		  (unsigned long long)c->first_store_ns, (unsigned long long)c->last_store_ns,
 		  herd_mem_bytes(c->herd), nm, nm ? herd_mem_bytes(c->herd) / nm : 0,
 		  (unsigned long long)herd_overflow(c->herd),
-		  (unsigned long long)herd_candidates_dropped(c->herd));
+		  (unsigned long long)herd_candidates_dropped(c->herd), c->npending, c->hs_timeouts,
+		  c->hs_refused, c->accept_errors);
 	for (int i = 1; i < HW_REFUSE_MAX; i++)
 		jb_printf(&b, "%s\"%s\":%llu", i > 1 ? "," : "", hw_wire_strerror(i), c->rejected[i]);
 	jb_puts(&b, "}}");
@@ -1191,6 +1503,66 @@ static void api_request_send(struct evhttp_request *req, struct collector *c, st
 	reply_json(req, &b);
 }
 
+/* A Host header naming the API: the --http address, a localhost name or a --http-host name,
+ * with the API's port or none. */
+static int host_allowed(struct collector *c, const char *h)
+{
+	static const char *const local[] = { "localhost", "127.0.0.1", "::1" };
+	const char *name = h, *port = NULL, *e;
+	size_t l;
+	if (!h)
+		return 0;
+	if (h[0] == '[') {
+		if (!(e = strchr(h, ']')) || (e[1] && e[1] != ':'))
+			return 0;
+		name = h + 1;
+		l = (size_t)(e - name);
+		port = e[1] ? e + 2 : NULL;
+	} else {
+		e = strchr(h, ':');
+		if (e && strchr(e + 1, ':'))
+			return 0;
+		l = e ? (size_t)(e - h) : strlen(h);
+		port = e ? e + 1 : NULL;
+	}
+	if (port && (strspn(port, "0123456789") != strlen(port) || atoi(port) != c->http_port))
+		return 0;
+	const char *names[3 + 1 + 16];
+	int n = 0;
+	for (size_t i = 0; i < 3; i++)
+		names[n++] = local[i];
+	names[n++] = c->http_name;
+	for (int i = 0; i < c->nhttp_hosts; i++)
+		names[n++] = c->http_hosts[i];
+	for (int i = 0; i < n; i++)
+		if (strlen(names[i]) == l && !strncasecmp(names[i], name, l))
+			return 1;
+	return 0;
+}
+
+/*
+ * DNS rebinding: a web page whose name an attacker made resolve to this address reaches the
+ * API through a browser with that name in Host, so a request naming another host is refused
+ * (421). A state-changing request (anything but GET and HEAD) from a page (an Origin header)
+ * must come from the API's own origin (403). Returns -1 when refused (answered).
+ */
+static int http_refused(struct evhttp_request *req, struct collector *c)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const char *host = evhttp_find_header(h, "Host"), *origin = evhttp_find_header(h, "Origin");
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	if (!host_allowed(c, host)) {
+		c->api_refused++;
+		return reply_error(req, 421, "Host is not a name of this API (see --http-host)");
+	}
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD && origin &&
+	    (strncasecmp(origin, "http://", 7) || strcasecmp(origin + 7, host))) {
+		c->api_refused++;
+		return reply_error(req, 403, "cross-origin request refused");
+	}
+	return 0;
+}
+
 static void on_http(struct evhttp_request *req, void *arg)
 {
 	struct collector *c = arg;
@@ -1205,6 +1577,14 @@ static void on_http(struct evhttp_request *req, void *arg)
 	}
 	if (!path)
 		path = "/";
+	/* /api/events and /api/alerts check their own parameters */
+	static const char *const none[] = { NULL }, *const req_params[] = { "host", "arg", NULL };
+	int own = !strcmp(path, "/api/events") || !strcmp(path, "/api/alerts");
+	if (http_refused(req, c) ||
+	    (!own && params_known(req, &q, strcmp(path, "/api/request") ? none : req_params))) {
+		evhttp_clear_headers(&q);
+		return;
+	}
 	if (!strcmp(path, "/api/events"))
 		api_events(req, c, &q);
 	else if (!strcmp(path, "/api/alerts"))
@@ -1452,6 +1832,13 @@ static void usage(void)
 		"  --api-token-file FILE  token for state-changing API calls, written at start (0600)\n"
 		"                         [DB.api-token]\n"
 		"  --query-max-chunks N   chunks one events query may read before it pages [5000]\n"
+		"  --http-host NAME       a name the query API may be called by (Host header) besides\n"
+		"                         the --http address and localhost names (repeatable)\n"
+		"  --handshake-timeout-s N  an agent's TLS handshake must be done N s after connect [5]\n"
+		"  --max-handshakes N     handshakes pending at once [256] ...\n"
+		"  --max-handshakes-per-addr N  ... and from one address (IPv6: one /64) [64]\n"
+		"  --fd-reserve N         refuse new agent connections while fewer than N descriptors\n"
+		"                         are free (for the query API and connected agents) [32]\n"
 		"  --hold-ms N --learn-s N --min-herd N --threshold BITS --change-frac F\n"
 		"  --change-window-s N --new-member-s N --window-s N --silent-s N\n"
 		"  --half-life-s N --gone-s N --rollout-s N --forget-s N             herd engine\n");
@@ -1470,10 +1857,16 @@ int main(int argc, char **argv)
 	c->retain_every_ticks = 400; /* 10 s */
 	c->response_timeout_s = 60;
 	c->query_max_chunks = QUERY_MAX_CHUNKS;
+	c->hs_timeout_s = 5;
+	c->max_pending = 256;
+	c->max_pending_addr = 64;
+	c->fd_reserve = 32;
+	TAILQ_INIT(&c->pending);
 	enum { O_CA = 256, O_CERT, O_KEY, O_LISTEN, O_HTTP, O_DB, O_COMMIT, O_RDAYS, O_RMB, O_RESP,
 	       O_HOLD, O_LEARN, O_MIN, O_THR, O_CFRAC, O_CWIN, O_NEWM, O_WIN, O_SILENT, O_QUIET,
 	       O_HALF, O_GONE, O_ROLL, O_FORGET,
-	       O_RINT, O_CRL, O_RELAY, O_RTIMEOUT, O_MAXDB, O_TOKEN, O_QMAX };
+	       O_RINT, O_CRL, O_RELAY, O_RTIMEOUT, O_MAXDB, O_TOKEN, O_QMAX, O_HSTIME, O_MAXHS,
+	       O_MAXHSADDR, O_FDRES, O_HTTPHOST };
 	static const struct option opts[] = {
 		{ "ca", 1, 0, O_CA }, { "cert", 1, 0, O_CERT }, { "key", 1, 0, O_KEY },
 		{ "crl", 1, 0, O_CRL }, { "relay-cert", 1, 0, O_RELAY },
@@ -1482,7 +1875,9 @@ int main(int argc, char **argv)
 		{ "retain-mb", 1, 0, O_RMB }, { "retain-interval-s", 1, 0, O_RINT },
 		{ "response-cmd", 1, 0, O_RESP }, { "response-timeout-s", 1, 0, O_RTIMEOUT },
 		{ "max-db-mb", 1, 0, O_MAXDB }, { "api-token-file", 1, 0, O_TOKEN },
-		{ "query-max-chunks", 1, 0, O_QMAX },
+		{ "query-max-chunks", 1, 0, O_QMAX }, { "handshake-timeout-s", 1, 0, O_HSTIME },
+		{ "max-handshakes", 1, 0, O_MAXHS }, { "max-handshakes-per-addr", 1, 0, O_MAXHSADDR },
+		{ "fd-reserve", 1, 0, O_FDRES }, { "http-host", 1, 0, O_HTTPHOST },
 		{ "hold-ms", 1, 0, O_HOLD }, { "learn-s", 1, 0, O_LEARN }, { "min-herd", 1, 0, O_MIN },
 		{ "threshold", 1, 0, O_THR }, { "change-frac", 1, 0, O_CFRAC },
 		{ "change-window-s", 1, 0, O_CWIN }, { "new-member-s", 1, 0, O_NEWM },
@@ -1531,6 +1926,17 @@ int main(int argc, char **argv)
 		case O_ROLL: hc.rollout_s = (unsigned)atoi(optarg); break;
 		case O_FORGET: hc.forget_s = (unsigned)atoi(optarg); break;
 		case O_QUIET: c->quiet = 1; break;
+		case O_HSTIME: c->hs_timeout_s = (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 1); break;
+		case O_MAXHS: c->max_pending = (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 1); break;
+		case O_MAXHSADDR: c->max_pending_addr = (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 1); break;
+		case O_FDRES: c->fd_reserve = (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 0); break;
+		case O_HTTPHOST:
+			if (c->nhttp_hosts == (int)(sizeof(c->http_hosts) / sizeof(c->http_hosts[0])) || !*optarg) {
+				fprintf(stderr, "herdwatch-collector: --http-host: at most 16 non-empty names\n");
+				return 2;
+			}
+			c->http_hosts[c->nhttp_hosts++] = optarg;
+			break;
 		default: usage(); return 2;
 		}
 	}
@@ -1617,12 +2023,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "herdwatch-collector: cannot listen on %s: %s\n", listen_a, strerror(errno));
 		goto out;
 	}
+	evconnlistener_set_error_cb(c->lis, on_accept_error);
+	c->lis_resume = evtimer_new(c->base, listener_resume, c);
 	c->http = evhttp_new(c->base);
-	if (!c->http || split_addr(http_a, host, sizeof(host), &port) ||
+	if (!c->lis_resume || !c->http || split_addr(http_a, host, sizeof(host), &port) ||
 	    evhttp_bind_socket(c->http, host, (ev_uint16_t)port)) {
 		fprintf(stderr, "herdwatch-collector: cannot serve HTTP on %s\n", http_a);
 		goto out;
 	}
+	snprintf(c->http_name, sizeof(c->http_name), "%s", host);
+	c->http_port = port;
+	evhttp_set_max_body_size(c->http, HTTP_MAX_BODY);
+	evhttp_set_max_headers_size(c->http, HTTP_MAX_HEADERS);
 	evhttp_set_gencb(c->http, on_http, c);
 	c->tick = event_new(c->base, -1, EV_PERSIST, on_tick, c);
 	c->sigint = evsignal_new(c->base, SIGINT, on_signal, c);
@@ -1648,6 +2060,8 @@ out:
 		event_free(c->sigint);
 	if (c->sigterm)
 		event_free(c->sigterm);
+	if (c->lis_resume)
+		event_free(c->lis_resume);
 	if (c->lis)
 		evconnlistener_free(c->lis);
 	if (c->http)

@@ -144,10 +144,42 @@ static void get_str(const struct jdoc *d, int root, const char *path, char *buf,
 		buf[0] = 0;
 }
 
-static long long get_int(const struct jdoc *d, int root, const char *path, long long dflt)
+static void set_bad(struct ev_info *ev, const char *field, int why)
 {
-	int ok = 0;
-	long long v = json_int(d, json_path(d, root, path), &ok);
+	if (!ev->bad) {
+		ev->bad = field;
+		ev->bad_why = why;
+	}
+}
+
+/* An identifier: as get_str, and one holding \u0000 makes the event bad (the C strings the
+ * collector keys members and streams by would end there). */
+static void get_id(const struct jdoc *d, int root, const char *path, char *buf, size_t cap,
+		   struct ev_info *ev, const char *field)
+{
+	int i = json_path(d, root, path);
+	int n = json_str(d, i, buf, cap);
+	if (n < 0)
+		buf[0] = 0;
+	else if (d->t[i].has_esc && memchr(buf, 0, (size_t)n))
+		set_bad(ev, field, EV_BAD_NUL);
+}
+
+/* A field the event contract makes an integer: absent or null, or an integer. */
+static void check_int(const struct jdoc *d, int i, struct ev_info *ev, const char *field)
+{
+	int ok;
+	if (i >= 0 && d->t[i].type != J_NULL && (json_int(d, i, &ok), !ok))
+		set_bad(ev, field, EV_BAD_INT);
+}
+
+static long long get_int(const struct jdoc *d, int root, const char *path, long long dflt,
+			 struct ev_info *ev)
+{
+	int ok = 0, i = json_path(d, root, path);
+	long long v = json_int(d, i, &ok);
+	if (!ok && i >= 0 && d->t[i].type != J_NULL)
+		set_bad(ev, path, EV_BAD_INT);
 	return ok ? v : dflt;
 }
 
@@ -189,44 +221,62 @@ static const char *user_class(long long uid)
 	return "other";
 }
 
+/* every top-level key the extraction reads, found in one pass over the event */
+static const char *const rk[] = { "seq",    "kind", "time", "host",  "proc", "parent", "exec",
+				  "net",    "file", "cap",  "module", "auth", "ptrace", "cred",
+				  "ns",     "bpf",  "mount", "shell", "dns" };
+enum { R_PARENT = 5, R_EXEC, R_NET, R_FILE, R_CAP, R_MODULE, R_AUTH, R_PTRACE, R_CRED, R_NS, R_BPF,
+       R_MOUNT, R_SHELL, R_DNS, R_N };
+static const char *const pk[] = { "exe", "comm", "container", "euid", "uid", "pid", "ppid" };
+enum { P_N = sizeof(pk) / sizeof(pk[0]) };
+static struct json_keys rkeys, pkeys;
+
+/* prepared before main: ev_extract only reads them */
+static void __attribute__((constructor)) keys_init(void)
+{
+	json_keys_init(&rkeys, rk, R_N);
+	json_keys_init(&pkeys, pk, P_N);
+}
+
 int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TOKEN_MAX])
 {
-	/* every top-level key the extraction reads, found in one pass over the event */
-	static const char *const rk[] = { "seq", "kind", "time", "host", "proc", "parent", "exec",
-					  "net", "file", "cap", "module", "auth", "ptrace", "cred",
-					  "ns", "bpf", "mount", "shell", "dns" };
-	enum { R_PARENT = 5, R_EXEC, R_NET, R_FILE, R_CAP, R_MODULE, R_AUTH, R_PTRACE, R_CRED,
-	       R_NS, R_BPF, R_MOUNT, R_SHELL, R_DNS, R_N };
-	static const char *const pk[] = { "exe", "comm", "container", "euid", "uid" };
-	int r[R_N], pr[5];
-	json_get_many(d, root, rk, R_N, r);
+	int r[R_N], pr[P_N];
+	json_get_keys(d, root, &rkeys, r);
 	int ok = 0;
+	ev->bad = NULL;
 	ev->seq = json_int(d, r[0], &ok);
-	if (!ok || ev->seq < 0)
+	if (!ok || ev->seq < 0) {
+		check_int(d, r[0], ev, "seq");
 		return -1;
-	if (json_str(d, r[1], ev->kind, sizeof(ev->kind)) < 0)
-		ev->kind[0] = 0;
+	}
+	get_id(d, r[1], "", ev->kind, sizeof(ev->kind), ev, "kind");
 	int ti = r[2];
 	ev->ts_ns = ti >= 0 && d->t[ti].type == J_STR ?
 			    parse_rfc3339(d->s + d->t[ti].start, d->t[ti].end - d->t[ti].start) :
 			    0;
 	int host = r[3], proc = r[4];
-	json_get_many(d, proc, pk, 5, pr);
-	get_str(d, host, "name", ev->host, sizeof(ev->host));
+	json_get_keys(d, proc, &pkeys, pr);
+	check_int(d, pr[3], ev, "proc.euid");
+	check_int(d, pr[4], ev, "proc.uid");
+	check_int(d, pr[5], ev, "proc.pid");
+	check_int(d, pr[6], ev, "proc.ppid");
+	check_int(d, json_get(d, r[R_PARENT], "pid"), ev, "parent.pid");
+	get_id(d, host, "name", ev->host, sizeof(ev->host), ev, "host.name");
 	if (!ev->host[0])
-		get_str(d, host, "id", ev->host, sizeof(ev->host));
+		get_id(d, host, "id", ev->host, sizeof(ev->host), ev, "host.id");
 	if (!ev->host[0])
 		cat(ev->host, sizeof(ev->host), "unknown", NULL);
-	get_str(d, host, "herd", ev->host_herd, sizeof(ev->host_herd));
-	get_str(d, host, "version", ev->host_version, sizeof(ev->host_version));
+	get_id(d, host, "herd", ev->host_herd, sizeof(ev->host_herd), ev, "host.herd");
+	get_id(d, host, "version", ev->host_version, sizeof(ev->host_version), ev, "host.version");
 	char ctr[128];
 	int container = pr[2];
-	get_str(d, container, "id", ctr, sizeof(ctr));
+	get_id(d, container, "id", ctr, sizeof(ctr), ev, "proc.container.id");
 	ev->in_container = ctr[0] != 0;
 	if (ev->in_container) {
 		cat(ev->member, sizeof(ev->member), ev->host, "/", ctr, NULL);
-		get_str(d, container, "herd", ev->herd, sizeof(ev->herd));
-		get_str(d, container, "version", ev->version, sizeof(ev->version));
+		get_id(d, container, "herd", ev->herd, sizeof(ev->herd), ev, "proc.container.herd");
+		get_id(d, container, "version", ev->version, sizeof(ev->version), ev,
+		       "proc.container.version");
 	} else {
 		cat(ev->member, sizeof(ev->member), ev->host, NULL);
 		cat(ev->herd, sizeof(ev->herd), ev->host_herd, NULL);
@@ -260,8 +310,8 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 		get_str(d, r[R_NET], "proto", proto, sizeof(proto));
 		if (!proto[0])
 			cat(proto, sizeof(proto), "ip", NULL);
-		long long dport = get_int(d, r[R_NET], "dst.port", 0);
-		long long sport = get_int(d, r[R_NET], "src.port", 0);
+		long long dport = get_int(d, r[R_NET], "dst.port", 0, ev);
+		long long sport = get_int(d, r[R_NET], "src.port", 0, ev);
 		if (!strcmp(k, "net.connect")) {
 			get_str(d, r[R_NET], "dst.ip", ip, sizeof(ip));
 			char pb[24];
@@ -336,7 +386,7 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 		get_str(d, r[R_PTRACE], "request", req, sizeof(req));
 		snprintf(tok[n++], TOKEN_MAX, "ptrace|%s|%s", exe, req);
 	} else if (!strcmp(k, "process.cred_change")) {
-		long long ne = get_int(d, r[R_CRED], "new.euid", -1);
+		long long ne = get_int(d, r[R_CRED], "new.euid", -1, ev);
 		char sc[32];
 		get_str(d, r[R_CRED], "syscall", sc, sizeof(sc));
 		snprintf(tok[n++], TOKEN_MAX, "cred|%s|%s|to=%s", exe, sc, user_class(ne));

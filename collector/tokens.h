@@ -32,11 +32,19 @@ struct ev_info {
 	int in_container;
 	long long seq;
 	uint64_t ts_ns;      /* event time, 0 when missing or unparsable */
+	/* The first field that breaks the event contract, which the collector refuses on ingest:
+	 * an integer field (seq, pids, uids, ports) present and not null but not an integer
+	 * (EV_BAD_INT: "5", 1e2, 3002.7, out of range), or \u0000 in an identifier (EV_BAD_NUL:
+	 * kind, host name/id/herd/version, container id/herd/version). NULL when none. */
+	const char *bad;
+	int bad_why;
 };
+
+enum { EV_BAD_INT = 1, EV_BAD_NUL };
 
 /* Fill ev and up to EV_MAX_TOKENS tokens from the event object at index root.
  * Returns the number of tokens (0 for kinds that carry none, e.g. heartbeats), -1 when the
- * object lacks a seq. */
+ * object lacks a seq (or its seq is not an integer: ev->bad = "seq"). */
 int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TOKEN_MAX]);
 
 /* RFC 3339 UTC ("2026-11-27T10:00:00.123456789Z") to ns since the epoch; 0 on error. */

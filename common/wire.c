@@ -113,6 +113,10 @@ const char *hw_wire_strerror(int err)
 		[HW_WIRE_BAD_COUNT] = "bad_count",
 		[HW_WIRE_TRUNCATED] = "truncated",
 		[HW_REFUSE_HOST_MISMATCH] = "host_mismatch",
+		[HW_REFUSE_DUP_KEY] = "dup_key",
+		[HW_REFUSE_BAD_UTF8] = "bad_utf8",
+		[HW_REFUSE_NOT_INTEGER] = "not_integer",
+		[HW_REFUSE_NUL] = "nul_in_identifier",
 	};
 	if (err < 0 || err >= HW_REFUSE_MAX)
 		return "unknown";

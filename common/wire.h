@@ -58,7 +58,12 @@ enum hw_wire_err {
 /* Reasons the collector refuses a connection that are not frame-format errors (counted in
  * /api/stats "rejected" after the hw_wire_err names). */
 #define HW_REFUSE_HOST_MISMATCH HW_WIRE_ERR_MAX /* event of a host the certificate is not for */
-#define HW_REFUSE_MAX (HW_WIRE_ERR_MAX + 1)
+/* an event breaks the strict JSON the collector takes (docs/collector.md, "Strict JSON") */
+#define HW_REFUSE_DUP_KEY (HW_WIRE_ERR_MAX + 1)     /* an object with two equal keys */
+#define HW_REFUSE_BAD_UTF8 (HW_WIRE_ERR_MAX + 2)    /* a string not valid UTF-8 */
+#define HW_REFUSE_NOT_INTEGER (HW_WIRE_ERR_MAX + 3) /* seq, a pid, uid or port not an integer */
+#define HW_REFUSE_NUL (HW_WIRE_ERR_MAX + 4)         /* \u0000 in an identifier */
+#define HW_REFUSE_MAX (HW_WIRE_ERR_MAX + 5)
 
 struct hw_frame_hdr {
 	uint8_t version;

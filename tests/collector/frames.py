@@ -6,7 +6,10 @@ usage: frames.py PORT CA CERT KEY CASE [HOST [RUN]]
 cases: good (a valid 2-event batch, waits for its ACK), good_v1 (the same as a version 1 frame,
        without run id), mixed (first event of HOST, second of another host), garbage,
        oversized, truncated, bad_version, bad_count, decompress, no_cert (TLS without a client
-       certificate)
+       certificate); strict JSON (issue 15), each a batch of a good event then a hostile one:
+       dup_key (host.name twice: HOST, then db-1), nul_host (host.name holding an escaped NUL), bad_utf8
+       (a raw 0xff byte in proc.exe), seq_exp (seq 1e2), seq_float (3002.7), seq_str ("5"),
+       pid_float (proc.pid 3002.7); utf8_ok (valid non-ASCII, escaped bytes and NUL in args: stored)
 HOST: host.name of the events (default frames-host: the certificate must be issued for it);
 RUN: the frame's run id (default 1).
 Prints "closed" when the collector closed the connection, "ack <stored> <dups>" for an ACK.
@@ -44,6 +47,29 @@ ev = lambda seq, h=None: json.dumps({"seq": seq, "time": "2026-11-27T10:00:00Z",
                                      "host": {"name": h or hostname, "id": "frames-id", "boot_id": "frames-boot"},
                                      "proc": {"exe": "/usr/bin/true"}}).encode()
 
+def hostile(seq, case):
+    h = hostname.encode()
+    pre = b'{"seq":%d,"time":"2026-11-27T10:00:00Z","kind":"process.exec",' % seq
+    host = b'"host":{"name":"' + h + b'","id":"frames-id","boot_id":"frames-boot"}'
+    proc = b'"proc":{"exe":"/usr/bin/true"}'
+    if case == "dup_key":
+        host = b'"host":{"name":"' + h + b'","id":"frames-id","name":"db-1"}'
+    elif case == "nul_host":
+        host = b'"host":{"name":"' + h + b'\\u0000db-1","id":"frames-id"}'
+    elif case == "bad_utf8":
+        proc = b'"proc":{"exe":"/usr/bin/tr\xffue"}'
+    elif case in ("seq_exp", "seq_float", "seq_str"):
+        pre = pre.replace(b'"seq":%d' % seq, {"seq_exp": b'"seq":1e2', "seq_float": b'"seq":3002.7',
+                                              "seq_str": b'"seq":"5"'}[case])
+    elif case == "pid_float":
+        proc = b'"proc":{"exe":"/usr/bin/true","pid":3002.7}'
+    elif case == "utf8_ok":
+        proc = '"proc":{"exe":"/usr/bin/caf\u00e9 \u20ac","args":["\\u00ff\\u00fe","a\\u0000b"]}'.encode()
+    return pre + host + b"," + proc + b"}"
+
+
+HOSTILE = ("dup_key", "nul_host", "bad_utf8", "seq_exp", "seq_float", "seq_str", "pid_float", "utf8_ok")
+
 ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
 if case != "no_cert":
     ctx.load_cert_chain(cert, key)
@@ -72,6 +98,8 @@ try:
         t.sendall(batch([ev(4), ev(5)], count=3))
     elif case == "decompress":
         t.sendall(batch([ev(6)], zdata=b"\x28\xb5\x2f\xfd" + b"\xff" * 40))
+    elif case in HOSTILE:
+        t.sendall(batch([ev(run_id * 100 + 1), hostile(run_id * 100 + 2, case)]))
     elif case == "no_cert":
         t.sendall(batch([ev(9)]))
     data = t.recv(64)

@@ -41,13 +41,18 @@ wait $fp 2>/dev/null
 expect cli_follow "follow output: $(cat "$T/follow.out")" \
 	test "$(jq -r .event.seq "$T/follow.out" | sort -n | tail -2 | tr '\n' ' ')" = "103 108 "
 
-# silence: vm9 reports once, then stops; vm1 keeps reporting (every ~0.5 s)
-n0=$(grep -c . "$T/alerts.jsonl")
-$GEN heartbeat --host vm9 --members '' >"$T/h9.jsonl" 2>/dev/null
-replay vm9 vm9 "$T/h9.jsonl" >/dev/null 2>&1
+# silence: vm9 reports once, then stops; vm1 keeps reporting (every ~0.5 s). vm1's heartbeats
+# are written beforehand: one Python start takes 0.5-1.5 s on a loaded machine, and a few in a
+# row made vm1 itself silent for the 4 s of --silent-s.
 for i in $(seq 12); do
-	$GEN heartbeat --host vm1 --members '' --seq-start $((200 + i)) >"$T/h1.jsonl" 2>/dev/null
-	replay vm1 vm1 "$T/h1.jsonl" >/dev/null 2>&1
+	$GEN heartbeat --host vm1 --members '' --seq-start $((200 + i)) >"$T/h1-$i.jsonl" 2>/dev/null
+done
+$GEN heartbeat --host vm9 --members '' >"$T/h9.jsonl" 2>/dev/null
+replay vm1 vm1 "$T/h1-1.jsonl" >/dev/null 2>&1 # vm1 fresh (it was quiet while they were written)
+n0=$(grep -c . "$T/alerts.jsonl")
+replay vm9 vm9 "$T/h9.jsonl" >/dev/null 2>&1
+for i in $(seq 2 12); do
+	replay vm1 vm1 "$T/h1-$i.jsonl" >/dev/null 2>&1
 	sleep 0.5
 done
 al=$(tail -n +$((n0 + 1)) "$T/alerts.jsonl" | jq -c 'select(.kind == "member.silent")')

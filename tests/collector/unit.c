@@ -167,6 +167,23 @@ static void test_json(void)
 	json_str(&d, third, buf, sizeof(buf));
 	CHECK("json_unescape", !strcmp(buf, "id\n\xc3\xbf"));
 	CHECK("json_missing_path", json_path(&d, 0, "proc.nothing.here") < 0);
+	/* prepared keys: compared by length and first 8 bytes, then the rest; escaped keys by
+	 * their value; the first of equal keys (lenient parse); keys at the end of the text */
+	const char *gk = "{\"container_b\":1,\"container\":2,\"containe\":3,\"n\\u0061me\":4,"
+			 "\"container_a\":5,\"pid\":6,\"pid\":7,\"x\":8}";
+	n = json_parse(gk, strlen(gk), toks, 64);
+	struct jdoc dk = { gk, toks, n };
+	static const char *const wk[] = { "container_a", "container", "name", "pid", "x", "contain" };
+	int out[6];
+	json_get_many(&dk, 0, wk, 6, out);
+	int okk = 1;
+	const long long want[] = { 5, 2, 4, 6, 8, -1 };
+	for (int k = 0; k < 6; k++) {
+		int ok;
+		long long v = out[k] < 0 ? -1 : json_int(&dk, out[k], &ok);
+		okk &= v == want[k];
+	}
+	CHECK("json_get_keys", okk);
 	const char *sp = "\"\\ud83d\\ude00\"";
 	n = json_parse(sp, strlen(sp), toks, 16);
 	struct jdoc d2 = { sp, toks, n };
@@ -175,6 +192,83 @@ static void test_json(void)
 	char q[64];
 	json_quote(q, sizeof(q), "a\"b\\c\n\x01", 7);
 	CHECK("json_quote", !strcmp(q, "\"a\\\"b\\\\c\\u000a\\u0001\""));
+}
+
+static int strict_why(const char *s)
+{
+	int why;
+	uint32_t at;
+	int n = json_parse_strict(s, strlen(s), toks, 4096, &why, &at);
+	return n > 0 ? 0 : why;
+}
+
+/* Issue 15: what json_parse accepts but agent input must not carry. */
+static void test_json_strict(void)
+{
+	CHECK("json_strict_event_ok", strict_why(EV) == 0);
+	CHECK("json_strict_dup_key_top", strict_why("{\"seq\":1,\"kind\":\"a\",\"seq\":2}") == JSON_E_DUP_KEY);
+	CHECK("json_strict_dup_key_nested",
+	      strict_why("{\"host\":{\"name\":\"web-7\",\"name\":\"db-1\"}}") == JSON_E_DUP_KEY);
+	CHECK("json_strict_dup_key_escaped",
+	      strict_why("{\"name\":1,\"n\\u0061me\":2}") == JSON_E_DUP_KEY &&
+		      strict_why("{\"\\u00e9\":1,\"\xc3\xa9\":2}") == JSON_E_DUP_KEY);
+	CHECK("json_strict_dup_key_after_container",
+	      strict_why("{\"a\":{\"x\":[1,{\"a\":2}]},\"b\":1,\"a\":3}") == JSON_E_DUP_KEY);
+	CHECK("json_strict_same_key_other_objects",
+	      strict_why("{\"a\":{\"a\":1},\"b\":{\"a\":{\"a\":2}},\"ab\":1,\"ba\":2}") == 0);
+	char many[4096];
+	size_t o = 0;
+	o += (size_t)snprintf(many + o, sizeof(many) - o, "{");
+	for (int i = 0; i < 200; i++)
+		o += (size_t)snprintf(many + o, sizeof(many) - o, "%s\"k%d\":%d", i ? "," : "", i, i);
+	snprintf(many + o, sizeof(many) - o, "}");
+	CHECK("json_strict_many_distinct_keys", strict_why(many) == 0);
+	/* keys told apart only after their first 8 bytes, equal keys of 8 bytes and more, short
+	 * keys at the very end of the text (no 8-byte load), an escaped key against a plain one of
+	 * 8 bytes and more, keys with raw UTF-8 */
+	CHECK("json_strict_long_keys",
+	      strict_why("{\"container_a\":1,\"container_b\":2,\"container\":3,\"containe\":4}") == 0 &&
+		      strict_why("{\"container_a\":1,\"x\":0,\"container_a\":2}") == JSON_E_DUP_KEY &&
+		      strict_why("{\"abcdefgh\":1,\"abcdefgh\":2}") == JSON_E_DUP_KEY);
+	CHECK("json_strict_keys_at_end",
+	      strict_why("{\"a\":1,\"a\":2}") == JSON_E_DUP_KEY && strict_why("{\"a\":1,\"b\":2}") == 0 &&
+		      strict_why("{\"\":1,\"\":2}") == JSON_E_DUP_KEY && strict_why("{\"\":1,\"a\":2}") == 0);
+	CHECK("json_strict_dup_key_escaped_long",
+	      strict_why("{\"boot_id_and_more\":1,\"boot_id_and_mor\\u0065\":2}") == JSON_E_DUP_KEY &&
+		      strict_why("{\"boot_id_and_more\":1,\"boot_id_and_mor\\u0066\":2}") == 0 &&
+		      strict_why("{\"\\u0000\":1,\"\":2}") == 0 &&
+		      strict_why("{\"na\xc3\xa9me\":1,\"na\\u00e9me\":2}") == JSON_E_DUP_KEY);
+	CHECK("json_lenient_keeps_dup_keys", parses("{\"a\":1,\"a\":2}")); /* stored data, the CLI */
+	CHECK("json_strict_utf8_valid", strict_why("[\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\", \"\\ud83d\\ude00\"]") == 0);
+	const char *bad[] = { "\"\xff\"", "\"ab\xc3\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"",
+			      "\"\xf4\x90\x80\x80\"", "{\"k\xfe\":1}", "\"\\ud800\"", "\"\\udc00x\"",
+			      "\"\\ud800\\u0041\"", "\"0123456789abcdef\x80\"" };
+	int all = 1;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (strict_why(bad[i]) != JSON_E_UTF8) {
+			printf("# accepted or misnamed: %s\n", bad[i]);
+			all = 0;
+		}
+	CHECK("json_strict_utf8_refused", all);
+	CHECK("json_strict_syntax", strict_why("{\"a\":}") == JSON_E_SYNTAX);
+
+	const char *nums = "[1e2,3002.7,5,-9223372036854775808,9223372036854775807,9223372036854775808,\"5\",-0]";
+	int n = json_parse(nums, strlen(nums), toks, 64);
+	struct jdoc d = { nums, toks, n };
+	int ok[8];
+	long long v[8];
+	for (int i = 0, t = 1; i < 8; i++, t = (int)toks[t].next)
+		v[i] = json_int(&d, t, &ok[i]);
+	CHECK("json_int_strict", !ok[0] && !ok[1] && ok[2] && v[2] == 5 && ok[3] && v[3] == INT64_MIN &&
+					 ok[4] && v[4] == INT64_MAX && !ok[5] && !ok[6] && ok[7] && v[7] == 0);
+	char q[64];
+	json_quote(q, sizeof(q), "a\xff\xc3\xa9", 4);
+	CHECK("json_quote_invalid_utf8", !strcmp(q, "\"a\\u00ff\xc3\xa9\""));
+	struct jbuf b = { 0 };
+	const char *raw = "{\"a\":\"x\xfe\xc3\xa9\xe2\x82\"}";
+	jb_json_utf8(&b, raw, strlen(raw));
+	CHECK("json_utf8_repaired", b.p && !strcmp(b.p, "{\"a\":\"x\\u00fe\xc3\xa9\\u00e2\\u0082\"}"));
+	free(b.p);
 }
 
 static int extract(const char *s, struct ev_info *ev, char tk[][TOKEN_MAX])
@@ -201,6 +295,29 @@ static void test_tokens(void)
 			"\"container\":{\"id\":\"3f2a9c1d4e5f\",\"herd\":\"x\"}},\"file\":{\"path\":\"/var/lib/3f2a9c1d4e5f/f\",\"op\":\"open\"}}";
 	CHECK("token_file_random_names", extract(f, &ev, tk) == 1 && !strcmp(tk[0], "file|/tmp/*/run|open|/var/lib/<ctr>/f"));
 	CHECK("token_no_seq_rejected", extract("{\"kind\":\"x\"}", &ev, tk) == -1);
+	const char *bad_int[] = {
+		"{\"seq\":\"5\",\"kind\":\"x\"}", "{\"seq\":1e2,\"kind\":\"x\"}",
+		"{\"seq\":3002.7,\"kind\":\"x\"}", "{\"seq\":99999999999999999999,\"kind\":\"x\"}",
+		"{\"seq\":1,\"proc\":{\"pid\":3002.7}}", "{\"seq\":1,\"proc\":{\"uid\":\"0\"}}",
+		"{\"seq\":1,\"parent\":{\"pid\":1e3}}",
+		"{\"seq\":1,\"kind\":\"net.connect\",\"net\":{\"dst\":{\"port\":443.5}}}",
+	};
+	int all = 1;
+	for (size_t i = 0; i < sizeof(bad_int) / sizeof(bad_int[0]); i++) {
+		ev.bad = NULL;
+		extract(bad_int[i], &ev, tk);
+		if (!ev.bad || ev.bad_why != EV_BAD_INT) {
+			printf("# not refused: %s\n", bad_int[i]);
+			all = 0;
+		}
+	}
+	CHECK("token_not_integer_bad", all);
+	CHECK("token_null_pid_ok", extract("{\"seq\":1,\"proc\":{\"pid\":null,\"auid\":null}}", &ev, tk) == 0 && !ev.bad);
+	extract("{\"seq\":1,\"kind\":\"x\",\"host\":{\"name\":\"web-7\\u0000db\"}}", &ev, tk);
+	CHECK("token_nul_in_host_bad", ev.bad && ev.bad_why == EV_BAD_NUL && !strcmp(ev.bad, "host.name"));
+	extract("{\"seq\":1,\"kind\":\"process.exec\",\"proc\":{\"container\":{\"id\":\"c\",\"herd\":\"w\\u0000\"}}}", &ev, tk);
+	CHECK("token_nul_in_herd_bad", ev.bad && ev.bad_why == EV_BAD_NUL);
+	CHECK("token_nul_in_args_ok", extract("{\"seq\":1,\"kind\":\"x\",\"proc\":{\"args\":[\"a\\u0000b\"]}}", &ev, tk) == 0 && !ev.bad);
 	CHECK("token_heartbeat_none", extract("{\"seq\":3,\"kind\":\"agent.heartbeat\"}", &ev, tk) == 0);
 	CHECK("rfc3339", parse_rfc3339("1970-01-02T00:00:01.5Z", 22) == 86401500000000ull &&
 				 parse_rfc3339("garbage-time-string!", 20) == 0);
@@ -750,6 +867,7 @@ int main(void)
 {
 	test_wire();
 	test_json();
+	test_json_strict();
 	test_tokens();
 	test_ranges();
 	test_herd();
