@@ -33,6 +33,7 @@ struct hw_probe {
 	char reason[256];    /* why unavailable (or disabled) */
 	struct bpf_link *links[HW_MAX_LINKS];
 	int nlinks;
+	int nsyscall_tp;     /* of the links, classic syscall tracepoints (a tax on every call) */
 };
 
 struct cgcache; /* cgroup id -> path (host.c) */

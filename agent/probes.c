@@ -657,6 +657,7 @@ static void detach(struct hw_probe *p)
 	for (int i = 0; i < p->nlinks; i++)
 		bpf_link__destroy(p->links[i]);
 	p->nlinks = 0;
+	p->nsyscall_tp = 0;
 }
 
 /* Try one candidate ("a+b@cat/tp+c"); on success the links are in p. */
@@ -704,6 +705,10 @@ static int try_candidate(struct agent *a, struct hw_probe *p, const char *cand, 
 		}
 		p->links[p->nlinks++] = l;
 		p->hook = e.tp ? "tracepoint" : hook_of(prog);
+		const char *sec = bpf_program__section_name(prog);
+		if (e.tp ? !strncmp(e.tp, "syscalls/", 9)
+			 : !strncmp(sec, "tracepoint/syscalls/", 20) || !strncmp(sec, "tp/syscalls/", 12))
+			p->nsyscall_tp++;
 	}
 	return 0;
 }
@@ -816,6 +821,7 @@ void probes_detach_all(struct agent *a)
 		for (int k = 0; k < p->nlinks; k++)
 			all[n++] = p->links[k];
 		p->nlinks = 0;
+		p->nsyscall_tp = 0;
 	}
 	links_destroy_all(all, n);
 	custom_detach_all(a);
@@ -844,6 +850,8 @@ void probes_json(struct agent *a, struct jbuf *b)
 		jb_kcstr(b, "state", state_name(p->state));
 		jb_kcstr(b, "hook", p->hook);
 		jb_kcstr(b, "reason", p->reason[0] ? p->reason : NULL);
+		if (p->nlinks)
+			jb_ku64(b, "syscall_tracepoints", p->nsyscall_tp);
 		jb_obj_end(b);
 	}
 	custom_manifest(a, b);
