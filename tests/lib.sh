@@ -155,8 +155,18 @@ agent_stop() {
 	return $rc
 }
 
-# events FILTER: every event (compact JSON, one per line) matching a jq select() expression
-events() { jq -c "$1" "$EV" 2>/dev/null; }
+# events FILTER: every event (compact JSON, one per line) matching a jq select() expression.
+# A filter that names one kind (.kind=="x", no "or", no "not") reads only the lines of that
+# kind: jq over the whole file at every poll made waits quadratic under emulation.
+events() {
+	local f=$1
+	if [[ $f != *" or "* && $f != *not* && $f =~ \.kind==\"([a-z_.]+)\" ]] &&
+		[ "${f#*.kind==}" = "${f##*.kind==}" ]; then
+		grep -F "\"kind\":\"${BASH_REMATCH[1]}\"" "$EV" 2>/dev/null | jq -c "$f" 2>/dev/null
+	else
+		jq -c "$f" "$EV" 2>/dev/null
+	fi
+}
 
 # poll_first TIMEOUT_S CMD...: run CMD every 0.1 s until it prints something; prints its first
 # line; fails after TIMEOUT_S
