@@ -48,7 +48,8 @@ export HW_SHARED_AGENT=$D
 (
 	while sleep 60; do
 		echo "HW watch $(du -sch /tmp/hwtest.*/events.json 2>/dev/null | tail -n1 | cut -f1) of events;" \
-			"$(ps -eo pcpu=,etime=,args= --sort=-pcpu | head -n3 | cut -c1-100 | tr '\n' '|')"
+			"busiest: $(ps -eo pcpu=,etime=,args= --sort=-pcpu | head -n3 | cut -c1-100 | tr '\n' '|')" \
+			"newest: $(ps -eo etime=,args= --sort=start_time | tail -n6 | head -n3 | cut -c1-100 | tr '\n' '|')"
 	done
 ) &
 watcher=$!

@@ -359,7 +359,7 @@ ev=$(wait_event "select(.kind==\"net.connect\" and .proc.pid==$FPID)") || not_ok
 # every finished window is summarised within about a second of its end (window 1 s, the agent
 # sweeps once a second): all counts are in well within 10 s (at 256 windows a second, as
 # before, the 8192 summaries took 32 s)
-total=0 end=$((SECONDS + 10))
+total=0 end=$((SECONDS + 10 * HW_TIME_SCALE))
 while :; do
 	total=$(events "select(.kind==\"net.connect\" and .proc.pid==$FPID) | .net.count" | awk '{s+=$1} END{print s+0}')
 	[ "$total" -ge $((2 * NFOLD)) ] || [ $SECONDS -ge $end ] && break
