@@ -73,6 +73,11 @@ struct agent {
 	} uloss[32];
 	unsigned n_uloss;
 	const char *cur_kind; /* kind of the event being formatted (emit_begin) */
+	/* the argv of the exec being formatted when it is longer than the table keeps
+	 * (PT_ARGS_KEEP): proc.args shows it whole instead of the entry's copy */
+	const char *exec_args;
+	uint32_t exec_args_len;
+	bool exec_args_cut;
 
 	/* identity */
 	char host_name[256];

@@ -299,6 +299,7 @@ static struct body_slot {
 	bool ok;
 	char *exe, *args, *cwd; /* references (pstr) */
 	uint32_t args_len;
+	bool args_cut;
 	uint64_t cg, cfg;
 	struct frag f;
 } body_slots[CTX_BODY_SLOTS];
@@ -341,18 +342,34 @@ static inline void jb_frag(struct jbuf *b, const struct frag *f)
 	b->comma = true;
 }
 
+/* "args" and "args_truncated" (argv not whole: cut by args_max_bytes in the kernel or by the
+ * process table's bound); the argv of the exec being formatted when it is longer than the
+ * entry's copy */
+static void put_proc_args(struct agent *a, struct proc *p)
+{
+	struct jbuf *b = &a->jb;
+	jb_key(b, "args");
+	if (a->exec_args)
+		put_args(b, a->exec_args, a->exec_args_len);
+	else if (p && p->args)
+		put_args(b, p->args, p->args_len);
+	else
+		jb_null(b);
+	jb_kbool(b, "args_truncated", a->exec_args ? a->exec_args_cut : p && p->args_cut);
+}
+
 /* "exe" ... "container" of the entry p (NULL: unknown process), cgroup path cg */
 static void put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, const char *cg)
 {
 	struct jbuf *b = &a->jb;
 	struct body_slot *bs = NULL;
-	if (p && cg) {
+	if (p && cg && !a->exec_args) {
 		uint64_t k = (uintptr_t)p->exe ^ ((uintptr_t)p->args * 3) ^
 			     ((uintptr_t)p->cwd * 5) ^ h->cgroup_id;
 		bs = &body_slots[((k * 0x9e3779b97f4a7c15ull) >> 40) % CTX_BODY_SLOTS];
 		if (bs->ok && bs->exe == p->exe && bs->args == p->args &&
-		    bs->args_len == p->args_len && bs->cwd == p->cwd && bs->cg == h->cgroup_id &&
-		    bs->cfg == a->cfg_gen) {
+		    bs->args_len == p->args_len && bs->args_cut == p->args_cut &&
+		    bs->cwd == p->cwd && bs->cg == h->cgroup_id && bs->cfg == a->cfg_gen) {
 			jb_frag(b, &bs->f);
 			return;
 		}
@@ -363,11 +380,7 @@ static void put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, co
 		jb_str(b, p->exe, pstr_len(p->exe));
 	else
 		jb_null(b);
-	jb_key(b, "args");
-	if (p && p->args)
-		put_args(b, p->args, p->args_len);
-	else
-		jb_null(b);
+	put_proc_args(a, p);
 	jb_key(b, "cwd");
 	if (p && p->cwd)
 		jb_str(b, p->cwd, pstr_len(p->cwd));
@@ -382,6 +395,7 @@ static void put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, co
 	pstr_set(&bs->args, p->args);
 	pstr_set(&bs->cwd, p->cwd);
 	bs->args_len = p->args_len;
+	bs->args_cut = p->args_cut;
 	bs->cg = h->cgroup_id;
 	bs->cfg = a->cfg_gen;
 }
@@ -416,6 +430,7 @@ static void put_lineage(struct agent *a, uint32_t ppid)
 			put_args(b, pp->args, pp->args_len);
 		else
 			jb_null(b);
+		jb_kbool(b, "args_truncated", pp->args_cut);
 		make_key(a, pp->pid, pp->start_ticks, key, sizeof(key));
 		jb_kcstr(b, "key", key);
 	} else {
@@ -424,6 +439,7 @@ static void put_lineage(struct agent *a, uint32_t ppid)
 		jb_kcstr(b, "exe", NULL);
 		jb_key(b, "args");
 		jb_null(b);
+		jb_kbool(b, "args_truncated", false);
 		jb_kcstr(b, "key", NULL);
 	}
 	jb_obj_end(b);
@@ -512,7 +528,7 @@ static void emit_proc_p(struct agent *a, const struct hw_hdr *h, struct proc *p)
 			pstr_set(&hs->tty, tty);
 		}
 	}
-	if (p) {
+	if (p && !a->exec_args) {
 		s = &self_slots[h->pid % CTX_SELF_SLOTS];
 		if (s->pid != h->pid || s->ver != p->ver) {
 			s->pid = h->pid;
@@ -656,7 +672,8 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 	proc_set_str_prev(&p->tty, e->tty.len ? (const char *)rec + e->tty.off : NULL, e->tty.len,
 			  prev_tty);
 	const char *args = (const char *)rec + e->args.off;
-	proc_set_args(p, args, e->args.len);
+	bool args_cut = h->flags & HW_F_TRUNC_ARGS;
+	proc_set_args(p, args, e->args.len, args_cut);
 
 	/* filters.ignore_exe: decided here, enforced in the kernel from now on */
 	for (size_t i = 0; i < a->cfg.ignore_exe.n; i++) {
@@ -672,7 +689,14 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 		}
 	}
 
+	/* the event carries argv as the kernel read it, the table a bounded copy */
+	if (e->args.len > p->args_len) {
+		a->exec_args = args;
+		a->exec_args_len = e->args.len;
+		a->exec_args_cut = args_cut;
+	}
 	emit_event_p(a, "process.exec", h, p, "exec");
+	a->exec_args = NULL;
 	jb_ki64(b, "result", 0);
 	/* Privilege gained by this exec: effective ids that changed through it (setuid/setgid
 	 * binary), or capabilities granted by the file. Ids are compared with the credentials

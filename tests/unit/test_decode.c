@@ -9,21 +9,22 @@
 
 static struct agent A;
 
-static size_t put_exec(unsigned char *buf)
+/* an exec record of pid 4242 with argv args (alen bytes) into buf (cap bytes) */
+static size_t put_exec_args(unsigned char *buf, size_t cap, const char *args, size_t alen)
 {
 	struct hw_exec *e = (struct hw_exec *)buf;
 	size_t pos = sizeof(*e);
-	memset(buf, 0, 4096);
+	memset(buf, 0, cap);
 	e->hdr.type = HW_EV_EXEC;
 	e->hdr.pid = e->hdr.tid = 4242;
 	e->hdr.ppid = 1;
 	e->hdr.auid = 0xffffffff;
 	memcpy(e->hdr.comm, "x\xff\n\"", 4);
-	const char args[] = "prog\0a b\0\xfe\0";
 	e->args.off = pos;
-	e->args.len = sizeof(args) - 1;
-	memcpy(buf + pos, args, sizeof(args) - 1);
-	pos += sizeof(args) - 1;
+	e->args.len = alen;
+	e->args_total = alen;
+	memcpy(buf + pos, args, alen);
+	pos += alen;
 	const char exe[] = "prog\0bin\0usr\0"; /* leaf first */
 	e->exe.off = pos;
 	e->exe.len = sizeof(exe) - 1;
@@ -37,6 +38,12 @@ static size_t put_exec(unsigned char *buf)
 	e->tty.off = pos;
 	e->hdr.size = pos;
 	return pos;
+}
+
+static size_t put_exec(unsigned char *buf)
+{
+	const char args[] = "prog\0a b\0\xfe\0";
+	return put_exec_args(buf, 4096, args, sizeof(args) - 1);
 }
 
 /* emit_proc for (pid, ppid) into A.jb; returns the text (valid until the next call) */
@@ -124,7 +131,7 @@ static void test_context_cache(void)
 	ctx_of(300, 150, root);
 	CHECK("context: unknown parent",
 	      strstr(ctx_of(300, 150, root), "\"parent\":{\"pid\":150,\"exe\":null,\"args\":null,"
-					     "\"key\":null},\"ancestors\":[]"));
+					     "\"args_truncated\":false,\"key\":null},\"ancestors\":[]"));
 	set_proc(150, 140, "/usr/bin/p150");
 	CHECK("context: parent now known",
 	      strstr(ctx_of(300, 150, root), "\"ancestors\":[\"/usr/bin/p150\"]"));
@@ -169,7 +176,7 @@ static void test_context_cache(void)
 	bool right = true;
 	for (uint32_t pid = 10000; pid < 20000; pid++) {
 		set_proc(pid, 1, "/usr/bin/busy");
-		proc_set_args(proctab_get(&A.pt, pid), big, sizeof(big));
+		proc_set_args(proctab_get(&A.pt, pid), big, sizeof(big), false);
 		ctx_of(pid, 1, root);
 		right &= strstr(ctx_of(pid, 1, root), "\"exe\":\"/usr/bin/busy\",\"args\":[\"aaaa") != NULL;
 	}
@@ -264,6 +271,48 @@ static void test_exec_flags_and_losses(void)
 	CHECK("ring read errors announced", strstr(o, "\"loss\":{\"kind\":\"*\",\"count\":1,\"cause\":\"ring_read\"}"));
 }
 
+static const char args_fill[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+
+static int count_of(const char *s, const char *needle)
+{
+	int n = 0;
+	for (; (s = strstr(s, needle)); s++)
+		n++;
+	return n;
+}
+
+/* argv longer than the process table keeps (PT_ARGS_KEEP): the exec event has all of it, the
+ * process's later events and its children's parent.args the table's copy, flagged */
+static void test_long_argv(void)
+{
+	static unsigned char buf[16384];
+	char args[4096];
+	size_t alen = 0;
+	for (int i = 0; i < 32; i++)
+		alen += sprintf(args + alen, "arg%02d-%.*s", i, 86, args_fill) + 1;
+	size_t n = put_exec_args(buf, sizeof(buf), args, alen);
+	const char *o = decode_out(buf, n, false);
+	CHECK("long argv: every argument in the exec event", count_of(o, "-xxxxxxxx") == 32 &&
+								      strstr(o, "\"arg31-"));
+	CHECK("long argv: exec event not truncated",
+	      strstr(o, "\"args_truncated\":false,\"cwd\"") &&
+		      strstr(o, "\"args_truncated\":false,\"args_bytes\""));
+	o = ctx_of(4242, 1, 1);
+	CHECK("long argv: later events flag the table's copy",
+	      strstr(o, "\"args_truncated\":true,\"cwd\"") && !strstr(o, "\"arg31-"));
+	set_proc(4300, 4242, "/usr/bin/child");
+	o = ctx_of(4300, 4242, 1);
+	CHECK("long argv: parent.args flagged", strstr(o, "\"args_truncated\":true,\"key\""));
+	proctab_del(&A.pt, 4300);
+	/* cut in the kernel (args_max_bytes): flagged in the exec event and after */
+	((struct hw_exec *)buf)->hdr.flags = HW_F_TRUNC_ARGS;
+	o = decode_out(buf, n, false);
+	CHECK("kernel-cut argv flagged in proc and exec",
+	      strstr(o, "\"args_truncated\":true,\"cwd\"") &&
+		      strstr(o, "\"args_truncated\":true,\"args_bytes\""));
+	proctab_del(&A.pt, 4242);
+}
+
 int main(void)
 {
 	unsigned char buf[4096], mut[4096];
@@ -343,6 +392,7 @@ int main(void)
 	unlink(path);
 	test_context_cache();
 	test_exec_flags_and_losses();
+	test_long_argv();
 	proctab_free(&A.pt);
 	cgcache_free(A.cg);
 	jb_free(&A.jb);
