@@ -10,6 +10,7 @@
 #include "agent/proctab.h"
 #include "agent/custom.h"
 #include "agent/ship.h"
+#include "agent/output.h"
 
 enum hw_probe_id {
 #define HW_PROBE(id, name, dflt, ...) HW_PROBE_##id,
@@ -47,12 +48,11 @@ struct agent {
 	/* BPF links were made or destroyed since the agent last told the kernel which program,
 	 * map and link ids are its own (agent.tamper): see priv_tick */
 	bool own_ids_dirty;
-	char *out_buf; /* the output FILE's buffer (not stdout's), freed after its fclose */
 	char prog_fail[512][160]; /* programs refused (by the kernel or HW_DENY_HOOKS), with reason */
 	int nprog_fail;
 
 	/* output */
-	FILE *out;
+	struct hw_output out; /* a->out.fd < 0: none */
 	char *out_path; /* current output file, NULL or "-" for stdout */
 	struct jbuf jb;
 	uint64_t seq;
@@ -60,7 +60,6 @@ struct agent {
 	uint64_t events_total;
 	uint64_t decode_errors;
 	uint64_t filtered;
-	uint64_t out_errors;
 
 	/* loss accounting: last kernel drop counters seen */
 	uint64_t drops_seen[HW_EV_MAX * HW_DROP_NCAUSE];
@@ -201,7 +200,13 @@ void emit_heartbeat(struct agent *a);
 void check_drops(struct agent *a);
 /* Losses in user space: a record that could not be decoded, an event that could not be
  * formatted (out of memory), a failed ring buffer read. */
-enum hw_uloss_cause { HW_ULOSS_DECODE, HW_ULOSS_OOM, HW_ULOSS_RING_READ, HW_ULOSS_NCAUSE };
+enum hw_uloss_cause {
+	HW_ULOSS_DECODE,
+	HW_ULOSS_OOM,
+	HW_ULOSS_RING_READ,
+	HW_ULOSS_OUTPUT, /* not written to the output: writes failed and the hold buffer was full */
+	HW_ULOSS_NCAUSE
+};
 void count_user_loss(struct agent *a, const char *kind, enum hw_uloss_cause cause);
 void check_user_losses(struct agent *a); /* announce them as agent.loss */
 void check_ship_drops(struct agent *a);

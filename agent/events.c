@@ -188,11 +188,10 @@ void emit_end(struct agent *a)
 	a->events_total++;
 	if (a->ship)
 		ship_event(a->ship, a->seq, b->p, b->len - 1);
-	if (a->out && fwrite(b->p, 1, b->len, a->out) != b->len) {
-		if (!a->out_errors++)
-			fprintf(stderr, "herdwatch-agent: writing events failed: %s (counted in "
-					"stats.output_errors)\n", strerror(errno));
-	}
+	/* a failing output holds events, up to a bound; the rest are counted here (told on
+	 * stderr by the output, announced once it works again) */
+	if (!output_add(&a->out, b->p, b->len))
+		count_user_loss(a, a->cur_kind, HW_ULOSS_OUTPUT);
 }
 
 /* argv block as a JSON array: each argument is NUL-terminated, except a last one cut short by
@@ -837,7 +836,8 @@ static const char *cause_name(int c)
 	return c == HW_DROP_RINGBUF ? "ringbuf_full" : "no_scratch";
 }
 
-static const char *const uloss_cause[HW_ULOSS_NCAUSE] = {"decode", "oom", "ring_read"};
+static const char *const uloss_cause[HW_ULOSS_NCAUSE] = {"decode", "oom", "ring_read",
+							  "output_error"};
 
 void count_user_loss(struct agent *a, const char *kind, enum hw_uloss_cause cause)
 {
@@ -876,12 +876,34 @@ static void emit_loss(struct agent *a, const char *kind, uint64_t count, const c
 	emit_end(a);
 }
 
+/* Output failures are announced once the output works again (before, the announcement
+ * would only join what waits): each kind's dropped events, or a count of 0 when the episode
+ * lost nothing (every event held was written late), so no failed write goes untold. */
+static bool output_losses_due(struct agent *a)
+{
+	struct hw_output *o = &a->out;
+	if (o->err)
+		return false;
+	for (; o->cut; o->cut--)
+		count_user_loss(a, "*", HW_ULOSS_OUTPUT);
+	if (!o->resumed)
+		return true;
+	o->resumed = false;
+	o->dropped = 0;
+	for (unsigned i = 0; i < a->n_uloss; i++)
+		if (a->uloss[i].cause == HW_ULOSS_OUTPUT && a->uloss[i].count != a->uloss[i].seen)
+			return true;
+	emit_loss(a, "*", 0, "output_error");
+	return true;
+}
+
 /* Announce the user-space losses counted since the last announcement. */
 void check_user_losses(struct agent *a)
 {
+	bool output_due = output_losses_due(a);
 	for (unsigned i = 0; i < a->n_uloss; i++) {
 		struct hw_uloss *u = &a->uloss[i];
-		if (u->count == u->seen)
+		if (u->count == u->seen || (u->cause == HW_ULOSS_OUTPUT && !output_due))
 			continue;
 		uint64_t delta = u->count - u->seen;
 		u->seen = u->count;
@@ -1063,7 +1085,7 @@ void emit_heartbeat(struct agent *a)
 	jb_obj_end(b);
 	jb_ku64(b, "decode_errors", a->decode_errors);
 	jb_ku64(b, "filtered", a->filtered);
-	jb_ku64(b, "output_errors", a->out_errors);
+	jb_ku64(b, "output_errors", a->out.errors);
 	jb_ku64(b, "processes", a->pt.count);
 	jb_ku64(b, "reaped", a->pt.reaped);
 	jb_ku64(b, "evicted", a->pt.evicted);
