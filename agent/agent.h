@@ -209,6 +209,8 @@ enum hw_uloss_cause {
 };
 void count_user_loss(struct agent *a, const char *kind, enum hw_uloss_cause cause);
 void check_user_losses(struct agent *a); /* announce them as agent.loss */
+/* agent.loss cause previous_run_crash: that run's events after last_seq may be lost */
+void emit_prev_run_crash(struct agent *a, uint64_t run, uint64_t last_seq);
 void check_ship_drops(struct agent *a);
 const char *kind_name(uint32_t type);
 /* events.c: was this process ignored (filters.ignore_exe), even if it has exited since? */

@@ -876,6 +876,25 @@ static void emit_loss(struct agent *a, const char *kind, uint64_t count, const c
 	emit_end(a);
 }
 
+/* The run before this one on the same spool did not end cleanly (kill -9, crash, power loss):
+ * its events after last_seq may be lost, how many is unknown (count null). */
+void emit_prev_run_crash(struct agent *a, uint64_t run, uint64_t last_seq)
+{
+	char hex[17];
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)run);
+	emit_begin(a, "agent.loss", 0);
+	jb_key(&a->jb, "loss");
+	jb_obj_begin(&a->jb);
+	jb_kcstr(&a->jb, "kind", "*");
+	jb_key(&a->jb, "count");
+	jb_null(&a->jb);
+	jb_kcstr(&a->jb, "cause", "previous_run_crash");
+	jb_kcstr(&a->jb, "previous_run", hex);
+	jb_ku64(&a->jb, "durable_seq", last_seq);
+	jb_obj_end(&a->jb);
+	emit_end(a);
+}
+
 /* Output failures are announced once the output works again (before, the announcement
  * would only join what waits): each kind's dropped events, or a count of 0 when the episode
  * lost nothing (every event held was written late), so no failed write goes untold. */

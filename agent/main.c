@@ -303,6 +303,13 @@ int main(int argc, char **argv)
 		}
 	}
 	emit_heartbeat(a);
+	if (a->ship) {
+		struct ship_prev_run pr;
+		ship_previous_run(a->ship, &pr);
+		if (pr.crashed)
+			emit_prev_run_crash(a, pr.run_id, pr.last_seq);
+		ship_sync(a->ship);
+	}
 	output_flush(&a->out, false);
 
 	uint64_t now = mono_ms(), next_drops = now + 1000, next_hb = now + a->cfg.heartbeat_s * 1000ULL;
@@ -353,6 +360,10 @@ int main(int argc, char **argv)
 			emit_heartbeat(a);
 			next_hb = now + a->cfg.heartbeat_s * 1000ULL;
 		}
+		/* the collector stream's open batch into the spool's journal: a kill -9 from now
+		 * on loses none of it */
+		if (a->events_total != before)
+			ship_sync(a->ship);
 		/* once per batch; while writes fail, a retry every second (agent/output.h) */
 		if (a->events_total != before || idle == 1 || a->out.err)
 			output_flush(&a->out, false);
