@@ -158,8 +158,9 @@ int output_open(struct hw_output *o, const char *path)
 	int fd = -1;
 	if (!path || !strcmp(path, "-"))
 		fd = STDOUT_FILENO;
-	else if (strcmp(path, "none") && (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-						  0644)) < 0)
+	else if (strcmp(path, "none"))
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 && path && strcmp(path, "none"))
 		return -errno;
 	output_flush(o, true); /* the old output gets what it can take */
 	if (o->fd >= 0 && o->own_fd)

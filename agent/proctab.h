@@ -4,10 +4,11 @@
  * kept current from fork/exec/exit records; an entry is freed when its process exits.
  * Memory is bounded: argv kept for lineage is capped at PT_ARGS_KEEP bytes per process (the
  * exec event itself carries the argv of its record, up to args_max_bytes; a table copy that is
- * not the whole argv is marked args_cut, reported as args_truncated), and the table holds at most PT_MAX entries and
- * PT_BYTES_BUDGET bytes of entries and strings. When full, entries of processes that are gone
- * are freed first (a reconciliation pass, then a sampled eviction that prefers dead processes
- * and then the oldest-started); each dropped live entry counts in `evicted`.
+ * not the whole argv is marked args_cut, reported as args_truncated), and the table holds at
+ * most PT_MAX entries and PT_BYTES_BUDGET bytes of entries and strings. When full, entries of
+ * processes that are gone are freed first (a reconciliation pass, then a sampled eviction that
+ * prefers dead processes and then the oldest-started); each dropped live entry counts in
+ * `evicted`.
  *
  * Exit records are not enough to free every entry: processes in ignored cgroups or of ignored
  * executables make none, and records can be lost. proctab_maintain() therefore reconciles the
