@@ -10,6 +10,7 @@
 #include "agent/proctab.h"
 #include "agent/custom.h"
 #include "agent/ship.h"
+#include "agent/output.h"
 
 enum hw_probe_id {
 #define HW_PROBE(id, name, dflt, ...) HW_PROBE_##id,
@@ -48,12 +49,11 @@ struct agent {
 	/* BPF links were made or destroyed since the agent last told the kernel which program,
 	 * map and link ids are its own (agent.tamper): see priv_tick */
 	bool own_ids_dirty;
-	char *out_buf; /* the output FILE's buffer (not stdout's), freed after its fclose */
 	char prog_fail[512][160]; /* programs refused (by the kernel or HW_DENY_HOOKS), with reason */
 	int nprog_fail;
 
 	/* output */
-	FILE *out;
+	struct hw_output out; /* a->out.fd < 0: none */
 	char *out_path; /* current output file, NULL or "-" for stdout */
 	struct jbuf jb;
 	uint64_t seq;
@@ -61,7 +61,6 @@ struct agent {
 	uint64_t events_total;
 	uint64_t decode_errors;
 	uint64_t filtered;
-	uint64_t out_errors;
 
 	/* loss accounting: last kernel drop counters seen */
 	uint64_t drops_seen[HW_EV_MAX * HW_DROP_NCAUSE];
@@ -74,6 +73,11 @@ struct agent {
 	} uloss[32];
 	unsigned n_uloss;
 	const char *cur_kind; /* kind of the event being formatted (emit_begin) */
+	/* the argv of the exec being formatted when it is longer than the table keeps
+	 * (PT_ARGS_KEEP): proc.args shows it whole instead of the entry's copy */
+	const char *exec_args;
+	uint32_t exec_args_len;
+	bool exec_args_cut;
 
 	/* identity */
 	char host_name[256];
@@ -197,9 +201,17 @@ void emit_heartbeat(struct agent *a);
 void check_drops(struct agent *a);
 /* Losses in user space: a record that could not be decoded, an event that could not be
  * formatted (out of memory), a failed ring buffer read. */
-enum hw_uloss_cause { HW_ULOSS_DECODE, HW_ULOSS_OOM, HW_ULOSS_RING_READ, HW_ULOSS_NCAUSE };
+enum hw_uloss_cause {
+	HW_ULOSS_DECODE,
+	HW_ULOSS_OOM,
+	HW_ULOSS_RING_READ,
+	HW_ULOSS_OUTPUT, /* not written to the output: writes failed and the hold buffer was full */
+	HW_ULOSS_NCAUSE
+};
 void count_user_loss(struct agent *a, const char *kind, enum hw_uloss_cause cause);
 void check_user_losses(struct agent *a); /* announce them as agent.loss */
+/* agent.loss cause previous_run_crash: that run's events after last_seq may be lost */
+void emit_prev_run_crash(struct agent *a, uint64_t run, uint64_t last_seq);
 void check_ship_drops(struct agent *a);
 const char *kind_name(uint32_t type);
 /* events.c: was this process ignored (filters.ignore_exe), even if it has exited since? */

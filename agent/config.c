@@ -858,6 +858,31 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 	return 0;
 }
 
+/* A key given twice in one mapping: libyaml keeps both pairs and the parsers would take the
+ * last silently. Checked over every mapping node of the document, so at every level. */
+static int check_dup_keys(struct pctx *p, yaml_node_t *m)
+{
+	yaml_node_pair_t *a, *b;
+	for (a = m->data.mapping.pairs.start; a < m->data.mapping.pairs.top; a++) {
+		const char *ka = scalar(yaml_document_get_node(&p->doc, a->key));
+		for (b = m->data.mapping.pairs.start; ka && b < a; b++) {
+			const char *kb = scalar(yaml_document_get_node(&p->doc, b->key));
+			if (kb && !strcmp(ka, kb))
+				return perr(p, yaml_document_get_node(&p->doc, a->key),
+					    "duplicate key '%s'", ka);
+		}
+	}
+	return 0;
+}
+
+static int check_doc(struct pctx *p)
+{
+	for (yaml_node_t *n = p->doc.nodes.start; n < p->doc.nodes.top; n++)
+		if (n->type == YAML_MAPPING_NODE && check_dup_keys(p, n))
+			return -1;
+	return 0;
+}
+
 static int load_doc(struct pctx *p, const char *name, const char *text, size_t len)
 {
 	yaml_parser_t parser;
@@ -873,6 +898,10 @@ static int load_doc(struct pctx *p, const char *name, const char *text, size_t l
 		return -1;
 	}
 	yaml_parser_delete(&parser);
+	if (check_doc(p)) {
+		yaml_document_delete(&p->doc);
+		return -1;
+	}
 	return 0;
 }
 

@@ -365,8 +365,7 @@ out:
 		emit_control(a, who, args, n, for_ms, rc == 0, b.p, b.len);
 		if (rc == 0)
 			emit_heartbeat(a); /* the manifest as it is now */
-		if (a->out)
-			fflush(a->out);
+		output_flush(&a->out, false);
 	}
 	return rc;
 }
@@ -635,8 +634,7 @@ bool control_expire(struct agent *a)
 		}
 	if (changed) {
 		emit_heartbeat(a);
-		if (a->out)
-			fflush(a->out);
+		output_flush(&a->out, false);
 	}
 	return changed;
 }

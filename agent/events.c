@@ -188,11 +188,10 @@ void emit_end(struct agent *a)
 	a->events_total++;
 	if (a->ship)
 		ship_event(a->ship, a->seq, b->p, b->len - 1);
-	if (a->out && fwrite(b->p, 1, b->len, a->out) != b->len) {
-		if (!a->out_errors++)
-			fprintf(stderr, "herdwatch-agent: writing events failed: %s (counted in "
-					"stats.output_errors)\n", strerror(errno));
-	}
+	/* a failing output holds events, up to a bound; the rest are counted here (told on
+	 * stderr by the output, announced once it works again) */
+	if (!output_add(&a->out, b->p, b->len))
+		count_user_loss(a, a->cur_kind, HW_ULOSS_OUTPUT);
 }
 
 /* argv block as a JSON array: each argument is NUL-terminated, except a last one cut short by
@@ -299,6 +298,7 @@ static struct body_slot {
 	bool ok;
 	char *exe, *args, *cwd; /* references (pstr) */
 	uint32_t args_len;
+	bool args_cut;
 	uint64_t cg, cfg;
 	struct frag f;
 } body_slots[CTX_BODY_SLOTS];
@@ -341,18 +341,34 @@ static inline void jb_frag(struct jbuf *b, const struct frag *f)
 	b->comma = true;
 }
 
+/* "args" and "args_truncated" (argv not whole: cut by args_max_bytes in the kernel or by the
+ * process table's bound); the argv of the exec being formatted when it is longer than the
+ * entry's copy */
+static void put_proc_args(struct agent *a, struct proc *p)
+{
+	struct jbuf *b = &a->jb;
+	jb_key(b, "args");
+	if (a->exec_args)
+		put_args(b, a->exec_args, a->exec_args_len);
+	else if (p && p->args)
+		put_args(b, p->args, p->args_len);
+	else
+		jb_null(b);
+	jb_kbool(b, "args_truncated", a->exec_args ? a->exec_args_cut : p && p->args_cut);
+}
+
 /* "exe" ... "container" of the entry p (NULL: unknown process), cgroup path cg */
 static void put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, const char *cg)
 {
 	struct jbuf *b = &a->jb;
 	struct body_slot *bs = NULL;
-	if (p && cg) {
+	if (p && cg && !a->exec_args) {
 		uint64_t k = (uintptr_t)p->exe ^ ((uintptr_t)p->args * 3) ^
 			     ((uintptr_t)p->cwd * 5) ^ h->cgroup_id;
 		bs = &body_slots[((k * 0x9e3779b97f4a7c15ull) >> 40) % CTX_BODY_SLOTS];
 		if (bs->ok && bs->exe == p->exe && bs->args == p->args &&
-		    bs->args_len == p->args_len && bs->cwd == p->cwd && bs->cg == h->cgroup_id &&
-		    bs->cfg == a->cfg_gen) {
+		    bs->args_len == p->args_len && bs->args_cut == p->args_cut &&
+		    bs->cwd == p->cwd && bs->cg == h->cgroup_id && bs->cfg == a->cfg_gen) {
 			jb_frag(b, &bs->f);
 			return;
 		}
@@ -363,11 +379,7 @@ static void put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, co
 		jb_str(b, p->exe, pstr_len(p->exe));
 	else
 		jb_null(b);
-	jb_key(b, "args");
-	if (p && p->args)
-		put_args(b, p->args, p->args_len);
-	else
-		jb_null(b);
+	put_proc_args(a, p);
 	jb_key(b, "cwd");
 	if (p && p->cwd)
 		jb_str(b, p->cwd, pstr_len(p->cwd));
@@ -382,6 +394,7 @@ static void put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, co
 	pstr_set(&bs->args, p->args);
 	pstr_set(&bs->cwd, p->cwd);
 	bs->args_len = p->args_len;
+	bs->args_cut = p->args_cut;
 	bs->cg = h->cgroup_id;
 	bs->cfg = a->cfg_gen;
 }
@@ -416,6 +429,7 @@ static void put_lineage(struct agent *a, uint32_t ppid)
 			put_args(b, pp->args, pp->args_len);
 		else
 			jb_null(b);
+		jb_kbool(b, "args_truncated", pp->args_cut);
 		make_key(a, pp->pid, pp->start_ticks, key, sizeof(key));
 		jb_kcstr(b, "key", key);
 	} else {
@@ -424,6 +438,7 @@ static void put_lineage(struct agent *a, uint32_t ppid)
 		jb_kcstr(b, "exe", NULL);
 		jb_key(b, "args");
 		jb_null(b);
+		jb_kbool(b, "args_truncated", false);
 		jb_kcstr(b, "key", NULL);
 	}
 	jb_obj_end(b);
@@ -512,7 +527,7 @@ static void emit_proc_p(struct agent *a, const struct hw_hdr *h, struct proc *p)
 			pstr_set(&hs->tty, tty);
 		}
 	}
-	if (p) {
+	if (p && !a->exec_args) {
 		s = &self_slots[h->pid % CTX_SELF_SLOTS];
 		if (s->pid != h->pid || s->ver != p->ver) {
 			s->pid = h->pid;
@@ -656,7 +671,8 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 	proc_set_str_prev(&p->tty, e->tty.len ? (const char *)rec + e->tty.off : NULL, e->tty.len,
 			  prev_tty);
 	const char *args = (const char *)rec + e->args.off;
-	proc_set_args(p, args, e->args.len);
+	bool args_cut = h->flags & HW_F_TRUNC_ARGS;
+	proc_set_args(p, args, e->args.len, args_cut);
 
 	/* filters.ignore_exe: decided here, enforced in the kernel from now on */
 	for (size_t i = 0; i < a->cfg.ignore_exe.n; i++) {
@@ -672,7 +688,14 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 		}
 	}
 
+	/* the event carries argv as the kernel read it, the table a bounded copy */
+	if (e->args.len > p->args_len) {
+		a->exec_args = args;
+		a->exec_args_len = e->args.len;
+		a->exec_args_cut = args_cut;
+	}
 	emit_event_p(a, "process.exec", h, p, "exec");
+	a->exec_args = NULL;
 	jb_ki64(b, "result", 0);
 	/* Privilege gained by this exec: effective ids that changed through it (setuid/setgid
 	 * binary), or capabilities granted by the file. Ids are compared with the credentials
@@ -813,7 +836,8 @@ static const char *cause_name(int c)
 	return c == HW_DROP_RINGBUF ? "ringbuf_full" : "no_scratch";
 }
 
-static const char *const uloss_cause[HW_ULOSS_NCAUSE] = {"decode", "oom", "ring_read"};
+static const char *const uloss_cause[HW_ULOSS_NCAUSE] = {"decode", "oom", "ring_read",
+							  "output_error"};
 
 void count_user_loss(struct agent *a, const char *kind, enum hw_uloss_cause cause)
 {
@@ -852,12 +876,53 @@ static void emit_loss(struct agent *a, const char *kind, uint64_t count, const c
 	emit_end(a);
 }
 
+/* The run before this one on the same spool did not end cleanly (kill -9, crash, power loss):
+ * its events after last_seq may be lost, how many is unknown (count null). */
+void emit_prev_run_crash(struct agent *a, uint64_t run, uint64_t last_seq)
+{
+	char hex[17];
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)run);
+	emit_begin(a, "agent.loss", 0);
+	jb_key(&a->jb, "loss");
+	jb_obj_begin(&a->jb);
+	jb_kcstr(&a->jb, "kind", "*");
+	jb_key(&a->jb, "count");
+	jb_null(&a->jb);
+	jb_kcstr(&a->jb, "cause", "previous_run_crash");
+	jb_kcstr(&a->jb, "previous_run", hex);
+	jb_ku64(&a->jb, "durable_seq", last_seq);
+	jb_obj_end(&a->jb);
+	emit_end(a);
+}
+
+/* Output failures are announced once the output works again (before, the announcement
+ * would only join what waits): each kind's dropped events, or a count of 0 when the episode
+ * lost nothing (every event held was written late), so no failed write goes untold. */
+static bool output_losses_due(struct agent *a)
+{
+	struct hw_output *o = &a->out;
+	if (o->err)
+		return false;
+	for (; o->cut; o->cut--)
+		count_user_loss(a, "*", HW_ULOSS_OUTPUT);
+	if (!o->resumed)
+		return true;
+	o->resumed = false;
+	o->dropped = 0;
+	for (unsigned i = 0; i < a->n_uloss; i++)
+		if (a->uloss[i].cause == HW_ULOSS_OUTPUT && a->uloss[i].count != a->uloss[i].seen)
+			return true;
+	emit_loss(a, "*", 0, "output_error");
+	return true;
+}
+
 /* Announce the user-space losses counted since the last announcement. */
 void check_user_losses(struct agent *a)
 {
+	bool output_due = output_losses_due(a);
 	for (unsigned i = 0; i < a->n_uloss; i++) {
 		struct hw_uloss *u = &a->uloss[i];
-		if (u->count == u->seen)
+		if (u->count == u->seen || (u->cause == HW_ULOSS_OUTPUT && !output_due))
 			continue;
 		uint64_t delta = u->count - u->seen;
 		u->seen = u->count;
@@ -1039,7 +1104,7 @@ void emit_heartbeat(struct agent *a)
 	jb_obj_end(b);
 	jb_ku64(b, "decode_errors", a->decode_errors);
 	jb_ku64(b, "filtered", a->filtered);
-	jb_ku64(b, "output_errors", a->out_errors);
+	jb_ku64(b, "output_errors", a->out.errors);
 	jb_ku64(b, "processes", a->pt.count);
 	jb_ku64(b, "reaped", a->pt.reaped);
 	jb_ku64(b, "evicted", a->pt.evicted);

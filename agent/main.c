@@ -132,6 +132,7 @@ int main(int argc, char **argv)
 	static struct agent A;
 	struct agent *a = &A;
 	A.ctl_ep = -1;
+	output_init(&A.out);
 	const char *out_path = NULL, *ctl_path = NULL;
 	int ctl_fd = -1, ep = -1;
 	bool probe_only = false;
@@ -302,8 +303,14 @@ int main(int argc, char **argv)
 		}
 	}
 	emit_heartbeat(a);
-	if (a->out)
-		fflush(a->out);
+	if (a->ship) {
+		struct ship_prev_run pr;
+		ship_previous_run(a->ship, &pr);
+		if (pr.crashed)
+			emit_prev_run_crash(a, pr.run_id, pr.last_seq);
+		ship_sync(a->ship);
+	}
+	output_flush(&a->out, false);
 
 	uint64_t now = mono_ms(), next_drops = now + 1000, next_hb = now + a->cfg.heartbeat_s * 1000ULL;
 	int idle = 0;
@@ -353,8 +360,13 @@ int main(int argc, char **argv)
 			emit_heartbeat(a);
 			next_hb = now + a->cfg.heartbeat_s * 1000ULL;
 		}
-		if (a->out && (a->events_total != before || idle == 1))
-			fflush(a->out);
+		/* the collector stream's open batch into the spool's journal: a kill -9 from now
+		 * on loses none of it */
+		if (a->events_total != before)
+			ship_sync(a->ship);
+		/* once per batch; while writes fail, a retry every second (agent/output.h) */
+		if (a->events_total != before || idle == 1 || a->out.err)
+			output_flush(&a->out, false);
 		/* Coalesce wake-ups: urgent records force one per record, and each costs a
 		 * context switch, a ring buffer pass and a write (~30 us here, which made a steady
 		 * trickle such as an exec storm cost the agent far more per event than a flood).
@@ -380,8 +392,9 @@ int main(int argc, char **argv)
 		ship_close(a->ship, 5000);
 		a->ship = NULL;
 	}
-	if (a->out && fflush(a->out)) {
-		fprintf(stderr, "herdwatch-agent: writing output failed: %s\n", strerror(errno));
+	if (output_flush(&a->out, true)) {
+		fprintf(stderr, "herdwatch-agent: %zu bytes of events could not be written to the "
+				"output at exit\n", a->out.len);
 		goto out;
 	}
 	rc = 0;
@@ -404,9 +417,7 @@ out:
 	ring_buffer__free(a->rb);
 	if (a->skel)
 		hw_bpf__destroy(a->skel);
-	if (a->out && a->out != stdout)
-		fclose(a->out);
-	free(a->out_buf);
+	output_close(&a->out);
 	proctab_free(&a->pt);
 	cgcache_free(a->cg);
 	config_free(&a->cfg);

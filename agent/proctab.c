@@ -280,13 +280,16 @@ int proc_set_str_prev(char **dst, const char *s, size_t n, char *prev)
 	return proc_set_str(dst, s, n);
 }
 
-int proc_set_args(struct proc *p, const char *args, size_t n)
+int proc_set_args(struct proc *p, const char *args, size_t n, bool cut)
 {
-	if (n > PT_ARGS_KEEP)
+	if (n > PT_ARGS_KEEP) {
 		n = PT_ARGS_KEEP;
+		cut = true;
+	}
 	pstr_put(p->args);
 	p->args = NULL;
 	p->args_len = 0;
+	p->args_cut = cut && n;
 	if (!n)
 		return 0;
 	p->args = pstr_recent(args, n);
@@ -303,6 +306,7 @@ int proc_inherit(struct proc *c, const struct proc *par)
 	pstr_set(&c->tty, par->tty);
 	pstr_set(&c->args, par->args);
 	c->args_len = par->args ? par->args_len : 0;
+	c->args_cut = par->args_cut;
 	c->cgroup_id = par->cgroup_id;
 	c->ignored = par->ignored;
 	return 0;
@@ -393,9 +397,9 @@ int proctab_load_pid(struct proctab *t, const char *root, uint32_t pid)
 	if (n > 0)
 		proc_set_str(&p->cwd, link, n);
 	snprintf(path, sizeof(path), "%s/%u/cmdline", root, pid);
-	n = read_file(path, link, PT_ARGS_KEEP);
+	n = read_file(path, link, PT_ARGS_KEEP + 1); /* one more byte: cut or not */
 	if (n > 0)
-		proc_set_args(p, link, n);
+		proc_set_args(p, link, n, false);
 	return 0;
 }
 

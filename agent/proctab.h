@@ -3,10 +3,12 @@
  * Seeded from /proc at start so processes older than the agent have parents and ancestors;
  * kept current from fork/exec/exit records; an entry is freed when its process exits.
  * Memory is bounded: argv kept for lineage is capped at PT_ARGS_KEEP bytes per process (the
- * exec event itself carries the full argv), and the table holds at most PT_MAX entries and
- * PT_BYTES_BUDGET bytes of entries and strings. When full, entries of processes that are gone
- * are freed first (a reconciliation pass, then a sampled eviction that prefers dead processes
- * and then the oldest-started); each dropped live entry counts in `evicted`.
+ * exec event itself carries the argv of its record, up to args_max_bytes; a table copy that is
+ * not the whole argv is marked args_cut, reported as args_truncated), and the table holds at
+ * most PT_MAX entries and PT_BYTES_BUDGET bytes of entries and strings. When full, entries of
+ * processes that are gone are freed first (a reconciliation pass, then a sampled eviction that
+ * prefers dead processes and then the oldest-started); each dropped live entry counts in
+ * `evicted`.
  *
  * Exit records are not enough to free every entry: processes in ignored cgroups or of ignored
  * executables make none, and records can be lost. proctab_maintain() therefore reconciles the
@@ -41,6 +43,7 @@ struct proc {
 	char *exe;
 	char *args; /* NUL-separated, args_len bytes */
 	uint32_t args_len;
+	bool args_cut; /* args is not the whole argv: cut here (PT_ARGS_KEEP) or in the kernel */
 	char *cwd;
 	char *tty;
 	bool ignored; /* matched filters.ignore_exe */
@@ -114,7 +117,8 @@ int proc_set_str(char **dst, const char *s, size_t n);
 /* The same, sharing prev instead of copying when it holds the same bytes; the reference to
  * prev is consumed either way (decode_exec: strings of the entry before the exec). */
 int proc_set_str_prev(char **dst, const char *s, size_t n, char *prev);
-int proc_set_args(struct proc *p, const char *args, size_t n);
+/* Keep at most PT_ARGS_KEEP bytes of argv; cut: the n bytes are already not all of it. */
+int proc_set_args(struct proc *p, const char *args, size_t n, bool cut);
 /* Read one process from /proc (root may be "/proc" or a test directory). */
 int proctab_load_pid(struct proctab *t, const char *procroot, uint32_t pid);
 /* Seed from every numeric entry in procroot; returns the number of processes loaded. */

@@ -5,54 +5,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+/* path: a file (appended), "-" or NULL for stdout, "none" for no output. The output writes
+ * once per batch, holds events while writes fail (agent/output.h). */
 int open_output(struct agent *a, const char *path)
 {
-	FILE *f;
-	if (path && !strcmp(path, "none")) {
-		f = NULL; /* events only go to the collector */
-	} else if (!path || !strcmp(path, "-")) {
-		f = stdout;
-	} else {
-		f = fopen(path, "ae");
-		if (!f) {
-			fprintf(stderr, "herdwatch-agent: cannot write output file %s: %s: create its "
-					"directory and make it writable, or choose another file (--output, "
-					"'output:' in the config; '-' for stdout)\n",
-				path, strerror(errno));
-			return -1;
-		}
+	int rc = output_open(&a->out, path);
+	if (rc) {
+		fprintf(stderr, "herdwatch-agent: cannot write output file %s: %s: create its "
+				"directory and make it writable, or choose another file (--output, "
+				"'output:' in the config; '-' for stdout)\n",
+			path, strerror(-rc));
+		return -1;
 	}
-	/* A 1 MiB buffer: the loop flushes once per batch of events. glibc ignores the size
-	 * of setvbuf() without a buffer of our own and uses 4 KiB, which made about one write()
-	 * per three events (an exec storm's agent spent more time in write than decoding).
-	 * stdout's buffer is set only once, before its first use, and kept. */
-	enum { OUT_BUF = 1 << 20 };
-	static bool stdout_buffered;
-	char *buf = NULL;
-	if (f && f != a->out && (f != stdout || !stdout_buffered)) {
-		buf = malloc(OUT_BUF);
-		setvbuf(f, buf, _IOFBF, buf ? OUT_BUF : BUFSIZ);
-	}
-	if (f == stdout) {
-		stdout_buffered = true;
-		buf = NULL; /* stdout's stays with stdout */
-	} else if (a->out == stdout) {
-		fflush(stdout);
-	}
-	if (a->out && a->out != stdout) {
-		fflush(a->out);
-		fclose(a->out);
-		free(a->out_buf);
-		a->out_buf = NULL;
-	}
-	if (f != a->out)
-		a->out_buf = buf;
-	a->out = f;
 	if (path != a->out_path) {
 		free(a->out_path);
 		a->out_path = path ? strdup(path) : NULL;
 	}
+	if (a->out.fd > STDOUT_FILENO && a->out_path)
+		a->out.name = a->out_path;
 	return 0;
 }
 

@@ -10,6 +10,11 @@
  *   oldest first with up to SHIP_WINDOW in flight, and on each ACK unlinks the spool file.
  *   After a disconnect every unacknowledged batch is sent again, oldest first; the collector
  *   drops what it already stored.
+ *
+ * Crash safety (ship.h): ship_sync() appends the open batch to <spool>/open.hwj,
+ *   "hwj1 <run id, 16 hex> <first seq> <boot id>\n" then the batch's JSON lines;
+ *   a seal empties it. <spool>/state is one line,
+ *   "hwstate1 run=<16 hex> durable_seq=<n> clean=<0|1>\n", rewritten in place.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -26,6 +31,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -46,6 +52,7 @@
 #define SHIP_WINDOW 16
 #define SHIP_CACHE_MAX (32ull << 20) /* frames kept in memory besides the spool file */
 #define SHIP_ZSTD_LEVEL 1
+#define SHIP_SYNC_MS 1000 /* journal fsync and state file: at most this long after a change */
 
 struct sbatch {
 	struct sbatch *next;
@@ -98,6 +105,16 @@ struct ship {
 	size_t rlen;
 	uint64_t next_try_ms, backoff_ms;
 	int ever_connected;
+
+	/* crash safety: the open batch's journal, the state file (see ship.h) */
+	int jfd, state_fd;
+	size_t jlen;            /* bytes of pend already in the journal */
+	uint64_t pend_last_seq; /* seq of the last event queued */
+	uint64_t j_seq;         /* last seq written to the journal */
+	uint64_t j_dirty_ms;    /* first journal write not fsynced yet (0: none) */
+	uint64_t durable_seq;   /* last seq fsynced, in the journal or a sealed batch */
+	uint64_t state_seq, state_ms; /* durable_seq as last written to the state file, when */
+	struct ship_prev_run prev;
 };
 
 static uint64_t now_ms(void)
@@ -197,16 +214,15 @@ static int fsync_dir(const char *dir)
 	return err;
 }
 
-/* Seal the open batch into a spool file. Caller holds s->mu. */
-static int seal(struct ship *s)
+/* Seal count JSON lines (raw) of run into a spool file; *spooled: it is on disk (else kept in
+ * memory only). Caller holds s->mu (or is ship_open). */
+static int seal_raw(struct ship *s, uint64_t first_seq, uint32_t count, uint64_t run,
+		    const char *boot_id, const char *raw, size_t len, int *spooled)
 {
-	if (!s->pend_count)
-		return 0;
 	uint8_t *frame;
 	size_t flen;
-	int err = hw_wire_batch_encode(s->cctx, SHIP_ZSTD_LEVEL, s->next_id, s->pend_first_seq,
-				       s->pend_count, s->run_id, s->host_id, s->boot_id, s->pend,
-				       s->pend_len, &frame, &flen);
+	int err = hw_wire_batch_encode(s->cctx, SHIP_ZSTD_LEVEL, s->next_id, first_seq, count, run,
+				       s->host_id, boot_id, raw, len, &frame, &flen);
 	if (err)
 		return err;
 	struct sbatch *b = calloc(1, sizeof(*b));
@@ -226,8 +242,9 @@ static int seal(struct ship *s)
 		/* Spool unusable (disk full, removed): keep the batch in memory only. */
 		unlink(tmp);
 	}
+	*spooled = !err;
 	b->id = s->next_id++;
-	b->count = s->pend_count;
+	b->count = count;
 	b->size = flen;
 	if (err || s->cached_bytes + flen <= SHIP_CACHE_MAX) {
 		b->frame = frame;
@@ -241,14 +258,111 @@ static int seal(struct ship *s)
 		s->head = b;
 	s->tail = b;
 	s->st.spooled_bytes += flen;
-	s->pend_len = 0;
-	s->pend_count = 0;
 	spool_enforce(s);
 	uint64_t one = 1;
 	if (write(s->wake_fd, &one, sizeof(one)) < 0) {
 		/* eventfd counter saturated: the thread is awake anyway */
 	}
 	return 0;
+}
+
+/* Seal the open batch into a spool file; the journal is emptied. Caller holds s->mu. */
+static int seal(struct ship *s)
+{
+	int spooled = 0;
+	if (!s->pend_count)
+		return 0;
+	int err = seal_raw(s, s->pend_first_seq, s->pend_count, s->run_id, s->boot_id, s->pend,
+			   s->pend_len, &spooled);
+	if (err)
+		return err;
+	if (spooled && s->pend_last_seq > s->durable_seq)
+		s->durable_seq = s->pend_last_seq;
+	if (s->jfd >= 0 && s->jlen && ftruncate(s->jfd, 0)) {
+		/* the next journal write starts over (its header says which batch) */
+	}
+	s->jlen = 0;
+	s->j_dirty_ms = 0;
+	s->pend_len = 0;
+	s->pend_count = 0;
+	return 0;
+}
+
+/* Append the open batch's new lines to the journal. Caller holds s->mu. */
+static void journal_append(struct ship *s)
+{
+	char head[64 + HW_WIRE_MAX_ID];
+	int hn = 0;
+	if (!s->jlen)
+		hn = snprintf(head, sizeof(head), "hwj1 %016llx %llu %s\n",
+			      (unsigned long long)s->run_id, (unsigned long long)s->pend_first_seq,
+			      s->boot_id);
+	struct iovec iov[2] = {{head, (size_t)hn}, {s->pend + s->jlen, s->pend_len - s->jlen}};
+	ssize_t want = hn + (ssize_t)(s->pend_len - s->jlen);
+	if (writev(s->jfd, iov, 2) != want) {
+		/* disk full or failing: start over at the next call */
+		if (ftruncate(s->jfd, 0)) {
+		}
+		s->jlen = 0;
+		return;
+	}
+	s->jlen = s->pend_len;
+	s->j_seq = s->pend_last_seq;
+	if (!s->j_dirty_ms)
+		s->j_dirty_ms = now_ms();
+}
+
+void ship_sync(struct ship *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	if (s->jfd >= 0 && s->pend_count && s->pend_len > s->jlen)
+		journal_append(s);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Rewrite the state file in place (small, one line) and make it durable. */
+static void state_write(struct ship *s, uint64_t seq, int clean)
+{
+	char line[128];
+	int n = snprintf(line, sizeof(line), "hwstate1 run=%016llx durable_seq=%llu clean=%d\n",
+			 (unsigned long long)s->run_id, (unsigned long long)seq, clean);
+	if (s->state_fd < 0 || pwrite(s->state_fd, line, n, 0) != n || ftruncate(s->state_fd, n))
+		return;
+	fdatasync(s->state_fd);
+}
+
+/* Sender thread, each pass: fsync the journal SHIP_SYNC_MS after its first unsynced write;
+ * record a new durable seq in the state file at most every SHIP_SYNC_MS. The fsyncs run
+ * without the lock: ship_event() never waits for the disk. */
+static void durability_tick(struct ship *s)
+{
+	uint64_t now = now_ms(), seq = 0;
+	int fd = -1;
+	pthread_mutex_lock(&s->mu);
+	if (s->j_dirty_ms && now - s->j_dirty_ms >= SHIP_SYNC_MS) {
+		fd = s->jfd;
+		seq = s->j_seq;
+		s->j_dirty_ms = 0;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (fd >= 0 && fdatasync(fd) == 0) {
+		pthread_mutex_lock(&s->mu);
+		if (seq > s->durable_seq)
+			s->durable_seq = seq;
+		pthread_mutex_unlock(&s->mu);
+	}
+	pthread_mutex_lock(&s->mu);
+	seq = s->durable_seq;
+	int due = seq != s->state_seq && now - s->state_ms >= SHIP_SYNC_MS;
+	if (due) {
+		s->state_seq = seq;
+		s->state_ms = now;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (due)
+		state_write(s, seq, 0);
 }
 
 int ship_event(struct ship *s, unsigned long long seq, const char *json, size_t len)
@@ -282,6 +396,7 @@ int ship_event(struct ship *s, unsigned long long seq, const char *json, size_t 
 		s->pend[s->pend_len + len] = '\n';
 		s->pend_len += len + 1;
 		s->pend_count++;
+		s->pend_last_seq = seq;
 	} else {
 		s->st.dropped++;
 		s->st.dropped_by[SHIP_DROP_SHIP_ERROR]++;
@@ -641,6 +756,7 @@ static void *ship_thread(void *arg)
 				back_off(s);
 			}
 		}
+		durability_tick(s);
 		if (s->fd >= 0 && (send_batches(s) || read_acks(s))) {
 			disconnect(s);
 			back_off(s);
@@ -744,6 +860,88 @@ static int load_spool(struct ship *s)
 	return 0;
 }
 
+/* The state file a run before this one left: did it end cleanly, its last durable seq. */
+static void previous_run(struct ship *s)
+{
+	char path[4096], line[128] = "";
+	unsigned long long run, seq;
+	int clean;
+	snprintf(path, sizeof(path), "%s/state", s->spool_dir);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(line, sizeof(line), f) &&
+	    sscanf(line, "hwstate1 run=%llx durable_seq=%llu clean=%d", &run, &seq, &clean) == 3) {
+		s->prev.crashed = !clean;
+		s->prev.run_id = run;
+		s->prev.last_seq = seq;
+	}
+	fclose(f);
+}
+
+/* The complete lines of a journal a crashed run left (header, then JSON lines) become a sealed
+ * batch of that run; its last seq is then durable too. */
+static void recover_lines(struct ship *s, char *buf, size_t len)
+{
+	unsigned long long run, first;
+	char boot[HW_WIRE_MAX_ID + 1];
+	char *nl = memchr(buf, '\n', len), *end = buf + len, *last = NULL;
+	uint32_t count = 0;
+	int spooled = 0;
+	if (!nl || sscanf(buf, "hwj1 %llx %llu %128s", &run, &first, boot) != 3)
+		return;
+	while (end > nl + 1 && end[-1] != '\n') /* a line cut by the crash */
+		end--;
+	for (char *q = nl + 1; q < end; q = (char *)memchr(q, '\n', end - q) + 1) {
+		count++;
+		last = q;
+	}
+	if (!count || seal_raw(s, first, count, run, boot, nl + 1, end - nl - 1, &spooled) ||
+	    !spooled)
+		return;
+	unsigned long long lseq = first + count - 1;
+	if (!strncmp(last, "{\"seq\":", 7))
+		lseq = strtoull(last + 7, NULL, 10);
+	if (run == s->prev.run_id && lseq > s->prev.last_seq)
+		s->prev.last_seq = lseq;
+}
+
+static void journal_recover(struct ship *s, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = SHIP_MAX_RAW + 256, len = 0;
+	char *buf = fd >= 0 ? malloc(cap) : NULL;
+	ssize_t r = 0;
+	while (buf && len < cap && (r = read(fd, buf + len, cap - len)) > 0)
+		len += (size_t)r;
+	if (buf && len)
+		recover_lines(s, buf, len);
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* What the run before left (state, journal), then this run's journal and state. */
+static int crash_safety_open(struct ship *s)
+{
+	char path[4096];
+	previous_run(s);
+	snprintf(path, sizeof(path), "%s/open.hwj", s->spool_dir);
+	journal_recover(s, path);
+	s->jfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	snprintf(path, sizeof(path), "%s/state", s->spool_dir);
+	s->state_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->jfd < 0 || s->state_fd < 0)
+		return -errno;
+	state_write(s, 0, 0);
+	return fsync_dir(s->spool_dir);
+}
+
+void ship_previous_run(struct ship *s, struct ship_prev_run *out)
+{
+	*out = s->prev;
+}
+
 static void ship_free(struct ship *s)
 {
 	while (s->head) {
@@ -759,6 +957,10 @@ static void ship_free(struct ship *s)
 		close(s->wake_fd);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
+	if (s->jfd >= 0)
+		close(s->jfd);
+	if (s->state_fd >= 0)
+		close(s->state_fd);
 	free(s->pend);
 	free(s->address);
 	free(s->host);
@@ -782,6 +984,7 @@ int ship_open(struct ship **out, const struct ship_opts *o)
 	pthread_mutex_init(&s->mu, NULL);
 	s->fd = -1;
 	s->lock_fd = -1;
+	s->jfd = s->state_fd = -1;
 	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	s->address = strdup(o->address);
 	s->spool_dir = strdup(o->spool_dir);
@@ -845,6 +1048,9 @@ int ship_open(struct ship **out, const struct ship_opts *o)
 		goto fail;
 	}
 	SSL_CTX_set_verify(s->ctx, SSL_VERIFY_PEER, NULL);
+	err = crash_safety_open(s);
+	if (err)
+		goto fail;
 	err = -pthread_create(&s->thr, NULL, ship_thread, s);
 	if (err)
 		goto fail;
@@ -870,6 +1076,8 @@ void ship_close(struct ship *s, int flush_timeout_ms)
 	pthread_join(s->thr, NULL);
 	pthread_mutex_lock(&s->mu);
 	seal(s); /* anything queued after the thread stopped */
+	uint64_t seq = s->durable_seq;
 	pthread_mutex_unlock(&s->mu);
+	state_write(s, seq, 1); /* a clean end: the next run announces nothing */
 	ship_free(s);
 }

@@ -12,6 +12,14 @@
  * into agent.loss with that cause). A spool file is fsynced, and then its directory, before
  * the batch counts as spooled (it survives a power loss, not only an agent restart).
  * One thread per ship does the network I/O; all functions are thread-safe.
+ *
+ * Crash safety: the open batch is appended to <spool>/open.hwj as it fills (ship_sync(), once
+ * per batch of events of the agent's loop), so a kill -9 loses nothing already queued; the
+ * journal is fsynced at most SHIP_SYNC_MS (1 s) after a write, and a seal empties it. The
+ * small file <spool>/state holds this run's id, the last seq known durable (fsynced, in the
+ * journal or a sealed batch) and whether the run ended cleanly (ship_close). The next
+ * ship_open() turns a journal left behind into a sealed batch of the run that wrote it and, when
+ * the state says that run did not end cleanly, reports it (ship_previous_run()).
  */
 #ifndef HW_SHIP_H
 #define HW_SHIP_H
@@ -49,6 +57,15 @@ struct ship_stats {
 };
 void ship_get_stats(struct ship *s, struct ship_stats *st); /* thread-safe */
 void ship_close(struct ship *s, int flush_timeout_ms);
+/* Append what was queued since the last call to the spool's journal (main loop, per batch). */
+void ship_sync(struct ship *s);
+/* What ship_open() found of the run that used this spool before. */
+struct ship_prev_run {
+	int crashed;                 /* it did not end with ship_close() */
+	unsigned long long run_id;   /* its run id */
+	unsigned long long last_seq; /* its last seq known durable (stored or in the spool) */
+};
+void ship_previous_run(struct ship *s, struct ship_prev_run *out);
 /* Take one control request the collector sent (REQUEST frame): its NUL-terminated arguments are
  * copied into buf (at most cap bytes). Returns their length, 0 if none is waiting. Requests
  * beyond the queue's 8 places are dropped and counted (ship_stats.requests_dropped). */

@@ -182,6 +182,29 @@ int main(void)
 		     "unknown key 'control.allow'");
 	expect_error("collector_max_for bounded", "control:\n  collector_max_for: 0\n",
 		     "collector_max_for");
+	/* a key given twice is refused with its file and line, at every mapping level */
+	expect_error("duplicate top-level key", "herd: a\nheartbeat_interval: 5\nherd: b\n",
+		     "test.yaml:3: duplicate key 'herd'");
+	expect_error("duplicate key in a section", "collector:\n  address: a:1\n  address: b:2\n",
+		     "test.yaml:3: duplicate key 'address'");
+	expect_error("duplicate key in a list item",
+		     "containers:\n  - cgroup: '^/a/([a-z]+)'\n    version_group: 2\n    cgroup: '^/b'\n",
+		     "test.yaml:4: duplicate key 'cgroup'");
+	expect_error("duplicate key in a flow mapping", "probes: {process: true, process: false}\n",
+		     "test.yaml:1: duplicate key 'process'");
+	CHECK("same key in different mappings is fine",
+	      parse(&c, "containers:\n  - cgroup: '^/a/([a-z]+)'\n  - cgroup: '^/b/([a-z]+)'\n", err) == 0);
+	config_free(&c);
+	{
+		/* a reload (config_parse_into a copy) refuses it too, and the caller keeps its own */
+		struct hw_config nc;
+		const char *dup = "herd: a\nherd: b\n";
+		config_defaults(&nc);
+		CHECK("reload: duplicate key refused",
+		      config_parse_into(&nc, "r.yaml", dup, strlen(dup), err, 512) < 0 &&
+			      strstr(err, "r.yaml:2: duplicate key 'herd'"));
+		config_free(&nc);
+	}
 	char e2[512];
 	CHECK("missing file names the file",
 	      config_load(&c, "/nonexistent/hw.yaml", e2, sizeof(e2)) < 0 &&

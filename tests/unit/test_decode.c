@@ -5,25 +5,28 @@
 #include "agent/agent.h"
 #include "unit.h"
 #include <stdlib.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 static struct agent A;
 
-static size_t put_exec(unsigned char *buf)
+/* an exec record of pid 4242 with argv args (alen bytes) into buf (cap bytes) */
+static size_t put_exec_args(unsigned char *buf, size_t cap, const char *args, size_t alen)
 {
 	struct hw_exec *e = (struct hw_exec *)buf;
 	size_t pos = sizeof(*e);
-	memset(buf, 0, 4096);
+	memset(buf, 0, cap);
 	e->hdr.type = HW_EV_EXEC;
 	e->hdr.pid = e->hdr.tid = 4242;
 	e->hdr.ppid = 1;
 	e->hdr.auid = 0xffffffff;
 	memcpy(e->hdr.comm, "x\xff\n\"", 4);
-	const char args[] = "prog\0a b\0\xfe\0";
 	e->args.off = pos;
-	e->args.len = sizeof(args) - 1;
-	memcpy(buf + pos, args, sizeof(args) - 1);
-	pos += sizeof(args) - 1;
+	e->args.len = alen;
+	e->args_total = alen;
+	memcpy(buf + pos, args, alen);
+	pos += alen;
 	const char exe[] = "prog\0bin\0usr\0"; /* leaf first */
 	e->exe.off = pos;
 	e->exe.len = sizeof(exe) - 1;
@@ -37,6 +40,12 @@ static size_t put_exec(unsigned char *buf)
 	e->tty.off = pos;
 	e->hdr.size = pos;
 	return pos;
+}
+
+static size_t put_exec(unsigned char *buf)
+{
+	const char args[] = "prog\0a b\0\xfe\0";
+	return put_exec_args(buf, 4096, args, sizeof(args) - 1);
 }
 
 /* emit_proc for (pid, ppid) into A.jb; returns the text (valid until the next call) */
@@ -124,7 +133,7 @@ static void test_context_cache(void)
 	ctx_of(300, 150, root);
 	CHECK("context: unknown parent",
 	      strstr(ctx_of(300, 150, root), "\"parent\":{\"pid\":150,\"exe\":null,\"args\":null,"
-					     "\"key\":null},\"ancestors\":[]"));
+					     "\"args_truncated\":false,\"key\":null},\"ancestors\":[]"));
 	set_proc(150, 140, "/usr/bin/p150");
 	CHECK("context: parent now known",
 	      strstr(ctx_of(300, 150, root), "\"ancestors\":[\"/usr/bin/p150\"]"));
@@ -169,7 +178,7 @@ static void test_context_cache(void)
 	bool right = true;
 	for (uint32_t pid = 10000; pid < 20000; pid++) {
 		set_proc(pid, 1, "/usr/bin/busy");
-		proc_set_args(proctab_get(&A.pt, pid), big, sizeof(big));
+		proc_set_args(proctab_get(&A.pt, pid), big, sizeof(big), false);
 		ctx_of(pid, 1, root);
 		right &= strstr(ctx_of(pid, 1, root), "\"exe\":\"/usr/bin/busy\",\"args\":[\"aaaa") != NULL;
 	}
@@ -184,18 +193,21 @@ static void test_context_cache(void)
 static const char *decode_out(const void *rec, size_t n, bool announce)
 {
 	static char text[65536];
-	FILE *old = A.out, *f = tmpfile();
-	A.out = f;
+	struct hw_output old = A.out;
+	FILE *f = tmpfile();
+	output_init(&A.out);
+	A.out.fd = fileno(f);
 	if (rec)
 		handle_record(&A, (void *)rec, n);
 	if (announce)
 		check_user_losses(&A);
-	fflush(f);
+	output_flush(&A.out, true);
+	free(A.out.buf);
+	A.out = old;
 	rewind(f);
 	size_t r = fread(text, 1, sizeof(text) - 1, f);
 	text[r] = 0;
 	fclose(f);
-	A.out = old;
 	return text;
 }
 
@@ -264,12 +276,117 @@ static void test_exec_flags_and_losses(void)
 	CHECK("ring read errors announced", strstr(o, "\"loss\":{\"kind\":\"*\",\"count\":1,\"cause\":\"ring_read\"}"));
 }
 
+/* A failing output (/dev/full: ENOSPC) holds events up to its bound and drops the rest; once
+ * writes work again (a file put over the same descriptor) everything held is written in
+ * order and the dropped events are announced: agent.loss, cause output_error, count = gap. */
+static void test_output_failure(void)
+{
+	unsigned char buf[4096];
+	size_t n = put_exec(buf);
+	FILE *f = tmpfile();
+	int full = open("/dev/full", O_WRONLY);
+	struct hw_output old = A.out;
+	output_init(&A.out);
+	A.out.hold_max = A.out.flush_at = 16384;
+	A.out.fd = full;
+	uint64_t seq0 = A.seq;
+	for (int i = 0; i < 100; i++)
+		handle_record(&A, buf, n);
+	CHECK("failing output: write error kept", output_flush(&A.out, true) == -ENOSPC &&
+							 A.out.err == ENOSPC && A.out.errors > 0);
+	CHECK("failing output: held up to the bound, the rest dropped",
+	      A.out.len > 8192 && A.out.len <= 16384 && A.out.dropped > 0);
+	check_user_losses(&A); /* not yet: it would only join the queue */
+	uint64_t dropped = A.out.dropped, seq1 = A.seq;
+	dup2(fileno(f), full); /* space is back */
+	CHECK("writing resumes", output_flush(&A.out, true) == 0 && A.out.err == 0 && !A.out.len);
+	check_user_losses(&A);
+	output_flush(&A.out, true);
+	rewind(f);
+	char line[8192];
+	uint64_t lines = 0, last = seq0, gap = 0, announced = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long s = strtoull(strstr(line, "\"seq\":") + 6, NULL, 10);
+		const char *c = strstr(line, "\"cause\":\"output_error\"");
+		gap += s - last - 1;
+		last = s;
+		lines++;
+		if (c)
+			announced += strtoull(strstr(line, "\"count\":") + 8, NULL, 10);
+	}
+	CHECK("held events written in order, the gap is what was announced",
+	      lines == seq1 - seq0 - dropped + 1 && gap == dropped && announced == dropped &&
+		      last == seq1 + 1);
+	/* an episode that lost nothing is announced too, with a count of 0 */
+	A.out.fd = open("/dev/full", O_WRONLY);
+	handle_record(&A, buf, n);
+	output_flush(&A.out, true);
+	dup2(fileno(f), A.out.fd);
+	output_flush(&A.out, true);
+	check_user_losses(&A);
+	output_flush(&A.out, true);
+	rewind(f);
+	bool zero = false;
+	while (fgets(line, sizeof(line), f))
+		zero |= strstr(line, "\"loss\":{\"kind\":\"*\",\"count\":0,\"cause\":\"output_error\"}") != NULL;
+	CHECK("a failure without loss is announced with count 0", zero);
+	close(A.out.fd);
+	close(full);
+	free(A.out.buf);
+	A.out = old;
+	fclose(f);
+	proctab_del(&A.pt, 4242);
+}
+
+static const char args_fill[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+
+static int count_of(const char *s, const char *needle)
+{
+	int n = 0;
+	for (; (s = strstr(s, needle)); s++)
+		n++;
+	return n;
+}
+
+/* argv longer than the process table keeps (PT_ARGS_KEEP): the exec event has all of it, the
+ * process's later events and its children's parent.args the table's copy, flagged */
+static void test_long_argv(void)
+{
+	static unsigned char buf[16384];
+	char args[4096];
+	size_t alen = 0;
+	for (int i = 0; i < 32; i++)
+		alen += sprintf(args + alen, "arg%02d-%.*s", i, 86, args_fill) + 1;
+	size_t n = put_exec_args(buf, sizeof(buf), args, alen);
+	const char *o = decode_out(buf, n, false);
+	CHECK("long argv: every argument in the exec event", count_of(o, "-xxxxxxxx") == 32 &&
+								      strstr(o, "\"arg31-"));
+	CHECK("long argv: exec event not truncated",
+	      strstr(o, "\"args_truncated\":false,\"cwd\"") &&
+		      strstr(o, "\"args_truncated\":false,\"args_bytes\""));
+	o = ctx_of(4242, 1, 1);
+	CHECK("long argv: later events flag the table's copy",
+	      strstr(o, "\"args_truncated\":true,\"cwd\"") && !strstr(o, "\"arg31-"));
+	set_proc(4300, 4242, "/usr/bin/child");
+	o = ctx_of(4300, 4242, 1);
+	CHECK("long argv: parent.args flagged", strstr(o, "\"args_truncated\":true,\"key\""));
+	proctab_del(&A.pt, 4300);
+	/* cut in the kernel (args_max_bytes): flagged in the exec event and after */
+	((struct hw_exec *)buf)->hdr.flags = HW_F_TRUNC_ARGS;
+	o = decode_out(buf, n, false);
+	CHECK("kernel-cut argv flagged in proc and exec",
+	      strstr(o, "\"args_truncated\":true,\"cwd\"") &&
+		      strstr(o, "\"args_truncated\":true,\"args_bytes\""));
+	proctab_del(&A.pt, 4242);
+}
+
 int main(void)
 {
 	unsigned char buf[4096], mut[4096];
 	char path[] = "/tmp/hwdecodeXXXXXX";
 	int fd = mkstemp(path);
-	A.out = fdopen(fd, "w+");
+	output_init(&A.out);
+	A.out.fd = fd;
 	config_defaults(&A.cfg);
 	jb_init(&A.jb, 4096);
 	proctab_init(&A.pt);
@@ -322,14 +439,14 @@ int main(void)
 			proctab_free(&A.pt), proctab_init(&A.pt);
 	}
 	CHECK("mutations: some decoded, broken ones counted", A.events_total > 100 && A.decode_errors > 100);
-	fflush(A.out);
+	output_flush(&A.out, true);
 	/* every line written is one JSON object without raw control bytes */
-	rewind(A.out);
+	FILE *in = fopen(path, "r");
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t l;
 	long lines = 0, bad = 0;
-	while ((l = getline(&line, &cap, A.out)) > 0) {
+	while ((l = getline(&line, &cap, in)) > 0) {
 		lines++;
 		if (l < 3 || line[0] != '{' || line[l - 2] != '}' || line[l - 1] != '\n')
 			bad++;
@@ -339,10 +456,13 @@ int main(void)
 	}
 	free(line);
 	CHECK("every output line is a clean JSON object", lines == (long)A.events_total && bad == 0);
-	fclose(A.out);
+	fclose(in);
+	output_close(&A.out);
 	unlink(path);
 	test_context_cache();
 	test_exec_flags_and_losses();
+	test_long_argv();
+	test_output_failure();
 	proctab_free(&A.pt);
 	cgcache_free(A.cg);
 	jb_free(&A.jb);

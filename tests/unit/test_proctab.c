@@ -117,7 +117,7 @@ static void test_bounds(void)
 	for (uint32_t pid = 5000; pid < 7000; pid++) {
 		fake_proc(pid, pid);
 		memcpy(args, &pid, sizeof(pid)); /* each its own: equal strings are shared */
-		proc_set_args(put_started(&t, pid, pid), args, sizeof(args));
+		proc_set_args(put_started(&t, pid, pid), args, sizeof(args), false);
 	}
 	CHECK("byte budget holds", proctab_bytes(&t) - t.nbuckets * sizeof(void *) <= (256 << 10) + 8192);
 	CHECK("byte budget: evictions counted", t.evicted > 1500 && t.count < 300);
@@ -153,7 +153,7 @@ int main(void)
 
 	struct proc *p = proctab_put(&t, 100);
 	proc_set_str(&p->exe, "/usr/bin/x", 10);
-	proc_set_args(p, "x\0-y\0", 5);
+	proc_set_args(p, "x\0-y\0", 5, false);
 	p->ppid = 1;
 	CHECK("get after put", proctab_get(&t, 100) == p);
 	CHECK("miss", proctab_get(&t, 101) == NULL);
@@ -167,7 +167,7 @@ int main(void)
 	/* equal strings are shared, not copied */
 	struct proc *c2 = proctab_put(&t, 201);
 	proc_set_str(&c2->exe, "/usr/bin/x", 10);
-	proc_set_args(c2, "x\0-y\0", 5);
+	proc_set_args(c2, "x\0-y\0", 5, false);
 	CHECK("equal strings shared", c2->exe == proctab_get(&t, 100)->exe &&
 					  c2->args == proctab_get(&t, 100)->args &&
 					  pstr_len(c2->exe) == 10);
@@ -183,8 +183,16 @@ int main(void)
 	/* argv kept for lineage is bounded */
 	char big[PT_ARGS_KEEP * 3];
 	memset(big, 'a', sizeof(big));
-	proc_set_args(p, big, sizeof(big));
-	CHECK("args bounded", p->args_len == PT_ARGS_KEEP);
+	proc_set_args(p, big, sizeof(big), false);
+	CHECK("args bounded, and marked cut", p->args_len == PT_ARGS_KEEP && p->args_cut);
+	proc_set_args(p, big, PT_ARGS_KEEP, false);
+	CHECK("args of exactly the bound: not cut", p->args_len == PT_ARGS_KEEP && !p->args_cut);
+	proc_set_args(p, big, 100, true);
+	CHECK("args cut in the kernel: marked cut", p->args_len == 100 && p->args_cut);
+	struct proc *ch = proctab_put(&t, 101);
+	proc_inherit(ch, p);
+	CHECK("a fork inherits the cut mark", ch->args_cut);
+	proctab_del(&t, 101);
 
 	/* growth: 20000 entries, all findable, then delete all */
 	for (uint32_t i = 1000; i < 21000; i++) {
