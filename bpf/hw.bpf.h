@@ -25,7 +25,7 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 #define hw_ksym_exists(sym) (!!(sym))
 
 /* A capability set as 64 bits, from any kernel pointer (hw_cap_bits in process.bpf.c is the
- * direct load for BTF pointers). kernel_cap_t is { u64 val } since 6.3 (commit f122a08b197d)
+ * direct load for BTF pointers). kernel_cap_t is { u64 val } since 6.3
  * and { u32 cap[2] } before: the same 8 bytes on a little-endian machine. */
 static __always_inline __u64 hw_cap_read(const kernel_cap_t *c)
 {

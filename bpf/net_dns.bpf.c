@@ -186,7 +186,7 @@ int BPF_PROG(hw_net_dns_raw, struct sock *sk, int ret, int flags)
 }
 
 /*
- * Kernels before 6.3 have no sock_send_length tracepoint (commit 6e6eda44b939): the same
+ * Kernels before 6.3 have no sock_send_length tracepoint: the same
  * program at the return of the protocols' sendmsg functions, which every send on a UDP or TCP
  * socket reaches, whatever the syscall. A v4-mapped send on an IPv6 UDP socket goes through
  * udpv6_sendmsg into udp_sendmsg: reported once, by the IPv6 program.

@@ -739,7 +739,7 @@ int hw_pv_cap_tp(struct trace_event_raw_cap_capable *ctx)
 }
 
 /*
- * Kernels before 6.14 have no cap_capable tracepoint (commit 753a620a7f8e): the function
+ * Kernels before 6.14 have no cap_capable tracepoint: the function
  * itself, at its return (every check goes through it: the capability LSM is always first).
  * But cap_vm_enough_memory's call of cap_capable is inlined by the compiler (same file), so the
  * memory-accounting checks never reach the fexit: seen on Debian's 6.1 and 6.12. They are

@@ -163,15 +163,14 @@ int hw_exec_tp(struct trace_event_raw_sched_process_exec *ctx)
 	return 0;
 }
 
-SEC("tp_btf/sched_prepare_exec")
-int BPF_PROG(hw_exec_prep_btf, struct task_struct *t, struct linux_binprm *bprm)
+static __always_inline void hw_exec_prep(struct task_struct *t, struct linux_binprm *bprm)
 {
 	const struct cred *oc = t->real_cred, *nc = bprm->cred;
 
 	if (!hw_exec_prep_seen)
 		hw_exec_prep_seen = 1;
 	if (!nc || (oc->euid.val == nc->euid.val && oc->egid.val == nc->egid.val))
-		return 0; /* the common case: the exec keeps its ids */
+		return; /* the common case: the exec keeps its ids */
 	struct hw_exec_cred v = {
 	    .cred = (__u64)nc,
 	    .euid = oc->euid.val,
@@ -179,6 +178,22 @@ int BPF_PROG(hw_exec_prep_btf, struct task_struct *t, struct linux_binprm *bprm)
 	};
 	__u32 tid = t->pid;
 	bpf_map_update_elem(&hw_exec_cred, &tid, &v, BPF_ANY);
+}
+
+SEC("tp_btf/sched_prepare_exec")
+int BPF_PROG(hw_exec_prep_btf, struct task_struct *t, struct linux_binprm *bprm)
+{
+	hw_exec_prep(t, bprm);
+	return 0;
+}
+
+/* Before 6.10 (no sched_prepare_exec): the function that tracepoint sits
+ * at the start of, on kernels that offer fentry; the task is still the caller, with its old
+ * credentials. */
+SEC("fentry/begin_new_exec")
+int BPF_PROG(hw_exec_prep_fentry, struct linux_binprm *bprm)
+{
+	hw_exec_prep(bpf_get_current_task_btf(), bprm);
 	return 0;
 }
 

@@ -345,16 +345,19 @@ read -r L4 _ _ < <("$NA" nbclient 127.0.0.1 $((P + 5)))
 # 9000 destinations (more than the 8192 entries of the fold map), each connected twice in a row
 NFOLD=9000
 python3 - $NFOLD <<'PYEOF' >"$T/fold2.out"
-import socket, sys, os
+import socket, sys, os, time
 print(os.getpid(), flush=True)
+t0 = time.monotonic()
 for i in range(int(sys.argv[1])):
     for _ in range(2):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try: s.connect(("198.18.0.1", 20000 + i))
         except OSError: pass
         s.close()
+print(time.monotonic() - t0, flush=True)
 PYEOF
 FPID=$(head -n1 "$T/fold2.out")
+FSECS=$(sed -n 2p "$T/fold2.out")
 ev=$(wait_event "select(.kind==\"net.connect\" and .proc.pid==$FPID)") || not_ok "fold-capacity connects seen" "pid $FPID"
 # every finished window is summarised within about a second of its end (window 1 s, the agent
 # sweeps once a second): all counts are in well within 10 s (at 256 windows a second, as
@@ -366,7 +369,11 @@ while :; do
 	sleep 0.3
 done
 expect_eq "fold: every connect counted with a full fold map" "$total" $((2 * NFOLD))
-expect "fold: connects beyond the map emitted unfolded (fold_full)" test "$(events "select(.kind==\"net.connect\" and .proc.pid==$FPID and .net.fold_full==true)" | wc -l)" -gt 0
+# the map is full only if its 8192 destinations arrive within a window or two (1 s each): so
+# at native speed, not under emulation (the kernel matrix), where the windows end first
+if awk -v s="$FSECS" 'BEGIN{exit !(s < 1.5)}'; then
+	expect "fold: connects beyond the map emitted unfolded (fold_full)" test "$(events "select(.kind==\"net.connect\" and .proc.pid==$FPID and .net.fold_full==true)" | wc -l)" -gt 0
+fi
 expect_eq "fold: no loss announced" "$(events 'select(.kind=="agent.loss")' | wc -l)" 0
 expect_eq "ignore_loopback: loopback connects (127.0.0.1, ::1, ::ffff:127.0.0.1, non-blocking) dropped" "$(events "select(.kind==\"net.connect\" and (.proc.pid==$L1 or .proc.pid==$L2 or .proc.pid==$L3 or .proc.pid==$L4))" | wc -l)" 0
 agent_stop

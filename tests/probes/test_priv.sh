@@ -375,7 +375,12 @@ agent_stop
 expect_eq "agent exits 0" "$?" 0
 hb=$(jq -c 'select(.kind=="agent.heartbeat")' "$EV" | tail -1)
 ej "priv probes attached" "$hb" '[.agent.probes["process.cred_change","process.capability","process.ptrace","process.memfd","process.wx_memory","process.rename","process.namespace","kernel.bpf","system.mount","agent.tamper","kernel.module_load_raw"].state]|all(.=="attached")'
-ej "capability uses tp_btf" "$hb" '.agent.probes["process.capability"].hook=="tp_btf"'
+# the cap_capable tracepoint came with 6.14; before it, cap_capable's fexit (where offered)
+if [ -d /sys/kernel/tracing/events/capability/cap_capable ] || [ -d /sys/kernel/debug/tracing/events/capability/cap_capable ]; then
+	ej "capability uses tp_btf" "$hb" '.agent.probes["process.capability"].hook=="tp_btf"'
+else
+	ej "capability uses fexit without the tracepoint" "$hb" '.agent.probes["process.capability"].hook=="fentry"'
+fi
 if [ -d /sys/kernel/tracing/events/syscalls/sys_enter_finit_module ] || [ -d /sys/kernel/debug/tracing/events/syscalls/sys_enter_finit_module ]; then
 	ej "module syscall tracepoints exist: kernel.module_load attached" "$hb" '.agent.probes["kernel.module_load"] as $m | $m.state=="attached" and $m.hook=="tracepoint"'
 else
