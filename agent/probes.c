@@ -704,7 +704,8 @@ static int try_candidate(struct agent *a, struct hw_probe *p, const char *cand, 
 			return err;
 		}
 		p->links[p->nlinks++] = l;
-		p->hook = e.tp ? "tracepoint" : hook_of(prog);
+		if (p->nlinks == 1) /* the candidate's first program names its hook */
+			p->hook = e.tp ? "tracepoint" : hook_of(prog);
 		const char *sec = bpf_program__section_name(prog);
 		if (e.tp ? !strncmp(e.tp, "syscalls/", 9)
 			 : !strncmp(sec, "tracepoint/syscalls/", 20) || !strncmp(sec, "tp/syscalls/", 12))

@@ -187,16 +187,6 @@ int BPF_PROG(hw_exec_prep_btf, struct task_struct *t, struct linux_binprm *bprm)
 	return 0;
 }
 
-/* Before 6.10 (no sched_prepare_exec): the function that tracepoint sits
- * at the start of, on kernels that offer fentry; the task is still the caller, with its old
- * credentials. */
-SEC("fentry/begin_new_exec")
-int BPF_PROG(hw_exec_prep_fentry, struct linux_binprm *bprm)
-{
-	hw_exec_prep(bpf_get_current_task_btf(), bprm);
-	return 0;
-}
-
 static __always_inline void hw_do_exit(struct task_struct *t)
 {
 	__u32 tgid = t->tgid;
