@@ -21,7 +21,7 @@ export HW_TIME_SCALE=${HW_TIME_SCALE:-1}
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
 	tests=(test_process test_priv test_file test_net test_user)
-	[ -e /proc/modules ] && [ -d "/usr/lib/modules/$(uname -r)" ] && tests+=(test_module)
+	[ -e /proc/modules ] && [ -d "/usr/lib/modules/$(uname -r)" ] && tests+=(vm_module)
 fi
 D=$(mktemp -d /tmp/hw-shared.XXXXXX)
 printf 'output: %s\n' "$D/start.json" >"$D/agent.yaml"

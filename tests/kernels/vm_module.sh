@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# kernel.module_load and kernel.module_loaded with a real module, on kernels with modules (the
+# vm_module.sh: kernel.module_load and kernel.module_loaded with a real module, on kernels with
+# modules (not named test_*: tests/run would run it on this machine, which has none; the
 # kernel matrix runs it; this machine's kernel has none, see tests/probes/test_priv.sh): a real
 # finit_module (or init_module, when kmod decompresses the file itself) of Debian's dummy.ko,
 # then its removal.
