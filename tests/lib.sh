@@ -63,7 +63,7 @@ expect_jq() {
 		return
 	fi
 	r=$(jq -e "$3" <<<"$2" 2>&1)
-	if [ $? -eq 0 ]; then ok "$1"; else not_ok "$1" "$3 is ${r:-false} on: ${2:0:600}"; fi
+	if [ $? -eq 0 ]; then ok "$1"; else not_ok "$1" "$3 is ${r:-false} on: ${2:0:${HW_MSG_MAX:-600}}"; fi
 }
 
 need_root() {

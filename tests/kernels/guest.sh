@@ -18,6 +18,7 @@ for fd in /proc/$$/fd/*; do
 	[ "$fd" -gt 2 ] && [ "$fd" != 255 ] && eval "exec $fd>&-"
 done 2>/dev/null
 export HW_TIME_SCALE=${HW_TIME_SCALE:-1}
+export HW_MSG_MAX=${HW_MSG_MAX:-3000} # the whole event in a failure message: the VM is gone after
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
 	tests=(test_process test_priv test_file test_net test_user)
