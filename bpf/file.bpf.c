@@ -436,9 +436,17 @@ static long file_norm_step(__u32 i, void *ctx)
 
 /* Normalise buf[lo, end): the part before r0 is canonical, r0 == lo for an absolute string,
  * the byte after the directory part for a relative one. Returns the new length. */
+/* Always 0, but a value the verifier cannot know (a writable global). Before the fix of 6.7
+ * ("bpf: verify callbacks as if they are called unknown number of times") the verifier kept a
+ * constant that a bpf_loop callback changes through its context at the value it had before
+ * the loop, and removed the code behind it as dead: on Debian's 6.1 no path was ever
+ * normalised (seen in the kernel matrix). The fields the callbacks change start from it. */
+__u32 file_norm_zero;
+
 static __always_inline __u32 file_norm(struct user_pbuf *pb, __u32 lo, __u32 r0, __u32 end)
 {
-	struct file_norm s = {.end = end, .lo = lo};
+	struct file_norm s = {
+	    .end = end, .lo = lo, .need = file_norm_zero, .seg = file_norm_zero, .clen = file_norm_zero};
 
 	/* the scan starts at the '/' before the string (the separator, or its leading '/') */
 	if (r0 > lo)
