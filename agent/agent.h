@@ -136,7 +136,8 @@ void probes_detach_all(struct agent *a);
 /* destroy n links from several threads (each may wait for an RCU grace period) */
 void links_destroy_all(struct bpf_link **links, int n);
 void probes_json(struct agent *a, struct jbuf *b); /* {name:{state,hook,reason}} */
-void hooks_json(struct jbuf *b);                   /* kernel hook support, for --probe */
+void hooks_json(struct jbuf *b);
+const char *kernel_lockdown(void); /* "confidentiality", "integrity" or NULL */                   /* kernel hook support, for --probe */
 bool probe_name_ok(const char *name);
 int probes_sync_maps(struct agent *a); /* cfg + filters into kernel maps */
 void probes_sync_ignore_exe(struct agent *a); /* filters.ignore_exe marks of running processes */

@@ -184,8 +184,9 @@ int decode_priv_cred(struct agent *a, const void *rec, size_t len)
 	if (priv_ignored(a, &e->hdr))
 		return 0;
 	struct proc *p = proctab_get(&a->pt, e->hdr.pid);
-	if (p) { /* for exec.old_euid */
+	if (p) { /* for exec.old_euid and old_egid */
 		p->euid = e->new.euid;
+		p->egid = e->new.egid;
 		p->euid_known = true;
 	}
 	emit_event(a, "process.cred_change", &e->hdr, "cred");

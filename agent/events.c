@@ -644,6 +644,7 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 	struct proc *old = proctab_get(&a->pt, h->pid);
 	bool old_euid_known = old && old->euid_known;
 	uint32_t old_euid = old_euid_known ? old->euid : 0;
+	uint32_t old_egid = old_euid_known ? old->egid : 0;
 	bool had_old = old != NULL;
 	/* strings an exec seldom changes (inherited at the fork): kept if equal */
 	char *prev_exe = old ? pstr_ref(old->exe) : NULL,
@@ -657,6 +658,7 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 		return -ENOMEM;
 	}
 	p->euid = h->euid;
+	p->egid = h->egid;
 	p->euid_known = true;
 	p->ppid = h->ppid;
 	p->start_ticks = ns_to_ticks(a, h->start_ns);
@@ -707,6 +709,7 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 		setuid |= h->euid != e->old_euid || h->egid != e->old_egid;
 		old_euid_known = true;
 		old_euid = e->old_euid;
+		old_egid = e->old_egid;
 	} else {
 		setuid |= e->secureexec && (!old_euid_known || old_euid != h->euid);
 	}
@@ -723,9 +726,10 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 		jb_null(b);
 	jb_ku64(b, "suid", e->suid);
 	jb_ku64(b, "egid", h->egid);
+	/* the egid before the exec: as old_euid (last seen with it where the kernel does not say) */
 	jb_key(b, "old_egid");
-	if (e->old_known)
-		jb_u64(b, e->old_egid);
+	if (old_euid_known)
+		jb_u64(b, old_egid);
 	else
 		jb_null(b);
 	jb_kbool(b, "caps_gained", e->caps_gained);
@@ -791,6 +795,7 @@ int decode_fork(struct agent *a, const void *rec, size_t len)
 	c->ppid = e->hdr.pid;
 	c->cgroup_id = e->hdr.cgroup_id;
 	c->euid = e->hdr.euid; /* a child starts with its parent's credentials */
+	c->egid = e->hdr.egid;
 	c->euid_known = true;
 	if (e->child_start_ns)
 		c->start_ticks = ns_to_ticks(a, e->child_start_ns);

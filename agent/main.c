@@ -250,12 +250,21 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* process.exec is the foundation (process table, lineage of every other event): an agent
-	 * that cannot trace execs is not started, unless the config disabled it */
+	 * that cannot trace execs is not started, unless the config disabled it. Except on a
+	 * locked-down kernel: there the refusal is the kernel's policy, which a restart cannot
+	 * change, and an agent that exits would be restarted in a loop by its service manager;
+	 * it runs blind instead, and every heartbeat's manifest names what was refused. */
 	if (a->probes[HW_PROBE_PROCESS_EXEC].state == PROBE_UNAVAILABLE) {
-		fprintf(stderr, "herdwatch-agent: the process.exec probe cannot be loaded or attached "
-				"(%s): this kernel cannot be monitored; run with -v for the BPF log\n",
-			a->probes[HW_PROBE_PROCESS_EXEC].reason);
-		goto out;
+		if (!kernel_lockdown()) {
+			fprintf(stderr, "herdwatch-agent: the process.exec probe cannot be loaded or "
+					"attached (%s): this kernel cannot be monitored; run with -v for "
+					"the BPF log\n",
+				a->probes[HW_PROBE_PROCESS_EXEC].reason);
+			goto out;
+		}
+		fprintf(stderr, "herdwatch-agent: kernel lockdown (%s) refuses the process.exec probe "
+				"(%s): running blind; every heartbeat names what was refused\n",
+			kernel_lockdown(), a->probes[HW_PROBE_PROCESS_EXEC].reason);
 	}
 	proctab_seed(&a->pt, "/proc");
 	probes_sync_ignore_exe(a); /* processes older than the agent too */

@@ -140,6 +140,36 @@ static void add_fail(struct agent *a, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The kernel's lockdown mode when it is locked down ("integrity", "confidentiality"), else
+ * NULL. Under confidentiality, tracefs and every BPF program that reads kernel memory are
+ * refused: the reasons say so instead of "no tracepoint" or a bare EINVAL. */
+const char *kernel_lockdown(void)
+{
+	static char mode[32];
+	static bool done;
+	char buf[128] = "";
+	if (done)
+		return mode[0] ? mode : NULL;
+	done = true;
+	FILE *f = fopen("/sys/kernel/security/lockdown", "re");
+	if (!f)
+		return NULL;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *b = strchr(buf, '['), *e = b ? strchr(b, ']') : NULL;
+	if (b && e && e - b - 1 < (long)sizeof(mode) && strncmp(b + 1, "none", 4))
+		snprintf(mode, sizeof(mode), "%.*s", (int)(e - b - 1), b + 1);
+	return mode[0] ? mode : NULL;
+}
+
+static bool tracefs_mounted(void)
+{
+	struct stat st;
+	return stat("/sys/kernel/tracing/events", &st) == 0 ||
+	       stat("/sys/kernel/debug/tracing/events", &st) == 0;
+}
+
 static void ensure_tracefs(void)
 {
 	struct stat st;
@@ -383,7 +413,13 @@ static void precheck_tracepoints(struct agent *a, struct hw_bpf *s)
 			tp = sec + 3;
 		if (!tp || fail_reason(a, bpf_program__name(prog)) || tracepoint_exists(tp))
 			continue;
-		add_fail(a, "%s: this kernel has no tracepoint %s", bpf_program__name(prog), tp);
+		if (!tracefs_mounted())
+			add_fail(a, "%s: no tracefs (%s), so no tracepoint %s",
+				 bpf_program__name(prog),
+				 kernel_lockdown() ? "refused by kernel lockdown" : "not mounted", tp);
+		else
+			add_fail(a, "%s: this kernel has no tracepoint %s", bpf_program__name(prog),
+				 tp);
 	}
 	for (int i = 0; i < HW_NPROBES; i++)
 		for (int k = 0; k < HW_MAX_CANDS && probe_defs[i].cands[k]; k++) {
@@ -507,8 +543,10 @@ int probes_load(struct agent *a)
 				strerror(-err), last_fail_prog[0] ? " at " : "", last_fail_prog);
 			return err;
 		}
-		snprintf(a->prog_fail[a->nprog_fail++], sizeof(a->prog_fail[0]), "%s: %s (%s)",
-			 last_fail_prog, strerror(-err), last_fail_msg);
+		snprintf(a->prog_fail[a->nprog_fail++], sizeof(a->prog_fail[0]), "%s: %s (%s)%s%s%s",
+			 last_fail_prog, strerror(-err), last_fail_msg,
+			 kernel_lockdown() ? " under kernel lockdown (" : "",
+			 kernel_lockdown() ? kernel_lockdown() : "", kernel_lockdown() ? ")" : "");
 	}
 	return -ELOOP;
 }

@@ -52,6 +52,7 @@ struct proc {
 	 * (emit_proc): a change to this entry makes proctab_lineage_gen move. */
 	bool lineage;
 	uint32_t euid;   /* for exec.old_euid */
+	uint32_t egid;   /* for exec.old_egid (known with euid) */
 	/* Version of the identity above: a new, table-unique value at every proctab_put (fork,
 	 * exec, seeding). A change of exe/args/cwd/tty/ppid/start_ticks outside of a put must
 	 * call proc_touch(). */

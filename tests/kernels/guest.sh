@@ -7,8 +7,8 @@
 #   HW manifest {"hooks":...,"probes":...}     from the agent's first heartbeat
 #   HW test NAME ok - CASE | HW test NAME not ok - CASE: WHY
 #   HW agent alive|died  (the agent must survive every test)    HW done
-# Usage: guest.sh [TEST...]   (test names under tests/probes/ or tests/kernels/; default: the
-# probe families, and the module test where the kernel has modules)
+# Usage: guest.sh [TEST...|none]   (test names under tests/probes/ or tests/kernels/; default:
+# the probe families, and the module test where the kernel has modules; none: no test)
 set -u
 cd "$(dirname "$0")/../.."
 # descriptors inherited from the caller (a lock held by flock(1), say) would shift the ones the
@@ -20,7 +20,9 @@ done 2>/dev/null
 export HW_TIME_SCALE=${HW_TIME_SCALE:-1}
 export HW_MSG_MAX=${HW_MSG_MAX:-3000} # the whole event in a failure message: the VM is gone after
 tests=("$@")
-if [ ${#tests[@]} -eq 0 ]; then
+if [ "${tests[*]}" = none ]; then # the manifest and the agent's survival only
+	tests=()
+elif [ ${#tests[@]} -eq 0 ]; then
 	tests=(test_process test_priv test_file test_net test_user)
 	[ -e /proc/modules ] && [ -d "/usr/lib/modules/$(uname -r)" ] && tests+=(vm_module)
 fi
