@@ -26,6 +26,9 @@ for _ in $(seq 1 1200); do
 	sleep 0.1
 done
 
+# grep_out STRING FILTER: the complete lines of the output with STRING, through jq FILTER
+grep_out() { grep -F -- "$1" "$OUT" 2>/dev/null | jq -c "$2" 2>/dev/null; }
+
 SECONDS=0
 # fill it: each exec and exit is an event of ~1-2 KiB; 800 of each are far beyond the
 # ~50 KiB left and the 64 KiB the agent may hold
@@ -48,12 +51,16 @@ expect "no loss announced while nothing can be written" \
 # running on the machine must not fill it again before the test ends)
 rm -f "$FS/filler"
 mount -o remount,size=64m "$FS"
+# the agent retries once a second: the events below come after it writes again (before that,
+# with its hold full, they would be dropped and counted, as they should)
+poll_first 10 grep -m1 "writing output $OUT works again" "$T/agent.err" >/dev/null
+expect "stderr tells that writing works again" grep -q "writing output $OUT works again" "$T/agent.err"
 for i in $(seq 1 20); do /usr/bin/true "hwafter$$-$i"; done
-ev=$(poll_first 10 jq -c 'select(.kind=="agent.loss" and .loss.cause=="output_error")' "$OUT") ||
+# (lines picked by grep first: jq over the whole file stops at a line still being written)
+ev=$(poll_first 10 grep_out '"cause":"output_error"' 'select(.kind=="agent.loss" and .loss.cause=="output_error")') ||
 	not_ok "agent.loss output_error in the file" "$(tail -c 300 "$OUT")"
 expect_jq "loss: count and kind" "$ev" '.loss.count > 0 and (.loss.kind|length) > 0'
-expect "stderr tells that writing works again" grep -q "writing output $OUT works again" "$T/agent.err"
-after=$(poll_first 10 jq -c "select(.kind==\"process.exec\" and .proc.args[1]==\"hwafter$$-20\")" "$OUT")
+after=$(poll_first 10 grep_out "hwafter$$-20" "select(.kind==\"process.exec\" and .proc.args[1]==\"hwafter$$-20\")")
 expect_jq "events after the failure are written" "$after" '.seq > 0' 
 kill -TERM "$AGENT_PID"
 wait "$AGENT_PID"
