@@ -1809,6 +1809,17 @@ static int split_addr(const char *a, char *host, size_t hn, int *port)
 	return *port > 0 && *port < 65536 ? 0 : -1;
 }
 
+/* Append a non-empty name given by option opt to a list of 16 (--relay-cert, --http-host). */
+static int add_name(const char *v[16], int *n, const char *opt, const char *name)
+{
+	if (*n == 16 || !*name) {
+		fprintf(stderr, "herdwatch-collector: %s: at most 16 non-empty names\n", opt);
+		return -1;
+	}
+	v[(*n)++] = name;
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -1892,11 +1903,8 @@ int main(int argc, char **argv)
 		case O_CA: ca = optarg; break;
 		case O_CRL: c->crl_path = optarg; break;
 		case O_RELAY:
-			if (c->nrelay == (int)(sizeof(c->relay_cn) / sizeof(c->relay_cn[0])) || !*optarg) {
-				fprintf(stderr, "herdwatch-collector: --relay-cert: at most 16 non-empty names\n");
+			if (add_name(c->relay_cn, &c->nrelay, "--relay-cert", optarg))
 				return 2;
-			}
-			c->relay_cn[c->nrelay++] = optarg;
 			break;
 		case O_CERT: cert = optarg; break;
 		case O_KEY: key = optarg; break;
@@ -1931,11 +1939,8 @@ int main(int argc, char **argv)
 		case O_MAXHSADDR: c->max_pending_addr = (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 1); break;
 		case O_FDRES: c->fd_reserve = (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 0); break;
 		case O_HTTPHOST:
-			if (c->nhttp_hosts == (int)(sizeof(c->http_hosts) / sizeof(c->http_hosts[0])) || !*optarg) {
-				fprintf(stderr, "herdwatch-collector: --http-host: at most 16 non-empty names\n");
+			if (add_name(c->http_hosts, &c->nhttp_hosts, "--http-host", optarg))
 				return 2;
-			}
-			c->http_hosts[c->nhttp_hosts++] = optarg;
 			break;
 		default: usage(); return 2;
 		}
