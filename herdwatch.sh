@@ -5,6 +5,8 @@
 #   ./herdwatch.sh test-kernels [NAME...] build and run the kernel matrix: the probe tests on Debian's
 #                                        kernels under qemu (tests/kernels/kernels.list)
 #   ./herdwatch.sh bench                 build and run the benchmarks (installs auditd, bpftrace, ...)
+#   ./herdwatch.sh bench-kernels [NAME...] bench/floor.sh inside the matrix's VMs: herdwatch against
+#                                        empty programs on the same hooks, per kernel
 #   ./herdwatch.sh build                 only install dependencies and build
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,7 +25,12 @@ case "$cmd" in
 run) exec build/herdwatch-agent "$@" ;;
 test) exec tests/run "$@" ;;
 test-kernels) exec tests/kernels/run "$@" ;;
+bench-kernels)
+	# the lockdown configuration refuses the programs: nothing to measure there
+	[ $# -gt 0 ] || set -- 6.1 6.12 6.1-nobpflsm
+	HW_VM_TIMEOUT=${HW_VM_TIMEOUT:-5400} HW_KERNEL_APPEND="${HW_KERNEL_APPEND:-} hw.bench=${HW_BENCH_ROUNDS:-12}" \
+		exec tests/kernels/run "$@" ;;
 bench) exec bench/run "$@" ;;
 build) ;;
-*) echo "herdwatch: unknown command '$cmd' (run, test, test-kernels, bench, build)" >&2; exit 2 ;;
+*) echo "herdwatch: unknown command '$cmd' (run, test, test-kernels, bench, bench-kernels, build)" >&2; exit 2 ;;
 esac

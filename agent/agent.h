@@ -21,7 +21,7 @@ enum hw_probe_id {
 
 enum hw_probe_state { PROBE_DISABLED, PROBE_ATTACHED, PROBE_UNAVAILABLE };
 
-#define HW_MAX_CANDS 6
+#define HW_MAX_CANDS 8
 #define HW_MAX_LINKS 24 /* process.cred_change: 10 syscalls, entry + exit */
 #define HW_MAX_OVERRIDES 32
 
@@ -35,6 +35,7 @@ struct hw_probe {
 	struct bpf_link *links[HW_MAX_LINKS];
 	int nlinks;
 	int nsyscall_tp;     /* of the links, classic syscall tracepoints (a tax on every call) */
+	const char *cand;    /* the attached candidate */
 };
 
 struct cgcache; /* cgroup id -> path (host.c) */
@@ -135,7 +136,7 @@ int user_apply(struct agent *a);     /* user_uprobes.c: user.* uprobes follow th
 void probes_detach_all(struct agent *a);
 /* destroy n links from several threads (each may wait for an RCU grace period) */
 void links_destroy_all(struct bpf_link **links, int n);
-void probes_json(struct agent *a, struct jbuf *b); /* {name:{state,hook,reason}} */
+void probes_json(struct agent *a, struct jbuf *b, bool verbose); /* {name:{state,hook,reason[,attach]}} */
 void hooks_json(struct jbuf *b);
 const char *kernel_lockdown(void); /* "confidentiality", "integrity" or NULL */                   /* kernel hook support, for --probe */
 bool probe_name_ok(const char *name);

@@ -253,7 +253,7 @@ static void status(struct agent *a, struct jbuf *b)
 	jb_ku64(b, "seq", a->seq);
 	jb_kcstr(b, "config", a->config_path);
 	jb_key(b, "probes");
-	probes_json(a, b);
+	probes_json(a, b, true);
 	jb_key(b, "overrides");
 	jb_arr_begin(b);
 	uint64_t now = now_ms();

@@ -1079,7 +1079,7 @@ void emit_heartbeat(struct agent *a)
 		b->comma = true;
 	}
 	jb_key(b, "probes");
-	probes_json(a, b);
+	probes_json(a, b, false);
 	user_heartbeat(a, b);
 	jb_key(b, "stats");
 	jb_obj_begin(b);

@@ -242,7 +242,7 @@ int main(int argc, char **argv)
 		jb_raw(&b, a->hooks, strlen(a->hooks));
 		b.comma = true;
 		jb_key(&b, "probes");
-		probes_json(a, &b);
+		probes_json(a, &b, true);
 		jb_obj_end(&b);
 		printf("%.*s\n", (int)b.len, b.p);
 		jb_free(&b);

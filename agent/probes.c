@@ -331,6 +331,18 @@ void hooks_json(struct jbuf *b)
  * offers (fentry and LSM refused under some lockdowns, LSM not active without bpf in lsm=,
  * kprobes without CONFIG_KPROBES). Checking up front saves a full reload of the object (all
  * programs verified again) per refused program. */
+/* The programs that call the bpf_rdonly_cast kfunc unconditionally (the net family's fast
+ * readers, bpf/net.bpf.h): kernels before 6.2 refuse them. Other users of the kfunc test for
+ * it (hw_ksym_exists) and load everywhere. */
+static const char *const needs_rdonly_cast[] = {
+	"hw_net_connect_f",   "hw_net_accept_f",    "hw_net_accept4_f",
+	"hw_net_connect_fxf", "hw_net_accept_fxf", "hw_net_accept4_fxf",
+};
+
+/* A candidate whose hook type the kernel refuses as a whole (fentry on a kernel without BPF
+ * trampolines, say) is left out of the probe's reason: the manifest's "hooks" says it once. */
+#define HOOKS_NOT_OFFERED " hooks not offered by this kernel"
+
 static void precheck_btf(struct agent *a, struct hw_bpf *s)
 {
 	struct btf *btf = btf__load_vmlinux_btf();
@@ -338,6 +350,7 @@ static void precheck_btf(struct agent *a, struct hw_bpf *s)
 	char tname[160];
 	if (!btf)
 		return;
+	bool rdonly_cast = btf__find_by_name_kind(btf, "bpf_rdonly_cast", BTF_KIND_FUNC) >= 0;
 	bpf_object__for_each_program(prog, s->obj)
 	{
 		const char *sec = bpf_program__section_name(prog), *name = bpf_program__name(prog);
@@ -345,7 +358,14 @@ static void precheck_btf(struct agent *a, struct hw_bpf *s)
 		if (fail_reason(a, name))
 			continue;
 		if ((why = hook_refused(hook))) {
-			add_fail(a, "%s: %s hooks not offered by this kernel (%s)", name, hook, why);
+			add_fail(a, "%s: %s" HOOKS_NOT_OFFERED " (%s)", name, hook, why);
+			continue;
+		}
+		bool kfunc_missing = false;
+		for (size_t i = 0; !rdonly_cast && i < sizeof(needs_rdonly_cast) / sizeof(*needs_rdonly_cast); i++)
+			kfunc_missing |= !strcmp(name, needs_rdonly_cast[i]);
+		if (kfunc_missing) {
+			add_fail(a, "%s: this kernel has no bpf_rdonly_cast kfunc (Linux 6.2+)", name);
 			continue;
 		}
 		if (!strncmp(sec, "tp_btf/", 7))
@@ -696,6 +716,7 @@ static void detach(struct hw_probe *p)
 		bpf_link__destroy(p->links[i]);
 	p->nlinks = 0;
 	p->nsyscall_tp = 0;
+	p->cand = NULL;
 }
 
 /* Try one candidate ("a+b@cat/tp+c"); on success the links are in p. */
@@ -797,10 +818,13 @@ void probes_apply(struct agent *a)
 		p->reason[0] = 0;
 		for (int k = 0; k < c; k++) {
 			size_t l = strlen(p->reason);
+			if (c < HW_MAX_CANDS && p->cands[c] && strstr(why[k], HOOKS_NOT_OFFERED))
+				continue; /* attached on another hook type: the kernel lacks this one */
 			snprintf(p->reason + l, sizeof(p->reason) - l, "%s%s", l ? "; " : "", why[k]);
 		}
 		if (attached) {
 			p->state = PROBE_ATTACHED;
+			p->cand = p->cands[c];
 		} else {
 			p->state = PROBE_UNAVAILABLE;
 			p->hook = NULL;
@@ -879,7 +903,27 @@ static const char *state_name(enum hw_probe_state s)
 	}
 }
 
-void probes_json(struct agent *a, struct jbuf *b)
+/* The hooks of the attached candidate, as "SECTION" of each program ("fexit/__x64_sys_openat",
+ * "tp_btf/sched_process_exec") or "tracepoint/CAT/NAME" for a prog@CAT/NAME element: what
+ * bench/floor.sh puts empty programs on. */
+static void attach_json(struct agent *a, struct jbuf *b, const struct hw_probe *p)
+{
+	struct cand_elem e;
+	char buf[160];
+	jb_key(b, "attach");
+	jb_arr_begin(b);
+	for (const char *c = p->cand; c && cand_next(&c, &e);) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(a->skel->obj, e.prog);
+		if (e.tp)
+			snprintf(buf, sizeof(buf), "tracepoint/%s", e.tp);
+		else
+			snprintf(buf, sizeof(buf), "%s", prog ? bpf_program__section_name(prog) : e.prog);
+		jb_cstr(b, buf);
+	}
+	jb_arr_end(b);
+}
+
+void probes_json(struct agent *a, struct jbuf *b, bool verbose)
 {
 	jb_obj_begin(b);
 	for (int i = 0; i < HW_NPROBES; i++) {
@@ -891,6 +935,8 @@ void probes_json(struct agent *a, struct jbuf *b)
 		jb_kcstr(b, "reason", p->reason[0] ? p->reason : NULL);
 		if (p->nlinks)
 			jb_ku64(b, "syscall_tracepoints", p->nsyscall_tp);
+		if (verbose && p->nlinks && a->skel)
+			attach_json(a, b, p);
 		jb_obj_end(b);
 	}
 	custom_manifest(a, b);

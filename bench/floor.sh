@@ -1,34 +1,45 @@
 #!/usr/bin/env bash
 # bench/floor.sh - how much of herdwatch's slowdown is the price of the hooks themselves.
 #
-# Starts herdwatch-agent once (default config) to learn which hooks it attaches (bpftool perf
-# show: raw tracepoints for tp_btf/raw_tp programs, classic tracepoints, uprobes), stops it,
-# then runs each workload interleaved under three monitors:
-#   none       nothing attached
-#   floor      an empty BPF program ("return 0", build/bench/hw-floor) on every one of those
-#              hooks except uprobes (they cost nothing to programs that do not call the probed
-#              functions): what any monitor built on these hooks pays before doing any work
-#   herdwatch  the agent itself, default config, writing JSON to a file
-#   stopped    the agent, stopped by SIGSTOP once attached: its programs run and fill the ring
-#              buffer, its user space does nothing (what the kernel side alone costs; it is
-#              resumed after the workload and must then write every event)
-# and prints the median wall time of each, its spread, and the slowdown against none.
+# Asks herdwatch-agent (--probe, default config) which hooks it attaches on this kernel (raw
+# tracepoints for tp_btf/raw_tp programs, classic tracepoints, fentry/fexit, LSM hooks), then
+# runs each workload, pinned to one CPU, interleaved round by round (the order rotated) under:
+#   none       one herdwatch-agent running with every probe detached (SIGHUP with every family
+#              disabled): nothing attached, the agent idle
+#   floor      as none, plus an empty BPF program ("return 0", build/bench/hw-floor) on every
+#              one of those hooks except uprobes (they cost nothing to programs that do not
+#              call the probed functions): what any monitor built on these hooks pays before
+#              doing any work
+#   herdwatch  the same agent switched by SIGHUP to its default probes, writing JSON to a file
+#   stopped    as herdwatch, its user space stopped by SIGSTOP during the workload: its
+#              programs run and fill the ring buffer, nothing reads it (what the kernel side
+#              alone costs; resumed after the workload, it must then write every event)
+# One agent for the whole run: its start (verification) is paid once, which matters under
+# emulation (the kernel matrix's hw.bench=1 runs this inside each VM).
+# Prints the median wall time of each, its spread, and the slowdown against none.
 #
-# Usage: bench/floor.sh [-r REPS] [-w exec,connect,open,cap] [-m none,floor,herdwatch,stopped]
-#        (root; build first; default monitors none,floor,herdwatch)
+# Usage: bench/floor.sh [-r ROUNDS] [-w exec,connect,open,cap] [-m none,floor,herdwatch,stopped]
+#        [-d DIVISOR] [-c CPU]
+#        (root; build first; default: 12 rounds, monitors none,floor,herdwatch; -d divides the
+#        workloads' sizes, for slow machines; -c the CPU the workload is pinned to, default 1
+#        or 0 on a one-CPU machine)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 WLB=$ROOT/build/bench
 AGENT=$ROOT/build/herdwatch-agent
-REPS=7
+REPS=12
 WORKLOADS=cap,open,exec,connect
 MONITORS=none,floor,herdwatch
-while getopts "r:w:m:" o; do
+DIV=1
+CPU=$(($(nproc) > 1 ? 1 : 0))
+while getopts "r:w:m:d:c:" o; do
 	case $o in
 	r) REPS=$OPTARG ;;
 	w) WORKLOADS=$OPTARG ;;
 	m) MONITORS=$OPTARG ;;
+	d) DIV=$OPTARG ;;
+	c) CPU=$OPTARG ;;
 	*) sed -n '2,/^set -uo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
@@ -36,79 +47,97 @@ done
 for b in "$AGENT" "$WLB/hw-floor" "$WLB/cap_storm"; do
 	[ -x "$b" ] || { echo "floor: $b not built (make)" >&2; exit 1; }
 done
-command -v bpftool >/dev/null || { echo "floor: bpftool missing (apt-get install bpftool)" >&2; exit 1; }
+command -v jq >/dev/null || { echo "floor: jq missing (apt-get install jq)" >&2; exit 1; }
 
 TMP=$(mktemp -d /tmp/hw-floor.XXXXXX)
-MON=
+AP= FP=
 cleanup() {
-	[ -n "$MON" ] && kill -TERM "$MON" 2>/dev/null && wait "$MON" 2>/dev/null
+	[ -n "$FP" ] && kill -TERM "$FP" 2>/dev/null && wait "$FP" 2>/dev/null
+	[ -n "$AP" ] && kill -CONT "$AP" 2>/dev/null && kill -TERM "$AP" 2>/dev/null && wait "$AP" 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-# Wait until a monitor writing OUT has seen an exec of a marker (the agent is attached).
-wait_agent() {
-	local out=$1 tag="hw-floor-mark-$$-$RANDOM" i
+# The agent's configurations: every family off, or the defaults.
+cfg() {
+	if [ "$1" = on ]; then
+		: >"$TMP/cfg.yaml"
+	else
+		echo 'probes: {process: false, kernel: false, system: false, agent: false, net: false, user: false, file: false}' >"$TMP/cfg.yaml"
+	fi
+}
+napplied() { grep -c '"result":"applied"' "$TMP/hw.json"; }
+reload() { # reload on|off: rewrite the config, SIGHUP, wait until the agent applied it
+	local n i
+	[ "$STATE" = "$1" ] && return 0
+	n=$(napplied)
+	cfg "$1"
+	kill -HUP "$AP"
 	for ((i = 0; i < 1200; i++)); do
-		((i % 10 == 0)) && /bin/true "$tag"
-		[ -s "$out" ] && grep -qF "$tag" "$out" && return 0
+		[ "$(napplied)" -gt "$n" ] && { STATE=$1; sleep 0.3; return 0; }
 		sleep 0.05
 	done
-	return 1
+	echo "floor: the agent did not apply a reload: $(tail -2 "$TMP/hw.err")" >&2
+	exit 1
 }
 
 start() { # start MONITOR
 	case $1 in
-	none) MON= ;;
+	none) reload off ;;
 	floor)
+		reload off
 		"$WLB/hw-floor" "${HOOKS[@]}" >"$TMP/floor.out" 2>"$TMP/floor.err" &
-		MON=$!
-		for ((i = 0; i < 200; i++)); do
+		FP=$!
+		for ((i = 0; i < 1200; i++)); do
 			grep -q attached "$TMP/floor.out" 2>/dev/null && return 0
-			kill -0 "$MON" 2>/dev/null || break
+			kill -0 "$FP" 2>/dev/null || break
 			sleep 0.05
 		done
 		echo "floor: hw-floor failed: $(cat "$TMP/floor.err")" >&2
 		exit 1 ;;
 	herdwatch | stopped)
-		rm -f "$TMP/hw.json"
-		"$AGENT" --output "$TMP/hw.json" --control none 2>"$TMP/hw.err" &
-		MON=$!
-		wait_agent "$TMP/hw.json" || { echo "floor: agent did not start: $(tail -2 "$TMP/hw.err")" >&2; exit 1; }
-		[ "$1" = stopped ] && kill -STOP "$MON" ;;
+		reload on
+		[ "$1" = stopped ] && kill -STOP "$AP" ;;
 	esac
 }
 stop() {
-	if [ -n "$MON" ]; then
-		kill -CONT "$MON" 2>/dev/null
-		kill -TERM "$MON" 2>/dev/null
-		wait "$MON" 2>/dev/null
+	kill -CONT "$AP" 2>/dev/null
+	if [ -n "$FP" ]; then
+		kill -TERM "$FP" 2>/dev/null
+		wait "$FP" 2>/dev/null
 	fi
-	MON=
+	FP=
 }
 
-# 1. The hooks herdwatch attaches.
-start herdwatch
+# 1. The hooks herdwatch attaches: the "attach" lists of its manifest (herdwatch-agent --probe),
+# one empty program per hook (uprobes left out).
 HOOKS=()
-while read -r kind name; do
-	case $kind in
-	raw_tracepoint) HOOKS+=("raw:$name") ;;
-	tracepoint)
-		d=$(ls -d /sys/kernel/tracing/events/*/"$name" 2>/dev/null | head -1)
-		[ -n "$d" ] && HOOKS+=("tp:$(basename "$(dirname "$d")")/$name") ;;
+while read -r sec; do
+	case $sec in
+	tp_btf/* | raw_tp/*) HOOKS+=("raw:${sec#*/}") ;;
+	tracepoint/*) HOOKS+=("tp:${sec#tracepoint/}") ;;
+	fentry/* | fexit/* | lsm/*) HOOKS+=("${sec%%/*}:${sec#*/}") ;;
 	esac
-done < <(bpftool perf show 2>/dev/null | awk -v p="$MON" '$2 == p {print $7, $8}' | sort -u)
-stop
-[ ${#HOOKS[@]} -gt 0 ] || { echo "floor: found no hooks of the agent (bpftool perf show)" >&2; exit 1; }
+done < <("$AGENT" --probe 2>/dev/null | jq -r '.probes[] | select(.attach) | .attach[]' | sort -u)
+[ ${#HOOKS[@]} -gt 0 ] || { echo "floor: found no hooks of the agent (herdwatch-agent --probe)" >&2; exit 1; }
 echo "hooks (${#HOOKS[@]}): ${HOOKS[*]}"
+cfg off
+STATE=off
+"$AGENT" --config "$TMP/cfg.yaml" --output "$TMP/hw.json" --control none 2>"$TMP/hw.err" &
+AP=$!
+for ((i = 0; i < 6000; i++)); do
+	grep -q '"agent.heartbeat"' "$TMP/hw.json" 2>/dev/null && break
+	kill -0 "$AP" 2>/dev/null || { echo "floor: the agent died: $(tail -2 "$TMP/hw.err")" >&2; exit 1; }
+	sleep 0.1
+done
 
 run_wl() { # run_wl WORKLOAD -> wall_ns on stdout
 	local out
 	case $1 in
-	exec) out=$("$WLB/exec_storm" -n 1500) ;;
-	connect) out=$("$WLB/connect_storm" -n 20000) ;;
-	open) out=$("$WLB/open_storm" -n 300000) ;;
-	cap) out=$("$WLB/cap_storm" -n 150000) ;;
+	exec) out=$(taskset -c "$CPU" "$WLB/exec_storm" -n $((1500 / DIV))) ;;
+	connect) out=$(taskset -c "$CPU" "$WLB/connect_storm" -n $((20000 / DIV))) ;;
+	open) out=$(taskset -c "$CPU" "$WLB/open_storm" -n $((300000 / DIV))) ;;
+	cap) out=$(taskset -c "$CPU" "$WLB/cap_storm" -n $((150000 / DIV))) ;;
 	esac
 	sed -n 's/.* wall_ns=\([0-9]*\).*/\1/p' <<<"$out"
 }

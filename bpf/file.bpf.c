@@ -959,6 +959,49 @@ int hw_file_x(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
+/*
+ * fexit on each syscall's kernel function (HW_SYSFN), preferred where the kernel has BPF
+ * trampolines: a program runs only on its syscall, without the tracepoint dispatch, and with
+ * no classic syscall tracepoint attached no task takes the slow syscall path. The number is a
+ * constant, so each program keeps only its syscall's branch; the price is one verification
+ * per syscall at start.
+ */
+#define FILE_FEXIT(name, NR)                                                                       \
+	SEC("fexit/" HW_SYSFN(name))                                                               \
+	int BPF_PROG(hw_file_##name##_fx, struct pt_regs *regs, long ret)                          \
+	{                                                                                          \
+		if (NR == 257 || NR == 2 || NR == 85 || NR == 437)                                 \
+			file_open(bpf_get_current_task_btf(), regs, NR, ret);                      \
+		else                                                                               \
+			file_other(bpf_get_current_task_btf(), regs, NR, ret);                     \
+		return 0;                                                                          \
+	}
+
+FILE_FEXIT(openat, 257)
+FILE_FEXIT(open, 2)
+FILE_FEXIT(openat2, 437)
+FILE_FEXIT(creat, 85)
+FILE_FEXIT(unlink, 87)
+FILE_FEXIT(unlinkat, 263)
+FILE_FEXIT(rmdir, 84)
+FILE_FEXIT(rename, 82)
+FILE_FEXIT(renameat, 264)
+FILE_FEXIT(renameat2, 316)
+FILE_FEXIT(chmod, 90)
+FILE_FEXIT(fchmod, 91)
+FILE_FEXIT(fchmodat, 268)
+FILE_FEXIT(fchmodat2, 452)
+FILE_FEXIT(chown, 92)
+FILE_FEXIT(fchown, 93)
+FILE_FEXIT(lchown, 94)
+FILE_FEXIT(fchownat, 260)
+FILE_FEXIT(truncate, 76)
+FILE_FEXIT(ftruncate, 77)
+FILE_FEXIT(link, 86)
+FILE_FEXIT(linkat, 265)
+FILE_FEXIT(symlink, 88)
+FILE_FEXIT(symlinkat, 266)
+
 /* Alternative for open: the raw sys_exit tracepoint (typed, cheaper per hit, but it runs for
  * every syscall of every process). Chosen only when the classic tracepoints are missing. */
 SEC("tp_btf/sys_exit")

@@ -24,6 +24,35 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
  * (libbpf's bpf_ksym_exists(), which the libbpf of Debian 12 does not have yet). */
 #define hw_ksym_exists(sym) (!!(sym))
 
+/*
+ * The kernel function behind a syscall (HW_SYSFN(openat) is "__x64_sys_openat" on x86-64):
+ * fentry/fexit programs on it run only on that syscall, called directly from a BPF trampoline,
+ * where a classic syscall tracepoint program goes through the tracepoint dispatch, and any
+ * syscall tracepoint at all sends every syscall of every task through the slow entry path.
+ * Its one argument is the task's saved user registers (the syscall's arguments: HW_SYSARGS),
+ * the fexit program also gets its result. Only the native ABI is hooked, as with the
+ * syscalls:* tracepoints (which x86-64 does not fire for 32-bit compat syscalls either).
+ */
+#if defined(__TARGET_ARCH_arm64)
+#define HW_SYSFN(name) "__arm64_sys_" #name
+#define HW_SYSARGS(r, a)                                                                           \
+	do {                                                                                       \
+		for (int i_ = 0; i_ < 6; i_++)                                                     \
+			(a)[i_] = (r)->regs[i_];                                                   \
+	} while (0)
+#else
+#define HW_SYSFN(name) "__x64_sys_" #name
+#define HW_SYSARGS(r, a)                                                                           \
+	do {                                                                                       \
+		(a)[0] = (r)->di;                                                                  \
+		(a)[1] = (r)->si;                                                                  \
+		(a)[2] = (r)->dx;                                                                  \
+		(a)[3] = (r)->r10;                                                                 \
+		(a)[4] = (r)->r8;                                                                  \
+		(a)[5] = (r)->r9;                                                                  \
+	} while (0)
+#endif
+
 /* A capability set as 64 bits, from any kernel pointer (hw_cap_bits in process.bpf.c is the
  * direct load for BTF pointers). kernel_cap_t is { u64 val } since 6.3
  * and { u32 cap[2] } before: the same 8 bytes on a little-endian machine. */

@@ -512,35 +512,57 @@ static __always_inline void priv_sc_exit(__u16 sc, long ret)
 		return 0;                                                                          \
 	}
 
-PRIV_SYSCALL(setuid, HW_SC_SETUID, 1)
-PRIV_SYSCALL(setgid, HW_SC_SETGID, 1)
-PRIV_SYSCALL(setreuid, HW_SC_SETREUID, 2)
-PRIV_SYSCALL(setregid, HW_SC_SETREGID, 2)
-PRIV_SYSCALL(setresuid, HW_SC_SETRESUID, 3)
-PRIV_SYSCALL(setresgid, HW_SC_SETRESGID, 3)
-PRIV_SYSCALL(setfsuid, HW_SC_SETFSUID, 1)
-PRIV_SYSCALL(setfsgid, HW_SC_SETFSGID, 1)
-PRIV_SYSCALL(setgroups, HW_SC_SETGROUPS, 2)
-PRIV_SYSCALL(capset, HW_SC_CAPSET, 2)
-PRIV_SYSCALL(ptrace, HW_SC_PTRACE, 4)
-PRIV_SYSCALL(process_vm_readv, HW_SC_VM_READV, 6)
-PRIV_SYSCALL(process_vm_writev, HW_SC_VM_WRITEV, 6)
-PRIV_SYSCALL(memfd_create, HW_SC_MEMFD_CREATE, 2)
-PRIV_SYSCALL(setns, HW_SC_SETNS, 2)
-PRIV_SYSCALL(unshare, HW_SC_UNSHARE, 1)
-PRIV_SYSCALL(clone, HW_SC_CLONE, 5)
-PRIV_SYSCALL(clone3, HW_SC_CLONE3, 2)
-PRIV_SYSCALL(init_module, HW_SC_INIT_MODULE, 3)
-PRIV_SYSCALL(finit_module, HW_SC_FINIT_MODULE, 3)
-PRIV_SYSCALL(delete_module, HW_SC_DELETE_MODULE, 2)
-PRIV_SYSCALL(bpf, HW_SC_BPF, 3)
-PRIV_SYSCALL(perf_event_open, HW_SC_PERF_EVENT_OPEN, 5)
-PRIV_SYSCALL(mount, HW_SC_MOUNT, 5)
-PRIV_SYSCALL(umount, HW_SC_UMOUNT, 2)
-PRIV_SYSCALL(pivot_root, HW_SC_PIVOT_ROOT, 2)
-PRIV_SYSCALL(chroot, HW_SC_CHROOT, 1)
-PRIV_SYSCALL(move_mount, HW_SC_MOVE_MOUNT, 5)
-PRIV_SYSCALL(fsmount, HW_SC_FSMOUNT, 3)
+/* The same pair on the syscall's kernel function (HW_SYSFN): preferred where the kernel has
+ * BPF trampolines (probes.def lists it first). */
+#define PRIV_SYSCALL_F(name, SC)                                                                   \
+	SEC("fentry/" HW_SYSFN(name))                                                              \
+	int BPF_PROG(hw_pv_##name##_fe, struct pt_regs *regs)                                      \
+	{                                                                                          \
+		unsigned long a[6];                                                                \
+		HW_SYSARGS(regs, a);                                                               \
+		priv_sc_enter(SC, a);                                                              \
+		return 0;                                                                          \
+	}                                                                                          \
+	SEC("fexit/" HW_SYSFN(name))                                                               \
+	int BPF_PROG(hw_pv_##name##_fx, struct pt_regs *regs, long ret)                            \
+	{                                                                                          \
+		priv_sc_exit(SC, ret);                                                             \
+		return 0;                                                                          \
+	}
+
+#define PRIV_SYSCALL2(name, SC, NARGS)                                                             \
+	PRIV_SYSCALL(name, SC, NARGS)                                                              \
+	PRIV_SYSCALL_F(name, SC)
+
+PRIV_SYSCALL2(setuid, HW_SC_SETUID, 1)
+PRIV_SYSCALL2(setgid, HW_SC_SETGID, 1)
+PRIV_SYSCALL2(setreuid, HW_SC_SETREUID, 2)
+PRIV_SYSCALL2(setregid, HW_SC_SETREGID, 2)
+PRIV_SYSCALL2(setresuid, HW_SC_SETRESUID, 3)
+PRIV_SYSCALL2(setresgid, HW_SC_SETRESGID, 3)
+PRIV_SYSCALL2(setfsuid, HW_SC_SETFSUID, 1)
+PRIV_SYSCALL2(setfsgid, HW_SC_SETFSGID, 1)
+PRIV_SYSCALL2(setgroups, HW_SC_SETGROUPS, 2)
+PRIV_SYSCALL2(capset, HW_SC_CAPSET, 2)
+PRIV_SYSCALL2(ptrace, HW_SC_PTRACE, 4)
+PRIV_SYSCALL2(process_vm_readv, HW_SC_VM_READV, 6)
+PRIV_SYSCALL2(process_vm_writev, HW_SC_VM_WRITEV, 6)
+PRIV_SYSCALL2(memfd_create, HW_SC_MEMFD_CREATE, 2)
+PRIV_SYSCALL2(setns, HW_SC_SETNS, 2)
+PRIV_SYSCALL2(unshare, HW_SC_UNSHARE, 1)
+PRIV_SYSCALL2(clone, HW_SC_CLONE, 5)
+PRIV_SYSCALL2(clone3, HW_SC_CLONE3, 2)
+PRIV_SYSCALL2(init_module, HW_SC_INIT_MODULE, 3)
+PRIV_SYSCALL2(finit_module, HW_SC_FINIT_MODULE, 3)
+PRIV_SYSCALL2(delete_module, HW_SC_DELETE_MODULE, 2)
+PRIV_SYSCALL2(bpf, HW_SC_BPF, 3)
+PRIV_SYSCALL2(perf_event_open, HW_SC_PERF_EVENT_OPEN, 5)
+PRIV_SYSCALL2(mount, HW_SC_MOUNT, 5)
+PRIV_SYSCALL2(umount, HW_SC_UMOUNT, 2)
+PRIV_SYSCALL2(pivot_root, HW_SC_PIVOT_ROOT, 2)
+PRIV_SYSCALL2(chroot, HW_SC_CHROOT, 1)
+PRIV_SYSCALL2(move_mount, HW_SC_MOVE_MOUNT, 5)
+PRIV_SYSCALL2(fsmount, HW_SC_FSMOUNT, 3)
 
 /*
  * Module syscalls on a kernel built without modules: they are sys_ni_syscall and have no
@@ -842,6 +864,33 @@ int hw_pv_pkey_mprotect_in(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
+SEC("fentry/" HW_SYSFN(mmap))
+int BPF_PROG(hw_pv_mmap_fe, struct pt_regs *regs)
+{
+	unsigned long a[6];
+	HW_SYSARGS(regs, a);
+	priv_wx(HW_SC_MMAP, a);
+	return 0;
+}
+
+SEC("fentry/" HW_SYSFN(mprotect))
+int BPF_PROG(hw_pv_mprotect_fe, struct pt_regs *regs)
+{
+	unsigned long a[6];
+	HW_SYSARGS(regs, a);
+	priv_wx(HW_SC_MPROTECT, a);
+	return 0;
+}
+
+SEC("fentry/" HW_SYSFN(pkey_mprotect))
+int BPF_PROG(hw_pv_pkey_mprotect_fe, struct pt_regs *regs)
+{
+	unsigned long a[6];
+	HW_SYSARGS(regs, a);
+	priv_wx(HW_SC_PKEY_MPROTECT, a);
+	return 0;
+}
+
 /* ---- comm renames: task_rename sees prctl(PR_SET_NAME) and /proc/PID/comm writes ---- */
 
 #define PRIV_PF_KTHREAD 0x00200000
@@ -999,10 +1048,8 @@ struct {
 } priv_tamper_seen SEC(".maps");
 
 /* bpf() commands that take hold of the agent's programs or links. */
-SEC("tracepoint/syscalls/sys_enter_bpf")
-int hw_pv_tamper_bpf(struct trace_event_raw_sys_enter *ctx)
+static __always_inline void priv_tamper_bpf(long cmd, unsigned long uattr)
 {
-	long cmd = ctx->args[0];
 	__u32 a0 = 0;
 	__u64 key;
 	struct task_struct *t;
@@ -1010,13 +1057,13 @@ int hw_pv_tamper_bpf(struct trace_event_raw_sys_enter *ctx)
 	/* PROG_GET_FD_BY_ID 13, MAP_GET_FD_BY_ID 14, LINK_GET_FD_BY_ID 30, LINK_UPDATE 29,
 	 * LINK_DETACH 34 */
 	if (cmd != 13 && cmd != 14 && cmd != 30 && cmd != 29 && cmd != 34)
-		return 0;
+		return;
 	/* only the agent itself is left out: tamper is reported whatever the filters say */
 	struct hw_cfg *cfg = hw_get_cfg();
 	if (!cfg || cfg->agent_pid == bpf_get_current_pid_tgid() >> 32)
-		return 0;
-	if (bpf_probe_read_user(&a0, sizeof(a0), (void *)ctx->args[1]))
-		return 0;
+		return;
+	if (bpf_probe_read_user(&a0, sizeof(a0), (void *)uattr))
+		return;
 	t = bpf_get_current_task_btf();
 	if (cmd == 13) {
 		key = PRIV_ID_PROG | a0;
@@ -1029,18 +1076,18 @@ int hw_pv_tamper_bpf(struct trace_event_raw_sys_enter *ctx)
 		struct file *f = priv_fd_file(t, a0);
 		char name[8] = {};
 		if (!f)
-			return 0;
+			return;
 		bpf_probe_read_kernel(name, sizeof(name), BPF_CORE_READ(f, f_path.dentry, d_name.name));
 		/* "bpf_link" when created, "bpf-link" when obtained by id (bpf_link_new_fd) */
 		if (name[0] != 'b' || name[1] != 'p' || name[2] != 'f' || name[4] != 'l' ||
 		    name[5] != 'i' || name[6] != 'n' || name[7] != 'k')
-			return 0;
+			return;
 		struct bpf_link *l = BPF_CORE_READ(f, private_data);
 		a0 = BPF_CORE_READ(l, id);
 		key = PRIV_ID_LINK | a0;
 	}
 	if (!bpf_map_lookup_elem(&priv_own_ids, &key))
-		return 0;
+		return;
 	if (cmd == 13 || cmd == 14 || cmd == 30) {
 		/* Listing tools (bpftool prog show) take a handle on every program: report the
 		 * first handle a process takes on the agent, count the rest. */
@@ -1048,11 +1095,26 @@ int hw_pv_tamper_bpf(struct trace_event_raw_sys_enter *ctx)
 		__u64 one = 1, *seen = bpf_map_lookup_elem(&priv_tamper_seen, &sk);
 		if (seen) {
 			__sync_fetch_and_add(seen, 1);
-			return 0;
+			return;
 		}
 		bpf_map_update_elem(&priv_tamper_seen, &sk, &one, BPF_ANY);
 	}
 	bool get_fd = cmd == 13 || cmd == 14 || cmd == 30;
 	priv_tamper(t, get_fd ? HW_TAMPER_BPF_GET_FD : HW_TAMPER_BPF_DETACH, 0, 0, cmd, a0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_bpf")
+int hw_pv_tamper_bpf(struct trace_event_raw_sys_enter *ctx)
+{
+	priv_tamper_bpf(ctx->args[0], ctx->args[1]);
+	return 0;
+}
+
+SEC("fentry/" HW_SYSFN(bpf))
+int BPF_PROG(hw_pv_tamper_bpf_fe, struct pt_regs *regs)
+{
+	unsigned long a[6];
+	HW_SYSARGS(regs, a);
+	priv_tamper_bpf(a[0], a[1]);
 	return 0;
 }

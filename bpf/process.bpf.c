@@ -325,3 +325,19 @@ int hw_execveat_exit_tp(struct hw_sys_exit_ctx *ctx)
 	hw_execve_exit(ctx->ret, true);
 	return 0;
 }
+
+/* The same on the syscalls' kernel functions (preferred where the kernel has BPF trampolines):
+ * they run only for execs, the arguments are still read from the saved user registers. */
+SEC("fexit/" HW_SYSFN(execve))
+int BPF_PROG(hw_execve_exit_fx, struct pt_regs *regs, long ret)
+{
+	hw_execve_exit(ret, false);
+	return 0;
+}
+
+SEC("fexit/" HW_SYSFN(execveat))
+int BPF_PROG(hw_execveat_exit_fx, struct pt_regs *regs, long ret)
+{
+	hw_execve_exit(ret, true);
+	return 0;
+}

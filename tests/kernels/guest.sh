@@ -28,6 +28,7 @@ elif [ ${#tests[@]} -eq 0 ]; then
 fi
 D=$(mktemp -d /tmp/hw-shared.XXXXXX)
 printf 'output: %s\n' "$D/start.json" >"$D/agent.yaml"
+t0=$(date +%s.%N)
 build/herdwatch-agent --config "$D/agent.yaml" --control "$D/ctl.sock" 2>"$D/agent.err" &
 apid=$!
 echo $apid >"$D/agent.pid"
@@ -43,6 +44,7 @@ if [ -z "$hb" ]; then
 	echo "HW done"
 	exit 1
 fi
+echo "HW time agent_start $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')"
 echo "HW manifest $(jq -c '{hooks: .agent.hooks, probes: .agent.probes}' <<<"$hb")"
 sed 's/^/HW stderr /' "$D/agent.err"
 export HW_SHARED_AGENT=$D
