@@ -381,7 +381,11 @@ if [ -d /sys/kernel/tracing/events/capability/cap_capable ] || [ -d /sys/kernel/
 else
 	ej "capability uses fexit without the tracepoint" "$hb" '.agent.probes["process.capability"].hook=="fentry"'
 fi
-if [ -d /sys/kernel/tracing/events/syscalls/sys_enter_finit_module ] || [ -d /sys/kernel/debug/tracing/events/syscalls/sys_enter_finit_module ]; then
+# the module syscalls, on their kernel functions where the kernel has BPF trampolines, on their
+# tracepoints otherwise
+if [ "$(jq -r .agent.hooks.fentry <<<"$hb")" = true ] && [ -e /proc/modules ]; then
+	ej "module syscalls on fentry: kernel.module_load attached, no syscall tracepoint" "$hb" '.agent.probes["kernel.module_load"] as $m | $m.state=="attached" and $m.hook=="fentry" and $m.syscall_tracepoints==0'
+elif [ -d /sys/kernel/tracing/events/syscalls/sys_enter_finit_module ] || [ -d /sys/kernel/debug/tracing/events/syscalls/sys_enter_finit_module ]; then
 	ej "module syscall tracepoints exist: kernel.module_load attached" "$hb" '.agent.probes["kernel.module_load"] as $m | $m.state=="attached" and $m.hook=="tracepoint"'
 else
 	ej "no module syscall tracepoints: kernel.module_load unavailable with a reason" "$hb" '.agent.probes["kernel.module_load"] as $m | $m.state=="unavailable" and ($m.reason|test("init_module"))'
