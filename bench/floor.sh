@@ -10,6 +10,9 @@
 #              one of those hooks except uprobes (they cost nothing to programs that do not
 #              call the probed functions): what any monitor built on these hooks pays before
 #              doing any work
+#   dispatch   as none, plus empty programs on raw_syscalls sys_enter and sys_exit: the floor of
+#              the peers' architecture (one dispatcher program on every syscall, as in Falco's
+#              modern probe and Tracee), whatever their programs then do
 #   herdwatch  the same agent switched by SIGHUP to its default probes, writing JSON to a file
 #   stopped    as herdwatch, its user space stopped by SIGSTOP during the workload: its
 #              programs run and fill the ring buffer, nothing reads it (what the kernel side
@@ -18,7 +21,7 @@
 # emulation (the kernel matrix's hw.bench=1 runs this inside each VM).
 # Prints the median wall time of each, its spread, and the slowdown against none.
 #
-# Usage: bench/floor.sh [-r ROUNDS] [-w exec,connect,open,cap] [-m none,floor,herdwatch,stopped]
+# Usage: bench/floor.sh [-r ROUNDS] [-w exec,connect,open,cap] [-m none,floor,dispatch,herdwatch,stopped]
 #        [-d DIVISOR] [-c CPU]
 #        (root; build first; default: 12 rounds, monitors none,floor,herdwatch; -d divides the
 #        workloads' sizes, for slow machines; -c the CPU the workload is pinned to, default 1
@@ -84,16 +87,21 @@ reload() { # reload on|off: rewrite the config, SIGHUP, wait until the agent app
 start() { # start MONITOR
 	case $1 in
 	none) reload off ;;
-	floor)
+	floor | dispatch)
 		reload off
-		"$WLB/hw-floor" "${HOOKS[@]}" >"$TMP/floor.out" 2>"$TMP/floor.err" &
+		: >"$TMP/floor.out" # truncated here: the last run's "attached" must not be read
+		if [ "$1" = floor ]; then
+			"$WLB/hw-floor" "${HOOKS[@]}" >"$TMP/floor.out" 2>"$TMP/floor.err" &
+		else
+			"$WLB/hw-floor" raw:sys_enter raw:sys_exit >"$TMP/floor.out" 2>"$TMP/floor.err" &
+		fi
 		FP=$!
 		for ((i = 0; i < 1200; i++)); do
 			grep -q attached "$TMP/floor.out" 2>/dev/null && return 0
 			kill -0 "$FP" 2>/dev/null || break
 			sleep 0.05
 		done
-		echo "floor: hw-floor failed: $(cat "$TMP/floor.err")" >&2
+		echo "floor: hw-floor ($1) failed: $(cat "$TMP/floor.err")" >&2
 		exit 1 ;;
 	herdwatch | stopped)
 		reload on
