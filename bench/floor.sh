@@ -150,12 +150,13 @@ run_wl() { # run_wl WORKLOAD -> wall_ns on stdout
 	sed -n 's/.* wall_ns=\([0-9]*\).*/\1/p' <<<"$out"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
 
 IFS=, read -r -a MONS <<<"$MONITORS"
 NM=${#MONS[@]}
 [[ ",$MONITORS," == *,none,* ]] || { echo "floor: -m must include none (the base)" >&2; exit 2; }
-printf '\n%-8s %-10s %12s %10s %22s\n' workload monitor "median ms" "vs none" "runs min…max (ms)"
+printf '\n%-8s %-10s %12s %10s %22s %10s %18s\n' workload monitor "median ms" "vs none" "runs min…max (ms)" \
+	"paired" "paired min…max"
 for w in ${WORKLOADS//,/ }; do
 	for m in "${MONS[@]}"; do : >"$TMP/$w.$m"; done
 	for ((r = 0; r < REPS; r++)); do
@@ -172,8 +173,19 @@ for w in ${WORKLOADS//,/ }; do
 		med=$(median <"$TMP/$w.$m")
 		lo=$(sort -n "$TMP/$w.$m" | head -1)
 		hi=$(sort -n "$TMP/$w.$m" | tail -1)
-		awk -v w="$w" -v m="$m" -v med="$med" -v b="$base" -v lo="$lo" -v hi="$hi" 'BEGIN {
-			printf "%-8s %-10s %12.1f %+9.1f%% %10.1f … %.1f\n", w, m, med / 1e6,
-				(med - b) * 100 / b, lo / 1e6, hi / 1e6 }'
+		# paired: each round's run against the same round's none (adjacent in time, so a
+		# slow period of the machine weighs on both), the median of those ratios
+		paste "$TMP/$w.$m" "$TMP/$w.none" | awk '$2 > 0 {printf "%.6f\n", ($1 - $2) * 100 / $2}' \
+			>"$TMP/$w.$m.paired"
+		pmed=$(median <"$TMP/$w.$m.paired")
+		plo=$(sort -g "$TMP/$w.$m.paired" | head -1)
+		phi=$(sort -g "$TMP/$w.$m.paired" | tail -1)
+		awk -v w="$w" -v m="$m" -v med="$med" -v b="$base" -v lo="$lo" -v hi="$hi" \
+			-v pm="$pmed" -v pl="$plo" -v ph="$phi" 'BEGIN {
+			printf "%-8s %-10s %12.1f %+9.1f%% %10.1f … %-9.1f %+9.1f%% %+8.1f … %+.1f%%\n", w, m,
+				med / 1e6, (med - b) * 100 / b, lo / 1e6, hi / 1e6, pm, pl, ph }'
 	done
+	echo "raw $w: $(for m in "${MONS[@]}"; do printf '%s=%s ' "$m" "$(paste -sd, "$TMP/$w.$m")"; done)" >>"$TMP/raw"
 done
+# every run's wall time in ns, round by round, for other statistics
+cat "$TMP/raw"
