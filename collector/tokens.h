@@ -2,12 +2,14 @@
 /*
  * tokens.h - from one event (parsed JSON) to its member, herd and canonical herd tokens.
  *
- * Tokens (DESIGN.md "Herds") strip what makes every member unique: pids, ephemeral ports,
- * container ids, long digit runs and random-looking path components.
+ * Tokens (DESIGN.md "Herds") strip what makes every member, build or release unique: pids,
+ * ephemeral ports, container ids, long digit runs, random-looking path components, versions
+ * in paths (docs/collector.md "Tokens").
  *   exec|<exe>|parent=<exe>|user=<root/service/other>[|setuid][|fileless]
  *   listen|<exe>|<proto>/<port>      connect|<exe>|<proto>/<port>|<loopback/private/public>
  *   accept|<exe>|<proto>/<port>|<class of the peer>
- *   cap|<exe>|CAP_...   module|<name>   auth|<service>|<root/user>|<result>
+ *   cap|<exe>|CAP_...   module|<name>   dns|<exe>|<last two labels of the name>
+ *   auth|<service>|<root/user>|<result>
  *   file|<exe>|<op>|<watch rule or canonical path>   and kind|<exe> for the other kinds.
  */
 #ifndef HW_TOKENS_H

@@ -193,7 +193,7 @@ out=$(jq -c 'select(.kind == "member.outlier")' <<<"$new")
 expect cohort_v2_outlier_alert "new alerts: $new" \
 	test "$(jq -r '"\(.member) \(.severity) \(.canary)"' <<<"$out")" = "vm3/t8 alert false"
 expect cohort_v2_outlier_explains "explanation: $(jq -r .explanation <<<"$out")" grep -q \
-	'vm3/t8 (shop@2.0) ran /usr/bin/python3.11 (parent /usr/sbin/nginx) as service; 0 of 7 peers of version 2.0, 0 of 15 in herd shop' \
+	'vm3/t8 (shop@2.0) ran /usr/bin/python<v> (parent /usr/sbin/nginx) as service; 0 of 7 peers of version 2.0, 0 of 15 in herd shop' \
 	<<<"$(jq -r .explanation <<<"$out")"
 
 # ---- a database file of the schema before cohorts (tests/collector/store-v0.sql) ----

@@ -419,6 +419,142 @@ static void on_alert(void *ctx, const char *json, size_t len, const char *kind, 
 		g->folded++;
 }
 
+/* The token of one event made of kind, the proc object's members and the kind's object. */
+static const char *token_of(const char *kind, const char *proc, const char *obj)
+{
+	static char tk[EV_MAX_TOKENS][TOKEN_MAX];
+	char ev[2048];
+	struct ev_info e;
+	snprintf(ev, sizeof(ev),
+		 "{\"seq\":1,\"kind\":\"%s\",\"host\":{\"name\":\"h\"},\"proc\":{%s}%s%s}",
+		 kind, proc, obj ? "," : "", obj ? obj : "");
+	return extract(ev, &e, tk) == 1 ? tk[0] : "(no token)";
+}
+
+/* The exe of an event as its tokens show it. */
+static const char *exe_of(const char *exe)
+{
+	char proc[1024];
+	snprintf(proc, sizeof(proc), "\"exe\":\"%s\"", exe);
+	const char *t = token_of("process.memfd", proc, NULL);
+	return strncmp(t, "memfd|", 6) ? t : t + 6;
+}
+
+/* Five members of herd "h18" show base (from events), then member "m5" shows odd: an alert or
+ * not, and its text in g. */
+static void herd_one_odd(struct got *g, const char *const base[], int nbase, const char *odd)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	c.hold_ms = 1000;
+	struct herd_engine *e = herd_new(&c, on_alert, g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S;
+	char mn[8];
+	for (int r = 0; r < 3; r++)
+		for (int i = 1; i <= 5; i++)
+			for (int k = 0; k < nbase; k++) {
+				snprintf(mn, sizeof(mn), "m%d", i);
+				herd_observe(e, "h18", mn, "h", NULL, base[k], 1, 1,
+					     t + (uint64_t)r * S);
+			}
+	t += 20 * S;
+	herd_observe(e, "h18", "m5", "h", NULL, odd, 7, 7, t);
+	herd_tick(e, t + 2 * S);
+	herd_free(e);
+}
+
+/* Issue 18: versioned paths. Two releases, builds or store entries of one program give one
+ * token; names that merely hold a digit stay as they are. */
+static void test_tokens_versions(void)
+{
+	static const char *const same[][2] = {
+		{ "/opt/app-2.5.0/bin/app", "/opt/app-2.6.1/bin/app" },
+		{ "/srv/app/v1.2.3/bin/app", "/srv/app/v1.3.0/bin/app" },
+		{ "/srv/app/1.2.3-rc1/app", "/srv/app/1.2.4/app" },
+		{ "/srv/app/v41/app", "/srv/app/v42/app" },
+		{ "/usr/lib/jvm/java-17-openjdk-amd64/bin/java",
+		  "/usr/lib/jvm/java-21-openjdk-amd64/bin/java" },
+		{ "/usr/lib/llvm-14/bin/clang", "/usr/lib/llvm-15/bin/clang" },
+		{ "/app/releases/20261206T101500/bin/app", "/app/releases/20261207T083000/bin/app" },
+		{ "/app/releases/20261206101500/bin/app", "/app/releases/20261207083000/bin/app" },
+		{ "/app/releases/2026-12-06_10-15-00/bin/app", "/app/releases/2027-01-02_08-00-00/bin/app" },
+		{ "/nix/store/0c7c9w3cw5p5wpvmrg4bnf8m8h4g1f1a-app-1.2/bin/app",
+		  "/nix/store/9x8ksr5g0z6s2l1l3jvxz0zqj1fd6a6p-app-1.3/bin/app" },
+		{ "/snap/x/1234/bin/x", "/snap/x/1235/bin/x" },
+		{ "/snap/x/17/bin/x", "/snap/x/18/bin/x" },
+		{ "/usr/bin/python3.11", "/usr/bin/python3.12" },
+		{ "/opt/python-3.12.0a7/bin/python", "/opt/python-3.12.1/bin/python" },
+		{ "/opt/jdk1.8.0_292/bin/java", "/opt/jdk1.8.0_302/bin/java" },
+		{ "/usr/lib/modules/6.1.0-18-amd64/kernel/x.ko", "/usr/lib/modules/6.1.0-21-amd64/kernel/x.ko" },
+	};
+	int all = 1;
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		char a[TOKEN_MAX];
+		snprintf(a, sizeof(a), "%s", exe_of(same[i][0]));
+		const char *b = exe_of(same[i][1]);
+		if (strcmp(a, b)) {
+			printf("# %s -> %s but %s -> %s\n", same[i][0], a, same[i][1], b);
+			all = 0;
+		}
+	}
+	CHECK("token_versions_one_token", all);
+	static const char *const shape[][2] = {
+		{ "/opt/app-2.5.0/bin/app", "/opt/app-<v>/bin/app" },
+		{ "/srv/app/v1.2.3/bin/app", "/srv/app/<v>/bin/app" },
+		{ "/usr/lib/jvm/java-17-openjdk-amd64/bin/java", "/usr/lib/jvm/java-<v>-openjdk-amd64/bin/java" },
+		{ "/app/releases/20261206T101500/bin/app", "/app/releases/#/bin/app" },
+		{ "/nix/store/0c7c9w3cw5p5wpvmrg4bnf8m8h4g1f1a-app-1.2/bin/app", "/nix/store/*-app-<v>/bin/app" },
+		{ "/snap/x/17/bin/x", "/snap/x/#/bin/x" },
+		{ "/usr/bin/python3.11", "/usr/bin/python<v>" },
+		{ "/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.3" },
+		{ "/usr/lib/x86_64-linux-gnu/libQt5Core.so.5.15.8", "/usr/lib/x86_64-linux-gnu/libQt5Core.so.<v>" },
+		{ "/opt/app/1.2.3abc/x", "/opt/app/1.2.3abc/x" }, /* not a version: kept */
+	};
+	all = 1;
+	for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++)
+		if (strcmp(exe_of(shape[i][0]), shape[i][1])) {
+			printf("# %s -> %s, not %s\n", shape[i][0], exe_of(shape[i][0]),
+			       shape[i][1]);
+			all = 0;
+		}
+	CHECK("token_versions_placeholders", all);
+	static const char *const kept[] = {
+		"/usr/bin/python3", "/usr/bin/perl", "/bin/sh", "/usr/bin/x86_64-linux-gnu-gcc",
+		"/usr/sbin/sshd", "/usr/bin/md5sum", "/usr/bin/sha256sum", "/usr/bin/v4l2-ctl",
+		"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "/usr/lib/x86_64-linux-gnu/libc.so.6",
+		"/usr/lib/x86_64-linux-gnu/security/pam_unix.so", "/usr/bin/gpgv2", "/etc/rc2.d/S01ssh",
+		"/opt/app/bin/app-v2", "/usr/lib/python3/dist-packages/x.py", "/usr/bin/nc.openbsd",
+	};
+	all = 1;
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		if (strcmp(exe_of(kept[i]), kept[i])) {
+			printf("# %s mangled: %s\n", kept[i], exe_of(kept[i]));
+			all = 0;
+		}
+	CHECK("token_versions_names_kept",
+	      all && strcmp(exe_of("/usr/bin/python3"), "/usr/bin/perl"));
+	/* a long run of dot-joined numbers that is no version (shorter than what a token keeps):
+	 * kept as it is, in one pass */
+	char lng[600] = "/x/";
+	for (int i = 0; i < 200; i++)
+		strcat(lng, "1.");
+	strcat(lng, "1x");
+	const char *lt = exe_of(lng);
+	CHECK("token_versions_long_input", !strcmp(lt, lng));
+	/* in a herd: a member that got the next release first runs the same program, no alert */
+	char b0[600], odd[600];
+	snprintf(b0, sizeof(b0), "exec|%s|parent=/usr/lib/systemd/systemd|user=service",
+		 exe_of("/opt/shop/releases/2.5.0/bin/shopd"));
+	snprintf(odd, sizeof(odd), "exec|%s|parent=/usr/lib/systemd/systemd|user=service",
+		 exe_of("/opt/shop/releases/2.5.1/bin/shopd"));
+	const char *base[] = { b0, "listen|/usr/sbin/nginx|tcp/443" };
+	struct got g = { 0 };
+	herd_one_odd(&g, base, 2, odd);
+	CHECK("token_versions_release_no_alert", g.outlier == 0);
+}
+
 static void test_herd(void)
 {
 	struct herd_cfg c;
@@ -869,6 +1005,7 @@ int main(void)
 	test_json();
 	test_json_strict();
 	test_tokens();
+	test_tokens_versions();
 	test_ranges();
 	test_herd();
 	test_cohorts();
