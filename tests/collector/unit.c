@@ -555,6 +555,92 @@ static void test_tokens_versions(void)
 	CHECK("token_versions_release_no_alert", g.outlier == 0);
 }
 
+/* Issue 18: DNS names by the Public Suffix List. */
+static const char *dom_of(const char *q)
+{
+	char o[600];
+	snprintf(o, sizeof(o), "\"dns\":{\"query\":\"%s\"}", q);
+	const char *t = token_of("net.dns", "\"exe\":\"/usr/bin/curl\"", o);
+	return strncmp(t, "dns|/usr/bin/curl|", 18) ? t : t + 18;
+}
+
+static int doms(const char *const (*c)[2], size_t n)
+{
+	int all = 1;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(dom_of(c[i][0]), c[i][1])) {
+			printf("# %s -> %s, not %s\n", c[i][0], dom_of(c[i][0]), c[i][1]);
+			all = 0;
+		}
+	return all;
+}
+
+static void test_tokens_dns(void)
+{
+	char why[1024];
+	int from = tokens_psl_init(NULL, 0, why, sizeof(why));
+	printf("# %s\n", why);
+	CHECK("token_dns_psl_loaded", from == TOKENS_PSL_FILE_OK);
+	static const char *const reg[][2] = {
+		{ "a.b.example.co.uk", "example.co.uk" },
+		{ "x7f3a.attacker.co.uk", "attacker.co.uk" },
+		{ "x.github.io", "x.github.io" },
+		{ "a.x.github.io", "x.github.io" },
+		{ "www.EXAMPLE.com.", "example.com" },
+		{ "a.b.c.d.e.f.g.h.i.j.example.com", "example.com" },
+		{ "co.uk", "co.uk" },
+		{ "github.io", "github.io" },
+		{ "evil\\\\.google.com", "evil\\.google.com" }, /* one label "evil.google" */
+	};
+	CHECK("token_dns_registrable_domain", doms(reg, sizeof(reg) / sizeof(reg[0])));
+	static const char *const local[][2] = {
+		{ "api.default.svc.cluster.local", "api.default.svc.cluster.local" },
+		{ "pod-1.api.default.svc.cluster.local", "api.default.svc.cluster.local" },
+		{ "_http._tcp.api.default.svc.cluster.local", "api.default.svc.cluster.local" },
+		{ "default.svc.cluster.local", "default.svc.cluster.local" },
+		{ "10-1-2-3.default.pod.cluster.local", "default.pod.cluster.local" },
+		{ "a.b.cluster.local", "b.cluster.local" },
+		{ "printer.local", "printer.local" },
+		{ "x.printer.local", "printer.local" },
+		{ "ip-10-0-0-1.ec2.internal", "ec2.internal" },
+		{ "db", "db" },
+		{ "", "" },
+	};
+	CHECK("token_dns_cluster_and_local", doms(local, sizeof(local) / sizeof(local[0])));
+	/* in a herd: the attacker's domain under a shared suffix is not the peers' lookups */
+	char b0[300], odd[300];
+	snprintf(b0, sizeof(b0), "dns|/usr/bin/curl|%s", dom_of("api.partner.co.uk"));
+	snprintf(odd, sizeof(odd), "dns|/usr/bin/curl|%s", dom_of("x7f3a.attacker.co.uk"));
+	const char *base[] = { b0, "listen|/usr/sbin/nginx|tcp/443" };
+	struct got g = { 0 };
+	herd_one_odd(&g, base, 2, odd);
+	CHECK("token_dns_attacker_domain_alerts",
+	      g.outlier == 1 && strstr(g.json, "attacker.co.uk"));
+	/* no list file: libpsl's built-in list; none at all: the last two labels, as before */
+	from = tokens_psl_init("/nonexistent/psl.dat", 0, why, sizeof(why));
+	printf("# %s\n", why);
+	CHECK("token_dns_psl_builtin", from == TOKENS_PSL_BUILTIN && strstr(why, "built-in") &&
+					       strstr(why, "/nonexistent/psl.dat") &&
+					       !strcmp(dom_of("a.b.example.co.uk"), "example.co.uk"));
+	char junk[] = "/tmp/hw-psl-XXXXXX";
+	int fd = mkstemp(junk);
+	CHECK("token_dns_psl_junk_refused",
+	      fd >= 0 && write(fd, "root:x:0:0\nhello\n", 17) == 17 &&
+		      tokens_psl_init(junk, 1, why, sizeof(why)) == TOKENS_PSL_NONE &&
+		      strstr(why, "not a public suffix list"));
+	if (fd >= 0) {
+		close(fd);
+		unlink(junk);
+	}
+	from = tokens_psl_init("/nonexistent/psl.dat", 1, why, sizeof(why));
+	printf("# %s\n", why);
+	CHECK("token_dns_psl_none", from == TOKENS_PSL_NONE && strstr(why, "last two labels") &&
+					    !strcmp(dom_of("a.b.example.co.uk"), "co.uk") &&
+					    !strcmp(dom_of("pod-1.api.default.svc.cluster.local"),
+						    "api.default.svc.cluster.local"));
+	tokens_psl_init(NULL, 0, why, sizeof(why));
+}
+
 static void test_herd(void)
 {
 	struct herd_cfg c;
@@ -1006,6 +1092,7 @@ int main(void)
 	test_json_strict();
 	test_tokens();
 	test_tokens_versions();
+	test_tokens_dns();
 	test_ranges();
 	test_herd();
 	test_cohorts();
