@@ -656,11 +656,22 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 		canon(raw, ctr, name, sizeof(name));
 		snprintf(tok[n++], TOKEN_MAX, "module|%s", name);
 	} else if (!strcmp(k, "user.auth")) {
-		char svc[64], user[128], res[32];
+		char svc[64], user[128], runas[128], res[32];
 		get_str(d, r[R_AUTH], "service", svc, sizeof(svc));
 		get_str(d, r[R_AUTH], "user", user, sizeof(user));
+		get_str(d, r[R_AUTH], "sudo_runas", runas, sizeof(runas));
 		get_str(d, r[R_AUTH], "result", res, sizeof(res));
-		snprintf(tok[n++], TOKEN_MAX, "auth|%s|%s|%s", svc, strcmp(user, "root") ? "user" : "root", res);
+		/* by: the real uid of the program that called PAM, which sudo and su (set-uid
+		 * root) keep from their caller: a service account's sudo is not an engineer's. */
+		int okk = 0;
+		long long uid = json_int(d, pr[4], &okk);
+		/* as: the account the step is for. sudo's PAM_USER is its caller at authenticate
+		 * and its target at open_session: sudo_runas names the target throughout. */
+		const char *as = runas[0] ? runas : user;
+		cat(tok[n++], TOKEN_MAX, "auth|", exe[0] ? exe : "?", "|", svc[0] ? svc : "?",
+		    "|by=", okk ? user_class(uid) : "?",
+		    "|as=", !as[0] ? "?" : strcmp(as, "root") ? "user" : "root",
+		    "|", res[0] ? res : "?", NULL);
 	} else if (!strcmp(k, "process.ptrace")) {
 		char req[64];
 		get_str(d, r[R_PTRACE], "request", req, sizeof(req));

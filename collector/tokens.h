@@ -9,7 +9,7 @@
  *   listen|<exe>|<proto>/<port>      connect|<exe>|<proto>/<port>|<loopback/private/public>
  *   accept|<exe>|<proto>/<port>|<class of the peer>
  *   cap|<exe>|CAP_...   module|<name>   dns|<exe>|<registrable domain>
- *   auth|<service>|<root/user>|<result>
+ *   auth|<exe>|<service>|by=<root/service/other: real uid>|as=<root/user: target>|<result>
  *   file|<exe>|<op>|<watch rule or canonical path>   and kind|<exe> for the other kinds.
  */
 #ifndef HW_TOKENS_H

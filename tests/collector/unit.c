@@ -641,6 +641,57 @@ static void test_tokens_dns(void)
 	tokens_psl_init(NULL, 0, why, sizeof(why));
 }
 
+/* Issue 18: auth tokens say who: the calling program, the class of its real user, the class
+ * of the account the step is for. */
+static void test_tokens_auth(void)
+{
+	const char *svc_sudo =
+		"\"auth\":{\"service\":\"sudo\",\"user\":\"deploy\",\"ruser\":\"deploy\",\"step\":"
+		"\"authenticate\",\"result\":\"success\",\"sudo_runas\":\"root\"}";
+	const char *eng_sudo =
+		"\"auth\":{\"service\":\"sudo\",\"user\":\"alice\",\"ruser\":\"alice\",\"step\":"
+		"\"authenticate\",\"result\":\"success\",\"sudo_runas\":\"root\"}";
+	const char *eng_sess =
+		"\"auth\":{\"service\":\"sudo\",\"user\":\"root\",\"ruser\":\"alice\",\"step\":"
+		"\"open_session\",\"result\":\"success\",\"sudo_runas\":\"root\"}";
+	const char *sudo_svc = "\"uid\":998,\"euid\":0,\"exe\":\"/usr/bin/sudo\"";
+	const char *sudo_eng = "\"uid\":1000,\"euid\":0,\"exe\":\"/usr/bin/sudo\"";
+	char a[TOKEN_MAX];
+	snprintf(a, sizeof(a), "%s", token_of("user.auth", sudo_svc, svc_sudo));
+	CHECK("token_auth_service_sudo",
+	      !strcmp(a, "auth|/usr/bin/sudo|sudo|by=service|as=root|success"));
+	CHECK("token_auth_engineer_sudo",
+	      !strcmp(token_of("user.auth", sudo_eng, eng_sudo),
+		      "auth|/usr/bin/sudo|sudo|by=other|as=root|success") &&
+		      !strcmp(token_of("user.auth", sudo_eng, eng_sess),
+			      "auth|/usr/bin/sudo|sudo|by=other|as=root|success"));
+	CHECK("token_auth_sshd",
+	      !strcmp(token_of("user.auth", "\"uid\":0,\"exe\":\"/usr/sbin/sshd\"",
+			       "\"auth\":{\"service\":\"sshd\",\"user\":\"alice\",\"ruser\":null,"
+			       "\"step\":\"authenticate\",\"result\":\"PAM_AUTH_ERR\"}"),
+		      "auth|/usr/sbin/sshd|sshd|by=root|as=user|PAM_AUTH_ERR"));
+	CHECK("token_auth_absent_fields",
+	      !strcmp(token_of("user.auth", "\"pid\":5",
+			       "\"auth\":{\"service\":\"login\",\"user\":null}"),
+		      "auth|?|login|by=?|as=?|?"));
+	/* in a herd where engineers sudo, a service account's sudo stands out, and says so */
+	char b0[TOKEN_MAX];
+	snprintf(b0, sizeof(b0), "%s", token_of("user.auth", sudo_eng, eng_sudo));
+	const char *base[] = { b0, "listen|/usr/sbin/nginx|tcp/443" };
+	struct got g = { 0 };
+	herd_one_odd(&g, base, 2, a);
+	CHECK("token_auth_service_sudo_alerts",
+	      g.outlier == 1 && !strcmp(g.member, "m5") &&
+		      strstr(g.json, "m5 authenticated as root with /usr/bin/sudo (PAM service sudo, "
+				     "run by a service account): success; 0 of 4 peers"));
+	/* a token of the shape before (from a restored herd snapshot) still reads */
+	struct got g2 = { 0 };
+	const char *old_base[] = { "auth|sudo|user|success", "listen|/usr/sbin/nginx|tcp/443" };
+	herd_one_odd(&g2, old_base, 2, "auth|sudo|root|success");
+	CHECK("token_auth_old_shape_reads",
+	      g2.outlier == 1 && strstr(g2.json, "m5 sudo authentication of a root user (success)"));
+}
+
 static void test_herd(void)
 {
 	struct herd_cfg c;
@@ -1093,6 +1144,7 @@ int main(void)
 	test_tokens();
 	test_tokens_versions();
 	test_tokens_dns();
+	test_tokens_auth();
 	test_ranges();
 	test_herd();
 	test_cohorts();
