@@ -225,9 +225,12 @@ static size_t put(char *out, size_t o, size_t cap, const char *s, size_t n)
  *   versions                    -> <v>: two or more dot-joined numbers with a pre-release or
  *     revision after them (2.5.0, 1.2.3-rc1, glibc-2.38-44, python3.11 -> python<v>), with a
  *     leading v (v1.2.3); a component v<number> (/opt/app/v2/); a number of 1-3 digits after
- *     a word and a hyphen (java-17-openjdk-amd64, llvm-14, gcc-12).
+ *     a word and a hyphen, inside a name or ending a directory (java-17-openjdk-amd64,
+ *     llvm-14/).
  * A number that is part of a name (sshd, md5sum, x86_64-linux-gnu, ld-linux-x86-64.so.2,
- * libc.so.6, python3) is kept. One pass, no allocation: it runs for every event.
+ * libc.so.6, python3) is kept, and so is one that ends a file name after a hyphen (tool-5,
+ * gcc-12, dm-0: more often one of several side by side than a release). One pass, no
+ * allocation: it runs for every event.
  */
 static void canon(const char *in, const char *ctr, char *out, size_t cap)
 {
@@ -272,7 +275,7 @@ static void canon(const char *in, const char *ctr, char *out, size_t cap)
 		} else if ((n = version_len(d)) ||
 			   (start && (!d[nd] || d[nd] == '/') && vee && (n = nd)) ||
 			   (!vee && nd <= 3 && p - in >= 2 && p[-1] == '-' && is_alpha(p[-2]) &&
-			    (!d[nd] || strchr("-._/", d[nd])) && (n = nd))) {
+			    d[nd] && strchr("-_/", d[nd]) && (n = nd))) {
 			o = put(out, o, cap, "<v>", 3);
 			p = d + n;
 			continue;

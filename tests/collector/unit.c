@@ -526,6 +526,7 @@ static void test_tokens_versions(void)
 		"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "/usr/lib/x86_64-linux-gnu/libc.so.6",
 		"/usr/lib/x86_64-linux-gnu/security/pam_unix.so", "/usr/bin/gpgv2", "/etc/rc2.d/S01ssh",
 		"/opt/app/bin/app-v2", "/usr/lib/python3/dist-packages/x.py", "/usr/bin/nc.openbsd",
+		"/usr/bin/gcc-12", "/dev/dm-0", "/opt/x/tool-5", "/opt/x/tool-5.sh",
 	};
 	all = 1;
 	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
