@@ -21,8 +21,8 @@ git archive "$OLD" collector | tar -x -C "$T/old"
 lax=
 grep -q json_parse_strict "$T/old/collector/json.h" || lax=-DHW_PARSE_LAX
 gcc $FLAGS $lax -I"$T/old" bench/parse/parse_extract.c "$T/old/collector/json.c" \
-	"$T/old/collector/tokens.c" -o "$T/pe-old" -lm
-gcc $FLAGS -I. bench/parse/parse_extract.c collector/json.c collector/tokens.c -o "$T/pe-new" -lm
+	"$T/old/collector/tokens.c" -o "$T/pe-old" -lm -lpsl
+gcc $FLAGS -I. bench/parse/parse_extract.c collector/json.c collector/tokens.c -o "$T/pe-new" -lm -lpsl
 python3 bench/gen_events.py baseline --host vm --members m1,m2,m3,m4,m5 --rounds 200 \
 	>"$T/ev.jsonl" 2>/dev/null
 echo "events: $(wc -l <"$T/ev.jsonl") ($(($(wc -c <"$T/ev.jsonl") / $(wc -l <"$T/ev.jsonl"))) B each), old = $(git rev-parse --short "$OLD"), new = work tree, CPU $CPU"

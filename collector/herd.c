@@ -873,6 +873,20 @@ void herd_observe(struct herd_engine *e, const char *herd, const char *member, c
 	pend(e, m, now + (uint64_t)e->c.hold_ms * 1000000ull);
 }
 
+/* A user class of a token (tokens.c: root, service, other by uid; user by name) in words. */
+static const char *who(const char *class)
+{
+	if (!strcmp(class, "root"))
+		return "root";
+	if (!strcmp(class, "service"))
+		return "a service account";
+	if (!strcmp(class, "other"))
+		return "a regular user";
+	if (!strcmp(class, "user"))
+		return "a non-root user";
+	return "an unknown user";
+}
+
 /* Human phrase for a token: "ran /usr/bin/nc (parent /usr/bin/java) as root". */
 static void describe(const char *token, char *out, size_t n)
 {
@@ -903,7 +917,11 @@ static void describe(const char *token, char *out, size_t n)
 		snprintf(out, n, "%s used %s", f[1], f[2]);
 	else if (!strcmp(f[0], "module"))
 		snprintf(out, n, "loaded kernel module %s", f[1]);
-	else if (!strcmp(f[0], "auth"))
+	else if (!strcmp(f[0], "auth") && nf == 6 && !strncmp(f[3], "by=", 3) &&
+		 !strncmp(f[4], "as=", 3))
+		snprintf(out, n, "authenticated as %s with %s (PAM service %s, run by %s): %s",
+			 who(f[4] + 3), f[1], f[2], who(f[3] + 3), f[5]);
+	else if (!strcmp(f[0], "auth")) /* the shape before auth tokens named who (a snapshot) */
 		snprintf(out, n, "%s authentication of a %s user (%s)", f[1], f[2], f[3]);
 	else
 		snprintf(out, n, "showed %s", token);

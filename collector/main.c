@@ -1850,6 +1850,8 @@ static void usage(void)
 		"  --max-handshakes-per-addr N  ... and from one address (IPv6: one /64) [64]\n"
 		"  --fd-reserve N         refuse new agent connections while fewer than N descriptors\n"
 		"                         are free (for the query API and connected agents) [32]\n"
+		"  --psl-file FILE        Public Suffix List of the herd's dns tokens (.dat, .dafsa)\n"
+		"                         [" TOKENS_PSL_FILE "]\n"
 		"  --hold-ms N --learn-s N --min-herd N --threshold BITS --change-frac F\n"
 		"  --change-window-s N --new-member-s N --window-s N --silent-s N\n"
 		"  --half-life-s N --gone-s N --rollout-s N --forget-s N             herd engine\n");
@@ -1859,7 +1861,7 @@ int main(int argc, char **argv)
 {
 	struct collector col = { 0 }, *c = &col;
 	const char *listen_a = "127.0.0.1:7443", *http_a = "127.0.0.1:7480", *db = "herdwatch.db";
-	const char *ca = NULL, *cert = NULL, *key = NULL, *token_file = NULL;
+	const char *ca = NULL, *cert = NULL, *key = NULL, *token_file = NULL, *psl_file = NULL;
 	unsigned long long max_db = 0;
 	struct herd_cfg hc;
 	herd_cfg_default(&hc);
@@ -1877,7 +1879,7 @@ int main(int argc, char **argv)
 	       O_HOLD, O_LEARN, O_MIN, O_THR, O_CFRAC, O_CWIN, O_NEWM, O_WIN, O_SILENT, O_QUIET,
 	       O_HALF, O_GONE, O_ROLL, O_FORGET,
 	       O_RINT, O_CRL, O_RELAY, O_RTIMEOUT, O_MAXDB, O_TOKEN, O_QMAX, O_HSTIME, O_MAXHS,
-	       O_MAXHSADDR, O_FDRES, O_HTTPHOST };
+	       O_MAXHSADDR, O_FDRES, O_HTTPHOST, O_PSL };
 	static const struct option opts[] = {
 		{ "ca", 1, 0, O_CA }, { "cert", 1, 0, O_CERT }, { "key", 1, 0, O_KEY },
 		{ "crl", 1, 0, O_CRL }, { "relay-cert", 1, 0, O_RELAY },
@@ -1894,7 +1896,7 @@ int main(int argc, char **argv)
 		{ "change-window-s", 1, 0, O_CWIN }, { "new-member-s", 1, 0, O_NEWM },
 		{ "window-s", 1, 0, O_WIN }, { "silent-s", 1, 0, O_SILENT }, { "quiet", 0, 0, O_QUIET },
 		{ "half-life-s", 1, 0, O_HALF }, { "gone-s", 1, 0, O_GONE }, { "rollout-s", 1, 0, O_ROLL },
-		{ "forget-s", 1, 0, O_FORGET },
+		{ "forget-s", 1, 0, O_FORGET }, { "psl-file", 1, 0, O_PSL },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int o;
@@ -1937,6 +1939,7 @@ int main(int argc, char **argv)
 		case O_HSTIME: c->hs_timeout_s = (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 1); break;
 		case O_MAXHS: c->max_pending = (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 1); break;
 		case O_MAXHSADDR: c->max_pending_addr = (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 1); break;
+		case O_PSL: psl_file = optarg; break;
 		case O_FDRES: c->fd_reserve = (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 0); break;
 		case O_HTTPHOST:
 			if (add_name(c->http_hosts, &c->nhttp_hosts, "--http-host", optarg))
@@ -1950,6 +1953,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* the list of dns tokens, before any event is read */
+	char why[1024];
+	if (tokens_psl_init(psl_file, 0, why, sizeof(why)) != TOKENS_PSL_FILE_OK)
+		fprintf(stderr, "herdwatch-collector: %s\n", why);
 	int rc = 1;
 	c->raw = malloc(HW_WIRE_MAX_RAW);
 	c->raw2 = malloc(HW_WIRE_MAX_RAW);

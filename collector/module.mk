@@ -5,7 +5,7 @@ COLL_OBJS := $(patsubst %.c,$(B)/obj-c/%.o,$(COLL_SRCS))
 CLI_OBJS  := $(B)/obj-c/cli/main.o $(B)/obj-c/collector/json.o
 REPLAY_OBJS := $(B)/obj-c/tools/replay.o $(B)/obj-c/agent/ship.o $(B)/obj-c/common/wire.o $(B)/obj-c/collector/json.o
 COLL_UNIT := $(B)/tests/test_collector_unit
-LDLIBS_COLL := -levent -levent_openssl -lssl -lcrypto -lsqlite3 -lzstd -lm -lpthread
+LDLIBS_COLL := -levent -levent_openssl -lssl -lcrypto -lsqlite3 -lzstd -lpsl -lm -lpthread
 
 ALL_TARGETS += $(B)/herdwatch-collector $(B)/herdwatch $(B)/herdwatch-replay $(COLL_UNIT)
 .PHONY: collector-all
@@ -37,4 +37,4 @@ $(COLL_UNIT): tests/collector/unit.c collector/store.c collector/herd.c collecto
 fuzz-collector: $(B)/fuzz/fuzz_collector
 $(B)/fuzz/fuzz_collector: tests/fuzz/fuzz_collector.c collector/json.c collector/tokens.c common/wire.c $(wildcard collector/*.h common/wire.h)
 	@mkdir -p $(@D)
-	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined $(filter %.c,$^) -o $@ -lzstd
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined $(filter %.c,$^) -o $@ -lzstd -lpsl

@@ -2,12 +2,14 @@
 /*
  * tokens.h - from one event (parsed JSON) to its member, herd and canonical herd tokens.
  *
- * Tokens (DESIGN.md "Herds") strip what makes every member unique: pids, ephemeral ports,
- * container ids, long digit runs and random-looking path components.
+ * Tokens (DESIGN.md "Herds") strip what makes every member, build or release unique: pids,
+ * ephemeral ports, container ids, long digit runs, random-looking path components, versions
+ * in paths, the labels of a DNS name under its registrable domain (docs/collector.md "Tokens").
  *   exec|<exe>|parent=<exe>|user=<root/service/other>[|setuid][|fileless]
  *   listen|<exe>|<proto>/<port>      connect|<exe>|<proto>/<port>|<loopback/private/public>
  *   accept|<exe>|<proto>/<port>|<class of the peer>
- *   cap|<exe>|CAP_...   module|<name>   auth|<service>|<root/user>|<result>
+ *   cap|<exe>|CAP_...   module|<name>   dns|<exe>|<registrable domain>
+ *   auth|<exe>|<service>|by=<root/service/other: real uid>|as=<root/user: target>|<result>
  *   file|<exe>|<op>|<watch rule or canonical path>   and kind|<exe> for the other kinds.
  */
 #ifndef HW_TOKENS_H
@@ -46,6 +48,15 @@ enum { EV_BAD_INT = 1, EV_BAD_NUL };
  * Returns the number of tokens (0 for kinds that carry none, e.g. heartbeats), -1 when the
  * object lacks a seq (or its seq is not an integer: ev->bad = "seq"). */
 int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TOKEN_MAX]);
+
+/* The Public Suffix List of dns tokens, loaded once at start before the first ev_extract (no
+ * lookup per event): from file (NULL: TOKENS_PSL_FILE, Debian's package publicsuffix), else
+ * libpsl's built-in list (unless no_builtin: for tests), else none, when dns tokens keep the
+ * last two labels of a name. Returns which; why gets a line for the log saying so. Until it
+ * is called there is no list. */
+#define TOKENS_PSL_FILE "/usr/share/publicsuffix/public_suffix_list.dat"
+enum { TOKENS_PSL_FILE_OK, TOKENS_PSL_BUILTIN, TOKENS_PSL_NONE };
+int tokens_psl_init(const char *file, int no_builtin, char *why, size_t cap);
 
 /* RFC 3339 UTC ("2026-11-27T10:00:00.123456789Z") to ns since the epoch; 0 on error. */
 uint64_t parse_rfc3339(const char *s, size_t n);

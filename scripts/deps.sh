@@ -4,6 +4,7 @@
 set -euo pipefail
 PKGS=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libyaml-dev
       libssl-dev libzstd-dev libevent-dev libsqlite3-dev sqlite3 openssl
+      libpsl-dev publicsuffix
       jq curl iproute2 procps util-linux psmisc kmod python3
       pamtester openssh-server openssh-client sshpass sudo dnsmasq-base netcat-openbsd)
 PKGS+=(libcap2-bin) # priv probe tests: setcap

@@ -9,7 +9,8 @@
 # deploy of version 2.0 (new members one after the other): the first is a canary (a notice,
 # judged against the herd), the next ones make one cohort change, not an alert each; the v2
 # binary on a v1 member is an alert; versions show in members/herds and survive a restart; a
-# database file of the schema before cohorts is migrated in place.
+# database file of the schema before cohorts is migrated in place. The Public Suffix List of dns
+# tokens: a missing file is said once at start (libpsl's built-in list is used).
 . "$(dirname "$0")/lib.sh"
 make_pki vm1 vm2 vm3 >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
 # --change-window-s 20: shop's own first tokens (sent at the start) are old news by its deploy
@@ -193,7 +194,7 @@ out=$(jq -c 'select(.kind == "member.outlier")' <<<"$new")
 expect cohort_v2_outlier_alert "new alerts: $new" \
 	test "$(jq -r '"\(.member) \(.severity) \(.canary)"' <<<"$out")" = "vm3/t8 alert false"
 expect cohort_v2_outlier_explains "explanation: $(jq -r .explanation <<<"$out")" grep -q \
-	'vm3/t8 (shop@2.0) ran /usr/bin/python3.11 (parent /usr/sbin/nginx) as service; 0 of 7 peers of version 2.0, 0 of 15 in herd shop' \
+	'vm3/t8 (shop@2.0) ran /usr/bin/python<v> (parent /usr/sbin/nginx) as service; 0 of 7 peers of version 2.0, 0 of 15 in herd shop' \
 	<<<"$(jq -r .explanation <<<"$out")"
 
 # ---- a database file of the schema before cohorts (tests/collector/store-v0.sql) ----
@@ -231,3 +232,14 @@ expect stored_version_follows_upgrade "names: $(col "SELECT name || '=' || ifnul
 stop_collector
 start_collector --db "$T/old.db" --retain-days 0 --learn-s 3 --hold-ms 500 --min-herd 4 --silent-s 0 || exit 1
 expect migrate_once "log: $(cat "$T/collector.log")" test "$(grep -c "migrated" "$T/collector.log")" -eq 1
+
+# ---- the Public Suffix List of dns tokens: the distribution's list is loaded without a word; a
+# missing one falls back to libpsl's built-in list, said once at start ----
+expect psl_default_silent "log: $(cat "$T/collector.log")" \
+	test "$(grep -c 'public suffix list' "$T/collector.log")" -eq 0
+stop_collector
+: >"$T/collector.log"
+start_collector --db "$T/old.db" --psl-file "$T/no-such-psl.dat" --learn-s 3 || exit 1
+expect psl_missing_falls_back "log: $(cat "$T/collector.log")" test "$(grep -c \
+	"public suffix list $T/no-such-psl.dat: No such file or directory; dns tokens use libpsl's built-in list" \
+	"$T/collector.log")" -eq 1

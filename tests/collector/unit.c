@@ -419,6 +419,280 @@ static void on_alert(void *ctx, const char *json, size_t len, const char *kind, 
 		g->folded++;
 }
 
+/* The token of one event made of kind, the proc object's members and the kind's object. */
+static const char *token_of(const char *kind, const char *proc, const char *obj)
+{
+	static char tk[EV_MAX_TOKENS][TOKEN_MAX];
+	char ev[2048];
+	struct ev_info e;
+	snprintf(ev, sizeof(ev),
+		 "{\"seq\":1,\"kind\":\"%s\",\"host\":{\"name\":\"h\"},\"proc\":{%s}%s%s}",
+		 kind, proc, obj ? "," : "", obj ? obj : "");
+	return extract(ev, &e, tk) == 1 ? tk[0] : "(no token)";
+}
+
+/* The exe of an event as its tokens show it. */
+static const char *exe_of(const char *exe)
+{
+	char proc[1024];
+	snprintf(proc, sizeof(proc), "\"exe\":\"%s\"", exe);
+	const char *t = token_of("process.memfd", proc, NULL);
+	return strncmp(t, "memfd|", 6) ? t : t + 6;
+}
+
+/* Five members of herd "h18" show base (from events), then member "m5" shows odd: an alert or
+ * not, and its text in g. */
+static void herd_one_odd(struct got *g, const char *const base[], int nbase, const char *odd)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	c.hold_ms = 1000;
+	struct herd_engine *e = herd_new(&c, on_alert, g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S;
+	char mn[8];
+	for (int r = 0; r < 3; r++)
+		for (int i = 1; i <= 5; i++)
+			for (int k = 0; k < nbase; k++) {
+				snprintf(mn, sizeof(mn), "m%d", i);
+				herd_observe(e, "h18", mn, "h", NULL, base[k], 1, 1,
+					     t + (uint64_t)r * S);
+			}
+	t += 20 * S;
+	herd_observe(e, "h18", "m5", "h", NULL, odd, 7, 7, t);
+	herd_tick(e, t + 2 * S);
+	herd_free(e);
+}
+
+/* Issue 18: versioned paths. Two releases, builds or store entries of one program give one
+ * token; names that merely hold a digit stay as they are. */
+static void test_tokens_versions(void)
+{
+	static const char *const same[][2] = {
+		{ "/opt/app-2.5.0/bin/app", "/opt/app-2.6.1/bin/app" },
+		{ "/srv/app/v1.2.3/bin/app", "/srv/app/v1.3.0/bin/app" },
+		{ "/srv/app/1.2.3-rc1/app", "/srv/app/1.2.4/app" },
+		{ "/srv/app/v41/app", "/srv/app/v42/app" },
+		{ "/usr/lib/jvm/java-17-openjdk-amd64/bin/java",
+		  "/usr/lib/jvm/java-21-openjdk-amd64/bin/java" },
+		{ "/usr/lib/llvm-14/bin/clang", "/usr/lib/llvm-15/bin/clang" },
+		{ "/app/releases/20261206T101500/bin/app", "/app/releases/20261207T083000/bin/app" },
+		{ "/app/releases/20261206101500/bin/app", "/app/releases/20261207083000/bin/app" },
+		{ "/app/releases/2026-12-06_10-15-00/bin/app", "/app/releases/2027-01-02_08-00-00/bin/app" },
+		{ "/nix/store/0c7c9w3cw5p5wpvmrg4bnf8m8h4g1f1a-app-1.2/bin/app",
+		  "/nix/store/9x8ksr5g0z6s2l1l3jvxz0zqj1fd6a6p-app-1.3/bin/app" },
+		{ "/snap/x/1234/bin/x", "/snap/x/1235/bin/x" },
+		{ "/snap/x/17/bin/x", "/snap/x/18/bin/x" },
+		{ "/usr/bin/python3.11", "/usr/bin/python3.12" },
+		{ "/opt/python-3.12.0a7/bin/python", "/opt/python-3.12.1/bin/python" },
+		{ "/opt/jdk1.8.0_292/bin/java", "/opt/jdk1.8.0_302/bin/java" },
+		{ "/usr/lib/modules/6.1.0-18-amd64/kernel/x.ko", "/usr/lib/modules/6.1.0-21-amd64/kernel/x.ko" },
+	};
+	int all = 1;
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		char a[TOKEN_MAX];
+		snprintf(a, sizeof(a), "%s", exe_of(same[i][0]));
+		const char *b = exe_of(same[i][1]);
+		if (strcmp(a, b)) {
+			printf("# %s -> %s but %s -> %s\n", same[i][0], a, same[i][1], b);
+			all = 0;
+		}
+	}
+	CHECK("token_versions_one_token", all);
+	static const char *const shape[][2] = {
+		{ "/opt/app-2.5.0/bin/app", "/opt/app-<v>/bin/app" },
+		{ "/srv/app/v1.2.3/bin/app", "/srv/app/<v>/bin/app" },
+		{ "/usr/lib/jvm/java-17-openjdk-amd64/bin/java", "/usr/lib/jvm/java-<v>-openjdk-amd64/bin/java" },
+		{ "/app/releases/20261206T101500/bin/app", "/app/releases/#/bin/app" },
+		{ "/nix/store/0c7c9w3cw5p5wpvmrg4bnf8m8h4g1f1a-app-1.2/bin/app", "/nix/store/*-app-<v>/bin/app" },
+		{ "/snap/x/17/bin/x", "/snap/x/#/bin/x" },
+		{ "/usr/bin/python3.11", "/usr/bin/python<v>" },
+		{ "/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.3" },
+		{ "/usr/lib/x86_64-linux-gnu/libQt5Core.so.5.15.8", "/usr/lib/x86_64-linux-gnu/libQt5Core.so.<v>" },
+		{ "/opt/app/1.2.3abc/x", "/opt/app/1.2.3abc/x" }, /* not a version: kept */
+	};
+	all = 1;
+	for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++)
+		if (strcmp(exe_of(shape[i][0]), shape[i][1])) {
+			printf("# %s -> %s, not %s\n", shape[i][0], exe_of(shape[i][0]),
+			       shape[i][1]);
+			all = 0;
+		}
+	CHECK("token_versions_placeholders", all);
+	static const char *const kept[] = {
+		"/usr/bin/python3", "/usr/bin/perl", "/bin/sh", "/usr/bin/x86_64-linux-gnu-gcc",
+		"/usr/sbin/sshd", "/usr/bin/md5sum", "/usr/bin/sha256sum", "/usr/bin/v4l2-ctl",
+		"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "/usr/lib/x86_64-linux-gnu/libc.so.6",
+		"/usr/lib/x86_64-linux-gnu/security/pam_unix.so", "/usr/bin/gpgv2", "/etc/rc2.d/S01ssh",
+		"/opt/app/bin/app-v2", "/usr/lib/python3/dist-packages/x.py", "/usr/bin/nc.openbsd",
+		"/usr/bin/gcc-12", "/dev/dm-0", "/opt/x/tool-5", "/opt/x/tool-5.sh",
+	};
+	all = 1;
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		if (strcmp(exe_of(kept[i]), kept[i])) {
+			printf("# %s mangled: %s\n", kept[i], exe_of(kept[i]));
+			all = 0;
+		}
+	CHECK("token_versions_names_kept",
+	      all && strcmp(exe_of("/usr/bin/python3"), "/usr/bin/perl"));
+	/* a long run of dot-joined numbers that is no version (shorter than what a token keeps):
+	 * kept as it is, in one pass */
+	char lng[600] = "/x/";
+	for (int i = 0; i < 200; i++)
+		strcat(lng, "1.");
+	strcat(lng, "1x");
+	const char *lt = exe_of(lng);
+	CHECK("token_versions_long_input", !strcmp(lt, lng));
+	/* in a herd: a member that got the next release first runs the same program, no alert */
+	char b0[600], odd[600];
+	snprintf(b0, sizeof(b0), "exec|%s|parent=/usr/lib/systemd/systemd|user=service",
+		 exe_of("/opt/shop/releases/2.5.0/bin/shopd"));
+	snprintf(odd, sizeof(odd), "exec|%s|parent=/usr/lib/systemd/systemd|user=service",
+		 exe_of("/opt/shop/releases/2.5.1/bin/shopd"));
+	const char *base[] = { b0, "listen|/usr/sbin/nginx|tcp/443" };
+	struct got g = { 0 };
+	herd_one_odd(&g, base, 2, odd);
+	CHECK("token_versions_release_no_alert", g.outlier == 0);
+}
+
+/* Issue 18: DNS names by the Public Suffix List. */
+static const char *dom_of(const char *q)
+{
+	char o[600];
+	snprintf(o, sizeof(o), "\"dns\":{\"query\":\"%s\"}", q);
+	const char *t = token_of("net.dns", "\"exe\":\"/usr/bin/curl\"", o);
+	return strncmp(t, "dns|/usr/bin/curl|", 18) ? t : t + 18;
+}
+
+static int doms(const char *const (*c)[2], size_t n)
+{
+	int all = 1;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(dom_of(c[i][0]), c[i][1])) {
+			printf("# %s -> %s, not %s\n", c[i][0], dom_of(c[i][0]), c[i][1]);
+			all = 0;
+		}
+	return all;
+}
+
+static void test_tokens_dns(void)
+{
+	char why[1024];
+	int from = tokens_psl_init(NULL, 0, why, sizeof(why));
+	printf("# %s\n", why);
+	CHECK("token_dns_psl_loaded", from == TOKENS_PSL_FILE_OK);
+	static const char *const reg[][2] = {
+		{ "a.b.example.co.uk", "example.co.uk" },
+		{ "x7f3a.attacker.co.uk", "attacker.co.uk" },
+		{ "x.github.io", "x.github.io" },
+		{ "a.x.github.io", "x.github.io" },
+		{ "www.EXAMPLE.com.", "example.com" },
+		{ "a.b.c.d.e.f.g.h.i.j.example.com", "example.com" },
+		{ "co.uk", "co.uk" },
+		{ "github.io", "github.io" },
+		{ "evil\\\\.google.com", "evil\\.google.com" }, /* one label "evil.google" */
+	};
+	CHECK("token_dns_registrable_domain", doms(reg, sizeof(reg) / sizeof(reg[0])));
+	static const char *const local[][2] = {
+		{ "api.default.svc.cluster.local", "api.default.svc.cluster.local" },
+		{ "pod-1.api.default.svc.cluster.local", "api.default.svc.cluster.local" },
+		{ "_http._tcp.api.default.svc.cluster.local", "api.default.svc.cluster.local" },
+		{ "default.svc.cluster.local", "default.svc.cluster.local" },
+		{ "10-1-2-3.default.pod.cluster.local", "default.pod.cluster.local" },
+		{ "a.b.cluster.local", "b.cluster.local" },
+		{ "printer.local", "printer.local" },
+		{ "x.printer.local", "printer.local" },
+		{ "ip-10-0-0-1.ec2.internal", "ec2.internal" },
+		{ "db", "db" },
+		{ "", "" },
+	};
+	CHECK("token_dns_cluster_and_local", doms(local, sizeof(local) / sizeof(local[0])));
+	/* in a herd: the attacker's domain under a shared suffix is not the peers' lookups */
+	char b0[300], odd[300];
+	snprintf(b0, sizeof(b0), "dns|/usr/bin/curl|%s", dom_of("api.partner.co.uk"));
+	snprintf(odd, sizeof(odd), "dns|/usr/bin/curl|%s", dom_of("x7f3a.attacker.co.uk"));
+	const char *base[] = { b0, "listen|/usr/sbin/nginx|tcp/443" };
+	struct got g = { 0 };
+	herd_one_odd(&g, base, 2, odd);
+	CHECK("token_dns_attacker_domain_alerts",
+	      g.outlier == 1 && strstr(g.json, "attacker.co.uk"));
+	/* no list file: libpsl's built-in list; none at all: the last two labels, as before */
+	from = tokens_psl_init("/nonexistent/psl.dat", 0, why, sizeof(why));
+	printf("# %s\n", why);
+	CHECK("token_dns_psl_builtin", from == TOKENS_PSL_BUILTIN && strstr(why, "built-in") &&
+					       strstr(why, "/nonexistent/psl.dat") &&
+					       !strcmp(dom_of("a.b.example.co.uk"), "example.co.uk"));
+	char junk[] = "/tmp/hw-psl-XXXXXX";
+	int fd = mkstemp(junk);
+	CHECK("token_dns_psl_junk_refused",
+	      fd >= 0 && write(fd, "root:x:0:0\nhello\n", 17) == 17 &&
+		      tokens_psl_init(junk, 1, why, sizeof(why)) == TOKENS_PSL_NONE &&
+		      strstr(why, "not a public suffix list"));
+	if (fd >= 0) {
+		close(fd);
+		unlink(junk);
+	}
+	from = tokens_psl_init("/nonexistent/psl.dat", 1, why, sizeof(why));
+	printf("# %s\n", why);
+	CHECK("token_dns_psl_none", from == TOKENS_PSL_NONE && strstr(why, "last two labels") &&
+					    !strcmp(dom_of("a.b.example.co.uk"), "co.uk") &&
+					    !strcmp(dom_of("pod-1.api.default.svc.cluster.local"),
+						    "api.default.svc.cluster.local"));
+	tokens_psl_init(NULL, 0, why, sizeof(why));
+}
+
+/* Issue 18: auth tokens say who: the calling program, the class of its real user, the class
+ * of the account the step is for. */
+static void test_tokens_auth(void)
+{
+	const char *svc_sudo =
+		"\"auth\":{\"service\":\"sudo\",\"user\":\"deploy\",\"ruser\":\"deploy\",\"step\":"
+		"\"authenticate\",\"result\":\"success\",\"sudo_runas\":\"root\"}";
+	const char *eng_sudo =
+		"\"auth\":{\"service\":\"sudo\",\"user\":\"alice\",\"ruser\":\"alice\",\"step\":"
+		"\"authenticate\",\"result\":\"success\",\"sudo_runas\":\"root\"}";
+	const char *eng_sess =
+		"\"auth\":{\"service\":\"sudo\",\"user\":\"root\",\"ruser\":\"alice\",\"step\":"
+		"\"open_session\",\"result\":\"success\",\"sudo_runas\":\"root\"}";
+	const char *sudo_svc = "\"uid\":998,\"euid\":0,\"exe\":\"/usr/bin/sudo\"";
+	const char *sudo_eng = "\"uid\":1000,\"euid\":0,\"exe\":\"/usr/bin/sudo\"";
+	char a[TOKEN_MAX];
+	snprintf(a, sizeof(a), "%s", token_of("user.auth", sudo_svc, svc_sudo));
+	CHECK("token_auth_service_sudo",
+	      !strcmp(a, "auth|/usr/bin/sudo|sudo|by=service|as=root|success"));
+	CHECK("token_auth_engineer_sudo",
+	      !strcmp(token_of("user.auth", sudo_eng, eng_sudo),
+		      "auth|/usr/bin/sudo|sudo|by=other|as=root|success") &&
+		      !strcmp(token_of("user.auth", sudo_eng, eng_sess),
+			      "auth|/usr/bin/sudo|sudo|by=other|as=root|success"));
+	CHECK("token_auth_sshd",
+	      !strcmp(token_of("user.auth", "\"uid\":0,\"exe\":\"/usr/sbin/sshd\"",
+			       "\"auth\":{\"service\":\"sshd\",\"user\":\"alice\",\"ruser\":null,"
+			       "\"step\":\"authenticate\",\"result\":\"PAM_AUTH_ERR\"}"),
+		      "auth|/usr/sbin/sshd|sshd|by=root|as=user|PAM_AUTH_ERR"));
+	CHECK("token_auth_absent_fields",
+	      !strcmp(token_of("user.auth", "\"pid\":5",
+			       "\"auth\":{\"service\":\"login\",\"user\":null}"),
+		      "auth|?|login|by=?|as=?|?"));
+	/* in a herd where engineers sudo, a service account's sudo stands out, and says so */
+	char b0[TOKEN_MAX];
+	snprintf(b0, sizeof(b0), "%s", token_of("user.auth", sudo_eng, eng_sudo));
+	const char *base[] = { b0, "listen|/usr/sbin/nginx|tcp/443" };
+	struct got g = { 0 };
+	herd_one_odd(&g, base, 2, a);
+	CHECK("token_auth_service_sudo_alerts",
+	      g.outlier == 1 && !strcmp(g.member, "m5") &&
+		      strstr(g.json, "m5 authenticated as root with /usr/bin/sudo (PAM service sudo, "
+				     "run by a service account): success; 0 of 4 peers"));
+	/* a token of the shape before (from a restored herd snapshot) still reads */
+	struct got g2 = { 0 };
+	const char *old_base[] = { "auth|sudo|user|success", "listen|/usr/sbin/nginx|tcp/443" };
+	herd_one_odd(&g2, old_base, 2, "auth|sudo|root|success");
+	CHECK("token_auth_old_shape_reads",
+	      g2.outlier == 1 && strstr(g2.json, "m5 sudo authentication of a root user (success)"));
+}
+
 static void test_herd(void)
 {
 	struct herd_cfg c;
@@ -869,6 +1143,9 @@ int main(void)
 	test_json();
 	test_json_strict();
 	test_tokens();
+	test_tokens_versions();
+	test_tokens_dns();
+	test_tokens_auth();
 	test_ranges();
 	test_herd();
 	test_cohorts();

@@ -67,6 +67,14 @@ static void one_event(const char *s, size_t n)
 	ev_extract(&d, 0, &ev, tk);
 }
 
+/* dns tokens through the Public Suffix List, as in the collector */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	char why[1024];
+	tokens_psl_init(NULL, 0, why, sizeof(why));
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	one_event((const char *)data, size);
