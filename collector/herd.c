@@ -60,6 +60,7 @@ struct cand {
 	uint32_t tok;
 	uint32_t nev;
 	uint64_t held_ns; /* when first held as a possible rolling change (0 = not held) */
+	uint64_t due_ns;  /* judged no earlier: its own hold, whatever else the member has due */
 	uint64_t seqs[CAND_EVENTS], ids[CAND_EVENTS];
 };
 
@@ -870,7 +871,8 @@ void herd_observe(struct herd_engine *e, const char *herd, const char *member, c
 	c->next = m->cands;
 	m->cands = c;
 	m->ncand++;
-	pend(e, m, now + (uint64_t)e->c.hold_ms * 1000000ull);
+	c->due_ns = now + (uint64_t)e->c.hold_ms * 1000000ull;
+	pend(e, m, c->due_ns);
 }
 
 /* A user class of a token (tokens.c: root, service, other by uid; user by name) in words. */
@@ -1128,10 +1130,17 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 	struct jbuf toks = {0}, ex = {0};
 	struct change hchg = {0}, cchg = {0};
 	uint32_t htoks[MEMBER_CANDS], ctoks[MEMBER_CANDS];
-	unsigned nht = 0, nct = 0, held = 0;
+	unsigned nht = 0, nct = 0;
 	double top = 0;
 	int nrep = 0;
+	uint64_t next_due = 0; /* earliest due of the candidates kept */
 	for (struct cand **cp = &m->cands, *c; (c = *cp);) {
+		if (c->due_ns > now) { /* its own hold is not over (another candidate was due) */
+			if (!next_due || c->due_ns < next_due)
+				next_due = c->due_ns;
+			cp = &c->next;
+			continue;
+		}
 		const char *token = e->str[c->tok];
 		struct hstat *hs = hstat_find(e, m->herd, c->tok);
 		struct hstat *hc = ver ? hstat_find(e, m->cohort, c->tok) : NULL;
@@ -1218,8 +1227,8 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		if ((ver ? cfresh : fresh) >= 2 && roll && (!c->held_ns || now < c->held_ns + roll)) {
 			if (!c->held_ns)
 				c->held_ns = now;
+			c->due_ns = now + (uint64_t)(e->c.hold_ms ? e->c.hold_ms : 1000) * 1000000ull;
 			keep = 1;
-			held++;
 			goto next;
 		}
 		if (s > top)
@@ -1279,6 +1288,8 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		nrep++;
 next:
 		if (keep) {
+			if (!next_due || c->due_ns < next_due)
+				next_due = c->due_ns;
 			cp = &c->next;
 		} else {
 			*cp = c->next;
@@ -1328,8 +1339,8 @@ next:
 	change_report(e, h, ver, nact, ncohort, &cchg, now);
 	if (nct)
 		fold_sent(e, h, ver, ctoks, nct, cno, now);
-	if (held)
-		pend(e, m, now + (uint64_t)(e->c.hold_ms ? e->c.hold_ms : 1000) * 1000000ull);
+	if (next_due)
+		pend(e, m, next_due);
 	free(toks.p);
 	free(ex.p);
 }

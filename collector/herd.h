@@ -5,14 +5,14 @@
  * The collector feeds it canonical tokens (tokens.c) per member; the engine keeps, per member,
  * the tokens it showed (first and last time, bounded by a per-member byte budget) and, per herd
  * and token, first/last time and last change. When a member shows a token for the first time,
- * a candidate is held for hold_ms, then scored: surprisal = -log2 of the token's smoothed
- * prevalence among the member's active peers (a decayed count, half-life half_life_s, for
- * established members; the peers' first minutes for new members), with the fleet prevalence as
- * prior. Active: not silent, an event or heartbeat within gone_s. A token that appeared on at
- * least change_frac of the active herd within change_window_s is a herd change, reported once
- * and never as a member alert; a surprising token other members also started showing is held
- * up to rollout_s so a rolling change is folded into it (an alert already sent for it gets a
- * member.folded follow-up). Herds smaller than min_herd give notices instead of alerts. Silent
+ * a candidate is held for hold_ms (its own hold, whatever else of the member is due sooner),
+ * then scored: surprisal = -log2 of the token's smoothed prevalence among the member's active
+ * peers (a decayed count, half-life half_life_s, for established members; the peers' first
+ * minutes for new members), with the fleet prevalence as prior. Active: not silent, an event
+ * or heartbeat within gone_s. A token that appeared on at least change_frac of the active herd
+ * within change_window_s is a herd change, reported once and never as a member alert; a
+ * surprising token other members also started showing is held up to rollout_s so a rolling
+ * change is folded into it (an alert already sent for it gets a member.folded follow-up). Herds smaller than min_herd give notices instead of alerts. Silent
  * hosts (no event or heartbeat for silent_s) raise member.silent.
  * Cohorts: a member may carry a version (image tag, release, AMI); its cohort is its herd plus
  * that version. A versioned member's token is scored in its cohort with the herd's smoothed

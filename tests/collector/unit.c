@@ -1077,6 +1077,52 @@ static void test_herd_rolling(void)
 	herd_free(e);
 }
 
+/* Members m1..m<nm> of herd `name` show the same three tokens at t (learning is over at t + 20 s
+ * with learn_s 10). */
+static void herd_base(struct herd_engine *e, const char *name, int nm, uint64_t t)
+{
+	const char *base[] = { "exec|/usr/sbin/nginx|parent=/usr/lib/systemd/systemd|user=root",
+			       "listen|/usr/sbin/nginx|tcp/443", "connect|/usr/bin/php|tcp/5432|private" };
+	char mn[32];
+	for (int i = 1; i <= nm; i++)
+		for (int k = 0; k < 3; k++) {
+			snprintf(mn, sizeof(mn), "m%d", i);
+			herd_observe(e, name, mn, "h", NULL, base[k], 1, 1, t);
+		}
+}
+
+/* Issue 18 B: every new token gets its own full hold. m4 shows a rare token, then 0.9 s later a
+ * second one, which the rest of the herd shows 0.5 s after that (a deploy): the first token's
+ * judging (due 0.1 s after the second arrived) must not take the second along. */
+static void test_herd_hold_per_token(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	c.hold_ms = 1000;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull, MS = 1000000ull;
+	uint64_t t = 1000 * S, clock;
+	const char *a = "exec|/usr/bin/nc|parent=/usr/sbin/nginx|user=service";
+	const char *b = "exec|/opt/app/bin/app-worker|parent=/usr/sbin/nginx|user=service";
+	herd_base(e, "hp", 6, t);
+	t += 20 * S;
+	clock = t;
+	herd_observe(e, "hp", "m4", "h", NULL, a, 1, 1, t);
+	herd_observe(e, "hp", "m4", "h", NULL, b, 2, 2, t + 900 * MS);
+	tick_to(e, &clock, t + 1000 * MS);
+	CHECK("hold_per_token_first_judged", g.outlier == 1 && strstr(g.json, "/usr/bin/nc"));
+	CHECK("hold_per_token_second_still_held", g.outlier == 1 && !strstr(g.json, "app-worker"));
+	const char *others[] = { "m1", "m2", "m3", "m5" };
+	for (int i = 0; i < 4; i++)
+		herd_observe(e, "hp", others[i], "h", NULL, b, 3, 3, t + 1400 * MS);
+	tick_to(e, &clock, t + 5 * S);
+	CHECK("hold_per_token_deploy_seen", g.change == 1 && strstr(g.change_json, "app-worker") &&
+						    g.outlier == 1);
+	herd_free(e);
+}
+
 #define ALPHA "{}[]\",:\\u0e1-.tfn \x01\xff"
 
 /* Seeded mutation fuzz: hostile bytes must be refused, never crash (ASan/UBSan watch). */
@@ -1152,6 +1198,7 @@ int main(void)
 	test_herd_decay();
 	test_herd_memory();
 	test_herd_rolling();
+	test_herd_hold_per_token();
 	test_fuzz();
 	return failed;
 }
