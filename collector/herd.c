@@ -1015,12 +1015,16 @@ static void fmt_k(char *out, size_t n, double k)
 		snprintf(out, n, "%.1f", k);
 }
 
-/* Members of h alerted (member.outlier) within rollout_s for one of the tokens that just became
- * herd (or cohort) change number `no`: a follow-up says so, once per member. */
+/* Members of h alerted (member.outlier) for one of the tokens that just became herd (or cohort)
+ * change number `no`: a follow-up says so, once per member. Not only within rollout_s: a release
+ * rolling slower than that is recognised later, and the first member's page must not stand. The
+ * bound is the member's token history: folded while it still holds the token (forgotten once
+ * its weight fell below GONE_WEIGHT) and the alert is among its last SENT_MAX. */
 static void fold_sent(struct herd_engine *e, struct herd *h, const char *version,
 		      const uint32_t *toks, unsigned ntoks, unsigned no, uint64_t now)
 {
-	uint64_t win = (uint64_t)e->c.rollout_s * NS;
+	if (!e->c.rollout_s)
+		return; /* --rollout-s 0: no hold and no follow-ups */
 	const char *herd = e->str[h->name];
 	for (uint32_t i = 0; i < h->nm; i++) {
 		struct member *p = &e->m[h->members[i]];
@@ -1028,7 +1032,7 @@ static void fold_sent(struct herd_engine *e, struct herd *h, const char *version
 		uint64_t first = 0;
 		int n = 0;
 		for (int s = 0; s < SENT_MAX; s++) {
-			if (!p->sent[s].tok || p->sent[s].ns + win < now)
+			if (!p->sent[s].tok || !mtok_find(p, p->sent[s].tok - 1))
 				continue;
 			uint32_t tok = p->sent[s].tok - 1;
 			unsigned j;

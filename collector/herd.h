@@ -12,8 +12,9 @@
  * or heartbeat within gone_s. A token that appeared on at least change_frac of the active herd
  * within change_window_s is a herd change, reported once and never as a member alert; a
  * surprising token other members also started showing is held up to rollout_s so a rolling
- * change is folded into it (an alert already sent for it gets a member.folded follow-up). Herds smaller than min_herd give notices instead of alerts. Silent
- * hosts (no event or heartbeat for silent_s) raise member.silent.
+ * change is folded into it (an alert already sent for it gets a member.folded follow-up, while
+ * the member still holds the token). Herds smaller than min_herd give notices instead of
+ * alerts. Silent hosts (no event or heartbeat for silent_s) raise member.silent.
  * Cohorts: a member may carry a version (image tag, release, AMI); its cohort is its herd plus
  * that version. A versioned member's token is scored in its cohort with the herd's smoothed
  * prevalence as prior (and the fleet as the herd's prior); a token that appeared on at least

@@ -1123,6 +1123,36 @@ static void test_herd_hold_per_token(void)
 	herd_free(e);
 }
 
+/* Issue 18 A: a release rolling slower than --rollout-s. Ten members pick up a new binary 90 s
+ * apart: the first is paged at once (nobody else does it), the second is held, and the herd
+ * change comes with the fifth, 6 min after the first page: that page is folded too. */
+static void test_herd_slow_rollout(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock;
+	const char *v2 = "exec|/opt/app/bin/app-next|parent=/usr/sbin/nginx|user=service";
+	char mn[32];
+	herd_base(e, "slow", 10, t);
+	t += 20 * S;
+	clock = t;
+	for (int i = 1; i <= 5; i++) {
+		snprintf(mn, sizeof(mn), "m%d", i);
+		herd_observe(e, "slow", mn, "h", NULL, v2, (uint64_t)i, (uint64_t)i, t);
+		tick_to(e, &clock, t + 90 * S);
+		t += 90 * S;
+	}
+	printf("# slow rollout: %d herd change, %d member alerts, %d folded\n", g.change, g.outlier,
+	       g.folded);
+	CHECK("slow_rollout_herd_change", g.change == 1 && strstr(g.change_json, "app-next"));
+	CHECK("slow_rollout_first_page_folded", g.outlier == 1 && g.folded == 1);
+	herd_free(e);
+}
+
 #define ALPHA "{}[]\",:\\u0e1-.tfn \x01\xff"
 
 /* Seeded mutation fuzz: hostile bytes must be refused, never crash (ASan/UBSan watch). */
@@ -1199,6 +1229,7 @@ int main(void)
 	test_herd_memory();
 	test_herd_rolling();
 	test_herd_hold_per_token();
+	test_herd_slow_rollout();
 	test_fuzz();
 	return failed;
 }
