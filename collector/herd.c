@@ -1104,8 +1104,9 @@ static void remember_sent(struct herd_engine *e, struct member *m, uint32_t tok,
  *   cohort  pc = (kc + ph) / (nc + 1)       the herd as one pseudo-member of the cohort
  * surprisal = -log2(pc), or -log2(ph) for a member without a version (its cohort is the herd).
  * k and kc are decayed counts: each peer with the token adds 2^(-age / half_life_s), age since
- * it last showed it. For a member younger than new_member_s, k and kc count peers that showed
- * the token in their own first minutes (1 each).
+ * it last showed it. For a member younger than new_member_s, a peer that showed the token in its
+ * own first minutes adds 1 (start-up behaviour, however long ago), any other its decayed weight
+ * (what the peer does routinely).
  * A surprising token that at least one other active member (of its cohort, for a versioned
  * member) also started showing within change_window_s is held (re-checked every hold_ms) up to rollout_s: a rolling change shows
  * as a herd change meanwhile; otherwise it is reported when the hold runs out.
@@ -1148,8 +1149,8 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		const char *token = e->str[c->tok];
 		struct hstat *hs = hstat_find(e, m->herd, c->tok);
 		struct hstat *hc = ver ? hstat_find(e, m->cohort, c->tok) : NULL;
-		double k_recent = 0, kc_recent = 0;
-		unsigned k_early = 0, kc_early = 0, with = 0, with_all = 0, fresh = 0, cfresh = 0;
+		double k_recent = 0, kc_recent = 0, k_new = 0, kc_new = 0;
+		unsigned with = 0, with_all = 0, fresh = 0, cfresh = 0;
 		int known = 0; /* the herd did it lately anyway (not a change) */
 		for (uint32_t i = 0; i < h->nm; i++) {
 			const struct member *p = &e->m[h->members[i]];
@@ -1171,15 +1172,17 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 			if (p == m)
 				continue;
 			double w = weight(e, t, now);
-			int early = t->first_ns - p->first_ns <= (uint64_t)e->c.new_member_s * NS;
+			/* a new member is compared with what a peer did in its own first minutes
+			 * (start-up, however long ago) and with what it does lately (routine) */
+			double wn = t->first_ns - p->first_ns <= (uint64_t)e->c.new_member_s * NS ? 1 : w;
 			k_recent += w;
-			k_early += early;
+			k_new += wn;
 			if (same) {
 				kc_recent += w;
-				kc_early += early;
+				kc_new += wn;
 			}
 		}
-		double k = is_new ? k_early : k_recent, kc = is_new ? kc_early : kc_recent;
+		double k = is_new ? k_new : k_recent, kc = is_new ? kc_new : kc_recent;
 		unsigned with_elsewhere =
 		    e->fleet[c->tok] >= with_all ? e->fleet[c->tok] - with_all : 0;
 		double prior = (with_elsewhere + 0.5) / (fleet_members + 1.0);
@@ -1237,14 +1240,19 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		}
 		if (s > top)
 			top = s;
-		char d[600], when[64], w[32], span[64], x[1800], ks[16], kcs[16], held_x[160] = "";
+		char d[600], when[64], w[32], span[96], x[1800], ks[16], kcs[16], held_x[160] = "";
 		describe(token, d, sizeof(d));
 		fmt_k(ks, sizeof(ks), k);
 		fmt_k(kcs, sizeof(kcs), kc);
-		fmt_dur(w, sizeof(w),
-			(uint64_t)(is_new ? e->c.new_member_s : e->c.half_life_s) * NS);
-		snprintf(span, sizeof(span), is_new ? "in their first %s" : "(decayed, half-life %s)",
-			 w);
+		fmt_dur(w, sizeof(w), (uint64_t)e->c.half_life_s * NS);
+		if (is_new) {
+			char fm[32];
+			fmt_dur(fm, sizeof(fm), (uint64_t)e->c.new_member_s * NS);
+			snprintf(span, sizeof(span),
+				 "in their first %s or lately (decayed, half-life %s)", fm, w);
+		} else {
+			snprintf(span, sizeof(span), "(decayed, half-life %s)", w);
+		}
 		if (hs && hs->first_ns + 1000000ull * e->c.hold_ms + NS >= now && with <= 1) {
 			char age[32];
 			fmt_dur(age, sizeof(age), now - h->first_ns);

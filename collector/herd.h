@@ -7,8 +7,8 @@
  * and token, first/last time and last change. When a member shows a token for the first time,
  * a candidate is held for hold_ms (its own hold, whatever else of the member is due sooner),
  * then scored: surprisal = -log2 of the token's smoothed prevalence among the member's active
- * peers (a decayed count, half-life half_life_s, for established members; the peers' first
- * minutes for new members), with the fleet prevalence as prior. Active: not silent, an event
+ * peers (a decayed count, half-life half_life_s; for a new member, a peer's tokens of its own
+ * first minutes count fully), with the fleet prevalence as prior. Active: not silent, an event
  * or heartbeat within gone_s. A token that appeared on at least change_frac of the active herd
  * within change_window_s is a herd change, reported once and never as a member alert; a
  * surprising token other members also started showing is held up to rollout_s so a rolling

@@ -107,7 +107,7 @@ expect canary_one_notice "new alerts: $new" \
 	test "$(grep -c . <<<"$can")" -eq 1 -a "$(jq -r .severity <<<"$can")" = notice
 expect canary_marked "alert: $can" test "$(jq -r '"\(.canary) \(.cohort) \(.version) \(.cohort_size)"' <<<"$can")" = "true shop@2.0 2.0 1"
 expect canary_explains "explanation: $(jq -r .explanation <<<"$can")" grep -q \
-	'vm3/t1 (shop@2.0) ran /opt/shop/bin/shop-v2 (parent /usr/sbin/nginx) as service; 0 of 0 peers of version 2.0, 0 of 8 in herd shop in their first 10 min' \
+	'vm3/t1 (shop@2.0) ran /opt/shop/bin/shop-v2 (parent /usr/sbin/nginx) as service; 0 of 0 peers of version 2.0, 0 of 8 in herd shop in their first 10 min or lately (decayed, half-life 24 h)' \
 	<<<"$(jq -r .explanation <<<"$can")"
 expect canary_says_so "explanation: $(jq -r .explanation <<<"$can")" grep -q \
 	'(canary: cohort shop@2.0 has 1 member, judged against herd shop: notice only)$' <<<"$(jq -r .explanation <<<"$can")"

@@ -1153,6 +1153,43 @@ static void test_herd_slow_rollout(void)
 	herd_free(e);
 }
 
+/* Issue 18 C: a new member is compared with what its peers do over the comparison window, not
+ * only with their first minutes. Every peer runs a report 12 min after it started (past its
+ * first 10 min), and keeps running it; a member started 30 min later runs it too: no alert. */
+static void test_herd_new_member_routine(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S;
+	const char *rep = "exec|/usr/bin/report|parent=/usr/sbin/cron|user=service";
+	const char *nc = "exec|/usr/bin/nc|parent=/usr/sbin/nginx|user=service";
+	char mn[32];
+	herd_base(e, "nm", 6, t);
+	for (uint64_t at = 720; at <= 1800; at += 360) {
+		herd_base(e, "nm", 6, t + at * S);
+		for (int i = 1; i <= 6; i++) {
+			snprintf(mn, sizeof(mn), "m%d", i);
+			herd_observe(e, "nm", mn, "h", NULL, rep, 1, 1, t + at * S);
+		}
+		herd_tick(e, t + (at + 2) * S);
+	}
+	int before = g.outlier;
+	t += 1800 * S;
+	herd_observe(e, "nm", "n1", "h", NULL, rep, 5, 5, t);
+	herd_observe(e, "nm", "n1", "h", NULL, nc, 6, 6, t);
+	herd_tick(e, t + 2 * S);
+	CHECK("new_member_judged", g.outlier == before + 1 && !strcmp(g.member, "n1") &&
+					   strstr(g.json, "/usr/bin/nc") &&
+					   strstr(g.json, "\"new_member\":true"));
+	CHECK("new_member_peers_routine_counts", g.outlier == before + 1 &&
+							 !strstr(g.json, "/usr/bin/report"));
+	herd_free(e);
+}
+
 #define ALPHA "{}[]\",:\\u0e1-.tfn \x01\xff"
 
 /* Seeded mutation fuzz: hostile bytes must be refused, never crash (ASan/UBSan watch). */
@@ -1230,6 +1267,7 @@ int main(void)
 	test_herd_rolling();
 	test_herd_hold_per_token();
 	test_herd_slow_rollout();
+	test_herd_new_member_routine();
 	test_fuzz();
 	return failed;
 }
