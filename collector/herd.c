@@ -61,6 +61,8 @@ struct cand {
 	uint32_t nev;
 	uint64_t held_ns; /* when first held as a possible rolling change (0 = not held) */
 	uint64_t due_ns;  /* judged no earlier: its own hold, whatever else the member has due */
+	uint64_t ev_ns, arr_ns; /* its first event's own time (0: none) and arrival */
+	uint8_t late, skew; /* arrived a hold after it was due; its time beyond the skew bounds */
 	uint64_t seqs[CAND_EVENTS], ids[CAND_EVENTS];
 };
 
@@ -119,6 +121,7 @@ struct herd_engine {
 	uint64_t cand_drop;  /* sum of the members' cand_drop */
 	uint64_t sweep_ns;
 	uint64_t evict_ns;   /* "now" of an overflow eviction (for keep_newer) */
+	uint64_t tick_ns;    /* the collector's clock at herd_tick(): when alerts are raised */
 	struct member *m;
 	uint32_t nm, mcap;
 	struct herd *h;
@@ -145,6 +148,8 @@ void herd_cfg_default(struct herd_cfg *c)
 	c->gone_s = 900;
 	c->rollout_s = 300;
 	c->forget_s = 86400;
+	c->max_skew_s = 86400;
+	c->max_ahead_s = 60;
 }
 
 static uint64_t hash_str(const char *s)
@@ -800,6 +805,12 @@ static void cand_free(struct herd_engine *e, struct member *m, struct cand *c)
 	free(c);
 }
 
+/* How often held candidates are judged again (hold_ms; 0: 1 s), and how late is late */
+static uint64_t hold_ns(const struct herd_engine *e)
+{
+	return (uint64_t)(e->c.hold_ms ? e->c.hold_ms : 1000) * 1000000ull;
+}
+
 static void pend(struct herd_engine *e, struct member *m, uint64_t due)
 {
 	if (m->due_ns) {
@@ -815,26 +826,50 @@ static void pend(struct herd_engine *e, struct member *m, uint64_t due)
 	m->due_ns = due;
 }
 
+int herd_time_skewed(const struct herd_engine *e, uint64_t ev, uint64_t arrival)
+{
+	if (!ev)
+		return 0;
+	return ev > arrival ? ev - arrival > (uint64_t)e->c.max_ahead_s * NS
+			    : arrival - ev > (uint64_t)e->c.max_skew_s * NS;
+}
+
 void herd_observe(struct herd_engine *e, const char *herd, const char *member, const char *host,
 		  const char *version, const char *token, uint64_t seq, uint64_t event_id,
 		  uint64_t now)
 {
+	herd_observe_at(e, herd, member, host, version, token, seq, event_id, now, now);
+}
+
+/* `now` below is the event's time: what the member did when (a late event is judged as if it
+ * had arrived on time); the arrival is only the member's liveness (it is reporting now). */
+void herd_observe_at(struct herd_engine *e, const char *herd, const char *member,
+		     const char *host, const char *version, const char *token, uint64_t seq,
+		     uint64_t event_id, uint64_t ev, uint64_t arrival)
+{
 	if (!herd || !*herd)
 		return;
+	int skew = herd_time_skewed(e, ev, arrival);
+	uint64_t now = ev && !skew && ev < arrival ? ev : arrival; /* ahead: at most its arrival */
 	struct member *m = get_member(e, herd, member, host, 0, now);
 	if (!m)
 		return;
 	set_version(e, m, version);
-	if (now > m->last_ns)
-		m->last_ns = now;
+	if (arrival > m->last_ns)
+		m->last_ns = arrival;
+	if (now < m->first_ns)
+		m->first_ns = now; /* its first events came late */
 	uint32_t tok = intern(e, token);
 	if (tok == UINT32_MAX)
 		return;
 	struct mtok *t = mtok_find(m, tok);
 	if (t) {
-		t->last_ns = now;
+		if (now > t->last_ns)
+			t->last_ns = now;
+		if (now < t->first_ns)
+			t->first_ns = now;
 		struct hstat *hs = hstat_find(e, m->herd, tok);
-		if (hs)
+		if (hs && now > hs->last_ns)
 			hs->last_ns = now;
 		for (struct cand *c = m->cands; c; c = c->next)
 			if (c->tok == tok && c->nev < CAND_EVENTS) {
@@ -849,7 +884,7 @@ void herd_observe(struct herd_engine *e, const char *herd, const char *member, c
 		return;
 	}
 	struct hstat *hs = hstat_find(e, m->herd, tok);
-	if (hs)
+	if (hs && now > hs->last_ns)
 		hs->last_ns = now;
 	struct herd *h = &e->h[e->herd_of[m->herd] - 1];
 	if (now < h->first_ns + (uint64_t)e->c.learn_s * NS)
@@ -872,6 +907,12 @@ void herd_observe(struct herd_engine *e, const char *herd, const char *member, c
 	m->cands = c;
 	m->ncand++;
 	c->due_ns = now + (uint64_t)e->c.hold_ms * 1000000ull;
+	c->ev_ns = ev;
+	c->arr_ns = arrival;
+	c->skew = (uint8_t)skew;
+	/* late: due a hold before it arrived (as herd_tick() sees it; in transit a little longer
+	 * than the hold is on time, judged at arrival) */
+	c->late = arrival > c->due_ns + hold_ns(e);
 	pend(e, m, c->due_ns);
 }
 
@@ -1095,6 +1136,47 @@ static void remember_sent(struct herd_engine *e, struct member *m, uint32_t tok,
 	m->sent[s].ns = now;
 }
 
+/* Late and clock-skewed candidates of one alert: the earliest event time, the last arrival. */
+struct when {
+	uint64_t ev, arr;
+	int late, skew;
+};
+
+static void when_add(struct when *w, const struct cand *c)
+{
+	if (!c->late && !c->skew)
+		return;
+	uint64_t ev = c->ev_ns ? c->ev_ns : c->arr_ns;
+	if (!w->ev || ev < w->ev)
+		w->ev = ev;
+	if (c->arr_ns > w->arr)
+		w->arr = c->arr_ns;
+	w->late |= c->late;
+	w->skew |= c->skew;
+}
+
+/* ,"late":true / ,"clock_skew":true with "event_time" and "arrival_time" in the alert, and
+ * why in its explanation. */
+static void when_put(const struct herd_engine *e, struct jbuf *b, struct jbuf *ex,
+		     const struct when *w)
+{
+	if (!w->late && !w->skew)
+		return;
+	char ev[64], arr[64];
+	fmt_time(ev, sizeof(ev), w->ev);
+	fmt_time(arr, sizeof(arr), w->arr);
+	jb_printf(b, "%s%s,\"event_time\":\"%s\",\"arrival_time\":\"%s\"",
+		  w->late ? ",\"late\":true" : "", w->skew ? ",\"clock_skew\":true" : "", ev, arr);
+	if (w->late)
+		jb_printf(ex, " (late: events of %s, arrived %s, judged at their own time)", ev,
+			  arr);
+	if (w->skew)
+		jb_printf(ex,
+			  " (clock skew: event time %s is more than %u s behind or %u s ahead of "
+			  "its arrival %s: judged at arrival)",
+			  ev, e->c.max_skew_s, e->c.max_ahead_s, arr);
+}
+
 /*
  * Score m's candidate tokens. Only active members count (not silent, an event or heartbeat
  * within gone_s). Per token, with k of n active peers in the herd and, for a versioned member,
@@ -1139,6 +1221,7 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 	double top = 0;
 	int nrep = 0;
 	uint64_t next_due = 0; /* earliest due of the candidates kept */
+	struct when wh = { 0 };
 	for (struct cand **cp = &m->cands, *c; (c = *cp);) {
 		if (c->due_ns > now) { /* its own hold is not over (another candidate was due) */
 			if (!next_due || c->due_ns < next_due)
@@ -1234,7 +1317,12 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		if ((ver ? cfresh : fresh) >= 2 && roll && (!c->held_ns || now < c->held_ns + roll)) {
 			if (!c->held_ns)
 				c->held_ns = now;
-			c->due_ns = now + (uint64_t)(e->c.hold_ms ? e->c.hold_ms : 1000) * 1000000ull;
+			c->due_ns = now + hold_ns(e);
+			/* late: what its peers did since is known already, no need to step through
+			 * the rollout hold by hold: once more at its end (or now) */
+			uint64_t end = c->held_ns + roll;
+			if (c->due_ns + hold_ns(e) < e->tick_ns)
+				c->due_ns = end < e->tick_ns ? end : e->tick_ns;
 			keep = 1;
 			goto next;
 		}
@@ -1255,11 +1343,12 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		}
 		if (hs && hs->first_ns + 1000000ull * e->c.hold_ms + NS >= now && with <= 1) {
 			char age[32];
-			fmt_dur(age, sizeof(age), now - h->first_ns);
+			fmt_dur(age, sizeof(age), now > h->first_ns ? now - h->first_ns : 0);
 			snprintf(when, sizeof(when), "never seen in this herd in %s", age);
 		} else {
 			char age[32];
-			fmt_dur(age, sizeof(age), hs ? now - hs->first_ns : 0);
+			uint64_t since = hs && now > hs->first_ns ? now - hs->first_ns : 0;
+			fmt_dur(age, sizeof(age), since);
 			snprintf(when, sizeof(when), "first seen in this herd %s ago", age);
 		}
 		if (c->held_ns) {
@@ -1296,6 +1385,7 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		for (uint32_t i = 0; i < c->nev; i++)
 			jb_printf(&toks, "%s%llu", i ? "," : "", (unsigned long long)c->ids[i]);
 		jb_puts(&toks, "]}");
+		when_add(&wh, c);
 		remember_sent(e, m, c->tok, now);
 		nrep++;
 next:
@@ -1313,13 +1403,13 @@ next:
 		const char *sev = small || canary ? "notice" : "alert";
 		char coh[600];
 		cohort_name(coh, sizeof(coh), herd, ver);
-		m->score = decay(m->score, m->score_ns, now, 3600);
+		m->score = decay(m->score, m->score_ns, e->tick_ns, 3600);
 		if (top > m->score)
 			m->score = top;
-		m->score_ns = now;
+		m->score_ns = e->tick_ns;
 		m->alerts++;
 		struct jbuf b = { 0 };
-		alert_head(&b, "member.outlier", sev, now);
+		alert_head(&b, "member.outlier", sev, e->tick_ns); /* raised now, judged at `now` */
 		jb_cohort(&b, herd, ver, coh);
 		jb_puts(&b, ",\"member\":");
 		jb_str(&b, mname);
@@ -1327,9 +1417,11 @@ next:
 		jb_str(&b, e->str[m->host]);
 		jb_printf(&b,
 			  ",\"score\":%.2f,\"herd_size\":%u,\"cohort_size\":%u,\"canary\":%s,\"new_"
-			  "member\":%s,\"explanation\":",
+			  "member\":%s",
 			  top, nact, ncohort, canary ? "true" : "false",
 			  is_new ? "true" : "false");
+		when_put(e, &b, &ex, &wh);
+		jb_puts(&b, ",\"explanation\":");
 		if (small)
 			jb_puts(&ex, " (herd too small for evidence: notice only)");
 		else if (canary)
@@ -1341,16 +1433,16 @@ next:
 		jb_puts(&b, ",\"tokens\":[");
 		jb_raw(&b, toks.p ? toks.p : "", toks.len);
 		jb_puts(&b, "]}");
-		emit(e, &b, "member.outlier", sev, herd, mname, top, now);
+		emit(e, &b, "member.outlier", sev, herd, mname, top, e->tick_ns);
 	}
 	unsigned hno = h->changes + 1;
-	change_report(e, h, NULL, nact, nact, &hchg, now);
+	change_report(e, h, NULL, nact, nact, &hchg, e->tick_ns);
 	if (nht)
-		fold_sent(e, h, NULL, htoks, nht, hno, now);
+		fold_sent(e, h, NULL, htoks, nht, hno, e->tick_ns);
 	unsigned cno = h->changes + 1;
-	change_report(e, h, ver, nact, ncohort, &cchg, now);
+	change_report(e, h, ver, nact, ncohort, &cchg, e->tick_ns);
 	if (nct)
-		fold_sent(e, h, ver, ctoks, nct, cno, now);
+		fold_sent(e, h, ver, ctoks, nct, cno, e->tick_ns);
 	if (next_due)
 		pend(e, m, next_due);
 	free(toks.p);
@@ -1440,15 +1532,19 @@ static void sweep(struct herd_engine *e, uint64_t now)
 
 void herd_tick(struct herd_engine *e, uint64_t now)
 {
+	e->tick_ns = now;
 	for (uint32_t i = 0; i < e->npend;) {
 		struct member *m = &e->m[e->pending[i]];
 		if (m->due_ns > now) {
 			i++;
 			continue;
 		}
+		/* a late member (its agent's spool flushed) is judged at the time its candidates
+		 * were due, in their order: pending again at the end, so within this tick */
+		uint64_t at = m->due_ns + hold_ns(e) < now ? m->due_ns : now;
 		m->due_ns = 0;
 		e->pending[i] = e->pending[--e->npend];
-		judge(e, m, now); /* may hold candidates: pending again, at the end */
+		judge(e, m, at); /* may hold candidates: pending again, at the end */
 	}
 	if (!e->sweep_ns)
 		e->sweep_ns = now;

@@ -1190,6 +1190,65 @@ static void test_herd_new_member_routine(void)
 	herd_free(e);
 }
 
+/* Issue 18 D: events are judged at their own time. Herd "lt" of six members since T - 2 h (T is
+ * 1970-01-11T00:00:00Z). m4's agent was cut off for an hour: its spool, flushed at T, holds a
+ * shell at T - 1 h and nc at T - 30 min. Both are judged at once (their hold is long over), in
+ * order, each alert marked late with its event and arrival time. A member first seen through
+ * late events started then, and is live now. Events beyond the skew bounds (3 days behind, 1 h
+ * ahead) are judged at arrival, marked clock_skew. */
+static void test_herd_late(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull, MS = 1000000ull, T = 10 * 86400 * S;
+	const char *sh = "exec|/usr/bin/dash|parent=/usr/sbin/nginx|user=service";
+	const char *nc = "exec|/usr/bin/nc|parent=/usr/sbin/nginx|user=service";
+	const char *x1 = "exec|/tmp/x1|parent=/usr/sbin/nginx|user=service";
+	const char *x2 = "exec|/tmp/x2|parent=/usr/sbin/nginx|user=service";
+	herd_base(e, "lt", 6, T - 7200 * S);
+	herd_base(e, "lt", 6, T - 60 * S);
+	herd_tick(e, T - 59 * S);
+	herd_observe_at(e, "lt", "m4", "h", NULL, sh, 41, 41, T - 3600 * S, T);
+	herd_observe_at(e, "lt", "m4", "h", NULL, nc, 42, 42, T - 1800 * S, T);
+	herd_observe_at(e, "lt", "n9", "h", NULL,
+			"listen|/usr/sbin/nginx|tcp/443", 43, 43, T - 1800 * S, T);
+	herd_tick(e, T + 100 * MS);
+	CHECK("late_judged_at_once_in_order", g.outlier == 2 && strstr(g.json, "/usr/bin/nc") &&
+						      !strstr(g.json, "dash"));
+	CHECK("late_alert_marked", strstr(g.json, "\"late\":true,\"event_time\":\"1970-01-10T23:30:00"
+						  ".000000000Z\",\"arrival_time\":\"1970-01-11T00:00:00."
+						  "000000000Z\"") &&
+					   strstr(g.json, "(late: events of 1970-01-10T23:30:00"));
+	char *members = herd_dump_members(e, T + S);
+	CHECK("late_member_started_then_live_now",
+	      members && strstr(members, "\"member\":\"n9\"") &&
+		  strstr(members, "\"first_seen\":\"1970-01-10T23:30:00.000000000Z\",\"last_seen\""
+				  ":\"1970-01-11T00:00:00.000000000Z\""));
+	free(members);
+	CHECK("skew_bounds", herd_time_skewed(e, T - 3 * 86400 * S, T) &&
+				     herd_time_skewed(e, T + 3600 * S, T) &&
+				     !herd_time_skewed(e, T - 3600 * S, T) &&
+				     !herd_time_skewed(e, T + 30 * S, T) && !herd_time_skewed(e, 0, T));
+	herd_observe_at(e, "lt", "m5", "h", NULL, x1, 51, 51, T + 3600 * S, T + 10 * S);
+	herd_tick(e, T + 10500 * MS);
+	CHECK("skew_ahead_not_delayed_nor_early", g.outlier == 2);
+	herd_tick(e, T + 11100 * MS);
+	CHECK("skew_ahead_judged_at_arrival", g.outlier == 3 && strstr(g.json, "/tmp/x1") &&
+						      strstr(g.json, "\"clock_skew\":true") &&
+						      !strstr(g.json, "\"late\""));
+	herd_observe_at(e, "lt", "m6", "h", NULL, x2, 61, 61, T - 3 * 86400 * S, T + 20 * S);
+	herd_tick(e, T + 20500 * MS);
+	CHECK("skew_behind_not_late", g.outlier == 3);
+	herd_tick(e, T + 21100 * MS);
+	CHECK("skew_behind_judged_at_arrival", g.outlier == 4 && strstr(g.json, "/tmp/x2") &&
+						       strstr(g.json, "\"clock_skew\":true,\"event_time\""
+								      ":\"1970-01-08T00:00:00"));
+	herd_free(e);
+}
+
 #define ALPHA "{}[]\",:\\u0e1-.tfn \x01\xff"
 
 /* Seeded mutation fuzz: hostile bytes must be refused, never crash (ASan/UBSan watch). */
@@ -1268,6 +1327,7 @@ int main(void)
 	test_herd_hold_per_token();
 	test_herd_slow_rollout();
 	test_herd_new_member_routine();
+	test_herd_late();
 	test_fuzz();
 	return failed;
 }
