@@ -60,6 +60,9 @@ struct cand {
 	uint32_t tok;
 	uint32_t nev;
 	uint64_t held_ns; /* when first held as a possible rolling change (0 = not held) */
+	uint64_t due_ns;  /* judged no earlier: its own hold, whatever else the member has due */
+	uint64_t ev_ns, arr_ns; /* its first event's own time (0: none) and arrival */
+	uint8_t late, skew; /* arrived a hold after it was due; its time beyond the skew bounds */
 	uint64_t seqs[CAND_EVENTS], ids[CAND_EVENTS];
 };
 
@@ -118,6 +121,7 @@ struct herd_engine {
 	uint64_t cand_drop;  /* sum of the members' cand_drop */
 	uint64_t sweep_ns;
 	uint64_t evict_ns;   /* "now" of an overflow eviction (for keep_newer) */
+	uint64_t tick_ns;    /* the collector's clock at herd_tick(): when alerts are raised */
 	struct member *m;
 	uint32_t nm, mcap;
 	struct herd *h;
@@ -144,6 +148,8 @@ void herd_cfg_default(struct herd_cfg *c)
 	c->gone_s = 900;
 	c->rollout_s = 300;
 	c->forget_s = 86400;
+	c->max_skew_s = 86400;
+	c->max_ahead_s = 60;
 }
 
 static uint64_t hash_str(const char *s)
@@ -799,6 +805,12 @@ static void cand_free(struct herd_engine *e, struct member *m, struct cand *c)
 	free(c);
 }
 
+/* How often held candidates are judged again (hold_ms; 0: 1 s), and how late is late */
+static uint64_t hold_ns(const struct herd_engine *e)
+{
+	return (uint64_t)(e->c.hold_ms ? e->c.hold_ms : 1000) * 1000000ull;
+}
+
 static void pend(struct herd_engine *e, struct member *m, uint64_t due)
 {
 	if (m->due_ns) {
@@ -814,26 +826,50 @@ static void pend(struct herd_engine *e, struct member *m, uint64_t due)
 	m->due_ns = due;
 }
 
+int herd_time_skewed(const struct herd_engine *e, uint64_t ev, uint64_t arrival)
+{
+	if (!ev)
+		return 0;
+	return ev > arrival ? ev - arrival > (uint64_t)e->c.max_ahead_s * NS
+			    : arrival - ev > (uint64_t)e->c.max_skew_s * NS;
+}
+
 void herd_observe(struct herd_engine *e, const char *herd, const char *member, const char *host,
 		  const char *version, const char *token, uint64_t seq, uint64_t event_id,
 		  uint64_t now)
 {
+	herd_observe_at(e, herd, member, host, version, token, seq, event_id, now, now);
+}
+
+/* `now` below is the event's time: what the member did when (a late event is judged as if it
+ * had arrived on time); the arrival is only the member's liveness (it is reporting now). */
+void herd_observe_at(struct herd_engine *e, const char *herd, const char *member,
+		     const char *host, const char *version, const char *token, uint64_t seq,
+		     uint64_t event_id, uint64_t ev, uint64_t arrival)
+{
 	if (!herd || !*herd)
 		return;
+	int skew = herd_time_skewed(e, ev, arrival);
+	uint64_t now = ev && !skew && ev < arrival ? ev : arrival; /* ahead: at most its arrival */
 	struct member *m = get_member(e, herd, member, host, 0, now);
 	if (!m)
 		return;
 	set_version(e, m, version);
-	if (now > m->last_ns)
-		m->last_ns = now;
+	if (arrival > m->last_ns)
+		m->last_ns = arrival;
+	if (now < m->first_ns)
+		m->first_ns = now; /* its first events came late */
 	uint32_t tok = intern(e, token);
 	if (tok == UINT32_MAX)
 		return;
 	struct mtok *t = mtok_find(m, tok);
 	if (t) {
-		t->last_ns = now;
+		if (now > t->last_ns)
+			t->last_ns = now;
+		if (now < t->first_ns)
+			t->first_ns = now;
 		struct hstat *hs = hstat_find(e, m->herd, tok);
-		if (hs)
+		if (hs && now > hs->last_ns)
 			hs->last_ns = now;
 		for (struct cand *c = m->cands; c; c = c->next)
 			if (c->tok == tok && c->nev < CAND_EVENTS) {
@@ -848,7 +884,7 @@ void herd_observe(struct herd_engine *e, const char *herd, const char *member, c
 		return;
 	}
 	struct hstat *hs = hstat_find(e, m->herd, tok);
-	if (hs)
+	if (hs && now > hs->last_ns)
 		hs->last_ns = now;
 	struct herd *h = &e->h[e->herd_of[m->herd] - 1];
 	if (now < h->first_ns + (uint64_t)e->c.learn_s * NS)
@@ -870,7 +906,14 @@ void herd_observe(struct herd_engine *e, const char *herd, const char *member, c
 	c->next = m->cands;
 	m->cands = c;
 	m->ncand++;
-	pend(e, m, now + (uint64_t)e->c.hold_ms * 1000000ull);
+	c->due_ns = now + (uint64_t)e->c.hold_ms * 1000000ull;
+	c->ev_ns = ev;
+	c->arr_ns = arrival;
+	c->skew = (uint8_t)skew;
+	/* late: due a hold before it arrived (as herd_tick() sees it; in transit a little longer
+	 * than the hold is on time, judged at arrival) */
+	c->late = arrival > c->due_ns + hold_ns(e);
+	pend(e, m, c->due_ns);
 }
 
 /* A user class of a token (tokens.c: root, service, other by uid; user by name) in words. */
@@ -1013,12 +1056,16 @@ static void fmt_k(char *out, size_t n, double k)
 		snprintf(out, n, "%.1f", k);
 }
 
-/* Members of h alerted (member.outlier) within rollout_s for one of the tokens that just became
- * herd (or cohort) change number `no`: a follow-up says so, once per member. */
+/* Members of h alerted (member.outlier) for one of the tokens that just became herd (or cohort)
+ * change number `no`: a follow-up says so, once per member. Not only within rollout_s: a release
+ * rolling slower than that is recognised later, and the first member's page must not stand. The
+ * bound is the member's token history: folded while it still holds the token (forgotten once
+ * its weight fell below GONE_WEIGHT) and the alert is among its last SENT_MAX. */
 static void fold_sent(struct herd_engine *e, struct herd *h, const char *version,
 		      const uint32_t *toks, unsigned ntoks, unsigned no, uint64_t now)
 {
-	uint64_t win = (uint64_t)e->c.rollout_s * NS;
+	if (!e->c.rollout_s)
+		return; /* --rollout-s 0: no hold and no follow-ups */
 	const char *herd = e->str[h->name];
 	for (uint32_t i = 0; i < h->nm; i++) {
 		struct member *p = &e->m[h->members[i]];
@@ -1026,7 +1073,7 @@ static void fold_sent(struct herd_engine *e, struct herd *h, const char *version
 		uint64_t first = 0;
 		int n = 0;
 		for (int s = 0; s < SENT_MAX; s++) {
-			if (!p->sent[s].tok || p->sent[s].ns + win < now)
+			if (!p->sent[s].tok || !mtok_find(p, p->sent[s].tok - 1))
 				continue;
 			uint32_t tok = p->sent[s].tok - 1;
 			unsigned j;
@@ -1089,6 +1136,47 @@ static void remember_sent(struct herd_engine *e, struct member *m, uint32_t tok,
 	m->sent[s].ns = now;
 }
 
+/* Late and clock-skewed candidates of one alert: the earliest event time, the last arrival. */
+struct when {
+	uint64_t ev, arr;
+	int late, skew;
+};
+
+static void when_add(struct when *w, const struct cand *c)
+{
+	if (!c->late && !c->skew)
+		return;
+	uint64_t ev = c->ev_ns ? c->ev_ns : c->arr_ns;
+	if (!w->ev || ev < w->ev)
+		w->ev = ev;
+	if (c->arr_ns > w->arr)
+		w->arr = c->arr_ns;
+	w->late |= c->late;
+	w->skew |= c->skew;
+}
+
+/* ,"late":true / ,"clock_skew":true with "event_time" and "arrival_time" in the alert, and
+ * why in its explanation. */
+static void when_put(const struct herd_engine *e, struct jbuf *b, struct jbuf *ex,
+		     const struct when *w)
+{
+	if (!w->late && !w->skew)
+		return;
+	char ev[64], arr[64];
+	fmt_time(ev, sizeof(ev), w->ev);
+	fmt_time(arr, sizeof(arr), w->arr);
+	jb_printf(b, "%s%s,\"event_time\":\"%s\",\"arrival_time\":\"%s\"",
+		  w->late ? ",\"late\":true" : "", w->skew ? ",\"clock_skew\":true" : "", ev, arr);
+	if (w->late)
+		jb_printf(ex, " (late: events of %s, arrived %s, judged at their own time)", ev,
+			  arr);
+	if (w->skew)
+		jb_printf(ex,
+			  " (clock skew: event time %s is more than %u s behind or %u s ahead of "
+			  "its arrival %s: judged at arrival)",
+			  ev, e->c.max_skew_s, e->c.max_ahead_s, arr);
+}
+
 /*
  * Score m's candidate tokens. Only active members count (not silent, an event or heartbeat
  * within gone_s). Per token, with k of n active peers in the herd and, for a versioned member,
@@ -1098,8 +1186,9 @@ static void remember_sent(struct herd_engine *e, struct member *m, uint32_t tok,
  *   cohort  pc = (kc + ph) / (nc + 1)       the herd as one pseudo-member of the cohort
  * surprisal = -log2(pc), or -log2(ph) for a member without a version (its cohort is the herd).
  * k and kc are decayed counts: each peer with the token adds 2^(-age / half_life_s), age since
- * it last showed it. For a member younger than new_member_s, k and kc count peers that showed
- * the token in their own first minutes (1 each).
+ * it last showed it. For a member younger than new_member_s, a peer that showed the token in its
+ * own first minutes adds 1 (start-up behaviour, however long ago), any other its decayed weight
+ * (what the peer does routinely).
  * A surprising token that at least one other active member (of its cohort, for a versioned
  * member) also started showing within change_window_s is held (re-checked every hold_ms) up to rollout_s: a rolling change shows
  * as a herd change meanwhile; otherwise it is reported when the hold runs out.
@@ -1128,15 +1217,23 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 	struct jbuf toks = {0}, ex = {0};
 	struct change hchg = {0}, cchg = {0};
 	uint32_t htoks[MEMBER_CANDS], ctoks[MEMBER_CANDS];
-	unsigned nht = 0, nct = 0, held = 0;
+	unsigned nht = 0, nct = 0;
 	double top = 0;
 	int nrep = 0;
+	uint64_t next_due = 0; /* earliest due of the candidates kept */
+	struct when wh = { 0 };
 	for (struct cand **cp = &m->cands, *c; (c = *cp);) {
+		if (c->due_ns > now) { /* its own hold is not over (another candidate was due) */
+			if (!next_due || c->due_ns < next_due)
+				next_due = c->due_ns;
+			cp = &c->next;
+			continue;
+		}
 		const char *token = e->str[c->tok];
 		struct hstat *hs = hstat_find(e, m->herd, c->tok);
 		struct hstat *hc = ver ? hstat_find(e, m->cohort, c->tok) : NULL;
-		double k_recent = 0, kc_recent = 0;
-		unsigned k_early = 0, kc_early = 0, with = 0, with_all = 0, fresh = 0, cfresh = 0;
+		double k_recent = 0, kc_recent = 0, k_new = 0, kc_new = 0;
+		unsigned with = 0, with_all = 0, fresh = 0, cfresh = 0;
 		int known = 0; /* the herd did it lately anyway (not a change) */
 		for (uint32_t i = 0; i < h->nm; i++) {
 			const struct member *p = &e->m[h->members[i]];
@@ -1158,15 +1255,17 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 			if (p == m)
 				continue;
 			double w = weight(e, t, now);
-			int early = t->first_ns - p->first_ns <= (uint64_t)e->c.new_member_s * NS;
+			/* a new member is compared with what a peer did in its own first minutes
+			 * (start-up, however long ago) and with what it does lately (routine) */
+			double wn = t->first_ns - p->first_ns <= (uint64_t)e->c.new_member_s * NS ? 1 : w;
 			k_recent += w;
-			k_early += early;
+			k_new += wn;
 			if (same) {
 				kc_recent += w;
-				kc_early += early;
+				kc_new += wn;
 			}
 		}
-		double k = is_new ? k_early : k_recent, kc = is_new ? kc_early : kc_recent;
+		double k = is_new ? k_new : k_recent, kc = is_new ? kc_new : kc_recent;
 		unsigned with_elsewhere =
 		    e->fleet[c->tok] >= with_all ? e->fleet[c->tok] - with_all : 0;
 		double prior = (with_elsewhere + 0.5) / (fleet_members + 1.0);
@@ -1218,27 +1317,38 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		if ((ver ? cfresh : fresh) >= 2 && roll && (!c->held_ns || now < c->held_ns + roll)) {
 			if (!c->held_ns)
 				c->held_ns = now;
+			c->due_ns = now + hold_ns(e);
+			/* late: what its peers did since is known already, no need to step through
+			 * the rollout hold by hold: once more at its end (or now) */
+			uint64_t end = c->held_ns + roll;
+			if (c->due_ns + hold_ns(e) < e->tick_ns)
+				c->due_ns = end < e->tick_ns ? end : e->tick_ns;
 			keep = 1;
-			held++;
 			goto next;
 		}
 		if (s > top)
 			top = s;
-		char d[600], when[64], w[32], span[64], x[1800], ks[16], kcs[16], held_x[160] = "";
+		char d[600], when[64], w[32], span[96], x[1800], ks[16], kcs[16], held_x[160] = "";
 		describe(token, d, sizeof(d));
 		fmt_k(ks, sizeof(ks), k);
 		fmt_k(kcs, sizeof(kcs), kc);
-		fmt_dur(w, sizeof(w),
-			(uint64_t)(is_new ? e->c.new_member_s : e->c.half_life_s) * NS);
-		snprintf(span, sizeof(span), is_new ? "in their first %s" : "(decayed, half-life %s)",
-			 w);
+		fmt_dur(w, sizeof(w), (uint64_t)e->c.half_life_s * NS);
+		if (is_new) {
+			char fm[32];
+			fmt_dur(fm, sizeof(fm), (uint64_t)e->c.new_member_s * NS);
+			snprintf(span, sizeof(span),
+				 "in their first %s or lately (decayed, half-life %s)", fm, w);
+		} else {
+			snprintf(span, sizeof(span), "(decayed, half-life %s)", w);
+		}
 		if (hs && hs->first_ns + 1000000ull * e->c.hold_ms + NS >= now && with <= 1) {
 			char age[32];
-			fmt_dur(age, sizeof(age), now - h->first_ns);
+			fmt_dur(age, sizeof(age), now > h->first_ns ? now - h->first_ns : 0);
 			snprintf(when, sizeof(when), "never seen in this herd in %s", age);
 		} else {
 			char age[32];
-			fmt_dur(age, sizeof(age), hs ? now - hs->first_ns : 0);
+			uint64_t since = hs && now > hs->first_ns ? now - hs->first_ns : 0;
+			fmt_dur(age, sizeof(age), since);
 			snprintf(when, sizeof(when), "first seen in this herd %s ago", age);
 		}
 		if (c->held_ns) {
@@ -1275,10 +1385,13 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		for (uint32_t i = 0; i < c->nev; i++)
 			jb_printf(&toks, "%s%llu", i ? "," : "", (unsigned long long)c->ids[i]);
 		jb_puts(&toks, "]}");
+		when_add(&wh, c);
 		remember_sent(e, m, c->tok, now);
 		nrep++;
 next:
 		if (keep) {
+			if (!next_due || c->due_ns < next_due)
+				next_due = c->due_ns;
 			cp = &c->next;
 		} else {
 			*cp = c->next;
@@ -1290,13 +1403,13 @@ next:
 		const char *sev = small || canary ? "notice" : "alert";
 		char coh[600];
 		cohort_name(coh, sizeof(coh), herd, ver);
-		m->score = decay(m->score, m->score_ns, now, 3600);
+		m->score = decay(m->score, m->score_ns, e->tick_ns, 3600);
 		if (top > m->score)
 			m->score = top;
-		m->score_ns = now;
+		m->score_ns = e->tick_ns;
 		m->alerts++;
 		struct jbuf b = { 0 };
-		alert_head(&b, "member.outlier", sev, now);
+		alert_head(&b, "member.outlier", sev, e->tick_ns); /* raised now, judged at `now` */
 		jb_cohort(&b, herd, ver, coh);
 		jb_puts(&b, ",\"member\":");
 		jb_str(&b, mname);
@@ -1304,9 +1417,11 @@ next:
 		jb_str(&b, e->str[m->host]);
 		jb_printf(&b,
 			  ",\"score\":%.2f,\"herd_size\":%u,\"cohort_size\":%u,\"canary\":%s,\"new_"
-			  "member\":%s,\"explanation\":",
+			  "member\":%s",
 			  top, nact, ncohort, canary ? "true" : "false",
 			  is_new ? "true" : "false");
+		when_put(e, &b, &ex, &wh);
+		jb_puts(&b, ",\"explanation\":");
 		if (small)
 			jb_puts(&ex, " (herd too small for evidence: notice only)");
 		else if (canary)
@@ -1318,18 +1433,18 @@ next:
 		jb_puts(&b, ",\"tokens\":[");
 		jb_raw(&b, toks.p ? toks.p : "", toks.len);
 		jb_puts(&b, "]}");
-		emit(e, &b, "member.outlier", sev, herd, mname, top, now);
+		emit(e, &b, "member.outlier", sev, herd, mname, top, e->tick_ns);
 	}
 	unsigned hno = h->changes + 1;
-	change_report(e, h, NULL, nact, nact, &hchg, now);
+	change_report(e, h, NULL, nact, nact, &hchg, e->tick_ns);
 	if (nht)
-		fold_sent(e, h, NULL, htoks, nht, hno, now);
+		fold_sent(e, h, NULL, htoks, nht, hno, e->tick_ns);
 	unsigned cno = h->changes + 1;
-	change_report(e, h, ver, nact, ncohort, &cchg, now);
+	change_report(e, h, ver, nact, ncohort, &cchg, e->tick_ns);
 	if (nct)
-		fold_sent(e, h, ver, ctoks, nct, cno, now);
-	if (held)
-		pend(e, m, now + (uint64_t)(e->c.hold_ms ? e->c.hold_ms : 1000) * 1000000ull);
+		fold_sent(e, h, ver, ctoks, nct, cno, e->tick_ns);
+	if (next_due)
+		pend(e, m, next_due);
 	free(toks.p);
 	free(ex.p);
 }
@@ -1417,15 +1532,19 @@ static void sweep(struct herd_engine *e, uint64_t now)
 
 void herd_tick(struct herd_engine *e, uint64_t now)
 {
+	e->tick_ns = now;
 	for (uint32_t i = 0; i < e->npend;) {
 		struct member *m = &e->m[e->pending[i]];
 		if (m->due_ns > now) {
 			i++;
 			continue;
 		}
+		/* a late member (its agent's spool flushed) is judged at the time its candidates
+		 * were due, in their order: pending again at the end, so within this tick */
+		uint64_t at = m->due_ns + hold_ns(e) < now ? m->due_ns : now;
 		m->due_ns = 0;
 		e->pending[i] = e->pending[--e->npend];
-		judge(e, m, now); /* may hold candidates: pending again, at the end */
+		judge(e, m, at); /* may hold candidates: pending again, at the end */
 	}
 	if (!e->sweep_ns)
 		e->sweep_ns = now;

@@ -5,21 +5,25 @@
  * The collector feeds it canonical tokens (tokens.c) per member; the engine keeps, per member,
  * the tokens it showed (first and last time, bounded by a per-member byte budget) and, per herd
  * and token, first/last time and last change. When a member shows a token for the first time,
- * a candidate is held for hold_ms, then scored: surprisal = -log2 of the token's smoothed
- * prevalence among the member's active peers (a decayed count, half-life half_life_s, for
- * established members; the peers' first minutes for new members), with the fleet prevalence as
- * prior. Active: not silent, an event or heartbeat within gone_s. A token that appeared on at
- * least change_frac of the active herd within change_window_s is a herd change, reported once
- * and never as a member alert; a surprising token other members also started showing is held
- * up to rollout_s so a rolling change is folded into it (an alert already sent for it gets a
- * member.folded follow-up). Herds smaller than min_herd give notices instead of alerts. Silent
- * hosts (no event or heartbeat for silent_s) raise member.silent.
+ * a candidate is held for hold_ms (its own hold, whatever else of the member is due sooner),
+ * then scored: surprisal = -log2 of the token's smoothed prevalence among the member's active
+ * peers (a decayed count, half-life half_life_s; for a new member, a peer's tokens of its own
+ * first minutes count fully), with the fleet prevalence as prior. Active: not silent, an event
+ * or heartbeat within gone_s. A token that appeared on at least change_frac of the active herd
+ * within change_window_s is a herd change, reported once and never as a member alert; a
+ * surprising token other members also started showing is held up to rollout_s so a rolling
+ * change is folded into it (an alert already sent for it gets a member.folded follow-up, while
+ * the member still holds the token). Herds smaller than min_herd give notices instead of
+ * alerts. Silent hosts (no event or heartbeat for silent_s) raise member.silent.
  * Cohorts: a member may carry a version (image tag, release, AMI); its cohort is its herd plus
  * that version. A versioned member's token is scored in its cohort with the herd's smoothed
  * prevalence as prior (and the fleet as the herd's prior); a token that appeared on at least
  * change_frac of a cohort within change_window_s is a cohort change (a deploy), reported once.
  * A member whose cohort is smaller than min_herd (a canary) is judged against the herd, at
  * notice severity. Members without a version: cohort = herd.
+ * Time: an event is judged at its own time (herd_observe_at: its hold runs from it, a late one
+ * is judged at once and its alert marked late) within the skew bounds, else at its arrival
+ * (marked clock_skew); arrival is the member's liveness. Alerts carry the time they are raised.
  * Single-threaded: all calls from the collector's event loop.
  */
 #ifndef HW_HERD_H
@@ -45,6 +49,11 @@ struct herd_cfg {
 	unsigned rollout_s;      /* a surprising token that other members also started showing is
 				  * held up to this long for a rolling change to show */
 	unsigned forget_s;       /* a container member gone this long is dropped from the engine */
+	unsigned max_skew_s;     /* an event up to this far behind its arrival is judged at its own
+				  * time (an agent's spool flushed after an outage) */
+	unsigned max_ahead_s;    /* ... and up to this far ahead taken at its arrival, unmarked
+				  * (a clock a little fast); beyond either: judged at arrival and
+				  * marked clock_skew */
 };
 
 void herd_cfg_default(struct herd_cfg *c);
@@ -63,10 +72,19 @@ void herd_free(struct herd_engine *e);
  * member's version, NULL or "" for none (a changed version moves the member to that cohort). */
 void herd_seen(struct herd_engine *e, const char *herd, const char *member, const char *host,
 	       const char *version, int host_member, uint64_t now_ns);
-/* Member showed token (event seq, stored event id). */
+/* Member showed token (event seq, stored event id) at now_ns: herd_observe_at(.., now, now). */
 void herd_observe(struct herd_engine *e, const char *herd, const char *member, const char *host,
 		  const char *version, const char *token, uint64_t seq, uint64_t event_id,
 		  uint64_t now_ns);
+/* Member showed token in an event of time ev_ns (0: none) that arrived at arrival_ns. The event
+ * is judged at its own time (its hold counts from it; a late event's alert says "late", with
+ * both times) unless herd_time_skewed(); arrival is the member's liveness. */
+void herd_observe_at(struct herd_engine *e, const char *herd, const char *member,
+		     const char *host, const char *version, const char *token, uint64_t seq,
+		     uint64_t event_id, uint64_t ev_ns, uint64_t arrival_ns);
+/* 1 when an event's time is beyond the skew bounds (more than max_skew_s behind its arrival or
+ * max_ahead_s ahead): it is judged at arrival and its alert marked clock_skew. */
+int herd_time_skewed(const struct herd_engine *e, uint64_t ev_ns, uint64_t arrival_ns);
 /* Judge held candidates and silent members; call often (e.g. every 100 ms). */
 void herd_tick(struct herd_engine *e, uint64_t now_ns);
 

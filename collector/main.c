@@ -155,6 +155,7 @@ struct collector {
 		conns_open, conns_total, alerts, commits, retained_deleted, response_runs,
 		response_timeouts, response_skipped, storage_errors, api_refused, retained_alerts,
 		retained_streams;
+	unsigned long long clock_skew; /* stored events whose time was beyond the skew bounds */
 	uint64_t first_store_ns, last_store_ns;
 	unsigned ticks;
 	struct conn *conns;
@@ -671,15 +672,18 @@ static int process_batch(struct collector *c, struct conn *k, int version, const
 			ts_min = ts;
 		if (ts > ts_max)
 			ts_max = ts;
+		c->clock_skew += (unsigned long long)herd_time_skewed(c->herd, ev.ts_ns, now);
 		if (!c->nkeep)
 			first_seq = (uint64_t)ev.seq;
 		cidx_add(c, member, kind, ts);
 		uint64_t id = (uint64_t)chunk << 16 | c->nkeep;
 		c->keep[c->nkeep].off = (uint32_t)(cur - c->raw);
 		c->keep[c->nkeep++].len = (uint32_t)l + 1;
+		/* judged at the event's own time (a spool flushed after an outage is no burst of
+		 * the present); now, the arrival, is only liveness (herd_seen above) */
 		for (int i = 0; i < nt; i++)
-			herd_observe(c->herd, ev.herd, ev.member, ev.host, ev.version, toks[i],
-				     (uint64_t)ev.seq, id, now);
+			herd_observe_at(c->herd, ev.herd, ev.member, ev.host, ev.version, toks[i],
+					(uint64_t)ev.seq, id, ev.ts_ns, now);
 	}
 	if (c->store_failed)
 		return storage_error(c, k);
@@ -1334,7 +1338,7 @@ static void api_stats(struct evhttp_request *req, struct collector *c)
 		      "\"herd_bytes_per_member\":%zu,\"herd_token_overflow\":%llu,"
 		      "\"herd_candidates_dropped\":%llu,\"handshakes_pending\":%u,"
 		      "\"handshake_timeouts\":%llu,\"handshakes_refused\":%llu,\"accept_errors\":%llu,"
-		      "\"rejected\":{",
+		      "\"clock_skew\":%llu,\"rejected\":{",
 		  c->stored, c->dups, c->bad_events, c->batches, c->commits, c->alerts, c->conns_open,
 		  c->conns_total, c->tls_refused, c->crl_reloads, c->revoked_closed, c->retained_deleted,
 		  c->retained_alerts, c->retained_streams, c->response_runs, c->response_timeouts,
@@ -1344,7 +1348,7 @@ static void api_stats(struct evhttp_request *req, struct collector *c)
 		  herd_mem_bytes(c->herd), nm, nm ? herd_mem_bytes(c->herd) / nm : 0,
 		  (unsigned long long)herd_overflow(c->herd),
 		  (unsigned long long)herd_candidates_dropped(c->herd), c->npending, c->hs_timeouts,
-		  c->hs_refused, c->accept_errors);
+		  c->hs_refused, c->accept_errors, c->clock_skew);
 	for (int i = 1; i < HW_REFUSE_MAX; i++)
 		jb_printf(&b, "%s\"%s\":%llu", i > 1 ? "," : "", hw_wire_strerror(i), c->rejected[i]);
 	jb_puts(&b, "}}");
@@ -1854,7 +1858,8 @@ static void usage(void)
 		"                         [" TOKENS_PSL_FILE "]\n"
 		"  --hold-ms N --learn-s N --min-herd N --threshold BITS --change-frac F\n"
 		"  --change-window-s N --new-member-s N --window-s N --silent-s N\n"
-		"  --half-life-s N --gone-s N --rollout-s N --forget-s N             herd engine\n");
+		"  --half-life-s N --gone-s N --rollout-s N --forget-s N\n"
+		"  --max-skew-s N --max-ahead-s N                                    herd engine\n");
 }
 
 int main(int argc, char **argv)
@@ -1879,7 +1884,7 @@ int main(int argc, char **argv)
 	       O_HOLD, O_LEARN, O_MIN, O_THR, O_CFRAC, O_CWIN, O_NEWM, O_WIN, O_SILENT, O_QUIET,
 	       O_HALF, O_GONE, O_ROLL, O_FORGET,
 	       O_RINT, O_CRL, O_RELAY, O_RTIMEOUT, O_MAXDB, O_TOKEN, O_QMAX, O_HSTIME, O_MAXHS,
-	       O_MAXHSADDR, O_FDRES, O_HTTPHOST, O_PSL };
+	       O_MAXHSADDR, O_FDRES, O_HTTPHOST, O_PSL, O_SKEW, O_AHEAD };
 	static const struct option opts[] = {
 		{ "ca", 1, 0, O_CA }, { "cert", 1, 0, O_CERT }, { "key", 1, 0, O_KEY },
 		{ "crl", 1, 0, O_CRL }, { "relay-cert", 1, 0, O_RELAY },
@@ -1897,6 +1902,7 @@ int main(int argc, char **argv)
 		{ "window-s", 1, 0, O_WIN }, { "silent-s", 1, 0, O_SILENT }, { "quiet", 0, 0, O_QUIET },
 		{ "half-life-s", 1, 0, O_HALF }, { "gone-s", 1, 0, O_GONE }, { "rollout-s", 1, 0, O_ROLL },
 		{ "forget-s", 1, 0, O_FORGET }, { "psl-file", 1, 0, O_PSL },
+		{ "max-skew-s", 1, 0, O_SKEW }, { "max-ahead-s", 1, 0, O_AHEAD },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int o;
@@ -1935,6 +1941,8 @@ int main(int argc, char **argv)
 		case O_GONE: hc.gone_s = (unsigned)atoi(optarg); break;
 		case O_ROLL: hc.rollout_s = (unsigned)atoi(optarg); break;
 		case O_FORGET: hc.forget_s = (unsigned)atoi(optarg); break;
+		case O_SKEW: hc.max_skew_s = (unsigned)atoi(optarg); break;
+		case O_AHEAD: hc.max_ahead_s = (unsigned)atoi(optarg); break;
 		case O_QUIET: c->quiet = 1; break;
 		case O_HSTIME: c->hs_timeout_s = (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 1); break;
 		case O_MAXHS: c->max_pending = (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 1); break;

@@ -1077,6 +1077,178 @@ static void test_herd_rolling(void)
 	herd_free(e);
 }
 
+/* Members m1..m<nm> of herd `name` show the same three tokens at t (learning is over at t + 20 s
+ * with learn_s 10). */
+static void herd_base(struct herd_engine *e, const char *name, int nm, uint64_t t)
+{
+	const char *base[] = { "exec|/usr/sbin/nginx|parent=/usr/lib/systemd/systemd|user=root",
+			       "listen|/usr/sbin/nginx|tcp/443", "connect|/usr/bin/php|tcp/5432|private" };
+	char mn[32];
+	for (int i = 1; i <= nm; i++)
+		for (int k = 0; k < 3; k++) {
+			snprintf(mn, sizeof(mn), "m%d", i);
+			herd_observe(e, name, mn, "h", NULL, base[k], 1, 1, t);
+		}
+}
+
+/* Issue 18 B: every new token gets its own full hold. m4 shows a rare token, then 0.9 s later a
+ * second one, which the rest of the herd shows 0.5 s after that (a deploy): the first token's
+ * judging (due 0.1 s after the second arrived) must not take the second along. */
+static void test_herd_hold_per_token(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	c.hold_ms = 1000;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull, MS = 1000000ull;
+	uint64_t t = 1000 * S, clock;
+	const char *a = "exec|/usr/bin/nc|parent=/usr/sbin/nginx|user=service";
+	const char *b = "exec|/opt/app/bin/app-worker|parent=/usr/sbin/nginx|user=service";
+	herd_base(e, "hp", 6, t);
+	t += 20 * S;
+	clock = t;
+	herd_observe(e, "hp", "m4", "h", NULL, a, 1, 1, t);
+	herd_observe(e, "hp", "m4", "h", NULL, b, 2, 2, t + 900 * MS);
+	tick_to(e, &clock, t + 1000 * MS);
+	CHECK("hold_per_token_first_judged", g.outlier == 1 && strstr(g.json, "/usr/bin/nc"));
+	CHECK("hold_per_token_second_still_held", g.outlier == 1 && !strstr(g.json, "app-worker"));
+	const char *others[] = { "m1", "m2", "m3", "m5" };
+	for (int i = 0; i < 4; i++)
+		herd_observe(e, "hp", others[i], "h", NULL, b, 3, 3, t + 1400 * MS);
+	tick_to(e, &clock, t + 5 * S);
+	CHECK("hold_per_token_deploy_seen", g.change == 1 && strstr(g.change_json, "app-worker") &&
+						    g.outlier == 1);
+	herd_free(e);
+}
+
+/* Issue 18 A: a release rolling slower than --rollout-s. Ten members pick up a new binary 90 s
+ * apart: the first is paged at once (nobody else does it), the second is held, and the herd
+ * change comes with the fifth, 6 min after the first page: that page is folded too. */
+static void test_herd_slow_rollout(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock;
+	const char *v2 = "exec|/opt/app/bin/app-next|parent=/usr/sbin/nginx|user=service";
+	char mn[32];
+	herd_base(e, "slow", 10, t);
+	t += 20 * S;
+	clock = t;
+	for (int i = 1; i <= 5; i++) {
+		snprintf(mn, sizeof(mn), "m%d", i);
+		herd_observe(e, "slow", mn, "h", NULL, v2, (uint64_t)i, (uint64_t)i, t);
+		tick_to(e, &clock, t + 90 * S);
+		t += 90 * S;
+	}
+	printf("# slow rollout: %d herd change, %d member alerts, %d folded\n", g.change, g.outlier,
+	       g.folded);
+	CHECK("slow_rollout_herd_change", g.change == 1 && strstr(g.change_json, "app-next"));
+	CHECK("slow_rollout_first_page_folded", g.outlier == 1 && g.folded == 1);
+	herd_free(e);
+}
+
+/* Issue 18 C: a new member is compared with what its peers do over the comparison window, not
+ * only with their first minutes. Every peer runs a report 12 min after it started (past its
+ * first 10 min), and keeps running it; a member started 30 min later runs it too: no alert. */
+static void test_herd_new_member_routine(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S;
+	const char *rep = "exec|/usr/bin/report|parent=/usr/sbin/cron|user=service";
+	const char *nc = "exec|/usr/bin/nc|parent=/usr/sbin/nginx|user=service";
+	char mn[32];
+	herd_base(e, "nm", 6, t);
+	for (uint64_t at = 720; at <= 1800; at += 360) {
+		herd_base(e, "nm", 6, t + at * S);
+		for (int i = 1; i <= 6; i++) {
+			snprintf(mn, sizeof(mn), "m%d", i);
+			herd_observe(e, "nm", mn, "h", NULL, rep, 1, 1, t + at * S);
+		}
+		herd_tick(e, t + (at + 2) * S);
+	}
+	int before = g.outlier;
+	t += 1800 * S;
+	herd_observe(e, "nm", "n1", "h", NULL, rep, 5, 5, t);
+	herd_observe(e, "nm", "n1", "h", NULL, nc, 6, 6, t);
+	herd_tick(e, t + 2 * S);
+	CHECK("new_member_judged", g.outlier == before + 1 && !strcmp(g.member, "n1") &&
+					   strstr(g.json, "/usr/bin/nc") &&
+					   strstr(g.json, "\"new_member\":true"));
+	CHECK("new_member_peers_routine_counts", g.outlier == before + 1 &&
+							 !strstr(g.json, "/usr/bin/report"));
+	herd_free(e);
+}
+
+/* Issue 18 D: events are judged at their own time. Herd "lt" of six members since T - 2 h (T is
+ * 1970-01-11T00:00:00Z). m4's agent was cut off for an hour: its spool, flushed at T, holds a
+ * shell at T - 1 h and nc at T - 30 min. Both are judged at once (their hold is long over), in
+ * order, each alert marked late with its event and arrival time. A member first seen through
+ * late events started then, and is live now. Events beyond the skew bounds (3 days behind, 1 h
+ * ahead) are judged at arrival, marked clock_skew. */
+static void test_herd_late(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull, MS = 1000000ull, T = 10 * 86400 * S;
+	const char *sh = "exec|/usr/bin/dash|parent=/usr/sbin/nginx|user=service";
+	const char *nc = "exec|/usr/bin/nc|parent=/usr/sbin/nginx|user=service";
+	const char *x1 = "exec|/tmp/x1|parent=/usr/sbin/nginx|user=service";
+	const char *x2 = "exec|/tmp/x2|parent=/usr/sbin/nginx|user=service";
+	herd_base(e, "lt", 6, T - 7200 * S);
+	herd_base(e, "lt", 6, T - 60 * S);
+	herd_tick(e, T - 59 * S);
+	herd_observe_at(e, "lt", "m4", "h", NULL, sh, 41, 41, T - 3600 * S, T);
+	herd_observe_at(e, "lt", "m4", "h", NULL, nc, 42, 42, T - 1800 * S, T);
+	herd_observe_at(e, "lt", "n9", "h", NULL,
+			"listen|/usr/sbin/nginx|tcp/443", 43, 43, T - 1800 * S, T);
+	herd_tick(e, T + 100 * MS);
+	CHECK("late_judged_at_once_in_order", g.outlier == 2 && strstr(g.json, "/usr/bin/nc") &&
+						      !strstr(g.json, "dash"));
+	CHECK("late_alert_marked", strstr(g.json, "\"late\":true,\"event_time\":\"1970-01-10T23:30:00"
+						  ".000000000Z\",\"arrival_time\":\"1970-01-11T00:00:00."
+						  "000000000Z\"") &&
+					   strstr(g.json, "(late: events of 1970-01-10T23:30:00"));
+	char *members = herd_dump_members(e, T + S);
+	CHECK("late_member_started_then_live_now",
+	      members && strstr(members, "\"member\":\"n9\"") &&
+		  strstr(members, "\"first_seen\":\"1970-01-10T23:30:00.000000000Z\",\"last_seen\""
+				  ":\"1970-01-11T00:00:00.000000000Z\""));
+	free(members);
+	CHECK("skew_bounds", herd_time_skewed(e, T - 3 * 86400 * S, T) &&
+				     herd_time_skewed(e, T + 3600 * S, T) &&
+				     !herd_time_skewed(e, T - 3600 * S, T) &&
+				     !herd_time_skewed(e, T + 30 * S, T) && !herd_time_skewed(e, 0, T));
+	herd_observe_at(e, "lt", "m5", "h", NULL, x1, 51, 51, T + 3600 * S, T + 10 * S);
+	herd_tick(e, T + 10500 * MS);
+	CHECK("skew_ahead_not_delayed_nor_early", g.outlier == 2);
+	herd_tick(e, T + 11100 * MS);
+	CHECK("skew_ahead_judged_at_arrival", g.outlier == 3 && strstr(g.json, "/tmp/x1") &&
+						      strstr(g.json, "\"clock_skew\":true") &&
+						      !strstr(g.json, "\"late\""));
+	herd_observe_at(e, "lt", "m6", "h", NULL, x2, 61, 61, T - 3 * 86400 * S, T + 20 * S);
+	herd_tick(e, T + 20500 * MS);
+	CHECK("skew_behind_not_late", g.outlier == 3);
+	herd_tick(e, T + 21100 * MS);
+	CHECK("skew_behind_judged_at_arrival", g.outlier == 4 && strstr(g.json, "/tmp/x2") &&
+						       strstr(g.json, "\"clock_skew\":true,\"event_time\""
+								      ":\"1970-01-08T00:00:00"));
+	herd_free(e);
+}
+
 #define ALPHA "{}[]\",:\\u0e1-.tfn \x01\xff"
 
 /* Seeded mutation fuzz: hostile bytes must be refused, never crash (ASan/UBSan watch). */
@@ -1152,6 +1324,10 @@ int main(void)
 	test_herd_decay();
 	test_herd_memory();
 	test_herd_rolling();
+	test_herd_hold_per_token();
+	test_herd_slow_rollout();
+	test_herd_new_member_routine();
+	test_herd_late();
 	test_fuzz();
 	return failed;
 }
