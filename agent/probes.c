@@ -211,9 +211,9 @@ static bool path_exists(const char *p)
 	return stat(p, &st) == 0;
 }
 
-/* Try to load a two-instruction program of a BTF-attached type (fentry, LSM) on a kernel
- * function: tells whether this kernel allows the hook at all (a locked-down kernel answers
- * EPERM). Returns NULL if it loads, else the reason. */
+/* Try to load and attach a two-instruction program of a BTF-attached type (fentry, LSM) on a
+ * kernel function: tells whether this kernel allows the hook at all (a locked-down kernel
+ * answers EPERM). Returns NULL if it works, else the reason. */
 static const char *try_btf_prog(enum bpf_prog_type type, enum bpf_attach_type at, const char *fn,
 				char *why, size_t len)
 {
@@ -236,11 +236,21 @@ static const char *try_btf_prog(enum bpf_prog_type type, enum bpf_attach_type at
 	}
 	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = at, .attach_btf_id = id);
 	fd = bpf_prog_load(type, NULL, "GPL", insns, 2, &o);
-	if (fd >= 0) {
-		close(fd);
+	if (fd < 0) {
+		snprintf(why, len, "program load refused: %s", strerror(errno));
+		return why;
+	}
+	/* Attached once, too: a kernel can load such a program and still have no trampoline to
+	 * attach it with (arm64 before 6.0: ENOTSUPP), and then every fentry candidate would
+	 * leave its probe unavailable instead of falling back (fallbacks are not loaded). */
+	int link = bpf_raw_tracepoint_open(NULL, fd);
+	int err = errno;
+	close(fd);
+	if (link >= 0) {
+		close(link);
 		return NULL;
 	}
-	snprintf(why, len, "program load refused: %s", strerror(errno));
+	snprintf(why, len, "program attach refused: %s", strerror(err));
 	return why;
 }
 
