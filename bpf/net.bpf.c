@@ -253,23 +253,6 @@ int hw_net_connect_x(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-/* fexit on the syscall's kernel function: runs only on connect(), without the tracepoint
- * dispatch (preferred where the kernel has BPF trampolines; the fast one also needs
- * bpf_rdonly_cast, 6.2+). */
-SEC("fexit/" HW_SYSFN(connect))
-int BPF_PROG(hw_net_connect_fxf, struct pt_regs *regs, long ret)
-{
-	net_do_connect(ret, true);
-	return 0;
-}
-
-SEC("fexit/" HW_SYSFN(connect))
-int BPF_PROG(hw_net_connect_fx, struct pt_regs *regs, long ret)
-{
-	net_do_connect(ret, false);
-	return 0;
-}
-
 #if defined(__TARGET_ARCH_x86)
 #define NET_NR_CONNECT 42
 #define NET_NR_IO_URING_ENTER 426
@@ -470,34 +453,6 @@ int hw_net_accept4_x(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-SEC("fexit/" HW_SYSFN(accept))
-int BPF_PROG(hw_net_accept_fxf, struct pt_regs *regs, long ret)
-{
-	net_do_accept(ret, HW_NET_SC_ACCEPT, true);
-	return 0;
-}
-
-SEC("fexit/" HW_SYSFN(accept4))
-int BPF_PROG(hw_net_accept4_fxf, struct pt_regs *regs, long ret)
-{
-	net_do_accept(ret, HW_NET_SC_ACCEPT4, true);
-	return 0;
-}
-
-SEC("fexit/" HW_SYSFN(accept))
-int BPF_PROG(hw_net_accept_fx, struct pt_regs *regs, long ret)
-{
-	net_do_accept(ret, HW_NET_SC_ACCEPT, false);
-	return 0;
-}
-
-SEC("fexit/" HW_SYSFN(accept4))
-int BPF_PROG(hw_net_accept4_fx, struct pt_regs *regs, long ret)
-{
-	net_do_accept(ret, HW_NET_SC_ACCEPT4, false);
-	return 0;
-}
-
 /* bind(fd, addr, len) and listen(fd, backlog): the local end. */
 static __always_inline void net_do_local(long ret, __u32 type, __u32 kind, __u16 sc)
 {
@@ -561,20 +516,6 @@ int hw_net_listen_x(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-SEC("fexit/" HW_SYSFN(bind))
-int BPF_PROG(hw_net_bind_fx, struct pt_regs *regs, long ret)
-{
-	net_do_local(ret, HW_EV_NET_BIND, HW_NK_BIND, HW_NET_SC_BIND);
-	return 0;
-}
-
-SEC("fexit/" HW_SYSFN(listen))
-int BPF_PROG(hw_net_listen_fx, struct pt_regs *regs, long ret)
-{
-	net_do_local(ret, HW_EV_NET_LISTEN, HW_NK_LISTEN, HW_NET_SC_LISTEN);
-	return 0;
-}
-
 /* socket(family, type, protocol): only raw (SOCK_RAW, SOCK_PACKET) and AF_PACKET sockets,
  * successful or not (a refused raw socket is a signal too). */
 #define NET_SOCK_RAW 3
@@ -621,16 +562,25 @@ int hw_net_socket_x(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-SEC("fexit/" HW_SYSFN(socket))
-int BPF_PROG(hw_net_socket_fxf, struct pt_regs *regs, long ret)
-{
-	net_do_socket(ret, true);
-	return 0;
-}
+/* fexit on a syscall's kernel function: runs only on that syscall, without the tracepoint
+ * dispatch (preferred where the kernel has BPF trampolines; the fast ones, "fxf", also need
+ * bpf_rdonly_cast, 6.2+). Each runs BODY with the syscall's result in ret. */
+#define NET_FEXIT(sys, prog, BODY)                                                                 \
+	SEC("fexit/" HW_SYSFN(sys))                                                                \
+	int BPF_PROG(prog, struct pt_regs *regs, long ret)                                         \
+	{                                                                                          \
+		BODY;                                                                              \
+		return 0;                                                                          \
+	}
 
-SEC("fexit/" HW_SYSFN(socket))
-int BPF_PROG(hw_net_socket_fx, struct pt_regs *regs, long ret)
-{
-	net_do_socket(ret, false);
-	return 0;
-}
+NET_FEXIT(connect, hw_net_connect_fxf, net_do_connect(ret, true))
+NET_FEXIT(connect, hw_net_connect_fx, net_do_connect(ret, false))
+NET_FEXIT(accept, hw_net_accept_fxf, net_do_accept(ret, HW_NET_SC_ACCEPT, true))
+NET_FEXIT(accept4, hw_net_accept4_fxf, net_do_accept(ret, HW_NET_SC_ACCEPT4, true))
+NET_FEXIT(accept, hw_net_accept_fx, net_do_accept(ret, HW_NET_SC_ACCEPT, false))
+NET_FEXIT(accept4, hw_net_accept4_fx, net_do_accept(ret, HW_NET_SC_ACCEPT4, false))
+NET_FEXIT(bind, hw_net_bind_fx, net_do_local(ret, HW_EV_NET_BIND, HW_NK_BIND, HW_NET_SC_BIND))
+NET_FEXIT(listen, hw_net_listen_fx,
+	  net_do_local(ret, HW_EV_NET_LISTEN, HW_NK_LISTEN, HW_NET_SC_LISTEN))
+NET_FEXIT(socket, hw_net_socket_fxf, net_do_socket(ret, true))
+NET_FEXIT(socket, hw_net_socket_fx, net_do_socket(ret, false))

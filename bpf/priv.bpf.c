@@ -837,59 +837,29 @@ static __always_inline void priv_wx(__u16 sc, const unsigned long *args)
 	hw_submit(r, sizeof(*r), false);
 }
 
-SEC("tracepoint/syscalls/sys_enter_mmap")
-int hw_pv_mmap_in(struct trace_event_raw_sys_enter *ctx)
-{
-	unsigned long a[6];
-	priv_ctx_args(ctx, a, 4);
-	priv_wx(HW_SC_MMAP, a);
-	return 0;
-}
+/* Entry only, on the classic tracepoint or (preferred where offered) fentry on the syscall's
+ * kernel function: the same body. */
+#define PRIV_WX_SYSCALL(name, SC, NARGS)                                                           \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
+	int hw_pv_##name##_in(struct trace_event_raw_sys_enter *ctx)                               \
+	{                                                                                          \
+		unsigned long a[6];                                                                \
+		priv_ctx_args(ctx, a, NARGS);                                                      \
+		priv_wx(SC, a);                                                                    \
+		return 0;                                                                          \
+	}                                                                                          \
+	SEC("fentry/" HW_SYSFN(name))                                                              \
+	int BPF_PROG(hw_pv_##name##_fe, struct pt_regs *regs)                                      \
+	{                                                                                          \
+		unsigned long a[6];                                                                \
+		HW_SYSARGS(regs, a);                                                               \
+		priv_wx(SC, a);                                                                    \
+		return 0;                                                                          \
+	}
 
-SEC("tracepoint/syscalls/sys_enter_mprotect")
-int hw_pv_mprotect_in(struct trace_event_raw_sys_enter *ctx)
-{
-	unsigned long a[6];
-	priv_ctx_args(ctx, a, 3);
-	priv_wx(HW_SC_MPROTECT, a);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_pkey_mprotect")
-int hw_pv_pkey_mprotect_in(struct trace_event_raw_sys_enter *ctx)
-{
-	unsigned long a[6];
-	priv_ctx_args(ctx, a, 3);
-	priv_wx(HW_SC_PKEY_MPROTECT, a);
-	return 0;
-}
-
-SEC("fentry/" HW_SYSFN(mmap))
-int BPF_PROG(hw_pv_mmap_fe, struct pt_regs *regs)
-{
-	unsigned long a[6];
-	HW_SYSARGS(regs, a);
-	priv_wx(HW_SC_MMAP, a);
-	return 0;
-}
-
-SEC("fentry/" HW_SYSFN(mprotect))
-int BPF_PROG(hw_pv_mprotect_fe, struct pt_regs *regs)
-{
-	unsigned long a[6];
-	HW_SYSARGS(regs, a);
-	priv_wx(HW_SC_MPROTECT, a);
-	return 0;
-}
-
-SEC("fentry/" HW_SYSFN(pkey_mprotect))
-int BPF_PROG(hw_pv_pkey_mprotect_fe, struct pt_regs *regs)
-{
-	unsigned long a[6];
-	HW_SYSARGS(regs, a);
-	priv_wx(HW_SC_PKEY_MPROTECT, a);
-	return 0;
-}
+PRIV_WX_SYSCALL(mmap, HW_SC_MMAP, 4)
+PRIV_WX_SYSCALL(mprotect, HW_SC_MPROTECT, 3)
+PRIV_WX_SYSCALL(pkey_mprotect, HW_SC_PKEY_MPROTECT, 3)
 
 /* ---- comm renames: task_rename sees prctl(PR_SET_NAME) and /proc/PID/comm writes ---- */
 
