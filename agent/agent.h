@@ -32,15 +32,15 @@ struct hw_probe {
 	bool dflt;
 	const char *cands[HW_MAX_CANDS];
 	enum hw_probe_state state;
-	const char *hook;    /* section prefix of the attached candidate */
-	char reason[256];    /* why unavailable (or disabled) */
+	const char *hook; /* section prefix of the attached candidate */
+	char reason[256]; /* why unavailable (or disabled) */
 	struct bpf_link *links[HW_MAX_LINKS];
 	int nlinks;
-	int nsyscall_tp;     /* of the links, classic syscall tracepoints (a tax on every call) */
-	const char *cand;    /* the attached candidate */
+	int nsyscall_tp;  /* of the links, classic syscall tracepoints (a tax on every call) */
+	const char *cand; /* the attached candidate */
 };
 
-struct cgcache; /* cgroup id -> path (host.c) */
+struct cgcache;    /* cgroup id -> path (host.c) */
 struct user_state; /* uprobes of the user family (user_uprobes.c) */
 
 struct agent {
@@ -52,7 +52,8 @@ struct agent {
 	/* BPF links were made or destroyed since the agent last told the kernel which program,
 	 * map and link ids are its own (agent.tamper): see priv_tick */
 	bool own_ids_dirty;
-	char prog_fail[512][160]; /* programs refused (by the kernel or HW_DENY_HOOKS), with reason */
+	char prog_fail[512]
+		      [160]; /* programs refused (by the kernel or HW_DENY_HOOKS), with reason */
 	int nprog_fail;
 
 	/* output */
@@ -123,13 +124,13 @@ struct agent {
 	char *ctl_path;
 	int ctl_ep; /* the event loop's epoll set (control connections join it) */
 	uint64_t ctl_refused;
-	struct ship *ship;           /* the collector sink's stream, NULL without collector.address */
+	struct ship *ship; /* the collector sink's stream, NULL without collector.address */
 	uint64_t ship_dropped_seen[SHIP_DROP_NCAUSE]; /* per cause (agent/ship.h) */
 	bool out_from_cmdline; /* --output given: the config's output is ignored */
 	uint32_t custom_gen;
 	uint64_t cfg_gen;  /* bumped by every config reload */
 	uint64_t host_gen; /* bumped when host_name/host_id/boot_id are read (host_identity) */
-	char *hooks; /* JSON object: hook types this kernel allows (computed at start) */
+	char *hooks;       /* JSON object: hook types this kernel allows (computed at start) */
 	struct user_state *user;
 };
 
@@ -139,15 +140,16 @@ void probes_apply(struct agent *a); /* attach/detach to match a->cfg */
 void probes_detach_all(struct agent *a);
 /* destroy n links from several threads (each may wait for an RCU grace period) */
 void links_destroy_all(struct bpf_link **links, int n);
-void probes_json(struct agent *a, struct jbuf *b, bool verbose); /* {name:{state,hook,reason[,attach]}} */
+void probes_json(struct agent *a, struct jbuf *b,
+		 bool verbose); /* {name:{state,hook,reason[,attach]}} */
 /* hooks.c: what this kernel offers */
-void hooks_json(struct jbuf *b);   /* the manifest's "hooks": hook types, and why not */
-const char *kernel_lockdown(void); /* "confidentiality", "integrity" or NULL */
+void hooks_json(struct jbuf *b);            /* the manifest's "hooks": hook types, and why not */
+const char *kernel_lockdown(void);          /* "confidentiality", "integrity" or NULL */
 const char *hook_refused(const char *hook); /* why programs of this hook type fail, or NULL */
 bool tracefs_mounted(void);
-void ensure_tracefs(void);         /* mount tracefs if nobody did */
+void ensure_tracefs(void); /* mount tracefs if nobody did */
 bool probe_name_ok(const char *name);
-int probes_sync_maps(struct agent *a); /* cfg + filters into kernel maps */
+int probes_sync_maps(struct agent *a);        /* cfg + filters into kernel maps */
 void probes_sync_ignore_exe(struct agent *a); /* filters.ignore_exe marks of running processes */
 
 /* control.c */
@@ -164,8 +166,7 @@ struct ctl_who {
 };
 /* Run one request (argv-style); the JSON answer is left in out. 0 if it succeeded. A request
  * that changes something is reported as agent.control, followed by a heartbeat. */
-int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n,
-		 struct jbuf *out);
+int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n, struct jbuf *out);
 bool control_expire(struct agent *a);
 void control_collector_requests(struct agent *a);
 int control_client(const char *path, int argc, char **argv);
@@ -193,8 +194,8 @@ int cgroup_id_of(const char *cgpath, uint64_t *id);
  * relative to the cgroup root (a/b, /a/b): its path relative to the root ("/a/b" into rel),
  * id (the directory's inode number) and level (root = 0). -errno and a reason naming the
  * path in err when it is not an existing cgroup. */
-int cgroup_resolve(const char *path, char *rel, size_t rellen, uint64_t *id, int *level,
-		   char *err, size_t errlen);
+int cgroup_resolve(const char *path, char *rel, size_t rellen, uint64_t *id, int *level, char *err,
+		   size_t errlen);
 /* Container id, herd and version ("" when the rule has no version group or it did not match)
  * for a cgroup path from the config patterns (false if none match). */
 bool container_match(const struct hw_config *c, const char *cgpath, char *herd, size_t herdlen,
@@ -207,7 +208,7 @@ void emit_proc(struct agent *a, const struct hw_hdr *h); /* "proc","parent","anc
 size_t emit_cache_bytes(void); /* bytes held by emit_proc's context caches */
 void emit_event(struct agent *a, const char *kind, const struct hw_hdr *h, const char *objkey);
 void emit_event_end(struct agent *a);
-int handle_record(void *ctx, void *data, size_t len);    /* ring buffer callback */
+int handle_record(void *ctx, void *data, size_t len); /* ring buffer callback */
 void emit_heartbeat(struct agent *a);
 void check_drops(struct agent *a);
 /* Losses in user space: a record that could not be decoded, an event that could not be

@@ -26,8 +26,8 @@ void config_defaults(struct hw_config *c)
 
 unsigned config_ctl_command(const char *name)
 {
-	static const char *names[] = {"status", "enable", "disable", "reload",
-				      "set", "add-probe", "remove-probe"};
+	static const char *names[] = {"status", "enable",    "disable",     "reload",
+				      "set",    "add-probe", "remove-probe"};
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (name && !strcmp(name, names[i]))
 			return 1U << i;
@@ -281,10 +281,13 @@ static int parse_filters(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 				return -1;
 			for (size_t i = 0; i < c->ignore_cgroup.n; i++)
 				if (c->ignore_cgroup.v[i][0] != '/')
-					return perr(p, v, "ignore_cgroup entries are cgroup paths starting with '/', not '%s'",
+					return perr(p, v,
+						    "ignore_cgroup entries are cgroup paths "
+						    "starting with '/', not '%s'",
 						    c->ignore_cgroup.v[i]);
 		} else {
-			return perr(p, k, "unknown key 'filters.%s' (known: ignore_exe, ignore_cgroup)",
+			return perr(p, k,
+				    "unknown key 'filters.%s' (known: ignore_exe, ignore_cgroup)",
 				    key ? key : "?");
 		}
 	}
@@ -313,10 +316,10 @@ static int parse_containers(struct pctx *p, struct hw_config *c, yaml_node_t *s)
 				vg = v;
 			} else {
 				free(pat);
-				return perr(
-				    p, k,
-				    "unknown key 'containers[].%s' (known: cgroup, version_group)",
-				    key ? key : "?");
+				return perr(p, k,
+					    "unknown key 'containers[].%s' (known: cgroup, "
+					    "version_group)",
+					    key ? key : "?");
 			}
 			if (rc) {
 				free(pat);
@@ -342,7 +345,8 @@ static int parse_containers(struct pctx *p, struct hw_config *c, yaml_node_t *s)
 		}
 		if (nc[c->n_containers].re.re_nsub < 1) {
 			regfree(&nc[c->n_containers].re);
-			perr(p, e, "cgroup pattern '%s' needs a group ( ) capturing the herd name", pat);
+			perr(p, e, "cgroup pattern '%s' needs a group ( ) capturing the herd name",
+			     pat);
 			free(pat);
 			return -1;
 		}
@@ -389,7 +393,9 @@ static void parse_capture(struct pctx *p, struct hw_custom_def *d, yaml_node_t *
 		return;
 	}
 	if (e->type != YAML_MAPPING_NODE) {
-		custom_err(d, e, "capture entries are a field name or {name, arg|ret|field, type, max}", NULL);
+		custom_err(d, e,
+			   "capture entries are a field name or {name, arg|ret|field, type, max}",
+			   NULL);
 		return;
 	}
 	FOR_PAIRS(p, e, k, v)
@@ -420,7 +426,10 @@ static void parse_capture(struct pctx *p, struct hw_custom_def *d, yaml_node_t *
 				custom_err(d, v, "max must be 1..255, not '%s'", val);
 			c->max = (unsigned)x;
 		} else {
-			custom_err(d, k, "unknown capture key '%s' (known: name, field, arg, ret, type, max)", key);
+			custom_err(d, k,
+				   "unknown capture key '%s' (known: name, field, arg, ret, type, "
+				   "max)",
+				   key);
 		}
 	}
 	if (!c->name) {
@@ -446,13 +455,14 @@ static void parse_filter(struct pctx *p, struct hw_custom_def *d, yaml_node_t *f
 	FOR_PAIRS(p, f, fk, fv)
 	{
 		const char *fkey = scalar(fk), *fval = scalar(fv);
-		char **dst = !fkey		     ? NULL
+		char **dst = !fkey                    ? NULL
 			     : !strcmp(fkey, "field") ? &cf->field
 			     : !strcmp(fkey, "op")    ? &cf->op
 			     : !strcmp(fkey, "value") ? &cf->value
 						      : NULL;
 		if (!dst || !fval) {
-			custom_err(d, fk, "unknown filter key '%s' (known: field, op, value)", fkey);
+			custom_err(d, fk, "unknown filter key '%s' (known: field, op, value)",
+				   fkey);
 			continue;
 		}
 		free(*dst);
@@ -467,7 +477,10 @@ static void parse_custom_entry(struct pctx *p, struct hw_custom_def *d, yaml_nod
 	yaml_node_t *k, *v;
 	d->line = e->start_mark.line + 1;
 	if (e->type != YAML_MAPPING_NODE) {
-		custom_err(d, e, "a custom probe is a mapping {name, tracepoint|uprobe|uretprobe, capture, filter, cgroup, pid}", NULL);
+		custom_err(d, e,
+			   "a custom probe is a mapping {name, tracepoint|uprobe|uretprobe, "
+			   "capture, filter, cgroup, pid}",
+			   NULL);
 		return;
 	}
 	FOR_PAIRS(p, e, k, v)
@@ -481,13 +494,15 @@ static void parse_custom_entry(struct pctx *p, struct hw_custom_def *d, yaml_nod
 			free(d->name);
 			d->name = strdup(scalar(v));
 		} else if ((!strcmp(key, "tracepoint") || !strcmp(key, "uprobe") ||
-			    !strcmp(key, "uretprobe")) && scalar(v)) {
+			    !strcmp(key, "uretprobe")) &&
+			   scalar(v)) {
 			if (d->target)
 				custom_err(d, k, "give one of tracepoint, uprobe, uretprobe", NULL);
 			free(d->target);
 			d->target = strdup(scalar(v));
-			d->hook = key[0] == 't' ? HW_CUSTOM_TP
-				  : key[1] == 'p' ? HW_CUSTOM_UPROBE : HW_CUSTOM_URETPROBE;
+			d->hook = key[0] == 't'   ? HW_CUSTOM_TP
+				  : key[1] == 'p' ? HW_CUSTOM_UPROBE
+						  : HW_CUSTOM_URETPROBE;
 		} else if (!strcmp(key, "capture") && v->type == YAML_SEQUENCE_NODE) {
 			for (yaml_node_item_t *it = v->data.sequence.items.start;
 			     it < v->data.sequence.items.top; it++)
@@ -505,11 +520,16 @@ static void parse_custom_entry(struct pctx *p, struct hw_custom_def *d, yaml_nod
 			char *end;
 			unsigned long x = strtoul(scalar(v), &end, 10);
 			if (!isdigit((unsigned char)scalar(v)[0]) || *end || x < 1 || x > 4194304)
-				custom_err(d, v, "pid must be a process id (1..4194304), not '%s'", scalar(v));
+				custom_err(d, v, "pid must be a process id (1..4194304), not '%s'",
+					   scalar(v));
 			else
 				d->pid = (unsigned)x;
 		} else {
-			custom_err(d, k, "unknown or malformed custom probe key '%s' (known: name, tracepoint, uprobe, uretprobe, capture (a list), filter (a list), cgroup, pid)", key);
+			custom_err(d, k,
+				   "unknown or malformed custom probe key '%s' (known: name, "
+				   "tracepoint, uprobe, uretprobe, capture (a list), filter (a "
+				   "list), cgroup, pid)",
+				   key);
 		}
 	}
 	if (!d->name)
@@ -560,7 +580,8 @@ static int parse_collector(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 			rc = get_uint(p, v, key, 1, 1 << 20, &c->collector.spool_max_mb);
 		else
 			return perr(p, k,
-				    "unknown key 'collector.%s' (known: address, ca, cert, key, spool_dir, spool_max_mb)",
+				    "unknown key 'collector.%s' (known: address, ca, cert, key, "
+				    "spool_dir, spool_max_mb)",
 				    key);
 		if (rc)
 			return -1;
@@ -613,9 +634,13 @@ static int parse_net_kind(struct pctx *p, struct hw_net_kind_config *nk, const c
 				char *end;
 				unsigned long port = strtoul(l.v[i], &end, 10);
 				if (*end || port == 0 || port > 65535)
-					rc = perr(p, v, "'ignore_ports' entries are ports 1-65535, not '%s'", l.v[i]);
+					rc = perr(p, v,
+						  "'ignore_ports' entries are ports 1-65535, not "
+						  "'%s'",
+						  l.v[i]);
 				else if (nk->nports >= HW_NET_NPORTS)
-					rc = perr(p, v, "'ignore_ports' holds at most %d ports", HW_NET_NPORTS);
+					rc = perr(p, v, "'ignore_ports' holds at most %d ports",
+						  HW_NET_NPORTS);
 				else
 					nk->ports[nk->nports++] = (unsigned short)port;
 			}
@@ -630,8 +655,8 @@ static int parse_net_kind(struct pctx *p, struct hw_net_kind_config *nk, const c
 				size_t al = sl ? (size_t)(sl - s) : strlen(s);
 				int v6 = strchr(s, ':') != NULL;
 				long bits = sl ? strtol(sl + 1, &end, 10) : (v6 ? 128 : 32);
-				if (al >= sizeof(addr) || (sl && (*end || sl[1] == 0)) || bits < 0 ||
-				    bits > (v6 ? 128 : 32))
+				if (al >= sizeof(addr) || (sl && (*end || sl[1] == 0)) ||
+				    bits < 0 || bits > (v6 ? 128 : 32))
 					return perr(p, v, "bad CIDR '%s' (want ADDR/BITS)", s);
 				memcpy(addr, s, al);
 				addr[al] = 0;
@@ -641,7 +666,9 @@ static int parse_net_kind(struct pctx *p, struct hw_net_kind_config *nk, const c
 		} else if (key && !strcmp(key, "fold_window_s") && is_connect) {
 			rc = get_uint(p, v, key, 0, 86400, &nk->fold_window_s);
 		} else {
-			return perr(p, k, "unknown key 'net.%s.%s' (known: ignore_loopback, ignore_ports, ignore_cidrs%s)",
+			return perr(p, k,
+				    "unknown key 'net.%s.%s' (known: ignore_loopback, "
+				    "ignore_ports, ignore_cidrs%s)",
 				    kind, key ? key : "?", is_connect ? ", fold_window_s" : "");
 		}
 		if (rc)
@@ -653,7 +680,8 @@ static int parse_net_kind(struct pctx *p, struct hw_net_kind_config *nk, const c
 /* net: {connect|accept|listen|bind|dns: {...}} - per-kind filters of the net probes */
 static int parse_net(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 {
-	static const char *const kinds[HW_NET_NKINDS] = {"connect", "accept", "listen", "bind", "dns"};
+	static const char *const kinds[HW_NET_NKINDS] = {"connect", "accept", "listen", "bind",
+							 "dns"};
 	yaml_node_t *k, *v;
 	if (need_map(p, m, "net"))
 		return -1;
@@ -665,8 +693,10 @@ static int parse_net(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 			if (!strcmp(kind, kinds[i]))
 				ki = i;
 		if (ki < 0)
-			return perr(p, k, "unknown key 'net.%s' (known: connect, accept, listen, bind, dns)",
-				    kind ? kind : "?");
+			return perr(
+				p, k,
+				"unknown key 'net.%s' (known: connect, accept, listen, bind, dns)",
+				kind ? kind : "?");
 		if (parse_net_kind(p, &c->net[ki], kind, ki == 0, v))
 			return -1;
 	}
@@ -678,7 +708,8 @@ static int parse_net(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 static int parse_file_rules(struct pctx *p, yaml_node_t *s, const char *key,
 			    struct hw_file_rule **out, size_t *n)
 {
-	static const char *opn[] = {"read", "write", "truncate", "unlink", "rename", "chmod", "chown", "link"};
+	static const char *opn[] = {"read",   "write", "truncate", "unlink",
+				    "rename", "chmod", "chown",    "link"};
 	if (s->type != YAML_SEQUENCE_NODE)
 		return perr(p, s, "'files.%s' must be a list of paths or {path, ops}", key);
 	for (yaml_node_item_t *it = s->data.sequence.items.start; it < s->data.sequence.items.top;
@@ -693,10 +724,12 @@ static int parse_file_rules(struct pctx *p, yaml_node_t *s, const char *key,
 				const char *kk = scalar(k);
 				if (kk && !strcmp(kk, "path") && scalar(v)) {
 					pat = scalar(v);
-				} else if (kk && !strcmp(kk, "ops") && v->type == YAML_SEQUENCE_NODE) {
+				} else if (kk && !strcmp(kk, "ops") &&
+					   v->type == YAML_SEQUENCE_NODE) {
 					for (yaml_node_item_t *o = v->data.sequence.items.start;
 					     o < v->data.sequence.items.top; o++) {
-						yaml_node_t *on = yaml_document_get_node(&p->doc, *o);
+						yaml_node_t *on =
+							yaml_document_get_node(&p->doc, *o);
 						const char *os = scalar(on);
 						unsigned b = 0;
 						for (unsigned j = 0; os && j < 8; j++)
@@ -705,13 +738,19 @@ static int parse_file_rules(struct pctx *p, yaml_node_t *s, const char *key,
 						if (!strcmp(os ? os : "", "all"))
 							b = 0xff;
 						if (!b)
-							return perr(p, on, "unknown file operation '%s' (known: read, write, truncate, unlink, rename, chmod, chown, link, all)",
+							return perr(p, on,
+								    "unknown file operation '%s' "
+								    "(known: read, write, "
+								    "truncate, unlink, rename, "
+								    "chmod, chown, link, all)",
 								    os ? os : "?");
 						ops |= b;
 					}
 				} else {
-					return perr(p, k, "unknown key 'files.%s[].%s' (known: path, ops)", key,
-						    kk ? kk : "?");
+					return perr(
+						p, k,
+						"unknown key 'files.%s[].%s' (known: path, ops)",
+						key, kk ? kk : "?");
 				}
 			}
 			if (!ops)
@@ -720,7 +759,10 @@ static int parse_file_rules(struct pctx *p, yaml_node_t *s, const char *key,
 		if (!pat || !*pat)
 			return perr(p, e, "'files.%s' entries are paths or {path, ops}", key);
 		if (!file_pattern_ok(pat))
-			return perr(p, e, "bad watch pattern '%s' (use /abs/path, /dir/, */NAME, */DIR/ or /proc/*/NAME; names under 32 bytes)", pat);
+			return perr(p, e,
+				    "bad watch pattern '%s' (use /abs/path, /dir/, */NAME, */DIR/ "
+				    "or /proc/*/NAME; names under 32 bytes)",
+				    pat);
 		struct hw_file_rule *nr = realloc(*out, (*n + 1) * sizeof(*nr));
 		if (!nr)
 			return perr(p, e, "out of memory");
@@ -749,7 +791,8 @@ static int parse_files(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 			if (parse_file_rules(p, v, key, &c->file_add, &c->n_file_add))
 				return -1;
 		} else {
-			return perr(p, k, "unknown key 'files.%s' (known: watch, add)", key ? key : "?");
+			return perr(p, k, "unknown key 'files.%s' (known: watch, add)",
+				    key ? key : "?");
 		}
 	}
 	return 0;
@@ -776,7 +819,10 @@ static int parse_control(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 			for (size_t i = 0; !rc && i < l.n; i++) {
 				unsigned b = config_ctl_command(l.v[i]);
 				if (!b)
-					rc = perr(p, v, "'control.collector_allow': unknown command '%s' (known: status, enable, disable, reload, set, add-probe, remove-probe)",
+					rc = perr(p, v,
+						  "'control.collector_allow': unknown command '%s' "
+						  "(known: status, enable, disable, reload, set, "
+						  "add-probe, remove-probe)",
 						  l.v[i]);
 				bits |= b;
 			}
@@ -785,7 +831,9 @@ static int parse_control(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 		} else if (!strcmp(key, "collector_max_for")) {
 			rc = get_uint(p, v, key, 1, 7 * 86400, &c->control.collector_max_for_s);
 		} else {
-			return perr(p, k, "unknown key 'control.%s' (known: socket, collector_allow, collector_max_for)",
+			return perr(p, k,
+				    "unknown key 'control.%s' (known: socket, collector_allow, "
+				    "collector_max_for)",
 				    key);
 		}
 		if (rc)
@@ -844,12 +892,13 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 		else if (!strcmp(key, "files"))
 			rc = parse_files(p, c, v);
 		else
-			return perr(p, k,
-				    "unknown key '%s' (known: herd, version, host_name, output, "
-				    "heartbeat_interval, args_max_bytes, ringbuf_mb, "
-				    "exec_failed_enoent, probes, filters, containers, collector, "
-				    "custom_probes, control_socket, control, privilege, net, files)",
-				    key);
+			return perr(
+				p, k,
+				"unknown key '%s' (known: herd, version, host_name, output, "
+				"heartbeat_interval, args_max_bytes, ringbuf_mb, "
+				"exec_failed_enoent, probes, filters, containers, collector, "
+				"custom_probes, control_socket, control, privilege, net, files)",
+				key);
 		if (rc)
 			return -1;
 	}

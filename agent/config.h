@@ -12,7 +12,7 @@ struct hw_strlist {
 
 struct hw_container_pattern {
 	char *src;
-	regex_t re; /* group 1: herd, group 2 (optional): member id */
+	regex_t re;             /* group 1: herd, group 2 (optional): member id */
 	unsigned version_group; /* group holding the version (image tag, release); 0 = none */
 };
 
@@ -27,10 +27,10 @@ struct hw_probe_setting {
 #define HW_CUSTOM_MAX_FILTER 4
 enum hw_custom_hook { HW_CUSTOM_TP, HW_CUSTOM_UPROBE, HW_CUSTOM_URETPROBE };
 struct hw_custom_capture {
-	char *name;  /* tracepoint field name, or the value's name for uprobes */
-	int arg;     /* uprobes: argument 1..6; 0 = none */
-	bool ret;    /* uretprobes: the return value */
-	char *type;  /* uprobes: int, uint, string, bytes */
+	char *name;   /* tracepoint field name, or the value's name for uprobes */
+	int arg;      /* uprobes: argument 1..6; 0 = none */
+	bool ret;     /* uretprobes: the return value */
+	char *type;   /* uprobes: int, uint, string, bytes */
 	unsigned max; /* strings and bytes: bound (0 = not given) */
 };
 struct hw_custom_filter {
@@ -46,9 +46,9 @@ struct hw_custom_def {
 	size_t ncap;
 	struct hw_custom_filter flt[HW_CUSTOM_MAX_FILTER];
 	size_t nflt;
-	char *cgroup;  /* scope: a cgroup v2 path (and its descendants); NULL = any */
-	unsigned pid;  /* scope: one process (tgid); 0 = any */
-	char *error; /* malformed entry: why */
+	char *cgroup; /* scope: a cgroup v2 path (and its descendants); NULL = any */
+	unsigned pid; /* scope: one process (tgid); 0 = any */
+	char *error;  /* malformed entry: why */
 	size_t line;
 };
 
@@ -77,7 +77,7 @@ struct hw_config {
 	unsigned heartbeat_s;
 	unsigned args_max;
 	unsigned ringbuf_mb;
-	bool exec_enoent; /* report execs failing with ENOENT/ENOTDIR */
+	bool exec_enoent;       /* report execs failing with ENOENT/ENOTDIR */
 	unsigned priv_window_s; /* privilege.summary_interval: capability/W+X summaries */
 	struct hw_probe_setting *probes;
 	size_t n_probes;

@@ -264,7 +264,8 @@ static void status(struct agent *a, struct jbuf *b)
 		jb_kbool(b, "enabled", a->ovr[i].enabled);
 		jb_key(b, "remaining_s");
 		if (a->ovr[i].until_ms)
-			jb_u64(b, a->ovr[i].until_ms > now ? (a->ovr[i].until_ms - now + 999) / 1000 : 0);
+			jb_u64(b, a->ovr[i].until_ms > now ? (a->ovr[i].until_ms - now + 999) / 1000
+							   : 0);
 		else
 			jb_null(b);
 		jb_obj_end(b);
@@ -300,7 +301,9 @@ int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n,
 		}
 		bool en = cmd[0] == 'e';
 		if (set_override(a, args[1], en, for_ms)) {
-			set_err(&b, "too many overrides at once (at most %s): enable or disable a family, or wait for timed ones to expire",
+			set_err(&b,
+				"too many overrides at once (at most %s): enable or disable a "
+				"family, or wait for timed ones to expire",
 				"32");
 			goto out;
 		}
@@ -351,8 +354,10 @@ int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n,
 		drop_stale_overrides(a);
 		jb_kbool(&b, "ok", true);
 	} else {
-		set_err(&b, "unknown or malformed command '%s' (status, enable, disable, reload, set, add-probe, remove-probe)",
-			  cmd);
+		set_err(&b,
+			"unknown or malformed command '%s' (status, enable, disable, reload, set, "
+			"add-probe, remove-probe)",
+			cmd);
 		goto out;
 	}
 out:
@@ -439,7 +444,8 @@ void control_handle(struct agent *a, int lfd)
 		if (fd < 0)
 			return;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) || cr.uid != 0) {
-			reply_err(fd, "permission denied: the control socket is for root only", NULL);
+			reply_err(fd, "permission denied: the control socket is for root only",
+				  NULL);
 			a->ctl_refused++;
 			close(fd);
 			continue;
@@ -448,7 +454,8 @@ void control_handle(struct agent *a, int lfd)
 			if (!conns[i].fd)
 				c = &conns[i];
 		if (!c || !(c->buf = malloc(CTL_MAX_REQ + 1))) {
-			reply_err(fd, "busy: too many control connections at once, try again", NULL);
+			reply_err(fd, "busy: too many control connections at once, try again",
+				  NULL);
 			close(fd);
 			continue;
 		}
@@ -494,8 +501,7 @@ void control_close_all(struct agent *a)
 /* May the collector ask for this? By default it may only turn probes ON (enable, add-probe),
  * for a bounded time: control.collector_allow and control.collector_max_for change that.
  * NULL if allowed, else the reason. */
-static const char *collector_refusal(struct agent *a, char **args, int n, char *why,
-				     size_t whylen)
+static const char *collector_refusal(struct agent *a, char **args, int n, char *why, size_t whylen)
 {
 	unsigned bit = config_ctl_command(args[0]);
 	if (!bit) {
@@ -504,7 +510,8 @@ static const char *collector_refusal(struct agent *a, char **args, int n, char *
 	}
 	if (!(a->cfg.control.collector_allow & bit)) {
 		snprintf(why, whylen,
-			 "'%s' is not allowed from the collector (control.collector_allow)", args[0]);
+			 "'%s' is not allowed from the collector (control.collector_allow)",
+			 args[0]);
 		return why;
 	}
 	if (bit & (HW_CTL_ENABLE | HW_CTL_DISABLE | HW_CTL_ADD_PROBE)) {
@@ -518,7 +525,8 @@ static const char *collector_refusal(struct agent *a, char **args, int n, char *
 			}
 		if (!s || s > a->cfg.control.collector_max_for_s) {
 			snprintf(why, whylen,
-				 "'%s' from the collector needs --for SECONDS (1..%u, control.collector_max_for)",
+				 "'%s' from the collector needs --for SECONDS (1..%u, "
+				 "control.collector_max_for)",
 				 args[0], a->cfg.control.collector_max_for_s);
 			return why;
 		}
@@ -535,7 +543,8 @@ static const char *collector_refusal(struct agent *a, char **args, int n, char *
 				    d.name && !strcmp(d.name, cp->name)) {
 					custom_def_free(&d);
 					snprintf(why, whylen,
-						 "'%s' is a probe of the config: the collector may not replace it",
+						 "'%s' is a probe of the config: the collector may "
+						 "not replace it",
 						 cp->name);
 					return why;
 				}
@@ -571,7 +580,8 @@ void control_collector_requests(struct agent *a)
 		char orig[HW_WIRE_MAX_REQUEST + 1];
 		memcpy(orig, buf, len + 1);
 		jb_init(&out, 1024);
-		const char *refused = n ? collector_refusal(a, args, n, why, sizeof(why)) : "empty request";
+		const char *refused =
+			n ? collector_refusal(a, args, n, why, sizeof(why)) : "empty request";
 		if (refused) {
 			set_err(&out, "%s", refused);
 			jb_obj_end(&out);
@@ -646,7 +656,9 @@ int control_client(const char *path, int argc, char **argv)
 	int fd;
 
 	if (argc < 1) {
-		fprintf(stderr, "usage: herdwatch-agent ctl [--socket PATH] status|enable NAME [--for S]|disable NAME [--for S]|reload|set YAML|add-probe [--for S] YAML|remove-probe NAME\n");
+		fprintf(stderr, "usage: herdwatch-agent ctl [--socket PATH] status|enable NAME "
+				"[--for S]|disable NAME [--for S]|reload|set YAML|add-probe [--for "
+				"S] YAML|remove-probe NAME\n");
 		return 2;
 	}
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -658,10 +670,14 @@ int control_client(const char *path, int argc, char **argv)
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		int e = errno;
 		if (e == EACCES || e == EPERM)
-			fprintf(stderr, "herdwatch-agent ctl: permission denied on %s: the control socket is for root only\n",
+			fprintf(stderr,
+				"herdwatch-agent ctl: permission denied on %s: the control socket "
+				"is for root only\n",
 				path);
 		else
-			fprintf(stderr, "herdwatch-agent ctl: cannot reach the agent at %s: %s (is herdwatch-agent running?)\n",
+			fprintf(stderr,
+				"herdwatch-agent ctl: cannot reach the agent at %s: %s (is "
+				"herdwatch-agent running?)\n",
 				path, strerror(e));
 		return 1;
 	}

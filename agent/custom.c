@@ -51,8 +51,8 @@ static int tp_format(const char *cat, const char *ev, struct tp_field *out, int 
 		char decl[256];
 		unsigned off, size;
 		int sgn;
-		if (sscanf(line, " field:%255[^;]; offset:%u; size:%u; signed:%d;", decl, &off, &size,
-			   &sgn) != 4)
+		if (sscanf(line, " field:%255[^;]; offset:%u; size:%u; signed:%d;", decl, &off,
+			   &size, &sgn) != 4)
 			continue;
 		struct tp_field *t = &out[n];
 		memset(t, 0, sizeof(*t));
@@ -88,16 +88,36 @@ static unsigned ctype_size(const char *type, bool *sgn)
 		unsigned size;
 		bool sgn;
 	} tab[] = {
-		{"char", 1, true},	     {"unsigned char", 1, false}, {"bool", 1, false},
-		{"short", 2, true},	     {"unsigned short", 2, false}, {"umode_t", 2, false},
-		{"int", 4, true},	     {"unsigned int", 4, false},  {"unsigned", 4, false},
-		{"pid_t", 4, true},	     {"uid_t", 4, false},	  {"gid_t", 4, false},
-		{"qid_t", 4, false},	     {"key_serial_t", 4, true},	  {"clockid_t", 4, true},
-		{"mqd_t", 4, true},	     {"rwf_t", 4, true},	  {"key_t", 4, true},
-		{"timer_t", 4, true},	     {"long", 8, true},		  {"long int", 8, true},
-		{"unsigned long", 8, false}, {"long long", 8, true},	  {"unsigned long long", 8, false},
-		{"size_t", 8, false},	     {"ssize_t", 8, true},	  {"off_t", 8, true},
-		{"loff_t", 8, true},	     {"aio_context_t", 8, false}, {"time_t", 8, true},
+		{"char", 1, true},
+		{"unsigned char", 1, false},
+		{"bool", 1, false},
+		{"short", 2, true},
+		{"unsigned short", 2, false},
+		{"umode_t", 2, false},
+		{"int", 4, true},
+		{"unsigned int", 4, false},
+		{"unsigned", 4, false},
+		{"pid_t", 4, true},
+		{"uid_t", 4, false},
+		{"gid_t", 4, false},
+		{"qid_t", 4, false},
+		{"key_serial_t", 4, true},
+		{"clockid_t", 4, true},
+		{"mqd_t", 4, true},
+		{"rwf_t", 4, true},
+		{"key_t", 4, true},
+		{"timer_t", 4, true},
+		{"long", 8, true},
+		{"long int", 8, true},
+		{"unsigned long", 8, false},
+		{"long long", 8, true},
+		{"unsigned long long", 8, false},
+		{"size_t", 8, false},
+		{"ssize_t", 8, true},
+		{"off_t", 8, true},
+		{"loff_t", 8, true},
+		{"aio_context_t", 8, false},
+		{"time_t", 8, true},
 	};
 	char t[128];
 	const char *p = type;
@@ -123,8 +143,8 @@ static unsigned ctype_size(const char *type, bool *sgn)
 	return 0;
 }
 
-static int resolve_tp(const struct hw_custom_def *d, struct hw_cp_spec *sp,
-		      struct custom_probe *cp, char *cat, char *ev, char *err, size_t errlen)
+static int resolve_tp(const struct hw_custom_def *d, struct hw_cp_spec *sp, struct custom_probe *cp,
+		      char *cat, char *ev, char *err, size_t errlen)
 {
 	struct tp_field fl[64];
 	int nf;
@@ -151,10 +171,12 @@ static int resolve_tp(const struct hw_custom_def *d, struct hw_cp_spec *sp,
 			char known[400] = "";
 			for (int j = 0; j < nf; j++) {
 				size_t l = strlen(known);
-				snprintf(known + l, sizeof(known) - l, "%s%s", j ? ", " : "", fl[j].name);
+				snprintf(known + l, sizeof(known) - l, "%s%s", j ? ", " : "",
+					 fl[j].name);
 			}
-			snprintf(err, errlen, "field '%s' is not in the format of %s:%s (fields: %s)",
-				 c->name, cat, ev, known);
+			snprintf(err, errlen,
+				 "field '%s' is not in the format of %s:%s (fields: %s)", c->name,
+				 cat, ev, known);
 			return -ENOENT;
 		}
 		const struct tp_field *t = &fl[k];
@@ -168,14 +190,18 @@ static int resolve_tp(const struct hw_custom_def *d, struct hw_cp_spec *sp,
 		f->maxlen = c->max ? c->max : 255;
 		if (strstr(t->type, "__data_loc")) {
 			if (!is_char) {
-				snprintf(err, errlen, "'%s' is an array (%s): only strings and integers can be captured",
+				snprintf(err, errlen,
+					 "'%s' is an array (%s): only strings and integers can be "
+					 "captured",
 					 c->name, t->type);
 				return -EINVAL;
 			}
 			f->kind = HW_CP_KSTR;
 		} else if (t->array) {
 			if (!is_char || stars) {
-				snprintf(err, errlen, "'%s' is an array (%s %s[%d]): only char arrays (strings) and single integers can be captured",
+				snprintf(err, errlen,
+					 "'%s' is an array (%s %s[%d]): only char arrays (strings) "
+					 "and single integers can be captured",
 					 c->name, t->type, t->name, t->array);
 				return -EINVAL;
 			}
@@ -184,13 +210,17 @@ static int resolve_tp(const struct hw_custom_def *d, struct hw_cp_spec *sp,
 			/* pointers: only user strings of syscall arguments; an address itself is
 			 * never reported (kernel addresses must not leak into events) */
 			if (!syscall || !is_char || stars != 1) {
-				snprintf(err, errlen, "'%s' is a pointer (%s): only strings (char * arguments of syscalls:*) can be captured, never addresses",
+				snprintf(err, errlen,
+					 "'%s' is a pointer (%s): only strings (char * arguments "
+					 "of syscalls:*) can be captured, never addresses",
 					 c->name, t->type);
 				return -EINVAL;
 			}
 			if (!c->max) {
-				snprintf(err, errlen, "'%s' is a string: give a bound ({field: %s, max: 1..255})",
-					 c->name, c->name);
+				snprintf(
+					err, errlen,
+					"'%s' is a string: give a bound ({field: %s, max: 1..255})",
+					c->name, c->name);
 				return -EINVAL;
 			}
 			f->kind = HW_CP_USTR;
@@ -204,7 +234,9 @@ static int resolve_tp(const struct hw_custom_def *d, struct hw_cp_spec *sp,
 				sgn = t->is_signed;
 			}
 			if (sz != 1 && sz != 2 && sz != 4 && sz != 8) {
-				snprintf(err, errlen, "'%s' (%s, %u bytes) is not an integer of 1, 2, 4 or 8 bytes",
+				snprintf(err, errlen,
+					 "'%s' (%s, %u bytes) is not an integer of 1, 2, 4 or 8 "
+					 "bytes",
 					 c->name, t->type, t->size);
 				return -EINVAL;
 			}
@@ -227,7 +259,10 @@ static int is_elf(const char *path, char *err, size_t errlen)
 	}
 	ssize_t n = read(fd, m, 4);
 	close(fd);
-	if (n != 4 || memcmp(m, "\x7f" "ELF", 4)) {
+	if (n != 4 || memcmp(m,
+			     "\x7f"
+			     "ELF",
+			     4)) {
 		snprintf(err, errlen, "%s is not an ELF file", path);
 		return -ENOEXEC;
 	}
@@ -265,7 +300,8 @@ static int resolve_uprobe(const struct hw_custom_def *d, struct hw_cp_spec *sp,
 		const char *t = c->type ? c->type : "int";
 		if (c->ret) {
 			if (d->hook != HW_CUSTOM_URETPROBE) {
-				snprintf(err, errlen, "'%s': the return value needs a uretprobe", c->name);
+				snprintf(err, errlen, "'%s': the return value needs a uretprobe",
+					 c->name);
 				return -EINVAL;
 			}
 			f->src = HW_CP_SRC_RET;
@@ -280,10 +316,12 @@ static int resolve_uprobe(const struct hw_custom_def *d, struct hw_cp_spec *sp,
 			const char *name;
 			uint8_t size, kind;
 		} ints[] = {
-			{"int", 4, HW_CP_INT},	    {"uint", 4, HW_CP_UINT},	{"long", 8, HW_CP_INT},
-			{"ulong", 8, HW_CP_UINT},   {"int8", 1, HW_CP_INT},	{"int16", 2, HW_CP_INT},
-			{"int32", 4, HW_CP_INT},    {"int64", 8, HW_CP_INT},	{"uint8", 1, HW_CP_UINT},
-			{"uint16", 2, HW_CP_UINT},  {"uint32", 4, HW_CP_UINT}, {"uint64", 8, HW_CP_UINT},
+			{"int", 4, HW_CP_INT},     {"uint", 4, HW_CP_UINT},
+			{"long", 8, HW_CP_INT},    {"ulong", 8, HW_CP_UINT},
+			{"int8", 1, HW_CP_INT},    {"int16", 2, HW_CP_INT},
+			{"int32", 4, HW_CP_INT},   {"int64", 8, HW_CP_INT},
+			{"uint8", 1, HW_CP_UINT},  {"uint16", 2, HW_CP_UINT},
+			{"uint32", 4, HW_CP_UINT}, {"uint64", 8, HW_CP_UINT},
 		};
 		size_t k;
 		for (k = 0; k < sizeof(ints) / sizeof(ints[0]); k++)
@@ -297,14 +335,16 @@ static int resolve_uprobe(const struct hw_custom_def *d, struct hw_cp_spec *sp,
 		} else if (!strcmp(t, "string") || !strcmp(t, "bytes")) {
 			if (!c->max) {
 				snprintf(err, errlen,
-					 "'%s': a %s capture needs a bound (max: 1..255)", c->name, t);
+					 "'%s': a %s capture needs a bound (max: 1..255)", c->name,
+					 t);
 				return -EINVAL;
 			}
 			f->kind = t[0] == 's' ? HW_CP_USTR : HW_CP_UBYTES;
 			f->maxlen = c->max;
 		} else {
 			snprintf(err, errlen,
-				 "'%s': unknown type '%s' (int, uint, long, ulong, int8..int64, uint8..uint64, string, bytes)",
+				 "'%s': unknown type '%s' (int, uint, long, ulong, int8..int64, "
+				 "uint8..uint64, string, bytes)",
 				 c->name, t);
 			return -EINVAL;
 		}
@@ -334,7 +374,8 @@ static int resolve_filters(const struct hw_custom_def *d, struct hw_cp_spec *sp,
 			if (!strcmp(ops[f->op], cf->op))
 				break;
 		if (f->op == 8) {
-			snprintf(err, errlen, "unknown filter op '%s' (eq ne lt le gt ge prefix)", cf->op);
+			snprintf(err, errlen, "unknown filter op '%s' (eq ne lt le gt ge prefix)",
+				 cf->op);
 			return -EINVAL;
 		}
 		uint8_t kind = sp->f[k].kind;
@@ -343,11 +384,13 @@ static int resolve_filters(const struct hw_custom_def *d, struct hw_cp_spec *sp,
 		if (is_str) {
 			size_t l = strlen(cf->value);
 			if (f->op != HW_CP_EQ && f->op != HW_CP_NE && f->op != HW_CP_PREFIX) {
-				snprintf(err, errlen, "'%s' is a string: use eq, ne or prefix", cf->field);
+				snprintf(err, errlen, "'%s' is a string: use eq, ne or prefix",
+					 cf->field);
 				return -EINVAL;
 			}
 			if (l > HW_CP_STR || (l == HW_CP_STR && f->op != HW_CP_PREFIX)) {
-				snprintf(err, errlen, "string filter value longer than %d bytes", HW_CP_STR - 1);
+				snprintf(err, errlen, "string filter value longer than %d bytes",
+					 HW_CP_STR - 1);
 				return -EINVAL;
 			}
 			memcpy(f->str, cf->value, l);
@@ -357,7 +400,8 @@ static int resolve_filters(const struct hw_custom_def *d, struct hw_cp_spec *sp,
 			errno = 0;
 			f->val = strtoll(cf->value, &end, 0);
 			if (errno || *end || f->op == HW_CP_PREFIX) {
-				snprintf(err, errlen, "'%s' is an integer: '%s %s' is not a valid filter",
+				snprintf(err, errlen,
+					 "'%s' is an integer: '%s %s' is not a valid filter",
 					 cf->field, cf->op, cf->value);
 				return -EINVAL;
 			}
@@ -428,7 +472,8 @@ static int group_join(struct agent *a, int slot, const char *cat, const char *ev
 		a->cp_grp[g].mask |= 1U << slot;
 		if (group_write(a, g)) {
 			a->cp_grp[g].mask &= ~(1U << slot);
-			snprintf(err, errlen, "cannot write the tracepoint group: %s", strerror(errno));
+			snprintf(err, errlen, "cannot write the tracepoint group: %s",
+				 strerror(errno));
 			return -EIO;
 		}
 		a->custom[slot].link = a->cp_grp[g].link;
@@ -447,8 +492,8 @@ static int group_join(struct agent *a, int slot, const char *cat, const char *ev
 		return rc;
 	}
 	LIBBPF_OPTS(bpf_tracepoint_opts, o, .bpf_cookie = g);
-	struct bpf_link *l = bpf_program__attach_tracepoint_opts(a->skel->progs.hw_custom_tp, cat,
-								 ev, &o);
+	struct bpf_link *l =
+		bpf_program__attach_tracepoint_opts(a->skel->progs.hw_custom_tp, cat, ev, &o);
 	if (!l) {
 		rc = -errno;
 		snprintf(err, errlen, "attach to %s failed: %s", tp, strerror(-rc));
@@ -588,16 +633,19 @@ int custom_add(struct agent *a, const struct hw_custom_def *d, bool from_ctl, ch
 		bool ret = d->hook == HW_CUSTOM_URETPROBE;
 		LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = slot, .retprobe = ret,
 			    .func_name = sym[0] ? sym : NULL);
-		cp->link = bpf_program__attach_uprobe_opts(
-			ret ? a->skel->progs.hw_custom_uretprobe : a->skel->progs.hw_custom_uprobe, -1,
-			bin, off, &o);
+		cp->link = bpf_program__attach_uprobe_opts(ret ? a->skel->progs.hw_custom_uretprobe
+							       : a->skel->progs.hw_custom_uprobe,
+							   -1, bin, off, &o);
 		if (!cp->link) {
 			rc = -errno;
 			if (sym[0])
-				snprintf(err, errlen, "attach to %s failed: %s (is '%s' a function symbol of %s?)",
+				snprintf(err, errlen,
+					 "attach to %s failed: %s (is '%s' a function symbol of "
+					 "%s?)",
 					 d->target, strerror(-rc), sym, bin);
 			else
-				snprintf(err, errlen, "attach to %s failed: %s", d->target, strerror(-rc));
+				snprintf(err, errlen, "attach to %s failed: %s", d->target,
+					 strerror(-rc));
 			goto unavailable;
 		}
 	}
@@ -620,13 +668,13 @@ unavailable:
 refused:
 	if (old) {
 		/* the manifest tells why the running probe is not the declared one */
-		snprintf(old->reason, sizeof(old->reason), "a new declaration was refused: %s", err);
+		snprintf(old->reason, sizeof(old->reason), "a new declaration was refused: %s",
+			 err);
 		size_t l = strlen(err);
 		snprintf(err + l, errlen - l, "; the running probe %s stays attached unchanged",
 			 old->name);
 	}
-	agent_log("custom probe %s refused: %s\n",
-		d->name ? d->name : "?", err);
+	agent_log("custom probe %s refused: %s\n", d->name ? d->name : "?", err);
 	return rc ? rc : -EINVAL;
 }
 
@@ -713,7 +761,8 @@ void custom_apply(struct agent *a)
 		if (bpf_map_update_elem(fd, &key, &sp, BPF_ANY) == 0) {
 			cp->paused = !want;
 			snprintf(cp->state, sizeof(cp->state), want ? "attached" : "disabled");
-			snprintf(cp->reason, sizeof(cp->reason), "%s", want ? "" : "disabled by control");
+			snprintf(cp->reason, sizeof(cp->reason), "%s",
+				 want ? "" : "disabled by control");
 		}
 	}
 }
@@ -736,7 +785,8 @@ void custom_manifest(struct agent *a, struct jbuf *b)
 		uint64_t hits = 0, emitted = 0, filtered = 0, dropped = 0;
 		if (!cp->used)
 			continue;
-		if (cp->link && !bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.hw_cp_counts), &slot, cnt))
+		if (cp->link &&
+		    !bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.hw_cp_counts), &slot, cnt))
 			for (int c = 0; c < ncpu; c++) {
 				hits += cnt[c].hits;
 				emitted += cnt[c].emitted;
@@ -747,9 +797,11 @@ void custom_manifest(struct agent *a, struct jbuf *b)
 		jb_key(b, key);
 		jb_obj_begin(b);
 		jb_kcstr(b, "state", cp->state);
-		jb_kcstr(b, "hook", !cp->link ? NULL
-				    : cp->hook == HW_CUSTOM_TP ? "tracepoint"
-				    : cp->hook == HW_CUSTOM_UPROBE ? "uprobe" : "uretprobe");
+		jb_kcstr(b, "hook",
+			 !cp->link                      ? NULL
+			 : cp->hook == HW_CUSTOM_TP     ? "tracepoint"
+			 : cp->hook == HW_CUSTOM_UPROBE ? "uprobe"
+							: "uretprobe");
 		jb_kcstr(b, "reason", cp->reason[0] ? cp->reason : NULL);
 		jb_kcstr(b, "target", cp->target);
 		jb_kcstr(b, "source", cp->from_ctl ? "control" : "config");

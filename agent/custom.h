@@ -11,9 +11,9 @@ struct jbuf;
 
 struct custom_probe {
 	bool used;
-	bool from_ctl;  /* added through the control socket (kept across reloads) */
+	bool from_ctl;     /* added through the control socket (kept across reloads) */
 	uint64_t def_hash; /* fingerprint of the declaration (config probes) */
-	uint32_t gen;   /* matches hw_cp_spec.gen of events emitted for this declaration */
+	uint32_t gen;      /* matches hw_cp_spec.gen of events emitted for this declaration */
 	char name[64];
 	enum hw_custom_hook hook;
 	char target[512];
@@ -26,7 +26,7 @@ struct custom_probe {
 	uint64_t until_ms; /* added with --for: removed at this CLOCK_MONOTONIC ms */
 	char cgroup[256];  /* scope: cgroup path relative to the root ("" = any) */
 	uint32_t pid;      /* scope: one process (0 = any) */
-	char state[16]; /* attached, unavailable */
+	char state[16];    /* attached, unavailable */
 	char reason[300];
 	/* the previous owner of the slot, for events still in flight after a change */
 	uint32_t old_gen;
@@ -47,7 +47,7 @@ int custom_remove(struct agent *a, const char *name); /* -ENOENT if unknown */
  * declared (ctl-added probes stay). */
 void custom_sync(struct agent *a);
 void custom_detach_all(struct agent *a);
-void custom_apply(struct agent *a); /* pause/resume to match control overrides */
+void custom_apply(struct agent *a);                    /* pause/resume to match control overrides */
 void custom_manifest(struct agent *a, struct jbuf *b); /* rows inside the probes object */
 
 #endif

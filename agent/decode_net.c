@@ -91,8 +91,9 @@ static const char *type_name(unsigned t, char *buf, size_t n)
 
 static const char *syscall_name(unsigned s)
 {
-	static const char *const n[] = {NULL,	   "connect", "accept", "accept4",  "listen", "bind",
-					"socket", "sendto",  "sendmsg", "sendmmsg", "write",  "other", "io_uring"};
+	static const char *const n[] = {NULL,    "connect", "accept",  "accept4", "listen",
+					"bind",  "socket",  "sendto",  "sendmsg", "sendmmsg",
+					"write", "other",   "io_uring"};
 	return s < sizeof(n) / sizeof(n[0]) ? n[s] : NULL;
 }
 
@@ -175,9 +176,10 @@ int decode_net_conn(struct agent *a, const void *rec, size_t len)
 		put_endpoint(b, "dst", &e->dst);
 	}
 	put_result(b, e->result);
-	jb_ktrusted(b, "direction", h->type == HW_EV_NET_CONNECT  ? "outbound"
-				 : h->type == HW_EV_NET_ACCEPT ? "inbound"
-							       : NULL);
+	jb_ktrusted(b, "direction",
+		    h->type == HW_EV_NET_CONNECT  ? "outbound"
+		    : h->type == HW_EV_NET_ACCEPT ? "inbound"
+						  : NULL);
 	jb_ktrusted(b, "syscall", syscall_name(e->syscall));
 	jb_ki64(b, "fd", e->fd);
 	if (h->type == HW_EV_NET_LISTEN)
@@ -237,10 +239,11 @@ static const char *qtype_name(unsigned t)
 	static const struct {
 		unsigned t;
 		const char *n;
-	} m[] = {{1, "A"},     {2, "NS"},     {5, "CNAME"},  {6, "SOA"},   {12, "PTR"},  {13, "HINFO"},
-		 {15, "MX"},   {16, "TXT"},   {28, "AAAA"},  {33, "SRV"},  {35, "NAPTR"}, {41, "OPT"},
-		 {43, "DS"},   {46, "RRSIG"}, {48, "DNSKEY"}, {52, "TLSA"}, {64, "SVCB"}, {65, "HTTPS"},
-		 {251, "IXFR"}, {252, "AXFR"}, {255, "ANY"},  {257, "CAA"}};
+	} m[] = {{1, "A"},      {2, "NS"},    {5, "CNAME"},  {6, "SOA"},    {12, "PTR"},
+		 {13, "HINFO"}, {15, "MX"},   {16, "TXT"},   {28, "AAAA"},  {33, "SRV"},
+		 {35, "NAPTR"}, {41, "OPT"},  {43, "DS"},    {46, "RRSIG"}, {48, "DNSKEY"},
+		 {52, "TLSA"},  {64, "SVCB"}, {65, "HTTPS"}, {251, "IXFR"}, {252, "AXFR"},
+		 {255, "ANY"},  {257, "CAA"}};
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
 		if (m[i].t == t)
 			return m[i].n;
@@ -320,7 +323,8 @@ int decode_net_dns(struct agent *a, const void *rec, size_t len)
 
 int net_sync_maps(struct agent *a)
 {
-	int cfd = bpf_map__fd(a->skel->maps.hw_net_cfg), lfd = bpf_map__fd(a->skel->maps.hw_net_cidr);
+	int cfd = bpf_map__fd(a->skel->maps.hw_net_cfg),
+	    lfd = bpf_map__fd(a->skel->maps.hw_net_cidr);
 	struct hw_net_cidr_key key, next;
 
 	/* replace the CIDR set */

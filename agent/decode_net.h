@@ -27,7 +27,8 @@ static inline void dns_put(struct dns_question *q, const char *s, size_t n)
 /* Parse the header and first question of a DNS message of which the first cap bytes (of
  * msg_len) are in m. Never reads outside m[0..cap); the name is plain ASCII: label bytes other
  * than printable ASCII are written \DDD, '.' and '\' inside a label \. and \\. */
-static inline void net_dns_parse(const uint8_t *m, size_t cap, size_t msg_len, struct dns_question *q)
+static inline void net_dns_parse(const uint8_t *m, size_t cap, size_t msg_len,
+				 struct dns_question *q)
 {
 	size_t pos = 12, total = 0;
 

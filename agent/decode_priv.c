@@ -62,15 +62,47 @@ const char *sc_name(unsigned sc)
 }
 
 static const char *const cap_names[] = {
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-	"CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-	"CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-	"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-	"CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-	"CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-	"CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+	"CAP_CHOWN",
+	"CAP_DAC_OVERRIDE",
+	"CAP_DAC_READ_SEARCH",
+	"CAP_FOWNER",
+	"CAP_FSETID",
+	"CAP_KILL",
+	"CAP_SETGID",
+	"CAP_SETUID",
+	"CAP_SETPCAP",
+	"CAP_LINUX_IMMUTABLE",
+	"CAP_NET_BIND_SERVICE",
+	"CAP_NET_BROADCAST",
+	"CAP_NET_ADMIN",
+	"CAP_NET_RAW",
+	"CAP_IPC_LOCK",
+	"CAP_IPC_OWNER",
+	"CAP_SYS_MODULE",
+	"CAP_SYS_RAWIO",
+	"CAP_SYS_CHROOT",
+	"CAP_SYS_PTRACE",
+	"CAP_SYS_PACCT",
+	"CAP_SYS_ADMIN",
+	"CAP_SYS_BOOT",
+	"CAP_SYS_NICE",
+	"CAP_SYS_RESOURCE",
+	"CAP_SYS_TIME",
+	"CAP_SYS_TTY_CONFIG",
+	"CAP_MKNOD",
+	"CAP_LEASE",
+	"CAP_AUDIT_WRITE",
+	"CAP_AUDIT_CONTROL",
+	"CAP_SETFCAP",
+	"CAP_MAC_OVERRIDE",
+	"CAP_MAC_ADMIN",
+	"CAP_SYSLOG",
+	"CAP_WAKE_ALARM",
+	"CAP_BLOCK_SUSPEND",
+	"CAP_AUDIT_READ",
+	"CAP_PERFMON",
+	"CAP_BPF",
+	"CAP_CHECKPOINT_RESTORE",
 };
 #define NCAPS (sizeof(cap_names) / sizeof(cap_names[0]))
 
@@ -108,8 +140,8 @@ static const struct {
 	uint64_t flag;
 	const char *name;
 } ns_types[] = {
-	{0x00020000, "mnt"},  {0x04000000, "uts"},  {0x08000000, "ipc"},  {0x10000000, "user"},
-	{0x20000000, "pid"},  {0x40000000, "net"},  {0x02000000, "cgroup"}, {0x00000080, "time"},
+	{0x00020000, "mnt"}, {0x04000000, "uts"}, {0x08000000, "ipc"},    {0x10000000, "user"},
+	{0x20000000, "pid"}, {0x40000000, "net"}, {0x02000000, "cgroup"}, {0x00000080, "time"},
 };
 
 static void put_ns_types(struct jbuf *b, uint64_t flags)
@@ -202,7 +234,7 @@ int decode_priv_cred(struct agent *a, const void *rec, size_t len)
 			    : 1;
 	if (e->s.sc == HW_SC_SETGROUPS)
 		jb_u64(b, (uint32_t)e->s.args[0]); /* the count; the list is "groups" */
-	else if (e->s.sc != HW_SC_CAPSET)   /* capset passes pointers: the sets are "caps" */
+	else if (e->s.sc != HW_SC_CAPSET)          /* capset passes pointers: the sets are "caps" */
 		for (int i = 0; i < nargs; i++)
 			jb_i64(b, (int32_t)e->s.args[i]);
 	jb_arr_end(b);
@@ -254,16 +286,26 @@ int decode_priv_cred(struct agent *a, const void *rec, size_t len)
 static const char *ptrace_req(int64_t r)
 {
 	switch (r) {
-	case 0: return "PTRACE_TRACEME";
-	case 4: return "PTRACE_POKETEXT";
-	case 5: return "PTRACE_POKEDATA";
-	case 6: return "PTRACE_POKEUSER";
-	case 13: return "PTRACE_SETREGS";
-	case 15: return "PTRACE_SETFPREGS";
-	case 16: return "PTRACE_ATTACH";
-	case 0x4205: return "PTRACE_SETREGSET";
-	case 0x4206: return "PTRACE_SEIZE";
-	default: return "unknown";
+	case 0:
+		return "PTRACE_TRACEME";
+	case 4:
+		return "PTRACE_POKETEXT";
+	case 5:
+		return "PTRACE_POKEDATA";
+	case 6:
+		return "PTRACE_POKEUSER";
+	case 13:
+		return "PTRACE_SETREGS";
+	case 15:
+		return "PTRACE_SETFPREGS";
+	case 16:
+		return "PTRACE_ATTACH";
+	case 0x4205:
+		return "PTRACE_SETREGSET";
+	case 0x4206:
+		return "PTRACE_SEIZE";
+	default:
+		return "unknown";
 	}
 }
 
@@ -307,8 +349,11 @@ int decode_priv_memfd(struct agent *a, const void *rec, size_t len)
 	static const struct {
 		uint32_t f;
 		const char *n;
-	} fl[] = {{1, "MFD_CLOEXEC"}, {2, "MFD_ALLOW_SEALING"}, {4, "MFD_HUGETLB"},
-		  {8, "MFD_NOEXEC_SEAL"}, {16, "MFD_EXEC"}};
+	} fl[] = {{1, "MFD_CLOEXEC"},
+		  {2, "MFD_ALLOW_SEALING"},
+		  {4, "MFD_HUGETLB"},
+		  {8, "MFD_NOEXEC_SEAL"},
+		  {16, "MFD_EXEC"}};
 
 	if (!str_ok(&e->name, len))
 		return -EINVAL;
@@ -432,17 +477,28 @@ int decode_priv_module(struct agent *a, const void *rec, size_t len)
 static const char *bpf_cmd_name(uint64_t c)
 {
 	switch (c) {
-	case 5: return "BPF_PROG_LOAD";
-	case 8: return "BPF_PROG_ATTACH";
-	case 9: return "BPF_PROG_DETACH";
-	case 13: return "BPF_PROG_GET_FD_BY_ID";
-	case 14: return "BPF_MAP_GET_FD_BY_ID";
-	case 17: return "BPF_RAW_TRACEPOINT_OPEN";
-	case 28: return "BPF_LINK_CREATE";
-	case 29: return "BPF_LINK_UPDATE";
-	case 30: return "BPF_LINK_GET_FD_BY_ID";
-	case 34: return "BPF_LINK_DETACH";
-	default: return "unknown";
+	case 5:
+		return "BPF_PROG_LOAD";
+	case 8:
+		return "BPF_PROG_ATTACH";
+	case 9:
+		return "BPF_PROG_DETACH";
+	case 13:
+		return "BPF_PROG_GET_FD_BY_ID";
+	case 14:
+		return "BPF_MAP_GET_FD_BY_ID";
+	case 17:
+		return "BPF_RAW_TRACEPOINT_OPEN";
+	case 28:
+		return "BPF_LINK_CREATE";
+	case 29:
+		return "BPF_LINK_UPDATE";
+	case 30:
+		return "BPF_LINK_GET_FD_BY_ID";
+	case 34:
+		return "BPF_LINK_DETACH";
+	default:
+		return "unknown";
 	}
 }
 
@@ -581,8 +637,8 @@ int decode_priv_tamper(struct agent *a, const void *rec, size_t len)
 		jb_kcstr(b, "action", "signal");
 		jb_kcstr(b, "signal", ab ? sn : NULL);
 		jb_ku64(b, "signo", e->sig);
-		jb_kcstr(b, "result", e->result >= 0 && e->result < 5 ? sig_results[e->result]
-								      : "unknown");
+		jb_kcstr(b, "result",
+			 e->result >= 0 && e->result < 5 ? sig_results[e->result] : "unknown");
 	} else if (e->action == HW_TAMPER_PTRACE || e->action == HW_TAMPER_VM) {
 		jb_kcstr(b, "action", e->action == HW_TAMPER_PTRACE ? "ptrace" : "process_vm");
 		jb_kcstr(b, "syscall", e->action == HW_TAMPER_PTRACE ? "ptrace" : sc_name(e->cmd));
@@ -590,7 +646,8 @@ int decode_priv_tamper(struct agent *a, const void *rec, size_t len)
 			 e->action == HW_TAMPER_PTRACE ? ptrace_req(e->cmd) : sc_name(e->cmd));
 		put_result(b, e->result);
 	} else {
-		jb_kcstr(b, "action", e->action == HW_TAMPER_BPF_GET_FD ? "bpf_get_fd" : "bpf_detach");
+		jb_kcstr(b, "action",
+			 e->action == HW_TAMPER_BPF_GET_FD ? "bpf_get_fd" : "bpf_detach");
 		jb_kcstr(b, "cmd", bpf_cmd_name(e->cmd));
 		jb_kcstr(b, "object", e->cmd == 13 ? "prog" : e->cmd == 14 ? "map" : "link");
 		jb_ku64(b, "id", e->id);

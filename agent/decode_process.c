@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 /* ---- record helpers: every offset is checked against the record length ---- */
 
 static bool str_ok(const struct hw_str *s, size_t len)
@@ -26,8 +25,7 @@ static bool str_ok(const struct hw_str *s, size_t len)
 /* Rebuild an absolute path from leaf-first components. Returns length, or -1. A path the
  * kernel walk could not finish (too deep, too long, a failed read) starts with "…/" instead
  * of "/": it never looks absolute. */
-int path_build(const void *rec, size_t len, const struct hw_path *p, char *out,
-		      size_t outlen)
+int path_build(const void *rec, size_t len, const struct hw_path *p, char *out, size_t outlen)
 {
 	const char *comp[HW_PATH_DEPTH];
 	size_t cl[HW_PATH_DEPTH];
@@ -221,7 +219,8 @@ int decode_exit(struct agent *a, const void *rec, size_t len)
 		 * exec and marked it: the mark set since is stale (its pid may be reused) */
 		if (a->skel)
 			bpf_map_delete_elem(bpf_map__fd(a->skel->maps.hw_ignore_pid), &h->pid);
-		unsigned i = a->ign_exited_next++ % (sizeof(a->ign_exited) / sizeof(a->ign_exited[0]));
+		unsigned i =
+			a->ign_exited_next++ % (sizeof(a->ign_exited) / sizeof(a->ign_exited[0]));
 		a->ign_exited[i].pid = h->pid;
 		a->ign_exited[i].start_ticks = p->start_ticks;
 	}
@@ -259,7 +258,6 @@ int decode_fork(struct agent *a, const void *rec, size_t len)
 		proc_inherit(c, par);
 	return 0;
 }
-
 
 bool proc_ignored(struct agent *a, const struct hw_hdr *h)
 {

@@ -38,8 +38,8 @@ int decode_shell(struct agent *a, const void *rec, size_t len)
 	const struct hw_shell *e = rec;
 	struct jbuf *b = &a->jb;
 
-	if (len < sizeof(*e) || !ustr_ok(&e->line, len) || !ustr_ok(&e->tty, len) || !ustr_ok(&e->cwd, len) ||
-	    !ustr_ok(&e->exe, len))
+	if (len < sizeof(*e) || !ustr_ok(&e->line, len) || !ustr_ok(&e->tty, len) ||
+	    !ustr_ok(&e->cwd, len) || !ustr_ok(&e->exe, len))
 		return -EINVAL;
 	emit_event(a, "user.shell", &e->hdr, "shell");
 	jb_kstr(b, "line", ustr(rec, &e->line), e->line.len);
@@ -62,14 +62,38 @@ int decode_shell(struct agent *a, const void *rec, size_t len)
 }
 
 static const char *pam_err[] = {
-	"PAM_SUCCESS", "PAM_OPEN_ERR", "PAM_SYMBOL_ERR", "PAM_SERVICE_ERR", "PAM_SYSTEM_ERR",
-	"PAM_BUF_ERR", "PAM_PERM_DENIED", "PAM_AUTH_ERR", "PAM_CRED_INSUFFICIENT",
-	"PAM_AUTHINFO_UNAVAIL", "PAM_USER_UNKNOWN", "PAM_MAXTRIES", "PAM_NEW_AUTHTOK_REQD",
-	"PAM_ACCT_EXPIRED", "PAM_SESSION_ERR", "PAM_CRED_UNAVAIL", "PAM_CRED_EXPIRED",
-	"PAM_CRED_ERR", "PAM_NO_MODULE_DATA", "PAM_CONV_ERR", "PAM_AUTHTOK_ERR",
-	"PAM_AUTHTOK_RECOVERY_ERR", "PAM_AUTHTOK_LOCK_BUSY", "PAM_AUTHTOK_DISABLE_AGING",
-	"PAM_TRY_AGAIN", "PAM_IGNORE", "PAM_ABORT", "PAM_AUTHTOK_EXPIRED", "PAM_MODULE_UNKNOWN",
-	"PAM_BAD_ITEM", "PAM_CONV_AGAIN", "PAM_INCOMPLETE",
+	"PAM_SUCCESS",
+	"PAM_OPEN_ERR",
+	"PAM_SYMBOL_ERR",
+	"PAM_SERVICE_ERR",
+	"PAM_SYSTEM_ERR",
+	"PAM_BUF_ERR",
+	"PAM_PERM_DENIED",
+	"PAM_AUTH_ERR",
+	"PAM_CRED_INSUFFICIENT",
+	"PAM_AUTHINFO_UNAVAIL",
+	"PAM_USER_UNKNOWN",
+	"PAM_MAXTRIES",
+	"PAM_NEW_AUTHTOK_REQD",
+	"PAM_ACCT_EXPIRED",
+	"PAM_SESSION_ERR",
+	"PAM_CRED_UNAVAIL",
+	"PAM_CRED_EXPIRED",
+	"PAM_CRED_ERR",
+	"PAM_NO_MODULE_DATA",
+	"PAM_CONV_ERR",
+	"PAM_AUTHTOK_ERR",
+	"PAM_AUTHTOK_RECOVERY_ERR",
+	"PAM_AUTHTOK_LOCK_BUSY",
+	"PAM_AUTHTOK_DISABLE_AGING",
+	"PAM_TRY_AGAIN",
+	"PAM_IGNORE",
+	"PAM_ABORT",
+	"PAM_AUTHTOK_EXPIRED",
+	"PAM_MODULE_UNKNOWN",
+	"PAM_BAD_ITEM",
+	"PAM_CONV_AGAIN",
+	"PAM_INCOMPLETE",
 };
 
 static const char *pam_step(uint32_t s)
@@ -112,9 +136,9 @@ static void put_sudo_command(struct agent *a, uint32_t pid)
 		if (n && p->args[p->args_len - 1] != 0)
 			n--; /* the last one was cut: not NUL-terminated */
 	}
-	static const char *const longs[] = {"--user", "--group", "--host", "--prompt",
-					    "--close-from", "--chdir", "--role", "--type",
-					    "--other-user", "--command-timeout", "--chroot"};
+	static const char *const longs[] = {
+		"--user", "--group", "--host",       "--prompt",          "--close-from", "--chdir",
+		"--role", "--type",  "--other-user", "--command-timeout", "--chroot"};
 	size_t i = 1;
 	for (; i < n; i++) {
 		const char *o = av[i];
@@ -223,31 +247,56 @@ static const char *op_name(uint32_t op)
 static const char *sys_name(uint32_t nr)
 {
 	switch (nr) {
-	case 2: return "open";
-	case 85: return "creat";
-	case 257: return "openat";
-	case 437: return "openat2";
-	case 87: return "unlink";
-	case 84: return "rmdir";
-	case 263: return "unlinkat";
-	case 82: return "rename";
-	case 264: return "renameat";
-	case 316: return "renameat2";
-	case 90: return "chmod";
-	case 91: return "fchmod";
-	case 268: return "fchmodat";
-	case 452: return "fchmodat2";
-	case 92: return "chown";
-	case 93: return "fchown";
-	case 94: return "lchown";
-	case 260: return "fchownat";
-	case 76: return "truncate";
-	case 77: return "ftruncate";
-	case 86: return "link";
-	case 265: return "linkat";
-	case 88: return "symlink";
-	case 266: return "symlinkat";
-	default: return "unknown";
+	case 2:
+		return "open";
+	case 85:
+		return "creat";
+	case 257:
+		return "openat";
+	case 437:
+		return "openat2";
+	case 87:
+		return "unlink";
+	case 84:
+		return "rmdir";
+	case 263:
+		return "unlinkat";
+	case 82:
+		return "rename";
+	case 264:
+		return "renameat";
+	case 316:
+		return "renameat2";
+	case 90:
+		return "chmod";
+	case 91:
+		return "fchmod";
+	case 268:
+		return "fchmodat";
+	case 452:
+		return "fchmodat2";
+	case 92:
+		return "chown";
+	case 93:
+		return "fchown";
+	case 94:
+		return "lchown";
+	case 260:
+		return "fchownat";
+	case 76:
+		return "truncate";
+	case 77:
+		return "ftruncate";
+	case 86:
+		return "link";
+	case 265:
+		return "linkat";
+	case 88:
+		return "symlink";
+	case 266:
+		return "symlinkat";
+	default:
+		return "unknown";
 	}
 }
 
@@ -256,10 +305,10 @@ static void put_open_flags(struct jbuf *b, uint32_t f)
 	static const struct {
 		uint32_t bit;
 		const char *name;
-	} fl[] = {{01, "O_WRONLY"},       {02, "O_RDWR"},          {0100, "O_CREAT"},
-		  {0200, "O_EXCL"},       {01000, "O_TRUNC"},      {02000, "O_APPEND"},
-		  {04000, "O_NONBLOCK"},  {0200000, "O_DIRECTORY"}, {0400000, "O_NOFOLLOW"},
-		  {02000000, "O_CLOEXEC"}, {010000000, "O_PATH"},  {020000000, "O_TMPFILE"}};
+	} fl[] = {{01, "O_WRONLY"},        {02, "O_RDWR"},           {0100, "O_CREAT"},
+		  {0200, "O_EXCL"},        {01000, "O_TRUNC"},       {02000, "O_APPEND"},
+		  {04000, "O_NONBLOCK"},   {0200000, "O_DIRECTORY"}, {0400000, "O_NOFOLLOW"},
+		  {02000000, "O_CLOEXEC"}, {010000000, "O_PATH"},    {020000000, "O_TMPFILE"}};
 	jb_key(b, "flags_names");
 	jb_arr_begin(b);
 	if ((f & 03) == 0)
@@ -296,8 +345,8 @@ static void frep_note(const struct hw_file *e, const char *path, size_t plen)
 	/* the kernel's s_dev encoding: major << 20 | minor */
 	uint32_t kdev = (uint32_t)major(st.st_dev) << 20 | minor(st.st_dev);
 	for (unsigned i = 0; i < nfrep; i++)
-		if (freps[i].pid == e->hdr.pid && freps[i].ino == st.st_ino && freps[i].dev == kdev &&
-		    freps[i].op == e->op && freps[i].rule == e->rule)
+		if (freps[i].pid == e->hdr.pid && freps[i].ino == st.st_ino &&
+		    freps[i].dev == kdev && freps[i].op == e->op && freps[i].rule == e->rule)
 			return;
 	if (nfrep == FREP_MAX) {
 		free(freps[0].path);
@@ -308,8 +357,12 @@ static void frep_note(const struct hw_file *e, const char *path, size_t plen)
 	char *dup = strdup(p);
 	if (!dup)
 		return;
-	freps[nfrep++] = (struct frep){.pid = e->hdr.pid, .dev = kdev, .op = e->op,
-				       .rule = e->rule, .type = e->hdr.type, .ino = st.st_ino,
+	freps[nfrep++] = (struct frep){.pid = e->hdr.pid,
+				       .dev = kdev,
+				       .op = e->op,
+				       .rule = e->rule,
+				       .type = e->hdr.type,
+				       .ino = st.st_ino,
 				       .path = dup};
 }
 
@@ -344,7 +397,8 @@ void file_flush_repeats(struct agent *a, const struct hw_hdr *h)
 				jb_kcstr(b, "op", op_name(r->op));
 				jb_kcstr(b, "path", r->path);
 				jb_ki64(b, "result", 0);
-				jb_kcstr(b, "watch", r->rule != 0xffff ? file_rule_name(a, r->rule) : NULL);
+				jb_kcstr(b, "watch",
+					 r->rule != 0xffff ? file_rule_name(a, r->rule) : NULL);
 				jb_ku64(b, "repeats", val.count);
 				jb_kbool(b, "summary", true);
 				emit_event_end(a);
@@ -395,8 +449,8 @@ int decode_file(struct agent *a, const void *rec, size_t len)
 	if (trule != 0xffff)
 		jb_kcstr(b, "target_watch", file_rule_name(a, trule));
 	if (e->hdr.type == HW_EV_FILE_OPEN ||
-	    (e->hdr.type == HW_EV_FILE_TRUNCATE && (e->sysnr == 2 || e->sysnr == 257 ||
-						    e->sysnr == 437 || e->sysnr == 85))) {
+	    (e->hdr.type == HW_EV_FILE_TRUNCATE &&
+	     (e->sysnr == 2 || e->sysnr == 257 || e->sysnr == 437 || e->sysnr == 85))) {
 		jb_ku64(b, "flags", e->flags);
 		put_open_flags(b, e->flags);
 	} else if (e->flags) {

@@ -48,7 +48,8 @@ void make_key(const struct agent *a, uint32_t pid, uint64_t start_ticks, char *b
 {
 	size_t pl = strnlen(a->key_prefix, sizeof(a->key_prefix));
 	if (len < pl + 2 + 10 + 20 + 1) {
-		snprintf(buf, len, "%s-%u-%llu", a->key_prefix, pid, (unsigned long long)start_ticks);
+		snprintf(buf, len, "%s-%u-%llu", a->key_prefix, pid,
+			 (unsigned long long)start_ticks);
 		return;
 	}
 	char *o = buf;
@@ -142,7 +143,6 @@ void emit_event(struct agent *a, const char *kind, const struct hw_hdr *h, const
 	jb_obj_begin(&a->jb);
 }
 
-
 void emit_event_p(struct agent *a, const char *kind, const struct hw_hdr *h, struct proc *p,
 		  const char *objkey)
 {
@@ -173,7 +173,6 @@ void emit_end(struct agent *a)
 	/* a sink that cannot take it counts it under this kind (agent/sink.h) */
 	sinks_put(a, a->cur_kind, a->seq, b->p, b->len);
 }
-
 
 int handle_record(void *ctx, void *data, size_t len)
 {

@@ -37,53 +37,56 @@ static int user_file_sync(struct agent *a)
 static const struct hw_family families[] = {
 	{.name = "priv", .sync_maps = priv_sync_maps, .tick = priv_tick},
 	{.name = "net", .sync_maps = net_sync_maps, .second = net_tick},
-	{.name = "user", .sync_maps = user_file_sync, .apply = user_apply,
+	{.name = "user",
+	 .sync_maps = user_file_sync,
+	 .apply = user_apply,
 	 .heartbeat = user_heartbeat},
 	{.name = "custom", .configure = custom_configure, .apply = custom_apply_all},
 };
 
-#define FOR_EACH_FAMILY(f) \
-	for (const struct hw_family *f = families; f < families + sizeof(families) / sizeof(families[0]); f++)
+#define FOR_EACH_FAMILY(f)                                                                         \
+	for (const struct hw_family *f = families;                                                 \
+	     f < families + sizeof(families) / sizeof(families[0]); f++)
 
 void families_configure(struct agent *a)
 {
-	FOR_EACH_FAMILY(f)
-	if (f->configure && f->configure(a))
-		agent_log("the %s family's configured probes could not all be set up\n",
-			f->name);
+	FOR_EACH_FAMILY (f)
+		if (f->configure && f->configure(a))
+			agent_log("the %s family's configured probes could not all be set up\n",
+				  f->name);
 }
 
 void families_sync_maps(struct agent *a)
 {
-	FOR_EACH_FAMILY(f)
-	if (f->sync_maps && f->sync_maps(a))
-		agent_log("cannot write the %s probes' settings\n", f->name);
+	FOR_EACH_FAMILY (f)
+		if (f->sync_maps && f->sync_maps(a))
+			agent_log("cannot write the %s probes' settings\n", f->name);
 }
 
 void families_apply(struct agent *a)
 {
-	FOR_EACH_FAMILY(f)
-	if (f->apply)
-		f->apply(a);
+	FOR_EACH_FAMILY (f)
+		if (f->apply)
+			f->apply(a);
 }
 
 void families_tick(struct agent *a, uint64_t now_ms)
 {
-	FOR_EACH_FAMILY(f)
-	if (f->tick)
-		f->tick(a, now_ms);
+	FOR_EACH_FAMILY (f)
+		if (f->tick)
+			f->tick(a, now_ms);
 }
 
 void families_second(struct agent *a)
 {
-	FOR_EACH_FAMILY(f)
-	if (f->second)
-		f->second(a);
+	FOR_EACH_FAMILY (f)
+		if (f->second)
+			f->second(a);
 }
 
 void families_heartbeat(struct agent *a, struct jbuf *b)
 {
-	FOR_EACH_FAMILY(f)
-	if (f->heartbeat)
-		f->heartbeat(a, b);
+	FOR_EACH_FAMILY (f)
+		if (f->heartbeat)
+			f->heartbeat(a, b);
 }

@@ -25,8 +25,9 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#define W (HW_FOP_WRITE | HW_FOP_TRUNCATE | HW_FOP_UNLINK | HW_FOP_RENAME | HW_FOP_CHMOD | \
-	   HW_FOP_CHOWN | HW_FOP_LINK)
+#define W                                                                                          \
+	(HW_FOP_WRITE | HW_FOP_TRUNCATE | HW_FOP_UNLINK | HW_FOP_RENAME | HW_FOP_CHMOD |           \
+	 HW_FOP_CHOWN | HW_FOP_LINK)
 #define TAMPER (HW_FOP_TRUNCATE | HW_FOP_UNLINK | HW_FOP_RENAME | HW_FOP_LINK)
 
 static const struct hw_file_rule file_defaults[] = {
@@ -280,7 +281,8 @@ static void add_rule(struct fw_ctx *x, const char *p, uint16_t rule, uint16_t op
 		if (S_ISDIR(sst.st_mode))
 			put_dir(x, &sst, rule, ops, HW_WF_SUBTREE);
 		else
-			put_name(x, HW_WNK_CHILD, &dst, de->d_name, strlen(de->d_name), rule, ops, 0);
+			put_name(x, HW_WNK_CHILD, &dst, de->d_name, strlen(de->d_name), rule, ops,
+				 0);
 	}
 	if (d)
 		closedir(d);
@@ -321,7 +323,6 @@ int file_sync_maps(struct agent *a)
 	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.file_cfg), &zero, &x.cfg, BPF_ANY))
 		x.errors++;
 	if (x.errors)
-		agent_log("files: %d watch entries could not be stored\n",
-			x.errors);
+		agent_log("files: %d watch entries could not be stored\n", x.errors);
 	return 0;
 }

@@ -54,7 +54,7 @@ void ensure_tracefs(void)
 	/* libbpf finds tracepoint ids in tracefs; mount it if nobody did. */
 	if (system("mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null") != 0)
 		agent_log("tracefs is not mounted and could not be mounted; "
-				"classic tracepoints will be unavailable\n");
+			  "classic tracepoints will be unavailable\n");
 }
 
 static bool path_exists(const char *p)
@@ -145,8 +145,8 @@ static void hooks_detect(void)
 	if (!hk.lsm)
 		hk.lsm = bpf_lsm_active(hk.lw, sizeof(hk.lw));
 	hk.kprobe = path_exists("/sys/bus/event_source/devices/kprobe")
-			? NULL
-			: "no kprobe PMU (kernel built without CONFIG_KPROBES)";
+			    ? NULL
+			    : "no kprobe PMU (kernel built without CONFIG_KPROBES)";
 }
 
 /* Why programs of hook type `hook` cannot work on this kernel, or NULL. */
@@ -168,8 +168,9 @@ void hooks_json(struct jbuf *b)
 	hooks_detect();
 	jb_obj_begin(b);
 	jb_kbool(b, "btf", path_exists("/sys/kernel/btf/vmlinux"));
-	jb_kbool(b, "tracepoint", path_exists("/sys/kernel/tracing/events") ||
-					  path_exists("/sys/kernel/debug/tracing/events"));
+	jb_kbool(b, "tracepoint",
+		 path_exists("/sys/kernel/tracing/events") ||
+			 path_exists("/sys/kernel/debug/tracing/events"));
 	jb_kbool(b, "tp_btf", path_exists("/sys/kernel/btf/vmlinux"));
 	jb_kbool(b, "uprobe", path_exists("/sys/bus/event_source/devices/uprobe"));
 	jb_kbool(b, "kprobe", !hk.kprobe);

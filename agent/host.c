@@ -42,7 +42,8 @@ int host_identity(struct agent *a)
 	snprintf(a->key_prefix, sizeof(a->key_prefix), "%.8s", a->boot_id);
 	clock_gettime(CLOCK_REALTIME, &r);
 	clock_gettime(CLOCK_BOOTTIME, &bt);
-	a->boot_to_real_ns = (int64_t)(r.tv_sec - bt.tv_sec) * 1000000000LL + (r.tv_nsec - bt.tv_nsec);
+	a->boot_to_real_ns =
+		(int64_t)(r.tv_sec - bt.tv_sec) * 1000000000LL + (r.tv_nsec - bt.tv_nsec);
 	a->ticks_per_s = sysconf(_SC_CLK_TCK);
 	a->host_gen++;
 	return 0;
@@ -94,7 +95,7 @@ struct cgcache {
 	size_t n, cap;
 	uint64_t last_id; /* last hit (its path pointer stays valid: entries are only appended */
 	const char *last_path; /* or have their path replaced, which clears the cache) */
-	int root_fd;	       /* the cgroup2 root, for open_by_handle_at; -1 if not open */
+	int root_fd;           /* the cgroup2 root, for open_by_handle_at; -1 if not open */
 	bool no_handles;       /* handles refused here: rescan instead */
 	struct {
 		uint64_t id, until_ms;
@@ -250,7 +251,8 @@ const char *cgcache_path(struct cgcache *c, uint64_t id, uint32_t pid_hint)
 	int rc = -EOPNOTSUPP;
 	if (c->root_fd >= 0 && !c->no_handles) {
 		rc = cg_by_handle(c, id);
-		if (rc == -EOPNOTSUPP || rc == -ENOSYS || rc == -EPERM || rc == -EINVAL || rc == -EBADF)
+		if (rc == -EOPNOTSUPP || rc == -ENOSYS || rc == -EPERM || rc == -EINVAL ||
+		    rc == -EBADF)
 			c->no_handles = true;
 	}
 	if (rc && (c->no_handles || c->root_fd < 0)) {
@@ -280,8 +282,8 @@ int cgroup_id_of(const char *cgpath, uint64_t *id)
 	return 0;
 }
 
-int cgroup_resolve(const char *path, char *rel, size_t rellen, uint64_t *id, int *level,
-		   char *err, size_t errlen)
+int cgroup_resolve(const char *path, char *rel, size_t rellen, uint64_t *id, int *level, char *err,
+		   size_t errlen)
 {
 	char root[256], full[1024];
 	const char *p = path;

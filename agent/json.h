@@ -24,10 +24,10 @@ void jb_init(struct jbuf *b, size_t cap);
 void jb_free(struct jbuf *b);
 void jb_reset(struct jbuf *b);
 void jb_raw(struct jbuf *b, const char *s, size_t n);
-void jb_obj_begin(struct jbuf *b);            /* { */
-void jb_obj_end(struct jbuf *b);              /* } */
-void jb_arr_begin(struct jbuf *b);            /* [ */
-void jb_arr_end(struct jbuf *b);              /* ] */
+void jb_obj_begin(struct jbuf *b); /* { */
+void jb_obj_end(struct jbuf *b);   /* } */
+void jb_arr_begin(struct jbuf *b); /* [ */
+void jb_arr_end(struct jbuf *b);   /* ] */
 void jb_key_n(struct jbuf *b, const char *key, size_t n);
 void jb_str(struct jbuf *b, const char *s, size_t n); /* escaped string value */
 void jb_u64(struct jbuf *b, uint64_t v);

@@ -40,18 +40,20 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: herdwatch-agent [options]\n"
-		"  -o, --output FILE   write JSON lines to FILE ('-' = stdout, the default)\n"
-		"  -c, --config FILE   YAML configuration (see docs/config.md)\n"
-		"      --probe         print the coverage manifest (which probes attach, with which hook) and exit\n"
-		"      --control PATH  control socket (default /run/herdwatch/agent.sock; 'none' for none)\n"
-		"  -v, --verbose       log libbpf messages to stderr\n"
-		"  -h, --help          this text\n"
-		"  -V, --version       print the version\n"
-		"Signals: TERM/INT drain and exit; HUP reloads the config.\n"
-		"       herdwatch-agent ctl [--socket PATH] COMMAND   (status, enable, disable, reload, set,\n"
-		"                       add-probe, remove-probe; see docs/control.md)\n");
+	fprintf(f, "usage: herdwatch-agent [options]\n"
+		   "  -o, --output FILE   write JSON lines to FILE ('-' = stdout, the default)\n"
+		   "  -c, --config FILE   YAML configuration (see docs/config.md)\n"
+		   "      --probe         print the coverage manifest (which probes attach, with "
+		   "which hook) and exit\n"
+		   "      --control PATH  control socket (default /run/herdwatch/agent.sock; "
+		   "'none' for none)\n"
+		   "  -v, --verbose       log libbpf messages to stderr\n"
+		   "  -h, --help          this text\n"
+		   "  -V, --version       print the version\n"
+		   "Signals: TERM/INT drain and exit; HUP reloads the config.\n"
+		   "       herdwatch-agent ctl [--socket PATH] COMMAND   (status, enable, disable, "
+		   "reload, set,\n"
+		   "                       add-probe, remove-probe; see docs/control.md)\n");
 }
 
 static int has_cap(int cap)
@@ -70,22 +72,24 @@ static int preflight(void)
 	int maj = 0, min = 0;
 	/* loading tracing programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN, which
 	 * includes both) in the effective set */
-	if (!has_cap(CAP_SYS_ADMIN) && !(has_cap(39 /* CAP_BPF */) && has_cap(38 /* CAP_PERFMON */))) {
+	if (!has_cap(CAP_SYS_ADMIN) &&
+	    !(has_cap(39 /* CAP_BPF */) && has_cap(38 /* CAP_PERFMON */))) {
 		char missing[64] = "";
 		if (!has_cap(39))
 			strcat(missing, "CAP_BPF, ");
 		if (!has_cap(38))
 			strcat(missing, "CAP_PERFMON, ");
 		agent_log("missing capabilities %sCAP_SYS_ADMIN: it needs CAP_BPF and "
-				"CAP_PERFMON (or CAP_SYS_ADMIN); run it as root, or grant them (setcap "
-				"cap_bpf,cap_perfmon+ep on the binary, or AmbientCapabilities= in its systemd "
-				"unit)\n",
-			missing);
+			  "CAP_PERFMON (or CAP_SYS_ADMIN); run it as root, or grant them (setcap "
+			  "cap_bpf,cap_perfmon+ep on the binary, or AmbientCapabilities= in its "
+			  "systemd "
+			  "unit)\n",
+			  missing);
 		return 1;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		agent_log("this kernel has no BTF (/sys/kernel/btf/vmlinux): "
-				"use a kernel built with CONFIG_DEBUG_INFO_BTF=y\n");
+			  "use a kernel built with CONFIG_DEBUG_INFO_BTF=y\n");
 		return 1;
 	}
 	/* The exec program walks paths under bpf_loop (5.17) and its classic-tracepoint
@@ -100,8 +104,8 @@ static int preflight(void)
 		loop = task = maj > 5 || (maj == 5 && min >= 17);
 	if (!loop || !task) {
 		agent_log("kernel %s is too old: it lacks the BPF helper %s "
-				"(Linux 5.17 or newer is needed): upgrade the kernel\n",
-			u.release, !loop ? "bpf_loop" : "bpf_get_current_task_btf");
+			  "(Linux 5.17 or newer is needed): upgrade the kernel\n",
+			  u.release, !loop ? "bpf_loop" : "bpf_get_current_task_btf");
 		return 1;
 	}
 	return 0;
@@ -130,11 +134,10 @@ struct opts {
 static int parse_args(struct agent *a, struct opts *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"output", required_argument, 0, 'o'}, {"config", required_argument, 0, 'c'},
-		{"probe", no_argument, 0, 'P'},        {"verbose", no_argument, 0, 'v'},
-		{"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
-		{"control", required_argument, 0, 'C'},
-		{0, 0, 0, 0}};
+		{"output", required_argument, 0, 'o'},  {"config", required_argument, 0, 'c'},
+		{"probe", no_argument, 0, 'P'},         {"verbose", no_argument, 0, 'v'},
+		{"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'},
+		{"control", required_argument, 0, 'C'}, {0, 0, 0, 0}};
 	int c;
 
 	if (argc > 1 && !strcmp(argv[1], "ctl")) {
@@ -259,14 +262,14 @@ static bool exec_probe_ok(struct agent *a)
 		return true;
 	if (!kernel_lockdown()) {
 		agent_log("the process.exec probe cannot be loaded or "
-				"attached (%s): this kernel cannot be monitored; run with -v for "
-				"the BPF log\n",
-			a->probes[HW_PROBE_PROCESS_EXEC].reason);
+			  "attached (%s): this kernel cannot be monitored; run with -v for "
+			  "the BPF log\n",
+			  a->probes[HW_PROBE_PROCESS_EXEC].reason);
 		return false;
 	}
 	agent_log("kernel lockdown (%s) refuses the process.exec probe "
-			"(%s): running blind; every heartbeat names what was refused\n",
-		kernel_lockdown(), a->probes[HW_PROBE_PROCESS_EXEC].reason);
+		  "(%s): running blind; every heartbeat names what was refused\n",
+		  kernel_lockdown(), a->probes[HW_PROBE_PROCESS_EXEC].reason);
 	return true;
 }
 
@@ -289,8 +292,8 @@ static int start_stream(struct agent *a)
 	};
 	int src = ship_open(&a->ship, &so);
 	if (src) {
-		agent_log("cannot start the collector stream to %s: %s\n",
-			so.address, strerror(-src));
+		agent_log("cannot start the collector stream to %s: %s\n", so.address,
+			  strerror(-src));
 		return 1;
 	}
 	sinks_add(a, &hw_sink_collector, -1); /* it counts its own drops, by cause */
@@ -302,7 +305,8 @@ static int start_stream(struct agent *a)
 static int start_control(struct agent *a, const char *ctl_path, int *ctl_fd)
 {
 	if (!ctl_path)
-		ctl_path = a->cfg.control_socket ? a->cfg.control_socket : "/run/herdwatch/agent.sock";
+		ctl_path =
+			a->cfg.control_socket ? a->cfg.control_socket : "/run/herdwatch/agent.sock";
 	if (strcmp(ctl_path, "none")) {
 		*ctl_fd = control_open(a, ctl_path);
 		if (*ctl_fd < 0)
@@ -337,7 +341,8 @@ static void reload_on_signal(struct agent *a)
 /* Until SIGTERM/SIGINT. */
 static void event_loop(struct agent *a, int ep, int ctl_fd)
 {
-	uint64_t now = mono_ms(), next_sec = now + 1000, next_hb = now + a->cfg.heartbeat_s * 1000ULL;
+	uint64_t now = mono_ms(), next_sec = now + 1000,
+		 next_hb = now + a->cfg.heartbeat_s * 1000ULL;
 	int idle = 0;
 	uint64_t loop_start = mono_us();
 	while (!stop_sig) {

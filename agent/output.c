@@ -35,14 +35,14 @@ static void tell_failure(struct hw_output *o, int err, uint64_t now)
 		o->since_ms = now;
 		o->dropped = 0;
 		agent_log("writing output %s failed: %s; holding events in "
-				"memory (up to %zu KiB) and retrying every second; what does not fit "
-				"is dropped and announced as agent.loss (cause output_error)\n",
-			o->name, strerror(err), o->hold_max >> 10);
+			  "memory (up to %zu KiB) and retrying every second; what does not fit "
+			  "is dropped and announced as agent.loss (cause output_error)\n",
+			  o->name, strerror(err), o->hold_max >> 10);
 		o->msg_ms = now;
 	} else if (now - o->msg_ms >= OUT_MSG_MS) {
 		agent_log("writing output %s still fails: %s (%zu KiB held, "
-				"%llu events dropped so far)\n",
-			o->name, strerror(err), o->len >> 10, (unsigned long long)o->dropped);
+			  "%llu events dropped so far)\n",
+			  o->name, strerror(err), o->len >> 10, (unsigned long long)o->dropped);
 		o->msg_ms = now;
 	}
 	o->err = err;
@@ -52,8 +52,8 @@ static void tell_failure(struct hw_output *o, int err, uint64_t now)
 static void tell_resumed(struct hw_output *o, uint64_t now)
 {
 	agent_log("writing output %s works again after %llu ms: %llu events "
-			"were dropped (announced as agent.loss, cause output_error)\n",
-		o->name, (unsigned long long)(now - o->since_ms), (unsigned long long)o->dropped);
+		  "were dropped (announced as agent.loss, cause output_error)\n",
+		  o->name, (unsigned long long)(now - o->since_ms), (unsigned long long)o->dropped);
 	o->err = 0;
 	o->resumed = true;
 	if (o->cap > o->flush_at) { /* give back what the episode took */
@@ -170,7 +170,7 @@ int output_open(struct hw_output *o, const char *path)
 	o->fd = fd;
 	o->own_fd = fd > STDOUT_FILENO;
 	o->name = "stdout"; /* the caller points name at its copy of path */
-	if (fd < 0) { /* "none": what waited for the old output is lost */
+	if (fd < 0) {       /* "none": what waited for the old output is lost */
 		for (size_t i = 0; i < o->len; i++)
 			o->cut += o->buf[i] == '\n';
 		o->len = 0;

@@ -21,20 +21,20 @@
 #define OUT_MSG_MS 10000
 
 struct hw_output {
-	int fd;            /* -1: no output (events only go to the collector) */
-	bool own_fd;       /* a file we opened (not stdout) */
-	char *buf;         /* events formatted, not written yet */
+	int fd;      /* -1: no output (events only go to the collector) */
+	bool own_fd; /* a file we opened (not stdout) */
+	char *buf;   /* events formatted, not written yet */
 	size_t len, cap;
-	size_t flush_at;   /* write when this much is waiting (min(OUT_BUF, hold_max)) */
-	size_t hold_max;   /* bound of buf while writes fail */
-	int err;           /* errno of the failing write; 0 while writes succeed */
-	bool mid_line;     /* the file ends in a partly written line (a short write) */
-	bool resumed;      /* an episode ended: to be announced (agent.loss) */
-	uint64_t errors;   /* failed write() calls since start (stats.output_errors) */
-	uint64_t dropped;  /* events dropped in the current episode */
-	uint64_t cut;      /* events lost whole or in part when the file changed mid-line */
+	size_t flush_at;  /* write when this much is waiting (min(OUT_BUF, hold_max)) */
+	size_t hold_max;  /* bound of buf while writes fail */
+	int err;          /* errno of the failing write; 0 while writes succeed */
+	bool mid_line;    /* the file ends in a partly written line (a short write) */
+	bool resumed;     /* an episode ended: to be announced (agent.loss) */
+	uint64_t errors;  /* failed write() calls since start (stats.output_errors) */
+	uint64_t dropped; /* events dropped in the current episode */
+	uint64_t cut;     /* events lost whole or in part when the file changed mid-line */
 	uint64_t retry_ms, msg_ms, since_ms; /* CLOCK_MONOTONIC ms */
-	const char *name;  /* for messages: the path, or "stdout" */
+	const char *name;                    /* for messages: the path, or "stdout" */
 };
 
 void output_init(struct hw_output *o);

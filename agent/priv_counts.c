@@ -75,7 +75,8 @@ static struct cnt_ent *cnt_tab[CNT_BUCKETS];
 
 static size_t cnt_hash(const struct hw_priv_count_key *k)
 {
-	uint64_t h = k->tgid * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)k->type << 16 | k->idx) ^ k->start_ns;
+	uint64_t h =
+		k->tgid * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)k->type << 16 | k->idx) ^ k->start_ns;
 	return (h ^ (h >> 29)) % CNT_BUCKETS;
 }
 
@@ -275,8 +276,7 @@ static void priv_own_ids(struct agent *a)
 	struct bpf_program *prog;
 	uint8_t one = 1;
 
-	bpf_object__for_each_program(prog, a->skel->obj)
-	{
+	bpf_object__for_each_program (prog, a->skel->obj) {
 		struct bpf_prog_info info = {};
 		uint32_t l = sizeof(info);
 		int pfd = bpf_program__fd(prog);
@@ -286,8 +286,7 @@ static void priv_own_ids(struct agent *a)
 		bpf_map_update_elem(fd, &k, &one, BPF_ANY);
 	}
 	struct bpf_map *map;
-	bpf_object__for_each_map(map, a->skel->obj)
-	{
+	bpf_object__for_each_map (map, a->skel->obj) {
 		struct bpf_map_info info = {};
 		uint32_t l = sizeof(info);
 		int mfd = bpf_map__fd(map);

@@ -148,8 +148,7 @@ static void deny_hooks(struct agent *a, struct hw_bpf *s)
 	struct bpf_program *prog;
 	if (!deny || !*deny)
 		return;
-	bpf_object__for_each_program(prog, s->obj)
-	{
+	bpf_object__for_each_program (prog, s->obj) {
 		const char *hook = hook_of(prog);
 		size_t hl = strlen(hook);
 		for (const char *d = deny; *d;) {
@@ -172,7 +171,7 @@ static void deny_hooks(struct agent *a, struct hw_bpf *s)
  * readers, bpf/net.bpf.h): kernels before 6.2 refuse them. Other users of the kfunc test for
  * it (hw_ksym_exists) and load everywhere. */
 static const char *const needs_rdonly_cast[] = {
-	"hw_net_connect_f",   "hw_net_accept_f",    "hw_net_accept4_f",
+	"hw_net_connect_f",   "hw_net_accept_f",   "hw_net_accept4_f",
 	"hw_net_connect_fxf", "hw_net_accept_fxf", "hw_net_accept4_fxf",
 };
 
@@ -188,8 +187,7 @@ static void precheck_btf(struct agent *a, struct hw_bpf *s)
 	if (!btf)
 		return;
 	bool rdonly_cast = btf__find_by_name_kind(btf, "bpf_rdonly_cast", BTF_KIND_FUNC) >= 0;
-	bpf_object__for_each_program(prog, s->obj)
-	{
+	bpf_object__for_each_program (prog, s->obj) {
 		const char *sec = bpf_program__section_name(prog), *name = bpf_program__name(prog);
 		const char *hook = hook_of(prog), *why, *tp = NULL, *fn = NULL;
 		if (fail_reason(a, name))
@@ -199,10 +197,13 @@ static void precheck_btf(struct agent *a, struct hw_bpf *s)
 			continue;
 		}
 		bool kfunc_missing = false;
-		for (size_t i = 0; !rdonly_cast && i < sizeof(needs_rdonly_cast) / sizeof(*needs_rdonly_cast); i++)
+		for (size_t i = 0;
+		     !rdonly_cast && i < sizeof(needs_rdonly_cast) / sizeof(*needs_rdonly_cast);
+		     i++)
 			kfunc_missing |= !strcmp(name, needs_rdonly_cast[i]);
 		if (kfunc_missing) {
-			add_fail(a, "%s: this kernel has no bpf_rdonly_cast kfunc (Linux 6.2+)", name);
+			add_fail(a, "%s: this kernel has no bpf_rdonly_cast kfunc (Linux 6.2+)",
+				 name);
 			continue;
 		}
 		if (!strncmp(sec, "tp_btf/", 7))
@@ -261,8 +262,7 @@ static bool tracepoint_exists(const char *tp)
 static void precheck_tracepoints(struct agent *a, struct hw_bpf *s)
 {
 	struct bpf_program *prog;
-	bpf_object__for_each_program(prog, s->obj)
-	{
+	bpf_object__for_each_program (prog, s->obj) {
 		const char *sec = bpf_program__section_name(prog), *tp = NULL;
 		if (!strncmp(sec, "tracepoint/", 11))
 			tp = sec + 11;
@@ -273,7 +273,8 @@ static void precheck_tracepoints(struct agent *a, struct hw_bpf *s)
 		if (!tracefs_mounted())
 			add_fail(a, "%s: no tracefs (%s), so no tracepoint %s",
 				 bpf_program__name(prog),
-				 kernel_lockdown() ? "refused by kernel lockdown" : "not mounted", tp);
+				 kernel_lockdown() ? "refused by kernel lockdown" : "not mounted",
+				 tp);
 		else
 			add_fail(a, "%s: this kernel has no tracepoint %s", bpf_program__name(prog),
 				 tp);
@@ -334,8 +335,7 @@ static bool cand_viable(struct agent *a, const char *cand)
 static void skip_fallbacks(struct agent *a, struct hw_bpf *s)
 {
 	struct bpf_program *prog;
-	bpf_object__for_each_program(prog, s->obj)
-	{
+	bpf_object__for_each_program (prog, s->obj) {
 		const char *name = bpf_program__name(prog);
 		bool in_some = false, needed = false;
 		for (int i = 0; i < HW_NPROBES && !needed; i++) {
@@ -371,8 +371,7 @@ int probes_load(struct agent *a)
 
 		if (!s) {
 			err = -errno;
-			agent_log("cannot open the BPF object: %s\n",
-				strerror(-err));
+			agent_log("cannot open the BPF object: %s\n", strerror(-err));
 			return err;
 		}
 		if (attempt == 0) {
@@ -380,8 +379,7 @@ int probes_load(struct agent *a)
 			precheck_btf(a, s);
 			precheck_tracepoints(a, s);
 		}
-		bpf_object__for_each_program(prog, s->obj)
-		{
+		bpf_object__for_each_program (prog, s->obj) {
 			if (fail_reason(a, bpf_program__name(prog)))
 				bpf_program__set_autoload(prog, false);
 		}
@@ -396,12 +394,12 @@ int probes_load(struct agent *a)
 		hw_bpf__destroy(s);
 		if (!last_fail_prog[0] || fail_reason(a, last_fail_prog) ||
 		    a->nprog_fail >= (int)(sizeof(a->prog_fail) / sizeof(a->prog_fail[0]))) {
-			agent_log("loading BPF programs failed: %s%s%s\n",
-				strerror(-err), last_fail_prog[0] ? " at " : "", last_fail_prog);
+			agent_log("loading BPF programs failed: %s%s%s\n", strerror(-err),
+				  last_fail_prog[0] ? " at " : "", last_fail_prog);
 			return err;
 		}
-		snprintf(a->prog_fail[a->nprog_fail++], sizeof(a->prog_fail[0]), "%s: %s (%s)%s%s%s",
-			 last_fail_prog, strerror(-err), last_fail_msg,
+		snprintf(a->prog_fail[a->nprog_fail++], sizeof(a->prog_fail[0]),
+			 "%s: %s (%s)%s%s%s", last_fail_prog, strerror(-err), last_fail_msg,
 			 kernel_lockdown() ? " under kernel lockdown (" : "",
 			 kernel_lockdown() ? kernel_lockdown() : "", kernel_lockdown() ? ")" : "");
 	}
@@ -475,7 +473,8 @@ void probes_sync_ignore_exe(struct agent *a)
 	uint8_t one = 1;
 	for (size_t b = 0; b < a->pt.nbuckets; b++)
 		for (struct proc *p = a->pt.buckets[b]; p; p = p->next) {
-			bool ign = p->pid > 1 && p->pid != (uint32_t)a->self_pid && exe_ignored(&a->cfg, p->exe);
+			bool ign = p->pid > 1 && p->pid != (uint32_t)a->self_pid &&
+				   exe_ignored(&a->cfg, p->exe);
 			if (ign)
 				bpf_map_update_elem(fd, &p->pid, &one, BPF_ANY);
 			else if (!ign && p->ignored)
@@ -508,7 +507,7 @@ int probes_sync_maps(struct agent *a)
 			c.n_ignore_cgroup++;
 		else
 			agent_log("filters.ignore_cgroup: no cgroup '%s' (ignored)\n",
-				a->cfg.ignore_cgroup.v[i]);
+				  a->cfg.ignore_cgroup.v[i]);
 	}
 	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.hw_cfg), &zero, &c, BPF_ANY)) {
 		int err = -errno;
@@ -600,7 +599,8 @@ static int try_candidate(struct agent *a, struct hw_probe *p, const char *cand, 
 			p->hook = e.tp ? "tracepoint" : hook_of(prog);
 		const char *sec = bpf_program__section_name(prog);
 		if (e.tp ? !strncmp(e.tp, "syscalls/", 9)
-			 : !strncmp(sec, "tracepoint/syscalls/", 20) || !strncmp(sec, "tp/syscalls/", 12))
+			 : !strncmp(sec, "tracepoint/syscalls/", 20) ||
+				    !strncmp(sec, "tp/syscalls/", 12))
 			p->nsyscall_tp++;
 	}
 	return 0;
@@ -636,7 +636,8 @@ void probes_apply(struct agent *a)
 			p->state = PROBE_DISABLED;
 			p->hook = NULL;
 			snprintf(p->reason, sizeof(p->reason), "disabled by %s",
-				 config_probe_enabled(&a->cfg, p->name, p->dflt) ? "control" : "configuration");
+				 config_probe_enabled(&a->cfg, p->name, p->dflt) ? "control"
+										 : "configuration");
 			continue;
 		}
 		if (p->state == PROBE_ATTACHED)
@@ -653,7 +654,8 @@ void probes_apply(struct agent *a)
 			size_t l = strlen(p->reason);
 			if (c < HW_MAX_CANDS && p->cands[c] && strstr(why[k], HOOKS_NOT_OFFERED))
 				continue; /* attached on another hook type: the kernel lacks this one */
-			snprintf(p->reason + l, sizeof(p->reason) - l, "%s%s", l ? "; " : "", why[k]);
+			snprintf(p->reason + l, sizeof(p->reason) - l, "%s%s", l ? "; " : "",
+				 why[k]);
 		}
 		if (attached) {
 			p->state = PROBE_ATTACHED;
@@ -661,8 +663,7 @@ void probes_apply(struct agent *a)
 		} else {
 			p->state = PROBE_UNAVAILABLE;
 			p->hook = NULL;
-			agent_log("probe %s unavailable: %s\n", p->name,
-				p->reason);
+			agent_log("probe %s unavailable: %s\n", p->name, p->reason);
 		}
 	}
 }
@@ -744,7 +745,8 @@ static void attach_json(struct agent *a, struct jbuf *b, const struct hw_probe *
 		if (e.tp)
 			snprintf(buf, sizeof(buf), "tracepoint/%s", e.tp);
 		else
-			snprintf(buf, sizeof(buf), "%s", prog ? bpf_program__section_name(prog) : e.prog);
+			snprintf(buf, sizeof(buf), "%s",
+				 prog ? bpf_program__section_name(prog) : e.prog);
 		jb_cstr(b, buf);
 	}
 	jb_arr_end(b);
@@ -769,4 +771,3 @@ void probes_json(struct agent *a, struct jbuf *b, bool verbose)
 	custom_manifest(a, b);
 	jb_obj_end(b);
 }
-

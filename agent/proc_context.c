@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 /* argv block as a JSON array: each argument is NUL-terminated, except a last one cut short by
  * the bound (then it ends at the end of the block). */
 void put_argv(struct jbuf *b, const char *args, size_t n)
@@ -51,7 +50,8 @@ static void put_container(struct agent *a, const char *cg)
 	if (cg) {
 		for (const char *p = cg; *p; p++) {
 			size_t k = 0;
-			while (k < 64 && ((p[k] >= '0' && p[k] <= '9') || (p[k] >= 'a' && p[k] <= 'f')))
+			while (k < 64 &&
+			       ((p[k] >= '0' && p[k] <= '9') || (p[k] >= 'a' && p[k] <= 'f')))
 				k++;
 			if (k == 64 && (p == cg || p[-1] == '/' || p[-1] == '-')) {
 				jb_obj_begin(b);
@@ -89,9 +89,9 @@ static void put_container(struct agent *a, const char *cg)
 #define CTX_HEAD_SLOTS 64
 #define CTX_SELF_SLOTS 512
 #define CTX_BODY_SLOTS 64
-#define CTX_SELF_MAX   2048 /* per head, self or body piece: (64 + 512 + 64) x 2 KiB at most */
+#define CTX_SELF_MAX 2048 /* per head, self or body piece: (64 + 512 + 64) x 2 KiB at most */
 #define CTX_LINE_SLOTS 64
-#define CTX_LINE_MAX   8192 /* 512 KiB at most */
+#define CTX_LINE_MAX 8192 /* 512 KiB at most */
 
 struct frag {
 	char *p;

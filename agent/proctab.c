@@ -347,7 +347,8 @@ static int tty_name(unsigned dev, char *buf, size_t len)
 	while (fgets(ue, sizeof(ue), f))
 		if (!strncmp(ue, "DEVNAME=", 8)) {
 			ue[strcspn(ue, "\n")] = 0;
-			const char *base = strrchr(ue + 8, '/'); /* "pts/3" style names: as the kernel */
+			const char *base =
+				strrchr(ue + 8, '/'); /* "pts/3" style names: as the kernel */
 			n = snprintf(buf, len, "%s", base ? base + 1 : ue + 8);
 			break;
 		}
@@ -374,7 +375,8 @@ int proctab_load_pid(struct proctab *t, const char *root, uint32_t pid)
 	char state;
 	/* fields 3.. : state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
 	 * utime stime cutime cstime priority nice num_threads itrealvalue starttime */
-	if (sscanf(rp + 2, "%c %d %*d %*d %d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+	if (sscanf(rp + 2,
+		   "%c %d %*d %*d %d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
 		   &state, &ppid, &tty_nr, &start) != 4)
 		return -EINVAL;
 	struct proc *p = proctab_put(t, pid);
@@ -446,7 +448,9 @@ static int read_start(const char *root, uint32_t pid, uint64_t *start)
 	buf[n] = 0;
 	char *rp = strrchr(buf, ')');
 	unsigned long long st;
-	if (!rp || sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+	if (!rp || sscanf(rp + 2,
+			  "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+			  "%*d %llu",
 			  &st) != 1)
 		return -EINVAL;
 	*start = st;
@@ -464,7 +468,8 @@ static bool same_start(uint64_t a, uint64_t b)
 	int64_t off = ((int64_t)(bt.tv_sec - m.tv_sec) * 1000000000LL + (bt.tv_nsec - m.tv_nsec)) /
 		      (1000000000LL / (tps > 0 ? tps : 100));
 	int64_t d = (int64_t)a - (int64_t)b;
-	return (d >= -1 && d <= 1) || (d - off >= -1 && d - off <= 1) || (d + off >= -1 && d + off <= 1);
+	return (d >= -1 && d <= 1) || (d - off >= -1 && d - off <= 1) ||
+	       (d + off >= -1 && d + off <= 1);
 }
 
 bool proctab_alive(const struct proctab *t, const struct proc *p, bool verify_start)

@@ -46,13 +46,13 @@ struct proc {
 	bool args_cut; /* args is not the whole argv: cut here (PT_ARGS_KEEP) or in the kernel */
 	char *cwd;
 	char *tty;
-	bool ignored; /* matched filters.ignore_exe */
+	bool ignored;    /* matched filters.ignore_exe */
 	bool euid_known; /* euid below was seen in an event (fork, exec, cred_change) */
 	/* In the lineage (parent or ancestor) of a cached "parent" + "ancestors" fragment
 	 * (emit_proc): a change to this entry makes proctab_lineage_gen move. */
 	bool lineage;
-	uint32_t euid;   /* for exec.old_euid */
-	uint32_t egid;   /* for exec.old_egid (known with euid) */
+	uint32_t euid; /* for exec.old_euid */
+	uint32_t egid; /* for exec.old_egid (known with euid) */
 	/* Version of the identity above: a new, table-unique value at every proctab_put (fork,
 	 * exec, seeding). A change of exe/args/cwd/tty/ppid/start_ticks outside of a put must
 	 * call proc_touch(). */
@@ -93,12 +93,12 @@ struct proctab {
 	struct proc **buckets;
 	size_t nbuckets;
 	size_t count;
-	size_t bytes;	     /* entries and their strings (malloc_usable_size), as bounded */
-	uint64_t evicted;    /* live entries dropped to stay within the bounds */
-	uint64_t reaped;     /* entries of processes found gone (or their pid reused) */
+	size_t bytes;         /* entries and their strings (malloc_usable_size), as bounded */
+	uint64_t evicted;     /* live entries dropped to stay within the bounds */
+	uint64_t reaped;      /* entries of processes found gone (or their pid reused) */
 	const char *procroot; /* where liveness is checked: "/proc" (tests may point elsewhere) */
 	size_t max_entries, max_bytes; /* PT_MAX, PT_BYTES_BUDGET (tests shrink them) */
-	uint64_t reap_ms;     /* reconciliation period */
+	uint64_t reap_ms;              /* reconciliation period */
 	uint64_t last_reap_ms;
 	size_t count_at_reap;
 	size_t verify_cursor; /* next bucket whose entries get their start time checked */

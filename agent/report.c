@@ -15,14 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
-
 static const char *cause_name(int c)
 {
 	return c == HW_DROP_RINGBUF ? "ringbuf_full" : "no_scratch";
 }
 
 static const char *const uloss_cause[HW_ULOSS_NCAUSE] = {"decode", "oom", "ring_read",
-							  "output_error"};
+							 "output_error"};
 
 void count_user_loss(struct agent *a, const char *kind, enum hw_uloss_cause cause)
 {
@@ -268,7 +267,8 @@ void emit_heartbeat(struct agent *a)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	double wall = now.tv_sec + now.tv_nsec / 1e9;
 	static double last_cpu, last_wall;
-	double pct = last_wall && wall > last_wall ? 100.0 * (cpu - last_cpu) / (wall - last_wall) : 0;
+	double pct =
+		last_wall && wall > last_wall ? 100.0 * (cpu - last_cpu) / (wall - last_wall) : 0;
 	last_cpu = cpu;
 	last_wall = wall;
 	char tmp[64];

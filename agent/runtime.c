@@ -14,9 +14,9 @@ int open_output(struct agent *a, const char *path)
 	int rc = output_open(&a->out, path);
 	if (rc) {
 		agent_log("cannot write output file %s: %s: create its "
-				"directory and make it writable, or choose another file (--output, "
-				"'output:' in the config; '-' for stdout)\n",
-			path, strerror(-rc));
+			  "directory and make it writable, or choose another file (--output, "
+			  "'output:' in the config; '-' for stdout)\n",
+			  path, strerror(-rc));
 		return -1;
 	}
 	if (path != a->out_path) {
@@ -57,7 +57,8 @@ int agent_reload(struct agent *a, const char *extra, char *err, size_t errlen)
 		text = NULL;
 	}
 	for (size_t i = 0; i < a->n_overlays; i++)
-		if (config_parse_into(&nc, "set", a->overlays[i], strlen(a->overlays[i]), err, errlen))
+		if (config_parse_into(&nc, "set", a->overlays[i], strlen(a->overlays[i]), err,
+				      errlen))
 			goto fail;
 	if (extra && config_parse_into(&nc, "set", extra, strlen(extra), err, errlen))
 		goto fail;
@@ -108,4 +109,3 @@ fail:
 	emit_config_event(a, "rejected", err);
 	return -1;
 }
-

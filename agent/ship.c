@@ -58,9 +58,9 @@ struct sbatch {
 	struct sbatch *next;
 	uint64_t id;
 	uint32_t count;
-	size_t size;     /* frame bytes (= spool file size) */
-	uint8_t *frame;  /* cached frame, or NULL: read from the spool file */
-	int sent;        /* written on the current connection, waiting for its ack */
+	size_t size;    /* frame bytes (= spool file size) */
+	uint8_t *frame; /* cached frame, or NULL: read from the spool file */
+	int sent;       /* written on the current connection, waiting for its ack */
 };
 
 struct ship {
@@ -108,11 +108,11 @@ struct ship {
 
 	/* crash safety: the open batch's journal, the state file (see ship.h) */
 	int jfd, state_fd;
-	size_t jlen;            /* bytes of pend already in the journal */
-	uint64_t pend_last_seq; /* seq of the last event queued */
-	uint64_t j_seq;         /* last seq written to the journal */
-	uint64_t j_dirty_ms;    /* first journal write not fsynced yet (0: none) */
-	uint64_t durable_seq;   /* last seq fsynced, in the journal or a sealed batch */
+	size_t jlen;                  /* bytes of pend already in the journal */
+	uint64_t pend_last_seq;       /* seq of the last event queued */
+	uint64_t j_seq;               /* last seq written to the journal */
+	uint64_t j_dirty_ms;          /* first journal write not fsynced yet (0: none) */
+	uint64_t durable_seq;         /* last seq fsynced, in the journal or a sealed batch */
 	uint64_t state_seq, state_ms; /* durable_seq as last written to the state file, when */
 	struct ship_prev_run prev;
 };
@@ -373,7 +373,8 @@ int ship_event(struct ship *s, unsigned long long seq, const char *json, size_t 
 		return -EINVAL;
 	pthread_mutex_lock(&s->mu);
 	int err = 0;
-	if (s->pend_count && (s->pend_len + len + 1 > SHIP_MAX_RAW || s->pend_count >= SHIP_MAX_EVENTS))
+	if (s->pend_count &&
+	    (s->pend_len + len + 1 > SHIP_MAX_RAW || s->pend_count >= SHIP_MAX_EVENTS))
 		err = seal(s);
 	if (!err && s->pend_len + len + 1 > s->pend_cap) {
 		size_t cap = s->pend_cap ? s->pend_cap : 65536;
@@ -445,7 +446,7 @@ static void disconnect(struct ship *s)
 
 static int wait_fd(int fd, short ev, int timeout_ms)
 {
-	struct pollfd p = { .fd = fd, .events = ev };
+	struct pollfd p = {.fd = fd, .events = ev};
 	int r;
 	do
 		r = poll(&p, 1, timeout_ms);
@@ -468,7 +469,7 @@ static int ssl_wait(struct ship *s, int rc, int timeout_ms)
 
 static int do_connect(struct ship *s)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
 	if (getaddrinfo(s->host, s->port, &hints, &ai) || !ai)
 		return -EHOSTUNREACH;
 	int fd = -1;
@@ -584,14 +585,15 @@ static int send_batches(struct ship *s)
 		}
 		pthread_mutex_unlock(&s->mu);
 		if (!frame) {
-			struct sbatch tmp = { .id = id, .size = size };
+			struct sbatch tmp = {.id = id, .size = size};
 			frame = read_spool(s, &tmp);
 		}
 		own = 1;
 		if (!frame) {
 			/* Spool file vanished (deleted as oldest): forget the batch. */
 			pthread_mutex_lock(&s->mu);
-			for (struct sbatch **pp = &s->head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next) {
+			for (struct sbatch **pp = &s->head, *prev = NULL; *pp;
+			     prev = *pp, pp = &(*pp)->next) {
 				if ((*pp)->id == id) {
 					struct sbatch *x = *pp;
 					*pp = x->next;
@@ -682,7 +684,8 @@ static int read_acks(struct ship *s)
 				pthread_mutex_lock(&s->mu);
 				s->st.requests++;
 				if (s->nreq < (int)(sizeof(s->req) / sizeof(s->req[0]))) {
-					s->req[s->nreq].id = (unsigned)q[0] << 24 | q[1] << 16 | q[2] << 8 | q[3];
+					s->req[s->nreq].id = (unsigned)q[0] << 24 | q[1] << 16 |
+							     q[2] << 8 | q[3];
 					s->req[s->nreq].len = h.len - 4;
 					memcpy(s->req[s->nreq].args, q + 4, h.len - 4);
 					s->nreq++;
@@ -761,8 +764,8 @@ static void *ship_thread(void *arg)
 			disconnect(s);
 			back_off(s);
 		}
-		struct pollfd p[2] = { { .fd = s->wake_fd, .events = POLLIN },
-				       { .fd = s->fd, .events = POLLIN } };
+		struct pollfd p[2] = {{.fd = s->wake_fd, .events = POLLIN},
+				      {.fd = s->fd, .events = POLLIN}};
 		int timeout = SHIP_LINGER_MS / 2;
 		if (s->ssl && SSL_pending(s->ssl))
 			timeout = 0;

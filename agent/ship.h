@@ -28,9 +28,9 @@
 
 struct ship;
 struct ship_opts {
-	const char *address;   /* "host:port" of the collector */
+	const char *address;                        /* "host:port" of the collector */
 	const char *ca_file, *cert_file, *key_file; /* PEM: fleet CA, this agent's cert and key */
-	const char *spool_dir; /* on-disk spool for unacknowledged batches */
+	const char *spool_dir;                      /* on-disk spool for unacknowledged batches */
 	unsigned long long spool_max_bytes;
 	const char *host_id, *boot_id; /* identity of this agent run: host, boot, */
 	unsigned long long run_id;     /* and the run's id (0: unknown). Every batch sealed by
@@ -69,6 +69,7 @@ void ship_previous_run(struct ship *s, struct ship_prev_run *out);
 /* Take one control request the collector sent (REQUEST frame): its NUL-terminated arguments are
  * copied into buf (at most cap bytes). Returns their length, 0 if none is waiting. Requests
  * beyond the queue's 8 places are dropped and counted (ship_stats.requests_dropped). */
-size_t ship_take_request(struct ship *s, char *buf, size_t cap, unsigned *id); /* flush what it can, persist the rest to spool */
+size_t ship_take_request(struct ship *s, char *buf, size_t cap,
+			 unsigned *id); /* flush what it can, persist the rest to spool */
 
 #endif

@@ -6,8 +6,8 @@ int sinks_add(struct agent *a, const struct hw_sink_ops *ops, int loss_cause)
 {
 	if (a->nsinks >= HW_MAX_SINKS)
 		return -1;
-	a->sinks[a->nsinks++] = (struct hw_sink){.ops = ops, .a = a, .loss_cause = loss_cause,
-						 .losses_due = true};
+	a->sinks[a->nsinks++] =
+		(struct hw_sink){.ops = ops, .a = a, .loss_cause = loss_cause, .losses_due = true};
 	return 0;
 }
 

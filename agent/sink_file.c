@@ -52,7 +52,8 @@ static int file_drain(struct hw_sink *s)
 	struct hw_output *o = &s->a->out;
 	if (output_flush(o, true)) {
 		agent_log("%zu bytes of events could not be written to the "
-				"output at exit\n", o->len);
+			  "output at exit\n",
+			  o->len);
 		return -1;
 	}
 	return 0;

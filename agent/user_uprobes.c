@@ -59,7 +59,7 @@ struct user_state {
 	struct useen seen[UT_SEEN_MAX]; /* executables checked and found not to define readline */
 	int nseen;
 	bool shell_on, auth_on;
-	bool stopped;	     /* detached for shutdown */
+	bool stopped;        /* detached for shutdown */
 	uint64_t scanned_ns; /* last /proc scan for new targets (CLOCK_MONOTONIC) */
 };
 
@@ -114,7 +114,8 @@ static bool elf_find_sym(const char *path, const char *sym, bool func, uint64_t 
 	Elf_Scn *scn = NULL;
 	while (e && !found && (scn = elf_nextscn(e, scn))) {
 		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB))
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB))
 			continue;
 		Elf_Data *d = elf_getdata(scn, NULL);
 		size_t n = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
@@ -219,8 +220,8 @@ static void target_attach(struct agent *a, struct utarget *t)
 		return;
 	a->own_ids_dirty = true;
 	if (t->kind == UT_SHELL) {
-		struct bpf_link *l = attach1(a, s->progs.hw_shell_readline, t->path, "readline", true,
-					     t->err, sizeof(t->err));
+		struct bpf_link *l = attach1(a, s->progs.hw_shell_readline, t->path, "readline",
+					     true, t->err, sizeof(t->err));
 		if (l)
 			t->links[t->nlinks++] = l;
 		l = attach1(a, s->progs.hw_shell_readline_entry, t->path, "readline", false, t->err,
@@ -234,8 +235,8 @@ static void target_attach(struct agent *a, struct utarget *t)
 		if (fn && buf) {
 			LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = "rl_deprep_terminal",
 				    .bpf_cookie = buf - fn);
-			l = bpf_program__attach_uprobe_opts(s->progs.hw_shell_rl_deprep, -1, t->path, 0,
-							    &o);
+			l = bpf_program__attach_uprobe_opts(s->progs.hw_shell_rl_deprep, -1,
+							    t->path, 0, &o);
 			if (l)
 				t->links[t->nlinks++] = l;
 		}
@@ -326,8 +327,13 @@ static enum ut_kind lib_kind(const char *name)
 	return 0;
 }
 
-static const char *lib_dirs[] = {"/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu",
-				 "/usr/lib64", "/lib64", "/usr/lib", "/lib", "/usr/local/lib"};
+static const char *lib_dirs[] = {"/usr/lib/x86_64-linux-gnu",
+				 "/lib/x86_64-linux-gnu",
+				 "/usr/lib64",
+				 "/lib64",
+				 "/usr/lib",
+				 "/lib",
+				 "/usr/local/lib"};
 
 struct needed_ctx {
 	struct agent *a;
@@ -515,10 +521,11 @@ void user_heartbeat(struct agent *a, struct jbuf *b)
 		if (strcmp(t->shown, t->path))
 			jb_kcstr(b, "via", t->path);
 		jb_ku64(b, "ino", t->ino);
-		jb_kcstr(b, "state", !on        ? "disabled" :
-				     u->stopped ? "detached" :
-				     t->nlinks  ? "attached" :
-						  "unavailable");
+		jb_kcstr(b, "state",
+			 !on          ? "disabled"
+			 : u->stopped ? "detached"
+			 : t->nlinks  ? "attached"
+				      : "unavailable");
 		jb_ku64(b, "links", t->nlinks);
 		jb_kcstr(b, "reason", t->err[0] ? t->err : NULL);
 		jb_obj_end(b);

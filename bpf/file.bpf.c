@@ -150,9 +150,8 @@ static __always_inline struct hw_file_cfg *file_cfg_get(void)
 }
 
 /* Look up a name rule; name is len bytes at src (kernel memory), len < HW_WATCH_NAME_MAX. */
-static __always_inline struct hw_watch_val *file_name_lookup(struct user_pbuf *pb, __u32 kind,
-							     __u64 ino, __u32 dev,
-							     const void *src, __u32 len)
+static __always_inline struct hw_watch_val *
+file_name_lookup(struct user_pbuf *pb, __u32 kind, __u64 ino, __u32 dev, const void *src, __u32 len)
 {
 	struct hw_watch_name_key *k = &pb->nkey;
 
@@ -328,7 +327,7 @@ __noinline int hw_file_match_dentry(__u64 dp, __u32 ops)
 	}
 	if (nd->named) {
 		struct hw_watch_val *c =
-		    file_name_lookup(pb, HW_WNK_CHILD, nd->ino, nd->dev, dname, nlen);
+			file_name_lookup(pb, HW_WNK_CHILD, nd->ino, nd->dev, dname, nlen);
 		if (c && (c->ops & ops))
 			return file_packed(c);
 	}
@@ -389,7 +388,8 @@ static long file_norm_scan(__u32 i, void *ctx)
 	__u64 x = *(__u64 *)(pb->buf + (p & FILE_NM));
 	__u64 y = *(__u64 *)(pb->buf + ((p + 1) & FILE_NM));
 	__u64 slash = file_zbytes(x ^ (0x2full * FILE_ONES));
-	__u64 next = file_zbytes(y ^ (0x2eull * FILE_ONES)) | file_zbytes(y ^ (0x2full * FILE_ONES));
+	__u64 next =
+		file_zbytes(y ^ (0x2eull * FILE_ONES)) | file_zbytes(y ^ (0x2full * FILE_ONES));
 	if (slash & next) {
 		s->need = 1;
 		return 1;
@@ -445,8 +445,11 @@ __u32 file_norm_zero;
 
 static __always_inline __u32 file_norm(struct user_pbuf *pb, __u32 lo, __u32 r0, __u32 end)
 {
-	struct file_norm s = {
-	    .end = end, .lo = lo, .need = file_norm_zero, .seg = file_norm_zero, .clen = file_norm_zero};
+	struct file_norm s = {.end = end,
+			      .lo = lo,
+			      .need = file_norm_zero,
+			      .seg = file_norm_zero,
+			      .clen = file_norm_zero};
 
 	/* the scan starts at the '/' before the string (the separator, or its leading '/') */
 	if (r0 > lo)
@@ -548,8 +551,8 @@ __noinline int hw_file_match_str(__u32 start, __u32 len, __u32 ops)
 		return -1;
 	nl = i - 1;
 	if (nl && (lmask >> nl) & 1) {
-		v = file_name_lookup(pb, HW_WNK_BASENAME, 0, 0, pb->buf + ((end - nl) & (UPB * 2 - 1)),
-				     nl);
+		v = file_name_lookup(pb, HW_WNK_BASENAME, 0, 0,
+				     pb->buf + ((end - nl) & (UPB * 2 - 1)), nl);
 		if (v && (v->ops & ops) && (!(v->flags & HW_WF_PROCFS) || procstr))
 			return file_packed(v);
 	}
@@ -734,8 +737,8 @@ static __always_inline void file_open(struct task_struct *t, struct pt_regs *reg
 	if (ret >= 0) {
 		/* the rule found covers none of this open's operations: a later one may */
 		if (!(((__u32)m >> 16) & ops))
-			m = nsns ? hw_file_match_str(nsstart, UPB - nsstart, ops) :
-				   hw_file_match_dentry(dent, ops);
+			m = nsns ? hw_file_match_str(nsstart, UPB - nsstart, ops)
+				 : hw_file_match_dentry(dent, ops);
 	} else {
 		len = hw_file_str_path(dirfd, (__u64)upath);
 		if (len) {
@@ -750,9 +753,9 @@ static __always_inline void file_open(struct task_struct *t, struct pt_regs *reg
 	if (hw_filtered(tgid))
 		return;
 	ops &= (__u32)m >> 16;
-	op = (ops & HW_FOP_TRUNCATE) ? HW_FOP_TRUNCATE :
-	     (ops & HW_FOP_WRITE)    ? HW_FOP_WRITE :
-				       HW_FOP_READ;
+	op = (ops & HW_FOP_TRUNCATE) ? HW_FOP_TRUNCATE
+	     : (ops & HW_FOP_WRITE)  ? HW_FOP_WRITE
+				     : HW_FOP_READ;
 	__u32 repeats = 0;
 	if (f && file_repeat(f, tgid, op, m & 0xffff, &repeats))
 		return;
@@ -814,7 +817,8 @@ static __always_inline void file_other(struct task_struct *t, struct pt_regs *re
 	if (!regs)
 		regs = (struct pt_regs *)bpf_task_pt_regs(t);
 	/* x86-64 syscall arguments, direct loads from the BTF-typed saved registers */
-	__u64 a0 = HW_REG_ARG0(regs), a1 = HW_REG_ARG1(regs), a2 = HW_REG_ARG2(regs), a3 = HW_REG_ARG3(regs), a4 = HW_REG_ARG4(regs);
+	__u64 a0 = HW_REG_ARG0(regs), a1 = HW_REG_ARG1(regs), a2 = HW_REG_ARG2(regs),
+	      a3 = HW_REG_ARG3(regs), a4 = HW_REG_ARG4(regs);
 	int fd = -1, d1 = AT_FDCWD_, d2 = AT_FDCWD_;
 	const char *p1 = NULL, *p2 = NULL;
 	__u32 op, flags = 0, mode = 0, uid = 0xffffffff, gid = 0xffffffff, len1 = 0, len2 = 0;
@@ -835,7 +839,7 @@ static __always_inline void file_other(struct task_struct *t, struct pt_regs *re
 	case HW_NR_RENAME: /* rename */
 		op = HW_FOP_RENAME, p1 = (void *)a0, p2 = (void *)a1;
 		break;
-	case HW_NR_RENAMEAT: /* renameat */
+	case HW_NR_RENAMEAT:  /* renameat */
 	case HW_NR_RENAMEAT2: /* renameat2 */
 		op = HW_FOP_RENAME, d1 = a0, p1 = (void *)a1, d2 = a2, p2 = (void *)a3;
 		flags = nr == HW_NR_RENAMEAT2 ? a4 : 0;
@@ -843,7 +847,7 @@ static __always_inline void file_other(struct task_struct *t, struct pt_regs *re
 	case HW_NR_CHMOD: /* chmod */
 		op = HW_FOP_CHMOD, p1 = (void *)a0, mode = a1;
 		break;
-	case HW_NR_FCHMODAT: /* fchmodat */
+	case HW_NR_FCHMODAT:  /* fchmodat */
 	case HW_NR_FCHMODAT2: /* fchmodat2 */
 		op = HW_FOP_CHMOD, d1 = a0, p1 = (void *)a1, mode = a2;
 		flags = nr == HW_NR_FCHMODAT2 ? a3 : 0;
@@ -851,7 +855,7 @@ static __always_inline void file_other(struct task_struct *t, struct pt_regs *re
 	case HW_NR_FCHMOD: /* fchmod */
 		op = HW_FOP_CHMOD, fd = a0, mode = a1;
 		break;
-	case HW_NR_CHOWN: /* chown */
+	case HW_NR_CHOWN:  /* chown */
 	case HW_NR_LCHOWN: /* lchown */
 		op = HW_FOP_CHOWN, p1 = (void *)a0, uid = a1, gid = a2;
 		break;
@@ -975,7 +979,7 @@ int hw_file_x(struct trace_event_raw_sys_exit *ctx)
 	SEC("fexit/" HW_SYSFN(name))                                                               \
 	int BPF_PROG(hw_file_##name##_fx, struct pt_regs *regs, long ret)                          \
 	{                                                                                          \
-		if (file_is_open(NR))                                 \
+		if (file_is_open(NR))                                                              \
 			file_open(bpf_get_current_task_btf(), regs, NR, ret);                      \
 		else                                                                               \
 			file_other(bpf_get_current_task_btf(), regs, NR, ret);                     \

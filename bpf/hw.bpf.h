@@ -76,7 +76,7 @@ struct {
 /* Drops by (type * HW_DROP_NCAUSE + cause). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HW_EV_MAX * HW_DROP_NCAUSE);
+	__uint(max_entries, HW_EV_MAX *HW_DROP_NCAUSE);
 	__type(key, __u32);
 	__type(value, __u64);
 } hw_drops SEC(".maps");
@@ -370,9 +370,9 @@ static long hw_walk_step(__u32 i, void *ctx)
 	 * BPF_CORE_READ is a helper call; the string read is the step's only one left). */
 	if (hw_ksym_exists(bpf_rdonly_cast) && tp) {
 		struct dentry *dt =
-		    bpf_rdonly_cast((void *)d, bpf_core_type_id_kernel(struct dentry));
+			bpf_rdonly_cast((void *)d, bpf_core_type_id_kernel(struct dentry));
 		struct mount *mt =
-		    bpf_rdonly_cast((void *)mnt, bpf_core_type_id_kernel(struct mount));
+			bpf_rdonly_cast((void *)mnt, bpf_core_type_id_kernel(struct mount));
 		tp->mnt_root = (__u64)mt->mnt.mnt_root;
 		tp->parent = (__u64)dt->d_parent;
 		tp->mp = (__u64)mt->mnt_parent;
@@ -420,8 +420,8 @@ static __always_inline void hw_blob_path(struct hw_blob *b, struct path *p, stru
 	struct dentry *d = p->dentry; /* p is on the stack */
 	struct vfsmount *vmnt = p->mnt;
 	struct hw_walk w = {
-	    .pos = b->pos,
-	    .start = b->pos,
+		.pos = b->pos,
+		.start = b->pos,
 	};
 	__u32 zero = 0;
 	struct hw_walk_ptrs *tp = bpf_map_lookup_elem(&hw_walk_tmp, &zero);

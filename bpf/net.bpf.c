@@ -219,7 +219,8 @@ static __always_inline void net_do_connect(long ret, const bool fast)
 
 	__u32 kind = HW_NK_CONNECT;
 	struct hw_net_kcfg *k = bpf_map_lookup_elem(&hw_net_cfg, &kind);
-	if (!(k && k->fold_window_ns && net_fold(e, (void *)((__u8 *)e + HW_MAX_RECORD), k->fold_window_ns)))
+	if (!(k && k->fold_window_ns &&
+	      net_fold(e, (void *)((__u8 *)e + HW_MAX_RECORD), k->fold_window_ns)))
 		hw_submit(e, sizeof(*e), false);
 	if (!pending)
 		return;

@@ -37,8 +37,7 @@ struct {
 
 /* The payload of an iovec array: the first element, or the second when the first is just a
  * TCP DNS length prefix (2 bytes) written separately. */
-static __always_inline int net_iov(const struct iovec *iov, __u64 cnt, const void **buf,
-				   __u64 *len)
+static __always_inline int net_iov(const struct iovec *iov, __u64 cnt, const void **buf, __u64 *len)
 {
 	struct iovec v[2] = {};
 

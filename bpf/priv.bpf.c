@@ -265,10 +265,10 @@ static __always_inline void priv_emit_module(struct task_struct *t, const struct
 
 /* The subset of union bpf_attr read here (UAPI: offsets never change). */
 struct priv_bpf_attr {
-	__u32 a0;        /* PROG_LOAD prog_type; *_ATTACH target_fd; LINK_CREATE prog_fd;
+	__u32 a0; /* PROG_LOAD prog_type; *_ATTACH target_fd; LINK_CREATE prog_fd;
 			    *_GET_FD_BY_ID id; LINK_UPDATE/DETACH link_fd */
-	__u32 a1;        /* PROG_LOAD insn_cnt; PROG_ATTACH attach_bpf_fd; LINK_CREATE target_fd */
-	__u32 a2;        /* PROG_ATTACH attach_type; LINK_CREATE attach_type */
+	__u32 a1; /* PROG_LOAD insn_cnt; PROG_ATTACH attach_bpf_fd; LINK_CREATE target_fd */
+	__u32 a2; /* PROG_ATTACH attach_type; LINK_CREATE attach_type */
 	__u32 a3;
 	__u64 pad[4];
 	char prog_name[16]; /* PROG_LOAD, offset 48 */
@@ -496,7 +496,7 @@ static __always_inline void priv_sc_exit(__u16 sc, long ret)
 
 /* One program pair per syscall; each is the shared body with a constant, so the compiler
  * keeps only that syscall's branch. */
-#define PRIV_SYSCALL(name, SC, NARGS)                                                                   \
+#define PRIV_SYSCALL(name, SC, NARGS)                                                              \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
 	int hw_pv_##name##_in(struct trace_event_raw_sys_enter *ctx)                               \
 	{                                                                                          \
@@ -1047,7 +1047,8 @@ static __always_inline void priv_tamper_bpf(long cmd, unsigned long uattr)
 		char name[8] = {};
 		if (!f)
 			return;
-		bpf_probe_read_kernel(name, sizeof(name), BPF_CORE_READ(f, f_path.dentry, d_name.name));
+		bpf_probe_read_kernel(name, sizeof(name),
+				      BPF_CORE_READ(f, f_path.dentry, d_name.name));
 		/* "bpf_link" when created, "bpf-link" when obtained by id (bpf_link_new_fd) */
 		if (name[0] != 'b' || name[1] != 'p' || name[2] != 'f' || name[4] != 'l' ||
 		    name[5] != 'i' || name[6] != 'n' || name[7] != 'k')

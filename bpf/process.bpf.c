@@ -172,9 +172,9 @@ static __always_inline void hw_exec_prep(struct task_struct *t, struct linux_bin
 	if (!nc || (oc->euid.val == nc->euid.val && oc->egid.val == nc->egid.val))
 		return; /* the common case: the exec keeps its ids */
 	struct hw_exec_cred v = {
-	    .cred = (__u64)nc,
-	    .euid = oc->euid.val,
-	    .egid = oc->egid.val,
+		.cred = (__u64)nc,
+		.euid = oc->euid.val,
+		.egid = oc->egid.val,
 	};
 	__u32 tid = t->pid;
 	bpf_map_update_elem(&hw_exec_cred, &tid, &v, BPF_ANY);

@@ -31,9 +31,9 @@ static __always_inline void user_exec(struct task_struct *t, __u32 which)
 	/* t is a BTF pointer: direct loads (one instruction each, not a helper call) */
 	struct inode *ino = t->mm->exe_file->f_inode;
 	struct user_bin_key k = {
-	    .ino = ino->i_ino,
-	    .dev = ino->i_sb->s_dev,
-	    .which = which,
+		.ino = ino->i_ino,
+		.dev = ino->i_sb->s_dev,
+		.which = which,
 	};
 	__u8 one = 1;
 	struct hw_user_bin *r;

@@ -40,7 +40,7 @@ static char *http_req(const char *method, const char *path, const char *form, co
 		return NULL;
 	memcpy(host, api, (size_t)(colon - api));
 	host[colon - api] = 0;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
 	if (getaddrinfo(host, colon + 1, &hints, &ai))
 		return NULL;
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -55,13 +55,14 @@ static char *http_req(const char *method, const char *path, const char *form, co
 	int n = snprintf(req, sizeof(req),
 			 "%s %s HTTP/1.0\r\nHost: %s\r\n%s%s%sContent-Type: "
 			 "application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n%s",
-			 method, path, api, token ? "Authorization: Bearer " : "", token ? token : "",
-			 token ? "\r\n" : "", form ? strlen(form) : 0, form ? form : "");
+			 method, path, api, token ? "Authorization: Bearer " : "",
+			 token ? token : "", token ? "\r\n" : "", form ? strlen(form) : 0,
+			 form ? form : "");
 	if (n < 0 || (size_t)n >= sizeof(req) || write(fd, req, (size_t)n) != n) {
 		close(fd);
 		return NULL;
 	}
-	struct jbuf b = { 0 };
+	struct jbuf b = {0};
 	char tmp[65536];
 	ssize_t r;
 	while ((r = read(fd, tmp, sizeof(tmp))) > 0)
@@ -91,7 +92,8 @@ static void urlenc(struct jbuf *b, const char *k, const char *v)
 		return;
 	jb_printf(b, "%s%s=", strchr(b->p, '?') ? "&" : "?", k);
 	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-_.~", *p))
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-_.~", *p))
 			jb_raw(b, (const char *)p, 1);
 		else
 			jb_printf(b, "%%%02X", *p);
@@ -105,7 +107,11 @@ static char *abs_time(const char *t, char *buf, size_t n)
 		return NULL;
 	size_t l = strlen(t);
 	char unit = l ? t[l - 1] : 0;
-	double mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
+	double mult = unit == 's'   ? 1
+		      : unit == 'm' ? 60
+		      : unit == 'h' ? 3600
+		      : unit == 'd' ? 86400
+				    : 0;
 	if (mult && !strchr(t, 'T')) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -155,7 +161,7 @@ static long long num_of(const char *body, const char *key, long long dflt)
 	int n = parse(body);
 	if (n <= 0)
 		return dflt;
-	struct jdoc d = { body, toks, n };
+	struct jdoc d = {body, toks, n};
 	int ok = 0;
 	long long v = json_int(&d, json_get(&d, 0, key), &ok);
 	return ok ? v : dflt;
@@ -167,7 +173,7 @@ static long long count_of(const char *body, const char *listkey)
 	int n = parse(body);
 	if (n <= 0)
 		return -1;
-	struct jdoc d = { body, toks, n };
+	struct jdoc d = {body, toks, n};
 	int arr = json_get(&d, 0, listkey);
 	return arr >= 0 && toks[arr].type == J_ARR ? (long long)toks[arr].size : -1;
 }
@@ -177,7 +183,7 @@ static int truncated_of(const char *body)
 	int n = parse(body);
 	if (n <= 0)
 		return 0;
-	struct jdoc d = { body, toks, n };
+	struct jdoc d = {body, toks, n};
 	int i = json_get(&d, 0, "truncated");
 	return i >= 0 && toks[i].type == J_TRUE;
 }
@@ -190,19 +196,23 @@ static long long show(const char *body, const char *listkey, int kind)
 		fprintf(stderr, "herdwatch: the collector's answer is not JSON\n");
 		return -2;
 	}
-	struct jdoc d = { body, toks, n };
+	struct jdoc d = {body, toks, n};
 	int arr = listkey ? json_get(&d, 0, listkey) : 0;
 	if (arr < 0 || toks[arr].type != J_ARR)
 		return -2;
 	int i = arr + 1;
 	for (uint32_t k = 0; k < toks[arr].size; k++, i = (int)toks[i].next) {
 		if (as_json) {
-			int inner = kind == 0 ? json_get(&d, i, "event") : kind == 1 ? json_get(&d, i, "alert") : i;
+			int inner = kind == 0   ? json_get(&d, i, "event")
+				    : kind == 1 ? json_get(&d, i, "alert")
+						: i;
 			if (kind == 0) {
 				/* keep the member the collector assigned next to the raw event */
-				printf("%.*s\n", (int)(toks[i].end - toks[i].start), body + toks[i].start);
+				printf("%.*s\n", (int)(toks[i].end - toks[i].start),
+				       body + toks[i].start);
 			} else {
-				printf("%.*s\n", (int)(toks[inner].end - toks[inner].start), body + toks[inner].start);
+				printf("%.*s\n", (int)(toks[inner].end - toks[inner].start),
+				       body + toks[inner].start);
 			}
 			continue;
 		}
@@ -235,7 +245,8 @@ static long long show(const char *body, const char *listkey, int kind)
 			s_of(&d, al, "severity", e, sizeof(e));
 			s_of(&d, al, "member", c, sizeof(c));
 			s_of(&d, al, "explanation", g, sizeof(g));
-			printf("%-6s %-30.30s %-15s %-7s %-20s %s\n", a, b, f, e, c[0] ? c : "-", g);
+			printf("%-6s %-30.30s %-15s %-7s %-20s %s\n", a, b, f, e, c[0] ? c : "-",
+			       g);
 		} else if (kind == 2) {
 			s_of(&d, i, "herd", a, sizeof(a));
 			s_of(&d, i, "members", b, sizeof(b));
@@ -253,9 +264,9 @@ static long long show(const char *body, const char *listkey, int kind)
 					s_of(&d, j, "version", v, sizeof(v));
 					s_of(&d, j, "members", nm, sizeof(nm));
 					versioned += v[0] != 0;
-					int w =
-					    snprintf(g + o, sizeof(g) - (size_t)o, "%s%s:%s",
-						     o ? " " : "", v[0] ? v : "unversioned", nm);
+					int w = snprintf(g + o, sizeof(g) - (size_t)o, "%s%s:%s",
+							 o ? " " : "", v[0] ? v : "unversioned",
+							 nm);
 					if (w < 0 || (size_t)w >= sizeof(g) - (size_t)o)
 						break;
 					o += w;
@@ -289,7 +300,8 @@ static void formenc(struct jbuf *b, const char *k, const char *v)
 {
 	jb_printf(b, "%s%s=", b->len ? "&" : "", k);
 	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-_.~", *p))
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-_.~", *p))
 			jb_raw(b, (const char *)p, 1);
 		else
 			jb_printf(b, "%%%02X", *p);
@@ -305,9 +317,11 @@ static int read_token(char *buf, size_t n)
 		path = "herdwatch.db.api-token";
 	FILE *f = fopen(path, "re");
 	if (!f || !fgets(buf, (int)n, f)) {
-		fprintf(stderr, "herdwatch: cannot read the collector's API token from %s: %s\n"
-				"herdwatch: the collector writes it next to its database (DB.api-token, or its "
-				"--api-token-file); pass it with --token-file FILE (as root)\n",
+		fprintf(stderr,
+			"herdwatch: cannot read the collector's API token from %s: %s\n"
+			"herdwatch: the collector writes it next to its database (DB.api-token, or "
+			"its "
+			"--api-token-file); pass it with --token-file FILE (as root)\n",
 			path, f ? "empty file" : strerror(errno));
 		if (f)
 			fclose(f);
@@ -323,10 +337,11 @@ static int read_token(char *buf, size_t n)
  * agent's state: a POST with the collector's API token. */
 static int cmd_request(int argc, char **argv)
 {
-	struct jbuf form = { 0 };
+	struct jbuf form = {0};
 	char token[256];
 	if (argc < 2) {
-		fprintf(stderr, "usage: herdwatch [--token-file FILE] request HOST WORD... (e.g. enable file.open --for 600)\n");
+		fprintf(stderr, "usage: herdwatch [--token-file FILE] request HOST WORD... (e.g. "
+				"enable file.open --for 600)\n");
 		return 2;
 	}
 	if (read_token(token, sizeof(token)))
@@ -338,12 +353,16 @@ static int cmd_request(int argc, char **argv)
 	free(form.p);
 	if (!body) {
 		if (http_status == 401 || http_status == 403)
-			fprintf(stderr, "herdwatch: the collector refused the request: %s API token (is %s "
-					"the token file of the collector at %s?)\n",
+			fprintf(stderr,
+				"herdwatch: the collector refused the request: %s API token (is %s "
+				"the token file of the collector at %s?)\n",
 				http_status == 401 ? "no" : "wrong",
 				token_file ? token_file : "the default", api);
 		else
-			fprintf(stderr, "herdwatch: cannot reach the collector at %s (or it refused the request)\n", api);
+			fprintf(stderr,
+				"herdwatch: cannot reach the collector at %s (or it refused the "
+				"request)\n",
+				api);
 		return 1;
 	}
 	fputs(body, stdout);
@@ -354,24 +373,27 @@ static int cmd_request(int argc, char **argv)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: herdwatch [--api HOST:PORT] [--json] events|alerts|herds|members|stats [options]\n"
-			"       herdwatch [--api HOST:PORT] [--token-file FILE] request HOST WORD...\n"
-			"         a control request to that agent; FILE: the collector's API token\n"
-			"         [$HERDWATCH_API_TOKEN_FILE or herdwatch.db.api-token]\n"
-			"  events: --member M --kind K --since T --until T --grep TEXT --limit N --follow\n"
-			"  alerts: --member M --kind K --since T --limit N --follow\n"
-			"  T: RFC 3339, ns since the epoch, or an age: 30s 10m 2h 7d\n");
+	fprintf(stderr,
+		"usage: herdwatch [--api HOST:PORT] [--json] events|alerts|herds|members|stats "
+		"[options]\n"
+		"       herdwatch [--api HOST:PORT] [--token-file FILE] request HOST WORD...\n"
+		"         a control request to that agent; FILE: the collector's API token\n"
+		"         [$HERDWATCH_API_TOKEN_FILE or herdwatch.db.api-token]\n"
+		"  events: --member M --kind K --since T --until T --grep TEXT --limit N --follow\n"
+		"  alerts: --member M --kind K --since T --limit N --follow\n"
+		"  T: RFC 3339, ns since the epoch, or an age: 30s 10m 2h 7d\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "api", 1, 0, 'a' }, { "json", 0, 0, 'j' }, { "member", 1, 0, 'm' },
-		{ "kind", 1, 0, 'k' }, { "since", 1, 0, 's' }, { "until", 1, 0, 'u' },
-		{ "grep", 1, 0, 'g' }, { "limit", 1, 0, 'l' }, { "follow", 0, 0, 'f' },
-		{ "token-file", 1, 0, 't' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+		{"api", 1, 0, 'a'},        {"json", 0, 0, 'j'},  {"member", 1, 0, 'm'},
+		{"kind", 1, 0, 'k'},       {"since", 1, 0, 's'}, {"until", 1, 0, 'u'},
+		{"grep", 1, 0, 'g'},       {"limit", 1, 0, 'l'}, {"follow", 0, 0, 'f'},
+		{"token-file", 1, 0, 't'}, {"help", 0, 0, 'h'},  {0, 0, 0, 0},
 	};
-	const char *member = NULL, *kind = NULL, *since = NULL, *until = NULL, *grep = NULL, *limit = NULL;
+	const char *member = NULL, *kind = NULL, *since = NULL, *until = NULL, *grep = NULL,
+		   *limit = NULL;
 	int follow = 0, o;
 	if (getenv("HERDWATCH_API") && *getenv("HERDWATCH_API"))
 		api = getenv("HERDWATCH_API"); /* --api overrides it */
@@ -404,17 +426,39 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		switch (o) {
-		case 'a': api = optarg; break;
-		case 'j': as_json = 1; break;
-		case 'm': member = optarg; break;
-		case 'k': kind = optarg; break;
-		case 's': since = optarg; break;
-		case 'u': until = optarg; break;
-		case 'g': grep = optarg; break;
-		case 'l': limit = optarg; break;
-		case 'f': follow = 1; break;
-		case 't': token_file = optarg; break;
-		default: usage(); return 2;
+		case 'a':
+			api = optarg;
+			break;
+		case 'j':
+			as_json = 1;
+			break;
+		case 'm':
+			member = optarg;
+			break;
+		case 'k':
+			kind = optarg;
+			break;
+		case 's':
+			since = optarg;
+			break;
+		case 'u':
+			until = optarg;
+			break;
+		case 'g':
+			grep = optarg;
+			break;
+		case 'l':
+			limit = optarg;
+			break;
+		case 'f':
+			follow = 1;
+			break;
+		case 't':
+			token_file = optarg;
+			break;
+		default:
+			usage();
+			return 2;
 		}
 	}
 	const char *cmd = getenv("HW_CMD");
@@ -423,7 +467,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	char t1[64], t2[64];
-	struct jbuf url = { 0 };
+	struct jbuf url = {0};
 	int kindno;
 	const char *listkey;
 	if (!strcmp(cmd, "events")) {
@@ -474,7 +518,7 @@ int main(int argc, char **argv)
 	size_t npages = 0;
 	long long got = 0, nb = -1;
 	for (;;) {
-		struct jbuf u = { 0 };
+		struct jbuf u = {0};
 		char a[32];
 		jb_raw(&u, url.p, url.len);
 		snprintf(a, sizeof(a), "%lld", want - got < PAGE ? want - got : PAGE);
@@ -511,9 +555,11 @@ int main(int argc, char **argv)
 	}
 	if (!as_json) {
 		if (kindno == 0)
-			printf("%-8s %-30s %-20s %-18s %-28s %s\n", "ID", "TIME", "MEMBER", "KIND", "EXE", "OBJECT");
+			printf("%-8s %-30s %-20s %-18s %-28s %s\n", "ID", "TIME", "MEMBER", "KIND",
+			       "EXE", "OBJECT");
 		else
-			printf("%-6s %-30s %-15s %-7s %-20s %s\n", "ID", "TIME", "KIND", "SEV", "MEMBER", "EXPLANATION");
+			printf("%-6s %-30s %-15s %-7s %-20s %s\n", "ID", "TIME", "KIND", "SEV",
+			       "MEMBER", "EXPLANATION");
 	}
 	long long last = -1;
 	int bad = 0;
@@ -541,7 +587,7 @@ int main(int argc, char **argv)
 		/* everything newer than the last shown id, oldest first, page after page until
 		 * caught up (a burst larger than a page is not cut) */
 		for (;;) {
-			struct jbuf u = { 0 };
+			struct jbuf u = {0};
 			char a[32];
 			jb_raw(&u, url.p, url.len);
 			snprintf(a, sizeof(a), "%lld", last);

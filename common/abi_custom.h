@@ -17,11 +17,11 @@
 
 enum hw_cp_kind {
 	HW_CP_NONE = 0,
-	HW_CP_INT = 1,   /* signed integer of `size` bytes */
-	HW_CP_UINT = 2,  /* unsigned integer of `size` bytes */
-	HW_CP_USTR = 3,  /* pointer to a NUL-terminated string in user memory */
-	HW_CP_KSTR = 4,  /* tracepoint __data_loc char[]: string inside the record */
-	HW_CP_CHARS = 5, /* tracepoint char name[N] inside the record */
+	HW_CP_INT = 1,    /* signed integer of `size` bytes */
+	HW_CP_UINT = 2,   /* unsigned integer of `size` bytes */
+	HW_CP_USTR = 3,   /* pointer to a NUL-terminated string in user memory */
+	HW_CP_KSTR = 4,   /* tracepoint __data_loc char[]: string inside the record */
+	HW_CP_CHARS = 5,  /* tracepoint char name[N] inside the record */
 	HW_CP_UBYTES = 6, /* pointer to `maxlen` bytes of user memory */
 };
 
@@ -32,7 +32,12 @@ enum hw_cp_src {
 };
 
 enum hw_cp_op {
-	HW_CP_EQ = 1, HW_CP_NE, HW_CP_LT, HW_CP_LE, HW_CP_GT, HW_CP_GE,
+	HW_CP_EQ = 1,
+	HW_CP_NE,
+	HW_CP_LT,
+	HW_CP_LE,
+	HW_CP_GT,
+	HW_CP_GE,
 	HW_CP_PREFIX, /* strings: starts with */
 };
 
@@ -51,19 +56,19 @@ struct hw_cp_filter {
 	__u8 op;    /* enum hw_cp_op */
 	__u8 slen;  /* string filters: bytes of str compared (no NUL) */
 	__u8 pad[5];
-	__s64 val;  /* integer filters */
+	__s64 val; /* integer filters */
 	char str[HW_CP_STR];
 };
 
 struct hw_cp_spec {
-	__u32 gen;      /* changes whenever the slot is given to another probe */
+	__u32 gen; /* changes whenever the slot is given to another probe */
 	__u16 nfields;
 	__u16 nfilters;
 	struct hw_cp_field f[HW_CP_FIELDS];
 	struct hw_cp_filter flt[HW_CP_FILTERS];
-	__u32 paused;   /* disabled through the control socket: the link stays, nothing is emitted */
-	__u32 tgid;     /* scope: only this process (0 = any) */
-	__u64 cg_id;    /* scope: only tasks in this cgroup v2 or below it (0 = any) ... */
+	__u32 paused; /* disabled through the control socket: the link stays, nothing is emitted */
+	__u32 tgid;   /* scope: only this process (0 = any) */
+	__u64 cg_id;  /* scope: only tasks in this cgroup v2 or below it (0 = any) ... */
 	__u32 cg_level; /* ... i.e. whose ancestor at this level (root = 0) has id cg_id */
 	__u32 pad;
 };
@@ -72,9 +77,9 @@ struct hw_custom {
 	struct hw_hdr hdr;
 	__u32 slot;
 	__u32 gen;
-	__u64 val[HW_CP_FIELDS];          /* integers (and pointers of string fields) */
-	struct hw_str str[HW_CP_FIELDS];  /* strings and bytes in the blob */
-	/* blob follows */
+	__u64 val[HW_CP_FIELDS];         /* integers (and pointers of string fields) */
+	struct hw_str str[HW_CP_FIELDS]; /* strings and bytes in the blob */
+					 /* blob follows */
 };
 _Static_assert(sizeof(struct hw_custom) == 80 + 8 + 64 + 32, "hw_custom layout");
 

@@ -61,26 +61,27 @@ enum hw_net_syscall {
 #define HW_NET_F_SRC_FROM_USER (1u << 1) /* src read from the caller's sockaddr (failed bind) */
 #define HW_NET_F_SUMMARY (1u << 2)       /* folded connects: count = repeats after the first */
 #define HW_NET_F_PENDING (1u << 3)       /* connect returned -EINPROGRESS: an outcome follows */
-#define HW_NET_F_OUTCOME (1u << 4)       /* final result of a connect that did not complete in
+#define HW_NET_F_OUTCOME                                                                           \
+	(1u << 4)                    /* final result of a connect that did not complete in
 					  * the call (non-blocking, io_uring) */
-#define HW_NET_F_FOLD_FULL (1u << 5)     /* folding wanted, fold map full: emitted unfolded */
+#define HW_NET_F_FOLD_FULL (1u << 5) /* folding wanted, fold map full: emitted unfolded */
 
 /* connect, accept, listen, bind, socket. src is always the local end, dst the remote end. */
 struct hw_net {
 	struct hw_hdr hdr;
 	struct hw_net_addr src;
 	struct hw_net_addr dst;
-	__s32 result;   /* 0 or -errno (connect: -EINPROGRESS for a non-blocking start) */
-	__s32 fd;       /* the socket (accept: the new socket); -1 unknown */
-	__u16 family;   /* socket family (AF_*) */
-	__u16 protocol; /* IPPROTO_* of the socket (socket(): the requested protocol) */
-	__u32 type;     /* socket type with flags as passed (SOCK_STREAM, SOCK_RAW | ...) */
-	__u16 syscall;  /* enum hw_net_syscall */
-	__u16 nflags;   /* HW_NET_F_* */
-	__u32 backlog;  /* listen(): backlog argument */
-	__u64 count;    /* folded records: connects counted in the window; else 1 */
-	__u64 window_ns;/* folded records: length of the window */
-	__u32 netns;    /* inode number of the socket's network namespace; 0 unknown */
+	__s32 result;    /* 0 or -errno (connect: -EINPROGRESS for a non-blocking start) */
+	__s32 fd;        /* the socket (accept: the new socket); -1 unknown */
+	__u16 family;    /* socket family (AF_*) */
+	__u16 protocol;  /* IPPROTO_* of the socket (socket(): the requested protocol) */
+	__u32 type;      /* socket type with flags as passed (SOCK_STREAM, SOCK_RAW | ...) */
+	__u16 syscall;   /* enum hw_net_syscall */
+	__u16 nflags;    /* HW_NET_F_* */
+	__u32 backlog;   /* listen(): backlog argument */
+	__u64 count;     /* folded records: connects counted in the window; else 1 */
+	__u64 window_ns; /* folded records: length of the window */
+	__u32 netns;     /* inode number of the socket's network namespace; 0 unknown */
 	__u32 pad2;
 	__u64 start_ts; /* outcome records: CLOCK_BOOTTIME ns when the connect was issued */
 };
@@ -94,13 +95,13 @@ struct hw_net_dns {
 	struct hw_hdr hdr;
 	struct hw_net_addr server; /* where the query goes */
 	struct hw_net_addr src;    /* local end, when known */
-	__s32 result;   /* bytes sent or -errno, from the socket layer */
-	__u16 protocol; /* IPPROTO_UDP / IPPROTO_TCP */
-	__u16 syscall;  /* enum hw_net_syscall */
-	__u32 msg_len;  /* bytes the caller passed for this message */
-	__u16 cap_len;  /* bytes in msg[] */
+	__s32 result;              /* bytes sent or -errno, from the socket layer */
+	__u16 protocol;            /* IPPROTO_UDP / IPPROTO_TCP */
+	__u16 syscall;             /* enum hw_net_syscall */
+	__u32 msg_len;             /* bytes the caller passed for this message */
+	__u16 cap_len;             /* bytes in msg[] */
 	__u16 pad;
-	__u32 netns;    /* inode number of the socket's network namespace; 0 unknown */
+	__u32 netns; /* inode number of the socket's network namespace; 0 unknown */
 	__u32 pad2;
 	__u8 msg[HW_DNS_CAP];
 };
@@ -136,7 +137,7 @@ struct hw_net_kcfg {
 	__u8 has_cidrs;       /* consult hw_net_cidr */
 	__u16 nports;
 	__u32 pad;
-	__u64 fold_window_ns; /* connect only: 0 = every connect is an event */
+	__u64 fold_window_ns;          /* connect only: 0 = every connect is an event */
 	__u16 ports[HW_NET_MAX_PORTS]; /* ignored service ports (connect/dns: remote; else local) */
 };
 _Static_assert(sizeof(struct hw_net_kcfg) == 48, "hw_net_kcfg layout");

@@ -9,18 +9,18 @@
 #define HW_ABI_PRIV_H
 
 /* Event types 10-29 (never renumbered). */
-#define HW_EV_CRED 10    /* process.cred_change */
-#define HW_EV_CAP 11     /* process.capability: first use of a capability by a process */
-#define HW_EV_PTRACE 12  /* process.ptrace: ptrace, process_vm_readv/writev */
-#define HW_EV_MEMFD 13   /* process.memfd */
-#define HW_EV_WX 14      /* process.wx_memory: first W+X mapping of a process */
-#define HW_EV_RENAME 15  /* process.rename */
-#define HW_EV_NS 16      /* process.namespace */
-#define HW_EV_MODULE 17  /* kernel.module_load */
-#define HW_EV_BPF 18     /* kernel.bpf: bpf() program load/attach */
-#define HW_EV_PERF 19    /* kernel.bpf: perf_event_open of a kprobe/uprobe */
-#define HW_EV_MOUNT 20   /* system.mount */
-#define HW_EV_TAMPER 21  /* agent.tamper */
+#define HW_EV_CRED 10   /* process.cred_change */
+#define HW_EV_CAP 11    /* process.capability: first use of a capability by a process */
+#define HW_EV_PTRACE 12 /* process.ptrace: ptrace, process_vm_readv/writev */
+#define HW_EV_MEMFD 13  /* process.memfd */
+#define HW_EV_WX 14     /* process.wx_memory: first W+X mapping of a process */
+#define HW_EV_RENAME 15 /* process.rename */
+#define HW_EV_NS 16     /* process.namespace */
+#define HW_EV_MODULE 17 /* kernel.module_load */
+#define HW_EV_BPF 18    /* kernel.bpf: bpf() program load/attach */
+#define HW_EV_PERF 19   /* kernel.bpf: perf_event_open of a kprobe/uprobe */
+#define HW_EV_MOUNT 20  /* system.mount */
+#define HW_EV_TAMPER 21 /* agent.tamper */
 
 /* Syscalls of this family, numbered independently of the architecture. */
 enum hw_priv_sc {
@@ -58,10 +58,10 @@ enum hw_priv_sc {
 	HW_SC_CHROOT = 31,
 	HW_SC_MOVE_MOUNT = 32,
 	HW_SC_FSMOUNT = 33,
-	HW_SC_FORK = 34,  /* a fork/vfork (no clone flags) that still created namespaces */
-	HW_SC_WRITE = 35, /* a write to /proc/<pid>/comm */
+	HW_SC_FORK = 34,          /* a fork/vfork (no clone flags) that still created namespaces */
+	HW_SC_WRITE = 35,         /* a write to /proc/<pid>/comm */
 	HW_SC_MODULE_LOADED = 36, /* module:module_load tracepoint (no syscall) */
-	HW_SC_KILL = 37,  /* any signal-sending path (signal_generate) */
+	HW_SC_KILL = 37,          /* any signal-sending path (signal_generate) */
 	HW_SC_MAX = 64,
 };
 
@@ -75,8 +75,8 @@ _Static_assert(sizeof(struct hw_priv_creds) == 56, "hw_priv_creds layout");
 
 /* Common part of syscall records: which syscall, its raw arguments and its result. */
 struct hw_priv_call {
-	__u16 sc;     /* enum hw_priv_sc */
-	__u16 flags;  /* HW_PSC_* */
+	__u16 sc;    /* enum hw_priv_sc */
+	__u16 flags; /* HW_PSC_* */
 	__u32 pad;
 	__s64 result; /* return value (negative errno on failure) */
 	__u64 args[6];
@@ -89,10 +89,10 @@ struct hw_cred {
 	struct hw_hdr hdr;
 	struct hw_priv_call s;
 	struct hw_priv_creds old, new;
-	__u32 old_ngroups;                  /* supplementary groups before the call */
-	__u32 ngroups;                      /* supplementary groups after the call */
-	__u32 old_groups[HW_PRIV_NGROUPS];  /* the first of them, before */
-	__u32 groups[HW_PRIV_NGROUPS];      /* the first of them, after */
+	__u32 old_ngroups;                 /* supplementary groups before the call */
+	__u32 ngroups;                     /* supplementary groups after the call */
+	__u32 old_groups[HW_PRIV_NGROUPS]; /* the first of them, before */
+	__u32 groups[HW_PRIV_NGROUPS];     /* the first of them, after */
 };
 _Static_assert(sizeof(struct hw_cred) == 520, "hw_cred layout");
 
@@ -100,28 +100,28 @@ _Static_assert(sizeof(struct hw_cred) == 520, "hw_cred layout");
  * counted in the priv_counts map and summarised by the agent once per window. */
 struct hw_priv_count_key {
 	__u32 tgid;
-	__u16 type; /* HW_EV_CAP or HW_EV_WX */
-	__u16 idx;  /* capability number, or enum hw_priv_sc for W+X */
+	__u16 type;     /* HW_EV_CAP or HW_EV_WX */
+	__u16 idx;      /* capability number, or enum hw_priv_sc for W+X */
 	__u64 start_ns; /* the process's start time: a reused pid is another process */
 };
 _Static_assert(sizeof(struct hw_priv_count_key) == 16, "hw_priv_count_key layout");
 
 struct hw_priv_count_val {
-	struct hw_hdr hdr;  /* process context at the first occurrence */
-	__u64 count;        /* checks (capability) or W+X calls, cumulative */
-	__u64 denied;       /* capability checks that were refused, cumulative */
-	__u32 prot;         /* W+X: last prot seen */
-	__u32 emitted;      /* the first occurrence was sent as a record */
+	struct hw_hdr hdr; /* process context at the first occurrence */
+	__u64 count;       /* checks (capability) or W+X calls, cumulative */
+	__u64 denied;      /* capability checks that were refused, cumulative */
+	__u32 prot;        /* W+X: last prot seen */
+	__u32 emitted;     /* the first occurrence was sent as a record */
 };
 _Static_assert(sizeof(struct hw_priv_count_val) == 104, "hw_priv_count_val layout");
 
 struct hw_count_first {
 	struct hw_hdr hdr;
-	__u16 idx;      /* capability number or enum hw_priv_sc */
-	__u16 flags;    /* HW_WX_* */
-	__s32 ret;      /* capability: 0 allowed, -EPERM denied */
-	__u32 prot;     /* W+X: requested prot */
-	__u32 mflags;   /* W+X: mmap flags */
+	__u16 idx;    /* capability number or enum hw_priv_sc */
+	__u16 flags;  /* HW_WX_* */
+	__s32 ret;    /* capability: 0 allowed, -EPERM denied */
+	__u32 prot;   /* W+X: requested prot */
+	__u32 mflags; /* W+X: mmap flags */
 	__u64 addr, len;
 };
 _Static_assert(sizeof(struct hw_count_first) == 112, "hw_count_first layout");
@@ -149,7 +149,7 @@ struct hw_rename {
 	struct hw_hdr hdr; /* the process that changed the name (after the change) */
 	__u16 sc;          /* HW_SC_PRCTL, HW_SC_WRITE, or HW_SC_NONE */
 	__u16 pad;
-	__u32 target_tid;  /* the thread renamed */
+	__u32 target_tid; /* the thread renamed */
 	char old_comm[16];
 	char new_comm[16];
 };
@@ -159,8 +159,8 @@ _Static_assert(sizeof(struct hw_rename) == 120, "hw_rename layout");
 struct hw_ns {
 	struct hw_hdr hdr;
 	struct hw_priv_call s; /* setns: fd, nstype; unshare: flags; clone: flags; clone3: flags */
-	__u64 changed;       /* CLONE_NEW* of the namespaces that differ after the call */
-	__u32 child_pid;     /* clone: the new process */
+	__u64 changed;         /* CLONE_NEW* of the namespaces that differ after the call */
+	__u32 child_pid;       /* clone: the new process */
 	__u32 pad;
 };
 _Static_assert(sizeof(struct hw_ns) == 160, "hw_ns layout");
@@ -169,8 +169,8 @@ struct hw_module {
 	struct hw_hdr hdr;
 	struct hw_priv_call s; /* init_module: umod, len, uargs; finit_module: fd, uargs, flags;
 				delete_module: name, flags */
-	struct hw_path path; /* finit_module: the file behind fd */
-	struct hw_str name;  /* delete_module / module_load: module name */
+	struct hw_path path;   /* finit_module: the file behind fd */
+	struct hw_str name;    /* delete_module / module_load: module name */
 	struct hw_str params;
 	/* blob */
 };
@@ -179,10 +179,10 @@ _Static_assert(sizeof(struct hw_module) == 160, "hw_module layout");
 struct hw_bpfcall {
 	struct hw_hdr hdr;
 	struct hw_priv_call s; /* bpf: cmd, attr, size; s.flags: HW_PSC_BPF_PROG */
-	__u32 prog_type;     /* PROG_LOAD: from the attr; others: of the program the fd names */
-	__u32 attach_type;   /* PROG_LOAD expected_attach_type, LINK_CREATE/PROG_ATTACH/DETACH type */
+	__u32 prog_type;       /* PROG_LOAD: from the attr; others: of the program the fd names */
+	__u32 attach_type; /* PROG_LOAD expected_attach_type, LINK_CREATE/PROG_ATTACH/DETACH type */
 	__u32 insn_cnt;
-	__u32 target;        /* LINK_CREATE/PROG_ATTACH/DETACH: target fd; LINK_UPDATE/DETACH: link fd */
+	__u32 target; /* LINK_CREATE/PROG_ATTACH/DETACH: target fd; LINK_UPDATE/DETACH: link fd */
 	char prog_name[16];
 	struct hw_str tp_name; /* RAW_TRACEPOINT_OPEN: the tracepoint name (blob) */
 	__u32 pad;
@@ -195,12 +195,12 @@ _Static_assert(sizeof(struct hw_bpfcall) == 184, "hw_bpfcall layout");
 
 struct hw_perf {
 	struct hw_hdr hdr;
-	struct hw_priv_call s;  /* perf_event_open: attr, pid, cpu, group_fd, flags */
-	__u32 ptype;          /* perf_event_attr.type */
-	__u32 probe;          /* 1 kprobe, 2 uprobe */
+	struct hw_priv_call s; /* perf_event_open: attr, pid, cpu, group_fd, flags */
+	__u32 ptype;           /* perf_event_attr.type */
+	__u32 probe;           /* 1 kprobe, 2 uprobe */
 	__u64 config;
-	__u64 offset;         /* kprobe_addr / probe_offset */
-	struct hw_str func;   /* kprobe function or uprobe path */
+	__u64 offset;       /* kprobe_addr / probe_offset */
+	struct hw_str func; /* kprobe function or uprobe path */
 	__u32 pad;
 	/* blob */
 };
@@ -219,21 +219,21 @@ struct hw_mount {
 };
 _Static_assert(sizeof(struct hw_mount) == 160, "hw_mount layout");
 
-#define HW_TAMPER_SIGNAL 1      /* a signal was sent to the agent */
-#define HW_TAMPER_BPF_GET_FD 2  /* a handle on one of the agent's programs, links or maps */
-#define HW_TAMPER_BPF_DETACH 3  /* detach/update of one of the agent's links */
-#define HW_TAMPER_PTRACE 4      /* ptrace (attach, seize, poke, set*) aimed at the agent */
-#define HW_TAMPER_VM 5          /* process_vm_readv/writev on the agent */
+#define HW_TAMPER_SIGNAL 1     /* a signal was sent to the agent */
+#define HW_TAMPER_BPF_GET_FD 2 /* a handle on one of the agent's programs, links or maps */
+#define HW_TAMPER_BPF_DETACH 3 /* detach/update of one of the agent's links */
+#define HW_TAMPER_PTRACE 4     /* ptrace (attach, seize, poke, set*) aimed at the agent */
+#define HW_TAMPER_VM 5         /* process_vm_readv/writev on the agent */
 struct hw_tamper {
 	struct hw_hdr hdr; /* the process that did it */
 	__u16 action;      /* HW_TAMPER_* */
 	__u16 pad;
-	__s32 result;      /* signal: TRACE_SIGNAL_* result of signal_generate; ptrace, vm: the
+	__s32 result; /* signal: TRACE_SIGNAL_* result of signal_generate; ptrace, vm: the
 			      syscall's return value */
 	__u32 sig;
-	__u32 target_pid;  /* the agent's pid */
-	__u32 cmd;         /* bpf: command; ptrace: request; vm: enum hw_priv_sc */
-	__u32 id;          /* program, link or map id */
+	__u32 target_pid; /* the agent's pid */
+	__u32 cmd;        /* bpf: command; ptrace: request; vm: enum hw_priv_sc */
+	__u32 id;         /* program, link or map id */
 };
 _Static_assert(sizeof(struct hw_tamper) == 104, "hw_tamper layout");
 

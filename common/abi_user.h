@@ -29,11 +29,11 @@ struct hw_shell {
 	struct hw_hdr hdr;
 	struct hw_str line;
 	struct hw_str tty;
-	struct hw_str cwd;  /* forward absolute path of the shell's current directory */
-	struct hw_str exe;  /* forward absolute path of the process's executable */
-	__u32 line_total;   /* bytes of the whole line (may exceed what was copied) */
-	__u32 pad;          /* 1: taken at rl_deprep_terminal (readline's entry was missed) */
-	/* blob follows */
+	struct hw_str cwd; /* forward absolute path of the shell's current directory */
+	struct hw_str exe; /* forward absolute path of the process's executable */
+	__u32 line_total;  /* bytes of the whole line (may exceed what was copied) */
+	__u32 pad;         /* 1: taken at rl_deprep_terminal (readline's entry was missed) */
+			   /* blob follows */
 };
 _Static_assert(sizeof(struct hw_shell) == 104, "hw_shell layout");
 
@@ -80,7 +80,7 @@ _Static_assert(sizeof(struct hw_auth) == 480, "hw_auth layout");
 #define HW_FOP_RENAME (1u << 4)
 #define HW_FOP_CHMOD (1u << 5)
 #define HW_FOP_CHOWN (1u << 6)
-#define HW_FOP_LINK (1u << 7)     /* link, symlink (either end watched) */
+#define HW_FOP_LINK (1u << 7) /* link, symlink (either end watched) */
 #define HW_FOP_ALL 0xffu
 
 /* Watch rule as the kernel sees it (value of every watch map). */
@@ -124,7 +124,7 @@ struct hw_file_cfg {
 	__u64 dir_len_mask;  /* bit n: some dirname rule has a name of n bytes */
 	__u64 proc_len_mask; /* bit n: some procfs-only basename rule has a name of n bytes */
 	__u32 enabled;
-	__u32 gen; /* bumped at every change of the rules: invalidates cached verdicts (not 0) */
+	__u32 gen;   /* bumped at every change of the rules: invalidates cached verdicts (not 0) */
 	__u32 mntns; /* the agent's mount namespace (inode number); 0: unknown */
 	__u32 pad;
 };
@@ -133,31 +133,31 @@ struct hw_file_cfg {
  * fchmod, ...), otherwise the directory's path joined with the string the process passed. */
 struct hw_file {
 	struct hw_hdr hdr;
-	__u16 op;      /* one HW_FOP_* bit: what happened */
-	__u16 sysnr;   /* syscall number (x86-64) */
-	__s32 result;  /* return value: fd or 0, or -errno */
-	__u32 flags;   /* open flags; AT_* flags of *at() calls */
-	__u32 mode;    /* open/creat/chmod mode */
+	__u16 op;       /* one HW_FOP_* bit: what happened */
+	__u16 sysnr;    /* syscall number (x86-64) */
+	__s32 result;   /* return value: fd or 0, or -errno */
+	__u32 flags;    /* open flags; AT_* flags of *at() calls */
+	__u32 mode;     /* open/creat/chmod mode */
 	__u32 uid, gid; /* chown arguments (0xffffffff = unchanged) */
-	__u16 rule;    /* rule that matched path (0xffff: none) */
-	__u16 trule;   /* rule that matched target (0xffff: none) */
-	__u16 pflags;  /* HW_FP_* */
+	__u16 rule;     /* rule that matched path (0xffff: none) */
+	__u16 trule;    /* rule that matched target (0xffff: none) */
+	__u16 pflags;   /* HW_FP_* */
 	__u16 pad;
 	struct hw_str path;
 	struct hw_str target; /* rename: new path; link/symlink: the new link; else empty */
-	__u32 fmode;   /* i_mode of the file after the call, when known */
+	__u32 fmode;          /* i_mode of the file after the call, when known */
 	__u32 repeats; /* same process, operation and file not reported since the last event */
 	__u32 mntns;   /* HW_FP_NSPATH: the process's mount namespace (inode number) */
 	__u32 pad2;
 	/* blob follows */
 };
 _Static_assert(sizeof(struct hw_file) == 136, "hw_file layout");
-#define HW_FP_FROM_FILE (1u << 0)  /* path built from the file's dentries (symlinks resolved) */
-#define HW_FP_TRUNC (1u << 1)      /* a path was cut at the bound */
-#define HW_FP_FMODE (1u << 2)      /* fmode valid */
-#define HW_FP_SYMLINK (1u << 3)    /* symlink: target is the link, path is what it points to */
-#define HW_FP_NSPATH (1u << 4)     /* matched by the path as seen in another mount namespace */
-#define HW_FP_CREATED (1u << 5)    /* the open created the file (FMODE_CREATED) */
+#define HW_FP_FROM_FILE (1u << 0) /* path built from the file's dentries (symlinks resolved) */
+#define HW_FP_TRUNC (1u << 1)     /* a path was cut at the bound */
+#define HW_FP_FMODE (1u << 2)     /* fmode valid */
+#define HW_FP_SYMLINK (1u << 3)   /* symlink: target is the link, path is what it points to */
+#define HW_FP_NSPATH (1u << 4)    /* matched by the path as seen in another mount namespace */
+#define HW_FP_CREATED (1u << 5)   /* the open created the file (FMODE_CREATED) */
 
 /* agent-internal record: a process exec'd a file that the agent has no uprobes on yet. */
 struct hw_user_bin {

@@ -48,11 +48,11 @@ struct hw_hdr {
 	__u64 ts;    /* CLOCK_BOOTTIME ns */
 	__u64 start_ns; /* task group leader start time, CLOCK_BOOTTIME ns (start_boottime: process key) */
 	__u64 cgroup_id; /* cgroup v2 id of the task */
-	__u32 pid;   /* tgid */
-	__u32 tid;   /* thread id */
-	__u32 ppid;  /* tgid of real parent */
+	__u32 pid;       /* tgid */
+	__u32 tid;       /* thread id */
+	__u32 ppid;      /* tgid of real parent */
 	__u32 uid, gid, euid, egid;
-	__u32 auid;  /* login uid, 0xffffffff = unset */
+	__u32 auid; /* login uid, 0xffffffff = unset */
 	char comm[16];
 };
 _Static_assert(sizeof(struct hw_hdr) == 80, "hw_hdr layout");
@@ -70,7 +70,7 @@ struct hw_str {
  */
 struct hw_path {
 	__u16 off;
-	__u16 len;   /* bytes of all components incl. their NULs */
+	__u16 len; /* bytes of all components incl. their NULs */
 	__u16 ncomp;
 	__u16 flags; /* HW_PATH_* */
 };
@@ -84,19 +84,19 @@ struct hw_exec {
 	struct hw_str args;     /* NUL-separated argv block, as in /proc/pid/cmdline */
 	struct hw_str filename; /* the path passed to execve (bprm->filename) */
 	struct hw_str tty;
-	__u32 args_total;       /* bytes of the whole argv block (may exceed what was copied) */
-	__u32 old_pid;          /* pid before exec (a non-leader thread that exec'd) */
+	__u32 args_total; /* bytes of the whole argv block (may exceed what was copied) */
+	__u32 old_pid;    /* pid before exec (a non-leader thread that exec'd) */
 	__u32 suid, sgid;
 	__u32 exe_nlink;
-	__u8 secureexec;        /* kernel set AT_SECURE: setuid/setgid/file caps */
-	__u8 old_known;         /* old_euid/old_egid/caps_gained below are known */
-	__u8 caps_gained;       /* not root, and permitted capabilities beyond the ambient set */
+	__u8 secureexec;  /* kernel set AT_SECURE: setuid/setgid/file caps */
+	__u8 old_known;   /* old_euid/old_egid/caps_gained below are known */
+	__u8 caps_gained; /* not root, and permitted capabilities beyond the ambient set */
 	__u8 pad;
 	__u32 old_euid; /* euid before the exec (sched_prepare_exec; unchanged if none saved) */
 	__u64 exe_ino;
 	__u32 exe_dev;
-	__u32 old_egid;         /* egid before the exec */
-	/* blob follows */
+	__u32 old_egid; /* egid before the exec */
+			/* blob follows */
 };
 _Static_assert(sizeof(struct hw_exec) == 152, "hw_exec layout");
 
@@ -121,22 +121,22 @@ struct hw_exec_fail {
 	struct hw_hdr hdr;
 	struct hw_str filename; /* as passed by the caller (user memory, read at syscall exit) */
 	__s32 result;           /* -errno */
-	/* blob follows */
+				/* blob follows */
 };
 _Static_assert(sizeof(struct hw_exec_fail) == 88, "hw_exec_fail layout");
 
 /* Bounds. The scratch buffer holds one record; variable parts are clamped to fit. */
 #define HW_MAX_RECORD 16384
-#define HW_ARGS_MAX 8192  /* hard ceiling for the argv block; config may lower it */
-#define HW_PATH_MAX 4096  /* all components of one path */
-#define HW_PATH_DEPTH 48  /* components walked per path */
+#define HW_ARGS_MAX 8192 /* hard ceiling for the argv block; config may lower it */
+#define HW_PATH_MAX 4096 /* all components of one path */
+#define HW_PATH_DEPTH 48 /* components walked per path */
 #define HW_NAME_MAX 256
 
 /* Runtime-changeable settings, one element of the hw_cfg array map. */
 struct hw_cfg {
-	__u32 agent_pid;   /* events caused by the agent itself are not reported */
-	__u32 args_max;    /* bytes of argv copied, <= HW_ARGS_MAX */
-	__u32 wake_bytes;  /* force a consumer wake-up when this much data is pending */
+	__u32 agent_pid;       /* events caused by the agent itself are not reported */
+	__u32 args_max;        /* bytes of argv copied, <= HW_ARGS_MAX */
+	__u32 wake_bytes;      /* force a consumer wake-up when this much data is pending */
 	__u32 n_ignore_cgroup; /* entries in hw_ignore_cgroup; 0 skips the ancestor walk */
 	__u32 exec_enoent;     /* report execs failing with ENOENT/ENOTDIR (PATH searches) */
 	__u32 pad;

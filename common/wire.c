@@ -200,14 +200,13 @@ int hw_wire_batch_decompress(const struct hw_batch *b, struct ZSTD_DCtx_s *dctx,
 	return HW_WIRE_OK;
 }
 
-int hw_wire_batch_encode(struct ZSTD_CCtx_s *cctx, int level, uint64_t batch_id,
-			 uint64_t first_seq, uint32_t count, uint64_t run_id, const char *host_id,
-			 const char *boot_id, const char *raw, size_t raw_len, uint8_t **out,
-			 size_t *out_len)
+int hw_wire_batch_encode(struct ZSTD_CCtx_s *cctx, int level, uint64_t batch_id, uint64_t first_seq,
+			 uint32_t count, uint64_t run_id, const char *host_id, const char *boot_id,
+			 const char *raw, size_t raw_len, uint8_t **out, size_t *out_len)
 {
 	size_t hl = strlen(host_id), bl = strlen(boot_id);
-	if (!count || count > HW_WIRE_MAX_EVENTS || !raw_len || raw_len > HW_WIRE_MAX_RAW ||
-	    !hl || hl > HW_WIRE_MAX_ID || !bl || bl > HW_WIRE_MAX_ID)
+	if (!count || count > HW_WIRE_MAX_EVENTS || !raw_len || raw_len > HW_WIRE_MAX_RAW || !hl ||
+	    hl > HW_WIRE_MAX_ID || !bl || bl > HW_WIRE_MAX_ID)
 		return -EINVAL;
 	size_t fixed = HW_WIRE_HDR_LEN + HW_WIRE_BATCH_FIXED + hl + bl;
 	size_t bound = ZSTD_compressBound(raw_len);

@@ -14,13 +14,13 @@
 #include <stdint.h>
 
 #define HW_WIRE_MAGIC 0x48574652u /* "HWFR" */
-#define HW_WIRE_VERSION 2     /* BATCH frames are written in this version (run id) */
-#define HW_WIRE_VERSION_MIN 1 /* oldest accepted: BATCH v1 has no run id (read as 0) */
+#define HW_WIRE_VERSION 2         /* BATCH frames are written in this version (run id) */
+#define HW_WIRE_VERSION_MIN 1     /* oldest accepted: BATCH v1 has no run id (read as 0) */
 #define HW_WIRE_HDR_LEN 12
 
 enum hw_frame_type {
-	HW_FRAME_BATCH = 1, /* agent -> collector */
-	HW_FRAME_ACK = 2,   /* collector -> agent */
+	HW_FRAME_BATCH = 1,   /* agent -> collector */
+	HW_FRAME_ACK = 2,     /* collector -> agent */
 	HW_FRAME_REQUEST = 3, /* collector -> agent: a control request (see below) */
 };
 
@@ -113,10 +113,9 @@ int hw_wire_batch_decompress(const struct hw_batch *b, struct ZSTD_DCtx_s *dctx,
 /* Build a whole BATCH frame (header included) from raw = count JSON lines, each ending in '\n'.
  * *out is malloc'd. cctx may be NULL. 0 or -errno (-EINVAL when a bound is exceeded). */
 struct ZSTD_CCtx_s;
-int hw_wire_batch_encode(struct ZSTD_CCtx_s *cctx, int level, uint64_t batch_id,
-			 uint64_t first_seq, uint32_t count, uint64_t run_id, const char *host_id,
-			 const char *boot_id, const char *raw, size_t raw_len, uint8_t **out,
-			 size_t *out_len);
+int hw_wire_batch_encode(struct ZSTD_CCtx_s *cctx, int level, uint64_t batch_id, uint64_t first_seq,
+			 uint32_t count, uint64_t run_id, const char *host_id, const char *boot_id,
+			 const char *raw, size_t raw_len, uint8_t **out, size_t *out_len);
 
 /* Write a whole ACK frame (HW_WIRE_HDR_LEN + HW_WIRE_ACK_LEN bytes) into out. */
 void hw_wire_ack_encode(const struct hw_ack *a, uint8_t out[HW_WIRE_HDR_LEN + HW_WIRE_ACK_LEN]);

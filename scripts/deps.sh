@@ -2,7 +2,7 @@
 # Install herdwatch's build, run and test dependencies from Debian's packages.
 # Idempotent: does nothing when everything is already present.
 set -euo pipefail
-PKGS=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libyaml-dev
+PKGS=(make gcc clang llvm clang-format pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libyaml-dev
       libssl-dev libzstd-dev libevent-dev libsqlite3-dev sqlite3 openssl
       libpsl-dev publicsuffix
       jq curl iproute2 procps util-linux psmisc kmod python3

@@ -98,9 +98,10 @@ static int load(const char *path, struct jtok *toks)
 		if (!n)
 			continue;
 		int nt = json_parse(buf, (size_t)n, toks, 8192);
-		struct jdoc d = { buf, toks, nt };
+		struct jdoc d = {buf, toks, nt};
 		if (nt <= 0 || toks[0].type != J_OBJ) {
-			fprintf(stderr, "herdwatch-replay: skipping a line that is not a JSON object\n");
+			fprintf(stderr,
+				"herdwatch-replay: skipping a line that is not a JSON object\n");
 			continue;
 		}
 		struct line *l;
@@ -120,14 +121,14 @@ static int load(const char *path, struct jtok *toks)
 		}
 		l->s = strndup(buf, (size_t)n);
 		l->len = (uint32_t)n;
-		const char *paths[4] = { "seq", "host.name", "host.id", "time" };
+		const char *paths[4] = {"seq", "host.name", "host.id", "time"};
 		for (int w = 0; w < 4; w++) {
 			int i = json_path(&d, 0, paths[w]);
 			if (i < 0)
 				continue;
 			if (w == 3 && !time_now)
 				continue;
-			l->sp[l->nsp++] = (struct span){ toks[i].start, toks[i].end, w };
+			l->sp[l->nsp++] = (struct span){toks[i].start, toks[i].end, w};
 		}
 		qsort(l->sp, (size_t)l->nsp, sizeof(l->sp[0]), span_cmp);
 		char hid[129] = "", bid[129] = "", hn[129] = "", rh[32] = "";
@@ -169,7 +170,8 @@ static int load(const char *path, struct jtok *toks)
 				if (!(groups[g].ship = open_ship(hid, bid, run, name)))
 					return -1;
 			}
-			if (ship_event(groups[g].ship, (unsigned long long)l->seq, l->s, l->len) == 0)
+			if (ship_event(groups[g].ship, (unsigned long long)l->seq, l->s, l->len) ==
+			    0)
 				groups[g].queued++;
 			free(l->s);
 			continue;
@@ -288,38 +290,73 @@ static void *clone_worker(void *arg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "collector", 1, 0, 'a' }, { "ca", 1, 0, 'C' }, { "cert", 1, 0, 'c' },
-		{ "key", 1, 0, 'k' }, { "spool", 1, 0, 's' }, { "clone", 1, 0, 'n' },
-		{ "rate", 1, 0, 'r' }, { "time-now", 0, 0, 't' }, { "timeout-s", 1, 0, 'T' },
-		{ "threads", 1, 0, 'j' }, { "spool-max-kb", 1, 0, 'm' },
-		{ "stream", 0, 0, 'S' }, { 0, 0, 0, 0 },
+		{"collector", 1, 0, 'a'},
+		{"ca", 1, 0, 'C'},
+		{"cert", 1, 0, 'c'},
+		{"key", 1, 0, 'k'},
+		{"spool", 1, 0, 's'},
+		{"clone", 1, 0, 'n'},
+		{"rate", 1, 0, 'r'},
+		{"time-now", 0, 0, 't'},
+		{"timeout-s", 1, 0, 'T'},
+		{"threads", 1, 0, 'j'},
+		{"spool-max-kb", 1, 0, 'm'},
+		{"stream", 0, 0, 'S'},
+		{0, 0, 0, 0},
 	};
 	int o, timeout_s = 120;
 	unsigned long long spool_kb = 256 * 1024;
 	base.address = "127.0.0.1:7443";
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 'a': base.address = optarg; break;
-		case 'C': base.ca_file = optarg; break;
-		case 'c': base.cert_file = optarg; break;
-		case 'k': base.key_file = optarg; break;
-		case 's': spool_root = optarg; break;
-		case 'n': clone_n = atoi(optarg); break;
-		case 'r': rate = atof(optarg); break;
-		case 't': time_now = 1; break;
-		case 'T': timeout_s = atoi(optarg); break;
-		case 'j': nthreads = atoi(optarg); break;
-		case 'm': spool_kb = strtoull(optarg, NULL, 10); break;
-		case 'S': stream = 1; break;
+		case 'a':
+			base.address = optarg;
+			break;
+		case 'C':
+			base.ca_file = optarg;
+			break;
+		case 'c':
+			base.cert_file = optarg;
+			break;
+		case 'k':
+			base.key_file = optarg;
+			break;
+		case 's':
+			spool_root = optarg;
+			break;
+		case 'n':
+			clone_n = atoi(optarg);
+			break;
+		case 'r':
+			rate = atof(optarg);
+			break;
+		case 't':
+			time_now = 1;
+			break;
+		case 'T':
+			timeout_s = atoi(optarg);
+			break;
+		case 'j':
+			nthreads = atoi(optarg);
+			break;
+		case 'm':
+			spool_kb = strtoull(optarg, NULL, 10);
+			break;
+		case 'S':
+			stream = 1;
+			break;
 		default:
-			fprintf(stderr, "usage: herdwatch-replay --ca F --cert F --key F --spool DIR "
-					"[--collector H:P] [--clone N] [--threads N] [--rate EV/S] [--time-now] "
-					"[--timeout-s N] [--spool-max-kb N] FILE...\n");
+			fprintf(stderr,
+				"usage: herdwatch-replay --ca F --cert F --key F --spool DIR "
+				"[--collector H:P] [--clone N] [--threads N] [--rate EV/S] "
+				"[--time-now] "
+				"[--timeout-s N] [--spool-max-kb N] FILE...\n");
 			return 2;
 		}
 	}
 	if (!base.ca_file || !base.cert_file || !base.key_file || !spool_root || optind >= argc) {
-		fprintf(stderr, "herdwatch-replay: --ca, --cert, --key, --spool and a FILE are required\n");
+		fprintf(stderr,
+			"herdwatch-replay: --ca, --cert, --key, --spool and a FILE are required\n");
 		return 2;
 	}
 	base.spool_max_bytes = spool_kb << 10;
@@ -348,7 +385,8 @@ int main(int argc, char **argv)
 			char hid[160], name[64];
 			snprintf(hid, sizeof(hid), "%s-%d", groups[lines[0].group].host_id, c);
 			snprintf(name, sizeof(name), "clone-%d", c);
-			if (!(all[c] = open_ship(hid, "replay-boot", groups[lines[0].group].run, name)))
+			if (!(all[c] = open_ship(hid, "replay-boot", groups[lines[0].group].run,
+						 name)))
 				return 1;
 		}
 		nall = clone_n;
@@ -371,7 +409,8 @@ int main(int argc, char **argv)
 		for (int g = 0; g < ngroups; g++) {
 			char name[300];
 			spool_name(name, sizeof(name), &groups[g]);
-			if (!(groups[g].ship = open_ship(groups[g].host_id, groups[g].boot_id, groups[g].run, name)))
+			if (!(groups[g].ship = open_ship(groups[g].host_id, groups[g].boot_id,
+							 groups[g].run, name)))
 				return 1;
 		}
 		char *buf = malloc(1 << 20);
@@ -379,7 +418,8 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < nlines && buf; i++) {
 			struct line *l = &lines[i];
 			size_t n = build(l, -1, l->seq, buf, 1 << 20);
-			if (n && ship_event(groups[l->group].ship, (unsigned long long)l->seq, buf, n) == 0)
+			if (n && ship_event(groups[l->group].ship, (unsigned long long)l->seq, buf,
+					    n) == 0)
 				queued++;
 			if (per > 0) {
 				double due = t0 + (double)queued / per, now = mono();

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The C sources are held to .clang-format: one case per checked directory (Makefile
+# FORMAT_DIRS). A directory with a file that differs fails, naming the files and the command
+# that fixes them.
+cd "$(dirname "$0")/../.."
+if ! command -v clang-format >/dev/null; then
+	echo "not ok - format: clang-format is not installed (scripts/deps.sh installs it)"
+	exit 1
+fi
+files=$(make -s --no-print-directory print-format-files)
+[ -n "$files" ] || { echo "not ok - format: no files to check"; exit 1; }
+for d in $(make -s --no-print-directory print-format-dirs); do
+	n=0 bad=""
+	for f in $files; do
+		case "$f" in "$d"/*) ;; *) continue ;; esac
+		n=$((n + 1))
+		clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || bad="$bad $f"
+	done
+	if [ -z "$bad" ]; then
+		echo "ok - format $d/ ($n files)"
+	else
+		echo "not ok - format $d/: differ from .clang-format:$bad (run: make format)"
+	fi
+done
