@@ -141,7 +141,7 @@ async function viewFleet() {
 async function viewAlerts(p) {
 	const f = { herd: p.q.get('herd') || '', member: p.q.get('member') || '', severity: p.q.get('severity') || '',
 		kind: p.q.get('kind') || '', before: p.q.get('before') || '' };
-	const [list, herds] = await Promise.all([api('/api/alert-list?' + new URLSearchParams(Object.entries(f).filter(([, v]) => v)) + '&limit=100'),
+	const [list, herds] = await Promise.all([api('/api/alert-list?' + new URLSearchParams(Object.entries(f).filter(([, v]) => v).concat([['limit', '100']]))),
 		api('/api/herds')]);
 	const sel = (name, opts) => el('select', { name }, opts.map(o => { const e = el('option', { value: o }, o || 'any'); if (o === f[name]) e.selected = true; return e; }));
 	const form = el('form', { class: 'filters', id: 'filters', onsubmit: ev => {
@@ -248,8 +248,15 @@ function processTree(evs, hit) {
 		if (n.t === null) n.t = e.time;
 		n.acts.push(x);
 	}
+	// parents outside the window: one node per parent program, not per unseen process
 	for (const n of [...nodes.values()]) {
-		if (n.parent && !nodes.has(n.parent)) { const pn = node(n.parent); pn.exe = n.pexe; pn.synthetic = true; }
+		if (n.parent && !nodes.has(n.parent)) {
+			const pk = '\0outside:' + (n.pexe || '?');
+			const pn = node(pk);
+			pn.exe = n.pexe;
+			pn.synthetic = true;
+			n.parent = pk;
+		}
 	}
 	for (const n of nodes.values()) if (n.parent && nodes.has(n.parent)) nodes.get(n.parent).kids.push(n);
 	const roots = [...nodes.values()].filter(n => !n.parent || !nodes.has(n.parent));
