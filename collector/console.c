@@ -109,7 +109,7 @@ static const char *const api_paths[] = { "/api/console", "/api/fleet", "/api/cov
 
 int console_owns(const char *path)
 {
-	if (!strcmp(path, "/") || !strncmp(path, "/console", 8))
+	if (!strcmp(path, "/") || !strcmp(path, "/console") || !strncmp(path, "/console/", 9))
 		return 1;
 	for (const char *const *p = api_paths; *p; p++)
 		if (!strcmp(path, *p))

@@ -117,7 +117,7 @@ class Browser:
         self.call("Page.navigate", url=url)
 
     def screenshot(self, path):
-        h = self.eval("Math.min(2400, document.documentElement.scrollHeight)") or 1000
+        h = self.eval("Math.min(1600, document.documentElement.scrollHeight)") or 1000
         w = self.eval("document.documentElement.clientWidth") or 1400
         r = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
                       clip={"x": 0, "y": 0, "width": w, "height": h, "scale": 1})
