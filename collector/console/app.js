@@ -1,6 +1,6 @@
 // herdwatch console: views over the collector's JSON API (docs/console.md).
 //
-// Every string from the API is put in the page as text (el() makes text nodes; no innerHTML,
+// Every string from the API is put in the page as text (el() makes text nodes; no HTML sinks,
 // no HTML strings anywhere): event fields are attacker-controlled (argv, paths, DNS names).
 // Links are built here from fixed prefixes and encodeURIComponent(), never taken from data.
 // The API token (to acknowledge alerts or ask an agent for more) lives in sessionStorage and
@@ -359,7 +359,7 @@ async function render(quiet) {
 	for (const a of document.querySelectorAll('nav a')) a.classList.toggle('on', a.getAttribute('href') === '#/' + p.view);
 	let content;
 	try {
-		if (!state.cfg) state.cfg = await api('/api/console');
+		if (!state.cfg || !quiet) state.cfg = await api('/api/console');
 		content = await fn(p);
 	} catch (e) {
 		content = [el('h1', null, 'Error'), el('p', { class: 'err', id: 'error' }, e.message)];

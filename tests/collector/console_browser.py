@@ -7,7 +7,7 @@ Environment: BASE (http://127.0.0.1:PORT), TOKEN (the API token), SHOTS (directo
 screenshots), TMP (scratch directory), M3 and M4 (ids of the alerts on vm1/m3 and vm1/m4),
 CHANGE (id of the herd.change alert).
 """
-import http.server, json, os, sys, threading, urllib.parse, urllib.request
+import http.client, http.server, json, os, re, sys, threading, urllib.parse, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cdp  # noqa: E402
@@ -44,6 +44,69 @@ def api(path):
     with urllib.request.urlopen(BASE + path, timeout=10) as r:
         return json.loads(r.read())
 
+
+# ---- plain HTTP: headers, parameters, refusals outside a browser ----
+def hreq(method, path, body=None, headers=None):
+    u = urllib.parse.urlsplit(BASE)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+
+
+def expect(name, cond, why):
+    ok(name) if cond else notok(name, why)
+
+
+st, h, page = hreq("GET", "/console/")
+csp = h.get("content-security-policy", "")
+expect("page_csp", csp.startswith("default-src 'none'; script-src 'self'; style-src 'self';")
+       and csp.endswith("frame-ancestors 'none'") and "unsafe" not in csp, "headers %s" % h)
+expect("page_nosniff_frame_deny", h.get("x-content-type-options") == "nosniff" and h.get("x-frame-options") == "DENY",
+       "headers %s" % h)
+expect("page_content_type", st == 200 and h.get("content-type") == "text/html; charset=utf-8", "%s %s" % (st, h))
+expect("page_no_inline_script", not re.search(rb"<script>|<script (?!src=)| on[a-z]+=", page), page[:300])
+for f, t in (("app.js", "text/javascript; charset=utf-8"), ("style.css", "text/css; charset=utf-8")):
+    st, h, body = hreq("GET", "/console/" + f)
+    expect("content_type " + f, st == 200 and h.get("content-type") == t and "content-security-policy" in h,
+           "%s %s" % (st, h))
+st, h, js = hreq("GET", "/console/app.js")
+expect("script_no_innerhtml_eval", not re.search(rb"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function",
+                                                 js), "app.js uses an HTML or eval sink")
+st, h, _ = hreq("GET", "/api/alert-list")
+expect("api_nosniff", h.get("x-content-type-options") == "nosniff" and h.get("content-type") == "application/json",
+       "headers %s" % h)
+st, h, _ = hreq("GET", "/")
+expect("root_redirects", st == 302 and h.get("location") == "/console/", "%s %s" % (st, h))
+st, h, _ = hreq("GET", "/console/../../etc/passwd")
+expect("unknown_file_404", st == 404, "status %s" % st)
+for bad in ("/api/alert-list?severity=high", "/api/alert-list?kind=x", "/api/alert-list?limit=0",
+            "/api/alert-list?color=red", "/api/alert?id=abc", "/api/alert", "/api/member",
+            "/api/fleet?since=x", "/api/herd-change?id=-1", "/api/coverage?hostx=1",
+            "/api/member?name=" + "x" * 300):
+    st, h, body = hreq("GET", bad)
+    expect("bad_param_400 " + bad[:40], st == 400 and "error" in json.loads(body), "%s %s" % (st, body[:200]))
+st, h, _ = hreq("GET", "/api/alert?id=99999")
+expect("alert_404", st == 404, "status %s" % st)
+form = {"Content-Type": "application/x-www-form-urlencoded"}
+auth = dict(form, Authorization="Bearer " + TOKEN)
+for name, method, path, body, hdr, want in (
+        ("ack_get_405", "GET", "/api/ack?id=%d" % M4, None, {}, 405),
+        ("ack_no_token_401", "POST", "/api/ack", "id=%d" % M4, form, 401),
+        ("ack_wrong_token_403", "POST", "/api/ack", "id=%d" % M4, dict(form, Authorization="Bearer " + "0" * 64), 403),
+        ("ack_cross_origin_403", "POST", "/api/ack", "id=%d" % M4, dict(auth, Origin="http://evil.example"), 403),
+        ("ack_cross_site_403", "POST", "/api/ack", "id=%d" % M4, dict(auth, **{"Sec-Fetch-Site": "same-site"}), 403),
+        ("ack_foreign_host_421", "POST", "/api/ack", "id=%d" % M4, dict(auth, Host="evil.example"), 421),
+        ("ack_missing_404", "POST", "/api/ack", "id=99999", auth, 404),
+        ("ack_long_note_400", "POST", "/api/ack", "id=%d&note=%s" % (M4, "x" * 201), auth, 400),
+        ("request_from_page_off_403", "POST", "/api/request", "host=vm1&arg=enable&arg=file",
+         dict(auth, Origin=BASE), 403)):
+    st, h, out = hreq(method, path, body, hdr)
+    expect(name, st == want, "status %s, want %s: %s" % (st, want, out[:200]))
+st, h, out = hreq("GET", "/api/alert?id=%d" % M4)
+expect("ack_refusals_left_it_open", json.loads(out)["state"] == "open", out[:200])
 
 b = cdp.Browser(TMP)
 
@@ -343,6 +406,36 @@ def live():
 
 
 case("live_update_without_reload", live)
+
+def visibility_on():
+    # the shell half restarts the collector with --console-requests (a new token)
+    open(os.path.join(TMP, "restart.go"), "w").close()
+    done = os.path.join(TMP, "restart.done")
+    for _ in range(300):
+        if os.path.exists(done) and os.path.getsize(done) >= 64:
+            break
+        __import__("time").sleep(0.1)
+    token = open(done).read().strip()
+    b.goto("about:blank")
+    b.wait("location.href === 'about:blank'")
+    b.goto(BASE + "/console/#/fleet")
+    b.wait("document.body && document.body.dataset.view === 'fleet'")
+    b.eval("document.getElementById('token').value = %s" % json.dumps(token))
+    b.eval("document.getElementById('token-use').click()")
+    b.wait("document.getElementById('mode').textContent.includes('may act')")
+    show("#/member/vm1%2Fm3", "member")
+    if not b.eval("!!document.getElementById('vis-ask')"):
+        return "no button: " + text("#visibility")
+    b.eval("document.getElementById('vis-probe').value = 'file'")
+    b.eval("document.getElementById('vis-ask').click()")
+    b.wait("document.getElementById('vis-msg').textContent !== ''")
+    # the request passed every check and reached the sending step: no agent of vm1 is connected
+    msg = text("#vis-msg")
+    if "no live connection" not in msg:
+        return "answer: " + msg
+
+
+case("visibility_request_with_console_requests", visibility_on)
 
 b.close()
 print("# render ms (from the API, in the browser): " +
