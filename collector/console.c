@@ -381,10 +381,12 @@ static int cmp_ll(const void *a, const void *b)
 
 /* ---- alerts and their state ---- */
 
-/* Columns after id, json: acknowledged ts, note, the member.folded alert that took it in. */
+/* Columns after id, json: acknowledged ts, note, the member.folded alert that took it in. An
+ * acknowledgement older than the alert is of an earlier alert whose id SQLite reused (retention
+ * deleted every alert above it): not this one's. */
 #define STATE_COLS                                                                              \
-	"(SELECT ts FROM alert_acks k WHERE k.alert = a.id),"                                    \
-	"(SELECT note FROM alert_acks k WHERE k.alert = a.id),"                                  \
+	"(SELECT ts FROM alert_acks k WHERE k.alert = a.id AND k.ts >= a.ts),"                   \
+	"(SELECT note FROM alert_acks k WHERE k.alert = a.id AND k.ts >= a.ts),"                 \
 	"CASE WHEN a.kind = 'member.outlier' THEN (SELECT f.id FROM alerts f"                   \
 	" WHERE f.member = a.member AND f.kind = 'member.folded' AND f.id > a.id AND EXISTS"     \
 	" (SELECT 1 FROM json_each(f.json, '$.tokens') ft, json_each(a.json, '$.tokens') at"     \
@@ -908,6 +910,9 @@ static void api_ack(struct console *k, struct evhttp_request *req, struct evkeyv
 		send_error(req, 404, "no alert %lld", id);
 		goto out;
 	}
+	/* acknowledgements of alerts retention deleted (acks are rare: this stays small) */
+	sqlite3_exec(k->cfg.wdb, "DELETE FROM alert_acks WHERE alert NOT IN (SELECT id FROM alerts)",
+		     NULL, NULL, NULL);
 	struct jbuf b = { 0 };
 	jb_printf(&b, "{\"ok\":true,\"id\":%lld,\"state\":\"acknowledged\",\"acked_ns\":%lld}", id, now);
 	send_json(req, 200, &b);
