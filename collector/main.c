@@ -11,7 +11,8 @@
  *   only then are the ACKs of its batches written back.
  *   A peer that violates the frame format is disconnected; the reason is counted (/api/stats).
  *   HTTP on a loopback port: /api/events, /api/alerts, /api/herds, /api/members, /api/stats;
- *   POST /api/request (control requests to agents) only with the API token.
+ *   POST /api/request (control requests to agents) only with the API token; the web console
+ *   (console.c) at / and its calls.
  *   A failed database write rolls the whole open transaction back: its batches are not
  *   acknowledged and their connections are closed, so the agents resend them.
  */
@@ -48,6 +49,7 @@
 #include <openssl/x509v3.h>
 #include <zstd.h>
 
+#include "collector/console.h"
 #include "collector/herd.h"
 #include "collector/json.h"
 #include "collector/store.h"
@@ -173,6 +175,8 @@ struct collector {
 	/* --relay-cert: certificate names that may send events of any host */
 	const char *relay_cn[16];
 	int nrelay;
+	struct console *console;
+	int console_requests; /* --console-requests: a page may send /api/request */
 };
 
 static uint64_t now_ns(void)
@@ -1429,6 +1433,13 @@ static void api_request(struct evhttp_request *req, struct collector *c, struct 
 	}
 	if (api_authorized(req, c))
 		return;
+	/* a page (the console) sends Origin; it may ask agents only with --console-requests */
+	if (!c->console_requests &&
+	    evhttp_find_header(evhttp_request_get_input_headers(req), "Origin")) {
+		c->api_refused++;
+		reply_error(req, 403, "requests from the web console are off (--console-requests)");
+		return;
+	}
 	struct evkeyvalq form, *q = qs;
 	TAILQ_INIT(&form);
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -1548,19 +1559,23 @@ static int host_allowed(struct collector *c, const char *h)
  * DNS rebinding: a web page whose name an attacker made resolve to this address reaches the
  * API through a browser with that name in Host, so a request naming another host is refused
  * (421). A state-changing request (anything but GET and HEAD) from a page (an Origin header)
- * must come from the API's own origin (403). Returns -1 when refused (answered).
+ * must come from the API's own origin, and one a browser marks as sent by another site
+ * (Sec-Fetch-Site other than same-origin) is refused too (403): CSRF. Returns -1 when refused
+ * (answered).
  */
 static int http_refused(struct evhttp_request *req, struct collector *c)
 {
 	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
 	const char *host = evhttp_find_header(h, "Host"), *origin = evhttp_find_header(h, "Origin");
+	const char *site = evhttp_find_header(h, "Sec-Fetch-Site");
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	if (!host_allowed(c, host)) {
 		c->api_refused++;
 		return reply_error(req, 421, "Host is not a name of this API (see --http-host)");
 	}
-	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD && origin &&
-	    (strncasecmp(origin, "http://", 7) || strcasecmp(origin + 7, host))) {
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD &&
+	    ((origin && (strncasecmp(origin, "http://", 7) || strcasecmp(origin + 7, host))) ||
+	     (site && strcasecmp(site, "same-origin")))) {
 		c->api_refused++;
 		return reply_error(req, 403, "cross-origin request refused");
 	}
@@ -1583,13 +1598,16 @@ static void on_http(struct evhttp_request *req, void *arg)
 		path = "/";
 	/* /api/events and /api/alerts check their own parameters */
 	static const char *const none[] = { NULL }, *const req_params[] = { "host", "arg", NULL };
-	int own = !strcmp(path, "/api/events") || !strcmp(path, "/api/alerts");
+	int own = !strcmp(path, "/api/events") || !strcmp(path, "/api/alerts") || console_owns(path);
 	if (http_refused(req, c) ||
 	    (!own && params_known(req, &q, strcmp(path, "/api/request") ? none : req_params))) {
 		evhttp_clear_headers(&q);
 		return;
 	}
-	if (!strcmp(path, "/api/events"))
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Content-Type-Options", "nosniff");
+	if (console_http(c->console, req, path, &q))
+		;
+	else if (!strcmp(path, "/api/events"))
 		api_events(req, c, &q);
 	else if (!strcmp(path, "/api/alerts"))
 		api_alerts(req, c, &q);
@@ -1847,6 +1865,8 @@ static void usage(void)
 		"  --api-token-file FILE  token for state-changing API calls, written at start (0600)\n"
 		"                         [DB.api-token]\n"
 		"  --query-max-chunks N   chunks one events query may read before it pages [5000]\n"
+		"  --console-requests     the web console may ask agents for more visibility\n"
+		"                         (POST /api/request from a page, with the API token) [off]\n"
 		"  --http-host NAME       a name the query API may be called by (Host header) besides\n"
 		"                         the --http address and localhost names (repeatable)\n"
 		"  --handshake-timeout-s N  an agent's TLS handshake must be done N s after connect [5]\n"
@@ -1884,7 +1904,7 @@ int main(int argc, char **argv)
 	       O_HOLD, O_LEARN, O_MIN, O_THR, O_CFRAC, O_CWIN, O_NEWM, O_WIN, O_SILENT, O_QUIET,
 	       O_HALF, O_GONE, O_ROLL, O_FORGET,
 	       O_RINT, O_CRL, O_RELAY, O_RTIMEOUT, O_MAXDB, O_TOKEN, O_QMAX, O_HSTIME, O_MAXHS,
-	       O_MAXHSADDR, O_FDRES, O_HTTPHOST, O_PSL, O_SKEW, O_AHEAD };
+	       O_MAXHSADDR, O_FDRES, O_HTTPHOST, O_PSL, O_SKEW, O_AHEAD, O_CREQ };
 	static const struct option opts[] = {
 		{ "ca", 1, 0, O_CA }, { "cert", 1, 0, O_CERT }, { "key", 1, 0, O_KEY },
 		{ "crl", 1, 0, O_CRL }, { "relay-cert", 1, 0, O_RELAY },
@@ -1903,6 +1923,7 @@ int main(int argc, char **argv)
 		{ "half-life-s", 1, 0, O_HALF }, { "gone-s", 1, 0, O_GONE }, { "rollout-s", 1, 0, O_ROLL },
 		{ "forget-s", 1, 0, O_FORGET }, { "psl-file", 1, 0, O_PSL },
 		{ "max-skew-s", 1, 0, O_SKEW }, { "max-ahead-s", 1, 0, O_AHEAD },
+		{ "console-requests", 0, 0, O_CREQ },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int o;
@@ -1944,6 +1965,7 @@ int main(int argc, char **argv)
 		case O_SKEW: hc.max_skew_s = (unsigned)atoi(optarg); break;
 		case O_AHEAD: hc.max_ahead_s = (unsigned)atoi(optarg); break;
 		case O_QUIET: c->quiet = 1; break;
+		case O_CREQ: c->console_requests = 1; break;
 		case O_HSTIME: c->hs_timeout_s = (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 1); break;
 		case O_MAXHS: c->max_pending = (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 1); break;
 		case O_MAXHSADDR: c->max_pending_addr = (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 1); break;
@@ -2000,6 +2022,10 @@ int main(int argc, char **argv)
 	if (!c->herd || !c->ctx)
 		goto out;
 	herd_snapshot_load(c);
+	struct console_cfg kc = { c->rdb, store_db(c->st), c->api_token, c->console_requests,
+				  &c->api_refused };
+	if (console_new(&c->console, &kc))
+		goto out;
 	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
 	STACK_OF(X509_NAME) *cas = SSL_load_client_CA_file(ca);
 	if (SSL_CTX_use_certificate_chain_file(c->ctx, cert) != 1 ||
@@ -2087,6 +2113,7 @@ out:
 	if (c->http)
 		evhttp_free(c->http);
 	herd_free(c->herd);
+	console_free(c->console);
 	if (c->rdb)
 		sqlite3_close(c->rdb);
 	store_close(c->st);

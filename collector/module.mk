@@ -1,6 +1,7 @@
 # herdwatch-collector, the herdwatch CLI and herdwatch-replay. Their objects live in
 # $(B)/obj-c/ so they do not depend on the BPF skeleton the agent objects need.
-COLL_SRCS := collector/main.c collector/store.c collector/herd.c collector/tokens.c collector/json.c common/wire.c
+COLL_SRCS := collector/main.c collector/store.c collector/herd.c collector/tokens.c collector/json.c common/wire.c \
+	collector/console.c $(B)/console_assets.c
 COLL_OBJS := $(patsubst %.c,$(B)/obj-c/%.o,$(COLL_SRCS))
 CLI_OBJS  := $(B)/obj-c/cli/main.o $(B)/obj-c/collector/json.o
 REPLAY_OBJS := $(B)/obj-c/tools/replay.o $(B)/obj-c/agent/ship.o $(B)/obj-c/common/wire.o $(B)/obj-c/collector/json.o
@@ -17,6 +18,12 @@ $(B)/obj-c/%.o: %.c $(wildcard collector/*.h common/wire.h agent/ship.h)
 
 # The per-event path (JSON scan, tokens, herd engine) gains ~8% CPU from -O3 (measured).
 $(B)/obj-c/collector/json.o $(B)/obj-c/collector/tokens.o $(B)/obj-c/collector/herd.o: CFLAGS += -O3
+
+# The web console's files (collector/console/*) become a C array in the binary.
+CONSOLE_FILES := $(sort $(wildcard collector/console/*))
+$(B)/console_assets.c: $(CONSOLE_FILES) collector/console-gen.sh
+	@mkdir -p $(@D)
+	sh collector/console-gen.sh $(CONSOLE_FILES) >$@.tmp && mv $@.tmp $@
 
 $(B)/herdwatch-collector: $(COLL_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_COLL)

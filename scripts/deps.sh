@@ -8,6 +8,7 @@ PKGS=(make gcc clang llvm clang-format pkg-config libbpf-dev bpftool libelf-dev 
       jq curl iproute2 procps util-linux psmisc kmod python3
       pamtester openssh-server openssh-client sshpass sudo dnsmasq-base netcat-openbsd)
 PKGS+=(libcap2-bin) # priv probe tests: setcap
+PKGS+=(chromium)    # tests/collector/test_console.sh: the web console in a real browser
 if [ "${1:-}" = "--bench" ]; then
 	PKGS+=(auditd bpftrace hyperfine wrk gnuplot-nox stress-ng busybox)
 fi

@@ -8,7 +8,8 @@
 FR="python3 $HW_ROOT/tests/collector/frames.py $TLS_PORT $T/pki/ca.pem $T/pki/web-7.pem $T/pki/web-7.key"
 
 make_pki web-7 >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
-start_collector --learn-s 0 --http-host collector.example || { echo "not ok - collector start"; exit 1; }
+# --console-requests: /api/request from a page (an Origin header) is refused without it
+start_collector --learn-s 0 --http-host collector.example --console-requests || { echo "not ok - collector start"; exit 1; }
 
 # --- strict JSON: each case on its own run id, so every batch's seqs are new
 run=10
@@ -65,6 +66,8 @@ expect http_origin_foreign_403 "got $(code -X POST "${auth[@]}" -H 'Origin: http
 	test "$(code -X POST "${auth[@]}" -H 'Origin: http://evil.example' --data 'host=web-7&arg=status' $U/api/request)" = 403
 expect http_origin_same_ok "got $(code -X POST "${auth[@]}" -H "Origin: http://127.0.0.1:$HTTP_PORT" --data 'host=web-7&arg=status' $U/api/request)" \
 	test "$(code -X POST "${auth[@]}" -H "Origin: http://127.0.0.1:$HTTP_PORT" --data 'host=web-7&arg=status' $U/api/request)" = 200
+expect http_fetch_site_cross_403 "got $(code -X POST "${auth[@]}" -H 'Sec-Fetch-Site: cross-site' --data 'host=web-7&arg=status' $U/api/request)" \
+	test "$(code -X POST "${auth[@]}" -H 'Sec-Fetch-Site: cross-site' --data 'host=web-7&arg=status' $U/api/request)" = 403
 head -c $((2 << 20)) /dev/zero | tr '\0' a >"$T/big"
 c=$(code -X POST "${auth[@]}" --data-binary @"$T/big" $U/api/request)
 expect http_body_limit "got $c" test "$c" = 413
