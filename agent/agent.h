@@ -238,6 +238,8 @@ int path_build(const void *rec, size_t len, const struct hw_path *p, char *out, 
 
 extern volatile int hw_verbose;
 
+/* decode_priv.c: a capability set as an array of names (["CAP_NET_RAW", ...]) */
+void put_caps(struct jbuf *b, uint64_t set);
 /* decode_priv.c: the priv family's settings and per-window summaries */
 int priv_sync_maps(struct agent *a);
 void priv_tick(struct agent *a, uint64_t now_ms);

@@ -117,7 +117,7 @@ void put_cap_name(struct jbuf *b, unsigned cap)
 	jb_cstr(b, tmp);
 }
 
-static void put_caps(struct jbuf *b, uint64_t set)
+void put_caps(struct jbuf *b, uint64_t set)
 {
 	jb_arr_begin(b);
 	for (unsigned i = 0; i < 64; i++)

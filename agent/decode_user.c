@@ -235,6 +235,8 @@ static const char *op_name(uint32_t op)
 		return "rename";
 	case HW_FOP_CHMOD:
 		return "chmod";
+	case HW_FOP_SETCAP:
+		return "setcap";
 	case HW_FOP_CHOWN:
 		return "chown";
 	case HW_FOP_LINK:
@@ -269,6 +271,12 @@ static const char *sys_name(uint32_t nr)
 		return "renameat2";
 	case 90:
 		return "chmod";
+	case 188:
+		return "setxattr";
+	case 189:
+		return "lsetxattr";
+	case 190:
+		return "fsetxattr";
 	case 91:
 		return "fchmod";
 	case 268:
@@ -463,6 +471,13 @@ int decode_file(struct agent *a, const void *rec, size_t len)
 	if (e->op == HW_FOP_CHMOD) {
 		jb_kbool(b, "setuid", e->mode & 04000);
 		jb_kbool(b, "setgid", e->mode & 02000);
+	}
+	if (e->op == HW_FOP_SETCAP) {
+		/* the value as written: VFS_CAP_REVISION_* in the top byte, VFS_CAP_FLAGS_EFFECTIVE */
+		jb_key(b, "caps");
+		put_caps(b, (uint64_t)e->gid << 32 | e->uid);
+		jb_kbool(b, "effective", e->mode & 1);
+		jb_ku64(b, "caps_revision", e->mode >> 24);
 	}
 	if (e->op == HW_FOP_CHOWN) {
 		jb_key(b, "uid");

@@ -42,6 +42,9 @@
 #define HW_NR_LCHOWN 94
 #define HW_NR_PRCTL 157
 #define HW_NR_INIT_MODULE 175
+#define HW_NR_SETXATTR 188
+#define HW_NR_LSETXATTR 189
+#define HW_NR_FSETXATTR 190
 #define HW_NR_DELETE_MODULE 176
 #define HW_NR_OPENAT 257
 #define HW_NR_FCHOWNAT 260
@@ -84,6 +87,9 @@
 #define HW_NR_CHMOD (-9)
 #define HW_NR_CHOWN (-10)
 #define HW_NR_LCHOWN (-11)
+#define HW_NR_SETXATTR 5
+#define HW_NR_LSETXATTR 6
+#define HW_NR_FSETXATTR 7
 #define HW_NR_FCHOWNAT 54
 #define HW_NR_FCHOWN 55
 #define HW_NR_OPENAT 56

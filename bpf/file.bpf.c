@@ -644,6 +644,8 @@ static __always_inline __u32 file_op_type(__u32 op)
 		return HW_EV_FILE_CHOWN;
 	case HW_FOP_LINK:
 		return HW_EV_FILE_LINK;
+	case HW_FOP_SETCAP:
+		return HW_EV_FILE_CAPS;
 	default:
 		return HW_EV_FILE_OPEN;
 	}
@@ -806,6 +808,34 @@ static __always_inline void file_arg_put(struct user_pbuf *pb, struct hw_blob *b
 	user_blob_pbuf(b, pb, pb->res_start, len, out);
 }
 
+/* Is the attribute name the process passed "security.capability"? */
+static __always_inline bool file_caps_xattr(const char *uname)
+{
+	static const char want[] = "security.capability";
+	char n[sizeof(want)];
+	if (bpf_probe_read_user_str(n, sizeof(n), uname) != sizeof(want))
+		return false;
+	for (int i = 0; i < (int)sizeof(want) - 1; i++)
+		if (n[i] != want[i])
+			return false;
+	return true;
+}
+
+/* A security.capability value (struct vfs_cap_data, revision 1: 12 bytes, 2 and 3: 20 and
+ * 24): magic_etc, and the permitted set's two 32-bit halves. */
+static __always_inline void file_caps_value(const void *uval, __u64 size, __u32 *magic, __u32 *lo,
+					    __u32 *hi)
+{
+	__u32 v[5] = {};
+	if (size >= 20)
+		bpf_probe_read_user(v, 20, uval);
+	else if (size >= 12)
+		bpf_probe_read_user(v, 12, uval);
+	*magic = v[0];
+	*lo = v[1];
+	*hi = v[3];
+}
+
 /* Everything but open: low-frequency syscalls. The match comes first, from what is cheapest
  * to get (the file's dentry for fchmod/fchown/ftruncate, the path strings otherwise); the
  * process filters and the record only when something matched. */
@@ -816,7 +846,7 @@ static __always_inline void file_other(struct task_struct *t, struct pt_regs *re
 	int m1 = -1, m2 = -1;
 	if (!regs)
 		regs = (struct pt_regs *)bpf_task_pt_regs(t);
-	/* x86-64 syscall arguments, direct loads from the BTF-typed saved registers */
+	/* the syscall's arguments, direct loads from the BTF-typed saved registers */
 	__u64 a0 = HW_REG_ARG0(regs), a1 = HW_REG_ARG1(regs), a2 = HW_REG_ARG2(regs),
 	      a3 = HW_REG_ARG3(regs), a4 = HW_REG_ARG4(regs);
 	int fd = -1, d1 = AT_FDCWD_, d2 = AT_FDCWD_;
@@ -883,9 +913,26 @@ static __always_inline void file_other(struct task_struct *t, struct pt_regs *re
 	case HW_NR_SYMLINKAT: /* symlinkat(target, newdirfd, linkpath) */
 		op = HW_FOP_LINK, d1 = FILE_NO_DIR, p1 = (void *)a0, d2 = a1, p2 = (void *)a2;
 		break;
+	case HW_NR_SETXATTR:  /* setxattr(path, name, value, size, flags) */
+	case HW_NR_LSETXATTR: /* lsetxattr(path, name, value, size, flags) */
+		op = HW_FOP_SETCAP, p1 = (void *)a0;
+		break;
+	case HW_NR_FSETXATTR: /* fsetxattr(fd, name, value, size, flags) */
+		op = HW_FOP_SETCAP, fd = a0;
+		break;
 	default:
 		return;
 	}
+	if (op == HW_FOP_SETCAP) {
+		/* only file capabilities; the value's permitted set into uid/gid (abi_user.h) */
+		if (!file_caps_xattr((const char *)a1))
+			return;
+		file_caps_value((const void *)a2, a3, &mode, &uid, &gid);
+	}
+	/* Setting the setuid or setgid bit, or file capabilities, is reported whatever the path: a
+	 * set-id or capable binary planted anywhere is a way back to root, and both are known
+	 * from the arguments before any path is read. */
+	bool setid = (op == HW_FOP_CHMOD && (mode & 06000)) || op == HW_FOP_SETCAP;
 	if (op == HW_FOP_RENAME && ret == 0) {
 		/* a renamed directory changes the verdict of every directory below it */
 		__u32 zero = 0;
@@ -899,11 +946,11 @@ static __always_inline void file_other(struct task_struct *t, struct pt_regs *re
 			return;
 		pb->ptr = file_dentry_of(f);
 		m1 = hw_file_match_dentry(*(volatile __u64 *)&pb->ptr, op);
-		if (m1 < 0)
+		if (m1 < 0 && !setid)
 			return;
 	} else {
 		m1 = file_arg_match(pb, d1, p1, op, &len1);
-		if (m1 < 0) {
+		if (m1 < 0 && !setid) {
 			if (!p2)
 				return;
 			/* only the second path can make it reported */
@@ -926,7 +973,7 @@ static __always_inline void file_other(struct task_struct *t, struct pt_regs *re
 	e->gid = gid;
 	if (f) {
 		file_put_file_path(&b, e, pb, f);
-	} else if (m1 >= 0) {
+	} else if (m1 >= 0 || setid) {
 		/* the path buffer holds the first path: copy it, then the second */
 		file_arg_put(pb, &b, e, len1, &e->path);
 		if (p2) {
@@ -1010,6 +1057,9 @@ FILE_FEXIT(link, HW_NR_LINK)
 FILE_FEXIT(linkat, HW_NR_LINKAT)
 FILE_FEXIT(symlink, HW_NR_SYMLINK)
 FILE_FEXIT(symlinkat, HW_NR_SYMLINKAT)
+FILE_FEXIT(setxattr, HW_NR_SETXATTR)
+FILE_FEXIT(lsetxattr, HW_NR_LSETXATTR)
+FILE_FEXIT(fsetxattr, HW_NR_FSETXATTR)
 
 /* Alternative for open: the raw sys_exit tracepoint (typed, cheaper per hit, but it runs for
  * every syscall of every process). Chosen only when the classic tracepoints are missing. */

@@ -646,6 +646,12 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 		get_str(d, r[R_FILE], "op", op, sizeof(op));
 		if (!op[0])
 			cat(op, sizeof(op), k + 5, NULL);
+		/* a set-id chmod is its own behaviour, not one more mode change of that file */
+		int su = json_path(d, r[R_FILE], "setuid"), sg = json_path(d, r[R_FILE], "setgid");
+		if (su >= 0 && d->t[su].type == J_TRUE)
+			cat(op, sizeof(op), "chmod+setuid", NULL);
+		else if (sg >= 0 && d->t[sg].type == J_TRUE)
+			cat(op, sizeof(op), "chmod+setgid", NULL);
 		cat(tok[n++], TOKEN_MAX, "file|", exe, "|", op, "|", path, NULL);
 	} else if (!strcmp(k, "process.capability")) {
 		char cap[64];

@@ -20,6 +20,7 @@ enum hw_user_event_type {
 	HW_EV_FILE_CHOWN = 56,
 	HW_EV_FILE_TRUNCATE = 57,
 	HW_EV_FILE_LINK = 58,
+	HW_EV_FILE_CAPS = 59, /* file capabilities set (security.capability), any path */
 	/* agent-internal: an exec of a binary that may need readline/PAM uprobes */
 	HW_EV_USER_BIN = 60,
 };
@@ -82,6 +83,8 @@ _Static_assert(sizeof(struct hw_auth) == 480, "hw_auth layout");
 #define HW_FOP_CHOWN (1u << 6)
 #define HW_FOP_LINK (1u << 7) /* link, symlink (either end watched) */
 #define HW_FOP_ALL 0xffu
+/* Not a watch rule's operation: reported whatever the path (file.caps). */
+#define HW_FOP_SETCAP (1u << 8) /* setxattr of security.capability */
 
 /* Watch rule as the kernel sees it (value of every watch map). */
 struct hw_watch_val {
@@ -133,12 +136,13 @@ struct hw_file_cfg {
  * fchmod, ...), otherwise the directory's path joined with the string the process passed. */
 struct hw_file {
 	struct hw_hdr hdr;
-	__u16 op;       /* one HW_FOP_* bit: what happened */
-	__u16 sysnr;    /* syscall number (x86-64) */
-	__s32 result;   /* return value: fd or 0, or -errno */
-	__u32 flags;    /* open flags; AT_* flags of *at() calls */
-	__u32 mode;     /* open/creat/chmod mode */
-	__u32 uid, gid; /* chown arguments (0xffffffff = unchanged) */
+	__u16 op;     /* one HW_FOP_* bit: what happened */
+	__u16 sysnr;  /* syscall number (x86-64) */
+	__s32 result; /* return value: fd or 0, or -errno */
+	__u32 flags;  /* open flags; AT_* flags of *at() calls */
+	__u32 mode; /* open/creat/chmod mode; setcap: the value's magic_etc (revision, effective) */
+	__u32 uid, gid; /* chown arguments (0xffffffff = unchanged); setcap: permitted set, low and
+			 * high 32 bits */
 	__u16 rule;     /* rule that matched path (0xffff: none) */
 	__u16 trule;    /* rule that matched target (0xffff: none) */
 	__u16 pflags;   /* HW_FP_* */

@@ -386,6 +386,34 @@ for _ in $(seq 1 100); do
 done
 expect_eq "each of the $(wc -w <<<"$want") hooked syscalls reported, under its own name" "$missing$(cat "$T/out")" ""
 
+# 13b. setting the setuid/setgid bit is reported whatever the path (by path, by fd, through a
+# dirfd), and a failed attempt too; an unwatched chmod without those bits is not (section 14)
+echo x >"$N/planted"
+run chmod 4755 "$N/planted"
+ev=$(fev "unwatched chmod setuid" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "setuid on an unwatched file: reported, no rule" "$ev" ".file.path==\"$N/planted\" and .file.setuid==true and .file.watch==null and .file.result==0"
+run "$FO" fchmod "$N/planted" 02711
+ev=$(fev "unwatched fchmod setgid" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "setgid by fd on an unwatched file: reported" "$ev" ".file.path==\"$N/planted\" and .file.setgid==true and .file.setuid==false and .file.syscall==\"fchmod\" and .file.watch==null"
+run "$FO" fchmodat "$N" planted 6755
+ev=$(fev "unwatched fchmodat setuid+setgid" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "setuid+setgid through a dirfd: reported" "$ev" ".file.path==\"$N/planted\" and .file.setuid==true and .file.setgid==true"
+run setpriv --reuid=65534 --regid=65534 --clear-groups chmod 4755 "$N/planted"
+ev=$(fev "refused chmod setuid" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
+expect_jq "a refused setuid chmod: reported with its error" "$ev" ".file.path==\"$N/planted\" and .file.setuid==true and .file.result==-1 and .file.error==\"EPERM\""
+
+# 13c. file capabilities set on an unwatched file (setcap: setxattr security.capability) are
+# reported with the set; another extended attribute is not
+cp /usr/bin/true "$N/capable"
+run setcap cap_net_raw,cap_sys_ptrace+ep "$N/capable"
+ev=$(fev "setcap" "select(.kind==\"file.caps\" and .proc.pid==$P)")
+expect_jq "setcap on an unwatched file: file.caps with the permitted set" "$ev" ".file.path==\"$N/capable\" and .file.op==\"setcap\" and (.file.caps|sort)==[\"CAP_NET_RAW\",\"CAP_SYS_PTRACE\"] and .file.effective==true and .file.result==0 and .file.watch==null and (.file.syscall|test(\"setxattr\"))"
+run python3 -c "import os; os.setxattr('$N/capable', 'user.herdwatch', b'x')"
+P_USERX=$P
+run python3 -c "import os; fd = os.open('$N/capable', os.O_RDONLY); os.setxattr(fd, 'security.capability', bytes.fromhex('0000000200200000000000000000000000000000'))"
+ev=$(fev "fsetxattr caps" "select(.kind==\"file.caps\" and .proc.pid==$P)")
+expect_jq "fsetxattr of security.capability by fd: reported" "$ev" ".file.path==\"$N/capable\" and .file.syscall==\"fsetxattr\" and .file.caps==[\"CAP_NET_RAW\"] and .file.effective==false"
+
 # 14. nothing for unwatched paths and for reads under write-only rules
 run cat /etc/hostname /etc/passwd /etc/pam.d/other "$N/outside-nothing" "$T/named-only"
 run bash -c "echo y > $N/plain; cat $N/plain; rm $N/plain; chmod 600 $N"
@@ -396,7 +424,8 @@ run "$FO" ftruncate "$N/plain-fd"
 sleep 1
 agent_stop
 expect_eq "agent exits 0" "$?" 0
+expect_eq "no event for another extended attribute" "$(events "select(.proc.pid==$P_USERX and (.kind|startswith(\"file.\")))" | wc -l)" 0
 expect_eq "no event for unwatched paths or reads under write rules" "$(events "select((.kind|startswith(\"file.\")) and ((.file.path|startswith(\"$N/plain\")) or .file.path==\"/etc/hostname\" or .file.path==\"/etc/passwd\" or .file.path==\"/etc/pam.d/other\" or (.file.path==\"$T/named-only\" and .file.op==\"read\")))" | wc -l)" 0
 expect "every line is valid JSON" jq -e . "$EV"
 expect "seq contiguous from 1" seq_contiguous
-expect_jq "final heartbeat: file probes attached with tracepoints" "$(last_heartbeat)" '[.agent.probes | to_entries[] | select(.key|startswith("file.")) | .value.state] | length==7 and all(.=="attached")'
+expect_jq "final heartbeat: file probes attached with tracepoints" "$(last_heartbeat)" '[.agent.probes | to_entries[] | select(.key|startswith("file.")) | .value.state] | length==8 and all(.=="attached")'
