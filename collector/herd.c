@@ -79,6 +79,7 @@ struct member {
 	struct cand *cands;
 	uint32_t ncand;
 	uint64_t due_ns; /* 0 = nothing pending */
+	uint8_t grouped; /* this judge waited for candidates due just after (judge()) */
 	uint32_t key;    /* string id of "herd\x1fmember" */
 	uint32_t charge; /* bytes charged for its tokens (bounded by MEMBER_BUDGET) */
 	uint64_t overflow; /* tokens forgotten while still weighing (its token budget was full) */
@@ -1195,6 +1196,23 @@ static void when_put(const struct herd_engine *e, struct jbuf *b, struct jbuf *e
  */
 static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 {
+	/* One incident, one alert: the tokens of a burst (a shell, its children, their connections
+	 * and files, a few ms apart) have holds that end a few ms apart, and a tick between them
+	 * would split the burst into alerts. Candidates whose hold ends within a quarter hold of
+	 * now are waited for (their holds are never cut short), once: a burst that goes on is
+	 * not waited for again. */
+	if (!m->grouped) {
+		uint64_t until = 0, grp = hold_ns(e) / 4;
+		for (const struct cand *c = m->cands; c; c = c->next)
+			if (c->due_ns > now && c->due_ns <= now + grp && c->due_ns > until)
+				until = c->due_ns;
+		if (until) {
+			m->grouped = 1;
+			pend(e, m, until);
+			return;
+		}
+	}
+	m->grouped = 0;
 	struct herd *h = &e->h[e->herd_of[m->herd] - 1];
 	const char *herd = e->str[h->name], *mname = e->str[m->name];
 	const char *ver = m->version == UINT32_MAX ? NULL : e->str[m->version];

@@ -294,6 +294,13 @@ static void test_tokens(void)
 	const char *f = "{\"seq\":2,\"kind\":\"file.open\",\"host\":{\"name\":\"h\"},\"proc\":{\"exe\":\"/tmp/tmp.Xa81Kd9/run\","
 			"\"container\":{\"id\":\"3f2a9c1d4e5f\",\"herd\":\"x\"}},\"file\":{\"path\":\"/var/lib/3f2a9c1d4e5f/f\",\"op\":\"open\"}}";
 	CHECK("token_file_random_names", extract(f, &ev, tk) == 1 && !strcmp(tk[0], "file|/tmp/*/run|open|/var/lib/<ctr>/f"));
+	const char *su = "{\"seq\":3,\"kind\":\"file.chmod\",\"host\":{\"name\":\"h\"},\"proc\":{\"exe\":\"/usr/bin/chmod\"},"
+			 "\"file\":{\"path\":\"/tmp/x/planted\",\"op\":\"chmod\",\"watch\":null,\"setuid\":true,\"setgid\":false}}";
+	CHECK("token_file_setuid_anywhere", extract(su, &ev, tk) == 1 &&
+						   !strcmp(tk[0], "file|/usr/bin/chmod|chmod+setuid|/tmp/x/planted"));
+	const char *sc = "{\"seq\":4,\"kind\":\"file.caps\",\"host\":{\"name\":\"h\"},\"proc\":{\"exe\":\"/usr/sbin/setcap\"},"
+			 "\"file\":{\"path\":\"/opt/t/capable\",\"op\":\"setcap\",\"watch\":null,\"caps\":[\"CAP_NET_RAW\"]}}";
+	CHECK("token_file_caps", extract(sc, &ev, tk) == 1 && !strcmp(tk[0], "file|/usr/sbin/setcap|setcap|/opt/t/capable"));
 	CHECK("token_no_seq_rejected", extract("{\"kind\":\"x\"}", &ev, tk) == -1);
 	const char *bad_int[] = {
 		"{\"seq\":\"5\",\"kind\":\"x\"}", "{\"seq\":1e2,\"kind\":\"x\"}",
@@ -1123,6 +1130,43 @@ static void test_herd_hold_per_token(void)
 	herd_free(e);
 }
 
+/* One incident, one alert: a shell at t, nc 40 ms later, the read of /etc/shadow 55 ms later; a
+ * tick falls between the ends of their holds. Before, the first tick paged the shell alone
+ * and the next one the rest: two pages for one intrusion. */
+static void test_herd_burst_one_alert(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	c.hold_ms = 800;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull, MS = 1000000ull;
+	uint64_t t = 1000 * S, clock;
+	herd_base(e, "hb", 5, t);
+	t += 20 * S;
+	clock = t;
+	herd_observe(e, "hb", "m3", "h", NULL, "exec|/usr/bin/dash|parent=/usr/bin/bash|user=root", 1, 1, t);
+	herd_observe(e, "hb", "m3", "h", NULL, "exec|/usr/bin/nc|parent=/usr/bin/dash|user=root", 2, 2,
+		     t + 40 * MS);
+	herd_observe(e, "hb", "m3", "h", NULL, "file|/usr/bin/cat|read|/etc/shadow", 3, 3, t + 55 * MS);
+	tick_to(e, &clock, t + 820 * MS); /* the shell's hold is over, the others' not yet */
+	CHECK("burst_waits_for_its_rest", g.outlier == 0);
+	tick_to(e, &clock, t + 3 * S);
+	CHECK("burst_one_alert", g.outlier == 1 && strstr(g.json, "/usr/bin/dash") &&
+					 strstr(g.json, "/usr/bin/nc") && strstr(g.json, "/etc/shadow"));
+	/* a burst that goes on: not waited for twice (token 4 is due 150 ms after token 3) */
+	herd_observe(e, "hb", "m2", "h", NULL, "exec|/usr/bin/perl|parent=/usr/bin/bash|user=root", 4, 4,
+		     t + 10 * S);
+	herd_observe(e, "hb", "m2", "h", NULL, "exec|/usr/bin/python3|parent=/usr/bin/perl|user=root", 5, 5,
+		     t + 10 * S + 150 * MS);
+	herd_observe(e, "hb", "m2", "h", NULL, "exec|/usr/bin/wget|parent=/usr/bin/perl|user=root", 6, 6,
+		     t + 10 * S + 300 * MS);
+	tick_to(e, &clock, t + 14 * S);
+	CHECK("burst_waited_once", g.outlier == 3); /* m2: two pages, its third token not waited for */
+	herd_free(e);
+}
+
 /* Issue 18 A: a release rolling slower than --rollout-s. Ten members pick up a new binary 90 s
  * apart: the first is paged at once (nobody else does it), the second is held, and the herd
  * change comes with the fifth, 6 min after the first page: that page is folded too. */
@@ -1325,6 +1369,7 @@ int main(void)
 	test_herd_memory();
 	test_herd_rolling();
 	test_herd_hold_per_token();
+	test_herd_burst_one_alert();
 	test_herd_slow_rollout();
 	test_herd_new_member_routine();
 	test_herd_late();
