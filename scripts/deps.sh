@@ -9,6 +9,7 @@ PKGS=(make gcc clang llvm clang-format pkg-config libbpf-dev bpftool libelf-dev 
       pamtester openssh-server openssh-client sshpass sudo dnsmasq-base netcat-openbsd)
 PKGS+=(libcap2-bin) # priv probe tests: setcap
 PKGS+=(chromium)    # tests/collector/test_console.sh: the web console in a real browser
+PKGS+=(prometheus) # metrics tests: promtool, and a real server scraping /metrics
 if [ "${1:-}" = "--bench" ]; then
 	PKGS+=(auditd bpftrace hyperfine wrk gnuplot-nox stress-ng busybox)
 fi
