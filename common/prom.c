@@ -71,7 +71,7 @@ static size_t utf8_len(const unsigned char *s)
 
 size_t prom_escape_label(char *out, size_t cap, const char *v)
 {
-	size_t o = 0;
+	size_t o = 0, w_len = 0; /* needed, written (an escape or a character is never split) */
 	const unsigned char *s = (const unsigned char *)v;
 	while (*s) {
 		char tmp[4];
@@ -86,13 +86,15 @@ size_t prom_escape_label(char *out, size_t cap, const char *v)
 		} else {
 			w = "\xef\xbf\xbd", n = 3, adv = 1; /* U+FFFD */
 		}
-		if (o + n < cap)
+		if (o == w_len && o + n < cap) {
 			memcpy(out + o, w, n);
+			w_len += n;
+		}
 		o += n;
 		s += adv;
 	}
 	if (cap)
-		out[o < cap ? o : cap - 1] = 0;
+		out[w_len] = 0;
 	return o;
 }
 

@@ -40,7 +40,8 @@ void prom_one_f64(struct prom *b, const char *name, const char *type, const char
  * _virtual_memory_bytes, _start_time_seconds, _open_fds and _max_fds ("process" gives the
  * names client libraries use). */
 void prom_process(struct prom *b, const char *prefix);
-/* Escape a label value into out (always NUL-terminated); returns the length it needed. */
+/* Escape a label value into out (NUL-terminated when cap > 0; what does not fit is left out,
+ * never half an escape or a character); returns the length the whole value needs. */
 size_t prom_escape_label(char *out, size_t cap, const char *v);
 
 #endif
