@@ -72,6 +72,9 @@ expect metrics_promtool "$(promtool check metrics <"$T/metrics.txt" 2>&1 | head 
 fams=$(grep -v '^#' "$T/metrics.txt" | sed -E 's/[{ ].*//' | sort -u)
 missing=$(for f in $fams; do grep -q "^# TYPE $f " "$T/metrics.txt" || grep -q "^# TYPE ${f%_total} " "$T/metrics.txt" || echo "$f"; done)
 expect metrics_help_type_everywhere "no TYPE for: $missing" test -z "$missing"
+undoc=$(awk '/^# TYPE / { print $3 }' "$T/metrics.txt" | while read -r f; do
+	grep -qF "\`$f\`" "$HW_ROOT/docs/metrics.md" || echo "$f"; done)
+expect metrics_documented "not in docs/metrics.md: $undoc" test -z "$undoc"
 
 v=$(metric herdwatch_collector_events_stored_total)
 expect metrics_events_stored "stored $v, sent $((N + OLD + A)), stats $(stat .events_stored)" \

@@ -56,6 +56,9 @@ ts() { [ -n "${HW_TRACE:-}" ] && echo "# $SECONDS $*"; true; }
 ts agent started
 if promtool check metrics <"$T/first.prom" >"$T/promtool.out" 2>&1; then ok "promtool check metrics"
 else not_ok "promtool check metrics" "$(head -5 "$T/promtool.out")"; fi
+undoc=$(awk '/^# TYPE / { print $3 }' "$T/first.prom" | while read -r f; do
+	grep -qF "\`$f\`" "$HW_ROOT/docs/metrics.md" || echo "$f"; done)
+expect "every metric is listed in docs/metrics.md (missing: ${undoc:-none})" test -z "$undoc"
 expect_eq "textfile mode 0644 (node_exporter reads it as its own user)" "$(command stat -c %a "$PROM_FILE")" 644
 
 # execs of a known binary
