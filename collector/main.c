@@ -161,6 +161,7 @@ struct collector {
 		retained_streams;
 	unsigned long long clock_skew; /* stored events whose time was beyond the skew bounds */
 	unsigned long long acks_sent, acks_withheld; /* batches acknowledged, rolled back */
+	unsigned long long committed; /* events stored by committed transactions (never goes down) */
 	struct cmetrics_alerts alert_counts;         /* by kind and severity (/metrics) */
 	uint64_t first_store_ns, last_store_ns;
 	unsigned ticks;
@@ -494,6 +495,7 @@ static void commit(struct collector *c)
 			conn_unref(k); /* the ack's reference */
 			continue;
 		}
+		c->committed += c->acks[i].ack.stored;
 		if (!k->dead) {
 			uint8_t buf[HW_WIRE_HDR_LEN + HW_WIRE_ACK_LEN];
 			hw_wire_ack_encode(&c->acks[i].ack, buf);
@@ -1370,7 +1372,7 @@ static void api_stats(struct evhttp_request *req, struct collector *c)
 static void api_metrics(struct evhttp_request *req, struct collector *c)
 {
 	struct cmetrics m = {
-		.events_stored = c->stored, .duplicates = c->dups, .bad_events = c->bad_events,
+		.events_stored = c->committed, .duplicates = c->dups, .bad_events = c->bad_events,
 		.clock_skew = c->clock_skew, .batches = c->batches, .commits = c->commits,
 		.acks_sent = c->acks_sent, .acks_withheld = c->acks_withheld,
 		.storage_errors = c->storage_errors, .last_store_ns = c->last_store_ns,

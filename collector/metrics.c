@@ -63,7 +63,7 @@ void cmetrics_render(const struct cmetrics *m, struct prom *b)
 	prom_u64(b, N("build_info"), 1, "version", HW_VERSION, NULL);
 
 	/* ingest */
-	counter(b, N("events_stored_total"), "Events stored (committed or in the open transaction).",
+	counter(b, N("events_stored_total"), "Events stored by committed transactions.",
 		m->events_stored);
 	prom_family(b, N("events_rejected_total"), "counter",
 		    "Events of accepted batches that were not stored, by cause: malformed (not an "

@@ -30,6 +30,8 @@ void cmetrics_count_alert(struct cmetrics_alerts *a, const char *kind, const cha
 
 struct cmetrics {
 	/* ingest */
+	/* events_stored: by committed transactions only, so that it never goes down (the
+	 * collector's own count takes a rolled-back transaction's events off again) */
 	unsigned long long events_stored, duplicates, bad_events, clock_skew, batches, commits,
 		acks_sent, acks_withheld, storage_errors;
 	unsigned long long refused[HW_REFUSE_MAX]; /* frames refused, by hw_wire_strerror() reason */
