@@ -613,10 +613,14 @@ static int parse_metrics(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 			if (!l) {
 				free(c->metrics.textfile);
 				c->metrics.textfile = NULL;
-			} else if (t[0] != '/' || l < 6 || strcmp(t + l - 5, ".prom") || t[l - 6] == '/') {
-				return perr(p, v, "'metrics.textfile' must be an absolute path of a file named "
-						  "*.prom (node_exporter's textfile collector reads only those), not '%s'",
-					    t);
+			} else if (t[0] != '/' || l < 6 || strcmp(t + l - 5, ".prom") ||
+				   t[l - 6] == '/') {
+				return perr(
+					p, v,
+					"'metrics.textfile' must be an absolute path of a file "
+					"named *.prom (node_exporter's textfile collector reads "
+					"only those), not '%s'",
+					t);
 			}
 		} else if (key && !strcmp(key, "interval")) {
 			if (get_uint(p, v, key, 1, 3600, &c->metrics.interval_s))
@@ -930,13 +934,14 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 		else if (!strcmp(key, "metrics"))
 			rc = parse_metrics(p, c, v);
 		else
-			return perr(p, k,
-				    "unknown key '%s' (known: herd, version, host_name, output, "
-				    "heartbeat_interval, args_max_bytes, ringbuf_mb, "
-				    "exec_failed_enoent, probes, filters, containers, collector, "
-				    "custom_probes, control_socket, control, privilege, net, files, "
-				    "metrics)",
-				    key);
+			return perr(
+				p, k,
+				"unknown key '%s' (known: herd, version, host_name, output, "
+				"heartbeat_interval, args_max_bytes, ringbuf_mb, "
+				"exec_failed_enoent, probes, filters, containers, collector, "
+				"custom_probes, control_socket, control, privilege, net, files, "
+				"metrics)",
+				key);
 		if (rc)
 			return -1;
 	}

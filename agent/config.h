@@ -103,7 +103,7 @@ struct hw_config {
 		unsigned spool_max_mb;
 	} collector;
 	struct {
-		char *textfile;      /* metrics.textfile: a *.prom file for node_exporter; NULL = off */
+		char *textfile; /* metrics.textfile: a *.prom file for node_exporter; NULL = off */
 		unsigned interval_s; /* metrics.interval: seconds between rewrites of it */
 	} metrics;
 };

@@ -29,13 +29,12 @@
 /* The names agent.loss gives these causes (agent/events.c). */
 _Static_assert(HW_DROP_NCAUSE == 2, "a kernel drop cause without a metrics name");
 static const char *const kernel_cause[HW_DROP_NCAUSE] = {
-	[HW_DROP_RINGBUF] = "ringbuf_full", [HW_DROP_SCRATCH] = "no_scratch"
-};
+	[HW_DROP_RINGBUF] = "ringbuf_full", [HW_DROP_SCRATCH] = "no_scratch"};
 _Static_assert(HW_ULOSS_NCAUSE == 4, "a user-space loss cause without a metrics name");
-static const char *const user_cause[HW_ULOSS_NCAUSE] = {
-	[HW_ULOSS_DECODE] = "decode", [HW_ULOSS_OOM] = "oom", [HW_ULOSS_RING_READ] = "ring_read",
-	[HW_ULOSS_OUTPUT] = "output_error"
-};
+static const char *const user_cause[HW_ULOSS_NCAUSE] = {[HW_ULOSS_DECODE] = "decode",
+							[HW_ULOSS_OOM] = "oom",
+							[HW_ULOSS_RING_READ] = "ring_read",
+							[HW_ULOSS_OUTPUT] = "output_error"};
 
 /* One agent per process: the textfile's state. */
 static struct {
@@ -70,7 +69,9 @@ static int ringbuf_used(struct agent *a, uint64_t *used)
 
 static const char *probe_state(enum hw_probe_state s)
 {
-	return s == PROBE_ATTACHED ? "attached" : s == PROBE_UNAVAILABLE ? "unavailable" : "disabled";
+	return s == PROBE_ATTACHED      ? "attached"
+	       : s == PROBE_UNAVAILABLE ? "unavailable"
+					: "disabled";
 }
 
 /* Per kind (record types that share a kind add up): count(a, type). Kinds in the order of
@@ -115,8 +116,9 @@ void metrics_render(struct agent *a, struct prom *b)
 	prom_u64(b, N("build_info"), 1, "version", HW_VERSION, NULL);
 
 	/* events */
-	prom_family(b, N("events_total"), "counter",
-		    "Kernel records decoded, by event kind (the heartbeat's stats.events_by_kind).");
+	prom_family(
+		b, N("events_total"), "counter",
+		"Kernel records decoded, by event kind (the heartbeat's stats.events_by_kind).");
 	nk = by_kind(a, kind, n, events_of, 0);
 	for (int i = 0; i < nk; i++)
 		prom_u64(b, N("events_total"), n[i], "kind", kind[i], NULL);
@@ -124,15 +126,17 @@ void metrics_render(struct agent *a, struct prom *b)
 		     "Events written (every kind, agent.* included): the last seq of this run.",
 		     a->events_total);
 	prom_one_u64(b, N("events_filtered_total"), "counter",
-		     "Records dropped by a filter in user space (filters, ignore rules).", a->filtered);
+		     "Records dropped by a filter in user space (filters, ignore rules).",
+		     a->filtered);
 	prom_one_u64(b, N("decode_errors_total"), "counter",
 		     "Records that could not be decoded or formatted.", a->decode_errors);
 
 	/* losses: the kind and cause of agent.loss */
-	prom_family(b, N("events_dropped_total"), "counter",
-		    "Events lost, by kind and cause (those of agent.loss): in the kernel "
-		    "(ringbuf_full, no_scratch), in the agent (decode, oom, ring_read, output_error) "
-		    "and in the collector stream (spool_full, spool_unreadable, ship_error; kind *).");
+	prom_family(
+		b, N("events_dropped_total"), "counter",
+		"Events lost, by kind and cause (those of agent.loss): in the kernel "
+		"(ringbuf_full, no_scratch), in the agent (decode, oom, ring_read, output_error) "
+		"and in the collector stream (spool_full, spool_unreadable, ship_error; kind *).");
 	for (int c = 0; c < HW_DROP_NCAUSE; c++) {
 		nk = by_kind(a, kind, n, drops_of, c);
 		for (int i = 0; i < nk; i++)
@@ -153,22 +157,24 @@ void metrics_render(struct agent *a, struct prom *b)
 			prom_u64(b, N("events_dropped_total"), sum, "kind", u->kind, "cause",
 				 user_cause[u->cause], NULL);
 	}
-	struct ship_stats st = { 0 };
+	struct ship_stats st = {0};
 	if (a->ship) {
 		ship_get_stats(a->ship, &st);
 		for (int c = 0; c < SHIP_DROP_NCAUSE; c++)
-			prom_u64(b, N("events_dropped_total"), st.dropped_by[c], "kind", "*", "cause",
-				 ship_drop_cause_name(c), NULL);
+			prom_u64(b, N("events_dropped_total"), st.dropped_by[c], "kind", "*",
+				 "cause", ship_drop_cause_name(c), NULL);
 	}
 
 	/* probes: the coverage manifest */
 	prom_family(b, N("probe_state"), "gauge",
-		    "1 for the probe's current state (attached, disabled, unavailable), 0 for the others.");
-	static const char *const states[] = { "attached", "disabled", "unavailable" };
+		    "1 for the probe's current state (attached, disabled, unavailable), 0 for the "
+		    "others.");
+	static const char *const states[] = {"attached", "disabled", "unavailable"};
 	for (int i = 0; i < HW_NPROBES; i++)
 		for (int s = 0; s < 3; s++)
-			prom_u64(b, N("probe_state"), !strcmp(probe_state(a->probes[i].state), states[s]),
-				 "probe", a->probes[i].name, "state", states[s], NULL);
+			prom_u64(b, N("probe_state"),
+				 !strcmp(probe_state(a->probes[i].state), states[s]), "probe",
+				 a->probes[i].name, "state", states[s], NULL);
 	for (int i = 0; i < HW_CP_SLOTS; i++) {
 		const struct custom_probe *cp = &a->custom[i];
 		char name[80];
@@ -180,7 +186,8 @@ void metrics_render(struct agent *a, struct prom *b)
 				 "state", states[s], NULL);
 	}
 	prom_family(b, N("probe_hook_info"), "gauge",
-		    "The hook an attached probe uses (fentry, tracepoint, tp_btf, uprobe...), always 1.");
+		    "The hook an attached probe uses (fentry, tracepoint, tp_btf, uprobe...), "
+		    "always 1.");
 	for (int i = 0; i < HW_NPROBES; i++)
 		if (a->probes[i].state == PROBE_ATTACHED && a->probes[i].hook)
 			prom_u64(b, N("probe_hook_info"), 1, "probe", a->probes[i].name, "hook",
@@ -192,7 +199,8 @@ void metrics_render(struct agent *a, struct prom *b)
 	uint64_t used;
 	if (!ringbuf_used(a, &used))
 		prom_one_u64(b, N("ringbuf_used_bytes"), "gauge",
-			     "Bytes in the ring buffer not read by the agent yet (when the file was written).",
+			     "Bytes in the ring buffer not read by the agent yet (when the file "
+			     "was written).",
 			     used);
 
 	/* outputs */
@@ -210,15 +218,19 @@ void metrics_render(struct agent *a, struct prom *b)
 		prom_one_u64(b, N("collector_events_acked_total"), "counter",
 			     "Events the collector acknowledged as stored.", st.acked);
 		prom_one_u64(b, N("collector_reconnects_total"), "counter",
-			     "Connections to the collector made again after a loss.", st.reconnects);
+			     "Connections to the collector made again after a loss.",
+			     st.reconnects);
 		prom_one_u64(b, N("spool_bytes"), "gauge",
 			     "Bytes of batches in the spool (not acknowledged by the collector).",
 			     st.spooled_bytes);
 		prom_one_u64(b, N("spool_batches"), "gauge",
-			     "Batches in the spool (not acknowledged by the collector).", q.batches);
+			     "Batches in the spool (not acknowledged by the collector).",
+			     q.batches);
 		prom_one_u64(b, N("events_unacked"), "gauge",
-			     "Events sent or spooled that the collector has not acknowledged, and events "
-			     "of the batch being filled.", q.events + q.open_events);
+			     "Events sent or spooled that the collector has not acknowledged, and "
+			     "events "
+			     "of the batch being filled.",
+			     q.events + q.open_events);
 		prom_one_u64(b, N("events_queued"), "gauge",
 			     "Events of the batch being filled (not sealed into the spool yet).",
 			     q.open_events);
@@ -234,7 +246,7 @@ void metrics_render(struct agent *a, struct prom *b)
 /* Write the textfile: the exposition into "<path>.tmp", renamed over path. 0 or -errno. */
 static int write_textfile(struct agent *a, const char *path)
 {
-	struct prom b = { 0 };
+	struct prom b = {0};
 	char tmp[4200];
 	int err = 0;
 	metrics_render(a, &b);
@@ -290,7 +302,8 @@ void metrics_tick(struct agent *a, uint64_t now_ms)
 	mt.next_ms = now_ms + (uint64_t)a->cfg.metrics.interval_s * 1000;
 	int err = write_textfile(a, path);
 	if (err && err != mt.err)
-		fprintf(stderr, "herdwatch-agent: metrics: cannot write %s: %s (retried every %u s)\n",
+		fprintf(stderr,
+			"herdwatch-agent: metrics: cannot write %s: %s (retried every %u s)\n",
 			path, strerror(-err), a->cfg.metrics.interval_s);
 	else if (!err && mt.err)
 		fprintf(stderr, "herdwatch-agent: metrics: %s written again\n", path);

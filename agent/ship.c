@@ -415,7 +415,7 @@ void ship_get_stats(struct ship *s, struct ship_stats *st)
 
 void ship_get_queue(struct ship *s, struct ship_queue *q)
 {
-	*q = (struct ship_queue){ 0 };
+	*q = (struct ship_queue){0};
 	pthread_mutex_lock(&s->mu);
 	for (struct sbatch *b = s->head; b; b = b->next) {
 		q->batches++;

@@ -14,7 +14,7 @@
 void prom_free(struct prom *b)
 {
 	free(b->p);
-	*b = (struct prom){ 0 };
+	*b = (struct prom){0};
 }
 
 static bool grow(struct prom *b, size_t n)
@@ -57,14 +57,17 @@ static size_t utf8_len(const unsigned char *s)
 	unsigned c = s[0];
 	if (c < 0x80)
 		return 1;
-	size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+	size_t n = c >= 0xc2 && c <= 0xdf   ? 2
+		   : c >= 0xe0 && c <= 0xef ? 3
+		   : c >= 0xf0 && c <= 0xf4 ? 4
+					    : 0;
 	if (!n)
 		return 0;
 	for (size_t i = 1; i < n; i++)
 		if ((s[i] & 0xc0) != 0x80)
 			return 0; /* also stops at the terminating NUL */
-	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
-	    (c == 0xf4 && s[1] > 0x8f))
+	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) ||
+	    (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
 		return 0;
 	return n;
 }
@@ -195,7 +198,9 @@ static double start_time_s(void)
 	buf[n] = 0;
 	char *p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
 	/* after ")": state (field 3) ... starttime (field 22) */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+	if (!p || sscanf(p + 2,
+			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+			 "%*d %llu",
 			 &ticks) != 1)
 		return 0;
 	f = fopen("/proc/stat", "re");
@@ -241,12 +246,14 @@ void prom_process(struct prom *b, const char *prefix)
 	snprintf(name, sizeof(name), "%s_cpu_seconds_total", prefix);
 	prom_one_f64(b, name, "counter", "User and system CPU time spent, in seconds.", cpu);
 	snprintf(name, sizeof(name), "%s_resident_memory_bytes", prefix);
-	prom_one_u64(b, name, "gauge", "Resident memory size, in bytes.", (uint64_t)rss * (uint64_t)page);
+	prom_one_u64(b, name, "gauge", "Resident memory size, in bytes.",
+		     (uint64_t)rss * (uint64_t)page);
 	snprintf(name, sizeof(name), "%s_virtual_memory_bytes", prefix);
-	prom_one_u64(b, name, "gauge", "Virtual memory size, in bytes.", (uint64_t)vsz * (uint64_t)page);
+	prom_one_u64(b, name, "gauge", "Virtual memory size, in bytes.",
+		     (uint64_t)vsz * (uint64_t)page);
 	snprintf(name, sizeof(name), "%s_start_time_seconds", prefix);
-	prom_one_f64(b, name, "gauge", "Start time of the process since the Unix epoch, in seconds.",
-		     start_time_s());
+	prom_one_f64(b, name, "gauge",
+		     "Start time of the process since the Unix epoch, in seconds.", start_time_s());
 	snprintf(name, sizeof(name), "%s_open_fds", prefix);
 	prom_one_u64(b, name, "gauge", "Open file descriptors.", open_fds());
 	if (!getrlimit(RLIMIT_NOFILE, &rl)) {
