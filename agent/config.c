@@ -20,6 +20,7 @@ void config_defaults(struct hw_config *c)
 	c->ringbuf_mb = 8;
 	c->priv_window_s = 10;
 	c->collector.spool_max_mb = 256;
+	c->metrics.interval_s = 15;
 	c->control.collector_allow = HW_CTL_COLLECTOR_DEFAULT;
 	c->control.collector_max_for_s = HW_CTL_MAX_FOR_DEFAULT;
 }
@@ -94,6 +95,7 @@ void config_free(struct hw_config *c)
 	free(c->collector.cert);
 	free(c->collector.key);
 	free(c->collector.spool_dir);
+	free(c->metrics.textfile);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -593,6 +595,44 @@ static int parse_collector(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 	return 0;
 }
 
+/* metrics: {textfile: PATH, interval: S} - the agent's metrics as a node_exporter textfile
+ * (agent/metrics.c); an empty textfile turns them off (in an overlay, say). */
+static int parse_metrics(struct pctx *p, struct hw_config *c, yaml_node_t *m)
+{
+	yaml_node_t *k, *v;
+	if (need_map(p, m, "metrics"))
+		return -1;
+	FOR_PAIRS(p, m, k, v)
+	{
+		const char *key = scalar(k);
+		if (key && !strcmp(key, "textfile")) {
+			if (get_str(p, v, key, &c->metrics.textfile))
+				return -1;
+			const char *t = c->metrics.textfile;
+			size_t l = strlen(t);
+			if (!l) {
+				free(c->metrics.textfile);
+				c->metrics.textfile = NULL;
+			} else if (t[0] != '/' || l < 6 || strcmp(t + l - 5, ".prom") ||
+				   t[l - 6] == '/') {
+				return perr(
+					p, v,
+					"'metrics.textfile' must be an absolute path of a file "
+					"named *.prom (node_exporter's textfile collector reads "
+					"only those), not '%s'",
+					t);
+			}
+		} else if (key && !strcmp(key, "interval")) {
+			if (get_uint(p, v, key, 1, 3600, &c->metrics.interval_s))
+				return -1;
+		} else {
+			return perr(p, k, "unknown key 'metrics.%s' (known: textfile, interval)",
+				    key ? key : "?");
+		}
+	}
+	return 0;
+}
+
 /* privilege: {summary_interval: S} - seconds per capability / W+X summary window */
 static int parse_privilege(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 {
@@ -891,13 +931,16 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			rc = parse_net(p, c, v);
 		else if (!strcmp(key, "files"))
 			rc = parse_files(p, c, v);
+		else if (!strcmp(key, "metrics"))
+			rc = parse_metrics(p, c, v);
 		else
 			return perr(
 				p, k,
 				"unknown key '%s' (known: herd, version, host_name, output, "
 				"heartbeat_interval, args_max_bytes, ringbuf_mb, "
 				"exec_failed_enoent, probes, filters, containers, collector, "
-				"custom_probes, control_socket, control, privilege, net, files)",
+				"custom_probes, control_socket, control, privilege, net, files, "
+				"metrics)",
 				key);
 		if (rc)
 			return -1;

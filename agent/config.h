@@ -102,6 +102,10 @@ struct hw_config {
 		char *address, *ca, *cert, *key, *spool_dir;
 		unsigned spool_max_mb;
 	} collector;
+	struct {
+		char *textfile; /* metrics.textfile: a *.prom file for node_exporter; NULL = off */
+		unsigned interval_s; /* metrics.interval: seconds between rewrites of it */
+	} metrics;
 };
 
 /* Control commands, as bits of control.collector_allow. */

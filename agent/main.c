@@ -7,6 +7,7 @@
  */
 #include "agent/agent.h"
 #include "herdwatch.skel.h"
+#include "agent/metrics.h"
 #include "agent/ship.h"
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -376,6 +377,7 @@ static void event_loop(struct agent *a, int ep, int ctl_fd)
 			check_drops(a);
 			families_second(a);
 			proctab_maintain(&a->pt, now);
+			metrics_tick(a, now);
 			next_sec = now + 1000;
 		}
 		if (now >= next_hb) {
@@ -404,6 +406,7 @@ static void event_loop(struct agent *a, int ep, int ctl_fd)
 static int drain(struct agent *a)
 {
 	probes_detach_all(a);
+	metrics_close(a); /* no stale metrics of a stopped agent */
 	while (ring_buffer__consume(a->rb) > 0)
 		;
 	check_drops(a);

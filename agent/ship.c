@@ -413,6 +413,18 @@ void ship_get_stats(struct ship *s, struct ship_stats *st)
 	pthread_mutex_unlock(&s->mu);
 }
 
+void ship_get_queue(struct ship *s, struct ship_queue *q)
+{
+	*q = (struct ship_queue){0};
+	pthread_mutex_lock(&s->mu);
+	for (struct sbatch *b = s->head; b; b = b->next) {
+		q->batches++;
+		q->events += b->count;
+	}
+	q->open_events = s->pend_count;
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* ---- connection ---- */
 
 /* Next connection attempt: 100 ms after the first failure, doubling up to 2 s; reset to

@@ -56,6 +56,13 @@ struct ship_stats {
 	int connected;
 };
 void ship_get_stats(struct ship *s, struct ship_stats *st); /* thread-safe */
+/* What waits for the collector: sealed batches not acknowledged yet (in the spool) and their
+ * events, and the events of the open batch. Walks the list of batches: for metrics, not for
+ * every event. Thread-safe. */
+struct ship_queue {
+	unsigned long long batches, events, open_events;
+};
+void ship_get_queue(struct ship *s, struct ship_queue *q);
 void ship_close(struct ship *s, int flush_timeout_ms);
 /* Append what was queued since the last call to the spool's journal (main loop, per batch). */
 void ship_sync(struct ship *s);

@@ -1695,6 +1695,19 @@ uint64_t herd_candidates_dropped(const struct herd_engine *e)
 	return e->cand_drop;
 }
 
+void herd_counts(const struct herd_engine *e, uint64_t now, struct herd_counts *out)
+{
+	out->herds = e->nh;
+	out->members = e->nm;
+	out->active_members = 0;
+	for (uint32_t i = 0; i < e->nm; i++)
+		out->active_members += active(e, &e->m[i], now);
+	out->members_with_candidates = e->npend;
+	out->candidates = 0;
+	for (uint32_t i = 0; i < e->npend; i++)
+		out->candidates += e->m[e->pending[i]].ncand;
+}
+
 /* ---- snapshot ----
  * Binary, little-endian, records one after the other:
  *   'H' str herd, u64 first_ns, u32 changes

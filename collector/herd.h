@@ -98,6 +98,12 @@ unsigned herd_member_count(const struct herd_engine *e);
 uint64_t herd_overflow(const struct herd_engine *e);
 /* New tokens not judged because their member had too many candidates held at once. */
 uint64_t herd_candidates_dropped(const struct herd_engine *e);
+/* Sizes of the engine for metrics: herds, members (and of them the active ones at now_ns),
+ * candidates held for judging (the engine's queue) and the members holding them. */
+struct herd_counts {
+	unsigned herds, members, active_members, candidates, members_with_candidates;
+};
+void herd_counts(const struct herd_engine *e, uint64_t now_ns, struct herd_counts *out);
 
 /* Snapshot of the learned state (members, their tokens, per-herd token history), so a
  * restarted collector need not relearn. herd_save: malloc'd buffer in *out. herd_restore: into

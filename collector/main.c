@@ -10,7 +10,8 @@
  *   transaction, feed the herd engine (herd.c) -> every commit_ms the transaction commits and
  *   only then are the ACKs of its batches written back.
  *   A peer that violates the frame format is disconnected; the reason is counted (/api/stats).
- *   HTTP on a loopback port: /api/events, /api/alerts, /api/herds, /api/members, /api/stats;
+ *   HTTP on a loopback port: /api/events, /api/alerts, /api/herds, /api/members, /api/stats,
+ *   /metrics (Prometheus, collector/metrics.c);
  *   POST /api/request (control requests to agents) only with the API token; the web console
  *   (console.c) at / and its calls.
  *   A failed database write rolls the whole open transaction back: its batches are not
@@ -52,6 +53,7 @@
 #include "collector/console.h"
 #include "collector/herd.h"
 #include "collector/json.h"
+#include "collector/metrics.h"
 #include "collector/store.h"
 #include "collector/tokens.h"
 #include "common/wire.h"
@@ -158,6 +160,9 @@ struct collector {
 		response_timeouts, response_skipped, storage_errors, api_refused, retained_alerts,
 		retained_streams;
 	unsigned long long clock_skew; /* stored events whose time was beyond the skew bounds */
+	unsigned long long acks_sent, acks_withheld; /* batches acknowledged, rolled back */
+	unsigned long long committed; /* events stored by committed transactions (never goes down) */
+	struct cmetrics_alerts alert_counts;         /* by kind and severity (/metrics) */
 	uint64_t first_store_ns, last_store_ns;
 	unsigned ticks;
 	struct conn *conns;
@@ -437,6 +442,7 @@ static void on_alert(void *ctx, const char *json, size_t len, const char *kind, 
 {
 	struct collector *c = ctx;
 	c->alerts++;
+	cmetrics_count_alert(&c->alert_counts, kind, sev);
 	if (!store_in_txn(c->st)) {
 		if (store_begin(c->st))
 			c->store_failed = 1;
@@ -483,15 +489,18 @@ static void commit(struct collector *c)
 		struct conn *k = c->acks[i].conn;
 		if (err) {
 			c->stored -= c->acks[i].ack.stored;
+			c->acks_withheld++;
 			if (!k->dead)
 				conn_close(k); /* no ack: the agent resends */
 			conn_unref(k); /* the ack's reference */
 			continue;
 		}
+		c->committed += c->acks[i].ack.stored;
 		if (!k->dead) {
 			uint8_t buf[HW_WIRE_HDR_LEN + HW_WIRE_ACK_LEN];
 			hw_wire_ack_encode(&c->acks[i].ack, buf);
 			bufferevent_write(k->bev, buf, sizeof(buf));
+			c->acks_sent++;
 		}
 		conn_unref(k);
 	}
@@ -1359,6 +1368,42 @@ static void api_stats(struct evhttp_request *req, struct collector *c)
 	reply_json(req, &b);
 }
 
+/* GET /metrics: the counters above in the Prometheus text format (collector/metrics.c). */
+static void api_metrics(struct evhttp_request *req, struct collector *c)
+{
+	struct cmetrics m = {
+		.events_stored = c->committed, .duplicates = c->dups, .bad_events = c->bad_events,
+		.clock_skew = c->clock_skew, .batches = c->batches, .commits = c->commits,
+		.acks_sent = c->acks_sent, .acks_withheld = c->acks_withheld,
+		.storage_errors = c->storage_errors, .last_store_ns = c->last_store_ns,
+		.tls_refused = c->tls_refused, .handshake_timeouts = c->hs_timeouts,
+		.handshakes_refused = c->hs_refused, .accept_errors = c->accept_errors,
+		.revoked_closed = c->revoked_closed, .crl_reloads = c->crl_reloads,
+		.conns_total = c->conns_total, .conns_open = c->conns_open,
+		.handshakes_pending = c->npending, .responses_running = c->nresponses,
+		.acks_pending = c->nacks, .txn_rows = store_txn_rows(c->st), .alerts = &c->alert_counts,
+		.response_runs = c->response_runs, .response_timeouts = c->response_timeouts,
+		.response_skipped = c->response_skipped, .requests_sent = c->requests_sent,
+		.api_refused = c->api_refused, .retained_events = c->retained_deleted,
+		.retained_alerts = c->retained_alerts, .retained_streams = c->retained_streams,
+		.herd = c->herd, .db = store_db(c->st), .now_ns = now_ns(),
+	};
+	memcpy(m.refused, c->rejected, sizeof(m.refused));
+	struct prom b = { 0 };
+	cmetrics_render(&m, &b);
+	struct evbuffer *out = evbuffer_new();
+	if (!out || b.oom) {
+		evhttp_send_error(req, 500, "out of memory");
+	} else {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", PROM_CONTENT_TYPE);
+		evbuffer_add(out, b.p, b.len);
+		evhttp_send_reply(req, 200, "OK", out);
+	}
+	if (out)
+		evbuffer_free(out);
+	prom_free(&b);
+}
+
 /*
  * The API token: state-changing calls (POST /api/request) must carry it as
  * "Authorization: Bearer TOKEN". A new random token is written at every start to a file only
@@ -1613,6 +1658,8 @@ static void on_http(struct evhttp_request *req, void *arg)
 		api_alerts(req, c, &q);
 	else if (!strcmp(path, "/api/stats"))
 		api_stats(req, c);
+	else if (!strcmp(path, "/metrics"))
+		api_metrics(req, c);
 	else if (!strcmp(path, "/api/request"))
 		api_request(req, c, &q);
 	else if (!strcmp(path, "/api/herds") || !strcmp(path, "/api/members")) {

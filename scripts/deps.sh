@@ -9,6 +9,8 @@ PKGS=(make gcc clang llvm clang-format pkg-config libbpf-dev bpftool libelf-dev 
       pamtester openssh-server openssh-client sshpass sudo dnsmasq-base netcat-openbsd)
 PKGS+=(libcap2-bin) # priv probe tests: setcap
 PKGS+=(chromium)    # tests/collector/test_console.sh: the web console in a real browser
+PKGS+=(prometheus prometheus-node-exporter) # metrics tests: promtool, a real server scraping
+                                            # /metrics, the textfile collector the agent writes for
 if [ "${1:-}" = "--bench" ]; then
 	PKGS+=(auditd bpftrace hyperfine wrk gnuplot-nox stress-ng busybox)
 fi

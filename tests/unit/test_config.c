@@ -161,6 +161,28 @@ int main(void)
 	expect_error("top level not a map", "- a\n- b\n", "top level must be a mapping");
 	expect_error("ringbuf not power of two", "ringbuf_mb: 3\n", "power of two");
 
+	/* metrics: a node_exporter textfile */
+	CHECK("metrics off by default, interval 15 s",
+	      parse(&c, "", err) == 0 && !c.metrics.textfile && c.metrics.interval_s == 15);
+	config_free(&c);
+	CHECK("metrics section parses",
+	      parse(&c, "metrics: {textfile: /var/lib/prometheus/node-exporter/herdwatch.prom, interval: 5}\n",
+		    err) == 0 && c.metrics.textfile &&
+		      !strcmp(c.metrics.textfile, "/var/lib/prometheus/node-exporter/herdwatch.prom") &&
+		      c.metrics.interval_s == 5);
+	config_free(&c);
+	CHECK("an empty textfile turns metrics off",
+	      parse(&c, "metrics: {textfile: \"\"}\n", err) == 0 && !c.metrics.textfile);
+	config_free(&c);
+	expect_error("metrics textfile relative", "metrics: {textfile: herdwatch.prom}\n",
+		     "test.yaml:1: 'metrics.textfile' must be an absolute path of a file named *.prom");
+	expect_error("metrics textfile not *.prom", "metrics: {textfile: /tmp/herdwatch.txt}\n",
+		     "not '/tmp/herdwatch.txt'");
+	expect_error("metrics textfile a directory", "metrics: {textfile: /tmp/.prom}\n", "*.prom");
+	expect_error("metrics interval bounded", "metrics: {interval: 0}\n", "interval");
+	expect_error("unknown metrics key", "metrics: {port: 9100}\n",
+		     "unknown key 'metrics.port' (known: textfile, interval)");
+
 	/* control: the collector allow-list */
 	CHECK("collector may only enable and add probes by default, for an hour at most",
 	      parse(&c, "", err) == 0 &&
