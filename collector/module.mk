@@ -1,10 +1,10 @@
 # herdwatch-collector, the herdwatch CLI and herdwatch-replay. Their objects live in
 # $(B)/obj-c/ so they do not depend on the BPF skeleton the agent objects need.
-COLL_SRCS := collector/main.c collector/store.c collector/herd.c collector/tokens.c collector/json.c common/wire.c \
+COLL_SRCS := collector/main.c collector/ingest.c collector/api.c collector/response.c collector/crl.c collector/store.c collector/herd.c collector/tokens.c collector/json.c common/wire.c \
 	collector/console.c $(B)/console_assets.c collector/metrics.c common/prom.c
 COLL_OBJS := $(patsubst %.c,$(B)/obj-c/%.o,$(COLL_SRCS))
 CLI_OBJS  := $(B)/obj-c/cli/main.o $(B)/obj-c/collector/json.o
-REPLAY_OBJS := $(B)/obj-c/tools/replay.o $(B)/obj-c/agent/ship.o $(B)/obj-c/common/wire.o $(B)/obj-c/collector/json.o
+REPLAY_OBJS := $(B)/obj-c/tools/replay.o $(B)/obj-c/agent/ship.o $(B)/obj-c/agent/ship_spool.o $(B)/obj-c/common/wire.o $(B)/obj-c/collector/json.o
 COLL_UNIT := $(B)/tests/test_collector_unit
 LDLIBS_COLL := -levent -levent_openssl -lssl -lcrypto -lsqlite3 -lzstd -lpsl -lm -lpthread
 
@@ -12,7 +12,7 @@ ALL_TARGETS += $(B)/herdwatch-collector $(B)/herdwatch $(B)/herdwatch-replay $(C
 .PHONY: collector-all
 collector-all: $(B)/herdwatch-collector $(B)/herdwatch $(B)/herdwatch-replay $(COLL_UNIT)
 
-$(B)/obj-c/%.o: %.c $(wildcard collector/*.h common/wire.h common/prom.h agent/ship.h)
+$(B)/obj-c/%.o: %.c $(wildcard collector/*.h common/wire.h common/prom.h agent/ship.h agent/ship_int.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 

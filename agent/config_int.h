@@ -1,0 +1,30 @@
+/* config_int.h - inside the config parser: the parse context and the YAML helpers shared by
+ * config.c (the document and its sections) and config_custom.c (custom probe entries). */
+#ifndef HW_CONFIG_INT_H
+#define HW_CONFIG_INT_H
+#include "agent/config.h"
+#include <yaml.h>
+
+struct pctx {
+	yaml_document_t doc;
+	const char *name;
+	char *err;
+	size_t errlen;
+};
+
+/* Each (key, value) node pair of a YAML mapping. */
+#define FOR_PAIRS(p, map, k, v)                                                                    \
+	for (yaml_node_pair_t *pr_ = (map)->data.mapping.pairs.start;                              \
+	     pr_ < (map)->data.mapping.pairs.top &&                                                \
+	     ((k) = yaml_document_get_node(&(p)->doc, pr_->key),                                   \
+	     (v) = yaml_document_get_node(&(p)->doc, pr_->value), 1);                              \
+	     pr_++)
+
+/* config.c */
+int perr(struct pctx *p, yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+const char *scalar(yaml_node_t *n);
+int load_doc(struct pctx *p, const char *name, const char *text, size_t len);
+/* config_custom.c */
+int parse_custom_list(struct pctx *p, struct hw_config *c, yaml_node_t *s);
+
+#endif
