@@ -168,6 +168,10 @@ struct ctl_who {
  * that changes something is reported as agent.control, followed by a heartbeat. */
 int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n, struct jbuf *out);
 bool control_expire(struct agent *a);
+/* respond.c: "ctl kill PID|PROC-KEY [SIGNAL]" (SIGKILL by default); the answer into b, an
+ * agent.response event either way. 0 when the signal was sent. */
+int respond_kill(struct agent *a, const struct ctl_who *who, const char *target, const char *sig,
+		 struct jbuf *b);
 void control_collector_requests(struct agent *a);
 int control_client(const char *path, int argc, char **argv);
 /* runtime.c: open (or switch) the output; '-' or NULL is stdout. */

@@ -200,7 +200,6 @@ int parse_custom_list(struct pctx *p, struct hw_config *c, yaml_node_t *s)
 	return 0;
 }
 
-
 int config_parse_custom(struct hw_custom_def *d, const char *text, size_t len, char *err,
 			size_t errlen)
 {

@@ -21,7 +21,8 @@ struct pctx {
 	     pr_++)
 
 /* config.c */
-int perr(struct pctx *p, yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int perr(struct pctx *p, yaml_node_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 const char *scalar(yaml_node_t *n);
 int load_doc(struct pctx *p, const char *name, const char *text, size_t len);
 /* config_custom.c */

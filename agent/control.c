@@ -346,6 +346,9 @@ int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n,
 		jb_kcstr(&b, "probe", d.name);
 		jb_kcstr(&b, "now", "attached");
 		custom_def_free(&d);
+	} else if (!strcmp(cmd, "kill") && (n == 2 || n == 3) && !for_ms) {
+		if (respond_kill(a, who, args[1], n == 3 ? args[2] : NULL, &b))
+			goto out;
 	} else if (!strcmp(cmd, "remove-probe") && n == 2) {
 		if (custom_remove(a, args[1])) {
 			set_err(&b, "no custom probe '%s'", args[1]);
@@ -356,7 +359,7 @@ int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n,
 	} else {
 		set_err(&b,
 			"unknown or malformed command '%s' (status, enable, disable, reload, set, "
-			"add-probe, remove-probe)",
+			"add-probe, remove-probe, kill)",
 			cmd);
 		goto out;
 	}
@@ -658,7 +661,7 @@ int control_client(const char *path, int argc, char **argv)
 	if (argc < 1) {
 		fprintf(stderr, "usage: herdwatch-agent ctl [--socket PATH] status|enable NAME "
 				"[--for S]|disable NAME [--for S]|reload|set YAML|add-probe [--for "
-				"S] YAML|remove-probe NAME\n");
+				"S] YAML|remove-probe NAME|kill PID|PROC-KEY [SIGNAL]\n");
 		return 2;
 	}
 	if (strlen(path) >= sizeof(sa.sun_path)) {

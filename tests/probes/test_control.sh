@@ -187,6 +187,36 @@ ms=$(((t1 - t0) / 1000000))
 wait_event 'select(.kind=="process.exec" and .proc.args[1]=="hwctl-during-slow")' 2 >/dev/null && ok "events flow while a slow client is connected" || not_ok "events flow while a slow client is connected" "none within 2 s"
 wait $slow 2>/dev/null
 
+# ---- response on the host: ctl kill, by pid and by process key; what it refuses ----
+sleep 1000 &
+victim=$!
+r=$(ctl kill $victim)
+expect_jq "kill by pid: SIGKILL sent" "$r" ".ok==true and .pid==$victim and .signal==\"KILL\" and .comm==\"sleep\""
+wait $victim 2>/dev/null
+expect_eq "the process died of SIGKILL" "$?" 137
+ev=$(wait_event "select(.kind==\"agent.response\" and .response.pid==$victim)") || not_ok "kill: agent.response" "none"
+expect_jq "kill: agent.response says who, what, to whom" "$ev" '.response.action=="kill" and .response.source=="socket" and .response.ok==true and .response.comm=="sleep"'
+sleep 1000 &
+victim=$!
+key=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$victim)" | jq -r .proc.key)
+r=$(ctl kill "${key%-*}-$(( ${key##*-} + 1 ))" TERM)
+expect_jq "kill by a stale process key (pid reused): nothing sent" "$r" '.ok==false and (.error|test("another process"))'
+kill -0 $victim 2>/dev/null && ok "the process named by a stale key is alive" || not_ok "stale key spares the process" "it is gone"
+r=$(ctl kill "$key" TERM)
+expect_jq "kill by process key with SIGTERM" "$r" ".ok==true and .pid==$victim and .signal==\"TERM\""
+wait $victim 2>/dev/null
+expect_eq "the process died of SIGTERM" "$?" 143
+r=$(ctl kill 1)
+expect_jq "kill 1 refused" "$r" '.ok==false and (.error|test("init"))'
+r=$(ctl kill "$AGENT_PID")
+expect_jq "kill of the agent itself refused" "$r" '.ok==false and (.error|test("the agent itself"))'
+r=$(ctl kill "$(pgrep -x kthreadd)")
+expect_jq "kill of a kernel thread refused" "$r" '.ok==false and (.error|test("kernel thread"))'
+r=$(ctl kill 12345abc)
+expect_jq "kill of garbage: a clear error" "$r" '.ok==false and (.error|test("neither a pid nor a process key"))'
+r=$(ctl kill $$ BOGUS)
+expect_jq "kill with an unknown signal: refused" "$r" '.ok==false and (.error|test("unknown signal"))'
+
 agent_stop
 expect "seq contiguous" seq_contiguous
 
