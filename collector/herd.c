@@ -69,6 +69,7 @@ struct cand {
 struct member {
 	uint32_t name, herd, host; /* string ids; herd = UINT32_MAX when none */
 	uint32_t version, cohort;  /* string ids; UINT32_MAX when the member has no version */
+	uint64_t ver_ns;           /* when it took its version (entered its cohort) */
 	int is_host, silent;
 	uint64_t first_ns, last_ns;
 	double score;
@@ -396,7 +397,7 @@ fail:
 }
 
 /* Put m in the cohort of version v (NULL or "": none, i.e. the cohort is the herd). */
-static void set_version(struct herd_engine *e, struct member *m, const char *v)
+static void set_version(struct herd_engine *e, struct member *m, const char *v, uint64_t now)
 {
 	if (!v || !*v) {
 		str_unref(e, m->version);
@@ -423,6 +424,7 @@ static void set_version(struct herd_engine *e, struct member *m, const char *v)
 	str_unref(e, m->cohort);
 	m->version = vid;
 	m->cohort = cid;
+	m->ver_ns = now;
 }
 
 static double decay(double v, uint64_t from, uint64_t to, unsigned half_life_s)
@@ -777,7 +779,7 @@ void herd_seen(struct herd_engine *e, const char *herd, const char *member, cons
 	struct member *m = get_member(e, herd, member, host, host_member, now);
 	if (!m)
 		return;
-	set_version(e, m, version);
+	set_version(e, m, version, now);
 	if (now > m->last_ns)
 		m->last_ns = now;
 	if (m->silent) {
@@ -854,7 +856,7 @@ void herd_observe_at(struct herd_engine *e, const char *herd, const char *member
 	struct member *m = get_member(e, herd, member, host, 0, now);
 	if (!m)
 		return;
-	set_version(e, m, version);
+	set_version(e, m, version, now);
 	if (arrival > m->last_ns)
 		m->last_ns = arrival;
 	if (now < m->first_ns)
@@ -1136,6 +1138,15 @@ static void remember_sent(struct herd_engine *e, struct member *m, uint32_t tok,
 	m->sent[s].ns = now;
 }
 
+/* p was alerted for tok and the alert was not folded into a change (among its last SENT_MAX) */
+static int sent_has(const struct member *p, uint32_t tok)
+{
+	for (int s = 0; s < SENT_MAX; s++)
+		if (p->sent[s].tok == tok + 1)
+			return 1;
+	return 0;
+}
+
 /* Late and clock-skewed candidates of one alert: the earliest event time, the last arrival. */
 struct when {
 	uint64_t ev, arr;
@@ -1213,6 +1224,17 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 	unsigned npeers = nact - 1, ncpeers = ncohort - 1;
 	/* a canary: too few members of its version to judge what the version does */
 	int canary = ver && ncohort < e->c.min_herd && nact >= e->c.min_herd;
+	/* a deploy under way: every active member of its version took it within the change
+	 * window, too little time to have shown what the version does */
+	int young = ver && m->ver_ns + chw > now;
+	for (uint32_t i = 0; young && i < h->nm; i++) {
+		const struct member *p = &e->m[h->members[i]];
+		if (p->version == m->version && active(e, p, now) && p->ver_ns + chw <= now)
+			young = 0;
+	}
+	int novel = 0; /* a reported token new to the herd (not only rare in it) */
+	unsigned known_by = 0; /* of the first established token reported: members with it */
+	uint64_t known_since = 0;
 	unsigned fleet_members = e->nm - h->nm;
 	struct jbuf toks = {0}, ex = {0};
 	struct change hchg = {0}, cchg = {0};
@@ -1233,7 +1255,7 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		struct hstat *hs = hstat_find(e, m->herd, c->tok);
 		struct hstat *hc = ver ? hstat_find(e, m->cohort, c->tok) : NULL;
 		double k_recent = 0, kc_recent = 0, k_new = 0, kc_new = 0;
-		unsigned with = 0, with_all = 0, fresh = 0, cfresh = 0;
+		unsigned with = 0, with_all = 0, fresh = 0, cfresh = 0, others = 0;
 		int known = 0; /* the herd did it lately anyway (not a change) */
 		for (uint32_t i = 0; i < h->nm; i++) {
 			const struct member *p = &e->m[h->members[i]];
@@ -1241,6 +1263,8 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 			if (!t)
 				continue;
 			with_all++;
+			/* shown without being an outlier for it: the herd knows it */
+			others += p != m && !sent_has(p, c->tok);
 			if ((t->first_ns + chw < now || !active(e, p, now)) &&
 			    weight(e, t, now) >= 0.5)
 				known = 1; /* before the window, or a replaced member */
@@ -1328,6 +1352,19 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		}
 		if (s > top)
 			top = s;
+		/* Rare in the herd, but not new to it: another member showed it, and was not
+		 * alerted for it, and the herd has known it for longer than the change window (an
+		 * engineer's sudo, a sidecar on some members). Still reported, as a notice: a page is
+		 * for what is new to the herd. What an outlier was alerted for stays new: an intruder
+		 * repeating it on the next member is paged again. */
+		if (others && hs && hs->first_ns + chw <= now) {
+			if (!known_by) {
+				known_by = others;
+				known_since = hs->first_ns;
+			}
+		} else {
+			novel = 1;
+		}
 		char d[600], when[64], w[32], span[96], x[1800], ks[16], kcs[16], held_x[160] = "";
 		describe(token, d, sizeof(d));
 		fmt_k(ks, sizeof(ks), k);
@@ -1400,7 +1437,7 @@ next:
 	}
 	if (nrep) {
 		int small = nact < e->c.min_herd;
-		const char *sev = small || canary ? "notice" : "alert";
+		const char *sev = small || canary || young || !novel ? "notice" : "alert";
 		char coh[600];
 		cohort_name(coh, sizeof(coh), herd, ver);
 		m->score = decay(m->score, m->score_ns, e->tick_ns, 3600);
@@ -1429,6 +1466,21 @@ next:
 				  " (canary: cohort %s has %u member%s, judged against herd %s: "
 				  "notice only)",
 				  coh, ncohort, ncohort == 1 ? "" : "s", herd);
+		else if (young) {
+			char w[32];
+			fmt_dur(w, sizeof(w), chw);
+			jb_printf(&ex,
+				  " (deploy under way: every member of cohort %s took version %s "
+				  "within the last %s: notice only)",
+				  coh, ver, w);
+		} else if (!novel) {
+			char age[32];
+			fmt_dur(age, sizeof(age), now - known_since);
+			jb_printf(&ex,
+				  " (rare but not new in herd %s: %u other member%s showed it, first "
+				  "%s ago: notice only)",
+				  herd, known_by, known_by == 1 ? "" : "s", age);
+		}
 		jb_str(&b, ex.p ? ex.p : "");
 		jb_puts(&b, ",\"tokens\":[");
 		jb_raw(&b, toks.p ? toks.p : "", toks.len);
@@ -1889,7 +1941,7 @@ int herd_restore(struct herd_engine *e, const uint8_t *buf, size_t len, uint64_t
 				r.bad = 1;
 				break;
 			}
-			set_version(e, &e->m[last_m], a);
+			set_version(e, &e->m[last_m], a, e->m[last_m].first_ns);
 		} else if (type == 'S') {
 			if (get_strb(&r, a, sizeof(a)) || get_strb(&r, m, sizeof(m)))
 				break;

@@ -234,7 +234,7 @@ static struct pend pq_pop(void)
 /* ---- action queue (what members and the fleet do next, by event time) ---- */
 
 enum { A_TRAFFIC, A_CRON, A_CM, A_SIDECAR, A_HEARTBEAT, A_OPS, A_CRASH, A_RELEASE, A_JOIN,
-       A_LEAVE, A_INTRUDE, A_OFFLINE, A_CHURN };
+       A_LEAVE, A_INTRUDE, A_QUARANTINE };
 
 struct act {
 	uint64_t t;
@@ -969,7 +969,8 @@ static void release_member(int mi, uint64_t t, int rel)
 
 static void schedule_release(int h, uint64_t t)
 {
-	int rel = ++herd_rel[h];
+	static int planned[64];
+	int rel = herd_rel[h] + ++planned[h]; /* members joining before it still get the old one */
 	int ids[512], n = 0;
 	for (int i = 0; i < nmems && n < 512; i++)
 		if (mems[i].herd == h && mems[i].alive)
@@ -1077,6 +1078,8 @@ static void run_action(struct act a)
 		break;
 	}
 	case A_RELEASE:
+		if (herd_rel[mems[mi].herd] < a.arg)
+			herd_rel[mems[mi].herd] = a.arg; /* members joining from now on get it */
 		release_member(mi, a.t, a.arg);
 		break;
 	case A_JOIN:
@@ -1101,9 +1104,14 @@ static void run_action(struct act a)
 		in->t_end = intrude(in->member, a.arg, a.t);
 		in->spooled = ag->offline_to && a.t >= ag->offline_from && a.t < ag->offline_to;
 		in->arr0 = in->spooled ? ag->offline_to : a.t;
+		aq_push(in->arr0 + 600 * NS, A_QUARANTINE, in->member, 0);
 		break;
 	}
-	case A_OFFLINE:
+	case A_QUARANTINE: /* the response: the intruded member is taken out, a new one replaces it */
+		if (mems[mi].alive) {
+			member_stop(mi, a.t);
+			member_start(mems[mi].herd, a.t + 60 * NS, herd_rel[mems[mi].herd]);
+		}
 		break;
 	}
 }
