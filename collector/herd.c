@@ -1264,7 +1264,8 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 				continue;
 			with_all++;
 			/* shown without being an outlier for it: the herd knows it */
-			others += p != m && !sent_has(p, c->tok);
+			others += p != m && (!ver || p->version == m->version) &&
+				  !sent_has(p, c->tok);
 			if ((t->first_ns + chw < now || !active(e, p, now)) &&
 			    weight(e, t, now) >= 0.5)
 				known = 1; /* before the window, or a replaced member */
@@ -1352,7 +1353,8 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		}
 		if (s > top)
 			top = s;
-		/* Rare in the herd, but not new to it: another member showed it, and was not
+		/* Rare in the herd, but not new to it: another member (of its version, for a
+		 * versioned member: what only other versions do stays new to it) showed it, and was not
 		 * alerted for it, and the herd has known it for longer than the change window (an
 		 * engineer's sudo, a sidecar on some members). Still reported, as a notice: a page is
 		 * for what is new to the herd. What an outlier was alerted for stays new: an intruder

@@ -1249,6 +1249,110 @@ static void test_herd_late(void)
 	herd_free(e);
 }
 
+
+/* Members of herd `name` m1..mN of version ver showing base tokens at t (herd_base with a
+ * version) */
+static void herd_base_v(struct herd_engine *e, const char *name, int nm, const char *ver,
+			uint64_t t)
+{
+	const char *base[] = { "exec|/usr/sbin/nginx|parent=/usr/lib/systemd/systemd|user=root",
+			       "listen|/usr/sbin/nginx|tcp/443", "connect|/usr/bin/php|tcp/5432|private" };
+	char mn[32];
+	for (int i = 1; i <= nm; i++)
+		for (int k = 0; k < 3; k++) {
+			snprintf(mn, sizeof(mn), "m%d", i);
+			herd_observe(e, name, mn, "h", ver, base[k], 1, 1, t);
+		}
+}
+
+/* Issue 18 (fleetsim): a deploy under way. Eight members move to version 2 within a second;
+ * version 2 opens a new connection, which each member shows at its own pace (after minutes).
+ * The first to show it was paged ("0 of 7 peers of version 2"): nobody of the new version had
+ * had time to show it. Every member took the version within --change-window-s: a notice, which
+ * the cohort change then folds. After the window, an outlier of version 2 is paged again. */
+static void test_herd_deploy_young(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock;
+	const char *es = "connect|/usr/bin/php|tcp/9200|private";
+	char mn[32];
+	herd_base_v(e, "dy", 8, "1", t);
+	herd_base_v(e, "dy", 8, "1", t + 3600 * S);
+	t += 7200 * S;
+	clock = t;
+	herd_base_v(e, "dy", 8, "2", t); /* the release: all at once */
+	herd_observe(e, "dy", "m3", "h", "2", es, 5, 5, t + 120 * S);
+	tick_to(e, &clock, t + 125 * S);
+	printf("# deploy under way: %s\n", g.json);
+	CHECK("deploy_young_cohort_notice",
+	      g.outlier == 1 && g.paged == 0 && strstr(g.json, "tcp/9200") &&
+		  strstr(g.json, "(deploy under way: every member of cohort dy@2 took version 2 "
+				 "within the last 10 min: notice only)"));
+	for (int i = 1; i <= 8; i++) {
+		snprintf(mn, sizeof(mn), "m%d", i);
+		if (i != 3)
+			herd_observe(e, "dy", mn, "h", "2", es, 6, 6, t + (150 + 10 * (uint64_t)i) * S);
+	}
+	tick_to(e, &clock, t + 300 * S);
+	CHECK("deploy_young_then_cohort_change", g.change >= 1 && strstr(g.change_json, "tcp/9200"));
+	herd_observe(e, "dy", "m5", "h", "2", "exec|/usr/bin/nc|parent=/usr/sbin/nginx|user=root",
+		     7, 7, t + 900 * S);
+	tick_to(e, &clock, t + 905 * S);
+	CHECK("deploy_old_cohort_pages", g.paged == 1 && strstr(g.json, "/usr/bin/nc"));
+	herd_free(e);
+}
+
+/* Issue 18 (fleetsim): rare in the herd is not new to it. One member of twelve has run a log
+ * sidecar for a day; a replacement member with the sidecar showed it too and was paged ("1 of
+ * 11 peers"). Another member showed it without being an outlier for it, and the herd has known
+ * it for longer than the change window: a notice that says so. What a member was alerted for
+ * stays new: the same on a third member is paged. */
+static void test_herd_rare_known(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock;
+	const char *fb = "connect|/opt/fluent-bit/bin/fluent-bit|tcp/24224|private";
+	const char *nc = "exec|/usr/bin/nc|parent=/usr/sbin/nginx|user=root";
+	herd_base(e, "rk", 12, t);
+	herd_observe(e, "rk", "m1", "h", NULL, fb, 1, 1, t);
+	for (uint64_t at = 3600; at <= 86400; at += 3600) {
+		herd_base(e, "rk", 12, t + at * S);
+		herd_observe(e, "rk", "m1", "h", NULL, fb, 1, 1, t + at * S);
+		herd_tick(e, t + (at + 2) * S);
+	}
+	int before = g.outlier;
+	t += 86400 * S + 60 * S;
+	clock = t;
+	herd_observe(e, "rk", "m7", "h", NULL, fb, 2, 2, t);
+	tick_to(e, &clock, t + 2 * S);
+	printf("# rare but known: %s\n", g.json);
+	CHECK("rare_known_notice",
+	      g.outlier == before + 1 && !strcmp(g.sev, "notice") && strstr(g.json, "fluent-bit") &&
+		  strstr(g.json, "(rare but not new in herd rk: 1 other member showed it, first 24 h "
+				 "ago: notice only)"));
+	/* m2 is paged for nc (new to the herd); m9 doing it an hour later is paged too */
+	herd_observe(e, "rk", "m2", "h", NULL, nc, 3, 3, t + 10 * S);
+	tick_to(e, &clock, t + 12 * S);
+	herd_base(e, "rk", 12, t + 3600 * S);
+	herd_observe(e, "rk", "m2", "h", NULL, nc, 3, 3, t + 3600 * S);
+	clock = t + 3600 * S;
+	herd_observe(e, "rk", "m9", "h", NULL, nc, 4, 4, t + 3600 * S);
+	tick_to(e, &clock, t + 3602 * S);
+	CHECK("rare_alerted_stays_new", g.paged >= 2 && !strcmp(g.member, "m9") &&
+						 !strcmp(g.sev, "alert") && strstr(g.json, "/usr/bin/nc"));
+	herd_free(e);
+}
+
 #define ALPHA "{}[]\",:\\u0e1-.tfn \x01\xff"
 
 /* Seeded mutation fuzz: hostile bytes must be refused, never crash (ASan/UBSan watch). */
@@ -1328,6 +1432,8 @@ int main(void)
 	test_herd_slow_rollout();
 	test_herd_new_member_routine();
 	test_herd_late();
+	test_herd_deploy_young();
+	test_herd_rare_known();
 	test_fuzz();
 	return failed;
 }
