@@ -11,6 +11,8 @@
 #include "agent/custom.h"
 #include "agent/ship.h"
 #include "agent/output.h"
+#include "agent/sink.h"
+#include "agent/log.h"
 
 enum hw_probe_id {
 #define HW_PROBE(id, name, dflt, ...) HW_PROBE_##id,
@@ -54,7 +56,9 @@ struct agent {
 	int nprog_fail;
 
 	/* output */
-	struct hw_output out; /* a->out.fd < 0: none */
+	struct hw_output out; /* the file sink's state (sink_file.c); a->out.fd < 0: none */
+	struct hw_sink sinks[HW_MAX_SINKS]; /* where events go (agent/sink.h) */
+	int nsinks;
 	char *out_path; /* current output file, NULL or "-" for stdout */
 	struct jbuf jb;
 	uint64_t seq;
@@ -119,7 +123,7 @@ struct agent {
 	char *ctl_path;
 	int ctl_ep; /* the event loop's epoll set (control connections join it) */
 	uint64_t ctl_refused;
-	struct ship *ship;           /* collector stream, NULL without collector.address */
+	struct ship *ship;           /* the collector sink's stream, NULL without collector.address */
 	uint64_t ship_dropped_seen[SHIP_DROP_NCAUSE]; /* per cause (agent/ship.h) */
 	bool out_from_cmdline; /* --output given: the config's output is ignored */
 	uint32_t custom_gen;
@@ -132,13 +136,16 @@ struct agent {
 /* probes.c */
 int probes_load(struct agent *a);
 void probes_apply(struct agent *a); /* attach/detach to match a->cfg */
-int user_apply(struct agent *a);     /* user_uprobes.c: user.* uprobes follow the overrides */
 void probes_detach_all(struct agent *a);
 /* destroy n links from several threads (each may wait for an RCU grace period) */
 void links_destroy_all(struct bpf_link **links, int n);
 void probes_json(struct agent *a, struct jbuf *b, bool verbose); /* {name:{state,hook,reason[,attach]}} */
-void hooks_json(struct jbuf *b);
-const char *kernel_lockdown(void); /* "confidentiality", "integrity" or NULL */                   /* kernel hook support, for --probe */
+/* hooks.c: what this kernel offers */
+void hooks_json(struct jbuf *b);   /* the manifest's "hooks": hook types, and why not */
+const char *kernel_lockdown(void); /* "confidentiality", "integrity" or NULL */
+const char *hook_refused(const char *hook); /* why programs of this hook type fail, or NULL */
+bool tracefs_mounted(void);
+void ensure_tracefs(void);         /* mount tracefs if nobody did */
 bool probe_name_ok(const char *name);
 int probes_sync_maps(struct agent *a); /* cfg + filters into kernel maps */
 void probes_sync_ignore_exe(struct agent *a); /* filters.ignore_exe marks of running processes */
@@ -171,6 +178,8 @@ bool probe_wanted(struct agent *a, const char *name, bool dflt);
 /* decode_net.c */
 int net_sync_maps(struct agent *a); /* net.* filters into kernel maps */
 void net_tick(struct agent *a);     /* once a second: folded-connect summaries */
+/* user_uprobes.c: user.* uprobes follow the config and the overrides */
+int user_apply(struct agent *a);
 
 /* host.c */
 int host_identity(struct agent *a);
@@ -191,7 +200,7 @@ int cgroup_resolve(const char *path, char *rel, size_t rellen, uint64_t *id, int
 bool container_match(const struct hw_config *c, const char *cgpath, char *herd, size_t herdlen,
 		     char *id, size_t idlen, char *ver, size_t verlen);
 
-/* events.c */
+/* emit.c, proc_context.c, decode_process.c, report.c: events and the agent's reports */
 void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns);
 void emit_end(struct agent *a);
 void emit_proc(struct agent *a, const struct hw_hdr *h); /* "proc","parent","ancestors" */
@@ -211,12 +220,15 @@ enum hw_uloss_cause {
 	HW_ULOSS_NCAUSE
 };
 void count_user_loss(struct agent *a, const char *kind, enum hw_uloss_cause cause);
-void check_user_losses(struct agent *a); /* announce them as agent.loss */
+void check_user_losses(struct agent *a); /* announce them (and the sinks') as agent.loss */
+/* One agent.loss: count events of kind lost, for cause. */
+void report_loss(struct agent *a, const char *kind, uint64_t count, const char *cause);
+/* Are losses of this cause counted but not announced yet? */
+bool user_losses_pending(const struct agent *a, int cause);
 /* agent.loss cause previous_run_crash: that run's events after last_seq may be lost */
 void emit_prev_run_crash(struct agent *a, uint64_t run, uint64_t last_seq);
-void check_ship_drops(struct agent *a);
 const char *kind_name(uint32_t type);
-/* events.c: was this process ignored (filters.ignore_exe), even if it has exited since? */
+/* decode_process.c: was this process ignored (filters.ignore_exe), even if it has exited since? */
 bool proc_ignored(struct agent *a, const struct hw_hdr *h);
 void make_key(const struct agent *a, uint32_t pid, uint64_t start_ticks, char *buf, size_t len);
 /* Rebuild an absolute path from a record's leaf-first components (struct hw_path), checked
@@ -228,5 +240,23 @@ extern volatile int hw_verbose;
 /* decode_priv.c: the priv family's settings and per-window summaries */
 int priv_sync_maps(struct agent *a);
 void priv_tick(struct agent *a, uint64_t now_ms);
+
+/* family.c: what each probe family does beyond its probe rows, one row per family (see the
+ * file's comment for when each hook runs); the loops below call every family that has it. */
+struct hw_family {
+	const char *name;
+	int (*configure)(struct agent *a);
+	int (*sync_maps)(struct agent *a);
+	int (*apply)(struct agent *a);
+	void (*tick)(struct agent *a, uint64_t now_ms);
+	void (*second)(struct agent *a);
+	void (*heartbeat)(struct agent *a, struct jbuf *b);
+};
+void families_configure(struct agent *a);
+void families_sync_maps(struct agent *a);
+void families_apply(struct agent *a);
+void families_tick(struct agent *a, uint64_t now_ms);
+void families_second(struct agent *a);
+void families_heartbeat(struct agent *a, struct jbuf *b);
 
 #endif

@@ -61,7 +61,7 @@ int control_open(struct agent *a, const char *path)
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "herdwatch-agent: control socket path too long: %s\n", path);
+		agent_log("control socket path too long: %s\n", path);
 		return -ENAMETOOLONG;
 	}
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -69,7 +69,7 @@ int control_open(struct agent *a, const char *path)
 	if (slash && slash != dir) {
 		*slash = 0;
 		if (mkdir(dir, 0700) && errno != EEXIST) {
-			fprintf(stderr, "herdwatch-agent: cannot create %s: %s\n", dir, strerror(errno));
+			agent_log("cannot create %s: %s\n", dir, strerror(errno));
 			return -errno;
 		}
 	}
@@ -79,7 +79,7 @@ int control_open(struct agent *a, const char *path)
 		return -errno;
 	/* a socket left by an agent that died is replaced; a live agent's is not */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		fprintf(stderr, "herdwatch-agent: another agent answers on %s\n", path);
+		agent_log("another agent answers on %s\n", path);
 		close(fd);
 		return -EADDRINUSE;
 	}
@@ -94,7 +94,7 @@ int control_open(struct agent *a, const char *path)
 	umask(old);
 	if (rc || listen(fd, 8)) {
 		rc = -errno;
-		fprintf(stderr, "herdwatch-agent: cannot listen on %s: %s\n", path, strerror(-rc));
+		agent_log("cannot listen on %s: %s\n", path, strerror(-rc));
 		close(fd);
 		return rc;
 	}
@@ -206,8 +206,7 @@ static void apply_all(struct agent *a)
 {
 	drop_stale_overrides(a);
 	probes_apply(a);
-	custom_apply(a);
-	user_apply(a);
+	families_apply(a);
 }
 
 /* agent.control: who changed what, and how it went. */
@@ -365,7 +364,7 @@ out:
 		emit_control(a, who, args, n, for_ms, rc == 0, b.p, b.len);
 		if (rc == 0)
 			emit_heartbeat(a); /* the manifest as it is now */
-		output_flush(&a->out, false);
+		sinks_flush(a);
 	}
 	return rc;
 }
@@ -634,7 +633,7 @@ bool control_expire(struct agent *a)
 		}
 	if (changed) {
 		emit_heartbeat(a);
-		output_flush(&a->out, false);
+		sinks_flush(a);
 	}
 	return changed;
 }

@@ -615,7 +615,7 @@ unavailable:
 	}
 	snprintf(cp->state, sizeof(cp->state), "unavailable");
 	snprintf(cp->reason, sizeof(cp->reason), "%s", err);
-	fprintf(stderr, "herdwatch-agent: custom probe %s refused: %s\n", cp->name, err);
+	agent_log("custom probe %s refused: %s\n", cp->name, err);
 	return rc ? rc : -EINVAL;
 refused:
 	if (old) {
@@ -625,7 +625,7 @@ refused:
 		snprintf(err + l, errlen - l, "; the running probe %s stays attached unchanged",
 			 old->name);
 	}
-	fprintf(stderr, "herdwatch-agent: custom probe %s refused: %s\n",
+	agent_log("custom probe %s refused: %s\n",
 		d->name ? d->name : "?", err);
 	return rc ? rc : -EINVAL;
 }

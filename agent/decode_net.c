@@ -357,11 +357,11 @@ int net_sync_maps(struct agent *a)
 			if (bpf_map_update_elem(lfd, &key, &one, BPF_ANY) == 0)
 				kc.has_cidrs = 1;
 			else
-				fprintf(stderr, "herdwatch-agent: net CIDR %s: %s\n", s, strerror(errno));
+				agent_log("net CIDR %s: %s\n", s, strerror(errno));
 		}
 		if (bpf_map_update_elem(cfd, &k, &kc, BPF_ANY)) {
 			int err = -errno;
-			fprintf(stderr, "herdwatch-agent: cannot write net settings: %s\n", strerror(-err));
+			agent_log("cannot write net settings: %s\n", strerror(-err));
 			return err;
 		}
 	}

@@ -321,7 +321,7 @@ int file_sync_maps(struct agent *a)
 	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.file_cfg), &zero, &x.cfg, BPF_ANY))
 		x.errors++;
 	if (x.errors)
-		fprintf(stderr, "herdwatch-agent: files: %d watch entries could not be stored\n",
+		agent_log("files: %d watch entries could not be stored\n",
 			x.errors);
 	return 0;
 }

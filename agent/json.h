@@ -6,8 +6,8 @@
  * valid character >= U+0080 is never written as an escape, in the JSON text "\u00XX" with
  * XX >= 80 always stands for one raw byte.
  */
-#ifndef HW_JSON_H
-#define HW_JSON_H
+#ifndef HW_AGENT_JSON_H
+#define HW_AGENT_JSON_H
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>

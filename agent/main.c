@@ -76,7 +76,7 @@ static int preflight(void)
 			strcat(missing, "CAP_BPF, ");
 		if (!has_cap(38))
 			strcat(missing, "CAP_PERFMON, ");
-		fprintf(stderr, "herdwatch-agent: missing capabilities %sCAP_SYS_ADMIN: it needs CAP_BPF and "
+		agent_log("missing capabilities %sCAP_SYS_ADMIN: it needs CAP_BPF and "
 				"CAP_PERFMON (or CAP_SYS_ADMIN); run it as root, or grant them (setcap "
 				"cap_bpf,cap_perfmon+ep on the binary, or AmbientCapabilities= in its systemd "
 				"unit)\n",
@@ -84,7 +84,7 @@ static int preflight(void)
 		return 1;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		fprintf(stderr, "herdwatch-agent: this kernel has no BTF (/sys/kernel/btf/vmlinux): "
+		agent_log("this kernel has no BTF (/sys/kernel/btf/vmlinux): "
 				"use a kernel built with CONFIG_DEBUG_INFO_BTF=y\n");
 		return 1;
 	}
@@ -99,7 +99,7 @@ static int preflight(void)
 	if (loop < 0 || task < 0)
 		loop = task = maj > 5 || (maj == 5 && min >= 17);
 	if (!loop || !task) {
-		fprintf(stderr, "herdwatch-agent: kernel %s is too old: it lacks the BPF helper %s "
+		agent_log("kernel %s is too old: it lacks the BPF helper %s "
 				"(Linux 5.17 or newer is needed): upgrade the kernel\n",
 			u.release, !loop ? "bpf_loop" : "bpf_get_current_task_btf");
 		return 1;
@@ -121,7 +121,13 @@ static uint64_t mono_ms(void)
 	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
 }
 
-int main(int argc, char **argv)
+struct opts {
+	const char *out_path, *ctl_path;
+	bool probe_only;
+};
+
+/* Options; -1 to go on, else the exit status. "ctl ..." runs the control client. */
+static int parse_args(struct agent *a, struct opts *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"output", required_argument, 0, 'o'}, {"config", required_argument, 0, 'c'},
@@ -129,15 +135,7 @@ int main(int argc, char **argv)
 		{"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
 		{"control", required_argument, 0, 'C'},
 		{0, 0, 0, 0}};
-	static struct agent A;
-	struct agent *a = &A;
-	A.ctl_ep = -1;
-	output_init(&A.out);
-	const char *out_path = NULL, *ctl_path = NULL;
-	int ctl_fd = -1, ep = -1;
-	bool probe_only = false;
-	char err[512];
-	int c, rc = 1;
+	int c;
 
 	if (argc > 1 && !strcmp(argv[1], "ctl")) {
 		const char *sock = "/run/herdwatch/agent.sock";
@@ -151,16 +149,16 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "o:c:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
-			out_path = optarg;
+			o->out_path = optarg;
 			break;
 		case 'c':
 			a->config_path = optarg;
 			break;
 		case 'P':
-			probe_only = true;
+			o->probe_only = true;
 			break;
 		case 'C':
-			ctl_path = optarg;
+			o->ctl_path = optarg;
 			break;
 		case 'v':
 			hw_verbose = 1;
@@ -177,14 +175,38 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "herdwatch-agent: unexpected argument '%s'\n", argv[optind]);
+		agent_log("unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
+
+/* --probe: the kernel's hook types and every probe's state, attach points included. */
+static void print_manifest(struct agent *a)
+{
+	struct jbuf b;
+	jb_init(&b, 4096);
+	jb_obj_begin(&b);
+	jb_kcstr(&b, "version", HW_VERSION);
+	jb_key(&b, "hooks");
+	jb_raw(&b, a->hooks, strlen(a->hooks));
+	b.comma = true;
+	jb_key(&b, "probes");
+	probes_json(a, &b, true);
+	jb_obj_end(&b);
+	printf("%.*s\n", (int)b.len, b.p);
+	jb_free(&b);
+}
+
+/* Config, preflight, output, identity, BPF load and attach. 0, or non-zero to exit. */
+static int start_probes(struct agent *a, const struct opts *o)
+{
+	char err[512];
 	config_probe_name_ok = probe_name_ok;
 	if (a->config_path) {
 		if (config_load(&a->cfg, a->config_path, err, sizeof(err))) {
-			fprintf(stderr, "herdwatch-agent: bad config: %s\n", err);
+			agent_log("bad config: %s\n", err);
 			return 1;
 		}
 	} else {
@@ -192,136 +214,130 @@ int main(int argc, char **argv)
 	}
 	if (preflight())
 		return 1;
-	a->out_from_cmdline = out_path != NULL;
-	if (!out_path)
-		out_path = a->cfg.output;
-	if (!probe_only && open_output(a, out_path))
+	a->out_from_cmdline = o->out_path != NULL;
+	if (!o->probe_only && open_output(a, o->out_path ? o->out_path : a->cfg.output))
 		return 1;
 
 	a->self_pid = getpid();
 	host_identity(a);
 	if (run_identity(a)) {
-		fprintf(stderr, "herdwatch-agent: cannot choose a run id: %s\n", strerror(errno));
+		agent_log("cannot choose a run id: %s\n", strerror(errno));
 		return 1;
 	}
 	jb_init(&a->jb, 1 << 16);
 	if (proctab_init(&a->pt) || !(a->cg = cgcache_new())) {
-		fprintf(stderr, "herdwatch-agent: out of memory\n");
+		agent_log("out of memory\n");
 		return 1;
 	}
-
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
 	if (probes_load(a))
-		goto out;
+		return 1;
 	/* Ring buffer first, then attach, then seed the table: a process that starts while the
 	 * table is being seeded is seen either in /proc or as an event (or both: the event wins). */
 	a->rb = ring_buffer__new(bpf_map__fd(a->skel->maps.hw_events), handle_record, a, NULL);
 	if (!a->rb) {
-		fprintf(stderr, "herdwatch-agent: cannot open the ring buffer: %s\n", strerror(errno));
-		goto out;
+		agent_log("cannot open the ring buffer: %s\n", strerror(errno));
+		return 1;
 	}
 	probes_apply(a);
-	{
-		struct jbuf hb;
-		jb_init(&hb, 1024);
-		hooks_json(&hb);
-		jb_raw(&hb, "", 1);
-		a->hooks = hb.p; /* owned by the agent now */
+	families_apply(a);
+	struct jbuf hb;
+	jb_init(&hb, 1024);
+	hooks_json(&hb);
+	jb_raw(&hb, "", 1);
+	a->hooks = hb.p; /* owned by the agent now */
+	return 0;
+}
+
+/* process.exec is the foundation (process table, lineage of every other event): an agent
+ * that cannot trace execs is not started, unless the config disabled it. Except on a
+ * locked-down kernel: there the refusal is the kernel's policy, which a restart cannot
+ * change, and an agent that exits would be restarted in a loop by its service manager; it
+ * runs blind instead, and every heartbeat's manifest names what was refused. */
+static bool exec_probe_ok(struct agent *a)
+{
+	if (a->probes[HW_PROBE_PROCESS_EXEC].state != PROBE_UNAVAILABLE)
+		return true;
+	if (!kernel_lockdown()) {
+		agent_log("the process.exec probe cannot be loaded or "
+				"attached (%s): this kernel cannot be monitored; run with -v for "
+				"the BPF log\n",
+			a->probes[HW_PROBE_PROCESS_EXEC].reason);
+		return false;
 	}
-	if (probe_only) {
-		struct jbuf b;
-		jb_init(&b, 4096);
-		jb_obj_begin(&b);
-		jb_kcstr(&b, "version", HW_VERSION);
-		jb_key(&b, "hooks");
-		jb_raw(&b, a->hooks, strlen(a->hooks));
-		b.comma = true;
-		jb_key(&b, "probes");
-		probes_json(a, &b, true);
-		jb_obj_end(&b);
-		printf("%.*s\n", (int)b.len, b.p);
-		jb_free(&b);
-		rc = 0;
-		goto out;
+	agent_log("kernel lockdown (%s) refuses the process.exec probe "
+			"(%s): running blind; every heartbeat names what was refused\n",
+		kernel_lockdown(), a->probes[HW_PROBE_PROCESS_EXEC].reason);
+	return true;
+}
+
+/* The collector stream, when the config names a collector. 0, or non-zero to exit. */
+static int start_stream(struct agent *a)
+{
+	if (!a->cfg.collector.address)
+		return 0;
+	struct ship_opts so = {
+		.address = a->cfg.collector.address,
+		.ca_file = a->cfg.collector.ca,
+		.cert_file = a->cfg.collector.cert,
+		.key_file = a->cfg.collector.key,
+		.spool_dir = a->cfg.collector.spool_dir ? a->cfg.collector.spool_dir
+							: "/var/lib/herdwatch/spool",
+		.spool_max_bytes = (unsigned long long)a->cfg.collector.spool_max_mb << 20,
+		.host_id = a->host_id,
+		.boot_id = a->boot_id,
+		.run_id = a->run_id,
+	};
+	int src = ship_open(&a->ship, &so);
+	if (src) {
+		agent_log("cannot start the collector stream to %s: %s\n",
+			so.address, strerror(-src));
+		return 1;
 	}
-	/* process.exec is the foundation (process table, lineage of every other event): an agent
-	 * that cannot trace execs is not started, unless the config disabled it. Except on a
-	 * locked-down kernel: there the refusal is the kernel's policy, which a restart cannot
-	 * change, and an agent that exits would be restarted in a loop by its service manager;
-	 * it runs blind instead, and every heartbeat's manifest names what was refused. */
-	if (a->probes[HW_PROBE_PROCESS_EXEC].state == PROBE_UNAVAILABLE) {
-		if (!kernel_lockdown()) {
-			fprintf(stderr, "herdwatch-agent: the process.exec probe cannot be loaded or "
-					"attached (%s): this kernel cannot be monitored; run with -v for "
-					"the BPF log\n",
-				a->probes[HW_PROBE_PROCESS_EXEC].reason);
-			goto out;
-		}
-		fprintf(stderr, "herdwatch-agent: kernel lockdown (%s) refuses the process.exec probe "
-				"(%s): running blind; every heartbeat names what was refused\n",
-			kernel_lockdown(), a->probes[HW_PROBE_PROCESS_EXEC].reason);
-	}
-	proctab_seed(&a->pt, "/proc");
-	probes_sync_ignore_exe(a); /* processes older than the agent too */
-	/* Loading parsed the kernel BTF (several MiB, freed since): give that memory back. */
-	malloc_trim(0);
-	custom_sync(a);
+	sinks_add(a, &hw_sink_collector, -1); /* it counts its own drops, by cause */
+	return 0;
+}
+
+/* Control socket and the epoll set (the ring buffer's descriptor: urgent records wake us;
+ * the control socket and its connections). -1 on failure. */
+static int start_control(struct agent *a, const char *ctl_path, int *ctl_fd)
+{
 	if (!ctl_path)
 		ctl_path = a->cfg.control_socket ? a->cfg.control_socket : "/run/herdwatch/agent.sock";
 	if (strcmp(ctl_path, "none")) {
-		ctl_fd = control_open(a, ctl_path);
-		if (ctl_fd < 0)
-			fprintf(stderr, "herdwatch-agent: running without a control socket\n");
+		*ctl_fd = control_open(a, ctl_path);
+		if (*ctl_fd < 0)
+			agent_log("running without a control socket\n");
 	}
-	/* one epoll set: the ring buffer's (urgent records wake us) and the control socket */
-	ep = epoll_create1(EPOLL_CLOEXEC);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
 	a->ctl_ep = ep;
 	if (ep < 0) {
-		fprintf(stderr, "herdwatch-agent: epoll: %s\n", strerror(errno));
-		goto out;
+		agent_log("epoll: %s\n", strerror(errno));
+		return -1;
 	}
 	struct epoll_event ee = {.events = EPOLLIN, .data.fd = ring_buffer__epoll_fd(a->rb)};
 	epoll_ctl(ep, EPOLL_CTL_ADD, ee.data.fd, &ee);
-	if (ctl_fd >= 0) {
-		ee.data.fd = ctl_fd;
-		epoll_ctl(ep, EPOLL_CTL_ADD, ctl_fd, &ee);
+	if (*ctl_fd >= 0) {
+		ee.data.fd = *ctl_fd;
+		epoll_ctl(ep, EPOLL_CTL_ADD, *ctl_fd, &ee);
 	}
-	if (a->cfg.collector.address) {
-		struct ship_opts so = {
-			.address = a->cfg.collector.address,
-			.ca_file = a->cfg.collector.ca,
-			.cert_file = a->cfg.collector.cert,
-			.key_file = a->cfg.collector.key,
-			.spool_dir = a->cfg.collector.spool_dir ? a->cfg.collector.spool_dir
-								: "/var/lib/herdwatch/spool",
-			.spool_max_bytes = (unsigned long long)a->cfg.collector.spool_max_mb << 20,
-			.host_id = a->host_id,
-			.boot_id = a->boot_id,
-			.run_id = a->run_id,
-		};
-		int src = ship_open(&a->ship, &so);
-		if (src) {
-			fprintf(stderr, "herdwatch-agent: cannot start the collector stream to %s: %s\n",
-				so.address, strerror(-src));
-			goto out;
-		}
-	}
-	emit_heartbeat(a);
-	if (a->ship) {
-		struct ship_prev_run pr;
-		ship_previous_run(a->ship, &pr);
-		if (pr.crashed)
-			emit_prev_run_crash(a, pr.run_id, pr.last_seq);
-		ship_sync(a->ship);
-	}
-	output_flush(&a->out, false);
+	return ep;
+}
 
-	uint64_t now = mono_ms(), next_drops = now + 1000, next_hb = now + a->cfg.heartbeat_s * 1000ULL;
+/* SIGHUP, as "ctl reload": reported as agent.control, then a heartbeat */
+static void reload_on_signal(struct agent *a)
+{
+	struct ctl_who who = {.source = "signal"};
+	char cmd[] = "reload", *args[1] = {cmd};
+	struct jbuf out;
+	jb_init(&out, 1024);
+	control_exec(a, &who, args, 1, &out);
+	jb_free(&out);
+}
+
+/* Until SIGTERM/SIGINT. */
+static void event_loop(struct agent *a, int ep, int ctl_fd)
+{
+	uint64_t now = mono_ms(), next_sec = now + 1000, next_hb = now + a->cfg.heartbeat_s * 1000ULL;
 	int idle = 0;
 	uint64_t loop_start = mono_us();
 	while (!stop_sig) {
@@ -329,7 +345,7 @@ int main(int argc, char **argv)
 		struct epoll_event evs[4];
 		int n = epoll_wait(ep, evs, 4, idle > 10 ? 100 : 10);
 		if (n < 0 && errno != EINTR) {
-			fprintf(stderr, "herdwatch-agent: epoll_wait failed: %s\n", strerror(errno));
+			agent_log("epoll_wait failed: %s\n", strerror(errno));
 			break;
 		}
 		/* always consume: records written with BPF_RB_NO_WAKEUP do not wake us */
@@ -346,36 +362,23 @@ int main(int argc, char **argv)
 		idle = a->events_total == before ? idle + 1 : 0;
 		if (reload_sig) {
 			reload_sig = 0;
-			/* as "ctl reload": reported as agent.control, then a heartbeat */
-			struct ctl_who who = {.source = "signal"};
-			char cmd[] = "reload", *args[1] = {cmd};
-			struct jbuf out;
-			jb_init(&out, 1024);
-			control_exec(a, &who, args, 1, &out);
-			jb_free(&out);
+			reload_on_signal(a);
 		}
 		now = mono_ms();
-		priv_tick(a, now);
-		if (now >= next_drops) {
+		families_tick(a, now);
+		if (now >= next_sec) {
 			control_expire(a);
 			check_drops(a);
-			check_ship_drops(a);
-			net_tick(a);
+			families_second(a);
 			proctab_maintain(&a->pt, now);
-			next_drops = now + 1000;
+			next_sec = now + 1000;
 		}
 		if (now >= next_hb) {
 			host_identity(a); /* re-sync wall clock vs boot clock (NTP steps) */
 			emit_heartbeat(a);
 			next_hb = now + a->cfg.heartbeat_s * 1000ULL;
 		}
-		/* the collector stream's open batch into the spool's journal: a kill -9 from now
-		 * on loses none of it */
-		if (a->events_total != before)
-			ship_sync(a->ship);
-		/* once per batch; while writes fail, a retry every second (agent/output.h) */
-		if (a->events_total != before || idle == 1 || a->out.err)
-			output_flush(&a->out, false);
+		sinks_batch(a, a->events_total != before, idle);
 		/* Coalesce wake-ups: urgent records force one per record, and each costs a
 		 * context switch, a ring buffer pass and a write (~30 us here, which made a steady
 		 * trickle such as an exec storm cost the agent far more per event than a flood).
@@ -389,25 +392,22 @@ int main(int argc, char **argv)
 		}
 		loop_start = mono_us();
 	}
-	/* Drain: stop producing, then take everything already in the ring buffer. */
+}
+
+/* Stop producing, take everything already in the ring buffer, announce, flush. 0 when every
+ * event reached the output. */
+static int drain(struct agent *a)
+{
 	probes_detach_all(a);
 	while (ring_buffer__consume(a->rb) > 0)
 		;
 	check_drops(a);
-	check_ship_drops(a);
 	emit_heartbeat(a);
-	if (a->ship) {
-		/* what the collector has not acknowledged stays in the spool for the next run */
-		ship_close(a->ship, 5000);
-		a->ship = NULL;
-	}
-	if (output_flush(&a->out, true)) {
-		fprintf(stderr, "herdwatch-agent: %zu bytes of events could not be written to the "
-				"output at exit\n", a->out.len);
-		goto out;
-	}
-	rc = 0;
-out:
+	return sinks_drain(a) ? 1 : 0;
+}
+
+static void cleanup(struct agent *a, int ep, int ctl_fd)
+{
 	if (a->ship)
 		ship_close(a->ship, 1000);
 	control_close_all(a);
@@ -432,5 +432,55 @@ out:
 	config_free(&a->cfg);
 	jb_free(&a->jb);
 	free(a->hooks);
+}
+
+int main(int argc, char **argv)
+{
+	static struct agent A;
+	struct agent *a = &A;
+	struct opts o = {0};
+	int ctl_fd = -1, ep = -1, rc;
+
+	A.ctl_ep = -1;
+	output_init(&A.out);
+	sinks_add(a, &hw_sink_file, HW_ULOSS_OUTPUT);
+	if ((rc = parse_args(a, &o, argc, argv)) >= 0)
+		return rc;
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = 1;
+	if (start_probes(a, &o))
+		goto out;
+	if (o.probe_only) {
+		print_manifest(a);
+		rc = 0;
+		goto out;
+	}
+	if (!exec_probe_ok(a))
+		goto out;
+	proctab_seed(&a->pt, "/proc");
+	probes_sync_ignore_exe(a); /* processes older than the agent too */
+	/* Loading parsed the kernel BTF (several MiB, freed since): give that memory back. */
+	malloc_trim(0);
+	families_configure(a);
+	if ((ep = start_control(a, o.ctl_path, &ctl_fd)) < 0 || start_stream(a))
+		goto out;
+	emit_heartbeat(a);
+	if (a->ship) {
+		struct ship_prev_run pr;
+		ship_previous_run(a->ship, &pr);
+		if (pr.crashed)
+			emit_prev_run_crash(a, pr.run_id, pr.last_seq);
+		ship_sync(a->ship);
+	}
+	sinks_flush(a);
+	event_loop(a, ep, ctl_fd);
+	rc = drain(a);
+out:
+	cleanup(a, ep, ctl_fd);
 	return rc;
 }

@@ -1,5 +1,6 @@
 /* output.c - JSON-lines output with held events and told failures (see output.h). */
 #include "agent/output.h"
+#include "agent/log.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -33,13 +34,13 @@ static void tell_failure(struct hw_output *o, int err, uint64_t now)
 	if (!o->err) {
 		o->since_ms = now;
 		o->dropped = 0;
-		fprintf(stderr, "herdwatch-agent: writing output %s failed: %s; holding events in "
+		agent_log("writing output %s failed: %s; holding events in "
 				"memory (up to %zu KiB) and retrying every second; what does not fit "
 				"is dropped and announced as agent.loss (cause output_error)\n",
 			o->name, strerror(err), o->hold_max >> 10);
 		o->msg_ms = now;
 	} else if (now - o->msg_ms >= OUT_MSG_MS) {
-		fprintf(stderr, "herdwatch-agent: writing output %s still fails: %s (%zu KiB held, "
+		agent_log("writing output %s still fails: %s (%zu KiB held, "
 				"%llu events dropped so far)\n",
 			o->name, strerror(err), o->len >> 10, (unsigned long long)o->dropped);
 		o->msg_ms = now;
@@ -50,7 +51,7 @@ static void tell_failure(struct hw_output *o, int err, uint64_t now)
 
 static void tell_resumed(struct hw_output *o, uint64_t now)
 {
-	fprintf(stderr, "herdwatch-agent: writing output %s works again after %llu ms: %llu events "
+	agent_log("writing output %s works again after %llu ms: %llu events "
 			"were dropped (announced as agent.loss, cause output_error)\n",
 		o->name, (unsigned long long)(now - o->since_ms), (unsigned long long)o->dropped);
 	o->err = 0;

@@ -13,7 +13,7 @@ int open_output(struct agent *a, const char *path)
 {
 	int rc = output_open(&a->out, path);
 	if (rc) {
-		fprintf(stderr, "herdwatch-agent: cannot write output file %s: %s: create its "
+		agent_log("cannot write output file %s: %s: create its "
 				"directory and make it writable, or choose another file (--output, "
 				"'output:' in the config; '-' for stdout)\n",
 			path, strerror(-rc));
@@ -62,7 +62,7 @@ int agent_reload(struct agent *a, const char *extra, char *err, size_t errlen)
 	if (extra && config_parse_into(&nc, "set", extra, strlen(extra), err, errlen))
 		goto fail;
 	if (nc.ringbuf_mb != a->cfg.ringbuf_mb)
-		fprintf(stderr, "herdwatch-agent: ringbuf_mb changes take effect at restart\n");
+		agent_log("ringbuf_mb changes take effect at restart\n");
 	nc.ringbuf_mb = a->cfg.ringbuf_mb;
 	/* Reopen a file output on every reload, even under the same name: after log rotation
 	 * the agent must write to the new file, not to the renamed one. A change to stdout ('-')
@@ -96,15 +96,15 @@ int agent_reload(struct agent *a, const char *extra, char *err, size_t errlen)
 	a->cfg = nc;
 	a->cfg_gen++; /* cached process contexts hold container matches of the old config */
 	probes_apply(a);
-	custom_sync(a);
-	custom_apply(a);
+	families_configure(a);
 	probes_sync_maps(a);
+	families_apply(a);
 	emit_config_event(a, "applied", NULL);
 	return 0;
 fail:
 	free(text);
 	config_free(&nc);
-	fprintf(stderr, "herdwatch-agent: reload rejected, keeping the running config: %s\n", err);
+	agent_log("reload rejected, keeping the running config: %s\n", err);
 	emit_config_event(a, "rejected", err);
 	return -1;
 }

@@ -4,12 +4,10 @@
 #define HW_USER_H
 #include "agent/agent.h"
 
-/* Push the family's config into kernel maps and (de)attach uprobes to match the config.
- * Called from probes_sync_maps(). */
-int user_sync_maps(struct agent *a);
 /* Attach or detach the user family's uprobes to match the effective (config + control
  * overrides) state of user.shell and user.auth. */
 int user_apply(struct agent *a);
+/* Watched-file rules into the file programs' maps. */
 int file_sync_maps(struct agent *a);
 /* Rescan for new bash/libreadline/libpam files and write "uprobes" into the heartbeat. */
 void user_heartbeat(struct agent *a, struct jbuf *b);

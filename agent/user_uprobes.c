@@ -73,7 +73,7 @@ static struct user_state *ust(struct agent *a)
 	if (!a->user) {
 		a->user = calloc(1, sizeof(*a->user));
 		if (a->user && elf_version(EV_CURRENT) == EV_NONE)
-			fprintf(stderr, "herdwatch-agent: libelf: %s\n", elf_errmsg(-1));
+			agent_log("libelf: %s\n", elf_errmsg(-1));
 	}
 	return a->user;
 }
@@ -446,12 +446,6 @@ void user_new_binary(struct agent *a, uint32_t pid, uint32_t dev, uint64_t ino, 
 	 * scan_root covers such a root at the next /proc scan. */
 	if (which == 2)
 		on_needed(&c, "libpam.so.0");
-}
-
-int user_sync_maps(struct agent *a)
-{
-	file_sync_maps(a);
-	return user_apply(a);
 }
 
 /* The uprobes follow the effective state of user.shell / user.auth: the config with the

@@ -648,6 +648,12 @@ static __always_inline __u32 file_op_type(__u32 op)
 
 #define FILE_OPEN_OPS (HW_FOP_READ | HW_FOP_WRITE | HW_FOP_TRUNCATE)
 
+/* The syscalls handled by file_open (the rest by file_other). */
+static __always_inline bool file_is_open(long nr)
+{
+	return nr == HW_NR_OPENAT || nr == HW_NR_OPEN || nr == HW_NR_CREAT || nr == HW_NR_OPENAT2;
+}
+
 /* open, creat, openat, openat2: the hot path. A successful open is matched by the file's
  * dentry first, against every operation an open can be; the arguments (flags: which
  * operation it is) are read only when that found a rule. regs: the saved user registers, or
@@ -696,33 +702,32 @@ static __always_inline void file_open(struct task_struct *t, struct pt_regs *reg
 	}
 	if (!regs)
 		regs = (struct pt_regs *)bpf_task_pt_regs(t);
-	/* x86-64 syscall arguments: di, si, dx, r10 (direct loads from the BTF-typed registers:
-	 * no helper call) */
+	/* the syscall's arguments: direct loads from the BTF-typed registers, no helper call */
 	switch (nr) {
-	case 2: /* open(path, flags, mode) */
-		upath = (const char *)regs->di;
-		flags = regs->si;
-		mode = regs->dx;
+	case HW_NR_OPEN: /* open(path, flags, mode) */
+		upath = (const char *)HW_REG_ARG0(regs);
+		flags = HW_REG_ARG1(regs);
+		mode = HW_REG_ARG2(regs);
 		break;
-	case 85: /* creat(path, mode) */
-		upath = (const char *)regs->di;
+	case HW_NR_CREAT: /* creat(path, mode) */
+		upath = (const char *)HW_REG_ARG0(regs);
 		flags = O_CREAT_ | O_WRONLY_ | O_TRUNC_;
-		mode = regs->si;
+		mode = HW_REG_ARG1(regs);
 		break;
-	case 437: { /* openat2(dirfd, path, how, size) */
+	case HW_NR_OPENAT2: { /* openat2(dirfd, path, how, size) */
 		__u64 how[2] = {};
-		dirfd = regs->di;
-		upath = (const char *)regs->si;
-		bpf_probe_read_user(how, sizeof(how), (void *)regs->dx);
+		dirfd = HW_REG_ARG0(regs);
+		upath = (const char *)HW_REG_ARG1(regs);
+		bpf_probe_read_user(how, sizeof(how), (void *)HW_REG_ARG2(regs));
 		flags = how[0];
 		mode = how[1];
 		break;
 	}
 	default: /* openat(dirfd, path, flags, mode) */
-		dirfd = regs->di;
-		upath = (const char *)regs->si;
-		flags = regs->dx;
-		mode = regs->r10;
+		dirfd = HW_REG_ARG0(regs);
+		upath = (const char *)HW_REG_ARG1(regs);
+		flags = HW_REG_ARG2(regs);
+		mode = HW_REG_ARG3(regs);
 		break;
 	}
 	ops = file_open_ops(flags);
@@ -809,7 +814,7 @@ static __always_inline void file_other(struct task_struct *t, struct pt_regs *re
 	if (!regs)
 		regs = (struct pt_regs *)bpf_task_pt_regs(t);
 	/* x86-64 syscall arguments, direct loads from the BTF-typed saved registers */
-	__u64 a0 = regs->di, a1 = regs->si, a2 = regs->dx, a3 = regs->r10, a4 = regs->r8;
+	__u64 a0 = HW_REG_ARG0(regs), a1 = HW_REG_ARG1(regs), a2 = HW_REG_ARG2(regs), a3 = HW_REG_ARG3(regs), a4 = HW_REG_ARG4(regs);
 	int fd = -1, d1 = AT_FDCWD_, d2 = AT_FDCWD_;
 	const char *p1 = NULL, *p2 = NULL;
 	__u32 op, flags = 0, mode = 0, uid = 0xffffffff, gid = 0xffffffff, len1 = 0, len2 = 0;
@@ -818,60 +823,60 @@ static __always_inline void file_other(struct task_struct *t, struct pt_regs *re
 	if (!pb)
 		return;
 	switch (nr) {
-	case 87: /* unlink */
+	case HW_NR_UNLINK: /* unlink */
 		op = HW_FOP_UNLINK, p1 = (void *)a0;
 		break;
-	case 84: /* rmdir */
+	case HW_NR_RMDIR: /* rmdir */
 		op = HW_FOP_UNLINK, p1 = (void *)a0;
 		break;
-	case 263: /* unlinkat */
+	case HW_NR_UNLINKAT: /* unlinkat */
 		op = HW_FOP_UNLINK, d1 = a0, p1 = (void *)a1, flags = a2;
 		break;
-	case 82: /* rename */
+	case HW_NR_RENAME: /* rename */
 		op = HW_FOP_RENAME, p1 = (void *)a0, p2 = (void *)a1;
 		break;
-	case 264: /* renameat */
-	case 316: /* renameat2 */
+	case HW_NR_RENAMEAT: /* renameat */
+	case HW_NR_RENAMEAT2: /* renameat2 */
 		op = HW_FOP_RENAME, d1 = a0, p1 = (void *)a1, d2 = a2, p2 = (void *)a3;
-		flags = nr == 316 ? a4 : 0;
+		flags = nr == HW_NR_RENAMEAT2 ? a4 : 0;
 		break;
-	case 90: /* chmod */
+	case HW_NR_CHMOD: /* chmod */
 		op = HW_FOP_CHMOD, p1 = (void *)a0, mode = a1;
 		break;
-	case 268: /* fchmodat */
-	case 452: /* fchmodat2 */
+	case HW_NR_FCHMODAT: /* fchmodat */
+	case HW_NR_FCHMODAT2: /* fchmodat2 */
 		op = HW_FOP_CHMOD, d1 = a0, p1 = (void *)a1, mode = a2;
-		flags = nr == 452 ? a3 : 0;
+		flags = nr == HW_NR_FCHMODAT2 ? a3 : 0;
 		break;
-	case 91: /* fchmod */
+	case HW_NR_FCHMOD: /* fchmod */
 		op = HW_FOP_CHMOD, fd = a0, mode = a1;
 		break;
-	case 92: /* chown */
-	case 94: /* lchown */
+	case HW_NR_CHOWN: /* chown */
+	case HW_NR_LCHOWN: /* lchown */
 		op = HW_FOP_CHOWN, p1 = (void *)a0, uid = a1, gid = a2;
 		break;
-	case 260: /* fchownat */
+	case HW_NR_FCHOWNAT: /* fchownat */
 		op = HW_FOP_CHOWN, d1 = a0, p1 = (void *)a1, uid = a2, gid = a3, flags = a4;
 		break;
-	case 93: /* fchown */
+	case HW_NR_FCHOWN: /* fchown */
 		op = HW_FOP_CHOWN, fd = a0, uid = a1, gid = a2;
 		break;
-	case 76: /* truncate */
+	case HW_NR_TRUNCATE: /* truncate */
 		op = HW_FOP_TRUNCATE, p1 = (void *)a0;
 		break;
-	case 77: /* ftruncate */
+	case HW_NR_FTRUNCATE: /* ftruncate */
 		op = HW_FOP_TRUNCATE, fd = a0;
 		break;
-	case 86: /* link(old, new) */
+	case HW_NR_LINK: /* link(old, new) */
 		op = HW_FOP_LINK, p1 = (void *)a0, p2 = (void *)a1;
 		break;
-	case 265: /* linkat(olddirfd, old, newdirfd, new, flags) */
+	case HW_NR_LINKAT: /* linkat(olddirfd, old, newdirfd, new, flags) */
 		op = HW_FOP_LINK, d1 = a0, p1 = (void *)a1, d2 = a2, p2 = (void *)a3, flags = a4;
 		break;
-	case 88: /* symlink(target, linkpath) */
+	case HW_NR_SYMLINK: /* symlink(target, linkpath) */
 		op = HW_FOP_LINK, d1 = FILE_NO_DIR, p1 = (void *)a0, p2 = (void *)a1;
 		break;
-	case 266: /* symlinkat(target, newdirfd, linkpath) */
+	case HW_NR_SYMLINKAT: /* symlinkat(target, newdirfd, linkpath) */
 		op = HW_FOP_LINK, d1 = FILE_NO_DIR, p1 = (void *)a0, d2 = a1, p2 = (void *)a2;
 		break;
 	default:
@@ -952,7 +957,7 @@ SEC("tracepoint")
 int hw_file_x(struct trace_event_raw_sys_exit *ctx)
 {
 	long nr = ctx->id;
-	if (nr == 257 || nr == 2 || nr == 85 || nr == 437)
+	if (file_is_open(nr))
 		file_open(bpf_get_current_task_btf(), NULL, nr, ctx->ret);
 	else
 		file_other(bpf_get_current_task_btf(), NULL, nr, ctx->ret);
@@ -970,46 +975,46 @@ int hw_file_x(struct trace_event_raw_sys_exit *ctx)
 	SEC("fexit/" HW_SYSFN(name))                                                               \
 	int BPF_PROG(hw_file_##name##_fx, struct pt_regs *regs, long ret)                          \
 	{                                                                                          \
-		if (NR == 257 || NR == 2 || NR == 85 || NR == 437)                                 \
+		if (file_is_open(NR))                                 \
 			file_open(bpf_get_current_task_btf(), regs, NR, ret);                      \
 		else                                                                               \
 			file_other(bpf_get_current_task_btf(), regs, NR, ret);                     \
 		return 0;                                                                          \
 	}
 
-FILE_FEXIT(openat, 257)
-FILE_FEXIT(open, 2)
-FILE_FEXIT(openat2, 437)
-FILE_FEXIT(creat, 85)
-FILE_FEXIT(unlink, 87)
-FILE_FEXIT(unlinkat, 263)
-FILE_FEXIT(rmdir, 84)
-FILE_FEXIT(rename, 82)
-FILE_FEXIT(renameat, 264)
-FILE_FEXIT(renameat2, 316)
-FILE_FEXIT(chmod, 90)
-FILE_FEXIT(fchmod, 91)
-FILE_FEXIT(fchmodat, 268)
-FILE_FEXIT(fchmodat2, 452)
-FILE_FEXIT(chown, 92)
-FILE_FEXIT(fchown, 93)
-FILE_FEXIT(lchown, 94)
-FILE_FEXIT(fchownat, 260)
-FILE_FEXIT(truncate, 76)
-FILE_FEXIT(ftruncate, 77)
-FILE_FEXIT(link, 86)
-FILE_FEXIT(linkat, 265)
-FILE_FEXIT(symlink, 88)
-FILE_FEXIT(symlinkat, 266)
+FILE_FEXIT(openat, HW_NR_OPENAT)
+FILE_FEXIT(open, HW_NR_OPEN)
+FILE_FEXIT(openat2, HW_NR_OPENAT2)
+FILE_FEXIT(creat, HW_NR_CREAT)
+FILE_FEXIT(unlink, HW_NR_UNLINK)
+FILE_FEXIT(unlinkat, HW_NR_UNLINKAT)
+FILE_FEXIT(rmdir, HW_NR_RMDIR)
+FILE_FEXIT(rename, HW_NR_RENAME)
+FILE_FEXIT(renameat, HW_NR_RENAMEAT)
+FILE_FEXIT(renameat2, HW_NR_RENAMEAT2)
+FILE_FEXIT(chmod, HW_NR_CHMOD)
+FILE_FEXIT(fchmod, HW_NR_FCHMOD)
+FILE_FEXIT(fchmodat, HW_NR_FCHMODAT)
+FILE_FEXIT(fchmodat2, HW_NR_FCHMODAT2)
+FILE_FEXIT(chown, HW_NR_CHOWN)
+FILE_FEXIT(fchown, HW_NR_FCHOWN)
+FILE_FEXIT(lchown, HW_NR_LCHOWN)
+FILE_FEXIT(fchownat, HW_NR_FCHOWNAT)
+FILE_FEXIT(truncate, HW_NR_TRUNCATE)
+FILE_FEXIT(ftruncate, HW_NR_FTRUNCATE)
+FILE_FEXIT(link, HW_NR_LINK)
+FILE_FEXIT(linkat, HW_NR_LINKAT)
+FILE_FEXIT(symlink, HW_NR_SYMLINK)
+FILE_FEXIT(symlinkat, HW_NR_SYMLINKAT)
 
 /* Alternative for open: the raw sys_exit tracepoint (typed, cheaper per hit, but it runs for
  * every syscall of every process). Chosen only when the classic tracepoints are missing. */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(hw_file_sysexit_btf, struct pt_regs *regs, long ret)
 {
-	long nr = BPF_CORE_READ(regs, orig_ax);
+	long nr = HW_REG_NR(regs);
 
-	if (nr == 257 || nr == 2 || nr == 85 || nr == 437)
+	if (file_is_open(nr))
 		file_open(bpf_get_current_task_btf(), regs, nr, ret);
 	return 0;
 }

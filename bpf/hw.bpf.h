@@ -14,6 +14,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "common/hw_abi.h"
+#include "arch.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -33,25 +34,7 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
  * the fexit program also gets its result. Only the native ABI is hooked, as with the
  * syscalls:* tracepoints (which x86-64 does not fire for 32-bit compat syscalls either).
  */
-#if defined(__TARGET_ARCH_arm64)
-#define HW_SYSFN(name) "__arm64_sys_" #name
-#define HW_SYSARGS(r, a)                                                                           \
-	do {                                                                                       \
-		for (int i_ = 0; i_ < 6; i_++)                                                     \
-			(a)[i_] = (r)->regs[i_];                                                   \
-	} while (0)
-#else
-#define HW_SYSFN(name) "__x64_sys_" #name
-#define HW_SYSARGS(r, a)                                                                           \
-	do {                                                                                       \
-		(a)[0] = (r)->di;                                                                  \
-		(a)[1] = (r)->si;                                                                  \
-		(a)[2] = (r)->dx;                                                                  \
-		(a)[3] = (r)->r10;                                                                 \
-		(a)[4] = (r)->r8;                                                                  \
-		(a)[5] = (r)->r9;                                                                  \
-	} while (0)
-#endif
+/* HW_SYSFN and HW_SYSARGS: bpf/arch.bpf.h */
 
 /* A capability set as 64 bits, from any kernel pointer (hw_cap_bits in process.bpf.c is the
  * direct load for BTF pointers). kernel_cap_t is { u64 val } since 6.3

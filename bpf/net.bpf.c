@@ -253,30 +253,13 @@ int hw_net_connect_x(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-#if defined(__TARGET_ARCH_x86)
-#define NET_NR_CONNECT 42
-#define NET_NR_IO_URING_ENTER 426
-#elif defined(__TARGET_ARCH_arm64)
-#define NET_NR_CONNECT 203
-#define NET_NR_IO_URING_ENTER 426
-#endif
 #define NET_PF_IO_WORKER 0x00000010
 
 /* Number of the syscall the current task is in (from its saved user registers). */
-#if defined(__TARGET_ARCH_arm64)
-struct pt_regs___hwst {
-	__s32 syscallno;
-} __attribute__((preserve_access_index));
 static __always_inline long net_cur_sysnr(struct pt_regs *r, const bool fast)
 {
-	return BPF_CORE_READ((struct pt_regs___hwst *)r, syscallno);
+	return fast ? HW_REG_NR(r) : HW_CREG_NR(r);
 }
-#else
-static __always_inline long net_cur_sysnr(struct pt_regs *r, const bool fast)
-{
-	return fast ? r->orig_ax : BPF_CORE_READ(r, orig_ax);
-}
-#endif
 
 /* A TCP socket starts a handshake (CLOSE -> SYN_SENT, in the connecting task) outside the
  * connect() syscall: io_uring (IORING_OP_CONNECT, in io_uring_enter or an io-wq worker).
@@ -293,9 +276,9 @@ static __always_inline void net_state_start(const struct sock *sk, const bool fa
 	__u32 zero = 0;
 	__u16 fam;
 
-	if (nr == NET_NR_CONNECT)
+	if (nr == HW_NR_CONNECT)
 		return; /* the connect() exit reports it */
-	if (nr != NET_NR_IO_URING_ENTER && !(tflags & NET_PF_IO_WORKER))
+	if (nr != HW_NR_IO_URING_ENTER && !(tflags & NET_PF_IO_WORKER))
 		return; /* kernel sockets (NFS, iSCSI, ...) and others: not a process's connect */
 	fam = fast ? sk->__sk_common.skc_family : BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (fam != NET_AF_INET && fam != NET_AF_INET6)

@@ -15,32 +15,11 @@
  */
 #include "net.bpf.h"
 
-#if defined(__TARGET_ARCH_x86)
-#define NET_NR_WRITE 1
-#define NET_NR_WRITEV 20
-#define NET_NR_SENDTO 44
-#define NET_NR_SENDMSG 46
-#define NET_NR_SENDMMSG 307
+/* Number of the syscall the current task is in (from its saved user registers). */
 static __always_inline long net_sysnr(struct pt_regs *r, const bool fast)
 {
-	return fast ? r->orig_ax : BPF_CORE_READ(r, orig_ax);
+	return fast ? HW_REG_NR(r) : HW_CREG_NR(r);
 }
-#elif defined(__TARGET_ARCH_arm64)
-#define NET_NR_WRITE 64
-#define NET_NR_WRITEV 66
-#define NET_NR_SENDTO 206
-#define NET_NR_SENDMSG 211
-#define NET_NR_SENDMMSG 269
-struct pt_regs___hwarm64 {
-	__s32 syscallno;
-} __attribute__((preserve_access_index));
-static __always_inline long net_sysnr(struct pt_regs *r, const bool fast)
-{
-	return BPF_CORE_READ((struct pt_regs___hwarm64 *)r, syscallno);
-}
-#else
-#error "net_dns.bpf.c: syscall numbers for this architecture are missing"
-#endif
 
 /* sendmmsg() sends its messages one by one through the socket layer; this remembers, per
  * thread, which message of which vector comes next. */
@@ -92,22 +71,22 @@ static __always_inline void net_do_dns(struct sock *sk, int ret, const bool fast
 	__u64 len = 0;
 	__u16 sc;
 
-	if (nr == NET_NR_WRITE || nr == NET_NR_SENDTO) {
+	if (nr == HW_NR_WRITE || nr == HW_NR_SENDTO) {
 		buf = (void *)NET_A2(fast, regs);
 		len = NET_A3(fast, regs);
-		sc = nr == NET_NR_WRITE ? HW_NET_SC_WRITE : HW_NET_SC_SENDTO;
-		if (nr == NET_NR_SENDTO)
+		sc = nr == HW_NR_WRITE ? HW_NET_SC_WRITE : HW_NET_SC_SENDTO;
+		if (nr == HW_NR_SENDTO)
 			uaddr = (void *)NET_A5(fast, regs);
-	} else if (nr == NET_NR_WRITEV) {
+	} else if (nr == HW_NR_WRITEV) {
 		if (net_iov((void *)NET_A2(fast, regs), NET_A3(fast, regs), &buf, &len))
 			return;
 		sc = HW_NET_SC_WRITE;
-	} else if (nr == NET_NR_SENDMSG || nr == NET_NR_SENDMMSG) {
+	} else if (nr == HW_NR_SENDMSG || nr == HW_NR_SENDMMSG) {
 		struct user_msghdr mh;
 		const struct mmsghdr *vec = (void *)NET_A2(fast, regs);
 		const void *mhp = vec;
 
-		if (nr == NET_NR_SENDMMSG) {
+		if (nr == HW_NR_SENDMMSG) {
 			__u32 tid = (__u32)bpf_get_current_pid_tgid(), vlen = NET_A3(fast, regs);
 			struct net_mmsg_pos np = {.vec = (__u64)vec}, *p;
 			p = bpf_map_lookup_elem(&hw_net_mmsg, &tid);

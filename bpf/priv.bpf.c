@@ -572,11 +572,11 @@ PRIV_SYSCALL2(fsmount, HW_SC_FSMOUNT, 3)
  */
 static __always_inline __u16 priv_module_sc(long id)
 {
-	if (id == PRIV_NR_FINIT_MODULE)
+	if (id == HW_NR_FINIT_MODULE)
 		return HW_SC_FINIT_MODULE;
-	if (id == PRIV_NR_INIT_MODULE)
+	if (id == HW_NR_INIT_MODULE)
 		return HW_SC_INIT_MODULE;
-	if (id == PRIV_NR_DELETE_MODULE)
+	if (id == HW_NR_DELETE_MODULE)
 		return HW_SC_DELETE_MODULE;
 	return 0;
 }
@@ -588,9 +588,9 @@ int BPF_PROG(hw_pv_modraw_in, struct pt_regs *regs, long id)
 	unsigned long args[6];
 	if (!sc)
 		return 0;
-	args[0] = PRIV_REGS_ARG0(regs);
-	args[1] = PRIV_REGS_ARG1(regs);
-	args[2] = PRIV_REGS_ARG2(regs);
+	args[0] = HW_CREG_ARG0(regs);
+	args[1] = HW_CREG_ARG1(regs);
+	args[2] = HW_CREG_ARG2(regs);
 	args[3] = args[4] = args[5] = 0;
 	priv_sc_enter(sc, args);
 	return 0;
@@ -599,7 +599,7 @@ int BPF_PROG(hw_pv_modraw_in, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(hw_pv_modraw_out, struct pt_regs *regs, long ret)
 {
-	__u16 sc = priv_module_sc(PRIV_REGS_NR(regs));
+	__u16 sc = priv_module_sc(HW_CREG_NR(regs));
 	__u32 tid;
 	struct priv_inflight *v;
 
@@ -682,12 +682,12 @@ static bool priv_cap_quiet(__u16 cap)
 	if (cap != 21 /* CAP_SYS_ADMIN */)
 		return false;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	long nr = PRIV_TREGS_NR(regs);
-	if (nr == PRIV_NR_CLONE)
-		return !(PRIV_TREGS_ARG0(regs) & PRIV_CLONE_NEW_ALL);
-	if (nr == PRIV_NR_CLONE3) {
+	long nr = HW_REG_NR(regs);
+	if (nr == HW_NR_CLONE)
+		return !(HW_REG_ARG0(regs) & PRIV_CLONE_NEW_ALL);
+	if (nr == HW_NR_CLONE3) {
 		__u64 flags = 0;
-		bpf_probe_read_user(&flags, sizeof(flags), (void *)PRIV_REGS_ARG0(regs));
+		bpf_probe_read_user(&flags, sizeof(flags), (void *)HW_CREG_ARG0(regs));
 		return !(flags & PRIV_CLONE_NEW_ALL);
 	}
 	return PRIV_VM_SYSCALL(nr);
@@ -877,10 +877,10 @@ static __always_inline void priv_rename(struct task_struct *renamed, const char 
 	if (t->flags & PRIV_PF_KTHREAD)
 		return;
 	regs = (struct pt_regs *)bpf_task_pt_regs(t);
-	nr = PRIV_TREGS_NR(regs);
-	if (nr == PRIV_NR_EXECVE || nr == PRIV_NR_EXECVEAT)
+	nr = HW_REG_NR(regs);
+	if (nr == HW_NR_EXECVE || nr == HW_NR_EXECVEAT)
 		return; /* exec names the process after its file: that is process.exec */
-	sc = nr == PRIV_NR_PRCTL ? HW_SC_PRCTL : HW_SC_WRITE;
+	sc = nr == HW_NR_PRCTL ? HW_SC_PRCTL : HW_SC_WRITE;
 	if (hw_filtered(BPF_CORE_READ(t, tgid)))
 		return;
 	r = hw_scratch_get();
@@ -953,15 +953,15 @@ int BPF_PROG(hw_pv_nsfork_btf, struct task_struct *parent, struct task_struct *c
 	}
 	hw_fill_hdr(&r->hdr, parent, HW_EV_NS);
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(parent);
-	long nr = PRIV_REGS_NR(regs);
+	long nr = HW_CREG_NR(regs);
 	__builtin_memset(&r->s, 0, sizeof(r->s));
-	r->s.sc = nr == PRIV_NR_CLONE ? HW_SC_CLONE : nr == PRIV_NR_CLONE3 ? HW_SC_CLONE3 : HW_SC_FORK;
+	r->s.sc = nr == HW_NR_CLONE ? HW_SC_CLONE : nr == HW_NR_CLONE3 ? HW_SC_CLONE3 : HW_SC_FORK;
 	if (r->s.sc == HW_SC_CLONE) {
-		r->s.args[0] = PRIV_REGS_ARG0(regs);
+		r->s.args[0] = HW_CREG_ARG0(regs);
 	} else if (r->s.sc == HW_SC_CLONE3) {
 		/* clone3(struct clone_args *, size): the flags are the struct's first member */
 		__u64 flags = 0;
-		r->s.args[0] = PRIV_REGS_ARG0(regs);
+		r->s.args[0] = HW_CREG_ARG0(regs);
 		bpf_probe_read_user(&flags, sizeof(flags), (void *)r->s.args[0]);
 		r->s.args[5] = flags;
 	}

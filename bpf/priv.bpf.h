@@ -2,50 +2,14 @@
 /*
  * priv.bpf.h - what the priv family's programs share: its maps, the per-thread syscall
  * state kept between a syscall's entry and exit, credential/namespace snapshots, the
- * in-kernel counters of repeated events, and the architecture's syscall numbers.
+ * in-kernel counters of repeated events.
  */
 #ifndef HW_PRIV_BPF_H
 #define HW_PRIV_BPF_H
 
 #include "hw.bpf.h"
 
-/* Syscall numbers, only where a program must recognise a syscall from its registers. */
-#if defined(__TARGET_ARCH_x86)
-#define PRIV_NR_EXECVE 59
-#define PRIV_NR_EXECVEAT 322
-#define PRIV_NR_PRCTL 157
-#define PRIV_NR_CLONE 56
-#define PRIV_NR_CLONE3 435
-#define PRIV_NR_INIT_MODULE 175
-#define PRIV_NR_DELETE_MODULE 176
-#define PRIV_NR_FINIT_MODULE 313
-#define PRIV_REGS_NR(r) BPF_CORE_READ((r), orig_ax)
-#define PRIV_REGS_ARG0(r) BPF_CORE_READ((r), di)
-#define PRIV_REGS_ARG1(r) BPF_CORE_READ((r), si)
-#define PRIV_REGS_ARG2(r) BPF_CORE_READ((r), dx)
-/* the same through a trusted BTF pointer (bpf_task_pt_regs): a load, not a helper call */
-#define PRIV_TREGS_NR(r)   ((r)->orig_ax)
-#define PRIV_TREGS_ARG0(r) ((r)->di)
-#define PRIV_TREGS_ARG1(r) ((r)->si)
-#elif defined(__TARGET_ARCH_arm64)
-#define PRIV_NR_EXECVE 221
-#define PRIV_NR_EXECVEAT 281
-#define PRIV_NR_PRCTL 167
-#define PRIV_NR_CLONE 220
-#define PRIV_NR_CLONE3 435
-#define PRIV_NR_INIT_MODULE 105
-#define PRIV_NR_DELETE_MODULE 106
-#define PRIV_NR_FINIT_MODULE 273
-#define PRIV_REGS_NR(r) BPF_CORE_READ((r), syscallno)
-#define PRIV_REGS_ARG0(r) BPF_CORE_READ((r), orig_x0)
-#define PRIV_REGS_ARG1(r) BPF_CORE_READ((r), regs[1])
-#define PRIV_REGS_ARG2(r) BPF_CORE_READ((r), regs[2])
-#define PRIV_TREGS_NR(r)      ((r)->syscallno)
-#define PRIV_TREGS_ARG0(r)    ((r)->orig_x0)
-#define PRIV_TREGS_ARG1(r)    ((r)->regs[1])
-#else
-#error "priv.bpf.h: syscall numbers for this architecture are missing"
-#endif
+/* Syscall numbers and registers: bpf/arch.bpf.h (HW_NR_*, HW_REG_*, HW_CREG_*). */
 
 #define PRIV_CLONE_NEWTIME 0x00000080ULL
 #define PRIV_CLONE_NEWNS 0x00020000ULL

@@ -298,7 +298,7 @@ static __always_inline void hw_execve_exit(long ret, bool at)
 		return;
 	t = bpf_get_current_task_btf();
 	regs = (struct pt_regs *)bpf_task_pt_regs(t);
-	filename = at ? PRIV_TREGS_ARG1(regs) : PRIV_TREGS_ARG0(regs);
+	filename = at ? HW_REG_ARG1(regs) : HW_REG_ARG0(regs);
 	e = hw_scratch_get();
 	if (!e) {
 		hw_count_drop(HW_EV_EXEC_FAIL, HW_DROP_SCRATCH);

@@ -7,8 +7,8 @@
  * `next` is the index just past its subtree, so siblings are walked without recursion.
  * Strings keep their escaped form (start/end exclude the quotes); json_str() unescapes.
  */
-#ifndef HW_JSON_H
-#define HW_JSON_H
+#ifndef HW_COLLECTOR_JSON_H
+#define HW_COLLECTOR_JSON_H
 
 #include <stddef.h>
 #include <stdint.h>

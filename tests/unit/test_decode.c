@@ -387,6 +387,7 @@ int main(void)
 	int fd = mkstemp(path);
 	output_init(&A.out);
 	A.out.fd = fd;
+	sinks_add(&A, &hw_sink_file, HW_ULOSS_OUTPUT);
 	config_defaults(&A.cfg);
 	jb_init(&A.jb, 4096);
 	proctab_init(&A.pt);

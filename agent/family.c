@@ -1,0 +1,89 @@
+/* family.c - the probe families as registered units. A family's probes are rows of
+ * common/probes.def (attached and detached by probes.c from their candidates); what a family
+ * does beyond that is one row here, and main, runtime, control and probes loop over this table
+ * instead of calling families by name:
+ *   configure  probes declared in the config (custom tracepoints, uprobes): at start, after the
+ *              process table is seeded, and on every reload before sync_maps;
+ *   sync_maps  the family's settings and filters into its kernel maps: after loading and on
+ *              every reload;
+ *   apply      what the family attaches itself (uprobes on shells and libpam, custom probes)
+ *              follows the config and the control overrides: at start, on reload and after
+ *              every control request;
+ *   tick       every pass of the event loop (at most ~10 ms apart while events flow);
+ *   second     once a second (folded summaries that fall due);
+ *   heartbeat  the family's own fields in agent.heartbeat's "agent" object.
+ * A new family is its BPF file, its decoders, its probe rows and one row here. */
+#include "agent/agent.h"
+#include "agent/user.h"
+#include <stdio.h>
+
+static int custom_configure(struct agent *a)
+{
+	custom_sync(a);
+	return 0;
+}
+
+static int custom_apply_all(struct agent *a)
+{
+	custom_apply(a);
+	return 0;
+}
+
+static int user_file_sync(struct agent *a)
+{
+	return file_sync_maps(a);
+}
+
+static const struct hw_family families[] = {
+	{.name = "priv", .sync_maps = priv_sync_maps, .tick = priv_tick},
+	{.name = "net", .sync_maps = net_sync_maps, .second = net_tick},
+	{.name = "user", .sync_maps = user_file_sync, .apply = user_apply,
+	 .heartbeat = user_heartbeat},
+	{.name = "custom", .configure = custom_configure, .apply = custom_apply_all},
+};
+
+#define FOR_EACH_FAMILY(f) \
+	for (const struct hw_family *f = families; f < families + sizeof(families) / sizeof(families[0]); f++)
+
+void families_configure(struct agent *a)
+{
+	FOR_EACH_FAMILY(f)
+	if (f->configure && f->configure(a))
+		agent_log("the %s family's configured probes could not all be set up\n",
+			f->name);
+}
+
+void families_sync_maps(struct agent *a)
+{
+	FOR_EACH_FAMILY(f)
+	if (f->sync_maps && f->sync_maps(a))
+		agent_log("cannot write the %s probes' settings\n", f->name);
+}
+
+void families_apply(struct agent *a)
+{
+	FOR_EACH_FAMILY(f)
+	if (f->apply)
+		f->apply(a);
+}
+
+void families_tick(struct agent *a, uint64_t now_ms)
+{
+	FOR_EACH_FAMILY(f)
+	if (f->tick)
+		f->tick(a, now_ms);
+}
+
+void families_second(struct agent *a)
+{
+	FOR_EACH_FAMILY(f)
+	if (f->second)
+		f->second(a);
+}
+
+void families_heartbeat(struct agent *a, struct jbuf *b)
+{
+	FOR_EACH_FAMILY(f)
+	if (f->heartbeat)
+		f->heartbeat(a, b);
+}

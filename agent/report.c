@@ -1,0 +1,290 @@
+/* report.c - what the agent says about itself: agent.loss (kernel drops per kind and cause,
+ * losses in user space, the collector stream's drops, a previous run that crashed) and
+ * agent.heartbeat (coverage manifest, counters, CPU and memory). Losses are never silent:
+ * every counter is compared with what was last announced, and the difference is told. */
+#include "agent/agent.h"
+#include "agent/emit.h"
+#include "agent/user.h"
+#include "herdwatch.skel.h"
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+
+static const char *cause_name(int c)
+{
+	return c == HW_DROP_RINGBUF ? "ringbuf_full" : "no_scratch";
+}
+
+static const char *const uloss_cause[HW_ULOSS_NCAUSE] = {"decode", "oom", "ring_read",
+							  "output_error"};
+
+void count_user_loss(struct agent *a, const char *kind, enum hw_uloss_cause cause)
+{
+	const size_t max = sizeof(a->uloss) / sizeof(a->uloss[0]);
+	if (!kind)
+		kind = "unknown";
+	for (unsigned i = 0; i < a->n_uloss; i++) {
+		struct hw_uloss *u = &a->uloss[i];
+		/* a full table puts the rest under "*" (the last entry) */
+		if (u->cause == cause &&
+		    (!strcmp(u->kind, kind) || (i == max - 1 && !strcmp(u->kind, "*")))) {
+			u->count++;
+			return;
+		}
+	}
+	if (a->n_uloss == max - 1)
+		kind = "*";
+	if (a->n_uloss < max) {
+		struct hw_uloss *u = &a->uloss[a->n_uloss++];
+		snprintf(u->kind, sizeof(u->kind), "%s", kind);
+		u->cause = cause;
+		u->count = 1;
+		u->seen = 0;
+	}
+}
+
+void report_loss(struct agent *a, const char *kind, uint64_t count, const char *cause)
+{
+	emit_begin(a, "agent.loss", 0);
+	jb_key(&a->jb, "loss");
+	jb_obj_begin(&a->jb);
+	jb_kcstr(&a->jb, "kind", kind);
+	jb_ku64(&a->jb, "count", count);
+	jb_kcstr(&a->jb, "cause", cause);
+	jb_obj_end(&a->jb);
+	emit_end(a);
+}
+
+/* The run before this one on the same spool did not end cleanly (kill -9, crash, power loss):
+ * its events after last_seq may be lost, how many is unknown (count null). */
+void emit_prev_run_crash(struct agent *a, uint64_t run, uint64_t last_seq)
+{
+	char hex[17];
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)run);
+	emit_begin(a, "agent.loss", 0);
+	jb_key(&a->jb, "loss");
+	jb_obj_begin(&a->jb);
+	jb_kcstr(&a->jb, "kind", "*");
+	jb_key(&a->jb, "count");
+	jb_null(&a->jb);
+	jb_kcstr(&a->jb, "cause", "previous_run_crash");
+	jb_kcstr(&a->jb, "previous_run", hex);
+	jb_ku64(&a->jb, "durable_seq", last_seq);
+	jb_obj_end(&a->jb);
+	emit_end(a);
+}
+
+bool user_losses_pending(const struct agent *a, int cause)
+{
+	for (unsigned i = 0; i < a->n_uloss; i++)
+		if (a->uloss[i].cause == cause && a->uloss[i].count != a->uloss[i].seen)
+			return true;
+	return false;
+}
+
+/* Announce the user-space losses counted since the last announcement. */
+void check_user_losses(struct agent *a)
+{
+	sinks_announce(a);
+	for (unsigned i = 0; i < a->n_uloss; i++) {
+		struct hw_uloss *u = &a->uloss[i];
+		if (u->count == u->seen || !sinks_losses_due(a, u->cause))
+			continue;
+		uint64_t delta = u->count - u->seen;
+		u->seen = u->count;
+		report_loss(a, u->kind, delta, uloss_cause[u->cause]);
+	}
+}
+
+/* Compare the kernel's drop counters with what was announced; announce the difference. */
+void check_drops(struct agent *a)
+{
+	enum { NKEYS = HW_EV_MAX * HW_DROP_NCAUSE };
+	static uint64_t *all; /* NKEYS x ncpu counters */
+	static uint32_t *keys;
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(a->skel->maps.hw_drops);
+	uint64_t vals[ncpu > 0 ? ncpu : 1];
+	bool batch = false;
+
+	check_user_losses(a);
+	if (ncpu <= 0)
+		return;
+	/* the whole per-CPU array in one syscall (one lookup per known (type, cause) was 66
+	 * system calls a second, most of the idle agent's); one lookup per key where batches
+	 * fail */
+	if (!all) {
+		all = calloc((size_t)NKEYS * ncpu, sizeof(*all));
+		keys = calloc(NKEYS, sizeof(*keys));
+	}
+	if (all && keys) {
+		uint32_t out = 0, count = NKEYS;
+		int rc = bpf_map_lookup_batch(fd, NULL, &out, keys, all, &count, NULL);
+		batch = (rc == 0 || errno == ENOENT) && count == NKEYS;
+	}
+	for (size_t d = 0; d < hw_ndecoders; d++) {
+		uint32_t type = hw_decoders[d].type;
+		for (uint32_t c = 0; c < HW_DROP_NCAUSE; c++) {
+			uint32_t key = type * HW_DROP_NCAUSE + c;
+			uint64_t sum = 0;
+			const uint64_t *v = vals;
+			if (batch && keys[key] == key)
+				v = all + (size_t)key * ncpu;
+			else if (bpf_map_lookup_elem(fd, &key, vals))
+				continue;
+			for (int i = 0; i < ncpu; i++)
+				sum += v[i];
+			if (sum == a->drops_seen[key])
+				continue;
+			uint64_t delta = sum - a->drops_seen[key];
+			a->drops_seen[key] = sum;
+			a->drops_total[key] = sum;
+			report_loss(a, kind_name(type), delta, cause_name(c));
+		}
+	}
+}
+
+/* RssAnon from /proc/self/status: the agent's own heap, without the ring buffer mapping
+ * (kernel memory mapped twice into the agent, which VmRSS counts). */
+static uint64_t rss_anon_bytes(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	unsigned long kb = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %lu", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb * 1024;
+}
+
+static uint64_t rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "re");
+	unsigned long size = 0, res = 0;
+	if (f) {
+		if (fscanf(f, "%lu %lu", &size, &res) != 2)
+			res = 0;
+		fclose(f);
+	}
+	return (uint64_t)res * sysconf(_SC_PAGESIZE);
+}
+
+static uint64_t events_of(const struct agent *a, uint32_t type)
+{
+	return a->events_by_type[type];
+}
+
+static uint64_t drops_of(const struct agent *a, uint32_t type)
+{
+	uint64_t n = 0;
+	for (int c = 0; c < HW_DROP_NCAUSE; c++)
+		n += a->drops_total[type * HW_DROP_NCAUSE + c];
+	return n;
+}
+
+/* {kind: count} over record types; types that share a kind (exec and failed exec) add up. */
+static void put_by_kind(const struct agent *a, struct jbuf *b,
+			uint64_t (*count)(const struct agent *, uint32_t))
+{
+	const size_t nd = hw_ndecoders;
+	jb_obj_begin(b);
+	for (size_t d = 0; d < nd; d++) {
+		uint64_t n = 0;
+		bool first = true;
+		for (size_t e = 0; e < nd; e++) {
+			if (strcmp(hw_decoders[e].kind, hw_decoders[d].kind))
+				continue;
+			first &= e >= d;
+			n += count(a, hw_decoders[e].type);
+		}
+		if (first && n)
+			jb_ku64(b, hw_decoders[d].kind, n);
+	}
+	jb_obj_end(b);
+}
+
+void emit_heartbeat(struct agent *a)
+{
+	struct jbuf *b = &a->jb;
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	emit_begin(a, "agent.heartbeat", 0);
+	jb_key(b, "agent");
+	jb_obj_begin(b);
+	jb_kcstr(b, "version", HW_VERSION);
+	jb_ku64(b, "pid", a->self_pid);
+	if (a->hooks) {
+		jb_key(b, "hooks");
+		jb_raw(b, a->hooks, strlen(a->hooks));
+		b->comma = true;
+	}
+	jb_key(b, "probes");
+	probes_json(a, b, false);
+	families_heartbeat(a, b);
+	jb_key(b, "stats");
+	jb_obj_begin(b);
+	jb_ku64(b, "events", a->events_total);
+	jb_key(b, "events_by_kind");
+	put_by_kind(a, b, events_of);
+	jb_key(b, "dropped");
+	put_by_kind(a, b, drops_of);
+	/* losses in user space: {cause: {kind: count}} since start */
+	jb_key(b, "dropped_user");
+	jb_obj_begin(b);
+	for (int c = 0; c < HW_ULOSS_NCAUSE; c++) {
+		bool any = false;
+		for (unsigned i = 0; i < a->n_uloss; i++) {
+			if (a->uloss[i].cause != c)
+				continue;
+			if (!any) {
+				jb_key(b, uloss_cause[c]);
+				jb_obj_begin(b);
+			}
+			any = true;
+			jb_ku64(b, a->uloss[i].kind, a->uloss[i].count);
+		}
+		if (any)
+			jb_obj_end(b);
+	}
+	jb_obj_end(b);
+	jb_ku64(b, "decode_errors", a->decode_errors);
+	jb_ku64(b, "filtered", a->filtered);
+	sinks_stats(a, b); /* output_errors, collector */
+	jb_ku64(b, "processes", a->pt.count);
+	jb_ku64(b, "reaped", a->pt.reaped);
+	jb_ku64(b, "evicted", a->pt.evicted);
+	double cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+		     (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double wall = now.tv_sec + now.tv_nsec / 1e9;
+	static double last_cpu, last_wall;
+	double pct = last_wall && wall > last_wall ? 100.0 * (cpu - last_cpu) / (wall - last_wall) : 0;
+	last_cpu = cpu;
+	last_wall = wall;
+	char tmp[64];
+	/* the contract's stats.cpu: CPU seconds used since start */
+	jb_key(b, "cpu");
+	snprintf(tmp, sizeof(tmp), "%.3f", cpu);
+	jb_raw(b, tmp, strlen(tmp));
+	b->comma = true;
+	jb_key(b, "cpu_pct");
+	snprintf(tmp, sizeof(tmp), "%.3f", pct);
+	jb_raw(b, tmp, strlen(tmp));
+	b->comma = true;
+	jb_ku64(b, "rss", rss_bytes());
+	jb_ku64(b, "rss_anon", rss_anon_bytes());
+	jb_ku64(b, "ringbuf_bytes", (uint64_t)a->cfg.ringbuf_mb << 20);
+	jb_obj_end(b);
+	jb_obj_end(b);
+	emit_end(a);
+}
