@@ -1353,6 +1353,268 @@ static void test_herd_rare_known(void)
 	herd_free(e);
 }
 
+/* A rollout slower than the change window is one cohort change. Eight members of version 1;
+ * six of version 2 start 6 s apart (the window is 20 s), each running the new binary. The
+ * first is a canary, the second makes the cohort change; the sixth starts 30 s after the first,
+ * when the change mark (20 s) is over and four members started it within the window: the
+ * version has shown it for longer than the window, so it is what the version does, not a
+ * second change. */
+static void test_herd_cohort_change_once(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	c.change_window_s = 20;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock;
+	const char *v2 = "exec|/opt/shop/bin/shop-v2|parent=/usr/sbin/nginx|user=service";
+	char mn[32];
+	herd_base_v(e, "co", 8, "1", t);
+	t += 60 * S;
+	clock = t;
+	herd_base_v(e, "co", 8, "1", t);
+	for (int i = 1; i <= 6; i++) {
+		uint64_t at = t + (uint64_t)(i - 1) * 6 * S;
+		tick_to(e, &clock, at);
+		herd_base_v(e, "co", 8, "1", at);
+		snprintf(mn, sizeof(mn), "n%d", i);
+		herd_observe(e, "co", mn, "h", "2", "listen|/usr/sbin/nginx|tcp/443", 1, 1, at);
+		herd_observe(e, "co", mn, "h", "2", v2, (uint64_t)i, (uint64_t)i, at);
+	}
+	tick_to(e, &clock, t + 40 * S);
+	printf("# cohort rollout slower than the window: %d changes, %d pages\n", g.change, g.paged);
+	CHECK("cohort_change_once_slow_rollout", g.change == 1 && strstr(g.change_json, "co@2"));
+	CHECK("cohort_change_once_no_page", g.paged == 0);
+	herd_free(e);
+}
+
+/* Issue 18 (fleetsim): a periodic job seen through a fresh version. Twelve members of version 1
+ * run a configuration-management job every 30 min, each at its own minute. Version 2 starts
+ * with n1, and 12-20 min later n2..n7 join; n7 runs the job a minute after it started, before
+ * its version-mates had their turn ("0 of 6 peers of version 2, 12 of 18 in herd"): they have
+ * not been up as long as members take to run it first, so their absence is little evidence --
+ * not an outlier at all. What no member does is judged as before: a page. */
+static void test_herd_onset(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock = t;
+	const char *cm = "exec|/opt/puppetlabs/puppet/bin/ruby|parent=/usr/lib/systemd/systemd|user=root";
+	char mn[32];
+	for (uint64_t at = 0; at < 4 * 3600; at += 30) {
+		tick_to(e, &clock, t + at * S);
+		if (at % 300 == 0)
+			herd_base_v(e, "pj", 12, "1", t + at * S);
+		for (int i = 1; i <= 12; i++)
+			if (at % 1800 == (uint64_t)i * 150 % 1800) {
+				snprintf(mn, sizeof(mn), "m%d", i);
+				herd_observe(e, "pj", mn, "h", "1", cm, 1, 1, t + at * S);
+			}
+	}
+	t += 4 * 3600 * S;
+	int before = g.outlier, pages = g.paged;
+	for (uint64_t at = 0; at <= 21 * 60; at += 30) {
+		tick_to(e, &clock, t + at * S);
+		if (at % 300 == 0)
+			herd_base_v(e, "pj", 12, "1", t + at * S);
+		for (int i = 1; i <= 7; i++) {
+			uint64_t join = i == 1 ? 0 : (uint64_t)(12 + (i - 2) * 8 / 5) * 60;
+			if (at < join || (at - join) % 300)
+				continue;
+			snprintf(mn, sizeof(mn), "n%d", i);
+			herd_observe(e, "pj", mn, "h", "2", "listen|/usr/sbin/nginx|tcp/443", 1, 1,
+				     t + at * S);
+		}
+	}
+	herd_observe(e, "pj", "n7", "h", "2", cm, 9, 9, t + 21 * 60 * S);
+	tick_to(e, &clock, t + (21 * 60 + 3) * S);
+	if (g.outlier != before)
+		printf("# periodic job on a fresh version: %s\n", g.json);
+	CHECK("onset_fresh_version_periodic_job_no_outlier", g.outlier == before);
+	herd_observe(e, "pj", "n6", "h", "2", "exec|/usr/bin/nc|parent=/usr/sbin/nginx|user=root",
+		     10, 10, t + 21 * 60 * S + 5 * S);
+	tick_to(e, &clock, t + (21 * 60 + 8) * S);
+	CHECK("onset_new_token_still_pages", g.paged == pages + 1 && strstr(g.json, "/usr/bin/nc"));
+	herd_free(e);
+}
+
+/* Issue 18 (fleetsim): what members of another version did before this version came to the
+ * herd is not new to it, and a notice is not a page. Version 1 of herd "sc": m1 runs a log
+ * sidecar since the herd was three members (a notice: too small for evidence), m2 since a day.
+ * A member of version 2 (released today) with the sidecar: rare but not new (before: paged,
+ * "0 of 4 peers of version 2, 2 of 12 in herd"). What version 2 brought stays new to version 1:
+ * its binary on a member of version 1 is paged. */
+static void test_herd_rare_known_versions(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock = t;
+	const char *fb = "connect|/opt/fluent-bit/bin/fluent-bit|tcp/24224|private";
+	const char *v2 = "exec|/opt/app/2/bin/app|parent=/usr/lib/systemd/systemd|user=service";
+	char mn[32];
+	herd_base_v(e, "sc", 3, "1", t);
+	tick_to(e, &clock, t + 60 * S);
+	herd_observe(e, "sc", "m1", "h", "1", fb, 1, 1, t + 60 * S);
+	tick_to(e, &clock, t + 65 * S);
+	CHECK("rare_known_small_herd_notice", g.outlier == 1 && !strcmp(g.sev, "notice"));
+	for (uint64_t at = 600; at <= 86400; at += 600) {
+		tick_to(e, &clock, t + at * S);
+		herd_base_v(e, "sc", 12, "1", t + at * S);
+		herd_observe(e, "sc", "m1", "h", "1", fb, 1, 1, t + at * S);
+		if (at >= 3600)
+			herd_observe(e, "sc", "m2", "h", "1", fb, 1, 1, t + at * S);
+	}
+	t += 86400 * S;
+	for (uint64_t at = 60; at <= 1800; at += 60) {
+		tick_to(e, &clock, t + at * S);
+		herd_base_v(e, "sc", 12, "1", t + at * S);
+		for (int i = 1; i <= 5; i++) {
+			snprintf(mn, sizeof(mn), "n%d", i);
+			herd_observe(e, "sc", mn, "h", "2", "listen|/usr/sbin/nginx|tcp/443", 1, 1,
+				     t + at * S);
+			herd_observe(e, "sc", mn, "h", "2", v2, 1, 1, t + at * S);
+		}
+	}
+	int before = g.outlier, pages = g.paged;
+	herd_observe(e, "sc", "n5", "h", "2", fb, 5, 5, t + 1800 * S);
+	tick_to(e, &clock, t + 1803 * S);
+	printf("# sidecar on version 2: %s\n", g.json);
+	CHECK("rare_known_other_version_notice",
+	      g.outlier == before + 1 && g.paged == pages && strstr(g.json, "fluent-bit") &&
+		  strstr(g.json, "(rare but not new in herd sc: 2 other members showed it"));
+	herd_observe(e, "sc", "m7", "h", "1", v2, 6, 6, t + 1810 * S);
+	tick_to(e, &clock, t + 1813 * S);
+	CHECK("rare_known_newer_version_stays_new",
+	      g.paged == pages + 1 && !strcmp(g.member, "m7") && strstr(g.json, "/opt/app/2/bin/app"));
+	herd_free(e);
+}
+
+/* An engineer's sudo. Herd "su": during learning m1 and m2 had engineers' sessions (sshd login,
+ * sudo as a regular user, a command under sudo). A day later an engineer on m5 runs a command
+ * under sudo that nobody ran here: a notice that says why (before: paged). A service account's
+ * sudo of another new command is paged, and so is what an engineer's command does that is new
+ * (a kernel module loaded). */
+static void test_herd_admin_sudo(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 60;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock = t;
+	const char *login = "auth|/usr/sbin/sshd|sshd|by=root|as=user|success";
+	const char *sudo_eng = "auth|/usr/bin/sudo|sudo|by=other|as=root|success";
+	const char *sudo_svc = "auth|/usr/bin/sudo|sudo|by=service|as=root|success";
+	const char *sudo_exec = "exec|/usr/bin/sudo|parent=/usr/bin/bash|user=root|setuid";
+	const char *sysctl = "exec|/usr/bin/systemctl|parent=/usr/bin/sudo|user=root";
+	const char *tail = "exec|/usr/bin/tail|parent=/usr/bin/sudo|user=root";
+	const char *df = "exec|/usr/bin/df|parent=/usr/bin/sudo|user=root";
+	const char *ins = "exec|/usr/sbin/insmod|parent=/usr/bin/sudo|user=root";
+	herd_base(e, "su", 8, t);
+	const char *m12[] = { "m1", "m2" };
+	for (int i = 0; i < 2; i++) {
+		herd_observe(e, "su", m12[i], "h", NULL, login, 1, 1, t + 10 * S);
+		herd_observe(e, "su", m12[i], "h", NULL, sudo_eng, 2, 2, t + 20 * S);
+		herd_observe(e, "su", m12[i], "h", NULL, sudo_exec, 3, 3, t + 20 * S);
+		herd_observe(e, "su", m12[i], "h", NULL, sysctl, 4, 4, t + 20 * S);
+	}
+	for (uint64_t at = 600; at <= 86400; at += 600) {
+		tick_to(e, &clock, t + at * S);
+		herd_base(e, "su", 8, t + at * S);
+	}
+	t += 86400 * S;
+	int before = g.outlier, pages = g.paged;
+	herd_observe(e, "su", "m5", "h", NULL, login, 11, 11, t);
+	herd_observe(e, "su", "m5", "h", NULL, sudo_eng, 12, 12, t + 10 * S);
+	herd_observe(e, "su", "m5", "h", NULL, sudo_exec, 13, 13, t + 10 * S);
+	herd_observe(e, "su", "m5", "h", NULL, tail, 14, 14, t + 10 * S);
+	tick_to(e, &clock, t + 15 * S);
+	printf("# engineer's sudo: %s\n", g.json);
+	CHECK("admin_sudo_notice",
+	      g.outlier > before && g.paged == pages && strstr(g.json, "/usr/bin/tail") &&
+		  strstr(g.json, "(an engineer's command under sudo: m5 authenticated to sudo as a "
+				 "regular user, as engineers do in herd su"));
+	/* (after the change window: m5 and m6 together would be held as a possible change) */
+	t += 700 * S;
+	herd_base(e, "su", 8, t);
+	herd_observe(e, "su", "m6", "h", NULL, sudo_svc, 21, 21, t + 20 * S);
+	herd_observe(e, "su", "m6", "h", NULL, df, 22, 22, t + 20 * S);
+	tick_to(e, &clock, t + 25 * S);
+	CHECK("admin_sudo_service_account_pages",
+	      g.paged == pages + 1 && !strcmp(g.member, "m6") && strstr(g.json, "/usr/bin/df"));
+	herd_observe(e, "su", "m7", "h", NULL, login, 31, 31, t + 30 * S);
+	herd_observe(e, "su", "m7", "h", NULL, sudo_eng, 32, 32, t + 40 * S);
+	herd_observe(e, "su", "m7", "h", NULL, sudo_exec, 33, 33, t + 40 * S);
+	herd_observe(e, "su", "m7", "h", NULL, ins, 34, 34, t + 40 * S);
+	herd_observe(e, "su", "m7", "h", NULL, "module|diamorphine", 35, 35, t + 40 * S);
+	tick_to(e, &clock, t + 45 * S);
+	CHECK("admin_sudo_module_pages",
+	      g.paged == pages + 2 && !strcmp(g.member, "m7") && strstr(g.json, "diamorphine"));
+	herd_free(e);
+}
+
+/* Issue 18 (fleetsim): the last members of an old version are no canary. Herd "ow" of ten
+ * members of version 1 for a day; version 2 replaces seven of them (the rest of version 1 is
+ * gone). An intruder on one of the three members left of version 1 is paged (before: a notice,
+ * "canary: cohort ow@1 has 3 members"); the first member of a version 3 is still a canary. */
+static void test_herd_old_cohort_no_canary(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock = t;
+	const char *base[] = { "exec|/usr/sbin/nginx|parent=/usr/lib/systemd/systemd|user=root",
+			       "listen|/usr/sbin/nginx|tcp/443", "connect|/usr/bin/php|tcp/5432|private" };
+	char mn[32];
+	for (uint64_t at = 0; at <= 86400 + 1800; at += 300) {
+		tick_to(e, &clock, t + at * S);
+		for (int i = 1; i <= 10; i++) {
+			int v2 = at > 86400 && i > 3;
+			if (at > 86400 + 600 && v2)
+				continue; /* replaced: gone */
+			snprintf(mn, sizeof(mn), v2 ? "n%d" : "m%d", i);
+			for (int k = 0; k < 3; k++)
+				herd_observe(e, "ow", mn, "h", v2 ? "2" : "1", base[k], 1, 1,
+					     t + at * S);
+		}
+	}
+	/* (the seven of version 2 keep running) */
+	for (uint64_t at = 86400 + 300; at <= 86400 + 1800; at += 300)
+		for (int i = 4; i <= 10; i++) {
+			snprintf(mn, sizeof(mn), "n%d", i);
+			for (int k = 0; k < 3; k++)
+				herd_observe(e, "ow", mn, "h", "2", base[k], 1, 1, t + at * S);
+		}
+	t += (86400 + 1800) * S;
+	int pages = g.paged;
+	herd_observe(e, "ow", "m2", "h", "1", "file|/usr/bin/cat|open|/etc/shadow", 7, 7, t + 10 * S);
+	tick_to(e, &clock, t + 13 * S);
+	printf("# old version's last members: %s\n", g.json);
+	CHECK("old_cohort_intruder_pages", g.paged == pages + 1 && !strcmp(g.member, "m2") &&
+						   strstr(g.json, "\"canary\":false"));
+	herd_observe(e, "ow", "x1", "h", "3", base[0], 1, 1, t + 20 * S);
+	herd_observe(e, "ow", "x1", "h", "3", "exec|/opt/v3/app|parent=/usr/sbin/nginx|user=service",
+		     8, 8, t + 20 * S);
+	tick_to(e, &clock, t + 23 * S);
+	CHECK("new_cohort_still_canary", g.paged == pages + 1 && !strcmp(g.member, "x1") &&
+						 strstr(g.json, "\"canary\":true"));
+	herd_free(e);
+}
+
 #define ALPHA "{}[]\",:\\u0e1-.tfn \x01\xff"
 
 /* Seeded mutation fuzz: hostile bytes must be refused, never crash (ASan/UBSan watch). */
@@ -1434,6 +1696,11 @@ int main(void)
 	test_herd_late();
 	test_herd_deploy_young();
 	test_herd_rare_known();
+	test_herd_cohort_change_once();
+	test_herd_onset();
+	test_herd_rare_known_versions();
+	test_herd_admin_sudo();
+	test_herd_old_cohort_no_canary();
 	test_fuzz();
 	return failed;
 }
