@@ -48,6 +48,7 @@
 #define CAND_EVENTS 4           /* events named per token in an alert */
 #define NS 1000000000ull
 #define TOKEN_SNAP_MAX 4096
+#define REL_MAX 4               /* programs per member whose release path is followed */
 
 struct mtok {
 	uint32_t tok; /* token id + 1; 0 = empty slot */
@@ -70,6 +71,12 @@ struct member {
 	uint32_t name, herd, host; /* string ids; herd = UINT32_MAX when none */
 	uint32_t version, cohort;  /* string ids; UINT32_MAX when the member has no version */
 	uint64_t ver_ns;           /* when it took its version (entered its cohort) */
+	int inferred;              /* its version is a release it took (herd_release_at), none
+				      configured */
+	uint32_t rel_prefix;       /* string id: the path under which that release's programs
+				      are (UINT32_MAX: none) */
+	struct { uint64_t exe, cur, prev; } rel[REL_MAX]; /* per program (hash of its canonical
+				      exe): the hashes of its current and previous release */
 	int is_host, silent;
 	uint64_t first_ns, last_ns;
 	double score;
@@ -401,7 +408,7 @@ static struct member *get_member(struct herd_engine *e, const char *herd, const 
 	m->name = name;
 	m->herd = herd_id;
 	m->host = hostid;
-	m->version = m->cohort = UINT32_MAX;
+	m->version = m->cohort = m->rel_prefix = UINT32_MAX;
 	m->is_host = is_host;
 	m->first_ns = m->last_ns = now;
 	e->member_of[k] = ++e->nm;
@@ -414,6 +421,9 @@ fail:
 /* Put m in the cohort of version v (NULL or "": none, i.e. the cohort is the herd). */
 static void set_version(struct herd_engine *e, struct member *m, const char *v, uint64_t now)
 {
+	if ((!v || !*v) && m->inferred)
+		return; /* none configured: the release it took stays its version */
+	m->inferred = 0;
 	if (!v || !*v) {
 		str_unref(e, m->version);
 		str_unref(e, m->cohort);
@@ -858,6 +868,68 @@ void herd_observe(struct herd_engine *e, const char *herd, const char *member, c
 	herd_observe_at(e, herd, member, host, version, token, seq, event_id, now, now);
 }
 
+/* The path under which a release's programs are: the canonical exe up to the directory after its
+ * last version placeholder (/opt/shop/<v>/bin/shop-web: /opt/shop/<v>/), or all of it
+ * (/usr/bin/python<v>). */
+static void rel_prefix(const char *exe, char *out, size_t cap)
+{
+	const char *last = NULL;
+	for (const char *p = exe; *p; p++)
+		if (*p == '*' || *p == '#' || !strncmp(p, "<v>", 3))
+			last = p;
+	const char *end = last ? strchr(last, '/') : NULL;
+	size_t n = end ? (size_t)(end - exe) + 1 : strlen(exe);
+	snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), exe);
+}
+
+void herd_release_at(struct herd_engine *e, const char *herd, const char *member,
+		     const char *host, const char *exec_token, const char *release, uint64_t ev,
+		     uint64_t arrival)
+{
+	if (!herd || !*herd || !release || !*release || strncmp(exec_token, "exec|", 5))
+		return;
+	uint64_t now = ev && !herd_time_skewed(e, ev, arrival) && ev < arrival ? ev : arrival;
+	struct member *m = get_member(e, herd, member, host, 0, now);
+	if (!m || (m->version != UINT32_MAX && !m->inferred))
+		return; /* a configured version says it all */
+	char exe[TOKEN_SNAP_MAX / 8];
+	const char *x = exec_token + 5, *bar = strchr(x, '|');
+	size_t xl = bar ? (size_t)(bar - x) : strlen(x);
+	snprintf(exe, sizeof(exe), "%.*s", (int)(xl < sizeof(exe) ? xl : sizeof(exe) - 1), x);
+	uint64_t xh = hash_str(exe), rh = hash_str(release);
+	int i, slot = 0;
+	for (i = 0; i < REL_MAX && m->rel[i].exe != xh; i++)
+		if (!m->rel[i].exe)
+			slot = i;
+	if (i == REL_MAX) { /* first seen: its release so far */
+		if (m->rel[slot].exe)
+			slot = (int)(xh % REL_MAX);
+		m->rel[slot].exe = xh;
+		m->rel[slot].cur = rh;
+		m->rel[slot].prev = 0;
+		return;
+	}
+	if (m->rel[i].cur == rh || m->rel[i].prev == rh)
+		return; /* the same, or back to the one before (both run during a restart) */
+	m->rel[i].prev = m->rel[i].cur;
+	m->rel[i].cur = rh;
+	char pre[TOKEN_SNAP_MAX / 8];
+	rel_prefix(exe, pre, sizeof(pre));
+	uint32_t pid = intern(e, pre);
+	if (pid == UINT32_MAX)
+		return;
+	str_ref(e, pid);
+	m->inferred = 0;
+	set_version(e, m, release, now);
+	if (m->version == UINT32_MAX || strcmp(e->str[m->version], release)) {
+		str_unref(e, pid);
+		return;
+	}
+	m->inferred = 1;
+	str_unref(e, m->rel_prefix);
+	m->rel_prefix = pid;
+}
+
 /* `now` below is the event's time: what the member did when (a late event is judged as if it
  * had arrived on time); the arrival is only the member's liveness (it is reporting now). */
 void herd_observe_at(struct herd_engine *e, const char *herd, const char *member,
@@ -1225,6 +1297,14 @@ static double shown_by(const uint64_t *ons, unsigned n, uint64_t age)
 
 #define ONSET_MAX 64 /* holders whose onset is sampled per token */
 
+/* The program of token (its second field: exec, connect, listen, file, cap, dns, auth) is under
+ * the release path pre. */
+static int under_release(const char *token, const char *pre)
+{
+	const char *x = strchr(token, '|');
+	return x && !strncmp(x + 1, pre, strlen(pre));
+}
+
 /* An engineer's command under sudo: token is exec|X|parent=<...>/sudo|user=U, m authenticated
  * to that sudo as a regular user (auth|<sudo>|sudo|by=other|as=<root or user>|success) within
  * the change window, and the herd knows such sessions: another member showed the same
@@ -1305,6 +1385,7 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 	 * version is the newer one (an active member of another version took its own before
 	 * this one came): the last members of an old version are judged as before */
 	int canary = ver && ncohort < e->c.min_herd && nact >= e->c.min_herd;
+	int rcanary = 0; /* ... of a release it took (no version configured) */
 	if (canary) {
 		canary = 0;
 		for (uint32_t i = 0; !canary && i < h->nm; i++) {
@@ -1313,6 +1394,7 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 				 p->ver_ns < coh_start;
 		}
 	}
+
 	/* a deploy under way: every active member of its version took it within the change
 	 * window, too little time to have shown what the version does */
 	int young = ver && m->ver_ns + chw > now;
@@ -1321,10 +1403,19 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		if (p->version == m->version && active(e, p, now) && p->ver_ns + chw <= now)
 			young = 0;
 	}
+	/* A release taken without a version configured is only what the member's program path
+	 * says: anyone able to run a program could name one. So its first members (a canary, a
+	 * deploy under way) are excused only for what the release's own programs do (tokens of
+	 * programs under its path): a notice; anything else is judged as before. */
+	if (m->inferred && (canary || young)) {
+		rcanary = m->rel_prefix != UINT32_MAX;
+		canary = young = 0;
+	}
 	int novel = 0; /* a reported token new to the herd (not only rare in it) */
 	unsigned known_by = 0; /* of the first established token reported: members with it */
 	uint64_t known_since = 0;
 	int admin = 0; /* a reported token is an engineer's command under sudo */
+	int relx = 0;  /* ... a program of the release the member took, a canary of it */
 	uint32_t rtoks[MEMBER_CANDS];
 	uint64_t ons[ONSET_MAX];
 	unsigned fleet_members = e->nm - h->nm;
@@ -1492,6 +1583,8 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 			}
 		} else if (admin_sudo(e, h, m, token, now, chw)) {
 			admin = 1;
+		} else if (rcanary && under_release(token, e->str[m->rel_prefix])) {
+			relx = 1;
 		} else {
 			novel = 1;
 		}
@@ -1603,7 +1696,8 @@ next:
 		jb_printf(&b,
 			  ",\"score\":%.2f,\"herd_size\":%u,\"cohort_size\":%u,\"canary\":%s,\"new_"
 			  "member\":%s",
-			  top, nact, ncohort, canary ? "true" : "false",
+			  top, nact, ncohort,
+			  canary || (relx && !novel && ncohort < e->c.min_herd) ? "true" : "false",
 			  is_new ? "true" : "false");
 		when_put(e, &b, &ex, &wh);
 		jb_puts(&b, ",\"explanation\":");
@@ -1629,6 +1723,21 @@ next:
 				  "%s ago%s: notice only)",
 				  herd, known_by, known_by == 1 ? "" : "s", age,
 				  admin ? "; and an engineer's command under sudo" : "");
+		} else if (!novel && relx && !admin && ncohort >= e->c.min_herd) {
+			char w[32];
+			fmt_dur(w, sizeof(w), chw);
+			jb_printf(&ex,
+				  " (release %s under way: %s runs programs under %s of it, as %u members "
+				  "of herd %s do, all taken within the last %s, no version configured: "
+				  "what the release's programs do is a notice)",
+				  ver, mname, e->str[m->rel_prefix], ncohort, herd, w);
+		} else if (!novel && relx && !admin) {
+			jb_printf(&ex,
+				  " (first members of release %s: %s runs programs under %s of it, as %u "
+				  "member%s of herd %s do, no version configured; what the release's "
+				  "programs do is judged against herd %s: notice only)",
+				  ver, mname, e->str[m->rel_prefix], ncohort, ncohort == 1 ? "" : "s",
+				  herd, herd);
 		} else if (!novel) {
 			jb_printf(&ex,
 				  " (an engineer's command under sudo: %s authenticated to sudo as a "
@@ -1683,6 +1792,7 @@ static void member_drop(struct herd_engine *e, uint32_t idx)
 	str_unref(e, m->host);
 	str_unref(e, m->version);
 	str_unref(e, m->cohort);
+	str_unref(e, m->rel_prefix);
 	uint32_t last = --e->nm;
 	if (idx == last)
 		return;

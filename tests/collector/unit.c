@@ -1615,6 +1615,114 @@ static void test_herd_old_cohort_no_canary(void)
 	herd_free(e);
 }
 
+/* The release an exec's path names (ev_info.exe_release): what canon() turned into <v>, # or *. */
+static void test_tokens_release(void)
+{
+	static const char *const cases[][2] = {
+		{ "/opt/shop/2.42.0/bin/shop-web", "2.42.0" },
+		{ "/usr/lib/jvm/java-17-openjdk-amd64/bin/java", "17" },
+		{ "/app/releases/20261206T101500/venv/bin/python3.11", "20261206T101500,3.11" },
+		{ "/nix/store/0c7c9w3cw5p5wpvmrg4bnf8m8h4g1f1a-app-1.2/bin/app", "0c7c9w3cw5p5,1.2" },
+		{ "/snap/x/1234/bin/x", "1234" },
+		{ "/usr/bin/bash", "" },
+	};
+	int all = 1;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		static char tk[EV_MAX_TOKENS][TOKEN_MAX];
+		char ev[2048];
+		struct ev_info e;
+		snprintf(ev, sizeof(ev),
+			 "{\"seq\":1,\"kind\":\"process.exec\",\"host\":{\"name\":\"h\"},\"proc\":"
+			 "{\"exe\":\"%s\"},\"parent\":{\"exe\":\"/usr/lib/systemd/systemd\"},"
+			 "\"exec\":{\"result\":0}}",
+			 cases[i][0]);
+		if (extract(ev, &e, tk) != 1 || strcmp(e.exe_release, cases[i][1])) {
+			printf("# %s: release \"%s\", want \"%s\"\n", cases[i][0], e.exe_release,
+			       cases[i][1]);
+			all = 0;
+		}
+	}
+	CHECK("tokens_exe_release", all);
+}
+
+/* Issue 18 (fleetsim): a release without versions. Herd "rl" of six hosts runs
+ * /opt/shop/2.41.0/bin/shop-web, no version configured. m2 restarts it from 2.42.0, whose
+ * shop-web runs a new helper: m2 took release 2.42.0 (cohort rl@2.42.0), and what the release's
+ * programs do is a notice judged against the herd (before: paged, "0 of 5 peers"). m3 takes it
+ * too and runs the helper: one cohort change, m2's notice folded. What a program outside the
+ * release path does on a member that took a release is paged: a shell under shop-web on m4,
+ * which ran a shop-web of a made-up release first. */
+static void test_herd_release_inferred(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock = t;
+	const char *app = "exec|/opt/shop/<v>/bin/shop-web|parent=/usr/lib/systemd/systemd|user=service";
+	const char *helper = "exec|/opt/shop/<v>/bin/thumbnailer|parent=/opt/shop/<v>/bin/shop-web|user=service";
+	const char *sh = "exec|/usr/bin/dash|parent=/opt/shop/<v>/bin/shop-web|user=service";
+	char mn[32];
+	for (uint64_t at = 0; at <= 3600; at += 300) {
+		tick_to(e, &clock, t + at * S);
+		herd_base(e, "rl", 6, t + at * S);
+		for (int i = 1; i <= 6; i++) {
+			snprintf(mn, sizeof(mn), "m%d", i);
+			herd_release_at(e, "rl", mn, "h", app, "2.41.0", t + at * S, t + at * S);
+			herd_observe(e, "rl", mn, "h", NULL, app, 1, 1, t + at * S);
+		}
+	}
+	t += 3700 * S;
+	int pages = g.paged;
+	herd_base(e, "rl", 6, t);
+	herd_release_at(e, "rl", "m2", "h", app, "2.42.0", t, t);
+	herd_observe(e, "rl", "m2", "h", NULL, app, 2, 2, t);
+	herd_observe(e, "rl", "m2", "h", NULL, helper, 3, 3, t + S);
+	tick_to(e, &clock, t + 4 * S);
+	printf("# first member of a release: %s\n", g.json);
+	CHECK("release_first_member_notice",
+	      g.paged == pages && !strcmp(g.member, "m2") && strstr(g.json, "thumbnailer") &&
+		  strstr(g.json, "\"cohort\":\"rl@2.42.0\"") && strstr(g.json, "\"canary\":true") &&
+		  strstr(g.json, "(first members of release 2.42.0"));
+	char *mj = herd_dump_members(e, t + 4 * S);
+	CHECK("release_member_cohort", mj && strstr(mj, "\"member\":\"m2\",\"herd\":\"rl\","
+							 "\"version\":\"2.42.0\",\"cohort\":\"rl@2.42.0\""));
+	free(mj);
+	herd_release_at(e, "rl", "m3", "h", app, "2.42.0", t + 30 * S, t + 30 * S);
+	herd_observe(e, "rl", "m3", "h", NULL, app, 4, 4, t + 30 * S);
+	herd_observe(e, "rl", "m3", "h", NULL, helper, 5, 5, t + 31 * S);
+	tick_to(e, &clock, t + 34 * S);
+	CHECK("release_cohort_change_folds", g.change >= 1 && strstr(g.change_json, "rl@2.42.0") &&
+						     strstr(g.change_json, "thumbnailer") &&
+						     g.folded >= 1 && g.paged == pages);
+	herd_release_at(e, "rl", "m4", "h", app, "9.9.9", t + 40 * S, t + 40 * S);
+	herd_observe(e, "rl", "m4", "h", NULL, app, 6, 6, t + 40 * S);
+	herd_observe(e, "rl", "m4", "h", NULL, sh, 7, 7, t + 41 * S);
+	tick_to(e, &clock, t + 44 * S);
+	CHECK("release_other_program_pages",
+	      g.paged == pages + 1 && !strcmp(g.member, "m4") && strstr(g.json, "/usr/bin/dash"));
+	/* all at once: every member takes 2.43.0 within a second; its new connection shows at
+	 * each member's own pace, the first 2 min later: a release under way, a notice (before:
+	 * paged, "0 of 5 peers of version 2.43.0") */
+	t += 3600 * S;
+	for (int i = 1; i <= 6; i++) {
+		snprintf(mn, sizeof(mn), "m%d", i);
+		herd_release_at(e, "rl", mn, "h", app, "2.43.0", t, t);
+		herd_observe(e, "rl", mn, "h", NULL, app, 8, 8, t);
+	}
+	herd_base(e, "rl", 6, t + 120 * S);
+	herd_observe(e, "rl", "m5", "h", NULL, "connect|/opt/shop/<v>/bin/shop-web|tcp/9200|private",
+		     9, 9, t + 120 * S);
+	tick_to(e, &clock, t + 123 * S);
+	printf("# release under way: %s\n", g.json);
+	CHECK("release_under_way_notice",
+	      g.paged == pages + 1 && !strcmp(g.member, "m5") && strstr(g.json, "tcp/9200") &&
+		  strstr(g.json, "(release 2.43.0 under way: m5 runs programs under /opt/shop/<v>/"));
+	herd_free(e);
+}
+
 #define ALPHA "{}[]\",:\\u0e1-.tfn \x01\xff"
 
 /* Seeded mutation fuzz: hostile bytes must be refused, never crash (ASan/UBSan watch). */
@@ -1701,6 +1809,8 @@ int main(void)
 	test_herd_rare_known_versions();
 	test_herd_admin_sudo();
 	test_herd_old_cohort_no_canary();
+	test_tokens_release();
+	test_herd_release_inferred();
 	test_fuzz();
 	return failed;
 }
