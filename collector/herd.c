@@ -1345,8 +1345,11 @@ static int admin_sudo(struct herd_engine *e, const struct herd *h, const struct 
  * within gone_s). Per token, with k of n active peers in the herd and, for a versioned member,
  * kc of nc active peers of its version:
  *   fleet   pf = (m_f + 0.5) / (M_f + 1)    members outside the herd with the token, of M_f
- *   herd    ph = (k + pf) / (n + 1)         the fleet as one pseudo-member of the herd
- *   cohort  pc = (kc + ph) / (nc + 1)       the herd as one pseudo-member of the cohort
+ *   herd    ph = (k + pf) / (n' + 1)        the fleet as one pseudo-member of the herd
+ *   cohort  pc = (kc + ph) / (nc' + 1)      the herd as one pseudo-member of the cohort
+ * where n', nc' count a peer without the token by the share of the holders' onsets (how long
+ * after its first sight a member first showed it) it has lived through: a peer too young to
+ * have shown a periodic job is little evidence that members do not run it.
  * surprisal = -log2(pc), or -log2(ph) for a member without a version (its cohort is the herd).
  * k and kc are decayed counts: each peer with the token adds 2^(-age / half_life_s), age since
  * it last showed it. For a member younger than new_member_s, a peer that showed the token in its
