@@ -48,6 +48,7 @@
 #define CAND_EVENTS 4           /* events named per token in an alert */
 #define NS 1000000000ull
 #define TOKEN_SNAP_MAX 4096
+#define REL_MAX 4               /* programs per member whose release path is followed */
 
 struct mtok {
 	uint32_t tok; /* token id + 1; 0 = empty slot */
@@ -69,6 +70,13 @@ struct cand {
 struct member {
 	uint32_t name, herd, host; /* string ids; herd = UINT32_MAX when none */
 	uint32_t version, cohort;  /* string ids; UINT32_MAX when the member has no version */
+	uint64_t ver_ns;           /* when it took its version (entered its cohort) */
+	int inferred;              /* its version is a release it took (herd_release_at), none
+				      configured */
+	uint32_t rel_prefix;       /* string id: the path under which that release's programs
+				      are (UINT32_MAX: none) */
+	struct { uint64_t exe, cur, prev; } rel[REL_MAX]; /* per program (hash of its canonical
+				      exe): the hashes of its current and previous release */
 	int is_host, silent;
 	uint64_t first_ns, last_ns;
 	double score;
@@ -84,7 +92,8 @@ struct member {
 	uint32_t charge; /* bytes charged for its tokens (bounded by MEMBER_BUDGET) */
 	uint64_t overflow; /* tokens forgotten while still weighing (its token budget was full) */
 	uint64_t cand_drop; /* new tokens not judged: too many candidates at once */
-	struct { uint32_t tok; uint64_t ns; } sent[SENT_MAX]; /* recent alerted tokens, tok + 1 */
+	struct { uint32_t tok; uint32_t paged; uint64_t ns; } sent[SENT_MAX]; /* recent alerted
+								   tokens (tok + 1); paged: severity alert */
 };
 
 struct herd {
@@ -183,6 +192,20 @@ static void *grow(void *p, uint32_t *cap, size_t elem, uint32_t need, size_t *by
 	*bytes += (size_t)(nc - *cap) * elem;
 	*cap = nc;
 	return q;
+}
+
+/* The id of s when interned, else UINT32_MAX (nothing is added). */
+static uint32_t str_find(const struct herd_engine *e, const char *s)
+{
+	if (!e->shtcap)
+		return UINT32_MAX;
+	for (uint32_t i = (uint32_t)hash_str(s) & (e->shtcap - 1);; i = (i + 1) & (e->shtcap - 1)) {
+		uint32_t v = e->sht[i];
+		if (!v)
+			return UINT32_MAX;
+		if (strcmp(e->str[v - 1], s) == 0)
+			return v - 1;
+	}
 }
 
 /* Intern s; returns its id or UINT32_MAX on allocation failure. A new string has no
@@ -386,7 +409,7 @@ static struct member *get_member(struct herd_engine *e, const char *herd, const 
 	m->name = name;
 	m->herd = herd_id;
 	m->host = hostid;
-	m->version = m->cohort = UINT32_MAX;
+	m->version = m->cohort = m->rel_prefix = UINT32_MAX;
 	m->is_host = is_host;
 	m->first_ns = m->last_ns = now;
 	e->member_of[k] = ++e->nm;
@@ -397,8 +420,11 @@ fail:
 }
 
 /* Put m in the cohort of version v (NULL or "": none, i.e. the cohort is the herd). */
-static void set_version(struct herd_engine *e, struct member *m, const char *v)
+static void set_version(struct herd_engine *e, struct member *m, const char *v, uint64_t now)
 {
+	if ((!v || !*v) && m->inferred)
+		return; /* none configured: the release it took stays its version */
+	m->inferred = 0;
 	if (!v || !*v) {
 		str_unref(e, m->version);
 		str_unref(e, m->cohort);
@@ -424,6 +450,7 @@ static void set_version(struct herd_engine *e, struct member *m, const char *v)
 	str_unref(e, m->cohort);
 	m->version = vid;
 	m->cohort = cid;
+	m->ver_ns = now;
 }
 
 static double decay(double v, uint64_t from, uint64_t to, unsigned half_life_s)
@@ -778,7 +805,7 @@ void herd_seen(struct herd_engine *e, const char *herd, const char *member, cons
 	struct member *m = get_member(e, herd, member, host, host_member, now);
 	if (!m)
 		return;
-	set_version(e, m, version);
+	set_version(e, m, version, now);
 	if (now > m->last_ns)
 		m->last_ns = now;
 	if (m->silent) {
@@ -842,6 +869,68 @@ void herd_observe(struct herd_engine *e, const char *herd, const char *member, c
 	herd_observe_at(e, herd, member, host, version, token, seq, event_id, now, now);
 }
 
+/* The path under which a release's programs are: the canonical exe up to the directory after its
+ * last version placeholder (/opt/shop/<v>/bin/shop-web: /opt/shop/<v>/), or all of it
+ * (/usr/bin/python<v>). */
+static void rel_prefix(const char *exe, char *out, size_t cap)
+{
+	const char *last = NULL;
+	for (const char *p = exe; *p; p++)
+		if (*p == '*' || *p == '#' || !strncmp(p, "<v>", 3))
+			last = p;
+	const char *end = last ? strchr(last, '/') : NULL;
+	size_t n = end ? (size_t)(end - exe) + 1 : strlen(exe);
+	snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), exe);
+}
+
+void herd_release_at(struct herd_engine *e, const char *herd, const char *member,
+		     const char *host, const char *exec_token, const char *release, uint64_t ev,
+		     uint64_t arrival)
+{
+	if (!herd || !*herd || !release || !*release || strncmp(exec_token, "exec|", 5))
+		return;
+	uint64_t now = ev && !herd_time_skewed(e, ev, arrival) && ev < arrival ? ev : arrival;
+	struct member *m = get_member(e, herd, member, host, 0, now);
+	if (!m || (m->version != UINT32_MAX && !m->inferred))
+		return; /* a configured version says it all */
+	char exe[TOKEN_SNAP_MAX / 8];
+	const char *x = exec_token + 5, *bar = strchr(x, '|');
+	size_t xl = bar ? (size_t)(bar - x) : strlen(x);
+	snprintf(exe, sizeof(exe), "%.*s", (int)(xl < sizeof(exe) ? xl : sizeof(exe) - 1), x);
+	uint64_t xh = hash_str(exe), rh = hash_str(release);
+	int i, slot = 0;
+	for (i = 0; i < REL_MAX && m->rel[i].exe != xh; i++)
+		if (!m->rel[i].exe)
+			slot = i;
+	if (i == REL_MAX) { /* first seen: its release so far */
+		if (m->rel[slot].exe)
+			slot = (int)(xh % REL_MAX);
+		m->rel[slot].exe = xh;
+		m->rel[slot].cur = rh;
+		m->rel[slot].prev = 0;
+		return;
+	}
+	if (m->rel[i].cur == rh || m->rel[i].prev == rh)
+		return; /* the same, or back to the one before (both run during a restart) */
+	m->rel[i].prev = m->rel[i].cur;
+	m->rel[i].cur = rh;
+	char pre[TOKEN_SNAP_MAX / 8];
+	rel_prefix(exe, pre, sizeof(pre));
+	uint32_t pid = intern(e, pre);
+	if (pid == UINT32_MAX)
+		return;
+	str_ref(e, pid);
+	m->inferred = 0;
+	set_version(e, m, release, now);
+	if (m->version == UINT32_MAX || strcmp(e->str[m->version], release)) {
+		str_unref(e, pid);
+		return;
+	}
+	m->inferred = 1;
+	str_unref(e, m->rel_prefix);
+	m->rel_prefix = pid;
+}
+
 /* `now` below is the event's time: what the member did when (a late event is judged as if it
  * had arrived on time); the arrival is only the member's liveness (it is reporting now). */
 void herd_observe_at(struct herd_engine *e, const char *herd, const char *member,
@@ -855,7 +944,7 @@ void herd_observe_at(struct herd_engine *e, const char *herd, const char *member
 	struct member *m = get_member(e, herd, member, host, 0, now);
 	if (!m)
 		return;
-	set_version(e, m, version);
+	set_version(e, m, version, now);
 	if (arrival > m->last_ns)
 		m->last_ns = arrival;
 	if (now < m->first_ns)
@@ -1123,8 +1212,9 @@ static void fold_sent(struct herd_engine *e, struct herd *h, const char *version
 	}
 }
 
-/* remember that m was alerted for tok (for fold_sent) */
-static void remember_sent(struct herd_engine *e, struct member *m, uint32_t tok, uint64_t now)
+/* remember that m was alerted for tok (for fold_sent), paged or not */
+static void remember_sent(struct herd_engine *e, struct member *m, uint32_t tok, int paged,
+			  uint64_t now)
 {
 	int s = 0;
 	for (int i = 1; i < SENT_MAX; i++)
@@ -1134,7 +1224,19 @@ static void remember_sent(struct herd_engine *e, struct member *m, uint32_t tok,
 		str_unref(e, m->sent[s].tok - 1);
 	str_ref(e, tok);
 	m->sent[s].tok = tok + 1;
+	m->sent[s].paged = (uint32_t)paged;
 	m->sent[s].ns = now;
+}
+
+/* p was paged for tok and the page was not folded into a change (among its last SENT_MAX). A
+ * notice does not count: it said already that the token was not enough for a page (a herd too
+ * small for evidence, a canary, a deploy under way). */
+static int sent_paged(const struct member *p, uint32_t tok)
+{
+	for (int s = 0; s < SENT_MAX; s++)
+		if (p->sent[s].tok == tok + 1 && p->sent[s].paged)
+			return 1;
+	return 0;
 }
 
 /* Late and clock-skewed candidates of one alert: the earliest event time, the last arrival. */
@@ -1178,13 +1280,77 @@ static void when_put(const struct herd_engine *e, struct jbuf *b, struct jbuf *e
 			  ev, e->c.max_skew_s, e->c.max_ahead_s, arr);
 }
 
+/* Of the holders' onsets (sorted: how long after it was first seen each member first showed the
+ * token), the share at most age: how likely a member up for age would have shown the token by
+ * now if it does what they do. */
+static double shown_by(const uint64_t *ons, unsigned n, uint64_t age)
+{
+	unsigned lo = 0, hi = n;
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		if (ons[mid] <= age)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (double)lo / n;
+}
+
+#define ONSET_MAX 64 /* holders whose onset is sampled per token */
+
+/* The program of token (its second field: exec, connect, listen, file, cap, dns, auth) is under
+ * the release path pre. */
+static int under_release(const char *token, const char *pre)
+{
+	const char *x = strchr(token, '|');
+	return x && !strncmp(x + 1, pre, strlen(pre));
+}
+
+/* An engineer's command under sudo: token is exec|X|parent=<...>/sudo|user=U, m authenticated
+ * to that sudo as a regular user (auth|<sudo>|sudo|by=other|as=<root or user>|success) within
+ * the change window, and the herd knows such sessions: another member showed the same
+ * authentication without being paged for it, and the herd has known it for longer than the
+ * change window. */
+static int admin_sudo(struct herd_engine *e, const struct herd *h, const struct member *m,
+		      const char *token, uint64_t now, uint64_t chw)
+{
+	const char *par = strstr(token, "|parent="), *usr = strstr(token, "|user=");
+	if (strncmp(token, "exec|", 5) || !par || !usr || usr < par)
+		return 0;
+	par += 8;
+	size_t pl = (size_t)(usr - par);
+	if (pl < 5 || memcmp(par + pl - 5, "/sudo", 5))
+		return 0;
+	char a[600];
+	snprintf(a, sizeof(a), "auth|%.*s|sudo|by=other|as=%s|success", (int)(pl < 400 ? pl : 400),
+		 par, strncmp(usr + 6, "root", 4) ? "user" : "root");
+	uint32_t id = str_find(e, a);
+	if (id == UINT32_MAX)
+		return 0;
+	const struct mtok *t = mtok_find(m, id);
+	if (!t || t->last_ns + chw < now)
+		return 0;
+	const struct hstat *hs = hstat_find(e, m->herd, id);
+	if (!hs || hs->first_ns + chw > now)
+		return 0;
+	for (uint32_t i = 0; i < h->nm; i++) {
+		const struct member *p = &e->m[h->members[i]];
+		if (p != m && mtok_find(p, id) && !sent_paged(p, id))
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * Score m's candidate tokens. Only active members count (not silent, an event or heartbeat
  * within gone_s). Per token, with k of n active peers in the herd and, for a versioned member,
  * kc of nc active peers of its version:
  *   fleet   pf = (m_f + 0.5) / (M_f + 1)    members outside the herd with the token, of M_f
- *   herd    ph = (k + pf) / (n + 1)         the fleet as one pseudo-member of the herd
- *   cohort  pc = (kc + ph) / (nc + 1)       the herd as one pseudo-member of the cohort
+ *   herd    ph = (k + pf) / (n' + 1)        the fleet as one pseudo-member of the herd
+ *   cohort  pc = (kc + ph) / (nc' + 1)      the herd as one pseudo-member of the cohort
+ * where n', nc' count a peer without the token by the share of the holders' onsets (how long
+ * after its first sight a member first showed it) it has lived through: a peer too young to
+ * have shown a periodic job is little evidence that members do not run it.
  * surprisal = -log2(pc), or -log2(ph) for a member without a version (its cohort is the herd).
  * k and kc are decayed counts: each peer with the token adds 2^(-age / half_life_s), age since
  * it last showed it. For a member younger than new_member_s, a peer that showed the token in its
@@ -1229,8 +1395,50 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 	if (!ver)
 		ncohort = nact;
 	unsigned npeers = nact - 1, ncpeers = ncohort - 1;
-	/* a canary: too few members of its version to judge what the version does */
+	/* when its version came to the herd: its cohort's earliest member */
+	uint64_t coh_start = m->ver_ns;
+	for (uint32_t i = 0; ver && i < h->nm; i++) {
+		const struct member *p = &e->m[h->members[i]];
+		if (p->version == m->version && p->ver_ns < coh_start)
+			coh_start = p->ver_ns;
+	}
+	/* a canary: too few members of its version to judge what the version does, and the
+	 * version is the newer one (an active member of another version took its own before
+	 * this one came): the last members of an old version are judged as before */
 	int canary = ver && ncohort < e->c.min_herd && nact >= e->c.min_herd;
+	int rcanary = 0; /* ... of a release it took (no version configured) */
+	if (canary) {
+		canary = 0;
+		for (uint32_t i = 0; !canary && i < h->nm; i++) {
+			const struct member *p = &e->m[h->members[i]];
+			canary = p->version != m->version && active(e, p, now) &&
+				 p->ver_ns < coh_start;
+		}
+	}
+
+	/* a deploy under way: every active member of its version took it within the change
+	 * window, too little time to have shown what the version does */
+	int young = ver && m->ver_ns + chw > now;
+	for (uint32_t i = 0; young && i < h->nm; i++) {
+		const struct member *p = &e->m[h->members[i]];
+		if (p->version == m->version && active(e, p, now) && p->ver_ns + chw <= now)
+			young = 0;
+	}
+	/* A release taken without a version configured is only what the member's program path
+	 * says: anyone able to run a program could name one. So its first members (a canary, a
+	 * deploy under way) are excused only for what the release's own programs do (tokens of
+	 * programs under its path): a notice; anything else is judged as before. */
+	if (m->inferred && (canary || young)) {
+		rcanary = m->rel_prefix != UINT32_MAX;
+		canary = young = 0;
+	}
+	int novel = 0; /* a reported token new to the herd (not only rare in it) */
+	unsigned known_by = 0; /* of the first established token reported: members with it */
+	uint64_t known_since = 0;
+	int admin = 0; /* a reported token is an engineer's command under sudo */
+	int relx = 0;  /* ... a program of the release the member took, a canary of it */
+	uint32_t rtoks[MEMBER_CANDS];
+	uint64_t ons[ONSET_MAX];
 	unsigned fleet_members = e->nm - h->nm;
 	struct jbuf toks = {0}, ex = {0};
 	struct change hchg = {0}, cchg = {0};
@@ -1251,17 +1459,29 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		struct hstat *hs = hstat_find(e, m->herd, c->tok);
 		struct hstat *hc = ver ? hstat_find(e, m->cohort, c->tok) : NULL;
 		double k_recent = 0, kc_recent = 0, k_new = 0, kc_new = 0;
-		unsigned with = 0, with_all = 0, fresh = 0, cfresh = 0;
+		unsigned with = 0, with_all = 0, fresh = 0, cfresh = 0, others = 0, nons = 0;
 		int known = 0; /* the herd did it lately anyway (not a change) */
+		int cknown = 0; /* ... its cohort did */
 		for (uint32_t i = 0; i < h->nm; i++) {
 			const struct member *p = &e->m[h->members[i]];
 			const struct mtok *t = mtok_find(p, c->tok);
 			if (!t)
 				continue;
 			with_all++;
+			/* shown without being paged for it: the herd knows it. For a versioned member,
+			 * by a member of its version, or before its version came to the herd (what a
+			 * newer version brought stays new to an older one) */
+			others += p != m &&
+				  (!ver || p->version == m->version || t->first_ns < coh_start) &&
+				  !sent_paged(p, c->tok);
+			/* (not a member paged for it: an intruder's pace says nothing of the herd's) */
+			if (p != m && nons < ONSET_MAX && !sent_paged(p, c->tok))
+				ons[nons++] = t->first_ns > p->first_ns ? t->first_ns - p->first_ns : 0;
 			if ((t->first_ns + chw < now || !active(e, p, now)) &&
-			    weight(e, t, now) >= 0.5)
+			    weight(e, t, now) >= 0.5) {
 				known = 1; /* before the window, or a replaced member */
+				cknown |= ver && p->version == m->version;
+			}
 			if (p != m && !active(e, p, now))
 				continue;
 			int same = ver && p->version == m->version;
@@ -1284,6 +1504,28 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 			}
 		}
 		double k = is_new ? k_new : k_recent, kc = is_new ? kc_new : kc_recent;
+		/* A peer without the token is evidence that members do not show it only once it has
+		 * been up as long as members take to show it first (a job every 30 min, a weekly
+		 * report): each counts by the share of the holders' onsets it has lived through.
+		 * A token no peer holds has no onset: every peer counts in full. */
+		double neff = npeers, nceff = ncpeers;
+		if (nons) {
+			qsort(ons, nons, sizeof(ons[0]), cmp_u64);
+			neff = nceff = 0;
+			for (uint32_t i = 0; i < h->nm; i++) {
+				const struct member *p = &e->m[h->members[i]];
+				if (p == m || !active(e, p, now))
+					continue;
+				double x = mtok_find(p, c->tok)
+					       ? 1
+					       : shown_by(ons, nons,
+							  now > p->first_ns ? now - p->first_ns : 0);
+				neff += x;
+				nceff += ver && p->version == m->version ? x : 0;
+			}
+			if (!ver)
+				nceff = neff;
+		}
 		unsigned with_elsewhere =
 		    e->fleet[c->tok] >= with_all ? e->fleet[c->tok] - with_all : 0;
 		double prior = (with_elsewhere + 0.5) / (fleet_members + 1.0);
@@ -1316,7 +1558,10 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		 * the version's change). */
 		if (ver) {
 			double pout = (k - kc + prior) / (npeers - ncpeers + 1.0);
-			if (ncohort >= 2 && cfresh >= cneed && -log2(pout) >= e->c.threshold_bits) {
+			/* (not what the cohort did lately anyway: a rollout slower than the change
+			 * window is one change, not one per window) */
+			if (ncohort >= 2 && cfresh >= cneed && !cknown &&
+			    -log2(pout) >= e->c.threshold_bits) {
 				hc = hstat_get(e, m->cohort, c->tok, now);
 				if (hc) {
 					hc->change_ns = now;
@@ -1326,8 +1571,8 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 				goto next;
 			}
 		}
-		double ph = (k + prior) / (npeers + 1.0);
-		double p = ver ? (kc + ph) / (ncpeers + 1.0) : ph;
+		double ph = (k + prior) / (neff + 1.0);
+		double p = ver ? (kc + ph) / (nceff + 1.0) : ph;
 		double s = -log2(p);
 		if (s < e->c.threshold_bits)
 			goto next;
@@ -1346,7 +1591,42 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		}
 		if (s > top)
 			top = s;
+		/* Rare in the herd, but not new to it: another member (of its version, for a
+		 * versioned member: what only other versions do stays new to it) showed it, and was not
+		 * alerted for it, and the herd has known it for longer than the change window (an
+		 * engineer's sudo, a sidecar on some members). Still reported, as a notice: a page is
+		 * for what is new to the herd. What an outlier was alerted for stays new: an intruder
+		 * repeating it on the next member is paged again. */
+		if (others && hs && hs->first_ns + chw <= now) {
+			if (!known_by) {
+				known_by = others;
+				known_since = hs->first_ns;
+			}
+		} else if (admin_sudo(e, h, m, token, now, chw)) {
+			admin = 1;
+		} else if (rcanary && under_release(token, e->str[m->rel_prefix])) {
+			relx = 1;
+		} else {
+			novel = 1;
+		}
 		char d[600], when[64], w[32], span[96], x[1800], ks[16], kcs[16], held_x[160] = "";
+		char onset_x[200] = "";
+		if (neff + 0.05 < npeers || nceff + 0.05 < ncpeers) {
+			char up[32], ne[16], nce[16];
+			fmt_dur(up, sizeof(up), ons[nons - 1]);
+			fmt_k(ne, sizeof(ne), neff);
+			fmt_k(nce, sizeof(nce), nceff);
+			if (ver)
+				snprintf(onset_x, sizeof(onset_x),
+					 " (peers up for less than members take to show it first, up to "
+					 "%s, count in part: as %s of version %s, %s in herd)",
+					 up, nce, ver, ne);
+			else
+				snprintf(onset_x, sizeof(onset_x),
+					 " (peers up for less than members take to show it first, up to "
+					 "%s, count in part: as %s)",
+					 up, ne);
+		}
 		describe(token, d, sizeof(d));
 		fmt_k(ks, sizeof(ks), k);
 		fmt_k(kcs, sizeof(kcs), kc);
@@ -1380,12 +1660,12 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		if (ver)
 			snprintf(x, sizeof(x),
 				 "%s%s (%s@%s) %s; %s of %u peers of version %s, %s of %u in herd "
-				 "%s %s; %s%s",
+				 "%s %s%s; %s%s",
 				 nrep ? "; " : "", mname, herd, ver, d, kcs, ncpeers, ver, ks, npeers,
-				 herd, span, when, held_x);
+				 herd, span, onset_x, when, held_x);
 		else
-			snprintf(x, sizeof(x), "%s%s %s; %s of %u peers %s; %s%s", nrep ? "; " : "",
-				 mname, d, ks, npeers, span, when, held_x);
+			snprintf(x, sizeof(x), "%s%s %s; %s of %u peers %s%s; %s%s", nrep ? "; " : "",
+				 mname, d, ks, npeers, span, onset_x, when, held_x);
 		jb_puts(&ex, x);
 		jb_puts(&toks, nrep ? "," : "");
 		jb_puts(&toks, "{\"token\":");
@@ -1404,8 +1684,7 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 			jb_printf(&toks, "%s%llu", i ? "," : "", (unsigned long long)c->ids[i]);
 		jb_puts(&toks, "]}");
 		when_add(&wh, c);
-		remember_sent(e, m, c->tok, now);
-		nrep++;
+		rtoks[nrep++] = c->tok;
 next:
 		if (keep) {
 			if (!next_due || c->due_ns < next_due)
@@ -1418,7 +1697,9 @@ next:
 	}
 	if (nrep) {
 		int small = nact < e->c.min_herd;
-		const char *sev = small || canary ? "notice" : "alert";
+		const char *sev = small || canary || young || !novel ? "notice" : "alert";
+		for (int i = 0; i < nrep; i++)
+			remember_sent(e, m, rtoks[i], *sev == 'a', now);
 		char coh[600];
 		cohort_name(coh, sizeof(coh), herd, ver);
 		m->score = decay(m->score, m->score_ns, e->tick_ns, 3600);
@@ -1436,7 +1717,8 @@ next:
 		jb_printf(&b,
 			  ",\"score\":%.2f,\"herd_size\":%u,\"cohort_size\":%u,\"canary\":%s,\"new_"
 			  "member\":%s",
-			  top, nact, ncohort, canary ? "true" : "false",
+			  top, nact, ncohort,
+			  canary || (relx && !novel && ncohort < e->c.min_herd) ? "true" : "false",
 			  is_new ? "true" : "false");
 		when_put(e, &b, &ex, &wh);
 		jb_puts(&b, ",\"explanation\":");
@@ -1447,6 +1729,43 @@ next:
 				  " (canary: cohort %s has %u member%s, judged against herd %s: "
 				  "notice only)",
 				  coh, ncohort, ncohort == 1 ? "" : "s", herd);
+		else if (young) {
+			char w[32];
+			fmt_dur(w, sizeof(w), chw);
+			jb_printf(&ex,
+				  " (deploy under way: every member of cohort %s took version %s "
+				  "within the last %s: notice only)",
+				  coh, ver, w);
+		} else if (!novel && known_by) {
+			char age[32];
+			fmt_dur(age, sizeof(age), now - known_since);
+			jb_printf(&ex,
+				  " (rare but not new in herd %s: %u other member%s showed it, first "
+				  "%s ago%s: notice only)",
+				  herd, known_by, known_by == 1 ? "" : "s", age,
+				  admin ? "; and an engineer's command under sudo" : "");
+		} else if (!novel && relx && !admin && ncohort >= e->c.min_herd) {
+			char w[32];
+			fmt_dur(w, sizeof(w), chw);
+			jb_printf(&ex,
+				  " (release %s under way: %s runs programs under %s of it, as %u members "
+				  "of herd %s do, all taken within the last %s, no version configured: "
+				  "what the release's programs do is a notice)",
+				  ver, mname, e->str[m->rel_prefix], ncohort, herd, w);
+		} else if (!novel && relx && !admin) {
+			jb_printf(&ex,
+				  " (first members of release %s: %s runs programs under %s of it, as %u "
+				  "member%s of herd %s do, no version configured; what the release's "
+				  "programs do is judged against herd %s: notice only)",
+				  ver, mname, e->str[m->rel_prefix], ncohort, ncohort == 1 ? "" : "s",
+				  herd, herd);
+		} else if (!novel) {
+			jb_printf(&ex,
+				  " (an engineer's command under sudo: %s authenticated to sudo as a "
+				  "regular user, as engineers do in herd %s; what the command does is "
+				  "judged on its own: notice only)",
+				  mname, herd);
+		}
 		jb_str(&b, ex.p ? ex.p : "");
 		jb_puts(&b, ",\"tokens\":[");
 		jb_raw(&b, toks.p ? toks.p : "", toks.len);
@@ -1494,6 +1813,7 @@ static void member_drop(struct herd_engine *e, uint32_t idx)
 	str_unref(e, m->host);
 	str_unref(e, m->version);
 	str_unref(e, m->cohort);
+	str_unref(e, m->rel_prefix);
 	uint32_t last = --e->nm;
 	if (idx == last)
 		return;
@@ -1920,7 +2240,7 @@ int herd_restore(struct herd_engine *e, const uint8_t *buf, size_t len, uint64_t
 				r.bad = 1;
 				break;
 			}
-			set_version(e, &e->m[last_m], a);
+			set_version(e, &e->m[last_m], a, e->m[last_m].first_ns);
 		} else if (type == 'S') {
 			if (get_strb(&r, a, sizeof(a)) || get_strb(&r, m, sizeof(m)))
 				break;

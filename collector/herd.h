@@ -82,6 +82,16 @@ void herd_observe(struct herd_engine *e, const char *herd, const char *member, c
 void herd_observe_at(struct herd_engine *e, const char *herd, const char *member,
 		     const char *host, const char *version, const char *token, uint64_t seq,
 		     uint64_t event_id, uint64_t ev_ns, uint64_t arrival_ns);
+/* Member ran the program of exec_token (an exec token) from the release path `release`
+ * (tokens.h: ev_info.exe_release) in an event of time ev_ns; call before herd_observe_at for
+ * the event's tokens. A member without a configured version that runs a program from another
+ * release than before (not the one before that: both run during a restart) has taken that
+ * release: it becomes its version (cohort herd@release) until a version is configured. Its
+ * first members are canaries only for what the release's own programs do (tokens of programs
+ * under the release's path): notices; what other programs do is judged as before. */
+void herd_release_at(struct herd_engine *e, const char *herd, const char *member,
+		     const char *host, const char *exec_token, const char *release, uint64_t ev_ns,
+		     uint64_t arrival_ns);
 /* 1 when an event's time is beyond the skew bounds (more than max_skew_s behind its arrival or
  * max_ahead_s ahead): it is judged at arrival and its alert marked clock_skew. */
 int herd_time_skewed(const struct herd_engine *e, uint64_t ev_ns, uint64_t arrival_ns);

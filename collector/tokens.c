@@ -230,10 +230,28 @@ static size_t put(char *out, size_t o, size_t cap, const char *s, size_t n)
  * A number that is part of a name (sshd, md5sum, x86_64-linux-gnu, ld-linux-x86-64.so.2,
  * libc.so.6, python3) is kept, and so is one that ends a file name after a hyphen (tool-5,
  * gcc-12, dm-0: more often one of several side by side than a release). One pass, no
- * allocation: it runs for every event.
+ * allocation: it runs for every event. rel (NULL: not wanted) gets the release the path
+ * named: the text of what became <v> or # and the first 12 characters of a store hash, joined
+ * by commas (/opt/shop/2.42.0/bin/shop-web: "2.42.0").
  */
-static void canon(const char *in, const char *ctr, char *out, size_t cap)
+static void rel_add(char *rel, size_t relcap, const char *s, size_t n)
 {
+	if (!rel)
+		return;
+	size_t o = strlen(rel);
+	if (o && o + 1 < relcap)
+		rel[o++] = ',';
+	if (n > relcap - 1 - o)
+		n = relcap - 1 - o;
+	memcpy(rel + o, s, n);
+	rel[o + n] = 0;
+}
+
+static void canon_rel(const char *in, const char *ctr, char *out, size_t cap, char *rel,
+		      size_t relcap)
+{
+	if (rel)
+		rel[0] = 0;
 	size_t o = 0, clen = ctr ? strlen(ctr) : 0;
 	const char *p = in;
 	const char *plain = in; /* up to here, numbers are not taken for versions (a failed one) */
@@ -254,6 +272,7 @@ static void canon(const char *in, const char *ctr, char *out, size_t cap)
 			}
 			if (is_store_hash(p, n)) {
 				out[o++] = '*';
+				rel_add(rel, relcap, p, 12);
 				p += 32;
 				continue;
 			}
@@ -270,6 +289,7 @@ static void canon(const char *in, const char *ctr, char *out, size_t cap)
 			/* within a failed version: numbers as numbers */
 		} else if (!vee && nd >= 4) {
 			out[o++] = '#';
+			rel_add(rel, relcap, d, stamp_len(d));
 			p = d + stamp_len(d);
 			continue;
 		} else if ((n = version_len(d)) ||
@@ -277,10 +297,12 @@ static void canon(const char *in, const char *ctr, char *out, size_t cap)
 			   (!vee && nd <= 3 && p - in >= 2 && p[-1] == '-' && is_alpha(p[-2]) &&
 			    d[nd] && strchr("-_/", d[nd]) && (n = nd))) {
 			o = put(out, o, cap, "<v>", 3);
+			rel_add(rel, relcap, d, n);
 			p = d + n;
 			continue;
 		} else if (start && (!d[nd] || d[nd] == '/')) {
 			out[o++] = '#';
+			rel_add(rel, relcap, d, nd);
 			p = d + nd;
 			continue;
 		} else {
@@ -300,6 +322,11 @@ static void canon(const char *in, const char *ctr, char *out, size_t cap)
 		p += nd;
 	}
 	out[o] = 0;
+}
+
+static void canon(const char *in, const char *ctr, char *out, size_t cap)
+{
+	canon_rel(in, ctr, out, cap, NULL, 0);
 }
 
 static void get_str(const struct jdoc *d, int root, const char *path, char *buf, size_t cap)
@@ -536,6 +563,7 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 	json_get_keys(d, root, &rkeys, r);
 	int ok = 0;
 	ev->bad = NULL;
+	ev->exe_release[0] = 0;
 	ev->seq = json_int(d, r[0], &ok);
 	if (!ok || ev->seq < 0) {
 		check_int(d, r[0], ev, "seq");
@@ -579,8 +607,11 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 	char raw[TOKEN_MAX], exe[TOKEN_MAX];
 	if (json_str(d, pr[0], raw, sizeof(raw)) <= 0 && json_str(d, pr[1], raw, sizeof(raw)) < 0)
 		raw[0] = 0;
-	canon(raw, ctr, exe, sizeof(exe));
 	int n = 0;
+	if (!strcmp(k, "process.exec"))
+		canon_rel(raw, ctr, exe, sizeof(exe), ev->exe_release, sizeof(ev->exe_release));
+	else
+		canon(raw, ctr, exe, sizeof(exe));
 	if (!strcmp(k, "process.exec")) {
 		char pexe[TOKEN_MAX];
 		get_str(d, r[R_PARENT], "exe", raw, sizeof(raw));

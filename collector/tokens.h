@@ -31,6 +31,8 @@ struct ev_info {
 	char host_version[128]; /* host.version, may be empty */
 	char version[128];	/* version of the member (container.version or host.version), may be
 				   empty */
+	char exe_release[96];	/* process.exec: the release its exe's path named (canon: the
+				   version text that became <v>, #, *), "" when none */
 	int in_container;
 	long long seq;
 	uint64_t ts_ns;      /* event time, 0 when missing or unparsable */

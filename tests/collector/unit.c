@@ -1293,6 +1293,480 @@ static void test_herd_late(void)
 	herd_free(e);
 }
 
+
+/* Members of herd `name` m1..mN of version ver showing base tokens at t (herd_base with a
+ * version) */
+static void herd_base_v(struct herd_engine *e, const char *name, int nm, const char *ver,
+			uint64_t t)
+{
+	const char *base[] = { "exec|/usr/sbin/nginx|parent=/usr/lib/systemd/systemd|user=root",
+			       "listen|/usr/sbin/nginx|tcp/443", "connect|/usr/bin/php|tcp/5432|private" };
+	char mn[32];
+	for (int i = 1; i <= nm; i++)
+		for (int k = 0; k < 3; k++) {
+			snprintf(mn, sizeof(mn), "m%d", i);
+			herd_observe(e, name, mn, "h", ver, base[k], 1, 1, t);
+		}
+}
+
+/* Issue 18 (fleetsim): a deploy under way. Eight members move to version 2 within a second;
+ * version 2 opens a new connection, which each member shows at its own pace (after minutes).
+ * The first to show it was paged ("0 of 7 peers of version 2"): nobody of the new version had
+ * had time to show it. Every member took the version within --change-window-s: a notice, which
+ * the cohort change then folds. After the window, an outlier of version 2 is paged again. */
+static void test_herd_deploy_young(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock;
+	const char *es = "connect|/usr/bin/php|tcp/9200|private";
+	char mn[32];
+	herd_base_v(e, "dy", 8, "1", t);
+	herd_base_v(e, "dy", 8, "1", t + 3600 * S);
+	t += 7200 * S;
+	clock = t;
+	herd_base_v(e, "dy", 8, "2", t); /* the release: all at once */
+	herd_observe(e, "dy", "m3", "h", "2", es, 5, 5, t + 120 * S);
+	tick_to(e, &clock, t + 125 * S);
+	printf("# deploy under way: %s\n", g.json);
+	CHECK("deploy_young_cohort_notice",
+	      g.outlier == 1 && g.paged == 0 && strstr(g.json, "tcp/9200") &&
+		  strstr(g.json, "(deploy under way: every member of cohort dy@2 took version 2 "
+				 "within the last 10 min: notice only)"));
+	for (int i = 1; i <= 8; i++) {
+		snprintf(mn, sizeof(mn), "m%d", i);
+		if (i != 3)
+			herd_observe(e, "dy", mn, "h", "2", es, 6, 6, t + (150 + 10 * (uint64_t)i) * S);
+	}
+	tick_to(e, &clock, t + 300 * S);
+	CHECK("deploy_young_then_cohort_change", g.change >= 1 && strstr(g.change_json, "tcp/9200"));
+	herd_observe(e, "dy", "m5", "h", "2", "exec|/usr/bin/nc|parent=/usr/sbin/nginx|user=root",
+		     7, 7, t + 900 * S);
+	tick_to(e, &clock, t + 905 * S);
+	CHECK("deploy_old_cohort_pages", g.paged == 1 && strstr(g.json, "/usr/bin/nc"));
+	herd_free(e);
+}
+
+/* Issue 18 (fleetsim): rare in the herd is not new to it. One member of twelve has run a log
+ * sidecar for a day; a replacement member with the sidecar showed it too and was paged ("1 of
+ * 11 peers"). Another member showed it without being an outlier for it, and the herd has known
+ * it for longer than the change window: a notice that says so. What a member was alerted for
+ * stays new: the same on a third member is paged. */
+static void test_herd_rare_known(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock;
+	const char *fb = "connect|/opt/fluent-bit/bin/fluent-bit|tcp/24224|private";
+	const char *nc = "exec|/usr/bin/nc|parent=/usr/sbin/nginx|user=root";
+	herd_base(e, "rk", 12, t);
+	herd_observe(e, "rk", "m1", "h", NULL, fb, 1, 1, t);
+	for (uint64_t at = 3600; at <= 86400; at += 3600) {
+		herd_base(e, "rk", 12, t + at * S);
+		herd_observe(e, "rk", "m1", "h", NULL, fb, 1, 1, t + at * S);
+		herd_tick(e, t + (at + 2) * S);
+	}
+	int before = g.outlier;
+	t += 86400 * S + 60 * S;
+	clock = t;
+	herd_observe(e, "rk", "m7", "h", NULL, fb, 2, 2, t);
+	tick_to(e, &clock, t + 2 * S);
+	printf("# rare but known: %s\n", g.json);
+	CHECK("rare_known_notice",
+	      g.outlier == before + 1 && !strcmp(g.sev, "notice") && strstr(g.json, "fluent-bit") &&
+		  strstr(g.json, "(rare but not new in herd rk: 1 other member showed it, first 24 h "
+				 "ago: notice only)"));
+	/* m2 is paged for nc (new to the herd); m9 doing it an hour later is paged too */
+	herd_observe(e, "rk", "m2", "h", NULL, nc, 3, 3, t + 10 * S);
+	tick_to(e, &clock, t + 12 * S);
+	herd_base(e, "rk", 12, t + 3600 * S);
+	herd_observe(e, "rk", "m2", "h", NULL, nc, 3, 3, t + 3600 * S);
+	clock = t + 3600 * S;
+	herd_observe(e, "rk", "m9", "h", NULL, nc, 4, 4, t + 3600 * S);
+	tick_to(e, &clock, t + 3602 * S);
+	CHECK("rare_alerted_stays_new", g.paged >= 2 && !strcmp(g.member, "m9") &&
+						 !strcmp(g.sev, "alert") && strstr(g.json, "/usr/bin/nc"));
+	herd_free(e);
+}
+
+/* A rollout slower than the change window is one cohort change. Eight members of version 1;
+ * six of version 2 start 6 s apart (the window is 20 s), each running the new binary. The
+ * first is a canary, the second makes the cohort change; the sixth starts 30 s after the first,
+ * when the change mark (20 s) is over and four members started it within the window: the
+ * version has shown it for longer than the window, so it is what the version does, not a
+ * second change. */
+static void test_herd_cohort_change_once(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	c.change_window_s = 20;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock;
+	const char *v2 = "exec|/opt/shop/bin/shop-v2|parent=/usr/sbin/nginx|user=service";
+	char mn[32];
+	herd_base_v(e, "co", 8, "1", t);
+	t += 60 * S;
+	clock = t;
+	herd_base_v(e, "co", 8, "1", t);
+	for (int i = 1; i <= 6; i++) {
+		uint64_t at = t + (uint64_t)(i - 1) * 6 * S;
+		tick_to(e, &clock, at);
+		herd_base_v(e, "co", 8, "1", at);
+		snprintf(mn, sizeof(mn), "n%d", i);
+		herd_observe(e, "co", mn, "h", "2", "listen|/usr/sbin/nginx|tcp/443", 1, 1, at);
+		herd_observe(e, "co", mn, "h", "2", v2, (uint64_t)i, (uint64_t)i, at);
+	}
+	tick_to(e, &clock, t + 40 * S);
+	printf("# cohort rollout slower than the window: %d changes, %d pages\n", g.change, g.paged);
+	CHECK("cohort_change_once_slow_rollout", g.change == 1 && strstr(g.change_json, "co@2"));
+	CHECK("cohort_change_once_no_page", g.paged == 0);
+	herd_free(e);
+}
+
+/* Issue 18 (fleetsim): a periodic job seen through a fresh version. Twelve members of version 1
+ * run a configuration-management job every 30 min, each at its own minute. Version 2 starts
+ * with n1, and 12-20 min later n2..n7 join; n7 runs the job a minute after it started, before
+ * its version-mates had their turn ("0 of 6 peers of version 2, 12 of 18 in herd"): they have
+ * not been up as long as members take to run it first, so their absence is little evidence --
+ * not an outlier at all. What no member does is judged as before: a page. */
+static void test_herd_onset(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock = t;
+	const char *cm = "exec|/opt/puppetlabs/puppet/bin/ruby|parent=/usr/lib/systemd/systemd|user=root";
+	char mn[32];
+	for (uint64_t at = 0; at < 4 * 3600; at += 30) {
+		tick_to(e, &clock, t + at * S);
+		if (at % 300 == 0)
+			herd_base_v(e, "pj", 12, "1", t + at * S);
+		for (int i = 1; i <= 12; i++)
+			if (at % 1800 == (uint64_t)i * 150 % 1800) {
+				snprintf(mn, sizeof(mn), "m%d", i);
+				herd_observe(e, "pj", mn, "h", "1", cm, 1, 1, t + at * S);
+			}
+	}
+	t += 4 * 3600 * S;
+	int before = g.outlier, pages = g.paged;
+	for (uint64_t at = 0; at <= 21 * 60; at += 30) {
+		tick_to(e, &clock, t + at * S);
+		if (at % 300 == 0)
+			herd_base_v(e, "pj", 12, "1", t + at * S);
+		for (int i = 1; i <= 7; i++) {
+			uint64_t join = i == 1 ? 0 : (uint64_t)(12 + (i - 2) * 8 / 5) * 60;
+			if (at < join || (at - join) % 300)
+				continue;
+			snprintf(mn, sizeof(mn), "n%d", i);
+			herd_observe(e, "pj", mn, "h", "2", "listen|/usr/sbin/nginx|tcp/443", 1, 1,
+				     t + at * S);
+		}
+	}
+	herd_observe(e, "pj", "n7", "h", "2", cm, 9, 9, t + 21 * 60 * S);
+	tick_to(e, &clock, t + (21 * 60 + 3) * S);
+	if (g.outlier != before)
+		printf("# periodic job on a fresh version: %s\n", g.json);
+	CHECK("onset_fresh_version_periodic_job_no_outlier", g.outlier == before);
+	herd_observe(e, "pj", "n6", "h", "2", "exec|/usr/bin/nc|parent=/usr/sbin/nginx|user=root",
+		     10, 10, t + 21 * 60 * S + 5 * S);
+	tick_to(e, &clock, t + (21 * 60 + 8) * S);
+	CHECK("onset_new_token_still_pages", g.paged == pages + 1 && strstr(g.json, "/usr/bin/nc"));
+	herd_free(e);
+}
+
+/* Issue 18 (fleetsim): what members of another version did before this version came to the
+ * herd is not new to it, and a notice is not a page. Version 1 of herd "sc": m1 runs a log
+ * sidecar since the herd was three members (a notice: too small for evidence), m2 since a day.
+ * A member of version 2 (released today) with the sidecar: rare but not new (before: paged,
+ * "0 of 4 peers of version 2, 2 of 12 in herd"). What version 2 brought stays new to version 1:
+ * its binary on a member of version 1 is paged. */
+static void test_herd_rare_known_versions(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock = t;
+	const char *fb = "connect|/opt/fluent-bit/bin/fluent-bit|tcp/24224|private";
+	const char *v2 = "exec|/opt/app/2/bin/app|parent=/usr/lib/systemd/systemd|user=service";
+	char mn[32];
+	herd_base_v(e, "sc", 3, "1", t);
+	tick_to(e, &clock, t + 60 * S);
+	herd_observe(e, "sc", "m1", "h", "1", fb, 1, 1, t + 60 * S);
+	tick_to(e, &clock, t + 65 * S);
+	CHECK("rare_known_small_herd_notice", g.outlier == 1 && !strcmp(g.sev, "notice"));
+	for (uint64_t at = 600; at <= 86400; at += 600) {
+		tick_to(e, &clock, t + at * S);
+		herd_base_v(e, "sc", 12, "1", t + at * S);
+		herd_observe(e, "sc", "m1", "h", "1", fb, 1, 1, t + at * S);
+		if (at >= 3600)
+			herd_observe(e, "sc", "m2", "h", "1", fb, 1, 1, t + at * S);
+	}
+	t += 86400 * S;
+	for (uint64_t at = 60; at <= 1800; at += 60) {
+		tick_to(e, &clock, t + at * S);
+		herd_base_v(e, "sc", 12, "1", t + at * S);
+		for (int i = 1; i <= 5; i++) {
+			snprintf(mn, sizeof(mn), "n%d", i);
+			herd_observe(e, "sc", mn, "h", "2", "listen|/usr/sbin/nginx|tcp/443", 1, 1,
+				     t + at * S);
+			herd_observe(e, "sc", mn, "h", "2", v2, 1, 1, t + at * S);
+		}
+	}
+	int before = g.outlier, pages = g.paged;
+	herd_observe(e, "sc", "n5", "h", "2", fb, 5, 5, t + 1800 * S);
+	tick_to(e, &clock, t + 1803 * S);
+	printf("# sidecar on version 2: %s\n", g.json);
+	CHECK("rare_known_other_version_notice",
+	      g.outlier == before + 1 && g.paged == pages && strstr(g.json, "fluent-bit") &&
+		  strstr(g.json, "(rare but not new in herd sc: 2 other members showed it"));
+	herd_observe(e, "sc", "m7", "h", "1", v2, 6, 6, t + 1810 * S);
+	tick_to(e, &clock, t + 1813 * S);
+	CHECK("rare_known_newer_version_stays_new",
+	      g.paged == pages + 1 && !strcmp(g.member, "m7") && strstr(g.json, "/opt/app/2/bin/app"));
+	herd_free(e);
+}
+
+/* An engineer's sudo. Herd "su": during learning m1 and m2 had engineers' sessions (sshd login,
+ * sudo as a regular user, a command under sudo). A day later an engineer on m5 runs a command
+ * under sudo that nobody ran here: a notice that says why (before: paged). A service account's
+ * sudo of another new command is paged, and so is what an engineer's command does that is new
+ * (a kernel module loaded). */
+static void test_herd_admin_sudo(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 60;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock = t;
+	const char *login = "auth|/usr/sbin/sshd|sshd|by=root|as=user|success";
+	const char *sudo_eng = "auth|/usr/bin/sudo|sudo|by=other|as=root|success";
+	const char *sudo_svc = "auth|/usr/bin/sudo|sudo|by=service|as=root|success";
+	const char *sudo_exec = "exec|/usr/bin/sudo|parent=/usr/bin/bash|user=root|setuid";
+	const char *sysctl = "exec|/usr/bin/systemctl|parent=/usr/bin/sudo|user=root";
+	const char *tail = "exec|/usr/bin/tail|parent=/usr/bin/sudo|user=root";
+	const char *df = "exec|/usr/bin/df|parent=/usr/bin/sudo|user=root";
+	const char *ins = "exec|/usr/sbin/insmod|parent=/usr/bin/sudo|user=root";
+	herd_base(e, "su", 8, t);
+	const char *m12[] = { "m1", "m2" };
+	for (int i = 0; i < 2; i++) {
+		herd_observe(e, "su", m12[i], "h", NULL, login, 1, 1, t + 10 * S);
+		herd_observe(e, "su", m12[i], "h", NULL, sudo_eng, 2, 2, t + 20 * S);
+		herd_observe(e, "su", m12[i], "h", NULL, sudo_exec, 3, 3, t + 20 * S);
+		herd_observe(e, "su", m12[i], "h", NULL, sysctl, 4, 4, t + 20 * S);
+	}
+	for (uint64_t at = 600; at <= 86400; at += 600) {
+		tick_to(e, &clock, t + at * S);
+		herd_base(e, "su", 8, t + at * S);
+	}
+	t += 86400 * S;
+	int before = g.outlier, pages = g.paged;
+	herd_observe(e, "su", "m5", "h", NULL, login, 11, 11, t);
+	herd_observe(e, "su", "m5", "h", NULL, sudo_eng, 12, 12, t + 10 * S);
+	herd_observe(e, "su", "m5", "h", NULL, sudo_exec, 13, 13, t + 10 * S);
+	herd_observe(e, "su", "m5", "h", NULL, tail, 14, 14, t + 10 * S);
+	tick_to(e, &clock, t + 15 * S);
+	printf("# engineer's sudo: %s\n", g.json);
+	CHECK("admin_sudo_notice",
+	      g.outlier > before && g.paged == pages && strstr(g.json, "/usr/bin/tail") &&
+		  strstr(g.json, "(an engineer's command under sudo: m5 authenticated to sudo as a "
+				 "regular user, as engineers do in herd su"));
+	/* (after the change window: m5 and m6 together would be held as a possible change) */
+	t += 700 * S;
+	herd_base(e, "su", 8, t);
+	herd_observe(e, "su", "m6", "h", NULL, sudo_svc, 21, 21, t + 20 * S);
+	herd_observe(e, "su", "m6", "h", NULL, df, 22, 22, t + 20 * S);
+	tick_to(e, &clock, t + 25 * S);
+	CHECK("admin_sudo_service_account_pages",
+	      g.paged == pages + 1 && !strcmp(g.member, "m6") && strstr(g.json, "/usr/bin/df"));
+	herd_observe(e, "su", "m7", "h", NULL, login, 31, 31, t + 30 * S);
+	herd_observe(e, "su", "m7", "h", NULL, sudo_eng, 32, 32, t + 40 * S);
+	herd_observe(e, "su", "m7", "h", NULL, sudo_exec, 33, 33, t + 40 * S);
+	herd_observe(e, "su", "m7", "h", NULL, ins, 34, 34, t + 40 * S);
+	herd_observe(e, "su", "m7", "h", NULL, "module|diamorphine", 35, 35, t + 40 * S);
+	tick_to(e, &clock, t + 45 * S);
+	CHECK("admin_sudo_module_pages",
+	      g.paged == pages + 2 && !strcmp(g.member, "m7") && strstr(g.json, "diamorphine"));
+	herd_free(e);
+}
+
+/* Issue 18 (fleetsim): the last members of an old version are no canary. Herd "ow" of ten
+ * members of version 1 for a day; version 2 replaces seven of them (the rest of version 1 is
+ * gone). An intruder on one of the three members left of version 1 is paged (before: a notice,
+ * "canary: cohort ow@1 has 3 members"); the first member of a version 3 is still a canary. */
+static void test_herd_old_cohort_no_canary(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock = t;
+	const char *base[] = { "exec|/usr/sbin/nginx|parent=/usr/lib/systemd/systemd|user=root",
+			       "listen|/usr/sbin/nginx|tcp/443", "connect|/usr/bin/php|tcp/5432|private" };
+	char mn[32];
+	for (uint64_t at = 0; at <= 86400 + 1800; at += 300) {
+		tick_to(e, &clock, t + at * S);
+		for (int i = 1; i <= 10; i++) {
+			int v2 = at > 86400 && i > 3;
+			if (at > 86400 + 600 && v2)
+				continue; /* replaced: gone */
+			snprintf(mn, sizeof(mn), v2 ? "n%d" : "m%d", i);
+			for (int k = 0; k < 3; k++)
+				herd_observe(e, "ow", mn, "h", v2 ? "2" : "1", base[k], 1, 1,
+					     t + at * S);
+		}
+	}
+	/* (the seven of version 2 keep running) */
+	for (uint64_t at = 86400 + 300; at <= 86400 + 1800; at += 300)
+		for (int i = 4; i <= 10; i++) {
+			snprintf(mn, sizeof(mn), "n%d", i);
+			for (int k = 0; k < 3; k++)
+				herd_observe(e, "ow", mn, "h", "2", base[k], 1, 1, t + at * S);
+		}
+	t += (86400 + 1800) * S;
+	int pages = g.paged;
+	herd_observe(e, "ow", "m2", "h", "1", "file|/usr/bin/cat|open|/etc/shadow", 7, 7, t + 10 * S);
+	tick_to(e, &clock, t + 13 * S);
+	printf("# old version's last members: %s\n", g.json);
+	CHECK("old_cohort_intruder_pages", g.paged == pages + 1 && !strcmp(g.member, "m2") &&
+						   strstr(g.json, "\"canary\":false"));
+	herd_observe(e, "ow", "x1", "h", "3", base[0], 1, 1, t + 20 * S);
+	herd_observe(e, "ow", "x1", "h", "3", "exec|/opt/v3/app|parent=/usr/sbin/nginx|user=service",
+		     8, 8, t + 20 * S);
+	tick_to(e, &clock, t + 23 * S);
+	CHECK("new_cohort_still_canary", g.paged == pages + 1 && !strcmp(g.member, "x1") &&
+						 strstr(g.json, "\"canary\":true"));
+	herd_free(e);
+}
+
+/* The release an exec's path names (ev_info.exe_release): what canon() turned into <v>, # or *. */
+static void test_tokens_release(void)
+{
+	static const char *const cases[][2] = {
+		{ "/opt/shop/2.42.0/bin/shop-web", "2.42.0" },
+		{ "/usr/lib/jvm/java-17-openjdk-amd64/bin/java", "17" },
+		{ "/app/releases/20261206T101500/venv/bin/python3.11", "20261206T101500,3.11" },
+		{ "/nix/store/0c7c9w3cw5p5wpvmrg4bnf8m8h4g1f1a-app-1.2/bin/app", "0c7c9w3cw5p5,1.2" },
+		{ "/snap/x/1234/bin/x", "1234" },
+		{ "/usr/bin/bash", "" },
+	};
+	int all = 1;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		static char tk[EV_MAX_TOKENS][TOKEN_MAX];
+		char ev[2048];
+		struct ev_info e;
+		snprintf(ev, sizeof(ev),
+			 "{\"seq\":1,\"kind\":\"process.exec\",\"host\":{\"name\":\"h\"},\"proc\":"
+			 "{\"exe\":\"%s\"},\"parent\":{\"exe\":\"/usr/lib/systemd/systemd\"},"
+			 "\"exec\":{\"result\":0}}",
+			 cases[i][0]);
+		if (extract(ev, &e, tk) != 1 || strcmp(e.exe_release, cases[i][1])) {
+			printf("# %s: release \"%s\", want \"%s\"\n", cases[i][0], e.exe_release,
+			       cases[i][1]);
+			all = 0;
+		}
+	}
+	CHECK("tokens_exe_release", all);
+}
+
+/* Issue 18 (fleetsim): a release without versions. Herd "rl" of six hosts runs
+ * /opt/shop/2.41.0/bin/shop-web, no version configured. m2 restarts it from 2.42.0, whose
+ * shop-web runs a new helper: m2 took release 2.42.0 (cohort rl@2.42.0), and what the release's
+ * programs do is a notice judged against the herd (before: paged, "0 of 5 peers"). m3 takes it
+ * too and runs the helper: one cohort change, m2's notice folded. What a program outside the
+ * release path does on a member that took a release is paged: a shell under shop-web on m4,
+ * which ran a shop-web of a made-up release first. */
+static void test_herd_release_inferred(void)
+{
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	struct got g = { 0 };
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock = t;
+	const char *app = "exec|/opt/shop/<v>/bin/shop-web|parent=/usr/lib/systemd/systemd|user=service";
+	const char *helper = "exec|/opt/shop/<v>/bin/thumbnailer|parent=/opt/shop/<v>/bin/shop-web|user=service";
+	const char *sh = "exec|/usr/bin/dash|parent=/opt/shop/<v>/bin/shop-web|user=service";
+	char mn[32];
+	for (uint64_t at = 0; at <= 3600; at += 300) {
+		tick_to(e, &clock, t + at * S);
+		herd_base(e, "rl", 6, t + at * S);
+		for (int i = 1; i <= 6; i++) {
+			snprintf(mn, sizeof(mn), "m%d", i);
+			herd_release_at(e, "rl", mn, "h", app, "2.41.0", t + at * S, t + at * S);
+			herd_observe(e, "rl", mn, "h", NULL, app, 1, 1, t + at * S);
+		}
+	}
+	t += 3700 * S;
+	int pages = g.paged;
+	herd_base(e, "rl", 6, t);
+	herd_release_at(e, "rl", "m2", "h", app, "2.42.0", t, t);
+	herd_observe(e, "rl", "m2", "h", NULL, app, 2, 2, t);
+	herd_observe(e, "rl", "m2", "h", NULL, helper, 3, 3, t + S);
+	tick_to(e, &clock, t + 4 * S);
+	printf("# first member of a release: %s\n", g.json);
+	CHECK("release_first_member_notice",
+	      g.paged == pages && !strcmp(g.member, "m2") && strstr(g.json, "thumbnailer") &&
+		  strstr(g.json, "\"cohort\":\"rl@2.42.0\"") && strstr(g.json, "\"canary\":true") &&
+		  strstr(g.json, "(first members of release 2.42.0"));
+	char *mj = herd_dump_members(e, t + 4 * S);
+	CHECK("release_member_cohort", mj && strstr(mj, "\"member\":\"m2\",\"herd\":\"rl\","
+							 "\"version\":\"2.42.0\",\"cohort\":\"rl@2.42.0\""));
+	free(mj);
+	herd_release_at(e, "rl", "m3", "h", app, "2.42.0", t + 30 * S, t + 30 * S);
+	herd_observe(e, "rl", "m3", "h", NULL, app, 4, 4, t + 30 * S);
+	herd_observe(e, "rl", "m3", "h", NULL, helper, 5, 5, t + 31 * S);
+	tick_to(e, &clock, t + 34 * S);
+	CHECK("release_cohort_change_folds", g.change >= 1 && strstr(g.change_json, "rl@2.42.0") &&
+						     strstr(g.change_json, "thumbnailer") &&
+						     g.folded >= 1 && g.paged == pages);
+	herd_release_at(e, "rl", "m4", "h", app, "9.9.9", t + 40 * S, t + 40 * S);
+	herd_observe(e, "rl", "m4", "h", NULL, app, 6, 6, t + 40 * S);
+	herd_observe(e, "rl", "m4", "h", NULL, sh, 7, 7, t + 41 * S);
+	tick_to(e, &clock, t + 44 * S);
+	CHECK("release_other_program_pages",
+	      g.paged == pages + 1 && !strcmp(g.member, "m4") && strstr(g.json, "/usr/bin/dash"));
+	/* all at once: every member takes 2.43.0 within a second; its new connection shows at
+	 * each member's own pace, the first 2 min later: a release under way, a notice (before:
+	 * paged, "0 of 5 peers of version 2.43.0") */
+	t += 3600 * S;
+	for (int i = 1; i <= 6; i++) {
+		snprintf(mn, sizeof(mn), "m%d", i);
+		herd_release_at(e, "rl", mn, "h", app, "2.43.0", t, t);
+		herd_observe(e, "rl", mn, "h", NULL, app, 8, 8, t);
+	}
+	herd_base(e, "rl", 6, t + 120 * S);
+	herd_observe(e, "rl", "m5", "h", NULL, "connect|/opt/shop/<v>/bin/shop-web|tcp/9200|private",
+		     9, 9, t + 120 * S);
+	tick_to(e, &clock, t + 123 * S);
+	printf("# release under way: %s\n", g.json);
+	CHECK("release_under_way_notice",
+	      g.paged == pages + 1 && !strcmp(g.member, "m5") && strstr(g.json, "tcp/9200") &&
+		  strstr(g.json, "(release 2.43.0 under way: m5 runs programs under /opt/shop/<v>/"));
+	herd_free(e);
+}
+
 #define ALPHA "{}[]\",:\\u0e1-.tfn \x01\xff"
 
 /* Seeded mutation fuzz: hostile bytes must be refused, never crash (ASan/UBSan watch). */
@@ -1373,6 +1847,15 @@ int main(void)
 	test_herd_slow_rollout();
 	test_herd_new_member_routine();
 	test_herd_late();
+	test_herd_deploy_young();
+	test_herd_rare_known();
+	test_herd_cohort_change_once();
+	test_herd_onset();
+	test_herd_rare_known_versions();
+	test_herd_admin_sudo();
+	test_herd_old_cohort_no_canary();
+	test_tokens_release();
+	test_herd_release_inferred();
 	test_fuzz();
 	return failed;
 }
