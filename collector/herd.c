@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "collector/herd.h"
+#include "collector/tokens.h"
 #include "collector/json.h"
 
 /* Explanations are bounded text: truncating an over-long path in them is intended. */
@@ -1006,58 +1007,10 @@ void herd_observe_at(struct herd_engine *e, const char *herd, const char *member
 	pend(e, m, c->due_ns);
 }
 
-/* A user class of a token (tokens.c: root, service, other by uid; user by name) in words. */
-static const char *who(const char *class)
-{
-	if (!strcmp(class, "root"))
-		return "root";
-	if (!strcmp(class, "service"))
-		return "a service account";
-	if (!strcmp(class, "other"))
-		return "a regular user";
-	if (!strcmp(class, "user"))
-		return "a non-root user";
-	return "an unknown user";
-}
-
-/* Human phrase for a token: "ran /usr/bin/nc (parent /usr/bin/java) as root". */
+/* A token in words: its kind's wording (collector/tokens.c token_kinds[]). */
 static void describe(const char *token, char *out, size_t n)
 {
-	char f[6][256] = { { 0 } };
-	int nf = 0;
-	const char *p = token;
-	while (nf < 6) {
-		const char *bar = strchr(p, '|');
-		size_t l = bar ? (size_t)(bar - p) : strlen(p);
-		snprintf(f[nf++], sizeof(f[0]), "%.*s", (int)(l < 255 ? l : 255), p);
-		if (!bar)
-			break;
-		p = bar + 1;
-	}
-	if (!strcmp(f[0], "exec"))
-		snprintf(out, n, "ran %s (parent %s) as %s%s%s", f[1], f[2] + (strncmp(f[2], "parent=", 7) ? 0 : 7),
-			 f[3] + (strncmp(f[3], "user=", 5) ? 0 : 5),
-			 nf > 4 ? ", " : "", nf > 4 ? f[4] : "");
-	else if (!strcmp(f[0], "connect"))
-		snprintf(out, n, "connected to %s (%s) from %s", f[2], f[3], f[1]);
-	else if (!strcmp(f[0], "listen"))
-		snprintf(out, n, "listened on %s with %s", f[2], f[1]);
-	else if (!strcmp(f[0], "accept"))
-		snprintf(out, n, "accepted %s from %s with %s", f[2], f[3], f[1]);
-	else if (!strcmp(f[0], "file"))
-		snprintf(out, n, "%s did %s %s", f[1], f[2], f[3]);
-	else if (!strcmp(f[0], "cap"))
-		snprintf(out, n, "%s used %s", f[1], f[2]);
-	else if (!strcmp(f[0], "module"))
-		snprintf(out, n, "loaded kernel module %s", f[1]);
-	else if (!strcmp(f[0], "auth") && nf == 6 && !strncmp(f[3], "by=", 3) &&
-		 !strncmp(f[4], "as=", 3))
-		snprintf(out, n, "authenticated as %s with %s (PAM service %s, run by %s): %s",
-			 who(f[4] + 3), f[1], f[2], who(f[3] + 3), f[5]);
-	else if (!strcmp(f[0], "auth")) /* the shape before auth tokens named who (a snapshot) */
-		snprintf(out, n, "%s authentication of a %s user (%s)", f[1], f[2], f[3]);
-	else
-		snprintf(out, n, "showed %s", token);
+	tokens_describe(token, out, n);
 }
 
 /* Tokens that became a herd change (herd-wide) or a cohort change while judging one member:

@@ -7,6 +7,7 @@
 #include <libpsl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -20,8 +21,8 @@
 
 uint64_t parse_rfc3339(const char *s, size_t n)
 {
-	int v[6] = { 0 };
-	static const int pos[6] = { 0, 5, 8, 11, 14, 17 }, len[6] = { 4, 2, 2, 2, 2, 2 };
+	int v[6] = {0};
+	static const int pos[6] = {0, 5, 8, 11, 14, 17}, len[6] = {4, 2, 2, 2, 2, 2};
 	if (n < 20)
 		return 0;
 	for (int k = 0; k < 6; k++)
@@ -31,7 +32,8 @@ uint64_t parse_rfc3339(const char *s, size_t n)
 				return 0;
 			v[k] = v[k] * 10 + (c - '0');
 		}
-	if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
+	if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    s[13] != ':' || s[16] != ':')
 		return 0;
 	uint64_t frac = 0;
 	size_t i = 19;
@@ -57,8 +59,10 @@ uint64_t parse_rfc3339(const char *s, size_t n)
 	long long days = (long long)era * 146097 + (long long)doe - 719468;
 	if (days < 0)
 		return 0;
-	return ((uint64_t)days * 86400 + (uint64_t)v[3] * 3600 + (uint64_t)v[4] * 60 + (uint64_t)v[5]) *
-		       1000000000ull + frac;
+	return ((uint64_t)days * 86400 + (uint64_t)v[3] * 3600 + (uint64_t)v[4] * 60 +
+		(uint64_t)v[5]) *
+		       1000000000ull +
+	       frac;
 }
 
 /* Concatenate the NULL-terminated list of strings into out (truncating); the hot path of token
@@ -154,8 +158,8 @@ static size_t dotted(const char *s, int *groups)
  * only with a digit (1.2-bin is not a beta). */
 static size_t pre_word(const char *s)
 {
-	static const char *const w[] = { "alpha", "beta", "rc", "pre", "dev", "post", "snapshot",
-					 "final", "a", "b" };
+	static const char *const w[] = {"alpha", "beta",     "rc",    "pre", "dev",
+					"post",  "snapshot", "final", "a",   "b"};
 	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
 		size_t l = strlen(w[i]);
 		if (strncasecmp(s, w[i], l))
@@ -508,15 +512,16 @@ static const char *ip_class(const char *ip)
 	if (inet_pton(AF_INET, ip, a) == 1) {
 		if (a[0] == 127)
 			return "loopback";
-		if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
-		    (a[0] == 169 && a[1] == 254) || (a[0] == 100 && (a[1] & 0xc0) == 64))
+		if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+		    (a[0] == 192 && a[1] == 168) || (a[0] == 169 && a[1] == 254) ||
+		    (a[0] == 100 && (a[1] & 0xc0) == 64))
 			return "private";
 		if (a[0] == 0)
 			return "any";
 		return "public";
 	}
 	if (inet_pton(AF_INET6, ip, a) == 1) {
-		static const unsigned char lo[16] = { [15] = 1 };
+		static const unsigned char lo[16] = {[15] = 1};
 		if (!memcmp(a, lo, 16))
 			return "loopback";
 		if ((a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
@@ -541,12 +546,27 @@ static const char *user_class(long long uid)
 }
 
 /* every top-level key the extraction reads, found in one pass over the event */
-static const char *const rk[] = { "seq",    "kind", "time", "host",  "proc", "parent", "exec",
-				  "net",    "file", "cap",  "module", "auth", "ptrace", "cred",
-				  "ns",     "bpf",  "mount", "shell", "dns" };
-enum { R_PARENT = 5, R_EXEC, R_NET, R_FILE, R_CAP, R_MODULE, R_AUTH, R_PTRACE, R_CRED, R_NS, R_BPF,
-       R_MOUNT, R_SHELL, R_DNS, R_N };
-static const char *const pk[] = { "exe", "comm", "container", "euid", "uid", "pid", "ppid" };
+static const char *const rk[] = {"seq", "kind", "time",  "host",   "proc", "parent", "exec",
+				 "net", "file", "cap",   "module", "auth", "ptrace", "cred",
+				 "ns",  "bpf",  "mount", "shell",  "dns"};
+enum {
+	R_PARENT = 5,
+	R_EXEC,
+	R_NET,
+	R_FILE,
+	R_CAP,
+	R_MODULE,
+	R_AUTH,
+	R_PTRACE,
+	R_CRED,
+	R_NS,
+	R_BPF,
+	R_MOUNT,
+	R_SHELL,
+	R_DNS,
+	R_N
+};
+static const char *const pk[] = {"exe", "comm", "container", "euid", "uid", "pid", "ppid"};
 enum { P_N = sizeof(pk) / sizeof(pk[0]) };
 static struct json_keys rkeys, pkeys;
 
@@ -571,9 +591,9 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 	}
 	get_id(d, r[1], "", ev->kind, sizeof(ev->kind), ev, "kind");
 	int ti = r[2];
-	ev->ts_ns = ti >= 0 && d->t[ti].type == J_STR ?
-			    parse_rfc3339(d->s + d->t[ti].start, d->t[ti].end - d->t[ti].start) :
-			    0;
+	ev->ts_ns = ti >= 0 && d->t[ti].type == J_STR
+			    ? parse_rfc3339(d->s + d->t[ti].start, d->t[ti].end - d->t[ti].start)
+			    : 0;
 	int host = r[3], proc = r[4];
 	json_get_keys(d, proc, &pkeys, pr);
 	check_int(d, pr[3], ev, "proc.euid");
@@ -639,7 +659,8 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 			get_str(d, r[R_NET], "dst.ip", ip, sizeof(ip));
 			char pb[24];
 			cat(tok[n++], TOKEN_MAX, "connect|", exe, "|", proto, "/",
-			    dport >= 32768 ? "ephemeral" : itoa_ll(dport, pb), "|", ip_class(ip), NULL);
+			    dport >= 32768 ? "ephemeral" : itoa_ll(dport, pb), "|", ip_class(ip),
+			    NULL);
 		} else if (!strcmp(k, "net.accept")) {
 			/* accept: src is the local side in the agent's view when dst is the peer */
 			char peer[64];
@@ -647,8 +668,8 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 			long long lport = sport ? sport : dport; /* src is the local end */
 			get_str(d, r[R_NET], "src.ip", ip, sizeof(ip));
 			char pb[24];
-			cat(tok[n++], TOKEN_MAX, "accept|", exe, "|", proto, "/", itoa_ll(lport, pb), "|",
-			    ip_class(peer[0] ? peer : ip), NULL);
+			cat(tok[n++], TOKEN_MAX, "accept|", exe, "|", proto, "/",
+			    itoa_ll(lport, pb), "|", ip_class(peer[0] ? peer : ip), NULL);
 		} else if (!strcmp(k, "net.listen")) {
 			long long port = sport ? sport : dport;
 			snprintf(tok[n++], TOKEN_MAX, "listen|%s|%s/%lld", exe, proto, port);
@@ -709,8 +730,10 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 		 * and its target at open_session: sudo_runas names the target throughout. */
 		const char *as = runas[0] ? runas : user;
 		cat(tok[n++], TOKEN_MAX, "auth|", exe[0] ? exe : "?", "|", svc[0] ? svc : "?",
-		    "|by=", okk ? user_class(uid) : "?",
-		    "|as=", !as[0] ? "?" : strcmp(as, "root") ? "user" : "root",
+		    "|by=", okk ? user_class(uid) : "?", "|as=",
+		    !as[0]               ? "?"
+		    : strcmp(as, "root") ? "user"
+					 : "root",
 		    "|", res[0] ? res : "?", NULL);
 	} else if (!strcmp(k, "process.ptrace")) {
 		char req[64];
@@ -743,4 +766,127 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 		snprintf(tok[n++], TOKEN_MAX, "%s|%s", k + 8, exe);
 	}
 	return n;
+}
+
+const struct token_kind token_kinds[] = {
+	{"exec", "process.exec", "ran {1} (parent {2=}) as {3=}{4*}", NULL},
+	{"connect", "net.connect", "connected to {2} ({3}) from {1}", NULL},
+	{"accept", "net.accept", "accepted {2} from {3} with {1}", NULL},
+	{"listen", "net.listen", "listened on {2} with {1}", NULL},
+	{"bind", "net.bind", "bound {2} with {1}", NULL},
+	{"socket", "net.socket", "opened a {2} socket with {1}", NULL},
+	{"dns", "net.dns", "looked up a name under {2} with {1}", NULL},
+	{"file", "file.*", "{1} did {2} {3}", NULL},
+	{"cap", "process.capability", "{1} used {2}", NULL},
+	{"module", "kernel.module_load", "loaded kernel module {1}", NULL},
+	{"auth", "user.auth", "authenticated as {4@} with {1} (PAM service {2}, run by {3@}): {5}",
+	 /* the shape before auth tokens named who: auth|service|class|result (a snapshot) */
+	 "{1} authentication of a {2} user ({3})"},
+	{"ptrace", "process.ptrace", "{1} used ptrace {2}", NULL},
+	{"cred", "process.cred_change", "{1} changed its credentials with {2} to {3=@}", NULL},
+	{"ns", "process.namespace", "{1} entered or made namespaces with {2}", NULL},
+	{"bpf", "kernel.bpf", "{1} used bpf() {2}", NULL},
+	{"mount", "system.mount", "{1} mounted a {2} filesystem", NULL},
+	{"shell", "user.shell", "typed commands into {1}", NULL},
+	{"memfd", "process.memfd", "{1} made an in-memory file (memfd)", NULL},
+	{"wx_memory", "process.wx_memory", "{1} mapped memory writable and executable", NULL},
+	{"rename", "process.rename", "{1} renamed its process", NULL},
+	{NULL, NULL, NULL, NULL},
+};
+
+const struct token_kind *token_kind_of(const char *token)
+{
+	size_t l = strcspn(token, "|");
+	for (const struct token_kind *k = token_kinds; k->prefix; k++)
+		if (strlen(k->prefix) == l && !strncmp(k->prefix, token, l))
+			return k;
+	return NULL;
+}
+
+static const char *user_words(const char *class)
+{
+	if (!strcmp(class, "root"))
+		return "root";
+	if (!strcmp(class, "service"))
+		return "a service account";
+	if (!strcmp(class, "other"))
+		return "a regular user";
+	if (!strcmp(class, "user"))
+		return "a non-root user";
+	return "an unknown user";
+}
+
+void tokens_describe(const char *token, char *out, size_t n)
+{
+	const struct token_kind *k = token_kind_of(token);
+	struct token_kind older_row;
+	const char *f[8];
+	size_t fl[8];
+	int nf = 0;
+	for (const char *p = token; nf < 8;) {
+		const char *bar = strchr(p, '|');
+		f[nf] = p;
+		fl[nf++] = bar ? (size_t)(bar - p) : strlen(p);
+		if (!bar)
+			break;
+		p = bar + 1;
+	}
+	size_t o = 0;
+	if (!k || !n)
+		goto plain;
+	for (const char *w = k->wording; *w && o + 1 < n;) {
+		if (*w != '{') {
+			out[o++] = *w++;
+			continue;
+		}
+		char *end;
+		long i = strtol(w + 1, &end, 10);
+		const char *close = strchr(end, '}');
+		if (!close || i < 0 || i > 7)
+			goto plain;
+		/* what follows the number: '=' drop the label, '@' user class in words, '*' the rest */
+		int strip = memchr(end, '=', close - end) || memchr(end, '@', close - end);
+		int words = memchr(end, '@', close - end) != NULL;
+		char mode = memchr(end, '*', close - end) ? '*' : 0;
+		w = close + 1;
+		if (mode == '*') {
+			for (int j = (int)i; j < nf && o + 1 < n; j++) {
+				int r = snprintf(out + o, n - o, ", %.*s", (int)fl[j], f[j]);
+				o += r > 0 && (size_t)r < n - o ? (size_t)r : n - o - 1;
+			}
+			continue;
+		}
+		if (i >= nf) { /* fewer fields than the wording names: an older shape */
+			if (k->older && k != &older_row) {
+				older_row =
+					(struct token_kind){k->prefix, k->events, k->older, NULL};
+				k = &older_row;
+				o = 0;
+				w = k->wording;
+				continue;
+			}
+			goto plain;
+		}
+		const char *v = f[i];
+		size_t vl = fl[i];
+		if (strip) {
+			const char *eq = memchr(v, '=', vl);
+			if (eq) {
+				vl -= (size_t)(eq + 1 - v);
+				v = eq + 1;
+			}
+		}
+		char tmp[TOKEN_MAX];
+		if (words) {
+			snprintf(tmp, sizeof(tmp), "%.*s", (int)vl, v);
+			v = user_words(tmp);
+			vl = strlen(v);
+		}
+		int r = snprintf(out + o, n - o, "%.*s", (int)vl, v);
+		o += r > 0 && (size_t)r < n - o ? (size_t)r : n - o - 1;
+	}
+	out[o] = 0;
+	return;
+plain:
+	snprintf(out, n, "showed %s", token);
 }

@@ -24,18 +24,18 @@
 
 struct ev_info {
 	char kind[64];
-	char host[128];      /* host.name (or host.id) */
-	char host_herd[128]; /* host.herd, may be empty */
-	char member[320];    /* host, or host/container-id */
-	char herd[128];      /* herd of the member, may be empty */
+	char host[128];         /* host.name (or host.id) */
+	char host_herd[128];    /* host.herd, may be empty */
+	char member[320];       /* host, or host/container-id */
+	char herd[128];         /* herd of the member, may be empty */
 	char host_version[128]; /* host.version, may be empty */
-	char version[128];	/* version of the member (container.version or host.version), may be
+	char version[128];      /* version of the member (container.version or host.version), may be
 				   empty */
-	char exe_release[96];	/* process.exec: the release its exe's path named (canon: the
+	char exe_release[96];   /* process.exec: the release its exe's path named (canon: the
 				   version text that became <v>, #, *), "" when none */
 	int in_container;
 	long long seq;
-	uint64_t ts_ns;      /* event time, 0 when missing or unparsable */
+	uint64_t ts_ns; /* event time, 0 when missing or unparsable */
 	/* The first field that breaks the event contract, which the collector refuses on ingest:
 	 * an integer field (seq, pids, uids, ports) present and not null but not an integer
 	 * (EV_BAD_INT: "5", 1e2, 3002.7, out of range), or \u0000 in an identifier (EV_BAD_NUL:
@@ -45,6 +45,25 @@ struct ev_info {
 };
 
 enum { EV_BAD_INT = 1, EV_BAD_NUL };
+
+/* Every kind of herd token, one row each (tokens.c): the prefix (the token's first field), the
+ * event kinds it is built from, and how an alert words it. In the wording, {N} is the token's
+ * field N (0 is the prefix), {N=} that field without its "label=", {N@} the same as a user
+ * class in words ("a service account"), {N*} ", " and every field from N on when there are any.
+ * A kind that ev_extract builds without a row here fails tests/collector/unit.c
+ * (test_token_kinds). */
+struct token_kind {
+	const char *prefix;
+	const char *events;
+	const char *wording;
+	const char *older; /* the wording of an older, shorter shape of the token, or NULL */
+};
+extern const struct token_kind token_kinds[]; /* ends with a NULL prefix */
+/* The row of a token's kind, NULL when it has none. */
+const struct token_kind *token_kind_of(const char *token);
+/* A token in words, from its kind's row; "showed TOKEN" for a token of no known kind or with
+ * fewer fields than its wording names (an older token shape, from a snapshot). */
+void tokens_describe(const char *token, char *out, size_t n);
 
 /* Fill ev and up to EV_MAX_TOKENS tokens from the event object at index root.
  * Returns the number of tokens (0 for kinds that carry none, e.g. heartbeats), -1 when the
