@@ -57,9 +57,9 @@
 
 struct cov {
 	char *host;
-	long long chunk;    /* chunk the heartbeat was read from */
-	char *summary;      /* JSON members (no braces): "time", "agent_version", counts, "blind" */
-	char *probes;       /* the raw probes object */
+	long long chunk; /* chunk the heartbeat was read from */
+	char *summary;   /* JSON members (no braces): "time", "agent_version", counts, "blind" */
+	char *probes;    /* the raw probes object */
 };
 
 struct console {
@@ -68,9 +68,10 @@ struct console {
 	size_t ncov, covcap;
 };
 
-static const char CSP[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
-			  "img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; "
-			  "frame-ancestors 'none'";
+static const char CSP[] =
+	"default-src 'none'; script-src 'self'; style-src 'self'; "
+	"img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+	"frame-ancestors 'none'";
 
 int console_new(struct console **out, const struct console_cfg *cfg)
 {
@@ -80,10 +81,11 @@ int console_new(struct console **out, const struct console_cfg *cfg)
 	k->cfg = *cfg;
 	/* Acknowledgements live beside the alerts; a database that cannot take the table (read
 	 * only, full) still serves everything else. */
-	if (cfg->wdb && sqlite3_exec(cfg->wdb,
-				     "CREATE TABLE IF NOT EXISTS alert_acks(alert INTEGER PRIMARY KEY,"
-				     " ts INTEGER NOT NULL, note TEXT)",
-				     NULL, NULL, NULL) != SQLITE_OK)
+	if (cfg->wdb &&
+	    sqlite3_exec(cfg->wdb,
+			 "CREATE TABLE IF NOT EXISTS alert_acks(alert INTEGER PRIMARY KEY,"
+			 " ts INTEGER NOT NULL, note TEXT)",
+			 NULL, NULL, NULL) != SQLITE_OK)
 		fprintf(stderr, "herdwatch-collector: console: no alert_acks table: %s\n",
 			sqlite3_errmsg(cfg->wdb));
 	*out = k;
@@ -103,9 +105,9 @@ void console_free(struct console *k)
 	free(k);
 }
 
-static const char *const api_paths[] = { "/api/console", "/api/fleet", "/api/coverage",
-					 "/api/alert-list", "/api/alert", "/api/member",
-					 "/api/herd-change", "/api/ack", NULL };
+static const char *const api_paths[] = {"/api/console",     "/api/fleet", "/api/coverage",
+					"/api/alert-list",  "/api/alert", "/api/member",
+					"/api/herd-change", "/api/ack",   NULL};
 
 int console_owns(const char *path)
 {
@@ -140,7 +142,11 @@ static void send_json(struct evhttp_request *req, int code, struct jbuf *b)
 	} else {
 		evbuffer_add(out, b->p ? b->p : "", b->len);
 		evbuffer_add(out, "\n", 1);
-		evhttp_send_reply(req, code, code == 200 ? "OK" : code == 400 ? "Bad Request" : "Refused", out);
+		evhttp_send_reply(req, code,
+				  code == 200   ? "OK"
+				  : code == 400 ? "Bad Request"
+						: "Refused",
+				  out);
 	}
 	if (out)
 		evbuffer_free(out);
@@ -156,7 +162,7 @@ send_error(struct evhttp_request *req, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	struct jbuf b = { 0 };
+	struct jbuf b = {0};
 	jb_puts(&b, "{\"error\":");
 	jb_str(&b, msg);
 	jb_puts(&b, "}");
@@ -211,7 +217,9 @@ static int ptime(struct evhttp_request *req, struct evkeyvalq *q, const char *k,
 		return pint(req, q, k, dflt, 0, LLONG_MAX, out);
 	uint64_t t = parse_rfc3339(v, strlen(v));
 	if (!t || t > LLONG_MAX)
-		return send_error(req, 400, "%s: \"%.40s\" is not a time (ns since the epoch, or RFC 3339)", k, v);
+		return send_error(req, 400,
+				  "%s: \"%.40s\" is not a time (ns since the epoch, or RFC 3339)",
+				  k, v);
 	*out = (long long)t;
 	return 0;
 }
@@ -226,9 +234,9 @@ static int one_of(struct evhttp_request *req, const char *k, const char *v, cons
 	return send_error(req, 400, "%s: \"%.40s\" is not one of the known values", k, v);
 }
 
-static const char *const alert_kinds[] = { "member.outlier", "herd.change", "member.silent",
-					   "member.back", "member.folded", NULL };
-static const char *const severities[] = { "alert", "notice", NULL };
+static const char *const alert_kinds[] = {"member.outlier", "herd.change",   "member.silent",
+					  "member.back",    "member.folded", NULL};
+static const char *const severities[] = {"alert", "notice", NULL};
 
 static long long now_ns(void)
 {
@@ -252,7 +260,8 @@ static void col_text(struct jbuf *b, sqlite3_stmt *st, int i)
 	if (sqlite3_column_type(st, i) == SQLITE_NULL)
 		jb_puts(b, "null");
 	else
-		jb_strn(b, (const char *)sqlite3_column_text(st, i), (size_t)sqlite3_column_bytes(st, i));
+		jb_strn(b, (const char *)sqlite3_column_text(st, i),
+			(size_t)sqlite3_column_bytes(st, i));
 }
 
 /* ---- static files ---- */
@@ -349,9 +358,10 @@ static void events_by_id(struct console *k, struct jbuf *b, const long long *ids
 			int nt = json_parse(cur, ll, toks, TOKS_MAX);
 			if (nt <= 0)
 				continue;
-			struct jdoc d = { cur, toks, nt };
+			struct jdoc d = {cur, toks, nt};
 			char member[300] = "";
-			int hn = json_path(&d, 0, "host.name"), cid = json_path(&d, 0, "proc.container.id");
+			int hn = json_path(&d, 0, "host.name"),
+			    cid = json_path(&d, 0, "proc.container.id");
 			json_str(&d, hn, member, 128);
 			if (cid >= 0 && toks[cid].type == J_STR) {
 				size_t ml = strlen(member);
@@ -384,12 +394,12 @@ static int cmp_ll(const void *a, const void *b)
 /* Columns after id, json: acknowledged ts, note, the member.folded alert that took it in. An
  * acknowledgement older than the alert is of an earlier alert whose id SQLite reused (retention
  * deleted every alert above it): not this one's. */
-#define STATE_COLS                                                                              \
-	"(SELECT ts FROM alert_acks k WHERE k.alert = a.id AND k.ts >= a.ts),"                   \
-	"(SELECT note FROM alert_acks k WHERE k.alert = a.id AND k.ts >= a.ts),"                 \
-	"CASE WHEN a.kind = 'member.outlier' THEN (SELECT f.id FROM alerts f"                   \
-	" WHERE f.member = a.member AND f.kind = 'member.folded' AND f.id > a.id AND EXISTS"     \
-	" (SELECT 1 FROM json_each(f.json, '$.tokens') ft, json_each(a.json, '$.tokens') at"     \
+#define STATE_COLS                                                                                 \
+	"(SELECT ts FROM alert_acks k WHERE k.alert = a.id AND k.ts >= a.ts),"                     \
+	"(SELECT note FROM alert_acks k WHERE k.alert = a.id AND k.ts >= a.ts),"                   \
+	"CASE WHEN a.kind = 'member.outlier' THEN (SELECT f.id FROM alerts f"                      \
+	" WHERE f.member = a.member AND f.kind = 'member.folded' AND f.id > a.id AND EXISTS"       \
+	" (SELECT 1 FROM json_each(f.json, '$.tokens') ft, json_each(a.json, '$.tokens') at"       \
 	"  WHERE ft.value = json_extract(at.value, '$.token')) ORDER BY f.id LIMIT 1) END"
 
 /* "state", "acked", "note", "folded_by" members from the STATE_COLS at column i */
@@ -397,7 +407,10 @@ static void state_json(struct jbuf *b, sqlite3_stmt *st, int i)
 {
 	int acked = sqlite3_column_type(st, i) != SQLITE_NULL;
 	int folded = sqlite3_column_type(st, i + 2) != SQLITE_NULL;
-	jb_printf(b, "\"state\":\"%s\",\"acked_ns\":", acked ? "acknowledged" : folded ? "folded" : "open");
+	jb_printf(b, "\"state\":\"%s\",\"acked_ns\":",
+		  acked    ? "acknowledged"
+		  : folded ? "folded"
+			   : "open");
 	if (acked)
 		jb_printf(b, "%lld", (long long)sqlite3_column_int64(st, i));
 	else
@@ -413,8 +426,8 @@ static void state_json(struct jbuf *b, sqlite3_stmt *st, int i)
 
 static void api_alert_list(struct console *k, struct evhttp_request *req, struct evkeyvalq *q)
 {
-	static const char *const known[] = { "herd", "member", "severity", "kind", "since",
-					     "before", "limit", NULL };
+	static const char *const known[] = {"herd",  "member", "severity", "kind",
+					    "since", "before", "limit",    NULL};
 	const char *herd = param(q, "herd"), *member = param(q, "member"),
 		   *sev = param(q, "severity"), *kind = param(q, "kind");
 	long long since, before, limit;
@@ -441,7 +454,7 @@ static void api_alert_list(struct console *k, struct evhttp_request *req, struct
 	sqlite3_bind_int64(st, 5, since);
 	sqlite3_bind_int64(st, 6, before);
 	sqlite3_bind_int64(st, 7, limit);
-	struct jbuf b = { 0 };
+	struct jbuf b = {0};
 	jb_puts(&b, "{\"alerts\":[");
 	long long last = -1, n = 0;
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -449,7 +462,8 @@ static void api_alert_list(struct console *k, struct evhttp_request *req, struct
 		jb_printf(&b, "%s{\"id\":%lld,", n++ ? "," : "", last);
 		state_json(&b, st, 2);
 		jb_puts(&b, ",\"alert\":");
-		jb_raw(&b, (const char *)sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+		jb_raw(&b, (const char *)sqlite3_column_text(st, 1),
+		       (size_t)sqlite3_column_bytes(st, 1));
 		jb_puts(&b, "}");
 	}
 	sqlite3_finalize(st);
@@ -460,7 +474,7 @@ static void api_alert_list(struct console *k, struct evhttp_request *req, struct
 
 static void api_alert(struct console *k, struct evhttp_request *req, struct evkeyvalq *q)
 {
-	static const char *const known[] = { "id", NULL };
+	static const char *const known[] = {"id", NULL};
 	long long id;
 	if (params_known(req, q, known) || pint(req, q, "id", -1, 1, LLONG_MAX, &id))
 		return;
@@ -468,12 +482,14 @@ static void api_alert(struct console *k, struct evhttp_request *req, struct evke
 		send_error(req, 400, "id= is required");
 		return;
 	}
-	sqlite3_stmt *st = prep(k, req, "SELECT a.id, a.json, " STATE_COLS ","
-				" (SELECT c.id FROM alerts c WHERE c.kind = 'herd.change' AND c.herd = a.herd"
-				"  AND a.kind = 'member.folded' AND json_extract(c.json, '$.change') ="
-				"  json_extract(a.json, '$.change') AND json_extract(c.json, '$.cohort') IS"
-				"  json_extract(a.json, '$.cohort') ORDER BY c.id LIMIT 1)"
-				" FROM alerts a WHERE a.id = ?1");
+	sqlite3_stmt *st =
+		prep(k, req,
+		     "SELECT a.id, a.json, " STATE_COLS ","
+		     " (SELECT c.id FROM alerts c WHERE c.kind = 'herd.change' AND c.herd = a.herd"
+		     "  AND a.kind = 'member.folded' AND json_extract(c.json, '$.change') ="
+		     "  json_extract(a.json, '$.change') AND json_extract(c.json, '$.cohort') IS"
+		     "  json_extract(a.json, '$.cohort') ORDER BY c.id LIMIT 1)"
+		     " FROM alerts a WHERE a.id = ?1");
 	if (!st)
 		return;
 	sqlite3_bind_int64(st, 1, id);
@@ -482,7 +498,7 @@ static void api_alert(struct console *k, struct evhttp_request *req, struct evke
 		send_error(req, 404, "no alert %lld (retention may have deleted it)", id);
 		return;
 	}
-	struct jbuf b = { 0 };
+	struct jbuf b = {0};
 	const char *json = (const char *)sqlite3_column_text(st, 1);
 	size_t jl = (size_t)sqlite3_column_bytes(st, 1);
 	jb_printf(&b, "{\"id\":%lld,", id);
@@ -500,7 +516,7 @@ static void api_alert(struct console *k, struct evhttp_request *req, struct evke
 	struct jtok *toks = malloc(sizeof(*toks) * TOKS_MAX);
 	int nt = toks ? json_parse(json, jl, toks, TOKS_MAX) : -1;
 	if (nt > 0) {
-		struct jdoc d = { json, toks, nt };
+		struct jdoc d = {json, toks, nt};
 		int tl = json_get(&d, 0, "tokens");
 		if (tl >= 0 && toks[tl].type == J_ARR) {
 			for (int t = tl + 1; t < (int)toks[tl].next && nids < ALERT_EVENTS_MAX;
@@ -508,7 +524,8 @@ static void api_alert(struct console *k, struct evhttp_request *req, struct evke
 				int ei = json_get(&d, t, "event_ids");
 				if (ei < 0 || toks[ei].type != J_ARR)
 					continue;
-				for (int e = ei + 1; e < (int)toks[ei].next && nids < ALERT_EVENTS_MAX;
+				for (int e = ei + 1;
+				     e < (int)toks[ei].next && nids < ALERT_EVENTS_MAX;
 				     e = (int)toks[e].next) {
 					int ok = 1;
 					long long v = json_int(&d, e, &ok);
@@ -529,7 +546,7 @@ static void api_alert(struct console *k, struct evhttp_request *req, struct evke
 
 static void api_herd_change(struct console *k, struct evhttp_request *req, struct evkeyvalq *q)
 {
-	static const char *const known[] = { "id", NULL };
+	static const char *const known[] = {"id", NULL};
 	long long id;
 	if (params_known(req, q, known) || pint(req, q, "id", -1, 1, LLONG_MAX, &id))
 		return;
@@ -537,7 +554,8 @@ static void api_herd_change(struct console *k, struct evhttp_request *req, struc
 		send_error(req, 400, "id= is required");
 		return;
 	}
-	sqlite3_stmt *st = prep(k, req, "SELECT json, herd FROM alerts WHERE id = ?1 AND kind = 'herd.change'");
+	sqlite3_stmt *st = prep(
+		k, req, "SELECT json, herd FROM alerts WHERE id = ?1 AND kind = 'herd.change'");
 	if (!st)
 		return;
 	sqlite3_bind_int64(st, 1, id);
@@ -546,12 +564,13 @@ static void api_herd_change(struct console *k, struct evhttp_request *req, struc
 		send_error(req, 404, "no herd change alert %lld", id);
 		return;
 	}
-	struct jbuf b = { 0 };
+	struct jbuf b = {0};
 	jb_printf(&b, "{\"id\":%lld,\"alert\":", id);
 	jb_raw(&b, (const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
 	sqlite3_finalize(st);
 	/* the member alerts it took in (member.folded follow-ups naming its number) */
-	st = prep(k, req, "SELECT f.id, f.member, json_extract(f.json, '$.alert_time') FROM alerts c,"
+	st = prep(k, req,
+		  "SELECT f.id, f.member, json_extract(f.json, '$.alert_time') FROM alerts c,"
 		  " alerts f WHERE c.id = ?1 AND f.kind = 'member.folded' AND f.herd = c.herd AND"
 		  " json_extract(f.json, '$.change') = json_extract(c.json, '$.change') AND"
 		  " json_extract(f.json, '$.cohort') IS json_extract(c.json, '$.cohort')"
@@ -577,7 +596,7 @@ static void api_herd_change(struct console *k, struct evhttp_request *req, struc
 
 static void api_member(struct console *k, struct evhttp_request *req, struct evkeyvalq *q)
 {
-	static const char *const known[] = { "name", NULL };
+	static const char *const known[] = {"name", NULL};
 	const char *name = param(q, "name");
 	if (params_known(req, q, known))
 		return;
@@ -585,29 +604,35 @@ static void api_member(struct console *k, struct evhttp_request *req, struct evk
 		send_error(req, 400, "name= is required");
 		return;
 	}
-	sqlite3_stmt *st = prep(k, req, "SELECT a.id, a.json, " STATE_COLS
+	sqlite3_stmt *st = prep(k, req,
+				"SELECT a.id, a.json, " STATE_COLS
 				" FROM alerts a WHERE a.member = ?1 ORDER BY a.id DESC LIMIT 100");
 	if (!st)
 		return;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	struct jbuf b = { 0 };
+	struct jbuf b = {0};
 	jb_puts(&b, "{\"member\":");
 	jb_str(&b, name);
 	jb_puts(&b, ",\"alerts\":[");
 	for (int n = 0; sqlite3_step(st) == SQLITE_ROW; n++) {
-		jb_printf(&b, "%s{\"id\":%lld,", n ? "," : "", (long long)sqlite3_column_int64(st, 0));
+		jb_printf(&b, "%s{\"id\":%lld,", n ? "," : "",
+			  (long long)sqlite3_column_int64(st, 0));
 		state_json(&b, st, 2);
 		jb_puts(&b, ",\"alert\":");
-		jb_raw(&b, (const char *)sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+		jb_raw(&b, (const char *)sqlite3_column_text(st, 1),
+		       (size_t)sqlite3_column_bytes(st, 1));
 		jb_puts(&b, "}");
 	}
 	sqlite3_finalize(st);
 	/* tokens of its outlier alerts that no peer showed, unless a herd change took them in */
-	st = prep(k, req, "SELECT json_extract(t.value, '$.token') tok, max(a.id), min(a.ts),"
+	st = prep(k, req,
+		  "SELECT json_extract(t.value, '$.token') tok, max(a.id), min(a.ts),"
 		  " json_extract(t.value, '$.peers') FROM alerts a, json_each(a.json, '$.tokens') t"
 		  " WHERE a.member = ?1 AND a.kind = 'member.outlier'"
-		  " AND json_extract(t.value, '$.peers_with') = 0 AND NOT EXISTS (SELECT 1 FROM alerts f,"
-		  " json_each(f.json, '$.tokens') ft WHERE f.member = a.member AND f.kind = 'member.folded'"
+		  " AND json_extract(t.value, '$.peers_with') = 0 AND NOT EXISTS (SELECT 1 FROM "
+		  "alerts f,"
+		  " json_each(f.json, '$.tokens') ft WHERE f.member = a.member AND f.kind = "
+		  "'member.folded'"
 		  " AND f.id > a.id AND ft.value = json_extract(t.value, '$.token'))"
 		  " GROUP BY tok ORDER BY 2 DESC LIMIT 500");
 	if (!st) {
@@ -620,7 +645,8 @@ static void api_member(struct console *k, struct evhttp_request *req, struct evk
 		jb_puts(&b, n ? ",{\"token\":" : "{\"token\":");
 		col_text(&b, st, 0);
 		jb_printf(&b, ",\"alert\":%lld,\"first_ns\":%lld,\"peers\":%lld}",
-			  (long long)sqlite3_column_int64(st, 1), (long long)sqlite3_column_int64(st, 2),
+			  (long long)sqlite3_column_int64(st, 1),
+			  (long long)sqlite3_column_int64(st, 2),
 			  (long long)sqlite3_column_int64(st, 3));
 	}
 	sqlite3_finalize(st);
@@ -630,16 +656,18 @@ static void api_member(struct console *k, struct evhttp_request *req, struct evk
 
 static void api_fleet(struct console *k, struct evhttp_request *req, struct evkeyvalq *q)
 {
-	static const char *const known[] = { "since", NULL };
+	static const char *const known[] = {"since", NULL};
 	long long since;
-	if (params_known(req, q, known) || ptime(req, q, "since", now_ns() - 86400ll * 1000000000ll, &since))
+	if (params_known(req, q, known) ||
+	    ptime(req, q, "since", now_ns() - 86400ll * 1000000000ll, &since))
 		return;
-	sqlite3_stmt *st = prep(k, req, "SELECT herd, severity, kind, count(*) FROM alerts"
+	sqlite3_stmt *st = prep(k, req,
+				"SELECT herd, severity, kind, count(*) FROM alerts"
 				" WHERE ts >= ?1 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
 	if (!st)
 		return;
 	sqlite3_bind_int64(st, 1, since);
-	struct jbuf b = { 0 };
+	struct jbuf b = {0};
 	jb_printf(&b, "{\"since_ns\":%lld,\"alerts\":[", since);
 	for (int n = 0; sqlite3_step(st) == SQLITE_ROW; n++) {
 		jb_puts(&b, n ? ",{\"herd\":" : "{\"herd\":");
@@ -671,7 +699,7 @@ static struct cov *cov_find(struct console *k, const char *host)
 		k->covcap = cap;
 	}
 	struct cov *c = &k->cov[k->ncov];
-	*c = (struct cov){ strdup(host), -1, NULL, NULL };
+	*c = (struct cov){strdup(host), -1, NULL, NULL};
 	if (!c->host)
 		return NULL;
 	k->ncov++;
@@ -712,10 +740,10 @@ static void cov_read(struct console *k, struct cov *c, long long chunk, struct j
 		l = nl + 1;
 	}
 	int nt = best ? json_parse(best, bl, toks, TOKS_MAX) : -1;
-	struct jdoc d = { best, toks, nt };
+	struct jdoc d = {best, toks, nt};
 	int probes = nt > 0 ? json_path(&d, 0, "agent.probes") : -1;
 	if (probes >= 0 && toks[probes].type == J_OBJ) {
-		struct jbuf s = { 0 }, blind = { 0 };
+		struct jbuf s = {0}, blind = {0};
 		char buf[512];
 		int total = 0, attached = 0, nb = 0;
 		int ti = json_get(&d, 0, "time"), vi = json_path(&d, 0, "agent.version");
@@ -730,7 +758,7 @@ static void cov_read(struct console *k, struct cov *c, long long chunk, struct j
 			jb_puts(&blind, nb++ ? ",{\"probe\":" : "{\"probe\":");
 			json_str(&d, i, buf, sizeof(buf));
 			jb_str(&blind, buf);
-			static const char *const f[] = { "state", "hook", "reason" };
+			static const char *const f[] = {"state", "hook", "reason"};
 			for (int j = 0; j < 3; j++) {
 				int x = json_get(&d, v, f[j]);
 				jb_printf(&blind, ",\"%s\":", f[j]);
@@ -753,12 +781,12 @@ static void cov_read(struct console *k, struct cov *c, long long chunk, struct j
 			jb_str(&s, buf);
 		else
 			jb_puts(&s, "null");
-		jb_printf(&s, ",\"probes_total\":%d,\"probes_attached\":%d,\"not_attached\":[", total,
-			  attached);
+		jb_printf(&s, ",\"probes_total\":%d,\"probes_attached\":%d,\"not_attached\":[",
+			  total, attached);
 		jb_raw(&s, blind.p ? blind.p : "", blind.len);
 		jb_puts(&s, "]");
 		free(blind.p);
-		struct jbuf p = { 0 };
+		struct jbuf p = {0};
 		jb_json_utf8(&p, best + toks[probes].start, toks[probes].end - toks[probes].start);
 		if (!s.oom && !p.oom) {
 			free(c->summary);
@@ -775,19 +803,21 @@ static void cov_read(struct console *k, struct cov *c, long long chunk, struct j
 
 static void api_coverage(struct console *k, struct evhttp_request *req, struct evkeyvalq *q)
 {
-	static const char *const known[] = { "host", NULL };
+	static const char *const known[] = {"host", NULL};
 	const char *host = param(q, "host");
 	if (params_known(req, q, known))
 		return;
-	sqlite3_stmt *st = prep(k, req, "SELECT n.name, max(ci.chunk) FROM chunk_index ci"
-				" JOIN names n ON n.id = ci.member WHERE ci.kind ="
-				" (SELECT id FROM names WHERE type = 0 AND name = 'agent.heartbeat')"
-				" AND (?1 IS NULL OR n.name = ?1) GROUP BY ci.member ORDER BY n.name");
+	sqlite3_stmt *st =
+		prep(k, req,
+		     "SELECT n.name, max(ci.chunk) FROM chunk_index ci"
+		     " JOIN names n ON n.id = ci.member WHERE ci.kind ="
+		     " (SELECT id FROM names WHERE type = 0 AND name = 'agent.heartbeat')"
+		     " AND (?1 IS NULL OR n.name = ?1) GROUP BY ci.member ORDER BY n.name");
 	if (!st)
 		return;
 	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
 	struct jtok *toks = malloc(sizeof(*toks) * TOKS_MAX);
-	struct jbuf b = { 0 };
+	struct jbuf b = {0};
 	int reads = 0, stale = 0, n = 0;
 	jb_puts(&b, "{\"hosts\":[");
 	while (toks && sqlite3_step(st) == SQLITE_ROW) {
@@ -831,7 +861,9 @@ static int authorized(struct console *k, struct evhttp_request *req)
 	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
 	if (!h || strncasecmp(h, "Bearer ", 7)) {
 		(*k->cfg.refused)++;
-		return send_error(req, 401, "API token required (Authorization: Bearer, see --api-token-file)");
+		return send_error(
+			req, 401,
+			"API token required (Authorization: Bearer, see --api-token-file)");
 	}
 	h += 7;
 	unsigned char diff = strlen(h) != 64;
@@ -873,7 +905,7 @@ static void api_ack(struct console *k, struct evhttp_request *req, struct evkeyv
 		}
 		q = &form;
 	}
-	static const char *const known[] = { "id", "note", NULL };
+	static const char *const known[] = {"id", "note", NULL};
 	long long id;
 	const char *note = param(q, "note");
 	if (params_known(req, q, known) || pint(req, q, "id", -1, 1, LLONG_MAX, &id))
@@ -890,9 +922,10 @@ static void api_ack(struct console *k, struct evhttp_request *req, struct evkeyv
 	 * committed with it, within --commit-ms), else at once. */
 	sqlite3_stmt *st = NULL;
 	long long now = now_ns();
-	if (!k->cfg.wdb ||
-	    sqlite3_prepare_v2(k->cfg.wdb, "INSERT OR REPLACE INTO alert_acks(alert, ts, note)"
-				" SELECT id, ?2, ?3 FROM alerts WHERE id = ?1", -1, &st, NULL) != SQLITE_OK) {
+	if (!k->cfg.wdb || sqlite3_prepare_v2(k->cfg.wdb,
+					      "INSERT OR REPLACE INTO alert_acks(alert, ts, note)"
+					      " SELECT id, ?2, ?3 FROM alerts WHERE id = ?1",
+					      -1, &st, NULL) != SQLITE_OK) {
 		send_error(req, 500, "cannot store acknowledgements");
 		goto out;
 	}
@@ -903,7 +936,8 @@ static void api_ack(struct console *k, struct evhttp_request *req, struct evkeyv
 	int changed = sqlite3_changes(k->cfg.wdb);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
-		send_error(req, 500, "cannot store the acknowledgement: %s", sqlite3_errmsg(k->cfg.wdb));
+		send_error(req, 500, "cannot store the acknowledgement: %s",
+			   sqlite3_errmsg(k->cfg.wdb));
 		goto out;
 	}
 	if (!changed) {
@@ -911,10 +945,12 @@ static void api_ack(struct console *k, struct evhttp_request *req, struct evkeyv
 		goto out;
 	}
 	/* acknowledgements of alerts retention deleted (acks are rare: this stays small) */
-	sqlite3_exec(k->cfg.wdb, "DELETE FROM alert_acks WHERE alert NOT IN (SELECT id FROM alerts)",
-		     NULL, NULL, NULL);
-	struct jbuf b = { 0 };
-	jb_printf(&b, "{\"ok\":true,\"id\":%lld,\"state\":\"acknowledged\",\"acked_ns\":%lld}", id, now);
+	sqlite3_exec(k->cfg.wdb,
+		     "DELETE FROM alert_acks WHERE alert NOT IN (SELECT id FROM alerts)", NULL,
+		     NULL, NULL);
+	struct jbuf b = {0};
+	jb_printf(&b, "{\"ok\":true,\"id\":%lld,\"state\":\"acknowledged\",\"acked_ns\":%lld}", id,
+		  now);
 	send_json(req, 200, &b);
 out:
 	evhttp_clear_headers(&form);
@@ -923,7 +959,7 @@ out:
 int console_http(struct console *k, struct evhttp_request *req, const char *path,
 		 struct evkeyvalq *q)
 {
-	static const char *const none[] = { NULL };
+	static const char *const none[] = {NULL};
 	if (!k || !console_owns(path))
 		return 0;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
@@ -940,8 +976,9 @@ int console_http(struct console *k, struct evhttp_request *req, const char *path
 		serve_file(req, path); /* query strings are ignored: the view is in the fragment */
 	} else if (!strcmp(path, "/api/console")) {
 		if (!params_known(req, q, none)) {
-			struct jbuf b = { 0 };
-			jb_printf(&b, "{\"requests\":%s,\"version\":", k->cfg.requests ? "true" : "false");
+			struct jbuf b = {0};
+			jb_printf(&b, "{\"requests\":%s,\"version\":",
+				  k->cfg.requests ? "true" : "false");
 			jb_str(&b, HW_VERSION);
 			jb_puts(&b, "}");
 			send_json(req, 200, &b);

@@ -19,10 +19,10 @@ struct evkeyvalq;
 struct console;
 
 struct console_cfg {
-	sqlite3 *rdb;            /* read-only connection: every query */
-	sqlite3 *wdb;            /* the store's connection: acknowledgements only */
-	const char *api_token;   /* 64 hex digits */
-	int requests;            /* --console-requests: the page may ask agents for more */
+	sqlite3 *rdb;                /* read-only connection: every query */
+	sqlite3 *wdb;                /* the store's connection: acknowledgements only */
+	const char *api_token;       /* 64 hex digits */
+	int requests;                /* --console-requests: the page may ask agents for more */
 	unsigned long long *refused; /* the collector's api_refused counter */
 };
 

@@ -37,19 +37,19 @@
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #endif
 
-#define MEMBER_TOKENS 1024      /* entries kept per member (at most) */
+#define MEMBER_TOKENS 1024        /* entries kept per member (at most) */
 #define MEMBER_BUDGET (48 * 1024) /* bytes charged per member for its tokens (see charge) */
-#define TOKEN_OVERHEAD 96       /* per token: its share of string ids, hstat and hash slots */
-#define MEMBER_CANDS 64         /* candidates held per member; more are counted, not judged */
-#define SENT_MAX 4              /* recent alerts remembered per member (for folding) */
-#define GONE_WEIGHT (1.0 / 256) /* a token whose decayed weight fell below this is forgotten */
+#define TOKEN_OVERHEAD 96         /* per token: its share of string ids, hstat and hash slots */
+#define MEMBER_CANDS 64           /* candidates held per member; more are counted, not judged */
+#define SENT_MAX 4                /* recent alerts remembered per member (for folding) */
+#define GONE_WEIGHT (1.0 / 256)   /* a token whose decayed weight fell below this is forgotten */
 #define SWEEP_NS (60 * NS)
-#define MEMBER_SLOTS 2048       /* most hash slots per member (power of two) */
-#define MEMBER_SLOTS0 32        /* first table; doubles while more than half full */
-#define CAND_EVENTS 4           /* events named per token in an alert */
+#define MEMBER_SLOTS 2048 /* most hash slots per member (power of two) */
+#define MEMBER_SLOTS0 32  /* first table; doubles while more than half full */
+#define CAND_EVENTS 4     /* events named per token in an alert */
 #define NS 1000000000ull
 #define TOKEN_SNAP_MAX 4096
-#define REL_MAX 4               /* programs per member whose release path is followed */
+#define REL_MAX 4 /* programs per member whose release path is followed */
 
 struct mtok {
 	uint32_t tok; /* token id + 1; 0 = empty slot */
@@ -76,7 +76,9 @@ struct member {
 				      configured */
 	uint32_t rel_prefix;       /* string id: the path under which that release's programs
 				      are (UINT32_MAX: none) */
-	struct { uint64_t exe, cur, prev; } rel[REL_MAX]; /* per program (hash of its canonical
+	struct {
+		uint64_t exe, cur, prev;
+	} rel[REL_MAX]; /* per program (hash of its canonical
 				      exe): the hashes of its current and previous release */
 	int is_host, silent;
 	uint64_t first_ns, last_ns;
@@ -87,13 +89,17 @@ struct member {
 	uint32_t ntok, tcap;
 	struct cand *cands;
 	uint32_t ncand;
-	uint64_t due_ns; /* 0 = nothing pending */
-	uint8_t grouped; /* this judge waited for candidates due just after (judge()) */
-	uint32_t key;    /* string id of "herd\x1fmember" */
-	uint32_t charge; /* bytes charged for its tokens (bounded by MEMBER_BUDGET) */
-	uint64_t overflow; /* tokens forgotten while still weighing (its token budget was full) */
+	uint64_t due_ns;    /* 0 = nothing pending */
+	uint8_t grouped;    /* this judge waited for candidates due just after (judge()) */
+	uint32_t key;       /* string id of "herd\x1fmember" */
+	uint32_t charge;    /* bytes charged for its tokens (bounded by MEMBER_BUDGET) */
+	uint64_t overflow;  /* tokens forgotten while still weighing (its token budget was full) */
 	uint64_t cand_drop; /* new tokens not judged: too many candidates at once */
-	struct { uint32_t tok; uint32_t paged; uint64_t ns; } sent[SENT_MAX]; /* recent alerted
+	struct {
+		uint32_t tok;
+		uint32_t paged;
+		uint64_t ns;
+	} sent[SENT_MAX]; /* recent alerted
 								   tokens (tok + 1); paged: severity alert */
 };
 
@@ -126,13 +132,13 @@ struct herd_engine {
 	uint32_t *fleet;     /* per string id (token) -> members having it */
 	uint32_t *sref;      /* per string id: references (0 = free or unused) */
 	uint32_t idcap;
-	uint32_t *freeid;    /* ids of freed strings, reused first */
+	uint32_t *freeid; /* ids of freed strings, reused first */
 	uint32_t nfree, freecap;
-	uint64_t overflow;   /* sum of the members' overflow */
-	uint64_t cand_drop;  /* sum of the members' cand_drop */
+	uint64_t overflow;  /* sum of the members' overflow */
+	uint64_t cand_drop; /* sum of the members' cand_drop */
 	uint64_t sweep_ns;
-	uint64_t evict_ns;   /* "now" of an overflow eviction (for keep_newer) */
-	uint64_t tick_ns;    /* the collector's clock at herd_tick(): when alerts are raised */
+	uint64_t evict_ns; /* "now" of an overflow eviction (for keep_newer) */
+	uint64_t tick_ns;  /* the collector's clock at herd_tick(): when alerts are raised */
 	struct member *m;
 	uint32_t nm, mcap;
 	struct herd *h;
@@ -252,16 +258,23 @@ static uint32_t intern(struct herd_engine *e, const char *s)
 		e->str = ns;
 		if (e->nstr + 1 > e->idcap) {
 			uint32_t c1 = e->idcap, c2 = e->idcap, c3 = e->idcap, c4 = e->idcap;
-			uint32_t *a = grow(e->member_of, &c1, sizeof(uint32_t), e->nstr + 1, &e->bytes);
+			uint32_t *a =
+				grow(e->member_of, &c1, sizeof(uint32_t), e->nstr + 1, &e->bytes);
 			if (a)
 				e->member_of = a;
-			uint32_t *b = a ? grow(e->herd_of, &c2, sizeof(uint32_t), e->nstr + 1, &e->bytes) : NULL;
+			uint32_t *b =
+				a ? grow(e->herd_of, &c2, sizeof(uint32_t), e->nstr + 1, &e->bytes)
+				  : NULL;
 			if (b)
 				e->herd_of = b;
-			uint32_t *f = b ? grow(e->fleet, &c3, sizeof(uint32_t), e->nstr + 1, &e->bytes) : NULL;
+			uint32_t *f =
+				b ? grow(e->fleet, &c3, sizeof(uint32_t), e->nstr + 1, &e->bytes)
+				  : NULL;
 			if (f)
 				e->fleet = f;
-			uint32_t *r = f ? grow(e->sref, &c4, sizeof(uint32_t), e->nstr + 1, &e->bytes) : NULL;
+			uint32_t *r =
+				f ? grow(e->sref, &c4, sizeof(uint32_t), e->nstr + 1, &e->bytes)
+				  : NULL;
 			if (!r)
 				return UINT32_MAX;
 			e->sref = r;
@@ -392,7 +405,9 @@ static struct member *get_member(struct herd_engine *e, const char *herd, const 
 	}
 	str_ref(e, hostid);
 	struct member *nm = grow(e->m, &e->mcap, sizeof(*e->m), e->nm + 1, &e->bytes);
-	uint32_t *mm = !nm || !h ? NULL : grow(h->members, &h->mcap, sizeof(uint32_t), h->nm + 1, &e->bytes);
+	uint32_t *mm = !nm || !h
+			       ? NULL
+			       : grow(h->members, &h->mcap, sizeof(uint32_t), h->nm + 1, &e->bytes);
 	if (nm)
 		e->m = nm;
 	if (mm)
@@ -587,7 +602,8 @@ static double weight(const struct herd_engine *e, const struct mtok *t, uint64_t
 
 /* Rebuild m's table with cap slots, keeping the entries keep() accepts. */
 static int mtok_rebuild(struct herd_engine *e, struct member *m, uint32_t cap,
-			int (*keep)(struct herd_engine *, struct member *, const struct mtok *, uint64_t),
+			int (*keep)(struct herd_engine *, struct member *, const struct mtok *,
+				    uint64_t),
 			uint64_t arg)
 {
 	struct mtok *old = m->tab;
@@ -598,7 +614,8 @@ static int mtok_rebuild(struct herd_engine *e, struct member *m, uint32_t cap,
 	m->tab = t;
 	m->tcap = cap;
 	e->bytes = e->bytes - (size_t)oc * sizeof(struct mtok) + (size_t)cap * sizeof(struct mtok);
-	m->charge = m->charge - oc * (uint32_t)sizeof(struct mtok) + cap * (uint32_t)sizeof(struct mtok);
+	m->charge = m->charge - oc * (uint32_t)sizeof(struct mtok) +
+		    cap * (uint32_t)sizeof(struct mtok);
 	for (uint32_t i = 0; i < oc; i++) {
 		if (!old[i].tok)
 			continue;
@@ -630,7 +647,8 @@ static int keep_newer(struct herd_engine *e, struct member *m, const struct mtok
 
 /* sweep: forget tokens whose weight fell to ~0, except the member's first minutes (what new
  * members are compared with) */
-static int keep_weighing(struct herd_engine *e, struct member *m, const struct mtok *t, uint64_t now)
+static int keep_weighing(struct herd_engine *e, struct member *m, const struct mtok *t,
+			 uint64_t now)
 {
 	return weight(e, t, now) >= GONE_WEIGHT ||
 	       t->first_ns - m->first_ns <= (uint64_t)e->c.new_member_s * NS;
@@ -811,7 +829,7 @@ void herd_seen(struct herd_engine *e, const char *herd, const char *member, cons
 		m->last_ns = now;
 	if (m->silent) {
 		m->silent = 0;
-		struct jbuf b = { 0 };
+		struct jbuf b = {0};
 		alert_head(&b, "member.back", "notice", now);
 		jb_puts(&b, ",\"herd\":");
 		jb_str(&b, herd ? herd : "");
@@ -884,9 +902,8 @@ static void rel_prefix(const char *exe, char *out, size_t cap)
 	snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), exe);
 }
 
-void herd_release_at(struct herd_engine *e, const char *herd, const char *member,
-		     const char *host, const char *exec_token, const char *release, uint64_t ev,
-		     uint64_t arrival)
+void herd_release_at(struct herd_engine *e, const char *herd, const char *member, const char *host,
+		     const char *exec_token, const char *release, uint64_t ev, uint64_t arrival)
 {
 	if (!herd || !*herd || !release || !*release || strncmp(exec_token, "exec|", 5))
 		return;
@@ -934,9 +951,9 @@ void herd_release_at(struct herd_engine *e, const char *herd, const char *member
 
 /* `now` below is the event's time: what the member did when (a late event is judged as if it
  * had arrived on time); the arrival is only the member's liveness (it is reporting now). */
-void herd_observe_at(struct herd_engine *e, const char *herd, const char *member,
-		     const char *host, const char *version, const char *token, uint64_t seq,
-		     uint64_t event_id, uint64_t ev, uint64_t arrival)
+void herd_observe_at(struct herd_engine *e, const char *herd, const char *member, const char *host,
+		     const char *version, const char *token, uint64_t seq, uint64_t event_id,
+		     uint64_t ev, uint64_t arrival)
 {
 	if (!herd || !*herd)
 		return;
@@ -969,7 +986,7 @@ void herd_observe_at(struct herd_engine *e, const char *herd, const char *member
 			}
 		return;
 	}
-	struct mtok nt = { .tok = tok + 1, .first_ns = now, .last_ns = now };
+	struct mtok nt = {.tok = tok + 1, .first_ns = now, .last_ns = now};
 	if (mtok_add(e, m, &nt, now)) {
 		str_gc(e, tok);
 		return;
@@ -1070,11 +1087,9 @@ static void change_report(struct herd_engine *e, struct herd *h, const char *ver
 		jb_raw(&x, ch->text.p ? ch->text.p : "", ch->text.len);
 		jb_puts(&x, " within ");
 		jb_puts(&x, w);
-		jb_puts(
-		    &x,
-		    version
-			? " (a deploy of this version: reported once, not per member)"
-			: " (a herd-wide change such as a deploy: reported once, not per member)");
+		jb_puts(&x, version ? " (a deploy of this version: reported once, not per member)"
+				    : " (a herd-wide change such as a deploy: reported once, not "
+				      "per member)");
 		jb_str(&b, x.p ? x.p : "");
 		jb_puts(&b, "}");
 		free(x.p);
@@ -1112,7 +1127,7 @@ static void fold_sent(struct herd_engine *e, struct herd *h, const char *version
 	const char *herd = e->str[h->name];
 	for (uint32_t i = 0; i < h->nm; i++) {
 		struct member *p = &e->m[h->members[i]];
-		struct jbuf tb = { 0 }, xb = { 0 };
+		struct jbuf tb = {0}, xb = {0};
 		uint64_t first = 0;
 		int n = 0;
 		for (int s = 0; s < SENT_MAX; s++) {
@@ -1141,11 +1156,12 @@ static void fold_sent(struct herd_engine *e, struct herd *h, const char *version
 			cohort_name(coh, sizeof(coh), herd, version);
 			fmt_time(ts, sizeof(ts), first);
 			snprintf(x, sizeof(x),
-				 "the member.outlier alert on %s at %s (%s) became part of %s change #%u "
+				 "the member.outlier alert on %s at %s (%s) became part of %s "
+				 "change #%u "
 				 "of %s: a rolling change of the %s, not an outlier",
-				 e->str[p->name], ts, xb.p ? xb.p : "", version ? "cohort" : "herd", no,
-				 coh, version ? "cohort" : "herd");
-			struct jbuf b = { 0 };
+				 e->str[p->name], ts, xb.p ? xb.p : "", version ? "cohort" : "herd",
+				 no, coh, version ? "cohort" : "herd");
+			struct jbuf b = {0};
 			alert_head(&b, "member.folded", "notice", now);
 			jb_puts(&b, ",\"herd\":");
 			jb_str(&b, herd);
@@ -1385,7 +1401,7 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		rcanary = m->rel_prefix != UINT32_MAX;
 		canary = young = 0;
 	}
-	int novel = 0; /* a reported token new to the herd (not only rare in it) */
+	int novel = 0;         /* a reported token new to the herd (not only rare in it) */
 	unsigned known_by = 0; /* of the first established token reported: members with it */
 	uint64_t known_since = 0;
 	int admin = 0; /* a reported token is an engineer's command under sudo */
@@ -1400,7 +1416,7 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 	double top = 0;
 	int nrep = 0;
 	uint64_t next_due = 0; /* earliest due of the candidates kept */
-	struct when wh = { 0 };
+	struct when wh = {0};
 	for (struct cand **cp = &m->cands, *c; (c = *cp);) {
 		if (c->due_ns > now) { /* its own hold is not over (another candidate was due) */
 			if (!next_due || c->due_ns < next_due)
@@ -1413,7 +1429,7 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		struct hstat *hc = ver ? hstat_find(e, m->cohort, c->tok) : NULL;
 		double k_recent = 0, kc_recent = 0, k_new = 0, kc_new = 0;
 		unsigned with = 0, with_all = 0, fresh = 0, cfresh = 0, others = 0, nons = 0;
-		int known = 0; /* the herd did it lately anyway (not a change) */
+		int known = 0;  /* the herd did it lately anyway (not a change) */
 		int cknown = 0; /* ... its cohort did */
 		for (uint32_t i = 0; i < h->nm; i++) {
 			const struct member *p = &e->m[h->members[i]];
@@ -1429,7 +1445,8 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 				  !sent_paged(p, c->tok);
 			/* (not a member paged for it: an intruder's pace says nothing of the herd's) */
 			if (p != m && nons < ONSET_MAX && !sent_paged(p, c->tok))
-				ons[nons++] = t->first_ns > p->first_ns ? t->first_ns - p->first_ns : 0;
+				ons[nons++] =
+					t->first_ns > p->first_ns ? t->first_ns - p->first_ns : 0;
 			if ((t->first_ns + chw < now || !active(e, p, now)) &&
 			    weight(e, t, now) >= 0.5) {
 				known = 1; /* before the window, or a replaced member */
@@ -1448,7 +1465,9 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 			double w = weight(e, t, now);
 			/* a new member is compared with what a peer did in its own first minutes
 			 * (start-up, however long ago) and with what it does lately (routine) */
-			double wn = t->first_ns - p->first_ns <= (uint64_t)e->c.new_member_s * NS ? 1 : w;
+			double wn = t->first_ns - p->first_ns <= (uint64_t)e->c.new_member_s * NS
+					    ? 1
+					    : w;
 			k_recent += w;
 			k_new += wn;
 			if (same) {
@@ -1470,9 +1489,10 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 				if (p == m || !active(e, p, now))
 					continue;
 				double x = mtok_find(p, c->tok)
-					       ? 1
-					       : shown_by(ons, nons,
-							  now > p->first_ns ? now - p->first_ns : 0);
+						   ? 1
+						   : shown_by(ons, nons,
+							      now > p->first_ns ? now - p->first_ns
+										: 0);
 				neff += x;
 				nceff += ver && p->version == m->version ? x : 0;
 			}
@@ -1480,7 +1500,7 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 				nceff = neff;
 		}
 		unsigned with_elsewhere =
-		    e->fleet[c->tok] >= with_all ? e->fleet[c->tok] - with_all : 0;
+			e->fleet[c->tok] >= with_all ? e->fleet[c->tok] - with_all : 0;
 		double prior = (with_elsewhere + 0.5) / (fleet_members + 1.0);
 		int keep = 0;
 		if ((hs && hs->change_ns && hs->change_ns + chw >= now) ||
@@ -1530,7 +1550,8 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		if (s < e->c.threshold_bits)
 			goto next;
 		/* others started it too: perhaps a rolling change under way, hold it */
-		if ((ver ? cfresh : fresh) >= 2 && roll && (!c->held_ns || now < c->held_ns + roll)) {
+		if ((ver ? cfresh : fresh) >= 2 && roll &&
+		    (!c->held_ns || now < c->held_ns + roll)) {
 			if (!c->held_ns)
 				c->held_ns = now;
 			c->due_ns = now + hold_ns(e);
@@ -1571,12 +1592,14 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 			fmt_k(nce, sizeof(nce), nceff);
 			if (ver)
 				snprintf(onset_x, sizeof(onset_x),
-					 " (peers up for less than members take to show it first, up to "
+					 " (peers up for less than members take to show it first, "
+					 "up to "
 					 "%s, count in part: as %s of version %s, %s in herd)",
 					 up, nce, ver, ne);
 			else
 				snprintf(onset_x, sizeof(onset_x),
-					 " (peers up for less than members take to show it first, up to "
+					 " (peers up for less than members take to show it first, "
+					 "up to "
 					 "%s, count in part: as %s)",
 					 up, ne);
 		}
@@ -1614,11 +1637,12 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 			snprintf(x, sizeof(x),
 				 "%s%s (%s@%s) %s; %s of %u peers of version %s, %s of %u in herd "
 				 "%s %s%s; %s%s",
-				 nrep ? "; " : "", mname, herd, ver, d, kcs, ncpeers, ver, ks, npeers,
-				 herd, span, onset_x, when, held_x);
+				 nrep ? "; " : "", mname, herd, ver, d, kcs, ncpeers, ver, ks,
+				 npeers, herd, span, onset_x, when, held_x);
 		else
-			snprintf(x, sizeof(x), "%s%s %s; %s of %u peers %s%s; %s%s", nrep ? "; " : "",
-				 mname, d, ks, npeers, span, onset_x, when, held_x);
+			snprintf(x, sizeof(x), "%s%s %s; %s of %u peers %s%s; %s%s",
+				 nrep ? "; " : "", mname, d, ks, npeers, span, onset_x, when,
+				 held_x);
 		jb_puts(&ex, x);
 		jb_puts(&toks, nrep ? "," : "");
 		jb_puts(&toks, "{\"token\":");
@@ -1638,7 +1662,7 @@ static void judge(struct herd_engine *e, struct member *m, uint64_t now)
 		jb_puts(&toks, "]}");
 		when_add(&wh, c);
 		rtoks[nrep++] = c->tok;
-next:
+	next:
 		if (keep) {
 			if (!next_due || c->due_ns < next_due)
 				next_due = c->due_ns;
@@ -1660,7 +1684,7 @@ next:
 			m->score = top;
 		m->score_ns = e->tick_ns;
 		m->alerts++;
-		struct jbuf b = { 0 };
+		struct jbuf b = {0};
 		alert_head(&b, "member.outlier", sev, e->tick_ns); /* raised now, judged at `now` */
 		jb_cohort(&b, herd, ver, coh);
 		jb_puts(&b, ",\"member\":");
@@ -1692,32 +1716,39 @@ next:
 		} else if (!novel && known_by) {
 			char age[32];
 			fmt_dur(age, sizeof(age), now - known_since);
-			jb_printf(&ex,
-				  " (rare but not new in herd %s: %u other member%s showed it, first "
-				  "%s ago%s: notice only)",
-				  herd, known_by, known_by == 1 ? "" : "s", age,
-				  admin ? "; and an engineer's command under sudo" : "");
+			jb_printf(
+				&ex,
+				" (rare but not new in herd %s: %u other member%s showed it, first "
+				"%s ago%s: notice only)",
+				herd, known_by, known_by == 1 ? "" : "s", age,
+				admin ? "; and an engineer's command under sudo" : "");
 		} else if (!novel && relx && !admin && ncohort >= e->c.min_herd) {
 			char w[32];
 			fmt_dur(w, sizeof(w), chw);
 			jb_printf(&ex,
-				  " (release %s under way: %s runs programs under %s of it, as %u members "
-				  "of herd %s do, all taken within the last %s, no version configured: "
+				  " (release %s under way: %s runs programs under %s of it, as %u "
+				  "members "
+				  "of herd %s do, all taken within the last %s, no version "
+				  "configured: "
 				  "what the release's programs do is a notice)",
 				  ver, mname, e->str[m->rel_prefix], ncohort, herd, w);
 		} else if (!novel && relx && !admin) {
-			jb_printf(&ex,
-				  " (first members of release %s: %s runs programs under %s of it, as %u "
-				  "member%s of herd %s do, no version configured; what the release's "
-				  "programs do is judged against herd %s: notice only)",
-				  ver, mname, e->str[m->rel_prefix], ncohort, ncohort == 1 ? "" : "s",
-				  herd, herd);
+			jb_printf(
+				&ex,
+				" (first members of release %s: %s runs programs under %s of it, "
+				"as %u "
+				"member%s of herd %s do, no version configured; what the release's "
+				"programs do is judged against herd %s: notice only)",
+				ver, mname, e->str[m->rel_prefix], ncohort, ncohort == 1 ? "" : "s",
+				herd, herd);
 		} else if (!novel) {
-			jb_printf(&ex,
-				  " (an engineer's command under sudo: %s authenticated to sudo as a "
-				  "regular user, as engineers do in herd %s; what the command does is "
-				  "judged on its own: notice only)",
-				  mname, herd);
+			jb_printf(
+				&ex,
+				" (an engineer's command under sudo: %s authenticated to sudo as a "
+				"regular user, as engineers do in herd %s; what the command does "
+				"is "
+				"judged on its own: notice only)",
+				mname, herd);
 		}
 		jb_str(&b, ex.p ? ex.p : "");
 		jb_puts(&b, ",\"tokens\":[");
@@ -1850,7 +1881,7 @@ void herd_tick(struct herd_engine *e, uint64_t now)
 		m->silent = 1;
 		const char *herd = m->herd == UINT32_MAX ? "" : e->str[m->herd];
 		const char *mname = e->str[m->name];
-		struct jbuf b = { 0 };
+		struct jbuf b = {0};
 		alert_head(&b, "member.silent", "alert", now);
 		jb_puts(&b, ",\"herd\":");
 		jb_str(&b, herd);
@@ -1858,7 +1889,10 @@ void herd_tick(struct herd_engine *e, uint64_t now)
 		jb_str(&b, mname);
 		char x[1200], w[32];
 		fmt_dur(w, sizeof(w), now - m->last_ns);
-		snprintf(x, sizeof(x), "%s has sent no event or heartbeat for %s: agent stopped, host down or blinded", mname, w);
+		snprintf(x, sizeof(x),
+			 "%s has sent no event or heartbeat for %s: agent stopped, host down or "
+			 "blinded",
+			 mname, w);
 		jb_puts(&b, ",\"explanation\":");
 		jb_str(&b, x);
 		jb_puts(&b, "}");
@@ -1868,7 +1902,7 @@ void herd_tick(struct herd_engine *e, uint64_t now)
 
 char *herd_dump_herds(struct herd_engine *e, uint64_t now)
 {
-	struct jbuf b = { 0 };
+	struct jbuf b = {0};
 	jb_puts(&b, "[");
 	for (uint32_t i = 0; i < e->nh; i++) {
 		struct herd *h = &e->h[i];
@@ -1878,12 +1912,12 @@ char *herd_dump_herds(struct herd_engine *e, uint64_t now)
 				nact++;
 		jb_puts(&b, i ? ",{\"herd\":" : "{\"herd\":");
 		jb_str(&b, e->str[h->name]);
-		jb_printf(
-		    &b,
-		    ",\"members\":%u,\"active\":%u,\"changes\":%u,\"learning\":%s,\"age_s\":%llu",
-		    h->nm, nact, h->changes,
-		    now < h->first_ns + (uint64_t)e->c.learn_s * NS ? "true" : "false",
-		    (unsigned long long)((now - h->first_ns) / NS));
+		jb_printf(&b,
+			  ",\"members\":%u,\"active\":%u,\"changes\":%u,\"learning\":%s,\"age_s\":%"
+			  "llu",
+			  h->nm, nact, h->changes,
+			  now < h->first_ns + (uint64_t)e->c.learn_s * NS ? "true" : "false",
+			  (unsigned long long)((now - h->first_ns) / NS));
 		/* cohorts in order of their first member; members without a version form one */
 		jb_puts(&b, ",\"cohorts\":[");
 		int nc = 0;
@@ -1920,7 +1954,7 @@ char *herd_dump_herds(struct herd_engine *e, uint64_t now)
 
 char *herd_dump_members(struct herd_engine *e, uint64_t now)
 {
-	struct jbuf b = { 0 };
+	struct jbuf b = {0};
 	jb_puts(&b, "[");
 	for (uint32_t i = 0; i < e->nm; i++) {
 		struct member *m = &e->m[i];
@@ -1936,12 +1970,14 @@ char *herd_dump_members(struct herd_engine *e, uint64_t now)
 		jb_cohort(&b, herd, ver, herd[0] ? coh : "");
 		jb_puts(&b, ",\"host\":");
 		jb_str(&b, e->str[m->host]);
-		jb_printf(&b, ",\"type\":\"%s\",\"first_seen\":\"%s\",\"last_seen\":\"%s\",\"score\":%.2f,"
+		jb_printf(&b,
+			  ",\"type\":\"%s\",\"first_seen\":\"%s\",\"last_seen\":\"%s\",\"score\":%."
+			  "2f,"
 			  "\"alerts\":%u,\"tokens\":%u,\"tokens_overflow\":%llu,"
 			  "\"candidates_dropped\":%llu,\"silent\":%s,\"active\":%s}",
-			  m->is_host ? "host" : "container", f, l, decay(m->score, m->score_ns, now, 3600),
-			  m->alerts, m->ntok, (unsigned long long)m->overflow,
-			  (unsigned long long)m->cand_drop,
+			  m->is_host ? "host" : "container", f, l,
+			  decay(m->score, m->score_ns, now, 3600), m->alerts, m->ntok,
+			  (unsigned long long)m->overflow, (unsigned long long)m->cand_drop,
 			  m->silent ? "true" : "false", active(e, m, now) ? "true" : "false");
 	}
 	jb_puts(&b, "]");
@@ -2013,7 +2049,7 @@ static void put_str(struct jbuf *b, const char *s)
 	size_t l = strlen(s);
 	if (l > 65535)
 		l = 65535;
-	uint8_t x[2] = { (uint8_t)l, (uint8_t)(l >> 8) };
+	uint8_t x[2] = {(uint8_t)l, (uint8_t)(l >> 8)};
 	put_bytes(b, x, 2);
 	put_bytes(b, s, l);
 }
@@ -2027,7 +2063,7 @@ static void put_f64(struct jbuf *b, double d)
 
 int herd_save(const struct herd_engine *e, uint8_t **out, size_t *len)
 {
-	struct jbuf b = { 0 };
+	struct jbuf b = {0};
 	put_bytes(&b, SNAP_MAGIC, 8);
 	for (uint32_t i = 0; i < e->nh; i++) {
 		put_bytes(&b, "H", 1);
@@ -2041,7 +2077,7 @@ int herd_save(const struct herd_engine *e, uint8_t **out, size_t *len)
 		put_str(&b, m->herd == UINT32_MAX ? "" : e->str[m->herd]);
 		put_str(&b, e->str[m->name]);
 		put_str(&b, e->str[m->host]);
-		uint8_t f[2] = { (uint8_t)m->is_host, (uint8_t)m->silent };
+		uint8_t f[2] = {(uint8_t)m->is_host, (uint8_t)m->silent};
 		put_bytes(&b, f, 2);
 		put_u64(&b, m->first_ns);
 		put_u64(&b, m->last_ns);
@@ -2132,7 +2168,7 @@ static int get_strb(struct rd *r, char *buf, size_t cap)
 
 int herd_restore(struct herd_engine *e, const uint8_t *buf, size_t len, uint64_t now)
 {
-	struct rd r = { buf, len, 8, 0 };
+	struct rd r = {buf, len, 8, 0};
 	if (len < 8 || memcmp(buf, SNAP_MAGIC, 8))
 		return -EINVAL;
 	static char a[4096], m[4096], h[4096];
@@ -2150,8 +2186,8 @@ int herd_restore(struct herd_engine *e, const uint8_t *buf, size_t len, uint64_t
 			hd->first_ns = first;
 			hd->changes = (unsigned)changes;
 		} else if (type == 'M') {
-			if (get_strb(&r, a, sizeof(a)) || get_strb(&r, m, sizeof(m)) || get_strb(&r, h, sizeof(h)) ||
-			    r.len - r.off < 2)
+			if (get_strb(&r, a, sizeof(a)) || get_strb(&r, m, sizeof(m)) ||
+			    get_strb(&r, h, sizeof(h)) || r.len - r.off < 2)
 				break;
 			int is_host = buf[r.off], silent = buf[r.off + 1];
 			r.off += 2;
@@ -2182,7 +2218,7 @@ int herd_restore(struct herd_engine *e, const uint8_t *buf, size_t len, uint64_t
 					str_gc(e, tok);
 					continue;
 				}
-				struct mtok nt = { .tok = tok + 1, .first_ns = tf, .last_ns = tl };
+				struct mtok nt = {.tok = tok + 1, .first_ns = tf, .last_ns = tl};
 				if (mtok_add(e, mb, &nt, now)) {
 					str_gc(e, tok);
 					continue;
@@ -2198,7 +2234,8 @@ int herd_restore(struct herd_engine *e, const uint8_t *buf, size_t len, uint64_t
 			if (get_strb(&r, a, sizeof(a)) || get_strb(&r, m, sizeof(m)))
 				break;
 			double dec = get_f64(&r);
-			uint64_t dn = get_u64(&r), f = get_u64(&r), l = get_u64(&r), c = get_u64(&r);
+			uint64_t dn = get_u64(&r), f = get_u64(&r), l = get_u64(&r),
+				 c = get_u64(&r);
 			uint32_t hid = intern(e, a), tok = intern(e, m);
 			if (r.bad || hid == UINT32_MAX || tok == UINT32_MAX)
 				break;
@@ -2207,7 +2244,8 @@ int herd_restore(struct herd_engine *e, const uint8_t *buf, size_t len, uint64_t
 			/* a herd's entries exist while members hold the token; a cohort's only
 			 * carry a recent change */
 			struct hstat *st = e->herd_of[hid] ? hstat_find(e, hid, tok)
-				: c ? hstat_get(e, hid, tok, f) : NULL;
+					   : c             ? hstat_get(e, hid, tok, f)
+							   : NULL;
 			if (!st) {
 				str_gc(e, hid);
 				str_gc(e, tok);

@@ -33,25 +33,25 @@
 #include <stdint.h>
 
 struct herd_cfg {
-	unsigned hold_ms;        /* wait before judging a new token (lets a deploy show) */
-	unsigned learn_s;        /* a new herd only learns for this long */
-	unsigned min_herd;       /* herds with fewer members give notices, not alerts */
-	double threshold_bits;   /* surprisal at or above which a token is reported */
-	double change_frac;      /* share of the herd that makes a token a herd change */
+	unsigned hold_ms;      /* wait before judging a new token (lets a deploy show) */
+	unsigned learn_s;      /* a new herd only learns for this long */
+	unsigned min_herd;     /* herds with fewer members give notices, not alerts */
+	double threshold_bits; /* surprisal at or above which a token is reported */
+	double change_frac;    /* share of the herd that makes a token a herd change */
 	unsigned change_window_s;
-	unsigned new_member_s;   /* a member's "first minutes" */
-	unsigned window_s;       /* no longer used by scoring (kept for the option) */
-	unsigned half_life_s;    /* a peer's token weighs 2^(-age / half_life_s), age since it
+	unsigned new_member_s; /* a member's "first minutes" */
+	unsigned window_s;     /* no longer used by scoring (kept for the option) */
+	unsigned half_life_s;  /* a peer's token weighs 2^(-age / half_life_s), age since it
 				  * last showed it: the decayed prevalence used for scoring */
-	unsigned silent_s;       /* host with no event for this long is silent (0 = off) */
-	unsigned gone_s;         /* a member with no event or heartbeat for this long (or a silent
+	unsigned silent_s;     /* host with no event for this long is silent (0 = off) */
+	unsigned gone_s;       /* a member with no event or heartbeat for this long (or a silent
 				  * host) is not an active member: not a peer, not in herd sizes */
-	unsigned rollout_s;      /* a surprising token that other members also started showing is
+	unsigned rollout_s;    /* a surprising token that other members also started showing is
 				  * held up to this long for a rolling change to show */
-	unsigned forget_s;       /* a container member gone this long is dropped from the engine */
-	unsigned max_skew_s;     /* an event up to this far behind its arrival is judged at its own
+	unsigned forget_s;     /* a container member gone this long is dropped from the engine */
+	unsigned max_skew_s;   /* an event up to this far behind its arrival is judged at its own
 				  * time (an agent's spool flushed after an outage) */
-	unsigned max_ahead_s;    /* ... and up to this far ahead taken at its arrival, unmarked
+	unsigned max_ahead_s;  /* ... and up to this far ahead taken at its arrival, unmarked
 				  * (a clock a little fast); beyond either: judged at arrival and
 				  * marked clock_skew */
 };
@@ -79,9 +79,9 @@ void herd_observe(struct herd_engine *e, const char *herd, const char *member, c
 /* Member showed token in an event of time ev_ns (0: none) that arrived at arrival_ns. The event
  * is judged at its own time (its hold counts from it; a late event's alert says "late", with
  * both times) unless herd_time_skewed(); arrival is the member's liveness. */
-void herd_observe_at(struct herd_engine *e, const char *herd, const char *member,
-		     const char *host, const char *version, const char *token, uint64_t seq,
-		     uint64_t event_id, uint64_t ev_ns, uint64_t arrival_ns);
+void herd_observe_at(struct herd_engine *e, const char *herd, const char *member, const char *host,
+		     const char *version, const char *token, uint64_t seq, uint64_t event_id,
+		     uint64_t ev_ns, uint64_t arrival_ns);
 /* Member ran the program of exec_token (an exec token) from the release path `release`
  * (tokens.h: ev_info.exe_release) in an event of time ev_ns; call before herd_observe_at for
  * the event's tokens. A member without a configured version that runs a program from another
@@ -89,8 +89,8 @@ void herd_observe_at(struct herd_engine *e, const char *herd, const char *member
  * release: it becomes its version (cohort herd@release) until a version is configured. Its
  * first members are canaries only for what the release's own programs do (tokens of programs
  * under the release's path): notices; what other programs do is judged as before. */
-void herd_release_at(struct herd_engine *e, const char *herd, const char *member,
-		     const char *host, const char *exec_token, const char *release, uint64_t ev_ns,
+void herd_release_at(struct herd_engine *e, const char *herd, const char *member, const char *host,
+		     const char *exec_token, const char *release, uint64_t ev_ns,
 		     uint64_t arrival_ns);
 /* 1 when an event's time is beyond the skew bounds (more than max_skew_s behind its arrival or
  * max_ahead_s ahead): it is judged at arrival and its alert marked clock_skew. */

@@ -303,8 +303,8 @@ static int process_batch(struct collector *c, struct conn *k, int version, const
 		 * the present); now, the arrival, is only liveness (herd_seen above). A program
 		 * run from a release path first: a member without a version may have taken one */
 		if (nt > 0 && ev.exe_release[0])
-			herd_release_at(c->herd, ev.herd, ev.member, ev.host, toks[0], ev.exe_release,
-					ev.ts_ns, now);
+			herd_release_at(c->herd, ev.herd, ev.member, ev.host, toks[0],
+					ev.exe_release, ev.ts_ns, now);
 		for (int i = 0; i < nt; i++)
 			herd_observe_at(c->herd, ev.herd, ev.member, ev.host, ev.version, toks[i],
 					(uint64_t)ev.seq, id, ev.ts_ns, now);

@@ -22,12 +22,17 @@ static int hexval(char c)
 
 /* 1 for bytes that end or escape a string run or are invalid in one: '"', '\\', < 0x20 */
 static const unsigned char str_special[256] = {
-	[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+	[0 ... 0x1f] = 1,
+	['"'] = 1,
+	['\\'] = 1,
 };
 
 /* the same, and bytes >= 0x80 (strict: UTF-8 is checked where a string has them) */
 static const unsigned char str_special_strict[256] = {
-	[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
+	[0 ... 0x1f] = 1,
+	['"'] = 1,
+	['\\'] = 1,
+	[0x80 ... 0xff] = 1,
 };
 
 size_t json_utf8_len(const unsigned char *s, size_t n)
@@ -45,7 +50,8 @@ size_t json_utf8_len(const unsigned char *s, size_t n)
 		return 3;
 	}
 	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[3] & 0xc0) != 0x80)
 			return 0;
 		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
 			return 0; /* overlong, or above U+10FFFF */
@@ -146,9 +152,9 @@ static inline size_t scan_string(const unsigned char *s, size_t pos, size_t len,
 	}
 }
 
-#define WS()                                                                                    \
-	while (pos < len && (unsigned char)s[pos] <= ' ' &&                                     \
-	       (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r'))           \
+#define WS()                                                                                       \
+	while (pos < len && (unsigned char)s[pos] <= ' ' &&                                        \
+	       (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r'))              \
 	pos++
 
 struct kfp {
@@ -196,9 +202,8 @@ static inline int dup_key(const char *s, size_t len, const struct jtok *t, int o
 /* Iterative: positions and counts live in locals (with -fno-strict-aliasing a recursive
  * parser reloads them from memory after every token store). strict is a constant in each
  * caller, so json_parse has none of its checks. */
-static inline __attribute__((always_inline)) int parse(const char *text, size_t len,
-							 struct jtok *t, int max, int strict,
-							 int *why, uint32_t *at)
+static inline __attribute__((always_inline)) int parse(const char *text, size_t len, struct jtok *t,
+						       int max, int strict, int *why, uint32_t *at)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	size_t pos = 0;
@@ -216,7 +221,7 @@ value:
 	case '[':
 		if (depth >= JSON_MAX_DEPTH)
 			return -1;
-		t[n] = (struct jtok){ s[pos] == '{' ? J_OBJ : J_ARR, 0, (uint32_t)pos, 0, 0, 0 };
+		t[n] = (struct jtok){s[pos] == '{' ? J_OBJ : J_ARR, 0, (uint32_t)pos, 0, 0, 0};
 		if (strict && s[pos] == '{')
 			memset(bloom[depth], 0, sizeof(bloom[depth]));
 		stack[depth++] = n++;
@@ -239,7 +244,8 @@ value:
 			goto utf8;
 		if (e == SCAN_BAD)
 			return -1;
-		t[n] = (struct jtok){ J_STR, esc, (uint32_t)pos + 1, (uint32_t)e, 0, (uint32_t)n + 1 };
+		t[n] = (struct jtok){J_STR,       esc, (uint32_t)pos + 1,
+				     (uint32_t)e, 0,   (uint32_t)n + 1};
 		n++;
 		pos = e + 1;
 		goto after;
@@ -251,8 +257,14 @@ value:
 		size_t l = strlen(lit);
 		if (len - pos < l || memcmp(s + pos, lit, l))
 			return -1;
-		t[n] = (struct jtok){ s[pos] == 't' ? J_TRUE : s[pos] == 'f' ? J_FALSE : J_NULL, 0,
-				      (uint32_t)pos, (uint32_t)(pos + l), 0, (uint32_t)n + 1 };
+		t[n] = (struct jtok){s[pos] == 't'   ? J_TRUE
+				     : s[pos] == 'f' ? J_FALSE
+						     : J_NULL,
+				     0,
+				     (uint32_t)pos,
+				     (uint32_t)(pos + l),
+				     0,
+				     (uint32_t)n + 1};
 		n++;
 		pos += l;
 		goto after;
@@ -286,7 +298,7 @@ value:
 			while (q < len && s[q] >= '0' && s[q] <= '9')
 				q++;
 		}
-		t[n] = (struct jtok){ J_NUM, 0, (uint32_t)pos, (uint32_t)q, 0, (uint32_t)n + 1 };
+		t[n] = (struct jtok){J_NUM, 0, (uint32_t)pos, (uint32_t)q, 0, (uint32_t)n + 1};
 		n++;
 		pos = q;
 		goto after;
@@ -299,7 +311,7 @@ key:
 	{
 		uint8_t esc = 0;
 		size_t e = SCAN_BAD;
-		struct kfp f = { 0, UINT64_MAX };
+		struct kfp f = {0, UINT64_MAX};
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 		if (strict && pos + 9 <= len) {
 			/* most keys are short and plain: one 8-byte load finds the closing quote and
@@ -310,7 +322,7 @@ key:
 				unsigned l = (unsigned)__builtin_ctzll(stop) >> 3;
 				if (s[pos + 1 + l] == '"') {
 					e = pos + 1 + l;
-					f = (struct kfp){ w & ((1ull << (8 * l)) - 1), l };
+					f = (struct kfp){w & ((1ull << (8 * l)) - 1), l};
 				}
 			}
 		}
@@ -322,7 +334,8 @@ key:
 			if (e == SCAN_BAD)
 				return -1;
 		}
-		t[n] = (struct jtok){ J_STR, esc, (uint32_t)pos + 1, (uint32_t)e, 0, (uint32_t)n + 1 };
+		t[n] = (struct jtok){J_STR,       esc, (uint32_t)pos + 1,
+				     (uint32_t)e, 0,   (uint32_t)n + 1};
 		n++;
 		if (strict && dup_key(text, len, t, stack[depth - 1], n - 1, bloom[depth - 1], f)) {
 			*why = JSON_E_DUP_KEY;
@@ -374,8 +387,7 @@ int json_parse(const char *s, size_t len, struct jtok *toks, int max)
 	return parse(s, len, toks, max, 0, NULL, NULL);
 }
 
-int json_parse_strict(const char *s, size_t len, struct jtok *toks, int max, int *why,
-		      uint32_t *at)
+int json_parse_strict(const char *s, size_t len, struct jtok *toks, int max, int *why, uint32_t *at)
 {
 	*why = JSON_E_SYNTAX;
 	*at = 0;
@@ -401,7 +413,7 @@ static inline int key_eq(const struct jdoc *d, int i, const char *key, size_t kl
  * the text (an 8-byte load when it stays inside the root value). */
 static inline uint64_t kw_of(const char *k, size_t l)
 {
-	char b[8] = { 0 };
+	char b[8] = {0};
 	for (size_t j = 0; j < l && j < 8; j++)
 		b[j] = k[j];
 	uint64_t w;
@@ -462,9 +474,10 @@ void json_get_keys(const struct jdoc *d, int obj, const struct json_keys *ks, in
 		uint32_t l = t->end - t->start;
 		uint64_t w = t->has_esc ? 0 : tw_of(d, t, l);
 		for (int k = 0; k < n; k++) {
-			if (t->has_esc ? !key_eq(d, i, ks->keys[k], ks->len[k]) :
-					 w != ks->w[k] || l != ks->len[k] ||
-						 (l > 8 && memcmp(d->s + t->start + 8, ks->keys[k] + 8, l - 8)))
+			if (t->has_esc ? !key_eq(d, i, ks->keys[k], ks->len[k])
+				       : w != ks->w[k] || l != ks->len[k] ||
+						 (l > 8 && memcmp(d->s + t->start + 8,
+								  ks->keys[k] + 8, l - 8)))
 				continue;
 			if (out[k] < 0) { /* the first of equal keys (json_parse leaves them) */
 				out[k] = i + 1;
@@ -537,11 +550,21 @@ static size_t unesc_next(const char **sp, const char *e, char *out)
 	char c = *s++;
 	size_t o = 1;
 	switch (c) {
-	case 'b': out[0] = '\b'; break;
-	case 'f': out[0] = '\f'; break;
-	case 'n': out[0] = '\n'; break;
-	case 'r': out[0] = '\r'; break;
-	case 't': out[0] = '\t'; break;
+	case 'b':
+		out[0] = '\b';
+		break;
+	case 'f':
+		out[0] = '\f';
+		break;
+	case 'n':
+		out[0] = '\n';
+		break;
+	case 'r':
+		out[0] = '\r';
+		break;
+	case 't':
+		out[0] = '\t';
+		break;
 	case 'u': {
 		unsigned cp = hex4((const unsigned char *)s);
 		s += 4;
@@ -561,7 +584,9 @@ static size_t unesc_next(const char **sp, const char *e, char *out)
 		o = put_utf8(out, cp);
 		break;
 	}
-	default: out[0] = c; break;
+	default:
+		out[0] = c;
+		break;
 	}
 	*sp = s;
 	return o;
@@ -591,8 +616,8 @@ static int str_eq(const char *s, const struct jtok *a, const struct jtok *b)
 	if (!a->has_esc && !b->has_esc)
 		return a->end - a->start == b->end - b->start &&
 		       !memcmp(s + a->start, s + b->start, a->end - a->start);
-	struct ucur x = { s + a->start, s + a->end, { 0 }, 0, 0 };
-	struct ucur y = { s + b->start, s + b->end, { 0 }, 0, 0 };
+	struct ucur x = {s + a->start, s + a->end, {0}, 0, 0};
+	struct ucur y = {s + b->start, s + b->end, {0}, 0, 0};
 	for (;;) {
 		int cx = ucur_get(&x), cy = ucur_get(&y);
 		if (cx != cy)
@@ -605,11 +630,11 @@ static int str_eq(const char *s, const struct jtok *a, const struct jtok *b)
 /* dup_key's fingerprint of key k, the slow way: an escaped key (agents do not escape keys)
  * or one too near the end of the text for an 8-byte load. */
 static __attribute__((noinline)) struct kfp key_fingerprint_slow(const char *s,
-								  const struct jtok *k)
+								 const struct jtok *k)
 {
 	const char *p = s + k->start, *e = s + k->end;
-	char first[8] = { 0 }, u[4];
-	struct kfp f = { 0, 0 };
+	char first[8] = {0}, u[4];
+	struct kfp f = {0, 0};
 	while (p < e) {
 		size_t ul = k->has_esc ? unesc_next(&p, e, u) : (u[0] = *p++, 1);
 		for (size_t j = 0; j < ul; j++, f.l++)
@@ -667,7 +692,7 @@ long long json_int(const struct jdoc *d, int i, int *ok)
 		unsigned dg = (unsigned)(*s - '0');
 		if (dg > 9)
 			return 0; /* a fraction or an exponent */
-		v = v * 10 + dg; /* 19 digits fit in 64 bits unsigned */
+		v = v * 10 + dg;  /* 19 digits fit in 64 bits unsigned */
 	}
 	if (v > lim)
 		return 0; /* out of the range of long long */
@@ -686,11 +711,11 @@ int json_streq(const struct jdoc *d, int i, const char *v)
 size_t json_quote(char *buf, size_t cap, const char *s, size_t len)
 {
 	size_t o = 0;
-#define PUT(c)                         \
-	do {                           \
-		if (o < cap)           \
-			buf[o] = (c);  \
-		o++;                   \
+#define PUT(c)                                                                                     \
+	do {                                                                                       \
+		if (o < cap)                                                                       \
+			buf[o] = (c);                                                              \
+		o++;                                                                               \
 	} while (0)
 	PUT('"');
 	for (size_t i = 0; i < len; i++) {

@@ -19,7 +19,7 @@ enum json_type { J_OBJ = 1, J_ARR, J_STR, J_NUM, J_TRUE, J_FALSE, J_NULL };
 
 struct jtok {
 	uint8_t type;
-	uint8_t has_esc; /* string contains a backslash escape */
+	uint8_t has_esc;     /* string contains a backslash escape */
 	uint32_t start, end; /* byte range in the text (strings: inside the quotes) */
 	uint32_t size;       /* objects: number of keys; arrays: number of elements */
 	uint32_t next;       /* index of the token after this subtree */

@@ -71,18 +71,22 @@ void cmetrics_render(const struct cmetrics *m, struct prom *b)
 	prom_u64(b, N("events_rejected_total"), m->bad_events, "cause", "malformed", NULL);
 	prom_u64(b, N("events_rejected_total"), m->duplicates, "cause", "duplicate", NULL);
 	counter(b, N("events_clock_skew_total"),
-		"Stored events whose time was beyond the skew bounds (judged at arrival).", m->clock_skew);
-	counter(b, N("batches_total"), "Batches accepted (their events stored, rejected or duplicate).",
-		m->batches);
-	prom_family(b, N("frames_refused_total"), "counter",
-		    "Frames (batches) refused, by reason; the connection is closed and nothing of the "
-		    "batch is stored.");
+		"Stored events whose time was beyond the skew bounds (judged at arrival).",
+		m->clock_skew);
+	counter(b, N("batches_total"),
+		"Batches accepted (their events stored, rejected or duplicate).", m->batches);
+	prom_family(
+		b, N("frames_refused_total"), "counter",
+		"Frames (batches) refused, by reason; the connection is closed and nothing of the "
+		"batch is stored.");
 	for (int i = 1; i < HW_REFUSE_MAX; i++)
-		prom_u64(b, N("frames_refused_total"), m->refused[i], "reason", hw_wire_strerror(i), NULL);
+		prom_u64(b, N("frames_refused_total"), m->refused[i], "reason", hw_wire_strerror(i),
+			 NULL);
 	counter(b, N("acks_total"), "Acknowledgements sent to agents (batches durably stored).",
 		m->acks_sent);
 	counter(b, N("acks_withheld_total"),
-		"Batches not acknowledged because their transaction was rolled back (agents resend).",
+		"Batches not acknowledged because their transaction was rolled back (agents "
+		"resend).",
 		m->acks_withheld);
 	counter(b, N("commits_total"), "Database transactions committed.", m->commits);
 	counter(b, N("storage_errors_total"), "Failed database writes or commits (rolled back).",
@@ -92,8 +96,8 @@ void cmetrics_render(const struct cmetrics *m, struct prom *b)
 		     (double)m->last_store_ns / 1e9);
 
 	/* queues */
-	gauge(b, N("acks_pending"), "Batches in the open transaction, acknowledged when it commits.",
-	      m->acks_pending);
+	gauge(b, N("acks_pending"),
+	      "Batches in the open transaction, acknowledged when it commits.", m->acks_pending);
 	gauge(b, N("transaction_rows"), "Rows written by the open transaction.", m->txn_rows);
 	gauge(b, N("handshakes_pending"), "Agent connections whose TLS handshake is not done yet.",
 	      m->handshakes_pending);
@@ -101,13 +105,13 @@ void cmetrics_render(const struct cmetrics *m, struct prom *b)
 	      m->responses_running);
 
 	/* herd engine */
-	struct herd_counts hc = { 0 };
+	struct herd_counts hc = {0};
 	if (m->herd)
 		herd_counts(m->herd, m->now_ns, &hc);
 	gauge(b, N("herds"), "Herds the engine knows.", hc.herds);
 	gauge(b, N("members"), "Members (hosts and containers) the engine knows.", hc.members);
-	gauge(b, N("members_active"), "Members with an event or heartbeat recently (within --gone-s).",
-	      hc.active_members);
+	gauge(b, N("members_active"),
+	      "Members with an event or heartbeat recently (within --gone-s).", hc.active_members);
 	gauge(b, N("herd_candidates"), "New tokens held for judging (the herd engine's queue).",
 	      hc.candidates);
 	gauge(b, N("herd_memory_bytes"), "Bytes of herd engine state.",
@@ -125,28 +129,32 @@ void cmetrics_render(const struct cmetrics *m, struct prom *b)
 		prom_u64(b, N("alerts_total"), m->alerts->v[i].count, "kind", m->alerts->v[i].kind,
 			 "severity", m->alerts->v[i].severity, NULL);
 	counter(b, N("response_runs_total"), "Response commands started.", m->response_runs);
-	counter(b, N("response_timeouts_total"), "Response commands killed after --response-timeout-s.",
-		m->response_timeouts);
-	counter(b, N("response_skipped_total"), "Alerts whose response command could not be started.",
-		m->response_skipped);
+	counter(b, N("response_timeouts_total"),
+		"Response commands killed after --response-timeout-s.", m->response_timeouts);
+	counter(b, N("response_skipped_total"),
+		"Alerts whose response command could not be started.", m->response_skipped);
 	counter(b, N("requests_sent_total"), "Control requests sent to agent connections.",
 		m->requests_sent);
 	counter(b, N("api_refused_total"),
-		"Query API requests refused (no or wrong token, foreign Host or Origin).", m->api_refused);
+		"Query API requests refused (no or wrong token, foreign Host or Origin).",
+		m->api_refused);
 
 	/* agent connections */
 	gauge(b, N("connections"), "Agent connections open (handshake done).", m->conns_open);
 	counter(b, N("connections_total"), "Agent connections whose TLS handshake succeeded.",
 		m->conns_total);
 	counter(b, N("tls_refused_total"),
-		"Agent connections whose TLS handshake failed or timed out (bad, unknown or revoked "
-		"certificate, not TLS, too slow).", m->tls_refused);
+		"Agent connections whose TLS handshake failed or timed out (bad, unknown or "
+		"revoked "
+		"certificate, not TLS, too slow).",
+		m->tls_refused);
 	counter(b, N("handshake_timeouts_total"),
 		"Handshakes not done within --handshake-timeout-s (also in tls_refused_total).",
 		m->handshake_timeouts);
 	counter(b, N("connections_refused_total"),
 		"Connections closed before the handshake by the limits (--max-handshakes, "
-		"--max-handshakes-per-addr, --fd-reserve).", m->handshakes_refused);
+		"--max-handshakes-per-addr, --fd-reserve).",
+		m->handshakes_refused);
 	counter(b, N("accept_errors_total"), "Failed accept() calls on the agents' port.",
 		m->accept_errors);
 	counter(b, N("revoked_closed_total"),
@@ -156,7 +164,8 @@ void cmetrics_render(const struct cmetrics *m, struct prom *b)
 
 	/* storage */
 	const char *db = m->db ? sqlite3_db_filename(m->db, "main") : NULL;
-	gauge(b, N("database_bytes"), "Size of the SQLite database file.", db ? file_bytes(db, "") : 0);
+	gauge(b, N("database_bytes"), "Size of the SQLite database file.",
+	      db ? file_bytes(db, "") : 0);
 	gauge(b, N("database_wal_bytes"), "Size of the database's write-ahead log.",
 	      db ? file_bytes(db, "-wal") : 0);
 	counter(b, N("retention_events_deleted_total"), "Events deleted by retention.",

@@ -34,7 +34,8 @@ struct cmetrics {
 	 * collector's own count takes a rolled-back transaction's events off again) */
 	unsigned long long events_stored, duplicates, bad_events, clock_skew, batches, commits,
 		acks_sent, acks_withheld, storage_errors;
-	unsigned long long refused[HW_REFUSE_MAX]; /* frames refused, by hw_wire_strerror() reason */
+	unsigned long long
+		refused[HW_REFUSE_MAX]; /* frames refused, by hw_wire_strerror() reason */
 	uint64_t last_store_ns; /* CLOCK_REALTIME of the last batch that stored events, 0: none */
 	/* connections */
 	unsigned long long tls_refused, handshake_timeouts, handshakes_refused, accept_errors,
@@ -42,8 +43,8 @@ struct cmetrics {
 	unsigned long long conns_open;
 	/* queues */
 	unsigned handshakes_pending, responses_running;
-	size_t acks_pending;            /* batches in the open transaction, waiting for its commit */
-	unsigned long long txn_rows;    /* rows written by the open transaction */
+	size_t acks_pending;         /* batches in the open transaction, waiting for its commit */
+	unsigned long long txn_rows; /* rows written by the open transaction */
 	/* alerts and responses */
 	const struct cmetrics_alerts *alerts;
 	unsigned long long response_runs, response_timeouts, response_skipped, requests_sent,

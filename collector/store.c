@@ -35,8 +35,8 @@ struct nent {
 
 struct store {
 	sqlite3 *db;
-	sqlite3_stmt *ins_chunk, *ins_cidx, *ins_alert, *get_stream, *put_stream, *get_name, *ins_name, *begin,
-		*commit, *rollback, *set_version;
+	sqlite3_stmt *ins_chunk, *ins_cidx, *ins_alert, *get_stream, *put_stream, *get_name,
+		*ins_name, *begin, *commit, *rollback, *set_version;
 	int in_txn;
 	unsigned long long txn_rows;
 	int64_t next_chunk;
@@ -56,7 +56,8 @@ static const char *SCHEMA =
 	" ts_max INTEGER NOT NULL, raw_len INTEGER NOT NULL, z BLOB NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS chunks_ts ON chunks(ts_max);"
 	"CREATE TABLE IF NOT EXISTS chunk_index(chunk INTEGER NOT NULL, member INTEGER NOT NULL,"
-	" kind INTEGER NOT NULL, ts_min INTEGER NOT NULL, ts_max INTEGER NOT NULL, n INTEGER NOT NULL);"
+	" kind INTEGER NOT NULL, ts_min INTEGER NOT NULL, ts_max INTEGER NOT NULL, n INTEGER NOT "
+	"NULL);"
 	"CREATE INDEX IF NOT EXISTS chunk_index_member ON chunk_index(member, ts_max);"
 	"CREATE INDEX IF NOT EXISTS chunk_index_kind ON chunk_index(kind, ts_max);"
 	"CREATE INDEX IF NOT EXISTS chunk_index_chunk ON chunk_index(chunk);"
@@ -117,15 +118,17 @@ static int migrate(sqlite3 *db)
 	int has_run = has_column(db, "streams", "run");
 	if (has_run < 0 ||
 	    (!has_run &&
-	     sqlite3_exec(db,
-			  "CREATE TABLE streams_v2(name TEXT NOT NULL, host_id TEXT NOT NULL,"
-			  " boot_id TEXT NOT NULL, run INTEGER NOT NULL, ranges TEXT NOT NULL, updated INTEGER,"
-			  " host INTEGER, last_chunk INTEGER, PRIMARY KEY(name, host_id, boot_id, run));"
-			  "INSERT INTO streams_v2(name, host_id, boot_id, run, ranges, updated)"
-			  " SELECT '', host_id, boot_id, 0, ranges, updated FROM streams;"
-			  "DROP TABLE streams;"
-			  "ALTER TABLE streams_v2 RENAME TO streams;",
-			  NULL, NULL, &err) != SQLITE_OK))
+	     sqlite3_exec(
+		     db,
+		     "CREATE TABLE streams_v2(name TEXT NOT NULL, host_id TEXT NOT NULL,"
+		     " boot_id TEXT NOT NULL, run INTEGER NOT NULL, ranges TEXT NOT NULL, updated "
+		     "INTEGER,"
+		     " host INTEGER, last_chunk INTEGER, PRIMARY KEY(name, host_id, boot_id, run));"
+		     "INSERT INTO streams_v2(name, host_id, boot_id, run, ranges, updated)"
+		     " SELECT '', host_id, boot_id, 0, ranges, updated FROM streams;"
+		     "DROP TABLE streams;"
+		     "ALTER TABLE streams_v2 RENAME TO streams;",
+		     NULL, NULL, &err) != SQLITE_OK))
 		goto fail;
 	char sql[64];
 	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", STORE_SCHEMA);
@@ -133,7 +136,8 @@ static int migrate(sqlite3 *db)
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, &err) != SQLITE_OK)
 		goto fail;
 	if (!has || !has_run)
-		fprintf(stderr, "herdwatch-collector: database schema %lld migrated to %d (%s%s%s)\n",
+		fprintf(stderr,
+			"herdwatch-collector: database schema %lld migrated to %d (%s%s%s)\n",
 			(long long)v, STORE_SCHEMA, !has ? "names.version added" : "",
 			!has && !has_run ? ", " : "",
 			!has_run ? "streams keyed by name and run, with host and last chunk" : "");
@@ -168,7 +172,9 @@ int store_open(struct store **out, const char *path, unsigned long long max_byte
 	struct store *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+	if (sqlite3_open_v2(path, &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK)
 		goto fail;
 	char *err = NULL;
 	if (sqlite3_exec(s->db, SCHEMA, NULL, NULL, &err) != SQLITE_OK) {
@@ -187,13 +193,29 @@ int store_open(struct store **out, const char *path, unsigned long long max_byte
 		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 			goto fail;
 	}
-	if (prep(s->db, "INSERT INTO chunks(id, host, first_seq, count, ts_min, ts_max, raw_len, z) VALUES(?,?,?,?,?,?,?,?)", &s->ins_chunk) ||
-	    prep(s->db, "INSERT INTO chunk_index(chunk, member, kind, ts_min, ts_max, n) VALUES(?,?,?,?,?,?)", &s->ins_cidx) ||
-	    prep(s->db, "INSERT INTO alerts(ts, kind, severity, herd, member, score, json) VALUES(?,?,?,?,?,?,?)", &s->ins_alert) ||
-	    prep(s->db, "SELECT ranges, host, last_chunk FROM streams WHERE name=? AND host_id=? AND boot_id=? AND run=?", &s->get_stream) ||
-	    prep(s->db, "INSERT OR REPLACE INTO streams(name, host_id, boot_id, run, ranges, updated, host, last_chunk) VALUES(?,?,?,?,?,strftime('%s','now'),?,?)", &s->put_stream) ||
+	if (prep(s->db,
+		 "INSERT INTO chunks(id, host, first_seq, count, ts_min, ts_max, raw_len, z) "
+		 "VALUES(?,?,?,?,?,?,?,?)",
+		 &s->ins_chunk) ||
+	    prep(s->db,
+		 "INSERT INTO chunk_index(chunk, member, kind, ts_min, ts_max, n) "
+		 "VALUES(?,?,?,?,?,?)",
+		 &s->ins_cidx) ||
+	    prep(s->db,
+		 "INSERT INTO alerts(ts, kind, severity, herd, member, score, json) "
+		 "VALUES(?,?,?,?,?,?,?)",
+		 &s->ins_alert) ||
+	    prep(s->db,
+		 "SELECT ranges, host, last_chunk FROM streams WHERE name=? AND host_id=? AND "
+		 "boot_id=? AND run=?",
+		 &s->get_stream) ||
+	    prep(s->db,
+		 "INSERT OR REPLACE INTO streams(name, host_id, boot_id, run, ranges, updated, "
+		 "host, last_chunk) VALUES(?,?,?,?,?,strftime('%s','now'),?,?)",
+		 &s->put_stream) ||
 	    prep(s->db, "SELECT id, version FROM names WHERE type=? AND name=?", &s->get_name) ||
-	    prep(s->db, "INSERT INTO names(type, name, herd, host, version) VALUES(?,?,?,?,?)", &s->ins_name) ||
+	    prep(s->db, "INSERT INTO names(type, name, herd, host, version) VALUES(?,?,?,?,?)",
+		 &s->ins_name) ||
 	    prep(s->db, "UPDATE names SET version=? WHERE id=?", &s->set_version) ||
 	    prep(s->db, "BEGIN", &s->begin) || prep(s->db, "COMMIT", &s->commit) ||
 	    prep(s->db, "ROLLBACK", &s->rollback))
@@ -251,8 +273,9 @@ void store_close(struct store *s)
 		return;
 	if (s->in_txn)
 		store_commit(s);
-	sqlite3_stmt *sts[] = { s->ins_chunk, s->ins_cidx, s->ins_alert, s->get_stream, s->put_stream, s->get_name,
-				s->ins_name, s->begin, s->commit, s->rollback, s->set_version };
+	sqlite3_stmt *sts[] = {s->ins_chunk,  s->ins_cidx, s->ins_alert,  s->get_stream,
+			       s->put_stream, s->get_name, s->ins_name,   s->begin,
+			       s->commit,     s->rollback, s->set_version};
 	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
 		sqlite3_finalize(sts[i]);
 	store_drop_streams(s);
@@ -316,7 +339,8 @@ static int put_stream(struct store *s, struct stream *st)
 	buf[0] = 0;
 	for (uint32_t i = 0; i < st->n; i++)
 		o += (size_t)snprintf(buf + o, cap - o, "%s%llu-%llu", i ? "," : "",
-				      (unsigned long long)st->r[i].lo, (unsigned long long)st->r[i].hi);
+				      (unsigned long long)st->r[i].lo,
+				      (unsigned long long)st->r[i].hi);
 	const uint8_t *k = st->key;
 	for (int i = 0; i < 3; i++) { /* name, host id, boot id */
 		sqlite3_bind_text(s->put_stream, i + 1, (const char *)k + 1, k[0], SQLITE_STATIC);
@@ -373,7 +397,7 @@ static void load_ranges(struct stream *st, const char *txt)
 			st->r = r;
 			st->cap = nc;
 		}
-		st->r[st->n++] = (struct range){ lo, hi };
+		st->r[st->n++] = (struct range){lo, hi};
 		p = *end == ',' ? end + 1 : NULL;
 	}
 }
@@ -403,8 +427,8 @@ struct stream *store_stream(struct store *s, const char *name, size_t nl, const 
 	if (nl > STORE_MAX_ID || hl > STORE_MAX_ID || bl > STORE_MAX_ID)
 		return NULL;
 	size_t kl = 0;
-	const char *f[3] = { name, host_id, boot_id };
-	size_t fl[3] = { nl, hl, bl };
+	const char *f[3] = {name, host_id, boot_id};
+	size_t fl[3] = {nl, hl, bl};
 	for (int i = 0; i < 3; i++) {
 		key[kl++] = (uint8_t)fl[i];
 		memcpy(key + kl, f[i], fl[i]);
@@ -419,7 +443,9 @@ struct stream *store_stream(struct store *s, const char *name, size_t nl, const 
 			return NULL;
 		for (uint32_t i = 0; i < s->stcap; i++)
 			if (s->st[i]) {
-				uint32_t j = (uint32_t)hkey((const char *)s->st[i]->key, s->st[i]->klen) & (nc - 1);
+				uint32_t j = (uint32_t)hkey((const char *)s->st[i]->key,
+							    s->st[i]->klen) &
+					     (nc - 1);
 				while (t[j])
 					j = (j + 1) & (nc - 1);
 				t[j] = s->st[i];
@@ -535,7 +561,7 @@ int stream_add(struct stream *st, uint64_t seq)
 		st->cap = nc;
 	}
 	memmove(&st->r[i + 1], &st->r[i], (st->n - i) * sizeof(*st->r));
-	st->r[i] = (struct range){ seq, seq };
+	st->r[i] = (struct range){seq, seq};
 	st->n++;
 	return 0;
 }
@@ -578,7 +604,9 @@ int64_t store_name(struct store *s, int type, const char *name, const char *herd
 			return -1;
 		for (uint32_t i = 0; i < s->ncap; i++)
 			if (s->names[i].key) {
-				uint32_t j = (uint32_t)hkey(s->names[i].key, strlen(s->names[i].key)) & (nc - 1);
+				uint32_t j =
+					(uint32_t)hkey(s->names[i].key, strlen(s->names[i].key)) &
+					(nc - 1);
 				while (t[j].key)
 					j = (j + 1) & (nc - 1);
 				t[j] = s->names[i];
@@ -702,7 +730,8 @@ static int64_t pragma_int(sqlite3 *db, const char *sql)
 static int retain_exec(sqlite3 *db, const char *where, unsigned long long *deleted)
 {
 	char sql[256];
-	snprintf(sql, sizeof(sql), "DELETE FROM chunk_index WHERE chunk IN (SELECT id FROM chunks WHERE %s)", where);
+	snprintf(sql, sizeof(sql),
+		 "DELETE FROM chunk_index WHERE chunk IN (SELECT id FROM chunks WHERE %s)", where);
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return -EIO;
 	snprintf(sql, sizeof(sql), "SELECT coalesce(sum(count), 0) FROM chunks WHERE %s", where);
@@ -730,8 +759,10 @@ static int retain_alerts_streams(struct store *s, uint64_t now_ns, uint64_t max_
 			return -EIO;
 		r->alerts += (unsigned long long)sqlite3_changes(s->db);
 	}
-	if (size_deleted && pragma_int(s->db, "SELECT count(*) FROM (SELECT 1 FROM chunks LIMIT 1)")) {
-		if (sqlite3_exec(s->db, "DELETE FROM alerts WHERE ts < (SELECT min(ts_min) FROM chunks)",
+	if (size_deleted &&
+	    pragma_int(s->db, "SELECT count(*) FROM (SELECT 1 FROM chunks LIMIT 1)")) {
+		if (sqlite3_exec(s->db,
+				 "DELETE FROM alerts WHERE ts < (SELECT min(ts_min) FROM chunks)",
 				 NULL, NULL, NULL) != SQLITE_OK)
 			return -EIO;
 		r->alerts += (unsigned long long)sqlite3_changes(s->db);
@@ -739,7 +770,8 @@ static int retain_alerts_streams(struct store *s, uint64_t now_ns, uint64_t max_
 	if (max_age_s) {
 		/* updated: seconds; a stream without last_chunk (older schema) is judged by age only */
 		snprintf(sql, sizeof(sql),
-			 "DELETE FROM streams WHERE updated < %llu AND (last_chunk IS NULL OR NOT EXISTS"
+			 "DELETE FROM streams WHERE updated < %llu AND (last_chunk IS NULL OR NOT "
+			 "EXISTS"
 			 " (SELECT 1 FROM chunks WHERE chunks.id <= streams.last_chunk AND"
 			 " chunks.host = streams.host))",
 			 (unsigned long long)(now_ns / 1000000000ull - max_age_s));
@@ -758,7 +790,7 @@ int store_retain(struct store *s, uint64_t now_ns, uint64_t max_age_s, uint64_t 
 {
 	char where[128];
 	unsigned long long *deleted = &r->events;
-	*r = (struct store_retained){ 0 };
+	*r = (struct store_retained){0};
 	if (max_age_s && now_ns > max_age_s * 1000000000ull) {
 		snprintf(where, sizeof(where), "ts_max < %llu",
 			 (unsigned long long)(now_ns - max_age_s * 1000000000ull));
@@ -767,7 +799,8 @@ int store_retain(struct store *s, uint64_t now_ns, uint64_t max_age_s, uint64_t 
 	}
 	int size_deleted = 0;
 	for (int round = 0; max_bytes && round < 50; round++) {
-		int64_t used = (pragma_int(s->db, "PRAGMA page_count") - pragma_int(s->db, "PRAGMA freelist_count")) *
+		int64_t used = (pragma_int(s->db, "PRAGMA page_count") -
+				pragma_int(s->db, "PRAGMA freelist_count")) *
 			       pragma_int(s->db, "PRAGMA page_size");
 		if ((uint64_t)used <= max_bytes)
 			break;

@@ -43,8 +43,8 @@ int store_open(struct store **out, const char *path, unsigned long long max_byte
 void store_close(struct store *s);
 sqlite3 *store_db(struct store *s);
 
-int store_begin(struct store *s);   /* no-op when a transaction is open */
-int store_commit(struct store *s);  /* writes dirty streams; 0 or -EIO (rolled back) */
+int store_begin(struct store *s);  /* no-op when a transaction is open */
+int store_commit(struct store *s); /* writes dirty streams; 0 or -EIO (rolled back) */
 /* Roll the open transaction back and forget the cached stream and name state (it may claim
  * seqs and names that were rolled back); it is read again from the database. */
 void store_rollback(struct store *s);

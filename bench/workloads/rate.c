@@ -90,7 +90,8 @@ static void *work(void *arg)
 		if (due > t) {
 			if (due > end)
 				due = end;
-			struct timespec ts = {.tv_sec = due / 1000000000LL, .tv_nsec = due % 1000000000LL};
+			struct timespec ts = {.tv_sec = due / 1000000000LL,
+					      .tv_nsec = due % 1000000000LL};
 			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 			if (due >= end)
 				break;
@@ -133,7 +134,8 @@ int main(int argc, char **argv)
 			path = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: rate -m udp|open|tcp -r RATE -d SECONDS [-t N] [-p PATH]\n");
+			fprintf(stderr, "usage: rate -m udp|open|tcp -r RATE -d SECONDS [-t N] [-p "
+					"PATH]\n");
 			return 2;
 		}
 	}
@@ -155,6 +157,9 @@ int main(int argc, char **argv)
 		ops += w[i].ops;
 	}
 	wl_report(&clk, "rate", ops, " mode=%s target_rate=%.0f threads=%d",
-		  mode == M_UDP ? "udp" : mode == M_OPEN ? "open" : "tcp", rate, nthreads);
+		  mode == M_UDP    ? "udp"
+		  : mode == M_OPEN ? "open"
+				   : "tcp",
+		  rate, nthreads);
 	return 0;
 }

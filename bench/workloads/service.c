@@ -87,9 +87,10 @@ static int answer(int fd, struct conn *c)
 	if (exec_every > 0 && requests % exec_every == 0)
 		run_helper();
 	int last = c->nreq >= (unsigned long)keepalive_max;
-	int h = snprintf(out, 256,
-			 "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %zd\r\n%s\r\n",
-			 blen, last ? "Connection: close\r\n" : "");
+	int h = snprintf(
+		out, 256,
+		"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %zd\r\n%s\r\n", blen,
+		last ? "Connection: close\r\n" : "");
 	memcpy(out + h, body, (size_t)blen);
 	ssize_t want = h + blen;
 	if (write(fd, out, (size_t)want) != want)
@@ -122,7 +123,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (port <= 0 || port > 65535 || body_bytes > BODY_MAX) {
-		fprintf(stderr, "service: -p PORT (1-65535) is required; -b at most %d\n", BODY_MAX);
+		fprintf(stderr, "service: -p PORT (1-65535) is required; -b at most %d\n",
+			BODY_MAX);
 		return 2;
 	}
 	conns = calloc(MAX_FD, sizeof(*conns));
@@ -179,7 +181,8 @@ int main(int argc, char **argv)
 			int fd = evs[i].data.fd;
 			if (fd == lfd) {
 				for (;;) {
-					int a = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+					int a = accept4(lfd, NULL, NULL,
+							SOCK_NONBLOCK | SOCK_CLOEXEC);
 					if (a < 0)
 						break;
 					if (!started) {

@@ -60,8 +60,8 @@ static inline void wl_report(const struct wl_clock *c, const char *name, long lo
 			 wl_tv_ns(&kids1.ru_utime) - wl_tv_ns(&c->kids0.ru_utime);
 	long long sys = wl_tv_ns(&self1.ru_stime) - wl_tv_ns(&c->self0.ru_stime) +
 			wl_tv_ns(&kids1.ru_stime) - wl_tv_ns(&c->kids0.ru_stime);
-	printf("workload=%s pid=%d ops=%lld wall_ns=%lld cpu_ns=%lld user_ns=%lld sys_ns=%lld", name,
-	       (int)getpid(), ops, wl_ts_ns(&t1) - wl_ts_ns(&c->t0), user + sys, user, sys);
+	printf("workload=%s pid=%d ops=%lld wall_ns=%lld cpu_ns=%lld user_ns=%lld sys_ns=%lld",
+	       name, (int)getpid(), ops, wl_ts_ns(&t1) - wl_ts_ns(&c->t0), user + sys, user, sys);
 	if (fmt) {
 		va_list ap;
 		va_start(ap, fmt);

@@ -19,14 +19,14 @@
 #include "common/wire.h"
 
 static int failed;
-#define CHECK(name, cond)                                                        \
-	do {                                                                     \
-		if (cond)                                                        \
-			printf("ok - %s\n", name);                               \
-		else {                                                           \
-			printf("not ok - %s: %s (line %d)\n", name, #cond, __LINE__); \
-			failed = 1;                                              \
-		}                                                                \
+#define CHECK(name, cond)                                                                          \
+	do {                                                                                       \
+		if (cond)                                                                          \
+			printf("ok - %s\n", name);                                                 \
+		else {                                                                             \
+			printf("not ok - %s: %s (line %d)\n", name, #cond, __LINE__);              \
+			failed = 1;                                                                \
+		}                                                                                  \
 	} while (0)
 
 static const char *EV =
@@ -34,29 +34,36 @@ static const char *EV =
 	"\"host\":{\"name\":\"vm1\",\"id\":\"abc\",\"boot_id\":\"b1\",\"herd\":\"web\"},"
 	"\"proc\":{\"pid\":42,\"uid\":33,\"euid\":33,\"comm\":\"sh\",\"exe\":\"/usr/bin/dash\","
 	"\"args\":[\"sh\",\"-c\",\"id\\n\\u00ff\"],\"container\":{\"id\":\"m1\",\"herd\":\"web\"}},"
-	"\"parent\":{\"pid\":7,\"exe\":\"/usr/sbin/nginx\"},\"exec\":{\"result\":0,\"setuid\":false,\"fileless\":false}}";
+	"\"parent\":{\"pid\":7,\"exe\":\"/usr/sbin/"
+	"nginx\"},\"exec\":{\"result\":0,\"setuid\":false,\"fileless\":false}}";
 
 static void test_wire(void)
 {
 	const char raw[] = "{\"seq\":1}\n{\"seq\":2}\n";
 	uint8_t *f;
 	size_t fl;
-	CHECK("wire_encode", hw_wire_batch_encode(NULL, 1, 9, 1, 2, 0x0123456789abcdefull, "host", "boot", raw, sizeof(raw) - 1, &f, &fl) == 0);
+	CHECK("wire_encode", hw_wire_batch_encode(NULL, 1, 9, 1, 2, 0x0123456789abcdefull, "host",
+						  "boot", raw, sizeof(raw) - 1, &f, &fl) == 0);
 	struct hw_frame_hdr h;
-	CHECK("wire_hdr_ok", hw_wire_parse_hdr(f, &h) == 0 && h.type == HW_FRAME_BATCH && h.len == fl - HW_WIRE_HDR_LEN);
+	CHECK("wire_hdr_ok", hw_wire_parse_hdr(f, &h) == 0 && h.type == HW_FRAME_BATCH &&
+				     h.len == fl - HW_WIRE_HDR_LEN);
 	struct hw_batch b;
-	CHECK("wire_batch_ok", h.version == HW_WIRE_VERSION &&
-				       hw_wire_parse_batch(h.version, f + HW_WIRE_HDR_LEN, h.len, &b) == 0 && b.batch_id == 9 &&
-				       b.count == 2 && b.run_id == 0x0123456789abcdefull && b.host_len == 4 &&
-				       !memcmp(b.host_id, "host", 4) && b.boot_len == 4 && !memcmp(b.boot_id, "boot", 4));
+	CHECK("wire_batch_ok",
+	      h.version == HW_WIRE_VERSION &&
+		      hw_wire_parse_batch(h.version, f + HW_WIRE_HDR_LEN, h.len, &b) == 0 &&
+		      b.batch_id == 9 && b.count == 2 && b.run_id == 0x0123456789abcdefull &&
+		      b.host_len == 4 && !memcmp(b.host_id, "host", 4) && b.boot_len == 4 &&
+		      !memcmp(b.boot_id, "boot", 4));
 	char out[64];
 	CHECK("wire_decompress_ok", hw_wire_batch_decompress(&b, NULL, out, sizeof(out)) == 0 &&
 					    !memcmp(out, raw, sizeof(raw) - 1));
 	b.count = 3;
-	CHECK("wire_bad_count", hw_wire_batch_decompress(&b, NULL, out, sizeof(out)) == HW_WIRE_BAD_COUNT);
+	CHECK("wire_bad_count",
+	      hw_wire_batch_decompress(&b, NULL, out, sizeof(out)) == HW_WIRE_BAD_COUNT);
 	b.count = 2;
 	b.raw_len = 5;
-	CHECK("wire_raw_len_mismatch", hw_wire_batch_decompress(&b, NULL, out, sizeof(out)) == HW_WIRE_DECOMPRESS);
+	CHECK("wire_raw_len_mismatch",
+	      hw_wire_batch_decompress(&b, NULL, out, sizeof(out)) == HW_WIRE_DECOMPRESS);
 	uint8_t g[HW_WIRE_HDR_LEN];
 	memcpy(g, f, sizeof(g));
 	g[0] ^= 1;
@@ -78,20 +85,23 @@ static void test_wire(void)
 	uint8_t *p = f + HW_WIRE_HDR_LEN;
 	size_t pl = fl - HW_WIRE_HDR_LEN;
 	CHECK("wire_short_payload", hw_wire_parse_batch(2, p, 20, &b) == HW_WIRE_MALFORMED);
-	CHECK("wire_short_fixed_v2", hw_wire_parse_batch(2, p, HW_WIRE_BATCH_FIXED + 2, &b) == HW_WIRE_MALFORMED);
+	CHECK("wire_short_fixed_v2",
+	      hw_wire_parse_batch(2, p, HW_WIRE_BATCH_FIXED + 2, &b) == HW_WIRE_MALFORMED);
 	CHECK("wire_batch_bad_version", hw_wire_parse_batch(3, p, pl, &b) == HW_WIRE_BAD_VERSION);
 	for (int which = 32; which <= 33; which++) { /* host_len, boot_len */
 		uint8_t save = p[which];
 		p[which] = 200; /* an id longer than the maximum */
 		CHECK("wire_id_too_long", hw_wire_parse_batch(2, p, pl, &b) == HW_WIRE_OVERSIZED);
 		p[which] = 120; /* within the maximum but beyond the payload */
-		CHECK("wire_id_beyond_payload", hw_wire_parse_batch(2, p, pl, &b) == HW_WIRE_MALFORMED);
+		CHECK("wire_id_beyond_payload",
+		      hw_wire_parse_batch(2, p, pl, &b) == HW_WIRE_MALFORMED);
 		p[which] = 0;
 		CHECK("wire_id_empty", hw_wire_parse_batch(2, p, pl, &b) == HW_WIRE_MALFORMED);
 		p[which] = save;
 	}
 	/* ids exactly fill the payload: no zstd byte left */
-	CHECK("wire_no_zstd", hw_wire_parse_batch(2, p, HW_WIRE_BATCH_FIXED + 8, &b) == HW_WIRE_MALFORMED);
+	CHECK("wire_no_zstd",
+	      hw_wire_parse_batch(2, p, HW_WIRE_BATCH_FIXED + 8, &b) == HW_WIRE_MALFORMED);
 	p[16] = 0xff; /* count > HW_WIRE_MAX_EVENTS */
 	CHECK("wire_too_many_events", hw_wire_parse_batch(2, p, pl, &b) == HW_WIRE_OVERSIZED);
 	p[16] = 0;
@@ -100,28 +110,34 @@ static void test_wire(void)
 	free(f);
 	/* a version 1 batch (no run id) is still read, with run id 0 */
 	{
-		uint8_t v1[HW_WIRE_BATCH_FIXED_V1 + 4 + 4 + 3] = { 0 };
-		v1[7] = 5;		 /* batch id */
-		v1[15] = 1;		 /* first seq */
-		v1[19] = 1;		 /* count */
-		v1[23] = 10;		 /* raw_len */
+		uint8_t v1[HW_WIRE_BATCH_FIXED_V1 + 4 + 4 + 3] = {0};
+		v1[7] = 5;              /* batch id */
+		v1[15] = 1;             /* first seq */
+		v1[19] = 1;             /* count */
+		v1[23] = 10;            /* raw_len */
 		v1[24] = 4, v1[25] = 4; /* host_len, boot_len */
 		memcpy(v1 + 26, "hostboot", 8);
-		CHECK("wire_v1_batch_read", hw_wire_parse_batch(1, v1, sizeof(v1), &b) == 0 &&
-						    b.batch_id == 5 && b.run_id == 0 && b.host_len == 4 &&
-						    !memcmp(b.host_id, "host", 4) && !memcmp(b.boot_id, "boot", 4) &&
-						    b.zlen == 3);
-		CHECK("wire_v1_batch_short", hw_wire_parse_batch(1, v1, HW_WIRE_BATCH_FIXED_V1 + 8, &b) == HW_WIRE_MALFORMED);
+		CHECK("wire_v1_batch_read",
+		      hw_wire_parse_batch(1, v1, sizeof(v1), &b) == 0 && b.batch_id == 5 &&
+			      b.run_id == 0 && b.host_len == 4 && !memcmp(b.host_id, "host", 4) &&
+			      !memcmp(b.boot_id, "boot", 4) && b.zlen == 3);
+		CHECK("wire_v1_batch_short", hw_wire_parse_batch(1, v1, HW_WIRE_BATCH_FIXED_V1 + 8,
+								 &b) == HW_WIRE_MALFORMED);
 	}
-	struct hw_ack a = { .batch_id = 77, .stored = 5, .duplicates = 2, .rejected = 1 }, a2;
+	struct hw_ack a = {.batch_id = 77, .stored = 5, .duplicates = 2, .rejected = 1}, a2;
 	uint8_t ab[HW_WIRE_HDR_LEN + HW_WIRE_ACK_LEN];
 	hw_wire_ack_encode(&a, ab);
-	CHECK("wire_ack_roundtrip", hw_wire_parse_hdr(ab, &h) == 0 && h.type == HW_FRAME_ACK && h.version == 1 &&
-					    hw_wire_parse_ack(ab + HW_WIRE_HDR_LEN, h.len, &a2) == 0 &&
-					    a2.batch_id == 77 && a2.stored == 5 && a2.duplicates == 2 && a2.rejected == 1);
-	CHECK("wire_encode_refuses_long_id", hw_wire_batch_encode(NULL, 1, 1, 1, 1, 1,
-		"0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789",
-		"b", "x\n", 2, &f, &fl) == -22);
+	CHECK("wire_ack_roundtrip",
+	      hw_wire_parse_hdr(ab, &h) == 0 && h.type == HW_FRAME_ACK && h.version == 1 &&
+		      hw_wire_parse_ack(ab + HW_WIRE_HDR_LEN, h.len, &a2) == 0 &&
+		      a2.batch_id == 77 && a2.stored == 5 && a2.duplicates == 2 &&
+		      a2.rejected == 1);
+	CHECK("wire_encode_refuses_long_id",
+	      hw_wire_batch_encode(
+		      NULL, 1, 1, 1, 1, 1,
+		      "0123456789012345678901234567890123456789012345678901234567890123456789012345"
+		      "678901234567890123456789012345678901234567890123456789",
+		      "b", "x\n", 2, &f, &fl) == -22);
 }
 
 static struct jtok toks[4096];
@@ -134,14 +150,16 @@ static int parses(const char *s)
 static void test_json(void)
 {
 	CHECK("json_event_parses", parses(EV));
-	const char *good[] = { "{}", "[]", "0", "-0.5e+3", "\"\\ud83d\\ude00\"", " {\"a\" : [1, true, null]} " };
+	const char *good[] = {
+		"{}", "[]", "0", "-0.5e+3", "\"\\ud83d\\ude00\"", " {\"a\" : [1, true, null]} "};
 	int all = 1;
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		all &= parses(good[i]);
 	CHECK("json_valid_accepted", all);
-	const char *bad[] = { "{", "{\"a\":1,}", "[1,]", "01", "-", "1.", "1e", "\"a\nb\"", "\"\\x\"",
-			      "\"\\u12g4\"", "{\"a\"}", "{1:2}", "[1 2]", "tru", "nul", "{} {}", "\"abc",
-			      "{\"a\":1}x", "", "[\"\\", "\"\\u00" };
+	const char *bad[] = {
+		"{",        "{\"a\":1,}", "[1,]",        "01",         "-",     "1.",    "1e",
+		"\"a\nb\"", "\"\\x\"",    "\"\\u12g4\"", "{\"a\"}",    "{1:2}", "[1 2]", "tru",
+		"nul",      "{} {}",      "\"abc",       "{\"a\":1}x", "",      "[\"\\", "\"\\u00"};
 	int none = 1;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (parses(bad[i])) {
@@ -156,10 +174,11 @@ static void test_json(void)
 	CHECK("json_depth_limited", !parses(deep));
 	CHECK("json_token_limit", json_parse("[1,2,3,4]", 9, toks, 3) < 0);
 	int n = json_parse(EV, strlen(EV), toks, 4096);
-	struct jdoc d = { EV, toks, n };
+	struct jdoc d = {EV, toks, n};
 	char buf[64];
-	CHECK("json_path", json_str(&d, json_path(&d, 0, "proc.container.herd"), buf, sizeof(buf)) == 3 &&
-				   !strcmp(buf, "web"));
+	CHECK("json_path",
+	      json_str(&d, json_path(&d, 0, "proc.container.herd"), buf, sizeof(buf)) == 3 &&
+		      !strcmp(buf, "web"));
 	int args = json_path(&d, 0, "proc.args");
 	int third = args + 1;
 	third = (int)toks[third].next;
@@ -172,12 +191,12 @@ static void test_json(void)
 	const char *gk = "{\"container_b\":1,\"container\":2,\"containe\":3,\"n\\u0061me\":4,"
 			 "\"container_a\":5,\"pid\":6,\"pid\":7,\"x\":8}";
 	n = json_parse(gk, strlen(gk), toks, 64);
-	struct jdoc dk = { gk, toks, n };
-	static const char *const wk[] = { "container_a", "container", "name", "pid", "x", "contain" };
+	struct jdoc dk = {gk, toks, n};
+	static const char *const wk[] = {"container_a", "container", "name", "pid", "x", "contain"};
 	int out[6];
 	json_get_many(&dk, 0, wk, 6, out);
 	int okk = 1;
-	const long long want[] = { 5, 2, 4, 6, 8, -1 };
+	const long long want[] = {5, 2, 4, 6, 8, -1};
 	for (int k = 0; k < 6; k++) {
 		int ok;
 		long long v = out[k] < 0 ? -1 : json_int(&dk, out[k], &ok);
@@ -186,7 +205,7 @@ static void test_json(void)
 	CHECK("json_get_keys", okk);
 	const char *sp = "\"\\ud83d\\ude00\"";
 	n = json_parse(sp, strlen(sp), toks, 16);
-	struct jdoc d2 = { sp, toks, n };
+	struct jdoc d2 = {sp, toks, n};
 	json_str(&d2, 0, buf, sizeof(buf));
 	CHECK("json_surrogate_pair", !strcmp(buf, "\xf0\x9f\x98\x80"));
 	char q[64];
@@ -206,7 +225,8 @@ static int strict_why(const char *s)
 static void test_json_strict(void)
 {
 	CHECK("json_strict_event_ok", strict_why(EV) == 0);
-	CHECK("json_strict_dup_key_top", strict_why("{\"seq\":1,\"kind\":\"a\",\"seq\":2}") == JSON_E_DUP_KEY);
+	CHECK("json_strict_dup_key_top",
+	      strict_why("{\"seq\":1,\"kind\":\"a\",\"seq\":2}") == JSON_E_DUP_KEY);
 	CHECK("json_strict_dup_key_nested",
 	      strict_why("{\"host\":{\"name\":\"web-7\",\"name\":\"db-1\"}}") == JSON_E_DUP_KEY);
 	CHECK("json_strict_dup_key_escaped",
@@ -220,29 +240,43 @@ static void test_json_strict(void)
 	size_t o = 0;
 	o += (size_t)snprintf(many + o, sizeof(many) - o, "{");
 	for (int i = 0; i < 200; i++)
-		o += (size_t)snprintf(many + o, sizeof(many) - o, "%s\"k%d\":%d", i ? "," : "", i, i);
+		o += (size_t)snprintf(many + o, sizeof(many) - o, "%s\"k%d\":%d", i ? "," : "", i,
+				      i);
 	snprintf(many + o, sizeof(many) - o, "}");
 	CHECK("json_strict_many_distinct_keys", strict_why(many) == 0);
 	/* keys told apart only after their first 8 bytes, equal keys of 8 bytes and more, short
 	 * keys at the very end of the text (no 8-byte load), an escaped key against a plain one of
 	 * 8 bytes and more, keys with raw UTF-8 */
 	CHECK("json_strict_long_keys",
-	      strict_why("{\"container_a\":1,\"container_b\":2,\"container\":3,\"containe\":4}") == 0 &&
-		      strict_why("{\"container_a\":1,\"x\":0,\"container_a\":2}") == JSON_E_DUP_KEY &&
+	      strict_why("{\"container_a\":1,\"container_b\":2,\"container\":3,\"containe\":4}") ==
+			      0 &&
+		      strict_why("{\"container_a\":1,\"x\":0,\"container_a\":2}") ==
+			      JSON_E_DUP_KEY &&
 		      strict_why("{\"abcdefgh\":1,\"abcdefgh\":2}") == JSON_E_DUP_KEY);
-	CHECK("json_strict_keys_at_end",
-	      strict_why("{\"a\":1,\"a\":2}") == JSON_E_DUP_KEY && strict_why("{\"a\":1,\"b\":2}") == 0 &&
-		      strict_why("{\"\":1,\"\":2}") == JSON_E_DUP_KEY && strict_why("{\"\":1,\"a\":2}") == 0);
+	CHECK("json_strict_keys_at_end", strict_why("{\"a\":1,\"a\":2}") == JSON_E_DUP_KEY &&
+						 strict_why("{\"a\":1,\"b\":2}") == 0 &&
+						 strict_why("{\"\":1,\"\":2}") == JSON_E_DUP_KEY &&
+						 strict_why("{\"\":1,\"a\":2}") == 0);
 	CHECK("json_strict_dup_key_escaped_long",
-	      strict_why("{\"boot_id_and_more\":1,\"boot_id_and_mor\\u0065\":2}") == JSON_E_DUP_KEY &&
+	      strict_why("{\"boot_id_and_more\":1,\"boot_id_and_mor\\u0065\":2}") ==
+			      JSON_E_DUP_KEY &&
 		      strict_why("{\"boot_id_and_more\":1,\"boot_id_and_mor\\u0066\":2}") == 0 &&
 		      strict_why("{\"\\u0000\":1,\"\":2}") == 0 &&
 		      strict_why("{\"na\xc3\xa9me\":1,\"na\\u00e9me\":2}") == JSON_E_DUP_KEY);
-	CHECK("json_lenient_keeps_dup_keys", parses("{\"a\":1,\"a\":2}")); /* stored data, the CLI */
-	CHECK("json_strict_utf8_valid", strict_why("[\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\", \"\\ud83d\\ude00\"]") == 0);
-	const char *bad[] = { "\"\xff\"", "\"ab\xc3\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"",
-			      "\"\xf4\x90\x80\x80\"", "{\"k\xfe\":1}", "\"\\ud800\"", "\"\\udc00x\"",
-			      "\"\\ud800\\u0041\"", "\"0123456789abcdef\x80\"" };
+	CHECK("json_lenient_keeps_dup_keys",
+	      parses("{\"a\":1,\"a\":2}")); /* stored data, the CLI */
+	CHECK("json_strict_utf8_valid",
+	      strict_why("[\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\", \"\\ud83d\\ude00\"]") == 0);
+	const char *bad[] = {"\"\xff\"",
+			     "\"ab\xc3\"",
+			     "\"\xc0\xaf\"",
+			     "\"\xed\xa0\x80\"",
+			     "\"\xf4\x90\x80\x80\"",
+			     "{\"k\xfe\":1}",
+			     "\"\\ud800\"",
+			     "\"\\udc00x\"",
+			     "\"\\ud800\\u0041\"",
+			     "\"0123456789abcdef\x80\""};
 	int all = 1;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (strict_why(bad[i]) != JSON_E_UTF8) {
@@ -252,29 +286,32 @@ static void test_json_strict(void)
 	CHECK("json_strict_utf8_refused", all);
 	CHECK("json_strict_syntax", strict_why("{\"a\":}") == JSON_E_SYNTAX);
 
-	const char *nums = "[1e2,3002.7,5,-9223372036854775808,9223372036854775807,9223372036854775808,\"5\",-0]";
+	const char *nums = "[1e2,3002.7,5,-9223372036854775808,9223372036854775807,"
+			   "9223372036854775808,\"5\",-0]";
 	int n = json_parse(nums, strlen(nums), toks, 64);
-	struct jdoc d = { nums, toks, n };
+	struct jdoc d = {nums, toks, n};
 	int ok[8];
 	long long v[8];
 	for (int i = 0, t = 1; i < 8; i++, t = (int)toks[t].next)
 		v[i] = json_int(&d, t, &ok[i]);
-	CHECK("json_int_strict", !ok[0] && !ok[1] && ok[2] && v[2] == 5 && ok[3] && v[3] == INT64_MIN &&
-					 ok[4] && v[4] == INT64_MAX && !ok[5] && !ok[6] && ok[7] && v[7] == 0);
+	CHECK("json_int_strict", !ok[0] && !ok[1] && ok[2] && v[2] == 5 && ok[3] &&
+					 v[3] == INT64_MIN && ok[4] && v[4] == INT64_MAX &&
+					 !ok[5] && !ok[6] && ok[7] && v[7] == 0);
 	char q[64];
 	json_quote(q, sizeof(q), "a\xff\xc3\xa9", 4);
 	CHECK("json_quote_invalid_utf8", !strcmp(q, "\"a\\u00ff\xc3\xa9\""));
-	struct jbuf b = { 0 };
+	struct jbuf b = {0};
 	const char *raw = "{\"a\":\"x\xfe\xc3\xa9\xe2\x82\"}";
 	jb_json_utf8(&b, raw, strlen(raw));
-	CHECK("json_utf8_repaired", b.p && !strcmp(b.p, "{\"a\":\"x\\u00fe\xc3\xa9\\u00e2\\u0082\"}"));
+	CHECK("json_utf8_repaired",
+	      b.p && !strcmp(b.p, "{\"a\":\"x\\u00fe\xc3\xa9\\u00e2\\u0082\"}"));
 	free(b.p);
 }
 
 static int extract(const char *s, struct ev_info *ev, char tk[][TOKEN_MAX])
 {
 	int n = json_parse(s, strlen(s), toks, 4096);
-	struct jdoc d = { s, toks, n };
+	struct jdoc d = {s, toks, n};
 	return n > 0 ? ev_extract(&d, 0, ev, tk) : -2;
 }
 
@@ -285,18 +322,22 @@ static void test_token_kinds(void)
 {
 	static const char *const evs[] = {
 		"\"process.exec\",\"exec\":{}",
-		"\"net.connect\",\"net\":{\"proto\":\"tcp\",\"dst\":{\"ip\":\"10.0.0.1\",\"port\":443}}",
-		"\"net.accept\",\"net\":{\"proto\":\"tcp\",\"src\":{\"ip\":\"10.0.0.2\",\"port\":22},"
+		"\"net.connect\",\"net\":{\"proto\":\"tcp\",\"dst\":{\"ip\":\"10.0.0.1\",\"port\":"
+		"443}}",
+		"\"net.accept\",\"net\":{\"proto\":\"tcp\",\"src\":{\"ip\":\"10.0.0.2\",\"port\":"
+		"22},"
 		"\"dst\":{\"ip\":\"8.8.8.8\",\"port\":40000}}",
 		"\"net.listen\",\"net\":{\"proto\":\"tcp\",\"src\":{\"port\":8080}}",
 		"\"net.bind\",\"net\":{\"proto\":\"udp\",\"src\":{\"port\":53}}",
 		"\"net.socket\",\"net\":{\"family\":\"packet\",\"type\":\"raw\"}",
 		"\"net.dns\",\"dns\":{\"query\":\"a.b.example.co.uk\"}",
-		"\"file.open\",\"file\":{\"op\":\"read\",\"path\":\"/etc/shadow\",\"watch\":\"/etc/shadow\"}",
+		"\"file.open\",\"file\":{\"op\":\"read\",\"path\":\"/etc/shadow\",\"watch\":\"/etc/"
+		"shadow\"}",
 		"\"file.caps\",\"file\":{\"op\":\"setcap\",\"path\":\"/tmp/x\",\"watch\":null}",
 		"\"process.capability\",\"cap\":{\"name\":\"CAP_SYS_ADMIN\"}",
 		"\"kernel.module_load\",\"module\":{\"name\":\"rootkit\"}",
-		"\"user.auth\",\"auth\":{\"service\":\"sudo\",\"user\":\"root\",\"result\":\"success\"}",
+		"\"user.auth\",\"auth\":{\"service\":\"sudo\",\"user\":\"root\",\"result\":"
+		"\"success\"}",
 		"\"process.ptrace\",\"ptrace\":{\"request\":\"PTRACE_ATTACH\"}",
 		"\"process.cred_change\",\"cred\":{\"syscall\":\"setuid\",\"new\":{\"euid\":0}}",
 		"\"process.namespace\",\"ns\":{\"syscall\":\"unshare\"}",
@@ -322,7 +363,8 @@ static void test_token_kinds(void)
 		const char *obj = strchr(evs[i], ',');
 		snprintf(ev_s, sizeof(ev_s),
 			 "{\"seq\":1,\"kind\":\"%s\",\"host\":{\"name\":\"h\"},"
-			 "\"proc\":{\"exe\":\"/usr/bin/x\",\"euid\":0},\"parent\":{\"exe\":\"/usr/bin/p\"}%s}",
+			 "\"proc\":{\"exe\":\"/usr/bin/x\",\"euid\":0},\"parent\":{\"exe\":\"/usr/"
+			 "bin/p\"}%s}",
 			 kind, obj ? obj : "");
 		int n = extract(ev_s, &ev, tk);
 		if (n < 1) {
@@ -358,30 +400,49 @@ static void test_tokens(void)
 {
 	struct ev_info ev;
 	char tk[EV_MAX_TOKENS][TOKEN_MAX];
-	CHECK("token_exec", extract(EV, &ev, tk) == 1 &&
-				    !strcmp(tk[0], "exec|/usr/bin/dash|parent=/usr/sbin/nginx|user=service"));
-	CHECK("token_member_is_container", !strcmp(ev.member, "vm1/m1") && !strcmp(ev.herd, "web") &&
-						   ev.seq == 12 && ev.ts_ns == 1795773600123456789ull);
-	const char *c = "{\"seq\":1,\"kind\":\"net.connect\",\"host\":{\"name\":\"h\"},\"proc\":{\"exe\":\"/opt/a/1234567/bin\","
-			"\"container\":null},\"net\":{\"proto\":\"tcp\",\"dst\":{\"ip\":\"10.1.2.3\",\"port\":45000}}}";
-	CHECK("token_connect_ephemeral", extract(c, &ev, tk) == 1 &&
-						 !strcmp(tk[0], "connect|/opt/a/#/bin|tcp/ephemeral|private"));
+	CHECK("token_exec",
+	      extract(EV, &ev, tk) == 1 &&
+		      !strcmp(tk[0], "exec|/usr/bin/dash|parent=/usr/sbin/nginx|user=service"));
+	CHECK("token_member_is_container", !strcmp(ev.member, "vm1/m1") &&
+						   !strcmp(ev.herd, "web") && ev.seq == 12 &&
+						   ev.ts_ns == 1795773600123456789ull);
+	const char *c = "{\"seq\":1,\"kind\":\"net.connect\",\"host\":{\"name\":\"h\"},\"proc\":{"
+			"\"exe\":\"/opt/a/1234567/bin\","
+			"\"container\":null},\"net\":{\"proto\":\"tcp\",\"dst\":{\"ip\":\"10.1.2."
+			"3\",\"port\":45000}}}";
+	CHECK("token_connect_ephemeral",
+	      extract(c, &ev, tk) == 1 &&
+		      !strcmp(tk[0], "connect|/opt/a/#/bin|tcp/ephemeral|private"));
 	CHECK("token_host_member", !strcmp(ev.member, "h") && !ev.in_container);
-	const char *f = "{\"seq\":2,\"kind\":\"file.open\",\"host\":{\"name\":\"h\"},\"proc\":{\"exe\":\"/tmp/tmp.Xa81Kd9/run\","
-			"\"container\":{\"id\":\"3f2a9c1d4e5f\",\"herd\":\"x\"}},\"file\":{\"path\":\"/var/lib/3f2a9c1d4e5f/f\",\"op\":\"open\"}}";
-	CHECK("token_file_random_names", extract(f, &ev, tk) == 1 && !strcmp(tk[0], "file|/tmp/*/run|open|/var/lib/<ctr>/f"));
-	const char *su = "{\"seq\":3,\"kind\":\"file.chmod\",\"host\":{\"name\":\"h\"},\"proc\":{\"exe\":\"/usr/bin/chmod\"},"
-			 "\"file\":{\"path\":\"/tmp/x/planted\",\"op\":\"chmod\",\"watch\":null,\"setuid\":true,\"setgid\":false}}";
-	CHECK("token_file_setuid_anywhere", extract(su, &ev, tk) == 1 &&
-						   !strcmp(tk[0], "file|/usr/bin/chmod|chmod+setuid|/tmp/x/planted"));
-	const char *sc = "{\"seq\":4,\"kind\":\"file.caps\",\"host\":{\"name\":\"h\"},\"proc\":{\"exe\":\"/usr/sbin/setcap\"},"
-			 "\"file\":{\"path\":\"/opt/t/capable\",\"op\":\"setcap\",\"watch\":null,\"caps\":[\"CAP_NET_RAW\"]}}";
-	CHECK("token_file_caps", extract(sc, &ev, tk) == 1 && !strcmp(tk[0], "file|/usr/sbin/setcap|setcap|/opt/t/capable"));
+	const char *f = "{\"seq\":2,\"kind\":\"file.open\",\"host\":{\"name\":\"h\"},\"proc\":{"
+			"\"exe\":\"/tmp/tmp.Xa81Kd9/run\","
+			"\"container\":{\"id\":\"3f2a9c1d4e5f\",\"herd\":\"x\"}},\"file\":{"
+			"\"path\":\"/var/lib/3f2a9c1d4e5f/f\",\"op\":\"open\"}}";
+	CHECK("token_file_random_names",
+	      extract(f, &ev, tk) == 1 && !strcmp(tk[0], "file|/tmp/*/run|open|/var/lib/<ctr>/f"));
+	const char *su =
+		"{\"seq\":3,\"kind\":\"file.chmod\",\"host\":{\"name\":\"h\"},\"proc\":{\"exe\":\"/"
+		"usr/bin/chmod\"},"
+		"\"file\":{\"path\":\"/tmp/x/"
+		"planted\",\"op\":\"chmod\",\"watch\":null,\"setuid\":true,\"setgid\":false}}";
+	CHECK("token_file_setuid_anywhere",
+	      extract(su, &ev, tk) == 1 &&
+		      !strcmp(tk[0], "file|/usr/bin/chmod|chmod+setuid|/tmp/x/planted"));
+	const char *sc = "{\"seq\":4,\"kind\":\"file.caps\",\"host\":{\"name\":\"h\"},\"proc\":{"
+			 "\"exe\":\"/usr/sbin/setcap\"},"
+			 "\"file\":{\"path\":\"/opt/t/"
+			 "capable\",\"op\":\"setcap\",\"watch\":null,\"caps\":[\"CAP_NET_RAW\"]}}";
+	CHECK("token_file_caps",
+	      extract(sc, &ev, tk) == 1 &&
+		      !strcmp(tk[0], "file|/usr/sbin/setcap|setcap|/opt/t/capable"));
 	CHECK("token_no_seq_rejected", extract("{\"kind\":\"x\"}", &ev, tk) == -1);
 	const char *bad_int[] = {
-		"{\"seq\":\"5\",\"kind\":\"x\"}", "{\"seq\":1e2,\"kind\":\"x\"}",
-		"{\"seq\":3002.7,\"kind\":\"x\"}", "{\"seq\":99999999999999999999,\"kind\":\"x\"}",
-		"{\"seq\":1,\"proc\":{\"pid\":3002.7}}", "{\"seq\":1,\"proc\":{\"uid\":\"0\"}}",
+		"{\"seq\":\"5\",\"kind\":\"x\"}",
+		"{\"seq\":1e2,\"kind\":\"x\"}",
+		"{\"seq\":3002.7,\"kind\":\"x\"}",
+		"{\"seq\":99999999999999999999,\"kind\":\"x\"}",
+		"{\"seq\":1,\"proc\":{\"pid\":3002.7}}",
+		"{\"seq\":1,\"proc\":{\"uid\":\"0\"}}",
 		"{\"seq\":1,\"parent\":{\"pid\":1e3}}",
 		"{\"seq\":1,\"kind\":\"net.connect\",\"net\":{\"dst\":{\"port\":443.5}}}",
 	};
@@ -395,13 +456,22 @@ static void test_tokens(void)
 		}
 	}
 	CHECK("token_not_integer_bad", all);
-	CHECK("token_null_pid_ok", extract("{\"seq\":1,\"proc\":{\"pid\":null,\"auid\":null}}", &ev, tk) == 0 && !ev.bad);
+	CHECK("token_null_pid_ok",
+	      extract("{\"seq\":1,\"proc\":{\"pid\":null,\"auid\":null}}", &ev, tk) == 0 &&
+		      !ev.bad);
 	extract("{\"seq\":1,\"kind\":\"x\",\"host\":{\"name\":\"web-7\\u0000db\"}}", &ev, tk);
-	CHECK("token_nul_in_host_bad", ev.bad && ev.bad_why == EV_BAD_NUL && !strcmp(ev.bad, "host.name"));
-	extract("{\"seq\":1,\"kind\":\"process.exec\",\"proc\":{\"container\":{\"id\":\"c\",\"herd\":\"w\\u0000\"}}}", &ev, tk);
+	CHECK("token_nul_in_host_bad",
+	      ev.bad && ev.bad_why == EV_BAD_NUL && !strcmp(ev.bad, "host.name"));
+	extract("{\"seq\":1,\"kind\":\"process.exec\",\"proc\":{\"container\":{\"id\":\"c\","
+		"\"herd\":\"w\\u0000\"}}}",
+		&ev, tk);
 	CHECK("token_nul_in_herd_bad", ev.bad && ev.bad_why == EV_BAD_NUL);
-	CHECK("token_nul_in_args_ok", extract("{\"seq\":1,\"kind\":\"x\",\"proc\":{\"args\":[\"a\\u0000b\"]}}", &ev, tk) == 0 && !ev.bad);
-	CHECK("token_heartbeat_none", extract("{\"seq\":3,\"kind\":\"agent.heartbeat\"}", &ev, tk) == 0);
+	CHECK("token_nul_in_args_ok",
+	      extract("{\"seq\":1,\"kind\":\"x\",\"proc\":{\"args\":[\"a\\u0000b\"]}}", &ev, tk) ==
+			      0 &&
+		      !ev.bad);
+	CHECK("token_heartbeat_none",
+	      extract("{\"seq\":3,\"kind\":\"agent.heartbeat\"}", &ev, tk) == 0);
 	CHECK("rfc3339", parse_rfc3339("1970-01-02T00:00:01.5Z", 22) == 86401500000000ull &&
 				 parse_rfc3339("garbage-time-string!", 20) == 0);
 }
@@ -418,7 +488,7 @@ static void test_ranges(void)
 	}
 	struct stream *st = store_stream(s, "n", 1, "h", 1, "b", 1, 5);
 	int ok = st != NULL;
-	uint64_t add[] = { 5, 1, 2, 3, 10, 4, 7, 6, 9, 8 };
+	uint64_t add[] = {5, 1, 2, 3, 10, 4, 7, 6, 9, 8};
 	for (size_t i = 0; ok && i < 10; i++) {
 		ok &= !stream_has(st, add[i]);
 		stream_add(st, add[i]);
@@ -436,9 +506,10 @@ static void test_ranges(void)
 	/* a run is (name, host id, boot id, run id): another run, name or host starts empty */
 	struct stream *run2 = store_stream(s, "n", 1, "h", 1, "b", 1, 6);
 	struct stream *other = store_stream(s, "m", 1, "h", 1, "b", 1, 5);
-	struct stream *split = store_stream(s, "n", 1, "hb", 2, "", 0, 5); /* same bytes, cut elsewhere */
-	CHECK("ranges_per_run", run2 && run2 != st && !stream_has(run2, 1) && other && other != st &&
-					!stream_has(other, 1) && split != st &&
+	struct stream *split =
+		store_stream(s, "n", 1, "hb", 2, "", 0, 5); /* same bytes, cut elsewhere */
+	CHECK("ranges_per_run", run2 && run2 != st && !stream_has(run2, 1) && other &&
+					other != st && !stream_has(other, 1) && split != st &&
 					store_stream(s, "n", 1, "h", 1, "b", 1, 5) == st);
 	/* mark / rollback: a batch refused half-way leaves no seq marked */
 	stream_mark(st);
@@ -452,14 +523,16 @@ static void test_ranges(void)
 	/* rows of a schema 1 database (migrated as name '' and run 0) continue for agents without
 	 * run ids (run 0), under their certificate's name; runs with an id do not see them */
 	store_begin(s);
-	sqlite3_exec(store_db(s), "INSERT INTO streams(name, host_id, boot_id, run, ranges, updated)"
+	sqlite3_exec(store_db(s),
+		     "INSERT INTO streams(name, host_id, boot_id, run, ranges, updated)"
 		     " VALUES('', 'oldhost', 'oldboot', 0, '1-40', 0)",
 		     NULL, NULL, NULL);
 	store_commit(s);
 	struct stream *legacy = store_stream(s, "vm1", 3, "oldhost", 7, "oldboot", 7, 0);
 	struct stream *fresh = store_stream(s, "vm1", 3, "oldhost", 7, "oldboot", 7, 42);
-	CHECK("ranges_legacy_adopted", legacy && stream_has(legacy, 40) && !stream_has(legacy, 41) &&
-					       fresh && !stream_has(fresh, 1));
+	CHECK("ranges_legacy_adopted", legacy && stream_has(legacy, 40) &&
+					       !stream_has(legacy, 41) && fresh &&
+					       !stream_has(fresh, 1));
 	stream_add(legacy, 41);
 	store_begin(s);
 	store_commit(s);
@@ -467,7 +540,8 @@ static void test_ranges(void)
 	legacy = store_stream(s, "vm1", 3, "oldhost", 7, "oldboot", 7, 0);
 	struct stream *orig = store_stream(s, "", 0, "oldhost", 7, "oldboot", 7, 0);
 	CHECK("ranges_legacy_saved_under_name", legacy && stream_has(legacy, 41) && orig &&
-							!stream_has(orig, 41) && stream_has(orig, 40));
+							!stream_has(orig, 41) &&
+							stream_has(orig, 40));
 	store_close(s);
 	unlink(path);
 	char wal[64];
@@ -509,8 +583,8 @@ static const char *token_of(const char *kind, const char *proc, const char *obj)
 	char ev[2048];
 	struct ev_info e;
 	snprintf(ev, sizeof(ev),
-		 "{\"seq\":1,\"kind\":\"%s\",\"host\":{\"name\":\"h\"},\"proc\":{%s}%s%s}",
-		 kind, proc, obj ? "," : "", obj ? obj : "");
+		 "{\"seq\":1,\"kind\":\"%s\",\"host\":{\"name\":\"h\"},\"proc\":{%s}%s%s}", kind,
+		 proc, obj ? "," : "", obj ? obj : "");
 	return extract(ev, &e, tk) == 1 ? tk[0] : "(no token)";
 }
 
@@ -553,24 +627,26 @@ static void herd_one_odd(struct got *g, const char *const base[], int nbase, con
 static void test_tokens_versions(void)
 {
 	static const char *const same[][2] = {
-		{ "/opt/app-2.5.0/bin/app", "/opt/app-2.6.1/bin/app" },
-		{ "/srv/app/v1.2.3/bin/app", "/srv/app/v1.3.0/bin/app" },
-		{ "/srv/app/1.2.3-rc1/app", "/srv/app/1.2.4/app" },
-		{ "/srv/app/v41/app", "/srv/app/v42/app" },
-		{ "/usr/lib/jvm/java-17-openjdk-amd64/bin/java",
-		  "/usr/lib/jvm/java-21-openjdk-amd64/bin/java" },
-		{ "/usr/lib/llvm-14/bin/clang", "/usr/lib/llvm-15/bin/clang" },
-		{ "/app/releases/20261206T101500/bin/app", "/app/releases/20261207T083000/bin/app" },
-		{ "/app/releases/20261206101500/bin/app", "/app/releases/20261207083000/bin/app" },
-		{ "/app/releases/2026-12-06_10-15-00/bin/app", "/app/releases/2027-01-02_08-00-00/bin/app" },
-		{ "/nix/store/0c7c9w3cw5p5wpvmrg4bnf8m8h4g1f1a-app-1.2/bin/app",
-		  "/nix/store/9x8ksr5g0z6s2l1l3jvxz0zqj1fd6a6p-app-1.3/bin/app" },
-		{ "/snap/x/1234/bin/x", "/snap/x/1235/bin/x" },
-		{ "/snap/x/17/bin/x", "/snap/x/18/bin/x" },
-		{ "/usr/bin/python3.11", "/usr/bin/python3.12" },
-		{ "/opt/python-3.12.0a7/bin/python", "/opt/python-3.12.1/bin/python" },
-		{ "/opt/jdk1.8.0_292/bin/java", "/opt/jdk1.8.0_302/bin/java" },
-		{ "/usr/lib/modules/6.1.0-18-amd64/kernel/x.ko", "/usr/lib/modules/6.1.0-21-amd64/kernel/x.ko" },
+		{"/opt/app-2.5.0/bin/app", "/opt/app-2.6.1/bin/app"},
+		{"/srv/app/v1.2.3/bin/app", "/srv/app/v1.3.0/bin/app"},
+		{"/srv/app/1.2.3-rc1/app", "/srv/app/1.2.4/app"},
+		{"/srv/app/v41/app", "/srv/app/v42/app"},
+		{"/usr/lib/jvm/java-17-openjdk-amd64/bin/java",
+		 "/usr/lib/jvm/java-21-openjdk-amd64/bin/java"},
+		{"/usr/lib/llvm-14/bin/clang", "/usr/lib/llvm-15/bin/clang"},
+		{"/app/releases/20261206T101500/bin/app", "/app/releases/20261207T083000/bin/app"},
+		{"/app/releases/20261206101500/bin/app", "/app/releases/20261207083000/bin/app"},
+		{"/app/releases/2026-12-06_10-15-00/bin/app",
+		 "/app/releases/2027-01-02_08-00-00/bin/app"},
+		{"/nix/store/0c7c9w3cw5p5wpvmrg4bnf8m8h4g1f1a-app-1.2/bin/app",
+		 "/nix/store/9x8ksr5g0z6s2l1l3jvxz0zqj1fd6a6p-app-1.3/bin/app"},
+		{"/snap/x/1234/bin/x", "/snap/x/1235/bin/x"},
+		{"/snap/x/17/bin/x", "/snap/x/18/bin/x"},
+		{"/usr/bin/python3.11", "/usr/bin/python3.12"},
+		{"/opt/python-3.12.0a7/bin/python", "/opt/python-3.12.1/bin/python"},
+		{"/opt/jdk1.8.0_292/bin/java", "/opt/jdk1.8.0_302/bin/java"},
+		{"/usr/lib/modules/6.1.0-18-amd64/kernel/x.ko",
+		 "/usr/lib/modules/6.1.0-21-amd64/kernel/x.ko"},
 	};
 	int all = 1;
 	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
@@ -584,16 +660,19 @@ static void test_tokens_versions(void)
 	}
 	CHECK("token_versions_one_token", all);
 	static const char *const shape[][2] = {
-		{ "/opt/app-2.5.0/bin/app", "/opt/app-<v>/bin/app" },
-		{ "/srv/app/v1.2.3/bin/app", "/srv/app/<v>/bin/app" },
-		{ "/usr/lib/jvm/java-17-openjdk-amd64/bin/java", "/usr/lib/jvm/java-<v>-openjdk-amd64/bin/java" },
-		{ "/app/releases/20261206T101500/bin/app", "/app/releases/#/bin/app" },
-		{ "/nix/store/0c7c9w3cw5p5wpvmrg4bnf8m8h4g1f1a-app-1.2/bin/app", "/nix/store/*-app-<v>/bin/app" },
-		{ "/snap/x/17/bin/x", "/snap/x/#/bin/x" },
-		{ "/usr/bin/python3.11", "/usr/bin/python<v>" },
-		{ "/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.3" },
-		{ "/usr/lib/x86_64-linux-gnu/libQt5Core.so.5.15.8", "/usr/lib/x86_64-linux-gnu/libQt5Core.so.<v>" },
-		{ "/opt/app/1.2.3abc/x", "/opt/app/1.2.3abc/x" }, /* not a version: kept */
+		{"/opt/app-2.5.0/bin/app", "/opt/app-<v>/bin/app"},
+		{"/srv/app/v1.2.3/bin/app", "/srv/app/<v>/bin/app"},
+		{"/usr/lib/jvm/java-17-openjdk-amd64/bin/java",
+		 "/usr/lib/jvm/java-<v>-openjdk-amd64/bin/java"},
+		{"/app/releases/20261206T101500/bin/app", "/app/releases/#/bin/app"},
+		{"/nix/store/0c7c9w3cw5p5wpvmrg4bnf8m8h4g1f1a-app-1.2/bin/app",
+		 "/nix/store/*-app-<v>/bin/app"},
+		{"/snap/x/17/bin/x", "/snap/x/#/bin/x"},
+		{"/usr/bin/python3.11", "/usr/bin/python<v>"},
+		{"/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.3"},
+		{"/usr/lib/x86_64-linux-gnu/libQt5Core.so.5.15.8",
+		 "/usr/lib/x86_64-linux-gnu/libQt5Core.so.<v>"},
+		{"/opt/app/1.2.3abc/x", "/opt/app/1.2.3abc/x"}, /* not a version: kept */
 	};
 	all = 1;
 	for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++)
@@ -604,12 +683,26 @@ static void test_tokens_versions(void)
 		}
 	CHECK("token_versions_placeholders", all);
 	static const char *const kept[] = {
-		"/usr/bin/python3", "/usr/bin/perl", "/bin/sh", "/usr/bin/x86_64-linux-gnu-gcc",
-		"/usr/sbin/sshd", "/usr/bin/md5sum", "/usr/bin/sha256sum", "/usr/bin/v4l2-ctl",
-		"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "/usr/lib/x86_64-linux-gnu/libc.so.6",
-		"/usr/lib/x86_64-linux-gnu/security/pam_unix.so", "/usr/bin/gpgv2", "/etc/rc2.d/S01ssh",
-		"/opt/app/bin/app-v2", "/usr/lib/python3/dist-packages/x.py", "/usr/bin/nc.openbsd",
-		"/usr/bin/gcc-12", "/dev/dm-0", "/opt/x/tool-5", "/opt/x/tool-5.sh",
+		"/usr/bin/python3",
+		"/usr/bin/perl",
+		"/bin/sh",
+		"/usr/bin/x86_64-linux-gnu-gcc",
+		"/usr/sbin/sshd",
+		"/usr/bin/md5sum",
+		"/usr/bin/sha256sum",
+		"/usr/bin/v4l2-ctl",
+		"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+		"/usr/lib/x86_64-linux-gnu/libc.so.6",
+		"/usr/lib/x86_64-linux-gnu/security/pam_unix.so",
+		"/usr/bin/gpgv2",
+		"/etc/rc2.d/S01ssh",
+		"/opt/app/bin/app-v2",
+		"/usr/lib/python3/dist-packages/x.py",
+		"/usr/bin/nc.openbsd",
+		"/usr/bin/gcc-12",
+		"/dev/dm-0",
+		"/opt/x/tool-5",
+		"/opt/x/tool-5.sh",
 	};
 	all = 1;
 	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
@@ -633,8 +726,8 @@ static void test_tokens_versions(void)
 		 exe_of("/opt/shop/releases/2.5.0/bin/shopd"));
 	snprintf(odd, sizeof(odd), "exec|%s|parent=/usr/lib/systemd/systemd|user=service",
 		 exe_of("/opt/shop/releases/2.5.1/bin/shopd"));
-	const char *base[] = { b0, "listen|/usr/sbin/nginx|tcp/443" };
-	struct got g = { 0 };
+	const char *base[] = {b0, "listen|/usr/sbin/nginx|tcp/443"};
+	struct got g = {0};
 	herd_one_odd(&g, base, 2, odd);
 	CHECK("token_versions_release_no_alert", g.outlier == 0);
 }
@@ -666,46 +759,47 @@ static void test_tokens_dns(void)
 	printf("# %s\n", why);
 	CHECK("token_dns_psl_loaded", from == TOKENS_PSL_FILE_OK);
 	static const char *const reg[][2] = {
-		{ "a.b.example.co.uk", "example.co.uk" },
-		{ "x7f3a.attacker.co.uk", "attacker.co.uk" },
-		{ "x.github.io", "x.github.io" },
-		{ "a.x.github.io", "x.github.io" },
-		{ "www.EXAMPLE.com.", "example.com" },
-		{ "a.b.c.d.e.f.g.h.i.j.example.com", "example.com" },
-		{ "co.uk", "co.uk" },
-		{ "github.io", "github.io" },
-		{ "evil\\\\.google.com", "evil\\.google.com" }, /* one label "evil.google" */
+		{"a.b.example.co.uk", "example.co.uk"},
+		{"x7f3a.attacker.co.uk", "attacker.co.uk"},
+		{"x.github.io", "x.github.io"},
+		{"a.x.github.io", "x.github.io"},
+		{"www.EXAMPLE.com.", "example.com"},
+		{"a.b.c.d.e.f.g.h.i.j.example.com", "example.com"},
+		{"co.uk", "co.uk"},
+		{"github.io", "github.io"},
+		{"evil\\\\.google.com", "evil\\.google.com"}, /* one label "evil.google" */
 	};
 	CHECK("token_dns_registrable_domain", doms(reg, sizeof(reg) / sizeof(reg[0])));
 	static const char *const local[][2] = {
-		{ "api.default.svc.cluster.local", "api.default.svc.cluster.local" },
-		{ "pod-1.api.default.svc.cluster.local", "api.default.svc.cluster.local" },
-		{ "_http._tcp.api.default.svc.cluster.local", "api.default.svc.cluster.local" },
-		{ "default.svc.cluster.local", "default.svc.cluster.local" },
-		{ "10-1-2-3.default.pod.cluster.local", "default.pod.cluster.local" },
-		{ "a.b.cluster.local", "b.cluster.local" },
-		{ "printer.local", "printer.local" },
-		{ "x.printer.local", "printer.local" },
-		{ "ip-10-0-0-1.ec2.internal", "ec2.internal" },
-		{ "db", "db" },
-		{ "", "" },
+		{"api.default.svc.cluster.local", "api.default.svc.cluster.local"},
+		{"pod-1.api.default.svc.cluster.local", "api.default.svc.cluster.local"},
+		{"_http._tcp.api.default.svc.cluster.local", "api.default.svc.cluster.local"},
+		{"default.svc.cluster.local", "default.svc.cluster.local"},
+		{"10-1-2-3.default.pod.cluster.local", "default.pod.cluster.local"},
+		{"a.b.cluster.local", "b.cluster.local"},
+		{"printer.local", "printer.local"},
+		{"x.printer.local", "printer.local"},
+		{"ip-10-0-0-1.ec2.internal", "ec2.internal"},
+		{"db", "db"},
+		{"", ""},
 	};
 	CHECK("token_dns_cluster_and_local", doms(local, sizeof(local) / sizeof(local[0])));
 	/* in a herd: the attacker's domain under a shared suffix is not the peers' lookups */
 	char b0[300], odd[300];
 	snprintf(b0, sizeof(b0), "dns|/usr/bin/curl|%s", dom_of("api.partner.co.uk"));
 	snprintf(odd, sizeof(odd), "dns|/usr/bin/curl|%s", dom_of("x7f3a.attacker.co.uk"));
-	const char *base[] = { b0, "listen|/usr/sbin/nginx|tcp/443" };
-	struct got g = { 0 };
+	const char *base[] = {b0, "listen|/usr/sbin/nginx|tcp/443"};
+	struct got g = {0};
 	herd_one_odd(&g, base, 2, odd);
 	CHECK("token_dns_attacker_domain_alerts",
 	      g.outlier == 1 && strstr(g.json, "attacker.co.uk"));
 	/* no list file: libpsl's built-in list; none at all: the last two labels, as before */
 	from = tokens_psl_init("/nonexistent/psl.dat", 0, why, sizeof(why));
 	printf("# %s\n", why);
-	CHECK("token_dns_psl_builtin", from == TOKENS_PSL_BUILTIN && strstr(why, "built-in") &&
-					       strstr(why, "/nonexistent/psl.dat") &&
-					       !strcmp(dom_of("a.b.example.co.uk"), "example.co.uk"));
+	CHECK("token_dns_psl_builtin",
+	      from == TOKENS_PSL_BUILTIN && strstr(why, "built-in") &&
+		      strstr(why, "/nonexistent/psl.dat") &&
+		      !strcmp(dom_of("a.b.example.co.uk"), "example.co.uk"));
 	char junk[] = "/tmp/hw-psl-XXXXXX";
 	int fd = mkstemp(junk);
 	CHECK("token_dns_psl_junk_refused",
@@ -761,19 +855,21 @@ static void test_tokens_auth(void)
 	/* in a herd where engineers sudo, a service account's sudo stands out, and says so */
 	char b0[TOKEN_MAX];
 	snprintf(b0, sizeof(b0), "%s", token_of("user.auth", sudo_eng, eng_sudo));
-	const char *base[] = { b0, "listen|/usr/sbin/nginx|tcp/443" };
-	struct got g = { 0 };
+	const char *base[] = {b0, "listen|/usr/sbin/nginx|tcp/443"};
+	struct got g = {0};
 	herd_one_odd(&g, base, 2, a);
 	CHECK("token_auth_service_sudo_alerts",
 	      g.outlier == 1 && !strcmp(g.member, "m5") &&
-		      strstr(g.json, "m5 authenticated as root with /usr/bin/sudo (PAM service sudo, "
-				     "run by a service account): success; 0 of 4 peers"));
+		      strstr(g.json,
+			     "m5 authenticated as root with /usr/bin/sudo (PAM service sudo, "
+			     "run by a service account): success; 0 of 4 peers"));
 	/* a token of the shape before (from a restored herd snapshot) still reads */
-	struct got g2 = { 0 };
-	const char *old_base[] = { "auth|sudo|user|success", "listen|/usr/sbin/nginx|tcp/443" };
+	struct got g2 = {0};
+	const char *old_base[] = {"auth|sudo|user|success", "listen|/usr/sbin/nginx|tcp/443"};
 	herd_one_odd(&g2, old_base, 2, "auth|sudo|root|success");
 	CHECK("token_auth_old_shape_reads",
-	      g2.outlier == 1 && strstr(g2.json, "m5 sudo authentication of a root user (success)"));
+	      g2.outlier == 1 &&
+		      strstr(g2.json, "m5 sudo authentication of a root user (success)"));
 }
 
 static void test_herd(void)
@@ -783,13 +879,14 @@ static void test_herd(void)
 	c.learn_s = 10;
 	c.hold_ms = 1000;
 	c.silent_s = 60;
-	struct got g = { 0 };
+	struct got g = {0};
 	struct herd_engine *e = herd_new(&c, on_alert, &g);
 	const uint64_t S = 1000000000ull;
 	uint64_t t = 1000 * S;
-	const char *m[] = { "m1", "m2", "m3", "m4", "m5", "m6" };
-	const char *base[] = { "exec|/usr/sbin/nginx|parent=/usr/lib/systemd/systemd|user=root",
-			       "listen|/usr/sbin/nginx|tcp/443", "connect|/usr/bin/php|tcp/5432|private" };
+	const char *m[] = {"m1", "m2", "m3", "m4", "m5", "m6"};
+	const char *base[] = {"exec|/usr/sbin/nginx|parent=/usr/lib/systemd/systemd|user=root",
+			      "listen|/usr/sbin/nginx|tcp/443",
+			      "connect|/usr/bin/php|tcp/5432|private"};
 	for (int r = 0; r < 3; r++)
 		for (int i = 0; i < 6; i++)
 			for (int k = 0; k < 3; k++)
@@ -802,7 +899,8 @@ static void test_herd(void)
 	CHECK("herd_held_before_judging", g.outlier == 0);
 	herd_tick(e, t + 2 * S);
 	CHECK("herd_outlier_alert", g.outlier == 1 && !strcmp(g.member, "m4"));
-	CHECK("herd_alert_explains", strstr(g.json, "0 of 5 peers") && strstr(g.json, "/usr/bin/nc") &&
+	CHECK("herd_alert_explains", strstr(g.json, "0 of 5 peers") &&
+					     strstr(g.json, "/usr/bin/nc") &&
 					     strstr(g.json, "\"events\":[77]"));
 	t += 10 * S;
 	for (int i = 0; i < 6; i++)
@@ -820,7 +918,9 @@ static void test_herd(void)
 		for (int i = 0; i < 200; i++)
 			for (int k = 0; k < 60; k++) {
 				snprintf(mn, sizeof(mn), "m%d", i);
-				snprintf(tk, sizeof(tk), "exec|/usr/bin/tool%d|parent=/usr/sbin/svc|user=service", k);
+				snprintf(tk, sizeof(tk),
+					 "exec|/usr/bin/tool%d|parent=/usr/sbin/svc|user=service",
+					 k);
 				herd_observe(big, "svc", mn, "h", NULL, tk, 1, 1, t);
 			}
 		size_t per = herd_mem_bytes(big) / herd_member_count(big);
@@ -845,22 +945,25 @@ static void test_herd(void)
 	       herd_mem_bytes(e));
 	CHECK("herd_member_table_bounded", herd_mem_bytes(e) <= before + 4096);
 	CHECK("herd_member_overflow_reported",
-	      members && !strstr(members, "\"member\":\"m1\",\"herd\":\"web\",\"version\":null,"
-					  "\"cohort\":\"web\",\"host\":\"h\",\"type\":\"container\","
-					  "\"first_seen\":\"\"") &&
-		  strstr(members, "\"tokens_overflow\":") && !strstr(members, "\"tokens_overflow\":0,\"silent\":false,\"active\":true},{\"member\":\"m2\"") &&
-		  herd_overflow(e) > 0);
+	      members &&
+		      !strstr(members, "\"member\":\"m1\",\"herd\":\"web\",\"version\":null,"
+				       "\"cohort\":\"web\",\"host\":\"h\",\"type\":\"container\","
+				       "\"first_seen\":\"\"") &&
+		      strstr(members, "\"tokens_overflow\":") &&
+		      !strstr(members, "\"tokens_overflow\":0,\"silent\":false,\"active\":true},{"
+				       "\"member\":\"m2\"") &&
+		      herd_overflow(e) > 0);
 	free(members);
 
 	/* snapshot: a restored engine knows the herd (no learning) and judges at once */
 	uint8_t *snap;
 	size_t sl;
 	CHECK("herd_save", herd_save(e, &snap, &sl) == 0 && sl > 8);
-	struct got g2 = { 0 };
+	struct got g2 = {0};
 	struct herd_engine *e2 = herd_new(&c, on_alert, &g2);
 	uint64_t t2 = t + 100 * S;
-	CHECK("herd_restore", herd_restore(e2, snap, sl, t2) == 0 &&
-				      herd_member_count(e2) == herd_member_count(e));
+	CHECK("herd_restore",
+	      herd_restore(e2, snap, sl, t2) == 0 && herd_member_count(e2) == herd_member_count(e));
 	herd_observe(e2, "web", "m2", "h", NULL,
 		     "exec|/usr/bin/python3|parent=/usr/sbin/nginx|user=root", 5, 6, t2);
 	herd_observe(e2, "web", "m5", "h", NULL, base[1], 7, 8, t2);
@@ -868,8 +971,9 @@ static void test_herd(void)
 	CHECK("herd_restored_judges_at_once", g2.outlier == 1 && !strcmp(g2.member, "m2"));
 	herd_free(e2);
 	struct herd_engine *e3 = herd_new(&c, on_alert, &g2);
-	CHECK("herd_restore_damaged", herd_restore(e3, snap, sl / 2, t2) == -EINVAL &&
-					      herd_restore(e3, (const uint8_t *)"garbage!", 8, t2) == -EINVAL);
+	CHECK("herd_restore_damaged",
+	      herd_restore(e3, snap, sl / 2, t2) == -EINVAL &&
+		      herd_restore(e3, (const uint8_t *)"garbage!", 8, t2) == -EINVAL);
 	for (size_t cut = 0; cut < sl; cut += 1 + sl / 200) /* truncated anywhere: no crash */
 		herd_restore(e3, snap, cut, t2);
 	herd_free(e3);
@@ -917,11 +1021,11 @@ static void test_cohorts(void)
 	herd_tick(e, t + 2 * S);
 	CHECK("cohort_canary_is_notice",
 	      g.outlier == 1 && !strcmp(g.member, "t1") && !strcmp(g.sev, "notice") &&
-		  strstr(g.json, "\"canary\":true") && strstr(g.json, "shop@2.0"));
+		      strstr(g.json, "\"canary\":true") && strstr(g.json, "shop@2.0"));
 	CHECK("cohort_canary_explains",
 	      strstr(g.json, "t1 (shop@2.0) ran /opt/shop/v2/worker") &&
-		  strstr(g.json, "0 of 0 peers of version 2.0, 0 of 8 in herd shop") &&
-		  strstr(g.json, "canary: cohort shop@2.0 has 1 member"));
+		      strstr(g.json, "0 of 0 peers of version 2.0, 0 of 8 in herd shop") &&
+		      strstr(g.json, "canary: cohort shop@2.0 has 1 member"));
 	/* the rest of the rollout, a few seconds apart */
 	for (int i = 2; i <= 6; i++) {
 		t += 3 * S;
@@ -931,10 +1035,10 @@ static void test_cohorts(void)
 		herd_observe(e, "shop", mn, "h", "2.0", v2tok, 1, 1, t);
 		herd_tick(e, t + 2 * S);
 	}
-	CHECK("cohort_rollout_one_change", g.change == 1 &&
-					       strstr(g.change_json, "\"version\":\"2.0\"") &&
-					       strstr(g.change_json, "\"cohort\":\"shop@2.0\"") &&
-					       strstr(g.change_json, "/opt/shop/v2/worker"));
+	CHECK("cohort_rollout_one_change",
+	      g.change == 1 && strstr(g.change_json, "\"version\":\"2.0\"") &&
+		      strstr(g.change_json, "\"cohort\":\"shop@2.0\"") &&
+		      strstr(g.change_json, "/opt/shop/v2/worker"));
 	CHECK("cohort_rollout_no_member_alert", g.outlier == 1 && g.paged == 0);
 	/* a new v2 member doing what v2 does: normal in its cohort */
 	t += 40 * S;
@@ -949,13 +1053,13 @@ static void test_cohorts(void)
 	herd_tick(e, t + 2 * S);
 	CHECK("cohort_token_outlier_in_other_cohort",
 	      g.outlier == 2 && !strcmp(g.member, "s3") && !strcmp(g.sev, "alert") &&
-		  strstr(g.json, "s3 (shop@1.0)") &&
-		  strstr(g.json, "0 of 7 peers of version 1.0, 7 of 14 in herd shop"));
+		      strstr(g.json, "s3 (shop@1.0)") &&
+		      strstr(g.json, "0 of 7 peers of version 1.0, 7 of 14 in herd shop"));
 	char *herds = herd_dump_herds(e, t + 3 * S);
 	CHECK("cohort_dump_herds",
 	      herds &&
-		  strstr(herds, "{\"version\":\"1.0\",\"cohort\":\"shop@1.0\",\"members\":8") &&
-		  strstr(herds, "{\"version\":\"2.0\",\"cohort\":\"shop@2.0\",\"members\":7"));
+		      strstr(herds, "{\"version\":\"1.0\",\"cohort\":\"shop@1.0\",\"members\":8") &&
+		      strstr(herds, "{\"version\":\"2.0\",\"cohort\":\"shop@2.0\",\"members\":7"));
 	free(herds);
 	/* an in-place upgrade moves the member to the other cohort */
 	herd_seen(e, "shop", "s8", "h", "2.0", 0, t + 3 * S);
@@ -972,8 +1076,8 @@ static void test_cohorts(void)
 	members = herd_dump_members(e2, t + 4 * S);
 	CHECK("cohort_snapshot_keeps_versions",
 	      members &&
-		  strstr(members, "\"member\":\"t1\",\"herd\":\"shop\",\"version\":\"2.0\"") &&
-		  strstr(members, "\"member\":\"s1\",\"herd\":\"shop\",\"version\":\"1.0\""));
+		      strstr(members, "\"member\":\"t1\",\"herd\":\"shop\",\"version\":\"2.0\"") &&
+		      strstr(members, "\"member\":\"s1\",\"herd\":\"shop\",\"version\":\"1.0\""));
 	free(members);
 	free(snap);
 	herd_free(e2);
@@ -998,11 +1102,11 @@ static void test_herd_decay(void)
 	c.change_window_s = 60;
 	c.gone_s = 0; /* off: quiet peers stay peers */
 	c.new_member_s = 60;
-	struct got g = { 0 };
+	struct got g = {0};
 	struct herd_engine *e = herd_new(&c, on_alert, &g);
 	const uint64_t S = 1000000000ull;
 	uint64_t t = 1000 * S;
-	const char *m[] = { "d1", "d2", "d3", "d4", "d5", "d6" };
+	const char *m[] = {"d1", "d2", "d3", "d4", "d5", "d6"};
 	const char *old = "exec|/usr/bin/old-report|parent=/usr/sbin/cron|user=service";
 	const char *recent = "exec|/usr/bin/new-report|parent=/usr/sbin/cron|user=service";
 	for (int i = 0; i < 6; i++)
@@ -1015,8 +1119,9 @@ static void test_herd_decay(void)
 	herd_observe(e, "dec", "d6", "h", NULL, old, 2, 2, t);
 	herd_observe(e, "dec", "d6", "h", NULL, recent, 3, 3, t);
 	herd_tick(e, t + 2 * S);
-	CHECK("decay_old_token_rare", g.outlier == 1 && strstr(g.json, "old-report") &&
-					      strstr(g.json, "0.1 of 5 peers (decayed, half-life 100 s)"));
+	CHECK("decay_old_token_rare",
+	      g.outlier == 1 && strstr(g.json, "old-report") &&
+		      strstr(g.json, "0.1 of 5 peers (decayed, half-life 100 s)"));
 	CHECK("decay_recent_token_common", g.outlier == 1 && !strstr(g.json, "new-report"));
 	herd_free(e);
 }
@@ -1035,7 +1140,8 @@ static void test_herd_memory(void)
 	for (int i = 0; i < 200; i++)
 		for (int k = 0; k < 60; k++) {
 			snprintf(mn, sizeof(mn), "n%d", i);
-			snprintf(tk, sizeof(tk), "exec|/usr/bin/tool%d|parent=/usr/sbin/svc|user=service", k);
+			snprintf(tk, sizeof(tk),
+				 "exec|/usr/bin/tool%d|parent=/usr/sbin/svc|user=service", k);
 			herd_observe(e, "mem", mn, "h", NULL, tk, 1, 1, t);
 		}
 	size_t normal = herd_mem_bytes(e);
@@ -1056,17 +1162,17 @@ static void test_herd_memory(void)
 	       normal, mid, herd_mem_bytes(e), per, (unsigned long long)herd_overflow(e),
 	       (unsigned long long)herd_candidates_dropped(e));
 	CHECK("herd_memory_per_member_bounded", per <= 64 * 1024);
-	CHECK("herd_memory_flood_bounded", herd_mem_bytes(e) <= normal + 160 * 1024 &&
-						   herd_mem_bytes(e) <= mid + 4096);
-	CHECK("herd_memory_overflow_counted", herd_overflow(e) > 900000 &&
-						      herd_candidates_dropped(e) > 0);
+	CHECK("herd_memory_flood_bounded",
+	      herd_mem_bytes(e) <= normal + 160 * 1024 && herd_mem_bytes(e) <= mid + 4096);
+	CHECK("herd_memory_overflow_counted",
+	      herd_overflow(e) > 900000 && herd_candidates_dropped(e) > 0);
 	char *members = herd_dump_members(e, t + 5 * S);
 	char *n7 = members ? strstr(members, "\"member\":\"n7\"") : NULL;
 	char *end = n7 ? strchr(n7, '}') : NULL;
 	if (end)
 		*end = 0;
-	CHECK("herd_memory_overflow_in_member", end && strstr(n7, "\"tokens_overflow\":") &&
-							!strstr(n7, "\"tokens_overflow\":0,"));
+	CHECK("herd_memory_overflow_in_member",
+	      end && strstr(n7, "\"tokens_overflow\":") && !strstr(n7, "\"tokens_overflow\":0,"));
 	free(members);
 	herd_free(e);
 }
@@ -1083,12 +1189,13 @@ static void test_herd_rolling(void)
 	c.learn_s = 10;
 	c.gone_s = 60;
 	c.forget_s = 600;
-	struct got g = { 0 };
+	struct got g = {0};
 	struct herd_engine *e = herd_new(&c, on_alert, &g);
 	const uint64_t S = 1000000000ull;
 	uint64_t t = 1000 * S, clock = t;
-	const char *base[] = { "exec|/usr/sbin/nginx|parent=/usr/lib/systemd/systemd|user=root",
-			       "listen|/usr/sbin/nginx|tcp/443", "connect|/usr/bin/php|tcp/5432|private" };
+	const char *base[] = {"exec|/usr/sbin/nginx|parent=/usr/lib/systemd/systemd|user=root",
+			      "listen|/usr/sbin/nginx|tcp/443",
+			      "connect|/usr/bin/php|tcp/5432|private"};
 	const char *v2 = "exec|/opt/app-2.0/bin/app|parent=/usr/sbin/nginx|user=service";
 	const char *bad = "exec|/usr/bin/nc|parent=/usr/sbin/nginx|user=service";
 	char mn[32];
@@ -1111,17 +1218,17 @@ static void test_herd_rolling(void)
 		t += 2 * S;
 	}
 	tick_to(e, &clock, t + 10 * S);
-	printf("# rolling deploy: %d herd change, %d member alerts, %d folded\n", g.change, g.outlier,
-	       g.folded);
+	printf("# rolling deploy: %d herd change, %d member alerts, %d folded\n", g.change,
+	       g.outlier, g.folded);
 	CHECK("rolling_one_herd_change", g.change == 1 && strstr(g.change_json, "app-2.0"));
-	CHECK("rolling_outlier_alerts", g.paged >= 1 && strstr(g.json, "/usr/bin/nc") &&
-						 strstr(g.json, "\"member\":\"r3\""));
+	CHECK("rolling_outlier_alerts",
+	      g.paged >= 1 && strstr(g.json, "/usr/bin/nc") && strstr(g.json, "\"member\":\"r3\""));
 	/* the only other member alert is the first member's, folded into the change */
 	CHECK("rolling_no_member_alert_left", g.outlier - 1 == g.folded && g.folded <= 1);
 	herd_free(e);
 
 	/* generations of replaced containers */
-	struct got g2 = { 0 };
+	struct got g2 = {0};
 	e = herd_new(&c, on_alert, &g2);
 	t = 1000 * S;
 	clock = t;
@@ -1154,9 +1261,9 @@ static void test_herd_rolling(void)
 	t += 3 * S;
 	herd_observe(e, "gen", "g3-5", "h", NULL, bad, 5, 5, t);
 	tick_to(e, &clock, t + 2 * S);
-	CHECK("generations_outlier_alert", g2.outlier == before_outl + 1 && !strcmp(g2.sev, "alert") &&
-						   strstr(g2.json, "0 of 7 peers") &&
-						   strstr(g2.json, "\"herd_size\":8,"));
+	CHECK("generations_outlier_alert",
+	      g2.outlier == before_outl + 1 && !strcmp(g2.sev, "alert") &&
+		      strstr(g2.json, "0 of 7 peers") && strstr(g2.json, "\"herd_size\":8,"));
 	herd_free(e);
 }
 
@@ -1164,8 +1271,9 @@ static void test_herd_rolling(void)
  * with learn_s 10). */
 static void herd_base(struct herd_engine *e, const char *name, int nm, uint64_t t)
 {
-	const char *base[] = { "exec|/usr/sbin/nginx|parent=/usr/lib/systemd/systemd|user=root",
-			       "listen|/usr/sbin/nginx|tcp/443", "connect|/usr/bin/php|tcp/5432|private" };
+	const char *base[] = {"exec|/usr/sbin/nginx|parent=/usr/lib/systemd/systemd|user=root",
+			      "listen|/usr/sbin/nginx|tcp/443",
+			      "connect|/usr/bin/php|tcp/5432|private"};
 	char mn[32];
 	for (int i = 1; i <= nm; i++)
 		for (int k = 0; k < 3; k++) {
@@ -1183,7 +1291,7 @@ static void test_herd_hold_per_token(void)
 	herd_cfg_default(&c);
 	c.learn_s = 10;
 	c.hold_ms = 1000;
-	struct got g = { 0 };
+	struct got g = {0};
 	struct herd_engine *e = herd_new(&c, on_alert, &g);
 	const uint64_t S = 1000000000ull, MS = 1000000ull;
 	uint64_t t = 1000 * S, clock;
@@ -1197,12 +1305,12 @@ static void test_herd_hold_per_token(void)
 	tick_to(e, &clock, t + 1000 * MS);
 	CHECK("hold_per_token_first_judged", g.outlier == 1 && strstr(g.json, "/usr/bin/nc"));
 	CHECK("hold_per_token_second_still_held", g.outlier == 1 && !strstr(g.json, "app-worker"));
-	const char *others[] = { "m1", "m2", "m3", "m5" };
+	const char *others[] = {"m1", "m2", "m3", "m5"};
 	for (int i = 0; i < 4; i++)
 		herd_observe(e, "hp", others[i], "h", NULL, b, 3, 3, t + 1400 * MS);
 	tick_to(e, &clock, t + 5 * S);
-	CHECK("hold_per_token_deploy_seen", g.change == 1 && strstr(g.change_json, "app-worker") &&
-						    g.outlier == 1);
+	CHECK("hold_per_token_deploy_seen",
+	      g.change == 1 && strstr(g.change_json, "app-worker") && g.outlier == 1);
 	herd_free(e);
 }
 
@@ -1215,31 +1323,36 @@ static void test_herd_burst_one_alert(void)
 	herd_cfg_default(&c);
 	c.learn_s = 10;
 	c.hold_ms = 800;
-	struct got g = { 0 };
+	struct got g = {0};
 	struct herd_engine *e = herd_new(&c, on_alert, &g);
 	const uint64_t S = 1000000000ull, MS = 1000000ull;
 	uint64_t t = 1000 * S, clock;
 	herd_base(e, "hb", 5, t);
 	t += 20 * S;
 	clock = t;
-	herd_observe(e, "hb", "m3", "h", NULL, "exec|/usr/bin/dash|parent=/usr/bin/bash|user=root", 1, 1, t);
-	herd_observe(e, "hb", "m3", "h", NULL, "exec|/usr/bin/nc|parent=/usr/bin/dash|user=root", 2, 2,
-		     t + 40 * MS);
-	herd_observe(e, "hb", "m3", "h", NULL, "file|/usr/bin/cat|read|/etc/shadow", 3, 3, t + 55 * MS);
+	herd_observe(e, "hb", "m3", "h", NULL, "exec|/usr/bin/dash|parent=/usr/bin/bash|user=root",
+		     1, 1, t);
+	herd_observe(e, "hb", "m3", "h", NULL, "exec|/usr/bin/nc|parent=/usr/bin/dash|user=root", 2,
+		     2, t + 40 * MS);
+	herd_observe(e, "hb", "m3", "h", NULL, "file|/usr/bin/cat|read|/etc/shadow", 3, 3,
+		     t + 55 * MS);
 	tick_to(e, &clock, t + 820 * MS); /* the shell's hold is over, the others' not yet */
 	CHECK("burst_waits_for_its_rest", g.outlier == 0);
 	tick_to(e, &clock, t + 3 * S);
 	CHECK("burst_one_alert", g.outlier == 1 && strstr(g.json, "/usr/bin/dash") &&
-					 strstr(g.json, "/usr/bin/nc") && strstr(g.json, "/etc/shadow"));
+					 strstr(g.json, "/usr/bin/nc") &&
+					 strstr(g.json, "/etc/shadow"));
 	/* a burst that goes on: not waited for twice (token 4 is due 150 ms after token 3) */
-	herd_observe(e, "hb", "m2", "h", NULL, "exec|/usr/bin/perl|parent=/usr/bin/bash|user=root", 4, 4,
-		     t + 10 * S);
-	herd_observe(e, "hb", "m2", "h", NULL, "exec|/usr/bin/python3|parent=/usr/bin/perl|user=root", 5, 5,
+	herd_observe(e, "hb", "m2", "h", NULL, "exec|/usr/bin/perl|parent=/usr/bin/bash|user=root",
+		     4, 4, t + 10 * S);
+	herd_observe(e, "hb", "m2", "h", NULL,
+		     "exec|/usr/bin/python3|parent=/usr/bin/perl|user=root", 5, 5,
 		     t + 10 * S + 150 * MS);
-	herd_observe(e, "hb", "m2", "h", NULL, "exec|/usr/bin/wget|parent=/usr/bin/perl|user=root", 6, 6,
-		     t + 10 * S + 300 * MS);
+	herd_observe(e, "hb", "m2", "h", NULL, "exec|/usr/bin/wget|parent=/usr/bin/perl|user=root",
+		     6, 6, t + 10 * S + 300 * MS);
 	tick_to(e, &clock, t + 14 * S);
-	CHECK("burst_waited_once", g.outlier == 3); /* m2: two pages, its third token not waited for */
+	CHECK("burst_waited_once",
+	      g.outlier == 3); /* m2: two pages, its third token not waited for */
 	herd_free(e);
 }
 
@@ -1251,7 +1364,7 @@ static void test_herd_slow_rollout(void)
 	struct herd_cfg c;
 	herd_cfg_default(&c);
 	c.learn_s = 10;
-	struct got g = { 0 };
+	struct got g = {0};
 	struct herd_engine *e = herd_new(&c, on_alert, &g);
 	const uint64_t S = 1000000000ull;
 	uint64_t t = 1000 * S, clock;
@@ -1281,7 +1394,7 @@ static void test_herd_new_member_routine(void)
 	struct herd_cfg c;
 	herd_cfg_default(&c);
 	c.learn_s = 10;
-	struct got g = { 0 };
+	struct got g = {0};
 	struct herd_engine *e = herd_new(&c, on_alert, &g);
 	const uint64_t S = 1000000000ull;
 	uint64_t t = 1000 * S;
@@ -1305,8 +1418,8 @@ static void test_herd_new_member_routine(void)
 	CHECK("new_member_judged", g.outlier == before + 1 && !strcmp(g.member, "n1") &&
 					   strstr(g.json, "/usr/bin/nc") &&
 					   strstr(g.json, "\"new_member\":true"));
-	CHECK("new_member_peers_routine_counts", g.outlier == before + 1 &&
-							 !strstr(g.json, "/usr/bin/report"));
+	CHECK("new_member_peers_routine_counts",
+	      g.outlier == before + 1 && !strstr(g.json, "/usr/bin/report"));
 	herd_free(e);
 }
 
@@ -1321,7 +1434,7 @@ static void test_herd_late(void)
 	struct herd_cfg c;
 	herd_cfg_default(&c);
 	c.learn_s = 10;
-	struct got g = { 0 };
+	struct got g = {0};
 	struct herd_engine *e = herd_new(&c, on_alert, &g);
 	const uint64_t S = 1000000000ull, MS = 1000000ull, T = 10 * 86400 * S;
 	const char *sh = "exec|/usr/bin/dash|parent=/usr/sbin/nginx|user=service";
@@ -1333,25 +1446,27 @@ static void test_herd_late(void)
 	herd_tick(e, T - 59 * S);
 	herd_observe_at(e, "lt", "m4", "h", NULL, sh, 41, 41, T - 3600 * S, T);
 	herd_observe_at(e, "lt", "m4", "h", NULL, nc, 42, 42, T - 1800 * S, T);
-	herd_observe_at(e, "lt", "n9", "h", NULL,
-			"listen|/usr/sbin/nginx|tcp/443", 43, 43, T - 1800 * S, T);
+	herd_observe_at(e, "lt", "n9", "h", NULL, "listen|/usr/sbin/nginx|tcp/443", 43, 43,
+			T - 1800 * S, T);
 	herd_tick(e, T + 100 * MS);
-	CHECK("late_judged_at_once_in_order", g.outlier == 2 && strstr(g.json, "/usr/bin/nc") &&
-						      !strstr(g.json, "dash"));
-	CHECK("late_alert_marked", strstr(g.json, "\"late\":true,\"event_time\":\"1970-01-10T23:30:00"
-						  ".000000000Z\",\"arrival_time\":\"1970-01-11T00:00:00."
-						  "000000000Z\"") &&
-					   strstr(g.json, "(late: events of 1970-01-10T23:30:00"));
+	CHECK("late_judged_at_once_in_order",
+	      g.outlier == 2 && strstr(g.json, "/usr/bin/nc") && !strstr(g.json, "dash"));
+	CHECK("late_alert_marked",
+	      strstr(g.json, "\"late\":true,\"event_time\":\"1970-01-10T23:30:00"
+			     ".000000000Z\",\"arrival_time\":\"1970-01-11T00:00:00."
+			     "000000000Z\"") &&
+		      strstr(g.json, "(late: events of 1970-01-10T23:30:00"));
 	char *members = herd_dump_members(e, T + S);
 	CHECK("late_member_started_then_live_now",
 	      members && strstr(members, "\"member\":\"n9\"") &&
-		  strstr(members, "\"first_seen\":\"1970-01-10T23:30:00.000000000Z\",\"last_seen\""
-				  ":\"1970-01-11T00:00:00.000000000Z\""));
+		      strstr(members,
+			     "\"first_seen\":\"1970-01-10T23:30:00.000000000Z\",\"last_seen\""
+			     ":\"1970-01-11T00:00:00.000000000Z\""));
 	free(members);
-	CHECK("skew_bounds", herd_time_skewed(e, T - 3 * 86400 * S, T) &&
-				     herd_time_skewed(e, T + 3600 * S, T) &&
-				     !herd_time_skewed(e, T - 3600 * S, T) &&
-				     !herd_time_skewed(e, T + 30 * S, T) && !herd_time_skewed(e, 0, T));
+	CHECK("skew_bounds",
+	      herd_time_skewed(e, T - 3 * 86400 * S, T) && herd_time_skewed(e, T + 3600 * S, T) &&
+		      !herd_time_skewed(e, T - 3600 * S, T) &&
+		      !herd_time_skewed(e, T + 30 * S, T) && !herd_time_skewed(e, 0, T));
 	herd_observe_at(e, "lt", "m5", "h", NULL, x1, 51, 51, T + 3600 * S, T + 10 * S);
 	herd_tick(e, T + 10500 * MS);
 	CHECK("skew_ahead_not_delayed_nor_early", g.outlier == 2);
@@ -1363,20 +1478,21 @@ static void test_herd_late(void)
 	herd_tick(e, T + 20500 * MS);
 	CHECK("skew_behind_not_late", g.outlier == 3);
 	herd_tick(e, T + 21100 * MS);
-	CHECK("skew_behind_judged_at_arrival", g.outlier == 4 && strstr(g.json, "/tmp/x2") &&
-						       strstr(g.json, "\"clock_skew\":true,\"event_time\""
-								      ":\"1970-01-08T00:00:00"));
+	CHECK("skew_behind_judged_at_arrival",
+	      g.outlier == 4 && strstr(g.json, "/tmp/x2") &&
+		      strstr(g.json, "\"clock_skew\":true,\"event_time\""
+				     ":\"1970-01-08T00:00:00"));
 	herd_free(e);
 }
-
 
 /* Members of herd `name` m1..mN of version ver showing base tokens at t (herd_base with a
  * version) */
 static void herd_base_v(struct herd_engine *e, const char *name, int nm, const char *ver,
 			uint64_t t)
 {
-	const char *base[] = { "exec|/usr/sbin/nginx|parent=/usr/lib/systemd/systemd|user=root",
-			       "listen|/usr/sbin/nginx|tcp/443", "connect|/usr/bin/php|tcp/5432|private" };
+	const char *base[] = {"exec|/usr/sbin/nginx|parent=/usr/lib/systemd/systemd|user=root",
+			      "listen|/usr/sbin/nginx|tcp/443",
+			      "connect|/usr/bin/php|tcp/5432|private"};
 	char mn[32];
 	for (int i = 1; i <= nm; i++)
 		for (int k = 0; k < 3; k++) {
@@ -1395,7 +1511,7 @@ static void test_herd_deploy_young(void)
 	struct herd_cfg c;
 	herd_cfg_default(&c);
 	c.learn_s = 10;
-	struct got g = { 0 };
+	struct got g = {0};
 	struct herd_engine *e = herd_new(&c, on_alert, &g);
 	const uint64_t S = 1000000000ull;
 	uint64_t t = 1000 * S, clock;
@@ -1411,15 +1527,18 @@ static void test_herd_deploy_young(void)
 	printf("# deploy under way: %s\n", g.json);
 	CHECK("deploy_young_cohort_notice",
 	      g.outlier == 1 && g.paged == 0 && strstr(g.json, "tcp/9200") &&
-		  strstr(g.json, "(deploy under way: every member of cohort dy@2 took version 2 "
-				 "within the last 10 min: notice only)"));
+		      strstr(g.json,
+			     "(deploy under way: every member of cohort dy@2 took version 2 "
+			     "within the last 10 min: notice only)"));
 	for (int i = 1; i <= 8; i++) {
 		snprintf(mn, sizeof(mn), "m%d", i);
 		if (i != 3)
-			herd_observe(e, "dy", mn, "h", "2", es, 6, 6, t + (150 + 10 * (uint64_t)i) * S);
+			herd_observe(e, "dy", mn, "h", "2", es, 6, 6,
+				     t + (150 + 10 * (uint64_t)i) * S);
 	}
 	tick_to(e, &clock, t + 300 * S);
-	CHECK("deploy_young_then_cohort_change", g.change >= 1 && strstr(g.change_json, "tcp/9200"));
+	CHECK("deploy_young_then_cohort_change",
+	      g.change >= 1 && strstr(g.change_json, "tcp/9200"));
 	herd_observe(e, "dy", "m5", "h", "2", "exec|/usr/bin/nc|parent=/usr/sbin/nginx|user=root",
 		     7, 7, t + 900 * S);
 	tick_to(e, &clock, t + 905 * S);
@@ -1437,7 +1556,7 @@ static void test_herd_rare_known(void)
 	struct herd_cfg c;
 	herd_cfg_default(&c);
 	c.learn_s = 10;
-	struct got g = { 0 };
+	struct got g = {0};
 	struct herd_engine *e = herd_new(&c, on_alert, &g);
 	const uint64_t S = 1000000000ull;
 	uint64_t t = 1000 * S, clock;
@@ -1458,8 +1577,9 @@ static void test_herd_rare_known(void)
 	printf("# rare but known: %s\n", g.json);
 	CHECK("rare_known_notice",
 	      g.outlier == before + 1 && !strcmp(g.sev, "notice") && strstr(g.json, "fluent-bit") &&
-		  strstr(g.json, "(rare but not new in herd rk: 1 other member showed it, first 24 h "
-				 "ago: notice only)"));
+		      strstr(g.json,
+			     "(rare but not new in herd rk: 1 other member showed it, first 24 h "
+			     "ago: notice only)"));
 	/* m2 is paged for nc (new to the herd); m9 doing it an hour later is paged too */
 	herd_observe(e, "rk", "m2", "h", NULL, nc, 3, 3, t + 10 * S);
 	tick_to(e, &clock, t + 12 * S);
@@ -1469,7 +1589,8 @@ static void test_herd_rare_known(void)
 	herd_observe(e, "rk", "m9", "h", NULL, nc, 4, 4, t + 3600 * S);
 	tick_to(e, &clock, t + 3602 * S);
 	CHECK("rare_alerted_stays_new", g.paged >= 2 && !strcmp(g.member, "m9") &&
-						 !strcmp(g.sev, "alert") && strstr(g.json, "/usr/bin/nc"));
+						!strcmp(g.sev, "alert") &&
+						strstr(g.json, "/usr/bin/nc"));
 	herd_free(e);
 }
 
@@ -1485,7 +1606,7 @@ static void test_herd_cohort_change_once(void)
 	herd_cfg_default(&c);
 	c.learn_s = 10;
 	c.change_window_s = 20;
-	struct got g = { 0 };
+	struct got g = {0};
 	struct herd_engine *e = herd_new(&c, on_alert, &g);
 	const uint64_t S = 1000000000ull;
 	uint64_t t = 1000 * S, clock;
@@ -1504,7 +1625,8 @@ static void test_herd_cohort_change_once(void)
 		herd_observe(e, "co", mn, "h", "2", v2, (uint64_t)i, (uint64_t)i, at);
 	}
 	tick_to(e, &clock, t + 40 * S);
-	printf("# cohort rollout slower than the window: %d changes, %d pages\n", g.change, g.paged);
+	printf("# cohort rollout slower than the window: %d changes, %d pages\n", g.change,
+	       g.paged);
 	CHECK("cohort_change_once_slow_rollout", g.change == 1 && strstr(g.change_json, "co@2"));
 	CHECK("cohort_change_once_no_page", g.paged == 0);
 	herd_free(e);
@@ -1521,11 +1643,12 @@ static void test_herd_onset(void)
 	struct herd_cfg c;
 	herd_cfg_default(&c);
 	c.learn_s = 10;
-	struct got g = { 0 };
+	struct got g = {0};
 	struct herd_engine *e = herd_new(&c, on_alert, &g);
 	const uint64_t S = 1000000000ull;
 	uint64_t t = 1000 * S, clock = t;
-	const char *cm = "exec|/opt/puppetlabs/puppet/bin/ruby|parent=/usr/lib/systemd/systemd|user=root";
+	const char *cm =
+		"exec|/opt/puppetlabs/puppet/bin/ruby|parent=/usr/lib/systemd/systemd|user=root";
 	char mn[32];
 	for (uint64_t at = 0; at < 4 * 3600; at += 30) {
 		tick_to(e, &clock, t + at * S);
@@ -1575,7 +1698,7 @@ static void test_herd_rare_known_versions(void)
 	struct herd_cfg c;
 	herd_cfg_default(&c);
 	c.learn_s = 10;
-	struct got g = { 0 };
+	struct got g = {0};
 	struct herd_engine *e = herd_new(&c, on_alert, &g);
 	const uint64_t S = 1000000000ull;
 	uint64_t t = 1000 * S, clock = t;
@@ -1611,11 +1734,12 @@ static void test_herd_rare_known_versions(void)
 	printf("# sidecar on version 2: %s\n", g.json);
 	CHECK("rare_known_other_version_notice",
 	      g.outlier == before + 1 && g.paged == pages && strstr(g.json, "fluent-bit") &&
-		  strstr(g.json, "(rare but not new in herd sc: 2 other members showed it"));
+		      strstr(g.json, "(rare but not new in herd sc: 2 other members showed it"));
 	herd_observe(e, "sc", "m7", "h", "1", v2, 6, 6, t + 1810 * S);
 	tick_to(e, &clock, t + 1813 * S);
-	CHECK("rare_known_newer_version_stays_new",
-	      g.paged == pages + 1 && !strcmp(g.member, "m7") && strstr(g.json, "/opt/app/2/bin/app"));
+	CHECK("rare_known_newer_version_stays_new", g.paged == pages + 1 &&
+							    !strcmp(g.member, "m7") &&
+							    strstr(g.json, "/opt/app/2/bin/app"));
 	herd_free(e);
 }
 
@@ -1629,7 +1753,7 @@ static void test_herd_admin_sudo(void)
 	struct herd_cfg c;
 	herd_cfg_default(&c);
 	c.learn_s = 60;
-	struct got g = { 0 };
+	struct got g = {0};
 	struct herd_engine *e = herd_new(&c, on_alert, &g);
 	const uint64_t S = 1000000000ull;
 	uint64_t t = 1000 * S, clock = t;
@@ -1642,7 +1766,7 @@ static void test_herd_admin_sudo(void)
 	const char *df = "exec|/usr/bin/df|parent=/usr/bin/sudo|user=root";
 	const char *ins = "exec|/usr/sbin/insmod|parent=/usr/bin/sudo|user=root";
 	herd_base(e, "su", 8, t);
-	const char *m12[] = { "m1", "m2" };
+	const char *m12[] = {"m1", "m2"};
 	for (int i = 0; i < 2; i++) {
 		herd_observe(e, "su", m12[i], "h", NULL, login, 1, 1, t + 10 * S);
 		herd_observe(e, "su", m12[i], "h", NULL, sudo_eng, 2, 2, t + 20 * S);
@@ -1663,8 +1787,9 @@ static void test_herd_admin_sudo(void)
 	printf("# engineer's sudo: %s\n", g.json);
 	CHECK("admin_sudo_notice",
 	      g.outlier > before && g.paged == pages && strstr(g.json, "/usr/bin/tail") &&
-		  strstr(g.json, "(an engineer's command under sudo: m5 authenticated to sudo as a "
-				 "regular user, as engineers do in herd su"));
+		      strstr(g.json,
+			     "(an engineer's command under sudo: m5 authenticated to sudo as a "
+			     "regular user, as engineers do in herd su"));
 	/* (after the change window: m5 and m6 together would be held as a possible change) */
 	t += 700 * S;
 	herd_base(e, "su", 8, t);
@@ -1693,12 +1818,13 @@ static void test_herd_old_cohort_no_canary(void)
 	struct herd_cfg c;
 	herd_cfg_default(&c);
 	c.learn_s = 10;
-	struct got g = { 0 };
+	struct got g = {0};
 	struct herd_engine *e = herd_new(&c, on_alert, &g);
 	const uint64_t S = 1000000000ull;
 	uint64_t t = 1000 * S, clock = t;
-	const char *base[] = { "exec|/usr/sbin/nginx|parent=/usr/lib/systemd/systemd|user=root",
-			       "listen|/usr/sbin/nginx|tcp/443", "connect|/usr/bin/php|tcp/5432|private" };
+	const char *base[] = {"exec|/usr/sbin/nginx|parent=/usr/lib/systemd/systemd|user=root",
+			      "listen|/usr/sbin/nginx|tcp/443",
+			      "connect|/usr/bin/php|tcp/5432|private"};
 	char mn[32];
 	for (uint64_t at = 0; at <= 86400 + 1800; at += 300) {
 		tick_to(e, &clock, t + at * S);
@@ -1721,17 +1847,18 @@ static void test_herd_old_cohort_no_canary(void)
 		}
 	t += (86400 + 1800) * S;
 	int pages = g.paged;
-	herd_observe(e, "ow", "m2", "h", "1", "file|/usr/bin/cat|open|/etc/shadow", 7, 7, t + 10 * S);
+	herd_observe(e, "ow", "m2", "h", "1", "file|/usr/bin/cat|open|/etc/shadow", 7, 7,
+		     t + 10 * S);
 	tick_to(e, &clock, t + 13 * S);
 	printf("# old version's last members: %s\n", g.json);
 	CHECK("old_cohort_intruder_pages", g.paged == pages + 1 && !strcmp(g.member, "m2") &&
 						   strstr(g.json, "\"canary\":false"));
 	herd_observe(e, "ow", "x1", "h", "3", base[0], 1, 1, t + 20 * S);
-	herd_observe(e, "ow", "x1", "h", "3", "exec|/opt/v3/app|parent=/usr/sbin/nginx|user=service",
-		     8, 8, t + 20 * S);
+	herd_observe(e, "ow", "x1", "h", "3",
+		     "exec|/opt/v3/app|parent=/usr/sbin/nginx|user=service", 8, 8, t + 20 * S);
 	tick_to(e, &clock, t + 23 * S);
-	CHECK("new_cohort_still_canary", g.paged == pages + 1 && !strcmp(g.member, "x1") &&
-						 strstr(g.json, "\"canary\":true"));
+	CHECK("new_cohort_still_canary",
+	      g.paged == pages + 1 && !strcmp(g.member, "x1") && strstr(g.json, "\"canary\":true"));
 	herd_free(e);
 }
 
@@ -1739,12 +1866,12 @@ static void test_herd_old_cohort_no_canary(void)
 static void test_tokens_release(void)
 {
 	static const char *const cases[][2] = {
-		{ "/opt/shop/2.42.0/bin/shop-web", "2.42.0" },
-		{ "/usr/lib/jvm/java-17-openjdk-amd64/bin/java", "17" },
-		{ "/app/releases/20261206T101500/venv/bin/python3.11", "20261206T101500,3.11" },
-		{ "/nix/store/0c7c9w3cw5p5wpvmrg4bnf8m8h4g1f1a-app-1.2/bin/app", "0c7c9w3cw5p5,1.2" },
-		{ "/snap/x/1234/bin/x", "1234" },
-		{ "/usr/bin/bash", "" },
+		{"/opt/shop/2.42.0/bin/shop-web", "2.42.0"},
+		{"/usr/lib/jvm/java-17-openjdk-amd64/bin/java", "17"},
+		{"/app/releases/20261206T101500/venv/bin/python3.11", "20261206T101500,3.11"},
+		{"/nix/store/0c7c9w3cw5p5wpvmrg4bnf8m8h4g1f1a-app-1.2/bin/app", "0c7c9w3cw5p5,1.2"},
+		{"/snap/x/1234/bin/x", "1234"},
+		{"/usr/bin/bash", ""},
 	};
 	int all = 1;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1777,12 +1904,14 @@ static void test_herd_release_inferred(void)
 	struct herd_cfg c;
 	herd_cfg_default(&c);
 	c.learn_s = 10;
-	struct got g = { 0 };
+	struct got g = {0};
 	struct herd_engine *e = herd_new(&c, on_alert, &g);
 	const uint64_t S = 1000000000ull;
 	uint64_t t = 1000 * S, clock = t;
-	const char *app = "exec|/opt/shop/<v>/bin/shop-web|parent=/usr/lib/systemd/systemd|user=service";
-	const char *helper = "exec|/opt/shop/<v>/bin/thumbnailer|parent=/opt/shop/<v>/bin/shop-web|user=service";
+	const char *app =
+		"exec|/opt/shop/<v>/bin/shop-web|parent=/usr/lib/systemd/systemd|user=service";
+	const char *helper =
+		"exec|/opt/shop/<v>/bin/thumbnailer|parent=/opt/shop/<v>/bin/shop-web|user=service";
 	const char *sh = "exec|/usr/bin/dash|parent=/opt/shop/<v>/bin/shop-web|user=service";
 	char mn[32];
 	for (uint64_t at = 0; at <= 3600; at += 300) {
@@ -1804,11 +1933,13 @@ static void test_herd_release_inferred(void)
 	printf("# first member of a release: %s\n", g.json);
 	CHECK("release_first_member_notice",
 	      g.paged == pages && !strcmp(g.member, "m2") && strstr(g.json, "thumbnailer") &&
-		  strstr(g.json, "\"cohort\":\"rl@2.42.0\"") && strstr(g.json, "\"canary\":true") &&
-		  strstr(g.json, "(first members of release 2.42.0"));
+		      strstr(g.json, "\"cohort\":\"rl@2.42.0\"") &&
+		      strstr(g.json, "\"canary\":true") &&
+		      strstr(g.json, "(first members of release 2.42.0"));
 	char *mj = herd_dump_members(e, t + 4 * S);
-	CHECK("release_member_cohort", mj && strstr(mj, "\"member\":\"m2\",\"herd\":\"rl\","
-							 "\"version\":\"2.42.0\",\"cohort\":\"rl@2.42.0\""));
+	CHECK("release_member_cohort",
+	      mj && strstr(mj, "\"member\":\"m2\",\"herd\":\"rl\","
+			       "\"version\":\"2.42.0\",\"cohort\":\"rl@2.42.0\""));
 	free(mj);
 	herd_release_at(e, "rl", "m3", "h", app, "2.42.0", t + 30 * S, t + 30 * S);
 	herd_observe(e, "rl", "m3", "h", NULL, app, 4, 4, t + 30 * S);
@@ -1833,13 +1964,14 @@ static void test_herd_release_inferred(void)
 		herd_observe(e, "rl", mn, "h", NULL, app, 8, 8, t);
 	}
 	herd_base(e, "rl", 6, t + 120 * S);
-	herd_observe(e, "rl", "m5", "h", NULL, "connect|/opt/shop/<v>/bin/shop-web|tcp/9200|private",
-		     9, 9, t + 120 * S);
+	herd_observe(e, "rl", "m5", "h", NULL,
+		     "connect|/opt/shop/<v>/bin/shop-web|tcp/9200|private", 9, 9, t + 120 * S);
 	tick_to(e, &clock, t + 123 * S);
 	printf("# release under way: %s\n", g.json);
 	CHECK("release_under_way_notice",
 	      g.paged == pages + 1 && !strcmp(g.member, "m5") && strstr(g.json, "tcp/9200") &&
-		  strstr(g.json, "(release 2.43.0 under way: m5 runs programs under /opt/shop/<v>/"));
+		      strstr(g.json,
+			     "(release 2.43.0 under way: m5 runs programs under /opt/shop/<v>/"));
 	herd_free(e);
 }
 
@@ -1868,7 +2000,8 @@ static void test_fuzz(void)
 		size_t len = rand() % 8 ? fl : (size_t)rand() % fl;
 		struct hw_frame_hdr h;
 		struct hw_batch b;
-		if (len < HW_WIRE_HDR_LEN || hw_wire_parse_hdr(m, &h) || h.len > len - HW_WIRE_HDR_LEN)
+		if (len < HW_WIRE_HDR_LEN || hw_wire_parse_hdr(m, &h) ||
+		    h.len > len - HW_WIRE_HDR_LEN)
 			continue;
 		if (hw_wire_parse_batch(h.version, m + HW_WIRE_HDR_LEN, h.len, &b) ||
 		    hw_wire_batch_decompress(&b, dctx, out, sizeof(out)))
@@ -1888,7 +2021,7 @@ static void test_fuzz(void)
 			l = (size_t)rand() % l;
 		int n = json_parse(js, l, toks, 4096);
 		if (n > 0) {
-			struct jdoc d = { js, toks, n };
+			struct jdoc d = {js, toks, n};
 			struct ev_info ev;
 			char tk[EV_MAX_TOKENS][TOKEN_MAX];
 			if (toks[0].type == J_OBJ)

@@ -54,14 +54,14 @@ static void one_event(const char *s, size_t n)
 	if (nt > 0 && n < 60000) {
 		/* strict refuses duplicate keys exactly: none in what it accepts, one at least in
 		 * what it refuses for them (the slow check, on the lenient parse) */
-		struct jdoc dd = { s, toks, nt };
+		struct jdoc dd = {s, toks, nt};
 		int dup = has_dup_key(&dd);
 		if ((ns >= 0 && dup) || (ns < 0 && why == JSON_E_DUP_KEY && !dup))
 			__builtin_trap();
 	}
 	if (nt <= 0 || toks[0].type != J_OBJ)
 		return;
-	struct jdoc d = { s, toks, nt };
+	struct jdoc d = {s, toks, nt};
 	struct ev_info ev;
 	char tk[EV_MAX_TOKENS][TOKEN_MAX];
 	ev_extract(&d, 0, &ev, tk);

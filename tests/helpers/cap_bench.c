@@ -30,7 +30,7 @@ int main(int argc, char **argv)
 	double ns = (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec);
 	double cpu = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
 		     (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
-	printf("pid=%d\niters=%ld\nfails=%ld\nns_per_iter=%.1f\ncpu_ns_per_iter=%.1f\n", getpid(), n,
-	       fails, ns / n, cpu / n);
+	printf("pid=%d\niters=%ld\nfails=%ld\nns_per_iter=%.1f\ncpu_ns_per_iter=%.1f\n", getpid(),
+	       n, fails, ns / n, cpu / n);
 	return 0;
 }

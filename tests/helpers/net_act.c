@@ -143,14 +143,15 @@ static int uring_connect(int fd, const struct sockaddr *sa, socklen_t sl)
 			IORING_OFF_SQ_RING);
 	char *cq = (p.features & IORING_FEAT_SINGLE_MMAP)
 			   ? sq
-			   : mmap(NULL, cq_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, rfd,
-				  IORING_OFF_CQ_RING);
-	struct io_uring_sqe *sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe),
-					 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, rfd,
-					 IORING_OFF_SQES);
+			   : mmap(NULL, cq_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+				  rfd, IORING_OFF_CQ_RING);
+	struct io_uring_sqe *sqes =
+		mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_POPULATE, rfd, IORING_OFF_SQES);
 	if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED)
 		return -ENOSYS;
-	unsigned *tail = (unsigned *)(sq + p.sq_off.tail), mask = *(unsigned *)(sq + p.sq_off.ring_mask);
+	unsigned *tail = (unsigned *)(sq + p.sq_off.tail),
+		 mask = *(unsigned *)(sq + p.sq_off.ring_mask);
 	unsigned *array = (unsigned *)(sq + p.sq_off.array), idx = *tail & mask;
 	struct io_uring_sqe *e = &sqes[idx];
 	memset(e, 0, sizeof(*e));
@@ -206,8 +207,9 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		if (!strcmp(argv[5], "accept4-late"))
 			sleep(1);
-		int c = strncmp(argv[5], "accept4", 7) == 0 ? accept4(fd, NULL, NULL, SOCK_CLOEXEC)
-							    : (int)syscall(SYS_accept, fd, NULL, NULL);
+		int c = strncmp(argv[5], "accept4", 7) == 0
+				? accept4(fd, NULL, NULL, SOCK_CLOEXEC)
+				: (int)syscall(SYS_accept, fd, NULL, NULL);
 		if (c < 0) {
 			perror("accept");
 			return 1;
@@ -250,7 +252,8 @@ int main(int argc, char **argv)
 		sl = mkaddr(argv[2], atoi(argv[3]), &ss);
 		int fd = socket(ss.ss_family, SOCK_STREAM, 0);
 		int r = uring_connect(fd, (void *)&ss, sl);
-		printf("%d %d %d\n", getpid(), r == -ENOSYS ? -1 : local_port(fd), r == -ENOSYS ? -1 : -r);
+		printf("%d %d %d\n", getpid(), r == -ENOSYS ? -1 : local_port(fd),
+		       r == -ENOSYS ? -1 : -r);
 		return 0;
 	}
 	if (!strcmp(cmd, "clientrst") && argc == 4) {
@@ -265,7 +268,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "bindbusy") && argc == 4) {
 		sl = mkaddr(argv[2], atoi(argv[3]), &ss);
-		int a = socket(ss.ss_family, SOCK_STREAM, 0), b = socket(ss.ss_family, SOCK_STREAM, 0);
+		int a = socket(ss.ss_family, SOCK_STREAM, 0),
+		    b = socket(ss.ss_family, SOCK_STREAM, 0);
 		if (bind(a, (void *)&ss, sl) || listen(a, 1))
 			return 1;
 		int r = bind(b, (void *)&ss, sl) ? errno : 0;
@@ -273,8 +277,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(cmd, "raw") || !strcmp(cmd, "packet")) {
-		int fd = cmd[0] == 'r' ? socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)
-				       : socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+		int fd = cmd[0] == 'r'
+				 ? socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)
+				 : socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
 		printf("%d %d %d\n", getpid(), fd, fd < 0 ? errno : 0);
 		return 0;
 	}
@@ -283,7 +288,9 @@ int main(int argc, char **argv)
 		size_t ql[8];
 		int n = 0;
 		for (int i = 5; i < argc && n < 8; i++, n++)
-			ql[n] = mkquery(q[n], 0x4800 + n, argv[i], atoi(argv[4]) + (n && !strcmp(argv[3], "sendmmsg") ? 27 : 0));
+			ql[n] = mkquery(q[n], 0x4800 + n, argv[i],
+					atoi(argv[4]) +
+						(n && !strcmp(argv[3], "sendmmsg") ? 27 : 0));
 		sl = mkaddr(argv[2], 53, &ss);
 		printf("%d\n", getpid());
 		fflush(stdout);
@@ -322,7 +329,8 @@ int main(int argc, char **argv)
 			m[1] = ql[0] & 0xff;
 			memcpy(m + 2, q[0], ql[0]);
 			if (argv[3][3] == '2') { /* length and message in two writes */
-				if (write(fd, m, 2) != 2 || write(fd, m + 2, ql[0]) != (ssize_t)ql[0])
+				if (write(fd, m, 2) != 2 ||
+				    write(fd, m + 2, ql[0]) != (ssize_t)ql[0])
 					return 1;
 			} else if (write(fd, m, ql[0] + 2) != (ssize_t)ql[0] + 2) {
 				return 1;

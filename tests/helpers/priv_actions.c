@@ -333,11 +333,13 @@ int main(int argc, char **argv)
 	if (!strcmp(act, "wx") && argc > 2) {
 		int n = atoi(argv[2]);
 		for (int i = 0; i < n; i++) {
-			void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			res("mprotect", mprotect(p, 4096, PROT_READ | PROT_WRITE | PROT_EXEC));
 			munmap(p, 4096);
 		}
-		void *q = mmap(NULL, 8192, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *q = mmap(NULL, 8192, PROT_READ | PROT_WRITE | PROT_EXEC,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		printf("mmap_ok=%d\n", q != MAP_FAILED);
 		return 0;
 	}
@@ -392,7 +394,8 @@ int main(int argc, char **argv)
 	if (!strcmp(act, "ptrace2"))
 		return do_ptrace2();
 	if (!strcmp(act, "wxrx")) {
-		void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			       0);
 		printf("addr=%lu\n", (unsigned long)p);
 		res("mprotect", mprotect(p, 4096, PROT_READ | PROT_EXEC));
 		return 0;
@@ -426,7 +429,7 @@ int main(int argc, char **argv)
 		memset(&pa, 0, sizeof(pa));
 		pa.size = sizeof(pa);
 		pa.type = atoi(argv[2]);
-		pa.config1 = (unsigned long)argv[3]; /* uprobe_path */
+		pa.config1 = (unsigned long)argv[3];     /* uprobe_path */
 		pa.config2 = strtoull(argv[4], NULL, 0); /* probe_offset */
 		res("uprobe", syscall(SYS_perf_event_open, &pa, -1, 0, -1, PERF_FLAG_FD_CLOEXEC));
 		return 0;

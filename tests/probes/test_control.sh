@@ -188,12 +188,27 @@ wait_event 'select(.kind=="process.exec" and .proc.args[1]=="hwctl-during-slow")
 wait $slow 2>/dev/null
 
 # ---- response on the host: ctl kill, by pid and by process key; what it refuses ----
+# reap PID: REAPED = its exit status once it ended (within 5 s), or "alive" (then it is killed)
+reap() {
+	for _ in $(seq 50); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		kill -9 "$1"
+		wait "$1" 2>/dev/null
+		REAPED=alive
+	else
+		wait "$1" 2>/dev/null
+		REAPED=$?
+	fi
+}
 sleep 1000 &
 victim=$!
 r=$(ctl kill $victim)
 expect_jq "kill by pid: SIGKILL sent" "$r" ".ok==true and .pid==$victim and .signal==\"KILL\" and .comm==\"sleep\""
-wait $victim 2>/dev/null
-expect_eq "the process died of SIGKILL" "$?" 137
+reap $victim
+expect_eq "the process died of SIGKILL" "$REAPED" 137
 ev=$(wait_event "select(.kind==\"agent.response\" and .response.pid==$victim)") || not_ok "kill: agent.response" "none"
 expect_jq "kill: agent.response says who, what, to whom" "$ev" '.response.action=="kill" and .response.source=="socket" and .response.ok==true and .response.comm=="sleep"'
 sleep 1000 &
@@ -204,8 +219,8 @@ expect_jq "kill by a stale process key (pid reused): nothing sent" "$r" '.ok==fa
 kill -0 $victim 2>/dev/null && ok "the process named by a stale key is alive" || not_ok "stale key spares the process" "it is gone"
 r=$(ctl kill "$key" TERM)
 expect_jq "kill by process key with SIGTERM" "$r" ".ok==true and .pid==$victim and .signal==\"TERM\""
-wait $victim 2>/dev/null
-expect_eq "the process died of SIGTERM" "$?" 143
+reap $victim
+expect_eq "the process died of SIGTERM" "$REAPED" 143
 r=$(ctl kill 1)
 expect_jq "kill 1 refused" "$r" '.ok==false and (.error|test("init"))'
 r=$(ctl kill "$AGENT_PID")

@@ -44,20 +44,21 @@ int main(void)
 	      parse(&c, "", err) == 0 && c.heartbeat_s == 30 && c.args_max == 4096);
 	config_free(&c);
 
-	const char *full = "herd: web\n"
-			   "version: 1.4.2\n"
-			   "host_name: web-7\n"
-			   "output: /tmp/x.json\n"
-			   "heartbeat_interval: 5\n"
-			   "args_max_bytes: 8000\n"
-			   "ringbuf_mb: 32\n"
-			   "probes:\n  process: false\n  process.exec: true\n"
-			   "filters:\n  ignore_exe: [/usr/bin/noisy, /opt/agent/]\n"
-			   "  ignore_cgroup:\n    - /system.slice/backup.service\n"
-			   "containers:\n  - cgroup: '^/hw/([^/]+)/([^/]+)'\n"
-			   "  - cgroup: '^/k8s/([a-z]+)-([0-9a-f]+)@(v[0-9.]+)'\n    version_group: 3\n"
-			   "collector:\n  address: 127.0.0.1:7443\n  ca: ca.pem\n  cert: a.pem\n"
-			   "  key: a.key\n  spool_max_mb: 64\n";
+	const char *full =
+		"herd: web\n"
+		"version: 1.4.2\n"
+		"host_name: web-7\n"
+		"output: /tmp/x.json\n"
+		"heartbeat_interval: 5\n"
+		"args_max_bytes: 8000\n"
+		"ringbuf_mb: 32\n"
+		"probes:\n  process: false\n  process.exec: true\n"
+		"filters:\n  ignore_exe: [/usr/bin/noisy, /opt/agent/]\n"
+		"  ignore_cgroup:\n    - /system.slice/backup.service\n"
+		"containers:\n  - cgroup: '^/hw/([^/]+)/([^/]+)'\n"
+		"  - cgroup: '^/k8s/([a-z]+)-([0-9a-f]+)@(v[0-9.]+)'\n    version_group: 3\n"
+		"collector:\n  address: 127.0.0.1:7443\n  ca: ca.pem\n  cert: a.pem\n"
+		"  key: a.key\n  spool_max_mb: 64\n";
 	int rc = parse(&c, full, err);
 	CHECK("full config parses", rc == 0);
 	if (rc) {
@@ -84,31 +85,31 @@ int main(void)
 	CHECK("container match: version from its group",
 	      container_match(&c, "/k8s/web-3fa9@v1.4.2/x", herd, sizeof(herd), id, sizeof(id), ver,
 			      sizeof(ver)) &&
-		  !strcmp(herd, "web") && !strcmp(id, "3fa9") && !strcmp(ver, "v1.4.2"));
+		      !strcmp(herd, "web") && !strcmp(id, "3fa9") && !strcmp(ver, "v1.4.2"));
 	CHECK("container match: no version group, no version",
 	      container_match(&c, "/hw/api/m2", herd, sizeof(herd), id, sizeof(id), ver,
 			      sizeof(ver)) &&
-		  !strcmp(herd, "api") && !strcmp(id, "m2") && ver[0] == 0);
+		      !strcmp(herd, "api") && !strcmp(id, "m2") && ver[0] == 0);
 	config_free(&c);
 	CHECK("version_group 2: member id from the last path component",
 	      parse(&c,
 		    "containers:\n  - cgroup: '^/svc/([a-z]+)@([^/]+)/'\n    version_group: 2\n",
 		    err) == 0 &&
-		  container_match(&c, "/svc/db@2026.11/db-0", herd, sizeof(herd), id, sizeof(id),
-				  ver, sizeof(ver)) &&
-		  !strcmp(herd, "db") && !strcmp(ver, "2026.11") && !strcmp(id, "db-0"));
+		      container_match(&c, "/svc/db@2026.11/db-0", herd, sizeof(herd), id,
+				      sizeof(id), ver, sizeof(ver)) &&
+		      !strcmp(herd, "db") && !strcmp(ver, "2026.11") && !strcmp(id, "db-0"));
 	config_free(&c);
 	CHECK("optional version group that did not match: no version",
 	      parse(&c,
 		    "containers:\n  - cgroup: '^/o/([a-z]+)/(m[0-9]+)(@(v[0-9]+))?$'\n    "
 		    "version_group: 4\n",
 		    err) == 0 &&
-		  container_match(&c, "/o/web/m1", herd, sizeof(herd), id, sizeof(id), ver,
-				  sizeof(ver)) &&
-		  !strcmp(id, "m1") && ver[0] == 0 &&
-		  container_match(&c, "/o/web/m1@v7", herd, sizeof(herd), id, sizeof(id), ver,
-				  sizeof(ver)) &&
-		  !strcmp(ver, "v7"));
+		      container_match(&c, "/o/web/m1", herd, sizeof(herd), id, sizeof(id), ver,
+				      sizeof(ver)) &&
+		      !strcmp(id, "m1") && ver[0] == 0 &&
+		      container_match(&c, "/o/web/m1@v7", herd, sizeof(herd), id, sizeof(id), ver,
+				      sizeof(ver)) &&
+		      !strcmp(ver, "v7"));
 	config_free(&c);
 
 	expect_error("unknown key names it and the line", "herd: a\nbogus: 1\n",
@@ -126,8 +127,7 @@ int main(void)
 	expect_error("unknown filter key", "filters:\n  ignore_pid: [1]\n",
 		     "unknown key 'filters.ignore_pid'");
 	expect_error("bad regex", "containers:\n  - cgroup: '(['\n", "bad cgroup pattern");
-	expect_error("regex without group", "containers:\n  - cgroup: '^/hw/'\n",
-		     "needs a group");
+	expect_error("regex without group", "containers:\n  - cgroup: '^/hw/'\n", "needs a group");
 	expect_error("version as a list", "version: [1, 2]\n",
 		     "test.yaml:1: 'version' must be a string");
 	expect_error("version as a mapping", "herd: a\nversion:\n  tag: 1\n",
@@ -166,16 +166,21 @@ int main(void)
 	      parse(&c, "", err) == 0 && !c.metrics.textfile && c.metrics.interval_s == 15);
 	config_free(&c);
 	CHECK("metrics section parses",
-	      parse(&c, "metrics: {textfile: /var/lib/prometheus/node-exporter/herdwatch.prom, interval: 5}\n",
-		    err) == 0 && c.metrics.textfile &&
-		      !strcmp(c.metrics.textfile, "/var/lib/prometheus/node-exporter/herdwatch.prom") &&
+	      parse(&c,
+		    "metrics: {textfile: /var/lib/prometheus/node-exporter/herdwatch.prom, "
+		    "interval: 5}\n",
+		    err) == 0 &&
+		      c.metrics.textfile &&
+		      !strcmp(c.metrics.textfile,
+			      "/var/lib/prometheus/node-exporter/herdwatch.prom") &&
 		      c.metrics.interval_s == 5);
 	config_free(&c);
 	CHECK("an empty textfile turns metrics off",
 	      parse(&c, "metrics: {textfile: \"\"}\n", err) == 0 && !c.metrics.textfile);
 	config_free(&c);
-	expect_error("metrics textfile relative", "metrics: {textfile: herdwatch.prom}\n",
-		     "test.yaml:1: 'metrics.textfile' must be an absolute path of a file named *.prom");
+	expect_error(
+		"metrics textfile relative", "metrics: {textfile: herdwatch.prom}\n",
+		"test.yaml:1: 'metrics.textfile' must be an absolute path of a file named *.prom");
 	expect_error("metrics textfile not *.prom", "metrics: {textfile: /tmp/herdwatch.txt}\n",
 		     "not '/tmp/herdwatch.txt'");
 	expect_error("metrics textfile a directory", "metrics: {textfile: /tmp/.prom}\n", "*.prom");
@@ -190,13 +195,18 @@ int main(void)
 		      c.control.collector_max_for_s == 3600);
 	config_free(&c);
 	CHECK("control section parses",
-	      parse(&c, "control:\n  socket: /run/x.sock\n  collector_allow: [status, enable, remove-probe]\n  collector_max_for: 600\n",
+	      parse(&c,
+		    "control:\n  socket: /run/x.sock\n  collector_allow: [status, enable, "
+		    "remove-probe]\n  collector_max_for: 600\n",
 		    err) == 0 &&
-		      c.control.collector_allow == (HW_CTL_STATUS | HW_CTL_ENABLE | HW_CTL_REMOVE_PROBE) &&
-		      c.control.collector_max_for_s == 600 && !strcmp(c.control_socket, "/run/x.sock"));
+		      c.control.collector_allow ==
+			      (HW_CTL_STATUS | HW_CTL_ENABLE | HW_CTL_REMOVE_PROBE) &&
+		      c.control.collector_max_for_s == 600 &&
+		      !strcmp(c.control_socket, "/run/x.sock"));
 	config_free(&c);
 	CHECK("an empty allow-list refuses everything",
-	      parse(&c, "control: {collector_allow: []}\n", err) == 0 && c.control.collector_allow == 0);
+	      parse(&c, "control: {collector_allow: []}\n", err) == 0 &&
+		      c.control.collector_allow == 0);
 	config_free(&c);
 	expect_error("unknown collector command", "control:\n  collector_allow: [enable, rm]\n",
 		     "unknown command 'rm'");
@@ -210,12 +220,14 @@ int main(void)
 	expect_error("duplicate key in a section", "collector:\n  address: a:1\n  address: b:2\n",
 		     "test.yaml:3: duplicate key 'address'");
 	expect_error("duplicate key in a list item",
-		     "containers:\n  - cgroup: '^/a/([a-z]+)'\n    version_group: 2\n    cgroup: '^/b'\n",
+		     "containers:\n  - cgroup: '^/a/([a-z]+)'\n    version_group: 2\n    cgroup: "
+		     "'^/b'\n",
 		     "test.yaml:4: duplicate key 'cgroup'");
 	expect_error("duplicate key in a flow mapping", "probes: {process: true, process: false}\n",
 		     "test.yaml:1: duplicate key 'process'");
 	CHECK("same key in different mappings is fine",
-	      parse(&c, "containers:\n  - cgroup: '^/a/([a-z]+)'\n  - cgroup: '^/b/([a-z]+)'\n", err) == 0);
+	      parse(&c, "containers:\n  - cgroup: '^/a/([a-z]+)'\n  - cgroup: '^/b/([a-z]+)'\n",
+		    err) == 0);
 	config_free(&c);
 	{
 		/* a reload (config_parse_into a copy) refuses it too, and the caller keeps its own */

@@ -93,11 +93,13 @@ static void test_context_cache(void)
 	CHECK("context: repeated events of one process", same);
 	CHECK("context: cached after the first event", emit_cache_bytes() > 0);
 	set_proc(100, 50, "/usr/bin/parent2"); /* the parent execs */
-	CHECK("context: parent's exec shows", strstr(ctx_of(200, 100, root), "\"exe\":\"/usr/bin/parent2\""));
+	CHECK("context: parent's exec shows",
+	      strstr(ctx_of(200, 100, root), "\"exe\":\"/usr/bin/parent2\""));
 	ctx_of(200, 100, root);
 	set_proc(50, 1, "/usr/bin/grand2"); /* an ancestor execs */
 	CHECK("context: ancestor's exec shows",
-	      strstr(ctx_of(200, 100, root), "\"ancestors\":[\"/usr/bin/parent2\",\"/usr/bin/grand2\"]"));
+	      strstr(ctx_of(200, 100, root),
+		     "\"ancestors\":[\"/usr/bin/parent2\",\"/usr/bin/grand2\"]"));
 	ctx_of(200, 100, root);
 	proctab_del(&A.pt, 50); /* the ancestor exits */
 	CHECK("context: ancestor's exit shows",
@@ -106,13 +108,15 @@ static void test_context_cache(void)
 	CHECK("context: new parent shows", strstr(ctx_of(200, 1, root), "\"parent\":{\"pid\":1,"));
 	set_proc(200, 1, "/usr/bin/child2"); /* the process execs */
 	ctx_of(200, 1, root);
-	CHECK("context: own exec shows", strstr(ctx_of(200, 1, root), "\"exe\":\"/usr/bin/child2\""));
+	CHECK("context: own exec shows",
+	      strstr(ctx_of(200, 1, root), "\"exe\":\"/usr/bin/child2\""));
 	ctx_euid = 33;
 	CHECK("context: new euid shows", strstr(ctx_of(200, 1, root), "\"euid\":33,"));
 	ctx_of(200, 1, root);
 	ctx_comm = "renamed";
 	CHECK("context: new comm shows", strstr(ctx_of(200, 1, root), "\"comm\":\"renamed\","));
-	CHECK("context: other cgroup shows", strstr(ctx_of(200, 1, root + 999999), "\"cgroup\":null"));
+	CHECK("context: other cgroup shows",
+	      strstr(ctx_of(200, 1, root + 999999), "\"cgroup\":null"));
 	ctx_of(200, 1, root);
 	const char *before = ctx_of(200, 1, root);
 	CHECK("context: root cgroup has no container", strstr(before, "\"container\":null"));
@@ -132,34 +136,35 @@ static void test_context_cache(void)
 	 * cache slot */
 	ctx_of(300, 150, root);
 	CHECK("context: unknown parent",
-	      strstr(ctx_of(300, 150, root), "\"parent\":{\"pid\":150,\"exe\":null,\"args\":null,"
-					     "\"args_truncated\":false,\"key\":null},\"ancestors\":[]"));
+	      strstr(ctx_of(300, 150, root),
+		     "\"parent\":{\"pid\":150,\"exe\":null,\"args\":null,"
+		     "\"args_truncated\":false,\"key\":null},\"ancestors\":[]"));
 	set_proc(150, 140, "/usr/bin/p150");
 	CHECK("context: parent now known",
 	      strstr(ctx_of(300, 150, root), "\"ancestors\":[\"/usr/bin/p150\"]"));
 	set_proc(140, 1, "/usr/bin/p140");
-	CHECK(
-	    "context: missing ancestor now known",
-	    strstr(ctx_of(300, 150, root), "\"ancestors\":[\"/usr/bin/p150\",\"/usr/bin/p140\"]"));
+	CHECK("context: missing ancestor now known",
+	      strstr(ctx_of(300, 150, root),
+		     "\"ancestors\":[\"/usr/bin/p150\",\"/usr/bin/p140\"]"));
 	ctx_of(300, 150, root);
 	struct proc *q140 = proctab_get(&A.pt, 140);
 	proc_set_str(&q140->exe, "/usr/bin/p140b", 14);
 	proc_touch(q140);
-	CHECK(
-	    "context: touched ancestor shows",
-	    strstr(ctx_of(300, 150, root), "\"ancestors\":[\"/usr/bin/p150\",\"/usr/bin/p140b\"]"));
+	CHECK("context: touched ancestor shows",
+	      strstr(ctx_of(300, 150, root),
+		     "\"ancestors\":[\"/usr/bin/p150\",\"/usr/bin/p140b\"]"));
 	set_proc(301, 150, "/usr/bin/sibling");
 	const char *sib = ctx_of(301, 150, root);
 	CHECK("context: a sibling shares the lineage, not the process",
 	      strstr(sib, "\"exe\":\"/usr/bin/sibling\"") &&
-		  strstr(sib, "\"ancestors\":[\"/usr/bin/p150\",\"/usr/bin/p140b\"]"));
+		      strstr(sib, "\"ancestors\":[\"/usr/bin/p150\",\"/usr/bin/p140b\"]"));
 	set_proc(300 + 4096, 150, "/usr/bin/other");
 	bool alias = true;
 	for (int i = 0; i < 3; i++) {
 		alias &= strstr(ctx_of(300, 150, root), "\"pid\":300,") &&
 			 !strstr(ctx_of(300, 150, root), "other");
 		alias &=
-		    strstr(ctx_of(300 + 4096, 150, root), "\"exe\":\"/usr/bin/other\"") != NULL;
+			strstr(ctx_of(300 + 4096, 150, root), "\"exe\":\"/usr/bin/other\"") != NULL;
 	}
 	CHECK("context: pids sharing a slot", alias);
 	for (uint32_t pid = 140; pid <= 150; pid += 10)
@@ -180,7 +185,8 @@ static void test_context_cache(void)
 		set_proc(pid, 1, "/usr/bin/busy");
 		proc_set_args(proctab_get(&A.pt, pid), big, sizeof(big), false);
 		ctx_of(pid, 1, root);
-		right &= strstr(ctx_of(pid, 1, root), "\"exe\":\"/usr/bin/busy\",\"args\":[\"aaaa") != NULL;
+		right &= strstr(ctx_of(pid, 1, root),
+				"\"exe\":\"/usr/bin/busy\",\"args\":[\"aaaa") != NULL;
 	}
 	CHECK("context caches stay within their bound",
 	      emit_cache_bytes() <= (2u << 20) && emit_cache_bytes() > (256u << 10));
@@ -222,7 +228,8 @@ static void test_exec_flags_and_losses(void)
 	e->exe.flags = HW_PATH_TRUNC;
 	e->hdr.flags = HW_F_READ_FAIL;
 	const char *o = decode_out(buf, n, false);
-	CHECK("truncated exe starts with an ellipsis, not /", strstr(o, "\"exe\":\"\xe2\x80\xa6/usr/bin/prog\""));
+	CHECK("truncated exe starts with an ellipsis, not /",
+	      strstr(o, "\"exe\":\"\xe2\x80\xa6/usr/bin/prog\""));
 	CHECK("truncated exe flagged", strstr(o, "\"exe_truncated\":true,\"cwd_truncated\":false"));
 	CHECK("failed argv read flagged", strstr(o, "\"args_read_failed\":true"));
 	e->exe.flags = 0;
@@ -239,7 +246,8 @@ static void test_exec_flags_and_losses(void)
 	e->old_known = 1;
 	e->old_euid = 65534;
 	o = decode_out(buf, n, false);
-	CHECK("dropped euid is no setuid", strstr(o, "\"setuid\":false") && strstr(o, "\"old_euid\":65534"));
+	CHECK("dropped euid is no setuid",
+	      strstr(o, "\"setuid\":false") && strstr(o, "\"old_euid\":65534"));
 	/* nobody running a setuid-root binary */
 	e->hdr.uid = 65534;
 	e->hdr.euid = 0;
@@ -262,7 +270,8 @@ static void test_exec_flags_and_losses(void)
 	CHECK("malformed record counted", A.decode_errors == errs + 1);
 	CHECK("malformed record announced as agent.loss",
 	      strstr(o, "\"kind\":\"agent.loss\"") &&
-		      strstr(o, "\"loss\":{\"kind\":\"process.exec\",\"count\":1,\"cause\":\"decode\"}"));
+		      strstr(o, "\"loss\":{\"kind\":\"process.exec\",\"count\":1,\"cause\":"
+				"\"decode\"}"));
 	o = decode_out(NULL, 0, true);
 	CHECK("a loss is announced once", !strstr(o, "agent.loss"));
 	struct hw_hdr unk = {.type = 199, .size = sizeof(unk)};
@@ -273,7 +282,8 @@ static void test_exec_flags_and_losses(void)
 	      strstr(o, "\"loss\":{\"kind\":\"unknown\",\"count\":2,\"cause\":\"decode\"}"));
 	count_user_loss(&A, "*", HW_ULOSS_RING_READ);
 	o = decode_out(NULL, 0, true);
-	CHECK("ring read errors announced", strstr(o, "\"loss\":{\"kind\":\"*\",\"count\":1,\"cause\":\"ring_read\"}"));
+	CHECK("ring read errors announced",
+	      strstr(o, "\"loss\":{\"kind\":\"*\",\"count\":1,\"cause\":\"ring_read\"}"));
 }
 
 /* A failing output (/dev/full: ENOSPC) holds events up to its bound and drops the rest; once
@@ -292,8 +302,8 @@ static void test_output_failure(void)
 	uint64_t seq0 = A.seq;
 	for (int i = 0; i < 100; i++)
 		handle_record(&A, buf, n);
-	CHECK("failing output: write error kept", output_flush(&A.out, true) == -ENOSPC &&
-							 A.out.err == ENOSPC && A.out.errors > 0);
+	CHECK("failing output: write error kept",
+	      output_flush(&A.out, true) == -ENOSPC && A.out.err == ENOSPC && A.out.errors > 0);
 	CHECK("failing output: held up to the bound, the rest dropped",
 	      A.out.len > 8192 && A.out.len <= 16384 && A.out.dropped > 0);
 	check_user_losses(&A); /* not yet: it would only join the queue */
@@ -328,7 +338,8 @@ static void test_output_failure(void)
 	rewind(f);
 	bool zero = false;
 	while (fgets(line, sizeof(line), f))
-		zero |= strstr(line, "\"loss\":{\"kind\":\"*\",\"count\":0,\"cause\":\"output_error\"}") != NULL;
+		zero |= strstr(line, "\"loss\":{\"kind\":\"*\",\"count\":0,\"cause\":\"output_"
+				     "error\"}") != NULL;
 	CHECK("a failure without loss is announced with count 0", zero);
 	close(A.out.fd);
 	close(full);
@@ -338,7 +349,8 @@ static void test_output_failure(void)
 	proctab_del(&A.pt, 4242);
 }
 
-static const char args_fill[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+static const char args_fill[] =
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
 
 static int count_of(const char *s, const char *needle)
 {
@@ -359,8 +371,8 @@ static void test_long_argv(void)
 		alen += sprintf(args + alen, "arg%02d-%.*s", i, 86, args_fill) + 1;
 	size_t n = put_exec_args(buf, sizeof(buf), args, alen);
 	const char *o = decode_out(buf, n, false);
-	CHECK("long argv: every argument in the exec event", count_of(o, "-xxxxxxxx") == 32 &&
-								      strstr(o, "\"arg31-"));
+	CHECK("long argv: every argument in the exec event",
+	      count_of(o, "-xxxxxxxx") == 32 && strstr(o, "\"arg31-"));
 	CHECK("long argv: exec event not truncated",
 	      strstr(o, "\"args_truncated\":false,\"cwd\"") &&
 		      strstr(o, "\"args_truncated\":false,\"args_bytes\""));
@@ -439,7 +451,8 @@ int main(void)
 		if (A.pt.count > 1000)
 			proctab_free(&A.pt), proctab_init(&A.pt);
 	}
-	CHECK("mutations: some decoded, broken ones counted", A.events_total > 100 && A.decode_errors > 100);
+	CHECK("mutations: some decoded, broken ones counted",
+	      A.events_total > 100 && A.decode_errors > 100);
 	output_flush(&A.out, true);
 	/* every line written is one JSON object without raw control bytes */
 	FILE *in = fopen(path, "r");
@@ -456,7 +469,8 @@ int main(void)
 				bad++;
 	}
 	free(line);
-	CHECK("every output line is a clean JSON object", lines == (long)A.events_total && bad == 0);
+	CHECK("every output line is a clean JSON object",
+	      lines == (long)A.events_total && bad == 0);
 	fclose(in);
 	output_close(&A.out);
 	unlink(path);

@@ -24,7 +24,12 @@ int main(void)
 	CHECK_STR("valid 2-byte UTF-8 kept", str_json(&b, "h\xc3\xa9", 3), "\"h\xc3\xa9\"");
 	CHECK_STR("valid 4-byte UTF-8 kept", str_json(&b, "\xf0\x9f\x90\x91", 4),
 		  "\"\xf0\x9f\x90\x91\"");
-	CHECK_STR("invalid byte escaped", str_json(&b, "a\xff" "b", 3), "\"a\\u00ffb\"");
+	CHECK_STR("invalid byte escaped",
+		  str_json(&b,
+			   "a\xff"
+			   "b",
+			   3),
+		  "\"a\\u00ffb\"");
 	CHECK_STR("truncated sequence escaped per byte", str_json(&b, "\xe2\x82", 2),
 		  "\"\\u00e2\\u0082\"");
 	CHECK_STR("overlong encoding rejected", str_json(&b, "\xc0\xaf", 2), "\"\\u00c0\\u00af\"");

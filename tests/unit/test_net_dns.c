@@ -63,22 +63,28 @@ int main(void)
 	size_t n;
 
 	/* hostile labels, as in tests/probes/test_net.sh */
-	static const uint8_t odd[] = "\x06we.ird\x06sp ace\x07q\"uo\\te\x04nl\nx\x02\xffz\x02\xc3\xa9\x04test";
+	static const uint8_t odd[] =
+		"\x06we.ird\x06sp ace\x07q\"uo\\te\x04nl\nx\x02\xffz\x02\xc3\xa9\x04test";
 	n = mkmsg(m, odd, sizeof(odd), 1); /* sizeof includes the final 0 label */
 	net_dns_parse(m, n, n, &q);
 	const char *want = "we\\.ird.sp\\032ace.q\"uo\\\\te.nl\\010x.\\255z.\\195\\169.test";
-	check("hostile labels escaped exactly", q.have_name && q.nlen == strlen(want) &&
-						      !memcmp(q.name, want, q.nlen),
-	      q.name);
-	check("type, class, id", q.have_type && q.qtype == 1 && q.qclass == 1 && q.id == 0x1234, NULL);
+	check("hostile labels escaped exactly",
+	      q.have_name && q.nlen == strlen(want) && !memcmp(q.name, want, q.nlen), q.name);
+	check("type, class, id", q.have_type && q.qtype == 1 && q.qclass == 1 && q.id == 0x1234,
+	      NULL);
 
 	n = mkmsg(m, (const uint8_t *)"", 1, 2);
 	net_dns_parse(m, n, n, &q);
-	check("root name is '.'", q.have_name && q.nlen == 1 && q.name[0] == '.' && q.qtype == 2, NULL);
+	check("root name is '.'", q.have_name && q.nlen == 1 && q.name[0] == '.' && q.qtype == 2,
+	      NULL);
 
-	n = mkmsg(m, (const uint8_t *)"\x03" "abc\xc0\x0c", 6, 1);
+	n = mkmsg(m,
+		  (const uint8_t *)"\x03"
+				   "abc\xc0\x0c",
+		  6, 1);
 	net_dns_parse(m, n, n, &q);
-	check("compression pointer refused", !q.have_name && q.malformed && strstr(q.malformed, "compression"), q.malformed);
+	check("compression pointer refused",
+	      !q.have_name && q.malformed && strstr(q.malformed, "compression"), q.malformed);
 
 	uint8_t big[300];
 	for (int i = 0; i < 5; i++) {
@@ -88,15 +94,16 @@ int main(void)
 	big[300 - 1] = 0;
 	n = mkmsg(m, big, 300, 1);
 	net_dns_parse(m, n, n, &q);
-	check("name over 255 bytes refused", !q.have_name && q.malformed && strstr(q.malformed, "255"), q.malformed);
+	check("name over 255 bytes refused",
+	      !q.have_name && q.malformed && strstr(q.malformed, "255"), q.malformed);
 
 	/* a response (QR set) sent to port 53: parsed like a query, the flag kept for the
 	 * decoder's "response": true (it is reported, never dropped) */
 	n = mkmsg(m, odd, sizeof(odd), 28);
 	m[2] |= 0x80;
 	net_dns_parse(m, n, n, &q);
-	check("QR set: parsed, flag kept", q.have_name && q.have_type && q.qtype == 28 &&
-						   (q.flags & 0x8000) && !q.malformed,
+	check("QR set: parsed, flag kept",
+	      q.have_name && q.have_type && q.qtype == 28 && (q.flags & 0x8000) && !q.malformed,
 	      q.malformed);
 
 	net_dns_parse(m, 7, 7, &q);
@@ -105,15 +112,18 @@ int main(void)
 	n = mkmsg(m, odd, sizeof(odd), 1);
 	m[5] = 0;
 	net_dns_parse(m, n, n, &q);
-	check("no question refused", q.malformed && !strcmp(q.malformed, "no question"), q.malformed);
+	check("no question refused", q.malformed && !strcmp(q.malformed, "no question"),
+	      q.malformed);
 
 	n = mkmsg(m, odd, sizeof(odd), 1);
 	net_dns_parse(m, 20, n, &q);
-	check("capture shorter than message: truncated", q.truncated && !q.malformed && !q.have_name, NULL);
+	check("capture shorter than message: truncated",
+	      q.truncated && !q.malformed && !q.have_name, NULL);
 	net_dns_parse(m, 20, 20, &q);
 	check("message ends inside a label: malformed", q.malformed && !q.truncated, NULL);
 	net_dns_parse(m, n - 2, n - 2, &q);
-	check("question without type/class: malformed", q.have_name && !q.have_type && q.malformed, NULL);
+	check("question without type/class: malformed", q.have_name && !q.have_type && q.malformed,
+	      NULL);
 
 	/* random messages: never out of bounds (ASan), ASCII only, and names map back to bytes */
 	srand(42);

@@ -21,8 +21,8 @@ static void fake_proc(uint32_t pid, uint64_t start)
 	mkdir(path, 0755);
 	snprintf(path, sizeof(path), "%s/%u/stat", fake, pid);
 	FILE *f = fopen(path, "w");
-	fprintf(f, "%u (x y) S 1 %u %u 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 %llu 1 1\n", pid, pid, pid,
-		(unsigned long long)start);
+	fprintf(f, "%u (x y) S 1 %u %u 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 %llu 1 1\n", pid, pid,
+		pid, (unsigned long long)start);
 	fclose(f);
 }
 
@@ -73,12 +73,13 @@ static void test_bounds(void)
 	fake_proc(300, 999);
 	fake_proc(400, 7);
 	put_started(&t, 100, 50);
-	put_started(&t, 200, 60);  /* gone */
-	put_started(&t, 300, 70);  /* pid reused since */
-	put_started(&t, 400, 0);   /* start time unknown: alive is enough */
+	put_started(&t, 200, 60); /* gone */
+	put_started(&t, 300, 70); /* pid reused since */
+	put_started(&t, 400, 0);  /* start time unknown: alive is enough */
 	CHECK("reap frees gone and reused pids", proctab_reap(&t) == 2);
-	CHECK("reap keeps the live ones", t.count == 2 && proctab_get(&t, 100) && proctab_get(&t, 400) &&
-						  !proctab_get(&t, 200) && !proctab_get(&t, 300));
+	CHECK("reap keeps the live ones", t.count == 2 && proctab_get(&t, 100) &&
+						  proctab_get(&t, 400) && !proctab_get(&t, 200) &&
+						  !proctab_get(&t, 300));
 	CHECK("reaped counted", t.reaped == 2 && t.evicted == 0);
 	proctab_del(&t, 100);
 	proctab_del(&t, 400);
@@ -94,20 +95,24 @@ static void test_bounds(void)
 	put_started(&t, 1009, 1009);
 	fake_proc(1009, 1009);
 	CHECK("full: count stays at the bound", t.count == 8);
-	CHECK("full: the dead entry is evicted first", !proctab_get(&t, 1005) && proctab_get(&t, 1001));
+	CHECK("full: the dead entry is evicted first",
+	      !proctab_get(&t, 1005) && proctab_get(&t, 1001));
 	CHECK("full: a dead entry counts as reaped", t.reaped == 3 && t.evicted == 0);
 	/* nothing dead: the oldest-started live entry goes, counted as evicted */
 	put_started(&t, 1010, 1010);
 	fake_proc(1010, 1010);
-	CHECK("full, all live: the oldest is evicted", !proctab_get(&t, 1001) && proctab_get(&t, 1002));
+	CHECK("full, all live: the oldest is evicted",
+	      !proctab_get(&t, 1001) && proctab_get(&t, 1002));
 	CHECK("full, all live: counted as evicted", t.evicted == 1 && t.count == 8);
 	/* full, a reconciliation pass allowed: every gone entry is freed, nothing live evicted */
 	fake_gone(1003);
 	fake_gone(1004);
 	t.last_reap_ms = 0;
 	put_started(&t, 1011, 1011);
-	CHECK("full: the pass frees every gone entry", !proctab_get(&t, 1003) && !proctab_get(&t, 1004));
-	CHECK("full: no live entry evicted", t.evicted == 1 && t.count == 7 && proctab_get(&t, 1002));
+	CHECK("full: the pass frees every gone entry",
+	      !proctab_get(&t, 1003) && !proctab_get(&t, 1004));
+	CHECK("full: no live entry evicted",
+	      t.evicted == 1 && t.count == 7 && proctab_get(&t, 1002));
 
 	/* byte budget: 2,000 entries with 1 KiB of argv each stay within 256 KiB */
 	char args[PT_ARGS_KEEP];
@@ -119,7 +124,8 @@ static void test_bounds(void)
 		memcpy(args, &pid, sizeof(pid)); /* each its own: equal strings are shared */
 		proc_set_args(put_started(&t, pid, pid), args, sizeof(args), false);
 	}
-	CHECK("byte budget holds", proctab_bytes(&t) - t.nbuckets * sizeof(void *) <= (256 << 10) + 8192);
+	CHECK("byte budget holds",
+	      proctab_bytes(&t) - t.nbuckets * sizeof(void *) <= (256 << 10) + 8192);
 	CHECK("byte budget: evictions counted", t.evicted > 1500 && t.count < 300);
 	CHECK("byte budget: the newest kept", proctab_get(&t, 6999) != NULL);
 
@@ -128,8 +134,8 @@ static void test_bounds(void)
 	proctab_init(&t);
 	t.procroot = fake;
 	t.reap_ms = 60000;
-	put_started(&t, 100, 50); /* alive in the fake /proc */
-	put_started(&t, 201, 1);  /* gone */
+	put_started(&t, 100, 50);   /* alive in the fake /proc */
+	put_started(&t, 201, 1);    /* gone */
 	proctab_maintain(&t, 1000); /* first call: starts the period */
 	proctab_maintain(&t, 30000);
 	CHECK("maintain: nothing before the period", t.count == 2 && t.reaped == 0);
@@ -169,8 +175,8 @@ int main(void)
 	proc_set_str(&c2->exe, "/usr/bin/x", 10);
 	proc_set_args(c2, "x\0-y\0", 5, false);
 	CHECK("equal strings shared", c2->exe == proctab_get(&t, 100)->exe &&
-					  c2->args == proctab_get(&t, 100)->args &&
-					  pstr_len(c2->exe) == 10);
+					      c2->args == proctab_get(&t, 100)->args &&
+					      pstr_len(c2->exe) == 10);
 	proc_set_str(&c2->exe, "/usr/bin/z", 10);
 	CHECK("a shared string is replaced, not changed",
 	      !strcmp(c2->exe, "/usr/bin/z") && !strcmp(proctab_get(&t, 100)->exe, "/usr/bin/x"));
@@ -236,7 +242,8 @@ int main(void)
 		snprintf(path, sizeof(path), "%s/77/stat", dir);
 		FILE *f = fopen(path, "w");
 		/* tty_nr 34818 = major 136, minor 2: /dev/pts/2 */
-		fprintf(f, "77 (a) b) S 1 77 77 34818 77 4194304 1 0 0 0 0 0 0 0 20 0 1 0 12345 0 0\n");
+		fprintf(f, "77 (a) b) S 1 77 77 34818 77 4194304 1 0 0 0 0 0 0 0 20 0 1 0 12345 0 "
+			   "0\n");
 		fclose(f);
 		snprintf(path, sizeof(path), "%s/77/exe", dir);
 		symlink("/opt/x/prog (deleted)", path);

@@ -18,7 +18,11 @@ int main(void)
 	CHECK_STR("backslash, quote, newline escaped", esc("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
 	CHECK_STR("valid UTF-8 kept", esc("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x84"),
 		  "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x84");
-	CHECK_STR("stray byte becomes U+FFFD", esc("a\xff" "b"), "a\xef\xbf\xbd" "b");
+	CHECK_STR("stray byte becomes U+FFFD",
+		  esc("a\xff"
+		      "b"),
+		  "a\xef\xbf\xbd"
+		  "b");
 	CHECK_STR("overlong form refused", esc("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");
 	CHECK_STR("surrogate refused", esc("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
 	CHECK_STR("sequence cut by the end", esc("x\xe2\x82"), "x\xef\xbf\xbd\xef\xbf\xbd");
@@ -27,7 +31,7 @@ int main(void)
 	CHECK("escape reports the length it needed, cuts between escapes, stays terminated",
 	      need == 8 && !strcmp(small, "\\\"\\\""));
 
-	struct prom b = { 0 };
+	struct prom b = {0};
 	prom_family(&b, "x_total", "counter", "Help with \\ and\nnewline.");
 	prom_u64(&b, "x_total", 18446744073709551615ull, "kind", "a\"b", "cause", "c", NULL);
 	prom_u64(&b, "x_total", 0, NULL);
