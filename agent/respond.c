@@ -50,9 +50,8 @@ static int sig_of(const char *s)
 	static const struct {
 		const char *name;
 		int sig;
-	} sigs[] = { { "KILL", SIGKILL }, { "TERM", SIGTERM }, { "STOP", SIGSTOP },
-		     { "CONT", SIGCONT },
-		     { "INT", SIGINT },   { "HUP", SIGHUP } };
+	} sigs[] = {{"KILL", SIGKILL}, {"TERM", SIGTERM}, {"STOP", SIGSTOP},
+		    {"CONT", SIGCONT}, {"INT", SIGINT},   {"HUP", SIGHUP}};
 	if (!s)
 		return SIGKILL;
 	if (!strncmp(s, "SIG", 3))
@@ -64,7 +63,8 @@ static int sig_of(const char *s)
 }
 
 static void emit_response(struct agent *a, const struct ctl_who *who, const char *target,
-			  uint32_t pid, const char *comm, const char *sig, bool ok, const char *error)
+			  uint32_t pid, const char *comm, const char *sig, bool ok,
+			  const char *error)
 {
 	emit_begin(a, "agent.response", 0);
 	jb_key(&a->jb, "response");
@@ -85,8 +85,8 @@ static void emit_response(struct agent *a, const struct ctl_who *who, const char
 	emit_end(a);
 }
 
-int respond_kill(struct agent *a, const struct ctl_who *who, const char *target, const char *signame,
-		 struct jbuf *b)
+int respond_kill(struct agent *a, const struct ctl_who *who, const char *target,
+		 const char *signame, struct jbuf *b)
 {
 	char comm[64] = "", why[160] = "";
 	uint32_t pid = 0;
@@ -104,10 +104,11 @@ int respond_kill(struct agent *a, const struct ctl_who *who, const char *target,
 		size_t pl = strnlen(a->key_prefix, sizeof(a->key_prefix));
 		unsigned long long p2, st;
 		if (strncmp(target, a->key_prefix, pl) || target[pl] != '-' ||
-		    sscanf(target + pl + 1, "%llu-%llu%n", &p2, &st, &(int){ 0 }) != 2 || !p2 ||
+		    sscanf(target + pl + 1, "%llu-%llu%n", &p2, &st, &(int){0}) != 2 || !p2 ||
 		    p2 >= (1ull << 22)) {
 			snprintf(why, sizeof(why),
-				 "'%.64s' is neither a pid nor a process key of this boot (proc.key)",
+				 "'%.64s' is neither a pid nor a process key of this boot "
+				 "(proc.key)",
 				 target);
 			goto fail;
 		}
@@ -116,8 +117,8 @@ int respond_kill(struct agent *a, const struct ctl_who *who, const char *target,
 		by_key = true;
 	}
 	if (!sig) {
-		snprintf(why, sizeof(why), "unknown signal '%.32s' (KILL, TERM, STOP, CONT, INT, HUP)",
-			 signame);
+		snprintf(why, sizeof(why),
+			 "unknown signal '%.32s' (KILL, TERM, STOP, CONT, INT, HUP)", signame);
 		goto fail;
 	}
 	if (pid == 1 || (int)pid == a->self_pid) {
@@ -137,7 +138,8 @@ int respond_kill(struct agent *a, const struct ctl_who *who, const char *target,
 	/* pinned by the pidfd: a pid reused since the key was taken has another start time */
 	if (by_key && start != want_start) {
 		snprintf(why, sizeof(why),
-			 "pid %u is another process now (started at tick %llu, not %llu): nothing sent",
+			 "pid %u is another process now (started at tick %llu, not %llu): nothing "
+			 "sent",
 			 pid, (unsigned long long)start, (unsigned long long)want_start);
 		goto fail;
 	}
