@@ -6,116 +6,11 @@
  * a request naming another Host, or a state-changing one from another origin, is refused.
  */
 #include "collector/collector.h"
+#include "collector/http.h"
 
 /* ---- HTTP query API ---- */
 
 static void api_request_send(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q);
-
-static void reply_json(struct evhttp_request *req, struct jbuf *b)
-{
-	struct evbuffer *out = evbuffer_new();
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/json");
-	if (!out || b->oom) {
-		evhttp_send_error(req, 500, "out of memory");
-	} else {
-		evbuffer_add(out, b->p ? b->p : "", b->len);
-		evbuffer_add(out, "\n", 1);
-		evhttp_send_reply(req, 200, "OK", out);
-	}
-	if (out)
-		evbuffer_free(out);
-	free(b->p);
-}
-
-static const char *qparam(struct evkeyvalq *q, const char *k)
-{
-	const char *v = evhttp_find_header(q, k);
-	return v && *v ? v : NULL;
-}
-
-/* An error answer with a JSON body {"error": msg} (msg may hold request text: it is escaped
- * there, never put in the status line). Returns -1. */
-static int reply_error(struct evhttp_request *req, int code, const char *msg)
-{
-	struct jbuf b = {0};
-	struct evbuffer *out = evbuffer_new();
-	jb_puts(&b, "{\"error\":");
-	jb_str(&b, msg);
-	jb_puts(&b, "}\n");
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/json");
-	if (out && !b.oom) {
-		evbuffer_add(out, b.p, b.len);
-		evhttp_send_reply(req, code, code == 400 ? "Bad Request" : "Refused", out);
-	} else {
-		evhttp_send_error(req, 500, "out of memory");
-	}
-	if (out)
-		evbuffer_free(out);
-	free(b.p);
-	return -1;
-}
-
-static int bad_param(struct evhttp_request *req, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int bad_param(struct evhttp_request *req, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return reply_error(req, 400, msg);
-}
-
-/* Every parameter of the query is one of names (NULL-terminated); else 400. */
-static int params_known(struct evhttp_request *req, struct evkeyvalq *q, const char *const *names)
-{
-	struct evkeyval *kv;
-	TAILQ_FOREACH(kv, q, next)
-	{
-		int known = 0;
-		for (const char *const *n = names; *n && !known; n++)
-			known = !strcmp(kv->key, *n);
-		if (!known)
-			return bad_param(req, "unknown parameter \"%.40s\"", kv->key);
-	}
-	return 0;
-}
-
-/* Integer parameter k in [min, max] into *out (dflt when absent or empty); else 400. */
-static int qint(struct evhttp_request *req, struct evkeyvalq *q, const char *k, long long dflt,
-		long long min, long long max, long long *out)
-{
-	const char *v = qparam(q, k);
-	char *e;
-	*out = dflt;
-	if (!v)
-		return 0;
-	errno = 0;
-	long long x = strtoll(v, &e, 10);
-	if ((v[0] != '-' && (v[0] < '0' || v[0] > '9')) || *e || errno || x < min || x > max)
-		return bad_param(req, "%s: \"%.40s\" is not an integer from %lld to %lld", k, v,
-				 min, max);
-	*out = x;
-	return 0;
-}
-
-/* since/until: ns since the epoch or RFC 3339 (-1 when absent); else 400 */
-static int qtime(struct evhttp_request *req, struct evkeyvalq *q, const char *k, long long *out)
-{
-	const char *v = qparam(q, k);
-	*out = -1;
-	if (!v || !strchr(v, 'T'))
-		return qint(req, q, k, -1, 0, LLONG_MAX, out);
-	uint64_t t = parse_rfc3339(v, strlen(v));
-	if (!t || t > LLONG_MAX)
-		return bad_param(
-			req, "%s: \"%.40s\" is not a time (ns since the epoch, or RFC 3339)", k, v);
-	*out = (long long)t;
-	return 0;
-}
 
 struct qev {
 	long long id;
@@ -127,14 +22,16 @@ struct qev {
 /* Events matching the filters, read from the chunks the index selects. */
 static void api_events(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q)
 {
-	const char *member = qparam(q, "member"), *kind = qparam(q, "kind"), *text = qparam(q, "q");
+	const char *member = http_param(q, "member"), *kind = http_param(q, "kind"),
+		   *text = http_param(q, "q");
 	static const char *const known[] = {"member", "kind",  "since",  "until", "q",
 					    "limit",  "after", "before", NULL};
 	long long since, until, after, before, limit;
-	if (params_known(req, q, known) || qtime(req, q, "since", &since) ||
-	    qtime(req, q, "until", &until) || qint(req, q, "after", -1, -1, LLONG_MAX, &after) ||
-	    qint(req, q, "before", -1, -1, LLONG_MAX, &before) ||
-	    qint(req, q, "limit", 100, 1, 10000, &limit))
+	if (http_params_known(req, q, known, 0) || http_time(req, q, "since", -1, &since) ||
+	    http_time(req, q, "until", -1, &until) ||
+	    http_int(req, q, "after", -1, -1, LLONG_MAX, &after) ||
+	    http_int(req, q, "before", -1, -1, LLONG_MAX, &before) ||
+	    http_int(req, q, "limit", 100, 1, 10000, &limit))
 		return;
 	int asc = after >= 0;
 	char sql[1024];
@@ -290,30 +187,31 @@ static void api_events(struct evhttp_request *req, struct collector *c, struct e
 		next_before = first_id;
 	jb_printf(&b, "],\"last_id\":%lld,\"truncated\":%s,\"next_before\":%lld}", last,
 		  truncated ? "true" : "false", next_before);
-	reply_json(req, &b);
+	http_reply_json(req, 200, &b);
 }
 
 static void api_alerts(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q)
 {
-	const char *member = qparam(q, "member"), *kind = qparam(q, "kind");
+	const char *member = http_param(q, "member"), *kind = http_param(q, "kind");
 	static const char *const known[] = {"member", "kind",   "since", "until",
 					    "after",  "before", "limit", NULL};
 	static const char *const kinds[] = {"member.outlier", "herd.change", "member.silent",
 					    "member.back", "member.folded"};
 	long long since, until, after, before, limit;
-	if (params_known(req, q, known) || qtime(req, q, "since", &since) ||
-	    qtime(req, q, "until", &until) || qint(req, q, "after", -1, -1, LLONG_MAX, &after) ||
-	    qint(req, q, "before", -1, -1, LLONG_MAX, &before) ||
-	    qint(req, q, "limit", 100, 1, 10000, &limit))
+	if (http_params_known(req, q, known, 0) || http_time(req, q, "since", -1, &since) ||
+	    http_time(req, q, "until", -1, &until) ||
+	    http_int(req, q, "after", -1, -1, LLONG_MAX, &after) ||
+	    http_int(req, q, "before", -1, -1, LLONG_MAX, &before) ||
+	    http_int(req, q, "limit", 100, 1, 10000, &limit))
 		return;
 	int kind_ok = !kind;
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && !kind_ok; i++)
 		kind_ok = !strcmp(kind, kinds[i]);
 	if (!kind_ok) {
-		bad_param(req,
-			  "kind: \"%.40s\" is not an alert kind (member.outlier, herd.change, "
-			  "member.silent, member.back, member.folded)",
-			  kind);
+		http_error(req, 400,
+			   "kind: \"%.40s\" is not an alert kind (member.outlier, herd.change, "
+			   "member.silent, member.back, member.folded)",
+			   kind);
 		return;
 	}
 	char sql[600];
@@ -352,7 +250,7 @@ static void api_alerts(struct evhttp_request *req, struct collector *c, struct e
 	}
 	sqlite3_finalize(st);
 	jb_printf(&b, "],\"last_id\":%lld}", last);
-	reply_json(req, &b);
+	http_reply_json(req, 200, &b);
 }
 
 static void api_stats(struct evhttp_request *req, struct collector *c)
@@ -387,7 +285,7 @@ static void api_stats(struct evhttp_request *req, struct collector *c)
 		jb_printf(&b, "%s\"%s\":%llu", i > 1 ? "," : "", hw_wire_strerror(i),
 			  c->rejected[i]);
 	jb_puts(&b, "}}");
-	reply_json(req, &b);
+	http_reply_json(req, 200, &b);
 }
 
 /* GET /metrics: the counters above in the Prometheus text format (collector/metrics.c). */
@@ -526,7 +424,8 @@ static void api_request(struct evhttp_request *req, struct collector *c, struct 
 	if (!c->console_requests &&
 	    evhttp_find_header(evhttp_request_get_input_headers(req), "Origin")) {
 		c->api_refused++;
-		reply_error(req, 403, "requests from the web console are off (--console-requests)");
+		http_error(req, 403, "%s",
+			   "requests from the web console are off (--console-requests)");
 		return;
 	}
 	struct evkeyvalq form, *q = qs;
@@ -556,7 +455,7 @@ static void api_request(struct evhttp_request *req, struct collector *c, struct 
 
 static void api_request_send(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q)
 {
-	const char *host = qparam(q, "host");
+	const char *host = http_param(q, "host");
 	uint8_t frame[HW_WIRE_HDR_LEN + 4 + HW_WIRE_MAX_REQUEST];
 	size_t alen = 0;
 	struct evkeyval *kv;
@@ -604,7 +503,7 @@ static void api_request_send(struct evhttp_request *req, struct collector *c, st
 	if (!sent)
 		jb_puts(&b, ",\"error\":\"no live connection from that host\"");
 	jb_puts(&b, "}");
-	reply_json(req, &b);
+	http_reply_json(req, 200, &b);
 }
 
 /* A Host header naming the API: the --http address, a localhost name or a --http-host name,
@@ -660,13 +559,14 @@ static int http_refused(struct evhttp_request *req, struct collector *c)
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	if (!host_allowed(c, host)) {
 		c->api_refused++;
-		return reply_error(req, 421, "Host is not a name of this API (see --http-host)");
+		return http_error(req, 421, "%s",
+				  "Host is not a name of this API (see --http-host)");
 	}
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD &&
 	    ((origin && (strncasecmp(origin, "http://", 7) || strcasecmp(origin + 7, host))) ||
 	     (site && strcasecmp(site, "same-origin")))) {
 		c->api_refused++;
-		return reply_error(req, 403, "cross-origin request refused");
+		return http_error(req, 403, "%s", "cross-origin request refused");
 	}
 	return 0;
 }
@@ -690,7 +590,8 @@ void on_http(struct evhttp_request *req, void *arg)
 	int own =
 		!strcmp(path, "/api/events") || !strcmp(path, "/api/alerts") || console_owns(path);
 	if (http_refused(req, c) ||
-	    (!own && params_known(req, &q, strcmp(path, "/api/request") ? none : req_params))) {
+	    (!own &&
+	     http_params_known(req, &q, strcmp(path, "/api/request") ? none : req_params, 0))) {
 		evhttp_clear_headers(&q);
 		return;
 	}
@@ -712,7 +613,7 @@ void on_http(struct evhttp_request *req, void *arg)
 		char *s = path[5] == 'h' ? herd_dump_herds(c->herd, now_ns())
 					 : herd_dump_members(c->herd, now_ns());
 		struct jbuf b = {.p = s, .len = s ? strlen(s) : 0, .oom = !s};
-		reply_json(req, &b);
+		http_reply_json(req, 200, &b);
 	} else
 		evhttp_send_error(req, 404, "not found");
 	evhttp_clear_headers(&q);

@@ -46,6 +46,7 @@
 #include <zstd.h>
 
 #include "collector/console.h"
+#include "collector/http.h"
 #include "collector/json.h"
 #include "collector/tokens.h"
 #include "common/wire.h"
@@ -131,99 +132,6 @@ static void security_headers(struct evhttp_request *req)
 	evhttp_add_header(h, "Cache-Control", "no-store");
 }
 
-static void send_json(struct evhttp_request *req, int code, struct jbuf *b)
-{
-	struct evbuffer *out = evbuffer_new();
-	security_headers(req);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/json");
-	if (!out || b->oom) {
-		evhttp_send_error(req, 500, "out of memory");
-	} else {
-		evbuffer_add(out, b->p ? b->p : "", b->len);
-		evbuffer_add(out, "\n", 1);
-		evhttp_send_reply(req, code,
-				  code == 200   ? "OK"
-				  : code == 400 ? "Bad Request"
-						: "Refused",
-				  out);
-	}
-	if (out)
-		evbuffer_free(out);
-	free(b->p);
-}
-
-/* {"error": msg}; msg may hold request text (escaped here). Returns -1. */
-static int __attribute__((format(printf, 3, 4)))
-send_error(struct evhttp_request *req, int code, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	struct jbuf b = {0};
-	jb_puts(&b, "{\"error\":");
-	jb_str(&b, msg);
-	jb_puts(&b, "}");
-	send_json(req, code, &b);
-	return -1;
-}
-
-static const char *param(struct evkeyvalq *q, const char *k)
-{
-	const char *v = evhttp_find_header(q, k);
-	return v && *v ? v : NULL;
-}
-
-static int params_known(struct evhttp_request *req, struct evkeyvalq *q, const char *const *names)
-{
-	struct evkeyval *kv;
-	TAILQ_FOREACH(kv, q, next)
-	{
-		int known = 0;
-		for (const char *const *n = names; *n && !known; n++)
-			known = !strcmp(kv->key, *n);
-		if (!known)
-			return send_error(req, 400, "unknown parameter \"%.40s\"", kv->key);
-		if (strlen(kv->value) > 256)
-			return send_error(req, 400, "%s: longer than 256 bytes", kv->key);
-	}
-	return 0;
-}
-
-static int pint(struct evhttp_request *req, struct evkeyvalq *q, const char *k, long long dflt,
-		long long min, long long max, long long *out)
-{
-	const char *v = param(q, k);
-	char *e;
-	*out = dflt;
-	if (!v)
-		return 0;
-	errno = 0;
-	long long x = strtoll(v, &e, 10);
-	if ((v[0] != '-' && (v[0] < '0' || v[0] > '9')) || *e || errno || x < min || x > max)
-		return send_error(req, 400, "%s: \"%.40s\" is not an integer from %lld to %lld", k,
-				  v, min, max);
-	*out = x;
-	return 0;
-}
-
-static int ptime(struct evhttp_request *req, struct evkeyvalq *q, const char *k, long long dflt,
-		 long long *out)
-{
-	const char *v = param(q, k);
-	if (!v || !strchr(v, 'T'))
-		return pint(req, q, k, dflt, 0, LLONG_MAX, out);
-	uint64_t t = parse_rfc3339(v, strlen(v));
-	if (!t || t > LLONG_MAX)
-		return send_error(req, 400,
-				  "%s: \"%.40s\" is not a time (ns since the epoch, or RFC 3339)",
-				  k, v);
-	*out = (long long)t;
-	return 0;
-}
-
 static int one_of(struct evhttp_request *req, const char *k, const char *v, const char *const *set)
 {
 	if (!v)
@@ -231,7 +139,7 @@ static int one_of(struct evhttp_request *req, const char *k, const char *v, cons
 	for (const char *const *s = set; *s; s++)
 		if (!strcmp(v, *s))
 			return 0;
-	return send_error(req, 400, "%s: \"%.40s\" is not one of the known values", k, v);
+	return http_error(req, 400, "%s: \"%.40s\" is not one of the known values", k, v);
 }
 
 static const char *const alert_kinds[] = {"member.outlier", "herd.change",   "member.silent",
@@ -249,7 +157,7 @@ static sqlite3_stmt *prep(struct console *k, struct evhttp_request *req, const c
 {
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(k->cfg.rdb, sql, -1, &st, NULL) != SQLITE_OK) {
-		send_error(req, 500, "database: %s", sqlite3_errmsg(k->cfg.rdb));
+		http_error(req, 500, "database: %s", sqlite3_errmsg(k->cfg.rdb));
 		return NULL;
 	}
 	return st;
@@ -286,7 +194,6 @@ static void serve_file(struct evhttp_request *req, const char *path)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	if (!strcmp(path, "/") || !strcmp(path, "/console")) {
-		security_headers(req);
 		evhttp_add_header(h, "Location", "/console/");
 		evhttp_send_reply(req, 302, "Found", NULL);
 		return;
@@ -302,7 +209,6 @@ static void serve_file(struct evhttp_request *req, const char *path)
 			evhttp_send_error(req, 500, "out of memory");
 			return;
 		}
-		security_headers(req);
 		evhttp_add_header(h, "Content-Type", content_type(a->name));
 		if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
 			evbuffer_add_reference(out, a->data, a->len, NULL, NULL);
@@ -310,7 +216,7 @@ static void serve_file(struct evhttp_request *req, const char *path)
 		evbuffer_free(out);
 		return;
 	}
-	send_error(req, 404, "not found");
+	http_error(req, 404, "not found");
 }
 
 /* ---- stored events by id ---- */
@@ -428,13 +334,13 @@ static void api_alert_list(struct console *k, struct evhttp_request *req, struct
 {
 	static const char *const known[] = {"herd",  "member", "severity", "kind",
 					    "since", "before", "limit",    NULL};
-	const char *herd = param(q, "herd"), *member = param(q, "member"),
-		   *sev = param(q, "severity"), *kind = param(q, "kind");
+	const char *herd = http_param(q, "herd"), *member = http_param(q, "member"),
+		   *sev = http_param(q, "severity"), *kind = http_param(q, "kind");
 	long long since, before, limit;
-	if (params_known(req, q, known) || one_of(req, "kind", kind, alert_kinds) ||
-	    one_of(req, "severity", sev, severities) || ptime(req, q, "since", -1, &since) ||
-	    pint(req, q, "before", -1, -1, LLONG_MAX, &before) ||
-	    pint(req, q, "limit", 100, 1, 1000, &limit))
+	if (http_params_known(req, q, known, 256) || one_of(req, "kind", kind, alert_kinds) ||
+	    one_of(req, "severity", sev, severities) || http_time(req, q, "since", -1, &since) ||
+	    http_int(req, q, "before", -1, -1, LLONG_MAX, &before) ||
+	    http_int(req, q, "limit", 100, 1, 1000, &limit))
 		return;
 	char sql[2048];
 	snprintf(sql, sizeof(sql),
@@ -469,17 +375,17 @@ static void api_alert_list(struct console *k, struct evhttp_request *req, struct
 	sqlite3_finalize(st);
 	/* next page: before=next_before (-1: this was the last) */
 	jb_printf(&b, "],\"next_before\":%lld}", n == limit ? last : -1);
-	send_json(req, 200, &b);
+	http_reply_json(req, 200, &b);
 }
 
 static void api_alert(struct console *k, struct evhttp_request *req, struct evkeyvalq *q)
 {
 	static const char *const known[] = {"id", NULL};
 	long long id;
-	if (params_known(req, q, known) || pint(req, q, "id", -1, 1, LLONG_MAX, &id))
+	if (http_params_known(req, q, known, 256) || http_int(req, q, "id", -1, 1, LLONG_MAX, &id))
 		return;
 	if (id < 0) {
-		send_error(req, 400, "id= is required");
+		http_error(req, 400, "id= is required");
 		return;
 	}
 	sqlite3_stmt *st =
@@ -495,7 +401,7 @@ static void api_alert(struct console *k, struct evhttp_request *req, struct evke
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
-		send_error(req, 404, "no alert %lld (retention may have deleted it)", id);
+		http_error(req, 404, "no alert %lld (retention may have deleted it)", id);
 		return;
 	}
 	struct jbuf b = {0};
@@ -541,17 +447,17 @@ static void api_alert(struct console *k, struct evhttp_request *req, struct evke
 	jb_puts(&b, ",\"events\":[");
 	events_by_id(k, &b, ids, nids);
 	jb_puts(&b, "]}");
-	send_json(req, 200, &b);
+	http_reply_json(req, 200, &b);
 }
 
 static void api_herd_change(struct console *k, struct evhttp_request *req, struct evkeyvalq *q)
 {
 	static const char *const known[] = {"id", NULL};
 	long long id;
-	if (params_known(req, q, known) || pint(req, q, "id", -1, 1, LLONG_MAX, &id))
+	if (http_params_known(req, q, known, 256) || http_int(req, q, "id", -1, 1, LLONG_MAX, &id))
 		return;
 	if (id < 0) {
-		send_error(req, 400, "id= is required");
+		http_error(req, 400, "id= is required");
 		return;
 	}
 	sqlite3_stmt *st = prep(
@@ -561,7 +467,7 @@ static void api_herd_change(struct console *k, struct evhttp_request *req, struc
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
-		send_error(req, 404, "no herd change alert %lld", id);
+		http_error(req, 404, "no herd change alert %lld", id);
 		return;
 	}
 	struct jbuf b = {0};
@@ -591,17 +497,17 @@ static void api_herd_change(struct console *k, struct evhttp_request *req, struc
 	}
 	sqlite3_finalize(st);
 	jb_puts(&b, "]}");
-	send_json(req, 200, &b);
+	http_reply_json(req, 200, &b);
 }
 
 static void api_member(struct console *k, struct evhttp_request *req, struct evkeyvalq *q)
 {
 	static const char *const known[] = {"name", NULL};
-	const char *name = param(q, "name");
-	if (params_known(req, q, known))
+	const char *name = http_param(q, "name");
+	if (http_params_known(req, q, known, 256))
 		return;
 	if (!name) {
-		send_error(req, 400, "name= is required");
+		http_error(req, 400, "name= is required");
 		return;
 	}
 	sqlite3_stmt *st = prep(k, req,
@@ -651,15 +557,15 @@ static void api_member(struct console *k, struct evhttp_request *req, struct evk
 	}
 	sqlite3_finalize(st);
 	jb_puts(&b, "]}");
-	send_json(req, 200, &b);
+	http_reply_json(req, 200, &b);
 }
 
 static void api_fleet(struct console *k, struct evhttp_request *req, struct evkeyvalq *q)
 {
 	static const char *const known[] = {"since", NULL};
 	long long since;
-	if (params_known(req, q, known) ||
-	    ptime(req, q, "since", now_ns() - 86400ll * 1000000000ll, &since))
+	if (http_params_known(req, q, known, 256) ||
+	    http_time(req, q, "since", now_ns() - 86400ll * 1000000000ll, &since))
 		return;
 	sqlite3_stmt *st = prep(k, req,
 				"SELECT herd, severity, kind, count(*) FROM alerts"
@@ -680,7 +586,7 @@ static void api_fleet(struct console *k, struct evhttp_request *req, struct evke
 	}
 	sqlite3_finalize(st);
 	jb_puts(&b, "]}");
-	send_json(req, 200, &b);
+	http_reply_json(req, 200, &b);
 }
 
 /* ---- coverage ---- */
@@ -804,8 +710,8 @@ static void cov_read(struct console *k, struct cov *c, long long chunk, struct j
 static void api_coverage(struct console *k, struct evhttp_request *req, struct evkeyvalq *q)
 {
 	static const char *const known[] = {"host", NULL};
-	const char *host = param(q, "host");
-	if (params_known(req, q, known))
+	const char *host = http_param(q, "host");
+	if (http_params_known(req, q, known, 256))
 		return;
 	sqlite3_stmt *st =
 		prep(k, req,
@@ -850,7 +756,7 @@ static void api_coverage(struct console *k, struct evhttp_request *req, struct e
 	free(toks);
 	/* stale: hosts whose newer heartbeat was not read in this call (the next call reads on) */
 	jb_printf(&b, "],\"stale\":%d}", stale);
-	send_json(req, 200, &b);
+	http_reply_json(req, 200, &b);
 }
 
 /* ---- acknowledgement (the one state-changing call) ---- */
@@ -861,7 +767,7 @@ static int authorized(struct console *k, struct evhttp_request *req)
 	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
 	if (!h || strncasecmp(h, "Bearer ", 7)) {
 		(*k->cfg.refused)++;
-		return send_error(
+		return http_error(
 			req, 401,
 			"API token required (Authorization: Bearer, see --api-token-file)");
 	}
@@ -871,7 +777,7 @@ static int authorized(struct console *k, struct evhttp_request *req)
 		diff |= (unsigned char)(h[i] ^ k->cfg.api_token[i]);
 	if (diff) {
 		(*k->cfg.refused)++;
-		return send_error(req, 403, "wrong API token");
+		return http_error(req, 403, "wrong API token");
 	}
 	return 0;
 }
@@ -881,7 +787,7 @@ static void api_ack(struct console *k, struct evhttp_request *req, struct evkeyv
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
 		(*k->cfg.refused)++;
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
-		send_error(req, 405, "POST only (it changes state)");
+		http_error(req, 405, "POST only (it changes state)");
 		return;
 	}
 	if (authorized(k, req))
@@ -893,29 +799,29 @@ static void api_ack(struct console *k, struct evhttp_request *req, struct evkeyv
 	if (blen) {
 		char body[1024];
 		if (blen >= sizeof(body)) {
-			send_error(req, 400, "request too long");
+			http_error(req, 400, "request too long");
 			return;
 		}
 		evbuffer_copyout(in, body, blen);
 		body[blen] = 0;
 		if (evhttp_parse_query_str(body, &form)) {
 			evhttp_clear_headers(&form);
-			send_error(req, 400, "bad form body");
+			http_error(req, 400, "bad form body");
 			return;
 		}
 		q = &form;
 	}
 	static const char *const known[] = {"id", "note", NULL};
 	long long id;
-	const char *note = param(q, "note");
-	if (params_known(req, q, known) || pint(req, q, "id", -1, 1, LLONG_MAX, &id))
+	const char *note = http_param(q, "note");
+	if (http_params_known(req, q, known, 256) || http_int(req, q, "id", -1, 1, LLONG_MAX, &id))
 		goto out;
 	if (id < 0) {
-		send_error(req, 400, "id= is required");
+		http_error(req, 400, "id= is required");
 		goto out;
 	}
 	if (note && strlen(note) > NOTE_MAX) {
-		send_error(req, 400, "note: longer than %d bytes", NOTE_MAX);
+		http_error(req, 400, "note: longer than %d bytes", NOTE_MAX);
 		goto out;
 	}
 	/* On the store's connection: inside the open ingest transaction if there is one (then
@@ -926,7 +832,7 @@ static void api_ack(struct console *k, struct evhttp_request *req, struct evkeyv
 					      "INSERT OR REPLACE INTO alert_acks(alert, ts, note)"
 					      " SELECT id, ?2, ?3 FROM alerts WHERE id = ?1",
 					      -1, &st, NULL) != SQLITE_OK) {
-		send_error(req, 500, "cannot store acknowledgements");
+		http_error(req, 500, "cannot store acknowledgements");
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, id);
@@ -936,12 +842,12 @@ static void api_ack(struct console *k, struct evhttp_request *req, struct evkeyv
 	int changed = sqlite3_changes(k->cfg.wdb);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
-		send_error(req, 500, "cannot store the acknowledgement: %s",
+		http_error(req, 500, "cannot store the acknowledgement: %s",
 			   sqlite3_errmsg(k->cfg.wdb));
 		goto out;
 	}
 	if (!changed) {
-		send_error(req, 404, "no alert %lld", id);
+		http_error(req, 404, "no alert %lld", id);
 		goto out;
 	}
 	/* acknowledgements of alerts retention deleted (acks are rare: this stays small) */
@@ -951,7 +857,7 @@ static void api_ack(struct console *k, struct evhttp_request *req, struct evkeyv
 	struct jbuf b = {0};
 	jb_printf(&b, "{\"ok\":true,\"id\":%lld,\"state\":\"acknowledged\",\"acked_ns\":%lld}", id,
 		  now);
-	send_json(req, 200, &b);
+	http_reply_json(req, 200, &b);
 out:
 	evhttp_clear_headers(&form);
 }
@@ -962,6 +868,7 @@ int console_http(struct console *k, struct evhttp_request *req, const char *path
 	static const char *const none[] = {NULL};
 	if (!k || !console_owns(path))
 		return 0;
+	security_headers(req); /* every console answer, pages and JSON alike */
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	if (!strcmp(path, "/api/ack")) {
 		api_ack(k, req, q);
@@ -969,19 +876,19 @@ int console_http(struct console *k, struct evhttp_request *req, const char *path
 	}
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
-		send_error(req, 405, "GET only");
+		http_error(req, 405, "GET only");
 		return 1;
 	}
 	if (strncmp(path, "/api/", 5)) {
 		serve_file(req, path); /* query strings are ignored: the view is in the fragment */
 	} else if (!strcmp(path, "/api/console")) {
-		if (!params_known(req, q, none)) {
+		if (!http_params_known(req, q, none, 256)) {
 			struct jbuf b = {0};
 			jb_printf(&b, "{\"requests\":%s,\"version\":",
 				  k->cfg.requests ? "true" : "false");
 			jb_str(&b, HW_VERSION);
 			jb_puts(&b, "}");
-			send_json(req, 200, &b);
+			http_reply_json(req, 200, &b);
 		}
 	} else if (!strcmp(path, "/api/fleet")) {
 		api_fleet(k, req, q);
