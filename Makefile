@@ -85,7 +85,7 @@ bench: build-all
 # The directories held to .clang-format ('make format' rewrites them, 'make format-check'
 # fails naming each file that differs; the test suite runs the check).
 FORMAT_DIRS := agent bpf common cli tools collector bench tests
-FORMAT_FILES = $(shell git ls-files $(foreach d,$(FORMAT_DIRS),'$(d)/*.c' '$(d)/*.h'))
+FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard $(foreach d,$(FORMAT_DIRS),'$(d)/*.c' '$(d)/*.h'))
 format:
 	clang-format -i $(FORMAT_FILES)
 print-format-dirs:

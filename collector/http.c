@@ -69,7 +69,8 @@ int http_params_known(struct evhttp_request *req, struct evkeyvalq *q, const cha
 		if (!known)
 			return http_error(req, 400, "unknown parameter \"%.40s\"", kv->key);
 		if (max_value && strlen(kv->value) > max_value)
-			return http_error(req, 400, "%s: longer than %zu bytes", kv->key, max_value);
+			return http_error(req, 400, "%s: longer than %zu bytes", kv->key,
+					  max_value);
 	}
 	return 0;
 }
