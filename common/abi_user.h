@@ -137,7 +137,7 @@ struct hw_file_cfg {
 struct hw_file {
 	struct hw_hdr hdr;
 	__u16 op;     /* one HW_FOP_* bit: what happened */
-	__u16 sysnr;  /* syscall number (x86-64) */
+	__u16 sysnr;  /* syscall number (the running architecture's) */
 	__s32 result; /* return value: fd or 0, or -errno */
 	__u32 flags;  /* open flags; AT_* flags of *at() calls */
 	__u32 mode; /* open/creat/chmod mode; setcap: the value's magic_etc (revision, effective) */
