@@ -10,21 +10,6 @@
 #ifndef HW_ABI_USER_H
 #define HW_ABI_USER_H
 
-enum hw_user_event_type {
-	HW_EV_SHELL = 50,
-	HW_EV_AUTH = 51,
-	HW_EV_FILE_OPEN = 52,
-	HW_EV_FILE_UNLINK = 53,
-	HW_EV_FILE_RENAME = 54,
-	HW_EV_FILE_CHMOD = 55,
-	HW_EV_FILE_CHOWN = 56,
-	HW_EV_FILE_TRUNCATE = 57,
-	HW_EV_FILE_LINK = 58,
-	HW_EV_FILE_CAPS = 59, /* file capabilities set (security.capability), any path */
-	/* agent-internal: an exec of a binary that may need readline/PAM uprobes */
-	HW_EV_USER_BIN = 60,
-};
-
 /* A line returned by readline() (user.shell). */
 struct hw_shell {
 	struct hw_hdr hdr;
