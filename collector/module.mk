@@ -1,6 +1,6 @@
 # herdwatch-collector, the herdwatch CLI and herdwatch-replay. Their objects live in
 # $(B)/obj-c/ so they do not depend on the BPF skeleton the agent objects need.
-COLL_SRCS := collector/main.c collector/ingest.c collector/http.c collector/api.c collector/response.c collector/crl.c collector/store.c collector/herd.c collector/tokens.c collector/json.c common/wire.c \
+COLL_SRCS := collector/main.c collector/ingest.c collector/http.c collector/api.c collector/response.c collector/crl.c collector/store.c $(wildcard collector/herd*.c) collector/tokens.c collector/json.c common/wire.c \
 	collector/console.c $(B)/console_assets.c collector/metrics.c common/prom.c
 COLL_OBJS := $(patsubst %.c,$(B)/obj-c/%.o,$(COLL_SRCS))
 CLI_OBJS  := $(B)/obj-c/cli/main.o $(B)/obj-c/collector/json.o
@@ -17,7 +17,7 @@ $(B)/obj-c/%.o: %.c $(wildcard collector/*.h common/wire.h common/prom.h agent/s
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # The per-event path (JSON scan, tokens, herd engine) gains ~8% CPU from -O3 (measured).
-$(B)/obj-c/collector/json.o $(B)/obj-c/collector/tokens.o $(B)/obj-c/collector/herd.o: CFLAGS += -O3
+$(B)/obj-c/collector/json.o $(B)/obj-c/collector/tokens.o $(patsubst %.c,$(B)/obj-c/%.o,$(wildcard collector/herd*.c)): CFLAGS += -O3
 
 # The web console's files (collector/console/*) become a C array in the binary.
 CONSOLE_FILES := $(sort $(wildcard collector/console/*))
@@ -35,7 +35,7 @@ $(B)/herdwatch-replay: $(REPLAY_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_COLL)
 
 # Collector-side unit tests (wire, JSON, tokens, dedup ranges, herd engine) under ASan/UBSan.
-$(COLL_UNIT): tests/collector/unit.c collector/store.c collector/herd.c collector/tokens.c collector/json.c common/wire.c $(wildcard collector/*.h common/wire.h)
+$(COLL_UNIT): tests/collector/unit.c collector/store.c $(wildcard collector/herd*.c) collector/tokens.c collector/json.c common/wire.c $(wildcard collector/*.h common/wire.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fsanitize=address,undefined $(filter %.c,$^) -o $@ $(LDLIBS_COLL)
 
