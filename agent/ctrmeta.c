@@ -4,7 +4,8 @@
  * so its memory is bounded whatever the number of containers: a full bucket gives up its least
  * recently used entry that no lookup is working on (counted as evicted). An entry is
  * - pending: a lookup is queued or retried (the runtime may not have written its files yet:
- *   retries after 50 ms, doubling, CM_TRIES times, ~13 s in all);
+ *   retries after 50 ms, doubling, CM_TRIES times, ~13 s in all; metadata that is there
+ *   but unreadable CM_TRIES_BAD times);
  * - found: the identity, formatted once as the JSON keys events carry, and the herd label's
  *   value and the image digest for container.herd and container.version;
  * - unknown: no runtime knows the id (or its metadata could not be read, logged once): looked
@@ -32,7 +33,8 @@
 
 #define CM_BUCKETS 256
 #define CM_WAYS 4
-#define CM_TRIES 9
+#define CM_TRIES 9     /* not there (yet): 50 ms, doubling: ~13 s in all */
+#define CM_TRIES_BAD 3 /* there but unreadable (a write under way?): ~350 ms */
 #define CM_RECHECK_MS 30000
 #define CM_RESCAN_MS 2000
 #define CM_WATCHES 256
@@ -248,7 +250,7 @@ static void store_result(struct ctrmeta *m, const char *id, int rc, const struct
 			snprintf(e->ver, sizeof(e->ver), "%s", o->digest);
 			m->st.found++;
 			changed = true;
-		} else if (e->tries < CM_TRIES) {
+		} else if (e->tries < (rc == -ENOENT || rc == -EAGAIN ? CM_TRIES : CM_TRIES_BAD)) {
 			e->next_ms = now + (50ull << (e->tries - 1)); /* not there yet: retry */
 		} else {
 			e->state = E_UNKNOWN;
@@ -336,8 +338,8 @@ static void add_watch(struct ctrmeta *m, const char *path, int kind)
 			return;
 	if (m->nw >= CM_WATCHES)
 		return;
-	int wd = inotify_add_watch(m->ino_fd, path,
-				   IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_ONLYDIR);
+	int wd = inotify_add_watch(
+		m->ino_fd, path, IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ONLYDIR);
 	if (wd < 0)
 		return; /* not there (yet): the next rescan tries again */
 	char *p = strdup(path);
@@ -392,7 +394,8 @@ static void read_inotify(struct ctrmeta *m)
 			}
 			if (!ev->len || !(ev->mask & IN_ISDIR))
 				continue;
-			bool gone = ev->mask & IN_DELETE;
+			/* containerd renames a bundle to a hidden name before removing it */
+			bool gone = ev->mask & (IN_DELETE | IN_MOVED_FROM);
 			if (m->w[i].kind == W_CONTAINERD_ROOT) {
 				if (!gone) {
 					char path[4096];
