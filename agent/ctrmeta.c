@@ -154,14 +154,14 @@ void ctrmeta_put_none(struct jbuf *b, const char *identity)
 	jb_null(b);
 }
 
-void ctrmeta_put(struct ctrmeta *m, const char *id, struct jbuf *b, char *herd, size_t herdlen,
+bool ctrmeta_put(struct ctrmeta *m, const char *id, struct jbuf *b, char *herd, size_t herdlen,
 		 char *ver, size_t verlen)
 {
-	bool fresh = false;
+	bool fresh = false, final = true;
 	herd[0] = ver[0] = 0;
 	if (!m) {
 		ctrmeta_put_none(b, "off");
-		return;
+		return true;
 	}
 	uint64_t now = now_ms();
 	pthread_mutex_lock(&m->mu);
@@ -181,10 +181,12 @@ void ctrmeta_put(struct ctrmeta *m, const char *id, struct jbuf *b, char *herd, 
 		snprintf(ver, verlen, "%s", e->ver);
 	} else {
 		ctrmeta_put_none(b, e && e->state == E_UNKNOWN ? "unknown" : "pending");
+		final = false;
 	}
 	pthread_mutex_unlock(&m->mu);
 	if (fresh)
 		wake(m);
+	return final;
 }
 
 /* The keys an event carries for identity o (frag of the entry; starts with a comma). */

@@ -57,8 +57,10 @@ void ctrmeta_stats(struct ctrmeta *m, struct ctrmeta_stats *s);
 
 /* Append the identity keys of container id (64 hex) to b, inside the container object:
  * "identity", "runtime", "name", "image", "image_digest", "pod", "labels". herd/ver receive the
- * value of the herd label and the image digest ("" when unknown). Never blocks. */
-void ctrmeta_put(struct ctrmeta *m, const char *id, struct jbuf *b, char *herd, size_t herdlen,
+ * value of the herd label and the image digest ("" when unknown). Never blocks. False when the
+ * answer is not final (pending, unknown): the caller must not keep it, so that later events ask
+ * again (a change to a final answer bumps ctrmeta_gen()). */
+bool ctrmeta_put(struct ctrmeta *m, const char *id, struct jbuf *b, char *herd, size_t herdlen,
 		 char *ver, size_t verlen);
 
 /* The same keys with null values; identity says why: "none" (no container id in the cgroup

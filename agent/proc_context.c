@@ -51,8 +51,9 @@ static const char *cg_container_id(const char *cg)
 
 /* "container": the id, herd and version from a containers rule (agent/host.c) or, for a
  * runtime's 64-hex id, from its metadata (agent/ctrmeta.c: herd from the herd label, version
- * from the image digest, a rule's own values first), then the identity keys. */
-static void put_container(struct agent *a, const char *cg)
+ * from the image digest, a rule's own values first), then the identity keys. False when the
+ * identity is not final (pending, unknown): the piece is not to be cached. */
+static bool put_container(struct agent *a, const char *cg)
 {
 	static struct jbuf meta;
 	char herd[128], id[128], ver[128], mherd[HW_CTR_VAL_MAX], mver[HW_CTR_VAL_MAX];
@@ -63,8 +64,9 @@ static void put_container(struct agent *a, const char *cg)
 	const char *hex = cg ? cg_container_id(cg) : NULL;
 	if (!rule && !hex) {
 		jb_null(b);
-		return;
+		return true;
 	}
+	bool final = true;
 	if (!meta.p)
 		jb_init(&meta, 1024);
 	jb_reset(&meta);
@@ -73,7 +75,8 @@ static void put_container(struct agent *a, const char *cg)
 		char full[65];
 		memcpy(full, hex, 64);
 		full[64] = 0;
-		ctrmeta_put(a->ctrmeta, full, &meta, mherd, sizeof(mherd), mver, sizeof(mver));
+		final = ctrmeta_put(a->ctrmeta, full, &meta, mherd, sizeof(mherd), mver,
+				    sizeof(mver));
 	} else {
 		ctrmeta_put_none(&meta, "none");
 		mherd[0] = mver[0] = 0;
@@ -91,6 +94,7 @@ static void put_container(struct agent *a, const char *cg)
 		jb_raw(b, meta.p, meta.len);
 	b->comma = true;
 	jb_obj_end(b);
+	return final;
 }
 
 /* Pieces of the process context formatted once and reused. Direct-mapped, bounded, no memory
@@ -205,8 +209,9 @@ static void put_proc_args(struct agent *a, struct proc *p)
 	jb_kbool(b, "args_truncated", a->exec_args ? a->exec_args_cut : p && p->args_cut);
 }
 
-/* "exe" ... "container" of the entry p (NULL: unknown process), cgroup path cg */
-static void put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, const char *cg)
+/* "exe" ... "container" of the entry p (NULL: unknown process), cgroup path cg; false when
+ * the container's identity is not final (not to be cached) */
+static bool put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, const char *cg)
 {
 	struct jbuf *b = &a->jb;
 	struct body_slot *bs = NULL;
@@ -219,7 +224,7 @@ static void put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, co
 		    bs->cwd == p->cwd && bs->cg == h->cgroup_id && bs->cfg == a->cfg_gen &&
 		    bs->meta == ctrmeta_gen(a->ctrmeta)) {
 			jb_frag(b, &bs->f);
-			return;
+			return true;
 		}
 	}
 	size_t from = b->len;
@@ -236,9 +241,9 @@ static void put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, co
 	else
 		jb_null(b);
 	jb_kcstr(b, "cgroup", cg);
-	put_container(a, cg);
-	if (!bs || b->oom)
-		return;
+	bool final = put_container(a, cg);
+	if (!bs || b->oom || !final)
+		return final;
 	bs->ok = frag_set(&bs->f, b->p + from, b->len - from, CTX_SELF_MAX);
 	pstr_set(&bs->exe, p->exe);
 	pstr_set(&bs->args, p->args);
@@ -248,6 +253,7 @@ static void put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, co
 	bs->cg = h->cgroup_id;
 	bs->cfg = a->cfg_gen;
 	bs->meta = meta;
+	return true;
 }
 
 /* "parent" and "ancestors" for parent pid ppid; marks the entries it reads (see proc.lineage) */
@@ -394,13 +400,13 @@ void emit_proc_entry(struct agent *a, const struct hw_hdr *h, struct proc *p)
 	} else {
 		size_t from = b->len;
 		const char *cg = cgcache_path(a->cg, h->cgroup_id, h->pid);
-		put_body(a, h, p, cg);
+		bool final = put_body(a, h, p, cg);
 		make_key(a, h->pid, p ? p->start_ticks : ns_to_ticks(a, h->start_ns), key,
 			 sizeof(key));
 		jb_kcstr(b, "key", key);
 		jb_obj_end(b);
 		/* an unresolved cgroup may resolve later: not kept */
-		if (s && cg && !b->oom) {
+		if (s && cg && final && !b->oom) {
 			s->ok = frag_set(&s->f, b->p + from, b->len - from, CTX_SELF_MAX);
 			s->cg = h->cgroup_id;
 			s->cfg = a->cfg_gen;

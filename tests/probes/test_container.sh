@@ -172,6 +172,7 @@ metrics:
   textfile: $T/metrics.prom
   interval: 1
 EOF
+echo "# containers running at $SECONDS s"
 agent_start "$T/agent.yaml" || {
 	not_ok "agent start" "see above"
 	exit 1
@@ -193,6 +194,7 @@ exec_until() {
 	done
 	return 1
 }
+echo "# agent ready at $SECONDS s"
 t1=$(date +%s%N)
 ev=$(exec_until "$C1")
 echo "# container before the agent: full identity $((($(date +%s%N) - t1) / 1000000)) ms after the first exec"
@@ -236,17 +238,18 @@ expect_eq "containerd removed the task's directory" "${ev_ok:-0}" 1
 evicted=$(poll_first 5 awk '/^herdwatch_agent_container_cache_evictions_total [1-9]/{print $2}' "$T/metrics.prom")
 expect_eq "its cache entry evicted (metrics)" "${evicted:-0}" 1
 
+echo "# containerd cases done at $SECONDS s"
 # --- Docker (files as dockerd writes them) and CRI-O: real processes in their cgroups
+# put FILE: standard input into FILE at once (the runtimes write theirs by a rename)
+put() {
+	cat >"$T/put.tmp" && mv "$T/put.tmp" "$1"
+}
 DID=$(hexid)
 mkdir -p "$DK/$DID"
 jq -n --arg id "$DID" '{ID:$id, Name:"/shop-api", Image:"sha256:1111111111111111111111111111111111111111111111111111111111111111",
 	Config:{Image:"shop/api:2.1", Labels:{app:"api", tier:"back", "io.kubernetes.pod.name":"api-7",
 	"io.kubernetes.pod.namespace":"shop", "io.kubernetes.pod.uid":"u-7"}}, State:{Running:true}}' \
 	| put "$DK/$DID/config.v2.json"
-# put FILE: standard input into FILE at once (the runtimes write theirs by a rename)
-put() {
-	cat >"$T/put.tmp" && mv "$T/put.tmp" "$1"
-}
 SB2=$(hexid)
 XID=$(hexid)
 mkdir -p "$CO/$SB2/userdata"
