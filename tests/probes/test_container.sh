@@ -32,6 +32,7 @@ NS=hwtest
 A=(ctr --address "$D/c.sock" -n $NS)
 TOP=hwctr$$
 CTRD_PID=
+COLL_PID=
 CIDS=()
 ctr_cleanup() {
 	for id in "${CIDS[@]}"; do
@@ -45,6 +46,7 @@ ctr_cleanup() {
 		"${A[@]}" containers rm "$id" >/dev/null 2>&1
 	done
 	[ -n "$CTRD_PID" ] && kill "$CTRD_PID" 2>/dev/null && wait "$CTRD_PID" 2>/dev/null
+	[ -n "$COLL_PID" ] && kill "$COLL_PID" 2>/dev/null && wait "$COLL_PID" 2>/dev/null
 	[ -n "${SH_PID:-}" ] && kill "$SH_PID" 2>/dev/null
 	for h in "$CG2" /sys/fs/cgroup/*/; do
 		[ -d "$h/$TOP" ] || continue
@@ -302,4 +304,27 @@ else
 	not_ok "malformed metadata: reported with its reason" "agent log: $(tail -n3 "$T/agent.err")"
 fi
 agent_stop >/dev/null
+
+# --- the collector: the pod's container is a member of herd "web" (its herd label) in the
+# cohort of its image digest; the agent's events reach it through the agent's own sender
+HOST=$(jq -r 'select(.kind=="agent.heartbeat") | .host.name' "$EV" | head -n1)
+CA=$HW_ROOT/scripts/herdwatch-ca
+if $CA init "$T/pki" >/dev/null 2>&1 && $CA collector "$T/pki" collector >/dev/null 2>&1 &&
+	$CA agent "$T/pki" "$HOST" >/dev/null 2>&1; then
+	port=$((10000 + RANDOM % 22000))
+	"$HW_ROOT/build/herdwatch-collector" --ca "$T/pki/ca.pem" --cert "$T/pki/collector.pem" \
+		--key "$T/pki/collector.key" --db "$T/c.db" --listen "127.0.0.1:$port" \
+		--http "127.0.0.1:$((port + 1))" >/dev/null 2>"$T/collector.log" &
+	COLL_PID=$!
+	poll_first 5 curl -sf "http://127.0.0.1:$((port + 1))/api/stats" >/dev/null
+	"$HW_ROOT/build/herdwatch-replay" --collector "127.0.0.1:$port" --ca "$T/pki/ca.pem" \
+		--cert "$T/pki/$HOST.pem" --key "$T/pki/$HOST.key" --spool "$T/spool" --timeout-s 15 \
+		"$EV" >"$T/replay.json" 2>&1
+	m=$(curl -sf "http://127.0.0.1:$((port + 1))/api/members" |
+		jq -c --arg m "$HOST/${C1:0:12}" '.[] | select(.member==$m)')
+	expect_jq "collector: member of herd web in the cohort of its image digest" "$m" \
+		".herd==\"web\" and .version==\"$DIGEST\" and .cohort==\"web@$DIGEST\" and .type==\"container\""
+else
+	not_ok "collector: member of herd web" "herdwatch-ca failed"
+fi
 echo "# ran in $SECONDS s"
