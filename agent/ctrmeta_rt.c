@@ -36,7 +36,7 @@
 
 extern char **environ;
 
-#define HW_CTR_JSON_MAX (4u << 20) /* config.json, config.v2.json, ctr's answers */
+#define HW_CTR_JSON_MAX (1u << 20) /* config.json, config.v2.json, ctr's answers */
 #define HW_CTR_TIMEOUT_MS 5000     /* one run of ctr */
 
 const char *ctr_containerd_state(const struct hw_ctrmeta_config *c)
