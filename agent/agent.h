@@ -41,6 +41,7 @@ struct hw_probe {
 };
 
 struct cgcache;    /* cgroup id -> path (host.c) */
+struct ctrmeta;    /* container identity cache (ctrmeta.c) */
 struct user_state; /* uprobes of the user family (user_uprobes.c) */
 
 struct agent {
@@ -106,6 +107,7 @@ struct agent {
 	} ign_exited[64];
 	unsigned ign_exited_next;
 	struct cgcache *cg;
+	struct ctrmeta *ctrmeta; /* container identity (agent/ctrmeta.h); NULL when off */
 	int self_pid;
 	struct custom_probe custom[HW_CP_SLOTS];
 	struct {

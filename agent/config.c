@@ -96,6 +96,7 @@ void config_free(struct hw_config *c)
 	free(c->collector.key);
 	free(c->collector.spool_dir);
 	free(c->metrics.textfile);
+	ctrmeta_config_free(&c->ctrmeta);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -137,7 +138,7 @@ const char *scalar(yaml_node_t *n)
 	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
-static int get_str(struct pctx *p, yaml_node_t *v, const char *key, char **out)
+int get_str(struct pctx *p, yaml_node_t *v, const char *key, char **out)
 {
 	const char *s = scalar(v);
 	if (!s)
@@ -184,7 +185,7 @@ static int get_uint(struct pctx *p, yaml_node_t *v, const char *key, unsigned lo
 	return 0;
 }
 
-static int get_bool(struct pctx *p, yaml_node_t *v, const char *key, bool *out)
+int get_bool(struct pctx *p, yaml_node_t *v, const char *key, bool *out)
 {
 	const char *s = scalar(v);
 	if (s && (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))) {
@@ -198,7 +199,7 @@ static int get_bool(struct pctx *p, yaml_node_t *v, const char *key, bool *out)
 	return perr(p, v, "'%s' must be true or false", key);
 }
 
-static int get_strlist(struct pctx *p, yaml_node_t *v, const char *key, struct hw_strlist *out)
+int get_strlist(struct pctx *p, yaml_node_t *v, const char *key, struct hw_strlist *out)
 {
 	if (v->type != YAML_SEQUENCE_NODE)
 		return perr(p, v, "'%s' must be a list of strings", key);
@@ -220,7 +221,7 @@ static int get_strlist(struct pctx *p, yaml_node_t *v, const char *key, struct h
 	return 0;
 }
 
-static int need_map(struct pctx *p, yaml_node_t *v, const char *key)
+int need_map(struct pctx *p, yaml_node_t *v, const char *key)
 {
 	if (v->type != YAML_MAPPING_NODE)
 		return perr(p, v, "'%s' must be a mapping", key);
@@ -730,6 +731,8 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			rc = parse_files(p, c, v);
 		else if (!strcmp(key, "metrics"))
 			rc = parse_metrics(p, c, v);
+		else if (!strcmp(key, "container_meta"))
+			rc = parse_ctrmeta(p, c, v);
 		else
 			return perr(
 				p, k,
@@ -737,7 +740,7 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 				"heartbeat_interval, args_max_bytes, ringbuf_mb, "
 				"exec_failed_enoent, probes, filters, containers, collector, "
 				"custom_probes, control_socket, control, privilege, net, files, "
-				"metrics)",
+				"metrics, container_meta)",
 				key);
 		if (rc)
 			return -1;

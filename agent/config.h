@@ -16,6 +16,20 @@ struct hw_container_pattern {
 	unsigned version_group; /* group holding the version (image tag, release); 0 = none */
 };
 
+/* container_meta: where the container runtimes keep their metadata, and what of it to copy
+ * (agent/ctrmeta.c). NULL paths take the runtimes' defaults; "" turns a runtime off. */
+#define HW_CTR_LABELS_MAX 16
+struct hw_ctrmeta_config {
+	bool off;                 /* container_meta.enabled: false */
+	char *containerd_state;   /* the v2 task state directory (namespaces below it) */
+	char *containerd_address; /* containerd's socket, for ctr */
+	char *ctr;                /* the ctr program; "" = annotations of config.json only */
+	char *docker_root;        /* Docker's containers directory */
+	char *crio_root;          /* CRI-O's overlay-containers directory */
+	struct hw_strlist labels; /* labels copied into container.pod.labels / container.labels */
+	char *herd_label; /* container.herd from this label when no containers rule matched */
+};
+
 struct hw_probe_setting {
 	char *name; /* probe name ("process.exec") or family ("process") */
 	bool enabled;
@@ -106,6 +120,7 @@ struct hw_config {
 		char *textfile; /* metrics.textfile: a *.prom file for node_exporter; NULL = off */
 		unsigned interval_s; /* metrics.interval: seconds between rewrites of it */
 	} metrics;
+	struct hw_ctrmeta_config ctrmeta;
 };
 
 /* Control commands, as bits of control.collector_allow. */
@@ -141,6 +156,8 @@ int config_parse_custom(struct hw_custom_def *d, const char *text, size_t len, c
 void custom_def_free(struct hw_custom_def *d);
 /* Read a whole file (at most 1 MiB) into a malloc'd NUL-terminated buffer. */
 char *config_read_file(const char *path, size_t *len, char *err, size_t errlen);
+void ctrmeta_config_free(struct hw_ctrmeta_config *m);
+bool ctrmeta_config_same(const struct hw_ctrmeta_config *x, const struct hw_ctrmeta_config *y);
 void config_free(struct hw_config *c);
 /* Is the probe enabled by the config? Later settings win; an exact name beats a family. */
 bool config_probe_enabled(const struct hw_config *c, const char *probe, bool dflt);

@@ -25,6 +25,12 @@ int perr(struct pctx *p, yaml_node_t *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 const char *scalar(yaml_node_t *n);
 int load_doc(struct pctx *p, const char *name, const char *text, size_t len);
+int need_map(struct pctx *p, yaml_node_t *v, const char *key);
+int get_str(struct pctx *p, yaml_node_t *v, const char *key, char **out);
+int get_bool(struct pctx *p, yaml_node_t *v, const char *key, bool *out);
+int get_strlist(struct pctx *p, yaml_node_t *v, const char *key, struct hw_strlist *out);
+/* config_ctr.c */
+int parse_ctrmeta(struct pctx *p, struct hw_config *c, yaml_node_t *m);
 /* config_custom.c */
 int parse_custom_list(struct pctx *p, struct hw_config *c, yaml_node_t *s);
 

@@ -6,6 +6,7 @@
  * SIGHUP: reload the config; a bad config keeps the old one and says why.
  */
 #include "agent/agent.h"
+#include "agent/ctrmeta.h"
 #include "herdwatch.skel.h"
 #include "agent/metrics.h"
 #include "agent/ship.h"
@@ -436,6 +437,7 @@ static void cleanup(struct agent *a, int ep, int ctl_fd)
 		hw_bpf__destroy(a->skel);
 	output_close(&a->out);
 	proctab_free(&a->pt);
+	ctrmeta_stop(a->ctrmeta);
 	cgcache_free(a->cg);
 	config_free(&a->cfg);
 	jb_free(&a->jb);
@@ -475,6 +477,7 @@ int main(int argc, char **argv)
 	/* Loading parsed the kernel BTF (several MiB, freed since): give that memory back. */
 	malloc_trim(0);
 	families_configure(a);
+	a->ctrmeta = ctrmeta_start(&a->cfg.ctrmeta);
 	if ((ep = start_control(a, o.ctl_path, &ctl_fd)) < 0 || start_stream(a))
 		goto out;
 	emit_heartbeat(a);

@@ -10,6 +10,7 @@
  * cause) and the probe manifest (probe, state, hook).
  */
 #include "agent/metrics.h"
+#include "agent/ctrmeta.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -130,6 +131,20 @@ void metrics_render(struct agent *a, struct prom *b)
 		     a->filtered);
 	prom_one_u64(b, N("decode_errors_total"), "counter",
 		     "Records that could not be decoded or formatted.", a->decode_errors);
+
+	/* container identity (agent/ctrmeta.c) */
+	struct ctrmeta_stats cs;
+	ctrmeta_stats(a->ctrmeta, &cs);
+	prom_family(b, N("container_lookups_total"), "counter",
+		    "Container identities looked up in the runtimes' metadata, by outcome.");
+	prom_u64(b, N("container_lookups_total"), cs.found, "result", "found", NULL);
+	prom_u64(b, N("container_lookups_total"), cs.not_found, "result", "not_found", NULL);
+	prom_u64(b, N("container_lookups_total"), cs.errors, "result", "error", NULL);
+	prom_one_u64(b, N("container_cache_entries"), "gauge", "Containers in the identity cache.",
+		     cs.entries);
+	prom_one_u64(b, N("container_cache_evictions_total"), "counter",
+		     "Containers dropped from the identity cache (removed, or the cache full).",
+		     cs.evicted);
 
 	/* losses: the kind and cause of agent.loss */
 	prom_family(

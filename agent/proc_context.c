@@ -4,6 +4,7 @@
  * when the entry, the config (container rules) or the host identity changes, so that an event
  * of a known process costs a few copies. */
 #include "agent/agent.h"
+#include "agent/ctrmeta.h"
 #include "agent/emit.h"
 #include "agent/user.h"
 #include "herdwatch.skel.h"
@@ -31,41 +32,69 @@ void put_argv(struct jbuf *b, const char *args, size_t n)
 	jb_arr_end(b);
 }
 
-static void put_container(struct agent *a, const char *cg)
+/* The 64-hex container id of cgroup path cg (a path component, or one after a '-':
+ * docker-<id>.scope, /docker/<id>, cri-containerd-<id>.scope, crio-<id>.scope,
+ * libpod-<id>.scope, /kubepods/.../pod<uid>/<id>), or NULL */
+static const char *cg_container_id(const char *cg)
 {
-	char herd[128], id[128], ver[128];
+	for (const char *p = cg; *p; p++) {
+		size_t k = 0;
+		while (k < 65 && ((p[k] >= '0' && p[k] <= '9') || (p[k] >= 'a' && p[k] <= 'f')))
+			k++;
+		if (k == 64 && (p == cg || p[-1] == '/' || p[-1] == '-'))
+			return p;
+		if (k)
+			p += k - 1;
+	}
+	return NULL;
+}
+
+/* "container": the id, herd and version from a containers rule (agent/host.c) or, for a
+ * runtime's 64-hex id, from its metadata (agent/ctrmeta.c: herd from the herd label, version
+ * from the image digest, a rule's own values first), then the identity keys. False when the
+ * identity is not final (pending, unknown): the piece is not to be cached. */
+static bool put_container(struct agent *a, const char *cg)
+{
+	static struct jbuf meta;
+	char herd[128], id[128], ver[128], mherd[HW_CTR_VAL_MAX], mver[HW_CTR_VAL_MAX];
 	struct jbuf *b = &a->jb;
 	jb_key(b, "container");
-	if (cg &&
-	    container_match(&a->cfg, cg, herd, sizeof(herd), id, sizeof(id), ver, sizeof(ver))) {
-		jb_obj_begin(b);
+	bool rule = cg && container_match(&a->cfg, cg, herd, sizeof(herd), id, sizeof(id), ver,
+					  sizeof(ver));
+	const char *hex = cg ? cg_container_id(cg) : NULL;
+	if (!rule && !hex) {
+		jb_null(b);
+		return true;
+	}
+	bool final = true;
+	if (!meta.p)
+		jb_init(&meta, 1024);
+	jb_reset(&meta);
+	meta.comma = true;
+	if (hex) {
+		char full[65];
+		memcpy(full, hex, 64);
+		full[64] = 0;
+		final = ctrmeta_put(a->ctrmeta, full, &meta, mherd, sizeof(mherd), mver,
+				    sizeof(mver));
+	} else {
+		ctrmeta_put_none(&meta, "none");
+		mherd[0] = mver[0] = 0;
+	}
+	jb_obj_begin(b);
+	if (rule)
 		jb_kcstr(b, "id", id);
-		jb_kcstr(b, "herd", herd);
-		jb_kcstr(b, "version", ver[0] ? ver : NULL);
-		jb_obj_end(b);
-		return;
-	}
-	/* Well-known runtimes: a 64-hex container id as a path component (docker-<id>.scope,
-	 * /docker/<id>, cri-containerd-<id>.scope, libpod-<id>.scope). */
-	if (cg) {
-		for (const char *p = cg; *p; p++) {
-			size_t k = 0;
-			while (k < 64 &&
-			       ((p[k] >= '0' && p[k] <= '9') || (p[k] >= 'a' && p[k] <= 'f')))
-				k++;
-			if (k == 64 && (p == cg || p[-1] == '/' || p[-1] == '-')) {
-				jb_obj_begin(b);
-				jb_kstr(b, "id", p, 12);
-				jb_kcstr(b, "herd", NULL);
-				jb_kcstr(b, "version", NULL);
-				jb_obj_end(b);
-				return;
-			}
-			if (k)
-				p += k - 1;
-		}
-	}
-	jb_null(b);
+	else
+		jb_kstr(b, "id", hex, 12);
+	jb_kcstr(b, "herd", rule ? herd : mherd[0] ? mherd : NULL);
+	jb_kcstr(b, "version", rule && ver[0] ? ver : mver[0] ? mver : NULL);
+	if (meta.oom)
+		b->oom = true;
+	else
+		jb_raw(b, meta.p, meta.len);
+	b->comma = true;
+	jb_obj_end(b);
+	return final;
 }
 
 /* Pieces of the process context formatted once and reused. Direct-mapped, bounded, no memory
@@ -113,7 +142,7 @@ static struct head_slot {
 static struct self_slot {
 	uint32_t pid;
 	bool ok;
-	uint64_t ver, cg, cfg, host;
+	uint64_t ver, cg, cfg, host, meta;
 	struct frag f;
 } self_slots[CTX_SELF_SLOTS];
 
@@ -122,7 +151,7 @@ static struct body_slot {
 	char *exe, *args, *cwd; /* references (pstr) */
 	uint32_t args_len;
 	bool args_cut;
-	uint64_t cg, cfg;
+	uint64_t cg, cfg, meta;
 	struct frag f;
 } body_slots[CTX_BODY_SLOTS];
 
@@ -180,8 +209,9 @@ static void put_proc_args(struct agent *a, struct proc *p)
 	jb_kbool(b, "args_truncated", a->exec_args ? a->exec_args_cut : p && p->args_cut);
 }
 
-/* "exe" ... "container" of the entry p (NULL: unknown process), cgroup path cg */
-static void put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, const char *cg)
+/* "exe" ... "container" of the entry p (NULL: unknown process), cgroup path cg; false when
+ * the container's identity is not final (not to be cached) */
+static bool put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, const char *cg)
 {
 	struct jbuf *b = &a->jb;
 	struct body_slot *bs = NULL;
@@ -191,12 +221,14 @@ static void put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, co
 		bs = &body_slots[((k * 0x9e3779b97f4a7c15ull) >> 40) % CTX_BODY_SLOTS];
 		if (bs->ok && bs->exe == p->exe && bs->args == p->args &&
 		    bs->args_len == p->args_len && bs->args_cut == p->args_cut &&
-		    bs->cwd == p->cwd && bs->cg == h->cgroup_id && bs->cfg == a->cfg_gen) {
+		    bs->cwd == p->cwd && bs->cg == h->cgroup_id && bs->cfg == a->cfg_gen &&
+		    bs->meta == ctrmeta_gen(a->ctrmeta)) {
 			jb_frag(b, &bs->f);
-			return;
+			return true;
 		}
 	}
 	size_t from = b->len;
+	uint64_t meta = ctrmeta_gen(a->ctrmeta); /* before the lookup: a change after it rebuilds */
 	jb_key(b, "exe");
 	if (p && p->exe)
 		jb_str(b, p->exe, pstr_len(p->exe));
@@ -209,9 +241,9 @@ static void put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, co
 	else
 		jb_null(b);
 	jb_kcstr(b, "cgroup", cg);
-	put_container(a, cg);
-	if (!bs || b->oom)
-		return;
+	bool final = put_container(a, cg);
+	if (!bs || b->oom || !final)
+		return final;
 	bs->ok = frag_set(&bs->f, b->p + from, b->len - from, CTX_SELF_MAX);
 	pstr_set(&bs->exe, p->exe);
 	pstr_set(&bs->args, p->args);
@@ -220,6 +252,8 @@ static void put_body(struct agent *a, const struct hw_hdr *h, struct proc *p, co
 	bs->args_cut = p->args_cut;
 	bs->cg = h->cgroup_id;
 	bs->cfg = a->cfg_gen;
+	bs->meta = meta;
+	return true;
 }
 
 /* "parent" and "ancestors" for parent pid ppid; marks the entries it reads (see proc.lineage) */
@@ -359,22 +393,25 @@ void emit_proc_entry(struct agent *a, const struct hw_hdr *h, struct proc *p)
 		}
 	}
 	/* exe ... key: the process table, the cgroup and the config */
-	if (s && s->ok && s->cg == h->cgroup_id && s->cfg == a->cfg_gen && s->host == a->host_gen) {
+	uint64_t meta = ctrmeta_gen(a->ctrmeta);
+	if (s && s->ok && s->cg == h->cgroup_id && s->cfg == a->cfg_gen && s->host == a->host_gen &&
+	    s->meta == meta) {
 		jb_frag(b, &s->f);
 	} else {
 		size_t from = b->len;
 		const char *cg = cgcache_path(a->cg, h->cgroup_id, h->pid);
-		put_body(a, h, p, cg);
+		bool final = put_body(a, h, p, cg);
 		make_key(a, h->pid, p ? p->start_ticks : ns_to_ticks(a, h->start_ns), key,
 			 sizeof(key));
 		jb_kcstr(b, "key", key);
 		jb_obj_end(b);
 		/* an unresolved cgroup may resolve later: not kept */
-		if (s && cg && !b->oom) {
+		if (s && cg && final && !b->oom) {
 			s->ok = frag_set(&s->f, b->p + from, b->len - from, CTX_SELF_MAX);
 			s->cg = h->cgroup_id;
 			s->cfg = a->cfg_gen;
 			s->host = a->host_gen;
+			s->meta = meta;
 		}
 	}
 	put_lineage(a, h->ppid);

@@ -1,6 +1,7 @@
 /* runtime.c - what changes while the agent runs: the output file and the configuration
  * (SIGHUP, "ctl reload", "ctl set"). */
 #include "agent/agent.h"
+#include "agent/ctrmeta.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,11 @@ int agent_reload(struct agent *a, const char *extra, char *err, size_t errlen)
 		}
 		a->overlays = no;
 		a->overlays[a->n_overlays++] = copy;
+	}
+	if (!ctrmeta_config_same(&a->cfg.ctrmeta, &nc.ctrmeta)) {
+		/* new places or labels: a fresh cache (the worker ends its lookup under way) */
+		ctrmeta_stop(a->ctrmeta);
+		a->ctrmeta = ctrmeta_start(&nc.ctrmeta);
 	}
 	config_free(&a->cfg);
 	a->cfg = nc;

@@ -753,6 +753,9 @@ size_t json_quote(char *buf, size_t cap, const char *s, size_t len)
 	return o;
 }
 
+/* The agent links the parser above (agent/ctrmeta_rt.c reads container runtimes' JSON) and
+ * has a writer of its own (agent/json.h) by the same names: built with HW_JSON_PARSE_ONLY. */
+#ifndef HW_JSON_PARSE_ONLY
 static int jb_grow(struct jbuf *b, size_t n)
 {
 	if (b->oom)
@@ -835,3 +838,4 @@ void jb_str(struct jbuf *b, const char *s)
 {
 	jb_strn(b, s ? s : "", s ? strlen(s) : 0);
 }
+#endif /* HW_JSON_PARSE_ONLY */

@@ -78,6 +78,7 @@ int json_streq(const struct jdoc *d, int i, const char *v);
  * Control bytes and bytes of no valid UTF-8 sequence are written as \u00XX. */
 size_t json_quote(char *buf, size_t cap, const char *s, size_t len);
 
+#ifndef HW_JSON_PARSE_ONLY
 /* Growable output buffer for building JSON. On allocation failure `oom` is set and further
  * appends are ignored. */
 struct jbuf {
@@ -93,4 +94,5 @@ void jb_strn(struct jbuf *b, const char *s, size_t n);
 /* Append JSON text, each byte of no valid UTF-8 sequence as \u00XX (valid JSON stays valid:
  * such bytes can only be inside strings). */
 void jb_json_utf8(struct jbuf *b, const char *s, size_t n);
+#endif /* HW_JSON_PARSE_ONLY */
 #endif

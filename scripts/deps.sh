@@ -9,6 +9,8 @@ PKGS=(make gcc clang llvm clang-format pkg-config libbpf-dev bpftool libelf-dev 
       pamtester openssh-server openssh-client sshpass sudo dnsmasq-base netcat-openbsd)
 PKGS+=(libcap2-bin) # priv probe tests: setcap
 PKGS+=(chromium)    # tests/collector/test_console.sh: the web console in a real browser
+PKGS+=(containerd runc busybox-static) # tests/probes/test_container.sh: a containerd of the
+                                      # test's own running an image built from busybox-static
 PKGS+=(prometheus prometheus-node-exporter) # metrics tests: promtool, a real server scraping
                                             # /metrics, the textfile collector the agent writes for
 # the test command also cross-builds the BPF object and the agent for arm64 (tests/style/
@@ -23,7 +25,7 @@ if [ "${1:-}" = "--test" ]; then
 	PKGS+=("${CROSS[@]}")
 fi
 if [ "${1:-}" = "--bench" ]; then
-	PKGS+=(auditd bpftrace hyperfine wrk gnuplot-nox stress-ng busybox)
+	PKGS+=(auditd bpftrace hyperfine wrk gnuplot-nox stress-ng) # busybox: busybox-static, above (they conflict)
 fi
 missing=()
 for p in "${PKGS[@]}"; do

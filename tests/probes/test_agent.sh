@@ -73,9 +73,9 @@ expect_jq "version from config in host.version, after herd; run id" "$hb" '.host
 (echo $BASHPID >$CG2/hwtest-ver-$$/web/m1-v2.0/cgroup.procs && exec /usr/bin/echo hwver1$$ >/dev/null)
 (echo $BASHPID >$CG2/hwtest-ver-$$/web/m2/cgroup.procs && exec /usr/bin/echo hwver2$$ >/dev/null)
 ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwver1$$\")")
-expect_jq "container rule's version group in container.version" "$ev" '.proc.container=={"id":"m1","herd":"web","version":"v2.0"} and .host.version=="1.4.2"'
+expect_jq "container rule's version group in container.version" "$ev" '.proc.container=={"id":"m1","herd":"web","version":"v2.0","identity":"none","runtime":null,"name":null,"image":null,"image_digest":null,"pod":null,"labels":null} and .host.version=="1.4.2"'
 ev=$(wait_event "select(.kind==\"process.exec\" and .proc.args[1]==\"hwver2$$\")")
-expect_jq "version group that did not match: container.version null" "$ev" '.proc.container=={"id":"m2","herd":"web","version":null}'
+expect_jq "version group that did not match: container.version null" "$ev" '.proc.container | {id,herd,version,identity}=={"id":"m2","herd":"web","version":null,"identity":"none"}'
 /usr/bin/sleep hwign$$ 2>/dev/null
 (echo $BASHPID >$CG2/hwtest-ign-$$/cgroup.procs && exec /usr/bin/echo hwcg$$ >/dev/null)
 (exec /nonexistent/hwenoent$$ 2>/dev/null)

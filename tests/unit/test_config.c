@@ -188,6 +188,37 @@ int main(void)
 	expect_error("unknown metrics key", "metrics: {port: 9100}\n",
 		     "unknown key 'metrics.port' (known: textfile, interval)");
 
+	/* container_meta: container identity */
+	CHECK("container identity on by default, the runtimes' own paths",
+	      parse(&c, "", err) == 0 && !c.ctrmeta.off && !c.ctrmeta.containerd_state &&
+		      !c.ctrmeta.labels.n && !c.ctrmeta.herd_label);
+	config_free(&c);
+	CHECK("container_meta section parses",
+	      parse(&c,
+		    "container_meta:\n  labels: [app, app.kubernetes.io/name]\n  herd_label: app\n"
+		    "  containerd_state: /run/c/t\n  ctr: \"\"\n  docker_root: \"\"\n",
+		    err) == 0 &&
+		      c.ctrmeta.labels.n == 2 &&
+		      !strcmp(c.ctrmeta.labels.v[1], "app.kubernetes.io/name") &&
+		      !strcmp(c.ctrmeta.herd_label, "app") &&
+		      !strcmp(c.ctrmeta.containerd_state, "/run/c/t") && !c.ctrmeta.ctr[0] &&
+		      !c.ctrmeta.docker_root[0]);
+	config_free(&c);
+	CHECK("container_meta enabled: false",
+	      parse(&c, "container_meta: {enabled: false}\n", err) == 0 && c.ctrmeta.off);
+	config_free(&c);
+	expect_error(
+		"container_meta relative path", "container_meta: {crio_root: var/lib}\n",
+		"test.yaml:1: 'container_meta.crio_root' must be an absolute path or \"\", not "
+		"'var/lib'");
+	expect_error("container_meta label name", "container_meta: {labels: [\"a b\"]}\n",
+		     "'container_meta.labels': 'a b' is not a label name");
+	expect_error("container_meta at most 15 labels",
+		     "container_meta: {labels: [a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p]}\n",
+		     "at most 15 labels, not 16");
+	expect_error("unknown container_meta key", "container_meta: {podman: /x}\n",
+		     "unknown key 'container_meta.podman'");
+
 	/* control: the collector allow-list */
 	CHECK("collector may only enable and add probes by default, for an hour at most",
 	      parse(&c, "", err) == 0 &&
