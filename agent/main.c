@@ -54,7 +54,8 @@ static void usage(FILE *f)
 		   "Signals: TERM/INT drain and exit; HUP reloads the config.\n"
 		   "       herdwatch-agent ctl [--socket PATH] COMMAND   (status, enable, disable, "
 		   "reload, set,\n"
-		   "                       add-probe, remove-probe; see docs/control.md)\n");
+		   "                       add-probe, remove-probe, kill, inventory; see "
+		   "docs/control.md)\n");
 }
 
 static int has_cap(int cap)
@@ -410,6 +411,7 @@ static int drain(struct agent *a)
 	while (ring_buffer__consume(a->rb) > 0)
 		;
 	check_drops(a);
+	families_stop(a);
 	emit_heartbeat(a);
 	return sinks_drain(a) ? 1 : 0;
 }
