@@ -271,6 +271,8 @@ void families_stop(struct agent *a); /* at exit, before the last heartbeat */
 /* inventory.c: what the host carries, as inventory.* events (docs/events-inventory.md) */
 void inventory_tick(struct agent *a, uint64_t now_ms);
 void inventory_stop(struct agent *a);
+/* --inventory: one run, its items and summary emitted; 0 when it was not cut short */
+int inventory_once(struct agent *a);
 void inventory_heartbeat(struct agent *a, struct jbuf *b);
 /* "ctl inventory": start a run now; the answer into b; 0 when started */
 int inventory_request(struct agent *a, const struct ctl_who *who, struct jbuf *b);

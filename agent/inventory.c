@@ -475,3 +475,17 @@ void inventory_heartbeat(struct agent *a, struct jbuf *b)
 	}
 	jb_obj_end(b);
 }
+
+int inventory_once(struct agent *a)
+{
+	inv.scheduled = true;
+	if (start_run(a, "once"))
+		return -1;
+	while (!atomic_load(&inv.done)) {
+		emit_queued(a, 0);
+		sinks_batch(a, true, 0);
+		usleep(10000);
+	}
+	finish_run(a);
+	return inv.run.cut ? -1 : 0;
+}
