@@ -7,7 +7,7 @@
 #   2. ROUNDS runs of `herdwatch-agent --inventory` (the same sections, budget and niced worker
 #      thread as in the agent, without BPF): the summary's cpu_s (the worker thread's own CPU),
 #      duration_ms and files (entries examined), and the whole process's CPU (user + sys from
-#      /usr/bin/time) for each; the median of each;
+#      bash's time) for each; the median of each;
 #   3. the N processes killed (only those this script started, by pid).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,10 +25,11 @@ for ((i = 0; i < N; i++)); do
 	sleep 600 </dev/null >/dev/null 2>&1 &
 	SLEEPERS+=($!)
 done
-echo "processes: $(ls -d /proc/[0-9]* | wc -l) ($N started), load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "processes: $(ls -d /proc/[0-9]* 2>/dev/null | wc -l) ($N started), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 med() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 for ((r = 1; r <= ROUNDS; r++)); do
-	/usr/bin/time -f '%U %S' -o "$T/time" "$AGENT" --inventory >"$T/ev.json"
+	TIMEFORMAT='%U %S'
+	{ time "$AGENT" --inventory >"$T/ev.json"; } 2>"$T/time"
 	s=$(grep -F '"kind":"inventory.summary"' "$T/ev.json")
 	read -r u sy <"$T/time"
 	echo "$(jq -r '.inventory | "\(.cpu_s) \(.duration_ms) \(.files) \(.counts.listeners) \(.cut_short)"' <<<"$s") $(awk "BEGIN {print $u + $sy}")" >>"$T/rounds"
