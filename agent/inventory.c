@@ -235,9 +235,9 @@ static void *worker(void *arg)
 	struct timespec c0, c1;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		r->section = sections[i].name;
 		if (!check_time(r))
 			break;
-		r->section = sections[i].name;
 		sections[i].fn(r);
 		if (r->cut)
 			break;

@@ -38,7 +38,7 @@ BLOB=$(awk '{print $2}' "$T/key.pub")
 } >"$T/home/.ssh/authorized_keys"
 mkfifo "$T/home/.ssh/authorized_keys2" # never read (not a regular file), never blocks
 printf '/lib/%s-a.so /lib/%s-b.so:# a comment\n' "$TAG" "$TAG" >"$T/preload"
-export HW_INVENTORY_PASSWD=$T/passwd HW_INVENTORY_PRELOAD=$T/preload HW_INVENTORY_INTERVAL_MS=4000
+export HW_INVENTORY_PASSWD=$T/passwd HW_INVENTORY_PRELOAD=$T/preload HW_INVENTORY_INTERVAL_MS=2500
 
 cp /bin/true "$SUID" && chmod 4755 "$SUID"
 cp /bin/true "$SGID" && chmod 2755 "$SGID"
@@ -77,7 +77,8 @@ expect_eq uid0_only_uid0 "$(jq -s 'map(select(.uid!=0)) | length' <<<"$u0")" 0
 k=$(items authorized_key 1 | jq -c "select(.user==\"${TAG}u\")")
 expect_eq key_one_per_key_line "$(grep -c . <<<"$k")" 1
 expect_jq key_fingerprint_as_ssh_keygen "$k" ".fingerprint==\"$FP\" and .type==\"ssh-ed25519\" and .line==2 and .comment==\"$TAG@test\" and .options==true and .uid==4242 and .path==\"$T/home/.ssh/authorized_keys\""
-expect key_never_in_events bash -c "! grep -qF -- '$BLOB' '$EV'"
+inv_lines=$(grep -F '"kind":"inventory.' "$EV") # (a grep for the key would be an exec event with it)
+expect key_never_in_events test -n "$inv_lines" -a "${inv_lines/"$BLOB"/}" = "$inv_lines"
 expect_eq key_fifo_skipped "$(items authorized_key 1 | jq -c "select(.path|endswith(\"authorized_keys2\"))")" ""
 p=$(items preload 1 | jq -s -c 'map(.entry)')
 expect_eq preload_entries "$p" "[\"/lib/$TAG-a.so\",\"/lib/$TAG-b.so\"]"
