@@ -439,12 +439,12 @@ static void event_loop(struct agent *a, int ep, int ctl_fd)
  * event reached the output. */
 static int drain(struct agent *a)
 {
+	families_stop(a); /* work in flight (an inventory run) ends now, not after the detach */
 	probes_detach_all(a);
 	metrics_close(a); /* no stale metrics of a stopped agent */
 	while (ring_buffer__consume(a->rb) > 0)
 		;
 	check_drops(a);
-	families_stop(a);
 	emit_heartbeat(a);
 	return sinks_drain(a) ? 1 : 0;
 }

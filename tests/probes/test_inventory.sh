@@ -63,13 +63,6 @@ items() { grep_events "\"inventory.$1\"" "select(.kind==\"inventory.$1\" and .in
 
 s=$(summary 1) || { not_ok start_summary "no summary of run 1"; exit 1; }
 expect_jq start_summary "$s" '.inventory.trigger=="start" and .inventory.cut_short==null and .inventory.cpu_s > 0 and .inventory.files > 1000'
-# right after the first run (before the periodic one): the other triggers
-out=$(ctl inventory)
-expect_jq ctl_inventory_started "$out" '.ok==true and .run==2 and .now=="started"'
-/bin/true "$TAG-during"
-busy=$(ctl inventory)
-expect_jq ctl_inventory_busy_refused "$busy" '.ok==false and (.error|test("an inventory is running \\(run 2\\)"))'
-
 u0=$(items uid0 1)
 expect_jq uid0_root "$(jq -s . <<<"$u0")" 'any(.[]; .name=="root" and .uid==0)'
 expect_jq uid0_added_account "$(jq -s . <<<"$u0")" "any(.[]; .name==\"${TAG}r\" and .shell==\"/usr/sbin/nologin\" and .source==\"$T/passwd\" and .line==$(wc -l <"$T/passwd")-1)"
@@ -103,13 +96,6 @@ fi
 n_items=$(grep -F '"inventory.' "$EV" | jq -c 'select(.inventory.run==1 and .kind!="inventory.summary")' | grep -c .)
 expect_eq summary_counts_items "$(jq '[.inventory.counts[]] | add' <<<"$s")" "$n_items"
 
-s2=$(summary 2)
-expect_jq ctl_inventory_summary "$s2" '.inventory.trigger=="control:socket" and .inventory.cut_short==null'
-during=$(wait_event "select(.kind==\"process.exec\" and .proc.args[0]==\"/bin/true\" and .proc.args[1]==\"$TAG-during\")" 5)
-expect events_flow_during_run test "$(jq .seq <<<"$during")" -lt "$(jq .seq <<<"$s2")"
-ctls=$(events 'select(.kind=="agent.control" and .control.command=="inventory")' | jq -s -c 'map(.control.ok)')
-expect_eq ctl_inventory_reported "$ctls" "[true,false]"
-
 # the budgets: a run cut short says which budget and where
 # inv_ctl: ctl inventory, again while a periodic run happens to be on
 inv_ctl() {
@@ -122,7 +108,8 @@ inv_ctl() {
 }
 ctl set 'inventory: {time_budget_ms: 1}' >/dev/null
 r=$(inv_ctl)
-expect_jq cut_short_time "$(summary "$r")" '.inventory.cut_short=="time" and .inventory.budget.time_ms==1 and .inventory.cut_in!=null'
+expect_jq ctl_inventory_started "$(events 'select(.kind=="agent.control" and .control.command=="inventory")' | tail -n1)" '.control.ok==true and (.control.answer.now=="started")'
+expect_jq cut_short_time "$(summary "$r")" '.inventory.cut_short=="time" and .inventory.budget.time_ms==1 and .inventory.cut_in!=null and .inventory.trigger=="control:socket"'
 ctl set 'inventory: {time_budget_ms: 60000, max_files: 30}' >/dev/null
 r=$(inv_ctl)
 expect_jq cut_short_io "$(summary "$r")" '.inventory.cut_short=="io" and .inventory.files==31 and .inventory.counts.setid==0'
@@ -132,8 +119,16 @@ iv=$(wait_grep '"inventory.summary"' 'select(.inventory.trigger=="interval")' 15
 expect_jq periodic_run "$iv" '.inventory.cut_short=="io"'
 expect_jq heartbeat_inventory "$(wait_event 'select(.kind=="agent.heartbeat" and .agent.inventory.runs>=4)' 5)" '.agent.inventory.running|type=="boolean"'
 
-# a stop in mid-run: the run ends at once, with its summary
+# a full run: one at a time, events flow while it goes on, a stop ends it with its summary
 ctl set 'inventory: {max_files: 1000000}' >/dev/null
 r=$(inv_ctl)
+busy=$(ctl inventory)
+expect_jq ctl_inventory_busy_refused "$busy" ".ok==false and (.error|test(\"an inventory is running \\\\(run $r\\\\)\"))"
+/bin/true "$TAG-during"
+during=$(wait_event "select(.kind==\"process.exec\" and .proc.args[0]==\"/bin/true\" and .proc.args[1]==\"$TAG-during\")" 5)
+mid=$(grep_events '"inventory.summary"' "select(.inventory.run==$r)")
+expect events_flow_during_run test -n "$during" -a -z "$mid"
+ctls=$(events 'select(.kind=="agent.control" and .control.command=="inventory")' | jq -s -c 'map(.control.ok) | .[-2:]')
+expect_eq ctl_inventory_reported "$ctls" "[true,false]"
 agent_stop
-expect_jq stop_mid_run_summary "$(summary "$r" 2)" '.inventory.cut_short=="stopped"'
+expect_jq stop_mid_run_summary "$(summary "$r" 2)" '.inventory.cut_short=="stopped" and .inventory.trigger=="control:socket"'
