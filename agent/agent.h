@@ -260,6 +260,7 @@ struct hw_family {
 	void (*tick)(struct agent *a, uint64_t now_ms);
 	void (*second)(struct agent *a);
 	void (*heartbeat)(struct agent *a, struct jbuf *b);
+	void (*stop)(struct agent *a);
 };
 void families_configure(struct agent *a);
 void families_sync_maps(struct agent *a);
@@ -267,5 +268,15 @@ void families_apply(struct agent *a);
 void families_tick(struct agent *a, uint64_t now_ms);
 void families_second(struct agent *a);
 void families_heartbeat(struct agent *a, struct jbuf *b);
+void families_stop(struct agent *a); /* at exit, before the last heartbeat */
+
+/* inventory.c: what the host carries, as inventory.* events (docs/events-inventory.md) */
+void inventory_tick(struct agent *a, uint64_t now_ms);
+void inventory_stop(struct agent *a);
+/* --inventory: one run, its items and summary emitted; 0 when it was not cut short */
+int inventory_once(struct agent *a);
+void inventory_heartbeat(struct agent *a, struct jbuf *b);
+/* "ctl inventory": start a run now; the answer into b; 0 when started */
+int inventory_request(struct agent *a, const struct ctl_who *who, struct jbuf *b);
 
 #endif

@@ -21,14 +21,20 @@ void config_defaults(struct hw_config *c)
 	c->priv_window_s = 10;
 	c->collector.spool_max_mb = 256;
 	c->metrics.interval_s = 15;
+	c->inventory.at_start = true;
+	c->inventory.interval_h = 6;
+	c->inventory.time_budget_ms = 60000;
+	c->inventory.max_files = 1000000;
+	c->inventory.max_read_mb = 64;
+	c->inventory.max_items = 20000;
 	c->control.collector_allow = HW_CTL_COLLECTOR_DEFAULT;
 	c->control.collector_max_for_s = HW_CTL_MAX_FOR_DEFAULT;
 }
 
 unsigned config_ctl_command(const char *name)
 {
-	static const char *names[] = {"status", "enable",    "disable",      "reload",
-				      "set",    "add-probe", "remove-probe", "kill"};
+	static const char *names[] = {"status",    "enable",       "disable", "reload",   "set",
+				      "add-probe", "remove-probe", "kill",    "inventory"};
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (name && !strcmp(name, names[i]))
 			return 1U << i;
@@ -168,8 +174,8 @@ static int get_version(struct pctx *p, yaml_node_t *v, const char *key, char **o
 	return get_str(p, v, key, out);
 }
 
-static int get_uint(struct pctx *p, yaml_node_t *v, const char *key, unsigned lo, unsigned hi,
-		    unsigned *out)
+int get_uint(struct pctx *p, yaml_node_t *v, const char *key, unsigned lo, unsigned hi,
+	     unsigned *out)
 {
 	const char *s = scalar(v);
 	char *end;
@@ -733,6 +739,8 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			rc = parse_metrics(p, c, v);
 		else if (!strcmp(key, "container_meta"))
 			rc = parse_ctrmeta(p, c, v);
+		else if (!strcmp(key, "inventory"))
+			rc = parse_inventory(p, c, v);
 		else
 			return perr(
 				p, k,
@@ -740,7 +748,7 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 				"heartbeat_interval, args_max_bytes, ringbuf_mb, "
 				"exec_failed_enoent, probes, filters, containers, collector, "
 				"custom_probes, control_socket, control, privilege, net, files, "
-				"metrics, container_meta)",
+				"metrics, container_meta, inventory)",
 				key);
 		if (rc)
 			return -1;

@@ -121,6 +121,14 @@ struct hw_config {
 		unsigned interval_s; /* metrics.interval: seconds between rewrites of it */
 	} metrics;
 	struct hw_ctrmeta_config ctrmeta;
+	struct {
+		bool at_start;           /* inventory.at_start: a run when the agent starts */
+		unsigned interval_h;     /* inventory.interval_hours: 0 = no periodic runs */
+		unsigned time_budget_ms; /* inventory.time_budget_ms: wall-clock time of a run */
+		unsigned max_files;      /* inventory.max_files: entries examined by a run */
+		unsigned max_read_mb;    /* inventory.max_read_mb: bytes read by a run */
+		unsigned max_items;      /* inventory.max_items: items reported by a run */
+	} inventory;
 };
 
 /* Control commands, as bits of control.collector_allow. */
@@ -133,6 +141,7 @@ enum {
 	HW_CTL_ADD_PROBE = 32,
 	HW_CTL_REMOVE_PROBE = 64,
 	HW_CTL_KILL = 128, /* never in the default: a response must be allowed explicitly */
+	HW_CTL_INVENTORY = 256,
 };
 #define HW_CTL_COLLECTOR_DEFAULT (HW_CTL_ENABLE | HW_CTL_ADD_PROBE)
 #define HW_CTL_MAX_FOR_DEFAULT 3600

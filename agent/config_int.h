@@ -31,6 +31,10 @@ int get_bool(struct pctx *p, yaml_node_t *v, const char *key, bool *out);
 int get_strlist(struct pctx *p, yaml_node_t *v, const char *key, struct hw_strlist *out);
 /* config_ctr.c */
 int parse_ctrmeta(struct pctx *p, struct hw_config *c, yaml_node_t *m);
+int get_uint(struct pctx *p, yaml_node_t *v, const char *key, unsigned lo, unsigned hi,
+	     unsigned *out);
+/* config_inventory.c */
+int parse_inventory(struct pctx *p, struct hw_config *c, yaml_node_t *m);
 /* config_custom.c */
 int parse_custom_list(struct pctx *p, struct hw_config *c, yaml_node_t *s);
 

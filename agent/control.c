@@ -11,6 +11,8 @@
  *   set YAML                        apply config settings on top of the file (filters, ...)
  *   add-probe [--for S] YAML        add a custom probe (removed again after S seconds)
  *   remove-probe NAME               remove a custom probe
+ *   kill PID|PROC-KEY [SIGNAL]      a response: signal a process (agent/respond.c)
+ *   inventory                       take the inventory now (agent/inventory.c)
  *
  * Every request that changes something is reported as an agent.control event (who asked,
  * what, the result), followed by a heartbeat with the new manifest. Connections are read
@@ -349,6 +351,9 @@ int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n,
 	} else if (!strcmp(cmd, "kill") && (n == 2 || n == 3) && !for_ms) {
 		if (respond_kill(a, who, args[1], n == 3 ? args[2] : NULL, &b))
 			goto out;
+	} else if (!strcmp(cmd, "inventory") && n == 1 && !for_ms) {
+		if (inventory_request(a, who, &b))
+			goto out;
 	} else if (!strcmp(cmd, "remove-probe") && n == 2) {
 		if (custom_remove(a, args[1])) {
 			set_err(&b, "no custom probe '%s'", args[1]);
@@ -359,7 +364,7 @@ int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n,
 	} else {
 		set_err(&b,
 			"unknown or malformed command '%s' (status, enable, disable, reload, set, "
-			"add-probe, remove-probe, kill)",
+			"add-probe, remove-probe, kill, inventory)",
 			cmd);
 		goto out;
 	}
@@ -661,7 +666,7 @@ int control_client(const char *path, int argc, char **argv)
 	if (argc < 1) {
 		fprintf(stderr, "usage: herdwatch-agent ctl [--socket PATH] status|enable NAME "
 				"[--for S]|disable NAME [--for S]|reload|set YAML|add-probe [--for "
-				"S] YAML|remove-probe NAME|kill PID|PROC-KEY [SIGNAL]\n");
+				"S] YAML|remove-probe NAME|kill PID|PROC-KEY [SIGNAL]|inventory\n");
 		return 2;
 	}
 	if (strlen(path) >= sizeof(sa.sun_path)) {

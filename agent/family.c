@@ -11,7 +11,8 @@
  *              every control request;
  *   tick       every pass of the event loop (at most ~10 ms apart while events flow);
  *   second     once a second (folded summaries that fall due);
- *   heartbeat  the family's own fields in agent.heartbeat's "agent" object.
+ *   heartbeat  the family's own fields in agent.heartbeat's "agent" object;
+ *   stop       at exit, after the probes are detached (finish work in flight).
  * A new family is its BPF file, its decoders, its probe rows and one row here. */
 #include "agent/agent.h"
 #include "agent/user.h"
@@ -42,6 +43,10 @@ static const struct hw_family families[] = {
 	 .apply = user_apply,
 	 .heartbeat = user_heartbeat},
 	{.name = "custom", .configure = custom_configure, .apply = custom_apply_all},
+	{.name = "inventory",
+	 .tick = inventory_tick,
+	 .heartbeat = inventory_heartbeat,
+	 .stop = inventory_stop},
 };
 
 #define FOR_EACH_FAMILY(f)                                                                         \
@@ -89,4 +94,11 @@ void families_heartbeat(struct agent *a, struct jbuf *b)
 	FOR_EACH_FAMILY (f)
 		if (f->heartbeat)
 			f->heartbeat(a, b);
+}
+
+void families_stop(struct agent *a)
+{
+	FOR_EACH_FAMILY (f)
+		if (f->stop)
+			f->stop(a);
 }

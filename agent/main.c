@@ -47,6 +47,8 @@ static void usage(FILE *f)
 		   "  -c, --config FILE   YAML configuration (see docs/config.md)\n"
 		   "      --probe         print the coverage manifest (which probes attach, with "
 		   "which hook) and exit\n"
+		   "      --inventory     take the inventory once (inventory.* events, no BPF) "
+		   "and exit\n"
 		   "      --control PATH  control socket (default /run/herdwatch/agent.sock; "
 		   "'none' for none)\n"
 		   "  -v, --verbose       log libbpf messages to stderr\n"
@@ -55,7 +57,8 @@ static void usage(FILE *f)
 		   "Signals: TERM/INT drain and exit; HUP reloads the config.\n"
 		   "       herdwatch-agent ctl [--socket PATH] COMMAND   (status, enable, disable, "
 		   "reload, set,\n"
-		   "                       add-probe, remove-probe; see docs/control.md)\n");
+		   "                       add-probe, remove-probe, kill, inventory; see "
+		   "docs/control.md)\n");
 }
 
 static int has_cap(int cap)
@@ -129,17 +132,21 @@ static uint64_t mono_ms(void)
 
 struct opts {
 	const char *out_path, *ctl_path;
-	bool probe_only;
+	bool probe_only, inventory_only;
 };
 
 /* Options; -1 to go on, else the exit status. "ctl ..." runs the control client. */
 static int parse_args(struct agent *a, struct opts *o, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"output", required_argument, 0, 'o'},  {"config", required_argument, 0, 'c'},
-		{"probe", no_argument, 0, 'P'},         {"verbose", no_argument, 0, 'v'},
-		{"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'},
-		{"control", required_argument, 0, 'C'}, {0, 0, 0, 0}};
+	static const struct option opts[] = {{"output", required_argument, 0, 'o'},
+					     {"config", required_argument, 0, 'c'},
+					     {"probe", no_argument, 0, 'P'},
+					     {"verbose", no_argument, 0, 'v'},
+					     {"help", no_argument, 0, 'h'},
+					     {"version", no_argument, 0, 'V'},
+					     {"control", required_argument, 0, 'C'},
+					     {"inventory", no_argument, 0, 'I'},
+					     {0, 0, 0, 0}};
 	int c;
 
 	if (argc > 1 && !strcmp(argv[1], "ctl")) {
@@ -161,6 +168,9 @@ static int parse_args(struct agent *a, struct opts *o, int argc, char **argv)
 			break;
 		case 'P':
 			o->probe_only = true;
+			break;
+		case 'I':
+			o->inventory_only = true;
 			break;
 		case 'C':
 			o->ctl_path = optarg;
@@ -202,6 +212,30 @@ static void print_manifest(struct agent *a)
 	jb_obj_end(&b);
 	printf("%.*s\n", (int)b.len, b.p);
 	jb_free(&b);
+}
+
+/* --inventory: one run of the inventory into the output, without BPF (no capability but
+ * reading the files); the exit status is 0 when it ran to its end. */
+static int inventory_only(struct agent *a, const struct opts *o)
+{
+	char err[512];
+	if (a->config_path && config_load(&a->cfg, a->config_path, err, sizeof(err))) {
+		agent_log("bad config: %s\n", err);
+		return 1;
+	}
+	if (!a->config_path)
+		config_defaults(&a->cfg);
+	if (open_output(a, o->out_path ? o->out_path : "-"))
+		return 1;
+	a->self_pid = getpid();
+	host_identity(a);
+	if (run_identity(a)) {
+		agent_log("cannot choose a run id: %s\n", strerror(errno));
+		return 1;
+	}
+	jb_init(&a->jb, 1 << 16);
+	int rc = inventory_once(a);
+	return sinks_drain(a) || rc ? 1 : 0;
 }
 
 /* Config, preflight, output, identity, BPF load and attach. 0, or non-zero to exit. */
@@ -406,6 +440,7 @@ static void event_loop(struct agent *a, int ep, int ctl_fd)
  * event reached the output. */
 static int drain(struct agent *a)
 {
+	families_stop(a); /* work in flight (an inventory run) ends now, not after the detach */
 	probes_detach_all(a);
 	metrics_close(a); /* no stale metrics of a stopped agent */
 	while (ring_buffer__consume(a->rb) > 0)
@@ -463,6 +498,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	rc = 1;
+	if (o.inventory_only) {
+		rc = inventory_only(a, &o);
+		goto out;
+	}
 	if (start_probes(a, &o))
 		goto out;
 	if (o.probe_only) {

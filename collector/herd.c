@@ -585,6 +585,16 @@ void herd_release_at(struct herd_engine *e, const char *herd, const char *member
 
 /* `now` below is the event's time: what the member did when (a late event is judged as if it
  * had arrived on time); the arrival is only the member's liveness (it is reporting now). */
+static void add_cand(struct herd_engine *e, struct member *m, uint32_t tok, uint64_t seq,
+		     uint64_t event_id, uint64_t ev, uint64_t arrival, uint64_t now, int skew);
+
+/* Is m's herd still learning at now (its tokens are not judged)? */
+static int learning(const struct herd_engine *e, const struct member *m, uint64_t now)
+{
+	const struct herd *h = &e->h[e->herd_of[m->herd] - 1];
+	return now < h->first_ns + (uint64_t)e->c.learn_s * NS;
+}
+
 void herd_observe_at(struct herd_engine *e, const char *herd, const char *member, const char *host,
 		     const char *version, const char *token, uint64_t seq, uint64_t event_id,
 		     uint64_t ev, uint64_t arrival)
@@ -618,9 +628,15 @@ void herd_observe_at(struct herd_engine *e, const char *herd, const char *member
 				c->seqs[c->nev] = seq;
 				c->ids[c->nev++] = event_id;
 			}
+		if (!(t->flags & MT_LEARNED_STATE) || learning(e, m, now))
+			return;
+		t->flags &= ~MT_LEARNED_STATE; /* judged now, once */
+		add_cand(e, m, tok, seq, event_id, ev, arrival, now, skew);
 		return;
 	}
 	struct mtok nt = {.tok = tok + 1, .first_ns = now, .last_ns = now};
+	if (learning(e, m, now) && token_is_inventory(token))
+		nt.flags = MT_LEARNED_STATE;
 	if (mtok_add(e, m, &nt, now)) {
 		str_gc(e, tok);
 		return;
@@ -628,9 +644,15 @@ void herd_observe_at(struct herd_engine *e, const char *herd, const char *member
 	struct hstat *hs = hstat_find(e, m->herd, tok);
 	if (hs && now > hs->last_ns)
 		hs->last_ns = now;
-	struct herd *h = &e->h[e->herd_of[m->herd] - 1];
-	if (now < h->first_ns + (uint64_t)e->c.learn_s * NS)
+	if (learning(e, m, now))
 		return; /* the herd is still learning */
+	add_cand(e, m, tok, seq, event_id, ev, arrival, now, skew);
+}
+
+/* A candidate for m's new token tok, judged a hold after now. */
+static void add_cand(struct herd_engine *e, struct member *m, uint32_t tok, uint64_t seq,
+		     uint64_t event_id, uint64_t ev, uint64_t arrival, uint64_t now, int skew)
+{
 	if (m->ncand >= MEMBER_CANDS) {
 		m->cand_drop++; /* a flood of new tokens: counted, not judged one by one */
 		e->cand_drop++;

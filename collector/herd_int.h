@@ -41,10 +41,16 @@
 #define REL_MAX 4 /* programs per member whose release path is followed */
 
 struct mtok {
-	uint32_t tok; /* token id + 1; 0 = empty slot */
-	uint32_t pad;
+	uint32_t tok;   /* token id + 1; 0 = empty slot */
+	uint32_t flags; /* MT_* */
 	uint64_t first_ns, last_ns;
 };
+
+/* An inventory token (what the member carries: tokens_is_inventory) that it first showed while
+ * its herd was learning: judged once, when the member shows it again after the learning (the
+ * agent repeats its inventory every few hours), so that what a member carried before herdwatch
+ * came is judged too. Not kept in snapshots: after a restore it is not judged. */
+#define MT_LEARNED_STATE 1u
 
 struct cand {
 	struct cand *next;

@@ -546,9 +546,9 @@ static const char *user_class(long long uid)
 }
 
 /* every top-level key the extraction reads, found in one pass over the event */
-static const char *const rk[] = {"seq", "kind", "time",  "host",   "proc", "parent", "exec",
-				 "net", "file", "cap",   "module", "auth", "ptrace", "cred",
-				 "ns",  "bpf",  "mount", "shell",  "dns"};
+static const char *const rk[] = {"seq", "kind", "time",  "host",   "proc", "parent",   "exec",
+				 "net", "file", "cap",   "module", "auth", "ptrace",   "cred",
+				 "ns",  "bpf",  "mount", "shell",  "dns",  "inventory"};
 enum {
 	R_PARENT = 5,
 	R_EXEC,
@@ -564,6 +564,7 @@ enum {
 	R_MOUNT,
 	R_SHELL,
 	R_DNS,
+	R_INV,
 	R_N
 };
 static const char *const pk[] = {"exe", "comm", "container", "euid", "uid", "pid", "ppid"};
@@ -575,6 +576,78 @@ static void __attribute__((constructor)) keys_init(void)
 {
 	json_keys_init(&rkeys, rk, R_N);
 	json_keys_init(&pkeys, pk, P_N);
+}
+
+/* A listener's address as its token shows it: any (0.0.0.0, ::), loopback, private, public */
+static const char *listen_scope(const char *ip)
+{
+	if (!strcmp(ip, "0.0.0.0") || !strcmp(ip, "::"))
+		return "any";
+	return ip_class(ip);
+}
+
+/* inventory.* (docs/events-inventory.md): what the member carries, one token per item. */
+static int inv_token(const struct jdoc *d, int inv, const char *k, const char *ctr, char *out,
+		     struct ev_info *ev)
+{
+	char a[TOKEN_MAX], b[TOKEN_MAX], c[TOKEN_MAX];
+	if (!strcmp(k, "listener")) {
+		char proto[16], ip[64], pb[24];
+		get_str(d, inv, "proto", proto, sizeof(proto));
+		get_str(d, inv, "ip", ip, sizeof(ip));
+		long long port = get_int(d, inv, "port", 0, ev);
+		/* the first process that holds it (lowest pid): the array's first element */
+		int procs = json_get(d, inv, "procs");
+		int first = procs >= 0 && d->t[procs].type == J_ARR && d->t[procs].size ? procs + 1
+											: -1;
+		get_str(d, first, "exe", a, sizeof(a));
+		canon(a, ctr, b, sizeof(b));
+		cat(out, TOKEN_MAX, "inv_listen|", b[0] ? b : "?", "|", proto, "/",
+		    port >= 32768 ? "ephemeral" : itoa_ll(port, pb), "|", listen_scope(ip), NULL);
+	} else if (!strcmp(k, "module")) {
+		get_str(d, inv, "name", a, sizeof(a));
+		cat(out, TOKEN_MAX, "inv_module|", a, NULL);
+	} else if (!strcmp(k, "setid")) {
+		int su = json_get(d, inv, "setuid"), sg = json_get(d, inv, "setgid");
+		int u = su >= 0 && d->t[su].type == J_TRUE, g = sg >= 0 && d->t[sg].type == J_TRUE;
+		get_str(d, inv, "path", a, sizeof(a));
+		canon(a, ctr, b, sizeof(b));
+		cat(out, TOKEN_MAX, "inv_setid|", b, "|",
+		    u && g ? "setuid+setgid"
+		    : u    ? "setuid"
+			   : "setgid",
+		    "|owner=", user_class(get_int(d, inv, "uid", -1, ev)), NULL);
+	} else if (!strcmp(k, "authorized_key")) {
+		get_str(d, inv, "user", a, sizeof(a));
+		get_str(d, inv, "fingerprint", b, sizeof(b));
+		cat(out, TOKEN_MAX, "inv_key|", a, "|", b, NULL);
+	} else if (!strcmp(k, "crontab")) {
+		get_str(d, inv, "path", a, sizeof(a));
+		canon(a, ctr, b, sizeof(b));
+		get_str(d, inv, "sha256", c, sizeof(c));
+		c[c[0] ? 16 : 0] = 0; /* 64 bits of it tell contents apart */
+		cat(out, TOKEN_MAX, "inv_cron|", b, "|", c[0] ? c : "?", NULL);
+	} else if (!strcmp(k, "unit")) {
+		get_str(d, inv, "scope", a, sizeof(a));
+		get_str(d, inv, "wanted_by", b, sizeof(b));
+		get_str(d, inv, "unit", c, sizeof(c));
+		cat(out, TOKEN_MAX, "inv_unit|", c, "|", a, "|", b, NULL);
+	} else if (!strcmp(k, "preload")) {
+		get_str(d, inv, "entry", a, sizeof(a));
+		canon(a, ctr, b, sizeof(b));
+		cat(out, TOKEN_MAX, "inv_preload|", b, NULL);
+	} else if (!strcmp(k, "uid0")) {
+		get_str(d, inv, "name", a, sizeof(a));
+		cat(out, TOKEN_MAX, "inv_uid0|", a, NULL);
+	} else {
+		return 0; /* inventory.summary: none */
+	}
+	return 1;
+}
+
+int token_is_inventory(const char *token)
+{
+	return !strncmp(token, "inv_", 4);
 }
 
 int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TOKEN_MAX])
@@ -761,6 +834,8 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 		get_str(d, r[R_SHELL], "shell", raw, sizeof(raw));
 		canon(raw, ctr, sh, sizeof(sh));
 		snprintf(tok[n++], TOKEN_MAX, "shell|%s", sh);
+	} else if (!strncmp(k, "inventory.", 10)) {
+		n += inv_token(d, r[R_INV], k + 10, ctr, tok[n], ev);
 	} else if (!strcmp(k, "process.memfd") || !strcmp(k, "process.wx_memory") ||
 		   !strcmp(k, "process.rename")) {
 		snprintf(tok[n++], TOKEN_MAX, "%s|%s", k + 8, exe);
@@ -791,6 +866,16 @@ const struct token_kind token_kinds[] = {
 	{"memfd", "process.memfd", "{1} made an in-memory file (memfd)", NULL},
 	{"wx_memory", "process.wx_memory", "{1} mapped memory writable and executable", NULL},
 	{"rename", "process.rename", "{1} renamed its process", NULL},
+	{"inv_listen", "inventory.listener", "has a listener on {2} ({3} addresses) held by {1}",
+	 NULL},
+	{"inv_module", "inventory.module", "has kernel module {1} loaded", NULL},
+	{"inv_setid", "inventory.setid", "carries the {2} file {1} (owned by {3=@})", NULL},
+	{"inv_key", "inventory.authorized_key", "lets SSH key {2} log in as {1}", NULL},
+	{"inv_cron", "inventory.crontab", "has crontab {1} (sha256 {2}...)", NULL},
+	{"inv_unit", "inventory.unit", "has {1} enabled ({2} unit wanted by {3})", NULL},
+	{"inv_preload", "inventory.preload", "preloads {1} into every program (ld.so.preload)",
+	 NULL},
+	{"inv_uid0", "inventory.uid0", "has account {1} with uid 0", NULL},
 	{NULL, NULL, NULL, NULL},
 };
 

@@ -11,6 +11,10 @@
  *   cap|<exe>|CAP_...   module|<name>   dns|<exe>|<registrable domain>
  *   auth|<exe>|<service>|by=<root/service/other: real uid>|as=<root/user: target>|<result>
  *   file|<exe>|<op>|<watch rule or canonical path>   and kind|<exe> for the other kinds.
+ * Inventory (what a member carries): inv_listen|<exe>|<proto>/<port>|<any/loopback/...>
+ *   inv_module|<name>  inv_setid|<path>|<setuid/setgid>|owner=<class>  inv_key|<user>|<SHA256:..>
+ *   inv_cron|<path>|<sha256 prefix>  inv_unit|<unit>|<scope>|<wanted by>  inv_preload|<path>
+ *   inv_uid0|<account>
  */
 #ifndef HW_TOKENS_H
 #define HW_TOKENS_H
@@ -69,6 +73,10 @@ void tokens_describe(const char *token, char *out, size_t n);
  * Returns the number of tokens (0 for kinds that carry none, e.g. heartbeats), -1 when the
  * object lacks a seq (or its seq is not an integer: ev->bad = "seq"). */
 int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TOKEN_MAX]);
+
+/* Tokens of inventory.* events (inv_*): what a member carries, reported at the agent's start
+ * and again every few hours, rather than something it did. */
+int token_is_inventory(const char *token);
 
 /* The Public Suffix List of dns tokens, loaded once at start before the first ev_extract (no
  * lookup per event): from file (NULL: TOKENS_PSL_FILE, Debian's package publicsuffix), else

@@ -12,10 +12,13 @@
 # binary on a v1 member is an alert; versions show in members/herds and survive a restart; a
 # database file of the schema before cohorts is migrated in place. Event time: a spool flushed
 # late is judged at its own time, its alert marked late; events beyond --max-skew-s are
-# counted (clock_skew). The Public Suffix List of dns tokens: a missing file is said once at
+# counted (clock_skew). Inventory (inventory.* of hosts i1..i5, herd "inv"): i5 carries an
+# extra listener, a second uid-0 account and an SSH key its peers do not; its first inventory
+# falls in the herd's learning, the repetition after it alerts for those items alone, the one
+# after that raises nothing. The Public Suffix List of dns tokens: a missing file is said once at
 # start (libpsl's built-in list is used).
 . "$(dirname "$0")/lib.sh"
-make_pki vm1 vm2 vm3 >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
+make_pki vm1 vm2 vm3 i1 i2 i3 i4 i5 >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
 # --change-window-s 20: shop's own first tokens (sent at the start) are old news by its deploy
 start_collector --learn-s 3 --hold-ms 500 --min-herd 4 --silent-s 0 --change-window-s 20 \
 	--response-cmd "cat >> $T/response.jsonl" || exit 1
@@ -195,6 +198,70 @@ ht=$($HW herds)
 expect herds_table_cohorts "herds: $ht" grep -Eq '^shop +14 +14 .* 1\.0:8 2\.0:6$' <<<"$ht"
 expect herds_table_unversioned "herds: $ht" grep -Eq '^web +5 .* -$' <<<"$ht"
 change_at=$SECONDS
+
+# ---- inventory: what a host carries, judged against its herd (docs/events-inventory.md) ----
+# inv_send ROUND: the inventory of hosts i1..i5 (herd "inv"), run ROUND; i5 carries extras
+inv_send() {
+	local r=$1 h
+	python3 - "$T" "$r" <<'PY'
+import json, sys, time
+out, rnd = sys.argv[1], int(sys.argv[2])
+for host in ["i1", "i2", "i3", "i4", "i5"]:
+    items = [("inventory.listener", {"proto": "tcp", "ip": "0.0.0.0", "port": 22, "uid": 0, "inode": 1000 + rnd,
+              "procs": [{"pid": 700 + rnd, "comm": "sshd", "exe": "/usr/sbin/sshd"}], "nprocs": 1}),
+             ("inventory.uid0", {"name": "root", "uid": 0, "gid": "0", "home": "/root", "shell": "/bin/bash",
+              "source": "/etc/passwd", "line": 1}),
+             ("inventory.setid", {"path": "/usr/bin/passwd", "mode": "4755", "setuid": True, "setgid": False,
+              "uid": 0, "gid": 0, "size": 68248, "mtime": 1700000000}),
+             ("inventory.unit", {"unit": "ssh.service", "wanted_by": "multi-user.target", "dependency": "wants",
+              "scope": "system", "path": "/etc/systemd/system/multi-user.target.wants/ssh.service",
+              "target": "/lib/systemd/system/ssh.service"})]
+    if host == "i5":
+        items += [("inventory.listener", {"proto": "tcp", "ip": "0.0.0.0", "port": 4444, "uid": 0, "inode": 77,
+                   "procs": [{"pid": 999, "comm": "nc", "exe": "/usr/bin/nc.openbsd"}], "nprocs": 1}),
+                  ("inventory.uid0", {"name": "toor", "uid": 0, "gid": "0", "home": "/root", "shell": "/bin/sh",
+                   "source": "/etc/passwd", "line": 30}),
+                  ("inventory.authorized_key", {"user": "root", "uid": 0, "path": "/root/.ssh/authorized_keys",
+                   "line": 1, "type": "ssh-ed25519", "fingerprint": "SHA256:attackerkeyattackerkey",
+                   "comment": "x@y", "options": False})]
+    items.append(("inventory.summary", {"trigger": "interval" if rnd > 1 else "start", "counts": {},
+                  "cut_short": None}))
+    with open("%s/inv-%s-%d.jsonl" % (out, host, rnd), "w") as f:
+        for i, (kind, obj) in enumerate(items):
+            t = time.time()
+            obj = dict(obj, run=rnd)
+            f.write(json.dumps({"seq": (rnd - 1) * 100 + 1 + i, "kind": kind,
+                                "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%09dZ" % int((t % 1) * 1e9),
+                                "host": {"name": host, "id": "inv-" + host, "boot_id": "b-" + host,
+                                         "run": "00000000000000a1", "herd": "inv", "version": None},
+                                "inventory": obj}, separators=(",", ":")) + "\n")
+PY
+	local pids=()
+	for h in i1 i2 i3 i4 i5; do
+		replay "$h" "inv-$h" --timeout-s 20 "$T/inv-$h-$r.jsonl" >/dev/null 2>&1 &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+}
+inv_outliers() { jq -c 'select(.kind == "member.outlier" and .herd == "inv")' "$T/alerts.jsonl"; }
+inv_t0=$SECONDS
+inv_send 1
+sleep 3.2 # the new herd learns for 3 s: its first inventory is not judged yet
+expect inventory_learning_no_alert "alerts: $(inv_outliers)" test -z "$(inv_outliers)"
+inv_send 2 # as every 6 h: i5's items, older than the herd's learning, are judged now
+sleep 1.5
+io=$(inv_outliers)
+expect inventory_outlier_one_alert "alerts: $io" test "$(grep -c . <<<"$io")" -eq 1
+expect inventory_outlier_member "alert: $io" test "$(jq -r '.member + " " + .severity' <<<"$io")" = "i5 alert"
+itoks=$(jq -r '.tokens[].token' <<<"$io" | sort | tr '\n' ' ')
+expect inventory_outlier_tokens "tokens: $itoks" test "$itoks" = \
+	"inv_key|root|SHA256:attackerkeyattackerkey inv_listen|/usr/bin/nc.openbsd|tcp/4444|any inv_uid0|toor "
+expect inventory_outlier_words "explanation: $(jq -r .explanation <<<"$io")" grep -q \
+	"has a listener on tcp/4444 (any addresses) held by /usr/bin/nc.openbsd" <<<"$(jq -r .explanation <<<"$io")"
+inv_send 3
+sleep 1.2
+expect inventory_repeat_no_realert "alerts: $(inv_outliers)" test "$(inv_outliers | grep -c .)" -eq 1
+echo "# inventory cases: $((SECONDS - inv_t0)) s"
 
 # a restarted collector keeps what it learned: the herd (older than --learn-s 10 by now) does
 # not learn again, so m2 is judged at once

@@ -347,6 +347,20 @@ static void test_token_kinds(void)
 		"\"process.memfd\"",
 		"\"process.wx_memory\"",
 		"\"process.rename\"",
+		"\"inventory.listener\",\"inventory\":{\"proto\":\"tcp\",\"ip\":\"0.0.0.0\","
+		"\"port\":22,"
+		"\"procs\":[{\"pid\":1,\"exe\":\"/usr/sbin/sshd\"}]}",
+		"\"inventory.module\",\"inventory\":{\"name\":\"nf_tables\"}",
+		"\"inventory.setid\",\"inventory\":{\"path\":\"/usr/bin/passwd\",\"setuid\":true,"
+		"\"uid\":0}",
+		"\"inventory.authorized_key\",\"inventory\":{\"user\":\"root\",\"fingerprint\":"
+		"\"SHA256:abc\"}",
+		"\"inventory.crontab\",\"inventory\":{\"path\":\"/etc/crontab\",\"sha256\":"
+		"\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+		"\"inventory.unit\",\"inventory\":{\"unit\":\"ssh.service\",\"scope\":\"system\","
+		"\"wanted_by\":\"multi-user.target\"}",
+		"\"inventory.preload\",\"inventory\":{\"entry\":\"/lib/x.so\"}",
+		"\"inventory.uid0\",\"inventory\":{\"name\":\"toor\"}",
 	};
 	struct ev_info ev;
 	char tk[EV_MAX_TOKENS][TOKEN_MAX], ev_s[1024], d[1024];
@@ -394,6 +408,72 @@ static void test_token_kinds(void)
 	      !strcmp(d, "ran /bin/sh (parent /usr/sbin/nginx) as service, setuid"));
 	tokens_describe("nosuchkind|x", d, sizeof(d));
 	CHECK("token_kinds_unknown_plain", !strcmp(d, "showed nosuchkind|x"));
+}
+
+/* Issue 19: inventory items become tokens of what a member carries; numbers that differ
+ * between members (pids, inodes, ephemeral ports, the run) stay out of them. */
+static void test_tokens_inventory(void)
+{
+	static const char *const cases[][2] = {
+		{"\"listener\",\"inventory\":{\"run\":3,\"proto\":\"tcp\",\"ip\":\"0.0.0.0\","
+		 "\"port\":22,\"inode\":99,\"procs\":[{\"pid\":812,\"exe\":\"/usr/sbin/sshd\"},"
+		 "{\"pid\":900,\"exe\":\"/usr/bin/other\"}],\"nprocs\":2}",
+		 "inv_listen|/usr/sbin/sshd|tcp/22|any"},
+		{"\"listener\",\"inventory\":{\"proto\":\"udp\",\"ip\":\"::1\",\"port\":41234,"
+		 "\"procs\":[{\"pid\":5,\"exe\":\"/opt/app-2.5.0/bin/app\"}]}",
+		 "inv_listen|/opt/app-<v>/bin/app|udp/ephemeral|loopback"},
+		{"\"listener\",\"inventory\":{\"proto\":\"tcp\",\"ip\":\"10.1.2.3\",\"port\":4444,"
+		 "\"procs\":[]}",
+		 "inv_listen|?|tcp/4444|private"},
+		{"\"module\",\"inventory\":{\"name\":\"diamorphine\",\"size\":16384}",
+		 "inv_module|diamorphine"},
+		{"\"setid\",\"inventory\":{\"path\":\"/usr/local/bin/x\",\"setuid\":true,"
+		 "\"setgid\":true,\"uid\":0,\"mtime\":5}",
+		 "inv_setid|/usr/local/bin/x|setuid+setgid|owner=root"},
+		{"\"setid\",\"inventory\":{\"path\":\"/usr/sbin/unix_chkpwd\",\"setuid\":false,"
+		 "\"setgid\":true,\"uid\":0}",
+		 "inv_setid|/usr/sbin/unix_chkpwd|setgid|owner=root"},
+		{"\"authorized_key\",\"inventory\":{\"user\":\"deploy\",\"line\":4,"
+		 "\"fingerprint\":\"SHA256:q1w2e3\",\"comment\":\"a@b\"}",
+		 "inv_key|deploy|SHA256:q1w2e3"},
+		{"\"crontab\",\"inventory\":{\"path\":\"/var/spool/cron/crontabs/root\",\"sha256\":"
+		 "\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\",\"entries\":"
+		 "1}",
+		 "inv_cron|/var/spool/cron/crontabs/root|0011223344556677"},
+		{"\"unit\",\"inventory\":{\"unit\":\"evil.service\",\"scope\":\"system\","
+		 "\"wanted_by\":\"multi-user.target\"}",
+		 "inv_unit|evil.service|system|multi-user.target"},
+		{"\"preload\",\"inventory\":{\"entry\":\"/lib/libhide.so\"}",
+		 "inv_preload|/lib/libhide.so"},
+		{"\"uid0\",\"inventory\":{\"name\":\"toor\",\"uid\":0}", "inv_uid0|toor"},
+		{"\"summary\",\"inventory\":{\"counts\":{}}", "(no token)"},
+	};
+	int all = 1;
+	char ev[2048], kind[64];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		sscanf(cases[i][0], "\"%63[^\"]\"", kind);
+		static char tk[EV_MAX_TOKENS][TOKEN_MAX];
+		struct ev_info e;
+		snprintf(ev, sizeof(ev),
+			 "{\"seq\":1,\"kind\":\"inventory.%s\",\"host\":{\"name\":\"h\"}%s}", kind,
+			 strchr(cases[i][0], ','));
+		int n = extract(ev, &e, tk);
+		const char *got = n == 1 ? tk[0] : "(no token)";
+		if (strcmp(got, cases[i][1])) {
+			printf("# inventory.%s: %s, want %s\n", kind, got, cases[i][1]);
+			all = 0;
+		}
+	}
+	CHECK("tokens_inventory_kinds", all);
+	char d[1024];
+	tokens_describe("inv_listen|/usr/bin/nc.openbsd|tcp/4444|any", d, sizeof(d));
+	CHECK("tokens_inventory_listener_words",
+	      !strcmp(d, "has a listener on tcp/4444 (any addresses) held by /usr/bin/nc.openbsd"));
+	tokens_describe("inv_setid|/usr/local/bin/x|setuid|owner=root", d, sizeof(d));
+	CHECK("tokens_inventory_setid_words",
+	      !strcmp(d, "carries the setuid file /usr/local/bin/x (owned by root)"));
+	CHECK("tokens_inventory_is_inventory",
+	      token_is_inventory("inv_uid0|toor") && !token_is_inventory("exec|/bin/sh"));
 }
 
 static void test_tokens(void)
@@ -1978,6 +2058,85 @@ static void test_herd_release_inferred(void)
 #define ALPHA "{}[]\",:\\u0e1-.tfn \x01\xff"
 
 /* Seeded mutation fuzz: hostile bytes must be refused, never crash (ASan/UBSan watch). */
+/* Issue 19: hosts of a herd report their inventory at start and again every 6 h. One member
+ * carries what the others do not (a listener, a uid-0 account, an authorized key, a set-id
+ * file): that is an outlier, also when the herd was new (learning) at the first inventory, so
+ * that what a host carried before herdwatch came is judged; the repetition 6 h later raises
+ * nothing again, and neither do the items every member carries. */
+static void inv_round(struct herd_engine *e, const char *herd, int nm, const char *const *odd,
+		      int nodd, uint64_t t)
+{
+	static const char *const base[] = {"inv_listen|/usr/sbin/sshd|tcp/22|any", "inv_uid0|root",
+					   "inv_setid|/usr/bin/passwd|setuid|owner=root",
+					   "inv_unit|ssh.service|system|multi-user.target",
+					   "inv_cron|/etc/crontab|0011223344556677"};
+	char mn[16];
+	for (int i = 1; i <= nm; i++) {
+		snprintf(mn, sizeof(mn), "h%d", i);
+		herd_seen(e, herd, mn, mn, NULL, 1, t);
+		for (size_t k = 0; k < sizeof(base) / sizeof(base[0]); k++)
+			herd_observe(e, herd, mn, mn, NULL, base[k], 1, 1, t);
+	}
+	for (int k = 0; k < nodd; k++)
+		herd_observe(e, herd, "h6", "h6", NULL, odd[k], 2, 2, t);
+}
+
+static void test_herd_inventory(void)
+{
+	static const char *const odd[] = {"inv_listen|/usr/bin/nc.openbsd|tcp/4444|any",
+					  "inv_uid0|toor", "inv_key|root|SHA256:attacker",
+					  "inv_setid|/usr/local/bin/.x|setuid|owner=root"};
+	const uint64_t S = 1000000000ull, H = 3600 * S;
+	for (int fresh = 0; fresh < 2; fresh++) {
+		struct herd_cfg c;
+		herd_cfg_default(&c);
+		c.learn_s = 300;
+		c.hold_ms = 1000;
+		c.silent_s = 0;
+		c.gone_s = 0;
+		struct got g = {0};
+		struct herd_engine *e = herd_new(&c, on_alert, &g);
+		uint64_t t = 1000 * S, clock = t;
+		if (!fresh) { /* an established herd: the agent came to h6 later */
+			inv_round(e, "inv", 6, NULL, 0, t);
+			t += 600 * S;
+			clock = t;
+		}
+		/* the inventory at the agents' start: h6 carries the odd items */
+		inv_round(e, "inv", 6, odd, 4, t);
+		tick_to(e, &clock, t + 5 * S);
+		int first = g.outlier;
+		/* 6 h later, the same inventory again */
+		t += 6 * H;
+		inv_round(e, "inv", 6, odd, 4, t);
+		tick_to(e, &clock, t + 5 * S);
+		int second = g.outlier;
+		t += 6 * H;
+		inv_round(e, "inv", 6, odd, 4, t);
+		tick_to(e, &clock, t + 5 * S);
+		int ok_member = !strcmp(g.member, "h6") && g.paged >= 1;
+		int all_odd = strstr(g.json, "nc.openbsd") && strstr(g.json, "inv_uid0|toor") &&
+			      strstr(g.json, "SHA256:attacker") &&
+			      strstr(g.json, "/usr/local/bin/.x");
+		int no_base = !strstr(g.json, "sshd") && !strstr(g.json, "inv_uid0|root");
+		if (!fresh) {
+			CHECK("herd_inventory_outlier_alerts", first == 1 && ok_member);
+			CHECK("herd_inventory_outlier_names_items", all_odd && no_base);
+			CHECK("herd_inventory_repeat_no_realert", second == 1 && g.outlier == 1);
+		} else {
+			/* learning at the first inventory: judged at the first repetition */
+			CHECK("herd_inventory_learning_not_judged_yet", first == 0);
+			CHECK("herd_inventory_predating_judged_after_learning",
+			      second == 1 && ok_member && all_odd && no_base);
+			CHECK("herd_inventory_learned_repeat_no_realert", g.outlier == 1);
+		}
+		CHECK(fresh ? "herd_inventory_no_change_alert_fresh"
+			    : "herd_inventory_no_change_alert",
+		      g.change == 0);
+		herd_free(e);
+	}
+}
+
 static void test_fuzz(void)
 {
 	srand(1);
@@ -2043,6 +2202,8 @@ int main(void)
 	test_json_strict();
 	test_tokens();
 	test_token_kinds();
+	test_tokens_inventory();
+	test_herd_inventory();
 	test_tokens_versions();
 	test_tokens_dns();
 	test_tokens_auth();

@@ -218,6 +218,29 @@ int main(void)
 		     "at most 15 labels, not 16");
 	expect_error("unknown container_meta key", "container_meta: {podman: /x}\n",
 		     "unknown key 'container_meta.podman'");
+	/* inventory: when, and the budget of a run */
+	CHECK("inventory at start and every 6 h by default, within a budget",
+	      parse(&c, "", err) == 0 && c.inventory.at_start && c.inventory.interval_h == 6 &&
+		      c.inventory.time_budget_ms == 60000 && c.inventory.max_files == 1000000 &&
+		      c.inventory.max_read_mb == 64 && c.inventory.max_items == 20000);
+	config_free(&c);
+	CHECK("inventory section parses",
+	      parse(&c,
+		    "inventory: {at_start: false, interval_hours: 0, time_budget_ms: 1, "
+		    "max_files: 30, max_read_mb: 2, max_items: 5}\n",
+		    err) == 0 &&
+		      !c.inventory.at_start && c.inventory.interval_h == 0 &&
+		      c.inventory.time_budget_ms == 1 && c.inventory.max_files == 30 &&
+		      c.inventory.max_read_mb == 2 && c.inventory.max_items == 5);
+	config_free(&c);
+	expect_error("inventory interval bounded", "inventory: {interval_hours: -1}\n",
+		     "'interval_hours' must be a whole number");
+	expect_error("inventory budget not 0", "inventory: {time_budget_ms: 0}\n",
+		     "'time_budget_ms' must be between 1 and 3600000");
+	expect_error("unknown inventory key", "inventory: {dirs: [/usr]}\n",
+		     "unknown key 'inventory.dirs' (known: at_start, interval_hours");
+	CHECK("inventory is a control command",
+	      config_ctl_command("inventory") == HW_CTL_INVENTORY);
 
 	/* control: the collector allow-list */
 	CHECK("collector may only enable and add probes by default, for an hour at most",
