@@ -117,7 +117,9 @@ enum {
 	HW_CTL_SET = 16,
 	HW_CTL_ADD_PROBE = 32,
 	HW_CTL_REMOVE_PROBE = 64,
-	HW_CTL_KILL = 128, /* never in the default: a response must be allowed explicitly */
+	HW_CTL_KILL = 128,       /* never in the default: a response must be allowed explicitly */
+	HW_CTL_QUARANTINE = 256, /* nor these */
+	HW_CTL_RELEASE = 512,
 };
 #define HW_CTL_COLLECTOR_DEFAULT (HW_CTL_ENABLE | HW_CTL_ADD_PROBE)
 #define HW_CTL_MAX_FOR_DEFAULT 3600

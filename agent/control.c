@@ -11,6 +11,9 @@
  *   set YAML                        apply config settings on top of the file (filters, ...)
  *   add-probe [--for S] YAML        add a custom probe (removed again after S seconds)
  *   remove-probe NAME               remove a custom probe
+ *   kill PID|KEY [SIGNAL]           a signal to one process (respond.c)
+ *   quarantine TARGET --for S       network quarantine of a process tree, a cgroup or the
+ *   release TARGET                  host, until released or S seconds (quarantine.c)
  *
  * Every request that changes something is reported as an agent.control event (who asked,
  * what, the result), followed by a heartbeat with the new manifest. Connections are read
@@ -349,6 +352,12 @@ int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n,
 	} else if (!strcmp(cmd, "kill") && (n == 2 || n == 3) && !for_ms) {
 		if (respond_kill(a, who, args[1], n == 3 ? args[2] : NULL, &b))
 			goto out;
+	} else if (!strcmp(cmd, "quarantine") && n >= 2) {
+		if (quar_quarantine(a, who, args, n, for_ms, &b))
+			goto out;
+	} else if (!strcmp(cmd, "release") && n == 2 && !for_ms) {
+		if (quar_release(a, who, args[1], &b))
+			goto out;
 	} else if (!strcmp(cmd, "remove-probe") && n == 2) {
 		if (custom_remove(a, args[1])) {
 			set_err(&b, "no custom probe '%s'", args[1]);
@@ -359,7 +368,7 @@ int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n,
 	} else {
 		set_err(&b,
 			"unknown or malformed command '%s' (status, enable, disable, reload, set, "
-			"add-probe, remove-probe, kill)",
+			"add-probe, remove-probe, kill, quarantine, release)",
 			cmd);
 		goto out;
 	}
@@ -517,7 +526,7 @@ static const char *collector_refusal(struct agent *a, char **args, int n, char *
 			 args[0]);
 		return why;
 	}
-	if (bit & (HW_CTL_ENABLE | HW_CTL_DISABLE | HW_CTL_ADD_PROBE)) {
+	if (bit & (HW_CTL_ENABLE | HW_CTL_DISABLE | HW_CTL_ADD_PROBE | HW_CTL_QUARANTINE)) {
 		unsigned long s = 0;
 		for (int i = 1; i + 1 < n; i++)
 			if (!strcmp(args[i], "--for")) {
@@ -661,7 +670,8 @@ int control_client(const char *path, int argc, char **argv)
 	if (argc < 1) {
 		fprintf(stderr, "usage: herdwatch-agent ctl [--socket PATH] status|enable NAME "
 				"[--for S]|disable NAME [--for S]|reload|set YAML|add-probe [--for "
-				"S] YAML|remove-probe NAME|kill PID|PROC-KEY [SIGNAL]\n");
+				"S] YAML|remove-probe NAME|kill PID|PROC-KEY [SIGNAL]|quarantine "
+				"PID|PROC-KEY|CGROUP|host --for S [--loopback]|release TARGET\n");
 		return 2;
 	}
 	if (strlen(path) >= sizeof(sa.sun_path)) {

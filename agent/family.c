@@ -42,6 +42,7 @@ static const struct hw_family families[] = {
 	 .apply = user_apply,
 	 .heartbeat = user_heartbeat},
 	{.name = "custom", .configure = custom_configure, .apply = custom_apply_all},
+	{.name = "quarantine", .second = quar_second, .heartbeat = quar_heartbeat},
 };
 
 #define FOR_EACH_FAMILY(f)                                                                         \
