@@ -619,6 +619,17 @@ static int lift(struct agent *a, uint64_t id, const struct hw_quar_entry *e, cha
 	int rc = 0;
 	detach(id);
 	bpf_map_delete_elem(map_fd(a), &id);
+	uint64_t k;
+	if (bpf_map_get_next_key(map_fd(a), NULL, &k)) {
+		/* the last one: nothing of herdwatch stays in bpffs (pinned again when needed) */
+		for (int i = 0; i < QMAPS; i++) {
+			char path[128];
+			snprintf(path, sizeof(path), QDIR "/%s", qmap_names[i]);
+			unlink(path);
+		}
+		rmdir(QDIR);
+		rmdir(BPFFS "/herdwatch");
+	}
 	find_cg2_root(root, sizeof(root));
 	if (e->kind == HW_QUAR_PROCESS && root[0]) {
 		snprintf(dir, sizeof(dir), "%s%s", root, e->cgroup);
