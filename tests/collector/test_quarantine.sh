@@ -174,6 +174,7 @@ echo >&7
 for _ in $(seq 30); do [ -s "$T/hold.out" ] && break; sleep 0.1; done
 expect q_before_existing_connection "$(cat "$T/hold.out")" test "$(cat "$T/hold.out")" = ok
 
+echo "# at $SECONDS s"
 # ---- a cgroup ----
 r=$(ctl quarantine "/$TOP/a" --for 60)
 expect_jq q_cgroup_answer "$r" ".ok and .now==\"quarantined\" and .kind==\"cgroup\" and .cgroup==\"/$TOP/a\" and .remaining_s==60 and .loopback==false"
@@ -205,6 +206,7 @@ expect_jq q_heartbeat_counts_refusals "${hb:-$(grep -F agent.heartbeat "$EV" | t
 for _ in $(seq 40); do [ "$(stat .events_stored)" -gt "$n0" ] && break; sleep 0.1; done
 expect q_agent_stream_survives "stored $n0 -> $(stat .events_stored)" test "$(stat .events_stored)" -gt "$n0"
 
+echo "# at $SECONDS s"
 # ---- refusals ----
 refused() { # NAME REGEX ARGS...
 	local name=$1 re=$2
@@ -226,6 +228,7 @@ refused q_release_not_quarantined "not quarantined" release "/$TOP/b"
 ev=$(wait_ev 'select(.kind=="agent.response" and .response.action=="quarantine" and .response.ok==false and (.response.error|test("init")))')
 expect_jq q_refusal_event "$ev" '.response.target=="1" and .response.source=="socket"'
 
+echo "# at $SECONDS s"
 # ---- a process tree: moved into a cgroup of its own below its cgroup, children included ----
 bash -c 'echo $$ >"$1/cgroup.procs" && exec bash -c "$2"' _ "$CG2/$TOP/b" "sleep 100 & while :; do if [ -e $T/go ]; then python3 $T/qnet.py tcp 127.0.0.1 $EP >$T/tree.out; rm -f $T/go; fi; sleep 0.05; done" &
 TREE=$!
@@ -255,6 +258,7 @@ expect q_tree_released_works "got $(cat "$T/tree.out")" test "$(cat "$T/tree.out
 kill "$TREE"
 TREE=
 
+echo "# at $SECONDS s"
 # ---- from the collector: refused unless control.collector_allow names quarantine ----
 r=$(request quarantine "/$TOP/b" --for 30)
 ev=$(wait_ev 'select(.kind=="agent.request" and .request.args[0]=="quarantine")')
@@ -290,6 +294,7 @@ expect_jq q_collector_release "$ev" '.response.ok'
 r=$(net b tcp)
 expect q_collector_release_restores "got $r" test "$r" = ok
 
+echo "# at $SECONDS s"
 # ---- the agent killed -9: the quarantines hold; b's deadline passes with no agent ----
 # (an agent's exit takes seconds here: closing its tracepoint links waits for RCU grace periods)
 r=$(ctl quarantine "/$TOP/b" --for 5)
@@ -322,6 +327,7 @@ r=$(net a tcp)
 expect q_release_restores "got $r" test "$r" = ok
 expect q_released_pins_removed "$(ls "$QD" 2>&1)" test ! -e "$QD/$IDA"
 
+echo "# at $SECONDS s"
 # ---- expiry while the agent runs ----
 r=$(ctl quarantine "/$TOP/a" --for 3 --loopback)
 expect_jq q_loopback_option "$r" '.ok and .loopback==true'
