@@ -174,6 +174,22 @@ bool control_expire(struct agent *a);
  * agent.response event either way. 0 when the signal was sent. */
 int respond_kill(struct agent *a, const struct ctl_who *who, const char *target, const char *sig,
 		 struct jbuf *b);
+/* respond.c: pin the process named by a pid or a process key (proc.key): its pidfd, or -1 with
+ * the reason in why (not a pid or key, no such process, init, a kernel thread, the agent
+ * itself, a key whose pid is another process now). *pid is set once the target parsed. */
+int respond_pin(struct agent *a, const char *target, uint32_t *pid, uint64_t *start, char *comm,
+		size_t cl, char *why, size_t wl);
+/* quarantine.c: "ctl quarantine TARGET --for S [--loopback]" and "ctl release TARGET" (the
+ * answer into b, an agent.response event either way; 0 on success); the pinned maps of an
+ * earlier agent reused before the BPF object is loaded; the family hooks (adoption of pinned
+ * quarantines and their expiry, once a second; the heartbeat's "quarantine" object). */
+int quar_quarantine(struct agent *a, const struct ctl_who *who, char **args, int n, uint64_t for_ms,
+		    struct jbuf *b);
+int quar_release(struct agent *a, const struct ctl_who *who, const char *target, struct jbuf *b);
+struct hw_bpf;
+void quar_reuse_pins(struct hw_bpf *s);
+void quar_second(struct agent *a);
+void quar_heartbeat(struct agent *a, struct jbuf *b);
 void control_collector_requests(struct agent *a);
 int control_client(const char *path, int argc, char **argv);
 /* runtime.c: open (or switch) the output; '-' or NULL is stdout. */
@@ -196,6 +212,8 @@ void cgcache_free(struct cgcache *c);
 const char *cgcache_path(struct cgcache *c, uint64_t id, uint32_t pid_hint);
 /* Find cgroup ids of paths (for the in-kernel ignore_cgroup filter). */
 int cgroup_id_of(const char *cgpath, uint64_t *id);
+/* Where cgroup v2 is mounted ("" if nowhere). */
+void find_cg2_root(char *out, size_t len);
 /* A cgroup v2 directory given as a path under the cgroup v2 mount (/sys/fs/cgroup/a/b) or
  * relative to the cgroup root (a/b, /a/b): its path relative to the root ("/a/b" into rel),
  * id (the directory's inode number) and level (root = 0). -errno and a reason naming the

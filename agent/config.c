@@ -33,8 +33,9 @@ void config_defaults(struct hw_config *c)
 
 unsigned config_ctl_command(const char *name)
 {
-	static const char *names[] = {"status",    "enable",       "disable", "reload",   "set",
-				      "add-probe", "remove-probe", "kill",    "inventory"};
+	static const char *names[] = {"status",    "enable",     "disable",      "reload",
+				      "set",       "add-probe",  "remove-probe", "kill",
+				      "inventory", "quarantine", "release"};
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (name && !strcmp(name, names[i]))
 			return 1U << i;
@@ -666,7 +667,9 @@ static int parse_control(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 					rc = perr(p, v,
 						  "'control.collector_allow': unknown command '%s' "
 						  "(known: status, enable, disable, reload, set, "
-						  "add-probe, remove-probe, kill)",
+						  "add-probe, remove-probe, kill, inventory, "
+						  "quarantine, "
+						  "release)",
 						  l.v[i]);
 				bits |= b;
 			}

@@ -142,6 +142,8 @@ enum {
 	HW_CTL_REMOVE_PROBE = 64,
 	HW_CTL_KILL = 128, /* never in the default: a response must be allowed explicitly */
 	HW_CTL_INVENTORY = 256,
+	HW_CTL_QUARANTINE = 512, /* never in the default either */
+	HW_CTL_RELEASE = 1024,
 };
 #define HW_CTL_COLLECTOR_DEFAULT (HW_CTL_ENABLE | HW_CTL_ADD_PROBE)
 #define HW_CTL_MAX_FOR_DEFAULT 3600

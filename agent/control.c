@@ -13,6 +13,8 @@
  *   remove-probe NAME               remove a custom probe
  *   kill PID|PROC-KEY [SIGNAL]      a response: signal a process (agent/respond.c)
  *   inventory                       take the inventory now (agent/inventory.c)
+ *   quarantine TARGET --for S       network quarantine of a process tree, a cgroup or the
+ *   release TARGET                  host, until released or S seconds (quarantine.c)
  *
  * Every request that changes something is reported as an agent.control event (who asked,
  * what, the result), followed by a heartbeat with the new manifest. Connections are read
@@ -354,6 +356,12 @@ int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n,
 	} else if (!strcmp(cmd, "inventory") && n == 1 && !for_ms) {
 		if (inventory_request(a, who, &b))
 			goto out;
+	} else if (!strcmp(cmd, "quarantine") && n >= 2) {
+		if (quar_quarantine(a, who, args, n, for_ms, &b))
+			goto out;
+	} else if (!strcmp(cmd, "release") && n == 2 && !for_ms) {
+		if (quar_release(a, who, args[1], &b))
+			goto out;
 	} else if (!strcmp(cmd, "remove-probe") && n == 2) {
 		if (custom_remove(a, args[1])) {
 			set_err(&b, "no custom probe '%s'", args[1]);
@@ -364,7 +372,7 @@ int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n,
 	} else {
 		set_err(&b,
 			"unknown or malformed command '%s' (status, enable, disable, reload, set, "
-			"add-probe, remove-probe, kill, inventory)",
+			"add-probe, remove-probe, kill, inventory, quarantine, release)",
 			cmd);
 		goto out;
 	}
@@ -522,7 +530,7 @@ static const char *collector_refusal(struct agent *a, char **args, int n, char *
 			 args[0]);
 		return why;
 	}
-	if (bit & (HW_CTL_ENABLE | HW_CTL_DISABLE | HW_CTL_ADD_PROBE)) {
+	if (bit & (HW_CTL_ENABLE | HW_CTL_DISABLE | HW_CTL_ADD_PROBE | HW_CTL_QUARANTINE)) {
 		unsigned long s = 0;
 		for (int i = 1; i + 1 < n; i++)
 			if (!strcmp(args[i], "--for")) {
@@ -664,9 +672,11 @@ int control_client(const char *path, int argc, char **argv)
 	int fd;
 
 	if (argc < 1) {
-		fprintf(stderr, "usage: herdwatch-agent ctl [--socket PATH] status|enable NAME "
-				"[--for S]|disable NAME [--for S]|reload|set YAML|add-probe [--for "
-				"S] YAML|remove-probe NAME|kill PID|PROC-KEY [SIGNAL]|inventory\n");
+		fprintf(stderr,
+			"usage: herdwatch-agent ctl [--socket PATH] status|enable NAME "
+			"[--for S]|disable NAME [--for S]|reload|set YAML|add-probe [--for "
+			"S] YAML|remove-probe NAME|kill PID|PROC-KEY [SIGNAL]|inventory|quarantine "
+			"PID|PROC-KEY|CGROUP|host --for S [--loopback]|release TARGET\n");
 		return 2;
 	}
 	if (strlen(path) >= sizeof(sa.sun_path)) {

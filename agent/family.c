@@ -47,6 +47,7 @@ static const struct hw_family families[] = {
 	 .tick = inventory_tick,
 	 .heartbeat = inventory_heartbeat,
 	 .stop = inventory_stop},
+	{.name = "quarantine", .second = quar_second, .heartbeat = quar_heartbeat},
 };
 
 #define FOR_EACH_FAMILY(f)                                                                         \

@@ -105,7 +105,7 @@ struct cgcache {
 
 static struct cgcache *scan_target;
 
-static void find_cg2_root(char *out, size_t len)
+void find_cg2_root(char *out, size_t len)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char line[1024];

@@ -384,6 +384,7 @@ int probes_load(struct agent *a)
 				bpf_program__set_autoload(prog, false);
 		}
 		skip_fallbacks(a, s);
+		quar_reuse_pins(s); /* quarantines an earlier agent pinned (quarantine.c) */
 		bpf_map__set_max_entries(s->maps.hw_events, a->cfg.ringbuf_mb << 20);
 		last_fail_prog[0] = 0;
 		err = hw_bpf__load(s);

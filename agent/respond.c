@@ -85,16 +85,16 @@ static void emit_response(struct agent *a, const struct ctl_who *who, const char
 	emit_end(a);
 }
 
-int respond_kill(struct agent *a, const struct ctl_who *who, const char *target,
-		 const char *signame, struct jbuf *b)
+int respond_pin(struct agent *a, const char *target, uint32_t *pidp, uint64_t *startp, char *comm,
+		size_t cl, char *why, size_t wl)
 {
-	char comm[64] = "", why[160] = "";
 	uint32_t pid = 0;
 	uint64_t want_start = 0, start = 0;
 	unsigned long flags = 0;
 	bool by_key = false;
-	int sig = sig_of(signame), pfd = -1;
+	int pfd = -1;
 
+	*pidp = 0;
 	/* PID, or a process key: <key prefix>-<pid>-<start ticks> */
 	char *end;
 	unsigned long long v = strtoull(target, &end, 10);
@@ -106,43 +106,63 @@ int respond_kill(struct agent *a, const struct ctl_who *who, const char *target,
 		if (strncmp(target, a->key_prefix, pl) || target[pl] != '-' ||
 		    sscanf(target + pl + 1, "%llu-%llu%n", &p2, &st, &(int){0}) != 2 || !p2 ||
 		    p2 >= (1ull << 22)) {
-			snprintf(why, sizeof(why),
+			snprintf(why, wl,
 				 "'%.64s' is neither a pid nor a process key of this boot "
 				 "(proc.key)",
 				 target);
-			goto fail;
+			return -1;
 		}
 		pid = (uint32_t)p2;
 		want_start = st;
 		by_key = true;
 	}
+	*pidp = pid;
+	if (pid == 1 || (int)pid == a->self_pid) {
+		snprintf(why, wl, "pid %u is %s: refused", pid,
+			 pid == 1 ? "init" : "the agent itself");
+		return -1;
+	}
+	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pfd < 0 || proc_stat(pid, &start, &flags, comm, cl)) {
+		snprintf(why, wl, "no process %u", pid);
+		goto fail;
+	}
+	if (flags & 0x00200000 /* PF_KTHREAD */) {
+		snprintf(why, wl, "pid %u is a kernel thread: refused", pid);
+		goto fail;
+	}
+	/* pinned by the pidfd: a pid reused since the key was taken has another start time */
+	if (by_key && start != want_start) {
+		snprintf(why, wl,
+			 "pid %u is another process now (started at tick %llu, not %llu): nothing "
+			 "done",
+			 pid, (unsigned long long)start, (unsigned long long)want_start);
+		goto fail;
+	}
+	if (startp)
+		*startp = start;
+	return pfd;
+fail:
+	if (pfd >= 0)
+		close(pfd);
+	return -1;
+}
+
+int respond_kill(struct agent *a, const struct ctl_who *who, const char *target,
+		 const char *signame, struct jbuf *b)
+{
+	char comm[64] = "", why[160] = "";
+	uint32_t pid = 0;
+	int sig = sig_of(signame), pfd = -1;
+
 	if (!sig) {
 		snprintf(why, sizeof(why),
 			 "unknown signal '%.32s' (KILL, TERM, STOP, CONT, INT, HUP)", signame);
 		goto fail;
 	}
-	if (pid == 1 || (int)pid == a->self_pid) {
-		snprintf(why, sizeof(why), "pid %u is %s: refused", pid,
-			 pid == 1 ? "init" : "the agent itself");
+	pfd = respond_pin(a, target, &pid, NULL, comm, sizeof(comm), why, sizeof(why));
+	if (pfd < 0)
 		goto fail;
-	}
-	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pfd < 0 || proc_stat(pid, &start, &flags, comm, sizeof(comm))) {
-		snprintf(why, sizeof(why), "no process %u", pid);
-		goto fail;
-	}
-	if (flags & 0x00200000 /* PF_KTHREAD */) {
-		snprintf(why, sizeof(why), "pid %u is a kernel thread: refused", pid);
-		goto fail;
-	}
-	/* pinned by the pidfd: a pid reused since the key was taken has another start time */
-	if (by_key && start != want_start) {
-		snprintf(why, sizeof(why),
-			 "pid %u is another process now (started at tick %llu, not %llu): nothing "
-			 "sent",
-			 pid, (unsigned long long)start, (unsigned long long)want_start);
-		goto fail;
-	}
 	if (syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0)) {
 		snprintf(why, sizeof(why), "pid %u: %s", pid, strerror(errno));
 		goto fail;

@@ -147,5 +147,6 @@ enum hw_drop_cause {
 #include "common/abi_net.h"
 #include "common/abi_user.h"
 #include "common/abi_custom.h"
+#include "common/abi_quar.h"
 
 #endif /* HW_ABI_H */

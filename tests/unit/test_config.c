@@ -258,6 +258,12 @@ int main(void)
 		      c.control.collector_max_for_s == 600 &&
 		      !strcmp(c.control_socket, "/run/x.sock"));
 	config_free(&c);
+	CHECK("responses are allowed only by name (kill, quarantine, release)",
+	      parse(&c, "control: {collector_allow: [quarantine, release, kill]}\n", err) == 0 &&
+		      c.control.collector_allow ==
+			      (HW_CTL_QUARANTINE | HW_CTL_RELEASE | HW_CTL_KILL) &&
+		      !(HW_CTL_COLLECTOR_DEFAULT & (HW_CTL_QUARANTINE | HW_CTL_RELEASE)));
+	config_free(&c);
 	CHECK("an empty allow-list refuses everything",
 	      parse(&c, "control: {collector_allow: []}\n", err) == 0 &&
 		      c.control.collector_allow == 0);
