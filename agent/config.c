@@ -21,6 +21,10 @@ void config_defaults(struct hw_config *c)
 	c->priv_window_s = 10;
 	c->collector.spool_max_mb = 256;
 	c->metrics.interval_s = 15;
+	c->exec_hash.enabled = true;
+	c->exec_hash.max_file_kb = 64 * 1024;
+	c->exec_hash.budget_kb_s = 32 * 1024;
+	c->exec_hash.cache_entries = 4096;
 	c->control.collector_allow = HW_CTL_COLLECTOR_DEFAULT;
 	c->control.collector_max_for_s = HW_CTL_MAX_FOR_DEFAULT;
 }
@@ -167,8 +171,8 @@ static int get_version(struct pctx *p, yaml_node_t *v, const char *key, char **o
 	return get_str(p, v, key, out);
 }
 
-static int get_uint(struct pctx *p, yaml_node_t *v, const char *key, unsigned lo, unsigned hi,
-		    unsigned *out)
+int get_uint(struct pctx *p, yaml_node_t *v, const char *key, unsigned lo, unsigned hi,
+	     unsigned *out)
 {
 	const char *s = scalar(v);
 	char *end;
@@ -184,7 +188,7 @@ static int get_uint(struct pctx *p, yaml_node_t *v, const char *key, unsigned lo
 	return 0;
 }
 
-static int get_bool(struct pctx *p, yaml_node_t *v, const char *key, bool *out)
+int get_bool(struct pctx *p, yaml_node_t *v, const char *key, bool *out)
 {
 	const char *s = scalar(v);
 	if (s && (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))) {
@@ -220,7 +224,7 @@ static int get_strlist(struct pctx *p, yaml_node_t *v, const char *key, struct h
 	return 0;
 }
 
-static int need_map(struct pctx *p, yaml_node_t *v, const char *key)
+int need_map(struct pctx *p, yaml_node_t *v, const char *key)
 {
 	if (v->type != YAML_MAPPING_NODE)
 		return perr(p, v, "'%s' must be a mapping", key);
@@ -730,6 +734,8 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			rc = parse_files(p, c, v);
 		else if (!strcmp(key, "metrics"))
 			rc = parse_metrics(p, c, v);
+		else if (!strcmp(key, "exec_hash"))
+			rc = parse_exec_hash(p, c, v);
 		else
 			return perr(
 				p, k,
@@ -737,7 +743,7 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 				"heartbeat_interval, args_max_bytes, ringbuf_mb, "
 				"exec_failed_enoent, probes, filters, containers, collector, "
 				"custom_probes, control_socket, control, privilege, net, files, "
-				"metrics)",
+				"metrics, exec_hash)",
 				key);
 		if (rc)
 			return -1;

@@ -106,6 +106,12 @@ struct hw_config {
 		char *textfile; /* metrics.textfile: a *.prom file for node_exporter; NULL = off */
 		unsigned interval_s; /* metrics.interval: seconds between rewrites of it */
 	} metrics;
+	struct {
+		bool enabled;           /* exec_hash.enabled: exec.sha256 (agent/binhash.c) */
+		unsigned max_file_kb;   /* larger files are not hashed (too_large) */
+		unsigned budget_kb_s;   /* bytes hashed per second, in KiB */
+		unsigned cache_entries; /* files whose hash (or skip reason) is remembered */
+	} exec_hash;
 };
 
 /* Control commands, as bits of control.collector_allow. */
