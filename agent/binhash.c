@@ -433,8 +433,11 @@ static void put_sha(struct jbuf *b, const uint8_t sha[32], unsigned reason)
 /* an answer now, without the worker, and counted */
 static void answer(struct binhash *bh, struct jbuf *b, unsigned reason)
 {
-	if (bh)
+	if (bh) { /* the worker counts too_large as well: under the lock */
+		pthread_mutex_lock(&bh->mu);
 		bh->skipped[reason]++;
+		pthread_mutex_unlock(&bh->mu);
+	}
 	put_sha(b, NULL, reason);
 }
 
