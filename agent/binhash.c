@@ -210,29 +210,35 @@ static int cache_init(struct binhash *bh, uint32_t n)
 
 /* ---- the worker ---- */
 
-static bool stat_is(const struct stat *st, const struct binhash_key *k)
+/* Is st the version of the file the exec ran? Through the path: the whole key. Through
+ * /proc/PID/exe (the_exe): the process still runs that very file, which the kernel keeps from
+ * being written while it runs (ETXTBSY), but whose ctime an unlink, link or chmod moves on:
+ * inode, size and mtime (a pid that exec'd another file since shows another inode). */
+static bool stat_is(const struct stat *st, const struct binhash_key *k, bool the_exe)
 {
 	return (uint64_t)st->st_ino == k->ino && (uint64_t)st->st_size == k->size &&
 	       st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec == k->mtime_ns &&
-	       st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec == k->ctime_ns;
+	       (the_exe || st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec == k->ctime_ns);
 }
 
 /* The file this exec ran, open: through /proc/PID/exe while the process runs it, else through
- * its path if that still names the same version. -1 if neither. */
-static int open_exec_file(const struct bh_job *j, struct stat *st)
+ * its path if that still names the same version. -1 if neither; *the_exe: through /proc. */
+static int open_exec_file(const struct bh_job *j, struct stat *st, bool *the_exe)
 {
 	char proc[32];
 	snprintf(proc, sizeof(proc), "/proc/%u/exe", j->hdr.pid);
 	const int fl = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
 	int fd = open(proc, fl);
-	if (fd >= 0 && !fstat(fd, st) && stat_is(st, &j->k))
+	*the_exe = true;
+	if (fd >= 0 && !fstat(fd, st) && stat_is(st, &j->k, true))
 		return fd;
 	if (fd >= 0)
 		close(fd);
+	*the_exe = false;
 	if (j->deleted || j->path[0] != '/')
 		return -1;
 	fd = open(j->path, fl);
-	if (fd >= 0 && !fstat(fd, st) && stat_is(st, &j->k))
+	if (fd >= 0 && !fstat(fd, st) && stat_is(st, &j->k, false))
 		return fd;
 	if (fd >= 0)
 		close(fd);
@@ -262,7 +268,8 @@ static void hash_job(struct binhash *bh, EVP_MD_CTX *ctx, struct bh_job *j, uint
 		     uint64_t rate, uint64_t cap, uint64_t *bytes)
 {
 	struct stat st, st2;
-	int fd = open_exec_file(j, &st);
+	bool the_exe;
+	int fd = open_exec_file(j, &st, &the_exe);
 	*bytes = 0;
 	if (fd < 0) {
 		j->reason = BH_GONE;
@@ -288,7 +295,7 @@ static void hash_job(struct binhash *bh, EVP_MD_CTX *ctx, struct bh_job *j, uint
 	EVP_DigestFinal_ex(ctx, j->sha, &len);
 	if (r < 0 || len != 32)
 		j->reason = BH_READ_ERROR;
-	else if (fstat(fd, &st2) || !stat_is(&st2, &j->k) || *bytes != j->k.size)
+	else if (fstat(fd, &st2) || !stat_is(&st2, &j->k, the_exe) || *bytes != j->k.size)
 		j->reason = BH_CHANGED;
 	close(fd);
 }
