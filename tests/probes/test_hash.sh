@@ -84,6 +84,11 @@ cp /usr/bin/sleep "$T/bin/slow-del"
 want6=$(sum "$T/bin/slow-del")
 "$T/bin/slow-del" 3 &
 dpid=$!
+# removed once it runs (the worker waits 400 ms before it looks)
+for _ in $(seq 1 100); do
+	[ "$(readlink "/proc/$dpid/exe")" = "$T/bin/slow-del" ] && break
+	sleep 0.01
+done
 rm -f "$T/bin/slow-del"
 ev=$(wait_event "select(.kind==\"process.exec\" and .proc.pid==$dpid)")
 bin=$(binary_of "$(jq .seq <<<"$ev")")
