@@ -30,17 +30,29 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(B)/tests/helpers/%,$(HELPER_SRCS))
 
 ALL_TARGETS := $(B)/herdwatch-agent $(UNIT_BINS) $(HELPER_BINS)
 
-.PHONY: all clean test bench format format-check deps
+.PHONY: all clean test bench format format-check deps cross-arm64
 all: build-all
 
 -include $(sort $(wildcard */module.mk))
 
 build-all: $(ALL_TARGETS)
 
+# The kernel types the programs compile against: this machine's kernel, or VMLINUX_BTF (the
+# arm64 cross-build passes Debian's arm64 6.1 kernel's, see cross-arm64 below).
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 $(B)/vmlinux.h:
 	@mkdir -p $(@D)
-	@test -r /sys/kernel/btf/vmlinux || { echo "herdwatch: /sys/kernel/btf/vmlinux missing: a kernel with CONFIG_DEBUG_INFO_BTF=y is required" >&2; exit 1; }
-	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+	@test -r $(VMLINUX_BTF) || { echo "herdwatch: $(VMLINUX_BTF) missing: a kernel with CONFIG_DEBUG_INFO_BTF=y is required" >&2; exit 1; }
+	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
+
+# The arm64 build: the BPF object (__TARGET_ARCH_arm64, arm64 kernel types) and the agent with
+# Debian's cross compiler and multiarch libraries (scripts/deps.sh --test installs them), into
+# $(B)/arm64. An x86-only construct (a register, a syscall number) fails it.
+ARM64_BTF ?= /var/cache/herdwatch/arm64/vmlinux.btf
+cross-arm64:
+	scripts/arm64-btf.sh $(ARM64_BTF)
+	$(MAKE) B=$(B)/arm64 ARCH=arm64 CC=aarch64-linux-gnu-gcc VMLINUX_BTF=$(ARM64_BTF) \
+		$(B)/arm64/herdwatch-agent
 
 $(B)/all.bpf.c: $(BPF_SRCS) Makefile
 	@mkdir -p $(@D)

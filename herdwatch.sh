@@ -18,6 +18,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 case "$cmd" in
 bench) scripts/deps.sh --bench ;;
+test) scripts/deps.sh --test && scripts/arm64-btf.sh ;;
 *) scripts/deps.sh ;;
 esac
 make -s -j"$(nproc)" all

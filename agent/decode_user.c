@@ -3,6 +3,7 @@
  * a record is checked against the record's size before use. */
 #include "agent/user.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -10,6 +11,7 @@
 #include <bpf/libbpf.h>
 #include "herdwatch.skel.h"
 #include <stdio.h>
+#include <sys/syscall.h>
 #include <string.h>
 
 static bool ustr_ok(const struct hw_str *s, size_t len)
@@ -246,66 +248,44 @@ static const char *op_name(uint32_t op)
 	}
 }
 
+/* The syscall behind a file event, by this architecture's numbers (the agent is built for the
+ * architecture it runs on; the calls only older ABIs have are left out where the headers lack
+ * them, as on arm64). */
+#define SYSNAME(n)                                                                                 \
+	{                                                                                          \
+		__NR_##n, #n                                                                       \
+	}
+static const struct {
+	long nr;
+	const char *name;
+} sysnames[] = {
+#ifdef __NR_open
+	SYSNAME(open),      SYSNAME(creat),     SYSNAME(unlink),    SYSNAME(rmdir),
+	SYSNAME(rename),    SYSNAME(chmod),     SYSNAME(chown),     SYSNAME(lchown),
+	SYSNAME(link),      SYSNAME(symlink),
+#endif
+	SYSNAME(openat),    SYSNAME(openat2),   SYSNAME(unlinkat),  SYSNAME(renameat),
+	SYSNAME(renameat2), SYSNAME(setxattr),  SYSNAME(lsetxattr), SYSNAME(fsetxattr),
+	SYSNAME(fchmod),    SYSNAME(fchmodat),  SYSNAME(fchown),    SYSNAME(fchownat),
+	SYSNAME(truncate),  SYSNAME(ftruncate), SYSNAME(linkat),    SYSNAME(symlinkat),
+#ifdef __NR_fchmodat2
+	SYSNAME(fchmodat2),
+#else
+	{452, "fchmodat2"}, /* the same number on every architecture; older headers lack it */
+#endif
+};
+
 static const char *sys_name(uint32_t nr)
 {
-	switch (nr) {
-	case 2:
-		return "open";
-	case 85:
-		return "creat";
-	case 257:
-		return "openat";
-	case 437:
-		return "openat2";
-	case 87:
-		return "unlink";
-	case 84:
-		return "rmdir";
-	case 263:
-		return "unlinkat";
-	case 82:
-		return "rename";
-	case 264:
-		return "renameat";
-	case 316:
-		return "renameat2";
-	case 90:
-		return "chmod";
-	case 188:
-		return "setxattr";
-	case 189:
-		return "lsetxattr";
-	case 190:
-		return "fsetxattr";
-	case 91:
-		return "fchmod";
-	case 268:
-		return "fchmodat";
-	case 452:
-		return "fchmodat2";
-	case 92:
-		return "chown";
-	case 93:
-		return "fchown";
-	case 94:
-		return "lchown";
-	case 260:
-		return "fchownat";
-	case 76:
-		return "truncate";
-	case 77:
-		return "ftruncate";
-	case 86:
-		return "link";
-	case 265:
-		return "linkat";
-	case 88:
-		return "symlink";
-	case 266:
-		return "symlinkat";
-	default:
-		return "unknown";
-	}
+	for (size_t i = 0; i < sizeof(sysnames) / sizeof(sysnames[0]); i++)
+		if (sysnames[i].nr == (long)nr)
+			return sysnames[i].name;
+	return "unknown";
+}
+
+static bool sys_is(uint32_t nr, const char *name)
+{
+	return !strcmp(sys_name(nr), name);
 }
 
 static void put_open_flags(struct jbuf *b, uint32_t f)
@@ -458,7 +438,8 @@ int decode_file(struct agent *a, const void *rec, size_t len)
 		jb_kcstr(b, "target_watch", file_rule_name(a, trule));
 	if (e->hdr.type == HW_EV_FILE_OPEN ||
 	    (e->hdr.type == HW_EV_FILE_TRUNCATE &&
-	     (e->sysnr == 2 || e->sysnr == 257 || e->sysnr == 437 || e->sysnr == 85))) {
+	     (sys_is(e->sysnr, "open") || sys_is(e->sysnr, "openat") ||
+	      sys_is(e->sysnr, "openat2") || sys_is(e->sysnr, "creat")))) {
 		jb_ku64(b, "flags", e->flags);
 		put_open_flags(b, e->flags);
 	} else if (e->flags) {
@@ -497,7 +478,9 @@ int decode_file(struct agent *a, const void *rec, size_t len)
 	}
 	jb_kbool(b, "resolved", e->pflags & HW_FP_FROM_FILE);
 	if (e->op == HW_FOP_UNLINK)
-		jb_kbool(b, "dir", e->sysnr == 84 || (e->sysnr == 263 && (e->flags & 0x200)));
+		jb_kbool(b, "dir",
+			 sys_is(e->sysnr, "rmdir") ||
+				 (sys_is(e->sysnr, "unlinkat") && (e->flags & AT_REMOVEDIR)));
 	if ((e->pflags & HW_FP_FROM_FILE) && (e->flags & 0100) &&
 	    (e->hdr.type == HW_EV_FILE_OPEN || e->hdr.type == HW_EV_FILE_TRUNCATE))
 		jb_kbool(b, "created", e->pflags & HW_FP_CREATED);

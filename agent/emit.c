@@ -17,11 +17,25 @@
 #include <unistd.h>
 
 const struct hw_decoder hw_decoders[] = {
-#define HW_EVENT(type, kind, fn, minsz) {type, kind, fn, minsz},
+#define HW_EVENT(type, nr, kind, fn, minsz) {type, kind, fn, minsz},
 #include "common/events.def"
 #undef HW_EVENT
 };
 const size_t hw_ndecoders = sizeof(hw_decoders) / sizeof(hw_decoders[0]);
+
+/* Never compiled into anything that runs: two rows of events.def with one number are two
+ * equal case labels (a compile error), and a number past the counter arrays fails the assert. */
+static inline __attribute__((unused)) void events_def_numbers_unique(int t)
+{
+	switch (t) {
+#define HW_EVENT(type, nr, kind, fn, minsz)                                                        \
+	case nr:                                                                                   \
+		_Static_assert(nr > 0 && nr < HW_EV_MAX, #type " out of range");                   \
+		break;
+#include "common/events.def"
+#undef HW_EVENT
+	}
+}
 
 const char *kind_name(uint32_t type)
 {

@@ -19,7 +19,7 @@ extern const struct hw_decoder hw_decoders[];
 extern const size_t hw_ndecoders;
 
 /* Every decoder, defined in agent/decode_<family>.c. */
-#define HW_EVENT(type, kind, fn, minsz) int fn(struct agent *a, const void *rec, size_t len);
+#define HW_EVENT(type, nr, kind, fn, minsz) int fn(struct agent *a, const void *rec, size_t len);
 #include "common/events.def"
 #undef HW_EVENT
 

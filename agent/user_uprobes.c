@@ -327,13 +327,15 @@ static enum ut_kind lib_kind(const char *name)
 	return 0;
 }
 
-static const char *lib_dirs[] = {"/usr/lib/x86_64-linux-gnu",
-				 "/lib/x86_64-linux-gnu",
-				 "/usr/lib64",
-				 "/lib64",
-				 "/usr/lib",
-				 "/lib",
-				 "/usr/local/lib"};
+/* Debian's multiarch directory of the architecture the agent runs on */
+#if defined(__aarch64__)
+#define HW_MULTIARCH "aarch64-linux-gnu"
+#else
+#define HW_MULTIARCH "x86_64-linux-gnu"
+#endif
+static const char *lib_dirs[] = {
+	"/usr/lib/" HW_MULTIARCH, "/lib/" HW_MULTIARCH, "/usr/lib64", "/lib64", "/usr/lib", "/lib",
+	"/usr/local/lib"};
 
 struct needed_ctx {
 	struct agent *a;

@@ -15,6 +15,7 @@
 #include <bpf/bpf_core_read.h>
 #include "common/hw_abi.h"
 #include "arch.bpf.h"
+#include "compat.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -754,7 +754,7 @@ int BPF_PROG(hw_pv_cap_btf, const struct cred *cred, struct user_namespace *targ
 }
 
 SEC("tracepoint/capability/cap_capable")
-int hw_pv_cap_tp(struct trace_event_raw_cap_capable *ctx)
+int hw_pv_cap_tp(struct trace_event_raw_cap_capable___hw *ctx)
 {
 	priv_cap(ctx->cap, ctx->ret, true);
 	return 0;

@@ -39,9 +39,10 @@ volatile __u32 hw_exec_prep_seen;
  * a direct load where the kernel has the u64. */
 static __always_inline __u64 hw_cap_bits(const kernel_cap_t *c)
 {
+	const struct kernel_cap_struct___hw *c64 = (const void *)c;
 	__u64 v = 0;
-	if (bpf_core_field_exists(c->val))
-		return c->val;
+	if (bpf_core_field_exists(c64->val))
+		return c64->val;
 	bpf_probe_read_kernel(&v, sizeof(v), c);
 	return v;
 }

@@ -7,8 +7,6 @@
 #ifndef HW_ABI_CUSTOM_H
 #define HW_ABI_CUSTOM_H
 
-#define HW_EV_CUSTOM 200
-
 #define HW_CP_SLOTS 32   /* custom probes at once */
 #define HW_CP_FIELDS 8   /* captured values per probe */
 #define HW_CP_FILTERS 4  /* filters per probe (all must pass) */

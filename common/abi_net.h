@@ -8,15 +8,6 @@
 #ifndef HW_ABI_NET_H
 #define HW_ABI_NET_H
 
-enum hw_net_event_type {
-	HW_EV_NET_CONNECT = 30,
-	HW_EV_NET_ACCEPT = 31,
-	HW_EV_NET_LISTEN = 32,
-	HW_EV_NET_BIND = 33,
-	HW_EV_NET_SOCKET = 34,
-	HW_EV_NET_DNS = 35,
-};
-
 /* Kinds as indexes of the per-kind filter settings (struct hw_net_kcfg). */
 enum hw_net_kind {
 	HW_NK_CONNECT = 0,

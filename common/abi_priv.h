@@ -8,19 +8,7 @@
 #ifndef HW_ABI_PRIV_H
 #define HW_ABI_PRIV_H
 
-/* Event types 10-29 (never renumbered). */
-#define HW_EV_CRED 10   /* process.cred_change */
-#define HW_EV_CAP 11    /* process.capability: first use of a capability by a process */
-#define HW_EV_PTRACE 12 /* process.ptrace: ptrace, process_vm_readv/writev */
-#define HW_EV_MEMFD 13  /* process.memfd */
-#define HW_EV_WX 14     /* process.wx_memory: first W+X mapping of a process */
-#define HW_EV_RENAME 15 /* process.rename */
-#define HW_EV_NS 16     /* process.namespace */
-#define HW_EV_MODULE 17 /* kernel.module_load */
-#define HW_EV_BPF 18    /* kernel.bpf: bpf() program load/attach */
-#define HW_EV_PERF 19   /* kernel.bpf: perf_event_open of a kprobe/uprobe */
-#define HW_EV_MOUNT 20  /* system.mount */
-#define HW_EV_TAMPER 21 /* agent.tamper */
+/* Record types 10-29 (never renumbered): common/events.def. */
 
 /* Syscalls of this family, numbered independently of the architecture. */
 enum hw_priv_sc {

@@ -10,21 +10,6 @@
 #ifndef HW_ABI_USER_H
 #define HW_ABI_USER_H
 
-enum hw_user_event_type {
-	HW_EV_SHELL = 50,
-	HW_EV_AUTH = 51,
-	HW_EV_FILE_OPEN = 52,
-	HW_EV_FILE_UNLINK = 53,
-	HW_EV_FILE_RENAME = 54,
-	HW_EV_FILE_CHMOD = 55,
-	HW_EV_FILE_CHOWN = 56,
-	HW_EV_FILE_TRUNCATE = 57,
-	HW_EV_FILE_LINK = 58,
-	HW_EV_FILE_CAPS = 59, /* file capabilities set (security.capability), any path */
-	/* agent-internal: an exec of a binary that may need readline/PAM uprobes */
-	HW_EV_USER_BIN = 60,
-};
-
 /* A line returned by readline() (user.shell). */
 struct hw_shell {
 	struct hw_hdr hdr;
@@ -137,7 +122,7 @@ struct hw_file_cfg {
 struct hw_file {
 	struct hw_hdr hdr;
 	__u16 op;     /* one HW_FOP_* bit: what happened */
-	__u16 sysnr;  /* syscall number (x86-64) */
+	__u16 sysnr;  /* syscall number (the running architecture's) */
 	__s32 result; /* return value: fd or 0, or -errno */
 	__u32 flags;  /* open flags; AT_* flags of *at() calls */
 	__u32 mode; /* open/creat/chmod mode; setcap: the value's magic_etc (revision, effective) */

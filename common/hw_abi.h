@@ -21,17 +21,11 @@
 
 #define HW_ABI_VERSION 1
 
-/* Event types. Ranges: 1-9 process lifecycle, 10-29 privilege/kernel, 30-49 network,
- * 50-69 user activity/files, 100+ agent-internal, 200+ custom probes. */
+/* Record types: one row each in common/events.def (number, kind, decoder). */
 enum hw_event_type {
-	HW_EV_EXEC = 1,
-	HW_EV_EXIT = 2,
-	HW_EV_FORK = 3,
-	HW_EV_EXEC_FAIL = 4,
-	/* 10-29: privilege, kernel integrity, tamper (common/abi_priv.h) */
-	/* 30-49: network (common/abi_net.h) */
-	/* 50-69: user activity and files (common/abi_user.h) */
-	/* 200-254: custom probes (common/abi_custom.h) */
+#define HW_EVENT(type, nr, kind, fn, minsz) type = nr,
+#include "common/events.def"
+#undef HW_EVENT
 	HW_EV_MAX = 256, /* size of per-type counter arrays */
 };
 

@@ -11,6 +11,17 @@ PKGS+=(libcap2-bin) # priv probe tests: setcap
 PKGS+=(chromium)    # tests/collector/test_console.sh: the web console in a real browser
 PKGS+=(prometheus prometheus-node-exporter) # metrics tests: promtool, a real server scraping
                                             # /metrics, the textfile collector the agent writes for
+# the test command also cross-builds the BPF object and the agent for arm64 (tests/style/
+# test_arm64.sh): Debian's cross compiler and the arm64 libraries through multiarch
+CROSS=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64
+       libyaml-dev:arm64 libssl-dev:arm64 libzstd-dev:arm64)
+if [ "${1:-}" = "--test" ]; then
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		[ "$(id -u)" -eq 0 ] || { echo "herdwatch: the arm64 cross-build needs root to add the architecture" >&2; exit 1; }
+		dpkg --add-architecture arm64
+	fi
+	PKGS+=("${CROSS[@]}")
+fi
 if [ "${1:-}" = "--bench" ]; then
 	PKGS+=(auditd bpftrace hyperfine wrk gnuplot-nox stress-ng busybox)
 fi

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: parallel (no BPF, no agent: runs beside the probe tests)
 # The herdwatch CLI against a live collector: events filtered by member, kind, time and text
 # (table and JSON), --follow, alerts, herds, members; silent-member detection (a resent
 # duplicate counts as a sign of life); paging: more events than one answer holds, a text search

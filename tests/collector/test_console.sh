@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: parallel (no BPF, no agent: runs beside the probe tests)
 # The web console (issue 21) in a real browser: headless Chromium, driven through the DevTools
 # protocol (tests/collector/cdp.py), against a collector fed a small herd: web = five containers
 # m1..m5 on host vm1 whose heartbeat says file.open is unavailable; m3 is attacked (shell from

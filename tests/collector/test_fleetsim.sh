@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: parallel (no BPF, no agent: runs beside the probe tests)
 # The fleet simulation at its small size (bench/fleetsim/fleetsim.c; docs/collector.md "Fleet
 # simulation"): six herds of hosts and containers (3 to 12 members) for 2.25 days of virtual
 # time, judged by the collector's own parser, token extraction and herd engine. Asserts recall

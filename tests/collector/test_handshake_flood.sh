@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: parallel (no BPF, no agent: runs beside the probe tests)
 # Pre-handshake exhaustion of the agents' TLS port (issue 15). The collector runs with 128
 # descriptors; 480 slow clients from 8 addresses dribble one byte of a ClientHello every 0.5 s
 # and reconnect when closed. Meanwhile an agent connected before keeps streaming and the query

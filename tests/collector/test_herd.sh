@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: parallel (no BPF, no agent: runs beside the probe tests)
 # Herd engine, end to end through the real transport: a herd of five container members runs
 # the same web workload; one member runs an attacker's sequence (shell spawned by the web
 # server, nc to a public address, a read of /etc/shadow). The alert names that member and those

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: parallel (no BPF, no agent: runs beside the probe tests)
 # Hostile input of issue 15. Strict JSON on ingest: a batch with an event holding a duplicate
 # key, an escaped NUL in an identifier, invalid UTF-8 or a non-integer seq or pid is refused
 # whole (counted by reason, one log line per connection, nothing of it stored). Every

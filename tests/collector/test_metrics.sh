@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: parallel (no BPF, no agent: runs beside the probe tests)
 # GET /metrics of the collector (docs/metrics.md): the Prometheus text format 0.0.4, checked by
 # promtool (Debian's prometheus package) and scraped by a real prometheus on loopback. The
 # values are those of what the test did: events sent and resent (stored, duplicate), a batch

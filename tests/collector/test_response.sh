@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: parallel (no BPF, no agent: runs beside the probe tests)
 # The response command (--response-cmd): an alert larger than a pipe buffer, given to a command
 # that never reads its stdin and hangs, stalls nothing (ingest goes on and is acknowledged); the
 # command holds no descriptor of the collector (listening socket, agent connections, database);

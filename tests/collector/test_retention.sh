@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: parallel (no BPF, no agent: runs beside the probe tests)
 # Retention: events older than --retain-days are deleted; while the data exceeds --retain-mb
 # the oldest chunks go; the newest events stay queryable. Alerts go with the events they cite
 # (older than the age limit, or older than the oldest event left); streams (stored seqs of an

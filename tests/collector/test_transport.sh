@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: parallel (no BPF, no agent: runs beside the probe tests)
 # Transport: mutual TLS refuses agents without a fleet certificate (nothing stored); hostile
 # frames close only their own connection, with a counted reason, while another agent streams.
 # A certificate speaks only for its own host: events of another host are refused and counted,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: parallel (no BPF, no agent: runs beside the probe tests)
 # The C sources are held to .clang-format: one case per checked directory (Makefile
 # FORMAT_DIRS), one clang-format run each; a directory that differs fails, naming its files and
 # the command that fixes them.
