@@ -47,18 +47,6 @@ static __always_inline __u64 hw_cap_bits(const kernel_cap_t *c)
 	return v;
 }
 
-/* struct inode's times before 6.11 (i_mtime_sec/_nsec since): timespec64 fields, named
- * __i_ctime from 6.6 (commit 13bc24457850) and __i_mtime from 6.7 (commit 12cd44023651) */
-struct inode___ts {
-	struct timespec64 i_mtime, i_ctime;
-} __attribute__((preserve_access_index));
-struct inode___ts66 {
-	struct timespec64 __i_ctime;
-} __attribute__((preserve_access_index));
-struct inode___ts67 {
-	struct timespec64 __i_mtime;
-} __attribute__((preserve_access_index));
-
 static __always_inline __s64 hw_ts_ns(const struct timespec64 *ts)
 {
 	struct timespec64 v = {};
@@ -70,28 +58,24 @@ static __always_inline __s64 hw_ts_ns(const struct timespec64 *ts)
  * the agent caches the file's hash (a rewrite in place changes mtime or ctime). */
 static __always_inline void hw_exe_stat(struct hw_exec *e, struct inode *ino)
 {
+	struct inode___hw *i = (void *)ino;
 	e->exe_size = ino->i_size;
-	if (bpf_core_field_exists(ino->i_mtime_sec)) {
+	if (bpf_core_field_exists(i->i_mtime_sec)) {
 		/* multigrain timestamps (6.13, commit 4e40eff0b573) keep a flag in the top bit of
 		 * i_ctime_nsec (I_CTIME_QUERIED, set once someone read the time): nanoseconds
 		 * fit in 30 bits */
-		e->exe_mtime_ns =
-			ino->i_mtime_sec * 1000000000LL + (ino->i_mtime_nsec & 0x3fffffff);
-		e->exe_ctime_ns =
-			ino->i_ctime_sec * 1000000000LL + (ino->i_ctime_nsec & 0x3fffffff);
+		e->exe_mtime_ns = i->i_mtime_sec * 1000000000LL + (i->i_mtime_nsec & 0x3fffffff);
+		e->exe_ctime_ns = i->i_ctime_sec * 1000000000LL + (i->i_ctime_nsec & 0x3fffffff);
 		return;
 	}
-	struct inode___ts *o = (void *)ino;
-	struct inode___ts66 *o66 = (void *)ino;
-	struct inode___ts67 *o67 = (void *)ino;
-	if (bpf_core_field_exists(o67->__i_mtime))
-		e->exe_mtime_ns = hw_ts_ns(__builtin_preserve_access_index(&o67->__i_mtime));
+	if (bpf_core_field_exists(i->__i_mtime))
+		e->exe_mtime_ns = hw_ts_ns(__builtin_preserve_access_index(&i->__i_mtime));
 	else
-		e->exe_mtime_ns = hw_ts_ns(__builtin_preserve_access_index(&o->i_mtime));
-	if (bpf_core_field_exists(o66->__i_ctime))
-		e->exe_ctime_ns = hw_ts_ns(__builtin_preserve_access_index(&o66->__i_ctime));
+		e->exe_mtime_ns = hw_ts_ns(__builtin_preserve_access_index(&i->i_mtime));
+	if (bpf_core_field_exists(i->__i_ctime))
+		e->exe_ctime_ns = hw_ts_ns(__builtin_preserve_access_index(&i->__i_ctime));
 	else
-		e->exe_ctime_ns = hw_ts_ns(__builtin_preserve_access_index(&o->i_ctime));
+		e->exe_ctime_ns = hw_ts_ns(__builtin_preserve_access_index(&i->i_ctime));
 }
 
 static __always_inline void hw_do_exec(struct task_struct *t, __u32 old_pid,
