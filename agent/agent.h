@@ -134,6 +134,7 @@ struct agent {
 	uint64_t host_gen; /* bumped when host_name/host_id/boot_id are read (host_identity) */
 	char *hooks;       /* JSON object: hook types this kernel allows (computed at start) */
 	struct user_state *user;
+	struct binhash *bh; /* exec.sha256: cache and worker (binhash.c), NULL when off */
 };
 
 /* probes.c */

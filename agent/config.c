@@ -27,6 +27,10 @@ void config_defaults(struct hw_config *c)
 	c->inventory.max_files = 1000000;
 	c->inventory.max_read_mb = 64;
 	c->inventory.max_items = 20000;
+	c->exec_hash.enabled = true;
+	c->exec_hash.max_file_kb = 64 * 1024;
+	c->exec_hash.budget_kb_s = 32 * 1024;
+	c->exec_hash.cache_entries = 4096;
 	c->control.collector_allow = HW_CTL_COLLECTOR_DEFAULT;
 	c->control.collector_max_for_s = HW_CTL_MAX_FOR_DEFAULT;
 }
@@ -744,6 +748,8 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			rc = parse_ctrmeta(p, c, v);
 		else if (!strcmp(key, "inventory"))
 			rc = parse_inventory(p, c, v);
+		else if (!strcmp(key, "exec_hash"))
+			rc = parse_exec_hash(p, c, v);
 		else
 			return perr(
 				p, k,
@@ -751,7 +757,7 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 				"heartbeat_interval, args_max_bytes, ringbuf_mb, "
 				"exec_failed_enoent, probes, filters, containers, collector, "
 				"custom_probes, control_socket, control, privilege, net, files, "
-				"metrics, container_meta, inventory)",
+				"metrics, container_meta, inventory, exec_hash)",
 				key);
 		if (rc)
 			return -1;

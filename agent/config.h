@@ -129,6 +129,12 @@ struct hw_config {
 		unsigned max_read_mb;    /* inventory.max_read_mb: bytes read by a run */
 		unsigned max_items;      /* inventory.max_items: items reported by a run */
 	} inventory;
+	struct {
+		bool enabled;           /* exec_hash.enabled: exec.sha256 (agent/binhash.c) */
+		unsigned max_file_kb;   /* larger files are not hashed (too_large) */
+		unsigned budget_kb_s;   /* bytes hashed per second, in KiB */
+		unsigned cache_entries; /* files whose hash (or skip reason) is remembered */
+	} exec_hash;
 };
 
 /* Control commands, as bits of control.collector_allow. */

@@ -35,6 +35,8 @@ int get_uint(struct pctx *p, yaml_node_t *v, const char *key, unsigned lo, unsig
 	     unsigned *out);
 /* config_inventory.c */
 int parse_inventory(struct pctx *p, struct hw_config *c, yaml_node_t *m);
+/* config_hash.c */
+int parse_exec_hash(struct pctx *p, struct hw_config *c, yaml_node_t *m);
 /* config_custom.c */
 int parse_custom_list(struct pctx *p, struct hw_config *c, yaml_node_t *s);
 

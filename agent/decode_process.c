@@ -5,6 +5,7 @@
 #include "agent/agent.h"
 #include "agent/emit.h"
 #include "agent/user.h"
+#include "agent/binhash.h"
 #include "herdwatch.skel.h"
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -193,6 +194,13 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 	if (e->old_pid != h->pid)
 		jb_ku64(b, "old_tid", e->old_pid);
 	jb_kbool(b, "seen_before_exec", had_old);
+	/* the file's SHA-256: from the cache, else null and "pending" (process.binary follows) */
+	struct binhash_key k = {.ino = e->exe_ino,
+				.size = e->exe_size,
+				.mtime_ns = e->exe_mtime_ns,
+				.ctime_ns = e->exe_ctime_ns,
+				.dev = e->exe_dev};
+	binhash_exec(a, h, &k, exe, exelen, deleted || e->exe_nlink == 0);
 	emit_event_end(a);
 	return 0;
 }

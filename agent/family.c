@@ -16,6 +16,7 @@
  * A new family is its BPF file, its decoders, its probe rows and one row here. */
 #include "agent/agent.h"
 #include "agent/user.h"
+#include "agent/binhash.h"
 #include <stdio.h>
 
 static int custom_configure(struct agent *a)
@@ -48,6 +49,11 @@ static const struct hw_family families[] = {
 	 .heartbeat = inventory_heartbeat,
 	 .stop = inventory_stop},
 	{.name = "quarantine", .second = quar_second, .heartbeat = quar_heartbeat},
+	/* not a probe family: exec.sha256's worker and cache (binhash.c) */
+	{.name = "exec_hash",
+	 .configure = binhash_configure,
+	 .tick = binhash_tick,
+	 .heartbeat = binhash_heartbeat},
 };
 
 #define FOR_EACH_FAMILY(f)                                                                         \

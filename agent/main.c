@@ -10,6 +10,7 @@
 #include "herdwatch.skel.h"
 #include "agent/metrics.h"
 #include "agent/ship.h"
+#include "agent/binhash.h"
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -454,6 +455,7 @@ static void cleanup(struct agent *a, int ep, int ctl_fd)
 {
 	if (a->ship)
 		ship_close(a->ship, 1000);
+	binhash_free(a);
 	control_close_all(a);
 	if (ctl_fd >= 0) {
 		close(ctl_fd);

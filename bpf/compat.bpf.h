@@ -18,4 +18,13 @@ struct kernel_cap_struct___hw {
 	__u64 val;
 } __attribute__((preserve_access_index));
 
+/* struct inode's times (the key of exec.sha256's cache): i_mtime_sec/_nsec and
+ * i_ctime_sec/_nsec from 6.11 (commit 3aa63a569c64); before, timespec64 fields, named __i_ctime
+ * from 6.6 (commit 13bc24457850) and __i_mtime from 6.7 (commit 12cd44023651) */
+struct inode___hw {
+	__s64 i_mtime_sec, i_ctime_sec;
+	__u32 i_mtime_nsec, i_ctime_nsec;
+	struct timespec64 i_mtime, i_ctime, __i_mtime, __i_ctime;
+} __attribute__((preserve_access_index));
+
 #endif

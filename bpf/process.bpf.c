@@ -47,6 +47,37 @@ static __always_inline __u64 hw_cap_bits(const kernel_cap_t *c)
 	return v;
 }
 
+static __always_inline __s64 hw_ts_ns(const struct timespec64 *ts)
+{
+	struct timespec64 v = {};
+	bpf_probe_read_kernel(&v, sizeof(v), ts);
+	return v.tv_sec * 1000000000LL + v.tv_nsec;
+}
+
+/* The executed file's size, mtime and ctime: with its device and inode, the key under which
+ * the agent caches the file's hash (a rewrite in place changes mtime or ctime). */
+static __always_inline void hw_exe_stat(struct hw_exec *e, struct inode *ino)
+{
+	struct inode___hw *i = (void *)ino;
+	e->exe_size = ino->i_size;
+	if (bpf_core_field_exists(i->i_mtime_sec)) {
+		/* multigrain timestamps (6.13, commit 4e40eff0b573) keep a flag in the top bit of
+		 * i_ctime_nsec (I_CTIME_QUERIED, set once someone read the time): nanoseconds
+		 * fit in 30 bits */
+		e->exe_mtime_ns = i->i_mtime_sec * 1000000000LL + (i->i_mtime_nsec & 0x3fffffff);
+		e->exe_ctime_ns = i->i_ctime_sec * 1000000000LL + (i->i_ctime_nsec & 0x3fffffff);
+		return;
+	}
+	if (bpf_core_field_exists(i->__i_mtime))
+		e->exe_mtime_ns = hw_ts_ns(__builtin_preserve_access_index(&i->__i_mtime));
+	else
+		e->exe_mtime_ns = hw_ts_ns(__builtin_preserve_access_index(&i->i_mtime));
+	if (bpf_core_field_exists(i->__i_ctime))
+		e->exe_ctime_ns = hw_ts_ns(__builtin_preserve_access_index(&i->__i_ctime));
+	else
+		e->exe_ctime_ns = hw_ts_ns(__builtin_preserve_access_index(&i->i_ctime));
+}
+
 static __always_inline void hw_do_exec(struct task_struct *t, __u32 old_pid,
 				       struct linux_binprm *bprm, const char *tp_filename)
 {
@@ -129,6 +160,7 @@ static __always_inline void hw_do_exec(struct task_struct *t, __u32 old_pid,
 	e->exe_nlink = ino->__i_nlink;
 	e->exe_ino = ino->i_ino;
 	e->exe_dev = ino->i_sb->s_dev;
+	hw_exe_stat(e, ino);
 
 	struct fs_struct *fs = t->fs;
 	struct path cwd = {.dentry = fs->pwd.dentry, .mnt = fs->pwd.mnt};

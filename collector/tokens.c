@@ -546,9 +546,9 @@ static const char *user_class(long long uid)
 }
 
 /* every top-level key the extraction reads, found in one pass over the event */
-static const char *const rk[] = {"seq", "kind", "time",  "host",   "proc", "parent",   "exec",
-				 "net", "file", "cap",   "module", "auth", "ptrace",   "cred",
-				 "ns",  "bpf",  "mount", "shell",  "dns",  "inventory"};
+static const char *const rk[] = {"seq", "kind", "time",  "host",   "proc", "parent",    "exec",
+				 "net", "file", "cap",   "module", "auth", "ptrace",    "cred",
+				 "ns",  "bpf",  "mount", "shell",  "dns",  "inventory", "binary"};
 enum {
 	R_PARENT = 5,
 	R_EXEC,
@@ -565,6 +565,7 @@ enum {
 	R_SHELL,
 	R_DNS,
 	R_INV,
+	R_BINARY,
 	R_N
 };
 static const char *const pk[] = {"exe", "comm", "container", "euid", "uid", "pid", "ppid"};
@@ -650,6 +651,22 @@ int token_is_inventory(const char *token)
 	return !strncmp(token, "inv_", 4);
 }
 
+/* binary|<exe>|sha256=<first 16 hex digits>: which build of the file at that path a member
+ * runs, from exec.sha256 or a process.binary answer (64 lowercase hex digits, else none) */
+static int binary_token(const struct jdoc *d, int obj, const char *exe, char *tok)
+{
+	char sha[80];
+	get_str(d, obj, "sha256", sha, sizeof(sha));
+	if (!exe[0] || strlen(sha) != 64)
+		return 0;
+	for (int i = 0; i < 64; i++)
+		if (!is_digit(sha[i]) && !(sha[i] >= 'a' && sha[i] <= 'f'))
+			return 0;
+	sha[16] = 0;
+	cat(tok, TOKEN_MAX, "binary|", exe, "|sha256=", sha, NULL);
+	return 1;
+}
+
 int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TOKEN_MAX])
 {
 	int r[R_N], pr[P_N];
@@ -721,6 +738,12 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 		int fileless = fl >= 0 && d->t[fl].type == J_TRUE;
 		cat(tok[n++], TOKEN_MAX, "exec|", exe, "|parent=", pexe, "|user=", user_class(euid),
 		    setuid ? "|setuid" : "", fileless ? "|fileless" : "", NULL);
+		n += binary_token(d, ex, exe, tok[n]);
+	} else if (!strcmp(k, "process.binary")) {
+		char path[TOKEN_MAX];
+		get_str(d, r[R_BINARY], "path", raw, sizeof(raw));
+		canon(raw, ctr, path, sizeof(path));
+		n += binary_token(d, r[R_BINARY], path, tok[n]);
 	} else if (!strncmp(k, "net.", 4)) {
 		char proto[16], ip[64];
 		get_str(d, r[R_NET], "proto", proto, sizeof(proto));
@@ -876,6 +899,8 @@ const struct token_kind token_kinds[] = {
 	{"inv_preload", "inventory.preload", "preloads {1} into every program (ld.so.preload)",
 	 NULL},
 	{"inv_uid0", "inventory.uid0", "has account {1} with uid 0", NULL},
+	{"binary", "process.exec process.binary",
+	 "ran a binary at {1} whose hash ({2=}) differs from its herd's", NULL},
 	{NULL, NULL, NULL, NULL},
 };
 

@@ -90,9 +90,14 @@ struct hw_exec {
 	__u64 exe_ino;
 	__u32 exe_dev;
 	__u32 old_egid; /* egid before the exec */
-			/* blob follows */
+	/* the executed file's size and change times (with exe_dev, exe_ino: the key of the
+	 * agent's cache of file hashes, exec.sha256) */
+	__u64 exe_size;
+	__s64 exe_mtime_ns;
+	__s64 exe_ctime_ns;
+	/* blob follows */
 };
-_Static_assert(sizeof(struct hw_exec) == 152, "hw_exec layout");
+_Static_assert(sizeof(struct hw_exec) == 176, "hw_exec layout");
 
 struct hw_exit {
 	struct hw_hdr hdr;

@@ -361,6 +361,8 @@ static void test_token_kinds(void)
 		"\"wanted_by\":\"multi-user.target\"}",
 		"\"inventory.preload\",\"inventory\":{\"entry\":\"/lib/x.so\"}",
 		"\"inventory.uid0\",\"inventory\":{\"name\":\"toor\"}",
+		"\"process.binary\",\"binary\":{\"path\":\"/usr/bin/x\",\"sha256\":"
+		"\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"}",
 	};
 	struct ev_info ev;
 	char tk[EV_MAX_TOKENS][TOKEN_MAX], ev_s[1024], d[1024];
@@ -1979,6 +1981,82 @@ static void test_tokens_release(void)
  * too and runs the helper: one cohort change, m2's notice folded. What a program outside the
  * release path does on a member that took a release is paged: a shell under shop-web on m4,
  * which ran a shop-web of a made-up release first. */
+/* exec.sha256 as a herd token: six members run /usr/sbin/sshd of one build (the hash inline
+ * in the exec event, or in process.binary when it followed); m4 runs another build at that path:
+ * an outlier whose alert says so. Then the whole herd moves to a new build at once (a package
+ * upgrade): a herd change, no member alert. */
+static void test_herd_binary_hash(void)
+{
+	static const char *const
+		h1 = "1111aaaa2222bbbb3333cccc4444dddd5555eeee6666ffff7777000088889999",
+		*const h2 = "abababababababab0000000000000000cdcdcdcdcdcdcdcd1212121212121212",
+		*const h3 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	struct herd_cfg c;
+	herd_cfg_default(&c);
+	c.learn_s = 10;
+	c.hold_ms = 1000;
+	struct got g = {0};
+	struct herd_engine *e = herd_new(&c, on_alert, &g);
+	const uint64_t S = 1000000000ull;
+	uint64_t t = 1000 * S, clock = t;
+	char ev_s[1024], mn[32], tk[EV_MAX_TOKENS][TOKEN_MAX];
+	struct ev_info ev;
+	/* member i runs sshd of build sha: from an exec event (inline) or process.binary */
+	int ntok = 0;
+#define SSHD(i, sha, binary_event, at)                                                             \
+	do {                                                                                       \
+		snprintf(mn, sizeof(mn), "m%d", i);                                                \
+		if (binary_event)                                                                  \
+			snprintf(ev_s, sizeof(ev_s),                                               \
+				 "{\"seq\":1,\"kind\":\"process.binary\",\"host\":{\"name\":"      \
+				 "\"h\"},"                                                         \
+				 "\"proc\":{\"exe\":\"/usr/sbin/sshd\"},\"binary\":{\"path\":"     \
+				 "\"/usr/sbin/sshd\",\"sha256\":\"%s\",\"exec_seq\":1}}",          \
+				 sha);                                                             \
+		else                                                                               \
+			snprintf(ev_s, sizeof(ev_s),                                               \
+				 "{\"seq\":1,\"kind\":\"process.exec\",\"host\":{\"name\":\"h\"}," \
+				 "\"proc\":{\"exe\":\"/usr/sbin/sshd\",\"euid\":0},\"parent\":{"   \
+				 "\"exe\":\"/usr/lib/systemd/"                                     \
+				 "systemd\"},\"exec\":{\"sha256\":\"%s\"}}",                       \
+				 sha);                                                             \
+		ntok = extract(ev_s, &ev, tk);                                                     \
+		for (int k_ = 0; k_ < ntok; k_++)                                                  \
+			herd_observe(e, "ssh", mn, "h", NULL, tk[k_], 1, 1, at);                   \
+	} while (0)
+	for (uint64_t at = 0; at <= 600; at += 60) {
+		tick_to(e, &clock, t + at * S);
+		herd_base(e, "ssh", 6, t + at * S);
+		for (int i = 1; i <= 6; i++)
+			SSHD(i, h1, (i + at / 60) % 2, t + at * S);
+	}
+	CHECK("binary_token_from_exec_and_binary_event",
+	      ntok >= 1 && !strcmp(tk[ntok - 1], "binary|/usr/sbin/sshd|sha256=1111aaaa2222bbbb"));
+	CHECK("binary_hash_baseline_quiet", g.outlier == 0);
+	t += 700 * S;
+	tick_to(e, &clock, t);
+	SSHD(4, h2, 0, t);
+	tick_to(e, &clock, t + 3 * S);
+	printf("# other build: %s\n", g.json);
+	CHECK("binary_hash_outlier_alert",
+	      g.outlier == 1 && !strcmp(g.member, "m4") && g.paged == 1 &&
+		      strstr(g.json, "binary|/usr/sbin/sshd|sha256=abababababababab") &&
+		      strstr(g.json, "ran a binary at /usr/sbin/sshd whose hash (abababababababab) "
+				     "differs from its herd's"));
+	int outliers = g.outlier, changes = g.change;
+	t += 600 * S;
+	tick_to(e, &clock, t);
+	for (int i = 1; i <= 6; i++)
+		SSHD(i, h3, i % 2, t + (uint64_t)i * S / 4);
+	tick_to(e, &clock, t + 5 * S);
+	printf("# herd upgrade: %s\n", g.change_json);
+	CHECK("binary_hash_herd_upgrade_one_change",
+	      g.change == changes + 1 && strstr(g.change_json, "sha256=0123456789abcdef"));
+	CHECK("binary_hash_herd_upgrade_no_member_alert", g.outlier == outliers);
+#undef SSHD
+	herd_free(e);
+}
+
 static void test_herd_release_inferred(void)
 {
 	struct herd_cfg c;
@@ -2227,6 +2305,7 @@ int main(void)
 	test_herd_old_cohort_no_canary();
 	test_tokens_release();
 	test_herd_release_inferred();
+	test_herd_binary_hash();
 	test_fuzz();
 	return failed;
 }

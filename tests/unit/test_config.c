@@ -241,6 +241,24 @@ int main(void)
 		     "unknown key 'inventory.dirs' (known: at_start, interval_hours");
 	CHECK("inventory is a control command",
 	      config_ctl_command("inventory") == HW_CTL_INVENTORY);
+	/* exec_hash: exec.sha256 and its bounds */
+	CHECK("exec_hash on by default: 64 MiB files, 32 MiB/s, 4096 entries",
+	      parse(&c, "", err) == 0 && c.exec_hash.enabled && c.exec_hash.max_file_kb == 65536 &&
+		      c.exec_hash.budget_kb_s == 32768 && c.exec_hash.cache_entries == 4096);
+	CHECK("exec_hash section parses",
+	      parse(&c,
+		    "exec_hash: {enabled: false, max_file_kb: 16, budget_kb_per_s: 100, "
+		    "cache_entries: 32}\n",
+		    err) == 0 &&
+		      !c.exec_hash.enabled && c.exec_hash.max_file_kb == 16 &&
+		      c.exec_hash.budget_kb_s == 100 && c.exec_hash.cache_entries == 32);
+	expect_error("exec_hash cache bounded", "exec_hash: {cache_entries: 8}\n",
+		     "test.yaml:1: 'cache_entries' must be between 16 and 1048576, not 8");
+	expect_error("exec_hash budget a number", "exec_hash: {budget_kb_per_s: fast}\n",
+		     "'budget_kb_per_s' must be a whole number, not 'fast'");
+	expect_error("unknown exec_hash key", "exec_hash: {max_file_mb: 1}\n",
+		     "unknown key 'exec_hash.max_file_mb' (known: enabled, max_file_kb, "
+		     "budget_kb_per_s, cache_entries)");
 
 	/* control: the collector allow-list */
 	CHECK("collector may only enable and add probes by default, for an hour at most",
