@@ -384,6 +384,146 @@ static void usage(void)
 		"  T: RFC 3339, ns since the epoch, or an age: 30s 10m 2h 7d\n");
 }
 
+/* herds, members, stats: one answer, as a table (or as JSON) */
+static int cmd_table(const char *cmd)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/api/%s", cmd);
+	char *body = http_get(path);
+	if (!body) {
+		fprintf(stderr, "herdwatch: cannot reach the collector at %s\n", api);
+		return 1;
+	}
+	if (as_json || !strcmp(cmd, "stats")) {
+		fputs(body, stdout);
+	} else {
+		if (!strcmp(cmd, "herds"))
+			printf("%-20s %8s %8s %8s %9s  %s\n", "HERD", "MEMBERS", "ACTIVE",
+			       "CHANGES", "LEARNING", "COHORTS (VERSION:MEMBERS)");
+		else
+			printf("%-24s %-14s %-12s %-9s %6s %6s %6s %-6s %s\n", "MEMBER", "HERD",
+			       "VERSION", "TYPE", "SCORE", "ALERTS", "TOKENS", "SILENT",
+			       "LAST SEEN");
+		show(body, NULL, !strcmp(cmd, "herds") ? 2 : 3);
+	}
+	free(body);
+	return 0;
+}
+
+/* The newest `want` events or alerts matching url, shown oldest first. The last id shown (-1:
+ * none) in *last; 1 when the collector cannot be reached or answers garbage. */
+static int show_newest(const struct jbuf *url, const char *listkey, int kindno, long long want,
+		       long long *last)
+{
+	/* newest first, page by page (before=next_before) until `want` events or the oldest data:
+	 * the collector examines a bounded number of chunks per answer */
+	char **pages = NULL;
+	size_t npages = 0;
+	long long got = 0, nb = -1;
+	for (;;) {
+		struct jbuf u = {0};
+		char a[32];
+		jb_raw(&u, url->p, url->len);
+		snprintf(a, sizeof(a), "%lld", want - got < PAGE ? want - got : PAGE);
+		urlenc(&u, "limit", a);
+		if (nb >= 0) {
+			snprintf(a, sizeof(a), "%lld", nb);
+			urlenc(&u, "before", a);
+		}
+		char *body = http_get(u.p);
+		free(u.p);
+		if (!body) {
+			fprintf(stderr, "herdwatch: cannot reach the collector at %s\n", api);
+			goto fail;
+		}
+		long long cnt = count_of(body, listkey);
+		if (cnt < 0) {
+			fprintf(stderr, "herdwatch: the collector's answer is not JSON\n");
+			free(body);
+			goto fail;
+		}
+		char **pp = realloc(pages, (npages + 1) * sizeof(*pp));
+		if (!pp) {
+			fprintf(stderr, "herdwatch: out of memory\n");
+			free(body);
+			goto fail;
+		}
+		pages = pp;
+		pages[npages++] = body;
+		got += cnt;
+		/* alerts: one page (the newest `limit`, at most PAGE) */
+		nb = kindno == 0 ? num_of(body, "next_before", -1) : -1;
+		if (nb < 0 || got >= want)
+			break;
+	}
+	if (!as_json) {
+		if (kindno == 0)
+			printf("%-8s %-30s %-20s %-18s %-28s %s\n", "ID", "TIME", "MEMBER", "KIND",
+			       "EXE", "OBJECT");
+		else
+			printf("%-6s %-30s %-15s %-7s %-20s %s\n", "ID", "TIME", "KIND", "SEV",
+			       "MEMBER", "EXPLANATION");
+	}
+	*last = -1;
+	int bad = 0;
+	for (size_t i = npages; i-- > 0;) {
+		long long l = show(pages[i], listkey, kindno);
+		if (l < -1)
+			bad = 1;
+		if (l > *last)
+			*last = l;
+		free(pages[i]);
+	}
+	free(pages);
+	return bad;
+fail:
+	for (size_t i = 0; i < npages; i++)
+		free(pages[i]);
+	free(pages);
+	return 1;
+}
+
+/* --follow: every half second, what is newer than id last, until interrupted */
+static void follow_new(const struct jbuf *url, const char *listkey, int kindno, long long last)
+{
+	if (last < 0) {
+		/* nothing matched yet: follow from the newest event stored now */
+		char *body = http_get(kindno == 0 ? "/api/events?limit=1" : "/api/alerts?limit=1");
+		last = body ? num_of(body, "last_id", -1) : -1;
+		free(body);
+		if (last < 0)
+			last = 0;
+	}
+	for (;;) {
+		usleep(500000);
+		/* everything newer than the last shown id, oldest first, page after page until
+		 * caught up (a burst larger than a page is not cut) */
+		for (;;) {
+			struct jbuf u = {0};
+			char a[32];
+			jb_raw(&u, url->p, url->len);
+			snprintf(a, sizeof(a), "%lld", last);
+			urlenc(&u, "after", a);
+			snprintf(a, sizeof(a), "%d", PAGE);
+			urlenc(&u, "limit", a);
+			char *body = http_get(u.p);
+			free(u.p);
+			if (!body)
+				break;
+			long long cnt = count_of(body, listkey);
+			int trunc = truncated_of(body);
+			long long l2 = show(body, listkey, kindno);
+			free(body);
+			if (l2 > last)
+				last = l2;
+			if (cnt < PAGE && !trunc)
+				break;
+			if (l2 < 0)
+				break;
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -479,27 +619,7 @@ int main(int argc, char **argv)
 		kindno = 1;
 		listkey = "alerts";
 	} else if (!strcmp(cmd, "herds") || !strcmp(cmd, "members") || !strcmp(cmd, "stats")) {
-		char path[64];
-		snprintf(path, sizeof(path), "/api/%s", cmd);
-		char *body = http_get(path);
-		if (!body) {
-			fprintf(stderr, "herdwatch: cannot reach the collector at %s\n", api);
-			return 1;
-		}
-		if (as_json || !strcmp(cmd, "stats")) {
-			fputs(body, stdout);
-		} else {
-			if (!strcmp(cmd, "herds"))
-				printf("%-20s %8s %8s %8s %9s  %s\n", "HERD", "MEMBERS", "ACTIVE",
-				       "CHANGES", "LEARNING", "COHORTS (VERSION:MEMBERS)");
-			else
-				printf("%-24s %-14s %-12s %-9s %6s %6s %6s %-6s %s\n", "MEMBER",
-				       "HERD", "VERSION", "TYPE", "SCORE", "ALERTS", "TOKENS",
-				       "SILENT", "LAST SEEN");
-			show(body, NULL, !strcmp(cmd, "herds") ? 2 : 3);
-		}
-		free(body);
-		return 0;
+		return cmd_table(cmd);
 	} else {
 		usage();
 		return 2;
@@ -512,104 +632,13 @@ int main(int argc, char **argv)
 	long long want = limit ? atoll(limit) : 100;
 	if (want < 1)
 		want = 100;
-	/* newest first, page by page (before=next_before) until `want` events or the oldest data:
-	 * the collector examines a bounded number of chunks per answer */
-	char **pages = NULL;
-	size_t npages = 0;
-	long long got = 0, nb = -1;
-	for (;;) {
-		struct jbuf u = {0};
-		char a[32];
-		jb_raw(&u, url.p, url.len);
-		snprintf(a, sizeof(a), "%lld", want - got < PAGE ? want - got : PAGE);
-		urlenc(&u, "limit", a);
-		if (nb >= 0) {
-			snprintf(a, sizeof(a), "%lld", nb);
-			urlenc(&u, "before", a);
-		}
-		char *body = http_get(u.p);
-		free(u.p);
-		if (!body) {
-			fprintf(stderr, "herdwatch: cannot reach the collector at %s\n", api);
-			return 1;
-		}
-		long long cnt = count_of(body, listkey);
-		if (cnt < 0) {
-			fprintf(stderr, "herdwatch: the collector's answer is not JSON\n");
-			free(body);
-			return 1;
-		}
-		char **pp = realloc(pages, (npages + 1) * sizeof(*pp));
-		if (!pp) {
-			fprintf(stderr, "herdwatch: out of memory\n");
-			free(body);
-			return 1;
-		}
-		pages = pp;
-		pages[npages++] = body;
-		got += cnt;
-		/* alerts: one page (the newest `limit`, at most PAGE) */
-		nb = kindno == 0 ? num_of(body, "next_before", -1) : -1;
-		if (nb < 0 || got >= want)
-			break;
-	}
-	if (!as_json) {
-		if (kindno == 0)
-			printf("%-8s %-30s %-20s %-18s %-28s %s\n", "ID", "TIME", "MEMBER", "KIND",
-			       "EXE", "OBJECT");
-		else
-			printf("%-6s %-30s %-15s %-7s %-20s %s\n", "ID", "TIME", "KIND", "SEV",
-			       "MEMBER", "EXPLANATION");
-	}
-	long long last = -1;
-	int bad = 0;
-	for (size_t i = npages; i-- > 0;) {
-		long long l = show(pages[i], listkey, kindno);
-		if (l < -1)
-			bad = 1;
-		if (l > last)
-			last = l;
-		free(pages[i]);
-	}
-	free(pages);
-	if (bad)
+	long long last;
+	if (show_newest(&url, listkey, kindno, want, &last)) {
+		free(url.p);
 		return 1;
-	if (follow && last < 0) {
-		/* nothing matched yet: follow from the newest event stored now */
-		char *body = http_get(kindno == 0 ? "/api/events?limit=1" : "/api/alerts?limit=1");
-		last = body ? num_of(body, "last_id", -1) : -1;
-		free(body);
-		if (last < 0)
-			last = 0;
 	}
-	while (follow) {
-		usleep(500000);
-		/* everything newer than the last shown id, oldest first, page after page until
-		 * caught up (a burst larger than a page is not cut) */
-		for (;;) {
-			struct jbuf u = {0};
-			char a[32];
-			jb_raw(&u, url.p, url.len);
-			snprintf(a, sizeof(a), "%lld", last);
-			urlenc(&u, "after", a);
-			snprintf(a, sizeof(a), "%d", PAGE);
-			urlenc(&u, "limit", a);
-			char *body = http_get(u.p);
-			free(u.p);
-			if (!body)
-				break;
-			long long cnt = count_of(body, listkey);
-			int trunc = truncated_of(body);
-			long long l2 = show(body, listkey, kindno);
-			free(body);
-			if (l2 > last)
-				last = l2;
-			if (cnt < PAGE && !trunc)
-				break;
-			if (l2 < 0)
-				break;
-		}
-	}
+	if (follow)
+		follow_new(&url, listkey, kindno, last);
 	free(url.p);
 	return 0;
 }
