@@ -667,9 +667,12 @@ static int binary_token(const struct jdoc *d, int obj, const char *exe, char *to
 	return 1;
 }
 
-int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TOKEN_MAX])
+/* The envelope of an event: seq, kind, time, host, and the member it belongs to (the host, or
+ * host/container). r and pr: the event's and its proc's keys; ctr: the container id or "".
+ * -1 when seq is not a count. */
+static int ev_envelope(const struct jdoc *d, int root, struct ev_info *ev, int *r, int *pr,
+		       char *ctr, size_t ctrlen)
 {
-	int r[R_N], pr[P_N];
 	json_get_keys(d, root, &rkeys, r);
 	int ok = 0;
 	ev->bad = NULL;
@@ -698,9 +701,8 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 		cat(ev->host, sizeof(ev->host), "unknown", NULL);
 	get_id(d, host, "herd", ev->host_herd, sizeof(ev->host_herd), ev, "host.herd");
 	get_id(d, host, "version", ev->host_version, sizeof(ev->host_version), ev, "host.version");
-	char ctr[128];
 	int container = pr[2];
-	get_id(d, container, "id", ctr, sizeof(ctr), ev, "proc.container.id");
+	get_id(d, container, "id", ctr, ctrlen, ev, "proc.container.id");
 	ev->in_container = ctr[0] != 0;
 	if (ev->in_container) {
 		cat(ev->member, sizeof(ev->member), ev->host, "/", ctr, NULL);
@@ -713,6 +715,110 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 		cat(ev->version, sizeof(ev->version), ev->host_version, NULL);
 	}
 
+	return 0;
+}
+
+/* net.*: where a program connects, what it accepts, listens on, binds, opens, looks up */
+static int net_token(const struct jdoc *d, int net, int dns, const char *k, const char *exe,
+		     char *out, struct ev_info *ev)
+{
+	int n = 0;
+	char(*tok)[TOKEN_MAX] = (char(*)[TOKEN_MAX])out;
+	char proto[16], ip[64];
+	get_str(d, net, "proto", proto, sizeof(proto));
+	if (!proto[0])
+		cat(proto, sizeof(proto), "ip", NULL);
+	long long dport = get_int(d, net, "dst.port", 0, ev);
+	long long sport = get_int(d, net, "src.port", 0, ev);
+	if (!strcmp(k, "net.connect")) {
+		get_str(d, net, "dst.ip", ip, sizeof(ip));
+		char pb[24];
+		cat(tok[n++], TOKEN_MAX, "connect|", exe, "|", proto, "/",
+		    dport >= 32768 ? "ephemeral" : itoa_ll(dport, pb), "|", ip_class(ip), NULL);
+	} else if (!strcmp(k, "net.accept")) {
+		/* accept: src is the local side in the agent's view when dst is the peer */
+		char peer[64];
+		get_str(d, net, "dst.ip", peer, sizeof(peer));
+		long long lport = sport ? sport : dport; /* src is the local end */
+		get_str(d, net, "src.ip", ip, sizeof(ip));
+		char pb[24];
+		cat(tok[n++], TOKEN_MAX, "accept|", exe, "|", proto, "/", itoa_ll(lport, pb), "|",
+		    ip_class(peer[0] ? peer : ip), NULL);
+	} else if (!strcmp(k, "net.listen")) {
+		long long port = sport ? sport : dport;
+		snprintf(tok[n++], TOKEN_MAX, "listen|%s|%s/%lld", exe, proto, port);
+	} else if (!strcmp(k, "net.bind")) {
+		long long port = sport ? sport : dport;
+		if (port > 0 && port < 32768)
+			snprintf(tok[n++], TOKEN_MAX, "bind|%s|%s/%lld", exe, proto, port);
+	} else if (!strcmp(k, "net.socket")) {
+		char fam[32], type[32];
+		get_str(d, net, "family", fam, sizeof(fam));
+		get_str(d, net, "type", type, sizeof(type));
+		snprintf(tok[n++], TOKEN_MAX, "socket|%s|%s/%s", exe, fam, type);
+	} else if (!strcmp(k, "net.dns")) {
+		char q[256], dom[256];
+		get_str(d, dns, "query", q, sizeof(q));
+		dns_domain(q, dom, sizeof(dom));
+		snprintf(tok[n++], TOKEN_MAX, "dns|%s|%s", exe, dom);
+	}
+	return n;
+}
+
+/* file.*: the operation on a watched path (the watch's name when it has one) */
+static int file_token(const struct jdoc *d, int file, const char *k, const char *exe,
+		      const char *ctr, char *out)
+{
+	char raw[TOKEN_MAX];
+	char path[TOKEN_MAX], cp[TOKEN_MAX], op[32];
+	get_str(d, file, "watch", raw, sizeof(raw));
+	if (!raw[0])
+		get_str(d, file, "path", raw, sizeof(raw));
+	canon(raw, ctr, cp, sizeof(cp));
+	cat(path, sizeof(path), cp, NULL);
+	get_str(d, file, "op", op, sizeof(op));
+	if (!op[0])
+		cat(op, sizeof(op), k + 5, NULL);
+	/* a set-id chmod is its own behaviour, not one more mode change of that file */
+	int su = json_path(d, file, "setuid"), sg = json_path(d, file, "setgid");
+	if (su >= 0 && d->t[su].type == J_TRUE)
+		cat(op, sizeof(op), "chmod+setuid", NULL);
+	else if (sg >= 0 && d->t[sg].type == J_TRUE)
+		cat(op, sizeof(op), "chmod+setgid", NULL);
+	cat(out, TOKEN_MAX, "file|", exe, "|", op, "|", path, NULL);
+	return 1;
+}
+
+/* user.auth: who authenticated as whom through which PAM service, and the result */
+static int auth_token(const struct jdoc *d, int auth, const int *pr, const char *exe, char *out)
+{
+	char svc[64], user[128], runas[128], res[32];
+	get_str(d, auth, "service", svc, sizeof(svc));
+	get_str(d, auth, "user", user, sizeof(user));
+	get_str(d, auth, "sudo_runas", runas, sizeof(runas));
+	get_str(d, auth, "result", res, sizeof(res));
+	/* by: the real uid of the program that called PAM, which sudo and su (set-uid
+	 * root) keep from their caller: a service account's sudo is not an engineer's. */
+	int okk = 0;
+	long long uid = json_int(d, pr[4], &okk);
+	/* as: the account the step is for. sudo's PAM_USER is its caller at authenticate
+	 * and its target at open_session: sudo_runas names the target throughout. */
+	const char *as = runas[0] ? runas : user;
+	cat(out, TOKEN_MAX, "auth|", exe[0] ? exe : "?", "|", svc[0] ? svc : "?",
+	    "|by=", okk ? user_class(uid) : "?", "|as=",
+	    !as[0]               ? "?"
+	    : strcmp(as, "root") ? "user"
+				 : "root",
+	    "|", res[0] ? res : "?", NULL);
+	return 1;
+}
+
+int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TOKEN_MAX])
+{
+	int r[R_N], pr[P_N];
+	char ctr[128];
+	if (ev_envelope(d, root, ev, r, pr, ctr, sizeof(ctr)))
+		return -1;
 	const char *k = ev->kind;
 	char raw[TOKEN_MAX], exe[TOKEN_MAX];
 	if (json_str(d, pr[0], raw, sizeof(raw)) <= 0 && json_str(d, pr[1], raw, sizeof(raw)) < 0)
@@ -745,62 +851,9 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 		canon(raw, ctr, path, sizeof(path));
 		n += binary_token(d, r[R_BINARY], path, tok[n]);
 	} else if (!strncmp(k, "net.", 4)) {
-		char proto[16], ip[64];
-		get_str(d, r[R_NET], "proto", proto, sizeof(proto));
-		if (!proto[0])
-			cat(proto, sizeof(proto), "ip", NULL);
-		long long dport = get_int(d, r[R_NET], "dst.port", 0, ev);
-		long long sport = get_int(d, r[R_NET], "src.port", 0, ev);
-		if (!strcmp(k, "net.connect")) {
-			get_str(d, r[R_NET], "dst.ip", ip, sizeof(ip));
-			char pb[24];
-			cat(tok[n++], TOKEN_MAX, "connect|", exe, "|", proto, "/",
-			    dport >= 32768 ? "ephemeral" : itoa_ll(dport, pb), "|", ip_class(ip),
-			    NULL);
-		} else if (!strcmp(k, "net.accept")) {
-			/* accept: src is the local side in the agent's view when dst is the peer */
-			char peer[64];
-			get_str(d, r[R_NET], "dst.ip", peer, sizeof(peer));
-			long long lport = sport ? sport : dport; /* src is the local end */
-			get_str(d, r[R_NET], "src.ip", ip, sizeof(ip));
-			char pb[24];
-			cat(tok[n++], TOKEN_MAX, "accept|", exe, "|", proto, "/",
-			    itoa_ll(lport, pb), "|", ip_class(peer[0] ? peer : ip), NULL);
-		} else if (!strcmp(k, "net.listen")) {
-			long long port = sport ? sport : dport;
-			snprintf(tok[n++], TOKEN_MAX, "listen|%s|%s/%lld", exe, proto, port);
-		} else if (!strcmp(k, "net.bind")) {
-			long long port = sport ? sport : dport;
-			if (port > 0 && port < 32768)
-				snprintf(tok[n++], TOKEN_MAX, "bind|%s|%s/%lld", exe, proto, port);
-		} else if (!strcmp(k, "net.socket")) {
-			char fam[32], type[32];
-			get_str(d, r[R_NET], "family", fam, sizeof(fam));
-			get_str(d, r[R_NET], "type", type, sizeof(type));
-			snprintf(tok[n++], TOKEN_MAX, "socket|%s|%s/%s", exe, fam, type);
-		} else if (!strcmp(k, "net.dns")) {
-			char q[256], dom[256];
-			get_str(d, r[R_DNS], "query", q, sizeof(q));
-			dns_domain(q, dom, sizeof(dom));
-			snprintf(tok[n++], TOKEN_MAX, "dns|%s|%s", exe, dom);
-		}
+		n += net_token(d, r[R_NET], r[R_DNS], k, exe, tok[n], ev);
 	} else if (!strncmp(k, "file.", 5)) {
-		char path[TOKEN_MAX], cp[TOKEN_MAX], op[32];
-		get_str(d, r[R_FILE], "watch", raw, sizeof(raw));
-		if (!raw[0])
-			get_str(d, r[R_FILE], "path", raw, sizeof(raw));
-		canon(raw, ctr, cp, sizeof(cp));
-		cat(path, sizeof(path), cp, NULL);
-		get_str(d, r[R_FILE], "op", op, sizeof(op));
-		if (!op[0])
-			cat(op, sizeof(op), k + 5, NULL);
-		/* a set-id chmod is its own behaviour, not one more mode change of that file */
-		int su = json_path(d, r[R_FILE], "setuid"), sg = json_path(d, r[R_FILE], "setgid");
-		if (su >= 0 && d->t[su].type == J_TRUE)
-			cat(op, sizeof(op), "chmod+setuid", NULL);
-		else if (sg >= 0 && d->t[sg].type == J_TRUE)
-			cat(op, sizeof(op), "chmod+setgid", NULL);
-		cat(tok[n++], TOKEN_MAX, "file|", exe, "|", op, "|", path, NULL);
+		n += file_token(d, r[R_FILE], k, exe, ctr, tok[n]);
 	} else if (!strcmp(k, "process.capability")) {
 		char cap[64];
 		get_str(d, r[R_CAP], "name", cap, sizeof(cap));
@@ -813,24 +866,7 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 		canon(raw, ctr, name, sizeof(name));
 		snprintf(tok[n++], TOKEN_MAX, "module|%s", name);
 	} else if (!strcmp(k, "user.auth")) {
-		char svc[64], user[128], runas[128], res[32];
-		get_str(d, r[R_AUTH], "service", svc, sizeof(svc));
-		get_str(d, r[R_AUTH], "user", user, sizeof(user));
-		get_str(d, r[R_AUTH], "sudo_runas", runas, sizeof(runas));
-		get_str(d, r[R_AUTH], "result", res, sizeof(res));
-		/* by: the real uid of the program that called PAM, which sudo and su (set-uid
-		 * root) keep from their caller: a service account's sudo is not an engineer's. */
-		int okk = 0;
-		long long uid = json_int(d, pr[4], &okk);
-		/* as: the account the step is for. sudo's PAM_USER is its caller at authenticate
-		 * and its target at open_session: sudo_runas names the target throughout. */
-		const char *as = runas[0] ? runas : user;
-		cat(tok[n++], TOKEN_MAX, "auth|", exe[0] ? exe : "?", "|", svc[0] ? svc : "?",
-		    "|by=", okk ? user_class(uid) : "?", "|as=",
-		    !as[0]               ? "?"
-		    : strcmp(as, "root") ? "user"
-					 : "root",
-		    "|", res[0] ? res : "?", NULL);
+		n += auth_token(d, r[R_AUTH], pr, exe, tok[n]);
 	} else if (!strcmp(k, "process.ptrace")) {
 		char req[64];
 		get_str(d, r[R_PTRACE], "request", req, sizeof(req));
