@@ -186,6 +186,61 @@ static int refuse_event(struct conn *k, const char *line, size_t len, int why, u
 	return reason;
 }
 
+/* The batch's new events (c->keep) as one compressed chunk, with its index rows: only what is
+ * new is stored (duplicates and bad lines cut out, recompressed). 0, or a storage error. */
+static int store_kept(struct collector *c, struct stream *s, const struct hw_batch *b, int64_t host,
+		      int64_t chunk, uint64_t first_seq, uint64_t ts_min, uint64_t ts_max)
+{
+	int err;
+	const void *z = b->zdata;
+	size_t zlen = b->zlen;
+	uint32_t raw_len = b->raw_len;
+	if (c->nkeep != b->count) {
+		/* duplicates or bad lines removed: store only what is new */
+		size_t o = 0;
+		for (uint32_t i = 0; i < c->nkeep; i++) {
+			memcpy(c->raw2 + o, c->raw + c->keep[i].off, c->keep[i].len);
+			o += c->keep[i].len;
+		}
+		zlen = ZSTD_compressCCtx(c->cctx, c->zbuf, c->zcap, c->raw2, o, 1);
+		if (ZSTD_isError(zlen)) {
+			c->store_failed = 1; /* its seqs are marked stored: roll back */
+			return 1;
+		}
+		z = c->zbuf;
+		raw_len = (uint32_t)o;
+	}
+	err = store_chunk(c->st, host, first_seq, c->nkeep, ts_min, ts_max, z, zlen, raw_len);
+	for (uint32_t i = 0; i < c->ncidx && !err; i++) {
+		struct cidx *x = &c->cidx[c->cidx_list[i]];
+		err = store_chunk_index(c->st, chunk, x->member, x->kind, x->ts_min, x->ts_max,
+					x->n);
+	}
+	if (!err)
+		stream_note_chunk(s, host, chunk);
+	if (err)
+		c->store_failed = 1;
+	return c->store_failed;
+}
+
+/* The batch's answer, sent once its transaction is committed (an ack means durable). */
+static int queue_ack(struct collector *c, struct conn *k, const struct hw_ack *ack)
+{
+	if (c->nacks == c->ackcap) {
+		size_t nc = c->ackcap ? c->ackcap * 2 : 256;
+		struct pend_ack *a = realloc(c->acks, nc * sizeof(*a));
+		if (!a) {
+			c->store_failed = 1;
+			return -1;
+		}
+		c->acks = a;
+		c->ackcap = nc;
+	}
+	k->refs++;
+	c->acks[c->nacks++] = (struct pend_ack){k, *ack};
+	return 0;
+}
+
 static int process_batch(struct collector *c, struct conn *k, int version, const uint8_t *p,
 			 size_t len)
 {
@@ -311,39 +366,8 @@ static int process_batch(struct collector *c, struct conn *k, int version, const
 	}
 	if (c->store_failed)
 		return storage_error(c, k);
-	if (c->nkeep) {
-		const void *z = b.zdata;
-		size_t zlen = b.zlen;
-		uint32_t raw_len = b.raw_len;
-		if (c->nkeep != b.count) {
-			/* duplicates or bad lines removed: store only what is new */
-			size_t o = 0;
-			for (uint32_t i = 0; i < c->nkeep; i++) {
-				memcpy(c->raw2 + o, c->raw + c->keep[i].off, c->keep[i].len);
-				o += c->keep[i].len;
-			}
-			zlen = ZSTD_compressCCtx(c->cctx, c->zbuf, c->zcap, c->raw2, o, 1);
-			if (ZSTD_isError(zlen)) {
-				c->store_failed = 1; /* its seqs are marked stored: roll back */
-				return storage_error(c, k);
-			}
-			z = c->zbuf;
-			raw_len = (uint32_t)o;
-		}
-		err = store_chunk(c->st, host, first_seq, c->nkeep, ts_min, ts_max, z, zlen,
-				  raw_len);
-		for (uint32_t i = 0; i < c->ncidx && !err; i++) {
-			struct cidx *x = &c->cidx[c->cidx_list[i]];
-			err = store_chunk_index(c->st, chunk, x->member, x->kind, x->ts_min,
-						x->ts_max, x->n);
-		}
-		if (!err)
-			stream_note_chunk(s, host, chunk);
-		if (err || c->store_failed) {
-			c->store_failed = 1;
-			return storage_error(c, k);
-		}
-	}
+	if (c->nkeep && store_kept(c, s, &b, host, chunk, first_seq, ts_min, ts_max))
+		return storage_error(c, k);
 	ack.stored = c->nkeep;
 	c->stored += ack.stored;
 	c->batches++;
@@ -352,18 +376,8 @@ static int process_batch(struct collector *c, struct conn *k, int version, const
 			c->first_store_ns = now;
 		c->last_store_ns = now;
 	}
-	if (c->nacks == c->ackcap) {
-		size_t nc = c->ackcap ? c->ackcap * 2 : 256;
-		struct pend_ack *a = realloc(c->acks, nc * sizeof(*a));
-		if (!a) {
-			c->store_failed = 1;
-			return storage_error(c, k);
-		}
-		c->acks = a;
-		c->ackcap = nc;
-	}
-	k->refs++;
-	c->acks[c->nacks++] = (struct pend_ack){k, ack};
+	if (queue_ack(c, k, &ack))
+		return storage_error(c, k);
 	if (store_txn_rows(c->st) >= 50000)
 		commit(c);
 	return 0;
