@@ -287,6 +287,104 @@ static void *clone_worker(void *arg)
 	return NULL;
 }
 
+/* --clone N: N agents (threads share them) each sending every line as its own host. The
+ * ships in *nall, what was queued added to *queued; NULL when one cannot start. */
+static struct ship **send_cloned(unsigned long long *queued, int *nall)
+{
+	if (nthreads > clone_n)
+		nthreads = clone_n;
+	struct ship **all = calloc((size_t)clone_n, sizeof(*all));
+	if (!all)
+		return NULL;
+	for (int c = 0; c < clone_n; c++) {
+		char hid[160], name[64];
+		snprintf(hid, sizeof(hid), "%s-%d", groups[lines[0].group].host_id, c);
+		snprintf(name, sizeof(name), "clone-%d", c);
+		if (!(all[c] = open_ship(hid, "replay-boot", groups[lines[0].group].run, name)))
+			return NULL;
+	}
+	*nall = clone_n;
+	struct worker *w = calloc((size_t)nthreads, sizeof(*w));
+	int per = clone_n / nthreads, extra = clone_n % nthreads, at = 0;
+	for (int t = 0; t < nthreads; t++) {
+		w[t].id = t;
+		w[t].first_clone = at;
+		w[t].nships = per + (t < extra);
+		w[t].ships = all + at;
+		at += w[t].nships;
+		pthread_create(&w[t].thr, NULL, clone_worker, &w[t]);
+	}
+	for (int t = 0; t < nthreads; t++) {
+		pthread_join(w[t].thr, NULL);
+		*queued += w[t].queued;
+	}
+	free(w);
+	return all;
+}
+
+/* Every line by its own host's ship, at --rate events per second when one is given. */
+static struct ship **send_lines(double t0, unsigned long long *queued, int *nall)
+{
+	for (int g = 0; g < ngroups; g++) {
+		char name[300];
+		spool_name(name, sizeof(name), &groups[g]);
+		if (!(groups[g].ship =
+			      open_ship(groups[g].host_id, groups[g].boot_id, groups[g].run, name)))
+			return NULL;
+	}
+	char *buf = malloc(1 << 20);
+	double per = rate;
+	for (size_t i = 0; i < nlines && buf; i++) {
+		struct line *l = &lines[i];
+		size_t n = build(l, -1, l->seq, buf, 1 << 20);
+		if (n && ship_event(groups[l->group].ship, (unsigned long long)l->seq, buf, n) == 0)
+			(*queued)++;
+		if (per > 0) {
+			double due = t0 + (double)*queued / per, now = mono();
+			if (due > now)
+				usleep((useconds_t)((due - now) * 1e6));
+		}
+	}
+	free(buf);
+	struct ship **all = calloc((size_t)ngroups, sizeof(*all));
+	if (!all)
+		return NULL;
+	for (int g = 0; g < ngroups; g++)
+		all[g] = groups[g].ship;
+	*nall = ngroups;
+
+	return all;
+}
+
+struct totals {
+	unsigned long long acked, dropped, reconnects, spooled;
+	unsigned long long dropped_by[SHIP_DROP_NCAUSE];
+};
+
+/* Until every queued event is acknowledged (or dropped, and nothing is left in a spool), or
+ * timeout_s since t0. */
+static void wait_acks(struct ship **all, int nall, unsigned long long queued, double t0,
+		      int timeout_s, struct totals *t)
+{
+	for (;;) {
+		memset(t, 0, sizeof(*t));
+		for (int i = 0; i < nall; i++) {
+			struct ship_stats st;
+			ship_get_stats(all[i], &st);
+			t->acked += st.acked;
+			t->dropped += st.dropped;
+			for (int c = 0; c < SHIP_DROP_NCAUSE; c++)
+				t->dropped_by[c] += st.dropped_by[c];
+			t->reconnects += st.reconnects;
+			t->spooled += st.spooled_bytes;
+		}
+		/* acked may include batches left in the spool by an earlier run */
+		if ((t->acked + t->dropped >= queued && !t->spooled) || mono() - t0 > timeout_s)
+			break;
+		usleep(5000);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -378,83 +476,17 @@ int main(int argc, char **argv)
 		}
 		nall = ngroups;
 	} else if (clone_n > 0) {
-		if (nthreads > clone_n)
-			nthreads = clone_n;
-		all = calloc((size_t)clone_n, sizeof(*all));
-		for (int c = 0; c < clone_n; c++) {
-			char hid[160], name[64];
-			snprintf(hid, sizeof(hid), "%s-%d", groups[lines[0].group].host_id, c);
-			snprintf(name, sizeof(name), "clone-%d", c);
-			if (!(all[c] = open_ship(hid, "replay-boot", groups[lines[0].group].run,
-						 name)))
-				return 1;
-		}
-		nall = clone_n;
-		struct worker *w = calloc((size_t)nthreads, sizeof(*w));
-		int per = clone_n / nthreads, extra = clone_n % nthreads, at = 0;
-		for (int t = 0; t < nthreads; t++) {
-			w[t].id = t;
-			w[t].first_clone = at;
-			w[t].nships = per + (t < extra);
-			w[t].ships = all + at;
-			at += w[t].nships;
-			pthread_create(&w[t].thr, NULL, clone_worker, &w[t]);
-		}
-		for (int t = 0; t < nthreads; t++) {
-			pthread_join(w[t].thr, NULL);
-			queued += w[t].queued;
-		}
-		free(w);
+		all = send_cloned(&queued, &nall);
+		if (!all)
+			return 1;
 	} else {
-		for (int g = 0; g < ngroups; g++) {
-			char name[300];
-			spool_name(name, sizeof(name), &groups[g]);
-			if (!(groups[g].ship = open_ship(groups[g].host_id, groups[g].boot_id,
-							 groups[g].run, name)))
-				return 1;
-		}
-		char *buf = malloc(1 << 20);
-		double per = rate;
-		for (size_t i = 0; i < nlines && buf; i++) {
-			struct line *l = &lines[i];
-			size_t n = build(l, -1, l->seq, buf, 1 << 20);
-			if (n && ship_event(groups[l->group].ship, (unsigned long long)l->seq, buf,
-					    n) == 0)
-				queued++;
-			if (per > 0) {
-				double due = t0 + (double)queued / per, now = mono();
-				if (due > now)
-					usleep((useconds_t)((due - now) * 1e6));
-			}
-		}
-		free(buf);
-		all = calloc((size_t)ngroups, sizeof(*all));
-		for (int g = 0; g < ngroups; g++)
-			all[g] = groups[g].ship;
-		nall = ngroups;
+		all = send_lines(t0, &queued, &nall);
+		if (!all)
+			return 1;
 	}
 	double tq = mono();
-	/* wait for every ack */
-	unsigned long long acked = 0, dropped = 0, reconnects = 0, spooled = 0;
-	unsigned long long dropped_by[SHIP_DROP_NCAUSE];
-	for (;;) {
-		acked = dropped = reconnects = spooled = 0;
-		memset(dropped_by, 0, sizeof(dropped_by));
-		for (int i = 0; i < nall; i++) {
-			struct ship_stats st;
-			ship_get_stats(all[i], &st);
-			acked += st.acked;
-			dropped += st.dropped;
-			for (int c = 0; c < SHIP_DROP_NCAUSE; c++)
-				dropped_by[c] += st.dropped_by[c];
-			reconnects += st.reconnects;
-			spooled += st.spooled_bytes;
-		}
-		/* acked may include batches left in the spool by an earlier run */
-		if ((acked + dropped >= queued && !spooled) || mono() - t0 > timeout_s)
-			break;
-		usleep(5000);
-	}
+	struct totals t;
+	wait_acks(all, nall, queued, t0, timeout_s, &t);
 	double t1 = mono();
 	for (int i = 0; i < nall; i++)
 		ship_close(all[i], 1000);
@@ -463,12 +495,12 @@ int main(int argc, char **argv)
 		free(lines[i].s);
 	free(lines);
 	free(groups);
-	printf("{\"events\":%llu,\"acked\":%llu,\"dropped\":%llu,\"dropped_by\":{", queued, acked,
-	       dropped);
+	printf("{\"events\":%llu,\"acked\":%llu,\"dropped\":%llu,\"dropped_by\":{", queued, t.acked,
+	       t.dropped);
 	for (int c = 0; c < SHIP_DROP_NCAUSE; c++)
-		printf("%s\"%s\":%llu", c ? "," : "", ship_drop_cause_name(c), dropped_by[c]);
+		printf("%s\"%s\":%llu", c ? "," : "", ship_drop_cause_name(c), t.dropped_by[c]);
 	printf("},\"reconnects\":%llu,\"agents\":%d,\"queue_s\":%.3f,\"seconds\":%.3f,"
 	       "\"events_per_s\":%.0f}\n",
-	       reconnects, nall, tq - t0, t1 - t0, (double)acked / (t1 - t0 > 0 ? t1 - t0 : 1));
-	return acked + dropped >= queued && !spooled ? 0 : 1;
+	       t.reconnects, nall, tq - t0, t1 - t0, (double)t.acked / (t1 - t0 > 0 ? t1 - t0 : 1));
+	return t.acked + t.dropped >= queued && !t.spooled ? 0 : 1;
 }
