@@ -23,6 +23,7 @@ void config_defaults(struct hw_config *c)
 	c->metrics.interval_s = 15;
 	c->control.collector_allow = HW_CTL_COLLECTOR_DEFAULT;
 	c->control.collector_max_for_s = HW_CTL_MAX_FOR_DEFAULT;
+	outputs_defaults(c);
 }
 
 unsigned config_ctl_command(const char *name)
@@ -96,6 +97,7 @@ void config_free(struct hw_config *c)
 	free(c->collector.key);
 	free(c->collector.spool_dir);
 	free(c->metrics.textfile);
+	outputs_free(c);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -137,7 +139,7 @@ const char *scalar(yaml_node_t *n)
 	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
-static int get_str(struct pctx *p, yaml_node_t *v, const char *key, char **out)
+int get_str(struct pctx *p, yaml_node_t *v, const char *key, char **out)
 {
 	const char *s = scalar(v);
 	if (!s)
@@ -167,8 +169,8 @@ static int get_version(struct pctx *p, yaml_node_t *v, const char *key, char **o
 	return get_str(p, v, key, out);
 }
 
-static int get_uint(struct pctx *p, yaml_node_t *v, const char *key, unsigned lo, unsigned hi,
-		    unsigned *out)
+int get_uint(struct pctx *p, yaml_node_t *v, const char *key, unsigned lo, unsigned hi,
+	     unsigned *out)
 {
 	const char *s = scalar(v);
 	char *end;
@@ -220,7 +222,7 @@ static int get_strlist(struct pctx *p, yaml_node_t *v, const char *key, struct h
 	return 0;
 }
 
-static int need_map(struct pctx *p, yaml_node_t *v, const char *key)
+int need_map(struct pctx *p, yaml_node_t *v, const char *key)
 {
 	if (v->type != YAML_MAPPING_NODE)
 		return perr(p, v, "'%s' must be a mapping", key);
@@ -730,6 +732,8 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			rc = parse_files(p, c, v);
 		else if (!strcmp(key, "metrics"))
 			rc = parse_metrics(p, c, v);
+		else if (!strcmp(key, "outputs"))
+			rc = parse_outputs(p, c, v);
 		else
 			return perr(
 				p, k,
@@ -737,7 +741,7 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 				"heartbeat_interval, args_max_bytes, ringbuf_mb, "
 				"exec_failed_enoent, probes, filters, containers, collector, "
 				"custom_probes, control_socket, control, privilege, net, files, "
-				"metrics)",
+				"metrics, outputs)",
 				key);
 		if (rc)
 			return -1;

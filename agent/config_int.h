@@ -25,6 +25,14 @@ int perr(struct pctx *p, yaml_node_t *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 const char *scalar(yaml_node_t *n);
 int load_doc(struct pctx *p, const char *name, const char *text, size_t len);
+int get_str(struct pctx *p, yaml_node_t *v, const char *key, char **out);
+int get_uint(struct pctx *p, yaml_node_t *v, const char *key, unsigned lo, unsigned hi,
+	     unsigned *out);
+int need_map(struct pctx *p, yaml_node_t *v, const char *key);
+/* config_outputs.c */
+void outputs_defaults(struct hw_config *c);
+void outputs_free(struct hw_config *c);
+int parse_outputs(struct pctx *p, struct hw_config *c, yaml_node_t *m);
 /* config_custom.c */
 int parse_custom_list(struct pctx *p, struct hw_config *c, yaml_node_t *s);
 

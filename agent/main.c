@@ -435,6 +435,7 @@ static void cleanup(struct agent *a, int ep, int ctl_fd)
 	if (a->skel)
 		hw_bpf__destroy(a->skel);
 	output_close(&a->out);
+	outputs_close(a);
 	proctab_free(&a->pt);
 	cgcache_free(a->cg);
 	config_free(&a->cfg);
@@ -475,7 +476,7 @@ int main(int argc, char **argv)
 	/* Loading parsed the kernel BTF (several MiB, freed since): give that memory back. */
 	malloc_trim(0);
 	families_configure(a);
-	if ((ep = start_control(a, o.ctl_path, &ctl_fd)) < 0 || start_stream(a))
+	if ((ep = start_control(a, o.ctl_path, &ctl_fd)) < 0 || start_stream(a) || outputs_start(a))
 		goto out;
 	emit_heartbeat(a);
 	if (a->ship) {
