@@ -28,7 +28,7 @@
 
 #define SYSLOG_BATCH 256
 #define BACKOFF_MIN_MS 250
-#define BACKOFF_MAX_MS 30000
+#define BACKOFF_MAX_MS 5000
 
 static const char *const facilities[24] = {
 	"kern",   "user",   "mail",     "daemon", "auth",   "syslog", "lpr",    "news",
@@ -429,6 +429,11 @@ static size_t deliver(struct relay *r, struct rmsg **m, size_t n, int *rc, char 
 		*rc = relay_http_post(r, m, n, err, errlen);
 		return *rc == 0 ? n : 0;
 	}
+	/* a syslog server never speaks: a readable TCP connection is one it closed (writing to it
+	 * would lose the first batch into a connection already gone) */
+	struct pollfd p = {.fd = r->fd, .events = POLLIN};
+	if (r->t.proto == 't' && r->fd >= 0 && poll(&p, 1, 0) > 0)
+		relay_disconnect(r);
 	if (r->fd < 0 && (r->t.proto == 'u' ? connect_unix(r, err, errlen)
 					    : relay_connect(r, r->t.proto == 'd', err, errlen))) {
 		*rc = -1;
@@ -554,11 +559,12 @@ static void *relay_main(void *arg)
 			r->st.rejected += n;
 		if (rc == 0 && r->o.kind == RELAY_WEBHOOK)
 			r->st.posts++;
-		if (rc) {
+		if (rc < 0)
 			r->st.failures++;
+		if (rc) {
 			snprintf(r->st.error, sizeof(r->st.error), "%s", err);
 		}
-		r->st.up = rc == 0;
+		r->st.up = rc >= 0; /* a rejected batch is the batch's fault, not the endpoint's */
 		pthread_mutex_unlock(&r->mu);
 		if (rc < 0) {
 			relay_disconnect(r);

@@ -12,7 +12,7 @@
  *   longer than a syslog message may be. The caller counts both as losses.
  * - The thread delivers in order, at least once: a message leaves the queue only when it was
  *   written (syslog) or its batch was answered 2xx (webhook). A failure closes the connection
- *   and retries after a back-off of 0.25 s doubling to 30 s; the queue holds meanwhile. A
+ *   and retries after a back-off of 0.25 s doubling to 5 s; the queue holds meanwhile. A
  *   webhook answer 4xx other than 408 and 429 is final: that batch is dropped, counted in
  *   `rejected`. Syslog over UDP knows nothing of delivery: a datagram sent counts as sent.
  * - relay_stats() may be called at any time; `up` is false from a failure to the next success.
