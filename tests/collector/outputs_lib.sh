@@ -76,10 +76,10 @@ stop_hook() {
 
 # pollx SECONDS 'SHELL CODE': until the code (evaluated anew each time) succeeds
 pollx() {
-	local n=$(($1 * 20))
+	local n=$(($1 * 10))
 	for _ in $(seq "$n"); do
 		eval "$2" 2>/dev/null && return 0
-		sleep 0.05
+		sleep 0.1
 	done
 	return 1
 }
