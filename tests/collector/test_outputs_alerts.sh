@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lane: parallel (no BPF, no agent: runs beside the probe tests)
 # The collector's alert outputs (store, stdout, response command, --syslog, --webhook: one list
 # behind on_alert): an alert reaches a real rsyslogd (RFC 5424 over TCP, severity alert, MSGID
 # the alert kind) and a real HTTP receiver (a JSON array, with --webhook-header) with the same
