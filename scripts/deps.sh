@@ -8,10 +8,10 @@ PKGS=(make gcc clang llvm clang-format pkg-config libbpf-dev bpftool libelf-dev 
       jq curl iproute2 procps util-linux psmisc kmod python3
       pamtester openssh-server openssh-client sshpass sudo dnsmasq-base netcat-openbsd)
 PKGS+=(libcap2-bin) # priv probe tests: setcap
+PKGS+=(rsyslog) # output tests: a real syslog receiver (started by the test, own config)
 PKGS+=(chromium)    # tests/collector/test_console.sh: the web console in a real browser
 PKGS+=(prometheus prometheus-node-exporter) # metrics tests: promtool, a real server scraping
                                             # /metrics, the textfile collector the agent writes for
-PKGS+=(rsyslog) # output tests: a real syslog receiver (started by the test, own config)
 if [ "${1:-}" = "--bench" ]; then
 	PKGS+=(auditd bpftrace hyperfine wrk gnuplot-nox stress-ng busybox)
 fi
