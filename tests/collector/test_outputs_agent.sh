@@ -106,13 +106,13 @@ expect outputs_webhook_https_event "item: ${item:0:300}" jqe --argjson f "$filee
 post=$(head -n1 "$T/hook-a.jsonl")
 expect outputs_webhook_request "post: ${post:0:400}" jqe '.path == "/hw/events" and .headers.Authorization == "Bearer hw-test-token" and .headers["Content-Type"] == "application/json" and (.items | type == "array")' <<<"$post"
 
-reload() { # YAML-FILE: SIGHUP and wait for the next agent.config
-	local n
-	n=$(grep -c '"agent.config"' "$T/ev.json")
+reload() { # YAML-FILE: SIGHUP and wait for the next agent.config (read from the file's new end)
+	local off
+	off=$(stat -c %s "$T/ev.json")
 	cp "$1" "$T/a.yaml"
 	kill -HUP "$APID"
-	pollx 5 'test "$(grep -cF "\"agent.config\"" "$T/ev.json")" -gt "$n"'
-	grep '"agent.config"' "$T/ev.json" | tail -n1
+	pollx 5 'tail -c +$((off + 1)) "$T/ev.json" | grep -qF "\"agent.config\""'
+	tail -c +$((off + 1)) "$T/ev.json" | grep -F '"agent.config"' | tail -n1
 }
 
 # ---- both endpoints down: the queues (64 KiB) fill, losses are counted and announced ----
@@ -175,6 +175,7 @@ agent_yaml "unix:$T/log.sock" >"$T/unix.yaml"
 r=$(reload "$T/unix.yaml")
 /bin/true "hwout$$-x"
 pollx 5 'test -n "$(syslog_line x imuxsock)"'
+echo "# ${SECONDS}s: unix socket"
 expect outputs_reload_unix_socket "config: ${r:0:200}; line: $(syslog_line x imuxsock | head -c 200)" test -n "$(syslog_line x imuxsock)"
 /bin/true "hwout$$-big" "$(head -c 8000 /dev/zero | tr '\0' x)"
 poll 5 grep -q '"cause":"syslog_oversize"' "$T/ev.json"
