@@ -243,6 +243,9 @@ enum hw_uloss_cause {
 	HW_ULOSS_OOM,
 	HW_ULOSS_RING_READ,
 	HW_ULOSS_OUTPUT, /* not written to the output: writes failed and the hold buffer was full */
+	HW_ULOSS_SYSLOG, /* outputs.syslog's queue was full (endpoint down or too slow) */
+	HW_ULOSS_SYSLOG_BIG, /* longer than outputs.syslog.max_message */
+	HW_ULOSS_WEBHOOK,    /* outputs.webhook's queue was full */
 	HW_ULOSS_NCAUSE
 };
 void count_user_loss(struct agent *a, const char *kind, enum hw_uloss_cause cause);

@@ -33,6 +33,7 @@ void config_defaults(struct hw_config *c)
 	c->exec_hash.cache_entries = 4096;
 	c->control.collector_allow = HW_CTL_COLLECTOR_DEFAULT;
 	c->control.collector_max_for_s = HW_CTL_MAX_FOR_DEFAULT;
+	outputs_defaults(c);
 }
 
 unsigned config_ctl_command(const char *name)
@@ -108,6 +109,7 @@ void config_free(struct hw_config *c)
 	free(c->collector.spool_dir);
 	free(c->metrics.textfile);
 	ctrmeta_config_free(&c->ctrmeta);
+	outputs_free(c);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -750,6 +752,8 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			rc = parse_inventory(p, c, v);
 		else if (!strcmp(key, "exec_hash"))
 			rc = parse_exec_hash(p, c, v);
+		else if (!strcmp(key, "outputs"))
+			rc = parse_outputs(p, c, v);
 		else
 			return perr(
 				p, k,
@@ -757,7 +761,7 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 				"heartbeat_interval, args_max_bytes, ringbuf_mb, "
 				"exec_failed_enoent, probes, filters, containers, collector, "
 				"custom_probes, control_socket, control, privilege, net, files, "
-				"metrics, container_meta, inventory, exec_hash)",
+				"metrics, container_meta, inventory, exec_hash, outputs)",
 				key);
 		if (rc)
 			return -1;

@@ -83,6 +83,21 @@ struct hw_file_rule {
 	unsigned ops;  /* HW_FOP_* */
 };
 
+/* outputs.syslog and outputs.webhook (agent/config_outputs.c, agent/sink_relay.c) */
+#define HW_OUTPUT_MAX_HEADERS 8
+struct hw_output_config {
+	char *address; /* syslog: unix:PATH, udp:HOST:PORT, tcp:HOST:PORT; webhook: the URL */
+	char *ca;      /* webhook over https: CA file (NULL: the system's) */
+	char *headers[HW_OUTPUT_MAX_HEADERS]; /* webhook: "Name: value" */
+	unsigned nheaders;
+	unsigned facility;    /* syslog */
+	unsigned max_message; /* syslog: bytes of one message */
+	unsigned batch_max;   /* webhook: events per POST */
+	unsigned flush_ms;    /* webhook: wait this long for a batch to fill */
+	unsigned buffer_kb;   /* the queue's bound */
+	unsigned timeout_ms;  /* connect, write, answer */
+};
+
 struct hw_config {
 	char *herd;
 	char *version; /* host's version (release, AMI): with the herd, its cohort */
@@ -135,6 +150,9 @@ struct hw_config {
 		unsigned budget_kb_s;   /* bytes hashed per second, in KiB */
 		unsigned cache_entries; /* files whose hash (or skip reason) is remembered */
 	} exec_hash;
+	struct {
+		struct hw_output_config syslog, webhook; /* address NULL: off */
+	} outputs;
 };
 
 /* Control commands, as bits of control.collector_allow. */

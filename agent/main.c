@@ -473,6 +473,7 @@ static void cleanup(struct agent *a, int ep, int ctl_fd)
 	if (a->skel)
 		hw_bpf__destroy(a->skel);
 	output_close(&a->out);
+	outputs_close(a);
 	proctab_free(&a->pt);
 	ctrmeta_stop(a->ctrmeta);
 	cgcache_free(a->cg);
@@ -519,7 +520,7 @@ int main(int argc, char **argv)
 	malloc_trim(0);
 	families_configure(a);
 	a->ctrmeta = ctrmeta_start(&a->cfg.ctrmeta);
-	if ((ep = start_control(a, o.ctl_path, &ctl_fd)) < 0 || start_stream(a))
+	if ((ep = start_control(a, o.ctl_path, &ctl_fd)) < 0 || start_stream(a) || outputs_start(a))
 		goto out;
 	emit_heartbeat(a);
 	if (a->ship) {

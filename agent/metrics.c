@@ -25,17 +25,19 @@
 
 #include "agent/agent.h"
 #include "common/prom.h"
+#include "common/relay.h"
 #include "herdwatch.skel.h"
 
 /* The names agent.loss gives these causes (agent/events.c). */
 _Static_assert(HW_DROP_NCAUSE == 2, "a kernel drop cause without a metrics name");
 static const char *const kernel_cause[HW_DROP_NCAUSE] = {
 	[HW_DROP_RINGBUF] = "ringbuf_full", [HW_DROP_SCRATCH] = "no_scratch"};
-_Static_assert(HW_ULOSS_NCAUSE == 4, "a user-space loss cause without a metrics name");
-static const char *const user_cause[HW_ULOSS_NCAUSE] = {[HW_ULOSS_DECODE] = "decode",
-							[HW_ULOSS_OOM] = "oom",
-							[HW_ULOSS_RING_READ] = "ring_read",
-							[HW_ULOSS_OUTPUT] = "output_error"};
+_Static_assert(HW_ULOSS_NCAUSE == 7, "a user-space loss cause without a metrics name");
+static const char *const user_cause[HW_ULOSS_NCAUSE] = {
+	[HW_ULOSS_DECODE] = "decode",       [HW_ULOSS_OOM] = "oom",
+	[HW_ULOSS_RING_READ] = "ring_read", [HW_ULOSS_OUTPUT] = "output_error",
+	[HW_ULOSS_SYSLOG] = "syslog_full",  [HW_ULOSS_SYSLOG_BIG] = "syslog_oversize",
+	[HW_ULOSS_WEBHOOK] = "webhook_full"};
 
 /* One agent per process: the textfile's state. */
 static struct {
@@ -105,6 +107,38 @@ static uint64_t events_of(struct agent *a, uint32_t t, int unused)
 static uint64_t drops_of(struct agent *a, uint32_t t, int cause)
 {
 	return a->drops_total[t * HW_DROP_NCAUSE + cause];
+}
+
+/* outputs.syslog and outputs.webhook, labelled by output (families only when one runs) */
+static void relay_metrics(struct agent *a, struct prom *b)
+{
+	const char *name[2];
+	struct relay_stats st[2];
+	int n = outputs_stats(a, name, st);
+	if (!n)
+		return;
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+		{"herdwatch_agent_output_up", "gauge",
+		 "1 while the output's last delivery attempt succeeded."},
+		{"herdwatch_agent_output_events_sent_total", "counter",
+		 "Events the output delivered (syslog: written; webhook: answered 2xx)."},
+		{"herdwatch_agent_output_failures_total", "counter",
+		 "Failed connects, writes and answers of the output (each retried)."},
+		{"herdwatch_agent_output_queued_events", "gauge",
+		 "Events waiting in the output's queue."},
+		{"herdwatch_agent_output_queued_bytes", "gauge",
+		 "Bytes the output's queue holds (counted against outputs.*.buffer_kb)."},
+	};
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		prom_family(b, fam[f].name, fam[f].type, fam[f].help);
+		for (int i = 0; i < n; i++) {
+			uint64_t v[] = {st[i].up, st[i].sent, st[i].failures, st[i].queued,
+					st[i].queued_bytes};
+			prom_u64(b, fam[f].name, v[f], "output", name[i], NULL);
+		}
+	}
 }
 
 void metrics_render(struct agent *a, struct prom *b)
@@ -250,6 +284,7 @@ void metrics_render(struct agent *a, struct prom *b)
 			     "Events of the batch being filled (not sealed into the spool yet).",
 			     q.open_events);
 	}
+	relay_metrics(a, b);
 
 	/* the process */
 	prom_one_u64(b, N("processes"), "gauge", "Processes in the agent's process table.",

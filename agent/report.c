@@ -20,8 +20,9 @@ static const char *cause_name(int c)
 	return c == HW_DROP_RINGBUF ? "ringbuf_full" : "no_scratch";
 }
 
-static const char *const uloss_cause[HW_ULOSS_NCAUSE] = {"decode", "oom", "ring_read",
-							 "output_error"};
+static const char *const uloss_cause[HW_ULOSS_NCAUSE] = {
+	"decode",          "oom",         "ring_read", "output_error", "syslog_full",
+	"syslog_oversize", "webhook_full"};
 
 void count_user_loss(struct agent *a, const char *kind, enum hw_uloss_cause cause)
 {

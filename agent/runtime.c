@@ -106,6 +106,7 @@ int agent_reload(struct agent *a, const char *extra, char *err, size_t errlen)
 	families_configure(a);
 	probes_sync_maps(a);
 	families_apply(a);
+	outputs_apply(a);
 	emit_config_event(a, "applied", NULL);
 	return 0;
 fail:

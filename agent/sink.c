@@ -6,15 +6,15 @@ int sinks_add(struct agent *a, const struct hw_sink_ops *ops, int loss_cause)
 {
 	if (a->nsinks >= HW_MAX_SINKS)
 		return -1;
-	a->sinks[a->nsinks++] =
+	a->sinks[a->nsinks] =
 		(struct hw_sink){.ops = ops, .a = a, .loss_cause = loss_cause, .losses_due = true};
-	return 0;
+	return a->nsinks++;
 }
 
 void sinks_put(struct agent *a, const char *kind, uint64_t seq, const char *line, size_t n)
 {
 	for (int i = 0; i < a->nsinks; i++)
-		if (!a->sinks[i].ops->put(&a->sinks[i], seq, line, n))
+		if (!a->sinks[i].ops->put(&a->sinks[i], kind, seq, line, n))
 			count_user_loss(a, kind, a->sinks[i].loss_cause);
 }
 

@@ -29,7 +29,7 @@ struct hw_sink;
 
 struct hw_sink_ops {
 	const char *name;
-	bool (*put)(struct hw_sink *s, uint64_t seq, const char *line, size_t n);
+	bool (*put)(struct hw_sink *s, const char *kind, uint64_t seq, const char *line, size_t n);
 	void (*batch)(struct hw_sink *s, bool new_events, int idle_passes);
 	void (*flush)(struct hw_sink *s);
 	bool (*announce)(struct agent *a, struct hw_sink *s);
@@ -42,11 +42,12 @@ struct hw_sink {
 	struct agent *a;
 	int loss_cause;  /* enum hw_uloss_cause of what put() refused */
 	bool losses_due; /* announce() said its cause's losses may be announced */
+	void *priv;      /* the sink's own state (syslog, webhook) */
 };
 
-#define HW_MAX_SINKS 4
+#define HW_MAX_SINKS 6
 
-/* Register a sink (at start). -1 when the table is full. */
+/* Register a sink (at start): its index, -1 when the table is full. */
 int sinks_add(struct agent *a, const struct hw_sink_ops *ops, int loss_cause);
 /* One finished event line (ends in '\n'; n counts it) to every sink. */
 void sinks_put(struct agent *a, const char *kind, uint64_t seq, const char *line, size_t n);
@@ -61,5 +62,15 @@ int sinks_drain(struct agent *a);
 /* The two sinks every agent has (the file output may be "none": a sink that writes nothing). */
 extern const struct hw_sink_ops hw_sink_file;      /* a->out */
 extern const struct hw_sink_ops hw_sink_collector; /* a->ship */
+
+/* sink_relay.c: outputs.syslog and outputs.webhook (common/relay.h), registered at start and
+ * off while their address is not set. outputs_apply() follows the config (at start and after
+ * every reload): an output whose settings changed is restarted, what it held moves over. */
+int outputs_start(struct agent *a);
+void outputs_apply(struct agent *a);
+void outputs_close(struct agent *a);
+struct relay_stats;
+/* The running outputs' names and figures (for the metrics), st an array of 2; how many. */
+int outputs_stats(struct agent *a, const char *name[2], struct relay_stats *st);
 
 #endif

@@ -4,7 +4,7 @@
 #include "agent/agent.h"
 #include "agent/sink.h"
 
-static bool coll_put(struct hw_sink *s, uint64_t seq, const char *line, size_t n)
+static bool coll_put(struct hw_sink *s, const char *kind, uint64_t seq, const char *line, size_t n)
 {
 	struct agent *a = s->a;
 	if (a->ship)

@@ -5,7 +5,7 @@
 #include "agent/sink.h"
 #include <stdio.h>
 
-static bool file_put(struct hw_sink *s, uint64_t seq, const char *line, size_t n)
+static bool file_put(struct hw_sink *s, const char *kind, uint64_t seq, const char *line, size_t n)
 {
 	return output_add(&s->a->out, line, n);
 }

@@ -284,7 +284,9 @@ static void api_stats(struct evhttp_request *req, struct collector *c)
 	for (int i = 1; i < HW_REFUSE_MAX; i++)
 		jb_printf(&b, "%s\"%s\":%llu", i > 1 ? "," : "", hw_wire_strerror(i),
 			  c->rejected[i]);
-	jb_puts(&b, "}}");
+	jb_puts(&b, "},\"alert_outputs\":");
+	alert_outputs_json(c, &b);
+	jb_puts(&b, "}");
 	http_reply_json(req, 200, &b);
 }
 
@@ -328,6 +330,7 @@ static void api_metrics(struct evhttp_request *req, struct collector *c)
 		.now_ns = now_ns(),
 	};
 	memcpy(m.refused, c->rejected, sizeof(m.refused));
+	alert_outputs_metrics(c, &m);
 	struct prom b = {0};
 	cmetrics_render(&m, &b);
 	struct evbuffer *out = evbuffer_new();

@@ -48,6 +48,8 @@
 #include "collector/tokens.h"
 #include "common/wire.h"
 
+struct relay;
+
 #define MAX_TOKS 8192 /* JSON tokens per event; more is rejected as a bad event */
 #define MAX_EVENT_BYTES (1u << 20)
 #define QUERY_MAX_CHUNKS 5000   /* chunks one events query may decompress (--query-max-chunks) */
@@ -98,6 +100,34 @@ struct response {
 	uint64_t start_ns; /* CLOCK_MONOTONIC */
 	int killed;
 	struct response *next;
+};
+
+/* An alert as the herd engine raised it, and the outputs it goes to (alert_out.c). */
+struct alert_rec {
+	const char *json;
+	size_t len;
+	const char *kind, *sev, *herd, *member;
+	double score;
+	uint64_t now;
+};
+struct alert_output {
+	const char *name;
+	void (*emit)(struct collector *c, const struct alert_rec *al);
+};
+#define ALERT_OUTPUTS_MAX 8
+/* --syslog and --webhook: a relay each (common/relay.h) and what it could not take */
+struct alert_relay {
+	const char *name, *target;
+	struct relay *r;
+	unsigned long long dropped_full, dropped_oversize;
+	int down_said, drop_said;
+};
+struct alert_out_opts {
+	const char *syslog, *webhook, *webhook_ca, *facility_name;
+	char hostname[256];
+	unsigned facility;
+	const char *headers[8];
+	unsigned nheaders;
 };
 
 /* A log line that hostile peers can cause: at most LOG_BURST at once, then one a second. */
@@ -180,6 +210,9 @@ struct collector {
 	int nrelay;
 	struct console *console;
 	int console_requests; /* --console-requests: a page may send /api/request */
+	struct alert_output alert_outs[ALERT_OUTPUTS_MAX]; /* every alert, in order (alert_out.c) */
+	int nalert_outs;
+	struct alert_relay relays[2]; /* syslog, webhook */
 };
 
 /* main.c */
@@ -201,8 +234,18 @@ void on_http(struct evhttp_request *req, void *arg);
 /* response.c */
 void response_close_fd(struct response *r);
 void response_check(struct collector *c);
+/* --response-cmd for one alert */
+void run_response(struct collector *c, const char *json, size_t len);
+/* alert_out.c: the list of alert outputs; on_alert() gives each alert to every one */
+int alert_outputs_init(struct collector *c, const struct alert_out_opts *ao);
+/* The options checked (a reason on stderr, -1); the facility resolved. */
+int alert_out_check(struct alert_out_opts *ao);
 void on_alert(void *ctx, const char *json, size_t len, const char *kind, const char *sev,
 	      const char *herd, const char *member, double score, uint64_t now);
+void alert_outputs_tick(struct collector *c); /* once a second */
+void alert_outputs_json(struct collector *c, struct jbuf *b);
+void alert_outputs_metrics(struct collector *c, struct cmetrics *m);
+void alert_outputs_close(struct collector *c, unsigned wait_ms);
 /* crl.c */
 int crl_load(struct collector *c, int startup);
 void crl_check_file(struct collector *c);

@@ -141,8 +141,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		c->retained_alerts += r.alerts;
 		c->retained_streams += r.streams;
 	}
-	if (c->ticks % 40 == 0) /* every second */
+	if (c->ticks % 40 == 0) { /* every second */
 		crl_check_file(c);
+		alert_outputs_tick(c);
+	}
 	response_check(c);
 }
 
@@ -205,6 +207,12 @@ static void usage(void)
 		"  --retain-interval-s N  how often retention runs [10]\n"
 		"  --response-cmd CMD     run `sh -c CMD` for each alert, alert JSON on stdin\n"
 		"  --response-timeout-s N kill a response command still running after N s [60]\n"
+		"  --syslog ADDRESS       alerts to syslog too (RFC 5424): unix:/dev/log, "
+		"udp:HOST:PORT\n"
+		"                         or tcp:HOST:PORT  (--syslog-facility NAME [daemon])\n"
+		"  --webhook URL          alerts POSTed as JSON arrays to an http(s) URL too\n"
+		"                         (--webhook-ca FILE, --webhook-header 'Name: value' "
+		"repeatable)\n"
 		"  --max-db-mb N          hard limit of the database file: beyond it batches are "
 		"not\n"
 		"                         acknowledged until retention frees space [0 = none]\n"
@@ -242,6 +250,7 @@ int main(int argc, char **argv)
 	const char *ca = NULL, *cert = NULL, *key = NULL, *token_file = NULL, *psl_file = NULL;
 	unsigned long long max_db = 0;
 	struct herd_cfg hc;
+	struct alert_out_opts ao = {0};
 	herd_cfg_default(&hc);
 	c->commit_ms = 25;
 	c->retain_s = 30ull * 86400;
@@ -293,7 +302,12 @@ int main(int argc, char **argv)
 		O_PSL,
 		O_SKEW,
 		O_AHEAD,
-		O_CREQ
+		O_CREQ,
+		O_SYSLOG,
+		O_SYSFAC,
+		O_WEBHOOK,
+		O_WEBCA,
+		O_WEBHDR
 	};
 	static const struct option opts[] = {
 		{"ca", 1, 0, O_CA},
@@ -336,6 +350,11 @@ int main(int argc, char **argv)
 		{"max-skew-s", 1, 0, O_SKEW},
 		{"max-ahead-s", 1, 0, O_AHEAD},
 		{"console-requests", 0, 0, O_CREQ},
+		{"syslog", 1, 0, O_SYSLOG},
+		{"syslog-facility", 1, 0, O_SYSFAC},
+		{"webhook", 1, 0, O_WEBHOOK},
+		{"webhook-ca", 1, 0, O_WEBCA},
+		{"webhook-header", 1, 0, O_WEBHDR},
 		{"help", 0, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -446,6 +465,27 @@ int main(int argc, char **argv)
 		case O_CREQ:
 			c->console_requests = 1;
 			break;
+		case O_SYSLOG:
+			ao.syslog = optarg;
+			break;
+		case O_SYSFAC:
+			ao.facility_name = optarg;
+			break;
+		case O_WEBHOOK:
+			ao.webhook = optarg;
+			break;
+		case O_WEBCA:
+			ao.webhook_ca = optarg;
+			break;
+		case O_WEBHDR:
+			if (ao.nheaders == sizeof(ao.headers) / sizeof(ao.headers[0])) {
+				fprintf(stderr,
+					"herdwatch-collector: --webhook-header: at most %zu\n",
+					sizeof(ao.headers) / sizeof(ao.headers[0]));
+				return 2;
+			}
+			ao.headers[ao.nheaders++] = optarg;
+			break;
 		case O_HSTIME:
 			c->hs_timeout_s = (unsigned)(atoi(optarg) > 0 ? atoi(optarg) : 1);
 			break;
@@ -474,6 +514,8 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
+	if (alert_out_check(&ao))
+		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	/* the list of dns tokens, before any event is read */
 	char why[1024];
@@ -510,6 +552,8 @@ int main(int argc, char **argv)
 	    SQLITE_OK)
 		goto out;
 	sqlite3_busy_timeout(c->rdb, 2000);
+	if (alert_outputs_init(c, &ao))
+		goto out;
 	c->herd = herd_new(&hc, on_alert, c);
 	c->ctx = SSL_CTX_new(TLS_server_method());
 	if (!c->herd || !c->ctx)
@@ -595,6 +639,7 @@ int main(int argc, char **argv)
 	commit(c);
 	rc = 0;
 out:
+	alert_outputs_close(c, rc ? 0 : 2000);
 	for (struct response *r = c->responses, *next; r; r = next) {
 		next = r->next;
 		response_close_fd(r);

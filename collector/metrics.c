@@ -56,6 +56,43 @@ static unsigned long long file_bytes(const char *path, const char *suffix)
 	return path[0] && !stat(p, &st) ? (unsigned long long)st.st_size : 0;
 }
 
+/* --syslog and --webhook, labelled by output */
+static void alert_output_metrics(const struct cmetrics *m, struct prom *b)
+{
+	if (!m->noutputs)
+		return;
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+		{"herdwatch_collector_alert_output_up", "gauge",
+		 "1 while the alert output's last delivery attempt succeeded."},
+		{"herdwatch_collector_alert_output_sent_total", "counter",
+		 "Alerts the output delivered (syslog: written; webhook: answered 2xx)."},
+		{"herdwatch_collector_alert_output_failures_total", "counter",
+		 "Failed connects, writes and answers of the alert output (each retried)."},
+		{"herdwatch_collector_alert_output_queued", "gauge",
+		 "Alerts waiting in the output's queue."},
+	};
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		prom_family(b, fam[f].name, fam[f].type, fam[f].help);
+		for (int i = 0; i < m->noutputs; i++) {
+			const struct cmetrics_output *o = &m->outputs[i];
+			unsigned long long v[] = {o->up, o->sent, o->failures, o->queued};
+			prom_u64(b, fam[f].name, v[f], "output", o->name, NULL);
+		}
+	}
+	const char *dn = "herdwatch_collector_alert_output_dropped_total";
+	prom_family(b, dn, "counter",
+		    "Alerts the output lost, by cause: queue_full, oversize (longer than a syslog "
+		    "message), rejected (a webhook's final 4xx).");
+	for (int i = 0; i < m->noutputs; i++) {
+		const struct cmetrics_output *o = &m->outputs[i];
+		prom_u64(b, dn, o->dropped_full, "output", o->name, "cause", "queue_full", NULL);
+		prom_u64(b, dn, o->dropped_oversize, "output", o->name, "cause", "oversize", NULL);
+		prom_u64(b, dn, o->rejected, "output", o->name, "cause", "rejected", NULL);
+	}
+}
+
 void cmetrics_render(const struct cmetrics *m, struct prom *b)
 {
 #define N(x) "herdwatch_collector_" x
@@ -133,6 +170,7 @@ void cmetrics_render(const struct cmetrics *m, struct prom *b)
 		"Response commands killed after --response-timeout-s.", m->response_timeouts);
 	counter(b, N("response_skipped_total"),
 		"Alerts whose response command could not be started.", m->response_skipped);
+	alert_output_metrics(m, b);
 	counter(b, N("requests_sent_total"), "Control requests sent to agent connections.",
 		m->requests_sent);
 	counter(b, N("api_refused_total"),

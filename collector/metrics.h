@@ -49,6 +49,13 @@ struct cmetrics {
 	const struct cmetrics_alerts *alerts;
 	unsigned long long response_runs, response_timeouts, response_skipped, requests_sent,
 		api_refused;
+	/* alert outputs --syslog and --webhook (those that run) */
+	struct cmetrics_output {
+		const char *name;
+		unsigned long long up, sent, failures, queued, dropped_full, dropped_oversize,
+			rejected;
+	} outputs[2];
+	int noutputs;
 	/* retention */
 	unsigned long long retained_events, retained_alerts, retained_streams;
 	/* read by cmetrics_render */

@@ -1,7 +1,8 @@
 # herdwatch-collector, the herdwatch CLI and herdwatch-replay. Their objects live in
 # $(B)/obj-c/ so they do not depend on the BPF skeleton the agent objects need.
 COLL_SRCS := collector/main.c collector/ingest.c collector/http.c collector/api.c collector/response.c collector/crl.c collector/store.c $(wildcard collector/herd*.c) collector/tokens.c collector/json.c common/wire.c \
-	collector/console.c $(B)/console_assets.c collector/metrics.c common/prom.c
+	collector/console.c $(B)/console_assets.c collector/metrics.c common/prom.c \
+	collector/alert_out.c common/relay.c common/relay_http.c
 COLL_OBJS := $(patsubst %.c,$(B)/obj-c/%.o,$(COLL_SRCS))
 CLI_OBJS  := $(B)/obj-c/cli/main.o $(B)/obj-c/collector/json.o
 REPLAY_OBJS := $(B)/obj-c/tools/replay.o $(B)/obj-c/agent/ship.o $(B)/obj-c/agent/ship_spool.o $(B)/obj-c/common/wire.o $(B)/obj-c/collector/json.o
@@ -12,7 +13,7 @@ ALL_TARGETS += $(B)/herdwatch-collector $(B)/herdwatch $(B)/herdwatch-replay $(C
 .PHONY: collector-all
 collector-all: $(B)/herdwatch-collector $(B)/herdwatch $(B)/herdwatch-replay $(COLL_UNIT)
 
-$(B)/obj-c/%.o: %.c $(wildcard collector/*.h common/wire.h common/prom.h agent/ship.h agent/ship_int.h)
+$(B)/obj-c/%.o: %.c $(wildcard collector/*.h common/wire.h common/prom.h common/relay*.h agent/ship.h agent/ship_int.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * response.c - what happens to an alert: stored, printed, and given to the response command
- * (--response-cmd), at most RESPONSE_MAX at once, each with its alert on stdin (written as the
+ * response.c - the response command (--response-cmd), one of the alert outputs
+ * (collector/alert_out.c): at most RESPONSE_MAX at once, each with its alert on stdin (written as the
  * pipe accepts it) and killed after --response-timeout-s.
  */
 #include "collector/collector.h"
@@ -74,7 +74,7 @@ static void close_inherited(void)
  * --response-timeout-s (counted: response_timeouts). At most RESPONSE_MAX run at once; an
  * alert beyond that runs no command (counted: response_skipped).
  */
-static void run_response(struct collector *c, const char *json, size_t len)
+void run_response(struct collector *c, const char *json, size_t len)
 {
 	int p[2];
 	if (!c->response_cmd)
@@ -168,23 +168,4 @@ void response_check(struct collector *c)
 		}
 		pp = &r->next;
 	}
-}
-
-void on_alert(void *ctx, const char *json, size_t len, const char *kind, const char *sev,
-	      const char *herd, const char *member, double score, uint64_t now)
-{
-	struct collector *c = ctx;
-	c->alerts++;
-	cmetrics_count_alert(&c->alert_counts, kind, sev);
-	if (!store_in_txn(c->st)) {
-		if (store_begin(c->st))
-			c->store_failed = 1;
-		c->txn_start_ns = now_ns();
-	}
-	if (store_alert(c->st, now, kind, sev, herd, member, score, json, len))
-		c->store_failed = 1; /* the caller rolls back (commit) */
-	fwrite(json, 1, len, stdout);
-	fputc('\n', stdout);
-	fflush(stdout);
-	run_response(c, json, len);
 }

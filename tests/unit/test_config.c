@@ -112,6 +112,61 @@ int main(void)
 		      !strcmp(ver, "v7"));
 	config_free(&c);
 
+	/* outputs.syslog, outputs.webhook (docs/outputs.md) */
+	const char *outs = "outputs:\n"
+			   "  syslog:\n    address: tcp:127.0.0.1:514\n    facility: local3\n"
+			   "    max_message: 4096\n"
+			   "  webhook:\n    url: https://[::1]:8443/hook\n    ca: /etc/ca.pem\n"
+			   "    headers: {Authorization: \"Bearer x\", X-Fleet: web}\n"
+			   "    batch_max: 50\n    flush_ms: 0\n    buffer_kb: 128\n";
+	rc = parse(&c, outs, err);
+	CHECK("outputs parse", rc == 0);
+	CHECK("outputs values",
+	      rc == 0 && !strcmp(c.outputs.syslog.address, "tcp:127.0.0.1:514") &&
+		      c.outputs.syslog.facility == 19 && c.outputs.syslog.max_message == 4096 &&
+		      c.outputs.syslog.buffer_kb == 4096 && c.outputs.webhook.nheaders == 2 &&
+		      !strcmp(c.outputs.webhook.headers[0], "Authorization: Bearer x") &&
+		      c.outputs.webhook.batch_max == 50 && c.outputs.webhook.flush_ms == 0 &&
+		      c.outputs.webhook.buffer_kb == 128);
+	config_free(&c);
+	CHECK("outputs: empty address is off",
+	      parse(&c, "outputs:\n  syslog:\n    address: ''\n", err) == 0 &&
+		      !c.outputs.syslog.address);
+	config_free(&c);
+	expect_error("syslog address without port", "outputs:\n  syslog:\n    address: udp:h\n",
+		     "'outputs.syslog.address': 'h' is not HOST:PORT");
+	expect_error("syslog port out of range", "outputs:\n  syslog:\n    address: tcp:h:70000\n",
+		     "is not HOST:PORT");
+	expect_error("syslog relative socket", "outputs:\n  syslog:\n    address: unix:dev/log\n",
+		     "unix:/ABSOLUTE/PATH");
+	expect_error("syslog UDP message too long",
+		     "outputs:\n  syslog:\n    address: udp:h:514\n    max_message: 70000\n",
+		     "at most 65507");
+	expect_error("unknown facility", "outputs:\n  syslog:\n    facility: local8\n",
+		     "must be a syslog facility");
+	expect_error("unknown syslog key", "outputs:\n  syslog:\n    port: 514\n",
+		     "unknown key 'outputs.syslog.port'");
+	expect_error("unknown output", "outputs:\n  kafka: {}\n", "unknown key 'outputs.kafka'");
+	expect_error("webhook scheme", "outputs:\n  webhook:\n    url: ws://h/\n",
+		     "not an http:// or https:// URL");
+	expect_error("webhook user in URL", "outputs:\n  webhook:\n    url: http://u:p@h/\n",
+		     "no user:password@");
+	expect_error("webhook header reserved",
+		     "outputs:\n  webhook:\n    url: http://h/\n    headers: {Host: x}\n",
+		     "'Host' is set by the agent");
+	expect_error("webhook header control character",
+		     "outputs:\n  webhook:\n    url: http://h/\n    headers: {X-A: \"a\\rb\"}\n",
+		     "is not 'Name: value'");
+	expect_error("webhook headers not a mapping",
+		     "outputs:\n  webhook:\n    url: http://h/\n    headers: [a]\n",
+		     "must be a mapping");
+	expect_error("webhook batch_max 0",
+		     "outputs:\n  webhook:\n    url: http://h/\n    batch_max: 0\n",
+		     "between 1 and 10000");
+	expect_error("webhook ca with http",
+		     "outputs:\n  webhook:\n    url: http://h/\n    ca: x\n",
+		     "is for an https:// URL");
+
 	expect_error("unknown key names it and the line", "herd: a\nbogus: 1\n",
 		     "test.yaml:2: unknown key 'bogus'");
 	expect_error("YAML syntax error has a line", "herd: [a\nx: 1\n", "test.yaml:");
