@@ -93,10 +93,10 @@ static const char *type_name(unsigned t, char *buf, size_t n)
 
 static const char *syscall_name(unsigned s)
 {
-	static const char *const n[] = {NULL,       "connect",  "accept",  "accept4", "listen",
-					"bind",     "socket",   "sendto",  "sendmsg", "sendmmsg",
-					"write",    "other",    "io_uring", "read",   "recvfrom",
-					"recvmsg",  "recvmmsg"};
+	static const char *const n[] = {NULL,      "connect", "accept",   "accept4", "listen",
+					"bind",    "socket",  "sendto",   "sendmsg", "sendmmsg",
+					"write",   "other",   "io_uring", "read",    "recvfrom",
+					"recvmsg", "recvmmsg"};
 	return s < sizeof(n) / sizeof(n[0]) ? n[s] : NULL;
 }
 

@@ -144,7 +144,8 @@ static inline int dns_read_rr(const uint8_t *m, size_t cap, size_t *pos, struct 
 	if (r->type == 1 || r->type == 28) {
 		unsigned want = r->type == 1 ? 4 : 16;
 		if (r->rdlen != want) {
-			a->malformed = r->type == 1 ? "A record not 4 bytes" : "AAAA record not 16 bytes";
+			a->malformed =
+				r->type == 1 ? "A record not 4 bytes" : "AAAA record not 16 bytes";
 			return -1;
 		}
 		memcpy(r->addr, m + p, want);

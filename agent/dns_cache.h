@@ -5,10 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DNS_CACHE_SLOTS 4096      /* entries held at most */
-#define DNS_CACHE_MAX_TTL 600     /* seconds an answer is kept at most */
-#define DNS_CACHE_MIN_TTL 30      /* and at least (TTL 0 answers are still used at once) */
-#define DNS_CACHE_NAME 256        /* names longer than 255 characters are not kept */
+#define DNS_CACHE_SLOTS 4096  /* entries held at most */
+#define DNS_CACHE_MAX_TTL 600 /* seconds an answer is kept at most */
+#define DNS_CACHE_MIN_TTL 30  /* and at least (TTL 0 answers are still used at once) */
+#define DNS_CACHE_NAME 256    /* names longer than 255 characters are not kept */
 
 /* Remember that addr (4 bytes for family 4, 16 for 6) was given for name in an answer seen by
  * process tgid at now_ns (CLOCK_BOOTTIME), for ttl seconds (capped). */

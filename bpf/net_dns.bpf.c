@@ -15,7 +15,7 @@
  * copied from the caller's buffer, found through the syscall's saved arguments. Answers: a
  * message received on a socket connected to port 53, or on an unconnected UDP socket that sent
  * a DNS query (remembered in the hw_net_dns_sk LRU map at query time, looked up only for
- * unconnected sockets) and whose sender (the caller's recvfrom/recvmsg address) is port 53.
+ * unconnected sockets; the server then is the one that query went to).
  * A TCP read of the 2-byte length prefix alone is skipped; a prefix in the same read is left
  * for the agent to strip.
  * The bytes are parsed by the agent (bounded, defensive), never here: the kernel side only
@@ -45,13 +45,16 @@ struct {
 	__type(value, struct net_mmsg_pos);
 } hw_net_mmsg SEC(".maps");
 
-/* Unconnected UDP sockets that sent a DNS query (key: the struct sock address): only their
- * received messages are looked at as answers. LRU: a socket closed without answer ages out. */
+/* Unconnected UDP sockets that sent a DNS query (key: the struct sock address; value: the
+ * server the last query went to): only their received messages are looked at as answers. The
+ * sender's address of a received message reaches the caller only after the tracepoint (the
+ * syscall copies it out later), so the answer is reported from the server queried. LRU: a
+ * socket closed without an answer ages out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1024);
 	__type(key, __u64);
-	__type(value, __u8);
+	__type(value, struct hw_net_addr);
 } hw_net_dns_sk SEC(".maps");
 
 /* The payload of an iovec array: the first element, or the second when the first is just a
@@ -144,8 +147,12 @@ static __always_inline void net_do_dns(struct sock *sk, int ret, const bool fast
 	if (proto != NET_IPPROTO_UDP && (proto != NET_IPPROTO_TCP || dport == 0))
 		return;
 	__u64 skey = (__u64)sk;
-	if (answer && dport == 0 && !bpf_map_lookup_elem(&hw_net_dns_sk, &skey))
-		return; /* an unconnected UDP socket that never sent a query */
+	struct hw_net_addr *asked = NULL;
+	if (answer && dport == 0) {
+		asked = bpf_map_lookup_elem(&hw_net_dns_sk, &skey);
+		if (!asked)
+			return; /* an unconnected UDP socket that never sent a query */
+	}
 
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct net_dns_call c = {};
@@ -160,15 +167,16 @@ static __always_inline void net_do_dns(struct sock *sk, int ret, const bool fast
 	}
 
 	struct hw_net_addr server, src, unset;
-	if (dport == 0) {
-		/* unconnected UDP: the peer is in this call's address argument */
+	if (asked) {
+		/* unconnected UDP answer: reported from the server the query went to */
+		__builtin_memcpy(&server, asked, sizeof(server));
+		net_sk_addrs(sk, fam, &src, &unset);
+	} else if (dport == 0) {
+		/* unconnected UDP query: the destination is in this call's address argument */
 		if (!net_user_sockaddr(c.uaddr, &server) || server.port != 53)
 			return;
 		net_sk_addrs(sk, fam, &src, &unset);
-		if (!answer) {
-			__u8 one = 1;
-			bpf_map_update_elem(&hw_net_dns_sk, &skey, &one, BPF_ANY);
-		}
+		bpf_map_update_elem(&hw_net_dns_sk, &skey, &server, BPF_ANY);
 	} else {
 		net_sk_addrs(sk, fam, &src, &server);
 	}

@@ -97,10 +97,10 @@ struct hw_net_dns {
 	__s32 result;              /* bytes sent (received) or -errno, from the socket layer */
 	__u16 protocol;            /* IPPROTO_UDP / IPPROTO_TCP */
 	__u16 syscall;             /* enum hw_net_syscall */
-	__u32 msg_len;             /* bytes the caller passed (answers: received) for this message */
-	__u16 cap_len;             /* bytes in msg[] */
-	__u16 dflags;              /* HW_NET_DNS_F_* */
-	__u32 netns; /* inode number of the socket's network namespace; 0 unknown */
+	__u32 msg_len; /* bytes the caller passed (answers: received) for this message */
+	__u16 cap_len; /* bytes in msg[] */
+	__u16 dflags;  /* HW_NET_DNS_F_* */
+	__u32 netns;   /* inode number of the socket's network namespace; 0 unknown */
 	__u32 pad2;
 	__u8 msg[HW_DNS_CAP];
 };
