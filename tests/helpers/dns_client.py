@@ -12,7 +12,7 @@
 #                                   compression loop; prints "ready" once bound.
 #   unsolicited IP PORT             from IP:53, one answer-shaped datagram to 127.0.0.1:PORT, to
 #                                   a socket that never sent a query; prints the receiver's PID.
-import os, socket, struct, sys
+import os, select, socket, struct, sys
 
 
 def query(name, qid=0x5151):
@@ -53,6 +53,7 @@ def do_query(server, mode, name):
             s.send(msg)
             return s.recv(1500)
         os.write(s.fileno(), msg)
+        select.select([s], [], [], 3)  # the socket is non-blocking (timeout)
         return os.read(s.fileno(), 1500)
     s = socket.create_connection(dst, timeout=3)
     s.sendall(struct.pack(">H", len(msg)) + msg)
