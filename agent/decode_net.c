@@ -11,6 +11,8 @@
  */
 #include "agent/agent.h"
 #include "agent/decode_net.h"
+#include "agent/dns_answer.h"
+#include "agent/dns_cache.h"
 #include "herdwatch.skel.h"
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -91,9 +93,10 @@ static const char *type_name(unsigned t, char *buf, size_t n)
 
 static const char *syscall_name(unsigned s)
 {
-	static const char *const n[] = {NULL,    "connect", "accept",  "accept4", "listen",
-					"bind",  "socket",  "sendto",  "sendmsg", "sendmmsg",
-					"write", "other",   "io_uring"};
+	static const char *const n[] = {NULL,      "connect", "accept",   "accept4", "listen",
+					"bind",    "socket",  "sendto",   "sendmsg", "sendmmsg",
+					"write",   "other",   "io_uring", "read",    "recvfrom",
+					"recvmsg", "recvmmsg"};
 	return s < sizeof(n) / sizeof(n[0]) ? n[s] : NULL;
 }
 
@@ -130,8 +133,11 @@ static void ip4_str(const uint8_t *a, char *out)
 	}
 }
 
-/* {"ip": "...", "port": N} (plus "ipv4" for a v4-mapped IPv6 address); null when unknown. */
-static void put_endpoint(struct jbuf *b, const char *key, const struct hw_net_addr *ad)
+/* {"ip": "...", "port": N} (plus "ipv4" for a v4-mapped IPv6 address); null when unknown.
+ * With h (connect): "name" and "name_from" when a DNS answer seen shortly before gave the
+ * address (docs/events-net.md). */
+static void put_endpoint_named(struct jbuf *b, const char *key, const struct hw_net_addr *ad,
+			       const struct hw_hdr *h)
 {
 	char ip[INET6_ADDRSTRLEN];
 	jb_key(b, key);
@@ -151,7 +157,18 @@ static void put_endpoint(struct jbuf *b, const char *key, const struct hw_net_ad
 		ip4_str(ad->addr + 12, ip);
 		jb_ktrusted(b, "ipv4", ip);
 	}
+	uint32_t by;
+	const char *name = h ? dns_cache_get(ad->family, ad->addr, h->ts, &by) : NULL;
+	if (name) {
+		jb_kcstr(b, "name", name);
+		jb_ktrusted(b, "name_from", by == h->pid ? "process" : "host");
+	}
 	jb_obj_end(b);
+}
+
+static void put_endpoint(struct jbuf *b, const char *key, const struct hw_net_addr *ad)
+{
+	put_endpoint_named(b, key, ad, NULL);
 }
 
 int decode_net_conn(struct agent *a, const void *rec, size_t len)
@@ -173,7 +190,7 @@ int decode_net_conn(struct agent *a, const void *rec, size_t len)
 		jb_key(b, "dst");
 		jb_null(b);
 	} else {
-		put_endpoint(b, "dst", &e->dst);
+		put_endpoint_named(b, "dst", &e->dst, h->type == HW_EV_NET_CONNECT ? h : NULL);
 	}
 	put_result(b, e->result);
 	jb_ktrusted(b, "direction",
@@ -250,52 +267,111 @@ static const char *qtype_name(unsigned t)
 	return NULL;
 }
 
+static const char *rcode_name(unsigned r)
+{
+	static const char *const n[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+					"NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
+					"NXRRSET", "NOTAUTH", "NOTZONE"};
+	return r < sizeof(n) / sizeof(n[0]) ? n[r] : NULL;
+}
+
+/* A record type as its name or TYPEnnn (a value: the key is written before). */
+static void put_type(struct jbuf *b, unsigned t)
+{
+	const char *tn = qtype_name(t);
+	char tmp[16];
+	if (!tn) {
+		snprintf(tmp, sizeof(tmp), "TYPE%u", t);
+		tn = tmp;
+	}
+	jb_cstr(b, tn);
+}
+
+/* The "answer" object of an answer, and its addresses into the address -> name cache. */
+static void put_answer(struct agent *a, const struct hw_net_dns *e, const struct dns_answer *an)
+{
+	struct jbuf *b = &a->jb;
+
+	jb_key(b, "answer");
+	jb_obj_begin(b);
+	jb_ku64(b, "rcode", an->rcode);
+	jb_ktrusted(b, "rcode_name", rcode_name(an->rcode));
+	jb_kbool(b, "authoritative", an->aa);
+	jb_kbool(b, "tc", an->tc); /* the server truncated it: the client should retry over TCP */
+	jb_ku64(b, "count", an->ancount);
+	jb_kbool(b, "cut", an->cut);
+	jb_key(b, "records");
+	jb_arr_begin(b);
+	for (unsigned i = 0; i < an->nrr; i++) {
+		const struct dns_rr *r = &an->rr[i];
+		jb_obj_begin(b);
+		jb_kstr(b, "name", r->name, r->nlen);
+		jb_key(b, "type");
+		put_type(b, r->type);
+		jb_ku64(b, "ttl", r->ttl);
+		jb_key(b, "data");
+		if (r->has_data)
+			jb_str(b, r->data, r->dlen);
+		else
+			jb_null(b);
+		jb_obj_end(b);
+		if ((r->type == 1 || r->type == 28) && !an->malformed && an->rcode == 0) {
+			const char *nm = an->q.have_name ? an->q.name : r->name;
+			size_t nl = an->q.have_name ? an->q.nlen : r->nlen;
+			dns_cache_put(r->type == 1 ? 4 : 6, r->addr, nm, nl, e->hdr.pid, e->hdr.ts,
+				      r->ttl);
+		}
+	}
+	jb_arr_end(b);
+	jb_obj_end(b);
+}
+
 int decode_net_dns(struct agent *a, const void *rec, size_t len)
 {
 	const struct hw_net_dns *e = rec;
 	struct jbuf *b = &a->jb;
 	const uint8_t *m = e->msg;
 	size_t cap = e->cap_len, msg_len = e->msg_len;
-	struct dns_question q;
+	static struct dns_answer an; /* large: not on the stack */
+	const struct dns_question *q = &an.q;
+	bool answer;
 	char t1[16], t2[16];
 
 	if (len < sizeof(*e))
 		return -EINVAL;
 	if (cap > HW_DNS_CAP || cap > msg_len)
 		return -EINVAL;
+	answer = e->dflags & HW_NET_DNS_F_ANSWER;
 	if (e->protocol == 6 && cap >= 2 && (size_t)(m[0] << 8 | m[1]) + 2 == msg_len) {
 		/* TCP: the message follows its 2-byte length */
 		m += 2;
 		cap -= 2;
 		msg_len -= 2;
 	}
-	net_dns_parse(m, cap, msg_len, &q);
+	if (answer)
+		net_dns_answer_parse(m, cap, msg_len, &an);
+	else
+		net_dns_parse(m, cap, msg_len, &an.q);
 	emit_event(a, "net.dns", &e->hdr, "dns");
+	jb_ktrusted(b, "direction", answer ? "answer" : "query");
 	jb_key(b, "query");
-	if (q.have_name)
-		jb_str(b, q.name, q.nlen);
+	if (q->have_name)
+		jb_str(b, q->name, q->nlen);
 	else
 		jb_null(b);
 	jb_key(b, "type");
-	if (q.have_type) {
-		const char *tn = qtype_name(q.qtype);
-		char tmp[16];
-		if (!tn) {
-			snprintf(tmp, sizeof(tmp), "TYPE%u", q.qtype);
-			tn = tmp;
-		}
-		jb_cstr(b, tn);
-	} else {
+	if (q->have_type)
+		put_type(b, q->qtype);
+	else
 		jb_null(b);
-	}
 	jb_key(b, "type_code");
-	if (q.have_type)
-		jb_u64(b, q.qtype);
+	if (q->have_type)
+		jb_u64(b, q->qtype);
 	else
 		jb_null(b);
 	jb_key(b, "class");
-	if (q.have_type)
-		jb_u64(b, q.qclass);
+	if (q->have_type)
+		jb_u64(b, q->qclass);
 	else
 		jb_null(b);
 	put_endpoint(b, "server", &e->server);
@@ -303,18 +379,21 @@ int decode_net_dns(struct agent *a, const void *rec, size_t len)
 	jb_ktrusted(b, "proto", proto_name(e->protocol, t1, sizeof(t1)));
 	jb_ktrusted(b, "family", family_name(e->server.family, t2, sizeof(t2)));
 	if (cap >= 12) {
-		jb_ku64(b, "id", q.id);
-		jb_ku64(b, "opcode", (q.flags >> 11) & 0xf);
-		jb_ku64(b, "questions", q.qdcount);
+		jb_ku64(b, "id", q->id);
+		jb_ku64(b, "opcode", (q->flags >> 11) & 0xf);
+		jb_ku64(b, "questions", q->qdcount);
 	}
-	/* QR set: a response sent to port 53 (reflection, tunnelling, a confused peer) */
-	jb_kbool(b, "response", cap >= 12 && (q.flags & 0x8000));
+	/* QR set: a response (a query with it: sent to port 53 - reflection, tunnelling, a
+	 * confused peer) */
+	jb_kbool(b, "response", cap >= 12 && (q->flags & 0x8000));
 	jb_ku64(b, "netns", e->netns);
 	jb_ktrusted(b, "syscall", syscall_name(e->syscall));
 	jb_ku64(b, "bytes", e->msg_len);
 	jb_ki64(b, "result", e->result);
-	jb_kbool(b, "truncated", q.truncated);
-	jb_kcstr(b, "malformed", q.malformed);
+	if (answer && cap >= 12)
+		put_answer(a, e, &an);
+	jb_kbool(b, "truncated", q->truncated || (answer && an.cut));
+	jb_kcstr(b, "malformed", answer && an.malformed ? an.malformed : q->malformed);
 	emit_event_end(a);
 	return 0;
 }

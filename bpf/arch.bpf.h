@@ -19,12 +19,16 @@
 
 #if defined(__TARGET_ARCH_x86)
 #define HW_HAS_LEGACY_SYSCALLS 1
+#define HW_NR_READ 0
 #define HW_NR_WRITE 1
 #define HW_NR_OPEN 2
+#define HW_NR_READV 19
 #define HW_NR_WRITEV 20
 #define HW_NR_CONNECT 42
 #define HW_NR_SENDTO 44
+#define HW_NR_RECVFROM 45
 #define HW_NR_SENDMSG 46
+#define HW_NR_RECVMSG 47
 #define HW_NR_CLONE 56
 #define HW_NR_EXECVE 59
 #define HW_NR_TRUNCATE 76
@@ -53,6 +57,7 @@
 #define HW_NR_LINKAT 265
 #define HW_NR_SYMLINKAT 266
 #define HW_NR_FCHMODAT 268
+#define HW_NR_RECVMMSG 299
 #define HW_NR_SENDMMSG 307
 #define HW_NR_FINIT_MODULE 313
 #define HW_NR_RENAMEAT2 316
@@ -101,16 +106,21 @@
 #define HW_NR_SYMLINKAT 36
 #define HW_NR_LINKAT 37
 #define HW_NR_RENAMEAT 38
+#define HW_NR_READ 63
 #define HW_NR_WRITE 64
+#define HW_NR_READV 65
 #define HW_NR_WRITEV 66
 #define HW_NR_INIT_MODULE 105
 #define HW_NR_DELETE_MODULE 106
 #define HW_NR_PRCTL 167
 #define HW_NR_CONNECT 203
 #define HW_NR_SENDTO 206
+#define HW_NR_RECVFROM 207
 #define HW_NR_SENDMSG 211
+#define HW_NR_RECVMSG 212
 #define HW_NR_CLONE 220
 #define HW_NR_EXECVE 221
+#define HW_NR_RECVMMSG 243
 #define HW_NR_SENDMMSG 269
 #define HW_NR_FINIT_MODULE 273
 #define HW_NR_RENAMEAT2 276

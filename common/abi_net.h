@@ -45,6 +45,10 @@ enum hw_net_syscall {
 	HW_NET_SC_WRITE = 10,
 	HW_NET_SC_OTHER = 11,
 	HW_NET_SC_IO_URING = 12, /* connect issued through io_uring (outcome record only) */
+	HW_NET_SC_READ = 13,     /* read, readv (DNS answers) */
+	HW_NET_SC_RECVFROM = 14,
+	HW_NET_SC_RECVMSG = 15,
+	HW_NET_SC_RECVMMSG = 16,
 };
 
 /* hw_net.nflags */
@@ -78,21 +82,25 @@ struct hw_net {
 };
 _Static_assert(sizeof(struct hw_net) == 184, "hw_net layout");
 
-/* Bytes of a DNS message captured: header (12) + longest name (255) + type/class (4),
- * rounded up; enough for the question of any valid query (plus a TCP length prefix). */
-#define HW_DNS_CAP 288
+/* Bytes of a DNS message captured: the classic UDP limit (512). Enough for the question of
+ * any valid query and for the answer records of an ordinary answer (a dozen addresses, a CNAME
+ * chain); the agent reports an answer cut at this size as "cut", never as malformed. */
+#define HW_DNS_CAP 512
+
+/* hw_net_dns.dflags */
+#define HW_NET_DNS_F_ANSWER (1u << 0) /* a message received from the server (an answer) */
 
 struct hw_net_dns {
 	struct hw_hdr hdr;
-	struct hw_net_addr server; /* where the query goes */
+	struct hw_net_addr server; /* where the query goes (answers: where it came from) */
 	struct hw_net_addr src;    /* local end, when known */
-	__s32 result;              /* bytes sent or -errno, from the socket layer */
+	__s32 result;              /* bytes sent (received) or -errno, from the socket layer */
 	__u16 protocol;            /* IPPROTO_UDP / IPPROTO_TCP */
 	__u16 syscall;             /* enum hw_net_syscall */
-	__u32 msg_len;             /* bytes the caller passed for this message */
-	__u16 cap_len;             /* bytes in msg[] */
-	__u16 pad;
-	__u32 netns; /* inode number of the socket's network namespace; 0 unknown */
+	__u32 msg_len; /* bytes the caller passed (answers: received) for this message */
+	__u16 cap_len; /* bytes in msg[] */
+	__u16 dflags;  /* HW_NET_DNS_F_* */
+	__u32 netns;   /* inode number of the socket's network namespace; 0 unknown */
 	__u32 pad2;
 	__u8 msg[HW_DNS_CAP];
 };

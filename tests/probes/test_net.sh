@@ -215,7 +215,7 @@ print("".join("%02x"%len(l)+l.hex() for l in ls)+"00")')
 want='we\.ird.sp\032ace.q"uo\\te.nl\010x.\255z.\195\169.hwdns'$$'.test'
 ok_name=$(python3 -c 'print("".join("%02x"%len(l)+l.hex() for l in [b"hwdns-ok",b"test"])+"00")')
 read -r DPID < <("$NA" dns $DNSIP sendto 1 "$odd")
-ev=$(wait_event "select(.kind==\"net.dns\" and .proc.pid==$DPID)") || not_ok "dns sendto seen" "pid $DPID"
+ev=$(wait_event "select(.kind==\"net.dns\" and .dns.direction==\"query\" and .proc.pid==$DPID)") || not_ok "dns sendto seen" "pid $DPID"
 proc_is "dns sendto" "$ev" "$DPID"
 expect_eq "dns odd name escaped exactly" "$(jq -r .dns.query <<<"$ev")" "$want"
 expect_jq "dns sendto fields" "$ev" ".dns.type==\"A\" and .dns.type_code==1 and .dns.class==1 and .dns.server=={\"ip\":\"$DNSIP\",\"port\":53} and .dns.proto==\"udp\" and .dns.family==\"inet\" and .dns.syscall==\"sendto\" and .dns.id==18432 and .dns.malformed==null and .dns.truncated==false and .dns.result>0 and .dns.response==false and .dns.netns==$HOSTNS"
@@ -227,31 +227,31 @@ grep -q 'query\[A\] <name unprintable> from 127.0.0.1' "$T/dnsmasq.log" 2>/dev/n
 	not_ok "resolver received the odd query" "$(tail -3 "$T/dnsmasq.log" 2>/dev/null)"
 # glibc style: connected UDP socket, A and AAAA in one sendmmsg
 read -r DPID < <("$NA" dns $DNSIP sendmmsg 1 "$ok_name" "$ok_name")
-ev=$(wait_event "select(.kind==\"net.dns\" and .proc.pid==$DPID and .dns.type==\"A\")") || not_ok "dns sendmmsg A seen" "pid $DPID"
+ev=$(wait_event "select(.kind==\"net.dns\" and .dns.direction==\"query\" and .proc.pid==$DPID and .dns.type==\"A\")") || not_ok "dns sendmmsg A seen" "pid $DPID"
 expect_jq "dns sendmmsg A fields" "$ev" ".dns.query==\"hwdns-ok.test\" and .dns.syscall==\"sendmmsg\" and .dns.server=={\"ip\":\"$DNSIP\",\"port\":53} and .dns.src.ip==\"127.0.0.1\" and .dns.id==18432 and .proc.pid==$DPID"
-ev=$(wait_event "select(.kind==\"net.dns\" and .proc.pid==$DPID and .dns.type==\"AAAA\")") || not_ok "dns sendmmsg AAAA seen" "pid $DPID"
+ev=$(wait_event "select(.kind==\"net.dns\" and .dns.direction==\"query\" and .proc.pid==$DPID and .dns.type==\"AAAA\")") || not_ok "dns sendmmsg AAAA seen" "pid $DPID"
 expect_jq "dns sendmmsg second message" "$ev" ".dns.query==\"hwdns-ok.test\" and .dns.type_code==28 and .dns.id==18433"
 # TCP with the 2-byte length prefix
 read -r DPID < <("$NA" dns $DNSIP tcp 16 "$ok_name")
-ev=$(wait_event "select(.kind==\"net.dns\" and .proc.pid==$DPID)") || not_ok "dns tcp seen" "pid $DPID"
+ev=$(wait_event "select(.kind==\"net.dns\" and .dns.direction==\"query\" and .proc.pid==$DPID)") || not_ok "dns tcp seen" "pid $DPID"
 expect_jq "dns tcp fields" "$ev" ".dns.query==\"hwdns-ok.test\" and .dns.type==\"TXT\" and .dns.proto==\"tcp\" and .dns.syscall==\"write\" and .dns.server=={\"ip\":\"$DNSIP\",\"port\":53} and .proc.pid==$DPID"
 # TCP, the length prefix and the message in two writes (as some resolvers do)
 read -r DPID < <("$NA" dns $DNSIP tcp2 1 "$ok_name")
-ev=$(wait_event "select(.kind==\"net.dns\" and .proc.pid==$DPID)") || not_ok "dns tcp two writes seen" "pid $DPID"
+ev=$(wait_event "select(.kind==\"net.dns\" and .dns.direction==\"query\" and .proc.pid==$DPID)") || not_ok "dns tcp two writes seen" "pid $DPID"
 expect_jq "dns tcp two writes fields" "$ev" ".dns.query==\"hwdns-ok.test\" and .dns.type==\"A\" and .dns.proto==\"tcp\" and .dns.syscall==\"write\" and .dns.id==18432 and .dns.malformed==null and .dns.server=={\"ip\":\"$DNSIP\",\"port\":53} and .proc.pid==$DPID"
-expect_eq "dns tcp two writes: one event" "$(events "select(.kind==\"net.dns\" and .proc.pid==$DPID)" | wc -l)" 1
+expect_eq "dns tcp two writes: one event" "$(events "select(.kind==\"net.dns\" and .dns.direction==\"query\" and .proc.pid==$DPID)" | wc -l)" 1
 # a message with the QR (response) bit sent to port 53: reported, flagged
 read -r DPID < <("$NA" dns 127.0.0.1 response 1 "$ok_name")
-ev=$(wait_event "select(.kind==\"net.dns\" and .proc.pid==$DPID)") || not_ok "dns response to port 53 seen" "pid $DPID"
+ev=$(wait_event "select(.kind==\"net.dns\" and .dns.direction==\"query\" and .proc.pid==$DPID)") || not_ok "dns response to port 53 seen" "pid $DPID"
 proc_is "dns response to port 53" "$ev" "$DPID"
 expect_jq "dns response to port 53 fields" "$ev" ".dns.response==true and .dns.query==\"hwdns-ok.test\" and .dns.server=={\"ip\":\"127.0.0.1\",\"port\":53}"
 # hostile: a compression pointer in the question, straight to 127.0.0.1:53 (nobody has to answer)
 read -r DPID < <("$NA" dns 127.0.0.1 sendto 1 "0568776d616cc00c")
-ev=$(wait_event "select(.kind==\"net.dns\" and .proc.pid==$DPID)") || not_ok "dns malformed seen" "pid $DPID"
+ev=$(wait_event "select(.kind==\"net.dns\" and .dns.direction==\"query\" and .proc.pid==$DPID)") || not_ok "dns malformed seen" "pid $DPID"
 expect_jq "dns malformed reported safely" "$ev" ".dns.query==null and (.dns.malformed|test(\"compression\")) and .dns.server=={\"ip\":\"127.0.0.1\",\"port\":53}"
 # IPv6 resolver address, unusual type
 read -r DPID < <("$NA" dns ::1 sendto 65 "$ok_name")
-ev=$(wait_event "select(.kind==\"net.dns\" and .proc.pid==$DPID)") || not_ok "dns v6 seen" "pid $DPID"
+ev=$(wait_event "select(.kind==\"net.dns\" and .dns.direction==\"query\" and .proc.pid==$DPID)") || not_ok "dns v6 seen" "pid $DPID"
 expect_jq "dns v6 fields" "$ev" ".dns.type==\"HTTPS\" and .dns.family==\"inet6\" and .dns.server=={\"ip\":\"::1\",\"port\":53}"
 expect_eq "no dns events for the resolver's answers" "$(events "select(.kind==\"net.dns\" and .proc.pid==$DNSMASQ_PID)" | wc -l)" 0
 kill $DNSMASQ_PID
@@ -326,7 +326,7 @@ expect_eq "connect ignore_cidrs fd00:1234::/32 dropped" "$(events "select(.kind=
 read -r DPID < <("$NA" dns ::1 sendto 1 "$ok_name")
 read -r D4PID < <("$NA" dns 127.0.0.1 sendto 1 "$ok_name")
 wait_event "select(.kind==\"net.dns\" and .proc.pid==$D4PID)" >/dev/null && ok "dns to 127.0.0.1 kept" || not_ok "dns to 127.0.0.1 kept" "pid $D4PID"
-expect_eq "dns ignore_cidrs ::1 dropped" "$(events "select(.kind==\"net.dns\" and .proc.pid==$DPID)" | wc -l)" 0
+expect_eq "dns ignore_cidrs ::1 dropped" "$(events "select(.kind==\"net.dns\" and .dns.direction==\"query\" and .proc.pid==$DPID)" | wc -l)" 0
 agent_stop
 expect_eq "agent exits 0 (config run)" "$?" 0
 

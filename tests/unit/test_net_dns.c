@@ -1,8 +1,10 @@
-/* test_net_dns - the DNS question parser (agent/decode_net.c) against crafted and random
- * messages, under ASan/UBSan: exact presentation names for hostile labels, every malformed
- * case with its reason, truncation, and a random-bytes run that must never read outside the
- * buffer, always yield plain ASCII, and map back to the original label bytes. */
+/* test_net_dns - the DNS question parser (agent/decode_net.c) and the answer parser
+ * (agent/dns_answer.h) against crafted and random messages, under ASan/UBSan: exact
+ * presentation names for hostile labels, every malformed case with its reason, truncation,
+ * compression loops and forward pointers, and random-bytes runs that must never read outside
+ * the buffer, always yield plain ASCII, and map back to the original label bytes. */
 #include "agent/decode_net.h"
+#include "agent/dns_answer.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,134 @@ static size_t unescape(const char *s, size_t n, uint8_t *out)
 		out[lenpos]++;
 	}
 	return o;
+}
+
+/* An answer: header (id 0xbeef, QR RD RA, rcode), question "a.test" A, then the records in
+ * wire form as given. */
+static size_t mkans(uint8_t *m, unsigned rcode, unsigned ancount, const uint8_t *rr, size_t rl)
+{
+	static const uint8_t q[] = {1, 'a', 4, 't', 'e', 's', 't', 0, 0, 1, 0, 1};
+	uint8_t hdr[12] = {0xbe, 0xef, 0x81, 0x80 | rcode, 0, 1, ancount >> 8, ancount & 0xff, 0,
+			   0,    0,    0};
+	memcpy(m, hdr, 12);
+	memcpy(m + 12, q, sizeof(q));
+	if (rl)
+		memcpy(m + 12 + sizeof(q), rr, rl);
+	return 12 + sizeof(q) + rl;
+}
+
+static void answer_cases(void)
+{
+	static struct dns_answer a;
+	uint8_t m[600];
+	size_t n;
+	/* a.test CNAME b.a.test (pointer to 12), b.a.test A 10.1.2.3, then AAAA 2001:db8::1 */
+	static const uint8_t rrs[] = {0xc0, 12,   0, 5,  0, 1, 0, 0, 0,    60,   0, 4,  1,    'b',
+				      0xc0, 12, /* CNAME */
+				      0xc0, 36,   0, 1,  0, 1, 0, 0, 0x0e, 0x10, 0, 4,  10,   1,
+				      2,    3, /* A, ttl 3600 */
+				      0xc0, 12,   0, 28, 0, 1, 0, 0, 0,    5,    0, 16, 0x20, 1,
+				      0x0d, 0xb8, 0, 0,  0, 0, 0, 0, 0,    0,    0, 0,  0,    1};
+	n = mkans(m, 0, 3, rrs, sizeof(rrs));
+	net_dns_answer_parse(m, n, n, &a);
+	check("answer: CNAME, A, AAAA read",
+	      !a.malformed && a.nrr == 3 && !strcmp(a.rr[0].data, "b.a.test") &&
+		      a.rr[0].type == 5 && !strcmp(a.rr[1].name, "b.a.test") &&
+		      !strcmp(a.rr[1].data, "10.1.2.3") && a.rr[1].ttl == 3600 &&
+		      !strcmp(a.rr[2].data, "2001:db8::1") && !strcmp(a.q.name, "a.test") && !a.cut,
+	      a.malformed);
+
+	n = mkans(m, 3, 0, NULL, 0);
+	net_dns_answer_parse(m, n, n, &a);
+	check("answer: NXDOMAIN, no records", !a.malformed && a.rcode == 3 && a.nrr == 0, NULL);
+
+	/* a pointer to itself, and two pointers to each other: refused, never followed forever */
+	static const uint8_t self[] = {0xc0, 24, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 1, 2, 3, 4};
+	n = mkans(m, 0, 1, self, sizeof(self));
+	net_dns_answer_parse(m, n, n, &a);
+	check("answer: pointer to itself refused",
+	      a.malformed && strstr(a.malformed, "backwards") && a.nrr == 0, a.malformed);
+	static const uint8_t fwd[] = {0xc0, 26, 0xc0, 24, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 1, 2, 3, 4};
+	n = mkans(m, 0, 1, fwd, sizeof(fwd));
+	net_dns_answer_parse(m, n, n, &a);
+	check("answer: pointer loop refused", a.malformed && a.nrr == 0, a.malformed);
+
+	/* a long backward chain of pointers (in the data of a record of unknown type, then
+	 * used as the next record's name): bounded by DNS_MAX_JUMPS */
+	uint8_t rr[300];
+	size_t rl = 0;
+	static const uint8_t h1[] = {0xc0, 12, 0, 99, 0, 1, 0, 0, 0, 1, 0, 80};
+	memcpy(rr, h1, sizeof(h1));
+	rl = sizeof(h1);
+	for (int i = 0; i < 40; i++) {
+		unsigned to = i ? 36 + 2 * (i - 1) : 12;
+		rr[rl++] = 0xc0 | to >> 8;
+		rr[rl++] = to & 0xff;
+	}
+	static const uint8_t tail[] = {0xc0, 36 + 2 * 39, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 1, 2, 3, 4};
+	memcpy(rr + rl, tail, sizeof(tail));
+	rl += sizeof(tail);
+	n = mkans(m, 0, 2, rr, rl);
+	net_dns_answer_parse(m, n, n, &a);
+	check("answer: long pointer chains bounded", a.malformed && strstr(a.malformed, "too many"),
+	      a.malformed);
+
+	static const uint8_t bad_a[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 1, 0, 5, 1, 2, 3, 4, 5};
+	n = mkans(m, 0, 1, bad_a, sizeof(bad_a));
+	net_dns_answer_parse(m, n, n, &a);
+	check("answer: A of 5 bytes refused", a.malformed && strstr(a.malformed, "4 bytes"),
+	      a.malformed);
+
+	static const uint8_t bad_cname[] = {0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 1, 0, 3, 1, 'b', 0};
+	uint8_t bc[sizeof(bad_cname) + 2];
+	memcpy(bc, bad_cname, sizeof(bad_cname));
+	bc[11] = 2; /* rdlength 2: the name "b." does not end inside the data */
+	n = mkans(m, 0, 1, bc, sizeof(bad_cname));
+	net_dns_answer_parse(m, n, n, &a);
+	check("answer: CNAME running past its data refused", a.malformed != NULL, a.malformed);
+
+	n = mkans(m, 0, 3, rrs, sizeof(rrs));
+	net_dns_answer_parse(m, n - 5, n, &a);
+	check("answer: capture cut inside the last record", a.cut && !a.malformed && a.nrr == 2,
+	      a.malformed);
+	net_dns_answer_parse(m, n - 5, n - 5, &a);
+	check("answer: message ends inside a record: malformed",
+	      !a.cut && a.malformed && a.nrr == 2, a.malformed);
+	n = mkans(m, 0, 1000, rrs, sizeof(rrs));
+	net_dns_answer_parse(m, n, n, &a);
+	check("answer: more records claimed than sent",
+	      a.malformed && a.nrr == 3 && a.ancount == 1000, a.malformed);
+	n = mkans(m, 0, 3, rrs, sizeof(rrs));
+	m[2] &= 0x7f;
+	net_dns_answer_parse(m, n, n, &a);
+	check("answer: QR clear reported", a.malformed && strstr(a.malformed, "QR"), a.malformed);
+	n = mkans(m, 0, 3, rrs, sizeof(rrs));
+	m[3] |= 0x0f, m[2] |= 0x02;
+	net_dns_answer_parse(m, n, n, &a);
+	check("answer: rcode and TC flag", a.rcode == 15 && a.tc, NULL);
+
+	/* random bytes after a valid header: never out of bounds, always ASCII, bounded */
+	int bad = 0;
+	for (int it = 0; it < 100000; it++) {
+		size_t cap = 12 + rand() % 300;
+		uint8_t *buf = malloc(cap);
+		for (size_t i = 0; i < cap; i++)
+			buf[i] = rand() % 4 ? rand() : (rand() % 2 ? 0xc0 : rand() % 8);
+		buf[2] |= 0x80;
+		buf[4] = 0, buf[5] = rand() % 3, buf[6] = 0, buf[7] = rand() % 40;
+		net_dns_answer_parse(buf, cap, cap + rand() % 2, &a);
+		for (unsigned r = 0; r < a.nrr; r++)
+			for (size_t i = 0; i < a.rr[r].nlen + a.rr[r].dlen; i++) {
+				unsigned char c = i < a.rr[r].nlen ? a.rr[r].name[i]
+								   : a.rr[r].data[i - a.rr[r].nlen];
+				if (c < 0x21 || c > 0x7e)
+					bad++;
+			}
+		if (a.nrr > DNS_MAX_RR)
+			bad++;
+		free(buf);
+	}
+	check("answer: random messages bounded, ASCII names", bad == 0, NULL);
 }
 
 int main(void)
@@ -164,5 +294,6 @@ int main(void)
 	char d[64];
 	snprintf(d, sizeof(d), "%d of %d names", bad_round, named);
 	check("random: names map back to the exact label bytes", bad_round == 0 && named > 1000, d);
+	answer_cases();
 	return fails ? 1 : 0;
 }
