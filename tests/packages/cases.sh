@@ -3,7 +3,7 @@
 
 # Install the three packages the way a user does, with apt, and check what the installation made.
 case_install() {
-	if in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download \
+	if in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 		/root/debs/herdwatch_*.deb /root/debs/herdwatch-agent_*.deb \
 		/root/debs/herdwatch-collector_*.deb >"$W/install.log" 2>&1; then
 		ok install_three_packages
