@@ -47,8 +47,9 @@ case_services() {
 	check agent_capabilities "$(grep -E '^CapEff' <<<"$st"), want $want" \
 		grep -qE "^CapEff:\s+$want$" <<<"$st"
 	check agent_no_new_privs "$(grep NoNewPrivs <<<"$st")" grep -qE '^NoNewPrivs:\s+1' <<<"$st"
-	check agent_read_only_usr "/usr writable by the agent" \
-		bash -c "grep -q ' /usr .*ro[ ,]' /proc/$apid/mountinfo"
+	local rootmnt
+	rootmnt=$(in_root awk '$5 == "/" { print $6 }' "/proc/$apid/mountinfo")
+	check agent_read_only_root "the agent's / is mounted '$rootmnt'" grep -q '^ro' <<<"$rootmnt"
 	# the same probes attach with the unit's capabilities as with every capability
 	local mine full
 	mine=$(in_root jq -c 'select(.kind=="agent.heartbeat") | .agent.probes' \
@@ -181,12 +182,14 @@ stream_run_of() {
 	[ -n "$r" ] && [ -n "$(runseq "$r" | head -n1)" ] && echo "$r"
 }
 
+no_agent() { ! in_root pidof herdwatch-agent; }
+
 # remove keeps config and state; purge removes them (the CA stays, docs/packaging.md).
 case_remove_purge() {
 	in_root env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q herdwatch-agent \
 		herdwatch-collector >"$W/remove.log" 2>&1
-	check remove_stops_agent "agent still running after remove" \
-		in_root bash -c '! pgrep -f /usr/sbin/herdwatch-agent'
+	check remove_stops_agent "agent still running after remove: $(in_root pidof herdwatch-agent)" \
+		no_agent
 	check remove_keeps_config "agent.yaml gone after remove" in_root test -e /etc/herdwatch/agent.yaml
 	check remove_keeps_db "collector.db gone after remove" \
 		in_root test -e /var/lib/herdwatch/collector/collector.db
