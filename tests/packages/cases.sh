@@ -3,9 +3,9 @@
 
 # Install the three packages the way a user does, with apt, and check what the installation made.
 case_install() {
-	if in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	if in_root env DEBIAN_FRONTEND=noninteractive bash -c 'apt-get install -y -q \
 		/root/debs/herdwatch_*.deb /root/debs/herdwatch-agent_*.deb \
-		/root/debs/herdwatch-collector_*.deb >"$W/install.log" 2>&1; then
+		/root/debs/herdwatch-collector_*.deb' >"$W/install.log" 2>&1; then
 		ok install_three_packages
 	else
 		die install_three_packages "apt-get install: $(tail -n 5 "$W/install.log" | tr '\n' ' ')"
