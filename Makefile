@@ -76,7 +76,7 @@ $(B)/%.o: %.c $(wildcard agent/*.h common/*.h common/*.def) $(B)/herdwatch.skel.
 $(B)/collector/json.o $(B)/asan/collector/json.o: CFLAGS += -DHW_JSON_PARSE_ONLY
 
 $(B)/herdwatch-agent: $(AGENT_OBJS)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_AGENT)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS_AGENT)
 
 # Unit tests: the test and every agent source but main.c, all built with ASan and UBSan.
 ASAN_OBJS := $(patsubst $(B)/%.o,$(B)/asan/%.o,$(AGENT_LIB_OBJS))

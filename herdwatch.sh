@@ -7,6 +7,9 @@
 #   ./herdwatch.sh bench                 build and run the benchmarks (installs auditd, bpftrace, ...)
 #   ./herdwatch.sh bench-kernels [NAME...] bench/floor.sh inside the matrix's VMs: herdwatch against
 #                                        empty programs on the same hooks, per kernel
+#   ./herdwatch.sh test-packages         build the Debian packages, check them with lintian, install
+#                                        them into a Debian 12 root booted with systemd (nspawn) and
+#                                        test the services there (tests/packages/run)
 #   ./herdwatch.sh build                 only install dependencies and build
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,6 +22,7 @@ fi
 case "$cmd" in
 bench) scripts/deps.sh --bench ;;
 test) scripts/deps.sh --test && scripts/arm64-btf.sh ;;
+test-packages) scripts/deps.sh --packages ;;
 *) scripts/deps.sh ;;
 esac
 make -s -j"$(nproc)" all
@@ -26,6 +30,7 @@ case "$cmd" in
 run) exec build/herdwatch-agent "$@" ;;
 test) exec tests/run "$@" ;;
 test-kernels) exec tests/kernels/run "$@" ;;
+test-packages) exec tests/packages/run "$@" ;;
 bench-kernels)
 	# the lockdown configuration refuses the programs: nothing to measure there
 	[ $# -gt 0 ] || set -- 6.1 6.12 6.1-nobpflsm
@@ -33,5 +38,5 @@ bench-kernels)
 		exec tests/kernels/run "$@" ;;
 bench) exec bench/run "$@" ;;
 build) ;;
-*) echo "herdwatch: unknown command '$cmd' (run, test, test-kernels, bench, bench-kernels, build)" >&2; exit 2 ;;
+*) echo "herdwatch: unknown command '$cmd' (run, test, test-kernels, test-packages, bench, bench-kernels, build)" >&2; exit 2 ;;
 esac

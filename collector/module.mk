@@ -27,13 +27,13 @@ $(B)/console_assets.c: $(CONSOLE_FILES) collector/console-gen.sh
 	sh collector/console-gen.sh $(CONSOLE_FILES) >$@.tmp && mv $@.tmp $@
 
 $(B)/herdwatch-collector: $(COLL_OBJS)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_COLL)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS_COLL)
 
 $(B)/herdwatch: $(CLI_OBJS)
-	$(CC) $(CFLAGS) $^ -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@
 
 $(B)/herdwatch-replay: $(REPLAY_OBJS)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_COLL)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS_COLL)
 
 # Collector-side unit tests (wire, JSON, tokens, dedup ranges, herd engine) under ASan/UBSan.
 $(COLL_UNIT): tests/collector/unit.c collector/store.c $(wildcard collector/herd*.c) collector/tokens.c collector/json.c common/wire.c $(wildcard collector/*.h common/wire.h)

@@ -28,6 +28,9 @@ fi
 if [ "${1:-}" = "--bench" ]; then
 	PKGS+=(auditd bpftrace hyperfine wrk gnuplot-nox stress-ng) # busybox: busybox-static, above (they conflict)
 fi
+if [ "${1:-}" = "--packages" ]; then # ./herdwatch.sh test-packages: build, check, boot a root
+	PKGS+=(debhelper lintian fakeroot debootstrap systemd-container)
+fi
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
