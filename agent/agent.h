@@ -128,7 +128,8 @@ struct agent {
 	uint64_t ctl_refused;
 	struct ship *ship; /* the collector sink's stream, NULL without collector.address */
 	uint64_t ship_dropped_seen[SHIP_DROP_NCAUSE]; /* per cause (agent/ship.h) */
-	bool out_from_cmdline; /* --output given: the config's output is ignored */
+	char ship_error_said[192]; /* the collector connection failure last logged ("": none) */
+	bool out_from_cmdline;     /* --output given: the config's output is ignored */
 	uint32_t custom_gen;
 	uint64_t cfg_gen;  /* bumped by every config reload */
 	uint64_t host_gen; /* bumped when host_name/host_id/boot_id are read (host_identity) */

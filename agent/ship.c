@@ -132,31 +132,54 @@ static int ssl_wait(struct ship *s, int rc, int timeout_ms)
 	}
 }
 
+/* Why the connection attempt failed, for the agent's log and heartbeat (stats.error). */
+static void __attribute__((format(printf, 2, 3))) conn_error(struct ship *s, const char *fmt, ...)
+{
+	va_list ap;
+	pthread_mutex_lock(&s->mu);
+	va_start(ap, fmt);
+	vsnprintf(s->st.error, sizeof(s->st.error), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&s->mu);
+}
+
 static int do_connect(struct ship *s)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-	if (getaddrinfo(s->host, s->port, &hints, &ai) || !ai)
+	int gai = getaddrinfo(s->host, s->port, &hints, &ai);
+	if (gai || !ai) {
+		conn_error(s, "cannot resolve %s: %s", s->host,
+			   gai ? gai_strerror(gai) : "no address");
 		return -EHOSTUNREACH;
+	}
+	int last_errno = 0;
 	int fd = -1;
 	for (struct addrinfo *a = ai; a; a = a->ai_next) {
 		fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
+		if (fd < 0) {
+			last_errno = errno;
 			continue;
+		}
 		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
 			break;
+		last_errno = errno == EINPROGRESS ? ETIMEDOUT : errno;
 		if (errno == EINPROGRESS && !wait_fd(fd, POLLOUT, 2000)) {
 			int e = 0;
 			socklen_t el = sizeof(e);
 			getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
 			if (!e)
 				break;
+			last_errno = e;
 		}
 		close(fd);
 		fd = -1;
 	}
 	freeaddrinfo(ai);
-	if (fd < 0)
+	if (fd < 0) {
+		conn_error(s, "cannot connect to %s:%s: %s", s->host, s->port,
+			   strerror(last_errno ? last_errno : ECONNREFUSED));
 		return -ECONNREFUSED;
+	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->fd = fd;
@@ -178,9 +201,16 @@ static int do_connect(struct ship *s)
 		int rc = SSL_connect(s->ssl);
 		if (rc == 1)
 			break;
-		if (ship_now_ms() > until || ssl_wait(s, rc, 1000))
+		if (ship_now_ms() > until || ssl_wait(s, rc, 1000)) {
+			unsigned long e = ERR_peek_last_error();
+			char why[120] = "timed out or closed";
+			if (e)
+				ERR_error_string_n(e, why, sizeof(why));
+			conn_error(s, "TLS handshake with %s:%s failed: %s", s->host, s->port, why);
 			goto fail;
+		}
 	}
+	conn_error(s, "%s", "");
 	return 0;
 fail:
 	ERR_clear_error();

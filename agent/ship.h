@@ -54,6 +54,7 @@ struct ship_stats {
 		requests_dropped;
 	unsigned long long dropped_by[SHIP_DROP_NCAUSE];
 	int connected;
+	char error[192]; /* why the last connection attempt failed; "" once connected */
 };
 void ship_get_stats(struct ship *s, struct ship_stats *st); /* thread-safe */
 /* What waits for the collector: sealed batches not acknowledged yet (in the spool) and their

@@ -3,6 +3,8 @@
  * per cause, announced here (agent/sink.h). */
 #include "agent/agent.h"
 #include "agent/sink.h"
+#include <stdio.h>
+#include <string.h>
 
 static bool coll_put(struct hw_sink *s, const char *kind, uint64_t seq, const char *line, size_t n)
 {
@@ -34,6 +36,14 @@ static bool coll_announce(struct agent *a, struct hw_sink *s)
 	if (!a->ship)
 		return true;
 	ship_get_stats(a->ship, &st);
+	/* a connection that fails is said once per reason, and its end once */
+	if (strcmp(st.error, a->ship_error_said)) {
+		if (st.error[0])
+			agent_log("collector: %s (events wait in the spool)\n", st.error);
+		else if (a->ship_error_said[0])
+			agent_log("collector: connected again\n");
+		snprintf(a->ship_error_said, sizeof(a->ship_error_said), "%s", st.error);
+	}
 	for (int c = 0; c < SHIP_DROP_NCAUSE; c++) {
 		if (st.dropped_by[c] == a->ship_dropped_seen[c])
 			continue;
@@ -58,6 +68,8 @@ static void coll_stats(struct hw_sink *s, struct jbuf *b)
 	jb_ku64(b, "spooled_bytes", st.spooled_bytes);
 	jb_ku64(b, "dropped", st.dropped);
 	jb_ku64(b, "reconnects", st.reconnects);
+	if (st.error[0])
+		jb_kcstr(b, "error", st.error);
 	jb_obj_end(b);
 }
 

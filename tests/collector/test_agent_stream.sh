@@ -30,9 +30,18 @@ for _ in $(seq 300); do grep -q agent.heartbeat "$T/ev.json" 2>/dev/null && brea
 stop_collector -KILL
 "$B/tests/helpers/exec_storm" 400 1 hwstream$$ >/dev/null # while the collector is down
 sleep 1
+# why it cannot connect: in the heartbeat and, once, on stderr
+for _ in $(seq 40); do grep -q '"error":"cannot connect to 127.0.0.1' "$T/ev.json" && break; sleep 0.1; done
+hb=$(grep '"agent.heartbeat"' "$T/ev.json" | tail -n1)
+expect agent_says_why_collector_down "heartbeat: $(jq -c .agent.stats.collector <<<"$hb" 2>&1)" \
+	jq -e '.agent.stats.collector.error | test("cannot connect to 127.0.0.1:[0-9]+: Connection refused")' <<<"$hb"
+expect agent_logs_collector_down_once "stderr: $(grep collector: "$T/agent.err")" \
+	test "$(grep -c "collector: cannot connect to 127.0.0.1:$TLS_PORT: Connection refused" "$T/agent.err")" -eq 1
 start_collector || exit 1
 "$B/tests/helpers/exec_storm" 400 1 hwstream$$ >/dev/null
 sleep 2
+expect agent_logs_collector_back "stderr: $(grep collector: "$T/agent.err")" \
+	grep -q "collector: connected again" "$T/agent.err"
 # a request without the collector's API token (any local process, a web page) is refused and
 # reaches no agent
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data 'host=vmS&arg=disable&arg=process' "http://127.0.0.1:$HTTP_PORT/api/request")

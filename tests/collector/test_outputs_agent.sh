@@ -108,7 +108,7 @@ expect outputs_webhook_request "post: ${post:0:400}" jqe '.path == "/hw/events" 
 
 reload() { # YAML-FILE: SIGHUP and wait for the next agent.config (read from the file's new end)
 	local off
-	off=$(stat -c %s "$T/ev.json")
+	off=$(command stat -c %s "$T/ev.json")
 	cp "$1" "$T/a.yaml"
 	kill -HUP "$APID"
 	pollx 5 'tail -c +$((off + 1)) "$T/ev.json" | grep -qF "\"agent.config\""'
