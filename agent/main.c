@@ -215,6 +215,19 @@ static void print_manifest(struct agent *a)
 	jb_free(&b);
 }
 
+/* Who this run is (pid, host, run id) and the event buffer: before any event is written. */
+static int start_identity(struct agent *a)
+{
+	a->self_pid = getpid();
+	host_identity(a);
+	if (run_identity(a)) {
+		agent_log("cannot choose a run id: %s\n", strerror(errno));
+		return 1;
+	}
+	jb_init(&a->jb, 1 << 16);
+	return 0;
+}
+
 /* --inventory: one run of the inventory into the output, without BPF (no capability but
  * reading the files); the exit status is 0 when it ran to its end. */
 static int inventory_only(struct agent *a, const struct opts *o)
@@ -228,13 +241,8 @@ static int inventory_only(struct agent *a, const struct opts *o)
 		config_defaults(&a->cfg);
 	if (open_output(a, o->out_path ? o->out_path : "-"))
 		return 1;
-	a->self_pid = getpid();
-	host_identity(a);
-	if (run_identity(a)) {
-		agent_log("cannot choose a run id: %s\n", strerror(errno));
+	if (start_identity(a))
 		return 1;
-	}
-	jb_init(&a->jb, 1 << 16);
 	int rc = inventory_once(a);
 	return sinks_drain(a) || rc ? 1 : 0;
 }
@@ -258,13 +266,8 @@ static int start_probes(struct agent *a, const struct opts *o)
 	if (!o->probe_only && open_output(a, o->out_path ? o->out_path : a->cfg.output))
 		return 1;
 
-	a->self_pid = getpid();
-	host_identity(a);
-	if (run_identity(a)) {
-		agent_log("cannot choose a run id: %s\n", strerror(errno));
+	if (start_identity(a))
 		return 1;
-	}
-	jb_init(&a->jb, 1 << 16);
 	if (proctab_init(&a->pt) || !(a->cg = cgcache_new())) {
 		agent_log("out of memory\n");
 		return 1;
