@@ -1,6 +1,6 @@
 # herdwatch-collector, the herdwatch CLI and herdwatch-replay. Their objects live in
 # $(B)/obj-c/ so they do not depend on the BPF skeleton the agent objects need.
-COLL_SRCS := collector/main.c collector/ingest.c collector/http.c collector/api.c collector/response.c collector/crl.c collector/store.c $(wildcard collector/herd*.c) collector/tokens.c collector/json.c common/wire.c \
+COLL_SRCS := collector/main.c collector/options.c collector/setup.c collector/ingest.c collector/http.c collector/api.c collector/response.c collector/crl.c collector/store.c $(wildcard collector/herd*.c) collector/tokens.c collector/json.c common/wire.c \
 	collector/console.c $(B)/console_assets.c collector/metrics.c common/prom.c \
 	collector/alert_out.c common/relay.c common/relay_http.c
 COLL_OBJS := $(patsubst %.c,$(B)/obj-c/%.o,$(COLL_SRCS))
