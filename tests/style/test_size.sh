@@ -31,8 +31,6 @@ ALLOW=(
 	collector/herd.c
 	# the web console's API calls; the pages are in collector/console/
 	collector/console.c
-	# split into config_*.c next
-	agent/config.c
 	# SQLite: schema, migrations, chunks, names, streams, retention; split migrations next
 	collector/store.c
 )

@@ -1,0 +1,44 @@
+/* config_metrics.c - the metrics section of the agent's configuration: the node_exporter
+ * textfile the agent's metrics are written to (agent/metrics.c; an absolute path of a *.prom
+ * file, empty to turn them off) and how often (docs/metrics.md). */
+#include "agent/config_int.h"
+#include <stdlib.h>
+#include <string.h>
+
+/* metrics: {textfile: PATH, interval: S} - the agent's metrics as a node_exporter textfile
+ * (agent/metrics.c); an empty textfile turns them off (in an overlay, say). */
+int parse_metrics(struct pctx *p, struct hw_config *c, yaml_node_t *m)
+{
+	yaml_node_t *k, *v;
+	if (need_map(p, m, "metrics"))
+		return -1;
+	FOR_PAIRS(p, m, k, v)
+	{
+		const char *key = scalar(k);
+		if (key && !strcmp(key, "textfile")) {
+			if (get_str(p, v, key, &c->metrics.textfile))
+				return -1;
+			const char *t = c->metrics.textfile;
+			size_t l = strlen(t);
+			if (!l) {
+				free(c->metrics.textfile);
+				c->metrics.textfile = NULL;
+			} else if (t[0] != '/' || l < 6 || strcmp(t + l - 5, ".prom") ||
+				   t[l - 6] == '/') {
+				return perr(
+					p, v,
+					"'metrics.textfile' must be an absolute path of a file "
+					"named *.prom (node_exporter's textfile collector reads "
+					"only those), not '%s'",
+					t);
+			}
+		} else if (key && !strcmp(key, "interval")) {
+			if (get_uint(p, v, key, 1, 3600, &c->metrics.interval_s))
+				return -1;
+		} else {
+			return perr(p, k, "unknown key 'metrics.%s' (known: textfile, interval)",
+				    key ? key : "?");
+		}
+	}
+	return 0;
+}
