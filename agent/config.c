@@ -243,6 +243,28 @@ int need_map(struct pctx *p, yaml_node_t *v, const char *key)
 	return 0;
 }
 
+int parse_section(struct pctx *p, yaml_node_t *m, const char *sect, const char *known,
+		  config_key_fn one, void *obj)
+{
+	yaml_node_t *k, *v;
+	if (sect && need_map(p, m, sect))
+		return -1;
+	FOR_PAIRS(p, m, k, v)
+	{
+		const char *key = scalar(k);
+		if (!key)
+			return perr(p, k, "keys must be strings");
+		int rc = one(p, obj, key, v);
+		if (rc == CONFIG_KEY_UNKNOWN && sect)
+			return perr(p, k, "unknown key '%s.%s' (known: %s)", sect, key, known);
+		if (rc == CONFIG_KEY_UNKNOWN)
+			return perr(p, k, "unknown key '%s' (known: %s)", key, known);
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
 static int parse_probes(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 {
 	yaml_node_t *k, *v;
@@ -269,126 +291,104 @@ static int parse_probes(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 	return 0;
 }
 
-static int parse_filters(struct pctx *p, struct hw_config *c, yaml_node_t *m)
+static int filters_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
 {
-	yaml_node_t *k, *v;
-	if (need_map(p, m, "filters"))
+	struct hw_config *c = obj;
+	if (!strcmp(key, "ignore_exe"))
+		return get_strlist(p, v, key, &c->ignore_exe);
+	if (strcmp(key, "ignore_cgroup"))
+		return CONFIG_KEY_UNKNOWN;
+	if (get_strlist(p, v, key, &c->ignore_cgroup))
 		return -1;
-	FOR_PAIRS(p, m, k, v)
-	{
-		const char *key = scalar(k);
-		if (key && !strcmp(key, "ignore_exe")) {
-			if (get_strlist(p, v, key, &c->ignore_exe))
-				return -1;
-		} else if (key && !strcmp(key, "ignore_cgroup")) {
-			if (get_strlist(p, v, key, &c->ignore_cgroup))
-				return -1;
-			for (size_t i = 0; i < c->ignore_cgroup.n; i++)
-				if (c->ignore_cgroup.v[i][0] != '/')
-					return perr(p, v,
-						    "ignore_cgroup entries are cgroup paths "
-						    "starting with '/', not '%s'",
-						    c->ignore_cgroup.v[i]);
-		} else {
-			return perr(p, k,
-				    "unknown key 'filters.%s' (known: ignore_exe, ignore_cgroup)",
-				    key ? key : "?");
-		}
-	}
+	for (size_t i = 0; i < c->ignore_cgroup.n; i++)
+		if (c->ignore_cgroup.v[i][0] != '/')
+			return perr(p, v,
+				    "ignore_cgroup entries are cgroup paths starting with '/', not "
+				    "'%s'",
+				    c->ignore_cgroup.v[i]);
 	return 0;
 }
 
-/* privilege: {summary_interval: S} - seconds per capability / W+X summary window */
+/* privilege.summary_interval: seconds per capability / W+X summary window */
+static int privilege_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
+{
+	struct hw_config *c = obj;
+	if (!strcmp(key, "summary_interval"))
+		return get_uint(p, v, key, 1, 3600, &c->priv_window_s);
+	return CONFIG_KEY_UNKNOWN;
+}
+
+static int parse_filters(struct pctx *p, struct hw_config *c, yaml_node_t *m)
+{
+	return parse_section(p, m, "filters", "ignore_exe, ignore_cgroup", filters_key, c);
+}
+
+/* privilege: {summary_interval: S} */
 static int parse_privilege(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 {
-	yaml_node_t *k, *v;
-	if (need_map(p, m, "privilege"))
-		return -1;
-	FOR_PAIRS(p, m, k, v)
-	{
-		const char *key = scalar(k);
-		if (key && !strcmp(key, "summary_interval")) {
-			if (get_uint(p, v, key, 1, 3600, &c->priv_window_s))
-				return -1;
-		} else {
-			return perr(p, k, "unknown key 'privilege.%s' (known: summary_interval)",
-				    key ? key : "?");
-		}
-	}
-	return 0;
+	return parse_section(p, m, "privilege", "summary_interval", privilege_key, c);
+}
+
+/* the top level's keys: settings, and the sections (parse_<section>, config_<section>.c) */
+static int root_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
+{
+	struct hw_config *c = obj;
+	if (!strcmp(key, "herd"))
+		return get_str(p, v, key, &c->herd);
+	if (!strcmp(key, "version"))
+		return get_version(p, v, key, &c->version);
+	if (!strcmp(key, "host_name"))
+		return get_str(p, v, key, &c->host_name);
+	if (!strcmp(key, "output"))
+		return get_str(p, v, key, &c->output);
+	if (!strcmp(key, "heartbeat_interval"))
+		return get_uint(p, v, key, 1, 86400, &c->heartbeat_s);
+	if (!strcmp(key, "args_max_bytes"))
+		return get_uint(p, v, key, 64, 8191, &c->args_max);
+	if (!strcmp(key, "ringbuf_mb"))
+		return get_uint(p, v, key, 1, 1024, &c->ringbuf_mb);
+	if (!strcmp(key, "exec_failed_enoent"))
+		return get_bool(p, v, key, &c->exec_enoent);
+	if (!strcmp(key, "control_socket"))
+		return get_str(p, v, key, &c->control_socket);
+	static const struct {
+		const char *key;
+		int (*parse)(struct pctx *p, struct hw_config *c, yaml_node_t *m);
+	} sections[] = {
+		{"probes", parse_probes},
+		{"filters", parse_filters},
+		{"containers", parse_containers},
+		{"collector", parse_collector},
+		{"custom_probes", parse_custom_list},
+		{"control", parse_control},
+		{"privilege", parse_privilege},
+		{"net", parse_net},
+		{"files", parse_files},
+		{"metrics", parse_metrics},
+		{"container_meta", parse_ctrmeta},
+		{"inventory", parse_inventory},
+		{"exec_hash", parse_exec_hash},
+		{"outputs", parse_outputs},
+	};
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (!strcmp(key, sections[i].key))
+			return sections[i].parse(p, c, v) ? -1 : 0;
+	return CONFIG_KEY_UNKNOWN;
 }
 
 static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 {
-	yaml_node_t *k, *v;
 	if (!root)
 		return 0; /* empty file: defaults */
 	if (root->type != YAML_MAPPING_NODE)
 		return perr(p, root, "the top level must be a mapping of settings");
-	FOR_PAIRS(p, root, k, v)
-	{
-		const char *key = scalar(k);
-		int rc;
-		if (!key)
-			return perr(p, k, "keys must be strings");
-		if (!strcmp(key, "herd"))
-			rc = get_str(p, v, key, &c->herd);
-		else if (!strcmp(key, "version"))
-			rc = get_version(p, v, key, &c->version);
-		else if (!strcmp(key, "host_name"))
-			rc = get_str(p, v, key, &c->host_name);
-		else if (!strcmp(key, "output"))
-			rc = get_str(p, v, key, &c->output);
-		else if (!strcmp(key, "heartbeat_interval"))
-			rc = get_uint(p, v, key, 1, 86400, &c->heartbeat_s);
-		else if (!strcmp(key, "args_max_bytes"))
-			rc = get_uint(p, v, key, 64, 8191, &c->args_max);
-		else if (!strcmp(key, "ringbuf_mb"))
-			rc = get_uint(p, v, key, 1, 1024, &c->ringbuf_mb);
-		else if (!strcmp(key, "exec_failed_enoent"))
-			rc = get_bool(p, v, key, &c->exec_enoent);
-		else if (!strcmp(key, "probes"))
-			rc = parse_probes(p, c, v);
-		else if (!strcmp(key, "filters"))
-			rc = parse_filters(p, c, v);
-		else if (!strcmp(key, "containers"))
-			rc = parse_containers(p, c, v);
-		else if (!strcmp(key, "collector"))
-			rc = parse_collector(p, c, v);
-		else if (!strcmp(key, "custom_probes"))
-			rc = parse_custom_list(p, c, v);
-		else if (!strcmp(key, "control_socket"))
-			rc = get_str(p, v, key, &c->control_socket);
-		else if (!strcmp(key, "control"))
-			rc = parse_control(p, c, v);
-		else if (!strcmp(key, "privilege"))
-			rc = parse_privilege(p, c, v);
-		else if (!strcmp(key, "net"))
-			rc = parse_net(p, c, v);
-		else if (!strcmp(key, "files"))
-			rc = parse_files(p, c, v);
-		else if (!strcmp(key, "metrics"))
-			rc = parse_metrics(p, c, v);
-		else if (!strcmp(key, "container_meta"))
-			rc = parse_ctrmeta(p, c, v);
-		else if (!strcmp(key, "inventory"))
-			rc = parse_inventory(p, c, v);
-		else if (!strcmp(key, "exec_hash"))
-			rc = parse_exec_hash(p, c, v);
-		else if (!strcmp(key, "outputs"))
-			rc = parse_outputs(p, c, v);
-		else
-			return perr(
-				p, k,
-				"unknown key '%s' (known: herd, version, host_name, output, "
-				"heartbeat_interval, args_max_bytes, ringbuf_mb, "
-				"exec_failed_enoent, probes, filters, containers, collector, "
-				"custom_probes, control_socket, control, privilege, net, files, "
-				"metrics, container_meta, inventory, exec_hash, outputs)",
-				key);
-		if (rc)
-			return -1;
-	}
+	if (parse_section(p, root, NULL,
+			  "herd, version, host_name, output, heartbeat_interval, args_max_bytes, "
+			  "ringbuf_mb, exec_failed_enoent, probes, filters, containers, collector, "
+			  "custom_probes, control_socket, control, privilege, net, files, metrics, "
+			  "container_meta, inventory, exec_hash, outputs",
+			  root_key, c))
+		return -1;
 	if (c->ringbuf_mb & (c->ringbuf_mb - 1))
 		return perr(p, root, "'ringbuf_mb' must be a power of two, not %u", c->ringbuf_mb);
 	return 0;

@@ -6,37 +6,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int collector_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
+{
+	struct hw_config *c = obj;
+	if (!strcmp(key, "address"))
+		return get_str(p, v, key, &c->collector.address);
+	if (!strcmp(key, "ca"))
+		return get_str(p, v, key, &c->collector.ca);
+	if (!strcmp(key, "cert"))
+		return get_str(p, v, key, &c->collector.cert);
+	if (!strcmp(key, "key"))
+		return get_str(p, v, key, &c->collector.key);
+	if (!strcmp(key, "spool_dir"))
+		return get_str(p, v, key, &c->collector.spool_dir);
+	if (!strcmp(key, "spool_max_mb"))
+		return get_uint(p, v, key, 1, 1 << 20, &c->collector.spool_max_mb);
+	return CONFIG_KEY_UNKNOWN;
+}
+
 int parse_collector(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 {
-	yaml_node_t *k, *v;
-	if (need_map(p, m, "collector"))
+	if (parse_section(p, m, "collector", "address, ca, cert, key, spool_dir, spool_max_mb",
+			  collector_key, c))
 		return -1;
-	FOR_PAIRS(p, m, k, v)
-	{
-		const char *key = scalar(k);
-		int rc;
-		if (!key)
-			return perr(p, k, "keys must be strings");
-		if (!strcmp(key, "address"))
-			rc = get_str(p, v, key, &c->collector.address);
-		else if (!strcmp(key, "ca"))
-			rc = get_str(p, v, key, &c->collector.ca);
-		else if (!strcmp(key, "cert"))
-			rc = get_str(p, v, key, &c->collector.cert);
-		else if (!strcmp(key, "key"))
-			rc = get_str(p, v, key, &c->collector.key);
-		else if (!strcmp(key, "spool_dir"))
-			rc = get_str(p, v, key, &c->collector.spool_dir);
-		else if (!strcmp(key, "spool_max_mb"))
-			rc = get_uint(p, v, key, 1, 1 << 20, &c->collector.spool_max_mb);
-		else
-			return perr(p, k,
-				    "unknown key 'collector.%s' (known: address, ca, cert, key, "
-				    "spool_dir, spool_max_mb)",
-				    key);
-		if (rc)
-			return -1;
-	}
 	if (!c->collector.address)
 		return perr(p, m, "'collector' needs an 'address' (host:port)");
 	if (!c->collector.ca || !c->collector.cert || !c->collector.key)

@@ -7,38 +7,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* one entry of the list: {cgroup: PATTERN, version_group: N} */
+struct ctr_entry {
+	char *pat;
+	unsigned vgroup;
+	yaml_node_t *vg; /* where version_group was given, for its error */
+};
+
+static int entry_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
+{
+	struct ctr_entry *ce = obj;
+	if (!strcmp(key, "cgroup"))
+		return get_str(p, v, key, &ce->pat);
+	if (strcmp(key, "version_group"))
+		return CONFIG_KEY_UNKNOWN;
+	ce->vg = v;
+	return get_uint(p, v, "containers[].version_group", 2, 9, &ce->vgroup);
+}
+
 int parse_containers(struct pctx *p, struct hw_config *c, yaml_node_t *s)
 {
 	if (s->type != YAML_SEQUENCE_NODE)
 		return perr(p, s, "'containers' must be a list of {cgroup: PATTERN}");
 	for (yaml_node_item_t *it = s->data.sequence.items.start; it < s->data.sequence.items.top;
 	     it++) {
-		yaml_node_t *e = yaml_document_get_node(&p->doc, *it), *k, *v, *vg = NULL;
-		char *pat = NULL;
-		unsigned vgroup = 0;
+		yaml_node_t *e = yaml_document_get_node(&p->doc, *it);
+		struct ctr_entry ce = {0};
 		if (e->type != YAML_MAPPING_NODE)
 			return perr(p, e, "'containers' entries must be {cgroup: PATTERN}");
-		FOR_PAIRS(p, e, k, v)
-		{
-			const char *key = scalar(k);
-			int rc;
-			if (key && !strcmp(key, "cgroup")) {
-				rc = get_str(p, v, key, &pat);
-			} else if (key && !strcmp(key, "version_group")) {
-				rc = get_uint(p, v, "containers[].version_group", 2, 9, &vgroup);
-				vg = v;
-			} else {
-				free(pat);
-				return perr(p, k,
-					    "unknown key 'containers[].%s' (known: cgroup, "
-					    "version_group)",
-					    key ? key : "?");
-			}
-			if (rc) {
-				free(pat);
-				return -1;
-			}
+		if (parse_section(p, e, "containers[]", "cgroup, version_group", entry_key, &ce)) {
+			free(ce.pat);
+			return -1;
 		}
+		char *pat = ce.pat;
+		unsigned vgroup = ce.vgroup;
+		yaml_node_t *vg = ce.vg;
 		if (!pat)
 			return perr(p, e, "'containers' entry without 'cgroup'");
 		struct hw_container_pattern *nc =

@@ -21,7 +21,17 @@ struct pctx {
 	     (v) = yaml_document_get_node(&(p)->doc, pr_->value), 1);                              \
 	     pr_++)
 
+/* One key of a section and its value, for parse_section(): 0 taken, -1 an error (said),
+ * CONFIG_KEY_UNKNOWN when it is no key of the section. obj: what the section fills. */
+#define CONFIG_KEY_UNKNOWN 1
+typedef int (*config_key_fn)(struct pctx *p, void *obj, const char *key, yaml_node_t *v);
+
 /* config.c */
+/* The section m, a mapping named sect ("outputs.syslog"; NULL: the top level): each pair
+ * given to one(p, obj, key, value) in order. A key that is no string, or one that one() does
+ * not know ("unknown key 'SECT.KEY' (known: KNOWN)"), is an error. 0, or -1 after the error. */
+int parse_section(struct pctx *p, yaml_node_t *m, const char *sect, const char *known,
+		  config_key_fn one, void *obj);
 int perr(struct pctx *p, yaml_node_t *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 const char *scalar(yaml_node_t *n);
