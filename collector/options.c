@@ -5,108 +5,91 @@
  * the start-up steps need once (struct collector_opts: addresses, files, the herd engine's
  * configuration, the alert outputs). It opens nothing: a wrong option is a line on stderr and
  * exit status 2, before any file or socket is touched (docs/collector.md lists the options).
+ * An option is one row of copts[] (its name, how its value is read, the field it sets) and
+ * its line in the usage text; getopt's table is built from the rows.
  */
 #include "collector/collector.h"
+#include <stddef.h>
 
-enum {
-	O_CA = 256,
-	O_CERT,
-	O_KEY,
-	O_LISTEN,
-	O_HTTP,
-	O_DB,
-	O_COMMIT,
-	O_RDAYS,
-	O_RMB,
-	O_RESP,
-	O_HOLD,
-	O_LEARN,
-	O_MIN,
-	O_THR,
-	O_CFRAC,
-	O_CWIN,
-	O_NEWM,
-	O_WIN,
-	O_SILENT,
-	O_QUIET,
-	O_HALF,
-	O_GONE,
-	O_ROLL,
-	O_FORGET,
-	O_RINT,
-	O_CRL,
-	O_RELAY,
-	O_RTIMEOUT,
-	O_MAXDB,
-	O_TOKEN,
-	O_QMAX,
-	O_HSTIME,
-	O_MAXHS,
-	O_MAXHSADDR,
-	O_FDRES,
-	O_HTTPHOST,
-	O_PSL,
-	O_SKEW,
-	O_AHEAD,
-	O_CREQ,
-	O_SYSLOG,
-	O_SYSFAC,
-	O_WEBHOOK,
-	O_WEBCA,
-	O_WEBHDR,
-	O_MODE,
+/* How an option's value is read, and where it goes: a field of struct collector_opts (OPT)
+ * or of struct collector (COL), at an offset. */
+enum opt_kind {
+	K_STR,   /* const char *: the argument itself */
+	K_FLAG,  /* int set to 1; no argument */
+	K_UINT,  /* unsigned: atoi() */
+	K_UINT1, /* unsigned, at least 1 (0, negative or not a number: 1) */
+	K_UINT0, /* unsigned, negative: 0 */
+	K_DBL,   /* double: atof() */
+	K_DAYS,  /* unsigned long long seconds, given in days */
+	K_MIB,   /* unsigned long long bytes, given in MiB */
+	K_TICKS, /* unsigned ticks of the 25 ms timer, given in seconds (at least 1) */
+	K_LIST,  /* a repeatable option: list_option() */
 };
+struct copt {
+	const char *name;
+	enum opt_kind kind;
+	int in_collector; /* 0: struct collector_opts, 1: struct collector */
+	size_t off;
+};
+#define OPT(name, kind, field)                                                                     \
+	{                                                                                          \
+		name, kind, 0, offsetof(struct collector_opts, field)                              \
+	}
+#define COL(name, kind, field)                                                                     \
+	{                                                                                          \
+		name, kind, 1, offsetof(struct collector, field)                                   \
+	}
 
-static const struct option opts[] = {
-	{"ca", 1, 0, O_CA},
-	{"cert", 1, 0, O_CERT},
-	{"key", 1, 0, O_KEY},
-	{"crl", 1, 0, O_CRL},
-	{"relay-cert", 1, 0, O_RELAY},
-	{"listen", 1, 0, O_LISTEN},
-	{"http", 1, 0, O_HTTP},
-	{"db", 1, 0, O_DB},
-	{"commit-ms", 1, 0, O_COMMIT},
-	{"retain-days", 1, 0, O_RDAYS},
-	{"retain-mb", 1, 0, O_RMB},
-	{"retain-interval-s", 1, 0, O_RINT},
-	{"response-cmd", 1, 0, O_RESP},
-	{"response-timeout-s", 1, 0, O_RTIMEOUT},
-	{"max-db-mb", 1, 0, O_MAXDB},
-	{"api-token-file", 1, 0, O_TOKEN},
-	{"query-max-chunks", 1, 0, O_QMAX},
-	{"handshake-timeout-s", 1, 0, O_HSTIME},
-	{"max-handshakes", 1, 0, O_MAXHS},
-	{"max-handshakes-per-addr", 1, 0, O_MAXHSADDR},
-	{"fd-reserve", 1, 0, O_FDRES},
-	{"http-host", 1, 0, O_HTTPHOST},
-	{"hold-ms", 1, 0, O_HOLD},
-	{"learn-s", 1, 0, O_LEARN},
-	{"min-herd", 1, 0, O_MIN},
-	{"threshold", 1, 0, O_THR},
-	{"change-frac", 1, 0, O_CFRAC},
-	{"change-window-s", 1, 0, O_CWIN},
-	{"new-member-s", 1, 0, O_NEWM},
-	{"window-s", 1, 0, O_WIN},
-	{"silent-s", 1, 0, O_SILENT},
-	{"quiet", 0, 0, O_QUIET},
-	{"half-life-s", 1, 0, O_HALF},
-	{"gone-s", 1, 0, O_GONE},
-	{"rollout-s", 1, 0, O_ROLL},
-	{"forget-s", 1, 0, O_FORGET},
-	{"psl-file", 1, 0, O_PSL},
-	{"max-skew-s", 1, 0, O_SKEW},
-	{"max-ahead-s", 1, 0, O_AHEAD},
-	{"console-requests", 0, 0, O_CREQ},
-	{"syslog", 1, 0, O_SYSLOG},
-	{"syslog-facility", 1, 0, O_SYSFAC},
-	{"webhook", 1, 0, O_WEBHOOK},
-	{"webhook-ca", 1, 0, O_WEBCA},
-	{"webhook-header", 1, 0, O_WEBHDR},
-	{"mode", 1, 0, O_MODE},
-	{"help", 0, 0, 'h'},
-	{0, 0, 0, 0},
+/* Every option: its name, how it is read, where it goes. */
+static const struct copt copts[] = {
+	OPT("mode", K_STR, mode),
+	OPT("ca", K_STR, ca),
+	OPT("cert", K_STR, cert),
+	OPT("key", K_STR, key),
+	COL("crl", K_STR, crl_path),
+	COL("relay-cert", K_LIST, relay_cn),
+	OPT("listen", K_STR, listen_a),
+	OPT("http", K_STR, http_a),
+	OPT("db", K_STR, db),
+	COL("commit-ms", K_UINT, commit_ms),
+	COL("retain-days", K_DAYS, retain_s),
+	COL("retain-mb", K_MIB, retain_bytes),
+	COL("retain-interval-s", K_TICKS, retain_every_ticks),
+	COL("response-cmd", K_STR, response_cmd),
+	COL("response-timeout-s", K_UINT, response_timeout_s),
+	OPT("max-db-mb", K_MIB, max_db),
+	OPT("api-token-file", K_STR, token_file),
+	COL("query-max-chunks", K_UINT1, query_max_chunks),
+	COL("handshake-timeout-s", K_UINT1, hs_timeout_s),
+	COL("max-handshakes", K_UINT1, max_pending),
+	COL("max-handshakes-per-addr", K_UINT1, max_pending_addr),
+	COL("fd-reserve", K_UINT0, fd_reserve),
+	COL("http-host", K_LIST, http_hosts),
+	OPT("hold-ms", K_UINT, hc.hold_ms),
+	OPT("learn-s", K_UINT, hc.learn_s),
+	OPT("min-herd", K_UINT, hc.min_herd),
+	OPT("threshold", K_DBL, hc.threshold_bits),
+	OPT("change-frac", K_DBL, hc.change_frac),
+	OPT("change-window-s", K_UINT, hc.change_window_s),
+	OPT("new-member-s", K_UINT, hc.new_member_s),
+	OPT("window-s", K_UINT, hc.window_s),
+	OPT("silent-s", K_UINT, hc.silent_s),
+	COL("quiet", K_FLAG, quiet),
+	OPT("half-life-s", K_UINT, hc.half_life_s),
+	OPT("gone-s", K_UINT, hc.gone_s),
+	OPT("rollout-s", K_UINT, hc.rollout_s),
+	OPT("forget-s", K_UINT, hc.forget_s),
+	OPT("psl-file", K_STR, psl_file),
+	OPT("max-skew-s", K_UINT, hc.max_skew_s),
+	OPT("max-ahead-s", K_UINT, hc.max_ahead_s),
+	COL("console-requests", K_FLAG, console_requests),
+	OPT("syslog", K_STR, ao.syslog),
+	OPT("syslog-facility", K_STR, ao.facility_name),
+	OPT("webhook", K_STR, ao.webhook),
+	OPT("webhook-ca", K_STR, ao.webhook_ca),
+	OPT("webhook-header", K_LIST, ao.headers),
 };
+#define NOPTS (sizeof(copts) / sizeof(copts[0]))
 
 void collector_usage(void)
 {
@@ -178,190 +161,60 @@ static int add_name(const char *v[16], int *n, const char *opt, const char *name
 	return 0;
 }
 
-/* a count that must be at least 1 (0, negative or not a number: 1) */
-static unsigned at_least_1(const char *v)
+/* The repeatable options: --relay-cert, --http-host, --webhook-header. -1 when full. */
+static int list_option(struct collector *c, struct collector_opts *op, const char *name,
+		       const char *v)
 {
-	return (unsigned)(atoi(v) > 0 ? atoi(v) : 1);
-}
-
-/* The herd engine's options (struct herd_cfg). 1: o is not one of them. */
-static int herd_option(struct herd_cfg *hc, int o, const char *v)
-{
-	switch (o) {
-	case O_HOLD:
-		hc->hold_ms = (unsigned)atoi(v);
-		break;
-	case O_LEARN:
-		hc->learn_s = (unsigned)atoi(v);
-		break;
-	case O_MIN:
-		hc->min_herd = (unsigned)atoi(v);
-		break;
-	case O_THR:
-		hc->threshold_bits = atof(v);
-		break;
-	case O_CFRAC:
-		hc->change_frac = atof(v);
-		break;
-	case O_CWIN:
-		hc->change_window_s = (unsigned)atoi(v);
-		break;
-	case O_NEWM:
-		hc->new_member_s = (unsigned)atoi(v);
-		break;
-	case O_WIN:
-		hc->window_s = (unsigned)atoi(v);
-		break;
-	case O_SILENT:
-		hc->silent_s = (unsigned)atoi(v);
-		break;
-	case O_HALF:
-		hc->half_life_s = (unsigned)atoi(v);
-		break;
-	case O_GONE:
-		hc->gone_s = (unsigned)atoi(v);
-		break;
-	case O_ROLL:
-		hc->rollout_s = (unsigned)atoi(v);
-		break;
-	case O_FORGET:
-		hc->forget_s = (unsigned)atoi(v);
-		break;
-	case O_SKEW:
-		hc->max_skew_s = (unsigned)atoi(v);
-		break;
-	case O_AHEAD:
-		hc->max_ahead_s = (unsigned)atoi(v);
-		break;
-	default:
-		return 1;
-	}
-	return 0;
-}
-
-/* The alert outputs' options (--syslog, --webhook and theirs). 1: not one of them, -1: bad. */
-static int alert_option(struct alert_out_opts *ao, int o, const char *v)
-{
-	switch (o) {
-	case O_SYSLOG:
-		ao->syslog = v;
-		break;
-	case O_SYSFAC:
-		ao->facility_name = v;
-		break;
-	case O_WEBHOOK:
-		ao->webhook = v;
-		break;
-	case O_WEBCA:
-		ao->webhook_ca = v;
-		break;
-	case O_WEBHDR:
-		if (ao->nheaders == sizeof(ao->headers) / sizeof(ao->headers[0])) {
-			fprintf(stderr, "herdwatch-collector: --webhook-header: at most %zu\n",
-				sizeof(ao->headers) / sizeof(ao->headers[0]));
-			return -1;
-		}
-		ao->headers[ao->nheaders++] = v;
-		break;
-	default:
-		return 1;
-	}
-	return 0;
-}
-
-/* The agents' connections and the query API: addresses, TLS files, limits. 1: not one of
- * them, -1: bad. */
-static int conn_option(struct collector *c, struct collector_opts *op, int o, const char *v)
-{
-	switch (o) {
-	case O_CA:
-		op->ca = v;
-		break;
-	case O_CERT:
-		op->cert = v;
-		break;
-	case O_KEY:
-		op->key = v;
-		break;
-	case O_CRL:
-		c->crl_path = v;
-		break;
-	case O_RELAY:
+	struct alert_out_opts *ao = &op->ao;
+	if (!strcmp(name, "relay-cert"))
 		return add_name(c->relay_cn, &c->nrelay, "--relay-cert", v);
-	case O_LISTEN:
-		op->listen_a = v;
-		break;
-	case O_HTTP:
-		op->http_a = v;
-		break;
-	case O_HTTPHOST:
+	if (!strcmp(name, "http-host"))
 		return add_name(c->http_hosts, &c->nhttp_hosts, "--http-host", v);
-	case O_HSTIME:
-		c->hs_timeout_s = at_least_1(v);
-		break;
-	case O_MAXHS:
-		c->max_pending = at_least_1(v);
-		break;
-	case O_MAXHSADDR:
-		c->max_pending_addr = at_least_1(v);
-		break;
-	case O_FDRES:
-		c->fd_reserve = (unsigned)(atoi(v) > 0 ? atoi(v) : 0);
-		break;
-	case O_CREQ:
-		c->console_requests = 1;
-		break;
-	case O_QMAX:
-		c->query_max_chunks = at_least_1(v);
-		break;
-	case O_TOKEN:
-		op->token_file = v;
-		break;
-	default:
-		return 1;
+	if (ao->nheaders == sizeof(ao->headers) / sizeof(ao->headers[0])) {
+		fprintf(stderr, "herdwatch-collector: --webhook-header: at most %zu\n",
+			sizeof(ao->headers) / sizeof(ao->headers[0]));
+		return -1;
 	}
+	ao->headers[ao->nheaders++] = v;
 	return 0;
 }
 
-/* The database, retention, response commands and the rest. 1: not one of them. */
-static int store_option(struct collector *c, struct collector_opts *op, int o, const char *v)
+/* One option's value into its field. 0, or -1 after a line on stderr. */
+static int set_option(struct collector *c, struct collector_opts *op, const struct copt *o,
+		      const char *v)
 {
-	switch (o) {
-	case O_DB:
-		op->db = v;
+	char *f = (o->in_collector ? (char *)c : (char *)op) + o->off;
+	int n = v ? atoi(v) : 0;
+	switch (o->kind) {
+	case K_STR:
+		*(const char **)f = v;
 		break;
-	case O_MAXDB:
-		op->max_db = strtoull(v, NULL, 10) << 20;
+	case K_FLAG:
+		*(int *)f = 1;
 		break;
-	case O_COMMIT:
-		c->commit_ms = (unsigned)atoi(v);
+	case K_UINT:
+		*(unsigned *)f = (unsigned)n;
 		break;
-	case O_RDAYS:
-		c->retain_s = strtoull(v, NULL, 10) * 86400;
+	case K_UINT1:
+		*(unsigned *)f = (unsigned)(n > 0 ? n : 1);
 		break;
-	case O_RMB:
-		c->retain_bytes = strtoull(v, NULL, 10) << 20;
+	case K_UINT0:
+		*(unsigned *)f = (unsigned)(n > 0 ? n : 0);
 		break;
-	case O_RINT:
-		c->retain_every_ticks = 40 * at_least_1(v);
+	case K_DBL:
+		*(double *)f = atof(v);
 		break;
-	case O_RESP:
-		c->response_cmd = v;
+	case K_DAYS:
+		*(unsigned long long *)f = strtoull(v, NULL, 10) * 86400;
 		break;
-	case O_RTIMEOUT:
-		c->response_timeout_s = (unsigned)atoi(v);
+	case K_MIB:
+		*(unsigned long long *)f = strtoull(v, NULL, 10) << 20;
 		break;
-	case O_PSL:
-		op->psl_file = v;
+	case K_TICKS:
+		*(unsigned *)f = 40 * (unsigned)(n > 0 ? n : 1);
 		break;
-	case O_QUIET:
-		c->quiet = 1;
-		break;
-	case O_MODE:
-		op->mode = v;
-		break;
-	default:
-		return 1;
+	case K_LIST:
+		return list_option(c, op, o->name, v);
 	}
 	return 0;
 }
@@ -387,19 +240,19 @@ static void defaults(struct collector *c, struct collector_opts *op)
 
 int collector_options(struct collector *c, struct collector_opts *op, int argc, char **argv)
 {
+	struct option lo[NOPTS + 2];
 	int o;
+	for (size_t i = 0; i < NOPTS; i++)
+		lo[i] = (struct option){copts[i].name, copts[i].kind != K_FLAG, NULL, 256 + (int)i};
+	lo[NOPTS] = (struct option){"help", 0, NULL, 'h'};
+	lo[NOPTS + 1] = (struct option){0};
 	defaults(c, op);
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int r = herd_option(&op->hc, o, optarg);
-		if (r == 1)
-			r = alert_option(&op->ao, o, optarg);
-		if (r == 1)
-			r = conn_option(c, op, o, optarg);
-		if (r == 1)
-			r = store_option(c, op, o, optarg);
-		if (r == 1)
+	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (o < 256 || o >= 256 + (int)NOPTS) {
 			collector_usage();
-		if (r)
+			return 2;
+		}
+		if (set_option(c, op, &copts[o - 256], optarg))
 			return 2;
 	}
 	if (!op->ca || !op->cert || !op->key) {

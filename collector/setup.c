@@ -153,14 +153,10 @@ void collector_shutdown(struct collector *c, int rc)
 		response_close_fd(r);
 		free(r);
 	}
-	if (c->tick)
-		event_free(c->tick);
-	if (c->sigint)
-		event_free(c->sigint);
-	if (c->sigterm)
-		event_free(c->sigterm);
-	if (c->lis_resume)
-		event_free(c->lis_resume);
+	struct event *evs[] = {c->tick, c->sigint, c->sigterm, c->lis_resume};
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (evs[i])
+			event_free(evs[i]);
 	if (c->lis)
 		evconnlistener_free(c->lis);
 	if (c->http)
