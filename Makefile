@@ -20,7 +20,8 @@ BPF_HDRS := $(wildcard bpf/*.bpf.h) common/hw_abi.h
 
 AGENT_SRCS  := $(sort $(wildcard agent/*.c))
 # the agent reads the container runtimes' JSON with the collector's strict parser (one file,
-# no dependency on the rest of the collector; its writer is left out: the agent has its own)
+# no dependency on the rest of the collector; its writer, collector/json_write.c, is not
+# linked: the agent has its own)
 COMMON_SRCS := $(sort $(wildcard common/*.c)) collector/json.c
 AGENT_OBJS  := $(patsubst %.c,$(B)/%.o,$(AGENT_SRCS) $(COMMON_SRCS))
 AGENT_LIB_OBJS := $(filter-out $(B)/agent/main.o,$(AGENT_OBJS))
@@ -72,8 +73,6 @@ $(B)/herdwatch.skel.h: $(B)/herdwatch.bpf.o
 $(B)/%.o: %.c $(wildcard agent/*.h common/*.h common/*.def) $(B)/herdwatch.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
-
-$(B)/collector/json.o $(B)/asan/collector/json.o: CFLAGS += -DHW_JSON_PARSE_ONLY
 
 $(B)/herdwatch-agent: $(AGENT_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS_AGENT)

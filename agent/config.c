@@ -1,14 +1,16 @@
 /* config.c - YAML configuration via libyaml's document API. Every error names the file, the
- * line and the reason; unknown keys are errors (a typo must not silently disable a filter). */
+ * line and the reason; unknown keys are errors (a typo must not silently disable a filter).
+ * Here: the defaults and config_free(), reading the file, the document (duplicate keys are
+ * errors at every level), the top level (parse_root) and its small sections (probes, filters,
+ * privilege), and the helpers every section uses (config_int.h). Each larger section has a
+ * file of its own, config_<section>.c. */
 #include "agent/config_int.h"
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
-#include <arpa/inet.h>
 
 bool (*config_probe_name_ok)(const char *name);
 
@@ -65,7 +67,7 @@ void custom_def_free(struct hw_custom_def *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static void strlist_free(struct hw_strlist *l)
+void strlist_free(struct hw_strlist *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i]);
@@ -241,6 +243,28 @@ int need_map(struct pctx *p, yaml_node_t *v, const char *key)
 	return 0;
 }
 
+int parse_section(struct pctx *p, yaml_node_t *m, const char *sect, const char *known,
+		  config_key_fn one, void *obj)
+{
+	yaml_node_t *k, *v;
+	if (sect && need_map(p, m, sect))
+		return -1;
+	FOR_PAIRS(p, m, k, v)
+	{
+		const char *key = scalar(k);
+		if (!key)
+			return perr(p, k, "keys must be strings");
+		int rc = one(p, obj, key, v);
+		if (rc == CONFIG_KEY_UNKNOWN && sect)
+			return perr(p, k, "unknown key '%s.%s' (known: %s)", sect, key, known);
+		if (rc == CONFIG_KEY_UNKNOWN)
+			return perr(p, k, "unknown key '%s' (known: %s)", key, known);
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
 static int parse_probes(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 {
 	yaml_node_t *k, *v;
@@ -267,505 +291,104 @@ static int parse_probes(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 	return 0;
 }
 
+static int filters_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
+{
+	struct hw_config *c = obj;
+	if (!strcmp(key, "ignore_exe"))
+		return get_strlist(p, v, key, &c->ignore_exe);
+	if (strcmp(key, "ignore_cgroup"))
+		return CONFIG_KEY_UNKNOWN;
+	if (get_strlist(p, v, key, &c->ignore_cgroup))
+		return -1;
+	for (size_t i = 0; i < c->ignore_cgroup.n; i++)
+		if (c->ignore_cgroup.v[i][0] != '/')
+			return perr(p, v,
+				    "ignore_cgroup entries are cgroup paths starting with '/', not "
+				    "'%s'",
+				    c->ignore_cgroup.v[i]);
+	return 0;
+}
+
+/* privilege.summary_interval: seconds per capability / W+X summary window */
+static int privilege_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
+{
+	struct hw_config *c = obj;
+	if (!strcmp(key, "summary_interval"))
+		return get_uint(p, v, key, 1, 3600, &c->priv_window_s);
+	return CONFIG_KEY_UNKNOWN;
+}
+
 static int parse_filters(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 {
-	yaml_node_t *k, *v;
-	if (need_map(p, m, "filters"))
-		return -1;
-	FOR_PAIRS(p, m, k, v)
-	{
-		const char *key = scalar(k);
-		if (key && !strcmp(key, "ignore_exe")) {
-			if (get_strlist(p, v, key, &c->ignore_exe))
-				return -1;
-		} else if (key && !strcmp(key, "ignore_cgroup")) {
-			if (get_strlist(p, v, key, &c->ignore_cgroup))
-				return -1;
-			for (size_t i = 0; i < c->ignore_cgroup.n; i++)
-				if (c->ignore_cgroup.v[i][0] != '/')
-					return perr(p, v,
-						    "ignore_cgroup entries are cgroup paths "
-						    "starting with '/', not '%s'",
-						    c->ignore_cgroup.v[i]);
-		} else {
-			return perr(p, k,
-				    "unknown key 'filters.%s' (known: ignore_exe, ignore_cgroup)",
-				    key ? key : "?");
-		}
-	}
-	return 0;
+	return parse_section(p, m, "filters", "ignore_exe, ignore_cgroup", filters_key, c);
 }
 
-static int parse_containers(struct pctx *p, struct hw_config *c, yaml_node_t *s)
-{
-	if (s->type != YAML_SEQUENCE_NODE)
-		return perr(p, s, "'containers' must be a list of {cgroup: PATTERN}");
-	for (yaml_node_item_t *it = s->data.sequence.items.start; it < s->data.sequence.items.top;
-	     it++) {
-		yaml_node_t *e = yaml_document_get_node(&p->doc, *it), *k, *v, *vg = NULL;
-		char *pat = NULL;
-		unsigned vgroup = 0;
-		if (e->type != YAML_MAPPING_NODE)
-			return perr(p, e, "'containers' entries must be {cgroup: PATTERN}");
-		FOR_PAIRS(p, e, k, v)
-		{
-			const char *key = scalar(k);
-			int rc;
-			if (key && !strcmp(key, "cgroup")) {
-				rc = get_str(p, v, key, &pat);
-			} else if (key && !strcmp(key, "version_group")) {
-				rc = get_uint(p, v, "containers[].version_group", 2, 9, &vgroup);
-				vg = v;
-			} else {
-				free(pat);
-				return perr(p, k,
-					    "unknown key 'containers[].%s' (known: cgroup, "
-					    "version_group)",
-					    key ? key : "?");
-			}
-			if (rc) {
-				free(pat);
-				return -1;
-			}
-		}
-		if (!pat)
-			return perr(p, e, "'containers' entry without 'cgroup'");
-		struct hw_container_pattern *nc =
-			realloc(c->containers, (c->n_containers + 1) * sizeof(*nc));
-		if (!nc) {
-			free(pat);
-			return perr(p, e, "out of memory");
-		}
-		c->containers = nc;
-		int rc = regcomp(&nc[c->n_containers].re, pat, REG_EXTENDED);
-		if (rc) {
-			char m[128];
-			regerror(rc, &nc[c->n_containers].re, m, sizeof(m));
-			perr(p, e, "bad cgroup pattern '%s': %s", pat, m);
-			free(pat);
-			return -1;
-		}
-		if (nc[c->n_containers].re.re_nsub < 1) {
-			regfree(&nc[c->n_containers].re);
-			perr(p, e, "cgroup pattern '%s' needs a group ( ) capturing the herd name",
-			     pat);
-			free(pat);
-			return -1;
-		}
-		if (vgroup > nc[c->n_containers].re.re_nsub) {
-			perr(p, vg,
-			     "'containers[].version_group' is %u but cgroup pattern '%s' has %zu "
-			     "groups",
-			     vgroup, pat, nc[c->n_containers].re.re_nsub);
-			regfree(&nc[c->n_containers].re);
-			free(pat);
-			return -1;
-		}
-		nc[c->n_containers].src = pat;
-		nc[c->n_containers].version_group = vgroup;
-		c->n_containers++;
-	}
-	return 0;
-}
-
-static int parse_collector(struct pctx *p, struct hw_config *c, yaml_node_t *m)
-{
-	yaml_node_t *k, *v;
-	if (need_map(p, m, "collector"))
-		return -1;
-	FOR_PAIRS(p, m, k, v)
-	{
-		const char *key = scalar(k);
-		int rc;
-		if (!key)
-			return perr(p, k, "keys must be strings");
-		if (!strcmp(key, "address"))
-			rc = get_str(p, v, key, &c->collector.address);
-		else if (!strcmp(key, "ca"))
-			rc = get_str(p, v, key, &c->collector.ca);
-		else if (!strcmp(key, "cert"))
-			rc = get_str(p, v, key, &c->collector.cert);
-		else if (!strcmp(key, "key"))
-			rc = get_str(p, v, key, &c->collector.key);
-		else if (!strcmp(key, "spool_dir"))
-			rc = get_str(p, v, key, &c->collector.spool_dir);
-		else if (!strcmp(key, "spool_max_mb"))
-			rc = get_uint(p, v, key, 1, 1 << 20, &c->collector.spool_max_mb);
-		else
-			return perr(p, k,
-				    "unknown key 'collector.%s' (known: address, ca, cert, key, "
-				    "spool_dir, spool_max_mb)",
-				    key);
-		if (rc)
-			return -1;
-	}
-	if (!c->collector.address)
-		return perr(p, m, "'collector' needs an 'address' (host:port)");
-	if (!c->collector.ca || !c->collector.cert || !c->collector.key)
-		return perr(p, m, "'collector' needs 'ca', 'cert' and 'key' (mutual TLS)");
-	return 0;
-}
-
-/* metrics: {textfile: PATH, interval: S} - the agent's metrics as a node_exporter textfile
- * (agent/metrics.c); an empty textfile turns them off (in an overlay, say). */
-static int parse_metrics(struct pctx *p, struct hw_config *c, yaml_node_t *m)
-{
-	yaml_node_t *k, *v;
-	if (need_map(p, m, "metrics"))
-		return -1;
-	FOR_PAIRS(p, m, k, v)
-	{
-		const char *key = scalar(k);
-		if (key && !strcmp(key, "textfile")) {
-			if (get_str(p, v, key, &c->metrics.textfile))
-				return -1;
-			const char *t = c->metrics.textfile;
-			size_t l = strlen(t);
-			if (!l) {
-				free(c->metrics.textfile);
-				c->metrics.textfile = NULL;
-			} else if (t[0] != '/' || l < 6 || strcmp(t + l - 5, ".prom") ||
-				   t[l - 6] == '/') {
-				return perr(
-					p, v,
-					"'metrics.textfile' must be an absolute path of a file "
-					"named *.prom (node_exporter's textfile collector reads "
-					"only those), not '%s'",
-					t);
-			}
-		} else if (key && !strcmp(key, "interval")) {
-			if (get_uint(p, v, key, 1, 3600, &c->metrics.interval_s))
-				return -1;
-		} else {
-			return perr(p, k, "unknown key 'metrics.%s' (known: textfile, interval)",
-				    key ? key : "?");
-		}
-	}
-	return 0;
-}
-
-/* privilege: {summary_interval: S} - seconds per capability / W+X summary window */
+/* privilege: {summary_interval: S} */
 static int parse_privilege(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 {
-	yaml_node_t *k, *v;
-	if (need_map(p, m, "privilege"))
-		return -1;
-	FOR_PAIRS(p, m, k, v)
-	{
-		const char *key = scalar(k);
-		if (key && !strcmp(key, "summary_interval")) {
-			if (get_uint(p, v, key, 1, 3600, &c->priv_window_s))
-				return -1;
-		} else {
-			return perr(p, k, "unknown key 'privilege.%s' (known: summary_interval)",
-				    key ? key : "?");
-		}
-	}
-	return 0;
+	return parse_section(p, m, "privilege", "summary_interval", privilege_key, c);
 }
 
-/* net.<kind>: {ignore_loopback, ignore_ports, ignore_cidrs, fold_window_s (connect only)} */
-static int parse_net_kind(struct pctx *p, struct hw_net_kind_config *nk, const char *kind,
-			  bool is_connect, yaml_node_t *m)
+/* the top level's keys: settings, and the sections (parse_<section>, config_<section>.c) */
+static int root_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
 {
-	yaml_node_t *k, *v;
-	if (need_map(p, m, kind))
-		return -1;
-	FOR_PAIRS(p, m, k, v)
-	{
-		const char *key = scalar(k);
-		int rc = 0;
-		if (key && !strcmp(key, "ignore_loopback")) {
-			rc = get_bool(p, v, key, &nk->ignore_loopback);
-		} else if (key && !strcmp(key, "ignore_ports")) {
-			struct hw_strlist l = {0};
-			rc = get_strlist(p, v, key, &l);
-			nk->nports = 0;
-			for (size_t i = 0; !rc && i < l.n; i++) {
-				char *end;
-				unsigned long port = strtoul(l.v[i], &end, 10);
-				if (*end || port == 0 || port > 65535)
-					rc = perr(p, v,
-						  "'ignore_ports' entries are ports 1-65535, not "
-						  "'%s'",
-						  l.v[i]);
-				else if (nk->nports >= HW_NET_NPORTS)
-					rc = perr(p, v, "'ignore_ports' holds at most %d ports",
-						  HW_NET_NPORTS);
-				else
-					nk->ports[nk->nports++] = (unsigned short)port;
-			}
-			strlist_free(&l);
-		} else if (key && !strcmp(key, "ignore_cidrs")) {
-			rc = get_strlist(p, v, key, &nk->cidrs);
-			for (size_t i = 0; !rc && i < nk->cidrs.n; i++) {
-				char addr[64];
-				unsigned char bin[16];
-				const char *s = nk->cidrs.v[i], *sl = strchr(s, '/');
-				char *end = NULL;
-				size_t al = sl ? (size_t)(sl - s) : strlen(s);
-				int v6 = strchr(s, ':') != NULL;
-				long bits = sl ? strtol(sl + 1, &end, 10) : (v6 ? 128 : 32);
-				if (al >= sizeof(addr) || (sl && (*end || sl[1] == 0)) ||
-				    bits < 0 || bits > (v6 ? 128 : 32))
-					return perr(p, v, "bad CIDR '%s' (want ADDR/BITS)", s);
-				memcpy(addr, s, al);
-				addr[al] = 0;
-				if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1)
-					return perr(p, v, "bad address in CIDR '%s'", s);
-			}
-		} else if (key && !strcmp(key, "fold_window_s") && is_connect) {
-			rc = get_uint(p, v, key, 0, 86400, &nk->fold_window_s);
-		} else {
-			return perr(p, k,
-				    "unknown key 'net.%s.%s' (known: ignore_loopback, "
-				    "ignore_ports, ignore_cidrs%s)",
-				    kind, key ? key : "?", is_connect ? ", fold_window_s" : "");
-		}
-		if (rc)
-			return -1;
-	}
-	return 0;
-}
-
-/* net: {connect|accept|listen|bind|dns: {...}} - per-kind filters of the net probes */
-static int parse_net(struct pctx *p, struct hw_config *c, yaml_node_t *m)
-{
-	static const char *const kinds[HW_NET_NKINDS] = {"connect", "accept", "listen", "bind",
-							 "dns"};
-	yaml_node_t *k, *v;
-	if (need_map(p, m, "net"))
-		return -1;
-	FOR_PAIRS(p, m, k, v)
-	{
-		const char *kind = scalar(k);
-		int ki = -1;
-		for (int i = 0; kind && i < HW_NET_NKINDS; i++)
-			if (!strcmp(kind, kinds[i]))
-				ki = i;
-		if (ki < 0)
-			return perr(
-				p, k,
-				"unknown key 'net.%s' (known: connect, accept, listen, bind, dns)",
-				kind ? kind : "?");
-		if (parse_net_kind(p, &c->net[ki], kind, ki == 0, v))
-			return -1;
-	}
-	return 0;
-}
-
-/* files: {watch: [RULE...], add: [RULE...]}; RULE is a pattern string (every operation) or
- * {path: PATTERN, ops: [read, write, truncate, unlink, rename, chmod, chown, link]}. */
-static int parse_file_rules(struct pctx *p, yaml_node_t *s, const char *key,
-			    struct hw_file_rule **out, size_t *n)
-{
-	static const char *opn[] = {"read",   "write", "truncate", "unlink",
-				    "rename", "chmod", "chown",    "link"};
-	if (s->type != YAML_SEQUENCE_NODE)
-		return perr(p, s, "'files.%s' must be a list of paths or {path, ops}", key);
-	for (yaml_node_item_t *it = s->data.sequence.items.start; it < s->data.sequence.items.top;
-	     it++) {
-		yaml_node_t *e = yaml_document_get_node(&p->doc, *it), *k, *v;
-		const char *pat = scalar(e);
-		unsigned ops = 0xff;
-		if (!pat && e->type == YAML_MAPPING_NODE) {
-			ops = 0;
-			FOR_PAIRS(p, e, k, v)
-			{
-				const char *kk = scalar(k);
-				if (kk && !strcmp(kk, "path") && scalar(v)) {
-					pat = scalar(v);
-				} else if (kk && !strcmp(kk, "ops") &&
-					   v->type == YAML_SEQUENCE_NODE) {
-					for (yaml_node_item_t *o = v->data.sequence.items.start;
-					     o < v->data.sequence.items.top; o++) {
-						yaml_node_t *on =
-							yaml_document_get_node(&p->doc, *o);
-						const char *os = scalar(on);
-						unsigned b = 0;
-						for (unsigned j = 0; os && j < 8; j++)
-							if (!strcmp(os, opn[j]))
-								b = 1u << j;
-						if (!strcmp(os ? os : "", "all"))
-							b = 0xff;
-						if (!b)
-							return perr(p, on,
-								    "unknown file operation '%s' "
-								    "(known: read, write, "
-								    "truncate, unlink, rename, "
-								    "chmod, chown, link, all)",
-								    os ? os : "?");
-						ops |= b;
-					}
-				} else {
-					return perr(
-						p, k,
-						"unknown key 'files.%s[].%s' (known: path, ops)",
-						key, kk ? kk : "?");
-				}
-			}
-			if (!ops)
-				return perr(p, e, "'files.%s' entry needs 'ops'", key);
-		}
-		if (!pat || !*pat)
-			return perr(p, e, "'files.%s' entries are paths or {path, ops}", key);
-		if (!file_pattern_ok(pat))
-			return perr(p, e,
-				    "bad watch pattern '%s' (use /abs/path, /dir/, */NAME, */DIR/ "
-				    "or /proc/*/NAME; names under 32 bytes)",
-				    pat);
-		struct hw_file_rule *nr = realloc(*out, (*n + 1) * sizeof(*nr));
-		if (!nr)
-			return perr(p, e, "out of memory");
-		*out = nr;
-		if (!(nr[*n].pattern = strdup(pat)))
-			return perr(p, e, "out of memory");
-		nr[*n].ops = ops;
-		(*n)++;
-	}
-	return 0;
-}
-
-static int parse_files(struct pctx *p, struct hw_config *c, yaml_node_t *m)
-{
-	yaml_node_t *k, *v;
-	if (need_map(p, m, "files"))
-		return -1;
-	FOR_PAIRS(p, m, k, v)
-	{
-		const char *key = scalar(k);
-		if (key && !strcmp(key, "watch")) {
-			c->file_rules_set = true;
-			if (parse_file_rules(p, v, key, &c->file_rules, &c->n_file_rules))
-				return -1;
-		} else if (key && !strcmp(key, "add")) {
-			if (parse_file_rules(p, v, key, &c->file_add, &c->n_file_add))
-				return -1;
-		} else {
-			return perr(p, k, "unknown key 'files.%s' (known: watch, add)",
-				    key ? key : "?");
-		}
-	}
-	return 0;
-}
-
-/* control: {socket, collector_allow: [commands], collector_max_for: seconds} */
-static int parse_control(struct pctx *p, struct hw_config *c, yaml_node_t *m)
-{
-	yaml_node_t *k, *v;
-	if (need_map(p, m, "control"))
-		return -1;
-	FOR_PAIRS(p, m, k, v)
-	{
-		const char *key = scalar(k);
-		int rc = 0;
-		if (!key)
-			return perr(p, k, "keys must be strings");
-		if (!strcmp(key, "socket")) {
-			rc = get_str(p, v, key, &c->control_socket);
-		} else if (!strcmp(key, "collector_allow")) {
-			struct hw_strlist l = {0};
-			unsigned bits = 0;
-			rc = get_strlist(p, v, key, &l);
-			for (size_t i = 0; !rc && i < l.n; i++) {
-				unsigned b = config_ctl_command(l.v[i]);
-				if (!b)
-					rc = perr(p, v,
-						  "'control.collector_allow': unknown command '%s' "
-						  "(known: status, enable, disable, reload, set, "
-						  "add-probe, remove-probe, kill, inventory, "
-						  "quarantine, "
-						  "release)",
-						  l.v[i]);
-				bits |= b;
-			}
-			strlist_free(&l);
-			c->control.collector_allow = bits;
-		} else if (!strcmp(key, "collector_max_for")) {
-			rc = get_uint(p, v, key, 1, 7 * 86400, &c->control.collector_max_for_s);
-		} else {
-			return perr(p, k,
-				    "unknown key 'control.%s' (known: socket, collector_allow, "
-				    "collector_max_for)",
-				    key);
-		}
-		if (rc)
-			return -1;
-	}
-	return 0;
+	struct hw_config *c = obj;
+	if (!strcmp(key, "herd"))
+		return get_str(p, v, key, &c->herd);
+	if (!strcmp(key, "version"))
+		return get_version(p, v, key, &c->version);
+	if (!strcmp(key, "host_name"))
+		return get_str(p, v, key, &c->host_name);
+	if (!strcmp(key, "output"))
+		return get_str(p, v, key, &c->output);
+	if (!strcmp(key, "heartbeat_interval"))
+		return get_uint(p, v, key, 1, 86400, &c->heartbeat_s);
+	if (!strcmp(key, "args_max_bytes"))
+		return get_uint(p, v, key, 64, 8191, &c->args_max);
+	if (!strcmp(key, "ringbuf_mb"))
+		return get_uint(p, v, key, 1, 1024, &c->ringbuf_mb);
+	if (!strcmp(key, "exec_failed_enoent"))
+		return get_bool(p, v, key, &c->exec_enoent);
+	if (!strcmp(key, "control_socket"))
+		return get_str(p, v, key, &c->control_socket);
+	static const struct {
+		const char *key;
+		int (*parse)(struct pctx *p, struct hw_config *c, yaml_node_t *m);
+	} sections[] = {
+		{"probes", parse_probes},
+		{"filters", parse_filters},
+		{"containers", parse_containers},
+		{"collector", parse_collector},
+		{"custom_probes", parse_custom_list},
+		{"control", parse_control},
+		{"privilege", parse_privilege},
+		{"net", parse_net},
+		{"files", parse_files},
+		{"metrics", parse_metrics},
+		{"container_meta", parse_ctrmeta},
+		{"inventory", parse_inventory},
+		{"exec_hash", parse_exec_hash},
+		{"outputs", parse_outputs},
+	};
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (!strcmp(key, sections[i].key))
+			return sections[i].parse(p, c, v) ? -1 : 0;
+	return CONFIG_KEY_UNKNOWN;
 }
 
 static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 {
-	yaml_node_t *k, *v;
 	if (!root)
 		return 0; /* empty file: defaults */
 	if (root->type != YAML_MAPPING_NODE)
 		return perr(p, root, "the top level must be a mapping of settings");
-	FOR_PAIRS(p, root, k, v)
-	{
-		const char *key = scalar(k);
-		int rc;
-		if (!key)
-			return perr(p, k, "keys must be strings");
-		if (!strcmp(key, "herd"))
-			rc = get_str(p, v, key, &c->herd);
-		else if (!strcmp(key, "version"))
-			rc = get_version(p, v, key, &c->version);
-		else if (!strcmp(key, "host_name"))
-			rc = get_str(p, v, key, &c->host_name);
-		else if (!strcmp(key, "output"))
-			rc = get_str(p, v, key, &c->output);
-		else if (!strcmp(key, "heartbeat_interval"))
-			rc = get_uint(p, v, key, 1, 86400, &c->heartbeat_s);
-		else if (!strcmp(key, "args_max_bytes"))
-			rc = get_uint(p, v, key, 64, 8191, &c->args_max);
-		else if (!strcmp(key, "ringbuf_mb"))
-			rc = get_uint(p, v, key, 1, 1024, &c->ringbuf_mb);
-		else if (!strcmp(key, "exec_failed_enoent"))
-			rc = get_bool(p, v, key, &c->exec_enoent);
-		else if (!strcmp(key, "probes"))
-			rc = parse_probes(p, c, v);
-		else if (!strcmp(key, "filters"))
-			rc = parse_filters(p, c, v);
-		else if (!strcmp(key, "containers"))
-			rc = parse_containers(p, c, v);
-		else if (!strcmp(key, "collector"))
-			rc = parse_collector(p, c, v);
-		else if (!strcmp(key, "custom_probes"))
-			rc = parse_custom_list(p, c, v);
-		else if (!strcmp(key, "control_socket"))
-			rc = get_str(p, v, key, &c->control_socket);
-		else if (!strcmp(key, "control"))
-			rc = parse_control(p, c, v);
-		else if (!strcmp(key, "privilege"))
-			rc = parse_privilege(p, c, v);
-		else if (!strcmp(key, "net"))
-			rc = parse_net(p, c, v);
-		else if (!strcmp(key, "files"))
-			rc = parse_files(p, c, v);
-		else if (!strcmp(key, "metrics"))
-			rc = parse_metrics(p, c, v);
-		else if (!strcmp(key, "container_meta"))
-			rc = parse_ctrmeta(p, c, v);
-		else if (!strcmp(key, "inventory"))
-			rc = parse_inventory(p, c, v);
-		else if (!strcmp(key, "exec_hash"))
-			rc = parse_exec_hash(p, c, v);
-		else if (!strcmp(key, "outputs"))
-			rc = parse_outputs(p, c, v);
-		else
-			return perr(
-				p, k,
-				"unknown key '%s' (known: herd, version, host_name, output, "
-				"heartbeat_interval, args_max_bytes, ringbuf_mb, "
-				"exec_failed_enoent, probes, filters, containers, collector, "
-				"custom_probes, control_socket, control, privilege, net, files, "
-				"metrics, container_meta, inventory, exec_hash, outputs)",
-				key);
-		if (rc)
-			return -1;
-	}
+	if (parse_section(p, root, NULL,
+			  "herd, version, host_name, output, heartbeat_interval, args_max_bytes, "
+			  "ringbuf_mb, exec_failed_enoent, probes, filters, containers, collector, "
+			  "custom_probes, control_socket, control, privilege, net, files, metrics, "
+			  "container_meta, inventory, exec_hash, outputs",
+			  root_key, c))
+		return -1;
 	if (c->ringbuf_mb & (c->ringbuf_mb - 1))
 		return perr(p, root, "'ringbuf_mb' must be a power of two, not %u", c->ringbuf_mb);
 	return 0;

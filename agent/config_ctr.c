@@ -66,53 +66,47 @@ static int check_label(struct pctx *p, yaml_node_t *v, const char *key, const ch
 	return 0;
 }
 
+static int ctrmeta_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
+{
+	struct hw_ctrmeta_config *cm = obj;
+	int rc;
+	if (!strcmp(key, "enabled")) {
+		bool on = true;
+		rc = get_bool(p, v, key, &on);
+		cm->off = !on;
+		return rc;
+	}
+	if (!strcmp(key, "containerd_state"))
+		return get_dir(p, v, key, &cm->containerd_state);
+	if (!strcmp(key, "containerd_address"))
+		return get_dir(p, v, key, &cm->containerd_address);
+	if (!strcmp(key, "ctr"))
+		return get_str(p, v, key, &cm->ctr);
+	if (!strcmp(key, "docker_root"))
+		return get_dir(p, v, key, &cm->docker_root);
+	if (!strcmp(key, "crio_root"))
+		return get_dir(p, v, key, &cm->crio_root);
+	if (!strcmp(key, "labels")) {
+		rc = get_strlist(p, v, key, &cm->labels);
+		/* one more slot is kept for herd_label */
+		if (!rc && cm->labels.n > HW_CTR_LABELS_MAX - 1)
+			return perr(p, v, "'container_meta.labels': at most %d labels, not %zu",
+				    HW_CTR_LABELS_MAX - 1, cm->labels.n);
+		for (size_t i = 0; !rc && i < cm->labels.n; i++)
+			rc = check_label(p, v, key, cm->labels.v[i]);
+		return rc;
+	}
+	if (!strcmp(key, "herd_label")) {
+		rc = get_str(p, v, key, &cm->herd_label);
+		return rc ? rc : check_label(p, v, key, cm->herd_label);
+	}
+	return CONFIG_KEY_UNKNOWN;
+}
+
 int parse_ctrmeta(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 {
-	struct hw_ctrmeta_config *cm = &c->ctrmeta;
-	yaml_node_t *k, *v;
-	if (need_map(p, m, "container_meta"))
-		return -1;
-	FOR_PAIRS(p, m, k, v)
-	{
-		const char *key = scalar(k);
-		int rc;
-		if (!key)
-			return perr(p, k, "keys must be strings");
-		if (!strcmp(key, "enabled")) {
-			bool on = true;
-			rc = get_bool(p, v, key, &on);
-			cm->off = !on;
-		} else if (!strcmp(key, "containerd_state"))
-			rc = get_dir(p, v, key, &cm->containerd_state);
-		else if (!strcmp(key, "containerd_address"))
-			rc = get_dir(p, v, key, &cm->containerd_address);
-		else if (!strcmp(key, "ctr"))
-			rc = get_str(p, v, key, &cm->ctr);
-		else if (!strcmp(key, "docker_root"))
-			rc = get_dir(p, v, key, &cm->docker_root);
-		else if (!strcmp(key, "crio_root"))
-			rc = get_dir(p, v, key, &cm->crio_root);
-		else if (!strcmp(key, "labels")) {
-			rc = get_strlist(p, v, key, &cm->labels);
-			/* one more slot is kept for herd_label */
-			if (!rc && cm->labels.n > HW_CTR_LABELS_MAX - 1)
-				return perr(p, v,
-					    "'container_meta.labels': at most %d labels, not %zu",
-					    HW_CTR_LABELS_MAX - 1, cm->labels.n);
-			for (size_t i = 0; !rc && i < cm->labels.n; i++)
-				rc = check_label(p, v, key, cm->labels.v[i]);
-		} else if (!strcmp(key, "herd_label")) {
-			rc = get_str(p, v, key, &cm->herd_label);
-			if (!rc)
-				rc = check_label(p, v, key, cm->herd_label);
-		} else
-			return perr(p, k,
-				    "unknown key 'container_meta.%s' (known: enabled, "
-				    "containerd_state, containerd_address, ctr, docker_root, "
-				    "crio_root, labels, herd_label)",
-				    key);
-		if (rc)
-			return -1;
-	}
-	return 0;
+	return parse_section(p, m, "container_meta",
+			     "enabled, containerd_state, containerd_address, ctr, docker_root, "
+			     "crio_root, labels, herd_label",
+			     ctrmeta_key, &c->ctrmeta);
 }

@@ -5,31 +5,24 @@
 #include "agent/config_int.h"
 #include <string.h>
 
+static int exec_hash_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
+{
+	struct hw_config *c = obj;
+	if (!strcmp(key, "enabled"))
+		return get_bool(p, v, key, &c->exec_hash.enabled);
+	if (!strcmp(key, "max_file_kb"))
+		return get_uint(p, v, key, 1, 16 << 20, &c->exec_hash.max_file_kb);
+	if (!strcmp(key, "budget_kb_per_s"))
+		return get_uint(p, v, key, 1, 16 << 20, &c->exec_hash.budget_kb_s);
+	if (!strcmp(key, "cache_entries"))
+		return get_uint(p, v, key, 16, 1 << 20, &c->exec_hash.cache_entries);
+	return CONFIG_KEY_UNKNOWN;
+}
+
 /* exec_hash: {enabled, max_file_kb, budget_kb_per_s, cache_entries} */
 int parse_exec_hash(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 {
-	yaml_node_t *k, *v;
-	if (need_map(p, m, "exec_hash"))
-		return -1;
-	FOR_PAIRS(p, m, k, v)
-	{
-		const char *key = scalar(k);
-		int rc;
-		if (key && !strcmp(key, "enabled"))
-			rc = get_bool(p, v, key, &c->exec_hash.enabled);
-		else if (key && !strcmp(key, "max_file_kb"))
-			rc = get_uint(p, v, key, 1, 16 << 20, &c->exec_hash.max_file_kb);
-		else if (key && !strcmp(key, "budget_kb_per_s"))
-			rc = get_uint(p, v, key, 1, 16 << 20, &c->exec_hash.budget_kb_s);
-		else if (key && !strcmp(key, "cache_entries"))
-			rc = get_uint(p, v, key, 16, 1 << 20, &c->exec_hash.cache_entries);
-		else
-			return perr(p, k,
-				    "unknown key 'exec_hash.%s' (known: enabled, max_file_kb, "
-				    "budget_kb_per_s, cache_entries)",
-				    key ? key : "?");
-		if (rc)
-			return -1;
-	}
-	return 0;
+	return parse_section(p, m, "exec_hash",
+			     "enabled, max_file_kb, budget_kb_per_s, cache_entries", exec_hash_key,
+			     c);
 }

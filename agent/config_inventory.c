@@ -4,34 +4,28 @@
 #include "agent/config_int.h"
 #include <string.h>
 
+static int inventory_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
+{
+	struct hw_config *c = obj;
+	if (!strcmp(key, "at_start"))
+		return get_bool(p, v, key, &c->inventory.at_start);
+	if (!strcmp(key, "interval_hours"))
+		return get_uint(p, v, key, 0, 8760, &c->inventory.interval_h);
+	if (!strcmp(key, "time_budget_ms"))
+		return get_uint(p, v, key, 1, 3600000, &c->inventory.time_budget_ms);
+	if (!strcmp(key, "max_files"))
+		return get_uint(p, v, key, 1, 100000000, &c->inventory.max_files);
+	if (!strcmp(key, "max_read_mb"))
+		return get_uint(p, v, key, 1, 4096, &c->inventory.max_read_mb);
+	if (!strcmp(key, "max_items"))
+		return get_uint(p, v, key, 1, 1000000, &c->inventory.max_items);
+	return CONFIG_KEY_UNKNOWN;
+}
+
 int parse_inventory(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 {
-	yaml_node_t *k, *v;
-	if (need_map(p, m, "inventory"))
-		return -1;
-	FOR_PAIRS(p, m, k, v)
-	{
-		const char *key = scalar(k);
-		int rc;
-		if (key && !strcmp(key, "at_start"))
-			rc = get_bool(p, v, key, &c->inventory.at_start);
-		else if (key && !strcmp(key, "interval_hours"))
-			rc = get_uint(p, v, key, 0, 8760, &c->inventory.interval_h);
-		else if (key && !strcmp(key, "time_budget_ms"))
-			rc = get_uint(p, v, key, 1, 3600000, &c->inventory.time_budget_ms);
-		else if (key && !strcmp(key, "max_files"))
-			rc = get_uint(p, v, key, 1, 100000000, &c->inventory.max_files);
-		else if (key && !strcmp(key, "max_read_mb"))
-			rc = get_uint(p, v, key, 1, 4096, &c->inventory.max_read_mb);
-		else if (key && !strcmp(key, "max_items"))
-			rc = get_uint(p, v, key, 1, 1000000, &c->inventory.max_items);
-		else
-			return perr(p, k,
-				    "unknown key 'inventory.%s' (known: at_start, interval_hours, "
-				    "time_budget_ms, max_files, max_read_mb, max_items)",
-				    key ? key : "?");
-		if (rc)
-			return -1;
-	}
-	return 0;
+	return parse_section(p, m, "inventory",
+			     "at_start, interval_hours, time_budget_ms, max_files, max_read_mb, "
+			     "max_items",
+			     inventory_key, c);
 }

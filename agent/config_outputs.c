@@ -92,81 +92,46 @@ static int common_key(struct pctx *p, struct hw_output_config *o, const char *se
 	return 1;
 }
 
-static int parse_syslog(struct pctx *p, struct hw_output_config *o, yaml_node_t *m)
+static int syslog_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
 {
-	yaml_node_t *k, *v;
-	if (need_map(p, m, "outputs.syslog"))
-		return -1;
-	FOR_PAIRS(p, m, k, v)
-	{
-		const char *key = scalar(k);
-		int rc = key ? common_key(p, o, "syslog", key, v) : 1;
-		if (rc <= 0) {
-			if (rc)
-				return -1;
-		} else if (key && !strcmp(key, "address")) {
-			if (get_str(p, v, "outputs.syslog.address", &o->address))
-				return -1;
-		} else if (key && !strcmp(key, "facility")) {
-			const char *s = scalar(v);
-			int f = s ? relay_facility(s) : -1;
-			if (f < 0)
-				return perr(p, v,
-					    "'outputs.syslog.facility' must be a syslog facility "
-					    "(kern, user, daemon, auth, authpriv, local0..local7, "
-					    "...), "
-					    "not '%s'",
-					    s ? s : "?");
-			o->facility = (unsigned)f;
-		} else if (key && !strcmp(key, "max_message")) {
-			if (get_uint(p, v, "outputs.syslog.max_message", 480, 1048576,
-				     &o->max_message))
-				return -1;
-		} else {
-			return perr(p, k,
-				    "unknown key 'outputs.syslog.%s' (known: address, facility, "
-				    "max_message, buffer_kb, timeout_ms)",
-				    key ? key : "?");
-		}
-	}
+	struct hw_output_config *o = obj;
+	int rc = common_key(p, o, "syslog", key, v);
+	if (rc <= 0)
+		return rc;
+	if (!strcmp(key, "address"))
+		return get_str(p, v, "outputs.syslog.address", &o->address);
+	if (!strcmp(key, "max_message"))
+		return get_uint(p, v, "outputs.syslog.max_message", 480, 1048576, &o->max_message);
+	if (strcmp(key, "facility"))
+		return CONFIG_KEY_UNKNOWN;
+	const char *s = scalar(v);
+	int f = s ? relay_facility(s) : -1;
+	if (f < 0)
+		return perr(p, v,
+			    "'outputs.syslog.facility' must be a syslog facility (kern, user, "
+			    "daemon, auth, authpriv, local0..local7, ...), not '%s'",
+			    s ? s : "?");
+	o->facility = (unsigned)f;
 	return 0;
 }
 
-static int parse_webhook(struct pctx *p, struct hw_output_config *o, yaml_node_t *m)
+static int webhook_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
 {
-	yaml_node_t *k, *v;
-	if (need_map(p, m, "outputs.webhook"))
-		return -1;
-	FOR_PAIRS(p, m, k, v)
-	{
-		const char *key = scalar(k);
-		int rc = key ? common_key(p, o, "webhook", key, v) : 1;
-		if (rc <= 0) {
-			if (rc)
-				return -1;
-		} else if (key && !strcmp(key, "url")) {
-			if (get_str(p, v, "outputs.webhook.url", &o->address))
-				return -1;
-		} else if (key && !strcmp(key, "ca")) {
-			if (get_str(p, v, "outputs.webhook.ca", &o->ca))
-				return -1;
-		} else if (key && !strcmp(key, "headers")) {
-			if (parse_headers(p, o, v))
-				return -1;
-		} else if (key && !strcmp(key, "batch_max")) {
-			if (get_uint(p, v, "outputs.webhook.batch_max", 1, 10000, &o->batch_max))
-				return -1;
-		} else if (key && !strcmp(key, "flush_ms")) {
-			if (get_uint(p, v, "outputs.webhook.flush_ms", 0, 60000, &o->flush_ms))
-				return -1;
-		} else {
-			return perr(p, k,
-				    "unknown key 'outputs.webhook.%s' (known: url, ca, headers, "
-				    "batch_max, flush_ms, buffer_kb, timeout_ms)",
-				    key ? key : "?");
-		}
-	}
-	return 0;
+	struct hw_output_config *o = obj;
+	int rc = common_key(p, o, "webhook", key, v);
+	if (rc <= 0)
+		return rc;
+	if (!strcmp(key, "url"))
+		return get_str(p, v, "outputs.webhook.url", &o->address);
+	if (!strcmp(key, "ca"))
+		return get_str(p, v, "outputs.webhook.ca", &o->ca);
+	if (!strcmp(key, "headers"))
+		return parse_headers(p, o, v);
+	if (!strcmp(key, "batch_max"))
+		return get_uint(p, v, "outputs.webhook.batch_max", 1, 10000, &o->batch_max);
+	if (!strcmp(key, "flush_ms"))
+		return get_uint(p, v, "outputs.webhook.flush_ms", 0, 60000, &o->flush_ms);
+	return CONFIG_KEY_UNKNOWN;
 }
 
 /* An address or URL that is given must be one the output can use; "" turns the output off. */
@@ -190,26 +155,27 @@ static int check_target(struct pctx *p, yaml_node_t *m, struct hw_output_config 
 	return 0;
 }
 
+static int outputs_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
+{
+	struct hw_config *c = obj;
+	if (!strcmp(key, "syslog")) {
+		if (parse_section(p, v, "outputs.syslog",
+				  "address, facility, max_message, buffer_kb, timeout_ms",
+				  syslog_key, &c->outputs.syslog))
+			return -1;
+		return check_target(p, v, &c->outputs.syslog, RELAY_SYSLOG);
+	}
+	if (!strcmp(key, "webhook")) {
+		if (parse_section(p, v, "outputs.webhook",
+				  "url, ca, headers, batch_max, flush_ms, buffer_kb, timeout_ms",
+				  webhook_key, &c->outputs.webhook))
+			return -1;
+		return check_target(p, v, &c->outputs.webhook, RELAY_WEBHOOK);
+	}
+	return CONFIG_KEY_UNKNOWN;
+}
+
 int parse_outputs(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 {
-	yaml_node_t *k, *v;
-	if (need_map(p, m, "outputs"))
-		return -1;
-	FOR_PAIRS(p, m, k, v)
-	{
-		const char *key = scalar(k);
-		if (key && !strcmp(key, "syslog")) {
-			if (parse_syslog(p, &c->outputs.syslog, v) ||
-			    check_target(p, v, &c->outputs.syslog, RELAY_SYSLOG))
-				return -1;
-		} else if (key && !strcmp(key, "webhook")) {
-			if (parse_webhook(p, &c->outputs.webhook, v) ||
-			    check_target(p, v, &c->outputs.webhook, RELAY_WEBHOOK))
-				return -1;
-		} else {
-			return perr(p, k, "unknown key 'outputs.%s' (known: syslog, webhook)",
-				    key ? key : "?");
-		}
-	}
-	return 0;
+	return parse_section(p, m, "outputs", "syslog, webhook", outputs_key, c);
 }

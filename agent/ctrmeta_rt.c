@@ -411,21 +411,31 @@ static int rt_containerd(const struct hw_ctrmeta_config *c, const char *id, stru
 	return 0;
 }
 
-static int rt_docker(const struct hw_ctrmeta_config *c, const char *id, struct ctr_ident *o)
+/* The container's directory under a runtime's root, and its JSON file there (rel): -ENOENT
+ * when the runtime has no such container (no root, no directory), -EAGAIN while the
+ * directory is there but the file is not yet (the directory comes first), another -errno
+ * when the file cannot be read; 0 with the file in *f and o->runtime set. */
+static int rt_read(const char *root, const char *id, const char *runtime, const char *rel,
+		   struct jfile *f, struct ctr_ident *o)
 {
-	const char *root = ctr_docker_root(c);
 	char path[4096];
-	struct jfile f;
 	if (!root[0])
 		return -ENOENT;
 	snprintf(path, sizeof(path), "%s/%s", root, id);
 	if (access(path, F_OK))
 		return -ENOENT;
-	o->runtime = "docker";
-	snprintf(path, sizeof(path), "%s/%s/config.v2.json", root, id);
-	int rc = jfile_read(&f, path, o->why, sizeof(o->why));
+	o->runtime = runtime;
+	snprintf(path, sizeof(path), "%s/%s/%s", root, id, rel);
+	int rc = jfile_read(f, path, o->why, sizeof(o->why));
+	return rc == -ENOENT ? -EAGAIN : rc;
+}
+
+static int rt_docker(const struct hw_ctrmeta_config *c, const char *id, struct ctr_ident *o)
+{
+	struct jfile f;
+	int rc = rt_read(ctr_docker_root(c), id, "docker", "config.v2.json", &f, o);
 	if (rc)
-		return rc == -ENOENT ? -EAGAIN : rc; /* the directory comes first */
+		return rc;
 	int cfg = json_get(&f.d, 0, "Config");
 	int labels = cfg >= 0 ? json_get(&f.d, cfg, "Labels") : -1;
 	char name[HW_CTR_VAL_MAX + 1] = "";
@@ -466,16 +476,9 @@ static int rt_crio(const struct hw_ctrmeta_config *c, const char *id, struct ctr
 	const char *root = ctr_crio_root(c);
 	char path[4096], sandbox[HW_CTR_VAL_MAX] = "";
 	struct jfile f;
-	if (!root[0])
-		return -ENOENT;
-	snprintf(path, sizeof(path), "%s/%s", root, id);
-	if (access(path, F_OK))
-		return -ENOENT;
-	o->runtime = "cri-o";
-	snprintf(path, sizeof(path), "%s/%s/userdata/config.json", root, id);
-	int rc = jfile_read(&f, path, o->why, sizeof(o->why));
+	int rc = rt_read(root, id, "cri-o", "userdata/config.json", &f, o);
 	if (rc)
-		return rc == -ENOENT ? -EAGAIN : rc;
+		return rc;
 	int ann = json_get(&f.d, 0, "annotations");
 	if (ann >= 0 && f.t[ann].type == J_OBJ) {
 		jstr(&f.d, ann, "io.kubernetes.container.name", o->name, sizeof(o->name));

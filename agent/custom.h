@@ -36,6 +36,18 @@ struct custom_probe {
 	int old_nfields;
 };
 
+/* Where a declaration attaches, as custom_resolve() found it: a tracepoint (cat:ev) or a
+ * uprobe (bin, and sym or off). */
+struct cp_where {
+	char cat[64], ev[128], bin[400], sym[128];
+	unsigned long off;
+};
+struct hw_cp_spec;
+/* custom_resolve.c: a declaration checked and turned into its BPF spec (sp) and its decoding
+ * (cp: fields, kinds, scope). 0, or -errno with the reason in err. */
+int custom_resolve(const struct hw_custom_def *d, struct hw_cp_spec *sp, struct custom_probe *cp,
+		   struct cp_where *w, char *err, size_t errlen);
+
 /* Add (or replace, by name) a custom probe. Returns 0 when attached; otherwise -errno and the
  * reason in err. A refused replacement leaves the running probe of that name as it was; a
  * refused new probe is listed as unavailable with the reason (config) or not kept at all

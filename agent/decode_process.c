@@ -79,6 +79,25 @@ int path_build(const void *rec, size_t len, const struct hw_path *p, char *out, 
 	return (int)o;
 }
 
+/* filters.ignore_exe: whether the program p now runs is ignored; decided here, at its exec,
+ * and enforced in the kernel from now on (hw_ignore_pid). */
+static bool exec_ignored(struct agent *a, struct proc *p, uint32_t pid)
+{
+	for (size_t i = 0; i < a->cfg.ignore_exe.n; i++) {
+		const char *pre = a->cfg.ignore_exe.v[i];
+		size_t pl = strlen(pre);
+		if (!strncmp(p->exe, pre, pl) && (pre[pl - 1] == '/' || p->exe[pl] == 0)) {
+			uint8_t one = 1;
+			p->ignored = true;
+			bpf_map_update_elem(bpf_map__fd(a->skel->maps.hw_ignore_pid), &pid, &one,
+					    BPF_ANY);
+			a->filtered++;
+			return true;
+		}
+	}
+	return false;
+}
+
 int decode_exec(struct agent *a, const void *rec, size_t len)
 {
 	const struct hw_exec *e = rec;
@@ -129,19 +148,8 @@ int decode_exec(struct agent *a, const void *rec, size_t len)
 	bool args_cut = h->flags & HW_F_TRUNC_ARGS;
 	proc_set_args(p, args, e->args.len, args_cut);
 
-	/* filters.ignore_exe: decided here, enforced in the kernel from now on */
-	for (size_t i = 0; i < a->cfg.ignore_exe.n; i++) {
-		const char *pre = a->cfg.ignore_exe.v[i];
-		size_t pl = strlen(pre);
-		if (!strncmp(p->exe, pre, pl) && (pre[pl - 1] == '/' || p->exe[pl] == 0)) {
-			uint8_t one = 1;
-			p->ignored = true;
-			bpf_map_update_elem(bpf_map__fd(a->skel->maps.hw_ignore_pid), &h->pid, &one,
-					    BPF_ANY);
-			a->filtered++;
-			return 0;
-		}
-	}
+	if (exec_ignored(a, p, h->pid))
+		return 0;
 
 	/* the event carries argv as the kernel read it, the table a bounded copy */
 	if (e->args.len > p->args_len) {

@@ -141,16 +141,14 @@ static void relay_metrics(struct agent *a, struct prom *b)
 	}
 }
 
-void metrics_render(struct agent *a, struct prom *b)
+#define N(x) "herdwatch_agent_" x
+
+/* events by kind, the emitted, filtered and undecodable totals; the container identities */
+static void render_events(struct agent *a, struct prom *b)
 {
 	const char *kind[HW_EV_MAX];
 	uint64_t n[HW_EV_MAX];
 	int nk;
-#define N(x) "herdwatch_agent_" x
-	prom_family(b, N("build_info"), "gauge", "Version of the agent (the label), always 1.");
-	prom_u64(b, N("build_info"), 1, "version", HW_VERSION, NULL);
-
-	/* events */
 	prom_family(
 		b, N("events_total"), "counter",
 		"Kernel records decoded, by event kind (the heartbeat's stats.events_by_kind).");
@@ -179,8 +177,14 @@ void metrics_render(struct agent *a, struct prom *b)
 	prom_one_u64(b, N("container_cache_evictions_total"), "counter",
 		     "Containers dropped from the identity cache (removed, or the cache full).",
 		     cs.evicted);
+}
 
-	/* losses: the kind and cause of agent.loss */
+/* events_dropped_total: by kind and cause, from the kernel, the agent and the stream */
+static void render_losses(struct agent *a, struct prom *b, const struct ship_stats *st)
+{
+	const char *kind[HW_EV_MAX];
+	uint64_t n[HW_EV_MAX];
+	int nk;
 	prom_family(
 		b, N("events_dropped_total"), "counter",
 		"Events lost, by kind and cause (those of agent.loss): in the kernel "
@@ -206,15 +210,16 @@ void metrics_render(struct agent *a, struct prom *b)
 			prom_u64(b, N("events_dropped_total"), sum, "kind", u->kind, "cause",
 				 user_cause[u->cause], NULL);
 	}
-	struct ship_stats st = {0};
 	if (a->ship) {
-		ship_get_stats(a->ship, &st);
 		for (int c = 0; c < SHIP_DROP_NCAUSE; c++)
-			prom_u64(b, N("events_dropped_total"), st.dropped_by[c], "kind", "*",
+			prom_u64(b, N("events_dropped_total"), st->dropped_by[c], "kind", "*",
 				 "cause", ship_drop_cause_name(c), NULL);
 	}
+}
 
-	/* probes: the coverage manifest */
+/* the coverage manifest: every probe's state, and the hook of the attached ones */
+static void render_probes(struct agent *a, struct prom *b)
+{
 	prom_family(b, N("probe_state"), "gauge",
 		    "1 for the probe's current state (attached, disabled, unavailable), 0 for the "
 		    "others.");
@@ -241,7 +246,11 @@ void metrics_render(struct agent *a, struct prom *b)
 		if (a->probes[i].state == PROBE_ATTACHED && a->probes[i].hook)
 			prom_u64(b, N("probe_hook_info"), 1, "probe", a->probes[i].name, "hook",
 				 a->probes[i].hook, NULL);
+}
 
+/* the ring buffer, the file output, the collector stream and the relays */
+static void render_outputs(struct agent *a, struct prom *b, const struct ship_stats *st)
+{
 	/* the ring buffer */
 	prom_one_u64(b, N("ringbuf_size_bytes"), "gauge", "Size of the kernel ring buffer.",
 		     a->skel ? (uint64_t)bpf_map__max_entries(a->skel->maps.hw_events) : 0);
@@ -261,17 +270,17 @@ void metrics_render(struct agent *a, struct prom *b)
 		struct ship_queue q;
 		ship_get_queue(a->ship, &q);
 		prom_one_u64(b, N("collector_connected"), "gauge",
-			     "1 while the collector stream is connected.", st.connected ? 1 : 0);
+			     "1 while the collector stream is connected.", st->connected ? 1 : 0);
 		prom_one_u64(b, N("collector_events_sent_total"), "counter",
-			     "Events sent to the collector (a resend counts again).", st.sent);
+			     "Events sent to the collector (a resend counts again).", st->sent);
 		prom_one_u64(b, N("collector_events_acked_total"), "counter",
-			     "Events the collector acknowledged as stored.", st.acked);
+			     "Events the collector acknowledged as stored.", st->acked);
 		prom_one_u64(b, N("collector_reconnects_total"), "counter",
 			     "Connections to the collector made again after a loss.",
-			     st.reconnects);
+			     st->reconnects);
 		prom_one_u64(b, N("spool_bytes"), "gauge",
 			     "Bytes of batches in the spool (not acknowledged by the collector).",
-			     st.spooled_bytes);
+			     st->spooled_bytes);
 		prom_one_u64(b, N("spool_batches"), "gauge",
 			     "Batches in the spool (not acknowledged by the collector).",
 			     q.batches);
@@ -285,13 +294,25 @@ void metrics_render(struct agent *a, struct prom *b)
 			     q.open_events);
 	}
 	relay_metrics(a, b);
+}
 
+void metrics_render(struct agent *a, struct prom *b)
+{
+	struct ship_stats st = {0};
+	if (a->ship)
+		ship_get_stats(a->ship, &st);
+	prom_family(b, N("build_info"), "gauge", "Version of the agent (the label), always 1.");
+	prom_u64(b, N("build_info"), 1, "version", HW_VERSION, NULL);
+	render_events(a, b);
+	render_losses(a, b, &st);
+	render_probes(a, b);
+	render_outputs(a, b, &st);
 	/* the process */
 	prom_one_u64(b, N("processes"), "gauge", "Processes in the agent's process table.",
 		     a->pt.count);
-#undef N
 	prom_process(b, "herdwatch_agent_process");
 }
+#undef N
 
 /* Write the textfile: the exposition into "<path>.tmp", renamed over path. 0 or -errno. */
 static int write_textfile(struct agent *a, const char *path)

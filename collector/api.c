@@ -19,140 +19,122 @@ struct qev {
 	size_t len;
 };
 
-/* Events matching the filters, read from the chunks the index selects. */
-static void api_events(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q)
-{
-	const char *member = http_param(q, "member"), *kind = http_param(q, "kind"),
-		   *text = http_param(q, "q");
-	static const char *const known[] = {"member", "kind",  "since",  "until", "q",
-					    "limit",  "after", "before", NULL};
+/* /api/events: the filters of one request, and what it found so far (the events in chunk
+ * order; chunk_start[k]: where the k-th chunk read begins in res) */
+struct evquery {
+	const char *member, *kind, *text;
 	long long since, until, after, before, limit;
-	if (http_params_known(req, q, known, 0) || http_time(req, q, "since", -1, &since) ||
-	    http_time(req, q, "until", -1, &until) ||
-	    http_int(req, q, "after", -1, -1, LLONG_MAX, &after) ||
-	    http_int(req, q, "before", -1, -1, LLONG_MAX, &before) ||
-	    http_int(req, q, "limit", 100, 1, 10000, &limit))
-		return;
-	int asc = after >= 0;
+	int asc; /* after= given: oldest first; otherwise newest first */
+};
+struct evfound {
+	struct qev *res;
+	size_t nres, cap;
+	size_t *chunk_start, nchunks;
+};
+
+/* The chunks that may hold matches, in the order they are read (st), and the statement that
+ * reads one (get). -1 after a 500 answer. */
+static int events_prepare(struct evhttp_request *req, struct collector *c, const struct evquery *eq,
+			  sqlite3_stmt **st, sqlite3_stmt **get)
+{
 	char sql[1024];
-	if (member || kind)
+	int asc = eq->asc;
+	if (eq->member || eq->kind)
 		snprintf(sql, sizeof(sql),
 			 "SELECT DISTINCT chunk FROM chunk_index WHERE 1%s%s%s%s%s%s ORDER BY "
 			 "chunk %s",
-			 member ? " AND member IN (SELECT id FROM names WHERE type=1 AND (name=?1 "
-				  "OR host=?1))"
-				: "",
-			 kind ? " AND kind IN (SELECT id FROM names WHERE type=0 AND name=?2)" : "",
-			 since >= 0 ? " AND ts_max >= ?3" : "",
-			 until >= 0 ? " AND ts_min < ?4" : "", asc ? " AND chunk >= ?5" : "",
-			 before >= 0 ? " AND chunk <= ?6" : "", asc ? "ASC" : "DESC");
+			 eq->member ? " AND member IN (SELECT id FROM names WHERE type=1 AND "
+				      "(name=?1 OR host=?1))"
+				    : "",
+			 eq->kind ? " AND kind IN (SELECT id FROM names WHERE type=0 AND name=?2)"
+				  : "",
+			 eq->since >= 0 ? " AND ts_max >= ?3" : "",
+			 eq->until >= 0 ? " AND ts_min < ?4" : "", asc ? " AND chunk >= ?5" : "",
+			 eq->before >= 0 ? " AND chunk <= ?6" : "", asc ? "ASC" : "DESC");
 	else
 		snprintf(sql, sizeof(sql), "SELECT id FROM chunks WHERE 1%s%s%s%s ORDER BY id %s",
-			 since >= 0 ? " AND ts_max >= ?3" : "",
-			 until >= 0 ? " AND ts_min < ?4" : "", asc ? " AND id >= ?5" : "",
-			 before >= 0 ? " AND id <= ?6" : "", asc ? "ASC" : "DESC");
-	sqlite3_stmt *st = NULL, *get = NULL;
-	if (sqlite3_prepare_v2(c->rdb, sql, -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(c->rdb, "SELECT z, raw_len FROM chunks WHERE id=?", -1, &get,
-			       NULL) != SQLITE_OK) {
+			 eq->since >= 0 ? " AND ts_max >= ?3" : "",
+			 eq->until >= 0 ? " AND ts_min < ?4" : "", asc ? " AND id >= ?5" : "",
+			 eq->before >= 0 ? " AND id <= ?6" : "", asc ? "ASC" : "DESC");
+	*st = *get = NULL;
+	if (sqlite3_prepare_v2(c->rdb, sql, -1, st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c->rdb, "SELECT z, raw_len FROM chunks WHERE id=?", -1, get, NULL) !=
+		    SQLITE_OK) {
 		evhttp_send_error(req, 500, sqlite3_errmsg(c->rdb));
-		sqlite3_finalize(st);
-		return;
+		sqlite3_finalize(*st);
+		return -1;
 	}
-	if (member)
-		sqlite3_bind_text(st, 1, member, -1, SQLITE_STATIC);
-	if (kind)
-		sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, since);
-	sqlite3_bind_int64(st, 4, until);
-	sqlite3_bind_int64(st, 5, after >= 0 ? after >> 16 : 0);
-	sqlite3_bind_int64(st, 6, before >= 0 ? before >> 16 : 0);
-	struct qev *res = NULL;
-	size_t nres = 0, cap = 0;
-	size_t *chunk_start = NULL, nchunks = 0; /* where each chunk's matches begin in res */
-	char *raw = malloc(HW_WIRE_MAX_RAW);
-	struct jtok *toks = malloc(sizeof(struct jtok) * MAX_TOKS);
+	if (eq->member)
+		sqlite3_bind_text(*st, 1, eq->member, -1, SQLITE_STATIC);
+	if (eq->kind)
+		sqlite3_bind_text(*st, 2, eq->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(*st, 3, eq->since);
+	sqlite3_bind_int64(*st, 4, eq->until);
+	sqlite3_bind_int64(*st, 5, eq->after >= 0 ? eq->after >> 16 : 0);
+	sqlite3_bind_int64(*st, 6, eq->before >= 0 ? eq->before >> 16 : 0);
+	return 0;
+}
+
+/* The events of one decompressed chunk (raw, rl bytes: one JSON line each, id = chunk << 16 |
+ * line) that match the filters, appended to f. */
+static void events_scan_chunk(const struct evquery *eq, long long chunk, char *raw, size_t rl,
+			      struct jtok *toks, struct evfound *f)
+{
 	struct ev_info ev;
 	char tk[EV_MAX_TOKENS][TOKEN_MAX];
-	long long scanned = 0;
-	/* bound the work of one request: at most query_max_chunks chunks are decompressed; the
-	 * answer then says "truncated" and the client pages on: with after=last_id (oldest first),
-	 * or with before=next_before (newest first) */
-	int truncated = 0;
-	long long last_chunk = -1;
-	while (raw && toks && (long long)nres < limit && sqlite3_step(st) == SQLITE_ROW) {
-		if (scanned++ >= c->query_max_chunks) {
-			truncated = 1;
+	long long idx = 0;
+	for (char *l = raw, *e = raw + rl; l < e; idx++) {
+		char *nl = memchr(l, '\n', (size_t)(e - l));
+		if (!nl)
 			break;
-		}
-		long long chunk = sqlite3_column_int64(st, 0);
-		last_chunk = chunk;
-		sqlite3_bind_int64(get, 1, chunk);
-		if (sqlite3_step(get) != SQLITE_ROW) {
-			sqlite3_reset(get);
+		size_t ll = (size_t)(nl - l);
+		char *cur = l;
+		l = nl + 1;
+		long long id = chunk << 16 | idx;
+		if ((eq->after >= 0 && id <= eq->after) || (eq->before >= 0 && id >= eq->before))
 			continue;
-		}
-		const void *z = sqlite3_column_blob(get, 0);
-		size_t zl = (size_t)sqlite3_column_bytes(get, 0);
-		size_t rl = (size_t)sqlite3_column_int64(get, 1);
-		size_t got = rl <= HW_WIRE_MAX_RAW ? ZSTD_decompress(raw, rl, z, zl) : 0;
-		sqlite3_reset(get);
-		if (ZSTD_isError(got) || got != rl)
+		if (eq->text && !memmem(cur, ll, eq->text, strlen(eq->text)))
 			continue;
-		size_t *cs = realloc(chunk_start, (nchunks + 1) * sizeof(*cs));
-		if (!cs)
+		int n = json_parse(cur, ll, toks, MAX_TOKS);
+		struct jdoc d = {cur, toks, n};
+		if (n <= 0 || ev_extract(&d, 0, &ev, tk) < 0)
+			continue;
+		if ((eq->member && strcmp(ev.member, eq->member) && strcmp(ev.host, eq->member)) ||
+		    (eq->kind && strcmp(ev.kind, eq->kind)) ||
+		    (eq->since >= 0 && ev.ts_ns < (uint64_t)eq->since) ||
+		    (eq->until >= 0 && ev.ts_ns >= (uint64_t)eq->until))
+			continue;
+		if (eq->asc && (long long)f->nres >= eq->limit)
 			break;
-		chunk_start = cs;
-		chunk_start[nchunks++] = nres;
-		long long idx = 0;
-		for (char *l = raw, *e = raw + rl; l < e; idx++) {
-			char *nl = memchr(l, '\n', (size_t)(e - l));
-			if (!nl)
+		if (f->nres == f->cap) {
+			f->cap = f->cap ? f->cap * 2 : 64;
+			struct qev *r = realloc(f->res, f->cap * sizeof(*r));
+			if (!r)
 				break;
-			size_t ll = (size_t)(nl - l);
-			char *cur = l;
-			l = nl + 1;
-			long long id = chunk << 16 | idx;
-			if ((after >= 0 && id <= after) || (before >= 0 && id >= before))
-				continue;
-			if (text && !memmem(cur, ll, text, strlen(text)))
-				continue;
-			int n = json_parse(cur, ll, toks, MAX_TOKS);
-			struct jdoc d = {cur, toks, n};
-			if (n <= 0 || ev_extract(&d, 0, &ev, tk) < 0)
-				continue;
-			if ((member && strcmp(ev.member, member) && strcmp(ev.host, member)) ||
-			    (kind && strcmp(ev.kind, kind)) ||
-			    (since >= 0 && ev.ts_ns < (uint64_t)since) ||
-			    (until >= 0 && ev.ts_ns >= (uint64_t)until))
-				continue;
-			if (asc && (long long)nres >= limit)
-				break;
-			if (nres == cap) {
-				cap = cap ? cap * 2 : 64;
-				struct qev *r = realloc(res, cap * sizeof(*r));
-				if (!r)
-					break;
-				res = r;
-			}
-			res[nres++] = (struct qev){id, strdup(ev.member), strndup(cur, ll), ll};
+			f->res = r;
 		}
+		f->res[f->nres++] = (struct qev){id, strdup(ev.member), strndup(cur, ll), ll};
 	}
-	sqlite3_finalize(st);
-	sqlite3_finalize(get);
-	free(raw);
-	free(toks);
-	/* newest-first scan: emit chunks oldest first and keep only the newest `limit` events */
+}
+
+/* The answer: chunks oldest first; a newest-first scan keeps only the newest `limit` events.
+ * truncated: the scan stopped at last_chunk (query_max_chunks); the client pages on with
+ * after=last_id (oldest first) or before=next_before (newest first). Frees f. */
+static void events_reply(struct evhttp_request *req, const struct evquery *eq, struct evfound *f,
+			 int truncated, long long last_chunk)
+{
 	struct jbuf b = {0};
 	jb_puts(&b, "{\"events\":[");
-	long long last = after, first_id = -1;
-	int first = 1;
-	size_t skip = !asc && (long long)nres > limit ? nres - (size_t)limit : 0;
+	long long last = eq->after, first_id = -1;
+	int first = 1, asc = eq->asc;
+	size_t nres = f->nres, nchunks = f->nchunks;
+	size_t skip = !asc && (long long)nres > eq->limit ? nres - (size_t)eq->limit : 0;
 	for (size_t ci = 0; ci < nchunks; ci++) {
 		size_t k = asc ? ci : nchunks - 1 - ci;
-		size_t from = chunk_start[k], to = k + 1 < nchunks ? chunk_start[k + 1] : nres;
+		size_t from = f->chunk_start[k],
+		       to = k + 1 < nchunks ? f->chunk_start[k + 1] : nres;
 		for (size_t i = from; i < to; i++) {
-			struct qev *x = &res[i];
+			struct qev *x = &f->res[i];
 			if (skip) {
 				skip--;
 				continue;
@@ -172,22 +154,81 @@ static void api_events(struct evhttp_request *req, struct collector *c, struct e
 		}
 	}
 	for (size_t i = 0; i < nres; i++) {
-		free(res[i].member);
-		free(res[i].json);
+		free(f->res[i].member);
+		free(f->res[i].json);
 	}
-	free(res);
-	free(chunk_start);
+	free(f->res);
+	free(f->chunk_start);
 	if (truncated && asc && last_chunk >= 0 && (last_chunk << 16 | 0xffff) > last)
 		last = last_chunk << 16 | 0xffff; /* everything up to here was examined */
 	/* newest first: where the next page (older events) begins, -1 when all were examined */
 	long long next_before = -1;
 	if (!asc && truncated && last_chunk >= 0)
 		next_before = last_chunk << 16;
-	else if (!asc && (long long)nres >= limit && first_id >= 0)
+	else if (!asc && (long long)nres >= eq->limit && first_id >= 0)
 		next_before = first_id;
 	jb_printf(&b, "],\"last_id\":%lld,\"truncated\":%s,\"next_before\":%lld}", last,
 		  truncated ? "true" : "false", next_before);
 	http_reply_json(req, 200, &b);
+}
+
+/* Events matching the filters, read from the chunks the index selects. */
+static void api_events(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q)
+{
+	struct evquery eq = {.member = http_param(q, "member"),
+			     .kind = http_param(q, "kind"),
+			     .text = http_param(q, "q")};
+	static const char *const known[] = {"member", "kind",  "since",  "until", "q",
+					    "limit",  "after", "before", NULL};
+	if (http_params_known(req, q, known, 0) || http_time(req, q, "since", -1, &eq.since) ||
+	    http_time(req, q, "until", -1, &eq.until) ||
+	    http_int(req, q, "after", -1, -1, LLONG_MAX, &eq.after) ||
+	    http_int(req, q, "before", -1, -1, LLONG_MAX, &eq.before) ||
+	    http_int(req, q, "limit", 100, 1, 10000, &eq.limit))
+		return;
+	eq.asc = eq.after >= 0;
+	sqlite3_stmt *st, *get;
+	if (events_prepare(req, c, &eq, &st, &get))
+		return;
+	struct evfound f = {0};
+	char *raw = malloc(HW_WIRE_MAX_RAW);
+	struct jtok *toks = malloc(sizeof(struct jtok) * MAX_TOKS);
+	long long scanned = 0;
+	/* bound the work of one request: at most query_max_chunks chunks are decompressed; the
+	 * answer then says "truncated" and the client pages on */
+	int truncated = 0;
+	long long last_chunk = -1;
+	while (raw && toks && (long long)f.nres < eq.limit && sqlite3_step(st) == SQLITE_ROW) {
+		if (scanned++ >= c->query_max_chunks) {
+			truncated = 1;
+			break;
+		}
+		long long chunk = sqlite3_column_int64(st, 0);
+		last_chunk = chunk;
+		sqlite3_bind_int64(get, 1, chunk);
+		if (sqlite3_step(get) != SQLITE_ROW) {
+			sqlite3_reset(get);
+			continue;
+		}
+		const void *z = sqlite3_column_blob(get, 0);
+		size_t zl = (size_t)sqlite3_column_bytes(get, 0);
+		size_t rl = (size_t)sqlite3_column_int64(get, 1);
+		size_t got = rl <= HW_WIRE_MAX_RAW ? ZSTD_decompress(raw, rl, z, zl) : 0;
+		sqlite3_reset(get);
+		if (ZSTD_isError(got) || got != rl)
+			continue;
+		size_t *cs = realloc(f.chunk_start, (f.nchunks + 1) * sizeof(*cs));
+		if (!cs)
+			break;
+		f.chunk_start = cs;
+		f.chunk_start[f.nchunks++] = f.nres;
+		events_scan_chunk(&eq, chunk, raw, rl, toks, &f);
+	}
+	sqlite3_finalize(st);
+	sqlite3_finalize(get);
+	free(raw);
+	free(toks);
+	events_reply(req, &eq, &f, truncated, last_chunk);
 }
 
 static void api_alerts(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q)

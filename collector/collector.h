@@ -2,8 +2,9 @@
 /*
  * collector.h - the collector's state and what its parts share: ingest.c (TLS, frames,
  * batches, commits and acks), api.c (the HTTP query API), response.c (alert outputs and
- * response commands), crl.c (certificate revocation), main.c (options, setup, timers, the
- * herd engine's snapshot). One thread, one libevent loop: nothing here is locked.
+ * response commands), crl.c (certificate revocation), options.c (the command line), setup.c
+ * (the start-up steps and shutdown), main.c (the modes, timers, the herd engine's snapshot).
+ * One thread, one libevent loop: nothing here is locked.
  */
 #ifndef HW_COLLECTOR_H
 #define HW_COLLECTOR_H
@@ -215,6 +216,15 @@ struct collector {
 	struct alert_relay relays[2]; /* syslog, webhook */
 };
 
+/* What the start-up steps need once, from the command line (options.c). */
+struct collector_opts {
+	const char *mode; /* --mode: which row of main.c's modes[] runs [all] */
+	const char *listen_a, *http_a, *db, *ca, *cert, *key, *token_file, *psl_file;
+	unsigned long long max_db; /* --max-db-mb, in bytes */
+	struct herd_cfg hc;
+	struct alert_out_opts ao;
+};
+
 /* main.c */
 uint64_t now_ns(void);  /* CLOCK_REALTIME */
 uint64_t mono_ns(void); /* CLOCK_MONOTONIC */
@@ -246,6 +256,16 @@ void alert_outputs_tick(struct collector *c); /* once a second */
 void alert_outputs_json(struct collector *c, struct jbuf *b);
 void alert_outputs_metrics(struct collector *c, struct cmetrics *m);
 void alert_outputs_close(struct collector *c, unsigned wait_ms);
+/* options.c: the defaults, then argv. 0, or the exit status (2) after a line on stderr. */
+int collector_options(struct collector *c, struct collector_opts *op, int argc, char **argv);
+void collector_usage(void);
+/* setup.c: the start-up steps, each 0 or -1 after a line on stderr (where there is a reason
+ * to give), and the one shutdown that frees whatever the steps made (rc: the exit status). */
+int collector_buffers(struct collector *c);
+int collector_open_store(struct collector *c, struct collector_opts *op);
+int collector_tls(struct collector *c, const struct collector_opts *op);
+int collector_listen(struct collector *c, const struct collector_opts *op);
+void collector_shutdown(struct collector *c, int rc);
 /* crl.c */
 int crl_load(struct collector *c, int startup);
 void crl_check_file(struct collector *c);

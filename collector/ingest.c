@@ -241,6 +241,90 @@ static int queue_ack(struct collector *c, struct conn *k, const struct hw_ack *a
 	return 0;
 }
 
+/* What one batch's events share while they are stored: its stream, its chunk, the names
+ * looked up last (events of a batch mostly repeat them) and the chunk's time range. */
+struct batch_run {
+	struct stream *s;
+	int64_t chunk, host, kind, member;
+	uint64_t ts_min, ts_max, first_seq;
+	char last_kind[64], last_member[320];
+};
+
+/* A new event of the batch (line cur, l bytes; nt tokens): its names, its seq in the stream,
+ * its place in the chunk and the index, then the herd engine. -1: a name or the seq could not
+ * be written (store_failed is set). */
+static int keep_event(struct collector *c, struct conn *k, struct batch_run *br,
+		      const struct ev_info *ev, char toks[][TOKEN_MAX], int nt, const char *cur,
+		      size_t l, uint64_t now)
+{
+	if (strcmp(ev->kind, br->last_kind)) {
+		br->kind = store_name(c->st, 0, ev->kind, NULL, NULL, NULL);
+		/* both NUL-terminated, same size */
+		memcpy(br->last_kind, ev->kind, sizeof(br->last_kind));
+	}
+	if (strcmp(ev->member, br->last_member)) {
+		br->member = store_name(c->st, 1, ev->member, ev->herd, ev->host, ev->version);
+		memcpy(br->last_member, ev->member, sizeof(br->last_member));
+	}
+	if (br->host < 0) {
+		br->host =
+			store_name(c->st, 2, ev->host, ev->host_herd, ev->host, ev->host_version);
+		if (!k->host[0])
+			snprintf(k->host, sizeof(k->host), "%s", ev->host);
+	}
+	if (br->kind < 0 || br->member < 0 || br->host < 0 ||
+	    stream_add(br->s, (uint64_t)ev->seq)) {
+		c->store_failed = 1; /* names could not be written, or out of memory */
+		return -1;
+	}
+	uint64_t ts = ev->ts_ns ? ev->ts_ns : now;
+	if (ts < br->ts_min)
+		br->ts_min = ts;
+	if (ts > br->ts_max)
+		br->ts_max = ts;
+	c->clock_skew += (unsigned long long)herd_time_skewed(c->herd, ev->ts_ns, now);
+	if (!c->nkeep)
+		br->first_seq = (uint64_t)ev->seq;
+	cidx_add(c, br->member, br->kind, ts);
+	uint64_t id = (uint64_t)br->chunk << 16 | c->nkeep;
+	c->keep[c->nkeep].off = (uint32_t)(cur - c->raw);
+	c->keep[c->nkeep++].len = (uint32_t)l + 1;
+	/* judged at the event's own time (a spool flushed after an outage is no burst of the
+	 * present); now, the arrival, is only liveness (herd_seen). A program run from a release
+	 * path first: a member without a version may have taken one */
+	if (nt > 0 && ev->exe_release[0])
+		herd_release_at(c->herd, ev->herd, ev->member, ev->host, toks[0], ev->exe_release,
+				ev->ts_ns, now);
+	for (int i = 0; i < nt; i++)
+		herd_observe_at(c->herd, ev->herd, ev->member, ev->host, ev->version, toks[i],
+				(uint64_t)ev->seq, id, ev->ts_ns, now);
+	return 0;
+}
+
+/* The batch stored (or rolled back: storage_error), counted and its ACK queued. */
+static int batch_done(struct collector *c, struct conn *k, struct batch_run *br,
+		      const struct hw_batch *b, struct hw_ack *ack, uint64_t now)
+{
+	if (c->store_failed)
+		return storage_error(c, k);
+	if (c->nkeep &&
+	    store_kept(c, br->s, b, br->host, br->chunk, br->first_seq, br->ts_min, br->ts_max))
+		return storage_error(c, k);
+	ack->stored = c->nkeep;
+	c->stored += ack->stored;
+	c->batches++;
+	if (ack->stored) {
+		if (!c->first_store_ns)
+			c->first_store_ns = now;
+		c->last_store_ns = now;
+	}
+	if (queue_ack(c, k, ack))
+		return storage_error(c, k);
+	if (store_txn_rows(c->st) >= 50000)
+		commit(c);
+	return 0;
+}
+
 static int process_batch(struct collector *c, struct conn *k, int version, const uint8_t *p,
 			 size_t len)
 {
@@ -266,10 +350,12 @@ static int process_batch(struct collector *c, struct conn *k, int version, const
 	char *line = c->raw, *end = c->raw + b.raw_len;
 	struct ev_info ev;
 	char toks[EV_MAX_TOKENS][TOKEN_MAX];
-	int64_t chunk = store_next_chunk(c->st), host = -1;
-	uint64_t ts_min = UINT64_MAX, ts_max = 0, first_seq = 0;
-	char last_kind[64] = "", last_member[320] = "";
-	int64_t kind = -1, member = -1;
+	struct batch_run br = {.s = s,
+			       .chunk = store_next_chunk(c->st),
+			       .host = -1,
+			       .kind = -1,
+			       .member = -1,
+			       .ts_min = UINT64_MAX};
 	int alive = 0; /* herd_seen once per batch: the host of a batch is one agent */
 	/* index rows: a hash table sized for the batch (count <= HW_WIRE_MAX_EVENTS) */
 	c->cidx_cap = 64;
@@ -323,64 +409,10 @@ static int process_batch(struct collector *c, struct conn *k, int version, const
 			c->dups++;
 			continue;
 		}
-		if (strcmp(ev.kind, last_kind)) {
-			kind = store_name(c->st, 0, ev.kind, NULL, NULL, NULL);
-			memcpy(last_kind, ev.kind,
-			       sizeof(last_kind)); /* both NUL-terminated, same size */
-		}
-		if (strcmp(ev.member, last_member)) {
-			member = store_name(c->st, 1, ev.member, ev.herd, ev.host, ev.version);
-			memcpy(last_member, ev.member, sizeof(last_member));
-		}
-		if (host < 0) {
-			host = store_name(c->st, 2, ev.host, ev.host_herd, ev.host,
-					  ev.host_version);
-			if (!k->host[0])
-				snprintf(k->host, sizeof(k->host), "%s", ev.host);
-		}
-		if (kind < 0 || member < 0 || host < 0 || stream_add(s, (uint64_t)ev.seq)) {
-			c->store_failed = 1; /* names could not be written, or out of memory */
+		if (keep_event(c, k, &br, &ev, toks, nt, cur, l, now))
 			break;
-		}
-		uint64_t ts = ev.ts_ns ? ev.ts_ns : now;
-		if (ts < ts_min)
-			ts_min = ts;
-		if (ts > ts_max)
-			ts_max = ts;
-		c->clock_skew += (unsigned long long)herd_time_skewed(c->herd, ev.ts_ns, now);
-		if (!c->nkeep)
-			first_seq = (uint64_t)ev.seq;
-		cidx_add(c, member, kind, ts);
-		uint64_t id = (uint64_t)chunk << 16 | c->nkeep;
-		c->keep[c->nkeep].off = (uint32_t)(cur - c->raw);
-		c->keep[c->nkeep++].len = (uint32_t)l + 1;
-		/* judged at the event's own time (a spool flushed after an outage is no burst of
-		 * the present); now, the arrival, is only liveness (herd_seen above). A program
-		 * run from a release path first: a member without a version may have taken one */
-		if (nt > 0 && ev.exe_release[0])
-			herd_release_at(c->herd, ev.herd, ev.member, ev.host, toks[0],
-					ev.exe_release, ev.ts_ns, now);
-		for (int i = 0; i < nt; i++)
-			herd_observe_at(c->herd, ev.herd, ev.member, ev.host, ev.version, toks[i],
-					(uint64_t)ev.seq, id, ev.ts_ns, now);
 	}
-	if (c->store_failed)
-		return storage_error(c, k);
-	if (c->nkeep && store_kept(c, s, &b, host, chunk, first_seq, ts_min, ts_max))
-		return storage_error(c, k);
-	ack.stored = c->nkeep;
-	c->stored += ack.stored;
-	c->batches++;
-	if (ack.stored) {
-		if (!c->first_store_ns)
-			c->first_store_ns = now;
-		c->last_store_ns = now;
-	}
-	if (queue_ack(c, k, &ack))
-		return storage_error(c, k);
-	if (store_txn_rows(c->st) >= 50000)
-		commit(c);
-	return 0;
+	return batch_done(c, k, &br, &b, &ack, now);
 }
 
 static void conn_read(struct bufferevent *bev, void *arg)

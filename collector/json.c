@@ -199,6 +199,107 @@ static inline int dup_key(const char *s, size_t len, const struct jtok *t, int o
 	return dup_key_compare(s, t, obj, key);
 }
 
+/* A number at pos (JSON's grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?): where it
+ * ends, or SCAN_BAD. */
+static inline __attribute__((always_inline)) size_t scan_number(const unsigned char *s, size_t pos,
+								size_t len)
+{
+	size_t q = pos;
+	if (s[q] == '-')
+		q++;
+	if (q >= len)
+		return SCAN_BAD;
+	if (s[q] == '0')
+		q++;
+	else if (s[q] >= '1' && s[q] <= '9')
+		while (q < len && s[q] >= '0' && s[q] <= '9')
+			q++;
+	else
+		return SCAN_BAD;
+	if (q < len && s[q] == '.') {
+		q++;
+		if (q >= len || s[q] < '0' || s[q] > '9')
+			return SCAN_BAD;
+		while (q < len && s[q] >= '0' && s[q] <= '9')
+			q++;
+	}
+	if (q < len && (s[q] == 'e' || s[q] == 'E')) {
+		q++;
+		if (q < len && (s[q] == '+' || s[q] == '-'))
+			q++;
+		if (q >= len || s[q] < '0' || s[q] > '9')
+			return SCAN_BAD;
+		while (q < len && s[q] >= '0' && s[q] <= '9')
+			q++;
+	}
+	return q;
+}
+
+/* true, false or null at pos (s[pos] is t, f or n): its length and *type, or 0 when it is not
+ * one */
+static inline __attribute__((always_inline)) size_t scan_literal(const unsigned char *s, size_t pos,
+								 size_t len, uint8_t *type)
+{
+	const char *lit = s[pos] == 't' ? "true" : s[pos] == 'f' ? "false" : "null";
+	size_t l = strlen(lit);
+	if (len - pos < l || memcmp(s + pos, lit, l))
+		return 0;
+	*type = s[pos] == 't' ? J_TRUE : s[pos] == 'f' ? J_FALSE : J_NULL;
+	return l;
+}
+
+/* a token without children (string, number, literal) at index n: bytes [start, end) */
+static inline __attribute__((always_inline)) struct jtok leaf(uint8_t type, uint8_t esc,
+							      size_t start, size_t end, int n)
+{
+	return (struct jtok){type, esc, (uint32_t)start, (uint32_t)end, 0, (uint32_t)n + 1};
+}
+
+/* A key at pos (s[pos] is its opening quote): the position of its closing quote, as
+ * scan_string() gives it. Most keys are short and plain: in strict mode one 8-byte load finds
+ * the closing quote and is the key's fingerprint (*f, for dup_key); otherwise f stays as it
+ * was given ({0, UINT64_MAX}: dup_key takes it from the token). */
+static inline __attribute__((always_inline)) size_t
+scan_key(const unsigned char *s, size_t pos, size_t len, uint8_t *esc, int strict, struct kfp *f)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (strict && pos + 9 <= len) {
+		uint64_t w, stop;
+		memcpy(&w, s + pos + 1, 8);
+		if ((stop = str_stops(w, 1))) {
+			unsigned l = (unsigned)__builtin_ctzll(stop) >> 3;
+			if (s[pos + 1 + l] == '"') {
+				*f = (struct kfp){w & ((1ull << (8 * l)) - 1), l};
+				return pos + 1 + l;
+			}
+		}
+	}
+#endif
+	return scan_string(s, pos + 1, len, esc, strict);
+}
+
+/* A key at pos as token n, a member of the object t[obj]: the position after its closing
+ * quote, SCAN_BAD, or SCAN_UTF8. Strict: a key its object has already is refused (SCAN_BAD,
+ * with *why and *at set). */
+static inline __attribute__((always_inline)) size_t parse_key(const char *text, size_t pos,
+							      size_t len, struct jtok *t, int n,
+							      int obj, uint64_t *bloom, int strict,
+							      int *why, uint32_t *at)
+{
+	uint8_t esc = 0;
+	struct kfp f = {0, UINT64_MAX};
+	size_t e = scan_key((const unsigned char *)text, pos, len, &esc, strict, &f);
+	if (e == SCAN_UTF8 || e == SCAN_BAD)
+		return e;
+	t[n] = leaf(J_STR, esc, pos + 1, e, n);
+	if (strict && dup_key(text, len, t, obj, n, bloom, f)) {
+		*why = JSON_E_DUP_KEY;
+		*at = (uint32_t)pos + 1;
+		return SCAN_BAD;
+	}
+	return e + 1;
+}
+
 /* Iterative: positions and counts live in locals (with -fno-strict-aliasing a recursive
  * parser reloads them from memory after every token store). strict is a constant in each
  * caller, so json_parse has none of its checks. */
@@ -244,8 +345,7 @@ value:
 			goto utf8;
 		if (e == SCAN_BAD)
 			return -1;
-		t[n] = (struct jtok){J_STR,       esc, (uint32_t)pos + 1,
-				     (uint32_t)e, 0,   (uint32_t)n + 1};
+		t[n] = leaf(J_STR, esc, pos + 1, e, n);
 		n++;
 		pos = e + 1;
 		goto after;
@@ -253,52 +353,20 @@ value:
 	case 't':
 	case 'f':
 	case 'n': {
-		const char *lit = s[pos] == 't' ? "true" : s[pos] == 'f' ? "false" : "null";
-		size_t l = strlen(lit);
-		if (len - pos < l || memcmp(s + pos, lit, l))
+		uint8_t type;
+		size_t l = scan_literal(s, pos, len, &type);
+		if (!l)
 			return -1;
-		t[n] = (struct jtok){s[pos] == 't'   ? J_TRUE
-				     : s[pos] == 'f' ? J_FALSE
-						     : J_NULL,
-				     0,
-				     (uint32_t)pos,
-				     (uint32_t)(pos + l),
-				     0,
-				     (uint32_t)n + 1};
+		t[n] = leaf(type, 0, pos, pos + l, n);
 		n++;
 		pos += l;
 		goto after;
 	}
 	default: {
-		size_t q = pos;
-		if (s[q] == '-')
-			q++;
-		if (q >= len)
+		size_t q = scan_number(s, pos, len);
+		if (q == SCAN_BAD)
 			return -1;
-		if (s[q] == '0')
-			q++;
-		else if (s[q] >= '1' && s[q] <= '9')
-			while (q < len && s[q] >= '0' && s[q] <= '9')
-				q++;
-		else
-			return -1;
-		if (q < len && s[q] == '.') {
-			q++;
-			if (q >= len || s[q] < '0' || s[q] > '9')
-				return -1;
-			while (q < len && s[q] >= '0' && s[q] <= '9')
-				q++;
-		}
-		if (q < len && (s[q] == 'e' || s[q] == 'E')) {
-			q++;
-			if (q < len && (s[q] == '+' || s[q] == '-'))
-				q++;
-			if (q >= len || s[q] < '0' || s[q] > '9')
-				return -1;
-			while (q < len && s[q] >= '0' && s[q] <= '9')
-				q++;
-		}
-		t[n] = (struct jtok){J_NUM, 0, (uint32_t)pos, (uint32_t)q, 0, (uint32_t)n + 1};
+		t[n] = leaf(J_NUM, 0, pos, q, n);
 		n++;
 		pos = q;
 		goto after;
@@ -309,40 +377,14 @@ key:
 	if (pos >= len || s[pos] != '"' || n >= max)
 		return -1;
 	{
-		uint8_t esc = 0;
-		size_t e = SCAN_BAD;
-		struct kfp f = {0, UINT64_MAX};
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-		if (strict && pos + 9 <= len) {
-			/* most keys are short and plain: one 8-byte load finds the closing quote and
-			 * is the key's fingerprint (dup_key) */
-			uint64_t w, stop;
-			memcpy(&w, s + pos + 1, 8);
-			if ((stop = str_stops(w, 1))) {
-				unsigned l = (unsigned)__builtin_ctzll(stop) >> 3;
-				if (s[pos + 1 + l] == '"') {
-					e = pos + 1 + l;
-					f = (struct kfp){w & ((1ull << (8 * l)) - 1), l};
-				}
-			}
-		}
-#endif
-		if (e == SCAN_BAD) {
-			e = scan_string(s, pos + 1, len, &esc, strict);
-			if (e == SCAN_UTF8)
-				goto utf8;
-			if (e == SCAN_BAD)
-				return -1;
-		}
-		t[n] = (struct jtok){J_STR,       esc, (uint32_t)pos + 1,
-				     (uint32_t)e, 0,   (uint32_t)n + 1};
-		n++;
-		if (strict && dup_key(text, len, t, stack[depth - 1], n - 1, bloom[depth - 1], f)) {
-			*why = JSON_E_DUP_KEY;
-			*at = (uint32_t)pos + 1;
+		size_t e = parse_key(text, pos, len, t, n, stack[depth - 1], bloom[depth - 1],
+				     strict, why, at);
+		if (e == SCAN_UTF8)
+			goto utf8;
+		if (e == SCAN_BAD)
 			return -1;
-		}
-		pos = e + 1;
+		n++;
+		pos = e;
 	}
 	WS();
 	if (pos >= len || s[pos] != ':')
@@ -752,90 +794,3 @@ size_t json_quote(char *buf, size_t cap, const char *s, size_t len)
 		buf[o] = 0;
 	return o;
 }
-
-/* The agent links the parser above (agent/ctrmeta_rt.c reads container runtimes' JSON) and
- * has a writer of its own (agent/json.h) by the same names: built with HW_JSON_PARSE_ONLY. */
-#ifndef HW_JSON_PARSE_ONLY
-static int jb_grow(struct jbuf *b, size_t n)
-{
-	if (b->oom)
-		return -1;
-	if (b->len + n + 1 <= b->cap)
-		return 0;
-	size_t cap = b->cap ? b->cap : 1024;
-	while (cap < b->len + n + 1)
-		cap *= 2;
-	char *p = realloc(b->p, cap);
-	if (!p) {
-		b->oom = 1;
-		return -1;
-	}
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
-void jb_raw(struct jbuf *b, const char *s, size_t n)
-{
-	if (jb_grow(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
-}
-
-void jb_json_utf8(struct jbuf *b, const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, l;
-	while (i < n) {
-		size_t j = i;
-		while (j < n && (l = json_utf8_len(u + j, n - j)))
-			j += l;
-		jb_raw(b, s + i, j - i);
-		if (j < n)
-			jb_printf(b, "\\u00%02x", u[j++]);
-		i = j;
-	}
-}
-
-void jb_puts(struct jbuf *b, const char *s)
-{
-	jb_raw(b, s, strlen(s));
-}
-
-void jb_printf(struct jbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char tmp[512];
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n < sizeof(tmp)) {
-		jb_raw(b, tmp, (size_t)n);
-		return;
-	}
-	if (jb_grow(b, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-void jb_strn(struct jbuf *b, const char *s, size_t n)
-{
-	size_t need = json_quote(NULL, 0, s, n);
-	if (jb_grow(b, need))
-		return;
-	json_quote(b->p + b->len, need + 1, s, n);
-	b->len += need;
-}
-
-void jb_str(struct jbuf *b, const char *s)
-{
-	jb_strn(b, s ? s : "", s ? strlen(s) : 0);
-}
-#endif /* HW_JSON_PARSE_ONLY */

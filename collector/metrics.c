@@ -93,9 +93,58 @@ static void alert_output_metrics(const struct cmetrics *m, struct prom *b)
 	}
 }
 
+#define N(x) "herdwatch_collector_" x
+
+/* the herd engine: what it knows, its queue, its memory */
+static void herd_metrics(const struct cmetrics *m, struct prom *b)
+{
+	struct herd_counts hc = {0};
+	if (m->herd)
+		herd_counts(m->herd, m->now_ns, &hc);
+	gauge(b, N("herds"), "Herds the engine knows.", hc.herds);
+	gauge(b, N("members"), "Members (hosts and containers) the engine knows.", hc.members);
+	gauge(b, N("members_active"),
+	      "Members with an event or heartbeat recently (within --gone-s).", hc.active_members);
+	gauge(b, N("herd_candidates"), "New tokens held for judging (the herd engine's queue).",
+	      hc.candidates);
+	gauge(b, N("herd_memory_bytes"), "Bytes of herd engine state.",
+	      m->herd ? herd_mem_bytes(m->herd) : 0);
+	counter(b, N("herd_tokens_overflow_total"),
+		"Tokens members had to forget while they still weighed (token budget full).",
+		m->herd ? herd_overflow(m->herd) : 0);
+	counter(b, N("herd_candidates_dropped_total"),
+		"New tokens not judged: their member had too many candidates held at once.",
+		m->herd ? herd_candidates_dropped(m->herd) : 0);
+}
+
+/* agent connections: open, refused before and in the handshake, revoked */
+static void connection_metrics(const struct cmetrics *m, struct prom *b)
+{
+	gauge(b, N("connections"), "Agent connections open (handshake done).", m->conns_open);
+	counter(b, N("connections_total"), "Agent connections whose TLS handshake succeeded.",
+		m->conns_total);
+	counter(b, N("tls_refused_total"),
+		"Agent connections whose TLS handshake failed or timed out (bad, unknown or "
+		"revoked "
+		"certificate, not TLS, too slow).",
+		m->tls_refused);
+	counter(b, N("handshake_timeouts_total"),
+		"Handshakes not done within --handshake-timeout-s (also in tls_refused_total).",
+		m->handshake_timeouts);
+	counter(b, N("connections_refused_total"),
+		"Connections closed before the handshake by the limits (--max-handshakes, "
+		"--max-handshakes-per-addr, --fd-reserve).",
+		m->handshakes_refused);
+	counter(b, N("accept_errors_total"), "Failed accept() calls on the agents' port.",
+		m->accept_errors);
+	counter(b, N("revoked_closed_total"),
+		"Open connections closed because a reloaded CRL revoked their certificate.",
+		m->revoked_closed);
+	counter(b, N("crl_loads_total"), "Revocation lists (--crl) loaded.", m->crl_reloads);
+}
+
 void cmetrics_render(const struct cmetrics *m, struct prom *b)
 {
-#define N(x) "herdwatch_collector_" x
 	prom_family(b, N("build_info"), "gauge", "Version of the collector (the label), always 1.");
 	prom_u64(b, N("build_info"), 1, "version", HW_VERSION, NULL);
 
@@ -141,24 +190,7 @@ void cmetrics_render(const struct cmetrics *m, struct prom *b)
 	gauge(b, N("responses_running"), "Response commands (--response-cmd) running.",
 	      m->responses_running);
 
-	/* herd engine */
-	struct herd_counts hc = {0};
-	if (m->herd)
-		herd_counts(m->herd, m->now_ns, &hc);
-	gauge(b, N("herds"), "Herds the engine knows.", hc.herds);
-	gauge(b, N("members"), "Members (hosts and containers) the engine knows.", hc.members);
-	gauge(b, N("members_active"),
-	      "Members with an event or heartbeat recently (within --gone-s).", hc.active_members);
-	gauge(b, N("herd_candidates"), "New tokens held for judging (the herd engine's queue).",
-	      hc.candidates);
-	gauge(b, N("herd_memory_bytes"), "Bytes of herd engine state.",
-	      m->herd ? herd_mem_bytes(m->herd) : 0);
-	counter(b, N("herd_tokens_overflow_total"),
-		"Tokens members had to forget while they still weighed (token budget full).",
-		m->herd ? herd_overflow(m->herd) : 0);
-	counter(b, N("herd_candidates_dropped_total"),
-		"New tokens not judged: their member had too many candidates held at once.",
-		m->herd ? herd_candidates_dropped(m->herd) : 0);
+	herd_metrics(m, b);
 
 	/* alerts and responses */
 	prom_family(b, N("alerts_total"), "counter", "Alerts raised, by kind and severity.");
@@ -177,28 +209,7 @@ void cmetrics_render(const struct cmetrics *m, struct prom *b)
 		"Query API requests refused (no or wrong token, foreign Host or Origin).",
 		m->api_refused);
 
-	/* agent connections */
-	gauge(b, N("connections"), "Agent connections open (handshake done).", m->conns_open);
-	counter(b, N("connections_total"), "Agent connections whose TLS handshake succeeded.",
-		m->conns_total);
-	counter(b, N("tls_refused_total"),
-		"Agent connections whose TLS handshake failed or timed out (bad, unknown or "
-		"revoked "
-		"certificate, not TLS, too slow).",
-		m->tls_refused);
-	counter(b, N("handshake_timeouts_total"),
-		"Handshakes not done within --handshake-timeout-s (also in tls_refused_total).",
-		m->handshake_timeouts);
-	counter(b, N("connections_refused_total"),
-		"Connections closed before the handshake by the limits (--max-handshakes, "
-		"--max-handshakes-per-addr, --fd-reserve).",
-		m->handshakes_refused);
-	counter(b, N("accept_errors_total"), "Failed accept() calls on the agents' port.",
-		m->accept_errors);
-	counter(b, N("revoked_closed_total"),
-		"Open connections closed because a reloaded CRL revoked their certificate.",
-		m->revoked_closed);
-	counter(b, N("crl_loads_total"), "Revocation lists (--crl) loaded.", m->crl_reloads);
+	connection_metrics(m, b);
 
 	/* storage */
 	const char *db = m->db ? sqlite3_db_filename(m->db, "main") : NULL;
@@ -212,6 +223,6 @@ void cmetrics_render(const struct cmetrics *m, struct prom *b)
 		m->retained_alerts);
 	counter(b, N("retention_streams_deleted_total"),
 		"Agent run records (dedup state) deleted by retention.", m->retained_streams);
-#undef N
 	prom_process(b, "process");
 }
+#undef N

@@ -1,10 +1,10 @@
 # herdwatch-collector, the herdwatch CLI and herdwatch-replay. Their objects live in
 # $(B)/obj-c/ so they do not depend on the BPF skeleton the agent objects need.
-COLL_SRCS := collector/main.c collector/ingest.c collector/http.c collector/api.c collector/response.c collector/crl.c collector/store.c $(wildcard collector/herd*.c) collector/tokens.c collector/json.c common/wire.c \
+COLL_SRCS := collector/main.c collector/options.c collector/setup.c collector/ingest.c collector/http.c collector/api.c collector/response.c collector/crl.c collector/store.c $(wildcard collector/herd*.c) collector/tokens.c collector/json.c collector/json_write.c common/wire.c \
 	collector/console.c $(B)/console_assets.c collector/metrics.c common/prom.c \
 	collector/alert_out.c common/relay.c common/relay_http.c
 COLL_OBJS := $(patsubst %.c,$(B)/obj-c/%.o,$(COLL_SRCS))
-CLI_OBJS  := $(B)/obj-c/cli/main.o $(B)/obj-c/collector/json.o
+CLI_OBJS  := $(B)/obj-c/cli/main.o $(B)/obj-c/collector/json.o $(B)/obj-c/collector/json_write.o
 REPLAY_OBJS := $(B)/obj-c/tools/replay.o $(B)/obj-c/agent/ship.o $(B)/obj-c/agent/ship_spool.o $(B)/obj-c/common/wire.o $(B)/obj-c/collector/json.o
 COLL_UNIT := $(B)/tests/test_collector_unit
 LDLIBS_COLL := -levent -levent_openssl -lssl -lcrypto -lsqlite3 -lzstd -lpsl -lm -lpthread
@@ -18,7 +18,7 @@ $(B)/obj-c/%.o: %.c $(wildcard collector/*.h common/wire.h common/prom.h common/
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # The per-event path (JSON scan, tokens, herd engine) gains ~8% CPU from -O3 (measured).
-$(B)/obj-c/collector/json.o $(B)/obj-c/collector/tokens.o $(patsubst %.c,$(B)/obj-c/%.o,$(wildcard collector/herd*.c)): CFLAGS += -O3
+$(B)/obj-c/collector/json.o $(B)/obj-c/collector/json_write.o $(B)/obj-c/collector/tokens.o $(patsubst %.c,$(B)/obj-c/%.o,$(wildcard collector/herd*.c)): CFLAGS += -O3
 
 # The web console's files (collector/console/*) become a C array in the binary.
 CONSOLE_FILES := $(sort $(wildcard collector/console/*))
@@ -36,7 +36,7 @@ $(B)/herdwatch-replay: $(REPLAY_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS_COLL)
 
 # Collector-side unit tests (wire, JSON, tokens, dedup ranges, herd engine) under ASan/UBSan.
-$(COLL_UNIT): tests/collector/unit.c collector/store.c $(wildcard collector/herd*.c) collector/tokens.c collector/json.c common/wire.c $(wildcard collector/*.h common/wire.h)
+$(COLL_UNIT): tests/collector/unit.c collector/store.c $(wildcard collector/herd*.c) collector/tokens.c collector/json.c collector/json_write.c common/wire.c $(wildcard collector/*.h common/wire.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fsanitize=address,undefined $(filter %.c,$^) -o $@ $(LDLIBS_COLL)
 

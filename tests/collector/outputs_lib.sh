@@ -24,20 +24,10 @@ input(type="imuxsock" Socket="$T/log.sock" useSpecialParser="off" parseHostname=
 EOC
 	/usr/sbin/rsyslogd -n -f "$T/rsyslog.conf" -i "$T/rsyslog.pid" >>"$T/rsyslog.log" 2>&1 &
 	RSYSLOG_PID=$!
-	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$SYSLOG_PORT") 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "# rsyslogd did not start: $(cat "$T/rsyslog.log")"
-	return 1
+	started rsyslogd "$T/rsyslog.log" tcp_open "$SYSLOG_PORT"
 }
 
-stop_rsyslog() {
-	[ -n "$RSYSLOG_PID" ] || return 0
-	kill "$RSYSLOG_PID" 2>/dev/null
-	wait "$RSYSLOG_PID" 2>/dev/null
-	RSYSLOG_PID=
-}
+stop_rsyslog() { stop_bg RSYSLOG_PID; }
 
 # make_web_cert: a CA and a certificate for 127.0.0.1 signed by it ($T/web/ca.pem, srv.pem, srv.key)
 make_web_cert() {
@@ -59,19 +49,31 @@ start_hook() {
 	python3 "$HW_ROOT/tests/collector/webhook_recv.py" --port "$HOOK_PORT" --out "$T/hook-$1.jsonl" \
 		--status-file "$T/hook-status" "${tls[@]}" >"$T/hook.log" 2>&1 &
 	HOOK_PID=$!
-	for _ in $(seq 100); do
-		grep -q listening "$T/hook.log" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "# webhook receiver did not start: $(cat "$T/hook.log")"
+	started "webhook receiver" "$T/hook.log" grep -q listening "$T/hook.log"
+}
+
+stop_hook() { stop_bg HOOK_PID; }
+
+# started WHAT LOG COMMAND...: returns when COMMAND succeeds (5 s at most); otherwise says
+# that WHAT did not start, with its LOG
+started() {
+	local what=$1 log=$2
+	shift 2
+	poll 5 "$@" && return 0
+	echo "# $what did not start: $(cat "$log")"
 	return 1
 }
 
-stop_hook() {
-	[ -n "$HOOK_PID" ] || return 0
-	kill "$HOOK_PID" 2>/dev/null
-	wait "$HOOK_PID" 2>/dev/null
-	HOOK_PID=
+# tcp_open PORT: whether something accepts TCP connections on 127.0.0.1:PORT
+tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# stop_bg VAR: the background process whose pid VAR holds ended and reaped; VAR emptied
+stop_bg() {
+	local pid=${!1}
+	[ -n "$pid" ] || return 0
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	printf -v "$1" '%s' ''
 }
 
 # pollx SECONDS 'SHELL CODE': until the code (evaluated anew each time) succeeds

@@ -372,6 +372,38 @@ int main(void)
 			      strstr(err, "r.yaml:2: duplicate key 'herd'"));
 		config_free(&nc);
 	}
+	/* every section's keys go through one loop (parse_section): a key that is no string, and
+	 * an unknown key with the section's path and its known keys, at each level */
+	expect_error("section key not a string", "metrics:\n  [a]: 1\n",
+		     "test.yaml:2: keys must be strings");
+	expect_error("list entry key not a string",
+		     "containers:\n  - {cgroup: '^/a/(b)', [x]: 1}\n", "keys must be strings");
+	expect_error(
+		"unknown top-level key lists the known ones", "herdd: a\n",
+		"test.yaml:1: unknown key 'herdd' (known: herd, version, host_name, output, "
+		"heartbeat_interval, args_max_bytes, ringbuf_mb, exec_failed_enoent, probes, "
+		"filters, containers, collector, custom_probes, control_socket, control, "
+		"privilege, net, files, metrics, container_meta, inventory, exec_hash, outputs)");
+	expect_error("net kind key: fold_window_s only for connect",
+		     "net:\n  accept:\n    fold_window_s: 5\n",
+		     "test.yaml:3: unknown key 'net.accept.fold_window_s' (known: ignore_loopback, "
+		     "ignore_ports, ignore_cidrs)");
+	CHECK("net.connect.fold_window_s taken",
+	      parse(&c, "net:\n  connect:\n    fold_window_s: 7\n", err) == 0 &&
+		      c.net[0].fold_window_s == 7);
+	config_free(&c);
+	expect_error("net kind must be a mapping", "net:\n  bind: [1]\n",
+		     "'net.bind' must be a mapping");
+	expect_error("unknown net kind", "net:\n  sendto: {}\n",
+		     "unknown key 'net.sendto' (known: connect, accept, listen, bind, dns)");
+	expect_error("files rule entry key", "files:\n  watch:\n    - {path: /etc/x, op: [read]}\n",
+		     "test.yaml:3: unknown key 'files.watch[].op' (known: path, ops)");
+	expect_error("outputs.webhook key", "outputs:\n  webhook:\n    uri: http://a/\n",
+		     "unknown key 'outputs.webhook.uri' (known: url, ca, headers, batch_max, "
+		     "flush_ms, buffer_kb, timeout_ms)");
+	expect_error("collector still needs its address after its keys",
+		     "collector:\n  ca: /a\n  cert: /b\n  key: /c\n",
+		     "'collector' needs an 'address'");
 	char e2[512];
 	CHECK("missing file names the file",
 	      config_load(&c, "/nonexistent/hw.yaml", e2, sizeof(e2)) < 0 &&
