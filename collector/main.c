@@ -18,6 +18,7 @@
  *   acknowledged and their connections are closed, so the agents resend them.
  */
 #include "collector/collector.h"
+#include "collector/nats.h"
 
 uint64_t now_ns(void)
 {
@@ -262,6 +263,12 @@ int main(int argc, char **argv)
 	c->max_pending_addr = 64;
 	c->fd_reserve = 32;
 	TAILQ_INIT(&c->pending);
+	/* scale-out modes (docs/scale-out.md): --mode ingest|worker|events --nats URL... */
+	int mode = nats_mode_args(&argc, argv, c);
+	if (mode < 0)
+		return 2;
+	if (mode == NATS_MODE_WORKER || mode == NATS_MODE_EVENTS)
+		return nats_worker_main(argc, argv);
 	enum {
 		O_CA = 256,
 		O_CERT,
@@ -676,5 +683,6 @@ out:
 	free(c->keep);
 	free(c->toks);
 	free(c->acks);
+	nats_ingest_free(c->nats);
 	return rc;
 }
