@@ -37,6 +37,7 @@ struct nats_link {
 	unsigned partitions; /* P, agreed through hw_cfg */
 	int replicas;        /* of the streams and buckets */
 	int64_t pub_wait_ms; /* how long a publish waits for its PubAck */
+	int64_t api_wait_ms; /* ... and any other JetStream request (set before open; 0: 5 s) */
 };
 
 /* --nats URL[,URL...], --partitions P, --replicas N (0: min(3, servers known)): connect,

@@ -130,7 +130,9 @@ static int agree_partitions(struct nats_link *l)
 
 int nats_link_open(struct nats_link *l, const char *urls, unsigned partitions, int replicas)
 {
+	int64_t api_wait = l->api_wait_ms;
 	memset(l, 0, sizeof(*l));
+	l->api_wait_ms = api_wait;
 	l->partitions = partitions;
 	l->pub_wait_ms = 5000;
 	if (!partitions || partitions > NATS_MAX_PARTITIONS) {
@@ -188,7 +190,7 @@ int nats_link_open(struct nats_link *l, const char *urls, unsigned partitions, i
 	l->replicas = replicas;
 	jsOptions jo;
 	jsOptions_Init(&jo);
-	jo.Wait = 5000;
+	jo.Wait = l->api_wait_ms ? l->api_wait_ms : 5000;
 	s = natsConnection_JetStream(&l->js, l->nc, &jo);
 	if (s != NATS_OK) {
 		say("JetStream", s, 0);

@@ -169,6 +169,11 @@ static int bind_consumer(struct part *p)
 	cc.AckPolicy = js_AckExplicit;
 	cc.AckWait = 60ll * 1000000000ll; /* a checkpoint acknowledges far sooner */
 	cc.MaxAckPending = 1000000;
+	/* One replica in memory: made in milliseconds, where a replicated one takes a round of
+	 * consensus (a claim must not outlast the other leases). Losing it loses nothing: the
+	 * checkpoint, not the consumer, says where the partition stands (part_poll's errors). */
+	cc.Replicas = 1;
+	cc.MemoryStorage = true;
 	if (p->ckpt_seq) {
 		cc.DeliverPolicy = js_DeliverByStartSequence;
 		cc.OptStartSeq = p->ckpt_seq + 1;
@@ -190,10 +195,11 @@ static int bind_consumer(struct part *p)
 	jsSubOptions_Init(&so);
 	so.Stream = NATS_EV_STREAM;
 	so.Consumer = durable;
+	so.Config = cc; /* binding checks the consumer against these */
 	s = js_PullSubscribe(&p->sub, w->link.js, subj, durable, NULL, &so, &jerr);
 	if (s != NATS_OK) {
-		fprintf(stderr, "herdwatch-collector: worker %s: partition %u: subscribe: %s\n",
-			w->id, p->id, natsStatus_GetText(s));
+		fprintf(stderr, "herdwatch-collector: worker %s: partition %u: subscribe: %s: %s\n",
+			w->id, p->id, natsStatus_GetText(s), nats_GetLastError(NULL));
 		return -1;
 	}
 	return 0;
@@ -211,7 +217,7 @@ int part_claim(struct part *p)
 		part_drop(p, "claim failed", 1);
 		return -1;
 	}
-	p->last_ckpt_ns = p->last_tick_ns = w_mono_ns();
+	p->last_ckpt_ns = p->last_tick_ns = p->fetch_ok_ns = w_mono_ns();
 	w->claims++;
 	if (!w->quiet)
 		fprintf(stderr,
@@ -494,8 +500,14 @@ int part_poll(struct part *p)
 	natsStatus s = natsSubscription_FetchRequest(&list, p->sub, &fr);
 	if (s != NATS_OK || !list.Count) {
 		natsMsgList_Destroy(&list);
+		uint64_t now = w_mono_ns();
+		if (s == NATS_OK || s == NATS_NOT_FOUND || s == NATS_TIMEOUT)
+			p->fetch_ok_ns = now;
+		else if (now - p->fetch_ok_ns > (uint64_t)w->lease_ms * 1000000ull)
+			part_drop(p, "its consumer does not answer", 1); /* made again on claim */
 		return 0;
 	}
+	p->fetch_ok_ns = w_mono_ns();
 	int n = list.Count, err = 0, i;
 	for (i = 0; i < n && !err; i++) {
 		natsMsg *m = list.Msgs[i];

@@ -42,20 +42,58 @@ static uint64_t hrw(const char *worker, unsigned p)
 	return nats_fnv1a(&p, sizeof(p), h) * 0x9e3779b97f4a7c15ull;
 }
 
-/* The live workers (keys of hw_workers without "worker."): 0 or -1. */
-static int live_workers(struct worker *w, kvKeysList *kl)
+/*
+ * Membership: each worker writes worker.<id> = "<ms since the epoch>" every lease-ms/3 and
+ * watches the bucket (one watcher for its life, not a listing each round: a listing is a new
+ * consumer each time); a worker is live until lease-ms after its last heartbeat. At most
+ * NATS_MAX_WORKERS are known; more are ignored (said once).
+ */
+static void members_drain(struct worker *w)
 {
-	memset(kl, 0, sizeof(*kl));
-	natsStatus s = kvStore_Keys(kl, w->members, NULL);
-	return s == NATS_OK ? 0 : -1;
+	kvEntry *e = NULL;
+	while (kvWatcher_Next(&e, w->watch, 1) == NATS_OK) {
+		if (!e)
+			continue; /* the end of the initial values */
+		const char *k = kvEntry_Key(e);
+		if (!strncmp(k, "worker.", 7) && kvEntry_Operation(e) == kvOp_Put) {
+			uint64_t t = strtoull(kvEntry_ValueString(e), NULL, 10) + w->lease_ms;
+			unsigned i = 0;
+			while (i < w->nmembers && strcmp(w->members_seen[i].id, k + 7))
+				i++;
+			if (i == w->nmembers && i < NATS_MAX_WORKERS) {
+				snprintf(w->members_seen[i].id, sizeof(w->members_seen[i].id), "%s",
+					 k + 7);
+				w->nmembers++;
+			} else if (i == NATS_MAX_WORKERS) {
+				static int said;
+				if (!said++)
+					fprintf(stderr,
+						"herdwatch-collector: worker %s: more than %d "
+						"workers: "
+						"the others are ignored\n",
+						w->id, NATS_MAX_WORKERS);
+			}
+			if (i < w->nmembers)
+				w->members_seen[i].until_ms = t;
+		} else if (!strncmp(k, "worker.", 7)) { /* deleted: it stopped */
+			for (unsigned i = 0; i < w->nmembers; i++)
+				if (!strcmp(w->members_seen[i].id, k + 7))
+					w->members_seen[i].until_ms = 0;
+		}
+		kvEntry_Destroy(e);
+		e = NULL;
+	}
 }
 
-static const char *wanted_owner(const kvKeysList *kl, unsigned p)
+/* The live worker that should own p: the highest rendezvous hash (NULL: none known). */
+static const char *wanted_owner(struct worker *w, unsigned p)
 {
 	const char *best = NULL;
-	uint64_t bh = 0;
-	for (int i = 0; i < kl->Count; i++) {
-		const char *id = kl->Keys[i] + 7; /* "worker." */
+	uint64_t bh = 0, now = w_real_ns() / 1000000ull;
+	for (unsigned i = 0; i < w->nmembers; i++) {
+		const char *id = w->members_seen[i].id;
+		if (w->members_seen[i].until_ms < now && strcmp(id, w->id))
+			continue;
 		uint64_t h = hrw(id, p);
 		if (!best || h > bh || (h == bh && strcmp(id, best) > 0)) {
 			best = id;
@@ -126,7 +164,9 @@ static void lease_cycle(struct worker *w)
 {
 	char key[160];
 	snprintf(key, sizeof(key), "worker.%s", w->id);
-	if (kvStore_PutString(NULL, w->members, key, "1") != NATS_OK)
+	char now_ms[32];
+	snprintf(now_ms, sizeof(now_ms), "%llu", (unsigned long long)(w_real_ns() / 1000000ull));
+	if (kvStore_PutString(NULL, w->members, key, now_ms) != NATS_OK)
 		return; /* the leases below expire unless renewed: nothing is claimed now */
 	for (unsigned i = 0; i < w->link.partitions; i++) {
 		struct part *p = &w->parts[i];
@@ -139,16 +179,15 @@ static void lease_cycle(struct worker *w)
 			part_drop(p, "lease lost", 0);
 		}
 	}
-	kvKeysList kl;
-	if (live_workers(w, &kl))
-		return;
+	members_drain(w);
+	int claimed = 0; /* one claim a round: the leases held are renewed between claims */
 	for (unsigned i = 0; i < w->link.partitions && !stop; i++) {
 		struct part *p = &w->parts[i];
-		const char *want = wanted_owner(&kl, i);
+		const char *want = wanted_owner(w, i);
 		int mine = want && !strcmp(want, w->id);
 		if (p->owned && !mine) {
 			part_release(p);
-		} else if (!p->owned && mine) {
+		} else if (!p->owned && mine && !claimed) {
 			uint64_t rev = 0, t = w_mono_ns();
 			if (lease_take(w, i, &rev))
 				continue; /* still held by another (released soon, or expiring) */
@@ -156,9 +195,9 @@ static void lease_cycle(struct worker *w)
 			p->lease_rev = rev;
 			p->lease_ok_ns = t;
 			part_claim(p);
+			claimed = 1;
 		}
 	}
-	kvKeysList_Destroy(&kl);
 }
 
 /* --mode events: every stored event of every shard in DIR, one JSON line each. */
@@ -399,11 +438,15 @@ int nats_worker_main(int argc, char **argv)
 			strerror(errno));
 		return 1;
 	}
+	/* a request may not outlast a third of a lease: the leases held are renewed between */
+	w->link.api_wait_ms = w->lease_ms / 3;
 	if (nats_link_open(&w->link, urls, partitions, replicas))
 		return 1;
 	w->members = nats_kv(&w->link, "hw_workers", w->lease_ms, 1);
 	w->leases = nats_kv(&w->link, "hw_leases", 0, 1);
 	w->ckpt = nats_kv(&w->link, "hw_ckpt", 0, 1);
+	if (w->members && kvStore_WatchAll(&w->watch, w->members, NULL) != NATS_OK)
+		w->watch = NULL;
 	w->parts = calloc(partitions, sizeof(*w->parts));
 	w->raw = malloc(HW_WIRE_MAX_RAW);
 	w->raw2 = malloc(HW_WIRE_MAX_RAW);
@@ -412,8 +455,8 @@ int nats_worker_main(int argc, char **argv)
 	w->toks = malloc(sizeof(struct jtok) * 8192);
 	w->dctx = ZSTD_createDCtx();
 	w->cctx = ZSTD_createCCtx();
-	if (!w->members || !w->leases || !w->ckpt || !w->parts || !w->raw || !w->raw2 || !w->zbuf ||
-	    !w->toks || !w->dctx || !w->cctx)
+	if (!w->members || !w->watch || !w->leases || !w->ckpt || !w->parts || !w->raw ||
+	    !w->raw2 || !w->zbuf || !w->toks || !w->dctx || !w->cctx)
 		goto out;
 	for (unsigned i = 0; i < partitions; i++)
 		w->parts[i] = (struct part){.w = w, .id = i};
@@ -441,6 +484,8 @@ out:
 	for (unsigned i = 0; w->parts && i < partitions; i++)
 		free(w->parts[i].unacked);
 	free(w->parts);
+	if (w->watch)
+		kvWatcher_Destroy(w->watch);
 	kvStore_Destroy(w->members);
 	kvStore_Destroy(w->leases);
 	kvStore_Destroy(w->ckpt);

@@ -15,6 +15,7 @@
 #include "collector/store.h"
 
 struct worker;
+#define NATS_MAX_WORKERS 256
 
 /* One partition this worker owns (or owned). */
 struct part {
@@ -31,7 +32,8 @@ struct part {
 	natsMsg **unacked;     /* processed, acknowledged by the next checkpoint */
 	size_t nun, capun;
 	uint64_t last_ckpt_ns, last_tick_ns;
-	int failed; /* an alert could not be published: back to the last checkpoint */
+	uint64_t fetch_ok_ns; /* the consumer last answered a fetch */
+	int failed;           /* an alert could not be published: back to the last checkpoint */
 };
 
 struct worker {
@@ -42,6 +44,12 @@ struct worker {
 	struct herd_cfg hc;
 	unsigned lease_ms, ckpt_ms, fetch_batch;
 	struct part *parts;
+	kvWatcher *watch; /* hw_workers: every worker's heartbeat, as it is written */
+	struct member {
+		char id[128];
+		uint64_t until_ms; /* live until (its heartbeat's time + lease_ms) */
+	} members_seen[NATS_MAX_WORKERS];
+	unsigned nmembers;
 	char *raw, *raw2, *zbuf;
 	size_t zcap;
 	ZSTD_DCtx *dctx;
