@@ -124,29 +124,35 @@ expect partitions_one_owner_each "$(cat "$T"/worker*.log)" settled
 expect partitions_spread "workers holding partitions: $used of 3" test $used = 3
 
 # ---- learning: three herds on two hosts each ----
-declare -A SEQ
-gen() { # gen FILE MODE HOST HERD [gen options]: the next events of HOST into FILE
-	local f=$1 mode=$2 h=$3 herd=$4
-	shift 4
-	$GEN "$mode" --host "$h" --herd "$herd" --seq-start "${SEQ[$h]:-1}" "$@" >"$f" 2>"$f.next" || return 1
-	SEQ[$h]=$(cat "$f.next")
-}
 HOSTS="w1:web:m1,m2,m3,m4,m5 w2:web:m1,m2,m3,m4,m5 a1:api:x1,x2,x3 a2:api:x1,x2,x3 d1:db:y1,y2,y3 d2:db:y1,y2,y3"
-learn=()
+G=()
+# gen FILE MODE HOST HERD SEQ-START [gen options] (the generators run side by side)
+gen() {
+	local f=$1 mode=$2 h=$3 herd=$4 sq=$5
+	shift 5
+	$GEN "$mode" --host "$h" --herd "$herd" --seq-start "$sq" "$@" >"$f" 2>"$f.next"
+}
 for hm in $HOSTS; do
 	IFS=: read -r h herd members <<<"$hm"
-	gen "$T/learn-$h.jsonl" baseline "$h" "$herd" --members "$members" --rounds 5
-	learn+=("$T/learn-$h.jsonl")
+	gen "$T/learn-$h.jsonl" baseline "$h" "$herd" 1 --members "$members" --rounds 5 &
+	G+=($!)
 done
+wait "${G[@]}"
+learn=("$T"/learn-*.jsonl)
 send 1 learn --timeout-s 20 "${learn[@]}" >"$T/learn.out" 2>&1
 expect learning_acked "$(cat "$T/learn.out")" test "$(jq .acked "$T/learn.out")" = "$(cat "${learn[@]}" | wc -l)"
-sleep 2.3 # --learn-s 2: the herds have learned
-
-# ---- streaming through both ingests, with faults ----
+# while the herds learn (--learn-s 2): the stream's events, and the attack after w1's
 for hm in $HOSTS; do
 	IFS=: read -r h herd members <<<"$hm"
-	gen "$T/stream-$h.jsonl" baseline "$h" "$herd" --members "$members" --rounds 40
+	gen "$T/stream-$h.jsonl" baseline "$h" "$herd" "$(cat "$T/learn-$h.jsonl.next")" \
+		--members "$members" --rounds 40 &
+	G+=($!)
 done
+wait "${G[@]}"
+gen "$T/attack.jsonl" attack w1 web "$(cat "$T/stream-w1.jsonl.next")" --member m3
+sleep 1.5
+
+# ---- streaming through both ingests, with faults ----
 start=$SECONDS
 send 1 s1 --rate 900 --timeout-s 40 "$T"/stream-{w1,a1,d1}.jsonl >"$T/s1.out" 2>&1 &
 S1=$!
@@ -160,7 +166,6 @@ wait "${IPID[1]}" 2>/dev/null
 start_ingest 1
 expect ingest_restarted "$(tail -n 3 "$T/ingest1.log")" kill -0 "${IPID[1]}"
 # the planted outlier on web member w1/m3, then the worker judging herd web dies
-gen "$T/attack.jsonl" attack w1 web --member m3
 webp=$(part_of web)
 victim=$(owner_of "$webp")
 send 2 attack --timeout-s 40 "$T/attack.jsonl" >"$T/attack.out" 2>&1
@@ -175,11 +180,13 @@ expect attack_acked "$(cat "$T/attack.out")" test "$(jq .acked "$T/attack.out")"
 
 # ---- every (host, seq) exactly once across the shards ----
 cat "$T"/learn-*.jsonl "$T"/stream-*.jsonl "$T/attack.jsonl" | jq -r '[.host.name, .seq] | @tsv' | sort >"$T/sent"
-for _ in $(seq 150); do
-	"$C" --mode events --shard-dir "$T/shards" 2>/dev/null | jq -r '[.host.name, .seq] | @tsv' | sort >"$T/stored"
-	[ "$(wc -l <"$T/stored")" -ge "$(wc -l <"$T/sent")" ] && break
+echo "# t=$((SECONDS - start)) s: every event acknowledged by an ingest"
+for _ in $(seq 300); do
+	[ "$("$C" --mode events --shard-dir "$T/shards" 2>/dev/null | wc -l)" -ge "$(wc -l <"$T/sent")" ] && break
 	sleep 0.1
 done
+echo "# t=$((SECONDS - start)) s: every event in a shard"
+"$C" --mode events --shard-dir "$T/shards" | jq -r '[.host.name, .seq] | @tsv' | sort >"$T/stored"
 dups=$(uniq -d "$T/stored" | wc -l)
 missing=$(comm -23 "$T/sent" <(sort -u "$T/stored") | wc -l)
 extra=$(comm -13 "$T/sent" <(sort -u "$T/stored") | wc -l)
