@@ -501,10 +501,20 @@ int part_poll(struct part *p)
 	if (s != NATS_OK || !list.Count) {
 		natsMsgList_Destroy(&list);
 		uint64_t now = w_mono_ns();
-		if (s == NATS_OK || s == NATS_NOT_FOUND || s == NATS_TIMEOUT)
-			p->fetch_ok_ns = now;
-		else if (now - p->fetch_ok_ns > (uint64_t)w->lease_ms * 1000000ull)
-			part_drop(p, "its consumer does not answer", 1); /* made again on claim */
+		/* nothing (or an error) for a lease's time: is its consumer still there? (a
+		 * replica-1 consumer on a node that died is gone; a fetch only times out) */
+		if (now - p->fetch_ok_ns > (uint64_t)w->lease_ms * 1000000ull) {
+			char durable[32];
+			snprintf(durable, sizeof(durable), "part-%u", p->id);
+			jsConsumerInfo *ci = NULL;
+			jsErrCode jerr = 0;
+			if (js_GetConsumerInfo(&ci, w->link.js, NATS_EV_STREAM, durable, NULL,
+					       &jerr) == NATS_OK)
+				p->fetch_ok_ns = now;
+			else
+				part_drop(p, "its consumer is gone", 1); /* made again on claim */
+			jsConsumerInfo_Destroy(ci);
+		}
 		return 0;
 	}
 	p->fetch_ok_ns = w_mono_ns();

@@ -180,7 +180,9 @@ static void lease_cycle(struct worker *w)
 		}
 	}
 	members_drain(w);
-	int claimed = 0; /* one claim a round: the leases held are renewed between claims */
+	/* claims for at most a sixth of a lease a round: the leases held are renewed between */
+	uint64_t until = w_mono_ns() + (uint64_t)w->lease_ms * 166666ull;
+	int claimed = 0;
 	for (unsigned i = 0; i < w->link.partitions && !stop; i++) {
 		struct part *p = &w->parts[i];
 		const char *want = wanted_owner(w, i);
@@ -188,6 +190,7 @@ static void lease_cycle(struct worker *w)
 		if (p->owned && !mine) {
 			part_release(p);
 		} else if (!p->owned && mine && !claimed) {
+			claimed = w_mono_ns() > until;
 			uint64_t rev = 0, t = w_mono_ns();
 			if (lease_take(w, i, &rev))
 				continue; /* still held by another (released soon, or expiring) */
@@ -195,7 +198,6 @@ static void lease_cycle(struct worker *w)
 			p->lease_rev = rev;
 			p->lease_ok_ns = t;
 			part_claim(p);
-			claimed = 1;
 		}
 	}
 }
@@ -460,6 +462,7 @@ int nats_worker_main(int argc, char **argv)
 		goto out;
 	for (unsigned i = 0; i < partitions; i++)
 		w->parts[i] = (struct part){.w = w, .id = i};
+	w->start_ns = w_mono_ns();
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_stop);
 	signal(SIGINT, on_stop);

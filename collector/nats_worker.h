@@ -56,6 +56,7 @@ struct worker {
 	ZSTD_CCtx *cctx;
 	struct jtok *toks;
 	int quiet;
+	uint64_t start_ns; /* CLOCK_MONOTONIC */
 	/* counters, printed at exit and by the lease cycle when they changed */
 	unsigned long long msgs, events, stored, dups, bad_events, bad_msgs, alerts, alert_dups,
 		alert_failed, ckpts, ckpt_deferred, claims, releases, drops;

@@ -117,9 +117,12 @@ settled() {
 		[ $n = 1 ] || return 1
 	done
 }
-for _ in $(seq 60); do settled && break; sleep 0.1; done
-used=0
-for w in 1 2 3; do grep -q "claimed" "$T/worker$w.log" && used=$((used + 1)); done
+spread() {
+	used=0
+	for w in 1 2 3; do grep -q "claimed" "$T/worker$w.log" && used=$((used + 1)); done
+	[ $used = 3 ] && settled
+}
+for _ in $(seq 80); do spread && break; sleep 0.1; done
 expect partitions_one_owner_each "$(cat "$T"/worker*.log)" settled
 expect partitions_spread "workers holding partitions: $used of 3" test $used = 3
 
@@ -167,7 +170,11 @@ start_ingest 1
 expect ingest_restarted "$(tail -n 3 "$T/ingest1.log")" kill -0 "${IPID[1]}"
 # the planted outlier on web member w1/m3, then the worker judging herd web dies
 webp=$(part_of web)
-victim=$(owner_of "$webp")
+for _ in $(seq 30); do
+	victim=$(owner_of "$webp")
+	[ -n "$victim" ] && break
+	sleep 0.1
+done
 send 2 attack --timeout-s 40 "$T/attack.jsonl" >"$T/attack.out" 2>&1
 sleep 0.15
 expect outlier_partition_owned "no live owner of partition $webp" test -n "$victim"
