@@ -50,6 +50,7 @@
 #include "common/wire.h"
 
 struct relay;
+struct nats_ingest;
 
 #define MAX_TOKS 8192 /* JSON tokens per event; more is rejected as a bad event */
 #define MAX_EVENT_BYTES (1u << 20)
@@ -214,6 +215,7 @@ struct collector {
 	struct alert_output alert_outs[ALERT_OUTPUTS_MAX]; /* every alert, in order (alert_out.c) */
 	int nalert_outs;
 	struct alert_relay relays[2]; /* syslog, webhook */
+	struct nats_ingest *nats;     /* --mode ingest: batches go to JetStream (nats_ingest.c) */
 };
 
 /* What the start-up steps need once, from the command line (options.c). */
@@ -238,6 +240,16 @@ void listener_resume(evutil_socket_t fd, short what, void *arg);
 void on_accept_error(struct evconnlistener *l, void *arg);
 void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int slen,
 	       void *arg);
+/* what a batch's processing shares with nats_ingest.c: the ack queued for the next commit, a
+ * refused event (its reason), a failed write (-1, the transaction rolled back, k closed) */
+int queue_ack(struct collector *c, struct conn *k, const struct hw_ack *ack);
+int refuse_event(struct conn *k, const char *line, size_t len, int why, uint32_t at,
+		 const struct ev_info *ev);
+int storage_error(struct collector *c, struct conn *k);
+/* nats_ingest.c: --mode ingest's process_batch (publishes to JetStream), and its end */
+int nats_ingest_batch(struct collector *c, struct conn *k, int version, const uint8_t *p,
+		      size_t len);
+void nats_ingest_free(struct nats_ingest *n);
 /* api.c */
 int api_token_init(struct collector *c, const char *path);
 void on_http(struct evhttp_request *req, void *arg);

@@ -141,7 +141,7 @@ static void cidx_add(struct collector *c, int64_t member, int64_t kind, uint64_t
  * Returns STORE_FAILED (not a frame error: nothing is counted against the agent).
  */
 #define STORE_FAILED (-1)
-static int storage_error(struct collector *c, struct conn *k)
+int storage_error(struct collector *c, struct conn *k)
 {
 	c->store_failed = 1;
 	if (!store_in_txn(c->st)) { /* BEGIN itself failed */
@@ -161,8 +161,8 @@ static int storage_error(struct collector *c, struct conn *k)
  * the reason for reject() (counted, one log line, the connection closed), with the detail in
  * k->why: the event's seq when known and the offending key or field.
  */
-static int refuse_event(struct conn *k, const char *line, size_t len, int why, uint32_t at,
-			const struct ev_info *ev)
+int refuse_event(struct conn *k, const char *line, size_t len, int why, uint32_t at,
+		 const struct ev_info *ev)
 {
 	char key[256] = "";
 	int reason = why == JSON_E_DUP_KEY       ? HW_REFUSE_DUP_KEY
@@ -224,7 +224,7 @@ static int store_kept(struct collector *c, struct stream *s, const struct hw_bat
 }
 
 /* The batch's answer, sent once its transaction is committed (an ack means durable). */
-static int queue_ack(struct collector *c, struct conn *k, const struct hw_ack *ack)
+int queue_ack(struct collector *c, struct conn *k, const struct hw_ack *ack)
 {
 	if (c->nacks == c->ackcap) {
 		size_t nc = c->ackcap ? c->ackcap * 2 : 256;
@@ -438,7 +438,9 @@ static void conn_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, HW_WIRE_HDR_LEN);
 		const uint8_t *p = evbuffer_pullup(in, fh.len);
 		k->refs++; /* process_batch may commit, which may close k */
-		err = p ? process_batch(k->c, k, fh.version, p, fh.len) : HW_WIRE_MALFORMED;
+		err = !p           ? HW_WIRE_MALFORMED
+		      : k->c->nats ? nats_ingest_batch(k->c, k, fh.version, p, fh.len)
+				   : process_batch(k->c, k, fh.version, p, fh.len);
 		if (!k->dead)
 			evbuffer_drain(in, fh.len);
 		if (err > 0 && !k->dead)

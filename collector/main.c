@@ -23,6 +23,7 @@
  * and the one shutdown. Also the clocks, the rate-limited log, the tick and the signals.
  */
 #include "collector/collector.h"
+#include "collector/nats.h"
 
 uint64_t now_ns(void)
 {
@@ -228,6 +229,13 @@ int main(int argc, char **argv)
 	struct collector col = {0}, *c = &col;
 	struct collector_opts op;
 	TAILQ_INIT(&c->pending);
+	/* the scale-out modes (docs/scale-out.md): a worker or the events reader is a program of
+	 * its own; --mode ingest takes --nats and runs "all" with its batches going to JetStream */
+	int nm = nats_mode_args(&argc, argv, c);
+	if (nm < 0)
+		return 2;
+	if (nm == NATS_MODE_WORKER || nm == NATS_MODE_EVENTS)
+		return nats_worker_main(argc, argv);
 	int rc = collector_options(c, &op, argc, argv);
 	if (rc)
 		return rc;
@@ -245,5 +253,6 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	rc = m->run(c, &op);
 	collector_shutdown(c, rc);
+	nats_ingest_free(c->nats);
 	return rc;
 }

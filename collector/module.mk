@@ -2,12 +2,13 @@
 # $(B)/obj-c/ so they do not depend on the BPF skeleton the agent objects need.
 COLL_SRCS := collector/main.c collector/options.c collector/setup.c collector/ingest.c collector/http.c collector/api.c collector/response.c collector/crl.c collector/store.c $(wildcard collector/herd*.c) collector/tokens.c collector/json.c collector/json_write.c common/wire.c \
 	collector/console.c $(B)/console_assets.c collector/metrics.c common/prom.c \
-	collector/alert_out.c common/relay.c common/relay_http.c
+	collector/alert_out.c common/relay.c common/relay_http.c \
+	$(wildcard collector/nats_*.c)
 COLL_OBJS := $(patsubst %.c,$(B)/obj-c/%.o,$(COLL_SRCS))
 CLI_OBJS  := $(B)/obj-c/cli/main.o $(B)/obj-c/collector/json.o $(B)/obj-c/collector/json_write.o
 REPLAY_OBJS := $(B)/obj-c/tools/replay.o $(B)/obj-c/agent/ship.o $(B)/obj-c/agent/ship_spool.o $(B)/obj-c/common/wire.o $(B)/obj-c/collector/json.o
 COLL_UNIT := $(B)/tests/test_collector_unit
-LDLIBS_COLL := -levent -levent_openssl -lssl -lcrypto -lsqlite3 -lzstd -lpsl -lm -lpthread
+LDLIBS_COLL := -lnats -levent -levent_openssl -lssl -lcrypto -lsqlite3 -lzstd -lpsl -lm -lpthread
 
 ALL_TARGETS += $(B)/herdwatch-collector $(B)/herdwatch $(B)/herdwatch-replay $(COLL_UNIT)
 .PHONY: collector-all

@@ -96,7 +96,9 @@ void collector_usage(void)
 	fprintf(stderr,
 		"usage: herdwatch-collector --ca FILE --cert FILE --key FILE [options]\n"
 		"  --mode NAME            what this process runs [all: ingest, store, herd engine "
-		"and API]\n"
+		"and API];\n"
+		"                         ingest, worker, events: the scale-out on NATS JetStream\n"
+		"                         (--nats URL[,URL...], docs/scale-out.md)\n"
 		"  --crl FILE             revoked agent certificates (PEM CRLs from herdwatch-ca), "
 		"read\n"
 		"                         again when the file changes\n"

@@ -8,6 +8,8 @@ PKGS=(make gcc clang llvm clang-format pkg-config libbpf-dev bpftool libelf-dev 
       jq curl iproute2 procps util-linux psmisc kmod python3
       pamtester openssh-server openssh-client sshpass sudo dnsmasq-base netcat-openbsd)
 PKGS+=(libcap2-bin) # priv probe tests: setcap
+PKGS+=(nats-server libnats-dev) # scale-out mode (docs/scale-out.md): the C client; tests run a
+                                # 3-node JetStream cluster of their own on loopback
 PKGS+=(rsyslog) # output tests: a real syslog receiver (started by the test, own config)
 PKGS+=(chromium)    # tests/collector/test_console.sh: the web console in a real browser
 PKGS+=(containerd runc busybox-static) # tests/probes/test_container.sh: a containerd of the

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# lane: parallel (no BPF, no agent: runs beside the probe tests)
+# Scale-out on NATS JetStream (docs/scale-out.md), all on loopback: a 3-node JetStream cluster
+# of the test's own (nats-server, temporary store), 2 ingest processes (--mode ingest), 3 herd
+# workers (--mode worker) with SQLite shards, the replay tool as the agents. Three herds learn,
+# then stream through both ingests while one NATS node, one ingest process and the worker that
+# judges herd "web" are killed with SIGKILL (the ingest is started again on its port, as a
+# supervisor would; the worker is not: its partitions move). A planted outlier (an attack on
+# web member w1/m3) is sent just before that worker dies. Every (host, seq) sent is stored
+# exactly once across the shards; the outlier is alerted exactly once (hw.alert stream and the
+# workers' output), and nothing else is alerted.
+. "$(dirname "$0")/lib.sh"
+command -v nats-server >/dev/null || { echo "not ok - nats-server: not installed (scripts/deps.sh)"; exit 1; }
+make_pki relay >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
+C="$B/herdwatch-collector"
+P=8
+base=$((20000 + RANDOM % 9000 / 10 * 10))
+NATS=nats://127.0.0.1:$((base + 1)),nats://127.0.0.1:$((base + 2)),nats://127.0.0.1:$((base + 3))
+declare -A NPID IPID WPID
+
+start_nats() { # start_nats I
+	local i=$1 routes=
+	for j in 1 2 3; do routes+="nats-route://127.0.0.1:$((base + 10 + j)),"; done
+	cat >"$T/n$i.conf" <<-EOF
+		server_name: n$i
+		listen: 127.0.0.1:$((base + i))
+		http: 127.0.0.1:$((base + 20 + i))
+		jetstream { store_dir: "$T/js$i", max_memory_store: 64MB, max_file_store: 256MB }
+		cluster { name: hw, listen: 127.0.0.1:$((base + 10 + i)), routes: [${routes%,}] }
+	EOF
+	nats-server -c "$T/n$i.conf" >>"$T/n$i.log" 2>&1 &
+	NPID[$i]=$!
+}
+# jsz of node I (JetStream state as that node sees it)
+jsz() { curl -sf "http://127.0.0.1:$((base + 20 + $1))/jsz?streams=true&config=true"; }
+stream_of() { jsz "$1" | jq -c --arg s "$2" '.account_details[].stream_detail[]? | select(.name == $s)'; }
+
+start_ingest() { # start_ingest I (agents on base+30+I, API on base+40+I)
+	local i=$1
+	"$C" --mode ingest --nats "$NATS" --partitions $P --ca "$T/pki/ca.pem" \
+		--cert "$T/pki/collector.pem" --key "$T/pki/collector.key" --db "$T/ingest$i.db" \
+		--listen "127.0.0.1:$((base + 30 + i))" --http "127.0.0.1:$((base + 40 + i))" \
+		--relay-cert relay --quiet >>"$T/ingest$i.log" 2>&1 &
+	IPID[$i]=$!
+	for _ in $(seq 100); do
+		curl -sf "http://127.0.0.1:$((base + 40 + i))/api/stats" >/dev/null && return 0
+		kill -0 "${IPID[$i]}" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+start_worker() { # start_worker I
+	"$C" --mode worker --nats "$NATS" --partitions $P --shard-dir "$T/shards" --worker-id "w$1" \
+		--lease-ms 4000 --checkpoint-ms 300 --learn-s 2 --hold-ms 300 --min-herd 3 \
+		--silent-s 0 >>"$T/worker$1.alerts" 2>>"$T/worker$1.log" &
+	WPID[$1]=$!
+}
+
+# send INGEST SPOOL FILE... [replay options first]: the replay tool through ingest I
+send() {
+	local i=$1 spool=$2
+	shift 2
+	"$B/herdwatch-replay" --collector "127.0.0.1:$((base + 30 + i))" --ca "$T/pki/ca.pem" \
+		--cert "$T/pki/relay.pem" --key "$T/pki/relay.key" --spool "$T/spool-$spool" "$@"
+}
+
+# ---- the cluster, 2 ingests, 3 workers ----
+for i in 1 2 3; do start_nats $i; done
+ready=
+for _ in $(seq 100); do
+	ready=1
+	for i in 1 2 3; do
+		curl -sf "http://127.0.0.1:$((base + 20 + i))/healthz?js-enabled-only=true" >/dev/null || ready=
+	done
+	[ -n "$ready" ] && break
+	sleep 0.1
+done
+expect cluster_up "nats-server did not start: $(tail -n 3 "$T/n1.log")" test -n "$ready"
+started=1
+for _ in $(seq 30); do start_ingest 1 && break; sleep 0.2; done || started=
+start_ingest 2 || started=
+expect ingests_up "$(tail -n 3 "$T/ingest1.log" "$T/ingest2.log")" test -n "$started"
+[ -n "$started" ] || exit 1
+for w in 1 2 3; do start_worker $w; done
+
+r=$(stream_of 1 HW_EV | jq '.config.num_replicas')
+expect stream_r3 "HW_EV replicas: $r" test "$r" = 3
+r=$(stream_of 1 HW_ALERT | jq '.config.num_replicas')
+expect alert_stream_r3 "HW_ALERT replicas: $r" test "$r" = 3
+
+# the partition of each herd: fnv1a64(herd) mod P, as the ingest computes it
+part_of() {
+	python3 -c 'import sys
+h = 0xcbf29ce484222325
+for b in sys.argv[1].encode(): h = ((h ^ b) * 0x100000001b3) % 2**64
+print(h % int(sys.argv[2]))' "$1" $P
+}
+owner_of() { # the worker that claimed partition $1 last (logs), alive
+	local p=$1 w best= t bt=0
+	for w in 1 2 3; do
+		kill -0 "${WPID[$w]}" 2>/dev/null || continue
+		t=$(grep -n "partition $p \(claimed\|released\|given up\)" "$T/worker$w.log" | tail -1)
+		[[ $t == *claimed* ]] && best=$w
+	done
+	echo "$best"
+}
+# every partition settles on one owner (rendezvous hashing over the 3 live workers)
+settled() {
+	local p n
+	for p in $(seq 0 $((P - 1))); do
+		n=0
+		for w in 1 2 3; do
+			t=$(grep "partition $p \(claimed\|released\|given up\)" "$T/worker$w.log" | tail -1)
+			[[ $t == *claimed* ]] && n=$((n + 1))
+		done
+		[ $n = 1 ] || return 1
+	done
+}
+spread() {
+	used=0
+	for w in 1 2 3; do grep -q "claimed" "$T/worker$w.log" && used=$((used + 1)); done
+	[ $used = 3 ] && settled
+}
+for _ in $(seq 80); do spread && break; sleep 0.1; done
+expect partitions_one_owner_each "$(cat "$T"/worker*.log)" settled
+expect partitions_spread "workers holding partitions: $used of 3" test $used = 3
+
+# ---- learning: three herds on two hosts each ----
+HOSTS="w1:web:m1,m2,m3,m4,m5 w2:web:m1,m2,m3,m4,m5 a1:api:x1,x2,x3 a2:api:x1,x2,x3 d1:db:y1,y2,y3 d2:db:y1,y2,y3"
+G=()
+# gen FILE MODE HOST HERD SEQ-START [gen options] (the generators run side by side)
+gen() {
+	local f=$1 mode=$2 h=$3 herd=$4 sq=$5
+	shift 5
+	$GEN "$mode" --host "$h" --herd "$herd" --seq-start "$sq" "$@" >"$f" 2>"$f.next"
+}
+for hm in $HOSTS; do
+	IFS=: read -r h herd members <<<"$hm"
+	gen "$T/learn-$h.jsonl" baseline "$h" "$herd" 1 --members "$members" --rounds 5 &
+	G+=($!)
+done
+wait "${G[@]}"
+learn=("$T"/learn-*.jsonl)
+send 1 learn --timeout-s 20 "${learn[@]}" >"$T/learn.out" 2>&1
+expect learning_acked "$(cat "$T/learn.out")" test "$(jq .acked "$T/learn.out")" = "$(cat "${learn[@]}" | wc -l)"
+# while the herds learn (--learn-s 2): the stream's events, and the attack after w1's
+for hm in $HOSTS; do
+	IFS=: read -r h herd members <<<"$hm"
+	gen "$T/stream-$h.jsonl" baseline "$h" "$herd" "$(cat "$T/learn-$h.jsonl.next")" \
+		--members "$members" --rounds 40 &
+	G+=($!)
+done
+wait "${G[@]}"
+gen "$T/attack.jsonl" attack w1 web "$(cat "$T/stream-w1.jsonl.next")" --member m3
+sleep 1.5
+
+# ---- streaming through both ingests, with faults ----
+start=$SECONDS
+send 1 s1 --rate 900 --timeout-s 40 "$T"/stream-{w1,a1,d1}.jsonl >"$T/s1.out" 2>&1 &
+S1=$!
+send 2 s2 --rate 900 --timeout-s 40 "$T"/stream-{w2,a2,d2}.jsonl >"$T/s2.out" 2>&1 &
+S2=$!
+sleep 1
+kill -9 "${NPID[3]}" # one NATS node (the cluster keeps its quorum of 2)
+sleep 1
+kill -9 "${IPID[1]}" # one ingest process, restarted on its port (the agent resends)
+wait "${IPID[1]}" 2>/dev/null
+start_ingest 1
+expect ingest_restarted "$(tail -n 3 "$T/ingest1.log")" kill -0 "${IPID[1]}"
+# the planted outlier on web member w1/m3, then the worker judging herd web dies
+webp=$(part_of web)
+for _ in $(seq 100); do # while the cluster elects new leaders, claims may fail for a while
+	victim=$(owner_of "$webp")
+	[ -n "$victim" ] && break
+	sleep 0.1
+done
+send 2 attack --timeout-s 40 "$T/attack.jsonl" >"$T/attack.out" 2>&1
+sleep 0.15
+expect outlier_partition_owned "no live owner of partition $webp" test -n "$victim"
+[ -n "$victim" ] && kill -9 "${WPID[$victim]}"
+wait "$S1" "$S2"
+expect streams_acked "s1 $(cat "$T/s1.out") s2 $(cat "$T/s2.out")" \
+	test "$(jq .acked "$T/s1.out")" -gt 0 -a "$(jq .acked "$T/s1.out")" = "$(jq .events "$T/s1.out")" \
+	-a "$(jq .acked "$T/s2.out")" = "$(jq .events "$T/s2.out")"
+expect attack_acked "$(cat "$T/attack.out")" test "$(jq .acked "$T/attack.out")" = "$(wc -l <"$T/attack.jsonl")"
+
+# ---- every (host, seq) exactly once across the shards ----
+cat "$T"/learn-*.jsonl "$T"/stream-*.jsonl "$T/attack.jsonl" | jq -r '[.host.name, .seq] | @tsv' | sort >"$T/sent"
+echo "# t=$((SECONDS - start)) s: every event acknowledged by an ingest"
+for _ in $(seq 300); do
+	[ "$("$C" --mode events --shard-dir "$T/shards" 2>/dev/null | wc -l)" -ge "$(wc -l <"$T/sent")" ] && break
+	sleep 0.1
+done
+echo "# t=$((SECONDS - start)) s: every event in a shard"
+"$C" --mode events --shard-dir "$T/shards" | jq -r '[.host.name, .seq] | @tsv' | sort >"$T/stored"
+dups=$(uniq -d "$T/stored" | wc -l)
+missing=$(comm -23 "$T/sent" <(sort -u "$T/stored") | wc -l)
+extra=$(comm -13 "$T/sent" <(sort -u "$T/stored") | wc -l)
+expect stored_exactly_once \
+	"sent $(wc -l <"$T/sent"), stored $(wc -l <"$T/stored"): $missing missing, $dups stored twice, $extra never sent" \
+	test "$dups" = 0 -a "$missing" = 0 -a "$extra" = 0 -a "$(wc -l <"$T/sent")" -gt 4000
+expect shards_per_partition "shards: $(ls "$T/shards")" test "$(ls "$T/shards" | grep -c '^part-...\.db$')" -ge 3
+moved=$(grep -l "partition $webp claimed" "$T"/worker*.log | grep -vc "worker$victim.log")
+expect outlier_partition_taken_over "partition $webp claimed by another worker: $moved" test "$moved" -ge 1
+
+# ---- the outlier alerted exactly once ----
+outliers() { cat "$T"/worker*.alerts | jq -c 'select(.kind == "member.outlier")'; }
+for _ in $(seq 50); do [ -n "$(outliers)" ] && break; sleep 0.1; done
+sleep 1 # a second alert (the takeover judging it again) would come now
+o=$(outliers)
+expect outlier_alerted_once "outlier alerts: $o" test "$(grep -c . <<<"$o")" = 1
+expect outlier_member "alert: $o" test "$(jq -r '.member + " " + .severity' <<<"$o")" = "w1/m3 alert"
+all=$(cat "$T"/worker*.alerts)
+expect nothing_else_alerted "alerts: $all" test "$(grep -c . <<<"$all")" = 1
+n=$(stream_of 1 HW_ALERT | jq '.state.messages')
+expect alert_stream_once "HW_ALERT holds $n messages, the workers printed $(cat "$T"/worker*.alerts | grep -c .)" \
+	test "$n" = "$(cat "$T"/worker*.alerts | grep -c .)" -a "$n" -ge 1
+for w in 1 2 3; do [ "$w" = "$victim" ] || kill "${WPID[$w]}" 2>/dev/null; done
+for w in 1 2 3; do [ "$w" = "$victim" ] || wait "${WPID[$w]}" 2>/dev/null; done
+d=$(grep -ho "[0-9]* duplicates dropped" "$T"/worker*.log | awk '{s += $1} END {print s + 0}')
+echo "# $((SECONDS - start)) s of streaming and checks; alert duplicates dropped by JetStream: $d"
+[ "$FAILED" = 0 ]
