@@ -109,6 +109,7 @@ void config_free(struct hw_config *c)
 	free(c->collector.spool_dir);
 	free(c->metrics.textfile);
 	ctrmeta_config_free(&c->ctrmeta);
+	free(c->net_mode.cgroup2_path);
 	outputs_free(c);
 	memset(c, 0, sizeof(*c));
 }
@@ -540,13 +541,19 @@ static int parse_net(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 	{
 		const char *kind = scalar(k);
 		int ki = -1;
+		if (kind && (!strcmp(kind, "mode") || !strcmp(kind, "cgroup2_path"))) {
+			if (parse_net_mode(p, c, kind, v))
+				return -1;
+			continue;
+		}
 		for (int i = 0; kind && i < HW_NET_NKINDS; i++)
 			if (!strcmp(kind, kinds[i]))
 				ki = i;
 		if (ki < 0)
 			return perr(
 				p, k,
-				"unknown key 'net.%s' (known: connect, accept, listen, bind, dns)",
+				"unknown key 'net.%s' (known: connect, accept, listen, bind, dns, "
+				"mode, cgroup2_path)",
 				kind ? kind : "?");
 		if (parse_net_kind(p, &c->net[ki], kind, ki == 0, v))
 			return -1;
