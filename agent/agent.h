@@ -58,7 +58,7 @@ struct agent {
 	int nprog_fail;
 	/* the net family's hooks (net_mode.c) */
 	struct {
-		int cg_fd;        /* cgroup v2 root the socket hooks attach to; -1: none */
+		int cg_fd; /* cgroup v2 root the socket hooks attach to; -1: none */
 		char cg_path[256];
 		char reason[200]; /* why the family is on syscall hooks; "": socket hooks */
 		uint64_t seeded;  /* listeners older than the agent given an owner */

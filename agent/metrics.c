@@ -185,7 +185,8 @@ void metrics_render(struct agent *a, struct prom *b)
 	prom_family(
 		b, N("events_dropped_total"), "counter",
 		"Events lost, by kind and cause (those of agent.loss): in the kernel "
-		"(ringbuf_full, no_scratch, no_owner), in the agent (decode, oom, ring_read, output_error) "
+		"(ringbuf_full, no_scratch, no_owner), in the agent (decode, oom, ring_read, "
+		"output_error) "
 		"and in the collector stream (spool_full, spool_unreadable, ship_error; kind *).");
 	for (int c = 0; c < HW_DROP_NCAUSE; c++) {
 		nk = by_kind(a, kind, n, drops_of, c);

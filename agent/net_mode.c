@@ -14,7 +14,7 @@
  *
  * net.accept on socket hooks blames the owner of the listening socket, recorded when it
  * starts listening. Listeners older than the agent have no owner: net_mode_seed() records
- * them from /proc (the host's network namespace) through a copy of the socket's descriptor
+ * them from /proc (every network namespace a process is in) through a copy of the socket's descriptor
  * (pidfd_getfd), each time net.accept attaches. net_mode_veto() keeps net.accept and
  * net.accept_exact (the syscall accept) from both reporting one accept.
  */
@@ -31,11 +31,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define NET_SEED_MAX 4096 /* listeners seeded at most, per attach */
+#define NET_SEED_MAX 4096  /* listeners seeded at most, per attach */
+#define NET_SEED_NETNS 256 /* network namespaces whose listeners are seeded, at most */
 
 void net_mode_init(struct agent *a)
 {
@@ -120,11 +122,11 @@ static size_t listen_inodes(const char *file, uint64_t *ino, size_t n, size_t ma
 	return n;
 }
 
-/* The owner record of process pid, from the process table and /proc. */
+/* The owner record of process pid, from /proc (the process table is seeded later). */
 static void owner_of(struct agent *a, uint32_t pid, int fd, struct hw_net_owner *o)
 {
-	struct proc *p = proctab_get(&a->pt, pid);
-	char path[64], line[256];
+	char path[64], line[512];
+	unsigned long long start = 0;
 	FILE *f;
 
 	memset(o, 0, sizeof(*o));
@@ -133,18 +135,26 @@ static void owner_of(struct agent *a, uint32_t pid, int fd, struct hw_net_owner 
 	o->fd = fd;
 	o->seeded = 1;
 	o->filtered = pid == (uint32_t)a->self_pid; /* the agent's own (metrics) listener */
-	if (p) {
-		o->hdr.ppid = p->ppid;
-		o->hdr.start_ns = p->start_ticks * (1000000000ULL / a->ticks_per_s);
-		o->hdr.cgroup_id = p->cgroup_id;
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	if ((f = fopen(path, "re"))) {
+		/* pid (comm) state ppid ... field 22 starttime; comm may hold ") " */
+		if (fgets(line, sizeof(line), f)) {
+			char *l = strchr(line, '('), *r = strrchr(line, ')');
+			if (l && r && r > l) {
+				snprintf(o->hdr.comm, sizeof(o->hdr.comm), "%.*s", (int)(r - l - 1),
+					 l + 1);
+				sscanf(r + 2,
+				       "%*c %u %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+				       "%*s %*s %*s %*s %*s %llu",
+				       &o->hdr.ppid, &start);
+			}
+		}
+		fclose(f);
 	}
+	o->hdr.start_ns = start * (1000000000ULL / (a->ticks_per_s ? a->ticks_per_s : 100));
 	snprintf(path, sizeof(path), "/proc/%u/status", pid);
 	if ((f = fopen(path, "re"))) {
 		while (fgets(line, sizeof(line), f)) {
-			if (!strncmp(line, "Name:\t", 6)) {
-				line[strcspn(line, "\n")] = 0;
-				snprintf(o->hdr.comm, sizeof(o->hdr.comm), "%s", line + 6);
-			}
 			sscanf(line, "Uid: %u %u", &o->hdr.uid, &o->hdr.euid);
 			sscanf(line, "Gid: %u %u", &o->hdr.gid, &o->hdr.egid);
 		}
@@ -154,6 +164,17 @@ static void owner_of(struct agent *a, uint32_t pid, int fd, struct hw_net_owner 
 	if ((f = fopen(path, "re"))) {
 		if (fscanf(f, "%u", &o->hdr.auid) != 1)
 			o->hdr.auid = (uint32_t)-1;
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
+	if ((f = fopen(path, "re"))) {
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "0::", 3)) {
+				uint64_t id = 0;
+				line[strcspn(line, "\n")] = 0;
+				if (cgroup_id_of(line + 3, &id) == 0)
+					o->hdr.cgroup_id = id;
+			}
 		fclose(f);
 	}
 }
@@ -218,10 +239,36 @@ void net_mode_seed(struct agent *a)
 
 	if (!a->skel || a->netm.reason[0] || probes_prog_failed(a, "hw_ncg_accept"))
 		return;
-	n = listen_inodes("/proc/net/tcp", ino, n, NET_SEED_MAX);
-	n = listen_inodes("/proc/net/tcp6", ino, n, NET_SEED_MAX);
-	if (!n || !(dp = opendir("/proc")))
+	if (!(dp = opendir("/proc")))
 		return;
+	/* the listeners of every network namespace a process is in (socket inodes are unique
+	 * across namespaces) */
+	uint64_t nets[NET_SEED_NETNS];
+	size_t nn = 0;
+	while ((d = readdir(dp)) && n < NET_SEED_MAX) {
+		char path[64];
+		struct stat st;
+		size_t k = 0;
+		if (!isdigit((unsigned char)d->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", d->d_name);
+		if (stat(path, &st))
+			continue;
+		while (k < nn && nets[k] != st.st_ino)
+			k++;
+		if (k < nn || nn == NET_SEED_NETNS)
+			continue;
+		nets[nn++] = st.st_ino;
+		snprintf(path, sizeof(path), "/proc/%s/net/tcp", d->d_name);
+		n = listen_inodes(path, ino, n, NET_SEED_MAX);
+		snprintf(path, sizeof(path), "/proc/%s/net/tcp6", d->d_name);
+		n = listen_inodes(path, ino, n, NET_SEED_MAX);
+	}
+	rewinddir(dp);
+	if (!n) {
+		closedir(dp);
+		return;
+	}
 	qsort(ino, n, sizeof(*ino), cmp_u64);
 	memset(done, 0, sizeof(done));
 	int map_fd = bpf_map__fd(a->skel->maps.hw_net_owner);

@@ -133,9 +133,9 @@ static __always_inline void net_emit_outcome(struct net_oscratch *o, const struc
 	struct hw_net *e = &o->rec;
 
 	if (e->nflags & HW_NET_F_PENDING) {
-		e->nflags = (e->nflags & ~(HW_NET_F_PENDING | HW_NET_F_SUMMARY |
-					   HW_NET_F_FOLD_FULL)) |
-			    HW_NET_F_OUTCOME;
+		e->nflags =
+			(e->nflags & ~(HW_NET_F_PENDING | HW_NET_F_SUMMARY | HW_NET_F_FOLD_FULL)) |
+			HW_NET_F_OUTCOME;
 		e->start_ts = e->hdr.ts;
 	} else {
 		/* A blocking connect followed by the socket hooks (net_cg.bpf.c): its only
