@@ -71,6 +71,21 @@ void net_mode_init(struct agent *a)
 		close(fd);
 		return;
 	}
+	/* A program attached without BPF_F_ALLOW_MULTI (by other software) would refuse the links
+	 * at attach time, after the syscall programs were left unloaded: found here instead. */
+	static const enum bpf_attach_type hooks[] = {BPF_CGROUP_INET4_CONNECT,
+						     BPF_CGROUP_INET6_CONNECT};
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
+		__u32 flags = 0, cnt = 0;
+		if (bpf_prog_query(fd, hooks[i], 0, &flags, NULL, &cnt) == 0 && cnt &&
+		    !(flags & BPF_F_ALLOW_MULTI)) {
+			snprintf(why, wl,
+				 "a program is attached to %s's %s hook without BPF_F_ALLOW_MULTI",
+				 a->netm.cg_path, i ? "connect6" : "connect4");
+			close(fd);
+			return;
+		}
+	}
 	a->netm.cg_fd = fd;
 }
 
