@@ -79,7 +79,6 @@ else
 	ok "bpftool cgroup show # SKIP no bpftool"
 fi
 
-expect_eq "links beside others' on the root: nothing refused" "$(grep -c 'attach failed' "$T/agent.err")" 0
 
 # 1. the old listener: its accept is blamed on it (seeded owner)
 read -r CPID CPORT CRES < <("$NA" client 127.0.0.1 "$P")
@@ -104,7 +103,16 @@ read -r UPID UPORT URES < <(incg app/child "$NA" udpconnect 127.0.0.1 $((P + 2))
 ev=$(wait_event "select(.kind==\"net.connect\" and .proc.pid==$UPID)") || not_ok "nested udp connect seen" "pid $UPID"
 expect_jq "nested udp connect (cgroup/connect4)" "$ev" ".proc.cgroup==\"/$TOP/app/child\" and .net.proto==\"udp\" and .net.dst=={\"ip\":\"127.0.0.1\",\"port\":$((P + 2))} and .net.result==0 and .net.src=={\"ip\":\"0.0.0.0\",\"port\":0}"
 
-# 3. the exact accept on demand, and back
+# 3. a second set of programs on the same root hooks (another agent's, as any other software's
+# multi programs): it attaches beside these, and its exit leaves these attached and working
+m=$("$AGENT" --probe --control none 2>/dev/null)
+expect_jq "second agent attaches beside the first" "$m" '.probes["net.connect"].state=="attached" and .probes["net.connect"].hook=="cgroup"'
+expect_eq "first agent's links still on the root" "$(bpftool cgroup show "$CG2" 2>/dev/null | grep -c 'hw_ncg_conn')" 2
+read -r UPID UPORT URES < <("$NA" udpconnect 127.0.0.1 $((P + 2)))
+wait_event "select(.kind==\"net.connect\" and .proc.pid==$UPID)" >/dev/null && ok "first agent still sees connects" ||
+	not_ok "first agent still sees connects" "pid $UPID"
+
+# 4. the exact accept on demand, and back
 r=$(ctl enable net.accept_exact --for 3)
 expect_jq "ctl enable net.accept_exact --for 3" "$r" '.ok'
 st=$(ctl status)
@@ -132,7 +140,7 @@ agent_stop
 expect_eq "agent exits 0" "$?" 0
 expect_eq "links gone with the agent" "$(bpftool cgroup show "$CG2" 2>/dev/null | grep -c hw_ncg)" 0
 
-# 4. no cgroup v2 where the config says: the reason, and the syscall hooks
+# 5. no cgroup v2 where the config says: the reason, and the syscall hooks
 printf 'net: {cgroup2_path: "%s"}\n' "$T" >"$T/nocg.yaml"
 agent_start "$T/nocg.yaml" || {
 	not_ok "agent starts without cgroup v2" "$(cat "$T/agent.err")"
@@ -152,7 +160,7 @@ expect_jq "fallback connect fields" "$ev" ".net.result==0 and .net.dst.port==$((
 wait $SJOB
 agent_stop
 
-# 5. bad values refused before anything loads
+# 6. bad values refused before anything loads
 printf 'net: {mode: sockets}\n' >"$T/bad.yaml"
 out=$("$AGENT" --probe --control none --config "$T/bad.yaml" 2>&1)
 expect "net.mode: sockets refused" grep -q "'net.mode' must be socket or syscall, not 'sockets'" <<<"$out"
