@@ -108,11 +108,15 @@ bool net_mode_veto(struct agent *a, int i, char *why, size_t n)
 /* "net_mode": {"mode": "socket", "cgroup2": PATH} or {"mode": "syscall", "reason": ...} */
 void net_mode_json(struct agent *a, struct jbuf *b)
 {
+	/* the kernel may refuse the socket-hook programs themselves (no tp_btf, an older
+	 * verifier): the probes then took their syscall candidates */
+	const char *why =
+		a->netm.reason[0] ? a->netm.reason : probes_prog_failed(a, "hw_ncg_state");
 	jb_key(b, "net_mode");
 	jb_obj_begin(b);
-	jb_kcstr(b, "mode", a->netm.reason[0] ? "syscall" : "socket");
-	if (a->netm.reason[0])
-		jb_kcstr(b, "reason", a->netm.reason);
+	jb_kcstr(b, "mode", why ? "syscall" : "socket");
+	if (why)
+		jb_kcstr(b, "reason", why);
 	else
 		jb_kcstr(b, "cgroup2", a->netm.cg_path);
 	jb_ku64(b, "listeners_seeded", a->netm.seeded);
