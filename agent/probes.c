@@ -106,12 +106,6 @@ static int libbpf_log(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 	return 0;
 }
 
-static const char *fail_reason(struct agent *a, const char *prog);
-const char *probes_prog_failed(struct agent *a, const char *prog)
-{
-	return fail_reason(a, prog);
-}
-
 static const char *fail_reason(struct agent *a, const char *prog)
 {
 	for (int i = 0; i < a->nprog_fail; i++) {
@@ -120,6 +114,10 @@ static const char *fail_reason(struct agent *a, const char *prog)
 			return a->prog_fail[i] + l + 2;
 	}
 	return NULL;
+}
+const char *probes_prog_failed(struct agent *a, const char *prog)
+{
+	return fail_reason(a, prog);
 }
 
 /* Why element e cannot attach (its program refused, or its own tracepoint missing), or NULL;
