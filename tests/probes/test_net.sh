@@ -48,10 +48,12 @@ expect_jq "net probes attached" "$hb" '[.agent.probes["net.connect","net.accept"
 # net.mode socket (the default where cgroup v2 is mounted): an accept is seen when the handshake
 # ends, blamed on the listener's owner (no fd, no syscall); a UDP connect before the kernel
 # binds the socket. On syscall hooks: the accepting task and its fd, the bound source.
-NETMODE=$(jq -r '.agent.net_mode.mode' <<<"$hb")
+ACCMODE=$(jq -r 'if .agent.probes["net.accept"].hook=="tp_btf" then "socket" else "syscall" end' <<<"$hb")
+CONMODE=$(jq -r 'if .agent.probes["net.connect"].hook=="cgroup" then "socket" else "syscall" end' <<<"$hb")
+echo "# net.mode: $(jq -c .agent.net_mode <<<"$hb"); accept on $ACCMODE hooks, connect on $CONMODE hooks"
 # acc_is SYSCALL: what an accept event says of how it was seen, in this mode
 acc_is() {
-	if [ "$NETMODE" = socket ]; then
+	if [ "$ACCMODE" = socket ]; then
 		echo '.net.attribution=="listener" and .net.syscall==null and .net.fd==-1'
 	else
 		echo ".net.attribution==\"accept\" and .net.syscall==\"$1\" and .net.fd>=0"
@@ -164,7 +166,7 @@ read -r CPID CPORT CRES < <("$NA" udpconnect 127.0.0.1 $((P + 6)))
 ev=$(wait_event "select(.kind==\"net.connect\" and .proc.pid==$CPID)") || not_ok "udp connect seen" "pid $CPID"
 proc_is "udp connect" "$ev" "$CPID"
 USRC="{\"ip\":\"127.0.0.1\",\"port\":$CPORT}"
-[ "$NETMODE" = socket ] && USRC='{"ip":"0.0.0.0","port":0}' # the socket before connect() binds it
+[ "$CONMODE" = socket ] && USRC='{"ip":"0.0.0.0","port":0}' # the socket before connect() binds it
 expect_jq "udp connect fields" "$ev" ".net.proto==\"udp\" and .net.type==\"dgram\" and .net.family==\"inet\" and .net.src==$USRC and .net.dst=={\"ip\":\"127.0.0.1\",\"port\":$((P + 6))} and .net.result==0"
 
 # 6. failed bind (address in use): the address asked for is reported
