@@ -8,20 +8,23 @@
 # in rounds whose order alternates, so that the shared machine's load falls on both alike.
 # Prints, per mode, the median wall time of each, its range, the slowdown of the medians and
 # the median (and range) of the per-round paired slowdowns; then every run's wall time.
-# Usage: bench/netcg.sh [-r ROUNDS] [-n CONNECTIONS] [-m socket,syscall] [-c CPU]
+# With -s, kernel.bpf_stats_enabled is on meanwhile and the in-kernel run time of each net
+# program per storm connection is printed too (the statistics' own clock reads included).
+# Usage: bench/netcg.sh [-r ROUNDS] [-n CONNECTIONS] [-m socket,syscall] [-c CPU] [-s]
 #        (root; build first; defaults: 12 rounds, 20000 connections, both modes, CPU 1)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 AGENT=$PWD/build/herdwatch-agent
 WL=$PWD/build/bench/connect_storm
-REPS=12 N=20000 MODES=socket,syscall
+REPS=12 N=20000 MODES=socket,syscall STATS=
 CPU=$(($(nproc) > 1 ? 1 : 0))
-while getopts "r:n:m:c:" o; do
+while getopts "r:n:m:c:s" o; do
 	case $o in
 	r) REPS=$OPTARG ;;
 	n) N=$OPTARG ;;
 	m) MODES=$OPTARG ;;
 	c) CPU=$OPTARG ;;
+	s) STATS=1 ;;
 	*) sed -n '2,/^set -uo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
@@ -29,7 +32,10 @@ done
 [ -x "$AGENT" ] && [ -x "$WL" ] || { echo "netcg: build first (make)" >&2; exit 1; }
 TMP=$(mktemp -d /tmp/hw-netcg.XXXXXX)
 AP=
+OLDSTATS=$(cat /proc/sys/kernel/bpf_stats_enabled)
+[ -n "$STATS" ] && echo 1 >/proc/sys/kernel/bpf_stats_enabled
 cleanup() {
+	echo "$OLDSTATS" >/proc/sys/kernel/bpf_stats_enabled
 	[ -n "$AP" ] && kill -TERM "$AP" 2>/dev/null && wait "$AP" 2>/dev/null
 	rm -rf "$TMP"
 }
@@ -81,6 +87,10 @@ for mode in ${MODES//,/ }; do
 			run_wl >>"$TMP/$mode.$c"
 		done
 	done
+	if [ -n "$STATS" ]; then # ns per storm connection of each net program of this agent
+		bpftool prog show -j | jq -r --argjson n $((REPS * N)) '.[] | select(.name|test("^hw_(ncg|net)_")) |
+			select(.run_cnt? > 0) | "# \(.name): \(.run_time_ns / $n | floor) ns per connection, \(.run_cnt / $n * 10 | floor / 10) runs"'
+	fi
 	conns=$(grep -c '"kind":"net.connect"' "$TMP/hw.json")
 	accs=$(grep -c '"kind":"net.accept"' "$TMP/hw.json")
 	loss=$(grep -c '"kind":"agent.loss"' "$TMP/hw.json")
