@@ -225,6 +225,7 @@ int cgroup_id_of(const char *cgpath, uint64_t *id);
 void find_cg2_root(char *out, size_t len);
 /* net_mode.c */
 void net_mode_init(struct agent *a);
+void net_mode_keep(struct hw_config *nc, const struct hw_config *cur);
 bool net_mode_veto(struct agent *a, int probe, char *why, size_t n);
 void net_mode_json(struct agent *a, struct jbuf *b);
 void net_mode_seed(struct agent *a);

@@ -6,8 +6,8 @@
  *   net.cgroup2_path: PATH       the cgroup v2 mount to attach to (default: found in
  *                                /proc/self/mountinfo); a path that is not cgroup v2 makes
  *                                the agent fall back to syscall hooks and say why
- * Both are read at start (agent/net_mode.c); a reload that changes them is logged and waits
- * for the next start. Called by parse_net() in config.c for these keys only. */
+ * Both are read at start (agent/net_mode.c); a reload that changes them is logged and they
+ * wait for the next start (net_mode_keep). Called by parse_net() in config.c for these keys only. */
 #include "agent/config_int.h"
 #include <stdlib.h>
 #include <string.h>

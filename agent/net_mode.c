@@ -89,6 +89,18 @@ void net_mode_init(struct agent *a)
 	a->netm.cg_fd = fd;
 }
 
+/* A reload: net.mode and net.cgroup2_path stay as the agent started (said once). */
+void net_mode_keep(struct hw_config *nc, const struct hw_config *cur)
+{
+	const char *np = nc->net_mode.cgroup2_path, *cp = cur->net_mode.cgroup2_path;
+	bool path_changed = (np || cp) && (!np || !cp || strcmp(np, cp));
+	if (nc->net_mode.syscall != cur->net_mode.syscall || path_changed)
+		agent_log("net.mode and net.cgroup2_path changes take effect at restart\n");
+	nc->net_mode.syscall = cur->net_mode.syscall;
+	free(nc->net_mode.cgroup2_path);
+	nc->net_mode.cgroup2_path = cp ? strdup(cp) : NULL;
+}
+
 /* Is net.accept (index i) or net.accept_exact kept detached, and why? */
 bool net_mode_veto(struct agent *a, int i, char *why, size_t n)
 {
