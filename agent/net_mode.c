@@ -101,17 +101,36 @@ void net_mode_keep(struct hw_config *nc, const struct hw_config *cur)
 	nc->net_mode.cgroup2_path = cp ? strdup(cp) : NULL;
 }
 
+/* Is net.accept_exact asked for by its own name (an override, or the config)? Enabling the
+ * whole net family does not switch how accepts are seen. */
+static bool exact_asked(struct agent *a)
+{
+	const char *name = "net.accept_exact";
+	for (int i = 0; i < HW_MAX_OVERRIDES; i++)
+		if (!strcmp(a->ovr[i].name, name))
+			return a->ovr[i].enabled;
+	for (size_t i = 0; i < a->cfg.n_probes; i++)
+		if (!strcmp(a->cfg.probes[i].name, name))
+			return a->cfg.probes[i].enabled;
+	return false;
+}
+
 /* Is net.accept (index i) or net.accept_exact kept detached, and why? */
 bool net_mode_veto(struct agent *a, int i, char *why, size_t n)
 {
 	bool socket_accept = !probes_prog_failed(a, "hw_ncg_accept");
-	if (i == HW_PROBE_NET_ACCEPT && socket_accept &&
-	    probe_wanted(a, "net.accept_exact", a->probes[HW_PROBE_NET_ACCEPT_EXACT].dflt)) {
+	if (i == HW_PROBE_NET_ACCEPT && socket_accept && exact_asked(a)) {
 		snprintf(why, n, "replaced by net.accept_exact while it is enabled");
 		return true;
 	}
 	if (i == HW_PROBE_NET_ACCEPT_EXACT && !socket_accept) {
 		snprintf(why, n, "net.accept is on syscall hooks: exact already");
+		return true;
+	}
+	if (i == HW_PROBE_NET_ACCEPT_EXACT && !exact_asked(a)) {
+		snprintf(why, n,
+			 "off unless named: ctl enable net.accept_exact, or "
+			 "probes: {net.accept_exact: true}");
 		return true;
 	}
 	return false;
