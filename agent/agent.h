@@ -56,6 +56,13 @@ struct agent {
 	char prog_fail[512]
 		      [160]; /* programs refused (by the kernel or HW_DENY_HOOKS), with reason */
 	int nprog_fail;
+	/* the net family's hooks (net_mode.c) */
+	struct {
+		int cg_fd; /* cgroup v2 root the socket hooks attach to; -1: none */
+		char cg_path[256];
+		char reason[200]; /* why the family is on syscall hooks; "": socket hooks */
+		uint64_t seeded;  /* listeners older than the agent given an owner */
+	} netm;
 
 	/* output */
 	struct hw_output out; /* the file sink's state (sink_file.c); a->out.fd < 0: none */
@@ -216,6 +223,14 @@ const char *cgcache_path(struct cgcache *c, uint64_t id, uint32_t pid_hint);
 int cgroup_id_of(const char *cgpath, uint64_t *id);
 /* Where cgroup v2 is mounted ("" if nowhere). */
 void find_cg2_root(char *out, size_t len);
+/* net_mode.c */
+void net_mode_init(struct agent *a);
+void net_mode_keep(struct hw_config *nc, const struct hw_config *cur);
+bool net_mode_veto(struct agent *a, int probe, char *why, size_t n);
+void net_mode_json(struct agent *a, struct jbuf *b);
+void net_mode_seed(struct agent *a);
+/* probes.c: why program prog was refused (by the kernel, a precheck or the net mode), or NULL */
+const char *probes_prog_failed(struct agent *a, const char *prog);
 /* A cgroup v2 directory given as a path under the cgroup v2 mount (/sys/fs/cgroup/a/b) or
  * relative to the cgroup root (a/b, /a/b): its path relative to the root ("/a/b" into rel),
  * id (the directory's inode number) and level (root = 0). -errno and a reason naming the

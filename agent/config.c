@@ -21,6 +21,8 @@ void config_defaults(struct hw_config *c)
 	c->args_max = 4096;
 	c->ringbuf_mb = 8;
 	c->priv_window_s = 10;
+	c->net_mode.syscall =
+		true; /* net.mode: syscall until socket hooks cost less (docs/performance.md) */
 	c->collector.spool_max_mb = 256;
 	c->metrics.interval_s = 15;
 	c->inventory.at_start = true;
@@ -111,6 +113,7 @@ void config_free(struct hw_config *c)
 	free(c->collector.spool_dir);
 	free(c->metrics.textfile);
 	ctrmeta_config_free(&c->ctrmeta);
+	free(c->net_mode.cgroup2_path);
 	outputs_free(c);
 	memset(c, 0, sizeof(*c));
 }

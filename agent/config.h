@@ -122,6 +122,10 @@ struct hw_config {
 		unsigned collector_max_for_s; /* bound of --for on collector requests */
 	} control;
 	struct hw_net_kind_config net[HW_NET_NKINDS];
+	struct {
+		bool syscall;            /* net.mode: syscall (every net probe on syscall hooks) */
+		char *cgroup2_path;      /* net.cgroup2_path: where cgroup v2 is; NULL = found */
+	} net_mode;                      /* agent/config_net.c; read at start only */
 	struct hw_file_rule *file_rules; /* files.watch (replaces the defaults) */
 	size_t n_file_rules;
 	bool file_rules_set;

@@ -2,7 +2,16 @@
  * (connect, accept, listen, bind, dns) what the net probes leave out (loopback, ports, CIDRs)
  * and, for connect, the window that folds repeated connections into one event. Every value
  * is checked here: a wrong one is an error naming the file, the line and what is expected
- * (docs/config.md). */
+ * (docs/config.md). Also the two keys that choose the family's hooks (docs/events-net.md
+ * "Socket hooks"):
+ *   net.mode: syscall | socket   syscall (default): every net probe on its syscall hooks;
+ *                                socket: connect and accept on socket hooks (cgroup v2 root,
+ *                                TCP state changes)
+ *   net.cgroup2_path: PATH       the cgroup v2 mount to attach to (default: found in
+ *                                /proc/self/mountinfo); a path that is not cgroup v2 makes
+ *                                the agent fall back to syscall hooks and say why
+ * Both are read at start (agent/net_mode.c); a reload that changes them is logged and they
+ * wait for the next start (net_mode_keep). */
 #include "agent/config_int.h"
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -74,11 +83,37 @@ static int net_kind_key(struct pctx *p, void *obj, const char *key, yaml_node_t 
 	return CONFIG_KEY_UNKNOWN;
 }
 
+/* net.mode, net.cgroup2_path */
+static int net_mode_key(struct pctx *p, struct hw_config *c, const char *key, yaml_node_t *v)
+{
+	char *s = NULL;
+	if (get_str(p, v, key, &s))
+		return -1;
+	if (!strcmp(key, "mode")) {
+		bool ok = !strcmp(s, "socket") || !strcmp(s, "syscall");
+		c->net_mode.syscall = strcmp(s, "socket") != 0;
+		if (!ok)
+			perr(p, v, "'net.mode' must be socket or syscall, not '%s'", s);
+		free(s);
+		return ok ? 0 : -1;
+	}
+	if (s[0] != '/') {
+		perr(p, v, "'net.cgroup2_path' must be an absolute path, not '%s'", s);
+		free(s);
+		return -1;
+	}
+	free(c->net_mode.cgroup2_path);
+	c->net_mode.cgroup2_path = s;
+	return 0;
+}
+
 static int net_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
 {
 	static const char *const kinds[HW_NET_NKINDS] = {"connect", "accept", "listen", "bind",
 							 "dns"};
 	struct hw_config *c = obj;
+	if (!strcmp(key, "mode") || !strcmp(key, "cgroup2_path"))
+		return net_mode_key(p, c, key, v);
 	for (int i = 0; i < HW_NET_NKINDS; i++) {
 		if (strcmp(key, kinds[i]))
 			continue;
@@ -97,5 +132,6 @@ static int net_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
 /* net: {connect|accept|listen|bind|dns: {...}} - per-kind filters of the net probes */
 int parse_net(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 {
-	return parse_section(p, m, "net", "connect, accept, listen, bind, dns", net_key, c);
+	return parse_section(p, m, "net", "connect, accept, listen, bind, dns, mode, cgroup2_path",
+			     net_key, c);
 }

@@ -201,6 +201,11 @@ int decode_net_conn(struct agent *a, const void *rec, size_t len)
 	jb_ki64(b, "fd", e->fd);
 	if (h->type == HW_EV_NET_LISTEN)
 		jb_ku64(b, "backlog", e->backlog);
+	/* whom an accept blames: the process that called accept(), or (socket hooks) the one
+	 * that made the socket listen */
+	if (h->type == HW_EV_NET_ACCEPT)
+		jb_ktrusted(b, "attribution",
+			    e->nflags & HW_NET_F_LISTENER ? "listener" : "accept");
 	if (h->type == HW_EV_NET_CONNECT) {
 		jb_ku64(b, "count", e->count);
 		jb_kbool(b, "folded", e->nflags & HW_NET_F_SUMMARY);

@@ -210,6 +210,7 @@ static void print_manifest(struct agent *a)
 	b.comma = true;
 	jb_key(&b, "probes");
 	probes_json(a, &b, true);
+	net_mode_json(a, &b);
 	jb_obj_end(&b);
 	printf("%.*s\n", (int)b.len, b.p);
 	jb_free(&b);

@@ -29,9 +29,10 @@
 #include "herdwatch.skel.h"
 
 /* The names agent.loss gives these causes (agent/events.c). */
-_Static_assert(HW_DROP_NCAUSE == 2, "a kernel drop cause without a metrics name");
-static const char *const kernel_cause[HW_DROP_NCAUSE] = {
-	[HW_DROP_RINGBUF] = "ringbuf_full", [HW_DROP_SCRATCH] = "no_scratch"};
+_Static_assert(HW_DROP_NCAUSE == 3, "a kernel drop cause without a metrics name");
+static const char *const kernel_cause[HW_DROP_NCAUSE] = {[HW_DROP_RINGBUF] = "ringbuf_full",
+							 [HW_DROP_SCRATCH] = "no_scratch",
+							 [HW_DROP_NO_OWNER] = "no_owner"};
 _Static_assert(HW_ULOSS_NCAUSE == 7, "a user-space loss cause without a metrics name");
 static const char *const user_cause[HW_ULOSS_NCAUSE] = {
 	[HW_ULOSS_DECODE] = "decode",       [HW_ULOSS_OOM] = "oom",
@@ -188,7 +189,8 @@ static void render_losses(struct agent *a, struct prom *b, const struct ship_sta
 	prom_family(
 		b, N("events_dropped_total"), "counter",
 		"Events lost, by kind and cause (those of agent.loss): in the kernel "
-		"(ringbuf_full, no_scratch), in the agent (decode, oom, ring_read, output_error) "
+		"(ringbuf_full, no_scratch, no_owner), in the agent (decode, oom, ring_read, "
+		"output_error) "
 		"and in the collector stream (spool_full, spool_unreadable, ship_error; kind *).");
 	for (int c = 0; c < HW_DROP_NCAUSE; c++) {
 		nk = by_kind(a, kind, n, drops_of, c);

@@ -115,6 +115,10 @@ static const char *fail_reason(struct agent *a, const char *prog)
 	}
 	return NULL;
 }
+const char *probes_prog_failed(struct agent *a, const char *prog)
+{
+	return fail_reason(a, prog);
+}
 
 /* Why element e cannot attach (its program refused, or its own tracepoint missing), or NULL;
  * *who is what the reason is about (the program or the whole element). */
@@ -375,6 +379,12 @@ int probes_load(struct agent *a)
 			return err;
 		}
 		if (attempt == 0) {
+			net_mode_init(a);
+			if (a->netm.reason[0])
+				bpf_object__for_each_program (prog, s->obj)
+					if (!strncmp(bpf_program__name(prog), "hw_ncg_", 7))
+						add_fail(a, "%s: net on syscall hooks: %s",
+							 bpf_program__name(prog), a->netm.reason);
 			deny_hooks(a, s);
 			precheck_btf(a, s);
 			precheck_tracepoints(a, s);
@@ -540,6 +550,8 @@ static const char *hook_of(const struct bpf_program *p)
 		return "fentry";
 	if (!strncmp(sec, "lsm", 3))
 		return "lsm";
+	if (!strncmp(sec, "cgroup/", 7))
+		return "cgroup";
 	return sec;
 }
 
@@ -586,6 +598,9 @@ static int try_candidate(struct agent *a, struct hw_probe *p, const char *cand, 
 			snprintf(cat, sizeof(cat), "%.*s", (int)cl, e.tp);
 			l = bpf_program__attach_tracepoint(prog, cat,
 							   e.tp + cl + (e.tp[cl] == '/'));
+		} else if (!strcmp(hook_of(prog), "cgroup")) {
+			/* a link: BPF_F_ALLOW_MULTI semantics, beside others' programs */
+			l = bpf_program__attach_cgroup(prog, a->netm.cg_fd);
 		} else {
 			l = bpf_program__attach(prog);
 		}
@@ -632,6 +647,14 @@ void probes_apply(struct agent *a)
 	for (int i = 0; i < HW_NPROBES; i++) {
 		struct hw_probe *p = &a->probes[i];
 		bool want = probe_wanted(a, p->name, p->dflt);
+		char veto[sizeof(p->reason)];
+		if (want && net_mode_veto(a, i, veto, sizeof(veto))) {
+			detach(p);
+			p->state = PROBE_DISABLED;
+			p->hook = NULL;
+			snprintf(p->reason, sizeof(p->reason), "%s", veto);
+			continue;
+		}
 		if (!want) {
 			detach(p);
 			p->state = PROBE_DISABLED;
@@ -661,6 +684,8 @@ void probes_apply(struct agent *a)
 		if (attached) {
 			p->state = PROBE_ATTACHED;
 			p->cand = p->cands[c];
+			if (i == HW_PROBE_NET_ACCEPT)
+				net_mode_seed(a); /* listeners that began before this attach */
 		} else {
 			p->state = PROBE_UNAVAILABLE;
 			p->hook = NULL;

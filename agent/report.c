@@ -17,7 +17,9 @@
 
 static const char *cause_name(int c)
 {
-	return c == HW_DROP_RINGBUF ? "ringbuf_full" : "no_scratch";
+	return c == HW_DROP_RINGBUF   ? "ringbuf_full"
+	       : c == HW_DROP_SCRATCH ? "no_scratch"
+				      : "no_owner";
 }
 
 static const char *const uloss_cause[HW_ULOSS_NCAUSE] = {
@@ -229,6 +231,7 @@ void emit_heartbeat(struct agent *a)
 	}
 	jb_key(b, "probes");
 	probes_json(a, b, false);
+	net_mode_json(a, b);
 	families_heartbeat(a, b);
 	jb_key(b, "stats");
 	jb_obj_begin(b);

@@ -66,6 +66,7 @@ int agent_reload(struct agent *a, const char *extra, char *err, size_t errlen)
 	if (nc.ringbuf_mb != a->cfg.ringbuf_mb)
 		agent_log("ringbuf_mb changes take effect at restart\n");
 	nc.ringbuf_mb = a->cfg.ringbuf_mb;
+	net_mode_keep(&nc, &a->cfg);
 	/* Reopen a file output on every reload, even under the same name: after log rotation
 	 * the agent must write to the new file, not to the renamed one. A change to stdout ('-')
 	 * or to no output ('none') is applied too. */

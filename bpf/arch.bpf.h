@@ -25,6 +25,7 @@
 #define HW_NR_READV 19
 #define HW_NR_WRITEV 20
 #define HW_NR_CONNECT 42
+#define HW_NR_LISTEN 50
 #define HW_NR_SENDTO 44
 #define HW_NR_RECVFROM 45
 #define HW_NR_SENDMSG 46
@@ -114,6 +115,7 @@
 #define HW_NR_DELETE_MODULE 106
 #define HW_NR_PRCTL 167
 #define HW_NR_CONNECT 203
+#define HW_NR_LISTEN 201
 #define HW_NR_SENDTO 206
 #define HW_NR_RECVFROM 207
 #define HW_NR_SENDMSG 211

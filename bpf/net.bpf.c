@@ -132,10 +132,21 @@ static __always_inline void net_emit_outcome(struct net_oscratch *o, const struc
 {
 	struct hw_net *e = &o->rec;
 
-	e->nflags = (e->nflags & ~(HW_NET_F_PENDING | HW_NET_F_SUMMARY | HW_NET_F_FOLD_FULL)) |
-		    HW_NET_F_OUTCOME;
+	if (e->nflags & HW_NET_F_PENDING) {
+		e->nflags =
+			(e->nflags & ~(HW_NET_F_PENDING | HW_NET_F_SUMMARY | HW_NET_F_FOLD_FULL)) |
+			HW_NET_F_OUTCOME;
+		e->start_ts = e->hdr.ts;
+	} else {
+		/* A blocking connect followed by the socket hooks (net_cg.bpf.c): its only
+		 * event, with the result connect() returns. A failed one has the address the
+		 * caller asked for (the socket held it when the handshake began). */
+		e->nflags &= ~(HW_NET_F_SUMMARY | HW_NET_F_FOLD_FULL);
+		if (result)
+			e->nflags |= HW_NET_F_DST_FROM_USER;
+		e->start_ts = 0;
+	}
 	e->result = result;
-	e->start_ts = e->hdr.ts;
 	e->hdr.ts = bpf_ktime_get_boot_ns();
 	e->count = 1;
 	e->window_ns = 0;

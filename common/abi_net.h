@@ -60,6 +60,9 @@ enum hw_net_syscall {
 	(1u << 4)                    /* final result of a connect that did not complete in
 					  * the call (non-blocking, io_uring) */
 #define HW_NET_F_FOLD_FULL (1u << 5) /* folding wanted, fold map full: emitted unfolded */
+#define HW_NET_F_LISTENER                                                                          \
+	(1u << 6) /* accept seen at the handshake's end (socket hooks), blamed on the process that
+		   * made the socket listen (struct hw_net_owner); fd -1, no syscall */
 
 /* connect, accept, listen, bind, socket. src is always the local end, dst the remote end. */
 struct hw_net {
@@ -128,6 +131,17 @@ struct hw_net_fold_val {
 	struct hw_net rec; /* the first connect */
 };
 _Static_assert(sizeof(struct hw_net_fold_val) == 16 + sizeof(struct hw_net), "hw_net_fold_val");
+
+/* Socket-hook mode (bpf/net_cg.bpf.c): who made a TCP socket listen, kept in the socket's
+ * storage (BPF_MAP_TYPE_SK_STORAGE, cloned to every connection the listener hands out). The
+ * agent writes it too, for sockets that were listening before it started (agent/net_mode.c). */
+struct hw_net_owner {
+	struct hw_hdr hdr; /* the listening process as listen() found it; type/ts unused */
+	__s32 fd;          /* its descriptor of the listening socket; -1 unknown */
+	__u8 filtered;     /* filters.ignore_* matched the owner: its accepts are not events */
+	__u8 seeded;       /* written by the agent at start (listener older than the agent) */
+	__u16 pad;
+};
 
 /* Per-kind filters, one element of the hw_net_cfg array map per enum hw_net_kind. */
 #define HW_NET_MAX_PORTS 16

@@ -143,9 +143,10 @@ struct hw_cfg {
 
 /* Drop causes counted per (type, cause) in the per-CPU hw_drops map. */
 enum hw_drop_cause {
-	HW_DROP_RINGBUF = 0, /* ring buffer full */
-	HW_DROP_SCRATCH = 1, /* could not get the per-CPU scratch record */
-	HW_DROP_NCAUSE = 2,
+	HW_DROP_RINGBUF = 0,  /* ring buffer full */
+	HW_DROP_SCRATCH = 1,  /* could not get the per-CPU scratch record */
+	HW_DROP_NO_OWNER = 2, /* net.accept (socket hooks): the listener's owner is not known */
+	HW_DROP_NCAUSE = 3,
 };
 
 #include "common/abi_priv.h"

@@ -185,6 +185,17 @@ r=$(net a tcp)
 expect q_cgroup_tcp_refused "got $r" test "$r" = EPERM
 r=$(net a udp)
 expect q_cgroup_udp_refused "got $r" test "$r" = EPERM
+# net.connect on socket hooks runs on the cgroup v2 root, after the quarantine's program on
+# the child: it reports the refused connects with the refusal (docs/events-net.md)
+for proto in tcp udp; do
+	ev=
+	for _ in $(seq 50); do
+		ev=$(grep -F '"net.connect"' "$EV" | jq -c "select(.net.proto==\"$proto\" and .net.dst.port==$EP and .net.result==-1)" 2>/dev/null | head -n1)
+		[ -n "$ev" ] && break
+		sleep 0.1
+	done
+	expect_jq "q_cgroup_${proto}_connect_event_eperm" "$ev" ".net.error==\"EPERM\" and .proc.cgroup==\"/$TOP/a\""
+done
 r=$(incg a bash -c "echo >/dev/tcp/127.0.0.1/$EP" 2>&1)
 expect q_cgroup_child_shell_refused "got $r" grep -q "Operation not permitted" <<<"$r"
 r=$(net b tcp)

@@ -83,7 +83,8 @@ manifest_jq() {
 	user) echo "([.agent.probes|to_entries[]|select(.key|startswith(\"user.shell\"))|.value.state]|unique==[\"$st\"])$up" ;;
 	custom) echo ".agent.probes[\"custom.kill_any\"].state==\"$st\"" ;;
 	process.memfd) echo ".agent.probes[\"process.memfd\"].state==\"$st\"" ;;
-	*) echo "[.agent.probes|to_entries[]|select(.key|startswith(\"$fam.\"))|select(.value.state!=\"unavailable\")|.value.state]|unique==[\"$st\"]" ;;
+	# net.accept_exact: only its own name turns it on (docs/events-net.md, Socket hooks)
+	*) echo "[.agent.probes|to_entries[]|select(.key|startswith(\"$fam.\"))|select(.key!=\"net.accept_exact\" and .value.state!=\"unavailable\")|.value.state]|unique==[\"$st\"]" ;;
 	esac
 }
 

@@ -395,7 +395,8 @@ int main(void)
 	expect_error("net kind must be a mapping", "net:\n  bind: [1]\n",
 		     "'net.bind' must be a mapping");
 	expect_error("unknown net kind", "net:\n  sendto: {}\n",
-		     "unknown key 'net.sendto' (known: connect, accept, listen, bind, dns)");
+		     "unknown key 'net.sendto' (known: connect, accept, listen, bind, dns, mode, "
+		     "cgroup2_path)");
 	expect_error("files rule entry key", "files:\n  watch:\n    - {path: /etc/x, op: [read]}\n",
 		     "test.yaml:3: unknown key 'files.watch[].op' (known: path, ops)");
 	expect_error("outputs.webhook key", "outputs:\n  webhook:\n    uri: http://a/\n",
@@ -404,6 +405,25 @@ int main(void)
 	expect_error("collector still needs its address after its keys",
 		     "collector:\n  ca: /a\n  cert: /b\n  key: /c\n",
 		     "'collector' needs an 'address'");
+	/* net.mode and net.cgroup2_path (agent/config_net.c) */
+	rc = parse(&c, "net: {mode: socket, cgroup2_path: /x/cg2, connect: {fold_window_s: 5}}\n",
+		   err);
+	CHECK("net.mode socket and cgroup2_path parse",
+	      rc == 0 && !c.net_mode.syscall && !strcmp(c.net_mode.cgroup2_path, "/x/cg2") &&
+		      c.net[0].fold_window_s == 5);
+	if (rc == 0)
+		config_free(&c);
+	rc = parse(&c, "herd: a\n", err);
+	CHECK("net.mode syscall by default",
+	      rc == 0 && c.net_mode.syscall && !c.net_mode.cgroup2_path);
+	if (rc == 0)
+		config_free(&c);
+	expect_error("net.mode: an unknown mode", "net:\n  mode: cgroup\n",
+		     "test.yaml:2: 'net.mode' must be socket or syscall, not 'cgroup'");
+	expect_error("net.cgroup2_path: relative", "net: {cgroup2_path: sys/fs/cgroup}\n",
+		     "'net.cgroup2_path' must be an absolute path, not 'sys/fs/cgroup'");
+	expect_error("net: an unknown key lists mode", "net: {modes: socket}\n",
+		     "known: connect, accept, listen, bind, dns, mode, cgroup2_path");
 	char e2[512];
 	CHECK("missing file names the file",
 	      config_load(&c, "/nonexistent/hw.yaml", e2, sizeof(e2)) < 0 &&

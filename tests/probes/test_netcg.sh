@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# net.connect / net.accept on socket hooks (net.mode socket; docs/events-net.md "Hooks and
+# why"): programs on the cgroup v2 root see processes in child cgroups this test makes, with
+# the agent itself started in a child cgroup; the v2 mount is found on a hybrid host (v1
+# controllers beside it); a listener older than the agent is given its owner; the exact accept
+# on demand (ctl enable net.accept_exact --for) and back; links beside another program on the
+# root (BPF_F_ALLOW_MULTI); and, with net.cgroup2_path pointing at a directory that is not
+# cgroup v2, the named reason and the syscall hooks as the fallback.
+. "$(dirname "$0")/../lib.sh"
+need_root
+
+NA="$HELPERS/net_act"
+P=$((10000 + ($$ + 7000) % 20000)) # this run's ports: P..P+9
+CG2=$(awk '$3=="cgroup2"{print $2; exit}' /proc/self/mounts)
+if [ -z "$CG2" ]; then
+	ok "socket hooks # SKIP no cgroup v2 mount on this host"
+	exit 0
+fi
+TOP=hwncg$$
+ORIG=$(awk -F: '$1=="0"{print $3}' /proc/self/cgroup)
+netcg_cleanup() {
+	echo $$ >"$CG2$ORIG/cgroup.procs" 2>/dev/null
+	hw_cleanup
+	for c in $(find "$CG2/$TOP" -depth -type d 2>/dev/null); do
+		for p in $(cat "$c/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	done
+	sleep 0.1
+	find "$CG2/$TOP" -depth -type d -exec rmdir {} \; 2>/dev/null
+}
+trap netcg_cleanup EXIT
+mkdir -p "$CG2/$TOP/agent" "$CG2/$TOP/app/child" || {
+	not_ok "cgroups made" "mkdir under $CG2 failed"
+	exit 1
+}
+
+# incg CGROUP CMD...: CMD in $CG2/$TOP/CGROUP
+incg() {
+	local cg=$1
+	shift
+	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG2/$TOP/$cg" "$@"
+}
+# start_server OUT ADDR PORT MODE [CGROUP]: background server; sets SPID once listening
+start_server() {
+	if [ -n "${5:-}" ]; then
+		incg "$5" "$NA" server "$2" "$3" 4 "$4" >"$1" &
+	else
+		"$NA" server "$2" "$3" 4 "$4" >"$1" &
+	fi
+	SJOB=$!
+	for _ in $(seq 1 400); do
+		[ -s "$1" ] && break
+		sleep 0.02
+	done
+	SPID=$(awk 'NR==1{print $1}' "$1")
+}
+
+# A listener older than the agent (seeded from /proc at start), in a child cgroup.
+start_server "$T/old" 127.0.0.1 "$P" accept4 app
+OLDPID=$SPID OLDJOB=$SJOB
+
+# The agent in a child cgroup of the v2 root (the shell moves there while it starts it).
+printf 'net: {mode: socket}\n' >"$T/sock.yaml" # syscall hooks are the default
+echo $$ >"$CG2/$TOP/agent/cgroup.procs"
+agent_start "$T/sock.yaml"
+rc=$?
+echo $$ >"$CG2$ORIG/cgroup.procs"
+[ $rc = 0 ] || {
+	not_ok "agent starts" "$(cat "$T/agent.err")"
+	exit 1
+}
+expect_eq "agent runs in a child cgroup" "$(awk -F: '$1=="0"{print $3}' /proc/$AGENT_PID/cgroup)" "/$TOP/agent"
+hb=$(last_heartbeat)
+expect_jq "socket mode on the v2 mount (hybrid host: wherever it is)" "$hb" ".agent.net_mode.mode==\"socket\" and .agent.net_mode.cgroup2==\"$CG2\" and .agent.net_mode.listeners_seeded>=1"
+expect_jq "connect on cgroup hooks, accept on the state change" "$hb" '.agent.probes["net.connect"].hook=="cgroup" and .agent.probes["net.connect"].syscall_tracepoints==0 and .agent.probes["net.accept"].hook=="tp_btf" and .agent.probes["net.accept_exact"].state=="disabled"'
+if command -v bpftool >/dev/null; then
+	sh=$(bpftool cgroup show "$CG2" 2>&1)
+	# ID  AttachType  AttachFlags  Name: a link is attached in multi mode
+	expect_eq "root: connect4 and connect6 attached as multi links" "$(grep -Ec 'inet[46]_connect +multi +hw_ncg_conn[46]' <<<"$sh")" 2
+else
+	ok "bpftool cgroup show # SKIP no bpftool"
+fi
+
+
+# 1. the old listener: its accept is blamed on it (seeded owner)
+read -r CPID CPORT CRES < <("$NA" client 127.0.0.1 "$P")
+expect_eq "client of the old listener connected" "$CRES" 0
+ev=$(wait_event "select(.kind==\"net.accept\" and .net.dst.port==$CPORT)") || not_ok "old listener's accept seen" "port $CPORT"
+expect_jq "old listener's accept blamed on it" "$ev" ".proc.pid==$OLDPID and .proc.comm==\"net_act\" and .proc.uid==0 and .net.attribution==\"listener\" and .net.src.port==$P and .net.fd==-1 and .net.syscall==null and .proc.cgroup==\"/$TOP/app\""
+ev=$(wait_event "select(.kind==\"net.connect\" and .proc.pid==$CPID)") || not_ok "connect from the root cgroup seen" "pid $CPID"
+expect_jq "connect fields (blocking, one event)" "$ev" ".net.result==0 and .net.pending==false and .net.outcome==false and .net.dst=={\"ip\":\"127.0.0.1\",\"port\":$P} and .net.src.port==$CPORT and .net.syscall==\"connect\" and .net.fd>=0 and .proc.cgroup==\"$ORIG\""
+wait $OLDJOB
+
+# 2. processes two levels down: a server in app, clients in app/child (TCP and UDP)
+start_server "$T/s1" ::1 $((P + 1)) accept4 app
+read -r CPID CPORT CRES < <(incg app/child "$NA" client ::1 $((P + 1)))
+expect_eq "nested client connected" "$CRES" 0
+ev=$(wait_event "select(.kind==\"net.connect\" and .proc.pid==$CPID)") || not_ok "nested connect seen" "pid $CPID"
+expect_jq "nested connect: process and cgroup" "$ev" ".proc.comm==\"net_act\" and .proc.cgroup==\"/$TOP/app/child\" and .net.family==\"inet6\" and .net.dst=={\"ip\":\"::1\",\"port\":$((P + 1))} and .net.src=={\"ip\":\"::1\",\"port\":$CPORT} and .net.result==0"
+ev=$(wait_event "select(.kind==\"net.accept\" and .proc.pid==$SPID)") || not_ok "nested accept seen" "pid $SPID"
+expect_jq "nested accept: the listener's process, its cgroup, both ends" "$ev" ".proc.cgroup==\"/$TOP/app\" and .net.attribution==\"listener\" and .net.src=={\"ip\":\"::1\",\"port\":$((P + 1))} and .net.dst=={\"ip\":\"::1\",\"port\":$CPORT}"
+expect_eq "nested: exactly one accept" "$(events "select(.kind==\"net.accept\" and .proc.pid==$SPID)" | wc -l)" 1
+wait $SJOB
+read -r UPID UPORT URES < <(incg app/child "$NA" udpconnect 127.0.0.1 $((P + 2)))
+ev=$(wait_event "select(.kind==\"net.connect\" and .proc.pid==$UPID)") || not_ok "nested udp connect seen" "pid $UPID"
+expect_jq "nested udp connect (cgroup/connect4)" "$ev" ".proc.cgroup==\"/$TOP/app/child\" and .net.proto==\"udp\" and .net.dst=={\"ip\":\"127.0.0.1\",\"port\":$((P + 2))} and .net.result==0 and .net.src=={\"ip\":\"0.0.0.0\",\"port\":0}"
+
+# 3. a second set of programs on the same root hooks (another agent's, as any other software's
+# multi programs): it attaches beside these, and its exit leaves these attached and working
+m=$("$AGENT" --probe --control none 2>/dev/null)
+expect_jq "second agent attaches beside the first" "$m" '.probes["net.connect"].state=="attached" and .probes["net.connect"].hook=="cgroup"'
+expect_eq "first agent's links still on the root" "$(bpftool cgroup show "$CG2" 2>/dev/null | grep -c 'hw_ncg_conn')" 2
+read -r UPID UPORT URES < <("$NA" udpconnect 127.0.0.1 $((P + 2)))
+wait_event "select(.kind==\"net.connect\" and .proc.pid==$UPID)" >/dev/null && ok "first agent still sees connects" ||
+	not_ok "first agent still sees connects" "pid $UPID"
+
+# 4. the exact accept on demand, and back
+r=$(ctl enable net.accept_exact --for 3)
+expect_jq "ctl enable net.accept_exact --for 3" "$r" '.ok'
+st=$(ctl status)
+expect_jq "exact: net.accept steps aside" "$st" '.probes["net.accept_exact"].state=="attached" and .probes["net.accept"].state=="disabled" and (.probes["net.accept"].reason|test("net.accept_exact"))'
+start_server "$T/s2" 127.0.0.1 $((P + 3)) accept4 app
+read -r CPID CPORT CRES < <("$NA" client 127.0.0.1 $((P + 3)))
+ev=$(wait_event "select(.kind==\"net.accept\" and .proc.pid==$SPID)") || not_ok "exact accept seen" "pid $SPID"
+expect_jq "exact accept: the accepting call and its fd" "$ev" ".net.attribution==\"accept\" and .net.syscall==\"accept4\" and .net.fd>=0 and .net.dst.port==$CPORT"
+wait $SJOB
+expect_eq "exact: exactly one accept" "$(events "select(.kind==\"net.accept\" and .proc.pid==$SPID)" | wc -l)" 1
+back=
+for _ in $(seq 1 100); do
+	st=$(ctl status)
+	jq -e '.probes["net.accept"].state=="attached" and .probes["net.accept_exact"].state=="disabled"' <<<"$st" >/dev/null && back=1 && break
+	sleep 0.1
+done
+expect_eq "after --for: socket-hook accept back" "${back:-no}" 1
+start_server "$T/s3" 127.0.0.1 $((P + 4)) accept4
+read -r CPID CPORT CRES < <("$NA" client 127.0.0.1 $((P + 4)))
+ev=$(wait_event "select(.kind==\"net.accept\" and .proc.pid==$SPID)") || not_ok "accept after exact mode seen" "pid $SPID"
+expect_jq "accept after exact mode: listener again" "$ev" ".net.attribution==\"listener\" and .net.dst.port==$CPORT"
+wait $SJOB
+expect_eq "no loss announced" "$(events 'select(.kind=="agent.loss" and .loss.kind=="net.accept")' | wc -l)" 0
+agent_stop
+expect_eq "agent exits 0" "$?" 0
+expect_eq "links gone with the agent" "$(bpftool cgroup show "$CG2" 2>/dev/null | grep -c hw_ncg)" 0
+
+# 5. no cgroup v2 where the config says: the reason, and the syscall hooks
+printf 'net: {mode: socket, cgroup2_path: "%s"}\n' "$T" >"$T/nocg.yaml"
+agent_start "$T/nocg.yaml" || {
+	not_ok "agent starts without cgroup v2" "$(cat "$T/agent.err")"
+	exit 1
+}
+hb=$(last_heartbeat)
+expect_jq "fallback: named reason" "$hb" ".agent.net_mode.mode==\"syscall\" and .agent.net_mode.reason==\"$T is not a cgroup v2 mount\""
+expect_jq "fallback: net probes on syscall hooks" "$hb" '[.agent.probes["net.connect","net.accept"].state]==["attached","attached"] and .agent.probes["net.connect"].hook!="cgroup" and .agent.probes["net.accept"].hook!="tp_btf" and (.agent.probes["net.connect"].reason|test("not a cgroup v2 mount"))'
+ctl enable net.accept_exact >/dev/null
+expect_jq "fallback: accept_exact stays off when enabled (exact already)" "$(ctl status)" '.probes["net.accept_exact"].state=="disabled" and (.probes["net.accept_exact"].reason|test("exact already")) and .probes["net.accept"].state=="attached"'
+start_server "$T/s4" 127.0.0.1 $((P + 5)) accept
+read -r CPID CPORT CRES < <("$NA" client 127.0.0.1 $((P + 5)))
+ev=$(wait_event "select(.kind==\"net.accept\" and .proc.pid==$SPID)") || not_ok "fallback accept seen" "pid $SPID"
+expect_jq "fallback accept: the accepting call" "$ev" ".net.attribution==\"accept\" and .net.syscall==\"accept\" and .net.fd>=0"
+ev=$(wait_event "select(.kind==\"net.connect\" and .proc.pid==$CPID)") || not_ok "fallback connect seen" "pid $CPID"
+expect_jq "fallback connect fields" "$ev" ".net.result==0 and .net.dst.port==$((P + 5)) and .net.src.port==$CPORT"
+wait $SJOB
+agent_stop
+
+# 6. bad values refused before anything loads
+printf 'net: {mode: sockets}\n' >"$T/bad.yaml"
+out=$("$AGENT" --probe --control none --config "$T/bad.yaml" 2>&1)
+expect "net.mode: sockets refused" grep -q "'net.mode' must be socket or syscall, not 'sockets'" <<<"$out"
+printf 'net: {cgroup2_path: sys/fs/cgroup}\n' >"$T/bad2.yaml"
+out=$("$AGENT" --probe --control none --config "$T/bad2.yaml" 2>&1)
+expect "relative cgroup2_path refused" grep -q "'net.cgroup2_path' must be an absolute path" <<<"$out"
