@@ -106,7 +106,7 @@ expect_jq "nested udp connect (cgroup/connect4)" "$ev" ".proc.cgroup==\"/$TOP/ap
 
 # 3. a second set of programs on the same root hooks (another agent's, as any other software's
 # multi programs): it attaches beside these, and its exit leaves these attached and working
-m=$("$AGENT" --probe --control none 2>/dev/null)
+m=$("$AGENT" --probe --control none --config "$T/sock.yaml" 2>/dev/null)
 expect_jq "second agent attaches beside the first" "$m" '.probes["net.connect"].state=="attached" and .probes["net.connect"].hook=="cgroup"'
 expect_eq "first agent's links still on the root" "$(bpftool cgroup show "$CG2" 2>/dev/null | grep -c 'hw_ncg_conn')" 2
 read -r UPID UPORT URES < <("$NA" udpconnect 127.0.0.1 $((P + 2)))
