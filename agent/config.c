@@ -34,13 +34,14 @@ void config_defaults(struct hw_config *c)
 	c->control.collector_allow = HW_CTL_COLLECTOR_DEFAULT;
 	c->control.collector_max_for_s = HW_CTL_MAX_FOR_DEFAULT;
 	outputs_defaults(c);
+	tty_config_defaults(c);
 }
 
 unsigned config_ctl_command(const char *name)
 {
 	static const char *names[] = {"status",    "enable",     "disable",      "reload",
 				      "set",       "add-probe",  "remove-probe", "kill",
-				      "inventory", "quarantine", "release"};
+				      "inventory", "quarantine", "release",      "tty"};
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (name && !strcmp(name, names[i]))
 			return 1U << i;
@@ -674,8 +675,7 @@ static int parse_control(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 						  "'control.collector_allow': unknown command '%s' "
 						  "(known: status, enable, disable, reload, set, "
 						  "add-probe, remove-probe, kill, inventory, "
-						  "quarantine, "
-						  "release)",
+						  "quarantine, release, tty)",
 						  l.v[i]);
 				bits |= b;
 			}
@@ -754,6 +754,8 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			rc = parse_exec_hash(p, c, v);
 		else if (!strcmp(key, "outputs"))
 			rc = parse_outputs(p, c, v);
+		else if (!strcmp(key, "tty"))
+			rc = parse_tty(p, c, v);
 		else
 			return perr(
 				p, k,
@@ -761,7 +763,7 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 				"heartbeat_interval, args_max_bytes, ringbuf_mb, "
 				"exec_failed_enoent, probes, filters, containers, collector, "
 				"custom_probes, control_socket, control, privilege, net, files, "
-				"metrics, container_meta, inventory, exec_hash, outputs)",
+				"metrics, container_meta, inventory, exec_hash, outputs, tty)",
 				key);
 		if (rc)
 			return -1;
