@@ -17,7 +17,7 @@ then runs the steps in order, typing into the master side:
     sleep:S       wait S seconds
 
 and ends the session (types "exit"). Everything the terminal showed goes to DIR/NAME.out.
-Each wait gives up after 10 s (exit status 1, the step named on stderr).
+Each wait gives up after 10 s times HW_TIME_SCALE (exit status 1, the step named on stderr).
 """
 import os
 import pty
@@ -26,7 +26,7 @@ import sys
 import termios
 import time
 
-DEADLINE_S = 10.0
+DEADLINE_S = 10.0 * float(os.environ.get("HW_TIME_SCALE", "1"))
 
 
 def main():
