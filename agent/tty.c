@@ -121,6 +121,8 @@ static int tty_learn(struct agent *a)
 	}
 	if (bpf_map_lookup_elem(cfd, &zero, &c)) {
 		rc = -errno;
+		snprintf(tty.error, sizeof(tty.error), "cannot read the tty settings map: %s",
+			 strerror(-rc));
 		goto out;
 	}
 	c.learn_fd = s;

@@ -16,7 +16,8 @@ then runs the steps in order, typing into the master side:
     see:TEXT      wait until TEXT appeared in what the terminal showed
     sleep:S       wait S seconds
 
-and ends the session (types "exit"). Everything the terminal showed goes to DIR/NAME.out.
+and ends the session (types "exit"). Everything the terminal showed goes to DIR/NAME.out; why a
+step failed to DIR/NAME.err.
 Each wait gives up after 10 s times HW_TIME_SCALE (exit status 1, the step named on stderr).
 """
 import os
@@ -39,6 +40,12 @@ def main():
         os.execvp(shell[0], shell)
     shown = bytearray()
 
+    def lflag():
+        try:
+            return termios.tcgetattr(fd)[3]
+        except termios.error:
+            return 0
+
     def pump(timeout):
         r, _, _ = select.select([fd], [], [], timeout)
         if r:
@@ -52,7 +59,11 @@ def main():
         end = time.time() + DEADLINE_S
         while not cond():
             if time.time() > end:
-                sys.stderr.write("tty_drive: gave up waiting for %s\n" % what)
+                msg = "gave up waiting for %s (ECHO %s); the terminal showed, last: %r" % (
+                    what, "on" if lflag() & termios.ECHO else "off", bytes(shown[-200:]))
+                sys.stderr.write("tty_drive: %s\n" % msg)
+                with open(os.path.join(out_dir, name + ".err"), "w") as f:
+                    f.write(msg)
                 finish(1)
             pump(0.02)
 
@@ -74,9 +85,6 @@ def main():
         f.write(os.readlink("/proc/%d/fd/0" % pid))
     with open(os.path.join(out_dir, name + ".pid"), "w") as f:
         f.write(str(pid))
-
-    def lflag():
-        return termios.tcgetattr(fd)[3]
 
     for step in steps:
         kind, _, arg = step.partition(":")

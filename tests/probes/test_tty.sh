@@ -21,13 +21,15 @@ tty:
 EOF
 agent_start "$T/tty.yaml" || { not_ok "agent starts" "$(cat "$T/agent.err")"; exit 1; }
 
+# drive_failed NAME: why the session NAME stopped (the step and the end of its screen)
+drive_failed() { not_ok "drive_$1" "$(cat "$T/$1.err" 2>/dev/null || tail -c 300 "$T/$1.out" | cat -v | tr '\n' ' ')"; }
 # tty_events JQ: tty.* events matching a select() body
 tty_events() { events "select((.kind==\"tty.input\" or .kind==\"tty.output\") and ($1))"; }
 probe_state() { ctl status | jq -r '.probes["tty.capture"].state'; }
 
 # 1. off by default: not attached, nothing recorded
 expect_eq off_by_default_not_attached "$(probe_state)" disabled
-$DRIVE s0 "type:echo off_$M\n" "see:\noff_$M" || not_ok drive_s0 "$(cat "$T"/s0.out)"
+$DRIVE s0 "type:echo off_$M\n" "see:\noff_$M" || drive_failed s0
 expect_eq off_nothing_recorded "$(tty_events 'true' | wc -l)" 0
 
 # 2. on for the host: the typed line and the printed output, with pid, session and terminal
@@ -45,10 +47,10 @@ len2=$(($(wc -c <"$T/secret2") - 1))
 $DRIVE s1 "type:echo typed_$M \$((6*7))\n" "see:typed_$M 42" \
 	"type:stty -echo; read x; stty echo; echo after_\${#x}_$M\n" noecho "typefile:$T/secret1" \
 	"see:after_${len1}_" echo \
-	"type:/usr/bin/python3 -c 'import getpass; print(\"gp_\" + str(len(getpass.getpass(\"pw: \"))))'\n" \
-	"see:\npw: " noecho "typefile:$T/secret2" "see:gp_$len2" echo \
 	"type:printf '\\\\033[31mRED_$M\\\\033[0m\\\\n'\n" "see:RED_$M\\x1b" \
-	"type:echo ctl\x01X_$M >/dev/null\n" "sleep:0.2" || not_ok drive_s1 "$(cat -v "$T"/s1.out)"
+	"type:echo ctl\x01X_$M >/dev/null; echo ctldone_$M\n" "see:\nctldone_$M" \
+	"type:/usr/bin/python3 -c 'import getpass; print(\"gp_\" + str(len(getpass.getpass(\"pw: \"))))'\n" \
+	"see:\npw: " noecho "typefile:$T/secret2" "see:gp_$len2" echo || drive_failed s1
 pid1=$(cat "$T/s1.pid")
 pts1=$(sed 's|^/dev/pts/|pts|' "$T/s1.pts")
 ev=$(wait_grep "typed_$M" "select(.kind==\"tty.input\" and (.tty.data | contains(\"typed_$M\")))")
@@ -69,7 +71,7 @@ ev=$(wait_grep "RED_$M" "select(.kind==\"tty.output\" and (.tty.data | contains(
 expect_jq output_escape_sequence "$ev" ".tty.data == \"\\u001b[31mRED_$M\\u001b[0m\\n\""
 expect "escape written as \\u001b in the JSON line" grep -q -F '"data":"\u001b[31mRED_' "$EV"
 ev=$(wait_grep "X_$M" "select(.kind==\"tty.input\" and (.tty.data | contains(\"X_$M\")))")
-expect_jq input_control_byte "$ev" ".tty.data == \"echo ctl\\u0001X_$M >/dev/null\\n\""
+expect_jq input_control_byte "$ev" ".tty.data == \"echo ctl\\u0001X_$M >/dev/null; echo ctldone_$M\\n\""
 expect "every line is valid JSON" jq -e -s 'length > 0' "$EV"
 
 # 3. per session: A named (and its children, one of them in a new session), B not
@@ -85,8 +87,8 @@ pida=$(cat "$T/sa.pid")
 r=$(ctl tty on --session "$pida")
 expect_jq ctl_tty_on_session "$r" ".ok == true and .now == \"sessions\" and .session == $pida"
 touch "$T/go"
-wait $da || not_ok drive_sa "$(cat -v "$T"/sa.out)"
-wait $db || not_ok drive_sb "$(cat -v "$T"/sb.out)"
+wait $da || drive_failed sa
+wait $db || drive_failed sb
 ev=$(wait_grep "sessA_$M" "select(.kind==\"tty.input\" and (.tty.data | contains(\"sessA_$M\")))")
 expect_jq session_a_recorded "$ev" ".proc.pid == $pida and .tty.session == $pida"
 ev=$(wait_grep "child_$M" "select(.kind==\"tty.output\" and .tty.data == \"child_$M\\n\")")
@@ -103,7 +105,7 @@ expect_eq off_after_session_ended "$(probe_state)" disabled
 r=$(ctl tty on)
 line=$(printf '%0200d' 0)
 $DRIVE s2 "type:for i in \$(seq 30); do echo $line; done; echo budget_$M\n" "see:\nbudget_$M" \
-	|| not_ok drive_s2 "$(tail -c 300 "$T"/s2.out)"
+	|| drive_failed s2
 ev=$(wait_event 'select(.kind=="agent.loss" and .loss.cause=="tty_budget")' 5)
 expect_jq budget_overflow_reported "$ev" '.loss.kind == "tty.output" and .loss.count > 0'
 n=$(tty_events ".tty.session == $(cat "$T/s2.pid") and (.tty.data | startswith(\"0000\"))" | wc -l)
@@ -113,7 +115,7 @@ if [ "$n" -gt 0 ] && [ "$n" -lt 30 ]; then ok budget_kept_some; else not_ok budg
 r=$(ctl tty off)
 expect_jq ctl_tty_off "$r" '.ok == true and .now == "off"'
 expect_eq off_detached "$(probe_state)" disabled
-$DRIVE s3 "type:echo offagain_$M\n" "see:\noffagain_$M" || not_ok drive_s3 "$(cat "$T"/s3.out)"
+$DRIVE s3 "type:echo offagain_$M\n" "see:\noffagain_$M" || drive_failed s3
 expect_eq off_again_nothing "$(tty_events ".tty.data | contains(\"offagain_$M\")" | wc -l)" 0
 
 # 6. --for: on for 1 s, then off by itself
