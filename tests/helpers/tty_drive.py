@@ -18,7 +18,8 @@ then runs the steps in order, typing into the master side:
 
 and ends the session (types "exit"). Everything the terminal showed goes to DIR/NAME.out; why a
 step failed to DIR/NAME.err.
-Each wait gives up after 10 s times HW_TIME_SCALE (exit status 1, the step named on stderr).
+Each wait gives up after 10 s times HW_TIME_SCALE, wait: after six times that (the test may
+be changing the agent meanwhile); exit status 1, the step named on stderr.
 """
 import os
 import pty
@@ -55,8 +56,8 @@ def main():
                 return False
         return True
 
-    def until(cond, what):
-        end = time.time() + DEADLINE_S
+    def until(cond, what, times=1):
+        end = time.time() + DEADLINE_S * times
         while not cond():
             if time.time() > end:
                 msg = "gave up waiting for %s (ECHO %s); the terminal showed, last: %r" % (
@@ -94,7 +95,7 @@ def main():
             with open(arg, "rb") as f:
                 os.write(fd, f.read())
         elif kind == "wait":
-            until(lambda: os.path.exists(arg), step)
+            until(lambda: os.path.exists(arg), step, 6)
         elif kind == "noecho":
             until(lambda: not lflag() & termios.ECHO, step)
         elif kind == "echo":

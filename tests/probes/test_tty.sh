@@ -29,7 +29,7 @@ probe_state() { ctl status | jq -r '.probes["tty.capture"].state'; }
 
 # 1. off by default: not attached, nothing recorded
 expect_eq off_by_default_not_attached "$(probe_state)" disabled
-$DRIVE s0 "type:echo off_$M\n" "see:\noff_$M" || drive_failed s0
+$DRIVE s0 "type:echo off_\$((1+1))_$M\n" "see:off_2_$M" || drive_failed s0
 expect_eq off_nothing_recorded "$(tty_events 'true' | wc -l)" 0
 
 # 2. on for the host: the typed line and the printed output, with pid, session and terminal
@@ -48,9 +48,9 @@ $DRIVE s1 "type:echo typed_$M \$((6*7))\n" "see:typed_$M 42" \
 	"type:stty -echo; read x; stty echo; echo after_\${#x}_$M\n" noecho "typefile:$T/secret1" \
 	"see:after_${len1}_" echo \
 	"type:printf '\\\\033[31mRED_$M\\\\033[0m\\\\n'\n" "see:RED_$M\\x1b" \
-	"type:echo ctl\x01X_$M >/dev/null; echo ctldone_$M\n" "see:\nctldone_$M" \
-	"type:/usr/bin/python3 -c 'import getpass; print(\"gp_\" + str(len(getpass.getpass(\"pw: \"))))'\n" \
-	"see:\npw: " noecho "typefile:$T/secret2" "see:gp_$len2" echo || drive_failed s1
+	"type:echo ctl\x01X_$M >/dev/null; echo ctldone_\$((1+1))_$M\n" "see:ctldone_2_$M" \
+	"type:/usr/bin/python3 -c 'import getpass; print(\"gp_\" + str(len(getpass.getpass(\"p\" + \"w> \"))))'\n" \
+	"see:pw> " noecho "typefile:$T/secret2" "see:gp_$len2" echo || drive_failed s1
 pid1=$(cat "$T/s1.pid")
 pts1=$(sed 's|^/dev/pts/|pts|' "$T/s1.pts")
 ev=$(wait_grep "typed_$M" "select(.kind==\"tty.input\" and (.tty.data | contains(\"typed_$M\")))")
@@ -71,16 +71,17 @@ ev=$(wait_grep "RED_$M" "select(.kind==\"tty.output\" and (.tty.data | contains(
 expect_jq output_escape_sequence "$ev" ".tty.data == \"\\u001b[31mRED_$M\\u001b[0m\\n\""
 expect "escape written as \\u001b in the JSON line" grep -q -F '"data":"\u001b[31mRED_' "$EV"
 ev=$(wait_grep "X_$M" "select(.kind==\"tty.input\" and (.tty.data | contains(\"X_$M\")))")
-expect_jq input_control_byte "$ev" ".tty.data == \"echo ctl\\u0001X_$M >/dev/null; echo ctldone_$M\\n\""
+expect_jq input_control_byte "$ev" ".tty.data == \"echo ctl\\u0001X_$M >/dev/null; echo ctldone_\$((1+1))_$M\\n\""
 expect "every line is valid JSON" jq -e -s 'length > 0' "$EV"
 
 # 3. per session: A named (and its children, one of them in a new session), B not
-ctl tty off >/dev/null
-$DRIVE sa "wait:$T/go" "type:echo sessA_$M\n" "see:\nsessA_$M" \
+r=$(ctl tty off)
+expect_jq ctl_tty_off_before_sessions "$r" '.ok == true and .now == "off"'
+$DRIVE sa "wait:$T/go" "type:echo sessA_\$((1+1))_$M\n" "see:sessA_2_$M" \
 	"type:sh -c 'echo child_$M'\n" "see:child_$M\r\n" \
 	"type:setsid -w sh -c 'echo tree_$M'\n" "see:tree_$M\r\n" &
 da=$!
-$DRIVE sb "wait:$T/go" "type:echo sessB_$M\n" "see:\nsessB_$M" "sleep:0.3" &
+$DRIVE sb "wait:$T/go" "type:echo sessB_\$((1+1))_$M\n" "see:sessB_2_$M" "sleep:0.3" &
 db=$!
 poll_first 10 sh -c "cat $T/sa.pid $T/sb.pid 2>/dev/null | wc -l | grep 2" >/dev/null
 pida=$(cat "$T/sa.pid")
@@ -89,13 +90,13 @@ expect_jq ctl_tty_on_session "$r" ".ok == true and .now == \"sessions\" and .ses
 touch "$T/go"
 wait $da || drive_failed sa
 wait $db || drive_failed sb
-ev=$(wait_grep "sessA_$M" "select(.kind==\"tty.input\" and (.tty.data | contains(\"sessA_$M\")))")
+ev=$(wait_grep "sessA_" "select(.kind==\"tty.input\" and (.tty.data | contains(\"sessA_\") and contains(\"$M\")))")
 expect_jq session_a_recorded "$ev" ".proc.pid == $pida and .tty.session == $pida"
 ev=$(wait_grep "child_$M" "select(.kind==\"tty.output\" and .tty.data == \"child_$M\\n\")")
 expect_jq session_child_recorded "$ev" ".proc.pid != $pida and .proc.ppid == $pida and .tty.session == $pida"
 ev=$(wait_grep "tree_$M" "select(.kind==\"tty.output\" and .tty.data == \"tree_$M\\n\")")
 expect_jq setsid_descendant_recorded "$ev" ".tty.session != $pida and .tty.session == .proc.pid"
-expect_eq session_b_not_recorded "$(tty_events ".tty.data | contains(\"sessB_$M\")" | wc -l)" 0
+expect_eq session_b_not_recorded "$(tty_events ".tty.data | contains(\"sessB_\")" | wc -l)" 0
 expect_eq session_b_nothing_at_all "$(tty_events ".tty.session == $(cat "$T/sb.pid")" | wc -l)" 0
 ev=$(wait_event "select(.kind==\"agent.control\" and .control.source==\"expiry\" and .control.command==\"tty\" and .control.args[2]==\"$pida\")" 5)
 expect_jq session_ends_with_its_process "$ev" '.control.reason == "process_exited" and .control.now == "off"'
@@ -104,7 +105,7 @@ expect_eq off_after_session_ended "$(probe_state)" disabled
 # 4. budget: 4000 bytes per session and second, 30 lines of 200 bytes in one go
 r=$(ctl tty on)
 line=$(printf '%0200d' 0)
-$DRIVE s2 "type:for i in \$(seq 30); do echo $line; done; echo budget_$M\n" "see:\nbudget_$M" \
+$DRIVE s2 "type:for i in \$(seq 30); do echo $line; done; echo budget_\$((1+1))_$M\n" "see:budget_2_$M" \
 	|| drive_failed s2
 ev=$(wait_event 'select(.kind=="agent.loss" and .loss.cause=="tty_budget")' 5)
 expect_jq budget_overflow_reported "$ev" '.loss.kind == "tty.output" and .loss.count > 0'
@@ -115,8 +116,8 @@ if [ "$n" -gt 0 ] && [ "$n" -lt 30 ]; then ok budget_kept_some; else not_ok budg
 r=$(ctl tty off)
 expect_jq ctl_tty_off "$r" '.ok == true and .now == "off"'
 expect_eq off_detached "$(probe_state)" disabled
-$DRIVE s3 "type:echo offagain_$M\n" "see:\noffagain_$M" || drive_failed s3
-expect_eq off_again_nothing "$(tty_events ".tty.data | contains(\"offagain_$M\")" | wc -l)" 0
+$DRIVE s3 "type:echo offagain_\$((1+1))_$M\n" "see:offagain_2_$M" || drive_failed s3
+expect_eq off_again_nothing "$(tty_events ".tty.data | contains(\"offagain_\")" | wc -l)" 0
 
 # 6. --for: on for 1 s, then off by itself
 r=$(ctl tty on --for 1)
