@@ -38,8 +38,7 @@ expect_jq ctl_tty_on "$r" '.ok == true and .now == "host"'
 expect_eq on_attached "$(probe_state)" attached
 printf 'pw-%s-%s-hunter2\n' "$M" "$RANDOM" >"$T/secret1"
 printf 'gp-%s-%s-correcthorse\n' "$M" "$RANDOM" >"$T/secret2"
-# grep's patterns from files: a secret on a command line would be in process.exec's args
-cat "$T/secret1" "$T/secret2" >"$T/secrets.pat"
+# grep takes its patterns from files: a secret on a command line would be in process.exec args
 printf 'hunter2\ncorrecthorse\n' >"$T/parts.pat"
 len1=$(($(wc -c <"$T/secret1") - 1))
 len2=$(($(wc -c <"$T/secret2") - 1))
