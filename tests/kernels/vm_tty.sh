@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# vm_tty.sh: the TTY capture's hooks on each kernel of the matrix, in under a minute of a VM (the
+# vm_tty.sh: the TTY capture's hooks on each kernel of the matrix, in seconds of a VM (the
 # whole behaviour is tests/probes/test_tty.sh, on this machine): off by default and not attached;
 # ctl tty on attaches it (the learned terminal file operations work: no error); a typed line is
 # tty.input with the shell's pid and session, its output tty.output; a line typed after stty
