@@ -317,4 +317,16 @@ void inventory_heartbeat(struct agent *a, struct jbuf *b);
 /* "ctl inventory": start a run now; the answer into b; 0 when started */
 int inventory_request(struct agent *a, const struct ctl_who *who, struct jbuf *b);
 
+/* tty.c: the TTY capture (docs/events-tty.md): is anything to be recorded (the tty.capture
+ * probe attached)?; "ctl tty on|off [--session PID]" (for_ms: --for), the answer into b, 0 on
+ * success; the family hooks (settings into the kernel maps, learning the terminal's file
+ * operations once attached, expiries and budget losses once a second, the heartbeat's "tty") */
+bool tty_wanted(struct agent *a);
+int tty_request(struct agent *a, const struct ctl_who *who, char **args, int n, uint64_t for_ms,
+		struct jbuf *b);
+int tty_sync_maps(struct agent *a);
+int tty_apply(struct agent *a);
+void tty_second(struct agent *a);
+void tty_heartbeat(struct agent *a, struct jbuf *b);
+
 #endif

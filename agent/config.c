@@ -38,13 +38,14 @@ void config_defaults(struct hw_config *c)
 	c->control.collector_allow = HW_CTL_COLLECTOR_DEFAULT;
 	c->control.collector_max_for_s = HW_CTL_MAX_FOR_DEFAULT;
 	outputs_defaults(c);
+	tty_config_defaults(c);
 }
 
 unsigned config_ctl_command(const char *name)
 {
 	static const char *names[] = {"status",    "enable",     "disable",      "reload",
 				      "set",       "add-probe",  "remove-probe", "kill",
-				      "inventory", "quarantine", "release"};
+				      "inventory", "quarantine", "release",      "tty"};
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (name && !strcmp(name, names[i]))
 			return 1U << i;
@@ -372,6 +373,7 @@ static int root_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
 		{"inventory", parse_inventory},
 		{"exec_hash", parse_exec_hash},
 		{"outputs", parse_outputs},
+		{"tty", parse_tty},
 	};
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
 		if (!strcmp(key, sections[i].key))
@@ -389,7 +391,7 @@ static int parse_root(struct pctx *p, struct hw_config *c, yaml_node_t *root)
 			  "herd, version, host_name, output, heartbeat_interval, args_max_bytes, "
 			  "ringbuf_mb, exec_failed_enoent, probes, filters, containers, collector, "
 			  "custom_probes, control_socket, control, privilege, net, files, metrics, "
-			  "container_meta, inventory, exec_hash, outputs",
+			  "container_meta, inventory, exec_hash, outputs, tty",
 			  root_key, c))
 		return -1;
 	if (c->ringbuf_mb & (c->ringbuf_mb - 1))

@@ -157,6 +157,12 @@ struct hw_config {
 	struct {
 		struct hw_output_config syslog, webhook; /* address NULL: off */
 	} outputs;
+	struct {
+		bool enabled;             /* tty.enabled: the TTY capture (agent/tty.c) */
+		bool sessions_only;       /* tty.scope: sessions (named by ctl tty) */
+		unsigned bytes_per_event; /* data bytes copied per read or write, <= 256 */
+		unsigned budget_bytes_s;  /* data bytes per session and second; 0 = no bound */
+	} tty;
 };
 
 /* Control commands, as bits of control.collector_allow. */
@@ -172,6 +178,7 @@ enum {
 	HW_CTL_INVENTORY = 256,
 	HW_CTL_QUARANTINE = 512, /* never in the default either */
 	HW_CTL_RELEASE = 1024,
+	HW_CTL_TTY = 2048, /* never in the default either */
 };
 #define HW_CTL_COLLECTOR_DEFAULT (HW_CTL_ENABLE | HW_CTL_ADD_PROBE)
 #define HW_CTL_MAX_FOR_DEFAULT 3600

@@ -17,7 +17,7 @@ static int collector_allow(struct pctx *p, struct hw_config *c, const char *key,
 			rc = perr(p, v,
 				  "'control.collector_allow': unknown command '%s' (known: status, "
 				  "enable, disable, reload, set, add-probe, remove-probe, kill, "
-				  "inventory, quarantine, release)",
+				  "inventory, quarantine, release, tty)",
 				  l.v[i]);
 		bits |= b;
 	}

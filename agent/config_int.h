@@ -49,6 +49,9 @@ int parse_ctrmeta(struct pctx *p, struct hw_config *c, yaml_node_t *m);
 int parse_inventory(struct pctx *p, struct hw_config *c, yaml_node_t *m);
 /* config_hash.c */
 int parse_exec_hash(struct pctx *p, struct hw_config *c, yaml_node_t *m);
+/* config_tty.c */
+void tty_config_defaults(struct hw_config *c);
+int parse_tty(struct pctx *p, struct hw_config *c, yaml_node_t *m);
 /* config_outputs.c */
 void outputs_defaults(struct hw_config *c);
 void outputs_free(struct hw_config *c);

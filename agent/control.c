@@ -15,6 +15,7 @@
  *   inventory                       take the inventory now (agent/inventory.c)
  *   quarantine TARGET --for S       network quarantine of a process tree, a cgroup or the
  *   release TARGET                  host, until released or S seconds (quarantine.c)
+ *   tty on|off [--session PID]      TTY capture for the host or a session (agent/tty.c)
  *
  * Every request that changes something is reported as an agent.control event (who asked,
  * what, the result), followed by a heartbeat with the new manifest. Connections are read
@@ -304,6 +305,13 @@ int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n,
 			goto out;
 		}
 		bool en = cmd[0] == 'e';
+		if (!strncmp(args[1], "tty", 3) && (!args[1][3] || args[1][3] == '.')) {
+			set_err(&b,
+				"'%s' follows 'ctl tty on|off' and the tty section, not "
+				"enable/disable",
+				args[1]);
+			goto out;
+		}
 		if (set_override(a, args[1], en, for_ms)) {
 			set_err(&b,
 				"too many overrides at once (at most %s): enable or disable a "
@@ -362,6 +370,9 @@ int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n,
 	} else if (!strcmp(cmd, "release") && n == 2 && !for_ms) {
 		if (quar_release(a, who, args[1], &b))
 			goto out;
+	} else if (!strcmp(cmd, "tty") && n >= 2) {
+		if (tty_request(a, who, args, n, for_ms, &b))
+			goto out;
 	} else if (!strcmp(cmd, "remove-probe") && n == 2) {
 		if (custom_remove(a, args[1])) {
 			set_err(&b, "no custom probe '%s'", args[1]);
@@ -372,7 +383,7 @@ int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n,
 	} else {
 		set_err(&b,
 			"unknown or malformed command '%s' (status, enable, disable, reload, set, "
-			"add-probe, remove-probe, kill, inventory, quarantine, release)",
+			"add-probe, remove-probe, kill, inventory, quarantine, release, tty)",
 			cmd);
 		goto out;
 	}
@@ -530,7 +541,10 @@ static const char *collector_refusal(struct agent *a, char **args, int n, char *
 			 args[0]);
 		return why;
 	}
-	if (bit & (HW_CTL_ENABLE | HW_CTL_DISABLE | HW_CTL_ADD_PROBE | HW_CTL_QUARANTINE)) {
+	/* turning the TTY capture on is bounded in time like enabling a probe; off is not */
+	bool tty_on = bit == HW_CTL_TTY && n >= 2 && !strcmp(args[1], "on");
+	if ((bit & (HW_CTL_ENABLE | HW_CTL_DISABLE | HW_CTL_ADD_PROBE | HW_CTL_QUARANTINE)) ||
+	    tty_on) {
 		unsigned long s = 0;
 		for (int i = 1; i + 1 < n; i++)
 			if (!strcmp(args[i], "--for")) {
@@ -676,7 +690,8 @@ int control_client(const char *path, int argc, char **argv)
 			"usage: herdwatch-agent ctl [--socket PATH] status|enable NAME "
 			"[--for S]|disable NAME [--for S]|reload|set YAML|add-probe [--for "
 			"S] YAML|remove-probe NAME|kill PID|PROC-KEY [SIGNAL]|inventory|quarantine "
-			"PID|PROC-KEY|CGROUP|host --for S [--loopback]|release TARGET\n");
+			"PID|PROC-KEY|CGROUP|host --for S [--loopback]|release TARGET|tty on|off "
+			"[--session PID] [--for S]\n");
 		return 2;
 	}
 	if (strlen(path) >= sizeof(sa.sun_path)) {

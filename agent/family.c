@@ -49,6 +49,11 @@ static const struct hw_family families[] = {
 	 .heartbeat = inventory_heartbeat,
 	 .stop = inventory_stop},
 	{.name = "quarantine", .second = quar_second, .heartbeat = quar_heartbeat},
+	{.name = "tty",
+	 .sync_maps = tty_sync_maps,
+	 .apply = tty_apply,
+	 .second = tty_second,
+	 .heartbeat = tty_heartbeat},
 	/* not a probe family: exec.sha256's worker and cache (binhash.c) */
 	{.name = "exec_hash",
 	 .configure = binhash_configure,

@@ -627,6 +627,8 @@ bool probe_wanted(struct agent *a, const char *name, bool dflt)
 	/* an override for the exact name beats one for the family, which beats the config */
 	size_t dot = strcspn(name, ".");
 	int fam = -1;
+	if (!strncmp(name, "tty.", 4)) /* the tty section and "ctl tty" only (agent/tty.c) */
+		return tty_wanted(a);
 	for (int i = 0; i < HW_MAX_OVERRIDES; i++) {
 		const char *o = a->ovr[i].name;
 		if (!o[0])

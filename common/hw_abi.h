@@ -154,5 +154,6 @@ enum hw_drop_cause {
 #include "common/abi_user.h"
 #include "common/abi_custom.h"
 #include "common/abi_quar.h"
+#include "common/abi_tty.h"
 
 #endif /* HW_ABI_H */

@@ -8,7 +8,8 @@
 #   HW test NAME ok - CASE | HW test NAME not ok - CASE: WHY
 #   HW agent alive|died  (the agent must survive every test)    HW done
 # Usage: guest.sh [TEST...|none]   (test names under tests/probes/ or tests/kernels/; default:
-# the probe families, and the module test where the kernel has modules; none: no test)
+# the probe families, the TTY capture's hooks (vm_tty), and the module test where the kernel
+# has modules; none: no test)
 set -u
 cd "$(dirname "$0")/../.."
 # descriptors inherited from the caller (a lock held by flock(1), say) would shift the ones the
@@ -23,7 +24,7 @@ tests=("$@")
 if [ "${tests[*]}" = none ]; then # the manifest and the agent's survival only
 	tests=()
 elif [ ${#tests[@]} -eq 0 ]; then
-	tests=(test_process test_priv test_file test_net test_user)
+	tests=(test_process test_priv test_file test_net test_user vm_tty)
 	[ -e /proc/modules ] && [ -d "/usr/lib/modules/$(uname -r)" ] && tests+=(vm_module)
 fi
 D=$(mktemp -d /tmp/hw-shared.XXXXXX)

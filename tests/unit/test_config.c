@@ -314,6 +314,30 @@ int main(void)
 	expect_error("unknown exec_hash key", "exec_hash: {max_file_mb: 1}\n",
 		     "unknown key 'exec_hash.max_file_mb' (known: enabled, max_file_kb, "
 		     "budget_kb_per_s, cache_entries)");
+	/* tty: the TTY capture, off by default */
+	CHECK("tty off by default: host scope, 256 bytes per event, 8192 per session and second",
+	      parse(&c, "", err) == 0 && !c.tty.enabled && !c.tty.sessions_only &&
+		      c.tty.bytes_per_event == 256 && c.tty.budget_bytes_s == 8192);
+	CHECK("tty section parses",
+	      parse(&c,
+		    "tty: {enabled: true, scope: sessions, bytes_per_event: 64, "
+		    "budget_bytes_per_s: 0}\n",
+		    err) == 0 &&
+		      c.tty.enabled && c.tty.sessions_only && c.tty.bytes_per_event == 64 &&
+		      c.tty.budget_bytes_s == 0);
+	expect_error("tty scope host or sessions", "tty: {scope: everywhere}\n",
+		     "test.yaml:1: 'tty.scope' must be host or sessions, not 'everywhere'");
+	expect_error("tty bytes per event at most 256", "tty: {bytes_per_event: 512}\n",
+		     "'bytes_per_event' must be between 1 and 256, not 512");
+	expect_error("unknown tty key", "tty: {record_passwords: true}\n",
+		     "unknown key 'tty.record_passwords' (known: enabled, scope, bytes_per_event, "
+		     "budget_bytes_per_s)");
+	CHECK("tty is a control command, not in the collector's default",
+	      config_ctl_command("tty") == HW_CTL_TTY && !(HW_CTL_COLLECTOR_DEFAULT & HW_CTL_TTY));
+	CHECK("collector_allow may name tty",
+	      parse(&c, "control: {collector_allow: [tty]}\n", err) == 0 &&
+		      c.control.collector_allow == HW_CTL_TTY);
+	config_free(&c);
 
 	/* control: the collector allow-list */
 	CHECK("collector may only enable and add probes by default, for an hour at most",

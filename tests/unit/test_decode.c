@@ -433,16 +433,51 @@ int main(void)
 	handle_record(&A, mut, n);
 	CHECK("unknown type counted", A.decode_errors == 5);
 
+	/* tty records (decode_tty.c): control bytes escaped, lengths checked with the record */
+	{
+		static unsigned char tb[sizeof(struct hw_tty)];
+		struct hw_tty *t = (struct hw_tty *)tb;
+		const char data[] = "\x1b[31mred\x01\xff\n";
+		size_t dl = sizeof(data) - 1, tn = HW_TTY_FIXED + dl;
+		uint64_t ev0 = A.events_total, err0 = A.decode_errors;
+		t->hdr.type = HW_EV_TTY_OUT;
+		t->hdr.pid = t->hdr.tid = 4343;
+		t->hdr.auid = ~0u;
+		t->hdr.size = tn;
+		t->sid = 4343;
+		t->fd = 1;
+		t->total = 4096;
+		t->len = dl;
+		t->flags = HW_TTY_CUT;
+		memcpy(t->name, "pts7", 4);
+		memcpy(t->data, data, dl);
+		handle_record(&A, tb, tn);
+		CHECK("tty record decodes", A.events_total == ev0 + 1 && A.decode_errors == err0);
+		const char want[] = "\"tty\":{\"name\":\"pts7\",\"session\":4343,\"fd\":1,"
+				    "\"bytes\":4096,\"data\":\"\\u001b[31mred\\u0001\\u00ff\\n\","
+				    "\"truncated\":true}";
+		CHECK("tty data escaped, cut flagged",
+		      memmem(A.jb.p, A.jb.len, want, sizeof(want) - 1) != NULL);
+		t->len = HW_TTY_DATA_MAX + 1;
+		handle_record(&A, tb, tn);
+		CHECK("tty length over the maximum counted", A.decode_errors == err0 + 1);
+		t->len = dl;
+		t->hdr.size = tn - 1;
+		handle_record(&A, tb, tn - 1);
+		CHECK("tty data beyond the record counted", A.decode_errors == err0 + 2);
+	}
+
 	/* seeded mutations of every record type's bytes: no crash, no out-of-bounds read */
 	srand(12345);
-	uint16_t types[] = {HW_EV_EXEC, HW_EV_EXIT, HW_EV_FORK, HW_EV_EXEC_FAIL, HW_EV_CUSTOM};
+	uint16_t types[] = {HW_EV_EXEC,   HW_EV_EXIT,   HW_EV_FORK,   HW_EV_EXEC_FAIL,
+			    HW_EV_CUSTOM, HW_EV_TTY_IN, HW_EV_TTY_OUT};
 	for (int i = 0; i < 200000; i++) {
 		memcpy(mut, buf, n);
 		size_t len = n;
 		int flips = 1 + rand() % 8;
 		for (int k = 0; k < flips; k++)
 			mut[rand() % len] = rand();
-		((struct hw_hdr *)mut)->type = types[rand() % 5];
+		((struct hw_hdr *)mut)->type = types[rand() % (sizeof(types) / sizeof(types[0]))];
 		if (rand() % 4 == 0)
 			len = sizeof(struct hw_hdr) + rand() % (n - sizeof(struct hw_hdr));
 		((struct hw_hdr *)mut)->size = rand() % 2 ? len : (uint32_t)rand();
