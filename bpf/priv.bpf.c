@@ -677,12 +677,13 @@ int hw_pv_modload_tp(void *ctx)
 	((nr) == 222 || (nr) == 226 || (nr) == 214 || (nr) == 216 || (nr) == 221 || (nr) == 281 || \
 	 (nr) < 0)
 #endif
-static bool priv_cap_quiet(__u16 cap)
+/* Is this CAP_SYS_ADMIN check (of task t) the memory accounting's? See above. */
+static __always_inline bool priv_cap_quiet(struct task_struct *t)
 {
-	if (cap != 21 /* CAP_SYS_ADMIN */)
-		return false;
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
 	long nr = HW_REG_NR(regs);
+	if (PRIV_VM_SYSCALL(nr))
+		return true;
 	if (nr == HW_NR_CLONE)
 		return !(HW_REG_ARG0(regs) & PRIV_CLONE_NEW_ALL);
 	if (nr == HW_NR_CLONE3) {
@@ -690,7 +691,7 @@ static bool priv_cap_quiet(__u16 cap)
 		bpf_probe_read_user(&flags, sizeof(flags), (void *)HW_CREG_ARG0(regs));
 		return !(flags & PRIV_CLONE_NEW_ALL);
 	}
-	return PRIV_VM_SYSCALL(nr);
+	return false;
 }
 
 static __always_inline void priv_memacct_add(int denied)
@@ -703,32 +704,51 @@ static __always_inline void priv_memacct_add(int denied)
 	}
 }
 
-/* count_quiet: count the memory-accounting checks here (false where another program counts
- * them: see hw_pv_vmacct_fexit) */
-static __always_inline void priv_cap(int cap, int ret, const bool count_quiet)
+/*
+ * One capability check. The order is the frequency: the memory accounting's CAP_SYS_ADMIN
+ * (about 20 per fork + exec: one per-CPU slot, no filter, no per-process state), then an
+ * allowed repeat that the thread's storage already knows (priv_cap_fast: one storage lookup
+ * and one add), then the hash of (process, capability) counts (priv_count), which also makes
+ * the first-use record. count_quiet: count the memory-accounting checks here (false where
+ * another program counts them: see hw_pv_vmacct_fexit). fast: use the per-thread fast path
+ * (the tp_btf and fexit programs, which have the task storage and its exit flush).
+ */
+static __always_inline void priv_cap(int cap, int ret, const bool count_quiet, const bool fast)
 {
-	struct task_struct *t;
-	__u32 tgid;
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct priv_cap_fast *f;
 	struct hw_cfg *cfg;
 	struct hw_count_first *r;
+	__u32 tgid;
+	int counted;
 
-	if (priv_cap_quiet(cap)) {
-		/* Memory accounting: a host-wide per-CPU counter (the agent's own checks
-		 * included) and nothing else. About 20 per fork + exec, so this path comes first:
-		 * one helper call and one array slot, no filter (a hash lookup, and one per
-		 * cgroup level). */
+	if (cap == 21 /* CAP_SYS_ADMIN */ && priv_cap_quiet(t)) {
 		if (count_quiet)
 			priv_memacct_add(ret != 0);
 		return;
 	}
-	tgid = bpf_get_current_pid_tgid() >> 32;
+	/* allowed (ret 0) and cap < 64, in one test: the fewer instructions the better here */
+	if (fast && !(ret | (cap & ~(PRIV_FAST_NCAP - 1)))) {
+		f = bpf_task_storage_get(&priv_cap_fast, t, 0, 0);
+		if (f && (f->seen >> cap) & 1) {
+			__sync_fetch_and_add(&f->n[cap & (PRIV_FAST_NCAP - 1)], 1);
+			return;
+		}
+	}
+	tgid = t->tgid;
 	cfg = hw_get_cfg();
 	/* The agent's own checks are not counted; the other filters (hw_filtered) are applied by
 	 * priv_count when a process's first check creates its entry. */
 	if (cfg && cfg->agent_pid == tgid)
 		return;
-	t = bpf_get_current_task_btf();
-	if (!priv_count(t, tgid, HW_EV_CAP, cap & 0xffff, ret != 0, 0))
+	counted = priv_count(t, tgid, HW_EV_CAP, cap & 0xffff, ret != 0, 0);
+	if (fast && !(ret | (cap & ~(PRIV_FAST_NCAP - 1))) && counted != PRIV_NOT_COUNTED) {
+		/* the entry exists: this thread's next allowed checks of cap take the fast path */
+		f = bpf_task_storage_get(&priv_cap_fast, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (f && !f->dead)
+			f->seen |= 1ULL << cap;
+	}
+	if (counted != PRIV_FIRST)
 		return;
 	/* first use of this capability by this process: a record now */
 	r = hw_scratch_get();
@@ -749,14 +769,14 @@ SEC("tp_btf/cap_capable")
 int BPF_PROG(hw_pv_cap_btf, const struct cred *cred, struct user_namespace *target_ns,
 	     const struct user_namespace *capable_ns, int cap, int ret)
 {
-	priv_cap(cap, ret, true);
+	priv_cap(cap, ret, true, true);
 	return 0;
 }
 
 SEC("tracepoint/capability/cap_capable")
 int hw_pv_cap_tp(struct trace_event_raw_cap_capable___hw *ctx)
 {
-	priv_cap(ctx->cap, ctx->ret, true);
+	priv_cap(ctx->cap, ctx->ret, true, false);
 	return 0;
 }
 
@@ -773,7 +793,7 @@ SEC("fexit/cap_capable")
 int BPF_PROG(hw_pv_cap_fexit, const struct cred *cred, struct user_namespace *target_ns, int cap,
 	     unsigned int opts, int ret)
 {
-	priv_cap(cap, ret, false);
+	priv_cap(cap, ret, false, true);
 	return 0;
 }
 
@@ -781,6 +801,37 @@ SEC("fexit/cap_vm_enough_memory")
 int BPF_PROG(hw_pv_vmacct_fexit, struct mm_struct *mm, long pages, int ret)
 {
 	priv_memacct_add(ret == 0);
+	return 0;
+}
+
+/* A thread's last pending fast-path counts (priv_cap_fast), at its exit; later checks of the
+ * exiting thread take the hash path. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(hw_pv_capx_btf)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct priv_cap_fast *f = bpf_task_storage_get(&priv_cap_fast, t, 0, 0);
+	if (f) {
+		f->dead = 1;
+		priv_fast_flush(t, f);
+		f->seen = 0; /* this thread's later checks, if any, go to the hash */
+	}
+	return 0;
+}
+
+/* Every live thread's pending fast-path counts, run by the agent (priv_counts.c) before it
+ * reads priv_counts at the end of a window. Writes nothing to the iterator's output. */
+SEC("iter/task")
+int hw_pv_capfl_it(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	struct priv_cap_fast *f;
+
+	if (!t)
+		return 0;
+	f = bpf_task_storage_get(&priv_cap_fast, t, 0, 0);
+	if (f)
+		priv_fast_flush(t, f);
 	return 0;
 }
 
