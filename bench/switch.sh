@@ -68,12 +68,26 @@ sw_switch() {
 		if [ "$(sw_napplied)" -gt "$n" ]; then
 			SW_STATE=$1
 			sleep "${SW_SETTLE:-0.3}"
+			sw_quiet
 			return 0
 		fi
 		sleep 0.05
 	done
 	echo "switch: the agent did not apply a reload: $(tail -2 "$SW_DIR/herdwatch.err")" >&2
 	return 1
+}
+
+# sw_quiet: wait (3 s at most) until the agent's work after a reload (attaching, reading the
+# process table) is over: under 2 ticks of its CPU time in 0.2 s, so it does not compete with
+# the next run for the CPU.
+sw_quiet() {
+	local a b i
+	for ((i = 0; i < 15; i++)); do
+		a=$(awk '{print $14 + $15}' "/proc/$SW_AGENT_PID/stat" 2>/dev/null) || return 0
+		sleep 0.2
+		b=$(awk '{print $14 + $15}' "/proc/$SW_AGENT_PID/stat" 2>/dev/null) || return 0
+		[ $((b - a)) -lt 2 ] && return 0
+	done
 }
 
 sw_stop() {
