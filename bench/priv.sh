@@ -10,8 +10,9 @@
 #   off    - the agent running with every probe detached (SIGHUP with all families disabled)
 #   on     - the agent running with its default probes
 # "off" and "on" alternate through SIGHUP reloads of one agent (probes attach and detach at
-# runtime), so that one pair is a few hundred milliseconds apart. At the end it checks that the
-# capability summaries counted every check of every "on" run (a monitor that drops is blind).
+# runtime; bench/switch.sh), so that one pair is a few hundred milliseconds apart. At the end
+# it checks that the capability summaries counted every check of every "on" run (a monitor
+# that drops is blind).
 # Usage: bench/priv.sh [PAIRS] [ITERATIONS]
 set -u
 cd "$(dirname "$0")/.."
