@@ -171,6 +171,41 @@ static int percpu_sum(int fd, uint32_t key, uint64_t *out, unsigned n)
 	return 0;
 }
 
+/* Move every thread's pending fast-path capability counts into priv_counts (priv_cap_fast in
+ * bpf/priv.bpf.h): one pass of the task iterator hw_pv_capfl_it, whose output is empty. Not
+ * loaded (a kernel without task iterators): nothing to do, the fast path is then never taken
+ * either, as its exit flush is part of the same candidates. */
+static void priv_cap_flush(struct agent *a)
+{
+	static struct bpf_link *link;
+	static bool failed;
+	struct bpf_program *p = a->skel->progs.hw_pv_capfl_it;
+	char buf[64];
+	int fd;
+
+	if (failed || bpf_program__fd(p) < 0)
+		return;
+	if (!link) {
+		link = bpf_program__attach_iter(p, NULL);
+		if (!link) {
+			agent_log("process.capability: the task iterator does not attach (%s); "
+				  "counts of repeated checks wait for their thread's exit\n",
+				  strerror(errno));
+			failed = true;
+			return;
+		}
+		a->own_ids_dirty = true; /* its link is the agent's own (agent.tamper) */
+	}
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		agent_log("process.capability: bpf_iter_create: %s\n", strerror(errno));
+		return;
+	}
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+}
+
 /* Read every counter, emit what changed since the last window, forget finished processes. */
 static void priv_summaries(struct agent *a, unsigned win)
 {
@@ -180,6 +215,7 @@ static void priv_summaries(struct agent *a, unsigned win)
 	size_t ngone = 0, capgone = 0;
 	bool have = false;
 
+	priv_cap_flush(a);
 	while (bpf_map_get_next_key(fd, have ? &cur : NULL, &next) == 0) {
 		cur = next;
 		have = true;
@@ -249,6 +285,7 @@ static void priv_check_loss(struct agent *a)
 	static const char *const what[HW_PRIV_NLOSS][2] = {
 		{"process.capability", "count_map_full"},
 		{"process.cred_change", "syscall_state_map_full"},
+		{"process.capability", "count_entry_gone"},
 	};
 
 	for (uint32_t c = 0; c < HW_PRIV_NLOSS; c++) {

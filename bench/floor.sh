@@ -53,91 +53,36 @@ done
 command -v jq >/dev/null || { echo "floor: jq missing (apt-get install jq)" >&2; exit 1; }
 
 TMP=$(mktemp -d /tmp/hw-floor.XXXXXX)
-AP= FP=
+SW_DIR=$TMP
+# shellcheck source=bench/switch.sh
+. "$ROOT/bench/switch.sh"
 cleanup() {
-	[ -n "$FP" ] && kill -TERM "$FP" 2>/dev/null && wait "$FP" 2>/dev/null
-	[ -n "$AP" ] && kill -CONT "$AP" 2>/dev/null && kill -TERM "$AP" 2>/dev/null && wait "$AP" 2>/dev/null
+	sw_cleanup
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-# The agent's configurations: every family off, or the defaults.
-cfg() {
-	if [ "$1" = on ]; then
-		: >"$TMP/cfg.yaml"
-	else
-		echo 'probes: {process: false, kernel: false, system: false, agent: false, net: false, user: false, file: false}' >"$TMP/cfg.yaml"
-	fi
-}
-napplied() { grep -c '"result":"applied"' "$TMP/hw.json"; }
-reload() { # reload on|off: rewrite the config, SIGHUP, wait until the agent applied it
-	local n i
-	[ "$STATE" = "$1" ] && return 0
-	n=$(napplied)
-	cfg "$1"
-	kill -HUP "$AP"
-	for ((i = 0; i < 1200; i++)); do
-		[ "$(napplied)" -gt "$n" ] && { STATE=$1; sleep 0.3; return 0; }
-		sleep 0.05
-	done
-	echo "floor: the agent did not apply a reload: $(tail -2 "$TMP/hw.err")" >&2
-	exit 1
-}
-
 start() { # start MONITOR
 	case $1 in
-	none) reload off ;;
-	floor | dispatch)
-		reload off
-		: >"$TMP/floor.out" # truncated here: the last run's "attached" must not be read
-		if [ "$1" = floor ]; then
-			"$WLB/hw-floor" "${HOOKS[@]}" >"$TMP/floor.out" 2>"$TMP/floor.err" &
-		else
-			"$WLB/hw-floor" raw:sys_enter raw:sys_exit >"$TMP/floor.out" 2>"$TMP/floor.err" &
-		fi
-		FP=$!
-		for ((i = 0; i < 1200; i++)); do
-			grep -q attached "$TMP/floor.out" 2>/dev/null && return 0
-			kill -0 "$FP" 2>/dev/null || break
-			sleep 0.05
-		done
-		echo "floor: hw-floor ($1) failed: $(cat "$TMP/floor.err")" >&2
-		exit 1 ;;
+	none) sw_switch off || exit 1 ;;
+	floor) sw_switch off && sw_floor_start "${HOOKS[@]}" || exit 1 ;;
+	dispatch) sw_switch off && sw_floor_start raw:sys_enter raw:sys_exit || exit 1 ;;
 	herdwatch | stopped)
-		reload on
-		[ "$1" = stopped ] && kill -STOP "$AP" ;;
+		sw_switch on || exit 1
+		[ "$1" = stopped ] && kill -STOP "$SW_AGENT_PID" ;;
 	esac
 }
 stop() {
-	kill -CONT "$AP" 2>/dev/null
-	if [ -n "$FP" ]; then
-		kill -TERM "$FP" 2>/dev/null
-		wait "$FP" 2>/dev/null
-	fi
-	FP=
+	kill -CONT "$SW_AGENT_PID" 2>/dev/null
+	sw_floor_stop
 }
 
 # 1. The hooks herdwatch attaches: the "attach" lists of its manifest (herdwatch-agent --probe),
 # one empty program per hook (uprobes left out).
-HOOKS=()
-while read -r sec; do
-	case $sec in
-	tp_btf/* | raw_tp/*) HOOKS+=("raw:${sec#*/}") ;;
-	tracepoint/*) HOOKS+=("tp:${sec#tracepoint/}") ;;
-	fentry/* | fexit/* | lsm/*) HOOKS+=("${sec%%/*}:${sec#*/}") ;;
-	esac
-done < <("$AGENT" --probe 2>/dev/null | jq -r '.probes[] | select(.attach) | .attach[]' | sort -u)
+mapfile -t HOOKS < <(sw_hooks)
 [ ${#HOOKS[@]} -gt 0 ] || { echo "floor: found no hooks of the agent (herdwatch-agent --probe)" >&2; exit 1; }
 echo "hooks (${#HOOKS[@]}): ${HOOKS[*]}"
-cfg off
-STATE=off
-"$AGENT" --config "$TMP/cfg.yaml" --output "$TMP/hw.json" --control none 2>"$TMP/hw.err" &
-AP=$!
-for ((i = 0; i < 6000; i++)); do
-	grep -q '"agent.heartbeat"' "$TMP/hw.json" 2>/dev/null && break
-	kill -0 "$AP" 2>/dev/null || { echo "floor: the agent died: $(tail -2 "$TMP/hw.err")" >&2; exit 1; }
-	sleep 0.1
-done
+sw_start off || exit 1
 
 run_wl() { # run_wl WORKLOAD -> wall_ns on stdout
 	local out

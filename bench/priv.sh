@@ -10,8 +10,9 @@
 #   off    - the agent running with every probe detached (SIGHUP with all families disabled)
 #   on     - the agent running with its default probes
 # "off" and "on" alternate through SIGHUP reloads of one agent (probes attach and detach at
-# runtime), so that one pair is a few hundred milliseconds apart. At the end it checks that the
-# capability summaries counted every check of every "on" run (a monitor that drops is blind).
+# runtime; bench/switch.sh), so that one pair is a few hundred milliseconds apart. At the end
+# it checks that the capability summaries counted every check of every "on" run (a monitor
+# that drops is blind).
 # Usage: bench/priv.sh [PAIRS] [ITERATIONS]
 set -u
 cd "$(dirname "$0")/.."
@@ -20,8 +21,10 @@ ITERS=${2:-20000}
 AGENT=build/herdwatch-agent
 W=build/tests/helpers/cap_bench
 T=$(mktemp -d /tmp/hwbench-priv.XXXXXX)
-AP=
-trap '[ -n "$AP" ] && kill $AP 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
+SW_DIR=$T WLB=build/bench
+# shellcheck source=bench/switch.sh
+. bench/switch.sh
+trap 'sw_cleanup; rm -rf "$T"' EXIT
 touch "$T/f"
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -31,32 +34,18 @@ work() { # prints "wall_ns cpu_ns" per iteration, records the pid under $1
 	sed -n 's/^pid=//p' <<<"$out" >>"$T/pids.$1"
 	echo "$(sed -n 's/^ns_per_iter=//p' <<<"$out") $(sed -n 's/^cpu_ns_per_iter=//p' <<<"$out")"
 }
-cfg_on() { printf 'privilege:\n  summary_interval: 2\n' >"$T/cfg.yaml"; }
-cfg_off() { printf 'privilege:\n  summary_interval: 2\nprobes: {process: false, kernel: false, system: false, agent: false}\n' >"$T/cfg.yaml"; }
-napplied() { grep -c '"result":"applied"' "$T/ev.json"; }
-reload() { # $1 = on|off: rewrite the config, SIGHUP, wait until applied
-	local n
-	n=$(napplied)
-	"cfg_$1"
-	kill -HUP "$AP"
-	for _ in $(seq 300); do
-		[ "$(napplied)" -gt "$n" ] && return 0
-		sleep 0.05
-	done
-	echo "reload not applied" >&2
-	exit 1
-}
-settle() { sleep "${SETTLE:-0.5}"; } # let detach/attach work (RCU, tracepoint sync) finish
+# "on": the default probes; both with a 2 s summary window (the count check at the end)
+printf 'privilege:\n  summary_interval: 2\n' >"$T/on.yaml"
+SW_CONFIG=$T/on.yaml SW_OFF_EXTRA=$(cat "$T/on.yaml") SW_SETTLE=${SETTLE:-0.5}
+reload() { sw_switch "$1" || exit 1; }
+settle() { :; } # sw_switch waits SW_SETTLE after every change (RCU, tracepoint sync)
 
 echo "# $PAIRS pairs x $ITERS iterations (2 capability checks each); ns per iteration"
 # 1. no agent at all
 for _ in $(seq "$PAIRS"); do work none; done >"$T/none"
 # 2. one agent, probes detached/attached alternately
-cfg_on
-: >"$T/ev.json"
-"$AGENT" -c "$T/cfg.yaml" -o "$T/ev.json" 2>"$T/agent.err" &
-AP=$!
-for _ in $(seq 600); do grep -q '"agent.heartbeat"' "$T/ev.json" 2>/dev/null && break; sleep 0.1; done
+sw_start on || exit 1
+AP=$SW_AGENT_PID
 c0=$(awk '{print $14 + $15}' "/proc/$AP/stat")
 for i in $(seq "$PAIRS"); do
 	if [ $((i % 2)) = 0 ]; then
@@ -68,9 +57,7 @@ for i in $(seq "$PAIRS"); do
 done
 c1=$(awk '{print $14 + $15}' "/proc/$AP/stat")
 sleep 2.5 # one more summary window
-kill -TERM "$AP"
-wait "$AP"
-AP=
+sw_stop
 
 col() { awk -v c="$1" '{print $c}'; }
 for m in wall cpu; do
@@ -86,7 +73,7 @@ printf 'agent CPU during the pairs: %.2f s\n' "$(awk -v t=$((c1 - c0)) -v hz="$(
 missed=0
 for pid in $(cat "$T/pids.on"); do
 	for cap in CAP_CHOWN CAP_NET_ADMIN; do
-		got=$(grep -F "\"pid\":$pid," "$T/ev.json" | jq -s "map(select(.kind==\"process.capability\" and .cap.name==\"$cap\" and (.cap.first|not)) | .cap.checks) | add // 0")
+		got=$(grep -F "\"pid\":$pid," "$SW_OUT" | jq -s "map(select(.kind==\"process.capability\" and .cap.name==\"$cap\" and (.cap.first|not)) | .cap.checks) | add // 0")
 		[ "$got" = "$ITERS" ] || { echo "MISSED: pid $pid $cap counted $got of $ITERS"; missed=1; }
 	done
 done

@@ -25,7 +25,7 @@ import statistics
 import subprocess
 import sys
 
-MONITOR_ORDER = ["none", "herdwatch", "auditd", "bpftrace"]
+MONITOR_ORDER = ["none", "herdwatch", "floor", "hooks", "cap_empty", "auditd", "bpftrace"]
 WORKLOAD_ORDER = ["exec", "connect", "open", "watched", "cap", "service"]
 WORKLOAD_TEXT = {
     "exec": "exec storm: fork + exec + wait of /bin/true",
@@ -113,8 +113,12 @@ def main():
     out = []
     w = out.append
     w(f"# herdwatch benchmark — {a.date}\n")
-    w(f"Taken {env.get('date', '?')} by `bench/run` (mode {env.get('mode', '?')}, "
-      f"{env.get('reps', '?')} repetitions, interleaved). Machine: {env.get('cpus', '?')} CPUs "
+    method = env.get("method", "fresh")
+    how = (f"pinned to CPU {env.get('cpu', '?')}, one agent switched by SIGHUP, the base "
+           "(none) being that agent with every probe off" if method == "pinned"
+           else "every monitor started afresh for every run")
+    w(f"Taken {env.get('date', '?')} by `bench/run` (mode {env.get('mode', '?')}, method "
+      f"{method}: {how}; {env.get('reps', '?')} rounds, interleaved). Machine: {env.get('cpus', '?')} CPUs "
       f"({env.get('model', '?').replace('_', ' ')}), "
       f"{int(num(env, 'mem_kb') / 1024 / 1024 + 0.5)} GiB, Linux {env.get('kernel', '?')}; "
       f"load average {env.get('loadavg_start', '?')} at the start, "

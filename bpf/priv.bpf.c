@@ -9,8 +9,8 @@
  * the exit builds the record with the result.
  *
  * Frequent events are counted in the kernel instead (priv_counts): capability checks from
- * capability:cap_capable and W+X mappings from mmap/mprotect entry; only the first per process
- * is a record, the agent summarises the counts once per window.
+ * capability:cap_capable (bpf/priv_cap.bpf.c) and W+X mappings from mmap/mprotect entry; only
+ * the first per process is a record, the agent summarises the counts once per window.
  *
  * Where a non-syscall tracepoint sees an event from every path at once it is used instead:
  * task_rename (prctl and /proc/PID/comm), sched_process_fork (namespaces created by clone and
@@ -653,136 +653,7 @@ int hw_pv_modload_tp(void *ctx)
 	return 0;
 }
 
-/* ---- capability checks: counted per (process, capability) ---- */
-
-/*
- * Every process running as root checks CAP_SYS_ADMIN when memory is committed (mmap, brk,
- * fork, exec, stack growth: cap_vm_enough_memory, a no-audit check): ~20 checks per fork+exec.
- * They are not a use of privilege; they are counted host-wide in per-CPU counters (no
- * per-process map entry, no first-use record), so an exec storm creates no capability state.
- * The capability:cap_capable tracepoint does not carry the check's options (CAP_OPT_NOAUDIT),
- * so the check is recognised by the syscall it happens in: the memory syscalls, exec, fork and
- * vfork (which can check CAP_SYS_ADMIN for nothing else), and clone/clone3 only when they ask
- * for no new namespace: inside a clone(CLONE_NEW*) the namespace check is a real use of
- * CAP_SYS_ADMIN and is counted per process (its few memory checks with it).
- * A CAP_SYS_ADMIN check from any other syscall is counted per process as usual.
- */
-#if defined(__TARGET_ARCH_x86)
-#define PRIV_VM_SYSCALL(nr)                                                                        \
-	((nr) == 9 || (nr) == 10 || (nr) == 12 || (nr) == 25 || (nr) == 57 || (nr) == 58 ||        \
-	 (nr) == 59 || (nr) == 322 ||                                                              \
-	 ((nr) >= 4 && (nr) <= 7) /* a user page fault: orig_ax holds its error code */)
-#else
-#define PRIV_VM_SYSCALL(nr)                                                                        \
-	((nr) == 222 || (nr) == 226 || (nr) == 214 || (nr) == 216 || (nr) == 221 || (nr) == 281 || \
-	 (nr) < 0)
-#endif
-static bool priv_cap_quiet(__u16 cap)
-{
-	if (cap != 21 /* CAP_SYS_ADMIN */)
-		return false;
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	long nr = HW_REG_NR(regs);
-	if (nr == HW_NR_CLONE)
-		return !(HW_REG_ARG0(regs) & PRIV_CLONE_NEW_ALL);
-	if (nr == HW_NR_CLONE3) {
-		__u64 flags = 0;
-		bpf_probe_read_user(&flags, sizeof(flags), (void *)HW_CREG_ARG0(regs));
-		return !(flags & PRIV_CLONE_NEW_ALL);
-	}
-	return PRIV_VM_SYSCALL(nr);
-}
-
-static __always_inline void priv_memacct_add(int denied)
-{
-	__u32 zero = 0;
-	struct hw_priv_memacct *c = bpf_map_lookup_elem(&priv_memacct, &zero);
-	if (c) {
-		c->checks++;
-		c->denied += denied;
-	}
-}
-
-/* count_quiet: count the memory-accounting checks here (false where another program counts
- * them: see hw_pv_vmacct_fexit) */
-static __always_inline void priv_cap(int cap, int ret, const bool count_quiet)
-{
-	struct task_struct *t;
-	__u32 tgid;
-	struct hw_cfg *cfg;
-	struct hw_count_first *r;
-
-	if (priv_cap_quiet(cap)) {
-		/* Memory accounting: a host-wide per-CPU counter (the agent's own checks
-		 * included) and nothing else. About 20 per fork + exec, so this path comes first:
-		 * one helper call and one array slot, no filter (a hash lookup, and one per
-		 * cgroup level). */
-		if (count_quiet)
-			priv_memacct_add(ret != 0);
-		return;
-	}
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	cfg = hw_get_cfg();
-	/* The agent's own checks are not counted; the other filters (hw_filtered) are applied by
-	 * priv_count when a process's first check creates its entry. */
-	if (cfg && cfg->agent_pid == tgid)
-		return;
-	t = bpf_get_current_task_btf();
-	if (!priv_count(t, tgid, HW_EV_CAP, cap & 0xffff, ret != 0, 0))
-		return;
-	/* first use of this capability by this process: a record now */
-	r = hw_scratch_get();
-	if (!r) {
-		hw_count_drop(HW_EV_CAP, HW_DROP_SCRATCH);
-		return;
-	}
-	hw_fill_hdr(&r->hdr, t, HW_EV_CAP);
-	r->idx = cap;
-	r->flags = 0;
-	r->ret = ret;
-	r->prot = r->mflags = 0;
-	r->addr = r->len = 0;
-	hw_submit(r, sizeof(*r), false);
-}
-
-SEC("tp_btf/cap_capable")
-int BPF_PROG(hw_pv_cap_btf, const struct cred *cred, struct user_namespace *target_ns,
-	     const struct user_namespace *capable_ns, int cap, int ret)
-{
-	priv_cap(cap, ret, true);
-	return 0;
-}
-
-SEC("tracepoint/capability/cap_capable")
-int hw_pv_cap_tp(struct trace_event_raw_cap_capable___hw *ctx)
-{
-	priv_cap(ctx->cap, ctx->ret, true);
-	return 0;
-}
-
-/*
- * Kernels before 6.14 have no cap_capable tracepoint: the function
- * itself, at its return (every check goes through it: the capability LSM is always first).
- * But cap_vm_enough_memory's call of cap_capable is inlined by the compiler (same file), so the
- * memory-accounting checks never reach the fexit: seen on Debian's 6.1 and 6.12. They are
- * counted at cap_vm_enough_memory's own return instead (an LSM hook, called through a pointer,
- * never inlined; its result is 1 when CAP_SYS_ADMIN was granted), and not counted here, where
- * a kernel that does not inline would show them a second time.
- */
-SEC("fexit/cap_capable")
-int BPF_PROG(hw_pv_cap_fexit, const struct cred *cred, struct user_namespace *target_ns, int cap,
-	     unsigned int opts, int ret)
-{
-	priv_cap(cap, ret, false);
-	return 0;
-}
-
-SEC("fexit/cap_vm_enough_memory")
-int BPF_PROG(hw_pv_vmacct_fexit, struct mm_struct *mm, long pages, int ret)
-{
-	priv_memacct_add(ret == 0);
-	return 0;
-}
+/* ---- capability checks: bpf/priv_cap.bpf.c ---- */
 
 /* ---- W+X memory: mmap/mprotect entry only, counted per (process, syscall) ---- */
 

@@ -177,11 +177,16 @@ static __always_inline struct file *priv_fd_file(struct task_struct *t, __u64 fd
 
 /*
  * Count one occurrence of a repeated event (capability check, W+X mapping) of the current
- * process. The hot path is one hash lookup and atomic adds. Returns true when the caller must
- * emit the first occurrence now: at the first (process, kind, index).
+ * process. The hot path is one hash lookup and atomic adds. Returns PRIV_FIRST when the caller
+ * must emit the first occurrence now (at the first (process, kind, index)), PRIV_COUNTED when
+ * the occurrence was added to an existing entry, PRIV_NOT_COUNTED when it was not (a filtered
+ * process, or a full map: counted in priv_loss).
  */
-static __always_inline bool priv_count(struct task_struct *t, __u32 tgid, __u16 type, __u16 idx,
-				       bool denied, __u32 prot)
+#define PRIV_NOT_COUNTED (-1)
+#define PRIV_COUNTED 0
+#define PRIV_FIRST 1
+static __always_inline int priv_count(struct task_struct *t, __u32 tgid, __u16 type, __u16 idx,
+				      bool denied, __u32 prot)
 {
 	struct hw_priv_count_key k = {
 		.tgid = tgid,
@@ -201,16 +206,16 @@ static __always_inline bool priv_count(struct task_struct *t, __u32 tgid, __u16 
 		if (prot)
 			v->prot = prot;
 		if (v->emitted || hw_filtered(tgid))
-			return false;
+			return PRIV_COUNTED;
 		v->emitted = 1; /* two CPUs may both get here: a duplicate first, never a loss */
-		return true;
+		return PRIV_FIRST;
 	}
 	/* The configured filters are applied here, where state is first created, rather than on
 	 * every check: the hot path above stays at one lookup. A process that becomes ignored
 	 * later (filters.ignore_exe decided at its exec) keeps being counted, and the agent drops
 	 * its summaries. */
 	if (hw_filtered(tgid))
-		return false;
+		return PRIV_NOT_COUNTED;
 	struct hw_priv_count_val nv = {};
 	hw_fill_hdr(&nv.hdr, t, type);
 	nv.count = 1;
@@ -219,13 +224,68 @@ static __always_inline bool priv_count(struct task_struct *t, __u32 tgid, __u16 
 	nv.emitted = 1;
 	long err = bpf_map_update_elem(&priv_counts, &k, &nv, BPF_NOEXIST);
 	if (!err)
-		return nv.emitted;
+		return PRIV_FIRST;
 	/* Another CPU inserted it first (-EEXIST), or the map is full. */
 	v = bpf_map_lookup_elem(&priv_counts, &k);
 	if (v)
 		goto counted;
 	priv_count_loss(HW_PRIV_LOSS_COUNT_FULL);
-	return false;
+	return PRIV_NOT_COUNTED;
+}
+
+/*
+ * The fast path of repeated capability checks (bpf/priv.bpf.c priv_cap). A thread whose
+ * process already has its priv_counts entry for capability c (so its first use was reported)
+ * sets bit c of seen; its next allowed checks of c only add 1 to n[c] in its own task storage:
+ * one storage lookup (cached in the task) and one add, no key to build, no hash. Denied checks
+ * always take the hash path. The pending n[c] reach the process's entry when the agent runs
+ * hw_pv_capfl_it (an iterator over every task) before it reads the counts at the end of a
+ * window, and when the thread exits (hw_pv_capx_btf), so the summaries count every check.
+ * The thread adds atomically and a flush takes each counter with an atomic exchange, so the
+ * exit flush and the iterator, even on the same thread at once, never move a check twice.
+ */
+#define PRIV_FAST_NCAP 64
+struct priv_cap_fast {
+	__u64 seen; /* bit c: the entry of (process, c) exists, first use reported */
+	__u32 dead; /* the thread passed sched_process_exit: no more fast path */
+	__u32 pad;
+	__u64 n[PRIV_FAST_NCAP]; /* allowed checks of c not yet added to the entry */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct priv_cap_fast);
+} priv_cap_fast SEC(".maps");
+
+/* Move a thread's pending counts into its process's entries (t: the thread, f: its storage). */
+static __always_inline void priv_fast_flush(struct task_struct *t, struct priv_cap_fast *f)
+{
+	struct hw_priv_count_key k = {
+		.tgid = BPF_CORE_READ(t, tgid),
+		.type = HW_EV_CAP,
+		.start_ns = BPF_CORE_READ(t, group_leader, start_boottime),
+	};
+	__u64 seen = f->seen;
+
+#pragma clang loop unroll(disable)
+	for (int c = 0; c < PRIV_FAST_NCAP; c++) {
+		struct hw_priv_count_val *v;
+		__u64 x;
+
+		if (!((seen >> c) & 1) || !f->n[c])
+			continue;
+		x = __sync_lock_test_and_set(&f->n[c], 0); /* 64-bit xchg: no -mcpu=v3 needed */
+		if (!x)
+			continue;
+		k.idx = c;
+		v = bpf_map_lookup_elem(&priv_counts, &k);
+		if (v)
+			__sync_fetch_and_add(&v->count, x);
+		else /* the entry was removed while the thread lived: x checks not summarised */
+			priv_count_loss(HW_PRIV_LOSS_FAST_ORPHAN);
+	}
 }
 
 #endif /* HW_PRIV_BPF_H */

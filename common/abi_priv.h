@@ -232,13 +232,14 @@ struct hw_priv_cfg {
 };
 
 /* Causes for the priv family's own loss counter (priv_loss per-CPU array). */
-#define HW_PRIV_LOSS_COUNT_FULL 0 /* a new (process, capability) could not be counted */
-#define HW_PRIV_LOSS_INFLIGHT 1   /* syscall entry state could not be saved: no result */
+#define HW_PRIV_LOSS_COUNT_FULL 0  /* a new (process, capability) could not be counted */
+#define HW_PRIV_LOSS_INFLIGHT 1    /* syscall entry state could not be saved: no result */
+#define HW_PRIV_LOSS_FAST_ORPHAN 2 /* a thread's pending capability checks found no entry */
 /* CAP_SYS_ADMIN memory-accounting checks (priv_memacct, one per CPU) */
 struct hw_priv_memacct {
 	__u64 checks, denied;
 };
 
-#define HW_PRIV_NLOSS 2
+#define HW_PRIV_NLOSS 3
 
 #endif
