@@ -402,12 +402,12 @@ int main(void)
 		     "test.yaml:2: keys must be strings");
 	expect_error("list entry key not a string",
 		     "containers:\n  - {cgroup: '^/a/(b)', [x]: 1}\n", "keys must be strings");
-	expect_error(
-		"unknown top-level key lists the known ones", "herdd: a\n",
-		"test.yaml:1: unknown key 'herdd' (known: herd, version, host_name, output, "
-		"heartbeat_interval, args_max_bytes, ringbuf_mb, exec_failed_enoent, probes, "
-		"filters, containers, collector, custom_probes, control_socket, control, "
-		"privilege, net, files, metrics, container_meta, inventory, exec_hash, outputs)");
+	expect_error("unknown top-level key lists the known ones", "herdd: a\n",
+		     "test.yaml:1: unknown key 'herdd' (known: herd, version, host_name, output, "
+		     "heartbeat_interval, args_max_bytes, ringbuf_mb, exec_failed_enoent, probes, "
+		     "filters, containers, collector, custom_probes, control_socket, control, "
+		     "privilege, net, files, metrics, container_meta, inventory, exec_hash, "
+		     "outputs, tty)");
 	expect_error("net kind key: fold_window_s only for connect",
 		     "net:\n  accept:\n    fold_window_s: 5\n",
 		     "test.yaml:3: unknown key 'net.accept.fold_window_s' (known: ignore_loopback, "
