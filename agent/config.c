@@ -641,8 +641,11 @@ static int parse_files(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 		} else if (key && !strcmp(key, "add")) {
 			if (parse_file_rules(p, v, key, &c->file_add, &c->n_file_add))
 				return -1;
+		} else if (key && !strcmp(key, "mode")) {
+			if (parse_file_mode(p, c, v))
+				return -1;
 		} else {
-			return perr(p, k, "unknown key 'files.%s' (known: watch, add)",
+			return perr(p, k, "unknown key 'files.%s' (known: watch, add, mode)",
 				    key ? key : "?");
 		}
 	}

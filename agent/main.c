@@ -6,6 +6,7 @@
  * SIGHUP: reload the config; a bad config keeps the old one and says why.
  */
 #include "agent/agent.h"
+#include "agent/user.h"
 #include "agent/ctrmeta.h"
 #include "herdwatch.skel.h"
 #include "agent/metrics.h"
@@ -393,6 +394,9 @@ static void event_loop(struct agent *a, int ep, int ctl_fd)
 			agent_log("epoll_wait failed: %s\n", strerror(errno));
 			break;
 		}
+		/* watched-file events first: exit records in the ring still leave their
+		 * processes in the table (agent/file_fan_read.c) */
+		file_fan_poll(a);
 		/* always consume: records written with BPF_RB_NO_WAKEUP do not wake us */
 		if (ring_buffer__consume(a->rb) < 0) {
 			a->decode_errors++;
