@@ -82,7 +82,11 @@ void fan_close(void)
 		close(fan.rfd);
 	fan.fd = fan.rfd = -1;
 	fan.active = false;
-	fan.ninodes = fan.ndirs = fan.nns = 0;
+	for (size_t i = 0; i < fan.nrdirs; i++)
+		free(fan.rdirs[i].path);
+	for (size_t i = 0; i < fan.ninodes; i++)
+		free(fan.inodes[i].path);
+	fan.ninodes = fan.ndirs = fan.nns = fan.nrdirs = 0;
 	fan.marks = fan.dir_marks = fan.remark_marks = fan.mark_skipped = 0;
 }
 
@@ -151,7 +155,7 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem)
 	return n ? n : NULL;
 }
 
-static int note_inode(const struct stat *st, uint16_t rule, uint64_t ns)
+static int note_inode(const struct stat *st, uint16_t rule, uint64_t ns, const char *shown)
 {
 	for (size_t i = 0; i < fan.ninodes; i++)
 		if (fan.inodes[i].ino == st->st_ino && fan.inodes[i].dev == st->st_dev)
@@ -160,7 +164,8 @@ static int note_inode(const struct stat *st, uint16_t rule, uint64_t ns)
 	if (!n)
 		return -ENOMEM;
 	fan.inodes = n;
-	n[fan.ninodes++] = (struct fan_inode){st->st_ino, st->st_dev, ns, rule};
+	n[fan.ninodes++] =
+		(struct fan_inode){st->st_ino, st->st_dev, ns, ns ? strdup(shown) : NULL, rule};
 	return 0;
 }
 
@@ -177,13 +182,58 @@ static int note_dir(const struct stat *st, uint16_t rule)
 	return 0;
 }
 
-/* a watched file: an inode mark on it */
-static int mark_file(const char *path, uint16_t rule, unsigned ops, uint64_t ns)
+const struct fan_rdir *fan_rdir_of(int htype, const unsigned char *h, uint32_t hlen)
+{
+	for (size_t i = 0; i < fan.nrdirs; i++)
+		if (fan.rdirs[i].htype == htype && fan.rdirs[i].hlen == hlen &&
+		    !memcmp(fan.rdirs[i].h, h, hlen))
+			return &fan.rdirs[i];
+	return NULL;
+}
+
+/* a directory whose creates and moves re-mark (named: creates of watched names reported) */
+static int remark_dir(const char *path, bool named)
+{
+	for (size_t i = 0; i < fan.nrdirs; i++)
+		if (!strcmp(fan.rdirs[i].path, path)) {
+			fan.rdirs[i].named |= named;
+			return 0;
+		}
+	int rc = mark_path(fan.rfd, 0, FAN_CREATE | FAN_MOVED_TO | FAN_ONDIR, path);
+	if (rc)
+		return rc < 0 ? rc : 0;
+	fan.remark_marks++;
+	struct {
+		struct file_handle fh;
+		unsigned char b[64];
+	} fh = {.fh.handle_bytes = 64};
+	int mnt;
+	struct fan_rdir *n = grow(fan.rdirs, &fan.cap_rdirs, fan.nrdirs + 1, sizeof(*n));
+	if (!n)
+		return 0;
+	fan.rdirs = n;
+	if (name_to_handle_at(AT_FDCWD, path, &fh.fh, &mnt, 0))
+		return 0; /* marked; its creates re-mark but are not reported */
+	struct fan_rdir *d = &n[fan.nrdirs];
+	d->path = strdup(path);
+	if (!d->path)
+		return 0;
+	d->htype = fh.fh.handle_type;
+	d->hlen = fh.fh.handle_bytes;
+	memcpy(d->h, fh.fh.f_handle, d->hlen);
+	d->named = named;
+	fan.nrdirs++;
+	return 0;
+}
+
+/* a watched file: an inode mark on it (ns: in that mount namespace, where path without its
+ * first skip bytes names it) */
+static int mark_file(const char *path, uint16_t rule, unsigned ops, uint64_t ns, size_t skip)
 {
 	struct stat st;
 	if (stat(path, &st) || !S_ISREG(st.st_mode))
 		return 0;
-	if (note_inode(&st, rule, ns))
+	if (note_inode(&st, rule, ns, path + skip))
 		return 0; /* already marked (or out of memory: the next pass tries again) */
 	int rc = mark_path(fan.fd, 0, ops_mask(ops), path);
 	if (rc == 0)
@@ -203,10 +253,9 @@ static int mark_tree(const char *path, uint16_t rule, unsigned ops, int depth, u
 		if (rc < 0)
 			return rc;
 		fan.dir_marks += rc == 0;
-		rc = mark_path(fan.rfd, 0, FAN_CREATE | FAN_MOVED_TO | FAN_ONDIR, path);
+		rc = remark_dir(path, false);
 		if (rc < 0)
 			return rc;
-		fan.remark_marks += rc == 0;
 	}
 	if (depth >= 16)
 		return 0;
@@ -238,10 +287,9 @@ static int mark_prefix(const char *root, const char *pat, uint16_t rule, unsigne
 		snprintf(dir, sizeof(dir), "/");
 	if (!nl) /* "/abs/dir/": the subtree */
 		return ns ? 0 : mark_tree(dir, rule, ops, 0, &budget);
-	int rc = mark_path(fan.rfd, 0, FAN_CREATE | FAN_MOVED_TO | FAN_ONDIR, dir);
+	int rc = remark_dir(dir, !ns);
 	if (rc < 0)
 		return rc;
-	fan.remark_marks += rc == 0;
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	rc = 0;
@@ -255,7 +303,7 @@ static int mark_prefix(const char *root, const char *pat, uint16_t rule, unsigne
 		if (S_ISDIR(st.st_mode) && !ns)
 			rc = mark_tree(path, rule, ops, 0, &budget);
 		else if (S_ISREG(st.st_mode))
-			rc = mark_file(path, rule, ops, ns);
+			rc = mark_file(path, rule, ops, ns, strlen(root));
 	}
 	if (d)
 		closedir(d);
@@ -285,12 +333,12 @@ static int mark_homes(const char *pat, uint16_t rule, unsigned ops)
 	size_t nl = strlen(name);
 	bool dir = nl && name[nl - 1] == '/';
 	for (unsigned i = 0; i < nh; i++) {
-		int rc = mark_path(fan.rfd, 0, FAN_CREATE | FAN_MOVED_TO | FAN_ONDIR, homes[i]);
+		int rc = remark_dir(homes[i], true);
 		if (rc < 0)
 			return rc;
-		fan.remark_marks += rc == 0;
 		snprintf(path, sizeof(path), "%s/%.*s", homes[i], (int)(dir ? nl - 1 : nl), name);
-		rc = dir ? mark_tree(path, rule, ops, 15, &budget) : mark_file(path, rule, ops, 0);
+		rc = dir ? mark_tree(path, rule, ops, 15, &budget)
+			 : mark_file(path, rule, ops, 0, 0);
 		if (rc < 0)
 			return rc;
 	}
@@ -461,7 +509,9 @@ void file_fan_stop(struct agent *a)
 	fan_close();
 	free(fan.inodes);
 	free(fan.dirs);
+	free(fan.rdirs);
 	fan.inodes = NULL;
 	fan.dirs = NULL;
-	fan.cap_inodes = fan.cap_dirs = 0;
+	fan.rdirs = NULL;
+	fan.cap_inodes = fan.cap_dirs = fan.cap_rdirs = 0;
 }

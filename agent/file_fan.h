@@ -10,6 +10,7 @@ struct fan_inode {
 	uint64_t ino;
 	uint64_t dev;
 	uint64_t mntns; /* 0: the agent's own */
+	char *path;     /* in another mount namespace: the path as its processes see it */
 	uint16_t rule;
 };
 
@@ -17,6 +18,16 @@ struct fan_inode {
 struct fan_dir {
 	uint64_t ino, dev;
 	uint16_t rule;
+};
+
+/* one directory of the re-mark group: its file handle (events name it by that) and path;
+ * named: the parent of watched names (a create there is reported), not a subtree directory */
+struct fan_rdir {
+	char *path;
+	int htype;
+	uint32_t hlen;
+	unsigned char h[64];
+	bool named;
 };
 
 #define FAN_NO_RULE 0xffff
@@ -35,6 +46,8 @@ struct fan_state {
 	size_t ninodes, cap_inodes;
 	struct fan_dir *dirs;
 	size_t ndirs, cap_dirs;
+	struct fan_rdir *rdirs;
+	size_t nrdirs, cap_rdirs;
 	uint64_t ns[FAN_MAX_NS];
 	unsigned nns;
 	bool remark_due;
@@ -53,8 +66,10 @@ void fan_close(void);
 void fan_fault(struct agent *a, const char *cause, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void fan_scan_containers(struct agent *a);
+const struct fan_rdir *fan_rdir_of(int htype, const unsigned char *h, uint32_t hlen);
 /* file_fan_read.c */
 void fan_drain(struct agent *a);
 uint16_t fan_rule_of_path(struct agent *a, const char *path);
+void fan_drain_remark(struct agent *a);
 
 #endif

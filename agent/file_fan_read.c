@@ -3,8 +3,10 @@
  *
  * Batching: the descriptors are not in the event loop's epoll set, so no event wakes the agent.
  * file_fan_poll() runs once per pass of the loop (at most ~10 ms apart while events flow,
- * 100 ms when idle), just before the ring buffer is read: the process table still holds the
- * processes whose exit record is waiting there. Each read takes up to FAN_BUF bytes (about
+ * 100 ms when idle), just after the ring buffer is read: the exec records of the processes
+ * are in the table, and the identity of those that exited since is in a cache of the last
+ * EXIT_KEEP exits (their exit records carry uid, gid, comm, cgroup; the table entry its exe,
+ * argv and cwd). Each read takes up to FAN_BUF bytes (about
  * 10,000 events); the kernel merges identical events (same file, same process, same kind)
  * while they wait in the queue, so a loop reading one watched file costs one event per pass.
  *
@@ -90,6 +92,50 @@ uint16_t fan_rule_of_path(struct agent *a, const char *path)
 	return FAN_NO_RULE;
 }
 
+#define EXIT_KEEP 1024
+static struct exited {
+	struct hw_hdr h;
+	struct proc p; /* its strings referenced; p.pid 0: no table entry */
+	bool used;
+} exits[EXIT_KEEP];
+static unsigned exit_next;
+
+void file_fan_note_exit(const struct hw_hdr *h, const struct proc *p)
+{
+	if (!fan.active)
+		return;
+	struct exited *x = &exits[exit_next++ % EXIT_KEEP];
+	if (x->used) {
+		pstr_put(x->p.exe);
+		pstr_put(x->p.args);
+		pstr_put(x->p.cwd);
+		pstr_put(x->p.tty);
+	}
+	x->used = true;
+	x->h = *h;
+	memset(&x->p, 0, sizeof(x->p));
+	if (p) {
+		x->p = *p;
+		x->p.next = NULL;
+		x->p.lineage = false;
+		pstr_ref(x->p.exe);
+		pstr_ref(x->p.args);
+		pstr_ref(x->p.cwd);
+		pstr_ref(x->p.tty);
+	}
+}
+
+/* the newest exit of pid (the event came before it: the pid cannot be reused yet) */
+static struct exited *exited_of(uint32_t pid)
+{
+	for (unsigned i = 1; i <= EXIT_KEEP; i++) {
+		struct exited *x = &exits[(exit_next - i) % EXIT_KEEP];
+		if (x->used && x->h.pid == pid)
+			return x;
+	}
+	return NULL;
+}
+
 /* the process: /proc while it lives, the process table after */
 static struct proc *fill_hdr(struct agent *a, uint32_t pid, struct hw_hdr *h)
 {
@@ -102,6 +148,14 @@ static struct proc *fill_hdr(struct agent *a, uint32_t pid, struct hw_hdr *h)
 	h->pid = h->tid = pid;
 	h->auid = 0xffffffffu;
 	struct proc *e = proctab_get(&a->pt, pid);
+	struct exited *x = e ? NULL : exited_of(pid);
+	if (x) { /* gone: as its exit record and last table entry had it */
+		uint64_t now_ns = h->ts;
+		*h = x->h;
+		h->ts = now_ns;
+		h->tid = pid;
+		return x->p.pid ? &x->p : NULL;
+	}
 	if (e) {
 		h->ppid = e->ppid;
 		h->cgroup_id = e->cgroup_id;
@@ -200,13 +254,67 @@ static void put_events(struct jbuf *b, uint64_t m)
 		     {FAN_ACCESS, "access"},
 		     {FAN_MODIFY, "modify"},
 		     {FAN_CLOSE_WRITE, "close_write"},
-		     {FAN_CLOSE_NOWRITE, "close_nowrite"}};
+		     {FAN_CLOSE_NOWRITE, "close_nowrite"},
+		     {FAN_CREATE, "create"}};
 	jb_key(b, "events");
 	jb_arr_begin(b);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (m & names[i].bit)
 			jb_cstr(b, names[i].name);
 	jb_arr_end(b);
+}
+
+struct fan_emit {
+	uint32_t pid;
+	int type;
+	uint16_t op;
+	const char *path;
+	size_t plen;
+	const struct hw_file_rule *r;
+	uint64_t mask;
+	const struct stat *st; /* NULL: unknown */
+	uint64_t ns, repeats;
+	bool created;
+};
+
+static void emit_fan(struct agent *a, const struct fan_emit *e)
+{
+	struct hw_hdr h;
+	struct proc *p = fill_hdr(a, e->pid, &h);
+	struct jbuf *b = &a->jb;
+	h.type = e->type;
+	emit_event_p(a, kind_name(e->type), &h, p, "file");
+	jb_kcstr(b, "op",
+		 e->op == HW_FOP_WRITE  ? "write"
+		 : e->op == HW_FOP_READ ? "read"
+					: "truncate");
+	jb_kcstr(b, "syscall", NULL);
+	jb_kstr(b, "path", e->path, e->plen);
+	jb_key(b, "target");
+	jb_null(b);
+	jb_ki64(b, "result", 0);
+	jb_kcstr(b, "watch", e->r->pattern);
+	jb_kcstr(b, "source", "fanotify");
+	put_events(b, e->mask);
+	if (e->type == HW_EV_FILE_TRUNCATE && e->st)
+		jb_ku64(b, "size", (uint64_t)e->st->st_size);
+	if (e->st) {
+		char mode[16];
+		snprintf(mode, sizeof(mode), "%06o", e->st->st_mode & 0177777);
+		jb_kcstr(b, "file_mode", mode);
+	}
+	jb_kbool(b, "resolved", true);
+	if (e->created)
+		jb_kbool(b, "created", true);
+	if (e->ns) {
+		jb_ku64(b, "mnt_ns", e->ns);
+		jb_kbool(b, "ns_path", true);
+	}
+	if (e->repeats)
+		jb_ku64(b, "repeats", e->repeats);
+	emit_event_end(a);
+	a->events_by_type[e->type]++;
+	fan.emitted++;
 }
 
 static void one_event(struct agent *a, const struct fanotify_event_metadata *m)
@@ -227,6 +335,8 @@ static void one_event(struct agent *a, const struct fanotify_event_metadata *m)
 		if (fan.inodes[i].ino == st.st_ino && fan.inodes[i].dev == st.st_dev) {
 			rule = fan.inodes[i].rule;
 			ns = fan.inodes[i].mntns;
+			if (ns && fan.inodes[i].path) /* readlink cannot reach that root */
+				pl = snprintf(path, sizeof(path), "%s", fan.inodes[i].path);
 			break;
 		}
 	if (rule == FAN_NO_RULE)
@@ -257,46 +367,84 @@ static void one_event(struct agent *a, const struct fanotify_event_metadata *m)
 		fan.folded++;
 		return;
 	}
-	struct hw_hdr h;
-	struct proc *p = fill_hdr(a, m->pid, &h);
-	h.type = type;
-	struct jbuf *b = &a->jb;
-	emit_event_p(a, kind_name(type), &h, p, "file");
-	jb_kcstr(b, "op", op == HW_FOP_WRITE ? "write" : op == HW_FOP_READ ? "read" : "truncate");
-	jb_kcstr(b, "syscall", NULL);
-	jb_kstr(b, "path", path, pl);
-	jb_key(b, "target");
-	jb_null(b);
-	jb_ki64(b, "result", 0);
-	jb_kcstr(b, "watch", r->pattern);
-	jb_kcstr(b, "source", "fanotify");
-	put_events(b, m->mask);
-	if (type == HW_EV_FILE_TRUNCATE)
-		jb_ku64(b, "size", (uint64_t)st.st_size);
-	char mode[16];
-	snprintf(mode, sizeof(mode), "%06o", st.st_mode & 0177777);
-	jb_kcstr(b, "file_mode", mode);
-	jb_kbool(b, "resolved", true);
-	if (ns) {
-		jb_ku64(b, "mnt_ns", ns);
-		jb_kbool(b, "ns_path", true);
+	struct fan_emit e = {.pid = m->pid,
+			     .type = type,
+			     .op = op,
+			     .path = path,
+			     .plen = pl,
+			     .r = r,
+			     .mask = m->mask,
+			     .st = &st,
+			     .ns = ns,
+			     .repeats = repeats};
+	emit_fan(a, &e);
+}
+
+/* A create in the parent directory of watched names: a new file of a watched name (the
+ * marks cannot be on it yet) is reported as a write open that created it. */
+static void remark_event(struct agent *a, const struct fanotify_event_metadata *m)
+{
+	const char *p = (const char *)m + m->metadata_len, *end = (const char *)m + m->event_len;
+	while (p + sizeof(struct fanotify_event_info_header) <= end) {
+		const struct fanotify_event_info_fid *fid = (const void *)p;
+		uint16_t len = fid->hdr.len;
+		if (len < sizeof(*fid) + sizeof(struct file_handle) || p + len > end)
+			break;
+		const struct file_handle *fh = (const void *)fid->handle;
+		const char *name = (const char *)fh->f_handle + fh->handle_bytes;
+		size_t room = (size_t)(p + len - name);
+		if (fid->hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME &&
+		    fh->handle_bytes <= len - sizeof(*fid) - sizeof(*fh) && room &&
+		    memchr(name, 0, room) && (m->mask & FAN_CREATE) && !(m->mask & FAN_ONDIR) &&
+		    (int)m->pid != a->self_pid) {
+			const struct fan_rdir *d =
+				fan_rdir_of(fh->handle_type, fh->f_handle, fh->handle_bytes);
+			char path[PATH_MAX];
+			int pl = d && d->named ? snprintf(path, sizeof(path), "%s/%s",
+							  strcmp(d->path, "/") ? d->path : "", name)
+					       : -1;
+			uint16_t rule = pl > 0 && pl < (int)sizeof(path) ? fan_rule_of_path(a, path)
+									 : FAN_NO_RULE;
+			const struct hw_file_rule *r =
+				rule == FAN_NO_RULE ? NULL : file_rule_at(a, rule);
+			struct stat st;
+			if (r && (r->ops & HW_FOP_WRITE)) {
+				struct fan_emit e = {.pid = m->pid,
+						     .type = HW_EV_FILE_OPEN,
+						     .op = HW_FOP_WRITE,
+						     .path = path,
+						     .plen = pl,
+						     .r = r,
+						     .mask = m->mask,
+						     .st = stat(path, &st) ? NULL : &st,
+						     .created = true};
+				emit_fan(a, &e);
+			}
+		}
+		p += len;
 	}
-	if (repeats)
-		jb_ku64(b, "repeats", repeats);
-	emit_event_end(a);
-	a->events_by_type[type]++;
-	fan.emitted++;
 }
 
 /* the re-mark group: any create or move into a marked directory means "lay the marks again" */
-static void drain_remark(void)
+void fan_drain_remark(struct agent *a)
 {
-	static char buf[16384] __attribute__((aligned(8)));
+	static char buf[65536] __attribute__((aligned(8)));
 	for (int i = 0; fan.rfd >= 0 && i < FAN_READS_PER_POLL; i++) {
 		ssize_t n = read(fan.rfd, buf, sizeof(buf));
 		if (n <= 0)
 			break;
 		fan.remark_due = true;
+		struct fanotify_event_metadata *m = (void *)buf;
+		for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
+			if (m->vers != FANOTIFY_METADATA_VERSION)
+				break;
+			if (m->mask & FAN_Q_OVERFLOW) {
+				/* a re-mark pass follows anyway; creates may be lost */
+				report_loss(a, "file.open", 1, "fanotify_remark_overflow");
+				continue;
+			}
+			remark_event(a, m);
+		}
 	}
 }
 
@@ -336,7 +484,7 @@ void fan_drain(struct agent *a)
 		if ((size_t)n < sizeof(buf) / 2)
 			break;
 	}
-	drain_remark();
+	fan_drain_remark(a);
 	if (overflow) {
 		fan.overflows++;
 		fan_fault(a, "fanotify_queue_overflow",

@@ -394,14 +394,14 @@ static void event_loop(struct agent *a, int ep, int ctl_fd)
 			agent_log("epoll_wait failed: %s\n", strerror(errno));
 			break;
 		}
-		/* watched-file events first: exit records in the ring still leave their
-		 * processes in the table (agent/file_fan_read.c) */
-		file_fan_poll(a);
 		/* always consume: records written with BPF_RB_NO_WAKEUP do not wake us */
 		if (ring_buffer__consume(a->rb) < 0) {
 			a->decode_errors++;
 			count_user_loss(a, "*", HW_ULOSS_RING_READ);
 		}
+		/* watched-file events after the records: the execs of their processes are in
+		 * the table, the exits in its recent-exit cache (agent/file_fan_read.c) */
+		file_fan_poll(a);
 		for (int i = 0; i < n; i++)
 			if (evs[i].data.fd == ctl_fd)
 				control_handle(a, ctl_fd);

@@ -26,7 +26,9 @@ bool file_fan_owns_open(struct agent *a); /* file.open comes from fanotify now *
 const char *file_fan_fault(void);         /* why watch mode fell back to exact, or NULL */
 bool file_fan_name_ok(const char *name);  /* "file.exact": the control override's name */
 void file_fan_poll(struct agent *a);      /* before the ring buffer is read: take a batch */
-int file_fan_apply(struct agent *a);      /* family hooks (agent/family.c) */
+/* a process exits: its identity kept a while for the events fanotify still holds of it */
+void file_fan_note_exit(const struct hw_hdr *h, const struct proc *p);
+int file_fan_apply(struct agent *a); /* family hooks (agent/family.c) */
 void file_fan_second(struct agent *a);
 void file_fan_heartbeat(struct agent *a, struct jbuf *b);
 void file_fan_stop(struct agent *a);
