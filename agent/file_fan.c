@@ -69,9 +69,9 @@ bool file_fan_owns_open(struct agent *a)
 	return fan_wanted(a) && !(fan.failed && fan.gen == a->cfg_gen);
 }
 
-const char *file_fan_fault(void)
+const char *file_fan_fault(struct agent *a)
 {
-	return fan.failed ? fan.reason : NULL;
+	return fan.failed && fan.gen == a->cfg_gen ? fan.reason : NULL;
 }
 
 void fan_close(void)
@@ -461,13 +461,35 @@ int file_fan_apply(struct agent *a)
 	return 0;
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/* Creates and moves re-mark at most every FAN_REMARK_MS (a pass stats and marks every rule's
+ * places: a package upgrade writing many files into /etc costs at most 10 passes a second).
+ * The inode table keeps the inodes of replaced files: past FAN_MAX_INODES the groups are
+ * made again from scratch (what they held is read first). */
+#define FAN_REMARK_MS 100
+#define FAN_MAX_INODES 8192
 void file_fan_poll(struct agent *a)
 {
+	static uint64_t last;
 	if (!fan.active)
 		return;
 	fan_drain(a);
-	if (fan.active && fan.remark_due)
-		fan_remark(a);
+	uint64_t now = mono_ms();
+	if (!fan.active || !fan.remark_due || now - last < FAN_REMARK_MS)
+		return;
+	last = now;
+	if (fan.ninodes > FAN_MAX_INODES) {
+		fan.remark_due = false;
+		fan_build(a);
+		return;
+	}
+	fan_remark(a);
 }
 
 void file_fan_second(struct agent *a)

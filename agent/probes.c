@@ -635,6 +635,12 @@ static bool file_open_on_fanotify(struct agent *a, struct hw_probe *p)
 		if (on_fan) {
 			p->state = PROBE_DISABLED;
 			p->hook = NULL;
+		} else if (p->state == PROBE_ATTACHED && file_fan_fault(a)) {
+			snprintf(p->reason, sizeof(p->reason), "%s; exact mode until reload",
+				 file_fan_fault(a));
+		} else if (p->state == PROBE_ATTACHED && !strncmp(p->reason, "f", 1)) {
+			p->reason[0] =
+				0; /* "files.mode ..." or "fanotify: ..." of an earlier mode */
 		}
 		return false;
 	}
@@ -683,9 +689,9 @@ void probes_apply(struct agent *a)
 		if (attached) {
 			p->state = PROBE_ATTACHED;
 			p->cand = p->cands[c];
-			if (i == HW_PROBE_FILE_OPEN && file_fan_fault())
+			if (i == HW_PROBE_FILE_OPEN && file_fan_fault(a))
 				snprintf(p->reason, sizeof(p->reason),
-					 "%s; exact mode until reload", file_fan_fault());
+					 "%s; exact mode until reload", file_fan_fault(a));
 		} else {
 			p->state = PROBE_UNAVAILABLE;
 			p->hook = NULL;

@@ -22,10 +22,10 @@ const char *file_rule_name(struct agent *a, unsigned idx);
 /* the rule of that index (pattern and ops), NULL past the last */
 const struct hw_file_rule *file_rule_at(struct agent *a, unsigned idx);
 /* file_fan.c: file.open through fanotify marks (files.mode watch, docs/events-user.md) */
-bool file_fan_owns_open(struct agent *a); /* file.open comes from fanotify now */
-const char *file_fan_fault(void);         /* why watch mode fell back to exact, or NULL */
-bool file_fan_name_ok(const char *name);  /* "file.exact": the control override's name */
-void file_fan_poll(struct agent *a);      /* before the ring buffer is read: take a batch */
+bool file_fan_owns_open(struct agent *a);    /* file.open comes from fanotify now */
+const char *file_fan_fault(struct agent *a); /* why watch mode is off until reload, or NULL */
+bool file_fan_name_ok(const char *name);     /* "file.exact": the control override's name */
+void file_fan_poll(struct agent *a);         /* before the ring buffer is read: take a batch */
 /* a process exits: its identity kept a while for the events fanotify still holds of it */
 void file_fan_note_exit(const struct hw_hdr *h, const struct proc *p);
 int file_fan_apply(struct agent *a); /* family hooks (agent/family.c) */

@@ -278,8 +278,8 @@ int main(void)
 						    c.file_mode == HW_FILE_MODE_AUTO &&
 						    !strcmp(file_mode_name(c.file_mode), "auto"));
 	config_free(&c);
-	CHECK("files.mode watch", parse(&c, "files: {mode: watch}\n", err) == 0 &&
-					  c.file_mode == HW_FILE_MODE_WATCH);
+	CHECK("files.mode watch",
+	      parse(&c, "files: {mode: watch}\n", err) == 0 && c.file_mode == HW_FILE_MODE_WATCH);
 	config_free(&c);
 	CHECK("files.mode exact beside add",
 	      parse(&c, "files: {mode: exact, add: [/srv/x/]}\n", err) == 0 &&
