@@ -77,6 +77,14 @@ struct hw_net_kind_config {
 	unsigned fold_window_s;  /* connect only; 0 = off */
 };
 
+/* files.mode: how file.open sees the watched files (agent/config_fan.c, agent/file_fan.c) */
+enum hw_file_mode {
+	HW_FILE_MODE_AUTO,  /* watch where the kernel has no BPF-LSM, exact elsewhere */
+	HW_FILE_MODE_WATCH, /* fanotify marks on the watched files only */
+	HW_FILE_MODE_EXACT, /* the syscall exit tracepoints, every open on the host */
+};
+const char *file_mode_name(unsigned mode);
+
 /* files.watch / files.add entry (agent/file_watch.c) */
 struct hw_file_rule {
 	char *pattern; /* "/abs/prefix", "/dir/", "STAR/NAME", "STAR/DIR/", "/proc/STAR/NAME" */
@@ -131,6 +139,7 @@ struct hw_config {
 	bool file_rules_set;
 	struct hw_file_rule *file_add; /* files.add (appended to the defaults) */
 	size_t n_file_add;
+	unsigned file_mode; /* files.mode: HW_FILE_MODE_* (agent/config_fan.c) */
 	struct {
 		char *address, *ca, *cert, *key, *spool_dir;
 		unsigned spool_max_mb;

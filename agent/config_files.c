@@ -93,11 +93,14 @@ static int files_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
 	}
 	if (!strcmp(key, "add"))
 		return parse_file_rules(p, v, key, &c->file_add, &c->n_file_add);
+	if (!strcmp(key, "mode")) /* config_fan.c */
+		return parse_file_mode(p, c, v);
 	return CONFIG_KEY_UNKNOWN;
 }
 
-/* files: {watch: [RULE...], add: [RULE...]} (files.watch replaces the built-in list) */
+/* files: {watch: [RULE...], add: [RULE...], mode: auto|watch|exact} (files.watch replaces the
+ * built-in list) */
 int parse_files(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 {
-	return parse_section(p, m, "files", "watch, add", files_key, c);
+	return parse_section(p, m, "files", "watch, add, mode", files_key, c);
 }

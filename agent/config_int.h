@@ -56,6 +56,8 @@ int parse_tty(struct pctx *p, struct hw_config *c, yaml_node_t *m);
 void outputs_defaults(struct hw_config *c);
 void outputs_free(struct hw_config *c);
 int parse_outputs(struct pctx *p, struct hw_config *c, yaml_node_t *m);
+/* config_fan.c: files.mode */
+int parse_file_mode(struct pctx *p, struct hw_config *c, yaml_node_t *v);
 /* config_custom.c */
 int parse_custom_list(struct pctx *p, struct hw_config *c, yaml_node_t *s);
 

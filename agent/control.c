@@ -23,6 +23,7 @@
  * request within 2 s is answered with an error and closed.
  */
 #include "agent/agent.h"
+#include "agent/user.h"
 #include "agent/ship.h"
 #include "common/wire.h"
 #include <errno.h>
@@ -169,7 +170,7 @@ static int take_for(char **args, int *n, uint64_t *ms, struct jbuf *b)
 
 static bool known_name(struct agent *a, const char *name)
 {
-	if (probe_name_ok(name) || !strcmp(name, "custom"))
+	if (probe_name_ok(name) || !strcmp(name, "custom") || file_fan_name_ok(name))
 		return true;
 	if (!strncmp(name, "custom.", 7))
 		for (int i = 0; i < HW_CP_SLOTS; i++)

@@ -43,6 +43,12 @@ static const struct hw_family families[] = {
 	 .sync_maps = user_file_sync,
 	 .apply = user_apply,
 	 .heartbeat = user_heartbeat},
+	/* file.open through fanotify (files.mode watch): agent/file_fan.c */
+	{.name = "file_watch",
+	 .apply = file_fan_apply,
+	 .second = file_fan_second,
+	 .heartbeat = file_fan_heartbeat,
+	 .stop = file_fan_stop},
 	{.name = "custom", .configure = custom_configure, .apply = custom_apply_all},
 	{.name = "inventory",
 	 .tick = inventory_tick,

@@ -128,6 +128,21 @@ const char *file_rule_name(struct agent *a, unsigned idx)
 	return NULL;
 }
 
+const struct hw_file_rule *file_rule_at(struct agent *a, unsigned idx)
+{
+	const struct hw_file_rule *base;
+	size_t nb;
+	file_rules(&a->cfg, &base, &nb);
+	if (idx < nb)
+		return &base[idx];
+	idx -= nb;
+	if (idx < a->cfg.n_file_add)
+		return &a->cfg.file_add[idx];
+	if (idx == a->cfg.n_file_add && proc_mem_extra(&a->cfg))
+		return &proc_mem_rule;
+	return NULL;
+}
+
 static uint32_t kdev(dev_t d)
 {
 	return (major(d) << 20) | minor(d);

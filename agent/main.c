@@ -6,6 +6,7 @@
  * SIGHUP: reload the config; a bad config keeps the old one and says why.
  */
 #include "agent/agent.h"
+#include "agent/user.h"
 #include "agent/ctrmeta.h"
 #include "herdwatch.skel.h"
 #include "agent/metrics.h"
@@ -399,6 +400,9 @@ static void event_loop(struct agent *a, int ep, int ctl_fd)
 			a->decode_errors++;
 			count_user_loss(a, "*", HW_ULOSS_RING_READ);
 		}
+		/* watched-file events after the records: the execs of their processes are in
+		 * the table, the exits in its recent-exit cache (agent/file_fan_read.c) */
+		file_fan_poll(a);
 		for (int i = 0; i < n; i++)
 			if (evs[i].data.fd == ctl_fd)
 				control_handle(a, ctl_fd);

@@ -643,6 +643,32 @@ bool probe_wanted(struct agent *a, const char *name, bool dflt)
 	return config_probe_enabled(&a->cfg, name, dflt);
 }
 
+/* file.open in watch mode (agent/file_fan.c): no program, the hook is "fanotify". True when
+ * that is where it is now; a probe left there by an earlier pass is released otherwise. */
+static bool file_open_on_fanotify(struct agent *a, struct hw_probe *p)
+{
+	bool on_fan = p->state == PROBE_ATTACHED && p->hook && !strcmp(p->hook, "fanotify");
+	if (!file_fan_owns_open(a)) {
+		if (on_fan) {
+			p->state = PROBE_DISABLED;
+			p->hook = NULL;
+		} else if (p->state == PROBE_ATTACHED && file_fan_fault(a)) {
+			snprintf(p->reason, sizeof(p->reason), "%s; exact mode until reload",
+				 file_fan_fault(a));
+		} else if (p->state == PROBE_ATTACHED && !strncmp(p->reason, "f", 1)) {
+			p->reason[0] =
+				0; /* "files.mode ..." or "fanotify: ..." of an earlier mode */
+		}
+		return false;
+	}
+	detach(p);
+	p->state = PROBE_ATTACHED;
+	p->hook = "fanotify";
+	snprintf(p->reason, sizeof(p->reason), "files.mode %s: fanotify marks on the watched files",
+		 file_mode_name(a->cfg.file_mode));
+	return true;
+}
+
 void probes_apply(struct agent *a)
 {
 	a->own_ids_dirty = true;
@@ -666,6 +692,8 @@ void probes_apply(struct agent *a)
 										 : "configuration");
 			continue;
 		}
+		if (i == HW_PROBE_FILE_OPEN && file_open_on_fanotify(a, p))
+			continue;
 		if (p->state == PROBE_ATTACHED)
 			continue;
 		char why[HW_MAX_CANDS][200];
@@ -688,6 +716,9 @@ void probes_apply(struct agent *a)
 			p->cand = p->cands[c];
 			if (i == HW_PROBE_NET_ACCEPT)
 				net_mode_seed(a); /* listeners that began before this attach */
+			if (i == HW_PROBE_FILE_OPEN && file_fan_fault(a))
+				snprintf(p->reason, sizeof(p->reason),
+					 "%s; exact mode until reload", file_fan_fault(a));
 		} else {
 			p->state = PROBE_UNAVAILABLE;
 			p->hook = NULL;

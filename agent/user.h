@@ -19,5 +19,18 @@ void user_detach_all(struct agent *a);
 void file_flush_repeats(struct agent *a, const struct hw_hdr *exit_hdr);
 /* The pattern of watch rule idx (the "watch" field), or NULL. */
 const char *file_rule_name(struct agent *a, unsigned idx);
+/* the rule of that index (pattern and ops), NULL past the last */
+const struct hw_file_rule *file_rule_at(struct agent *a, unsigned idx);
+/* file_fan.c: file.open through fanotify marks (files.mode watch, docs/events-user.md) */
+bool file_fan_owns_open(struct agent *a);    /* file.open comes from fanotify now */
+const char *file_fan_fault(struct agent *a); /* why watch mode is off until reload, or NULL */
+bool file_fan_name_ok(const char *name);     /* "file.exact": the control override's name */
+void file_fan_poll(struct agent *a);         /* before the ring buffer is read: take a batch */
+/* a process exits: its identity kept a while for the events fanotify still holds of it */
+void file_fan_note_exit(const struct hw_hdr *h, const struct proc *p);
+int file_fan_apply(struct agent *a); /* family hooks (agent/family.c) */
+void file_fan_second(struct agent *a);
+void file_fan_heartbeat(struct agent *a, struct jbuf *b);
+void file_fan_stop(struct agent *a);
 
 #endif

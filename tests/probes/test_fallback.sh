@@ -72,7 +72,8 @@ unset HW_DENY_HOOKS
 export HW_DENY_TRACEPOINTS=syscalls/sys_exit_fchmodat2,syscalls/sys_exit_openat
 mkdir -p "$T/tpw"
 echo x >"$T/tpw/f"
-printf 'files:\n  add: [%s/tpw/]\n' "$T" >"$T/tp.yaml"
+# exact mode: the candidates of file.open's syscall hooks are what this checks
+printf 'files:\n  mode: exact\n  add: [%s/tpw/]\n' "$T" >"$T/tp.yaml"
 agent_start "$T/tp.yaml" || { not_ok "agent starts without some tracepoints" "$(cat "$T/agent.err")"; exit 1; }
 hb=$(head -n1 "$EV")
 expect_jq "missing fchmodat2: file.chmod on its next candidate, the tracepoint named" "$hb" '.agent.probes["file.chmod"]|.state=="attached" and .hook=="tracepoint" and (.reason|test("no tracepoint syscalls/sys_exit_fchmodat2"))'

@@ -18,8 +18,14 @@ echo s >"$T/e/secret"
 echo k >"$N/$DIRN/key"
 echo k >"$N/$DIRN/key2"
 echo l >"$T/late/f"
+# Exact mode (the syscall exit tracepoints), named: most checks here are of what only it gives —
+# refused and failed opens (result, error), open flags, the syscall, O_TRUNC opens as
+# file.truncate, created, mode, basename rules outside the home directories, /proc/PID/mem,
+# short-lived mount namespaces and the exit summary of folded opens. The default on a kernel
+# without BPF-LSM is watch mode (fanotify): tests/probes/test_file_watch.sh.
 cat >"$T/agent.yaml" <<EOF
 files:
+  mode: exact
   add:
     - $W/
     - "*/$BASE"

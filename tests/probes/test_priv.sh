@@ -12,6 +12,7 @@ probes:
 filters:
   ignore_exe: [$T/ignored_actions]
 files:
+  mode: exact # /proc/PID/mem opens below are seen in exact mode only (docs/events-user.md)
   watch: ["$T/watched/"]
 CFG
 cp "$H" "$T/ignored_actions"

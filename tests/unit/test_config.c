@@ -273,6 +273,24 @@ int main(void)
 		     "at most 15 labels, not 16");
 	expect_error("unknown container_meta key", "container_meta: {podman: /x}\n",
 		     "unknown key 'container_meta.podman'");
+	/* files.mode: how file.open sees watched files (agent/config_fan.c) */
+	CHECK("files.mode auto by default", parse(&c, "", err) == 0 &&
+						    c.file_mode == HW_FILE_MODE_AUTO &&
+						    !strcmp(file_mode_name(c.file_mode), "auto"));
+	config_free(&c);
+	CHECK("files.mode watch",
+	      parse(&c, "files: {mode: watch}\n", err) == 0 && c.file_mode == HW_FILE_MODE_WATCH);
+	config_free(&c);
+	CHECK("files.mode exact beside add",
+	      parse(&c, "files: {mode: exact, add: [/srv/x/]}\n", err) == 0 &&
+		      c.file_mode == HW_FILE_MODE_EXACT && c.n_file_add == 1);
+	config_free(&c);
+	expect_error("files.mode unknown word", "files: {mode: fast}\n",
+		     "unknown 'files.mode' 'fast' (known: auto, watch, exact)");
+	expect_error("files.mode not a list", "files: {mode: [watch]}\n",
+		     "'files.mode' must be one of auto, watch, exact");
+	expect_error("files unknown key names mode", "files: {modes: watch}\n",
+		     "(known: watch, add, mode)");
 	/* inventory: when, and the budget of a run */
 	CHECK("inventory at start and every 6 h by default, within a budget",
 	      parse(&c, "", err) == 0 && c.inventory.at_start && c.inventory.interval_h == 6 &&
