@@ -75,7 +75,9 @@ int nats_mode_args(int *argc, char **argv, struct collector *c)
 	if (!strcmp(mode, "worker") || !strcmp(mode, "events"))
 		return !strcmp(mode, "worker") ? NATS_MODE_WORKER : NATS_MODE_EVENTS;
 	if (strcmp(mode, "ingest")) {
-		fprintf(stderr, "herdwatch-collector: --mode %s: all, ingest, worker or events\n",
+		fprintf(stderr,
+			"herdwatch-collector: --mode %s: unknown mode (one of: all, ingest, "
+			"worker, events)\n",
 			mode);
 		return -1;
 	}
