@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "collector/nats.h"
 #include "collector/store.h"
@@ -43,7 +44,8 @@ static void say(const char *what, natsStatus s, jsErrCode jerr)
 	fputc('\n', stderr);
 }
 
-/* A stream, created when missing (an existing one is kept as it is). */
+/* A stream, created when missing (an existing one is kept as it is). -2: JetStream did not
+ * answer in time (a node gone and its leaders being elected again): worth another try. */
 static int ensure_stream(struct nats_link *l, const char *name, const char *subject,
 			 int64_t max_age_ns)
 {
@@ -71,7 +73,24 @@ static int ensure_stream(struct nats_link *l, const char *name, const char *subj
 		return 0;
 	}
 	say(name, s, jerr);
-	return -1;
+	return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS ? -2 : -1;
+}
+
+/* Both streams; while the cluster elects new leaders (a node was just lost) JetStream's API
+ * times out for a few seconds: try again, each second, for up to 30 s. */
+static int ensure_streams(struct nats_link *l)
+{
+	for (int attempt = 1;; attempt++) {
+		int rc = ensure_stream(l, NATS_EV_STREAM, "hw.ev.*", 7ll * 86400 * 1000000000ll);
+		if (!rc)
+			rc = ensure_stream(l, NATS_ALERT_STREAM, NATS_ALERT_SUBJECT,
+					   30ll * 86400 * 1000000000ll);
+		if (rc != -2 || attempt == 30)
+			return rc ? -1 : 0;
+		fprintf(stderr, "herdwatch-collector: nats: JetStream not answering yet, trying "
+				"again in 1 s\n");
+		sleep(1);
+	}
 }
 
 kvStore *nats_kv(struct nats_link *l, const char *bucket, int64_t ttl_ms, int history)
@@ -197,9 +216,7 @@ int nats_link_open(struct nats_link *l, const char *urls, unsigned partitions, i
 		nats_link_close(l);
 		return -1;
 	}
-	if (ensure_stream(l, NATS_EV_STREAM, "hw.ev.*", 7ll * 86400 * 1000000000ll) ||
-	    ensure_stream(l, NATS_ALERT_STREAM, NATS_ALERT_SUBJECT, 30ll * 86400 * 1000000000ll) ||
-	    agree_partitions(l)) {
+	if (ensure_streams(l) || agree_partitions(l)) {
 		nats_link_close(l);
 		return -1;
 	}
