@@ -20,6 +20,6 @@ $(B)/bench/hw-floor: bench/floor/floor.c
 # fleetsim: a simulated fleet judged by the collector's own herd engine, token extraction and
 # JSON parser (the collector's objects), in virtual time (bench/fleetsim/fleetsim.c).
 ALL_TARGETS += $(B)/bench/fleetsim
-$(B)/bench/fleetsim: bench/fleetsim/fleetsim.c $(patsubst %.c,$(B)/obj-c/%.o,$(wildcard collector/herd*.c)) $(B)/obj-c/collector/tokens.o $(B)/obj-c/collector/json.o $(B)/obj-c/collector/json_write.o
+$(B)/bench/fleetsim: bench/fleetsim/fleetsim.c $(patsubst %.c,$(B)/obj-c/%.o,$(wildcard collector/herd*.c)) $(patsubst %.c,$(B)/obj-c/%.o,$(wildcard collector/tokens*.c)) $(B)/obj-c/collector/json.o $(B)/obj-c/collector/json_write.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $^ -o $@ -lpsl -lm

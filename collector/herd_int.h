@@ -166,14 +166,23 @@ void set_version(struct herd_engine *e, struct member *m, const char *v, uint64_
 double decay(double v, uint64_t from, uint64_t to, unsigned half_life_s);
 struct hstat *hstat_get(struct herd_engine *e, uint32_t herd, uint32_t tok, uint64_t now);
 struct hstat *hstat_find(struct herd_engine *e, uint32_t herd, uint32_t tok);
-struct mtok *mtok_find(const struct member *m, uint32_t tok);
-double weight(const struct herd_engine *e, const struct mtok *t, uint64_t now);
-int cmp_u64(const void *a, const void *b);
-int mtok_add(struct herd_engine *e, struct member *m, const struct mtok *t, uint64_t now);
+void hstat_del(struct herd_engine *e, struct hstat *s);
 void cand_free(struct herd_engine *e, struct member *m, struct cand *c);
 uint64_t hold_ns(const struct herd_engine *e);
 void pend(struct herd_engine *e, struct member *m, uint64_t due);
 void rel_prefix(const char *exe, char *out, size_t cap);
+
+/* herd_mtok.c: a member's token table */
+struct mtok *mtok_find(const struct member *m, uint32_t tok);
+double weight(const struct herd_engine *e, const struct mtok *t, uint64_t now);
+int cmp_u64(const void *a, const void *b);
+int mtok_add(struct herd_engine *e, struct member *m, const struct mtok *t, uint64_t now);
+void mtok_forget(struct herd_engine *e, struct member *m, uint32_t tok);
+int mtok_rebuild(struct herd_engine *e, struct member *m, uint32_t cap,
+		 int (*keep)(struct herd_engine *, struct member *, const struct mtok *, uint64_t),
+		 uint64_t arg);
+int keep_weighing(struct herd_engine *e, struct member *m, const struct mtok *t, uint64_t now);
+int keep_all(struct herd_engine *e, struct member *m, const struct mtok *t, uint64_t arg);
 
 /* herd_strtab.c: strings */
 uint64_t hash_str(const char *s);

@@ -3,8 +3,6 @@
  * tokens.c - canonical herd tokens from events (see tokens.h).
  */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <libpsl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +11,7 @@
 #include <time.h>
 
 #include "collector/tokens.h"
+#include "collector/tokens_int.h"
 
 /* Tokens are bounded text: truncating an over-long path in them is intended. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -97,242 +96,6 @@ static const char *itoa_ll(long long v, char buf[24])
 	return p;
 }
 
-static int is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int is_alpha(char c)
-{
-	return (unsigned)((c | 32) - 'a') < 26;
-}
-
-static int is_alnum(char c)
-{
-	return is_digit(c) || is_alpha(c);
-}
-
-static size_t digits(const char *s)
-{
-	size_t n = 0;
-	while (is_digit(s[n]))
-		n++;
-	return n;
-}
-
-static int is_hexish(const char *s, size_t n)
-{
-	if (n < 12)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!strchr("0123456789abcdefABCDEF-", s[i]))
-			return 0;
-	return 1;
-}
-
-/* A Nix (or Guix) store entry, <32 characters of Nix's base32>-<name>: the hash changes with
- * every build of the same name. */
-static int is_store_hash(const char *s, size_t n)
-{
-	if (n < 34 || s[32] != '-')
-		return 0;
-	for (int i = 0; i < 32; i++)
-		if (!is_digit(s[i]) && !(s[i] >= 'a' && s[i] <= 'z' && !strchr("eotu", s[i])))
-			return 0;
-	return 1;
-}
-
-/* After a version: '.' + number groups (the 11 of 3.11); counts them. */
-static size_t dotted(const char *s, int *groups)
-{
-	size_t n = 0;
-	while (s[n] == '.' && is_digit(s[n + 1])) {
-		n += 1 + digits(s + n + 1);
-		(*groups)++;
-	}
-	return n;
-}
-
-/* A pre-release or release word that may follow a version (1.2.3-rc1, 3.12.0a7, 2.0-SNAPSHOT,
- * 1.8.0.292.b10): its length when a digit or the end of the word follows, else 0. "a" and "b"
- * only with a digit (1.2-bin is not a beta). */
-static size_t pre_word(const char *s)
-{
-	static const char *const w[] = {"alpha", "beta",     "rc",    "pre", "dev",
-					"post",  "snapshot", "final", "a",   "b"};
-	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
-		size_t l = strlen(w[i]);
-		if (strncasecmp(s, w[i], l))
-			continue;
-		if (is_digit(s[l]) || (l > 1 && !is_alnum(s[l])))
-			return l;
-	}
-	return 0;
-}
-
-/* The version at s (the start of a number), its length, or 0: two or more dot-joined numbers
- * (2.5.0, the 3.11 of python3.11, 1.8.0) and what may follow them: a pre-release (-rc1, a7,
- * .b10) and revision or update numbers (-44 of glibc-2.38-44, _292 of 1.8.0_292). It must end
- * where a word does (1.2x is no version). */
-static size_t version_len(const char *s)
-{
-	int groups = 1;
-	size_t n = digits(s);
-	n += dotted(s + n, &groups);
-	if (groups < 2)
-		return 0;
-	for (;;) {
-		size_t t = n + (s[n] && strchr("-+~._", s[n]) ? 1 : 0);
-		size_t w = pre_word(s + t);
-		if (!w && (t == n || !is_digit(s[t])))
-			break;
-		t += w;
-		size_t d = digits(s + t);
-		d += dotted(s + t + d, &groups);
-		if (is_alnum(s[t + d])) /* 1.2-3rd: not a revision */
-			break;
-		n = t + d;
-	}
-	return is_alnum(s[n]) ? 0 : n;
-}
-
-/* A number of 4+ digits and what continues it as a date or build stamp: 20261206T101500,
- * 2026-12-06_10-15-00, 2026-12-06T10:15:00Z. */
-static size_t stamp_len(const char *s)
-{
-	size_t n = digits(s);
-	while (s[n] && strchr("-_.:T", s[n]) && is_digit(s[n + 1]))
-		n += 1 + digits(s + n + 1);
-	if (s[n] == 'Z' && !is_alnum(s[n + 1]))
-		n++;
-	return n;
-}
-
-static size_t put(char *out, size_t o, size_t cap, const char *s, size_t n)
-{
-	if (n > cap - 1 - o)
-		n = cap - 1 - o;
-	memcpy(out + o, s, n);
-	return o + n;
-}
-
-/*
- * Canonical path: what differs between members, builds or releases of the same program is
- * replaced, so that they show the same token (a release directory must not make every token
- * of a deploy new), while names stay apart:
- *   the container id            -> <ctr>
- *   hex ids (12+), tmp.XXXX, the hash of a Nix/Guix store entry (/nix/store/HASH-app-1.2)
- *                               -> *
- *   numbers of 4+ digits, with what makes them a date or build stamp (20261206T101500,
- *   2026-12-06_10-15), and path components that are a number (/snap/x/17, /proc/1)
- *                               -> #
- *   versions                    -> <v>: two or more dot-joined numbers with a pre-release or
- *     revision after them (2.5.0, 1.2.3-rc1, glibc-2.38-44, python3.11 -> python<v>), with a
- *     leading v (v1.2.3); a component v<number> (/opt/app/v2/); a number of 1-3 digits after
- *     a word and a hyphen, inside a name or ending a directory (java-17-openjdk-amd64,
- *     llvm-14/).
- * A number that is part of a name (sshd, md5sum, x86_64-linux-gnu, ld-linux-x86-64.so.2,
- * libc.so.6, python3) is kept, and so is one that ends a file name after a hyphen (tool-5,
- * gcc-12, dm-0: more often one of several side by side than a release). One pass, no
- * allocation: it runs for every event. rel (NULL: not wanted) gets the release the path
- * named: the text of what became <v> or # and the first 12 characters of a store hash, joined
- * by commas (/opt/shop/2.42.0/bin/shop-web: "2.42.0").
- */
-static void rel_add(char *rel, size_t relcap, const char *s, size_t n)
-{
-	if (!rel)
-		return;
-	size_t o = strlen(rel);
-	if (o && o + 1 < relcap)
-		rel[o++] = ',';
-	if (n > relcap - 1 - o)
-		n = relcap - 1 - o;
-	memcpy(rel + o, s, n);
-	rel[o + n] = 0;
-}
-
-static void canon_rel(const char *in, const char *ctr, char *out, size_t cap, char *rel,
-		      size_t relcap)
-{
-	if (rel)
-		rel[0] = 0;
-	size_t o = 0, clen = ctr ? strlen(ctr) : 0;
-	const char *p = in;
-	const char *plain = in; /* up to here, numbers are not taken for versions (a failed one) */
-	while (*p && o + 8 < cap) {
-		if (clen >= 4 && strncmp(p, ctr, clen) == 0) {
-			memcpy(out + o, "<ctr>", 5);
-			o += 5;
-			p += clen;
-			continue;
-		}
-		int start = p == in || p[-1] == '/';
-		if (start) {
-			size_t n = strcspn(p, "/");
-			if (is_hexish(p, n) || (n >= 9 && strncmp(p, "tmp.", 4) == 0)) {
-				out[o++] = '*';
-				p += n;
-				continue;
-			}
-			if (is_store_hash(p, n)) {
-				out[o++] = '*';
-				rel_add(rel, relcap, p, 12);
-				p += 32;
-				continue;
-			}
-		}
-		/* a v before a number, where a word starts (v1.2.3, app-v2; not dev1.2) */
-		int vee = (*p == 'v' || *p == 'V') && is_digit(p[1]) && (start || !is_alnum(p[-1]));
-		const char *d = p + vee;
-		if (!is_digit(*d)) {
-			out[o++] = *p++;
-			continue;
-		}
-		size_t nd = digits(d), n;
-		if (d < plain) {
-			/* within a failed version: numbers as numbers */
-		} else if (!vee && nd >= 4) {
-			out[o++] = '#';
-			rel_add(rel, relcap, d, stamp_len(d));
-			p = d + stamp_len(d);
-			continue;
-		} else if ((n = version_len(d)) ||
-			   (start && (!d[nd] || d[nd] == '/') && vee && (n = nd)) ||
-			   (!vee && nd <= 3 && p - in >= 2 && p[-1] == '-' && is_alpha(p[-2]) &&
-			    d[nd] && strchr("-_/", d[nd]) && (n = nd))) {
-			o = put(out, o, cap, "<v>", 3);
-			rel_add(rel, relcap, d, n);
-			p = d + n;
-			continue;
-		} else if (start && (!d[nd] || d[nd] == '/')) {
-			out[o++] = '#';
-			rel_add(rel, relcap, d, nd);
-			p = d + nd;
-			continue;
-		} else {
-			int g = 0;
-			plain = d + nd + dotted(d + nd, &g);
-		}
-		if (vee) {
-			out[o++] = *p++;
-			continue;
-		}
-		if (nd >= 4) {
-			out[o++] = '#';
-			p += nd;
-			continue;
-		}
-		o = put(out, o, cap, p, nd);
-		p += nd;
-	}
-	out[o] = 0;
-}
-
-static void canon(const char *in, const char *ctr, char *out, size_t cap)
-{
-	canon_rel(in, ctr, out, cap, NULL, 0);
-}
-
 static void get_str(const struct jdoc *d, int root, const char *path, char *buf, size_t cap)
 {
 	int i = json_path(d, root, path);
@@ -377,133 +140,6 @@ static long long get_int(const struct jdoc *d, int root, const char *path, long 
 	if (!ok && i >= 0 && d->t[i].type != J_NULL)
 		set_bad(ev, path, EV_BAD_INT);
 	return ok ? v : dflt;
-}
-
-/* The Public Suffix List in use (tokens_psl_init), NULL for none. */
-static const psl_ctx_t *psl;
-static psl_ctx_t *psl_file;
-
-int tokens_psl_init(const char *file, int no_builtin, char *why, size_t cap)
-{
-	psl_free(psl_file);
-	psl_file = NULL;
-	psl = NULL;
-	if (!file)
-		file = TOKENS_PSL_FILE;
-	errno = 0;
-	FILE *f = fopen(file, "r");
-	const char *err = f ? NULL : strerror(errno);
-	psl_ctx_t *l = f ? psl_load_fp(f) : NULL;
-	if (f)
-		fclose(f);
-	/* psl_load_fp takes any text for rules: a list that does not know co.uk is not one */
-	if (l && !psl_is_public_suffix2(l, "co.uk", PSL_TYPE_ICANN | PSL_TYPE_NO_STAR_RULE)) {
-		psl_free(l);
-		l = NULL;
-	}
-	if (l) {
-		psl = psl_file = l;
-		snprintf(why, cap, "public suffix list %s", file);
-		return TOKENS_PSL_FILE_OK;
-	}
-	if (!err)
-		err = "not a public suffix list";
-	psl = no_builtin ? NULL : psl_builtin();
-	if (psl) {
-		char day[32] = "?";
-		time_t t = psl_builtin_file_time();
-		struct tm tm;
-		if (gmtime_r(&t, &tm))
-			strftime(day, sizeof(day), "%Y-%m-%d", &tm);
-		snprintf(why, cap,
-			 "public suffix list %s: %s; dns tokens use libpsl's built-in list (of %s)",
-			 file, err, day);
-		return TOKENS_PSL_BUILTIN;
-	}
-	snprintf(why, cap,
-		 "public suffix list %s: %s, and libpsl has no built-in list; dns tokens keep the "
-		 "last two labels of a name",
-		 file, err);
-	return TOKENS_PSL_NONE;
-}
-
-/* Label i of a name whose real dots are at dot[0..nd-1]: its start, and its length. */
-static size_t label_at(const size_t *dot, int nd, size_t len, int i, size_t *l)
-{
-	size_t b = i ? dot[i - 1] + 1 : 0;
-	*l = (i < nd ? dot[i] : len) - b;
-	return b;
-}
-
-static int label_is(const char *s, const size_t *dot, int nd, size_t len, int i, const char *w)
-{
-	size_t l, b = label_at(dot, nd, len, i, &l);
-	return l == strlen(w) && !memcmp(s + b, w, l);
-}
-
-/* Labels of a name handed to libpsl: the longest rule of the list has 5 (wildcards counted),
- * so the registrable domain has at most 6; more labels only cost lookups. */
-#define DNS_PSL_LABELS 8
-
-/*
- * The domain of a DNS query for its token: what the name's owner chose, not the random or
- * per-instance labels under it (docs/collector.md "Tokens"). The query is in presentation
- * form (docs/events-net.md): "\." inside a label is no separator. Lowercased (resolvers may
- * randomise case), a final dot dropped, then:
- *   Kubernetes: <service>.<namespace>.svc.cluster.local (what is in front of the service, a
- *     pod's name or an SRV prefix, is dropped), <namespace>.pod.cluster.local, and one label
- *     in front of cluster.local for any other name under it;
- *   else the registrable domain by the Public Suffix List (example.co.uk, x.github.io; under
- *     a TLD the list does not know, such as .local or .internal, the last two labels); a name
- *     that has none (itself a public suffix: co.uk, github.io, a single label) is kept whole;
- *   without a list (tokens_psl_init found none): the last two labels.
- */
-static void dns_domain(const char *q, char *out, size_t cap)
-{
-	char s[TOKEN_MAX];
-	size_t dot[TOKEN_MAX], len = 0;
-	int nd = 0;
-	for (size_t i = 0; q[i] && len + 2 < sizeof(s); i++) {
-		char c = q[i];
-		if (c == '\\' && q[i + 1]) {
-			s[len++] = c;
-			c = q[++i];
-		} else if (c == '.') {
-			dot[nd++] = len;
-		}
-		s[len++] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
-	}
-	if (nd && dot[nd - 1] == len - 1) /* the root's dot */
-		len = dot[--nd];
-	s[len] = 0;
-	int nl = nd + 1, keep = 0;
-	if (nl >= 3 && label_is(s, dot, nd, len, nl - 1, "local") &&
-	    label_is(s, dot, nd, len, nl - 2, "cluster")) {
-		if (label_is(s, dot, nd, len, nl - 3, "svc"))
-			keep = 5;
-		else if (label_is(s, dot, nd, len, nl - 3, "pod"))
-			keep = 4;
-		else
-			keep = 3;
-	} else if (!psl) {
-		keep = 2;
-	}
-	size_t l, b;
-	if (keep) {
-		b = label_at(dot, nd, len, nl > keep ? nl - keep : 0, &l);
-	} else {
-		b = label_at(dot, nd, len, nl > DNS_PSL_LABELS ? nl - DNS_PSL_LABELS : 0, &l);
-		const char *r = psl_registrable_domain(psl, s + b);
-		if (r) {
-			/* libpsl splits at every dot: start at the label "\." was inside of */
-			size_t at = (size_t)(r - s);
-			int i = nl - 1;
-			while (i > 0 && dot[i - 1] + 1 > at)
-				i--;
-			b = label_at(dot, nd, len, i, &l);
-		}
-	}
-	snprintf(out, cap, "%s", s + b);
 }
 
 static const char *ip_class(const char *ip)
@@ -602,7 +238,7 @@ static int inv_token(const struct jdoc *d, int inv, const char *k, const char *c
 		int first = procs >= 0 && d->t[procs].type == J_ARR && d->t[procs].size ? procs + 1
 											: -1;
 		get_str(d, first, "exe", a, sizeof(a));
-		canon(a, ctr, b, sizeof(b));
+		tokens_canon(a, ctr, b, sizeof(b));
 		cat(out, TOKEN_MAX, "inv_listen|", b[0] ? b : "?", "|", proto, "/",
 		    port >= 32768 ? "ephemeral" : itoa_ll(port, pb), "|", listen_scope(ip), NULL);
 	} else if (!strcmp(k, "module")) {
@@ -612,7 +248,7 @@ static int inv_token(const struct jdoc *d, int inv, const char *k, const char *c
 		int su = json_get(d, inv, "setuid"), sg = json_get(d, inv, "setgid");
 		int u = su >= 0 && d->t[su].type == J_TRUE, g = sg >= 0 && d->t[sg].type == J_TRUE;
 		get_str(d, inv, "path", a, sizeof(a));
-		canon(a, ctr, b, sizeof(b));
+		tokens_canon(a, ctr, b, sizeof(b));
 		cat(out, TOKEN_MAX, "inv_setid|", b, "|",
 		    u && g ? "setuid+setgid"
 		    : u    ? "setuid"
@@ -624,7 +260,7 @@ static int inv_token(const struct jdoc *d, int inv, const char *k, const char *c
 		cat(out, TOKEN_MAX, "inv_key|", a, "|", b, NULL);
 	} else if (!strcmp(k, "crontab")) {
 		get_str(d, inv, "path", a, sizeof(a));
-		canon(a, ctr, b, sizeof(b));
+		tokens_canon(a, ctr, b, sizeof(b));
 		get_str(d, inv, "sha256", c, sizeof(c));
 		c[c[0] ? 16 : 0] = 0; /* 64 bits of it tell contents apart */
 		cat(out, TOKEN_MAX, "inv_cron|", b, "|", c[0] ? c : "?", NULL);
@@ -635,7 +271,7 @@ static int inv_token(const struct jdoc *d, int inv, const char *k, const char *c
 		cat(out, TOKEN_MAX, "inv_unit|", c, "|", a, "|", b, NULL);
 	} else if (!strcmp(k, "preload")) {
 		get_str(d, inv, "entry", a, sizeof(a));
-		canon(a, ctr, b, sizeof(b));
+		tokens_canon(a, ctr, b, sizeof(b));
 		cat(out, TOKEN_MAX, "inv_preload|", b, NULL);
 	} else if (!strcmp(k, "uid0")) {
 		get_str(d, inv, "name", a, sizeof(a));
@@ -759,7 +395,7 @@ static int net_token(const struct jdoc *d, int net, int dns, const char *k, cons
 	} else if (!strcmp(k, "net.dns")) {
 		char q[256], dom[256];
 		get_str(d, dns, "query", q, sizeof(q));
-		dns_domain(q, dom, sizeof(dom));
+		tokens_dns_domain(q, dom, sizeof(dom));
 		snprintf(tok[n++], TOKEN_MAX, "dns|%s|%s", exe, dom);
 	}
 	return n;
@@ -774,7 +410,7 @@ static int file_token(const struct jdoc *d, int file, const char *k, const char 
 	get_str(d, file, "watch", raw, sizeof(raw));
 	if (!raw[0])
 		get_str(d, file, "path", raw, sizeof(raw));
-	canon(raw, ctr, cp, sizeof(cp));
+	tokens_canon(raw, ctr, cp, sizeof(cp));
 	cat(path, sizeof(path), cp, NULL);
 	get_str(d, file, "op", op, sizeof(op));
 	if (!op[0])
@@ -825,13 +461,14 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 		raw[0] = 0;
 	int n = 0;
 	if (!strcmp(k, "process.exec"))
-		canon_rel(raw, ctr, exe, sizeof(exe), ev->exe_release, sizeof(ev->exe_release));
+		tokens_canon_rel(raw, ctr, exe, sizeof(exe), ev->exe_release,
+				 sizeof(ev->exe_release));
 	else
-		canon(raw, ctr, exe, sizeof(exe));
+		tokens_canon(raw, ctr, exe, sizeof(exe));
 	if (!strcmp(k, "process.exec")) {
 		char pexe[TOKEN_MAX];
 		get_str(d, r[R_PARENT], "exe", raw, sizeof(raw));
-		canon(raw, ctr, pexe, sizeof(pexe));
+		tokens_canon(raw, ctr, pexe, sizeof(pexe));
 		int okk = 0;
 		long long euid = json_int(d, pr[3], &okk);
 		if (!okk)
@@ -848,7 +485,7 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 	} else if (!strcmp(k, "process.binary")) {
 		char path[TOKEN_MAX];
 		get_str(d, r[R_BINARY], "path", raw, sizeof(raw));
-		canon(raw, ctr, path, sizeof(path));
+		tokens_canon(raw, ctr, path, sizeof(path));
 		n += binary_token(d, r[R_BINARY], path, tok[n]);
 	} else if (!strncmp(k, "net.", 4)) {
 		n += net_token(d, r[R_NET], r[R_DNS], k, exe, tok[n], ev);
@@ -863,7 +500,7 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 		get_str(d, r[R_MODULE], "name", raw, sizeof(raw));
 		if (!raw[0])
 			get_str(d, r[R_MODULE], "path", raw, sizeof(raw));
-		canon(raw, ctr, name, sizeof(name));
+		tokens_canon(raw, ctr, name, sizeof(name));
 		snprintf(tok[n++], TOKEN_MAX, "module|%s", name);
 	} else if (!strcmp(k, "user.auth")) {
 		n += auth_token(d, r[R_AUTH], pr, exe, tok[n]);
@@ -891,7 +528,7 @@ int ev_extract(const struct jdoc *d, int root, struct ev_info *ev, char tok[][TO
 	} else if (!strcmp(k, "user.shell")) {
 		char sh[TOKEN_MAX];
 		get_str(d, r[R_SHELL], "shell", raw, sizeof(raw));
-		canon(raw, ctr, sh, sizeof(sh));
+		tokens_canon(raw, ctr, sh, sizeof(sh));
 		snprintf(tok[n++], TOKEN_MAX, "shell|%s", sh);
 	} else if (!strncmp(k, "inventory.", 10)) {
 		n += inv_token(d, r[R_INV], k + 10, ctr, tok[n], ev);

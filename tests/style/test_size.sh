@@ -25,15 +25,6 @@ ALLOW=(
 	# the loader: past 800 lines since the socket-hook, fanotify and tty attach paths landed
 	# together; the manifest (probes_json) and the candidate grammar are the next split
 	agent/probes.c
-	# one file per concern already (token extraction); its table of kinds and their wording
-	# (token_kinds[]) are meant to stay next to the extraction: split the extractors per
-	# event family next
-	collector/tokens.c
-	# the herd engine's core (peers, cohorts, holds); judging, the snapshot, explanations
-	# and the string table are out already; what is left is one data structure
-	collector/herd.c
-	# the web console's API calls; the pages are in collector/console/
-	collector/console.c
 	# SQLite: schema, migrations, chunks, names, streams, retention; split migrations next
 	collector/store.c
 )
