@@ -40,9 +40,10 @@ struct hw_probe {
 	const char *cand; /* the attached candidate */
 };
 
-struct cgcache;    /* cgroup id -> path (host.c) */
-struct ctrmeta;    /* container identity cache (ctrmeta.c) */
-struct user_state; /* uprobes of the user family (user_uprobes.c) */
+struct cgcache;      /* cgroup id -> path (host.c) */
+struct ctrmeta;      /* container identity cache (ctrmeta.c) */
+struct user_state;   /* uprobes of the user family (user_uprobes.c) */
+struct custom_state; /* custom probes (custom.c) */
 
 struct agent {
 	struct hw_config cfg;
@@ -116,12 +117,8 @@ struct agent {
 	struct cgcache *cg;
 	struct ctrmeta *ctrmeta; /* container identity (agent/ctrmeta.h); NULL when off */
 	int self_pid;
-	struct custom_probe custom[HW_CP_SLOTS];
-	struct {
-		char tp[192];          /* "category:name" */
-		struct bpf_link *link; /* hw_custom_tp, cookie = group */
-		uint32_t mask;         /* slots of the custom probes on it */
-	} cp_grp[HW_CP_GROUPS];
+	/* the custom family's slots and groups (custom.c), NULL: none yet */
+	struct custom_state *cps;
 	/* runtime overrides from the control socket: probe or family -> enabled, until */
 	struct {
 		char name[64];
@@ -137,8 +134,7 @@ struct agent {
 	uint64_t ship_dropped_seen[SHIP_DROP_NCAUSE]; /* per cause (agent/ship.h) */
 	char ship_error_said[192]; /* the collector connection failure last logged ("": none) */
 	bool out_from_cmdline;     /* --output given: the config's output is ignored */
-	uint32_t custom_gen;
-	uint64_t cfg_gen;  /* bumped by every config reload */
+	uint64_t cfg_gen;          /* bumped by every config reload */
 	uint64_t host_gen; /* bumped when host_name/host_id/boot_id are read (host_identity) */
 	char *hooks;       /* JSON object: hook types this kernel allows (computed at start) */
 	struct user_state *user;

@@ -173,9 +173,7 @@ static bool known_name(struct agent *a, const char *name)
 	if (probe_name_ok(name) || !strcmp(name, "custom") || file_fan_name_ok(name))
 		return true;
 	if (!strncmp(name, "custom.", 7))
-		for (int i = 0; i < HW_CP_SLOTS; i++)
-			if (a->custom[i].used && !strcmp(a->custom[i].name, name + 7))
-				return true;
+		return custom_find(a, name + 7) != NULL;
 	return false;
 }
 
@@ -351,10 +349,9 @@ int control_exec(struct agent *a, const struct ctl_who *who, char **args, int n,
 			custom_def_free(&d);
 			goto out;
 		}
-		if (for_ms)
-			for (int i = 0; i < HW_CP_SLOTS; i++)
-				if (a->custom[i].used && !strcmp(a->custom[i].name, d.name))
-					a->custom[i].until_ms = now_ms() + for_ms;
+		struct custom_probe *added = for_ms ? custom_find(a, d.name) : NULL;
+		if (added)
+			added->until_ms = now_ms() + for_ms;
 		jb_kbool(&b, "ok", true);
 		jb_kcstr(&b, "probe", d.name);
 		jb_kcstr(&b, "now", "attached");
@@ -565,8 +562,8 @@ static const char *collector_refusal(struct agent *a, char **args, int n, char *
 	if (bit & HW_CTL_ADD_PROBE) {
 		/* adds a probe; it must not replace one of the config */
 		for (int i = 0; i < HW_CP_SLOTS; i++) {
-			const struct custom_probe *cp = &a->custom[i];
-			if (cp->used && !cp->from_ctl && n >= 2 && strstr(args[n - 1], cp->name)) {
+			const struct custom_probe *cp = custom_at(a, i);
+			if (cp && !cp->from_ctl && n >= 2 && strstr(args[n - 1], cp->name)) {
 				struct hw_custom_def d;
 				char err[300];
 				if (!config_parse_custom(&d, args[n - 1], strlen(args[n - 1]), err,
@@ -662,16 +659,18 @@ bool control_expire(struct agent *a)
 				     strlen("{\"ok\":true,\"now\":\"expired\"}"));
 			changed = true;
 		}
-	for (int i = 0; i < HW_CP_SLOTS; i++)
-		if (a->custom[i].used && a->custom[i].until_ms && now >= a->custom[i].until_ms) {
+	for (int i = 0; i < HW_CP_SLOTS; i++) {
+		const struct custom_probe *cp = custom_at(a, i);
+		if (cp && cp->until_ms && now >= cp->until_ms) {
 			char name[64], *args[2] = {"add-probe", name};
-			snprintf(name, sizeof(name), "%s", a->custom[i].name);
+			snprintf(name, sizeof(name), "%s", cp->name);
 			custom_remove(a, name);
 			apply_all(a);
 			emit_control(a, &who, args, 2, 0, true, "{\"ok\":true,\"now\":\"removed\"}",
 				     strlen("{\"ok\":true,\"now\":\"removed\"}"));
 			changed = true;
 		}
+	}
 	if (changed) {
 		emit_heartbeat(a);
 		sinks_flush(a);

@@ -20,18 +20,53 @@
 #include <string.h>
 #include <unistd.h>
 
-static struct custom_probe *find(struct agent *a, const char *name)
+/* The family's state, owned here (struct agent holds only the pointer): the slots, each a
+ * declaration and its decoding, and the tracepoint groups (one link per tracepoint, shared by
+ * the slots on it). Allocated by the first custom_add(); NULL until then. */
+struct custom_state {
+	struct custom_probe slot[HW_CP_SLOTS];
+	struct {
+		char tp[192];          /* "category:name" */
+		struct bpf_link *link; /* hw_custom_tp, cookie = group */
+		uint32_t mask;         /* slots of the custom probes on it */
+	} grp[HW_CP_GROUPS];
+	uint32_t gen; /* the last generation given to a declaration */
+};
+
+static struct custom_state *cs(struct agent *a)
 {
-	for (int i = 0; i < HW_CP_SLOTS; i++)
-		if (a->custom[i].used && !strcmp(a->custom[i].name, name))
-			return &a->custom[i];
+	if (!a->cps)
+		a->cps = calloc(1, sizeof(*a->cps));
+	return a->cps;
+}
+
+struct custom_probe *custom_at(struct agent *a, int i)
+{
+	if (!a->cps || i < 0 || i >= HW_CP_SLOTS || !a->cps->slot[i].used)
+		return NULL;
+	return &a->cps->slot[i];
+}
+
+struct custom_probe *custom_find(struct agent *a, const char *name)
+{
+	for (int i = 0; i < HW_CP_SLOTS; i++) {
+		struct custom_probe *cp = custom_at(a, i);
+		if (cp && !strcmp(cp->name, name))
+			return cp;
+	}
 	return NULL;
+}
+
+void custom_free(struct agent *a)
+{
+	free(a->cps);
+	a->cps = NULL;
 }
 
 /* Tracepoint groups: one link per tracepoint, the slots it runs in hw_cp_groups. */
 static int group_write(struct agent *a, int g)
 {
-	uint32_t key = g, mask = a->cp_grp[g].mask;
+	uint32_t key = g, mask = a->cps->grp[g].mask;
 	return bpf_map_update_elem(bpf_map__fd(a->skel->maps.hw_cp_groups), &key, &mask, BPF_ANY)
 		       ? -errno
 		       : 0;
@@ -44,21 +79,21 @@ static int group_join(struct agent *a, int slot, const char *cat, const char *ev
 	int g, free_g = -1;
 	snprintf(tp, sizeof(tp), "%s:%s", cat, ev);
 	for (g = 0; g < HW_CP_GROUPS; g++) {
-		if (a->cp_grp[g].link && !strcmp(a->cp_grp[g].tp, tp))
+		if (a->cps->grp[g].link && !strcmp(a->cps->grp[g].tp, tp))
 			break;
-		if (!a->cp_grp[g].link && free_g < 0)
+		if (!a->cps->grp[g].link && free_g < 0)
 			free_g = g;
 	}
 	if (g < HW_CP_GROUPS) { /* the tracepoint is watched already: one more slot to run */
-		a->cp_grp[g].mask |= 1U << slot;
+		a->cps->grp[g].mask |= 1U << slot;
 		if (group_write(a, g)) {
-			a->cp_grp[g].mask &= ~(1U << slot);
+			a->cps->grp[g].mask &= ~(1U << slot);
 			snprintf(err, errlen, "cannot write the tracepoint group: %s",
 				 strerror(errno));
 			return -EIO;
 		}
-		a->custom[slot].link = a->cp_grp[g].link;
-		a->custom[slot].grp = g + 1;
+		a->cps->slot[slot].link = a->cps->grp[g].link;
+		a->cps->slot[slot].grp = g + 1;
 		return 0;
 	}
 	if (free_g < 0) {
@@ -66,7 +101,7 @@ static int group_join(struct agent *a, int slot, const char *cat, const char *ev
 		return -ENOSPC;
 	}
 	g = free_g;
-	a->cp_grp[g].mask = 1U << slot;
+	a->cps->grp[g].mask = 1U << slot;
 	int rc = group_write(a, g);
 	if (rc) {
 		snprintf(err, errlen, "cannot write the tracepoint group: %s", strerror(-rc));
@@ -78,28 +113,28 @@ static int group_join(struct agent *a, int slot, const char *cat, const char *ev
 	if (!l) {
 		rc = -errno;
 		snprintf(err, errlen, "attach to %s failed: %s", tp, strerror(-rc));
-		a->cp_grp[g].mask = 0;
+		a->cps->grp[g].mask = 0;
 		group_write(a, g);
 		return rc;
 	}
-	snprintf(a->cp_grp[g].tp, sizeof(a->cp_grp[g].tp), "%s", tp);
-	a->cp_grp[g].link = l;
-	a->custom[slot].link = l;
-	a->custom[slot].grp = g + 1;
+	snprintf(a->cps->grp[g].tp, sizeof(a->cps->grp[g].tp), "%s", tp);
+	a->cps->grp[g].link = l;
+	a->cps->slot[slot].link = l;
+	a->cps->slot[slot].grp = g + 1;
 	return 0;
 }
 
 static void unlink_slot(struct agent *a, struct custom_probe *cp)
 {
-	int slot = cp - a->custom;
+	int slot = cp - a->cps->slot;
 	if (cp->grp) {
 		int g = cp->grp - 1;
-		a->cp_grp[g].mask &= ~(1U << slot);
+		a->cps->grp[g].mask &= ~(1U << slot);
 		group_write(a, g);
-		if (!a->cp_grp[g].mask) {
-			bpf_link__destroy(a->cp_grp[g].link);
-			a->cp_grp[g].link = NULL;
-			a->cp_grp[g].tp[0] = 0;
+		if (!a->cps->grp[g].mask) {
+			bpf_link__destroy(a->cps->grp[g].link);
+			a->cps->grp[g].link = NULL;
+			a->cps->grp[g].tp[0] = 0;
 		}
 		cp->grp = 0;
 	} else {
@@ -113,7 +148,7 @@ static void release(struct agent *a, struct custom_probe *cp)
 	unlink_slot(a, cp);
 	/* keep what is needed to decode events still in the ring buffer */
 	cp->old_gen = cp->gen;
-	snprintf(cp->old_name, sizeof(cp->old_name), "%s", cp->name);
+	memcpy(cp->old_name, cp->name, sizeof(cp->old_name)); /* both char[64], terminated */
 	memcpy(cp->old_fields, cp->fields, sizeof(cp->fields));
 	memcpy(cp->old_kinds, cp->kinds, sizeof(cp->kinds));
 	cp->old_nfields = cp->nfields;
@@ -132,22 +167,22 @@ static struct custom_probe *take_slot(struct agent *a, const struct hw_custom_de
 	 * probe keep their name */
 	for (int pass = 0; pass < 2 && slot < 0; pass++)
 		for (int i = 0; i < HW_CP_SLOTS; i++)
-			if (!a->custom[i].used && (pass || !a->custom[i].old_gen)) {
+			if (!a->cps->slot[i].used && (pass || !a->cps->slot[i].old_gen)) {
 				slot = i;
 				break;
 			}
 	if (slot < 0)
 		return NULL;
-	if (!old && d->name && (cp = find(a, d->name)))
+	if (!old && d->name && (cp = custom_find(a, d->name)))
 		release(a, cp); /* an unavailable one of the same name */
-	cp = &a->custom[slot];
+	cp = &a->cps->slot[slot];
 	cp->used = true;
 	cp->from_ctl = from_ctl;
 	cp->paused = false;
 	cp->until_ms = 0;
 	cp->def_hash = 0;
 	cp->grp = 0;
-	cp->gen = ++a->custom_gen;
+	cp->gen = ++a->cps->gen;
 	snprintf(cp->name, sizeof(cp->name), "%s", d->name ? d->name : "?");
 	snprintf(cp->target, sizeof(cp->target), "%s", d->target ? d->target : "?");
 	cp->hook = d->hook;
@@ -165,7 +200,7 @@ static struct custom_probe *take_slot(struct agent *a, const struct hw_custom_de
 static int attach_slot(struct agent *a, struct custom_probe *cp, const struct hw_custom_def *d,
 		       struct hw_cp_spec *sp, const struct cp_where *w, char *err, size_t errlen)
 {
-	int rc, slot = (int)(cp - a->custom);
+	int rc, slot = (int)(cp - a->cps->slot);
 	char pname[80];
 	snprintf(pname, sizeof(pname), "custom.%s", cp->name);
 	cp->paused = !probe_wanted(a, pname, true);
@@ -210,13 +245,19 @@ int custom_add(struct agent *a, const struct hw_custom_def *d, bool from_ctl, ch
 	struct custom_probe tmp, *cp, *old;
 	struct cp_where w = {0};
 
+	if (!cs(a)) {
+		snprintf(err, errlen, "out of memory for the custom probes' table");
+		agent_log("custom probe %s refused: %s\n", d->name ? d->name : "?", err);
+		return -ENOMEM;
+	}
+
 	memset(&sp, 0, sizeof(sp));
 	memset(&tmp, 0, sizeof(tmp));
 	int rc = custom_resolve(d, &sp, &tmp, &w, err, errlen);
 
 	/* A probe of the same name is replaced only once its successor is attached: until then
 	 * (and if the new declaration is refused) the running one stays as it is. */
-	old = d->name ? find(a, d->name) : NULL;
+	old = d->name ? custom_find(a, d->name) : NULL;
 	if (old && !old->link)
 		old = NULL; /* an unavailable declaration has nothing worth keeping */
 	if (rc && (old || from_ctl))
@@ -264,7 +305,7 @@ refused:
 int custom_remove(struct agent *a, const char *name)
 {
 	a->own_ids_dirty = true;
-	struct custom_probe *cp = find(a, name);
+	struct custom_probe *cp = custom_find(a, name);
 	if (!cp)
 		return -ENOENT;
 	release(a, cp);
@@ -304,8 +345,8 @@ void custom_sync(struct agent *a)
 	char err[400];
 	/* drop config probes that are no longer declared */
 	for (int i = 0; i < HW_CP_SLOTS; i++) {
-		struct custom_probe *cp = &a->custom[i];
-		if (!cp->used || cp->from_ctl)
+		struct custom_probe *cp = custom_at(a, i);
+		if (!cp || cp->from_ctl)
 			continue;
 		bool still = false;
 		for (size_t k = 0; k < a->cfg.n_custom; k++)
@@ -316,10 +357,11 @@ void custom_sync(struct agent *a)
 	}
 	for (size_t k = 0; k < a->cfg.n_custom; k++) {
 		const struct hw_custom_def *d = &a->cfg.custom[k];
-		struct custom_probe *cp = d->name ? find(a, d->name) : NULL;
+		struct custom_probe *cp = d->name ? custom_find(a, d->name) : NULL;
 		if (cp && !cp->from_ctl && cp->def_hash == custom_def_hash(d) && cp->link)
 			continue; /* unchanged and attached: leave it be */
-		if (custom_add(a, d, false, err, sizeof(err)) == 0 && (cp = find(a, d->name)))
+		if (custom_add(a, d, false, err, sizeof(err)) == 0 &&
+		    (cp = custom_find(a, d->name)))
 			cp->def_hash = custom_def_hash(d);
 	}
 }
@@ -329,11 +371,11 @@ void custom_apply(struct agent *a)
 {
 	a->own_ids_dirty = true;
 	for (int i = 0; i < HW_CP_SLOTS; i++) {
-		struct custom_probe *cp = &a->custom[i];
+		struct custom_probe *cp = custom_at(a, i);
 		char name[80];
 		uint32_t key = i;
 		struct hw_cp_spec sp;
-		if (!cp->used || !cp->link)
+		if (!cp || !cp->link)
 			continue;
 		snprintf(name, sizeof(name), "custom.%s", cp->name);
 		bool want = probe_wanted(a, name, true);
@@ -352,9 +394,9 @@ void custom_apply(struct agent *a)
 
 void custom_detach_all(struct agent *a)
 {
-	for (int i = 0; i < HW_CP_SLOTS; i++)
-		if (a->custom[i].link)
-			unlink_slot(a, &a->custom[i]);
+	for (int i = 0; a->cps && i < HW_CP_SLOTS; i++)
+		if (a->cps->slot[i].link)
+			unlink_slot(a, &a->cps->slot[i]);
 }
 
 void custom_manifest(struct agent *a, struct jbuf *b)
@@ -362,11 +404,11 @@ void custom_manifest(struct agent *a, struct jbuf *b)
 	int ncpu = libbpf_num_possible_cpus();
 	struct hw_cp_count cnt[ncpu > 0 ? ncpu : 1];
 	for (int i = 0; i < HW_CP_SLOTS; i++) {
-		struct custom_probe *cp = &a->custom[i];
+		struct custom_probe *cp = custom_at(a, i);
 		char key[80];
 		uint32_t slot = i;
 		uint64_t hits = 0, emitted = 0, filtered = 0, dropped = 0;
-		if (!cp->used)
+		if (!cp)
 			continue;
 		if (cp->link &&
 		    !bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.hw_cp_counts), &slot, cnt))
@@ -411,9 +453,9 @@ int decode_custom(struct agent *a, const void *rec, size_t len)
 	char kind[80];
 	struct jbuf *b = &a->jb;
 
-	if (e->slot >= HW_CP_SLOTS)
+	if (e->slot >= HW_CP_SLOTS || !a->cps)
 		return -EINVAL;
-	cp = &a->custom[e->slot];
+	cp = &a->cps->slot[e->slot];
 	if (cp->gen == e->gen) {
 		name = cp->name, fields = cp->fields, kinds = cp->kinds, nf = cp->nfields;
 	} else if (cp->old_gen == e->gen) {

@@ -59,6 +59,10 @@ int custom_remove(struct agent *a, const char *name); /* -ENOENT if unknown */
  * declared (ctl-added probes stay). */
 void custom_sync(struct agent *a);
 void custom_detach_all(struct agent *a);
+/* The probe in slot i (0..HW_CP_SLOTS-1), NULL when the slot is free; the probe of a name. */
+struct custom_probe *custom_at(struct agent *a, int i);
+struct custom_probe *custom_find(struct agent *a, const char *name);
+void custom_free(struct agent *a);                     /* after custom_detach_all, at exit */
 void custom_apply(struct agent *a);                    /* pause/resume to match control overrides */
 void custom_manifest(struct agent *a, struct jbuf *b); /* rows inside the probes object */
 

@@ -477,6 +477,7 @@ static void cleanup(struct agent *a, int ep, int ctl_fd)
 		free(a->overlays[i]);
 	free(a->overlays);
 	probes_detach_all(a);
+	custom_free(a);
 	ring_buffer__free(a->rb);
 	if (a->skel)
 		hw_bpf__destroy(a->skel);

@@ -232,9 +232,9 @@ static void render_probes(struct agent *a, struct prom *b)
 				 !strcmp(probe_state(a->probes[i].state), states[s]), "probe",
 				 a->probes[i].name, "state", states[s], NULL);
 	for (int i = 0; i < HW_CP_SLOTS; i++) {
-		const struct custom_probe *cp = &a->custom[i];
+		const struct custom_probe *cp = custom_at(a, i);
 		char name[80];
-		if (!cp->used)
+		if (!cp)
 			continue;
 		snprintf(name, sizeof(name), "custom.%s", cp->name);
 		for (int s = 0; s < 3; s++)
