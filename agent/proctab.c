@@ -491,9 +491,9 @@ bool proctab_alive(const struct proctab *t, const struct proc *p, bool verify_st
 	return same_start(st, p->start_ticks);
 }
 
-size_t proctab_reap(struct proctab *t)
+static size_t reap(struct proctab *t, bool settle)
 {
-	size_t n = 0, verified = 0, stop = t->verify_cursor;
+	size_t n = 0, verified = 0, marked = 0, stop = t->verify_cursor;
 	bool stopped = false;
 	for (size_t i = 0; i < t->nbuckets; i++) {
 		size_t k = (t->verify_cursor + i) & (t->nbuckets - 1);
@@ -503,6 +503,12 @@ size_t proctab_reap(struct proctab *t)
 			bool verify = verified < PT_VERIFY_PER_PASS && p->start_ticks;
 			verified += verify;
 			if (p->pid > 1 && !proctab_alive(t, p, verify)) {
+				if (settle && !p->gone) {
+					p->gone = true;
+					marked++;
+					pp = &p->next;
+					continue;
+				}
 				*pp = p->next;
 				proc_clear(p);
 				free(p);
@@ -519,8 +525,20 @@ size_t proctab_reap(struct proctab *t)
 	}
 	t->verify_cursor = stopped ? stop & (t->nbuckets - 1) : 0;
 	t->reaped += n;
-	t->count_at_reap = t->count;
+	/* marked entries do not count as growth: a table that doubled with processes now gone
+	 * is passed again a second later, which frees them */
+	t->count_at_reap = t->count - marked;
 	return n;
+}
+
+size_t proctab_reap(struct proctab *t)
+{
+	return reap(t, false);
+}
+
+size_t proctab_reap_settled(struct proctab *t)
+{
+	return reap(t, true);
 }
 
 void proctab_maintain(struct proctab *t, uint64_t now_ms)
@@ -533,7 +551,7 @@ void proctab_maintain(struct proctab *t, uint64_t now_ms)
 	bool grown = t->count > 1024 && t->count > 2 * t->count_at_reap;
 	if (now_ms - t->last_reap_ms < t->reap_ms && !(grown && now_ms - t->last_reap_ms >= 1000))
 		return;
-	proctab_reap(t);
+	proctab_reap_settled(t);
 	t->last_reap_ms = now_ms;
 }
 

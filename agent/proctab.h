@@ -15,6 +15,10 @@
  * table with /proc every PT_REAP_MS (HW_PROCTAB_REAP_MS overrides it) or as soon as the table
  * has doubled since the last pass: it frees entries whose pid is gone (kill(pid, 0), cheap) and
  * checks the start time of a bounded slice of the others (pid reuse), counting them in `reaped`.
+ * An entry found gone by such a pass is only marked; the next pass frees it if it is still
+ * there. The process's exit record may still be in the ring buffer when the pass runs (the
+ * process exited and was waited for after the last read): freed at once, its process.exit
+ * would lose its exe, args and lineage.
  */
 #ifndef HW_PROCTAB_H
 #define HW_PROCTAB_H
@@ -51,6 +55,7 @@ struct proc {
 	/* In the lineage (parent or ancestor) of a cached "parent" + "ancestors" fragment
 	 * (emit_proc): a change to this entry makes proctab_lineage_gen move. */
 	bool lineage;
+	bool gone;     /* found gone by proctab_maintain's last pass: freed by the next */
 	uint32_t euid; /* for exec.old_euid */
 	uint32_t egid; /* for exec.old_egid (known with euid) */
 	/* Version of the identity above: a new, table-unique value at every proctab_put (fork,
@@ -130,6 +135,9 @@ size_t proctab_bytes(const struct proctab *t);
 bool proctab_alive(const struct proctab *t, const struct proc *p, bool verify_start);
 /* Free the entries of processes that are gone; returns how many. */
 size_t proctab_reap(struct proctab *t);
+/* The same in two steps: frees the entries already marked gone by the last call that are
+ * still gone, marks the others found gone; returns how many it freed. */
+size_t proctab_reap_settled(struct proctab *t);
 /* Called about once a second: reaps when the period has passed or the table has doubled. */
 void proctab_maintain(struct proctab *t, uint64_t now_ms);
 /* Thread-group id of a task id from ROOT/TID/status: < 0 when the task is gone. */

@@ -146,7 +146,8 @@ rmdir $CG2/hwtest-ign-$$ $CG2/hwtest-ver-$$/web/m1-v2.0 $CG2/hwtest-ver-$$/web/m
 
 # ---- the process table frees entries of processes that make no exit record ----
 # processes in an ignored cgroup make none: 20 seeded from /proc and 20 started under the agent,
-# all moved into the ignored cgroup and killed, are reaped within the (shortened) period
+# all moved into the ignored cgroup and killed, are reaped within two (shortened) periods (the
+# first pass marks them, the next frees them)
 mkdir -p $CG2/hwtest-reap-$$
 printf 'heartbeat_interval: 1\nfilters:\n  ignore_cgroup: [/hwtest-reap-%s]\n' $$ >"$T/r.yaml"
 rpids=()

@@ -140,12 +140,25 @@ static void test_bounds(void)
 	proctab_maintain(&t, 30000);
 	CHECK("maintain: nothing before the period", t.count == 2 && t.reaped == 0);
 	proctab_maintain(&t, 61500);
-	CHECK("maintain: gone entries freed after the period", t.count == 1 && t.reaped == 1);
+	CHECK("maintain: a gone entry is marked, not freed (its exit may be unread)",
+	      t.count == 2 && t.reaped == 0 && proctab_get(&t, 201)->gone);
+	proctab_maintain(&t, 122000);
+	CHECK("maintain: gone entries freed by the next pass", t.count == 1 && t.reaped == 1);
 	/* a table that has doubled (and is large) is reconciled early */
 	for (uint32_t pid = 10000; pid < 12100; pid++)
 		put_started(&t, pid, 1); /* all gone */
-	proctab_maintain(&t, 63000);
-	CHECK("maintain: a doubled table is reconciled early", t.count == 1 && t.reaped == 2101);
+	proctab_maintain(&t, 123000);
+	CHECK("maintain: a doubled table is reconciled early (marked)",
+	      t.count == 2101 && t.reaped == 1);
+	proctab_maintain(&t, 124000);
+	CHECK("maintain: and freed a second later", t.count == 1 && t.reaped == 2101);
+	/* a pid reused between the passes is a new entry: not freed by the old mark */
+	put_started(&t, 202, 1); /* gone */
+	proctab_maintain(&t, 200000);
+	put_started(&t, 202, 5); /* the pid again (fork, exec): the put clears the mark */
+	fake_proc(202, 5);
+	proctab_maintain(&t, 300000);
+	CHECK("maintain: a reused pid's new entry stays", proctab_get(&t, 202) != NULL);
 	proctab_free(&t);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", fake);
