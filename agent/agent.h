@@ -203,7 +203,7 @@ int open_output(struct agent *a, const char *path);
 int agent_reload(struct agent *a, const char *overlay, char *err, size_t errlen);
 /* probes.c: is a probe wanted now (control override, else config)? */
 bool probe_wanted(struct agent *a, const char *name, bool dflt);
-/* decode_net.c */
+/* net_decode.c */
 int net_sync_maps(struct agent *a); /* net.* filters into kernel maps */
 void net_tick(struct agent *a);     /* once a second: folded-connect summaries */
 /* user_uprobes.c: user.* uprobes follow the config and the overrides */
@@ -238,7 +238,7 @@ int cgroup_resolve(const char *path, char *rel, size_t rellen, uint64_t *id, int
 bool container_match(const struct hw_config *c, const char *cgpath, char *herd, size_t herdlen,
 		     char *id, size_t idlen, char *ver, size_t verlen);
 
-/* emit.c, proc_context.c, decode_process.c, report.c: events and the agent's reports */
+/* emit.c, proc_context.c, proc_decode.c, report.c: events and the agent's reports */
 void emit_begin(struct agent *a, const char *kind, uint64_t boot_ns);
 void emit_end(struct agent *a);
 void emit_proc(struct agent *a, const struct hw_hdr *h); /* "proc","parent","ancestors" */
@@ -269,7 +269,7 @@ bool user_losses_pending(const struct agent *a, int cause);
 /* agent.loss cause previous_run_crash: that run's events after last_seq may be lost */
 void emit_prev_run_crash(struct agent *a, uint64_t run, uint64_t last_seq);
 const char *kind_name(uint32_t type);
-/* decode_process.c: was this process ignored (filters.ignore_exe), even if it has exited since? */
+/* proc_decode.c: was this process ignored (filters.ignore_exe), even if it has exited since? */
 bool proc_ignored(struct agent *a, const struct hw_hdr *h);
 void make_key(const struct agent *a, uint32_t pid, uint64_t start_ticks, char *buf, size_t len);
 /* Rebuild an absolute path from a record's leaf-first components (struct hw_path), checked
@@ -278,9 +278,9 @@ int path_build(const void *rec, size_t len, const struct hw_path *p, char *out, 
 
 extern volatile int hw_verbose;
 
-/* decode_priv.c: a capability set as an array of names (["CAP_NET_RAW", ...]) */
+/* priv_decode.c: a capability set as an array of names (["CAP_NET_RAW", ...]) */
 void put_caps(struct jbuf *b, uint64_t set);
-/* decode_priv.c: the priv family's settings and per-window summaries */
+/* priv_decode.c: the priv family's settings and per-window summaries */
 int priv_sync_maps(struct agent *a);
 void priv_tick(struct agent *a, uint64_t now_ms);
 

@@ -77,7 +77,7 @@ struct hw_net_kind_config {
 	unsigned fold_window_s;  /* connect only; 0 = off */
 };
 
-/* files.mode: how file.open sees the watched files (agent/config_fan.c, agent/file_fan.c) */
+/* files.mode: how file.open sees the watched files (agent/file_fan_config.c, agent/file_fan.c) */
 enum hw_file_mode {
 	HW_FILE_MODE_AUTO,  /* watch where the kernel has no BPF-LSM, exact elsewhere */
 	HW_FILE_MODE_WATCH, /* fanotify marks on the watched files only */
@@ -133,13 +133,13 @@ struct hw_config {
 	struct {
 		bool syscall;            /* net.mode: syscall (every net probe on syscall hooks) */
 		char *cgroup2_path;      /* net.cgroup2_path: where cgroup v2 is; NULL = found */
-	} net_mode;                      /* agent/config_net.c; read at start only */
+	} net_mode;                      /* agent/net_config.c; read at start only */
 	struct hw_file_rule *file_rules; /* files.watch (replaces the defaults) */
 	size_t n_file_rules;
 	bool file_rules_set;
 	struct hw_file_rule *file_add; /* files.add (appended to the defaults) */
 	size_t n_file_add;
-	unsigned file_mode; /* files.mode: HW_FILE_MODE_* (agent/config_fan.c) */
+	unsigned file_mode; /* files.mode: HW_FILE_MODE_* (agent/file_fan_config.c) */
 	struct {
 		char *address, *ca, *cert, *key, *spool_dir;
 		unsigned spool_max_mb;

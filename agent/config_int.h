@@ -43,27 +43,27 @@ int get_strlist(struct pctx *p, yaml_node_t *v, const char *key, struct hw_strli
 void strlist_free(struct hw_strlist *l);
 int get_uint(struct pctx *p, yaml_node_t *v, const char *key, unsigned lo, unsigned hi,
 	     unsigned *out);
-/* config_ctr.c */
+/* ctrmeta_config.c */
 int parse_ctrmeta(struct pctx *p, struct hw_config *c, yaml_node_t *m);
-/* config_inventory.c */
+/* inventory_config.c */
 int parse_inventory(struct pctx *p, struct hw_config *c, yaml_node_t *m);
-/* config_hash.c */
+/* binhash_config.c */
 int parse_exec_hash(struct pctx *p, struct hw_config *c, yaml_node_t *m);
-/* config_tty.c */
+/* tty_config.c */
 void tty_config_defaults(struct hw_config *c);
 int parse_tty(struct pctx *p, struct hw_config *c, yaml_node_t *m);
 /* config_outputs.c */
 void outputs_defaults(struct hw_config *c);
 void outputs_free(struct hw_config *c);
 int parse_outputs(struct pctx *p, struct hw_config *c, yaml_node_t *m);
-/* config_fan.c: files.mode */
+/* file_fan_config.c: files.mode */
 int parse_file_mode(struct pctx *p, struct hw_config *c, yaml_node_t *v);
-/* config_custom.c */
+/* custom_config.c */
 int parse_custom_list(struct pctx *p, struct hw_config *c, yaml_node_t *s);
 
-/* config_net.c */
+/* net_config.c */
 int parse_net(struct pctx *p, struct hw_config *c, yaml_node_t *m);
-/* config_files.c */
+/* file_config.c */
 int parse_files(struct pctx *p, struct hw_config *c, yaml_node_t *m);
 /* config_containers.c */
 int parse_containers(struct pctx *p, struct hw_config *c, yaml_node_t *s);

@@ -1,4 +1,4 @@
-/* priv.h - shared by the priv family's two agent files: decode_priv.c (the decoders) and
+/* priv.h - shared by the priv family's two agent files: priv_decode.c (the decoders) and
  * priv_counts.c (what the kernel counts, summarised per window). */
 #ifndef HW_AGENT_PRIV_H
 #define HW_AGENT_PRIV_H

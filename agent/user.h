@@ -1,5 +1,5 @@
 /* user.h - the user family's agent side: uprobes on shells and libpam (agent/user_uprobes.c),
- * watched-file rules (agent/file_watch.c), decoders (agent/decode_user.c). */
+ * watched-file rules (agent/file_watch.c), decoders (agent/user_decode.c). */
 #ifndef HW_USER_H
 #define HW_USER_H
 #include "agent/agent.h"

@@ -273,7 +273,7 @@ int main(void)
 		     "at most 15 labels, not 16");
 	expect_error("unknown container_meta key", "container_meta: {podman: /x}\n",
 		     "unknown key 'container_meta.podman'");
-	/* files.mode: how file.open sees watched files (agent/config_fan.c) */
+	/* files.mode: how file.open sees watched files (agent/file_fan_config.c) */
 	CHECK("files.mode auto by default", parse(&c, "", err) == 0 &&
 						    c.file_mode == HW_FILE_MODE_AUTO &&
 						    !strcmp(file_mode_name(c.file_mode), "auto"));
@@ -447,7 +447,7 @@ int main(void)
 	expect_error("collector still needs its address after its keys",
 		     "collector:\n  ca: /a\n  cert: /b\n  key: /c\n",
 		     "'collector' needs an 'address'");
-	/* net.mode and net.cgroup2_path (agent/config_net.c) */
+	/* net.mode and net.cgroup2_path (agent/net_config.c) */
 	rc = parse(&c, "net: {mode: socket, cgroup2_path: /x/cg2, connect: {fold_window_s: 5}}\n",
 		   err);
 	CHECK("net.mode socket and cgroup2_path parse",

@@ -433,7 +433,7 @@ int main(void)
 	handle_record(&A, mut, n);
 	CHECK("unknown type counted", A.decode_errors == 5);
 
-	/* tty records (decode_tty.c): control bytes escaped, lengths checked with the record */
+	/* tty records (tty_decode.c): control bytes escaped, lengths checked with the record */
 	{
 		static unsigned char tb[sizeof(struct hw_tty)];
 		struct hw_tty *t = (struct hw_tty *)tb;

@@ -1,10 +1,10 @@
-/* test_net_dns - the DNS question parser (agent/decode_net.c) and the answer parser
- * (agent/dns_answer.h) against crafted and random messages, under ASan/UBSan: exact
+/* test_net_dns - the DNS question parser (agent/net_decode.c) and the answer parser
+ * (agent/net_dns_answer.h) against crafted and random messages, under ASan/UBSan: exact
  * presentation names for hostile labels, every malformed case with its reason, truncation,
  * compression loops and forward pointers, and random-bytes runs that must never read outside
  * the buffer, always yield plain ASCII, and map back to the original label bytes. */
-#include "agent/decode_net.h"
-#include "agent/dns_answer.h"
+#include "agent/net_decode.h"
+#include "agent/net_dns_answer.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

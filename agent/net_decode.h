@@ -1,4 +1,4 @@
-/* decode_net.h - the DNS question parser used by decode_net.c. Defined in this header (static
+/* net_decode.h - the DNS question parser used by net_decode.c. Defined in this header (static
  * inline) so that its unit test (tests/unit/test_net_dns.c) compiles it with ASan/UBSan. */
 #ifndef HW_DECODE_NET_H
 #define HW_DECODE_NET_H

@@ -1,4 +1,4 @@
-/* config_fan.c - the `files.mode` key: how the file.open probe sees opens of watched files.
+/* file_fan_config.c - the `files.mode` key: how the file.open probe sees opens of watched files.
  *
  *   auto   (default) `watch` where the kernel has no active BPF-LSM, `exact` elsewhere
  *   watch  fanotify marks on the watched files and directories only (agent/file_fan.c): an

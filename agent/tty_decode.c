@@ -1,4 +1,4 @@
-/* decode_tty.c - tty.input and tty.output records (bpf/tty.bpf.c) into events: the terminal,
+/* tty_decode.c - tty.input and tty.output records (bpf/tty.bpf.c) into events: the terminal,
  * the session, the descriptor, how many bytes the call moved and the bytes copied (at most
  * tty.bytes_per_event). The data is whatever a process read or wrote: escape sequences and
  * control bytes are escaped by the JSON writer (agent/json.h), invalid UTF-8 becomes \u00XX.

@@ -1,4 +1,4 @@
-/* decode_priv.c - decoders of the priv family's records (credential changes, ptrace, memfd,
+/* priv_decode.c - decoders of the priv family's records (credential changes, ptrace, memfd,
  * renames, namespaces, modules, bpf, mounts, tamper); what the family counts in the kernel
  * (capabilities, W+X memory) is priv_counts.c. Field meanings: docs/events-priv.md. */
 #include "agent/agent.h"

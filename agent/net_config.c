@@ -1,4 +1,4 @@
-/* config_net.c - the net section of the agent's configuration: per kind of network event
+/* net_config.c - the net section of the agent's configuration: per kind of network event
  * (connect, accept, listen, bind, dns) what the net probes leave out (loopback, ports, CIDRs)
  * and, for connect, the window that folds repeated connections into one event. Every value
  * is checked here: a wrong one is an error naming the file, the line and what is expected

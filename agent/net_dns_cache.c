@@ -1,4 +1,4 @@
-/* dns_cache.c - the address -> name table behind net.connect's dst.name.
+/* net_dns_cache.c - the address -> name table behind net.connect's dst.name.
  *
  * Filled from the A and AAAA records of DNS answers (net.dns with direction "answer") with the
  * name the process asked for (the question, not the end of a CNAME chain); read when a connect
@@ -8,7 +8,7 @@
  * When the probed slots are all live, the one expiring first is replaced (counted). Single
  * threaded: called from the event loop only.
  */
-#include "agent/dns_cache.h"
+#include "agent/net_dns_cache.h"
 #include <string.h>
 
 #define DNS_CACHE_PROBE 8

@@ -1,4 +1,4 @@
-/* config_files.c - the files section of the agent's configuration: the file family's watch
+/* file_config.c - the files section of the agent's configuration: the file family's watch
  * list (files.watch replaces the built-in list, files.add extends it), each rule a pattern
  * and the operations it reports. Patterns are checked with file_pattern_ok() (the forms the
  * kernel side can match); a wrong rule is an error naming the file and the line
@@ -93,7 +93,7 @@ static int files_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
 	}
 	if (!strcmp(key, "add"))
 		return parse_file_rules(p, v, key, &c->file_add, &c->n_file_add);
-	if (!strcmp(key, "mode")) /* config_fan.c */
+	if (!strcmp(key, "mode")) /* file_fan_config.c */
 		return parse_file_mode(p, c, v);
 	return CONFIG_KEY_UNKNOWN;
 }

@@ -1,4 +1,4 @@
-/* decode_process.c - decoders of the process family's records: exec (also failed execs),
+/* proc_decode.c - decoders of the process family's records: exec (also failed execs),
  * exit and fork (forks feed the process table only), and path_build, which every decoder
  * uses to rebuild a path from a record's leaf-first components. Every offset in a record is
  * checked against the record's length before use. */

@@ -1,4 +1,4 @@
-/* dns_cache.h - addresses recently resolved on this host, and by whom (agent/dns_cache.c). */
+/* net_dns_cache.h - addresses recently resolved on this host, and by whom (agent/net_dns_cache.c). */
 #ifndef HW_DNS_CACHE_H
 #define HW_DNS_CACHE_H
 #include <stdbool.h>

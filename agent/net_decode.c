@@ -1,4 +1,4 @@
-/* decode_net.c - the net probe family in the agent: JSON for net.connect, net.accept,
+/* net_decode.c - the net probe family in the agent: JSON for net.connect, net.accept,
  * net.listen, net.bind, net.socket and net.dns (docs/events-net.md), the DNS question parser,
  * the per-kind filters pushed into kernel maps, and the sweep that emits folded-connect
  * summaries.
@@ -10,9 +10,9 @@
  * always plain ASCII and maps back to its exact bytes.
  */
 #include "agent/agent.h"
-#include "agent/decode_net.h"
-#include "agent/dns_answer.h"
-#include "agent/dns_cache.h"
+#include "agent/net_decode.h"
+#include "agent/net_dns_answer.h"
+#include "agent/net_dns_cache.h"
 #include "herdwatch.skel.h"
 #include <arpa/inet.h>
 #include <bpf/bpf.h>

@@ -1,4 +1,4 @@
-/* config_hash.c - the exec_hash section of the agent's configuration: whether process.exec
+/* binhash_config.c - the exec_hash section of the agent's configuration: whether process.exec
  * events carry the SHA-256 of the executed file (agent/binhash.c) and the bounds of that work:
  * the largest file hashed, the bytes hashed per second, the files remembered. Every value is
  * checked here; a wrong one is an error naming the file, the line and the bounds (docs/config.md). */

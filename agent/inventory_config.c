@@ -1,4 +1,4 @@
-/* config_inventory.c - the config's "inventory" section (docs/config.md): when the agent takes
+/* inventory_config.c - the config's "inventory" section (docs/config.md): when the agent takes
  * its inventory of what the host carries (agent/inventory.c) and the budget of one run. Every
  * key is checked against its range; an unknown key is an error naming the known ones. */
 #include "agent/config_int.h"

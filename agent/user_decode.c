@@ -1,4 +1,4 @@
-/* decode_user.c - decoders of the user family: user.shell, user.auth, file.* (see
+/* user_decode.c - decoders of the user family: user.shell, user.auth, file.* (see
  * docs/events-user.md), and the agent-internal "new binary" record. Every offset and length in
  * a record is checked against the record's size before use. */
 #include "agent/user.h"

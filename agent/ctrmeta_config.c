@@ -1,4 +1,4 @@
-/* config_ctr.c - the container_meta section of the agent's config (docs/config.md): where
+/* ctrmeta_config.c - the container_meta section of the agent's config (docs/config.md): where
  * containerd, Docker and CRI-O keep their containers' metadata, which labels to copy into
  * events and which label names the herd. Paths are checked to be absolute here; whether they
  * exist is the business of agent/ctrmeta.c, which watches for them to appear. */

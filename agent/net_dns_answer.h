@@ -1,4 +1,4 @@
-/* dns_answer.h - the DNS answer parser used by decode_net.c: header, questions skipped, answer
+/* net_dns_answer.h - the DNS answer parser used by net_decode.c: header, questions skipped, answer
  * records (owner name, type, class, TTL, and the data of A, AAAA, CNAME, NS and PTR records).
  * Defined in this header (static inline) so that its unit test (tests/unit/test_net_dns.c)
  * compiles it with ASan/UBSan.
@@ -11,7 +11,7 @@
  */
 #ifndef HW_DNS_ANSWER_H
 #define HW_DNS_ANSWER_H
-#include "agent/decode_net.h"
+#include "agent/net_decode.h"
 #include <arpa/inet.h>
 
 #define DNS_MAX_RR 16

@@ -1,4 +1,4 @@
-/* config_custom.c - custom probe entries (probes.custom in the config, "ctl add-probe"): a
+/* custom_config.c - custom probe entries (probes.custom in the config, "ctl add-probe"): a
  * tracepoint or uprobe with what to capture and in-kernel filters. An error inside an entry
  * does not fail the config: the entry keeps its reason and the probe is reported as
  * unavailable with it (docs/control.md). */

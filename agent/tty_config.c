@@ -1,4 +1,4 @@
-/* config_tty.c - the tty section of the agent's configuration: whether the TTY capture
+/* tty_config.c - the tty section of the agent's configuration: whether the TTY capture
  * (tty.input and tty.output events, agent/tty.c) is on, for the whole host or only for the
  * sessions named by "ctl tty on --session PID", and its bounds: data bytes per event and data
  * bytes per session and second. Off by default. Every value is checked here; a wrong one is an
