@@ -119,7 +119,7 @@ struct agent {
 	struct custom_probe custom[HW_CP_SLOTS];
 	struct {
 		char tp[192];          /* "category:name" */
-		struct bpf_link *link; /* hw_custom_tp, cookie = group */
+		struct bpf_link *link; /* hwc_probe_tp, cookie = group */
 		uint32_t mask;         /* slots of the custom probes on it */
 	} cp_grp[HW_CP_GROUPS];
 	/* runtime overrides from the control socket: probe or family -> enabled, until */
