@@ -123,28 +123,28 @@ map hwq_allow .maps
 map hw_events .maps
 prog hwv_setresuid_en tracepoint/syscalls/sys_enter_setresuid
 prog hwv_perf_event_open_fe fentry/__x64_sys_perf_event_open
-prog hw_exec_btf tp_btf/sched_process_exec
+prog hw_clone_btf tp_btf/sched_process_exec
 prog hwz_exec_btf tp_btf/sched_process_exec
 prog hwp_exec_xyz tp_btf/sched_process_exec
 prog hwp_exec_fe tp_btf/sched_process_exec
 prog hwv_setuid_en tracepoint/syscalls/sys_enter_setuid
 map hw_net_state .maps
-map priv_cfg .maps
-map hw_ignore_cgroup .maps
+map priv_flags .maps
+map hw_ignore_cgroups .maps
 EOF
 )
 got=$(check "$fam" "$hooks" "hw_events" <<<"$made")
 want=(
 	"hwv_setresuid_en: longer than 15"
 	"hwv_perf_event_open_fe: longer than 15"
-	"hw_exec_btf: a program is hw<F>_<event>_<hook>"
+	"hw_clone_btf: a program is hw<F>_<event>_<hook>"
 	"hwz_exec_btf: family code z"
 	"hwp_exec_xyz: hook code xyz is not"
 	"hwp_exec_fe: hook code fe but section tp_btf/sched_process_exec"
 	"hwv_setuid_en: a second prog"
 	"hw_net_state: hw_<what> is for the shared maps"
-	"priv_cfg: a map is hw<F>_<what>"
-	"hw_ignore_cgroup: longer than 15"
+	"priv_flags: a map is hw<F>_<what>"
+	"hw_ignore_cgroups: longer than 15"
 )
 missing=""
 for w in "${want[@]}"; do grep -qF "$w" <<<"$got" || missing="$missing [$w]"; done
