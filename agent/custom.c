@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * custom.c - custom probes at runtime (custom.h, common/abi_custom.h): a resolved declaration
- * (custom_resolve.c) gets a slot, its spec goes into the hw_cp_specs map and the generic
+ * (custom_resolve.c) gets a slot, its spec goes into the hwc_specs map and the generic
  * program is attached with the slot as cookie (tracepoints share one link per tracepoint, a
  * group); replacing, removing, pausing, the manifest rows and the decoder of their events.
  * A replacement is attached before the probe it replaces is released; a refused one leaves
@@ -27,7 +27,7 @@ struct custom_state {
 	struct custom_probe slot[HW_CP_SLOTS];
 	struct {
 		char tp[192];          /* "category:name" */
-		struct bpf_link *link; /* hw_custom_tp, cookie = group */
+		struct bpf_link *link; /* hwc_probe_tp, cookie = group */
 		uint32_t mask;         /* slots of the custom probes on it */
 	} grp[HW_CP_GROUPS];
 	uint32_t gen; /* the last generation given to a declaration */
@@ -63,11 +63,11 @@ void custom_free(struct agent *a)
 	a->cps = NULL;
 }
 
-/* Tracepoint groups: one link per tracepoint, the slots it runs in hw_cp_groups. */
+/* Tracepoint groups: one link per tracepoint, the slots it runs in hwc_groups. */
 static int group_write(struct agent *a, int g)
 {
 	uint32_t key = g, mask = a->cps->grp[g].mask;
-	return bpf_map_update_elem(bpf_map__fd(a->skel->maps.hw_cp_groups), &key, &mask, BPF_ANY)
+	return bpf_map_update_elem(bpf_map__fd(a->skel->maps.hwc_groups), &key, &mask, BPF_ANY)
 		       ? -errno
 		       : 0;
 }
@@ -109,7 +109,7 @@ static int group_join(struct agent *a, int slot, const char *cat, const char *ev
 	}
 	LIBBPF_OPTS(bpf_tracepoint_opts, o, .bpf_cookie = g);
 	struct bpf_link *l =
-		bpf_program__attach_tracepoint_opts(a->skel->progs.hw_custom_tp, cat, ev, &o);
+		bpf_program__attach_tracepoint_opts(a->skel->progs.hwc_probe_tp, cat, ev, &o);
 	if (!l) {
 		rc = -errno;
 		snprintf(err, errlen, "attach to %s failed: %s", tp, strerror(-rc));
@@ -209,9 +209,9 @@ static int attach_slot(struct agent *a, struct custom_probe *cp, const struct hw
 	uint32_t key = slot;
 	struct hw_cp_count *zero = calloc(libbpf_num_possible_cpus(), sizeof(*zero));
 	if (zero) /* counters start at 0 for the new owner of the slot */
-		bpf_map_update_elem(bpf_map__fd(a->skel->maps.hw_cp_counts), &key, zero, BPF_ANY);
+		bpf_map_update_elem(bpf_map__fd(a->skel->maps.hwc_counts), &key, zero, BPF_ANY);
 	free(zero);
-	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.hw_cp_specs), &key, sp, BPF_ANY)) {
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.hwc_specs), &key, sp, BPF_ANY)) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot write the probe spec: %s", strerror(-rc));
 		return rc;
@@ -221,8 +221,8 @@ static int attach_slot(struct agent *a, struct custom_probe *cp, const struct hw
 	bool ret = d->hook == HW_CUSTOM_URETPROBE;
 	LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = slot, .retprobe = ret,
 		    .func_name = w->sym[0] ? w->sym : NULL);
-	cp->link = bpf_program__attach_uprobe_opts(ret ? a->skel->progs.hw_custom_uretprobe
-						       : a->skel->progs.hw_custom_uprobe,
+	cp->link = bpf_program__attach_uprobe_opts(ret ? a->skel->progs.hwc_probe_ur
+						       : a->skel->progs.hwc_probe_up,
 						   -1, w->bin, w->off, &o);
 	if (cp->link)
 		return 0;
@@ -379,7 +379,7 @@ void custom_apply(struct agent *a)
 			continue;
 		snprintf(name, sizeof(name), "custom.%s", cp->name);
 		bool want = probe_wanted(a, name, true);
-		int fd = bpf_map__fd(a->skel->maps.hw_cp_specs);
+		int fd = bpf_map__fd(a->skel->maps.hwc_specs);
 		if (want == !cp->paused || bpf_map_lookup_elem(fd, &key, &sp))
 			continue;
 		sp.paused = !want;
@@ -411,7 +411,7 @@ void custom_manifest(struct agent *a, struct jbuf *b)
 		if (!cp)
 			continue;
 		if (cp->link &&
-		    !bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.hw_cp_counts), &slot, cnt))
+		    !bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.hwc_counts), &slot, cnt))
 			for (int c = 0; c < ncpu; c++) {
 				hits += cnt[c].hits;
 				emitted += cnt[c].emitted;

@@ -306,9 +306,9 @@ static void add_rule(struct fw_ctx *x, const char *p, uint16_t rule, uint16_t op
 int file_sync_maps(struct agent *a)
 {
 	struct fw_ctx x = {
-		.lpm = bpf_map__fd(a->skel->maps.file_lpm),
-		.dirs = bpf_map__fd(a->skel->maps.file_dirs),
-		.names = bpf_map__fd(a->skel->maps.file_names),
+		.lpm = bpf_map__fd(a->skel->maps.hwf_lpm),
+		.dirs = bpf_map__fd(a->skel->maps.hwf_dirs),
+		.names = bpf_map__fd(a->skel->maps.hwf_names),
 	};
 	const struct hw_file_rule *base;
 	size_t nb;
@@ -317,7 +317,7 @@ int file_sync_maps(struct agent *a)
 	clear_map(x.lpm, sizeof(struct hw_watch_lpm_key));
 	clear_map(x.dirs, sizeof(struct hw_watch_dir_key));
 	clear_map(x.names, sizeof(struct hw_watch_name_key));
-	clear_map(bpf_map__fd(a->skel->maps.file_repeats), 32);
+	clear_map(bpf_map__fd(a->skel->maps.hwf_repeats), 32);
 	file_rules(&a->cfg, &base, &nb);
 	for (size_t i = 0; i < nb; i++)
 		add_rule(&x, base[i].pattern, i, base[i].ops);
@@ -326,7 +326,7 @@ int file_sync_maps(struct agent *a)
 	if (proc_mem_extra(&a->cfg))
 		add_rule(&x, proc_mem_rule.pattern, nb + a->cfg.n_file_add, proc_mem_rule.ops);
 	x.cfg.enabled = 1;
-	/* a new generation invalidates the kernel's per-directory verdicts (file_dcache) */
+	/* a new generation invalidates the kernel's per-directory verdicts (hwf_dcache) */
 	static uint32_t gen;
 	if (++gen == 0)
 		gen = 1;
@@ -335,7 +335,7 @@ int file_sync_maps(struct agent *a)
 	struct stat nst;
 	if (stat("/proc/self/ns/mnt", &nst) == 0)
 		x.cfg.mntns = (uint32_t)nst.st_ino;
-	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.file_cfg), &zero, &x.cfg, BPF_ANY))
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.hwf_cfg), &zero, &x.cfg, BPF_ANY))
 		x.errors++;
 	if (x.errors)
 		agent_log("files: %d watch entries could not be stored\n", x.errors);

@@ -407,8 +407,7 @@ int decode_net_dns(struct agent *a, const void *rec, size_t len)
 
 int net_sync_maps(struct agent *a)
 {
-	int cfd = bpf_map__fd(a->skel->maps.hw_net_cfg),
-	    lfd = bpf_map__fd(a->skel->maps.hw_net_cidr);
+	int cfd = bpf_map__fd(a->skel->maps.hwn_cfg), lfd = bpf_map__fd(a->skel->maps.hwn_cidr);
 	struct hw_net_cidr_key key, next;
 
 	/* replace the CIDR set */
@@ -463,9 +462,9 @@ void net_tick(struct agent *a)
 {
 	if (!a->skel || !a->cfg.net[HW_NK_CONNECT].fold_window_s)
 		return;
-	int fd = bpf_map__fd(a->skel->maps.hw_net_fold);
+	int fd = bpf_map__fd(a->skel->maps.hwn_fold);
 	uint64_t window = a->cfg.net[HW_NK_CONNECT].fold_window_s * 1000000000ULL;
-	size_t cap = bpf_map__max_entries(a->skel->maps.hw_net_fold), n = 0;
+	size_t cap = bpf_map__max_entries(a->skel->maps.hwn_fold), n = 0;
 	static struct hw_net_fold_key *done;
 	static size_t done_cap;
 	struct hw_net_fold_key key, next;

@@ -1,7 +1,7 @@
 /* net_mode.c - which hooks the net family uses: syscall hooks (the default) or socket hooks
  * (net.mode: socket).
  *
- * Socket hooks (bpf/net_cg.bpf.c, programs hw_ncg_*) need a cgroup v2 mount: its root is
+ * Socket hooks (bpf/net_cg.bpf.c, programs hws_*) need a cgroup v2 mount: its root is
  * where cgroup/connect4 and cgroup/connect6 are attached (as links: BPF_F_ALLOW_MULTI, next to
  * any other program, the quarantine's included; a program on the root runs for every
  * descendant cgroup). net_mode_init() decides at start, before anything is loaded:
@@ -9,7 +9,7 @@
  *   - no cgroup v2 mount (a cgroup v1 only host), or net.cgroup2_path naming something that
  *     is not a cgroup v2 mount (statfs), or a mount that cannot be opened
  * puts the family on its syscall hooks, with the reason in the manifest and the heartbeat
- * ("net_mode") and in each net probe's reason (probes.c marks the hw_ncg_* programs refused,
+ * ("net_mode") and in each net probe's reason (probes.c marks the hws_* programs refused,
  * so each probe takes its next candidate). Hybrid hosts (v1 controllers at /sys/fs/cgroup,
  * v2 at /sys/fs/cgroup/unified) use the v2 mount, wherever it is.
  *
@@ -119,7 +119,7 @@ static bool exact_asked(struct agent *a)
 /* Is net.accept (index i) or net.accept_exact kept detached, and why? */
 bool net_mode_veto(struct agent *a, int i, char *why, size_t n)
 {
-	bool socket_accept = !probes_prog_failed(a, "hw_ncg_accept");
+	bool socket_accept = !probes_prog_failed(a, "hws_accept_btf");
 	if (i == HW_PROBE_NET_ACCEPT && socket_accept && exact_asked(a)) {
 		snprintf(why, n, "replaced by net.accept_exact while it is enabled");
 		return true;
@@ -143,7 +143,7 @@ void net_mode_json(struct agent *a, struct jbuf *b)
 	/* the kernel may refuse the socket-hook programs themselves (no tp_btf, an older
 	 * verifier): the probes then took their syscall candidates */
 	const char *why =
-		a->netm.reason[0] ? a->netm.reason : probes_prog_failed(a, "hw_ncg_state");
+		a->netm.reason[0] ? a->netm.reason : probes_prog_failed(a, "hws_state_btf");
 	jb_key(b, "net_mode");
 	jb_obj_begin(b);
 	jb_kcstr(b, "mode", why ? "syscall" : "socket");
@@ -288,7 +288,7 @@ void net_mode_seed(struct agent *a)
 	DIR *dp;
 	struct dirent *d;
 
-	if (!a->skel || a->netm.reason[0] || probes_prog_failed(a, "hw_ncg_accept"))
+	if (!a->skel || a->netm.reason[0] || probes_prog_failed(a, "hws_accept_btf"))
 		return;
 	if (!(dp = opendir("/proc")))
 		return;
@@ -322,7 +322,7 @@ void net_mode_seed(struct agent *a)
 	}
 	qsort(ino, n, sizeof(*ino), cmp_u64);
 	memset(done, 0, sizeof(done));
-	int map_fd = bpf_map__fd(a->skel->maps.hw_net_owner);
+	int map_fd = bpf_map__fd(a->skel->maps.hws_owner);
 	while ((d = readdir(dp))) {
 		if (!isdigit((unsigned char)d->d_name[0]))
 			continue;

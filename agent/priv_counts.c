@@ -171,15 +171,15 @@ static int percpu_sum(int fd, uint32_t key, uint64_t *out, unsigned n)
 	return 0;
 }
 
-/* Move every thread's pending fast-path capability counts into priv_counts (priv_cap_fast in
- * bpf/priv.bpf.h): one pass of the task iterator hw_pv_capfl_it, whose output is empty. Not
+/* Move every thread's pending fast-path capability counts into hwv_counts (hwv_cap_fast in
+ * bpf/priv.bpf.h): one pass of the task iterator hwv_capflush_it, whose output is empty. Not
  * loaded (a kernel without task iterators): nothing to do, the fast path is then never taken
  * either, as its exit flush is part of the same candidates. */
 static void priv_cap_flush(struct agent *a)
 {
 	static struct bpf_link *link;
 	static bool failed;
-	struct bpf_program *p = a->skel->progs.hw_pv_capfl_it;
+	struct bpf_program *p = a->skel->progs.hwv_capflush_it;
 	char buf[64];
 	int fd;
 
@@ -209,7 +209,7 @@ static void priv_cap_flush(struct agent *a)
 /* Read every counter, emit what changed since the last window, forget finished processes. */
 static void priv_summaries(struct agent *a, unsigned win)
 {
-	int fd = bpf_map__fd(a->skel->maps.priv_counts);
+	int fd = bpf_map__fd(a->skel->maps.hwv_counts);
 	struct hw_priv_count_key cur, next, *gone = NULL;
 	struct hw_priv_count_val v;
 	size_t ngone = 0, capgone = 0;
@@ -257,7 +257,7 @@ static void priv_summaries(struct agent *a, unsigned win)
 	 * the per-CPU sum of each is taken over the value viewed as an array of u64. */
 	static uint64_t q_seen[2];
 	uint64_t q[2];
-	percpu_sum(bpf_map__fd(a->skel->maps.priv_memacct), 0, q, 2);
+	percpu_sum(bpf_map__fd(a->skel->maps.hwv_memacct), 0, q, 2);
 	uint64_t q_checks = q[0] - q_seen[0], q_denied = q[1] - q_seen[1];
 	q_seen[0] = q[0];
 	q_seen[1] = q[1];
@@ -281,7 +281,7 @@ static uint64_t priv_loss_seen[HW_PRIV_NLOSS];
 
 static void priv_check_loss(struct agent *a)
 {
-	int fd = bpf_map__fd(a->skel->maps.priv_loss);
+	int fd = bpf_map__fd(a->skel->maps.hwv_loss);
 	static const char *const what[HW_PRIV_NLOSS][2] = {
 		{"process.capability", "count_map_full"},
 		{"process.cred_change", "syscall_state_map_full"},
@@ -309,7 +309,7 @@ static void priv_check_loss(struct agent *a)
 /* The agent's own program, map and link ids, so that taking hold of them is agent.tamper. */
 static void priv_own_ids(struct agent *a)
 {
-	int fd = bpf_map__fd(a->skel->maps.priv_own_ids);
+	int fd = bpf_map__fd(a->skel->maps.hwv_own_ids);
 	struct bpf_program *prog;
 	uint8_t one = 1;
 
@@ -413,7 +413,7 @@ int priv_sync_maps(struct agent *a)
 	 * agent.tamper with the sender. */
 	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGUSR2, &sa, NULL);
-	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.priv_cfg), &zero, &pc, BPF_ANY))
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.hwv_cfg), &zero, &pc, BPF_ANY))
 		return -errno;
 	priv_own_ids(a);
 	return 0;

@@ -15,6 +15,7 @@
  */
 #include "agent/agent.h"
 #include "agent/user.h"
+#include "agent/probes_cand.h"
 #include "herdwatch.skel.h"
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
@@ -51,30 +52,6 @@ bool probe_name_ok(const char *name)
 }
 
 static const char *hook_of(const struct bpf_program *p);
-
-/* One element of a candidate: name is the whole element, prog its program, tp the tracepoint
- * after '@' ("category/name", pointing into name) or NULL. */
-struct cand_elem {
-	char name[160];
-	char prog[64];
-	const char *tp;
-};
-
-/* The next element of the candidate at *c, which is moved past it; false at its end. */
-static bool cand_next(const char **c, struct cand_elem *e)
-{
-	size_t n = strcspn(*c, "+"), pl;
-	char *at;
-	if (!**c)
-		return false;
-	snprintf(e->name, sizeof(e->name), "%.*s", (int)n, *c);
-	*c += n + ((*c)[n] == '+');
-	at = strchr(e->name, '@');
-	pl = at ? (size_t)(at - e->name) : strlen(e->name);
-	snprintf(e->prog, sizeof(e->prog), "%.*s", (int)pl, e->name);
-	e->tp = at ? at + 1 : NULL;
-	return true;
-}
 
 /* libbpf log: keep the last "prog 'X': ..." failure line so the loader knows which to drop. */
 static char last_fail_prog[128];
@@ -175,8 +152,8 @@ static void deny_hooks(struct agent *a, struct hw_bpf *s)
  * readers, bpf/net.bpf.h): kernels before 6.2 refuse them. Other users of the kfunc test for
  * it (hw_ksym_exists) and load everywhere. */
 static const char *const needs_rdonly_cast[] = {
-	"hw_net_connect_f",   "hw_net_accept_f",   "hw_net_accept4_f",
-	"hw_net_connect_fxf", "hw_net_accept_fxf", "hw_net_accept4_fxf",
+	"hwn_connect_exf", "hwn_accept_exf", "hwn_accept4_exf",
+	"hwn_connect_fxf", "hwn_accept_fxf", "hwn_accept4_fxf",
 };
 
 /* A candidate whose hook type the kernel refuses as a whole (fentry on a kernel without BPF
@@ -286,7 +263,7 @@ static void precheck_tracepoints(struct agent *a, struct hw_bpf *s)
 	for (int i = 0; i < HW_NPROBES; i++)
 		for (int k = 0; k < HW_MAX_CANDS && probe_defs[i].cands[k]; k++) {
 			struct cand_elem e;
-			for (const char *c = probe_defs[i].cands[k]; cand_next(&c, &e);) {
+			for (const char *c = probe_defs[i].cands[k]; probes_cand_next(&c, &e);) {
 				if (!e.tp || fail_reason(a, e.name))
 					continue;
 				prog = bpf_object__find_program_by_name(s->obj, e.prog);
@@ -306,7 +283,7 @@ static void precheck_tracepoints(struct agent *a, struct hw_bpf *s)
 static bool cand_has(const char *cand, const char *prog)
 {
 	struct cand_elem e;
-	for (const char *c = cand; cand_next(&c, &e);)
+	for (const char *c = cand; probes_cand_next(&c, &e);)
 		if (!strcmp(e.prog, prog))
 			return true;
 	return false;
@@ -317,7 +294,7 @@ static bool cand_viable(struct agent *a, const char *cand)
 {
 	struct cand_elem e;
 	const char *who;
-	for (const char *c = cand; cand_next(&c, &e);)
+	for (const char *c = cand; probes_cand_next(&c, &e);)
 		if (elem_fail(a, &e, &who))
 			return false;
 	return true;
@@ -382,7 +359,7 @@ int probes_load(struct agent *a)
 			net_mode_init(a);
 			if (a->netm.reason[0])
 				bpf_object__for_each_program (prog, s->obj)
-					if (!strncmp(bpf_program__name(prog), "hw_ncg_", 7))
+					if (!strncmp(bpf_program__name(prog), "hws_", 4))
 						add_fail(a, "%s: net on syscall hooks: %s",
 							 bpf_program__name(prog), a->netm.reason);
 			deny_hooks(a, s);
@@ -504,7 +481,7 @@ int probes_sync_maps(struct agent *a)
 		.exec_enoent = a->cfg.exec_enoent,
 	};
 	uint32_t zero = 0;
-	int fd = bpf_map__fd(a->skel->maps.hw_ignore_cgroup);
+	int fd = bpf_map__fd(a->skel->maps.hw_ignore_cg);
 	uint64_t key, next;
 	/* replace the cgroup filter set */
 	while (bpf_map_get_next_key(fd, NULL, &key) == 0)
@@ -569,7 +546,7 @@ static int try_candidate(struct agent *a, struct hw_probe *p, const char *cand, 
 			 size_t whylen)
 {
 	struct cand_elem e;
-	for (const char *c = cand; cand_next(&c, &e);) {
+	for (const char *c = cand; probes_cand_next(&c, &e);) {
 		struct bpf_program *prog = bpf_object__find_program_by_name(a->skel->obj, e.prog);
 		const char *who, *fr = elem_fail(a, &e, &who);
 		struct bpf_link *l;
@@ -776,57 +753,4 @@ void probes_detach_all(struct agent *a)
 	links_destroy_all(all, n);
 	custom_detach_all(a);
 	user_detach_all(a);
-}
-
-static const char *state_name(enum hw_probe_state s)
-{
-	switch (s) {
-	case PROBE_ATTACHED:
-		return "attached";
-	case PROBE_UNAVAILABLE:
-		return "unavailable";
-	default:
-		return "disabled";
-	}
-}
-
-/* The hooks of the attached candidate, as "SECTION" of each program ("fexit/__x64_sys_openat",
- * "tp_btf/sched_process_exec") or "tracepoint/CAT/NAME" for a prog@CAT/NAME element: what
- * bench/floor.sh puts empty programs on. */
-static void attach_json(struct agent *a, struct jbuf *b, const struct hw_probe *p)
-{
-	struct cand_elem e;
-	char buf[160];
-	jb_key(b, "attach");
-	jb_arr_begin(b);
-	for (const char *c = p->cand; c && cand_next(&c, &e);) {
-		struct bpf_program *prog = bpf_object__find_program_by_name(a->skel->obj, e.prog);
-		if (e.tp)
-			snprintf(buf, sizeof(buf), "tracepoint/%s", e.tp);
-		else
-			snprintf(buf, sizeof(buf), "%s",
-				 prog ? bpf_program__section_name(prog) : e.prog);
-		jb_cstr(b, buf);
-	}
-	jb_arr_end(b);
-}
-
-void probes_json(struct agent *a, struct jbuf *b, bool verbose)
-{
-	jb_obj_begin(b);
-	for (int i = 0; i < HW_NPROBES; i++) {
-		struct hw_probe *p = &a->probes[i];
-		jb_key(b, p->name);
-		jb_obj_begin(b);
-		jb_kcstr(b, "state", state_name(p->state));
-		jb_kcstr(b, "hook", p->hook);
-		jb_kcstr(b, "reason", p->reason[0] ? p->reason : NULL);
-		if (p->nlinks)
-			jb_ku64(b, "syscall_tracepoints", p->nsyscall_tp);
-		if (verbose && p->nlinks && a->skel)
-			attach_json(a, b, p);
-		jb_obj_end(b);
-	}
-	custom_manifest(a, b);
-	jb_obj_end(b);
 }

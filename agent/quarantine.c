@@ -7,7 +7,7 @@
  * connections to the collector's addresses (and loopback with --loopback; always for the
  * host): the six programs of bpf/quar.bpf.c are attached to its cgroup through links pinned
  * under /sys/fs/bpf/herdwatch/quarantine/<cgroup id>/, and the quarantine is an entry of the
- * pinned map hw_quar with a deadline on the boot clock that the programs check themselves.
+ * pinned map hwq_cgroups with a deadline on the boot clock that the programs check themselves.
  * So a quarantine holds when the agent dies, ends at its deadline with or without an agent,
  * and a new agent reuses the pinned maps (quar_reuse_pins, before loading) and adopts what it
  * finds (quar_second). The map is the only record: this file keeps no state of its own.
@@ -53,16 +53,16 @@ static const char *const kind_names[] = {NULL, "cgroup", "process", "host"};
 
 static struct bpf_map *qmap(struct hw_bpf *s, int i)
 {
-	struct bpf_map *m[QMAPS] = {s->maps.hw_quar, s->maps.hw_quar_allow, s->maps.hw_quar_conf,
-				    s->maps.hw_quar_stats};
+	struct bpf_map *m[QMAPS] = {s->maps.hwq_cgroups, s->maps.hwq_allow, s->maps.hwq_conf,
+				    s->maps.hwq_stats};
 	return m[i];
 }
 
 static struct bpf_program *qprog(struct hw_bpf *s, int i)
 {
-	struct bpf_program *p[QPROGS] = {s->progs.hw_quar_conn4,  s->progs.hw_quar_conn6,
-					 s->progs.hw_quar_send4,  s->progs.hw_quar_send6,
-					 s->progs.hw_quar_egress, s->progs.hw_quar_ingress};
+	struct bpf_program *p[QPROGS] = {s->progs.hwq_conn4_cg,   s->progs.hwq_conn6_cg,
+					 s->progs.hwq_send4_cg,   s->progs.hwq_send6_cg,
+					 s->progs.hwq_egress_skb, s->progs.hwq_ingress_skb};
 	return p[i];
 }
 
@@ -99,7 +99,7 @@ void quar_reuse_pins(struct hw_bpf *s)
 
 static int map_fd(struct agent *a)
 {
-	return a->skel ? bpf_map__fd(a->skel->maps.hw_quar) : -1;
+	return a->skel ? bpf_map__fd(a->skel->maps.hwq_cgroups) : -1;
 }
 
 static bool progs_loaded(struct agent *a)
@@ -120,7 +120,7 @@ static uint32_t map_id(int fd)
 /* The collector's addresses, the only remote endpoints a quarantined socket may use. */
 static void sync_allow(struct agent *a)
 {
-	int fd = bpf_map__fd(a->skel->maps.hw_quar_allow);
+	int fd = bpf_map__fd(a->skel->maps.hwq_allow);
 	struct hw_quar_ep k, next;
 	while (!bpf_map_get_next_key(fd, NULL, &next))
 		if (bpf_map_delete_elem(fd, &next))
@@ -194,8 +194,7 @@ static int pins_ready(struct agent *a, char *why, size_t wl)
 	}
 	__u32 zero = 0;
 	struct hw_quar_conf c = {.agent_tgid = (__u32)a->self_pid};
-	bpf_map__update_elem(a->skel->maps.hw_quar_conf, &zero, sizeof(zero), &c, sizeof(c),
-			     BPF_ANY);
+	bpf_map__update_elem(a->skel->maps.hwq_conf, &zero, sizeof(zero), &c, sizeof(c), BPF_ANY);
 	sync_allow(a);
 	return 0;
 }
@@ -756,7 +755,7 @@ void quar_heartbeat(struct agent *a, struct jbuf *b)
 	jb_arr_end(b);
 	/* what the hooks refused, by hook, summed over the CPUs */
 	static const char *const st[HW_QUAR_ST_N] = {"connect", "sendmsg", "egress", "ingress"};
-	int ncpu = libbpf_num_possible_cpus(), sfd = bpf_map__fd(a->skel->maps.hw_quar_stats);
+	int ncpu = libbpf_num_possible_cpus(), sfd = bpf_map__fd(a->skel->maps.hwq_stats);
 	__u64 *v = ncpu > 0 ? calloc(ncpu, sizeof(*v)) : NULL;
 	jb_key(b, "refused");
 	jb_obj_begin(b);

@@ -106,7 +106,7 @@ static int proc_sid(uint32_t pid, uint32_t *sid, uint64_t *start)
  * attached with learn_fd set (bpf/tty.bpf.c). */
 static int tty_learn(struct agent *a)
 {
-	int cfd = bpf_map__fd(a->skel->maps.hw_tty_cfg), m, s = -1, rc = 0;
+	int cfd = bpf_map__fd(a->skel->maps.hwt_cfg), m, s = -1, rc = 0;
 	uint32_t zero = 0;
 	struct hw_tty_cfg c;
 	char name[64];
@@ -157,8 +157,8 @@ static int tty_sync(struct agent *a)
 {
 	if (!a->skel)
 		return 0;
-	int cfd = bpf_map__fd(a->skel->maps.hw_tty_cfg);
-	int wfd = bpf_map__fd(a->skel->maps.hw_tty_watch);
+	int cfd = bpf_map__fd(a->skel->maps.hwt_cfg);
+	int wfd = bpf_map__fd(a->skel->maps.hwt_watch);
 	uint32_t zero = 0, key;
 	struct hw_tty_cfg c = {
 		.tty_fops = tty.fops,
@@ -247,7 +247,7 @@ static void tty_counts(struct agent *a, uint64_t tot[HW_TTY_ST_NCOUNT])
 		return;
 	}
 	for (uint32_t k = 0; k < HW_TTY_ST_NCOUNT; k++)
-		if (!bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.hw_tty_stats), &k, v))
+		if (!bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.hwt_stats), &k, v))
 			for (int c = 0; c < ncpu; c++)
 				tot[k] += v[c];
 	free(v);

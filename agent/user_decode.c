@@ -308,7 +308,7 @@ static void put_open_flags(struct jbuf *b, uint32_t f)
 }
 
 /* Files a process opened under a watch rule, with the key the kernel folds repeats under
- * (bpf/file.bpf.c: file_repeats), so the count left at exit can be reported. Bounded; when full
+ * (bpf/file.bpf.c: hwf_repeats), so the count left at exit can be reported. Bounded; when full
  * the oldest entry goes (its final count is then only in the kernel map, counted below). */
 #define FREP_MAX 1024
 struct frep {
@@ -365,7 +365,7 @@ void file_flush_repeats(struct agent *a, const struct hw_hdr *h)
 	} val;
 	if (!nfrep)
 		return; /* the usual case: nothing folded (and the skeleton not touched) */
-	int fd = a->skel ? bpf_map__fd(a->skel->maps.file_repeats) : -1;
+	int fd = a->skel ? bpf_map__fd(a->skel->maps.hwf_repeats) : -1;
 	for (unsigned i = 0; i < nfrep;) {
 		struct frep *r = &freps[i];
 		if (r->pid != h->pid) {

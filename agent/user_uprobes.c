@@ -198,33 +198,33 @@ static void target_attach(struct agent *a, struct utarget *t)
 		const char *fn;
 		bool ret;
 	} pam[] = {
-		{s->progs.hw_pam_start, "pam_start", false},
-		{s->progs.hw_pam_start_ret, "pam_start", true},
-		{s->progs.hw_pam_start_confdir, "pam_start_confdir", false},
-		{s->progs.hw_pam_start_ret, "pam_start_confdir", true},
-		{s->progs.hw_pam_set_item, "pam_set_item", false},
-		{s->progs.hw_pam_authenticate, "pam_authenticate", false},
-		{s->progs.hw_pam_step_ret, "pam_authenticate", true},
-		{s->progs.hw_pam_acct_mgmt, "pam_acct_mgmt", false},
-		{s->progs.hw_pam_step_ret, "pam_acct_mgmt", true},
-		{s->progs.hw_pam_open_session, "pam_open_session", false},
-		{s->progs.hw_pam_step_ret, "pam_open_session", true},
-		{s->progs.hw_pam_close_session, "pam_close_session", false},
-		{s->progs.hw_pam_step_ret, "pam_close_session", true},
-		{s->progs.hw_pam_chauthtok, "pam_chauthtok", false},
-		{s->progs.hw_pam_step_ret, "pam_chauthtok", true},
-		{s->progs.hw_pam_end, "pam_end", false},
+		{s->progs.hwu_pamstart_up, "pam_start", false},
+		{s->progs.hwu_pamstart_ur, "pam_start", true},
+		{s->progs.hwu_pamconf_up, "pam_start_confdir", false},
+		{s->progs.hwu_pamstart_ur, "pam_start_confdir", true},
+		{s->progs.hwu_pamitem_up, "pam_set_item", false},
+		{s->progs.hwu_pamauth_up, "pam_authenticate", false},
+		{s->progs.hwu_pamstep_ur, "pam_authenticate", true},
+		{s->progs.hwu_pamacct_up, "pam_acct_mgmt", false},
+		{s->progs.hwu_pamstep_ur, "pam_acct_mgmt", true},
+		{s->progs.hwu_pamopen_up, "pam_open_session", false},
+		{s->progs.hwu_pamstep_ur, "pam_open_session", true},
+		{s->progs.hwu_pamclose_up, "pam_close_session", false},
+		{s->progs.hwu_pamstep_ur, "pam_close_session", true},
+		{s->progs.hwu_pamchtok_up, "pam_chauthtok", false},
+		{s->progs.hwu_pamstep_ur, "pam_chauthtok", true},
+		{s->progs.hwu_pamend_up, "pam_end", false},
 	};
 	t->err[0] = 0;
 	if (t->nlinks)
 		return;
 	a->own_ids_dirty = true;
 	if (t->kind == UT_SHELL) {
-		struct bpf_link *l = attach1(a, s->progs.hw_shell_readline, t->path, "readline",
-					     true, t->err, sizeof(t->err));
+		struct bpf_link *l = attach1(a, s->progs.hwu_readline_ur, t->path, "readline", true,
+					     t->err, sizeof(t->err));
 		if (l)
 			t->links[t->nlinks++] = l;
-		l = attach1(a, s->progs.hw_shell_readline_entry, t->path, "readline", false, t->err,
+		l = attach1(a, s->progs.hwu_readline_up, t->path, "readline", false, t->err,
 			    sizeof(t->err));
 		if (l)
 			t->links[t->nlinks++] = l;
@@ -235,8 +235,8 @@ static void target_attach(struct agent *a, struct utarget *t)
 		if (fn && buf) {
 			LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = "rl_deprep_terminal",
 				    .bpf_cookie = buf - fn);
-			l = bpf_program__attach_uprobe_opts(s->progs.hw_shell_rl_deprep, -1,
-							    t->path, 0, &o);
+			l = bpf_program__attach_uprobe_opts(s->progs.hwu_rldeprep_up, -1, t->path,
+							    0, &o);
 			if (l)
 				t->links[t->nlinks++] = l;
 		}

@@ -88,7 +88,7 @@ for mode in ${MODES//,/ }; do
 		done
 	done
 	if [ -n "$STATS" ]; then # ns per storm connection of each net program of this agent
-		bpftool prog show -j | jq -r --argjson n $((REPS * N)) '.[] | select(.name|test("^hw_(ncg|net)_")) |
+		bpftool prog show -j | jq -r --argjson n $((REPS * N)) '.[] | select(.name|test("^hw[ns]_")) |
 			select(.run_cnt? > 0) | "# \(.name): \(.run_time_ns / $n | floor) ns per connection, \(.run_cnt / $n * 10 | floor / 10) runs"'
 	fi
 	conns=$(grep -c '"kind":"net.connect"' "$TMP/hw.json")

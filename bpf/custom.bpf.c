@@ -2,8 +2,8 @@
 /*
  * custom.bpf.c - generic programs behind custom probes (see common/abi_custom.h).
  * The same program is attached to many tracepoints / functions. A uprobe link's cookie names
- * the slot whose spec (scope, fields to capture, filters) is in hw_cp_specs; a tracepoint link's
- * cookie names a group (one per tracepoint) whose mask in hw_cp_groups lists the slots of
+ * the slot whose spec (scope, fields to capture, filters) is in hwc_specs; a tracepoint link's
+ * cookie names a group (one per tracepoint) whose mask in hwc_groups lists the slots of
  * every custom probe on that tracepoint, each run in turn.
  */
 #include "hw.bpf.h"
@@ -13,21 +13,21 @@ struct {
 	__uint(max_entries, HW_CP_SLOTS);
 	__type(key, __u32);
 	__type(value, struct hw_cp_spec);
-} hw_cp_specs SEC(".maps");
+} hwc_specs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, HW_CP_SLOTS);
 	__type(key, __u32);
 	__type(value, struct hw_cp_count);
-} hw_cp_counts SEC(".maps");
+} hwc_counts SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, HW_CP_GROUPS);
 	__type(key, __u32);
 	__type(value, __u32);
-} hw_cp_groups SEC(".maps");
+} hwc_groups SEC(".maps");
 
 static __always_inline __u64 hw_cp_arg(struct pt_regs *regs, __u8 arg)
 {
@@ -126,8 +126,8 @@ __noinline int hw_custom_run(__u64 ctxp, __u32 slot, int is_tp)
 	struct hw_blob b;
 
 	slot &= HW_CP_SLOTS - 1;
-	cnt = bpf_map_lookup_elem(&hw_cp_counts, &slot);
-	sp = bpf_map_lookup_elem(&hw_cp_specs, &slot);
+	cnt = bpf_map_lookup_elem(&hwc_counts, &slot);
+	sp = bpf_map_lookup_elem(&hwc_specs, &slot);
 	if (!sp || !cnt || sp->paused || hw_filtered(id >> 32))
 		return 0;
 	cnt->hits++;
@@ -223,10 +223,10 @@ static __always_inline __u64 hw_cp_addr(void *ctx)
 }
 
 SEC("tracepoint")
-int hw_custom_tp(void *ctx)
+int hwc_probe_tp(void *ctx)
 {
 	__u32 grp = bpf_get_attach_cookie(ctx) & (HW_CP_GROUPS - 1);
-	__u32 *maskp = bpf_map_lookup_elem(&hw_cp_groups, &grp);
+	__u32 *maskp = bpf_map_lookup_elem(&hwc_groups, &grp);
 	__u32 mask;
 	__u64 addr;
 	if (!maskp)
@@ -240,14 +240,14 @@ int hw_custom_tp(void *ctx)
 }
 
 SEC("uprobe")
-int hw_custom_uprobe(struct pt_regs *ctx)
+int hwc_probe_up(struct pt_regs *ctx)
 {
 	hw_custom_run(hw_cp_addr(ctx), bpf_get_attach_cookie(ctx), 0);
 	return 0;
 }
 
 SEC("uretprobe")
-int hw_custom_uretprobe(struct pt_regs *ctx)
+int hwc_probe_ur(struct pt_regs *ctx)
 {
 	hw_custom_run(hw_cp_addr(ctx), bpf_get_attach_cookie(ctx), 0);
 	return 0;

@@ -98,7 +98,7 @@ struct {
 	__uint(max_entries, 1024);
 	__type(key, __u64);
 	__type(value, __u8);
-} hw_ignore_cgroup SEC(".maps");
+} hw_ignore_cg SEC(".maps");
 
 /* Processes (tgid) that are not reported: set by the agent when an exec matches
  * filters.ignore_exe, inherited by children at fork, removed at exit. */
@@ -136,7 +136,7 @@ static __always_inline bool hw_filtered_cfg(__u32 tgid)
 			__u64 id = bpf_get_current_ancestor_cgroup_id(l);
 			if (!id)
 				break;
-			if (bpf_map_lookup_elem(&hw_ignore_cgroup, &id))
+			if (bpf_map_lookup_elem(&hw_ignore_cg, &id))
 				return true;
 		}
 	}
@@ -448,6 +448,23 @@ static __always_inline void hw_blob_path(struct hw_blob *b, struct path *p, stru
 	out->ncomp = w.n;
 	out->len = w.pos - w.start;
 	b->pos = w.pos;
+}
+
+/* struct file * of descriptor fd of task t (a trusted pointer: the current task), or NULL: the
+ * descriptor table through plain loads from the task, the slot by a helper call (the file and
+ * TTY families). (An untyped read-only
+ * cast of the slot array, bpf_rdonly_cast(p, 0), would save the call, but 6.12 refuses a type
+ * id that is not a struct's, "kfunc bpf_rdonly_cast type ID argument must be of a struct", and
+ * 6.1 has no bpf_rdonly_cast: both seen in the kernel matrix.) */
+static __always_inline struct file *hw_fd_file(struct task_struct *t, long fd)
+{
+	struct fdtable *fdt = t->files->fdt;
+	struct file *f = NULL;
+
+	if (fd < 0 || (__u64)fd >= fdt->max_fds)
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
+	return f;
 }
 
 #endif /* HW_BPF_H */

@@ -21,7 +21,7 @@ struct {
 	__uint(max_entries, 8192);
 	__type(key, struct hw_net_fold_key);
 	__type(value, struct hw_net_fold_val);
-} hw_net_fold SEC(".maps");
+} hwn_fold SEC(".maps");
 
 /* TCP connects in progress (connect() returned -EINPROGRESS, or issued by io_uring), by socket
  * pointer: the record of the connect, as the calling process made it. Resolved (and deleted)
@@ -33,7 +33,7 @@ struct {
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct hw_net);
-} hw_net_pending SEC(".maps");
+} hwn_pending SEC(".maps");
 
 /* Per-CPU buffer of the outcome path (which runs in softirq: it must not share the process
  * context's scratch record, which it may interrupt). */
@@ -46,7 +46,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct net_oscratch);
-} hw_net_oscratch SEC(".maps");
+} hwn_oscratch SEC(".maps");
 
 /* A new record of the net family in the scratch buffer, header not yet filled. */
 static __always_inline struct hw_net *net_rec(__u32 type)
@@ -87,7 +87,7 @@ static __always_inline bool net_fold(struct hw_net *e, struct hw_net_fold_val *n
 	__u64 now = e->hdr.ts, n;
 
 	__builtin_memcpy(k.daddr, e->dst.addr, 16);
-	v = bpf_map_lookup_elem(&hw_net_fold, &k);
+	v = bpf_map_lookup_elem(&hwn_fold, &k);
 	if (v && now - v->start < window) {
 		__sync_fetch_and_add(&v->suppressed, 1);
 		return true;
@@ -108,7 +108,7 @@ static __always_inline bool net_fold(struct hw_net *e, struct hw_net_fold_val *n
 	nv->suppressed = 0;
 	__builtin_memcpy(&nv->rec, e, sizeof(*e));
 	nv->rec.window_ns = window;
-	if (bpf_map_update_elem(&hw_net_fold, &k, nv, v ? BPF_EXIST : BPF_NOEXIST) == 0)
+	if (bpf_map_update_elem(&hwn_fold, &k, nv, v ? BPF_EXIST : BPF_NOEXIST) == 0)
 		e->window_ns = window;
 	else
 		e->nflags |= HW_NET_F_FOLD_FULL; /* full (or raced): this one is not folded */
@@ -160,7 +160,7 @@ static __always_inline void net_emit_outcome(struct net_oscratch *o, const struc
 			net_sk_addrs((struct sock *)sk, fam, &e->src, &d);
 	}
 	__u32 kind = HW_NK_CONNECT;
-	struct hw_net_kcfg *k = bpf_map_lookup_elem(&hw_net_cfg, &kind);
+	struct hw_net_kcfg *k = bpf_map_lookup_elem(&hwn_cfg, &kind);
 	if (k && k->fold_window_ns && net_fold(e, &o->nv, k->fold_window_ns))
 		return;
 	hw_submit(e, sizeof(*e), false);
@@ -224,12 +224,12 @@ static __always_inline void net_do_connect(long ret, const bool fast)
 		/* Follow the handshake: register first, then look at the state, so that an outcome
 		 * reached in between is seen by one side exactly (whoever deletes the entry). */
 		e->nflags |= HW_NET_F_PENDING;
-		if (bpf_map_update_elem(&hw_net_pending, &skey, e, BPF_ANY))
+		if (bpf_map_update_elem(&hwn_pending, &skey, e, BPF_ANY))
 			pending = false;
 	}
 
 	__u32 kind = HW_NK_CONNECT;
-	struct hw_net_kcfg *k = bpf_map_lookup_elem(&hw_net_cfg, &kind);
+	struct hw_net_kcfg *k = bpf_map_lookup_elem(&hwn_cfg, &kind);
 	if (!(k && k->fold_window_ns &&
 	      net_fold(e, (void *)((__u8 *)e + HW_MAX_RECORD), k->fold_window_ns)))
 		hw_submit(e, sizeof(*e), false);
@@ -241,25 +241,25 @@ static __always_inline void net_do_connect(long ret, const bool fast)
 	/* The handshake ended before connect() returned (loopback: the answer was processed
 	 * when the call released the socket). */
 	__u32 zero = 0;
-	struct net_oscratch *o = bpf_map_lookup_elem(&hw_net_oscratch, &zero);
-	struct hw_net *p = bpf_map_lookup_elem(&hw_net_pending, &skey);
+	struct net_oscratch *o = bpf_map_lookup_elem(&hwn_oscratch, &zero);
+	struct hw_net *p = bpf_map_lookup_elem(&hwn_pending, &skey);
 	if (!o || !p)
 		return;
 	__builtin_memcpy(&o->rec, p, sizeof(o->rec));
-	if (bpf_map_delete_elem(&hw_net_pending, &skey))
+	if (bpf_map_delete_elem(&hwn_pending, &skey))
 		return; /* the state-change program got it first */
 	net_emit_outcome(o, sk, net_outcome_result(sk, st, fast), fast);
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
-int hw_net_connect_f(struct trace_event_raw_sys_exit *ctx)
+int hwn_connect_exf(struct trace_event_raw_sys_exit *ctx)
 {
 	net_do_connect(ctx->ret, true);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
-int hw_net_connect_x(struct trace_event_raw_sys_exit *ctx)
+int hwn_connect_ex(struct trace_event_raw_sys_exit *ctx)
 {
 	net_do_connect(ctx->ret, false);
 	return 0;
@@ -297,7 +297,7 @@ static __always_inline void net_state_start(const struct sock *sk, const bool fa
 		return;
 	if (hw_filtered(tgid))
 		return;
-	o = bpf_map_lookup_elem(&hw_net_oscratch, &zero);
+	o = bpf_map_lookup_elem(&hwn_oscratch, &zero);
 	if (!o)
 		return;
 	e = &o->rec;
@@ -322,7 +322,7 @@ static __always_inline void net_state_start(const struct sock *sk, const bool fa
 	e->start_ts = 0;
 	net_fill_hdr(&e->hdr, t, HW_EV_NET_CONNECT, fast);
 	__u64 skey = (__u64)sk;
-	bpf_map_update_elem(&hw_net_pending, &skey, e, BPF_ANY);
+	bpf_map_update_elem(&hwn_pending, &skey, e, BPF_ANY);
 }
 
 /*
@@ -335,7 +335,7 @@ static __always_inline void net_do_state(const struct sock *sk, int oldstate, in
 {
 	if (oldstate == NET_TCP_SYN_SENT) {
 		__u64 skey = (__u64)sk;
-		struct hw_net *p = bpf_map_lookup_elem(&hw_net_pending, &skey);
+		struct hw_net *p = bpf_map_lookup_elem(&hwn_pending, &skey);
 		struct net_oscratch *o;
 		__u32 zero = 0;
 
@@ -343,11 +343,11 @@ static __always_inline void net_do_state(const struct sock *sk, int oldstate, in
 			return;
 		if (newstate != NET_TCP_ESTABLISHED && newstate != NET_TCP_CLOSE)
 			return; /* simultaneous open (SYN_RECV): wait for the end */
-		o = bpf_map_lookup_elem(&hw_net_oscratch, &zero);
+		o = bpf_map_lookup_elem(&hwn_oscratch, &zero);
 		if (!o)
 			return;
 		__builtin_memcpy(&o->rec, p, sizeof(o->rec));
-		if (bpf_map_delete_elem(&hw_net_pending, &skey))
+		if (bpf_map_delete_elem(&hwn_pending, &skey))
 			return; /* the connect exit got it first */
 		net_emit_outcome(o, sk, net_outcome_result(sk, newstate, fast), fast);
 	} else if (oldstate == NET_TCP_CLOSE && newstate == NET_TCP_SYN_SENT) {
@@ -356,14 +356,14 @@ static __always_inline void net_do_state(const struct sock *sk, int oldstate, in
 }
 
 SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(hw_net_state_btf, const struct sock *sk, const int oldstate, const int newstate)
+int BPF_PROG(hwn_state_btf, const struct sock *sk, const int oldstate, const int newstate)
 {
 	net_do_state(sk, oldstate, newstate, true);
 	return 0;
 }
 
 SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(hw_net_state_raw, const struct sock *sk, const int oldstate, const int newstate)
+int BPF_PROG(hwn_state_raw, const struct sock *sk, const int oldstate, const int newstate)
 {
 	net_do_state(sk, oldstate, newstate, false);
 	return 0;
@@ -421,28 +421,28 @@ static __always_inline void net_do_accept(long ret, __u16 sc, const bool fast)
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
-int hw_net_accept_f(struct trace_event_raw_sys_exit *ctx)
+int hwn_accept_exf(struct trace_event_raw_sys_exit *ctx)
 {
 	net_do_accept(ctx->ret, HW_NET_SC_ACCEPT, true);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
-int hw_net_accept4_f(struct trace_event_raw_sys_exit *ctx)
+int hwn_accept4_exf(struct trace_event_raw_sys_exit *ctx)
 {
 	net_do_accept(ctx->ret, HW_NET_SC_ACCEPT4, true);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
-int hw_net_accept_x(struct trace_event_raw_sys_exit *ctx)
+int hwn_accept_ex(struct trace_event_raw_sys_exit *ctx)
 {
 	net_do_accept(ctx->ret, HW_NET_SC_ACCEPT, false);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
-int hw_net_accept4_x(struct trace_event_raw_sys_exit *ctx)
+int hwn_accept4_ex(struct trace_event_raw_sys_exit *ctx)
 {
 	net_do_accept(ctx->ret, HW_NET_SC_ACCEPT4, false);
 	return 0;
@@ -498,14 +498,14 @@ static __always_inline void net_do_local(long ret, __u32 type, __u32 kind, __u16
 }
 
 SEC("tracepoint/syscalls/sys_exit_bind")
-int hw_net_bind_x(struct trace_event_raw_sys_exit *ctx)
+int hwn_bind_ex(struct trace_event_raw_sys_exit *ctx)
 {
 	net_do_local(ctx->ret, HW_EV_NET_BIND, HW_NK_BIND, HW_NET_SC_BIND);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_listen")
-int hw_net_listen_x(struct trace_event_raw_sys_exit *ctx)
+int hwn_listen_ex(struct trace_event_raw_sys_exit *ctx)
 {
 	net_do_local(ctx->ret, HW_EV_NET_LISTEN, HW_NK_LISTEN, HW_NET_SC_LISTEN);
 	return 0;
@@ -544,14 +544,14 @@ static __always_inline void net_do_socket(long ret, const bool fast)
 }
 
 SEC("tracepoint/syscalls/sys_exit_socket")
-int hw_net_socket_f(struct trace_event_raw_sys_exit *ctx)
+int hwn_socket_exf(struct trace_event_raw_sys_exit *ctx)
 {
 	net_do_socket(ctx->ret, true);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_socket")
-int hw_net_socket_x(struct trace_event_raw_sys_exit *ctx)
+int hwn_socket_ex(struct trace_event_raw_sys_exit *ctx)
 {
 	net_do_socket(ctx->ret, false);
 	return 0;
@@ -568,14 +568,14 @@ int hw_net_socket_x(struct trace_event_raw_sys_exit *ctx)
 		return 0;                                                                          \
 	}
 
-NET_FEXIT(connect, hw_net_connect_fxf, net_do_connect(ret, true))
-NET_FEXIT(connect, hw_net_connect_fx, net_do_connect(ret, false))
-NET_FEXIT(accept, hw_net_accept_fxf, net_do_accept(ret, HW_NET_SC_ACCEPT, true))
-NET_FEXIT(accept4, hw_net_accept4_fxf, net_do_accept(ret, HW_NET_SC_ACCEPT4, true))
-NET_FEXIT(accept, hw_net_accept_fx, net_do_accept(ret, HW_NET_SC_ACCEPT, false))
-NET_FEXIT(accept4, hw_net_accept4_fx, net_do_accept(ret, HW_NET_SC_ACCEPT4, false))
-NET_FEXIT(bind, hw_net_bind_fx, net_do_local(ret, HW_EV_NET_BIND, HW_NK_BIND, HW_NET_SC_BIND))
-NET_FEXIT(listen, hw_net_listen_fx,
+NET_FEXIT(connect, hwn_connect_fxf, net_do_connect(ret, true))
+NET_FEXIT(connect, hwn_connect_fx, net_do_connect(ret, false))
+NET_FEXIT(accept, hwn_accept_fxf, net_do_accept(ret, HW_NET_SC_ACCEPT, true))
+NET_FEXIT(accept4, hwn_accept4_fxf, net_do_accept(ret, HW_NET_SC_ACCEPT4, true))
+NET_FEXIT(accept, hwn_accept_fx, net_do_accept(ret, HW_NET_SC_ACCEPT, false))
+NET_FEXIT(accept4, hwn_accept4_fx, net_do_accept(ret, HW_NET_SC_ACCEPT4, false))
+NET_FEXIT(bind, hwn_bind_fx, net_do_local(ret, HW_EV_NET_BIND, HW_NK_BIND, HW_NET_SC_BIND))
+NET_FEXIT(listen, hwn_listen_fx,
 	  net_do_local(ret, HW_EV_NET_LISTEN, HW_NK_LISTEN, HW_NET_SC_LISTEN))
-NET_FEXIT(socket, hw_net_socket_fxf, net_do_socket(ret, true))
-NET_FEXIT(socket, hw_net_socket_fx, net_do_socket(ret, false))
+NET_FEXIT(socket, hwn_socket_fxf, net_do_socket(ret, true))
+NET_FEXIT(socket, hwn_socket_fx, net_do_socket(ret, false))

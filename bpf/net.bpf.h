@@ -34,7 +34,7 @@ struct {
 	__uint(max_entries, HW_NK_N);
 	__type(key, __u32);
 	__type(value, struct hw_net_kcfg);
-} hw_net_cfg SEC(".maps");
+} hwn_cfg SEC(".maps");
 
 /* Ignored networks per kind (config net.<kind>.ignore_cidrs). */
 struct {
@@ -43,7 +43,7 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct hw_net_cidr_key);
 	__type(value, __u8);
-} hw_net_cidr SEC(".maps");
+} hwn_cidr SEC(".maps");
 
 /* Syscall arguments of the current task, from the registers saved at syscall entry. */
 static __always_inline struct pt_regs *net_regs(struct task_struct *t)
@@ -256,7 +256,7 @@ static __always_inline bool net_loopback(const struct hw_net_addr *a)
  */
 static __always_inline bool net_ignored(__u32 kind, const struct hw_net_addr *a, __u16 port)
 {
-	struct hw_net_kcfg *k = bpf_map_lookup_elem(&hw_net_cfg, &kind);
+	struct hw_net_kcfg *k = bpf_map_lookup_elem(&hwn_cfg, &kind);
 	__u32 v4;
 
 	if (!k)
@@ -281,7 +281,7 @@ static __always_inline bool net_ignored(__u32 kind, const struct hw_net_addr *a,
 			key.family = 6;
 			__builtin_memcpy(key.addr, a->addr, 16);
 		}
-		if (bpf_map_lookup_elem(&hw_net_cidr, &key))
+		if (bpf_map_lookup_elem(&hwn_cidr, &key))
 			return true;
 	}
 	return false;

@@ -5,9 +5,9 @@
  * of a busy host pays one cgroup hook per connect and the TCP state-change tracepoint, not a
  * program at every connect(), accept() and accept4() exit.
  *
- *  - TCP connect: hw_ncg_state (tp_btf/sock:inet_sock_set_state) sees CLOSE -> SYN_SENT in
+ *  - TCP connect: hws_state_btf (tp_btf/sock:inet_sock_set_state) sees CLOSE -> SYN_SENT in
  *    the connecting task, inside connect(): it records the caller (the fd from the saved
- *    registers, O_NONBLOCK from the socket's file) in hw_net_pending, as the syscall exit did,
+ *    registers, O_NONBLOCK from the socket's file) in hwn_pending, as the syscall exit did,
  *    and emits the EINPROGRESS start of a non-blocking connect at once. The end of the
  *    handshake (SYN_SENT -> ESTABLISHED or CLOSE) emits the blocking connect's only event, or
  *    the non-blocking connect's outcome (net_emit_outcome in net.bpf.c). io_uring connects are
@@ -18,8 +18,8 @@
  *    asked for, the source the local end as it was (0.0.0.0:0 for an unbound socket), the
  *    result 0 or the refusal of a cgroup program that ran before (bpf_get_retval: a
  *    quarantine). A TCP connect refused that way is reported here too (no handshake follows).
- *  - accept: hw_ncg_accept on the same tracepoint. CLOSE -> LISTEN runs in listen(): the
- *    caller is recorded in the socket's storage (hw_net_owner, BPF_F_CLONE: every connection
+ *  - accept: hws_accept_btf on the same tracepoint. CLOSE -> LISTEN runs in listen(): the
+ *    caller is recorded in the socket's storage (hws_owner, BPF_F_CLONE: every connection
  *    the listener creates gets a copy). SYN_RECV -> ESTABLISHED of such a connection (softirq,
  *    no useful current task) emits net.accept blamed on that owner, fd -1, and frees the copy.
  *    The exact accept (the task that calls accept(), its new fd) is probe net.accept_exact.
@@ -37,21 +37,21 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
 	__type(key, int);
 	__type(value, struct hw_net_owner);
-} hw_net_owner SEC(".maps");
+} hws_owner SEC(".maps");
 
-/* The accept record is built in softirq: its own per-CPU buffer (see hw_net_oscratch). */
+/* The accept record is built in softirq: its own per-CPU buffer (see hwn_oscratch). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct hw_net);
-} hw_ncg_ascratch SEC(".maps");
+} hws_ascratch SEC(".maps");
 
 /* Emit connect record e (scratch buffer: the fold value is built behind it), folded if asked. */
 static __always_inline void netcg_submit_connect(struct hw_net *e)
 {
 	__u32 kind = HW_NK_CONNECT;
-	struct hw_net_kcfg *k = bpf_map_lookup_elem(&hw_net_cfg, &kind);
+	struct hw_net_kcfg *k = bpf_map_lookup_elem(&hwn_cfg, &kind);
 	if (!(k && k->fold_window_ns &&
 	      net_fold(e, (void *)((__u8 *)e + HW_MAX_RECORD), k->fold_window_ns)))
 		hw_submit(e, sizeof(*e), false);
@@ -67,7 +67,7 @@ static __always_inline void netcg_connect(struct bpf_sock_addr *ctx, __u16 fam)
 	struct hw_net *e;
 
 	if (!sk || (ctx->protocol != NET_IPPROTO_UDP && ret >= 0))
-		return; /* TCP: hw_ncg_state follows it */
+		return; /* TCP: hws_state_btf follows it */
 	if (hw_filtered(bpf_get_current_pid_tgid() >> 32))
 		return;
 	e = net_rec(HW_EV_NET_CONNECT);
@@ -108,14 +108,14 @@ static __always_inline void netcg_connect(struct bpf_sock_addr *ctx, __u16 fam)
 }
 
 SEC("cgroup/connect4")
-int hw_ncg_conn4(struct bpf_sock_addr *ctx)
+int hws_conn4_cg(struct bpf_sock_addr *ctx)
 {
 	netcg_connect(ctx, NET_AF_INET);
 	return 1;
 }
 
 SEC("cgroup/connect6")
-int hw_ncg_conn6(struct bpf_sock_addr *ctx)
+int hws_conn6_cg(struct bpf_sock_addr *ctx)
 {
 	netcg_connect(ctx, NET_AF_INET6);
 	return 1;
@@ -153,7 +153,7 @@ static __always_inline void netcg_tcp_start(const struct sock *sk, struct task_s
 		e->nflags |= HW_NET_F_PENDING;
 	}
 	/* blocking: stored without HW_NET_F_PENDING, emitted once at the handshake's end */
-	if (bpf_map_update_elem(&hw_net_pending, &skey, e, BPF_ANY)) {
+	if (bpf_map_update_elem(&hwn_pending, &skey, e, BPF_ANY)) {
 		e->nflags &= ~HW_NET_F_PENDING; /* not followed: report the call as it is */
 		netcg_submit_connect(e);
 		return;
@@ -163,7 +163,7 @@ static __always_inline void netcg_tcp_start(const struct sock *sk, struct task_s
 }
 
 SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(hw_ncg_state, const struct sock *sk, const int oldstate, const int newstate)
+int BPF_PROG(hws_state_btf, const struct sock *sk, const int oldstate, const int newstate)
 {
 	if (oldstate == NET_TCP_CLOSE && newstate == NET_TCP_SYN_SENT) {
 		struct task_struct *t = bpf_get_current_task_btf();
@@ -184,7 +184,7 @@ static __always_inline void netcg_listen(const struct sock *sk)
 	struct pt_regs *regs = net_regs(t);
 	struct hw_net_owner *o;
 
-	o = bpf_sk_storage_get(&hw_net_owner, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	o = bpf_sk_storage_get(&hws_owner, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!o) {
 		hw_count_drop(HW_EV_NET_ACCEPT, HW_DROP_NO_OWNER);
 		return;
@@ -199,7 +199,7 @@ static __always_inline void netcg_listen(const struct sock *sk)
  * listener's owner (copied into this socket's storage when the kernel cloned the listener). */
 static __always_inline void netcg_accept(const struct sock *sk)
 {
-	struct hw_net_owner *o = bpf_sk_storage_get(&hw_net_owner, (struct sock *)sk, 0, 0);
+	struct hw_net_owner *o = bpf_sk_storage_get(&hws_owner, (struct sock *)sk, 0, 0);
 	__u16 fam = sk->__sk_common.skc_family;
 	__u32 zero = 0;
 	struct hw_net *e;
@@ -211,13 +211,13 @@ static __always_inline void netcg_accept(const struct sock *sk)
 		hw_count_drop(HW_EV_NET_ACCEPT, HW_DROP_NO_OWNER);
 		return;
 	}
-	e = bpf_map_lookup_elem(&hw_ncg_ascratch, &zero);
+	e = bpf_map_lookup_elem(&hws_ascratch, &zero);
 	if (!e || o->filtered || bpf_map_lookup_elem(&hw_ignore_pid, &o->hdr.pid)) {
-		bpf_sk_storage_delete(&hw_net_owner, (struct sock *)sk);
+		bpf_sk_storage_delete(&hws_owner, (struct sock *)sk);
 		return;
 	}
 	__builtin_memcpy(&e->hdr, &o->hdr, sizeof(e->hdr));
-	bpf_sk_storage_delete(&hw_net_owner, (struct sock *)sk); /* o is gone from here */
+	bpf_sk_storage_delete(&hws_owner, (struct sock *)sk); /* o is gone from here */
 	e->hdr.type = HW_EV_NET_ACCEPT;
 	e->hdr.flags = 0;
 	e->hdr.ts = bpf_ktime_get_boot_ns();
@@ -241,7 +241,7 @@ static __always_inline void netcg_accept(const struct sock *sk)
 }
 
 SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(hw_ncg_accept, const struct sock *sk, const int oldstate, const int newstate)
+int BPF_PROG(hws_accept_btf, const struct sock *sk, const int oldstate, const int newstate)
 {
 	if (oldstate == NET_TCP_CLOSE && newstate == NET_TCP_LISTEN)
 		netcg_listen(sk);

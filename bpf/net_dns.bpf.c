@@ -14,7 +14,7 @@
  * caller's sendto/sendmsg address) is port 53, the first HW_DNS_CAP bytes of the message are
  * copied from the caller's buffer, found through the syscall's saved arguments. Answers: a
  * message received on a socket connected to port 53, or on an unconnected UDP socket that sent
- * a DNS query (remembered in the hw_net_dns_sk LRU map at query time, looked up only for
+ * a DNS query (remembered in the hwd_sock LRU map at query time, looked up only for
  * unconnected sockets; the server then is the one that query went to).
  * A TCP read of the 2-byte length prefix alone is skipped; a prefix in the same read is left
  * for the agent to strip.
@@ -43,7 +43,7 @@ struct {
 	__uint(max_entries, 1024);
 	__type(key, __u32);
 	__type(value, struct net_mmsg_pos);
-} hw_net_mmsg SEC(".maps");
+} hwd_mmsg SEC(".maps");
 
 /* Unconnected UDP sockets that sent a DNS query (key: the struct sock address; value: the
  * server the last query went to): only their received messages are looked at as answers. The
@@ -55,7 +55,7 @@ struct {
 	__uint(max_entries, 1024);
 	__type(key, __u64);
 	__type(value, struct hw_net_addr);
-} hw_net_dns_sk SEC(".maps");
+} hwd_sock SEC(".maps");
 
 /* The payload of an iovec array: the first element, or the second when the first is just a
  * TCP DNS length prefix (2 bytes) written separately. */
@@ -115,13 +115,13 @@ static __always_inline int net_dns_call(struct pt_regs *regs, const bool fast, c
 		/* the socket layer sees a vector's messages one by one: the position per thread */
 		__u32 tid = (__u32)bpf_get_current_pid_tgid(), vlen = NET_A3(fast, regs);
 		struct net_mmsg_pos np = {.vec = (__u64)vec}, *p;
-		p = bpf_map_lookup_elem(&hw_net_mmsg, &tid);
+		p = bpf_map_lookup_elem(&hwd_mmsg, &tid);
 		if (p && p->vec == (__u64)vec && p->next < vlen)
 			np.next = p->next;
 		np.next &= 1023;
 		mhp = &vec[np.next].msg_hdr;
 		np.next++;
-		bpf_map_update_elem(&hw_net_mmsg, &tid, &np, BPF_ANY);
+		bpf_map_update_elem(&hwd_mmsg, &tid, &np, BPF_ANY);
 		c->sc = answer ? HW_NET_SC_RECVMMSG : HW_NET_SC_SENDMMSG;
 	} else {
 		c->sc = answer ? HW_NET_SC_RECVMSG : HW_NET_SC_SENDMSG;
@@ -149,7 +149,7 @@ static __always_inline void net_do_dns(struct sock *sk, int ret, const bool fast
 	__u64 skey = (__u64)sk;
 	struct hw_net_addr *asked = NULL;
 	if (answer && dport == 0) {
-		asked = bpf_map_lookup_elem(&hw_net_dns_sk, &skey);
+		asked = bpf_map_lookup_elem(&hwd_sock, &skey);
 		if (!asked)
 			return; /* an unconnected UDP socket that never sent a query */
 	}
@@ -176,7 +176,7 @@ static __always_inline void net_do_dns(struct sock *sk, int ret, const bool fast
 		if (!net_user_sockaddr(c.uaddr, &server) || server.port != 53)
 			return;
 		net_sk_addrs(sk, fam, &src, &unset);
-		bpf_map_update_elem(&hw_net_dns_sk, &skey, &server, BPF_ANY);
+		bpf_map_update_elem(&hwd_sock, &skey, &server, BPF_ANY);
 	} else {
 		net_sk_addrs(sk, fam, &src, &server);
 	}
@@ -211,14 +211,14 @@ static __always_inline void net_do_dns(struct sock *sk, int ret, const bool fast
 }
 
 SEC("tp_btf/sock_send_length")
-int BPF_PROG(hw_net_dns_btf, struct sock *sk, int ret, int flags)
+int BPF_PROG(hwd_send_btf, struct sock *sk, int ret, int flags)
 {
 	net_do_dns(sk, ret, true, false);
 	return 0;
 }
 
 SEC("raw_tp/sock_send_length")
-int BPF_PROG(hw_net_dns_raw, struct sock *sk, int ret, int flags)
+int BPF_PROG(hwd_send_raw, struct sock *sk, int ret, int flags)
 {
 	net_do_dns(sk, ret, false, false);
 	return 0;
@@ -231,7 +231,7 @@ int BPF_PROG(hw_net_dns_raw, struct sock *sk, int ret, int flags)
  * udpv6_sendmsg into udp_sendmsg: reported once, by the IPv6 program.
  */
 SEC("fexit/udp_sendmsg")
-int BPF_PROG(hw_net_dns_udp4, struct sock *sk, struct msghdr *msg, size_t len, int ret)
+int BPF_PROG(hwd_udpsend_fx, struct sock *sk, struct msghdr *msg, size_t len, int ret)
 {
 	if (sk->__sk_common.skc_family == NET_AF_INET)
 		net_do_dns(sk, ret, true, false);
@@ -239,28 +239,28 @@ int BPF_PROG(hw_net_dns_udp4, struct sock *sk, struct msghdr *msg, size_t len, i
 }
 
 SEC("fexit/udpv6_sendmsg")
-int BPF_PROG(hw_net_dns_udp6, struct sock *sk, struct msghdr *msg, size_t len, int ret)
+int BPF_PROG(hwd_udp6send_fx, struct sock *sk, struct msghdr *msg, size_t len, int ret)
 {
 	net_do_dns(sk, ret, true, false);
 	return 0;
 }
 
 SEC("fexit/tcp_sendmsg")
-int BPF_PROG(hw_net_dns_tcp, struct sock *sk, struct msghdr *msg, size_t size, int ret)
+int BPF_PROG(hwd_tcpsend_fx, struct sock *sk, struct msghdr *msg, size_t size, int ret)
 {
 	net_do_dns(sk, ret, true, false);
 	return 0;
 }
 
 SEC("tp_btf/sock_recv_length")
-int BPF_PROG(hw_net_dnsr_btf, struct sock *sk, int ret, int flags)
+int BPF_PROG(hwd_recv_btf, struct sock *sk, int ret, int flags)
 {
 	net_do_dns(sk, ret, true, true);
 	return 0;
 }
 
 SEC("raw_tp/sock_recv_length")
-int BPF_PROG(hw_net_dnsr_raw, struct sock *sk, int ret, int flags)
+int BPF_PROG(hwd_recv_raw, struct sock *sk, int ret, int flags)
 {
 	net_do_dns(sk, ret, false, true);
 	return 0;
@@ -270,7 +270,7 @@ int BPF_PROG(hw_net_dnsr_raw, struct sock *sk, int ret, int flags)
  * "noblock" argument), after the data was copied to the caller. An IPv6 UDP socket receives
  * v4-mapped messages in udpv6_recvmsg itself. */
 SEC("fexit/udp_recvmsg")
-int BPF_PROG(hw_net_dnsr_udp4, struct sock *sk, struct msghdr *msg, size_t len, int flags,
+int BPF_PROG(hwd_udprecv_fx, struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	     int *addr_len, int ret)
 {
 	if (sk->__sk_common.skc_family == NET_AF_INET)
@@ -279,7 +279,7 @@ int BPF_PROG(hw_net_dnsr_udp4, struct sock *sk, struct msghdr *msg, size_t len, 
 }
 
 SEC("fexit/udpv6_recvmsg")
-int BPF_PROG(hw_net_dnsr_udp6, struct sock *sk, struct msghdr *msg, size_t len, int flags,
+int BPF_PROG(hwd_udp6recv_fx, struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	     int *addr_len, int ret)
 {
 	net_do_dns(sk, ret, true, true);
@@ -287,7 +287,7 @@ int BPF_PROG(hw_net_dnsr_udp6, struct sock *sk, struct msghdr *msg, size_t len, 
 }
 
 SEC("fexit/tcp_recvmsg")
-int BPF_PROG(hw_net_dnsr_tcp, struct sock *sk, struct msghdr *msg, size_t len, int flags,
+int BPF_PROG(hwd_tcprecv_fx, struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	     int *addr_len, int ret)
 {
 	net_do_dns(sk, ret, true, true);

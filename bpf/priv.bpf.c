@@ -8,38 +8,21 @@
  * and whatever must be seen before the call (old credentials, namespaces) in a per-thread map;
  * the exit builds the record with the result.
  *
- * Frequent events are counted in the kernel instead (priv_counts): capability checks from
- * capability:cap_capable (bpf/priv_cap.bpf.c) and W+X mappings from mmap/mprotect entry; only
- * the first per process is a record, the agent summarises the counts once per window.
+ * Frequent events are counted in the kernel instead (hwv_counts): capability checks from
+ * capability:cap_capable (bpf/priv_cap.bpf.c) and W+X mappings from mmap/mprotect entry
+ * (bpf/priv_task.bpf.c); only the first per process is a record, the agent summarises the
+ * counts once per window.
  *
- * Where a non-syscall tracepoint sees an event from every path at once it is used instead:
- * task_rename (prctl and /proc/PID/comm), sched_process_fork (namespaces created by clone and
- * clone3), signal_generate (signals to the agent).
+ * Where a non-syscall tracepoint sees an event from every path at once it is used instead
+ * (bpf/priv_task.bpf.c): task_rename (prctl and /proc/PID/comm), sched_process_fork
+ * (namespaces created by clone and clone3), signal_generate (signals to the agent).
+ *
+ * This file: the syscall pairs (entry filter and state, one record builder per kind at exit)
+ * and the module hooks. What the priv files share is in bpf/priv.bpf.h.
  */
 #include "priv.bpf.h"
 
 #define PRIV_STR_MAX 512 /* bytes kept of each user string (paths, names) */
-
-/* agent.tamper: one record (the process that did it is the header) */
-static __always_inline void priv_tamper(struct task_struct *t, __u16 action, __u32 sig,
-					__s32 result, __u32 cmd, __u32 id)
-{
-	struct hw_cfg *cfg = hw_get_cfg();
-	struct hw_tamper *r = hw_scratch_get();
-	if (!r) {
-		hw_count_drop(HW_EV_TAMPER, HW_DROP_SCRATCH);
-		return;
-	}
-	hw_fill_hdr(&r->hdr, t, HW_EV_TAMPER);
-	r->action = action;
-	r->pad = 0;
-	r->result = result;
-	r->sig = sig;
-	r->target_pid = cfg ? cfg->agent_pid : 0;
-	r->cmd = cmd;
-	r->id = id;
-	hw_submit(r, sizeof(*r), true);
-}
 
 /* ---- syscall entry: in-kernel pre-filter, then save the state ---- */
 
@@ -67,7 +50,7 @@ static __always_inline bool priv_enter_wanted(__u16 sc, const unsigned long *arg
 	}
 	case HW_SC_PERF_EVENT_OPEN: {
 		__u32 zero = 0, type = 0;
-		struct hw_priv_cfg *pc = bpf_map_lookup_elem(&priv_cfg, &zero);
+		struct hw_priv_cfg *pc = bpf_map_lookup_elem(&hwv_cfg, &zero);
 		if (!pc || bpf_probe_read_user(&type, sizeof(type), (void *)args[0]))
 			return false;
 		return (pc->kprobe_type && type == pc->kprobe_type) ||
@@ -123,7 +106,7 @@ static __always_inline void priv_sc_enter(__u16 sc, const unsigned long *args)
 	} else if (sc == HW_SC_SETNS || sc == HW_SC_UNSHARE) {
 		priv_ns_read(bpf_get_current_task_btf(), v.pre.ns);
 	}
-	if (bpf_map_update_elem(&priv_inflight, &tid, &v, BPF_ANY))
+	if (bpf_map_update_elem(&hwv_inflight, &tid, &v, BPF_ANY))
 		priv_count_loss(HW_PRIV_LOSS_INFLIGHT);
 }
 
@@ -384,7 +367,7 @@ static __always_inline void priv_emit_perf(struct task_struct *t, const struct p
 	 * config2 (probe_offset) @64 */
 	bpf_probe_read_user(a, sizeof(a), (void *)v->args[0]);
 	__u32 zero = 0;
-	struct hw_priv_cfg *pc = bpf_map_lookup_elem(&priv_cfg, &zero);
+	struct hw_priv_cfg *pc = bpf_map_lookup_elem(&hwv_cfg, &zero);
 	r->ptype = (__u32)a[0];
 	r->probe = pc && r->ptype == pc->kprobe_type ? 1 : 2;
 	r->config = a[1];
@@ -447,13 +430,13 @@ static __always_inline void priv_emit_mount(struct task_struct *t, const struct 
 static __always_inline void priv_sc_exit(__u16 sc, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct priv_inflight *v = bpf_map_lookup_elem(&priv_inflight, &tid);
+	struct priv_inflight *v = bpf_map_lookup_elem(&hwv_inflight, &tid);
 	struct task_struct *t;
 
 	if (!v)
 		return;
 	if (v->sc != sc) {
-		bpf_map_delete_elem(&priv_inflight, &tid);
+		bpf_map_delete_elem(&hwv_inflight, &tid);
 		return;
 	}
 	t = bpf_get_current_task_btf();
@@ -477,28 +460,14 @@ static __always_inline void priv_sc_exit(__u16 sc, long ret)
 		priv_emit_perf(t, v, ret);
 	else
 		priv_emit_mount(t, v, ret);
-	bpf_map_delete_elem(&priv_inflight, &tid);
+	bpf_map_delete_elem(&hwv_inflight, &tid);
 }
-
-/* Copy the arguments out of the tracepoint context: the verifier refuses a context pointer
- * that was moved (ctx->args passed on as a pointer), and a program that reads past a
- * tracepoint's last argument cannot attach to it (EACCES): read only the first n. */
-#define PRIV_ARG(ctx, a, n, i) (a)[i] = (n) > (i) ? (ctx)->args[(n) > (i) ? (i) : 0] : 0
-#define priv_ctx_args(ctx, a, n)                                                                   \
-	do {                                                                                       \
-		PRIV_ARG(ctx, a, n, 0);                                                            \
-		PRIV_ARG(ctx, a, n, 1);                                                            \
-		PRIV_ARG(ctx, a, n, 2);                                                            \
-		PRIV_ARG(ctx, a, n, 3);                                                            \
-		PRIV_ARG(ctx, a, n, 4);                                                            \
-		PRIV_ARG(ctx, a, n, 5);                                                            \
-	} while (0)
 
 /* One program pair per syscall; each is the shared body with a constant, so the compiler
  * keeps only that syscall's branch. */
-#define PRIV_SYSCALL(name, SC, NARGS)                                                              \
+#define PRIV_SYSCALL(name, ev, SC, NARGS)                                                          \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
-	int hw_pv_##name##_in(struct trace_event_raw_sys_enter *ctx)                               \
+	int hwv_##ev##_en(struct trace_event_raw_sys_enter *ctx)                                   \
 	{                                                                                          \
 		unsigned long a[6];                                                                \
 		priv_ctx_args(ctx, a, NARGS);                                                      \
@@ -506,7 +475,7 @@ static __always_inline void priv_sc_exit(__u16 sc, long ret)
 		return 0;                                                                          \
 	}                                                                                          \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                                 \
-	int hw_pv_##name##_out(struct trace_event_raw_sys_exit *ctx)                               \
+	int hwv_##ev##_ex(struct trace_event_raw_sys_exit *ctx)                                    \
 	{                                                                                          \
 		priv_sc_exit(SC, ctx->ret);                                                        \
 		return 0;                                                                          \
@@ -514,9 +483,9 @@ static __always_inline void priv_sc_exit(__u16 sc, long ret)
 
 /* The same pair on the syscall's kernel function (HW_SYSFN): preferred where the kernel has
  * BPF trampolines (probes.def lists it first). */
-#define PRIV_SYSCALL_F(name, SC)                                                                   \
+#define PRIV_SYSCALL_F(name, ev, SC)                                                               \
 	SEC("fentry/" HW_SYSFN(name))                                                              \
-	int BPF_PROG(hw_pv_##name##_fe, struct pt_regs *regs)                                      \
+	int BPF_PROG(hwv_##ev##_fe, struct pt_regs *regs)                                          \
 	{                                                                                          \
 		unsigned long a[6];                                                                \
 		HW_SYSARGS(regs, a);                                                               \
@@ -524,45 +493,45 @@ static __always_inline void priv_sc_exit(__u16 sc, long ret)
 		return 0;                                                                          \
 	}                                                                                          \
 	SEC("fexit/" HW_SYSFN(name))                                                               \
-	int BPF_PROG(hw_pv_##name##_fx, struct pt_regs *regs, long ret)                            \
+	int BPF_PROG(hwv_##ev##_fx, struct pt_regs *regs, long ret)                                \
 	{                                                                                          \
 		priv_sc_exit(SC, ret);                                                             \
 		return 0;                                                                          \
 	}
 
-#define PRIV_SYSCALL2(name, SC, NARGS)                                                             \
-	PRIV_SYSCALL(name, SC, NARGS)                                                              \
-	PRIV_SYSCALL_F(name, SC)
+#define PRIV_SYSCALL2(name, ev, SC, NARGS)                                                         \
+	PRIV_SYSCALL(name, ev, SC, NARGS)                                                          \
+	PRIV_SYSCALL_F(name, ev, SC)
 
-PRIV_SYSCALL2(setuid, HW_SC_SETUID, 1)
-PRIV_SYSCALL2(setgid, HW_SC_SETGID, 1)
-PRIV_SYSCALL2(setreuid, HW_SC_SETREUID, 2)
-PRIV_SYSCALL2(setregid, HW_SC_SETREGID, 2)
-PRIV_SYSCALL2(setresuid, HW_SC_SETRESUID, 3)
-PRIV_SYSCALL2(setresgid, HW_SC_SETRESGID, 3)
-PRIV_SYSCALL2(setfsuid, HW_SC_SETFSUID, 1)
-PRIV_SYSCALL2(setfsgid, HW_SC_SETFSGID, 1)
-PRIV_SYSCALL2(setgroups, HW_SC_SETGROUPS, 2)
-PRIV_SYSCALL2(capset, HW_SC_CAPSET, 2)
-PRIV_SYSCALL2(ptrace, HW_SC_PTRACE, 4)
-PRIV_SYSCALL2(process_vm_readv, HW_SC_VM_READV, 6)
-PRIV_SYSCALL2(process_vm_writev, HW_SC_VM_WRITEV, 6)
-PRIV_SYSCALL2(memfd_create, HW_SC_MEMFD_CREATE, 2)
-PRIV_SYSCALL2(setns, HW_SC_SETNS, 2)
-PRIV_SYSCALL2(unshare, HW_SC_UNSHARE, 1)
-PRIV_SYSCALL2(clone, HW_SC_CLONE, 5)
-PRIV_SYSCALL2(clone3, HW_SC_CLONE3, 2)
-PRIV_SYSCALL2(init_module, HW_SC_INIT_MODULE, 3)
-PRIV_SYSCALL2(finit_module, HW_SC_FINIT_MODULE, 3)
-PRIV_SYSCALL2(delete_module, HW_SC_DELETE_MODULE, 2)
-PRIV_SYSCALL2(bpf, HW_SC_BPF, 3)
-PRIV_SYSCALL2(perf_event_open, HW_SC_PERF_EVENT_OPEN, 5)
-PRIV_SYSCALL2(mount, HW_SC_MOUNT, 5)
-PRIV_SYSCALL2(umount, HW_SC_UMOUNT, 2)
-PRIV_SYSCALL2(pivot_root, HW_SC_PIVOT_ROOT, 2)
-PRIV_SYSCALL2(chroot, HW_SC_CHROOT, 1)
-PRIV_SYSCALL2(move_mount, HW_SC_MOVE_MOUNT, 5)
-PRIV_SYSCALL2(fsmount, HW_SC_FSMOUNT, 3)
+PRIV_SYSCALL2(setuid, setuid, HW_SC_SETUID, 1)
+PRIV_SYSCALL2(setgid, setgid, HW_SC_SETGID, 1)
+PRIV_SYSCALL2(setreuid, setreuid, HW_SC_SETREUID, 2)
+PRIV_SYSCALL2(setregid, setregid, HW_SC_SETREGID, 2)
+PRIV_SYSCALL2(setresuid, setresu, HW_SC_SETRESUID, 3)
+PRIV_SYSCALL2(setresgid, setresg, HW_SC_SETRESGID, 3)
+PRIV_SYSCALL2(setfsuid, setfsuid, HW_SC_SETFSUID, 1)
+PRIV_SYSCALL2(setfsgid, setfsgid, HW_SC_SETFSGID, 1)
+PRIV_SYSCALL2(setgroups, setgrps, HW_SC_SETGROUPS, 2)
+PRIV_SYSCALL2(capset, capset, HW_SC_CAPSET, 2)
+PRIV_SYSCALL2(ptrace, ptrace, HW_SC_PTRACE, 4)
+PRIV_SYSCALL2(process_vm_readv, vmreadv, HW_SC_VM_READV, 6)
+PRIV_SYSCALL2(process_vm_writev, vmwritev, HW_SC_VM_WRITEV, 6)
+PRIV_SYSCALL2(memfd_create, memfd, HW_SC_MEMFD_CREATE, 2)
+PRIV_SYSCALL2(setns, setns, HW_SC_SETNS, 2)
+PRIV_SYSCALL2(unshare, unshare, HW_SC_UNSHARE, 1)
+PRIV_SYSCALL2(clone, clone, HW_SC_CLONE, 5)
+PRIV_SYSCALL2(clone3, clone3, HW_SC_CLONE3, 2)
+PRIV_SYSCALL2(init_module, initmod, HW_SC_INIT_MODULE, 3)
+PRIV_SYSCALL2(finit_module, finitmod, HW_SC_FINIT_MODULE, 3)
+PRIV_SYSCALL2(delete_module, delmod, HW_SC_DELETE_MODULE, 2)
+PRIV_SYSCALL2(bpf, bpf, HW_SC_BPF, 3)
+PRIV_SYSCALL2(perf_event_open, perfopen, HW_SC_PERF_EVENT_OPEN, 5)
+PRIV_SYSCALL2(mount, mount, HW_SC_MOUNT, 5)
+PRIV_SYSCALL2(umount, umount, HW_SC_UMOUNT, 2)
+PRIV_SYSCALL2(pivot_root, pivroot, HW_SC_PIVOT_ROOT, 2)
+PRIV_SYSCALL2(chroot, chroot, HW_SC_CHROOT, 1)
+PRIV_SYSCALL2(move_mount, movemnt, HW_SC_MOVE_MOUNT, 5)
+PRIV_SYSCALL2(fsmount, fsmount, HW_SC_FSMOUNT, 3)
 
 /*
  * Module syscalls on a kernel built without modules: they are sys_ni_syscall and have no
@@ -582,7 +551,7 @@ static __always_inline __u16 priv_module_sc(long id)
 }
 
 SEC("tp_btf/sys_enter")
-int BPF_PROG(hw_pv_modraw_in, struct pt_regs *regs, long id)
+int BPF_PROG(hwv_modin_btf, struct pt_regs *regs, long id)
 {
 	__u16 sc = priv_module_sc(id);
 	unsigned long args[6];
@@ -597,7 +566,7 @@ int BPF_PROG(hw_pv_modraw_in, struct pt_regs *regs, long id)
 }
 
 SEC("tp_btf/sys_exit")
-int BPF_PROG(hw_pv_modraw_out, struct pt_regs *regs, long ret)
+int BPF_PROG(hwv_modout_btf, struct pt_regs *regs, long ret)
 {
 	__u16 sc = priv_module_sc(HW_CREG_NR(regs));
 	__u32 tid;
@@ -606,12 +575,12 @@ int BPF_PROG(hw_pv_modraw_out, struct pt_regs *regs, long ret)
 	if (!sc)
 		return 0;
 	tid = (__u32)bpf_get_current_pid_tgid();
-	v = bpf_map_lookup_elem(&priv_inflight, &tid);
+	v = bpf_map_lookup_elem(&hwv_inflight, &tid);
 	if (!v)
 		return 0;
 	if (v->sc == sc)
 		priv_emit_module(bpf_get_current_task_btf(), v, ret, sc);
-	bpf_map_delete_elem(&priv_inflight, &tid);
+	bpf_map_delete_elem(&hwv_inflight, &tid);
 	return 0;
 }
 
@@ -644,7 +613,7 @@ static __always_inline void priv_module_loaded(const char *name)
  * time (no module_load in this kernel's BTF when it has no modules) costs the loader a full
  * reload of the object at every start, while a missing classic tracepoint only fails to attach. */
 SEC("tracepoint/module/module_load")
-int hw_pv_modload_tp(void *ctx)
+int hwv_modload_tp(void *ctx)
 {
 	/* struct trace_event_raw_module_load { ent; unsigned taints; u32 __data_loc_name; } */
 	__u32 loc = 0;
@@ -653,310 +622,5 @@ int hw_pv_modload_tp(void *ctx)
 	return 0;
 }
 
-/* ---- capability checks: bpf/priv_cap.bpf.c ---- */
-
-/* ---- W+X memory: mmap/mprotect entry only, counted per (process, syscall) ---- */
-
-#define PRIV_PROT_WRITE 0x2
-#define PRIV_PROT_EXEC 0x4
-#define PRIV_VM_WRITE 0x2
-#define PRIV_MAP_ANONYMOUS 0x20
-
-static long priv_vma_writable(struct task_struct *task, struct vm_area_struct *vma, void *ctx)
-{
-	*(__u32 *)ctx = (BPF_CORE_READ(vma, vm_flags) & PRIV_VM_WRITE) != 0;
-	return 0;
-}
-
-static __always_inline void priv_wx(__u16 sc, const unsigned long *args)
-{
-	__u32 prot = args[2];
-	__u32 was_writable = 0;
-	struct task_struct *t;
-	__u32 tgid;
-
-	if (!(prot & PRIV_PROT_EXEC))
-		return; /* the common case: one compare */
-	t = bpf_get_current_task_btf();
-	if (!(prot & PRIV_PROT_WRITE)) {
-		/* executable after being writable: look at the mapping as it is now */
-		if (sc == HW_SC_MMAP)
-			return;
-		bpf_find_vma(t, args[0], priv_vma_writable, &was_writable, 0);
-		if (!was_writable)
-			return;
-	}
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	if (hw_filtered(tgid))
-		return;
-	if (!priv_count(t, tgid, HW_EV_WX, sc, false, prot))
-		return;
-	struct hw_count_first *r = hw_scratch_get();
-	if (!r) {
-		hw_count_drop(HW_EV_WX, HW_DROP_SCRATCH);
-		return;
-	}
-	hw_fill_hdr(&r->hdr, t, HW_EV_WX);
-	r->idx = sc;
-	r->flags = (was_writable ? HW_WX_WAS_WRITABLE : 0) |
-		   (sc == HW_SC_MMAP && (args[3] & PRIV_MAP_ANONYMOUS) ? HW_WX_ANON : 0);
-	r->ret = 0;
-	r->prot = prot;
-	r->mflags = sc == HW_SC_MMAP ? args[3] : 0;
-	r->addr = args[0];
-	r->len = args[1];
-	hw_submit(r, sizeof(*r), false);
-}
-
-/* Entry only, on the classic tracepoint or (preferred where offered) fentry on the syscall's
- * kernel function: the same body. */
-#define PRIV_WX_SYSCALL(name, SC, NARGS)                                                           \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
-	int hw_pv_##name##_in(struct trace_event_raw_sys_enter *ctx)                               \
-	{                                                                                          \
-		unsigned long a[6];                                                                \
-		priv_ctx_args(ctx, a, NARGS);                                                      \
-		priv_wx(SC, a);                                                                    \
-		return 0;                                                                          \
-	}                                                                                          \
-	SEC("fentry/" HW_SYSFN(name))                                                              \
-	int BPF_PROG(hw_pv_##name##_fe, struct pt_regs *regs)                                      \
-	{                                                                                          \
-		unsigned long a[6];                                                                \
-		HW_SYSARGS(regs, a);                                                               \
-		priv_wx(SC, a);                                                                    \
-		return 0;                                                                          \
-	}
-
-PRIV_WX_SYSCALL(mmap, HW_SC_MMAP, 4)
-PRIV_WX_SYSCALL(mprotect, HW_SC_MPROTECT, 3)
-PRIV_WX_SYSCALL(pkey_mprotect, HW_SC_PKEY_MPROTECT, 3)
-
-/* ---- comm renames: task_rename sees prctl(PR_SET_NAME) and /proc/PID/comm writes ---- */
-
-#define PRIV_PF_KTHREAD 0x00200000
-
-static __always_inline void priv_rename(struct task_struct *renamed, const char *oldc,
-					const char *newc, bool old_kernel)
-{
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct pt_regs *regs;
-	struct hw_rename *r;
-	long nr;
-	__u16 sc;
-
-	if (t->flags & PRIV_PF_KTHREAD)
-		return;
-	regs = (struct pt_regs *)bpf_task_pt_regs(t);
-	nr = HW_REG_NR(regs);
-	if (nr == HW_NR_EXECVE || nr == HW_NR_EXECVEAT)
-		return; /* exec names the process after its file: that is process.exec */
-	sc = nr == HW_NR_PRCTL ? HW_SC_PRCTL : HW_SC_WRITE;
-	if (hw_filtered(BPF_CORE_READ(t, tgid)))
-		return;
-	r = hw_scratch_get();
-	if (!r) {
-		hw_count_drop(HW_EV_RENAME, HW_DROP_SCRATCH);
-		return;
-	}
-	hw_fill_hdr(&r->hdr, t, HW_EV_RENAME);
-	r->sc = sc;
-	r->pad = 0;
-	r->target_tid = renamed ? BPF_CORE_READ(renamed, pid) : 0;
-	if (old_kernel)
-		bpf_probe_read_kernel_str(r->old_comm, sizeof(r->old_comm), oldc);
-	else
-		__builtin_memcpy(r->old_comm, oldc, sizeof(r->old_comm));
-	bpf_probe_read_kernel_str(r->new_comm, sizeof(r->new_comm), newc);
-	hw_submit(r, sizeof(*r), false);
-}
-
-SEC("tp_btf/task_rename")
-int BPF_PROG(hw_pv_rename_btf, struct task_struct *task, const char *comm)
-{
-	/* Fired before the copy: task->comm is still the old name. Thread names (a JVM names
-	 * every thread) are not reported; a process renaming itself changes its leader. */
-	if (task != task->group_leader)
-		return 0;
-	priv_rename(task, task->comm, comm, true);
-	return 0;
-}
-
-SEC("tracepoint/task/task_rename")
-int hw_pv_rename_tp(struct trace_event_raw_task_rename *ctx)
-{
-	char oldc[16];
-	bpf_probe_read_kernel(oldc, sizeof(oldc), ctx->oldcomm);
-	struct task_struct *t = bpf_get_current_task_btf();
-	/* no task here: the renamed pid must be the current process's leader */
-	if (ctx->pid != BPF_CORE_READ(t, tgid))
-		return 0;
-	priv_rename(NULL, oldc, (const char *)ctx + 28, false);
-	return 0;
-}
-
-/* ---- namespaces created by clone/clone3/fork: compare the child's with the parent's ---- */
-
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(hw_pv_nsfork_btf, struct task_struct *parent, struct task_struct *child)
-{
-	__u64 a[PRIV_NNS], b[PRIV_NNS];
-	struct hw_ns *r;
-	__u64 changed;
-
-	/* the common case, nothing new: direct loads through the typed arguments (each
-	 * BPF_CORE_READ hop would be a helper call, on every fork) */
-	if (parent->nsproxy == child->nsproxy &&
-	    parent->real_cred->user_ns == child->real_cred->user_ns)
-		return 0;
-	priv_ns_read(parent, a);
-	priv_ns_read(child, b);
-	/* A child gets the parent's pid_ns_for_children as its own: compare the parent's with
-	 * the child's active pid namespace rather than with the child's for-children one. */
-	b[3] = (__u64)BPF_CORE_READ(child, nsproxy, pid_ns_for_children);
-	changed = priv_ns_diff(a, b);
-	if (!changed || hw_filtered(BPF_CORE_READ(parent, tgid)))
-		return 0;
-	r = hw_scratch_get();
-	if (!r) {
-		hw_count_drop(HW_EV_NS, HW_DROP_SCRATCH);
-		return 0;
-	}
-	hw_fill_hdr(&r->hdr, parent, HW_EV_NS);
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(parent);
-	long nr = HW_CREG_NR(regs);
-	__builtin_memset(&r->s, 0, sizeof(r->s));
-	r->s.sc = nr == HW_NR_CLONE ? HW_SC_CLONE : nr == HW_NR_CLONE3 ? HW_SC_CLONE3 : HW_SC_FORK;
-	if (r->s.sc == HW_SC_CLONE) {
-		r->s.args[0] = HW_CREG_ARG0(regs);
-	} else if (r->s.sc == HW_SC_CLONE3) {
-		/* clone3(struct clone_args *, size): the flags are the struct's first member */
-		__u64 flags = 0;
-		r->s.args[0] = HW_CREG_ARG0(regs);
-		bpf_probe_read_user(&flags, sizeof(flags), (void *)r->s.args[0]);
-		r->s.args[5] = flags;
-	}
-	r->s.result = BPF_CORE_READ(child, tgid);
-	r->changed = changed;
-	r->child_pid = BPF_CORE_READ(child, tgid);
-	r->pad = 0;
-	hw_submit(r, sizeof(*r), false);
-	return 0;
-}
-
-/* ---- agent.tamper ---- */
-
-#define PRIV_SIGCHLD 17
-
-static __always_inline void priv_signal(int sig, __u32 target_tgid, int result)
-{
-	struct hw_cfg *cfg = hw_get_cfg();
-	struct task_struct *t;
-	__u32 tgid;
-
-	if (!cfg || !cfg->agent_pid || target_tgid != cfg->agent_pid || sig == PRIV_SIGCHLD)
-		return;
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	if (tgid == cfg->agent_pid) /* the agent signalling itself; no other filter applies */
-		return;
-	t = bpf_get_current_task_btf();
-	priv_tamper(t, HW_TAMPER_SIGNAL, sig, result, 0, 0);
-}
-
-SEC("tp_btf/signal_generate")
-int BPF_PROG(hw_pv_sig_btf, int sig, struct kernel_siginfo *info, struct task_struct *task,
-	     int group, int result)
-{
-	if (sig == PRIV_SIGCHLD) /* every exit: checked before the target is read */
-		return 0;
-	priv_signal(sig, task->tgid, result);
-	return 0;
-}
-
-SEC("tracepoint/signal/signal_generate")
-int hw_pv_sig_tp(struct trace_event_raw_signal_generate *ctx)
-{
-	/* pid is the target thread's id; signals to a process go to its leader (tid == tgid) */
-	priv_signal(ctx->sig, ctx->pid, ctx->result);
-	return 0;
-}
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u64); /* cmd << 32 | tgid: the first handle of each kind is reported */
-	__type(value, __u64);
-} priv_tamper_seen SEC(".maps");
-
-/* bpf() commands that take hold of the agent's programs or links. */
-static __always_inline void priv_tamper_bpf(long cmd, unsigned long uattr)
-{
-	__u32 a0 = 0;
-	__u64 key;
-	struct task_struct *t;
-
-	/* PROG_GET_FD_BY_ID 13, MAP_GET_FD_BY_ID 14, LINK_GET_FD_BY_ID 30, LINK_UPDATE 29,
-	 * LINK_DETACH 34 */
-	if (cmd != 13 && cmd != 14 && cmd != 30 && cmd != 29 && cmd != 34)
-		return;
-	/* only the agent itself is left out: tamper is reported whatever the filters say */
-	struct hw_cfg *cfg = hw_get_cfg();
-	if (!cfg || cfg->agent_pid == bpf_get_current_pid_tgid() >> 32)
-		return;
-	if (bpf_probe_read_user(&a0, sizeof(a0), (void *)uattr))
-		return;
-	t = bpf_get_current_task_btf();
-	if (cmd == 13) {
-		key = PRIV_ID_PROG | a0;
-	} else if (cmd == 14) {
-		key = PRIV_ID_MAP | a0;
-	} else if (cmd == 30) {
-		key = PRIV_ID_LINK | a0;
-	} else {
-		/* a link fd: is it a bpf_link file, and whose? */
-		struct file *f = priv_fd_file(t, a0);
-		char name[8] = {};
-		if (!f)
-			return;
-		bpf_probe_read_kernel(name, sizeof(name),
-				      BPF_CORE_READ(f, f_path.dentry, d_name.name));
-		/* "bpf_link" when created, "bpf-link" when obtained by id (bpf_link_new_fd) */
-		if (name[0] != 'b' || name[1] != 'p' || name[2] != 'f' || name[4] != 'l' ||
-		    name[5] != 'i' || name[6] != 'n' || name[7] != 'k')
-			return;
-		struct bpf_link *l = BPF_CORE_READ(f, private_data);
-		a0 = BPF_CORE_READ(l, id);
-		key = PRIV_ID_LINK | a0;
-	}
-	if (!bpf_map_lookup_elem(&priv_own_ids, &key))
-		return;
-	if (cmd == 13 || cmd == 14 || cmd == 30) {
-		/* Listing tools (bpftool prog show) take a handle on every program: report the
-		 * first handle a process takes on the agent, count the rest. */
-		__u64 sk = (__u64)cmd << 32 | (bpf_get_current_pid_tgid() >> 32);
-		__u64 one = 1, *seen = bpf_map_lookup_elem(&priv_tamper_seen, &sk);
-		if (seen) {
-			__sync_fetch_and_add(seen, 1);
-			return;
-		}
-		bpf_map_update_elem(&priv_tamper_seen, &sk, &one, BPF_ANY);
-	}
-	bool get_fd = cmd == 13 || cmd == 14 || cmd == 30;
-	priv_tamper(t, get_fd ? HW_TAMPER_BPF_GET_FD : HW_TAMPER_BPF_DETACH, 0, 0, cmd, a0);
-}
-
-SEC("tracepoint/syscalls/sys_enter_bpf")
-int hw_pv_tamper_bpf(struct trace_event_raw_sys_enter *ctx)
-{
-	priv_tamper_bpf(ctx->args[0], ctx->args[1]);
-	return 0;
-}
-
-SEC("fentry/" HW_SYSFN(bpf))
-int BPF_PROG(hw_pv_tamper_bpf_fe, struct pt_regs *regs)
-{
-	unsigned long a[6];
-	HW_SYSARGS(regs, a);
-	priv_tamper_bpf(a[0], a[1]);
-	return 0;
-}
+/* ---- capability checks: bpf/priv_cap.bpf.c; W+X memory, comm renames, namespaces at fork,
+ * agent.tamper: bpf/priv_task.bpf.c ---- */

@@ -45,17 +45,17 @@ struct {
 	__uint(max_entries, 8192);
 	__type(key, __u32);
 	__type(value, struct priv_inflight);
-} priv_inflight SEC(".maps");
+} hwv_inflight SEC(".maps");
 
 /* Repeated events counted per (process, kind, index); the agent reads and summarises them
  * once per window and removes entries of processes that are gone. A plain hash (not LRU) so
- * that no count is ever evicted silently: a full map is counted in priv_loss. */
+ * that no count is ever evicted silently: a full map is counted in hwv_loss. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 32768);
 	__type(key, struct hw_priv_count_key);
 	__type(value, struct hw_priv_count_val);
-} priv_counts SEC(".maps");
+} hwv_counts SEC(".maps");
 
 /* CAP_SYS_ADMIN memory-accounting checks, host-wide, per CPU. */
 struct {
@@ -63,21 +63,21 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct hw_priv_memacct);
-} priv_memacct SEC(".maps");
+} hwv_memacct SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, HW_PRIV_NLOSS);
 	__type(key, __u32);
 	__type(value, __u64);
-} priv_loss SEC(".maps");
+} hwv_loss SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct hw_priv_cfg);
-} priv_cfg SEC(".maps");
+} hwv_cfg SEC(".maps");
 
 /* The agent's own BPF object ids: (1 << 32 | prog id), (2 << 32 | link id) and
  * (3 << 32 | map id). */
@@ -89,11 +89,11 @@ struct {
 	__uint(max_entries, 1024);
 	__type(key, __u64);
 	__type(value, __u8);
-} priv_own_ids SEC(".maps");
+} hwv_own_ids SEC(".maps");
 
 static __always_inline void priv_count_loss(__u32 cause)
 {
-	__u64 *v = bpf_map_lookup_elem(&priv_loss, &cause);
+	__u64 *v = bpf_map_lookup_elem(&hwv_loss, &cause);
 	if (v)
 		*v += 1;
 }
@@ -180,7 +180,7 @@ static __always_inline struct file *priv_fd_file(struct task_struct *t, __u64 fd
  * process. The hot path is one hash lookup and atomic adds. Returns PRIV_FIRST when the caller
  * must emit the first occurrence now (at the first (process, kind, index)), PRIV_COUNTED when
  * the occurrence was added to an existing entry, PRIV_NOT_COUNTED when it was not (a filtered
- * process, or a full map: counted in priv_loss).
+ * process, or a full map: counted in hwv_loss).
  */
 #define PRIV_NOT_COUNTED (-1)
 #define PRIV_COUNTED 0
@@ -196,7 +196,7 @@ static __always_inline int priv_count(struct task_struct *t, __u32 tgid, __u16 t
 		 * calls, on this hot path */
 		.start_ns = t->group_leader->start_boottime,
 	};
-	struct hw_priv_count_val *v = bpf_map_lookup_elem(&priv_counts, &k);
+	struct hw_priv_count_val *v = bpf_map_lookup_elem(&hwv_counts, &k);
 
 	if (v) {
 	counted:
@@ -222,11 +222,11 @@ static __always_inline int priv_count(struct task_struct *t, __u32 tgid, __u16 t
 	nv.denied = denied;
 	nv.prot = prot;
 	nv.emitted = 1;
-	long err = bpf_map_update_elem(&priv_counts, &k, &nv, BPF_NOEXIST);
+	long err = bpf_map_update_elem(&hwv_counts, &k, &nv, BPF_NOEXIST);
 	if (!err)
 		return PRIV_FIRST;
 	/* Another CPU inserted it first (-EEXIST), or the map is full. */
-	v = bpf_map_lookup_elem(&priv_counts, &k);
+	v = bpf_map_lookup_elem(&hwv_counts, &k);
 	if (v)
 		goto counted;
 	priv_count_loss(HW_PRIV_LOSS_COUNT_FULL);
@@ -235,12 +235,12 @@ static __always_inline int priv_count(struct task_struct *t, __u32 tgid, __u16 t
 
 /*
  * The fast path of repeated capability checks (bpf/priv.bpf.c priv_cap). A thread whose
- * process already has its priv_counts entry for capability c (so its first use was reported)
+ * process already has its hwv_counts entry for capability c (so its first use was reported)
  * sets bit c of seen; its next allowed checks of c only add 1 to n[c] in its own task storage:
  * one storage lookup (cached in the task) and one add, no key to build, no hash. Denied checks
  * always take the hash path. The pending n[c] reach the process's entry when the agent runs
- * hw_pv_capfl_it (an iterator over every task) before it reads the counts at the end of a
- * window, and when the thread exits (hw_pv_capx_btf), so the summaries count every check.
+ * hwv_capflush_it (an iterator over every task) before it reads the counts at the end of a
+ * window, and when the thread exits (hwv_capexit_btf), so the summaries count every check.
  * The thread adds atomically and a flush takes each counter with an atomic exchange, so the
  * exit flush and the iterator, even on the same thread at once, never move a check twice.
  */
@@ -257,7 +257,7 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct priv_cap_fast);
-} priv_cap_fast SEC(".maps");
+} hwv_cap_fast SEC(".maps");
 
 /* Move a thread's pending counts into its process's entries (t: the thread, f: its storage). */
 static __always_inline void priv_fast_flush(struct task_struct *t, struct priv_cap_fast *f)
@@ -280,12 +280,47 @@ static __always_inline void priv_fast_flush(struct task_struct *t, struct priv_c
 		if (!x)
 			continue;
 		k.idx = c;
-		v = bpf_map_lookup_elem(&priv_counts, &k);
+		v = bpf_map_lookup_elem(&hwv_counts, &k);
 		if (v)
 			__sync_fetch_and_add(&v->count, x);
 		else /* the entry was removed while the thread lived: x checks not summarised */
 			priv_count_loss(HW_PRIV_LOSS_FAST_ORPHAN);
 	}
 }
+
+/* agent.tamper: one record (the process that did it is the header) */
+static __always_inline void priv_tamper(struct task_struct *t, __u16 action, __u32 sig,
+					__s32 result, __u32 cmd, __u32 id)
+{
+	struct hw_cfg *cfg = hw_get_cfg();
+	struct hw_tamper *r = hw_scratch_get();
+	if (!r) {
+		hw_count_drop(HW_EV_TAMPER, HW_DROP_SCRATCH);
+		return;
+	}
+	hw_fill_hdr(&r->hdr, t, HW_EV_TAMPER);
+	r->action = action;
+	r->pad = 0;
+	r->result = result;
+	r->sig = sig;
+	r->target_pid = cfg ? cfg->agent_pid : 0;
+	r->cmd = cmd;
+	r->id = id;
+	hw_submit(r, sizeof(*r), true);
+}
+
+/* Copy the arguments out of the tracepoint context: the verifier refuses a context pointer
+ * that was moved (ctx->args passed on as a pointer), and a program that reads past a
+ * tracepoint's last argument cannot attach to it (EACCES): read only the first n. */
+#define PRIV_ARG(ctx, a, n, i) (a)[i] = (n) > (i) ? (ctx)->args[(n) > (i) ? (i) : 0] : 0
+#define priv_ctx_args(ctx, a, n)                                                                   \
+	do {                                                                                       \
+		PRIV_ARG(ctx, a, n, 0);                                                            \
+		PRIV_ARG(ctx, a, n, 1);                                                            \
+		PRIV_ARG(ctx, a, n, 2);                                                            \
+		PRIV_ARG(ctx, a, n, 3);                                                            \
+		PRIV_ARG(ctx, a, n, 4);                                                            \
+		PRIV_ARG(ctx, a, n, 5);                                                            \
+	} while (0)
 
 #endif /* HW_PRIV_BPF_H */

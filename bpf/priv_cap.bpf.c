@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * priv_cap.bpf.c - process.capability: every capability check, counted per (process,
- * capability) in the kernel (priv_counts), with a first-use record, and the host-wide count of
- * the memory accounting's CAP_SYS_ADMIN checks (priv_memacct).
+ * capability) in the kernel (hwv_counts), with a first-use record, and the host-wide count of
+ * the memory accounting's CAP_SYS_ADMIN checks (hwv_memacct).
  *
  * Contract: the first check of each capability by a process is a record at once; every check,
  * allowed or denied, is in the process's counts, which the agent summarises once per window
- * (agent/priv_counts.c); a count that cannot be kept is counted in priv_loss and announced.
+ * (agent/priv_counts.c); a count that cannot be kept is counted in hwv_loss and announced.
  * Hot paths come first and are short: the memory-accounting check (a per-CPU slot), then an
- * allowed repeat that the thread's task storage already knows (priv_cap_fast in priv.bpf.h),
+ * allowed repeat that the thread's task storage already knows (hwv_cap_fast in priv.bpf.h),
  * then the hash. Field meanings: docs/events-priv.md.
  */
 #include "priv.bpf.h"
@@ -57,7 +57,7 @@ static __always_inline bool priv_cap_quiet(struct task_struct *t)
 static __always_inline void priv_memacct_add(int denied)
 {
 	__u32 zero = 0;
-	struct hw_priv_memacct *c = bpf_map_lookup_elem(&priv_memacct, &zero);
+	struct hw_priv_memacct *c = bpf_map_lookup_elem(&hwv_memacct, &zero);
 	if (c) {
 		c->checks++;
 		c->denied += denied;
@@ -67,10 +67,10 @@ static __always_inline void priv_memacct_add(int denied)
 /*
  * One capability check. The order is the frequency: the memory accounting's CAP_SYS_ADMIN
  * (about 20 per fork + exec: one per-CPU slot, no filter, no per-process state), then an
- * allowed repeat that the thread's storage already knows (priv_cap_fast: one storage lookup
+ * allowed repeat that the thread's storage already knows (hwv_cap_fast: one storage lookup
  * and one add), then the hash of (process, capability) counts (priv_count), which also makes
  * the first-use record. count_quiet: count the memory-accounting checks here (false where
- * another program counts them: see hw_pv_vmacct_fexit). fast: use the per-thread fast path
+ * another program counts them: see hwv_vmacct_fx). fast: use the per-thread fast path
  * (the tp_btf and fexit programs, which have the task storage and its exit flush).
  */
 static __always_inline void priv_cap(int cap, int ret, const bool count_quiet, const bool fast)
@@ -89,7 +89,7 @@ static __always_inline void priv_cap(int cap, int ret, const bool count_quiet, c
 	}
 	/* allowed (ret 0) and cap < 64, in one test: the fewer instructions the better here */
 	if (fast && !(ret | (cap & ~(PRIV_FAST_NCAP - 1)))) {
-		f = bpf_task_storage_get(&priv_cap_fast, t, 0, 0);
+		f = bpf_task_storage_get(&hwv_cap_fast, t, 0, 0);
 		if (f && (f->seen >> cap) & 1) {
 			__sync_fetch_and_add(&f->n[cap & (PRIV_FAST_NCAP - 1)], 1);
 			return;
@@ -104,7 +104,7 @@ static __always_inline void priv_cap(int cap, int ret, const bool count_quiet, c
 	counted = priv_count(t, tgid, HW_EV_CAP, cap & 0xffff, ret != 0, 0);
 	if (fast && !(ret | (cap & ~(PRIV_FAST_NCAP - 1))) && counted != PRIV_NOT_COUNTED) {
 		/* the entry exists: this thread's next allowed checks of cap take the fast path */
-		f = bpf_task_storage_get(&priv_cap_fast, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		f = bpf_task_storage_get(&hwv_cap_fast, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (f && !f->dead)
 			f->seen |= 1ULL << cap;
 	}
@@ -126,7 +126,7 @@ static __always_inline void priv_cap(int cap, int ret, const bool count_quiet, c
 }
 
 SEC("tp_btf/cap_capable")
-int BPF_PROG(hw_pv_cap_btf, const struct cred *cred, struct user_namespace *target_ns,
+int BPF_PROG(hwv_cap_btf, const struct cred *cred, struct user_namespace *target_ns,
 	     const struct user_namespace *capable_ns, int cap, int ret)
 {
 	priv_cap(cap, ret, true, true);
@@ -134,7 +134,7 @@ int BPF_PROG(hw_pv_cap_btf, const struct cred *cred, struct user_namespace *targ
 }
 
 SEC("tracepoint/capability/cap_capable")
-int hw_pv_cap_tp(struct trace_event_raw_cap_capable___hw *ctx)
+int hwv_cap_tp(struct trace_event_raw_cap_capable___hw *ctx)
 {
 	priv_cap(ctx->cap, ctx->ret, true, false);
 	return 0;
@@ -150,7 +150,7 @@ int hw_pv_cap_tp(struct trace_event_raw_cap_capable___hw *ctx)
  * a kernel that does not inline would show them a second time.
  */
 SEC("fexit/cap_capable")
-int BPF_PROG(hw_pv_cap_fexit, const struct cred *cred, struct user_namespace *target_ns, int cap,
+int BPF_PROG(hwv_cap_fx, const struct cred *cred, struct user_namespace *target_ns, int cap,
 	     unsigned int opts, int ret)
 {
 	priv_cap(cap, ret, false, true);
@@ -158,19 +158,19 @@ int BPF_PROG(hw_pv_cap_fexit, const struct cred *cred, struct user_namespace *ta
 }
 
 SEC("fexit/cap_vm_enough_memory")
-int BPF_PROG(hw_pv_vmacct_fexit, struct mm_struct *mm, long pages, int ret)
+int BPF_PROG(hwv_vmacct_fx, struct mm_struct *mm, long pages, int ret)
 {
 	priv_memacct_add(ret == 0);
 	return 0;
 }
 
-/* A thread's last pending fast-path counts (priv_cap_fast), at its exit; later checks of the
+/* A thread's last pending fast-path counts (hwv_cap_fast), at its exit; later checks of the
  * exiting thread take the hash path. */
 SEC("tp_btf/sched_process_exit")
-int BPF_PROG(hw_pv_capx_btf)
+int BPF_PROG(hwv_capexit_btf)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct priv_cap_fast *f = bpf_task_storage_get(&priv_cap_fast, t, 0, 0);
+	struct priv_cap_fast *f = bpf_task_storage_get(&hwv_cap_fast, t, 0, 0);
 	if (f) {
 		f->dead = 1;
 		priv_fast_flush(t, f);
@@ -180,16 +180,16 @@ int BPF_PROG(hw_pv_capx_btf)
 }
 
 /* Every live thread's pending fast-path counts, run by the agent (priv_counts.c) before it
- * reads priv_counts at the end of a window. Writes nothing to the iterator's output. */
+ * reads hwv_counts at the end of a window. Writes nothing to the iterator's output. */
 SEC("iter/task")
-int hw_pv_capfl_it(struct bpf_iter__task *ctx)
+int hwv_capflush_it(struct bpf_iter__task *ctx)
 {
 	struct task_struct *t = ctx->task;
 	struct priv_cap_fast *f;
 
 	if (!t)
 		return 0;
-	f = bpf_task_storage_get(&priv_cap_fast, t, 0, 0);
+	f = bpf_task_storage_get(&hwv_cap_fast, t, 0, 0);
 	if (f)
 		priv_fast_flush(t, f);
 	return 0;

@@ -28,9 +28,9 @@ struct {
 	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* per-CPU lists: no shared lock per update */
 	__type(key, __u32);
 	__type(value, struct hw_exec_cred);
-} hw_exec_cred SEC(".maps");
+} hwp_exec_cred SEC(".maps");
 
-/* Set by the first sched_prepare_exec run: from then on an exec with no hw_exec_cred entry kept
+/* Set by the first sched_prepare_exec run: from then on an exec with no hwp_exec_cred entry kept
  * its effective ids. Before that (or on kernels without the tracepoint) the old ids are unknown
  * and the agent falls back to the kernel's AT_SECURE decision and the euid it last saw. */
 volatile __u32 hw_exec_prep_seen;
@@ -114,14 +114,14 @@ static __always_inline void hw_do_exec(struct task_struct *t, __u32 old_pid,
 	e->pad = 0;
 	e->old_euid = e->hdr.euid;
 	e->old_egid = e->hdr.egid;
-	struct hw_exec_cred *oc = bpf_map_lookup_elem(&hw_exec_cred, &old_pid);
+	struct hw_exec_cred *oc = bpf_map_lookup_elem(&hwp_exec_cred, &old_pid);
 	if (oc) {
 		if (oc->cred == (__u64)nc) {
 			e->old_known = 1;
 			e->old_euid = oc->euid;
 			e->old_egid = oc->egid;
 		}
-		bpf_map_delete_elem(&hw_exec_cred, &old_pid);
+		bpf_map_delete_elem(&hwp_exec_cred, &old_pid);
 	}
 	/* Capabilities granted by the file: after an exec a process not running as root holds
 	 * only its ambient set unless the file gave it more (file capabilities; setuid-root
@@ -181,14 +181,14 @@ static __always_inline void hw_do_exec(struct task_struct *t, __u32 old_pid,
 }
 
 SEC("tp_btf/sched_process_exec")
-int BPF_PROG(hw_exec_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+int BPF_PROG(hwp_exec_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	hw_do_exec(p, old_pid, bprm, NULL);
 	return 0;
 }
 
 SEC("tracepoint/sched/sched_process_exec")
-int hw_exec_tp(struct trace_event_raw_sched_process_exec *ctx)
+int hwp_exec_tp(struct trace_event_raw_sched_process_exec *ctx)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u32 loc = ctx->__data_loc_filename;
@@ -210,11 +210,11 @@ static __always_inline void hw_exec_prep(struct task_struct *t, struct linux_bin
 		.egid = oc->egid.val,
 	};
 	__u32 tid = t->pid;
-	bpf_map_update_elem(&hw_exec_cred, &tid, &v, BPF_ANY);
+	bpf_map_update_elem(&hwp_exec_cred, &tid, &v, BPF_ANY);
 }
 
 SEC("tp_btf/sched_prepare_exec")
-int BPF_PROG(hw_exec_prep_btf, struct task_struct *t, struct linux_binprm *bprm)
+int BPF_PROG(hwp_prepare_btf, struct task_struct *t, struct linux_binprm *bprm)
 {
 	hw_exec_prep(t, bprm);
 	return 0;
@@ -249,14 +249,14 @@ static __always_inline void hw_do_exit(struct task_struct *t)
 }
 
 SEC("tp_btf/sched_process_exit")
-int BPF_PROG(hw_exit_btf, struct task_struct *p)
+int BPF_PROG(hwp_exit_btf, struct task_struct *p)
 {
 	hw_do_exit(p);
 	return 0;
 }
 
 SEC("tracepoint/sched/sched_process_exit")
-int hw_exit_tp(void *ctx)
+int hwp_exit_tp(void *ctx)
 {
 	hw_do_exit(bpf_get_current_task_btf());
 	return 0;
@@ -290,14 +290,14 @@ static __always_inline void hw_do_fork(struct task_struct *parent, __u32 child_p
 }
 
 SEC("tp_btf/sched_process_fork")
-int BPF_PROG(hw_fork_btf, struct task_struct *parent, struct task_struct *child)
+int BPF_PROG(hwp_fork_btf, struct task_struct *parent, struct task_struct *child)
 {
 	hw_do_fork(parent, child->pid, child->tgid, child->start_boottime);
 	return 0;
 }
 
 SEC("tracepoint/sched/sched_process_fork")
-int hw_fork_tp(struct trace_event_raw_sched_process_fork *ctx)
+int hwp_fork_tp(struct trace_event_raw_sched_process_fork *ctx)
 {
 	/* The classic tracepoint gives no child task: the agent takes its start time from /proc.
 	 * A child that is a thread has a pid that is not a tgid; we cannot tell here, so the
@@ -346,14 +346,14 @@ static __always_inline void hw_execve_exit(long ret, bool at)
 }
 
 SEC("tracepoint/syscalls/sys_exit_execve")
-int hw_execve_exit_tp(struct hw_sys_exit_ctx *ctx)
+int hwp_execve_ex(struct hw_sys_exit_ctx *ctx)
 {
 	hw_execve_exit(ctx->ret, false);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_execveat")
-int hw_execveat_exit_tp(struct hw_sys_exit_ctx *ctx)
+int hwp_execveat_ex(struct hw_sys_exit_ctx *ctx)
 {
 	hw_execve_exit(ctx->ret, true);
 	return 0;
@@ -362,14 +362,14 @@ int hw_execveat_exit_tp(struct hw_sys_exit_ctx *ctx)
 /* The same on the syscalls' kernel functions (preferred where the kernel has BPF trampolines):
  * they run only for execs, the arguments are still read from the saved user registers. */
 SEC("fexit/" HW_SYSFN(execve))
-int BPF_PROG(hw_execve_exit_fx, struct pt_regs *regs, long ret)
+int BPF_PROG(hwp_execve_fx, struct pt_regs *regs, long ret)
 {
 	hw_execve_exit(ret, false);
 	return 0;
 }
 
 SEC("fexit/" HW_SYSFN(execveat))
-int BPF_PROG(hw_execveat_exit_fx, struct pt_regs *regs, long ret)
+int BPF_PROG(hwp_execveat_fx, struct pt_regs *regs, long ret)
 {
 	hw_execve_exit(ret, true);
 	return 0;

@@ -3,7 +3,7 @@
  * quar.bpf.c - network quarantine, enforced by cgroup hooks (docs/control.md, "ctl
  * quarantine"). The agent attaches these six programs to a quarantined cgroup (through links
  * pinned in bpffs, so they stay attached when the agent dies) and records the quarantine in
- * hw_quar (common/abi_quar.h). For a socket of that cgroup or of any cgroup below it:
+ * hwq_cgroups (common/abi_quar.h). For a socket of that cgroup or of any cgroup below it:
  *   connect4/connect6   a new connection (TCP, connected UDP) is refused (EPERM) unless it
  *                       goes to an allowed endpoint (the collector) or, with the loopback
  *                       flag, to loopback;
@@ -25,32 +25,32 @@ struct {
 	__uint(max_entries, HW_QUAR_MAX);
 	__type(key, __u64);
 	__type(value, struct hw_quar_entry);
-} hw_quar SEC(".maps");
+} hwq_cgroups SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, HW_QUAR_ALLOW_MAX);
 	__type(key, struct hw_quar_ep);
 	__type(value, __u8);
-} hw_quar_allow SEC(".maps");
+} hwq_allow SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct hw_quar_conf);
-} hw_quar_conf SEC(".maps");
+} hwq_conf SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, HW_QUAR_ST_N);
 	__type(key, __u32);
 	__type(value, __u64);
-} hw_quar_stats SEC(".maps");
+} hwq_stats SEC(".maps");
 
 static __always_inline void quar_count(__u32 what)
 {
-	__u64 *n = bpf_map_lookup_elem(&hw_quar_stats, &what);
+	__u64 *n = bpf_map_lookup_elem(&hwq_stats, &what);
 	if (n)
 		(*n)++;
 }
@@ -58,7 +58,7 @@ static __always_inline void quar_count(__u32 what)
 /* The live quarantine of cgroup `id`, if any. */
 static __always_inline struct hw_quar_entry *quar_live(__u64 id, __u64 now)
 {
-	struct hw_quar_entry *e = bpf_map_lookup_elem(&hw_quar, &id);
+	struct hw_quar_entry *e = bpf_map_lookup_elem(&hwq_cgroups, &id);
 	return e && now < e->deadline_ns ? e : NULL;
 }
 
@@ -73,7 +73,7 @@ static __always_inline bool quar_ep_ok(const struct hw_quar_entry *e, const stru
 		if (v4lo || v6lo)
 			return true;
 	}
-	return bpf_map_lookup_elem(&hw_quar_allow, ep) != NULL;
+	return bpf_map_lookup_elem(&hwq_allow, ep) != NULL;
 }
 
 /* ---- connect and sendmsg: the current task's cgroup, the address it names ---- */
@@ -98,7 +98,7 @@ static __always_inline int quar_sock_addr(struct bpf_sock_addr *ctx, bool v6, __
 	if (!e)
 		return 1;
 	__u32 zero = 0;
-	struct hw_quar_conf *c = bpf_map_lookup_elem(&hw_quar_conf, &zero);
+	struct hw_quar_conf *c = bpf_map_lookup_elem(&hwq_conf, &zero);
 	if (c && c->agent_tgid && (bpf_get_current_pid_tgid() >> 32) == c->agent_tgid)
 		return 1; /* the agent itself (a host quarantine) */
 	struct hw_quar_ep ep = {};
@@ -120,25 +120,25 @@ static __always_inline int quar_sock_addr(struct bpf_sock_addr *ctx, bool v6, __
 }
 
 SEC("cgroup/connect4")
-int hw_quar_conn4(struct bpf_sock_addr *ctx)
+int hwq_conn4_cg(struct bpf_sock_addr *ctx)
 {
 	return quar_sock_addr(ctx, false, HW_QUAR_ST_CONNECT);
 }
 
 SEC("cgroup/connect6")
-int hw_quar_conn6(struct bpf_sock_addr *ctx)
+int hwq_conn6_cg(struct bpf_sock_addr *ctx)
 {
 	return quar_sock_addr(ctx, true, HW_QUAR_ST_CONNECT);
 }
 
 SEC("cgroup/sendmsg4")
-int hw_quar_send4(struct bpf_sock_addr *ctx)
+int hwq_send4_cg(struct bpf_sock_addr *ctx)
 {
 	return quar_sock_addr(ctx, false, HW_QUAR_ST_SENDMSG);
 }
 
 SEC("cgroup/sendmsg6")
-int hw_quar_send6(struct bpf_sock_addr *ctx)
+int hwq_send6_cg(struct bpf_sock_addr *ctx)
 {
 	return quar_sock_addr(ctx, true, HW_QUAR_ST_SENDMSG);
 }
@@ -191,13 +191,13 @@ drop:
 }
 
 SEC("cgroup_skb/egress")
-int hw_quar_egress(struct __sk_buff *skb)
+int hwq_egress_skb(struct __sk_buff *skb)
 {
 	return quar_skb(skb, true);
 }
 
 SEC("cgroup_skb/ingress")
-int hw_quar_ingress(struct __sk_buff *skb)
+int hwq_ingress_skb(struct __sk_buff *skb)
 {
 	return quar_skb(skb, false);
 }

@@ -12,8 +12,8 @@
  * Which file is a terminal: its f_op is the kernel's tty_fops (every tty device's slave side:
  * /dev/pts/N, /dev/ttyN, serial lines, /dev/tty). That symbol is not in kallsyms on every
  * kernel (not without CONFIG_KALLSYMS_ALL, and hidden without CAP_SYSLOG), so the agent learns
- * the address: it opens a pty and writes one byte to its slave side with hw_tty_cfg.learn_fd
- * set, and this program copies that file's f_op into hw_tty_cfg.learned_fops.
+ * the address: it opens a pty and writes one byte to its slave side with hwt_cfg.learn_fd
+ * set, and this program copies that file's f_op into hwt_cfg.learned_fops.
  *
  * The slave side is where a session's shell and programs read what is typed and write what is
  * shown: a read there is input, a write is output. (The pty master, held by sshd or script,
@@ -34,7 +34,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct hw_tty_cfg);
-} hw_tty_cfg SEC(".maps");
+} hwt_cfg SEC(".maps");
 
 /* Watched pids: session ids (HW_TTY_W_SID) and process trees (HW_TTY_W_TREE). */
 struct {
@@ -42,38 +42,27 @@ struct {
 	__uint(max_entries, 256);
 	__type(key, __u32);
 	__type(value, __u8);
-} hw_tty_watch SEC(".maps");
+} hwt_watch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__type(value, struct hw_tty_window);
-} hw_tty_budget SEC(".maps");
+} hwt_budget SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, HW_TTY_ST_NCOUNT);
 	__type(key, __u32);
 	__type(value, __u64);
-} hw_tty_stats SEC(".maps");
+} hwt_stats SEC(".maps");
 
 static __always_inline void tty_count(__u32 which, __u64 n)
 {
-	__u64 *v = bpf_map_lookup_elem(&hw_tty_stats, &which);
+	__u64 *v = bpf_map_lookup_elem(&hwt_stats, &which);
 	if (v)
 		*v += n;
-}
-
-static __always_inline struct file *tty_file(struct task_struct *t, long fd)
-{
-	struct fdtable *fdt = t->files->fdt;
-	struct file *f = NULL;
-
-	if (fd < 0 || (__u64)fd >= fdt->max_fds)
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
-	return f;
 }
 
 static __always_inline __u32 tty_sid(struct task_struct *t)
@@ -88,14 +77,14 @@ static __always_inline __u32 tty_sid(struct task_struct *t)
 /* Is the task in the watched set: its session, or itself or an ancestor as a process tree? */
 static __always_inline bool tty_watched(struct task_struct *t, __u32 sid)
 {
-	__u8 *w = bpf_map_lookup_elem(&hw_tty_watch, &sid);
+	__u8 *w = bpf_map_lookup_elem(&hwt_watch, &sid);
 	struct task_struct *p = t;
 
 	if (w && (*w & HW_TTY_W_SID))
 		return true;
 	for (int i = 0; i < HW_TTY_DEPTH; i++) {
 		__u32 tg = BPF_CORE_READ(p, tgid);
-		w = bpf_map_lookup_elem(&hw_tty_watch, &tg);
+		w = bpf_map_lookup_elem(&hwt_watch, &tg);
 		if (w && (*w & HW_TTY_W_TREE))
 			return true;
 		if (tg <= 1)
@@ -115,11 +104,11 @@ static __always_inline bool tty_budget_ok(struct hw_tty_cfg *c, __u32 sid, __u64
 
 	if (!c->budget)
 		return true;
-	w = bpf_map_lookup_elem(&hw_tty_budget, &sid);
+	w = bpf_map_lookup_elem(&hwt_budget, &sid);
 	if (!w || now - w->start_ns >= TTY_BUDGET_WINDOW_NS) {
 		nw.start_ns = now;
 		nw.bytes = n;
-		bpf_map_update_elem(&hw_tty_budget, &sid, &nw, BPF_ANY);
+		bpf_map_update_elem(&hwt_budget, &sid, &nw, BPF_ANY);
 		if (n <= c->budget)
 			return true;
 	} else if (w->bytes + n <= c->budget) {
@@ -141,7 +130,7 @@ static __always_inline void tty_io(__u32 type, long fd, const void *buf, __u64 t
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u32 tgid = t->tgid, zero = 0, sid;
-	struct hw_tty_cfg *c = bpf_map_lookup_elem(&hw_tty_cfg, &zero);
+	struct hw_tty_cfg *c = bpf_map_lookup_elem(&hwt_cfg, &zero);
 	struct hw_cfg *hc = hw_get_cfg();
 	struct file *f;
 	__u64 fops;
@@ -152,11 +141,11 @@ static __always_inline void tty_io(__u32 type, long fd, const void *buf, __u64 t
 		/* the agent learns tty_fops from its own pty (agent/tty.c); its own output,
 		 * perhaps to a terminal, is never recorded */
 		if (type == HW_EV_TTY_OUT && c->learn_fd >= 0 && fd == c->learn_fd &&
-		    (f = tty_file(t, fd)))
+		    (f = hw_fd_file(t, fd)))
 			c->learned_fops = (__u64)BPF_CORE_READ(f, f_op);
 		return;
 	}
-	if (!c->tty_fops || c->scope == HW_TTY_OFF || !total || !(f = tty_file(t, fd)))
+	if (!c->tty_fops || c->scope == HW_TTY_OFF || !total || !(f = hw_fd_file(t, fd)))
 		return;
 	fops = (__u64)BPF_CORE_READ(f, f_op);
 	if (fops != c->tty_fops)
@@ -219,7 +208,7 @@ static __always_inline void tty_iov(__u32 type, long fd, const struct iovec *iov
 
 /* sys_exit_read and sys_exit_readv: the arguments from the task's saved registers */
 SEC("tracepoint")
-int hw_tty_in_tp(struct hw_sys_exit_ctx *ctx)
+int hwt_read_ex(struct hw_sys_exit_ctx *ctx)
 {
 	struct task_struct *t;
 	struct pt_regs *regs;
@@ -240,7 +229,7 @@ int hw_tty_in_tp(struct hw_sys_exit_ctx *ctx)
 
 /* sys_enter_write and sys_enter_writev */
 SEC("tracepoint")
-int hw_tty_out_tp(struct hw_sys_enter_ctx *ctx)
+int hwt_write_en(struct hw_sys_enter_ctx *ctx)
 {
 	if (ctx->nr == HW_NR_WRITE)
 		tty_io(HW_EV_TTY_OUT, (int)ctx->args[0], (const void *)ctx->args[1], ctx->args[2],

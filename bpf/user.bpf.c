@@ -24,7 +24,7 @@ struct {
 	__uint(max_entries, 16384);
 	__type(key, struct user_bin_key);
 	__type(value, __u8);
-} user_bins SEC(".maps");
+} hwu_bins SEC(".maps");
 
 static __always_inline void user_exec(struct task_struct *t, __u32 which)
 {
@@ -38,9 +38,9 @@ static __always_inline void user_exec(struct task_struct *t, __u32 which)
 	__u8 one = 1;
 	struct hw_user_bin *r;
 
-	if (!k.ino || bpf_map_lookup_elem(&user_bins, &k))
+	if (!k.ino || bpf_map_lookup_elem(&hwu_bins, &k))
 		return;
-	bpf_map_update_elem(&user_bins, &k, &one, BPF_ANY);
+	bpf_map_update_elem(&hwu_bins, &k, &one, BPF_ANY);
 	r = hw_scratch_get();
 	if (!r) {
 		hw_count_drop(HW_EV_USER_BIN, HW_DROP_SCRATCH);
@@ -55,28 +55,28 @@ static __always_inline void user_exec(struct task_struct *t, __u32 which)
 }
 
 SEC("tp_btf/sched_process_exec")
-int BPF_PROG(hw_user_exec_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+int BPF_PROG(hwu_shell_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	user_exec(p, 1);
 	return 0;
 }
 
 SEC("tracepoint/sched/sched_process_exec")
-int hw_user_exec_tp(void *ctx)
+int hwu_shell_tp(void *ctx)
 {
 	user_exec(bpf_get_current_task_btf(), 1);
 	return 0;
 }
 
 SEC("tp_btf/sched_process_exec")
-int BPF_PROG(hw_auth_exec_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+int BPF_PROG(hwu_auth_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	user_exec(p, 2);
 	return 0;
 }
 
 SEC("tracepoint/sched/sched_process_exec")
-int hw_auth_exec_tp(void *ctx)
+int hwu_auth_tp(void *ctx)
 {
 	user_exec(bpf_get_current_task_btf(), 2);
 	return 0;
@@ -102,15 +102,15 @@ struct {
 	__uint(max_entries, 8192);
 	__type(key, __u32);
 	__type(value, __u8);
-} user_rl SEC(".maps");
+} hwu_rl SEC(".maps");
 
 SEC("uprobe")
-int BPF_KPROBE(hw_shell_readline_entry)
+int BPF_KPROBE(hwu_readline_up)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u8 v = USER_RL_IN;
 
-	bpf_map_update_elem(&user_rl, &tid, &v, BPF_ANY);
+	bpf_map_update_elem(&hwu_rl, &tid, &v, BPF_ANY);
 	return 0;
 }
 
@@ -173,27 +173,27 @@ static __always_inline int user_shell_line(const char *line, __u32 late)
 }
 
 SEC("uretprobe")
-int BPF_KRETPROBE(hw_shell_readline, const char *line)
+int BPF_KRETPROBE(hwu_readline_ur, const char *line)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u8 v = USER_RL_SEEN;
 
-	bpf_map_update_elem(&user_rl, &tid, &v, BPF_ANY);
+	bpf_map_update_elem(&hwu_rl, &tid, &v, BPF_ANY);
 	return user_shell_line(line, 0);
 }
 
 SEC("uprobe")
-int BPF_KPROBE(hw_shell_rl_deprep)
+int BPF_KPROBE(hwu_rldeprep_up)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u8 v = USER_RL_SEEN;
 	__s64 delta = (__s64)bpf_get_attach_cookie(ctx);
 	const char *line = NULL;
 
-	if (bpf_map_lookup_elem(&user_rl, &tid) || !delta)
+	if (bpf_map_lookup_elem(&hwu_rl, &tid) || !delta)
 		return 0;
 	/* the first readline() call of this thread seen, and its entry was missed */
-	bpf_map_update_elem(&user_rl, &tid, &v, BPF_ANY);
+	bpf_map_update_elem(&hwu_rl, &tid, &v, BPF_ANY);
 	if (bpf_probe_read_user(&line, sizeof(line), (void *)(PT_REGS_IP(ctx) + delta)))
 		return 0;
 	return user_shell_line(line, 1);
@@ -211,7 +211,7 @@ struct {
 	__uint(max_entries, 4096);
 	__type(key, struct user_pam_key);
 	__type(value, struct hw_pam_items);
-} user_pam SEC(".maps");
+} hwu_pam SEC(".maps");
 
 /* A call in progress, per thread: arguments kept from entry for the return probe. */
 struct user_pam_call {
@@ -225,22 +225,22 @@ struct {
 	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__type(value, struct user_pam_call);
-} user_pam_calls SEC(".maps");
+} hwu_pam_calls SEC(".maps");
 
 /* Items for (tgid, pamh). A process that forked after pam_start (sshd, su) uses the handle
  * its parent created: take the parent's items the first time. */
 static __always_inline struct hw_pam_items *user_pam_items(struct task_struct *t, __u64 pamh)
 {
 	struct user_pam_key k = {.tgid = BPF_CORE_READ(t, tgid), .pamh = pamh};
-	struct hw_pam_items *it = bpf_map_lookup_elem(&user_pam, &k);
+	struct hw_pam_items *it = bpf_map_lookup_elem(&hwu_pam, &k);
 	if (it)
 		return it;
 	struct user_pam_key pk = {.tgid = BPF_CORE_READ(t, real_parent, tgid), .pamh = pamh};
-	it = bpf_map_lookup_elem(&user_pam, &pk);
+	it = bpf_map_lookup_elem(&hwu_pam, &pk);
 	if (!it)
 		return NULL;
-	bpf_map_update_elem(&user_pam, &k, it, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&user_pam, &k);
+	bpf_map_update_elem(&hwu_pam, &k, it, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&hwu_pam, &k);
 }
 
 static __always_inline void user_pam_start_entry(__u64 service, __u64 user, __u64 pamhp)
@@ -250,18 +250,18 @@ static __always_inline void user_pam_start_entry(__u64 service, __u64 user, __u6
 
 	if (hw_filtered(bpf_get_current_pid_tgid() >> 32))
 		return;
-	bpf_map_update_elem(&user_pam_calls, &tid, &c, BPF_ANY);
+	bpf_map_update_elem(&hwu_pam_calls, &tid, &c, BPF_ANY);
 }
 
 SEC("uprobe")
-int BPF_KPROBE(hw_pam_start, const char *service, const char *user, void *conv, void **pamhp)
+int BPF_KPROBE(hwu_pamstart_up, const char *service, const char *user, void *conv, void **pamhp)
 {
 	user_pam_start_entry((__u64)service, (__u64)user, (__u64)pamhp);
 	return 0;
 }
 
 SEC("uprobe")
-int BPF_KPROBE(hw_pam_start_confdir, const char *service, const char *user, void *conv,
+int BPF_KPROBE(hwu_pamconf_up, const char *service, const char *user, void *conv,
 	       const char *confdir, void **pamhp)
 {
 	user_pam_start_entry((__u64)service, (__u64)user, (__u64)pamhp);
@@ -274,30 +274,30 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct hw_pam_items);
-} user_pam_zero SEC(".maps");
+} hwu_pam_zero SEC(".maps");
 
 SEC("uretprobe")
-int BPF_KRETPROBE(hw_pam_start_ret, long ret)
+int BPF_KRETPROBE(hwu_pamstart_ur, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id, zero = 0;
-	struct user_pam_call *c = bpf_map_lookup_elem(&user_pam_calls, &tid);
+	struct user_pam_call *c = bpf_map_lookup_elem(&hwu_pam_calls, &tid);
 	struct user_pam_key k = {.tgid = id >> 32};
 	struct hw_pam_items *it, *z;
 
 	if (!c || c->step != HW_PAM_START)
 		return 0;
 	if (ret == 0 && bpf_probe_read_user(&k.pamh, sizeof(k.pamh), (void *)c->pamhp) == 0 &&
-	    k.pamh && (z = bpf_map_lookup_elem(&user_pam_zero, &zero))) {
-		bpf_map_update_elem(&user_pam, &k, z, BPF_ANY);
-		it = bpf_map_lookup_elem(&user_pam, &k);
+	    k.pamh && (z = bpf_map_lookup_elem(&hwu_pam_zero, &zero))) {
+		bpf_map_update_elem(&hwu_pam, &k, z, BPF_ANY);
+		it = bpf_map_lookup_elem(&hwu_pam, &k);
 		if (it) {
 			bpf_probe_read_user_str(it->service, sizeof(it->service), (void *)c->a0);
 			if (c->a1)
 				bpf_probe_read_user_str(it->user, sizeof(it->user), (void *)c->a1);
 		}
 	}
-	bpf_map_delete_elem(&user_pam_calls, &tid);
+	bpf_map_delete_elem(&hwu_pam_calls, &tid);
 	return 0;
 }
 
@@ -308,7 +308,7 @@ int BPF_KRETPROBE(hw_pam_start_ret, long ret)
 #define PAM_RUSER 8
 
 SEC("uprobe")
-int BPF_KPROBE(hw_pam_set_item, void *pamh, int type, const void *item)
+int BPF_KPROBE(hwu_pamitem_up, void *pamh, int type, const void *item)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct hw_pam_items *it;
@@ -355,39 +355,39 @@ static __always_inline void user_pam_step_entry(void *pamh, __u32 step)
 
 	if (hw_filtered(bpf_get_current_pid_tgid() >> 32))
 		return;
-	bpf_map_update_elem(&user_pam_calls, &tid, &c, BPF_ANY);
+	bpf_map_update_elem(&hwu_pam_calls, &tid, &c, BPF_ANY);
 }
 
 SEC("uprobe")
-int BPF_KPROBE(hw_pam_authenticate, void *pamh)
+int BPF_KPROBE(hwu_pamauth_up, void *pamh)
 {
 	user_pam_step_entry(pamh, HW_PAM_AUTHENTICATE);
 	return 0;
 }
 
 SEC("uprobe")
-int BPF_KPROBE(hw_pam_acct_mgmt, void *pamh)
+int BPF_KPROBE(hwu_pamacct_up, void *pamh)
 {
 	user_pam_step_entry(pamh, HW_PAM_ACCT_MGMT);
 	return 0;
 }
 
 SEC("uprobe")
-int BPF_KPROBE(hw_pam_open_session, void *pamh)
+int BPF_KPROBE(hwu_pamopen_up, void *pamh)
 {
 	user_pam_step_entry(pamh, HW_PAM_OPEN_SESSION);
 	return 0;
 }
 
 SEC("uprobe")
-int BPF_KPROBE(hw_pam_close_session, void *pamh)
+int BPF_KPROBE(hwu_pamclose_up, void *pamh)
 {
 	user_pam_step_entry(pamh, HW_PAM_CLOSE_SESSION);
 	return 0;
 }
 
 SEC("uprobe")
-int BPF_KPROBE(hw_pam_chauthtok, void *pamh)
+int BPF_KPROBE(hwu_pamchtok_up, void *pamh)
 {
 	user_pam_step_entry(pamh, HW_PAM_CHAUTHTOK);
 	return 0;
@@ -395,11 +395,11 @@ int BPF_KPROBE(hw_pam_chauthtok, void *pamh)
 
 /* Return of any of the five steps above: one user.auth record. */
 SEC("uretprobe")
-int BPF_KRETPROBE(hw_pam_step_ret, long ret)
+int BPF_KRETPROBE(hwu_pamstep_ur, long ret)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct user_pam_call *c = bpf_map_lookup_elem(&user_pam_calls, &tid);
+	struct user_pam_call *c = bpf_map_lookup_elem(&hwu_pam_calls, &tid);
 	struct hw_pam_items *it;
 	struct hw_auth *e;
 
@@ -421,14 +421,14 @@ int BPF_KRETPROBE(hw_pam_step_ret, long ret)
 		__builtin_memset(&e->items, 0, sizeof(e->items));
 	hw_submit(e, sizeof(*e), true);
 out:
-	bpf_map_delete_elem(&user_pam_calls, &tid);
+	bpf_map_delete_elem(&hwu_pam_calls, &tid);
 	return 0;
 }
 
 SEC("uprobe")
-int BPF_KPROBE(hw_pam_end, void *pamh)
+int BPF_KPROBE(hwu_pamend_up, void *pamh)
 {
 	struct user_pam_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .pamh = (__u64)pamh};
-	bpf_map_delete_elem(&user_pam, &k);
+	bpf_map_delete_elem(&hwu_pam, &k);
 	return 0;
 }

@@ -32,12 +32,12 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct user_pbuf);
-} user_pbuf SEC(".maps");
+} hwu_pbuf SEC(".maps");
 
 static __always_inline struct user_pbuf *user_pbuf_get(void)
 {
 	__u32 zero = 0;
-	return bpf_map_lookup_elem(&user_pbuf, &zero);
+	return bpf_map_lookup_elem(&hwu_pbuf, &zero);
 }
 
 struct user_fwalk {

@@ -2,7 +2,7 @@
  *
  * One generic BPF program per hook type (tracepoint, uprobe, uretprobe) serves every custom
  * probe: at attach time the agent gives each link a cookie = the probe's slot, and the slot's
- * spec in the hw_cp_specs map says which values to capture and which filters to apply.
+ * spec in the hwc_specs map says which values to capture and which filters to apply.
  * Nothing is compiled on the host. */
 #ifndef HW_ABI_CUSTOM_H
 #define HW_ABI_CUSTOM_H
@@ -88,7 +88,7 @@ struct hw_cp_count {
 
 /* Several custom probes may watch the same tracepoint: the kernel takes one copy of a program
  * per tracepoint, so one link per tracepoint carries a group number as its cookie, and
- * hw_cp_groups[group] is the mask of the slots to run for it. */
+ * hwc_groups[group] is the mask of the slots to run for it. */
 #define HW_CP_GROUPS HW_CP_SLOTS
 
 #endif

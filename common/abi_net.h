@@ -109,7 +109,7 @@ struct hw_net_dns {
 };
 _Static_assert(sizeof(struct hw_net_dns) == 152 + HW_DNS_CAP, "hw_net_dns layout");
 
-/* Connect folding map (hw_net_fold, hash, never evicts): one entry per (process, destination,
+/* Connect folding map (hwn_fold, hash, never evicts): one entry per (process, destination,
  * result). The kernel emits the first connect and counts repeats within the window; the agent
  * emits the count as a summary (HW_NET_F_SUMMARY) once the window is over and deletes the
  * entry. When the map is full a connect is emitted unfolded (HW_NET_F_FOLD_FULL): no count is
@@ -143,11 +143,11 @@ struct hw_net_owner {
 	__u16 pad;
 };
 
-/* Per-kind filters, one element of the hw_net_cfg array map per enum hw_net_kind. */
+/* Per-kind filters, one element of the hwn_cfg array map per enum hw_net_kind. */
 #define HW_NET_MAX_PORTS 16
 struct hw_net_kcfg {
 	__u8 ignore_loopback; /* drop events whose remote (bind/listen: local) address is loopback */
-	__u8 has_cidrs;       /* consult hw_net_cidr */
+	__u8 has_cidrs;       /* consult hwn_cidr */
 	__u16 nports;
 	__u32 pad;
 	__u64 fold_window_ns;          /* connect only: 0 = every connect is an event */
@@ -155,7 +155,7 @@ struct hw_net_kcfg {
 };
 _Static_assert(sizeof(struct hw_net_kcfg) == 48, "hw_net_kcfg layout");
 
-/* Key of the hw_net_cidr LPM trie: kind and family (16 bits) then the address. */
+/* Key of the hwn_cidr LPM trie: kind and family (16 bits) then the address. */
 struct hw_net_cidr_key {
 	__u32 prefixlen; /* 16 + prefix bits */
 	__u8 kind;       /* enum hw_net_kind */

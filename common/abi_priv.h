@@ -85,7 +85,7 @@ struct hw_cred {
 _Static_assert(sizeof(struct hw_cred) == 520, "hw_cred layout");
 
 /* Counted kinds (HW_EV_CAP, HW_EV_WX): the first occurrence is a record; later ones are only
- * counted in the priv_counts map and summarised by the agent once per window. */
+ * counted in the hwv_counts map and summarised by the agent once per window. */
 struct hw_priv_count_key {
 	__u32 tgid;
 	__u16 type;     /* HW_EV_CAP or HW_EV_WX */
@@ -225,17 +225,17 @@ struct hw_tamper {
 };
 _Static_assert(sizeof(struct hw_tamper) == 104, "hw_tamper layout");
 
-/* Settings of this family written by the agent (one element of priv_cfg). */
+/* Settings of this family written by the agent (one element of hwv_cfg). */
 struct hw_priv_cfg {
 	__u32 kprobe_type; /* perf type of the kprobe PMU (0: none) */
 	__u32 uprobe_type; /* perf type of the uprobe PMU (0: none) */
 };
 
-/* Causes for the priv family's own loss counter (priv_loss per-CPU array). */
+/* Causes for the priv family's own loss counter (hwv_loss per-CPU array). */
 #define HW_PRIV_LOSS_COUNT_FULL 0  /* a new (process, capability) could not be counted */
 #define HW_PRIV_LOSS_INFLIGHT 1    /* syscall entry state could not be saved: no result */
 #define HW_PRIV_LOSS_FAST_ORPHAN 2 /* a thread's pending capability checks found no entry */
-/* CAP_SYS_ADMIN memory-accounting checks (priv_memacct, one per CPU) */
+/* CAP_SYS_ADMIN memory-accounting checks (hwv_memacct, one per CPU) */
 struct hw_priv_memacct {
 	__u64 checks, denied;
 };

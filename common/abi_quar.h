@@ -1,7 +1,7 @@
 /* abi_quar.h - network quarantine: what the agent and the cgroup BPF hooks (bpf/quar.bpf.c)
  * share through maps pinned in bpffs, so that a quarantine outlives the agent that made it.
  *
- * hw_quar (hash, key: cgroup id, the inode number of the cgroup v2 directory): one entry per
+ * hwq_cgroups (hash, key: cgroup id, the inode number of the cgroup v2 directory): one entry per
  * quarantined cgroup (a cgroup named by the operator, the cgroup the agent made for a process
  * tree, or the root cgroup for the whole host). The hooks, attached to that cgroup, find the
  * entry of the socket's cgroup or of one of its ancestors; past deadline_ns (CLOCK_BOOTTIME,
@@ -9,9 +9,9 @@
  * when no agent runs to remove it. The rest of the entry is the agent's record of what it did
  * (a new agent adopts the quarantine from it); the programs read deadline_ns and flags only.
  *
- * hw_quar_allow (hash, key: struct hw_quar_ep): the remote endpoints a quarantined socket may
- * still talk to (the collector's addresses). hw_quar_conf[0]: the agent's tgid (its own
- * connects are never refused). hw_quar_stats (per-CPU array): what the hooks refused, by
+ * hwq_allow (hash, key: struct hw_quar_ep): the remote endpoints a quarantined socket may
+ * still talk to (the collector's addresses). hwq_conf[0]: the agent's tgid (its own
+ * connects are never refused). hwq_stats (per-CPU array): what the hooks refused, by
  * hook. Layout changes take new map names (the agent refuses to reuse a pinned map whose
  * sizes differ). */
 #ifndef HW_ABI_QUAR_H

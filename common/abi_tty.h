@@ -4,7 +4,7 @@
  * a session's processes read from their terminal (tty.input) and write to it (tty.output), on
  * the terminal's slave side (the side the shell and its programs hold), bounded per record and
  * per session and second. Input read while the terminal does not echo is never copied: only a
- * counter in hw_tty_stats records that a read was left out. Event types 61-62.
+ * counter in hwt_stats records that a read was left out. Event types 61-62.
  */
 #ifndef HW_ABI_TTY_H
 #define HW_ABI_TTY_H
@@ -30,19 +30,19 @@ struct hw_tty {
 _Static_assert(sizeof(struct hw_tty) == 80 + 24 + 32 + 256, "hw_tty layout");
 #define HW_TTY_FIXED (sizeof(struct hw_tty) - HW_TTY_DATA_MAX)
 
-/* Scope of the capture (hw_tty_cfg.scope). */
+/* Scope of the capture (hwt_cfg.scope). */
 enum hw_tty_scope {
 	HW_TTY_OFF = 0,
 	HW_TTY_HOST = 1,     /* every task's terminal I/O */
-	HW_TTY_SESSIONS = 2, /* tasks of a session or process tree in hw_tty_watch */
+	HW_TTY_SESSIONS = 2, /* tasks of a session or process tree in hwt_watch */
 };
 
-/* hw_tty_watch values: what the key (a pid number) names */
+/* hwt_watch values: what the key (a pid number) names */
 #define HW_TTY_W_SID 1  /* a session id: every task of that session */
 #define HW_TTY_W_TREE 2 /* a process: it and its descendants (up to HW_TTY_DEPTH levels) */
 #define HW_TTY_DEPTH 16
 
-/* Settings, one element of the hw_tty_cfg array map (written by agent/tty.c). */
+/* Settings, one element of the hwt_cfg array map (written by agent/tty.c). */
 struct hw_tty_cfg {
 	__u64 tty_fops;     /* f_op of a terminal's slave side; 0 = not known: nothing recorded */
 	__u64 learned_fops; /* written by the program: f_op of the agent's learn_fd */
@@ -52,13 +52,13 @@ struct hw_tty_cfg {
 	__u32 budget;       /* data bytes per session and second; 0 = no bound */
 };
 
-/* Per-session byte budget (hw_tty_budget, LRU by session id). */
+/* Per-session byte budget (hwt_budget, LRU by session id). */
 struct hw_tty_window {
 	__u64 start_ns;
 	__u64 bytes;
 };
 
-/* Counters (per-CPU array hw_tty_stats). */
+/* Counters (per-CPU array hwt_stats). */
 enum hw_tty_stat {
 	HW_TTY_ST_SECRET = 0, /* reads left out: the terminal did not echo */
 	HW_TTY_ST_BUDGET_IN,  /* tty.input records dropped by the session budget */

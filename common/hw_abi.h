@@ -136,7 +136,7 @@ struct hw_cfg {
 	__u32 agent_pid;       /* events caused by the agent itself are not reported */
 	__u32 args_max;        /* bytes of argv copied, <= HW_ARGS_MAX */
 	__u32 wake_bytes;      /* force a consumer wake-up when this much data is pending */
-	__u32 n_ignore_cgroup; /* entries in hw_ignore_cgroup; 0 skips the ancestor walk */
+	__u32 n_ignore_cgroup; /* entries in hw_ignore_cg; 0 skips the ancestor walk */
 	__u32 exec_enoent;     /* report execs failing with ENOENT/ENOTDIR (PATH searches) */
 	__u32 pad;
 };

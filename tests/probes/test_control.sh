@@ -116,7 +116,7 @@ for fam in ${HW_FAMILIES:-process process.memfd system net user file custom}; do
 done
 kill $VICTIM 2>/dev/null
 
-# ---- one probe of a shared program: every file.* probe attaches the one program hw_file_x, a
+# ---- one probe of a shared program: every file.* probe attaches the one program hwf_sys_ex, a
 # link per syscall tracepoint; disabling file.chmod detaches its tracepoints only ----
 r=$(ctl disable file.chmod)
 expect_jq "file.chmod alone: ctl disable" "$r" '.ok==true and .now=="disabled"'

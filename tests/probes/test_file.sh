@@ -327,7 +327,7 @@ dflt ".bash_history unlink" "$H/.bash_history" file.unlink '"*/.bash_history"' r
 dflt "/boot create" "/boot/$tag" file.truncate '"/boot/"' bash -c "echo x > /boot/$tag"
 rm -f "/boot/$tag"
 
-# 13d. every hooked syscall, by its own number: one program (hw_file_x) is attached to the
+# 13d. every hooked syscall, by its own number: one program (hwf_sys_ex) is attached to the
 # exit tracepoint of each and dispatches on the syscall number the tracepoint carries
 want="open creat openat openat2 unlink unlinkat rmdir rename renameat renameat2 chmod fchmod fchmodat chown fchown lchown fchownat truncate ftruncate link linkat symlink symlinkat"
 f2= # fchmodat2: Linux 6.6 and later

@@ -75,7 +75,7 @@ expect_jq "connect on cgroup hooks, accept on the state change" "$hb" '.agent.pr
 if command -v bpftool >/dev/null; then
 	sh=$(bpftool cgroup show "$CG2" 2>&1)
 	# ID  AttachType  AttachFlags  Name: a link is attached in multi mode
-	expect_eq "root: connect4 and connect6 attached as multi links" "$(grep -Ec 'inet[46]_connect +multi +hw_ncg_conn[46]' <<<"$sh")" 2
+	expect_eq "root: connect4 and connect6 attached as multi links" "$(grep -Ec 'inet[46]_connect +multi +hws_conn[46]' <<<"$sh")" 2
 else
 	ok "bpftool cgroup show # SKIP no bpftool"
 fi
@@ -108,7 +108,7 @@ expect_jq "nested udp connect (cgroup/connect4)" "$ev" ".proc.cgroup==\"/$TOP/ap
 # multi programs): it attaches beside these, and its exit leaves these attached and working
 m=$("$AGENT" --probe --control none --config "$T/sock.yaml" 2>/dev/null)
 expect_jq "second agent attaches beside the first" "$m" '.probes["net.connect"].state=="attached" and .probes["net.connect"].hook=="cgroup"'
-expect_eq "first agent's links still on the root" "$(bpftool cgroup show "$CG2" 2>/dev/null | grep -c 'hw_ncg_conn')" 2
+expect_eq "first agent's links still on the root" "$(bpftool cgroup show "$CG2" 2>/dev/null | grep -c 'hws_conn')" 2
 read -r UPID UPORT URES < <("$NA" udpconnect 127.0.0.1 $((P + 2)))
 wait_event "select(.kind==\"net.connect\" and .proc.pid==$UPID)" >/dev/null && ok "first agent still sees connects" ||
 	not_ok "first agent still sees connects" "pid $UPID"
@@ -139,7 +139,7 @@ wait $SJOB
 expect_eq "no loss announced" "$(events 'select(.kind=="agent.loss" and .loss.kind=="net.accept")' | wc -l)" 0
 agent_stop
 expect_eq "agent exits 0" "$?" 0
-expect_eq "links gone with the agent" "$(bpftool cgroup show "$CG2" 2>/dev/null | grep -c hw_ncg)" 0
+expect_eq "links gone with the agent" "$(bpftool cgroup show "$CG2" 2>/dev/null | grep -c hws_)" 0
 
 # 5. no cgroup v2 where the config says: the reason, and the syscall hooks
 printf 'net: {mode: socket, cgroup2_path: "%s"}\n' "$T" >"$T/nocg.yaml"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# process.capability's fast path (priv_cap_fast in bpf/priv.bpf.h): a thread's allowed repeats
+# process.capability's fast path (hwv_cap_fast in bpf/priv.bpf.h): a thread's allowed repeats
 # of a capability it already used are counted in its task storage and moved into the process's
 # counts by a task iterator at the end of every window and by the thread's exit. Checked here
 # with real threads making real chown calls: every allowed and every denied check is in the
