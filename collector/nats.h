@@ -28,7 +28,13 @@
 #define NATS_MAX_PARTITIONS 1024
 #define NATS_MAX_URLS 16
 
-enum nats_mode { NATS_MODE_NONE, NATS_MODE_INGEST, NATS_MODE_WORKER, NATS_MODE_EVENTS };
+enum nats_mode {
+	NATS_MODE_NONE,
+	NATS_MODE_INGEST,
+	NATS_MODE_WORKER,
+	NATS_MODE_EVENTS,
+	NATS_MODE_API
+};
 
 /* What every mode connects with. */
 struct nats_link {

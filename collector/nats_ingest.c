@@ -74,23 +74,42 @@ int nats_mode_args(int *argc, char **argv, struct collector *c)
 			    : NATS_MODE_NONE;
 	if (!strcmp(mode, "worker") || !strcmp(mode, "events"))
 		return !strcmp(mode, "worker") ? NATS_MODE_WORKER : NATS_MODE_EVENTS;
-	if (strcmp(mode, "ingest")) {
+	int api = !strcmp(mode, "api");
+	if (strcmp(mode, "ingest") && !api) {
 		fprintf(stderr,
 			"herdwatch-collector: --mode %s: unknown mode (one of: all, ingest, "
-			"worker, events)\n",
+			"worker, events, api)\n",
 			mode);
 		return -1;
 	}
 	if (!urls) {
-		fprintf(stderr, "herdwatch-collector: --mode ingest needs --nats URL[,URL...]\n");
+		fprintf(stderr, "herdwatch-collector: --mode %s needs --nats URL[,URL...]\n", mode);
 		return -1;
 	}
-	/* the embedded collector's options parse the rest */
-	for (int i = 1; i < *argc; i++)
-		if (!mode_opt(&i, *argc, argv, &mode, &urls, &partitions, &replicas))
+	/* the embedded collector's options parse the rest (--mode api: and it runs "api") */
+	static char mode_api[] = "--mode=api";
+	const char *shard_dir = NULL, *api_id = "api", *v;
+	for (int i = 1; i < *argc; i++) {
+		if (mode_opt(&i, *argc, argv, &mode, &urls, &partitions, &replicas))
+			continue;
+		if (api && (v = opt_value(&i, *argc, argv, "--shard-dir")))
+			shard_dir = v;
+		else if (api && (v = opt_value(&i, *argc, argv, "--api-id")))
+			api_id = v;
+		else
 			argv[out++] = argv[i];
+	}
+	if (api) { /* room: --mode and its value were taken out */
+		memmove(argv + 2, argv + 1, (size_t)(out - 1) * sizeof(*argv));
+		argv[1] = mode_api;
+		out++;
+	}
 	argv[out] = NULL;
 	*argc = out;
+	if (api)
+		return nats_api_new(c, urls, partitions, replicas, shard_dir, api_id)
+			       ? -1
+			       : NATS_MODE_API;
 	struct nats_ingest *n = calloc(1, sizeof(*n));
 	if (!n || nats_link_open(&n->link, urls, partitions, replicas)) {
 		free(n);

@@ -257,7 +257,8 @@ int collector_options(struct collector *c, struct collector_opts *op, int argc, 
 		if (set_option(c, op, &copts[o - 256], optarg))
 			return 2;
 	}
-	if (!op->ca || !op->cert || !op->key) {
+	/* --mode api serves no agents: no TLS */
+	if (strcmp(op->mode, "api") && (!op->ca || !op->cert || !op->key)) {
 		collector_usage();
 		return 2;
 	}
