@@ -250,6 +250,13 @@ int queue_ack(struct collector *c, struct conn *k, const struct hw_ack *ack);
 int refuse_event(struct conn *k, const char *line, size_t len, int why, uint32_t at,
 		 const struct ev_info *ev);
 int storage_error(struct collector *c, struct conn *k);
+/* ingest.c: what every ingest does with a batch (embedded and --mode ingest) */
+struct hw_batch;
+int ingest_batch_open(struct collector *c, struct conn *k, int version, const uint8_t *p,
+		      size_t len, struct hw_batch *b, struct stream **s);
+int ingest_check_line(struct collector *c, struct conn *k, struct stream *s, char *cur, size_t l,
+		      struct ev_info *ev, char toks[EV_MAX_TOKENS][TOKEN_MAX], struct hw_ack *ack,
+		      int *refusal);
 /* nats_ingest.c: --mode ingest's process_batch (publishes to JetStream), and its end */
 int nats_ingest_batch(struct collector *c, struct conn *k, int version, const uint8_t *p,
 		      size_t len);

@@ -52,9 +52,14 @@ start_ingest() { # start_ingest I [options] (agents on base+30+I, API on base+40
 		--relay-cert relay --quiet "$@" >>"$T/ingest$i.log" 2>&1 &
 	IPID[$i]=$!
 	# up to 35 s: an ingest started while the cluster elects new leaders waits for JetStream
-	for _ in $(seq 700); do
-		curl -sf "http://127.0.0.1:$((base + 40 + i))/api/stats" >/dev/null && return 0
-		kill -0 "${IPID[$i]}" 2>/dev/null || return 1
+	wait_api $((base + 40 + i)) "${IPID[$i]}" 700
+}
+
+# wait_api PORT PID TRIES: until the API on PORT answers (0), PID exits or TRIES * 50 ms pass
+wait_api() {
+	for _ in $(seq "$3"); do
+		curl -sf "http://127.0.0.1:$1/api/stats" >/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || return 1
 		sleep 0.05
 	done
 	return 1
@@ -79,12 +84,7 @@ start_api() { # start_api [options]: the query API on API_PORT, alerts into $T/a
 	"$C" --mode api --nats "$NATS" --partitions "$P" --shard-dir "$T/shards" --db "$T/api.db" \
 		--http "127.0.0.1:$API_PORT" "$@" >>"$T/api.alerts" 2>>"$T/api.log" &
 	APID=$!
-	for _ in $(seq 200); do
-		curl -sf "http://127.0.0.1:$API_PORT/api/stats" >/dev/null && return 0
-		kill -0 "$APID" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
+	wait_api "$API_PORT" "$APID" 200
 }
 
 # send INGEST SPOOL [replay options] FILE...: the replay tool through ingest I
@@ -113,4 +113,28 @@ wait_stored() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# In the tests (tests/collector/lib.sh's expect): the cluster and ingest 1 up, or exit.
+cluster_and_ingest() {
+	local ready=1
+	start_cluster || ready=
+	expect cluster_up "nats-server did not start: $(tail -n 3 "$T/n1.log")" test -n "$ready"
+	start_first_ingest 1 || { notok ingest_up "$(tail -n 3 "$T/ingest1.log")"; exit 1; }
+}
+
+# expect_exactly_once NAME MIN FILE...: every (host, seq) of the JSON lines in FILE... stored
+# exactly once across the shards (none missing, none twice, none never sent), and more than MIN
+expect_exactly_once() {
+	local name=$1 min=$2 dups missing extra
+	shift 2
+	cat "$@" | jq -r '[.host.name, .seq] | @tsv' | sort >"$T/sent"
+	wait_stored "$(wc -l <"$T/sent")" 30
+	stored_pairs >"$T/stored"
+	dups=$(uniq -d "$T/stored" | wc -l)
+	missing=$(comm -23 "$T/sent" <(sort -u "$T/stored") | wc -l)
+	extra=$(comm -13 "$T/sent" <(sort -u "$T/stored") | wc -l)
+	expect "$name" \
+		"sent $(wc -l <"$T/sent"), stored $(wc -l <"$T/stored"): $missing missing, $dups stored twice, $extra never sent" \
+		test "$dups" = 0 -a "$missing" = 0 -a "$extra" = 0 -a "$(wc -l <"$T/sent")" -gt "$min"
 }

@@ -16,10 +16,7 @@ fi
 make_pki vmS relay >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
 . "$(dirname "$0")/nats_lib.sh"
 
-ready=1
-start_cluster || ready=
-expect cluster_up "nats-server did not start: $(tail -n 3 "$T/n1.log")" test -n "$ready"
-start_first_ingest 1 || { notok ingest_up "$(tail -n 3 "$T/ingest1.log")"; exit 1; }
+cluster_and_ingest
 start_worker 1
 start_worker 2
 start_api || { notok api_up "$(tail -n 3 "$T/api.log")"; exit 1; }

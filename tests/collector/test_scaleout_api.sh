@@ -7,7 +7,7 @@
 # events (all, one member in order, by kind, by text, the newest N), paged API answers (newest
 # first and oldest first) hold every event once, alerts, herds. An alert delivered again (a
 # second consumer of HW_ALERT into the same database) is stored once; /api/request is the
-# ingest's. Event ids and alert times differ by design (ids are storage positions) and are
+# ingest's; the response command (an alert output) runs for the outlier. Event ids and alert times differ by design (ids are storage positions) and are
 # left out of the comparison.
 . "$(dirname "$0")/lib.sh"
 command -v nats-server >/dev/null || { echo "not ok - nats-server: not installed (scripts/deps.sh)"; exit 1; }
@@ -16,13 +16,10 @@ make_pki relay >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; ex
 P=4
 HERD_OPTS=(--learn-s 2 --hold-ms 300 --min-herd 3 --silent-s 0)
 
-ready=1
-start_cluster || ready=
-expect cluster_up "nats-server did not start: $(tail -n 3 "$T/n1.log")" test -n "$ready"
-start_first_ingest 1 || { notok ingest_up "$(tail -n 3 "$T/ingest1.log")"; exit 1; }
+cluster_and_ingest
 start_worker 1
 start_worker 2
-start_api --query-max-chunks 4 "${HERD_OPTS[@]}" || { notok api_up "$(tail -n 5 "$T/api.log")"; exit 1; }
+start_api --query-max-chunks 4 "${HERD_OPTS[@]}" --response-cmd "cat >>$T/response.jsonl" || { notok api_up "$(tail -n 5 "$T/api.log")"; exit 1; }
 start_collector --relay-cert relay --query-max-chunks 4 "${HERD_OPTS[@]}" || exit 1
 ok services_up
 EMB=127.0.0.1:$HTTP_PORT
@@ -175,6 +172,10 @@ expect cli_herds "$(diff "$T/herds.emb" "$T/herds.clu")" \
 m=$(hw "$CLU" members | tail -n +2 | awk '{print $1, $2}' | sort)
 expect cli_members "$m" test "$m" = "$(hw "$EMB" members | tail -n +2 | awk '{print $1, $2}' | sort)"
 expect cli_stats "$(hw "$CLU" stats)" test "$(hw "$CLU" stats | jq .alerts)" -ge 1
+# the alert outputs of embedded mode, fed from HW_ALERT: the response command ran once
+for _ in $(seq 50); do [ -s "$T/response.jsonl" ] && break; sleep 0.1; done
+r=$(jq -r 'select(.kind == "member.outlier") | .member' "$T/response.jsonl" 2>/dev/null)
+expect alert_output_response_cmd "response command input: $(head -c 300 "$T/response.jsonl" 2>&1)" test "$r" = w1/m3
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$CLU/api/request?host=w1&arg=status")
 expect api_request_not_here "HTTP $code" test "$code" = 501
 

@@ -16,10 +16,7 @@ make_pki relay >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; ex
 . "$(dirname "$0")/nats_lib.sh"
 BOUND_S=10
 
-ready=1
-start_cluster || ready=
-expect cluster_up "nats-server did not start: $(tail -n 3 "$T/n1.log")" test -n "$ready"
-start_first_ingest 1 || { notok ingest_up "$(tail -n 3 "$T/ingest1.log")"; exit 1; }
+cluster_and_ingest
 for w in 1 2 3; do start_worker $w --lease-ms 2000; done
 
 owner_of() { # the live worker that claimed partition $1 last
@@ -132,15 +129,7 @@ all=$(cat "$T"/worker*.alerts | grep -c .)
 expect alert_stream_matches_outputs "HW_ALERT holds $n, the workers printed $all" test "$n" = "$all"
 
 # ---- every (host, seq) exactly once ----
-cat "$T"/*-*.jsonl | jq -r '[.host.name, .seq] | @tsv' | sort >"$T/sent"
-wait_stored "$(wc -l <"$T/sent")" 20
-stored_pairs >"$T/stored"
-dups=$(uniq -d "$T/stored" | wc -l)
-missing=$(comm -23 "$T/sent" <(sort -u "$T/stored") | wc -l)
-extra=$(comm -13 "$T/sent" <(sort -u "$T/stored") | wc -l)
-expect stored_exactly_once \
-	"sent $(wc -l <"$T/sent"), stored $(wc -l <"$T/stored"): $missing missing, $dups stored twice, $extra never sent" \
-	test "$dups" = 0 -a "$missing" = 0 -a "$extra" = 0 -a "$(wc -l <"$T/sent")" -gt 1500
+expect_exactly_once stored_exactly_once 1500 "$T"/*-*.jsonl
 for w in 1 2 3; do kill "${WPID[$w]}" 2>/dev/null; done
 echo "# $SECONDS s"
 [ "$FAILED" = 0 ]
