@@ -5,10 +5,10 @@
 # a cluster (3 NATS nodes, 1 ingest, 2 workers, --mode api), both with --query-max-chunks 4 so
 # that answers are cut and paged. The herdwatch CLI pointed at either gives the same answers:
 # events (all, one member in order, by kind, by text, the newest N), paged API answers (newest
-# first and oldest first) hold every event once, alerts, herds. An alert delivered again (a
-# second consumer of HW_ALERT into the same database) is stored once; /api/request is the
-# ingest's; the response command (an alert output) runs for the outlier. Event ids and alert times differ by design (ids are storage positions) and are
-# left out of the comparison.
+# first and oldest first) hold every event once, alerts, herds, members. An alert delivered
+# again (a second consumer of HW_ALERT into the same database) is stored once; /api/request is
+# the ingest's; the response command (an alert output) runs once for the outlier. Event ids
+# and the clock readings of alerts differ by design and are left out of the comparison.
 . "$(dirname "$0")/lib.sh"
 command -v nats-server >/dev/null || { echo "not ok - nats-server: not installed (scripts/deps.sh)"; exit 1; }
 make_pki relay >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
