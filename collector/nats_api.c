@@ -39,6 +39,7 @@ struct nats_api {
 	char durable[80];
 	natsSubscription *sub;
 	kvStore *ckpt;
+	uint8_t *opened; /* per partition: its shard is in c->shards */
 	sqlite3_stmt *seen, *mark;
 	struct event *tick;
 	struct herd_cfg hc;
@@ -80,6 +81,8 @@ static void shards_scan(struct collector *c)
 	unsigned P = a->link.partitions;
 	if (!c->shards && !(c->shards = calloc(P, sizeof(*c->shards))))
 		return;
+	if (!a->opened && !(a->opened = calloc(P, 1)))
+		return;
 	DIR *d = opendir(a->shard_dir);
 	if (!d)
 		return; /* no worker has made it yet */
@@ -90,14 +93,10 @@ static void shards_scan(struct collector *c)
 		if (sscanf(de->d_name, "part-%u.%7s", &p, tail) != 2 || strcmp(tail, "db") ||
 		    p >= P)
 			continue;
-		unsigned i = 0;
 		char path[4200];
-		snprintf(path, sizeof(path), "%s/%s", a->shard_dir, de->d_name);
-		for (; i < c->nshards; i++)
-			if (!strcmp(sqlite3_db_filename(c->shards[i], "main"), path))
-				break;
-		if (i < c->nshards || c->nshards == P)
+		if (a->opened[p] || c->nshards == P)
 			continue;
+		snprintf(path, sizeof(path), "%s/%s", a->shard_dir, de->d_name);
 		sqlite3 *db = NULL;
 		if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
 		    SQLITE_OK) {
@@ -108,6 +107,7 @@ static void shards_scan(struct collector *c)
 		}
 		sqlite3_busy_timeout(db, 2000);
 		c->shards[c->nshards++] = db;
+		a->opened[p] = 1;
 	}
 	closedir(d);
 }
@@ -408,6 +408,7 @@ void nats_api_free(struct collector *c)
 	for (unsigned i = 0; i < c->nshards; i++)
 		sqlite3_close(c->shards[i]);
 	free(c->shards);
+	free(a->opened);
 	c->shards = NULL;
 	c->nshards = 0;
 	if (a->tick)
