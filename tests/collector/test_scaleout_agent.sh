@@ -72,4 +72,5 @@ n=$("$B/herdwatch" --api "127.0.0.1:$API_PORT" --json events --member vmS --limi
 expect cli_lists_agent_events "the CLI listed $n of $(wc -l <"$T/written")" test "$n" = "$(wc -l <"$T/written")"
 for w in 1 2; do kill "${WPID[$w]}" 2>/dev/null; done
 kill "$APID" 2>/dev/null
+echo "# $SECONDS s"
 [ "$FAILED" = 0 ]
