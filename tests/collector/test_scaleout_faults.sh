@@ -61,6 +61,7 @@ gen_all() {
 acked_all() { test "$(jq .acked "$T/$1.out")" = "$(jq .events "$T/$1.out")" -a "$(jq .acked "$T/$1.out")" -gt 0; }
 sent_count() { cat "$T"/*-*.jsonl | wc -l; }
 
+echo "# t=$SECONDS s: cluster, ingest, workers up"
 gen_all learn 4
 send 1 learn --timeout-s 20 "$T"/learn-*.jsonl >"$T/learn.out" 2>&1
 expect learning_acked "$(cat "$T/learn.out")" acked_all learn
@@ -87,6 +88,7 @@ expect stopped_node_delay_bounded "stored $("$C" --mode events --shard-dir "$T/s
 	test -n "$stored_ok"
 echo "# SIGSTOP of $leader (the HW_EV leader) for 3 s: every event stored $delay s after the sender's last ack"
 
+echo "# t=$SECONDS s: stop phase done"
 # ---- 2. a NATS node and a worker killed together ----
 gen_all two 8
 victim=$(wait_owner web)
@@ -106,6 +108,7 @@ for _ in $(seq 100); do
 done
 expect two_faults_partition_taken_over "web's partition: owner $o, killed $victim" test -n "$moved"
 
+echo "# t=$SECONDS s: two-faults phase done"
 # ---- 3. a herd change while the worker judging it dies ----
 apiw=$(wait_owner api)
 for h in a1 a2; do
@@ -128,6 +131,7 @@ n=$(stream_of 1 HW_ALERT | jq '[.state.messages] | add')
 all=$(cat "$T"/worker*.alerts | grep -c .)
 expect alert_stream_matches_outputs "HW_ALERT holds $n, the workers printed $all" test "$n" = "$all"
 
+echo "# t=$SECONDS s: herd-change phase done"
 # ---- every (host, seq) exactly once ----
 expect_exactly_once stored_exactly_once 1500 "$T"/*-*.jsonl
 for w in 1 2 3; do kill "${WPID[$w]}" 2>/dev/null; done
