@@ -19,8 +19,9 @@ struct qev {
 	size_t len;
 };
 
-/* /api/events: the filters of one request, and what it found so far (the events in chunk
- * order; chunk_start[k]: where the k-th chunk read begins in res) */
+/* /api/events: the filters of one request, and what it found so far (from every database
+ * read: the embedded collector's one, or each shard of a scale-out deployment; base: where the
+ * database being read began in res) */
 struct evquery {
 	const char *member, *kind, *text;
 	long long since, until, after, before, limit;
@@ -28,13 +29,12 @@ struct evquery {
 };
 struct evfound {
 	struct qev *res;
-	size_t nres, cap;
-	size_t *chunk_start, nchunks;
+	size_t nres, cap, base;
 };
 
-/* The chunks that may hold matches, in the order they are read (st), and the statement that
- * reads one (get). -1 after a 500 answer. */
-static int events_prepare(struct evhttp_request *req, struct collector *c, const struct evquery *eq,
+/* The chunks of db that may hold matches, in the order they are read (st), and the statement
+ * that reads one (get). -1 after a 500 answer. */
+static int events_prepare(struct evhttp_request *req, sqlite3 *db, const struct evquery *eq,
 			  sqlite3_stmt **st, sqlite3_stmt **get)
 {
 	char sql[1024];
@@ -57,10 +57,10 @@ static int events_prepare(struct evhttp_request *req, struct collector *c, const
 			 eq->until >= 0 ? " AND ts_min < ?4" : "", asc ? " AND id >= ?5" : "",
 			 eq->before >= 0 ? " AND id <= ?6" : "", asc ? "ASC" : "DESC");
 	*st = *get = NULL;
-	if (sqlite3_prepare_v2(c->rdb, sql, -1, st, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(c->rdb, "SELECT z, raw_len FROM chunks WHERE id=?", -1, get, NULL) !=
+	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT z, raw_len FROM chunks WHERE id=?", -1, get, NULL) !=
 		    SQLITE_OK) {
-		evhttp_send_error(req, 500, sqlite3_errmsg(c->rdb));
+		evhttp_send_error(req, 500, sqlite3_errmsg(db));
 		sqlite3_finalize(*st);
 		return -1;
 	}
@@ -104,7 +104,7 @@ static void events_scan_chunk(const struct evquery *eq, long long chunk, char *r
 		    (eq->since >= 0 && ev.ts_ns < (uint64_t)eq->since) ||
 		    (eq->until >= 0 && ev.ts_ns >= (uint64_t)eq->until))
 			continue;
-		if (eq->asc && (long long)f->nres >= eq->limit)
+		if (eq->asc && (long long)(f->nres - f->base) >= eq->limit)
 			break;
 		if (f->nres == f->cap) {
 			f->cap = f->cap ? f->cap * 2 : 64;
@@ -117,90 +117,28 @@ static void events_scan_chunk(const struct evquery *eq, long long chunk, char *r
 	}
 }
 
-/* The answer: chunks oldest first; a newest-first scan keeps only the newest `limit` events.
- * truncated: the scan stopped at last_chunk (query_max_chunks); the client pages on with
- * after=last_id (oldest first) or before=next_before (newest first). Frees f. */
-static void events_reply(struct evhttp_request *req, const struct evquery *eq, struct evfound *f,
-			 int truncated, long long last_chunk)
-{
-	struct jbuf b = {0};
-	jb_puts(&b, "{\"events\":[");
-	long long last = eq->after, first_id = -1;
-	int first = 1, asc = eq->asc;
-	size_t nres = f->nres, nchunks = f->nchunks;
-	size_t skip = !asc && (long long)nres > eq->limit ? nres - (size_t)eq->limit : 0;
-	for (size_t ci = 0; ci < nchunks; ci++) {
-		size_t k = asc ? ci : nchunks - 1 - ci;
-		size_t from = f->chunk_start[k],
-		       to = k + 1 < nchunks ? f->chunk_start[k + 1] : nres;
-		for (size_t i = from; i < to; i++) {
-			struct qev *x = &f->res[i];
-			if (skip) {
-				skip--;
-				continue;
-			}
-			if (!x->member || !x->json)
-				continue;
-			if (x->id > last)
-				last = x->id;
-			if (first_id < 0 || x->id < first_id)
-				first_id = x->id;
-			jb_printf(&b, "%s{\"id\":%lld,\"member\":", first ? "" : ",", x->id);
-			jb_str(&b, x->member);
-			jb_puts(&b, ",\"event\":");
-			jb_json_utf8(&b, x->json, x->len); /* stored before strict ingest */
-			jb_puts(&b, "}");
-			first = 0;
-		}
-	}
-	for (size_t i = 0; i < nres; i++) {
-		free(f->res[i].member);
-		free(f->res[i].json);
-	}
-	free(f->res);
-	free(f->chunk_start);
-	if (truncated && asc && last_chunk >= 0 && (last_chunk << 16 | 0xffff) > last)
-		last = last_chunk << 16 | 0xffff; /* everything up to here was examined */
-	/* newest first: where the next page (older events) begins, -1 when all were examined */
-	long long next_before = -1;
-	if (!asc && truncated && last_chunk >= 0)
-		next_before = last_chunk << 16;
-	else if (!asc && (long long)nres >= eq->limit && first_id >= 0)
-		next_before = first_id;
-	jb_printf(&b, "],\"last_id\":%lld,\"truncated\":%s,\"next_before\":%lld}", last,
-		  truncated ? "true" : "false", next_before);
-	http_reply_json(req, 200, &b);
-}
+/* What reading one database examined. Oldest first: every id up to `bound` (LLONG_MAX: all);
+ * newest first: every id from `bound` on (0: all). truncated: it stopped at query_max_chunks. */
+struct evread {
+	long long bound;
+	int truncated;
+};
 
-/* Events matching the filters, read from the chunks the index selects. */
-static void api_events(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q)
+/* The matches of one database (the embedded one, or a shard) appended to f: at most
+ * query_max_chunks chunks are decompressed, then the reading stops ("truncated"). */
+static int events_read_db(struct evhttp_request *req, struct collector *c, sqlite3 *db,
+			  const struct evquery *eq, struct evfound *f, char *raw, struct jtok *toks,
+			  struct evread *r)
 {
-	struct evquery eq = {.member = http_param(q, "member"),
-			     .kind = http_param(q, "kind"),
-			     .text = http_param(q, "q")};
-	static const char *const known[] = {"member", "kind",  "since",  "until", "q",
-					    "limit",  "after", "before", NULL};
-	if (http_params_known(req, q, known, 0) || http_time(req, q, "since", -1, &eq.since) ||
-	    http_time(req, q, "until", -1, &eq.until) ||
-	    http_int(req, q, "after", -1, -1, LLONG_MAX, &eq.after) ||
-	    http_int(req, q, "before", -1, -1, LLONG_MAX, &eq.before) ||
-	    http_int(req, q, "limit", 100, 1, 10000, &eq.limit))
-		return;
-	eq.asc = eq.after >= 0;
 	sqlite3_stmt *st, *get;
-	if (events_prepare(req, c, &eq, &st, &get))
-		return;
-	struct evfound f = {0};
-	char *raw = malloc(HW_WIRE_MAX_RAW);
-	struct jtok *toks = malloc(sizeof(struct jtok) * MAX_TOKS);
-	long long scanned = 0;
-	/* bound the work of one request: at most query_max_chunks chunks are decompressed; the
-	 * answer then says "truncated" and the client pages on */
-	int truncated = 0;
-	long long last_chunk = -1;
-	while (raw && toks && (long long)f.nres < eq.limit && sqlite3_step(st) == SQLITE_ROW) {
+	if (events_prepare(req, db, eq, &st, &get))
+		return -1;
+	f->base = f->nres;
+	long long scanned = 0, last_chunk = -1;
+	r->truncated = 0;
+	while ((long long)(f->nres - f->base) < eq->limit && sqlite3_step(st) == SQLITE_ROW) {
 		if (scanned++ >= c->query_max_chunks) {
-			truncated = 1;
+			r->truncated = 1;
 			break;
 		}
 		long long chunk = sqlite3_column_int64(st, 0);
@@ -217,18 +155,125 @@ static void api_events(struct evhttp_request *req, struct collector *c, struct e
 		sqlite3_reset(get);
 		if (ZSTD_isError(got) || got != rl)
 			continue;
-		size_t *cs = realloc(f.chunk_start, (f.nchunks + 1) * sizeof(*cs));
-		if (!cs)
-			break;
-		f.chunk_start = cs;
-		f.chunk_start[f.nchunks++] = f.nres;
-		events_scan_chunk(&eq, chunk, raw, rl, toks, &f);
+		events_scan_chunk(eq, chunk, raw, rl, toks, f);
 	}
 	sqlite3_finalize(st);
 	sqlite3_finalize(get);
+	int full = (long long)(f->nres - f->base) >= eq->limit;
+	if (eq->asc)
+		r->bound = r->truncated ? last_chunk << 16 | 0xffff
+			   : full       ? f->res[f->nres - 1].id
+					: LLONG_MAX;
+	else
+		r->bound = (r->truncated || full) && last_chunk >= 0 ? last_chunk << 16 : 0;
+	return 0;
+}
+
+static int qev_cmp(const void *a, const void *b)
+{
+	long long x = ((const struct qev *)a)->id, y = ((const struct qev *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+/* The answer from every database read: the matches in id order, cut where a database stopped
+ * reading (bound: nothing beyond it was examined there) and to `limit` (oldest first: the
+ * first, newest first: the last). truncated: cut by a database that stopped at
+ * query_max_chunks; the client pages on with after=last_id (oldest first) or
+ * before=next_before (newest first). One database gives what it always gave. Frees f. */
+static void events_reply(struct evhttp_request *req, const struct evquery *eq, struct evfound *f,
+			 int any_truncated, long long bound)
+{
+	qsort(f->res, f->nres, sizeof(*f->res), qev_cmp);
+	size_t from = 0, to = f->nres;
+	if (eq->asc) {
+		while (to > 0 && f->res[to - 1].id > bound)
+			to--;
+		if ((long long)to > eq->limit)
+			to = (size_t)eq->limit;
+	} else {
+		while (from < to && f->res[from].id < bound)
+			from++;
+		if ((long long)(to - from) > eq->limit)
+			from = to - (size_t)eq->limit;
+	}
+	int truncated = any_truncated && (long long)(to - from) < eq->limit;
+	struct jbuf b = {0};
+	jb_puts(&b, "{\"events\":[");
+	long long last = eq->after;
+	int first = 1;
+	for (size_t i = from; i < to; i++) {
+		struct qev *x = &f->res[i];
+		if (!x->member || !x->json)
+			continue;
+		last = x->id > last ? x->id : last;
+		jb_printf(&b, "%s{\"id\":%lld,\"member\":", first ? "" : ",", x->id);
+		first = 0;
+		jb_str(&b, x->member);
+		jb_puts(&b, ",\"event\":");
+		jb_json_utf8(&b, x->json, x->len); /* stored before strict ingest */
+		jb_puts(&b, "}");
+	}
+	if (truncated && eq->asc && bound > last)
+		last = bound; /* everything up to here was examined */
+	/* newest first: where the next page (older events) begins, -1 when all were examined */
+	long long next_before = -1;
+	if (!eq->asc && (long long)(to - from) >= eq->limit && to > from)
+		next_before = f->res[from].id;
+	else if (!eq->asc && truncated)
+		next_before = bound;
+	jb_printf(&b, "],\"last_id\":%lld,\"truncated\":%s,\"next_before\":%lld}", last,
+		  truncated ? "true" : "false", next_before);
+	for (size_t i = 0; i < f->nres; i++) {
+		free(f->res[i].member);
+		free(f->res[i].json);
+	}
+	free(f->res);
+	http_reply_json(req, 200, &b);
+}
+
+/* Events matching the filters, read from the chunks the index selects, from the embedded
+ * database or from every shard (--mode api, collector/nats_api.c). */
+static void api_events(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q)
+{
+	struct evquery eq = {.member = http_param(q, "member"),
+			     .kind = http_param(q, "kind"),
+			     .text = http_param(q, "q")};
+	static const char *const known[] = {"member", "kind",  "since",  "until", "q",
+					    "limit",  "after", "before", NULL};
+	if (http_params_known(req, q, known, 0) || http_time(req, q, "since", -1, &eq.since) ||
+	    http_time(req, q, "until", -1, &eq.until) ||
+	    http_int(req, q, "after", -1, -1, LLONG_MAX, &eq.after) ||
+	    http_int(req, q, "before", -1, -1, LLONG_MAX, &eq.before) ||
+	    http_int(req, q, "limit", 100, 1, 10000, &eq.limit))
+		return;
+	eq.asc = eq.after >= 0;
+	sqlite3 *const *dbs = c->nshards ? c->shards : &c->rdb;
+	unsigned ndbs = c->nshards ? c->nshards : 1;
+	struct evfound f = {0};
+	char *raw = malloc(HW_WIRE_MAX_RAW);
+	struct jtok *toks = malloc(sizeof(struct jtok) * MAX_TOKS);
+	/* oldest first: the lowest bound of all; newest first: the highest */
+	long long bound = eq.asc ? LLONG_MAX : 0;
+	int truncated = 0;
+	for (unsigned i = 0; raw && toks && i < ndbs; i++) {
+		struct evread r;
+		if (events_read_db(req, c, dbs[i], &eq, &f, raw, toks, &r)) {
+			for (size_t k = 0; k < f.nres; k++) {
+				free(f.res[k].member);
+				free(f.res[k].json);
+			}
+			free(f.res);
+			free(raw);
+			free(toks);
+			return;
+		}
+		truncated |= r.truncated;
+		if (eq.asc ? r.bound < bound : r.bound > bound)
+			bound = r.bound;
+	}
 	free(raw);
 	free(toks);
-	events_reply(req, &eq, &f, truncated, last_chunk);
+	events_reply(req, &eq, &f, truncated, bound);
 }
 
 static void api_alerts(struct evhttp_request *req, struct collector *c, struct evkeyvalq *q)
@@ -651,8 +696,14 @@ void on_http(struct evhttp_request *req, void *arg)
 		api_stats(req, c);
 	else if (!strcmp(path, "/metrics"))
 		api_metrics(req, c);
+	else if (!strcmp(path, "/api/request") && c->napi)
+		http_error(req, 501, "%s",
+			   "--mode api: send control requests to the API of the ingest holding the "
+			   "agent's connection");
 	else if (!strcmp(path, "/api/request"))
 		api_request(req, c, &q);
+	else if (c->napi && (!strcmp(path, "/api/herds") || !strcmp(path, "/api/members")))
+		nats_api_herds(req, c, path[5] == 'm');
 	else if (!strcmp(path, "/api/herds") || !strcmp(path, "/api/members")) {
 		char *s = path[5] == 'h' ? herd_dump_herds(c->herd, now_ns())
 					 : herd_dump_members(c->herd, now_ns());

@@ -51,6 +51,7 @@
 
 struct relay;
 struct nats_ingest;
+struct nats_api;
 
 #define MAX_TOKS 8192 /* JSON tokens per event; more is rejected as a bad event */
 #define MAX_EVENT_BYTES (1u << 20)
@@ -216,6 +217,9 @@ struct collector {
 	int nalert_outs;
 	struct alert_relay relays[2]; /* syslog, webhook */
 	struct nats_ingest *nats;     /* --mode ingest: batches go to JetStream (nats_ingest.c) */
+	struct nats_api *napi;        /* --mode api: shards and the alert stream (nats_api.c) */
+	sqlite3 **shards;             /* --mode api: what /api/events reads (not rdb) */
+	unsigned nshards;
 };
 
 /* What the start-up steps need once, from the command line (options.c). */
@@ -246,10 +250,23 @@ int queue_ack(struct collector *c, struct conn *k, const struct hw_ack *ack);
 int refuse_event(struct conn *k, const char *line, size_t len, int why, uint32_t at,
 		 const struct ev_info *ev);
 int storage_error(struct collector *c, struct conn *k);
+/* ingest.c: what every ingest does with a batch (embedded and --mode ingest) */
+struct hw_batch;
+int ingest_batch_open(struct collector *c, struct conn *k, int version, const uint8_t *p,
+		      size_t len, struct hw_batch *b, struct stream **s);
+int ingest_check_line(struct collector *c, struct conn *k, struct stream *s, char *cur, size_t l,
+		      struct ev_info *ev, char toks[EV_MAX_TOKENS][TOKEN_MAX], struct hw_ack *ack,
+		      int *refusal);
 /* nats_ingest.c: --mode ingest's process_batch (publishes to JetStream), and its end */
 int nats_ingest_batch(struct collector *c, struct conn *k, int version, const uint8_t *p,
 		      size_t len);
 void nats_ingest_free(struct nats_ingest *n);
+/* nats_api.c: --mode api (the query API over the shards and HW_ALERT) */
+int nats_api_new(struct collector *c, const char *urls, unsigned partitions, int replicas,
+		 const char *shard_dir, const char *id);
+int run_api(struct collector *c, struct collector_opts *op);
+void nats_api_herds(struct evhttp_request *req, struct collector *c, int members);
+void nats_api_free(struct collector *c);
 /* api.c */
 int api_token_init(struct collector *c, const char *path);
 void on_http(struct evhttp_request *req, void *arg);
@@ -277,6 +294,7 @@ int collector_buffers(struct collector *c);
 int collector_open_store(struct collector *c, struct collector_opts *op);
 int collector_tls(struct collector *c, const struct collector_opts *op);
 int collector_listen(struct collector *c, const struct collector_opts *op);
+int collector_http(struct collector *c, const struct collector_opts *op);
 void collector_shutdown(struct collector *c, int rc);
 /* crl.c */
 int crl_load(struct collector *c, int startup);

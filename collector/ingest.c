@@ -325,26 +325,80 @@ static int batch_done(struct collector *c, struct conn *k, struct batch_run *br,
 	return 0;
 }
 
-static int process_batch(struct collector *c, struct conn *k, int version, const uint8_t *p,
-			 size_t len)
+/* The batch of one frame, as every ingest opens it: parsed, decompressed into c->raw, its
+ * stream (marked, so a refusal half-way forgets what the batch added) and the open
+ * transaction. 0, or what the frame's handler returns (a refusal, a storage error). */
+int ingest_batch_open(struct collector *c, struct conn *k, int version, const uint8_t *p,
+		      size_t len, struct hw_batch *b, struct stream **s)
 {
-	struct hw_batch b;
-	int err = hw_wire_parse_batch(version, p, len, &b);
+	int err = hw_wire_parse_batch(version, p, len, b);
 	if (!err)
-		err = hw_wire_batch_decompress(&b, c->dctx, c->raw, HW_WIRE_MAX_RAW);
+		err = hw_wire_batch_decompress(b, c->dctx, c->raw, HW_WIRE_MAX_RAW);
 	if (err)
 		return err;
 	/* The stream is keyed by the certificate's name too: a certificate only ever adds to the
 	 * seqs of its own streams, whatever host id the frame claims. */
-	struct stream *s = store_stream(c->st, k->cn, strlen(k->cn), b.host_id, b.host_len,
-					b.boot_id, b.boot_len, b.run_id);
-	if (!s || stream_mark(s))
+	*s = store_stream(c->st, k->cn, strlen(k->cn), b->host_id, b->host_len, b->boot_id,
+			  b->boot_len, b->run_id);
+	if (!*s || stream_mark(*s))
 		return HW_WIRE_MALFORMED;
 	if (!store_in_txn(c->st)) {
 		if (store_begin(c->st))
 			return storage_error(c, k);
 		c->txn_start_ns = now_ns();
 	}
+	return 0;
+}
+
+/* One line of a batch through the checks every ingest makes: strict JSON, the event's fields,
+ * the certificate's host. Returns the event's token count (>= 0; ev and toks filled), -1 for a
+ * line that is not an event (counted in ack->rejected and bad_events: skip it), or -2 with
+ * *refusal set: the whole batch is refused (what it marked in s is forgotten). */
+int ingest_check_line(struct collector *c, struct conn *k, struct stream *s, char *cur, size_t l,
+		      struct ev_info *ev, char toks[EV_MAX_TOKENS][TOKEN_MAX], struct hw_ack *ack,
+		      int *refusal)
+{
+	int why = JSON_E_SYNTAX;
+	uint32_t at = 0;
+	ev->bad = NULL;
+	int n = l <= MAX_EVENT_BYTES ? json_parse_strict(cur, l, c->toks, MAX_TOKS, &why, &at) : -1;
+	struct jdoc d = {cur, c->toks, n};
+	int nt = n > 0 && c->toks[0].type == J_OBJ ? ev_extract(&d, 0, ev, toks) : -1;
+	if (why != JSON_E_SYNTAX && (why || ev->bad)) {
+		/* strict JSON: the whole batch is refused (nothing of it stored) */
+		stream_rollback(s);
+		*refusal = refuse_event(k, cur, l, why, at, n > 0 ? ev : NULL);
+		return -2;
+	}
+	if (nt < 0) {
+		ack->rejected++;
+		c->bad_events++;
+		return -1;
+	}
+	if (!k->any_host && strcmp(ev->host, k->cn)) {
+		/* An event of a host this certificate is not for: the whole batch is refused.
+		 * Checked before any of the event's effects; what earlier events of the batch
+		 * (of the certificate's own host) marked as stored is forgotten, and no chunk
+		 * is written, so nothing of the batch is stored or acknowledged. */
+		fprintf(stderr,
+			"herdwatch-collector: %s: event of host \"%.128s\", but the "
+			"certificate is for \"%s\"\n",
+			k->peer, ev->host, k->cn);
+		stream_rollback(s);
+		*refusal = HW_REFUSE_HOST_MISMATCH;
+		return -2;
+	}
+	return nt;
+}
+
+static int process_batch(struct collector *c, struct conn *k, int version, const uint8_t *p,
+			 size_t len)
+{
+	struct hw_batch b;
+	struct stream *s;
+	int err = ingest_batch_open(c, k, version, p, len, &b, &s);
+	if (err)
+		return err;
 	uint64_t now = now_ns();
 	struct hw_ack ack = {.batch_id = b.batch_id};
 	char *line = c->raw, *end = c->raw + b.raw_len;
@@ -369,36 +423,12 @@ static int process_batch(struct collector *c, struct conn *k, int version, const
 		size_t l = (size_t)(nl - line);
 		char *cur = line;
 		line = nl + 1;
-		int why = JSON_E_SYNTAX;
-		uint32_t at = 0;
-		ev.bad = NULL;
-		int n = l <= MAX_EVENT_BYTES
-				? json_parse_strict(cur, l, c->toks, MAX_TOKS, &why, &at)
-				: -1;
-		struct jdoc d = {cur, c->toks, n};
-		int nt = n > 0 && c->toks[0].type == J_OBJ ? ev_extract(&d, 0, &ev, toks) : -1;
-		if (why != JSON_E_SYNTAX && (why || ev.bad)) {
-			/* strict JSON: the whole batch is refused (nothing of it stored) */
-			stream_rollback(s);
-			return refuse_event(k, cur, l, why, at, n > 0 ? &ev : NULL);
-		}
-		if (nt < 0) {
-			ack.rejected++;
-			c->bad_events++;
+		int refusal = 0;
+		int nt = ingest_check_line(c, k, s, cur, l, &ev, toks, &ack, &refusal);
+		if (nt == -2)
+			return refusal;
+		if (nt < 0)
 			continue;
-		}
-		if (!k->any_host && strcmp(ev.host, k->cn)) {
-			/* An event of a host this certificate is not for: the whole batch is refused.
-			 * Checked before any of the event's effects; what earlier events of the batch
-			 * (of the certificate's own host) marked as stored is forgotten, and no chunk
-			 * is written, so nothing of the batch is stored or acknowledged. */
-			fprintf(stderr,
-				"herdwatch-collector: %s: event of host \"%.128s\", but the "
-				"certificate is for \"%s\"\n",
-				k->peer, ev.host, k->cn);
-			stream_rollback(s);
-			return HW_REFUSE_HOST_MISMATCH;
-		}
 		if (!alive) {
 			/* any event, a resent duplicate too, shows that the agent is alive */
 			herd_seen(c->herd, ev.host_herd, ev.host, ev.host, ev.host_version, 1, now);

@@ -222,6 +222,7 @@ static const struct collector_mode {
 	int (*run)(struct collector *c, struct collector_opts *op);
 } modes[] = {
 	{"all", run_all},
+	{"api", run_api},
 };
 
 int main(int argc, char **argv)
@@ -252,6 +253,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	rc = m->run(c, &op);
+	nats_api_free(c);
 	collector_shutdown(c, rc);
 	nats_ingest_free(c->nats);
 	return rc;

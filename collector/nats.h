@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * nats.h - the scale-out modes on NATS JetStream (docs/scale-out.md): what nats_common.c,
- * nats_ingest.c and nats_worker.c share, and the one hook main.c calls.
+ * nats_ingest.c, nats_worker.c and nats_api.c share, and the one hook main.c calls.
  *
  * Subjects and buckets (all created on first use, idempotently):
  *   stream HW_EV     subjects hw.ev.<partition>   accepted batches, one message per
@@ -12,6 +12,9 @@
  *   KV hw_leases     part.<p>     (TTL)           the owner of each partition
  *   KV hw_ckpt       part.<p>                     judged herd state of a partition + the
  *                                                 stream sequence it covers
+ *   consumer api-<id> of HW_ALERT                 --mode api: alerts into its database
+ * A worker stores the events of the hw.ev message with stream sequence S as chunk S (event
+ * ids S << 16 | line): unique across the shards, which --mode api merges.
  * Partition of an event: fnv1a64(herd, or the member when it has no herd) mod P.
  */
 #ifndef HW_NATS_H
@@ -28,7 +31,13 @@
 #define NATS_MAX_PARTITIONS 1024
 #define NATS_MAX_URLS 16
 
-enum nats_mode { NATS_MODE_NONE, NATS_MODE_INGEST, NATS_MODE_WORKER, NATS_MODE_EVENTS };
+enum nats_mode {
+	NATS_MODE_NONE,
+	NATS_MODE_INGEST,
+	NATS_MODE_WORKER,
+	NATS_MODE_EVENTS,
+	NATS_MODE_API
+};
 
 /* What every mode connects with. */
 struct nats_link {

@@ -74,23 +74,42 @@ int nats_mode_args(int *argc, char **argv, struct collector *c)
 			    : NATS_MODE_NONE;
 	if (!strcmp(mode, "worker") || !strcmp(mode, "events"))
 		return !strcmp(mode, "worker") ? NATS_MODE_WORKER : NATS_MODE_EVENTS;
-	if (strcmp(mode, "ingest")) {
+	int api = !strcmp(mode, "api");
+	if (strcmp(mode, "ingest") && !api) {
 		fprintf(stderr,
 			"herdwatch-collector: --mode %s: unknown mode (one of: all, ingest, "
-			"worker, events)\n",
+			"worker, events, api)\n",
 			mode);
 		return -1;
 	}
 	if (!urls) {
-		fprintf(stderr, "herdwatch-collector: --mode ingest needs --nats URL[,URL...]\n");
+		fprintf(stderr, "herdwatch-collector: --mode %s needs --nats URL[,URL...]\n", mode);
 		return -1;
 	}
-	/* the embedded collector's options parse the rest */
-	for (int i = 1; i < *argc; i++)
-		if (!mode_opt(&i, *argc, argv, &mode, &urls, &partitions, &replicas))
+	/* the embedded collector's options parse the rest (--mode api: and it runs "api") */
+	static char mode_api[] = "--mode=api";
+	const char *shard_dir = NULL, *api_id = "api", *v;
+	for (int i = 1; i < *argc; i++) {
+		if (mode_opt(&i, *argc, argv, &mode, &urls, &partitions, &replicas))
+			continue;
+		if (api && (v = opt_value(&i, *argc, argv, "--shard-dir")))
+			shard_dir = v;
+		else if (api && (v = opt_value(&i, *argc, argv, "--api-id")))
+			api_id = v;
+		else
 			argv[out++] = argv[i];
+	}
+	if (api) { /* room: --mode and its value were taken out */
+		memmove(argv + 2, argv + 1, (size_t)(out - 1) * sizeof(*argv));
+		argv[1] = mode_api;
+		out++;
+	}
 	argv[out] = NULL;
 	*argc = out;
+	if (api)
+		return nats_api_new(c, urls, partitions, replicas, shard_dir, api_id)
+			       ? -1
+			       : NATS_MODE_API;
 	struct nats_ingest *n = calloc(1, sizeof(*n));
 	if (!n || nats_link_open(&n->link, urls, partitions, replicas)) {
 		free(n);
@@ -223,20 +242,10 @@ int nats_ingest_batch(struct collector *c, struct conn *k, int version, const ui
 {
 	struct nats_ingest *n = c->nats;
 	struct hw_batch b;
-	int err = hw_wire_parse_batch(version, p, len, &b);
-	if (!err)
-		err = hw_wire_batch_decompress(&b, c->dctx, c->raw, HW_WIRE_MAX_RAW);
+	struct stream *s;
+	int err = ingest_batch_open(c, k, version, p, len, &b, &s);
 	if (err)
 		return err;
-	struct stream *s = store_stream(c->st, k->cn, strlen(k->cn), b.host_id, b.host_len,
-					b.boot_id, b.boot_len, b.run_id);
-	if (!s || stream_mark(s))
-		return HW_WIRE_MALFORMED;
-	if (!store_in_txn(c->st)) {
-		if (store_begin(c->st))
-			return storage_error(c, k);
-		c->txn_start_ns = now_ns();
-	}
 	struct hw_ack ack = {.batch_id = b.batch_id};
 	char *line = c->raw, *end = c->raw + b.raw_len;
 	struct ev_info ev;
@@ -247,31 +256,12 @@ int nats_ingest_batch(struct collector *c, struct conn *k, int version, const ui
 		size_t l = (size_t)(nl - line);
 		char *cur = line;
 		line = nl + 1;
-		int why = JSON_E_SYNTAX;
-		uint32_t at = 0;
-		ev.bad = NULL;
-		int nt = l <= MAX_EVENT_BYTES
-				 ? json_parse_strict(cur, l, c->toks, MAX_TOKS, &why, &at)
-				 : -1;
-		struct jdoc d = {cur, c->toks, nt};
-		int x = nt > 0 && c->toks[0].type == J_OBJ ? ev_extract(&d, 0, &ev, toks) : -1;
-		if (why != JSON_E_SYNTAX && (why || ev.bad)) {
-			stream_rollback(s);
-			return refuse_event(k, cur, l, why, at, nt > 0 ? &ev : NULL);
-		}
-		if (x < 0) {
-			ack.rejected++;
-			c->bad_events++;
+		int refusal = 0;
+		int x = ingest_check_line(c, k, s, cur, l, &ev, toks, &ack, &refusal);
+		if (x == -2)
+			return refusal;
+		if (x < 0)
 			continue;
-		}
-		if (!k->any_host && strcmp(ev.host, k->cn)) {
-			fprintf(stderr,
-				"herdwatch-collector: %s: event of host \"%.128s\", but the "
-				"certificate is for \"%s\"\n",
-				k->peer, ev.host, k->cn);
-			stream_rollback(s);
-			return HW_REFUSE_HOST_MISMATCH;
-		}
 		if (stream_has(s, (uint64_t)ev.seq)) {
 			ack.duplicates++;
 			c->dups++;

@@ -391,8 +391,10 @@ static int row_add(struct idx_row *rows, uint32_t *nrows, uint32_t cap, int64_t 
 
 #define MAX_ROWS 4096
 
-/* One hw.ev.<p> message: judge every event, store the new ones. 0, or -1 (storage failed). */
-static int process_msg(struct part *p, const uint8_t *data, size_t len)
+/* One hw.ev.<p> message (stream sequence seq): judge every event, store the new ones as chunk
+ * seq (event ids seq << 16 | line: unique and in stream order across every shard, so the query
+ * API can merge the shards as one database). 0, or -1 (storage failed). */
+static int process_msg(struct part *p, uint64_t seq, const uint8_t *data, size_t len)
 {
 	struct worker *w = p->w;
 	struct nats_body b;
@@ -414,6 +416,7 @@ static int process_msg(struct part *p, const uint8_t *data, size_t len)
 		return -1;
 	static struct idx_row rows[MAX_ROWS];
 	uint32_t nrows = 0, n = 0;
+	store_chunk_from(p->st, (int64_t)seq);
 	int64_t chunk = store_next_chunk(p->st), host = -1;
 	uint64_t now = w_real_ns(), first_seq = 0;
 	size_t o = 0;
@@ -526,7 +529,7 @@ int part_poll(struct part *p)
 		jsMsgMetaData_Destroy(meta);
 		if (seq > p->done_seq) {
 			w->msgs++;
-			err = process_msg(p, (const uint8_t *)natsMsg_GetData(m),
+			err = process_msg(p, seq, (const uint8_t *)natsMsg_GetData(m),
 					  (size_t)natsMsg_GetDataLength(m));
 			if (!err)
 				p->done_seq = seq;

@@ -97,8 +97,11 @@ void collector_usage(void)
 		"usage: herdwatch-collector --ca FILE --cert FILE --key FILE [options]\n"
 		"  --mode NAME            what this process runs [all: ingest, store, herd engine "
 		"and API];\n"
-		"                         ingest, worker, events: the scale-out on NATS JetStream\n"
-		"                         (--nats URL[,URL...], docs/scale-out.md)\n"
+		"                         ingest, worker, events, api: the scale-out on NATS "
+		"JetStream\n"
+		"                         (--nats URL[,URL...], docs/scale-out.md); api: the "
+		"query\n"
+		"                         API over --shard-dir DIR and HW_ALERT (no TLS options)\n"
 		"  --crl FILE             revoked agent certificates (PEM CRLs from herdwatch-ca), "
 		"read\n"
 		"                         again when the file changes\n"
@@ -257,7 +260,8 @@ int collector_options(struct collector *c, struct collector_opts *op, int argc, 
 		if (set_option(c, op, &copts[o - 256], optarg))
 			return 2;
 	}
-	if (!op->ca || !op->cert || !op->key) {
+	/* --mode api serves no agents: no TLS */
+	if (strcmp(op->mode, "api") && (!op->ca || !op->cert || !op->key)) {
 		collector_usage();
 		return 2;
 	}

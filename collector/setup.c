@@ -112,8 +112,6 @@ static int split_addr(const char *a, char *host, size_t hn, int *port)
 /* The agents' TLS listener (--listen) and the query API (--http), on the event base. */
 int collector_listen(struct collector *c, const struct collector_opts *op)
 {
-	char host[256];
-	int port;
 	struct sockaddr_storage ss;
 	int sl = sizeof(ss);
 	if (evutil_parse_sockaddr_port(op->listen_a, (struct sockaddr *)&ss, &sl)) {
@@ -131,8 +129,18 @@ int collector_listen(struct collector *c, const struct collector_opts *op)
 	}
 	evconnlistener_set_error_cb(c->lis, on_accept_error);
 	c->lis_resume = evtimer_new(c->base, listener_resume, c);
+	if (!c->lis_resume)
+		return -1;
+	return collector_http(c, op);
+}
+
+/* The query API (--http) alone, on the event base (--mode api serves no agents). */
+int collector_http(struct collector *c, const struct collector_opts *op)
+{
+	char host[256];
+	int port;
 	c->http = evhttp_new(c->base);
-	if (!c->lis_resume || !c->http || split_addr(op->http_a, host, sizeof(host), &port) ||
+	if (!c->http || split_addr(op->http_a, host, sizeof(host), &port) ||
 	    evhttp_bind_socket(c->http, host, (ev_uint16_t)port)) {
 		fprintf(stderr, "herdwatch-collector: cannot serve HTTP on %s\n", op->http_a);
 		return -1;

@@ -668,6 +668,12 @@ int64_t store_next_chunk(struct store *s)
 	return s->next_chunk;
 }
 
+void store_chunk_from(struct store *s, int64_t first)
+{
+	if (first > store_next_chunk(s))
+		s->next_chunk = first;
+}
+
 int store_chunk(struct store *s, int64_t host, uint64_t first_seq, uint32_t count, uint64_t ts_min,
 		uint64_t ts_max, const void *z, size_t zlen, uint32_t raw_len)
 {

@@ -72,6 +72,9 @@ int64_t store_name(struct store *s, int type, const char *name, const char *herd
 
 /* Id the next stored chunk will get (event ids are derived from it before it is written). */
 int64_t store_next_chunk(struct store *s);
+/* The next chunk's id is at least first (a scale-out worker numbers its chunks by the JetStream
+ * sequence of the message they came in, so ids are unique and ordered across all shards). */
+void store_chunk_from(struct store *s, int64_t first);
 /* Store a chunk with id store_next_chunk(); z is a zstd frame of raw_len bytes of JSON lines. */
 int store_chunk(struct store *s, int64_t host, uint64_t first_seq, uint32_t count, uint64_t ts_min,
 		uint64_t ts_max, const void *z, size_t zlen, uint32_t raw_len);

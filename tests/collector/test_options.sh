@@ -32,7 +32,7 @@ refused() {
 }
 P="--listen 127.0.0.1:$TLS_PORT --http 127.0.0.1:$HTTP_PORT"
 
-refused mode_unknown 2 "--mode worker-x: unknown mode (one of: all, ingest, worker, events)" \
+refused mode_unknown 2 "--mode worker-x: unknown mode (one of: all, ingest, worker, events, api)" \
 	"${TLS[@]}" --db "$T/mode.db" --mode worker-x
 expect mode_unknown_opens_nothing "$T/mode.db exists" test ! -e "$T/mode.db"
 refused no_tls_files 2 "usage: herdwatch-collector --ca FILE" --db "$T/u.db"

@@ -12,74 +12,14 @@
 . "$(dirname "$0")/lib.sh"
 command -v nats-server >/dev/null || { echo "not ok - nats-server: not installed (scripts/deps.sh)"; exit 1; }
 make_pki relay >/dev/null 2>&1 || { echo "not ok - pki: herdwatch-ca failed"; exit 1; }
-C="$B/herdwatch-collector"
-P=8
-base=$((20000 + RANDOM % 9000 / 10 * 10))
-NATS=nats://127.0.0.1:$((base + 1)),nats://127.0.0.1:$((base + 2)),nats://127.0.0.1:$((base + 3))
-declare -A NPID IPID WPID
-
-start_nats() { # start_nats I
-	local i=$1 routes=
-	for j in 1 2 3; do routes+="nats-route://127.0.0.1:$((base + 10 + j)),"; done
-	cat >"$T/n$i.conf" <<-EOF
-		server_name: n$i
-		listen: 127.0.0.1:$((base + i))
-		http: 127.0.0.1:$((base + 20 + i))
-		jetstream { store_dir: "$T/js$i", max_memory_store: 64MB, max_file_store: 256MB }
-		cluster { name: hw, listen: 127.0.0.1:$((base + 10 + i)), routes: [${routes%,}] }
-	EOF
-	nats-server -c "$T/n$i.conf" >>"$T/n$i.log" 2>&1 &
-	NPID[$i]=$!
-}
-# jsz of node I (JetStream state as that node sees it)
-jsz() { curl -sf "http://127.0.0.1:$((base + 20 + $1))/jsz?streams=true&config=true"; }
-stream_of() { jsz "$1" | jq -c --arg s "$2" '.account_details[].stream_detail[]? | select(.name == $s)'; }
-
-start_ingest() { # start_ingest I (agents on base+30+I, API on base+40+I)
-	local i=$1
-	"$C" --mode ingest --nats "$NATS" --partitions $P --ca "$T/pki/ca.pem" \
-		--cert "$T/pki/collector.pem" --key "$T/pki/collector.key" --db "$T/ingest$i.db" \
-		--listen "127.0.0.1:$((base + 30 + i))" --http "127.0.0.1:$((base + 40 + i))" \
-		--relay-cert relay --quiet >>"$T/ingest$i.log" 2>&1 &
-	IPID[$i]=$!
-	# up to 35 s: an ingest started while the cluster elects new leaders waits for JetStream
-	for _ in $(seq 700); do
-		curl -sf "http://127.0.0.1:$((base + 40 + i))/api/stats" >/dev/null && return 0
-		kill -0 "${IPID[$i]}" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
-
-start_worker() { # start_worker I
-	"$C" --mode worker --nats "$NATS" --partitions $P --shard-dir "$T/shards" --worker-id "w$1" \
-		--lease-ms 4000 --checkpoint-ms 300 --learn-s 2 --hold-ms 300 --min-herd 3 \
-		--silent-s 0 >>"$T/worker$1.alerts" 2>>"$T/worker$1.log" &
-	WPID[$1]=$!
-}
-
-# send INGEST SPOOL FILE... [replay options first]: the replay tool through ingest I
-send() {
-	local i=$1 spool=$2
-	shift 2
-	"$B/herdwatch-replay" --collector "127.0.0.1:$((base + 30 + i))" --ca "$T/pki/ca.pem" \
-		--cert "$T/pki/relay.pem" --key "$T/pki/relay.key" --spool "$T/spool-$spool" "$@"
-}
+. "$(dirname "$0")/nats_lib.sh"
 
 # ---- the cluster, 2 ingests, 3 workers ----
-for i in 1 2 3; do start_nats $i; done
-ready=
-for _ in $(seq 100); do
-	ready=1
-	for i in 1 2 3; do
-		curl -sf "http://127.0.0.1:$((base + 20 + i))/healthz?js-enabled-only=true" >/dev/null || ready=
-	done
-	[ -n "$ready" ] && break
-	sleep 0.1
-done
+ready=1
+start_cluster || ready=
 expect cluster_up "nats-server did not start: $(tail -n 3 "$T/n1.log")" test -n "$ready"
 started=1
-for _ in $(seq 30); do start_ingest 1 && break; sleep 0.2; done || started=
+start_first_ingest 1 || started=
 start_ingest 2 || started=
 expect ingests_up "$(tail -n 3 "$T/ingest1.log" "$T/ingest2.log")" test -n "$started"
 [ -n "$started" ] || exit 1
@@ -90,13 +30,6 @@ expect stream_r3 "HW_EV replicas: $r" test "$r" = 3
 r=$(stream_of 1 HW_ALERT | jq '.config.num_replicas')
 expect alert_stream_r3 "HW_ALERT replicas: $r" test "$r" = 3
 
-# the partition of each herd: fnv1a64(herd) mod P, as the ingest computes it
-part_of() {
-	python3 -c 'import sys
-h = 0xcbf29ce484222325
-for b in sys.argv[1].encode(): h = ((h ^ b) * 0x100000001b3) % 2**64
-print(h % int(sys.argv[2]))' "$1" $P
-}
 owner_of() { # the worker that claimed partition $1 last (logs), alive
 	local p=$1 w best= t bt=0
 	for w in 1 2 3; do
@@ -187,20 +120,9 @@ expect streams_acked "s1 $(cat "$T/s1.out") s2 $(cat "$T/s2.out")" \
 expect attack_acked "$(cat "$T/attack.out")" test "$(jq .acked "$T/attack.out")" = "$(wc -l <"$T/attack.jsonl")"
 
 # ---- every (host, seq) exactly once across the shards ----
-cat "$T"/learn-*.jsonl "$T"/stream-*.jsonl "$T/attack.jsonl" | jq -r '[.host.name, .seq] | @tsv' | sort >"$T/sent"
 echo "# t=$((SECONDS - start)) s: every event acknowledged by an ingest"
-for _ in $(seq 300); do
-	[ "$("$C" --mode events --shard-dir "$T/shards" 2>/dev/null | wc -l)" -ge "$(wc -l <"$T/sent")" ] && break
-	sleep 0.1
-done
+expect_exactly_once stored_exactly_once 4000 "$T"/learn-*.jsonl "$T"/stream-*.jsonl "$T/attack.jsonl"
 echo "# t=$((SECONDS - start)) s: every event in a shard"
-"$C" --mode events --shard-dir "$T/shards" | jq -r '[.host.name, .seq] | @tsv' | sort >"$T/stored"
-dups=$(uniq -d "$T/stored" | wc -l)
-missing=$(comm -23 "$T/sent" <(sort -u "$T/stored") | wc -l)
-extra=$(comm -13 "$T/sent" <(sort -u "$T/stored") | wc -l)
-expect stored_exactly_once \
-	"sent $(wc -l <"$T/sent"), stored $(wc -l <"$T/stored"): $missing missing, $dups stored twice, $extra never sent" \
-	test "$dups" = 0 -a "$missing" = 0 -a "$extra" = 0 -a "$(wc -l <"$T/sent")" -gt 4000
 expect shards_per_partition "shards: $(ls "$T/shards")" test "$(ls "$T/shards" | grep -c '^part-...\.db$')" -ge 3
 # the victim's lease runs out (4 s) before another worker claims its partition: that can be
 # after every event was stored (the victim stored them before it died)
