@@ -129,7 +129,7 @@ expect_exactly_once() {
 	local name=$1 min=$2 dups missing extra
 	shift 2
 	cat "$@" | jq -r '[.host.name, .seq] | @tsv' | sort >"$T/sent"
-	wait_stored "$(wc -l <"$T/sent")" 30
+	wait_stored "$(wc -l <"$T/sent")" 60 # polls: returns as soon as all are in
 	stored_pairs >"$T/stored"
 	dups=$(uniq -d "$T/stored" | wc -l)
 	missing=$(comm -23 "$T/sent" <(sort -u "$T/stored") | wc -l)
