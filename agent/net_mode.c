@@ -279,6 +279,17 @@ static void seed_pid(struct agent *a, int map_fd, uint32_t pid, struct lsn *ls, 
 	closedir(dp);
 }
 
+/* Forget every recorded listener: while net.accept was detached, closes went unseen, and an
+ * entry left by a closed listener would keep a later listener of its port from being recorded.
+ * The seeding that follows records the live ones again. */
+static void forget_listeners(int map_fd)
+{
+	struct hw_net_lsn_key k;
+	while (bpf_map_get_next_key(map_fd, NULL, &k) == 0)
+		if (bpf_map_delete_elem(map_fd, &k))
+			break;
+}
+
 void net_mode_seed(struct agent *a)
 {
 	static struct lsn l[NET_SEED_MAX];
@@ -288,6 +299,7 @@ void net_mode_seed(struct agent *a)
 
 	if (!a->skel || a->netm.reason[0] || probes_prog_failed(a, "hw_ncg_accept"))
 		return;
+	forget_listeners(bpf_map__fd(a->skel->maps.hw_net_lsn));
 	if (!(dp = opendir("/proc")))
 		return;
 	/* the listeners of every network namespace a process is in (socket inodes are unique

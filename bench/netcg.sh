@@ -16,7 +16,7 @@
 # the median (and range) of the per-round paired slowdowns against the same round's off; then
 # the events counted and every run's wall time. With -s, kernel.bpf_stats_enabled is on
 # meanwhile and the in-kernel run time of each net program per storm connection is printed too
-# (the statistics' own clock reads included).
+# (the statistics' own clock reads included). The agent's CPU time during each storm is printed too.
 # Usage: bench/netcg.sh [-r ROUNDS] [-n CONNECTIONS] [-m socket,syscall] [-w off,net[,floor,stopped]]
 #        [-x 'YAML of the net section'] [-c CPU] [-s]
 #        (root; build first; defaults: 12 rounds, 20000 connections, both modes, off,net, CPU 1;
@@ -67,8 +67,15 @@ run_one() { # run_one MODE RUN: switch, run the storm, append its wall time
 	floor) { sw_switch off && sw_floor_start "${FLOOR[@]}"; } || exit 1 ;;
 	esac
 	[ "$2" = stopped ] && kill -STOP "$SW_AGENT_PID"
+	local c0 c1
+	c0=$(awk '{print $14 + $15}' "/proc/$SW_AGENT_PID/stat")
 	run_wl >>"$TMP/$1.$2"
-	[ "$2" = stopped ] && kill -CONT "$SW_AGENT_PID"
+	c1=$(awk '{print $14 + $15}' "/proc/$SW_AGENT_PID/stat")
+	echo $((c1 - c0)) >>"$TMP/$1.$2.cpu" # the agent's CPU ticks during the storm
+	if [ "$2" = stopped ]; then # resumed: it writes the events of the storm before the next run
+		kill -CONT "$SW_AGENT_PID"
+		sw_quiet
+	fi
 	[ "$2" = floor ] && sw_floor_stop
 	return 0
 }
@@ -87,7 +94,7 @@ for mode in ${MODES//,/ }; do
 	SW_OFF_EXTRA="net: {mode: $mode}"
 	sw_start off || exit 1
 	echo "# $mode: $(grep -m1 '"agent.heartbeat"' "$SW_OUT" | jq -c .agent.net_mode)"
-	for c in "${R[@]}"; do : >"$TMP/$mode.$c"; done
+	for c in "${R[@]}"; do : >"$TMP/$mode.$c" && : >"$TMP/$mode.$c.cpu"; done
 	for ((r = 0; r < REPS; r++)); do
 		k=$((r % ${#R[@]}))
 		for ((j = 0; j < ${#R[@]}; j++)); do # rotated order
@@ -119,6 +126,10 @@ for mode in ${MODES//,/ }; do
 			-v pm="$pm" -v pl="$pl" -v ph="$ph" 'BEGIN {
 			printf "%-8s %-7s %12.1f %+9.1f%% %10.1f … %-9.1f %+9.1f%% %+8.1f … %+.1f%%\n", m, c,
 				med / 1e6, (med - b) * 100 / b, lo / 1e6, hi / 1e6, pm, pl, ph }'
+	done
+	hz=$(getconf CLK_TCK)
+	for c in "${R[@]}"; do
+		echo "# $mode $c: agent CPU during the storm, median $(median <"$TMP/$mode.$c.cpu" | awk -v hz="$hz" '{printf "%.0f", $1 * 1000 / hz}') ms per run"
 	done
 	echo "# $mode: events net.connect=$conns net.accept=$accs (folded counts in them: $sums)" \
 		"agent.loss=$loss; load average $(cut -d' ' -f1-3 /proc/loadavg)"
