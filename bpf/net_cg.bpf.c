@@ -6,8 +6,8 @@
  * program at every connect(), accept() and accept4() exit.
  *
  *  - TCP connect: hw_ncg_state (tp_btf/sock:inet_sock_set_state) sees CLOSE -> SYN_SENT in
- *    the connecting task, inside connect(). A blocking connect leaves a small mark in the
- *    socket's storage (hw_ncg_blk: the caller's header, its fd) instead of a whole record;
+ *    the connecting task, inside connect(). A blocking connect leaves a small mark keyed by
+ *    its socket (hw_ncg_blk: the caller's header, its fd) instead of a whole record;
  *    at the end of the handshake (SYN_SENT -> ESTABLISHED or CLOSE) its one event is counted
  *    when its (process, destination, port, result) has an open fold window (net.fold_repeats),
  *    else built from the mark and the socket and emitted. A non-blocking connect goes through
@@ -45,18 +45,20 @@ struct {
 	__type(value, struct hw_net_owner);
 } hw_net_lsn SEC(".maps");
 
-/* A blocking TCP connect between SYN_SENT and the end of its handshake: the caller's header
- * and fd, in the socket's storage. active is cleared at the end (the storage lives as long as
- * the socket, which may connect again). */
+/* A blocking TCP connect between SYN_SENT and the end of its handshake, by socket: the
+ * caller's header and fd. A preallocated hash (an update takes a free element, a delete gives
+ * it back): measured cheaper here than socket storage, whose first use on a socket allocates
+ * and whose release at the socket's end is deferred through RCU. Full (16384 handshakes at
+ * once): the connect is followed through hw_net_pending instead. */
 struct ncg_blk {
 	struct hw_hdr hdr;
 	__s32 fd;
-	__u32 active;
+	__u32 pad;
 };
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
 	__type(value, struct ncg_blk);
 } hw_ncg_blk SEC(".maps");
 
@@ -150,7 +152,7 @@ static __always_inline __u64 netcg_window(__u32 kind)
 }
 
 /* A TCP connect followed through hw_net_pending: non-blocking ones (the EINPROGRESS start is
- * emitted now, the outcome later), and blocking ones whose socket storage could not be had. */
+ * emitted now, the outcome later), and blocking ones when hw_ncg_blk is full. */
 static __always_inline void netcg_tcp_pending(const struct sock *sk, struct task_struct *t,
 					      struct pt_regs *regs, __u16 fam, bool nonblock)
 {
@@ -185,14 +187,15 @@ static __always_inline void netcg_tcp_pending(const struct sock *sk, struct task
 }
 
 /* CLOSE -> SYN_SENT inside connect(fd, ...). A blocking connect leaves only a mark (the
- * caller's header and fd) in the socket's storage: its one event is decided at the end. */
+ * caller's header and fd) in hw_ncg_blk: its one event is decided at the end. */
 static __always_inline void netcg_tcp_start(const struct sock *sk, struct task_struct *t,
 					    struct pt_regs *regs)
 {
 	__u16 fam = sk->__sk_common.skc_family;
 	struct socket *so = sk->sk_socket;
 	struct hw_net_addr src, dst;
-	struct ncg_blk *b;
+	__u64 skey = (__u64)sk;
+	struct ncg_blk b;
 
 	if (fam != NET_AF_INET && fam != NET_AF_INET6)
 		return;
@@ -205,14 +208,11 @@ static __always_inline void netcg_tcp_start(const struct sock *sk, struct task_s
 	net_sk_addrs_fast((struct sock *)sk, fam, &src, &dst);
 	if (net_ignored(HW_NK_CONNECT, &dst, dst.port))
 		return;
-	b = bpf_sk_storage_get(&hw_ncg_blk, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!b) {
+	net_fill_hdr_fast(&b.hdr, t, HW_EV_NET_CONNECT);
+	b.fd = NET_FARG1(regs);
+	b.pad = 0;
+	if (bpf_map_update_elem(&hw_ncg_blk, &skey, &b, BPF_ANY))
 		netcg_tcp_pending(sk, t, regs, fam, false);
-		return;
-	}
-	net_fill_hdr_fast(&b->hdr, t, HW_EV_NET_CONNECT);
-	b->fd = NET_FARG1(regs);
-	b->active = 1;
 }
 
 /* SYN_SENT -> newstate of a socket marked by netcg_tcp_start: a repeat within its key's fold
@@ -220,7 +220,8 @@ static __always_inline void netcg_tcp_start(const struct sock *sk, struct task_s
  * carries no mark (the caller then looks for a pending record). */
 static __always_inline bool netcg_tcp_end(const struct sock *sk, int newstate)
 {
-	struct ncg_blk *b = bpf_sk_storage_get(&hw_ncg_blk, (struct sock *)sk, 0, 0);
+	__u64 skey = (__u64)sk;
+	struct ncg_blk *b = bpf_map_lookup_elem(&hw_ncg_blk, &skey);
 	__u16 fam = sk->__sk_common.skc_family;
 	struct hw_net_fold_key k;
 	struct net_oscratch *o;
@@ -228,33 +229,35 @@ static __always_inline bool netcg_tcp_end(const struct sock *sk, int newstate)
 	__u32 zero = 0;
 	struct hw_net *e;
 
-	if (!b || !b->active)
+	if (!b)
 		return false;
 	if (newstate != NET_TCP_ESTABLISHED && newstate != NET_TCP_CLOSE)
 		return true; /* simultaneous open (SYN_RECV): wait for the end */
-	b->active = 0;
 	o = bpf_map_lookup_elem(&hw_net_oscratch, &zero);
 	if (!o) {
+		bpf_map_delete_elem(&hw_ncg_blk, &skey);
 		hw_count_drop(HW_EV_NET_CONNECT, HW_DROP_SCRATCH);
 		return true;
 	}
 	e = &o->rec;
+	/* copied out first: the element is reused once deleted */
+	__builtin_memcpy(&e->hdr, &b->hdr, sizeof(e->hdr));
+	e->fd = b->fd;
+	if (bpf_map_delete_elem(&hw_ncg_blk, &skey))
+		return true; /* another CPU ended it (cannot happen for one socket: its lock) */
 	now = bpf_ktime_get_boot_ns();
 	/* the handshake has ended: the local port is chosen; a failed connect still holds the
 	 * destination asked for (cleared only after this state change) */
 	net_sk_addrs_fast((struct sock *)sk, fam, &e->src, &e->dst);
 	e->result = net_outcome_result(sk, newstate, true);
 	e->protocol = NET_IPPROTO_TCP;
-	e->hdr.pid = b->hdr.pid;
 	window = netcg_window(HW_NK_CONNECT);
 	if (window) {
 		net_fold_key_conn(&k, e);
 		if (net_fold_hit(&k, now, window))
 			return true;
 	}
-	__builtin_memcpy(&e->hdr, &b->hdr, sizeof(e->hdr));
 	e->hdr.ts = now;
-	e->fd = b->fd;
 	e->family = fam;
 	e->type = sk->sk_type;
 	e->syscall = HW_NET_SC_CONNECT;
