@@ -188,7 +188,7 @@ static __always_inline void netcg_tcp_pending(const struct sock *sk, struct task
 
 /* CLOSE -> SYN_SENT inside connect(fd, ...). A blocking connect leaves only a mark (the
  * caller's header and fd) in hw_ncg_blk: its one event is decided at the end. */
-static __always_inline void netcg_tcp_start(const struct sock *sk, struct task_struct *t,
+static __always_inline bool netcg_tcp_start(const struct sock *sk, struct task_struct *t,
 					    struct pt_regs *regs)
 {
 	__u16 fam = sk->__sk_common.skc_family;
@@ -198,21 +198,23 @@ static __always_inline void netcg_tcp_start(const struct sock *sk, struct task_s
 	struct ncg_blk b;
 
 	if (fam != NET_AF_INET && fam != NET_AF_INET6)
-		return;
+		return false;
 	if (hw_filtered(bpf_get_current_pid_tgid() >> 32))
-		return;
+		return false;
 	if (so && so->file && (so->file->f_flags & NET_O_NONBLOCK)) {
 		netcg_tcp_pending(sk, t, regs, fam, true);
-		return;
+		return false;
 	}
 	net_sk_addrs_fast((struct sock *)sk, fam, &src, &dst);
 	if (net_ignored(HW_NK_CONNECT, &dst, dst.port))
-		return;
+		return false;
 	net_fill_hdr_fast(&b.hdr, t, HW_EV_NET_CONNECT);
 	b.fd = NET_FARG1(regs);
 	b.pad = 0;
-	if (bpf_map_update_elem(&hw_ncg_blk, &skey, &b, BPF_ANY))
-		netcg_tcp_pending(sk, t, regs, fam, false);
+	if (bpf_map_update_elem(&hw_ncg_blk, &skey, &b, BPF_ANY) == 0)
+		return true;
+	netcg_tcp_pending(sk, t, regs, fam, false);
+	return false;
 }
 
 /* SYN_SENT -> newstate of a socket marked by netcg_tcp_start: a repeat within its key's fold
@@ -280,10 +282,14 @@ int BPF_PROG(hw_ncg_state, const struct sock *sk, const int oldstate, const int 
 	if (oldstate == NET_TCP_CLOSE && newstate == NET_TCP_SYN_SENT) {
 		struct task_struct *t = bpf_get_current_task_btf();
 		struct pt_regs *regs = net_regs(t);
-		if (HW_REG_NR(regs) == HW_NR_CONNECT) {
-			netcg_tcp_start(sk, t, regs);
+		bool in_connect = HW_REG_NR(regs) == HW_NR_CONNECT;
+		__u64 skey = (__u64)sk;
+		if (!(in_connect && netcg_tcp_start(sk, t, regs)))
+			/* not marked now: a mark left under this address (a socket freed while
+			 * the program was detached) must not take this socket's end */
+			bpf_map_delete_elem(&hw_ncg_blk, &skey);
+		if (in_connect)
 			return 0;
-		}
 	} else if (oldstate == NET_TCP_SYN_SENT && netcg_tcp_end(sk, newstate)) {
 		return 0;
 	}
