@@ -23,6 +23,9 @@ void config_defaults(struct hw_config *c)
 	c->priv_window_s = 10;
 	c->net_mode.syscall =
 		true; /* net.mode: syscall until socket hooks cost less (docs/performance.md) */
+	c->net_fold_repeats = true;
+	c->net[0].fold_window_s = 10; /* net.connect */
+	c->net[1].fold_window_s = 10; /* net.accept (socket hooks) */
 	c->collector.spool_max_mb = 256;
 	c->metrics.interval_s = 15;
 	c->inventory.at_start = true;

@@ -74,7 +74,7 @@ struct hw_net_kind_config {
 	unsigned nports;
 	unsigned short ports[HW_NET_NPORTS];
 	struct hw_strlist cidrs; /* validated "addr/len" strings */
-	unsigned fold_window_s;  /* connect only; 0 = off */
+	unsigned fold_window_s;  /* connect and accept; 0 = off */
 };
 
 /* files.mode: how file.open sees the watched files (agent/file_fan_config.c, agent/file_fan.c) */
@@ -130,6 +130,7 @@ struct hw_config {
 		unsigned collector_max_for_s; /* bound of --for on collector requests */
 	} control;
 	struct hw_net_kind_config net[HW_NET_NKINDS];
+	bool net_fold_repeats; /* net.fold_repeats: false = no folding, whatever the windows */
 	struct {
 		bool syscall;            /* net.mode: syscall (every net probe on syscall hooks) */
 		char *cgroup2_path;      /* net.cgroup2_path: where cgroup v2 is; NULL = found */

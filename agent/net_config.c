@@ -62,13 +62,13 @@ static int get_cidrs(struct pctx *p, struct hw_net_kind_config *nk, const char *
 	return rc;
 }
 
-/* the kind being parsed: fold_window_s is a key of connect only */
+/* the kind being parsed: fold_window_s is a key of connect and accept only */
 struct net_kind {
 	struct hw_net_kind_config *nk;
-	bool is_connect;
+	bool foldable;
 };
 
-/* net.<kind>: {ignore_loopback, ignore_ports, ignore_cidrs, fold_window_s (connect only)} */
+/* net.<kind>: {ignore_loopback, ignore_ports, ignore_cidrs, fold_window_s (connect, accept)} */
 static int net_kind_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
 {
 	struct net_kind *k = obj;
@@ -78,7 +78,7 @@ static int net_kind_key(struct pctx *p, void *obj, const char *key, yaml_node_t 
 		return get_ports(p, k->nk, key, v);
 	if (!strcmp(key, "ignore_cidrs"))
 		return get_cidrs(p, k->nk, key, v);
-	if (!strcmp(key, "fold_window_s") && k->is_connect)
+	if (!strcmp(key, "fold_window_s") && k->foldable)
 		return get_uint(p, v, key, 0, 86400, &k->nk->fold_window_s);
 	return CONFIG_KEY_UNKNOWN;
 }
@@ -114,24 +114,27 @@ static int net_key(struct pctx *p, void *obj, const char *key, yaml_node_t *v)
 	struct hw_config *c = obj;
 	if (!strcmp(key, "mode") || !strcmp(key, "cgroup2_path"))
 		return net_mode_key(p, c, key, v);
+	if (!strcmp(key, "fold_repeats"))
+		return get_bool(p, v, key, &c->net_fold_repeats);
 	for (int i = 0; i < HW_NET_NKINDS; i++) {
 		if (strcmp(key, kinds[i]))
 			continue;
-		struct net_kind k = {&c->net[i], i == 0};
+		struct net_kind k = {&c->net[i], i <= 1};
 		char sect[32];
 		snprintf(sect, sizeof(sect), "net.%s", key);
 		return parse_section(p, v, sect,
-				     k.is_connect ? "ignore_loopback, ignore_ports, ignore_cidrs, "
-						    "fold_window_s"
-						  : "ignore_loopback, ignore_ports, ignore_cidrs",
+				     k.foldable ? "ignore_loopback, ignore_ports, ignore_cidrs, "
+						  "fold_window_s"
+						: "ignore_loopback, ignore_ports, ignore_cidrs",
 				     net_kind_key, &k);
 	}
 	return CONFIG_KEY_UNKNOWN;
 }
 
-/* net: {connect|accept|listen|bind|dns: {...}} - per-kind filters of the net probes */
+/* net: {connect|accept|listen|bind|dns: {...}, mode, cgroup2_path, fold_repeats} */
 int parse_net(struct pctx *p, struct hw_config *c, yaml_node_t *m)
 {
-	return parse_section(p, m, "net", "connect, accept, listen, bind, dns, mode, cgroup2_path",
+	return parse_section(p, m, "net",
+			     "connect, accept, listen, bind, dns, mode, cgroup2_path, fold_repeats",
 			     net_key, c);
 }

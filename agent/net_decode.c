@@ -206,13 +206,15 @@ int decode_net_conn(struct agent *a, const void *rec, size_t len)
 	if (h->type == HW_EV_NET_ACCEPT)
 		jb_ktrusted(b, "attribution",
 			    e->nflags & HW_NET_F_LISTENER ? "listener" : "accept");
-	if (h->type == HW_EV_NET_CONNECT) {
+	if (h->type == HW_EV_NET_CONNECT || h->type == HW_EV_NET_ACCEPT) {
 		jb_ku64(b, "count", e->count);
 		jb_kbool(b, "folded", e->nflags & HW_NET_F_SUMMARY);
 		if (e->window_ns)
 			jb_ku64(b, "window_s", e->window_ns / 1000000000ULL);
 		if (e->nflags & HW_NET_F_FOLD_FULL)
 			jb_kbool(b, "fold_full", true);
+	}
+	if (h->type == HW_EV_NET_CONNECT) {
 		/* "pending": the call returned EINPROGRESS and an outcome event follows;
 		 * "outcome": this is the final result of such a connect */
 		jb_kbool(b, "pending", e->nflags & HW_NET_F_PENDING);
@@ -422,7 +424,7 @@ int net_sync_maps(struct agent *a)
 		kc.nports = nk->nports;
 		for (unsigned i = 0; i < nk->nports && i < HW_NET_MAX_PORTS; i++)
 			kc.ports[i] = nk->ports[i];
-		if (k == HW_NK_CONNECT)
+		if ((k == HW_NK_CONNECT || k == HW_NK_ACCEPT) && a->cfg.net_fold_repeats)
 			kc.fold_window_ns = nk->fold_window_s * 1000000000ULL;
 		for (size_t i = 0; i < nk->cidrs.n; i++) {
 			const char *s = nk->cidrs.v[i], *sl = strchr(s, '/');
@@ -455,15 +457,16 @@ int net_sync_maps(struct agent *a)
 	return 0;
 }
 
-/* Called about once a second: summaries of folded connects whose window is over, and removal
- * of their entries (the kernel never evicts one: when the map is full it stops folding). All
- * finished windows are handled, bounded by time: what is left is handled at the next tick. */
+/* Called about once a second: summaries of folded connects and accepts whose window is over,
+ * and removal of their entries (the kernel never evicts one: when the map is full it stops
+ * folding). Each entry carries its own window (rec.window_ns): a reload that changes or turns
+ * off folding still closes the windows opened before. All finished windows are handled,
+ * bounded by time: what is left is handled at the next tick. */
 void net_tick(struct agent *a)
 {
-	if (!a->skel || !a->cfg.net[HW_NK_CONNECT].fold_window_s)
+	if (!a->skel)
 		return;
 	int fd = bpf_map__fd(a->skel->maps.hwn_fold);
-	uint64_t window = a->cfg.net[HW_NK_CONNECT].fold_window_s * 1000000000ULL;
 	size_t cap = bpf_map__max_entries(a->skel->maps.hwn_fold), n = 0;
 	static struct hw_net_fold_key *done;
 	static size_t done_cap;
@@ -485,7 +488,7 @@ void net_tick(struct agent *a)
 	while (n < done_cap && bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
 		first = false;
 		key = next;
-		if (bpf_map_lookup_elem(fd, &key, &v) == 0 && now - v.start >= window)
+		if (bpf_map_lookup_elem(fd, &key, &v) == 0 && now - v.start >= v.rec.window_ns)
 			done[n++] = key;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -497,11 +500,13 @@ void net_tick(struct agent *a)
 		}
 		if (bpf_map_lookup_and_delete_elem(fd, &done[i], &v) || !v.suppressed)
 			continue;
+		uint16_t type = v.rec.hdr.type;
+		if (type != HW_EV_NET_CONNECT && type != HW_EV_NET_ACCEPT)
+			continue;
 		v.rec.count = v.suppressed;
 		v.rec.nflags |= HW_NET_F_SUMMARY;
-		v.rec.window_ns = window;
 		v.rec.hdr.ts = now;
 		if (decode_net_conn(a, &v.rec, sizeof(v.rec)) == 0)
-			a->events_by_type[HW_EV_NET_CONNECT]++;
+			a->events_by_type[type]++;
 	}
 }

@@ -14,10 +14,11 @@
  * v2 at /sys/fs/cgroup/unified) use the v2 mount, wherever it is.
  *
  * net.accept on socket hooks blames the owner of the listening socket, recorded when it
- * starts listening. Listeners older than the agent have no owner: net_mode_seed() records
- * them from /proc (every network namespace a process is in) through a copy of the socket's descriptor
- * (pidfd_getfd), each time net.accept attaches. net_mode_veto() keeps net.accept and
- * net.accept_exact (the syscall accept) from both reporting one accept.
+ * starts listening, in the map hws_lsn by (network namespace, local port). Listeners older
+ * than the agent have no owner: net_mode_seed() records them from /proc (the listeners of
+ * every network namespace a process is in, /proc/PID/net/tcp and tcp6, and the process that
+ * holds each one's inode in /proc/PID/fd), each time net.accept attaches. net_mode_veto()
+ * keeps net.accept and net.accept_exact (the syscall accept) from both reporting one accept.
  */
 #include "agent/agent.h"
 #include "agent/emit.h"
@@ -34,7 +35,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define NET_SEED_MAX 4096  /* listeners seeded at most, per attach */
@@ -155,20 +155,29 @@ void net_mode_json(struct agent *a, struct jbuf *b)
 	jb_obj_end(b);
 }
 
-/* Inodes of TCP sockets in LISTEN in /proc/net/tcp or tcp6 (the agent's network namespace). */
-static size_t listen_inodes(const char *file, uint64_t *ino, size_t n, size_t max)
+/* A listening socket found in /proc/PID/net/tcp or tcp6: its inode, namespace and port. */
+struct lsn {
+	uint64_t ino;
+	uint32_t netns;
+	uint16_t port;
+	bool done;
+};
+
+/* TCP sockets in LISTEN in /proc/PID/net/tcp or tcp6 (the namespace netns). */
+static size_t listen_inodes(const char *file, uint32_t netns, struct lsn *l, size_t n, size_t max)
 {
 	FILE *f = fopen(file, "re");
 	char line[512];
-	unsigned st;
+	unsigned st, port;
 	unsigned long long in;
 	if (!f)
 		return n;
 	while (n < max && fgets(line, sizeof(line), f))
-		/* sl local rem st tx:rx tr:when retr uid timeout inode */
-		if (sscanf(line, "%*s %*s %*s %x %*s %*s %*s %*s %*s %llu", &st, &in) == 2 &&
-		    st == 0x0A && in)
-			ino[n++] = in;
+		/* sl local(addr:port) rem st tx:rx tr:when retr uid timeout inode */
+		if (sscanf(line, "%*s %*[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s %*s %llu", &port, &st,
+			   &in) == 3 &&
+		    st == 0x0A && in && port < 65536)
+			l[n++] = (struct lsn){.ino = in, .netns = netns, .port = (uint16_t)port};
 	fclose(f);
 	return n;
 }
@@ -230,20 +239,18 @@ static void owner_of(struct agent *a, uint32_t pid, int fd, struct hw_net_owner 
 	}
 }
 
-static int cmp_u64(const void *x, const void *y)
+static int cmp_lsn(const void *x, const void *y)
 {
-	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	uint64_t a = ((const struct lsn *)x)->ino, b = ((const struct lsn *)y)->ino;
 	return a < b ? -1 : a > b;
 }
 
-/* Record the owner of each listener of pid that is in ino[] and has none yet. */
-static void seed_pid(struct agent *a, int map_fd, uint32_t pid, const uint64_t *ino, bool *done,
-		     size_t n)
+/* Record the owner of each listener of pid that is in l[] and has none yet. */
+static void seed_pid(struct agent *a, int map_fd, uint32_t pid, struct lsn *ls, size_t n)
 {
 	char dir[64], path[320], link[64];
 	struct dirent *d;
 	DIR *dp;
-	int pfd = -1;
 
 	snprintf(dir, sizeof(dir), "/proc/%u/fd", pid);
 	if (!(dp = opendir(dir)))
@@ -257,39 +264,42 @@ static void seed_pid(struct agent *a, int map_fd, uint32_t pid, const uint64_t *
 		link[l] = 0;
 		if (sscanf(link, "socket:[%llu]", &in) != 1)
 			continue;
-		uint64_t key = in;
-		const uint64_t *hit = bsearch(&key, ino, n, sizeof(*ino), cmp_u64);
-		if (!hit || done[hit - ino])
-			continue;
-		if (pfd < 0 && (pfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0)
-			break;
-		int fd = atoi(d->d_name);
-		int mine = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
-		if (mine < 0)
+		struct lsn key = {.ino = in};
+		struct lsn *hit = bsearch(&key, ls, n, sizeof(*ls), cmp_lsn);
+		if (!hit || hit->done)
 			continue;
 		struct hw_net_owner o;
-		owner_of(a, pid, fd, &o);
+		struct hw_net_lsn_key k = {.netns = hit->netns, .port = hit->port};
+		owner_of(a, pid, atoi(d->d_name), &o);
 		/* BPF_NOEXIST: a listen() seen by the kernel program wins */
-		if (bpf_map_update_elem(map_fd, &mine, &o, BPF_NOEXIST) == 0)
+		if (bpf_map_update_elem(map_fd, &k, &o, BPF_NOEXIST) == 0)
 			a->netm.seeded++;
-		close(mine);
-		done[hit - ino] = true; /* one owner per socket: the first process found */
+		hit->done = true; /* one owner per socket: the first process found */
 	}
-	if (pfd >= 0)
-		close(pfd);
 	closedir(dp);
+}
+
+/* Forget every recorded listener: while net.accept was detached, closes went unseen, and an
+ * entry left by a closed listener would keep a later listener of its port from being recorded.
+ * The seeding that follows records the live ones again. */
+static void forget_listeners(int map_fd)
+{
+	struct hw_net_lsn_key k;
+	while (bpf_map_get_next_key(map_fd, NULL, &k) == 0)
+		if (bpf_map_delete_elem(map_fd, &k))
+			break;
 }
 
 void net_mode_seed(struct agent *a)
 {
-	static uint64_t ino[NET_SEED_MAX];
-	static bool done[NET_SEED_MAX];
+	static struct lsn l[NET_SEED_MAX];
 	size_t n = 0;
 	DIR *dp;
 	struct dirent *d;
 
 	if (!a->skel || a->netm.reason[0] || probes_prog_failed(a, "hws_accept_btf"))
 		return;
+	forget_listeners(bpf_map__fd(a->skel->maps.hws_lsn));
 	if (!(dp = opendir("/proc")))
 		return;
 	/* the listeners of every network namespace a process is in (socket inodes are unique
@@ -311,22 +321,21 @@ void net_mode_seed(struct agent *a)
 			continue;
 		nets[nn++] = st.st_ino;
 		snprintf(path, sizeof(path), "/proc/%s/net/tcp", d->d_name);
-		n = listen_inodes(path, ino, n, NET_SEED_MAX);
+		n = listen_inodes(path, (uint32_t)st.st_ino, l, n, NET_SEED_MAX);
 		snprintf(path, sizeof(path), "/proc/%s/net/tcp6", d->d_name);
-		n = listen_inodes(path, ino, n, NET_SEED_MAX);
+		n = listen_inodes(path, (uint32_t)st.st_ino, l, n, NET_SEED_MAX);
 	}
 	rewinddir(dp);
 	if (!n) {
 		closedir(dp);
 		return;
 	}
-	qsort(ino, n, sizeof(*ino), cmp_u64);
-	memset(done, 0, sizeof(done));
-	int map_fd = bpf_map__fd(a->skel->maps.hws_owner);
+	qsort(l, n, sizeof(*l), cmp_lsn);
+	int map_fd = bpf_map__fd(a->skel->maps.hws_lsn);
 	while ((d = readdir(dp))) {
 		if (!isdigit((unsigned char)d->d_name[0]))
 			continue;
-		seed_pid(a, map_fd, (uint32_t)strtoul(d->d_name, NULL, 10), ino, done, n);
+		seed_pid(a, map_fd, (uint32_t)strtoul(d->d_name, NULL, 10), l, n);
 	}
 	closedir(dp);
 }

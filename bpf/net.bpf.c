@@ -69,25 +69,45 @@ static __always_inline struct hw_net *net_rec(__u32 type)
 }
 
 /*
- * Folding (config net.connect.fold_window_s): the first connect of a (process, destination,
- * result) is emitted at once; repeats within the window are counted in the map; the agent
- * emits the count as a summary when the window has passed (or the kernel does, when the same
- * connect happens again after the window). Returns true when this connect was counted.
+ * Folding (config net.fold_repeats, net.connect.fold_window_s, net.accept.fold_window_s): the
+ * first event of a key (struct hw_net_fold_key) is emitted at once; repeats within the window
+ * are counted in the map; the agent emits the count as a summary when the window has passed
+ * (or the kernel does, when the same key happens again after the window).
  */
-static __always_inline bool net_fold(struct hw_net *e, struct hw_net_fold_val *nv, __u64 window)
+
+/* The fold key of a connect record: (process, destination address and port, result). */
+static __always_inline void net_fold_key_conn(struct hw_net_fold_key *k, const struct hw_net *e)
 {
-	struct hw_net_fold_key k = {
-		.tgid = e->hdr.pid,
-		.result = e->result,
-		.dport = e->dst.port,
-		.family = e->dst.family,
-		.protocol = e->protocol,
-	};
+	k->tgid = e->hdr.pid;
+	k->result = e->result;
+	k->dport = e->dst.port;
+	k->family = e->dst.family;
+	k->protocol = e->protocol;
+	k->kind = HW_NK_CONNECT;
+	__builtin_memcpy(k->daddr, e->dst.addr, 16);
+}
+
+/* A repeat within the window of an existing entry: counted there. Returns true if counted. */
+static __always_inline bool net_fold_hit(const struct hw_net_fold_key *k, __u64 now, __u64 window)
+{
+	struct hw_net_fold_val *v = bpf_map_lookup_elem(&hwn_fold, k);
+	if (v && now - v->start < window) {
+		__sync_fetch_and_add(&v->suppressed, 1);
+		return true;
+	}
+	return false;
+}
+
+/* Fold record e under key k (built by the caller; nv: a buffer for the new map value, the
+ * stack being too small). Returns true when e was counted, false when e is to be emitted (it
+ * then opens the key's window, or carries HW_NET_F_FOLD_FULL). */
+static __always_inline bool net_fold_k(struct hw_net *e, struct hw_net_fold_val *nv,
+				       const struct hw_net_fold_key *k, __u64 window)
+{
 	struct hw_net_fold_val *v;
 	__u64 now = e->hdr.ts, n;
 
-	__builtin_memcpy(k.daddr, e->dst.addr, 16);
-	v = bpf_map_lookup_elem(&hwn_fold, &k);
+	v = bpf_map_lookup_elem(&hwn_fold, k);
 	if (v && now - v->start < window) {
 		__sync_fetch_and_add(&v->suppressed, 1);
 		return true;
@@ -103,16 +123,23 @@ static __always_inline bool net_fold(struct hw_net *e, struct hw_net_fold_val *n
 			hw_submit(&v->rec, sizeof(v->rec), false);
 		}
 	}
-	/* The new value is built in a buffer behind the record (stack is too small). */
 	nv->start = now;
 	nv->suppressed = 0;
 	__builtin_memcpy(&nv->rec, e, sizeof(*e));
 	nv->rec.window_ns = window;
-	if (bpf_map_update_elem(&hwn_fold, &k, nv, v ? BPF_EXIST : BPF_NOEXIST) == 0)
+	if (bpf_map_update_elem(&hwn_fold, k, nv, v ? BPF_EXIST : BPF_NOEXIST) == 0)
 		e->window_ns = window;
 	else
 		e->nflags |= HW_NET_F_FOLD_FULL; /* full (or raced): this one is not folded */
 	return false;
+}
+
+/* Fold connect record e: true when it was counted (not to be emitted). */
+static __always_inline bool net_fold(struct hw_net *e, struct hw_net_fold_val *nv, __u64 window)
+{
+	struct hw_net_fold_key k;
+	net_fold_key_conn(&k, e);
+	return net_fold_k(e, nv, &k, window);
 }
 
 /* The final result of a TCP connect that was still in SYN_SENT when its call returned. */

@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * net_cg.bpf.c - net.connect and net.accept on socket hooks (net.mode "socket", the default;
- * docs/events-net.md, "Hooks and why"). No program here runs on a syscall: the connect storm
+ * net_cg.bpf.c - net.connect and net.accept on socket hooks (net.mode "socket";
+ * docs/events-net.md, "Socket hooks"). No program here runs on a syscall: the connect storm
  * of a busy host pays one cgroup hook per connect and the TCP state-change tracepoint, not a
  * program at every connect(), accept() and accept4() exit.
  *
  *  - TCP connect: hws_state_btf (tp_btf/sock:inet_sock_set_state) sees CLOSE -> SYN_SENT in
- *    the connecting task, inside connect(): it records the caller (the fd from the saved
- *    registers, O_NONBLOCK from the socket's file) in hwn_pending, as the syscall exit did,
- *    and emits the EINPROGRESS start of a non-blocking connect at once. The end of the
- *    handshake (SYN_SENT -> ESTABLISHED or CLOSE) emits the blocking connect's only event, or
- *    the non-blocking connect's outcome (net_emit_outcome in net.bpf.c). io_uring connects are
- *    followed as in the syscall mode.
+ *    the connecting task, inside connect(). A blocking connect leaves a small mark keyed by
+ *    its socket (hws_blk: the caller's header, its fd) instead of a whole record;
+ *    at the end of the handshake (SYN_SENT -> ESTABLISHED or CLOSE) its one event is counted
+ *    when its (process, destination, port, result) has an open fold window (net.fold_repeats),
+ *    else built from the mark and the socket and emitted. A non-blocking connect goes through
+ *    hwn_pending as with the syscall exits: the EINPROGRESS start at once, the outcome at
+ *    the end (net_emit_outcome in net.bpf.c). io_uring connects as in the syscall mode.
  *  - UDP connect: cgroup/connect4 and cgroup/connect6 on the cgroup v2 root (attached as
  *    links, so in BPF_F_ALLOW_MULTI mode next to other programs; they see every descendant
  *    cgroup). They run before the kernel connects the socket: the destination is the one
@@ -19,10 +20,12 @@
  *    result 0 or the refusal of a cgroup program that ran before (bpf_get_retval: a
  *    quarantine). A TCP connect refused that way is reported here too (no handshake follows).
  *  - accept: hws_accept_btf on the same tracepoint. CLOSE -> LISTEN runs in listen(): the
- *    caller is recorded in the socket's storage (hws_owner, BPF_F_CLONE: every connection
- *    the listener creates gets a copy). SYN_RECV -> ESTABLISHED of such a connection (softirq,
- *    no useful current task) emits net.accept blamed on that owner, fd -1, and frees the copy.
- *    The exact accept (the task that calls accept(), its new fd) is probe net.accept_exact.
+ *    caller is recorded in hws_lsn under (network namespace, local port); LISTEN -> CLOSE
+ *    of that socket removes it. SYN_RECV -> ESTABLISHED of a connection (softirq, no useful
+ *    current task) finds the owner under the connection's own namespace and local port and
+ *    emits net.accept blamed on it, fd -1 (or counts it: folding key owner, peer address,
+ *    local port). No per-connection copy is made. The exact accept (the task that calls
+ *    accept(), its new fd) is probe net.accept_exact.
  * Returns: cgroup programs always 1 (never refuse anything), the others 0.
  */
 #include "net.bpf.h"
@@ -32,19 +35,39 @@
 #define NET_TCP_SYN_RECV 3
 #define NET_TCP_LISTEN 10
 
+/* Listeners' owners by (network namespace, local port). Several listening sockets on one
+ * port (SO_REUSEPORT, or one per local address) share one entry: the first recorded. */
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hw_net_lsn_key);
 	__type(value, struct hw_net_owner);
-} hws_owner SEC(".maps");
+} hws_lsn SEC(".maps");
+
+/* A blocking TCP connect between SYN_SENT and the end of its handshake, by socket: the
+ * caller's header and fd. A preallocated hash (an update takes a free element, a delete gives
+ * it back): measured cheaper here than socket storage, whose first use on a socket allocates
+ * and whose release at the socket's end is deferred through RCU. Full (16384 handshakes at
+ * once): the connect is followed through hwn_pending instead. */
+struct ncg_blk {
+	struct hw_hdr hdr;
+	__s32 fd;
+	__u32 pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct ncg_blk);
+} hws_blk SEC(".maps");
 
 /* The accept record is built in softirq: its own per-CPU buffer (see hwn_oscratch). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct hw_net);
+	__type(value, struct net_oscratch);
 } hws_ascratch SEC(".maps");
 
 /* Emit connect record e (scratch buffer: the fold value is built behind it), folded if asked. */
@@ -121,20 +144,21 @@ int hws_conn6_cg(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
-/* CLOSE -> SYN_SENT inside connect(fd, ...): the caller's record, followed to its end. */
-static __always_inline void netcg_tcp_start(const struct sock *sk, struct task_struct *t,
-					    struct pt_regs *regs)
+/* The fold window of a kind (ns), 0 when folding is off for it. */
+static __always_inline __u64 netcg_window(__u32 kind)
 {
-	__u16 fam = sk->__sk_common.skc_family;
-	struct socket *so = sk->sk_socket;
-	__u64 skey = (__u64)sk;
-	struct hw_net *e;
+	struct hw_net_kcfg *k = bpf_map_lookup_elem(&hwn_cfg, &kind);
+	return k ? k->fold_window_ns : 0;
+}
 
-	if (fam != NET_AF_INET && fam != NET_AF_INET6)
-		return;
-	if (hw_filtered(bpf_get_current_pid_tgid() >> 32))
-		return;
-	e = net_rec(HW_EV_NET_CONNECT);
+/* A TCP connect followed through hwn_pending: non-blocking ones (the EINPROGRESS start is
+ * emitted now, the outcome later), and blocking ones when hws_blk is full. */
+static __always_inline void netcg_tcp_pending(const struct sock *sk, struct task_struct *t,
+					      struct pt_regs *regs, __u16 fam, bool nonblock)
+{
+	__u64 skey = (__u64)sk;
+	struct hw_net *e = net_rec(HW_EV_NET_CONNECT);
+
 	if (!e)
 		return;
 	net_sk_addrs_fast((struct sock *)sk, fam, &e->src, &e->dst);
@@ -148,7 +172,7 @@ static __always_inline void netcg_tcp_start(const struct sock *sk, struct task_s
 	e->syscall = HW_NET_SC_CONNECT;
 	e->netns = net_sk_netns(sk, true);
 	net_fill_hdr_fast(&e->hdr, t, HW_EV_NET_CONNECT);
-	if (so && so->file && (so->file->f_flags & NET_O_NONBLOCK)) {
+	if (nonblock) {
 		e->result = -NET_EINPROGRESS;
 		e->nflags |= HW_NET_F_PENDING;
 	}
@@ -162,68 +186,207 @@ static __always_inline void netcg_tcp_start(const struct sock *sk, struct task_s
 		netcg_submit_connect(e);
 }
 
+/* CLOSE -> SYN_SENT inside connect(fd, ...). A blocking connect leaves only a mark (the
+ * caller's header and fd) in hws_blk: its one event is decided at the end. */
+static __always_inline bool netcg_tcp_start(const struct sock *sk, struct task_struct *t,
+					    struct pt_regs *regs)
+{
+	__u16 fam = sk->__sk_common.skc_family;
+	struct socket *so = sk->sk_socket;
+	struct hw_net_addr src, dst;
+	__u64 skey = (__u64)sk;
+	struct ncg_blk b;
+
+	if (fam != NET_AF_INET && fam != NET_AF_INET6)
+		return false;
+	if (hw_filtered(bpf_get_current_pid_tgid() >> 32))
+		return false;
+	if (so && so->file && (so->file->f_flags & NET_O_NONBLOCK)) {
+		netcg_tcp_pending(sk, t, regs, fam, true);
+		return false;
+	}
+	net_sk_addrs_fast((struct sock *)sk, fam, &src, &dst);
+	if (net_ignored(HW_NK_CONNECT, &dst, dst.port))
+		return false;
+	net_fill_hdr_fast(&b.hdr, t, HW_EV_NET_CONNECT);
+	b.fd = NET_FARG1(regs);
+	b.pad = 0;
+	if (bpf_map_update_elem(&hws_blk, &skey, &b, BPF_ANY) == 0)
+		return true;
+	netcg_tcp_pending(sk, t, regs, fam, false);
+	return false;
+}
+
+/* SYN_SENT -> newstate of a socket marked by netcg_tcp_start: a repeat within its key's fold
+ * window is counted, anything else emitted (and opens a window). Returns false when the socket
+ * carries no mark (the caller then looks for a pending record). */
+static __always_inline bool netcg_tcp_end(const struct sock *sk, int newstate)
+{
+	__u64 skey = (__u64)sk;
+	struct ncg_blk *b = bpf_map_lookup_elem(&hws_blk, &skey);
+	__u16 fam = sk->__sk_common.skc_family;
+	struct hw_net_fold_key k;
+	struct net_oscratch *o;
+	__u64 now, window;
+	__u32 zero = 0;
+	struct hw_net *e;
+
+	if (!b)
+		return false;
+	if (newstate != NET_TCP_ESTABLISHED && newstate != NET_TCP_CLOSE)
+		return true; /* simultaneous open (SYN_RECV): wait for the end */
+	o = bpf_map_lookup_elem(&hwn_oscratch, &zero);
+	if (!o) {
+		bpf_map_delete_elem(&hws_blk, &skey);
+		hw_count_drop(HW_EV_NET_CONNECT, HW_DROP_SCRATCH);
+		return true;
+	}
+	e = &o->rec;
+	/* copied out first: the element is reused once deleted */
+	__builtin_memcpy(&e->hdr, &b->hdr, sizeof(e->hdr));
+	e->fd = b->fd;
+	if (bpf_map_delete_elem(&hws_blk, &skey))
+		return true; /* another CPU ended it (cannot happen for one socket: its lock) */
+	now = bpf_ktime_get_boot_ns();
+	/* the handshake has ended: the local port is chosen; a failed connect still holds the
+	 * destination asked for (cleared only after this state change) */
+	net_sk_addrs_fast((struct sock *)sk, fam, &e->src, &e->dst);
+	e->result = net_outcome_result(sk, newstate, true);
+	e->protocol = NET_IPPROTO_TCP;
+	window = netcg_window(HW_NK_CONNECT);
+	if (window) {
+		net_fold_key_conn(&k, e);
+		if (net_fold_hit(&k, now, window))
+			return true;
+	}
+	e->hdr.ts = now;
+	e->family = fam;
+	e->type = sk->sk_type;
+	e->syscall = HW_NET_SC_CONNECT;
+	e->nflags = e->result ? HW_NET_F_DST_FROM_USER : 0;
+	e->backlog = 0;
+	e->count = 1;
+	e->window_ns = 0;
+	e->netns = net_sk_netns(sk, true);
+	e->pad2 = 0;
+	e->start_ts = 0;
+	if (window && net_fold_k(e, &o->nv, &k, window))
+		return true;
+	hw_submit(e, sizeof(*e), false);
+	return true;
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(hws_state_btf, const struct sock *sk, const int oldstate, const int newstate)
 {
 	if (oldstate == NET_TCP_CLOSE && newstate == NET_TCP_SYN_SENT) {
 		struct task_struct *t = bpf_get_current_task_btf();
 		struct pt_regs *regs = net_regs(t);
-		if (HW_REG_NR(regs) == HW_NR_CONNECT) {
-			netcg_tcp_start(sk, t, regs);
+		bool in_connect = HW_REG_NR(regs) == HW_NR_CONNECT;
+		__u64 skey = (__u64)sk;
+		if (!(in_connect && netcg_tcp_start(sk, t, regs)))
+			/* not marked now: a mark left under this address (a socket freed while
+			 * the program was detached) must not take this socket's end */
+			bpf_map_delete_elem(&hws_blk, &skey);
+		if (in_connect)
 			return 0;
-		}
+	} else if (oldstate == NET_TCP_SYN_SENT && netcg_tcp_end(sk, newstate)) {
+		return 0;
 	}
 	net_do_state(sk, oldstate, newstate, true); /* outcomes; io_uring starts */
 	return 0;
 }
 
-/* CLOSE -> LISTEN, in listen() (or a kernel socket's kernel_listen): who listens. */
+/* CLOSE -> LISTEN, in listen() (or a kernel socket's kernel_listen): who listens. A live
+ * listener already recorded on the same port (SO_REUSEPORT; a failed listen() on a port in
+ * use) keeps its entry; one seeded by the agent (sk 0) is replaced. */
 static __always_inline void netcg_listen(const struct sock *sk)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct pt_regs *regs = net_regs(t);
-	struct hw_net_owner *o;
+	struct hw_net_lsn_key k = {
+		.netns = net_sk_netns(sk, true),
+		.port = sk->__sk_common.skc_num,
+	};
+	struct hw_net_owner *cur = bpf_map_lookup_elem(&hws_lsn, &k), o;
 
-	o = bpf_sk_storage_get(&hws_owner, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!o) {
-		hw_count_drop(HW_EV_NET_ACCEPT, HW_DROP_NO_OWNER);
+	if (cur && cur->sk && cur->sk != (__u64)sk)
 		return;
-	}
-	net_fill_hdr_fast(&o->hdr, t, HW_EV_NET_ACCEPT);
-	o->fd = HW_REG_NR(regs) == HW_NR_LISTEN ? (__s32)NET_FARG1(regs) : -1;
-	o->filtered = hw_filtered(o->hdr.pid);
-	o->seeded = 0;
+	__builtin_memset(&o, 0, sizeof(o));
+	net_fill_hdr_fast(&o.hdr, t, HW_EV_NET_ACCEPT);
+	o.fd = HW_REG_NR(regs) == HW_NR_LISTEN ? (__s32)NET_FARG1(regs) : -1;
+	o.filtered = hw_filtered(o.hdr.pid);
+	o.sk = (__u64)sk;
+	if (bpf_map_update_elem(&hws_lsn, &k, &o, BPF_ANY))
+		hw_count_drop(HW_EV_NET_ACCEPT, HW_DROP_NO_OWNER); /* its accepts will be too */
 }
 
-/* SYN_RECV -> ESTABLISHED of a connection a listener created: the accept, blamed on the
- * listener's owner (copied into this socket's storage when the kernel cloned the listener). */
+/* LISTEN -> CLOSE: the recorded listener is gone. */
+static __always_inline void netcg_unlisten(const struct sock *sk)
+{
+	struct hw_net_lsn_key k = {
+		.netns = net_sk_netns(sk, true),
+		.port = sk->__sk_common.skc_num,
+	};
+	struct hw_net_owner *cur = bpf_map_lookup_elem(&hws_lsn, &k);
+
+	if (cur && cur->sk == (__u64)sk)
+		bpf_map_delete_elem(&hws_lsn, &k);
+}
+
+/* SYN_RECV -> ESTABLISHED of a connection a listener created: the accept, blamed on the owner
+ * of the listener of its namespace and local port; a repeat of (owner, peer address, local
+ * port) within the accept fold window is counted only. */
 static __always_inline void netcg_accept(const struct sock *sk)
 {
-	struct hw_net_owner *o = bpf_sk_storage_get(&hws_owner, (struct sock *)sk, 0, 0);
 	__u16 fam = sk->__sk_common.skc_family;
+	struct hw_net_lsn_key lk;
+	struct hw_net_fold_key k;
+	struct hw_net_owner *o;
+	struct net_oscratch *s;
+	__u64 now, window;
 	__u32 zero = 0;
 	struct hw_net *e;
 
 	if (fam != NET_AF_INET && fam != NET_AF_INET6)
 		return;
+	lk.netns = net_sk_netns(sk, true);
+	lk.port = sk->__sk_common.skc_num;
+	lk.pad = 0;
+	o = bpf_map_lookup_elem(&hws_lsn, &lk);
 	if (!o) {
 		/* a listener older than the agent that the agent could not seed: counted */
 		hw_count_drop(HW_EV_NET_ACCEPT, HW_DROP_NO_OWNER);
 		return;
 	}
-	e = bpf_map_lookup_elem(&hws_ascratch, &zero);
-	if (!e || o->filtered || bpf_map_lookup_elem(&hw_ignore_pid, &o->hdr.pid)) {
-		bpf_sk_storage_delete(&hws_owner, (struct sock *)sk);
+	if (o->filtered || bpf_map_lookup_elem(&hw_ignore_pid, &o->hdr.pid))
+		return;
+	s = bpf_map_lookup_elem(&hws_ascratch, &zero);
+	if (!s) {
+		hw_count_drop(HW_EV_NET_ACCEPT, HW_DROP_SCRATCH);
 		return;
 	}
-	__builtin_memcpy(&e->hdr, &o->hdr, sizeof(e->hdr));
-	bpf_sk_storage_delete(&hws_owner, (struct sock *)sk); /* o is gone from here */
-	e->hdr.type = HW_EV_NET_ACCEPT;
-	e->hdr.flags = 0;
-	e->hdr.ts = bpf_ktime_get_boot_ns();
+	e = &s->rec;
 	net_sk_addrs_fast((struct sock *)sk, fam, &e->src, &e->dst);
 	if (net_ignored(HW_NK_ACCEPT, &e->dst, e->src.port))
 		return;
+	now = bpf_ktime_get_boot_ns();
+	window = netcg_window(HW_NK_ACCEPT);
+	if (window) {
+		k.tgid = o->hdr.pid;
+		k.result = 0;
+		k.dport = e->src.port;
+		k.family = e->dst.family;
+		k.protocol = sk->sk_protocol;
+		k.kind = HW_NK_ACCEPT;
+		__builtin_memcpy(k.daddr, e->dst.addr, 16);
+		if (net_fold_hit(&k, now, window))
+			return;
+	}
+	__builtin_memcpy(&e->hdr, &o->hdr, sizeof(e->hdr));
+	e->hdr.type = HW_EV_NET_ACCEPT;
+	e->hdr.flags = 0;
+	e->hdr.ts = now;
 	e->result = 0;
 	e->fd = -1;
 	e->family = fam;
@@ -234,18 +397,22 @@ static __always_inline void netcg_accept(const struct sock *sk)
 	e->backlog = 0;
 	e->count = 1;
 	e->window_ns = 0;
-	e->netns = net_sk_netns(sk, true);
+	e->netns = lk.netns;
 	e->pad2 = 0;
 	e->start_ts = 0;
+	if (window && net_fold_k(e, &s->nv, &k, window))
+		return;
 	hw_submit(e, sizeof(*e), false);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(hws_accept_btf, const struct sock *sk, const int oldstate, const int newstate)
 {
-	if (oldstate == NET_TCP_CLOSE && newstate == NET_TCP_LISTEN)
-		netcg_listen(sk);
-	else if (oldstate == NET_TCP_SYN_RECV && newstate == NET_TCP_ESTABLISHED)
+	if (oldstate == NET_TCP_SYN_RECV && newstate == NET_TCP_ESTABLISHED)
 		netcg_accept(sk);
+	else if (oldstate == NET_TCP_CLOSE && newstate == NET_TCP_LISTEN)
+		netcg_listen(sk);
+	else if (oldstate == NET_TCP_LISTEN && newstate == NET_TCP_CLOSE)
+		netcg_unlisten(sk);
 	return 0;
 }

@@ -109,38 +109,49 @@ struct hw_net_dns {
 };
 _Static_assert(sizeof(struct hw_net_dns) == 152 + HW_DNS_CAP, "hw_net_dns layout");
 
-/* Connect folding map (hwn_fold, hash, never evicts): one entry per (process, destination,
- * result). The kernel emits the first connect and counts repeats within the window; the agent
- * emits the count as a summary (HW_NET_F_SUMMARY) once the window is over and deletes the
- * entry. When the map is full a connect is emitted unfolded (HW_NET_F_FOLD_FULL): no count is
- * ever lost to eviction. */
+/* Folding map (hwn_fold, hash, never evicts): one entry per (kind, process, address, port,
+ * result): connect: the connecting process, the destination and its port; accept (socket
+ * hooks): the listener's owner, the peer's address and the local (service) port. The kernel
+ * emits the first event and counts repeats within the window; the agent emits the count as a
+ * summary (HW_NET_F_SUMMARY) once the window is over and deletes the entry. When the map is
+ * full an event is emitted unfolded (HW_NET_F_FOLD_FULL): no count is ever lost to eviction. */
 struct hw_net_fold_key {
 	__u32 tgid;
 	__s32 result;
-	__u16 dport;
+	__u16 dport; /* connect: remote port; accept: local port */
 	__u16 family;
 	__u16 protocol;
-	__u16 pad;
+	__u16 kind; /* HW_NK_CONNECT or HW_NK_ACCEPT */
 	__u8 daddr[16];
 };
 _Static_assert(sizeof(struct hw_net_fold_key) == 32, "hw_net_fold_key layout");
 
 struct hw_net_fold_val {
-	__u64 start;       /* CLOCK_BOOTTIME ns of the emitted first connect of the window */
-	__u64 suppressed;  /* connects counted, not emitted, since */
-	struct hw_net rec; /* the first connect */
+	__u64 start;       /* CLOCK_BOOTTIME ns of the emitted first event of the window */
+	__u64 suppressed;  /* events counted, not emitted, since */
+	struct hw_net rec; /* the first event (rec.window_ns: the window) */
 };
 _Static_assert(sizeof(struct hw_net_fold_val) == 16 + sizeof(struct hw_net), "hw_net_fold_val");
 
-/* Socket-hook mode (bpf/net_cg.bpf.c): who made a TCP socket listen, kept in the socket's
- * storage (BPF_MAP_TYPE_SK_STORAGE, cloned to every connection the listener hands out). The
- * agent writes it too, for sockets that were listening before it started (agent/net_mode.c). */
+/* Socket-hook mode (bpf/net_cg.bpf.c): who made a TCP socket listen, in the hash map
+ * hws_lsn by (network namespace, local port): the accepted connection's socket has the same
+ * two, so no per-connection copy is made. The agent writes it too, for sockets that were
+ * listening before it started (agent/net_mode.c). */
+struct hw_net_lsn_key {
+	__u32 netns; /* inode number of the listener's network namespace */
+	__u16 port;  /* local port, host order */
+	__u16 pad;
+};
+_Static_assert(sizeof(struct hw_net_lsn_key) == 8, "hw_net_lsn_key layout");
+
 struct hw_net_owner {
 	struct hw_hdr hdr; /* the listening process as listen() found it; type/ts unused */
 	__s32 fd;          /* its descriptor of the listening socket; -1 unknown */
 	__u8 filtered;     /* filters.ignore_* matched the owner: its accepts are not events */
 	__u8 seeded;       /* written by the agent at start (listener older than the agent) */
 	__u16 pad;
+	__u64 sk; /* the listening socket (kernel address, as an id): its close removes the entry;
+		   * 0 when seeded by the agent */
 };
 
 /* Per-kind filters, one element of the hwn_cfg array map per enum hw_net_kind. */
@@ -150,7 +161,7 @@ struct hw_net_kcfg {
 	__u8 has_cidrs;       /* consult hwn_cidr */
 	__u16 nports;
 	__u32 pad;
-	__u64 fold_window_ns;          /* connect only: 0 = every connect is an event */
+	__u64 fold_window_ns;          /* connect, accept: 0 = every event is emitted */
 	__u16 ports[HW_NET_MAX_PORTS]; /* ignored service ports (connect/dns: remote; else local) */
 };
 _Static_assert(sizeof(struct hw_net_kcfg) == 48, "hw_net_kcfg layout");

@@ -426,9 +426,9 @@ int main(void)
 		     "filters, containers, collector, custom_probes, control_socket, control, "
 		     "privilege, net, files, metrics, container_meta, inventory, exec_hash, "
 		     "outputs, tty)");
-	expect_error("net kind key: fold_window_s only for connect",
-		     "net:\n  accept:\n    fold_window_s: 5\n",
-		     "test.yaml:3: unknown key 'net.accept.fold_window_s' (known: ignore_loopback, "
+	expect_error("net kind key: fold_window_s only for connect and accept",
+		     "net:\n  listen:\n    fold_window_s: 5\n",
+		     "test.yaml:3: unknown key 'net.listen.fold_window_s' (known: ignore_loopback, "
 		     "ignore_ports, ignore_cidrs)");
 	CHECK("net.connect.fold_window_s taken",
 	      parse(&c, "net:\n  connect:\n    fold_window_s: 7\n", err) == 0 &&
@@ -438,7 +438,7 @@ int main(void)
 		     "'net.bind' must be a mapping");
 	expect_error("unknown net kind", "net:\n  sendto: {}\n",
 		     "unknown key 'net.sendto' (known: connect, accept, listen, bind, dns, mode, "
-		     "cgroup2_path)");
+		     "cgroup2_path, fold_repeats)");
 	expect_error("files rule entry key", "files:\n  watch:\n    - {path: /etc/x, op: [read]}\n",
 		     "test.yaml:3: unknown key 'files.watch[].op' (known: path, ops)");
 	expect_error("outputs.webhook key", "outputs:\n  webhook:\n    uri: http://a/\n",
@@ -453,6 +453,20 @@ int main(void)
 	CHECK("net.mode socket and cgroup2_path parse",
 	      rc == 0 && !c.net_mode.syscall && !strcmp(c.net_mode.cgroup2_path, "/x/cg2") &&
 		      c.net[0].fold_window_s == 5);
+	if (rc == 0)
+		config_free(&c);
+	rc = parse(&c, "net: {fold_repeats: false, accept: {fold_window_s: 3}}\n", err);
+	CHECK("net.fold_repeats and net.accept.fold_window_s parse",
+	      rc == 0 && !c.net_fold_repeats && c.net[1].fold_window_s == 3 &&
+		      c.net[0].fold_window_s == 10);
+	if (rc == 0)
+		config_free(&c);
+	expect_error("net.fold_repeats must be a boolean", "net: {fold_repeats: 3}\n",
+		     "fold_repeats");
+	rc = parse(&c, "herd: a\n", err);
+	CHECK("folding on by default: connect and accept windows of 10 s",
+	      rc == 0 && c.net_fold_repeats && c.net[0].fold_window_s == 10 &&
+		      c.net[1].fold_window_s == 10);
 	if (rc == 0)
 		config_free(&c);
 	rc = parse(&c, "herd: a\n", err);
