@@ -17,10 +17,11 @@
 # (/proc/loadavg) before and after each workload.
 #
 # Usage: bench/file_watch.sh [-r ROUNDS] [-n OPENS] [-m none,watch,exact] [-c CPU]
-#        (root; build first; defaults: 12 rounds, 300000 opens, CPU 1)
+#        (root; build first; defaults: 12 rounds, 300000 opens, CPU 1; HW_AGENT=BINARY measures
+#        another build of the agent)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-AGENT=$PWD/build/herdwatch-agent
+AGENT=${HW_AGENT:-$PWD/build/herdwatch-agent} # HW_AGENT: another build, to compare two
 STORM=$PWD/build/bench/open_storm
 REPS=12 N=300000 MONITORS=none,watch,exact
 CPU=$(($(nproc) > 1 ? 1 : 0))
