@@ -1,5 +1,6 @@
-# bench/switch.sh - sourced by bench/run and bench/floor.sh: the parts of the pinned,
-# interleaved method that switch what is attached between two runs of a workload.
+# bench/switch.sh - sourced by bench/run, bench/floor.sh, bench/priv.sh and bench/file_watch.sh:
+# the parts of the pinned, interleaved method that switch what is attached between two runs of
+# a workload.
 #
 #   - one herdwatch-agent for a whole benchmark, switched by SIGHUP between "off" (every probe
 #     family disabled: nothing attached, the agent idle) and "on" (the configuration under test),
