@@ -5,9 +5,12 @@
  *   event group   FAN_CLASS_NOTIF, an open descriptor per event (readlink gives the path, fstat
  *                 the inode): inode marks on watched files, directory marks with
  *                 FAN_EVENT_ON_CHILD on every directory of a watched subtree. The mask follows
- *                 the rule's operations: read -> FAN_ACCESS|FAN_CLOSE_NOWRITE; write ->
- *                 FAN_MODIFY|FAN_CLOSE_WRITE;
+ *                 the rule's operations: read -> FAN_CLOSE_NOWRITE|FAN_CLOSE_WRITE; write ->
+ *                 FAN_CLOSE_WRITE;
  *                 truncate alone -> FAN_CLOSE_WRITE (reported only when the file is then empty).
+ *                 One event per open, at its close: each event costs the opening process an
+ *                 allocation, a path and pid reference and a merge in the queue, so FAN_ACCESS
+ *                 and FAN_MODIFY (one more per read or write call) are not asked for.
  *   re-mark group FAN_REPORT_DFID_NAME: FAN_CREATE|FAN_MOVED_TO (and FAN_ONDIR) on the parent
  *                 directories of watched names and on watched directories; any such event makes
  *                 the marks be laid again (a file replaced by rename gets its new inode marked).
@@ -120,12 +123,18 @@ void fan_fault(struct agent *a, const char *cause, const char *fmt, ...)
 static uint64_t ops_mask(unsigned ops)
 {
 	uint64_t m = 0;
-	/* not FAN_OPEN: it does not say whether the file was opened for reading or writing,
-	 * and a write open would pass for a read when its later events come in another batch */
+	/* Only the close, which says how the file was opened: one event per open. Not FAN_OPEN
+	 * (it does not say whether the file was opened for reading or writing, and a write open
+	 * would pass for a read when its close comes in another batch), nor FAN_ACCESS and
+	 * FAN_MODIFY (an event per read or write call, in the opening process: they doubled
+	 * what a watched open+read+close paid). An open is therefore reported when the file is
+	 * closed (at the latest when its process exits). A read rule takes the write close
+	 * too: an O_RDWR open that only reads ends in it (reported as a read, as exact mode
+	 * does; an O_WRONLY open passes for one, fanotify does not tell them apart). */
 	if (ops & HW_FOP_READ)
-		m |= FAN_ACCESS | FAN_CLOSE_NOWRITE;
+		m |= FAN_CLOSE_NOWRITE | FAN_CLOSE_WRITE;
 	if (ops & HW_FOP_WRITE)
-		m |= FAN_MODIFY | FAN_CLOSE_WRITE;
+		m |= FAN_CLOSE_WRITE;
 	if (ops & HW_FOP_TRUNCATE)
 		m |= FAN_CLOSE_WRITE;
 	return m;

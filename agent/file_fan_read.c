@@ -12,7 +12,9 @@
  *
  * An event: its descriptor gives the path (readlink of /proc/self/fd/N) and the inode (fstat);
  * the inode table of the marks, else the path, gives the rule; the rule's operations decide
- * whether it is reported (read: FAN_ACCESS/FAN_CLOSE_NOWRITE; write: FAN_MODIFY/FAN_CLOSE_WRITE; a rule
+ * whether it is reported (read: FAN_CLOSE_NOWRITE, or FAN_CLOSE_WRITE under a rule without
+ * write; write: FAN_CLOSE_WRITE; the marks ask for nothing else, FAN_ACCESS/FAN_MODIFY are
+ * still understood; a rule
  * with truncate but not write: a FAN_CLOSE_WRITE that left the file empty, as file.truncate).
  * The process comes from /proc/PID (uid, gid, comm, login uid), else from the process table.
  * Repeats of (process, file, operation) within 10 s are folded as in exact mode. Malformed
@@ -356,7 +358,9 @@ static void one_event(struct agent *a, const struct fanotify_event_metadata *m)
 			type = HW_EV_FILE_TRUNCATE;
 		}
 	}
-	if (!op && (m->mask & (FAN_ACCESS | FAN_CLOSE_NOWRITE)) && (r->ops & HW_FOP_READ))
+	/* a write close under a rule without write: an O_RDWR (or O_WRONLY) open, a read */
+	if (!op && (m->mask & (FAN_ACCESS | FAN_CLOSE_NOWRITE | FAN_CLOSE_WRITE)) &&
+	    (r->ops & HW_FOP_READ))
 		op = HW_FOP_READ;
 	if (!op) {
 		fan.unmatched++;

@@ -1,5 +1,6 @@
-# bench/switch.sh - sourced by bench/run and bench/floor.sh: the parts of the pinned,
-# interleaved method that switch what is attached between two runs of a workload.
+# bench/switch.sh - sourced by bench/run, bench/floor.sh, bench/priv.sh and bench/file_watch.sh:
+# the parts of the pinned, interleaved method that switch what is attached between two runs of
+# a workload.
 #
 #   - one herdwatch-agent for a whole benchmark, switched by SIGHUP between "off" (every probe
 #     family disabled: nothing attached, the agent idle) and "on" (the configuration under test),
@@ -20,10 +21,13 @@ SW_FLOOR_PID=
 SW_STATE=
 SW_OUT=
 
-# The agent's configuration: every family off, or the one under test.
+# The agent's configuration: every family off (off), the one under test (on: SW_CONFIG), or the
+# YAML file named (a benchmark that compares several configurations with one agent).
 sw_cfg() {
 	if [ "$1" = on ]; then
 		if [ -n "${SW_CONFIG:-}" ]; then cp "$SW_CONFIG" "$SW_DIR/cfg.yaml"; else : >"$SW_DIR/cfg.yaml"; fi
+	elif [ "$1" != off ]; then
+		cp "$1" "$SW_DIR/cfg.yaml"
 	else
 		{
 			echo 'probes: {process: false, kernel: false, system: false, agent: false, net: false, user: false, file: false}'
@@ -56,7 +60,7 @@ sw_start() {
 	return 1
 }
 
-# sw_switch on|off: rewrite the config, SIGHUP, wait until the agent says it applied it, then
+# sw_switch on|off|FILE: rewrite the config, SIGHUP, wait until the agent says it applied it, then
 # let detach/attach work (RCU, tracepoint sync) settle. Nothing to do when already there.
 sw_switch() {
 	local n i

@@ -204,5 +204,37 @@ seq_contiguous() {
 	jq -s -e --argjson f "$first" '[.[].seq] as $s | ($s | length) > 0 and $s == [range($f; $f + ($s | length))]' "$EV" >/dev/null
 }
 
+# fev NAME FILTER [TIMEOUT_S]: the first event matching FILTER, or {} after reporting NAME as
+# missing (so that every check on it fails)
+fev() {
+	local r
+	r=$(wait_event "$2" "${3:-10}") && { echo "$r"; return; }
+	not_ok "$1" "no event matching $2" >&2
+	HW_FAILS=$((HW_FAILS + 1))
+	echo '{}'
+}
+
+# run_pid CMD...: run it in the background and wait, leaving its pid in $P (its output in $T/out)
+run_pid() {
+	"$@" >"$T/out" 2>/dev/null &
+	P=$!
+	wait $P
+}
+
+# last_seq: the seq of the agent's last event
+last_seq() { tail -n1 "$EV" | jq .seq; }
+
+# hb_after SEQ: the first heartbeat after seq SEQ (a reload writes one)
+hb_after() { wait_event "select(.kind==\"agent.heartbeat\" and .seq>$1)" 5; }
+
+# agent_reload: SIGHUP the test's agent and wait (10 s at most) for the agent.config that says
+# the configuration was applied
+agent_reload() {
+	local s
+	s=$(last_seq)
+	kill -HUP "$AGENT_PID"
+	wait_event "select(.kind==\"agent.config\" and .seq>$s and .config.result==\"applied\")" 10 >/dev/null
+}
+
 # ctl ARGS...: talk to the running test agent's control socket
 ctl() { "$AGENT" ctl --socket "$T/ctl.sock" "$@"; }

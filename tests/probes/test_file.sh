@@ -39,37 +39,20 @@ spool_made=
 [ -d /var/spool/cron ] || { mkdir -p /var/spool/cron && spool_made=1; }
 agent_start "$T/agent.yaml" || { not_ok "agent starts" "$(cat "$T/agent.err")"; exit 1; }
 
-# fev NAME FILTER: the first event matching FILTER, or {} after reporting NAME as missing (so
-# that every check on it fails)
-fev() {
-	local r
-	r=$(wait_event "$2") && { echo "$r"; return; }
-	not_ok "$1" "no event matching $2" >&2
-	HW_FAILS=$((HW_FAILS + 1))
-	echo '{}'
-}
-
-# run CMD...: run it in the background and wait, leaving its pid in $P
-run() {
-	"$@" >"$T/out" 2>/dev/null &
-	P=$!
-	wait $P
-}
-
 # 1. a default rule: /etc/shadow read by root, and refused to nobody
-run cat /etc/shadow
+run_pid cat /etc/shadow
 ev=$(fev "shadow read" "select(.kind==\"file.open\" and .proc.pid==$P)")
 expect_jq "shadow read: path, op, rule, fd" "$ev" '.file.path=="/etc/shadow" and .file.op=="read" and .file.watch=="/etc/shadow" and .file.result>=0 and .file.resolved==true and .file.syscall=="openat" and .file.ns_path==null and .file.mnt_ns==null'
 expect_jq "shadow read: flags and blamed process" "$ev" '(.file.flags_names|index("O_RDONLY"))!=null and .proc.comm=="cat" and .proc.exe=="/usr/bin/cat" and .proc.uid==0'
-run setpriv --reuid=65534 --regid=65534 --clear-groups cat /etc/shadow
+run_pid setpriv --reuid=65534 --regid=65534 --clear-groups cat /etc/shadow
 ev=$(fev "shadow refused" "select(.kind==\"file.open\" and .proc.pid==$P)")
 expect_jq "shadow refused to nobody: EACCES" "$ev" '.file.path=="/etc/shadow" and .file.result==-13 and .file.error=="EACCES" and .proc.uid==65534 and .file.resolved==false'
 
 # 2. create + truncate by absolute path (shell redirection: O_WRONLY|O_CREAT|O_TRUNC)
-run bash -c "echo data > $W/f1"
+run_pid bash -c "echo data > $W/f1"
 ev=$(fev "create by absolute path" "select(.kind==\"file.truncate\" and .proc.pid==$P)")
 expect_jq "create: path, rule, flags, mode" "$ev" ".file.path==\"$W/f1\" and .file.watch==\"$W/\" and .file.op==\"truncate\" and (.file.flags_names|index(\"O_CREAT\"))!=null and (.file.flags_names|index(\"O_TRUNC\"))!=null and .file.mode==\"0666\" and .file.created==true"
-run bash -c "echo more >> $W/f1"
+run_pid bash -c "echo more >> $W/f1"
 ev=$(fev "append" "select(.kind==\"file.open\" and .proc.pid==$P)")
 expect_jq "append: write open" "$ev" ".file.path==\"$W/f1\" and .file.op==\"write\" and (.file.flags_names|index(\"O_APPEND\"))!=null and .file.created==false"
 
@@ -79,74 +62,74 @@ P=$!
 wait $P
 ev=$(fev "relative read" "select(.kind==\"file.open\" and .proc.pid==$P)")
 expect_jq "relative path resolved" "$ev" ".file.path==\"$W/f1\" and .file.op==\"read\""
-run "$FO" openat "$W/sub" f2 0101 # O_WRONLY|O_CREAT
+run_pid "$FO" openat "$W/sub" f2 0101 # O_WRONLY|O_CREAT
 ev=$(fev "openat dirfd" "select(.kind==\"file.open\" and .proc.pid==$P and .file.path!=\"$W/sub\")")
 expect_jq "openat through a directory fd" "$ev" ".file.path==\"$W/sub/f2\" and .file.op==\"write\" and .file.mode==\"0640\" and .proc.comm==\"fileops\""
-run "$FO" openat "$W/sub" missing 0
+run_pid "$FO" openat "$W/sub" missing 0
 ev=$(fev "failed openat dirfd" "select(.kind==\"file.open\" and .proc.pid==$P and .file.result<0)")
 expect_jq "failed openat through a dirfd: joined path, ENOENT" "$ev" ".file.path==\"$W/sub/missing\" and .file.error==\"ENOENT\" and .file.resolved==false"
 
 # 4. chmod: setuid and setgid called out; by path and by fd and through a dirfd
-run chmod 4755 "$W/f1"
+run_pid chmod 4755 "$W/f1"
 ev=$(fev "chmod setuid" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
 expect_jq "chmod 4755: setuid" "$ev" ".file.path==\"$W/f1\" and .file.mode==\"4755\" and .file.setuid==true and .file.setgid==false and .file.result==0"
-run "$FO" fchmodat "$W/sub" f2 2750
+run_pid "$FO" fchmodat "$W/sub" f2 2750
 ev=$(fev "fchmodat setgid" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
 expect_jq "fchmodat dirfd: setgid" "$ev" ".file.path==\"$W/sub/f2\" and .file.setgid==true and .file.setuid==false and .file.syscall==\"fchmodat\""
-run "$FO" fchmod "$W/f1" 0600
+run_pid "$FO" fchmod "$W/f1" 0600
 ev=$(fev "fchmod" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
 expect_jq "fchmod by fd" "$ev" ".file.path==\"$W/f1\" and .file.mode==\"0600\" and .file.syscall==\"fchmod\" and .file.resolved==true"
 
 # 5. chown by path, through a dirfd, by fd; a refused one
-run chown 65534:65534 "$W/f1"
+run_pid chown 65534:65534 "$W/f1"
 ev=$(fev "chown" "select(.kind==\"file.chown\" and .proc.pid==$P)")
 expect_jq "chown: ids" "$ev" ".file.path==\"$W/f1\" and .file.uid==65534 and .file.gid==65534 and .file.result==0"
-run "$FO" fchownat "$W/sub" f2 0 -1
+run_pid "$FO" fchownat "$W/sub" f2 0 -1
 ev=$(fev "fchownat" "select(.kind==\"file.chown\" and .proc.pid==$P)")
 expect_jq "fchownat dirfd: gid unchanged is null" "$ev" ".file.path==\"$W/sub/f2\" and .file.uid==0 and .file.gid==null"
-run "$FO" fchown "$W/f1" 0 0
+run_pid "$FO" fchown "$W/f1" 0 0
 ev=$(fev "fchown" "select(.kind==\"file.chown\" and .proc.pid==$P)")
 expect_jq "fchown by fd" "$ev" ".file.path==\"$W/f1\" and .file.syscall==\"fchown\""
-run setpriv --reuid=65534 --regid=65534 --clear-groups chown 0:0 "$W/f1"
+run_pid setpriv --reuid=65534 --regid=65534 --clear-groups chown 0:0 "$W/f1"
 ev=$(fev "refused chown" "select(.kind==\"file.chown\" and .proc.pid==$P)")
 expect_jq "chown by nobody: EPERM, nobody blamed" "$ev" '.file.result==-1 and .file.error=="EPERM" and .proc.uid==65534'
 
 # 6. truncate by path and by fd
-run truncate -s 0 "$W/f1"
+run_pid truncate -s 0 "$W/f1"
 ev=$(fev "truncate" "select(.kind==\"file.truncate\" and .proc.pid==$P and .file.syscall==\"ftruncate\")")
 expect_jq "truncate(1): ftruncate on the file" "$ev" ".file.path==\"$W/f1\" and .file.result==0"
-run "$FO" ftruncate "$W/sub/f2"
+run_pid "$FO" ftruncate "$W/sub/f2"
 ev=$(fev "ftruncate" "select(.kind==\"file.truncate\" and .proc.pid==$P and .file.syscall==\"ftruncate\")")
 expect_jq "ftruncate by fd" "$ev" ".file.path==\"$W/sub/f2\" and .file.op==\"truncate\""
 
 # 7. link and symlink: path is the new link, target the existing file
-run ln "$W/f1" "$W/hard"
+run_pid ln "$W/f1" "$W/hard"
 ev=$(fev "link" "select(.kind==\"file.link\" and .proc.pid==$P)")
 expect_jq "hard link" "$ev" ".file.path==\"$W/hard\" and .file.target==\"$W/f1\" and .file.watch==\"$W/\" and .file.target_watch==\"$W/\""
-run "$FO" symlinkat /etc/shadow "$N" shadow-alias
+run_pid "$FO" symlinkat /etc/shadow "$N" shadow-alias
 ev=$(fev "symlink to shadow" "select(.kind==\"file.link\" and .proc.pid==$P)")
 expect_jq "symlink from an unwatched dir to /etc/shadow: target matched" "$ev" ".file.path==\"$N/shadow-alias\" and .file.target==\"/etc/shadow\" and .file.watch==null and .file.target_watch==\"/etc/shadow\""
-run "$FO" linkat "$W/sub" f2 f3
+run_pid "$FO" linkat "$W/sub" f2 f3
 ev=$(fev "linkat" "select(.kind==\"file.link\" and .proc.pid==$P)")
 expect_jq "linkat through a dirfd" "$ev" ".file.path==\"$W/sub/f3\" and .file.target==\"$W/sub/f2\""
 
 # 8. rename: both paths; into the watched dir from outside
-run mv "$W/hard" "$W/sub/moved"
+run_pid mv "$W/hard" "$W/sub/moved"
 ev=$(fev "rename" "select(.kind==\"file.rename\" and .proc.pid==$P)")
 expect_jq "rename: both paths" "$ev" ".file.path==\"$W/hard\" and .file.target==\"$W/sub/moved\" and .file.result==0"
 echo x >"$N/outside"
-run "$FO" renameat "$T" n/outside w/inside
+run_pid "$FO" renameat "$T" n/outside w/inside
 ev=$(fev "renameat into watched" "select(.kind==\"file.rename\" and .proc.pid==$P)")
 expect_jq "renameat into a watched dir: target matched, source not" "$ev" ".file.path==\"$N/outside\" and .file.target==\"$W/inside\" and .file.watch==null and .file.target_watch==\"$W/\""
 
 # 9. unlink, through a dirfd, and a failed one
-run rm "$W/inside"
+run_pid rm "$W/inside"
 ev=$(fev "unlink" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
 expect_jq "unlink" "$ev" ".file.path==\"$W/inside\" and .file.result==0 and .proc.comm==\"rm\""
-run "$FO" unlinkat "$W/sub" f3
+run_pid "$FO" unlinkat "$W/sub" f3
 ev=$(fev "unlinkat" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
 expect_jq "unlinkat through a dirfd" "$ev" ".file.path==\"$W/sub/f3\" and .file.syscall==\"unlinkat\""
-run "$FO" unlinkat "$W/sub" nothing
+run_pid "$FO" unlinkat "$W/sub" nothing
 ev=$(fev "failed unlink" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
 expect_jq "failed unlink: ENOENT" "$ev" '.file.result==-2 and .file.error=="ENOENT"'
 
@@ -164,30 +147,30 @@ expect_jq "chmod ../e/secret: canonical path" "$ev" ".file.path==\"$T/e/secret\"
 P=$!; wait $P
 ev=$(fev "chmod d//x" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
 expect_jq "chmod e//secret: canonical path" "$ev" ".file.path==\"$T/e/secret\" and .file.watch==\"$T/e/secret\""
-run "$FO" fchmodat "$T/late" ../e/./secret 0640
+run_pid "$FO" fchmodat "$T/late" ../e/./secret 0640
 ev=$(fev "fchmodat dirfd ../" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
 expect_jq "fchmodat through a dirfd with ../: canonical path" "$ev" ".file.path==\"$T/e/secret\" and .file.watch==\"$T/e/secret\""
-run "$FO" renameat "$T/e" ./secret ..//e/secret2
+run_pid "$FO" renameat "$T/e" ./secret ..//e/secret2
 ev=$(fev "rename ./x" "select(.kind==\"file.rename\" and .proc.pid==$P)")
 expect_jq "renameat ./secret ..//e/secret2: both canonical" "$ev" ".file.path==\"$T/e/secret\" and .file.target==\"$T/e/secret2\" and .file.watch==\"$T/e/secret\" and .file.result==0"
-run "$FO" renameat "$T/late" ../e/secret2 ../e/../e/secret
+run_pid "$FO" renameat "$T/late" ../e/secret2 ../e/../e/secret
 ev=$(fev "rename back ../" "select(.kind==\"file.rename\" and .proc.pid==$P)")
 expect_jq "renameat back through ../: target on the file rule" "$ev" ".file.path==\"$T/e/secret2\" and .file.target==\"$T/e/secret\" and .file.target_watch==\"$T/e/secret\""
 echo n >"$W/nf"
-run "$FO" renameat "$W/sub" ../nf ./../nf2
+run_pid "$FO" renameat "$W/sub" ../nf ./../nf2
 ev=$(fev "rename in dir rule" "select(.kind==\"file.rename\" and .proc.pid==$P)")
 expect_jq "renameat ../nf ./../nf2 on a directory rule: canonical" "$ev" ".file.path==\"$W/nf\" and .file.target==\"$W/nf2\" and .file.watch==\"$W/\""
 (cd "$W/sub" && exec chmod 0600 ./../nf2) &
 P=$!; wait $P
 ev=$(fev "chmod in dir rule" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
 expect_jq "chmod ./../nf2 on a directory rule: canonical" "$ev" ".file.path==\"$W/nf2\" and .file.watch==\"$W/\""
-run "$FO" unlinkat "$W/sub" ../sub/..//nf2
+run_pid "$FO" unlinkat "$W/sub" ../sub/..//nf2
 ev=$(fev "unlink in dir rule" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
 expect_jq "unlinkat ../sub/..//nf2 through a dirfd: canonical" "$ev" ".file.path==\"$W/nf2\" and .file.result==0"
-run cat "$W/./sub/../missing"
+run_pid cat "$W/./sub/../missing"
 ev=$(fev "failed open ./ ../" "select(.kind==\"file.open\" and .proc.pid==$P)")
 expect_jq "failed open of W/./sub/../missing: canonical" "$ev" ".file.path==\"$W/missing\" and .file.error==\"ENOENT\""
-run chmod "$(stat -c %a /etc/shadow)" /../../etc/./shadow # the same mode: nothing changes
+run_pid chmod "$(stat -c %a /etc/shadow)" /../../etc/./shadow # the same mode: nothing changes
 ev=$(fev "chmod /../etc/./shadow" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
 expect_jq "chmod /../../etc/./shadow: the default rule, canonical" "$ev" '.file.path=="/etc/shadow" and .file.watch=="/etc/shadow"'
 (cd "$T/e" && exec rm ./secret) &
@@ -201,11 +184,11 @@ mkdir -p "$W/dd" "$W/dd2"
 P=$!; wait $P
 ev=$(fev "rmdir" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
 expect_jq "rmdir ./dd: file.unlink, dir, canonical path" "$ev" ".file.path==\"$W/dd\" and .file.syscall==\"rmdir\" and .file.dir==true and .file.result==0 and .file.watch==\"$W/\""
-run rm -d "$W/dd2"
+run_pid rm -d "$W/dd2"
 ev=$(fev "rm -d" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
 expect_jq "rm -d: unlinkat AT_REMOVEDIR, dir" "$ev" ".file.path==\"$W/dd2\" and .file.dir==true"
 echo u >"$W/plainf"
-run rm "$W/plainf"
+run_pid rm "$W/plainf"
 ev=$(fev "unlink file" "select(.kind==\"file.unlink\" and .proc.pid==$P)")
 expect_jq "rm of a file: dir false" "$ev" ".file.path==\"$W/plainf\" and .file.dir==false"
 
@@ -214,7 +197,7 @@ expect_jq "rm of a file: dir false" "$ev" ".file.path==\"$W/plainf\" and .file.d
 mkdir -p "$T/cetc"
 echo 'croot:*:1::::::' >"$T/cetc/shadow"
 hostns=$(stat -Lc %i /proc/self/ns/mnt)
-run unshare -m bash -c "mount --bind $T/cetc /etc && echo x >> /etc/shadow && exec cat /etc/shadow"
+run_pid unshare -m bash -c "mount --bind $T/cetc /etc && echo x >> /etc/shadow && exec cat /etc/shadow"
 ev=$(fev "container shadow write" "select(.kind==\"file.open\" and .proc.pid==$P and .file.op==\"write\")")
 expect_jq "other mount ns: append to its /etc/shadow" "$ev" ".file.path==\"/etc/shadow\" and .file.watch==\"/etc/shadow\" and .file.ns_path==true and .file.mnt_ns!=$hostns and .file.mnt_ns>0"
 ev=$(fev "container shadow read" "select(.kind==\"file.open\" and .proc.pid==$P and .file.op==\"read\" and .file.path==\"/etc/shadow\")")
@@ -222,18 +205,18 @@ expect_jq "other mount ns: cat its /etc/shadow, process blamed" "$ev" ".file.ns_
 expect_eq "other mount ns: the host's shadow untouched" "$(grep -c '^croot:' /etc/shadow)" 0
 
 # 10. basename rule anywhere; name rule with write only; /proc/PID/mem
-run bash -c "echo x > $N/$BASE"
+run_pid bash -c "echo x > $N/$BASE"
 ev=$(fev "basename rule" "select(.kind==\"file.truncate\" and .proc.pid==$P)")
 expect_jq "basename rule in an unwatched dir" "$ev" ".file.path==\"$N/$BASE\" and .file.watch==\"*/$BASE\""
-run bash -c "echo x > $T/named-only; cat $T/named-only"
+run_pid bash -c "echo x > $T/named-only; cat $T/named-only"
 ev=$(fev "write-only rule" "select((.kind|startswith(\"file.\")) and .proc.pid==$P)")
 expect_jq "write-only rule: the write" "$ev" ".file.path==\"$T/named-only\" and .file.watch==\"$T/named-only\""
-run head -c 1 /proc/self/mem
+run_pid head -c 1 /proc/self/mem
 ev=$(fev "proc mem" "select(.kind==\"file.open\" and .proc.pid==$P)")
 expect_jq "/proc/PID/mem" "$ev" ".file.path==\"/proc/$P/mem\" and .file.watch==\"/proc/*/mem\""
 
 # 11. repeats: one event for a burst of opens of the same file by one process
-run "$FO" openloop "$W/f1" 50
+run_pid "$FO" openloop "$W/f1" 50
 expect_eq "50 opens in a burst: one event" "$(events "select(.kind==\"file.open\" and .proc.pid==$P and (.file.summary|not))" | wc -l)" 1
 # the 49 folded opens are reported when the process exits: no count is lost with it
 ev=$(wait_event "select(.kind==\"file.open\" and .proc.pid==$P and .file.summary==true)") || not_ok "burst summary at exit" "none for pid $P"
@@ -242,26 +225,26 @@ expect_jq "burst: the 49 folded opens reported at exit" "$ev" ".file.repeats==49
 
 # 12. directory name rule ("*/DIR/"): by the opened file (the directory's verdict computed, then
 # reused by a second process), by the string of a failed open, by the fd of fchmod
-run cat "$N/$DIRN/key"
+run_pid cat "$N/$DIRN/key"
 ev=$(fev "dirname rule" "select(.kind==\"file.open\" and .proc.pid==$P)")
 expect_jq "dirname rule: opened file" "$ev" ".file.path==\"$N/$DIRN/key\" and .file.watch==\"*/$DIRN/\" and .file.resolved==true"
-run cat "$N/$DIRN/key2"
+run_pid cat "$N/$DIRN/key2"
 ev=$(fev "dirname rule again" "select(.kind==\"file.open\" and .proc.pid==$P)")
 expect_jq "dirname rule: second file of the directory" "$ev" ".file.path==\"$N/$DIRN/key2\" and .file.watch==\"*/$DIRN/\""
-run cat "$N/$DIRN/missing"
+run_pid cat "$N/$DIRN/missing"
 ev=$(fev "dirname rule, failed open" "select(.kind==\"file.open\" and .proc.pid==$P)")
 expect_jq "dirname rule: failed open by string" "$ev" ".file.path==\"$N/$DIRN/missing\" and .file.error==\"ENOENT\" and .file.watch==\"*/$DIRN/\""
-run "$FO" fchmod "$N/$DIRN/key" 0640
+run_pid "$FO" fchmod "$N/$DIRN/key" 0640
 ev=$(fev "dirname rule, fchmod" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
 expect_jq "dirname rule: fchmod by fd" "$ev" ".file.path==\"$N/$DIRN/key\" and .file.syscall==\"fchmod\" and .file.watch==\"*/$DIRN/\""
 
 # 13. a reload invalidates the kernel's cached directory verdicts: a directory opened while
 # unwatched (on CPU 0, where its verdict is then cached) and watched after the reload
-run taskset -c 0 cat "$T/late/f"
+run_pid taskset -c 0 cat "$T/late/f"
 printf '    - %s/late/\n' "$T" >>"$T/agent.yaml"
 kill -HUP "$AGENT_PID"
 wait_event 'select(.kind=="agent.config" and .config.result=="applied")' >/dev/null || not_ok "reload applied" "no agent.config applied event"
-run taskset -c 0 cat "$T/late/f"
+run_pid taskset -c 0 cat "$T/late/f"
 ev=$(fev "watched after reload" "select(.kind==\"file.open\" and .proc.pid==$P)")
 expect_jq "reload: directory watched from then on" "$ev" ".file.path==\"$T/late/f\" and .file.watch==\"$T/late/\""
 
@@ -270,15 +253,15 @@ expect_jq "reload: directory watched from then on" "$ev" ".file.path==\"$T/late/
 mkdir -p "$N/stage" "$N/tree/sub"
 echo s >"$N/stage/key"
 echo t >"$N/tree/sub/f"
-run taskset -c 0 cat "$N/stage/key"
+run_pid taskset -c 0 cat "$N/stage/key"
 mv "$N/stage" "$N/$DIRN-x" 2>/dev/null; mv "$N/$DIRN-x" "$T/$DIRN"
-run taskset -c 0 cat "$T/$DIRN/key"
+run_pid taskset -c 0 cat "$T/$DIRN/key"
 ev=$(fev "moved directory watched" "select(.kind==\"file.open\" and .proc.pid==$P)")
 expect_jq "rename: a directory moved into a watched name is watched at once" "$ev" ".file.path==\"$T/$DIRN/key\" and .file.watch==\"*/$DIRN/\""
 # ... and so is a directory whose ancestor moved under a watched subtree
-run taskset -c 0 cat "$N/tree/sub/f"
+run_pid taskset -c 0 cat "$N/tree/sub/f"
 mv "$N/tree" "$W/tree"
-run taskset -c 0 cat "$W/tree/sub/f"
+run_pid taskset -c 0 cat "$W/tree/sub/f"
 ev=$(fev "directory under a moved ancestor watched" "select(.kind==\"file.open\" and .proc.pid==$P)")
 expect_jq "rename: a directory whose ancestor moved into a watched subtree is watched at once" "$ev" ".file.path==\"$W/tree/sub/f\" and .file.watch==\"$W/\""
 
@@ -291,7 +274,7 @@ mkdir -p "$H/.ssh"
 dflt() {
 	local name=$1 path=$2 kind=$3 watch=$4
 	shift 4
-	run "$@"
+	run_pid "$@"
 	ev=$(fev "default rule: $name" "select(.kind==\"$kind\" and .proc.pid==$P and .file.path==\"$path\")")
 	expect_jq "default rule: $name" "$ev" "(.file.watch|IN($watch))"
 }
@@ -382,7 +365,7 @@ sc("linkat", 265, AT, p("linkat"), AT, p("linkat.2"), 0)
 sc("symlink", 88, ctypes.c_char_p(b"target"), p("symlink"))
 sc("symlinkat", 266, ctypes.c_char_p(b"target"), AT, p("symlinkat"))
 PY
-run python3 "$T/allsys.py" "$W/all" $f2
+run_pid python3 "$T/allsys.py" "$W/all" $f2
 missing=
 for _ in $(seq 1 100); do
 	got=$(grep -F "$W/all/" "$EV" | jq -r "select((.kind|startswith(\"file.\")) and .proc.pid==$P and .file.result>=0) | .file.syscall" | sort -u)
@@ -395,38 +378,38 @@ expect_eq "each of the $(wc -w <<<"$want") hooked syscalls reported, under its o
 # 13b. setting the setuid/setgid bit is reported whatever the path (by path, by fd, through a
 # dirfd), and a failed attempt too; an unwatched chmod without those bits is not (section 14)
 echo x >"$N/planted"
-run chmod 4755 "$N/planted"
+run_pid chmod 4755 "$N/planted"
 ev=$(fev "unwatched chmod setuid" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
 expect_jq "setuid on an unwatched file: reported, no rule" "$ev" ".file.path==\"$N/planted\" and .file.setuid==true and .file.watch==null and .file.result==0"
-run "$FO" fchmod "$N/planted" 02711
+run_pid "$FO" fchmod "$N/planted" 02711
 ev=$(fev "unwatched fchmod setgid" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
 expect_jq "setgid by fd on an unwatched file: reported" "$ev" ".file.path==\"$N/planted\" and .file.setgid==true and .file.setuid==false and .file.syscall==\"fchmod\" and .file.watch==null"
-run "$FO" fchmodat "$N" planted 6755
+run_pid "$FO" fchmodat "$N" planted 6755
 ev=$(fev "unwatched fchmodat setuid+setgid" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
 expect_jq "setuid+setgid through a dirfd: reported" "$ev" ".file.path==\"$N/planted\" and .file.setuid==true and .file.setgid==true"
-run setpriv --reuid=65534 --regid=65534 --clear-groups chmod 4755 "$N/planted"
+run_pid setpriv --reuid=65534 --regid=65534 --clear-groups chmod 4755 "$N/planted"
 ev=$(fev "refused chmod setuid" "select(.kind==\"file.chmod\" and .proc.pid==$P)")
 expect_jq "a refused setuid chmod: reported with its error" "$ev" ".file.path==\"$N/planted\" and .file.setuid==true and .file.result==-1 and .file.error==\"EPERM\""
 
 # 13c. file capabilities set on an unwatched file (setcap: setxattr security.capability) are
 # reported with the set; another extended attribute is not
 cp /usr/bin/true "$N/capable"
-run setcap cap_net_raw,cap_sys_ptrace+ep "$N/capable"
+run_pid setcap cap_net_raw,cap_sys_ptrace+ep "$N/capable"
 ev=$(fev "setcap" "select(.kind==\"file.caps\" and .proc.pid==$P)")
 expect_jq "setcap on an unwatched file: file.caps with the permitted set" "$ev" ".file.path==\"$N/capable\" and .file.op==\"setcap\" and (.file.caps|sort)==[\"CAP_NET_RAW\",\"CAP_SYS_PTRACE\"] and .file.effective==true and .file.result==0 and .file.watch==null and (.file.syscall|test(\"setxattr\"))"
-run python3 -c "import os; os.setxattr('$N/capable', 'user.herdwatch', b'x')"
+run_pid python3 -c "import os; os.setxattr('$N/capable', 'user.herdwatch', b'x')"
 P_USERX=$P
-run python3 -c "import os; fd = os.open('$N/capable', os.O_RDONLY); os.setxattr(fd, 'security.capability', bytes.fromhex('0000000200200000000000000000000000000000'))"
+run_pid python3 -c "import os; fd = os.open('$N/capable', os.O_RDONLY); os.setxattr(fd, 'security.capability', bytes.fromhex('0000000200200000000000000000000000000000'))"
 ev=$(fev "fsetxattr caps" "select(.kind==\"file.caps\" and .proc.pid==$P)")
 expect_jq "fsetxattr of security.capability by fd: reported" "$ev" ".file.path==\"$N/capable\" and .file.syscall==\"fsetxattr\" and .file.caps==[\"CAP_NET_RAW\"] and .file.effective==false"
 
 # 14. nothing for unwatched paths and for reads under write-only rules
-run cat /etc/hostname /etc/passwd /etc/pam.d/other "$N/outside-nothing" "$T/named-only"
-run bash -c "echo y > $N/plain; cat $N/plain; rm $N/plain; chmod 600 $N"
+run_pid cat /etc/hostname /etc/passwd /etc/pam.d/other "$N/outside-nothing" "$T/named-only"
+run_pid bash -c "echo y > $N/plain; cat $N/plain; rm $N/plain; chmod 600 $N"
 echo z >"$N/plain-fd"
-run "$FO" fchmod "$N/plain-fd" 0600
-run "$FO" fchown "$N/plain-fd" 0 0
-run "$FO" ftruncate "$N/plain-fd"
+run_pid "$FO" fchmod "$N/plain-fd" 0600
+run_pid "$FO" fchown "$N/plain-fd" 0 0
+run_pid "$FO" ftruncate "$N/plain-fd"
 sleep 1
 agent_stop
 expect_eq "agent exits 0" "$?" 0
