@@ -1,6 +1,6 @@
 # herdwatch-collector, the herdwatch CLI and herdwatch-replay. Their objects live in
 # $(B)/obj-c/ so they do not depend on the BPF skeleton the agent objects need.
-COLL_SRCS := collector/main.c collector/options.c collector/setup.c collector/ingest.c collector/http.c collector/api.c collector/response.c collector/crl.c collector/store.c $(wildcard collector/herd*.c) $(wildcard collector/tokens*.c) collector/json.c collector/json_write.c common/wire.c \
+COLL_SRCS := collector/main.c collector/options.c collector/setup.c collector/ingest.c collector/http.c collector/api.c collector/response.c collector/crl.c $(wildcard collector/store*.c) $(wildcard collector/herd*.c) $(wildcard collector/tokens*.c) collector/json.c collector/json_write.c common/wire.c \
 	collector/console.c collector/console_coverage.c $(B)/console_assets.c collector/metrics.c common/prom.c \
 	collector/alert_out.c common/relay.c common/relay_http.c \
 	$(wildcard collector/nats_*.c)
@@ -37,7 +37,7 @@ $(B)/herdwatch-replay: $(REPLAY_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS_COLL)
 
 # Collector-side unit tests (wire, JSON, tokens, dedup ranges, herd engine) under ASan/UBSan.
-$(COLL_UNIT): tests/collector/unit.c collector/store.c $(wildcard collector/herd*.c) $(wildcard collector/tokens*.c) collector/json.c collector/json_write.c common/wire.c $(wildcard collector/*.h common/wire.h)
+$(COLL_UNIT): tests/collector/unit.c $(wildcard collector/store*.c) $(wildcard collector/herd*.c) $(wildcard collector/tokens*.c) collector/json.c collector/json_write.c common/wire.c $(wildcard collector/*.h common/wire.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fsanitize=address,undefined $(filter %.c,$^) -o $@ $(LDLIBS_COLL)
 

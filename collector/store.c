@@ -8,43 +8,7 @@
 #include <string.h>
 
 #include "collector/store.h"
-
-struct range {
-	uint64_t lo, hi;
-};
-
-struct stream {
-	/* key: the identity fields, each length-prefixed (name, host id, boot id: 1 byte of
-	 * length, then the bytes), then the run id's 8 bytes: unambiguous for any bytes */
-	uint8_t *key;
-	size_t klen;
-	struct range *r;
-	uint32_t n, cap;
-	int dirty;
-	struct range *mark; /* stream_mark's copy of r */
-	uint32_t mark_n, mark_cap;
-	int mark_dirty;
-	int64_t host, last_chunk; /* names id of its host name, its newest chunk (0: none yet) */
-};
-
-struct nent {
-	char *key; /* "<type>\x1f<name>" */
-	int64_t id;
-	char *version; /* as stored in names.version (NULL: none) */
-};
-
-struct store {
-	sqlite3 *db;
-	sqlite3_stmt *ins_chunk, *ins_cidx, *ins_alert, *get_stream, *put_stream, *get_name,
-		*ins_name, *begin, *commit, *rollback, *set_version;
-	int in_txn;
-	unsigned long long txn_rows;
-	int64_t next_chunk;
-	struct stream **st; /* open addressing by key */
-	uint32_t stcap, stn;
-	struct nent *names;
-	uint32_t ncap, nn;
-};
+#include "collector/store_int.h"
 
 static const char *SCHEMA =
 	"PRAGMA journal_mode=WAL;"
@@ -74,8 +38,6 @@ static const char *SCHEMA =
 	"CREATE TABLE IF NOT EXISTS herd_state(id INTEGER PRIMARY KEY CHECK (id = 1),"
 	" saved INTEGER NOT NULL, raw_len INTEGER NOT NULL, z BLOB NOT NULL);";
 
-static int64_t pragma_int(sqlite3 *db, const char *sql);
-
 /* Schema versions (PRAGMA user_version). 0: as first released; 1: names.version (the member's
  * version, so its cohort is herd + version); 2: streams keyed by (name, host id, boot id, run):
  * the certificate name the agent authenticated with and its run id join the key (rows of an
@@ -103,7 +65,7 @@ static int has_column(sqlite3 *db, const char *table, const char *col)
 
 static int migrate(sqlite3 *db)
 {
-	int64_t v = pragma_int(db, "PRAGMA user_version");
+	int64_t v = store_pragma_int(db, "PRAGMA user_version");
 	if (v >= STORE_SCHEMA)
 		return 0;
 	char *err = NULL;
@@ -187,7 +149,7 @@ int store_open(struct store **out, const char *path, unsigned long long max_byte
 		goto fail;
 	if (max_bytes) {
 		char sql[96];
-		int64_t pg = pragma_int(s->db, "PRAGMA page_size");
+		int64_t pg = store_pragma_int(s->db, "PRAGMA page_size");
 		snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%llu",
 			 max_bytes / (unsigned long long)(pg > 0 ? pg : 4096));
 		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
@@ -664,7 +626,8 @@ int64_t store_name(struct store *s, int type, const char *name, const char *herd
 int64_t store_next_chunk(struct store *s)
 {
 	if (!s->next_chunk)
-		s->next_chunk = pragma_int(s->db, "SELECT coalesce(max(id), 0) + 1 FROM chunks");
+		s->next_chunk =
+			store_pragma_int(s->db, "SELECT coalesce(max(id), 0) + 1 FROM chunks");
 	return s->next_chunk;
 }
 
@@ -721,7 +684,7 @@ int store_alert(struct store *s, uint64_t ts, const char *kind, const char *sev,
 	return step_reset(st);
 }
 
-static int64_t pragma_int(sqlite3 *db, const char *sql)
+int64_t store_pragma_int(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *st;
 	int64_t v = 0;
@@ -731,93 +694,4 @@ static int64_t pragma_int(sqlite3 *db, const char *sql)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return v;
-}
-
-static int retain_exec(sqlite3 *db, const char *where, unsigned long long *deleted)
-{
-	char sql[256];
-	snprintf(sql, sizeof(sql),
-		 "DELETE FROM chunk_index WHERE chunk IN (SELECT id FROM chunks WHERE %s)", where);
-	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return -EIO;
-	snprintf(sql, sizeof(sql), "SELECT coalesce(sum(count), 0) FROM chunks WHERE %s", where);
-	*deleted += (unsigned long long)pragma_int(db, sql);
-	snprintf(sql, sizeof(sql), "DELETE FROM chunks WHERE %s", where);
-	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
-}
-
-/*
- * Alerts follow the events: an alert is kept at least as long as the events it cites. By age:
- * alerts older than max_age_s go (the events they cite, which arrived before them, are older
- * still). By size: alerts older than the oldest event left go (every event an alert cites
- * arrived before the alert; applied when size retention deleted events). Streams (the stored seqs of one agent run) go once none of their
- * events is left and they were inactive for longer than max_age_s (an agent run that still
- * sends keeps its row, so its resends stay duplicates).
- */
-static int retain_alerts_streams(struct store *s, uint64_t now_ns, uint64_t max_age_s,
-				 int size_deleted, struct store_retained *r)
-{
-	char sql[512];
-	if (max_age_s && now_ns > max_age_s * 1000000000ull) {
-		snprintf(sql, sizeof(sql), "DELETE FROM alerts WHERE ts < %llu",
-			 (unsigned long long)(now_ns - max_age_s * 1000000000ull));
-		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-			return -EIO;
-		r->alerts += (unsigned long long)sqlite3_changes(s->db);
-	}
-	if (size_deleted &&
-	    pragma_int(s->db, "SELECT count(*) FROM (SELECT 1 FROM chunks LIMIT 1)")) {
-		if (sqlite3_exec(s->db,
-				 "DELETE FROM alerts WHERE ts < (SELECT min(ts_min) FROM chunks)",
-				 NULL, NULL, NULL) != SQLITE_OK)
-			return -EIO;
-		r->alerts += (unsigned long long)sqlite3_changes(s->db);
-	}
-	if (max_age_s) {
-		/* updated: seconds; a stream without last_chunk (older schema) is judged by age only */
-		snprintf(sql, sizeof(sql),
-			 "DELETE FROM streams WHERE updated < %llu AND (last_chunk IS NULL OR NOT "
-			 "EXISTS"
-			 " (SELECT 1 FROM chunks WHERE chunks.id <= streams.last_chunk AND"
-			 " chunks.host = streams.host))",
-			 (unsigned long long)(now_ns / 1000000000ull - max_age_s));
-		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-			return -EIO;
-		unsigned long long n = (unsigned long long)sqlite3_changes(s->db);
-		r->streams += n;
-		if (n)
-			store_drop_streams(s); /* cached copies of pruned rows */
-	}
-	return 0;
-}
-
-int store_retain(struct store *s, uint64_t now_ns, uint64_t max_age_s, uint64_t max_bytes,
-		 struct store_retained *r)
-{
-	char where[128];
-	unsigned long long *deleted = &r->events;
-	*r = (struct store_retained){0};
-	if (max_age_s && now_ns > max_age_s * 1000000000ull) {
-		snprintf(where, sizeof(where), "ts_max < %llu",
-			 (unsigned long long)(now_ns - max_age_s * 1000000000ull));
-		if (retain_exec(s->db, where, deleted))
-			return -EIO;
-	}
-	int size_deleted = 0;
-	for (int round = 0; max_bytes && round < 50; round++) {
-		int64_t used = (pragma_int(s->db, "PRAGMA page_count") -
-				pragma_int(s->db, "PRAGMA freelist_count")) *
-			       pragma_int(s->db, "PRAGMA page_size");
-		if ((uint64_t)used <= max_bytes)
-			break;
-		int64_t lo = pragma_int(s->db, "SELECT min(id) FROM chunks"),
-			hi = pragma_int(s->db, "SELECT max(id) FROM chunks");
-		if (hi <= lo)
-			break;
-		snprintf(where, sizeof(where), "id < %lld", (long long)(lo + (hi - lo) / 10 + 1));
-		if (retain_exec(s->db, where, deleted))
-			return -EIO;
-		size_deleted = 1;
-	}
-	return retain_alerts_streams(s, now_ns, max_age_s, size_deleted, r);
 }

@@ -13,10 +13,9 @@ MAX_FILE=800
 MAX_FUNC=120
 DIRS="agent bpf common collector cli tools"
 
-# Still beyond the limits, with the reason. FILE for a file, FILE:FUNCTION for a function.
+# Still beyond the limits, with the reason (none now: the list only shrinks). FILE for a file,
+# FILE:FUNCTION for a function.
 ALLOW=(
-	# SQLite: schema, migrations, chunks, names, streams, retention; split migrations next
-	collector/store.c
 )
 
 # sizes FILE...: "FILE LINES" per file and "FILE:FUNCTION LINES" per function
