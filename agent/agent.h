@@ -40,10 +40,11 @@ struct hw_probe {
 	const char *cand; /* the attached candidate */
 };
 
-struct cgcache;      /* cgroup id -> path (host.c) */
-struct ctrmeta;      /* container identity cache (ctrmeta.c) */
-struct user_state;   /* uprobes of the user family (user_uprobes.c) */
-struct custom_state; /* custom probes (custom.c) */
+struct cgcache;        /* cgroup id -> path (host.c) */
+struct ctrmeta;        /* container identity cache (ctrmeta.c) */
+struct user_state;     /* uprobes of the user family (user_uprobes.c) */
+struct custom_state;   /* custom probes (custom.c) */
+struct net_mode_state; /* the net family's hooks (net_mode.c) */
 
 struct agent {
 	struct hw_config cfg;
@@ -57,13 +58,8 @@ struct agent {
 	char prog_fail[512]
 		      [160]; /* programs refused (by the kernel or HW_DENY_HOOKS), with reason */
 	int nprog_fail;
-	/* the net family's hooks (net_mode.c) */
-	struct {
-		int cg_fd; /* cgroup v2 root the socket hooks attach to; -1: none */
-		char cg_path[256];
-		char reason[200]; /* why the family is on syscall hooks; "": socket hooks */
-		uint64_t seeded;  /* listeners older than the agent given an owner */
-	} netm;
+	/* the net family's hooks: socket or syscall (net_mode.c) */
+	struct net_mode_state *netm;
 
 	/* output */
 	struct hw_output out; /* the file sink's state (sink_file.c); a->out.fd < 0: none */
@@ -221,6 +217,10 @@ int cgroup_id_of(const char *cgpath, uint64_t *id);
 void find_cg2_root(char *out, size_t len);
 /* net_mode.c */
 void net_mode_init(struct agent *a);
+/* Why the net family is on syscall hooks (NULL: on socket hooks, as far as the agent chose);
+ * the cgroup v2 root's descriptor the socket hooks attach to (-1: none). */
+const char *net_mode_reason(const struct agent *a);
+int net_mode_cgroup_fd(const struct agent *a);
 void net_mode_keep(struct hw_config *nc, const struct hw_config *cur);
 bool net_mode_veto(struct agent *a, int probe, char *why, size_t n);
 void net_mode_json(struct agent *a, struct jbuf *b);

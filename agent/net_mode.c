@@ -40,35 +40,62 @@
 #define NET_SEED_MAX 4096  /* listeners seeded at most, per attach */
 #define NET_SEED_NETNS 256 /* network namespaces whose listeners are seeded, at most */
 
+/* The family's state, owned here (struct agent holds only the pointer; NULL before
+ * net_mode_init, or when it could not be allocated: then the family is on syscall hooks). */
+struct net_mode_state {
+	int cg_fd; /* cgroup v2 root the socket hooks attach to; -1: none */
+	char cg_path[256];
+	char reason[200]; /* why the family is on syscall hooks; "": socket hooks */
+	uint64_t seeded;  /* listeners older than the agent given an owner */
+};
+
+const char *net_mode_reason(const struct agent *a)
+{
+	if (!a->netm)
+		return "the net family's hooks were not chosen (no BPF object loaded, or no "
+		       "memory)";
+	return a->netm->reason[0] ? a->netm->reason : NULL;
+}
+
+int net_mode_cgroup_fd(const struct agent *a)
+{
+	return a->netm ? a->netm->cg_fd : -1;
+}
+
 void net_mode_init(struct agent *a)
 {
 	const struct hw_config *c = &a->cfg;
 	struct statfs sf;
-	char *why = a->netm.reason;
-	size_t wl = sizeof(a->netm.reason);
+	if (!a->netm && !(a->netm = calloc(1, sizeof(*a->netm)))) {
+		agent_log("net: no memory for the family's state: on syscall hooks\n");
+		return;
+	}
+	char *why = a->netm->reason;
+	size_t wl = sizeof(a->netm->reason);
 
-	a->netm.cg_fd = -1;
+	a->netm->cg_fd = -1;
 	why[0] = 0;
 	if (c->net_mode.syscall) {
 		snprintf(why, wl, "net.mode is syscall");
 		return;
 	}
 	if (c->net_mode.cgroup2_path)
-		snprintf(a->netm.cg_path, sizeof(a->netm.cg_path), "%s", c->net_mode.cgroup2_path);
+		snprintf(a->netm->cg_path, sizeof(a->netm->cg_path), "%s",
+			 c->net_mode.cgroup2_path);
 	else
-		find_cg2_root(a->netm.cg_path, sizeof(a->netm.cg_path));
-	if (!a->netm.cg_path[0]) {
+		find_cg2_root(a->netm->cg_path, sizeof(a->netm->cg_path));
+	if (!a->netm->cg_path[0]) {
 		snprintf(why, wl, "no cgroup v2 mount (cgroup v1 only)");
 		return;
 	}
-	int fd = open(a->netm.cg_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(a->netm->cg_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(why, wl, "cannot open the cgroup v2 mount %s: %s", a->netm.cg_path,
+		snprintf(why, wl, "cannot open the cgroup v2 mount %s: %s", a->netm->cg_path,
 			 strerror(errno));
 		return;
 	}
 	if (fstatfs(fd, &sf) || sf.f_type != CGROUP2_SUPER_MAGIC) {
-		snprintf(why, wl, "%s is not a cgroup v2 mount", a->netm.cg_path);
+		snprintf(why, wl, "%s is not a cgroup v2 mount", a->netm->cg_path);
 		close(fd);
 		return;
 	}
@@ -82,12 +109,12 @@ void net_mode_init(struct agent *a)
 		    !(flags & BPF_F_ALLOW_MULTI)) {
 			snprintf(why, wl,
 				 "a program is attached to %s's %s hook without BPF_F_ALLOW_MULTI",
-				 a->netm.cg_path, i ? "connect6" : "connect4");
+				 a->netm->cg_path, i ? "connect6" : "connect4");
 			close(fd);
 			return;
 		}
 	}
-	a->netm.cg_fd = fd;
+	a->netm->cg_fd = fd;
 }
 
 /* A reload: net.mode and net.cgroup2_path stay as the agent started (said once). */
@@ -142,16 +169,17 @@ void net_mode_json(struct agent *a, struct jbuf *b)
 {
 	/* the kernel may refuse the socket-hook programs themselves (no tp_btf, an older
 	 * verifier): the probes then took their syscall candidates */
-	const char *why =
-		a->netm.reason[0] ? a->netm.reason : probes_prog_failed(a, "hws_state_btf");
+	const char *why = net_mode_reason(a);
+	if (!why)
+		why = probes_prog_failed(a, "hws_state_btf");
 	jb_key(b, "net_mode");
 	jb_obj_begin(b);
 	jb_kcstr(b, "mode", why ? "syscall" : "socket");
 	if (why)
 		jb_kcstr(b, "reason", why);
 	else
-		jb_kcstr(b, "cgroup2", a->netm.cg_path);
-	jb_ku64(b, "listeners_seeded", a->netm.seeded);
+		jb_kcstr(b, "cgroup2", a->netm->cg_path);
+	jb_ku64(b, "listeners_seeded", a->netm ? a->netm->seeded : 0);
 	jb_obj_end(b);
 }
 
@@ -273,7 +301,7 @@ static void seed_pid(struct agent *a, int map_fd, uint32_t pid, struct lsn *ls, 
 		owner_of(a, pid, atoi(d->d_name), &o);
 		/* BPF_NOEXIST: a listen() seen by the kernel program wins */
 		if (bpf_map_update_elem(map_fd, &k, &o, BPF_NOEXIST) == 0)
-			a->netm.seeded++;
+			a->netm->seeded++;
 		hit->done = true; /* one owner per socket: the first process found */
 	}
 	closedir(dp);
@@ -297,7 +325,7 @@ void net_mode_seed(struct agent *a)
 	DIR *dp;
 	struct dirent *d;
 
-	if (!a->skel || a->netm.reason[0] || probes_prog_failed(a, "hws_accept_btf"))
+	if (!a->skel || net_mode_reason(a) || probes_prog_failed(a, "hws_accept_btf"))
 		return;
 	forget_listeners(bpf_map__fd(a->skel->maps.hws_lsn));
 	if (!(dp = opendir("/proc")))

@@ -357,11 +357,12 @@ int probes_load(struct agent *a)
 		}
 		if (attempt == 0) {
 			net_mode_init(a);
-			if (a->netm.reason[0])
+			if (net_mode_reason(a))
 				bpf_object__for_each_program (prog, s->obj)
 					if (!strncmp(bpf_program__name(prog), "hws_", 4))
 						add_fail(a, "%s: net on syscall hooks: %s",
-							 bpf_program__name(prog), a->netm.reason);
+							 bpf_program__name(prog),
+							 net_mode_reason(a));
 			deny_hooks(a, s);
 			precheck_btf(a, s);
 			precheck_tracepoints(a, s);
@@ -577,7 +578,7 @@ static int try_candidate(struct agent *a, struct hw_probe *p, const char *cand, 
 							   e.tp + cl + (e.tp[cl] == '/'));
 		} else if (!strcmp(hook_of(prog), "cgroup")) {
 			/* a link: BPF_F_ALLOW_MULTI semantics, beside others' programs */
-			l = bpf_program__attach_cgroup(prog, a->netm.cg_fd);
+			l = bpf_program__attach_cgroup(prog, net_mode_cgroup_fd(a));
 		} else {
 			l = bpf_program__attach(prog);
 		}
