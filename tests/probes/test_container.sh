@@ -116,10 +116,16 @@ mkimage() {
 }
 IMAGE=herdwatch.test/busybox:1
 mkimage
-"${A[@]}" images import --snapshotter native "$D/image.tar" >/dev/null 2>&1 || {
-	not_ok "image import" "ctr images import failed"
-	exit 1
-}
+# a containerd that has just opened its socket may still be loading its plugins: a refused
+# import is tried again, and its error said if it stays refused
+for try in 1 2 3 4 5; do
+	"${A[@]}" images import --snapshotter native "$D/image.tar" >/dev/null 2>"$T/import.err" && break
+	[ $try = 5 ] && {
+		not_ok "image import" "ctr images import failed: $(tail -c 400 "$T/import.err")"
+		exit 1
+	}
+	sleep 1
+done
 expect_eq "image imported with its digest" \
 	"$("${A[@]}" images ls | awk -v i=$IMAGE '$1==i{print $3}')" "$DIGEST"
 
