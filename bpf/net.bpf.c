@@ -48,6 +48,16 @@ struct {
 	__type(value, struct net_oscratch);
 } hwn_oscratch SEC(".maps");
 
+/* The fields of a net record that only a fold or a listen changes: one event, no window. */
+static __always_inline void net_rec_single(struct hw_net *e)
+{
+	e->backlog = 0;
+	e->count = 1;
+	e->window_ns = 0;
+	e->pad2 = 0;
+	e->start_ts = 0;
+}
+
 /* A new record of the net family in the scratch buffer, header not yet filled. */
 static __always_inline struct hw_net *net_rec(__u32 type)
 {
@@ -57,14 +67,10 @@ static __always_inline struct hw_net *net_rec(__u32 type)
 		return NULL;
 	}
 	e->fd = -1;
-	e->backlog = 0;
-	e->count = 1;
-	e->window_ns = 0;
 	e->nflags = 0;
 	e->type = 0;
 	e->netns = 0;
-	e->pad2 = 0;
-	e->start_ts = 0;
+	net_rec_single(e);
 	return e;
 }
 
@@ -341,12 +347,8 @@ static __always_inline void net_state_start(const struct sock *sk, const bool fa
 	e->type = 1; /* SOCK_STREAM */
 	e->syscall = HW_NET_SC_IO_URING;
 	e->nflags = HW_NET_F_PENDING;
-	e->backlog = 0;
-	e->count = 1;
-	e->window_ns = 0;
+	net_rec_single(e);
 	e->netns = net_sk_netns(sk, fast);
-	e->pad2 = 0;
-	e->start_ts = 0;
 	net_fill_hdr(&e->hdr, t, HW_EV_NET_CONNECT, fast);
 	__u64 skey = (__u64)sk;
 	bpf_map_update_elem(&hwn_pending, &skey, e, BPF_ANY);

@@ -264,12 +264,8 @@ static __always_inline bool netcg_tcp_end(const struct sock *sk, int newstate)
 	e->type = sk->sk_type;
 	e->syscall = HW_NET_SC_CONNECT;
 	e->nflags = e->result ? HW_NET_F_DST_FROM_USER : 0;
-	e->backlog = 0;
-	e->count = 1;
-	e->window_ns = 0;
+	net_rec_single(e);
 	e->netns = net_sk_netns(sk, true);
-	e->pad2 = 0;
-	e->start_ts = 0;
 	if (window && net_fold_k(e, &o->nv, &k, window))
 		return true;
 	hw_submit(e, sizeof(*e), false);
@@ -394,12 +390,8 @@ static __always_inline void netcg_accept(const struct sock *sk)
 	e->type = sk->sk_type;
 	e->syscall = 0;
 	e->nflags = HW_NET_F_LISTENER;
-	e->backlog = 0;
-	e->count = 1;
-	e->window_ns = 0;
+	net_rec_single(e);
 	e->netns = lk.netns;
-	e->pad2 = 0;
-	e->start_ts = 0;
 	if (window && net_fold_k(e, &s->nv, &k, window))
 		return;
 	hw_submit(e, sizeof(*e), false);
