@@ -203,7 +203,7 @@ late_totals() {
 	{ grep -F -e "$pat" "$out" || true; } |
 		grep -F -e '"kind":"net.connect"' -e '"kind":"net.accept"' -e '"kind":"process.capability"' |
 		jq -r --arg pids " $* " '
-			select(($pids | contains(" \(.proc.pid) ")))
+			select(.proc.pid as $x | $pids | contains(" \($x) "))
 			| if .kind == "net.connect" then "\(.proc.pid) connect \(.net.count // 1)"
 			elif .kind == "net.accept" then "\(.proc.pid) accept \(.net.count // 1)"
 			else "\(.proc.pid) cap_\(.cap.name | ascii_downcase | ltrimstr("cap_")) \(.cap.checks)" end' |
@@ -221,7 +221,7 @@ recount_late() {
 	# shellcheck disable=SC2086
 	late_totals "$out" $pids >"$raw.late"
 	awk -v cats="$LATE_CATS" '
-		NR == FNR { n[$1 " " $2] = $3; e[$1 " " $2] = $4; next }
+		FILENAME == ARGV[1] { n[$1 " " $2] = $3; e[$1 " " $2] = $4; next }
 		/ monitor=herdwatch ok=1 / {
 			p = w = 0
 			for (i = 1; i <= NF; i++) {
