@@ -245,7 +245,8 @@ def main():
                     note = " (no probe)"
                 if mon == "auditd" and c == "cap_net_admin":
                     note = " (no rule)"
-                note += how_counted(mon, c, rr.values())
+                if e:
+                    note += how_counted(mon, c, rr.values())
                 if e == 0:
                     cats.append(f"{c} {g} (none expected){note}")
                 else:
