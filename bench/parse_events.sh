@@ -5,7 +5,10 @@
 # turns them into event categories. count_events reads a monitor's output and sums, per
 # category, the operations its events stand for. For herdwatch an event can stand for several:
 #   - net.connect, net.accept: `net.count` (the in-kernel folding of repeats, docs/events-net.md
-#     "Folding": the first event has count 1, the summary after the window the repeats);
+#     "Folding": the first event has count 1, the summary after the window the repeats); a
+#     connect is counted by its final event, the blocking call's or the outcome of a
+#     non-blocking one (wrk's): the `pending` start (EINPROGRESS) before an outcome is not
+#     counted again, and a start whose outcome never came leaves the count short;
 #   - file.*: 1 + `file.repeats` (exact mode folds repeats within 10 s and reports the rest in
 #     a `summary` event at exit, which stands for its `repeats` alone); in watch mode (fanotify,
 #     docs/events-user.md "Watch mode") the kernel merges identical opens and no summary is
@@ -67,7 +70,8 @@ expected_events() {
 HW_EVENT_JQ='
 	(if .proc.pid == $p or .proc.ppid == $p or .proc.pid == $w then "own 1" else empty end),
 	(if .kind == "process.exec" and .proc.ppid == $p then "exec 1"
-	elif .kind == "net.connect" and (.proc.pid == $p or .proc.pid == $w) then "connect \(.net.count // 1)"
+	elif .kind == "net.connect" and (.proc.pid == $p or .proc.pid == $w) and .net.pending != true then
+		"connect \(.net.count // 1)"
 	elif .kind == "net.accept" and .proc.pid == $p then "accept \(.net.count // 1)"
 	elif (.kind | startswith("file.")) and .proc.pid == $p then
 		"file \((if .file.summary == true then 0 else 1 end) + (.file.repeats // 0))"
@@ -204,7 +208,7 @@ late_totals() {
 		grep -F -e '"kind":"net.connect"' -e '"kind":"net.accept"' -e '"kind":"process.capability"' |
 		jq -r --arg pids " $* " '
 			select(.proc.pid as $x | $pids | contains(" \($x) "))
-			| if .kind == "net.connect" then "\(.proc.pid) connect \(.net.count // 1)"
+			| if .kind == "net.connect" then (if .net.pending == true then empty else "\(.proc.pid) connect \(.net.count // 1)" end)
 			elif .kind == "net.accept" then "\(.proc.pid) accept \(.net.count // 1)"
 			else "\(.proc.pid) cap_\(.cap.name | ascii_downcase | ltrimstr("cap_")) \(.cap.checks)" end' |
 		awk '{n[$1 " " $2] += $3; e[$1 " " $2]++} END {for (k in n) print k, n[k], e[k]}'
