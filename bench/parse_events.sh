@@ -172,8 +172,10 @@ count_events() {
 	esac
 }
 
-# The categories whose events come after the run (folded summaries, capability summaries).
-LATE_CATS="connect accept cap_chown cap_net_admin"
+# The categories whose events can come after the run: folded summaries, capability summaries,
+# and watch-mode file events (read from fanotify after the ring buffer in the agent's pass, so
+# they can follow the drain marker's exec).
+LATE_CATS="connect accept file file_reports cap_chown cap_net_admin"
 
 # late_short EXP GOT: the late categories where GOT (count_events' line) is below EXP
 # (expected_events' line); prints nothing when none is
@@ -205,11 +207,14 @@ late_totals() {
 	shift
 	pat=$(printf '"pid":%s,\n' "$@")
 	{ grep -F -e "$pat" "$out" || true; } |
-		grep -F -e '"kind":"net.connect"' -e '"kind":"net.accept"' -e '"kind":"process.capability"' |
+		grep -F -e '"kind":"net.connect"' -e '"kind":"net.accept"' -e '"kind":"process.capability"' -e '"kind":"file.' |
 		jq -r --arg pids " $* " '
 			select(.proc.pid as $x | $pids | contains(" \($x) "))
 			| if .kind == "net.connect" then (if .net.pending == true then empty else "\(.proc.pid) connect \(.net.count // 1)" end)
 			elif .kind == "net.accept" then "\(.proc.pid) accept \(.net.count // 1)"
+			elif (.kind | startswith("file.")) then
+				"\(.proc.pid) file \((if .file.summary == true then 0 else 1 end) + (.file.repeats // 0))",
+				"\(.proc.pid) file_reports 1"
 			else "\(.proc.pid) cap_\(.cap.name | ascii_downcase | ltrimstr("cap_")) \(.cap.checks)" end' |
 		awk '{n[$1 " " $2] += $3; e[$1 " " $2]++} END {for (k in n) print k, n[k], e[k]}'
 }
@@ -219,7 +224,7 @@ late_totals() {
 # runs. Prints the number of run lines still short.
 recount_late() {
 	local raw=$1 out=$2 pids
-	pids=$(awk '/ monitor=herdwatch ok=1 / && / exp_(connect|accept|cap_chown|cap_net_admin)=/ {
+	pids=$(awk '/ monitor=herdwatch ok=1 / && / exp_(connect|accept|file|file_reports|cap_chown|cap_net_admin)=/ {
 		for (i = 1; i <= NF; i++) if ($i ~ /^(pid|wrkpid)=[1-9]/) { sub(/^[a-z]*=/, "", $i); print $i } }' "$raw" | sort -u)
 	[ -n "$pids" ] || { echo 0; return 0; }
 	# shellcheck disable=SC2086
