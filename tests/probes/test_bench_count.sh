@@ -104,7 +104,7 @@ for _ in $(seq 100); do
 done
 urls=()
 for _ in $(seq 25); do urls+=("http://127.0.0.1:$PORT/index.html"); done
-curl -s -o /dev/null "${urls[@]}" &
+curl -s "${urls[@]}" >/dev/null &
 CU=$!
 wait $CU
 expect_eq "service: curl got its answers" "$?" 0
