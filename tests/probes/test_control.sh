@@ -141,7 +141,9 @@ wait_event "select(.kind==\"file.chmod\" and .proc.pid==$c2)" >/dev/null && ok "
 before=$(events '.seq' | tail -n1)
 r=$(ctl disable user.shell --for 1)
 expect_jq "timed disable of user.shell" "$r" '.ok==true'
-hb=$(wait_event "select(.kind==\"agent.heartbeat\" and .seq>$before)") || not_ok "heartbeat after timed disable" "none"
+# the heartbeat the disable is followed by (a periodic one may come between reading $before and
+# the disable: the first that shows user.shell's uprobes disabled, before the expiry)
+hb=$(wait_event "select(.kind==\"agent.heartbeat\" and .seq>$before and ([.agent.uprobes[]|select(.probe==\"user.shell\")|.state]|unique==[\"disabled\"]))") || not_ok "heartbeat after timed disable" "none"
 expect_jq "uprobes detached at once" "$hb" '[.agent.uprobes[]|select(.probe=="user.shell")|.state]|unique==["disabled"]'
 ev=$(wait_event "select(.kind==\"agent.control\" and .control.source==\"expiry\" and .seq>$before)" 5) || not_ok "expiry reported" "no agent.control from expiry"
 expect_jq "expiry event names the override" "$ev" '.control.command=="disable" and .control.args==["user.shell"] and .control.answer.now=="expired"'
