@@ -46,6 +46,8 @@ done
 TMP=$(mktemp -d /tmp/hw-capbench.XXXXXX)
 SW_DIR=$TMP SW_OFF_EXTRA='heartbeat_interval: 3600'
 . bench/switch.sh
+# shellcheck source=bench/paired.sh
+. bench/paired.sh
 trap 'sw_cleanup; rm -rf "$TMP"' EXIT
 
 printf 'heartbeat_interval: 3600\n' >"$TMP/default.yaml"
@@ -72,20 +74,11 @@ sw_start off || exit 1
 run_wl() {
 	taskset -c "$CPU" "$STORM" -n "$N" | sed -n 's/.* wall_ns=\([0-9]*\) cpu_ns=\([0-9]*\).*/\1 \2/p'
 }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
 # report MONITOR COLUMN(1 wall, 2 cpu) LABEL: one line of the table
 report() {
-	local f=$TMP/$1 col=$2 med base lo hi pm pl ph
-	cut -d' ' -f"$col" "$f" >"$TMP/v"
-	cut -d' ' -f"$col" "$TMP/none" >"$TMP/b"
-	med=$(median <"$TMP/v")
-	base=$(median <"$TMP/b")
-	lo=$(sort -n "$TMP/v" | head -1)
-	hi=$(sort -n "$TMP/v" | tail -1)
-	paste "$TMP/v" "$TMP/b" | awk '$2 > 0 {printf "%.6f\n", ($1 - $2) * 100 / $2}' >"$TMP/p"
-	pm=$(median <"$TMP/p")
-	pl=$(sort -g "$TMP/p" | head -1)
-	ph=$(sort -g "$TMP/p" | tail -1)
+	cut -d' ' -f"$2" "$TMP/$1" >"$TMP/v"
+	cut -d' ' -f"$2" "$TMP/none" >"$TMP/b"
+	read -r med lo hi pm pl ph < <(paired "$TMP/v" "$TMP/b")
 	awk -v m="$1" -v k="$3" -v med="$med" -v lo="$lo" -v hi="$hi" -v n="$N" \
 		-v pm="$pm" -v pl="$pl" -v ph="$ph" 'BEGIN {
 		printf "%-8s %-4s %8.1f %8.1f … %-8.1f %+8.1f%% %+8.1f … %+.1f%%\n",

@@ -40,6 +40,8 @@ TMP=$(mktemp -d /tmp/hw-fwbench.XXXXXX)
 # the agent switched by SIGHUP (bench/switch.sh): "none" is its all-off configuration
 SW_DIR=$TMP SW_OFF_EXTRA='heartbeat_interval: 3600'
 . bench/switch.sh
+# shellcheck source=bench/paired.sh
+. bench/paired.sh
 trap 'sw_cleanup; rm -rf "$TMP"' EXIT
 
 FILE='probes: {process: false, kernel: false, system: false, agent: false, net: false, user: false, file: true}'
@@ -62,20 +64,13 @@ run_wl() {
 	esac
 	sed -n 's/.* wall_ns=\([0-9]*\) cpu_ns=\([0-9]*\).*/\1 \2/p' <<<"$out"
 }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
 # report WORKLOAD MONITOR COLUMN(1 wall, 2 cpu) LABEL: one line of the table
 report() {
-	local f=$TMP/$1.$2 col=$3 med base lo hi pm pl ph
-	cut -d' ' -f"$col" "$f" >"$TMP/v"
-	cut -d' ' -f"$col" "$TMP/$1.none" >"$TMP/b"
-	med=$(median <"$TMP/v")
+	local base
+	cut -d' ' -f"$3" "$TMP/$1.$2" >"$TMP/v"
+	cut -d' ' -f"$3" "$TMP/$1.none" >"$TMP/b"
 	base=$(median <"$TMP/b")
-	lo=$(sort -n "$TMP/v" | head -1)
-	hi=$(sort -n "$TMP/v" | tail -1)
-	paste "$TMP/v" "$TMP/b" | awk '$2 > 0 {printf "%.6f\n", ($1 - $2) * 100 / $2}' >"$TMP/p"
-	pm=$(median <"$TMP/p")
-	pl=$(sort -g "$TMP/p" | head -1)
-	ph=$(sort -g "$TMP/p" | tail -1)
+	read -r med lo hi pm pl ph < <(paired "$TMP/v" "$TMP/b")
 	awk -v w="$1" -v m="$2" -v k="$4" -v med="$med" -v b="$base" -v lo="$lo" -v hi="$hi" \
 		-v pm="$pm" -v pl="$pl" -v ph="$ph" 'BEGIN {
 		printf "%-10s %-7s %-4s %10.1f %+8.1f%% %10.1f … %-9.1f %+8.1f%% %+8.1f … %+.1f%%\n",

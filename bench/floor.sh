@@ -56,6 +56,8 @@ TMP=$(mktemp -d /tmp/hw-floor.XXXXXX)
 SW_DIR=$TMP
 # shellcheck source=bench/switch.sh
 . "$ROOT/bench/switch.sh"
+# shellcheck source=bench/paired.sh
+. "$ROOT/bench/paired.sh"
 cleanup() {
 	sw_cleanup
 	rm -rf "$TMP"
@@ -95,8 +97,6 @@ run_wl() { # run_wl WORKLOAD -> wall_ns on stdout
 	sed -n 's/.* wall_ns=\([0-9]*\).*/\1/p' <<<"$out"
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
-
 IFS=, read -r -a MONS <<<"$MONITORS"
 NM=${#MONS[@]}
 [[ ",$MONITORS," == *,none,* ]] || { echo "floor: -m must include none (the base)" >&2; exit 2; }
@@ -115,16 +115,7 @@ for w in ${WORKLOADS//,/ }; do
 	done
 	base=$(median <"$TMP/$w.none")
 	for m in "${MONS[@]}"; do
-		med=$(median <"$TMP/$w.$m")
-		lo=$(sort -n "$TMP/$w.$m" | head -1)
-		hi=$(sort -n "$TMP/$w.$m" | tail -1)
-		# paired: each round's run against the same round's none (adjacent in time, so a
-		# slow period of the machine weighs on both), the median of those ratios
-		paste "$TMP/$w.$m" "$TMP/$w.none" | awk '$2 > 0 {printf "%.6f\n", ($1 - $2) * 100 / $2}' \
-			>"$TMP/$w.$m.paired"
-		pmed=$(median <"$TMP/$w.$m.paired")
-		plo=$(sort -g "$TMP/$w.$m.paired" | head -1)
-		phi=$(sort -g "$TMP/$w.$m.paired" | tail -1)
+		read -r med lo hi pmed plo phi < <(paired "$TMP/$w.$m" "$TMP/$w.none")
 		awk -v w="$w" -v m="$m" -v med="$med" -v b="$base" -v lo="$lo" -v hi="$hi" \
 			-v pm="$pmed" -v pl="$plo" -v ph="$phi" 'BEGIN {
 			printf "%-8s %-10s %12.1f %+9.1f%% %10.1f … %-9.1f %+9.1f%% %+8.1f … %+.1f%%\n", w, m,
