@@ -581,13 +581,7 @@ void file_fan_free(struct agent *a)
 	free(fan->inodes);
 	free(fan->dirs);
 	free(fan->rdirs);
-	for (unsigned i = 0; i < FAN_EXIT_KEEP; i++)
-		if (fan->exits[i].used) {
-			pstr_put(fan->exits[i].p.exe);
-			pstr_put(fan->exits[i].p.args);
-			pstr_put(fan->exits[i].p.cwd);
-			pstr_put(fan->exits[i].p.tty);
-		}
+	fan_exits_free(fan);
 	free(fan);
 	a->fan = NULL;
 }

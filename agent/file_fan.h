@@ -95,5 +95,6 @@ const struct fan_rdir *fan_rdir_of(const struct fan_state *fan, int htype, const
 void fan_drain(struct agent *a);
 uint16_t fan_rule_of_path(struct agent *a, const char *path);
 void fan_drain_remark(struct agent *a);
+void fan_exits_free(struct fan_state *fan); /* the exit cache's strings, at teardown */
 
 #endif

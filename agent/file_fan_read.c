@@ -92,18 +92,31 @@ uint16_t fan_rule_of_path(struct agent *a, const char *path)
 	return FAN_NO_RULE;
 }
 
+/* an entry of the exit cache gives back the strings it holds */
+static void exited_put(struct fan_exited *x)
+{
+	if (!x->used)
+		return;
+	pstr_put(x->p.exe);
+	pstr_put(x->p.args);
+	pstr_put(x->p.cwd);
+	pstr_put(x->p.tty);
+	x->used = false;
+}
+
+void fan_exits_free(struct fan_state *fan)
+{
+	for (unsigned i = 0; i < FAN_EXIT_KEEP; i++)
+		exited_put(&fan->exits[i]);
+}
+
 void file_fan_note_exit(struct agent *a, const struct hw_hdr *h, const struct proc *p)
 {
 	struct fan_state *fan = a->fan;
-	if (!fan->active)
+	if (!fan || !fan->active)
 		return;
 	struct fan_exited *x = &fan->exits[fan->exit_next++ % FAN_EXIT_KEEP];
-	if (x->used) {
-		pstr_put(x->p.exe);
-		pstr_put(x->p.args);
-		pstr_put(x->p.cwd);
-		pstr_put(x->p.tty);
-	}
+	exited_put(x);
 	x->used = true;
 	x->h = *h;
 	memset(&x->p, 0, sizeof(x->p));
