@@ -48,6 +48,7 @@ struct net_mode_state; /* the net family's hooks (net_mode.c) */
 /* Each family's own state: private to the family's files (only the pointer is here), made by
  * the family's init and freed by its fini (agent/family.c), so that two agents' families could
  * live in one process (the unit tests make and free them). */
+struct priv_state;   /* capability counts, loss counters: priv_counts.c */
 struct tty_state;    /* tty.c */
 struct fan_state;    /* files.mode watch: file_fan.h */
 struct file_repeats; /* folded opens reported at exit: user_decode.c */
@@ -144,6 +145,7 @@ struct agent {
 	struct user_state *user;
 	struct binhash *bh; /* exec.sha256: cache and worker (binhash.c), NULL when off */
 	/* the families' state (NULL before families_init and after families_free) */
+	struct priv_state *priv;
 	struct tty_state *tty;
 	struct fan_state *fan;
 	struct file_repeats *freps;
@@ -297,6 +299,8 @@ extern volatile int hw_verbose;
 /* priv_decode.c: a capability set as an array of names (["CAP_NET_RAW", ...]) */
 void put_caps(struct jbuf *b, uint64_t set);
 /* priv_decode.c: the priv family's settings and per-window summaries */
+int priv_init(struct agent *a); /* family init and teardown (priv_counts.c) */
+void priv_free(struct agent *a);
 int priv_sync_maps(struct agent *a);
 void priv_tick(struct agent *a, uint64_t now_ms);
 

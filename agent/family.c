@@ -43,7 +43,11 @@ static int user_file_sync(struct agent *a)
 }
 
 static const struct hw_family families[] = {
-	{.name = "priv", .sync_maps = priv_sync_maps, .tick = priv_tick},
+	{.name = "priv",
+	 .init = priv_init,
+	 .fini = priv_free,
+	 .sync_maps = priv_sync_maps,
+	 .tick = priv_tick},
 	{.name = "net",
 	 .init = net_init,
 	 .fini = net_free,

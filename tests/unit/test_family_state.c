@@ -65,12 +65,12 @@ static void test_inventory(void)
 
 static bool all_set(const struct agent *a)
 {
-	return a->tty && a->fan && a->freps && a->dns && a->inv;
+	return a->priv && a->tty && a->fan && a->freps && a->dns && a->inv;
 }
 
 static bool none_set(const struct agent *a)
 {
-	return !a->tty && !a->fan && !a->freps && !a->dns && !a->inv && !a->cps;
+	return !a->priv && !a->tty && !a->fan && !a->freps && !a->dns && !a->inv && !a->cps;
 }
 
 int main(void)
