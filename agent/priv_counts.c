@@ -75,10 +75,9 @@ struct cnt_ent {
 /* The family's state (struct agent's priv): made by priv_init, freed by priv_free. */
 struct priv_state {
 	struct cnt_ent *cnt_tab[CNT_BUCKETS];
-	uint64_t loss_seen[HW_PRIV_NLOSS]; /* hwv_loss, as reported */
-	uint64_t q_seen[2];                /* hwv_memacct, as reported */
-	struct bpf_link *flush_link;       /* the task iterator hwv_capflush_it, once attached */
-	bool flush_failed;
+	uint64_t loss_seen[HW_PRIV_NLOSS];      /* hwv_loss, as reported */
+	uint64_t q_seen[2];                     /* hwv_memacct, as reported */
+	bool flush_told;                        /* the per-CPU flush does not run: said once */
 	uint64_t next_ms, last_ms, ids_next_ms; /* priv_tick's schedule */
 };
 
@@ -88,7 +87,7 @@ int priv_init(struct agent *a)
 	return a->priv ? 0 : -ENOMEM;
 }
 
-/* at exit, after the probes are detached (and before the BPF object is) */
+/* at exit */
 void priv_free(struct agent *a)
 {
 	struct priv_state *ps = a->priv;
@@ -99,7 +98,6 @@ void priv_free(struct agent *a)
 			next = e->next;
 			free(e);
 		}
-	bpf_link__destroy(ps->flush_link);
 	free(ps);
 	a->priv = NULL;
 }
@@ -203,38 +201,25 @@ static int percpu_sum(int fd, uint32_t key, uint64_t *out, unsigned n)
 	return 0;
 }
 
-/* Move every thread's pending fast-path capability counts into hwv_counts (hwv_cap_fast in
- * bpf/priv.bpf.h): one pass of the task iterator hwv_capflush_it, whose output is empty. Not
- * loaded (a kernel without task iterators): nothing to do, the fast path is then never taken
- * either, as its exit flush is part of the same candidates. */
-static void priv_cap_flush(struct agent *a)
+/* Move every CPU's pending fast-path capability counts into hwv_counts (hwv_cap_pc in
+ * bpf/priv.bpf.h): hwv_capfl_raw run once on each online CPU. Returns the number of CPUs
+ * where it ran, or -errno when it cannot run at all (then the fast path stays off: see
+ * priv_sync_maps). An offline CPU keeps its slot's counts until it runs a check again. */
+static int priv_cap_flush(struct agent *a)
 {
-	struct priv_state *ps = a->priv;
-	struct bpf_program *p = a->skel->progs.hwv_capflush_it;
-	char buf[64];
-	int fd;
+	int fd = bpf_program__fd(a->skel->progs.hwv_capfl_raw);
+	int ncpu = libbpf_num_possible_cpus(), ran = 0, err = -ENOENT;
 
-	if (ps->flush_failed || bpf_program__fd(p) < 0)
-		return;
-	if (!ps->flush_link) {
-		ps->flush_link = bpf_program__attach_iter(p, NULL);
-		if (!ps->flush_link) {
-			agent_log("process.capability: the task iterator does not attach (%s); "
-				  "counts of repeated checks wait for their thread's exit\n",
-				  strerror(errno));
-			ps->flush_failed = true;
-			return;
-		}
-		a->own_ids_dirty = true; /* its link is the agent's own (agent.tamper) */
+	if (fd < 0 || ncpu <= 0)
+		return -ENOENT;
+	for (int cpu = 0; cpu < ncpu; cpu++) {
+		LIBBPF_OPTS(bpf_test_run_opts, o, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = cpu);
+		if (bpf_prog_test_run_opts(fd, &o) == 0)
+			ran++;
+		else if (errno != ENXIO) /* ENXIO: an offline CPU */
+			err = -errno;
 	}
-	fd = bpf_iter_create(bpf_link__fd(ps->flush_link));
-	if (fd < 0) {
-		agent_log("process.capability: bpf_iter_create: %s\n", strerror(errno));
-		return;
-	}
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	close(fd);
+	return ran ? ran : err;
 }
 
 /* Read every counter, emit what changed since the last window, forget finished processes. */
@@ -435,6 +420,8 @@ int priv_sync_maps(struct agent *a)
 		.kprobe_type = read_pmu_type("kprobe"),
 		.uprobe_type = read_pmu_type("uprobe"),
 	};
+	bool *told = &a->priv->flush_told;
+	int ran = priv_cap_flush(a);
 	uint32_t zero = 0;
 	struct sigaction sa = {.sa_handler = SIG_IGN};
 
@@ -442,6 +429,14 @@ int priv_sync_maps(struct agent *a)
 	 * agent.tamper with the sender. */
 	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGUSR2, &sa, NULL);
+	/* the capability fast path only where its counts can be flushed (hwv_cap_pc) */
+	pc.cap_fast = ran > 0;
+	if (ran <= 0 && !*told) {
+		agent_log("process.capability: the per-CPU flush does not run (%s); every check "
+			  "takes the hash path\n",
+			  strerror(-ran));
+		*told = true;
+	}
 	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.hwv_cfg), &zero, &pc, BPF_ANY))
 		return -errno;
 	priv_own_ids(a);

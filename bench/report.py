@@ -15,8 +15,13 @@ Definitions (also in docs/performance.md):
                   and until the monitor had written the workload's last event; shown as a
                   share of the workload's wall time without a monitor
   total overhead  slowdown + monitor CPU share (the workload's lost time plus the monitor's own)
-  captured        events in the monitor's output that belong to the workload / events the
-                  workload made (summed over repetitions)
+  captured        operations the monitor's events of the workload stand for / operations the
+                  workload made (summed over repetitions); a folded herdwatch event stands
+                  for what it carries (HOW_COUNTED); in watch mode herdwatch's file opens are
+                  counted in reports (one per process, file and 10 s window), as fanotify
+                  merges the opens themselves
+A run whose workload did no operation (a service run without a request: wrk missing or
+failed) is a failed run: there is nothing to divide its time by.
 """
 import argparse
 import os
@@ -41,10 +46,20 @@ CATEGORY_PROBE = {
     "connect": "net.connect",
     "accept": "net.accept",
     "file": "file.open",
+    "file_reports": "file.open",
     "cap_chown": "process.capability",
     "cap_net_admin": "process.capability",
 }
-CATEGORY_ORDER = ["exec", "connect", "accept", "file", "cap_chown", "cap_net_admin"]
+CATEGORY_ORDER = ["exec", "connect", "accept", "file", "file_reports", "cap_chown",
+                  "cap_net_admin"]
+# what one herdwatch event of a category stands for (bench/parse_events.sh counts it so)
+HOW_COUNTED = {
+    "connect": "Σ net.count",
+    "accept": "Σ net.count",
+    "file": "Σ 1 + file.repeats",
+    "cap_chown": "Σ cap.checks",
+    "cap_net_admin": "Σ cap.checks",
+}
 
 
 def read_kv(path):
@@ -86,6 +101,24 @@ def spread(xs, digits=1):
     return f" ({min(xs) * 100:+.{digits}f} … {max(xs) * 100:+.{digits}f})"
 
 
+def how_counted(mon, c, rr):
+    """How the captured count of category c was made: ' in N events (Σ field)' when herdwatch's
+    events stand for more than one operation each; for watch-mode file reports, what they
+    stand for against the opens made."""
+    if mon != "herdwatch":
+        return ""
+    rr = list(rr)
+    if c == "file_reports":
+        opens = sum(int(num(r, "ops")) for r in rr)
+        rep = sum(int(num(r, "got_file")) for r in rr)
+        return (f" (watch mode: fanotify merges a process's opens of a file, one report per "
+                f"process, file and 10 s window; the reports stand for {rep} of {opens} opens)")
+    if c not in HOW_COUNTED or not any(("got_" + c + "_events") in r for r in rr):
+        return ""
+    ev = sum(int(num(r, "got_" + c + "_events")) for r in rr)
+    return f" in {ev} events ({HOW_COUNTED[c]})"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
@@ -99,8 +132,14 @@ def main():
     env = {}
     for d in read_kv(base + "-env.kv"):
         env.update(d)
-    runs = [r for r in read_kv(base + "-runs.kv") if r.get("ok") == "1"]
-    failed = [r for r in read_kv(base + "-runs.kv") if r.get("ok") != "1"]
+    allruns = read_kv(base + "-runs.kv")
+    for r in allruns:
+        # nothing to divide by: a run without an operation is a failed one (older raw files
+        # wrote such service runs as ok=1 with ops=0)
+        if r.get("ok") == "1" and num(r, "ops") <= 0:
+            r["ok"], r["error"] = "0", "no_operations"
+    runs = [r for r in allruns if r.get("ok") == "1"]
+    failed = [r for r in allruns if r.get("ok") != "1"]
     prof = read_kv(base + "-profile.kv")
     rate = read_kv(base + "-rate.kv")
 
@@ -141,8 +180,16 @@ def main():
       "shared machine. *Workload's share* scales it by the workload's part of the monitor's "
       "output (lines or audit records of the workload, its children and its client). "
       "*Total overhead* = slowdown + the workload's share of monitor CPU; *× auditd* divides it "
-      "by auditd's. *Captured* counts the workload's events in the monitor's output, summed over "
-      "all repetitions.\n")
+      "by auditd's. *Captured* is the operations the monitor's events of the workload stand "
+      "for against the operations the workload made, summed over all repetitions: one per "
+      "audit record or bpftrace line (bpftrace's capability map: its counts); for herdwatch "
+      "what each event carries, as the column says (*in N events (Σ net.count)*: folded "
+      "connects and accepts, the first event and the summary after the window; *Σ 1 + "
+      "file.repeats*: opens folded in exact mode; *Σ cap.checks*: the capability summaries "
+      "of each window). In watch mode (fanotify) the kernel merges a process's opens of a "
+      "file before herdwatch reads them, so the opens are not known: herdwatch's *file_reports* "
+      "counts its reports, one per process, file and 10 s window, against the windows of "
+      "the run.\n")
     w("| workload | monitor | µs/op | slowdown | CPU slowdown | monitor CPU, all "
       "| monitor CPU, workload's share | total overhead | × auditd | RSS (MiB) | captured "
       "| lost / gaps |")
@@ -198,6 +245,8 @@ def main():
                     note = " (no probe)"
                 if mon == "auditd" and c == "cap_net_admin":
                     note = " (no rule)"
+                if e:
+                    note += how_counted(mon, c, rr.values())
                 if e == 0:
                     cats.append(f"{c} {g} (none expected){note}")
                 else:
@@ -237,9 +286,13 @@ def main():
     w("")
     w("Workloads: " + "; ".join(f"**{k}** {WORKLOAD_TEXT[k]}" for k in workloads) + ".\n")
     if failed:
+        groups = {}
+        for r in failed:
+            groups.setdefault((r.get("workload"), r.get("monitor"), r.get("error")),
+                              []).append(r.get("rep"))
         w(f"{len(failed)} run(s) failed and are left out: " +
-          ", ".join(f"{r.get('workload')}/{r.get('monitor')} rep {r.get('rep')} "
-                    f"({r.get('error')})" for r in failed) + ".\n")
+          ", ".join(f"{wl_}/{m_} ({e_}) round{'s' if len(reps) > 1 else ''} {','.join(reps)}"
+                    for (wl_, m_, e_), reps in groups.items()) + ".\n")
 
     for wl in set(d["workload"] for d in prof):
         rows = [d for d in prof if d["workload"] == wl]

@@ -234,38 +234,45 @@ static __always_inline int priv_count(struct task_struct *t, __u32 tgid, __u16 t
 }
 
 /*
- * The fast path of repeated capability checks (bpf/priv.bpf.c priv_cap). A thread whose
- * process already has its hwv_counts entry for capability c (so its first use was reported)
- * sets bit c of seen; its next allowed checks of c only add 1 to n[c] in its own task storage:
- * one storage lookup (cached in the task) and one add, no key to build, no hash. Denied checks
- * always take the hash path. The pending n[c] reach the process's entry when the agent runs
- * hwv_capflush_it (an iterator over every task) before it reads the counts at the end of a
- * window, and when the thread exits (hwv_capexit_btf), so the summaries count every check.
- * The thread adds atomically and a flush takes each counter with an atomic exchange, so the
- * exit flush and the iterator, even on the same thread at once, never move a check twice.
+ * The fast path of repeated capability checks (bpf/priv_cap.bpf.c priv_cap). Each CPU keeps one
+ * slot (hwv_cap_pc) for the last process that checked a capability on it: its hwv_counts key
+ * (tgid, group leader's start) and the bits of the capabilities whose entry exists (so their
+ * first use was reported). An allowed check of a set bit by that process only adds 1 to n[c]
+ * in the slot: an inlined per-CPU lookup, two compares and one add, no helper call, no key to
+ * build, no hash. Denied checks, other processes and first uses take the hash path, which
+ * moves the slot's pending counts to their entries before it gives the slot to another
+ * process. The agent moves every CPU's pending counts before it reads hwv_counts at the end of
+ * a window, by running hwv_capfl_raw on each CPU (BPF_F_TEST_RUN_ON_CPU), and sets
+ * hw_priv_cfg.cap_fast only once that works: without it no slot is ever filled.
+ * Only programs on the slot's own CPU touch it: a capability program (tracepoint: preemption
+ * off; fexit: the kernel's per-CPU recursion guard) or the flush (in an interrupt that may
+ * come between two instructions of the program). So counts are added with one atomic add and
+ * taken with one atomic exchange, a slot's counts are zeroed before its key changes, and no
+ * check is moved twice or lost.
  */
 #define PRIV_FAST_NCAP 64
-struct priv_cap_fast {
-	__u64 seen; /* bit c: the entry of (process, c) exists, first use reported */
-	__u32 dead; /* the thread passed sched_process_exit: no more fast path */
+struct priv_cap_pc {
+	__u32 tgid; /* the process whose checks the slot counts (0: none) */
 	__u32 pad;
+	__u64 start_ns; /* its group leader's start_boottime: with tgid, its hwv_counts key */
+	__u64 seen;     /* bit c: the entry of (process, c) exists, first use reported */
 	__u64 n[PRIV_FAST_NCAP]; /* allowed checks of c not yet added to the entry */
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct priv_cap_fast);
-} hwv_cap_fast SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct priv_cap_pc);
+} hwv_cap_pc SEC(".maps");
 
-/* Move a thread's pending counts into its process's entries (t: the thread, f: its storage). */
-static __always_inline void priv_fast_flush(struct task_struct *t, struct priv_cap_fast *f)
+/* Move a slot's pending counts into its process's entries. */
+static __always_inline void priv_fast_flush(struct priv_cap_pc *f)
 {
 	struct hw_priv_count_key k = {
-		.tgid = BPF_CORE_READ(t, tgid),
+		.tgid = f->tgid,
 		.type = HW_EV_CAP,
-		.start_ns = BPF_CORE_READ(t, group_leader, start_boottime),
+		.start_ns = f->start_ns,
 	};
 	__u64 seen = f->seen;
 
@@ -283,7 +290,7 @@ static __always_inline void priv_fast_flush(struct task_struct *t, struct priv_c
 		v = bpf_map_lookup_elem(&hwv_counts, &k);
 		if (v)
 			__sync_fetch_and_add(&v->count, x);
-		else /* the entry was removed while the thread lived: x checks not summarised */
+		else /* the entry was removed meanwhile: x checks not summarised */
 			priv_count_loss(HW_PRIV_LOSS_FAST_ORPHAN);
 	}
 }

@@ -8,7 +8,7 @@
  * allowed or denied, is in the process's counts, which the agent summarises once per window
  * (agent/priv_counts.c); a count that cannot be kept is counted in hwv_loss and announced.
  * Hot paths come first and are short: the memory-accounting check (a per-CPU slot), then an
- * allowed repeat that the thread's task storage already knows (hwv_cap_fast in priv.bpf.h),
+ * allowed repeat by the process this CPU's slot holds (hwv_cap_pc in priv.bpf.h),
  * then the hash. Field meanings: docs/events-priv.md.
  */
 #include "priv.bpf.h"
@@ -64,22 +64,39 @@ static __always_inline void priv_memacct_add(int denied)
 	}
 }
 
+/* Give this CPU's fast-path slot to process (tgid, start_ns), whose entry for cap exists:
+ * the previous process's pending counts first go to its entries (priv_fast_flush). */
+static __always_inline void priv_fast_take(struct priv_cap_pc *f, __u32 tgid, __u64 start_ns,
+					   int cap)
+{
+	if (f->tgid != tgid || f->start_ns != start_ns) {
+		if (f->tgid)
+			priv_fast_flush(f); /* zeroes every n[] before the key changes */
+		f->seen = 0;
+		f->tgid = tgid;
+		f->start_ns = start_ns;
+	}
+	f->seen |= 1ULL << (cap & (PRIV_FAST_NCAP - 1));
+}
+
 /*
  * One capability check. The order is the frequency: the memory accounting's CAP_SYS_ADMIN
  * (about 20 per fork + exec: one per-CPU slot, no filter, no per-process state), then an
- * allowed repeat that the thread's storage already knows (hwv_cap_fast: one storage lookup
- * and one add), then the hash of (process, capability) counts (priv_count), which also makes
- * the first-use record. count_quiet: count the memory-accounting checks here (false where
- * another program counts them: see hwv_vmacct_fx). fast: use the per-thread fast path
- * (the tp_btf and fexit programs, which have the task storage and its exit flush).
+ * allowed repeat by the process this CPU's fast-path slot holds (hwv_cap_pc: an inlined
+ * per-CPU lookup, two compares, one add), then the hash of (process, capability) counts
+ * (priv_count), which also makes the first-use record. count_quiet: count the
+ * memory-accounting checks here (false where another program counts them: see
+ * hwv_vmacct_fx). fast: use the fast path (the tp_btf and fexit programs, which cannot run
+ * twice at once on one CPU).
  */
 static __always_inline void priv_cap(int cap, int ret, const bool count_quiet, const bool fast)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct priv_cap_fast *f;
+	struct priv_cap_pc *f = NULL;
 	struct hw_cfg *cfg;
 	struct hw_count_first *r;
-	__u32 tgid;
+	__u32 tgid, zero = 0;
+	__u64 start_ns;
 	int counted;
 
 	if (cap == 21 /* CAP_SYS_ADMIN */ && priv_cap_quiet(t)) {
@@ -87,26 +104,29 @@ static __always_inline void priv_cap(int cap, int ret, const bool count_quiet, c
 			priv_memacct_add(ret != 0);
 		return;
 	}
+	/* t is a trusted BTF pointer: plain loads, no helper calls, on this hot path */
+	tgid = t->tgid;
+	start_ns = t->group_leader->start_boottime;
 	/* allowed (ret 0) and cap < 64, in one test: the fewer instructions the better here */
 	if (fast && !(ret | (cap & ~(PRIV_FAST_NCAP - 1)))) {
-		f = bpf_task_storage_get(&hwv_cap_fast, t, 0, 0);
-		if (f && (f->seen >> cap) & 1) {
+		f = bpf_map_lookup_elem(&hwv_cap_pc, &zero);
+		if (f && f->tgid == tgid && f->start_ns == start_ns && (f->seen >> cap) & 1) {
 			__sync_fetch_and_add(&f->n[cap & (PRIV_FAST_NCAP - 1)], 1);
 			return;
 		}
 	}
-	tgid = t->tgid;
 	cfg = hw_get_cfg();
 	/* The agent's own checks are not counted; the other filters (hw_filtered) are applied by
 	 * priv_count when a process's first check creates its entry. */
 	if (cfg && cfg->agent_pid == tgid)
 		return;
 	counted = priv_count(t, tgid, HW_EV_CAP, cap & 0xffff, ret != 0, 0);
-	if (fast && !(ret | (cap & ~(PRIV_FAST_NCAP - 1))) && counted != PRIV_NOT_COUNTED) {
-		/* the entry exists: this thread's next allowed checks of cap take the fast path */
-		f = bpf_task_storage_get(&hwv_cap_fast, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-		if (f && !f->dead)
-			f->seen |= 1ULL << cap;
+	if (f && counted != PRIV_NOT_COUNTED) {
+		/* the entry exists: this process's next allowed checks of cap on this CPU take the
+		 * fast path, once the agent has shown it can flush the slots */
+		struct hw_priv_cfg *pc = bpf_map_lookup_elem(&hwv_cfg, &zero);
+		if (pc && pc->cap_fast)
+			priv_fast_take(f, tgid, start_ns, cap);
 	}
 	if (counted != PRIV_FIRST)
 		return;
@@ -164,33 +184,16 @@ int BPF_PROG(hwv_vmacct_fx, struct mm_struct *mm, long pages, int ret)
 	return 0;
 }
 
-/* A thread's last pending fast-path counts (hwv_cap_fast), at its exit; later checks of the
- * exiting thread take the hash path. */
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(hwv_capexit_btf)
+/* This CPU's pending fast-path counts (hwv_cap_pc), moved to their entries: never attached,
+ * run by the agent on every CPU (BPF_F_TEST_RUN_ON_CPU; priv_counts.c) before it reads
+ * hwv_counts at the end of a window. */
+SEC("raw_tp")
+int hwv_capfl_raw(void *ctx)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct priv_cap_fast *f = bpf_task_storage_get(&hwv_cap_fast, t, 0, 0);
-	if (f) {
-		f->dead = 1;
-		priv_fast_flush(t, f);
-		f->seen = 0; /* this thread's later checks, if any, go to the hash */
-	}
-	return 0;
-}
+	__u32 zero = 0;
+	struct priv_cap_pc *f = bpf_map_lookup_elem(&hwv_cap_pc, &zero);
 
-/* Every live thread's pending fast-path counts, run by the agent (priv_counts.c) before it
- * reads hwv_counts at the end of a window. Writes nothing to the iterator's output. */
-SEC("iter/task")
-int hwv_capflush_it(struct bpf_iter__task *ctx)
-{
-	struct task_struct *t = ctx->task;
-	struct priv_cap_fast *f;
-
-	if (!t)
-		return 0;
-	f = bpf_task_storage_get(&hwv_cap_fast, t, 0, 0);
-	if (f)
-		priv_fast_flush(t, f);
+	if (f && f->tgid)
+		priv_fast_flush(f);
 	return 0;
 }

@@ -229,12 +229,14 @@ _Static_assert(sizeof(struct hw_tamper) == 104, "hw_tamper layout");
 struct hw_priv_cfg {
 	__u32 kprobe_type; /* perf type of the kprobe PMU (0: none) */
 	__u32 uprobe_type; /* perf type of the uprobe PMU (0: none) */
+	__u32 cap_fast;    /* 1: the agent can flush hwv_cap_pc (process.capability's fast path) */
+	__u32 pad;
 };
 
 /* Causes for the priv family's own loss counter (hwv_loss per-CPU array). */
 #define HW_PRIV_LOSS_COUNT_FULL 0  /* a new (process, capability) could not be counted */
 #define HW_PRIV_LOSS_INFLIGHT 1    /* syscall entry state could not be saved: no result */
-#define HW_PRIV_LOSS_FAST_ORPHAN 2 /* a thread's pending capability checks found no entry */
+#define HW_PRIV_LOSS_FAST_ORPHAN 2 /* a process's pending capability checks found no entry */
 /* CAP_SYS_ADMIN memory-accounting checks (hwv_memacct, one per CPU) */
 struct hw_priv_memacct {
 	__u64 checks, denied;

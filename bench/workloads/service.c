@@ -111,8 +111,8 @@ int main(int argc, char **argv)
 		case 'k':
 			keepalive_max = wl_count(optarg, "-k");
 			break;
-		case 'x':
-			exec_every = atol(optarg);
+		case 'x': /* 0: no helper */
+			exec_every = strcmp(optarg, "0") ? wl_count(optarg, "-x") : 0;
 			break;
 		case 'b':
 			body_bytes = wl_count(optarg, "-b");
