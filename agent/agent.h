@@ -45,6 +45,15 @@ struct ctrmeta;        /* container identity cache (ctrmeta.c) */
 struct user_state;     /* uprobes of the user family (user_uprobes.c) */
 struct custom_state;   /* custom probes (custom.c) */
 struct net_mode_state; /* the net family's hooks (net_mode.c) */
+/* Each family's own state: private to the family's files (only the pointer is here), made by
+ * the family's init and freed by its fini (agent/family.c), so that two agents' families could
+ * live in one process (the unit tests make and free them). */
+struct priv_state;   /* capability counts, loss counters: priv_counts.c */
+struct tty_state;    /* tty.c */
+struct fan_state;    /* files.mode watch: file_fan.h */
+struct file_repeats; /* folded opens reported at exit: user_decode.c */
+struct dns_cache;    /* net.connect's dst.name: net_dns_cache.c */
+struct inv_state;    /* inventory.c */
 
 struct agent {
 	struct hw_config cfg;
@@ -135,6 +144,13 @@ struct agent {
 	char *hooks;       /* JSON object: hook types this kernel allows (computed at start) */
 	struct user_state *user;
 	struct binhash *bh; /* exec.sha256: cache and worker (binhash.c), NULL when off */
+	/* the families' state (NULL before families_init and after families_free) */
+	struct priv_state *priv;
+	struct tty_state *tty;
+	struct fan_state *fan;
+	struct file_repeats *freps;
+	struct dns_cache *dns;
+	struct inv_state *inv;
 };
 
 /* probes.c */
@@ -200,6 +216,8 @@ int agent_reload(struct agent *a, const char *overlay, char *err, size_t errlen)
 /* probes.c: is a probe wanted now (control override, else config)? */
 bool probe_wanted(struct agent *a, const char *name, bool dflt);
 /* net_decode.c */
+int net_init(struct agent *a); /* family init (the dst.name cache): 0 or -ENOMEM */
+void net_free(struct agent *a);
 int net_sync_maps(struct agent *a); /* net.* filters into kernel maps */
 void net_tick(struct agent *a);     /* once a second: folded-connect summaries */
 /* user_uprobes.c: user.* uprobes follow the config and the overrides */
@@ -281,6 +299,8 @@ extern volatile int hw_verbose;
 /* priv_decode.c: a capability set as an array of names (["CAP_NET_RAW", ...]) */
 void put_caps(struct jbuf *b, uint64_t set);
 /* priv_decode.c: the priv family's settings and per-window summaries */
+int priv_init(struct agent *a); /* family init and teardown (priv_counts.c) */
+void priv_free(struct agent *a);
 int priv_sync_maps(struct agent *a);
 void priv_tick(struct agent *a, uint64_t now_ms);
 
@@ -288,6 +308,8 @@ void priv_tick(struct agent *a, uint64_t now_ms);
  * file's comment for when each hook runs); the loops below call every family that has it. */
 struct hw_family {
 	const char *name;
+	int (*init)(struct agent *a); /* its state: 0 or -errno */
+	void (*fini)(struct agent *a);
 	int (*configure)(struct agent *a);
 	int (*sync_maps)(struct agent *a);
 	int (*apply)(struct agent *a);
@@ -296,6 +318,8 @@ struct hw_family {
 	void (*heartbeat)(struct agent *a, struct jbuf *b);
 	void (*stop)(struct agent *a);
 };
+int families_init(struct agent *a);  /* 0, or -errno (what was made is freed again) */
+void families_free(struct agent *a); /* at exit, after the probes are detached */
 void families_configure(struct agent *a);
 void families_sync_maps(struct agent *a);
 void families_apply(struct agent *a);
@@ -305,6 +329,8 @@ void families_heartbeat(struct agent *a, struct jbuf *b);
 void families_stop(struct agent *a); /* at exit, before the last heartbeat */
 
 /* inventory.c: what the host carries, as inventory.* events (docs/events-inventory.md) */
+int inventory_init(struct agent *a); /* family init and teardown */
+void inventory_free(struct agent *a);
 void inventory_tick(struct agent *a, uint64_t now_ms);
 void inventory_stop(struct agent *a);
 /* --inventory: one run, its items and summary emitted; 0 when it was not cut short */
@@ -317,6 +343,8 @@ int inventory_request(struct agent *a, const struct ctl_who *who, struct jbuf *b
  * probe attached)?; "ctl tty on|off [--session PID]" (for_ms: --for), the answer into b, 0 on
  * success; the family hooks (settings into the kernel maps, learning the terminal's file
  * operations once attached, expiries and budget losses once a second, the heartbeat's "tty") */
+int tty_init(struct agent *a); /* family init and teardown */
+void tty_free(struct agent *a);
 bool tty_wanted(struct agent *a);
 int tty_request(struct agent *a, const struct ctl_who *who, char **args, int n, uint64_t for_ms,
 		struct jbuf *b);

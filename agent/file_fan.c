@@ -39,7 +39,14 @@
 #include <time.h>
 #include <unistd.h>
 
-struct fan_state fan = {.fd = -1, .rfd = -1};
+int file_fan_init(struct agent *a)
+{
+	a->fan = calloc(1, sizeof(*a->fan));
+	if (!a->fan)
+		return -ENOMEM;
+	a->fan->fd = a->fan->rfd = -1;
+	return 0;
+}
 
 bool file_fan_name_ok(const char *name)
 {
@@ -69,43 +76,46 @@ static bool fan_wanted(struct agent *a)
 
 bool file_fan_owns_open(struct agent *a)
 {
-	return fan_wanted(a) && !(fan.failed && fan.gen == a->cfg_gen);
+	struct fan_state *fan = a->fan;
+	return fan_wanted(a) && !(fan->failed && fan->gen == a->cfg_gen);
 }
 
 const char *file_fan_fault(struct agent *a)
 {
-	return fan.failed && fan.gen == a->cfg_gen ? fan.reason : NULL;
+	struct fan_state *fan = a->fan;
+	return fan->failed && fan->gen == a->cfg_gen ? fan->reason : NULL;
 }
 
-void fan_close(void)
+void fan_close(struct fan_state *fan)
 {
-	if (fan.fd >= 0)
-		close(fan.fd);
-	if (fan.rfd >= 0)
-		close(fan.rfd);
-	fan.fd = fan.rfd = -1;
-	fan.active = false;
-	for (size_t i = 0; i < fan.nrdirs; i++)
-		free(fan.rdirs[i].path);
-	for (size_t i = 0; i < fan.ninodes; i++)
-		free(fan.inodes[i].path);
-	fan.ninodes = fan.ndirs = fan.nns = fan.nrdirs = 0;
-	fan.marks = fan.dir_marks = fan.remark_marks = fan.mark_skipped = 0;
+	if (fan->fd >= 0)
+		close(fan->fd);
+	if (fan->rfd >= 0)
+		close(fan->rfd);
+	fan->fd = fan->rfd = -1;
+	fan->active = false;
+	for (size_t i = 0; i < fan->nrdirs; i++)
+		free(fan->rdirs[i].path);
+	for (size_t i = 0; i < fan->ninodes; i++)
+		free(fan->inodes[i].path);
+	fan->ninodes = fan->ndirs = fan->nns = fan->nrdirs = 0;
+	fan->marks = fan->dir_marks = fan->remark_marks = fan->mark_skipped = 0;
 }
 
 void fan_fault(struct agent *a, const char *cause, const char *fmt, ...)
 {
+	struct fan_state *fan = a->fan;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(fan.reason, sizeof(fan.reason), fmt, ap);
+	vsnprintf(fan->reason, sizeof(fan->reason), fmt, ap);
 	va_end(ap);
-	fan.failed = true;
-	fan.cause = cause;
-	fan.gen = a->cfg_gen;
-	fan_close();
+	fan->failed = true;
+	fan->cause = cause;
+	fan->gen = a->cfg_gen;
+	fan_close(fan);
 	agent_log("files: watch mode off until the next reload: %s; file.open on its syscall "
 		  "tracepoints\n",
-		  fan.reason);
+		  fan->reason);
 	/* what fanotify held is gone, how much is unknown (count null) */
 	emit_begin(a, "agent.loss", 0);
 	jb_key(&a->jb, "loss");
@@ -114,7 +124,7 @@ void fan_fault(struct agent *a, const char *cause, const char *fmt, ...)
 	jb_key(&a->jb, "count");
 	jb_null(&a->jb);
 	jb_kcstr(&a->jb, "cause", cause);
-	jb_kcstr(&a->jb, "reason", fan.reason);
+	jb_kcstr(&a->jb, "reason", fan->reason);
 	jb_obj_end(&a->jb);
 	emit_end(a);
 	probes_apply(a); /* file.open back on the exact hooks */
@@ -141,7 +151,7 @@ static uint64_t ops_mask(unsigned ops)
 }
 
 /* 0, 1 when skipped (gone, a file system without the support), -ENOSPC at the mark limit */
-static int mark_path(int fd, unsigned flags, uint64_t mask, const char *path)
+static int mark_path(struct fan_state *fan, int fd, unsigned flags, uint64_t mask, const char *path)
 {
 	if (fd < 0 || !mask)
 		return 1;
@@ -149,7 +159,7 @@ static int mark_path(int fd, unsigned flags, uint64_t mask, const char *path)
 		return 0;
 	if (errno == ENOSPC)
 		return -ENOSPC;
-	fan.mark_skipped++;
+	fan->mark_skipped++;
 	return 1;
 }
 
@@ -164,66 +174,68 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem)
 	return n ? n : NULL;
 }
 
-static int note_inode(const struct stat *st, uint16_t rule, uint64_t ns, const char *shown)
+static int note_inode(struct fan_state *fan, const struct stat *st, uint16_t rule, uint64_t ns,
+		      const char *shown)
 {
-	for (size_t i = 0; i < fan.ninodes; i++)
-		if (fan.inodes[i].ino == st->st_ino && fan.inodes[i].dev == st->st_dev)
+	for (size_t i = 0; i < fan->ninodes; i++)
+		if (fan->inodes[i].ino == st->st_ino && fan->inodes[i].dev == st->st_dev)
 			return 1;
-	struct fan_inode *n = grow(fan.inodes, &fan.cap_inodes, fan.ninodes + 1, sizeof(*n));
+	struct fan_inode *n = grow(fan->inodes, &fan->cap_inodes, fan->ninodes + 1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
-	fan.inodes = n;
-	n[fan.ninodes++] =
+	fan->inodes = n;
+	n[fan->ninodes++] =
 		(struct fan_inode){st->st_ino, st->st_dev, ns, ns ? strdup(shown) : NULL, rule};
 	return 0;
 }
 
-static int note_dir(const struct stat *st, uint16_t rule)
+static int note_dir(struct fan_state *fan, const struct stat *st, uint16_t rule)
 {
-	for (size_t i = 0; i < fan.ndirs; i++)
-		if (fan.dirs[i].ino == st->st_ino && fan.dirs[i].dev == st->st_dev)
+	for (size_t i = 0; i < fan->ndirs; i++)
+		if (fan->dirs[i].ino == st->st_ino && fan->dirs[i].dev == st->st_dev)
 			return 1;
-	struct fan_dir *n = grow(fan.dirs, &fan.cap_dirs, fan.ndirs + 1, sizeof(*n));
+	struct fan_dir *n = grow(fan->dirs, &fan->cap_dirs, fan->ndirs + 1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
-	fan.dirs = n;
-	n[fan.ndirs++] = (struct fan_dir){st->st_ino, st->st_dev, rule};
+	fan->dirs = n;
+	n[fan->ndirs++] = (struct fan_dir){st->st_ino, st->st_dev, rule};
 	return 0;
 }
 
-const struct fan_rdir *fan_rdir_of(int htype, const unsigned char *h, uint32_t hlen)
+const struct fan_rdir *fan_rdir_of(const struct fan_state *fan, int htype, const unsigned char *h,
+				   uint32_t hlen)
 {
-	for (size_t i = 0; i < fan.nrdirs; i++)
-		if (fan.rdirs[i].htype == htype && fan.rdirs[i].hlen == hlen &&
-		    !memcmp(fan.rdirs[i].h, h, hlen))
-			return &fan.rdirs[i];
+	for (size_t i = 0; i < fan->nrdirs; i++)
+		if (fan->rdirs[i].htype == htype && fan->rdirs[i].hlen == hlen &&
+		    !memcmp(fan->rdirs[i].h, h, hlen))
+			return &fan->rdirs[i];
 	return NULL;
 }
 
 /* a directory whose creates and moves re-mark (named: creates of watched names reported) */
-static int remark_dir(const char *path, bool named)
+static int remark_dir(struct fan_state *fan, const char *path, bool named)
 {
-	for (size_t i = 0; i < fan.nrdirs; i++)
-		if (!strcmp(fan.rdirs[i].path, path)) {
-			fan.rdirs[i].named |= named;
+	for (size_t i = 0; i < fan->nrdirs; i++)
+		if (!strcmp(fan->rdirs[i].path, path)) {
+			fan->rdirs[i].named |= named;
 			return 0;
 		}
-	int rc = mark_path(fan.rfd, 0, FAN_CREATE | FAN_MOVED_TO | FAN_ONDIR, path);
+	int rc = mark_path(fan, fan->rfd, 0, FAN_CREATE | FAN_MOVED_TO | FAN_ONDIR, path);
 	if (rc)
 		return rc < 0 ? rc : 0;
-	fan.remark_marks++;
+	fan->remark_marks++;
 	struct {
 		struct file_handle fh;
 		unsigned char b[64];
 	} fh = {.fh.handle_bytes = 64};
 	int mnt;
-	struct fan_rdir *n = grow(fan.rdirs, &fan.cap_rdirs, fan.nrdirs + 1, sizeof(*n));
+	struct fan_rdir *n = grow(fan->rdirs, &fan->cap_rdirs, fan->nrdirs + 1, sizeof(*n));
 	if (!n)
 		return 0;
-	fan.rdirs = n;
+	fan->rdirs = n;
 	if (name_to_handle_at(AT_FDCWD, path, &fh.fh, &mnt, 0))
 		return 0; /* marked; its creates re-mark but are not reported */
-	struct fan_rdir *d = &n[fan.nrdirs];
+	struct fan_rdir *d = &n[fan->nrdirs];
 	d->path = strdup(path);
 	if (!d->path)
 		return 0;
@@ -231,38 +243,40 @@ static int remark_dir(const char *path, bool named)
 	d->hlen = fh.fh.handle_bytes;
 	memcpy(d->h, fh.fh.f_handle, d->hlen);
 	d->named = named;
-	fan.nrdirs++;
+	fan->nrdirs++;
 	return 0;
 }
 
 /* a watched file: an inode mark on it (ns: in that mount namespace, where path without its
  * first skip bytes names it) */
-static int mark_file(const char *path, uint16_t rule, unsigned ops, uint64_t ns, size_t skip)
+static int mark_file(struct fan_state *fan, const char *path, uint16_t rule, unsigned ops,
+		     uint64_t ns, size_t skip)
 {
 	struct stat st;
 	if (stat(path, &st) || !S_ISREG(st.st_mode))
 		return 0;
-	if (note_inode(&st, rule, ns, path + skip))
+	if (note_inode(fan, &st, rule, ns, path + skip))
 		return 0; /* already marked (or out of memory: the next pass tries again) */
-	int rc = mark_path(fan.fd, 0, ops_mask(ops), path);
+	int rc = mark_path(fan, fan->fd, 0, ops_mask(ops), path);
 	if (rc == 0)
-		fan.marks++;
+		fan->marks++;
 	return rc < 0 ? rc : 0;
 }
 
 /* a watched subtree: each directory, events on its children; creates re-mark */
-static int mark_tree(const char *path, uint16_t rule, unsigned ops, int depth, unsigned *budget)
+static int mark_tree(struct fan_state *fan, const char *path, uint16_t rule, unsigned ops,
+		     int depth, unsigned *budget)
 {
 	struct stat st;
 	if (stat(path, &st) || !S_ISDIR(st.st_mode) || !*budget)
 		return 0;
 	(*budget)--;
-	if (note_dir(&st, rule) == 0) {
-		int rc = mark_path(fan.fd, 0, ops_mask(ops) | FAN_EVENT_ON_CHILD, path);
+	if (note_dir(fan, &st, rule) == 0) {
+		int rc = mark_path(fan, fan->fd, 0, ops_mask(ops) | FAN_EVENT_ON_CHILD, path);
 		if (rc < 0)
 			return rc;
-		fan.dir_marks += rc == 0;
-		rc = remark_dir(path, false);
+		fan->dir_marks += rc == 0;
+		rc = remark_dir(fan, path, false);
 		if (rc < 0)
 			return rc;
 	}
@@ -276,7 +290,7 @@ static int mark_tree(const char *path, uint16_t rule, unsigned ops, int depth, u
 			continue;
 		char sub[PATH_MAX];
 		if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) < (int)sizeof(sub))
-			rc = mark_tree(sub, rule, ops, depth + 1, budget);
+			rc = mark_tree(fan, sub, rule, ops, depth + 1, budget);
 	}
 	if (d)
 		closedir(d);
@@ -284,7 +298,8 @@ static int mark_tree(const char *path, uint16_t rule, unsigned ops, int depth, u
 }
 
 /* "/abs/prefix" (under root, "" for the host): the names of its directory that start with it */
-static int mark_prefix(const char *root, const char *pat, uint16_t rule, unsigned ops, uint64_t ns)
+static int mark_prefix(struct fan_state *fan, const char *root, const char *pat, uint16_t rule,
+		       unsigned ops, uint64_t ns)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
 	const char *slash = strrchr(pat, '/');
@@ -295,8 +310,8 @@ static int mark_prefix(const char *root, const char *pat, uint16_t rule, unsigne
 	if (!dir[0])
 		snprintf(dir, sizeof(dir), "/");
 	if (!nl) /* "/abs/dir/": the subtree */
-		return ns ? 0 : mark_tree(dir, rule, ops, 0, &budget);
-	int rc = remark_dir(dir, !ns);
+		return ns ? 0 : mark_tree(fan, dir, rule, ops, 0, &budget);
+	int rc = remark_dir(fan, dir, !ns);
 	if (rc < 0)
 		return rc;
 	DIR *d = opendir(dir);
@@ -310,9 +325,9 @@ static int mark_prefix(const char *root, const char *pat, uint16_t rule, unsigne
 		if (stat(path, &st))
 			continue;
 		if (S_ISDIR(st.st_mode) && !ns)
-			rc = mark_tree(path, rule, ops, 0, &budget);
+			rc = mark_tree(fan, path, rule, ops, 0, &budget);
 		else if (S_ISREG(st.st_mode))
-			rc = mark_file(path, rule, ops, ns, strlen(root));
+			rc = mark_file(fan, path, rule, ops, ns, strlen(root));
 	}
 	if (d)
 		closedir(d);
@@ -320,7 +335,7 @@ static int mark_prefix(const char *root, const char *pat, uint16_t rule, unsigne
 }
 
 /* "STAR/NAME", "STAR/DIR/": in every home directory */
-static int mark_homes(const char *pat, uint16_t rule, unsigned ops)
+static int mark_homes(struct fan_state *fan, const char *pat, uint16_t rule, unsigned ops)
 {
 	char homes[64][PATH_MAX / 8], path[PATH_MAX];
 	unsigned nh = 0, budget = FAN_MAX_DIRS;
@@ -342,12 +357,12 @@ static int mark_homes(const char *pat, uint16_t rule, unsigned ops)
 	size_t nl = strlen(name);
 	bool dir = nl && name[nl - 1] == '/';
 	for (unsigned i = 0; i < nh; i++) {
-		int rc = remark_dir(homes[i], true);
+		int rc = remark_dir(fan, homes[i], true);
 		if (rc < 0)
 			return rc;
 		snprintf(path, sizeof(path), "%s/%.*s", homes[i], (int)(dir ? nl - 1 : nl), name);
-		rc = dir ? mark_tree(path, rule, ops, 15, &budget)
-			 : mark_file(path, rule, ops, 0, 0);
+		rc = dir ? mark_tree(fan, path, rule, ops, 15, &budget)
+			 : mark_file(fan, path, rule, ops, 0, 0);
 		if (rc < 0)
 			return rc;
 	}
@@ -357,15 +372,16 @@ static int mark_homes(const char *pat, uint16_t rule, unsigned ops)
 /* every rule, under root ("" for the host, "/proc/PID/root" for a container) */
 static int mark_rules(struct agent *a, const char *root, uint64_t ns)
 {
+	struct fan_state *fan = a->fan;
 	const struct hw_file_rule *r;
 	for (unsigned i = 0; (r = file_rule_at(a, i)); i++) {
 		int rc = 0;
 		if (!strncmp(r->pattern, "/proc/", 6) && strstr(r->pattern, "/*/"))
 			continue; /* procfs: exact mode only */
 		if (!strncmp(r->pattern, "*/", 2))
-			rc = ns ? 0 : mark_homes(r->pattern, i, r->ops);
+			rc = ns ? 0 : mark_homes(fan, r->pattern, i, r->ops);
 		else
-			rc = mark_prefix(root, r->pattern, i, r->ops, ns);
+			rc = mark_prefix(fan, root, r->pattern, i, r->ops, ns);
 		if (rc == -ENOSPC)
 			return rc;
 	}
@@ -383,21 +399,22 @@ static uint64_t mntns_of(const char *pid)
 /* Container roots: one process of each mount namespace other than the agent's. */
 void fan_scan_containers(struct agent *a)
 {
+	struct fan_state *fan = a->fan;
 	uint64_t self = mntns_of("self");
 	DIR *d = opendir("/proc");
 	struct dirent *de;
-	while (fan.active && d && (de = readdir(d)) && fan.nns < FAN_MAX_NS) {
+	while (fan->active && d && (de = readdir(d)) && fan->nns < FAN_MAX_NS) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
 		uint64_t ns = mntns_of(de->d_name);
 		bool seen = !ns || ns == self;
-		for (unsigned i = 0; i < fan.nns && !seen; i++)
-			seen = fan.ns[i] == ns;
+		for (unsigned i = 0; i < fan->nns && !seen; i++)
+			seen = fan->ns[i] == ns;
 		if (seen)
 			continue;
 		char root[64];
 		snprintf(root, sizeof(root), "/proc/%s/root", de->d_name);
-		fan.ns[fan.nns++] = ns;
+		fan->ns[fan->nns++] = ns;
 		if (mark_rules(a, root, ns) == -ENOSPC) {
 			closedir(d);
 			fan_fault(a, "fanotify_max_user_marks",
@@ -411,43 +428,46 @@ void fan_scan_containers(struct agent *a)
 
 int fan_build(struct agent *a)
 {
-	fan_close();
-	fan.fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK,
-			       O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
-	if (fan.fd < 0 && errno == EPERM) /* O_NOATIME needs ownership or CAP_FOWNER */
-		fan.fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK,
-				       O_RDONLY | O_LARGEFILE | O_CLOEXEC);
-	if (fan.fd < 0) {
+	struct fan_state *fan = a->fan;
+	fan_close(fan);
+	fan->fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK,
+				O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
+	if (fan->fd < 0 && errno == EPERM) /* O_NOATIME needs ownership or CAP_FOWNER */
+		fan->fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK,
+					O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+	if (fan->fd < 0) {
 		int e = errno;
 		fan_fault(a, "fanotify_init_refused", "fanotify: fanotify_init refused: %s",
 			  strerror(e));
 		return -e;
 	}
 	/* without it, files replaced by rename stay unwatched until the next reload */
-	fan.rfd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME,
-				O_RDONLY | O_CLOEXEC);
-	if (fan.rfd < 0)
+	fan->rfd =
+		fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME,
+			      O_RDONLY | O_CLOEXEC);
+	if (fan->rfd < 0)
 		agent_log("files: fanotify without FAN_REPORT_DFID_NAME (%s): replaced files are "
 			  "marked again at the next reload only\n",
 			  strerror(errno));
-	fan.active = true;
-	fan.gen = a->cfg_gen;
-	fan.failed = false;
-	fan.reason[0] = 0;
+	fan->active = true;
+	fan->gen = a->cfg_gen;
+	fan->failed = false;
+	fan->reason[0] = 0;
 	if (mark_rules(a, "", 0) == -ENOSPC) {
 		fan_fault(a, "fanotify_max_user_marks",
 			  "fanotify: max_user_marks reached (fs.fanotify.max_user_marks)");
 		return -ENOSPC;
 	}
 	fan_scan_containers(a);
-	return fan.active ? 0 : -ENOSPC;
+	return fan->active ? 0 : -ENOSPC;
 }
 
 /* Files created or moved into marked directories: mark what the rules now name. */
 static void fan_remark(struct agent *a)
 {
-	fan.remark_due = false;
-	fan.remarks++;
+	struct fan_state *fan = a->fan;
+	fan->remark_due = false;
+	fan->remarks++;
 	if (mark_rules(a, "", 0) == -ENOSPC)
 		fan_fault(a, "fanotify_max_user_marks",
 			  "fanotify: max_user_marks reached re-marking the watched files");
@@ -455,16 +475,17 @@ static void fan_remark(struct agent *a)
 
 int file_fan_apply(struct agent *a)
 {
+	struct fan_state *fan = a->fan;
 	if (!file_fan_owns_open(a)) {
-		if (fan.fd >= 0) {
+		if (fan->fd >= 0) {
 			fan_drain(a); /* what is queued still counts */
-			fan_close();
+			fan_close(fan);
 		}
 		return 0;
 	}
-	if (fan.active && fan.gen == a->cfg_gen)
+	if (fan->active && fan->gen == a->cfg_gen)
 		return 0;
-	if (fan.fd >= 0)
+	if (fan->fd >= 0)
 		fan_drain(a);
 	fan_build(a); /* a fault is reported there, and exact mode is back */
 	return 0;
@@ -485,16 +506,16 @@ static uint64_t mono_ms(void)
 #define FAN_MAX_INODES 8192
 void file_fan_poll(struct agent *a)
 {
-	static uint64_t last;
-	if (!fan.active)
+	struct fan_state *fan = a->fan;
+	if (!fan->active)
 		return;
 	fan_drain(a);
 	uint64_t now = mono_ms();
-	if (!fan.active || !fan.remark_due || now - last < FAN_REMARK_MS)
+	if (!fan->active || !fan->remark_due || now - fan->last_remark_ms < FAN_REMARK_MS)
 		return;
-	last = now;
-	if (fan.ninodes > FAN_MAX_INODES) {
-		fan.remark_due = false;
+	fan->last_remark_ms = now;
+	if (fan->ninodes > FAN_MAX_INODES) {
+		fan->remark_due = false;
 		fan_build(a);
 		return;
 	}
@@ -503,46 +524,64 @@ void file_fan_poll(struct agent *a)
 
 void file_fan_second(struct agent *a)
 {
+	struct fan_state *fan = a->fan;
 	uint64_t now = (uint64_t)time(NULL) * 1000;
-	if (fan.active && now - fan.last_scan_ms >= 5000) {
-		fan.last_scan_ms = now;
+	if (fan->active && now - fan->last_scan_ms >= 5000) {
+		fan->last_scan_ms = now;
 		fan_scan_containers(a);
 	}
 }
 
 void file_fan_heartbeat(struct agent *a, struct jbuf *b)
 {
+	struct fan_state *fan = a->fan;
 	jb_key(b, "file_watch");
 	jb_obj_begin(b);
 	jb_kcstr(b, "mode", file_mode_name(a->cfg.file_mode));
-	jb_kcstr(b, "active", fan.active ? "fanotify" : "exact");
-	jb_kcstr(b, "fault", fan.failed ? fan.reason : NULL);
-	jb_ku64(b, "marks", fan.marks);
-	jb_ku64(b, "dir_marks", fan.dir_marks);
-	jb_ku64(b, "remark_marks", fan.remark_marks);
-	jb_ku64(b, "mark_skipped", fan.mark_skipped);
-	jb_ku64(b, "namespaces", fan.nns);
-	jb_ku64(b, "events", fan.events);
-	jb_ku64(b, "reads", fan.reads);
-	jb_ku64(b, "batch_max", fan.batches_max);
-	jb_ku64(b, "emitted", fan.emitted);
-	jb_ku64(b, "folded", fan.folded);
-	jb_ku64(b, "unmatched", fan.unmatched);
-	jb_ku64(b, "remarks", fan.remarks);
-	jb_ku64(b, "overflows", fan.overflows);
+	jb_kcstr(b, "active", fan->active ? "fanotify" : "exact");
+	jb_kcstr(b, "fault", fan->failed ? fan->reason : NULL);
+	jb_ku64(b, "marks", fan->marks);
+	jb_ku64(b, "dir_marks", fan->dir_marks);
+	jb_ku64(b, "remark_marks", fan->remark_marks);
+	jb_ku64(b, "mark_skipped", fan->mark_skipped);
+	jb_ku64(b, "namespaces", fan->nns);
+	jb_ku64(b, "events", fan->events);
+	jb_ku64(b, "reads", fan->reads);
+	jb_ku64(b, "batch_max", fan->batches_max);
+	jb_ku64(b, "emitted", fan->emitted);
+	jb_ku64(b, "folded", fan->folded);
+	jb_ku64(b, "unmatched", fan->unmatched);
+	jb_ku64(b, "remarks", fan->remarks);
+	jb_ku64(b, "overflows", fan->overflows);
 	jb_obj_end(b);
 }
 
 void file_fan_stop(struct agent *a)
 {
-	if (fan.fd >= 0)
+	struct fan_state *fan = a->fan;
+	if (fan->fd >= 0)
 		fan_drain(a);
-	fan_close();
-	free(fan.inodes);
-	free(fan.dirs);
-	free(fan.rdirs);
-	fan.inodes = NULL;
-	fan.dirs = NULL;
-	fan.rdirs = NULL;
-	fan.cap_inodes = fan.cap_dirs = fan.cap_rdirs = 0;
+	fan_close(fan);
+	free(fan->inodes);
+	free(fan->dirs);
+	free(fan->rdirs);
+	fan->inodes = NULL;
+	fan->dirs = NULL;
+	fan->rdirs = NULL;
+	fan->cap_inodes = fan->cap_dirs = fan->cap_rdirs = 0;
+}
+
+/* after file_fan_stop */
+void file_fan_free(struct agent *a)
+{
+	struct fan_state *fan = a->fan;
+	if (!fan)
+		return;
+	fan_close(fan);
+	free(fan->inodes);
+	free(fan->dirs);
+	free(fan->rdirs);
+	fan_exits_free(fan);
+	free(fan);
+	a->fan = NULL;
 }

@@ -30,10 +30,30 @@ struct fan_rdir {
 	bool named;
 };
 
-#define FAN_NO_RULE 0xffff
-#define FAN_MAX_NS 64     /* container mount namespaces covered */
-#define FAN_MAX_DIRS 4096 /* directories marked under one subtree rule */
+/* a process that exited lately: the identity its late events (a close at its exit) are
+ * reported with (file_fan_read.c) */
+struct fan_exited {
+	struct hw_hdr h;
+	struct proc p; /* its strings referenced; p.pid 0: no table entry */
+	bool used;
+};
 
+/* a recent event, folded with its repeats for FAN_FOLD_MS (file_fan_read.c) */
+struct fan_fold {
+	uint64_t ino, dev;
+	uint32_t pid;
+	uint16_t op, rule;
+	uint64_t t_ms, count;
+};
+
+#define FAN_NO_RULE 0xffff
+#define FAN_MAX_NS 64      /* container mount namespaces covered */
+#define FAN_MAX_DIRS 4096  /* directories marked under one subtree rule */
+#define FAN_EXIT_KEEP 1024 /* exits remembered */
+#define FAN_FOLD_SLOTS 1024
+#define FAN_FOLD_MS 10000
+
+/* The family's state (struct agent's fan): made by file_fan_init, freed by file_fan_free. */
 struct fan_state {
 	int fd;       /* the event group: an open descriptor per event (-1: closed) */
 	int rfd;      /* the re-mark group: creates and moves into marked directories, or -1 */
@@ -55,21 +75,26 @@ struct fan_state {
 	uint64_t marks, dir_marks, remark_marks, mark_skipped;
 	uint64_t events, reads, batches_max, emitted, folded, unmatched, remarks, overflows;
 	uint64_t last_scan_ms;
+	uint64_t last_remark_ms; /* CLOCK_MONOTONIC */
+	/* the reader's (file_fan_read.c) */
+	struct fan_exited exits[FAN_EXIT_KEEP];
+	unsigned exit_next;
+	struct fan_fold folds[FAN_FOLD_SLOTS];
 };
-
-extern struct fan_state fan;
 
 /* file_fan.c */
 int fan_build(struct agent *a); /* groups and marks for the rules in force; 0 or -errno */
-void fan_close(void);
+void fan_close(struct fan_state *fan);
 /* a fault: the reason in the manifest, an agent.loss with cause, exact mode until reload */
 void fan_fault(struct agent *a, const char *cause, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void fan_scan_containers(struct agent *a);
-const struct fan_rdir *fan_rdir_of(int htype, const unsigned char *h, uint32_t hlen);
+const struct fan_rdir *fan_rdir_of(const struct fan_state *fan, int htype, const unsigned char *h,
+				   uint32_t hlen);
 /* file_fan_read.c */
 void fan_drain(struct agent *a);
 uint16_t fan_rule_of_path(struct agent *a, const char *path);
 void fan_drain_remark(struct agent *a);
+void fan_exits_free(struct fan_state *fan); /* the exit cache's strings, at teardown */
 
 #endif

@@ -5,7 +5,7 @@
  * file_fan_poll() runs once per pass of the loop (at most ~10 ms apart while events flow,
  * 100 ms when idle), just after the ring buffer is read: the exec records of the processes
  * are in the table, and the identity of those that exited since is in a cache of the last
- * EXIT_KEEP exits (their exit records carry uid, gid, comm, cgroup; the table entry its exe,
+ * FAN_EXIT_KEEP exits (their exit records carry uid, gid, comm, cgroup; the table entry its exe,
  * argv and cwd). Each read takes up to FAN_BUF bytes (about
  * 10,000 events); the kernel merges identical events (same file, same process, same kind)
  * while they wait in the queue, so a loop reading one watched file costs one event per pass.
@@ -36,8 +36,6 @@
 
 #define FAN_BUF (256 * 1024)
 #define FAN_READS_PER_POLL 8
-#define FOLD_SLOTS 1024
-#define FOLD_MS 10000
 
 static uint64_t mono_now_ms(void)
 {
@@ -94,25 +92,31 @@ uint16_t fan_rule_of_path(struct agent *a, const char *path)
 	return FAN_NO_RULE;
 }
 
-#define EXIT_KEEP 1024
-static struct exited {
-	struct hw_hdr h;
-	struct proc p; /* its strings referenced; p.pid 0: no table entry */
-	bool used;
-} exits[EXIT_KEEP];
-static unsigned exit_next;
-
-void file_fan_note_exit(const struct hw_hdr *h, const struct proc *p)
+/* an entry of the exit cache gives back the strings it holds */
+static void exited_put(struct fan_exited *x)
 {
-	if (!fan.active)
+	if (!x->used)
 		return;
-	struct exited *x = &exits[exit_next++ % EXIT_KEEP];
-	if (x->used) {
-		pstr_put(x->p.exe);
-		pstr_put(x->p.args);
-		pstr_put(x->p.cwd);
-		pstr_put(x->p.tty);
-	}
+	pstr_put(x->p.exe);
+	pstr_put(x->p.args);
+	pstr_put(x->p.cwd);
+	pstr_put(x->p.tty);
+	x->used = false;
+}
+
+void fan_exits_free(struct fan_state *fan)
+{
+	for (unsigned i = 0; i < FAN_EXIT_KEEP; i++)
+		exited_put(&fan->exits[i]);
+}
+
+void file_fan_note_exit(struct agent *a, const struct hw_hdr *h, const struct proc *p)
+{
+	struct fan_state *fan = a->fan;
+	if (!fan || !fan->active)
+		return;
+	struct fan_exited *x = &fan->exits[fan->exit_next++ % FAN_EXIT_KEEP];
+	exited_put(x);
 	x->used = true;
 	x->h = *h;
 	memset(&x->p, 0, sizeof(x->p));
@@ -128,10 +132,10 @@ void file_fan_note_exit(const struct hw_hdr *h, const struct proc *p)
 }
 
 /* the newest exit of pid (the event came before it: the pid cannot be reused yet) */
-static struct exited *exited_of(uint32_t pid)
+static struct fan_exited *exited_of(struct fan_state *fan, uint32_t pid)
 {
-	for (unsigned i = 1; i <= EXIT_KEEP; i++) {
-		struct exited *x = &exits[(exit_next - i) % EXIT_KEEP];
+	for (unsigned i = 1; i <= FAN_EXIT_KEEP; i++) {
+		struct fan_exited *x = &fan->exits[(fan->exit_next - i) % FAN_EXIT_KEEP];
 		if (x->used && x->h.pid == pid)
 			return x;
 	}
@@ -141,6 +145,7 @@ static struct exited *exited_of(uint32_t pid)
 /* the process: /proc while it lives, the process table after */
 static struct proc *fill_hdr(struct agent *a, uint32_t pid, struct hw_hdr *h)
 {
+	struct fan_state *fan = a->fan;
 	char p[64], line[256];
 	struct timespec ts;
 	memset(h, 0, sizeof(*h));
@@ -150,7 +155,7 @@ static struct proc *fill_hdr(struct agent *a, uint32_t pid, struct hw_hdr *h)
 	h->pid = h->tid = pid;
 	h->auid = 0xffffffffu;
 	struct proc *e = proctab_get(&a->pt, pid);
-	struct exited *x = e ? NULL : exited_of(pid);
+	struct fan_exited *x = e ? NULL : exited_of(fan, pid);
 	if (x) { /* gone: as its exit record and last table entry had it */
 		uint64_t now_ns = h->ts;
 		*h = x->h;
@@ -221,29 +226,23 @@ static struct proc *fill_hdr(struct agent *a, uint32_t pid, struct hw_hdr *h)
 	return e;
 }
 
-static struct fold {
-	uint64_t ino, dev;
-	uint32_t pid;
-	uint16_t op, rule;
-	uint64_t t_ms, count;
-} folds[FOLD_SLOTS];
-
 /* true: fold it (reported within the window); else *repeats is what the window held */
-static bool fold(uint32_t pid, const struct stat *st, uint16_t op, uint16_t rule, uint64_t *repeats)
+static bool fold(struct fan_state *fan, uint32_t pid, const struct stat *st, uint16_t op,
+		 uint16_t rule, uint64_t *repeats)
 {
 	uint64_t h = (st->st_ino * 0x9e3779b97f4a7c15ull) ^ (pid * 0x85ebca6bu) ^ op ^ st->st_dev;
-	struct fold *f = &folds[(h >> 20) % FOLD_SLOTS];
+	struct fan_fold *f = &fan->folds[(h >> 20) % FAN_FOLD_SLOTS];
 	uint64_t now = mono_now_ms();
 	*repeats = 0;
 	if (f->pid == pid && f->ino == st->st_ino && f->dev == st->st_dev && f->op == op &&
 	    f->rule == rule) {
-		if (now - f->t_ms < FOLD_MS) {
+		if (now - f->t_ms < FAN_FOLD_MS) {
 			f->count++;
 			return true;
 		}
 		*repeats = f->count;
 	}
-	*f = (struct fold){st->st_ino, st->st_dev, pid, op, rule, now, 0};
+	*f = (struct fan_fold){st->st_ino, st->st_dev, pid, op, rule, now, 0};
 	return false;
 }
 
@@ -281,6 +280,7 @@ struct fan_emit {
 
 static void emit_fan(struct agent *a, const struct fan_emit *e)
 {
+	struct fan_state *fan = a->fan;
 	struct hw_hdr h;
 	struct proc *p = fill_hdr(a, e->pid, &h);
 	struct jbuf *b = &a->jb;
@@ -316,14 +316,15 @@ static void emit_fan(struct agent *a, const struct fan_emit *e)
 		jb_ku64(b, "repeats", e->repeats);
 	emit_event_end(a);
 	a->events_by_type[e->type]++;
-	fan.emitted++;
+	fan->emitted++;
 }
 
 static void one_event(struct agent *a, const struct fanotify_event_metadata *m)
 {
+	struct fan_state *fan = a->fan;
 	char lp[64], path[PATH_MAX];
 	struct stat st;
-	fan.events++;
+	fan->events++;
 	if ((int)m->pid == a->self_pid || fstat(m->fd, &st))
 		return;
 	snprintf(lp, sizeof(lp), "/proc/self/fd/%d", m->fd);
@@ -333,19 +334,19 @@ static void one_event(struct agent *a, const struct fanotify_event_metadata *m)
 	path[pl] = 0;
 	uint16_t rule = FAN_NO_RULE;
 	uint64_t ns = 0;
-	for (size_t i = 0; i < fan.ninodes; i++)
-		if (fan.inodes[i].ino == st.st_ino && fan.inodes[i].dev == st.st_dev) {
-			rule = fan.inodes[i].rule;
-			ns = fan.inodes[i].mntns;
-			if (ns && fan.inodes[i].path) /* readlink cannot reach that root */
-				pl = snprintf(path, sizeof(path), "%s", fan.inodes[i].path);
+	for (size_t i = 0; i < fan->ninodes; i++)
+		if (fan->inodes[i].ino == st.st_ino && fan->inodes[i].dev == st.st_dev) {
+			rule = fan->inodes[i].rule;
+			ns = fan->inodes[i].mntns;
+			if (ns && fan->inodes[i].path) /* readlink cannot reach that root */
+				pl = snprintf(path, sizeof(path), "%s", fan->inodes[i].path);
 			break;
 		}
 	if (rule == FAN_NO_RULE)
 		rule = fan_rule_of_path(a, path);
 	const struct hw_file_rule *r = rule == FAN_NO_RULE ? NULL : file_rule_at(a, rule);
 	if (!r) {
-		fan.unmatched++;
+		fan->unmatched++;
 		return;
 	}
 	uint16_t op = 0;
@@ -363,12 +364,12 @@ static void one_event(struct agent *a, const struct fanotify_event_metadata *m)
 	    (r->ops & HW_FOP_READ))
 		op = HW_FOP_READ;
 	if (!op) {
-		fan.unmatched++;
+		fan->unmatched++;
 		return;
 	}
 	uint64_t repeats;
-	if (fold(m->pid, &st, op, rule, &repeats)) {
-		fan.folded++;
+	if (fold(fan, m->pid, &st, op, rule, &repeats)) {
+		fan->folded++;
 		return;
 	}
 	struct fan_emit e = {.pid = m->pid,
@@ -388,6 +389,7 @@ static void one_event(struct agent *a, const struct fanotify_event_metadata *m)
  * marks cannot be on it yet) is reported as a write open that created it. */
 static void remark_event(struct agent *a, const struct fanotify_event_metadata *m)
 {
+	struct fan_state *fan = a->fan;
 	const char *p = (const char *)m + m->metadata_len, *end = (const char *)m + m->event_len;
 	while (p + sizeof(struct fanotify_event_info_header) <= end) {
 		const struct fanotify_event_info_fid *fid = (const void *)p;
@@ -402,7 +404,7 @@ static void remark_event(struct agent *a, const struct fanotify_event_metadata *
 		    memchr(name, 0, room) && (m->mask & FAN_CREATE) && !(m->mask & FAN_ONDIR) &&
 		    (int)m->pid != a->self_pid) {
 			const struct fan_rdir *d =
-				fan_rdir_of(fh->handle_type, fh->f_handle, fh->handle_bytes);
+				fan_rdir_of(fan, fh->handle_type, fh->f_handle, fh->handle_bytes);
 			char path[PATH_MAX];
 			int pl = d && d->named ? snprintf(path, sizeof(path), "%s/%s",
 							  strcmp(d->path, "/") ? d->path : "", name)
@@ -432,12 +434,13 @@ static void remark_event(struct agent *a, const struct fanotify_event_metadata *
 /* the re-mark group: any create or move into a marked directory means "lay the marks again" */
 void fan_drain_remark(struct agent *a)
 {
+	struct fan_state *fan = a->fan;
 	static char buf[65536] __attribute__((aligned(8)));
-	for (int i = 0; fan.rfd >= 0 && i < FAN_READS_PER_POLL; i++) {
-		ssize_t n = read(fan.rfd, buf, sizeof(buf));
+	for (int i = 0; fan->rfd >= 0 && i < FAN_READS_PER_POLL; i++) {
+		ssize_t n = read(fan->rfd, buf, sizeof(buf));
 		if (n <= 0)
 			break;
-		fan.remark_due = true;
+		fan->remark_due = true;
 		struct fanotify_event_metadata *m = (void *)buf;
 		for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
 			if (m->vers != FANOTIFY_METADATA_VERSION)
@@ -454,17 +457,18 @@ void fan_drain_remark(struct agent *a)
 
 void fan_drain(struct agent *a)
 {
+	struct fan_state *fan = a->fan;
 	static char buf[FAN_BUF] __attribute__((aligned(8)));
 	bool overflow = false;
-	for (int i = 0; fan.fd >= 0 && i < FAN_READS_PER_POLL; i++) {
-		ssize_t n = read(fan.fd, buf, sizeof(buf));
+	for (int i = 0; fan->fd >= 0 && i < FAN_READS_PER_POLL; i++) {
+		ssize_t n = read(fan->fd, buf, sizeof(buf));
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			agent_log("files: reading fanotify: %s\n", strerror(errno));
 			count_user_loss(a, "file.open", HW_ULOSS_RING_READ);
 		}
 		if (n <= 0)
 			break;
-		fan.reads++;
+		fan->reads++;
 		uint64_t batch = 0;
 		struct fanotify_event_metadata *m = (void *)buf;
 		for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
@@ -483,14 +487,14 @@ void fan_drain(struct agent *a)
 				close(m->fd);
 			}
 		}
-		if (batch > fan.batches_max)
-			fan.batches_max = batch;
+		if (batch > fan->batches_max)
+			fan->batches_max = batch;
 		if ((size_t)n < sizeof(buf) / 2)
 			break;
 	}
 	fan_drain_remark(a);
 	if (overflow) {
-		fan.overflows++;
+		fan->overflows++;
 		fan_fault(a, "fanotify_queue_overflow",
 			  "fanotify: queue overflow (more than fs.fanotify.max_queued_events "
 			  "waiting)");

@@ -46,7 +46,8 @@ static const struct {
 	{"listeners", inv_scan_listeners}, {"setid", inv_scan_setid},
 };
 
-static struct {
+/* the family's state (struct agent's inv): made by inventory_init, freed by inventory_free */
+struct inv_state {
 	pthread_mutex_t mu;
 	struct inv_item *head, **tail; /* under mu */
 	pthread_t th;
@@ -58,7 +59,49 @@ static struct {
 	uint64_t cpu_ns, end_ns; /* set by the thread before done */
 	char trigger[80];
 	bool scheduled; /* the first run (or its absence) was decided */
-} inv = {.mu = PTHREAD_MUTEX_INITIALIZER};
+};
+
+/* the state a run belongs to (the worker and push_item have only the run) */
+static struct inv_state *inv_of(struct inv_run *r)
+{
+	return (struct inv_state *)((char *)r - offsetof(struct inv_state, run));
+}
+
+int inventory_init(struct agent *a)
+{
+	struct inv_state *inv = calloc(1, sizeof(*inv));
+	if (!inv)
+		return -ENOMEM;
+	int rc = pthread_mutex_init(&inv->mu, NULL);
+	if (rc) {
+		free(inv);
+		return -rc;
+	}
+	a->inv = inv;
+	return 0;
+}
+
+/* After inventory_stop (the agent's drain) or inventory_once: no thread is running. A run's
+ * items not emitted yet (an agent stopped before its drain) are dropped with the state. */
+void inventory_free(struct agent *a)
+{
+	struct inv_state *inv = a->inv;
+	if (!inv)
+		return;
+	if (inv->running) {
+		inv->stop = 1;
+		pthread_join(inv->th, NULL);
+	}
+	for (struct inv_item *it = inv->head, *next; it; it = next) {
+		next = it->next;
+		free(it);
+	}
+	jb_free(&inv->run.item);
+	jb_free(&inv->run.unavail);
+	pthread_mutex_destroy(&inv->mu);
+	free(inv);
+	a->inv = NULL;
+}
 
 static uint64_t mono_ns(void)
 {
@@ -133,7 +176,7 @@ bool inv_item_end(struct inv_run *r, enum inv_kind kind)
 
 static bool push_item(struct inv_run *r, enum inv_kind kind, const char *body, size_t len)
 {
-	(void)r;
+	struct inv_state *inv = inv_of(r);
 	struct inv_item *it = malloc(sizeof(*it) + len);
 	if (!it)
 		return false;
@@ -141,10 +184,10 @@ static bool push_item(struct inv_run *r, enum inv_kind kind, const char *body, s
 	it->kind = kind;
 	it->len = len;
 	memcpy(it->body, body, len);
-	pthread_mutex_lock(&inv.mu);
-	*inv.tail = it;
-	inv.tail = &it->next;
-	pthread_mutex_unlock(&inv.mu);
+	pthread_mutex_lock(&inv->mu);
+	*inv->tail = it;
+	inv->tail = &it->next;
+	pthread_mutex_unlock(&inv->mu);
 	return true;
 }
 
@@ -225,6 +268,7 @@ void inv_sha256_hex(const void *p, size_t n, char hex[65])
 static void *worker(void *arg)
 {
 	struct inv_run *r = arg;
+	struct inv_state *inv = inv_of(r);
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals are the event loop's */
@@ -250,10 +294,10 @@ static void *worker(void *arg)
 	r->acct = NULL;
 	r->nacct = 0;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
-	inv.cpu_ns = (uint64_t)(c1.tv_sec - c0.tv_sec) * 1000000000ull +
-		     (uint64_t)(c1.tv_nsec - c0.tv_nsec);
-	inv.end_ns = mono_ns();
-	atomic_store(&inv.done, 1);
+	inv->cpu_ns = (uint64_t)(c1.tv_sec - c0.tv_sec) * 1000000000ull +
+		      (uint64_t)(c1.tv_nsec - c0.tv_nsec);
+	inv->end_ns = mono_ns();
+	atomic_store(&inv->done, 1);
 	return NULL;
 }
 
@@ -276,35 +320,36 @@ static uint64_t interval_ms(const struct agent *a)
 
 static int start_run(struct agent *a, const char *trigger)
 {
-	struct inv_run *r = &inv.run;
+	struct inv_state *inv = a->inv;
+	struct inv_run *r = &inv->run;
 	jb_free(&r->item);
 	jb_free(&r->unavail);
 	memset(r, 0, sizeof(*r));
-	r->no = ++inv.runs;
+	r->no = ++inv->runs;
 	r->lim.time_ms = a->cfg.inventory.time_budget_ms;
 	r->lim.max_files = a->cfg.inventory.max_files;
 	r->lim.max_bytes = (uint64_t)a->cfg.inventory.max_read_mb << 20;
 	r->lim.max_items = a->cfg.inventory.max_items;
-	r->stop = &inv.stop;
+	r->stop = &inv->stop;
 	r->push = push_item;
 	r->start_ns = mono_ns();
 	jb_init(&r->item, 4096);
 	jb_init(&r->unavail, 256);
-	snprintf(inv.trigger, sizeof(inv.trigger), "%s", trigger);
-	inv.tail = &inv.head;
-	inv.head = NULL;
-	atomic_store(&inv.done, 0);
-	inv.stop = 0;
+	snprintf(inv->trigger, sizeof(inv->trigger), "%s", trigger);
+	inv->tail = &inv->head;
+	inv->head = NULL;
+	atomic_store(&inv->done, 0);
+	inv->stop = 0;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	inv.start_wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	int rc = pthread_create(&inv.th, NULL, worker, r);
+	inv->start_wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	int rc = pthread_create(&inv->th, NULL, worker, r);
 	if (rc) {
 		agent_log("cannot start the inventory's thread: %s\n", strerror(rc));
-		inv.runs--;
+		inv->runs--;
 		return -rc;
 	}
-	inv.running = true;
+	inv->running = true;
 	return 0;
 }
 
@@ -320,11 +365,12 @@ static void emit_item(struct agent *a, const struct inv_item *it)
 /* Emit up to max queued items (all with max 0); true when the queue is empty. */
 static bool emit_queued(struct agent *a, unsigned max)
 {
-	pthread_mutex_lock(&inv.mu);
-	struct inv_item *list = inv.head;
-	inv.head = NULL;
-	inv.tail = &inv.head;
-	pthread_mutex_unlock(&inv.mu);
+	struct inv_state *inv = a->inv;
+	pthread_mutex_lock(&inv->mu);
+	struct inv_item *list = inv->head;
+	inv->head = NULL;
+	inv->tail = &inv->head;
+	pthread_mutex_unlock(&inv->mu);
 	unsigned n = 0;
 	while (list && (!max || n < max)) {
 		struct inv_item *it = list;
@@ -336,37 +382,38 @@ static bool emit_queued(struct agent *a, unsigned max)
 	if (!list)
 		return true;
 	/* put the rest back in front of what arrived meanwhile */
-	pthread_mutex_lock(&inv.mu);
+	pthread_mutex_lock(&inv->mu);
 	struct inv_item **end = &list;
 	while (*end)
 		end = &(*end)->next;
-	*end = inv.head;
-	if (!inv.head)
-		inv.tail = end;
-	inv.head = list;
-	pthread_mutex_unlock(&inv.mu);
+	*end = inv->head;
+	if (!inv->head)
+		inv->tail = end;
+	inv->head = list;
+	pthread_mutex_unlock(&inv->mu);
 	return false;
 }
 
 static void emit_summary(struct agent *a)
 {
-	struct inv_run *r = &inv.run;
+	struct inv_state *inv = a->inv;
+	struct inv_run *r = &inv->run;
 	struct jbuf *b = &a->jb;
 	char tmp[32];
 	emit_begin(a, "inventory.summary", 0);
 	jb_key(b, "inventory");
 	jb_obj_begin(b);
 	jb_ku64(b, "run", r->no);
-	jb_kcstr(b, "trigger", inv.trigger);
-	jb_ku64(b, "started_ms", inv.start_wall_ms);
+	jb_kcstr(b, "trigger", inv->trigger);
+	jb_ku64(b, "started_ms", inv->start_wall_ms);
 	jb_key(b, "counts");
 	jb_obj_begin(b);
 	for (int k = 0; k < INV_NKINDS; k++)
 		jb_ku64(b, inv_count_name[k], r->counts[k]);
 	jb_obj_end(b);
-	jb_ku64(b, "duration_ms", (inv.end_ns - r->start_ns) / 1000000);
+	jb_ku64(b, "duration_ms", (inv->end_ns - r->start_ns) / 1000000);
 	jb_key(b, "cpu_s");
-	snprintf(tmp, sizeof(tmp), "%.3f", inv.cpu_ns / 1e9);
+	snprintf(tmp, sizeof(tmp), "%.3f", inv->cpu_ns / 1e9);
 	jb_raw(b, tmp, strlen(tmp));
 	b->comma = true;
 	jb_ku64(b, "files", r->files);
@@ -394,52 +441,55 @@ static void emit_summary(struct agent *a)
 /* The run is over and its items emitted: join, summarize, schedule the next. */
 static void finish_run(struct agent *a)
 {
-	pthread_join(inv.th, NULL);
-	inv.running = false;
+	struct inv_state *inv = a->inv;
+	pthread_join(inv->th, NULL);
+	inv->running = false;
 	emit_queued(a, 0);
 	emit_summary(a);
 	uint64_t iv = interval_ms(a);
-	inv.next_due_ms = iv ? inv.end_ns / 1000000 + iv : 0;
+	inv->next_due_ms = iv ? inv->end_ns / 1000000 + iv : 0;
 	sinks_flush(a);
 }
 
 void inventory_tick(struct agent *a, uint64_t now_ms)
 {
-	if (!inv.scheduled) {
-		inv.scheduled = true;
+	struct inv_state *inv = a->inv;
+	if (!inv->scheduled) {
+		inv->scheduled = true;
 		if (a->cfg.inventory.at_start) {
 			start_run(a, "start");
 		} else {
 			uint64_t iv = interval_ms(a);
-			inv.next_due_ms = iv ? now_ms + iv : 0;
+			inv->next_due_ms = iv ? now_ms + iv : 0;
 		}
 		return;
 	}
-	if (!inv.running) {
-		if (inv.next_due_ms && now_ms >= inv.next_due_ms && start_run(a, "interval"))
-			inv.next_due_ms = now_ms + 60000; /* try again in a minute */
+	if (!inv->running) {
+		if (inv->next_due_ms && now_ms >= inv->next_due_ms && start_run(a, "interval"))
+			inv->next_due_ms = now_ms + 60000; /* try again in a minute */
 		return;
 	}
 	bool empty = emit_queued(a, INV_EMIT_PER_TICK);
-	if (empty && atomic_load(&inv.done))
+	if (empty && atomic_load(&inv->done))
 		finish_run(a);
 }
 
 int inventory_request(struct agent *a, const struct ctl_who *who, struct jbuf *b)
 {
+	struct inv_state *inv = a->inv;
 	char err[160];
-	if (inv.running) {
+	if (inv->running) {
 		snprintf(err, sizeof(err),
 			 "an inventory is running (run %llu); try again when its "
 			 "inventory.summary is out",
-			 (unsigned long long)inv.run.no);
+			 (unsigned long long)inv->run.no);
 		jb_kbool(b, "ok", false);
 		jb_kcstr(b, "error", err);
 		return -1;
 	}
 	char trig[80];
 	snprintf(trig, sizeof(trig), "control:%s", who && who->source ? who->source : "socket");
-	inv.scheduled = true; /* a request before the first tick replaces the start's run */
+	inv->scheduled = true; /* a request before the first tick replaces the start's run */
 	int rc = start_run(a, trig);
 	if (rc) {
 		snprintf(err, sizeof(err), "cannot start the inventory: %s", strerror(-rc));
@@ -448,44 +498,47 @@ int inventory_request(struct agent *a, const struct ctl_who *who, struct jbuf *b
 		return -1;
 	}
 	jb_kbool(b, "ok", true);
-	jb_ku64(b, "run", inv.run.no);
+	jb_ku64(b, "run", inv->run.no);
 	jb_kcstr(b, "now", "started");
 	return 0;
 }
 
 void inventory_stop(struct agent *a)
 {
-	if (!inv.running)
+	struct inv_state *inv = a->inv;
+	if (!inv->running)
 		return;
-	inv.stop = 1;
+	inv->stop = 1;
 	finish_run(a);
 }
 
 void inventory_heartbeat(struct agent *a, struct jbuf *b)
 {
+	struct inv_state *inv = a->inv;
 	(void)a;
 	jb_key(b, "inventory");
 	jb_obj_begin(b);
-	jb_ku64(b, "runs", inv.runs);
-	jb_kbool(b, "running", inv.running);
-	if (inv.next_due_ms && !inv.running) {
+	jb_ku64(b, "runs", inv->runs);
+	jb_kbool(b, "running", inv->running);
+	if (inv->next_due_ms && !inv->running) {
 		uint64_t now = mono_ns() / 1000000;
 		jb_ku64(b, "next_in_s",
-			inv.next_due_ms > now ? (inv.next_due_ms - now + 999) / 1000 : 0);
+			inv->next_due_ms > now ? (inv->next_due_ms - now + 999) / 1000 : 0);
 	}
 	jb_obj_end(b);
 }
 
 int inventory_once(struct agent *a)
 {
-	inv.scheduled = true;
+	struct inv_state *inv = a->inv;
+	inv->scheduled = true;
 	if (start_run(a, "once"))
 		return -1;
-	while (!atomic_load(&inv.done)) {
+	while (!atomic_load(&inv->done)) {
 		emit_queued(a, 0);
 		sinks_batch(a, true, 0);
 		usleep(10000);
 	}
 	finish_run(a);
-	return inv.run.cut ? -1 : 0;
+	return inv->run.cut ? -1 : 0;
 }

@@ -5,6 +5,7 @@
 #ifndef HW_AGENT_INVENTORY_H
 #define HW_AGENT_INVENTORY_H
 #include "agent/json.h"
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,7 @@ struct inv_run {
 		uint32_t uid;
 	} * acct;
 	size_t nacct;
+	char walk_path[PATH_MAX]; /* the set-id walk's path (inventory_scan.c) */
 	/* hands one finished item to the event loop (inventory.c) */
 	bool (*push)(struct inv_run *r, enum inv_kind kind, const char *body, size_t len);
 };

@@ -416,7 +416,7 @@ void inv_scan_setid(struct inv_run *r)
 		ino_t ino;
 	} seen[sizeof(roots) / sizeof(roots[0])];
 	size_t nseen = 0;
-	static char path[PATH_MAX]; /* one walk at a time: the worker's */
+	char *path = r->walk_path; /* PATH_MAX, the run's: not on the worker's stack */
 	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]) && !inv_over(r); i++) {
 		struct stat st;
 		if (lstat(roots[i], &st) || !S_ISDIR(st.st_mode))

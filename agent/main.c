@@ -477,7 +477,7 @@ static void cleanup(struct agent *a, int ep, int ctl_fd)
 		free(a->overlays[i]);
 	free(a->overlays);
 	probes_detach_all(a);
-	custom_free(a);
+	families_free(a);
 	ring_buffer__free(a->rb);
 	if (a->skel)
 		hw_bpf__destroy(a->skel);
@@ -510,6 +510,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	rc = 1;
+	if (families_init(a))
+		goto out;
 	if (o.inventory_only) {
 		rc = inventory_only(a, &o);
 		goto out;

@@ -133,11 +133,24 @@ static void ip4_str(const uint8_t *a, char *out)
 	}
 }
 
+/* family init and teardown: the address -> name cache behind dst.name (net_dns_cache.c) */
+int net_init(struct agent *a)
+{
+	a->dns = dns_cache_new();
+	return a->dns ? 0 : -ENOMEM;
+}
+
+void net_free(struct agent *a)
+{
+	dns_cache_free(a->dns);
+	a->dns = NULL;
+}
+
 /* {"ip": "...", "port": N} (plus "ipv4" for a v4-mapped IPv6 address); null when unknown.
  * With h (connect): "name" and "name_from" when a DNS answer seen shortly before gave the
  * address (docs/events-net.md). */
 static void put_endpoint_named(struct jbuf *b, const char *key, const struct hw_net_addr *ad,
-			       const struct hw_hdr *h)
+			       const struct hw_hdr *h, const struct dns_cache *dc)
 {
 	char ip[INET6_ADDRSTRLEN];
 	jb_key(b, key);
@@ -158,7 +171,7 @@ static void put_endpoint_named(struct jbuf *b, const char *key, const struct hw_
 		jb_ktrusted(b, "ipv4", ip);
 	}
 	uint32_t by;
-	const char *name = h ? dns_cache_get(ad->family, ad->addr, h->ts, &by) : NULL;
+	const char *name = h ? dns_cache_get(dc, ad->family, ad->addr, h->ts, &by) : NULL;
 	if (name) {
 		jb_kcstr(b, "name", name);
 		jb_ktrusted(b, "name_from", by == h->pid ? "process" : "host");
@@ -168,7 +181,7 @@ static void put_endpoint_named(struct jbuf *b, const char *key, const struct hw_
 
 static void put_endpoint(struct jbuf *b, const char *key, const struct hw_net_addr *ad)
 {
-	put_endpoint_named(b, key, ad, NULL);
+	put_endpoint_named(b, key, ad, NULL, NULL);
 }
 
 int decode_net_conn(struct agent *a, const void *rec, size_t len)
@@ -190,7 +203,8 @@ int decode_net_conn(struct agent *a, const void *rec, size_t len)
 		jb_key(b, "dst");
 		jb_null(b);
 	} else {
-		put_endpoint_named(b, "dst", &e->dst, h->type == HW_EV_NET_CONNECT ? h : NULL);
+		put_endpoint_named(b, "dst", &e->dst, h->type == HW_EV_NET_CONNECT ? h : NULL,
+				   a->dns);
 	}
 	put_result(b, e->result);
 	jb_ktrusted(b, "direction",
@@ -325,8 +339,8 @@ static void put_answer(struct agent *a, const struct hw_net_dns *e, const struct
 		if ((r->type == 1 || r->type == 28) && !an->malformed && an->rcode == 0) {
 			const char *nm = an->q.have_name ? an->q.name : r->name;
 			size_t nl = an->q.have_name ? an->q.nlen : r->nlen;
-			dns_cache_put(r->type == 1 ? 4 : 6, r->addr, nm, nl, e->hdr.pid, e->hdr.ts,
-				      r->ttl);
+			dns_cache_put(a->dns, r->type == 1 ? 4 : 6, r->addr, nm, nl, e->hdr.pid,
+				      e->hdr.ts, r->ttl);
 		}
 	}
 	jb_arr_end(b);

@@ -2,13 +2,15 @@
  *
  * Filled from the A and AAAA records of DNS answers (net.dns with direction "answer") with the
  * name the process asked for (the question, not the end of a CNAME chain); read when a connect
- * is decoded. Bounded: DNS_CACHE_SLOTS entries in one static open-addressing table, probing at
+ * is decoded. Bounded: DNS_CACHE_SLOTS entries in one open-addressing table, probing at
  * most DNS_CACHE_PROBE slots; an entry lives for its TTL clamped to [DNS_CACHE_MIN_TTL,
  * DNS_CACHE_MAX_TTL] seconds. When several names map to one address the latest answer wins.
- * When the probed slots are all live, the one expiring first is replaced (counted). Single
- * threaded: called from the event loop only.
+ * When the probed slots are all live, the one expiring first is replaced (counted). One table
+ * per agent (struct agent's dns, made by the net family's init); single threaded: called from
+ * the event loop only.
  */
 #include "agent/net_dns_cache.h"
+#include <stdlib.h>
 #include <string.h>
 
 #define DNS_CACHE_PROBE 8
@@ -22,8 +24,20 @@ struct dns_slot {
 	char name[DNS_CACHE_NAME];
 };
 
-static struct dns_slot slots[DNS_CACHE_SLOTS];
-static uint64_t evicted;
+struct dns_cache {
+	struct dns_slot slots[DNS_CACHE_SLOTS];
+	uint64_t evicted;
+};
+
+struct dns_cache *dns_cache_new(void)
+{
+	return calloc(1, sizeof(struct dns_cache));
+}
+
+void dns_cache_free(struct dns_cache *c)
+{
+	free(c);
+}
 
 static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
@@ -51,12 +65,12 @@ static uint32_t hash(int fam, const uint8_t a[16])
 	return h;
 }
 
-void dns_cache_put(int family, const uint8_t *addr, const char *name, size_t nlen, uint32_t tgid,
-		   uint64_t now_ns, uint32_t ttl)
+void dns_cache_put(struct dns_cache *c, int family, const uint8_t *addr, const char *name,
+		   size_t nlen, uint32_t tgid, uint64_t now_ns, uint32_t ttl)
 {
 	uint8_t a[16];
 	int fam = norm(family, addr, a);
-	if (nlen == 0 || nlen >= DNS_CACHE_NAME)
+	if (!c || nlen == 0 || nlen >= DNS_CACHE_NAME)
 		return;
 	if (ttl > DNS_CACHE_MAX_TTL)
 		ttl = DNS_CACHE_MAX_TTL;
@@ -65,7 +79,7 @@ void dns_cache_put(int family, const uint8_t *addr, const char *name, size_t nle
 	uint32_t h = hash(fam, a);
 	struct dns_slot *use = NULL, *oldest = NULL;
 	for (int i = 0; i < DNS_CACHE_PROBE; i++) {
-		struct dns_slot *s = &slots[(h + i) % DNS_CACHE_SLOTS];
+		struct dns_slot *s = &c->slots[(h + i) % DNS_CACHE_SLOTS];
 		if (s->expires && s->family == fam && !memcmp(s->addr, a, 16)) {
 			use = s;
 			break;
@@ -77,11 +91,11 @@ void dns_cache_put(int family, const uint8_t *addr, const char *name, size_t nle
 	}
 	if (!use) {
 		use = oldest;
-		evicted++;
+		c->evicted++;
 	}
 	/* the same address may sit in a later probed slot than a free one found first */
 	for (int i = 0; i < DNS_CACHE_PROBE; i++) {
-		struct dns_slot *s = &slots[(h + i) % DNS_CACHE_SLOTS];
+		struct dns_slot *s = &c->slots[(h + i) % DNS_CACHE_SLOTS];
 		if (s != use && s->expires && s->family == fam && !memcmp(s->addr, a, 16))
 			s->expires = 0;
 	}
@@ -94,13 +108,16 @@ void dns_cache_put(int family, const uint8_t *addr, const char *name, size_t nle
 	use->nlen = nlen;
 }
 
-const char *dns_cache_get(int family, const uint8_t *addr, uint64_t now_ns, uint32_t *by_tgid)
+const char *dns_cache_get(const struct dns_cache *c, int family, const uint8_t *addr,
+			  uint64_t now_ns, uint32_t *by_tgid)
 {
 	uint8_t a[16];
+	if (!c)
+		return NULL;
 	int fam = norm(family, addr, a);
 	uint32_t h = hash(fam, a);
 	for (int i = 0; i < DNS_CACHE_PROBE; i++) {
-		struct dns_slot *s = &slots[(h + i) % DNS_CACHE_SLOTS];
+		const struct dns_slot *s = &c->slots[(h + i) % DNS_CACHE_SLOTS];
 		if (s->expires > now_ns && s->family == fam && !memcmp(s->addr, a, 16)) {
 			*by_tgid = s->tgid;
 			return s->name;
@@ -109,7 +126,7 @@ const char *dns_cache_get(int family, const uint8_t *addr, uint64_t now_ns, uint
 	return NULL;
 }
 
-uint64_t dns_cache_evicted(void)
+uint64_t dns_cache_evicted(const struct dns_cache *c)
 {
-	return evicted;
+	return c ? c->evicted : 0;
 }

@@ -71,7 +71,36 @@ struct cnt_ent {
 	uint64_t count, denied;
 };
 #define CNT_BUCKETS 4096
-static struct cnt_ent *cnt_tab[CNT_BUCKETS];
+
+/* The family's state (struct agent's priv): made by priv_init, freed by priv_free. */
+struct priv_state {
+	struct cnt_ent *cnt_tab[CNT_BUCKETS];
+	uint64_t loss_seen[HW_PRIV_NLOSS];      /* hwv_loss, as reported */
+	uint64_t q_seen[2];                     /* hwv_memacct, as reported */
+	bool flush_told;                        /* the per-CPU flush does not run: said once */
+	uint64_t next_ms, last_ms, ids_next_ms; /* priv_tick's schedule */
+};
+
+int priv_init(struct agent *a)
+{
+	a->priv = calloc(1, sizeof(*a->priv));
+	return a->priv ? 0 : -ENOMEM;
+}
+
+/* at exit */
+void priv_free(struct agent *a)
+{
+	struct priv_state *ps = a->priv;
+	if (!ps)
+		return;
+	for (size_t i = 0; i < CNT_BUCKETS; i++)
+		for (struct cnt_ent *e = ps->cnt_tab[i], *next; e; e = next) {
+			next = e->next;
+			free(e);
+		}
+	free(ps);
+	a->priv = NULL;
+}
 
 static size_t cnt_hash(const struct hw_priv_count_key *k)
 {
@@ -80,9 +109,10 @@ static size_t cnt_hash(const struct hw_priv_count_key *k)
 	return (h ^ (h >> 29)) % CNT_BUCKETS;
 }
 
-static struct cnt_ent *cnt_get(const struct hw_priv_count_key *k, bool create)
+static struct cnt_ent *cnt_get(struct priv_state *ps, const struct hw_priv_count_key *k,
+			       bool create)
 {
-	struct cnt_ent **pp = &cnt_tab[cnt_hash(k)];
+	struct cnt_ent **pp = &ps->cnt_tab[cnt_hash(k)];
 	for (struct cnt_ent *e = *pp; e; e = e->next)
 		if (!memcmp(&e->k, k, sizeof(*k)))
 			return e;
@@ -97,9 +127,9 @@ static struct cnt_ent *cnt_get(const struct hw_priv_count_key *k, bool create)
 	return e;
 }
 
-static void cnt_del(const struct hw_priv_count_key *k)
+static void cnt_del(struct priv_state *ps, const struct hw_priv_count_key *k)
 {
-	for (struct cnt_ent **pp = &cnt_tab[cnt_hash(k)]; *pp; pp = &(*pp)->next) {
+	for (struct cnt_ent **pp = &ps->cnt_tab[cnt_hash(k)]; *pp; pp = &(*pp)->next) {
 		if (!memcmp(&(*pp)->k, k, sizeof(*k))) {
 			struct cnt_ent *e = *pp;
 			*pp = e->next;
@@ -207,7 +237,7 @@ static void priv_summaries(struct agent *a, unsigned win)
 		have = true;
 		if (bpf_map_lookup_elem(fd, &cur, &v))
 			continue;
-		struct cnt_ent *e = cnt_get(&cur, true);
+		struct cnt_ent *e = cnt_get(a->priv, &cur, true);
 		if (!e)
 			break;
 		uint64_t dc = v.count - e->count, dd = v.denied - e->denied;
@@ -234,15 +264,14 @@ static void priv_summaries(struct agent *a, unsigned win)
 	}
 	for (size_t i = 0; i < ngone; i++) {
 		bpf_map_delete_elem(fd, &gone[i]);
-		cnt_del(&gone[i]);
+		cnt_del(a->priv, &gone[i]);
 	}
 	free(gone);
 
 	/* CAP_SYS_ADMIN memory-accounting checks (see priv_cap_quiet in bpf/priv.bpf.c): counted
 	 * host-wide in the kernel, one summary per window. The struct is two u64 counters, so
 	 * the per-CPU sum of each is taken over the value viewed as an array of u64. */
-	static uint64_t q_seen[2];
-	uint64_t q[2];
+	uint64_t *q_seen = a->priv->q_seen, q[2];
 	percpu_sum(bpf_map__fd(a->skel->maps.hwv_memacct), 0, q, 2);
 	uint64_t q_checks = q[0] - q_seen[0], q_denied = q[1] - q_seen[1];
 	q_seen[0] = q[0];
@@ -263,11 +292,10 @@ static void priv_summaries(struct agent *a, unsigned win)
 	}
 }
 
-static uint64_t priv_loss_seen[HW_PRIV_NLOSS];
-
 static void priv_check_loss(struct agent *a)
 {
 	int fd = bpf_map__fd(a->skel->maps.hwv_loss);
+	uint64_t *priv_loss_seen = a->priv->loss_seen;
 	static const char *const what[HW_PRIV_NLOSS][2] = {
 		{"process.capability", "count_map_full"},
 		{"process.cred_change", "syscall_state_map_full"},
@@ -345,7 +373,7 @@ static void priv_own_ids(struct agent *a)
 
 void priv_tick(struct agent *a, uint64_t now_ms)
 {
-	static uint64_t next, last, ids_next;
+	struct priv_state *ps = a->priv;
 	unsigned win = a->cfg.priv_window_s ? a->cfg.priv_window_s : 10;
 
 	if (!a->skel)
@@ -354,22 +382,22 @@ void priv_tick(struct agent *a, uint64_t now_ms)
 	 * probes, the user family's uprobes: at most once a second), and every 5 minutes as a
 	 * safety net. Reading them means one syscall per program, map and open descriptor (a few
 	 * ms): it was done every 10 s, ~600 system calls each time. */
-	if ((a->own_ids_dirty && now_ms >= ids_next) || now_ms >= ids_next + 300000) {
+	if ((a->own_ids_dirty && now_ms >= ps->ids_next_ms) || now_ms >= ps->ids_next_ms + 300000) {
 		a->own_ids_dirty = false;
 		priv_own_ids(a);
-		ids_next = now_ms + 1000;
+		ps->ids_next_ms = now_ms + 1000;
 	}
-	if (!next) {
-		next = now_ms + win * 1000ULL;
-		last = now_ms;
+	if (!ps->next_ms) {
+		ps->next_ms = now_ms + win * 1000ULL;
+		ps->last_ms = now_ms;
 		return;
 	}
-	if (now_ms < next)
+	if (now_ms < ps->next_ms)
 		return;
-	priv_summaries(a, (unsigned)((now_ms - last + 500) / 1000));
+	priv_summaries(a, (unsigned)((now_ms - ps->last_ms + 500) / 1000));
 	priv_check_loss(a);
-	last = now_ms;
-	next = now_ms + win * 1000ULL;
+	ps->last_ms = now_ms;
+	ps->next_ms = now_ms + win * 1000ULL;
 }
 
 static uint32_t read_pmu_type(const char *name)
@@ -392,7 +420,7 @@ int priv_sync_maps(struct agent *a)
 		.kprobe_type = read_pmu_type("kprobe"),
 		.uprobe_type = read_pmu_type("uprobe"),
 	};
-	static bool told;
+	bool *told = &a->priv->flush_told;
 	int ran = priv_cap_flush(a);
 	uint32_t zero = 0;
 	struct sigaction sa = {.sa_handler = SIG_IGN};
@@ -403,11 +431,11 @@ int priv_sync_maps(struct agent *a)
 	sigaction(SIGUSR2, &sa, NULL);
 	/* the capability fast path only where its counts can be flushed (hwv_cap_pc) */
 	pc.cap_fast = ran > 0;
-	if (ran <= 0 && !told) {
+	if (ran <= 0 && !*told) {
 		agent_log("process.capability: the per-CPU flush does not run (%s); every check "
 			  "takes the hash path\n",
 			  strerror(-ran));
-		told = true;
+		*told = true;
 	}
 	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.hwv_cfg), &zero, &pc, BPF_ANY))
 		return -errno;

@@ -240,7 +240,7 @@ int decode_exit(struct agent *a, const void *rec, size_t len)
 		a->ign_exited[i].pid = h->pid;
 		a->ign_exited[i].start_ticks = p->start_ticks;
 	}
-	file_fan_note_exit(h, p); /* watched-file events read after the exit name it */
+	file_fan_note_exit(a, h, p); /* watched-file events read after the exit name it */
 	proctab_del(&a->pt, h->pid);
 	return 0;
 }

@@ -40,7 +40,8 @@ struct tty_session {
 	uint64_t until_ms;
 };
 
-static struct tty_state {
+/* the family's state (struct agent's tty): made by tty_init, freed by tty_free */
+struct tty_state {
 	int ovr; /* ctl tty on (host) / off, over the config */
 	uint64_t ovr_until_ms;
 	struct tty_session s[TTY_MAX_SESSIONS];
@@ -48,7 +49,20 @@ static struct tty_state {
 	uint64_t fops; /* learned tty_fops; 0 = not yet */
 	char error[160];
 	uint64_t seen[HW_TTY_ST_NCOUNT];
-} tty;
+};
+
+/* family init and teardown */
+int tty_init(struct agent *a)
+{
+	a->tty = calloc(1, sizeof(*a->tty));
+	return a->tty ? 0 : -ENOMEM;
+}
+
+void tty_free(struct agent *a)
+{
+	free(a->tty);
+	a->tty = NULL;
+}
 
 static uint64_t now_ms(void)
 {
@@ -59,15 +73,17 @@ static uint64_t now_ms(void)
 
 static bool host_on(struct agent *a)
 {
-	if (tty.ovr != OVR_NONE)
-		return tty.ovr == OVR_ON;
+	struct tty_state *tty = a->tty;
+	if (tty->ovr != OVR_NONE)
+		return tty->ovr == OVR_ON;
 	return a->cfg.tty.enabled && !a->cfg.tty.sessions_only;
 }
 
 /* Is there anything to record (the tty.capture probe attached)? probes.c asks. */
 bool tty_wanted(struct agent *a)
 {
-	return host_on(a) || (tty.n > 0 && tty.ovr != OVR_OFF);
+	struct tty_state *tty = a->tty;
+	return host_on(a) || (tty->n > 0 && tty->ovr != OVR_OFF);
 }
 
 static const char *scope_name(struct agent *a)
@@ -106,6 +122,7 @@ static int proc_sid(uint32_t pid, uint32_t *sid, uint64_t *start)
  * attached with learn_fd set (bpf/tty.bpf.c). */
 static int tty_learn(struct agent *a)
 {
+	struct tty_state *tty = a->tty;
 	int cfd = bpf_map__fd(a->skel->maps.hwt_cfg), m, s = -1, rc = 0;
 	uint32_t zero = 0;
 	struct hw_tty_cfg c;
@@ -115,13 +132,13 @@ static int tty_learn(struct agent *a)
 	if (m < 0 || grantpt(m) || unlockpt(m) || ptsname_r(m, name, sizeof(name)) ||
 	    (s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
 		rc = -errno;
-		snprintf(tty.error, sizeof(tty.error),
+		snprintf(tty->error, sizeof(tty->error),
 			 "cannot open a pty to recognise terminals: %s", strerror(-rc));
 		goto out;
 	}
 	if (bpf_map_lookup_elem(cfd, &zero, &c)) {
 		rc = -errno;
-		snprintf(tty.error, sizeof(tty.error), "cannot read the tty settings map: %s",
+		snprintf(tty->error, sizeof(tty->error), "cannot read the tty settings map: %s",
 			 strerror(-rc));
 		goto out;
 	}
@@ -134,34 +151,35 @@ static int tty_learn(struct agent *a)
 	c.learn_fd = -1;
 	bpf_map_update_elem(cfd, &zero, &c, BPF_ANY);
 	if (!c.learned_fops) {
-		snprintf(tty.error, sizeof(tty.error),
+		snprintf(tty->error, sizeof(tty->error),
 			 "the terminal file operations could not be learned from %s (%s)", name,
 			 rc ? strerror(-rc) : "the program did not see the write");
 		rc = rc ? rc : -ENOENT;
 		goto out;
 	}
-	tty.fops = c.learned_fops;
-	tty.error[0] = 0;
+	tty->fops = c.learned_fops;
+	tty->error[0] = 0;
 out:
 	if (s >= 0)
 		close(s);
 	if (m >= 0)
 		close(m);
 	if (rc)
-		agent_log("tty capture: %s\n", tty.error);
+		agent_log("tty capture: %s\n", tty->error);
 	return rc;
 }
 
 /* The settings and the watched set into the kernel maps. */
 static int tty_sync(struct agent *a)
 {
+	struct tty_state *tty = a->tty;
 	if (!a->skel)
 		return 0;
 	int cfd = bpf_map__fd(a->skel->maps.hwt_cfg);
 	int wfd = bpf_map__fd(a->skel->maps.hwt_watch);
 	uint32_t zero = 0, key;
 	struct hw_tty_cfg c = {
-		.tty_fops = tty.fops,
+		.tty_fops = tty->fops,
 		.scope = host_on(a)      ? HW_TTY_HOST
 			 : tty_wanted(a) ? HW_TTY_SESSIONS
 					 : HW_TTY_OFF,
@@ -171,15 +189,15 @@ static int tty_sync(struct agent *a)
 	};
 	while (bpf_map_get_next_key(wfd, NULL, &key) == 0)
 		bpf_map_delete_elem(wfd, &key);
-	for (int i = 0; i < tty.n; i++) {
+	for (int i = 0; i < tty->n; i++) {
 		uint8_t v = 0;
-		bpf_map_lookup_elem(wfd, &tty.s[i].sid, &v);
+		bpf_map_lookup_elem(wfd, &tty->s[i].sid, &v);
 		v |= HW_TTY_W_SID;
-		bpf_map_update_elem(wfd, &tty.s[i].sid, &v, BPF_ANY);
+		bpf_map_update_elem(wfd, &tty->s[i].sid, &v, BPF_ANY);
 		v = 0;
-		bpf_map_lookup_elem(wfd, &tty.s[i].pid, &v);
+		bpf_map_lookup_elem(wfd, &tty->s[i].pid, &v);
 		v |= HW_TTY_W_TREE;
-		bpf_map_update_elem(wfd, &tty.s[i].pid, &v, BPF_ANY);
+		bpf_map_update_elem(wfd, &tty->s[i].pid, &v, BPF_ANY);
 	}
 	if (bpf_map_update_elem(cfd, &zero, &c, BPF_ANY))
 		return -errno;
@@ -189,7 +207,8 @@ static int tty_sync(struct agent *a)
 /* family apply: after probes_apply; learn the terminal's f_op once the program is attached */
 int tty_apply(struct agent *a)
 {
-	if (a->skel && !tty.fops && a->probes[HW_PROBE_TTY_IO].state == PROBE_ATTACHED) {
+	struct tty_state *tty = a->tty;
+	if (a->skel && !tty->fops && a->probes[HW_PROBE_TTY_IO].state == PROBE_ATTACHED) {
 		tty_sync(a);
 		tty_learn(a);
 	}
@@ -231,9 +250,9 @@ static void emit_expiry(struct agent *a, const char *what, uint32_t pid)
 	emit_end(a);
 }
 
-static void session_drop(int i)
+static void session_drop(struct tty_state *tty, int i)
 {
-	tty.s[i] = tty.s[--tty.n];
+	tty->s[i] = tty->s[--tty->n];
 }
 
 /* Kernel counters: budget drops become agent.loss (cause tty_budget). */
@@ -256,22 +275,23 @@ static void tty_counts(struct agent *a, uint64_t tot[HW_TTY_ST_NCOUNT])
 /* family second: expiries, ended sessions, budget losses */
 void tty_second(struct agent *a)
 {
+	struct tty_state *tty = a->tty;
 	uint64_t now = now_ms(), tot[HW_TTY_ST_NCOUNT];
 	bool ch = false;
-	if (tty.ovr != OVR_NONE && tty.ovr_until_ms && now >= tty.ovr_until_ms) {
-		tty.ovr = OVR_NONE;
-		tty.ovr_until_ms = 0;
+	if (tty->ovr != OVR_NONE && tty->ovr_until_ms && now >= tty->ovr_until_ms) {
+		tty->ovr = OVR_NONE;
+		tty->ovr_until_ms = 0;
 		ch = true;
 		changed(a);
 		emit_expiry(a, "for_elapsed", 0);
 	}
-	for (int i = tty.n - 1; i >= 0; i--) {
-		uint32_t sid, pid = tty.s[i].pid;
+	for (int i = tty->n - 1; i >= 0; i--) {
+		uint32_t sid, pid = tty->s[i].pid;
 		uint64_t st;
-		bool gone = proc_sid(pid, &sid, &st) || st != tty.s[i].start;
-		if (!gone && !(tty.s[i].until_ms && now >= tty.s[i].until_ms))
+		bool gone = proc_sid(pid, &sid, &st) || st != tty->s[i].start;
+		if (!gone && !(tty->s[i].until_ms && now >= tty->s[i].until_ms))
 			continue;
-		session_drop(i);
+		session_drop(tty, i);
 		ch = true;
 		changed(a);
 		emit_expiry(a, gone ? "process_exited" : "for_elapsed", pid);
@@ -280,15 +300,16 @@ void tty_second(struct agent *a)
 		emit_heartbeat(a);
 	tty_counts(a, tot);
 	for (int k = HW_TTY_ST_BUDGET_IN; k <= HW_TTY_ST_BUDGET_OUT; k++)
-		if (tot[k] > tty.seen[k]) {
+		if (tot[k] > tty->seen[k]) {
 			report_loss(a, k == HW_TTY_ST_BUDGET_IN ? "tty.input" : "tty.output",
-				    tot[k] - tty.seen[k], "tty_budget");
-			tty.seen[k] = tot[k];
+				    tot[k] - tty->seen[k], "tty_budget");
+			tty->seen[k] = tot[k];
 		}
 }
 
 void tty_heartbeat(struct agent *a, struct jbuf *b)
 {
+	struct tty_state *tty = a->tty;
 	uint64_t tot[HW_TTY_ST_NCOUNT], now = now_ms();
 	tty_counts(a, tot);
 	jb_key(b, "tty");
@@ -296,14 +317,14 @@ void tty_heartbeat(struct agent *a, struct jbuf *b)
 	jb_kcstr(b, "capture", scope_name(a));
 	jb_key(b, "sessions");
 	jb_arr_begin(b);
-	for (int i = 0; i < tty.n; i++) {
+	for (int i = 0; i < tty->n; i++) {
 		jb_obj_begin(b);
-		jb_ku64(b, "pid", tty.s[i].pid);
-		jb_ku64(b, "session", tty.s[i].sid);
+		jb_ku64(b, "pid", tty->s[i].pid);
+		jb_ku64(b, "session", tty->s[i].sid);
 		jb_key(b, "remaining_s");
-		if (tty.s[i].until_ms)
-			jb_u64(b, tty.s[i].until_ms > now ? (tty.s[i].until_ms - now + 999) / 1000
-							  : 0);
+		if (tty->s[i].until_ms)
+			jb_u64(b, tty->s[i].until_ms > now ? (tty->s[i].until_ms - now + 999) / 1000
+							   : 0);
 		else
 			jb_null(b);
 		jb_obj_end(b);
@@ -312,7 +333,7 @@ void tty_heartbeat(struct agent *a, struct jbuf *b)
 	jb_ku64(b, "secret_reads", tot[HW_TTY_ST_SECRET]);
 	jb_ku64(b, "budget_dropped", tot[HW_TTY_ST_BUDGET_IN] + tot[HW_TTY_ST_BUDGET_OUT]);
 	jb_ku64(b, "budget_dropped_bytes", tot[HW_TTY_ST_BYTES_OVER]);
-	jb_kcstr(b, "error", tty.error[0] ? tty.error : NULL);
+	jb_kcstr(b, "error", tty->error[0] ? tty->error : NULL);
 	jb_obj_end(b);
 }
 
@@ -333,6 +354,7 @@ static long session_arg(char **args, int n)
 static int session_on(struct agent *a, uint32_t pid, uint64_t for_ms, struct jbuf *b,
 		      uint32_t *sid_out)
 {
+	struct tty_state *tty = a->tty;
 	uint32_t sid;
 	uint64_t st;
 	char why[160];
@@ -346,19 +368,19 @@ static int session_on(struct agent *a, uint32_t pid, uint64_t for_ms, struct jbu
 		jb_kcstr(b, "error", why);
 		return -1;
 	}
-	for (i = 0; i < tty.n && tty.s[i].pid != pid; i++)
+	for (i = 0; i < tty->n && tty->s[i].pid != pid; i++)
 		;
 	if (i == TTY_MAX_SESSIONS) {
 		jb_kbool(b, "ok", false);
 		jb_kcstr(b, "error", "too many watched sessions at once (at most 32)");
 		return -1;
 	}
-	if (i == tty.n)
-		tty.n++;
-	tty.s[i] = (struct tty_session){pid, sid, st, for_ms ? now_ms() + for_ms : 0};
-	if (tty.ovr == OVR_OFF) {
-		tty.ovr = OVR_NONE;
-		tty.ovr_until_ms = 0;
+	if (i == tty->n)
+		tty->n++;
+	tty->s[i] = (struct tty_session){pid, sid, st, for_ms ? now_ms() + for_ms : 0};
+	if (tty->ovr == OVR_OFF) {
+		tty->ovr = OVR_NONE;
+		tty->ovr_until_ms = 0;
 	}
 	*sid_out = sid;
 	return 0;
@@ -368,6 +390,7 @@ static int session_on(struct agent *a, uint32_t pid, uint64_t for_ms, struct jbu
 int tty_request(struct agent *a, const struct ctl_who *who, char **args, int n, uint64_t for_ms,
 		struct jbuf *b)
 {
+	struct tty_state *tty = a->tty;
 	long pid = session_arg(args, n);
 	bool on = !strcmp(args[1], "on");
 	uint32_t sid = 0;
@@ -384,19 +407,19 @@ int tty_request(struct agent *a, const struct ctl_who *who, char **args, int n, 
 			return -1;
 	} else if (pid) {
 		int i;
-		for (i = 0; i < tty.n && tty.s[i].pid != (uint32_t)pid; i++)
+		for (i = 0; i < tty->n && tty->s[i].pid != (uint32_t)pid; i++)
 			;
-		if (i == tty.n) {
+		if (i == tty->n) {
 			jb_kbool(b, "ok", false);
 			jb_kcstr(b, "error", "that session is not watched");
 			return -1;
 		}
-		session_drop(i);
+		session_drop(tty, i);
 	} else {
-		tty.ovr = on ? OVR_ON : OVR_OFF;
-		tty.ovr_until_ms = for_ms ? now_ms() + for_ms : 0;
+		tty->ovr = on ? OVR_ON : OVR_OFF;
+		tty->ovr_until_ms = for_ms ? now_ms() + for_ms : 0;
 		if (!on)
-			tty.n = 0;
+			tty->n = 0;
 	}
 	changed(a);
 	struct hw_probe *p = &a->probes[HW_PROBE_TTY_IO];
@@ -405,9 +428,9 @@ int tty_request(struct agent *a, const struct ctl_who *who, char **args, int n, 
 		jb_kcstr(b, "error", p->reason[0] ? p->reason : "the tty probe did not attach");
 		return -1;
 	}
-	if (tty_wanted(a) && !tty.fops) {
+	if (tty_wanted(a) && !tty->fops) {
 		jb_kbool(b, "ok", false);
-		jb_kcstr(b, "error", tty.error);
+		jb_kcstr(b, "error", tty->error);
 		return -1;
 	}
 	jb_kbool(b, "ok", true);

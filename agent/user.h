@@ -17,6 +17,9 @@ void user_detach_all(struct agent *a);
 /* A process exits: report the opens the kernel folded since that process's last file event
  * (file.* with "repeats" and "summary": true), so no count is lost with the process. */
 void file_flush_repeats(struct agent *a, const struct hw_hdr *exit_hdr);
+/* the table behind it (struct agent's freps): family init and teardown (0 or -ENOMEM) */
+int file_repeats_init(struct agent *a);
+void file_repeats_free(struct agent *a);
 /* The pattern of watch rule idx (the "watch" field), or NULL. */
 const char *file_rule_name(struct agent *a, unsigned idx);
 /* the rule of that index (pattern and ops), NULL past the last */
@@ -27,10 +30,12 @@ const char *file_fan_fault(struct agent *a); /* why watch mode is off until relo
 bool file_fan_name_ok(const char *name);     /* "file.exact": the control override's name */
 void file_fan_poll(struct agent *a);         /* before the ring buffer is read: take a batch */
 /* a process exits: its identity kept a while for the events fanotify still holds of it */
-void file_fan_note_exit(const struct hw_hdr *h, const struct proc *p);
+void file_fan_note_exit(struct agent *a, const struct hw_hdr *h, const struct proc *p);
 int file_fan_apply(struct agent *a); /* family hooks (agent/family.c) */
 void file_fan_second(struct agent *a);
 void file_fan_heartbeat(struct agent *a, struct jbuf *b);
 void file_fan_stop(struct agent *a);
+int file_fan_init(struct agent *a); /* its state (struct agent's fan): 0 or -ENOMEM */
+void file_fan_free(struct agent *a);
 
 #endif

@@ -309,22 +309,42 @@ static void put_open_flags(struct jbuf *b, uint32_t f)
 
 /* Files a process opened under a watch rule, with the key the kernel folds repeats under
  * (bpf/file.bpf.c: hwf_repeats), so the count left at exit can be reported. Bounded; when full
- * the oldest entry goes (its final count is then only in the kernel map, counted below). */
+ * the oldest entry goes (its final count is then only in the kernel map, counted below). The
+ * table is struct agent's freps: made by file_repeats_init, freed by file_repeats_free (the
+ * user row of agent/family.c, which decodes the file family's records). */
 #define FREP_MAX 1024
 struct frep {
 	uint32_t pid, dev, op, rule, type;
 	uint64_t ino;
 	char *path;
 };
-static struct frep freps[FREP_MAX];
-static unsigned nfrep;
-static uint64_t frep_evicted;
+struct file_repeats {
+	struct frep r[FREP_MAX];
+	unsigned n;
+	uint64_t evicted;
+};
 
-static void frep_note(const struct hw_file *e, const char *path, size_t plen)
+int file_repeats_init(struct agent *a)
+{
+	a->freps = calloc(1, sizeof(*a->freps));
+	return a->freps ? 0 : -ENOMEM;
+}
+
+void file_repeats_free(struct agent *a)
+{
+	struct file_repeats *fr = a->freps;
+	for (unsigned i = 0; fr && i < fr->n; i++)
+		free(fr->r[i].path);
+	free(fr);
+	a->freps = NULL;
+}
+
+static void frep_note(struct file_repeats *fr, const struct hw_file *e, const char *path,
+		      size_t plen)
 {
 	struct stat st;
 	char p[4096];
-	if (e->result < 0 || plen >= sizeof(p))
+	if (!fr || e->result < 0 || plen >= sizeof(p))
 		return;
 	memcpy(p, path, plen);
 	p[plen] = 0;
@@ -332,20 +352,20 @@ static void frep_note(const struct hw_file *e, const char *path, size_t plen)
 		return;
 	/* the kernel's s_dev encoding: major << 20 | minor */
 	uint32_t kdev = (uint32_t)major(st.st_dev) << 20 | minor(st.st_dev);
-	for (unsigned i = 0; i < nfrep; i++)
-		if (freps[i].pid == e->hdr.pid && freps[i].ino == st.st_ino &&
-		    freps[i].dev == kdev && freps[i].op == e->op && freps[i].rule == e->rule)
+	for (unsigned i = 0; i < fr->n; i++)
+		if (fr->r[i].pid == e->hdr.pid && fr->r[i].ino == st.st_ino &&
+		    fr->r[i].dev == kdev && fr->r[i].op == e->op && fr->r[i].rule == e->rule)
 			return;
-	if (nfrep == FREP_MAX) {
-		free(freps[0].path);
-		memmove(&freps[0], &freps[1], (FREP_MAX - 1) * sizeof(freps[0]));
-		nfrep--;
-		frep_evicted++;
+	if (fr->n == FREP_MAX) {
+		free(fr->r[0].path);
+		memmove(&fr->r[0], &fr->r[1], (FREP_MAX - 1) * sizeof(fr->r[0]));
+		fr->n--;
+		fr->evicted++;
 	}
 	char *dup = strdup(p);
 	if (!dup)
 		return;
-	freps[nfrep++] = (struct frep){.pid = e->hdr.pid,
+	fr->r[fr->n++] = (struct frep){.pid = e->hdr.pid,
 				       .dev = kdev,
 				       .op = e->op,
 				       .rule = e->rule,
@@ -363,11 +383,12 @@ void file_flush_repeats(struct agent *a, const struct hw_hdr *h)
 	struct {
 		uint64_t ts, count;
 	} val;
-	if (!nfrep)
+	struct file_repeats *fr = a->freps;
+	if (!fr || !fr->n)
 		return; /* the usual case: nothing folded (and the skeleton not touched) */
 	int fd = a->skel ? bpf_map__fd(a->skel->maps.hwf_repeats) : -1;
-	for (unsigned i = 0; i < nfrep;) {
-		struct frep *r = &freps[i];
+	for (unsigned i = 0; i < fr->n;) {
+		struct frep *r = &fr->r[i];
 		if (r->pid != h->pid) {
 			i++;
 			continue;
@@ -394,7 +415,7 @@ void file_flush_repeats(struct agent *a, const struct hw_hdr *h)
 			bpf_map_delete_elem(fd, &key);
 		}
 		free(r->path);
-		*r = freps[--nfrep];
+		*r = fr->r[--fr->n];
 	}
 }
 
@@ -418,7 +439,7 @@ int decode_file(struct agent *a, const void *rec, size_t len)
 		trule = e->rule;
 	}
 	if (e->hdr.type == HW_EV_FILE_OPEN || e->hdr.type == HW_EV_FILE_TRUNCATE)
-		frep_note(e, ustr(rec, path), path->len);
+		frep_note(a->freps, e, ustr(rec, path), path->len);
 	emit_event(a, kind_name(e->hdr.type), &e->hdr, "file");
 	jb_kcstr(b, "op", op_name(e->op));
 	jb_kcstr(b, "syscall", sys_name(e->sysnr));

@@ -340,7 +340,7 @@ __noinline int hw_file_str_path(int dirfd, __u64 up)
 	if (dirfd == AT_FDCWD_) {
 		dir = BPF_CORE_READ(t, fs, pwd);
 	} else {
-		struct file *f = user_fd_file(t, dirfd);
+		struct file *f = hw_fd_file_core(t, dirfd);
 		if (!f)
 			return 0;
 		dir = BPF_CORE_READ(f, f_path);

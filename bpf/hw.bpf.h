@@ -450,12 +450,21 @@ static __always_inline void hw_blob_path(struct hw_blob *b, struct path *p, stru
 	b->pos = w.pos;
 }
 
-/* struct file * of descriptor fd of task t (a trusted pointer: the current task), or NULL: the
- * descriptor table through plain loads from the task, the slot by a helper call (the file and
- * TTY families). (An untyped read-only
- * cast of the slot array, bpf_rdonly_cast(p, 0), would save the call, but 6.12 refuses a type
- * id that is not a struct's, "kfunc bpf_rdonly_cast type ID argument must be of a struct", and
- * 6.1 has no bpf_rdonly_cast: both seen in the kernel matrix.) */
+/* The struct file * behind descriptor fd of task t: one lookup for every family (file, TTY,
+ * net, user), in two forms that differ only in how the descriptor table is reached:
+ *   hw_fd_file       plain loads from t (t must be trusted: bpf_get_current_task_btf(), or a
+ *                    BTF tracepoint's or fentry's argument);
+ *   hw_fd_file_core  BPF_CORE_READ (probe reads): any task pointer, and the portable programs
+ *                    (the net family's non-fast variants) that must load where a plain load of
+ *                    these fields is refused.
+ * Both return NULL for a descriptor out of range and for a free slot (the helper zeroes f when
+ * the read fails), so a caller checks only the result (or, through CO-RE reads, lets a NULL
+ * file read as zeroes). hw_fd_file_core leaves f to the helper (no = NULL): clang then keeps
+ * the net programs that inline it a few instructions shorter. The slot itself is read by a helper
+ * call in both. (An untyped read-only cast of the slot array, bpf_rdonly_cast(p, 0), would
+ * save the call, but 6.12 refuses a type id that is not a struct's, "kfunc bpf_rdonly_cast
+ * type ID argument must be of a struct", and 6.1 has no bpf_rdonly_cast: both seen in the
+ * kernel matrix.) */
 static __always_inline struct file *hw_fd_file(struct task_struct *t, long fd)
 {
 	struct fdtable *fdt = t->files->fdt;
@@ -464,6 +473,19 @@ static __always_inline struct file *hw_fd_file(struct task_struct *t, long fd)
 	if (fd < 0 || (__u64)fd >= fdt->max_fds)
 		return NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
+	return f;
+}
+
+static __always_inline struct file *hw_fd_file_core(struct task_struct *t, long fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	unsigned int max = BPF_CORE_READ(fdt, max_fds);
+	struct file *f; /* written by the helper, zero when the read fails */
+
+	if (fd < 0 || fd >= max)
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
 }
 

@@ -122,15 +122,9 @@ static __always_inline void net_fill_hdr(struct hw_hdr *h, struct task_struct *t
 /* The socket behind a descriptor of task t, or NULL when fd is not an open socket. */
 static __always_inline struct socket *net_fd_socket(struct task_struct *t, long fd)
 {
-	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	struct file *f = NULL;
+	struct file *f = hw_fd_file_core(t, fd);
 
-	if (fd < 0 || fd >= max)
-		return NULL;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return NULL;
+	/* a free slot (f NULL) reads as mode 0 here: not a socket */
 	if ((BPF_CORE_READ(f, f_inode, i_mode) & NET_S_IFMT) != NET_S_IFSOCK)
 		return NULL;
 	return (struct socket *)BPF_CORE_READ(f, private_data);
@@ -138,12 +132,9 @@ static __always_inline struct socket *net_fd_socket(struct task_struct *t, long 
 
 static __always_inline struct socket *net_fd_socket_fast(struct task_struct *t, long fd)
 {
-	struct fdtable *fdt = t->files->fdt;
-	struct file *f = NULL, *ff;
+	struct file *f = hw_fd_file(t, fd), *ff;
 
-	if (fd < 0 || fd >= fdt->max_fds)
-		return NULL;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]) || !f)
+	if (!f)
 		return NULL;
 	ff = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
 	if ((ff->f_inode->i_mode & NET_S_IFMT) != NET_S_IFSOCK)

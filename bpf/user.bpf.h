@@ -125,21 +125,6 @@ static __always_inline __u32 user_fwalk(struct dentry *d, struct vfsmount *vmnt,
 	return w.pos;
 }
 
-/* struct file * of descriptor fd of the current task, or NULL. */
-static __always_inline struct file *user_fd_file(struct task_struct *t, int fd)
-{
-	struct files_struct *files = BPF_CORE_READ(t, files);
-	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	struct file *f = NULL;
-
-	if (fd < 0 || (unsigned int)fd >= max)
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
-}
-
 /* Copy n bytes of the path buffer at off into the record blob as a string. */
 static __always_inline void user_blob_pbuf(struct hw_blob *b, struct user_pbuf *pb, __u32 off,
 					   __u32 n, struct hw_str *out)

@@ -403,6 +403,10 @@ int main(void)
 	config_defaults(&A.cfg);
 	jb_init(&A.jb, 4096);
 	proctab_init(&A.pt);
+	if (families_init(&A)) {
+		printf("not ok - families_init: out of memory\n");
+		return 1;
+	}
 	A.cg = cgcache_new();
 	A.ticks_per_s = 100;
 	snprintf(A.key_prefix, sizeof(A.key_prefix), "deadbeef");
@@ -513,6 +517,7 @@ int main(void)
 	test_exec_flags_and_losses();
 	test_long_argv();
 	test_output_failure();
+	families_free(&A);
 	proctab_free(&A.pt);
 	cgcache_free(A.cg);
 	jb_free(&A.jb);
