@@ -94,11 +94,14 @@ mkimage() {
 	cp /bin/busybox "$w/root/bin/busybox"
 	for c in sh sleep true cat; do ln -s busybox "$w/root/bin/$c"; done
 	tar -C "$w/root" --owner=0 --group=0 --mtime=@0 --sort=name -cf "$w/layer" bin
-	blob() { # file -> its digest hex; moved into the layout
-		local h
+	blob() { # file -> its digest hex and size; moved into the layout before they are said
+		# (the caller reads them through a process substitution and goes on at once: a move
+		# after the echo could come after the tar below, which then lacked the blob)
+		local h s
 		h=$(sha256sum "$1" | cut -d' ' -f1)
-		echo "$h $(stat -c %s "$1")"
+		s=$(stat -c %s "$1")
 		mv "$1" "$w/oci/blobs/sha256/$h"
+		echo "$h $s"
 	}
 	read -r L LS < <(blob "$w/layer")
 	printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
@@ -116,8 +119,8 @@ mkimage() {
 }
 IMAGE=herdwatch.test/busybox:1
 mkimage
-# a containerd that has just opened its socket may still be loading its plugins: a refused
-# import is tried again, and its error said if it stays refused
+# a refused import is tried again (a containerd that has just opened its socket may still be
+# loading its plugins), and its error said if it stays refused
 for try in 1 2 3 4 5; do
 	"${A[@]}" images import --snapshotter native "$D/image.tar" >/dev/null 2>"$T/import.err" && break
 	[ $try = 5 ] && {
