@@ -19,6 +19,10 @@
  * every network namespace a process is in, /proc/PID/net/tcp and tcp6, and the process that
  * holds each one's inode in /proc/PID/fd), each time net.accept attaches. net_mode_veto()
  * keeps net.accept and net.accept_exact (the syscall accept) from both reporting one accept.
+ *
+ * One program, hws_state_btf, serves net.connect and net.accept on the state-change
+ * tracepoint (the probe loader shares its link between the two probes); net_mode_roles()
+ * tells it which of the two are attached.
  */
 #include "agent/agent.h"
 #include "agent/emit.h"
@@ -146,7 +150,7 @@ static bool exact_asked(struct agent *a)
 /* Is net.accept (index i) or net.accept_exact kept detached, and why? */
 bool net_mode_veto(struct agent *a, int i, char *why, size_t n)
 {
-	bool socket_accept = !probes_prog_failed(a, "hws_accept_btf");
+	bool socket_accept = !probes_prog_failed(a, "hws_state_btf");
 	if (i == HW_PROBE_NET_ACCEPT && socket_accept && exact_asked(a)) {
 		snprintf(why, n, "replaced by net.accept_exact while it is enabled");
 		return true;
@@ -162,6 +166,25 @@ bool net_mode_veto(struct agent *a, int i, char *why, size_t n)
 		return true;
 	}
 	return false;
+}
+
+/* Is probe i attached on socket hooks (through hws_state_btf)? */
+static bool on_socket_hooks(struct agent *a, int i)
+{
+	const struct hw_probe *p = &a->probes[i];
+	return p->state == PROBE_ATTACHED && p->cand && strstr(p->cand, "hws_state_btf");
+}
+
+/* hws_state_btf serves both probes on one link (probes.c, shared_link); its bodies for a probe
+ * that is off must not run: hws_roles says which are on. Called when net.accept attaches
+ * (before the listeners are seeded, so that listen() is recorded from then on) and after
+ * every pass of probes_apply. */
+void net_mode_roles(struct agent *a)
+{
+	if (!a->skel || !a->skel->bss)
+		return;
+	a->skel->bss->hws_roles = (on_socket_hooks(a, HW_PROBE_NET_CONNECT) ? 1 : 0) |
+				  (on_socket_hooks(a, HW_PROBE_NET_ACCEPT) ? 2 : 0);
 }
 
 /* "net_mode": {"mode": "socket", "cgroup2": PATH} or {"mode": "syscall", "reason": ...} */
@@ -325,7 +348,7 @@ void net_mode_seed(struct agent *a)
 	DIR *dp;
 	struct dirent *d;
 
-	if (!a->skel || net_mode_reason(a) || probes_prog_failed(a, "hws_accept_btf"))
+	if (!a->skel || net_mode_reason(a) || probes_prog_failed(a, "hws_state_btf"))
 		return;
 	forget_listeners(bpf_map__fd(a->skel->maps.hws_lsn));
 	if (!(dp = opendir("/proc")))

@@ -19,7 +19,8 @@
  *    asked for, the source the local end as it was (0.0.0.0:0 for an unbound socket), the
  *    result 0 or the refusal of a cgroup program that ran before (bpf_get_retval: a
  *    quarantine). A TCP connect refused that way is reported here too (no handshake follows).
- *  - accept: hws_accept_btf on the same tracepoint. CLOSE -> LISTEN runs in listen(): the
+ *  - accept: the same program, hws_state_btf (one program on the tracepoint serves net.connect
+ *    and net.accept: hws_roles says which of them are on). CLOSE -> LISTEN runs in listen(): the
  *    caller is recorded in hws_lsn under (network namespace, local port); LISTEN -> CLOSE
  *    of that socket removes it. SYN_RECV -> ESTABLISHED of a connection (softirq, no useful
  *    current task) finds the owner under the connection's own namespace and local port and
@@ -272,27 +273,6 @@ static __always_inline bool netcg_tcp_end(const struct sock *sk, int newstate)
 	return true;
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(hws_state_btf, const struct sock *sk, const int oldstate, const int newstate)
-{
-	if (oldstate == NET_TCP_CLOSE && newstate == NET_TCP_SYN_SENT) {
-		struct task_struct *t = bpf_get_current_task_btf();
-		struct pt_regs *regs = net_regs(t);
-		bool in_connect = HW_REG_NR(regs) == HW_NR_CONNECT;
-		__u64 skey = (__u64)sk;
-		if (!(in_connect && netcg_tcp_start(sk, t, regs)))
-			/* not marked now: a mark left under this address (a socket freed while
-			 * the program was detached) must not take this socket's end */
-			bpf_map_delete_elem(&hws_blk, &skey);
-		if (in_connect)
-			return 0;
-	} else if (oldstate == NET_TCP_SYN_SENT && netcg_tcp_end(sk, newstate)) {
-		return 0;
-	}
-	net_do_state(sk, oldstate, newstate, true); /* outcomes; io_uring starts */
-	return 0;
-}
-
 /* CLOSE -> LISTEN, in listen() (or a kernel socket's kernel_listen): who listens. A live
  * listener already recorded on the same port (SO_REUSEPORT; a failed listen() on a port in
  * use) keeps its entry; one seeded by the agent (sk 0) is replaced. */
@@ -397,14 +377,62 @@ static __always_inline void netcg_accept(const struct sock *sk)
 	hw_submit(e, sizeof(*e), false);
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(hws_accept_btf, const struct sock *sk, const int oldstate, const int newstate)
+/* The roles hws_state_btf plays, set by the agent (agent/net_mode.c, net_mode_roles) from
+ * which of net.connect and net.accept are attached on socket hooks: one program on the
+ * tracepoint serves both probes, so that each state change runs one program, not two. */
+volatile __u32 hws_roles;
+#define NCG_ROLE_CONNECT 1
+#define NCG_ROLE_ACCEPT 2
+
+/* CLOSE -> SYN_SENT: a connect begins. In connect() it is marked (or followed through
+ * hwn_pending); elsewhere (io_uring) net_do_state registers it. */
+static __always_inline void netcg_syn_sent(const struct sock *sk)
 {
-	if (oldstate == NET_TCP_SYN_RECV && newstate == NET_TCP_ESTABLISHED)
-		netcg_accept(sk);
-	else if (oldstate == NET_TCP_CLOSE && newstate == NET_TCP_LISTEN)
-		netcg_listen(sk);
-	else if (oldstate == NET_TCP_LISTEN && newstate == NET_TCP_CLOSE)
-		netcg_unlisten(sk);
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct pt_regs *regs = net_regs(t);
+	__u64 skey = (__u64)sk;
+
+	if (HW_REG_NR(regs) != HW_NR_CONNECT) {
+		bpf_map_delete_elem(&hws_blk, &skey); /* see below */
+		net_do_state(sk, NET_TCP_CLOSE, NET_TCP_SYN_SENT, true);
+		return;
+	}
+	if (!netcg_tcp_start(sk, t, regs))
+		/* not marked now: a mark left under this address (a socket freed while the
+		 * program was detached) must not take this socket's end */
+		bpf_map_delete_elem(&hws_blk, &skey);
+}
+
+/*
+ * sock:inet_sock_set_state, at every TCP state change of every socket (6 per loopback
+ * connect + accept + reset: CLOSE -> SYN_SENT and SYN_SENT -> ESTABLISHED of the client,
+ * LISTEN -> SYN_RECV and SYN_RECV -> ESTABLISHED of the accepted child, ESTABLISHED -> CLOSE of
+ * each). The state pair is tested first, with nothing loaded or called before it: the
+ * transitions of an established connection's life and end (most of them on a busy host) leave
+ * after two compares.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(hws_state_btf, const struct sock *sk, const int oldstate, const int newstate)
+{
+	switch (oldstate) {
+	case NET_TCP_CLOSE:
+		if (newstate == NET_TCP_SYN_SENT && (hws_roles & NCG_ROLE_CONNECT))
+			netcg_syn_sent(sk);
+		else if (newstate == NET_TCP_LISTEN && (hws_roles & NCG_ROLE_ACCEPT))
+			netcg_listen(sk);
+		break;
+	case NET_TCP_SYN_SENT:
+		if ((hws_roles & NCG_ROLE_CONNECT) && !netcg_tcp_end(sk, newstate))
+			net_do_state(sk, oldstate, newstate, true); /* followed by hwn_pending */
+		break;
+	case NET_TCP_SYN_RECV:
+		if (newstate == NET_TCP_ESTABLISHED && (hws_roles & NCG_ROLE_ACCEPT))
+			netcg_accept(sk);
+		break;
+	case NET_TCP_LISTEN:
+		if (newstate == NET_TCP_CLOSE && (hws_roles & NCG_ROLE_ACCEPT))
+			netcg_unlisten(sk);
+		break;
+	}
 	return 0;
 }
