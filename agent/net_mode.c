@@ -51,6 +51,7 @@ struct net_mode_state {
 	char cg_path[256];
 	char reason[200]; /* why the family is on syscall hooks; "": socket hooks */
 	uint64_t seeded;  /* listeners older than the agent given an owner */
+	uint32_t roles;   /* hws_roles as last set */
 };
 
 const char *net_mode_reason(const struct agent *a)
@@ -168,6 +169,29 @@ bool net_mode_veto(struct agent *a, int i, char *why, size_t n)
 	return false;
 }
 
+/* Free every slot of hws_slot (bpf/net_cg.bpf.c: the marks of blocking connects). Done
+ * while the connect role is off, so no handshake of the program's is in flight. */
+static void clear_slots(struct agent *a)
+{
+	const struct bpf_map *m = a->skel->maps.hws_slot;
+	uint32_t n = bpf_map__max_entries(m), vs = bpf_map__value_size(m);
+	uint32_t *keys = calloc(n, sizeof(*keys));
+	void *vals = calloc(n, vs);
+	uint32_t cnt = n;
+
+	if (!keys || !vals) {
+		agent_log("net: no memory to clear hws_slot: stale connect marks may stay\n");
+		goto out;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		keys[i] = i;
+	if (bpf_map_update_batch(bpf_map__fd(m), keys, vals, &cnt, NULL))
+		agent_log("net: clearing hws_slot: %s (%u of %u)\n", strerror(errno), cnt, n);
+out:
+	free(keys);
+	free(vals);
+}
+
 /* Is probe i attached on socket hooks (through hws_state_btf)? */
 static bool on_socket_hooks(struct agent *a, int i)
 {
@@ -181,10 +205,14 @@ static bool on_socket_hooks(struct agent *a, int i)
  * every pass of probes_apply. */
 void net_mode_roles(struct agent *a)
 {
-	if (!a->skel || !a->skel->bss)
+	if (!a->skel || !a->skel->bss || !a->netm)
 		return;
-	a->skel->bss->hws_roles = (on_socket_hooks(a, HW_PROBE_NET_CONNECT) ? 1 : 0) |
-				  (on_socket_hooks(a, HW_PROBE_NET_ACCEPT) ? 2 : 0);
+	uint32_t r = (on_socket_hooks(a, HW_PROBE_NET_CONNECT) ? 1 : 0) |
+		     (on_socket_hooks(a, HW_PROBE_NET_ACCEPT) ? 2 : 0);
+	if ((r & 1) && !(a->netm->roles & 1))
+		clear_slots(a); /* marks of handshakes whose end went unseen */
+	a->skel->bss->hws_roles = r;
+	a->netm->roles = r;
 }
 
 /* "net_mode": {"mode": "socket", "cgroup2": PATH} or {"mode": "syscall", "reason": ...} */
