@@ -534,40 +534,29 @@ static const char *hook_of(const struct bpf_program *p)
 }
 
 /*
- * Two probes may name one program (hws_state_btf serves net.connect and net.accept on socket
- * hooks): the second one to attach shares the first one's link instead of attaching the
- * program again, so the program runs once per firing of its hook, not once per probe (the
- * program learns which probes are on from the agent, net_mode_roles). A shared link is
- * destroyed by the last probe that holds it. A prog@category/name element is never shared:
- * one program may be attached to several tracepoints.
+ * Two probes may name one program (hws_state_btf: net.connect and net.accept on socket hooks):
+ * the second to attach shares the first one's link, so the program runs once per firing of its
+ * hook (it learns which probes are on from net_mode_roles). The last holder destroys the link.
+ * A prog@category/name element is never shared (one program, several tracepoints).
  */
 static struct bpf_link *shared_link(struct agent *a, const struct hw_probe *p,
 				    const struct bpf_program *prog)
 {
-	for (int i = 0; i < HW_NPROBES; i++) {
-		const struct hw_probe *q = &a->probes[i];
-		for (int k = 0; q != p && k < q->nlinks; k++)
-			if (q->progs[k] == prog)
-				return q->links[k];
-	}
+	for (int i = 0; i < HW_NPROBES; i++)
+		for (int k = 0; &a->probes[i] != p && k < a->probes[i].nlinks; k++)
+			if (a->probes[i].progs[k] == prog)
+				return a->probes[i].links[k];
 	return NULL;
 }
 
-/* Does a probe other than p (or, with before set, one before p in the table) hold link l? */
+/* Does a probe other than p (with before: one before p in the table) hold link l? */
 static bool link_held(struct agent *a, const struct hw_probe *p, const struct bpf_link *l,
 		      bool before)
 {
-	for (int i = 0; i < HW_NPROBES; i++) {
-		const struct hw_probe *q = &a->probes[i];
-		if (q == p) {
-			if (before)
-				return false;
-			continue;
-		}
-		for (int k = 0; k < q->nlinks; k++)
-			if (q->links[k] == l)
+	for (int i = 0; i < HW_NPROBES && !(before && &a->probes[i] == p); i++)
+		for (int k = 0; &a->probes[i] != p && k < a->probes[i].nlinks; k++)
+			if (a->probes[i].links[k] == l)
 				return true;
-	}
 	return false;
 }
 
