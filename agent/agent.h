@@ -35,6 +35,9 @@ struct hw_probe {
 	const char *hook; /* section prefix of the attached candidate */
 	char reason[256]; /* why unavailable (or disabled) */
 	struct bpf_link *links[HW_MAX_LINKS];
+	/* the program of each link; NULL for a prog@category/name element. A link to the same
+	 * program as another probe's is that probe's link, shared (probes.c, shared_link) */
+	const struct bpf_program *progs[HW_MAX_LINKS];
 	int nlinks;
 	int nsyscall_tp;  /* of the links, classic syscall tracepoints (a tax on every call) */
 	const char *cand; /* the attached candidate */
@@ -243,6 +246,8 @@ void net_mode_keep(struct hw_config *nc, const struct hw_config *cur);
 bool net_mode_veto(struct agent *a, int probe, char *why, size_t n);
 void net_mode_json(struct agent *a, struct jbuf *b);
 void net_mode_seed(struct agent *a);
+/* Tell hws_state_btf which of net.connect and net.accept it serves now (after attaching). */
+void net_mode_roles(struct agent *a);
 /* probes.c: why program prog was refused (by the kernel, a precheck or the net mode), or NULL */
 const char *probes_prog_failed(struct agent *a, const char *prog);
 /* A cgroup v2 directory given as a path under the cgroup v2 mount (/sys/fs/cgroup/a/b) or

@@ -19,6 +19,10 @@
  * every network namespace a process is in, /proc/PID/net/tcp and tcp6, and the process that
  * holds each one's inode in /proc/PID/fd), each time net.accept attaches. net_mode_veto()
  * keeps net.accept and net.accept_exact (the syscall accept) from both reporting one accept.
+ *
+ * One program, hws_state_btf, serves net.connect and net.accept on the state-change
+ * tracepoint (the probe loader shares its link between the two probes); net_mode_roles()
+ * tells it which of the two are attached.
  */
 #include "agent/agent.h"
 #include "agent/emit.h"
@@ -47,6 +51,7 @@ struct net_mode_state {
 	char cg_path[256];
 	char reason[200]; /* why the family is on syscall hooks; "": socket hooks */
 	uint64_t seeded;  /* listeners older than the agent given an owner */
+	uint32_t roles;   /* hws_roles as last set */
 };
 
 const char *net_mode_reason(const struct agent *a)
@@ -146,7 +151,7 @@ static bool exact_asked(struct agent *a)
 /* Is net.accept (index i) or net.accept_exact kept detached, and why? */
 bool net_mode_veto(struct agent *a, int i, char *why, size_t n)
 {
-	bool socket_accept = !probes_prog_failed(a, "hws_accept_btf");
+	bool socket_accept = !probes_prog_failed(a, "hws_state_btf");
 	if (i == HW_PROBE_NET_ACCEPT && socket_accept && exact_asked(a)) {
 		snprintf(why, n, "replaced by net.accept_exact while it is enabled");
 		return true;
@@ -162,6 +167,52 @@ bool net_mode_veto(struct agent *a, int i, char *why, size_t n)
 		return true;
 	}
 	return false;
+}
+
+/* Free every slot of hws_slot (bpf/net_cg.bpf.c: the marks of blocking connects). Done
+ * while the connect role is off, so no handshake of the program's is in flight. */
+static void clear_slots(struct agent *a)
+{
+	const struct bpf_map *m = a->skel->maps.hws_slot;
+	uint32_t n = bpf_map__max_entries(m), vs = bpf_map__value_size(m);
+	uint32_t *keys = calloc(n, sizeof(*keys));
+	void *vals = calloc(n, vs);
+	uint32_t cnt = n;
+
+	if (!keys || !vals) {
+		agent_log("net: no memory to clear hws_slot: stale connect marks may stay\n");
+		goto out;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		keys[i] = i;
+	if (bpf_map_update_batch(bpf_map__fd(m), keys, vals, &cnt, NULL))
+		agent_log("net: clearing hws_slot: %s (%u of %u)\n", strerror(errno), cnt, n);
+out:
+	free(keys);
+	free(vals);
+}
+
+/* Is probe i attached on socket hooks (through hws_state_btf)? */
+static bool on_socket_hooks(struct agent *a, int i)
+{
+	const struct hw_probe *p = &a->probes[i];
+	return p->state == PROBE_ATTACHED && p->cand && strstr(p->cand, "hws_state_btf");
+}
+
+/* hws_state_btf serves both probes on one link (probes.c, shared_link); its bodies for a probe
+ * that is off must not run: hws_roles says which are on. Called when net.accept attaches
+ * (before the listeners are seeded, so that listen() is recorded from then on) and after
+ * every pass of probes_apply. */
+void net_mode_roles(struct agent *a)
+{
+	if (!a->skel || !a->skel->bss || !a->netm)
+		return;
+	uint32_t r = (on_socket_hooks(a, HW_PROBE_NET_CONNECT) ? 1 : 0) |
+		     (on_socket_hooks(a, HW_PROBE_NET_ACCEPT) ? 2 : 0);
+	if ((r & 1) && !(a->netm->roles & 1))
+		clear_slots(a); /* marks of handshakes whose end went unseen */
+	a->skel->bss->hws_roles = r;
+	a->netm->roles = r;
 }
 
 /* "net_mode": {"mode": "socket", "cgroup2": PATH} or {"mode": "syscall", "reason": ...} */
@@ -325,7 +376,7 @@ void net_mode_seed(struct agent *a)
 	DIR *dp;
 	struct dirent *d;
 
-	if (!a->skel || net_mode_reason(a) || probes_prog_failed(a, "hws_accept_btf"))
+	if (!a->skel || net_mode_reason(a) || probes_prog_failed(a, "hws_state_btf"))
 		return;
 	forget_listeners(bpf_map__fd(a->skel->maps.hws_lsn));
 	if (!(dp = opendir("/proc")))

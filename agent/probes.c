@@ -533,10 +533,38 @@ static const char *hook_of(const struct bpf_program *p)
 	return sec;
 }
 
-static void detach(struct hw_probe *p)
+/*
+ * Two probes may name one program (hws_state_btf: net.connect and net.accept on socket hooks):
+ * the second to attach shares the first one's link, so the program runs once per firing of its
+ * hook (it learns which probes are on from net_mode_roles). The last holder destroys the link.
+ * A prog@category/name element is never shared (one program, several tracepoints).
+ */
+static struct bpf_link *shared_link(struct agent *a, const struct hw_probe *p,
+				    const struct bpf_program *prog)
+{
+	for (int i = 0; i < HW_NPROBES; i++)
+		for (int k = 0; &a->probes[i] != p && k < a->probes[i].nlinks; k++)
+			if (a->probes[i].progs[k] == prog)
+				return a->probes[i].links[k];
+	return NULL;
+}
+
+/* Does a probe other than p (with before: one before p in the table) hold link l? */
+static bool link_held(struct agent *a, const struct hw_probe *p, const struct bpf_link *l,
+		      bool before)
+{
+	for (int i = 0; i < HW_NPROBES && !(before && &a->probes[i] == p); i++)
+		for (int k = 0; &a->probes[i] != p && k < a->probes[i].nlinks; k++)
+			if (a->probes[i].links[k] == l)
+				return true;
+	return false;
+}
+
+static void detach(struct agent *a, struct hw_probe *p)
 {
 	for (int i = 0; i < p->nlinks; i++)
-		bpf_link__destroy(p->links[i]);
+		if (!link_held(a, p, p->links[i], false))
+			bpf_link__destroy(p->links[i]);
 	p->nlinks = 0;
 	p->nsyscall_tp = 0;
 	p->cand = NULL;
@@ -553,7 +581,7 @@ static int try_candidate(struct agent *a, struct hw_probe *p, const char *cand, 
 		struct bpf_link *l;
 		if (!prog || fr) {
 			snprintf(why, whylen, "%s: %s", who, fr ? fr : "not in the BPF object");
-			detach(p);
+			detach(a, p);
 			return -ENOENT;
 		}
 		if (bpf_program__fd(prog) < 0) {
@@ -561,15 +589,17 @@ static int try_candidate(struct agent *a, struct hw_probe *p, const char *cand, 
 				 "%s: not loaded (a fallback: an earlier candidate was "
 				 "expected to attach)",
 				 e.prog);
-			detach(p);
+			detach(a, p);
 			return -ENOENT;
 		}
 		if (p->nlinks >= HW_MAX_LINKS) {
 			snprintf(why, whylen, "%s: more than %d links", e.name, HW_MAX_LINKS);
-			detach(p);
+			detach(a, p);
 			return -E2BIG;
 		}
-		if (e.tp) {
+		if (!e.tp && (l = shared_link(a, p, prog))) {
+			/* attached already for another probe */
+		} else if (e.tp) {
 			/* category/name: precheck_tracepoints made elements without '/' fail */
 			char cat[64];
 			size_t cl = strcspn(e.tp, "/");
@@ -585,9 +615,10 @@ static int try_candidate(struct agent *a, struct hw_probe *p, const char *cand, 
 		if (!l) {
 			int err = -errno;
 			snprintf(why, whylen, "%s: attach failed: %s", e.name, strerror(-err));
-			detach(p);
+			detach(a, p);
 			return err;
 		}
+		p->progs[p->nlinks] = e.tp ? NULL : prog;
 		p->links[p->nlinks++] = l;
 		if (p->nlinks == 1) /* the candidate's first program names its hook */
 			p->hook = e.tp ? "tracepoint" : hook_of(prog);
@@ -639,7 +670,7 @@ static bool file_open_on_fanotify(struct agent *a, struct hw_probe *p)
 		}
 		return false;
 	}
-	detach(p);
+	detach(a, p);
 	p->state = PROBE_ATTACHED;
 	p->hook = "fanotify";
 	snprintf(p->reason, sizeof(p->reason), "files.mode %s: fanotify marks on the watched files",
@@ -655,14 +686,14 @@ void probes_apply(struct agent *a)
 		bool want = probe_wanted(a, p->name, p->dflt);
 		char veto[sizeof(p->reason)];
 		if (want && net_mode_veto(a, i, veto, sizeof(veto))) {
-			detach(p);
+			detach(a, p);
 			p->state = PROBE_DISABLED;
 			p->hook = NULL;
 			snprintf(p->reason, sizeof(p->reason), "%s", veto);
 			continue;
 		}
 		if (!want) {
-			detach(p);
+			detach(a, p);
 			p->state = PROBE_DISABLED;
 			p->hook = NULL;
 			snprintf(p->reason, sizeof(p->reason), "disabled by %s",
@@ -692,8 +723,10 @@ void probes_apply(struct agent *a)
 		if (attached) {
 			p->state = PROBE_ATTACHED;
 			p->cand = p->cands[c];
-			if (i == HW_PROBE_NET_ACCEPT)
+			if (i == HW_PROBE_NET_ACCEPT) {
+				net_mode_roles(a);
 				net_mode_seed(a); /* listeners that began before this attach */
+			}
 			if (i == HW_PROBE_FILE_OPEN && file_fan_fault(a))
 				snprintf(p->reason, sizeof(p->reason),
 					 "%s; exact mode until reload", file_fan_fault(a));
@@ -703,6 +736,7 @@ void probes_apply(struct agent *a)
 			agent_log("probe %s unavailable: %s\n", p->name, p->reason);
 		}
 	}
+	net_mode_roles(a);
 }
 
 struct detach_job {
@@ -747,9 +781,12 @@ void probes_detach_all(struct agent *a)
 	for (int i = 0; i < HW_NPROBES; i++) {
 		struct hw_probe *p = &a->probes[i];
 		for (int k = 0; k < p->nlinks; k++)
-			all[n++] = p->links[k];
-		p->nlinks = 0;
-		p->nsyscall_tp = 0;
+			if (!link_held(a, p, p->links[k], true)) /* a shared link once */
+				all[n++] = p->links[k];
+	}
+	for (int i = 0; i < HW_NPROBES; i++) {
+		a->probes[i].nlinks = 0;
+		a->probes[i].nsyscall_tp = 0;
 	}
 	links_destroy_all(all, n);
 	custom_detach_all(a);

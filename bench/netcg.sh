@@ -6,8 +6,9 @@
 #   off     every family disabled: nothing attached, the agent idle (the base, "no monitor")
 #   net     the net family only (its default probes and settings, plus -x), writing JSON to a file
 #   floor   as off, plus empty programs (build/bench/hw-floor) on the raw tracepoints the mode's
-#           net programs use: inet_sock_set_state twice on socket hooks (hws_state_btf and
-#           hws_accept_btf), sys_exit_connect/accept4 + inet_sock_set_state on syscall hooks
+#           net programs use: inet_sock_set_state once on socket hooks (hws_state_btf, which
+#           serves connect and accept), sys_exit_connect/accept4 + inet_sock_set_state on
+#           syscall hooks
 #           (cgroup/connect4|6 have no empty counterpart in hw-floor: left out)
 #   stopped as net, the agent's user space stopped (SIGSTOP) during the storm: the programs run,
 #           nothing reads the ring buffer (the kernel side alone)
@@ -85,7 +86,7 @@ printf '%-8s %-7s %12s %10s %22s %10s %18s\n' mode run "median ms" "vs off" \
 read -ra R <<<"${RUNS//,/ }"
 for mode in ${MODES//,/ }; do
 	if [ "$mode" = socket ]; then
-		FLOOR=(raw:inet_sock_set_state raw:inet_sock_set_state)
+		FLOOR=(raw:inet_sock_set_state)
 	else
 		FLOOR=(tp:syscalls/sys_exit_connect tp:syscalls/sys_exit_accept4 raw:inet_sock_set_state)
 	fi

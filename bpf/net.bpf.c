@@ -243,16 +243,27 @@ static __always_inline void net_do_connect(long ret, const bool fast)
 	if (net_ignored(HW_NK_CONNECT, &e->dst, e->dst.port))
 		return;
 	e->result = ret;
+	e->protocol = fast ? sk->sk_protocol : BPF_CORE_READ(sk, sk_protocol);
+	bool pending = ret == -NET_EINPROGRESS && e->protocol == NET_IPPROTO_TCP;
+	__u32 kind = HW_NK_CONNECT;
+	struct hw_net_kcfg *k = bpf_map_lookup_elem(&hwn_cfg, &kind);
+	if (!pending && k && k->fold_window_ns) {
+		/* the fold fast path: a repeat within its window is counted before anything
+		 * else of the record (the header: its helper calls) is built */
+		struct hw_net_fold_key fk;
+		e->hdr.pid = tgid;
+		net_fold_key_conn(&fk, e);
+		if (net_fold_hit(&fk, bpf_ktime_get_boot_ns(), k->fold_window_ns))
+			return;
+	}
 	e->fd = fd;
 	e->family = fam;
-	e->protocol = fast ? sk->sk_protocol : BPF_CORE_READ(sk, sk_protocol);
 	e->type = fast ? sock->type : BPF_CORE_READ(sock, type);
 	e->syscall = HW_NET_SC_CONNECT;
 	e->netns = net_sk_netns(sk, fast);
 	net_fill_hdr(&e->hdr, t, HW_EV_NET_CONNECT, fast);
 
 	__u64 skey = (__u64)sk;
-	bool pending = ret == -NET_EINPROGRESS && e->protocol == NET_IPPROTO_TCP;
 	if (pending) {
 		/* Follow the handshake: register first, then look at the state, so that an outcome
 		 * reached in between is seen by one side exactly (whoever deletes the entry). */
@@ -261,8 +272,6 @@ static __always_inline void net_do_connect(long ret, const bool fast)
 			pending = false;
 	}
 
-	__u32 kind = HW_NK_CONNECT;
-	struct hw_net_kcfg *k = bpf_map_lookup_elem(&hwn_cfg, &kind);
 	if (!(k && k->fold_window_ns &&
 	      net_fold(e, (void *)((__u8 *)e + HW_MAX_RECORD), k->fold_window_ns)))
 		hw_submit(e, sizeof(*e), false);

@@ -85,15 +85,15 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 #define NET_A3(fast, r) ((fast) ? (long)NET_FARG3(r) : (long)NET_ARG3(r))
 #define NET_A5(fast, r) ((fast) ? (long)NET_FARG5(r) : (long)NET_ARG5(r))
 
-/* The common header, as hw_fill_hdr() fills it, from direct loads and cheap helpers. */
-static __always_inline void net_fill_hdr_fast(struct hw_hdr *h, struct task_struct *t, __u16 type)
+/* The common header but its time (ts), from direct loads and cheap helpers: for a caller that
+ * sets the time later (a clock read costs ~40 ns on a paravirtualised clock). */
+static __always_inline void net_fill_hdr_who(struct hw_hdr *h, struct task_struct *t, __u16 type)
 {
 	const struct cred *cred = t->real_cred;
 	__u64 pt = bpf_get_current_pid_tgid();
 
 	h->type = type;
 	h->flags = 0;
-	h->ts = bpf_ktime_get_boot_ns();
 	h->start_ns = t->group_leader->start_boottime;
 	h->cgroup_id = bpf_get_current_cgroup_id();
 	h->pid = pt >> 32;
@@ -108,6 +108,13 @@ static __always_inline void net_fill_hdr_fast(struct hw_hdr *h, struct task_stru
 	else
 		h->auid = (__u32)-1;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* The common header, as hw_fill_hdr() fills it, from direct loads and cheap helpers. */
+static __always_inline void net_fill_hdr_fast(struct hw_hdr *h, struct task_struct *t, __u16 type)
+{
+	net_fill_hdr_who(h, t, type);
+	h->ts = bpf_ktime_get_boot_ns();
 }
 
 static __always_inline void net_fill_hdr(struct hw_hdr *h, struct task_struct *t, __u16 type,

@@ -7,7 +7,8 @@
  *
  *  - TCP connect: hws_state_btf (tp_btf/sock:inet_sock_set_state) sees CLOSE -> SYN_SENT in
  *    the connecting task, inside connect(). A blocking connect leaves a small mark keyed by
- *    its socket (hws_blk: the caller's header, its fd) instead of a whole record;
+ *    its socket (a slot of hws_slot, else hws_blk: the caller's header, its fd) instead of a
+ *    whole record;
  *    at the end of the handshake (SYN_SENT -> ESTABLISHED or CLOSE) its one event is counted
  *    when its (process, destination, port, result) has an open fold window (net.fold_repeats),
  *    else built from the mark and the socket and emitted. A non-blocking connect goes through
@@ -19,7 +20,8 @@
  *    asked for, the source the local end as it was (0.0.0.0:0 for an unbound socket), the
  *    result 0 or the refusal of a cgroup program that ran before (bpf_get_retval: a
  *    quarantine). A TCP connect refused that way is reported here too (no handshake follows).
- *  - accept: hws_accept_btf on the same tracepoint. CLOSE -> LISTEN runs in listen(): the
+ *  - accept: the same program, hws_state_btf (one program on the tracepoint serves net.connect
+ *    and net.accept: hws_roles says which of them are on). CLOSE -> LISTEN runs in listen(): the
  *    caller is recorded in hws_lsn under (network namespace, local port); LISTEN -> CLOSE
  *    of that socket removes it. SYN_RECV -> ESTABLISHED of a connection (softirq, no useful
  *    current task) finds the owner under the connection's own namespace and local port and
@@ -45,22 +47,57 @@ struct {
 	__type(value, struct hw_net_owner);
 } hws_lsn SEC(".maps");
 
-/* A blocking TCP connect between SYN_SENT and the end of its handshake, by socket: the
- * caller's header and fd. A preallocated hash (an update takes a free element, a delete gives
- * it back): measured cheaper here than socket storage, whose first use on a socket allocates
- * and whose release at the socket's end is deferred through RCU. Full (16384 handshakes at
- * once): the connect is followed through hwn_pending instead. */
+/* A blocking TCP connect between SYN_SENT and the end of its handshake: the caller's header
+ * (its time is set at the end) and fd. */
 struct ncg_blk {
 	struct hw_hdr hdr;
 	__s32 fd;
 	__u32 pad;
 };
+
+/* Where a blocking connect's mark is kept, by socket:
+ *  - first, a slot of hws_slot chosen by the socket's address (a direct-mapped table: an
+ *    array lookup the verifier inlines, claimed with one compare-and-swap of its tag and
+ *    given back with one exchange; no lock, no helper call, no interrupt toggling). Measured
+ *    here: the preallocated hash below cost two thirds of hws_state_btf's own samples
+ *    (bucket lookups, and the update's spin lock with interrupts off, dear on this
+ *    paravirtualised CPU);
+ *  - when that slot holds another socket's handshake, the preallocated hash hws_blk (an
+ *    update takes a free element, a delete gives it back). Socket storage was measured
+ *    dearer than both (its first use on a socket allocates; its release goes through RCU).
+ *    Full too (16384 handshakes at once): the connect is followed through hwn_pending.
+ * 512 slots of 96 bytes (48 KiB): small enough to stay in the CPU's caches during a storm (4096
+ * measured no faster: each mark was a cache miss); handshakes in flight at once beyond that
+ * share slots and the later ones take the hash. A slot whose tag (the socket's cookie) is 0 is free. The agent clears the table whenever the connect role is
+ * switched on (net_mode_roles): a mark left by a program that then stopped seeing its end is
+ * not kept. */
+#define NCG_SLOTS 512
+struct ncg_slot {
+	__u64 sk; /* the socket's cookie (bpf_get_socket_cookie); 0: free */
+	struct ncg_blk b;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NCG_SLOTS);
+	__type(key, __u32);
+	__type(value, struct ncg_slot);
+} hws_slot SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct ncg_blk);
 } hws_blk SEC(".maps");
+
+/* The slot of the socket whose cookie is ck (Fibonacci hashing). The cookie, not the socket's
+ * address: the verifier allows no arithmetic on a socket pointer, and a cookie is never
+ * reused, so a stale mark cannot be taken for a new socket's. */
+static __always_inline struct ncg_slot *netcg_slot(__u64 ck)
+{
+	__u32 i = (__u32)((ck * 0x9E3779B97F4A7C15ULL) >> 55) & (NCG_SLOTS - 1);
+	return bpf_map_lookup_elem(&hws_slot, &i);
+}
 
 /* The accept record is built in softirq: its own per-CPU buffer (see hwn_oscratch). */
 struct {
@@ -152,7 +189,7 @@ static __always_inline __u64 netcg_window(__u32 kind)
 }
 
 /* A TCP connect followed through hwn_pending: non-blocking ones (the EINPROGRESS start is
- * emitted now, the outcome later), and blocking ones when hws_blk is full. */
+ * emitted now, the outcome later), and blocking ones when hws_slot and hws_blk are full. */
 static __always_inline void netcg_tcp_pending(const struct sock *sk, struct task_struct *t,
 					      struct pt_regs *regs, __u16 fam, bool nonblock)
 {
@@ -187,14 +224,15 @@ static __always_inline void netcg_tcp_pending(const struct sock *sk, struct task
 }
 
 /* CLOSE -> SYN_SENT inside connect(fd, ...). A blocking connect leaves only a mark (the
- * caller's header and fd) in hws_blk: its one event is decided at the end. */
+ * caller's header and fd) in hws_slot or hws_blk: its one event is decided at the end. */
 static __always_inline bool netcg_tcp_start(const struct sock *sk, struct task_struct *t,
 					    struct pt_regs *regs)
 {
 	__u16 fam = sk->__sk_common.skc_family;
 	struct socket *so = sk->sk_socket;
 	struct hw_net_addr src, dst;
-	__u64 skey = (__u64)sk;
+	__u64 skey = (__u64)sk, ck;
+	struct ncg_slot *sl;
 	struct ncg_blk b;
 
 	if (fam != NET_AF_INET && fam != NET_AF_INET6)
@@ -208,7 +246,17 @@ static __always_inline bool netcg_tcp_start(const struct sock *sk, struct task_s
 	net_sk_addrs_fast((struct sock *)sk, fam, &src, &dst);
 	if (net_ignored(HW_NK_CONNECT, &dst, dst.port))
 		return false;
-	net_fill_hdr_fast(&b.hdr, t, HW_EV_NET_CONNECT);
+	ck = bpf_get_socket_cookie((void *)sk);
+	sl = netcg_slot(ck);
+	if (sl && sl->sk == 0 && __sync_val_compare_and_swap(&sl->sk, 0, ck) == 0) {
+		/* this socket's end cannot run before its start returns: the SYN is sent
+		 * after this state change, and its answer waits for the socket's lock */
+		net_fill_hdr_who(&sl->b.hdr, t, HW_EV_NET_CONNECT);
+		sl->b.fd = NET_FARG1(regs);
+		return true;
+	}
+	net_fill_hdr_who(&b.hdr, t, HW_EV_NET_CONNECT);
+	b.hdr.ts = 0; /* set at the end */
 	b.fd = NET_FARG1(regs);
 	b.pad = 0;
 	if (bpf_map_update_elem(&hws_blk, &skey, &b, BPF_ANY) == 0)
@@ -222,8 +270,9 @@ static __always_inline bool netcg_tcp_start(const struct sock *sk, struct task_s
  * carries no mark (the caller then looks for a pending record). */
 static __always_inline bool netcg_tcp_end(const struct sock *sk, int newstate)
 {
-	__u64 skey = (__u64)sk;
-	struct ncg_blk *b = bpf_map_lookup_elem(&hws_blk, &skey);
+	__u64 skey = (__u64)sk, ck = bpf_get_socket_cookie((void *)sk);
+	struct ncg_slot *sl = netcg_slot(ck);
+	struct ncg_blk *b = NULL;
 	__u16 fam = sk->__sk_common.skc_family;
 	struct hw_net_fold_key k;
 	struct net_oscratch *o;
@@ -231,22 +280,31 @@ static __always_inline bool netcg_tcp_end(const struct sock *sk, int newstate)
 	__u32 zero = 0;
 	struct hw_net *e;
 
-	if (!b)
+	if (!(sl && sl->sk == ck) && !(b = bpf_map_lookup_elem(&hws_blk, &skey)))
 		return false;
 	if (newstate != NET_TCP_ESTABLISHED && newstate != NET_TCP_CLOSE)
 		return true; /* simultaneous open (SYN_RECV): wait for the end */
 	o = bpf_map_lookup_elem(&hwn_oscratch, &zero);
 	if (!o) {
-		bpf_map_delete_elem(&hws_blk, &skey);
+		if (b)
+			bpf_map_delete_elem(&hws_blk, &skey);
+		else if (sl)
+			__sync_lock_test_and_set(&sl->sk, 0);
 		hw_count_drop(HW_EV_NET_CONNECT, HW_DROP_SCRATCH);
 		return true;
 	}
 	e = &o->rec;
-	/* copied out first: the element is reused once deleted */
-	__builtin_memcpy(&e->hdr, &b->hdr, sizeof(e->hdr));
-	e->fd = b->fd;
-	if (bpf_map_delete_elem(&hws_blk, &skey))
-		return true; /* another CPU ended it (cannot happen for one socket: its lock) */
+	/* copied out first: the slot or element is reused once given back */
+	if (b) {
+		__builtin_memcpy(&e->hdr, &b->hdr, sizeof(e->hdr));
+		e->fd = b->fd;
+		if (bpf_map_delete_elem(&hws_blk, &skey))
+			return true; /* another CPU ended it (cannot happen: the socket's lock) */
+	} else if (sl) {
+		__builtin_memcpy(&e->hdr, &sl->b.hdr, sizeof(e->hdr));
+		e->fd = sl->b.fd;
+		__sync_lock_test_and_set(&sl->sk, 0);
+	}
 	now = bpf_ktime_get_boot_ns();
 	/* the handshake has ended: the local port is chosen; a failed connect still holds the
 	 * destination asked for (cleared only after this state change) */
@@ -270,27 +328,6 @@ static __always_inline bool netcg_tcp_end(const struct sock *sk, int newstate)
 		return true;
 	hw_submit(e, sizeof(*e), false);
 	return true;
-}
-
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(hws_state_btf, const struct sock *sk, const int oldstate, const int newstate)
-{
-	if (oldstate == NET_TCP_CLOSE && newstate == NET_TCP_SYN_SENT) {
-		struct task_struct *t = bpf_get_current_task_btf();
-		struct pt_regs *regs = net_regs(t);
-		bool in_connect = HW_REG_NR(regs) == HW_NR_CONNECT;
-		__u64 skey = (__u64)sk;
-		if (!(in_connect && netcg_tcp_start(sk, t, regs)))
-			/* not marked now: a mark left under this address (a socket freed while
-			 * the program was detached) must not take this socket's end */
-			bpf_map_delete_elem(&hws_blk, &skey);
-		if (in_connect)
-			return 0;
-	} else if (oldstate == NET_TCP_SYN_SENT && netcg_tcp_end(sk, newstate)) {
-		return 0;
-	}
-	net_do_state(sk, oldstate, newstate, true); /* outcomes; io_uring starts */
-	return 0;
 }
 
 /* CLOSE -> LISTEN, in listen() (or a kernel socket's kernel_listen): who listens. A live
@@ -397,14 +434,60 @@ static __always_inline void netcg_accept(const struct sock *sk)
 	hw_submit(e, sizeof(*e), false);
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(hws_accept_btf, const struct sock *sk, const int oldstate, const int newstate)
+/* The roles hws_state_btf plays, set by the agent (agent/net_mode.c, net_mode_roles) from
+ * which of net.connect and net.accept are attached on socket hooks: one program on the
+ * tracepoint serves both probes, so that each state change runs one program, not two. */
+volatile __u32 hws_roles;
+#define NCG_ROLE_CONNECT 1
+#define NCG_ROLE_ACCEPT 2
+
+/* CLOSE -> SYN_SENT: a connect begins. In connect() it is marked (or followed through
+ * hwn_pending); elsewhere (io_uring) net_do_state registers it. */
+static __always_inline void netcg_syn_sent(const struct sock *sk)
 {
-	if (oldstate == NET_TCP_SYN_RECV && newstate == NET_TCP_ESTABLISHED)
-		netcg_accept(sk);
-	else if (oldstate == NET_TCP_CLOSE && newstate == NET_TCP_LISTEN)
-		netcg_listen(sk);
-	else if (oldstate == NET_TCP_LISTEN && newstate == NET_TCP_CLOSE)
-		netcg_unlisten(sk);
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct pt_regs *regs = net_regs(t);
+	__u64 skey = (__u64)sk;
+
+	if (HW_REG_NR(regs) == HW_NR_CONNECT && netcg_tcp_start(sk, t, regs))
+		return;
+	/* not marked now: a mark left in hws_blk under this address (a socket freed while the
+	 * program was detached) must not take this socket's end */
+	bpf_map_delete_elem(&hws_blk, &skey);
+	if (HW_REG_NR(regs) != HW_NR_CONNECT)
+		net_do_state(sk, NET_TCP_CLOSE, NET_TCP_SYN_SENT, true);
+}
+
+/*
+ * sock:inet_sock_set_state, at every TCP state change of every socket (6 per loopback
+ * connect + accept + reset: CLOSE -> SYN_SENT and SYN_SENT -> ESTABLISHED of the client,
+ * LISTEN -> SYN_RECV and SYN_RECV -> ESTABLISHED of the accepted child, ESTABLISHED -> CLOSE of
+ * each). The state pair is tested first, with nothing loaded or called before it: the
+ * transitions of an established connection's life and end (most of them on a busy host) leave
+ * after two compares.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(hws_state_btf, const struct sock *sk, const int oldstate, const int newstate)
+{
+	switch (oldstate) {
+	case NET_TCP_CLOSE:
+		if (newstate == NET_TCP_SYN_SENT && (hws_roles & NCG_ROLE_CONNECT))
+			netcg_syn_sent(sk);
+		else if (newstate == NET_TCP_LISTEN && (hws_roles & NCG_ROLE_ACCEPT))
+			netcg_listen(sk);
+		break;
+	case NET_TCP_SYN_SENT:
+		if ((hws_roles & NCG_ROLE_CONNECT) && !netcg_tcp_end(sk, newstate))
+			net_do_state(sk, oldstate, newstate, true); /* followed by hwn_pending */
+		break;
+	case NET_TCP_SYN_RECV:
+		if (newstate == NET_TCP_ESTABLISHED && (hws_roles & NCG_ROLE_ACCEPT))
+			netcg_accept(sk);
+		break;
+	case NET_TCP_LISTEN:
+		if (newstate == NET_TCP_CLOSE && (hws_roles & NCG_ROLE_ACCEPT))
+			netcg_unlisten(sk);
+		break;
+	}
 	return 0;
 }

@@ -136,6 +136,45 @@ read -r CPID CPORT CRES < <("$NA" client 127.0.0.1 $((P + 4)))
 ev=$(wait_event "select(.kind==\"net.accept\" and .proc.pid==$SPID)") || not_ok "accept after exact mode seen" "pid $SPID"
 expect_jq "accept after exact mode: listener again" "$ev" ".net.attribution==\"listener\" and .net.dst.port==$CPORT"
 wait $SJOB
+
+# 5. one program on the state-change tracepoint serves net.connect and net.accept: one link,
+# shared by the two probes (agent/probes.c); each probe's part follows its own switch
+# (hws_roles), and the link goes with the last of them
+st_links() { # the agent's links (its descriptors' fdinfo) to a program named hws_state_btf
+	local ids
+	ids=$(bpftool -j prog show name hws_state_btf 2>/dev/null | jq -r '.id' | paste -sd'|')
+	[ -n "$ids" ] || { echo none; return; }
+	grep -l '^link_type' /proc/"$AGENT_PID"/fdinfo/* 2>/dev/null | xargs -r grep -h '^prog_id' |
+		awk '{print $2}' | grep -cxE "$ids"
+}
+if command -v bpftool >/dev/null; then
+	expect_eq "one link of hws_state_btf for net.connect and net.accept" "$(st_links)" 1
+	r=$(ctl disable net.connect)
+	expect_jq "ctl disable net.connect" "$r" '.ok'
+	expect_eq "net.connect off: the link stays (net.accept holds it)" "$(st_links)" 1
+	start_server "$T/s4" 127.0.0.1 $((P + 5)) accept4
+	read -r CPID CPORT CRES < <("$NA" client 127.0.0.1 $((P + 5)))
+	ev=$(wait_event "select(.kind==\"net.accept\" and .proc.pid==$SPID)") || not_ok "net.connect off: accept still seen" "pid $SPID"
+	expect_jq "net.connect off: accept still seen, listener's" "$ev" ".net.attribution==\"listener\" and .net.dst.port==$CPORT"
+	expect_eq "net.connect off: no connect event" "$(events "select(.kind==\"net.connect\" and .proc.pid==$CPID)" | wc -l)" 0
+	wait $SJOB
+	r=$(ctl disable net.accept)
+	expect_jq "ctl disable net.accept" "$r" '.ok'
+	expect_eq "both off: the link is gone" "$(st_links)" 0
+	ctl enable net.accept >/dev/null
+	r=$(ctl enable net.connect)
+	expect_jq "ctl enable net.accept and net.connect" "$r" '.ok'
+	expect_eq "both on again: one link" "$(st_links)" 1
+	start_server "$T/s5" 127.0.0.1 $((P + 6)) accept4
+	read -r CPID CPORT CRES < <("$NA" client 127.0.0.1 $((P + 6)))
+	ev=$(wait_event "select(.kind==\"net.connect\" and .proc.pid==$CPID)") || not_ok "connect seen again" "pid $CPID"
+	expect_jq "connect seen again, one event" "$ev" ".net.result==0 and .net.src.port==$CPORT and .net.dst.port==$((P + 6))"
+	wait_event "select(.kind==\"net.accept\" and .proc.pid==$SPID and .net.dst.port==$CPORT)" >/dev/null &&
+		ok "accept seen again" || not_ok "accept seen again" "pid $SPID"
+	wait $SJOB
+else
+	ok "one program for connect and accept # SKIP no bpftool"
+fi
 expect_eq "no loss announced" "$(events 'select(.kind=="agent.loss" and .loss.kind=="net.accept")' | wc -l)" 0
 agent_stop
 expect_eq "agent exits 0" "$?" 0
