@@ -237,6 +237,9 @@ int cgroup_id_of(const char *cgpath, uint64_t *id);
 /* Where cgroup v2 is mounted ("" if nowhere). */
 void find_cg2_root(char *out, size_t len);
 /* net_mode.c */
+/* the net family's hook state: made and freed by its init and fini (net_decode.c) */
+int net_mode_new(struct agent *a);
+void net_mode_free(struct agent *a);
 void net_mode_init(struct agent *a);
 /* Why the net family is on syscall hooks (NULL: on socket hooks, as far as the agent chose);
  * the cgroup v2 root's descriptor the socket hooks attach to (-1: none). */

@@ -55,8 +55,8 @@ static const struct hw_family families[] = {
 	 .second = net_tick},
 	/* and the file family's records: the folded opens reported at exit */
 	{.name = "user",
-	 .init = file_repeats_init,
-	 .fini = file_repeats_free,
+	 .init = user_init,
+	 .fini = user_free,
 	 .sync_maps = user_file_sync,
 	 .apply = user_apply,
 	 .heartbeat = user_heartbeat},

@@ -137,13 +137,16 @@ static void ip4_str(const uint8_t *a, char *out)
 int net_init(struct agent *a)
 {
 	a->dns = dns_cache_new();
-	return a->dns ? 0 : -ENOMEM;
+	if (!a->dns)
+		return -ENOMEM;
+	return net_mode_new(a);
 }
 
 void net_free(struct agent *a)
 {
 	dns_cache_free(a->dns);
 	a->dns = NULL;
+	net_mode_free(a);
 }
 
 /* {"ip": "...", "port": N} (plus "ipv4" for a v4-mapped IPv6 address); null when unknown.

@@ -44,8 +44,9 @@
 #define NET_SEED_MAX 4096  /* listeners seeded at most, per attach */
 #define NET_SEED_NETNS 256 /* network namespaces whose listeners are seeded, at most */
 
-/* The family's state, owned here (struct agent holds only the pointer; NULL before
- * net_mode_init, or when it could not be allocated: then the family is on syscall hooks). */
+/* The family's state, owned here (struct agent holds only the pointer): made by net_init with
+ * net_mode_new, its hooks chosen by net_mode_init when the BPF object is loaded, freed by
+ * net_free with net_mode_free. */
 struct net_mode_state {
 	int cg_fd; /* cgroup v2 root the socket hooks attach to; -1: none */
 	char cg_path[256];
@@ -57,8 +58,7 @@ struct net_mode_state {
 const char *net_mode_reason(const struct agent *a)
 {
 	if (!a->netm)
-		return "the net family's hooks were not chosen (no BPF object loaded, or no "
-		       "memory)";
+		return "the net family's state was not made (net_init)";
 	return a->netm->reason[0] ? a->netm->reason : NULL;
 }
 
@@ -67,17 +67,39 @@ int net_mode_cgroup_fd(const struct agent *a)
 	return a->netm ? a->netm->cg_fd : -1;
 }
 
+/* The state, made by the family's init (net_init) before any hook is chosen. */
+int net_mode_new(struct agent *a)
+{
+	a->netm = calloc(1, sizeof(*a->netm));
+	if (!a->netm)
+		return -ENOMEM;
+	a->netm->cg_fd = -1;
+	snprintf(a->netm->reason, sizeof(a->netm->reason),
+		 "the net family's hooks were not chosen (no BPF object loaded)");
+	return 0;
+}
+
+void net_mode_free(struct agent *a)
+{
+	if (!a->netm)
+		return;
+	if (a->netm->cg_fd >= 0)
+		close(a->netm->cg_fd);
+	free(a->netm);
+	a->netm = NULL;
+}
+
 void net_mode_init(struct agent *a)
 {
 	const struct hw_config *c = &a->cfg;
 	struct statfs sf;
-	if (!a->netm && !(a->netm = calloc(1, sizeof(*a->netm)))) {
-		agent_log("net: no memory for the family's state: on syscall hooks\n");
-		return;
-	}
+	if (!a->netm)
+		return; /* net_init was not run: net_mode_reason says so */
 	char *why = a->netm->reason;
 	size_t wl = sizeof(a->netm->reason);
 
+	if (a->netm->cg_fd >= 0)
+		close(a->netm->cg_fd);
 	a->netm->cg_fd = -1;
 	why[0] = 0;
 	if (c->net_mode.syscall) {

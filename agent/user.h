@@ -18,6 +18,9 @@ void user_detach_all(struct agent *a);
  * (file.* with "repeats" and "summary": true), so no count is lost with the process. */
 void file_flush_repeats(struct agent *a, const struct hw_hdr *exit_hdr);
 /* the table behind it (struct agent's freps): family init and teardown (0 or -ENOMEM) */
+/* the family's state (user_uprobes.c), the file repeats' table with it (user_decode.c) */
+int user_init(struct agent *a);
+void user_free(struct agent *a);
 int file_repeats_init(struct agent *a);
 void file_repeats_free(struct agent *a);
 /* The pattern of watch rule idx (the "watch" field), or NULL. */

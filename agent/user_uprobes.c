@@ -68,13 +68,27 @@ struct user_state {
  * interval (a 5 s heartbeat made it most of the agent's idle CPU). */
 #define USER_SCAN_NS (30ull * 1000000000ull)
 
+/* The family's state: made by user_init (with the file repeats' table, user_decode.c), freed
+ * by user_free (family.c's user row), after the links were destroyed (user_detach_all). */
+int user_init(struct agent *a)
+{
+	a->user = calloc(1, sizeof(*a->user));
+	if (!a->user)
+		return -ENOMEM;
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		agent_log("libelf: %s\n", elf_errmsg(-1));
+	return file_repeats_init(a);
+}
+
+void user_free(struct agent *a)
+{
+	file_repeats_free(a);
+	free(a->user);
+	a->user = NULL;
+}
+
 static struct user_state *ust(struct agent *a)
 {
-	if (!a->user) {
-		a->user = calloc(1, sizeof(*a->user));
-		if (a->user && elf_version(EV_CURRENT) == EV_NONE)
-			agent_log("libelf: %s\n", elf_errmsg(-1));
-	}
 	return a->user;
 }
 

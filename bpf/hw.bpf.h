@@ -157,20 +157,19 @@ static __always_inline void *hw_scratch_get(void)
 
 /* Fill the common header from a task. t is a BTF pointer (bpf_get_current_task_btf() or a
  * tp_btf argument): its fields are read with direct loads, one instruction each, where a
- * BPF_CORE_READ is a helper call (~30-50 ns here, and the header took a dozen). */
-static __always_inline void hw_fill_hdr(struct hw_hdr *h, struct task_struct *t, __u16 type)
+ * BPF_CORE_READ is a helper call (~30-50 ns here, and the header took a dozen).
+ * hw_hdr_task: everything but the time, the ids and the name (the net family takes those of
+ * the current task from helpers: net_fill_hdr_who); hw_fill_hdr: the whole header. */
+static __always_inline void hw_hdr_task(struct hw_hdr *h, struct task_struct *t, __u16 type)
 {
 	const struct cred *cred = t->real_cred;
 
 	h->type = type;
 	h->flags = 0;
-	h->ts = bpf_ktime_get_boot_ns();
 	/* boot clock, as /proc/PID/stat starttime and h->ts: keys of processes seeded from /proc
 	 * match, and durations include time suspended */
 	h->start_ns = t->group_leader->start_boottime;
 	h->cgroup_id = bpf_get_current_cgroup_id();
-	h->pid = t->tgid;
-	h->tid = t->pid;
 	h->ppid = t->real_parent->tgid;
 	h->uid = cred->uid.val;
 	h->gid = cred->gid.val;
@@ -180,6 +179,14 @@ static __always_inline void hw_fill_hdr(struct hw_hdr *h, struct task_struct *t,
 		h->auid = t->loginuid.val;
 	else
 		h->auid = (__u32)-1;
+}
+
+static __always_inline void hw_fill_hdr(struct hw_hdr *h, struct task_struct *t, __u16 type)
+{
+	hw_hdr_task(h, t, type);
+	h->ts = bpf_ktime_get_boot_ns();
+	h->pid = t->tgid;
+	h->tid = t->pid;
 	bpf_probe_read_kernel_str(h->comm, sizeof(h->comm), t->comm);
 }
 

@@ -89,24 +89,11 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
  * sets the time later (a clock read costs ~40 ns on a paravirtualised clock). */
 static __always_inline void net_fill_hdr_who(struct hw_hdr *h, struct task_struct *t, __u16 type)
 {
-	const struct cred *cred = t->real_cred;
 	__u64 pt = bpf_get_current_pid_tgid();
 
-	h->type = type;
-	h->flags = 0;
-	h->start_ns = t->group_leader->start_boottime;
-	h->cgroup_id = bpf_get_current_cgroup_id();
+	hw_hdr_task(h, t, type);
 	h->pid = pt >> 32;
 	h->tid = (__u32)pt;
-	h->ppid = t->real_parent->tgid;
-	h->uid = cred->uid.val;
-	h->gid = cred->gid.val;
-	h->euid = cred->euid.val;
-	h->egid = cred->egid.val;
-	if (bpf_core_field_exists(t->loginuid))
-		h->auid = t->loginuid.val;
-	else
-		h->auid = (__u32)-1;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
