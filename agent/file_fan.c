@@ -14,6 +14,13 @@
  *   re-mark group FAN_REPORT_DFID_NAME: FAN_CREATE|FAN_MOVED_TO (and FAN_ONDIR) on the parent
  *                 directories of watched names and on watched directories; any such event makes
  *                 the marks be laid again (a file replaced by rename gets its new inode marked).
+ *   owner group   FAN_REPORT_DFID_NAME, file.chown in watch mode: FAN_ATTRIB on the watched
+ *                 files and (FAN_EVENT_ON_CHILD) directories of the rules that watch chown. The
+ *                 owner of each such file is remembered when it is marked (a subtree's files
+ *                 when its directories are walked); an attribute change that leaves the file
+ *                 with another owner is reported as file.chown (file_fan_read.c). So chown of
+ *                 an unwatched file runs no herdwatch code either; what it cannot give (failed
+ *                 attempts, a chown to the same owner) is in docs/events-user.md.
  * Rules: "/abs/prefix" marks the existing names of the directory that start with it (a
  * directory as a subtree); "/abs/dir/" the subtree; "STAR/NAME" and "STAR/DIR/" the homes of the
  * accounts in /etc/passwd and /root; "/proc/STAR/NAME" is left to exact mode (a mark pins a
@@ -44,7 +51,8 @@ int file_fan_init(struct agent *a)
 	a->fan = calloc(1, sizeof(*a->fan));
 	if (!a->fan)
 		return -ENOMEM;
-	a->fan->fd = a->fan->rfd = -1;
+	a->fan->fd = a->fan->rfd = a->fan->afd = -1;
+	a->fan->attr_ok = -1;
 	return 0;
 }
 
@@ -80,6 +88,27 @@ bool file_fan_owns_open(struct agent *a)
 	return fan_wanted(a) && !(fan->failed && fan->gen == a->cfg_gen);
 }
 
+/* FAN_ATTRIB needs a group that reports file handles (Linux 5.1; directory and name: 5.9) */
+static bool attrib_supported(struct fan_state *fan)
+{
+	if (fan->attr_ok < 0) {
+		int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_REPORT_DFID_NAME,
+				       O_RDONLY | O_CLOEXEC);
+		fan->attr_ok = fd >= 0 && fanotify_mark(fd, FAN_MARK_ADD, FAN_ATTRIB | FAN_EVENT_ON_CHILD,
+							AT_FDCWD, "/") == 0;
+		if (fd >= 0)
+			close(fd);
+	}
+	return fan->attr_ok > 0;
+}
+
+/* file.chown follows file.open's mode: in watch mode its syscall hooks are not attached */
+bool file_fan_owns_chown(struct agent *a)
+{
+	return file_fan_owns_open(a) && probe_wanted(a, "file.chown", true) &&
+	       attrib_supported(a->fan);
+}
+
 const char *file_fan_fault(struct agent *a)
 {
 	struct fan_state *fan = a->fan;
@@ -92,7 +121,9 @@ void fan_close(struct fan_state *fan)
 		close(fan->fd);
 	if (fan->rfd >= 0)
 		close(fan->rfd);
-	fan->fd = fan->rfd = -1;
+	if (fan->afd >= 0)
+		close(fan->afd);
+	fan->fd = fan->rfd = fan->afd = -1;
 	fan->active = false;
 	for (size_t i = 0; i < fan->nrdirs; i++)
 		free(fan->rdirs[i].path);
@@ -100,6 +131,10 @@ void fan_close(struct fan_state *fan)
 		free(fan->inodes[i].path);
 	fan->ninodes = fan->ndirs = fan->nns = fan->nrdirs = 0;
 	fan->marks = fan->dir_marks = fan->remark_marks = fan->mark_skipped = 0;
+	fan->attrib_marks = 0;
+	if (fan->owners)
+		memset(fan->owners, 0, fan->cap_owners * sizeof(*fan->owners));
+	fan->nowners = 0;
 }
 
 void fan_fault(struct agent *a, const char *cause, const char *fmt, ...)
@@ -172,6 +207,87 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem)
 	if (n)
 		*cap = nc;
 	return n ? n : NULL;
+}
+
+static size_t owner_slot(const struct fan_state *fan, uint64_t dev, uint64_t ino)
+{
+	uint64_t h = (ino * 0x9e3779b97f4a7c15ull) ^ (dev * 0xc2b2ae3d27d4eb4full);
+	size_t mask = fan->cap_owners - 1, i = (h >> 17) & mask;
+	while (fan->owners[i].used && (fan->owners[i].ino != ino || fan->owners[i].dev != dev))
+		i = (i + 1) & mask;
+	return i;
+}
+
+struct fan_owner *fan_owner_of(struct fan_state *fan, uint64_t dev, uint64_t ino)
+{
+	if (!fan->nowners)
+		return NULL;
+	struct fan_owner *o = &fan->owners[owner_slot(fan, dev, ino)];
+	return o->used ? o : NULL;
+}
+
+/* Remembered once: a later walk does not overwrite it (a chown between a read of the group and
+ * the walk would be taken for the owner it always had). Half full at most. */
+bool fan_owner_note(struct fan_state *fan, const struct stat *st)
+{
+	if (2 * (fan->nowners + 1) > fan->cap_owners) {
+		size_t nc = fan->cap_owners ? fan->cap_owners * 2 : 1024;
+		if (nc > FAN_MAX_OWNERS) {
+			if (!fan_owner_of(fan, st->st_dev, st->st_ino))
+				fan->owners_full++;
+			return fan_owner_of(fan, st->st_dev, st->st_ino) != NULL;
+		}
+		struct fan_owner *old = fan->owners, *n = calloc(nc, sizeof(*n));
+		size_t oc = fan->cap_owners;
+		if (!n)
+			return false;
+		fan->owners = n;
+		fan->cap_owners = nc;
+		for (size_t i = 0; i < oc; i++)
+			if (old[i].used)
+				n[owner_slot(fan, old[i].dev, old[i].ino)] = old[i];
+		free(old);
+	}
+	struct fan_owner *o = &fan->owners[owner_slot(fan, st->st_dev, st->st_ino)];
+	if (!o->used) {
+		*o = (struct fan_owner){st->st_ino, st->st_dev, st->st_uid, st->st_gid, true};
+		fan->nowners++;
+	}
+	return true;
+}
+
+/* the owner group's mark on a file, or a directory and its children, of a rule with chown */
+static int mark_attrib(struct fan_state *fan, const char *path, unsigned ops, bool dir)
+{
+	if (fan->afd < 0 || !(ops & HW_FOP_CHOWN))
+		return 0;
+	int rc = mark_path(fan, fan->afd, 0, FAN_ATTRIB | (dir ? FAN_EVENT_ON_CHILD : 0), path);
+	fan->attrib_marks += rc == 0;
+	return rc < 0 ? rc : 0;
+}
+
+/* the owners of a watched directory's entries (a file created since the last walk is known
+ * from the next one, at most FAN_REMARK_MS after its create) */
+static void note_children(struct fan_state *fan, const char *path, unsigned ops)
+{
+	if (fan->afd < 0 || !(ops & HW_FOP_CHOWN))
+		return;
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+	struct dirent *de;
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (de->d_type == DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (!fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) && !S_ISDIR(st.st_mode))
+			fan_owner_note(fan, &st);
+	}
+	closedir(d);
 }
 
 static int note_inode(struct fan_state *fan, const struct stat *st, uint16_t rule, uint64_t ns,
@@ -260,7 +376,11 @@ static int mark_file(struct fan_state *fan, const char *path, uint16_t rule, uns
 	int rc = mark_path(fan, fan->fd, 0, ops_mask(ops), path);
 	if (rc == 0)
 		fan->marks++;
-	return rc < 0 ? rc : 0;
+	if (rc < 0)
+		return rc;
+	if (fan->afd >= 0 && (ops & HW_FOP_CHOWN))
+		fan_owner_note(fan, &st);
+	return mark_attrib(fan, path, ops, false);
 }
 
 /* a watched subtree: each directory, events on its children; creates re-mark */
@@ -277,9 +397,12 @@ static int mark_tree(struct fan_state *fan, const char *path, uint16_t rule, uns
 			return rc;
 		fan->dir_marks += rc == 0;
 		rc = remark_dir(fan, path, false);
+		if (rc == 0)
+			rc = mark_attrib(fan, path, ops, true);
 		if (rc < 0)
 			return rc;
 	}
+	note_children(fan, path, ops);
 	if (depth >= 16)
 		return 0;
 	DIR *d = opendir(path);
@@ -449,6 +572,17 @@ int fan_build(struct agent *a)
 		agent_log("files: fanotify without FAN_REPORT_DFID_NAME (%s): replaced files are "
 			  "marked again at the next reload only\n",
 			  strerror(errno));
+	if (file_fan_owns_chown(a)) {
+		fan->afd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
+						 FAN_REPORT_DFID_NAME,
+					 O_RDONLY | O_CLOEXEC);
+		if (fan->afd < 0) {
+			int e = errno;
+			fan_fault(a, "fanotify_init_refused",
+				  "fanotify: the owner group (file.chown) refused: %s", strerror(e));
+			return -e;
+		}
+	}
 	fan->active = true;
 	fan->gen = a->cfg_gen;
 	fan->failed = false;
@@ -553,6 +687,11 @@ void file_fan_heartbeat(struct agent *a, struct jbuf *b)
 	jb_ku64(b, "unmatched", fan->unmatched);
 	jb_ku64(b, "remarks", fan->remarks);
 	jb_ku64(b, "overflows", fan->overflows);
+	jb_ku64(b, "attrib_marks", fan->attrib_marks);
+	jb_ku64(b, "owners", fan->nowners);
+	jb_ku64(b, "owners_full", fan->owners_full);
+	jb_ku64(b, "attribs", fan->attribs);
+	jb_ku64(b, "chowns", fan->chowns);
 	jb_obj_end(b);
 }
 
@@ -565,10 +704,12 @@ void file_fan_stop(struct agent *a)
 	free(fan->inodes);
 	free(fan->dirs);
 	free(fan->rdirs);
+	free(fan->owners);
 	fan->inodes = NULL;
 	fan->dirs = NULL;
 	fan->rdirs = NULL;
-	fan->cap_inodes = fan->cap_dirs = fan->cap_rdirs = 0;
+	fan->owners = NULL;
+	fan->cap_inodes = fan->cap_dirs = fan->cap_rdirs = fan->cap_owners = 0;
 }
 
 /* after file_fan_stop */
@@ -581,6 +722,7 @@ void file_fan_free(struct agent *a)
 	free(fan->inodes);
 	free(fan->dirs);
 	free(fan->rdirs);
+	free(fan->owners);
 	fan_exits_free(fan);
 	free(fan);
 	a->fan = NULL;

@@ -19,7 +19,13 @@
  * The process comes from /proc/PID (uid, gid, comm, login uid), else from the process table.
  * Repeats of (process, file, operation) within 10 s are folded as in exact mode. Malformed
  * metadata (another version, a length out of bounds) ends the batch, counted as a decode loss;
- * FAN_Q_OVERFLOW is a fault (agent/file_fan.c: fan_fault). */
+ * FAN_Q_OVERFLOW is a fault (agent/file_fan.c: fan_fault).
+ *
+ * The owner group (file.chown): a FAN_ATTRIB names the file by its directory's handle (one of
+ * the re-mark group's directories, which hold every marked file) and its name; the file is
+ * stat'ed and its owner compared with the one remembered: another owner is a file.chown
+ * (blamed on the event's process, the new ids in uid/gid, the old ones in prev_uid/prev_gid),
+ * the same owner a chmod, touch or xattr change, not reported here. */
 #include "agent/file_fan.h"
 #include "agent/emit.h"
 #include "agent/user.h"
@@ -256,7 +262,8 @@ static void put_events(struct jbuf *b, uint64_t m)
 		     {FAN_MODIFY, "modify"},
 		     {FAN_CLOSE_WRITE, "close_write"},
 		     {FAN_CLOSE_NOWRITE, "close_nowrite"},
-		     {FAN_CREATE, "create"}};
+		     {FAN_CREATE, "create"},
+		     {FAN_ATTRIB, "attrib"}};
 	jb_key(b, "events");
 	jb_arr_begin(b);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -276,6 +283,7 @@ struct fan_emit {
 	const struct stat *st; /* NULL: unknown */
 	uint64_t ns, repeats;
 	bool created;
+	const struct fan_owner *was; /* file.chown: the owner before */
 };
 
 static void emit_fan(struct agent *a, const struct fan_emit *e)
@@ -287,9 +295,10 @@ static void emit_fan(struct agent *a, const struct fan_emit *e)
 	h.type = e->type;
 	emit_event_p(a, kind_name(e->type), &h, p, "file");
 	jb_kcstr(b, "op",
-		 e->op == HW_FOP_WRITE  ? "write"
-		 : e->op == HW_FOP_READ ? "read"
-					: "truncate");
+		 e->op == HW_FOP_WRITE   ? "write"
+		 : e->op == HW_FOP_READ  ? "read"
+		 : e->op == HW_FOP_CHOWN ? "chown"
+					 : "truncate");
 	jb_kcstr(b, "syscall", NULL);
 	jb_kstr(b, "path", e->path, e->plen);
 	jb_key(b, "target");
@@ -300,6 +309,20 @@ static void emit_fan(struct agent *a, const struct fan_emit *e)
 	put_events(b, e->mask);
 	if (e->type == HW_EV_FILE_TRUNCATE && e->st)
 		jb_ku64(b, "size", (uint64_t)e->st->st_size);
+	if (e->was && e->st) { /* as exact mode: an id left as it was is null */
+		jb_key(b, "uid");
+		if (e->st->st_uid == e->was->uid)
+			jb_null(b);
+		else
+			jb_u64(b, e->st->st_uid);
+		jb_key(b, "gid");
+		if (e->st->st_gid == e->was->gid)
+			jb_null(b);
+		else
+			jb_u64(b, e->st->st_gid);
+		jb_ku64(b, "prev_uid", e->was->uid);
+		jb_ku64(b, "prev_gid", e->was->gid);
+	}
 	if (e->st) {
 		char mode[16];
 		snprintf(mode, sizeof(mode), "%06o", e->st->st_mode & 0177777);
@@ -455,6 +478,120 @@ void fan_drain_remark(struct agent *a)
 	}
 }
 
+/* One FAN_ATTRIB of the owner group: a chown when the file's owner is not the one remembered. */
+static void attrib_event(struct agent *a, const struct fanotify_event_metadata *m)
+{
+	struct fan_state *fan = a->fan;
+	const char *p = (const char *)m + m->metadata_len, *end = (const char *)m + m->event_len;
+	fan->attribs++;
+	if ((int)m->pid == a->self_pid || !(m->mask & FAN_ATTRIB) || (m->mask & FAN_ONDIR))
+		return;
+	while (p + sizeof(struct fanotify_event_info_header) <= end) {
+		const struct fanotify_event_info_fid *fid = (const void *)p;
+		uint16_t len = fid->hdr.len;
+		if (len < sizeof(*fid) + sizeof(struct file_handle) || p + len > end)
+			break;
+		const struct file_handle *fh = (const void *)fid->handle;
+		const char *name = (const char *)fh->f_handle + fh->handle_bytes;
+		size_t room = (size_t)(p + len - name);
+		p += len;
+		if (fid->hdr.info_type != FAN_EVENT_INFO_TYPE_DFID_NAME ||
+		    fh->handle_bytes > len - sizeof(*fid) - sizeof(*fh) || !room ||
+		    !memchr(name, 0, room))
+			continue;
+		const struct fan_rdir *d =
+			fan_rdir_of(fan, fh->handle_type, fh->f_handle, fh->handle_bytes);
+		char path[PATH_MAX];
+		struct stat st;
+		int pl = d ? snprintf(path, sizeof(path), "%s/%s", strcmp(d->path, "/") ? d->path : "",
+				      name)
+			   : -1;
+		if (pl <= 0 || pl >= (int)sizeof(path) || lstat(path, &st) || S_ISDIR(st.st_mode)) {
+			fan->unmatched++; /* a directory unknown, or the file gone since */
+			continue;
+		}
+		struct fan_owner *was = fan_owner_of(fan, st.st_dev, st.st_ino);
+		if (!was) { /* not known yet: from now on */
+			fan_owner_note(fan, &st);
+			fan->unmatched++;
+			continue;
+		}
+		if (was->uid == st.st_uid && was->gid == st.st_gid)
+			continue; /* a chmod, a touch, an xattr */
+		struct fan_owner before = *was;
+		was->uid = st.st_uid;
+		was->gid = st.st_gid;
+		/* the rule and the path shown: the inode's mark, else the path */
+		uint16_t rule = FAN_NO_RULE;
+		uint64_t ns = 0;
+		for (size_t i = 0; i < fan->ninodes; i++)
+			if (fan->inodes[i].ino == st.st_ino && fan->inodes[i].dev == st.st_dev) {
+				rule = fan->inodes[i].rule;
+				ns = fan->inodes[i].mntns;
+				if (ns && fan->inodes[i].path)
+					pl = snprintf(path, sizeof(path), "%s", fan->inodes[i].path);
+				break;
+			}
+		if (rule == FAN_NO_RULE)
+			rule = fan_rule_of_path(a, path);
+		const struct hw_file_rule *r = rule == FAN_NO_RULE ? NULL : file_rule_at(a, rule);
+		if (!r || !(r->ops & HW_FOP_CHOWN)) {
+			fan->unmatched++;
+			continue;
+		}
+		/* not folded: each one is a change of owner seen (exact mode does not fold chowns
+		 * either), and the kernel merges a process's changes while they wait */
+		struct fan_emit e = {.pid = m->pid,
+				     .type = HW_EV_FILE_CHOWN,
+				     .op = HW_FOP_CHOWN,
+				     .path = path,
+				     .plen = pl,
+				     .r = r,
+				     .mask = m->mask,
+				     .st = &st,
+				     .ns = ns,
+				     .was = &before};
+		emit_fan(a, &e);
+		fan->chowns++;
+	}
+}
+
+void fan_drain_attrib(struct agent *a)
+{
+	struct fan_state *fan = a->fan;
+	static char buf[65536] __attribute__((aligned(8)));
+	bool overflow = false;
+	for (int i = 0; fan->afd >= 0 && i < FAN_READS_PER_POLL; i++) {
+		ssize_t n = read(fan->afd, buf, sizeof(buf));
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			agent_log("files: reading the fanotify owner group: %s\n", strerror(errno));
+			count_user_loss(a, "file.chown", HW_ULOSS_RING_READ);
+		}
+		if (n <= 0)
+			break;
+		struct fanotify_event_metadata *m = (void *)buf;
+		for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
+			if (m->vers != FANOTIFY_METADATA_VERSION ||
+			    m->metadata_len < FAN_EVENT_METADATA_LEN) {
+				count_user_loss(a, "file.chown", HW_ULOSS_DECODE);
+				break;
+			}
+			if (m->mask & FAN_Q_OVERFLOW)
+				overflow = true;
+			else
+				attrib_event(a, m);
+		}
+		if ((size_t)n < sizeof(buf) / 2)
+			break;
+	}
+	if (overflow) {
+		fan->overflows++;
+		fan_fault(a, "fanotify_queue_overflow",
+			  "fanotify: owner group queue overflow (more than "
+			  "fs.fanotify.max_queued_events waiting)");
+	}
+}
+
 void fan_drain(struct agent *a)
 {
 	struct fan_state *fan = a->fan;
@@ -493,6 +630,7 @@ void fan_drain(struct agent *a)
 			break;
 	}
 	fan_drain_remark(a);
+	fan_drain_attrib(a);
 	if (overflow) {
 		fan->overflows++;
 		fan_fault(a, "fanotify_queue_overflow",

@@ -652,12 +652,13 @@ bool probe_wanted(struct agent *a, const char *name, bool dflt)
 	return config_probe_enabled(&a->cfg, name, dflt);
 }
 
-/* file.open in watch mode (agent/file_fan.c): no program, the hook is "fanotify". True when
- * that is where it is now; a probe left there by an earlier pass is released otherwise. */
-static bool file_open_on_fanotify(struct agent *a, struct hw_probe *p)
+/* file.open and file.chown in watch mode (agent/file_fan.c): no program, the hook is
+ * "fanotify". True when that is where the probe is now; a probe left there by an earlier pass
+ * is released otherwise. */
+static bool file_on_fanotify(struct agent *a, struct hw_probe *p, bool chown)
 {
 	bool on_fan = p->state == PROBE_ATTACHED && p->hook && !strcmp(p->hook, "fanotify");
-	if (!file_fan_owns_open(a)) {
+	if (!(chown ? file_fan_owns_chown(a) : file_fan_owns_open(a))) {
 		if (on_fan) {
 			p->state = PROBE_DISABLED;
 			p->hook = NULL;
@@ -673,8 +674,8 @@ static bool file_open_on_fanotify(struct agent *a, struct hw_probe *p)
 	detach(a, p);
 	p->state = PROBE_ATTACHED;
 	p->hook = "fanotify";
-	snprintf(p->reason, sizeof(p->reason), "files.mode %s: fanotify marks on the watched files",
-		 file_mode_name(a->cfg.file_mode));
+	snprintf(p->reason, sizeof(p->reason), "files.mode %s: fanotify %smarks on the watched files",
+		 file_mode_name(a->cfg.file_mode), chown ? "FAN_ATTRIB " : "");
 	return true;
 }
 
@@ -701,7 +702,8 @@ void probes_apply(struct agent *a)
 										 : "configuration");
 			continue;
 		}
-		if (i == HW_PROBE_FILE_OPEN && file_open_on_fanotify(a, p))
+		if ((i == HW_PROBE_FILE_OPEN || i == HW_PROBE_FILE_CHOWN) &&
+		    file_on_fanotify(a, p, i == HW_PROBE_FILE_CHOWN))
 			continue;
 		if (p->state == PROBE_ATTACHED)
 			continue;

@@ -29,6 +29,7 @@ const char *file_rule_name(struct agent *a, unsigned idx);
 const struct hw_file_rule *file_rule_at(struct agent *a, unsigned idx);
 /* file_fan.c: file.open through fanotify marks (files.mode watch, docs/events-user.md) */
 bool file_fan_owns_open(struct agent *a);    /* file.open comes from fanotify now */
+bool file_fan_owns_chown(struct agent *a);   /* and file.chown (FAN_ATTRIB) */
 const char *file_fan_fault(struct agent *a); /* why watch mode is off until reload, or NULL */
 bool file_fan_name_ok(const char *name);     /* "file.exact": the control override's name */
 void file_fan_poll(struct agent *a);         /* before the ring buffer is read: take a batch */

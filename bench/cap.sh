@@ -8,11 +8,15 @@
 # Monitors, one agent switched by SIGHUP (bench/switch.sh), interleaved round by round (the
 # order rotated):
 #   none     every probe family disabled: nothing attached, the agent idle
-#   default  the agent's default configuration
+#   default  the agent's default configuration (on a kernel without BPF-LSM, as here, file.chown
+#            comes from fanotify's FAN_ATTRIB on the watched files: an unwatched fchown runs
+#            no herdwatch code)
+#   exact    the defaults with files.mode exact: file.open and file.chown on their syscall
+#            hooks (the default before file.chown followed watch mode)
 #   nochown  the defaults without file.chown (what the priv family and the syscall-tracepoint
 #            flag cost without the file family's fchown program)
 #   cap      only process.capability
-#   chown    only file.chown
+#   chown    only file.chown (file.open off, so on its syscall hooks)
 #   empty    the idle agent and an empty program on the cap_capable raw tracepoint
 #            (build/bench/hw-floor): the floor of any capability monitor
 #   tpchown  the idle agent and an empty program on the sys_exit_fchown tracepoint: the floor
@@ -21,7 +25,8 @@
 # against none with their range; the same for the loop's own CPU time; the load average before
 # and after.
 #
-# Usage: bench/cap.sh [-r ROUNDS] [-n ITERATIONS] [-m none,default,nochown,cap,chown,empty,tpchown]
+# Usage: bench/cap.sh [-r ROUNDS] [-n ITERATIONS]
+#        [-m none,default,exact,nochown,cap,chown,empty,tpchown]
 #        [-c CPU]
 #        (root; build first; defaults: 12 rounds, 200000 iterations, CPU 1; HW_AGENT=BINARY
 #        measures another build of the agent)
@@ -52,6 +57,7 @@ trap 'sw_cleanup; rm -rf "$TMP"' EXIT
 
 printf 'heartbeat_interval: 3600\n' >"$TMP/default.yaml"
 printf 'probes: {file.chown: false}\nheartbeat_interval: 3600\n' >"$TMP/nochown.yaml"
+printf 'files: {mode: exact}\nheartbeat_interval: 3600\n' >"$TMP/exact.yaml"
 printf '%s\n%s\n' 'probes: {process: false, kernel: false, system: false, agent: false, net: false, user: false, file: false, process.capability: true}' \
 	'heartbeat_interval: 3600' >"$TMP/cap.yaml"
 printf '%s\n%s\n' 'probes: {process: false, kernel: false, system: false, agent: false, net: false, user: false, file: false, file.chown: true}' \

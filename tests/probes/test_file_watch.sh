@@ -4,7 +4,7 @@
 # watched files are reported with the process, the path, the rule and fanotify's events, once
 # per open at its close (a file held open is reported when it is closed); a new
 # file of a watched name, a watched file replaced by rename, a container's own /etc/shadow and a
-# rule added by reload are covered; unwatched opens produce nothing; the faults (queue
+# rule added by reload are covered; file.chown comes from the same marks (FAN_ATTRIB); unwatched opens produce nothing; the faults (queue
 # overflow, max_user_marks) are named, announced as agent.loss and fall back to exact mode,
 # which `ctl enable file.exact` also turns on.
 . "$(dirname "$0")/../lib.sh"
@@ -105,6 +105,34 @@ fev "sentinel after unwatched opens" "select(.kind==\"file.open\" and .proc.pid=
 expect_eq "unwatched opens and reads under a write-only rule: no event" \
 	"$(events "select((.kind|startswith(\"file.\")) and (.file.path==\"$N/plain\" or .file.path==\"/etc/hostname\" or .file.path==\"/etc/passwd\"))" | wc -l)" 0
 
+# 6b. file.chown through fanotify (FAN_ATTRIB on the places whose rules watch chown): the
+# process, the new owner and the old one; a chgrp has uid null; a chmod or touch of a watched
+# file and a chown of an unwatched one make no file.chown; a file created in a watched
+# directory and a watched file replaced by rename (section 5) have their owner known
+expect_jq "manifest: file.chown hook fanotify, no syscall tracepoint" "$(last_heartbeat)" '.agent.probes["file.chown"].state=="attached" and .agent.probes["file.chown"].hook=="fanotify" and (.agent.probes["file.chown"].syscall_tracepoints // 0)==0 and .agent.file_watch.attrib_marks>0 and .agent.file_watch.owners>=200'
+run_pid chown 65534:65534 "$W/many/f2"
+ev=$(fev "chown in a watched directory" "select(.kind==\"file.chown\" and .proc.pid==$P)")
+expect_jq "chown: path, rule, new and old owner, source" "$ev" ".file.path==\"$W/many/f2\" and .file.watch==\"$W/\" and .file.op==\"chown\" and .file.uid==65534 and .file.gid==65534 and .file.prev_uid==0 and .file.prev_gid==0 and .file.source==\"fanotify\" and .file.events==[\"attrib\"] and .file.syscall==null and .proc.comm==\"chown\""
+run_pid chgrp 0 "$W/many/f2"
+ev=$(fev "chgrp" "select(.kind==\"file.chown\" and .proc.pid==$P)")
+expect_jq "chgrp: uid unchanged is null" "$ev" ".file.uid==null and .file.gid==0 and .file.prev_gid==65534"
+run_pid chmod 600 "$W/many/f3"
+CP=$P
+touch "$W/many/f3" "$N/plain"
+chown 65534 "$N/plain"
+echo n >"$W/many/newfile"
+sleep 0.5 # the walk after the create notes its owner (at most 100 ms later)
+run_pid chown 65534 "$W/many/newfile"
+ev=$(fev "chown of a new file" "select(.kind==\"file.chown\" and .proc.pid==$P)")
+expect_jq "chown of a file created in a watched directory" "$ev" ".file.path==\"$W/many/newfile\" and .file.uid==65534 and .file.prev_uid==0"
+expect_eq "chmod, touch, unwatched chown: no file.chown" \
+	"$(events "select(.kind==\"file.chown\" and (.proc.pid==$CP or .file.path==\"$W/many/f3\" or .file.path==\"$N/plain\"))" | wc -l)" 0
+ev=$(events "select(.kind==\"file.chmod\" and .proc.pid==$CP)" | tail -n1)
+expect_jq "chmod of a watched file: still file.chmod" "$ev" ".file.path==\"$W/many/f3\" and .file.mode==\"0600\""
+run_pid chown 65534 "$T/e/secret"
+ev=$(fev "chown of a replaced watched file" "select(.kind==\"file.chown\" and .proc.pid==$P)")
+expect_jq "chown of a file replaced by rename: its rule" "$ev" ".file.path==\"$T/e/secret\" and .file.watch==\"$T/e/secret\" and .file.uid==65534"
+
 # 7. reload adds a watch
 run_pid cat "$T/late/f"
 s=$(last_seq)
@@ -129,12 +157,15 @@ expect_eq "container root: the host's shadow untouched" "$(grep -c '^croot:' /et
 # 9. exact mode on demand: failed opens and open flags only it sees
 ctl enable file.exact --for 60 >/dev/null
 hb=$(last_heartbeat)
-expect_jq "ctl enable file.exact: syscall tracepoints" "$hb" '.agent.probes["file.open"].hook=="tracepoint" and .agent.file_watch.active=="exact"'
+expect_jq "ctl enable file.exact: syscall tracepoints" "$hb" '.agent.probes["file.open"].hook=="tracepoint" and .agent.file_watch.active=="exact" and .agent.probes["file.chown"].hook=="tracepoint"'
+run_pid setpriv --reuid=65534 --regid=65534 --clear-groups chown 0 "$W/many/f1"
+ev=$(fev "exact: refused chown" "select(.kind==\"file.chown\" and .proc.pid==$P)")
+expect_jq "exact mode: a refused chown, EPERM" "$ev" ".file.result==-1 and .file.syscall==\"fchownat\" and .file.path==\"$W/many/f1\""
 run_pid setpriv --reuid=65534 --regid=65534 --clear-groups cat /etc/shadow
 ev=$(fev "exact: refused open" "select(.kind==\"file.open\" and .proc.pid==$P)")
 expect_jq "exact mode: a refused open, EACCES, flags" "$ev" '.file.result==-13 and .file.syscall=="openat" and (.file.flags_names|index("O_RDONLY"))!=null'
 ctl disable file.exact >/dev/null
-expect_jq "ctl disable file.exact: fanotify again" "$(last_heartbeat)" '.agent.probes["file.open"].hook=="fanotify"'
+expect_jq "ctl disable file.exact: fanotify again" "$(last_heartbeat)" '.agent.probes["file.open"].hook=="fanotify" and .agent.probes["file.chown"].hook=="fanotify"'
 
 # 10. queue overflow: a fault, announced, exact mode until the next reload
 echo 8 >/proc/sys/fs/fanotify/max_queued_events
