@@ -21,8 +21,9 @@ void config_defaults(struct hw_config *c)
 	c->args_max = 4096;
 	c->ringbuf_mb = 8;
 	c->priv_window_s = 10;
-	c->net_mode.syscall =
-		true; /* net.mode: syscall until socket hooks cost less (docs/performance.md) */
+	/* net.mode socket: cheaper than the syscall hooks on a connect storm (kernel time per
+	 * connection, storms: docs/performance.md), accepts folded; syscall where no cgroup v2 */
+	c->net_mode.syscall = false;
 	c->net_fold_repeats = true;
 	c->net[0].fold_window_s = 10; /* net.connect */
 	c->net[1].fold_window_s = 10; /* net.accept (socket hooks) */

@@ -4,9 +4,9 @@
  * is checked here: a wrong one is an error naming the file, the line and what is expected
  * (docs/config.md). Also the two keys that choose the family's hooks (docs/events-net.md
  * "Socket hooks"):
- *   net.mode: syscall | socket   syscall (default): every net probe on its syscall hooks;
- *                                socket: connect and accept on socket hooks (cgroup v2 root,
- *                                TCP state changes)
+ *   net.mode: socket | syscall   socket (default): connect and accept on socket hooks (cgroup
+ *                                v2 root, TCP state changes); syscall: every net probe on its
+ *                                syscall hooks
  *   net.cgroup2_path: PATH       the cgroup v2 mount to attach to (default: found in
  *                                /proc/self/mountinfo); a path that is not cgroup v2 makes
  *                                the agent fall back to syscall hooks and say why

@@ -59,7 +59,7 @@ start_server "$T/old" 127.0.0.1 "$P" accept4 app
 OLDPID=$SPID OLDJOB=$SJOB
 
 # The agent in a child cgroup of the v2 root (the shell moves there while it starts it).
-printf 'net: {mode: socket}\n' >"$T/sock.yaml" # syscall hooks are the default
+printf 'net: {mode: socket}\n' >"$T/sock.yaml" # the default, named
 echo $$ >"$CG2/$TOP/agent/cgroup.procs"
 agent_start "$T/sock.yaml"
 rc=$?

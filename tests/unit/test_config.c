@@ -470,8 +470,8 @@ int main(void)
 	if (rc == 0)
 		config_free(&c);
 	rc = parse(&c, "herd: a\n", err);
-	CHECK("net.mode syscall by default",
-	      rc == 0 && c.net_mode.syscall && !c.net_mode.cgroup2_path);
+	CHECK("net.mode socket by default",
+	      rc == 0 && !c.net_mode.syscall && !c.net_mode.cgroup2_path);
 	if (rc == 0)
 		config_free(&c);
 	expect_error("net.mode: an unknown mode", "net:\n  mode: cgroup\n",
