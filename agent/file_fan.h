@@ -61,7 +61,7 @@ struct fan_owner {
 #define FAN_EXIT_KEEP 1024 /* exits remembered */
 #define FAN_FOLD_SLOTS 1024
 #define FAN_FOLD_MS 10000
-#define FAN_MAX_OWNERS 65536 /* owners remembered (a power of two) */
+#define FAN_MAX_OWNERS 65536 /* slots of the owner table (a power of two), at most half used */
 
 /* The family's state (struct agent's fan): made by file_fan_init, freed by file_fan_free. */
 struct fan_state {

@@ -342,6 +342,22 @@ static void emit_fan(struct agent *a, const struct fan_emit *e)
 	fan->emitted++;
 }
 
+/* The rule of a file: its inode's mark (in another mount namespace, *ns, with the path its
+ * processes see written into path: readlink cannot reach that root), else its path's. */
+static uint16_t rule_of_file(struct agent *a, const struct stat *st, char *path, size_t room,
+			     ssize_t *pl, uint64_t *ns)
+{
+	struct fan_state *fan = a->fan;
+	for (size_t i = 0; i < fan->ninodes; i++)
+		if (fan->inodes[i].ino == st->st_ino && fan->inodes[i].dev == st->st_dev) {
+			*ns = fan->inodes[i].mntns;
+			if (*ns && fan->inodes[i].path)
+				*pl = snprintf(path, room, "%s", fan->inodes[i].path);
+			return fan->inodes[i].rule;
+		}
+	return fan_rule_of_path(a, path);
+}
+
 static void one_event(struct agent *a, const struct fanotify_event_metadata *m)
 {
 	struct fan_state *fan = a->fan;
@@ -355,18 +371,8 @@ static void one_event(struct agent *a, const struct fanotify_event_metadata *m)
 	if (pl <= 0)
 		return;
 	path[pl] = 0;
-	uint16_t rule = FAN_NO_RULE;
 	uint64_t ns = 0;
-	for (size_t i = 0; i < fan->ninodes; i++)
-		if (fan->inodes[i].ino == st.st_ino && fan->inodes[i].dev == st.st_dev) {
-			rule = fan->inodes[i].rule;
-			ns = fan->inodes[i].mntns;
-			if (ns && fan->inodes[i].path) /* readlink cannot reach that root */
-				pl = snprintf(path, sizeof(path), "%s", fan->inodes[i].path);
-			break;
-		}
-	if (rule == FAN_NO_RULE)
-		rule = fan_rule_of_path(a, path);
+	uint16_t rule = rule_of_file(a, &st, path, sizeof(path), &pl, &ns);
 	const struct hw_file_rule *r = rule == FAN_NO_RULE ? NULL : file_rule_at(a, rule);
 	if (!r) {
 		fan->unmatched++;
@@ -503,7 +509,7 @@ static void attrib_event(struct agent *a, const struct fanotify_event_metadata *
 			fan_rdir_of(fan, fh->handle_type, fh->f_handle, fh->handle_bytes);
 		char path[PATH_MAX];
 		struct stat st;
-		int pl = d ? snprintf(path, sizeof(path), "%s/%s", strcmp(d->path, "/") ? d->path : "",
+		ssize_t pl = d ? snprintf(path, sizeof(path), "%s/%s", strcmp(d->path, "/") ? d->path : "",
 				      name)
 			   : -1;
 		if (pl <= 0 || pl >= (int)sizeof(path) || lstat(path, &st) || S_ISDIR(st.st_mode)) {
@@ -522,18 +528,8 @@ static void attrib_event(struct agent *a, const struct fanotify_event_metadata *
 		was->uid = st.st_uid;
 		was->gid = st.st_gid;
 		/* the rule and the path shown: the inode's mark, else the path */
-		uint16_t rule = FAN_NO_RULE;
 		uint64_t ns = 0;
-		for (size_t i = 0; i < fan->ninodes; i++)
-			if (fan->inodes[i].ino == st.st_ino && fan->inodes[i].dev == st.st_dev) {
-				rule = fan->inodes[i].rule;
-				ns = fan->inodes[i].mntns;
-				if (ns && fan->inodes[i].path)
-					pl = snprintf(path, sizeof(path), "%s", fan->inodes[i].path);
-				break;
-			}
-		if (rule == FAN_NO_RULE)
-			rule = fan_rule_of_path(a, path);
+		uint16_t rule = rule_of_file(a, &st, path, sizeof(path), &pl, &ns);
 		const struct hw_file_rule *r = rule == FAN_NO_RULE ? NULL : file_rule_at(a, rule);
 		if (!r || !(r->ops & HW_FOP_CHOWN)) {
 			fan->unmatched++;
