@@ -111,7 +111,7 @@ for pid in $(cat "$T/pids"); do
 	got=$((got + n))
 done
 lost=$((N * ROUNDS - got))
-echo "# refused connects: $got of $((N * ROUNDS)) reported, $m skipped runs announced"
+echo "# refused connects: $got of $((N * ROUNDS)) reported; skipped runs: $m (kernel), $(told net.connect) announced"
 if [ "$lost" -le "$(told net.connect)" ]; then
 	ok "refused connects: each an event or within the announced loss ($lost missing)"
 else
