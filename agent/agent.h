@@ -95,6 +95,13 @@ struct agent {
 		uint64_t count, seen;
 	} uloss[32];
 	unsigned n_uloss;
+	/* runs of attached programs that the kernel skipped (report.c, check_skipped) */
+	struct hw_skipped {
+		const struct bpf_program *prog;
+		uint64_t seen; /* the program's recursion_misses when last announced */
+		uint64_t held; /* the probes (bit: index) that held it at the last check */
+	} skipped[48];
+	unsigned n_skipped;
 	const char *cur_kind; /* kind of the event being formatted (emit_begin) */
 	/* the argv of the exec being formatted when it is longer than the table keeps
 	 * (PT_ARGS_KEEP): proc.args shows it whole instead of the entry's copy */

@@ -104,6 +104,94 @@ void check_user_losses(struct agent *a)
 	}
 }
 
+/*
+ * Runs of a program that the kernel skipped. A tp_btf, raw_tp, fentry or fexit program does not
+ * run while the same program is already running on that CPU (bpf_trace_run*, the trampoline's
+ * __bpf_prog_enter_recur: the program's per-CPU `active` count), nor a kprobe or tracepoint
+ * program while any such program runs there (bpf_prog_active). That happens when an interrupt
+ * comes while the program runs in a task and its softirq fires the same hook: hws_state_btf
+ * runs in connect() or close(), and the softirq that ends another socket's handshake (a
+ * refused connect whose reset arrived while its task slept, an accepted connection) changes a
+ * TCP state too: that run is skipped, its event never made, and the program cannot know. The
+ * kernel counts each skip (bpf_prog_info.recursion_misses, 5.12+; kprobes and tracepoints
+ * since 6.7). Announced as agent.loss, cause "recursion", for each probe that holds the program:
+ * an upper bound (a skipped run may have had nothing to report).
+ * Checked: the programs that can run in interrupt context (not a syscall's entry or exit).
+ */
+static bool may_nest(const struct bpf_program *prog)
+{
+	const char *sec = bpf_program__section_name(prog);
+	switch (bpf_program__type(prog)) {
+	case BPF_PROG_TYPE_TRACING:
+	case BPF_PROG_TYPE_RAW_TRACEPOINT:
+	case BPF_PROG_TYPE_KPROBE:
+	case BPF_PROG_TYPE_TRACEPOINT:
+		break;
+	default:
+		return false; /* cgroup programs have no such check; uprobes run in the task */
+	}
+	return !strstr(sec, "_sys_") && !strstr(sec, "syscalls/") &&
+	       strcmp(sec, "tp_btf/sys_exit") && strcmp(sec, "tp_btf/sys_enter");
+}
+
+static struct hw_skipped *skipped_of(struct agent *a, const struct bpf_program *prog)
+{
+	const unsigned max = sizeof(a->skipped) / sizeof(a->skipped[0]);
+	for (unsigned i = 0; i < a->n_skipped; i++)
+		if (a->skipped[i].prog == prog)
+			return &a->skipped[i];
+	if (a->n_skipped == max)
+		return NULL;
+	/* first attached now: every skip so far came while it was attached (counted from 0) */
+	a->skipped[a->n_skipped] = (struct hw_skipped){.prog = prog};
+	return &a->skipped[a->n_skipped++];
+}
+
+static void check_skipped(struct agent *a)
+{
+	_Static_assert(HW_NPROBES <= 64, "hw_skipped.held is a 64-bit mask");
+	uint64_t now[sizeof(a->skipped) / sizeof(a->skipped[0])] = {0};
+
+	/* which probes hold each program now */
+	for (int i = 0; i < HW_NPROBES; i++) {
+		const struct hw_probe *p = &a->probes[i];
+		for (int k = 0; p->state == PROBE_ATTACHED && k < p->nlinks; k++) {
+			struct hw_skipped *s;
+			if (!p->progs[k] || !may_nest(p->progs[k]) ||
+			    !(s = skipped_of(a, p->progs[k])))
+				continue;
+			now[s - a->skipped] |= 1ULL << i;
+		}
+	}
+	for (unsigned j = 0; j < a->n_skipped; j++) {
+		struct hw_skipped *s = &a->skipped[j];
+		/* held now, or until a detach since the last check (its last skips) */
+		uint64_t held = now[j] ? now[j] : s->held;
+		struct bpf_prog_info info = {0};
+		uint32_t l = sizeof(info);
+		int fd = bpf_program__fd(s->prog);
+		s->held = now[j];
+		if (!held || fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &l) ||
+		    info.recursion_misses <= s->seen)
+			continue;
+		uint64_t delta = info.recursion_misses - s->seen;
+		s->seen = info.recursion_misses;
+		for (int i = 0; i < HW_NPROBES; i++) {
+			if (!(held & (1ULL << i)))
+				continue;
+			emit_begin(a, "agent.loss", 0);
+			jb_key(&a->jb, "loss");
+			jb_obj_begin(&a->jb);
+			jb_kcstr(&a->jb, "kind", a->probes[i].name);
+			jb_ku64(&a->jb, "count", delta);
+			jb_kcstr(&a->jb, "cause", "recursion");
+			jb_kcstr(&a->jb, "program", bpf_program__name(s->prog));
+			jb_obj_end(&a->jb);
+			emit_end(a);
+		}
+	}
+}
+
 /* Compare the kernel's drop counters with what was announced; announce the difference. */
 void check_drops(struct agent *a)
 {
@@ -116,6 +204,7 @@ void check_drops(struct agent *a)
 	bool batch = false;
 
 	check_user_losses(a);
+	check_skipped(a);
 	if (ncpu <= 0)
 		return;
 	/* the whole per-CPU array in one syscall (one lookup per known (type, cause) was 66

@@ -390,7 +390,9 @@ expect_eq "fold: every connect counted with a full fold map" "$total" $((2 * NFO
 if awk -v s="$FSECS" 'BEGIN{exit !(s < 1.5)}'; then
 	expect "fold: connects beyond the map emitted unfolded (fold_full)" test "$(events "select(.kind==\"net.connect\" and .proc.pid==$FPID and .net.fold_full==true)" | wc -l)" -gt 0
 fi
-expect_eq "fold: no loss announced" "$(events 'select(.kind=="agent.loss")' | wc -l)" 0
+# skipped runs (cause recursion) count any TCP state change of the host: the connects are
+# counted above, one by one
+expect_eq "fold: no loss announced but skipped runs" "$(events 'select(.kind=="agent.loss" and .loss.cause!="recursion")' | wc -l)" 0
 expect_eq "ignore_loopback: loopback connects (127.0.0.1, ::1, ::ffff:127.0.0.1, non-blocking) dropped" "$(events "select(.kind==\"net.connect\" and (.proc.pid==$L1 or .proc.pid==$L2 or .proc.pid==$L3 or .proc.pid==$L4))" | wc -l)" 0
 agent_stop
 expect_eq "agent exits 0 (config run 2)" "$?" 0

@@ -175,7 +175,9 @@ if command -v bpftool >/dev/null; then
 else
 	ok "one program for connect and accept # SKIP no bpftool"
 fi
-expect_eq "no loss announced" "$(events 'select(.kind=="agent.loss" and .loss.kind=="net.accept")' | wc -l)" 0
+# skipped runs of hws_state_btf (cause recursion) are counted for any TCP state change of the
+# host, the test's or not (test_netnest.sh): the accepts above are checked one by one
+expect_eq "no loss announced but skipped runs" "$(events 'select(.kind=="agent.loss" and .loss.kind=="net.accept" and .loss.cause!="recursion")' | wc -l)" 0
 agent_stop
 expect_eq "agent exits 0" "$?" 0
 expect_eq "links gone with the agent" "$(bpftool cgroup show "$CG2" 2>/dev/null | grep -c hws_)" 0
