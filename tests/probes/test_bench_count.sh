@@ -101,6 +101,16 @@ if grep -q " got_connect=$N got_accept=$N got_connect_events=[0-9]" "$T/runs.kv"
 else
 	not_ok "recount_late: the run's connects rewritten" "$(cat "$T/runs.kv")"
 fi
+# the progress lines: the run as it ended (its summary still to come: said so, not a loss),
+# then as recounted (Σ net.count, as the report counts)
+p=$(progress_lines 1 <<<"$line")
+expect "progress line: a pending summary said so" grep -qF "connect 1/$N (summaries later)" <<<"$p"
+p=$(progress_lines 0 <"$T/runs.kv")
+if grep -qE " connect $N/$N in [0-9]+ events accept" <<<"$p" || grep -qE " accept $N/$N.* connect $N/$N in [0-9]+ events" <<<"$p"; then
+	ok "progress line: the recounted run's connects by Σ net.count"
+else
+	not_ok "progress line: the recounted run's connects by Σ net.count" "$p"
+fi
 echo "$line" >"$T/runs2.kv"
 expect_eq "recount_late: one run short without the summary" "$(recount_late "$T/runs2.kv" "$T/nosum.json")" 1
 
