@@ -19,9 +19,9 @@
 #include "agent/binhash.h"
 #include "agent/agent.h"
 #include "agent/emit.h"
+#include "agent/sha256.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,7 +264,7 @@ static bool budget_take(struct binhash *bh, uint64_t size, uint64_t rate, uint64
 	return true;
 }
 
-static void hash_job(struct binhash *bh, EVP_MD_CTX *ctx, struct bh_job *j, uint64_t max_file,
+static void hash_job(struct binhash *bh, struct hw_sha256 *ctx, struct bh_job *j, uint64_t max_file,
 		     uint64_t rate, uint64_t cap, uint64_t *bytes)
 {
 	struct stat st, st2;
@@ -285,15 +285,14 @@ static void hash_job(struct binhash *bh, EVP_MD_CTX *ctx, struct bh_job *j, uint
 		close(fd);
 		return;
 	}
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	hw_sha256_init(ctx);
 	ssize_t r;
 	while ((r = read(fd, bh->buf, BH_READ_BYTES)) > 0) {
-		EVP_DigestUpdate(ctx, bh->buf, (size_t)r);
+		hw_sha256_update(ctx, bh->buf, (size_t)r);
 		*bytes += (uint64_t)r;
 	}
-	unsigned int len = 0;
-	EVP_DigestFinal_ex(ctx, j->sha, &len);
-	if (r < 0 || len != 32)
+	hw_sha256_final(ctx, j->sha);
+	if (r < 0)
 		j->reason = BH_READ_ERROR;
 	else if (fstat(fd, &st2) || !stat_is(&st2, &j->k, the_exe) || *bytes != j->k.size)
 		j->reason = BH_CHANGED;
@@ -303,7 +302,7 @@ static void hash_job(struct binhash *bh, EVP_MD_CTX *ctx, struct bh_job *j, uint
 static void *worker(void *arg)
 {
 	struct binhash *bh = arg;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	struct hw_sha256 *ctx = hw_sha256_new();
 	pthread_mutex_lock(&bh->mu);
 	for (;;) {
 		while (!bh->q_head && !bh->stop)
@@ -342,7 +341,7 @@ static void *worker(void *arg)
 		__atomic_store_n(&bh->done_any, 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&bh->mu);
-	EVP_MD_CTX_free(ctx);
+	hw_sha256_free(ctx);
 	return NULL;
 }
 

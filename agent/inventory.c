@@ -12,9 +12,10 @@
  * limits copied into its run and writes only the run and the queue (under the mutex). */
 #include "agent/agent.h"
 #include "agent/inventory.h"
+#include "agent/sha256.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -251,13 +252,9 @@ char *inv_read(struct inv_run *r, int dirfd, const char *path, size_t max, size_
 
 void inv_sha256_hex(const void *p, size_t n, char hex[65])
 {
-	unsigned char md[32];
-	unsigned mdlen = 0;
+	uint8_t md[32];
 	static const char h[] = "0123456789abcdef";
-	if (!EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
-		hex[0] = 0;
-		return;
-	}
+	hw_sha256(p, n, md);
 	for (int i = 0; i < 32; i++) {
 		hex[2 * i] = h[md[i] >> 4];
 		hex[2 * i + 1] = h[md[i] & 15];
@@ -449,6 +446,7 @@ static void finish_run(struct agent *a)
 	uint64_t iv = interval_ms(a);
 	inv->next_due_ms = iv ? inv->end_ns / 1000000 + iv : 0;
 	sinks_flush(a);
+	malloc_trim(0); /* the run's files and items, freed: their pages back to the system */
 }
 
 void inventory_tick(struct agent *a, uint64_t now_ms)

@@ -9,8 +9,8 @@
  * crontab or a key file is expected is skipped, not read). The walk for set-id files stays on
  * the file system of each directory it starts from and never follows symlinks. */
 #include "agent/inventory.h"
+#include "agent/sha256.h"
 #include <dirent.h>
-#include <openssl/evp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -550,10 +550,8 @@ bool inv_parse_key(const char *line, size_t n, struct inv_key *k)
 	     blob[3]) != tl ||
 	    memcmp(blob + 4, k->type, tl))
 		return false;
-	unsigned char md[32];
-	unsigned mdlen = 0;
-	if (!EVP_Digest(blob, (size_t)bl, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
-		return false;
+	uint8_t md[32];
+	hw_sha256(blob, (size_t)bl, md);
 	memcpy(k->fp, "SHA256:", 7);
 	b64_encode_nopad(md, 32, k->fp + 7);
 	size_t cs = skip_blank(line, be, n);

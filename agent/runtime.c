@@ -3,6 +3,7 @@
 #include "agent/agent.h"
 #include "agent/ctrmeta.h"
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,7 @@ int agent_reload(struct agent *a, const char *extra, char *err, size_t errlen)
 	families_apply(a);
 	outputs_apply(a);
 	emit_config_event(a, "applied", NULL);
+	malloc_trim(0); /* the old config and what detaching freed */
 	return 0;
 fail:
 	free(text);

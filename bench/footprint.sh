@@ -3,7 +3,7 @@
 # usage: bench/footprint.sh [N=10000] [IDLE_SECONDS=300] [KV_FILE]
 #
 #   1. start the agent (default config, heartbeat every 5 s, no control socket), RSS at start;
-#   2. idle: the agent's CPU (all threads, ns, /proc/PID/task/*/schedstat) over IDLE_SECONDS
+#   2. idle: the agent's CPU (the whole process, ns, bench/cputime.sh) over IDLE_SECONDS
 #      while this script starts nothing (other activity on the machine still makes events: their
 #      number and the load average are printed, so a busy machine reads as one);
 #   3. N live processes (sleep, each exec'd: exe, argv, cwd in the table): RSS and RssAnon once
@@ -27,7 +27,10 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
+# shellcheck source=bench/cputime.sh
+. bench/cputime.sh
+[ -x "$HW_CPUTIME" ] || { echo "footprint: $HW_CPUTIME missing: run make" >&2; exit 1; }
+cpu_ns() { proc_cpu_ns "$1"; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 mono_ns() { awk '{printf "%.0f\n", $1 * 1e9}' /proc/uptime; }
 last_hb() { grep -F '"kind":"agent.heartbeat"' "$T/ev.json" | tail -n1; }

@@ -23,3 +23,9 @@ ALL_TARGETS += $(B)/bench/fleetsim
 $(B)/bench/fleetsim: bench/fleetsim/fleetsim.c $(patsubst %.c,$(B)/obj-c/%.o,$(wildcard collector/herd*.c)) $(patsubst %.c,$(B)/obj-c/%.o,$(wildcard collector/tokens*.c)) $(B)/obj-c/collector/json.o $(B)/obj-c/collector/json_write.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $^ -o $@ -lpsl -lm
+
+# hw-cputime: the CPU time of a whole process in ns, exited threads included (bench/cputime.sh).
+ALL_TARGETS += $(B)/bench/hw-cputime
+$(B)/bench/hw-cputime: bench/cputime/cputime.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@

@@ -20,6 +20,8 @@
 # pinned method recounts those categories from the agent's whole output at the end
 # (recount_late) and the fresh method waits for them before stopping the agent
 # (wait_late_counts). A count that stays short shows as short: nothing is assumed.
+# progress_lines prints bench/run's line per run with these counts (a pinned run's late
+# categories marked "(summaries later)" until recount_late has them).
 #
 # Globals read: METHOD (pinned|fresh), HW_PROBES (pinned: the probes the configuration under
 # test attaches), HW_FILE_HOOK (pinned: the hook of file.open, "fanotify" in watch mode),
@@ -254,4 +256,26 @@ recount_late() {
 		END { n_ = 0; for (r in short) n_++; print n_ }' "$raw.late" "$raw"
 	mv "$raw.new" "$raw"
 	rm -f "$raw.late"
+}
+
+# progress_lines LATER: one progress line per runs.kv line on stdin, with the counts the
+# report uses (what each event stands for: Σ net.count of folded connects and accepts, ...,
+# bench/parse_events.sh). LATER=1: the pinned agent's run just ended, its folded and
+# capability summaries come after their window and are counted at the end (recount_late):
+# a late category still short is marked so, not shown as a loss.
+progress_lines() {
+	awk -v later="$1" -v late=" $LATE_CATS " '{
+		split("", v)
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		ev = ""
+		for (k in v) if (k ~ /^exp_/) {
+			c = substr(k, 5)
+			ev = ev sprintf(" %s %d/%d", c, v["got_" c], v[k])
+			if (("got_" c "_events") in v && v["got_" c "_events"] != v["got_" c])
+				ev = ev sprintf(" in %d events", v["got_" c "_events"])
+			if (later && index(late, " " c " ") && v["got_" c] < v[k]) ev = ev " (summaries later)"
+		}
+		printf "  %-8s %-10s wall %7.3f s  cpu %7.3f s  monitor cpu %7.3f s  events%s  lost %d gaps %d\n",
+			v["workload"], v["monitor"], v["wall_ns"] / 1e9, v["cpu_ns"] / 1e9,
+			(v["mon_cpu_ns"] + v["kaudit_ns"]) / 1e9, ev, v["got_lost"], v["got_gaps"]}'
 }

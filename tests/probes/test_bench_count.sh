@@ -12,7 +12,11 @@
 #   - the service workload driven by curl: its report counts the requests it answered, the
 #     accepts and the helper execs, and the monitor's counts match them;
 #   - bench/report.py: a run without an operation is a failed run (no division by zero
-#     operations), and the captured column says how it counted.
+#     operations), and the captured column says how it counted;
+#   - a monitor's CPU (bench/cputime.sh, proc_cpu_ns): a process whose CPU was spent by a
+#     thread that has exited (tests/helpers/thread_burn) still has it, where the sum over its
+#     live threads (what bench/run read before) has lost it;
+#   - the per-run progress lines (bench/run's progress_lines) show the counts the report uses.
 . "$(dirname "$0")/../lib.sh"
 need_root
 WLB=$HW_ROOT/build/bench
@@ -25,6 +29,37 @@ done
 METHOD=fresh
 # shellcheck source=bench/parse_events.sh
 . "$HW_ROOT/bench/parse_events.sh"
+
+# --- a monitor's CPU: the whole process, exited threads included ------------------------------
+# shellcheck source=bench/cputime.sh
+. "$HW_ROOT/bench/cputime.sh"
+TB=$HW_ROOT/build/tests/helpers/thread_burn
+if [ -x "$HW_CPUTIME" ] && [ -x "$TB" ]; then
+	coproc BURN { exec "$TB" 300; }
+	BP=$BURN_PID
+	burned=
+	while read -r -t 20 line <&"${BURN[0]}"; do
+		case $line in burned_ns=*) burned=${line#burned_ns=} ;; joined) break ;; esac
+	done
+	whole=$(proc_cpu_ns "$BP")
+	live=$(cat /proc/"$BP"/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}')
+	kill "$BP"
+	wait "$BP" 2>/dev/null
+	if [ -n "$burned" ] && [ "$burned" -ge 300000000 ]; then ok "cputime: the thread burned ${burned} ns"; else
+		not_ok "cputime: the thread burned 300 ms" "burned_ns=$burned"; fi
+	# the whole process: the exited thread's time and the little the main thread spent
+	if [ -n "$burned" ] && [ "$whole" -ge "$burned" ] && [ "$whole" -lt $((burned + 100000000)) ]; then
+		ok "cputime: the process's CPU includes its exited thread ($whole ns)"
+	else
+		not_ok "cputime: the process's CPU includes its exited thread" "whole=$whole burned=$burned"
+	fi
+	# what the sum over live threads read: the fault the whole-process clock fixes
+	if [ "$live" -lt 100000000 ]; then ok "cputime: the live threads' sum had lost it ($live ns)"; else
+		not_ok "cputime: the live threads' sum had lost it" "live=$live"; fi
+	expect_eq "cputime: a process that is gone reads 0" "$(proc_cpu_ns "$BP")" 0
+else
+	not_ok "cputime: tools built" "$HW_CPUTIME or $TB missing: run make"
+fi
 
 printf 'net: {connect: {fold_window_s: 1}}\nprobes: {kernel: false, system: false, user: false}\n' >"$T/agent.yaml"
 agent_start "$T/agent.yaml" || {
@@ -65,6 +100,16 @@ if grep -q " got_connect=$N got_accept=$N got_connect_events=[0-9]" "$T/runs.kv"
 	ok "recount_late: the run's connects rewritten"
 else
 	not_ok "recount_late: the run's connects rewritten" "$(cat "$T/runs.kv")"
+fi
+# the progress lines: the run as it ended (its summary still to come: said so, not a loss),
+# then as recounted (Σ net.count, as the report counts)
+p=$(progress_lines 1 <<<"$line")
+expect "progress line: a pending summary said so" grep -qF "connect 1/$N (summaries later)" <<<"$p"
+p=$(progress_lines 0 <"$T/runs.kv")
+if grep -qE " connect $N/$N in [0-9]+ events accept" <<<"$p" || grep -qE " accept $N/$N.* connect $N/$N in [0-9]+ events" <<<"$p"; then
+	ok "progress line: the recounted run's connects by Σ net.count"
+else
+	not_ok "progress line: the recounted run's connects by Σ net.count" "$p"
 fi
 echo "$line" >"$T/runs2.kv"
 expect_eq "recount_late: one run short without the summary" "$(recount_late "$T/runs2.kv" "$T/nosum.json")" 1
