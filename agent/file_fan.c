@@ -94,8 +94,9 @@ static bool attrib_supported(struct fan_state *fan)
 	if (fan->attr_ok < 0) {
 		int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_REPORT_DFID_NAME,
 				       O_RDONLY | O_CLOEXEC);
-		fan->attr_ok = fd >= 0 && fanotify_mark(fd, FAN_MARK_ADD, FAN_ATTRIB | FAN_EVENT_ON_CHILD,
-							AT_FDCWD, "/") == 0;
+		fan->attr_ok =
+			fd >= 0 && fanotify_mark(fd, FAN_MARK_ADD, FAN_ATTRIB | FAN_EVENT_ON_CHILD,
+						 AT_FDCWD, "/") == 0;
 		if (fd >= 0)
 			close(fd);
 	}
@@ -579,7 +580,8 @@ int fan_build(struct agent *a)
 		if (fan->afd < 0) {
 			int e = errno;
 			fan_fault(a, "fanotify_init_refused",
-				  "fanotify: the owner group (file.chown) refused: %s", strerror(e));
+				  "fanotify: the owner group (file.chown) refused: %s",
+				  strerror(e));
 			return -e;
 		}
 	}

@@ -65,10 +65,10 @@ struct fan_owner {
 
 /* The family's state (struct agent's fan): made by file_fan_init, freed by file_fan_free. */
 struct fan_state {
-	int fd;       /* the event group: an open descriptor per event (-1: closed) */
-	int rfd;      /* the re-mark group: creates and moves into marked directories, or -1 */
-	int afd;      /* the owner group: FAN_ATTRIB where the rules watch chown (file.chown), or -1 */
-	int attr_ok;  /* the kernel takes FAN_ATTRIB marks in a FAN_REPORT_DFID_NAME group: -1 unknown */
+	int fd;  /* the event group: an open descriptor per event (-1: closed) */
+	int rfd; /* the re-mark group: creates and moves into marked directories, or -1 */
+	int afd; /* the owner group: FAN_ATTRIB where the rules watch chown (file.chown), or -1 */
+	int attr_ok; /* the kernel takes FAN_ATTRIB marks in a FAN_REPORT_DFID_NAME group: -1 unknown */
 	bool active;  /* marks in place, file.open comes from here */
 	bool failed;  /* a fault: exact mode until the next reload */
 	uint64_t gen; /* cfg_gen the marks were built (or failed) for */

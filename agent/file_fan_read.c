@@ -509,9 +509,9 @@ static void attrib_event(struct agent *a, const struct fanotify_event_metadata *
 			fan_rdir_of(fan, fh->handle_type, fh->f_handle, fh->handle_bytes);
 		char path[PATH_MAX];
 		struct stat st;
-		ssize_t pl = d ? snprintf(path, sizeof(path), "%s/%s", strcmp(d->path, "/") ? d->path : "",
-				      name)
-			   : -1;
+		ssize_t pl = d ? snprintf(path, sizeof(path), "%s/%s",
+					  strcmp(d->path, "/") ? d->path : "", name)
+			       : -1;
 		if (pl <= 0 || pl >= (int)sizeof(path) || lstat(path, &st) || S_ISDIR(st.st_mode)) {
 			fan->unmatched++; /* a directory unknown, or the file gone since */
 			continue;

@@ -674,7 +674,8 @@ static bool file_on_fanotify(struct agent *a, struct hw_probe *p, bool chown)
 	detach(a, p);
 	p->state = PROBE_ATTACHED;
 	p->hook = "fanotify";
-	snprintf(p->reason, sizeof(p->reason), "files.mode %s: fanotify %smarks on the watched files",
+	snprintf(p->reason, sizeof(p->reason),
+		 "files.mode %s: fanotify %smarks on the watched files",
 		 file_mode_name(a->cfg.file_mode), chown ? "FAN_ATTRIB " : "");
 	return true;
 }
