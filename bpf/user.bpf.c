@@ -97,6 +97,9 @@ int hwu_auth_tp(void *ctx)
  */
 #define USER_RL_IN 1   /* in a readline() call whose entry was seen */
 #define USER_RL_SEEN 2 /* entries are seen for this thread: no fallback */
+#define USER_RL_DEPREP                                                                             \
+	3 /* the line of this call was taken at rl_deprep_terminal: its return
+			  * (a return probe armed before the entry probe was attached) skips it */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
@@ -176,27 +179,29 @@ SEC("uretprobe")
 int BPF_KRETPROBE(hwu_readline_ur, const char *line)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u8 v = USER_RL_SEEN;
+	__u8 v = USER_RL_SEEN, *cur = bpf_map_lookup_elem(&hwu_rl, &tid);
+	bool taken = cur && *cur == USER_RL_DEPREP;
 
 	bpf_map_update_elem(&hwu_rl, &tid, &v, BPF_ANY);
-	return user_shell_line(line, 0);
+	return taken ? 0 : user_shell_line(line, 0);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(hwu_rldeprep_up)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u8 v = USER_RL_SEEN;
+	__u8 v = USER_RL_DEPREP;
 	__s64 delta = (__s64)bpf_get_attach_cookie(ctx);
 	const char *line = NULL;
 
 	if (bpf_map_lookup_elem(&hwu_rl, &tid) || !delta)
 		return 0;
-	/* the first readline() call of this thread seen, and its entry was missed */
-	bpf_map_update_elem(&hwu_rl, &tid, &v, BPF_ANY);
+	/* the first readline() call of this thread seen, and its entry was missed (its return
+	 * may still be seen: the return probe can be armed before the entry probe is attached) */
 	if (bpf_probe_read_user(&line, sizeof(line), (void *)(PT_REGS_IP(ctx) + delta)))
-		return 0;
-	return user_shell_line(line, 1);
+		v = USER_RL_SEEN; /* not taken here: its return, if armed, reports it */
+	bpf_map_update_elem(&hwu_rl, &tid, &v, BPF_ANY);
+	return v == USER_RL_DEPREP ? user_shell_line(line, 1) : 0;
 }
 
 /* ---- user.auth: PAM ---- */
