@@ -480,6 +480,7 @@ int probes_sync_maps(struct agent *a)
 		.wake_bytes = (a->cfg.ringbuf_mb << 20) / 4,
 		.n_ignore_cgroup = 0,
 		.exec_enoent = a->cfg.exec_enoent,
+		.ignore_pids = a->cfg.ignore_exe.n > 0,
 	};
 	uint32_t zero = 0;
 	int fd = bpf_map__fd(a->skel->maps.hw_ignore_cg);

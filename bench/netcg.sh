@@ -10,6 +10,10 @@
 #           serves connect and accept), sys_exit_connect/accept4 + inet_sock_set_state on
 #           syscall hooks
 #           (cgroup/connect4|6 have no empty counterpart in hw-floor: left out)
+#   alt     as net, with -p's probes (e.g. without the classic syscall tracepoints)
+#   slow    as off, plus one empty program on a syscall tracepoint the storm never calls
+#           (sys_exit_fchmodat): the syscall slow path that any classic syscall tracepoint turns
+#           on for every task, alone
 #   stopped as net, the agent's user space stopped (SIGSTOP) during the storm: the programs run,
 #           nothing reads the ring buffer (the kernel side alone)
 # in rounds whose order rotates, so that the shared machine's load falls on all alike.
@@ -18,25 +22,27 @@
 # the events counted and every run's wall time. With -s, kernel.bpf_stats_enabled is on
 # meanwhile and the in-kernel run time of each net program per storm connection is printed too
 # (the statistics' own clock reads included). The agent's CPU time during each storm is printed too.
-# Usage: bench/netcg.sh [-r ROUNDS] [-n CONNECTIONS] [-m socket,syscall] [-w off,net[,floor,stopped]]
-#        [-x 'YAML of the net section'] [-c CPU] [-s]
+# Usage: bench/netcg.sh [-r ROUNDS] [-n CONNECTIONS] [-m socket,syscall] [-w off,net[,alt,floor,slow,stopped]]
+#        [-x 'YAML of the net section'] [-p 'YAML of the probes section'] [-c CPU] [-s]
 #        (root; build first; defaults: 12 rounds, 20000 connections, both modes, off,net, CPU 1;
-#        -x e.g. 'fold_repeats: false' is added to the net section of the net runs)
+#        -x e.g. 'fold_repeats: false' is added to the net section of the net runs; -p e.g.
+#        'net.socket: false' to the probes section of the alt runs)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 AGENT=$ROOT/build/herdwatch-agent
 WLB=$ROOT/build/bench
 WL=$WLB/connect_storm
-REPS=12 N=20000 MODES=socket,syscall RUNS=off,net STATS= XNET=
+REPS=12 N=20000 MODES=socket,syscall RUNS=off,net STATS= XNET= XPROBES=
 CPU=$(($(nproc) > 1 ? 1 : 0))
-while getopts "r:n:m:w:x:c:s" o; do
+while getopts "r:n:m:w:x:p:c:s" o; do
 	case $o in
 	r) REPS=$OPTARG ;;
 	n) N=$OPTARG ;;
 	m) MODES=$OPTARG ;;
 	w) RUNS=$OPTARG ;;
 	x) XNET=$OPTARG ;;
+	p) XPROBES=$OPTARG ;;
 	c) CPU=$OPTARG ;;
 	s) STATS=1 ;;
 	*) sed -n '2,/^set -uo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 2 ;;
@@ -65,7 +71,9 @@ run_one() { # run_one MODE RUN: switch, run the storm, append its wall time
 	case $2 in
 	off) sw_switch off || exit 1 ;;
 	net | stopped) sw_switch on || exit 1 ;;
+	alt) sw_switch "$TMP/alt.yaml" || exit 1 ;;
 	floor) { sw_switch off && sw_floor_start "${FLOOR[@]}"; } || exit 1 ;;
+	slow) { sw_switch off && sw_floor_start tp:syscalls/sys_exit_fchmodat; } || exit 1 ;;
 	esac
 	[ "$2" = stopped ] && kill -STOP "$SW_AGENT_PID"
 	local c0 c1
@@ -77,7 +85,7 @@ run_one() { # run_one MODE RUN: switch, run the storm, append its wall time
 		kill -CONT "$SW_AGENT_PID"
 		sw_quiet
 	fi
-	[ "$2" = floor ] && sw_floor_stop
+	case $2 in floor | slow) sw_floor_stop ;; esac
 	return 0
 }
 
@@ -91,6 +99,8 @@ for mode in ${MODES//,/ }; do
 		FLOOR=(tp:syscalls/sys_exit_connect tp:syscalls/sys_exit_accept4 raw:inet_sock_set_state)
 	fi
 	printf 'net: {mode: %s%s}\nprobes: {%s}\n' "$mode" "${XNET:+, $XNET}" "$OFF" >"$TMP/on.yaml"
+	printf 'net: {mode: %s%s}\nprobes: {%s%s}\n' "$mode" "${XNET:+, $XNET}" "$OFF" \
+		"${XPROBES:+, $XPROBES}" >"$TMP/alt.yaml"
 	SW_CONFIG=$TMP/on.yaml
 	SW_OFF_EXTRA="net: {mode: $mode}"
 	sw_start off || exit 1
@@ -104,7 +114,7 @@ for mode in ${MODES//,/ }; do
 	done
 	sw_switch off
 	if [ -n "$STATS" ]; then # ns per storm connection of each net program of this agent
-		nr=$(printf '%s\n' "${R[@]}" | grep -cx 'net\|stopped')
+		nr=$(printf '%s\n' "${R[@]}" | grep -cx 'net\|alt\|stopped')
 		bpftool prog show -j | jq -r --argjson n $((REPS * N * nr)) '.[] | select(.name|test("^hw[ns]_")) |
 			select(.run_cnt? > 0) | "# \(.name): \(.run_time_ns / $n | floor) ns per connection, \(.run_cnt / $n * 10 | floor / 10) runs"'
 	fi

@@ -143,10 +143,18 @@ static __always_inline bool hw_filtered_cfg(__u32 tgid)
 	return false;
 }
 
+/* Is process tgid marked in hw_ignore_pid (filters.ignore_exe)? Without ignore_exe the map is
+ * empty and not looked at. */
+static __always_inline bool hw_pid_ignored(__u32 tgid)
+{
+	struct hw_cfg *cfg = hw_get_cfg();
+	return cfg && cfg->ignore_pids && bpf_map_lookup_elem(&hw_ignore_pid, &tgid);
+}
+
 /* Should events of the current task be dropped by the configured filters? */
 static __always_inline bool hw_filtered(__u32 tgid)
 {
-	return bpf_map_lookup_elem(&hw_ignore_pid, &tgid) || hw_filtered_cfg(tgid);
+	return hw_pid_ignored(tgid) || hw_filtered_cfg(tgid);
 }
 
 static __always_inline void *hw_scratch_get(void)

@@ -392,7 +392,7 @@ static __always_inline void netcg_accept(const struct sock *sk)
 		hw_count_drop(HW_EV_NET_ACCEPT, HW_DROP_NO_OWNER);
 		return;
 	}
-	if (o->filtered || bpf_map_lookup_elem(&hw_ignore_pid, &o->hdr.pid))
+	if (o->filtered || hw_pid_ignored(o->hdr.pid))
 		return;
 	s = bpf_map_lookup_elem(&hws_ascratch, &zero);
 	if (!s) {

@@ -90,7 +90,7 @@ static __always_inline void hw_do_exec(struct task_struct *t, __u32 old_pid,
 	/* A new program decides anew whether it is ignored (the agent re-adds it): the entry
 	 * is removed (a lookup first: most processes have none, and a delete takes a lock),
 	 * and the other filters are applied. */
-	if (bpf_map_lookup_elem(&hw_ignore_pid, &tgid))
+	if (hw_pid_ignored(tgid))
 		bpf_map_delete_elem(&hw_ignore_pid, &tgid);
 	if (hw_filtered_cfg(tgid))
 		return;
@@ -270,7 +270,7 @@ static __always_inline void hw_do_fork(struct task_struct *parent, __u32 child_p
 
 	if (child_pid != child_tgid)
 		return; /* a new thread, not a new process */
-	if (bpf_map_lookup_elem(&hw_ignore_pid, &ptgid)) {
+	if (hw_pid_ignored(ptgid)) {
 		__u8 one = 1;
 		bpf_map_update_elem(&hw_ignore_pid, &child_tgid, &one, BPF_ANY);
 		return;

@@ -138,7 +138,8 @@ struct hw_cfg {
 	__u32 wake_bytes;      /* force a consumer wake-up when this much data is pending */
 	__u32 n_ignore_cgroup; /* entries in hw_ignore_cg; 0 skips the ancestor walk */
 	__u32 exec_enoent;     /* report execs failing with ENOENT/ENOTDIR (PATH searches) */
-	__u32 pad;
+	__u32 ignore_pids; /* filters.ignore_exe is set: hw_ignore_pid may hold processes; 0 skips
+	                        * its lookups (one hash lookup per event, and per connect and accept) */
 };
 
 /* Drop causes counted per (type, cause) in the per-CPU hw_drops map. */

@@ -197,6 +197,36 @@ expect_eq "ignore_exe added on reload hides a running process" "$(grep_events "\
 expect_jq "ignore_exe: re-shown process keeps its exe" "$(grep_events "\"pid\":$a_old," "select(.kind==\"process.exit\" and .proc.pid==$a_old)" | head -1)" ".proc.exe==\"$T/ign-a\""
 agent_stop
 
+# ---- filters.ignore_exe set by a reload of an agent started without it (the kernel looks
+# processes up only while ignore_exe is set: hw_cfg.ignore_pids) ----
+cp /usr/bin/sleep "$T/ign-c"
+echo 'heartbeat_interval: 1' >"$T/i0.yaml"
+agent_start "$T/i0.yaml" || { not_ok "agent starts (no ignore_exe)" "$(cat "$T/agent.err")"; exit 1; }
+"$T/ign-c" 300 &
+c_old=$!
+wait_grep "\"pid\":$c_old," "select(.kind==\"process.exec\" and .proc.pid==$c_old)" 30 >/dev/null ||
+	not_ok "ignore_exe unset: exec reported" "no process.exec of $c_old"
+printf 'heartbeat_interval: 1\nfilters:\n  ignore_exe: [%s]\n' "$T/ign-c" >"$T/i0.yaml"
+f0=$(last_heartbeat | jq .agent.stats.filtered)
+agent_reload || not_ok "reload with ignore_exe" "not applied"
+"$T/ign-c" 301 &
+c_new=$!
+bash -c "$T/ign-c 0.2; true" &
+c_child=$!
+sleep 0.5
+kill $c_old $c_new
+wait $c_old $c_new $c_child 2>/dev/null
+/usr/bin/echo hwign3seen$$ >/dev/null
+wait_grep "hwign3seen$$" "select(.kind==\"process.exec\" and .proc.args[1]==\"hwign3seen$$\")" 30 >/dev/null
+expect_eq "ignore_exe set on reload (none at start) hides a running process" "$(grep_events "\"pid\":$c_old," "select(.kind==\"process.exit\" and .proc.pid==$c_old)" | wc -l)" 0
+expect_eq "ignore_exe set on reload (none at start) hides a new exec" "$(grep_events "\"pid\":$c_new," "select(.proc.pid==$c_new)" | wc -l)" 0
+expect_eq "ignore_exe set on reload (none at start) hides it under a shell" "$(grep_events "ign-c" "select(.kind==\"process.exec\" and .proc.args[1]==\"0.2\")" | wc -l)" 0
+# the two execs above are dropped by the agent (it marks them); their exits, and the running
+# process's, never leave the kernel: an exit that did would count in "filtered" too
+hb_after "$(last_seq)" >/dev/null
+expect_eq "ignore_exe set on reload: the exits are dropped in the kernel" "$(($(last_heartbeat | jq .agent.stats.filtered) - f0))" 2
+agent_stop
+
 # ---- clear errors: one line naming the problem, non-zero exit ----
 out=$("$AGENT" --output /nonexistent-dir/x.json 2>&1); rc=$?
 [ $rc -ne 0 ] && [[ "$out" == *"cannot write output file /nonexistent-dir/x.json"*"create its directory"* ]] && [ "$(wc -l <<<"$out")" -eq 1 ] && ok "unwritable output: clear error with a remedy" || not_ok "unwritable output: clear error with a remedy" "rc=$rc: $out"
