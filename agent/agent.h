@@ -230,6 +230,7 @@ int net_init(struct agent *a); /* family init (the dst.name cache): 0 or -ENOMEM
 void net_free(struct agent *a);
 int net_sync_maps(struct agent *a); /* net.* filters into kernel maps */
 void net_tick(struct agent *a);     /* once a second: folded-connect summaries */
+uint64_t net_jiffy_ns(void);        /* one tick of jiffies (ns), 0 when unknown */
 /* user_uprobes.c: user.* uprobes follow the config and the overrides */
 int user_apply(struct agent *a);
 

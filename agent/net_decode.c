@@ -424,10 +424,21 @@ int decode_net_dns(struct agent *a, const void *rec, size_t len)
 
 /* ---- configuration into kernel maps ---- */
 
+uint64_t net_jiffy_ns(void)
+{
+	struct timespec t;
+	if (clock_getres(CLOCK_MONOTONIC_COARSE, &t) || t.tv_sec || t.tv_nsec <= 0)
+		return 0;
+	return (uint64_t)t.tv_nsec;
+}
+
 int net_sync_maps(struct agent *a)
 {
 	int cfd = bpf_map__fd(a->skel->maps.hwn_cfg), lfd = bpf_map__fd(a->skel->maps.hwn_cidr);
 	struct hw_net_cidr_key key, next;
+
+	if (a->skel->bss)
+		a->skel->bss->hwn_tick_ns = net_jiffy_ns(); /* fold windows' ends in jiffies */
 
 	/* replace the CIDR set */
 	while (bpf_map_get_next_key(lfd, NULL, &key) == 0)

@@ -233,6 +233,9 @@ void net_mode_roles(struct agent *a)
 		     (on_socket_hooks(a, HW_PROBE_NET_ACCEPT) ? 2 : 0);
 	if ((r & 1) && !(a->netm->roles & 1))
 		clear_slots(a); /* marks of handshakes whose end went unseen */
+	/* a slot held for 300 s is a mark whose end the kernel skipped */
+	uint64_t tick = net_jiffy_ns();
+	a->skel->bss->hws_stale_jiffies = tick ? 300 * 1000000000ULL / tick : 0;
 	a->skel->bss->hws_roles = r;
 	a->netm->roles = r;
 }

@@ -10,27 +10,30 @@
 #   none       every probe family disabled: nothing attached, the agent idle
 #   watch      only the file family, files.mode watch (the default here, without BPF-LSM)
 #   exact      only the file family, files.mode exact
+#   default    the agent's defaults (every family; files.mode auto: watch here)
 # Prints per workload and monitor the median wall time, its range, and the median of the
 # per-round ratios against none (each run against the same round's none) with their range; the
 # same for the storm's own CPU time (user + system: what fanotify adds to the opening process,
 # less disturbed than the wall time when other work shares the CPU); and the load average
 # (/proc/loadavg) before and after each workload.
 #
-# Usage: bench/file_watch.sh [-r ROUNDS] [-n OPENS] [-m none,watch,exact] [-c CPU]
+# Usage: bench/file_watch.sh [-r ROUNDS] [-n OPENS] [-m none,watch,exact[,default]] [-c CPU]
+#        [-w unwatched,watched]
 #        (root; build first; defaults: 12 rounds, 300000 opens, CPU 1; HW_AGENT=BINARY measures
 #        another build of the agent)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 AGENT=${HW_AGENT:-$PWD/build/herdwatch-agent} # HW_AGENT: another build, to compare two
 STORM=$PWD/build/bench/open_storm
-REPS=12 N=300000 MONITORS=none,watch,exact
+REPS=12 N=300000 MONITORS=none,watch,exact WORKLOADS=unwatched,watched
 CPU=$(($(nproc) > 1 ? 1 : 0))
-while getopts "r:n:m:c:" o; do
+while getopts "r:n:m:c:w:" o; do
 	case $o in
 	r) REPS=$OPTARG ;;
 	n) N=$OPTARG ;;
 	m) MONITORS=$OPTARG ;;
 	c) CPU=$OPTARG ;;
+	w) WORKLOADS=$OPTARG ;;
 	*) sed -n '2,/^set -uo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
@@ -48,6 +51,7 @@ FILE='probes: {process: false, kernel: false, system: false, agent: false, net: 
 for m in watch exact; do
 	printf '%s\nfiles: {mode: %s}\nheartbeat_interval: 3600\n' "$FILE" "$m" >"$TMP/$m.yaml"
 done
+echo 'heartbeat_interval: 3600' >"$TMP/default.yaml"
 switch() {
 	case $1 in
 	none) sw_switch off ;;
@@ -80,7 +84,7 @@ IFS=, read -r -a MONS <<<"$MONITORS"
 NM=${#MONS[@]}
 printf '%-10s %-7s %-4s %10s %9s %22s %9s %20s\n' workload monitor time "median ms" "vs none" \
 	"runs min…max (ms)" paired "paired min…max"
-for w in unwatched watched; do
+for w in ${WORKLOADS//,/ }; do
 	echo "# $w: load average before $(cut -d' ' -f1-3 /proc/loadavg)"
 	for m in "${MONS[@]}"; do : >"$TMP/$w.$m"; done
 	for ((r = 0; r < REPS; r++)); do

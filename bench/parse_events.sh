@@ -87,7 +87,7 @@ HW_EVENT_JQ='
 count_events() {
 	local kind=$1 out=$2 p=$3 wp=${4:-0}
 	case "$kind" in
-	none | floor | hooks | cap_empty) echo "exec=0 connect=0 accept=0 file=0 cap_chown=0 cap_net_admin=0 lost=0 gaps=0 lines=0 own=0" ;;
+	none | floor | hooks | slowpath | cap_empty) echo "exec=0 connect=0 accept=0 file=0 cap_chown=0 cap_net_admin=0 lost=0 gaps=0 lines=0 own=0" ;;
 	herdwatch)
 		# seq must run 1, 2, 3, ... with no gap; agent.loss events and the final heartbeat's
 		# drop counters report what the agent knows it lost.

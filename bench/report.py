@@ -30,7 +30,7 @@ import statistics
 import subprocess
 import sys
 
-MONITOR_ORDER = ["none", "herdwatch", "floor", "hooks", "cap_empty", "auditd", "bpftrace"]
+MONITOR_ORDER = ["none", "herdwatch", "floor", "hooks", "slowpath", "cap_empty", "auditd", "bpftrace"]
 WORKLOAD_ORDER = ["exec", "connect", "open", "watched", "cap", "service"]
 WORKLOAD_TEXT = {
     "exec": "exec storm: fork + exec + wait of /bin/true",

@@ -93,15 +93,34 @@ static __always_inline void net_fold_key_conn(struct hw_net_fold_key *k, const s
 	__builtin_memcpy(k->daddr, e->dst.addr, 16);
 }
 
+/* One tick of the kernel's clock (jiffies) in ns, set by the agent (the resolution of
+ * CLOCK_MONOTONIC_COARSE); 0 while unknown. A window opened while it is known carries its end
+ * in jiffies (the low 32 bits, in rec.pad2 of the map value; 0: none), one tick early so that
+ * the kernel never counts into a window that the agent's boot-clock check (net_tick) has
+ * closed: a repeat is then checked with an inlined load of jiffies, not a read of the
+ * paravirtualised clock (~30-40 ns here). */
+volatile __u64 hwn_tick_ns;
+
+static __always_inline __u32 net_fold_end_j(__u64 window)
+{
+	__u64 tick = hwn_tick_ns;
+	return tick ? (__u32)(bpf_jiffies64() + window / tick - 1) : 0;
+}
+
 /* A repeat within the window of an existing entry: counted there. Returns true if counted. */
-static __always_inline bool net_fold_hit(const struct hw_net_fold_key *k, __u64 now, __u64 window)
+static __always_inline bool net_fold_hit(const struct hw_net_fold_key *k, __u64 window)
 {
 	struct hw_net_fold_val *v = bpf_map_lookup_elem(&hwn_fold, k);
-	if (v && now - v->start < window) {
-		__sync_fetch_and_add(&v->suppressed, 1);
-		return true;
-	}
-	return false;
+	__u32 end;
+
+	if (!v)
+		return false;
+	end = v->rec.pad2;
+	if (end ? (__s32)(end - (__u32)bpf_jiffies64()) <= 0
+		: bpf_ktime_get_boot_ns() - v->start >= window)
+		return false;
+	__sync_fetch_and_add(&v->suppressed, 1);
+	return true;
 }
 
 /* Fold record e under key k (built by the caller; nv: a buffer for the new map value, the
@@ -133,6 +152,7 @@ static __always_inline bool net_fold_k(struct hw_net *e, struct hw_net_fold_val 
 	nv->suppressed = 0;
 	__builtin_memcpy(&nv->rec, e, sizeof(*e));
 	nv->rec.window_ns = window;
+	nv->rec.pad2 = net_fold_end_j(window);
 	if (bpf_map_update_elem(&hwn_fold, k, nv, v ? BPF_EXIST : BPF_NOEXIST) == 0)
 		e->window_ns = window;
 	else
@@ -253,7 +273,7 @@ static __always_inline void net_do_connect(long ret, const bool fast)
 		struct hw_net_fold_key fk;
 		e->hdr.pid = tgid;
 		net_fold_key_conn(&fk, e);
-		if (net_fold_hit(&fk, bpf_ktime_get_boot_ns(), k->fold_window_ns))
+		if (net_fold_hit(&fk, k->fold_window_ns))
 			return;
 	}
 	e->fd = fd;

@@ -66,14 +66,18 @@ struct ncg_blk {
  *    update takes a free element, a delete gives it back). Socket storage was measured
  *    dearer than both (its first use on a socket allocates; its release goes through RCU).
  *    Full too (16384 handshakes at once): the connect is followed through hwn_pending.
- * 512 slots of 96 bytes (48 KiB): small enough to stay in the CPU's caches during a storm (4096
+ * 512 slots of 104 bytes (52 KiB): small enough to stay in the CPU's caches during a storm (4096
  * measured no faster: each mark was a cache miss); handshakes in flight at once beyond that
  * share slots and the later ones take the hash. A slot whose tag (the socket's cookie) is 0 is free. The agent clears the table whenever the connect role is
  * switched on (net_mode_roles): a mark left by a program that then stopped seeing its end is
- * not kept. */
+ * not kept. A slot held longer than hws_stale_jiffies (set by the agent: 300 s, above the
+ * 127 s a handshake lasts at most with the default tcp_syn_retries) is a mark whose end the
+ * kernel skipped (docs/events-net.md, Skipped runs; that loss was announced then): the next
+ * connect that wants the slot takes it. hws_blk is an LRU hash for the same reason. */
 #define NCG_SLOTS 512
 struct ncg_slot {
-	__u64 sk; /* the socket's cookie (bpf_get_socket_cookie); 0: free */
+	__u64 sk;    /* the socket's cookie (bpf_get_socket_cookie); 0: free */
+	__u64 since; /* jiffies when it was claimed; 0 while being claimed or given back */
 	struct ncg_blk b;
 };
 struct {
@@ -84,11 +88,34 @@ struct {
 } hws_slot SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct ncg_blk);
 } hws_blk SEC(".maps");
+
+volatile __u64 hws_stale_jiffies; /* 0: a held slot is never taken */
+
+/* Claim slot sl for the socket whose cookie is ck: a free one, or one held by a stale mark
+ * (since, compared and swapped to 0 first, says which of two claimers takes it; a claimer that
+ * reads 0 leaves the slot alone). */
+static __always_inline bool netcg_claim(struct ncg_slot *sl, __u64 ck)
+{
+	__u64 now = bpf_jiffies64() | 1, cur = sl->sk, since;
+
+	if (cur) {
+		since = sl->since;
+		if (!since || !hws_stale_jiffies || now - since <= hws_stale_jiffies ||
+		    __sync_val_compare_and_swap(&sl->since, since, 0) != since)
+			return false;
+		if (__sync_val_compare_and_swap(&sl->sk, cur, ck) != cur)
+			return false; /* its end came meanwhile: the slot is free for the next */
+	} else if (__sync_val_compare_and_swap(&sl->sk, 0, ck) != 0) {
+		return false;
+	}
+	sl->since = now;
+	return true;
+}
 
 /* The slot of the socket whose cookie is ck (Fibonacci hashing). The cookie, not the socket's
  * address: the verifier allows no arithmetic on a socket pointer, and a cookie is never
@@ -248,7 +275,7 @@ static __always_inline bool netcg_tcp_start(const struct sock *sk, struct task_s
 		return false;
 	ck = bpf_get_socket_cookie((void *)sk);
 	sl = netcg_slot(ck);
-	if (sl && sl->sk == 0 && __sync_val_compare_and_swap(&sl->sk, 0, ck) == 0) {
+	if (sl && netcg_claim(sl, ck)) {
 		/* this socket's end cannot run before its start returns: the SYN is sent
 		 * after this state change, and its answer waits for the socket's lock */
 		net_fill_hdr_who(&sl->b.hdr, t, HW_EV_NET_CONNECT);
@@ -286,10 +313,12 @@ static __always_inline bool netcg_tcp_end(const struct sock *sk, int newstate)
 		return true; /* simultaneous open (SYN_RECV): wait for the end */
 	o = bpf_map_lookup_elem(&hwn_oscratch, &zero);
 	if (!o) {
-		if (b)
+		if (b) {
 			bpf_map_delete_elem(&hws_blk, &skey);
-		else if (sl)
+		} else if (sl) {
+			sl->since = 0;
 			__sync_lock_test_and_set(&sl->sk, 0);
+		}
 		hw_count_drop(HW_EV_NET_CONNECT, HW_DROP_SCRATCH);
 		return true;
 	}
@@ -303,9 +332,9 @@ static __always_inline bool netcg_tcp_end(const struct sock *sk, int newstate)
 	} else if (sl) {
 		__builtin_memcpy(&e->hdr, &sl->b.hdr, sizeof(e->hdr));
 		e->fd = sl->b.fd;
+		sl->since = 0;
 		__sync_lock_test_and_set(&sl->sk, 0);
 	}
-	now = bpf_ktime_get_boot_ns();
 	/* the handshake has ended: the local port is chosen; a failed connect still holds the
 	 * destination asked for (cleared only after this state change) */
 	net_sk_addrs_fast((struct sock *)sk, fam, &e->src, &e->dst);
@@ -314,10 +343,10 @@ static __always_inline bool netcg_tcp_end(const struct sock *sk, int newstate)
 	window = netcg_window(HW_NK_CONNECT);
 	if (window) {
 		net_fold_key_conn(&k, e);
-		if (net_fold_hit(&k, now, window))
+		if (net_fold_hit(&k, window))
 			return true;
 	}
-	e->hdr.ts = now;
+	e->hdr.ts = now = bpf_ktime_get_boot_ns();
 	e->family = fam;
 	e->type = sk->sk_type;
 	e->syscall = HW_NET_SC_CONNECT;
@@ -403,7 +432,6 @@ static __always_inline void netcg_accept(const struct sock *sk)
 	net_sk_addrs_fast((struct sock *)sk, fam, &e->src, &e->dst);
 	if (net_ignored(HW_NK_ACCEPT, &e->dst, e->src.port))
 		return;
-	now = bpf_ktime_get_boot_ns();
 	window = netcg_window(HW_NK_ACCEPT);
 	if (window) {
 		k.tgid = o->hdr.pid;
@@ -413,9 +441,10 @@ static __always_inline void netcg_accept(const struct sock *sk)
 		k.protocol = sk->sk_protocol;
 		k.kind = HW_NK_ACCEPT;
 		__builtin_memcpy(k.daddr, e->dst.addr, 16);
-		if (net_fold_hit(&k, now, window))
+		if (net_fold_hit(&k, window))
 			return;
 	}
+	now = bpf_ktime_get_boot_ns();
 	__builtin_memcpy(&e->hdr, &o->hdr, sizeof(e->hdr));
 	e->hdr.type = HW_EV_NET_ACCEPT;
 	e->hdr.flags = 0;
