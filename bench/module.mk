@@ -24,6 +24,12 @@ $(B)/bench/fleetsim: bench/fleetsim/fleetsim.c $(patsubst %.c,$(B)/obj-c/%.o,$(w
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $^ -o $@ -lpsl -lm
 
+# hw-fanmode: a bare fanotify reader by reporting mode (bench/fanmode.sh).
+ALL_TARGETS += $(B)/bench/hw-fanmode
+$(B)/bench/hw-fanmode: bench/fanmode/fanmode.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@
+
 # hw-cputime: the CPU time of a whole process in ns, exited threads included (bench/cputime.sh).
 ALL_TARGETS += $(B)/bench/hw-cputime
 $(B)/bench/hw-cputime: bench/cputime/cputime.c
