@@ -102,7 +102,8 @@ struct agent {
 		uint64_t held; /* the probes (bit: index) that held it at the last check */
 	} skipped[48];
 	unsigned n_skipped;
-	const char *cur_kind; /* kind of the event being formatted (emit_begin) */
+	uint64_t custom_skipped_seen; /* hwc_probe_tp's recursion_misses when last announced */
+	const char *cur_kind;         /* kind of the event being formatted (emit_begin) */
 	/* the argv of the exec being formatted when it is longer than the table keeps
 	 * (PT_ARGS_KEEP): proc.args shows it whole instead of the entry's copy */
 	const char *exec_args;

@@ -3,6 +3,7 @@
  * agent.heartbeat (coverage manifest, counters, CPU and memory). Losses are never silent:
  * every counter is compared with what was last announced, and the difference is told. */
 #include "agent/agent.h"
+#include "agent/custom.h"
 #include "agent/emit.h"
 #include "agent/user.h"
 #include "herdwatch.skel.h"
@@ -147,6 +148,47 @@ static struct hw_skipped *skipped_of(struct agent *a, const struct bpf_program *
 	return &a->skipped[a->n_skipped++];
 }
 
+static void announce_skipped(struct agent *a, const char *kind, uint64_t n, const char *prog)
+{
+	emit_begin(a, "agent.loss", 0);
+	jb_key(&a->jb, "loss");
+	jb_obj_begin(&a->jb);
+	jb_kcstr(&a->jb, "kind", kind);
+	jb_ku64(&a->jb, "count", n);
+	jb_kcstr(&a->jb, "cause", "recursion");
+	jb_kcstr(&a->jb, "program", prog);
+	jb_obj_end(&a->jb);
+	emit_end(a);
+}
+
+/* The custom tracepoint probes share one program (hwc_probe_tp, attached once per tracepoint
+ * group). A classic tracepoint program is skipped when any kprobe or tracepoint program is
+ * already running on the CPU (the kernel's bpf_prog_active): a custom probe on a tracepoint
+ * that fires in interrupts (irq:*, net:*, timer:*) misses the hits that interrupt herdwatch's
+ * own syscall-exit programs. The kernel counts them (since 6.7; before, it skips silently):
+ * announced for each custom tracepoint probe attached, an upper bound as for a shared
+ * program above. */
+static void check_skipped_custom(struct agent *a)
+{
+	struct bpf_prog_info info = {0};
+	uint32_t l = sizeof(info);
+	int fd = a->skel ? bpf_program__fd(a->skel->progs.hwc_probe_tp) : -1;
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &l) ||
+	    info.recursion_misses <= a->custom_skipped_seen)
+		return;
+	uint64_t delta = info.recursion_misses - a->custom_skipped_seen;
+	a->custom_skipped_seen = info.recursion_misses;
+	for (int i = 0; i < HW_CP_SLOTS; i++) {
+		const struct custom_probe *cp = custom_at(a, i);
+		char kind[80];
+		if (!cp || cp->hook != HW_CUSTOM_TP || strcmp(cp->state, "attached"))
+			continue;
+		snprintf(kind, sizeof(kind), "custom.%s", cp->name);
+		announce_skipped(a, kind, delta, "hwc_probe_tp");
+	}
+}
+
 static void check_skipped(struct agent *a)
 {
 	_Static_assert(HW_NPROBES <= 64, "hw_skipped.held is a 64-bit mask");
@@ -176,20 +218,12 @@ static void check_skipped(struct agent *a)
 			continue;
 		uint64_t delta = info.recursion_misses - s->seen;
 		s->seen = info.recursion_misses;
-		for (int i = 0; i < HW_NPROBES; i++) {
-			if (!(held & (1ULL << i)))
-				continue;
-			emit_begin(a, "agent.loss", 0);
-			jb_key(&a->jb, "loss");
-			jb_obj_begin(&a->jb);
-			jb_kcstr(&a->jb, "kind", a->probes[i].name);
-			jb_ku64(&a->jb, "count", delta);
-			jb_kcstr(&a->jb, "cause", "recursion");
-			jb_kcstr(&a->jb, "program", bpf_program__name(s->prog));
-			jb_obj_end(&a->jb);
-			emit_end(a);
-		}
+		for (int i = 0; i < HW_NPROBES; i++)
+			if (held & (1ULL << i))
+				announce_skipped(a, a->probes[i].name, delta,
+						 bpf_program__name(s->prog));
 	}
+	check_skipped_custom(a);
 }
 
 /* Compare the kernel's drop counters with what was announced; announce the difference. */
