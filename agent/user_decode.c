@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <string.h>
+#include <time.h>
 
 static bool ustr_ok(const struct hw_str *s, size_t len)
 {
@@ -317,6 +318,7 @@ struct frep {
 	uint32_t pid, dev, op, rule, type;
 	uint64_t ino;
 	char *path;
+	struct hw_hdr hdr; /* the first open's: who, if its repeats are reported before the exit */
 };
 struct file_repeats {
 	struct frep r[FREP_MAX];
@@ -339,9 +341,62 @@ void file_repeats_free(struct agent *a)
 	a->freps = NULL;
 }
 
-static void frep_note(struct file_repeats *fr, const struct hw_file *e, const char *path,
-		      size_t plen)
+/* The kernel's key of a table entry's repeats (hwf_repeats). */
+struct frep_key {
+	uint64_t ino;
+	uint32_t dev, tgid, op, rule;
+};
+struct frep_val {
+	uint64_t ts, count;
+};
+
+static void frep_key_of(const struct frep *r, struct frep_key *k)
 {
+	memset(k, 0, sizeof(*k));
+	k->ino = r->ino;
+	k->dev = r->dev;
+	k->tgid = r->pid;
+	k->op = r->op;
+	k->rule = r->rule;
+}
+
+/* The summary of an entry's folded opens (count of them), blamed on h. */
+static void frep_emit(struct agent *a, const struct frep *r, const struct hw_hdr *h, uint64_t count)
+{
+	struct jbuf *b = &a->jb;
+	emit_event(a, kind_name(r->type), h, "file");
+	jb_kcstr(b, "op", op_name(r->op));
+	jb_kcstr(b, "path", r->path);
+	jb_ki64(b, "result", 0);
+	jb_kcstr(b, "watch", r->rule != 0xffff ? file_rule_name(a, r->rule) : NULL);
+	jb_ku64(b, "repeats", count);
+	jb_kbool(b, "summary", true);
+	emit_event_end(a);
+}
+
+/* An entry pushed out of the full table, its process still running: what it folded so far is
+ * reported now and the kernel's entry taken away in the same step (lookup and delete), so
+ * that no count is left behind for an exit that would not find it; the next open of that file
+ * by that process is reported afresh. */
+static void frep_evict(struct agent *a, const struct frep *r)
+{
+	int fd = a->skel ? bpf_map__fd(a->skel->maps.hwf_repeats) : -1;
+	struct frep_key key;
+	struct frep_val val;
+	struct timespec ts;
+
+	frep_key_of(r, &key);
+	if (fd < 0 || bpf_map_lookup_and_delete_elem(fd, &key, &val) || !val.count)
+		return;
+	struct hw_hdr h = r->hdr;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	h.ts = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	frep_emit(a, r, &h, val.count);
+}
+
+static void frep_note(struct agent *a, const struct hw_file *e, const char *path, size_t plen)
+{
+	struct file_repeats *fr = a->freps;
 	struct stat st;
 	char p[4096];
 	if (!fr || e->result < 0 || plen >= sizeof(p))
@@ -357,6 +412,7 @@ static void frep_note(struct file_repeats *fr, const struct hw_file *e, const ch
 		    fr->r[i].dev == kdev && fr->r[i].op == e->op && fr->r[i].rule == e->rule)
 			return;
 	if (fr->n == FREP_MAX) {
+		frep_evict(a, &fr->r[0]);
 		free(fr->r[0].path);
 		memmove(&fr->r[0], &fr->r[1], (FREP_MAX - 1) * sizeof(fr->r[0]));
 		fr->n--;
@@ -371,18 +427,14 @@ static void frep_note(struct file_repeats *fr, const struct hw_file *e, const ch
 				       .rule = e->rule,
 				       .type = e->hdr.type,
 				       .ino = st.st_ino,
-				       .path = dup};
+				       .path = dup,
+				       .hdr = e->hdr};
 }
 
 void file_flush_repeats(struct agent *a, const struct hw_hdr *h)
 {
-	struct {
-		uint64_t ino;
-		uint32_t dev, tgid, op, rule;
-	} key;
-	struct {
-		uint64_t ts, count;
-	} val;
+	struct frep_key key;
+	struct frep_val val;
 	struct file_repeats *fr = a->freps;
 	if (!fr || !fr->n)
 		return; /* the usual case: nothing folded (and the skeleton not touched) */
@@ -393,25 +445,10 @@ void file_flush_repeats(struct agent *a, const struct hw_hdr *h)
 			i++;
 			continue;
 		}
-		memset(&key, 0, sizeof(key));
-		key.ino = r->ino;
-		key.dev = r->dev;
-		key.tgid = r->pid;
-		key.op = r->op;
-		key.rule = r->rule;
+		frep_key_of(r, &key);
 		if (fd >= 0 && bpf_map_lookup_elem(fd, &key, &val) == 0) {
-			if (val.count) {
-				struct jbuf *b = &a->jb;
-				emit_event(a, kind_name(r->type), h, "file");
-				jb_kcstr(b, "op", op_name(r->op));
-				jb_kcstr(b, "path", r->path);
-				jb_ki64(b, "result", 0);
-				jb_kcstr(b, "watch",
-					 r->rule != 0xffff ? file_rule_name(a, r->rule) : NULL);
-				jb_ku64(b, "repeats", val.count);
-				jb_kbool(b, "summary", true);
-				emit_event_end(a);
-			}
+			if (val.count)
+				frep_emit(a, r, h, val.count);
 			bpf_map_delete_elem(fd, &key);
 		}
 		free(r->path);
@@ -439,7 +476,7 @@ int decode_file(struct agent *a, const void *rec, size_t len)
 		trule = e->rule;
 	}
 	if (e->hdr.type == HW_EV_FILE_OPEN || e->hdr.type == HW_EV_FILE_TRUNCATE)
-		frep_note(a->freps, e, ustr(rec, path), path->len);
+		frep_note(a, e, ustr(rec, path), path->len);
 	emit_event(a, kind_name(e->hdr.type), &e->hdr, "file");
 	jb_kcstr(b, "op", op_name(e->op));
 	jb_kcstr(b, "syscall", sys_name(e->sysnr));

@@ -221,6 +221,29 @@ expect_eq "50 opens in a burst: one event" "$(events "select(.kind==\"file.open\
 # the 49 folded opens are reported when the process exits: no count is lost with it
 ev=$(wait_event "select(.kind==\"file.open\" and .proc.pid==$P and .file.summary==true)") || not_ok "burst summary at exit" "none for pid $P"
 expect_jq "burst: the 49 folded opens reported at exit" "$ev" ".file.repeats==49 and .file.path==\"$W/f1\" and .file.op==\"read\""
+# more (process, file) pairs with folded opens pending than the agent's table keeps (1,024): an
+# entry pushed out reports what it folded at once, the others at the exit; nothing is lost
+mkdir -p "$W/many"
+for i in $(seq 1 1100); do : >"$W/many/m$i"; done
+perl -e 'for my $f (@ARGV) { for (1 .. 2) { open(my $h, "<", $f) or die "$f: $!"; close $h } } sleep 1' "$W"/many/m* &
+pp=$!
+wait $pp
+for _ in $(seq 1 100); do # the exit's summaries come after the process.exit is read
+	# (the glob's opendir of the directory, by the same process before its exec, left out)
+	n1=$(events "select(.kind==\"file.open\" and .proc.pid==$pp and (.file.path|startswith(\"$W/many/m\")) and (.file.summary|not))" | wc -l)
+	nr=$(events "select(.kind==\"file.open\" and .proc.pid==$pp and (.file.path|startswith(\"$W/many/m\")) and .file.summary==true) | .file.repeats" | awk '{s += $1} END {print s + 0}')
+	[ $((n1 + nr)) -ge 2200 ] && break
+	sleep 0.1
+done
+expect_eq "1,100 files opened twice with the table full: every open counted" "$((n1 + nr))" 2200
+# the 76 entries pushed out were reported while the process ran (it sleeps 1 s after its
+# opens), the others at its exit
+tsec='def t: (.time[0:19] + "Z" | fromdateiso8601) + ("0" + .time[19:-1] | tonumber);'
+ext=$(events "select(.kind==\"process.exit\" and .proc.pid==$pp)" | head -1 | jq "$tsec t")
+early=$(events "select(.kind==\"file.open\" and .proc.pid==$pp and .file.summary==true)" |
+	jq -s --argjson e "${ext:-0}" "$tsec [.[] | select(t < \$e - 0.5)] | length")
+expect_eq "the entries pushed out of the full table reported while the process ran" "$early" 76
+rm -rf "$W/many"
 
 
 # 12. directory name rule ("*/DIR/"): by the opened file (the directory's verdict computed, then
