@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <string.h>
-#include <time.h>
 
 static bool ustr_ok(const struct hw_str *s, size_t len)
 {
@@ -383,14 +382,12 @@ static void frep_evict(struct agent *a, const struct frep *r)
 	int fd = a->skel ? bpf_map__fd(a->skel->maps.hwf_repeats) : -1;
 	struct frep_key key;
 	struct frep_val val;
-	struct timespec ts;
 
 	frep_key_of(r, &key);
 	if (fd < 0 || bpf_map_lookup_and_delete_elem(fd, &key, &val) || !val.count)
 		return;
 	struct hw_hdr h = r->hdr;
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	h.ts = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	h.ts = 0; /* reported now: emit_begin reads the clock */
 	frep_emit(a, r, &h, val.count);
 }
 
