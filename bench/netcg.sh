@@ -30,7 +30,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-AGENT=$ROOT/build/herdwatch-agent
+AGENT=${HW_AGENT:-$ROOT/build/herdwatch-agent}
 WLB=$ROOT/build/bench
 WL=$WLB/connect_storm
 REPS=12 N=20000 MODES=socket,syscall RUNS=off,net STATS= XNET= XPROBES=

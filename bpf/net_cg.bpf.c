@@ -66,9 +66,10 @@ struct ncg_blk {
  *    update takes a free element, a delete gives it back). Socket storage was measured
  *    dearer than both (its first use on a socket allocates; its release goes through RCU).
  *    Full too (16384 handshakes at once): the connect is followed through hwn_pending.
- * 512 slots of 104 bytes (52 KiB): small enough to stay in the CPU's caches during a storm (4096
- * measured no faster: each mark was a cache miss); handshakes in flight at once beyond that
- * share slots and the later ones take the hash. A slot whose tag (the socket's cookie) is 0 is free. The agent clears the table whenever the connect role is
+ * 512 slots of 104 bytes (52 KiB) in 8 groups of 64, a group per batch of socket cookies
+ * (netcg_slot): a CPU's storm of connects reuses the 64 slots of one group, which stay in its
+ * caches; handshakes in flight at once beyond that share slots and the later ones take the
+ * hash. A slot whose tag (the socket's cookie) is 0 is free. The agent clears the table whenever the connect role is
  * switched on (net_mode_roles): a mark left by a program that then stopped seeing its end is
  * not kept. A slot held longer than hws_stale_jiffies (set by the agent: 300 s, above the
  * 127 s a handshake lasts at most with the default tcp_syn_retries) is a mark whose end the
@@ -117,12 +118,21 @@ static __always_inline bool netcg_claim(struct ncg_slot *sl, __u64 ck)
 	return true;
 }
 
-/* The slot of the socket whose cookie is ck (Fibonacci hashing). The cookie, not the socket's
- * address: the verifier allows no arithmetic on a socket pointer, and a cookie is never
- * reused, so a stale mark cannot be taken for a new socket's. */
+/* The slot of the socket whose cookie is ck. The cookie, not the socket's address: the verifier
+ * allows no arithmetic on a socket pointer, and a cookie is never reused, so a stale mark cannot
+ * be taken for a new socket's. The kernel hands cookies out to each CPU in batches of 4096
+ * (6,689,515... on one CPU while another counts 6,879,476...), one by one to the sockets that
+ * ask: the batch picks one of NCG_GROUPS groups of 64 slots, the low bits the slot in it. A
+ * CPU's consecutive connects thus cycle through 64 slots (6.5 KiB that stay in its caches),
+ * and two CPUs storming at once most often use different groups. A hash of the cookie spread
+ * them over the whole table: each mark was a cache miss, a third of hws_state_btf's samples in
+ * a connect storm (perf, bench/netcg.sh). 64 handshakes in flight at once on one CPU before two
+ * share a slot (the later one then takes hws_blk). */
+#define NCG_GROUP 64
+#define NCG_GROUPS (NCG_SLOTS / NCG_GROUP)
 static __always_inline struct ncg_slot *netcg_slot(__u64 ck)
 {
-	__u32 i = (__u32)((ck * 0x9E3779B97F4A7C15ULL) >> 55) & (NCG_SLOTS - 1);
+	__u32 i = (__u32)(((ck >> 12) & (NCG_GROUPS - 1)) * NCG_GROUP + (ck & (NCG_GROUP - 1)));
 	return bpf_map_lookup_elem(&hws_slot, &i);
 }
 

@@ -180,6 +180,8 @@ fi
 # Every even slot gets a stale mark, every odd one a fresh mark (tags no real socket has:
 # cookies count up from 1), then a storm of blocking connects: it takes stale slots, leaves
 # fresh ones, and every connect is still reported (those whose slot is held, through hws_blk).
+# One process's connects on one CPU cycle through one group of 64 slots (bpf/net_cg.bpf.c,
+# netcg_slot): its 32 stale marks at least are taken.
 jiffies=$(awk '/last_jiffies/ {print $3; exit}' /proc/timer_list 2>/dev/null)
 mine=$(cat /proc/"$AGENT_PID"/fdinfo/* 2>/dev/null | awk '/^map_id:/ {print $2}' | sort -un | jq -sc .)
 slot_id=$(bpftool -j map show 2>/dev/null | jq -r --argjson m "${mine:-[]}" '.[] | select(.name == "hws_slot" and (.id as $i | $m | index($i))) | .id' | head -1)
@@ -210,7 +212,7 @@ for e in json.load(sys.stdin):
         else: st += 1
 print(st, fr)')
 	expect_eq "fresh marks left alone" "$fresh" 256
-	expect "stale marks taken by connects (256 before, $stale after)" [ "${stale:-256}" -le 216 ]
+	expect "stale marks taken by connects (256 before, $stale after)" [ "${stale:-256}" -le 224 ]
 	n=0
 	for _ in $(seq 1 60); do # the folded count comes with the window's summary (10 s)
 		n=$(events "select(.kind==\"net.connect\" and .proc.pid==${spid:-0}) | .net.count" | awk '{s += $1} END {print s + 0}')
