@@ -28,7 +28,7 @@ if [ "${1:-}" = "--test" ]; then
 	PKGS+=("${CROSS[@]}")
 fi
 if [ "${1:-}" = "--bench" ]; then
-	PKGS+=(auditd bpftrace hyperfine wrk gnuplot-nox stress-ng) # busybox: busybox-static, above (they conflict)
+	PKGS+=(auditd bpftrace hyperfine wrk gnuplot-nox stress-ng linux-perf) # busybox: busybox-static, above (they conflict)
 fi
 if [ "${1:-}" = "--packages" ]; then # ./herdwatch.sh test-packages: build, check, boot a root
 	PKGS+=(debhelper lintian fakeroot debootstrap systemd-container)
