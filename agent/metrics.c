@@ -11,6 +11,7 @@
  */
 #include "agent/metrics.h"
 #include "agent/ctrmeta.h"
+#include "agent/net_dns_cache.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -164,6 +165,10 @@ static void render_events(struct agent *a, struct prom *b)
 		     a->filtered);
 	prom_one_u64(b, N("decode_errors_total"), "counter",
 		     "Records that could not be decoded or formatted.", a->decode_errors);
+	prom_one_u64(b, N("dns_names_evicted_total"), "counter",
+		     "Resolved names dropped from the address-to-name table before their TTL "
+		     "(the table full near their slot): later connects to them carry no dst.name.",
+		     dns_cache_evicted(a->dns));
 
 	/* container identity (agent/ctrmeta.c) */
 	struct ctrmeta_stats cs;

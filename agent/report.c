@@ -5,6 +5,7 @@
 #include "agent/agent.h"
 #include "agent/custom.h"
 #include "agent/emit.h"
+#include "agent/net_dns_cache.h"
 #include "agent/user.h"
 #include "herdwatch.skel.h"
 #include <bpf/bpf.h>
@@ -388,6 +389,7 @@ void emit_heartbeat(struct agent *a)
 	jb_ku64(b, "processes", a->pt.count);
 	jb_ku64(b, "reaped", a->pt.reaped);
 	jb_ku64(b, "evicted", a->pt.evicted);
+	jb_ku64(b, "dns_names_evicted", dns_cache_evicted(a->dns));
 	double cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
 		     (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 	struct timespec now;

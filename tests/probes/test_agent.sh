@@ -161,7 +161,7 @@ for p in "${rpids[@]}"; do echo "$p" >$CG2/hwtest-reap-$$/cgroup.procs; done
 kill "${rpids[@]}"
 wait "${rpids[@]}" 2>/dev/null
 hb=$(wait_grep '"kind":"agent.heartbeat"' "select(.kind==\"agent.heartbeat\" and .agent.stats.reaped >= 40)" 10)
-expect_jq "ignored-cgroup processes that exit are reaped within the period" "$hb" '.agent.stats.reaped >= 40 and (.agent.stats|has("evicted"))'
+expect_jq "ignored-cgroup processes that exit are reaped within the period" "$hb" '.agent.stats.reaped >= 40 and (.agent.stats|has("evicted")) and (.agent.stats.dns_names_evicted|type == "number")'
 expect_eq "no exit events from the ignored cgroup" "$(grep_events "\"pid\":${rpids[0]}," "select(.kind==\"process.exit\" and .proc.pid==${rpids[0]})" | wc -l)" 0
 agent_stop
 rmdir $CG2/hwtest-reap-$$

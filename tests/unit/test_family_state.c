@@ -40,6 +40,22 @@ static void test_dns(void)
 	CHECK("dns: v4-mapped lookup finds A's entry", dns_cache_get(A.dns, 6, m6, 2000, &by));
 	CHECK("dns: an expired entry is not returned",
 	      dns_cache_get(A.dns, 4, ip, 1000 + 61 * 1000000000ULL, &by) == NULL);
+	/* more addresses than the table holds: the ones it had to drop before their TTL are
+	 * counted (agent.stats.dns_names_evicted), the latest answers kept, the other table
+	 * untouched */
+	uint8_t v4[4] = {10, 0, 0, 0};
+	for (unsigned i = 0; i < DNS_CACHE_SLOTS + 1000; i++) {
+		v4[1] = i >> 16, v4[2] = i >> 8, v4[3] = i;
+		dns_cache_put(B.dns, 4, v4, "many.example", 12, 7, 1000, 600);
+	}
+	char d[128];
+	snprintf(d, sizeof(d),
+		 "dns: a full table counts what it drops (%llu, at least the 1,000 over its size)",
+		 (unsigned long long)dns_cache_evicted(B.dns));
+	CHECK(d, dns_cache_evicted(B.dns) >= 1000);
+	CHECK("dns: ... and keeps the latest answer", dns_cache_get(B.dns, 4, v4, 2000, &by));
+	CHECK("dns: ... the other agent's table dropped nothing",
+	      dns_cache_evicted(A.dns) == 0 && dns_cache_evicted(NULL) == 0);
 	CHECK("dns: a NULL table keeps and finds nothing",
 	      (dns_cache_put(NULL, 4, ip, "x", 1, 1, 1, 1), dns_cache_get(NULL, 4, ip, 2, &by)) ==
 		      NULL);
