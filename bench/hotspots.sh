@@ -129,7 +129,7 @@ done
 python3 - "$TMP/rows" "$XFUNCS" "${TAGS[@]}" <<'PY'
 import re, statistics, sys
 rows, xf, tags = sys.argv[1], sys.argv[2].split(), sys.argv[3:]
-kernel = ["bpf_trace_run1", "bpf_trace_run2", "bpf_trace_run3", "bpf_trace_run4", "trace_call_bpf",
+kernel = ["bpf_trace_run1", "bpf_trace_run2", "bpf_trace_run3", "bpf_trace_run4", "bpf_trace_run5", "trace_call_bpf",
           "perf_trace_buf_alloc", "__cgroup_bpf_run_filter_sock_addr", "__cgroup_bpf_run_filter_sk",
           "__cgroup_bpf_run_filter_sock_ops", "lookup_nulls_elem_raw", "htab_map_hash",
           "__htab_map_lookup_elem", "htab_lru_map_lookup_elem", "bpf_ringbuf_reserve",
