@@ -303,19 +303,27 @@ def main():
 
     # ---- targets -----------------------------------------------------------------------------
     if any(m == "herdwatch" for (_, m) in summary):
-        w("## Targets (issues 2–5 and 8)\n")
+        w("## Targets (issue 17; issues 2–5 and 8 before it)\n")
         w("| target | measured | met |")
         w("|---|---|---|")
         for wl in workloads:
             s = summary.get((wl, "herdwatch"))
             if not s:
                 continue
-            limit = 0.02 if wl == "cap" else 0.03
-            ok = s["slow"] <= limit
+            # issue 17: unwatched opens ≤ 2%, connect and exec ≤ 3%, watched opens ≤ 10%, the
+            # capability loop ≤ the empty cap_capable program + 3 points (≤ 2% without that
+            # monitor, the older target), the service no measurable effect (≤ 3% here)
+            limit = {"open": 0.02, "watched": 0.10, "cap": 0.02}.get(wl, 0.03)
+            ref, ref_s = 0.0, ""
+            ce = summary.get((wl, "cap_empty"))
+            if wl == "cap" and ce:
+                ref, limit = ce["slow"], 0.03
+                ref_s = f"the empty cap_capable program ({pct(ce['slow'])}) + "
+            ok = s["slow"] <= ref + limit
             est = bpf_share.get(wl, float("nan"))
             est_s = f"; BPF time {est * 100:.2f}% of the op" if est == est else ""
-            w(f"| {wl}: slowdown ≤ {limit * 100:.0f}% | wall {pct(s['slow'])}, CPU "
-              f"{pct(s['cslow'])}{est_s} | {'yes' if ok else 'no'} (wall) |")
+            w(f"| {wl}: slowdown ≤ {ref_s}{limit * 100:.0f}{' points' if ref_s else '%'} | wall "
+              f"{pct(s['slow'])}, CPU {pct(s['cslow'])}{est_s} | {'yes' if ok else 'no'} (wall) |")
         for wl in workloads:
             s = summary.get((wl, "herdwatch"))
             if not s or s["exp"] == 0:
