@@ -181,7 +181,8 @@ fi
 # cookies count up from 1), then a storm of blocking connects: it takes stale slots, leaves
 # fresh ones, and every connect is still reported (those whose slot is held, through hws_blk).
 # One process's connects on one CPU cycle through one group of 64 slots (bpf/net_cg.bpf.c,
-# netcg_slot): its 32 stale marks at least are taken.
+# netcg_slot): 300 connects pass every slot of it, so every stale mark of that group is taken
+# (of two groups when the cookies cross a batch, the second at least).
 jiffies=$(awk '/last_jiffies/ {print $3; exit}' /proc/timer_list 2>/dev/null)
 mine=$(cat /proc/"$AGENT_PID"/fdinfo/* 2>/dev/null | awk '/^map_id:/ {print $2}' | sort -un | jq -sc .)
 slot_id=$(bpftool -j map show 2>/dev/null | jq -r --argjson m "${mine:-[]}" '.[] | select(.name == "hws_slot" and (.id as $i | $m | index($i))) | .id' | head -1)
@@ -201,18 +202,22 @@ PY
 	bpftool batch file "$T/slots.batch" >/dev/null 2>&1 || not_ok "stale slots written" "bpftool batch failed"
 	"$STORM" -n 300 >"$T/storm.out"
 	spid=$(sed -n 's/.* pid=\([0-9]*\).*/\1/p' "$T/storm.out")
-	read -r stale fresh < <(bpftool -j map dump id "$slot_id" | python3 -c '
+	read -r stale fresh cleared < <(bpftool -j map dump id "$slot_id" | python3 -c '
 import json, sys
 st = fr = 0
+left = [0] * 8  # stale marks left per group of 64 slots
 for e in json.load(sys.stdin):
     k = int.from_bytes(bytes(int(x, 16) for x in e["key"]), "little")
     tag = int.from_bytes(bytes(int(x, 16) for x in e["value"][:8]), "little")
     if tag >> 48 == 0x7ead:
         if k % 2: fr += 1
-        else: st += 1
-print(st, fr)')
+        else:
+            st += 1
+            left[k // 64] += 1
+print(st, fr, left.count(0))')
 	expect_eq "fresh marks left alone" "$fresh" 256
 	expect "stale marks taken by connects (256 before, $stale after)" [ "${stale:-256}" -le 224 ]
+	expect "every stale mark of the storm's group taken (groups cleared: ${cleared:-0})" [ "${cleared:-0}" -ge 1 ]
 	n=0
 	for _ in $(seq 1 60); do # the folded count comes with the window's summary (10 s)
 		n=$(events "select(.kind==\"net.connect\" and .proc.pid==${spid:-0}) | .net.count" | awk '{s += $1} END {print s + 0}')
